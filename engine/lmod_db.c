@@ -1,0 +1,11 @@
+/* lmod_db.c - engine.db (stub until its owner lands it). */
+#include "lmods.h"
+
+#include <lauxlib.h>
+
+/* [-0, +1, m] */
+int luaopen_engine_db(lua_State *L)
+{
+    lua_newtable(L);
+    return 1;
+}

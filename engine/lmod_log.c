@@ -1,0 +1,11 @@
+/* lmod_log.c - engine.log (stub until its owner lands it). */
+#include "lmods.h"
+
+#include <lauxlib.h>
+
+/* [-0, +1, m] */
+int luaopen_engine_log(lua_State *L)
+{
+    lua_newtable(L);
+    return 1;
+}

@@ -1,0 +1,11 @@
+/* lmod_money.c - engine.money (stub until its owner lands it). */
+#include "lmods.h"
+
+#include <lauxlib.h>
+
+/* [-0, +1, m] */
+int luaopen_engine_money(lua_State *L)
+{
+    lua_newtable(L);
+    return 1;
+}

@@ -1,0 +1,18 @@
+/*
+ * lmods.h - the engine's Lua modules, one file each (engine/lmod_<name>.c).
+ * vm.c registers them in the sandbox's `require` so that `require "engine.http"` finds
+ * luaopen_engine_http. Nothing here is ever made a global.
+ */
+#ifndef ENG_LMODS_H
+#define ENG_LMODS_H
+
+#include <lua.h>
+
+int luaopen_engine_crypto(lua_State *L); /* lmod_crypto.c */
+int luaopen_engine_db(lua_State *L);     /* lmod_db.c */
+int luaopen_engine_http(lua_State *L);   /* lmod_http.c */
+int luaopen_engine_json(lua_State *L);   /* lmod_json.c */
+int luaopen_engine_log(lua_State *L);    /* lmod_log.c */
+int luaopen_engine_money(lua_State *L);  /* lmod_money.c */
+
+#endif

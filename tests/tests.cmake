@@ -1,0 +1,42 @@
+# Three tiers under ctest, by label:
+#   unit        tests/unit/test_*.c   C, one file per engine concern (may #include the .c under test)
+#   script      tests/lua/*_spec.lua  run by `tallysync run` in the real sandbox with the real modules
+#   integration tests/integration/*.sh drive the real binary over real HTTP / real files
+# Every test runs from the source root with a private TMPDIR-like scratch folder.
+
+set(ENG_TEST_ENV
+  "TALLYSYNC_BIN=$<TARGET_FILE:tallysync>"
+  "ENG_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
+  "SCRIPTS_DIR=${PROJECT_SOURCE_DIR}/scripts"
+  "MAPPINGS_DIR=${PROJECT_SOURCE_DIR}/mappings"
+  "SCHEMA_DIR=${PROJECT_SOURCE_DIR}/schema"
+  "SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared"
+  "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
+  "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
+
+file(GLOB UNIT_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/unit/test_*.c)
+foreach(src ${UNIT_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_executable(${name} ${src})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests/unit)
+  target_link_libraries(${name} PRIVATE tallycore)
+  add_test(NAME unit.${name} COMMAND ${name} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(unit.${name} PROPERTIES LABELS unit ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 120)
+endforeach()
+
+file(GLOB LUA_SPECS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/lua/*_spec.lua)
+foreach(spec ${LUA_SPECS})
+  get_filename_component(name ${spec} NAME_WE)
+  add_test(NAME script.${name} COMMAND tallysync run ${spec} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  # Each spec gets its own fresh SQLite file (migrated by `run` at start).
+  file(REMOVE ${CMAKE_BINARY_DIR}/script-${name}.db)
+  set_tests_properties(script.${name} PROPERTIES LABELS script TIMEOUT 120
+    ENVIRONMENT "${ENG_TEST_ENV};DATABASE_URL=sqlite:${CMAKE_BINARY_DIR}/script-${name}.db")
+endforeach()
+
+file(GLOB INTEGRATION_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/integration/*.sh)
+foreach(t ${INTEGRATION_TESTS})
+  get_filename_component(name ${t} NAME_WE)
+  add_test(NAME integration.${name} COMMAND bash ${t} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(integration.${name} PROPERTIES LABELS integration ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 300)
+endforeach()
