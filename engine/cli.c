@@ -1,0 +1,172 @@
+/*
+ * cli.c - the small commands (version, keygen, migrate, run) and the start-up steps every
+ * command shares. Owns nothing beyond a command's own run.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "store.h"
+
+int eng_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int eng_cli_config(struct eng_config *cfg, const char *cmd)
+{
+    struct eng_err err = {0};
+    if (eng_config_load(cfg, &err) != 0) {
+        fprintf(stderr, "tallysync %s: configuration: %s\n", cmd, err.msg);
+        eng_config_free(cfg);
+        return 1;
+    }
+    eng_log_set_level(cfg->log_level);
+    return 0;
+}
+
+int eng_cli_migrate_store(const struct eng_config *cfg, const char *cmd, int quiet)
+{
+    struct eng_err err = {0};
+    struct eng_store *st = NULL;
+    int applied = 0;
+    if (eng_store_open(cfg->database_url, &st, &err) != 0 ||
+        eng_store_migrate(st, cfg->schema_dir, &applied, &err) != 0) {
+        fprintf(stderr, "tallysync %s: database: %s\n", cmd, err.msg);
+        eng_store_close(st);
+        return 1;
+    }
+    if (!quiet)
+        printf("%s: %d migration%s applied\n", eng_store_path(st), applied,
+               applied == 1 ? "" : "s");
+    eng_store_close(st);
+    return 0;
+}
+
+void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->scripts_dir = cfg->scripts_dir;
+    opts->mappings_dir = cfg->mappings_dir;
+    opts->database_path = cfg->database_url;
+    opts->mem_limit = cfg->script_memory_bytes;
+    opts->budget_ms = cfg->script_timeout_ms;
+    opts->budget_instr = cfg->script_max_instructions;
+}
+
+int eng_cli_version(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync version\n\nPrints the engine's version and its Lua version.\n");
+        return 0;
+    }
+    printf("tallysync %s (%s)\n", ENG_VERSION, LUA_RELEASE);
+    return 0;
+}
+
+int eng_cli_keygen(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync keygen\n\nPrints a fresh random 32-byte key, base64-encoded, "
+               "for INTEGRATION_ENCRYPTION_KEY.\nKeep it secret; losing it loses the stored "
+               "credentials.\n");
+        return 0;
+    }
+    unsigned char key[ENG_CRYPTO_KEY_LEN];
+    char text[64];
+    struct eng_err err = {0};
+    int rc = eng_crypto_random(key, sizeof key, &err);
+    if (rc == 0)
+        rc = eng_crypto_base64_encode(key, sizeof key, text, sizeof text, NULL, &err);
+    eng_crypto_wipe(key, sizeof key);
+    if (rc != 0) {
+        fprintf(stderr, "tallysync keygen: %s\n", err.msg);
+        return 1;
+    }
+    printf("%s\n", text);
+    eng_crypto_wipe(text, sizeof text);
+    return 0;
+}
+
+int eng_cli_migrate(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync migrate\n\nApplies the numbered SQL files of SCHEMA_DIR that "
+               "DATABASE_URL has not seen yet,\nin order, and records them in "
+               "schema_migrations. Running it twice applies nothing twice.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "tallysync migrate: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    struct eng_config cfg;
+    if (eng_cli_config(&cfg, "migrate") != 0)
+        return 1;
+    int rc = eng_cli_migrate_store(&cfg, "migrate", 0);
+    eng_config_free(&cfg);
+    return rc;
+}
+
+int eng_cli_run(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv) || argc < 2) {
+        FILE *out = argc < 2 ? stderr : stdout;
+        fprintf(out, "usage: tallysync run FILE.lua [ARGS...]\n\n"
+                     "Runs FILE.lua in the script sandbox with the engine modules "
+                     "(require \"engine.json\",\n\"engine.http\", ...). ARGS reach the chunk as "
+                     "`...`. print() writes to stdout.\nThe call runs under SCRIPT_TIMEOUT_MS, "
+                     "SCRIPT_MAX_INSTRUCTIONS and SCRIPT_MEMORY_MB.\nExit status: 0 when the "
+                     "script returns, 1 when it raises or runs out of budget.\n");
+        return argc < 2 ? 2 : 0;
+    }
+    struct eng_config cfg;
+    if (eng_cli_config(&cfg, "run") != 0)
+        return 1;
+    if (eng_cli_migrate_store(&cfg, "run", 1) != 0) {
+        eng_config_free(&cfg);
+        return 1;
+    }
+    struct eng_vm_opts opts;
+    eng_cli_vm_opts(&cfg, &opts);
+    opts.print_to_stdout = 1;
+
+    struct eng_err err = {0};
+    struct eng_vm *vm = eng_vm_new(&opts, &err);
+    int status = 1;
+    if (vm == NULL) {
+        fprintf(stderr, "tallysync run: %s\n", err.msg);
+    } else if (eng_vm_loadfile(vm, argv[1], &err) != 0) {
+        fprintf(stderr, "tallysync run: %s\n", err.msg);
+    } else {
+        lua_State *L = eng_vm_state(vm);
+        int nargs = argc - 2;
+        if (!lua_checkstack(L, nargs)) {
+            fprintf(stderr, "tallysync run: too many arguments\n");
+        } else {
+            for (int i = 2; i < argc; i++)
+                lua_pushstring(L, argv[i]);
+            if (eng_vm_pcall(vm, nargs, 0, &err) != 0)
+                fprintf(stderr, "tallysync run: %s\n", err.msg);
+            else
+                status = 0;
+        }
+    }
+    fflush(stdout);
+    eng_vm_free(vm);
+    eng_config_free(&cfg);
+    return status;
+}

@@ -1,0 +1,33 @@
+/*
+ * cli.h - the commands of the `tallysync` binary, each `int fn(int argc, char **argv)` with
+ * argv[0] the command name, returning the process exit status (0 ok, 1 failure, 2 usage).
+ */
+#ifndef ENG_CLI_H
+#define ENG_CLI_H
+
+#include "config.h"
+#include "vm.h"
+
+struct eng_cli_command {
+    const char *name;
+    const char *summary;
+    int (*fn)(int argc, char **argv);
+};
+
+int eng_cli_version(int argc, char **argv);
+int eng_cli_keygen(int argc, char **argv);
+int eng_cli_migrate(int argc, char **argv);
+int eng_cli_run(int argc, char **argv);
+int eng_cli_dry_run(int argc, char **argv); /* dryrun.c */
+int eng_cli_serve(int argc, char **argv);   /* serve.c */
+
+/* Shared start-up: load the configuration (exit status 1 with a clear line on failure). */
+int eng_cli_config(struct eng_config *cfg, const char *cmd);
+/* Open the store named by cfg and apply pending migrations; 0 or prints why and returns 1. */
+int eng_cli_migrate_store(const struct eng_config *cfg, const char *cmd, int quiet);
+/* VM options from the configuration (strings borrowed from cfg). */
+void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts);
+/* 1 when argv has --help / -h. */
+int eng_cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,173 @@
+/*
+ * config.c - environment and .env parsing. Owns the strings of struct eng_config.
+ * Folder defaults: the variable, else ./<name> when it exists, else the source tree's folder
+ * (so a freshly built binary run from anywhere still finds its scripts).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+
+#ifndef ENG_SOURCE_DIR
+#define ENG_SOURCE_DIR "."
+#endif
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+int eng_config_load_dotenv(const char *path, struct eng_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return errno == ENOENT ? 0 : eng_err_set(err, ENG_EIO, "cannot read %s: %s", path,
+                                                 strerror(errno));
+    char line[8192];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        lineno++;
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (strncmp(s, "export ", 7) == 0)
+            s = trim(s + 7);
+        char *eq = strchr(s, '=');
+        if (eq == NULL) {
+            rc = eng_err_set(err, ENG_EINVAL, "%s:%d: expected KEY=VALUE", path, lineno);
+            break;
+        }
+        *eq = '\0';
+        char *key = trim(s);
+        char *val = trim(eq + 1);
+        size_t n = strlen(val);
+        if (n >= 2 && (val[0] == '"' || val[0] == '\'') && val[n - 1] == val[0]) {
+            val[n - 1] = '\0';
+            val++;
+        } else {
+            char *hash = strstr(val, " #"); /* inline comment after an unquoted value */
+            if (hash != NULL)
+                *hash = '\0', val = trim(val);
+        }
+        for (const char *k = key; *k; k++) {
+            if (!(isalnum((unsigned char)*k) || *k == '_')) {
+                rc = eng_err_set(err, ENG_EINVAL, "%s:%d: invalid variable name", path,
+                                 lineno);
+                break;
+            }
+        }
+        if (rc != 0)
+            break;
+        setenv(key, val, 0);
+    }
+    fclose(f);
+    return rc;
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static char *dir_setting(const char *var, const char *name)
+{
+    const char *v = getenv(var);
+    if (v != NULL && *v != '\0')
+        return strdup(v);
+    char local[PATH_MAX];
+    snprintf(local, sizeof local, "./%s", name);
+    if (is_dir(local))
+        return strdup(local);
+    snprintf(local, sizeof local, "%s/%s", ENG_SOURCE_DIR, name);
+    return strdup(local);
+}
+
+static int int_setting(const char *var, long long def, long long lo, long long hi, long long *out,
+                       struct eng_err *err)
+{
+    const char *v = getenv(var);
+    if (v == NULL || *v == '\0') {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno != 0 || *end != '\0' || end == v || x < lo || x > hi)
+        return eng_err_set(err, ENG_EINVAL, "%s must be an integer from %lld to %lld", var, lo,
+                           hi);
+    *out = x;
+    return 0;
+}
+
+int eng_config_load(struct eng_config *cfg, struct eng_err *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    int rc = eng_config_load_dotenv(".env", err);
+    if (rc != 0)
+        return rc;
+
+    const char *v = getenv("DATABASE_URL");
+    cfg->database_url = strdup(v && *v ? v : "sqlite:./data/pos.db");
+    v = getenv("API_HOST");
+    cfg->api_host = strdup(v && *v ? v : "127.0.0.1");
+    cfg->scripts_dir = dir_setting("SCRIPTS_DIR", "scripts");
+    cfg->mappings_dir = dir_setting("MAPPINGS_DIR", "mappings");
+    cfg->schema_dir = dir_setting("SCHEMA_DIR", "schema");
+    cfg->web_dir = dir_setting("WEB_DIR", "web");
+    if (!cfg->database_url || !cfg->api_host || !cfg->scripts_dir || !cfg->mappings_dir ||
+        !cfg->schema_dir || !cfg->web_dir)
+        return eng_err_set(err, ENG_ENOMEM, "out of memory reading the configuration");
+
+    long long x;
+    if ((rc = int_setting("API_PORT", 8923, 0, 65535, &x, err)) != 0)
+        return rc;
+    cfg->api_port = (int)x;
+    if ((rc = int_setting("WORKERS", 2, 1, 64, &x, err)) != 0)
+        return rc;
+    cfg->workers = (int)x;
+    if ((rc = int_setting("SCRIPT_TIMEOUT_MS", 2000, 10, 3600000, &x, err)) != 0)
+        return rc;
+    cfg->script_timeout_ms = x;
+    if ((rc = int_setting("SCRIPT_MAX_INSTRUCTIONS", 200000000LL, 1000, 100000000000LL, &x,
+                          err)) != 0)
+        return rc;
+    cfg->script_max_instructions = x;
+    if ((rc = int_setting("SCRIPT_MEMORY_MB", 64, 1, 4096, &x, err)) != 0)
+        return rc;
+    cfg->script_memory_bytes = (size_t)x << 20;
+
+    v = getenv("LOG_LEVEL");
+    cfg->log_level = ENG_LOG_INFO;
+    if (v != NULL && *v != '\0') {
+        int lvl = eng_log_level_parse(v);
+        if (lvl < 0)
+            return eng_err_set(err, ENG_EINVAL, "LOG_LEVEL must be debug, info, warn or error");
+        cfg->log_level = lvl;
+    }
+    return 0;
+}
+
+void eng_config_free(struct eng_config *cfg)
+{
+    free(cfg->database_url);
+    free(cfg->api_host);
+    free(cfg->scripts_dir);
+    free(cfg->mappings_dir);
+    free(cfg->schema_dir);
+    free(cfg->web_dir);
+    memset(cfg, 0, sizeof *cfg);
+}

@@ -1,0 +1,267 @@
+/*
+ * dryrun.c - `tallysync dry-run`: feed records to a mapping and print what would be sent.
+ * The C half reads files and prints; scripts/lib/dryrun.lua parses and maps, one protected call
+ * per record so each record has its own budget. Writes nothing anywhere: no store is opened.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "vm.h"
+
+#define DRYRUN_MAX_INPUT (256u * 1024u * 1024u)
+
+static void dryrun_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: tallysync dry-run --mapping NAME --input FILE|- [--config FILE]\n\n"
+            "Loads MAPPINGS_DIR/NAME.lua, feeds it the JSON record in FILE (or stdin for -): one\n"
+            "object, a JSON array of records, or NDJSON (one record per line), and prints what\n"
+            "would be sent to the target: one document per record, in input order (a JSON array\n"
+            "for an array input, one line per record for NDJSON). --config is a JSON file with "
+            "the\ntenant's transformer_config (shipping_item_id, default_payment_terms_days,\n"
+            "custom_field_mappings, tax_code_mappings, default_tax_code_id).\n\n"
+            "Nothing is written: no database, no remote system. Exit status 1 with one line per\n"
+            "failing record on stderr when the input or the mapping fails.\n");
+}
+
+/* Read a whole file ("-" = stdin) into a NUL-terminated heap block the caller frees. */
+static char *dryrun_slurp(const char *path, size_t *len, char *why, size_t whylen)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (f == NULL) {
+        snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct eng_buf b;
+    eng_buf_init(&b);
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        eng_buf_append(&b, chunk, got);
+        if (b.len > DRYRUN_MAX_INPUT) {
+            snprintf(why, whylen, "%s is larger than %u MiB", path, DRYRUN_MAX_INPUT >> 20);
+            eng_buf_free(&b);
+            if (f != stdin)
+                fclose(f);
+            return NULL;
+        }
+    }
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        snprintf(why, whylen, "cannot read %s", path);
+        eng_buf_free(&b);
+        return NULL;
+    }
+    char *p = eng_buf_take(&b, len);
+    if (p == NULL)
+        snprintf(why, whylen, "out of memory reading %s", path);
+    return p;
+}
+
+static int dryrun_name_ok(const char *name)
+{
+    if (*name == '\0')
+        return 0;
+    for (const char *p = name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_' || *p == '-'))
+            return 0;
+    return 1;
+}
+
+/* Call module[fn] with the nargs values on top. [-nargs, +nres, -] */
+static int dryrun_call(struct eng_vm *vm, int modidx, const char *fn, int nargs, int nres,
+                       struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(vm);
+    lua_getfield(L, modidx, fn);
+    lua_insert(L, -nargs - 1);
+    return eng_vm_pcall(vm, nargs, nres, err);
+}
+
+struct dryrun_args {
+    const char *mapping;
+    const char *input;
+    const char *config;
+};
+
+static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
+{
+    memset(a, 0, sizeof *a);
+    for (int i = 1; i < argc; i++) {
+        const char **slot = NULL;
+        if (strcmp(argv[i], "--mapping") == 0)
+            slot = &a->mapping;
+        else if (strcmp(argv[i], "--input") == 0)
+            slot = &a->input;
+        else if (strcmp(argv[i], "--config") == 0)
+            slot = &a->config;
+        if (slot == NULL) {
+            fprintf(stderr, "tallysync dry-run: unknown argument '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "tallysync dry-run: %s needs a value\n", argv[i]);
+            return 2;
+        }
+        *slot = argv[++i];
+    }
+    if (a->mapping == NULL || a->input == NULL) {
+        fprintf(stderr, "tallysync dry-run: --mapping and --input are required (see --help)\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* Map every record; on success print the outputs, else one line per failing record. */
+static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, const char *input,
+                          size_t inlen, const char *config, size_t conflen)
+{
+    lua_State *L = eng_vm_state(vm);
+    struct eng_err err = {0};
+    static const char boot[] = "return require('lib.dryrun')";
+
+    if (eng_vm_load(vm, "=dry-run", boot, sizeof boot - 1, &err) != 0 ||
+        eng_vm_pcall(vm, 0, 1, &err) != 0) {
+        fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
+        return 1;
+    }
+    int mod = lua_gettop(L);
+
+    lua_pushstring(L, a->mapping);
+    if (config != NULL)
+        lua_pushlstring(L, config, conflen);
+    else
+        lua_pushnil(L);
+    if (dryrun_call(vm, mod, "prepare", 2, 1, &err) != 0) {
+        fprintf(stderr, "tallysync dry-run: mapping %s: %s\n", a->mapping, err.msg);
+        return 1;
+    }
+    int state = lua_gettop(L);
+
+    lua_pushlstring(L, input, inlen);
+    lua_pushstring(L, strcmp(a->input, "-") == 0 ? "stdin" : a->input);
+    if (dryrun_call(vm, mod, "parse", 2, 2, &err) != 0) {
+        fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
+        return 1;
+    }
+    const char *format = lua_tostring(L, -1);
+    int array = strcmp(format, "array") == 0, ndjson = strcmp(format, "ndjson") == 0;
+    lua_pop(L, 1);
+    int records = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, records);
+
+    struct eng_buf out;
+    eng_buf_init(&out);
+    int failed = 0;
+    if (array)
+        eng_buf_puts(&out, n > 0 ? "[\n" : "[]");
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_pushvalue(L, state);
+        lua_rawgeti(L, records, i);
+        lua_pushinteger(L, i);
+        lua_pushboolean(L, !ndjson);
+        if (dryrun_call(vm, mod, "map_one", 4, 1, &err) != 0) {
+            /* budget and memory errors come from the VM and do not name the record */
+            if (err.code == ENG_EBUDGET || err.code == ENG_ENOMEM)
+                fprintf(stderr, "tallysync dry-run: record %lld: %s\n", (long long)i, err.msg);
+            else
+                fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
+            failed++;
+            continue;
+        }
+        size_t len;
+        const char *doc = lua_tolstring(L, -1, &len);
+        if (array && i > 1)
+            eng_buf_puts(&out, ",\n");
+        eng_buf_append(&out, doc, len);
+        if (!array)
+            eng_buf_putc(&out, '\n');
+        lua_pop(L, 1);
+    }
+    if (array)
+        eng_buf_puts(&out, n > 0 ? "\n]\n" : "\n");
+    int status = 0;
+    if (out.oom) {
+        fprintf(stderr, "tallysync dry-run: out of memory building the output\n");
+        status = 1;
+    } else if (failed > 0) {
+        fprintf(stderr, "tallysync dry-run: %d of %lld record%s failed; nothing printed\n",
+                failed, (long long)n, n == 1 ? "" : "s");
+        status = 1;
+    } else {
+        fwrite(out.data, 1, out.len, stdout);
+        fflush(stdout);
+    }
+    eng_buf_free(&out);
+    lua_settop(L, 0);
+    return status;
+}
+
+int eng_cli_dry_run(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        dryrun_usage(stdout);
+        return 0;
+    }
+    struct dryrun_args a;
+    int rc = dryrun_parse_args(argc, argv, &a);
+    if (rc != 0)
+        return rc;
+    if (!dryrun_name_ok(a.mapping)) {
+        fprintf(stderr, "tallysync dry-run: '%s' is not a mapping name (letters, digits, _ and -)\n",
+                a.mapping);
+        return 2;
+    }
+
+    struct eng_config cfg;
+    if (eng_cli_config(&cfg, "dry-run") != 0)
+        return 1;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s.lua", cfg.mappings_dir, a.mapping);
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "tallysync dry-run: unknown mapping '%s' (no readable file %s)\n",
+                a.mapping, path);
+        eng_config_free(&cfg);
+        return 1;
+    }
+
+    char why[512];
+    size_t inlen = 0, conflen = 0;
+    char *input = dryrun_slurp(a.input, &inlen, why, sizeof why);
+    char *config = NULL;
+    if (input != NULL && a.config != NULL)
+        config = dryrun_slurp(a.config, &conflen, why, sizeof why);
+    if (input == NULL || (a.config != NULL && config == NULL)) {
+        fprintf(stderr, "tallysync dry-run: %s\n", why);
+        free(input);
+        eng_config_free(&cfg);
+        return 1;
+    }
+
+    struct eng_vm_opts opts;
+    eng_cli_vm_opts(&cfg, &opts);
+    opts.database_path = NULL; /* a dry run writes nothing, not even a new database file */
+    struct eng_err err = {0};
+    struct eng_vm *vm = eng_vm_new(&opts, &err);
+    int status = 1;
+    if (vm == NULL)
+        fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
+    else
+        status = dryrun_execute(vm, &a, input, inlen, config, conflen);
+    eng_vm_free(vm);
+    free(input);
+    free(config);
+    eng_config_free(&cfg);
+    return status;
+}
