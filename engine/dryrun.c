@@ -14,6 +14,7 @@
 
 #include "buf.h"
 #include "cli.h"
+#include "dryrun.h"
 #include "vm.h"
 
 #define DRYRUN_MAX_INPUT (256u * 1024u * 1024u)
@@ -79,6 +80,18 @@ static int dryrun_name_ok(const char *name)
     return 1;
 }
 
+/* One line per failure: keep the message (it names file:line), drop the traceback. */
+static const char *dryrun_msg(struct eng_err *err)
+{
+    char *tb = strstr(err->msg, "\nstack traceback:");
+    if (tb != NULL)
+        *tb = '\0';
+    for (char *p = err->msg; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    return err->msg;
+}
+
 /* Call module[fn] with the nargs values on top. [-nargs, +nres, -] */
 static int dryrun_call(struct eng_vm *vm, int modidx, const char *fn, int nargs, int nres,
                        struct eng_err *err)
@@ -123,89 +136,112 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
     return 0;
 }
 
-/* Map every record; on success print the outputs, else one line per failing record. */
-static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, const char *input,
-                          size_t inlen, const char *config, size_t conflen)
+int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
+                       const char *source, const char *config, size_t conflen,
+                       struct eng_buf *out, struct eng_buf *errors, int *format)
 {
     lua_State *L = eng_vm_state(vm);
     struct eng_err err = {0};
     static const char boot[] = "return require('lib.dryrun')";
+    int top = lua_gettop(L);
+    int rc = 0;
 
+    *format = ENG_DRYRUN_SINGLE;
     if (eng_vm_load(vm, "=dry-run", boot, sizeof boot - 1, &err) != 0 ||
         eng_vm_pcall(vm, 0, 1, &err) != 0) {
-        fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
-        return 1;
+        eng_buf_printf(errors, "%s\n", dryrun_msg(&err));
+        return ENG_ESCRIPT;
     }
     int mod = lua_gettop(L);
 
-    lua_pushstring(L, a->mapping);
+    lua_pushstring(L, mapping);
     if (config != NULL)
         lua_pushlstring(L, config, conflen);
     else
         lua_pushnil(L);
     if (dryrun_call(vm, mod, "prepare", 2, 1, &err) != 0) {
-        fprintf(stderr, "tallysync dry-run: mapping %s: %s\n", a->mapping, err.msg);
-        return 1;
+        eng_buf_printf(errors, "mapping %s: %s\n", mapping, dryrun_msg(&err));
+        lua_settop(L, top);
+        return ENG_ESCRIPT;
     }
     int state = lua_gettop(L);
 
     lua_pushlstring(L, input, inlen);
-    lua_pushstring(L, strcmp(a->input, "-") == 0 ? "stdin" : a->input);
+    lua_pushstring(L, source);
     if (dryrun_call(vm, mod, "parse", 2, 2, &err) != 0) {
-        fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
-        return 1;
+        eng_buf_printf(errors, "%s\n", dryrun_msg(&err));
+        lua_settop(L, top);
+        return ENG_EINVAL;
     }
-    const char *format = lua_tostring(L, -1);
-    int array = strcmp(format, "array") == 0, ndjson = strcmp(format, "ndjson") == 0;
+    const char *fmt = lua_tostring(L, -1);
+    *format = strcmp(fmt, "array") == 0    ? ENG_DRYRUN_ARRAY
+              : strcmp(fmt, "ndjson") == 0 ? ENG_DRYRUN_NDJSON
+                                           : ENG_DRYRUN_SINGLE;
     lua_pop(L, 1);
     int records = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, records);
 
-    struct eng_buf out;
-    eng_buf_init(&out);
-    int failed = 0;
-    if (array)
-        eng_buf_puts(&out, n > 0 ? "[\n" : "[]");
+    if (*format == ENG_DRYRUN_ARRAY)
+        eng_buf_puts(out, n > 0 ? "[\n" : "[]");
     for (lua_Integer i = 1; i <= n; i++) {
         lua_pushvalue(L, state);
         lua_rawgeti(L, records, i);
         lua_pushinteger(L, i);
-        lua_pushboolean(L, !ndjson);
+        lua_pushboolean(L, *format != ENG_DRYRUN_NDJSON);
         if (dryrun_call(vm, mod, "map_one", 4, 1, &err) != 0) {
             /* budget and memory errors come from the VM and do not name the record */
             if (err.code == ENG_EBUDGET || err.code == ENG_ENOMEM)
-                fprintf(stderr, "tallysync dry-run: record %lld: %s\n", (long long)i, err.msg);
+                eng_buf_printf(errors, "record %lld: %s\n", (long long)i, dryrun_msg(&err));
             else
-                fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
-            failed++;
+                eng_buf_printf(errors, "%s\n", dryrun_msg(&err));
+            rc = ENG_ESCRIPT;
             continue;
         }
         size_t len;
         const char *doc = lua_tolstring(L, -1, &len);
-        if (array && i > 1)
-            eng_buf_puts(&out, ",\n");
-        eng_buf_append(&out, doc, len);
-        if (!array)
-            eng_buf_putc(&out, '\n');
+        if (*format == ENG_DRYRUN_ARRAY && i > 1)
+            eng_buf_puts(out, ",\n");
+        eng_buf_append(out, doc, len);
+        if (*format != ENG_DRYRUN_ARRAY)
+            eng_buf_putc(out, '\n');
         lua_pop(L, 1);
     }
-    if (array)
-        eng_buf_puts(&out, n > 0 ? "\n]\n" : "\n");
-    int status = 0;
-    if (out.oom) {
-        fprintf(stderr, "tallysync dry-run: out of memory building the output\n");
-        status = 1;
-    } else if (failed > 0) {
-        fprintf(stderr, "tallysync dry-run: %d of %lld record%s failed; nothing printed\n",
-                failed, (long long)n, n == 1 ? "" : "s");
-        status = 1;
-    } else {
+    if (*format == ENG_DRYRUN_ARRAY)
+        eng_buf_puts(out, n > 0 ? "\n]\n" : "\n");
+    if (out->oom || errors->oom)
+        rc = ENG_ENOMEM;
+    lua_settop(L, top);
+    return rc;
+}
+
+/* Print the outputs, or every error line (one per failing record) and nothing on stdout. */
+static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, const char *input,
+                          size_t inlen, const char *config, size_t conflen)
+{
+    struct eng_buf out, errors;
+    int format;
+    eng_buf_init(&out);
+    eng_buf_init(&errors);
+    int rc = eng_dryrun_execute(vm, a->mapping, input, inlen,
+                                strcmp(a->input, "-") == 0 ? "stdin" : a->input, config,
+                                conflen, &out, &errors, &format);
+    if (rc == 0) {
         fwrite(out.data, 1, out.len, stdout);
         fflush(stdout);
+    } else if (rc == ENG_ENOMEM) {
+        fprintf(stderr, "tallysync dry-run: out of memory building the output\n");
+    } else {
+        /* one line per failure, each prefixed with the command */
+        for (char *line = errors.data; line != NULL && *line != '\0';) {
+            char *nl = strchr(line, '\n');
+            size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
+            fprintf(stderr, "tallysync dry-run: %.*s\n", (int)len, line);
+            line = nl != NULL ? nl + 1 : NULL;
+        }
     }
     eng_buf_free(&out);
-    lua_settop(L, 0);
-    return status;
+    eng_buf_free(&errors);
+    return rc == 0 ? 0 : 1;
 }
 
 int eng_cli_dry_run(int argc, char **argv)

@@ -1,11 +1,99 @@
-/* serve.c - `tallysync serve` (placeholder until the server lands). */
+/*
+ * serve.c - `tallysync serve`: migrate, load the scripts and watch them, start the workers and
+ * the HTTP server, then wait for SIGINT/SIGTERM and shut down in reverse order (workers before
+ * the server, so every suspended request is answered before the server closes).
+ */
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
 
+#include "api.h"
 #include "cli.h"
+#include "httpd.h"
+#include "log.h"
+#include "scripts.h"
+#include "worker.h"
+
+#define SERVE_MAX_BODY (1u * 1024u * 1024u)
 
 int eng_cli_serve(int argc, char **argv)
 {
-    (void)argc, (void)argv;
-    fprintf(stderr, "tallysync serve: not built yet\n");
-    return 1;
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync serve\n\n"
+               "Starts the engine on API_HOST:API_PORT (default 127.0.0.1:8923) with the store at\n"
+               "DATABASE_URL (default sqlite:./data/pos.db): applies pending migrations, loads\n"
+               "SCRIPTS_DIR and MAPPINGS_DIR and reloads them on change, runs WORKERS worker\n"
+               "threads. Logs are JSON lines on stderr. Stops cleanly on SIGINT or SIGTERM.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "tallysync serve: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    /* Every thread started below inherits this mask; only sigwait() sees the signals. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct eng_config cfg;
+    if (eng_cli_config(&cfg, "serve") != 0)
+        return 1;
+    if (eng_cli_migrate_store(&cfg, "serve", 1) != 0) {
+        eng_config_free(&cfg);
+        return 1;
+    }
+
+    struct eng_err err = {0};
+    struct eng_vm_opts vmopts;
+    eng_cli_vm_opts(&cfg, &vmopts);
+    struct eng_scripts *scripts = eng_scripts_new(&vmopts, &err);
+    struct eng_workers *workers = NULL;
+    struct eng_httpd *httpd = NULL;
+    struct eng_api api = {.cfg = &cfg, .scripts = scripts};
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    api.started_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int status = 1;
+
+    if (scripts == NULL || eng_scripts_start(scripts, &err) != 0)
+        goto out;
+    workers = eng_workers_start(cfg.workers, &vmopts, scripts, &err);
+    if (workers == NULL)
+        goto out;
+    api.workers = workers;
+    struct eng_httpd_opts hopts = {
+        .host = cfg.api_host,
+        .port = cfg.api_port,
+        .max_body = SERVE_MAX_BODY,
+        .threads = 2,
+        .handler = eng_api_handle,
+        .app = &api,
+    };
+    if (eng_httpd_start(&hopts, &httpd, &err) != 0)
+        goto out;
+
+    char port[16];
+    snprintf(port, sizeof port, "%d", eng_httpd_port(httpd));
+    eng_log_kv(ENG_LOG_INFO, NULL, NULL, "listening",
+               (const char *const[]){"host", cfg.api_host, "port", port, NULL});
+    int sig = 0;
+    sigdelset(&set, SIGPIPE);
+    sigwait(&set, &sig);
+    eng_log_kv(ENG_LOG_INFO, NULL, NULL, "stopping",
+               (const char *const[]){"signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL});
+    status = 0;
+
+out:
+    if (status != 0)
+        fprintf(stderr, "tallysync serve: %s\n", err.msg);
+    eng_workers_stop(workers);
+    eng_httpd_stop(httpd);
+    eng_scripts_free(scripts);
+    eng_config_free(&cfg);
+    return status;
 }

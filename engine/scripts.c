@@ -1,0 +1,561 @@
+/*
+ * scripts.c - script registry and hot reload (see scripts.h).
+ * Owns: the published sources, the last error of each file, the watcher thread and its inotify
+ * descriptor. Validation VMs are created and closed here, on the scanning thread, and never
+ * escape it. The mutex guards the table; it is never held while a script runs.
+ */
+#include "scripts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "crypto.h"
+#include "log.h"
+
+#define SCRIPTS_MAX_DEPTH 8
+#define SCRIPTS_MAX_SIZE (8u * 1024u * 1024u)
+#define SCRIPTS_RESCAN_MS 1000 /* fallback rescan when no inotify event arrives */
+#define SCRIPTS_SETTLE_MS 30   /* let an editor finish writing before reading */
+
+struct script {
+    char *logical;     /* "scripts/lib/x.lua" or "mappings/y.lua" */
+    char *src;         /* published source, NULL when none was ever accepted */
+    size_t len;
+    char sha[65];      /* sha256 of the published source */
+    uint64_t generation;
+    char loaded_at[32];
+    char *error;       /* the rejected version's error, or NULL */
+    char error_at[32];
+    char bad_sha[65];  /* sha of the rejected version (not revalidated until it changes) */
+    /* what the file looked like at the last scan */
+    struct timespec mtime;
+    off_t size;
+    ino_t ino;
+    int seen; /* mark for the current scan */
+};
+
+struct eng_scripts {
+    pthread_mutex_t mu;      /* guards items */
+    pthread_mutex_t scan_mu; /* one scan at a time (watcher vs. explicit scans) */
+    struct script *items;
+    size_t n, cap;
+    _Atomic uint64_t generation;
+    _Atomic int errors;
+    struct eng_vm_opts vmopts;
+    char *dirs[2]; /* scripts, mappings */
+    pthread_t watcher;
+    int watching;
+    int stop_pipe[2];
+    int inotify_fd;
+};
+
+static const char *const scripts_prefix[2] = {"scripts/", "mappings/"};
+
+static void now_iso(char *out, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void sha_hex(const char *src, size_t len, char out[65])
+{
+    unsigned char d[ENG_CRYPTO_SHA256_LEN];
+    out[0] = '\0';
+    if (eng_crypto_sha256(src, len, d, NULL) == 0)
+        eng_crypto_hex_encode(d, sizeof d, out, 65, NULL);
+}
+
+struct eng_scripts *eng_scripts_new(const struct eng_vm_opts *vmopts, struct eng_err *err)
+{
+    struct eng_scripts *reg = calloc(1, sizeof *reg);
+    if (reg == NULL) {
+        eng_err_set(err, ENG_ENOMEM, "out of memory creating the script registry");
+        return NULL;
+    }
+    pthread_mutex_init(&reg->mu, NULL);
+    pthread_mutex_init(&reg->scan_mu, NULL);
+    reg->vmopts = *vmopts;
+    reg->vmopts.source = NULL;
+    reg->vmopts.source_ud = NULL;
+    reg->dirs[0] = strdup(vmopts->scripts_dir ? vmopts->scripts_dir : "scripts");
+    reg->dirs[1] = strdup(vmopts->mappings_dir ? vmopts->mappings_dir : "mappings");
+    reg->vmopts.scripts_dir = reg->dirs[0];
+    reg->vmopts.mappings_dir = reg->dirs[1];
+    reg->stop_pipe[0] = reg->stop_pipe[1] = -1;
+    reg->inotify_fd = -1;
+    if (reg->dirs[0] == NULL || reg->dirs[1] == NULL) {
+        eng_scripts_free(reg);
+        eng_err_set(err, ENG_ENOMEM, "out of memory creating the script registry");
+        return NULL;
+    }
+    return reg;
+}
+
+void eng_scripts_free(struct eng_scripts *reg)
+{
+    if (reg == NULL)
+        return;
+    if (reg->watching) {
+        char c = 'q';
+        if (write(reg->stop_pipe[1], &c, 1) < 0)
+            eng_logf(ENG_LOG_WARN, "scripts: cannot signal the watcher: %s", strerror(errno));
+        pthread_join(reg->watcher, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (reg->stop_pipe[i] >= 0)
+            close(reg->stop_pipe[i]);
+    if (reg->inotify_fd >= 0)
+        close(reg->inotify_fd);
+    for (size_t i = 0; i < reg->n; i++) {
+        free(reg->items[i].logical);
+        free(reg->items[i].src);
+        free(reg->items[i].error);
+    }
+    free(reg->items);
+    free(reg->dirs[0]);
+    free(reg->dirs[1]);
+    pthread_mutex_destroy(&reg->mu);
+    pthread_mutex_destroy(&reg->scan_mu);
+    free(reg);
+}
+
+uint64_t eng_scripts_generation(struct eng_scripts *reg)
+{
+    return atomic_load(&reg->generation);
+}
+
+int eng_scripts_error_count(struct eng_scripts *reg)
+{
+    return atomic_load(&reg->errors);
+}
+
+/* Caller holds mu. */
+static struct script *find_locked(struct eng_scripts *reg, const char *logical)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        if (strcmp(reg->items[i].logical, logical) == 0)
+            return &reg->items[i];
+    return NULL;
+}
+
+char *eng_scripts_source(void *ud, const char *logical, size_t *len)
+{
+    struct eng_scripts *reg = ud;
+    char *copy = NULL;
+    pthread_mutex_lock(&reg->mu);
+    struct script *s = find_locked(reg, logical);
+    if (s != NULL && s->src != NULL) {
+        copy = malloc(s->len + 1);
+        if (copy != NULL) {
+            memcpy(copy, s->src, s->len);
+            copy[s->len] = '\0';
+            *len = s->len;
+        }
+    }
+    pthread_mutex_unlock(&reg->mu);
+    return copy;
+}
+
+/* ---------- validation ---------- */
+
+struct candidate {
+    struct eng_scripts *reg;
+    const char *logical;
+    const char *src;
+    size_t len;
+};
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    struct eng_buf b;
+    eng_buf_init(&b);
+    char chunk[16384];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= SCRIPTS_MAX_SIZE)
+        eng_buf_append(&b, chunk, got);
+    int bad = ferror(f) || b.len > SCRIPTS_MAX_SIZE;
+    fclose(f);
+    if (bad) {
+        eng_buf_free(&b);
+        return NULL;
+    }
+    return eng_buf_take(&b, len);
+}
+
+/* Source provider for a validation VM: the candidate, else what is published, else the disk
+ * (a file not scanned yet, e.g. a helper a new mapping requires). */
+static char *candidate_source(void *ud, const char *logical, size_t *len)
+{
+    struct candidate *c = ud;
+    if (strcmp(logical, c->logical) == 0) {
+        char *p = malloc(c->len + 1);
+        if (p != NULL) {
+            memcpy(p, c->src, c->len);
+            p[c->len] = '\0';
+            *len = c->len;
+        }
+        return p;
+    }
+    char *p = eng_scripts_source(c->reg, logical, len);
+    if (p != NULL)
+        return p;
+    for (int i = 0; i < 2; i++) {
+        size_t pl = strlen(scripts_prefix[i]);
+        if (strncmp(logical, scripts_prefix[i], pl) == 0) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", c->reg->dirs[i], logical + pl);
+            return read_file(path, len);
+        }
+    }
+    return NULL;
+}
+
+/* Check what the chunk returned, by kind of file. Stack: result at top. [-0, +0, -] */
+static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
+{
+    int is_mapping = strncmp(logical, "mappings/", 9) == 0;
+    int is_connector = strncmp(logical, "scripts/connectors/", 19) == 0;
+    if (!is_mapping && !is_connector)
+        return 0;
+    if (!lua_istable(L, -1))
+        return eng_err_set(err, ENG_ESCRIPT, "%s must return a table, got %s", logical,
+                           luaL_typename(L, -1));
+    if (is_mapping) {
+        if (lua_getfield(L, -1, "map") != LUA_TFUNCTION) {
+            lua_pop(L, 1);
+            return eng_err_set(err, ENG_ESCRIPT, "%s: field 'map' must be a function", logical);
+        }
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (lua_getfield(L, -1, "name") != LUA_TSTRING) {
+        lua_pop(L, 1);
+        return eng_err_set(err, ENG_ESCRIPT, "%s: field 'name' must be a string", logical);
+    }
+    lua_pop(L, 1);
+    static const char *const fns[] = {"test", "read", "write", "on_webhook"};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        int t = lua_getfield(L, -1, fns[i]);
+        lua_pop(L, 1);
+        if (t != LUA_TNIL && t != LUA_TFUNCTION)
+            return eng_err_set(err, ENG_ESCRIPT, "%s: field '%s' must be a function", logical,
+                               fns[i]);
+    }
+    return 0;
+}
+
+/* Compile and run the candidate's top level in a scratch VM, then check its exports. */
+static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
+                    struct eng_err *err)
+{
+    struct candidate c = {reg, logical, src, len};
+    struct eng_vm_opts opts = reg->vmopts;
+    opts.source = candidate_source;
+    opts.source_ud = &c;
+    opts.database_path = NULL; /* top levels must not touch the store */
+    struct eng_vm *vm = eng_vm_new(&opts, err);
+    if (vm == NULL)
+        return err->code;
+    char chunkname[4200];
+    snprintf(chunkname, sizeof chunkname, "@%s", logical);
+    int rc = eng_vm_load(vm, chunkname, src, len, err);
+    if (rc == 0)
+        rc = eng_vm_pcall(vm, 0, 1, err);
+    if (rc == 0) {
+        rc = check_exports(eng_vm_state(vm), logical, err);
+        lua_pop(eng_vm_state(vm), 1);
+    }
+    eng_vm_free(vm);
+    return rc;
+}
+
+/* ---------- scanning ---------- */
+
+/* Caller holds mu. Returns the entry for logical, adding it when new (NULL on OOM). */
+static struct script *get_locked(struct eng_scripts *reg, const char *logical)
+{
+    struct script *s = find_locked(reg, logical);
+    if (s != NULL)
+        return s;
+    if (reg->n == reg->cap) {
+        size_t ncap = reg->cap ? reg->cap * 2 : 32;
+        struct script *p = realloc(reg->items, ncap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        reg->items = p, reg->cap = ncap;
+    }
+    s = &reg->items[reg->n];
+    memset(s, 0, sizeof *s);
+    s->logical = strdup(logical);
+    if (s->logical == NULL)
+        return NULL;
+    reg->n++;
+    return s;
+}
+
+static void recount_errors_locked(struct eng_scripts *reg)
+{
+    int n = 0;
+    for (size_t i = 0; i < reg->n; i++)
+        n += reg->items[i].error != NULL;
+    atomic_store(&reg->errors, n);
+}
+
+/* Look at one file: re-read when its stat changed, validate when its bytes changed. */
+static void scan_file(struct eng_scripts *reg, const char *path, const char *logical,
+                      const struct stat *st, int *changed)
+{
+    pthread_mutex_lock(&reg->mu);
+    struct script *s = get_locked(reg, logical);
+    if (s == NULL) {
+        pthread_mutex_unlock(&reg->mu);
+        return;
+    }
+    s->seen = 1;
+    int same = s->size == st->st_size && s->ino == st->st_ino &&
+               s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec;
+    pthread_mutex_unlock(&reg->mu);
+    if (same)
+        return;
+
+    size_t len = 0;
+    char *src = read_file(path, &len);
+    if (src == NULL)
+        return; /* vanished or unreadable between readdir and open: next scan decides */
+    char sha[65];
+    sha_hex(src, len, sha);
+
+    pthread_mutex_lock(&reg->mu);
+    s = find_locked(reg, logical);
+    int known = s != NULL && ((s->src != NULL && strcmp(s->sha, sha) == 0) ||
+                              (s->error != NULL && strcmp(s->bad_sha, sha) == 0));
+    if (s != NULL) {
+        s->size = st->st_size, s->ino = st->st_ino, s->mtime = st->st_mtim;
+        if (known && s->src != NULL && strcmp(s->sha, sha) == 0 && s->error != NULL) {
+            /* reverted to the published version: the rejected one no longer matters */
+            free(s->error);
+            s->error = NULL;
+            recount_errors_locked(reg);
+        }
+    }
+    pthread_mutex_unlock(&reg->mu);
+    if (s == NULL || known) {
+        free(src);
+        return;
+    }
+
+    struct eng_err err = {0};
+    int rc = validate(reg, logical, src, len, &err);
+
+    pthread_mutex_lock(&reg->mu);
+    s = find_locked(reg, logical);
+    if (s == NULL) {
+        pthread_mutex_unlock(&reg->mu);
+        free(src);
+        return;
+    }
+    if (rc == 0) {
+        free(s->src);
+        free(s->error);
+        s->error = NULL;
+        s->src = src, s->len = len;
+        memcpy(s->sha, sha, sizeof s->sha);
+        s->generation = atomic_fetch_add(&reg->generation, 1) + 1;
+        now_iso(s->loaded_at, sizeof s->loaded_at);
+        (*changed)++;
+        src = NULL;
+    } else {
+        free(s->error);
+        s->error = strdup(err.msg);
+        memcpy(s->bad_sha, sha, sizeof s->bad_sha);
+        now_iso(s->error_at, sizeof s->error_at);
+    }
+    recount_errors_locked(reg);
+    uint64_t gen = s->generation;
+    int had_old = s->src != NULL;
+    pthread_mutex_unlock(&reg->mu);
+    free(src);
+
+    if (rc == 0)
+        eng_log_kv(ENG_LOG_INFO, NULL, NULL, "script published",
+                   (const char *const[]){"path", logical, "sha256", sha, NULL});
+    else
+        eng_log_kv(ENG_LOG_WARN, NULL, NULL,
+                   had_old ? "script rejected; previous version keeps serving"
+                           : "script rejected; it has no accepted version",
+                   (const char *const[]){"path", logical, "sha256", sha, "error", err.msg, NULL});
+    (void)gen;
+}
+
+static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const char *rel,
+                     int depth, int *changed)
+{
+    if (depth > SCRIPTS_MAX_DEPTH)
+        return;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    if (reg->inotify_fd >= 0)
+        inotify_add_watch(reg->inotify_fd, dir,
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+                              IN_MODIFY | IN_ATTRIB);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue; /* ., .., and editors' hidden swap files */
+        char path[4096], logical[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+            snprintf(logical, sizeof logical, "%s%s%s", scripts_prefix[root], rel,
+                     e->d_name) >= (int)sizeof logical)
+            continue;
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            char sub[4096];
+            if (snprintf(sub, sizeof sub, "%s%s/", rel, e->d_name) < (int)sizeof sub)
+                scan_dir(reg, root, path, sub, depth + 1, changed);
+            continue;
+        }
+        size_t n = strlen(e->d_name);
+        if (!S_ISREG(st.st_mode) || n < 5 || strcmp(e->d_name + n - 4, ".lua") != 0)
+            continue;
+        scan_file(reg, path, logical, &st, changed);
+    }
+    closedir(d);
+}
+
+int eng_scripts_scan(struct eng_scripts *reg, int *changed)
+{
+    int count = 0;
+    pthread_mutex_lock(&reg->scan_mu);
+    pthread_mutex_lock(&reg->mu);
+    for (size_t i = 0; i < reg->n; i++)
+        reg->items[i].seen = 0;
+    pthread_mutex_unlock(&reg->mu);
+
+    /* Libraries first, so that mappings and connectors validate against them. */
+    char lib[4096];
+    snprintf(lib, sizeof lib, "%s/lib", reg->dirs[0]);
+    scan_dir(reg, 0, lib, "lib/", 1, &count);
+    scan_dir(reg, 0, reg->dirs[0], "", 0, &count);
+    scan_dir(reg, 1, reg->dirs[1], "", 0, &count);
+
+    /* Drop what disappeared. */
+    pthread_mutex_lock(&reg->mu);
+    for (size_t i = 0; i < reg->n;) {
+        struct script *s = &reg->items[i];
+        if (s->seen) {
+            i++;
+            continue;
+        }
+        eng_log_kv(ENG_LOG_INFO, NULL, NULL, "script removed",
+                   (const char *const[]){"path", s->logical, NULL});
+        if (s->src != NULL) {
+            atomic_fetch_add(&reg->generation, 1);
+            count++;
+        }
+        free(s->logical);
+        free(s->src);
+        free(s->error);
+        reg->items[i] = reg->items[--reg->n];
+    }
+    recount_errors_locked(reg);
+    pthread_mutex_unlock(&reg->mu);
+    pthread_mutex_unlock(&reg->scan_mu);
+    if (changed != NULL)
+        *changed = count;
+    return 0;
+}
+
+/* ---------- watcher ---------- */
+
+static void *watch_main(void *arg)
+{
+    struct eng_scripts *reg = arg;
+    for (;;) {
+        struct pollfd fds[2] = {{reg->stop_pipe[0], POLLIN, 0}, {reg->inotify_fd, POLLIN, 0}};
+        int nfds = reg->inotify_fd >= 0 ? 2 : 1;
+        int r = poll(fds, (nfds_t)nfds, SCRIPTS_RESCAN_MS);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents != 0)
+            break;
+        if (nfds == 2 && (fds[1].revents & POLLIN)) {
+            char events[8192];
+            struct timespec settle = {0, SCRIPTS_SETTLE_MS * 1000000L};
+            nanosleep(&settle, NULL);
+            while (read(reg->inotify_fd, events, sizeof events) > 0)
+                ; /* drain: one rescan covers every event */
+        }
+        eng_scripts_scan(reg, NULL);
+    }
+    return NULL;
+}
+
+int eng_scripts_start(struct eng_scripts *reg, struct eng_err *err)
+{
+    reg->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (reg->inotify_fd < 0)
+        eng_logf(ENG_LOG_WARN, "scripts: inotify unavailable (%s); polling every %d ms",
+                 strerror(errno), SCRIPTS_RESCAN_MS);
+    eng_scripts_scan(reg, NULL);
+    if (pipe2(reg->stop_pipe, O_CLOEXEC) != 0)
+        return eng_err_set(err, ENG_EIO, "cannot create the watcher's pipe: %s",
+                           strerror(errno));
+    if (pthread_create(&reg->watcher, NULL, watch_main, reg) != 0)
+        return eng_err_set(err, ENG_EIO, "cannot start the script watcher thread");
+    reg->watching = 1;
+    return 0;
+}
+
+void eng_scripts_status_json(struct eng_scripts *reg, struct eng_buf *out)
+{
+    pthread_mutex_lock(&reg->mu);
+    eng_buf_putc(out, '[');
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct script *s = &reg->items[i];
+        const char *kind = strncmp(s->logical, "mappings/", 9) == 0 ? "mapping"
+                           : strncmp(s->logical, "scripts/connectors/", 19) == 0 ? "connector"
+                                                                                 : "library";
+        if (i > 0)
+            eng_buf_putc(out, ',');
+        eng_buf_puts(out, "{\"path\":");
+        eng_buf_json_str(out, s->logical, strlen(s->logical));
+        eng_buf_printf(out, ",\"kind\":\"%s\",\"active\":%s", kind,
+                       s->src != NULL ? "true" : "false");
+        if (s->src != NULL)
+            eng_buf_printf(out, ",\"generation\":%llu,\"sha256\":\"%s\",\"loadedAt\":\"%s\"",
+                           (unsigned long long)s->generation, s->sha, s->loaded_at);
+        if (s->error != NULL) {
+            eng_buf_puts(out, ",\"error\":");
+            eng_buf_json_str(out, s->error, strlen(s->error));
+            eng_buf_printf(out, ",\"errorAt\":\"%s\"", s->error_at);
+        } else {
+            eng_buf_puts(out, ",\"error\":null");
+        }
+        eng_buf_putc(out, '}');
+    }
+    eng_buf_putc(out, ']');
+    pthread_mutex_unlock(&reg->mu);
+}
