@@ -1,0 +1,215 @@
+/*
+ * test_scripts.c - the script registry: a good version is published with a new generation, a
+ * version that does not compile or has the wrong exports is rejected while the old one keeps
+ * serving, deletions unpublish, and the watcher picks up an edit within a second.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lua.h>
+
+#include "check.h"
+#include "scripts.h"
+
+static char root[256], sdir[300], mdir[300];
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512], tmp[520];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (f == NULL)
+        abort();
+    fputs(text, f);
+    fclose(f);
+    rename(tmp, path); /* atomically, as editors do */
+}
+
+static struct eng_scripts *new_registry(void)
+{
+    snprintf(root, sizeof root, "/tmp/tallysync-scripts-XXXXXX");
+    if (mkdtemp(root) == NULL)
+        abort();
+    snprintf(sdir, sizeof sdir, "%s/scripts", root);
+    snprintf(mdir, sizeof mdir, "%s/mappings", root);
+    mkdir(sdir, 0755);
+    mkdir(mdir, 0755);
+    char lib[320];
+    snprintf(lib, sizeof lib, "%s/lib", sdir);
+    mkdir(lib, 0755);
+    struct eng_vm_opts o = {0};
+    o.scripts_dir = sdir;
+    o.mappings_dir = mdir;
+    o.budget_ms = 500;
+    struct eng_err err = {0};
+    struct eng_scripts *reg = eng_scripts_new(&o, &err);
+    if (reg == NULL)
+        fprintf(stderr, "eng_scripts_new: %s\n", err.msg);
+    return reg;
+}
+
+static void cleanup(struct eng_scripts *reg)
+{
+    eng_scripts_free(reg);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", root);
+}
+
+/* The published source of a mapping, or NULL; caller frees. */
+static char *published(struct eng_scripts *reg, const char *logical)
+{
+    size_t len;
+    return eng_scripts_source(reg, logical, &len);
+}
+
+static int contains(const char *hay, const char *needle)
+{
+    return hay != NULL && strstr(hay, needle) != NULL;
+}
+
+static char *status(struct eng_scripts *reg)
+{
+    struct eng_buf b;
+    eng_buf_init(&b);
+    eng_scripts_status_json(reg, &b);
+    return eng_buf_take(&b, NULL);
+}
+
+static void test_publish_reject_swap_delete(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    int changed = 0;
+
+    write_file(mdir, "m.lua", "return { map = function(r) return { v = 1 } end }\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 1);
+    uint64_t g1 = eng_scripts_generation(reg);
+    CHECK(g1 > 0);
+    char *src = published(reg, "mappings/m.lua");
+    CHECK(contains(src, "v = 1"));
+    free(src);
+
+    /* an unchanged tree publishes nothing */
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    CHECK(eng_scripts_generation(reg) == g1);
+
+    /* syntax error: rejected, v1 keeps serving, the error names file and line */
+    write_file(mdir, "m.lua", "return { map = function(r) return { v = } end }\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    CHECK(eng_scripts_generation(reg) == g1);
+    CHECK_INT(eng_scripts_error_count(reg), 1);
+    src = published(reg, "mappings/m.lua");
+    CHECK(contains(src, "v = 1"));
+    free(src);
+    char *st = status(reg);
+    CHECK(contains(st, "mappings/m.lua:1:"));
+    free(st);
+
+    /* wrong exports: loads, but no map function */
+    write_file(mdir, "m.lua", "return { mapp = function() end }\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    st = status(reg);
+    CHECK(contains(st, "field 'map' must be a function"));
+    free(st);
+
+    /* a top level that loops forever is rejected within its budget */
+    write_file(mdir, "m.lua", "while true do end\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    st = status(reg);
+    CHECK(contains(st, "budget"));
+    free(st);
+
+    /* a good v2 replaces v1 and clears the error */
+    write_file(mdir, "m.lua", "return { map = function(r) return { v = 2 } end }\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 1);
+    CHECK(eng_scripts_generation(reg) > g1);
+    CHECK_INT(eng_scripts_error_count(reg), 0);
+    src = published(reg, "mappings/m.lua");
+    CHECK(contains(src, "v = 2"));
+    free(src);
+
+    /* deletion unpublishes */
+    uint64_t g2 = eng_scripts_generation(reg);
+    char path[512];
+    snprintf(path, sizeof path, "%s/m.lua", mdir);
+    unlink(path);
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 1);
+    CHECK(eng_scripts_generation(reg) > g2);
+    src = published(reg, "mappings/m.lua");
+    CHECK(src == NULL);
+    free(src);
+    cleanup(reg);
+}
+
+static void test_connector_exports_checked(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    char cdir[400];
+    snprintf(cdir, sizeof cdir, "%s/connectors", sdir);
+    mkdir(cdir, 0755);
+    write_file(cdir, "shop.lua", "return { name = 'shop', read = 42 }\n");
+    write_file(sdir, "lib/util.lua", "return { twice = function(x) return 2 * x end }\n");
+    write_file(mdir, "uses_lib.lua",
+               "local u = require 'lib.util'\nreturn { map = function(r) return { v = u.twice(r.x) } end }\n");
+    int changed = 0;
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 2); /* lib and mapping; the connector is rejected */
+    char *st = status(reg);
+    CHECK(contains(st, "field 'read' must be a function"));
+    free(st);
+    char *src = published(reg, "scripts/connectors/shop.lua");
+    CHECK(src == NULL);
+    free(src);
+    cleanup(reg);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_watcher_reloads_within_a_second(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    write_file(mdir, "w.lua", "return { map = function() return { v = 1 } end }\n");
+    struct eng_err err = {0};
+    REQUIRE(eng_scripts_start(reg, &err) == 0);
+    uint64_t g = eng_scripts_generation(reg);
+    CHECK(g > 0);
+
+    long long t0 = now_ms();
+    write_file(mdir, "w.lua", "return { map = function() return { v = 2 } end }\n");
+    while (eng_scripts_generation(reg) == g && now_ms() - t0 < 3000) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    long long took = now_ms() - t0;
+    CHECK(eng_scripts_generation(reg) > g);
+    if (took >= 1000)
+        fprintf(stderr, "  reload took %lld ms\n", took);
+    CHECK(took < 1000);
+    char *src = published(reg, "mappings/w.lua");
+    CHECK(contains(src, "v = 2"));
+    free(src);
+    cleanup(reg);
+}
+
+CHECK_MAIN(CHECK_CASE(test_publish_reject_swap_delete), CHECK_CASE(test_connector_exports_checked),
+           CHECK_CASE(test_watcher_reloads_within_a_second))

@@ -1,0 +1,246 @@
+/*
+ * test_vm.c - the sandboxed VM: forbidden facilities are absent, budgets and the memory cap
+ * stop runaway scripts with a clear error, and the state stays usable afterwards.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lualib.h>
+
+#include "check.h"
+#include "vm.h"
+
+static struct eng_vm *new_vm(long long budget_ms, long long instr, size_t mem)
+{
+    struct eng_vm_opts o = {0};
+    o.scripts_dir = "scripts";
+    o.mappings_dir = "mappings";
+    o.budget_ms = budget_ms;
+    o.budget_instr = instr;
+    o.mem_limit = mem;
+    struct eng_err err = {0};
+    struct eng_vm *vm = eng_vm_new(&o, &err);
+    if (vm == NULL)
+        fprintf(stderr, "eng_vm_new: %s\n", err.msg);
+    return vm;
+}
+
+/* Load and run src; returns the eng_vm_pcall code and leaves one result on success. */
+static int run(struct eng_vm *vm, const char *name, const char *src, struct eng_err *err)
+{
+    int rc = eng_vm_load(vm, name, src, strlen(src), err);
+    if (rc != 0)
+        return rc;
+    return eng_vm_pcall(vm, 0, 1, err);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_forbidden_names_are_absent(void)
+{
+    struct eng_vm *vm = new_vm(0, 0, 0);
+    REQUIRE(vm != NULL);
+    lua_State *L = eng_vm_state(vm);
+    static const char *const names[] = {
+        "io",      "debug",     "package",   "load",       "loadstring", "dofile",
+        "loadfile", "rawset",   "coroutine", "os.execute", "os.exit",    "os.getenv",
+        "os.remove", "os.rename", "os.tmpname", "string.dump", "require('os')", "_G"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char src[200];
+        snprintf(src, sizeof src, "local ok, v = pcall(function() return %s end) "
+                                  "return (not ok) or v == nil",
+                 names[i]);
+        struct eng_err err = {0};
+        int rc = run(vm, "=forbidden", src, &err);
+        CHECK_INT(rc, 0);
+        if (rc == 0) {
+            if (!lua_toboolean(L, -1))
+                fprintf(stderr, "  reachable in the sandbox: %s\n", names[i]);
+            CHECK(lua_toboolean(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+    eng_vm_free(vm);
+}
+
+static void test_shared_tables_are_read_only(void)
+{
+    struct eng_vm *vm = new_vm(0, 0, 0);
+    REQUIRE(vm != NULL);
+    static const char *const escapes[] = {
+        "string.upper = nil",
+        "table.insert = print",
+        "math.pi = 3",
+        "os.time = nil",
+        "getmetatable('').__index.upper = nil",
+        "setmetatable(string, {})",
+        "getmetatable(string).__index = {}",
+        "local e = require('engine.json'); e.decode = nil",
+    };
+    for (size_t i = 0; i < sizeof escapes / sizeof escapes[0]; i++) {
+        struct eng_err err = {0};
+        int rc = run(vm, "=escape", escapes[i], &err);
+        if (rc == 0)
+            fprintf(stderr, "  escape succeeded: %s\n", escapes[i]);
+        CHECK_INT(rc, ENG_ESCRIPT);
+    }
+    /* string methods still work and the real string table is intact */
+    struct eng_err err = {0};
+    REQUIRE(run(vm, "=ok", "return ('abc'):upper() .. string.rep('x', 2)", &err) == 0);
+    CHECK_STR(lua_tostring(eng_vm_state(vm), -1), "ABCxx");
+    eng_vm_free(vm);
+}
+
+static void test_binary_chunks_refused(void)
+{
+    /* Make bytecode in a plain, unsandboxed state, then offer it to the sandbox. */
+    lua_State *P = luaL_newstate();
+    REQUIRE(P != NULL);
+    luaL_openlibs(P);
+    REQUIRE(luaL_dostring(P, "return string.dump(function() return 42 end)") == LUA_OK);
+    size_t len;
+    const char *bc = lua_tolstring(P, -1, &len);
+    struct eng_vm *vm = new_vm(0, 0, 0);
+    REQUIRE(vm != NULL);
+    struct eng_err err = {0};
+    int rc = eng_vm_load(vm, "=bytecode", bc, len, &err);
+    CHECK_INT(rc, ENG_ESCRIPT);
+    CHECK(strstr(err.msg, "binary") != NULL);
+    eng_vm_free(vm);
+    lua_close(P);
+}
+
+static void test_require_stays_in_script_folders(void)
+{
+    struct eng_vm *vm = new_vm(0, 0, 0);
+    REQUIRE(vm != NULL);
+    static const char *const bad[] = {"../etc/passwd", "/etc/passwd", "lib..x", ".hidden",
+                                      "io",            "os",          "engine.nope", "x/../../y"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char src[200];
+        snprintf(src, sizeof src, "return require(%s)", "...");
+        struct eng_err err = {0};
+        REQUIRE(eng_vm_load(vm, "=req", src, strlen(src), &err) == 0);
+        lua_pushstring(eng_vm_state(vm), bad[i]);
+        int rc = eng_vm_pcall(vm, 1, 1, &err);
+        if (rc == 0)
+            fprintf(stderr, "  require(%s) succeeded\n", bad[i]);
+        CHECK_INT(rc, ENG_ESCRIPT);
+        CHECK(strstr(err.msg, "not found") != NULL || strstr(err.msg, "module") != NULL);
+    }
+    /* the engine's own modules and the script library do resolve */
+    struct eng_err err = {0};
+    CHECK_INT(run(vm, "=ok", "return require('engine.json') ~= nil and "
+                             "require('lib.mapping') ~= nil",
+                  &err),
+              0);
+    eng_vm_free(vm);
+}
+
+static void test_errors_name_file_and_line(void)
+{
+    struct eng_vm *vm = new_vm(0, 0, 0);
+    REQUIRE(vm != NULL);
+    struct eng_err err = {0};
+    int rc = run(vm, "@mappings/broken.lua", "local x = 1\nerror('the total is off')\n", &err);
+    CHECK_INT(rc, ENG_ESCRIPT);
+    CHECK(strstr(err.msg, "mappings/broken.lua:2: the total is off") != NULL);
+
+    rc = eng_vm_load(vm, "@mappings/syntax.lua", "return {\n  a = ,\n}", 19, &err);
+    CHECK_INT(rc, ENG_ESCRIPT);
+    CHECK(strstr(err.msg, "mappings/syntax.lua:2:") != NULL);
+    eng_vm_free(vm);
+}
+
+static void check_budget_case(const char *src, int want_rc, const char *want_text)
+{
+    struct eng_vm *vm = new_vm(300, 0, 8u << 20);
+    REQUIRE(vm != NULL);
+    struct eng_err err = {0};
+    long long t0 = now_ms();
+    int rc = run(vm, "@loop.lua", src, &err);
+    long long took = now_ms() - t0;
+    CHECK_INT(rc, want_rc);
+    if (strstr(err.msg, want_text) == NULL)
+        fprintf(stderr, "  got: %s\n", err.msg);
+    CHECK(strstr(err.msg, want_text) != NULL);
+    CHECK(took < 5000);
+    /* The same state works again: the budget is re-armed for the next call. */
+    rc = run(vm, "=after", "return 1 + 1", &err);
+    CHECK_INT(rc, 0);
+    if (rc == 0)
+        CHECK_INT(lua_tointeger(eng_vm_state(vm), -1), 2);
+    eng_vm_free(vm);
+}
+
+static void test_time_budget(void)
+{
+    check_budget_case("while true do end", ENG_EBUDGET, "loop.lua:1: script exceeded its time");
+    /* a script's own pcall cannot swallow the budget error */
+    check_budget_case("while true do pcall(function() while true do end end) end", ENG_EBUDGET,
+                      "script exceeded its time budget");
+    check_budget_case("local ok = pcall(function() while true do end end) return 'escaped'",
+                      ENG_EBUDGET, "script exceeded its time budget");
+    /* string.rep is one C call: the memory cap stops it */
+    check_budget_case("return string.rep('x', 1 << 30)", ENG_ENOMEM, "memory limit");
+}
+
+static void test_instruction_budget(void)
+{
+    struct eng_vm *vm = new_vm(60000, 1000000, 0);
+    REQUIRE(vm != NULL);
+    struct eng_err err = {0};
+    int rc = run(vm, "@count.lua", "local n = 0\nwhile true do n = n + 1 end", &err);
+    CHECK_INT(rc, ENG_EBUDGET);
+    CHECK(strstr(err.msg, "instructions") != NULL);
+    /* a modest loop fits */
+    rc = run(vm, "=small", "local n = 0 for i = 1, 10000 do n = n + i end return n", &err);
+    CHECK_INT(rc, 0);
+    eng_vm_free(vm);
+}
+
+static void test_memory_cap(void)
+{
+    struct eng_vm *vm = new_vm(10000, 0, 16u << 20);
+    REQUIRE(vm != NULL);
+    struct eng_err err = {0};
+    int rc = run(vm, "@grow.lua",
+                 "local t = {} local i = 0 while true do i = i + 1 t[i] = {i, tostring(i)} end",
+                 &err);
+    CHECK_INT(rc, ENG_ENOMEM);
+    CHECK(strstr(err.msg, "memory limit of 16 MiB") != NULL);
+    /* everything the runaway script held is collectable: the state is usable */
+    rc = run(vm, "=after", "local t = {} for i = 1, 1000 do t[i] = i end return #t", &err);
+    CHECK_INT(rc, 0);
+    if (rc == 0)
+        CHECK_INT(lua_tointeger(eng_vm_state(vm), -1), 1000);
+    eng_vm_free(vm);
+}
+
+static void test_stack_balanced(void)
+{
+    struct eng_vm *vm = new_vm(0, 0, 0);
+    REQUIRE(vm != NULL);
+    lua_State *L = eng_vm_state(vm);
+    int top = lua_gettop(L);
+    struct eng_err err = {0};
+    for (int i = 0; i < 100; i++) {
+        if (run(vm, "=x", "error('x')", &err) == 0)
+            lua_pop(L, 1);
+    }
+    CHECK_INT(lua_gettop(L), top);
+    eng_vm_free(vm);
+}
+
+CHECK_MAIN(CHECK_CASE(test_forbidden_names_are_absent), CHECK_CASE(test_shared_tables_are_read_only),
+           CHECK_CASE(test_binary_chunks_refused), CHECK_CASE(test_require_stays_in_script_folders),
+           CHECK_CASE(test_errors_name_file_and_line), CHECK_CASE(test_time_budget),
+           CHECK_CASE(test_instruction_budget), CHECK_CASE(test_memory_cap),
+           CHECK_CASE(test_stack_balanced))
