@@ -40,3 +40,11 @@ foreach(t ${INTEGRATION_TESTS})
   add_test(NAME integration.${name} COMMAND bash ${t} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(integration.${name} PROPERTIES LABELS integration ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 300)
 endforeach()
+
+# valgrind cannot run a sanitized binary: these run in the plain build only.
+if(NOT ENG_SANITIZE)
+  add_test(NAME valgrind.dryrun COMMAND bash ${PROJECT_SOURCE_DIR}/tests/valgrind/dryrun.sh
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(valgrind.dryrun PROPERTIES LABELS integration TIMEOUT 600
+    ENVIRONMENT "${ENG_TEST_ENV};DATABASE_URL=sqlite:${CMAKE_BINARY_DIR}/valgrind.db")
+endif()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# tools/setup.sh - install what tallysync needs from Debian's packages, and nothing else.
+# Idempotent and quiet when everything is already there; needs root (or sudo) only to install.
+#   tools/setup.sh          build and run dependencies
+#   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind)
+set -euo pipefail
+
+build_pkgs=(gcc make cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
+            libsqlite3-dev libmbedtls-dev libmicrohttpd-dev ca-certificates)
+test_pkgs=(curl jq python3 openssl valgrind sqlite3 procps)
+
+want=("${build_pkgs[@]}")
+if [[ "${1:-}" == "--test" ]]; then
+  want+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
