@@ -147,9 +147,7 @@ int eng_cli_run(int argc, char **argv)
     struct eng_err err = {0};
     struct eng_vm *vm = eng_vm_new(&opts, &err);
     int status = 1;
-    if (vm == NULL) {
-        fprintf(stderr, "tallysync run: %s\n", err.msg);
-    } else if (eng_vm_loadfile(vm, argv[1], &err) != 0) {
+    if (vm == NULL || eng_vm_loadfile(vm, argv[1], &err) != 0) {
         fprintf(stderr, "tallysync run: %s\n", err.msg);
     } else {
         lua_State *L = eng_vm_state(vm);

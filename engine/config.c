@@ -33,8 +33,9 @@ int eng_config_load_dotenv(const char *path, struct eng_err *err)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return errno == ENOENT ? 0 : eng_err_set(err, ENG_EIO, "cannot read %s: %s", path,
-                                                 strerror(errno));
+        return errno == ENOENT
+                   ? 0
+                   : eng_err_set(err, ENG_EIO, "cannot read %s: %s", path, strerror(errno));
     char line[8192];
     int lineno = 0, rc = 0;
     while (fgets(line, sizeof line, f) != NULL) {
@@ -63,8 +64,7 @@ int eng_config_load_dotenv(const char *path, struct eng_err *err)
         }
         for (const char *k = key; *k; k++) {
             if (!(isalnum((unsigned char)*k) || *k == '_')) {
-                rc = eng_err_set(err, ENG_EINVAL, "%s:%d: invalid variable name", path,
-                                 lineno);
+                rc = eng_err_set(err, ENG_EINVAL, "%s:%d: invalid variable name", path, lineno);
                 break;
             }
         }
@@ -107,8 +107,7 @@ static int int_setting(const char *var, long long def, long long lo, long long h
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (errno != 0 || *end != '\0' || end == v || x < lo || x > hi)
-        return eng_err_set(err, ENG_EINVAL, "%s must be an integer from %lld to %lld", var, lo,
-                           hi);
+        return eng_err_set(err, ENG_EINVAL, "%s must be an integer from %lld to %lld", var, lo, hi);
     *out = x;
     return 0;
 }
@@ -132,7 +131,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         !cfg->schema_dir || !cfg->web_dir)
         return eng_err_set(err, ENG_ENOMEM, "out of memory reading the configuration");
 
-    long long x;
+    long long x = 0;
     if ((rc = int_setting("API_PORT", 8923, 0, 65535, &x, err)) != 0)
         return rc;
     cfg->api_port = (int)x;
@@ -142,8 +141,8 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("SCRIPT_TIMEOUT_MS", 2000, 10, 3600000, &x, err)) != 0)
         return rc;
     cfg->script_timeout_ms = x;
-    if ((rc = int_setting("SCRIPT_MAX_INSTRUCTIONS", 200000000LL, 1000, 100000000000LL, &x,
-                          err)) != 0)
+    if ((rc = int_setting("SCRIPT_MAX_INSTRUCTIONS", 200000000LL, 1000, 100000000000LL, &x, err)) !=
+        0)
         return rc;
     cfg->script_max_instructions = x;
     if ((rc = int_setting("SCRIPT_MEMORY_MB", 64, 1, 4096, &x, err)) != 0)

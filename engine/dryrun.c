@@ -17,7 +17,7 @@
 #include "dryrun.h"
 #include "vm.h"
 
-#define DRYRUN_MAX_INPUT (256u * 1024u * 1024u)
+#define DRYRUN_MAX_INPUT ((size_t)256 << 20)
 
 static void dryrun_usage(FILE *out)
 {
@@ -48,7 +48,7 @@ static char *dryrun_slurp(const char *path, size_t *len, char *why, size_t whyle
     while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
         eng_buf_append(&b, chunk, got);
         if (b.len > DRYRUN_MAX_INPUT) {
-            snprintf(why, whylen, "%s is larger than %u MiB", path, DRYRUN_MAX_INPUT >> 20);
+            snprintf(why, whylen, "%s is larger than %zu MiB", path, DRYRUN_MAX_INPUT >> 20);
             eng_buf_free(&b);
             if (f != stdin)
                 fclose(f);
@@ -137,8 +137,8 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
 }
 
 int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
-                       const char *source, const char *config, size_t conflen,
-                       struct eng_buf *out, struct eng_buf *errors, int *format)
+                       const char *source, const char *config, size_t conflen, struct eng_buf *out,
+                       struct eng_buf *errors, int *format)
 {
     lua_State *L = eng_vm_state(vm);
     struct eng_err err = {0};
@@ -166,7 +166,11 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
     }
     int state = lua_gettop(L);
 
-    lua_pushlstring(L, input, inlen);
+    if (eng_vm_push_string(vm, input, inlen, &err) != 0) {
+        eng_buf_printf(errors, "%s: %s\n", source, err.msg);
+        lua_settop(L, top);
+        return ENG_ENOMEM;
+    }
     lua_pushstring(L, source);
     if (dryrun_call(vm, mod, "parse", 2, 2, &err) != 0) {
         eng_buf_printf(errors, "%s\n", dryrun_msg(&err));
@@ -223,12 +227,12 @@ static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, const 
     eng_buf_init(&out);
     eng_buf_init(&errors);
     int rc = eng_dryrun_execute(vm, a->mapping, input, inlen,
-                                strcmp(a->input, "-") == 0 ? "stdin" : a->input, config,
-                                conflen, &out, &errors, &format);
+                                strcmp(a->input, "-") == 0 ? "stdin" : a->input, config, conflen,
+                                &out, &errors, &format);
     if (rc == 0) {
         fwrite(out.data, 1, out.len, stdout);
         fflush(stdout);
-    } else if (rc == ENG_ENOMEM) {
+    } else if (rc == ENG_ENOMEM && errors.len == 0) {
         fprintf(stderr, "tallysync dry-run: out of memory building the output\n");
     } else {
         /* one line per failure, each prefixed with the command */
@@ -255,7 +259,8 @@ int eng_cli_dry_run(int argc, char **argv)
     if (rc != 0)
         return rc;
     if (!dryrun_name_ok(a.mapping)) {
-        fprintf(stderr, "tallysync dry-run: '%s' is not a mapping name (letters, digits, _ and -)\n",
+        fprintf(stderr,
+                "tallysync dry-run: '%s' is not a mapping name (letters, digits, _ and -)\n",
                 a.mapping);
         return 2;
     }
@@ -288,6 +293,11 @@ int eng_cli_dry_run(int argc, char **argv)
     struct eng_vm_opts opts;
     eng_cli_vm_opts(&cfg, &opts);
     opts.database_path = NULL; /* a dry run writes nothing, not even a new database file */
+    /* The whole input is decoded in the script's state: let the cap grow with the input
+     * (decoded JSON takes several times its text), so a large batch is not refused. */
+    size_t want = inlen * 16 + ((size_t)32 << 20);
+    if (want > opts.mem_limit)
+        opts.mem_limit = want < ((size_t)8 << 30) ? want : ((size_t)8 << 30);
     struct eng_err err = {0};
     struct eng_vm *vm = eng_vm_new(&opts, &err);
     int status = 1;

@@ -27,20 +27,20 @@
 #include "log.h"
 
 #define SCRIPTS_MAX_DEPTH 8
-#define SCRIPTS_MAX_SIZE (8u * 1024u * 1024u)
+#define SCRIPTS_MAX_SIZE  ((size_t)8 << 20)
 #define SCRIPTS_RESCAN_MS 1000 /* fallback rescan when no inotify event arrives */
 #define SCRIPTS_SETTLE_MS 30   /* let an editor finish writing before reading */
 
 struct script {
-    char *logical;     /* "scripts/lib/x.lua" or "mappings/y.lua" */
-    char *src;         /* published source, NULL when none was ever accepted */
+    char *logical; /* "scripts/lib/x.lua" or "mappings/y.lua" */
+    char *src;     /* published source, NULL when none was ever accepted */
     size_t len;
-    char sha[65];      /* sha256 of the published source */
+    char sha[65]; /* sha256 of the published source */
     uint64_t generation;
     char loaded_at[32];
-    char *error;       /* the rejected version's error, or NULL */
+    char *error; /* the rejected version's error, or NULL */
     char error_at[32];
-    char bad_sha[65];  /* sha of the rejected version (not revalidated until it changes) */
+    char bad_sha[65]; /* sha of the rejected version (not revalidated until it changes) */
     /* what the file looked like at the last scan */
     struct timespec mtime;
     off_t size;
@@ -407,8 +407,8 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     (void)gen;
 }
 
-static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const char *rel,
-                     int depth, int *changed)
+static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const char *rel, int depth,
+                     int *changed)
 {
     if (depth > SCRIPTS_MAX_DEPTH)
         return;
@@ -425,8 +425,8 @@ static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const c
             continue; /* ., .., and editors' hidden swap files */
         char path[4096], logical[4096];
         if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
-            snprintf(logical, sizeof logical, "%s%s%s", scripts_prefix[root], rel,
-                     e->d_name) >= (int)sizeof logical)
+            snprintf(logical, sizeof logical, "%s%s%s", scripts_prefix[root], rel, e->d_name) >=
+                (int)sizeof logical)
             continue;
         struct stat st;
         if (stat(path, &st) != 0)
@@ -461,12 +461,15 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
     scan_dir(reg, 0, reg->dirs[0], "", 0, &count);
     scan_dir(reg, 1, reg->dirs[1], "", 0, &count);
 
-    /* Drop what disappeared. */
+    /* Drop what disappeared (compacting the table in place). */
     pthread_mutex_lock(&reg->mu);
-    for (size_t i = 0; i < reg->n;) {
+    size_t kept = 0;
+    for (size_t i = 0; i < reg->n; i++) {
         struct script *s = &reg->items[i];
         if (s->seen) {
-            i++;
+            if (kept != i)
+                reg->items[kept] = *s;
+            kept++;
             continue;
         }
         eng_log_kv(ENG_LOG_INFO, NULL, NULL, "script removed",
@@ -478,8 +481,8 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
         free(s->logical);
         free(s->src);
         free(s->error);
-        reg->items[i] = reg->items[--reg->n];
     }
+    reg->n = kept;
     recount_errors_locked(reg);
     pthread_mutex_unlock(&reg->mu);
     pthread_mutex_unlock(&reg->scan_mu);
@@ -521,8 +524,7 @@ int eng_scripts_start(struct eng_scripts *reg, struct eng_err *err)
                  strerror(errno), SCRIPTS_RESCAN_MS);
     eng_scripts_scan(reg, NULL);
     if (pipe2(reg->stop_pipe, O_CLOEXEC) != 0)
-        return eng_err_set(err, ENG_EIO, "cannot create the watcher's pipe: %s",
-                           strerror(errno));
+        return eng_err_set(err, ENG_EIO, "cannot create the watcher's pipe: %s", strerror(errno));
     if (pthread_create(&reg->watcher, NULL, watch_main, reg) != 0)
         return eng_err_set(err, ENG_EIO, "cannot start the script watcher thread");
     reg->watching = 1;
@@ -535,7 +537,7 @@ void eng_scripts_status_json(struct eng_scripts *reg, struct eng_buf *out)
     eng_buf_putc(out, '[');
     for (size_t i = 0; i < reg->n; i++) {
         const struct script *s = &reg->items[i];
-        const char *kind = strncmp(s->logical, "mappings/", 9) == 0 ? "mapping"
+        const char *kind = strncmp(s->logical, "mappings/", 9) == 0              ? "mapping"
                            : strncmp(s->logical, "scripts/connectors/", 19) == 0 ? "connector"
                                                                                  : "library";
         if (i > 0)

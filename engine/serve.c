@@ -16,7 +16,7 @@
 #include "scripts.h"
 #include "worker.h"
 
-#define SERVE_MAX_BODY (1u * 1024u * 1024u)
+#define SERVE_MAX_BODY ((size_t)1 << 20)
 
 int eng_cli_serve(int argc, char **argv)
 {

@@ -20,11 +20,11 @@
 #include "lmods.h"
 #include "log.h"
 
-#define VM_DEFAULT_MEM (64u * 1024u * 1024u)
-#define VM_DEFAULT_BUDGET_MS 2000
+#define VM_DEFAULT_MEM          ((size_t)64 << 20)
+#define VM_DEFAULT_BUDGET_MS    2000
 #define VM_DEFAULT_BUDGET_INSTR 200000000LL
-#define VM_HOOK_EVERY 10000 /* instructions between two budget checks */
-#define VM_MAX_SOURCE (8u * 1024u * 1024u)
+#define VM_HOOK_EVERY           10000 /* instructions between two budget checks */
+#define VM_MAX_SOURCE           ((size_t)8 << 20)
 
 /* Registry keys (addresses are unique, no string collisions with scripts). */
 static const char vm_key_base = 'b';    /* the allow-listed base environment (__index target) */
@@ -37,8 +37,8 @@ struct eng_vm {
     char *scripts_dir, *mappings_dir, *database_path;
     size_t mem_used;
     int mem_hit;
-    int depth;                /* nesting of eng_vm_pcall */
-    long long deadline_ms;    /* monotonic; valid while depth > 0 */
+    int depth;             /* nesting of eng_vm_pcall */
+    long long deadline_ms; /* monotonic; valid while depth > 0 */
     long long instr_left;
     int budget_hit;
     char tenant[128];
@@ -183,9 +183,9 @@ static int vm_readonly_pairs(lua_State *L)
 /* Replace the table at the top with a read-only proxy of it. [-1, +1, m] */
 static void vm_make_readonly(lua_State *L)
 {
-    lua_newtable(L);               /* t proxy */
-    lua_createtable(L, 0, 4);      /* t proxy mt */
-    lua_pushvalue(L, -3);          /* t proxy mt t */
+    lua_newtable(L);          /* t proxy */
+    lua_createtable(L, 0, 4); /* t proxy mt */
+    lua_pushvalue(L, -3);     /* t proxy mt t */
     lua_setfield(L, -2, "__index");
     lua_pushcfunction(L, vm_readonly_newindex);
     lua_setfield(L, -2, "__newindex");
@@ -260,14 +260,14 @@ static char *vm_read_source(struct eng_vm *vm, const char *logical, size_t *len)
  * [-0, +0, m] */
 static void vm_setenv(lua_State *L)
 {
-    lua_createtable(L, 0, 8);               /* f env */
-    lua_createtable(L, 0, 2);               /* f env mt */
+    lua_createtable(L, 0, 8); /* f env */
+    lua_createtable(L, 0, 2); /* f env mt */
     lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key_base);
     lua_setfield(L, -2, "__index");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2);                /* f env */
-    if (lua_setupvalue(L, -2, 1) == NULL)   /* main chunks have _ENV as upvalue 1 */
+    lua_setmetatable(L, -2);              /* f env */
+    if (lua_setupvalue(L, -2, 1) == NULL) /* main chunks have _ENV as upvalue 1 */
         lua_pop(L, 1);
 }
 
@@ -311,8 +311,9 @@ static int vm_require(lua_State *L)
         return luaL_error(L, "module '%s' not found: no such engine module", name);
     }
     if (!vm_name_ok(name))
-        return luaL_error(L, "module '%s' not found: names are dotted words under the script "
-                             "folders",
+        return luaL_error(L,
+                          "module '%s' not found: names are dotted words under the script "
+                          "folders",
                           name);
 
     lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key_scripts); /* name loaded */
@@ -336,9 +337,9 @@ static int vm_require(lua_State *L)
     for (const char *p = rest; *p; p++)
         luaL_addchar(&b, *p == '.' ? '/' : *p);
     luaL_addstring(&b, ".lua");
-    luaL_pushresult(&b);                         /* name loaded logical */
+    luaL_pushresult(&b); /* name loaded logical */
     const char *logical = lua_tostring(L, -1);
-    lua_pushfstring(L, "@%s", logical);          /* name loaded logical chunkname */
+    lua_pushfstring(L, "@%s", logical); /* name loaded logical chunkname */
 
     size_t len = 0;
     char *src = vm_read_source(vm, logical, &len);
@@ -348,11 +349,11 @@ static int vm_require(lua_State *L)
     free(src); /* nothing below can leak it */
     if (st != LUA_OK)
         return lua_error(L);
-    vm_setenv(L);                                /* name loaded logical chunkname f */
+    vm_setenv(L);                                      /* name loaded logical chunkname f */
     lua_pushlightuserdata(L, (void *)&vm_key_scripts); /* loading marker */
     lua_setfield(L, 2, name);
     lua_pushstring(L, name);
-    lua_call(L, 1, 1);                           /* ... result */
+    lua_call(L, 1, 1); /* ... result */
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         lua_pushboolean(L, 1);
@@ -366,18 +367,15 @@ static int vm_require(lua_State *L)
 static int vm_init(lua_State *L)
 {
     static const char *const base_names[] = {
-        "assert",   "error", "ipairs",       "next",         "pairs",  "pcall",
-        "rawequal", "rawget", "rawlen",      "select",       "tonumber", "tostring",
+        "assert",   "error",  "ipairs",       "next",         "pairs",    "pcall",
+        "rawequal", "rawget", "rawlen",       "select",       "tonumber", "tostring",
         "type",     "xpcall", "setmetatable", "getmetatable", "_VERSION"};
     static const struct {
         const char *name;
         lua_CFunction open;
-    } libs[] = {{LUA_GNAME, luaopen_base},
-                {LUA_STRLIBNAME, luaopen_string},
-                {LUA_TABLIBNAME, luaopen_table},
-                {LUA_MATHLIBNAME, luaopen_math},
-                {LUA_UTF8LIBNAME, luaopen_utf8},
-                {LUA_OSLIBNAME, luaopen_os}};
+    } libs[] = {{LUA_GNAME, luaopen_base},       {LUA_STRLIBNAME, luaopen_string},
+                {LUA_TABLIBNAME, luaopen_table}, {LUA_MATHLIBNAME, luaopen_math},
+                {LUA_UTF8LIBNAME, luaopen_utf8}, {LUA_OSLIBNAME, luaopen_os}};
 
     for (size_t i = 0; i < sizeof libs / sizeof libs[0]; i++) {
         luaL_requiref(L, libs[i].name, libs[i].open, 0);
@@ -557,8 +555,8 @@ int eng_vm_loadfile(struct eng_vm *vm, const char *path, struct eng_err *err)
             size_t ncap = s.cap ? s.cap * 2 : 8192;
             char *p = ncap <= VM_MAX_SOURCE ? realloc(s.p, ncap) : NULL;
             if (p == NULL) {
-                rc = eng_err_set(err, ENG_EINVAL, "%s is larger than %u bytes", path,
-                                 VM_MAX_SOURCE);
+                rc =
+                    eng_err_set(err, ENG_EINVAL, "%s is larger than %zu bytes", path, VM_MAX_SOURCE);
                 break;
             }
             s.p = p, s.cap = ncap;
@@ -650,6 +648,31 @@ int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err)
         }
     }
     return rc;
+}
+
+static int vm_push_string_protected(lua_State *L)
+{
+    const char *s = lua_touserdata(L, 1);
+    size_t len = *(const size_t *)lua_touserdata(L, 2);
+    lua_pushlstring(L, s, len);
+    return 1;
+}
+
+int eng_vm_push_string(struct eng_vm *vm, const char *s, size_t len, struct eng_err *err)
+{
+    lua_State *L = vm->L;
+    if (!lua_checkstack(L, 4))
+        return eng_err_set(err, ENG_ENOMEM, "Lua stack overflow");
+    lua_pushcfunction(L, vm_push_string_protected);
+    lua_pushlightuserdata(L, (void *)s);
+    lua_pushlightuserdata(L, &len);
+    if (lua_pcall(L, 2, 1, 0) != LUA_OK) {
+        lua_pop(L, 1);
+        return eng_err_set(err, ENG_ENOMEM,
+                           "the input (%zu bytes) does not fit the script memory limit of %zu MiB",
+                           len, vm->opts.mem_limit >> 20);
+    }
+    return 0;
 }
 
 void eng_vm_set_context(struct eng_vm *vm, const char *tenant, const char *run)

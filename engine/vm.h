@@ -49,6 +49,10 @@ int eng_vm_loadfile(struct eng_vm *vm, const char *path, struct eng_err *err);
  * ENG_ENOMEM and fills err with "file:line: message" (plus a short traceback). */
 int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err);
 
+/* Push a copy of s[0..len) without risking an unprotected memory error (large inputs).
+ * [-0, +1, -] on success; pushes nothing and returns ENG_ENOMEM on failure. */
+int eng_vm_push_string(struct eng_vm *vm, const char *s, size_t len, struct eng_err *err);
+
 /* Set tenant / run shown by engine.log (copied). NULL clears. */
 void eng_vm_set_context(struct eng_vm *vm, const char *tenant, const char *run);
 
