@@ -15,6 +15,7 @@ static const struct eng_cli_command commands[] = {
     {"run", "run a Lua script in the sandbox with the engine modules", eng_cli_run},
     {"dry-run", "show what a mapping would send for input records, writing nothing",
      eng_cli_dry_run},
+    {"test", "run the mappings' data tests (mappings/tests/NAME/*.json)", eng_cli_test},
     {"serve", "start the engine: API, workers and script hot reload", eng_cli_serve},
 };
 
@@ -23,8 +24,9 @@ static void usage(FILE *out)
     fprintf(out, "usage: tallysync COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nEvery command takes --help. Settings come from the environment and ./.env\n"
-                 "(DATABASE_URL, API_HOST, API_PORT, SCRIPTS_DIR, MAPPINGS_DIR, SCHEMA_DIR, ...).\n");
+    fprintf(out,
+            "\nEvery command takes --help. Settings come from the environment and ./.env\n"
+            "(DATABASE_URL, API_HOST, API_PORT, SCRIPTS_DIR, MAPPINGS_DIR, SCHEMA_DIR, ...).\n");
 }
 
 int main(int argc, char **argv)

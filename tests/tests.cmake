@@ -48,3 +48,7 @@ if(NOT ENG_SANITIZE)
   set_tests_properties(valgrind.dryrun PROPERTIES LABELS integration TIMEOUT 600
     ENVIRONMENT "${ENG_TEST_ENV};DATABASE_URL=sqlite:${CMAKE_BINARY_DIR}/valgrind.db")
 endif()
+
+# The mappings' data tests (mappings/tests/NAME/*.json) through `tallysync test`.
+add_test(NAME script.mapping_cases COMMAND tallysync test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(script.mapping_cases PROPERTIES LABELS script ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 120)

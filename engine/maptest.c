@@ -1,0 +1,196 @@
+/*
+ * maptest.c - `tallysync test [NAME...]`: run the data tests of mappings, the JSON cases in
+ * MAPPINGS_DIR/tests/NAME/ *.json files, through scripts/lib/mapping_test.lua. Prints one line per
+ * case, a diff for each failure, and "N passed, M failed"; exit status 1 on any failure.
+ * Writes nothing: no store is opened.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lua.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "vm.h"
+
+struct maptest_counts {
+    int passed, failed;
+};
+
+static int maptest_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted names in dir matching suffix (NULL: subdirectories). Caller frees each and the array. */
+static char **maptest_list(const char *dir, const char *suffix, size_t *n)
+{
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return NULL;
+    char **names = NULL;
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        size_t len = strlen(e->d_name);
+        if (suffix != NULL) {
+            size_t sl = strlen(suffix);
+            if (len <= sl || strcmp(e->d_name + len - sl, suffix) != 0)
+                continue;
+        } else if (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) {
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **p = realloc(names, cap * sizeof *p);
+            if (p == NULL)
+                break;
+            names = p;
+        }
+        names[*n] = strdup(e->d_name);
+        if (names[*n] != NULL)
+            (*n)++;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(names, *n, sizeof *names, maptest_cmp);
+    return names;
+}
+
+static void maptest_free_list(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+static char *maptest_read(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    struct eng_buf b;
+    eng_buf_init(&b);
+    char chunk[65536];
+    size_t got;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+        eng_buf_append(&b, chunk, got);
+    fclose(f);
+    return eng_buf_take(&b, len);
+}
+
+/* Run every case of one mapping, each in a fresh protected call with its own budget. */
+static void maptest_run_mapping(struct eng_vm *vm, int mod, const char *testdir, const char *name,
+                                struct maptest_counts *c)
+{
+    lua_State *L = eng_vm_state(vm);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/%s", testdir, name);
+    size_t n = 0;
+    char **cases = maptest_list(dir, ".json", &n);
+    if (n == 0) {
+        printf("FAIL %s: no test cases in %s\n", name, dir);
+        c->failed++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, cases[i]);
+        size_t len = 0;
+        char *text = maptest_read(path, &len);
+        struct eng_err err = {0};
+        int ok = 0;
+        const char *report = NULL;
+        if (text == NULL) {
+            report = "cannot read the file";
+        } else {
+            lua_getfield(L, mod, "run_case");
+            lua_pushstring(L, name);
+            if (eng_vm_push_string(vm, text, len, &err) != 0) {
+                lua_pop(L, 2);
+                report = err.msg;
+            } else if (eng_vm_pcall(vm, 2, 2, &err) != 0) {
+                report = err.msg;
+            } else {
+                ok = lua_toboolean(L, -2);
+                report = lua_tostring(L, -1);
+            }
+        }
+        if (ok) {
+            printf("ok   %s/%s\n", name, cases[i]);
+            c->passed++;
+        } else {
+            printf("FAIL %s/%s\n", name, cases[i]);
+            /* indent the report under the case */
+            for (const char *p = report ? report : "(no report)"; *p;) {
+                const char *nl = strchr(p, '\n');
+                int l = nl ? (int)(nl - p) : (int)strlen(p);
+                printf("     %.*s\n", l, p);
+                p = nl ? nl + 1 : p + l;
+            }
+            c->failed++;
+        }
+        lua_settop(L, mod);
+        free(text);
+    }
+    maptest_free_list(cases, n);
+}
+
+int eng_cli_test(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync test [MAPPING...]\n\n"
+               "Runs the data tests of every mapping (or the ones named): each JSON file in\n"
+               "MAPPINGS_DIR/tests/MAPPING/ is {\"input\": record, \"settings\": {...} "
+               "(optional),\n\"expected\": output} or {\"input\": ..., \"error\": \"text the "
+               "error contains\"}.\nA failure shows every differing field. Exit status 1 when "
+               "any case fails.\n");
+        return 0;
+    }
+    struct eng_config cfg;
+    if (eng_cli_config(&cfg, "test") != 0)
+        return 1;
+    char testdir[4096];
+    snprintf(testdir, sizeof testdir, "%s/tests", cfg.mappings_dir);
+
+    size_t n = 0;
+    char **names = NULL;
+    if (argc > 1) {
+        names = calloc((size_t)argc, sizeof *names);
+        for (int i = 1; names != NULL && i < argc; i++)
+            if ((names[n] = strdup(argv[i])) != NULL)
+                n++;
+    } else {
+        names = maptest_list(testdir, NULL, &n);
+    }
+
+    struct eng_vm_opts opts;
+    eng_cli_vm_opts(&cfg, &opts);
+    opts.database_path = NULL;
+    struct eng_err err = {0};
+    struct eng_vm *vm = eng_vm_new(&opts, &err);
+    struct maptest_counts c = {0, 0};
+    int status = 1;
+    static const char boot[] = "return require('lib.mapping_test')";
+    if (vm == NULL || eng_vm_load(vm, "=test", boot, sizeof boot - 1, &err) != 0 ||
+        eng_vm_pcall(vm, 0, 1, &err) != 0) {
+        fprintf(stderr, "tallysync test: %s\n", err.msg);
+    } else if (n == 0) {
+        fprintf(stderr, "tallysync test: no mapping tests found in %s\n", testdir);
+    } else {
+        int mod = lua_gettop(eng_vm_state(vm));
+        for (size_t i = 0; i < n; i++)
+            maptest_run_mapping(vm, mod, testdir, names[i], &c);
+        printf("%d passed, %d failed\n", c.passed, c.failed);
+        status = c.failed == 0 ? 0 : 1;
+    }
+    fflush(stdout);
+    maptest_free_list(names, n);
+    eng_vm_free(vm);
+    eng_config_free(&cfg);
+    return status;
+}
