@@ -43,7 +43,8 @@ int main(int argc, char **argv)
     if (strcmp(name, "--version") == 0)
         name = "version";
     if (strcmp(name, "help") == 0) {
-        if (argc < 3) {
+        if (argc < 3 || strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0 ||
+            strcmp(argv[2], "help") == 0) {
             usage(stdout);
             return 0;
         }
