@@ -1,0 +1,454 @@
+/*
+ * test_json.c - unit tier for engine/json_dec.c, json_enc.c, lmod_json.c (the C API of json.h):
+ * stack contracts, the protected encoder, values scripts cannot build in the sandbox (threads,
+ * foreign userdata), UTF-8 validation against a slow reference, every-allocation fault injection
+ * (run under ASan: nothing may leak), the shared fixtures round-tripping, and a mutation fuzz loop.
+ * The Lua-visible behaviour is pinned by tests/lua/json_spec.lua.
+ */
+#include "check.h"
+
+#include "json.h"
+#include "lmods.h"
+
+#include <dirent.h>
+#include <lauxlib.h>
+#include <lualib.h>
+#include <stdlib.h>
+
+/* ---- a Lua state whose allocator can refuse the Nth growth ---- */
+
+struct fault {
+    long countdown; /* growths left before refusing; < 0: never refuse */
+};
+
+static void *fault_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    struct fault *f = ud;
+    if (nsize == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (ptr == NULL || nsize > osize) {
+        if (f->countdown == 0)
+            return NULL;
+        if (f->countdown > 0)
+            f->countdown--;
+    }
+    return realloc(ptr, nsize);
+}
+
+static struct fault no_fault = {-1};
+
+static lua_State *new_state(struct fault *f)
+{
+    lua_State *L = lua_newstate(fault_alloc, f != NULL ? f : &no_fault);
+    luaL_openlibs(L);
+    return L;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    if (fp == NULL)
+        return NULL;
+    if (fseek(fp, 0, SEEK_END) == 0 && (n = ftell(fp)) >= 0 && fseek(fp, 0, SEEK_SET) == 0) {
+        buf = malloc((size_t)n + 1);
+        if (buf != NULL && fread(buf, 1, (size_t)n, fp) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        } else if (buf != NULL) {
+            buf[n] = '\0';
+            *len = (size_t)n;
+        }
+    }
+    fclose(fp);
+    return buf;
+}
+
+static const char *shared_dir(void)
+{
+    const char *d = getenv("SHARED_DIR");
+    return d != NULL ? d : "../shared";
+}
+
+/* ---- stack contracts and error codes ---- */
+
+static void test_decode_stack_and_errors(void)
+{
+    lua_State *L = new_state(NULL);
+    struct eng_err err = {0};
+    lua_pushinteger(L, 42);
+    CHECK_INT(eng_json_decode(L, "{\"a\":[1,2.5,null]}", 18, &err), 0);
+    CHECK_INT(lua_gettop(L), 2);
+    CHECK(lua_istable(L, -1));
+    lua_pop(L, 1);
+
+    CHECK_INT(eng_json_decode(L, "[1,2", 4, &err), ENG_EINVAL);
+    CHECK_INT(err.code, ENG_EINVAL);
+    CHECK_STR(err.msg, "json: unexpected end of input at byte 5");
+    CHECK_INT(lua_gettop(L), 1);
+
+    /* deep garbage fails cleanly and leaves the stack as it was */
+    size_t n = 200000;
+    char *deep = malloc(n);
+    REQUIRE(deep != NULL);
+    memset(deep, '[', n);
+    CHECK_INT(eng_json_decode(L, deep, n, &err), ENG_EINVAL);
+    CHECK_STR(err.msg, "json: nesting deeper than 256 at byte 257");
+    CHECK_INT(lua_gettop(L), 1);
+    free(deep);
+
+    /* NULL text is empty text; NULL err is allowed */
+    CHECK_INT(eng_json_decode(L, NULL, 0, &err), ENG_EINVAL);
+    CHECK_STR(err.msg, "json: unexpected end of input at byte 1");
+    CHECK_INT(eng_json_decode(L, "x", 1, NULL), ENG_EINVAL);
+
+    /* the length is honoured: bytes after it are not read */
+    CHECK_INT(eng_json_decode(L, "12garbage", 2, &err), 0);
+    CHECK(lua_isinteger(L, -1) && lua_tointeger(L, -1) == 12);
+    lua_pop(L, 1);
+    CHECK_INT(lua_gettop(L), 1);
+    CHECK_INT(lua_tointeger(L, 1), 42);
+    lua_close(L);
+}
+
+static void test_encode_top_and_protected(void)
+{
+    lua_State *L = new_state(NULL);
+    struct eng_err err = {0};
+    REQUIRE(eng_json_decode(L, "{\"b\":[],\"a\":{\"y\":1,\"x\":null}}", 29, &err) == 0);
+    CHECK_INT(eng_json_encode_top(L, -1, 0), 1);
+    CHECK_STR(lua_tostring(L, -1), "{\"a\":{\"x\":null,\"y\":1},\"b\":[]}");
+    CHECK_INT(lua_gettop(L), 2);
+    lua_pop(L, 1);
+
+    CHECK_INT(eng_json_encode(L, 1, 1, &err), 0);
+    CHECK_STR(lua_tostring(L, -1),
+              "{\n  \"a\": {\n    \"x\": null,\n    \"y\": 1\n  },\n  \"b\": []\n}");
+    lua_pop(L, 1);
+
+    /* protected form: unencodable value -> ENG_EINVAL, message, nothing pushed */
+    lua_newtable(L);
+    lua_pushnumber(L, 0.0 / 0.0);
+    lua_setfield(L, -2, "amount");
+    CHECK_INT(eng_json_encode(L, -1, 0, &err), ENG_EINVAL);
+    CHECK_STR(err.msg, "json.encode: cannot encode NaN/inf at $.amount");
+    CHECK_INT(lua_gettop(L), 2);
+
+    /* a coroutine and a foreign userdata */
+    lua_newtable(L);
+    lua_newthread(L);
+    lua_setfield(L, -2, "co");
+    CHECK_INT(eng_json_encode(L, -1, 0, &err), ENG_EINVAL);
+    CHECK_STR(err.msg, "json.encode: cannot encode a thread at $.co");
+    lua_pop(L, 1);
+    lua_createtable(L, 2, 0);
+    lua_pushinteger(L, 1);
+    lua_rawseti(L, -2, 1);
+    lua_newuserdatauv(L, 8, 0);
+    lua_rawseti(L, -2, 2);
+    CHECK_INT(eng_json_encode(L, -1, 0, &err), ENG_EINVAL);
+    CHECK_STR(err.msg, "json.encode: cannot encode a userdata at $[2]");
+    lua_pushlightuserdata(L, NULL); /* cjson's null is not ours */
+    lua_rawseti(L, -2, 2);
+    CHECK_INT(eng_json_encode(L, -1, 0, &err), ENG_EINVAL);
+    CHECK_STR(err.msg, "json.encode: cannot encode a userdata at $[2]");
+    lua_pop(L, 1);
+    CHECK_INT(lua_gettop(L), 2);
+    lua_close(L);
+}
+
+static void test_null_marks_kinds(void)
+{
+    lua_State *L = new_state(NULL);
+    struct eng_err err = {0};
+    eng_json_push_null(L);
+    CHECK(eng_json_is_null(L, -1));
+    REQUIRE(eng_json_decode(L, "null", 4, &err) == 0);
+    CHECK(lua_rawequal(L, -1, -2)); /* one sentinel per state */
+    lua_pushlightuserdata(L, NULL);
+    CHECK(!eng_json_is_null(L, -1));
+    lua_pushboolean(L, 0);
+    CHECK(!eng_json_is_null(L, -1));
+    lua_settop(L, 0);
+
+    /* the module exposes the same sentinel and marks that C uses */
+    luaL_requiref(L, "engine.json", luaopen_engine_json, 0);
+    lua_getfield(L, -1, "null");
+    CHECK(eng_json_is_null(L, -1));
+    lua_pop(L, 1);
+
+    lua_newtable(L);
+    CHECK_INT(eng_json_kind_of(L, -1), ENG_JSON_OBJECT);
+    CHECK_INT(eng_json_mark_of(L, -1), ENG_JSON_NONE);
+    eng_json_mark(L, -1, ENG_JSON_ARRAY);
+    CHECK_INT(eng_json_kind_of(L, -1), ENG_JSON_ARRAY);
+    CHECK_INT(eng_json_mark_of(L, -1), ENG_JSON_ARRAY);
+    lua_getfield(L, 1, "array_mt");
+    lua_getmetatable(L, -2);
+    CHECK(lua_rawequal(L, -1, -2));
+    lua_pop(L, 2);
+    CHECK_INT(eng_json_encode(L, -1, 0, &err), 0);
+    CHECK_STR(lua_tostring(L, -1), "[]");
+    lua_pop(L, 1);
+    eng_json_mark(L, -1, ENG_JSON_OBJECT);
+    CHECK_INT(eng_json_mark_of(L, -1), ENG_JSON_OBJECT);
+    lua_pushinteger(L, 1);
+    lua_rawseti(L, -2, 1);
+    CHECK_INT(eng_json_kind_of(L, -1), ENG_JSON_NONE); /* integer key in an object */
+    lua_pushinteger(L, 7);
+    CHECK_INT(eng_json_kind_of(L, -1), ENG_JSON_NONE);
+    CHECK_INT(lua_gettop(L), 3);
+    lua_close(L);
+}
+
+/* ---- UTF-8 validation against a slow reference ---- */
+
+static size_t utf8_reference(const unsigned char *p, size_t avail)
+{
+    unsigned long cp;
+    size_t n;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xE0) == 0xC0)
+        n = 2, cp = p[0] & 0x1F;
+    else if ((p[0] & 0xF0) == 0xE0)
+        n = 3, cp = p[0] & 0x0F;
+    else if ((p[0] & 0xF8) == 0xF0)
+        n = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    if (avail < n)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    static const unsigned long min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+static void test_utf8_exhaustive(void)
+{
+    unsigned char b[4];
+    long mismatches = 0;
+    for (unsigned a = 0; a < 256; a++) {
+        b[0] = (unsigned char)a;
+        mismatches += eng_json_utf8_seq(b, 1) != utf8_reference(b, 1);
+        for (unsigned c = 0; c < 256; c++) {
+            b[1] = (unsigned char)c;
+            mismatches += eng_json_utf8_seq(b, 2) != utf8_reference(b, 2);
+            for (unsigned d = 0; d < 256; d++) {
+                b[2] = (unsigned char)d;
+                mismatches += eng_json_utf8_seq(b, 3) != utf8_reference(b, 3);
+                /* 4-byte forms: every lead and second byte, a few third/fourth bytes */
+                if (a >= 0xF0 && (d == 0x80 || d == 0xBF || d == 0x41)) {
+                    static const unsigned char last[] = {0x80, 0x9F, 0xBF, 0xC0, 0x00};
+                    for (size_t k = 0; k < sizeof last; k++) {
+                        b[3] = last[k];
+                        mismatches += eng_json_utf8_seq(b, 4) != utf8_reference(b, 4);
+                    }
+                }
+            }
+        }
+    }
+    CHECK_INT(mismatches, 0);
+}
+
+/* ---- fault injection: every allocation in decode + encode refused once ---- */
+
+static const char *fault_text;
+static size_t fault_len;
+
+/* [-0, +1, e] decode fault_text, then encode it both ways */
+static int fault_body(lua_State *L)
+{
+    struct eng_err err;
+    if (eng_json_decode(L, fault_text, fault_len, &err) != 0)
+        return luaL_error(L, "unexpected data error: %s", err.msg);
+    eng_json_encode_top(L, -1, 1);
+    eng_json_encode_top(L, -2, 0);
+    return 1;
+}
+
+static void test_fault_injection(void)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fixtures/woocommerce/order.json", shared_dir());
+    char *text = read_file(path, &fault_len);
+    REQUIRE(text != NULL);
+    fault_text = text;
+    long n, ok_at = -1, other = 0;
+    for (n = 0; n < 100000 && ok_at < 0; n++) {
+        struct fault f = {-1};
+        lua_State *L = new_state(&f);
+        lua_pushcfunction(L, fault_body);
+        f.countdown = n;
+        int st = lua_pcall(L, 0, 1, 0);
+        if (st == LUA_OK)
+            ok_at = n;
+        else if (st != LUA_ERRMEM)
+            other++;
+        f.countdown = -1;
+        lua_close(L);
+    }
+    free(text);
+    CHECK(ok_at > 50); /* the loop really walked through the allocations */
+    CHECK_INT(other, 0);
+
+    /* the protected encoder reports ENG_ENOMEM */
+    struct fault f = {-1};
+    lua_State *L = new_state(&f);
+    struct eng_err err = {0};
+    lua_createtable(L, 100, 0);
+    for (int i = 1; i <= 100; i++) {
+        lua_pushstring(L, "a string long enough to make the buffer grow a few times");
+        lua_rawseti(L, -2, i);
+    }
+    f.countdown = 2;
+    CHECK_INT(eng_json_encode(L, -1, 0, &err), ENG_ENOMEM);
+    CHECK_INT(lua_gettop(L), 1);
+    f.countdown = -1;
+    CHECK_INT(eng_json_encode(L, -1, 0, &err), 0);
+    lua_close(L);
+}
+
+/* ---- every shared fixture: decode, canonical form is a fixed point, pretty agrees ---- */
+
+static int roundtrip_one(lua_State *L, const char *text, size_t len, struct eng_err *err)
+{
+    int top = lua_gettop(L), rc = -1;
+    if (eng_json_decode(L, text, len, err) != 0)
+        return -1;
+    if (eng_json_encode(L, -1, 0, err) == 0 && eng_json_encode(L, -2, 1, err) == 0) {
+        size_t n1, n2;
+        const char *canon = lua_tolstring(L, -2, &n1);
+        const char *pretty = lua_tolstring(L, -1, &n2);
+        if (eng_json_decode(L, pretty, n2, err) == 0 && eng_json_encode(L, -1, 0, err) == 0) {
+            size_t n3;
+            const char *again = lua_tolstring(L, -1, &n3);
+            if (eng_json_decode(L, canon, n1, err) == 0 && eng_json_encode(L, -1, 0, err) == 0) {
+                size_t n4;
+                const char *again2 = lua_tolstring(L, -1, &n4);
+                rc = (n3 == n1 && memcmp(again, canon, n1) == 0 && n4 == n1 &&
+                      memcmp(again2, canon, n1) == 0)
+                         ? 0
+                         : 1;
+            }
+        }
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
+static void test_fixtures_roundtrip(void)
+{
+    static const char *const dirs[] = {"woocommerce", "quickbooks", "supabase"};
+    lua_State *L = new_state(NULL);
+    int files = 0;
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s/fixtures/%s", shared_dir(), dirs[i]);
+        DIR *dp = opendir(dir);
+        struct dirent *de;
+        if (dp == NULL)
+            continue;
+        while ((de = readdir(dp)) != NULL) {
+            size_t nl = strlen(de->d_name), len = 0;
+            char path[2048];
+            if (nl < 5 || strcmp(de->d_name + nl - 5, ".json") != 0)
+                continue;
+            snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+            char *text = read_file(path, &len);
+            struct eng_err err = {0};
+            if (text == NULL)
+                continue;
+            int rc = roundtrip_one(L, text, len, &err);
+            if (rc != 0)
+                fprintf(stderr, "  %s: %s\n", path, rc < 0 ? err.msg : "canonical form moved");
+            CHECK_INT(rc, 0);
+            files++;
+            free(text);
+        }
+        closedir(dp);
+    }
+    CHECK(files >= 40);
+    CHECK_INT(lua_gettop(L), 0);
+    lua_close(L);
+}
+
+/* ---- mutation fuzz: any bytes either decode (and then round-trip) or fail with a position ---- */
+
+static unsigned long long fuzz_state = 0x9E3779B97F4A7C15ULL;
+static unsigned fuzz_next(void)
+{
+    fuzz_state ^= fuzz_state << 13;
+    fuzz_state ^= fuzz_state >> 7;
+    fuzz_state ^= fuzz_state << 17;
+    return (unsigned)(fuzz_state >> 11);
+}
+
+static void test_mutation_fuzz(void)
+{
+    static const char alphabet[] = "[]{}\",:\\/-+.eE0123456789 \ntrufalsnu\x01\x7f\xc3\xa9\xed\xff";
+    char path[1024];
+    size_t len = 0;
+    snprintf(path, sizeof path, "%s/fixtures/woocommerce/order-refund.json", shared_dir());
+    char *orig = read_file(path, &len);
+    REQUIRE(orig != NULL && len > 0);
+    char *buf = malloc(len + 16);
+    REQUIRE(buf != NULL);
+    lua_State *L = new_state(NULL);
+    long decoded = 0, rejected = 0, bad = 0;
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = len;
+        memcpy(buf, orig, len);
+        for (int m = 1 + (int)(fuzz_next() % 3); m > 0 && n > 1; m--) {
+            size_t at = fuzz_next() % n;
+            char c = alphabet[fuzz_next() % (sizeof alphabet - 1)];
+            switch (fuzz_next() % 4) {
+            case 0:
+                buf[at] = c;
+                break;
+            case 1:
+                memmove(buf + at, buf + at + 1, n - at - 1), n--;
+                break;
+            case 2:
+                if (n < len + 16) {
+                    memmove(buf + at + 1, buf + at, n - at), n++;
+                    buf[at] = c;
+                }
+                break;
+            default:
+                n = at + 1;
+                break;
+            }
+        }
+        struct eng_err err = {0};
+        int rc = roundtrip_one(L, buf, n, &err);
+        if (rc == 0) {
+            decoded++;
+        } else if (rc < 0 && strncmp(err.msg, "json: ", 6) == 0 && strstr(err.msg, " at byte ")) {
+            rejected++;
+        } else {
+            bad++;
+            fprintf(stderr, "  fuzz %d: rc %d: %s\n", iter, rc, err.msg);
+        }
+    }
+    CHECK_INT(bad, 0);
+    CHECK(decoded > 100 && rejected > 100);
+    CHECK_INT(lua_gettop(L), 0);
+    lua_close(L);
+    free(buf);
+    free(orig);
+}
+
+CHECK_MAIN(CHECK_CASE(test_decode_stack_and_errors), CHECK_CASE(test_encode_top_and_protected),
+           CHECK_CASE(test_null_marks_kinds), CHECK_CASE(test_utf8_exhaustive),
+           CHECK_CASE(test_fault_injection), CHECK_CASE(test_fixtures_roundtrip),
+           CHECK_CASE(test_mutation_fuzz))
