@@ -5,7 +5,7 @@
 #   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind)
 set -euo pipefail
 
-build_pkgs=(gcc make cmake pkg-config liblua5.4-dev lua-cjson-dev libcurl4-openssl-dev
+build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
             libsqlite3-dev libmbedtls-dev libmicrohttpd-dev ca-certificates)
 test_pkgs=(curl jq python3 openssl valgrind sqlite3 procps)
 
