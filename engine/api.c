@@ -216,8 +216,7 @@ static int api_dry_run(struct eng_api *api, struct eng_http_req *req, struct eng
 static int method_not_allowed(struct eng_http_resp *resp, const char *allow)
 {
     eng_http_resp_header(resp, "Allow", allow);
-    eng_api_error(resp, 405, "method_not_allowed", "this route does not accept that method",
-                  NULL);
+    eng_api_error(resp, 405, "method_not_allowed", "this route does not accept that method", NULL);
     return ENG_HTTP_DONE;
 }
 

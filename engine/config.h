@@ -11,18 +11,18 @@
 #include "err.h"
 
 struct eng_config {
-    char *database_url;  /* DATABASE_URL, default sqlite:./data/pos.db */
-    char *api_host;      /* API_HOST, default 127.0.0.1 */
-    int api_port;        /* API_PORT, default 8923 */
-    char *scripts_dir;   /* SCRIPTS_DIR */
-    char *mappings_dir;  /* MAPPINGS_DIR */
-    char *schema_dir;    /* SCHEMA_DIR */
-    char *web_dir;       /* WEB_DIR */
-    int workers;         /* WORKERS, default 2 */
-    long long script_timeout_ms; /* SCRIPT_TIMEOUT_MS, default 2000 */
+    char *database_url;                /* DATABASE_URL, default sqlite:./data/pos.db */
+    char *api_host;                    /* API_HOST, default 127.0.0.1 */
+    int api_port;                      /* API_PORT, default 8923 */
+    char *scripts_dir;                 /* SCRIPTS_DIR */
+    char *mappings_dir;                /* MAPPINGS_DIR */
+    char *schema_dir;                  /* SCHEMA_DIR */
+    char *web_dir;                     /* WEB_DIR */
+    int workers;                       /* WORKERS, default 2 */
+    long long script_timeout_ms;       /* SCRIPT_TIMEOUT_MS, default 2000 */
     long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 200000000 */
-    size_t script_memory_bytes; /* SCRIPT_MEMORY_MB, default 64 */
-    int log_level;       /* LOG_LEVEL */
+    size_t script_memory_bytes;        /* SCRIPT_MEMORY_MB, default 64 */
+    int log_level;                     /* LOG_LEVEL */
 };
 
 /* Load .env (if present in the working directory) into the environment without overriding,

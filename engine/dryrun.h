@@ -19,7 +19,7 @@ enum { ENG_DRYRUN_SINGLE, ENG_DRYRUN_ARRAY, ENG_DRYRUN_NDJSON };
  * shape. Returns 0, ENG_EINVAL (input unreadable), ENG_ESCRIPT (mapping failed to load or a
  * record failed) or ENG_ENOMEM. Leaves the VM's stack as it found it. */
 int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
-                       const char *source, const char *config, size_t conflen,
-                       struct eng_buf *out, struct eng_buf *errors, int *format);
+                       const char *source, const char *config, size_t conflen, struct eng_buf *out,
+                       struct eng_buf *errors, int *format);
 
 #endif

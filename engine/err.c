@@ -19,17 +19,29 @@ int eng_err_set(struct eng_err *err, int code, const char *fmt, ...)
 const char *eng_err_name(int code)
 {
     switch (code) {
-    case ENG_OK: return "OK";
-    case ENG_EINVAL: return "EINVAL";
-    case ENG_ENOMEM: return "ENOMEM";
-    case ENG_EIO: return "EIO";
-    case ENG_EBUDGET: return "EBUDGET";
-    case ENG_ESCRIPT: return "ESCRIPT";
-    case ENG_ENOTFOUND: return "ENOTFOUND";
-    case ENG_EAUTH: return "EAUTH";
-    case ENG_EBUSY: return "EBUSY";
-    case ENG_ETIMEOUT: return "ETIMEOUT";
-    case ENG_EEXIST: return "EEXIST";
-    default: return "EUNKNOWN";
+    case ENG_OK:
+        return "OK";
+    case ENG_EINVAL:
+        return "EINVAL";
+    case ENG_ENOMEM:
+        return "ENOMEM";
+    case ENG_EIO:
+        return "EIO";
+    case ENG_EBUDGET:
+        return "EBUDGET";
+    case ENG_ESCRIPT:
+        return "ESCRIPT";
+    case ENG_ENOTFOUND:
+        return "ENOTFOUND";
+    case ENG_EAUTH:
+        return "EAUTH";
+    case ENG_EBUSY:
+        return "EBUSY";
+    case ENG_ETIMEOUT:
+        return "ETIMEOUT";
+    case ENG_EEXIST:
+        return "EEXIST";
+    default:
+        return "EUNKNOWN";
     }
 }

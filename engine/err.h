@@ -1,7 +1,7 @@
 /*
  * err.h - the one error shape of the C core.
- * Functions return 0 or a negative ENG_E* code and, when given a struct eng_err, fill it with a full
- * sentence a user can act on. No error text ever carries a secret.
+ * Functions return 0 or a negative ENG_E* code and, when given a struct eng_err, fill it with a
+ * full sentence a user can act on. No error text ever carries a secret.
  */
 #ifndef ENG_ERR_H
 #define ENG_ERR_H

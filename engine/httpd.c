@@ -26,7 +26,7 @@ struct eng_http_req {
     char *path;
     struct eng_buf body;
     int too_large;
-    int started;   /* handler has been called at least once */
+    int started; /* handler has been called at least once */
     _Atomic int pending;
     void *state;
     void (*state_free)(void *);
@@ -130,10 +130,9 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct eng_http_re
         len = body != NULL ? strlen(body) : 0;
         status = 500;
     }
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, body != NULL ? body : (char *)"",
-                                        body != NULL ? MHD_RESPMEM_MUST_FREE
-                                                     : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body != NULL ? body : (char *)"",
+                                                             body != NULL ? MHD_RESPMEM_MUST_FREE
+                                                                          : MHD_RESPMEM_PERSISTENT);
     if (r == NULL) {
         free(body);
         return MHD_NO;
@@ -163,8 +162,8 @@ static enum MHD_Result send_simple(struct MHD_Connection *conn, int status, cons
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct eng_httpd *h = cls;
     struct eng_http_req *req = *con_cls;
@@ -194,8 +193,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         if (req->method == NULL || req->path == NULL)
             return MHD_NO;
         /* Refuse an announced oversized body before reading it. */
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl != NULL && strtoull(cl, NULL, 10) > h->opts.max_body)
             req->too_large = 1;
         return MHD_YES;
@@ -251,14 +250,13 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     eng_log_kv(ENG_LOG_WARN, NULL, NULL, "http server", (const char *const[]){"detail", msg, NULL});
 }
 
-int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out,
-                    struct eng_err *err)
+int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out, struct eng_err *err)
 {
     *out = NULL;
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
+                         MHD_USE_ERROR_LOG;
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
     if (inet_pton(AF_INET, opts->host, &sin->sin_addr) == 1) {
@@ -277,18 +275,17 @@ int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out,
     if (h == NULL)
         return eng_err_set(err, ENG_ENOMEM, "out of memory starting the HTTP server");
     h->opts = *opts;
-    h->d = MHD_start_daemon(flags, (uint16_t)opts->port, NULL, NULL, on_request, h,
-                            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE,
-                            (unsigned int)(opts->threads > 0 ? opts->threads : 2),
-                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
+    h->d = MHD_start_daemon(
+        flags, (uint16_t)opts->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
+        on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)(opts->threads > 0 ? opts->threads : 2), MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
     if (h->d == NULL) {
         free(h);
         return eng_err_set(err, ENG_EIO,
-                           "cannot listen on %s:%d (address in use, or not permitted)",
-                           opts->host, opts->port);
+                           "cannot listen on %s:%d (address in use, or not permitted)", opts->host,
+                           opts->port);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di != NULL ? di->port : opts->port;

@@ -13,8 +13,8 @@
 #include "buf.h"
 #include "err.h"
 
-#define ENG_HTTP_DONE 0
-#define ENG_HTTP_PENDING 1
+#define ENG_HTTP_DONE        0
+#define ENG_HTTP_PENDING     1
 #define ENG_HTTP_MAX_HEADERS 6
 
 struct eng_http_req;
@@ -35,8 +35,8 @@ const char *eng_http_method(struct eng_http_req *req);
 const char *eng_http_path(struct eng_http_req *req); /* without the query string */
 const char *eng_http_header(struct eng_http_req *req, const char *name); /* NULL if absent */
 const char *eng_http_query(struct eng_http_req *req, const char *name);  /* NULL if absent */
-const char *eng_http_body(struct eng_http_req *req, size_t *len);         /* NUL-terminated */
-const char *eng_http_peer(struct eng_http_req *req);                      /* client IP text */
+const char *eng_http_body(struct eng_http_req *req, size_t *len);        /* NUL-terminated */
+const char *eng_http_peer(struct eng_http_req *req);                     /* client IP text */
 
 /* Per-request state of an application handler; free_fn runs when the request ends. */
 void *eng_http_state(struct eng_http_req *req);
@@ -57,8 +57,7 @@ struct eng_httpd_opts {
 
 struct eng_httpd;
 
-int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out,
-                    struct eng_err *err);
+int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out, struct eng_err *err);
 int eng_httpd_port(const struct eng_httpd *h);
 /* Stop accepting and close. Requests still pending must have been resumed first. */
 void eng_httpd_stop(struct eng_httpd *h);

@@ -13,7 +13,7 @@
 #include "log.h"
 #include "vm.h"
 
-#define LOG_BUF_MT "engine.log.buf"
+#define LOG_BUF_MT    "engine.log.buf"
 #define LOG_MAX_DEPTH 8
 
 /* __gc of the line buffer. [-0, +0, -] */
@@ -191,8 +191,11 @@ static int log_is_secret_key(lua_State *L)
 }
 
 static const luaL_Reg log_funcs[] = {
-    {"debug", log_debug},     {"info", log_info}, {"warn", log_warn},
-    {"error", log_error},     {"is_secret_key", log_is_secret_key},
+    {"debug", log_debug},
+    {"info", log_info},
+    {"warn", log_warn},
+    {"error", log_error},
+    {"is_secret_key", log_is_secret_key},
     {NULL, NULL},
 };
 

@@ -38,10 +38,14 @@ int eng_log_level_parse(const char *name)
 const char *eng_log_level_name(enum eng_log_level level)
 {
     switch (level) {
-    case ENG_LOG_DEBUG: return "debug";
-    case ENG_LOG_INFO: return "info";
-    case ENG_LOG_WARN: return "warn";
-    default: return "error";
+    case ENG_LOG_DEBUG:
+        return "debug";
+    case ENG_LOG_INFO:
+        return "info";
+    case ENG_LOG_WARN:
+        return "warn";
+    default:
+        return "error";
     }
 }
 
@@ -58,17 +62,17 @@ int eng_log_key_is_secret(const char *key, size_t len)
 {
     /* Substrings that name a secret, and "...key" suffixes (consumer_key, apikey,
      * service_role_key, encryption_key). Erring on the side of redaction is the point. */
-    static const char *const words[] = {"secret", "password", "passwd", "token",
+    static const char *const words[] = {"secret",        "password",  "passwd",     "token",
                                         "authorization", "signature", "credential", "cookie",
-                                        "private", "api_key", "apikey"};
+                                        "private",       "api_key",   "apikey"};
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (contains_ci(key, len, words[i]))
             return 1;
     return len >= 3 && strncasecmp(key + len - 3, "key", 3) == 0;
 }
 
-void eng_log_begin(struct eng_buf *b, enum eng_log_level level, const char *tenant,
-                   const char *run, const char *msg)
+void eng_log_begin(struct eng_buf *b, enum eng_log_level level, const char *tenant, const char *run,
+                   const char *msg)
 {
     struct timespec ts;
     struct tm tm;

@@ -34,7 +34,7 @@ void eng_log_raw(enum eng_log_level level, const char *tenant, const char *run, 
 void eng_logf(enum eng_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Start a line in b: {"time":...,"level":...,"msg":...[,"tenant":..][,"run":..] (no closing). */
-void eng_log_begin(struct eng_buf *b, enum eng_log_level level, const char *tenant,
-                   const char *run, const char *msg);
+void eng_log_begin(struct eng_buf *b, enum eng_log_level level, const char *tenant, const char *run,
+                   const char *msg);
 
 #endif

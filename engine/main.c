@@ -2,6 +2,7 @@
  * main.c - the `tallysync` command line: parses the command and hands over to the part that
  * does the work (cli.c for the small commands, dryrun.c, serve.c). Owns nothing long-lived.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,8 @@ static void usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* A peer that closes a socket must cost an error code, never the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return 2;

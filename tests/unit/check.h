@@ -79,7 +79,10 @@ static inline int check_run(const struct check_case *cases, size_t n)
     return failed == 0 && check_failures == 0 ? 0 : 1;
 }
 
-#define CHECK_CASE(fn) {#fn, fn}
+#define CHECK_CASE(fn)                                                                             \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 #define CHECK_MAIN(...)                                                                            \
     int main(void)                                                                                 \
     {                                                                                              \

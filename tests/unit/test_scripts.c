@@ -164,7 +164,8 @@ static void test_connector_exports_checked(void)
     write_file(cdir, "shop.lua", "return { name = 'shop', read = 42 }\n");
     write_file(sdir, "lib/util.lua", "return { twice = function(x) return 2 * x end }\n");
     write_file(mdir, "uses_lib.lua",
-               "local u = require 'lib.util'\nreturn { map = function(r) return { v = u.twice(r.x) } end }\n");
+               "local u = require 'lib.util'\nreturn { map = function(r) return { v = u.twice(r.x) "
+               "} end }\n");
     int changed = 0;
     eng_scripts_scan(reg, &changed);
     CHECK_INT(changed, 2); /* lib and mapping; the connector is rejected */

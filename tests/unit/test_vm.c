@@ -49,13 +49,14 @@ static void test_forbidden_names_are_absent(void)
     REQUIRE(vm != NULL);
     lua_State *L = eng_vm_state(vm);
     static const char *const names[] = {
-        "io",      "debug",     "package",   "load",       "loadstring", "dofile",
-        "loadfile", "rawset",   "coroutine", "os.execute", "os.exit",    "os.getenv",
+        "io",        "debug",     "package",    "load",        "loadstring",    "dofile",
+        "loadfile",  "rawset",    "coroutine",  "os.execute",  "os.exit",       "os.getenv",
         "os.remove", "os.rename", "os.tmpname", "string.dump", "require('os')", "_G"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         char src[200];
-        snprintf(src, sizeof src, "local ok, v = pcall(function() return %s end) "
-                                  "return (not ok) or v == nil",
+        snprintf(src, sizeof src,
+                 "local ok, v = pcall(function() return %s end) "
+                 "return (not ok) or v == nil",
                  names[i]);
         struct eng_err err = {0};
         int rc = run(vm, "=forbidden", src, &err);
@@ -121,8 +122,9 @@ static void test_require_stays_in_script_folders(void)
 {
     struct eng_vm *vm = new_vm(0, 0, 0);
     REQUIRE(vm != NULL);
-    static const char *const bad[] = {"../etc/passwd", "/etc/passwd", "lib..x", ".hidden",
-                                      "io",            "os",          "engine.nope", "x/../../y"};
+    static const char *const bad[] = {"../etc/passwd", "/etc/passwd", "lib..x",
+                                      ".hidden",       "io",          "os",
+                                      "engine.nope",   "x/../../y"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char src[200];
         snprintf(src, sizeof src, "return require(%s)", "...");
@@ -137,8 +139,9 @@ static void test_require_stays_in_script_folders(void)
     }
     /* the engine's own modules and the script library do resolve */
     struct eng_err err = {0};
-    CHECK_INT(run(vm, "=ok", "return require('engine.json') ~= nil and "
-                             "require('lib.mapping') ~= nil",
+    CHECK_INT(run(vm, "=ok",
+                  "return require('engine.json') ~= nil and "
+                  "require('lib.mapping') ~= nil",
                   &err),
               0);
     eng_vm_free(vm);
@@ -211,9 +214,9 @@ static void test_memory_cap(void)
     struct eng_vm *vm = new_vm(10000, 0, 16u << 20);
     REQUIRE(vm != NULL);
     struct eng_err err = {0};
-    int rc = run(vm, "@grow.lua",
-                 "local t = {} local i = 0 while true do i = i + 1 t[i] = {i, tostring(i)} end",
-                 &err);
+    int rc =
+        run(vm, "@grow.lua",
+            "local t = {} local i = 0 while true do i = i + 1 t[i] = {i, tostring(i)} end", &err);
     CHECK_INT(rc, ENG_ENOMEM);
     CHECK(strstr(err.msg, "memory limit of 16 MiB") != NULL);
     /* everything the runaway script held is collectable: the state is usable */
@@ -239,8 +242,9 @@ static void test_stack_balanced(void)
     eng_vm_free(vm);
 }
 
-CHECK_MAIN(CHECK_CASE(test_forbidden_names_are_absent), CHECK_CASE(test_shared_tables_are_read_only),
-           CHECK_CASE(test_binary_chunks_refused), CHECK_CASE(test_require_stays_in_script_folders),
+CHECK_MAIN(CHECK_CASE(test_forbidden_names_are_absent),
+           CHECK_CASE(test_shared_tables_are_read_only), CHECK_CASE(test_binary_chunks_refused),
+           CHECK_CASE(test_require_stays_in_script_folders),
            CHECK_CASE(test_errors_name_file_and_line), CHECK_CASE(test_time_budget),
            CHECK_CASE(test_instruction_budget), CHECK_CASE(test_memory_cap),
            CHECK_CASE(test_stack_balanced))
