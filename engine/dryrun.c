@@ -194,7 +194,8 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
         lua_pushboolean(L, *format != ENG_DRYRUN_NDJSON);
         if (dryrun_call(vm, mod, "map_one", 4, 1, &err) != 0) {
             /* budget and memory errors come from the VM and do not name the record */
-            if (err.code == ENG_EBUDGET || err.code == ENG_ENOMEM)
+            if ((err.code == ENG_EBUDGET || err.code == ENG_ENOMEM) &&
+                strncmp(err.msg, "record ", 7) != 0)
                 eng_buf_printf(errors, "record %lld: %s\n", (long long)i, dryrun_msg(&err));
             else
                 eng_buf_printf(errors, "%s\n", dryrun_msg(&err));

@@ -555,8 +555,8 @@ int eng_vm_loadfile(struct eng_vm *vm, const char *path, struct eng_err *err)
             size_t ncap = s.cap ? s.cap * 2 : 8192;
             char *p = ncap <= VM_MAX_SOURCE ? realloc(s.p, ncap) : NULL;
             if (p == NULL) {
-                rc =
-                    eng_err_set(err, ENG_EINVAL, "%s is larger than %zu bytes", path, VM_MAX_SOURCE);
+                rc = eng_err_set(err, ENG_EINVAL, "%s is larger than %zu bytes", path,
+                                 VM_MAX_SOURCE);
                 break;
             }
             s.p = p, s.cap = ncap;
@@ -628,12 +628,17 @@ int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err)
             eng_err_set(err, rc, "%s", m ? m : "budget exceeded");
         } else if (st == LUA_ERRMEM || vm->mem_hit) {
             rc = ENG_ENOMEM;
-            if (st == LUA_ERRMEM)
+            if (st == LUA_ERRMEM || m == NULL) {
                 eng_err_set(err, rc, "%s: script exceeded its memory limit of %zu MiB", where,
                             vm->opts.mem_limit >> 20);
-            else
-                eng_err_set(err, rc, "%s (script exceeded its memory limit of %zu MiB)",
-                            m ? m : "not enough memory", vm->opts.mem_limit >> 20);
+            } else {
+                /* the script caught the allocation failure and raised its own error: keep its
+                 * message, say why, and keep the traceback last */
+                const char *tb = strstr(m, "\nstack traceback:");
+                int head = tb != NULL ? (int)(tb - m) : (int)strlen(m);
+                eng_err_set(err, rc, "%.*s (script exceeded its memory limit of %zu MiB)%s", head,
+                            m, vm->opts.mem_limit >> 20, tb != NULL ? tb : "");
+            }
         } else {
             rc = ENG_ESCRIPT;
             eng_err_set(err, rc, "%s", m ? m : "script error");
