@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# tests/integration/hot_reload.sh - editing, breaking, fixing, deleting and adding mappings
+# while `serve` runs changes the next dry-run within 1 s, with no restart; a version that does
+# not compile leaves the previous one serving and shows its error (with the line) in
+# GET /api/scripts. Works on copies of scripts/ and mappings/ in a scratch folder; the real
+# woo_order_to_qbo_invoice.lua copy is edited too, to show the standard mapping reloads.
+# The issue fixes the delay at 1 s; each "within" check polls with a 1.5 s deadline to allow for
+# the polling itself. Files are rewritten in place, as an editor saving over them would.
+# Output: one line per check, then "N passed, M failed".
+
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+require_tools jq curl sha256sum
+
+RELOAD_MS=1500
+FIX="$SHARED_DIR/fixtures/woocommerce"
+REAL=woo_order_to_qbo_invoice
+
+copy_script_dirs
+M="$MAPPINGS_DIR"
+
+write_v() { # FILE VALUE: a mapping that returns {v = VALUE}
+    printf 'return {\n  map = function(record)\n    return { v = %s }\n  end,\n}\n' "$2" >"$1"
+}
+
+# v_is NAME VALUE: the dry-run of mapping NAME answers 200 with v == VALUE
+v_is() {
+    dry_run_http "$1" '{"id": 1}'
+    [[ "$CODE" == 200 ]] && printf '%s' "$BODY" | jq -e ".v == $2" >/dev/null 2>&1
+}
+
+code_is() { # NAME CODE
+    dry_run_http "$1" '{"id": 1}'
+    [[ "$CODE" == "$2" ]]
+}
+
+script_entry() { # LOGICAL_PATH: print its entry of GET /api/scripts (or nothing)
+    http GET /api/scripts
+    printf '%s' "$BODY" | jq -c --arg p "$1" '.scripts[] | select(.path == $p)' 2>/dev/null
+}
+
+entry_error_matches() { # LOGICAL_PATH REGEX
+    ENTRY=$(script_entry "$1")
+    printf '%s' "$ENTRY" | jq -e --arg re "$2" '.error != null and (.error | test($re))' \
+        >/dev/null 2>&1
+}
+
+# holds_for MS COMMAND [ARGS...]: COMMAND succeeds every time it is polled during MS.
+holds_for() {
+    local ms=$1
+    shift
+    local end=$(($(now_ms) + ms)) n=0
+    while (($(now_ms) < end)); do
+        "$@" || return 1
+        n=$((n + 1))
+        sleep 0.1
+    done
+    ((n > 0))
+}
+
+entry_error_null() { # LOGICAL_PATH
+    ENTRY=$(script_entry "$1")
+    printf '%s' "$ENTRY" | jq -e '.error == null' >/dev/null 2>&1
+}
+
+write_v "$M/hot.lua" 1
+serve_start || finish
+pid0=$SERVE_PID
+
+echo "== edit"
+check "the temp mapping answers v=1" v_is hot 1
+
+write_v "$M/hot.lua" 2
+if wait_for "$RELOAD_MS" v_is hot 2; then
+    pass "after rewriting it to v=2 the dry-run shows v=2 within ${RELOAD_MS} ms (${WAITED_MS} ms)"
+else
+    fail "after rewriting it to v=2 the dry-run shows v=2 within ${RELOAD_MS} ms" \
+        "last: $CODE $BODY"
+fi
+
+echo "== syntax error"
+printf 'return {\n  map = function(record) return { v = } end,\n}\n' >"$M/hot.lua"
+if wait_for 10000 entry_error_matches mappings/hot.lua 'hot\.lua:2:'; then
+    pass "GET /api/scripts shows the broken version's error, naming hot.lua:2 (${WAITED_MS} ms)"
+else
+    fail "GET /api/scripts shows the broken version's error, naming hot.lua:2" "entry: $ENTRY"
+fi
+assert_jq "the entry is still active (the old version serves)" "$ENTRY" '.active == true'
+check "the dry-run still answers v=2 with the broken file on disk" v_is hot 2
+# and keeps answering so for longer than the watcher's rescan period (1 s)
+check "... and keeps answering v=2 for 1.5 s (polled)" holds_for 1500 v_is hot 2
+http GET /api/scripts
+assert_jq "GET /api/scripts counts one error" "$BODY" '.errors == 1'
+
+echo "== revert to the published bytes"
+write_v "$M/hot.lua" 2
+if wait_for 5000 entry_error_null mappings/hot.lua; then
+    pass "writing back the published v=2 clears the error (${WAITED_MS} ms)"
+else
+    fail "writing back the published v=2 clears the error" "entry: $ENTRY"
+fi
+check "... and v=2 keeps serving" v_is hot 2
+
+echo "== fix"
+write_v "$M/hot.lua" 3
+if wait_for "$RELOAD_MS" v_is hot 3; then
+    pass "after fixing it to v=3 the dry-run shows v=3 within ${RELOAD_MS} ms (${WAITED_MS} ms)"
+else
+    fail "after fixing it to v=3 the dry-run shows v=3 within ${RELOAD_MS} ms" "last: $CODE $BODY"
+fi
+if wait_for 5000 entry_error_null mappings/hot.lua; then
+    pass "the fixed mapping's error is null again"
+else
+    fail "the fixed mapping's error is null again" "entry: $ENTRY"
+fi
+want_sha=$(sha256sum "$M/hot.lua" | cut -d' ' -f1)
+assert_jq "its published sha256 is the fixed file's" "$ENTRY" ".sha256 == \"$want_sha\""
+
+echo "== delete"
+rm -f "$M/hot.lua"
+if wait_for "$RELOAD_MS" code_is hot 404; then
+    pass "after deleting it the dry-run answers 404 within ${RELOAD_MS} ms (${WAITED_MS} ms)"
+else
+    fail "after deleting it the dry-run answers 404 within ${RELOAD_MS} ms" "last: $CODE $BODY"
+fi
+assert_jq "the 404 is the error envelope" "$BODY" '.error.code == "not_found"'
+assert_eq "GET /api/scripts no longer lists it" "" "$(script_entry mappings/hot.lua)"
+
+echo "== add"
+check "a mapping that does not exist yet answers 404" code_is brand_new 404
+write_v "$M/brand_new.lua" 42
+if wait_for "$RELOAD_MS" v_is brand_new 42; then
+    pass "a brand-new mapping file is usable within ${RELOAD_MS} ms (${WAITED_MS} ms)"
+else
+    fail "a brand-new mapping file is usable within ${RELOAD_MS} ms" "last: $CODE $BODY"
+fi
+
+echo "== the standard mapping"
+order=$(cat "$FIX/order.json")
+number=$(jq -r '.number | tostring' "$FIX/order.json")
+dry_run_http "$REAL" "$order"
+assert_eq "$REAL answers 200" 200 "$CODE"
+assert_jq "$REAL gives DocNumber $number" "$BODY" ".DocNumber == \"$number\""
+
+cp "$M/$REAL.lua" "$T/real.orig.lua"
+orig_sha=$(sha256sum "$T/real.orig.lua" | cut -d' ' -f1)
+# Wrap the whole file in a function and post-process its map(): whatever the file's layout, the
+# result is the same mapping with DocNumber prefixed by "HOT-".
+{
+    echo 'local function __original(...)'
+    cat "$T/real.orig.lua"
+    echo
+    echo 'end'
+    echo 'local M = __original(...)'
+    echo 'local inner = M.map'
+    echo 'M.map = function(record, ctx)'
+    echo '  local invoice = inner(record, ctx)'
+    echo '  invoice.DocNumber = "HOT-" .. invoice.DocNumber'
+    echo '  return invoice'
+    echo 'end'
+    echo 'return M'
+} >"$T/real.wrapped.lua"
+cat "$T/real.wrapped.lua" >"$M/$REAL.lua"
+
+docnumber_is() { # VALUE
+    dry_run_http "$REAL" "$order"
+    [[ "$CODE" == 200 ]] && printf '%s' "$BODY" | jq -e --arg d "$1" '.DocNumber == $d' >/dev/null 2>&1
+}
+if wait_for "$RELOAD_MS" docnumber_is "HOT-$number"; then
+    pass "the edited $REAL gives DocNumber HOT-$number within ${RELOAD_MS} ms (${WAITED_MS} ms)"
+else
+    fail "the edited $REAL gives DocNumber HOT-$number within ${RELOAD_MS} ms" \
+        "last: $CODE $(printf '%s' "$BODY" | head -c 600)" \
+        "entry: $(script_entry "mappings/$REAL.lua")"
+fi
+
+cat "$T/real.orig.lua" >"$M/$REAL.lua"
+if wait_for "$RELOAD_MS" docnumber_is "$number"; then
+    pass "restoring $REAL gives DocNumber $number again within ${RELOAD_MS} ms (${WAITED_MS} ms)"
+else
+    fail "restoring $REAL gives DocNumber $number again within ${RELOAD_MS} ms" "last: $CODE"
+fi
+ENTRY=$(script_entry "mappings/$REAL.lua")
+assert_jq "its published sha256 is the original file's again" "$ENTRY" \
+    ".sha256 == \"$orig_sha\" and .error == null"
+
+echo "== no restart"
+check "the same serve process did all of it" pid_alive "$pid0"
+assert_eq "serve's pid never changed" "$pid0" "$SERVE_PID"
+restarts=$(grep -cF '"msg":"listening"' "$SERVE_LOG")
+assert_eq "serve logged 'listening' exactly once" 1 "$restarts"
+
+serve_stop
+assert_eq "serve stops with exit 0" 0 "$STOP_RC"
+
+finish
