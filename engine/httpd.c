@@ -14,10 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "log.h"
+
+#define HTTPD_DRAIN_MS 5000
 
 struct eng_http_req {
     struct MHD_Connection *conn;
@@ -35,6 +39,7 @@ struct eng_http_req {
 
 struct eng_httpd {
     struct MHD_Daemon *d;
+    _Atomic int inflight; /* requests begun and not yet completed (keep-alive idle: none) */
     struct eng_httpd_opts opts;
     int port;
 };
@@ -113,7 +118,10 @@ static void req_free(struct eng_http_req *req)
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)conn, (void)toe;
+    struct eng_httpd *h = cls;
+    (void)conn, (void)toe;
+    if (*con_cls != NULL)
+        atomic_fetch_sub(&h->inflight, 1);
     req_free(*con_cls);
     *con_cls = NULL;
 }
@@ -175,6 +183,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         req->conn = conn;
         req->h = h;
+        atomic_fetch_add(&h->inflight, 1);
         req->method = strdup(method);
         req->path = strdup(url);
         eng_buf_init(&req->body);
@@ -256,7 +265,7 @@ int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out, s
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_ALLOW_SUSPEND_RESUME |
-                         MHD_USE_ERROR_LOG;
+                         MHD_USE_ERROR_LOG | MHD_USE_ITC;
     struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
     struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
     if (inet_pton(AF_INET, opts->host, &sin->sin_addr) == 1) {
@@ -279,7 +288,7 @@ int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out, s
         flags, (uint16_t)opts->port, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER,
         on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)(opts->threads > 0 ? opts->threads : 2), MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
+        on_completed, h, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int)1024, MHD_OPTION_END);
     if (h->d == NULL) {
         free(h);
@@ -302,6 +311,16 @@ void eng_httpd_stop(struct eng_httpd *h)
 {
     if (h == NULL)
         return;
+    /* Stop accepting, then let requests already begun (e.g. just resumed by a stopping worker)
+     * send their answers before the connections close; bounded so a stuck client cannot hold
+     * the shutdown. */
+    MHD_socket lsock = MHD_quiesce_daemon(h->d);
+    if (lsock != MHD_INVALID_SOCKET)
+        close(lsock);
+    for (int i = 0; i < HTTPD_DRAIN_MS / 10 && atomic_load(&h->inflight) > 0; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     MHD_stop_daemon(h->d);
     free(h);
 }

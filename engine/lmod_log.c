@@ -26,6 +26,16 @@ static int log_buf_gc(lua_State *L)
 
 static void log_value(lua_State *L, struct eng_buf *b, int idx, int depth);
 
+/* Keys of the line itself, which fields must not repeat (JSON readers keep the last one). */
+static int log_reserved(const char *k, size_t n)
+{
+    static const char *const names[] = {"time", "level", "msg", "tenant", "run"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == n && memcmp(names[i], k, n) == 0)
+            return 1;
+    return 0;
+}
+
 /* Write the table at idx as a JSON object (or array when its keys are 1..n). [-0, +0, m] */
 static void log_table(lua_State *L, struct eng_buf *b, int idx, int depth)
 {
@@ -84,7 +94,14 @@ static void log_table(lua_State *L, struct eng_buf *b, int idx, int depth)
         if (!first)
             eng_buf_putc(b, ',');
         first = 0;
-        eng_buf_json_str(b, k, klen);
+        if (depth == 0 && log_reserved(k, klen)) {
+            /* never let a field shadow the line's own time/level/msg/tenant/run */
+            eng_buf_puts(b, "\"field.");
+            eng_buf_append(b, k, klen);
+            eng_buf_putc(b, '"');
+        } else {
+            eng_buf_json_str(b, k, klen);
+        }
         eng_buf_putc(b, ':');
         if (eng_log_key_is_secret(k, klen))
             eng_buf_puts(b, "\"[REDACTED]\"");
@@ -144,11 +161,15 @@ static int log_at(lua_State *L, enum eng_log_level level)
     eng_buf_init(b);
     luaL_setmetatable(L, LOG_BUF_MT);
     if (lua_istable(L, 2)) {
+        eng_buf_puts(b, "\"fields\":");
         log_table(L, b, 2, 0);
-        /* log_table wrote {...}: strip the braces to get object members */
-        if (b->len >= 2 && b->data[0] == '{') {
+        if (b->len > 10 && b->data[9] == '{') {
+            /* an object: its members join the line (strip "fields":{ and }) */
             b->data[b->len - 1] = '\0';
-            eng_log_raw(level, eng_vm_tenant_of(L), eng_vm_run_of(L), msg, b->data + 1);
+            eng_log_raw(level, eng_vm_tenant_of(L), eng_vm_run_of(L), msg, b->data + 10);
+        } else {
+            /* a list: kept whole under "fields" */
+            eng_log_raw(level, eng_vm_tenant_of(L), eng_vm_run_of(L), msg, b->data);
         }
     } else {
         eng_log_raw(level, eng_vm_tenant_of(L), eng_vm_run_of(L), msg, NULL);

@@ -68,7 +68,14 @@ int eng_log_key_is_secret(const char *key, size_t len)
     for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
         if (contains_ci(key, len, words[i]))
             return 1;
-    return len >= 3 && strncasecmp(key + len - 3, "key", 3) == 0;
+    /* "...key" as its own word: key, consumer_key, service-role-key, encryptionKey; not
+     * monkey or turkey. */
+    if (len < 3 || strncasecmp(key + len - 3, "key", 3) != 0)
+        return 0;
+    if (len == 3 || key[len - 3] == 'K')
+        return 1;
+    char before = key[len - 4];
+    return before == '_' || before == '-' || before == '.' || before == ' ';
 }
 
 void eng_log_begin(struct eng_buf *b, enum eng_log_level level, const char *tenant, const char *run,

@@ -41,6 +41,7 @@ struct eng_vm {
     long long deadline_ms; /* monotonic; valid while depth > 0 */
     long long instr_left;
     int budget_hit;
+    char budget_msg[400]; /* the first budget error, with where the script was looping */
     char tenant[128];
     char run[128];
     pthread_t owner;
@@ -100,18 +101,25 @@ static void vm_hook(lua_State *L, lua_Debug *ar)
         if (vm->instr_left > 0 && vm_now_ms() < vm->deadline_ms)
             return;
         vm->budget_hit = vm->instr_left > 0 ? 1 : 2;
+        /* Say where the script was when the budget ran out (in a hook, level 0 is the
+         * interrupted function), once: later re-raises happen wherever the unwinding script
+         * is, and would point at its pcall instead of its loop. */
+        lua_Debug where;
+        char at[300] = "";
+        if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0)
+            snprintf(at, sizeof at, "%s:%d: ", where.short_src, where.currentline);
+        if (vm->budget_hit == 1)
+            snprintf(vm->budget_msg, sizeof vm->budget_msg,
+                     "%sscript exceeded its time budget of %lld ms", at, vm->opts.budget_ms);
+        else
+            snprintf(vm->budget_msg, sizeof vm->budget_msg,
+                     "%sscript exceeded its budget of %lld instructions", at,
+                     vm->opts.budget_instr);
     }
+    /* Keep firing on every instruction so that no pcall of the script can go on. */
     lua_sethook(L, vm_hook, LUA_MASKCOUNT, 1);
-    /* Say where the script was: in a hook, level 0 is the interrupted function. */
-    lua_Debug where;
-    char at[300] = "";
-    if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0)
-        snprintf(at, sizeof at, "%s:%d: ", where.short_src, where.currentline);
-    if (vm->budget_hit == 1)
-        luaL_error(L, "%sscript exceeded its time budget of %d ms", at, (int)vm->opts.budget_ms);
-    else
-        luaL_error(L, "%sscript exceeded its budget of %I instructions", at,
-                   (lua_Integer)vm->opts.budget_instr);
+    lua_pushstring(L, vm->budget_msg);
+    lua_error(L);
 }
 
 /* ---------- sandbox library functions ---------- */
@@ -625,7 +633,7 @@ int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err)
         const char *m = lua_tostring(L, -1);
         if (vm->budget_hit) {
             rc = ENG_EBUDGET;
-            eng_err_set(err, rc, "%s", m ? m : "budget exceeded");
+            eng_err_set(err, rc, "%s", vm->budget_msg);
         } else if (st == LUA_ERRMEM || vm->mem_hit) {
             rc = ENG_ENOMEM;
             if (st == LUA_ERRMEM || m == NULL) {

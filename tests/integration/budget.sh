@@ -118,10 +118,8 @@ assert_jq "endless map(): error envelope carries the budget error" "$spin_body" 
     '.error.code == "mapping_failed" and (.error.message | test("budget"))'
 assert_jq "endless map(): the error names the record and a file:line" "$spin_body" \
     '.error.message | test("record 1.*\\.lua:[0-9]+:")'
-# Known weakness, reported rather than failed: the message should name the mapping's own line.
-if ! printf '%s' "$spin_body" | jq -e '.error.message | test("spin_map\\.lua:3:")' >/dev/null 2>&1; then
-    echo "     NOTE: the budget error does not name spin_map.lua:3: $(printf '%s' "$spin_body" | jq -r .error.message 2>/dev/null)"
-fi
+assert_jq "endless map(): the error names the mapping's own looping line" "$spin_body" \
+    '.error.message | test("spin_map\\.lua:3:")'
 assert_ge "/health was polled at least 3 times during the loop (codes:$codes)" "$polls" 3
 assert_eq "/health answered 200 every time during the loop (codes:$codes)" 0 "$bad_polls"
 echo "     (runaway answered after ${spin_ms} ms; $polls health polls in flight)"

@@ -122,6 +122,20 @@ assert_not_contains "the secret value never reaches stderr" "$ERR" "s3cr3t"
 assert_jq "no logged value equals the nested password" "$line" \
     '[.. | strings] | index("p") == null'
 
+cat >"$T/lua/log2.lua" <<'EOF'
+local log = require "engine.log"
+log.warn("list", { 1, 2, 3 })
+log.info("clash", { level = "error", msg = "other", monkey = "banana" })
+EOF
+run_bin "$T/log2" run "$T/lua/log2.lua"
+assert_eq "two log calls write two lines" 2 "$(grep -c '' "$T/log2.err")"
+assert_jq "list fields are kept under \"fields\"" "$(sed -n 1p "$T/log2.err")" \
+    '.level == "warn" and .fields == [1,2,3]'
+assert_jq "a field cannot shadow the line's level or msg" "$(sed -n 2p "$T/log2.err")" \
+    '.level == "info" and .msg == "clash" and .["field.level"] == "error" and .["field.msg"] == "other"'
+assert_jq "a key merely ending in the letters key is not redacted" "$(sed -n 2p "$T/log2.err")" \
+    '.monkey == "banana"'
+
 echo "== dry-run: good inputs"
 run_bin "$T/single" dry-run --mapping "$MAPPING" --input "$FIX/order.json"
 assert_eq "dry-run of order.json exits 0" 0 "$RC"

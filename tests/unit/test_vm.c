@@ -191,6 +191,9 @@ static void test_time_budget(void)
                       "script exceeded its time budget");
     check_budget_case("local ok = pcall(function() while true do end end) return 'escaped'",
                       ENG_EBUDGET, "script exceeded its time budget");
+    /* the error names the loop's line, not where the unwinding script happened to be */
+    check_budget_case("local ok = pcall(function()\n  while true do end\nend)\nprint('x')\n",
+                      ENG_EBUDGET, "loop.lua:2: script exceeded its time budget");
     /* string.rep is one C call: the memory cap stops it */
     check_budget_case("return string.rep('x', 1 << 30)", ENG_ENOMEM, "memory limit");
 }
