@@ -1,248 +1,279 @@
 /*
- * api.c - routing and the foundation's routes: /health, /ready, GET /api/scripts and
- * POST /api/mappings/{name}/dry-run. Owns per-request task state only.
+ * api.c - routing, authentication, the request rules every route shares (body type, tenant),
+ * the error envelope, per-thread store connections and request counters.
+ * Owns: the counters and the thread-local store key. Handlers live in api_*.c.
  */
 #include "api.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
-#include "dryrun.h"
+#include "crypto.h"
 #include "log.h"
 #include "store.h"
 
-void eng_api_error(struct eng_http_resp *resp, int status, const char *code, const char *message,
-                   const char *details)
+int eng_api_init(struct eng_api *api, struct eng_err *err)
+{
+    api->requests = calloc((eng_api_nroutes + 1) * ENG_API_STATUS_CLASSES, sizeof *api->requests);
+    if (api->requests == NULL)
+        return eng_err_set(err, ENG_ENOMEM, "out of memory setting up the API");
+    return 0;
+}
+
+void eng_api_fini(struct eng_api *api)
+{
+    free((void *)api->requests);
+    api->requests = NULL;
+}
+
+int eng_api_error(struct eng_http_resp *resp, int status, const char *code, const char *message,
+                  const char *details)
 {
     eng_buf_reset(&resp->body);
     resp->status = status;
     resp->content_type = "application/json";
-    eng_buf_printf(&resp->body, "{\"error\":{\"code\":\"%s\",\"message\":", code);
+    eng_buf_puts(&resp->body, "{\"error\":{\"code\":");
+    eng_buf_json_str(&resp->body, code, strlen(code));
+    eng_buf_puts(&resp->body, ",\"message\":");
     eng_buf_json_str(&resp->body, message, strlen(message));
     eng_buf_printf(&resp->body, ",\"details\":%s}}", details != NULL ? details : "null");
-}
-
-static long long api_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* GET /health: the process answers. */
-static int api_health(struct eng_api *api, struct eng_http_req *req, struct eng_http_resp *resp)
-{
-    (void)req;
-    eng_buf_printf(&resp->body, "{\"status\":\"ok\",\"version\":\"%s\",\"uptimeMs\":%lld}",
-                   ENG_VERSION, api_now_ms() - api->started_ms);
     return ENG_HTTP_DONE;
 }
 
-/* GET /ready: the store opens and answers, and every script has an accepted version. */
-static int api_ready(struct eng_api *api, struct eng_http_req *req, struct eng_http_resp *resp)
+struct eng_store *eng_api_store(struct eng_api_ctx *c)
 {
-    (void)req;
-    struct eng_buf reasons;
-    eng_buf_init(&reasons);
-    int n = 0;
-
-    struct eng_store *st = NULL;
     struct eng_err err = {0};
-    if (eng_store_open(api->cfg->database_url, &st, &err) != 0 ||
-        eng_store_exec(st, "SELECT 1", &err) != 0) {
-        eng_buf_puts(&reasons, n++ ? "," : "");
-        eng_buf_puts(&reasons, "\"store: ");
-        eng_buf_puts(&reasons, "unreachable\"");
-        eng_logf(ENG_LOG_WARN, "ready: store check failed: %s", err.msg);
+    struct eng_store *st = eng_store_thread(c->api->cfg->database_url, &err);
+    if (st == NULL) {
+        eng_logf(ENG_LOG_ERROR, "api: cannot open the store: %s", err.msg);
+        eng_api_error(c->resp, 503, "unavailable", "the store is not reachable; retry shortly",
+                      NULL);
     }
-    eng_store_close(st);
-
-    struct eng_buf list;
-    eng_buf_init(&list);
-    eng_scripts_status_json(api->scripts, &list);
-    /* A script whose only version was rejected is not loaded: the engine is not ready. */
-    if (list.data != NULL && strstr(list.data, "\"active\":false") != NULL) {
-        eng_buf_puts(&reasons, n++ ? "," : "");
-        eng_buf_puts(&reasons, "\"scripts: a script failed to load (see GET /api/scripts)\"");
-    }
-    eng_buf_free(&list);
-
-    if (n == 0) {
-        eng_buf_puts(&resp->body, "{\"status\":\"ready\"}");
-    } else {
-        resp->status = 503;
-        eng_buf_printf(&resp->body, "{\"status\":\"not_ready\",\"reasons\":[%s]}",
-                       reasons.data ? reasons.data : "");
-    }
-    eng_buf_free(&reasons);
-    return ENG_HTTP_DONE;
+    return st;
 }
 
-/* GET /api/scripts: every script and mapping, its published version and its last error. */
-static int api_scripts(struct eng_api *api, struct eng_http_req *req, struct eng_http_resp *resp)
+int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size)
 {
-    (void)req;
-    eng_buf_printf(&resp->body, "{\"generation\":%llu,\"errors\":%d,\"scripts\":",
-                   (unsigned long long)eng_scripts_generation(api->scripts),
-                   eng_scripts_error_count(api->scripts));
-    eng_scripts_status_json(api->scripts, &resp->body);
-    eng_buf_putc(&resp->body, '}');
-    return ENG_HTTP_DONE;
+    if (i < 0 || i >= c->nparams || c->params[i].n >= size)
+        return -1;
+    memcpy(buf, c->params[i].s, c->params[i].n);
+    buf[c->params[i].n] = '\0';
+    return 0;
 }
 
-/* ---- POST /api/mappings/{name}/dry-run: runs on a worker, the connection waits suspended ---- */
-
-struct dryrun_task {
-    struct eng_task task; /* first: the worker hands us back this pointer */
-    struct eng_http_req *req;
-    char mapping[128];
-    struct eng_buf out, errors;
-    int rc, format;
-};
-
-static void dryrun_task_run(struct eng_task *t, struct eng_vm *vm)
+int eng_api_id_ok(const char *s, size_t n)
 {
-    struct dryrun_task *d = (struct dryrun_task *)t;
-    if (vm == NULL) {
-        d->rc = ENG_EBUSY;
-        return;
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-' || ch == '.'))
+            return 0;
     }
-    size_t len;
-    const char *body = eng_http_body(d->req, &len);
-    d->rc = eng_dryrun_execute(vm, d->mapping, body, len, "request body", NULL, 0, &d->out,
-                               &d->errors, &d->format);
-}
-
-static void dryrun_task_done(struct eng_task *t)
-{
-    struct dryrun_task *d = (struct dryrun_task *)t;
-    eng_http_resume(d->req);
-}
-
-static void dryrun_task_free(void *p)
-{
-    struct dryrun_task *d = p;
-    eng_buf_free(&d->out);
-    eng_buf_free(&d->errors);
-    free(d);
-}
-
-static void dryrun_finish(struct dryrun_task *d, struct eng_http_resp *resp)
-{
-    if (d->rc == 0) {
-        resp->content_type =
-            d->format == ENG_DRYRUN_NDJSON ? "application/x-ndjson" : "application/json";
-        eng_buf_append(&resp->body, d->out.data ? d->out.data : "", d->out.len);
-        return;
-    }
-    if (d->rc == ENG_EBUSY) {
-        eng_api_error(resp, 503, "unavailable", "the engine is shutting down", NULL);
-        return;
-    }
-    /* details.errors: one entry per failing record (or the one reason the input failed) */
-    struct eng_buf details;
-    eng_buf_init(&details);
-    eng_buf_puts(&details, "{\"errors\":[");
-    int n = 0;
-    char first[512] = "";
-    for (char *line = d->errors.data; line != NULL && *line != '\0';) {
-        char *nl = strchr(line, '\n');
-        size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
-        if (n == 0)
-            snprintf(first, sizeof first, "%.*s", (int)(len < 500 ? len : 500), line);
-        eng_buf_puts(&details, n++ ? "," : "");
-        eng_buf_json_str(&details, line, len);
-        line = nl != NULL ? nl + 1 : NULL;
-    }
-    eng_buf_puts(&details, "]}");
-    if (d->rc == ENG_EINVAL)
-        eng_api_error(resp, 400, "malformed_json", first, details.data);
-    else
-        eng_api_error(resp, 422, "mapping_failed", first[0] ? first : "the mapping failed",
-                      details.data);
-    eng_buf_free(&details);
-}
-
-static int api_dry_run(struct eng_api *api, struct eng_http_req *req, struct eng_http_resp *resp,
-                       const char *name, size_t namelen)
-{
-    struct dryrun_task *d = eng_http_state(req);
-    if (d != NULL) { /* resumed: the worker is done */
-        dryrun_finish(d, resp);
-        return ENG_HTTP_DONE;
-    }
-    int ok = namelen > 0 && namelen < 100;
-    for (size_t i = 0; ok && i < namelen; i++)
-        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') ||
-             (name[i] >= '0' && name[i] <= '9') || name[i] == '_' || name[i] == '-';
-    char logical[160];
-    snprintf(logical, sizeof logical, "mappings/%.*s.lua", (int)namelen, name);
-    size_t len;
-    char *src = ok ? eng_scripts_source(api->scripts, logical, &len) : NULL;
-    if (src == NULL) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "no mapping named '%.*s'", (int)(namelen < 100 ? namelen : 100),
-                 name);
-        eng_api_error(resp, 404, "not_found", msg, NULL);
-        return ENG_HTTP_DONE;
-    }
-    free(src);
-
-    d = calloc(1, sizeof *d);
-    if (d == NULL) {
-        eng_api_error(resp, 500, "internal", "out of memory", NULL);
-        return ENG_HTTP_DONE;
-    }
-    d->task.run = dryrun_task_run;
-    d->task.done = dryrun_task_done;
-    d->req = req;
-    snprintf(d->mapping, sizeof d->mapping, "%.*s", (int)namelen, name);
-    eng_buf_init(&d->out);
-    eng_buf_init(&d->errors);
-    eng_http_set_state(req, d, dryrun_task_free);
-    int rc = eng_workers_submit(api->workers, &d->task);
-    if (rc != 0) {
-        eng_http_resp_header(resp, "Retry-After", "1");
-        eng_api_error(resp, 503, "busy", "the workers' queue is full; retry shortly", NULL);
-        return ENG_HTTP_DONE;
-    }
-    return ENG_HTTP_PENDING;
+    return 1;
 }
 
 /* ---- routing ---- */
 
-static int method_not_allowed(struct eng_http_resp *resp, const char *allow)
+/* Match path against pattern; fills c->params for {name} segments. */
+static int api_match(const char *pattern, const char *path, struct eng_api_ctx *c)
 {
-    eng_http_resp_header(resp, "Allow", allow);
-    eng_api_error(resp, 405, "method_not_allowed", "this route does not accept that method", NULL);
-    return ENG_HTTP_DONE;
+    int np = 0;
+    const char *p = pattern, *s = path;
+    while (*p != '\0' && *s != '\0') {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            const char *se = strchr(s, '/');
+            size_t n = se != NULL ? (size_t)(se - s) : strlen(s);
+            if (pe == NULL || n == 0 || np >= ENG_API_MAX_PARAMS)
+                return 0;
+            c->params[np].s = s, c->params[np].n = n;
+            np++;
+            p = pe + 1, s += n;
+        } else if (*p++ != *s++) {
+            return 0;
+        }
+    }
+    if (*p != '\0' || *s != '\0')
+        return 0;
+    c->nparams = np;
+    return 1;
+}
+
+/* ---- authentication ---- */
+
+static int api_unauthorized(struct eng_http_resp *resp)
+{
+    eng_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"tallysync\"");
+    /* one answer for every failure: no hint whether the token exists, expired or is malformed */
+    return eng_api_error(resp, 401, "unauthorized", "a valid bearer token is required", NULL);
+}
+
+/* Decide who is calling and for which tenant. 0 or an answer already in c->resp. */
+static int api_authenticate(struct eng_api_ctx *c)
+{
+    const char *h = eng_http_header(c->req, "Authorization");
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return api_unauthorized(c->resp), -1;
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t n = strlen(tok);
+    if (n == 0 || n > 512)
+        return api_unauthorized(c->resp), -1;
+
+    /* Compare digests in constant time: neither length nor content leaks through timing. */
+    unsigned char given[ENG_CRYPTO_SHA256_LEN];
+    eng_crypto_sha256(tok, n, given, NULL);
+    const char *admin = c->api->cfg->api_token;
+    if (admin != NULL) {
+        unsigned char want[ENG_CRYPTO_SHA256_LEN];
+        eng_crypto_sha256(admin, strlen(admin), want, NULL);
+        if (eng_crypto_equal(given, sizeof given, want, sizeof want)) {
+            c->admin = 1;
+            const char *t = eng_http_header(c->req, "X-Tenant-ID");
+            if (t == NULL || *t == '\0')
+                t = "default";
+            if (!eng_api_id_ok(t, strlen(t)))
+                return eng_api_error(c->resp, 400, "invalid_tenant",
+                                     "X-Tenant-ID must be 1-64 letters, digits, '_', '-' or '.'",
+                                     NULL),
+                       -1;
+            snprintf(c->tenant, sizeof c->tenant, "%s", t);
+            return 0;
+        }
+    }
+
+    char hex[2 * ENG_CRYPTO_SHA256_LEN + 1];
+    eng_crypto_hex_encode(given, sizeof given, hex, sizeof hex, NULL);
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return -1;
+    static const char sql[] = "SELECT tenant_id FROM api_tokens WHERE token_hash = ? AND "
+                              "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > "
+                              "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 1, hex, strlen(hex));
+    int found = 0;
+    if (rc == 0) {
+        rc = eng_store_step(s, &err);
+        if (rc == ENG_STORE_ROW) {
+            size_t len;
+            const char *t = eng_store_column_text(s, 0, &len);
+            if (t != NULL && len < sizeof c->tenant) {
+                memcpy(c->tenant, t, len);
+                c->tenant[len] = '\0';
+                found = 1;
+            }
+            rc = 0;
+        }
+    }
+    eng_store_finalize(s);
+    if (rc < 0) {
+        eng_logf(ENG_LOG_ERROR, "api: token lookup failed: %s", err.msg);
+        return eng_api_error(c->resp, 503, "unavailable", "cannot check the token; retry shortly",
+                             NULL),
+               -1;
+    }
+    if (!found)
+        return api_unauthorized(c->resp), -1;
+    const char *t = eng_http_header(c->req, "X-Tenant-ID");
+    if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
+        return eng_api_error(c->resp, 403, "forbidden",
+                             "a tenant token acts for its own tenant only (drop X-Tenant-ID)",
+                             NULL),
+               -1;
+    return 0;
+}
+
+/* Bodies are JSON (or NDJSON where a route allows it): anything else is 415. */
+static int api_check_body_type(struct eng_api_ctx *c)
+{
+    size_t len;
+    eng_http_body(c->req, &len);
+    if (len == 0 || (c->route->flags & ENG_ROUTE_ANY_BODY))
+        return 0;
+    const char *ct = eng_http_header(c->req, "Content-Type");
+    if (ct != NULL) {
+        size_t n = strcspn(ct, ";");
+        while (n > 0 && ct[n - 1] == ' ')
+            n--;
+        if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+            (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0) ||
+            ((c->route->flags & ENG_ROUTE_NDJSON) && n == 20 &&
+             strncasecmp(ct, "application/x-ndjson", 20) == 0))
+            return 0;
+    }
+    eng_api_error(c->resp, 415, "unsupported_media_type",
+                  (c->route->flags & ENG_ROUTE_NDJSON)
+                      ? "send the body as application/json or application/x-ndjson"
+                      : "send the body as application/json",
+                  NULL);
+    return -1;
+}
+
+static void api_count(struct eng_api *api, size_t route, int status)
+{
+    int cls = status / 100 - 1;
+    if (cls < 0 || cls >= ENG_API_STATUS_CLASSES)
+        cls = ENG_API_STATUS_CLASSES - 1;
+    atomic_fetch_add(&api->requests[route * ENG_API_STATUS_CLASSES + (size_t)cls], 1);
 }
 
 int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *resp)
 {
     struct eng_api *api = app;
+    struct eng_api_ctx c;
+    memset(&c, 0, sizeof c);
+    c.api = api, c.req = req, c.resp = resp;
     const char *m = eng_http_method(req);
-    const char *p = eng_http_path(req);
-    int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
+    const char *path = eng_http_path(req);
+    int head = strcmp(m, "HEAD") == 0;
 
-    if (strcmp(p, "/health") == 0)
-        return get ? api_health(api, req, resp) : method_not_allowed(resp, "GET");
-    if (strcmp(p, "/ready") == 0)
-        return get ? api_ready(api, req, resp) : method_not_allowed(resp, "GET");
-    if (strcmp(p, "/api/scripts") == 0)
-        return get ? api_scripts(api, req, resp) : method_not_allowed(resp, "GET");
-
-    static const char mp[] = "/api/mappings/", dr[] = "/dry-run";
-    size_t plen = strlen(p);
-    if (strncmp(p, mp, sizeof mp - 1) == 0 && plen > sizeof mp - 1 + sizeof dr - 1 &&
-        strcmp(p + plen - (sizeof dr - 1), dr) == 0) {
-        if (strcmp(m, "POST") != 0)
-            return method_not_allowed(resp, "POST");
-        return api_dry_run(api, req, resp, p + sizeof mp - 1,
-                           plen - (sizeof mp - 1) - (sizeof dr - 1));
+    /* Find the route; remember which methods the path allows for a 405. */
+    char allow[64] = "";
+    size_t idx = eng_api_nroutes;
+    for (size_t i = 0; i < eng_api_nroutes; i++) {
+        if (!api_match(eng_api_routes[i].pattern, path, &c))
+            continue;
+        const char *rm = eng_api_routes[i].method;
+        if (strcmp(rm, m) == 0 || (head && strcmp(rm, "GET") == 0)) {
+            idx = i;
+            break;
+        }
+        if (strstr(allow, rm) == NULL && strlen(allow) + strlen(rm) + 3 < sizeof allow) {
+            if (allow[0] != '\0')
+                strcat(allow, ", ");
+            strcat(allow, rm);
+        }
     }
-    eng_api_error(resp, 404, "not_found", "no such route", NULL);
-    return ENG_HTTP_DONE;
+    int r = ENG_HTTP_DONE;
+    if (idx == eng_api_nroutes) {
+        if (allow[0] != '\0') {
+            eng_http_resp_header(resp, "Allow", allow);
+            eng_api_error(resp, 405, "method_not_allowed",
+                          "this route does not accept that method (see the Allow header)", NULL);
+        } else {
+            eng_api_error(resp, 404, "not_found", "no such route", NULL);
+        }
+    } else {
+        c.route = &eng_api_routes[idx];
+        api_match(c.route->pattern, path, &c); /* params of the chosen route */
+        snprintf(c.tenant, sizeof c.tenant, "default");
+        if ((c.route->flags & ENG_ROUTE_PUBLIC) || api_authenticate(&c) == 0) {
+            if (api_check_body_type(&c) == 0)
+                r = c.route->fn(&c);
+        }
+    }
+    if (r == ENG_HTTP_DONE)
+        api_count(api, idx, resp->status);
+    return r;
 }

@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,44 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         return rc;
     cfg->script_memory_bytes = (size_t)x << 20;
 
+    if ((rc = int_setting("MAX_BODY_BYTES", 1 << 20, 1024, 1LL << 30, &x, err)) != 0)
+        return rc;
+    cfg->max_body_bytes = (size_t)x;
+    if ((rc = int_setting("CONNECTOR_TIMEOUT_MS", 30000, 100, 3600000, &x, err)) != 0)
+        return rc;
+    cfg->connector_timeout_ms = x;
+
+    static const struct {
+        const char *var;
+        const char *def;
+        size_t off;
+    } strs[] = {
+        {"API_TOKEN", NULL, offsetof(struct eng_config, api_token)},
+        {"OAUTH_REDIRECT_URI", "http://localhost:8923/api/integrations/quickbooks/callback",
+         offsetof(struct eng_config, oauth_redirect_uri)},
+        {"WOOCOMMERCE_WEBHOOK_SECRET", NULL,
+         offsetof(struct eng_config, woocommerce_webhook_secret)},
+        {"QUICKBOOKS_WEBHOOK_SECRET", NULL, offsetof(struct eng_config, quickbooks_webhook_secret)},
+        {"QUICKBOOKS_TOKEN_URL", "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
+         offsetof(struct eng_config, quickbooks_token_url)},
+        {"QUICKBOOKS_AUTH_URL", "https://appcenter.intuit.com/connect/oauth2",
+         offsetof(struct eng_config, quickbooks_auth_url)},
+        {"QUICKBOOKS_API_BASE", NULL, offsetof(struct eng_config, quickbooks_api_base)},
+    };
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
+        v = getenv(strs[i].var);
+        const char *val = v != NULL && *v != '\0' ? v : strs[i].def;
+        if (val == NULL)
+            continue;
+        char *copy = strdup(val);
+        if (copy == NULL)
+            return eng_err_set(err, ENG_ENOMEM, "out of memory reading the configuration");
+        *(char **)(void *)((char *)cfg + strs[i].off) = copy;
+    }
+    if (cfg->api_token != NULL && strlen(cfg->api_token) < 16)
+        return eng_err_set(err, ENG_EINVAL,
+                           "API_TOKEN must be at least 16 characters (try `tallysync keygen`)");
+
     v = getenv("LOG_LEVEL");
     cfg->log_level = ENG_LOG_INFO;
     if (v != NULL && *v != '\0') {
@@ -168,5 +207,17 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->mappings_dir);
     free(cfg->schema_dir);
     free(cfg->web_dir);
+    char **secrets[] = {&cfg->api_token, &cfg->woocommerce_webhook_secret,
+                        &cfg->quickbooks_webhook_secret};
+    for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+        if (*secrets[i] != NULL) /* best effort: leave no secret in freed memory */
+            memset(*secrets[i], 0, strlen(*secrets[i]));
+    free(cfg->api_token);
+    free(cfg->oauth_redirect_uri);
+    free(cfg->woocommerce_webhook_secret);
+    free(cfg->quickbooks_webhook_secret);
+    free(cfg->quickbooks_token_url);
+    free(cfg->quickbooks_auth_url);
+    free(cfg->quickbooks_api_base);
     memset(cfg, 0, sizeof *cfg);
 }

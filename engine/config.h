@@ -23,6 +23,17 @@ struct eng_config {
     long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 200000000 */
     size_t script_memory_bytes;        /* SCRIPT_MEMORY_MB, default 64 */
     int log_level;                     /* LOG_LEVEL */
+    size_t max_body_bytes;             /* MAX_BODY_BYTES, default 1 MiB: larger bodies get 413 */
+    long long connector_timeout_ms;    /* CONNECTOR_TIMEOUT_MS, default 30000: budget of a call that
+                                        * waits on a remote system (test, read, write) */
+    /* Secrets and endpoints: held here, never logged. NULL when unset. */
+    char *api_token;                  /* API_TOKEN: the administrator's bearer token */
+    char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */
+    char *woocommerce_webhook_secret; /* WOOCOMMERCE_WEBHOOK_SECRET (default tenant) */
+    char *quickbooks_webhook_secret;  /* QUICKBOOKS_WEBHOOK_SECRET (verifier token) */
+    char *quickbooks_token_url;       /* QUICKBOOKS_TOKEN_URL, default Intuit's */
+    char *quickbooks_auth_url;        /* QUICKBOOKS_AUTH_URL, default Intuit's */
+    char *quickbooks_api_base;        /* QUICKBOOKS_API_BASE (scheme and host), default per env */
 };
 
 /* Load .env (if present in the working directory) into the environment without overriding,

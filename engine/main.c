@@ -16,8 +16,10 @@ static const struct eng_cli_command commands[] = {
     {"run", "run a Lua script in the sandbox with the engine modules", eng_cli_run},
     {"dry-run", "show what a mapping would send for input records, writing nothing",
      eng_cli_dry_run},
+    {"token", "create, list or revoke tenant-scoped API tokens", eng_cli_token},
     {"test", "run the mappings' data tests (mappings/tests/NAME/*.json)", eng_cli_test},
     {"serve", "start the engine: API, workers and script hot reload", eng_cli_serve},
+    {"rotate-key", "re-encrypt the stored credentials under a new key", eng_cli_rotate_key},
 };
 
 static void usage(FILE *out)

@@ -13,10 +13,9 @@
 #include "cli.h"
 #include "httpd.h"
 #include "log.h"
+#include "vault.h"
 #include "scripts.h"
 #include "worker.h"
-
-#define SERVE_MAX_BODY ((size_t)1 << 20)
 
 int eng_cli_serve(int argc, char **argv)
 {
@@ -49,18 +48,26 @@ int eng_cli_serve(int argc, char **argv)
     }
 
     struct eng_err err = {0};
+    /* The vault's key is required: without it stored credentials could be neither read nor
+     * written, and a silent default key would be no protection at all. */
+    struct eng_keyring *keys = NULL;
+    if (eng_keyring_from_env(&keys, &err) != 0) {
+        fprintf(stderr, "tallysync serve: %s\n", err.msg);
+        eng_config_free(&cfg);
+        return 1;
+    }
     struct eng_vm_opts vmopts;
     eng_cli_vm_opts(&cfg, &vmopts);
     struct eng_scripts *scripts = eng_scripts_new(&vmopts, &err);
     struct eng_workers *workers = NULL;
     struct eng_httpd *httpd = NULL;
-    struct eng_api api = {.cfg = &cfg, .scripts = scripts};
+    struct eng_api api = {.cfg = &cfg, .scripts = scripts, .keys = keys};
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     api.started_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     int status = 1;
 
-    if (scripts == NULL || eng_scripts_start(scripts, &err) != 0)
+    if (scripts == NULL || eng_api_init(&api, &err) != 0 || eng_scripts_start(scripts, &err) != 0)
         goto out;
     workers = eng_workers_start(cfg.workers, &vmopts, scripts, &err);
     if (workers == NULL)
@@ -69,7 +76,7 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_httpd_opts hopts = {
         .host = cfg.api_host,
         .port = cfg.api_port,
-        .max_body = SERVE_MAX_BODY,
+        .max_body = cfg.max_body_bytes,
         .threads = 2,
         .handler = eng_api_handle,
         .app = &api,
@@ -77,6 +84,9 @@ int eng_cli_serve(int argc, char **argv)
     if (eng_httpd_start(&hopts, &httpd, &err) != 0)
         goto out;
 
+    if (cfg.api_token == NULL)
+        eng_logf(ENG_LOG_WARN, "API_TOKEN is not set: only tenant tokens (tallysync token "
+                               "create) can use the API");
     char port[16];
     snprintf(port, sizeof port, "%d", eng_httpd_port(httpd));
     eng_log_kv(ENG_LOG_INFO, NULL, NULL, "listening",
@@ -94,6 +104,8 @@ out:
     eng_workers_stop(workers);
     eng_httpd_stop(httpd);
     eng_scripts_free(scripts);
+    eng_api_fini(&api);
+    eng_keyring_free(keys);
     eng_config_free(&cfg);
     return status;
 }

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -335,6 +336,55 @@ void eng_store_close(struct eng_store *st)
     sqlite3_close_v2(st->db); /* NULL is a no-op */
     free(st->path);
     free(st);
+}
+
+/* ---- one connection per thread ---- */
+
+struct store_tls {
+    char *url;
+    struct eng_store *st;
+};
+
+static pthread_key_t store_tls_key;
+static pthread_once_t store_tls_once = PTHREAD_ONCE_INIT;
+
+static void store_tls_free(void *p)
+{
+    struct store_tls *t = p;
+    eng_store_close(t->st);
+    free(t->url);
+    free(t);
+}
+
+static void store_tls_init(void)
+{
+    pthread_key_create(&store_tls_key, store_tls_free);
+}
+
+struct eng_store *eng_store_thread(const char *path_or_url, struct eng_err *err)
+{
+    pthread_once(&store_tls_once, store_tls_init);
+    struct store_tls *t = pthread_getspecific(store_tls_key);
+    if (t != NULL && strcmp(t->url, path_or_url) == 0)
+        return t->st;
+    struct eng_store *st = NULL;
+    if (eng_store_open(path_or_url, &st, err) != 0)
+        return NULL;
+    struct store_tls *fresh = calloc(1, sizeof *fresh);
+    char *url = strdup(path_or_url);
+    if (fresh == NULL || url == NULL) {
+        free(fresh);
+        free(url);
+        eng_store_close(st);
+        eng_err_set(err, ENG_ENOMEM, "out of memory opening the store");
+        return NULL;
+    }
+    fresh->url = url;
+    fresh->st = st;
+    if (t != NULL)
+        store_tls_free(t);
+    pthread_setspecific(store_tls_key, fresh);
+    return st;
 }
 
 const char *eng_store_path(const struct eng_store *st)

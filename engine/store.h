@@ -39,6 +39,12 @@ int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_e
 /* Close st. NULL is fine. Statements still open keep the connection alive until they are
  * finalized (sqlite3_close_v2, made for garbage-collected hosts) but must not be stepped. */
 void eng_store_close(struct eng_store *st);
+/* This thread's own connection to path_or_url, opened on first use and kept until the thread
+ * ends (then closed by a thread-exit destructor). For long-lived threads that each need one
+ * connection: the HTTP server's pool and the workers. Owned by the thread: never close it,
+ * never hand it to another thread. NULL with err filled when it cannot be opened. */
+struct eng_store *eng_store_thread(const char *path_or_url, struct eng_err *err);
+
 /* The file path the connection was opened on (owned by st). */
 const char *eng_store_path(const struct eng_store *st);
 

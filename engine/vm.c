@@ -37,8 +37,9 @@ struct eng_vm {
     char *scripts_dir, *mappings_dir, *database_path;
     size_t mem_used;
     int mem_hit;
-    int depth;             /* nesting of eng_vm_pcall */
-    long long deadline_ms; /* monotonic; valid while depth > 0 */
+    int depth; /* nesting of eng_vm_pcall */
+    long long deadline_ms;
+    long long call_budget_ms; /* wall-clock budget of the current outer call */
     long long instr_left;
     int budget_hit;
     char budget_msg[400]; /* the first budget error, with where the script was looping */
@@ -110,7 +111,7 @@ static void vm_hook(lua_State *L, lua_Debug *ar)
             snprintf(at, sizeof at, "%s:%d: ", where.short_src, where.currentline);
         if (vm->budget_hit == 1)
             snprintf(vm->budget_msg, sizeof vm->budget_msg,
-                     "%sscript exceeded its time budget of %lld ms", at, vm->opts.budget_ms);
+                     "%sscript exceeded its time budget of %lld ms", at, vm->call_budget_ms);
         else
             snprintf(vm->budget_msg, sizeof vm->budget_msg,
                      "%sscript exceeded its budget of %lld instructions", at,
@@ -603,6 +604,12 @@ static int vm_msgh(lua_State *L)
 
 int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err)
 {
+    return eng_vm_pcall_budget(vm, nargs, nres, 0, err);
+}
+
+int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget_ms,
+                        struct eng_err *err)
+{
     lua_State *L = vm->L;
     assert(pthread_equal(vm->owner, pthread_self()));
     int fidx = lua_gettop(L) - nargs;
@@ -615,7 +622,8 @@ int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err)
 
     int outer = vm->depth == 0;
     if (outer) {
-        vm->deadline_ms = vm_now_ms() + vm->opts.budget_ms;
+        vm->call_budget_ms = budget_ms > 0 ? budget_ms : vm->opts.budget_ms;
+        vm->deadline_ms = vm_now_ms() + vm->call_budget_ms;
         vm->instr_left = vm->opts.budget_instr;
         vm->budget_hit = 0;
         vm->mem_hit = 0;

@@ -53,6 +53,11 @@ int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err);
  * [-0, +1, -] on success; pushes nothing and returns ENG_ENOMEM on failure. */
 int eng_vm_push_string(struct eng_vm *vm, const char *s, size_t len, struct eng_err *err);
 
+/* eng_vm_pcall with a wall-clock budget of its own (budget_ms > 0), e.g. a connector call that
+ * waits on a remote system; 0 means the VM's default. Same stack effect and errors. */
+int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget_ms,
+                        struct eng_err *err);
+
 /* Set tenant / run shown by engine.log (copied). NULL clears. */
 void eng_vm_set_context(struct eng_vm *vm, const char *tenant, const char *run);
 

@@ -90,7 +90,7 @@ assert_eq "good mapping answers 200 before the runaway" 200 "$CODE"
 # The runaway request goes in the background; /health is polled while it is in flight.
 start=$(now_ms)
 curl -s --max-time 30 -o "$T/spin.body" -w '%{http_code}' -X POST \
-    -H 'Content-Type: application/json' --data-binary '{"id": 1}' \
+    -H "$AUTH_HEADER" -H 'Content-Type: application/json' --data-binary '{"id": 1}' \
     "$BASE/api/mappings/spin_map/dry-run" >"$T/spin.code" 2>/dev/null &
 spin_pid=$!
 bg_track "$spin_pid"

@@ -130,7 +130,7 @@ return {
 EOF
 serve_start MAPPINGS_DIR="$T/spin-maps" || finish
 curl -s --max-time 30 -o "$T/inflight.body" -w '%{http_code}' -X POST \
-    -H 'Content-Type: application/json' --data-binary '{"id": 1}' \
+    -H "$AUTH_HEADER" -H 'Content-Type: application/json' --data-binary '{"id": 1}' \
     "$BASE/api/mappings/spin/dry-run" >"$T/inflight.code" 2>/dev/null &
 inflight=$!
 bg_track "$inflight"
@@ -156,5 +156,20 @@ for bad in abc 70000 -1; do
     assert_contains "... with a message naming API_PORT" "$ERR" "API_PORT"
     assert_not_contains "... before listening" "$ERR" '"msg":"listening"'
 done
+
+echo "== the encryption key is required"
+INTEGRATION_ENCRYPTION_KEY= API_PORT=0 run_bin "$T/nokey" serve
+assert_eq "serve without INTEGRATION_ENCRYPTION_KEY exits 1" 1 "$RC"
+assert_contains "... naming the variable and how to make one" "$ERR" "INTEGRATION_ENCRYPTION_KEY is not set"
+assert_contains "... pointing at keygen" "$ERR" "tallysync keygen"
+assert_not_contains "... before listening" "$ERR" '"msg":"listening"'
+short=$(head -c 16 /dev/urandom | base64)
+INTEGRATION_ENCRYPTION_KEY=$short API_PORT=0 run_bin "$T/shortkey" serve
+assert_eq "serve with a 16-byte key exits 1" 1 "$RC"
+assert_contains "... saying it must be 32 bytes" "$ERR" "32 bytes"
+assert_not_contains "... without echoing the key" "$ERR" "$short"
+INTEGRATION_ENCRYPTION_KEY='not base64!!' API_PORT=0 run_bin "$T/badkey" serve
+assert_eq "serve with a non-base64 key exits 1" 1 "$RC"
+assert_contains "... saying it is not base64" "$ERR" "base64"
 
 finish

@@ -24,7 +24,13 @@ SHARED_DIR=${SHARED_DIR:-$ENG_SOURCE_DIR/../shared}
 export TALLYSYNC_BIN ENG_SOURCE_DIR SCRIPTS_DIR MAPPINGS_DIR SCHEMA_DIR SHARED_DIR
 # Settings of the caller's shell that would change what the tests observe.
 unset API_PORT API_HOST WORKERS LOG_LEVEL SCRIPT_TIMEOUT_MS SCRIPT_MAX_INSTRUCTIONS \
-    SCRIPT_MEMORY_MB ENGINE_HTTP_CA_FILE
+    SCRIPT_MEMORY_MB ENGINE_HTTP_CA_FILE INTEGRATION_ENCRYPTION_KEY_PREVIOUS MAX_BODY_BYTES \
+    WOOCOMMERCE_WEBHOOK_SECRET QUICKBOOKS_WEBHOOK_SECRET QUICKBOOKS_TOKEN_URL QUICKBOOKS_API_BASE
+# Every test engine gets an administrator token and an encryption key of its own (test-only
+# values); `http` sends the token unless HTTP_AUTH=0.
+export API_TOKEN="test-admin-token-$$-$RANDOM$RANDOM"
+export INTEGRATION_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)"
+AUTH_HEADER="Authorization: Bearer $API_TOKEN"
 
 PASSED=0
 FAILED=0
@@ -247,8 +253,10 @@ http() {
     shift 2
     HTTP_N=$((HTTP_N + 1))
     local b="$T/http.$HTTP_N.body" h="$T/http.$HTTP_N.headers"
-    CODE=$(curl -s -X "$method" --max-time 10 -o "$b" -D "$h" -w '%{http_code}' "$@" \
-        "$BASE$path" 2>/dev/null) || true
+    local auth=()
+    [[ "${HTTP_AUTH:-1}" == 1 ]] && auth=(-H "$AUTH_HEADER")
+    CODE=$(curl -s -X "$method" --max-time 10 -o "$b" -D "$h" -w '%{http_code}' "${auth[@]}" \
+        "$@" "$BASE$path" 2>/dev/null) || true
     [[ -n "$CODE" ]] || CODE=000
     BODY=$(cat "$b" 2>/dev/null)
     HEADERS=$(tr -d '\r' <"$h" 2>/dev/null)
