@@ -1,6 +1,7 @@
 /* buf.c - growable byte buffer. See buf.h for the ownership rules. */
 #include "buf.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,4 +150,31 @@ char *eng_buf_take(struct eng_buf *b, size_t *len)
         *len = b->len;
     eng_buf_init(b);
     return p;
+}
+
+int eng_buf_read_file(struct eng_buf *b, const char *path, size_t max, struct eng_err *err)
+{
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return eng_err_set(err, errno == ENOENT ? ENG_ENOTFOUND : ENG_EIO, "cannot open %s: %s",
+                           path, strerror(errno));
+    size_t start = b->len;
+    char chunk[65536];
+    size_t got;
+    int rc = 0;
+    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        if (max > 0 && b->len - start + got > max) {
+            rc = eng_err_set(err, ENG_EINVAL, "%s is larger than %zu bytes", path, max);
+            break;
+        }
+        eng_buf_append(b, chunk, got);
+    }
+    if (rc == 0 && ferror(f))
+        rc = eng_err_set(err, ENG_EIO, "cannot read %s", path);
+    if (rc == 0 && b->oom)
+        rc = eng_err_set(err, ENG_ENOMEM, "out of memory reading %s", path);
+    if (!is_stdin)
+        fclose(f);
+    return rc;
 }

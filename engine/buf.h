@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "err.h"
+
 struct eng_buf {
     char *data; /* always NUL-terminated when len > 0 or after any append */
     size_t len;
@@ -24,6 +26,11 @@ void eng_buf_putc(struct eng_buf *b, char c);
 void eng_buf_printf(struct eng_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Append s (n bytes) as a JSON string literal with quotes, escaping per RFC 8259. */
 void eng_buf_json_str(struct eng_buf *b, const char *s, size_t n);
+/* Append the whole file at path ("-" = standard input) to b. Returns 0, ENG_ENOTFOUND,
+ * ENG_EIO, ENG_ENOMEM, or ENG_EINVAL when it holds more than max bytes (0 = no limit); err
+ * names the path. */
+int eng_buf_read_file(struct eng_buf *b, const char *path, size_t max, struct eng_err *err);
+
 /* Hand the block to the caller (who frees it with free()); the buffer is reset to empty.
  * Returns NULL if an allocation ever failed. */
 char *eng_buf_take(struct eng_buf *b, size_t *len);

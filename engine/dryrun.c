@@ -36,30 +36,11 @@ static void dryrun_usage(FILE *out)
 /* Read a whole file ("-" = stdin) into a NUL-terminated heap block the caller frees. */
 static char *dryrun_slurp(const char *path, size_t *len, char *why, size_t whylen)
 {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (f == NULL) {
-        snprintf(why, whylen, "cannot open %s: %s", path, strerror(errno));
-        return NULL;
-    }
     struct eng_buf b;
+    struct eng_err err = {0};
     eng_buf_init(&b);
-    char chunk[65536];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0) {
-        eng_buf_append(&b, chunk, got);
-        if (b.len > DRYRUN_MAX_INPUT) {
-            snprintf(why, whylen, "%s is larger than %zu MiB", path, DRYRUN_MAX_INPUT >> 20);
-            eng_buf_free(&b);
-            if (f != stdin)
-                fclose(f);
-            return NULL;
-        }
-    }
-    int bad = ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        snprintf(why, whylen, "cannot read %s", path);
+    if (eng_buf_read_file(&b, path, DRYRUN_MAX_INPUT, &err) != 0) {
+        snprintf(why, whylen, "%.*s", (int)(whylen - 1), err.msg);
         eng_buf_free(&b);
         return NULL;
     }
@@ -278,7 +259,7 @@ int eng_cli_dry_run(int argc, char **argv)
         return 1;
     }
 
-    char why[512];
+    char why[sizeof((struct eng_err *)0)->msg];
     size_t inlen = 0, conflen = 0;
     char *input = dryrun_slurp(a.input, &inlen, why, sizeof why);
     char *config = NULL;

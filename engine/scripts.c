@@ -184,18 +184,9 @@ struct candidate {
 
 static char *read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
     struct eng_buf b;
     eng_buf_init(&b);
-    char chunk[16384];
-    size_t got;
-    while ((got = fread(chunk, 1, sizeof chunk, f)) > 0 && b.len <= SCRIPTS_MAX_SIZE)
-        eng_buf_append(&b, chunk, got);
-    int bad = ferror(f) || b.len > SCRIPTS_MAX_SIZE;
-    fclose(f);
-    if (bad) {
+    if (eng_buf_read_file(&b, path, SCRIPTS_MAX_SIZE, NULL) != 0) {
         eng_buf_free(&b);
         return NULL;
     }

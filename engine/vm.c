@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
+#include "buf.h"
 #include "lmods.h"
 #include "log.h"
 
@@ -234,35 +235,13 @@ static char *vm_read_source(struct eng_vm *vm, const char *logical, size_t *len)
     char path[4096];
     if (root == NULL || snprintf(path, sizeof path, "%s/%s", root, rest) >= (int)sizeof path)
         return NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    char *buf = NULL;
-    size_t cap = 0, n = 0;
-    for (;;) {
-        if (n == cap) {
-            size_t ncap = cap ? cap * 2 : 8192;
-            char *p = ncap <= VM_MAX_SOURCE ? realloc(buf, ncap) : NULL;
-            if (p == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = p, cap = ncap;
-        }
-        size_t got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(buf);
+    struct eng_buf b;
+    eng_buf_init(&b);
+    if (eng_buf_read_file(&b, path, VM_MAX_SOURCE, NULL) != 0) {
+        eng_buf_free(&b);
         return NULL;
     }
-    *len = n;
-    return buf;
+    return eng_buf_take(&b, len);
 }
 
 /* Give the function at the top a fresh environment whose misses fall back to the sandbox base.
@@ -550,41 +529,15 @@ int eng_vm_load(struct eng_vm *vm, const char *chunkname, const char *src, size_
 
 int eng_vm_loadfile(struct eng_vm *vm, const char *path, struct eng_err *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return eng_err_set(err, errno == ENOENT ? ENG_ENOTFOUND : ENG_EIO, "cannot open %s: %s",
-                           path, strerror(errno));
-    struct {
-        char *p;
-        size_t n, cap;
-    } s = {NULL, 0, 0};
-    int rc = 0;
-    for (;;) {
-        if (s.n == s.cap) {
-            size_t ncap = s.cap ? s.cap * 2 : 8192;
-            char *p = ncap <= VM_MAX_SOURCE ? realloc(s.p, ncap) : NULL;
-            if (p == NULL) {
-                rc = eng_err_set(err, ENG_EINVAL, "%s is larger than %zu bytes", path,
-                                 VM_MAX_SOURCE);
-                break;
-            }
-            s.p = p, s.cap = ncap;
-        }
-        size_t got = fread(s.p + s.n, 1, s.cap - s.n, f);
-        s.n += got;
-        if (got == 0) {
-            if (ferror(f))
-                rc = eng_err_set(err, ENG_EIO, "cannot read %s", path);
-            break;
-        }
-    }
-    fclose(f);
+    struct eng_buf b;
+    eng_buf_init(&b);
+    int rc = eng_buf_read_file(&b, path, VM_MAX_SOURCE, err);
     if (rc == 0) {
         char chunkname[4200];
         snprintf(chunkname, sizeof chunkname, "@%s", path);
-        rc = eng_vm_load(vm, chunkname, s.p, s.n, err);
+        rc = eng_vm_load(vm, chunkname, b.data ? b.data : "", b.len, err);
     }
-    free(s.p);
+    eng_buf_free(&b);
     return rc;
 }
 

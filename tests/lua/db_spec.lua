@@ -6,17 +6,8 @@ local db = require "engine.db"
 local json = require "engine.json"
 
 local T = "db-spec"
-local passed, failed = 0, 0
-
-local function case(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print("FAIL " .. name .. ": " .. tostring(err))
-  end
-end
+local spec = require "lib.spec"
+local case = spec.case
 
 local function eq(got, want, what)
   if got ~= want then
@@ -262,5 +253,4 @@ case("a constraint inside tx can be handled", function()
     '{"v":2}', "committed")
 end)
 
-print(string.format("%d passed, %d failed", passed, failed))
-if failed > 0 then error(failed .. " engine.db case(s) failed") end
+spec.finish("db_spec")

@@ -20,16 +20,8 @@ if MODE == "budget" then
     while true do end -- the budget hook ends the script
 end
 
-local passed, failed = 0, 0
-local function test(name, fn)
-    local ok, err = pcall(fn)
-    if ok then
-        passed = passed + 1
-    else
-        failed = failed + 1
-        print("FAIL " .. name .. ": " .. tostring(err))
-    end
-end
+local spec = require "lib.spec"
+local test = spec.case
 
 local function eq(got, want, what)
     if got ~= want then
@@ -88,8 +80,7 @@ if CA ~= "" then
         eq(resp.status, 200, "status")
         eq(resp.attempts, 2, "attempts")
     end)
-    print(("%d passed, %d failed"):format(passed, failed))
-    if failed > 0 then error(failed .. " engine.http test(s) failed") end
+    spec.finish("http_module (CA)")
     return
 end
 
@@ -399,5 +390,4 @@ test("the module is read-only", function()
     raises("", function() http.get = nil end)
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then error(failed .. " engine.http test(s) failed") end
+spec.finish("http_module")

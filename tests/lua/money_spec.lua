@@ -6,17 +6,8 @@
 
 local money = require "engine.money"
 
-local passed, failed = 0, 0
-
-local function test(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-  else
-    failed = failed + 1
-    print("FAIL " .. name .. ": " .. tostring(err))
-  end
-end
+local spec = require "lib.spec"
+local test = spec.case
 
 local function show(v)
   if type(v) == "string" then return string.format("%q", v) end
@@ -358,5 +349,4 @@ end)
 
 -------------------------------------------------------------------------------------------------
 
-print(string.format("%d passed, %d failed", passed, failed))
-if failed > 0 then error(string.format("money_spec: %d of %d cases failed", failed, passed + failed), 0) end
+spec.finish("money_spec")

@@ -1,14 +1,8 @@
 -- sandbox_spec.lua: what a script can and cannot reach, from inside the sandbox.
 -- Includes the escape routes of Redis' Lua sandbox history (issues #1725, #2854): reaching
 -- the real string table through string metatables, bytecode, and globals shared between runs.
-local passed, failed = 0, 0
-local function case(name, fn)
-  local ok, err = pcall(fn)
-  if ok then passed = passed + 1 else
-    failed = failed + 1
-    print("FAIL " .. name .. ": " .. tostring(err))
-  end
-end
+local spec = require "lib.spec"
+local case = spec.case
 local function raises(fn, pattern)
   local ok, err = pcall(fn)
   assert(not ok, "expected an error")
@@ -83,5 +77,4 @@ case("errors carry file and line", function()
   assert(not ok2 and tostring(err2):find("sandbox_spec.lua:%d+:"), err2)
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then error(failed .. " sandbox case(s) failed") end
+spec.finish("sandbox_spec")
