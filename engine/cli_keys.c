@@ -25,14 +25,17 @@ static void rotate_usage(FILE *out)
         "too, so running it again is harmless. The database is DATABASE_URL.\n"
         "\n"
         "Rotating without downtime:\n"
-        "  1. NEW_KEY=$(tallysync keygen)  (keep it secret)\n"
-        "  2. optionally add the new key to INTEGRATION_ENCRYPTION_KEY_PREVIOUS of the running\n"
-        "     engines and restart them, so they read rows under either key meanwhile\n"
-        "  3. NEW_KEY=... tallysync rotate-key --new-key-env NEW_KEY\n"
-        "  4. set INTEGRATION_ENCRYPTION_KEY to the new key and put the old one in\n"
-        "     INTEGRATION_ENCRYPTION_KEY_PREVIOUS; restart every engine\n"
-        "  5. once every engine runs with the new key, run step 3 again (it re-seals rows an\n"
-        "     engine still on the old key wrote meanwhile) and drop the old key.\n"
+        "  1. make a new key with `tallysync keygen` (keep it secret)\n"
+        "  2. restart every engine with INTEGRATION_ENCRYPTION_KEY set to the new key and the\n"
+        "     old one in INTEGRATION_ENCRYPTION_KEY_PREVIOUS: they read rows under either key\n"
+        "     and write under the new one\n"
+        "  3. with the same settings: tallysync rotate-key --new-key-env "
+        "INTEGRATION_ENCRYPTION_KEY\n"
+        "  4. drop the old key from INTEGRATION_ENCRYPTION_KEY_PREVIOUS\n"
+        "Rotating first also works (INTEGRATION_ENCRYPTION_KEY still the old key, NEW_KEY the\n"
+        "new one: rotate-key --new-key-env NEW_KEY, then steps 2-4), but engines that hold only\n"
+        "the old key cannot read credentials until they restart; run rotate-key again after\n"
+        "the restarts to re-seal rows they wrote meanwhile.\n"
         "\n"
         "Exit status: 0 done, 1 failure (nothing changed), 2 usage.\n");
 }
@@ -103,16 +106,28 @@ int eng_cli_rotate_key(int argc, char **argv)
     char new_id[ENG_KEYRING_ID_LEN + 1] = "";
     const char *new_b64 = getenv(name);
 
-    if (eng_keyring_parse_named(name, new_b64, NULL, NULL, &nk, &err) != 0) {
-        fprintf(stderr, "tallysync rotate-key: new key: %s\n", err.msg);
-    } else if (eng_keyring_from_env(&kr, &err) != 0) {
-        fprintf(stderr, "tallysync rotate-key: %s\n", err.msg);
-    } else if (eng_cli_migrate_store(&cfg, "rotate-key", 1) != 0) {
-        /* it said why */
-    } else if (eng_store_open(cfg.database_url, &st, &err) != 0) {
-        fprintf(stderr, "tallysync rotate-key: database: %s\n", err.msg);
-    } else if (eng_vault_rotate(st, kr, new_b64, &rows, new_id, &err) != 0) {
-        fprintf(stderr, "tallysync rotate-key: %s\n", err.msg);
+    const char *stage = "new key: "; /* what failed, as the error line's prefix */
+    int rc = eng_keyring_parse_named(name, new_b64, NULL, NULL, &nk, &err);
+    if (rc == 0) {
+        stage = "";
+        rc = eng_keyring_from_env(&kr, &err);
+    }
+    if (rc == 0 && eng_cli_migrate_store(&cfg, "rotate-key", 1) != 0) {
+        stage = NULL; /* it said why */
+        rc = ENG_EIO;
+    }
+    if (rc == 0) {
+        stage = "database: ";
+        rc = eng_store_open(cfg.database_url, &st, &err);
+    }
+    if (rc == 0) {
+        stage = "";
+        rc = eng_vault_rotate(st, kr, new_b64, &rows, new_id, &err);
+    }
+    if (rc != 0) {
+        if (stage != NULL) {
+            fprintf(stderr, "tallysync rotate-key: %s%s\n", stage, err.msg);
+        }
     } else {
         status = 0;
         printf("re-encrypted %d credential row%s under key id %s\n", rows, rows == 1 ? "" : "s",
@@ -124,8 +139,9 @@ int eng_cli_rotate_key(int argc, char **argv)
         } else {
             printf("next steps:\n"
                    "  1. set INTEGRATION_ENCRYPTION_KEY to the new key (the value of %s) and put "
-                   "the old key (id %s)\n"
-                   "     in INTEGRATION_ENCRYPTION_KEY_PREVIOUS; restart every running engine\n"
+                   "the\n"
+                   "     old key (id %s) in INTEGRATION_ENCRYPTION_KEY_PREVIOUS; restart every "
+                   "running engine\n"
                    "  2. keep the old key in INTEGRATION_ENCRYPTION_KEY_PREVIOUS until every "
                    "running engine has\n"
                    "     restarted with the new key, then run this command once more and "

@@ -26,7 +26,7 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: tallysync COMMAND [ARGS...]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(out, "  %-9s %s\n", commands[i].name, commands[i].summary);
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
     fprintf(out,
             "\nEvery command takes --help. Settings come from the environment and ./.env\n"
             "(DATABASE_URL, API_HOST, API_PORT, SCRIPTS_DIR, MAPPINGS_DIR, SCHEMA_DIR, ...).\n");

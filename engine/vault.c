@@ -397,13 +397,13 @@ static int open_blob(const unsigned char *key, const char *tenant, const char *p
         return cannot_decrypt(err, platform, kid);
     }
     size_t n = bloblen - ENG_CRYPTO_SEAL_OVERHEAD;
+    char *out = malloc(n + 1);
+    if (out == NULL) {
+        return eng_err_set(err, ENG_ENOMEM, "out of memory opening credentials");
+    }
     struct eng_buf aad;
     eng_buf_init(&aad);
-    char *out = malloc(n + 1);
-    int rc = out == NULL ? eng_err_set(err, ENG_ENOMEM, "out of memory opening credentials") : 0;
-    if (rc == 0) {
-        rc = build_aad(&aad, tenant, platform, kid, err);
-    }
+    int rc = build_aad(&aad, tenant, platform, kid, err);
     if (rc == 0) {
         rc = eng_crypto_open(key, aad.data, aad.len, blob, bloblen, (unsigned char *)out, n, NULL,
                              NULL);
@@ -788,8 +788,8 @@ int eng_vault_rotate(struct eng_store *st, const struct eng_keyring *kr, const c
     }
     struct eng_keyring *nk = NULL;
     int rc = eng_keyring_parse_named("the new key", new_key_b64, NULL, NULL, &nk, err);
-    if (rc != 0) {
-        return rc;
+    if (rc != 0 || nk == NULL) { /* nk == NULL only when rc != 0 (for the analyzer) */
+        return rc != 0 ? rc : ENG_EINVAL;
     }
     if (new_id != NULL) {
         memcpy(new_id, nk->k[0].id, ENG_KEYRING_ID_LEN + 1);

@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
             libsqlite3-dev libmbedtls-dev libmicrohttpd-dev ca-certificates)
-test_pkgs=(curl jq python3 openssl valgrind sqlite3 procps)
+test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then

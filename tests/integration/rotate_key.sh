@@ -2,7 +2,7 @@
 # tests/integration/rotate_key.sh - `tallysync rotate-key` with the real binary on a real SQLite
 # file: help and usage errors (the key is never echoed, even when passed in place of NAME), every
 # key error (missing / malformed new key, current key or previous list), an empty vault, ./.env,
-# rows that cannot be opened (rolled back, file unchanged), and - when python3 has the
+# rows that cannot be opened (rolled back, file unchanged), and (python3-cryptography from Debian) the
 # `cryptography` package - rows sealed independently in Python with the documented layout
 # (AES-256-GCM, nonce||ct||tag, AAD "tallysync-cred-v1\0tenant\0platform\0keyid"), rotated,
 # then opened in Python with the new key only. Rows written through the HTTP credential routes
@@ -73,7 +73,7 @@ no_key_in "the key given in place of NAME is not echoed" "$OUT$ERR"
 run_bin "$T/u4" rotate-key --new-key-env NEW_KEY "$NEW"
 assert_eq "an extra argument: exit 2" 2 "$RC"
 no_key_in "an extra argument is not echoed" "$OUT$ERR"
-[[ ! -e "$db" ]] && pass "usage errors create no database" || fail "usage errors create no database"
+check "usage errors create no database" test ! -e "$db"
 
 echo "== key errors (exit 1, nothing changed, no key shown)"
 INTEGRATION_ENCRYPTION_KEY=$OLD run_bin "$T/e1" rotate-key --new-key-env NEW_KEY
@@ -107,7 +107,7 @@ assert_eq "bad previous entry: exit 1" 1 "$RC"
 assert_contains "bad previous entry: named by position" "$ERR" \
     "INTEGRATION_ENCRYPTION_KEY_PREVIOUS entry 2 is not valid base64"
 no_key_in "key errors show no key" "$(cat "$T"/e[1-6].out "$T"/e[1-6].err)"
-[[ ! -e "$db" ]] && pass "key errors create no database" || fail "key errors create no database"
+check "key errors create no database" test ! -e "$db"
 
 echo "== an empty vault"
 NEW_KEY=$NEW INTEGRATION_ENCRYPTION_KEY=$OLD run_bin "$T/r0" rotate-key --new-key-env NEW_KEY
@@ -160,8 +160,11 @@ no_key_in "failures show no key" "$(cat "$T"/f[12].out "$T"/f[12].err)"
 sqlite3 "$db" "DELETE FROM integration_credentials"
 
 echo "== rows sealed outside the engine, rotated, opened outside the engine"
-if ! python3 -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
-    echo "skip: python3 has no 'cryptography' package (the format cross-check needs it)"
+# Debian's python3-cryptography (installed by tools/setup.sh --test) is for /usr/bin/python3.
+PY=/usr/bin/python3
+[[ -x $PY ]] || PY=python3
+if ! "$PY" -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
+    fail "the format cross-check needs python3-cryptography (tools/setup.sh --test installs it)"
     finish
 fi
 cat >"$T/gcm.py" <<'EOF'
@@ -187,7 +190,7 @@ export OLD NEW OTHER
 SECRET='{"consumer_secret":"cs_rotate_it_5e3f1a"}'
 for row in "default woocommerce OLD" "t2 quickbooks OLD" "t3 supabase OTHER" "t4 woocommerce NEW"; do
     read -r tn pf kv <<<"$row"
-    hex=$(python3 "$T/gcm.py" seal "$kv" "$tn" "$pf" "$SECRET")
+    hex=$("$PY" "$T/gcm.py" seal "$kv" "$tn" "$pf" "$SECRET")
     kid=$(key_id "${!kv}")
     sqlite3 "$db" "INSERT INTO integration_credentials (tenant_id, platform, ciphertext, key_id,
         public_fields) VALUES ('$tn', '$pf', X'$hex', '$kid', '{\"store_url\":\"https://s\"}')"
@@ -200,10 +203,10 @@ assert_eq "every row now carries the new key id" "$NEW_ID" \
     "$(sqlite3 "$db" 'SELECT group_concat(DISTINCT key_id) FROM integration_credentials')"
 opened=0 refused=0
 while IFS='|' read -r tn pf kid hex; do
-    out=$(python3 "$T/gcm.py" open NEW "$tn" "$pf" "$kid" "$hex") && [[ "$out" == "$SECRET" ]] &&
+    out=$("$PY" "$T/gcm.py" open NEW "$tn" "$pf" "$kid" "$hex") && [[ "$out" == "$SECRET" ]] &&
         opened=$((opened + 1))
-    python3 "$T/gcm.py" open OLD "$tn" "$pf" "$kid" "$hex" >/dev/null 2>&1 || refused=$((refused + 1))
-    python3 "$T/gcm.py" open NEW "other-tenant" "$pf" "$kid" "$hex" >/dev/null 2>&1 ||
+    "$PY" "$T/gcm.py" open OLD "$tn" "$pf" "$kid" "$hex" >/dev/null 2>&1 || refused=$((refused + 1))
+    "$PY" "$T/gcm.py" open NEW "other-tenant" "$pf" "$kid" "$hex" >/dev/null 2>&1 ||
         refused=$((refused + 1))
 done < <(sqlite3 "$db" 'SELECT tenant_id, platform, key_id, hex(ciphertext) FROM integration_credentials')
 assert_eq "Python opens every rotated row with the new key" 4 "$opened"

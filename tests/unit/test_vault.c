@@ -344,7 +344,7 @@ static void test_put_get_roundtrip(void)
     CHECK(strstr(err.msg, "quickbooks") != NULL);
 
     /* columns */
-    char v[256];
+    char v[256] = {0};
     query_text(st,
                "SELECT key_id || '|' || status || '|' || is_active || '|' || external_account_id"
                " || '|' || public_fields FROM integration_credentials",
@@ -526,6 +526,37 @@ static void test_aad_binding(void)
     scratch_done();
 }
 
+/* The blob is exactly what vault.h documents: open it with crypto.h and the raw key. */
+static void test_documented_layout(void)
+{
+    struct eng_store *st = fresh_store();
+    struct eng_keyring *kr = ring(KEY_A, NULL);
+    REQUIRE(kr != NULL);
+    CHECK_INT(put(st, kr, "acme", "woocommerce", SECRET_JSON), 0);
+    unsigned char blob[512], key[32], pt[512];
+    size_t bloblen = ciphertext_of(st, "acme", "woocommerce", blob, sizeof blob), ptlen = 0;
+    REQUIRE(bloblen == strlen(SECRET_JSON) + ENG_CRYPTO_SEAL_OVERHEAD);
+    memset(key, 0xA1, sizeof key);
+
+    char aad[128];
+    int n = snprintf(aad, sizeof aad, "tallysync-cred-v1%cacme%cwoocommerce%c%s", 0, 0, 0,
+                     eng_keyring_current_id(kr));
+    REQUIRE(n > 0 && (size_t)n < sizeof aad);
+    CHECK_INT(eng_crypto_open(key, aad, (size_t)n, blob, bloblen, pt, sizeof pt, &ptlen, NULL), 0);
+    CHECK(ptlen == strlen(SECRET_JSON) && memcmp(pt, SECRET_JSON, ptlen) == 0);
+    /* each part of the associated data counts: without the key id, or another tenant */
+    CHECK_INT(eng_crypto_open(key, aad, (size_t)n - 16, blob, bloblen, pt, sizeof pt, NULL, NULL),
+              ENG_EAUTH);
+    aad[18] = 'b';
+    CHECK_INT(eng_crypto_open(key, aad, (size_t)n, blob, bloblen, pt, sizeof pt, NULL, NULL),
+              ENG_EAUTH);
+
+    eng_crypto_wipe(key, sizeof key);
+    eng_keyring_free(kr);
+    eng_store_close(st);
+    scratch_done();
+}
+
 static void test_unknown_key(void)
 {
     struct eng_store *st = fresh_store();
@@ -572,7 +603,7 @@ static void test_delete_and_status_errors(void)
     CHECK_INT(eng_vault_delete(st, "default", "woocommerce", &err), ENG_ENOTFOUND);
     /* another tenant's row is untouched */
     CHECK_INT(get_check(st, kr, "other", "woocommerce", SECRET_JSON, &err), 0);
-    char v[64];
+    char v[64] = {0};
     query_text(st, "SELECT count(*) FROM integration_credentials", v, sizeof v);
     CHECK_STR(v, "1");
 
@@ -587,7 +618,7 @@ static void test_status_json(void)
     struct eng_keyring *kr = ring(KEY_A, NULL);
     struct eng_err err = {0};
     struct eng_buf b;
-    char v[256];
+    char v[256] = {0};
     REQUIRE(kr != NULL);
     eng_buf_init(&b);
 
@@ -720,7 +751,7 @@ static void test_rotate(void)
     CHECK_INT(rows, 3);
     CHECK_STR(new_id, idb);
     CHECK(!eng_store_in_tx(st));
-    char v[64];
+    char v[64] = {0};
     query_text(st, "SELECT group_concat(DISTINCT key_id) FROM integration_credentials", v,
                sizeof v);
     CHECK_STR(v, idb);
@@ -848,6 +879,6 @@ static void test_rotate_rolls_back(void)
 CHECK_MAIN(CHECK_CASE(test_keyring_missing_and_malformed),
            CHECK_CASE(test_keyring_ids_whitespace_previous), CHECK_CASE(test_put_get_roundtrip),
            CHECK_CASE(test_fresh_nonce), CHECK_CASE(test_file_bytes), CHECK_CASE(test_aad_binding),
-           CHECK_CASE(test_unknown_key), CHECK_CASE(test_delete_and_status_errors),
-           CHECK_CASE(test_status_json), CHECK_CASE(test_rotate),
-           CHECK_CASE(test_rotate_rolls_back))
+           CHECK_CASE(test_documented_layout), CHECK_CASE(test_unknown_key),
+           CHECK_CASE(test_delete_and_status_errors), CHECK_CASE(test_status_json),
+           CHECK_CASE(test_rotate), CHECK_CASE(test_rotate_rolls_back))
