@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "err.h"
+#include "ratelimit.h"
 
 #define ENG_HTTPC_MAX_BODY           (32u * 1024u * 1024u) /* response body cap (bytes) */
 #define ENG_HTTPC_MAX_HEADER_BYTES   (256u * 1024u)        /* all response headers together */
@@ -48,12 +49,13 @@ struct eng_httpc_req {
     size_t nheaders;
     const char *body; /* NULL = no body */
     size_t body_len;
-    long timeout_ms;      /* per attempt; <= 0 = ENG_HTTPC_DEFAULT_TIMEOUT_MS */
-    long long deadline;   /* eng_httpc_now_ms() value nothing may run past; 0 = none */
-    int retries;          /* extra attempts, 0..ENG_HTTPC_MAX_RETRIES */
-    int follow_redirects; /* up to ENG_HTTPC_MAX_REDIRS, http/https only */
-    int retry_unsafe;     /* retry non-idempotent methods on timeouts/resets/502/504 too */
-    size_t max_body;      /* 0 or > ENG_HTTPC_MAX_BODY = ENG_HTTPC_MAX_BODY */
+    long timeout_ms;            /* per attempt; <= 0 = ENG_HTTPC_DEFAULT_TIMEOUT_MS */
+    long long deadline;         /* eng_httpc_now_ms() value nothing may run past; 0 = none */
+    int retries;                /* extra attempts, 0..ENG_HTTPC_MAX_RETRIES */
+    int follow_redirects;       /* up to ENG_HTTPC_MAX_REDIRS, http/https only */
+    int retry_unsafe;           /* retry non-idempotent methods on timeouts/resets/502/504 too */
+    size_t max_body;            /* 0 or > ENG_HTTPC_MAX_BODY = ENG_HTTPC_MAX_BODY */
+    struct eng_ratelimit limit; /* shared per-key limits, taken for each attempt (key NULL: none) */
 };
 
 /* A response. Its buffers belong to the struct: keep it where an error cannot leak it (a

@@ -267,7 +267,8 @@ static int l_http_build_query(lua_State *L)
 
 static const char *const http_opt_names[] = {
     "method",     "url",     "headers",          "body",         "json",      "query",
-    "timeout_ms", "retries", "follow_redirects", "retry_unsafe", "max_bytes", NULL};
+    "timeout_ms", "retries", "follow_redirects", "retry_unsafe", "max_bytes", "rate",
+    NULL};
 
 static int http_is_tchar(unsigned char c)
 {
@@ -506,6 +507,29 @@ static int http_do(lua_State *L, int t, int argn)
     req.follow_redirects = http_bool_opt(L, t, "follow_redirects", argn);
     req.retry_unsafe = http_bool_opt(L, t, "retry_unsafe", argn);
 
+    /* rate = {key = "quickbooks:<realm>", per_second = 8.3, burst = 10, concurrent = 10}:
+     * limits shared by every worker of the process for that key */
+    type = lua_getfield(L, t, "rate");
+    if (type != LUA_TNIL && type != LUA_TTABLE)
+        return luaL_argerror(L, argn, "field 'rate' must be a table");
+    if (type == LUA_TTABLE) {
+        int r = lua_gettop(L);
+        if (lua_getfield(L, r, "key") != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+            lua_rawlen(L, -1) > 200)
+            return luaL_argerror(L, argn, "rate.key must be a non-empty string (up to 200 bytes)");
+        req.limit.key = lua_tostring(L, -1); /* anchored: stays on the stack */
+        int isnum = 0;
+        lua_getfield(L, r, "per_second");
+        double ps = lua_isnil(L, -1) ? 0 : lua_tonumberx(L, -1, &isnum);
+        if (!lua_isnil(L, -1) && (!isnum || ps < 0 || ps > 100000))
+            return luaL_argerror(L, argn, "rate.per_second must be a number in 0..100000");
+        lua_pop(L, 1);
+        req.limit.per_second = ps;
+        req.limit.burst =
+            (int)http_int_opt(L, r, "burst", 1, 100000, ps > 1 ? (lua_Integer)ps : 1, argn);
+        req.limit.max_concurrent = (int)http_int_opt(L, r, "concurrent", 0, 10000, 0, argn);
+    }
+
     /* everything below builds Lua values only; C resources come last */
     int has_ct = 0;
     struct eng_httpc_header *hdrs;
@@ -580,10 +604,13 @@ static int http_do(lua_State *L, int t, int argn)
 
 /* http.request{method="GET", url=, headers={}, body=string | json=table, query={},
  *              timeout_ms=30000, retries=0, retry_unsafe=false, follow_redirects=false,
- *              max_bytes=32 MiB}
+ *              max_bytes=32 MiB, rate={key=, per_second=, burst=, concurrent=}}
  *   -> {status=int, headers={lower-case name = value}, body=string, json=value|nil,
  *       json_error=string|nil, attempts=int}
  *   | nil, message, code   code: "timeout" | "connect" | "tls" | "dns" | "too_large" | "http"
+ * rate: limits shared by every worker for one key (a QuickBooks realm, a store), taken per
+ * attempt; waiting for a slot counts against the budget, and a slot that cannot come in time is
+ * nil, "... rate limit ...", "timeout" at once.
  * Any status is a response (scripts decide about 404). Bad arguments raise (unknown fields too).
  * timeout_ms is per attempt; the whole call, retries and waits included, never outlives the
  * script's budget. Retries (with 200 ms .. 10 s exponential backoff and jitter): 429 and 503

@@ -390,4 +390,15 @@ test("the module is read-only", function()
     raises("", function() http.get = nil end)
 end)
 
+test("rate: a shared slot that cannot come within the budget is refused at once", function()
+    local rate = {key = "spec-rate:" .. run, per_second = 0.01, burst = 1, concurrent = 2}
+    local first = assert(http.get(H .. "/echo/r1", {rate = rate}))
+    eq(first.status, 200, "the burst's token")
+    local r, msg, code = http.get(H .. "/echo/r2", {rate = rate})
+    eq(r, nil, "second request")
+    eq(code, "timeout", "code")
+    assert(tostring(msg):find("rate limit", 1, true), msg)
+    raises("rate.key", function() http.get(H .. "/echo/x", {rate = {per_second = 1}}) end)
+end)
+
 spec.finish("http_module")

@@ -1,0 +1,82 @@
+/*
+ * test_ratelimit.c - per-key limits: the burst is granted at once, the next token is refused
+ * when it cannot arrive before the deadline, and no more than `concurrent` holders exist at any
+ * moment however many threads compete.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "check.h"
+#include "ratelimit.h"
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_burst_then_deadline(void)
+{
+    struct eng_ratelimit rl = {"test:burst", 0.5, 3, 0};
+    struct eng_err err = {0};
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(eng_ratelimit_acquire(&rl, now_ms() + 50, &err), 0);
+        eng_ratelimit_release(&rl);
+    }
+    /* the 4th token is 2 s away: refused at once rather than waiting out the deadline */
+    long long t0 = now_ms();
+    CHECK_INT(eng_ratelimit_acquire(&rl, now_ms() + 100, &err), ENG_ETIMEOUT);
+    CHECK(strstr(err.msg, "test:burst") != NULL);
+    CHECK(now_ms() - t0 < 100);
+    /* another key is independent */
+    struct eng_ratelimit other = {"test:other", 0.5, 1, 0};
+    CHECK_INT(eng_ratelimit_acquire(&other, now_ms() + 50, &err), 0);
+    eng_ratelimit_release(&other);
+}
+
+static void test_no_key_means_no_limit(void)
+{
+    struct eng_ratelimit rl = {NULL, 0.001, 1, 1};
+    struct eng_err err = {0};
+    for (int i = 0; i < 100; i++)
+        CHECK_INT(eng_ratelimit_acquire(&rl, now_ms() + 1, &err), 0);
+}
+
+static atomic_int holders, most;
+
+static void *contender(void *arg)
+{
+    const struct eng_ratelimit *rl = arg;
+    struct eng_err err = {0};
+    for (int i = 0; i < 50; i++) {
+        if (eng_ratelimit_acquire(rl, now_ms() + 10000, &err) != 0)
+            continue;
+        int h = atomic_fetch_add(&holders, 1) + 1;
+        int m = atomic_load(&most);
+        while (h > m && !atomic_compare_exchange_weak(&most, &m, h))
+            ;
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+        atomic_fetch_sub(&holders, 1);
+        eng_ratelimit_release(rl);
+    }
+    return NULL;
+}
+
+static void test_concurrency_cap_holds(void)
+{
+    struct eng_ratelimit rl = {"test:concurrent", 0, 1, 2};
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        REQUIRE(pthread_create(&t[i], NULL, contender, &rl) == 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(t[i], NULL);
+    CHECK(atomic_load(&most) <= 2);
+    CHECK(atomic_load(&most) >= 1);
+    CHECK_INT(atomic_load(&holders), 0);
+}
+
+CHECK_MAIN(CHECK_CASE(test_burst_then_deadline), CHECK_CASE(test_no_key_means_no_limit),
+           CHECK_CASE(test_concurrency_cap_holds))
