@@ -11,6 +11,13 @@ const struct eng_api_route eng_api_routes[] = {
     {"GET", "/api/openapi.json", ENG_ROUTE_PUBLIC, eng_api_openapi},
     {"GET", "/api/scripts", 0, eng_api_scripts},
     {"POST", "/api/mappings/{name}/dry-run", ENG_ROUTE_NDJSON, eng_api_dry_run},
+    {"GET", "/api/integrations", 0, eng_api_integrations_list},
+    {"GET", "/api/integrations/{platform}/status", 0, eng_api_integration_status},
+    {"POST", "/api/integrations/{platform}/credentials", 0, eng_api_integration_store},
+    {"DELETE", "/api/integrations/{platform}/credentials", 0, eng_api_integration_delete},
+    {"POST", "/api/integrations/{platform}/test", 0, eng_api_integration_test},
+    {"GET", "/api/integrations/quickbooks/connect", 0, eng_api_qbo_connect},
+    {"GET", "/api/integrations/quickbooks/callback", ENG_ROUTE_PUBLIC, eng_api_qbo_callback},
 };
 
 const size_t eng_api_nroutes = sizeof eng_api_routes / sizeof eng_api_routes[0];
