@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/credentials.sh - the credential routes end to end: the real binary over real
-# HTTP, connectors testing against tests/mock/saas_mock.py (WooCommerce, QuickBooks, Supabase
+# HTTP, connectors testing against tests/mocks/saas_mock.py (WooCommerce, QuickBooks, Supabase
 # stand-ins on one local port). Covers store / status / list / test / delete for every platform,
 # wrong secrets, every validation error (400, 422 per rule naming the field, 404), tenant
 # isolation (tenant tokens vs the administrator with X-Tenant-ID), a bounded test against a host
@@ -73,7 +73,7 @@ SECRETS=("$LEAKY_TOKEN" "$WOO_KEY" "$WOO_SECRET" "$WOO_HOOK" "$QBO_CLIENT_SECRET
 
 env MOCK_WOO_KEY="$WOO_KEY" MOCK_WOO_SECRET="$WOO_SECRET" MOCK_QBO_TOKEN="$QBO_TOKEN" \
     MOCK_QBO_REALM="$QBO_REALM" MOCK_SUPABASE_KEY="$SB_KEY" MOCK_SLOW_MS=15000 \
-    python3 "$ENG_SOURCE_DIR/tests/mock/saas_mock.py" >"$T/mock.out" 2>"$T/mock.err" &
+    python3 "$ENG_SOURCE_DIR/tests/mocks/saas_mock.py" >"$T/mock.out" 2>"$T/mock.err" &
 bg_track $!
 wait_for 10000 test -s "$T/mock.out" || {
     fail "the SaaS mock starts" "$(cat "$T/mock.err")"

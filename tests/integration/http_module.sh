@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# http_module.sh - engine.http end to end: the real binary against tests/mock/http_test_server.py
+# http_module.sh - engine.http end to end: the real binary against tests/mocks/http_test_server.py
 # over http and https (a throwaway self-signed certificate). Three runs of
 # tests/lua/http_module.lua: the full suite without a CA (HTTPS must fail with "tls"), the HTTPS
 # checks with ENGINE_HTTP_CA_FILE, and a request that only the script's budget can stop.
@@ -25,7 +25,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=1
     -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>"$tmp/openssl.err" ||
     { cat "$tmp/openssl.err" >&2; exit 1; }
 
-python3 tests/mock/http_test_server.py --cert "$tmp/cert.pem" --key "$tmp/key.pem" \
+python3 tests/mocks/http_test_server.py --cert "$tmp/cert.pem" --key "$tmp/key.pem" \
     >"$tmp/server.out" 2>"$tmp/server.err" &
 server_pid=$!
 for _ in $(seq 100); do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/oauth.sh - the QuickBooks OAuth 2.0 connect flow end to end: the real binary
-# against tests/mock/qbo_oauth_mock.py (Intuit's authorize page and token endpoint). Connect
+# against tests/mocks/qbo_oauth_mock.py (Intuit's authorize page and token endpoint). Connect
 # before credentials (409), the authorization URL and its state (stored hashed only), the public
 # callback (bad, replayed, expired, denied states; a refused code -> 502 without secrets), the
 # tokens stored in the vault and nowhere else (database file, log, answers), tenants kept apart,
@@ -55,7 +55,7 @@ callback_from() {
 }
 
 echo "== the mock token endpoint"
-python3 "$ENG_SOURCE_DIR/tests/mock/qbo_oauth_mock.py" --client-id "$CLIENT_ID" \
+python3 "$ENG_SOURCE_DIR/tests/mocks/qbo_oauth_mock.py" --client-id "$CLIENT_ID" \
     --client-secret "$CLIENT_SECRET" --redirect-uri "$REDIRECT_URI" \
     --realm-id 9130357766900456 >"$T/mock.out" 2>"$T/mock.err" &
 bg_track $!

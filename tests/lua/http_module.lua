@@ -1,4 +1,4 @@
--- http_module.lua - engine.http against tests/mock/http_test_server.py.
+-- http_module.lua - engine.http against tests/mocks/http_test_server.py.
 -- Not a *_spec (ctest would run it without a server): tests/integration/http_module.sh runs it.
 --
 -- usage: tallysync run tests/lua/http_module.lua HTTP_BASE HTTPS_BASE CA_FILE [MODE]
