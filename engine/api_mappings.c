@@ -8,12 +8,14 @@
 
 #include "api.h"
 #include "dryrun.h"
+#include "store.h"
 
 struct dryrun_task {
     struct eng_task task; /* first: the worker hands us back this pointer */
     struct eng_http_req *req;
     char mapping[72];
     struct eng_buf out, errors;
+    struct eng_buf config; /* the tenant's settings.transformer_config (empty: defaults) */
     int rc, format;
 };
 
@@ -26,7 +28,8 @@ static void dryrun_task_run(struct eng_task *t, struct eng_vm *vm)
     }
     size_t len;
     const char *body = eng_http_body(d->req, &len);
-    d->rc = eng_dryrun_execute(vm, d->mapping, body, len, "request body", NULL, 0, &d->out,
+    d->rc = eng_dryrun_execute(vm, d->mapping, body, len, "request body",
+                               d->config.len > 0 ? d->config.data : NULL, d->config.len, &d->out,
                                &d->errors, &d->format);
 }
 
@@ -41,6 +44,7 @@ static void dryrun_task_free(void *p)
     struct dryrun_task *d = p;
     eng_buf_free(&d->out);
     eng_buf_free(&d->errors);
+    eng_buf_free(&d->config);
     free(d);
 }
 
@@ -104,15 +108,45 @@ int eng_api_dry_run(struct eng_api_ctx *c)
     }
     free(src);
 
+    /* The tenant's transformer settings, read here (a local query) so the worker only maps. */
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return ENG_HTTP_DONE;
+    struct eng_buf config;
+    eng_buf_init(&config);
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int rc = eng_store_prepare(st,
+                               "SELECT value FROM settings WHERE tenant_id = ? AND "
+                               "key = 'transformer_config'",
+                               -1, ENG_STORE_TRUSTED, &s, &err);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 1, c->tenant, strlen(c->tenant));
+    if (rc == 0 && (rc = eng_store_step(s, &err)) == ENG_STORE_ROW) {
+        size_t n;
+        const char *v = eng_store_column_text(s, 0, &n);
+        eng_buf_append(&config, v != NULL ? v : "", v != NULL ? n : 0);
+        rc = 0;
+    }
+    eng_store_finalize(s);
+    if (rc < 0) {
+        eng_buf_free(&config);
+        return eng_api_error(c->resp, 503, "unavailable", "cannot read the tenant's settings",
+                             NULL);
+    }
+
     d = calloc(1, sizeof *d);
-    if (d == NULL)
+    if (d == NULL) {
+        eng_buf_free(&config);
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
+    }
     d->task.run = dryrun_task_run;
     d->task.done = dryrun_task_done;
     d->req = c->req;
     snprintf(d->mapping, sizeof d->mapping, "%s", name);
     eng_buf_init(&d->out);
     eng_buf_init(&d->errors);
+    d->config = config;
     eng_http_set_state(c->req, d, dryrun_task_free);
     if (eng_workers_submit(c->api->workers, &d->task) != 0) {
         eng_http_resp_header(c->resp, "Retry-After", "1");
