@@ -60,8 +60,9 @@ end
 function M.fields(connector)
   local cname = type(connector) == "table" and tostring(connector.name) or "?"
   local decl = type(connector) == "table" and connector.credentials or nil
-  if type(decl) ~= "table" or #decl == 0 then
-    error(("connectors/%s.lua: `credentials` must be a non-empty list of fields"):format(cname), 0)
+  -- An empty list is a connector that needs no credentials (pos reads the engine's own store).
+  if type(decl) ~= "table" or (next(decl) ~= nil and #decl == 0) then
+    error(("connectors/%s.lua: `credentials` must be a list of fields"):format(cname), 0)
   end
   local list, by_name = {}, {}
   for i, f in ipairs(decl) do
