@@ -1,7 +1,60 @@
--- connectors/quickbooks.lua: QuickBooks Online Accounting API v3. Declares the credentials the
--- vault keeps for a company (realm) and proves them with test(ctx): one CompanyInfo read. The
--- OAuth 2.0 connect flow fills access_token / refresh_token; reads, writes and webhooks come
--- later (issue 4). Must not: put a token or the client secret into a message or a log line.
+-- connectors/quickbooks.lua: QuickBooks Online Accounting API v3 (external-apis.md section 3).
+-- Declares the credentials the vault keeps for a company (realm), proves them with test(ctx) (one
+-- CompanyInfo read), and reads and writes the accounting entities. Must not: put a token or the
+-- client secret into a message or a log line (errors carry Intuit's Fault texts and our own words
+-- only), or re-read right after a write (reads are metered: the write's answer is used).
+--
+-- API (every function answers value | nil, err; err is a table with __tostring = its message:
+--   { message = "...", code = <Fault code "6240" | engine.http code "timeout" | "connect" | ...
+--     | "http_<status>" | "reconnect_required" | "no_credentials" | "bad_response" | ...>,
+--     status = <HTTP status or nil>, retryable = <boolean>, fault = <lib.qbo_fault table or nil>,
+--     conflict = true and current = <fresh object> on a stale SyncToken (5010),
+--     intuit_tid = <Intuit's trace id, for support> })
+--   M.quote(s)                      -> a query literal: M.quote("O'Brien") is 'O\'Brien' (' and \
+--                                      escaped with a backslash)
+--   M.query(ctx, sql [, opts])      -> rows, { pages = n }   SELECT without STARTPOSITION /
+--                                      MAXRESULTS: pages from STARTPOSITION 1 until a page has
+--                                      fewer than opts.page_size (default 1000) rows
+--   M.read(ctx, entity, opts)       -> rows, { pages = n }   entity in M.ENTITIES; opts.since (ISO
+--                                      date-time) -> WHERE MetaData.LastUpdatedTime > since
+--   M.get(ctx, entity, id)          -> object (610 Object Not Found is an error with code "610")
+--   M.create(ctx, entity, body [, request_id])
+--                                   -> object; requestid always sent: request_id (derived by the
+--                                      caller from the source record; longer than 50 chars or
+--                                      with characters outside [A-Za-z0-9-_.:] -> sha256-hashed),
+--                                      else a hash of entity and body
+--   M.update(ctx, entity, body)     -> object; sparse update (body needs Id and SyncToken, only
+--                                      the given fields change); 5010 -> re-read and
+--                                      nil, { conflict = true, current = <fresh>, code = "5010" }
+--                                      so the orchestrator applies its conflict policy
+--   M.write(ctx, entity, records)   -> results (one per record, same order) via /batch, 30 items
+--                                      per batch, matched by bId. A record is an entity body (Id +
+--                                      SyncToken -> sparse update, else create) or
+--                                      { body = {...}, request_id = "..." }. Result:
+--                                      { ok = true, id =, sync_token =, object = } |
+--                                      { ok = false, error = message, code =, retryable =,
+--                                        conflict = true?, current = ? }
+--                                      (6240 Duplicate Name keeps code "6240" so a mapping can
+--                                      disambiguate the DisplayName and write again). Each batch
+--                                      has a requestid hashed from its records: sending the same
+--                                      records again answers the first result (no duplicates);
+--                                      retry only the failed records (a new set, a new requestid)
+-- ctx: { credentials = (see below, updated in place after a refresh), config = {
+--          quickbooks_api_base (as test() resolves it), quickbooks_token_url?,
+--          quickbooks_timeout_ms? (per attempt, default 30000), quickbooks_retries? (default 4) },
+--        on_tokens = function(tokens)? }
+-- Every request: minorversion=75, Accept: application/json, Bearer access token, a requestid,
+-- the per-realm limits rate = { key = "quickbooks:<realm>", per_second = 500/60, burst = 10,
+-- concurrent = 10 } (Intuit's published limits), engine.http's retries (429 honouring
+-- Retry-After, 503, connection failures, and timeouts/resets: requests carry a requestid, so they
+-- are retried as idempotent); a 500/502/504 answer is tried again up to 2 more times here.
+-- Tokens: refreshed with lib.quickbooks_oauth before a request when access_token_expires_at is
+-- within 5 minutes (needs_refresh), and once on a 401. The new tokens are written into
+-- ctx.credentials and handed to ctx.on_tokens(tokens) (access_token, refresh_token,
+-- access_token_expires_at, refresh_token_expires_at); the engine persists them in the vault
+-- through that callback (wired by the orchestrator issue, which must also serialise refreshes
+-- of one realm across workers). A failing on_tokens fails the call: a rotated refresh token that
+-- is not stored would be lost.
 local http = require "engine.http"
 
 local M = {
@@ -87,5 +140,352 @@ function M.test(ctx)
   local name = type(info.CompanyName) == "string" and info.CompanyName or c.realm_id
   return true, ("connected to QuickBooks company %s (%s)"):format(name, c.environment or "sandbox")
 end
+
+-- {======================= the Accounting API =======================
+
+local json = require "engine.json"
+local crypto = require "engine.crypto"
+local oauth = require "lib.quickbooks_oauth"
+local qbo_fault = require "lib.qbo_fault"
+
+M.ENTITIES = { Customer = true, Item = true, Invoice = true, SalesReceipt = true, Payment = true,
+  CreditMemo = true, RefundReceipt = true }
+M.MAX_BATCH = 30
+M.REQUESTID_MAX = 50       -- per request
+M.BATCH_REQUESTID_MAX = 36 -- on /batch (each bId then at most 10 chars)
+M.PAGE_SIZE = 1000
+M.REFRESH_MARGIN = 300
+M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
+
+local ERR_MT = { __tostring = function(e) return e.message end }
+
+local function mkerr(t)
+  if t.retryable == nil then t.retryable = false end
+  return setmetatable(t, ERR_MT)
+end
+
+local function nonempty(v) return type(v) == "string" and v ~= "" end
+
+-- quote(s) -> a query string literal: single quotes, ' and \ escaped with a backslash.
+function M.quote(s)
+  s = tostring(s):gsub("\\", "\\\\"):gsub("'", "\\'")
+  return "'" .. s .. "'"
+end
+
+-- request_id(s, limit) -> s when it fits, else a stable hash of it that does.
+function M.request_id(s, limit)
+  limit = limit or M.REQUESTID_MAX
+  if #s <= limit and s:match("^[%w%-_.:]+$") then return s end
+  return ("h-" .. crypto.hex(crypto.sha256(s))):sub(1, limit)
+end
+
+local function api_base(ctx)
+  local base = (ctx.config and ctx.config.quickbooks_api_base or ""):gsub("/+$", "")
+  if base == "" then return nil end
+  return base
+end
+
+local function cfg(ctx, k, dflt)
+  local v = ctx.config and ctx.config[k]
+  return math.type(v) == "integer" and v or dflt
+end
+
+-- Refresh the tokens; ctx.credentials updated in place, ctx.on_tokens told. -> true | nil, err
+local function refresh(ctx)
+  local c = ctx.credentials
+  if not (nonempty(c.refresh_token) and nonempty(c.client_id) and nonempty(c.client_secret)) then
+    return nil, mkerr{ code = "reconnect_required", status = 401,
+      message = "the QuickBooks access token is expired or rejected and there is no refresh "
+        .. "token to renew it: connect again (GET /api/integrations/quickbooks/connect)" }
+  end
+  local new, msg, code = oauth.refresh{ credentials = c, config = ctx.config,
+    token_url = ctx.token_url, timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000) }
+  if not new then
+    if code == "invalid_grant" then
+      return nil, mkerr{ code = "reconnect_required", status = 401,
+        message = msg .. ": the refresh token is no longer valid; connect again "
+          .. "(GET /api/integrations/quickbooks/connect)" }
+    end
+    return nil, mkerr{ code = code or "refresh_failed", message = msg,
+      retryable = code ~= "invalid_client" }
+  end
+  local tokens = {}
+  for _, k in ipairs(oauth.TOKEN_FIELDS) do
+    c[k] = new[k]
+    tokens[k] = new[k]
+  end
+  if type(ctx.on_tokens) == "function" then
+    local ok = pcall(ctx.on_tokens, tokens)
+    if not ok then
+      return nil, mkerr{ code = "token_store_failed",
+        message = "the refreshed QuickBooks tokens could not be stored (ctx.on_tokens failed)" }
+    end
+  end
+  return true
+end
+
+local function can_refresh(c)
+  return nonempty(c.refresh_token) and nonempty(c.client_id) and nonempty(c.client_secret)
+end
+
+-- Whether the access token should be renewed before the next request: missing, or its known
+-- expiry is within the margin (an unknown expiry waits for a 401).
+local function stale_token(c)
+  if not nonempty(c.access_token) then return true end
+  if c.access_token_expires_at == nil then return false end
+  return oauth.needs_refresh(c, M.REFRESH_MARGIN)
+end
+
+local RETRY_STATUS = { [500] = true, [502] = true, [504] = true }
+
+-- call(ctx, method, path, opts) -> decoded body, resp | nil, err
+-- opts: query (table), json (body), request_id. Fault (any status) -> error.
+local function call(ctx, method, path, o)
+  o = o or {}
+  local c = ctx.credentials
+  if type(c) ~= "table" or not nonempty(c.realm_id) then
+    return nil, mkerr{ code = "no_credentials", message = "no QuickBooks realm_id is stored" }
+  end
+  local base = api_base(ctx)
+  if not base then
+    return nil, mkerr{ code = "no_config", message = "no QuickBooks API base URL is configured" }
+  end
+  if stale_token(c) and (can_refresh(c) or not nonempty(c.access_token)) then
+    local ok, e = refresh(ctx) -- (without a way to refresh, a token near expiry is still tried)
+    if not ok then return nil, e end
+  end
+  local url = ("%s/v3/company/%s/%s"):format(base, http.urlencode(c.realm_id), path)
+  local refreshed, server_tries = false, 0
+  while true do
+    local q = { minorversion = M.MINOR_VERSION, requestid = o.request_id }
+    for k, v in pairs(o.query or {}) do q[k] = v end
+    local resp, msg, code = http.request{
+      method = method, url = url, query = q, json = o.json,
+      headers = { Authorization = "Bearer " .. c.access_token, Accept = "application/json" },
+      timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000),
+      retries = cfg(ctx, "quickbooks_retries", 4),
+      retry_unsafe = o.request_id ~= nil, -- a repeated requestid answers the first response
+      rate = { key = "quickbooks:" .. c.realm_id, per_second = 500 / 60, burst = 10,
+        concurrent = 10 },
+    }
+    if not resp then
+      return nil, mkerr{ code = code or "connect", retryable = code ~= "too_large",
+        message = ("cannot reach QuickBooks (%s): %s"):format(code or "error", msg or "?") }
+    end
+    local tid = resp.headers["intuit_tid"]
+    local f = qbo_fault.from_response(resp)
+    if resp.status == 200 and f == nil then
+      if type(resp.json) ~= "table" then
+        return nil, mkerr{ code = "bad_response", retryable = true, intuit_tid = tid,
+          message = "QuickBooks answered 200 without a JSON object" }
+      end
+      return resp.json, resp
+    end
+    if resp.status == 401 and not refreshed and can_refresh(c) then
+      refreshed = true
+      local ok, e = refresh(ctx)
+      if not ok then return nil, e end
+    elseif RETRY_STATUS[resp.status] and server_tries < M.SERVER_RETRIES
+      and (method == "GET" or o.request_id ~= nil) then
+      server_tries = server_tries + 1
+    else
+      local what = f and qbo_fault.describe(f) or "no Fault body"
+      local e = { status = resp.status, fault = f, intuit_tid = tid }
+      if resp.status == 401 or resp.status == 403 then
+        e.code = (f and f.code) or "auth"
+        e.message = ("credentials rejected by quickbooks (HTTP %d, %s)"):format(resp.status, what)
+      elseif resp.status == 429 then
+        e.code, e.retryable = "throttled", true
+        e.message = ("QuickBooks throttled the requests (HTTP 429, %s) after %d attempts"):format(
+          what, resp.attempts or 1)
+      elseif resp.status >= 500 then
+        e.code, e.retryable = (f and f.code) or ("http_" .. resp.status), true
+        e.message = ("QuickBooks answered HTTP %d (%s) after %d attempts"):format(resp.status, what,
+          (resp.attempts or 1) + server_tries)
+      else
+        e.code = (f and f.code) or ("http_" .. resp.status)
+        e.retryable = f ~= nil and (qbo_fault.class(f.code) == "severe" or f.code == "3001")
+        e.message = ("QuickBooks refused the request (HTTP %d, %s)"):format(resp.status, what)
+      end
+      if tid then e.message = e.message .. ", intuit_tid " .. tid end
+      return nil, mkerr(e)
+    end
+  end
+end
+
+-- A fresh requestid for a read (a repeated one would answer an old result).
+local function read_id()
+  local b = crypto.random_bytes(12)
+  return "r-" .. crypto.hex(b or tostring(os.clock()))
+end
+
+local function check_entity(entity)
+  if not M.ENTITIES[entity] then
+    error(("quickbooks: unknown entity %q"):format(tostring(entity)), 3)
+  end
+end
+
+-- The entity rows of a QueryResponse (no entity key when empty).
+local function rows_of(qr)
+  if type(qr) ~= "table" then return {} end
+  for k, v in pairs(qr) do
+    if k ~= "startPosition" and k ~= "maxResults" and k ~= "totalCount"
+      and type(v) == "table" then
+      return v
+    end
+  end
+  return {}
+end
+
+function M.query(ctx, sql, opts)
+  opts = opts or {}
+  local size = opts.page_size or M.PAGE_SIZE
+  local out, start, pages = json.array(), 1, 0
+  while true do
+    local stmt = ("%s STARTPOSITION %d MAXRESULTS %d"):format(sql, start, size)
+    local body, err = call(ctx, "GET", "query", { query = { query = stmt },
+      request_id = read_id() })
+    if not body then return nil, err end
+    pages = pages + 1
+    local rows = rows_of(body.QueryResponse)
+    for _, r in ipairs(rows) do out[#out + 1] = r end
+    if #rows < size then break end
+    start = start + #rows
+    if opts.max_pages and pages >= opts.max_pages then break end
+  end
+  return out, { pages = pages }
+end
+
+function M.read(ctx, entity, opts)
+  check_entity(entity)
+  opts = opts or {}
+  local sql = "SELECT * FROM " .. entity
+  if opts.since ~= nil then
+    sql = sql .. " WHERE MetaData.LastUpdatedTime > " .. M.quote(opts.since)
+  end
+  return M.query(ctx, sql, opts)
+end
+
+function M.get(ctx, entity, id)
+  check_entity(entity)
+  local body, err = call(ctx, "GET", entity:lower() .. "/" .. http.urlencode(tostring(id)),
+    { request_id = read_id() })
+  if not body then return nil, err end
+  if type(body[entity]) ~= "table" then
+    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without " .. entity }
+  end
+  return body[entity]
+end
+
+local function body_hash(prefix, entity, body)
+  return M.request_id(prefix .. crypto.hex(crypto.sha256(entity .. json.encode(body))):sub(1, 40))
+end
+
+function M.create(ctx, entity, body, request_id)
+  check_entity(entity)
+  local rid = request_id and M.request_id(tostring(request_id)) or body_hash("c-", entity, body)
+  local resp, err = call(ctx, "POST", entity:lower(), { json = body, request_id = rid })
+  if not resp then return nil, err end
+  if type(resp[entity]) ~= "table" then
+    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without " .. entity }
+  end
+  return resp[entity]
+end
+
+local function conflict(ctx, entity, id, e)
+  local cur, gerr = M.get(ctx, entity, id)
+  e.conflict = true
+  e.current = cur
+  if not cur then
+    e.message = e.message .. "; re-reading it failed: " .. tostring(gerr)
+  end
+  return e
+end
+
+function M.update(ctx, entity, body)
+  check_entity(entity)
+  if type(body) ~= "table" or body.Id == nil or body.SyncToken == nil then
+    error("quickbooks.update: body needs Id and SyncToken", 2)
+  end
+  local b = json.object({})
+  for k, v in pairs(body) do b[k] = v end
+  b.sparse = true
+  local resp, err = call(ctx, "POST", entity:lower(),
+    { json = b, request_id = body_hash("u-", entity, b) })
+  if not resp then
+    if err.code == qbo_fault.STALE_OBJECT then return nil, conflict(ctx, entity, body.Id, err) end
+    return nil, err
+  end
+  if type(resp[entity]) ~= "table" then
+    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without " .. entity }
+  end
+  return resp[entity]
+end
+
+function M.write(ctx, entity, records)
+  check_entity(entity)
+  local results = {}
+  for first = 1, #records, M.MAX_BATCH do
+    local last = math.min(first + M.MAX_BATCH - 1, #records)
+    local items, rids, byb = json.array(), {}, {}
+    for i = first, last do
+      local r = records[i]
+      local body, rid = r, nil
+      if type(r.body) == "table" then body, rid = r.body, r.request_id end
+      local bid = "b" .. (i - first + 1)
+      local item = { bId = bid }
+      local b = json.object({})
+      for k, v in pairs(body) do b[k] = v end
+      if b.Id ~= nil then
+        item.operation = "update"
+        b.sparse = true
+      else
+        item.operation = "create"
+      end
+      item[entity] = b
+      items[#items + 1] = item
+      byb[bid] = i
+      rids[#rids + 1] = rid and tostring(rid) or (entity .. json.encode(b))
+    end
+    local brid = ("bt-" .. crypto.hex(crypto.sha256(table.concat(rids, "\0")))):sub(1,
+      M.BATCH_REQUESTID_MAX)
+    local resp, err = call(ctx, "POST", "batch",
+      { json = { BatchItemRequest = items }, request_id = brid })
+    if not resp then
+      for i = first, last do
+        results[i] = { ok = false, error = err.message, code = err.code, retryable = err.retryable }
+      end
+    else
+      for _, it in ipairs(type(resp.BatchItemResponse) == "table" and resp.BatchItemResponse or {}) do
+        local i = type(it) == "table" and byb[it.bId]
+        if i then
+          local f = qbo_fault.parse(it)
+          if f then
+            local res = { ok = false, error = qbo_fault.describe(f), code = f.code, fault = f,
+              retryable = qbo_fault.class(f.code) == "severe" }
+            if f.code == qbo_fault.STALE_OBJECT then
+              local body = records[i].body or records[i]
+              local cur = M.get(ctx, entity, body.Id)
+              res.conflict, res.current = true, cur
+            end
+            results[i] = res
+          elseif type(it[entity]) == "table" then
+            results[i] = { ok = true, id = it[entity].Id, sync_token = it[entity].SyncToken,
+              object = it[entity] }
+          end
+        end
+      end
+      for i = first, last do
+        if results[i] == nil then
+          results[i] = { ok = false, error = "QuickBooks's batch answer has no item for this record",
+            code = "missing", retryable = true }
+        end
+      end
+    end
+  end
+  return results
+end
+
+-- }=======================
 
 return M

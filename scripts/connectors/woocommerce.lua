@@ -1,13 +1,56 @@
--- connectors/woocommerce.lua: WooCommerce REST API (wc/v3). Declares the credentials the vault
--- keeps for a store and proves them with test(ctx); reading orders and webhooks come later
--- (issue 4). Must not: put a credential into a message or a log line.
+-- connectors/woocommerce.lua: WooCommerce REST API (wc/v3): credentials, test(ctx), read(ctx,
+-- entity, opts) for orders / customers / products and write(ctx, entity, records) for what flows
+-- back (stock, order notes, order meta). Must not: put a credential into a message or a log line.
 --
 -- Authentication: over HTTPS, HTTP Basic with the consumer key and secret. Over plain HTTP,
--- WooCommerce accepts only OAuth 1.0a one-legged signatures, which this connector does not
--- implement yet, so test() refuses http:// stores, except http://127.0.0.1 (a local mock in
--- the engine's own tests, which answers Basic auth).
+-- WooCommerce accepts only OAuth 1.0a one-legged signatures (lib/oauth1.lua, HMAC-SHA256, in the
+-- query string, a fresh nonce and timestamp on every attempt). ctx.config.woocommerce_auth =
+-- "basic" | "oauth1" overrides the choice (a TLS proxy that does not tell WordPress about HTTPS
+-- needs "oauth1" on an https URL). http://127.0.0.1 stores default to Basic: they are local
+-- mocks of the engine's tests (tests/mocks/saas_mock.py answers only Basic).
+--
+-- read(ctx, entity, opts) -> next_page
+--   entity: "orders" | "customers" | "products"
+--   opts: since (ISO-8601 GMT, e.g. "2026-01-01T00:00:00Z" -> modified_after, dates_are_gmt=true),
+--         until (-> modified_before), status (string or list; orders and products), ids (list of
+--         ids -> include), per_page (1..100, default 100), max_pages, orderby ("id" | "date" |
+--         "modified" | "include"; default "id"), order ("asc" | "desc"; default "asc"),
+--         timeout_ms (per attempt, default 30000)
+--   next_page() -> records, info   one page per call, info = {page=, total=, total_pages=}
+--              -> nil                after the last page (X-WP-TotalPages) or max_pages
+--              -> nil, message, retryable   on a failure (then every later call repeats it)
+--   Bad arguments (unknown entity, per_page out of range) raise.
+-- read_all(ctx, entity, opts) -> list of all records | nil, message, retryable
+--
+-- test(ctx) -> true, message | false, message   one GET /system_status, Basic over https and
+--   OAuth 1.0a over plain http, like read and write.
+--
+-- write(ctx, entity, records [, opts]) -> results (one per record, same order); opts.timeout_ms
+--   "stock":      {id = product id, stock_quantity = int}     PUT /products/{id}
+--   "order_note": {id = order id, note = text, customer_note = bool?}  POST /orders/{id}/notes
+--   "order_meta": {id = order id, key = meta key, value = text}  PUT /orders/{id} meta_data
+--   result: {ok = true, id = id [, note_id = the note's id]}
+--         | {ok = false, id = id, error = message, retryable = bool}
+--   A record without a positive integer id or with a bad field fails alone (retryable = false).
+--
+-- Errors: 401/403 -> "credentials rejected by WooCommerce (HTTP 401: <code>)", never retried.
+-- Retries: Basic requests use engine.http's retries (429/503 always; timeouts, resets, 502/504
+-- for GET/PUT) with its backoff; a 500 is re-issued by this file up to ATTEMPTS times for
+-- GET/PUT. OAuth requests get engine.http retries = 0 and are re-issued here, re-signed, since a
+-- resend of the same signed URL reuses its nonce and WooCommerce would refuse it with 401.
+-- Re-issues made here do not sleep (the sandbox has no sleep; engine.http does not retry 500):
+-- only the per-store rate limit spaces them. PUTs are idempotent (stock and meta set values, meta
+-- merged by key); an order note is a POST: a failure reported retryable after a timeout or a
+-- dropped connection may already have been written, and libcurl itself resends a request once
+-- when a reused keep-alive connection dies before any answer byte.
+-- Rate: every request carries rate = {key = "woocommerce:" .. store_url, per_second = 5,
+-- burst = 10, concurrent = 4}: WooCommerce core has no REST rate limit, but each request is a
+-- full PHP/WordPress boot on the shop's own (often shared) hosting; a sync must not slow the
+-- storefront or trip the host's WAF (which answers 429/503). One key per store, shared by all
+-- workers, so parallel jobs for one shop stay under that together.
 local http = require "engine.http"
 local crypto = require "engine.crypto"
+local oauth1 = require "lib.oauth1"
 
 local M = {
   name = "woocommerce",
@@ -15,7 +58,8 @@ local M = {
   credentials = {
     { name = "store_url", type = "url", required = true, schemes = { "https", "http" },
       http_note = "store_url uses plain HTTP: WooCommerce then accepts only OAuth 1.0a signed "
-        .. "requests, which this connector does not support yet; use the store's https URL",
+        .. "requests (the connector signs them); the keys travel unencrypted otherwise, so prefer "
+        .. "the store's https URL",
       description = "the store's home URL, e.g. https://shop.example.com (no /wp-json)" },
     { name = "consumer_key", type = "string", required = true, secret = true,
       description = "REST API key (ck_...), read permission at least" },
@@ -26,25 +70,234 @@ local M = {
   },
 }
 
+local API = "/wp-json/wc/v3"
+M.PER_PAGE = 100        -- WordPress' maximum
+M.TIMEOUT_MS = 30000    -- per attempt
+M.HTTP_RETRIES = 3      -- engine.http retries (Basic)
+M.ATTEMPTS = 3          -- re-issues by this file (500 on GET/PUT; every retry under OAuth)
+M.RATE = { per_second = 5, burst = 10, concurrent = 4 }
+
+local ENTITIES = { orders = true, customers = true, products = true }
+local HAS_STATUS = { orders = true, products = true }
+
 local function loopback_http(url)
   return url == "http://127.0.0.1" or url:match("^http://127%.0%.0%.1[:/]") ~= nil
+end
+
+local function store_base(ctx)
+  return (ctx.credentials.store_url:gsub("/+$", ""))
+end
+
+-- "basic" | "oauth1" for this store (see the top of the file).
+function M.auth_mode(ctx)
+  local forced = type(ctx.config) == "table" and ctx.config.woocommerce_auth or nil
+  if forced == "basic" or forced == "oauth1" then return forced end
+  local base = store_base(ctx)
+  if base:match("^https://") or loopback_http(base) then return "basic" end
+  return "oauth1"
+end
+
+local function err_code(resp)
+  local body = type(resp.json) == "table" and resp.json or {}
+  return type(body.code) == "string" and body.code or nil,
+    type(body.message) == "string" and body.message or nil
+end
+
+-- request(ctx, method, path, query, json_body, timeout_ms)
+--   -> resp (2xx) | nil, message, retryable, status_or_code
+local function request(ctx, method, path, query, body, timeout_ms)
+  local c = ctx.credentials
+  local url = store_base(ctx) .. API .. path
+  local mode = M.auth_mode(ctx)
+  local idempotent = method == "GET" or method == "PUT"
+  local msg, retryable, what
+  for _ = 1, M.ATTEMPTS do
+    local q, headers = query or {}, { Accept = "application/json" }
+    if mode == "oauth1" then
+      q = oauth1.sign(method, url, query or {}, c.consumer_key, c.consumer_secret)
+    else
+      headers.Authorization = "Basic " .. crypto.base64_encode(c.consumer_key .. ":" .. c.consumer_secret)
+    end
+    local resp, err, code = http.request {
+      method = method, url = url, query = q, headers = headers, json = body,
+      timeout_ms = timeout_ms or M.TIMEOUT_MS,
+      retries = mode == "basic" and M.HTTP_RETRIES or 0,
+      rate = { key = "woocommerce:" .. c.store_url, per_second = M.RATE.per_second,
+               burst = M.RATE.burst, concurrent = M.RATE.concurrent },
+    }
+    local again
+    if resp == nil then
+      what = code
+      msg = ("WooCommerce request failed (%s): %s"):format(code, err)
+      retryable = code == "timeout" or code == "connect" or code == "dns"
+      -- engine.http already retried these for Basic; under OAuth re-sign and try again (GET/PUT
+      -- only: from here a reset after sending cannot be told from a refused connection)
+      again = mode == "oauth1" and idempotent and (code == "connect" or code == "timeout")
+    else
+      local s = resp.status
+      if s >= 200 and s < 300 then return resp end
+      local wc_code, wc_msg = err_code(resp)
+      what = s
+      if s == 401 or s == 403 then
+        return nil, ("credentials rejected by WooCommerce (HTTP %d: %s)"):format(s,
+          wc_code or "no error code"), false, s
+      end
+      msg = ("WooCommerce answered HTTP %d%s%s"):format(s, wc_code and (": " .. wc_code) or "",
+        wc_msg and (" (" .. wc_msg .. ")") or "")
+      retryable = s == 429 or s >= 500
+      again = (s == 500 and idempotent)
+        or (mode == "oauth1" and (s == 429 or s == 503 or (idempotent and (s == 502 or s == 504))))
+    end
+    if not again then break end
+  end
+  return nil, msg, retryable, what
+end
+
+local function iso_gmt(v, what)
+  if type(v) ~= "string" then error(("woocommerce.read: %s must be an ISO-8601 GMT string"):format(what), 3) end
+  local d = v:match("^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)")
+  local zone = d and v:sub(#d + 1):gsub("^%.%d+", "") or nil
+  if not d or not (zone == "" or zone == "Z" or zone == "z" or zone == "+00:00") then
+    error(("woocommerce.read: %s must be GMT like 2026-01-15T09:30:00Z"):format(what), 3)
+  end
+  return d
+end
+
+local function list_param(v)
+  if type(v) == "table" then
+    local t = {}
+    for i, x in ipairs(v) do t[i] = tostring(x) end
+    return table.concat(t, ",")
+  end
+  return tostring(v)
+end
+
+-- read(ctx, entity, opts) -> next_page (see the top of the file)
+function M.read(ctx, entity, opts)
+  if not ENTITIES[entity] then
+    error(("woocommerce.read: unknown entity '%s' (orders, customers, products)"):format(tostring(entity)), 2)
+  end
+  opts = opts or {}
+  local per_page = opts.per_page or M.PER_PAGE
+  if math.type(per_page) ~= "integer" or per_page < 1 or per_page > 100 then
+    error("woocommerce.read: per_page must be an integer in 1..100", 2)
+  end
+  -- id order by default: a record modified while the run pages keeps its place (ordering by date
+  -- or modified would move it across pages), and orderby=modified is not documented (reference 1.2).
+  local q = { per_page = per_page, orderby = opts.orderby or "id", order = opts.order or "asc" }
+  if opts.since or opts["until"] then q.dates_are_gmt = "true" end
+  if opts.since then q.modified_after = iso_gmt(opts.since, "since") end
+  if opts["until"] then q.modified_before = iso_gmt(opts["until"], "until") end
+  if opts.status and HAS_STATUS[entity] then q.status = list_param(opts.status) end
+  if opts.ids then
+    if #opts.ids == 0 then return function() return nil end end
+    q.include = list_param(opts.ids)
+  end
+  local page, total_pages, failed = 0, nil, nil
+  return function()
+    if failed then return nil, failed[1], failed[2] end
+    if total_pages and page >= total_pages then return nil end
+    if opts.max_pages and page >= opts.max_pages then return nil end
+    page = page + 1
+    q.page = page
+    local resp, msg, retryable = request(ctx, "GET", "/" .. entity, q, nil, opts.timeout_ms)
+    if resp == nil then
+      failed = { msg, retryable }
+      return nil, msg, retryable
+    end
+    if type(resp.json) ~= "table" then
+      failed = { ("WooCommerce answered page %d of %s without a JSON list"):format(page, entity), true }
+      return nil, failed[1], failed[2]
+    end
+    total_pages = tonumber(resp.headers["x-wp-totalpages"]) or page
+    local recs = resp.json
+    if #recs == 0 then total_pages = page end
+    if page > total_pages then return nil end
+    return recs, { page = page, total = tonumber(resp.headers["x-wp-total"]), total_pages = total_pages }
+  end
+end
+
+-- read_all(ctx, entity, opts) -> every record | nil, message, retryable
+function M.read_all(ctx, entity, opts)
+  local out, next_page = {}, M.read(ctx, entity, opts)
+  while true do
+    local recs, msg, retryable = next_page()
+    if recs == nil then
+      if msg then return nil, msg, retryable end
+      return out
+    end
+    for _, r in ipairs(recs) do out[#out + 1] = r end
+  end
+end
+
+local function positive_id(v)
+  return math.type(v) == "integer" and v > 0
+end
+
+local WRITERS = {
+  stock = function(r)
+    if math.type(r.stock_quantity) ~= "integer" then return nil, "stock_quantity must be an integer" end
+    return "PUT", ("/products/%d"):format(r.id), { manage_stock = true, stock_quantity = r.stock_quantity }
+  end,
+  order_note = function(r)
+    if type(r.note) ~= "string" or r.note == "" then return nil, "note must be a non-empty string" end
+    return "POST", ("/orders/%d/notes"):format(r.id), { note = r.note, customer_note = r.customer_note == true }
+  end,
+  order_meta = function(r)
+    if type(r.key) ~= "string" or r.key == "" then return nil, "key must be a non-empty string" end
+    if r.value == nil then return nil, "value is required" end
+    return "PUT", ("/orders/%d"):format(r.id), { meta_data = { { key = r.key, value = r.value } } }
+  end,
+}
+
+-- write(ctx, entity, records) -> one result per record (see the top of the file)
+function M.write(ctx, entity, records, opts)
+  local writer = WRITERS[entity]
+  if not writer then
+    error(("woocommerce.write: unknown entity '%s' (stock, order_note, order_meta)"):format(tostring(entity)), 2)
+  end
+  opts = opts or {}
+  local results = {}
+  for i, r in ipairs(records) do
+    if type(r) ~= "table" or not positive_id(r.id) then
+      results[i] = { ok = false, error = "record needs a positive integer id", retryable = false }
+    else
+      local method, path, body = writer(r)
+      if method == nil then
+        results[i] = { ok = false, id = r.id, error = path, retryable = false }
+      else
+        local resp, msg, retryable = request(ctx, method, path, nil, body, opts.timeout_ms)
+        if resp then
+          local got = type(resp.json) == "table" and resp.json.id or nil
+          results[i] = { ok = true, id = r.id, note_id = entity == "order_note" and got or nil }
+        else
+          results[i] = { ok = false, id = r.id, error = msg, retryable = retryable == true }
+        end
+      end
+    end
+  end
+  return results
 end
 
 -- test(ctx) -> true, message | false, message
 function M.test(ctx)
   local c = ctx.credentials
-  local base = c.store_url
-  if not base:match("^https://") and not loopback_http(base) then
-    return false, "plain-HTTP stores need OAuth 1.0a signing (not yet supported)"
+  local base = store_base(ctx)
+  local mode = M.auth_mode(ctx)
+  local url = base .. API .. "/system_status"
+  local headers, query = { Accept = "application/json" }, nil
+  if mode == "oauth1" then
+    query = oauth1.sign("GET", url, {}, c.consumer_key, c.consumer_secret)
+  else
+    headers.Authorization = "Basic " .. crypto.base64_encode(c.consumer_key .. ":" .. c.consumer_secret)
   end
-  local resp, err, code = http.get(base .. "/wp-json/wc/v3/system_status", {
-    headers = {
-      Authorization = "Basic " .. crypto.base64_encode(c.consumer_key .. ":" .. c.consumer_secret),
-      Accept = "application/json",
-    },
+  local resp, err, code = http.request {
+    method = "GET", url = url, query = query, headers = headers,
     timeout_ms = 20000,
-    retries = 1,
-  })
+    retries = mode == "basic" and 1 or 0,
+    rate = { key = "woocommerce:" .. c.store_url, per_second = M.RATE.per_second,
+             burst = M.RATE.burst, concurrent = M.RATE.concurrent },
+  }
   if resp == nil then
     return false, ("cannot reach the store (%s): %s"):format(code, err)
   end

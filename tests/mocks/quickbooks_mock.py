@@ -1,0 +1,780 @@
+#!/usr/bin/env python3
+"""QuickBooks Online Accounting API v3 and Intuit's token endpoint, as a local mock (stdlib only).
+
+Usage: quickbooks_mock.py [--client-id ID --client-secret SECRET] [--realm-id R]
+                          [--per-minute 500] [--concurrent 10] [--retry-after 1]
+Listens on 127.0.0.1 on a free port and prints, one per line, then flushes:
+    port=PORT
+    ready
+
+API (behaving like Intuit's, ../shared/reference/external-apis.md section 3):
+    every /v3/company/{realm}/... call needs `Authorization: Bearer <token issued here>` (unknown or
+        expired: 401 with the gateway's lower-case fault shape, code "3200", AuthenticationFailed,
+        and WWW-Authenticate: Bearer realm="Intuit", error="invalid_token"), and minorversion=75
+        (stricter than Intuit, which treats a missing one as 75: it catches a connector that
+        forgets it; another value -> 400 Fault); an unknown realm -> 403 Fault 100.
+    POST {entity}            create (no Id) or update (Id + SyncToken; "sparse": true merges the
+                             given fields, a full update drops every omitted field). A stale
+                             SyncToken -> 400 Fault 5010; an unknown Id -> 400 Fault 610; a
+                             DisplayName used by another Customer/Vendor/Employee, or an Item Name
+                             in use -> 400 Fault 6240; CustomerRef / ItemRef to nothing -> 400
+                             Fault 2500. Answers {"<Entity>": {...}, "time": ...}.
+    GET  {entity}/{id}       read by id (610 when missing)
+    GET  query?query=...     (or POST with Content-Type application/text) SELECT * | count(*) FROM E
+                             [WHERE a op v AND ...] [ORDERBY f [ASC|DESC]] [STARTPOSITION n]
+                             [MAXRESULTS n]; ops = < > <= >= LIKE IN; strings in single quotes with
+                             backslash escapes; no OR (-> 400 Fault 4000 QueryParserError). A
+                             compared object ({"Address": ..} / {"value": ..}) compares its
+                             Address / value; ISO date-times compare as instants.
+    POST batch               {"BatchItemRequest": [...]} at most 30 items; items run in a shuffled
+                             order and the answers come back in that order (match them by bId);
+                             each item may carry a Fault; HTTP 200. References are checked
+                             against the company as it was before the batch (an item cannot use
+                             what another item of the same batch creates).
+    requestid=...            on any request: the same requestid (per realm) answers the first
+                             response again without executing (max 50 chars, 36 on batch, where
+                             each bId is then at most 10 chars -> 400 Fault).
+    throttling               more than --per-minute calls in 60 s or more than --concurrent at once
+                             for a realm -> 429 with Retry-After: --retry-after and a Fault 3001.
+    GET  companyinfo/{realm} CompanyInfo (for test(ctx)).
+Token endpoint: POST /oauth2/v1/tokens/bearer (form, Basic client auth), grant_type=refresh_token
+    rotates: a new access and refresh token each time (the old refresh token stays valid, as
+    Intuit keeps it ~24 h, unless --strict-rotation); unknown refresh token -> 400 invalid_grant.
+Test control (no auth):
+    POST /_mock/reset                      forget entities, requestids, faults, counters
+    POST /_mock/tokens {"expires_in": s}   mint an access + refresh token pair
+    POST /_mock/expire {"access_token": t} make that access token expired
+    POST /_mock/seed {"Customer": [...], ...}   add objects (Id/SyncToken/MetaData filled in
+                                           when absent); answers {"ids": {...}}
+    POST /_mock/faults {"kind": "500"|"503"|"429"|"delay"|"drop"|"drop_after"|"401"|"fault200",
+                        "count": N, "ms": M, "path": substring?}   the next N API calls (whose path
+                        contains `path`) get it: delay sleeps M ms then serves; drop closes
+                        without an answer; drop_after executes then closes; fault200 answers HTTP
+                        200 with a Fault body.
+    POST /_mock/config {"per_minute": n, "concurrent": n, "retry_after": s, "slow_ms": m}
+    GET  /_mock/state  {"entities": {E: [...]}, "counts": {E: n}, "requests": [...last 500
+                        {method, path, status, requestid}], "requestids": n, "token_calls": n,
+                        "refresh_tokens": [...], "access_tokens": [...], "throttled": n}
+Requests, headers and bodies are never logged.
+"""
+import argparse
+import base64
+import datetime
+import json
+import random
+import re
+import secrets
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+ENTITIES = ["Customer", "Vendor", "Employee", "Item", "Invoice", "SalesReceipt", "Payment",
+            "CreditMemo", "RefundReceipt"]
+BY_LOWER = {e.lower(): e for e in ENTITIES}
+NAME_SHARED = ("Customer", "Vendor", "Employee")
+
+LOCK = threading.Lock()
+ARGS = None
+S = {}
+
+
+def reset():
+    S.clear()
+    S.update({
+        "entities": {e: {} for e in ENTITIES},
+        "next_id": 100,
+        "requestids": {},
+        "faults": [],
+        "hits": [],
+        "inflight": 0,
+        "throttled": 0,
+        "requests": [],
+        "token_calls": 0,
+        "config": {"per_minute": ARGS.per_minute, "concurrent": ARGS.concurrent,
+                   "retry_after": ARGS.retry_after, "slow_ms": 0},
+    })
+    S.setdefault("access", {})
+    S.setdefault("refresh", {})
+
+
+def now_iso():
+    t = datetime.datetime.now(datetime.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + "%03d" % (t.microsecond // 1000) + "+00:00"
+
+
+def fault(code, message, detail="", ftype="ValidationFault", element=""):
+    return {"Fault": {"Error": [{"Message": message, "Detail": detail, "code": str(code),
+                                 "element": element}], "type": ftype}, "time": now_iso()}
+
+
+def new_tokens(expires_in=3600):
+    at = "mockAT_" + secrets.token_urlsafe(32)
+    rt = "mockRT_" + secrets.token_urlsafe(24)
+    with LOCK:
+        S["access"][at] = time.time() + expires_in
+        S["refresh"][rt] = True
+    return at, rt
+
+
+class QError(Exception):
+    def __init__(self, status, body):
+        Exception.__init__(self)
+        self.status, self.body = status, body
+
+
+# ---------------- query language ----------------
+
+def parse_value(s):
+    s = s.strip()
+    if s.startswith("'"):
+        out, i = [], 1
+        while i < len(s):
+            c = s[i]
+            if c == "\\" and i + 1 < len(s):
+                out.append(s[i + 1])
+                i += 2
+                continue
+            if c == "'":
+                if s[i + 1:].strip():
+                    raise ValueError("text after a string")
+                return "".join(out)
+            out.append(c)
+            i += 1
+        raise ValueError("unterminated string")
+    if s.startswith("("):
+        return [parse_value(p) for p in split_top(s.strip()[1:-1], ",")]
+    if s.lower() in ("true", "false"):
+        return s.lower() == "true"
+    return float(s)
+
+
+def split_top(s, sep_re):
+    """Split s on sep_re (a regex) outside single-quoted strings."""
+    parts, cur, i, q = [], [], 0, False
+    pat = re.compile(sep_re, re.I)
+    while i < len(s):
+        c = s[i]
+        if q:
+            cur.append(c)
+            if c == "\\" and i + 1 < len(s):
+                cur.append(s[i + 1])
+                i += 2
+                continue
+            if c == "'":
+                q = False
+            i += 1
+            continue
+        if c == "'":
+            q = True
+            cur.append(c)
+            i += 1
+            continue
+        m = pat.match(s, i)
+        if m and m.end() > i:
+            parts.append("".join(cur))
+            cur = []
+            i = m.end()
+            continue
+        cur.append(c)
+        i += 1
+    parts.append("".join(cur))
+    return parts
+
+
+def scan_keywords(s):
+    """s with every single-quoted string blanked, for keyword searches."""
+    return re.sub(r"'(?:\\.|[^'\\])*'", lambda m: "'" + "_" * (len(m.group(0)) - 2) + "'", s)
+
+
+def field(obj, path):
+    v = obj
+    for p in path.split("."):
+        if not isinstance(v, dict) or p not in v:
+            return None
+        v = v[p]
+    if isinstance(v, dict):
+        v = v.get("Address", v.get("value", v.get("FreeFormNumber")))
+    return v
+
+
+def as_time(v):
+    if not isinstance(v, str) or not re.match(r"^\d{4}-\d\d-\d\dT", v):
+        return None
+    try:
+        t = datetime.datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=datetime.timezone.utc)
+    return t
+
+
+def compare(a, op, b):
+    if a is None:
+        return False
+    if op == "IN":
+        return any(compare(a, "=", x) for x in b)
+    if op == "LIKE":
+        rx = "^" + ".*".join(re.escape(p) for p in str(b).split("%")) + "$"
+        return re.match(rx, str(a), re.I | re.S) is not None
+    ta, tb = as_time(a), as_time(b)
+    if ta is not None and tb is not None:
+        a, b = ta, tb
+    elif isinstance(b, float):
+        try:
+            a = float(a)
+        except (TypeError, ValueError):
+            return False
+    elif isinstance(b, bool):
+        pass
+    else:
+        a, b = str(a), str(b)
+        if op == "=":
+            return a.lower() == b.lower()  # QBO compares names case-insensitively
+    return {"=": a == b, "<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
+
+
+def qerr(msg):
+    return QError(400, fault(4000, "Error parsing query", "QueryParserError: " + msg))
+
+
+def run_query(text, snapshot=None):
+    t = text.strip().rstrip(";")
+    blank = scan_keywords(t)
+    m = re.match(r"^\s*select\s+(\*|count\(\*\))\s+from\s+(\w+)\s*", blank, re.I)
+    if not m:
+        raise qerr("expected SELECT * | count(*) FROM Entity")
+    count_only = m.group(1) != "*"
+    ent = m.group(2)
+    if ent not in S["entities"]:
+        raise qerr("unknown entity " + ent)  # (names are case-sensitive)
+    rest, brest = t[m.end():], blank[m.end():]
+    start, maxr, order = 1, 100, None
+    for kw in ("maxresults", "startposition"):
+        mm = re.search(r"\s*\b" + kw + r"\s+(\d+)\s*$", brest, re.I)
+        if mm:
+            n = int(mm.group(1))
+            if kw == "maxresults":
+                maxr = n
+            else:
+                start = n
+            rest, brest = rest[:mm.start()], brest[:mm.start()]
+    for kw in ("maxresults", "startposition"):  # either order
+        mm = re.search(r"\s*\b" + kw + r"\s+(\d+)\s*$", brest, re.I)
+        if mm:
+            n = int(mm.group(1))
+            if kw == "maxresults":
+                maxr = n
+            else:
+                start = n
+            rest, brest = rest[:mm.start()], brest[:mm.start()]
+    mm = re.search(r"\s*\border\s*by\s+([\w.]+)(\s+(asc|desc))?\s*$", brest, re.I)
+    if mm:
+        order = (mm.group(1), (mm.group(3) or "asc").lower() == "desc")
+        rest, brest = rest[:mm.start()], brest[:mm.start()]
+    conds = []
+    if brest.strip():
+        mw = re.match(r"^\s*where\s+", brest, re.I)
+        if not mw:
+            raise qerr("unexpected text")
+        cond_text = rest[mw.end():]
+        if re.search(r"\bor\b", scan_keywords(cond_text), re.I):
+            raise qerr("OR is not supported")
+        for c in split_top(cond_text, r"\s+and\s+"):
+            mc = re.match(r"^\s*([\w.]+)\s*(<=|>=|=|<|>|\blike\b|\bin\b)\s*(.+?)\s*$", c,
+                          re.I | re.S)
+            if not mc:
+                raise qerr("bad condition")
+            try:
+                conds.append((mc.group(1), mc.group(2).upper(), parse_value(mc.group(3))))
+            except ValueError as e:
+                raise qerr(str(e))
+    if start < 1 or maxr < 1 or maxr > 1000:
+        raise qerr("STARTPOSITION from 1, MAXRESULTS 1..1000")
+    objs = list((snapshot or S["entities"])[ent].values())
+    rows = [o for o in objs if all(compare(field(o, f), op, v) for f, op, v in conds)]
+    if order:
+        rows.sort(key=lambda o: (field(o, order[0]) is None, str(field(o, order[0]))),
+                  reverse=order[1])
+    else:
+        rows.sort(key=lambda o: int(o["Id"]))
+    if count_only:
+        return {"QueryResponse": {"totalCount": len(rows)}, "time": now_iso()}
+    page = rows[start - 1:start - 1 + maxr]
+    qr = {}
+    if page:
+        qr[ent] = page
+        qr["startPosition"] = start
+        qr["maxResults"] = len(page)
+    return {"QueryResponse": qr, "time": now_iso()}
+
+
+# ---------------- entities ----------------
+
+def display_name_taken(ent, obj, exclude_id=None):
+    if ent in NAME_SHARED:
+        name = obj.get("DisplayName")
+        if name is None:
+            return False
+        for e in NAME_SHARED:
+            for o in S["entities"][e].values():
+                if o.get("DisplayName", "").lower() == name.lower() and not (
+                        e == ent and o["Id"] == exclude_id):
+                    return True
+    if ent == "Item" and obj.get("Name") is not None:
+        for o in S["entities"]["Item"].values():
+            if o.get("Name", "").lower() == obj["Name"].lower() and o["Id"] != exclude_id:
+                return True
+    return False
+
+
+def dup_fault():
+    return QError(400, fault(6240, "Duplicate Name Exists Error",
+                             "The name supplied already exists. : Another customer, vendor or "
+                             "employee is already using this \nname. Please use a different name."))
+
+
+def check_refs(obj, snapshot):
+    refs = []
+    if isinstance(obj.get("CustomerRef"), dict):
+        refs.append(("Customer", obj["CustomerRef"].get("value")))
+    for line in obj.get("Line") or []:
+        d = line.get("SalesItemLineDetail") if isinstance(line, dict) else None
+        if isinstance(d, dict) and isinstance(d.get("ItemRef"), dict):
+            v = d["ItemRef"].get("value")
+            if v not in ("SHIPPING_ITEM_ID", "GRATUITY_ITEM_ID"):
+                refs.append(("Item", v))
+    for ent, v in refs:
+        if str(v) not in snapshot[ent]:
+            raise QError(400, fault(2500, "Invalid Reference Id",
+                                    "Invalid Reference Id : %s assigned is not valid" % ent,
+                                    element="%sRef" % ent))
+
+
+def stamp(obj, create):
+    t = now_iso()
+    md = obj.get("MetaData") if isinstance(obj.get("MetaData"), dict) else {}
+    if create:
+        md = {"CreateTime": md.get("CreateTime", t), "LastUpdatedTime": md.get("LastUpdatedTime", t)}
+    else:
+        md = {"CreateTime": md.get("CreateTime", t), "LastUpdatedTime": t}
+    obj["MetaData"] = md
+
+
+def save(ent, body, snapshot=None, seed=False):
+    """Create or update; answers the stored object or raises QError."""
+    if not isinstance(body, dict):
+        raise QError(400, fault(2020, "Required param missing, need to supply the required value",
+                                "a JSON object is required"))
+    store = S["entities"][ent]
+    if "Id" in body and not seed:
+        oid = str(body["Id"])
+        cur = store.get(oid)
+        if cur is None:
+            raise QError(400, fault(610, "Object Not Found",
+                                    "Object Not Found : Something you're trying to use has been "
+                                    "made inactive. Check the fields with accounts, customers, "
+                                    "items, vendors or employees."))
+        if str(body.get("SyncToken")) != cur["SyncToken"]:
+            raise QError(400, fault(5010, "Stale Object Error",
+                                    "Stale Object Error : You and root were working on this at "
+                                    "the same time. root finished before you did, so your work "
+                                    "was not saved."))
+        if display_name_taken(ent, body, exclude_id=oid):
+            raise dup_fault()
+        check_refs(body, snapshot or S["entities"])
+        if body.get("sparse") is True:
+            new = dict(cur)
+            new.update({k: v for k, v in body.items() if k not in ("sparse", "SyncToken")})
+        else:  # a full update drops every field not sent
+            new = {k: v for k, v in body.items() if k != "SyncToken"}
+            new["MetaData"] = cur.get("MetaData")
+        new["Id"] = oid
+        new["SyncToken"] = str(int(cur["SyncToken"]) + 1)
+        new["sparse"] = False
+        new["domain"] = "QBO"
+        stamp(new, False)
+        store[oid] = new
+        return new
+    if display_name_taken(ent, body):
+        raise dup_fault()
+    if not seed:
+        check_refs(body, snapshot or S["entities"])
+    obj = dict(body)
+    if "Id" not in obj:
+        S["next_id"] += 1
+        obj["Id"] = str(S["next_id"])
+    obj["Id"] = str(obj["Id"])
+    obj["SyncToken"] = str(obj.get("SyncToken", "0"))
+    obj.setdefault("domain", "QBO")
+    obj["sparse"] = False
+    if ent in NAME_SHARED:
+        obj.setdefault("Active", True)
+        if obj.get("DisplayName"):
+            obj.setdefault("FullyQualifiedName", obj["DisplayName"])
+    stamp(obj, True)
+    store[obj["Id"]] = obj
+    return obj
+
+
+def snapshot_now():
+    return {e: dict(v) for e, v in S["entities"].items()}
+
+
+# ---------------- HTTP ----------------
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "qbo-mock/1"
+
+    def log_message(self, fmt, *args):  # never log requests (they carry tokens)
+        pass
+
+    def send(self, status, obj, headers=None, ctype="application/json;charset=UTF-8"):
+        data = obj if isinstance(obj, bytes) else json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("intuit_tid", "mock-" + secrets.token_hex(8))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def drop(self):
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def do_GET(self):
+        self.route("GET")
+
+    def do_POST(self):
+        self.route("POST")
+
+    def route(self, method):
+        u = urlsplit(self.path)
+        raw = self.body()
+        q = parse_qs(u.query, keep_blank_values=True)
+        if u.path.startswith("/_mock/"):
+            return self.control(method, u.path, raw)
+        if u.path == "/oauth2/v1/tokens/bearer" and method == "POST":
+            return self.token(raw)
+        m = re.match(r"^/v3/company/([^/]+)/(.+)$", u.path)
+        if not m:
+            return self.send(404, fault(404, "Not found", "no such route", "SystemFault"))
+        realm, rest = unquote(m.group(1)), m.group(2)
+        rid = (q.get("requestid") or [None])[0]
+        entry = {"method": method, "path": rest, "requestid": rid, "status": None}
+        with LOCK:
+            S["requests"].append(entry)
+            del S["requests"][:-500]
+        status, obj, headers, after = self.api(method, realm, rest, q, raw, rid)
+        entry["status"] = status
+        if after == "drop":
+            return self.drop()
+        self.send(status, obj, headers)
+
+    def api(self, method, realm, rest, q, raw, rid):
+        """-> status, body, headers, after ("drop" or None)"""
+        # faults first: they stand for the network and Intuit's front end
+        fk = None
+        with LOCK:
+            for f in S["faults"]:
+                if f["count"] > 0 and f.get("path", "") in rest:
+                    f["count"] -= 1
+                    fk = dict(f)
+                    break
+            S["faults"] = [f for f in S["faults"] if f["count"] > 0]
+        after = None
+        if fk:
+            k = fk["kind"]
+            if k == "delay":
+                time.sleep(fk.get("ms", 1000) / 1000.0)
+            elif k == "drop":
+                return None, None, None, "drop"
+            elif k == "drop_after":
+                after = "drop"
+            elif k in ("500", "503"):
+                return int(k), fault(10000, "An application error has occurred while "
+                                     "processing your request", "System Failure Error",
+                                     "SystemFault"), None, None
+            elif k == "429":
+                return 429, self.throttle_body(), {
+                    "Retry-After": str(S["config"]["retry_after"])}, None
+            elif k == "401":
+                return self.auth_fail()
+            elif k == "fault200":
+                return 200, fault(6000, "A business validation error has occurred while "
+                                  "processing your request", "Business Validation Error: "
+                                  "injected"), None, None
+        auth = self.headers.get("Authorization") or ""
+        tok = auth[7:].strip() if auth.startswith("Bearer ") else None
+        with LOCK:
+            exp = S["access"].get(tok) if tok else None
+        if exp is None or exp <= time.time():
+            return self.auth_fail()
+        if realm != ARGS.realm_id:
+            return 403, fault(100, "General Authentication Error",
+                              "the token does not belong to this company",
+                              "AuthenticationFault"), None, None
+        mv = (q.get("minorversion") or [None])[0]
+        if mv != "75":
+            return 400, fault(4001, "Invalid minorversion",
+                              "minorversion=75 is required by this mock (got %s)" % mv), None, None
+        # throttling per realm
+        cfg = S["config"]
+        nowt = time.time()
+        with LOCK:
+            S["hits"] = [h for h in S["hits"] if h > nowt - 60]
+            if len(S["hits"]) >= cfg["per_minute"] or S["inflight"] >= cfg["concurrent"]:
+                S["throttled"] += 1
+                return 429, self.throttle_body(), {"Retry-After": str(cfg["retry_after"])}, None
+            S["hits"].append(nowt)
+            S["inflight"] += 1
+        try:
+            if cfg.get("slow_ms"):
+                time.sleep(cfg["slow_ms"] / 1000.0)
+            limit = 36 if rest == "batch" else 50
+            if rid is not None and (len(rid) == 0 or len(rid) > limit):
+                return 400, fault(2050, "Invalid requestid",
+                                  "requestid must be 1..%d characters" % limit), None, None
+            with LOCK:
+                if rid is not None and rid in S["requestids"]:
+                    st, ob = S["requestids"][rid]
+                    return st, ob, None, after
+                st, ob = self.execute(method, rest, q, raw, rid)
+                if rid is not None:
+                    S["requestids"][rid] = (st, ob)
+            return st, ob, None, after
+        finally:
+            with LOCK:
+                S["inflight"] -= 1
+
+    def throttle_body(self):
+        return {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; "
+                                     "statusCode=429", "Detail": "Too many requests",
+                                     "code": "3001"}], "type": "SERVICE"}, "time": now_iso()}
+
+    def auth_fail(self):
+        return 401, {"warnings": None, "intuitObject": None, "fault": {"error": [{
+            "message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
+            "detail": "Token expired", "code": "3200", "element": None}],
+            "type": "AUTHENTICATION"}, "report": None, "queryResponse": None, "batchItemResponse": [],
+            "attachableResponse": [], "syncErrorResponse": None, "requestId": None,
+            "time": int(time.time() * 1000), "status": None, "cdcresponse": []}, {
+            "WWW-Authenticate": 'Bearer realm="Intuit", error="invalid_token"'}, None
+
+    def execute(self, method, rest, q, raw, rid):
+        try:
+            return self.execute1(method, rest, q, raw, rid)
+        except QError as e:
+            return e.status, e.body
+
+    def execute1(self, method, rest, q, raw, rid):
+        parts = rest.split("/")
+        if parts[0] == "query":
+            if method == "GET":
+                text = (q.get("query") or [""])[0]
+            else:
+                text = raw.decode("utf-8", "replace")
+            return 200, run_query(text)
+        if parts[0] == "companyinfo" and method == "GET":
+            return 200, {"CompanyInfo": {"CompanyName": "Mock Company", "Id": ARGS.realm_id},
+                         "time": now_iso()}
+        if parts[0] == "batch" and method == "POST":
+            return self.batch(raw, rid)
+        ent = BY_LOWER.get(parts[0].lower())
+        if ent is None:
+            return 400, fault(4000, "Unsupported entity", parts[0])
+        if method == "GET" and len(parts) == 2:
+            obj = S["entities"][ent].get(parts[1])
+            if obj is None:
+                return 400, fault(610, "Object Not Found", "Object Not Found : Something you're "
+                                  "trying to use has been made inactive.")
+            return 200, {ent: obj, "time": now_iso()}
+        if method == "POST" and len(parts) == 1:
+            try:
+                body = json.loads(raw.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                return 400, fault(500, "Unsupported Operation", "malformed JSON body")
+            return 200, {ent: save(ent, body), "time": now_iso()}
+        return 400, fault(500, "Unsupported Operation", "unsupported method or path")
+
+    def batch(self, raw, rid):
+        try:
+            doc = json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return 400, fault(500, "Unsupported Operation", "malformed JSON body")
+        items = doc.get("BatchItemRequest") if isinstance(doc, dict) else None
+        if not isinstance(items, list) or not items:
+            return 400, fault(2020, "Required param missing", "BatchItemRequest")
+        if len(items) > 30:
+            return 400, fault(1000, "Too many batch items",
+                              "the batch has %d items; at most 30" % len(items))
+        bids = [i.get("bId") for i in items if isinstance(i, dict)]
+        if len(set(bids)) != len(items) or any(not isinstance(b, str) or not b for b in bids):
+            return 400, fault(2020, "Invalid bId", "each item needs a unique bId")
+        if rid is not None and any(len(b) > 10 for b in bids):
+            return 400, fault(2050, "Invalid bId", "with a batch requestid a bId is <= 10 chars")
+        snap = snapshot_now()
+        order = list(items)
+        random.shuffle(order)
+        out = []
+        for it in order:
+            r = {"bId": it["bId"]}
+            try:
+                if "Query" in it:
+                    r["QueryResponse"] = run_query(it["Query"], snap)["QueryResponse"]
+                else:
+                    op = it.get("operation")
+                    ents = [k for k in it if k in S["entities"]]
+                    if op not in ("create", "update") or len(ents) != 1:
+                        raise QError(400, fault(500, "Unsupported Operation",
+                                                "operation create|update with one entity"))
+                    ent = ents[0]
+                    body = dict(it[ent])
+                    if op == "create":
+                        body.pop("Id", None)
+                    elif "Id" not in body:
+                        raise QError(400, fault(2020, "Required param missing", "Id"))
+                    r[ent] = save(ent, body, snapshot=snap)
+            except QError as e:
+                f = e.body["Fault"]
+                r["Fault"] = f
+            out.append(r)
+        return 200, {"BatchItemResponse": out, "time": now_iso()}
+
+    # ---- token endpoint ----
+    def token(self, raw):
+        with LOCK:
+            S["token_calls"] += 1
+        h = self.headers.get("Authorization") or ""
+        ok = False
+        if h.startswith("Basic "):
+            try:
+                got = base64.b64decode(h[6:].strip(), validate=True).decode()
+                ok = secrets.compare_digest(got.encode(),
+                                            (ARGS.client_id + ":" + ARGS.client_secret).encode())
+            except (ValueError, UnicodeDecodeError):
+                ok = False
+        if not ok:
+            return self.send(401, {"error": "invalid_client"})
+        form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        if (form.get("grant_type") or [""])[0] != "refresh_token":
+            return self.send(400, {"error": "unsupported_grant_type"})
+        rt = (form.get("refresh_token") or [""])[0]
+        with LOCK:
+            valid = S["refresh"].get(rt) is True
+            if valid and ARGS.strict_rotation:
+                S["refresh"][rt] = False
+        if not valid:
+            return self.send(400, {"error_description": "Token invalid", "error": "invalid_grant"})
+        at, nrt = new_tokens(ARGS.access_ttl)
+        self.send(200, {"access_token": at, "refresh_token": nrt, "token_type": "bearer",
+                        "expires_in": ARGS.access_ttl, "x_refresh_token_expires_in": 8726400})
+
+    # ---- test control ----
+    def control(self, method, path, raw):
+        try:
+            doc = json.loads(raw.decode("utf-8")) if raw else {}
+        except ValueError:
+            return self.send(400, {"error": "bad json"})
+        if path == "/_mock/state" and method == "GET":
+            with LOCK:
+                return self.send(200, {
+                    "entities": {e: list(v.values()) for e, v in S["entities"].items()},
+                    "counts": {e: len(v) for e, v in S["entities"].items()},
+                    "requests": list(S["requests"]),
+                    "requestids": len(S["requestids"]),
+                    "token_calls": S["token_calls"],
+                    "throttled": S["throttled"],
+                    "access_tokens": list(S["access"].keys()),
+                    "refresh_tokens": list(S["refresh"].keys()),
+                })
+        if method != "POST":
+            return self.send(404, {"error": "not_found"})
+        if path == "/_mock/reset":
+            with LOCK:
+                reset()
+            return self.send(200, {"ok": True})
+        if path == "/_mock/tokens":
+            at, rt = new_tokens(int(doc.get("expires_in", 3600)))
+            return self.send(200, {"access_token": at, "refresh_token": rt})
+        if path == "/_mock/expire":
+            with LOCK:
+                if doc.get("access_token") in S["access"]:
+                    S["access"][doc["access_token"]] = 0
+            return self.send(200, {"ok": True})
+        if path == "/_mock/seed":
+            ids = {}
+            with LOCK:
+                try:
+                    for ent, objs in doc.items():
+                        for o in objs:
+                            ids.setdefault(ent, []).append(save(ent, o, seed=True)["Id"])
+                except QError as e:
+                    return self.send(400, e.body)
+            return self.send(200, {"ids": ids})
+        if path == "/_mock/faults":
+            with LOCK:
+                if doc.get("clear"):
+                    S["faults"] = []
+                    return self.send(200, {"ok": True})
+                S["faults"].append({"kind": str(doc.get("kind")), "count": int(doc.get("count", 1)),
+                                    "ms": int(doc.get("ms", 1000)), "path": doc.get("path", "")})
+            return self.send(200, {"ok": True})
+        if path == "/_mock/config":
+            with LOCK:
+                for k in ("per_minute", "concurrent", "retry_after", "slow_ms"):
+                    if k in doc:
+                        S["config"][k] = int(doc[k])
+                S["hits"] = []
+            return self.send(200, {"ok": True, "config": S["config"]})
+        return self.send(404, {"error": "not_found"})
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # a dropped connection (fault "drop") or a client that gave up (timeout tests) is normal
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, OSError)):
+            return
+        ThreadingHTTPServer.handle_error(self, request, client_address)
+
+
+def main():
+    global ARGS
+    p = argparse.ArgumentParser()
+    p.add_argument("--client-id", default="mock-client")
+    p.add_argument("--client-secret", default="mock-secret")
+    p.add_argument("--realm-id", default="9130357766900456")
+    p.add_argument("--per-minute", type=int, default=500)
+    p.add_argument("--concurrent", type=int, default=10)
+    p.add_argument("--retry-after", type=int, default=1)
+    p.add_argument("--access-ttl", type=int, default=3600)
+    p.add_argument("--strict-rotation", action="store_true")
+    ARGS = p.parse_args()
+    reset()
+    srv = Server(("127.0.0.1", 0), Handler)
+    print("port=%d" % srv.server_address[1])
+    print("ready")
+    sys.stdout.flush()
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

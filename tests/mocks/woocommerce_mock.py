@@ -1,0 +1,547 @@
+#!/usr/bin/env python3
+"""A WooCommerce store (REST API wc/v3) on loopback, for the woocommerce connector's tests
+(Python 3 stdlib only). Two listeners share one store:
+  - a plain-HTTP one, where (as in WooCommerce when WordPress is not on HTTPS) only OAuth 1.0a
+    one-legged signatures are accepted, verified for real (HMAC-SHA1/HMAC-SHA256, RFC 5849
+    base string, +-15 min timestamp, nonce used once per key);
+  - an HTTPS one (TLS with --cert/--key; without them plain HTTP on the wire, behaving like
+    WordPress behind a TLS proxy that tells it the request is HTTPS): HTTP Basic (consumer key /
+    secret) is checked, and also the consumer_key / consumer_secret query pair; without either,
+    OAuth 1.0a as on the plain listener.
+Prints "<plain port> <https port>" on one line of stdout, then flushes.
+
+Keys come from the environment (never argv): MOCK_WOO_KEY, MOCK_WOO_SECRET.
+
+Store routes (prefix /wp-json/wc/v3):
+  GET  /orders /customers /products   per_page (1-100, default 10; else 400 rest_invalid_param),
+       page, status (comma list or any), include (comma list), modified_after / modified_before
+       (with dates_are_gmt=true they compare with date_modified_gmt; otherwise with
+       date_modified, the site's time, which this store keeps equal to GMT), orderby (date, id,
+       include, modified), order (asc|desc, default desc). Headers X-WP-Total, X-WP-TotalPages,
+       Link.
+  GET  /{orders|customers|products}/{id}, GET /system_status
+  PUT  /products/{id}        JSON body, e.g. {"stock_quantity": 5}
+  PUT  /orders/{id}          JSON body; meta_data entries are merged by key
+  POST /orders/{id}/notes    JSON {"note": ...} -> 201 note
+Errors are WooCommerce's JSON {"code", "message", "data": {"status"}}; 401 on bad auth.
+
+Test control (no auth):
+  POST /_mock/reset                      fixtures only, counters and faults cleared
+  POST /_mock/seed      {"entity", "records": [...]} or
+                        {"entity", "generate": N, "start_id", "start": "2026-01-01T00:00:00",
+                         "step_s": 60, "statuses": [...]}
+  POST /_mock/fault     {"kind": "500"|"503"|"delay"|"drop"|"drop_after", "count": N,
+                         "delay_ms": M} applies to the next N store requests: 500/503/delay/drop
+                        before auth (like a proxy); drop_after acts on the request, then drops
+                        the connection without an answer. count 0 clears.
+  GET  /_mock/state     {"hits", "requests": [{method, path, query, auth, status, fault}],
+                         "writes", "faults_left"} (query without credentials or oauth_*)
+  GET  /_mock/record/{entity}/{id}
+  POST /_mock/webhook   {"url", "secret", "topic": "order.updated", "id": 727} fires one signed
+                        delivery at url, as WooCommerce does: body = wp_json_encode of the
+                        resource (slashes and non-ASCII escaped as WordPress does; {"id": N} for
+                        *.deleted), X-WC-Webhook-Signature = base64(HMAC-SHA256(secret, body)),
+                        the X-WC-Webhook-* headers. {"url", "ping": true, "webhook_id"} sends the
+                        unsigned form ping. "raw_body" replaces the body (signature vectors).
+                        Answers {"status", "signature", "body"}.
+  POST /_mock/echo      a receiver for the above: keeps the raw body (base64) and headers;
+  GET  /_mock/echoes    lists them
+"""
+import base64
+import hashlib
+import hmac
+import io
+import json
+import os
+import re
+import sys
+import threading
+import time
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, quote, urlsplit
+
+FIXTURES = os.environ.get("MOCK_FIXTURES") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures", "woocommerce")
+KEY = os.environ.get("MOCK_WOO_KEY", "")
+SECRET = os.environ.get("MOCK_WOO_SECRET", "")
+PREFIX = "/wp-json/wc/v3"
+LOCK = threading.Lock()
+ENTITIES = ("orders", "customers", "products")
+
+
+def load(name):
+    with open(os.path.join(FIXTURES, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+class Store:
+    def __init__(self):
+        self.reset()
+
+    def reset(self):
+        self.data = {e: {} for e in ENTITIES}
+        for name in ("orders-list.json",):
+            for o in load(name):
+                self.data["orders"][o["id"]] = o
+        for name, ent in (("order.json", "orders"), ("customer.json", "customers"),
+                          ("product.json", "products")):
+            r = load(name)
+            self.data[ent][r["id"]] = r
+        self.echoes = []
+        self.hits = 0
+        self.requests = []
+        self.writes = []
+        self.faults = []  # list of (kind, delay_ms)
+        self.nonces = {}
+        self.next_note = 1000
+
+
+STORE = Store()
+
+
+def gmt(ts):
+    return ts.strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def generate(entity, n, start_id, start, step_s, statuses):
+    t0 = datetime.strptime(start, "%Y-%m-%dT%H:%M:%S")
+    tmpl = {"orders": load("order.json"), "customers": load("customer.json"),
+            "products": load("product.json")}[entity]
+    out = []
+    for i in range(n):
+        r = json.loads(json.dumps(tmpl))
+        r["id"] = start_id + i
+        t = gmt(t0 + timedelta(seconds=step_s * i))
+        for k in ("date_created", "date_created_gmt", "date_modified", "date_modified_gmt"):
+            r[k] = t
+        if entity == "orders":
+            r["number"] = str(r["id"])
+            r["status"] = statuses[i % len(statuses)] if statuses else "processing"
+        elif entity == "products":
+            r["sku"] = "SKU-%d" % r["id"]
+            r["manage_stock"] = True
+            r["stock_quantity"] = 10
+        out.append(r)
+    return out
+
+
+def pct(s):
+    return quote(s, safe="-._~")
+
+
+def oauth_ok(method, base_url, params):
+    """(ok, code, message) for an OAuth 1.0a one-legged signature in params (query string)."""
+    need = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature",
+            "oauth_signature_method")
+    missing = [p for p in need if p not in dict(params)]
+    if missing:
+        return False, "woocommerce_rest_authentication_error", "Missing OAuth parameter %s" % missing[0]
+    d = dict(params)
+    if d["oauth_consumer_key"] != KEY or not KEY:
+        return False, "woocommerce_rest_authentication_error", "Consumer key is invalid."
+    method_ = d["oauth_signature_method"]
+    if method_ not in ("HMAC-SHA1", "HMAC-SHA256"):
+        return False, "woocommerce_rest_authentication_error", "Invalid signature method"
+    signed = sorted((pct(k), pct(v)) for k, v in params if k != "oauth_signature")
+    pstr = "&".join("%s=%s" % kv for kv in signed)
+    base = "&".join((method.upper(), pct(base_url), pct(pstr)))
+    algo = hashlib.sha1 if method_ == "HMAC-SHA1" else hashlib.sha256
+    want = base64.b64encode(hmac.new((pct(SECRET) + "&").encode(), base.encode(), algo).digest()).decode()
+    if not hmac.compare_digest(want.encode(), d["oauth_signature"].encode()):
+        return False, "woocommerce_rest_authentication_error", "Invalid signature - provided signature does not match."
+    try:
+        ts = int(d["oauth_timestamp"])
+    except ValueError:
+        ts = 0
+    if abs(time.time() - ts) > 15 * 60:
+        return False, "woocommerce_rest_authentication_error", "Invalid timestamp."
+    with LOCK:
+        used = STORE.nonces.setdefault(KEY, set())
+        if d["oauth_nonce"] in used:
+            return False, "woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used."
+        used.add(d["oauth_nonce"])
+    return True, None, None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "tallysync-woocommerce-mock/1"
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def send_json(self, status, doc, headers=None):
+        body = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+        self._status = status
+
+    def error(self, status, code, message, headers=None):
+        self.send_json(status, {"code": code, "message": message, "data": {"status": status}}, headers)
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(n) if n > 0 else b""
+        if not raw:
+            return {}
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return None
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def dispatch(self, method):
+        u = urlsplit(self.path)
+        if u.path.startswith("/_mock/"):
+            return self.control(method, u.path)
+        params = parse_qsl(u.query, keep_blank_values=True)
+        body = self.read_body() if method in ("POST", "PUT") else {}
+        with LOCK:
+            STORE.hits += 1
+            fault = STORE.faults.pop(0) if STORE.faults else None
+        log = {"method": method, "path": u.path, "query": {k: v for k, v in params
+                                                             if not k.startswith("oauth_") and k not in ("consumer_key", "consumer_secret")},
+               "auth": None, "status": None, "fault": fault[0] if fault else None}
+        with LOCK:
+            STORE.requests.append(log)
+        self._status = None
+        if fault:
+            kind, delay_ms = fault
+            if kind == "drop":
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(2)
+                except (OSError, ValueError):
+                    pass
+                log["status"] = 0
+                return
+            if kind == "delay":
+                time.sleep(delay_ms / 1000.0)
+                log["status"] = 0
+                try:
+                    self.error(503, "mock_delay", "Delayed past the client's timeout.")
+                except OSError:
+                    pass
+                return
+            if kind == "drop_after":  # acted on, but the answer is lost
+                real = self.wfile
+                self.wfile = io.BytesIO()
+                ok, _, _ = self.authenticate(method, u.path, params, log)
+                if ok and body is not None and u.path.startswith(PREFIX + "/"):
+                    self.route(method, u.path[len(PREFIX):], dict(params), body)
+                self.wfile = real
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(2)
+                except OSError:
+                    pass
+                log["status"] = 0
+                return
+            status = int(kind)
+            self.error(status, "internal_server_error" if status == 500 else "service_unavailable",
+                       "Injected fault.")
+            log["status"] = status
+            return
+        if not u.path.startswith(PREFIX + "/"):
+            self.error(404, "rest_no_route", "No route was found matching the URL and request method.")
+            log["status"] = 404
+            return
+        ok, code, msg = self.authenticate(method, u.path, params, log)
+        if not ok:
+            self.error(401, code, msg, {"WWW-Authenticate": 'Basic realm="WooCommerce API. Use a consumer key in the username field and a consumer secret in the password field"'}
+                       if self.server.https else None)
+            log["status"] = 401
+            return
+        if body is None:
+            self.error(400, "rest_invalid_json", "Invalid JSON body passed.")
+        else:
+            self.route(method, u.path[len(PREFIX):], dict(params), body)
+        log["status"] = self._status
+
+    def authenticate(self, method, path, params, log):
+        if self.server.https:
+            auth = self.headers.get("Authorization", "")
+            d = dict(params)
+            user = pw = None
+            if auth.startswith("Basic "):
+                try:
+                    user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
+                except (ValueError, UnicodeDecodeError):
+                    user = pw = None
+                log["auth"] = "basic"
+            elif "consumer_key" in d:
+                user, pw = d.get("consumer_key"), d.get("consumer_secret")
+                log["auth"] = "query"
+            if user is not None:
+                good = bool(KEY) and hmac.compare_digest(user.encode(), KEY.encode()) and \
+                    hmac.compare_digest((pw or "").encode(), SECRET.encode())
+                if good:
+                    return True, None, None
+                return False, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
+        if any(k.startswith("oauth_") for k, _ in params):
+            log["auth"] = "oauth1"
+            host = self.headers.get("Host", "127.0.0.1")
+            scheme = "https" if self.server.https else "http"
+            return oauth_ok(method, "%s://%s%s" % (scheme, host, path), params)
+        log["auth"] = log["auth"] or "none"
+        return False, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources."
+
+    # ---- store ----
+    def route(self, method, path, q, body):
+        parts = path.strip("/").split("/")
+        if method == "GET" and parts == ["system_status"]:
+            host = self.headers.get("Host", "127.0.0.1")
+            return self.send_json(200, {"environment": {"home_url": "http://%s" % host, "version": "9.4.2",
+                                                        "wp_version": "6.7.1"}, "settings": {"currency": "USD"}})
+        if parts[0] not in ENTITIES:
+            return self.error(404, "rest_no_route", "No route was found matching the URL and request method.")
+        ent = parts[0]
+        if method == "GET" and len(parts) == 1:
+            return self.list(ent, q)
+        if len(parts) >= 2:
+            try:
+                rid = int(parts[1])
+            except ValueError:
+                return self.error(404, "rest_no_route", "No route was found matching the URL and request method.")
+            with LOCK:
+                rec = STORE.data[ent].get(rid)
+            if rec is None:
+                return self.error(404, "woocommerce_rest_%s_invalid_id" % ent[:-1], "Invalid ID.")
+            if method == "GET" and len(parts) == 2:
+                return self.send_json(200, rec)
+            if method == "PUT" and len(parts) == 2 and ent in ("orders", "products"):
+                return self.update(ent, rec, body)
+            if method == "POST" and ent == "orders" and parts[2:] == ["notes"]:
+                note = body.get("note")
+                if not isinstance(note, str) or not note:
+                    return self.error(400, "rest_missing_callback_param", "Missing parameter(s): note",)
+                with LOCK:
+                    STORE.next_note += 1
+                    n = {"id": STORE.next_note, "author": "WooCommerce", "date_created_gmt": gmt(datetime.utcnow()),
+                         "note": note, "customer_note": bool(body.get("customer_note", False)),
+                         "order_id": rid}
+                    STORE.writes.append({"kind": "order_note", "id": rid, "body": body})
+                    rec.setdefault("_notes", []).append(n)
+                return self.send_json(201, n)
+        return self.error(404, "rest_no_route", "No route was found matching the URL and request method.")
+
+    def update(self, ent, rec, body):
+        with LOCK:
+            for k, v in body.items():
+                if k == "meta_data" and isinstance(v, list):
+                    meta = rec.setdefault("meta_data", [])
+                    for m in v:
+                        found = [x for x in meta if x.get("key") == m.get("key")]
+                        if found:
+                            found[0]["value"] = m.get("value")
+                        else:
+                            meta.append({"id": 9000 + len(meta), "key": m.get("key"), "value": m.get("value")})
+                elif k != "id":
+                    rec[k] = v
+            now = gmt(datetime.utcnow())
+            rec["date_modified"] = rec["date_modified_gmt"] = now
+            STORE.writes.append({"kind": ent, "id": rec["id"], "body": body})
+            out = json.loads(json.dumps({k: v for k, v in rec.items() if k != "_notes"}))
+        self.send_json(200, out)
+
+    def list(self, ent, q):
+        def bad(param, why):
+            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): %s" % param,
+                                 "data": {"status": 400, "params": {param: why}}})
+        try:
+            per_page = int(q.get("per_page", "10"))
+            page = int(q.get("page", "1"))
+        except ValueError:
+            return bad("per_page", "per_page is not of type integer.")
+        if per_page < 1 or per_page > 100:
+            return bad("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)")
+        if page < 1:
+            return bad("page", "page must be greater than or equal to 1")
+        with LOCK:
+            recs = [r for r in STORE.data[ent].values()]
+        gmt_dates = q.get("dates_are_gmt") in ("true", "1")
+        field = "date_modified_gmt" if gmt_dates else "date_modified"
+        for p, cmp in (("modified_after", lambda a, b: a > b), ("modified_before", lambda a, b: a < b)):
+            if p in q:
+                bound = q[p].rstrip("Z")[:19]
+                if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", bound):
+                    return bad(p, "Invalid date.")
+                recs = [r for r in recs if r.get(field) and cmp(r[field][:19], bound)]
+        if "status" in q and q["status"] not in ("", "any") and ent != "customers":
+            wanted = set(q["status"].split(","))
+            recs = [r for r in recs if r.get("status") in wanted]
+        include = None
+        if q.get("include"):
+            try:
+                include = [int(x) for x in q["include"].split(",")]
+            except ValueError:
+                return bad("include", "include[0] is not of type integer.")
+            recs = [r for r in recs if r["id"] in include]
+        orderby = q.get("orderby", "date")
+        desc = q.get("order", "desc") != "asc"
+        keys = {"id": lambda r: r["id"], "date": lambda r: (r.get("date_created_gmt") or "", r["id"]),
+                "modified": lambda r: (r.get("date_modified_gmt") or "", r["id"]),
+                "include": lambda r: include.index(r["id"]) if include else r["id"]}
+        if orderby not in keys:
+            return bad("orderby", "orderby is not one of date, id, include, title, slug, modified.")
+        recs.sort(key=keys[orderby], reverse=desc if orderby != "include" else False)
+        total = len(recs)
+        pages = (total + per_page - 1) // per_page
+        if page > max(pages, 1):
+            return bad("page", "The page number requested is larger than the number of pages available.")
+        chunk = recs[(page - 1) * per_page: page * per_page]
+        chunk = [{k: v for k, v in r.items() if k != "_notes"} for r in chunk]
+        links = []
+        host = self.headers.get("Host", "127.0.0.1")
+        scheme = "https" if self.server.https else "http"
+        for rel, n in (("prev", page - 1), ("next", page + 1)):
+            if 1 <= n <= pages:
+                qq = {k: v for k, v in q.items() if not k.startswith("oauth_") and k not in ("consumer_key", "consumer_secret")}
+                qq["page"] = str(n)
+                links.append('<%s://%s%s/%s?%s>; rel="%s"' % (scheme, host, PREFIX, ent,
+                                                           "&".join("%s=%s" % (pct(k), pct(v)) for k, v in qq.items()), rel))
+        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+        if links:
+            headers["Link"] = ", ".join(links)
+        self.send_json(200, chunk, headers)
+
+    # ---- webhooks ----
+    def fire(self, spec):
+        import urllib.error
+        import urllib.request
+        host = self.headers.get("Host", "127.0.0.1")
+        source = "%s://%s/" % ("https" if self.server.https else "http", host)
+        headers = {"User-Agent": "WooCommerce/9.4.2 Hookshot (WordPress/6.7.1)"}
+        sig = None
+        if spec.get("ping"):
+            raw = ("webhook_id=%d" % int(spec.get("webhook_id", 1))).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            topic = spec.get("topic", "order.updated")
+            resource, _, event = topic.partition(".")
+            rid = int(spec.get("id", 0))
+            if "raw_body" in spec:
+                raw = spec["raw_body"].encode()
+            else:
+                if event == "deleted":
+                    doc = {"id": rid}
+                else:
+                    with LOCK:
+                        doc = STORE.data.get(resource + "s", {}).get(rid)
+                        doc = {k: v for k, v in doc.items() if k != "_notes"} if doc else {"id": rid}
+                raw = json.dumps(doc, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/").strip().encode()
+            secret = spec.get("secret", "")
+            sig = base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest()).decode()
+            headers.update({"Content-Type": "application/json", "X-WC-Webhook-Source": source,
+                            "X-WC-Webhook-Topic": topic, "X-WC-Webhook-Resource": resource,
+                            "X-WC-Webhook-Event": event, "X-WC-Webhook-Signature": sig,
+                            "X-WC-Webhook-ID": str(int(spec.get("webhook_id", 1))),
+                            "X-WC-Webhook-Delivery-ID": hashlib.md5(raw + str(time.time()).encode()).hexdigest()})
+        req = urllib.request.Request(spec["url"], data=raw, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                status = r.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        except (urllib.error.URLError, OSError):
+            status = 0
+        return {"status": status, "signature": sig, "body": raw.decode()}
+
+    # ---- control ----
+    def control(self, method, path):
+        if path == "/_mock/echo" and method == "POST":
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n) if n > 0 else b""
+            with LOCK:
+                STORE.echoes.append({"body_b64": base64.b64encode(raw).decode(),
+                                     "headers": {k.lower(): v for k, v in self.headers.items()}})
+            return self.send_json(200, {"ok": True})
+        body = self.read_body() if method == "POST" else {}
+        if body is None:
+            return self.send_json(400, {"error": "bad json"})
+        if path == "/_mock/reset" and method == "POST":
+            with LOCK:
+                STORE.reset()
+            return self.send_json(200, {"ok": True})
+        if path == "/_mock/seed" and method == "POST":
+            ent = body.get("entity")
+            if ent not in ENTITIES:
+                return self.send_json(400, {"error": "entity"})
+            recs = body.get("records") or generate(ent, int(body.get("generate", 0)), int(body.get("start_id", 5000)),
+                                                    body.get("start", "2026-01-01T00:00:00"),
+                                                    int(body.get("step_s", 60)), body.get("statuses"))
+            with LOCK:
+                for r in recs:
+                    STORE.data[ent][r["id"]] = r
+            return self.send_json(200, {"ok": True, "count": len(recs)})
+        if path == "/_mock/fault" and method == "POST":
+            kind = str(body.get("kind"))
+            if kind not in ("500", "503", "delay", "drop", "drop_after"):
+                return self.send_json(400, {"error": "kind"})
+            with LOCK:
+                STORE.faults = [(kind, int(body.get("delay_ms", 3000)))] * int(body.get("count", 1))
+            return self.send_json(200, {"ok": True})
+        if path == "/_mock/webhook" and method == "POST":
+            return self.send_json(200, self.fire(body))
+        if path == "/_mock/echoes":
+            with LOCK:
+                return self.send_json(200, STORE.echoes)
+        if path == "/_mock/state":
+            with LOCK:
+                return self.send_json(200, {"hits": STORE.hits, "requests": STORE.requests,
+                                            "writes": STORE.writes, "faults_left": len(STORE.faults)})
+        m = re.match(r"^/_mock/record/(\w+)/(\d+)$", path)
+        if m and m.group(1) in ENTITIES:
+            with LOCK:
+                rec = STORE.data[m.group(1)].get(int(m.group(2)))
+                rec = json.loads(json.dumps(rec)) if rec else None
+            return self.send_json(200 if rec else 404, rec or {"error": "not found"})
+        self.send_json(404, {"error": "no such control route"})
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, https):
+        super().__init__(("127.0.0.1", 0), Handler)
+        self.https = https
+
+
+def main():
+    import argparse
+    import ssl
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    args = ap.parse_args()
+    plain, tls = Server(False), Server(True)
+    if args.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.cert, args.key)
+        tls.socket = ctx.wrap_socket(tls.socket, server_side=True)
+    for s in (plain, tls):
+        threading.Thread(target=s.serve_forever, daemon=True).start()
+    print("%d %d" % (plain.server_address[1], tls.server_address[1]), flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
