@@ -451,6 +451,11 @@ static CURLcode httpc_setup(struct eng_httpc *h, const struct eng_httpc_req *req
     HTTPC_SET(CURLOPT_MAXREDIRS, (long)ENG_HTTPC_MAX_REDIRS);
     HTTPC_SET(CURLOPT_SSL_VERIFYPEER, 1L);
     HTTPC_SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    /* libcurl silently resends a request once when a reused connection turns out dead, even a
+     * POST the server may already have acted on (an order note written twice, an OAuth nonce
+     * replayed). A request that is not safe to repeat goes on a fresh connection instead. */
+    if (!(req->retry_unsafe || eng_httpc_method_idempotent(method)))
+        HTTPC_SET(CURLOPT_FRESH_CONNECT, 1L);
     if (httpc_ca_file != NULL)
         HTTPC_SET(CURLOPT_CAINFO, httpc_ca_file);
     HTTPC_SET(CURLOPT_TIMEOUT_MS, timeout_ms);

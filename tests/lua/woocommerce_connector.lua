@@ -361,6 +361,18 @@ case("a POST dropped before the store acted: the note is written once", function
     eq(r[1].retryable, true, "a failed POST is reported retryable")
   end
 end)
+-- The store acts, then the connection dies before the answer: a POST must not be sent again
+-- behind our back (the engine gives non-idempotent requests a fresh connection, so libcurl has
+-- no reused connection to "retry" on).
+case("a POST whose answer is lost is not silently resent", function()
+  woo.read_all(ctx_basic(), "products", { per_page = 5 }) -- leaves a keep-alive connection
+  local notes_before = #(ctl("GET", "record/orders/723")._notes or {})
+  fault("drop_after", 1)
+  local r = woo.write(ctx_basic(), "order_note", { { id = 723, note = "exactly once" } })
+  local notes = ctl("GET", "record/orders/723")._notes or {}
+  eq(#notes - notes_before, 1, "the store wrote the note once")
+  eq(r[1].ok, false, "the lost answer is reported")
+end)
 -- }====
 
 spec.finish("woocommerce_connector")
