@@ -18,6 +18,20 @@ function M.case(name, fn)
   end
 end
 
+-- show(v): a value as a test message shows it (floats marked, strings quoted).
+function M.show(v)
+  if type(v) == "string" then return string.format("%q", v) end
+  if math.type(v) == "float" then return string.format("%.17g (float)", v) end
+  return tostring(v)
+end
+
+-- eq(got, want, what): equal value AND equal number subtype (700 is not 700.0 here).
+function M.eq(got, want, what)
+  if got ~= want or math.type(got) ~= math.type(want) then
+    error(string.format("%s: got %s, want %s", what or "value", M.show(got), M.show(want)), 2)
+  end
+end
+
 -- finish(label): the closing line test runners read, and a non-zero exit on failure.
 function M.finish(label)
   print(("%d passed, %d failed"):format(passed, failed))

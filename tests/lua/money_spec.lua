@@ -9,18 +9,7 @@ local money = require "engine.money"
 local spec = require "lib.spec"
 local test = spec.case
 
-local function show(v)
-  if type(v) == "string" then return string.format("%q", v) end
-  if math.type(v) == "float" then return string.format("%.17g (float)", v) end
-  return tostring(v)
-end
-
--- Equal value AND equal subtype: 300 is not 300.0 here.
-local function eq(got, want, what)
-  if got ~= want or math.type(got) ~= math.type(want) then
-    error(string.format("%s: got %s, want %s", what or "value", show(got), show(want)), 2)
-  end
-end
+local show, eq = spec.show, spec.eq
 
 -- fn must raise; the message must contain `needle` (plain find), or when exact be exactly
 -- "<chunk>:<line>: " .. needle (the caller's position, then the whole message).

@@ -4,7 +4,7 @@
 -- usage: tallysync run tests/lua/pos_connector.lua EXPECTED_IDS SINCE SINCE_COUNT
 --   EXPECTED_IDS  shop-a's active order ids in (updated_at, id) order, comma-separated
 --   SINCE         an updated_at value; SINCE_COUNT: shop-a's active orders updated after it
--- Prints "ok   NAME" / "FAIL NAME: why" per case, then "N passed, M failed"; raises on a failure.
+-- Prints "FAIL NAME: why" per failing case (lib.spec), then "N passed, M failed"; raises on a failure.
 local db = require "engine.db"
 local pos = require "connectors.pos"
 
@@ -13,17 +13,8 @@ assert(EXPECTED and SINCE and SINCE_COUNT,
   "usage: pos_connector.lua EXPECTED_IDS SINCE SINCE_COUNT")
 SINCE_COUNT = math.tointeger(tonumber(SINCE_COUNT))
 
-local passed, failed = 0, 0
-local function case(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-    print("ok   " .. name)
-  else
-    failed = failed + 1
-    print("FAIL " .. name .. ": " .. tostring(err))
-  end
-end
+local spec = require "lib.spec"
+local case = spec.case
 
 local function eq(got, want, what)
   if got ~= want then
@@ -155,7 +146,4 @@ case("an order changed during paging moves to the end; nothing is skipped", func
   for id in EXPECTED:gmatch("[^,]+") do assert(n[id], "skipped: " .. id) end
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then
-  error(("pos_connector: %d of %d cases failed"):format(failed, passed + failed), 0)
-end
+spec.finish("pos_connector")

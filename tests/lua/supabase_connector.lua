@@ -3,7 +3,7 @@
 -- runs it.
 --
 -- usage: tallysync run tests/lua/supabase_connector.lua MOCK_BASE KEY
--- Prints "ok   NAME" / "FAIL NAME: why" per case, then "N passed, M failed"; raises on a failure.
+-- Prints "FAIL NAME: why" per failing case (lib.spec), then "N passed, M failed"; raises on a failure.
 local http = require "engine.http"
 local json = require "engine.json"
 local sb = require "connectors.supabase"
@@ -11,17 +11,8 @@ local sb = require "connectors.supabase"
 local BASE, KEY = ...
 assert(BASE and KEY, "usage: tallysync run tests/lua/supabase_connector.lua MOCK_BASE KEY")
 
-local passed, failed = 0, 0
-local function case(name, fn)
-  local ok, err = pcall(fn)
-  if ok then
-    passed = passed + 1
-    print("ok   " .. name)
-  else
-    failed = failed + 1
-    print("FAIL " .. name .. ": " .. tostring(err))
-  end
-end
+local spec = require "lib.spec"
+local case = spec.case
 
 local function eq(got, want, what)
   if got ~= want then
@@ -298,7 +289,4 @@ case("an unknown table fails every row once (404 42P01), no splitting", function
   eq(stats.requests, 1, "requests")
 end)
 
-print(("%d passed, %d failed"):format(passed, failed))
-if failed > 0 then
-  error(("supabase_connector: %d of %d cases failed"):format(failed, passed + failed), 0)
-end
+spec.finish("supabase_connector")
