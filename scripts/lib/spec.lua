@@ -7,11 +7,13 @@ local M = {}
 
 local passed, failed = 0, 0
 
--- case(name, fn): run fn; a raise is a failure, printed with its message.
+-- case(name, fn): run fn; prints "ok   name", or "FAIL name: message" when it raises (the
+-- integration scripts that drive connector tests count these lines).
 function M.case(name, fn)
   local ok, err = pcall(fn)
   if ok then
     passed = passed + 1
+    print("ok   " .. name)
   else
     failed = failed + 1
     print("FAIL " .. name .. ": " .. tostring(err))

@@ -4,7 +4,7 @@
 -- usage: tallysync run tests/lua/pos_connector.lua EXPECTED_IDS SINCE SINCE_COUNT
 --   EXPECTED_IDS  shop-a's active order ids in (updated_at, id) order, comma-separated
 --   SINCE         an updated_at value; SINCE_COUNT: shop-a's active orders updated after it
--- Prints "FAIL NAME: why" per failing case (lib.spec), then "N passed, M failed"; raises on a failure.
+-- Prints "ok   NAME" / "FAIL NAME: why" per case (lib.spec), then "N passed, M failed"; raises on a failure.
 local db = require "engine.db"
 local pos = require "connectors.pos"
 

@@ -14,12 +14,7 @@ local MOCK, CLIENT_ID, CLIENT_SECRET, REALM = ...
 assert(MOCK and CLIENT_ID and CLIENT_SECRET and REALM,
   "usage: tallysync run tests/lua/quickbooks_connector.lua MOCK_BASE CLIENT_ID CLIENT_SECRET REALM")
 
-local function case(name, fn)
-  spec.case(name, function()
-    fn()
-    print("ok   " .. name)
-  end)
-end
+local case = spec.case
 
 local function eq(got, want, what)
   if got ~= want then

@@ -3,7 +3,7 @@
 -- runs it.
 --
 -- usage: tallysync run tests/lua/supabase_connector.lua MOCK_BASE KEY
--- Prints "FAIL NAME: why" per failing case (lib.spec), then "N passed, M failed"; raises on a failure.
+-- Prints "ok   NAME" / "FAIL NAME: why" per case (lib.spec), then "N passed, M failed"; raises on a failure.
 local http = require "engine.http"
 local json = require "engine.json"
 local sb = require "connectors.supabase"
