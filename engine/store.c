@@ -268,6 +268,23 @@ static int pragma_text(struct eng_store *st, const char *sql, char *out, size_t 
     return 0;
 }
 
+/* Switch to WAL. On a fresh file two openers both hold SHARED and both want EXCLUSIVE; SQLite
+ * answers one of them BUSY at once instead of calling the busy handler (it would deadlock), so
+ * retry here for as long as the busy timeout would have waited. */
+static int set_wal(struct eng_store *st, char *mode, size_t size, struct eng_err *err)
+{
+    enum { STEP_MS = 10 };
+    int rc = 0;
+
+    for (int waited = 0; waited <= ENG_STORE_BUSY_TIMEOUT_MS; waited += STEP_MS) {
+        rc = pragma_text(st, "PRAGMA journal_mode=WAL", mode, size, err);
+        if (rc != ENG_EBUSY)
+            break;
+        sqlite3_sleep(STEP_MS);
+    }
+    return rc;
+}
+
 int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_err *err)
 {
     char path[PATH_MAX], mode[32];
@@ -308,7 +325,7 @@ int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_e
     sqlite3_db_config(st->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
     sqlite3_set_authorizer(st->db, store_authorize, st);
 
-    rc = pragma_text(st, "PRAGMA journal_mode=WAL", mode, sizeof mode, err);
+    rc = set_wal(st, mode, sizeof mode, err);
     if (rc == 0 && strcasecmp(mode, memory ? "memory" : "wal") != 0)
         rc = eng_err_set(err, ENG_EIO,
                          "cannot put the database %s in WAL mode (journal mode stays \"%s\"); "

@@ -455,6 +455,35 @@ static void test_migrate_concurrent(void)
     eng_store_close(st);
 }
 
+/* Several processes opening one fresh file at once all switch it to WAL: SQLite answers BUSY
+ * without waiting when two readers both want to upgrade, so the open must retry, not fail. */
+static void test_open_concurrent(void)
+{
+    enum { ROUNDS = 20, PROCS = 6 };
+
+    for (int round = 0; round < ROUNDS; round++) {
+        const char *dir = scratch();
+        pid_t pids[PROCS];
+
+        for (int i = 0; i < PROCS; i++) {
+            pids[i] = fork();
+            REQUIRE(pids[i] >= 0);
+            if (pids[i] == 0) {
+                struct eng_store *st = open_db(dir, "c.db");
+                int ok =
+                    st != NULL && eng_store_exec(st, "CREATE TABLE IF NOT EXISTS t (x)", NULL) == 0;
+                eng_store_close(st);
+                _exit(ok ? 0 : 1);
+            }
+        }
+        for (int i = 0; i < PROCS; i++) {
+            int status = 0;
+            waitpid(pids[i], &status, 0);
+            CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        }
+    }
+}
+
 static void test_one_statement(void)
 {
     struct eng_store *st = open_db(scratch(), "x.db");
@@ -797,7 +826,8 @@ static void test_cleanup(void)
 CHECK_MAIN(CHECK_CASE(test_parse_url), CHECK_CASE(test_open_settings),
            CHECK_CASE(test_migrate_real_schema), CHECK_CASE(test_schema_constraints),
            CHECK_CASE(test_migrate_rules), CHECK_CASE(test_migrate_concurrent),
-           CHECK_CASE(test_one_statement), CHECK_CASE(test_script_fence),
-           CHECK_CASE(test_bind_round_trip), CHECK_CASE(test_failures),
-           CHECK_CASE(test_progress_interrupt), CHECK_CASE(test_checksum),
-           CHECK_CASE(test_lua_budget_reaches_sqlite), CHECK_CASE(test_cleanup))
+           CHECK_CASE(test_open_concurrent), CHECK_CASE(test_one_statement),
+           CHECK_CASE(test_script_fence), CHECK_CASE(test_bind_round_trip),
+           CHECK_CASE(test_failures), CHECK_CASE(test_progress_interrupt),
+           CHECK_CASE(test_checksum), CHECK_CASE(test_lua_budget_reaches_sqlite),
+           CHECK_CASE(test_cleanup))
