@@ -17,6 +17,7 @@
 #include "worker.h"
 
 struct eng_keyring;
+struct eng_orch;
 struct eng_store;
 
 #define ENG_API_MAX_PARAMS     4
@@ -27,6 +28,7 @@ struct eng_api {
     struct eng_scripts *scripts;
     struct eng_workers *workers;
     const struct eng_keyring *keys; /* NULL only in tests that need no vault */
+    struct eng_orch *orch;          /* the sync dispatcher (NULL in tests without one) */
     long long started_ms;
     /* requests answered, per route (last slot: no route matched) and status class */
     _Atomic unsigned long long *requests;
@@ -103,6 +105,14 @@ int eng_api_integration_test(struct eng_api_ctx *c);   /* api_integrations.c */
 
 int eng_api_qbo_connect(struct eng_api_ctx *c);  /* api_oauth.c */
 int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */
+
+int eng_api_sync_start(struct eng_api_ctx *c);       /* api_sync.c */
+int eng_api_sync_status_list(struct eng_api_ctx *c); /* api_sync.c */
+int eng_api_sync_status(struct eng_api_ctx *c);      /* api_sync.c */
+int eng_api_sync_history(struct eng_api_ctx *c);     /* api_sync.c */
+int eng_api_sync_stop(struct eng_api_ctx *c);        /* api_sync.c */
+int eng_api_sync_failures(struct eng_api_ctx *c);    /* api_sync.c */
+int eng_api_sync_retry(struct eng_api_ctx *c);       /* api_sync.c */
 
 /* The OpenAPI document served at /api/openapi.json (generated from engine/openapi.json). */
 extern const char eng_openapi_json[];

@@ -18,6 +18,13 @@ const struct eng_api_route eng_api_routes[] = {
     {"POST", "/api/integrations/{platform}/test", 0, eng_api_integration_test},
     {"GET", "/api/integrations/quickbooks/connect", 0, eng_api_qbo_connect},
     {"GET", "/api/integrations/quickbooks/callback", ENG_ROUTE_PUBLIC, eng_api_qbo_callback},
+    {"GET", "/api/sync/status", 0, eng_api_sync_status_list},
+    {"GET", "/api/sync/status/{syncId}", 0, eng_api_sync_status},
+    {"GET", "/api/sync/history", 0, eng_api_sync_history},
+    {"GET", "/api/sync/failures", 0, eng_api_sync_failures},
+    {"POST", "/api/sync/retry", 0, eng_api_sync_retry},
+    {"POST", "/api/sync/{syncId}/stop", 0, eng_api_sync_stop},
+    {"POST", "/api/sync/{entity}", 0, eng_api_sync_start},
 };
 
 const size_t eng_api_nroutes = sizeof eng_api_routes / sizeof eng_api_routes[0];

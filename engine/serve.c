@@ -15,6 +15,7 @@
 #include "log.h"
 #include "vault.h"
 #include "scripts.h"
+#include "sync.h"
 #include "worker.h"
 
 int eng_cli_serve(int argc, char **argv)
@@ -61,6 +62,7 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_scripts *scripts = eng_scripts_new(&vmopts, &err);
     struct eng_workers *workers = NULL;
     struct eng_httpd *httpd = NULL;
+    struct eng_orch *orch = NULL;
     struct eng_api api = {.cfg = &cfg, .scripts = scripts, .keys = keys};
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -73,6 +75,13 @@ int eng_cli_serve(int argc, char **argv)
     if (workers == NULL)
         goto out;
     api.workers = workers;
+    /* the sync dispatcher: interrupted runs resume now; half the workers at most run jobs, so
+     * API requests that need a worker (dry runs, credential tests) still get one */
+    struct eng_sync_env senv = {.cfg = &cfg, .keys = keys};
+    orch = eng_orch_start(&senv, workers, cfg.workers > 1 ? cfg.workers - 1 : 1, &err);
+    if (orch == NULL)
+        goto out;
+    api.orch = orch;
     struct eng_httpd_opts hopts = {
         .host = cfg.api_host,
         .port = cfg.api_port,
@@ -101,6 +110,7 @@ int eng_cli_serve(int argc, char **argv)
 out:
     if (status != 0)
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
+    eng_orch_stop(orch); /* jobs give their work back before the workers stop */
     eng_workers_stop(workers);
     eng_httpd_stop(httpd);
     eng_scripts_free(scripts);

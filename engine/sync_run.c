@@ -1,0 +1,813 @@
+/*
+ * sync_run.c - executing one claimed job on a worker: the run's state, the per-page transaction
+ * (sync_records, id_map, counters), the id map reservations made before a remote create, the
+ * cursor and the run's end (state, reconciliation, errors summary, sync_state).
+ * The per-record work is scripts/lib/sync.lua, called once per page under the connector budget.
+ * Owns: nothing past a call. Must not: hold a transaction across a Lua call, or move the cursor
+ * of a run that did not finish (cancelled, failed).
+ */
+#include <lauxlib.h>
+#include <lua.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connctx.h"
+#include "log.h"
+#include "sync.h"
+
+/* Until the connector-context builder of issue 4 is linked in, a build without it fails runs
+ * with a clear reason instead of failing to link (the test build links a double). */
+extern int eng_connctx_push(struct eng_vm *vm, const struct eng_connctx_opts *o, const char *tenant,
+                            const char *platform, struct eng_err *err) __attribute__((weak));
+
+#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+
+struct run {
+    const struct eng_sync_env *env;
+    struct eng_store *st;
+    struct eng_vm *vm;
+    const struct eng_job *job;
+    const char *owner;
+    char id[ENG_SYNC_ID_SIZE]; /* "" for a job without a run (webhook record, retry) */
+    char tenant[72], entity[72], flow[72], mode[16], state[16];
+    char since[40], cursor_from[40];
+    int dry_run;
+    char *filters; /* JSON text (owned) */
+    char *ids;     /* JSON array of source ids for record/retry jobs (owned), or NULL */
+    int cancelled;
+};
+
+static int bind_s(struct eng_store_stmt *s, int i, const char *v)
+{
+    return v != NULL && *v != '\0' ? eng_store_bind_text(s, i, v, strlen(v))
+                                   : eng_store_bind_null(s, i);
+}
+
+static char *dup_col(struct eng_store_stmt *s, int col)
+{
+    size_t n;
+    const char *v = eng_store_column_text(s, col, &n);
+    if (v == NULL || eng_store_column_type(s, col) == ENG_STORE_NULL)
+        return NULL;
+    char *p = malloc(n + 1);
+    if (p != NULL)
+        memcpy(p, v, n + 1);
+    return p;
+}
+
+static void copy_col(struct eng_store_stmt *s, int col, char *buf, size_t size)
+{
+    const char *v = eng_store_column_text(s, col, NULL);
+    snprintf(buf, size, "%s",
+             v != NULL && eng_store_column_type(s, col) != ENG_STORE_NULL ? v : "");
+}
+
+/* Run constant SQL with the run id as ?1. */
+static int run_sql(struct run *r, const char *sql, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(r->st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    bind_s(s, 1, r->id);
+    rc = eng_store_step(s, err);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- loading and starting ---- */
+
+static int load_run(struct run *r, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(r->st,
+                               "SELECT tenant_id, entity, flow, mode, dry_run, filters, state, "
+                               "cursor_from, cancel_requested FROM sync_runs WHERE id = ?",
+                               -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    bind_s(s, 1, r->id);
+    rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW) {
+        copy_col(s, 0, r->tenant, sizeof r->tenant);
+        copy_col(s, 1, r->entity, sizeof r->entity);
+        copy_col(s, 2, r->flow, sizeof r->flow);
+        copy_col(s, 3, r->mode, sizeof r->mode);
+        r->dry_run = (int)eng_store_column_int64(s, 4);
+        r->filters = dup_col(s, 5);
+        copy_col(s, 6, r->state, sizeof r->state);
+        copy_col(s, 7, r->cursor_from, sizeof r->cursor_from);
+        r->cancelled = (int)eng_store_column_int64(s, 8);
+        rc = 0;
+    } else if (rc == ENG_STORE_DONE) {
+        rc = eng_err_set(err, ENG_ENOTFOUND, "sync run %s no longer exists", r->id);
+    }
+    eng_store_finalize(s);
+    return rc;
+}
+
+/* queued -> running: fix the cursor the run starts from (once: a resumed run keeps it). */
+static int start_run(struct run *r, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc;
+    if (strcmp(r->state, "queued") == 0 && strcmp(r->mode, "incremental") == 0) {
+        rc = eng_store_prepare(r->st,
+                               "SELECT last_sync_at FROM sync_state WHERE tenant_id = ? AND "
+                               "entity_type = ? AND flow = ?",
+                               -1, ENG_STORE_TRUSTED, &s, err);
+        if (rc != 0)
+            return rc;
+        bind_s(s, 1, r->tenant);
+        bind_s(s, 2, r->entity);
+        bind_s(s, 3, r->flow);
+        rc = eng_store_step(s, err);
+        if (rc == ENG_STORE_ROW)
+            copy_col(s, 0, r->cursor_from, sizeof r->cursor_from);
+        eng_store_finalize(s);
+        if (rc < 0)
+            return rc;
+    }
+    if (strcmp(r->state, "queued") == 0) {
+        rc = eng_store_prepare(r->st,
+                               "UPDATE sync_runs SET state = 'running', started_at = coalesce("
+                               "started_at, " NOW "), cursor_from = ?2, updated_at = " NOW
+                               " WHERE id = ?1 AND state = 'queued'",
+                               -1, ENG_STORE_TRUSTED, &s, err);
+        if (rc != 0)
+            return rc;
+        bind_s(s, 1, r->id);
+        bind_s(s, 2, r->cursor_from);
+        rc = eng_store_step(s, err);
+        eng_store_finalize(s);
+        if (rc < 0)
+            return rc;
+        snprintf(r->state, sizeof r->state, "running");
+    }
+    /* incremental: re-read an overlap window before the cursor; no cursor: a full read */
+    r->since[0] = '\0';
+    if (strcmp(r->mode, "incremental") == 0 && r->cursor_from[0] != '\0') {
+        rc = eng_store_prepare(r->st,
+                               "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?, printf('-%d seconds', ?))",
+                               -1, ENG_STORE_TRUSTED, &s, err);
+        if (rc != 0)
+            return rc;
+        bind_s(s, 1, r->cursor_from);
+        eng_store_bind_int64(s, 2, ENG_SYNC_OVERLAP_S);
+        rc = eng_store_step(s, err);
+        if (rc == ENG_STORE_ROW)
+            copy_col(s, 0, r->since, sizeof r->since);
+        eng_store_finalize(s);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The tenant's transformer_config JSON text (malloc'd) or NULL. */
+static char *tenant_config(struct run *r)
+{
+    struct eng_store_stmt *s = NULL;
+    char *v = NULL;
+    if (eng_store_prepare(r->st,
+                          "SELECT value FROM settings WHERE tenant_id = ? AND key = "
+                          "'transformer_config'",
+                          -1, ENG_STORE_TRUSTED, &s, NULL) != 0)
+        return NULL;
+    bind_s(s, 1, r->tenant);
+    if (eng_store_step(s, NULL) == ENG_STORE_ROW)
+        v = dup_col(s, 0);
+    eng_store_finalize(s);
+    return v;
+}
+
+/* ---- the end of a run ---- */
+
+static int finish_run(struct run *r, const char *state, const char *reason, struct eng_err *err)
+{
+    if (r->id[0] == '\0')
+        return 0;
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_exec(r->st, "BEGIN IMMEDIATE", err);
+    if (rc != 0)
+        return rc;
+    /* final state: succeeded/partial from the counts unless told */
+    rc = eng_store_prepare(
+        r->st,
+        "UPDATE sync_runs SET state = coalesce(?2, CASE WHEN records_failed > 0 THEN 'partial' "
+        "ELSE 'succeeded' END), error = ?3, finished_at = " NOW ", updated_at = " NOW
+        ", progress = CASE WHEN ?2 IS NULL THEN 1 ELSE progress END, "
+        "source_total_minor = coalesce((SELECT sum(source_total_minor) FROM sync_records WHERE "
+        "run_id = ?1), 0), target_total_minor = coalesce((SELECT sum(target_total_minor) FROM "
+        "sync_records WHERE run_id = ?1), 0), "
+        "currency = (SELECT CASE WHEN count(DISTINCT currency) > 1 THEN 'mixed' ELSE "
+        "max(currency) END FROM sync_records WHERE run_id = ?1), "
+        "reconciled_count = (SELECT count(*) FROM sync_records WHERE run_id = ?1 AND "
+        "source_total_minor IS NOT NULL AND source_total_minor = target_total_minor), "
+        "mismatch_count = (SELECT count(*) FROM sync_records WHERE run_id = ?1 AND "
+        "source_total_minor IS NOT NULL AND target_total_minor IS NOT NULL AND "
+        "source_total_minor <> target_total_minor), "
+        "reconciliation = (SELECT json_object('mismatches', json_group_array(json_object("
+        "'sourceId', source_id, 'currency', currency, 'sourceTotalMinor', source_total_minor, "
+        "'targetTotalMinor', target_total_minor, 'differenceMinor', target_total_minor - "
+        "source_total_minor))) FROM (SELECT * FROM sync_records WHERE run_id = ?1 AND "
+        "source_total_minor IS NOT NULL AND target_total_minor IS NOT NULL AND "
+        "source_total_minor <> target_total_minor ORDER BY id LIMIT 100)), "
+        "errors_summary = (SELECT json_group_array(json_object('code', code, 'count', n, "
+        "'example', ex)) FROM (SELECT coalesce(error_code, 'error') AS code, count(*) AS n, "
+        "min(error) AS ex FROM sync_records WHERE run_id = ?1 AND outcome IN ('failed', "
+        "'conflict') GROUP BY 1 ORDER BY n DESC LIMIT 20)) "
+        "WHERE id = ?1 RETURNING state, dry_run, cursor_to",
+        -1, ENG_STORE_TRUSTED, &s, err);
+    char final[16] = "", cursor_to[40] = "";
+    int dry = 1;
+    if (rc == 0) {
+        bind_s(s, 1, r->id);
+        bind_s(s, 2, state);
+        bind_s(s, 3, reason);
+        rc = eng_store_step(s, err);
+        if (rc == ENG_STORE_ROW) {
+            copy_col(s, 0, final, sizeof final);
+            dry = (int)eng_store_column_int64(s, 1);
+            copy_col(s, 2, cursor_to, sizeof cursor_to);
+            rc = eng_store_step(s, err);
+        }
+        eng_store_finalize(s);
+        if (rc > 0)
+            rc = 0;
+    }
+    /* the cursor moves only when the run went through (never backwards) */
+    if (rc == 0 && !dry && cursor_to[0] != '\0' &&
+        (strcmp(final, "succeeded") == 0 || strcmp(final, "partial") == 0)) {
+        rc = eng_store_prepare(
+            r->st,
+            "INSERT INTO sync_state (tenant_id, entity_type, flow, last_sync_at, last_run_id) "
+            "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant_id, entity_type, flow) DO UPDATE SET "
+            "last_sync_at = CASE WHEN last_sync_at IS NULL OR excluded.last_sync_at > "
+            "last_sync_at THEN excluded.last_sync_at ELSE last_sync_at END, last_run_id = "
+            "excluded.last_run_id, updated_at = " NOW,
+            -1, ENG_STORE_TRUSTED, &s, err);
+        if (rc == 0) {
+            bind_s(s, 1, r->tenant);
+            bind_s(s, 2, r->entity);
+            bind_s(s, 3, r->flow);
+            bind_s(s, 4, cursor_to);
+            bind_s(s, 5, r->id);
+            rc = eng_store_step(s, err);
+            eng_store_finalize(s);
+            if (rc > 0)
+                rc = 0;
+        }
+    }
+    if (rc == 0)
+        rc = eng_store_exec(r->st, "COMMIT", err);
+    if (rc != 0)
+        eng_store_exec(r->st, "ROLLBACK", NULL);
+    else
+        eng_log_kv(ENG_LOG_INFO, r->tenant, r->id, "sync run finished",
+                   (const char *const[]){"flow", r->flow, "state", final, NULL});
+    return rc;
+}
+
+/* ---- one page ---- */
+
+/* Bind field k of the item table at idx: integers, booleans (0/1), strings, else NULL.
+ * Keys are short literals already interned by the script's own tables. [-0, +0, -] */
+static void bind_item(lua_State *L, int idx, const char *k, struct eng_store_stmt *s, int param)
+{
+    int t = lua_getfield(L, idx, k);
+    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
+        eng_store_bind_int64(s, param, (int64_t)lua_tointeger(L, -1));
+    } else if (t == LUA_TBOOLEAN) {
+        eng_store_bind_int64(s, param, lua_toboolean(L, -1));
+    } else if (t == LUA_TSTRING) {
+        size_t n;
+        const char *v = lua_tolstring(L, -1, &n);
+        eng_store_bind_text(s, param, v, n);
+    } else {
+        eng_store_bind_null(s, param);
+    }
+    lua_pop(L, 1);
+}
+
+static int item_is(lua_State *L, int idx, const char *k, const char *want)
+{
+    lua_getfield(L, idx, k);
+    const char *v = lua_tostring(L, -1);
+    int yes = v != NULL && strcmp(v, want) == 0;
+    lua_pop(L, 1);
+    return yes;
+}
+
+struct names {
+    char ss[64], se[64], ts[64], tt[64];
+};
+
+static void read_names(lua_State *L, int state, struct names *n)
+{
+    static const char *const keys[] = {"ss", "se", "ts", "tt"};
+    char *dst[] = {n->ss, n->se, n->ts, n->tt};
+    for (int i = 0; i < 4; i++) {
+        lua_getfield(L, state, keys[i]);
+        const char *v = lua_tostring(L, -1);
+        snprintf(dst[i], 64, "%s", v != NULL ? v : "");
+        lua_pop(L, 1);
+    }
+}
+
+static void bind_names(struct eng_store_stmt *s, const struct run *r, const struct names *n,
+                       int first)
+{
+    bind_s(s, first, r->tenant);
+    bind_s(s, first + 1, n->ss);
+    bind_s(s, first + 2, n->se);
+    bind_s(s, first + 4, n->ts);
+    bind_s(s, first + 5, n->tt);
+}
+
+/* Before any remote create: reserve the id map row of each create with its request id, in one
+ * transaction, so a crash after the create is found on resume. */
+static int reserve_creates(struct run *r, lua_State *L, int items, int n, const struct names *nm,
+                           struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_exec(r->st, "BEGIN IMMEDIATE", err);
+    if (rc != 0)
+        return rc;
+    rc = eng_store_prepare(
+        r->st,
+        "INSERT INTO id_map (tenant_id, source_system, entity_type, source_id, target_system, "
+        "target_type, request_id, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON "
+        "CONFLICT (tenant_id, source_system, entity_type, source_id, target_system, target_type) "
+        "DO UPDATE SET request_id = excluded.request_id, updated_at = " NOW
+        " WHERE target_id IS NULL",
+        -1, ENG_STORE_TRUSTED, &s, err);
+    for (int i = 1; rc == 0 && i <= n; i++) {
+        lua_rawgeti(L, items, i);
+        int it = lua_gettop(L);
+        if (item_is(L, it, "action", "create")) {
+            eng_store_reset(s);
+            bind_names(s, r, nm, 1);
+            bind_item(L, it, "source_id", s, 4);
+            bind_item(L, it, "request_id", s, 7);
+            bind_s(s, 8, r->id);
+            rc = eng_store_step(s, err);
+            if (rc > 0)
+                rc = 0;
+        }
+        lua_pop(L, 1);
+    }
+    eng_store_finalize(s);
+    if (rc == 0)
+        rc = eng_store_exec(r->st, "COMMIT", err);
+    if (rc != 0)
+        eng_store_exec(r->st, "ROLLBACK", NULL);
+    return rc;
+}
+
+static const char *const outcomes[] = {"created", "updated", "unchanged",
+                                       "skipped", "failed",  "conflict"};
+
+/* Record every item's outcome, the id map and the run's counters: one transaction. */
+static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
+                       const struct names *nm, struct eng_err *err)
+{
+    long long count[6] = {0};
+    struct eng_store_stmt *rec = NULL, *map = NULL, *res = NULL, *s = NULL;
+    int rc = eng_store_exec(r->st, "BEGIN IMMEDIATE", err);
+    if (rc != 0)
+        return rc;
+    rc = eng_store_prepare(
+        r->st,
+        "INSERT INTO sync_records (tenant_id, source_system, source_entity, source_id, "
+        "target_system, target_type, run_id, flow, target_id, outcome, dry_run, error, "
+        "error_code, retryable, attempts, next_retry_at, input, output, diff, conflict, "
+        "currency, source_total_minor, target_total_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, CASE WHEN ?10 = 'failed' AND ?14 = 1 THEN "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+60 seconds') END, ?15, ?16, ?17, ?18, ?19, "
+        "?20, ?21) ON CONFLICT (run_id, source_system, source_entity, source_id, target_system, "
+        "target_type) WHERE run_id IS NOT NULL DO UPDATE SET target_id = excluded.target_id, "
+        "outcome = excluded.outcome, error = excluded.error, error_code = excluded.error_code, "
+        "retryable = excluded.retryable, attempts = attempts + 1, next_retry_at = "
+        "excluded.next_retry_at, input = excluded.input, output = excluded.output, diff = "
+        "excluded.diff, conflict = excluded.conflict, currency = excluded.currency, "
+        "source_total_minor = excluded.source_total_minor, target_total_minor = "
+        "excluded.target_total_minor, updated_at = " NOW,
+        -1, ENG_STORE_TRUSTED, &rec, err);
+    if (rc == 0)
+        rc = eng_store_prepare(
+            r->st,
+            "INSERT INTO id_map (tenant_id, source_system, entity_type, source_id, "
+            "target_system, target_type, target_id, content_hash, sync_token, source_updated_at, "
+            "last_run_id, target_updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+            "?11, " NOW ") ON CONFLICT (tenant_id, source_system, entity_type, source_id, "
+            "target_system, target_type) DO UPDATE SET target_id = excluded.target_id, "
+            "content_hash = excluded.content_hash, sync_token = coalesce(excluded.sync_token, "
+            "sync_token), source_updated_at = excluded.source_updated_at, last_run_id = "
+            "excluded.last_run_id, target_updated_at = excluded.target_updated_at, updated_at "
+            "= " NOW,
+            -1, ENG_STORE_TRUSTED, &map, err);
+    /* a record that went through clears its earlier failures */
+    if (rc == 0)
+        rc = eng_store_prepare(r->st,
+                               "UPDATE sync_records SET resolved_at = " NOW ", updated_at = " NOW
+                               " WHERE tenant_id = ?1 AND flow = ?2 AND source_id = ?3 AND "
+                               "outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND "
+                               "dry_run = 0 AND (?4 IS NULL OR run_id IS NULL OR run_id <> ?4)",
+                               -1, ENG_STORE_TRUSTED, &res, err);
+    for (int i = 1; rc == 0 && i <= n; i++) {
+        lua_rawgeti(L, items, i);
+        int it = lua_gettop(L);
+        lua_getfield(L, it, "outcome");
+        const char *oc = lua_tostring(L, -1);
+        int k = -1;
+        for (int j = 0; oc != NULL && j < 6; j++)
+            if (strcmp(oc, outcomes[j]) == 0)
+                k = j;
+        lua_pop(L, 1);
+        if (k < 0) { /* a planned item the writer never reached: not recorded */
+            lua_pop(L, 1);
+            continue;
+        }
+        count[k]++;
+        eng_store_reset(rec);
+        eng_store_clear_bindings(rec);
+        bind_names(rec, r, nm, 1);
+        bind_item(L, it, "source_id", rec, 4);
+        bind_s(rec, 7, r->id);
+        bind_s(rec, 8, r->flow);
+        bind_item(L, it, "target_id", rec, 9);
+        eng_store_bind_text(rec, 10, outcomes[k], strlen(outcomes[k]));
+        eng_store_bind_int64(rec, 11, r->dry_run);
+        bind_item(L, it, "error", rec, 12);
+        bind_item(L, it, "code", rec, 13);
+        bind_item(L, it, "retryable", rec, 14);
+        bind_item(L, it, "input", rec, 15);
+        bind_item(L, it, "output", rec, 16);
+        bind_item(L, it, "diff", rec, 17);
+        bind_item(L, it, "conflict", rec, 18);
+        bind_item(L, it, "currency", rec, 19);
+        bind_item(L, it, "source_total", rec, 20);
+        bind_item(L, it, "target_total", rec, 21);
+        rc = eng_store_step(rec, err);
+        if (rc >= 0 && !r->dry_run && (k == 0 || k == 1)) {
+            eng_store_reset(map);
+            bind_names(map, r, nm, 1);
+            bind_item(L, it, "source_id", map, 4);
+            bind_item(L, it, "target_id", map, 7);
+            bind_item(L, it, "hash", map, 8);
+            bind_item(L, it, "sync_token", map, 9);
+            bind_item(L, it, "source_updated_at", map, 10);
+            bind_s(map, 11, r->id);
+            rc = eng_store_step(map, err);
+        }
+        if (rc >= 0 && !r->dry_run && k <= 3) {
+            eng_store_reset(res);
+            bind_s(res, 1, r->tenant);
+            bind_s(res, 2, r->flow);
+            bind_item(L, it, "source_id", res, 3);
+            bind_s(res, 4, r->id);
+            rc = eng_store_step(res, err);
+        }
+        if (rc > 0)
+            rc = 0;
+        lua_pop(L, 1);
+    }
+    eng_store_finalize(rec);
+    eng_store_finalize(map);
+    eng_store_finalize(res);
+    if (rc == 0 && r->id[0] != '\0') {
+        long long read = 0;
+        for (int j = 0; j < 6; j++)
+            read += count[j];
+        rc = eng_store_prepare(
+            r->st,
+            "UPDATE sync_runs SET records_read = records_read + ?2, records_created = "
+            "records_created + ?3, records_updated = records_updated + ?4, records_unchanged = "
+            "records_unchanged + ?5, records_skipped = records_skipped + ?6, records_failed = "
+            "records_failed + ?7, records_total = coalesce(?8, records_total), cursor_to = CASE "
+            "WHEN ?9 IS NOT NULL AND (cursor_to IS NULL OR ?9 > cursor_to) THEN ?9 ELSE cursor_to "
+            "END, progress = CASE WHEN coalesce(?8, records_total) > 0 THEN min(0.99, "
+            "(records_read + ?2) * 1.0 / coalesce(?8, records_total)) ELSE progress END, "
+            "updated_at = " NOW " WHERE id = ?1",
+            -1, ENG_STORE_TRUSTED, &s, err);
+        if (rc == 0) {
+            bind_s(s, 1, r->id);
+            eng_store_bind_int64(s, 2, read);
+            for (int j = 0; j < 4; j++)
+                eng_store_bind_int64(s, 3 + j, count[j]);
+            eng_store_bind_int64(s, 7, count[4] + count[5]);
+            bind_item(L, page, "total", s, 8);
+            bind_item(L, page, "max_modified", s, 9);
+            rc = eng_store_step(s, err);
+            eng_store_finalize(s);
+            if (rc > 0)
+                rc = 0;
+        }
+    }
+    if (rc == 0)
+        rc = eng_store_exec(r->st, "COMMIT", err);
+    if (rc != 0)
+        eng_store_exec(r->st, "ROLLBACK", NULL);
+    return rc;
+}
+
+/* ---- Lua calls ---- */
+
+/* Call mod[fn] with the nargs values on top; results or (nil, message, retryable) normalised:
+ * 0 with nres values pushed, or a negative code with err filled (nothing pushed) and
+ * *retryable set. [-nargs, +(nres|0), -] */
+static int sync_call(struct run *r, int mod, const char *fn, int nargs, int nres, int *retryable,
+                     struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(r->vm);
+    lua_getfield(L, mod, fn);
+    lua_insert(L, -nargs - 1);
+    int want = nres < 3 ? 3 : nres;
+    int rc = eng_vm_pcall_budget(r->vm, nargs, want, r->env->cfg->connector_timeout_ms * 4, err);
+    *retryable = 0;
+    if (rc != 0) {
+        /* budget and memory: the page may succeed on a later try */
+        *retryable = rc == ENG_EBUDGET || rc == ENG_ENOMEM;
+        return rc;
+    }
+    if (lua_isnil(L, -want)) {
+        const char *m = lua_tostring(L, -want + 1);
+        eng_err_set(err, ENG_ESCRIPT, "%s", m != NULL ? m : "the sync pipeline failed");
+        *retryable = lua_toboolean(L, -want + 2);
+        lua_pop(L, want);
+        return ENG_ESCRIPT;
+    }
+    lua_pop(L, want - nres);
+    return 0;
+}
+
+static int push_ctx(struct run *r, const char *platform, struct eng_err *err)
+{
+    if (eng_connctx_push == NULL)
+        return eng_err_set(err, ENG_ESCRIPT,
+                           "this build has no connector context builder (engine/connctx.c)");
+    struct eng_connctx_opts o = {.cfg = r->env->cfg, .keys = r->env->keys, .st = r->st};
+    return eng_connctx_push(r->vm, &o, r->tenant, platform, err);
+}
+
+static int stop_requested(struct run *r)
+{
+    if (r->id[0] == '\0')
+        return 0;
+    struct eng_store_stmt *s = NULL;
+    int yes = 0;
+    if (eng_store_prepare(r->st, "SELECT cancel_requested FROM sync_runs WHERE id = ?", -1,
+                          ENG_STORE_TRUSTED, &s, NULL) != 0)
+        return 0;
+    bind_s(s, 1, r->id);
+    if (eng_store_step(s, NULL) == ENG_STORE_ROW)
+        yes = (int)eng_store_column_int64(s, 0);
+    eng_store_finalize(s);
+    return yes;
+}
+
+/* The pages of a run (or of a record/retry job): Lua plans and writes, C persists. */
+static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(r->vm);
+    int top = lua_gettop(L);
+    int retry = 0, rc;
+    enum eng_sync_outcome out = ENG_SYNC_DONE;
+    static const char boot[] = "return require('lib.sync')";
+    char *config = tenant_config(r);
+
+    if (!lua_checkstack(L, 40)) {
+        free(config);
+        return eng_err_set(err, ENG_ENOMEM, "out of Lua stack"), ENG_SYNC_RETRY;
+    }
+    rc = eng_vm_load(r->vm, "=sync", boot, sizeof boot - 1, err);
+    if (rc == 0)
+        rc = eng_vm_pcall(r->vm, 0, 1, err);
+    if (rc != 0) {
+        free(config);
+        return ENG_SYNC_RETRY; /* a broken lib/sync.lua: a fixed version is picked up later */
+    }
+    int mod = lua_gettop(L);
+    lua_pushstring(L, r->flow);
+    rc = sync_call(r, mod, "c_platforms", 1, 2, &retry, err);
+    if (rc == 0) {
+        char src[64], dst[64];
+        snprintf(src, sizeof src, "%s", lua_tostring(L, -2));
+        snprintf(dst, sizeof dst, "%s", lua_tostring(L, -1));
+        lua_pop(L, 2);
+        /* spec */
+        lua_createtable(L, 0, 12);
+        lua_pushstring(L, r->tenant);
+        lua_setfield(L, -2, "tenant");
+        if (r->id[0] != '\0') {
+            lua_pushstring(L, r->id);
+            lua_setfield(L, -2, "run_id");
+        }
+        lua_pushstring(L, r->flow);
+        lua_setfield(L, -2, "flow");
+        lua_pushstring(L, r->entity);
+        lua_setfield(L, -2, "entity");
+        lua_pushstring(L, r->mode);
+        lua_setfield(L, -2, "mode");
+        lua_pushboolean(L, r->dry_run);
+        lua_setfield(L, -2, "dry_run");
+        lua_pushstring(L, r->filters != NULL ? r->filters : "{}");
+        lua_setfield(L, -2, "filters");
+        if (r->since[0] != '\0') {
+            lua_pushstring(L, r->since);
+            lua_setfield(L, -2, "since");
+        }
+        if (config != NULL) {
+            lua_pushstring(L, config);
+            lua_setfield(L, -2, "config");
+        }
+        if (r->ids != NULL) {
+            lua_pushstring(L, r->ids);
+            lua_setfield(L, -2, "ids_json");
+        }
+        rc = push_ctx(r, src, err);
+        if (rc == 0 && (rc = push_ctx(r, dst, err)) != 0)
+            lua_pop(L, 1);
+        if (rc == 0)
+            rc = sync_call(r, mod, "c_open", 3, 1, &retry, err);
+        else
+            lua_pop(L, 1); /* spec */
+        /* credentials missing or unreadable: nobody can fix that by waiting */
+    }
+    free(config);
+    if (rc != 0) {
+        lua_settop(L, top);
+        return retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
+    }
+    int state = lua_gettop(L);
+    struct names nm;
+    read_names(L, state, &nm);
+
+    for (;;) {
+        if (r->env->stopping != NULL && atomic_load(r->env->stopping)) {
+            out = ENG_SYNC_GIVE_BACK;
+            break;
+        }
+        if (stop_requested(r)) {
+            r->cancelled = 1;
+            break;
+        }
+        if (eng_queue_extend(r->st, r->job->id, r->owner, ENG_SYNC_LEASE_MS, err) ==
+            ENG_ENOTFOUND) {
+            out = ENG_SYNC_LOST;
+            break;
+        }
+        lua_pushvalue(L, state);
+        rc = sync_call(r, mod, "c_next_page", 1, 1, &retry, err);
+        if (rc != 0) {
+            out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
+            break;
+        }
+        if (!lua_istable(L, -1)) { /* false: the source is exhausted */
+            lua_pop(L, 1);
+            break;
+        }
+        int page = lua_gettop(L);
+        lua_getfield(L, page, "items");
+        int items = lua_gettop(L);
+        int n = (int)lua_rawlen(L, items);
+        lua_getfield(L, page, "cancelled");
+        int cancelled = lua_toboolean(L, -1);
+        lua_pop(L, 1);
+        if (!r->dry_run && n > 0 && (rc = reserve_creates(r, L, items, n, &nm, err)) != 0) {
+            out = ENG_SYNC_RETRY;
+            break;
+        }
+        lua_pushvalue(L, state);
+        lua_pushvalue(L, page);
+        rc = sync_call(r, mod, "c_write", 2, 1, &retry, err);
+        if (rc != 0) {
+            out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
+            break;
+        }
+        lua_pop(L, 1); /* the same page table, items filled in */
+        rc = commit_page(r, L, page, items, n, &nm, err);
+        lua_settop(L, state);
+        if (rc != 0) {
+            out = ENG_SYNC_RETRY;
+            break;
+        }
+        if (cancelled) {
+            r->cancelled = 1;
+            break;
+        }
+    }
+    lua_settop(L, top);
+    return out;
+}
+
+/* ---- jobs ---- */
+
+static enum eng_sync_outcome execute_run(struct run *r, struct eng_err *err)
+{
+    snprintf(r->id, sizeof r->id, "%s", r->job->run_id != NULL ? r->job->run_id : "");
+    if (r->id[0] == '\0')
+        return eng_err_set(err, ENG_EINVAL, "run job without a run id"), ENG_SYNC_FATAL;
+    int rc = load_run(r, err);
+    if (rc == ENG_ENOTFOUND)
+        return ENG_SYNC_DONE;
+    if (rc != 0)
+        return ENG_SYNC_RETRY;
+    if (strcmp(r->state, "queued") != 0 && strcmp(r->state, "running") != 0)
+        return ENG_SYNC_DONE; /* already over (a stop before it started) */
+    if (r->cancelled)
+        return finish_run(r, "cancelled", NULL, err) == 0 ? ENG_SYNC_DONE : ENG_SYNC_RETRY;
+    if (start_run(r, err) != 0)
+        return ENG_SYNC_RETRY;
+    eng_vm_set_context(r->vm, r->tenant, r->id);
+    enum eng_sync_outcome out = run_pages(r, err);
+    eng_vm_set_context(r->vm, NULL, NULL);
+    switch (out) {
+    case ENG_SYNC_DONE:
+        rc = finish_run(r, r->cancelled ? "cancelled" : NULL, NULL, err);
+        return rc == 0 ? ENG_SYNC_DONE : ENG_SYNC_RETRY;
+    case ENG_SYNC_FATAL:
+        rc = finish_run(r, "failed", err->msg, NULL);
+        return ENG_SYNC_DONE;
+    case ENG_SYNC_RETRY:
+        /* the run stays running; its job backs off. Record why, for the status page. */
+        run_sql(r, "UPDATE sync_runs SET updated_at = " NOW " WHERE id = ?1", NULL);
+        if (r->job->attempts >= r->job->max_attempts) {
+            finish_run(r, "failed", err->msg, NULL);
+            return ENG_SYNC_DONE;
+        }
+        return ENG_SYNC_RETRY;
+    default:
+        return out;
+    }
+}
+
+/* A single-record job (webhook) or a retry: the same pipeline over given source ids, without a
+ * run row. payload: {"source", "entity", "id" | "ids": [...], "flow"?} */
+static enum eng_sync_outcome execute_records(struct run *r, struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(r->vm);
+    struct eng_err jerr = {0};
+    snprintf(r->tenant, sizeof r->tenant, "%s", r->job->tenant);
+    snprintf(r->mode, sizeof r->mode, "full");
+    const char *payload = r->job->payload != NULL ? r->job->payload : "{}";
+    if (eng_vm_push_string(r->vm, payload, strlen(payload), err) != 0)
+        return ENG_SYNC_RETRY;
+    /* decode in Lua to keep C free of a JSON walker: lib.sync.c_job(payload) -> entity, flow,
+     * ids JSON */
+    static const char boot[] = "return require('lib.sync').c_job";
+    int rc = eng_vm_load(r->vm, "=sync-job", boot, sizeof boot - 1, &jerr);
+    if (rc == 0)
+        rc = eng_vm_pcall(r->vm, 0, 1, &jerr);
+    if (rc != 0) {
+        lua_pop(L, 1);
+        eng_err_set(err, jerr.code, "%s", jerr.msg);
+        return ENG_SYNC_RETRY;
+    }
+    lua_insert(L, -2);
+    rc = eng_vm_pcall(r->vm, 1, 3, err);
+    if (rc != 0)
+        return ENG_SYNC_FATAL;
+    if (lua_isnil(L, -3)) {
+        const char *m = lua_tostring(L, -2);
+        eng_err_set(err, ENG_EINVAL, "%s", m != NULL ? m : "bad job payload");
+        lua_pop(L, 3);
+        return ENG_SYNC_FATAL;
+    }
+    snprintf(r->entity, sizeof r->entity, "%s", lua_tostring(L, -3));
+    snprintf(r->flow, sizeof r->flow, "%s", lua_tostring(L, -2));
+    const char *ids = lua_tostring(L, -1);
+    r->ids = ids != NULL ? strdup(ids) : NULL;
+    lua_pop(L, 3);
+    if (r->flow[0] == '\0') {
+        const char *f = eng_sync_default_flow(r->entity);
+        if (f == NULL)
+            return eng_err_set(err, ENG_EINVAL, "no flow for entity %s", r->entity), ENG_SYNC_FATAL;
+        snprintf(r->flow, sizeof r->flow, "%s", f);
+    }
+    eng_vm_set_context(r->vm, r->tenant, NULL);
+    enum eng_sync_outcome out = run_pages(r, err);
+    eng_vm_set_context(r->vm, NULL, NULL);
+    return out;
+}
+
+enum eng_sync_outcome eng_sync_execute(struct eng_vm *vm, struct eng_store *st,
+                                       const struct eng_sync_env *env, const struct eng_job *job,
+                                       const char *owner, struct eng_err *err)
+{
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.env = env, r.st = st, r.vm = vm, r.job = job, r.owner = owner;
+    enum eng_sync_outcome out;
+    if (strcmp(job->kind, "run") == 0)
+        out = execute_run(&r, err);
+    else if (strcmp(job->kind, "record") == 0 || strcmp(job->kind, "retry") == 0)
+        out = execute_records(&r, err);
+    else
+        out = (eng_err_set(err, ENG_EINVAL, "unknown job kind '%s'", job->kind), ENG_SYNC_FATAL);
+    free(r.filters);
+    free(r.ids);
+    return out;
+}

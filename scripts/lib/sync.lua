@@ -1,0 +1,538 @@
+-- lib/sync.lua: the per-record pipeline of a sync run, called from C (engine/sync_run.c) one
+-- page at a time under a budget, so a run picks up a changed mapping or connector on its next
+-- job. C owns the queue, leases, run state and the per-page transaction; this file reads, maps,
+-- resolves dependencies, decides create / update / unchanged, and writes to the target.
+--
+--   st = open(spec, source_ctx, target_ctx)   spec: tenant, run_id?, flow, entity, mode,
+--        dry_run, filters (table), since?, ids?, config (transformer_config JSON text or nil),
+--        conflict_policy?
+--   page = next_page(st) -> nil when the source is exhausted, else
+--        { n = #items, items = { item, ... }, max_modified = "...Z" | nil, total = n | nil,
+--          read = records read on this page }
+--        item: { source_id, source_updated_at, action = "create" | "update" | "unchanged" |
+--                "failed" | "adopt", request_id?, target_id?, sync_token?, hash?, ... }
+--   write(st, page) -> page, every item given its outcome: "created" | "updated" |
+--        "unchanged" | "skipped" | "failed" | "conflict" and target_id, sync_token, error,
+--        code, retryable, currency, source_total, target_total, output/diff/conflict (JSON)
+--
+-- Effectively once: C reserves the id map row (request_id, no target id) of every create before
+-- write() sends it. A later plan that finds such a reserved row looks for the document in the
+-- target first (the mapping's `find`, else DocNumber) and adopts it when it is ours, so a crash
+-- between the remote create and the local commit never makes a second document; the requestid
+-- is derived from tenant, flow, source id and content, so a resent batch answers its first result.
+-- Dependency rows (customers, items) are written to the id map here, one statement each, right
+-- after their create: a crash in between is healed by the dependency flow's `match`.
+local json = require "engine.json"
+local crypto = require "engine.crypto"
+local money = require "engine.money"
+local db = require "engine.db"
+local mapping = require "lib.mapping"
+
+local M = {}
+
+local function hex_sha(s) return crypto.hex(crypto.sha256(s)) end
+
+local function errtext(e)
+  if type(e) == "table" then return tostring(e.message or e.error or e) end
+  local s = tostring(e)
+  return (s:gsub("\nstack traceback:.*$", ""))
+end
+
+-- A failure carried as a table so the item keeps code and retryable.
+local function raise(msg, code, retryable)
+  error({ message = msg, code = code, retryable = retryable and true or false }, 0)
+end
+
+local function iso_z(v)
+  if type(v) ~= "string" then return nil end
+  local d = v:match("^(%d%d%d%d%-%d%d%-%d%dT%d%d:%d%d:%d%d)")
+  if not d then return nil end
+  return d .. "Z"
+end
+
+local function connector(name)
+  local ok, c = pcall(require, "connectors." .. name)
+  if not ok then error(("connector %q does not load: %s"):format(name, errtext(c)), 0) end
+  return c
+end
+
+local function load_flow(name)
+  local m = mapping.load(name)
+  if type(m.source) ~= "table" or type(m.target) ~= "table" then
+    error(("mappings/%s.lua: source and target must name a connector and an entity"):format(name), 0)
+  end
+  return m
+end
+
+-- id map ---------------------------------------------------------------------------------------
+
+local function idmap_get(st, m, source_id)
+  local row, err = db.row("SELECT target_id, request_id, content_hash, sync_token FROM id_map " ..
+    "WHERE tenant_id = ? AND source_system = ? AND entity_type = ? AND source_id = ? AND " ..
+    "target_system = ? AND target_type = ?", st.tenant, m.source.connector, m.source.entity,
+    source_id, m.target.connector, m.target.entity)
+  if row == nil and err ~= nil then raise("id map: " .. err, "store", true) end
+  return row
+end
+
+local function idmap_put(st, m, source_id, target_id, sync_token, hash)
+  local ok, err = db.exec("INSERT INTO id_map (tenant_id, source_system, entity_type, source_id, " ..
+    "target_system, target_type, target_id, sync_token, content_hash, last_run_id) " ..
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, source_system, entity_type, " ..
+    "source_id, target_system, target_type) DO UPDATE SET target_id = excluded.target_id, " ..
+    "sync_token = coalesce(excluded.sync_token, sync_token), content_hash = coalesce(" ..
+    "excluded.content_hash, content_hash), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+    st.tenant, m.source.connector, m.source.entity, source_id, m.target.connector,
+    m.target.entity, target_id, sync_token, hash, st.run_id)
+  if not ok then raise("id map: " .. tostring(err), "store", true) end
+end
+
+-- dependencies ---------------------------------------------------------------------------------
+
+local function quote(s)
+  return "'" .. tostring(s):gsub("\\", "\\\\"):gsub("'", "\\'") .. "'"
+end
+
+local function target_query(st, entity, field, value)
+  local q = st.target.query
+  if type(q) ~= "function" then return nil end
+  local v = value
+  if type(v) == "table" then v = v.Address or v.value end
+  if v == nil then return nil end
+  local rows, err = q(st.tctx, ("SELECT * FROM %s WHERE %s = %s"):format(entity, field, quote(v)),
+    { max_pages = 1 })
+  if rows == nil then raise(("looking up %s by %s: %s"):format(entity, field, errtext(err)),
+    type(err) == "table" and err.code or "lookup", type(err) == "table" and err.retryable) end
+  return rows
+end
+
+local function create_one(st, entity, doc, rid)
+  local t = st.target
+  if type(t.create) == "function" then return t.create(st.tctx, entity, doc, rid) end
+  local res = t.write(st.tctx, entity, { { body = doc, request_id = rid } })
+  local r = res and res[1]
+  if r and r.ok then return r.object or { Id = r.id, SyncToken = r.sync_token } end
+  return nil, r or { message = "no result" }
+end
+
+-- Resolve one requirement -> target id (or a placeholder in a dry run).
+local function resolve(st, req)
+  if type(req) ~= "table" or req.entity == nil or req.key == nil then
+    raise("requires() must return { entity =, key =, flow =, record = } entries", "mapping")
+  end
+  local ck = tostring(req.entity) .. "\0" .. tostring(req.key)
+  local hit = st.deps[ck]
+  if hit then return hit end
+  if not req.flow then raise(("requirement %s %s names no flow"):format(req.entity, req.key), "mapping") end
+  local dm = st.flows[req.flow]
+  if not dm then
+    dm = load_flow(req.flow)
+    st.flows[req.flow] = dm
+  end
+  local key = tostring(req.key)
+  local row = idmap_get(st, dm, key)
+  if row and row.target_id then
+    st.deps[ck] = row.target_id
+    return row.target_id
+  end
+  local ctx = st.dep_ctx
+  local doc = dm.map(req.record or {}, ctx)
+  -- match against the target before any create
+  if type(dm.match) == "function" then
+    for _, c in ipairs(dm.match(doc, req.record or {}, ctx) or {}) do
+      local rows = target_query(st, dm.target.entity, c.field, c.value)
+      if rows and rows[1] then
+        local id = tostring(rows[1].Id)
+        if not st.dry_run then idmap_put(st, dm, key, id, rows[1].SyncToken, nil) end
+        st.deps[ck] = id
+        return id
+      end
+    end
+  end
+  if st.dry_run then
+    local ph = ("{{%s %s}}"):format(req.entity, key)
+    st.deps[ck] = ph
+    return ph
+  end
+  local hash = hex_sha(json.encode(doc))
+  for attempt = 0, 5 do
+    local rid = M.request_id(st.tenant, req.flow, key, hash .. ":" .. attempt)
+    local obj, err = create_one(st, dm.target.entity, doc, rid)
+    if obj then
+      local id = tostring(obj.Id)
+      idmap_put(st, dm, key, id, obj.SyncToken, hash)
+      st.deps[ck] = id
+      st.dep_created = st.dep_created + 1
+      return id
+    end
+    if type(err) == "table" and err.code == "6240" and type(dm.disambiguate) == "function"
+      and attempt < 5 then
+      doc = dm.disambiguate(doc, attempt + 1)
+    else
+      raise(("%s %s: %s"):format(req.entity, key, errtext(err)),
+        type(err) == "table" and err.code or "dependency",
+        type(err) == "table" and err.retryable)
+    end
+  end
+  raise(("%s %s: the name stays taken after 5 disambiguations"):format(req.entity, key), "6240")
+end
+
+-- helpers ----------------------------------------------------------------------------------------
+
+-- request_id(tenant, flow, source_id, content) -> an idempotency key QuickBooks accepts.
+function M.request_id(tenant, flow, source_id, content)
+  return "ts-" .. hex_sha(table.concat({ tenant, flow, tostring(source_id), content }, "\0")):sub(1, 40)
+end
+
+local function decimals_of(cur)
+  local d = cur and money.decimals(cur)
+  return d or 2
+end
+
+-- Total of a written or mapped document in minor units (TotalAmt, else lines + tax).
+local function doc_total(doc, currency)
+  if type(doc) ~= "table" then return nil end
+  local dec = decimals_of(currency)
+  if doc.TotalAmt ~= nil and doc.TotalAmt ~= json.null then
+    return money.parse(doc.TotalAmt, dec, "half_even")
+  end
+  if type(doc.Line) ~= "table" then return nil end
+  local sum = 0
+  for _, l in ipairs(doc.Line) do
+    if type(l) == "table" and l.DetailType ~= "SubTotalLineDetail" and l.Amount ~= nil then
+      local a = money.parse(l.Amount, dec, "half_even")
+      if a == nil then return nil end
+      sum = money.add(sum, a)
+    end
+  end
+  local tax = type(doc.TxnTaxDetail) == "table" and doc.TxnTaxDetail.TotalTax
+  if tax ~= nil and tax ~= json.null then
+    local t = money.parse(tax, dec, "half_even")
+    if t then sum = money.add(sum, t) end
+  end
+  return sum
+end
+
+-- Top-level field difference between what we would send and what the target holds.
+local function diff(doc, cur)
+  local out, n = json.object({}), 0
+  local skip = { Id = true, SyncToken = true, MetaData = true, sparse = true, domain = true }
+  for k, v in pairs(doc) do
+    if not skip[k] then
+      local a, b = json.encode(v), cur and cur[k] ~= nil and json.encode(cur[k]) or nil
+      if a ~= b then
+        out[k] = { from = cur and cur[k] or json.null, to = v }
+        n = n + 1
+      end
+    end
+  end
+  return out, n
+end
+
+-- Find our own earlier create of this record in the target (after a crash).
+local function find_ours(st, doc, rec)
+  local m = st.m
+  if type(m.find) == "function" then
+    return m.find(doc, rec, st.ctx, function(field, value)
+      return target_query(st, m.target.entity, field, value)
+    end)
+  end
+  if doc.DocNumber == nil then return nil end
+  local rows = target_query(st, m.target.entity, "DocNumber", doc.DocNumber) or {}
+  local note = type(doc.PrivateNote) == "string" and doc.PrivateNote:match("^[^\n]*") or nil
+  for _, r in ipairs(rows) do
+    local rnote = type(r.PrivateNote) == "string" and r.PrivateNote:match("^[^\n]*") or nil
+    if note == nil or rnote == note then return r end
+  end
+  return nil
+end
+
+-- open -------------------------------------------------------------------------------------------
+
+function M.open(spec, sctx, tctx)
+  local m = load_flow(spec.flow)
+  if m.source.entity ~= spec.entity then
+    error(("flow %s reads %s, not %s"):format(spec.flow, tostring(m.source.entity), spec.entity), 0)
+  end
+  local config, cerr = mapping.config(spec.config)
+  if not config then error(cerr, 0) end
+  local st = {
+    tenant = spec.tenant, run_id = spec.run_id, flow = spec.flow, m = m, dry_run = spec.dry_run,
+    source = connector(m.source.connector), target = connector(m.target.connector),
+    sctx = sctx, tctx = tctx, deps = {}, flows = { [spec.flow] = m }, done = {}, dep_created = 0,
+    policy = spec.conflict_policy or m.conflict or "source_wins", page_no = 0,
+  }
+  local function ref(entity, key)
+    local id = st.deps[tostring(entity) .. "\0" .. tostring(key)]
+    if id == nil then
+      error(("ctx.ref(%q, %q): not among the record's requirements"):format(tostring(entity),
+        tostring(key)), 2)
+    end
+    return id
+  end
+  st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref })
+  st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run })
+  if spec.run_id then
+    local rows = db.query("SELECT source_id FROM sync_records WHERE run_id = ? AND outcome <> " ..
+      "'pending'", spec.run_id) or {}
+    for _, r in ipairs(rows) do st.done[r.source_id] = true end
+  end
+  if spec.ids_json then spec.ids = json.decode(spec.ids_json) end
+  local filters = spec.filters
+  if type(filters) == "string" then filters = json.decode(filters) end
+  spec.filters = filters
+  local opts = { orderby = "id", order = "asc", since = spec.since, ids = spec.ids }
+  if type(spec.filters) == "table" then
+    for k, v in pairs(spec.filters) do if opts[k] == nil then opts[k] = v end end
+  end
+  local r1, r2, r3 = st.source.read(sctx, spec.entity, opts)
+  if type(r1) == "function" then
+    st.pages = r1
+  elseif type(r1) == "table" then
+    local given = false
+    st.pages = function()
+      if given then return nil end
+      given = true
+      return r1, { total = #r1 }
+    end
+  else
+    raise(("reading %s from %s: %s"):format(spec.entity, m.source.connector, errtext(r2)),
+      "source", r3 ~= false)
+  end
+  return st
+end
+
+-- plan -------------------------------------------------------------------------------------------
+
+local function source_id_of(m, rec)
+  local v = rec
+  for seg in tostring(m.key or "id"):gmatch("[^%.]+") do v = type(v) == "table" and v[seg] or nil end
+  if v == nil or v == json.null then return nil end
+  if math.type(v) == "float" and v == math.floor(v) then v = math.tointeger(v) end
+  return tostring(v)
+end
+
+local function plan_one(st, rec)
+  local m = st.m
+  local sid = source_id_of(m, rec)
+  local item = { source_id = sid or "?", source_updated_at = iso_z(rec.date_modified_gmt
+    or rec.updated_at or rec.date_modified) }
+  if sid == nil then
+    item.action, item.error, item.code = "failed", "the record has no " .. tostring(m.key or "id"), "mapping"
+    return item
+  end
+  if st.done[sid] then return nil end
+  local ok, err = pcall(function()
+    if type(m.requires) == "function" then
+      for _, req in ipairs(m.requires(rec, st.ctx) or {}) do resolve(st, req) end
+    end
+    local doc = mapping.apply(m, rec, st.ctx)
+    item.doc = doc
+    item.hash = hex_sha(json.encode(doc))
+    if type(m.total) == "function" then
+      local cur, minor = m.total(rec, st.ctx)
+      item.currency, item.source_total = cur, minor
+    end
+    local row = idmap_get(st, m, sid)
+    if row and row.target_id then
+      item.target_id, item.sync_token = row.target_id, row.sync_token
+      item.action = row.content_hash == item.hash and "unchanged" or "update"
+    else
+      if row and row.request_id then -- reserved by a create that may have reached the target
+        local found = not st.dry_run and find_ours(st, doc, rec)
+        if found then
+          item.action, item.target_id, item.sync_token = "adopt", tostring(found.Id), found.SyncToken
+          item.object = found
+          return
+        end
+      end
+      item.action = "create"
+      item.request_id = M.request_id(st.tenant, st.flow, sid, item.hash)
+    end
+  end)
+  if not ok then
+    item.action = "failed"
+    item.error = ("%s %s: %s"):format(m.source.entity, sid, errtext(err))
+    item.code = type(err) == "table" and err.code or "mapping"
+    item.retryable = type(err) == "table" and err.retryable or false
+    item.input = select(2, pcall(json.encode, rec))
+  end
+  return item
+end
+
+function M.next_page(st)
+  local recs, info, retryable = st.pages()
+  if recs == nil then
+    if info ~= nil then raise(("reading %s: %s"):format(st.m.source.entity, errtext(info)),
+      "source", retryable ~= false) end
+    return nil
+  end
+  st.page_no = st.page_no + 1
+  local page = { items = {}, read = #recs, page = st.page_no }
+  if type(info) == "table" then page.total = info.total end
+  for _, rec in ipairs(recs) do
+    if st.run_id and db.value("SELECT cancel_requested FROM sync_runs WHERE id = ?", st.run_id) == 1 then
+      page.cancelled = true
+      break
+    end
+    local item = plan_one(st, rec)
+    if item then
+      page.items[#page.items + 1] = item
+      local u = item.source_updated_at
+      if u and item.action ~= "failed" and (page.max_modified == nil or u > page.max_modified) then
+        page.max_modified = u
+      end
+    end
+  end
+  page.n = #page.items
+  return page
+end
+
+-- write ------------------------------------------------------------------------------------------
+
+local function set_ok(st, item, obj, outcome)
+  item.outcome = outcome
+  if obj then
+    item.target_id = tostring(obj.Id or obj.id or item.target_id)
+    item.sync_token = obj.SyncToken or obj.sync_token or item.sync_token
+  end
+  local tt = doc_total(type(obj) == "table" and obj.TotalAmt ~= nil and obj or item.doc, item.currency)
+  item.target_total = tt
+end
+
+local function set_fail(item, err)
+  item.outcome = "failed"
+  item.error = errtext(err)
+  item.code = type(err) == "table" and err.code and tostring(err.code) or "write"
+  item.retryable = type(err) == "table" and err.retryable or false
+end
+
+local function update_body(item)
+  local b = json.object({})
+  for k, v in pairs(item.doc) do b[k] = v end
+  b.Id, b.SyncToken = item.target_id, item.sync_token
+  return b
+end
+
+local function on_conflict(st, item, err)
+  local cur = type(err) == "table" and err.current or nil
+  if st.policy == "target_wins" then
+    item.outcome, item.error = "skipped", "the target changed since the last sync (target_wins)"
+  elseif st.policy == "manual" or cur == nil then
+    item.outcome, item.error, item.code = "conflict", errtext(err), "conflict"
+    item.conflict = json.encode({ ours = item.doc, theirs = cur or json.null })
+  else -- source_wins: write again over the current version
+    item.sync_token = cur.SyncToken
+    local obj, e2 = st.target.update(st.tctx, st.m.target.entity, update_body(item))
+    if obj then set_ok(st, item, obj, "updated") else set_fail(item, e2) end
+  end
+end
+
+function M.write(st, page)
+  local todo = {}
+  for _, item in ipairs(page.items) do
+    local a = item.action
+    if a == "unchanged" then
+      item.outcome = "unchanged"
+      item.target_total = doc_total(item.doc, item.currency)
+    elseif a == "failed" then
+      item.outcome = "failed"
+    elseif a == "adopt" then
+      set_ok(st, item, item.object, "created")
+      item.adopted = true
+    elseif st.dry_run then
+      item.outcome = a == "create" and "created" or "updated"
+      item.target_total = doc_total(item.doc, item.currency)
+      item.output = json.encode(item.doc)
+      if a == "update" and type(st.target.get) == "function" then
+        local cur = st.target.get(st.tctx, st.m.target.entity, item.target_id)
+        if cur then item.diff = json.encode((diff(item.doc, cur))) end
+      end
+    else
+      todo[#todo + 1] = item
+    end
+  end
+  local entity = st.m.target.entity
+  if #todo == 1 or (#todo > 1 and type(st.target.write) ~= "function") then
+    for _, item in ipairs(todo) do
+      local obj, err
+      if item.action == "create" then
+        obj, err = create_one(st, entity, item.doc, item.request_id)
+      else
+        obj, err = st.target.update(st.tctx, entity, update_body(item))
+      end
+      if obj then set_ok(st, item, obj, item.action == "create" and "created" or "updated")
+      elseif type(err) == "table" and err.conflict then on_conflict(st, item, err)
+      else set_fail(item, err) end
+    end
+  elseif #todo > 1 then
+    local recs = {}
+    for i, item in ipairs(todo) do
+      recs[i] = item.action == "create" and { body = item.doc, request_id = item.request_id }
+        or { body = update_body(item) }
+    end
+    local results = st.target.write(st.tctx, entity, recs)
+    for i, item in ipairs(todo) do
+      local r = results[i] or { ok = false, error = "no result", retryable = true }
+      if r.ok then
+        set_ok(st, item, r.object or { Id = r.id, SyncToken = r.sync_token },
+          item.action == "create" and "created" or "updated")
+      elseif r.conflict then
+        on_conflict(st, item, r)
+      else
+        set_fail(item, r)
+      end
+    end
+  end
+  for _, item in ipairs(page.items) do
+    if item.outcome ~= "failed" and item.output == nil and item.doc and st.dry_run then
+      item.output = json.encode(item.doc)
+    end
+    item.doc, item.object = nil, nil -- C reads scalars and JSON text only
+  end
+  return page
+end
+
+-- entry points for C ------------------------------------------------------------------------------
+-- Each answers its results, or nil, message, retryable: C never sees a table as an error.
+
+local function guarded(fn)
+  return function(...)
+    local r = table.pack(pcall(fn, ...))
+    if r[1] then return table.unpack(r, 2, r.n) end
+    local e = r[2]
+    return nil, errtext(e), type(e) == "table" and e.retryable or false
+  end
+end
+
+-- platforms(flow) -> source connector, target connector (C builds their contexts)
+M.c_platforms = guarded(function(flow)
+  local m = load_flow(flow)
+  return m.source.connector, m.target.connector
+end)
+
+M.c_open = guarded(function(spec, sctx, tctx)
+  local st = M.open(spec, sctx, tctx)
+  st.ss, st.se = st.m.source.connector, st.m.source.entity
+  st.ts, st.tt = st.m.target.connector, st.m.target.entity
+  return st
+end)
+-- c_job(payload JSON) -> entity, flow ("" = the entity's default), ids JSON | nil, message
+-- A webhook's {"source", "entity", "id", "event"} or a retry's {"entity", "flow", "ids": [...]}.
+function M.c_job(text)
+  local ok, p = pcall(json.decode, text)
+  if not ok or type(p) ~= "table" then return nil, "job payload is not a JSON object" end
+  if type(p.entity) ~= "string" or p.entity == "" then return nil, "job payload has no entity" end
+  local ids = {}
+  if p.id ~= nil and p.id ~= json.null then ids[1] = tostring(p.id) end
+  if type(p.ids) == "table" then
+    for _, v in ipairs(p.ids) do ids[#ids + 1] = tostring(v) end
+  end
+  if #ids == 0 then return nil, "job payload names no record (id or ids)" end
+  return p.entity, type(p.flow) == "string" and p.flow or "", json.encode(json.array(ids))
+end
+
+M.c_next_page = guarded(function(st) return M.next_page(st) or false end)
+M.c_write = guarded(M.write)
+
+return M
