@@ -57,9 +57,9 @@ assert_jq "counts: every order created once (fixture orders included)" "$RUN" \
 
 echo "== $KILLS SIGKILLs at random moments during a run of $N orders"
 seed_orders 6000 "$N" "$CUSTOMERS" "$SKUS" 2026-06-01T00:00:00
-curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 100}' >/dev/null
+curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 150}' >/dev/null
 # small pages: more page boundaries (and more batches) to be killed between and inside
-start_run '{"mode": "full", "filters": {"per_page": 20}}'
+start_run '{"mode": "full", "filters": {"per_page": 10}}'
 RUN2=$SYNC_ID
 kills=0
 for ((i = 0; i < KILLS; i++)); do
