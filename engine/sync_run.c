@@ -374,7 +374,7 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
                        const struct names *nm, struct eng_err *err)
 {
     long long count[6] = {0};
-    struct eng_store_stmt *rec = NULL, *map = NULL, *res = NULL, *s = NULL;
+    struct eng_store_stmt *rec = NULL, *map = NULL, *res = NULL, *again = NULL, *s = NULL;
     int rc = eng_store_exec(r->st, "BEGIN IMMEDIATE", err);
     if (rc != 0)
         return rc;
@@ -416,6 +416,18 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
                                "outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND "
                                "dry_run = 0 AND (?4 IS NULL OR run_id IS NULL OR run_id <> ?4)",
                                -1, ENG_STORE_TRUSTED, &res, err);
+    /* outside a run (webhook record, retry), a record that fails again updates its open
+     * failure instead of adding a second one */
+    if (rc == 0 && r->id[0] == '\0')
+        rc = eng_store_prepare(
+            r->st,
+            "UPDATE sync_records SET attempts = attempts + 1, error = ?4, error_code = ?5, "
+            "retryable = ?6, outcome = ?7, next_retry_at = CASE WHEN ?6 = 1 THEN strftime("
+            "'%Y-%m-%dT%H:%M:%fZ', 'now', printf('+%d seconds', min(3600, 60 << min(attempts, 6)))) "
+            "END, updated_at = " NOW " WHERE id = (SELECT id FROM sync_records WHERE tenant_id = "
+            "?1 AND flow = ?2 AND source_id = ?3 AND outcome IN ('failed', 'conflict') AND "
+            "resolved_at IS NULL AND dry_run = 0 ORDER BY id DESC LIMIT 1)",
+            -1, ENG_STORE_TRUSTED, &again, err);
     for (int i = 1; rc == 0 && i <= n; i++) {
         lua_rawgeti(L, items, i);
         int it = lua_gettop(L);
@@ -431,6 +443,24 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
             continue;
         }
         count[k]++;
+        if (again != NULL && (k == 4 || k == 5)) {
+            eng_store_reset(again);
+            bind_s(again, 1, r->tenant);
+            bind_s(again, 2, r->flow);
+            bind_item(L, it, "source_id", again, 3);
+            bind_item(L, it, "error", again, 4);
+            bind_item(L, it, "code", again, 5);
+            bind_item(L, it, "retryable", again, 6);
+            eng_store_bind_text(again, 7, outcomes[k], strlen(outcomes[k]));
+            rc = eng_store_step(again, err);
+            if (rc >= 0 && eng_store_changes(r->st) > 0) {
+                rc = 0;
+                lua_pop(L, 1);
+                continue;
+            }
+            if (rc > 0)
+                rc = 0;
+        }
         eng_store_reset(rec);
         eng_store_clear_bindings(rec);
         bind_names(rec, r, nm, 1);
@@ -477,6 +507,7 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
     eng_store_finalize(rec);
     eng_store_finalize(map);
     eng_store_finalize(res);
+    eng_store_finalize(again);
     if (rc == 0 && r->id[0] != '\0') {
         long long read = 0;
         for (int j = 0; j < 6; j++)

@@ -47,6 +47,7 @@ sync_mocks() {
 sync_credentials() {
     local tok
     tok=$(curl -s -X POST "$QBO/_mock/tokens" -d '{"expires_in": 3600}')
+    QBO_ACCESS_TOKEN=$(jq -r .access_token <<<"$tok")
     http POST /api/integrations/woocommerce/credentials -H 'Content-Type: application/json' \
         --data-binary "$(jq -nc --arg u "$WOO_STORE" --arg k "$WOO_KEY" --arg s "$WOO_SECRET" \
             '{store_url: $u, consumer_key: $k, consumer_secret: $s}')"

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# sync_faults.sh - runs under faults, and the routes that act on them: QuickBooks answering 500s,
+# 429s, dropping a connection and expiring the token mid-run (the run still syncs everything);
+# faults that outlast the retries (the records are failures with their cause, the run is
+# partial) and POST /api/sync/retry clearing the transient ones but not a mapping error; a run
+# stopped between records; a single-record job from the webhook lane.
+source "$(dirname "$0")/lib/common.sh"
+source "$(dirname "$0")/lib/sync_env.sh"
+require_tools jq curl python3 sqlite3
+
+sync_mappings
+sync_mocks
+serve_start WORKERS=3 || finish
+sync_credentials
+fault() { curl -s -X POST "$QBO/_mock/faults" -d "$1" >/dev/null; }
+bad_orders() {
+    qbo_state | jq --argjson f "$1" --argjson n "$2" '
+        [.entities.Invoice[] | .DocNumber | tonumber | select(. >= $f and . < $f + $n)]
+        | group_by(.) | map(length) as $g | ($n - ($g | length)) + ($g | map(select(. != 1)) | length)'
+}
+
+echo "== transient faults mid-run: 500s, 429s, a dropped connection, an expired token"
+seed_orders 5000 50 13 7 2026-01-01T00:00:00
+curl -s -X POST "$QBO/_mock/expire" -d "{\"access_token\": \"$QBO_ACCESS_TOKEN\"}" >/dev/null
+fault '{"kind": "500", "count": 2, "path": "batch"}'
+fault '{"kind": "429", "count": 2, "path": "customer"}'
+fault '{"kind": "drop", "count": 1, "path": "item"}'
+start_run '{"mode": "full"}'
+wait_run 180000
+assert_eq "the run succeeds" succeeded "$RUN_STATE"
+assert_jq "... every record created, none failed" "$RUN" '.counts.failed == 0 and .counts.created == .counts.read'
+assert_eq "... one invoice per order" 0 "$(bad_orders 5000 50)"
+ST=$(qbo_state)
+assert_ge "the expired token was refreshed at the token endpoint" "$(jq .token_calls <<<"$ST")" 1
+assert_jq "the run met every injected fault (two 500s, two 429s, a 401)" "$ST" \
+    '([.requests[] | select(.status == 500)] | length) >= 2 and
+     ([.requests[] | select(.status == 429)] | length) >= 2 and
+     ([.requests[] | select(.status == 401)] | length) >= 1'
+assert_jq "... and the dropped connection (its request has no status)" "$ST" \
+    '[.requests[] | select(.path | startswith("item")) | select(.status == null)] | length >= 1' 
+
+echo "== faults that outlast the retries, and a record the mapping refuses"
+seed_orders 6000 20 13 7 2026-02-01T00:00:00
+# an order whose lines do not add up to its total: the mapping refuses it (not retryable)
+python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" >"$T/bad.json" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+o.update(id=6100, number="6100", total="999.00", date_modified_gmt="2026-02-02T00:00:00")
+print(json.dumps({"entity": "orders", "records": [o]}))
+PY
+curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' --data-binary @"$T/bad.json" >/dev/null
+# every batch attempt of this run answers 500 (3 attempts per batch)
+fault '{"kind": "500", "count": 3, "path": "batch"}'
+start_run '{"mode": "incremental"}'
+wait_run 180000
+assert_eq "the run ends partial" partial "$RUN_STATE"
+assert_jq "... 21 failed (20 by QuickBooks, 1 by the mapping)" "$RUN" '.counts.failed == 21'
+assert_jq "... the errors summary names both causes" "$RUN" \
+    '[.errorsSummary[].code] | (index("mapping") != null) and (map(select(test("^10000$|^http_500$"))) | length == 1)'
+http GET "/api/sync/failures?limit=100"
+assert_jq "failures list each record with its cause, attempts and next retry" "$BODY" \
+    '.total == 21 and ([.items[] | select(.sourceId == "6005")][0] | .retryable == true and .attempts == 1 and .nextRetryAt != null and (.error | test("500")))'
+assert_jq "... and the mapping's refusal, not retryable, naming the order" "$BODY" \
+    '[.items[] | select(.sourceId == "6100")][0] | .retryable == false and (.error | test("order 6100"))'
+http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary '{"colour": 1}'
+assert_eq "retry with an unknown field: 400" 400 "$CODE"
+http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary "{\"runId\": \"$SYNC_ID\"}"
+assert_eq "POST /api/sync/retry: 202" 202 "$CODE"
+assert_jq "... queues the 21 records" "$BODY" '.records == 21 and (.jobs | length) == 1'
+only_mapping_left() {
+    http GET /api/sync/failures
+    jq -e '.total == 1 and .items[0].sourceId == "6100"' <<<"$BODY" >/dev/null
+}
+wait_for 120000 only_mapping_left
+assert_jq "retry clears the transient failures; the mapping's stays" "$BODY" \
+    '.total == 1 and .items[0].sourceId == "6100" and .items[0].attempts == 2'
+assert_eq "... and QuickBooks has one invoice per retried order" 0 "$(bad_orders 6000 20)"
+
+echo "== stop"
+seed_orders 7000 60 13 7 2026-03-01T00:00:00
+curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 200}' >/dev/null
+CURSOR=$(sqlite3 "$T/pos.db" "SELECT last_sync_at FROM sync_state")
+start_run '{"mode": "full", "filters": {"per_page": 5}}'
+RUN3=$SYNC_ID
+some_done() {
+    http GET "/api/sync/status/$RUN3"
+    jq -e '.state == "running" and .counts.read > 0' <<<"$BODY" >/dev/null
+}
+wait_for 60000 some_done
+http POST "/api/sync/$RUN3/stop"
+assert_eq "POST /api/sync/{id}/stop: 202" 202 "$CODE"
+assert_jq "... cancel requested" "$BODY" '.cancelRequested == true'
+SYNC_ID=$RUN3 wait_run 60000
+assert_eq "the run ends cancelled" cancelled "$RUN_STATE"
+TOTAL=$(woo_total)
+assert_jq "... with what it did recorded (some, not all)" "$RUN" \
+    ".counts.read > 0 and .counts.read < $TOTAL and .finishedAt != null"
+assert_eq "... and the cursor did not move" "$CURSOR" "$(sqlite3 "$T/pos.db" "SELECT last_sync_at FROM sync_state")"
+curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 0}' >/dev/null
+
+echo "== a single-record job from the webhook lane"
+seed_orders 7500 1 13 7 2026-04-01T00:00:00
+sqlite3 "$T/pos.db" "INSERT INTO sync_queue (tenant_id, kind, entity, payload, priority) VALUES
+    ('default', 'record', 'orders', '{\"source\": \"woocommerce\", \"entity\": \"orders\", \"id\": \"7500\", \"event\": \"updated\"}', 10)"
+has_7500() { [[ "$(bad_orders 7500 1)" == 0 ]]; }
+wait_for 60000 has_7500
+assert_eq "the order's invoice is created" 0 "$(bad_orders 7500 1)"
+job_done() { [[ "$(sqlite3 "$T/pos.db" "SELECT status FROM sync_queue WHERE kind = 'record'")" == done ]]; }
+wait_for 30000 job_done
+assert_eq "... the job is done" done "$(sqlite3 "$T/pos.db" "SELECT status FROM sync_queue WHERE kind = 'record'")"
+assert_eq "... its outcome is recorded outside any run" "created" \
+    "$(sqlite3 "$T/pos.db" "SELECT outcome FROM sync_records WHERE source_id = '7500' AND run_id IS NULL")"
+
+serve_stop
+assert_eq "serve stops cleanly" 0 "$STOP_RC"
+finish
