@@ -106,13 +106,16 @@ int eng_api_integration_test(struct eng_api_ctx *c);   /* api_integrations.c */
 int eng_api_qbo_connect(struct eng_api_ctx *c);  /* api_oauth.c */
 int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */
 
-int eng_api_sync_start(struct eng_api_ctx *c);       /* api_sync.c */
-int eng_api_sync_status_list(struct eng_api_ctx *c); /* api_sync.c */
-int eng_api_sync_status(struct eng_api_ctx *c);      /* api_sync.c */
-int eng_api_sync_history(struct eng_api_ctx *c);     /* api_sync.c */
-int eng_api_sync_stop(struct eng_api_ctx *c);        /* api_sync.c */
-int eng_api_sync_failures(struct eng_api_ctx *c);    /* api_sync.c */
-int eng_api_sync_retry(struct eng_api_ctx *c);       /* api_sync.c */
+int eng_api_sync_start(struct eng_api_ctx *c);           /* api_sync.c */
+int eng_api_sync_status_list(struct eng_api_ctx *c);     /* api_sync.c */
+int eng_api_sync_status(struct eng_api_ctx *c);          /* api_sync.c */
+int eng_api_sync_history(struct eng_api_ctx *c);         /* api_sync.c */
+int eng_api_sync_stop(struct eng_api_ctx *c);            /* api_sync.c */
+int eng_api_sync_failures(struct eng_api_ctx *c);        /* api_sync.c */
+int eng_api_sync_retry(struct eng_api_ctx *c);           /* api_sync.c */
+int eng_api_sync_schedule_create(struct eng_api_ctx *c); /* api_sync_schedules.c */
+int eng_api_sync_schedule_list(struct eng_api_ctx *c);   /* api_sync_schedules.c */
+int eng_api_sync_schedule_delete(struct eng_api_ctx *c); /* api_sync_schedules.c */
 
 /* The OpenAPI document served at /api/openapi.json (generated from engine/openapi.json). */
 extern const char eng_openapi_json[];

@@ -23,6 +23,9 @@ const struct eng_api_route eng_api_routes[] = {
     {"GET", "/api/sync/history", 0, eng_api_sync_history},
     {"GET", "/api/sync/failures", 0, eng_api_sync_failures},
     {"POST", "/api/sync/retry", 0, eng_api_sync_retry},
+    {"GET", "/api/sync/schedules", 0, eng_api_sync_schedule_list},
+    {"POST", "/api/sync/schedules", 0, eng_api_sync_schedule_create},
+    {"DELETE", "/api/sync/schedules/{id}", 0, eng_api_sync_schedule_delete},
     {"POST", "/api/sync/{syncId}/stop", 0, eng_api_sync_stop},
     {"POST", "/api/sync/{entity}", 0, eng_api_sync_start},
 };

@@ -16,7 +16,38 @@
 #include "log.h"
 #include "sync.h"
 
-#define ORCH_IDLE_MS 500 /* poll when nothing is due (due times pass without a notify) */
+#define ORCH_IDLE_MS  500   /* poll when nothing is due (due times pass without a notify) */
+#define ORCH_SCHED_MS 1000  /* schedules are checked about once a second */
+#define ORCH_RETRY_MS 15000 /* failures due for an automatic retry, about every 15 s */
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Due schedules become runs, due failures become retry jobs (on the dispatcher's thread). */
+static void orch_housekeeping(struct eng_store *st, long long *last_sched, long long *last_retry)
+{
+    struct eng_err err = {0};
+    long long now = mono_ms();
+    if (now - *last_sched >= ORCH_SCHED_MS) {
+        *last_sched = now;
+        int started = 1;
+        for (int i = 0; i < 20 && started; i++)
+            if (eng_scheduler_tick(st, &started, &err) != 0) {
+                eng_logf(ENG_LOG_WARN, "sync: the schedules could not be checked: %s", err.msg);
+                break;
+            }
+    }
+    if (now - *last_retry >= ORCH_RETRY_MS) {
+        *last_retry = now;
+        int queued = 0;
+        if (eng_sync_retry_due(st, &queued, &err) != 0)
+            eng_logf(ENG_LOG_WARN, "sync: due retries could not be queued: %s", err.msg);
+    }
+}
 
 struct eng_orch {
     struct eng_sync_env env;
@@ -119,7 +150,10 @@ static void *orch_main(void *arg)
             orch_wait(o, 2000);
         }
     }
+    long long last_sched = 0, last_retry = mono_ms();
     while (!atomic_load(&o->stopping)) {
+        if (st != NULL)
+            orch_housekeeping(st, &last_sched, &last_retry);
         pthread_mutex_lock(&o->mu);
         int full = o->inflight >= o->slots;
         pthread_mutex_unlock(&o->mu);

@@ -10,6 +10,7 @@
 #define ENG_SYNC_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -75,6 +76,28 @@ enum eng_sync_outcome {
 enum eng_sync_outcome eng_sync_execute(struct eng_vm *vm, struct eng_store *st,
                                        const struct eng_sync_env *env, const struct eng_job *job,
                                        const char *owner, struct eng_err *err);
+
+/* ---- schedules (scheduler.c) ---- */
+
+struct eng_cron { /* one bit per allowed value */
+    uint64_t minute, hour, dom, month, dow;
+    int dom_star, dow_star;
+};
+/* Parse a five-field cron expression (UTC; *, *\/n, a-b, a-b/n, lists; Sunday 0 or 7) or
+ * @hourly/@daily/@weekly/@monthly. ENG_EINVAL naming the bad field. */
+int eng_cron_parse(const char *expr, struct eng_cron *out, struct eng_err *err);
+/* The first matching minute strictly after `after` (Unix seconds), or -1 within five years. */
+int64_t eng_cron_next(const struct eng_cron *c, int64_t after);
+/* The next run time of a schedule from now, ISO-8601 UTC (cron when not NULL, else now +
+ * interval seconds). */
+int eng_schedule_next(const char *cron, int64_t interval, char *buf, size_t size,
+                      struct eng_err *err);
+/* Start the most overdue due schedule's run (if any) and move it to its next time; *started
+ * says whether a run was queued. Call repeatedly until it starts none. */
+int eng_scheduler_tick(struct eng_store *st, int *started, struct eng_err *err);
+/* Queue retry jobs for failures whose next retry time has come (retryable, under the attempt
+ * limit), one job per flow and entity, deduplicated. *queued gets the jobs added. */
+int eng_sync_retry_due(struct eng_store *st, int *queued, struct eng_err *err);
 
 /* ---- the dispatcher (orchestrator.c) ---- */
 struct eng_orch;

@@ -423,7 +423,8 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
             r->st,
             "UPDATE sync_records SET attempts = attempts + 1, error = ?4, error_code = ?5, "
             "retryable = ?6, outcome = ?7, next_retry_at = CASE WHEN ?6 = 1 THEN strftime("
-            "'%Y-%m-%dT%H:%M:%fZ', 'now', printf('+%d seconds', min(3600, 60 << min(attempts, 6)))) "
+            "'%Y-%m-%dT%H:%M:%fZ', 'now', printf('+%d seconds', min(3600, 60 << min(attempts, "
+            "6)))) "
             "END, updated_at = " NOW " WHERE id = (SELECT id FROM sync_records WHERE tenant_id = "
             "?1 AND flow = ?2 AND source_id = ?3 AND outcome IN ('failed', 'conflict') AND "
             "resolved_at IS NULL AND dry_run = 0 ORDER BY id DESC LIMIT 1)",
