@@ -221,9 +221,9 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     if (flow[0] == '\0') {
         const char *f = eng_sync_default_flow(entity);
         if (f == NULL) {
-            char msg[160];
+            char msg[256];
             snprintf(msg, sizeof msg,
-                     "entity: '%s' is not an entity with a default flow (orders, customers, "
+                     "entity: '%.64s' is not an entity with a default flow (orders, customers, "
                      "products); name a mapping in 'flow'",
                      entity);
             return eng_api_error(c->resp, 404, "unknown_entity", msg, "{\"field\":\"entity\"}");

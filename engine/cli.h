@@ -23,6 +23,7 @@ int eng_cli_serve(int argc, char **argv);   /* serve.c */
 int eng_cli_test(int argc, char **argv);    /* maptest.c */
 int eng_cli_rotate_key(int argc, char **argv); /* cli_keys.c */
 int eng_cli_token(int argc, char **argv);   /* cli_token.c */
+int eng_cli_sync(int argc, char **argv);    /* cli_sync.c */
 
 /* Shared start-up: load the configuration (exit status 1 with a clear line on failure). */
 int eng_cli_config(struct eng_config *cfg, const char *cmd);

@@ -107,6 +107,56 @@ void eng_job_clear(struct eng_job *j)
     memset(j, 0, sizeof *j);
 }
 
+/* Step a claiming UPDATE ... RETURNING (owner ?1, lease ?2 bound) into out. */
+static int claim_step(struct eng_store_stmt *s, struct eng_job *out, struct eng_err *err)
+{
+    int rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW) {
+        out->id = eng_store_column_int64(s, 0);
+        out->tenant = col_dup(s, 1);
+        out->kind = col_dup(s, 2);
+        out->entity = col_dup(s, 3);
+        out->flow = col_dup(s, 4);
+        out->payload = col_dup(s, 5);
+        out->priority = (int)eng_store_column_int64(s, 6);
+        out->attempts = (int)eng_store_column_int64(s, 7);
+        out->max_attempts = (int)eng_store_column_int64(s, 8);
+        out->run_id = col_dup(s, 9);
+        /* finish the statement so the UPDATE commits */
+        int r2 = eng_store_step(s, err);
+        if (r2 < 0)
+            rc = r2;
+        else if (out->tenant == NULL || out->kind == NULL || out->payload == NULL)
+            rc = eng_err_set(err, ENG_ENOMEM, "out of memory claiming a job");
+    }
+    eng_store_finalize(s);
+    if (rc < 0) {
+        eng_job_clear(out);
+        return rc;
+    }
+    return rc == ENG_STORE_ROW ? 1 : 0;
+}
+
+int eng_queue_claim_id(struct eng_store *st, int64_t id, const char *owner, long long lease_ms,
+                       struct eng_job *out, struct eng_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(
+        st,
+        "UPDATE sync_queue SET status = 'running', lease_owner = ?1, lease_expires_at = " NOW_PLUS(
+            "?2") ", attempts = attempts + 1, updated_at = " NOW " WHERE id = ?3 AND status = "
+                  "'pending' RETURNING id, tenant_id, kind, entity, flow, payload, priority, "
+                  "attempts, max_attempts, run_id",
+        -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    bind_opt(s, 1, owner);
+    eng_store_bind_int64(s, 2, lease_ms);
+    eng_store_bind_int64(s, 3, id);
+    return claim_step(s, out, err);
+}
+
 int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
                     struct eng_job *out, struct eng_err *err)
 {
@@ -136,31 +186,7 @@ int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
         return rc;
     bind_opt(s, 1, owner);
     eng_store_bind_int64(s, 2, lease_ms);
-    rc = eng_store_step(s, err);
-    if (rc == ENG_STORE_ROW) {
-        out->id = eng_store_column_int64(s, 0);
-        out->tenant = col_dup(s, 1);
-        out->kind = col_dup(s, 2);
-        out->entity = col_dup(s, 3);
-        out->flow = col_dup(s, 4);
-        out->payload = col_dup(s, 5);
-        out->priority = (int)eng_store_column_int64(s, 6);
-        out->attempts = (int)eng_store_column_int64(s, 7);
-        out->max_attempts = (int)eng_store_column_int64(s, 8);
-        out->run_id = col_dup(s, 9);
-        /* finish the statement so the UPDATE commits */
-        int r2 = eng_store_step(s, err);
-        if (r2 < 0)
-            rc = r2;
-        else if (out->tenant == NULL || out->kind == NULL || out->payload == NULL)
-            rc = eng_err_set(err, ENG_ENOMEM, "out of memory claiming a job");
-    }
-    eng_store_finalize(s);
-    if (rc < 0) {
-        eng_job_clear(out);
-        return rc;
-    }
-    return rc == ENG_STORE_ROW ? 1 : 0;
+    return claim_step(s, out, err);
 }
 
 static int held(int changes, int64_t id, struct eng_err *err)

@@ -50,6 +50,10 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
 int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
                     struct eng_job *out, struct eng_err *err);
 void eng_job_clear(struct eng_job *j);
+/* Claim job id itself when it is pending (the CLI runs the job it just queued). 1 claimed,
+ * 0 when another worker holds it or it is over. */
+int eng_queue_claim_id(struct eng_store *st, int64_t id, const char *owner, long long lease_ms,
+                       struct eng_job *out, struct eng_err *err);
 
 /* Extend owner's lease to now + lease_ms. ENG_ENOTFOUND when owner no longer holds the job
  * (it expired and another worker took it): the caller must stop working on it. */
