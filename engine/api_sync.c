@@ -31,7 +31,9 @@
     "json(coalesce(errors_summary, '[]')), 'reconciliation', json_object('currency', currency, "   \
     "'sourceTotalMinor', source_total_minor, 'targetTotalMinor', target_total_minor, "             \
     "'differenceMinor', target_total_minor - source_total_minor, 'reconciled', "                   \
-    "reconciled_count, 'mismatched', mismatch_count, 'mismatches', "                               \
+    "reconciled_count, 'mismatched', mismatch_count, 'notWritten', "                               \
+    "coalesce(json_extract(reconciliation, '$.notWritten'), 0), 'notWrittenSourceMinor', "         \
+    "coalesce(json_extract(reconciliation, '$.notWrittenSourceMinor'), 0), 'mismatches', "         \
     "json(coalesce(json_extract(reconciliation, '$.mismatches'), '[]'))))"
 
 static int bind_s(struct eng_store_stmt *s, int i, const char *v)

@@ -249,6 +249,29 @@ end
 
 -- open -------------------------------------------------------------------------------------------
 
+local POLICIES = { source_wins = true, target_wins = true, manual = true }
+
+-- The flow's conflict policy: settings key `sync_conflict_policy` ({"<flow>": "manual", ...}),
+-- else the mapping's `conflict`, else source_wins. A bad value is an error naming it.
+local function conflict_policy(tenant, flow, m)
+  local text = db.value("SELECT value FROM settings WHERE tenant_id = ? AND key = " ..
+    "'sync_conflict_policy'", tenant)
+  local p
+  if type(text) == "string" then
+    local ok, t = pcall(json.decode, text)
+    if not ok or type(t) ~= "table" then
+      error("settings sync_conflict_policy must be a JSON object of flow -> policy", 0)
+    end
+    p = t[flow]
+  end
+  p = p or m.conflict or "source_wins"
+  if not POLICIES[p] then
+    error(("conflict policy of %s must be source_wins, target_wins or manual, not %q"):format(
+      flow, tostring(p)), 0)
+  end
+  return p
+end
+
 function M.open(spec, sctx, tctx)
   local m = load_flow(spec.flow)
   if m.source.entity ~= spec.entity then
@@ -260,7 +283,7 @@ function M.open(spec, sctx, tctx)
     tenant = spec.tenant, run_id = spec.run_id, flow = spec.flow, m = m, dry_run = spec.dry_run,
     source = connector(m.source.connector), target = connector(m.target.connector),
     sctx = sctx, tctx = tctx, deps = {}, flows = { [spec.flow] = m }, done = {}, dep_created = 0,
-    policy = spec.conflict_policy or m.conflict or "source_wins", page_no = 0,
+    policy = conflict_policy(spec.tenant, spec.flow, m), page_no = 0,
   }
   local function ref(entity, key)
     local id = st.deps[tostring(entity) .. "\0" .. tostring(key)]
