@@ -6,6 +6,7 @@
  * Owns: the thread, its store connection, the in-flight count. Must not: run Lua, or let a task
  * outlive eng_orch_stop.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,7 @@ struct eng_orch {
     atomic_int stopping;
     struct eng_workers *w;
     int slots, inflight;
+    int bulk_max, bulk_inflight; /* bulk runs never take every slot: records keep a lane */
     int wake;
     unsigned long long seq;
     pthread_mutex_t mu;
@@ -67,6 +69,7 @@ struct job_task {
     struct eng_orch *o;
     struct eng_job job;
     char owner[64];
+    int bulk;
 };
 
 static void job_task_run(struct eng_task *t, struct eng_vm *vm)
@@ -111,10 +114,12 @@ static void job_task_done(struct eng_task *t)
 {
     struct job_task *jt = (struct job_task *)t;
     struct eng_orch *o = jt->o;
+    int bulk = jt->bulk;
     eng_job_clear(&jt->job);
     free(jt);
     pthread_mutex_lock(&o->mu);
     o->inflight--;
+    o->bulk_inflight -= bulk;
     o->wake = 1; /* a slot is free: claim again at once */
     pthread_cond_broadcast(&o->cv);
     pthread_mutex_unlock(&o->mu);
@@ -156,6 +161,7 @@ static void *orch_main(void *arg)
             orch_housekeeping(st, &last_sched, &last_retry);
         pthread_mutex_lock(&o->mu);
         int full = o->inflight >= o->slots;
+        int min_priority = o->bulk_inflight >= o->bulk_max ? ENG_QUEUE_LANE_BULK + 1 : INT_MIN;
         pthread_mutex_unlock(&o->mu);
         if (full) {
             orch_wait(o, ORCH_IDLE_MS);
@@ -167,7 +173,8 @@ static void *orch_main(void *arg)
             continue;
         }
         snprintf(jt->owner, sizeof jt->owner, "engine-%ld-%llu", (long)getpid(), ++o->seq);
-        int rc = eng_queue_claim(st, jt->owner, ENG_SYNC_LEASE_MS, &jt->job, &err);
+        int rc =
+            eng_queue_claim_min(st, jt->owner, ENG_SYNC_LEASE_MS, min_priority, &jt->job, &err);
         if (rc <= 0) {
             if (rc < 0)
                 eng_logf(ENG_LOG_WARN, "sync: claiming a job failed: %s", err.msg);
@@ -176,17 +183,21 @@ static void *orch_main(void *arg)
             continue;
         }
         jt->o = o;
+        jt->bulk = jt->job.priority <= ENG_QUEUE_LANE_BULK;
         jt->task.run = job_task_run;
         jt->task.done = job_task_done;
         pthread_mutex_lock(&o->mu);
         o->inflight++;
+        o->bulk_inflight += jt->bulk;
         pthread_mutex_unlock(&o->mu);
         if (eng_workers_submit(o->w, &jt->task) != 0) {
+            int bulk = jt->bulk;
             eng_queue_release(st, jt->job.id, jt->owner, 1000, NULL);
             eng_job_clear(&jt->job);
             free(jt);
             pthread_mutex_lock(&o->mu);
             o->inflight--;
+            o->bulk_inflight -= bulk;
             pthread_mutex_unlock(&o->mu);
             orch_wait(o, ORCH_IDLE_MS);
         }
@@ -221,6 +232,7 @@ struct eng_orch *eng_orch_start(const struct eng_sync_env *env, struct eng_worke
     o->env.stopping = &o->stopping;
     o->w = w;
     o->slots = slots > 0 ? slots : 1;
+    o->bulk_max = o->slots > 1 ? o->slots - 1 : 1;
     pthread_mutex_init(&o->mu, NULL);
     pthread_cond_init(&o->cv, NULL);
     if (pthread_create(&o->th, NULL, orch_main, o) != 0) {

@@ -5,6 +5,7 @@
  */
 #include "queue.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,12 @@ int eng_queue_claim_id(struct eng_store *st, int64_t id, const char *owner, long
 int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
                     struct eng_job *out, struct eng_err *err)
 {
+    return eng_queue_claim_min(st, owner, lease_ms, INT_MIN, out, err);
+}
+
+int eng_queue_claim_min(struct eng_store *st, const char *owner, long long lease_ms,
+                        int min_priority, struct eng_job *out, struct eng_err *err)
+{
     memset(out, 0, sizeof *out);
     /* A running job whose lease expired after its last allowed attempt is dead, not retaken. */
     struct eng_store_stmt *s = NULL;
@@ -176,9 +183,9 @@ int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
     static const char sql[] =
         "UPDATE sync_queue SET status = 'running', lease_owner = ?1, lease_expires_at = " NOW_PLUS(
             "?2") ", attempts = attempts + 1, updated_at = " NOW " WHERE id = (SELECT id FROM "
-                  "sync_queue WHERE (status = 'pending' AND next_attempt_at <= " NOW
-                  ") OR (status = 'running' AND lease_expires_at <= " NOW
-                  " AND attempts < max_attempts) ORDER BY priority DESC, next_attempt_at, id "
+                  "sync_queue WHERE priority >= ?3 AND ((status = 'pending' AND next_attempt_at "
+                  "<= " NOW ") OR (status = 'running' AND lease_expires_at <= " NOW
+                  " AND attempts < max_attempts)) ORDER BY priority DESC, next_attempt_at, id "
                   "LIMIT 1) RETURNING id, tenant_id, kind, entity, flow, payload, priority, "
                   "attempts, max_attempts, run_id";
     rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
@@ -186,6 +193,7 @@ int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
         return rc;
     bind_opt(s, 1, owner);
     eng_store_bind_int64(s, 2, lease_ms);
+    eng_store_bind_int64(s, 3, min_priority);
     return claim_step(s, out, err);
 }
 

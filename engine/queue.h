@@ -49,6 +49,10 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
  * 0 when nothing is due, or a negative code. */
 int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
                     struct eng_job *out, struct eng_err *err);
+/* eng_queue_claim restricted to jobs of priority >= min_priority (a dispatcher whose bulk
+ * slots are full still takes single-record jobs). */
+int eng_queue_claim_min(struct eng_store *st, const char *owner, long long lease_ms,
+                        int min_priority, struct eng_job *out, struct eng_err *err);
 void eng_job_clear(struct eng_job *j);
 /* Claim job id itself when it is pending (the CLI runs the job it just queued). 1 claimed,
  * 0 when another worker holds it or it is over. */

@@ -75,10 +75,10 @@ int eng_cli_serve(int argc, char **argv)
     if (workers == NULL)
         goto out;
     api.workers = workers;
-    /* the sync dispatcher: interrupted runs resume now; half the workers at most run jobs, so
-     * API requests that need a worker (dry runs, credential tests) still get one */
+    /* the sync dispatcher: interrupted runs resume now; bulk runs hold at most WORKERS - 1
+     * workers, so webhooks, retries and API requests that need a worker still get one */
     struct eng_sync_env senv = {.cfg = &cfg, .keys = keys};
-    orch = eng_orch_start(&senv, workers, cfg.workers > 1 ? cfg.workers - 1 : 1, &err);
+    orch = eng_orch_start(&senv, workers, cfg.workers, &err);
     if (orch == NULL)
         goto out;
     api.orch = orch;

@@ -103,7 +103,8 @@ int eng_sync_retry_due(struct eng_store *st, int *queued, struct eng_err *err);
 struct eng_orch;
 
 /* Recover, then start the thread that claims due jobs and submits them to w, at most slots at
- * a time. env is copied. */
+ * a time, bulk runs at most slots - 1 of them (one lane stays free for single records and
+ * retries; with one slot, runs and records share it). env is copied. */
 struct eng_orch *eng_orch_start(const struct eng_sync_env *env, struct eng_workers *w, int slots,
                                 struct eng_err *err);
 /* Wake the dispatcher (a job was just enqueued). NULL is fine. */

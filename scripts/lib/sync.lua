@@ -476,7 +476,22 @@ function M.write(st, page)
     end
   end
   local entity = st.m.target.entity
-  if #todo == 1 or (#todo > 1 and type(st.target.write) ~= "function") then
+  if #todo > 0 and (st.m.target.upsert or st.target.name == "supabase") then
+    -- an idempotent bulk upsert (Supabase): every row in one call, chunked by the connector;
+    -- the row's key is the source id, so a resend after a crash rewrites the same rows
+    local rows = {}
+    for i, item in ipairs(todo) do rows[i] = item.doc end
+    local results = st.target.write(st.tctx, entity, rows) or {}
+    for i, item in ipairs(todo) do
+      local r = results[i] or { ok = false, error = "no result", retryable = true }
+      if r.ok then
+        set_ok(st, item, { id = r.id or item.target_id or item.source_id },
+          item.action == "create" and "created" or "updated")
+      else
+        set_fail(item, r)
+      end
+    end
+  elseif #todo == 1 or (#todo > 1 and type(st.target.write) ~= "function") then
     for _, item in ipairs(todo) do
       local obj, err
       if item.action == "create" then

@@ -119,6 +119,31 @@ static void test_enqueue_dedupe_and_lanes(void)
     eng_store_close(st);
 }
 
+static void test_claim_min_keeps_a_lane(void)
+{
+    struct eng_store *st = fresh();
+    REQUIRE(st != NULL);
+    struct eng_err err = {0};
+    int64_t run = add(st, "run", ENG_QUEUE_LANE_BULK, NULL);
+    struct eng_job job;
+    /* bulk slots full: a bulk job is not taken */
+    CHECK_INT(eng_queue_claim_min(st, "w", 60000, ENG_QUEUE_LANE_BULK + 1, &job, &err), 0);
+    int64_t rec = add(st, "record", ENG_QUEUE_LANE_RECORD, NULL);
+    CHECK_INT(eng_queue_claim_min(st, "w", 60000, ENG_QUEUE_LANE_BULK + 1, &job, &err), 1);
+    CHECK_INT(job.id, rec);
+    eng_job_clear(&job);
+    CHECK_INT(eng_queue_claim(st, "w", 60000, &job, &err), 1);
+    CHECK_INT(job.id, run);
+    eng_job_clear(&job);
+    /* claiming a given job: only while it is pending */
+    int64_t other = add(st, "run", 0, NULL);
+    CHECK_INT(eng_queue_claim_id(st, other, "cli", 60000, &job, &err), 1);
+    CHECK_INT(job.id, other);
+    eng_job_clear(&job);
+    CHECK_INT(eng_queue_claim_id(st, other, "w2", 60000, &job, &err), 0);
+    eng_store_close(st);
+}
+
 static void test_lease_expiry_and_holder_checks(void)
 {
     struct eng_store *st = fresh();
@@ -342,7 +367,7 @@ static void test_two_processes_never_share_a_job(void)
     eng_store_close(st);
 }
 
-CHECK_MAIN(CHECK_CASE(test_enqueue_dedupe_and_lanes),
+CHECK_MAIN(CHECK_CASE(test_enqueue_dedupe_and_lanes), CHECK_CASE(test_claim_min_keeps_a_lane),
            CHECK_CASE(test_lease_expiry_and_holder_checks), CHECK_CASE(test_backoff_then_dead),
            CHECK_CASE(test_recover_and_release), CHECK_CASE(test_two_threads_never_share_a_job),
            CHECK_CASE(test_two_processes_never_share_a_job))
