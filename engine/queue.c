@@ -251,7 +251,8 @@ long long eng_queue_backoff_ms(int attempts, double r)
         r = 0;
     if (r >= 1)
         r = 0.999999;
-    return d / 2 + (long long)((double)(d / 2) * r);
+    long long half = d / 2;
+    return half + (long long)((double)half * r);
 }
 
 static double jitter_draw(void)

@@ -114,7 +114,8 @@ int64_t eng_cron_next(const struct eng_cron *c, int64_t after)
     for (int i = 0; i < 366 * 24 * 60 * 5; i++) { /* five years of minutes at most */
         struct tm tm;
         gmtime_r(&t, &tm);
-        int dom_ok = (c->dom >> tm.tm_mday) & 1, dow_ok = (c->dow >> tm.tm_wday) & 1;
+        int dom_ok = (int)((c->dom >> tm.tm_mday) & 1U);
+        int dow_ok = (int)((c->dow >> tm.tm_wday) & 1U);
         /* cron's rule: with both day fields restricted, either may match */
         int day_ok = c->dom_star ? dow_ok : c->dow_star ? dom_ok : (dom_ok || dow_ok);
         if (!((c->month >> (tm.tm_mon + 1)) & 1) || !day_ok) {

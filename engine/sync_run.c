@@ -458,13 +458,10 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
             bind_item(L, it, "retryable", again, 6);
             eng_store_bind_text(again, 7, outcomes[k], strlen(outcomes[k]));
             rc = eng_store_step(again, err);
-            if (rc >= 0 && eng_store_changes(r->st) > 0) {
-                rc = 0;
-                lua_pop(L, 1);
+            if (rc < 0 || eng_store_changes(r->st) > 0) {
+                lua_pop(L, 1); /* updated (rc is 0: an UPDATE answers no row), or failed */
                 continue;
             }
-            if (rc > 0)
-                rc = 0;
         }
         eng_store_reset(rec);
         eng_store_clear_bindings(rec);
@@ -712,7 +709,7 @@ static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
         lua_getfield(L, page, "cancelled");
         int cancelled = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        if (!r->dry_run && n > 0 && (rc = reserve_creates(r, L, items, n, &nm, err)) != 0) {
+        if (!r->dry_run && n > 0 && reserve_creates(r, L, items, n, &nm, err) != 0) {
             out = ENG_SYNC_RETRY;
             break;
         }
@@ -765,7 +762,7 @@ static enum eng_sync_outcome execute_run(struct run *r, struct eng_err *err)
         rc = finish_run(r, r->cancelled ? "cancelled" : NULL, NULL, err);
         return rc == 0 ? ENG_SYNC_DONE : ENG_SYNC_RETRY;
     case ENG_SYNC_FATAL:
-        rc = finish_run(r, "failed", err->msg, NULL);
+        (void)finish_run(r, "failed", err->msg, NULL);
         return ENG_SYNC_DONE;
     case ENG_SYNC_RETRY:
         /* the run stays running; its job backs off. Record why, for the status page. */
