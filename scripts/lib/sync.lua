@@ -430,6 +430,19 @@ local function set_fail(item, err)
   item.retryable = type(err) == "table" and err.retryable or false
 end
 
+-- A create refused as a duplicate document number (6140): after a crash it is our own earlier
+-- create; adopt it when its note names this record, never create a second one.
+local function on_duplicate(st, item, err)
+  local ok, found = pcall(find_ours, st, item.doc, nil)
+  if ok and found then
+    set_ok(st, item, found, "created")
+    item.adopted = true
+  else
+    set_fail(item, err)
+    if ok then item.error = item.error .. " (the existing document is not this record's)" end
+  end
+end
+
 local function update_body(item)
   local b = json.object({})
   for k, v in pairs(item.doc) do b[k] = v end
@@ -501,6 +514,8 @@ function M.write(st, page)
       end
       if obj then set_ok(st, item, obj, item.action == "create" and "created" or "updated")
       elseif type(err) == "table" and err.conflict then on_conflict(st, item, err)
+      elseif type(err) == "table" and err.code == "6140" and item.action == "create" then
+        on_duplicate(st, item, err)
       else set_fail(item, err) end
     end
   elseif #todo > 1 then
@@ -517,6 +532,8 @@ function M.write(st, page)
           item.action == "create" and "created" or "updated")
       elseif r.conflict then
         on_conflict(st, item, r)
+      elseif r.code == "6140" and item.action == "create" then
+        on_duplicate(st, item, r)
       else
         set_fail(item, r)
       end

@@ -1,0 +1,172 @@
+-- sync_spec.lua - lib/sync.lua's write stage in the real sandbox, with a stand-in target
+-- connector: batch vs single writes, results matched to records, a 6140 duplicate after a crash
+-- adopted only when the existing document is ours, conflict policies, dry runs, request ids.
+local sync = require "lib.sync"
+local json = require "engine.json"
+local spec = require "lib.spec"
+local case, eq = spec.case, spec.eq
+
+-- A fake QuickBooks: records calls; answers from the tables given.
+local function fake(t)
+  t = t or {}
+  local calls = { create = 0, update = 0, write = 0, query = {}, get = 0 }
+  local c = { name = "quickbooks", calls = calls }
+  function c.create(ctx, entity, doc, rid)
+    calls.create = calls.create + 1
+    if t.create then return t.create(doc, rid) end
+    return { Id = "9" .. calls.create, SyncToken = "0", TotalAmt = 29.35 }
+  end
+  function c.update(ctx, entity, body)
+    calls.update = calls.update + 1
+    if t.update then return t.update(body) end
+    return { Id = body.Id, SyncToken = tostring(tonumber(body.SyncToken) + 1) }
+  end
+  function c.write(ctx, entity, recs)
+    calls.write = calls.write + 1
+    local out = {}
+    for i, r in ipairs(recs) do
+      out[i] = t.write and t.write(r, i) or { ok = true, id = "b" .. i, sync_token = "0" }
+    end
+    return out
+  end
+  function c.query(ctx, sql)
+    calls.query[#calls.query + 1] = sql
+    return t.rows or {}
+  end
+  function c.get(ctx, entity, id)
+    calls.get = calls.get + 1
+    return t.current
+  end
+  return c
+end
+
+local function state(target, o)
+  o = o or {}
+  return { m = { source = { connector = "woocommerce", entity = "orders" },
+                 target = { connector = "quickbooks", entity = "Invoice" } },
+           target = target, tctx = {}, dry_run = o.dry_run or false,
+           policy = o.policy or "source_wins" }
+end
+
+local function doc(n)
+  return { DocNumber = tostring(n), PrivateNote = "WooCommerce order #" .. n .. "\nmore",
+    Line = json.array({ { Amount = 28, DetailType = "SalesItemLineDetail" } }),
+    TxnTaxDetail = { TotalTax = 1.35 } }
+end
+
+local function create_item(n)
+  return { action = "create", source_id = tostring(n), doc = doc(n), currency = "USD",
+    source_total = 2935, request_id = sync.request_id("t", "f", n, "h") }
+end
+
+case("request ids are stable, distinct and fit QuickBooks' 50 characters", function()
+  local a = sync.request_id("t1", "flow", "727", "hash")
+  eq(a, sync.request_id("t1", "flow", "727", "hash"), "stable")
+  assert(a ~= sync.request_id("t2", "flow", "727", "hash"), "tenant matters")
+  assert(a ~= sync.request_id("t1", "flow", "727", "hash2"), "content matters")
+  assert(#a <= 50 and a:match("^[%w%-]+$"), a)
+end)
+
+case("one create goes alone; several go in one batch, results matched in order", function()
+  local t = fake()
+  local page = sync.write(state(t), { items = { create_item(1) } })
+  eq(t.calls.create, 1, "single create")
+  eq(t.calls.write, 0, "no batch for one")
+  eq(page.items[1].outcome, "created", "outcome")
+  eq(page.items[1].target_id, "91", "target id")
+  eq(page.items[1].target_total, 2935, "target total from TotalAmt")
+  t = fake()
+  page = sync.write(state(t), { items = { create_item(1), create_item(2),
+    { action = "unchanged", source_id = "3", doc = doc(3), currency = "USD" } } })
+  eq(t.calls.write, 1, "one batch")
+  eq(page.items[2].target_id, "b2", "second result to second record")
+  eq(page.items[3].outcome, "unchanged", "unchanged untouched")
+  eq(page.items[3].target_total, 2935, "unchanged total from the document")
+  eq(page.items[1].doc, nil, "documents are dropped before C reads the page")
+end)
+
+case("6140 after a crash: our own document is adopted, never created twice", function()
+  local t = fake{ create = function() return nil, { code = "6140", message = "Duplicate Document Number" } end,
+    rows = { { Id = "55", SyncToken = "3", DocNumber = "727", PrivateNote = "WooCommerce order #727\nother" } } }
+  local page = sync.write(state(t), { items = { create_item(727) } })
+  eq(page.items[1].outcome, "created", "adopted")
+  eq(page.items[1].target_id, "55", "the existing id")
+  eq(page.items[1].sync_token, "3", "its SyncToken")
+  assert(t.calls.query[1]:find("DocNumber = '727'", 1, true), t.calls.query[1])
+end)
+
+case("6140 and the existing document is someone else's: a failure, not an adoption", function()
+  local t = fake{ create = function() return nil, { code = "6140", message = "Duplicate Document Number" } end,
+    rows = { { Id = "56", DocNumber = "727", PrivateNote = "typed by hand" } } }
+  local page = sync.write(state(t), { items = { create_item(727) } })
+  eq(page.items[1].outcome, "failed", "failed")
+  eq(page.items[1].code, "6140", "code kept")
+  assert(page.items[1].error:find("not this record's", 1, true), page.items[1].error)
+end)
+
+case("stale SyncToken: source_wins writes again over the current version", function()
+  local n = 0
+  local t = fake{ update = function(body)
+      n = n + 1
+      if n == 1 then return nil, { conflict = true, code = "5010", message = "stale",
+        current = { Id = body.Id, SyncToken = "7" } } end
+      return { Id = body.Id, SyncToken = "8" }
+    end }
+  local item = { action = "update", source_id = "1", doc = doc(1), target_id = "40", sync_token = "2" }
+  local page = sync.write(state(t), { items = { item } })
+  eq(page.items[1].outcome, "updated", "updated")
+  eq(page.items[1].sync_token, "8", "new token")
+  eq(n, 2, "two updates")
+end)
+
+case("stale SyncToken: target_wins skips, manual parks both versions", function()
+  local stale = function(body) return nil, { conflict = true, code = "5010", message = "stale",
+    current = { Id = body.Id, SyncToken = "7", PrivateNote = "theirs" } } end
+  local item = { action = "update", source_id = "1", doc = doc(1), target_id = "40", sync_token = "2" }
+  local page = sync.write(state(fake{ update = stale }, { policy = "target_wins" }), { items = { item } })
+  eq(page.items[1].outcome, "skipped", "target_wins")
+  item = { action = "update", source_id = "1", doc = doc(1), target_id = "40", sync_token = "2" }
+  page = sync.write(state(fake{ update = stale }, { policy = "manual" }), { items = { item } })
+  eq(page.items[1].outcome, "conflict", "manual")
+  local c = json.decode(page.items[1].conflict)
+  eq(c.theirs.PrivateNote, "theirs", "theirs kept")
+  eq(c.ours.DocNumber, "1", "ours kept")
+end)
+
+case("a dry run writes nothing and reports the document and the field difference", function()
+  local t = fake{ current = { Id = "40", SyncToken = "2", DocNumber = "1", PrivateNote = "old" } }
+  local page = sync.write(state(t, { dry_run = true }), { items = { create_item(5),
+    { action = "update", source_id = "1", doc = doc(1), target_id = "40", sync_token = "2" } } })
+  eq(t.calls.create + t.calls.update + t.calls.write, 0, "no write")
+  eq(page.items[1].outcome, "created", "would create")
+  eq(json.decode(page.items[1].output).DocNumber, "5", "the document")
+  local d = json.decode(page.items[2].diff)
+  eq(d.PrivateNote.from, "old", "diff from")
+  eq(d.DocNumber, nil, "equal fields are not in the diff")
+end)
+
+case("write failures keep their cause and whether a retry can help", function()
+  local t = fake{ write = function(r, i)
+      if i == 2 then return { ok = false, error = "QuickBooks answered HTTP 500", code = "10000", retryable = true } end
+      return { ok = true, id = "x" .. i }
+    end }
+  local page = sync.write(state(t), { items = { create_item(1), create_item(2) } })
+  eq(page.items[1].outcome, "created", "first")
+  eq(page.items[2].outcome, "failed", "second")
+  eq(page.items[2].retryable, true, "retryable")
+  eq(page.items[2].code, "10000", "code")
+end)
+
+case("job payloads: a webhook's record and a retry's list", function()
+  local e, f, ids = sync.c_job('{"source": "woocommerce", "entity": "orders", "id": 727, "event": "updated"}')
+  eq(e, "orders", "entity")
+  eq(f, "", "default flow")
+  eq(ids, '["727"]', "ids")
+  e, f, ids = sync.c_job('{"entity": "orders", "flow": "x", "ids": ["1", "2"]}')
+  eq(ids, '["1","2"]', "retry ids")
+  local none, msg = sync.c_job('{"entity": "orders"}')
+  eq(none, nil, "no id")
+  assert(msg:find("no record", 1, true), msg)
+end)
+
+spec.finish("sync_spec")
