@@ -14,5 +14,6 @@ int luaopen_engine_http(lua_State *L);   /* lmod_http.c */
 int luaopen_engine_json(lua_State *L);   /* lmod_json.c */
 int luaopen_engine_log(lua_State *L);    /* lmod_log.c */
 int luaopen_engine_money(lua_State *L);  /* lmod_money.c */
+int luaopen_engine_trace(lua_State *L);  /* lmod_trace.c */
 
 #endif
