@@ -171,6 +171,27 @@ function M.config(raw)
   return out
 end
 
+-- settings_check(text) -> stored_json, effective_json | nil, message, field
+-- For the settings API: text is what a client PUTs (or what the store holds); stored_json is
+-- the same settings re-encoded (only the keys given: defaults stay defaults when they change),
+-- effective_json what mappings will see in ctx.config. field names the bad setting ("" when
+-- the text as a whole is wrong).
+function M.settings_check(text)
+  if type(text) ~= "string" then return nil, "transformer_config must be JSON text", "" end
+  local raw, derr = json.decode(text)
+  if raw == nil then return nil, "transformer_config: " .. tostring(derr), "" end
+  local config, err = M.config(raw)
+  if config == nil then
+    local field = err:match("^transformer_config%.([%w_]+)") or
+      err:match('^transformer_config: unknown setting "([^"]*)"') or ""
+    return nil, err, field
+  end
+  if next(raw) == nil then raw = json.object({}) end
+  local effective = {}
+  for k, v in pairs(config) do effective[k] = v end
+  return json.encode(raw), json.encode(effective)
+end
+
 ---------------------------------------------------------------------------------------------------
 -- paths
 
