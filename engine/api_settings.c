@@ -16,7 +16,7 @@
 #include "log.h"
 #include "store.h"
 
-#define SETTINGS_MAX_VALUE (256 * 1024) /* a transformer_config is a few hundred bytes */
+#define SETTINGS_MAX_VALUE ((size_t)256 * 1024) /* a transformer_config is a few hundred bytes */
 
 struct settings_task {
     struct eng_task task; /* first: the worker hands us back this pointer */
