@@ -904,6 +904,20 @@ local function merge(dst, src)
   return dst
 end
 
+-- In explain mode map() may put a traced proxy (read back from `out`) inside a document it
+-- returns: swap each for its real table, so the document encodes as it would without explain.
+local function unwrap_deep(t, seen)
+  if seen[t] then return end
+  seen[t] = true
+  for k, v in pairs(t) do
+    if type(v) == "table" then
+      local real = trace.unwrap(v)
+      if real ~= v then t[k] = real end
+      unwrap_deep(real, seen)
+    end
+  end
+end
+
 -- apply(m, record, ctx [, opts]) -> output document (raises "file:line: record: cause").
 -- opts.explain: also return the list of { path, by, where, rule, from, input } of every write.
 function M.apply(m, record, ctx, opts)
@@ -918,6 +932,7 @@ function M.apply(m, record, ctx, opts)
   local ok, res = xpcall(m.map, trace.locate, record, ctx, target)
   if not ok then error(M.format_error(m, record, res), 0) end
   res = trace.unwrap(res)
+  if want and type(res) == "table" and res ~= out then unwrap_deep(res, {}) end
   local where = trace.where(m.map) or info.file
   local doc = out
   if res ~= nil and res ~= out then

@@ -298,6 +298,31 @@ test("describe names the record by its source entity and key", function()
   eq(mapping.describe(m, {}), "customer", "no key")
 end)
 
+test("explain: the document is the same as without explain, proxies never leak out", function()
+  local m = mk({ { to = "A.B", value = 1 } }, { map = function(_, _, out)
+    out.Line = json.array({})
+    out.Line[1] = { X = 1 }
+    out.Line[#out.Line + 1] = { X = 2 }
+    table.insert(out.Line, { X = 3 })
+    out.A.C = #out.Line
+    return { Copy = out.Line, A = out.A }
+  end })
+  local config = assert(mapping.config(nil))
+  local plain = mapping.apply(m, { id = 1 }, mapping.context(config))
+  local doc, explained = mapping.apply(m, { id = 1 }, mapping.context(config), { explain = true })
+  eq(json.encode(doc), json.encode(plain), "same document")
+  eq(json.encode(doc.Copy), '[{"X":1},{"X":2},{"X":3}]', "a proxy in a returned doc is unwrapped")
+  eq(doc.A.C, 3, "# through a traced table")
+  local where = {}
+  for _, e in ipairs(explained) do where[e.path] = e.where or e.rule end
+  eq(where["A.B"], "rules[1] (A.B <- value)", "rule write")
+  for _, p in ipairs({ "Line", "Line[1]", "Line[2]", "Line[3]", "A.C" }) do
+    -- Line[3] comes from table.insert (C): the line is its Lua caller's
+    assert(tostring(where[p]):match("tests/lua/mapping_rules_spec%.lua:%d+$"),
+      p .. " is named by this file's line, got " .. tostring(where[p]))
+  end
+end)
+
 ---------------------------------------------------------------------------------------------------
 -- transformer_config
 
