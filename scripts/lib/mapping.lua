@@ -955,4 +955,87 @@ function M.apply(m, record, ctx, opts)
   return doc, explained
 end
 
+---------------------------------------------------------------------------------------------------
+-- the other functions of the contract, for the orchestrator: each called protected, its error
+-- formatted like map()'s, its result checked (a wrong shape names the function and the record)
+
+local function call(m, fname, record, ...)
+  local f = m[fname]
+  if f == nil then return false end
+  local res = table.pack(xpcall(f, trace.locate, ...))
+  if not res[1] then error(M.format_error(m, record, res[2]), 0) end
+  return true, table.unpack(res, 2, res.n)
+end
+
+local function shape_error(m, fname, record, fmt, ...)
+  local where = trace.where(m[fname]) or info_of(m).file
+  error(("%s: %s: %s() " .. fmt):format(where, M.describe(m, record), fname, ...), 0)
+end
+
+-- requires(m, record, ctx) -> list of { entity, key, flow, record } (empty without `requires`)
+function M.requires(m, record, ctx)
+  local has, list = call(m, "requires", record, record, ctx)
+  if not has or list == nil then return {} end
+  if type(list) ~= "table" then
+    shape_error(m, "requires", record, "returned %s, expected a list", type(list))
+  end
+  for i, dep in ipairs(list) do
+    if type(dep) ~= "table" then
+      shape_error(m, "requires", record, "item %d is %s, expected a table", i, type(dep))
+    end
+    for _, k in ipairs({ "entity", "key", "flow" }) do
+      if type(dep[k]) ~= "string" or dep[k] == "" then
+        shape_error(m, "requires", record, "item %d: %s must be a non-empty string", i, k)
+      end
+    end
+    if dep.record ~= nil and type(dep.record) ~= "table" then
+      shape_error(m, "requires", record, "item %d: record must be a table", i)
+    end
+  end
+  return list
+end
+
+-- match(m, doc, record, ctx) -> list of { field, value } (empty without `match`)
+function M.match(m, doc, record, ctx)
+  local has, list = call(m, "match", record, doc, record, ctx)
+  if not has or list == nil then return {} end
+  if type(list) ~= "table" then
+    shape_error(m, "match", record, "returned %s, expected a list", type(list))
+  end
+  for i, c in ipairs(list) do
+    if type(c) ~= "table" or type(c.field) ~= "string" or c.field == "" then
+      shape_error(m, "match", record, "criterion %d must be { field = \"Name\", value = ... }", i)
+    end
+    if c.value == nil or type(c.value) == "table" then
+      shape_error(m, "match", record, "criterion %d (%s): value must be text or a number", i,
+        c.field)
+    end
+  end
+  return list
+end
+
+-- total(m, record, ctx) -> currency, minor units | nil without `total`
+function M.total(m, record, ctx)
+  local has, currency, minor = call(m, "total", record, record, ctx)
+  if not has then return nil end
+  if type(currency) ~= "string" or not money.decimals(currency) then
+    shape_error(m, "total", record, "must return a currency code first, got %s", kind_of(currency))
+  end
+  if math.type(minor) ~= "integer" then
+    shape_error(m, "total", record, "must return integer minor units second, got %s",
+      kind_of(minor))
+  end
+  return currency, minor
+end
+
+-- disambiguate(m, doc, attempt, record) -> doc with a new DisplayName | nil without it
+function M.disambiguate(m, doc, attempt, record)
+  local has, out = call(m, "disambiguate", record, doc, attempt)
+  if not has then return nil end
+  if type(out) ~= "table" then
+    shape_error(m, "disambiguate", record, "returned %s, expected the document", type(out))
+  end
+  return out
+end
+
 return M

@@ -323,6 +323,36 @@ test("explain: the document is the same as without explain, proxies never leak o
   end
 end)
 
+test("requires, match, total, disambiguate: called protected, results checked", function()
+  local m = mk({}, {
+    map = function() end,
+    requires = function(r) return { { entity = "customer", key = "email:" .. r.email,
+      flow = "woo_customer_to_qbo_customer", record = { email = r.email } } } end,
+    match = function(doc, r) return { { field = "PrimaryEmailAddr", value = r.email } } end,
+    total = function(r) return r.currency, r.minor end,
+    disambiguate = function(doc, attempt) return { DisplayName = doc.DisplayName .. " (" .. attempt .. ")" } end,
+  })
+  local ctx = mapping.context(assert(mapping.config(nil)))
+  local rec = { id = 8, email = "a@b.c", currency = "USD", minor = 2935 }
+  eq(mapping.requires(m, rec, ctx)[1].key, "email:a@b.c", "requires")
+  eq(mapping.match(m, {}, rec, ctx)[1].field, "PrimaryEmailAddr", "match")
+  local cur, minor = mapping.total(m, rec, ctx)
+  eq(cur, "USD", "currency")
+  eq(minor, 2935, "minor")
+  eq(mapping.disambiguate(m, { DisplayName = "Jane" }, 2, rec).DisplayName, "Jane (2)", "disambiguate")
+  raises(function() mapping.total(m, { id = 8, currency = "USD", minor = 29.35 }, ctx) end,
+    "order 8: total() must return integer minor units second, got number")
+  -- (an inline mapping's own position follows the record; a file under mappings/ leads)
+  raises(function() mapping.requires(m, { id = 8 }, ctx) end,
+    "mappings/t.lua: order 8: tests/lua/mapping_rules_spec.lua:")
+  local bare = mk({}, { map = function() end })
+  eq(#mapping.requires(bare, rec, ctx), 0, "no requires: nothing")
+  eq(mapping.total(bare, rec, ctx), nil, "no total")
+  local badreq = mk({}, { map = function() end, requires = function() return { { entity = "item" } } end })
+  raises(function() mapping.requires(badreq, rec, ctx) end,
+    "order 8: requires() item 1: key must be a non-empty string")
+end)
+
 ---------------------------------------------------------------------------------------------------
 -- transformer_config
 
