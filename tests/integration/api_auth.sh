@@ -54,8 +54,11 @@ assert_jq "... with the error envelope" "$BODY" "$ENVELOPE and .error.code == \"
 
 run_bin "$T/tok-list" token list --tenant shop-b
 assert_contains "token list shows shop-b's token" "$OUT" "shop-b"
+assert_match "... with when it was last used (never, so far)" 'shop-b .* never' "$OUT"
 assert_not_contains "token list never shows the token itself" "$OUT" "$TOKEN_B"
 id_b=$(printf '%s\n' "$OUT" | awk '$2 == "shop-b" {print $1; exit}')
+run_bin "$T/tok-list-a" token list --tenant shop-a
+assert_match "shop-a's token shows its last use" 'shop-a .* 20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T' "$OUT"
 run_bin "$T/tok-rev" token revoke "$id_b"
 assert_eq "token revoke exits 0" 0 "$RC"
 HTTP_AUTH=0 http GET /api/scripts -H "Authorization: Bearer $TOKEN_B"
