@@ -270,11 +270,9 @@ int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *re
             idx = i;
             break;
         }
-        if (strstr(allow, rm) == NULL && strlen(allow) + strlen(rm) + 3 < sizeof allow) {
-            if (allow[0] != '\0')
-                strcat(allow, ", ");
-            strcat(allow, rm);
-        }
+        size_t used = strlen(allow);
+        if (strstr(allow, rm) == NULL && used + strlen(rm) + 3 < sizeof allow)
+            snprintf(allow + used, sizeof allow - used, "%s%s", used > 0 ? ", " : "", rm);
     }
     int r = ENG_HTTP_DONE;
     if (idx == eng_api_nroutes) {
