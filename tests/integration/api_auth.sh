@@ -101,4 +101,17 @@ assert_jq "the OpenAPI document is 3.1 and lists /api/scripts" "$BODY" \
     '.openapi == "3.1.0" and (.paths | has("/api/scripts"))'
 
 serve_stop
+
+echo "== API_ANONYMOUS_TENANT: the local demo's sandbox tenant"
+API_HOST=0.0.0.0 API_ANONYMOUS_TENANT=sandbox run_bin "$T/anon-wide" serve
+assert_eq "anonymous access on a non-loopback host is refused at start" 1 "$RC"
+assert_contains "... naming the setting and the host" "$ERR" "API_ANONYMOUS_TENANT"
+serve_start API_ANONYMOUS_TENANT=sandbox
+HTTP_AUTH=0 http GET /api/integrations
+assert_eq "a request without a token is the sandbox tenant: 200" 200 "$CODE"
+HTTP_AUTH=0 http GET /api/integrations -H "X-Tenant-ID: default"
+assert_eq "... and cannot pick another tenant: 403" 403 "$CODE"
+HTTP_AUTH=0 http GET /api/scripts -H "Authorization: Bearer wrong-token-wrong-token"
+assert_eq "a wrong token is still 401 (anonymous means no Authorization at all)" 401 "$CODE"
+serve_stop
 finish
