@@ -43,8 +43,10 @@ static struct eng_scripts *new_registry(void)
     mkdir(lib, 0755);
     /* mappings are checked by the real lib.mapping (the contract), as in a deployment */
     char cmd[700];
-    snprintf(cmd, sizeof cmd, "cp '%s/scripts/lib/mapping.lua' '%s/'",
-             getenv("ENG_SOURCE_DIR") ? getenv("ENG_SOURCE_DIR") : ".", lib);
+    const char *src = getenv("ENG_SOURCE_DIR") ? getenv("ENG_SOURCE_DIR") : ".";
+    snprintf(cmd, sizeof cmd,
+             "cp '%s/scripts/lib/mapping.lua' '%s/scripts/lib/mapping_rules.lua' '%s/'", src, src,
+             lib);
     if (system(cmd) != 0)
         abort();
     struct eng_vm_opts o = {0};
@@ -95,7 +97,7 @@ static void test_publish_reject_swap_delete(void)
 
     write_file(mdir, "m.lua", "return { map = function(r) return { v = 1 } end }\n");
     eng_scripts_scan(reg, &changed);
-    CHECK_INT(changed, 2); /* lib/mapping.lua and m.lua */
+    CHECK_INT(changed, 3); /* lib/mapping.lua, lib/mapping_rules.lua and m.lua */
     uint64_t g1 = eng_scripts_generation(reg);
     CHECK(g1 > 0);
     char *src = published(reg, "mappings/m.lua");
@@ -183,7 +185,7 @@ static void test_connector_exports_checked(void)
                "} end }\n");
     int changed = 0;
     eng_scripts_scan(reg, &changed);
-    CHECK_INT(changed, 3); /* lib/util, lib/mapping and the mapping; the connector is rejected */
+    CHECK_INT(changed, 4); /* lib/util, lib/mapping(_rules), the mapping; the connector is not */
     char *st = status(reg);
     CHECK(contains(st, "field 'read' must be a function"));
     free(st);
