@@ -120,8 +120,10 @@ end
 ---------------------------------------------------------------------------------------------------
 -- transforms
 
--- QuickBooks Online length limits (characters) of the target fields rules truncate to. Keyed by
--- the last field name of the target path; "Line.Description" style keys win over plain names.
+-- QuickBooks Online length limits (characters) of the target fields rules truncate to, as the
+-- QBO API reference's entity pages give them (not in ../shared/reference; kept small on purpose:
+-- a field not listed needs an explicit { "truncate", N }). Keyed by the last field name of the
+-- target path; "Line.Description" style keys win over plain names.
 local QBO_LIMITS = {
   DisplayName = 100, GivenName = 100, FamilyName = 100, MiddleName = 100, CompanyName = 100,
   PrintOnCheckName = 110, Title = 16, Suffix = 16,
