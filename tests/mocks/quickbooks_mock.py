@@ -52,6 +52,10 @@ Test control (no auth):
                         without an answer; drop_after executes then closes; fault200 answers HTTP
                         200 with a Fault body.
     POST /_mock/config {"per_minute": n, "concurrent": n, "retry_after": s, "slow_ms": m}
+    POST /_mock/wait {"name": n, "timeout_s": 30}   block until /_mock/release names n: a barrier
+                        a script under test can reach (answers {"released": bool})
+    POST /_mock/release {"name": n}        open barrier n (now and for later waiters)
+    GET  /_mock/waiting                    {name: requests waiting at it}
     GET  /_mock/state  {"entities": {E: [...]}, "counts": {E: n}, "requests": [...last 500
                         {method, path, status, requestid}], "requestids": n, "token_calls": n,
                         "refresh_tokens": [...], "access_tokens": [...], "throttled": n}
@@ -79,6 +83,7 @@ NAME_SHARED = ("Customer", "Vendor", "Employee")
 LOCK = threading.Lock()
 ARGS = None
 S = {}
+BARRIERS = {}  # name -> {"event": threading.Event, "waiting": n} (/_mock/wait, /_mock/release)
 
 
 def reset():
@@ -689,6 +694,9 @@ class Handler(BaseHTTPRequestHandler):
             doc = json.loads(raw.decode("utf-8")) if raw else {}
         except ValueError:
             return self.send(400, {"error": "bad json"})
+        if path == "/_mock/waiting" and method == "GET":
+            with LOCK:
+                return self.send(200, {k: v["waiting"] for k, v in BARRIERS.items()})
         if path == "/_mock/state" and method == "GET":
             with LOCK:
                 return self.send(200, {
@@ -703,6 +711,22 @@ class Handler(BaseHTTPRequestHandler):
                 })
         if method != "POST":
             return self.send(404, {"error": "not_found"})
+        if path == "/_mock/wait":
+            # a barrier for tests: block until /_mock/release names it (or timeout_s passes)
+            name = str(doc.get("name", ""))
+            with LOCK:
+                ev = BARRIERS.setdefault(name, {"event": threading.Event(), "waiting": 0})
+                ev["waiting"] += 1
+            released = ev["event"].wait(float(doc.get("timeout_s", 30)))
+            with LOCK:
+                ev["waiting"] -= 1
+            return self.send(200, {"released": released})
+        if path == "/_mock/release":
+            with LOCK:
+                ev = BARRIERS.setdefault(str(doc.get("name", "")),
+                                         {"event": threading.Event(), "waiting": 0})
+            ev["event"].set()
+            return self.send(200, {"ok": True})
         if path == "/_mock/reset":
             with LOCK:
                 reset()
