@@ -54,7 +54,7 @@
 -- Tokens: refreshed with lib.quickbooks_oauth before a request when access_token_expires_at is
 -- within 5 minutes (needs_refresh), and once on a 401 (test() too). Intuit rotates the refresh
 -- token and wants one refresh per company at a time, so with the engine's ctx a refresh is:
---   ctx.refresh_begin{ lease_ms = timeout + 15 s }
+--   ctx.refresh_begin{ lease_ms = 2 * quickbooks_timeout_ms + 5 s }
 --     "reloaded": another worker (or engine) already refreshed; its tokens are now in
 --                 ctx.credentials and are used (no second refresh with the old refresh token);
 --     "acquired": this ctx holds the company's lease: refresh at Intuit, then
@@ -181,7 +181,9 @@ local RECONNECT = "connect again (GET /api/integrations/quickbooks/connect)"
 -- Take the refresh lease (engine ctx). -> "acquired" | true (newer tokens loaded) | nil, err
 -- failed_token: the access token a 401 refused, which the loaded tokens must not be.
 local function begin_refresh(ctx, failed_token)
-  local lease_ms = cfg(ctx, "quickbooks_timeout_ms", 30000) + 15000
+  -- the token call may take its timeout (twice, with engine.http's retry of a request that sent
+  -- nothing) before the holder stores; a holder that died frees the company after this long
+  local lease_ms = 2 * cfg(ctx, "quickbooks_timeout_ms", 30000) + 5000
   for _ = 1, M.REFRESH_ROUNDS do
     local got, msg, code = ctx.refresh_begin{ lease_ms = lease_ms }
     if not got then
