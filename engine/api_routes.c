@@ -28,6 +28,8 @@ const struct eng_api_route eng_api_routes[] = {
     {"DELETE", "/api/sync/schedules/{id}", 0, eng_api_sync_schedule_delete},
     {"POST", "/api/sync/{syncId}/stop", 0, eng_api_sync_stop},
     {"POST", "/api/sync/{entity}", 0, eng_api_sync_start},
+    {"GET", "/api/settings/transformer_config", 0, eng_api_settings_get},
+    {"PUT", "/api/settings/transformer_config", 0, eng_api_settings_put},
 };
 
 const size_t eng_api_nroutes = sizeof eng_api_routes / sizeof eng_api_routes[0];
