@@ -6,8 +6,7 @@
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$root/build-dev}
-bin=$build/tallysync_ctxdouble
-[[ -x "$bin" ]] || bin=$build/tallysync
-export TALLYSYNC_BIN=$bin TALLYSYNC_SYNC_BIN=$bin ENG_SOURCE_DIR=$root SCRIPTS_DIR=$root/scripts \
+bin=$build/tallysync
+export TALLYSYNC_BIN=$bin ENG_SOURCE_DIR=$root SCRIPTS_DIR=$root/scripts \
     MAPPINGS_DIR=$root/mappings SCHEMA_DIR=$root/schema SHARED_DIR=$root/../shared
 SYNC_CRASH_ORDERS=1000 SYNC_CRASH_KILLS=20 exec bash "$root/tests/integration/sync_crash.sh"

@@ -578,9 +578,6 @@ static int sync_call(struct run *r, int mod, const char *fn, int nargs, int nres
 
 static int push_ctx(struct run *r, const char *platform, struct eng_err *err)
 {
-    if (eng_connctx_push == NULL)
-        return eng_err_set(err, ENG_ESCRIPT,
-                           "this build has no connector context builder (engine/connctx.c)");
     struct eng_connctx_opts o = {.cfg = r->env->cfg, .keys = r->env->keys, .st = r->st};
     return eng_connctx_push(r->vm, &o, r->tenant, platform, err);
 }

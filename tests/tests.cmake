@@ -14,15 +14,6 @@ set(ENG_TEST_ENV
   "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 
-# Until engine/connctx.c (issue 4) lands, the sync tests run a build of the binary with a
-# test-only stand-in for it (tests/support/connctx_double.c); afterwards they run the real one.
-if(NOT EXISTS ${PROJECT_SOURCE_DIR}/engine/connctx.c)
-  add_executable(tallysync_ctxdouble ${PROJECT_SOURCE_DIR}/engine/main.c
-                 ${PROJECT_SOURCE_DIR}/tests/support/connctx_double.c)
-  target_link_libraries(tallysync_ctxdouble PRIVATE tallycore)
-  list(APPEND ENG_TEST_ENV "TALLYSYNC_SYNC_BIN=$<TARGET_FILE:tallysync_ctxdouble>")
-endif()
-
 file(GLOB UNIT_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/unit/test_*.c)
 foreach(src ${UNIT_TESTS})
   get_filename_component(name ${src} NAME_WE)

@@ -5,11 +5,6 @@
 # the API, and helpers to seed orders and wait for runs.
 # Must not: touch anything outside $T.
 
-# The sync tests need the connector context builder; until engine/connctx.c lands they run the
-# test build that links a stand-in (tests/tests.cmake).
-TALLYSYNC_BIN=${TALLYSYNC_SYNC_BIN:-$TALLYSYNC_BIN}
-export TALLYSYNC_BIN
-
 rnd() { head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
 
 sync_mappings() {
