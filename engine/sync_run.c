@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "connctx.h"
 #include "log.h"
 #include "sync.h"
@@ -61,19 +62,6 @@ static void copy_col(struct eng_store_stmt *s, int col, char *buf, size_t size)
     const char *v = eng_store_column_text(s, col, NULL);
     snprintf(buf, size, "%s",
              v != NULL && eng_store_column_type(s, col) != ENG_STORE_NULL ? v : "");
-}
-
-/* Run constant SQL with the run id as ?1. */
-static int run_sql(struct run *r, const char *sql, struct eng_err *err)
-{
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(r->st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    bind_s(s, 1, r->id);
-    rc = eng_store_step(s, err);
-    eng_store_finalize(s);
-    return rc < 0 ? rc : 0;
 }
 
 /* ---- loading and starting ---- */
@@ -330,12 +318,26 @@ static void bind_names(struct eng_store_stmt *s, const struct run *r, const stru
     bind_s(s, first + 5, n->tt);
 }
 
+/* Who holds a reservation: the run, or the job for work outside a run. */
+static void reservation_owner(const struct run *r, char *buf, size_t size)
+{
+    if (r->id[0] != '\0')
+        snprintf(buf, size, "%s", r->id);
+    else
+        snprintf(buf, size, "job:%lld", (long long)r->job->id);
+}
+
 /* Before any remote create: reserve the id map row of each create with its request id, in one
- * transaction, so a crash after the create is found on resume. */
+ * transaction, so a crash after the create is found on resume. A reservation is exclusive: a
+ * row another job reserved less than a lease ago, or that got its target id since the plan
+ * (a webhook job and a run racing on one record), is not taken, and the item's index goes to
+ * `refused` ("3,7") so the writer leaves it for a retry instead of creating it twice. */
 static int reserve_creates(struct run *r, lua_State *L, int items, int n, const struct names *nm,
-                           struct eng_err *err)
+                           struct eng_buf *refused, struct eng_err *err)
 {
     struct eng_store_stmt *s = NULL;
+    char owner[ENG_SYNC_ID_SIZE + 24];
+    reservation_owner(r, owner, sizeof owner);
     int rc = eng_store_exec(r->st, "BEGIN IMMEDIATE", err);
     if (rc != 0)
         return rc;
@@ -344,8 +346,11 @@ static int reserve_creates(struct run *r, lua_State *L, int items, int n, const 
         "INSERT INTO id_map (tenant_id, source_system, entity_type, source_id, target_system, "
         "target_type, request_id, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON "
         "CONFLICT (tenant_id, source_system, entity_type, source_id, target_system, target_type) "
-        "DO UPDATE SET request_id = excluded.request_id, updated_at = " NOW
-        " WHERE target_id IS NULL",
+        "DO UPDATE SET request_id = excluded.request_id, last_run_id = excluded.last_run_id, "
+        "updated_at = " NOW " WHERE target_id IS NULL AND (last_run_id IS excluded.last_run_id "
+        "OR last_run_id IS NULL OR request_id IS NULL OR updated_at < "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf("
+        "'-%d seconds', ?9)))",
         -1, ENG_STORE_TRUSTED, &s, err);
     for (int i = 1; rc == 0 && i <= n; i++) {
         lua_rawgeti(L, items, i);
@@ -355,8 +360,11 @@ static int reserve_creates(struct run *r, lua_State *L, int items, int n, const 
             bind_names(s, r, nm, 1);
             bind_item(L, it, "source_id", s, 4);
             bind_item(L, it, "request_id", s, 7);
-            bind_s(s, 8, r->id);
+            bind_s(s, 8, owner);
+            eng_store_bind_int64(s, 9, ENG_SYNC_LEASE_MS / 1000);
             rc = eng_store_step(s, err);
+            if (rc >= 0 && eng_store_changes(r->st) == 0)
+                eng_buf_printf(refused, "%s%d", refused->len > 0 ? "," : "", i);
             if (rc > 0)
                 rc = 0;
         }
@@ -378,7 +386,10 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
                        const struct names *nm, struct eng_err *err)
 {
     long long count[6] = {0};
-    struct eng_store_stmt *rec = NULL, *map = NULL, *res = NULL, *again = NULL, *s = NULL;
+    struct eng_store_stmt *rec = NULL, *map = NULL, *res = NULL, *again = NULL, *rel = NULL,
+                          *s = NULL;
+    char owner[ENG_SYNC_ID_SIZE + 24];
+    reservation_owner(r, owner, sizeof owner);
     int rc = eng_store_exec(r->st, "BEGIN IMMEDIATE", err);
     if (rc != 0)
         return rc;
@@ -420,6 +431,15 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
                                "outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND "
                                "dry_run = 0 AND (?4 IS NULL OR run_id IS NULL OR run_id <> ?4)",
                                -1, ENG_STORE_TRUSTED, &res, err);
+    /* a create that failed is no longer in flight: its reservation stays (the next attempt
+     * looks for the document first, in case it was made) but no longer blocks other jobs */
+    if (rc == 0 && !r->dry_run)
+        rc = eng_store_prepare(r->st,
+                               "UPDATE id_map SET last_run_id = NULL WHERE tenant_id = ?1 AND "
+                               "source_system = ?2 AND entity_type = ?3 AND source_id = ?4 AND "
+                               "target_system = ?5 AND target_type = ?6 AND target_id IS NULL "
+                               "AND last_run_id = ?7",
+                               -1, ENG_STORE_TRUSTED, &rel, err);
     /* outside a run (webhook record, retry), a record that fails again updates its open
      * failure instead of adding a second one */
     if (rc == 0 && r->id[0] == '\0')
@@ -448,6 +468,17 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
             continue;
         }
         count[k]++;
+        if (rel != NULL && k >= 3 && !item_is(L, it, "code", "in_flight")) {
+            eng_store_reset(rel);
+            bind_names(rel, r, nm, 1);
+            bind_item(L, it, "source_id", rel, 4);
+            bind_s(rel, 7, owner);
+            rc = eng_store_step(rel, err);
+            if (rc < 0) {
+                lua_pop(L, 1);
+                continue;
+            }
+        }
         if (again != NULL && (k == 4 || k == 5)) {
             eng_store_reset(again);
             bind_s(again, 1, r->tenant);
@@ -510,6 +541,7 @@ static int commit_page(struct run *r, lua_State *L, int page, int items, int n,
     eng_store_finalize(map);
     eng_store_finalize(res);
     eng_store_finalize(again);
+    eng_store_finalize(rel);
     if (rc == 0 && r->id[0] != '\0') {
         long long read = 0;
         for (int j = 0; j < 6; j++)
@@ -706,13 +738,23 @@ static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
         lua_getfield(L, page, "cancelled");
         int cancelled = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        if (!r->dry_run && n > 0 && reserve_creates(r, L, items, n, &nm, err) != 0) {
+        struct eng_buf refused;
+        eng_buf_init(&refused);
+        if (!r->dry_run && n > 0 && reserve_creates(r, L, items, n, &nm, &refused, err) != 0) {
+            eng_buf_free(&refused);
             out = ENG_SYNC_RETRY;
             break;
         }
         lua_pushvalue(L, state);
         lua_pushvalue(L, page);
-        rc = sync_call(r, mod, "c_write", 2, 1, &retry, err);
+        rc = eng_vm_push_string(r->vm, refused.data != NULL ? refused.data : "", refused.len, err);
+        eng_buf_free(&refused);
+        if (rc != 0) {
+            lua_pop(L, 2);
+            out = ENG_SYNC_RETRY;
+            break;
+        }
+        rc = sync_call(r, mod, "c_write", 3, 1, &retry, err);
         if (rc != 0) {
             out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
             break;
@@ -762,8 +804,20 @@ static enum eng_sync_outcome execute_run(struct run *r, struct eng_err *err)
         (void)finish_run(r, "failed", err->msg, NULL);
         return ENG_SYNC_DONE;
     case ENG_SYNC_RETRY:
-        /* the run stays running; its job backs off. Record why, for the status page. */
-        run_sql(r, "UPDATE sync_runs SET updated_at = " NOW " WHERE id = ?1", NULL);
+        /* the run stays running; its job backs off. Record why, for the status page (the
+         * run's end replaces it). */
+        {
+            struct eng_store_stmt *s = NULL;
+            if (eng_store_prepare(r->st,
+                                  "UPDATE sync_runs SET error = 'retrying after: ' || ?2, "
+                                  "updated_at = " NOW " WHERE id = ?1",
+                                  -1, ENG_STORE_TRUSTED, &s, NULL) == 0) {
+                bind_s(s, 1, r->id);
+                bind_s(s, 2, err->msg);
+                eng_store_step(s, NULL);
+                eng_store_finalize(s);
+            }
+        }
         if (r->job->attempts >= r->job->max_attempts) {
             finish_run(r, "failed", err->msg, NULL);
             return ENG_SYNC_DONE;

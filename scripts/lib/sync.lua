@@ -464,11 +464,17 @@ local function on_conflict(st, item, err)
   end
 end
 
-function M.write(st, page)
-  local todo = {}
-  for _, item in ipairs(page.items) do
+-- write(st, page [, refused]): refused is "3,7", the items whose id map reservation another
+-- job holds (C could not reserve them): they are not sent, and fail retryably ("in_flight").
+function M.write(st, page, refused)
+  local todo, skip = {}, {}
+  for i in tostring(refused or ""):gmatch("%d+") do skip[tonumber(i)] = true end
+  for idx, item in ipairs(page.items) do
     local a = item.action
-    if a == "unchanged" then
+    if skip[idx] and a == "create" then
+      item.outcome, item.code, item.retryable = "failed", "in_flight", true
+      item.error = "another job is writing this record right now; it is retried shortly"
+    elseif a == "unchanged" then
       item.outcome = "unchanged"
       item.target_total = doc_total(item.doc, item.currency)
     elseif a == "failed" then

@@ -153,6 +153,29 @@ assert_jq "... with what it did recorded (some, not all)" "$RUN" \
 assert_eq "... and the cursor did not move" "$CURSOR" "$(sqlite3 "$T/pos.db" "SELECT last_sync_at FROM sync_state")"
 curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 0}' >/dev/null
 
+echo "== a webhook job racing a run on the same new order never creates it twice"
+seed_orders 7600 2 13 7 2026-07-01T00:00:00
+fault '{"kind": "delay", "ms": 4000, "count": 1, "path": "batch"}'
+start_run '{"mode": "full", "filters": {"ids": [7600, 7601]}}'
+RUN4=$SYNC_ID
+batch_in_flight() { qbo_state | jq -e '[.requests[] | select(.path == "batch" and .status == null)] | length > 0' >/dev/null; }
+wait_for 60000 batch_in_flight
+sqlite3 "$T/pos.db" "INSERT INTO sync_queue (tenant_id, kind, entity, payload, priority) VALUES
+    ('default', 'record', 'orders', '{\"source\": \"woocommerce\", \"entity\": \"orders\", \"id\": \"7600\"}', 10)"
+race_job_done() { [[ "$(sqlite3 "$T/pos.db" "SELECT status FROM sync_queue WHERE kind = 'record' AND payload LIKE '%7600%'")" == done ]]; }
+wait_for 60000 race_job_done
+SYNC_ID=$RUN4 wait_run 60000
+assert_eq "the run succeeds" succeeded "$RUN_STATE"
+assert_eq "one invoice for each of the two orders" 0 "$(bad_orders 7600 2)"
+assert_eq "the webhook job left the record to the run (in_flight, retryable)" "failed|in_flight|1" \
+    "$(sqlite3 "$T/pos.db" "SELECT outcome || '|' || error_code || '|' || retryable FROM sync_records WHERE source_id = '7600' AND run_id IS NULL")"
+http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary '{"entity": "orders", "flow": "woo_order_to_qbo_invoice"}'
+race_resolved() { [[ "$(sqlite3 "$T/pos.db" "SELECT count(*) FROM sync_records WHERE source_id = '7600' AND outcome = 'failed' AND resolved_at IS NULL")" == 0 ]]; }
+wait_for 60000 race_resolved
+assert_eq "a retry finds it synced and clears the failure" 0 \
+    "$(sqlite3 "$T/pos.db" "SELECT count(*) FROM sync_records WHERE source_id = '7600' AND outcome = 'failed' AND resolved_at IS NULL")"
+assert_eq "... still one invoice" 0 "$(bad_orders 7600 1)"
+
 serve_stop
 assert_eq "serve stops cleanly" 0 "$STOP_RC"
 finish
