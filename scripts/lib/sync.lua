@@ -11,7 +11,7 @@
 --          read = records read on this page }
 --        item: { source_id, source_updated_at, action = "create" | "update" | "unchanged" |
 --                "failed" | "adopt", request_id?, target_id?, sync_token?, hash?, ... }
---   write(st, page) -> page, every item given its outcome: "created" | "updated" |
+--   write(st, page [, refused]) -> page, every item given its outcome: "created" | "updated" |
 --        "unchanged" | "skipped" | "failed" | "conflict" and target_id, sync_token, error,
 --        code, retryable, currency, source_total, target_total, output/diff/conflict (JSON)
 --
@@ -20,6 +20,9 @@
 -- target first (the mapping's `find`, else DocNumber) and adopts it when it is ours, so a crash
 -- between the remote create and the local commit never makes a second document; the requestid
 -- is derived from tenant, flow, source id and content, so a resent batch answers its first result.
+-- Reservations are exclusive (C refuses a row another job reserved moments ago): a webhook job
+-- and a run racing on one new record never both create it; the loser fails as "in_flight" and
+-- is retried, then finds the record synced.
 -- Dependency rows (customers, items) are written to the id map here, one statement each, right
 -- after their create: a crash in between is healed by the dependency flow's `match`.
 local json = require "engine.json"

@@ -45,7 +45,7 @@ batch_done() { qbo_state | jq -e '[.requests[] | select(.path == "batch" and .st
 wait_for 20000 batch_done
 CREATED=$(qbo_state | jq '[.entities.Invoice[] | select((.DocNumber | tonumber) >= 5000)] | length')
 assert_ge "QuickBooks created that batch's invoices after the engine died ($CREATED)" "$CREATED" 1
-RESERVED=$(sqlite3 "$T/pos.db" "SELECT count(*) FROM id_map WHERE target_type = 'Invoice' AND target_id IS NULL AND request_id IS NOT NULL")
+RESERVED=$(sq "SELECT count(*) FROM id_map WHERE target_type = 'Invoice' AND target_id IS NULL AND request_id IS NOT NULL")
 assert_ge "the engine had reserved them in its id map before sending ($RESERVED)" "$RESERVED" "$CREATED"
 serve_start WORKERS=3 || finish
 SYNC_ID=$RUN1 wait_run 180000
@@ -82,9 +82,9 @@ assert_eq "one customer per buyer" "$CUSTOMERS" \
     "$(jq '[.entities.Customer[] | select(.PrimaryEmailAddr.Address // "" | startswith("buyer"))] | length' <<<"$ST")"
 assert_eq "one item per sku" "$SKUS" "$(jq '[.entities.Item[] | select(.Name | startswith("SKU-"))] | length' <<<"$ST")"
 assert_eq "the id map has one confirmed row per order" "$N" \
-    "$(sqlite3 "$T/pos.db" "SELECT count(*) FROM id_map WHERE target_type = 'Invoice' AND target_id IS NOT NULL AND CAST(source_id AS INTEGER) BETWEEN 6000 AND $((6000 + N - 1))")"
+    "$(sq "SELECT count(*) FROM id_map WHERE target_type = 'Invoice' AND target_id IS NOT NULL AND CAST(source_id AS INTEGER) BETWEEN 6000 AND $((6000 + N - 1))")"
 assert_eq "no job is left running or pending" 0 \
-    "$(sqlite3 "$T/pos.db" "SELECT count(*) FROM sync_queue WHERE status IN ('pending', 'running')")"
+    "$(sq "SELECT count(*) FROM sync_queue WHERE status IN ('pending', 'running')")"
 
 serve_stop
 assert_eq "serve stops cleanly" 0 "$STOP_RC"

@@ -84,7 +84,7 @@ assert_jq "reconciliation: $N records reconciled, no mismatch, sums equal" "$RUN
     ".reconciliation.reconciled == $ALL and .reconciliation.mismatched == 0 and
      .reconciliation.sourceTotalMinor == .reconciliation.targetTotalMinor and
      .reconciliation.sourceTotalMinor >= ($N * 2935) and .reconciliation.currency == \"USD\""
-IDMAP=$(sqlite3 "$T/pos.db" "SELECT count(*) FROM id_map WHERE target_type = 'Invoice' AND target_id IS NOT NULL")
+IDMAP=$(sq "SELECT count(*) FROM id_map WHERE target_type = 'Invoice' AND target_id IS NOT NULL")
 assert_eq "the id map holds every order" "$ALL" "$IDMAP"
 
 echo "== a second full run writes nothing"
@@ -109,30 +109,30 @@ assert_eq "... exactly those invoices moved to SyncToken 1" \
     "$(jq -r '[.entities.Invoice[] | select(.SyncToken == "1") | .DocNumber | tonumber] | sort | map(tostring) | join(",")' <<<"$ST")"
 assert_eq "... with the new address" "$K" \
     "$(jq '[.entities.Invoice[] | select(.BillAddr.Line1 == "1 Changed Street")] | length' <<<"$ST")"
-CURSOR=$(sqlite3 "$T/pos.db" "SELECT last_sync_at FROM sync_state WHERE entity_type = 'orders'")
+CURSOR=$(sq "SELECT last_sync_at FROM sync_state WHERE entity_type = 'orders'")
 assert_match "the cursor moved to the newest committed record" '^2027-03-01T06:00:00Z$' "$CURSOR"
 
 echo "== a full run never moves the cursor backwards"
 start_run '{"mode": "full"}'
 wait_run 120000
 assert_eq "... (full run over older records)" "$CURSOR" \
-    "$(sqlite3 "$T/pos.db" "SELECT last_sync_at FROM sync_state WHERE entity_type = 'orders'")"
+    "$(sq "SELECT last_sync_at FROM sync_state WHERE entity_type = 'orders'")"
 
 echo "== a dry run changes nothing"
 seed_orders 5020 1 "$CUSTOMERS" "$SKUS" 2026-04-01T00:00:00 "2 Dry Lane"
 seed_orders 9000 1 998 998 2026-04-01T00:00:00
 BEFORE=$(qbo_state | jq -S '.entities')
-DB_BEFORE=$(sqlite3 "$T/pos.db" "SELECT group_concat(source_id || ':' || coalesce(target_id, '') || ':' || coalesce(content_hash, ''), ',') FROM (SELECT * FROM id_map ORDER BY id); SELECT group_concat(last_sync_at) FROM sync_state")
+DB_BEFORE=$(sq "SELECT group_concat(source_id || ':' || coalesce(target_id, '') || ':' || coalesce(content_hash, ''), ',') FROM (SELECT * FROM id_map ORDER BY id); SELECT group_concat(last_sync_at) FROM sync_state")
 start_run '{"mode": "full", "dryRun": true}'
 wait_run 120000
 assert_jq "the dry run reports 1 would-update and 1 would-create" "$RUN" \
     '.state == "succeeded" and .dryRun == true and .counts.updated == 1 and .counts.created == 1'
 assert_eq "QuickBooks is untouched" "$BEFORE" "$(qbo_state | jq -S '.entities')"
 assert_eq "the id map and the cursor are untouched" "$DB_BEFORE" \
-    "$(sqlite3 "$T/pos.db" "SELECT group_concat(source_id || ':' || coalesce(target_id, '') || ':' || coalesce(content_hash, ''), ',') FROM (SELECT * FROM id_map ORDER BY id); SELECT group_concat(last_sync_at) FROM sync_state")"
-DIFF=$(sqlite3 "$T/pos.db" "SELECT diff FROM sync_records WHERE run_id = '$SYNC_ID' AND source_id = '5020'")
+    "$(sq "SELECT group_concat(source_id || ':' || coalesce(target_id, '') || ':' || coalesce(content_hash, ''), ',') FROM (SELECT * FROM id_map ORDER BY id); SELECT group_concat(last_sync_at) FROM sync_state")"
+DIFF=$(sq "SELECT diff FROM sync_records WHERE run_id = '$SYNC_ID' AND source_id = '5020'")
 assert_jq "the would-update shows the field difference" "$DIFF" '.BillAddr.to.Line1 == "2 Dry Lane"'
-OUT=$(sqlite3 "$T/pos.db" "SELECT output FROM sync_records WHERE run_id = '$SYNC_ID' AND source_id = '9000'")
+OUT=$(sq "SELECT output FROM sync_records WHERE run_id = '$SYNC_ID' AND source_id = '9000'")
 assert_jq "the would-create shows the document with placeholders for new dependencies" "$OUT" \
     '.DocNumber == "9000" and (.CustomerRef.value | startswith("{{customer"))'
 

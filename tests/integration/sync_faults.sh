@@ -78,7 +78,7 @@ assert_eq "... and QuickBooks has one invoice per retried order" 0 "$(bad_orders
 
 echo "== conflicts: an invoice edited in QuickBooks since the last sync"
 policy() {
-    sqlite3 "$T/pos.db" "INSERT INTO settings (tenant_id, key, value) VALUES ('default',
+    sq "INSERT INTO settings (tenant_id, key, value) VALUES ('default',
         'sync_conflict_policy', '{\"woo_order_to_qbo_invoice\": \"$1\"}') ON CONFLICT DO
         UPDATE SET value = excluded.value"
 }
@@ -123,7 +123,7 @@ echo "== a webhook's single-record job overtakes a running backfill; stop"
 seed_orders 7000 60 13 7 2026-06-01T00:00:00
 seed_orders 7500 1 13 7 2026-06-05T00:00:00
 curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 200}' >/dev/null
-CURSOR=$(sqlite3 "$T/pos.db" "SELECT last_sync_at FROM sync_state")
+CURSOR=$(sq "SELECT last_sync_at FROM sync_state")
 start_run '{"mode": "full", "filters": {"per_page": 5}}'
 RUN3=$SYNC_ID
 some_done() {
@@ -132,16 +132,16 @@ some_done() {
 }
 wait_for 60000 some_done
 # what POST /api/webhooks/woocommerce queues (another issue): a record job in the record lane
-sqlite3 "$T/pos.db" "INSERT INTO sync_queue (tenant_id, kind, entity, payload, priority) VALUES
+sq "INSERT INTO sync_queue (tenant_id, kind, entity, payload, priority) VALUES
     ('default', 'record', 'orders', '{\"source\": \"woocommerce\", \"entity\": \"orders\", \"id\": \"7500\", \"event\": \"updated\"}', 10)"
-job_done() { [[ "$(sqlite3 "$T/pos.db" "SELECT status FROM sync_queue WHERE kind = 'record'")" == done ]]; }
+job_done() { [[ "$(sq "SELECT status FROM sync_queue WHERE kind = 'record'")" == done ]]; }
 wait_for 60000 job_done
-assert_eq "the record job is done" done "$(sqlite3 "$T/pos.db" "SELECT status FROM sync_queue WHERE kind = 'record'")"
+assert_eq "the record job is done" done "$(sq "SELECT status FROM sync_queue WHERE kind = 'record'")"
 http GET "/api/sync/status/$RUN3"
 assert_jq "... while the backfill is still running" "$BODY" '.state == "running"'
 assert_eq "... the order's invoice is created" 0 "$(bad_orders 7500 1)"
 assert_eq "... its outcome is recorded outside any run" "created" \
-    "$(sqlite3 "$T/pos.db" "SELECT outcome FROM sync_records WHERE source_id = '7500' AND run_id IS NULL")"
+    "$(sq "SELECT outcome FROM sync_records WHERE source_id = '7500' AND run_id IS NULL")"
 http POST "/api/sync/$RUN3/stop"
 assert_eq "POST /api/sync/{id}/stop: 202" 202 "$CODE"
 assert_jq "... cancel requested" "$BODY" '.cancelRequested == true'
@@ -150,7 +150,7 @@ assert_eq "the run ends cancelled" cancelled "$RUN_STATE"
 TOTAL=$(woo_total)
 assert_jq "... with what it did recorded (some, not all)" "$RUN" \
     ".counts.read > 0 and .counts.read < $TOTAL and .finishedAt != null"
-assert_eq "... and the cursor did not move" "$CURSOR" "$(sqlite3 "$T/pos.db" "SELECT last_sync_at FROM sync_state")"
+assert_eq "... and the cursor did not move" "$CURSOR" "$(sq "SELECT last_sync_at FROM sync_state")"
 curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 0}' >/dev/null
 
 echo "== a webhook job racing a run on the same new order never creates it twice"
@@ -160,20 +160,20 @@ start_run '{"mode": "full", "filters": {"ids": [7600, 7601]}}'
 RUN4=$SYNC_ID
 batch_in_flight() { qbo_state | jq -e '[.requests[] | select(.path == "batch" and .status == null)] | length > 0' >/dev/null; }
 wait_for 60000 batch_in_flight
-sqlite3 "$T/pos.db" "INSERT INTO sync_queue (tenant_id, kind, entity, payload, priority) VALUES
+sq "INSERT INTO sync_queue (tenant_id, kind, entity, payload, priority) VALUES
     ('default', 'record', 'orders', '{\"source\": \"woocommerce\", \"entity\": \"orders\", \"id\": \"7600\"}', 10)"
-race_job_done() { [[ "$(sqlite3 "$T/pos.db" "SELECT status FROM sync_queue WHERE kind = 'record' AND payload LIKE '%7600%'")" == done ]]; }
+race_job_done() { [[ "$(sq "SELECT status FROM sync_queue WHERE kind = 'record' AND payload LIKE '%7600%'")" == done ]]; }
 wait_for 60000 race_job_done
 SYNC_ID=$RUN4 wait_run 60000
 assert_eq "the run succeeds" succeeded "$RUN_STATE"
 assert_eq "one invoice for each of the two orders" 0 "$(bad_orders 7600 2)"
 assert_eq "the webhook job left the record to the run (in_flight, retryable)" "failed|in_flight|1" \
-    "$(sqlite3 "$T/pos.db" "SELECT outcome || '|' || error_code || '|' || retryable FROM sync_records WHERE source_id = '7600' AND run_id IS NULL")"
+    "$(sq "SELECT outcome || '|' || error_code || '|' || retryable FROM sync_records WHERE source_id = '7600' AND run_id IS NULL")"
 http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary '{"entity": "orders", "flow": "woo_order_to_qbo_invoice"}'
-race_resolved() { [[ "$(sqlite3 "$T/pos.db" "SELECT count(*) FROM sync_records WHERE source_id = '7600' AND outcome = 'failed' AND resolved_at IS NULL")" == 0 ]]; }
+race_resolved() { [[ "$(sq "SELECT count(*) FROM sync_records WHERE source_id = '7600' AND outcome = 'failed' AND resolved_at IS NULL")" == 0 ]]; }
 wait_for 60000 race_resolved
 assert_eq "a retry finds it synced and clears the failure" 0 \
-    "$(sqlite3 "$T/pos.db" "SELECT count(*) FROM sync_records WHERE source_id = '7600' AND outcome = 'failed' AND resolved_at IS NULL")"
+    "$(sq "SELECT count(*) FROM sync_records WHERE source_id = '7600' AND outcome = 'failed' AND resolved_at IS NULL")"
 assert_eq "... still one invoice" 0 "$(bad_orders 7600 1)"
 
 serve_stop

@@ -5,6 +5,10 @@
 # the API, and helpers to seed orders and wait for runs.
 # Must not: touch anything outside $T.
 
+# sq SQL: the engine's store from the test, waiting for the engine's write locks (sqlite3's own
+# default is to fail at once with "database is locked", which would read as an empty answer).
+sq() { sqlite3 -cmd ".timeout 20000" "$T/pos.db" "$@"; }
+
 rnd() { head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
 
 sync_mappings() {
@@ -51,7 +55,7 @@ sync_credentials() {
         --data-binary "$(jq -c '{client_id: "mock-client", client_secret: "mock-secret",
             realm_id: "9130357766900456", access_token, refresh_token}' <<<"$tok")"
     [[ "$CODE" == 20[01] ]] || { fail "store QuickBooks credentials" "$CODE $BODY"; finish; }
-    sqlite3 "$T/pos.db" "INSERT INTO settings (tenant_id, key, value) VALUES ('default',
+    sq "INSERT INTO settings (tenant_id, key, value) VALUES ('default',
         'transformer_config', '{\"shipping_item_id\": \"SHIPPING_ITEM_ID\"}') ON CONFLICT DO
         UPDATE SET value = excluded.value"
 }
