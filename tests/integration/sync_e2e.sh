@@ -58,6 +58,8 @@ fi
 SYNC_ID=$FIRST
 wait_run 180000
 assert_eq "the run succeeds" succeeded "$RUN_STATE"
+# for the record (not asserted: timing belongs to bench/)
+echo "     (full run: $(jq -r '[.startedAt, .finishedAt] | map(sub("\\.[0-9]+Z$"; "Z") | fromdate) | .[1] - .[0]' <<<"$RUN") s for $N orders)"
 [[ "$RUN_STATE" == succeeded ]] || fail "... run" "$RUN" "$(grep -v '"level":"debug"' "$SERVE_LOG" | tail -n 20)"
 assert_jq "... created $N invoices, read $N, failed 0" "$RUN" \
     ".counts.created == $ALL and .counts.read == $ALL and .counts.failed == 0 and .progress == 1"
