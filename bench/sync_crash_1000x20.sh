@@ -5,7 +5,7 @@
 # Usage (from the source root, after building): bench/sync_crash_1000x20.sh [BUILD_DIR]
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${1:-$root/build-dev}
+build=$(cd "${1:-$root/build-dev}" && pwd)
 bin=$build/tallysync
 export TALLYSYNC_BIN=$bin ENG_SOURCE_DIR=$root SCRIPTS_DIR=$root/scripts \
     MAPPINGS_DIR=$root/mappings SCHEMA_DIR=$root/schema SHARED_DIR=$root/../shared

@@ -22,10 +22,13 @@
 
 struct eng_keyring;
 
-#define ENG_SYNC_ID_SIZE      40     /* "sync_" + 32 hex + NUL fits */
-#define ENG_SYNC_OVERLAP_S    300    /* incremental runs re-read this much before the cursor */
-#define ENG_SYNC_LEASE_MS     120000 /* a job's lease; extended between pages */
-#define ENG_SYNC_RUN_ATTEMPTS 50     /* a run survives many restarts and source outages */
+#define ENG_SYNC_ID_SIZE   40  /* "sync_" + 32 hex + NUL fits */
+#define ENG_SYNC_OVERLAP_S 300 /* incremental runs re-read this much before the cursor */
+/* A job's lease, extended between pages: longer than a page may take (4 x CONNECTOR_TIMEOUT_MS by
+ * default), so a slow page is never taken over by a second worker. A crash needs no expiry:
+ * start-up recovers every job a dead process held. */
+#define ENG_SYNC_LEASE_MS     600000
+#define ENG_SYNC_RUN_ATTEMPTS 50 /* a run survives many restarts and source outages */
 #define ENG_SYNC_REC_ATTEMPTS 8
 
 struct eng_sync_env {
