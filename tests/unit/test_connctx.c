@@ -272,8 +272,10 @@ static void test_tokens_two_contexts(void)
     CHECK_STR(out, "acquired");
     /* refresh_end with expired: the status says so */
     lua_pushvalue(L, c2);
-    CHECK_INT(run(vm, "return tostring((...).refresh_end{expired = 'refused (invalid_grant)'})", 1,
-                  0, out, sizeof out),
+    CHECK_INT(run(vm,
+                  "local c = ...; return tostring(c.refresh_end{expired = 'refused (invalid_grant) "
+                  "for ' .. c.credentials.client_secret})",
+                  1, 0, out, sizeof out),
               0);
     CHECK_STR(out, "true");
     struct eng_buf b;
@@ -283,6 +285,9 @@ static void test_tokens_two_contexts(void)
     CHECK(b.data != NULL &&
           strstr(b.data, "\"refreshTokenExpiresAt\":\"2030-04-01T00:00:00.000Z\"") != NULL);
     CHECK(b.data != NULL && strstr(b.data, "rt-version") == NULL);
+    /* the recorded message is scrubbed of secret values */
+    CHECK(b.data != NULL && strstr(b.data, "refused (invalid_grant) for [redacted]") != NULL);
+    CHECK(b.data != NULL && strstr(b.data, "qbo-secret-0123456789") == NULL);
     eng_buf_free(&b);
 
     /* tokens breaking the connector's rules are refused, nothing stored */
