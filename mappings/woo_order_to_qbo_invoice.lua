@@ -55,7 +55,7 @@
 --   name (key "email:<lower-case address>" or "name:<DisplayName>", flow
 --   woo_customer_to_qbo_customer); items by SKU, then by name ("sku:<sku>" / "name:<name>",
 --   flow woo_product_to_qbo_item; created only when create_missing_items is not false). Fees
---   use the item "fee:<name>", shipping the configured shipping_item_id.
+--   use the item named like the fee ("name:<fee name>"), shipping the configured shipping_item_id.
 -- * Paid orders as SalesReceipts: with paid_orders_as = "SalesReceipt", an order WooCommerce has
 --   been paid for (date_paid set, status not pending / on-hold / failed / cancelled) is the
 --   woo_order_to_qbo_sales_receipt flow's, same lines; `select` tells the orchestrator which

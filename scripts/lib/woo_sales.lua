@@ -100,6 +100,11 @@ function M.item_key(li)
   return nil
 end
 
+-- The item a fee line posts to: an item named like the fee ("name:Gift wrap").
+function M.fee_key(name)
+  return "name:" .. (doc.qbo_name(name, 100) or "Fee")
+end
+
 -- A WooCommerce-product-like record for the item flow.
 function M.item_record(li, decimals, who, field)
   local id = text(li.variation_id)
@@ -134,6 +139,16 @@ function M.requires(mapping, order, ctx)
       out[#out + 1] = { entity = "item", key = key, flow = "woo_product_to_qbo_item",
         record = M.item_record(li, decimals, who, ("line_items[%d]"):format(i)),
         create = create ~= false }
+    end
+  end
+  for _, fee in ipairs(doc.list(who, order, "fee_lines")) do
+    local name = type(fee) == "table" and (doc.name_text(fee.name) or "Fee") or nil
+    local key = name and M.fee_key(name)
+    if key and not seen[key] then
+      seen[key] = true
+      out[#out + 1] = { entity = "item", key = key, flow = "woo_product_to_qbo_item",
+        record = json.object({ name = name, tax_status = (type(fee.taxes) == "table"
+          and #fee.taxes > 0) and "taxable" or "none" }), create = create ~= false }
     end
   end
   return out
@@ -203,7 +218,7 @@ function M.build(mapping, order, ctx, kind)
     local field = ("fee_lines[%d]"):format(i)
     if type(fee) ~= "table" then doc.fail(who, field, "expected an object") end
     local name = doc.name_text(fee.name) or "Fee"
-    others[#others + 1] = { field = field, item_ref = ctx.ref("item", "fee:" .. name),
+    others[#others + 1] = { field = field, item_ref = ctx.ref("item", M.fee_key(name)),
       description = name, qty = 1,
       gross = doc.amount(who, field .. ".total", fee.total, decimals),
       taxes = rate_ids(fee.taxes) }
