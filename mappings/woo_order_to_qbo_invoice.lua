@@ -37,7 +37,8 @@
 --   the document as it will be sent. WooCommerce shows every amount rounded to the currency
 --   from finer internal values (a tax-inclusive price is split into net and tax at 4+
 --   decimals), so the rounded parts may miss the total by up to half a minor unit each: a
---   difference within (lines + 2) / 2 minor units is spread over the lines in proportion to
+--   difference within (lines + 2 x tax lines + 1) / 2 minor units (each tax line shows two
+--   rounded amounts; the total is one more) is spread over the lines in proportion to
 --   their amounts (money.allocate: largest remainder, ties to the earlier line; deterministic)
 --   and recorded in PrivateNote with each line's share; the tax is never changed (it is what was
 --   collected). A larger difference is an order that does not add up (a hand-edited mock): an

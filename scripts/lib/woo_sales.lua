@@ -262,11 +262,13 @@ function M.build(mapping, order, ctx, kind)
   local doc_total = money.add(money.sub(sum, discount), total_tax)
   local diff = money.sub(total, doc_total)
   if diff ~= 0 then
-    -- Each amount WooCommerce shows (every line, fee, shipping line, the tax and the total) is
-    -- rounded to the currency's decimals from a finer internal value (prices entered with tax
-    -- are split into net and tax at 4+ decimals), so their sum may miss the total by at most
-    -- half a minor unit per rounded amount. More than that is an order that does not add up.
-    local limit = (#rows + 2) // 2
+    -- Each amount WooCommerce shows (every line, fee and shipping line, each tax line's
+    -- tax_total and shipping_tax_total, and the total) is rounded to the currency's decimals
+    -- from a finer internal value (prices entered with tax are split into net and tax at 4+
+    -- decimals), so their sum may miss the total by at most half a minor unit per rounded
+    -- amount. More than that is an order that does not add up.
+    local n_tax = 2 * #doc.list(who, order, "tax_lines")
+    local limit = (#rows + math.max(n_tax, 1) + 1) // 2
     local mag = diff < 0 and -diff or diff
     local deltas
     if mag <= limit then
