@@ -95,8 +95,8 @@ local function disambiguate(out, attempt)
   end
   local copy = {}
   for k, v in pairs(out) do copy[k] = v end
-  copy.DisplayName = doc.uhead(out.DisplayName, DISPLAY_NAME_MAX - doc.ulen(suffix)):gsub("%s+$", "")
-    .. suffix
+  local base = doc.uhead(out.DisplayName, DISPLAY_NAME_MAX - doc.ulen(suffix)):gsub("%s+$", "")
+  copy.DisplayName = base .. suffix
   return copy
 end
 

@@ -376,7 +376,9 @@ function M.build(mapping, order, ctx, kind)
     local ref = text(order.transaction_id)
     if ref then body.PaymentRefNum = doc.uhead(ref, doc.REF_NUM_MAX) end
     local method = text(order.payment_method_title) or text(order.payment_method)
-    if method then head[#head + 1] = "Paid by " .. method .. (ref and (" (" .. ref .. ")") or "") end
+    if method then
+      head[#head + 1] = "Paid by " .. method .. (ref and (" (" .. ref .. ")") or "")
+    end
   end
   local refunds = {}
   for i, r in ipairs(doc.list(who, order, "refunds")) do
