@@ -5,10 +5,9 @@
 # tests/tools/gen_order_corpus.py, seeded) go through the real binary's `tallysync dry-run`
 # with the Invoice mapping (and 2,000 of them with the SalesReceipt one). Every document must
 # reconcile with its order to the minor unit, with no failure: tests/tools/check_reconcile.py
-# compares in exact decimals
-# (lines - discount + tax == total; Qty x UnitPrice rounds to Amount; DocNumber <= 21 and
-# distinct). Self-checks prove the comparison catches one cent and that an order off by more
-# than rounding is refused by the mapping with both totals.
+# compares in exact decimals (lines - discount + tax == total; Qty x UnitPrice rounds to
+# Amount; DocNumber <= 21 and distinct). Self-checks prove the comparison catches one cent
+# and that an order off by more than rounding is refused by the mapping with both totals.
 #
 # Environment (set by ctest): TALLYSYNC_BIN, MAPPINGS_DIR, SCRIPTS_DIR, ENG_SOURCE_DIR.
 # CORPUS_COUNT overrides the 10,000 (for a quick local run).
