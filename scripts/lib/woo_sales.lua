@@ -311,8 +311,6 @@ function M.build(mapping, order, ctx, kind)
   if discount > 0 then
     local desc = #coupons > 0 and ("Coupons: " .. table.concat(coupons, ", ")) or "Discount"
     lines[#lines + 1] = doc.discount_line(who, discount, decimals, desc)
-  elseif discount < 0 then
-    doc.fail(who, "line_items", "line totals exceed their subtotals by %s", fmt(-discount))
   end
   for _, r in ipairs(others) do emit(r) end
   if taxed > 0 and #lines > doc.TAXABLE_LINES_MAX then
