@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-# regen.py MAPPING CASE...: rewrite each case's "expected" with the mapping's dry-run output
-# (keeps input/settings/error). For review with git diff; not part of the suite.
+# tests/tools/regen_expected.py MAPPING CASE...: rewrite each data case's "expected" with what
+# `tallysync dry-run` makes of its input and settings (cases with "error" are left alone).
+# Run from the repository root (TALLYSYNC_BIN, default build-dev/tallysync); then READ the
+# diff: a refill is a proposal, not a test. Not part of the suite.
 import json, subprocess, sys, tempfile, os
 mapping = sys.argv[1]
 binp = os.environ.get("TALLYSYNC_BIN", "build-dev/tallysync")
@@ -16,7 +18,8 @@ for path in sys.argv[2:]:
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
             json.dump(case["settings"], f); cfg = f.name
         args += ["--config", cfg]
-    r = subprocess.run(args, capture_output=True, text=True, env=dict(os.environ, MAPPINGS_DIR="mappings"))
+    r = subprocess.run(args, capture_output=True, text=True,
+                       env=dict(os.environ, MAPPINGS_DIR="mappings"))
     os.unlink(inp)
     if cfg: os.unlink(cfg)
     if r.returncode != 0:
