@@ -106,7 +106,7 @@ function M.fee_key(name)
 end
 
 -- A WooCommerce-product-like record for the item flow.
-function M.item_record(li, decimals, who, field)
+function M.item_record(li, decimals)
   local id = text(li.variation_id)
   if not id or id == "0" then id = text(li.product_id) end
   local rec = { id = id ~= "0" and id or nil, name = li.name, sku = text(li.sku) }
@@ -132,12 +132,12 @@ function M.requires(mapping, order, ctx)
   end
   local seen = {}
   local create = (ctx.config or {}).create_missing_items
-  for i, li in ipairs(doc.list(who, order, "line_items")) do
+  for _, li in ipairs(doc.list(who, order, "line_items")) do
     local key = type(li) == "table" and M.item_key(li) or nil
     if key and not seen[key] then
       seen[key] = true
       out[#out + 1] = { entity = "item", key = key, flow = "woo_product_to_qbo_item",
-        record = M.item_record(li, decimals, who, ("line_items[%d]"):format(i)),
+        record = M.item_record(li, decimals),
         create = create ~= false }
     end
   end
@@ -183,14 +183,10 @@ function M.build(mapping, order, ctx, kind)
   local currency, decimals = M.currency(who, order)
   local function fmt(m) return money.format(m, decimals) end
 
-  local rate_codes, rate_labels = {}, {}
+  local rate_codes = {}
   for _, tl in ipairs(doc.list(who, order, "tax_lines")) do
-    if type(tl) == "table" then
-      local id = text(tl.rate_id)
-      if id then
-        rate_codes[id] = text(tl.rate_code)
-        rate_labels[id] = text(tl.label)
-      end
+    if type(tl) == "table" and text(tl.rate_id) then
+      rate_codes[text(tl.rate_id)] = text(tl.rate_code)
     end
   end
 
@@ -207,7 +203,7 @@ function M.build(mapping, order, ctx, kind)
       local sub = doc.amount(who, field .. ".subtotal", li.subtotal, decimals)
       if sub >= total and total >= 0 then gross = sub end
     end
-    discount = money.add(discount, gross - total)
+    discount = money.add(discount, money.sub(gross, total))
     local key = M.item_key(li)
     if not key then doc.fail(who, field, "no sku or name to find the QuickBooks item by") end
     items[#items + 1] = { field = field, item_ref = ctx.ref("item", key),
