@@ -18,6 +18,14 @@ const struct eng_api_route eng_api_routes[] = {
     {"POST", "/api/integrations/{platform}/test", 0, eng_api_integration_test},
     {"GET", "/api/integrations/quickbooks/connect", 0, eng_api_qbo_connect},
     {"GET", "/api/integrations/quickbooks/callback", ENG_ROUTE_PUBLIC, eng_api_qbo_callback},
+    {"POST", "/api/webhooks/woocommerce", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,
+     eng_api_webhook_woocommerce},
+    {"POST", "/api/webhooks/quickbooks", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,
+     eng_api_webhook_quickbooks},
+    {"POST", "/api/webhooks/quickbooks/cloudevents", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,
+     eng_api_webhook_quickbooks},
+    {"GET", "/api/webhooks/events", 0, eng_api_webhook_events},
+    {"POST", "/api/webhooks/events/{id}/replay", 0, eng_api_webhook_replay},
 };
 
 const size_t eng_api_nroutes = sizeof eng_api_routes / sizeof eng_api_routes[0];

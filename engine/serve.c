@@ -12,6 +12,7 @@
 #include "api.h"
 #include "cli.h"
 #include "httpd.h"
+#include "ingest.h"
 #include "log.h"
 #include "vault.h"
 #include "scripts.h"
@@ -73,6 +74,10 @@ int eng_cli_serve(int argc, char **argv)
     if (workers == NULL)
         goto out;
     api.workers = workers;
+    int64_t webhook_window = 0;
+    if (eng_ingest_window_env(&webhook_window, &err) != 0 ||
+        eng_ingest_start(cfg.database_url, webhook_window, &api.ingest, &err) != 0)
+        goto out;
     struct eng_httpd_opts hopts = {
         .host = cfg.api_host,
         .port = cfg.api_port,
@@ -102,6 +107,7 @@ out:
     if (status != 0)
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
     eng_workers_stop(workers);
+    eng_ingest_stop(api.ingest); /* commits and answers what is queued before the server stops */
     eng_httpd_stop(httpd);
     eng_scripts_free(scripts);
     eng_api_fini(&api);
