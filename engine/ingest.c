@@ -2,7 +2,8 @@
  * ingest.c - the group-commit writer of webhook events (see ingest.h).
  * One thread takes every item queued since its last commit (up to INGEST_BATCH), writes them in
  * one BEGIN IMMEDIATE transaction (each item under its own SAVEPOINT, so one item's failure
- * does not undo the others), commits with synchronous=FULL, and only then calls done() on each.
+ * does not undo the others), commits (synchronous=FULL unless WEBHOOK_SYNC=normal), and only
+ * then calls done() on each.
  * While a commit (and its fsync) runs, new deliveries queue up and share the next one: the cost
  * of durability is paid per batch, not per delivery.
  * Owns: the thread, its store connection and prepared statements, the queue, the secret cache.
@@ -41,10 +42,11 @@ static const char *const ingest_sql[S_COUNT] = {
                 "is_active = 1 AND external_account_id = ?1 ORDER BY updated_at DESC, tenant_id "
                 "LIMIT 1",
     /* a pending job for the record (key K, or K#n queued while K was running) covers it: it will
-     * read the record's current state when it runs */
-    [S_PENDING] = "SELECT 1 FROM sync_queue WHERE tenant_id = ?1 AND status = 'pending' AND "
-                  "(dedupe_key = ?2 OR (dedupe_key >= ?2 || '#' AND dedupe_key < ?2 || '$')) "
-                  "LIMIT 1",
+     * read the record's current state when it runs. [K, K || '$') holds exactly K and K#...
+     * (record ids use no byte below '$'); the status terms let SQLite use the partial index. */
+    [S_PENDING] = "SELECT 1 FROM sync_queue WHERE tenant_id = ?1 AND dedupe_key IS NOT NULL AND "
+                  "status IN ('pending', 'running') AND status = 'pending' AND "
+                  "dedupe_key >= ?2 AND dedupe_key < ?2 || '$' LIMIT 1",
     [S_INS_JOB] = "INSERT INTO sync_queue (tenant_id, kind, entity, payload, priority, "
                   "dedupe_key, webhook_event_id) VALUES (?1, 'record', ?2, ?3, ?4, ?5, ?6) "
                   "ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND "
@@ -298,7 +300,7 @@ static int ing_apply_replay(struct eng_ingest *ing, struct eng_ingest_item *it, 
         rc = ing_realm_tenant(ing, ev.account, ev.tenant, sizeof ev.tenant, err);
     if (rc == 0 && ev.tenant[0] == '\0') {
         snprintf(it->error, sizeof it->error,
-                 "no tenant has connected QuickBooks realm %s yet: connect it, then replay",
+                 "no tenant has connected QuickBooks realm %.40s yet: connect it, then replay",
                  ev.account);
         rc = ENG_EINVAL;
     }
@@ -409,24 +411,31 @@ static void *ing_main(void *arg)
     return NULL;
 }
 
-int eng_ingest_window_env(int64_t *out, struct eng_err *err)
+int eng_ingest_env(struct eng_ingest_opts *o, struct eng_err *err)
 {
+    o->window_s = 86400;
+    o->sync_full = 1;
     const char *v = getenv("WEBHOOK_REPLAY_WINDOW_SECONDS");
-    *out = 86400;
-    if (v == NULL || *v == '\0')
-        return 0;
-    char *end = NULL;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || *end != '\0' || n < 0 || n > 366LL * 86400)
-        return eng_err_set(err, ENG_EINVAL,
-                           "WEBHOOK_REPLAY_WINDOW_SECONDS must be a number of seconds from 0 "
-                           "(off) to 31622400");
-    *out = n;
+    if (v != NULL && *v != '\0') {
+        char *end = NULL;
+        long long n = strtoll(v, &end, 10);
+        if (end == v || *end != '\0' || n < 0 || n > 366LL * 86400)
+            return eng_err_set(err, ENG_EINVAL,
+                               "WEBHOOK_REPLAY_WINDOW_SECONDS must be a number of seconds from 0 "
+                               "(off) to 31622400");
+        o->window_s = n;
+    }
+    v = getenv("WEBHOOK_SYNC");
+    if (v != NULL && *v != '\0') {
+        if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
+            return eng_err_set(err, ENG_EINVAL, "WEBHOOK_SYNC must be full or normal");
+        o->sync_full = strcmp(v, "full") == 0;
+    }
     return 0;
 }
 
-int eng_ingest_start(const char *database_url, int64_t window_s, struct eng_ingest **out,
-                     struct eng_err *err)
+int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,
+                     struct eng_ingest **out, struct eng_err *err)
 {
     *out = NULL;
     struct eng_ingest *ing = calloc(1, sizeof *ing);
@@ -434,7 +443,7 @@ int eng_ingest_start(const char *database_url, int64_t window_s, struct eng_inge
         return eng_err_set(err, ENG_ENOMEM, "out of memory starting webhook ingest");
     pthread_mutex_init(&ing->mu, NULL);
     pthread_cond_init(&ing->cv, NULL);
-    ing->window = window_s;
+    ing->window = o->window_s;
     ing->secrets = eng_wh_secrets_new();
     int rc =
         ing->secrets != NULL ? 0 : eng_err_set(err, ENG_ENOMEM, "out of memory starting ingest");
@@ -443,7 +452,9 @@ int eng_ingest_start(const char *database_url, int64_t window_s, struct eng_inge
     /* An acknowledged delivery is never sent again (WooCommerce does not retry): make the
      * commit durable against power loss too, not only a crash. Group commit pays for it. */
     if (rc == 0)
-        rc = eng_store_exec(ing->st, "PRAGMA synchronous = FULL", err);
+        rc = eng_store_exec(
+            ing->st, o->sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+            err);
     for (int i = 0; i < S_COUNT && rc == 0; i++)
         rc = eng_store_prepare(ing->st, ingest_sql[i], -1, ENG_STORE_TRUSTED, &ing->s[i], err);
     if (rc == 0 && pthread_create(&ing->thread, NULL, ing_main, ing) != 0)

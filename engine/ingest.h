@@ -50,13 +50,20 @@ struct eng_ingest_counters {
         duplicates, rejected, stale, unrouted, overloaded, commit_failures;
 };
 
-/* Start the writer on its own connection to database_url. window_s: replay window (seconds,
- * 0 = off). *out owned by the caller (eng_ingest_stop). */
-/* WEBHOOK_REPLAY_WINDOW_SECONDS: events whose own timestamp is older are refused (kept as
- * 'rejected', no job). Default 86400; 0 turns the check off. ENG_EINVAL naming the variable. */
-int eng_ingest_window_env(int64_t *out, struct eng_err *err);
-int eng_ingest_start(const char *database_url, int64_t window_s, struct eng_ingest **out,
-                     struct eng_err *err);
+struct eng_ingest_opts {
+    int64_t window_s; /* replay window in seconds (0 = off) */
+    int sync_full;    /* commit with synchronous=FULL (survives power loss), else NORMAL */
+};
+
+/* Read WEBHOOK_REPLAY_WINDOW_SECONDS (events whose own timestamp is older are kept as
+ * 'rejected' with no job; default 86400, 0 = off) and WEBHOOK_SYNC (full, the default: an
+ * acknowledged event survives a power loss; normal: it survives a crash of the process, at a
+ * fraction of the fsyncs). ENG_EINVAL naming the variable. */
+int eng_ingest_env(struct eng_ingest_opts *o, struct eng_err *err);
+/* Start the writer on its own connection to database_url. *out owned by the caller
+ * (eng_ingest_stop). */
+int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,
+                     struct eng_ingest **out, struct eng_err *err);
 /* Commit what is queued, answer every item, join and free. NULL is fine. */
 void eng_ingest_stop(struct eng_ingest *ing);
 

@@ -74,9 +74,9 @@ int eng_cli_serve(int argc, char **argv)
     if (workers == NULL)
         goto out;
     api.workers = workers;
-    int64_t webhook_window = 0;
-    if (eng_ingest_window_env(&webhook_window, &err) != 0 ||
-        eng_ingest_start(cfg.database_url, webhook_window, &api.ingest, &err) != 0)
+    struct eng_ingest_opts ingest_opts;
+    if (eng_ingest_env(&ingest_opts, &err) != 0 ||
+        eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
         goto out;
     struct eng_httpd_opts hopts = {
         .host = cfg.api_host,
