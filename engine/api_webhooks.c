@@ -57,8 +57,12 @@ static char *wh_headers_json(struct eng_http_req *req, const char *const *names)
             continue;
         char clean[513];
         size_t k = 0;
-        for (; v[k] != '\0' && k < sizeof clean - 1; k++)
-            clean[k] = v[k] >= 0x20 && v[k] < 0x7F ? v[k] : '?';
+        for (; v[k] != '\0' && k < sizeof clean - 1; k++) {
+            char ch = v[k];
+            if (ch < 0x20 || ch >= 0x7F)
+                ch = '?';
+            clean[k] = ch;
+        }
         clean[k] = '\0';
         if (n++)
             eng_buf_putc(&b, ',');

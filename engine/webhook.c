@@ -79,11 +79,14 @@ int eng_wh_normalize_url(const char *url, char *out, size_t size)
         return -1;
     size_t host_end = (size_t)(sep - url) + 3;
     host_end += strcspn(url + host_end, "/?#");
+    static const char lower[] = "abcdefghijklmnopqrstuvwxyz";
     for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)url[i];
-        if (c <= 0x20 || c >= 0x7F)
+        char c = url[i];
+        if ((unsigned char)c <= 0x20 || (unsigned char)c >= 0x7F)
             return -1;
-        out[i] = i < host_end ? (char)tolower(c) : (char)c;
+        if (i < host_end && c >= 'A' && c <= 'Z')
+            c = lower[c - 'A'];
+        out[i] = c;
     }
     while (n > 0 && out[n - 1] == '/')
         n--;

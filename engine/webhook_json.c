@@ -335,7 +335,8 @@ static int wj_decode(const struct eng_wjson *doc, int t, char *out, size_t size)
             cp = '\t';
             break;
         case 'u':
-            wj_hex4(s + i, &cp);
+            if (wj_hex4(s + i, &cp) != 0)
+                return -1; /* cannot happen: the parser checked it */
             i += 4;
             if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 <= n && s[i] == '\\' && s[i + 1] == 'u') {
                 unsigned lo;
@@ -491,6 +492,6 @@ int eng_wjson_time(const char *s, size_t n, int64_t *epoch)
     }
     if (i != n)
         return -1;
-    *epoch = wj_days(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec - off;
+    *epoch = wj_days(y, mo, d) * 86400 + (int64_t)h * 3600 + (int64_t)mi * 60 + sec - off;
     return 0;
 }
