@@ -9,8 +9,10 @@
 # Sends N pre-signed deliveries (bench/webhooks_gen.py: 3/4 WooCommerce orders, 1/4 QuickBooks
 # CloudEvents, every 10th forged) with wrk (bench/webhooks.lua), then checks: every valid
 # delivery whose first send was certainly answered is in webhook_events exactly once, no forged
-# one is, every answer was 200 or 401 (no 5xx, no socket error). Writes the figures to
-# bench/results/webhooks.json (one line per target) and prints them.
+# one is, every answer was 200 or 401 (no 5xx, no socket error). The engine runs twice, with
+# WEBHOOK_SYNC=full (default) and normal. Writes the figures to bench/results/webhooks.json (one
+# line per target: requests/s, p50/p99/max latency, statuses, the check, group-commit counters)
+# and prints them. wrk, nginx and the engine share the machine's cores.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-10}

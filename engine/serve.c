@@ -107,8 +107,8 @@ out:
     if (status != 0)
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
     eng_workers_stop(workers);
-    eng_ingest_stop(api.ingest); /* commits and answers what is queued before the server stops */
-    eng_httpd_stop(httpd);
+    eng_httpd_stop(httpd); /* the ingest writer still answers the webhooks it holds meanwhile */
+    eng_ingest_stop(api.ingest);
     eng_scripts_free(scripts);
     eng_api_fini(&api);
     eng_keyring_free(keys);
