@@ -114,10 +114,41 @@ static int api_unauthorized(struct eng_http_resp *resp)
     return eng_api_error(resp, 401, "unauthorized", "a valid bearer token is required", NULL);
 }
 
+/* Record when a tenant token was last used, at most once a minute per token (so a busy client
+ * costs one small write a minute, not one per request). A failure only costs the timestamp. */
+static void api_token_touch(struct eng_store *st, const char *hash_hex)
+{
+    static const char sql[] =
+        "UPDATE api_tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+        "WHERE token_hash = ? AND (last_used_at IS NULL OR last_used_at < "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds'))";
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 1, hash_hex, strlen(hash_hex));
+    if (rc == 0)
+        rc = eng_store_step(s, &err);
+    eng_store_finalize(s);
+    if (rc < 0)
+        eng_logf(ENG_LOG_WARN, "api: cannot record a token's last use: %s", err.msg);
+}
+
 /* Decide who is calling and for which tenant. 0 or an answer already in c->resp. */
 static int api_authenticate(struct eng_api_ctx *c)
 {
     const char *h = eng_http_header(c->req, "Authorization");
+    const char *anon = c->api->cfg->anonymous_tenant;
+    if (h == NULL && anon != NULL) {
+        /* the local demo (config.c allows it on loopback only): a tenant, never the admin */
+        snprintf(c->tenant, sizeof c->tenant, "%s", anon);
+        const char *t = eng_http_header(c->req, "X-Tenant-ID");
+        if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
+            return eng_api_error(c->resp, 403, "forbidden",
+                                 "anonymous requests act for API_ANONYMOUS_TENANT only", NULL),
+                   -1;
+        return 0;
+    }
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
         return api_unauthorized(c->resp), -1;
     const char *tok = h + 7;
@@ -185,6 +216,7 @@ static int api_authenticate(struct eng_api_ctx *c)
     }
     if (!found)
         return api_unauthorized(c->resp), -1;
+    api_token_touch(st, hex);
     const char *t = eng_http_header(c->req, "X-Tenant-ID");
     if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
         return eng_api_error(c->resp, 403, "forbidden",
@@ -249,11 +281,9 @@ int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *re
             idx = i;
             break;
         }
-        if (strstr(allow, rm) == NULL && strlen(allow) + strlen(rm) + 3 < sizeof allow) {
-            if (allow[0] != '\0')
-                strcat(allow, ", ");
-            strcat(allow, rm);
-        }
+        size_t used = strlen(allow);
+        if (strstr(allow, rm) == NULL && used + strlen(rm) + 3 < sizeof allow)
+            snprintf(allow + used, sizeof allow - used, "%s%s", used > 0 ? ", " : "", rm);
     }
     int r = ENG_HTTP_DONE;
     if (idx == eng_api_nroutes) {

@@ -1,9 +1,9 @@
 /*
  * api.h - the engine's HTTP routes. One route table (api_routes.c), one router and auth layer
  * (api.c), one file per area of handlers (api_system.c, api_mappings.c, api_integrations.c,
- * api_oauth.c). Handlers are C, parse and validate, and hand anything that runs a script or
- * calls a remote system to the workers; they never block a server thread on a remote system.
- * Must not: include microhttpd.h (httpd.c is the adapter) or touch a lua_State.
+ * api_oauth.c, api_settings.c). Handlers are C, parse and validate, and hand anything that runs a
+ * script or calls a remote system to the workers; they never block a server thread on a remote
+ * system. Must not: include microhttpd.h (httpd.c is the adapter) or touch a lua_State.
  */
 #ifndef ENG_API_H
 #define ENG_API_H
@@ -106,6 +106,8 @@ int eng_api_integration_test(struct eng_api_ctx *c);   /* api_integrations.c */
 int eng_api_qbo_connect(struct eng_api_ctx *c);  /* api_oauth.c */
 int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */
 
+int eng_api_settings_get(struct eng_api_ctx *c); /* api_settings.c */
+int eng_api_settings_put(struct eng_api_ctx *c); /* api_settings.c */
 int eng_api_webhook_woocommerce(struct eng_api_ctx *c); /* api_webhooks.c */
 int eng_api_webhook_quickbooks(struct eng_api_ctx *c);  /* api_webhooks.c (both formats) */
 int eng_api_webhook_events(struct eng_api_ctx *c);      /* api_webhooks.c */

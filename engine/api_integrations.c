@@ -1,9 +1,9 @@
 /*
  * api_integrations.c - the credential routes: store, status, list, delete and test a connector's
  * credentials in the vault (vault.h). Storing and testing run on a worker, because the field list
- * and test(ctx) are Lua (scripts/lib/credentials.lua + scripts/connectors/<platform>.lua) and a
- * test waits on a remote system; status, list and delete are one SQL statement each on the server
- * thread. Lua is touched only inside a task's run function, on the worker that owns the VM.
+ * and test(ctx) are Lua (credentials.h calls scripts/lib/credentials.lua, with a context built by
+ * connctx.h) and a test waits on a remote system; status, list and delete are one SQL statement
+ * each on the server thread. This file never touches a lua_State.
  * Owns: each task and the answer it carries. Must not: put a secret value into an answer, a log
  * line or an error message; keep decrypted secrets past the call that needs them.
  */
@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lua.h>
-
 #include "api.h"
+#include "credentials.h"
 #include "log.h"
 #include "store.h"
 #include "vault.h"
@@ -106,18 +105,6 @@ static void integ_fail(struct integ_task *k, int status, const char *code, const
     snprintf(k->message, sizeof k->message, "%s", message);
 }
 
-/* Copy a message, cut on a UTF-8 character boundary. */
-static void integ_copy_message(char *dst, size_t size, const char *s, size_t n)
-{
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-}
-
 /* The script error's first line (no traceback), into the task's message with a prefix. */
 static void integ_script_fail(struct integ_task *k, const char *prefix, struct eng_err *err)
 {
@@ -127,16 +114,6 @@ static void integ_script_fail(struct integ_task *k, const char *prefix, struct e
     k->status = 500;
     snprintf(k->code, sizeof k->code, "script_error");
     snprintf(k->message, sizeof k->message, "%s: %.*s", prefix, (int)(n < 400 ? n : 400), err->msg);
-}
-
-/* Push lib.credentials' function `fn`. [-0, +1 | 0, -] */
-static int integ_lib_fn(struct eng_vm *vm, const char *fn, struct eng_err *err)
-{
-    char boot[96];
-    int n = snprintf(boot, sizeof boot, "return require('lib.credentials').%s", fn);
-    if (eng_vm_load(vm, "=credentials", boot, (size_t)n, err) != 0)
-        return err->code;
-    return eng_vm_pcall(vm, 0, 1, err);
 }
 
 /* 1 when (tenant, platform) has an active row (store answers 200 for a replacement). */
@@ -158,46 +135,24 @@ static int integ_exists(struct eng_store *st, const char *tenant, const char *pl
 /* POST .../credentials on the worker: validate and split in Lua, seal with the vault. */
 static void integ_store(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
 {
-    lua_State *L = eng_vm_state(vm);
     struct eng_err err = {0};
     size_t blen;
     const char *body = eng_http_body(k->req, &blen);
-    if (integ_lib_fn(vm, "prepare_store", &err) != 0 ||
-        eng_vm_push_string(vm, k->platform, strlen(k->platform), &err) != 0 ||
-        eng_vm_push_string(vm, body != NULL ? body : "", body != NULL ? blen : 0, &err) != 0 ||
-        eng_vm_pcall(vm, 2, 5, &err) != 0) {
+    struct eng_cred_prepared p;
+    if (eng_credentials_prepare(vm, k->platform, body, body != NULL ? blen : 0, &p, &err) != 0) {
         integ_script_fail(k, "the credentials could not be checked", &err);
         return;
     }
-    int r = lua_gettop(L) - 4; /* ok, then four values */
-    if (!lua_toboolean(L, r)) {
-        /* false, status, code, message, field */
-        int status = (int)lua_tointeger(L, r + 1);
-        const char *code = lua_type(L, r + 2) == LUA_TSTRING ? lua_tostring(L, r + 2) : NULL;
-        size_t mlen = 0;
-        const char *msg = lua_type(L, r + 3) == LUA_TSTRING ? lua_tolstring(L, r + 3, &mlen) : NULL;
-        integ_fail(k, status == 400 ? 400 : 422,
-                   code != NULL ? code : (status == 400 ? "malformed_json" : "invalid_field"), "");
-        integ_copy_message(k->message, sizeof k->message, msg != NULL ? msg : "invalid body",
-                           msg != NULL ? mlen : 12);
-        if (lua_type(L, r + 4) == LUA_TSTRING)
-            snprintf(k->field, sizeof k->field, "%s", lua_tostring(L, r + 4));
-        return;
-    }
-    /* true, secret_json, public_json, account_id | nil, notes_json | nil */
-    size_t slen = 0;
-    const char *secret = lua_type(L, r + 1) == LUA_TSTRING ? lua_tolstring(L, r + 1, &slen) : NULL;
-    const char *public = lua_type(L, r + 2) == LUA_TSTRING ? lua_tostring(L, r + 2) : NULL;
-    const char *account = lua_type(L, r + 3) == LUA_TSTRING ? lua_tostring(L, r + 3) : NULL;
-    const char *notes = lua_type(L, r + 4) == LUA_TSTRING ? lua_tostring(L, r + 4) : NULL;
-    if (secret == NULL || public == NULL) {
-        integ_fail(k, 500, "script_error", "lib/credentials.lua: prepare_store returned no JSON");
+    if (!p.ok) {
+        integ_fail(k, p.status, p.code, p.message);
+        snprintf(k->field, sizeof k->field, "%s", p.field);
         return;
     }
     int existed = integ_exists(st, k->tenant, k->platform);
-    if (eng_vault_put(st, k->keys, k->tenant, k->platform, secret, slen, public, account, &err) !=
-            0 ||
+    if (eng_vault_put(st, k->keys, k->tenant, k->platform, p.secret_json, p.secret_len,
+                      p.public_json, p.account_id, &err) != 0 ||
         eng_vault_status_json(st, k->tenant, k->platform, &k->body, &err) != 0) {
+        eng_cred_prepared_free(&p);
         eng_logf(ENG_LOG_ERROR, "api: cannot store credentials: %s", err.msg);
         if (err.code == ENG_EBUSY)
             integ_fail(k, 503, "unavailable", "the store is busy; retry shortly");
@@ -206,32 +161,38 @@ static void integ_store(struct integ_task *k, struct eng_vm *vm, struct eng_stor
         return;
     }
     /* the status object ends with '}': add the notes (e.g. plain-HTTP store_url) inside it */
-    if (notes != NULL && k->body.len > 0 && k->body.data[k->body.len - 1] == '}') {
+    if (p.notes_json != NULL && k->body.len > 0 && k->body.data[k->body.len - 1] == '}') {
         k->body.len--;
-        eng_buf_printf(&k->body, ",\"notes\":%s}", notes);
+        eng_buf_printf(&k->body, ",\"notes\":%s}", p.notes_json);
     }
+    eng_cred_prepared_free(&p);
     k->status = existed ? 200 : 201;
 }
 
-/* POST .../test on the worker: open the row, run connector.test(ctx) under the connector budget,
- * record the outcome. The decrypted secret is wiped as soon as the VM holds its copy. */
+/* POST .../test on the worker: build the tenant's context (connctx.h), run connector.test(ctx)
+ * under the connector budget, record the outcome. */
 static void integ_test(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
 {
-    lua_State *L = eng_vm_state(vm);
     struct eng_err err = {0};
-    char *secret = NULL, *pub = NULL;
-    size_t slen = 0;
-    int rc = eng_vault_get(st, k->keys, k->tenant, k->platform, &secret, &slen, &pub, &err);
+    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
+    int rc = eng_credentials_test(vm, &o, k->tenant, k->platform, k->cfg->connector_timeout_ms,
+                                  &k->ok, k->message, sizeof k->message, &err);
     if (rc == ENG_ENOTFOUND) {
         char msg[128];
         snprintf(msg, sizeof msg, "no credentials stored for %s", k->platform);
         integ_fail(k, 404, "not_found", msg);
         return;
     }
-    if (rc == ENG_EAUTH) {
-        /* a key problem is a failed test, not a server error: the message names the key id */
+    if (rc == ENG_ESCRIPT) {
+        /* lib/credentials.lua catches the connector's own errors and scrubs them; what gets
+         * here is a failure of the library itself (its message holds no value) */
+        size_t n = strcspn(err.msg, "\n");
+        eng_logf(ENG_LOG_ERROR, "api: testing credentials for %s: %.*s", k->platform, (int)n,
+                 err.msg);
         k->ok = 0;
-        integ_copy_message(k->message, sizeof k->message, err.msg, strlen(err.msg));
+        snprintf(k->message, sizeof k->message,
+                 "the connection test failed inside the engine: %.*s", (int)(n < 400 ? n : 400),
+                 err.msg);
     } else if (rc != 0) {
         eng_logf(ENG_LOG_ERROR, "api: cannot read credentials: %s", err.msg);
         integ_fail(k, err.code == ENG_EBUSY ? 503 : 500,
@@ -239,57 +200,9 @@ static void integ_test(struct integ_task *k, struct eng_vm *vm, struct eng_store
                    err.code == ENG_EBUSY ? "the store is busy; retry shortly"
                                          : "the credentials store failed (see the log)");
         return;
-    } else {
-        const char *base = k->cfg->quickbooks_api_base;
-        int pushed = integ_lib_fn(vm, "run_test", &err) == 0 &&
-                     eng_vm_push_string(vm, k->platform, strlen(k->platform), &err) == 0 &&
-                     eng_vm_push_string(vm, secret, slen, &err) == 0 &&
-                     eng_vm_push_string(vm, pub != NULL ? pub : "{}", pub != NULL ? strlen(pub) : 2,
-                                        &err) == 0 &&
-                     eng_vm_push_string(vm, k->tenant, strlen(k->tenant), &err) == 0 &&
-                     (base == NULL || eng_vm_push_string(vm, base, strlen(base), &err) == 0);
-        eng_vault_free_secret(secret, slen); /* on every path: Lua has its copy or failed */
-        secret = NULL;
-        free(pub);
-        pub = NULL;
-        if (pushed && base == NULL)
-            lua_pushnil(L); /* no allocation: the stack was grown in integ_task_run */
-        if (pushed)
-            rc = eng_vm_pcall_budget(vm, 5, 2, k->cfg->connector_timeout_ms, &err);
-        else
-            rc = err.code != 0 ? err.code : ENG_ESCRIPT;
-        if (rc == 0) {
-            size_t mlen = 0;
-            const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &mlen) : NULL;
-            k->ok = lua_toboolean(L, -2);
-            integ_copy_message(k->message, sizeof k->message, m != NULL ? m : "", mlen);
-        } else if (rc == ENG_EBUDGET) {
-            /* "connectors/x.lua:9: script exceeded its time budget of N ms" (or instructions):
-             * the VM's own words, a position and a limit, never a value */
-            k->ok = 0;
-            size_t n = strcspn(err.msg, "\n");
-            snprintf(k->message, sizeof k->message,
-                     "the connection test did not finish: %.*s (CONNECTOR_TIMEOUT_MS is %lld ms)",
-                     (int)(n < 400 ? n : 400), err.msg, k->cfg->connector_timeout_ms);
-        } else if (rc == ENG_ENOMEM) {
-            k->ok = 0;
-            snprintf(k->message, sizeof k->message,
-                     "the connection test ran out of memory (SCRIPT_MEMORY_MB)");
-        } else {
-            /* lib/credentials.lua catches the connector's own errors and scrubs them; what gets
-             * here is a failure of the library itself (its message holds no value) */
-            size_t n = strcspn(err.msg, "\n");
-            eng_logf(ENG_LOG_ERROR, "api: testing credentials for %s: %.*s", k->platform, (int)n,
-                     err.msg);
-            k->ok = 0;
-            snprintf(k->message, sizeof k->message,
-                     "the connection test failed inside the engine: %.*s", (int)(n < 400 ? n : 400),
-                     err.msg);
-        }
     }
-    eng_vault_free_secret(secret, slen);
-    free(pub);
-    if (eng_vault_set_status(st, k->tenant, k->platform, k->ok, k->message, &err) != 0)
+    rc = eng_vault_set_status(st, k->tenant, k->platform, k->ok, k->message, &err);
+    if (rc != 0 && rc != ENG_ENOTFOUND) /* (a connector without credentials has no row) */
         eng_logf(ENG_LOG_WARN, "api: cannot record the test of %s: %s", k->platform, err.msg);
     k->status = 200;
 }
@@ -308,21 +221,12 @@ static void integ_task_run(struct eng_task *t, struct eng_vm *vm)
         integ_fail(k, 503, "unavailable", "the store is not reachable; retry shortly");
         return;
     }
-    lua_State *L = eng_vm_state(vm);
-    int top = lua_gettop(L);
-    if (!lua_checkstack(L, 16)) { /* never raises; the pushes below then need no check */
-        integ_fail(k, 503, "unavailable", "the worker is out of memory; retry shortly");
-        return;
-    }
     eng_vm_set_context(vm, k->tenant, NULL);
     if (k->op == INTEG_STORE)
         integ_store(k, vm, st);
     else
         integ_test(k, vm, st);
     eng_vm_set_context(vm, NULL, NULL);
-    lua_settop(L, top);
-    /* free the strings that held secrets now, not at some later cycle of a long-lived VM */
-    lua_gc(L, LUA_GCCOLLECT);
 }
 
 static void integ_task_done(struct eng_task *t)

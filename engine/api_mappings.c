@@ -17,6 +17,7 @@ struct dryrun_task {
     struct eng_buf out, errors;
     struct eng_buf config; /* the tenant's settings.transformer_config (empty: defaults) */
     int rc, format;
+    unsigned flags; /* ?explain=true: ENG_DRYRUN_EXPLAIN | ENG_DRYRUN_EXPLAIN_JSON */
 };
 
 static void dryrun_task_run(struct eng_task *t, struct eng_vm *vm)
@@ -30,7 +31,7 @@ static void dryrun_task_run(struct eng_task *t, struct eng_vm *vm)
     const char *body = eng_http_body(d->req, &len);
     d->rc = eng_dryrun_execute(vm, d->mapping, body, len, "request body",
                                d->config.len > 0 ? d->config.data : NULL, d->config.len, &d->out,
-                               &d->errors, &d->format);
+                               &d->errors, &d->format, d->flags);
 }
 
 static void dryrun_task_done(struct eng_task *t)
@@ -140,6 +141,9 @@ int eng_api_dry_run(struct eng_api_ctx *c)
         eng_buf_free(&config);
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
     }
+    const char *explain = eng_http_query(c->req, "explain");
+    if (explain != NULL && (strcmp(explain, "true") == 0 || strcmp(explain, "1") == 0))
+        d->flags = ENG_DRYRUN_EXPLAIN | ENG_DRYRUN_EXPLAIN_JSON;
     d->task.run = dryrun_task_run;
     d->task.done = dryrun_task_done;
     d->req = c->req;

@@ -18,6 +18,8 @@ const struct eng_api_route eng_api_routes[] = {
     {"POST", "/api/integrations/{platform}/test", 0, eng_api_integration_test},
     {"GET", "/api/integrations/quickbooks/connect", 0, eng_api_qbo_connect},
     {"GET", "/api/integrations/quickbooks/callback", ENG_ROUTE_PUBLIC, eng_api_qbo_callback},
+    {"GET", "/api/settings/transformer_config", 0, eng_api_settings_get},
+    {"PUT", "/api/settings/transformer_config", 0, eng_api_settings_put},
     {"POST", "/api/webhooks/woocommerce", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,
      eng_api_webhook_woocommerce},
     {"POST", "/api/webhooks/quickbooks", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,

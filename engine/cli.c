@@ -11,9 +11,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "connctx.h"
 #include "crypto.h"
 #include "log.h"
 #include "store.h"
+#include "vault.h"
 
 int eng_cli_wants_help(int argc, char **argv)
 {
@@ -121,15 +123,43 @@ int eng_cli_migrate(int argc, char **argv)
     return rc;
 }
 
+/* `run --ctx PLATFORM [--tenant ID]`: push the tenant's connector context (connctx.h) as the
+ * chunk's first argument. *keys and *st are owned by the caller (freed after the VM). */
+static int run_push_ctx(struct eng_vm *vm, const struct eng_config *cfg, const char *platform,
+                        const char *tenant, struct eng_keyring **keys, struct eng_store **st,
+                        struct eng_err *err)
+{
+    int rc = eng_keyring_from_env(keys, err);
+    if (rc == 0)
+        rc = eng_store_open(cfg->database_url, st, err);
+    if (rc == 0) {
+        struct eng_connctx_opts o = {.cfg = cfg, .keys = *keys, .st = *st};
+        rc = eng_connctx_push(vm, &o, tenant, platform, err);
+    }
+    return rc;
+}
+
 int eng_cli_run(int argc, char **argv)
 {
+    const char *ctx_platform = NULL, *ctx_tenant = "default";
+    while (argc >= 3 && (strcmp(argv[1], "--ctx") == 0 || strcmp(argv[1], "--tenant") == 0)) {
+        if (strcmp(argv[1], "--ctx") == 0)
+            ctx_platform = argv[2];
+        else
+            ctx_tenant = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
     if (eng_cli_wants_help(argc, argv) || argc < 2) {
         FILE *out = argc < 2 ? stderr : stdout;
-        fprintf(out, "usage: tallysync run FILE.lua [ARGS...]\n\n"
+        fprintf(out, "usage: tallysync run [--ctx PLATFORM [--tenant ID]] FILE.lua [ARGS...]\n\n"
                      "Runs FILE.lua in the script sandbox with the engine modules "
                      "(require \"engine.json\",\n\"engine.http\", ...). ARGS reach the chunk as "
                      "`...`. print() writes to stdout.\nThe call runs under SCRIPT_TIMEOUT_MS, "
-                     "SCRIPT_MAX_INSTRUCTIONS and SCRIPT_MEMORY_MB.\nExit status: 0 when the "
+                     "SCRIPT_MAX_INSTRUCTIONS and SCRIPT_MEMORY_MB.\n--ctx passes the connector "
+                     "context the engine builds for PLATFORM and tenant ID (default\n\"default\"; "
+                     "credentials from the vault, needs INTEGRATION_ENCRYPTION_KEY) as the first "
+                     "argument.\nExit status: 0 when the "
                      "script returns, 1 when it raises or runs out of budget.\n");
         return argc < 2 ? 2 : 0;
     }
@@ -145,15 +175,20 @@ int eng_cli_run(int argc, char **argv)
     opts.print_to_stdout = 1;
 
     struct eng_err err = {0};
+    struct eng_keyring *keys = NULL;
+    struct eng_store *st = NULL;
     struct eng_vm *vm = eng_vm_new(&opts, &err);
     int status = 1;
     if (vm == NULL || eng_vm_loadfile(vm, argv[1], &err) != 0) {
         fprintf(stderr, "tallysync run: %s\n", err.msg);
     } else {
         lua_State *L = eng_vm_state(vm);
-        int nargs = argc - 2;
-        if (!lua_checkstack(L, nargs)) {
+        int nargs = argc - 2 + (ctx_platform != NULL);
+        if (!lua_checkstack(L, nargs + 16)) {
             fprintf(stderr, "tallysync run: too many arguments\n");
+        } else if (ctx_platform != NULL &&
+                   run_push_ctx(vm, &cfg, ctx_platform, ctx_tenant, &keys, &st, &err) != 0) {
+            fprintf(stderr, "tallysync run: --ctx %s: %s\n", ctx_platform, err.msg);
         } else {
             for (int i = 2; i < argc; i++)
                 lua_pushstring(L, argv[i]);
@@ -165,6 +200,8 @@ int eng_cli_run(int argc, char **argv)
     }
     fflush(stdout);
     eng_vm_free(vm);
+    eng_store_close(st);
+    eng_keyring_free(keys);
     eng_config_free(&cfg);
     return status;
 }

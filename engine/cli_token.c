@@ -93,18 +93,18 @@ static int token_list(struct eng_store *st, const char *tenant)
     const char *args[] = {tenant, tenant};
     int rc = token_exec(st,
                         "SELECT id, tenant_id, name, token_prefix, created_at, "
-                        "COALESCE(revoked_at, '') FROM api_tokens WHERE ? IS NULL OR tenant_id = ? "
-                        "ORDER BY id",
+                        "COALESCE(last_used_at, 'never'), COALESCE(revoked_at, '') "
+                        "FROM api_tokens WHERE ? IS NULL OR tenant_id = ? ORDER BY id",
                         args, 2, &s, &err);
-    printf("%-6s %-20s %-20s %-12s %-26s %s\n", "id", "tenant", "name", "prefix", "created",
-           "revoked");
+    printf("%-6s %-20s %-20s %-12s %-26s %-26s %s\n", "id", "tenant", "name", "prefix", "created",
+           "last used", "revoked");
     while (rc == ENG_STORE_ROW) {
-        const char *col[6];
-        for (int i = 1; i < 6; i++)
+        const char *col[7];
+        for (int i = 1; i < 7; i++)
             col[i] = eng_store_column_text(s, i, NULL);
-        printf("%-6lld %-20s %-20s %-12s %-26s %s\n", (long long)eng_store_column_int64(s, 0),
+        printf("%-6lld %-20s %-20s %-12s %-26s %-26s %s\n", (long long)eng_store_column_int64(s, 0),
                col[1] ? col[1] : "", col[2] ? col[2] : "", col[3] ? col[3] : "",
-               col[4] ? col[4] : "", col[5] ? col[5] : "");
+               col[4] ? col[4] : "", col[5] ? col[5] : "", col[6] ? col[6] : "");
         rc = eng_store_step(s, &err);
     }
     eng_store_finalize(s);

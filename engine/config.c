@@ -173,6 +173,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         {"QUICKBOOKS_AUTH_URL", "https://appcenter.intuit.com/connect/oauth2",
          offsetof(struct eng_config, quickbooks_auth_url)},
         {"QUICKBOOKS_API_BASE", NULL, offsetof(struct eng_config, quickbooks_api_base)},
+        {"API_ANONYMOUS_TENANT", NULL, offsetof(struct eng_config, anonymous_tenant)},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         v = getenv(strs[i].var);
@@ -187,6 +188,21 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if (cfg->api_token != NULL && strlen(cfg->api_token) < 16)
         return eng_err_set(err, ENG_EINVAL,
                            "API_TOKEN must be at least 16 characters (try `tallysync keygen`)");
+
+    /* Anonymous access is for the local demo: never on an address another machine can reach. */
+    if (cfg->anonymous_tenant != NULL && strcmp(cfg->api_host, "127.0.0.1") != 0 &&
+        strcmp(cfg->api_host, "::1") != 0 && strcmp(cfg->api_host, "localhost") != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "API_ANONYMOUS_TENANT is for a local demo: it needs API_HOST on "
+                           "loopback (127.0.0.1, ::1 or localhost), not %s",
+                           cfg->api_host);
+    if (cfg->anonymous_tenant != NULL &&
+        (strlen(cfg->anonymous_tenant) > 64 ||
+         strspn(cfg->anonymous_tenant, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                       "0123456789_-.") != strlen(cfg->anonymous_tenant)))
+        return eng_err_set(err, ENG_EINVAL,
+                           "API_ANONYMOUS_TENANT must be a tenant id (1-64 letters, digits, '_', "
+                           "'-' or '.')");
 
     v = getenv("LOG_LEVEL");
     cfg->log_level = ENG_LOG_INFO;
@@ -219,5 +235,6 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->quickbooks_token_url);
     free(cfg->quickbooks_auth_url);
     free(cfg->quickbooks_api_base);
+    free(cfg->anonymous_tenant);
     memset(cfg, 0, sizeof *cfg);
 }

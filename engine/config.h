@@ -34,6 +34,8 @@ struct eng_config {
     char *quickbooks_token_url;       /* QUICKBOOKS_TOKEN_URL, default Intuit's */
     char *quickbooks_auth_url;        /* QUICKBOOKS_AUTH_URL, default Intuit's */
     char *quickbooks_api_base;        /* QUICKBOOKS_API_BASE (scheme and host), default per env */
+    char *anonymous_tenant;           /* API_ANONYMOUS_TENANT (the demo's sandbox): requests with
+                                       * no Authorization act as this tenant; loopback hosts only */
 };
 
 /* Load .env (if present in the working directory) into the environment without overriding,

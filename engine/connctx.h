@@ -22,12 +22,19 @@ struct eng_connctx_opts {
     struct eng_store *st;           /* the calling worker's own connection */
 };
 
-/* Push onto vm's stack the context of connector `platform` for `tenant`:
+/* Push onto vm's stack the context of connector `platform` for `tenant` (built by
+ * lib/credentials.lua's build_context; the Lua-visible shape is documented there):
  *   { tenant = "...", platform = "...",
  *     credentials = { ...secret and public fields merged... },   -- {} for a connector that
  *                                                                -- declares no credentials
- *     config = { ...engine settings for the connector... },
- *     on_tokens = function(tokens) ... end }                     -- OAuth connectors only
+ *     config = { quickbooks_api_base, quickbooks_token_url, connector_timeout_ms },
+ *     -- OAuth connectors (those declaring a refresh_token field) only:
+ *     on_tokens = function(tokens) end,          -- persist rotated tokens (compare-and-swap)
+ *     refresh_begin = function(opts) end,        -- take the refresh lease, or reload newer ones
+ *     refresh_end = function(opts) end,          -- give the lease back without storing
+ *     reload_credentials = function() end }      -- re-read the vault into ctx.credentials
+ * The context's functions use o->keys and o->st whenever they are called: both must outlive the
+ * VM (the worker's keyring and its thread's own store connection do). o->cfg is read here only.
  * Errors (nothing pushed): ENG_ENOTFOUND "no credentials stored for <platform>" when the
  * connector declares credentials and the tenant has none; ENG_EAUTH when the row cannot be
  * decrypted with the configured keys; ENG_ESCRIPT for an unknown connector; store errors.

@@ -22,13 +22,19 @@
 static void dryrun_usage(FILE *out)
 {
     fprintf(out,
-            "usage: tallysync dry-run --mapping NAME --input FILE|- [--config FILE]\n\n"
+            "usage: tallysync dry-run --mapping NAME --input FILE|- [--config FILE]\n"
+            "                         [--explain [--json]]\n\n"
             "Loads MAPPINGS_DIR/NAME.lua, feeds it the JSON record in FILE (or stdin for -): one\n"
             "object, a JSON array of records, or NDJSON (one record per line), and prints what\n"
             "would be sent to the target: one document per record, in input order (a JSON array\n"
             "for an array input, one line per record for NDJSON). --config is a JSON file with "
             "the\ntenant's transformer_config (shipping_item_id, default_payment_terms_days,\n"
-            "custom_field_mappings, tax_code_mappings, default_tax_code_id).\n\n"
+            "custom_field_mappings, tax_code_mappings, default_tax_code_id, paid_orders_as,\n"
+            "create_missing_items).\n\n"
+            "--explain prints, for every output field, the rule (rules[i] and its source path)\n"
+            "or the map() source line (file:line) that produced it and the input value it read;\n"
+            "for map() fields, the input that holds the same value when there is one. With\n"
+            "--json: one JSON object per record {record, describe, output, fields[]}.\n\n"
             "Nothing is written: no database, no remote system. Exit status 1 with one line per\n"
             "failing record on stderr when the input or the mapping fails.\n");
 }
@@ -87,6 +93,7 @@ struct dryrun_args {
     const char *mapping;
     const char *input;
     const char *config;
+    unsigned flags;
 };
 
 static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
@@ -94,6 +101,14 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
     memset(a, 0, sizeof *a);
     for (int i = 1; i < argc; i++) {
         const char **slot = NULL;
+        if (strcmp(argv[i], "--explain") == 0) {
+            a->flags |= ENG_DRYRUN_EXPLAIN;
+            continue;
+        }
+        if (strcmp(argv[i], "--json") == 0) {
+            a->flags |= ENG_DRYRUN_EXPLAIN_JSON;
+            continue;
+        }
         if (strcmp(argv[i], "--mapping") == 0)
             slot = &a->mapping;
         else if (strcmp(argv[i], "--input") == 0)
@@ -110,6 +125,11 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
         }
         *slot = argv[++i];
     }
+    if ((a->flags & ENG_DRYRUN_EXPLAIN_JSON) && !(a->flags & ENG_DRYRUN_EXPLAIN)) {
+        fprintf(stderr, "tallysync dry-run: --json goes with --explain (the outputs are JSON "
+                        "already)\n");
+        return 2;
+    }
     if (a->mapping == NULL || a->input == NULL) {
         fprintf(stderr, "tallysync dry-run: --mapping and --input are required (see --help)\n");
         return 2;
@@ -119,8 +139,9 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
 
 int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
                        const char *source, const char *config, size_t conflen, struct eng_buf *out,
-                       struct eng_buf *errors, int *format)
+                       struct eng_buf *errors, int *format, unsigned flags)
 {
+    int text = (flags & ENG_DRYRUN_EXPLAIN) && !(flags & ENG_DRYRUN_EXPLAIN_JSON);
     lua_State *L = eng_vm_state(vm);
     struct eng_err err = {0};
     static const char boot[] = "return require('lib.dryrun')";
@@ -166,14 +187,21 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
     int records = lua_gettop(L);
     lua_Integer n = (lua_Integer)lua_rawlen(L, records);
 
-    if (*format == ENG_DRYRUN_ARRAY)
+    int wrap = *format == ENG_DRYRUN_ARRAY && !text;
+    if (wrap)
         eng_buf_puts(out, n > 0 ? "[\n" : "[]");
     for (lua_Integer i = 1; i <= n; i++) {
         lua_pushvalue(L, state);
         lua_rawgeti(L, records, i);
         lua_pushinteger(L, i);
+        int nargs = 4;
+        if (flags & ENG_DRYRUN_EXPLAIN) {
+            lua_pushboolean(L, !text);
+            nargs++;
+        }
         lua_pushboolean(L, *format != ENG_DRYRUN_NDJSON);
-        if (dryrun_call(vm, mod, "map_one", 4, 1, &err) != 0) {
+        if (dryrun_call(vm, mod, (flags & ENG_DRYRUN_EXPLAIN) ? "explain_one" : "map_one", nargs, 1,
+                        &err) != 0) {
             /* budget and memory errors come from the VM and do not name the record */
             if ((err.code == ENG_EBUDGET || err.code == ENG_ENOMEM) &&
                 strncmp(err.msg, "record ", 7) != 0)
@@ -185,14 +213,16 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
         }
         size_t len;
         const char *doc = lua_tolstring(L, -1, &len);
-        if (*format == ENG_DRYRUN_ARRAY && i > 1)
+        if (wrap && i > 1)
             eng_buf_puts(out, ",\n");
+        if (text && i > 1)
+            eng_buf_putc(out, '\n');
         eng_buf_append(out, doc, len);
-        if (*format != ENG_DRYRUN_ARRAY)
+        if (!wrap)
             eng_buf_putc(out, '\n');
         lua_pop(L, 1);
     }
-    if (*format == ENG_DRYRUN_ARRAY)
+    if (wrap)
         eng_buf_puts(out, n > 0 ? "\n]\n" : "\n");
     if (out->oom || errors->oom)
         rc = ENG_ENOMEM;
@@ -210,7 +240,7 @@ static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, const 
     eng_buf_init(&errors);
     int rc = eng_dryrun_execute(vm, a->mapping, input, inlen,
                                 strcmp(a->input, "-") == 0 ? "stdin" : a->input, config, conflen,
-                                &out, &errors, &format);
+                                &out, &errors, &format, a->flags);
     if (rc == 0) {
         fwrite(out.data, 1, out.len, stdout);
         fflush(stdout);

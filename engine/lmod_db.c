@@ -536,24 +536,11 @@ static const luaL_Reg db_funcs[] = {
 };
 
 /* Create (once per state) the metatable tname with close as __gc and __close. [-0, +0, m] */
-static void new_handle_mt(lua_State *L, const char *tname, lua_CFunction close)
-{
-    if (luaL_newmetatable(L, tname)) {
-        lua_pushcfunction(L, close);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, close);
-        lua_setfield(L, -2, "__close");
-        lua_pushliteral(L, "engine.db handle");
-        lua_setfield(L, -2, "__metatable");
-    }
-    lua_pop(L, 1);
-}
-
 /* require "engine.db" [-0, +1, m] */
 int luaopen_engine_db(lua_State *L)
 {
-    new_handle_mt(L, CONN_MT, conn_close);
-    new_handle_mt(L, STMT_MT, stmt_close);
+    eng_lmod_handle_mt(L, CONN_MT, conn_close, "engine.db handle");
+    eng_lmod_handle_mt(L, STMT_MT, stmt_close, "engine.db handle");
     luaL_newlib(L, db_funcs);
     eng_json_push_null(L);
     lua_setfield(L, -2, "null");

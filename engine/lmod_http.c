@@ -59,20 +59,6 @@ static int http_box_close(lua_State *L)
     return 0;
 }
 
-/* Make sure metatable `name` exists with __gc/__close = fn. [-0, +0, m] */
-static void http_ensure_mt(lua_State *L, const char *name, lua_CFunction fn)
-{
-    if (luaL_newmetatable(L, name)) {
-        lua_pushcfunction(L, fn);
-        lua_setfield(L, -2, "__gc");
-        lua_pushcfunction(L, fn);
-        lua_setfield(L, -2, "__close");
-        lua_pushliteral(L, "engine.http internal");
-        lua_setfield(L, -2, "__metatable");
-    }
-    lua_pop(L, 1);
-}
-
 /* This VM's curl handle, created on first use. Pushes the client userdata that owns it.
  * Returns NULL (err filled) when libcurl cannot give a handle. [-0, +1, m] */
 static struct eng_httpc *http_client(lua_State *L, struct eng_err *err)
@@ -84,7 +70,7 @@ static struct eng_httpc *http_client(lua_State *L, struct eng_err *err)
             return c->h;
     } else {
         lua_pop(L, 1);
-        http_ensure_mt(L, HTTP_CLIENT_MT, http_client_close);
+        eng_lmod_handle_mt(L, HTTP_CLIENT_MT, http_client_close, "engine.http internal");
         c = lua_newuserdatauv(L, sizeof *c, 0);
         c->h = NULL;
         luaL_setmetatable(L, HTTP_CLIENT_MT); /* finalizable before it owns anything */
@@ -576,7 +562,7 @@ static int http_do(lua_State *L, int t, int argn)
         lua_pushstring(L, eng_httpc_fail_name(ENG_HTTPC_HTTP));
         return 3;
     }
-    http_ensure_mt(L, HTTP_BOX_MT, http_box_close);
+    eng_lmod_handle_mt(L, HTTP_BOX_MT, http_box_close, "engine.http internal");
     struct http_box *box = lua_newuserdatauv(L, sizeof *box, 0);
     eng_httpc_resp_init(&box->r);
     luaL_setmetatable(L, HTTP_BOX_MT);
@@ -701,8 +687,8 @@ int luaopen_engine_http(lua_State *L)
         {"build_query", l_http_build_query},
         {NULL, NULL},
     };
-    http_ensure_mt(L, HTTP_CLIENT_MT, http_client_close);
-    http_ensure_mt(L, HTTP_BOX_MT, http_box_close);
+    eng_lmod_handle_mt(L, HTTP_CLIENT_MT, http_client_close, "engine.http internal");
+    eng_lmod_handle_mt(L, HTTP_BOX_MT, http_box_close, "engine.http internal");
     luaL_newlib(L, funcs);
     return 1;
 }

@@ -14,5 +14,11 @@ int luaopen_engine_http(lua_State *L);   /* lmod_http.c */
 int luaopen_engine_json(lua_State *L);   /* lmod_json.c */
 int luaopen_engine_log(lua_State *L);    /* lmod_log.c */
 int luaopen_engine_money(lua_State *L);  /* lmod_money.c */
+int luaopen_engine_trace(lua_State *L);  /* lmod_trace.c */
+
+/* Create (once per state) the metatable `tname` of a userdata that owns a resource: __gc and
+ * __close both call close (which must be idempotent), __metatable hides it behind label.
+ * Leaves the stack as it was. [-0, +0, m] (lmod_util.c) */
+void eng_lmod_handle_mt(lua_State *L, const char *tname, lua_CFunction close, const char *label);
 
 #endif

@@ -145,10 +145,16 @@ int eng_cli_test(int argc, char **argv)
     if (eng_cli_wants_help(argc, argv)) {
         printf("usage: tallysync test [MAPPING...]\n\n"
                "Runs the data tests of every mapping (or the ones named): each JSON file in\n"
-               "MAPPINGS_DIR/tests/MAPPING/ is {\"input\": record, \"settings\": {...} "
-               "(optional),\n\"expected\": output} or {\"input\": ..., \"error\": \"text the "
-               "error contains\"}.\nA failure shows every differing field. Exit status 1 when "
-               "any case fails.\n");
+               "MAPPINGS_DIR/tests/MAPPING/ is an object with\n"
+               "  input           the source record\n"
+               "  settings        the tenant's transformer_config (optional)\n"
+               "  refs            what ctx.ref answers, {\"customer\": {\"KEY\": \"58\"}} "
+               "(optional)\n"
+               "  expected        the output document, or\n"
+               "  expected_error  a text the mapping's error must contain\n"
+               "  description     (optional)\n"
+               "A failure shows every differing field (path, expected, got). Exit status 1 "
+               "when\nany case fails.\n");
         return 0;
     }
     struct eng_config cfg;

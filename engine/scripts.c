@@ -231,14 +231,8 @@ static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
     if (!lua_istable(L, -1))
         return eng_err_set(err, ENG_ESCRIPT, "%s must return a table, got %s", logical,
                            luaL_typename(L, -1));
-    if (is_mapping) {
-        if (lua_getfield(L, -1, "map") != LUA_TFUNCTION) {
-            lua_pop(L, 1);
-            return eng_err_set(err, ENG_ESCRIPT, "%s: field 'map' must be a function", logical);
-        }
-        lua_pop(L, 1);
-        return 0;
-    }
+    if (is_mapping)
+        return 0; /* the mapping contract is lib.mapping's: see check_mapping */
     if (lua_getfield(L, -1, "name") != LUA_TSTRING) {
         lua_pop(L, 1);
         return eng_err_set(err, ENG_ESCRIPT, "%s: field 'name' must be a string", logical);
@@ -253,6 +247,28 @@ static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
                                fns[i]);
     }
     return 0;
+}
+
+/* A mapping's table (at the top, popped) against the contract, by lib.mapping.validate: the
+ * same check, with the same messages, as every run of the mapping. [-1, +0, -] */
+static int check_mapping(struct eng_vm *vm, const char *logical, struct eng_err *err)
+{
+    static const char check[] = "local m, file = ...; require('lib.mapping').validate(m, file)";
+    lua_State *L = eng_vm_state(vm);
+    int rc = eng_vm_load(vm, "=mapping contract", check, sizeof check - 1, err);
+    if (rc != 0) {
+        lua_pop(L, 1);
+        return rc;
+    }
+    lua_insert(L, -2);
+    lua_pushstring(L, logical);
+    rc = eng_vm_pcall(vm, 2, 0, err);
+    if (rc != 0) { /* one line: the contract's message, not the traceback */
+        char *tb = strstr(err->msg, "\nstack traceback:");
+        if (tb != NULL)
+            *tb = '\0';
+    }
+    return rc;
 }
 
 /* Compile and run the candidate's top level in a scratch VM, then check its exports. */
@@ -274,7 +290,10 @@ static int validate(struct eng_scripts *reg, const char *logical, const char *sr
         rc = eng_vm_pcall(vm, 0, 1, err);
     if (rc == 0) {
         rc = check_exports(eng_vm_state(vm), logical, err);
-        lua_pop(eng_vm_state(vm), 1);
+        if (rc == 0 && strncmp(logical, "mappings/", 9) == 0)
+            rc = check_mapping(vm, logical, err); /* pops the result */
+        else
+            lua_pop(eng_vm_state(vm), 1);
     }
     eng_vm_free(vm);
     return rc;

@@ -289,12 +289,40 @@ static int is_json_object(struct eng_store *st, const char *text, struct eng_err
     return rc;
 }
 
-/* ------------------------------------------------------------------------------------------ */
-/* rows                                                                                        */
+/* Seal secret_json[0..len) for (tenant, platform) under kr's current key into a fresh heap
+ * blob (*blob, *bloblen; the caller frees it: it holds no plaintext). */
+static int seal_secret(const struct eng_keyring *kr, const char *tenant, const char *platform,
+                       const char *secret_json, size_t len, unsigned char **blob, size_t *bloblen,
+                       struct eng_err *err)
+{
+    *blob = NULL;
+    *bloblen = 0;
+    size_t n = len + ENG_CRYPTO_SEAL_OVERHEAD;
+    unsigned char *out = malloc(n);
+    if (out == NULL) {
+        return eng_err_set(err, ENG_ENOMEM, "out of memory sealing credentials");
+    }
+    struct eng_buf aad;
+    eng_buf_init(&aad);
+    int rc = build_aad(&aad, tenant, platform, eng_keyring_current_id(kr), err);
+    if (rc == 0) {
+        rc = eng_crypto_seal(kr->k[0].key, aad.data, aad.len,
+                             secret_json != NULL ? secret_json : "", len, out, n, NULL, err);
+    }
+    eng_buf_free(&aad);
+    if (rc != 0) {
+        free(out);
+        return rc;
+    }
+    *blob = out;
+    *bloblen = n;
+    return 0;
+}
 
-int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
-                  const char *platform, const char *secret_json, size_t len,
-                  const char *public_json, const char *external_account_id, struct eng_err *err)
+/* The checks put and put_tokens share: names, sizes, public_json an object ("{}" for NULL). */
+static int check_put(struct eng_store *st, const char *tenant, const char *platform,
+                     const char *secret_json, size_t len, const char **public_json,
+                     struct eng_err *err)
 {
     int rc = check_names(tenant, platform, err);
     if (rc != 0) {
@@ -306,10 +334,10 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
     if (len > SIZE_MAX - ENG_CRYPTO_SEAL_OVERHEAD) {
         return eng_err_set(err, ENG_EINVAL, "the credentials for %.100s are too large", platform);
     }
-    if (public_json == NULL) {
-        public_json = "{}";
+    if (*public_json == NULL) {
+        *public_json = "{}";
     }
-    rc = is_json_object(st, public_json, err);
+    rc = is_json_object(st, *public_json, err);
     if (rc < 0) {
         return store_err(err, rc, "store", platform);
     }
@@ -318,21 +346,25 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
                            "the public fields of the %.100s credentials must be a JSON object",
                            platform);
     }
+    return 0;
+}
 
+/* ------------------------------------------------------------------------------------------ */
+/* rows                                                                                        */
+
+int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                  const char *platform, const char *secret_json, size_t len,
+                  const char *public_json, const char *external_account_id, struct eng_err *err)
+{
+    int rc = check_put(st, tenant, platform, secret_json, len, &public_json, err);
+    if (rc != 0) {
+        return rc;
+    }
     const char *kid = eng_keyring_current_id(kr);
-    struct eng_buf aad;
-    eng_buf_init(&aad);
-    size_t bloblen = len + ENG_CRYPTO_SEAL_OVERHEAD;
-    unsigned char *blob = malloc(bloblen);
+    unsigned char *blob = NULL;
+    size_t bloblen = 0;
     struct eng_store_stmt *s = NULL;
-    rc = blob == NULL ? eng_err_set(err, ENG_ENOMEM, "out of memory sealing credentials") : 0;
-    if (rc == 0) {
-        rc = build_aad(&aad, tenant, platform, kid, err);
-    }
-    if (rc == 0) {
-        rc = eng_crypto_seal(kr->k[0].key, aad.data, aad.len,
-                             secret_json != NULL ? secret_json : "", len, blob, bloblen, NULL, err);
-    }
+    rc = seal_secret(kr, tenant, platform, secret_json, len, &blob, &bloblen, err);
     if (rc == 0) {
         rc = prepare(st,
                      "INSERT INTO integration_credentials (tenant_id, platform, ciphertext, key_id,"
@@ -344,7 +376,9 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
                      " public_fields = excluded.public_fields,"
                      " external_account_id = excluded.external_account_id, is_active = 1,"
                      " status = 'untested', last_test_at = NULL, last_test_ok = NULL,"
-                     " last_test_message = NULL, updated_at = excluded.updated_at",
+                     " last_test_message = NULL, updated_at = excluded.updated_at,"
+                     " token_version = token_version + 1, refresh_lease_owner = NULL,"
+                     " refresh_lease_until = NULL",
                      &s, "store", platform, err);
     }
     if (rc == 0) {
@@ -373,7 +407,6 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
     }
     eng_store_finalize(s);
     free(blob);
-    eng_buf_free(&aad);
     return rc;
 }
 
@@ -428,6 +461,17 @@ int eng_vault_get(struct eng_store *st, const struct eng_keyring *kr, const char
                   const char *platform, char **secret_json, size_t *len, char **public_json,
                   struct eng_err *err)
 {
+    return eng_vault_get_versioned(st, kr, tenant, platform, secret_json, len, public_json, NULL,
+                                   err);
+}
+
+int eng_vault_get_versioned(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                            const char *platform, char **secret_json, size_t *len,
+                            char **public_json, int64_t *version, struct eng_err *err)
+{
+    if (version != NULL) {
+        *version = 0;
+    }
     *secret_json = NULL;
     *len = 0;
     if (public_json != NULL) {
@@ -439,7 +483,8 @@ int eng_vault_get(struct eng_store *st, const struct eng_keyring *kr, const char
     }
     struct eng_store_stmt *s = NULL;
     rc = prepare(st,
-                 "SELECT ciphertext, key_id, public_fields FROM integration_credentials"
+                 "SELECT ciphertext, key_id, public_fields, token_version"
+                 " FROM integration_credentials"
                  " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
                  &s, "read", platform, err);
     if (rc != 0) {
@@ -466,6 +511,9 @@ int eng_vault_get(struct eng_store *st, const struct eng_keyring *kr, const char
         kid = kid != NULL ? kid : "";
         rc = open_blob(keyring_find(kr, kid), tenant, platform, kid, blob, bloblen, &pt, &ptlen,
                        err);
+    }
+    if (rc == 0 && version != NULL) {
+        *version = eng_store_column_int64(s, 3);
     }
     if (rc == 0 && public_json != NULL) {
         const char *pub = eng_store_column_text(s, 2, NULL);
@@ -559,6 +607,242 @@ int eng_vault_set_status(struct eng_store *st, const char *tenant, const char *p
 }
 
 /* ------------------------------------------------------------------------------------------ */
+/* token rotation                                                                              */
+
+#define LEASE_MIN_MS 1000LL
+#define LEASE_MAX_MS 600000LL
+
+static int check_owner(const char *owner, struct eng_err *err)
+{
+    size_t n = owner != NULL ? strlen(owner) : 0;
+    if (n == 0 || n > 64) {
+        return eng_err_set(err, ENG_EINVAL, "a refresh lease needs an owner id of 1-64 chars");
+    }
+    return 0;
+}
+
+/* The active row's token_version into *version: ENG_STORE_ROW, ENG_STORE_DONE or < 0. */
+static int row_version(struct eng_store *st, const char *tenant, const char *platform,
+                       int64_t *version, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = prepare(st,
+                     "SELECT token_version FROM integration_credentials"
+                     " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
+                     &s, "read", platform, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = bind_names(s, tenant, platform);
+    if (rc == 0) {
+        rc = eng_store_step(s, err);
+        rc = rc < 0 ? store_err(err, rc, "read", platform) : rc;
+    } else {
+        rc = eng_err_set(err, rc, "cannot read credentials for %.100s", platform);
+    }
+    if (rc == ENG_STORE_ROW) {
+        *version = eng_store_column_int64(s, 0);
+    }
+    eng_store_finalize(s);
+    return rc;
+}
+
+int eng_vault_lease_take(struct eng_store *st, const char *tenant, const char *platform,
+                         const char *owner, int64_t version, long long lease_ms, int64_t *current,
+                         struct eng_err *err)
+{
+    if (current != NULL) {
+        *current = version;
+    }
+    int rc = check_names(tenant, platform, err);
+    if (rc == 0) {
+        rc = check_owner(owner, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    lease_ms = lease_ms < LEASE_MIN_MS ? LEASE_MIN_MS : lease_ms;
+    lease_ms = lease_ms > LEASE_MAX_MS ? LEASE_MAX_MS : lease_ms;
+    /* One statement: two takers serialize on SQLite's write lock (or a row lock elsewhere), and
+     * the second one sees the first one's lease. */
+    struct eng_store_stmt *s = NULL;
+    rc = prepare(st,
+                 "UPDATE integration_credentials SET refresh_lease_owner = ?3,"
+                 " refresh_lease_until = strftime('%Y-%m-%dT%H:%M:%fZ', 'now',"
+                 " printf('+%.3f seconds', ?5 / 1000.0))"
+                 " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1"
+                 " AND token_version = ?4 AND (refresh_lease_until IS NULL"
+                 " OR refresh_lease_until <= " NOW_SQL " OR refresh_lease_owner = ?3)",
+                 &s, "lease", platform, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = bind_names(s, tenant, platform);
+    if (rc == 0) {
+        rc = eng_store_bind_text(s, 3, owner, strlen(owner));
+    }
+    if (rc == 0) {
+        rc = eng_store_bind_int64(s, 4, version);
+    }
+    if (rc == 0) {
+        rc = eng_store_bind_int64(s, 5, lease_ms);
+    }
+    if (rc == 0) {
+        rc = eng_store_step(s, err);
+        rc = rc < 0 ? store_err(err, rc, "lease", platform) : 0;
+    } else {
+        rc = eng_err_set(err, rc, "cannot lease credentials for %.100s", platform);
+    }
+    eng_store_finalize(s);
+    if (rc != 0) {
+        return rc;
+    }
+    if (eng_store_changes(st) == 1) {
+        return 1;
+    }
+    int64_t v = 0;
+    rc = row_version(st, tenant, platform, &v, err);
+    if (rc == ENG_STORE_DONE) {
+        return eng_err_set(err, ENG_ENOTFOUND, "no credentials are stored for %.100s", platform);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    if (current != NULL) {
+        *current = v;
+    }
+    return 0;
+}
+
+int eng_vault_lease_release(struct eng_store *st, const char *tenant, const char *platform,
+                            const char *owner, const char *expired_message, struct eng_err *err)
+{
+    int rc = check_names(tenant, platform, err);
+    if (rc == 0) {
+        rc = check_owner(owner, err);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    struct eng_store_stmt *s = NULL;
+    rc = prepare(st,
+                 "UPDATE integration_credentials SET"
+                 " refresh_lease_owner = CASE WHEN refresh_lease_owner = ?3 THEN NULL"
+                 " ELSE refresh_lease_owner END,"
+                 " refresh_lease_until = CASE WHEN refresh_lease_owner = ?3 THEN NULL"
+                 " ELSE refresh_lease_until END,"
+                 " status = CASE WHEN ?4 IS NULL THEN status ELSE 'expired' END,"
+                 " last_test_ok = CASE WHEN ?4 IS NULL THEN last_test_ok ELSE 0 END,"
+                 " last_test_at = CASE WHEN ?4 IS NULL THEN last_test_at ELSE " NOW_SQL " END,"
+                 " last_test_message = coalesce(?4, last_test_message)"
+                 " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
+                 &s, "release the lease of", platform, err);
+    if (rc != 0) {
+        return rc;
+    }
+    rc = bind_names(s, tenant, platform);
+    if (rc == 0) {
+        rc = eng_store_bind_text(s, 3, owner, strlen(owner));
+    }
+    if (rc == 0) {
+        rc = expired_message != NULL
+                 ? eng_store_bind_text(s, 4, expired_message, strlen(expired_message))
+                 : eng_store_bind_null(s, 4);
+    }
+    if (rc == 0) {
+        rc = eng_store_step(s, err);
+        rc = rc < 0 ? store_err(err, rc, "release the lease of", platform) : 0;
+    } else {
+        rc = eng_err_set(err, rc, "cannot release the lease of credentials for %.100s", platform);
+    }
+    if (rc == 0 && eng_store_changes(st) == 0) {
+        rc = eng_err_set(err, ENG_ENOTFOUND, "no credentials are stored for %.100s", platform);
+    }
+    eng_store_finalize(s);
+    return rc;
+}
+
+int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                         const char *platform, int64_t expected, const char *owner,
+                         const char *secret_json, size_t len, const char *public_json,
+                         const char *external_account_id, int64_t *new_version, struct eng_err *err)
+{
+    if (new_version != NULL) {
+        *new_version = expected;
+    }
+    int rc = check_put(st, tenant, platform, secret_json, len, &public_json, err);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *kid = eng_keyring_current_id(kr);
+    unsigned char *blob = NULL;
+    size_t bloblen = 0;
+    struct eng_store_stmt *s = NULL;
+    rc = seal_secret(kr, tenant, platform, secret_json, len, &blob, &bloblen, err);
+    if (rc == 0) {
+        /* compare-and-swap on token_version: an older token set never overwrites a newer one */
+        rc = prepare(st,
+                     "UPDATE integration_credentials SET ciphertext = ?3, key_id = ?4,"
+                     " public_fields = ?5, external_account_id = ?6,"
+                     " token_version = token_version + 1, updated_at = " NOW_SQL ","
+                     " refresh_lease_until = CASE WHEN refresh_lease_owner = ?8 THEN NULL"
+                     " ELSE refresh_lease_until END,"
+                     " refresh_lease_owner = CASE WHEN refresh_lease_owner = ?8 THEN NULL"
+                     " ELSE refresh_lease_owner END"
+                     " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1"
+                     " AND token_version = ?7 RETURNING token_version",
+                     &s, "store", platform, err);
+    }
+    if (rc == 0) {
+        rc = bind_names(s, tenant, platform);
+        if (rc == 0) {
+            rc = eng_store_bind_blob(s, 3, blob, bloblen);
+        }
+        if (rc == 0) {
+            rc = eng_store_bind_text(s, 4, kid, strlen(kid));
+        }
+        if (rc == 0) {
+            rc = eng_store_bind_text(s, 5, public_json, strlen(public_json));
+        }
+        if (rc == 0) {
+            rc = external_account_id != NULL
+                     ? eng_store_bind_text(s, 6, external_account_id, strlen(external_account_id))
+                     : eng_store_bind_null(s, 6);
+        }
+        if (rc == 0) {
+            rc = eng_store_bind_int64(s, 7, expected);
+        }
+        if (rc == 0) {
+            rc = owner != NULL ? eng_store_bind_text(s, 8, owner, strlen(owner))
+                               : eng_store_bind_null(s, 8);
+        }
+        if (rc != 0) {
+            rc = eng_err_set(err, rc, "cannot store credentials for %.100s: %s", platform,
+                             eng_err_name(rc));
+        } else {
+            rc = eng_store_step(s, err);
+            if (rc == ENG_STORE_ROW) {
+                if (new_version != NULL) {
+                    *new_version = eng_store_column_int64(s, 0);
+                }
+                rc = eng_store_step(s, err); /* finish the statement: DONE */
+                rc = rc < 0 ? store_err(err, rc, "store", platform) : 0;
+            } else if (rc == ENG_STORE_DONE) {
+                rc = eng_err_set(err, ENG_EEXIST,
+                                 "newer credentials for %.100s are stored (version %lld was "
+                                 "replaced): read them instead",
+                                 platform, (long long)expected);
+            } else {
+                rc = store_err(err, rc, "store", platform);
+            }
+        }
+    }
+    eng_store_finalize(s);
+    free(blob);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
 /* status                                                                                      */
 
 /* Column col as a JSON string, or null. */
@@ -574,8 +858,60 @@ static void json_text_col(struct eng_buf *out, struct eng_store_stmt *s, int col
     }
 }
 
+/* The warnings of a status row (columns as status_row's), comma-separated JSON objects: a refused
+ * refresh token, a refresh token past or near its expiry (the user must connect again). */
+static void status_warnings(struct eng_buf *out, struct eng_store_stmt *s)
+{
+    const char *platform = eng_store_column_text(s, 0, NULL);
+    const char *status = eng_store_column_text(s, 2, NULL);
+    platform = platform != NULL ? platform : "";
+    int n = 0;
+    char msg[512];
+    if (status != NULL && strcmp(status, "expired") == 0) {
+        snprintf(msg, sizeof msg,
+                 "%.64s refused the stored refresh token: connect again "
+                 "(GET /api/integrations/%.64s/connect)",
+                 platform, platform);
+        eng_buf_puts(out, "{\"code\":\"reconnect_required\",\"message\":");
+        eng_buf_json_str(out, msg, strlen(msg));
+        eng_buf_putc(out, '}');
+        n++;
+    }
+    const char *rt =
+        eng_store_column_type(s, 9) == ENG_STORE_TEXT ? eng_store_column_text(s, 9, NULL) : NULL;
+    if (rt == NULL || eng_store_column_type(s, 10) == ENG_STORE_NULL) {
+        return; /* no refresh token expiry, or one SQLite cannot read as a time */
+    }
+    double days = eng_store_column_double(s, 10);
+    if (days >= ENG_VAULT_REFRESH_WARN_DAYS) {
+        return;
+    }
+    if (days < 0) {
+        snprintf(msg, sizeof msg,
+                 "the %.64s refresh token expired at %.40s: syncing stops until you connect "
+                 "again (GET /api/integrations/%.64s/connect)",
+                 platform, rt, platform);
+    } else {
+        int whole = (int)days;
+        snprintf(msg, sizeof msg,
+                 "the %.64s refresh token expires at %.40s (in %d day%s): connect again before "
+                 "then (GET /api/integrations/%.64s/connect)",
+                 platform, rt, whole, whole == 1 ? "" : "s", platform);
+    }
+    if (n > 0) {
+        eng_buf_putc(out, ',');
+    }
+    eng_buf_puts(out, days < 0 ? "{\"code\":\"refresh_token_expired\",\"message\":"
+                               : "{\"code\":\"refresh_token_expiring\",\"message\":");
+    eng_buf_json_str(out, msg, strlen(msg));
+    eng_buf_puts(out, ",\"expiresAt\":");
+    eng_buf_json_str(out, rt, strlen(rt));
+    eng_buf_putc(out, '}');
+}
+
 /* Columns: platform, key_id, status, last_test_at, last_test_ok, last_test_message, updated_at,
- * fields (canonical JSON object text). */
+ * fields (canonical JSON object text), access token expiry, refresh token expiry (text or
+ * NULL), days until the refresh token expires (NULL when unknown). */
 static void status_row(struct eng_buf *out, struct eng_store_stmt *s)
 {
     eng_buf_puts(out, "{\"platform\":");
@@ -599,7 +935,13 @@ static void status_row(struct eng_buf *out, struct eng_store_stmt *s)
     eng_buf_puts(out, ",\"fields\":");
     const char *fields = eng_store_column_text(s, 7, NULL);
     eng_buf_puts(out, fields != NULL ? fields : "{}");
-    eng_buf_putc(out, '}');
+    eng_buf_puts(out, ",\"accessTokenExpiresAt\":");
+    json_text_col(out, s, 8);
+    eng_buf_puts(out, ",\"refreshTokenExpiresAt\":");
+    json_text_col(out, s, 9);
+    eng_buf_puts(out, ",\"warnings\":[");
+    status_warnings(out, s);
+    eng_buf_puts(out, "]}");
 }
 
 int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *platform,
@@ -615,11 +957,17 @@ int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *
     struct eng_store_stmt *s = NULL;
     int rc = prepare(st,
                      "SELECT platform, key_id, status, last_test_at, last_test_ok,"
-                     " last_test_message, updated_at,"
-                     " CASE WHEN json_valid(public_fields) AND json_type(public_fields) = 'object'"
-                     " THEN json(public_fields) ELSE '{}' END"
+                     " last_test_message, updated_at, fields,"
+                     " CASE WHEN json_type(fields, '$.access_token_expires_at') = 'text'"
+                     " THEN json_extract(fields, '$.access_token_expires_at') END,"
+                     " rt, julianday(rt) - julianday('now')"
+                     " FROM (SELECT *, CASE WHEN json_type(fields, '$.refresh_token_expires_at')"
+                     " = 'text' THEN json_extract(fields, '$.refresh_token_expires_at') END AS rt"
+                     " FROM (SELECT *, CASE WHEN json_valid(public_fields)"
+                     " AND json_type(public_fields) = 'object'"
+                     " THEN json(public_fields) ELSE '{}' END AS fields"
                      " FROM integration_credentials"
-                     " WHERE tenant_id = ?1 AND is_active = 1 AND (?2 IS NULL OR platform = ?2)"
+                     " WHERE tenant_id = ?1 AND is_active = 1 AND (?2 IS NULL OR platform = ?2)))"
                      " ORDER BY platform",
                      &s, "read the status of", what, err);
     if (rc != 0) {
@@ -655,7 +1003,8 @@ int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *
         eng_buf_json_str(out, platform, strlen(platform));
         eng_buf_puts(out, ",\"configured\":false,\"keyId\":null,\"status\":null,"
                           "\"lastTestAt\":null,\"lastTestOk\":null,\"lastTestMessage\":null,"
-                          "\"updatedAt\":null,\"fields\":{}}");
+                          "\"updatedAt\":null,\"fields\":{},\"accessTokenExpiresAt\":null,"
+                          "\"refreshTokenExpiresAt\":null,\"warnings\":[]}");
     }
     if (rc == 0 && out->oom) {
         rc = eng_err_set(err, ENG_ENOMEM, "out of memory writing the credentials status");

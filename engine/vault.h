@@ -17,6 +17,7 @@
 #define ENG_VAULT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "buf.h"
 #include "err.h"
@@ -59,8 +60,10 @@ void eng_keyring_free(struct eng_keyring *kr);
 /* Upsert the (tenant, platform) row: ciphertext = seal of secret_json[0..len) under the current
  * key (fresh random nonce), key_id, public_fields = public_json (a JSON object of non-secret
  * values; NULL means "{}"), external_account_id (NULL clears it), is_active = 1,
- * status = 'untested' with last_test_* cleared, updated_at = now. ENG_EINVAL for an empty tenant
- * or platform or public_json that is not a JSON object; store errors (ENG_EBUSY, ENG_EIO...). */
+ * status = 'untested' with last_test_* cleared, updated_at = now; a replaced row's token_version
+ * is bumped and its refresh lease cleared (a refresh in flight then cannot overwrite it).
+ * ENG_EINVAL for an empty tenant or platform or public_json that is not a JSON object; store errors
+ * (ENG_EBUSY, ENG_EIO...). */
 int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
                   const char *platform, const char *secret_json, size_t len,
                   const char *public_json, const char *external_account_id, struct eng_err *err);
@@ -74,6 +77,11 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
 int eng_vault_get(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
                   const char *platform, char **secret_json, size_t *len, char **public_json,
                   struct eng_err *err);
+/* eng_vault_get that also answers the row's token_version (see "token rotation" below) in
+ * *version (may be NULL), read in the same statement as the ciphertext. */
+int eng_vault_get_versioned(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                            const char *platform, char **secret_json, size_t *len,
+                            char **public_json, int64_t *version, struct eng_err *err);
 /* Wipe len bytes (and the NUL after them) at p, then free it. NULL is fine. */
 void eng_vault_free_secret(char *p, size_t len);
 
@@ -87,15 +95,62 @@ int eng_vault_delete(struct eng_store *st, const char *tenant, const char *platf
 int eng_vault_set_status(struct eng_store *st, const char *tenant, const char *platform, int ok,
                          const char *message, struct eng_err *err);
 
+#define ENG_VAULT_REFRESH_WARN_DAYS 14 /* status warns this long before a refresh token dies */
+
 /* Append to out the status of one platform as a JSON object, or (platform == NULL) a JSON array
  * of the tenant's active rows ordered by platform:
  *   {"platform":"woocommerce","configured":true,"keyId":"0123456789abcdef",
  *    "status":"untested","lastTestAt":null,"lastTestOk":null,"lastTestMessage":null,
- *    "updatedAt":"2026-01-15T09:30:00.000Z","fields":{...public_fields...}}
+ *    "updatedAt":"2026-01-15T09:30:00.000Z","fields":{...public_fields...},
+ *    "accessTokenExpiresAt":null,"refreshTokenExpiresAt":null,"warnings":[]}
+ * accessTokenExpiresAt / refreshTokenExpiresAt are the public fields access_token_expires_at /
+ * refresh_token_expires_at of OAuth connectors (null otherwise). warnings lists
+ *   {"code":"refresh_token_expiring","message":...,"expiresAt":...} within
+ *     ENG_VAULT_REFRESH_WARN_DAYS days of refresh_token_expires_at,
+ *   {"code":"refresh_token_expired",...} after it,
+ *   {"code":"reconnect_required","message":...} when a refresh was refused (status 'expired').
  * A platform without an active row gives configured false, keyId/status/lastTest* /updatedAt
- * null and fields {} (not an error). Never includes the ciphertext. Needs no keyring. */
+ * and the expiry times null, fields {} and warnings [] (not an error). Never includes the
+ * ciphertext. Needs no keyring. */
 int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *platform,
                           struct eng_buf *out, struct eng_err *err);
+
+/* ---- token rotation (OAuth connectors: one refresher per row, newest tokens win) ----
+ * Every row has a token_version, bumped by each write of its sealed part (eng_vault_put,
+ * eng_vault_put_tokens), and a refresh lease (owner id + expiry, schema/0005). A refresher takes
+ * the lease for the version it holds, refreshes at the remote system, then stores the new tokens
+ * with eng_vault_put_tokens, which writes only over that same version (compare-and-swap) and
+ * frees the lease in the same UPDATE. A lease lapses by itself, so a crashed holder blocks the
+ * others only until then. Times are the database's clock (engines sharing it agree). */
+
+/* Take the lease of the active (tenant, platform) row for `owner` (1-64 chars, unique per
+ * holder) for lease_ms (clamped to 1 s .. 10 min), in one UPDATE, only when the row is still at
+ * `version` and the lease is free, lapsed or already owner's. Answers 1 when taken; 0 when not,
+ * with *current (may be NULL) = the row's version (== version: another holder has the lease;
+ * != version: newer tokens are stored, read them instead of refreshing). ENG_ENOTFOUND when
+ * there is no active row; store errors (ENG_EBUSY...). */
+int eng_vault_lease_take(struct eng_store *st, const char *tenant, const char *platform,
+                         const char *owner, int64_t version, long long lease_ms, int64_t *current,
+                         struct eng_err *err);
+
+/* Free owner's lease (nothing when another holds it or it lapsed). expired_message != NULL
+ * also records that the remote system refused the refresh token: status 'expired',
+ * last_test_ok 0, last_test_message = expired_message (the caller makes sure it carries no
+ * secret), so the status warns "reconnect_required". ENG_ENOTFOUND when there is no row. */
+int eng_vault_lease_release(struct eng_store *st, const char *tenant, const char *platform,
+                            const char *owner, const char *expired_message, struct eng_err *err);
+
+/* Store a refreshed secret: like eng_vault_put's seal of secret_json[0..len) with public_json
+ * and external_account_id, but only over the active row still at `expected` version, in one
+ * UPDATE that also bumps token_version (*new_version, may be NULL), frees owner's lease (owner
+ * may be NULL) and keeps the row's status. ENG_EEXIST "newer credentials ... are stored" when
+ * the row moved past `expected` (or is gone): nothing is written, the caller reads the stored
+ * ones instead. ENG_EINVAL for public_json that is not a JSON object; store errors. */
+int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                         const char *platform, int64_t expected, const char *owner,
+                         const char *secret_json, size_t len, const char *public_json,
+                         const char *external_account_id, int64_t *new_version,
+                         struct eng_err *err);
 
 /* ---- rotation ---- */
 

@@ -42,19 +42,30 @@
 -- ctx: { credentials = (see below, updated in place after a refresh), config = {
 --          quickbooks_api_base (as test() resolves it), quickbooks_token_url?,
 --          quickbooks_timeout_ms? (per attempt, default 30000), quickbooks_retries? (default 4) },
---        on_tokens = function(tokens)? }
+--        on_tokens = function(tokens)?, refresh_begin = function(opts)?,
+--        refresh_end = function(opts)? }  (the engine's ctx: lib/credentials.lua build_context)
 -- Every request: minorversion=75, Accept: application/json, Bearer access token, a requestid,
 -- the per-realm limits rate = { key = "quickbooks:<realm>", per_second = 500/60, burst = 10,
 -- concurrent = 10 } (Intuit's published limits), engine.http's retries (429 honouring
 -- Retry-After, 503, connection failures, and timeouts/resets: requests carry a requestid, so they
 -- are retried as idempotent); a 500/502/504 answer is tried again up to 2 more times here.
+-- Batches are also paced to the batch endpoint's own limit: rate key "quickbooks-batch:<realm>",
+-- 40 per minute.
 -- Tokens: refreshed with lib.quickbooks_oauth before a request when access_token_expires_at is
--- within 5 minutes (needs_refresh), and once on a 401. The new tokens are written into
--- ctx.credentials and handed to ctx.on_tokens(tokens) (access_token, refresh_token,
--- access_token_expires_at, refresh_token_expires_at); the engine persists them in the vault
--- through that callback (wired by the orchestrator issue, which must also serialise refreshes
--- of one realm across workers). A failing on_tokens fails the call: a rotated refresh token that
--- is not stored would be lost.
+-- within 5 minutes (needs_refresh), and once on a 401 (test() too). Intuit rotates the refresh
+-- token and wants one refresh per company at a time, so with the engine's ctx a refresh is:
+--   ctx.refresh_begin{ lease_ms = 2 * quickbooks_timeout_ms + 5 s }
+--     "reloaded": another worker (or engine) already refreshed; its tokens are now in
+--                 ctx.credentials and are used (no second refresh with the old refresh token);
+--     "acquired": this ctx holds the company's lease: refresh at Intuit, then
+--                 ctx.on_tokens(tokens) seals the new tokens over the version it read and frees
+--                 the lease in one UPDATE ("superseded": newer ones were stored meanwhile and
+--                 are used instead); a failed refresh gives the lease back with
+--                 ctx.refresh_end{} ({ expired = ... } on invalid_grant, which the status shows
+--                 as reconnect_required).
+-- A plain ctx (no refresh_begin: specs, `tallysync run`) just refreshes and calls
+-- ctx.on_tokens(tokens) if it has one. A failing on_tokens (raises, or nil + message) fails the
+-- call: a rotated refresh token that is not stored would be lost.
 local http = require "engine.http"
 
 local M = {
@@ -99,48 +110,6 @@ local function expired(at)
   return at:sub(1, 19) < os.date("!%Y-%m-%dT%H:%M:%S")
 end
 
--- test(ctx) -> true, message | false, message
-function M.test(ctx)
-  local c = ctx.credentials
-  if c.access_token == nil then
-    return false, "connect QuickBooks first (GET /api/integrations/quickbooks/connect)"
-  end
-  local base = (ctx.config and ctx.config.quickbooks_api_base or ""):gsub("/+$", "")
-  if base == "" then return false, "no QuickBooks API base URL is configured" end
-  local realm = http.urlencode(c.realm_id)
-  local resp, err, code = http.get(("%s/v3/company/%s/companyinfo/%s"):format(base, realm, realm), {
-    query = { minorversion = M.MINOR_VERSION },
-    headers = { Authorization = "Bearer " .. c.access_token, Accept = "application/json" },
-    timeout_ms = 20000,
-    retries = 1,
-  })
-  if resp == nil then
-    return false, ("cannot reach QuickBooks (%s): %s"):format(code, err)
-  end
-  local tid = resp.headers["intuit_tid"]
-  local suffix = tid and (", intuit_tid " .. tid) or ""
-  local fcode = fault_code(resp.json)
-  if resp.status == 401 or resp.status == 403 then
-    local hint = ""
-    if expired(c.access_token_expires_at) then
-      hint = ": the access token expired at " .. c.access_token_expires_at
-        .. "; connect again (GET /api/integrations/quickbooks/connect)"
-    end
-    return false, ("credentials rejected by quickbooks (HTTP %d%s%s)%s"):format(resp.status,
-      fcode and (", Fault " .. fcode) or "", suffix, hint)
-  end
-  if resp.status ~= 200 or fcode ~= nil then
-    return false, ("quickbooks answered HTTP %d%s%s"):format(resp.status,
-      fcode and (" with Fault " .. fcode) or "", suffix)
-  end
-  local info = type(resp.json) == "table" and resp.json.CompanyInfo or nil
-  if type(info) ~= "table" then
-    return false, ("quickbooks answered 200 without CompanyInfo%s"):format(suffix)
-  end
-  local name = type(info.CompanyName) == "string" and info.CompanyName or c.realm_id
-  return true, ("connected to QuickBooks company %s (%s)"):format(name, c.environment or "sandbox")
-end
-
 -- {======================= the Accounting API =======================
 
 local json = require "engine.json"
@@ -155,6 +124,11 @@ M.REQUESTID_MAX = 50       -- per request
 M.BATCH_REQUESTID_MAX = 36 -- on /batch (each bId then at most 10 chars)
 M.PAGE_SIZE = 1000
 M.REFRESH_MARGIN = 300
+M.REFRESH_ROUNDS = 3 -- lease attempts when the tokens another worker stored are stale too
+M.RATE_PER_MINUTE = 500 -- per realm, batch requests included (external-apis.md 3.9)
+M.CONCURRENT = 10       -- per realm per app
+M.BATCH_PER_MINUTE = 40 -- the batch endpoint's own limit per realm (3.7)
+M.BATCH_CONCURRENT = 2  -- of the 10, at most this many are batches
 M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
 
 local ERR_MT = { __tostring = function(e) return e.message end }
@@ -190,40 +164,6 @@ local function cfg(ctx, k, dflt)
   return math.type(v) == "integer" and v or dflt
 end
 
--- Refresh the tokens; ctx.credentials updated in place, ctx.on_tokens told. -> true | nil, err
-local function refresh(ctx)
-  local c = ctx.credentials
-  if not (nonempty(c.refresh_token) and nonempty(c.client_id) and nonempty(c.client_secret)) then
-    return nil, mkerr{ code = "reconnect_required", status = 401,
-      message = "the QuickBooks access token is expired or rejected and there is no refresh "
-        .. "token to renew it: connect again (GET /api/integrations/quickbooks/connect)" }
-  end
-  local new, msg, code = oauth.refresh{ credentials = c, config = ctx.config,
-    token_url = ctx.token_url, timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000) }
-  if not new then
-    if code == "invalid_grant" then
-      return nil, mkerr{ code = "reconnect_required", status = 401,
-        message = msg .. ": the refresh token is no longer valid; connect again "
-          .. "(GET /api/integrations/quickbooks/connect)" }
-    end
-    return nil, mkerr{ code = code or "refresh_failed", message = msg,
-      retryable = code ~= "invalid_client" }
-  end
-  local tokens = {}
-  for _, k in ipairs(oauth.TOKEN_FIELDS) do
-    c[k] = new[k]
-    tokens[k] = new[k]
-  end
-  if type(ctx.on_tokens) == "function" then
-    local ok = pcall(ctx.on_tokens, tokens)
-    if not ok then
-      return nil, mkerr{ code = "token_store_failed",
-        message = "the refreshed QuickBooks tokens could not be stored (ctx.on_tokens failed)" }
-    end
-  end
-  return true
-end
-
 local function can_refresh(c)
   return nonempty(c.refresh_token) and nonempty(c.client_id) and nonempty(c.client_secret)
 end
@@ -235,6 +175,134 @@ local function stale_token(c)
   if c.access_token_expires_at == nil then return false end
   return oauth.needs_refresh(c, M.REFRESH_MARGIN)
 end
+
+local RECONNECT = "connect again (GET /api/integrations/quickbooks/connect)"
+
+-- Take the refresh lease (engine ctx). -> "acquired" | true (newer tokens loaded) | nil, err
+-- failed_token: the access token a 401 refused, which the loaded tokens must not be.
+local function begin_refresh(ctx, failed_token)
+  -- the token call may take its timeout (twice, with engine.http's retry of a request that sent
+  -- nothing) before the holder stores; a holder that died frees the company after this long
+  local lease_ms = 2 * cfg(ctx, "quickbooks_timeout_ms", 30000) + 5000
+  for _ = 1, M.REFRESH_ROUNDS do
+    local got, msg, code = ctx.refresh_begin{ lease_ms = lease_ms }
+    if not got then
+      return nil, mkerr{ code = code or "refresh_busy", retryable = code ~= "no_credentials",
+        message = "cannot renew the QuickBooks tokens: " .. tostring(msg) }
+    end
+    if got == "acquired" then return "acquired" end
+    local c = ctx.credentials -- "reloaded": another worker's tokens, in place
+    if nonempty(c.access_token) and c.access_token ~= failed_token and not stale_token(c) then
+      return true
+    end
+  end
+  return nil, mkerr{ code = "refresh_busy", retryable = true,
+    message = "cannot renew the QuickBooks tokens: the stored ones kept changing" }
+end
+
+-- Refresh the tokens (see the header). -> true | nil, err
+local function refresh(ctx, failed_token)
+  local leased = false
+  if type(ctx.refresh_begin) == "function" then
+    local got, e = begin_refresh(ctx, failed_token)
+    if not got then return nil, e end
+    if got ~= "acquired" then return true end
+    leased = true
+  end
+  local c = ctx.credentials
+  if not can_refresh(c) then
+    if leased then ctx.refresh_end() end
+    return nil, mkerr{ code = "reconnect_required", status = 401,
+      message = "the QuickBooks access token is expired or rejected and there is no refresh "
+        .. "token to renew it: " .. RECONNECT }
+  end
+  local new, msg, code = oauth.refresh{ credentials = c, config = ctx.config,
+    token_url = ctx.token_url, timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000) }
+  if not new then
+    if leased then
+      ctx.refresh_end(code == "invalid_grant"
+        and { expired = "QuickBooks refused the refresh token (invalid_grant)" } or nil)
+    end
+    if code == "invalid_grant" then
+      return nil, mkerr{ code = "reconnect_required", status = 401,
+        message = msg .. ": the refresh token is no longer valid; " .. RECONNECT }
+    end
+    return nil, mkerr{ code = code or "refresh_failed", message = msg,
+      retryable = code ~= "invalid_client" }
+  end
+  local tokens = {}
+  for _, k in ipairs(oauth.TOKEN_FIELDS) do tokens[k] = new[k] end
+  if type(ctx.on_tokens) == "function" then
+    local ok, r1, r2, r3 = pcall(ctx.on_tokens, tokens)
+    if ok and r1 == nil and r3 == "superseded" then
+      return true -- newer tokens were stored meanwhile: ctx.credentials holds them
+    end
+    if not ok or (r1 == nil and r2 ~= nil) then
+      if leased then ctx.refresh_end() end
+      return nil, mkerr{ code = "token_store_failed", retryable = true,
+        message = "the refreshed QuickBooks tokens could not be stored"
+          .. (ok and (": " .. tostring(r2)) or " (ctx.on_tokens failed)") }
+    end
+  end
+  for k, v in pairs(tokens) do c[k] = v end
+  return true
+end
+
+-- test(ctx) -> true, message | false, message
+function M.test(ctx)
+  local c = ctx.credentials
+  if c.access_token == nil and not can_refresh(c) then
+    return false, "connect QuickBooks first (GET /api/integrations/quickbooks/connect)"
+  end
+  local base = (ctx.config and ctx.config.quickbooks_api_base or ""):gsub("/+$", "")
+  if base == "" then return false, "no QuickBooks API base URL is configured" end
+  if stale_token(c) and can_refresh(c) then
+    local ok, e = refresh(ctx)
+    if not ok then return false, tostring(e) end
+  end
+  local realm = http.urlencode(c.realm_id)
+  local resp, err, code
+  for attempt = 1, 2 do
+    resp, err, code = http.get(("%s/v3/company/%s/companyinfo/%s"):format(base, realm, realm), {
+      query = { minorversion = M.MINOR_VERSION },
+      headers = { Authorization = "Bearer " .. c.access_token, Accept = "application/json" },
+      timeout_ms = 20000,
+      retries = 1,
+    })
+    if attempt == 1 and resp and resp.status == 401 and can_refresh(c) then
+      local ok, e = refresh(ctx, c.access_token)
+      if not ok then return false, tostring(e) end
+    else
+      break
+    end
+  end
+  if resp == nil then
+    return false, ("cannot reach QuickBooks (%s): %s"):format(code, err)
+  end
+  local tid = resp.headers["intuit_tid"]
+  local suffix = tid and (", intuit_tid " .. tid) or ""
+  local fcode = fault_code(resp.json)
+  if resp.status == 401 or resp.status == 403 then
+    local hint = ""
+    if expired(c.access_token_expires_at) then
+      hint = ": the access token expired at " .. c.access_token_expires_at
+        .. "; connect again (GET /api/integrations/quickbooks/connect)"
+    end
+    return false, ("credentials rejected by quickbooks (HTTP %d%s%s)%s"):format(resp.status,
+      fcode and (", Fault " .. fcode) or "", suffix, hint)
+  end
+  if resp.status ~= 200 or fcode ~= nil then
+    return false, ("quickbooks answered HTTP %d%s%s"):format(resp.status,
+      fcode and (" with Fault " .. fcode) or "", suffix)
+  end
+  local info = type(resp.json) == "table" and resp.json.CompanyInfo or nil
+  if type(info) ~= "table" then
+    return false, ("quickbooks answered 200 without CompanyInfo%s"):format(suffix)
+  end
+  local name = type(info.CompanyName) == "string" and info.CompanyName or c.realm_id
+  return true, ("connected to QuickBooks company %s (%s)"):format(name, c.environment or "sandbox")
+end
+
 
 local RETRY_STATUS = { [500] = true, [502] = true, [504] = true }
 
@@ -259,14 +327,22 @@ local function call(ctx, method, path, o)
   while true do
     local q = { minorversion = M.MINOR_VERSION, requestid = o.request_id }
     for k, v in pairs(o.query or {}) do q[k] = v end
+    local used_token = c.access_token
+    local rate
+    if path == "batch" then -- paced to the batch endpoint's own limit
+      rate = { key = "quickbooks-batch:" .. c.realm_id, per_second = M.BATCH_PER_MINUTE / 60,
+        burst = 5, concurrent = M.BATCH_CONCURRENT }
+    else
+      rate = { key = "quickbooks:" .. c.realm_id, per_second = M.RATE_PER_MINUTE / 60,
+        burst = 10, concurrent = M.CONCURRENT - M.BATCH_CONCURRENT }
+    end
     local resp, msg, code = http.request{
       method = method, url = url, query = q, json = o.json,
-      headers = { Authorization = "Bearer " .. c.access_token, Accept = "application/json" },
+      headers = { Authorization = "Bearer " .. used_token, Accept = "application/json" },
       timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000),
       retries = cfg(ctx, "quickbooks_retries", 4),
       retry_unsafe = o.request_id ~= nil, -- a repeated requestid answers the first response
-      rate = { key = "quickbooks:" .. c.realm_id, per_second = 500 / 60, burst = 10,
-        concurrent = 10 },
+      rate = rate,
     }
     if not resp then
       return nil, mkerr{ code = code or "connect", retryable = code ~= "too_large",
@@ -283,7 +359,7 @@ local function call(ctx, method, path, o)
     end
     if resp.status == 401 and not refreshed and can_refresh(c) then
       refreshed = true
-      local ok, e = refresh(ctx)
+      local ok, e = refresh(ctx, used_token)
       if not ok then return nil, e end
     elseif RETRY_STATUS[resp.status] and server_tries < M.SERVER_RETRIES
       and (method == "GET" or o.request_id ~= nil) then

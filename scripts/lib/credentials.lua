@@ -1,26 +1,13 @@
 -- lib/credentials.lua: a connector's declared credential fields, checked and split for the vault,
--- and the call of its test(ctx). engine/api_integrations.c calls prepare_store and run_test on a
--- worker; the OAuth flow and the sync orchestrator can reuse fields / split / merge / context.
--- Must not: keep any value between calls (secrets travel only through arguments and results),
--- or put a submitted value into a message: messages name fields, never what was in them.
+-- the connector context (ctx) every part of the engine hands a connector, and the call of its
+-- test(ctx). engine/credentials.c calls prepare_store and test_ctx on a worker; engine/connctx.c
+-- calls build_context; the OAuth flow reuses fields / split / merge.
+-- Must not: keep any value between calls (secrets travel only through arguments, results and
+-- the ctx of one call), or put a submitted value into a message: messages name fields, never
+-- what was in them.
 --
 -- A connector declares `credentials`, a list of field specs (a bare string "x" means
 -- { name = "x", required = true, secret = true }):
---   { name = "store_url",          -- [A-Za-z_][A-Za-z0-9_]*, unique
---     type = "string",             -- "string" | "url" | "integer" | "boolean" | "datetime"
---     required = false,            -- absent or null is refused with 422
---     secret = false,              -- sealed in the vault; never shown (status shows MASK)
---     enum = { "a", "b" },         -- allowed values (string fields)
---     default = "a",               -- applied when absent or null
---     pattern = "^%d+$",           -- Lua pattern a string must match; pattern_hint describes it
---     max_len = 4096,              -- bytes, for string-like fields
---     min_len = 1,                 -- bytes (secret fields: 8, so a secret can be scrubbed from
---                                  -- messages without mangling them, and is not trivially short)
---     schemes = { "https" },       -- url: allowed schemes (default https only)
---     http_note = "...",           -- url: note added to the store answer for an http:// value
---     description = "..." }
--- and optionally `account_field`, the name of the field whose value identifies the remote
--- account (stored as external_account_id for webhook routing).
 local json = require "engine.json"
 
 local M = {}
@@ -306,7 +293,8 @@ function M.merge(connector, secret_json, public_json)
   return creds, secrets
 end
 
--- context(tenant, credentials, settings) -> ctx for a connector call.
+-- context(tenant, credentials, settings) -> a plain ctx for a connector call (no vault behind it:
+-- specs and `tallysync run` scripts; the engine builds its contexts with build_context).
 -- settings: engine settings from C (quickbooks_api_base may be nil: Intuit's default by the
 -- credentials' environment, sandbox unless it says production).
 function M.context(tenant, credentials, settings)
@@ -317,9 +305,173 @@ function M.context(tenant, credentials, settings)
     credentials = credentials,
     config = {
       quickbooks_api_base = settings.quickbooks_api_base or M.QUICKBOOKS_API_BASES[env],
+      quickbooks_token_url = settings.quickbooks_token_url,
+      connector_timeout_ms = settings.connector_timeout_ms,
     },
   }
 end
+
+-- {======================= the engine's connector context =======================
+--
+-- build_context(platform, tenant, secret_json | nil, public_json | nil, vault,
+--               quickbooks_api_base | nil, quickbooks_token_url | nil, connector_timeout_ms)
+--   -> ctx | nil, message, "no_credentials"
+-- Called by engine/connctx.c with the decrypted vault row (nil when the tenant has none) and
+-- `vault`, C primitives bound to that row (load, lease, release, store, version). ctx:
+--   ctx.tenant, ctx.platform            strings
+--   ctx.credentials                     the declared fields, secret and public merged, defaults
+--                                       filled ({} for a connector that declares none). Updated
+--                                       IN PLACE by on_tokens / refresh_begin / reload_credentials,
+--                                       so a connector may keep a reference to it.
+--   ctx.config                          { quickbooks_api_base (resolved: QUICKBOOKS_API_BASE or
+--                                       Intuit's by credentials.environment),
+--                                       quickbooks_token_url (QUICKBOOKS_TOKEN_URL),
+--                                       connector_timeout_ms (CONNECTOR_TIMEOUT_MS) }
+-- and, for a connector that declares a refresh_token field (OAuth 2.0: quickbooks):
+--   ctx.refresh_begin([{ lease_ms = 60000, wait_ms = lease_ms + 2000 }])
+--       -> "acquired"   this ctx holds the company's refresh lease (for lease_ms, across workers
+--                       and engines sharing the database): refresh, then on_tokens or
+--                       refresh_end
+--        | "reloaded"   another worker stored newer tokens (now in ctx.credentials): use them,
+--                       do not refresh with the old refresh token
+--        | nil, message, code   "refresh_busy" (the holder did not finish within wait_ms or
+--                       the call's budget), "no_credentials" (row deleted), "store"
+--   ctx.on_tokens(tokens) -> true | nil, message, code
+--       tokens: access_token, refresh_token, access_token_expires_at, refresh_token_expires_at.
+--       Seals the credentials with them (checked against the connector's fields) over the
+--       version this ctx holds, in one UPDATE that also frees the lease, then copies them into
+--       ctx.credentials. code "superseded": newer tokens were stored meanwhile (the lease
+--       lapsed, or the company was connected again): nothing written, ctx.credentials now holds
+--       the stored ones - use them. Other codes: "bad_tokens", "store", "no_credentials".
+--   ctx.refresh_end([{ expired = message }]) -> true | nil, message, code
+--       give the lease back without storing (a refresh that failed); `expired` records that the
+--       remote system refused the refresh token (status 'expired', warning reconnect_required)
+--   ctx.reload_credentials() -> true | nil, message, code
+--       re-read the vault into ctx.credentials (and the version this ctx holds)
+
+-- The token fields an OAuth 2.0 connector keeps (lib/quickbooks_oauth.lua writes them).
+M.TOKEN_FIELDS = { "access_token", "refresh_token", "access_token_expires_at",
+  "refresh_token_expires_at" }
+M.REFRESH_LEASE_MS = 60000
+
+local function replace_in_place(dst, src)
+  for k in pairs(dst) do dst[k] = nil end
+  for k, v in pairs(src) do dst[k] = v end
+end
+
+-- Valid UTF-8, at most max bytes, cut on a character boundary.
+local function clean_text(msg, max)
+  if not utf8.len(msg) then msg = msg:gsub("[\128-\255]", "?") end
+  if #msg > max then
+    local cut = max
+    while cut > 0 and (msg:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end
+    msg = msg:sub(1, cut) .. "..."
+  end
+  return msg
+end
+
+-- The values of the secret fields in creds (for scrub), longest first.
+local function secrets_of(connector, creds, into)
+  into = into or {}
+  for _, s in ipairs(M.fields(connector)) do
+    local v = creds[s.name]
+    if s.secret and type(v) == "string" and v ~= "" then into[#into + 1] = v end
+  end
+  table.sort(into, function(a, b) return #a > #b end)
+  return into
+end
+
+local function attach_tokens(ctx, connector, vault)
+  local function reload()
+    local secret, public, code = vault.load()
+    if not secret then return nil, public, code end
+    local ok, creds = pcall(M.merge, connector, secret, public)
+    if not ok then
+      return nil, ("the stored %s credentials are not readable JSON"):format(connector.name),
+        "bad_credentials"
+    end
+    replace_in_place(ctx.credentials, creds)
+    return true
+  end
+  ctx.reload_credentials = reload
+  ctx.refresh_begin = function(opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      error("ctx.refresh_begin: opts must be a table", 2)
+    end
+    opts = opts or {}
+    local got, msg, code = vault.lease(opts.lease_ms or M.REFRESH_LEASE_MS, opts.wait_ms)
+    if not got then return nil, msg, code end
+    if got == "changed" then
+      local ok, m, c = reload()
+      if not ok then return nil, m, c end
+      return "reloaded"
+    end
+    return "acquired"
+  end
+  ctx.refresh_end = function(opts)
+    if opts ~= nil and type(opts) ~= "table" then
+      error("ctx.refresh_end: opts must be a table", 2)
+    end
+    local expired = opts and opts.expired
+    if expired ~= nil then -- it is stored and shown: never with a secret in it
+      expired = clean_text(M.scrub(tostring(expired), secrets_of(connector, ctx.credentials)),
+        M.MAX_MESSAGE)
+    end
+    return vault.release(expired)
+  end
+  ctx.on_tokens = function(tokens)
+    if type(tokens) ~= "table" then error("ctx.on_tokens: tokens must be a table", 2) end
+    local values = {}
+    for k, v in pairs(ctx.credentials) do values[k] = v end
+    for _, k in ipairs(M.TOKEN_FIELDS) do
+      if tokens[k] ~= nil then values[k] = tokens[k] end
+    end
+    local checked, _, _, msg = M.validate(connector, values)
+    if not checked then
+      vault.release()
+      return nil, ("the refreshed %s tokens break the connector's rules: %s"):format(
+        connector.name, tostring(msg)), "bad_tokens"
+    end
+    local secret, public, account = M.split(connector, checked)
+    local v, emsg, code = vault.store(secret, public, account)
+    if not v then
+      if code == "superseded" then
+        local ok, m, c = reload()
+        if not ok then return nil, m, c end
+      else
+        vault.release()
+      end
+      return nil, emsg, code
+    end
+    for _, k in ipairs(M.TOKEN_FIELDS) do
+      if tokens[k] ~= nil then ctx.credentials[k] = tokens[k] end
+    end
+    return true
+  end
+end
+
+function M.build_context(platform, tenant, secret_json, public_json, vault, qbo_base, token_url,
+                         timeout_ms)
+  local connector = M.connector(platform)
+  local list, by_name = M.fields(connector)
+  local creds
+  if secret_json == nil then
+    if #list > 0 then
+      return nil, ("no credentials stored for %s"):format(platform), "no_credentials"
+    end
+    creds = {}
+  else
+    creds = M.merge(connector, secret_json, public_json)
+  end
+  local ctx = M.context(tenant, creds, { quickbooks_api_base = qbo_base,
+    quickbooks_token_url = token_url,
+    connector_timeout_ms = math.tointeger(tonumber(timeout_ms)) })
+  ctx.platform = platform
+  if by_name.refresh_token and vault ~= nil then attach_tokens(ctx, connector, vault) end
+  return ctx
+end
+
+-- }=======================
 
 -- scrub(message, secrets) -> message with every occurrence of each secret replaced. Secrets
 -- under 4 bytes are left alone (they would mangle every message; stored ones are longer).
@@ -341,16 +493,6 @@ function M.scrub(msg, secrets)
   return msg
 end
 
--- Valid UTF-8, at most max bytes, cut on a character boundary.
-local function clean_text(msg, max)
-  if not utf8.len(msg) then msg = msg:gsub("[\128-\255]", "?") end
-  if #msg > max then
-    local cut = max
-    while cut > 0 and (msg:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end
-    msg = msg:sub(1, cut) .. "..."
-  end
-  return msg
-end
 
 -- tostring that cannot raise: a connector's error or message may be a table whose __tostring
 -- fails (the failure's own message could carry a value).
@@ -374,18 +516,19 @@ function M.prepare_store(platform, body)
   return true, secret, public, account, #notes > 0 and json.encode(json.array(notes)) or nil
 end
 
--- run_test(platform, secret_json, public_json, tenant, quickbooks_api_base | nil)
+-- test_ctx(platform, ctx)
 --   -> ok (boolean), message (string: valid UTF-8, no secret value, at most MAX_MESSAGE bytes)
 -- A connector that raises reports ok = false with its error; budget and memory errors are not
--- caught here (the VM re-raises them) and reach C, which answers for them.
-function M.run_test(platform, secret_json, public_json, tenant, qbo_base)
+-- caught here (the VM re-raises them) and reach C, which answers for them. Secrets held before
+-- and after the call (a test may refresh tokens) are scrubbed from the message.
+function M.test_ctx(platform, ctx)
   local connector = M.connector(platform)
-  local creds, secrets = M.merge(connector, secret_json, public_json)
   if type(connector.test) ~= "function" then
     return false, ("the %s connector has no test function"):format(platform)
   end
-  local ctx = M.context(tenant, creds, { quickbooks_api_base = qbo_base })
+  local secrets = secrets_of(connector, ctx.credentials)
   local okcall, r1, r2 = pcall(connector.test, ctx)
+  secrets_of(connector, ctx.credentials, secrets)
   local ok, msg
   if not okcall then
     ok, msg = false, "the connector's test failed: " .. show(r1, "an error value")
@@ -395,6 +538,15 @@ function M.run_test(platform, secret_json, public_json, tenant, qbo_base)
     ok, msg = false, r2 ~= nil and show(r2, "a message") or "the connection test failed"
   end
   return ok, clean_text(M.scrub(msg, secrets), M.MAX_MESSAGE)
+end
+
+-- run_test(platform, secret_json, public_json, tenant, quickbooks_api_base | nil) -> ok, message
+-- test_ctx with a plain context (no vault behind it) built from the stored parts.
+function M.run_test(platform, secret_json, public_json, tenant, qbo_base)
+  local connector = M.connector(platform)
+  local creds, secrets = M.merge(connector, secret_json, public_json)
+  local ok, msg = M.test_ctx(platform, M.context(tenant, creds, { quickbooks_api_base = qbo_base }))
+  return ok, M.scrub(msg, secrets)
 end
 
 -- }=======================

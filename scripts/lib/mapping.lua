@@ -1,18 +1,56 @@
--- lib/mapping.lua: loads a mapping, checks its shape, builds the context it runs in and applies
--- it to one record. The C orchestrator and `tallysync dry-run` both go through here, so a
--- mapping behaves the same in a dry run and in a real run.
+-- lib/mapping.lua: loads a mapping, checks it against the v2 contract, compiles its declarative
+-- rules, builds the context it runs in and applies it to one record. The orchestrator,
+-- `tallysync dry-run` and `tallysync test` all go through here, so a mapping behaves the same
+-- (and fails with the same message) in a dry run, a test and a real run.
+--
+-- A mapping (mappings/NAME.lua) returns a table with these fields, all checked at load time:
+--   name          string
+--   source/target { connector = string, entity = string }
+--   key           string: path of the record's id ("id", "billing.email")
+--   requires, match, disambiguate, total, map : functions (see the mapping contract)
+--   rules         array of rules (below); at least one of `rules` and `map` is required
+--   needs         (v1, ignored: superseded by `requires`)
+-- Any other field, or a field of the wrong type, is an error naming the file and the field.
+--
+-- RULES, in short (lib/mapping_rules.lua has the full reference: every transform, its options,
+-- the QuickBooks length limits):
+--   rules = {
+--     { to = "DocNumber", from = "number", "trim", "truncate" },     -- target <- source, transforms
+--     { to = "TxnDate", from = "date_created_gmt", { "date", input_zone = "Z", zone = "-05:00" } },
+--     { to = "TotalAmt", from = "total", "money" },                  -- exact, via engine.money
+--     { to = "Line[1].SalesItemLineDetail.TaxCodeRef.value", from = "line_items[1].taxes[1].id",
+--       "string", { "lookup", "tax_code_mappings" }, { "default", "NON" }, "required" },
+--     { to = "PrivateNote", value = "Imported by tallysync" },      -- a constant
+--   }
+-- Transforms: trim, upper, lower, string, truncate [n], date, datetime, money, lookup NAME,
+-- default V, required. A bad rule is a load-time error naming the file and rules[i]; a value
+-- a rule cannot carry is a run-time error naming the file, rules[i] and the record.
+-- Rules run first, into the output document; then map(record, ctx, out) may complete or
+-- override it: it may write into `out` (and return nothing or `out`), or return a document of
+-- its own (today's form), whose fields win over the rules' ones.
 local json = require "engine.json"
+local money = require "engine.money"
+local trace = require "engine.trace"
+local rules = require "lib.mapping_rules"
+
+local parse_path, get_path = rules.parse_path, rules.get_path
 
 local M = {}
 
--- The seed's transformer_config, with its defaults (settings key `transformer_config`).
+---------------------------------------------------------------------------------------------------
+-- transformer_config
+
+-- The seed's transformer_config plus tallysync's two additions, with their defaults.
 local CONFIG_FIELDS = {
   shipping_item_id = { type = "string", default = "SHIPPING" },
   default_payment_terms_days = { type = "integer", default = 30 },
   custom_field_mappings = { type = "array", default = function() return json.array({}) end },
   tax_code_mappings = { type = "object", default = function() return json.object({}) end },
   default_tax_code_id = { type = "string_or_null", default = function() return json.null end },
+  paid_orders_as = { type = "string", one_of = { "Invoice", "SalesReceipt" }, default = "Invoice" },
+  create_missing_items = { type = "boolean", default = true },
 }
+M.CONFIG_FIELDS = CONFIG_FIELDS
 
 local function kind_of(v)
   if v == json.null then return "null" end
@@ -20,6 +58,10 @@ local function kind_of(v)
   if t == "number" then return math.type(v) == "integer" and "integer" or "number" end
   if t == "table" then return json.is_array(v) and "array" or "object" end
   return t
+end
+
+local function article(word)
+  return (word:match("^[aeiou]") and "an " or "a ") .. word
 end
 
 local function check_field(name, spec, v)
@@ -32,11 +74,36 @@ local function check_field(name, spec, v)
   if want == "array" and k == "object" and next(v) == nil then return true end
   if want == "object" and k == "array" and next(v) == nil then return true end
   if k ~= want then
-    return nil, ("transformer_config.%s must be %s %s, got %s"):format(
-      name, want == "integer" and "an" or "a", want, k)
+    return nil, ("transformer_config.%s must be %s, got %s"):format(name, article(want), k)
   end
   if want == "integer" and v < 0 then
     return nil, ("transformer_config.%s must not be negative"):format(name)
+  end
+  if spec.one_of then
+    for _, ok in ipairs(spec.one_of) do if v == ok then return true end end
+    return nil, ("transformer_config.%s must be one of %s, got %q"):format(name,
+      table.concat(spec.one_of, ", "), v)
+  end
+  if name == "tax_code_mappings" then
+    for rate, code in pairs(v) do
+      if type(code) ~= "string" then
+        return nil, ("transformer_config.tax_code_mappings[%q] must be a QuickBooks TaxCode " ..
+          "id string, got %s"):format(tostring(rate), kind_of(code))
+      end
+    end
+  elseif name == "custom_field_mappings" then
+    for i, m in ipairs(v) do
+      if kind_of(m) ~= "object" then
+        return nil, ("transformer_config.custom_field_mappings[%d] must be an object, got %s")
+          :format(i, kind_of(m))
+      end
+      for _, f in ipairs({ "source_field", "target_field" }) do
+        if type(m[f]) ~= "string" or m[f] == "" then
+          return nil, ("transformer_config.custom_field_mappings[%d].%s must be a non-empty " ..
+            "string"):format(i, f)
+        end
+      end
+    end
   end
   return true
 end
@@ -57,7 +124,11 @@ function M.config(raw)
   for key, value in pairs(raw) do
     local spec = CONFIG_FIELDS[key]
     if spec == nil then
-      return nil, ("transformer_config: unknown setting %q"):format(tostring(key))
+      local known = {}
+      for k in pairs(CONFIG_FIELDS) do known[#known + 1] = k end
+      table.sort(known)
+      return nil, ("transformer_config: unknown setting %q (known: %s)"):format(tostring(key),
+        table.concat(known, ", "))
     end
     local ok, err = check_field(key, spec, value)
     if not ok then return nil, err end
@@ -66,29 +137,169 @@ function M.config(raw)
   for key, spec in pairs(CONFIG_FIELDS) do
     if out[key] == nil then
       local d = spec.default
-      out[key] = type(d) == "function" and d() or d
+      if type(d) == "function" then out[key] = d() else out[key] = d end
     end
   end
   return out
 end
 
--- load(name) -> mapping table, raising with the file's own error when it does not load.
+-- settings_check(text) -> stored_json, effective_json | nil, message, field
+-- For the settings API: text is what a client PUTs (or what the store holds); stored_json is
+-- the same settings re-encoded (only the keys given: defaults stay defaults when they change),
+-- effective_json what mappings will see in ctx.config. field names the bad setting ("" when
+-- the text as a whole is wrong).
+function M.settings_check(text)
+  if type(text) ~= "string" then return nil, "transformer_config must be JSON text", "" end
+  local raw, derr = json.decode(text)
+  if raw == nil then return nil, "transformer_config: " .. tostring(derr), "" end
+  local config, err = M.config(raw)
+  if config == nil then
+    local field = err:match("^transformer_config%.([%w_]+)") or
+      err:match('^transformer_config: unknown setting "([^"]*)"') or ""
+    return nil, err, field
+  end
+  if next(raw) == nil then raw = json.object({}) end
+  local effective = {}
+  for k, v in pairs(config) do effective[k] = v end
+  return json.encode(raw), json.encode(effective)
+end
+
+---------------------------------------------------------------------------------------------------
+-- the contract
+
+local CONTRACT = {
+  name = "string", source = "endpoint", target = "endpoint", key = "string",
+  requires = "function", match = "function", disambiguate = "function", total = "function",
+  rules = "table", map = "function",
+  needs = "table", -- v1 (today's woo mapping): documentation only, superseded by `requires`
+}
+
+-- Private facts about each loaded mapping (weak: a reloaded mapping drops its entry).
+local INFO = setmetatable({}, { __mode = "k" })
+
+local function contract_error(file, fmt, ...)
+  error(("%s: " .. fmt):format(file, ...), 0)
+end
+
+-- validate(m, file) -> m; raises "file: field 'x' ..." for anything outside the contract.
+-- file names the mapping in messages ("mappings/x.lua").
+function M.validate(m, file)
+  file = file or "mapping"
+  if type(m) ~= "table" then
+    contract_error(file, "must return a table (the mapping), got %s", type(m))
+  end
+  for k, v in pairs(m) do
+    local want = CONTRACT[k]
+    if want == nil then
+      local known = {}
+      for name in pairs(CONTRACT) do if name ~= "needs" then known[#known + 1] = name end end
+      table.sort(known)
+      contract_error(file, "unknown field %s (a mapping has %s)",
+        type(k) == "string" and ("'" .. k .. "'") or tostring(k), table.concat(known, ", "))
+    end
+    if want == "endpoint" then
+      if type(v) ~= "table" then
+        contract_error(file, "field '%s' must be { connector = ..., entity = ... }, got %s", k,
+          type(v))
+      end
+      for kk, vv in pairs(v) do
+        if kk ~= "connector" and kk ~= "entity" then
+          contract_error(file, "field '%s.%s' is unknown (connector, entity)", k, tostring(kk))
+        end
+        if type(vv) ~= "string" or vv == "" then
+          contract_error(file, "field '%s.%s' must be a non-empty string", k, kk)
+        end
+      end
+      for _, kk in ipairs({ "connector", "entity" }) do
+        if v[kk] == nil then contract_error(file, "field '%s.%s' is missing", k, kk) end
+      end
+    elseif type(v) ~= want then
+      contract_error(file, "field '%s' must be %s, got %s", k, article(want), type(v))
+    end
+  end
+  if m.key ~= nil then
+    local ok, err = parse_path(m.key)
+    if not ok then contract_error(file, "field 'key': %s", err) end
+  end
+  if m.map == nil and m.rules == nil then
+    contract_error(file, "has neither 'rules' nor 'map': nothing to map with")
+  end
+  local compiled = m.rules ~= nil and rules.compile(file, m.rules, CONFIG_FIELDS) or {}
+  INFO[m] = { file = file, rules = compiled, key_segs = m.key and parse_path(m.key) or { "id" } }
+  return m
+end
+
+local function info_of(m)
+  local info = INFO[m]
+  if info == nil then
+    M.validate(m, m and type(m.name) == "string" and m.name or "mapping")
+    info = INFO[m]
+  end
+  return info
+end
+
+-- load(name) -> mapping table, validated (raises naming the file and the field).
 function M.load(name)
   if type(name) ~= "string" or not name:match("^[%w_%-]+$") then
     error(("mapping name %q is not a plain file name"):format(tostring(name)), 0)
   end
   local m = require("mappings." .. name)
-  if type(m) ~= "table" then
-    error(("mappings/%s.lua must return a table, got %s"):format(name, type(m)), 0)
-  end
-  if type(m.map) ~= "function" then
-    error(("mappings/%s.lua: field 'map' must be a function"):format(name), 0)
-  end
+  if INFO[m] == nil then M.validate(m, ("mappings/%s.lua"):format(name)) end
   return m
 end
 
--- context(config, opts) -> the ctx a mapping's map(record, ctx) receives.
--- opts.tenant, opts.dry_run, opts.ref (function(entity, key) -> target id).
+-- file_of(m) -> "mappings/x.lua" (or the label it was validated with)
+function M.file_of(m)
+  return info_of(m).file
+end
+
+---------------------------------------------------------------------------------------------------
+-- records and errors
+
+M.QBO_LIMITS = rules.QBO_LIMITS
+
+-- describe(m, record) -> "order 727": the source entity in the singular and the record's key.
+function M.describe(m, record)
+  local noun = "record"
+  if type(m) == "table" and type(m.source) == "table" and type(m.source.entity) == "string" then
+    noun = m.source.entity:gsub("ies$", "y"):gsub("([^s])s$", "%1"):lower()
+  end
+  local id
+  if type(record) == "table" then
+    id = get_path(record, INFO[m] and INFO[m].key_segs or { "id" })
+  end
+  if id == nil or id == json.null or type(id) == "table" then return noun end
+  return ("%s %s"):format(noun, tostring(id))
+end
+
+-- format_error(m, record, msg) -> "mappings/x.lua:42: order 727: cause". msg is what the mapping
+-- raised, already located by engine.trace (a position when one is known). The record is added
+-- unless the mapping's message already starts with the same noun ("order 727: ...").
+function M.format_error(m, record, msg)
+  if type(msg) ~= "string" then
+    msg = ("(error object is a %s value)"):format(type(msg))
+  end
+  local file = info_of(m).file
+  local who = M.describe(m, record)
+  local noun = who:match("^(%S+)")
+  local pos, rest = msg:match("^(mappings/[^:%s]+%.lua:%d+): (.*)$")
+  if not pos then
+    local f, r = msg:match("^(" .. file:gsub("%p", "%%%0") .. "): (.*)$")
+    pos, rest = f or file, r or msg
+  end
+  rest = rest:gsub("\nstack traceback:.*$", "")
+  if rest:sub(1, #noun + 1) == noun .. " " or rest:sub(1, #noun + 1) == noun .. ":" then
+    return ("%s: %s"):format(pos, rest)
+  end
+  return ("%s: %s: %s"):format(pos, who, rest)
+end
+
+---------------------------------------------------------------------------------------------------
+-- running
+
+-- context(config, opts) -> the ctx a mapping's functions receive.
+-- opts.tenant, opts.dry_run, opts.ref (function(entity, key) -> target id), opts.refs (a table
+-- { entity = { key = id } } answered first; the rest falls to opts.ref or the dry-run marker).
 function M.context(config, opts)
   opts = opts or {}
   local ctx = {
@@ -96,18 +307,169 @@ function M.context(config, opts)
     tenant = opts.tenant or "default",
     dry_run = opts.dry_run and true or false,
   }
-  ctx.ref = opts.ref or function(entity, key)
+  local fallback = opts.ref or function(entity, key)
     -- A dry run knows no target ids: show what would be resolved (or created) first.
     return ("{{%s %s}}"):format(tostring(entity), tostring(key))
+  end
+  local refs = opts.refs
+  if refs ~= nil then
+    ctx.ref = function(entity, key)
+      local by_entity = refs[entity]
+      local id = type(by_entity) == "table" and by_entity[key] or nil
+      if id ~= nil and id ~= json.null then return tostring(id) end
+      return fallback(entity, key)
+    end
+  else
+    ctx.ref = fallback
   end
   return ctx
 end
 
--- apply(m, record, ctx) -> output document (raises on mapping errors).
-function M.apply(m, record, ctx)
-  local out = m.map(record, ctx)
+-- Deep merge of src into dst (objects only; arrays and scalars of src replace dst's).
+local function merge(dst, src)
+  for k, v in pairs(src) do
+    local d = dst[k]
+    if type(v) == "table" and type(d) == "table" and not json.is_array(v)
+        and not json.is_array(d) then
+      merge(d, v)
+    else
+      dst[k] = v
+    end
+  end
+  return dst
+end
+
+-- In explain mode map() may put a traced proxy (read back from `out`) inside a document it
+-- returns: swap each for its real table, so the document encodes as it would without explain.
+local function unwrap_deep(t, seen)
+  if seen[t] then return end
+  seen[t] = true
+  for k, v in pairs(t) do
+    if type(v) == "table" then
+      local real = trace.unwrap(v)
+      if real ~= v then t[k] = real end
+      unwrap_deep(real, seen)
+    end
+  end
+end
+
+-- apply(m, record, ctx [, opts]) -> output document (raises "file:line: record: cause").
+-- opts.explain: also return the list of { path, by, where, rule, from, input } of every write.
+function M.apply(m, record, ctx, opts)
+  local info = info_of(m)
+  local want = opts and opts.explain
+  local out = json.object({})
+  local explained = rules.run(info.rules, record, ctx.config, out, info.file,
+    function() return M.describe(m, record) end, want)
+  if m.map == nil then return out, explained end
+
+  local target, log = out, nil
+  if want then target, log = trace.new(out) end
+  local ok, res = xpcall(m.map, trace.locate, record, ctx, target)
+  if not ok then error(M.format_error(m, record, res), 0) end
+  res = trace.unwrap(res)
+  if want and type(res) == "table" and res ~= out then unwrap_deep(res, {}) end
+  local where = trace.where(m.map) or info.file
+  local doc = out
+  if res ~= nil and res ~= out then
+    if type(res) ~= "table" then
+      error(("%s: %s: map() returned %s, expected a table (the target document) or nothing")
+        :format(where, M.describe(m, record), type(res)), 0)
+    end
+    if next(out) == nil then
+      doc = res
+    else
+      doc = merge(out, res)
+    end
+    if explained then explained.returned = { table = res, where = where } end
+  end
+  if explained then
+    for i, e in ipairs(log) do
+      explained[#explained + 1] = { path = e[1], where = e[2], seq = i }
+    end
+  end
+  return doc, explained
+end
+
+---------------------------------------------------------------------------------------------------
+-- the other functions of the contract, for the orchestrator: each called protected, its error
+-- formatted like map()'s, its result checked (a wrong shape names the function and the record)
+
+local function call(m, fname, record, ...)
+  local f = m[fname]
+  if f == nil then return false end
+  local res = table.pack(xpcall(f, trace.locate, ...))
+  if not res[1] then error(M.format_error(m, record, res[2]), 0) end
+  return true, table.unpack(res, 2, res.n)
+end
+
+local function shape_error(m, fname, record, fmt, ...)
+  local where = trace.where(m[fname]) or info_of(m).file
+  error(("%s: %s: %s() " .. fmt):format(where, M.describe(m, record), fname, ...), 0)
+end
+
+-- requires(m, record, ctx) -> list of { entity, key, flow, record } (empty without `requires`)
+function M.requires(m, record, ctx)
+  local has, list = call(m, "requires", record, record, ctx)
+  if not has or list == nil then return {} end
+  if type(list) ~= "table" then
+    shape_error(m, "requires", record, "returned %s, expected a list", type(list))
+  end
+  for i, dep in ipairs(list) do
+    if type(dep) ~= "table" then
+      shape_error(m, "requires", record, "item %d is %s, expected a table", i, type(dep))
+    end
+    for _, k in ipairs({ "entity", "key", "flow" }) do
+      if type(dep[k]) ~= "string" or dep[k] == "" then
+        shape_error(m, "requires", record, "item %d: %s must be a non-empty string", i, k)
+      end
+    end
+    if dep.record ~= nil and type(dep.record) ~= "table" then
+      shape_error(m, "requires", record, "item %d: record must be a table", i)
+    end
+  end
+  return list
+end
+
+-- match(m, doc, record, ctx) -> list of { field, value } (empty without `match`)
+function M.match(m, doc, record, ctx)
+  local has, list = call(m, "match", record, doc, record, ctx)
+  if not has or list == nil then return {} end
+  if type(list) ~= "table" then
+    shape_error(m, "match", record, "returned %s, expected a list", type(list))
+  end
+  for i, c in ipairs(list) do
+    if type(c) ~= "table" or type(c.field) ~= "string" or c.field == "" then
+      shape_error(m, "match", record, "criterion %d must be { field = \"Name\", value = ... }", i)
+    end
+    if c.value == nil or type(c.value) == "table" then
+      shape_error(m, "match", record, "criterion %d (%s): value must be text or a number", i,
+        c.field)
+    end
+  end
+  return list
+end
+
+-- total(m, record, ctx) -> currency, minor units | nil without `total`
+function M.total(m, record, ctx)
+  local has, currency, minor = call(m, "total", record, record, ctx)
+  if not has then return nil end
+  if type(currency) ~= "string" or not money.decimals(currency) then
+    shape_error(m, "total", record, "must return a currency code first, got %s", kind_of(currency))
+  end
+  if math.type(minor) ~= "integer" then
+    shape_error(m, "total", record, "must return integer minor units second, got %s",
+      kind_of(minor))
+  end
+  return currency, minor
+end
+
+-- disambiguate(m, doc, attempt, record) -> doc with a new DisplayName | nil without it
+function M.disambiguate(m, doc, attempt, record)
+  local has, out = call(m, "disambiguate", record, doc, attempt)
+  if not has then return nil end
   if type(out) ~= "table" then
-    error(("%s: map() must return a table, got %s"):format(m.name or "mapping", type(out)), 0)
+    shape_error(m, "disambiguate", record, "returned %s, expected the document", type(out))
   end
   return out
 end

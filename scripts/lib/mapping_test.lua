@@ -1,7 +1,11 @@
 -- lib/mapping_test.lua: mapping tests as data. A case is a JSON object with `input` (the source
--- record), optional `settings` (transformer_config) and either `expected` (the output) or
--- `error` (a text the mapping's error must contain). run_case returns ok or a readable diff
--- listing every differing path, so an integrator sees at once which field moved.
+-- record), optional `settings` (transformer_config), optional `refs` (what ctx.ref answers:
+-- { "customer": { "john@example.com": "58" }, "item": { "sku:WOO-1": "12" } }; a reference not
+-- listed gets the dry-run marker "{{entity key}}"), and either `expected` (the output) or
+-- `expected_error` (a text the mapping's error must contain; `error` is the older name).
+-- Optional `description`. Any other key is an error (a misspelt "expect" must not pass).
+-- run_case returns ok or a readable diff listing every differing path (path, expected, got),
+-- so an integrator sees at once which field moved.
 local json = require "engine.json"
 local mapping = require "lib.mapping"
 
@@ -21,8 +25,8 @@ local function diff(expected, got, path, out)
   if is_table(expected) and is_table(got) then
     local ea, ga = json.is_array(expected), json.is_array(got)
     if ea ~= ga and (next(expected) ~= nil or next(got) ~= nil) then
-      out[#out + 1] = ("%s: expected %s, got %s"):format(path, ea and "an array" or "an object",
-        ga and "an array" or "an object")
+      out[#out + 1] = ("%s\n    expected: %s\n    got:      %s"):format(path,
+        ea and "an array" or "an object", ga and "an array" or "an object")
       return
     end
     if ea then
@@ -39,31 +43,64 @@ local function diff(expected, got, path, out)
   end
   -- numbers compare by value and kind: 6 and 6.0 encode differently, and QuickBooks sees that
   if expected ~= got or math.type(expected) ~= math.type(got) then
-    out[#out + 1] = ("%s: expected %s, got %s"):format(path, show(expected), show(got))
+    out[#out + 1] = ("%s\n    expected: %s\n    got:      %s"):format(path, show(expected),
+      show(got))
   end
 end
+
+local CASE_KEYS = { input = true, settings = true, refs = true, expected = true,
+  expected_error = true, error = true, description = true }
 
 -- run_case(name, text) -> true | false, report
 function M.run_case(name, text)
   local case, err = json.decode(text)
   if case == nil then return false, "malformed JSON: " .. tostring(err) end
-  if type(case) ~= "table" or case.input == nil then
-    return false, "a case is an object with \"input\" and \"expected\" (or \"error\")"
+  if type(case) ~= "table" or json.is_array(case) or case.input == nil then
+    return false, "a case is an object with \"input\" and \"expected\" (or \"expected_error\")"
   end
-  if case.expected == nil and case.error == nil then
-    return false, "the case has neither \"expected\" nor \"error\""
+  for k in pairs(case) do
+    if not CASE_KEYS[k] then
+      return false, ("unknown key %q in the case (input, settings, refs, expected, " ..
+        "expected_error, description)"):format(tostring(k))
+    end
+  end
+  local want_error = case.expected_error
+  if want_error == nil then want_error = case.error end
+  if case.expected == nil and want_error == nil then
+    return false, "the case has neither \"expected\" nor \"expected_error\""
+  end
+  if case.expected ~= nil and want_error ~= nil then
+    return false, "the case has both \"expected\" and \"expected_error\""
+  end
+  if want_error ~= nil and type(want_error) ~= "string" then
+    return false, "\"expected_error\" must be a string (a text the error contains)"
+  end
+  local refs = case.refs
+  if refs == json.null then refs = nil end
+  if refs ~= nil then
+    if type(refs) ~= "table" or json.is_array(refs) and next(refs) ~= nil then
+      return false, "\"refs\" must be an object: { entity: { key: target id } }"
+    end
+    for entity, ids in pairs(refs) do
+      if type(ids) ~= "table" or json.is_array(ids) and next(ids) ~= nil then
+        return false, ("refs.%s must be an object of key -> target id"):format(entity)
+      end
+    end
   end
   local m = mapping.load(name)
   local settings = case.settings
   if settings == json.null then settings = nil end
   local config, cerr = mapping.config(settings)
   if config == nil then return false, "settings: " .. cerr end
-  local ctx = mapping.context(config, { dry_run = true })
+  local ctx = mapping.context(config, { dry_run = true, refs = refs })
   local ok, out = pcall(mapping.apply, m, case.input, ctx)
-  if case.error ~= nil then
-    if ok then return false, "expected an error containing " .. show(case.error) .. ", got a result" end
-    if not tostring(out):find(case.error, 1, true) then
-      return false, ("expected an error containing %s, got: %s"):format(show(case.error), tostring(out))
+  if want_error ~= nil then
+    if ok then
+      return false, "expected an error containing " .. show(want_error) .. ", got a result"
+    end
+    if not tostring(out):find(want_error, 1, true) then
+      return false, ("expected an error containing %s\n    got: %s"):format(show(want_error),
+        tostring(out))
     end
     return true
   end
@@ -71,6 +108,7 @@ function M.run_case(name, text)
   local lines = {}
   diff(case.expected, out, "$", lines)
   if #lines == 0 then return true end
+  if #lines >= 50 then lines[#lines + 1] = "(first 50 differences shown)" end
   return false, table.concat(lines, "\n")
 end
 

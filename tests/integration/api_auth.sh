@@ -54,8 +54,11 @@ assert_jq "... with the error envelope" "$BODY" "$ENVELOPE and .error.code == \"
 
 run_bin "$T/tok-list" token list --tenant shop-b
 assert_contains "token list shows shop-b's token" "$OUT" "shop-b"
+assert_match "... with when it was last used (never, so far)" 'shop-b .* never' "$OUT"
 assert_not_contains "token list never shows the token itself" "$OUT" "$TOKEN_B"
 id_b=$(printf '%s\n' "$OUT" | awk '$2 == "shop-b" {print $1; exit}')
+run_bin "$T/tok-list-a" token list --tenant shop-a
+assert_match "shop-a's token shows its last use" 'shop-a .* 20[0-9][0-9]-[0-9][0-9]-[0-9][0-9]T' "$OUT"
 run_bin "$T/tok-rev" token revoke "$id_b"
 assert_eq "token revoke exits 0" 0 "$RC"
 HTTP_AUTH=0 http GET /api/scripts -H "Authorization: Bearer $TOKEN_B"
@@ -97,5 +100,18 @@ HTTP_AUTH=0 http GET /api/openapi.json
 assert_jq "the OpenAPI document is 3.1 and lists /api/scripts" "$BODY" \
     '.openapi == "3.1.0" and (.paths | has("/api/scripts"))'
 
+serve_stop
+
+echo "== API_ANONYMOUS_TENANT: the local demo's sandbox tenant"
+API_HOST=0.0.0.0 API_ANONYMOUS_TENANT=sandbox run_bin "$T/anon-wide" serve
+assert_eq "anonymous access on a non-loopback host is refused at start" 1 "$RC"
+assert_contains "... naming the setting and the host" "$ERR" "API_ANONYMOUS_TENANT"
+serve_start API_ANONYMOUS_TENANT=sandbox
+HTTP_AUTH=0 http GET /api/integrations
+assert_eq "a request without a token is the sandbox tenant: 200" 200 "$CODE"
+HTTP_AUTH=0 http GET /api/integrations -H "X-Tenant-ID: default"
+assert_eq "... and cannot pick another tenant: 403" 403 "$CODE"
+HTTP_AUTH=0 http GET /api/scripts -H "Authorization: Bearer wrong-token-wrong-token"
+assert_eq "a wrong token is still 401 (anonymous means no Authorization at all)" 401 "$CODE"
 serve_stop
 finish

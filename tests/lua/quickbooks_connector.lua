@@ -357,6 +357,93 @@ case("a dead refresh token: reconnect_required, not retryable", function()
   eq(e.retryable, false, "retryable")
 end)
 
+case("the batch endpoint's own per-minute limit: 429s ridden through, nothing lost", function()
+  -- a short window stands for the minute (the mock's window_s), one batch per window
+  mock("POST", "/_mock/config", { batch_per_minute = 1, window_s = 2, retry_after = 1 })
+  local before = state().batch_throttled
+  local recs = {}
+  for i = 1, 61 do recs[i] = { DisplayName = ("Throttled Batch %02d"):format(i) } end
+  local res = qbo.write(ctx, "Customer", recs)
+  mock("POST", "/_mock/config", { batch_per_minute = 40, window_s = 60 })
+  eq(#res, 61, "results")
+  for i = 1, 61 do eq(res[i].ok, true, "record " .. i .. ": " .. tostring(res[i].error)) end
+  assert(state().batch_throttled > before, "the mock throttled the batch calls")
+  for i = 1, 61, 30 do
+    eq(count_named("Customer", "DisplayName", recs[i].DisplayName), 1, "one object " .. i)
+  end
+end)
+
+case("the realm's per-minute limit ridden through by a paged read", function()
+  mock("POST", "/_mock/config", { per_minute = 2, window_s = 2, retry_after = 1 })
+  local before = state().throttled
+  local rows, meta = qbo.query(ctx, "SELECT * FROM Customer WHERE DisplayName LIKE 'Page Customer%'",
+    { page_size = 2 })
+  mock("POST", "/_mock/config", { per_minute = 500, window_s = 60 })
+  assert(rows, tostring(meta))
+  eq(#rows, 7, "rows")
+  assert(state().throttled > before, "the mock throttled")
+end)
+
+case("the access token dies during a paged read: refreshed once, the read goes on", function()
+  local n, calls = #stored, state().refresh_grants
+  fault("expire", 1, { path = "query", skip = 1 })
+  local rows, meta = qbo.query(ctx, "SELECT * FROM Customer WHERE DisplayName LIKE 'Page Customer%'",
+    { page_size = 3 })
+  assert(rows, tostring(meta))
+  eq(#rows, 7, "rows")
+  eq(state().refresh_grants, calls + 1, "one refresh")
+  eq(#stored, n + 1, "on_tokens told")
+  SECRETS[#SECRETS + 1] = ctx.credentials.access_token
+  SECRETS[#SECRETS + 1] = ctx.credentials.refresh_token
+end)
+
+case("rotation like Intuit: a used refresh token is refused once its grace is over", function()
+  mock("POST", "/_mock/config", { refresh_grace_s = 0 })
+  local c2, c3 = new_ctx(), nil
+  c3 = new_ctx()
+  c3.credentials.refresh_token = c2.credentials.refresh_token -- a stale copy of c2's
+  mock("POST", "/_mock/expire", { access_token = c2.credentials.access_token })
+  mock("POST", "/_mock/expire", { access_token = c3.credentials.access_token })
+  assert(qbo.get(c2, "Customer", created.Id)) -- refreshes: the old refresh token is used up
+  local e = failed(qbo.get(c3, "Customer", created.Id))
+  mock("POST", "/_mock/config", { refresh_grace_s = 86400 })
+  eq(e.code, "reconnect_required", "code")
+  assert(e.message:find("invalid_grant", 1, true), e.message)
+  SECRETS[#SECRETS + 1] = c2.credentials.access_token
+  SECRETS[#SECRETS + 1] = c2.credentials.refresh_token
+end)
+
+case("an expired refresh token: reconnect_required", function()
+  local t = mock("POST", "/_mock/tokens", { expires_in = 0, refresh_expires_in = 0 })
+  SECRETS[#SECRETS + 1] = t.access_token
+  SECRETS[#SECRETS + 1] = t.refresh_token
+  local c2 = new_ctx()
+  c2.credentials.access_token, c2.credentials.refresh_token = t.access_token, t.refresh_token
+  local e = failed(qbo.get(c2, "Customer", created.Id))
+  eq(e.code, "reconnect_required", "code")
+end)
+
+case("on_tokens: nil + message fails the call; superseded uses the stored tokens", function()
+  local c2 = new_ctx()
+  mock("POST", "/_mock/expire", { access_token = c2.credentials.access_token })
+  c2.on_tokens = function() return nil, "the store is busy", "store" end
+  local e = failed(qbo.get(c2, "Customer", created.Id))
+  eq(e.code, "token_store_failed", "code")
+  assert(e.message:find("the store is busy", 1, true), e.message)
+  -- superseded: the engine's on_tokens has put the newer stored tokens into ctx.credentials
+  local c3, newer = new_ctx(), fresh_tokens()
+  mock("POST", "/_mock/expire", { access_token = c3.credentials.access_token })
+  c3.on_tokens = function()
+    c3.credentials.access_token = newer.access_token
+    c3.credentials.refresh_token = newer.refresh_token
+    return nil, "newer credentials are stored", "superseded"
+  end
+  assert(qbo.get(c3, "Customer", created.Id))
+  eq(c3.credentials.access_token, newer.access_token, "the stored access token is used")
+  SECRETS[#SECRETS + 1] = c2.credentials.access_token
+  SECRETS[#SECRETS + 1] = c2.credentials.refresh_token
+end)
+
 case("qbo_fault parses both casings and batch items", function()
   local f = qbo_fault.parse('{"fault":{"error":[{"message":"message=AuthenticationFailed; '
     .. 'errorCode=003200; statusCode=401","detail":"Token expired","code":"3200"}],'

@@ -2,6 +2,7 @@
 """Intuit's OAuth 2.0 endpoints, as a local mock for the QuickBooks connect flow (stdlib only).
 
 Usage: qbo_oauth_mock.py --client-id ID --client-secret SECRET --redirect-uri URI [--realm-id R]
+                         [--refresh-grace 86400] [--refresh-ttl 8726400]
 Listens on 127.0.0.1 on a free port and prints, one per line, then flushes:
     port=PORT
     ready
@@ -16,8 +17,10 @@ Routes (behaving like Intuit's, external-apis.md 3.1):
          Accept: application/json)
          grant_type=authorization_code&code&redirect_uri: a code issued above, once; the answer
          is token-response.json's shape with fresh random tokens.
-         grant_type=refresh_token&refresh_token: a refresh token issued here; new tokens (the
-         old refresh token stays valid, as Intuit keeps it ~24 h).
+         grant_type=refresh_token&refresh_token: a refresh token issued here; new tokens. The
+         used refresh token keeps working --refresh-grace seconds more (Intuit: ~24 h; 0: it dies
+         at once) and every refresh token expires after --refresh-ttl seconds
+         (x_refresh_token_expires_in); a used-up or expired one -> 400 invalid_grant.
          Bad Basic auth: 401 {"error":"invalid_client"}; unknown, replayed or mismatched code,
          unknown refresh token: 400 {"error_description":"Token invalid","error":"invalid_grant"}
          (token-error-invalid-grant.json); other mistakes: 400 invalid_request /
@@ -43,7 +46,7 @@ LOCK = threading.Lock()
 STATE = {
     "codes": {},  # code -> {"used": bool}
     "access": [],
-    "refresh": set(),
+    "refresh": {},  # refresh token -> {"expires": t, "superseded": t | None}
     "refresh_list": [],
     "token_calls": 0,
 }
@@ -168,7 +171,12 @@ class Handler(BaseHTTPRequestHandler):
         if grant == "refresh_token":
             rt = one(form, "refresh_token")
             with LOCK:
-                ok = rt is not None and rt in STATE["refresh"]
+                now = time.time()
+                rec = STATE["refresh"].get(rt) if rt is not None else None
+                ok = rec is not None and rec["expires"] > now and (
+                    rec["superseded"] is None or now < rec["superseded"] + ARGS.refresh_grace)
+                if ok and rec["superseded"] is None:
+                    rec["superseded"] = now
             if not ok:
                 return self.oauth_error(400, "invalid_grant", "Token invalid")
             return self.issue()
@@ -190,14 +198,14 @@ class Handler(BaseHTTPRequestHandler):
         rt = "mockRT_" + secrets.token_urlsafe(24)
         with LOCK:
             STATE["access"].append(at)
-            STATE["refresh"].add(rt)
+            STATE["refresh"][rt] = {"expires": time.time() + ARGS.refresh_ttl, "superseded": None}
             STATE["refresh_list"].append(rt)
         self.send_json(200, {
             "access_token": at,
             "refresh_token": rt,
             "token_type": "bearer",
             "expires_in": 3600,
-            "x_refresh_token_expires_in": 8726400,
+            "x_refresh_token_expires_in": ARGS.refresh_ttl,
         })
 
 
@@ -208,6 +216,8 @@ def main():
     p.add_argument("--client-secret", required=True)
     p.add_argument("--redirect-uri", required=True)
     p.add_argument("--realm-id", default="9130357766900456")
+    p.add_argument("--refresh-grace", type=int, default=86400)
+    p.add_argument("--refresh-ttl", type=int, default=8726400)
     ARGS = p.parse_args()
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True

@@ -2,7 +2,9 @@
 """QuickBooks Online Accounting API v3 and Intuit's token endpoint, as a local mock (stdlib only).
 
 Usage: quickbooks_mock.py [--client-id ID --client-secret SECRET] [--realm-id R]
-                          [--per-minute 500] [--concurrent 10] [--retry-after 1]
+                          [--per-minute 500] [--batch-per-minute 40] [--concurrent 10]
+                          [--retry-after 1] [--access-ttl 3600] [--refresh-ttl 8726400]
+                          [--refresh-grace 86400 | --strict-rotation]
 Listens on 127.0.0.1 on a free port and prints, one per line, then flushes:
     port=PORT
     ready
@@ -34,27 +36,43 @@ API (behaving like Intuit's, ../shared/reference/external-apis.md section 3):
     requestid=...            on any request: the same requestid (per realm) answers the first
                              response again without executing (max 50 chars, 36 on batch, where
                              each bId is then at most 10 chars -> 400 Fault).
-    throttling               more than --per-minute calls in 60 s or more than --concurrent at once
-                             for a realm -> 429 with Retry-After: --retry-after and a Fault 3001.
+    throttling               more than --per-minute calls in window_s (60) s, more than
+                             --batch-per-minute (40) batch calls in that window (batches also
+                             count in per_minute), or more than --concurrent at once for a realm
+                             -> 429 with Retry-After: --retry-after and a Fault 3001.
     GET  companyinfo/{realm} CompanyInfo (for test(ctx)).
 Token endpoint: POST /oauth2/v1/tokens/bearer (form, Basic client auth), grant_type=refresh_token
-    rotates: a new access and refresh token each time (the old refresh token stays valid, as
-    Intuit keeps it ~24 h, unless --strict-rotation); unknown refresh token -> 400 invalid_grant.
+    rotates: a new access and refresh token each time; the used refresh token keeps working for
+    --refresh-grace seconds (Intuit: ~24 h; 0 with --strict-rotation or config refresh_grace_s 0:
+    it dies at once, so a second refresh with it fails); a refresh token also expires
+    (--refresh-ttl, x_refresh_token_expires_in: 8726400 s as Intuit's). Unknown, used (past the
+    grace) or expired refresh token -> 400 invalid_grant. config token_delay_ms holds each grant
+    that long first; a client that hung up meanwhile gets nothing issued (abandoned_grants).
 Test control (no auth):
     POST /_mock/reset                      forget entities, requestids, faults, counters
-    POST /_mock/tokens {"expires_in": s}   mint an access + refresh token pair
+    POST /_mock/tokens {"expires_in": s, "refresh_expires_in": s}   mint an access + refresh pair
     POST /_mock/expire {"access_token": t} make that access token expired
     POST /_mock/seed {"Customer": [...], ...}   add objects (Id/SyncToken/MetaData filled in
                                            when absent); answers {"ids": {...}}
     POST /_mock/faults {"kind": "500"|"503"|"429"|"delay"|"drop"|"drop_after"|"401"|"fault200",
-                        "count": N, "ms": M, "path": substring?}   the next N API calls (whose path
-                        contains `path`) get it: delay sleeps M ms then serves; drop closes
-                        without an answer; drop_after executes then closes; fault200 answers HTTP
-                        200 with a Fault body.
-    POST /_mock/config {"per_minute": n, "concurrent": n, "retry_after": s, "slow_ms": m}
+                        "count": N, "ms": M, "path": substring?, "skip": K}   the next N API
+                        calls (whose path contains `path`, after K of them passed) get it: delay
+                        sleeps M ms then serves; drop closes without an answer; drop_after
+                        executes then closes; fault200 answers HTTP 200 with a Fault body;
+                        "expire" expires the access token presented (then 401, like a token
+                        that ran out mid-run). Also kind "401".
+    POST /_mock/config {"per_minute": n, "concurrent": n, "retry_after": s, "slow_ms": m,
+                        "batch_per_minute": n, "window_s": s, "refresh_grace_s": s,
+                        "refresh_ttl": s, "token_delay_ms": m}
+    POST /_mock/wait {"name": n, "timeout_s": 30}   block until /_mock/release names n: a barrier
+                        a script under test can reach (answers {"released": bool})
+    POST /_mock/release {"name": n}        open barrier n (now and for later waiters)
+    GET  /_mock/waiting                    {name: requests waiting at it}
     GET  /_mock/state  {"entities": {E: [...]}, "counts": {E: n}, "requests": [...last 500
                         {method, path, status, requestid}], "requestids": n, "token_calls": n,
-                        "refresh_tokens": [...], "access_tokens": [...], "throttled": n}
+                        "refresh_tokens": [...oldest first], "access_tokens": [...], "throttled": n,
+                        "refresh_grants": n (refresh grants answered 200), "invalid_grants": n,
+                        "abandoned_grants": n}
 Requests, headers and bodies are never logged.
 """
 import argparse
@@ -79,6 +97,7 @@ NAME_SHARED = ("Customer", "Vendor", "Employee")
 LOCK = threading.Lock()
 ARGS = None
 S = {}
+BARRIERS = {}  # name -> {"event": threading.Event, "waiting": n} (/_mock/wait, /_mock/release)
 
 
 def reset():
@@ -93,8 +112,15 @@ def reset():
         "throttled": 0,
         "requests": [],
         "token_calls": 0,
+        "batch_hits": [],
+        "refresh_grants": 0,
+        "invalid_grants": 0,
+        "abandoned_grants": 0,
         "config": {"per_minute": ARGS.per_minute, "concurrent": ARGS.concurrent,
-                   "retry_after": ARGS.retry_after, "slow_ms": 0},
+                   "retry_after": ARGS.retry_after, "slow_ms": 0,
+                   "batch_per_minute": ARGS.batch_per_minute, "window_s": 60,
+                   "refresh_grace_s": 0 if ARGS.strict_rotation else ARGS.refresh_grace,
+                   "refresh_ttl": ARGS.refresh_ttl, "token_delay_ms": 0},
     })
     S.setdefault("access", {})
     S.setdefault("refresh", {})
@@ -110,13 +136,24 @@ def fault(code, message, detail="", ftype="ValidationFault", element=""):
                                  "element": element}], "type": ftype}, "time": now_iso()}
 
 
-def new_tokens(expires_in=3600):
+def new_tokens(expires_in=3600, refresh_expires_in=None):
+    """Mint a pair. A refresh token record: {"expires": t, "superseded": t | None}."""
     at = "mockAT_" + secrets.token_urlsafe(32)
     rt = "mockRT_" + secrets.token_urlsafe(24)
     with LOCK:
+        if refresh_expires_in is None:
+            refresh_expires_in = S["config"]["refresh_ttl"]
         S["access"][at] = time.time() + expires_in
-        S["refresh"][rt] = True
+        S["refresh"][rt] = {"expires": time.time() + refresh_expires_in, "superseded": None}
     return at, rt
+
+
+def refresh_valid(rec, now):
+    """Intuit: a refresh token works until it expires, and a used one only refresh_grace_s more
+    (about 24 h at Intuit; 0 = it dies as soon as its successor is issued)."""
+    if not isinstance(rec, dict) or rec["expires"] <= now:
+        return False
+    return rec["superseded"] is None or now < rec["superseded"] + S["config"]["refresh_grace_s"]
 
 
 class QError(Exception):
@@ -491,6 +528,9 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             for f in S["faults"]:
                 if f["count"] > 0 and f.get("path", "") in rest:
+                    if f.get("skip", 0) > 0:
+                        f["skip"] -= 1
+                        continue
                     f["count"] -= 1
                     fk = dict(f)
                     break
@@ -513,6 +553,12 @@ class Handler(BaseHTTPRequestHandler):
                     "Retry-After": str(S["config"]["retry_after"])}, None
             elif k == "401":
                 return self.auth_fail()
+            elif k == "expire":
+                auth = self.headers.get("Authorization") or ""
+                with LOCK:
+                    if auth.startswith("Bearer ") and auth[7:].strip() in S["access"]:
+                        S["access"][auth[7:].strip()] = 0
+                return self.auth_fail()
             elif k == "fault200":
                 return 200, fault(6000, "A business validation error has occurred while "
                                   "processing your request", "Business Validation Error: "
@@ -534,12 +580,20 @@ class Handler(BaseHTTPRequestHandler):
         # throttling per realm
         cfg = S["config"]
         nowt = time.time()
+        is_batch = rest == "batch"
         with LOCK:
-            S["hits"] = [h for h in S["hits"] if h > nowt - 60]
-            if len(S["hits"]) >= cfg["per_minute"] or S["inflight"] >= cfg["concurrent"]:
+            win = cfg["window_s"]
+            S["hits"] = [h for h in S["hits"] if h > nowt - win]
+            S["batch_hits"] = [h for h in S["batch_hits"] if h > nowt - win]
+            if (len(S["hits"]) >= cfg["per_minute"] or S["inflight"] >= cfg["concurrent"] or
+                    (is_batch and len(S["batch_hits"]) >= cfg["batch_per_minute"])):
                 S["throttled"] += 1
+                if is_batch:
+                    S["batch_throttled"] = S.get("batch_throttled", 0) + 1
                 return 429, self.throttle_body(), {"Retry-After": str(cfg["retry_after"])}, None
             S["hits"].append(nowt)
+            if is_batch:
+                S["batch_hits"].append(nowt)
             S["inflight"] += 1
         try:
             if cfg.get("slow_ms"):
@@ -673,15 +727,44 @@ class Handler(BaseHTTPRequestHandler):
         if (form.get("grant_type") or [""])[0] != "refresh_token":
             return self.send(400, {"error": "unsupported_grant_type"})
         rt = (form.get("refresh_token") or [""])[0]
+        delay = S["config"]["token_delay_ms"]
+        if delay > 0:
+            time.sleep(delay / 1000.0)
+            if self.peer_gone():  # the refresher hung up (or died): nothing is issued
+                with LOCK:
+                    S["abandoned_grants"] += 1
+                self.close_connection = True
+                return None
         with LOCK:
-            valid = S["refresh"].get(rt) is True
-            if valid and ARGS.strict_rotation:
-                S["refresh"][rt] = False
+            now = time.time()
+            rec = S["refresh"].get(rt)
+            valid = refresh_valid(rec, now)
+            if valid and rec["superseded"] is None:
+                rec["superseded"] = now
+            if valid:
+                S["refresh_grants"] += 1
+            else:
+                S["invalid_grants"] += 1
+            ttl = S["config"]["refresh_ttl"]
         if not valid:
             return self.send(400, {"error_description": "Token invalid", "error": "invalid_grant"})
-        at, nrt = new_tokens(ARGS.access_ttl)
+        at, nrt = new_tokens(ARGS.access_ttl, ttl)
         self.send(200, {"access_token": at, "refresh_token": nrt, "token_type": "bearer",
-                        "expires_in": ARGS.access_ttl, "x_refresh_token_expires_in": 8726400})
+                        "expires_in": ARGS.access_ttl, "x_refresh_token_expires_in": ttl})
+
+    def peer_gone(self):
+        """True when the client closed its side (EOF waiting, or a reset)."""
+        try:
+            self.connection.setblocking(False)
+            try:
+                data = self.connection.recv(1, socket.MSG_PEEK)
+            finally:
+                self.connection.setblocking(True)
+            return data == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
 
     # ---- test control ----
     def control(self, method, path, raw):
@@ -689,6 +772,9 @@ class Handler(BaseHTTPRequestHandler):
             doc = json.loads(raw.decode("utf-8")) if raw else {}
         except ValueError:
             return self.send(400, {"error": "bad json"})
+        if path == "/_mock/waiting" and method == "GET":
+            with LOCK:
+                return self.send(200, {k: v["waiting"] for k, v in BARRIERS.items()})
         if path == "/_mock/state" and method == "GET":
             with LOCK:
                 return self.send(200, {
@@ -698,17 +784,39 @@ class Handler(BaseHTTPRequestHandler):
                     "requestids": len(S["requestids"]),
                     "token_calls": S["token_calls"],
                     "throttled": S["throttled"],
+                    "batch_throttled": S.get("batch_throttled", 0),
+                    "refresh_grants": S["refresh_grants"],
+                    "invalid_grants": S["invalid_grants"],
+                    "abandoned_grants": S["abandoned_grants"],
                     "access_tokens": list(S["access"].keys()),
                     "refresh_tokens": list(S["refresh"].keys()),
                 })
         if method != "POST":
             return self.send(404, {"error": "not_found"})
+        if path == "/_mock/wait":
+            # a barrier for tests: block until /_mock/release names it (or timeout_s passes)
+            name = str(doc.get("name", ""))
+            with LOCK:
+                ev = BARRIERS.setdefault(name, {"event": threading.Event(), "waiting": 0})
+                ev["waiting"] += 1
+            released = ev["event"].wait(float(doc.get("timeout_s", 30)))
+            with LOCK:
+                ev["waiting"] -= 1
+            return self.send(200, {"released": released})
+        if path == "/_mock/release":
+            with LOCK:
+                ev = BARRIERS.setdefault(str(doc.get("name", "")),
+                                         {"event": threading.Event(), "waiting": 0})
+            ev["event"].set()
+            return self.send(200, {"ok": True})
         if path == "/_mock/reset":
             with LOCK:
                 reset()
             return self.send(200, {"ok": True})
         if path == "/_mock/tokens":
-            at, rt = new_tokens(int(doc.get("expires_in", 3600)))
+            rexp = doc.get("refresh_expires_in")
+            at, rt = new_tokens(int(doc.get("expires_in", 3600)),
+                                int(rexp) if rexp is not None else None)
             return self.send(200, {"access_token": at, "refresh_token": rt})
         if path == "/_mock/expire":
             with LOCK:
@@ -731,14 +839,17 @@ class Handler(BaseHTTPRequestHandler):
                     S["faults"] = []
                     return self.send(200, {"ok": True})
                 S["faults"].append({"kind": str(doc.get("kind")), "count": int(doc.get("count", 1)),
-                                    "ms": int(doc.get("ms", 1000)), "path": doc.get("path", "")})
+                                    "ms": int(doc.get("ms", 1000)), "path": doc.get("path", ""),
+                                    "skip": int(doc.get("skip", 0))})
             return self.send(200, {"ok": True})
         if path == "/_mock/config":
             with LOCK:
-                for k in ("per_minute", "concurrent", "retry_after", "slow_ms"):
+                for k in ("per_minute", "concurrent", "retry_after", "slow_ms", "batch_per_minute",
+                          "window_s", "refresh_grace_s", "refresh_ttl", "token_delay_ms"):
                     if k in doc:
                         S["config"][k] = int(doc[k])
                 S["hits"] = []
+                S["batch_hits"] = []
             return self.send(200, {"ok": True, "config": S["config"]})
         return self.send(404, {"error": "not_found"})
 
@@ -764,6 +875,9 @@ def main():
     p.add_argument("--retry-after", type=int, default=1)
     p.add_argument("--access-ttl", type=int, default=3600)
     p.add_argument("--strict-rotation", action="store_true")
+    p.add_argument("--refresh-grace", type=int, default=86400)
+    p.add_argument("--refresh-ttl", type=int, default=8726400)
+    p.add_argument("--batch-per-minute", type=int, default=40)
     ARGS = p.parse_args()
     reset()
     srv = Server(("127.0.0.1", 0), Handler)

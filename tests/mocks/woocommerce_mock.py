@@ -173,6 +173,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def send_json(self, status, doc, headers=None):
         body = json.dumps(doc).encode()
+        # record the status before the client can see the answer: a test reading /_mock/state
+        # right after its request must find it
+        self._status = status
+        if getattr(self, "_log", None) is not None:
+            self._log["status"] = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json; charset=UTF-8")
         self.send_header("Content-Length", str(len(body)))
@@ -206,6 +211,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def dispatch(self, method):
         u = urlsplit(self.path)
+        self._log = None  # one handler serves every request of a keep-alive connection
         if u.path.startswith("/_mock/"):
             return self.control(method, u.path)
         params = parse_qsl(u.query, keep_blank_values=True)
@@ -218,6 +224,7 @@ class Handler(BaseHTTPRequestHandler):
                "auth": None, "status": None, "fault": fault[0] if fault else None}
         with LOCK:
             STORE.requests.append(log)
+        self._log = log
         self._status = None
         if fault:
             kind, delay_ms = fault

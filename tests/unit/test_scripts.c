@@ -41,6 +41,14 @@ static struct eng_scripts *new_registry(void)
     char lib[320];
     snprintf(lib, sizeof lib, "%s/lib", sdir);
     mkdir(lib, 0755);
+    /* mappings are checked by the real lib.mapping (the contract), as in a deployment */
+    char cmd[700];
+    const char *src = getenv("ENG_SOURCE_DIR") ? getenv("ENG_SOURCE_DIR") : ".";
+    snprintf(cmd, sizeof cmd,
+             "cp '%s/scripts/lib/mapping.lua' '%s/scripts/lib/mapping_rules.lua' '%s/'", src, src,
+             lib);
+    if (system(cmd) != 0)
+        abort();
     struct eng_vm_opts o = {0};
     o.scripts_dir = sdir;
     o.mappings_dir = mdir;
@@ -89,7 +97,7 @@ static void test_publish_reject_swap_delete(void)
 
     write_file(mdir, "m.lua", "return { map = function(r) return { v = 1 } end }\n");
     eng_scripts_scan(reg, &changed);
-    CHECK_INT(changed, 1);
+    CHECK_INT(changed, 3); /* lib/mapping.lua, lib/mapping_rules.lua and m.lua */
     uint64_t g1 = eng_scripts_generation(reg);
     CHECK(g1 > 0);
     char *src = published(reg, "mappings/m.lua");
@@ -114,12 +122,21 @@ static void test_publish_reject_swap_delete(void)
     CHECK(contains(st, "mappings/m.lua:1:"));
     free(st);
 
-    /* wrong exports: loads, but no map function */
+    /* wrong exports: loads, but a misspelt field and no map function or rules */
     write_file(mdir, "m.lua", "return { mapp = function() end }\n");
     eng_scripts_scan(reg, &changed);
     CHECK_INT(changed, 0);
     st = status(reg);
-    CHECK(contains(st, "field 'map' must be a function"));
+    CHECK(contains(st, "mappings/m.lua: unknown field 'mapp'"));
+    free(st);
+
+    /* a rule with an unknown transform is refused at load time, naming the rule */
+    write_file(mdir, "m.lua",
+               "return { rules = { { to = \"DocNumber\", from = \"number\", \"trimm\" } } }\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    st = status(reg);
+    CHECK(contains(st, "rules[1] (DocNumber <- number): unknown transform 'trimm'"));
     free(st);
 
     /* a top level that loops forever is rejected within its budget */
@@ -168,7 +185,7 @@ static void test_connector_exports_checked(void)
                "} end }\n");
     int changed = 0;
     eng_scripts_scan(reg, &changed);
-    CHECK_INT(changed, 2); /* lib and mapping; the connector is rejected */
+    CHECK_INT(changed, 4); /* lib/util, lib/mapping(_rules), the mapping; the connector is not */
     char *st = status(reg);
     CHECK(contains(st, "field 'read' must be a function"));
     free(st);

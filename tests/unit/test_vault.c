@@ -695,7 +695,9 @@ static void test_status_json(void)
     CHECK(json_valid(st, b.data));
     CHECK_STR(b.data, "{\"platform\":\"supabase\",\"configured\":false,\"keyId\":null,"
                       "\"status\":null,\"lastTestAt\":null,\"lastTestOk\":null,"
-                      "\"lastTestMessage\":null,\"updatedAt\":null,\"fields\":{}}");
+                      "\"lastTestMessage\":null,\"updatedAt\":null,\"fields\":{},"
+                      "\"accessTokenExpiresAt\":null,\"refreshTokenExpiresAt\":null,"
+                      "\"warnings\":[]}");
     /* status needs no key, and a deleted row is unconfigured again */
     CHECK_INT(eng_vault_delete(st, "default", "woocommerce", &err), 0);
     eng_buf_reset(&b);
@@ -876,9 +878,143 @@ static void test_rotate_rolls_back(void)
     scratch_done();
 }
 
+/* ---- token rotation: versions, the refresh lease, compare-and-swap ---- */
+
+#define TOK_V2  "{\"client_secret\":\"" SECRET "\",\"refresh_token\":\"rt-version-two\"}"
+#define TOK_OLD "{\"client_secret\":\"" SECRET "\",\"refresh_token\":\"rt-older-set\"}"
+
+static int64_t version_of(struct eng_store *st, const struct eng_keyring *kr, char *secret_out,
+                          size_t cap)
+{
+    char *secret = NULL;
+    size_t len = 0;
+    int64_t v = -1;
+    struct eng_err err = {0};
+    if (eng_vault_get_versioned(st, kr, "default", "quickbooks", &secret, &len, NULL, &v, &err) !=
+        0)
+        return -1;
+    snprintf(secret_out, cap, "%s", secret);
+    eng_vault_free_secret(secret, len);
+    return v;
+}
+
+static void test_token_lease_and_cas(void)
+{
+    struct eng_store *st = fresh_store();
+    struct eng_keyring *kr = ring(KEY_A, NULL);
+    struct eng_err err = {0};
+    char sec[256], v[128];
+    int64_t cur = -1, nv = -1;
+
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-a", 0, 60000, &cur, &err),
+              ENG_ENOTFOUND);
+    REQUIRE(put(st, kr, "default", "quickbooks", SECRET_JSON) == 0);
+    CHECK_INT(version_of(st, kr, sec, sizeof sec), 0);
+    REQUIRE(put(st, kr, "default", "quickbooks", SECRET_JSON) == 0);
+    CHECK_INT(version_of(st, kr, sec, sizeof sec), 1); /* a replaced row moves on */
+    CHECK_INT(eng_vault_set_status(st, "default", "quickbooks", 1, "connected", &err), 0);
+
+    /* one holder at a time; re-taking one's own lease is fine */
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-a", 1, 60000, &cur, &err),
+              1);
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-b", 1, 60000, &cur, &err),
+              0);
+    CHECK_INT(cur, 1); /* same version: another holder has it */
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-a", 1, 60000, &cur, &err),
+              1);
+    /* a taker holding an older version is told the row moved on */
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-b", 0, 60000, &cur, &err),
+              0);
+    CHECK_INT(cur, 1);
+
+    /* the holder stores over version 1: version 2, lease freed, status kept */
+    CHECK_INT(eng_vault_put_tokens(st, kr, "default", "quickbooks", 1, "owner-a", TOK_V2,
+                                   strlen(TOK_V2), "{\"realm_id\":\"9130\"}", "9130", &nv, &err),
+              0);
+    CHECK_INT(nv, 2);
+    CHECK_INT(version_of(st, kr, sec, sizeof sec), 2);
+    CHECK_STR(sec, TOK_V2);
+    query_text(st,
+               "SELECT coalesce(refresh_lease_owner, 'free') || ' ' || status"
+               " FROM integration_credentials",
+               v, sizeof v);
+    CHECK_STR(v, "free connected");
+
+    /* an older token set (written over version 1) never replaces version 2 */
+    CHECK_INT(eng_vault_put_tokens(st, kr, "default", "quickbooks", 1, "owner-b", TOK_OLD,
+                                   strlen(TOK_OLD), NULL, NULL, &nv, &err),
+              ENG_EEXIST);
+    CHECK(strstr(err.msg, "newer credentials for quickbooks are stored") != NULL);
+    CHECK(strstr(err.msg, "rt-older") == NULL);
+    CHECK_INT(version_of(st, kr, sec, sizeof sec), 2);
+    CHECK_STR(sec, TOK_V2);
+
+    /* release frees only one's own lease */
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-b", 2, 60000, &cur, &err),
+              1);
+    CHECK_INT(eng_vault_lease_release(st, "default", "quickbooks", "owner-a", NULL, &err), 0);
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-a", 2, 60000, &cur, &err),
+              0);
+    CHECK_INT(eng_vault_lease_release(st, "default", "quickbooks", "owner-b", NULL, &err), 0);
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-a", 2, 60000, &cur, &err),
+              1);
+
+    /* a holder that died: once its lease lapses, another takes it */
+    CHECK_INT(eng_store_exec(st,
+                             "UPDATE integration_credentials SET refresh_lease_until ="
+                             " strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 seconds')",
+                             &err),
+              0);
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-b", 2, 60000, &cur, &err),
+              1);
+    /* the lease lasts lease_ms (clamped to at least 1 s) from the database's now */
+    query_text(st,
+               "SELECT CAST(round((julianday(refresh_lease_until) - julianday('now')) * 86400)"
+               " AS INTEGER) FROM integration_credentials",
+               v, sizeof v);
+    CHECK_STR(v, "60");
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "owner-b", 2, 5, &cur, &err), 1);
+    query_text(st,
+               "SELECT CAST(round((julianday(refresh_lease_until) - julianday('now')) * 86400)"
+               " AS INTEGER) FROM integration_credentials",
+               v, sizeof v);
+    CHECK_STR(v, "1");
+
+    /* a refused refresh token: status expired, a reconnect_required warning, lease freed */
+    CHECK_INT(eng_vault_lease_release(st, "default", "quickbooks", "owner-b",
+                                      "QuickBooks refused the refresh token (invalid_grant)", &err),
+              0);
+    struct eng_buf b;
+    eng_buf_init(&b);
+    CHECK_INT(eng_vault_status_json(st, "default", "quickbooks", &b, &err), 0);
+    REQUIRE(b.data != NULL);
+    CHECK(strstr(b.data, "\"status\":\"expired\"") != NULL);
+    CHECK(strstr(b.data, "{\"code\":\"reconnect_required\"") != NULL);
+    CHECK(strstr(b.data, "invalid_grant") != NULL);
+    eng_buf_free(&b);
+    query_text(st, "SELECT coalesce(refresh_lease_owner, 'free') FROM integration_credentials", v,
+               sizeof v);
+    CHECK_STR(v, "free");
+
+    /* bad owners; a deleted row */
+    CHECK_INT(eng_vault_lease_take(st, "default", "quickbooks", "", 2, 1000, &cur, &err),
+              ENG_EINVAL);
+    CHECK_INT(eng_vault_delete(st, "default", "quickbooks", &err), 0);
+    CHECK_INT(eng_vault_put_tokens(st, kr, "default", "quickbooks", 2, NULL, TOK_V2, strlen(TOK_V2),
+                                   NULL, NULL, &nv, &err),
+              ENG_EEXIST);
+    CHECK_INT(eng_vault_lease_release(st, "default", "quickbooks", "owner-a", NULL, &err),
+              ENG_ENOTFOUND);
+
+    eng_keyring_free(kr);
+    eng_store_close(st);
+    scratch_done();
+}
+
 CHECK_MAIN(CHECK_CASE(test_keyring_missing_and_malformed),
            CHECK_CASE(test_keyring_ids_whitespace_previous), CHECK_CASE(test_put_get_roundtrip),
            CHECK_CASE(test_fresh_nonce), CHECK_CASE(test_file_bytes), CHECK_CASE(test_aad_binding),
            CHECK_CASE(test_documented_layout), CHECK_CASE(test_unknown_key),
            CHECK_CASE(test_delete_and_status_errors), CHECK_CASE(test_status_json),
-           CHECK_CASE(test_rotate), CHECK_CASE(test_rotate_rolls_back))
+           CHECK_CASE(test_rotate), CHECK_CASE(test_rotate_rolls_back),
+           CHECK_CASE(test_token_lease_and_cas))

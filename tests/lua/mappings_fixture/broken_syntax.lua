@@ -1,0 +1,6 @@
+-- Test-only mapping: does not compile.
+return {
+  map = function(order)
+    return { Name = } -- @syntax
+  end,
+}
