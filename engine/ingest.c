@@ -411,6 +411,31 @@ static void *ing_main(void *arg)
     return NULL;
 }
 
+/* After downtime: one catch-up job per tenant and platform that was receiving webhooks, so
+ * whatever changed while the engine was down (WooCommerce never re-sends a missed delivery) is
+ * read again. kind 'sweep', payload {"source", "reason":"startup", "since": newest received_at},
+ * not queued while one is pending or running. The orchestrator runs it as an incremental read
+ * from since (minus its overlap). */
+static int ing_queue_sweeps(struct eng_store *st, struct eng_err *err)
+{
+    static const char sql[] =
+        "INSERT INTO sync_queue (tenant_id, kind, payload, priority, dedupe_key) "
+        "SELECT c.tenant_id, 'sweep', json_object('source', c.platform, 'reason', 'startup', "
+        "'since', (SELECT max(e.received_at) FROM webhook_events e WHERE e.tenant_id = "
+        "c.tenant_id AND e.source = c.platform)), 5, 'sweep:' || c.platform "
+        "FROM integration_credentials c WHERE c.is_active = 1 AND c.platform IN ('woocommerce', "
+        "'quickbooks') AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.tenant_id = "
+        "c.tenant_id AND e.source = c.platform) "
+        "ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN "
+        "('pending', 'running') DO NOTHING";
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc == 0)
+        rc = ing_done(s, err);
+    eng_store_finalize(s);
+    return rc;
+}
+
 int eng_ingest_env(struct eng_ingest_opts *o, struct eng_err *err)
 {
     o->window_s = 86400;
@@ -457,6 +482,8 @@ int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,
             err);
     for (int i = 0; i < S_COUNT && rc == 0; i++)
         rc = eng_store_prepare(ing->st, ingest_sql[i], -1, ENG_STORE_TRUSTED, &ing->s[i], err);
+    if (rc == 0)
+        rc = ing_queue_sweeps(ing->st, err);
     if (rc == 0 && pthread_create(&ing->thread, NULL, ing_main, ing) != 0)
         rc = eng_err_set(err, ENG_EIO, "cannot start the webhook ingest thread");
     if (rc != 0) {
