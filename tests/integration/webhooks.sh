@@ -25,7 +25,6 @@ REALM_FREE="9130357766999"
 sign() { printf '%s' "$2" | python3 "$CLIENT" sign "$1"; }
 sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
 rows() { sql "SELECT COUNT(*) FROM webhook_events"; }
-jobs() { sql "SELECT COUNT(*) FROM sync_queue"; }
 metric() { # NAME_WITH_LABELS: its value in /metrics
     curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
