@@ -16,6 +16,7 @@
 #include "scripts.h"
 #include "worker.h"
 
+struct eng_ingest;
 struct eng_keyring;
 struct eng_store;
 
@@ -28,6 +29,7 @@ struct eng_api {
     struct eng_workers *workers;
     const struct eng_keyring *keys; /* NULL only in tests that need no vault */
     long long started_ms;
+    struct eng_ingest *ingest; /* webhook ingest writer; NULL: webhook receivers answer 503 */
     /* requests answered, per route (last slot: no route matched) and status class */
     _Atomic unsigned long long *requests;
 };
@@ -106,6 +108,10 @@ int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */
 
 int eng_api_settings_get(struct eng_api_ctx *c); /* api_settings.c */
 int eng_api_settings_put(struct eng_api_ctx *c); /* api_settings.c */
+int eng_api_webhook_woocommerce(struct eng_api_ctx *c); /* api_webhooks.c */
+int eng_api_webhook_quickbooks(struct eng_api_ctx *c);  /* api_webhooks.c (both formats) */
+int eng_api_webhook_events(struct eng_api_ctx *c);      /* api_webhooks.c */
+int eng_api_webhook_replay(struct eng_api_ctx *c);      /* api_webhooks.c */
 
 /* The OpenAPI document served at /api/openapi.json (generated from engine/openapi.json). */
 extern const char eng_openapi_json[];
