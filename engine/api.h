@@ -16,6 +16,7 @@
 #include "scripts.h"
 #include "worker.h"
 
+struct eng_ingest;
 struct eng_keyring;
 struct eng_orch;
 struct eng_store;
@@ -30,6 +31,7 @@ struct eng_api {
     const struct eng_keyring *keys; /* NULL only in tests that need no vault */
     struct eng_orch *orch;          /* the sync dispatcher (NULL in tests without one) */
     long long started_ms;
+    struct eng_ingest *ingest; /* webhook ingest writer; NULL: webhook receivers answer 503 */
     /* requests answered, per route (last slot: no route matched) and status class */
     _Atomic unsigned long long *requests;
 };
@@ -118,6 +120,10 @@ int eng_api_sync_schedule_list(struct eng_api_ctx *c);   /* api_sync_schedules.c
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c); /* api_sync_schedules.c */
 int eng_api_settings_get(struct eng_api_ctx *c); /* api_settings.c */
 int eng_api_settings_put(struct eng_api_ctx *c); /* api_settings.c */
+int eng_api_webhook_woocommerce(struct eng_api_ctx *c); /* api_webhooks.c */
+int eng_api_webhook_quickbooks(struct eng_api_ctx *c);  /* api_webhooks.c (both formats) */
+int eng_api_webhook_events(struct eng_api_ctx *c);      /* api_webhooks.c */
+int eng_api_webhook_replay(struct eng_api_ctx *c);      /* api_webhooks.c */
 
 /* The OpenAPI document served at /api/openapi.json (generated from engine/openapi.json). */
 extern const char eng_openapi_json[];

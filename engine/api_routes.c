@@ -30,6 +30,14 @@ const struct eng_api_route eng_api_routes[] = {
     {"POST", "/api/sync/{entity}", 0, eng_api_sync_start},
     {"GET", "/api/settings/transformer_config", 0, eng_api_settings_get},
     {"PUT", "/api/settings/transformer_config", 0, eng_api_settings_put},
+    {"POST", "/api/webhooks/woocommerce", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,
+     eng_api_webhook_woocommerce},
+    {"POST", "/api/webhooks/quickbooks", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,
+     eng_api_webhook_quickbooks},
+    {"POST", "/api/webhooks/quickbooks/cloudevents", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,
+     eng_api_webhook_quickbooks},
+    {"GET", "/api/webhooks/events", 0, eng_api_webhook_events},
+    {"POST", "/api/webhooks/events/{id}/replay", 0, eng_api_webhook_replay},
 };
 
 const size_t eng_api_nroutes = sizeof eng_api_routes / sizeof eng_api_routes[0];

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api.h"
+#include "ingest.h"
 #include "log.h"
 #include "store.h"
 
@@ -130,6 +131,7 @@ int eng_api_metrics(struct eng_api_ctx *c)
                      "SELECT status, COUNT(*) FROM sync_queue GROUP BY status ORDER BY status");
     sys_metric_group(st, b, "tallysync_webhook_events", "Webhook deliveries by status.", "status",
                      "SELECT status, COUNT(*) FROM webhook_events GROUP BY status ORDER BY status");
+    eng_ingest_metrics(api->ingest, b);
     return ENG_HTTP_DONE;
 }
 

@@ -12,6 +12,7 @@
 #include "api.h"
 #include "cli.h"
 #include "httpd.h"
+#include "ingest.h"
 #include "log.h"
 #include "vault.h"
 #include "scripts.h"
@@ -82,6 +83,10 @@ int eng_cli_serve(int argc, char **argv)
     if (orch == NULL)
         goto out;
     api.orch = orch;
+    struct eng_ingest_opts ingest_opts;
+    if (eng_ingest_env(&ingest_opts, &err) != 0 ||
+        eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
+        goto out;
     struct eng_httpd_opts hopts = {
         .host = cfg.api_host,
         .port = cfg.api_port,
@@ -112,7 +117,8 @@ out:
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
     eng_orch_stop(orch); /* jobs give their work back before the workers stop */
     eng_workers_stop(workers);
-    eng_httpd_stop(httpd);
+    eng_httpd_stop(httpd); /* the ingest writer still answers the webhooks it holds meanwhile */
+    eng_ingest_stop(api.ingest);
     eng_scripts_free(scripts);
     eng_api_fini(&api);
     eng_keyring_free(keys);

@@ -516,28 +516,109 @@ static enum eng_sync_outcome execute_records(struct run *r, struct eng_err *err)
         return ENG_SYNC_RETRY;
     }
     lua_insert(L, -2);
-    rc = eng_vm_pcall(r->vm, 1, 3, err);
+    rc = eng_vm_pcall(r->vm, 1, 4, err);
     if (rc != 0)
         return ENG_SYNC_FATAL;
-    if (lua_isnil(L, -3)) {
-        const char *m = lua_tostring(L, -2);
+    if (lua_isnil(L, -4)) {
+        const char *m = lua_tostring(L, -3);
         eng_err_set(err, ENG_EINVAL, "%s", m != NULL ? m : "bad job payload");
-        lua_pop(L, 3);
+        lua_pop(L, 4);
         return ENG_SYNC_FATAL;
     }
-    snprintf(r->entity, sizeof r->entity, "%s", lua_tostring(L, -3));
-    snprintf(r->flow, sizeof r->flow, "%s", lua_tostring(L, -2));
-    const char *ids = lua_tostring(L, -1);
+    snprintf(r->entity, sizeof r->entity, "%s", lua_tostring(L, -4));
+    snprintf(r->flow, sizeof r->flow, "%s", lua_tostring(L, -3));
+    const char *ids = lua_tostring(L, -2);
     r->ids = ids != NULL ? strdup(ids) : NULL;
-    lua_pop(L, 3);
+    char source[32];
+    snprintf(source, sizeof source, "%s", lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) : "");
+    lua_pop(L, 4);
     if (r->flow[0] == '\0') {
-        const char *f = eng_sync_default_flow(r->entity);
-        if (f == NULL)
-            return eng_err_set(err, ENG_EINVAL, "no flow for entity %s", r->entity), ENG_SYNC_FATAL;
+        /* the default flows read WooCommerce; an event of another source (a QuickBooks change)
+         * has no flow that reads it yet: nothing to do, not an error */
+        const char *f = (source[0] == '\0' || strcmp(source, "woocommerce") == 0)
+                            ? eng_sync_default_flow(r->entity)
+                            : NULL;
+        if (f == NULL) {
+            eng_log_kv(ENG_LOG_INFO, r->tenant, NULL, "no flow reads this record; job done",
+                       (const char *const[]){"source", source, "entity", r->entity, NULL});
+            return ENG_SYNC_DONE;
+        }
         snprintf(r->flow, sizeof r->flow, "%s", f);
     }
     eng_vm_set_context(r->vm, r->tenant, NULL);
     enum eng_sync_outcome out = run_pages(r, err);
+    eng_vm_set_context(r->vm, NULL, NULL);
+    return out;
+}
+
+/* A webhook sweep after downtime ({"source", "reason", "since"}): every default flow reading
+ * that source, incrementally from since minus the overlap window, outside any run. */
+static enum eng_sync_outcome execute_sweep(struct run *r, struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(r->vm);
+    snprintf(r->tenant, sizeof r->tenant, "%s", r->job->tenant);
+    snprintf(r->mode, sizeof r->mode, "incremental");
+    static const char *const entities[] = {"orders", "customers", "products"};
+    char cand[512] = "";
+    for (size_t i = 0; i < sizeof entities / sizeof entities[0]; i++) {
+        size_t n = strlen(cand);
+        snprintf(cand + n, sizeof cand - n, "%s%s=%s", n ? "," : "", entities[i],
+                 eng_sync_default_flow(entities[i]));
+    }
+    static const char boot[] = "return require('lib.sync').c_sweep";
+    const char *payload = r->job->payload != NULL ? r->job->payload : "{}";
+    int top = lua_gettop(L);
+    int rc = eng_vm_load(r->vm, "=sync-sweep", boot, sizeof boot - 1, err);
+    if (rc == 0)
+        rc = eng_vm_pcall(r->vm, 0, 1, err);
+    if (rc != 0)
+        return ENG_SYNC_RETRY;
+    if (eng_vm_push_string(r->vm, payload, strlen(payload), err) != 0 ||
+        eng_vm_push_string(r->vm, cand, strlen(cand), err) != 0) {
+        lua_settop(L, top);
+        return ENG_SYNC_RETRY;
+    }
+    rc = eng_vm_pcall(r->vm, 2, 2, err);
+    if (rc != 0)
+        return ENG_SYNC_FATAL;
+    if (lua_isnil(L, -2)) {
+        eng_err_set(err, ENG_EINVAL, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "bad sweep");
+        lua_pop(L, 2);
+        return ENG_SYNC_FATAL;
+    }
+    char since[40], flows[512];
+    snprintf(since, sizeof since, "%s", lua_tostring(L, -2));
+    snprintf(flows, sizeof flows, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
+    lua_pop(L, 2);
+    r->since[0] = '\0';
+    if (since[0] != '\0') {
+        struct eng_store_stmt *s = NULL;
+        if (eng_store_prepare(r->st,
+                              "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?, printf('-%d seconds', ?))",
+                              -1, ENG_STORE_TRUSTED, &s, err) != 0)
+            return ENG_SYNC_RETRY;
+        eng_store_bind_text(s, 1, since, strlen(since));
+        eng_store_bind_int64(s, 2, ENG_SYNC_OVERLAP_S);
+        if (eng_store_step(s, err) == ENG_STORE_ROW && eng_store_column_text(s, 0, NULL) != NULL)
+            snprintf(r->since, sizeof r->since, "%s", eng_store_column_text(s, 0, NULL));
+        eng_store_finalize(s);
+    }
+    enum eng_sync_outcome out = ENG_SYNC_DONE;
+    eng_vm_set_context(r->vm, r->tenant, NULL);
+    for (char *save = NULL, *pair = strtok_r(flows, ",", &save); pair != NULL;
+         pair = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(pair, '=');
+        if (eq == NULL)
+            continue;
+        *eq = '\0';
+        snprintf(r->entity, sizeof r->entity, "%s", pair);
+        snprintf(r->flow, sizeof r->flow, "%s", eq + 1);
+        enum eng_sync_outcome o = run_pages(r, err);
+        if (o != ENG_SYNC_DONE) {
+            out = o;
+            break;
+        }
+    }
     eng_vm_set_context(r->vm, NULL, NULL);
     return out;
 }
@@ -554,6 +635,8 @@ enum eng_sync_outcome eng_sync_execute(struct eng_vm *vm, struct eng_store *st,
         out = execute_run(&r, err);
     else if (strcmp(job->kind, "record") == 0 || strcmp(job->kind, "retry") == 0)
         out = execute_records(&r, err);
+    else if (strcmp(job->kind, "sweep") == 0)
+        out = execute_sweep(&r, err);
     else
         out = (eng_err_set(err, ENG_EINVAL, "unknown job kind '%s'", job->kind), ENG_SYNC_FATAL);
     free(r.filters);

@@ -41,6 +41,13 @@ foreach(t ${INTEGRATION_TESTS})
   set_tests_properties(integration.${name} PROPERTIES LABELS integration ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 300)
 endforeach()
 
+# The 10,000-order reconciliation corpus runs whole in the plain build; under the sanitizers a
+# 2,000-order slice of the same seeded corpus checks the same code for memory errors.
+if(ENG_SANITIZE AND TEST integration.corpus_reconcile)
+  set_tests_properties(integration.corpus_reconcile PROPERTIES
+    ENVIRONMENT "${ENG_TEST_ENV};CORPUS_COUNT=2000")
+endif()
+
 # valgrind cannot run a sanitized binary: these run in the plain build only.
 if(NOT ENG_SANITIZE)
   add_test(NAME valgrind.dryrun COMMAND bash ${PROJECT_SOURCE_DIR}/tests/valgrind/dryrun.sh

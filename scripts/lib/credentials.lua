@@ -359,6 +359,28 @@ local function replace_in_place(dst, src)
   for k, v in pairs(src) do dst[k] = v end
 end
 
+-- Valid UTF-8, at most max bytes, cut on a character boundary.
+local function clean_text(msg, max)
+  if not utf8.len(msg) then msg = msg:gsub("[\128-\255]", "?") end
+  if #msg > max then
+    local cut = max
+    while cut > 0 and (msg:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end
+    msg = msg:sub(1, cut) .. "..."
+  end
+  return msg
+end
+
+-- The values of the secret fields in creds (for scrub), longest first.
+local function secrets_of(connector, creds, into)
+  into = into or {}
+  for _, s in ipairs(M.fields(connector)) do
+    local v = creds[s.name]
+    if s.secret and type(v) == "string" and v ~= "" then into[#into + 1] = v end
+  end
+  table.sort(into, function(a, b) return #a > #b end)
+  return into
+end
+
 local function attach_tokens(ctx, connector, vault)
   local function reload()
     local secret, public, code = vault.load()
@@ -391,7 +413,11 @@ local function attach_tokens(ctx, connector, vault)
       error("ctx.refresh_end: opts must be a table", 2)
     end
     local expired = opts and opts.expired
-    return vault.release(expired ~= nil and tostring(expired) or nil)
+    if expired ~= nil then -- it is stored and shown: never with a secret in it
+      expired = clean_text(M.scrub(tostring(expired), secrets_of(connector, ctx.credentials)),
+        M.MAX_MESSAGE)
+    end
+    return vault.release(expired)
   end
   ctx.on_tokens = function(tokens)
     if type(tokens) ~= "table" then error("ctx.on_tokens: tokens must be a table", 2) end
@@ -467,16 +493,6 @@ function M.scrub(msg, secrets)
   return msg
 end
 
--- Valid UTF-8, at most max bytes, cut on a character boundary.
-local function clean_text(msg, max)
-  if not utf8.len(msg) then msg = msg:gsub("[\128-\255]", "?") end
-  if #msg > max then
-    local cut = max
-    while cut > 0 and (msg:byte(cut + 1) or 0) & 0xC0 == 0x80 do cut = cut - 1 end
-    msg = msg:sub(1, cut) .. "..."
-  end
-  return msg
-end
 
 -- tostring that cannot raise: a connector's error or message may be a table whose __tostring
 -- fails (the failure's own message could carry a value).
@@ -498,17 +514,6 @@ function M.prepare_store(platform, body)
   if values == nil then return false, notes, code, message, field end
   local secret, public, account = M.split(connector, values)
   return true, secret, public, account, #notes > 0 and json.encode(json.array(notes)) or nil
-end
-
--- The values of the secret fields in creds (for scrub), longest first.
-local function secrets_of(connector, creds, into)
-  into = into or {}
-  for _, s in ipairs(M.fields(connector)) do
-    local v = creds[s.name]
-    if s.secret and type(v) == "string" and v ~= "" then into[#into + 1] = v end
-  end
-  table.sort(into, function(a, b) return #a > #b end)
-  return into
 end
 
 -- test_ctx(platform, ctx)

@@ -7,7 +7,7 @@
 --   name          string
 --   source/target { connector = string, entity = string }
 --   key           string: path of the record's id ("id", "billing.email")
---   requires, match, disambiguate, total, map : functions (see the mapping contract)
+--   requires, match, disambiguate, total, select, map : functions (see the mapping contract)
 --   rules         array of rules (below); at least one of `rules` and `map` is required
 --   needs         (v1, ignored: superseded by `requires`)
 -- Any other field, or a field of the wrong type, is an error naming the file and the field.
@@ -49,6 +49,10 @@ local CONFIG_FIELDS = {
   default_tax_code_id = { type = "string_or_null", default = function() return json.null end },
   paid_orders_as = { type = "string", one_of = { "Invoice", "SalesReceipt" }, default = "Invoice" },
   create_missing_items = { type = "boolean", default = true },
+  -- QuickBooks account ids: new items' income account, refunds' deposit-from account (else the
+  -- mappings match the US chart's default account by name)
+  income_account_id = { type = "string_or_null", default = function() return json.null end },
+  refund_account_id = { type = "string_or_null", default = function() return json.null end },
 }
 M.CONFIG_FIELDS = CONFIG_FIELDS
 
@@ -170,6 +174,8 @@ end
 local CONTRACT = {
   name = "string", source = "endpoint", target = "endpoint", key = "string",
   requires = "function", match = "function", disambiguate = "function", total = "function",
+  select = "function", -- select(record, ctx) -> bool: whether this flow takes the record, when
+                       -- several flows read one source entity (Invoice vs SalesReceipt)
   rules = "table", map = "function",
   needs = "table", -- v1 (today's woo mapping): documentation only, superseded by `requires`
 }

@@ -4,7 +4,8 @@
 -- Both answer a copy of the credentials with the new tokens merged in; storing that copy is the
 -- caller's job, and a refresh's new refresh_token must always be stored (the old one dies ~24 h
 -- later), and refreshes of one realm must be serialised by the caller (two refreshers racing
--- with one refresh token leave one of them with a dead token). Must not: put a token, a code or
+-- with one refresh token leave one of them with a dead token): connectors/quickbooks.lua does it
+-- with the engine ctx's refresh lease (lib/credentials.lua build_context). Must not: put a token, a code or
 -- the client secret into an error message or a log line; retry an authorization-code exchange
 -- (a code works once); keep state between calls.
 --

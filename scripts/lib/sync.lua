@@ -118,35 +118,74 @@ local function create_one(st, entity, doc, rid)
   return nil, r or { message = "no result" }
 end
 
--- Resolve one requirement -> target id (or a placeholder in a dry run).
-local function resolve(st, req)
+-- The first row of a criterion's hits that its accept(existing) takes (all of them without one).
+local function first_accepted(rows, c)
+  for _, row in ipairs(rows or {}) do
+    if type(c.accept) ~= "function" or c.accept(row) then return row end
+  end
+  return nil
+end
+
+local resolve
+
+-- Resolve a record's requirements (recursively: an item flow may require an account first).
+local function resolve_all(st, reqs, depth)
+  if depth > 4 then raise("requirements nest deeper than 4 levels", "mapping") end
+  for _, req in ipairs(reqs or {}) do resolve(st, req, depth) end
+end
+
+-- Resolve one requirement -> target id (or a placeholder in a dry run): the run's cache, the id
+-- map, the flow's `match` against the target (criteria in order, a hit only when its `accept`
+-- takes it), then a create through the flow (unless create = false), `disambiguate` on 6240.
+-- A requirement with `match` and no flow (an account) must already exist in the target.
+resolve = function(st, req, depth)
+  depth = depth or 0
   if type(req) ~= "table" or req.entity == nil or req.key == nil then
     raise("requires() must return { entity =, key =, flow =, record = } entries", "mapping")
   end
   local ck = tostring(req.entity) .. "\0" .. tostring(req.key)
   local hit = st.deps[ck]
   if hit then return hit end
-  if not req.flow then raise(("requirement %s %s names no flow"):format(req.entity, req.key), "mapping") end
+  local key = tostring(req.key)
+  if not req.flow then
+    if type(req.match) ~= "table" then
+      raise(("requirement %s %s names no flow and no match"):format(req.entity, key), "mapping")
+    end
+    local entity = req.target or (tostring(req.entity):gsub("^%l", string.upper))
+    for _, c in ipairs(req.match) do
+      local found = first_accepted(target_query(st, entity, c.field, c.value), c)
+      if found then
+        st.deps[ck] = tostring(found.Id)
+        return st.deps[ck]
+      end
+    end
+    if st.dry_run then
+      st.deps[ck] = ("{{%s %s}}"):format(req.entity, key)
+      return st.deps[ck]
+    end
+    raise(("%s %q must exist in %s (it is matched, never created)"):format(req.entity, key,
+      st.m.target.connector), "missing_dependency")
+  end
   local dm = st.flows[req.flow]
   if not dm then
     dm = load_flow(req.flow)
     st.flows[req.flow] = dm
   end
-  local key = tostring(req.key)
   local row = idmap_get(st, dm, key)
   if row and row.target_id then
     st.deps[ck] = row.target_id
     return row.target_id
   end
   local ctx = st.dep_ctx
-  local doc = dm.map(req.record or {}, ctx)
-  -- match against the target before any create
+  local record = req.record or {}
+  if type(dm.requires) == "function" then resolve_all(st, dm.requires(record, ctx), depth + 1) end
+  local doc = dm.map(record, ctx)
   if type(dm.match) == "function" then
-    for _, c in ipairs(dm.match(doc, req.record or {}, ctx) or {}) do
-      local rows = target_query(st, dm.target.entity, c.field, c.value)
-      if rows and rows[1] then
-        local id = tostring(rows[1].Id)
-        if not st.dry_run then idmap_put(st, dm, key, id, rows[1].SyncToken, nil) end
+    for _, c in ipairs(dm.match(doc, record, ctx) or {}) do
+      local found = first_accepted(target_query(st, dm.target.entity, c.field, c.value), c)
+      if found then
+        local id = tostring(found.Id)
+        if not st.dry_run then idmap_put(st, dm, key, id, found.SyncToken, nil) end
         st.deps[ck] = id
         return id
       end
@@ -156,6 +195,10 @@ local function resolve(st, req)
     local ph = ("{{%s %s}}"):format(req.entity, key)
     st.deps[ck] = ph
     return ph
+  end
+  if req.create == false then
+    raise(("%s %s is not in %s and creating it is turned off (create_missing_items)"):format(
+      req.entity, key, dm.target.connector), "missing_dependency")
   end
   local hash = hex_sha(json.encode(doc))
   for attempt = 0, 5 do
@@ -297,7 +340,16 @@ function M.open(spec, sctx, tctx)
     return id
   end
   st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref })
-  st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run })
+  st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,
+    ref = function(entity, key)
+      local id = st.deps[tostring(entity) .. "\0" .. tostring(key)]
+      if id == nil and spec.dry_run then return ("{{%s %s}}"):format(entity, key) end
+      if id == nil then
+        error(("ctx.ref(%q, %q): not among the dependency's requirements"):format(
+          tostring(entity), tostring(key)), 2)
+      end
+      return id
+    end })
   if spec.run_id then
     local rows = db.query("SELECT source_id FROM sync_records WHERE run_id = ? AND outcome <> " ..
       "'pending'", spec.run_id) or {}
@@ -348,6 +400,15 @@ local function plan_one(st, rec)
     return item
   end
   if st.done[sid] then return nil end
+  -- a flow may take only some records of its entity (select): the others belong to a sibling
+  -- flow (paid orders as sales receipts) and are skipped here
+  if type(m.select) == "function" then
+    local sok, take = pcall(m.select, rec, st.ctx)
+    if sok and not take then
+      item.action, item.outcome, item.error = "skip", "skipped", "taken by another flow (select)"
+      return item
+    end
+  end
   local ok, err = pcall(function()
     if type(m.requires) == "function" then
       for _, req in ipairs(m.requires(rec, st.ctx) or {}) do resolve(st, req) end
@@ -477,6 +538,8 @@ function M.write(st, page, refused)
     if skip[idx] and a == "create" then
       item.outcome, item.code, item.retryable = "failed", "in_flight", true
       item.error = "another job is writing this record right now; it is retried shortly"
+    elseif a == "skip" then
+      item.outcome = "skipped"
     elseif a == "unchanged" then
       item.outcome = "unchanged"
       item.target_total = doc_total(item.doc, item.currency)
@@ -593,7 +656,27 @@ function M.c_job(text)
     for _, v in ipairs(p.ids) do ids[#ids + 1] = tostring(v) end
   end
   if #ids == 0 then return nil, "job payload names no record (id or ids)" end
-  return p.entity, type(p.flow) == "string" and p.flow or "", json.encode(json.array(ids))
+  return p.entity, type(p.flow) == "string" and p.flow or "", json.encode(json.array(ids)),
+    type(p.source) == "string" and p.source or ""
+end
+
+-- c_sweep(payload JSON, candidates "orders=flow_a,customers=flow_b") -> since | "", and the
+-- candidates (same form) whose mapping loads and reads from the sweep's source.
+-- A webhook sweep ({"source", "reason", "since"}) re-reads what changed while the engine was
+-- down: each such flow incrementally from since.
+function M.c_sweep(text, candidates)
+  local ok, p = pcall(json.decode, text)
+  if not ok or type(p) ~= "table" or type(p.source) ~= "string" then
+    return nil, "sweep payload has no source"
+  end
+  local out = {}
+  for entity, flow in tostring(candidates):gmatch("([^=,]+)=([^,]+)") do
+    local lok, m = pcall(load_flow, flow)
+    if lok and m.source.connector == p.source and m.source.entity == entity then
+      out[#out + 1] = entity .. "=" .. flow
+    end
+  end
+  return type(p.since) == "string" and p.since or "", table.concat(out, ",")
 end
 
 M.c_next_page = guarded(function(st) return M.next_page(st) or false end)

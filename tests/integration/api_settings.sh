@@ -15,12 +15,13 @@ JSON=(-H 'Content-Type: application/json')
 echo "== nothing stored: defaults"
 http GET /api/settings/transformer_config
 assert_eq "GET answers 200" 200 "$CODE"
-assert_jq "value is null, effective holds the seven defaults" "$BODY" \
+assert_jq "value is null, effective holds the nine defaults" "$BODY" \
     '.key == "transformer_config" and .value == null and .updatedAt == null and
      .effective == {"shipping_item_id": "SHIPPING", "default_payment_terms_days": 30,
                     "custom_field_mappings": [], "tax_code_mappings": {},
                     "default_tax_code_id": null, "paid_orders_as": "Invoice",
-                    "create_missing_items": true}'
+                    "create_missing_items": true, "income_account_id": null,
+                    "refund_account_id": null}'
 
 echo "== a valid PUT"
 http PUT /api/settings/transformer_config "${JSON[@]}" --data-binary \

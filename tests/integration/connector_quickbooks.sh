@@ -5,8 +5,10 @@
 # minorversion, bearer check, query language, requestid limits, batch limits), then
 # tests/lua/quickbooks_connector.lua runs the connector cases (paging, incremental since, create /
 # read / sparse update, stale SyncToken conflict, duplicate name 6240, Fault with HTTP 200, batch
-# matched by bId, idempotent retried create, throttling, each injected fault, token refresh), and
-# the mock's state is inspected afterwards.
+# matched by bId, idempotent retried create, throttling - the realm's per-minute and concurrent
+# limits and the batch endpoint's own per-minute limit -, each injected fault, token refresh
+# including a token dying mid-paging, rotation and refresh-token expiry), and the mock's state is
+# inspected afterwards. The engine's own context (vault, refresh lease): token_refresh.sh.
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"

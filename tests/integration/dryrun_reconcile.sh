@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/integration/dryrun_reconcile.sh: every WooCommerce order fixture, mapped by the real
 # binary (`tallysync dry-run --mapping woo_order_to_qbo_invoice`), must give invoices whose
-# sum(Line[].Amount) + TxnTaxDetail.TotalTax equals the order's `total` exactly.
+# sum(Line[].Amount) - discount lines + TxnTaxDetail.TotalTax equals the order's `total` exactly.
 #
 # The arithmetic is exact: jq only extracts the numbers as text, awk parses each decimal string
 # into integer micro-units (no float sums) and compares with ==. One cent off fails; the script
@@ -58,7 +58,9 @@ reconcile() {
         <(jq -r 'if type == "array" then .[] else . end
                  | "\(.id)\t\(.total | tostring)"' "$orders") \
         <(jq -r 'if type == "array" then .[] else . end
-                 | [(.Line // [])[].Amount, .TxnTaxDetail.TotalTax]
+                 | [((.Line // [])[] | if .DetailType == "DiscountLineDetail" then -.Amount
+                        elif .DetailType == "SubTotalLineDetail" then empty else .Amount end),
+                    .TxnTaxDetail.TotalTax]
                  | map(tostring) | join(" ")' "$invoices") |
     awk -F '\t' '
         # Decimal text -> integer micro-units (exact for |x| < 9e9); sets bad on anything else.

@@ -80,7 +80,7 @@ assert_eq "exactly one invoice per order, none missing" 0 "$(bad_orders 6000 "$N
 ST=$(qbo_state)
 assert_eq "one customer per buyer" "$CUSTOMERS" \
     "$(jq '[.entities.Customer[] | select(.PrimaryEmailAddr.Address // "" | startswith("buyer"))] | length' <<<"$ST")"
-assert_eq "one item per sku" "$SKUS" "$(jq '[.entities.Item[] | select(.Name | startswith("SKU-"))] | length' <<<"$ST")"
+assert_eq "one item per sku" "$SKUS" "$(jq '[.entities.Item[] | select(.Sku // "" | startswith("SKU-"))] | length' <<<"$ST")"
 assert_eq "the id map has one confirmed row per order" "$N" \
     "$(sq "SELECT count(*) FROM id_map WHERE target_type = 'Invoice' AND target_id IS NOT NULL AND CAST(source_id AS INTEGER) BETWEEN 6000 AND $((6000 + N - 1))")"
 assert_eq "no job is left running or pending" 0 \

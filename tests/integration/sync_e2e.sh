@@ -34,9 +34,10 @@ http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"
 assert_jq "unknown body field: 400 naming it" "$BODY" '.error.message | test("extra")'
 
 echo "== a full run of $N orders"
-# someone else already uses buyer 3's name in QuickBooks: the create meets 6240 and disambiguates
+# a vendor already uses buyer 3's name (DisplayName is unique across customers, vendors and
+# employees): the customer's create meets 6240 and the mapping's disambiguate names it anew
 curl -s -X POST "$QBO/_mock/seed" -H 'Content-Type: application/json' \
-    -d '{"Customer": [{"DisplayName": "Buyer No3", "PrimaryEmailAddr": {"Address": "someone.else@example.com"}}]}' >/dev/null
+    -d '{"Vendor": [{"DisplayName": "Buyer No3"}]}' >/dev/null
 FIX=$(woo_total)
 assert_match "the WooCommerce mock counts its fixture orders" '^[0-9]+$' "$FIX"
 ALL=$((N + FIX))
@@ -72,11 +73,11 @@ assert_eq "QuickBooks holds one invoice per order" "$N" \
 assert_eq "... no DocNumber twice" "$N" \
     "$(jq '[.entities.Invoice[] | select((.DocNumber | tonumber) >= 5000) | .DocNumber] | unique | length' <<<"$ST")"
 assert_eq "... one customer per buyer" "$CUSTOMERS" "$(jq '[.entities.Customer[] | select(.PrimaryEmailAddr.Address // "" | startswith("buyer"))] | length' <<<"$ST")"
-assert_eq "... the name clash was disambiguated (6240), the other customer kept" \
-    "Buyer No3 (2)|someone.else@example.com" \
+assert_eq "... the name clash was disambiguated (6240), the vendor kept" \
+    "Buyer No3 (buyer3@example.com)|Buyer No3" \
     "$(jq -r '[(.entities.Customer[] | select(.PrimaryEmailAddr.Address == "buyer3@example.com") | .DisplayName),
-              (.entities.Customer[] | select(.DisplayName == "Buyer No3") | .PrimaryEmailAddr.Address)] | join("|")' <<<"$ST")"
-assert_eq "... one item per sku" "$SKUS" "$(jq '[.entities.Item[] | select(.Name | startswith("SKU-"))] | length' <<<"$ST")"
+              (.entities.Vendor[] | .DisplayName)] | join("|")' <<<"$ST")"
+assert_eq "... one item per sku" "$SKUS" "$(jq '[.entities.Item[] | select(.Sku // "" | startswith("SKU-"))] | length' <<<"$ST")"
 assert_eq "... every invoice bills the customer of its order" 0 "$(jq --argjson c "$CUSTOMERS" '
     (.entities.Customer | map({key: .Id, value: .PrimaryEmailAddr.Address}) | from_entries) as $m
     | [.entities.Invoice[] | select((.DocNumber | tonumber) >= 5000)

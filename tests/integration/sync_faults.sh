@@ -176,6 +176,20 @@ assert_eq "a retry finds it synced and clears the failure" 0 \
     "$(sq "SELECT count(*) FROM sync_records WHERE source_id = '7600' AND outcome = 'failed' AND resolved_at IS NULL")"
 assert_eq "... still one invoice" 0 "$(bad_orders 7600 1)"
 
+echo "== webhook jobs of other kinds: a sweep after downtime, a QuickBooks change"
+seed_orders 7700 1 13 7 2027-09-01T00:00:00
+sq "INSERT INTO sync_queue (tenant_id, kind, payload, priority, dedupe_key) VALUES ('default', 'sweep',
+    '{\"source\": \"woocommerce\", \"reason\": \"startup\", \"since\": \"2027-08-31T00:00:00.000Z\"}', 5, 'sweep:woocommerce')"
+sq "INSERT INTO sync_queue (tenant_id, kind, entity, payload, priority) VALUES ('default', 'record', 'Invoice',
+    '{\"source\": \"quickbooks\", \"entity\": \"Invoice\", \"id\": \"134\", \"operation\": \"Update\", \"realmId\": \"9130357766900456\"}', 10)"
+jobs_done() { [[ "$(sq "SELECT count(*) FROM sync_queue WHERE kind IN ('sweep', 'record') AND status IN ('pending', 'running')")" == 0 ]]; }
+wait_for 60000 jobs_done
+assert_eq "the sweep re-read what changed since the downtime: the new order's invoice exists" 0 "$(bad_orders 7700 1)"
+assert_eq "... only that (outcomes recorded outside any run since the sweep's time)" "7700" \
+    "$(sq "SELECT group_concat(source_id) FROM sync_records WHERE run_id IS NULL AND source_id >= '7700' AND source_id < '7800'")"
+assert_eq "both jobs are done, none dead" "done|done" \
+    "$(sq "SELECT group_concat(status, '|') FROM (SELECT status FROM sync_queue WHERE kind = 'sweep' OR entity = 'Invoice' ORDER BY id)")"
+
 serve_stop
 assert_eq "serve stops cleanly" 0 "$STOP_RC"
 finish

@@ -160,8 +160,8 @@ store_expired
 G0=$(grants)
 CALLS0=$(mstate | jq .token_calls)
 mockc config '{"token_delay_ms": 120000}' >/dev/null # the token endpoint hangs
-# quickbooks_timeout_ms 2000: its lease lasts 2 * 2000 + 5000 ms
-"$TALLYSYNC_BIN" run --ctx quickbooks "$T/read.lua" "$MOCK" "" 1000 2000 \
+# quickbooks_timeout_ms 4000: its lease lasts 2 * 4000 + 5000 ms (room for the probe below)
+"$TALLYSYNC_BIN" run --ctx quickbooks "$T/read.lua" "$MOCK" "" 1000 4000 \
     >"$T/dead.out" 2>"$T/dead.err" &
 DEAD=$!
 bg_track $DEAD

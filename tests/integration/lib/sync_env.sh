@@ -1,8 +1,7 @@
 # shellcheck shell=bash disable=SC2034  # sourced: the globals it sets are read by the tests
 # tests/integration/lib/sync_env.sh - shared set-up of the sync tests (sourced after common.sh):
-# the WooCommerce and QuickBooks mocks, the test mappings (the real order -> invoice mapping
-# wrapped with the v2 contract's requires/total, tests/sync/mappings), credentials stored through
-# the API, and helpers to seed orders and wait for runs.
+# the WooCommerce and QuickBooks mocks, credentials stored through the API, and helpers to seed
+# orders and wait for runs. The flows are the real mappings of mappings/.
 # Must not: touch anything outside $T.
 
 # sq SQL: the engine's store from the test, waiting for the engine's write locks (sqlite3's own
@@ -12,11 +11,7 @@ sq() { sqlite3 -cmd ".timeout 20000" "$T/pos.db" "$@"; }
 rnd() { head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
 
 sync_mappings() {
-    mkdir -p "$T/mappings"
-    cp "$MAPPINGS_DIR/woo_order_to_qbo_invoice.lua" "$T/mappings/woo_order_invoice_base.lua"
-    cp "$ENG_SOURCE_DIR"/tests/sync/mappings/*.lua "$T/mappings/"
-    MAPPINGS_DIR="$T/mappings"
-    export MAPPINGS_DIR
+    : # the real mappings (mappings/, with requires, match and total) are what the tests run
 }
 
 # Start both mocks; sets WOO (control base), WOO_STORE (the store URL the connector uses), QBO.
@@ -56,7 +51,7 @@ sync_credentials() {
             realm_id: "9130357766900456", access_token, refresh_token}' <<<"$tok")"
     [[ "$CODE" == 20[01] ]] || { fail "store QuickBooks credentials" "$CODE $BODY"; finish; }
     sq "INSERT INTO settings (tenant_id, key, value) VALUES ('default',
-        'transformer_config', '{\"shipping_item_id\": \"SHIPPING_ITEM_ID\"}') ON CONFLICT DO
+        'transformer_config', '{\"shipping_item_id\": \"SHIPPING_ITEM_ID\", \"income_account_id\": \"79\"}') ON CONFLICT DO
         UPDATE SET value = excluded.value"
 }
 
@@ -94,6 +89,7 @@ for i in range(n):
         o["billing"]["address_1"] = tag
     for j, li in enumerate(o["line_items"]):
         li["sku"] = "SKU-%d" % ((oid + j) % nsku)
+        li["name"] = "Product %s" % li["sku"]  # one item per sku, none named like a fixture's
     out.append(o)
 print(json.dumps({"entity": "orders", "records": out}))
 EOF
