@@ -97,17 +97,19 @@ int eng_api_openapi(struct eng_api_ctx *c); /* api_system.c */
 int eng_api_scripts(struct eng_api_ctx *c); /* api_system.c */
 int eng_api_dry_run(struct eng_api_ctx *c); /* api_mappings.c */
 
-int eng_api_integrations_list(struct eng_api_ctx *c);  /* api_integrations.c */
-int eng_api_integration_status(struct eng_api_ctx *c); /* api_integrations.c */
-int eng_api_integration_store(struct eng_api_ctx *c);  /* api_integrations.c */
-int eng_api_integration_delete(struct eng_api_ctx *c); /* api_integrations.c */
-int eng_api_integration_test(struct eng_api_ctx *c);   /* api_integrations.c */
+int eng_api_integrations_list(struct eng_api_ctx *c);     /* api_integrations.c */
+int eng_api_integration_status(struct eng_api_ctx *c);    /* api_integrations.c */
+int eng_api_integration_store(struct eng_api_ctx *c);     /* api_integrations.c */
+int eng_api_integration_delete(struct eng_api_ctx *c);    /* api_integrations.c */
+int eng_api_integration_test(struct eng_api_ctx *c);      /* api_integrations.c */
+int eng_api_woo_webhooks_check(struct eng_api_ctx *c);    /* api_integrations.c */
+int eng_api_woo_webhooks_register(struct eng_api_ctx *c); /* api_integrations.c */
 
 int eng_api_qbo_connect(struct eng_api_ctx *c);  /* api_oauth.c */
 int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */
 
-int eng_api_settings_get(struct eng_api_ctx *c); /* api_settings.c */
-int eng_api_settings_put(struct eng_api_ctx *c); /* api_settings.c */
+int eng_api_settings_get(struct eng_api_ctx *c);        /* api_settings.c */
+int eng_api_settings_put(struct eng_api_ctx *c);        /* api_settings.c */
 int eng_api_webhook_woocommerce(struct eng_api_ctx *c); /* api_webhooks.c */
 int eng_api_webhook_quickbooks(struct eng_api_ctx *c);  /* api_webhooks.c (both formats) */
 int eng_api_webhook_events(struct eng_api_ctx *c);      /* api_webhooks.c */

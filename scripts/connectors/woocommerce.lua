@@ -31,7 +31,7 @@
 --   date_modified_gmt}; WooCommerce never returns a webhook's secret (write-only).
 -- register_webhooks(ctx, {delivery_url =, topics = {...}, secret =}) -> report | nil, message,
 --   retryable   makes each topic have one active webhook of ours (delivery_url equal to ours,
---   normalised: same_delivery_url) signing with secret: a missing one is created (POST /webhooks
+--   normalised: delivers_to) signing with secret: a missing one is created (POST /webhooks
 --   {name, topic, delivery_url, secret, status = "active"}), each existing one of ours gets
 --   PUT /webhooks/{id} {status = "active", secret, delivery_url} (re-activates a paused or
 --   disabled one, and makes it sign with this secret). report = {topics = {{topic, action =
@@ -39,6 +39,9 @@
 --   error}}, ok = every topic done}. The secret is never put into a message.
 -- same_delivery_url(a, b) -> bool   scheme and host case-insensitive, default port and a trailing
 --   '/' ignored, query compared as a set of parameters.
+-- delivers_to(url, ours) -> bool   a webhook delivering to url is ours: same_delivery_url(url,
+--   ours), or url has no query and equals ours without its query (the engine's ingest routes a
+--   delivery without ?tenant= by its store URL, so such a webhook, made by hand, is ours too).
 -- WEBHOOK_TOPICS: the topics the engine syncs from (order, customer, product created/updated/
 --   deleted/restored where WooCommerce has them).
 --
@@ -329,6 +332,14 @@ function M.same_delivery_url(a, b)
   return s1 ~= nil and s1 == s2 and a1 == a2 and p1 == p2 and q1 == q2
 end
 
+-- delivers_to(url, ours) -> bool (see the top of the file)
+function M.delivers_to(url, ours)
+  if M.same_delivery_url(url, ours) then return true end
+  local s1, a1, p1, q1 = url_parts(url)
+  local s2, a2, p2 = url_parts(ours)
+  return s1 ~= nil and q1 == "" and s1 == s2 and a1 == a2 and p1 == p2
+end
+
 local function webhook_view(w)
   return { id = w.id, name = type(w.name) == "string" and w.name or nil,
            status = WEBHOOK_STATUS[w.status] and w.status or tostring(w.status),
@@ -391,7 +402,7 @@ function M.register_webhooks(ctx, opts)
   for _, topic in ipairs(opts.topics) do
     local ours = {}
     for _, w in ipairs(list) do
-      if w.topic == topic and M.same_delivery_url(w.delivery_url, opts.delivery_url) then
+      if w.topic == topic and M.delivers_to(w.delivery_url, opts.delivery_url) then
         ours[#ours + 1] = w
       end
     end
