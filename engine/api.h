@@ -97,13 +97,15 @@ int eng_api_openapi(struct eng_api_ctx *c); /* api_system.c */
 int eng_api_scripts(struct eng_api_ctx *c); /* api_system.c */
 int eng_api_dry_run(struct eng_api_ctx *c); /* api_mappings.c */
 
-int eng_api_integrations_list(struct eng_api_ctx *c);     /* api_integrations.c */
-int eng_api_integration_status(struct eng_api_ctx *c);    /* api_integrations.c */
-int eng_api_integration_store(struct eng_api_ctx *c);     /* api_integrations.c */
-int eng_api_integration_delete(struct eng_api_ctx *c);    /* api_integrations.c */
-int eng_api_integration_test(struct eng_api_ctx *c);      /* api_integrations.c */
-int eng_api_woo_webhooks_check(struct eng_api_ctx *c);    /* api_integrations.c */
-int eng_api_woo_webhooks_register(struct eng_api_ctx *c); /* api_integrations.c */
+int eng_api_integrations_list(struct eng_api_ctx *c);  /* api_integrations.c */
+int eng_api_integration_status(struct eng_api_ctx *c); /* api_integrations.c */
+int eng_api_integration_store(struct eng_api_ctx *c);  /* api_integrations.c */
+int eng_api_integration_delete(struct eng_api_ctx *c); /* api_integrations.c */
+int eng_api_integration_test(struct eng_api_ctx *c);   /* api_integrations.c */
+
+/* api_integrations.c, with webhook_health.h */
+int eng_api_woo_webhooks_check(struct eng_api_ctx *c);
+int eng_api_woo_webhooks_register(struct eng_api_ctx *c);
 
 int eng_api_qbo_connect(struct eng_api_ctx *c);  /* api_oauth.c */
 int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */

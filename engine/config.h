@@ -27,18 +27,20 @@ struct eng_config {
     long long connector_timeout_ms;    /* CONNECTOR_TIMEOUT_MS, default 30000: budget of a call that
                                         * waits on a remote system (test, read, write) */
     /* Secrets and endpoints: held here, never logged. NULL when unset. */
-    char *api_token;                    /* API_TOKEN: the administrator's bearer token */
-    char *oauth_redirect_uri;           /* OAUTH_REDIRECT_URI */
-    char *woocommerce_webhook_secret;   /* WOOCOMMERCE_WEBHOOK_SECRET (default tenant) */
-    char *quickbooks_webhook_secret;    /* QUICKBOOKS_WEBHOOK_SECRET (verifier token) */
-    char *quickbooks_token_url;         /* QUICKBOOKS_TOKEN_URL, default Intuit's */
-    char *quickbooks_auth_url;          /* QUICKBOOKS_AUTH_URL, default Intuit's */
-    char *quickbooks_api_base;          /* QUICKBOOKS_API_BASE (scheme and host), default per env */
-    char *anonymous_tenant;             /* API_ANONYMOUS_TENANT (the demo's sandbox): requests with
-                                         * no Authorization act as this tenant; loopback hosts only */
-    char *webhook_public_url;           /* WEBHOOK_PUBLIC_URL: the engine's public base URL as the
-                                         * store reaches it (https unless loopback), no trailing '/';
-                                         * NULL when unset (webhooks cannot be registered) */
+    char *api_token;                  /* API_TOKEN: the administrator's bearer token */
+    char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */
+    char *woocommerce_webhook_secret; /* WOOCOMMERCE_WEBHOOK_SECRET (default tenant) */
+    char *quickbooks_webhook_secret;  /* QUICKBOOKS_WEBHOOK_SECRET (verifier token) */
+    char *quickbooks_token_url;       /* QUICKBOOKS_TOKEN_URL, default Intuit's */
+    char *quickbooks_auth_url;        /* QUICKBOOKS_AUTH_URL, default Intuit's */
+    char *quickbooks_api_base;        /* QUICKBOOKS_API_BASE (scheme and host), default per env */
+    char *anonymous_tenant;           /* API_ANONYMOUS_TENANT (the demo's sandbox): requests with
+                                       * no Authorization act as this tenant; loopback hosts only */
+
+    /* WooCommerce webhook health (webhook_health.h) */
+    char *webhook_public_url; /* WEBHOOK_PUBLIC_URL: the engine's public base URL as the store
+                               * reaches it (https unless loopback), no trailing '/'; NULL when
+                               * unset (webhooks cannot be registered) */
     long long webhook_check_interval_s; /* WEBHOOK_CHECK_INTERVAL_S, default 3600; 0 = off */
 };
 
