@@ -242,7 +242,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if (cfg->webhook_public_url != NULL &&
         (rc = public_url_check(cfg->webhook_public_url, "WEBHOOK_PUBLIC_URL", err)) != 0)
         return rc;
-    if ((rc = int_setting("WEBHOOK_CHECK_INTERVAL_S", 3600, 0, 31 * 86400, &x, err)) != 0)
+    if ((rc = int_setting("WEBHOOK_CHECK_INTERVAL_S", 3600, 0, 31LL * 86400, &x, err)) != 0)
         return rc;
     cfg->webhook_check_interval_s = x;
 
