@@ -105,6 +105,10 @@ int eng_api_integration_store(struct eng_api_ctx *c);  /* api_integrations.c */
 int eng_api_integration_delete(struct eng_api_ctx *c); /* api_integrations.c */
 int eng_api_integration_test(struct eng_api_ctx *c);   /* api_integrations.c */
 
+/* api_integrations.c, with webhook_health.h */
+int eng_api_woo_webhooks_check(struct eng_api_ctx *c);
+int eng_api_woo_webhooks_register(struct eng_api_ctx *c);
+
 int eng_api_qbo_connect(struct eng_api_ctx *c);  /* api_oauth.c */
 int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */
 
@@ -118,8 +122,8 @@ int eng_api_sync_retry(struct eng_api_ctx *c);           /* api_sync.c */
 int eng_api_sync_schedule_create(struct eng_api_ctx *c); /* api_sync_schedules.c */
 int eng_api_sync_schedule_list(struct eng_api_ctx *c);   /* api_sync_schedules.c */
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c); /* api_sync_schedules.c */
-int eng_api_settings_get(struct eng_api_ctx *c); /* api_settings.c */
-int eng_api_settings_put(struct eng_api_ctx *c); /* api_settings.c */
+int eng_api_settings_get(struct eng_api_ctx *c);        /* api_settings.c */
+int eng_api_settings_put(struct eng_api_ctx *c);        /* api_settings.c */
 int eng_api_webhook_woocommerce(struct eng_api_ctx *c); /* api_webhooks.c */
 int eng_api_webhook_quickbooks(struct eng_api_ctx *c);  /* api_webhooks.c (both formats) */
 int eng_api_webhook_events(struct eng_api_ctx *c);      /* api_webhooks.c */

@@ -3,7 +3,9 @@
  * credentials in the vault (vault.h). Storing and testing run on a worker, because the field list
  * and test(ctx) are Lua (credentials.h calls scripts/lib/credentials.lua, with a context built by
  * connctx.h) and a test waits on a remote system; status, list and delete are one SQL statement
- * each on the server thread. This file never touches a lua_State.
+ * each on the server thread. The WooCommerce webhook routes (check, register) run on a worker
+ * too (webhook_health.h), and the woocommerce status adds the last webhook check. This file
+ * never touches a lua_State.
  * Owns: each task and the answer it carries. Must not: put a secret value into an answer, a log
  * line or an error message; keep decrypted secrets past the call that needs them.
  */
@@ -17,10 +19,11 @@
 #include "log.h"
 #include "store.h"
 #include "vault.h"
+#include "webhook_health.h"
 
 #define INTEG_MAX_PLATFORMS 128 /* connectors listed by GET /api/integrations */
 
-enum integ_op { INTEG_STORE, INTEG_TEST };
+enum integ_op { INTEG_STORE, INTEG_TEST, INTEG_WH_CHECK, INTEG_WH_REGISTER };
 
 struct integ_task {
     struct eng_task task; /* first: the worker hands us back this pointer */
@@ -207,6 +210,43 @@ static void integ_test(struct integ_task *k, struct eng_vm *vm, struct eng_store
     k->status = 200;
 }
 
+/* POST /api/integrations/woocommerce/webhooks/check on the worker (webhook_health.h). */
+static void integ_wh_check(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+{
+    struct eng_err err = {0};
+    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
+    int rc = eng_whh_check(vm, &o, k->tenant, &k->body, &err);
+    if (rc == ENG_ENOTFOUND) {
+        integ_fail(k, 404, "not_found", "no credentials stored for woocommerce");
+    } else if (rc != 0) {
+        eng_logf(ENG_LOG_ERROR, "api: cannot record a webhook check: %s", err.msg);
+        integ_fail(k, err.code == ENG_EBUSY ? 503 : 500,
+                   err.code == ENG_EBUSY ? "unavailable" : "internal",
+                   err.code == ENG_EBUSY ? "the store is busy; retry shortly"
+                                         : "the webhook check could not be recorded (see the log)");
+    } else {
+        k->status = 200;
+    }
+}
+
+/* POST /api/integrations/woocommerce/webhooks/register on the worker (webhook_health.h). */
+static void integ_wh_register(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+{
+    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
+    struct eng_whh_answer a = {0};
+    eng_buf_init(&a.body);
+    eng_whh_register(vm, &o, k->tenant, &a);
+    if (a.status >= 400) {
+        integ_fail(k, a.status, a.code, a.message);
+        snprintf(k->field, sizeof k->field, "%s", a.field);
+        eng_buf_free(&a.body);
+        return;
+    }
+    k->status = a.status;
+    eng_buf_free(&k->body);
+    k->body = a.body; /* moved */
+}
+
 static void integ_task_run(struct eng_task *t, struct eng_vm *vm)
 {
     struct integ_task *k = (struct integ_task *)t;
@@ -224,6 +264,10 @@ static void integ_task_run(struct eng_task *t, struct eng_vm *vm)
     eng_vm_set_context(vm, k->tenant, NULL);
     if (k->op == INTEG_STORE)
         integ_store(k, vm, st);
+    else if (k->op == INTEG_WH_CHECK)
+        integ_wh_check(k, vm, st);
+    else if (k->op == INTEG_WH_REGISTER)
+        integ_wh_register(k, vm, st);
     else
         integ_test(k, vm, st);
     eng_vm_set_context(vm, NULL, NULL);
@@ -278,8 +322,13 @@ static int integ_submit(struct eng_api_ctx *c, enum integ_op op)
         return integ_finish(k, c->resp);
 
     char platform[72];
-    if (integ_known(c, platform, sizeof platform) != 0)
+    if (op == INTEG_WH_CHECK || op == INTEG_WH_REGISTER) { /* routes named .../woocommerce/... */
+        snprintf(platform, sizeof platform, "woocommerce");
+        if (!integ_published(c->api->scripts, platform))
+            return integ_unknown(c, platform);
+    } else if (integ_known(c, platform, sizeof platform) != 0) {
         return ENG_HTTP_DONE;
+    }
     if (c->api->keys == NULL)
         return eng_api_error(c->resp, 503, "unavailable", "the credential vault has no key", NULL);
     k = calloc(1, sizeof *k);
@@ -327,9 +376,34 @@ int eng_api_integration_status(struct eng_api_ctx *c)
     if (st == NULL)
         return ENG_HTTP_DONE;
     struct eng_err err = {0};
-    if (eng_vault_status_json(st, c->tenant, platform, &c->resp->body, &err) != 0)
+    struct eng_buf *b = &c->resp->body;
+    if (eng_vault_status_json(st, c->tenant, platform, b, &err) != 0)
         return integ_store_error(c->resp, "read a credentials status", &err);
+    /* woocommerce: the last webhook check, inside the status object (it ends with '}') */
+    if (strcmp(platform, "woocommerce") == 0 && b->len > 0 && b->data[b->len - 1] == '}') {
+        b->len--;
+        eng_buf_puts(b, ",\"webhooks\":");
+        if (eng_whh_status_json(st, c->tenant, b, &err) != 0) {
+            eng_buf_reset(b);
+            return integ_store_error(c->resp, "read the webhook check", &err);
+        }
+        eng_buf_putc(b, '}');
+    }
     return ENG_HTTP_DONE;
+}
+
+/* POST /api/integrations/woocommerce/webhooks/check: 200 with the stored check. */
+int eng_api_woo_webhooks_check(struct eng_api_ctx *c)
+{
+    return integ_submit(c, INTEG_WH_CHECK);
+}
+
+/* POST /api/integrations/woocommerce/webhooks/register: 200 {"ok","registered","webhooks",
+ * "sweep"}; 422 naming WEBHOOK_PUBLIC_URL or webhook_secret; 404 without credentials; 502 when
+ * the store's webhooks cannot be listed. */
+int eng_api_woo_webhooks_register(struct eng_api_ctx *c)
+{
+    return integ_submit(c, INTEG_WH_REGISTER);
 }
 
 /* DELETE /api/integrations/{platform}/credentials: 204, or 404 when nothing is stored. A row of

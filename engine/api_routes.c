@@ -16,6 +16,8 @@ const struct eng_api_route eng_api_routes[] = {
     {"POST", "/api/integrations/{platform}/credentials", 0, eng_api_integration_store},
     {"DELETE", "/api/integrations/{platform}/credentials", 0, eng_api_integration_delete},
     {"POST", "/api/integrations/{platform}/test", 0, eng_api_integration_test},
+    {"POST", "/api/integrations/woocommerce/webhooks/check", 0, eng_api_woo_webhooks_check},
+    {"POST", "/api/integrations/woocommerce/webhooks/register", 0, eng_api_woo_webhooks_register},
     {"GET", "/api/integrations/quickbooks/connect", 0, eng_api_qbo_connect},
     {"GET", "/api/integrations/quickbooks/callback", ENG_ROUTE_PUBLIC, eng_api_qbo_callback},
     {"GET", "/api/sync/status", 0, eng_api_sync_status_list},

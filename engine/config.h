@@ -36,6 +36,12 @@ struct eng_config {
     char *quickbooks_api_base;        /* QUICKBOOKS_API_BASE (scheme and host), default per env */
     char *anonymous_tenant;           /* API_ANONYMOUS_TENANT (the demo's sandbox): requests with
                                        * no Authorization act as this tenant; loopback hosts only */
+
+    /* WooCommerce webhook health (webhook_health.h) */
+    char *webhook_public_url; /* WEBHOOK_PUBLIC_URL: the engine's public base URL as the store
+                               * reaches it (https unless loopback), no trailing '/'; NULL when
+                               * unset (webhooks cannot be registered) */
+    long long webhook_check_interval_s; /* WEBHOOK_CHECK_INTERVAL_S, default 3600; 0 = off */
 };
 
 /* Load .env (if present in the working directory) into the environment without overriding,

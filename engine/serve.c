@@ -17,6 +17,7 @@
 #include "vault.h"
 #include "scripts.h"
 #include "sync.h"
+#include "webhook_health.h"
 #include "worker.h"
 
 int eng_cli_serve(int argc, char **argv)
@@ -64,6 +65,7 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_workers *workers = NULL;
     struct eng_httpd *httpd = NULL;
     struct eng_orch *orch = NULL;
+    struct eng_whh_timer *whh = NULL;
     struct eng_api api = {.cfg = &cfg, .scripts = scripts, .keys = keys};
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -97,6 +99,8 @@ int eng_cli_serve(int argc, char **argv)
     };
     if (eng_httpd_start(&hopts, &httpd, &err) != 0)
         goto out;
+    if (eng_whh_timer_start(&cfg, keys, workers, &whh, &err) != 0) /* WEBHOOK_CHECK_INTERVAL_S */
+        goto out;
 
     if (cfg.api_token == NULL)
         eng_logf(ENG_LOG_WARN, "API_TOKEN is not set: only tenant tokens (tallysync token "
@@ -116,7 +120,9 @@ out:
     if (status != 0)
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
     eng_orch_stop(orch); /* jobs give their work back before the workers stop */
+    eng_whh_timer_stop(whh); /* submits to the workers: stopped first */
     eng_workers_stop(workers);
+    eng_whh_timer_free(whh);
     eng_httpd_stop(httpd); /* the ingest writer still answers the webhooks it holds meanwhile */
     eng_ingest_stop(api.ingest);
     eng_scripts_free(scripts);

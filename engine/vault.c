@@ -267,6 +267,25 @@ static int bind_names(struct eng_store_stmt *s, const char *tenant, const char *
     return rc != 0 ? rc : eng_store_bind_text(s, 2, platform, strlen(platform));
 }
 
+/* Bind ?1-?6 of a statement that writes a whole row: tenant, platform, the sealed blob, its key
+ * id, the public fields and the external account id (NULL binds NULL). */
+static int bind_row(struct eng_store_stmt *s, const char *tenant, const char *platform,
+                    const unsigned char *blob, size_t bloblen, const char *kid,
+                    const char *public_json, const char *account)
+{
+    int rc = bind_names(s, tenant, platform);
+    if (rc == 0)
+        rc = eng_store_bind_blob(s, 3, blob, bloblen);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 4, kid, strlen(kid));
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 5, public_json, strlen(public_json));
+    if (rc == 0)
+        rc = account != NULL ? eng_store_bind_text(s, 6, account, strlen(account))
+                             : eng_store_bind_null(s, 6);
+    return rc;
+}
+
 /* 1 when text is a JSON object (as SQLite's JSON functions read it), 0 when not, or < 0. */
 static int is_json_object(struct eng_store *st, const char *text, struct eng_err *err)
 {
@@ -382,21 +401,7 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
                      &s, "store", platform, err);
     }
     if (rc == 0) {
-        rc = bind_names(s, tenant, platform);
-        if (rc == 0) {
-            rc = eng_store_bind_blob(s, 3, blob, bloblen);
-        }
-        if (rc == 0) {
-            rc = eng_store_bind_text(s, 4, kid, strlen(kid));
-        }
-        if (rc == 0) {
-            rc = eng_store_bind_text(s, 5, public_json, strlen(public_json));
-        }
-        if (rc == 0) {
-            rc = external_account_id != NULL
-                     ? eng_store_bind_text(s, 6, external_account_id, strlen(external_account_id))
-                     : eng_store_bind_null(s, 6);
-        }
+        rc = bind_row(s, tenant, platform, blob, bloblen, kid, public_json, external_account_id);
         if (rc != 0) {
             rc = eng_err_set(err, rc, "cannot store credentials for %.100s: %s", platform,
                              eng_err_name(rc));
@@ -794,21 +799,7 @@ int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, con
                      &s, "store", platform, err);
     }
     if (rc == 0) {
-        rc = bind_names(s, tenant, platform);
-        if (rc == 0) {
-            rc = eng_store_bind_blob(s, 3, blob, bloblen);
-        }
-        if (rc == 0) {
-            rc = eng_store_bind_text(s, 4, kid, strlen(kid));
-        }
-        if (rc == 0) {
-            rc = eng_store_bind_text(s, 5, public_json, strlen(public_json));
-        }
-        if (rc == 0) {
-            rc = external_account_id != NULL
-                     ? eng_store_bind_text(s, 6, external_account_id, strlen(external_account_id))
-                     : eng_store_bind_null(s, 6);
-        }
+        rc = bind_row(s, tenant, platform, blob, bloblen, kid, public_json, external_account_id);
         if (rc == 0) {
             rc = eng_store_bind_int64(s, 7, expected);
         }

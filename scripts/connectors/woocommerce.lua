@@ -25,6 +25,26 @@
 -- test(ctx) -> true, message | false, message   one GET /system_status, Basic over https and
 --   OAuth 1.0a over plain http, like read and write.
 --
+-- webhooks(ctx, opts) -> list of the store's webhooks | nil, message, retryable
+--   GET /webhooks (status=all), every page (per_page, default 100; max_pages, default 20).
+--   Each: {id, name, status ("active" | "paused" | "disabled"), topic, delivery_url,
+--   date_modified_gmt}; WooCommerce never returns a webhook's secret (write-only).
+-- register_webhooks(ctx, {delivery_url =, topics = {...}, secret =}) -> report | nil, message,
+--   retryable   makes each topic have one active webhook of ours (delivery_url equal to ours,
+--   normalised: delivers_to) signing with secret: a missing one is created (POST /webhooks
+--   {name, topic, delivery_url, secret, status = "active"}), each existing one of ours gets
+--   PUT /webhooks/{id} {status = "active", secret, delivery_url} (re-activates a paused or
+--   disabled one, and makes it sign with this secret). report = {topics = {{topic, action =
+--   "created" | "updated" | "failed", id, was ("active" | "paused" | "disabled" | "missing"),
+--   error}}, ok = every topic done}. The secret is never put into a message.
+-- same_delivery_url(a, b) -> bool   scheme and host case-insensitive, default port and a trailing
+--   '/' ignored, query compared as a set of parameters.
+-- delivers_to(url, ours) -> bool   a webhook delivering to url is ours: same_delivery_url(url,
+--   ours), or url has no query and equals ours without its query (the engine's ingest routes a
+--   delivery without ?tenant= by its store URL, so such a webhook, made by hand, is ours too).
+-- WEBHOOK_TOPICS: the topics the engine syncs from (order, customer, product created/updated/
+--   deleted/restored where WooCommerce has them).
+--
 -- write(ctx, entity, records [, opts]) -> results (one per record, same order); opts.timeout_ms
 --   "stock":      {id = product id, stock_quantity = int}     PUT /products/{id}
 --   "order_note": {id = order id, note = text, customer_note = bool?}  POST /orders/{id}/notes
@@ -278,6 +298,146 @@ function M.write(ctx, entity, records, opts)
   end
   return results
 end
+
+-- {==== webhooks ====
+
+M.WEBHOOK_TOPICS = { "order.created", "order.updated", "order.deleted", "customer.created",
+  "customer.updated", "product.created", "product.updated" }
+M.WEBHOOK_MAX_PAGES = 20
+local WEBHOOK_STATUS = { active = true, paused = true, disabled = true }
+local DEFAULT_PORT = { http = "80", https = "443" }
+
+-- url -> scheme, host:port, path without trailing '/', sorted query parameters (or nil).
+local function url_parts(url)
+  if type(url) ~= "string" then return nil end
+  local scheme, rest = url:match("^(%a[%w+.-]*)://(.*)$")
+  if not scheme then return nil end
+  scheme = scheme:lower()
+  rest = rest:gsub("#.*$", "")
+  local authority, path, query = rest:match("^([^/?]*)([^?]*)%??(.*)$")
+  authority = authority:lower():gsub("^.*@", "")
+  local host, port = authority:match("^(.-):(%d+)$")
+  if host and port == DEFAULT_PORT[scheme] then authority = host end
+  path = path:gsub("/+$", "")
+  local params = {}
+  for pair in query:gmatch("[^&]+") do params[#params + 1] = pair end
+  table.sort(params)
+  return scheme, authority, path, table.concat(params, "&")
+end
+
+-- same_delivery_url(a, b) -> true when both name the same endpoint (see the top of the file)
+function M.same_delivery_url(a, b)
+  local s1, a1, p1, q1 = url_parts(a)
+  local s2, a2, p2, q2 = url_parts(b)
+  return s1 ~= nil and s1 == s2 and a1 == a2 and p1 == p2 and q1 == q2
+end
+
+-- delivers_to(url, ours) -> bool (see the top of the file)
+function M.delivers_to(url, ours)
+  if M.same_delivery_url(url, ours) then return true end
+  local s1, a1, p1, q1 = url_parts(url)
+  local s2, a2, p2 = url_parts(ours)
+  return s1 ~= nil and q1 == "" and s1 == s2 and a1 == a2 and p1 == p2
+end
+
+local function webhook_view(w)
+  return { id = w.id, name = type(w.name) == "string" and w.name or nil,
+           status = WEBHOOK_STATUS[w.status] and w.status or tostring(w.status),
+           topic = type(w.topic) == "string" and w.topic or nil,
+           delivery_url = type(w.delivery_url) == "string" and w.delivery_url or nil,
+           date_modified_gmt = type(w.date_modified_gmt) == "string" and w.date_modified_gmt or nil }
+end
+
+-- webhooks(ctx, opts) -> list | nil, message, retryable (see the top of the file)
+function M.webhooks(ctx, opts)
+  opts = opts or {}
+  local per_page = opts.per_page or M.PER_PAGE
+  if math.type(per_page) ~= "integer" or per_page < 1 or per_page > 100 then
+    error("woocommerce.webhooks: per_page must be an integer in 1..100", 2)
+  end
+  local max_pages = opts.max_pages or M.WEBHOOK_MAX_PAGES
+  local out, page, total_pages = {}, 0, 1
+  while page < total_pages and page < max_pages do
+    page = page + 1
+    local resp, msg, retryable = request(ctx, "GET", "/webhooks",
+      { per_page = per_page, page = page, status = "all", orderby = "id", order = "asc" }, nil,
+      opts.timeout_ms)
+    if resp == nil then return nil, msg, retryable end
+    if type(resp.json) ~= "table" then
+      return nil, ("WooCommerce answered page %d of webhooks without a JSON list"):format(page), true
+    end
+    total_pages = tonumber(resp.headers["x-wp-totalpages"]) or page
+    if #resp.json == 0 then break end
+    for _, w in ipairs(resp.json) do
+      if type(w) == "table" and math.type(w.id) == "integer" then out[#out + 1] = webhook_view(w) end
+    end
+  end
+  return out
+end
+
+local function check_register_opts(o)
+  if type(o) ~= "table" then error("woocommerce.register_webhooks: opts must be a table", 3) end
+  if not url_parts(o.delivery_url) or not o.delivery_url:match("^https?://") then
+    error("woocommerce.register_webhooks: delivery_url must be an http(s) URL", 3)
+  end
+  if type(o.secret) ~= "string" or o.secret == "" then
+    error("woocommerce.register_webhooks: secret must be a non-empty string", 3)
+  end
+  if type(o.topics) ~= "table" or #o.topics == 0 then
+    error("woocommerce.register_webhooks: topics must be a non-empty list", 3)
+  end
+  for i, t in ipairs(o.topics) do
+    if type(t) ~= "string" or not t:match("^[%w_]+%.[%w_]+$") then
+      error(("woocommerce.register_webhooks: topics[%d] is not a topic like order.updated"):format(i), 3)
+    end
+  end
+end
+
+-- register_webhooks(ctx, opts) -> report | nil, message, retryable (see the top of the file)
+function M.register_webhooks(ctx, opts)
+  check_register_opts(opts)
+  local list, msg, retryable = M.webhooks(ctx, { timeout_ms = opts.timeout_ms })
+  if not list then return nil, msg, retryable end
+  local report, all_ok = {}, true
+  for _, topic in ipairs(opts.topics) do
+    local ours = {}
+    for _, w in ipairs(list) do
+      if w.topic == topic and M.delivers_to(w.delivery_url, opts.delivery_url) then
+        ours[#ours + 1] = w
+      end
+    end
+    local r = { topic = topic, was = "missing" }
+    if #ours == 0 then
+      local resp, err = request(ctx, "POST", "/webhooks", nil,
+        { name = "tallysync " .. topic, topic = topic, delivery_url = opts.delivery_url,
+          secret = opts.secret, status = "active" }, opts.timeout_ms)
+      if resp and type(resp.json) == "table" then
+        r.action, r.id = "created", resp.json.id
+      else
+        r.action, r.error = "failed", err or "WooCommerce answered the create without a webhook"
+      end
+      report[#report + 1] = r
+    else
+      for _, w in ipairs(ours) do
+        local one = { topic = topic, id = w.id, was = w.status }
+        local resp, err = request(ctx, "PUT", ("/webhooks/%d"):format(w.id), nil,
+          { status = "active", secret = opts.secret, delivery_url = opts.delivery_url }, opts.timeout_ms)
+        if resp then one.action = "updated" else one.action, one.error = "failed", err end
+        report[#report + 1] = one
+      end
+    end
+  end
+  for _, r in ipairs(report) do
+    if r.action == "failed" then all_ok = false end
+    -- a message can quote a body WooCommerce echoed: never let the secret through
+    if r.error and opts.secret ~= "" then
+      local i = r.error:find(opts.secret, 1, true)
+      if i then r.error = "WooCommerce refused the webhook (message withheld: it quoted the secret)" end
+    end
+  end
+  return { topics = report, ok = all_ok }
+end
+-- }====
 
 -- test(ctx) -> true, message | false, message
 function M.test(ctx)

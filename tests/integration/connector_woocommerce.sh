@@ -5,7 +5,9 @@
 # injected 500/503/timeouts/dropped connections, write endpoints). Covers paging over 252 orders,
 # modified_after / status / ids filters, auth success and failure (no retry on 401), OAuth over
 # plain HTTP, each fault, writes visible in the store and a retried PUT that changes things once;
-# then the mock's signed webhook deliveries (signature, headers, WordPress JSON escaping, ping).
+# the store's webhooks resource (webhooks() over pages, register_webhooks() re-activating and
+# creating, with the secret the store received checked in the mock); then the mock's signed
+# webhook deliveries (signature, headers, WordPress JSON escaping, ping).
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"

@@ -375,4 +375,123 @@ case("a POST whose answer is lost is not silently resent", function()
 end)
 -- }====
 
+-- {==== webhooks ====
+local OURS = "https://sync.example.com/api/webhooks/woocommerce?tenant=t1"
+
+local function mock_hooks()
+  local by_id = {}
+  for _, w in ipairs(ctl("GET", "webhooks")) do by_id[w.id] = w end
+  return by_id
+end
+
+case("delivery URLs: normalised comparison, and hand-made URLs without a query are ours", function()
+  eq(woo.same_delivery_url("HTTPS://Sync.Example.com:443/api/webhooks/woocommerce/?tenant=t1", OURS), true, "normalised")
+  eq(woo.same_delivery_url("https://sync.example.com/api/webhooks/woocommerce?tenant=t2", OURS), false, "other tenant")
+  eq(woo.same_delivery_url("http://sync.example.com/api/webhooks/woocommerce?tenant=t1", OURS), false, "scheme")
+  eq(woo.same_delivery_url("https://sync.example.com:8443/api/webhooks/woocommerce?tenant=t1", OURS), false, "port")
+  eq(woo.same_delivery_url("not a url", OURS), false, "garbage")
+  eq(woo.delivers_to("https://sync.example.com/api/webhooks/woocommerce", OURS), true, "no query")
+  eq(woo.delivers_to("https://sync.example.com/api/webhooks/woocommerce?tenant=t2", OURS), false, "other tenant")
+  eq(woo.delivers_to("https://elsewhere.example.com/api/webhooks/woocommerce", OURS), false, "other host")
+end)
+
+case("webhooks(): every page (130 webhooks, per_page 100), statuses, never a secret", function()
+  local specs = {}
+  for i = 1, 128 do
+    specs[i] = { topic = "coupon.updated", delivery_url = "https://other.example.com/h" .. i, secret = "foreign-secret-" .. i }
+  end
+  specs[129] = { topic = "order.updated", delivery_url = OURS, status = "disabled", secret = "old-secret-value" }
+  specs[130] = { topic = "order.created", delivery_url = OURS, status = "paused" }
+  local ids = ctl("POST", "webhooks", { webhooks = specs }).ids
+  local before = hits()
+  local list = assert(woo.webhooks(ctx_basic()))
+  eq(hits() - before, 2, "two pages")
+  local seen = {}
+  for _, w in ipairs(list) do
+    seen[w.id] = w
+    eq(w.secret, nil, "no secret field")
+  end
+  for _, id in ipairs(ids) do assert(seen[id], "webhook " .. id .. " listed") end
+  eq(seen[ids[129]].status, "disabled", "disabled")
+  eq(seen[ids[130]].status, "paused", "paused")
+  eq(seen[ids[129]].delivery_url, OURS, "delivery_url")
+  eq(seen[ids[129]].topic, "order.updated", "topic")
+end)
+
+case("webhooks(): over OAuth 1.0a too, and a wrong secret is refused", function()
+  local list = assert(woo.webhooks(ctx_oauth()))
+  assert(#list >= 130, "listed " .. #list)
+  local none, msg, retryable = woo.webhooks(ctx_basic("cs_wrong_secret_value"))
+  eq(none, nil, "refused")
+  eq(retryable, false, "not retryable")
+  assert(msg:find("credentials rejected", 1, true), msg)
+  assert(not msg:find("cs_wrong_secret_value", 1, true), "no secret in the message")
+end)
+
+case("webhooks(): a 500 for good is a retryable error", function()
+  fault("500", 10)
+  local none, msg, retryable = woo.webhooks(ctx_basic())
+  fault("500", 0)
+  eq(none, nil, "failed")
+  eq(retryable, true, "retryable")
+  assert(msg:find("HTTP 500", 1, true), msg)
+end)
+
+case("register_webhooks(): re-activates ours, creates the missing, leaves others alone", function()
+  local secret = "whs_" .. ("x"):rep(24)
+  local before = mock_hooks()
+  local r = assert(woo.register_webhooks(ctx_basic(), { delivery_url = OURS, secret = secret,
+    topics = { "order.created", "order.updated", "customer.created" } }))
+  eq(r.ok, true, "ok")
+  local by_topic = {}
+  for _, t in ipairs(r.topics) do by_topic[t.topic] = t end
+  eq(by_topic["order.updated"].action, "updated", "disabled one updated")
+  eq(by_topic["order.updated"].was, "disabled", "was disabled")
+  eq(by_topic["order.created"].was, "paused", "was paused")
+  eq(by_topic["customer.created"].action, "created", "missing one created")
+  eq(by_topic["customer.created"].was, "missing", "was missing")
+  local after = mock_hooks()
+  local ours = 0
+  for id, w in pairs(after) do
+    if w.delivery_url == OURS then
+      ours = ours + 1
+      eq(w.status, "active", "active: " .. w.topic)
+      eq(w.secret, secret, "the secret the store received: " .. w.topic)
+      eq(w.failure_count, 0, "failure count reset")
+    elseif before[id] then
+      eq(w.secret, before[id].secret, "a foreign webhook keeps its secret")
+      eq(w.status, before[id].status, "... and its status")
+    end
+  end
+  eq(ours, 3, "one webhook of ours per topic")
+  local again = assert(woo.register_webhooks(ctx_basic(), { delivery_url = OURS, secret = secret,
+    topics = { "order.created", "order.updated", "customer.created" } }))
+  for _, t in ipairs(again.topics) do eq(t.action, "updated", "second run: " .. t.topic) end
+  local n = 0
+  for _ in pairs(mock_hooks()) do n = n + 1 end
+  local m = 0
+  for _ in pairs(after) do m = m + 1 end
+  eq(n, m, "a second run creates nothing")
+end)
+
+case("register_webhooks(): a refused create fails alone; bad arguments raise", function()
+  local r = assert(woo.register_webhooks(ctx_basic(), { delivery_url = OURS, secret = "whs_secret_value_1",
+    topics = { "order.created", "action.woocommerce_x" } }))
+  eq(r.ok, true, "an action topic is accepted by the store")
+  local ok, err = pcall(woo.register_webhooks, ctx_basic(), { delivery_url = OURS, topics = { "order.created" } })
+  eq(ok, false, "no secret raises")
+  assert(tostring(err):find("secret", 1, true), err)
+  ok = pcall(woo.register_webhooks, ctx_basic(), { delivery_url = "ftp://x", secret = "s", topics = { "order.created" } })
+  eq(ok, false, "bad delivery_url raises")
+  ok = pcall(woo.register_webhooks, ctx_basic(), { delivery_url = OURS, secret = "s", topics = { "order" } })
+  eq(ok, false, "bad topic raises")
+  fault("500", 10)
+  local none, msg = woo.register_webhooks(ctx_basic(), { delivery_url = OURS, secret = "whs_secret_value_2",
+    topics = { "order.created" } })
+  fault("500", 0)
+  eq(none, nil, "a listing failure is nil, message")
+  assert(not msg:find("whs_secret_value_2", 1, true), "no secret in the message")
+end)
+-- }====
+
 spec.finish("woocommerce_connector")

@@ -23,6 +23,16 @@ Store routes (prefix /wp-json/wc/v3):
   PUT  /products/{id}        JSON body, e.g. {"stock_quantity": 5}
   PUT  /orders/{id}          JSON body; meta_data entries are merged by key
   POST /orders/{id}/notes    JSON {"note": ...} -> 201 note
+  GET  /webhooks             per_page (1-100, default 10), page, status (all|active|paused|
+       disabled, default all), orderby (date|id), order; X-WP-Total, X-WP-TotalPages, Link.
+       A webhook never shows its secret (write-only, as in WooCommerce).
+  GET  /webhooks/{id}
+  POST /webhooks             {"name", "topic" (required), "delivery_url" (required, http(s)),
+                             "secret", "status"} -> 201; without a secret WooCommerce sets one
+                             itself (an MD5 of user data): so does this mock
+  PUT  /webhooks/{id}        any of name, status, topic, delivery_url, secret; status "active"
+                             resets the failure count
+  DELETE /webhooks/{id}?force=true   (without force: 501 woocommerce_rest_trash_not_supported)
 Errors are WooCommerce's JSON {"code", "message", "data": {"status"}}; 401 on bad auth.
 
 Test control (no auth):
@@ -46,6 +56,12 @@ Test control (no auth):
                         Answers {"status", "signature", "body"}.
   POST /_mock/echo      a receiver for the above: keeps the raw body (base64) and headers;
   GET  /_mock/echoes    lists them
+  GET  /_mock/webhooks  every webhook with what the REST API hides: {"id", ..., "secret",
+                        "failure_count"}
+  POST /_mock/webhooks  {"webhooks": [{"topic", "delivery_url", "status"?, "secret"?,
+                        "name"?}]} adds webhooks as the shop's admin would -> {"ids": [...]}
+  POST /_mock/webhooks/{id}/status  {"status": "disabled"} sets it, as WooCommerce does after
+                        more than 5 consecutive failed deliveries (failure_count 6)
 """
 import base64
 import hashlib
@@ -75,6 +91,33 @@ def load(name):
         return json.load(f)
 
 
+WEBHOOK_STATUSES = ("active", "paused", "disabled")
+
+
+def new_webhook(body):
+    """Store a webhook (under LOCK) the way WooCommerce does; returns it."""
+    STORE.next_webhook += 1
+    topic = body["topic"]
+    now = gmt(datetime.utcnow())
+    w = {"id": STORE.next_webhook, "name": body.get("name") or "Webhook created on %s" % now,
+         "status": body.get("status") or "active", "topic": topic,
+         "resource": topic.partition(".")[0], "event": topic.partition(".")[2],
+         "hooks": [], "delivery_url": body["delivery_url"],
+         # WooCommerce's default secret when none is given: an MD5 of the user's data
+         "secret": body["secret"] if body.get("secret") else hashlib.md5(b"1|admin").hexdigest(),
+         "failure_count": 0, "date_created": now, "date_created_gmt": now,
+         "date_modified": now, "date_modified_gmt": now}
+    STORE.webhooks[w["id"]] = w
+    return w
+
+
+def webhook_public(w):
+    """What the REST API shows of a webhook: everything but the secret and the failure count."""
+    out = {k: v for k, v in w.items() if k not in ("secret", "failure_count")}
+    out["_links"] = {"self": [{"href": "%s/webhooks/%d" % (PREFIX, w["id"])}]}
+    return out
+
+
 class Store:
     def __init__(self):
         self.reset()
@@ -95,6 +138,8 @@ class Store:
         self.faults = []  # list of (kind, delay_ms)
         self.nonces = {}
         self.next_note = 1000
+        self.webhooks = {}
+        self.next_webhook = 100
 
 
 STORE = Store()
@@ -209,6 +254,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         self.dispatch("PUT")
 
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
     def dispatch(self, method):
         u = urlsplit(self.path)
         self._log = None  # one handler serves every request of a keep-alive connection
@@ -216,6 +264,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(method, u.path)
         params = parse_qsl(u.query, keep_blank_values=True)
         body = self.read_body() if method in ("POST", "PUT") else {}
+        if method == "DELETE" and int(self.headers.get("Content-Length") or 0) > 0:
+            self.rfile.read(int(self.headers.get("Content-Length")))
         with LOCK:
             STORE.hits += 1
             fault = STORE.faults.pop(0) if STORE.faults else None
@@ -314,6 +364,8 @@ class Handler(BaseHTTPRequestHandler):
             host = self.headers.get("Host", "127.0.0.1")
             return self.send_json(200, {"environment": {"home_url": "http://%s" % host, "version": "9.4.2",
                                                         "wp_version": "6.7.1"}, "settings": {"currency": "USD"}})
+        if parts[0] == "webhooks":
+            return self.webhooks_route(method, parts[1:], q, body)
         if parts[0] not in ENTITIES:
             return self.error(404, "rest_no_route", "No route was found matching the URL and request method.")
         ent = parts[0]
@@ -426,6 +478,117 @@ class Handler(BaseHTTPRequestHandler):
             headers["Link"] = ", ".join(links)
         self.send_json(200, chunk, headers)
 
+    # ---- the webhooks resource (wc/v3/webhooks) ----
+    def webhooks_route(self, method, rest, q, body):
+        no_route = ("rest_no_route", "No route was found matching the URL and request method.")
+        if not rest:
+            if method == "GET":
+                return self.webhook_list(q)
+            if method == "POST":
+                return self.webhook_create(body)
+            return self.error(404, *no_route)
+        try:
+            wid = int(rest[0])
+        except ValueError:
+            return self.error(404, *no_route)
+        with LOCK:
+            w = STORE.webhooks.get(wid)
+        if w is None or len(rest) > 1:
+            return self.error(404, "woocommerce_rest_webhook_invalid_id", "Invalid ID.")
+        if method == "GET":
+            return self.send_json(200, webhook_public(w))
+        if method == "PUT":
+            return self.webhook_update(w, body)
+        if method == "DELETE":
+            if q.get("force") not in ("true", "1"):
+                return self.error(501, "woocommerce_rest_trash_not_supported",
+                                  "Webhooks do not support trashing.")
+            with LOCK:
+                STORE.webhooks.pop(wid, None)
+                STORE.writes.append({"kind": "webhook_delete", "id": wid})
+            return self.send_json(200, webhook_public(w))
+        return self.error(404, *no_route)
+
+    def webhook_check(self, body, creating):
+        for k in ("topic", "delivery_url") if creating else ():
+            if not body.get(k):
+                self.error(400, "rest_missing_callback_param", "Missing parameter(s): %s" % k)
+                return False
+        if "topic" in body and not re.match(r"^[a-z_]+\.[a-z_]+$", str(body["topic"])):
+            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): topic",
+                                 "data": {"status": 400, "params": {"topic": "Invalid topic."}}})
+            return False
+        if "delivery_url" in body and not re.match(r"^https?://[^/]", str(body["delivery_url"])):
+            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): delivery_url",
+                                 "data": {"status": 400, "params": {"delivery_url": "Invalid URL."}}})
+            return False
+        if "status" in body and body["status"] not in WEBHOOK_STATUSES:
+            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): status",
+                                 "data": {"status": 400, "params": {"status": "status is not one of active, paused, and disabled."}}})
+            return False
+        return True
+
+    def webhook_create(self, body):
+        if not self.webhook_check(body, True):
+            return
+        with LOCK:
+            w = new_webhook(body)
+            STORE.writes.append({"kind": "webhook_create", "id": w["id"],
+                                 "body": {k: v for k, v in body.items() if k != "secret"}})
+        self.send_json(201, webhook_public(w))
+
+    def webhook_update(self, w, body):
+        if not self.webhook_check(body, False):
+            return
+        with LOCK:
+            for k in ("name", "topic", "delivery_url", "secret", "status"):
+                if k in body:
+                    w[k] = body[k]
+            if body.get("status") == "active":
+                w["failure_count"] = 0
+            if "topic" in body:
+                w["resource"], _, w["event"] = w["topic"].partition(".")
+            w["date_modified"] = w["date_modified_gmt"] = gmt(datetime.utcnow())
+            STORE.writes.append({"kind": "webhook_update", "id": w["id"],
+                                 "body": {k: v for k, v in body.items() if k != "secret"}})
+            out = webhook_public(w)
+        self.send_json(200, out)
+
+    def webhook_list(self, q):
+        def bad(param, why):
+            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): %s" % param,
+                                 "data": {"status": 400, "params": {param: why}}})
+        try:
+            per_page = int(q.get("per_page", "10"))
+            page = int(q.get("page", "1"))
+        except ValueError:
+            return bad("per_page", "per_page is not of type integer.")
+        if per_page < 1 or per_page > 100:
+            return bad("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)")
+        status = q.get("status", "all")
+        if status not in ("all",) + WEBHOOK_STATUSES:
+            return bad("status", "status is not one of all, active, paused, and disabled.")
+        with LOCK:
+            hooks = [w for w in STORE.webhooks.values() if status == "all" or w["status"] == status]
+        orderby = q.get("orderby", "date")
+        if orderby not in ("date", "id"):
+            return bad("orderby", "orderby is not one of date, id, include, title, slug.")
+        hooks.sort(key=(lambda w: w["id"]) if orderby == "id" else (lambda w: (w["date_created_gmt"], w["id"])),
+                   reverse=q.get("order", "desc") != "asc")
+        total = len(hooks)
+        pages = (total + per_page - 1) // per_page
+        if page > max(pages, 1):
+            return bad("page", "The page number requested is larger than the number of pages available.")
+        chunk = [webhook_public(w) for w in hooks[(page - 1) * per_page: page * per_page]]
+        headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
+        host = self.headers.get("Host", "127.0.0.1")
+        scheme = "https" if self.server.https else "http"
+        links = ['<%s://%s%s/webhooks?page=%d&per_page=%d>; rel="%s"' % (scheme, host, PREFIX, n, per_page, rel)
+                 for rel, n in (("prev", page - 1), ("next", page + 1)) if 1 <= n <= pages]
+        if links:
+            headers["Link"] = ", ".join(links)
+        self.send_json(200, chunk, headers)
+
     # ---- webhooks ----
     def fire(self, spec):
         import urllib.error
@@ -504,6 +667,25 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         if path == "/_mock/webhook" and method == "POST":
             return self.send_json(200, self.fire(body))
+        if path == "/_mock/webhooks" and method == "GET":
+            with LOCK:
+                return self.send_json(200, sorted(STORE.webhooks.values(), key=lambda w: w["id"]))
+        if path == "/_mock/webhooks" and method == "POST":
+            ids = []
+            with LOCK:
+                for spec in body.get("webhooks") or []:
+                    ids.append(new_webhook(spec)["id"])
+            return self.send_json(200, {"ids": ids})
+        m = re.match(r"^/_mock/webhooks/(\d+)/status$", path)
+        if m and method == "POST":
+            if body.get("status") not in WEBHOOK_STATUSES:
+                return self.send_json(400, {"error": "status"})
+            with LOCK:
+                w = STORE.webhooks.get(int(m.group(1)))
+                if w is not None:
+                    w["status"] = body["status"]
+                    w["failure_count"] = 6 if body["status"] == "disabled" else 0
+            return self.send_json(200 if w else 404, {"ok": w is not None})
         if path == "/_mock/echoes":
             with LOCK:
                 return self.send_json(200, STORE.echoes)

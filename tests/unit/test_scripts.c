@@ -42,11 +42,12 @@ static struct eng_scripts *new_registry(void)
     snprintf(lib, sizeof lib, "%s/lib", sdir);
     mkdir(lib, 0755);
     /* mappings are checked by the real lib.mapping (the contract), as in a deployment */
-    char cmd[700];
+    char cmd[1100];
     const char *src = getenv("ENG_SOURCE_DIR") ? getenv("ENG_SOURCE_DIR") : ".";
     snprintf(cmd, sizeof cmd,
-             "cp '%s/scripts/lib/mapping.lua' '%s/scripts/lib/mapping_rules.lua' '%s/'", src, src,
-             lib);
+             "cp '%s/scripts/lib/mapping.lua' '%s/scripts/lib/mapping_rules.lua' "
+             "'%s/scripts/lib/civil_date.lua' '%s/'",
+             src, src, src, lib);
     if (system(cmd) != 0)
         abort();
     struct eng_vm_opts o = {0};
@@ -97,7 +98,7 @@ static void test_publish_reject_swap_delete(void)
 
     write_file(mdir, "m.lua", "return { map = function(r) return { v = 1 } end }\n");
     eng_scripts_scan(reg, &changed);
-    CHECK_INT(changed, 3); /* lib/mapping.lua, lib/mapping_rules.lua and m.lua */
+    CHECK_INT(changed, 4); /* lib/mapping.lua, mapping_rules.lua, civil_date.lua and m.lua */
     uint64_t g1 = eng_scripts_generation(reg);
     CHECK(g1 > 0);
     char *src = published(reg, "mappings/m.lua");
@@ -185,7 +186,7 @@ static void test_connector_exports_checked(void)
                "} end }\n");
     int changed = 0;
     eng_scripts_scan(reg, &changed);
-    CHECK_INT(changed, 4); /* lib/util, lib/mapping(_rules), the mapping; the connector is not */
+    CHECK_INT(changed, 5); /* lib/util, the three lib.mapping files, the mapping; not the connector */
     char *st = status(reg);
     CHECK(contains(st, "field 'read' must be a function"));
     free(st);
