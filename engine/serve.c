@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -81,9 +82,13 @@ int eng_cli_serve(int argc, char **argv)
     /* the sync dispatcher: interrupted runs resume now; bulk runs hold at most WORKERS - 1
      * workers, so webhooks, retries and API requests that need a worker still get one */
     struct eng_sync_env senv = {.cfg = &cfg, .keys = keys};
-    orch = eng_orch_start(&senv, workers, cfg.workers, &err);
-    if (orch == NULL)
-        goto out;
+    /* SYNC_DISPATCHER=off: jobs are queued but not run (tests of the producers, maintenance) */
+    const char *dispatch = getenv("SYNC_DISPATCHER");
+    if (dispatch == NULL || strcmp(dispatch, "off") != 0) {
+        orch = eng_orch_start(&senv, workers, cfg.workers, &err);
+        if (orch == NULL)
+            goto out;
+    }
     api.orch = orch;
     struct eng_ingest_opts ingest_opts;
     if (eng_ingest_env(&ingest_opts, &err) != 0 ||
@@ -119,7 +124,7 @@ int eng_cli_serve(int argc, char **argv)
 out:
     if (status != 0)
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
-    eng_orch_stop(orch); /* jobs give their work back before the workers stop */
+    eng_orch_stop(orch);     /* jobs give their work back before the workers stop */
     eng_whh_timer_stop(whh); /* submits to the workers: stopped first */
     eng_workers_stop(workers);
     eng_whh_timer_free(whh);

@@ -55,7 +55,7 @@ cloudevent() { # ID REALM ENTITY_ID [TIME] [TYPE]
           intuitaccountid: $realm, data: {}}'
 }
 
-serve_start WOOCOMMERCE_WEBHOOK_SECRET="$WOO_DEFAULT_SECRET" QUICKBOOKS_WEBHOOK_SECRET="$QBO_VERIFIER" \
+serve_start SYNC_DISPATCHER=off WOOCOMMERCE_WEBHOOK_SECRET="$WOO_DEFAULT_SECRET" QUICKBOOKS_WEBHOOK_SECRET="$QBO_VERIFIER" \
     MAX_BODY_BYTES=65536 || finish
 
 echo "== tenants: two WooCommerce stores with their own webhook secrets, one QuickBooks realm"
@@ -317,7 +317,7 @@ assert_eq "serve stops cleanly (exit 0)" 0 "$STOP_RC"
 
 echo "== after downtime: a catch-up sweep per tenant and platform that was receiving webhooks"
 assert_eq "no sweep while the engine ran" 0 "$(sql "SELECT COUNT(*) FROM sync_queue WHERE kind = 'sweep'")"
-serve_start WOOCOMMERCE_WEBHOOK_SECRET="$WOO_DEFAULT_SECRET" QUICKBOOKS_WEBHOOK_SECRET="$QBO_VERIFIER" || finish
+serve_start SYNC_DISPATCHER=off WOOCOMMERCE_WEBHOOK_SECRET="$WOO_DEFAULT_SECRET" QUICKBOOKS_WEBHOOK_SECRET="$QBO_VERIFIER" || finish
 assert_eq "the restarted engine queued one sweep per (tenant, platform) with webhooks, since the newest" \
     "shop-a|quickbooks|startup|1
 shop-a|woocommerce|startup|1
@@ -328,7 +328,7 @@ shop-b|woocommerce|startup|1" \
               WHERE e.tenant_id = q.tenant_id AND e.source = json_extract(q.payload, '\$.source'))
             FROM sync_queue q WHERE kind = 'sweep' ORDER BY 1, 2")"
 serve_stop
-serve_start WOOCOMMERCE_WEBHOOK_SECRET="$WOO_DEFAULT_SECRET" QUICKBOOKS_WEBHOOK_SECRET="$QBO_VERIFIER" || finish
+serve_start SYNC_DISPATCHER=off WOOCOMMERCE_WEBHOOK_SECRET="$WOO_DEFAULT_SECRET" QUICKBOOKS_WEBHOOK_SECRET="$QBO_VERIFIER" || finish
 assert_eq "... and not again while they are pending" 4 "$(sql "SELECT COUNT(*) FROM sync_queue WHERE kind = 'sweep'")"
 serve_stop
 assert_eq "serve stops cleanly again" 0 "$STOP_RC"
