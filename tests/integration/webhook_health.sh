@@ -60,7 +60,7 @@ mock POST "webhooks/$DISABLED_ID/status" '{"status": "disabled"}' >/dev/null
 assert_jq "the store has 129 webhooks, ours for order.updated disabled after failures" "$(mock GET webhooks)" \
     "length == 129 and ([.[] | select(.id == $DISABLED_ID)][0] | .status == \"disabled\" and .failure_count == 6)"
 
-serve_start WEBHOOK_PUBLIC_URL="$PUBLIC/" WEBHOOK_CHECK_INTERVAL_S=0 || finish
+serve_start SYNC_DISPATCHER=off WEBHOOK_PUBLIC_URL="$PUBLIC/" WEBHOOK_CHECK_INTERVAL_S=0 || finish
 
 echo "== before any check"
 http GET /api/integrations/woocommerce/status
@@ -209,7 +209,7 @@ mock POST "webhooks/$(hook_id order.updated "$OURS")/status" '{"status": "disabl
 assert_eq "the engine stops cleanly" 0 "$STOP_RC"
 
 echo "== the schedule: WEBHOOK_CHECK_INTERVAL_S=1, and no WEBHOOK_PUBLIC_URL"
-serve_start WEBHOOK_CHECK_INTERVAL_S=1 || finish
+serve_start SYNC_DISPATCHER=off WEBHOOK_CHECK_INTERVAL_S=1 || finish
 checked_since() { # a check newer than LAST_CHECK is recorded, and the disabled topic is seen
     local v
     v=$(sql "SELECT value FROM settings WHERE tenant_id = 'default' AND key = 'woocommerce_webhooks'")
