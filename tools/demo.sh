@@ -54,6 +54,11 @@ pids+=($!)
 # the mock's second listener plays WordPress behind a TLS proxy (Basic auth), which is what the
 # connector speaks to a loopback http:// store
 woo_port=$(wait_line "$demo_dir/woocommerce.out" '^[0-9]+ [0-9]+$' | cut -d' ' -f2)
+# twenty more orders like the fixture order, a month of trading
+curl -sf -X POST "http://127.0.0.1:$woo_port/_mock/seed" -H 'Content-Type: application/json' \
+  -d '{"entity": "orders", "generate": 20, "start_id": 2001, "start": "2026-11-01T09:00:00",
+       "step_s": 86400, "statuses": ["completed", "processing"]}' >/dev/null ||
+  die "the WooCommerce mock did not take the demo orders"
 
 $py tests/mocks/quickbooks_mock.py --client-id "$qbo_client" --client-secret "$qbo_secret" \
   --realm-id "$realm" >"$demo_dir/quickbooks.out" 2>"$demo_dir/quickbooks.err" &
@@ -63,6 +68,10 @@ wait_line "$demo_dir/quickbooks.out" '^ready$' >/dev/null
 qbo="http://127.0.0.1:$qbo_port"
 tokens=$(curl -sf -X POST "$qbo/_mock/tokens" -H 'Content-Type: application/json' \
   -d '{"expires_in": 3600}') || die "the QuickBooks mock did not mint tokens"
+# the company's shipping item (a real company makes one, or turns on shipping in its settings)
+shipping=$(curl -sf -X POST "$qbo/_mock/seed" -H 'Content-Type: application/json' \
+  -d '{"Item": [{"Name": "Shipping", "Type": "Service", "IncomeAccountRef": {"value": "79"}}]}' |
+  sed -E 's/.*"Item": *\["([^"]+)".*/\1/') || die "the QuickBooks mock did not take the shipping item"
 
 export DATABASE_URL="sqlite:$demo_dir/demo.db"
 export API_ANONYMOUS_TENANT=sandbox API_HOST=127.0.0.1 API_PORT=${API_PORT:-8923}
@@ -86,6 +95,9 @@ refresh=$(printf '%s' "$tokens" | sed -E 's/.*"refresh_token": *"([^"]+)".*/\1/'
 post /api/integrations/quickbooks/credentials \
   "{\"client_id\": \"$qbo_client\", \"client_secret\": \"$qbo_secret\", \"realm_id\": \"$realm\",
     \"access_token\": \"$access\", \"refresh_token\": \"$refresh\", \"environment\": \"sandbox\"}"
+out=$(curl -s -w '\n%{http_code}' -X PUT "$api/api/settings/transformer_config" \
+  -H 'Content-Type: application/json' -d "{\"shipping_item_id\": \"$shipping\"}") || true
+[[ ${out##*$'\n'} == 2* ]] || die "PUT transformer_config answered: ${out%$'\n'*}"
 for p in woocommerce quickbooks; do
   post "/api/integrations/$p/test" '{}'
   [[ $out == *'"ok":true'* ]] || die "the $p connection test failed: ${out%$'\n'*}"
@@ -93,7 +105,7 @@ done
 
 cat <<EOF
 demo: tallysync is serving $api as tenant 'sandbox' (no token needed; loopback only)
-demo: mock WooCommerce store  http://127.0.0.1:$woo_port/wp-json/wc/v3  (fixture orders)
+demo: mock WooCommerce store  http://127.0.0.1:$woo_port/wp-json/wc/v3  (the fixture orders + 20 generated)
 demo: mock QuickBooks company $qbo/v3/company/$realm  (see $qbo/_mock/state)
 demo: logs and database in $demo_dir/. Try the seed's quick start:
 

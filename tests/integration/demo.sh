@@ -28,10 +28,31 @@ assert_jq "no secret is shown" "$BODY" \
 HTTP_AUTH=0 http GET /api/integrations/woocommerce/status
 assert_eq "the seed's status call: 200" 200 "$CODE"
 
+HTTP_AUTH=0 http POST /api/sync/orders -H "Content-Type: application/json" \
+    -d '{"mode": "full", "dryRun": false}'
+assert_eq "the seed's sync call is accepted: 202" 202 "$CODE"
+SYNC_ID=$(jq -r .syncId <<<"$BODY")
+run_done() {
+    HTTP_AUTH=0 http GET "/api/sync/status/$SYNC_ID"
+    jq -e '.state | IN("succeeded", "partial", "failed", "cancelled")' <<<"$BODY" >/dev/null
+}
+wait_for 120000 run_done
+RUN=$BODY
+assert_jq "the run succeeds" "$RUN" '.state == "succeeded" and .counts.failed == 0'
+QBO=$(grep -m1 -oE 'see http://127\.0\.0\.1:[0-9]+' "$T/demo.out" | cut -d' ' -f2)
+STATE=$(curl -s "$QBO/_mock/state")
+assert_jq "it read the store's 22 orders (2 fixtures + 20 generated)" "$RUN" '.counts.read == 22'
+assert_eq "the mock QuickBooks holds one invoice per order" 22 "$(jq -r .counts.Invoice <<<"$STATE")"
+assert_jq "... and the run says it created them" "$RUN" '.counts.created == 22'
+HTTP_AUTH=0 http GET /api/sync/status
+assert_jq "the seed's status call lists the run" "$BODY" "[.items[].syncId] | index(\"$SYNC_ID\") != null"
+HTTP_AUTH=0 http GET /api/sync/history
+assert_jq "the seed's history call lists it once it is finished" "$BODY" \
+    "[.items[].syncId] | index(\"$SYNC_ID\") != null"
+
 kill -TERM "$DEMO_PID"
 wait_for 15000 pid_gone "$DEMO_PID"
 check "Ctrl-C (SIGTERM) stops the demo" pid_gone "$DEMO_PID"
-QBO=$(grep -m1 -oE 'see http://127\.0\.0\.1:[0-9]+' "$T/demo.out" | cut -d' ' -f2)
 engine_down() { HTTP_AUTH=0 http GET /health; [[ $CODE == 000 ]]; }
 mock_down() { ! curl -s --max-time 2 -o /dev/null "$QBO/_mock/state"; }
 wait_for 10000 engine_down

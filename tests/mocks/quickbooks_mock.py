@@ -90,7 +90,24 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 
 ENTITIES = ["Customer", "Vendor", "Employee", "Item", "Invoice", "SalesReceipt", "Payment",
-            "CreditMemo", "RefundReceipt"]
+            "CreditMemo", "RefundReceipt", "Account"]
+
+# A new QuickBooks Online (US) company's default accounts that the mappings look up by name
+# (Intuit creates these with every company; ids as in a fresh sandbox company).
+DEFAULT_ACCOUNTS = [
+    {"Id": "4", "Name": "Undeposited Funds", "AccountType": "Other Current Asset",
+     "AccountSubType": "UndepositedFunds", "Classification": "Asset"},
+    {"Id": "35", "Name": "Checking", "AccountType": "Bank", "AccountSubType": "Checking",
+     "Classification": "Asset"},
+    {"Id": "79", "Name": "Sales of Product Income", "AccountType": "Income",
+     "AccountSubType": "SalesOfProductIncome", "Classification": "Revenue"},
+    {"Id": "1", "Name": "Services", "AccountType": "Income",
+     "AccountSubType": "ServiceFeeIncome", "Classification": "Revenue"},
+    {"Id": "80", "Name": "Cost of Goods Sold", "AccountType": "Cost of Goods Sold",
+     "AccountSubType": "SuppliesMaterialsCogs", "Classification": "Expense"},
+    {"Id": "81", "Name": "Inventory Asset", "AccountType": "Other Current Asset",
+     "AccountSubType": "Inventory", "Classification": "Asset"},
+]
 BY_LOWER = {e.lower(): e for e in ENTITIES}
 NAME_SHARED = ("Customer", "Vendor", "Employee")
 
@@ -124,6 +141,8 @@ def reset():
     })
     S.setdefault("access", {})
     S.setdefault("refresh", {})
+    for a in DEFAULT_ACCOUNTS:
+        save("Account", dict(a, Active=True, FullyQualifiedName=a["Name"]), seed=True)
 
 
 def now_iso():
