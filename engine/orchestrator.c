@@ -72,6 +72,29 @@ struct job_task {
     int bulk;
 };
 
+/* A job queued by a webhook delivery settles that delivery's audit row: processed when the job
+ * is done, failed when it is dead. A failure here costs the audit status only. */
+static void job_settle_event(struct eng_store *st, long long job_id, const char *status)
+{
+    static const char sql[] =
+        "UPDATE webhook_events SET status = ?2, processed_at = strftime('%Y-%m-%dT%H:%M:%fZ', "
+        "'now') WHERE id = (SELECT webhook_event_id FROM sync_queue WHERE id = ?1) "
+        "AND status IN ('received', 'queued')";
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
+    if (rc == 0)
+        rc = eng_store_bind_int64(s, 1, job_id);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 2, status, strlen(status));
+    if (rc == 0)
+        rc = eng_store_step(s, &err);
+    eng_store_finalize(s);
+    if (rc < 0)
+        eng_logf(ENG_LOG_WARN, "sync: cannot mark the webhook event of job %lld %s: %s", job_id,
+                 status, err.msg);
+}
+
 static void job_task_run(struct eng_task *t, struct eng_vm *vm)
 {
     struct job_task *jt = (struct job_task *)t;
@@ -108,6 +131,8 @@ static void job_task_run(struct eng_task *t, struct eng_vm *vm)
     if (rc != 0 && rc != ENG_ENOTFOUND)
         eng_logf(ENG_LOG_ERROR, "sync: cannot record the end of job %lld: %s",
                  (long long)jt->job.id, qerr.msg);
+    else if (rc == 0 && (out == ENG_SYNC_DONE || dead))
+        job_settle_event(st, (long long)jt->job.id, dead ? "failed" : "processed");
 }
 
 static void job_task_done(struct eng_task *t)

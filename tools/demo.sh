@@ -44,6 +44,8 @@ wait_line() {
 rand() { head -c 18 /dev/urandom | base64 | tr '+/' '-_'; }
 woo_key="ck_$(rand)"
 woo_secret="cs_$(rand)"
+woo_hook_secret="wh_$(rand)"
+printf '%s' "$woo_hook_secret" >"$demo_dir/webhook_secret" # for the webhook example below
 qbo_client="demo-client"
 qbo_secret="demo-secret-$(rand)"
 realm=9130357766900456
@@ -89,7 +91,7 @@ post() {
 }
 post /api/integrations/woocommerce/credentials \
   "{\"store_url\": \"http://127.0.0.1:$woo_port\", \"consumer_key\": \"$woo_key\",
-    \"consumer_secret\": \"$woo_secret\"}"
+    \"consumer_secret\": \"$woo_secret\", \"webhook_secret\": \"$woo_hook_secret\"}"
 access=$(printf '%s' "$tokens" | sed -E 's/.*"access_token": *"([^"]+)".*/\1/')
 refresh=$(printf '%s' "$tokens" | sed -E 's/.*"refresh_token": *"([^"]+)".*/\1/')
 post /api/integrations/quickbooks/credentials \
@@ -114,6 +116,12 @@ demo: logs and database in $demo_dir/. Try the seed's quick start:
   curl $api/api/sync/status
   curl $api/api/sync/history
   curl -s $qbo/_mock/state | jq '.counts'      # the invoices the run created
+
+  # a signed WooCommerce delivery (the mock store signs it like WooCommerce) -> one record's sync
+  curl -X POST http://127.0.0.1:$woo_port/_mock/webhook -H "Content-Type: application/json" \
+    -d '{"url": "$api/api/webhooks/woocommerce?tenant=sandbox", "topic": "order.updated",
+         "id": 2001, "secret": "'"\$(cat $demo_dir/webhook_secret)"'"}'
+  curl $api/api/webhooks/events
 
 demo: Ctrl-C stops the engine and the mocks.
 EOF

@@ -50,6 +50,25 @@ HTTP_AUTH=0 http GET /api/sync/history
 assert_jq "the seed's history call lists it once it is finished" "$BODY" \
     "[.items[].syncId] | index(\"$SYNC_ID\") != null"
 
+echo "== a signed WooCommerce webhook syncs one new order"
+WOO=$(grep -m1 -oE 'store  http://127\.0\.0\.1:[0-9]+' "$T/demo.out" | awk '{print $2}')
+curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' -d '{"entity": "orders",
+    "generate": 1, "start_id": 3001, "start": "2026-11-25T10:00:00", "statuses": ["processing"]}' >/dev/null
+HOOK=$(jq -n --arg url "$BASE/api/webhooks/woocommerce?tenant=sandbox" \
+    --arg secret "$(cat "$T/demo/webhook_secret")" \
+    '{url: $url, secret: $secret, topic: "order.created", id: 3001}')
+FIRED=$(curl -s -X POST "$WOO/_mock/webhook" -H 'Content-Type: application/json' -d "$HOOK")
+assert_jq "the engine acknowledges the signed delivery" "$FIRED" '.status == 200'
+event_done() {
+    HTTP_AUTH=0 http GET /api/webhooks/events
+    jq -e '.events[0].status == "processed"' <<<"$BODY" >/dev/null
+}
+wait_for 60000 event_done
+assert_jq "the delivery is kept and marked processed once its job ran" "$BODY" \
+    '.events[0] | .status == "processed" and .topic == "order.created"'
+assert_eq "... and the new order is the 23rd invoice in the mock QuickBooks" 23 \
+    "$(curl -s "$QBO/_mock/state" | jq -r .counts.Invoice)"
+
 kill -TERM "$DEMO_PID"
 wait_for 15000 pid_gone "$DEMO_PID"
 check "Ctrl-C (SIGTERM) stops the demo" pid_gone "$DEMO_PID"
