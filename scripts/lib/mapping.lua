@@ -294,6 +294,10 @@ function M.format_error(m, record, msg)
     pos, rest = f or file, r or msg
   end
   rest = rest:gsub("\nstack traceback:.*$", "")
+  -- a mapping that names itself ("woo_order_to_qbo_invoice: order 727: ...") says it once
+  if type(m.name) == "string" and rest:sub(1, #m.name + 2) == m.name .. ": " then
+    rest = rest:sub(#m.name + 3)
+  end
   if rest:sub(1, #noun + 1) == noun .. " " or rest:sub(1, #noun + 1) == noun .. ":" then
     return ("%s: %s"):format(pos, rest)
   end
@@ -426,7 +430,8 @@ function M.requires(m, record, ctx)
       shape_error(m, "requires", record, "item %d is %s, expected a table", i, type(dep))
     end
     for _, k in ipairs({ "entity", "key", "flow" }) do
-      if type(dep[k]) ~= "string" or dep[k] == "" then
+      -- flow may be absent: a requirement that must already exist (an account), found by match
+      if (dep[k] ~= nil or k ~= "flow") and (type(dep[k]) ~= "string" or dep[k] == "") then
         shape_error(m, "requires", record, "item %d: %s must be a non-empty string", i, k)
       end
     end

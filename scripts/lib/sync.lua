@@ -410,16 +410,12 @@ local function plan_one(st, rec)
     end
   end
   local ok, err = pcall(function()
-    if type(m.requires) == "function" then
-      for _, req in ipairs(m.requires(rec, st.ctx) or {}) do resolve(st, req) end
-    end
+    -- through lib.mapping: results checked, errors naming the file, line and record
+    for _, req in ipairs(mapping.requires(m, rec, st.ctx)) do resolve(st, req) end
     local doc = mapping.apply(m, rec, st.ctx)
     item.doc = doc
     item.hash = hex_sha(json.encode(doc))
-    if type(m.total) == "function" then
-      local cur, minor = m.total(rec, st.ctx)
-      item.currency, item.source_total = cur, minor
-    end
+    item.currency, item.source_total = mapping.total(m, rec, st.ctx)
     local row = idmap_get(st, m, sid)
     if row and row.target_id then
       item.target_id, item.sync_token = row.target_id, row.sync_token
@@ -439,7 +435,9 @@ local function plan_one(st, rec)
   end)
   if not ok then
     item.action = "failed"
-    item.error = ("%s %s: %s"):format(m.source.entity, sid, errtext(err))
+    local text = errtext(err)
+    -- lib.mapping's messages already name the file, line and record
+    item.error = text:match("^mappings/") and text or ("%s %s: %s"):format(m.source.entity, sid, text)
     item.code = type(err) == "table" and err.code or "mapping"
     item.retryable = type(err) == "table" and err.retryable or false
     item.input = select(2, pcall(json.encode, rec))

@@ -60,8 +60,8 @@ assert_jq "... the errors summary names both causes" "$RUN" \
 http GET "/api/sync/failures?limit=100"
 assert_jq "failures list each record with its cause, attempts and next retry" "$BODY" \
     '.total == 21 and ([.items[] | select(.sourceId == "6005")][0] | .retryable == true and .attempts == 1 and .nextRetryAt != null and (.error | test("500")))'
-assert_jq "... and the mapping's refusal, not retryable, naming the order" "$BODY" \
-    '[.items[] | select(.sourceId == "6100")][0] | .retryable == false and (.error | test("order 6100"))'
+assert_jq "... and the mapping's refusal, not retryable, naming the file and the order once" "$BODY" \
+    '[.items[] | select(.sourceId == "6100")][0] | .retryable == false and (.error | test("^mappings/woo_order_to_qbo_invoice\\.lua(:[0-9]+)?: order 6100: does not reconcile")) and (.error | test("6100.*6100") | not)'
 http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary '{"colour": 1}'
 assert_eq "retry with an unknown field: 400" 400 "$CODE"
 http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary "{\"runId\": \"$SYNC_ID\"}"
