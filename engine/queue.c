@@ -85,18 +85,6 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
     return rc < 0 ? rc : 0;
 }
 
-static char *col_dup(struct eng_store_stmt *s, int col)
-{
-    size_t n;
-    const char *v = eng_store_column_text(s, col, &n);
-    if (v == NULL || eng_store_column_type(s, col) == ENG_STORE_NULL)
-        return NULL;
-    char *p = malloc(n + 1);
-    if (p != NULL)
-        memcpy(p, v, n + 1);
-    return p;
-}
-
 void eng_job_clear(struct eng_job *j)
 {
     free(j->tenant);
@@ -114,15 +102,15 @@ static int claim_step(struct eng_store_stmt *s, struct eng_job *out, struct eng_
     int rc = eng_store_step(s, err);
     if (rc == ENG_STORE_ROW) {
         out->id = eng_store_column_int64(s, 0);
-        out->tenant = col_dup(s, 1);
-        out->kind = col_dup(s, 2);
-        out->entity = col_dup(s, 3);
-        out->flow = col_dup(s, 4);
-        out->payload = col_dup(s, 5);
+        out->tenant = eng_store_column_strdup(s, 1);
+        out->kind = eng_store_column_strdup(s, 2);
+        out->entity = eng_store_column_strdup(s, 3);
+        out->flow = eng_store_column_strdup(s, 4);
+        out->payload = eng_store_column_strdup(s, 5);
         out->priority = (int)eng_store_column_int64(s, 6);
         out->attempts = (int)eng_store_column_int64(s, 7);
         out->max_attempts = (int)eng_store_column_int64(s, 8);
-        out->run_id = col_dup(s, 9);
+        out->run_id = eng_store_column_strdup(s, 9);
         /* finish the statement so the UPDATE commits */
         int r2 = eng_store_step(s, err);
         if (r2 < 0)

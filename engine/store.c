@@ -647,6 +647,18 @@ const char *eng_store_column_text(struct eng_store_stmt *s, int col, size_t *len
     return (const char *)t;
 }
 
+char *eng_store_column_strdup(struct eng_store_stmt *s, int col)
+{
+    size_t n;
+    const char *v = eng_store_column_text(s, col, &n);
+    if (v == NULL || eng_store_column_type(s, col) == ENG_STORE_NULL)
+        return NULL;
+    char *p = malloc(n + 1);
+    if (p != NULL)
+        memcpy(p, v, n + 1);
+    return p;
+}
+
 const void *eng_store_column_blob(struct eng_store_stmt *s, int col, size_t *len)
 {
     const void *b = sqlite3_column_blob(s->stmt, col);

@@ -149,6 +149,8 @@ int eng_store_column_type(struct eng_store_stmt *s, int col);
 int64_t eng_store_column_int64(struct eng_store_stmt *s, int col);
 double eng_store_column_double(struct eng_store_stmt *s, int col);
 const char *eng_store_column_text(struct eng_store_stmt *s, int col, size_t *len);
+/* A malloc'd copy of a text column (caller frees); NULL for SQL NULL or out of memory. */
+char *eng_store_column_strdup(struct eng_store_stmt *s, int col);
 const void *eng_store_column_blob(struct eng_store_stmt *s, int col, size_t *len);
 
 #endif

@@ -25,18 +25,6 @@ static int bind_s(struct eng_store_stmt *s, int i, const char *v)
                                    : eng_store_bind_null(s, i);
 }
 
-static char *dup_col(struct eng_store_stmt *s, int col)
-{
-    size_t n;
-    const char *v = eng_store_column_text(s, col, &n);
-    if (v == NULL || eng_store_column_type(s, col) == ENG_STORE_NULL)
-        return NULL;
-    char *p = malloc(n + 1);
-    if (p != NULL)
-        memcpy(p, v, n + 1);
-    return p;
-}
-
 static void copy_col(struct eng_store_stmt *s, int col, char *buf, size_t size)
 {
     const char *v = eng_store_column_text(s, col, NULL);
@@ -63,7 +51,7 @@ static int load_run(struct run *r, struct eng_err *err)
         copy_col(s, 2, r->flow, sizeof r->flow);
         copy_col(s, 3, r->mode, sizeof r->mode);
         r->dry_run = (int)eng_store_column_int64(s, 4);
-        r->filters = dup_col(s, 5);
+        r->filters = eng_store_column_strdup(s, 5);
         copy_col(s, 6, r->state, sizeof r->state);
         copy_col(s, 7, r->cursor_from, sizeof r->cursor_from);
         r->cancelled = (int)eng_store_column_int64(s, 8);
@@ -145,7 +133,7 @@ static char *tenant_config(struct run *r)
         return NULL;
     bind_s(s, 1, r->tenant);
     if (eng_store_step(s, NULL) == ENG_STORE_ROW)
-        v = dup_col(s, 0);
+        v = eng_store_column_strdup(s, 0);
     eng_store_finalize(s);
     return v;
 }
