@@ -48,6 +48,15 @@ if(ENG_SANITIZE AND TEST integration.corpus_reconcile)
     ENVIRONMENT "${ENG_TEST_ENV};CORPUS_COUNT=2000")
 endif()
 
+# The orchestrator's Done-when figures at full size in the plain build (a 1,000-order full run;
+# twenty SIGKILLs during a run); under the sanitizers the same tests at their smaller defaults.
+if(NOT ENG_SANITIZE)
+  set_tests_properties(integration.sync_e2e PROPERTIES
+    ENVIRONMENT "${ENG_TEST_ENV};SYNC_E2E_ORDERS=1000" TIMEOUT 900)
+  set_tests_properties(integration.sync_crash PROPERTIES
+    ENVIRONMENT "${ENG_TEST_ENV};SYNC_CRASH_KILLS=20" TIMEOUT 900)
+endif()
+
 # valgrind cannot run a sanitized binary: these run in the plain build only.
 if(NOT ENG_SANITIZE)
   add_test(NAME valgrind.dryrun COMMAND bash ${PROJECT_SOURCE_DIR}/tests/valgrind/dryrun.sh
