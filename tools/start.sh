@@ -97,6 +97,8 @@ show_log() {
       [[ $host == *:* ]] && host="[$host]"
       ((verbose)) && printf '%s\n' "$line"
       echo "start: tallysync is serving http://$host:$port (administrator token: $token_where); Ctrl-C stops it"
+    elif [[ $line == '{'*'"msg":"stopping"'* ]] && ((!verbose)); then
+      echo "start: stopping"
     elif ((verbose)) || [[ $line != '{'*'"level":"info"'* && $line != '{'*'"level":"debug"'* ]]; then
       printf '%s\n' "$line"
     fi
