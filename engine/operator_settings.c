@@ -170,14 +170,12 @@ int eng_operator_apply(struct eng_store *st, struct eng_config *cfg, struct eng_
                        (const char *const[]){"setting", d->name, NULL});
             continue;
         }
-        if ((rc = eng_operator_url_check(v, d->name, err)) != 0) {
-            char why[sizeof err->msg];
-            snprintf(why, sizeof why, "%s", err->msg);
+        struct eng_err why = {0};
+        if (eng_operator_url_check(v, d->name, &why) != 0)
             return eng_err_set(err, ENG_EINVAL,
                                "the stored operator setting is refused: %s (fix it with "
                                "`tallysync operator set %s URL`)",
-                               why, d->name);
-        }
+                               why.msg, d->name);
         char *copy = strdup(v);
         if (copy == NULL)
             return eng_err_set(err, ENG_ENOMEM, "out of memory reading the operator settings");
