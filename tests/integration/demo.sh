@@ -155,6 +155,13 @@ assert_match "the mock approves and sends the browser to this engine's callback"
 assert_eq "the callback stores the new tokens" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$LOC")"
 HTTP_AUTH=0 http POST /api/integrations/quickbooks/test -H 'Content-Type: application/json' -d '{}'
 assert_jq "... which the mock company accepts" "$BODY" '.ok == true'
+assert_eq "the callback cannot be replayed (the state and the code are single-use)" 400 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$LOC")"
+CONSENT=$(HTTP_AUTH=0 http GET /api/integrations/quickbooks/connect; jq -r .authorizationUrl <<<"$BODY")
+assert_eq "the mock's consent page refuses another client_id, as Intuit's does" 400 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "${CONSENT/client_id=demo-client/client_id=other}")"
+assert_eq "... and a request without the accounting scope" 400 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "${CONSENT/com.intuit.quickbooks.accounting/openid}")"
 
 echo "== the Supabase flow writes rows in the stand-in"
 HTTP_AUTH=0 http POST /api/sync/orders -H "Content-Type: application/json" \
