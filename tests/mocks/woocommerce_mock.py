@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """A WooCommerce store (REST API wc/v3) on loopback, for the woocommerce connector's tests
-(Python 3 stdlib only). Two listeners share one store:
-  - a plain-HTTP one, where (as in WooCommerce when WordPress is not on HTTPS) only OAuth 1.0a
-    one-legged signatures are accepted, verified for real (HMAC-SHA1/HMAC-SHA256, RFC 5849
-    base string, +-15 min timestamp, nonce used once per key);
+(Python 3 stdlib only). Two listeners share one store, and authenticate as WooCommerce does
+(wc_auth.py, after class-wc-rest-authentication.php):
+  - a plain-HTTP one: WordPress is not on HTTPS, so Basic (header or query pair) is ignored and
+    such a request is unauthenticated (401 woocommerce_rest_cannot_view); only OAuth 1.0a
+    one-legged signatures (query or Authorization: OAuth header) authenticate;
   - an HTTPS one (TLS with --cert/--key; without them plain HTTP on the wire, behaving like
-    WordPress behind a TLS proxy that tells it the request is HTTPS): HTTP Basic (consumer key /
-    secret) is checked, and also the consumer_key / consumer_secret query pair; without either,
-    OAuth 1.0a as on the plain listener.
+    WordPress behind a TLS proxy that tells it the request is HTTPS): Basic (header, or the
+    consumer_key / consumer_secret query pair) first, then OAuth 1.0a signed with https.
+OAuth base strings use the home URL http(s)://127.0.0.1:<that listener's port>.
 Prints "<plain port> <https port>" on one line of stdout, then flushes.
 
-Keys come from the environment (never argv): MOCK_WOO_KEY, MOCK_WOO_SECRET.
+Keys come from the environment (never argv): MOCK_WOO_KEY, MOCK_WOO_SECRET, and
+MOCK_WOO_PERMISSIONS (read | write | read_write, default read_write).
 
 Store routes (prefix /wp-json/wc/v3):
   GET  /orders /customers /products   per_page (1-100, default 10; else 400 rest_invalid_param),
@@ -36,7 +38,9 @@ Store routes (prefix /wp-json/wc/v3):
 Errors are WooCommerce's JSON {"code", "message", "data": {"status"}}; 401 on bad auth.
 
 Test control (no auth):
-  POST /_mock/reset                      fixtures only, counters and faults cleared
+  POST /_mock/reset                      fixtures only, counters, faults, extra keys and used
+                                         nonces cleared
+  POST /_mock/keys      {"consumer_key", "consumer_secret", "permissions"} adds a REST API key
   POST /_mock/seed      {"entity", "records": [...]} or
                         {"entity", "generate": N, "start_id", "start": "2026-01-01T00:00:00",
                          "step_s": 60, "statuses": [...]}
@@ -76,6 +80,8 @@ import time
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
+
+import wc_auth
 
 FIXTURES = os.environ.get("MOCK_FIXTURES") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures", "woocommerce")
@@ -136,7 +142,9 @@ class Store:
         self.requests = []
         self.writes = []
         self.faults = []  # list of (kind, delay_ms)
-        self.nonces = {}
+        self.keys = wc_auth.Keys()  # the env's key, read_write unless MOCK_WOO_PERMISSIONS says
+        if KEY:
+            self.keys.add(KEY, SECRET, os.environ.get("MOCK_WOO_PERMISSIONS") or "read_write")
         self.next_note = 1000
         self.webhooks = {}
         self.next_webhook = 100
@@ -175,38 +183,12 @@ def pct(s):
     return quote(s, safe="-._~")
 
 
-def oauth_ok(method, base_url, params):
-    """(ok, code, message) for an OAuth 1.0a one-legged signature in params (query string)."""
-    need = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature",
-            "oauth_signature_method")
-    missing = [p for p in need if p not in dict(params)]
-    if missing:
-        return False, "woocommerce_rest_authentication_error", "Missing OAuth parameter %s" % missing[0]
-    d = dict(params)
-    if d["oauth_consumer_key"] != KEY or not KEY:
-        return False, "woocommerce_rest_authentication_error", "Consumer key is invalid."
-    method_ = d["oauth_signature_method"]
-    if method_ not in ("HMAC-SHA1", "HMAC-SHA256"):
-        return False, "woocommerce_rest_authentication_error", "Invalid signature method"
-    signed = sorted((pct(k), pct(v)) for k, v in params if k != "oauth_signature")
-    pstr = "&".join("%s=%s" % kv for kv in signed)
-    base = "&".join((method.upper(), pct(base_url), pct(pstr)))
-    algo = hashlib.sha1 if method_ == "HMAC-SHA1" else hashlib.sha256
-    want = base64.b64encode(hmac.new((pct(SECRET) + "&").encode(), base.encode(), algo).digest()).decode()
-    if not hmac.compare_digest(want.encode(), d["oauth_signature"].encode()):
-        return False, "woocommerce_rest_authentication_error", "Invalid signature - provided signature does not match."
-    try:
-        ts = int(d["oauth_timestamp"])
-    except ValueError:
-        ts = 0
-    if abs(time.time() - ts) > 15 * 60:
-        return False, "woocommerce_rest_authentication_error", "Invalid timestamp."
-    with LOCK:
-        used = STORE.nonces.setdefault(KEY, set())
-        if d["oauth_nonce"] in used:
-            return False, "woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used."
-        used.add(d["oauth_nonce"])
-    return True, None, None
+def route_kind(method, path):
+    """list | view | edit | create | delete: which permission check a route makes."""
+    if method == "GET":
+        parts = path[len(PREFIX):].strip("/").split("/")
+        return "view" if len(parts) >= 2 and parts[1].isdigit() and len(parts) == 2 else "list"
+    return {"PUT": "edit", "PATCH": "edit", "POST": "create", "DELETE": "delete"}.get(method, "view")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -319,8 +301,8 @@ class Handler(BaseHTTPRequestHandler):
             return
         ok, code, msg = self.authenticate(method, u.path, params, log)
         if not ok:
-            self.error(401, code, msg, {"WWW-Authenticate": 'Basic realm="WooCommerce API. Use a consumer key in the username field and a consumer secret in the password field"'}
-                       if self.server.https else None)
+            self.error(401, code, msg, wc_auth.basic_challenge_header()
+                       if self.server.https and log["auth"] in ("basic", "query") else None)
             log["status"] = 401
             return
         if body is None:
@@ -330,32 +312,18 @@ class Handler(BaseHTTPRequestHandler):
         log["status"] = self._status
 
     def authenticate(self, method, path, params, log):
-        if self.server.https:
-            auth = self.headers.get("Authorization", "")
-            d = dict(params)
-            user = pw = None
-            if auth.startswith("Basic "):
-                try:
-                    user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
-                except (ValueError, UnicodeDecodeError):
-                    user = pw = None
-                log["auth"] = "basic"
-            elif "consumer_key" in d:
-                user, pw = d.get("consumer_key"), d.get("consumer_secret")
-                log["auth"] = "query"
-            if user is not None:
-                good = bool(KEY) and hmac.compare_digest(user.encode(), KEY.encode()) and \
-                    hmac.compare_digest((pw or "").encode(), SECRET.encode())
-                if good:
-                    return True, None, None
-                return False, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
-        if any(k.startswith("oauth_") for k, _ in params):
-            log["auth"] = "oauth1"
-            host = self.headers.get("Host", "127.0.0.1")
-            scheme = "https" if self.server.https else "http"
-            return oauth_ok(method, "%s://%s%s" % (scheme, host, path), params)
-        log["auth"] = log["auth"] or "none"
-        return False, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources."
+        """(ok, code, message): wc_auth decides as WooCommerce does; an unauthenticated request
+        gets the route's own refusal (woocommerce_rest_cannot_view / _edit / _create / _delete)."""
+        scheme = "https" if self.server.https else "http"
+        home = "%s://127.0.0.1:%d" % (scheme, self.server.server_address[1])
+        key, err, how = wc_auth.authenticate(STORE.keys, method, self.server.https, home, path,
+                                             params, self.headers)
+        log["auth"] = how
+        if err:
+            return False, err[1], err[2]
+        if key is None:
+            return False, *wc_auth.CANNOT[route_kind(method, path)]
+        return True, None, None
 
     # ---- store ----
     def route(self, method, path, q, body):
@@ -664,6 +632,13 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(400, {"error": "kind"})
             with LOCK:
                 STORE.faults = [(kind, int(body.get("delay_ms", 3000)))] * int(body.get("count", 1))
+            return self.send_json(200, {"ok": True})
+        if path == "/_mock/keys" and method == "POST":  # another REST API key, as the admin makes one
+            try:
+                STORE.keys.add(str(body["consumer_key"]), str(body["consumer_secret"]),
+                               body.get("permissions", "read_write"))
+            except (KeyError, ValueError):
+                return self.send_json(400, {"error": "consumer_key, consumer_secret, permissions"})
             return self.send_json(200, {"ok": True})
         if path == "/_mock/webhook" and method == "POST":
             return self.send_json(200, self.fire(body))
