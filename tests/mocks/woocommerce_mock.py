@@ -15,18 +15,21 @@ Keys come from the environment (never argv): MOCK_WOO_KEY, MOCK_WOO_SECRET, and
 MOCK_WOO_PERMISSIONS (read | write | read_write, default read_write).
 
 Store routes (prefix /wp-json/wc/v3):
-  GET  /orders /customers /products   per_page (1-100, default 10; else 400 rest_invalid_param),
-       page, status (comma list or any), include (comma list), modified_after / modified_before
-       (with dates_are_gmt=true they compare with date_modified_gmt; otherwise with
-       date_modified, the site's time, which this store keeps equal to GMT), orderby (date, id,
-       include, modified), order (asc|desc, default desc). Headers X-WP-Total, X-WP-TotalPages,
-       Link.
+  GET  /orders /customers /products   the documented query parameters are validated as WordPress
+       does (wc_params.py: per_page 1-100, default 10; page >= 1; order; orderby; status;
+       include; dates; booleans), every invalid one named in one 400 rest_invalid_param with
+       data.params; past the last page: 200 []. Filters: status (comma list or any), include,
+       modified_after / modified_before (with dates_are_gmt=true they compare with
+       date_modified_gmt; otherwise with date_modified, the site's time, which this store keeps
+       equal to GMT), orderby (date, id, include, modified), order (asc|desc, default desc).
+       Headers X-WP-Total, X-WP-TotalPages, Link.
   GET  /{orders|customers|products}/{id}, GET /system_status
   PUT  /products/{id}        JSON body, e.g. {"stock_quantity": 5}
   PUT  /orders/{id}          JSON body; meta_data entries are merged by key
   POST /orders/{id}/notes    JSON {"note": ...} -> 201 note
   GET  /webhooks             per_page (1-100, default 10), page, status (all|active|paused|
-       disabled, default all), orderby (date|id), order; X-WP-Total, X-WP-TotalPages, Link.
+       disabled, default all), orderby (date|id|title), order, validated the same way;
+       X-WP-Total, X-WP-TotalPages, Link.
        A webhook never shows its secret (write-only, as in WooCommerce).
   GET  /webhooks/{id}
   POST /webhooks             {"name", "topic" (required), "delivery_url" (required, http(s)),
@@ -35,7 +38,10 @@ Store routes (prefix /wp-json/wc/v3):
   PUT  /webhooks/{id}        any of name, status, topic, delivery_url, secret; status "active"
                              resets the failure count
   DELETE /webhooks/{id}?force=true   (without force: 501 woocommerce_rest_trash_not_supported)
-Errors are WooCommerce's JSON {"code", "message", "data": {"status"}}; 401 on bad auth.
+Errors are WooCommerce's JSON {"code", "message", "data": {"status"}}. Authentication: 401 with
+WooCommerce's code and message (wc_auth.py); an unauthenticated request gets its route's refusal
+(woocommerce_rest_cannot_view / _edit / _create / _delete); a key without read (write) permission
+is refused on GET (POST/PUT/DELETE).
 
 Test control (no auth):
   POST /_mock/reset                      fixtures only, counters, faults, extra keys and used
@@ -82,6 +88,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
 
 import wc_auth
+import wc_params
 
 FIXTURES = os.environ.get("MOCK_FIXTURES") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures", "woocommerce")
@@ -300,6 +307,12 @@ class Handler(BaseHTTPRequestHandler):
             log["status"] = 404
             return
         ok, code, msg = self.authenticate(method, u.path, params, log)
+        # WordPress validates a route's parameters before its permission check: an
+        # unauthenticated request with a bad per_page gets the 400, not the 401
+        if not ok and code.startswith("woocommerce_rest_cannot_") and \
+                self.params_error(method, u.path[len(PREFIX):].strip("/"), dict(params)):
+            log["status"] = self._status
+            return
         if not ok:
             self.error(401, code, msg, wc_auth.basic_challenge_header()
                        if self.server.https and log["auth"] in ("basic", "query") else None)
@@ -310,6 +323,17 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self.route(method, u.path[len(PREFIX):], dict(params), body)
         log["status"] = self._status
+
+    def params_error(self, method, collection, q):
+        """Answers WordPress' 400 rest_invalid_param for a collection GET with invalid query
+        parameters (wc_params.py) and returns True; False when they are valid."""
+        if method != "GET" or collection not in wc_params.SCHEMAS:
+            return False
+        bad = wc_params.validate(collection, q)
+        if bad is None:
+            return False
+        self.send_json(*bad)
+        return True
 
     def authenticate(self, method, path, params, log):
         """(ok, code, message): wc_auth decides as WooCommerce does; an unauthenticated request
@@ -386,50 +410,34 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, out)
 
     def list(self, ent, q):
-        def bad(param, why):
-            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): %s" % param,
-                                 "data": {"status": 400, "params": {param: why}}})
-        try:
-            per_page = int(q.get("per_page", "10"))
-            page = int(q.get("page", "1"))
-        except ValueError:
-            return bad("per_page", "per_page is not of type integer.")
-        if per_page < 1 or per_page > 100:
-            return bad("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)")
-        if page < 1:
-            return bad("page", "page must be greater than or equal to 1")
+        if self.params_error("GET", ent, q):
+            return
+        per_page, page = int(q.get("per_page", "10")), int(q.get("page", "1"))
         with LOCK:
             recs = [r for r in STORE.data[ent].values()]
         gmt_dates = q.get("dates_are_gmt") in ("true", "1")
         field = "date_modified_gmt" if gmt_dates else "date_modified"
         for p, cmp in (("modified_after", lambda a, b: a > b), ("modified_before", lambda a, b: a < b)):
             if p in q:
-                bound = q[p].rstrip("Z")[:19]
-                if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", bound):
-                    return bad(p, "Invalid date.")
+                bound = q[p].rstrip("Z").replace(" ", "T")[:19]
                 recs = [r for r in recs if r.get(field) and cmp(r[field][:19], bound)]
         if "status" in q and q["status"] not in ("", "any") and ent != "customers":
             wanted = set(q["status"].split(","))
             recs = [r for r in recs if r.get("status") in wanted]
         include = None
         if q.get("include"):
-            try:
-                include = [int(x) for x in q["include"].split(",")]
-            except ValueError:
-                return bad("include", "include[0] is not of type integer.")
+            include = [int(x) for x in re.split(r"[\s,]+", q["include"]) if x]
             recs = [r for r in recs if r["id"] in include]
         orderby = q.get("orderby", "date")
         desc = q.get("order", "desc") != "asc"
         keys = {"id": lambda r: r["id"], "date": lambda r: (r.get("date_created_gmt") or "", r["id"]),
                 "modified": lambda r: (r.get("date_modified_gmt") or "", r["id"]),
                 "include": lambda r: include.index(r["id"]) if include else r["id"]}
-        if orderby not in keys:
-            return bad("orderby", "orderby is not one of date, id, include, title, slug, modified.")
-        recs.sort(key=keys[orderby], reverse=desc if orderby != "include" else False)
+        recs.sort(key=keys.get(orderby, keys["id"]),  # title and slug: not modelled, by id
+                  reverse=desc if orderby != "include" else False)
         total = len(recs)
         pages = (total + per_page - 1) // per_page
-        if page > max(pages, 1):
-            return bad("page", "The page number requested is larger than the number of pages available.")
+        # past the last page WooCommerce answers 200 [] with the totals (WC_REST_CRUD_Controller)
         chunk = recs[(page - 1) * per_page: page * per_page]
         chunk = [{k: v for k, v in r.items() if k != "_notes"} for r in chunk]
         links = []
@@ -523,30 +531,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, out)
 
     def webhook_list(self, q):
-        def bad(param, why):
-            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): %s" % param,
-                                 "data": {"status": 400, "params": {param: why}}})
-        try:
-            per_page = int(q.get("per_page", "10"))
-            page = int(q.get("page", "1"))
-        except ValueError:
-            return bad("per_page", "per_page is not of type integer.")
-        if per_page < 1 or per_page > 100:
-            return bad("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)")
+        if self.params_error("GET", "webhooks", q):
+            return
+        per_page, page = int(q.get("per_page", "10")), int(q.get("page", "1"))
         status = q.get("status", "all")
-        if status not in ("all",) + WEBHOOK_STATUSES:
-            return bad("status", "status is not one of all, active, paused, and disabled.")
         with LOCK:
             hooks = [w for w in STORE.webhooks.values() if status == "all" or w["status"] == status]
         orderby = q.get("orderby", "date")
-        if orderby not in ("date", "id"):
-            return bad("orderby", "orderby is not one of date, id, include, title, slug.")
         hooks.sort(key=(lambda w: w["id"]) if orderby == "id" else (lambda w: (w["date_created_gmt"], w["id"])),
                    reverse=q.get("order", "desc") != "asc")
         total = len(hooks)
         pages = (total + per_page - 1) // per_page
-        if page > max(pages, 1):
-            return bad("page", "The page number requested is larger than the number of pages available.")
         chunk = [webhook_public(w) for w in hooks[(page - 1) * per_page: page * per_page]]
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
         host = self.headers.get("Host", "127.0.0.1")
