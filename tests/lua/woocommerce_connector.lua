@@ -187,6 +187,15 @@ case("oauth1: test() works over plain HTTP", function()
   eq(reqs[#reqs].auth, "oauth1", "the mock saw a signature")
 end)
 
+case("auth = basic on an https store: HTTP Basic over real TLS, accepted", function()
+  local c = ctx_basic()
+  c.credentials.auth = "basic"
+  local all = assert(woo.read_all(c, "customers", {}))
+  eq(#all, 1, "customers")
+  local reqs = ctl("GET", "state").requests
+  eq(reqs[#reqs].auth, "basic", "auth")
+end)
+
 -- auth = oauth1 on an https store: WordPress behind a TLS proxy believes https too, so the
 -- signature's base string must use https (real TLS here, the mock's second listener)
 case("oauth1 over https (auth = oauth1): signed with the https base URL, accepted", function()
