@@ -110,3 +110,50 @@ def validate(collection, query):
     return 400, {"code": "rest_invalid_param",
                  "message": "Invalid parameter(s): %s" % ", ".join(params),
                  "data": {"status": 400, "params": params, "details": details}}
+
+
+# What the engine writes, with the types WordPress checks in a JSON body (the item schema's
+# args for the edit and create routes; other fields are not modelled and pass).
+BODIES = {
+    "products.edit": {"stock_quantity": {"type": "integer"}, "manage_stock": {"type": "boolean"}},
+    "orders.edit": {"meta_data": {"type": "meta"}},
+    "notes.create": {"note": {"type": "string"}, "customer_note": {"type": "boolean"}},
+}
+
+
+def body_value_error(name, v, spec):
+    t = spec["type"]
+    if t == "integer":
+        ok = (isinstance(v, int) and not isinstance(v, bool)) or (isinstance(v, float) and v.is_integer()) \
+            or (isinstance(v, str) and re.match(r"^-?\d+$", v) is not None)
+        return None if ok else ("rest_invalid_type", "%s is not of type integer." % name)
+    if t == "boolean":
+        ok = isinstance(v, bool) or v in (0, 1, "0", "1", "true", "false")
+        return None if ok else ("rest_invalid_type", "%s is not of type boolean." % name)
+    if t == "string":
+        return None if isinstance(v, str) else ("rest_invalid_type", "%s is not of type string." % name)
+    if t == "meta":
+        if not isinstance(v, list):
+            return "rest_invalid_type", "%s is not of type array." % name
+        for i, m in enumerate(v):
+            if not isinstance(m, dict):
+                return "rest_invalid_type", "%s[%d] is not of type object." % (name, i)
+            if "key" in m and not isinstance(m["key"], str):
+                return "rest_invalid_type", "%s[%d][key] is not of type string." % (name, i)
+    return None
+
+
+def validate_body(route, body):
+    """None, or the (status, body) of WordPress' 400 for the JSON body of route (a BODIES key)."""
+    params, details = {}, {}
+    for name, spec in BODIES.get(route, {}).items():
+        if name in body:
+            bad = body_value_error(name, body[name], spec)
+            if bad:
+                params[name] = bad[1]
+                details[name] = {"code": bad[0], "message": bad[1], "data": None}
+    if not params:
+        return None
+    return 400, {"code": "rest_invalid_param",
+                 "message": "Invalid parameter(s): %s" % ", ".join(params),
+                 "data": {"status": 400, "params": params, "details": details}}

@@ -27,6 +27,9 @@ Store routes (prefix /wp-json/wc/v3):
   PUT  /products/{id}        JSON body, e.g. {"stock_quantity": 5}
   PUT  /orders/{id}          JSON body; meta_data entries are merged by key
   POST /orders/{id}/notes    JSON {"note": ...} -> 201 note
+       The types of the fields the engine writes (stock_quantity, manage_stock, meta_data,
+       note, customer_note) are checked first, as WordPress does: 400 rest_invalid_param, or
+       rest_missing_callback_param for a note without note.
   GET  /webhooks             per_page (1-100, default 10), page, status (all|active|paused|
        disabled, default all), orderby (date|id|title), order, validated the same way;
        X-WP-Total, X-WP-TotalPages, Link.
@@ -368,6 +371,15 @@ class Handler(BaseHTTPRequestHandler):
                 rid = int(parts[1])
             except ValueError:
                 return self.error(404, "rest_no_route", "No route was found matching the URL and request method.")
+            # WordPress checks the body's types before the route runs (the record may not exist)
+            kind = {("PUT", 2): ent + ".edit", ("POST", 3): "notes.create"}.get((method, len(parts)))
+            if method == "POST" and parts[2:] == ["notes"] and "note" not in body:
+                return self.send_json(400, {"code": "rest_missing_callback_param",
+                                            "message": "Missing parameter(s): note",
+                                            "data": {"status": 400, "params": ["note"]}})
+            bad = wc_params.validate_body(kind, body) if kind else None
+            if bad:
+                return self.send_json(*bad)
             with LOCK:
                 rec = STORE.data[ent].get(rid)
             if rec is None:
@@ -401,6 +413,8 @@ class Handler(BaseHTTPRequestHandler):
                             found[0]["value"] = m.get("value")
                         else:
                             meta.append({"id": 9000 + len(meta), "key": m.get("key"), "value": m.get("value")})
+                elif k == "stock_quantity" and v is not None:
+                    rec[k] = int(float(v))  # WordPress sanitizes to the schema's integer
                 elif k != "id":
                     rec[k] = v
             now = gmt(datetime.utcnow())

@@ -231,6 +231,29 @@ st, doc, _ = oauth_get(PLAIN, "/webhooks", query={"status": "broken"})
 check("webhooks: status=broken", (st, (obj(doc).get("data") or {}).get("params", {}).get("status")),
       (400, "status is not one of all, active, paused, and disabled."))
 
+print("== JSON bodies of the writes the engine makes")
+
+
+def bad_body(what, method, path, body, param, reason):
+    st, doc, _ = call(method, PROXY, API + path, None, basic(), body=body)
+    check(what, (st, obj(doc).get("code"), (obj(doc).get("data") or {}).get("params", {}).get(param)),
+          (400, "rest_invalid_param", reason))
+
+
+bad_body("stock_quantity 2.5", "PUT", "/products/794", {"stock_quantity": 2.5}, "stock_quantity",
+         "stock_quantity is not of type integer.")
+bad_body("manage_stock 'yes'", "PUT", "/products/794", {"manage_stock": "yes"}, "manage_stock",
+         "manage_stock is not of type boolean.")
+bad_body("meta_data not a list", "PUT", "/orders/727", {"meta_data": {"key": "a"}}, "meta_data",
+         "meta_data is not of type array.")
+bad_body("customer_note 'maybe'", "POST", "/orders/727/notes", {"note": "x", "customer_note": "maybe"},
+         "customer_note", "customer_note is not of type boolean.")
+st, doc, _ = call("POST", PROXY, API + "/orders/727/notes", None, basic(), body={"customer_note": True})
+check("a note without note -> Missing parameter(s): note",
+      (st, obj(doc).get("code"), obj(doc).get("message")), (400, "rest_missing_callback_param", "Missing parameter(s): note"))
+check("stock_quantity '7' (a numeric string, as WordPress accepts) -> 200",
+      call("PUT", PROXY, API + "/products/794", None, basic(), body={"stock_quantity": "7"})[0], 200)
+
 print("== saas_mock (plain HTTP): the same rules on /system_status")
 refusal("Basic over plain HTTP -> cannot_view", call("GET", SAAS, API + "/system_status", None, basic()), 401, *CANNOT_LIST)
 check("OAuth 1.0a -> 200", oauth_get(SAAS, "/system_status")[0], 200)
