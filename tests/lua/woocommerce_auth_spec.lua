@@ -88,6 +88,9 @@ case("the mode per store URL: Basic only over https, OAuth 1.0a otherwise, loopb
   local mode, why = woo.auth_mode(ctx("http://127.0.0.1:8080", "basic"))
   eq(mode, nil, "basic over http has no mode")
   has(why, "auth basic needs an https store_url", "why")
+  mode, why = woo.auth_mode(ctx("https://shop.example.com", "digest"))
+  eq(mode, nil, "an unknown stored value has no mode")
+  has(why, "auth must be one of: auto, basic, oauth1", "why")
 end)
 
 -- A row stored before the rule existed: the connector refuses before sending anything (the port
