@@ -53,9 +53,9 @@ realm=9130357766900456
 MOCK_WOO_KEY=$woo_key MOCK_WOO_SECRET=$woo_secret MOCK_FIXTURES=$fixtures \
   $py tests/mocks/woocommerce_mock.py >"$demo_dir/woocommerce.out" 2>"$demo_dir/woocommerce.err" &
 pids+=($!)
-# the mock's second listener plays WordPress behind a TLS proxy (Basic auth), which is what the
-# connector speaks to a loopback http:// store
-woo_port=$(wait_line "$demo_dir/woocommerce.out" '^[0-9]+ [0-9]+$' | cut -d' ' -f2)
+# the mock's first listener is a plain-HTTP WordPress: the connector signs with OAuth 1.0a, as it
+# does for every http:// store (Basic only over https)
+woo_port=$(wait_line "$demo_dir/woocommerce.out" '^[0-9]+ [0-9]+$' | cut -d' ' -f1)
 # twenty more orders like the fixture order, a month of trading
 curl -sf -X POST "http://127.0.0.1:$woo_port/_mock/seed" -H 'Content-Type: application/json' \
   -d '{"entity": "orders", "generate": 20, "start_id": 2001, "start": "2026-11-01T09:00:00",
