@@ -82,8 +82,9 @@ supa_key="sb_secret_$(rand)"
 MOCK_WOO_KEY=$woo_key MOCK_WOO_SECRET=$woo_secret MOCK_FIXTURES=$fixtures \
   $py tests/mocks/woocommerce_mock.py >"$demo_dir/woocommerce.out" 2>"$demo_dir/woocommerce.err" 9>&- &
 pids+=($!)
-# The mock's second listener plays WordPress behind a TLS proxy: it takes Basic and OAuth 1.0a.
-woo_port=$(wait_line "$demo_dir/woocommerce.out" '^[0-9]+ [0-9]+$' | cut -d' ' -f2)
+# the mock's first listener is a plain-HTTP WordPress: the connector signs with OAuth 1.0a, as it
+# does for every http:// store (Basic only over https)
+woo_port=$(wait_line "$demo_dir/woocommerce.out" '^[0-9]+ [0-9]+$' | cut -d' ' -f1)
 woo="http://127.0.0.1:$woo_port"
 # twenty more orders like the fixture order, a month of trading
 out=$(curl -s -w '\n%{http_code}' -X POST "$woo/_mock/seed" -H 'Content-Type: application/json' \

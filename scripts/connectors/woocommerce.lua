@@ -2,12 +2,14 @@
 -- entity, opts) for orders / customers / products and write(ctx, entity, records) for what flows
 -- back (stock, order notes, order meta). Must not: put a credential into a message or a log line.
 --
--- Authentication: over HTTPS, HTTP Basic with the consumer key and secret. Over plain HTTP,
--- WooCommerce accepts only OAuth 1.0a one-legged signatures (lib/oauth1.lua, HMAC-SHA256, in the
--- query string, a fresh nonce and timestamp on every attempt). ctx.config.woocommerce_auth =
--- "basic" | "oauth1" overrides the choice (a TLS proxy that does not tell WordPress about HTTPS
--- needs "oauth1" on an https URL). http://127.0.0.1 stores default to Basic: they are local
--- mocks of the engine's tests (tests/mocks/saas_mock.py answers only Basic).
+-- Authentication (credential field `auth`, public): "auto" (the default) sends HTTP Basic with the
+-- consumer key and secret over https and OAuth 1.0a one-legged signatures (lib/oauth1.lua,
+-- HMAC-SHA256, in the query string, a fresh nonce and timestamp on every attempt) over plain
+-- http, loopback included: WordPress tries Basic only when it believes the request is HTTPS, and
+-- a key sent in clear has crossed the wire whatever the answer. "oauth1" signs over https too (a
+-- TLS proxy that does not tell WordPress about HTTPS). "basic" needs an https store_url: refused
+-- when the credentials are stored (check_credentials) and, for a row stored before that rule,
+-- by every call here before any request is sent.
 --
 -- read(ctx, entity, opts) -> next_page
 --   entity: "orders" | "customers" | "products"
@@ -22,8 +24,8 @@
 --   Bad arguments (unknown entity, per_page out of range) raise.
 -- read_all(ctx, entity, opts) -> list of all records | nil, message, retryable
 --
--- test(ctx) -> true, message | false, message   one GET /system_status, Basic over https and
---   OAuth 1.0a over plain http, like read and write.
+-- test(ctx) -> true, message | false, message   one GET /system_status, authenticated like read
+--   and write; the message names the mode used ("HTTP Basic over https" or "OAuth 1.0a").
 --
 -- webhooks(ctx, opts) -> list of the store's webhooks | nil, message, retryable
 --   GET /webhooks (status=all), every page (per_page, default 100; max_pages, default 20).
@@ -77,9 +79,9 @@ local M = {
   account_field = "store_url", -- webhook deliveries name their store (X-WC-Webhook-Source)
   credentials = {
     { name = "store_url", type = "url", required = true, schemes = { "https", "http" },
-      http_note = "store_url uses plain HTTP: WooCommerce then accepts only OAuth 1.0a signed "
-        .. "requests (the connector signs them); the keys travel unencrypted otherwise, so prefer "
-        .. "the store's https URL",
+      http_note = "store_url uses plain HTTP: the connector signs each request with OAuth 1.0a "
+        .. "(the key and secret never cross the wire), but orders and customers travel "
+        .. "unencrypted, so prefer the store's https URL",
       description = "the store's home URL, e.g. https://shop.example.com (no /wp-json)" },
     { name = "consumer_key", type = "string", required = true, secret = true,
       description = "REST API key (ck_...), read permission at least" },
@@ -87,8 +89,28 @@ local M = {
       description = "REST API secret (cs_...)" },
     { name = "webhook_secret", type = "string", secret = true,
       description = "the secret set on the store's webhooks (signs X-WC-Webhook-Signature)" },
+    { name = "auth", type = "string", enum = { "auto", "basic", "oauth1" }, default = "auto",
+      description = "how requests authenticate: auto (HTTP Basic over https, OAuth 1.0a over "
+        .. "http), basic (https only), oauth1 (also over https, for a TLS proxy that does not "
+        .. "tell WordPress)" },
   },
 }
+
+M.AUTH_MODES = { auto = true, basic = true, oauth1 = true }
+
+local function basic_over_http(store_url, auth)
+  return auth == "basic" and type(store_url) == "string" and not store_url:lower():match("^https://")
+end
+
+local BASIC_NEEDS_HTTPS = "auth basic needs an https store_url: over plain HTTP the consumer key "
+  .. "and secret would cross the wire in clear and WordPress ignores them (use auto or oauth1)"
+
+-- check_credentials(values) -> nil | message, field   the rules across fields, called by
+-- lib/credentials.lua validate() after each field passed its own checks.
+function M.check_credentials(values)
+  if basic_over_http(values.store_url, values.auth) then return BASIC_NEEDS_HTTPS, "auth" end
+  return nil
+end
 
 local API = "/wp-json/wc/v3"
 M.PER_PAGE = 100        -- WordPress' maximum
@@ -100,22 +122,23 @@ M.RATE = { per_second = 5, burst = 10, concurrent = 4 }
 local ENTITIES = { orders = true, customers = true, products = true }
 local HAS_STATUS = { orders = true, products = true }
 
-local function loopback_http(url)
-  return url == "http://127.0.0.1" or url:match("^http://127%.0%.0%.1[:/]") ~= nil
-end
-
 local function store_base(ctx)
   return (ctx.credentials.store_url:gsub("/+$", ""))
 end
 
--- "basic" | "oauth1" for this store (see the top of the file).
+-- auth_mode(ctx) -> "basic" | "oauth1" | nil, message   for this store (see the top of the file);
+-- nil for auth = "basic" on a plain-HTTP store_url or an unknown auth value: nothing is sent.
 function M.auth_mode(ctx)
-  local forced = type(ctx.config) == "table" and ctx.config.woocommerce_auth or nil
-  if forced == "basic" or forced == "oauth1" then return forced end
-  local base = store_base(ctx)
-  if base:match("^https://") or loopback_http(base) then return "basic" end
-  return "oauth1"
+  local c = ctx.credentials
+  local auth = c.auth
+  if auth == nil then auth = "auto" end
+  if not M.AUTH_MODES[auth] then return nil, "auth must be one of: auto, basic, oauth1" end
+  if basic_over_http(c.store_url, auth) then return nil, BASIC_NEEDS_HTTPS end
+  if auth ~= "auto" then return auth end
+  return store_base(ctx):lower():match("^https://") and "basic" or "oauth1"
 end
+
+M.AUTH_NAMES = { basic = "HTTP Basic over https", oauth1 = "OAuth 1.0a" }
 
 local function err_code(resp)
   local body = type(resp.json) == "table" and resp.json or {}
@@ -128,7 +151,8 @@ end
 local function request(ctx, method, path, query, body, timeout_ms)
   local c = ctx.credentials
   local url = store_base(ctx) .. API .. path
-  local mode = M.auth_mode(ctx)
+  local mode, why = M.auth_mode(ctx)
+  if not mode then return nil, why, false, "auth" end
   local idempotent = method == "GET" or method == "PUT"
   local msg, retryable, what
   for _ = 1, M.ATTEMPTS do
@@ -443,7 +467,8 @@ end
 function M.test(ctx)
   local c = ctx.credentials
   local base = store_base(ctx)
-  local mode = M.auth_mode(ctx)
+  local mode, why = M.auth_mode(ctx)
+  if not mode then return false, why end
   local url = base .. API .. "/system_status"
   local headers, query = { Accept = "application/json" }, nil
   if mode == "oauth1" then
@@ -478,7 +503,7 @@ function M.test(ctx)
   end
   local env = type(body.environment) == "table" and body.environment or {}
   local version = type(env.version) == "string" and (" " .. env.version) or ""
-  return true, ("connected to WooCommerce%s at %s"):format(version, base)
+  return true, ("connected to WooCommerce%s at %s (%s)"):format(version, base, M.AUTH_NAMES[mode])
 end
 
 return M

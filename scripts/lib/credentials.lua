@@ -197,7 +197,9 @@ end
 
 -- validate(connector, body) -> values, notes | nil, status, code, message, field
 -- body: JSON text or a decoded table. 400 when it is not a JSON object; 422 naming the field for
--- an unknown field, a missing required one or a value that breaks its spec.
+-- an unknown field, a missing required one, a value that breaks its spec, or values that break
+-- the connector's rule across fields: connector.check_credentials(values) -> nil | message, field
+-- (the message names the field and never quotes a value).
 function M.validate(connector, body)
   local list, by_name = M.fields(connector)
   local cname = connector.name
@@ -241,6 +243,11 @@ function M.validate(connector, body)
       values[s.name] = ok
       if extra then notes[#notes + 1] = extra end
     end
+  end
+  -- rules across fields (woocommerce: auth basic needs an https store_url)
+  if type(connector.check_credentials) == "function" then
+    local msg, field = connector.check_credentials(values)
+    if msg ~= nil then return nil, 422, "invalid_field", tostring(msg), field end
   end
   return values, notes
 end

@@ -185,6 +185,9 @@ expect_422 "store_url with a query" woocommerce "$(w '.store_url = "https://shop
 expect_422 "store_url with a bad port" woocommerce "$(w '.store_url = "https://shop.example.com:0"')" \
     store_url "port"
 expect_422 "an unknown field" woocommerce "$(w '.consumer_kye = "x"')" consumer_kye "unknown field"
+expect_422 "auth basic with an http store_url (keys would cross in clear)" woocommerce \
+    "$(w '.auth = "basic"')" auth "needs an https store_url"
+expect_422 "auth not one of auto, basic, oauth1" woocommerce "$(w '.auth = "digest"')" auth "one of"
 expect_422 "quickbooks without realm_id" quickbooks "$(q 'del(.realm_id)')" realm_id "is required"
 expect_422 "quickbooks environment staging" quickbooks "$(q '.environment = "staging"')" environment \
     "sandbox, production"
@@ -217,6 +220,7 @@ assert_jq "... the status: configured, untested, key id, public store_url, maske
      .fields.webhook_secret == \"********\" and .lastTestAt == null"
 assert_jq "... with a note that plain HTTP means OAuth 1.0a" "$BODY" \
     '.notes | length == 1 and (.[0] | contains("OAuth 1.0a"))'
+assert_jq "... and the default auth mode, auto, public" "$BODY" '.fields.auth == "auto"'
 store quickbooks "$QBO_BODY"
 assert_eq "quickbooks credentials: 201" 201 "$CODE"
 assert_jq "... realm_id and the default environment are public" "$BODY" \
@@ -239,6 +243,9 @@ for p in woocommerce quickbooks supabase; do
         '.status == "connected" and .lastTestOk == true and .lastTestAt != null and
          (.lastTestMessage | startswith("connected"))'
 done
+call GET /api/integrations/woocommerce/status
+assert_jq "the woocommerce status names the mode used on the http store: OAuth 1.0a" "$BODY" \
+    '.fields.auth == "auto" and (.lastTestMessage | endswith("(OAuth 1.0a)"))'
 assert_jq "the QuickBooks call reached the mock's CompanyInfo (minorversion 75)" \
     "$(curl -s "$MOCK/_mock/hits")" '.quickbooks >= 1 and .woocommerce >= 1 and .supabase >= 1'
 

@@ -25,8 +25,7 @@ ANSWERS="$T/answers.txt"
 sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
 keep() { printf '%s\n' "$BODY" >>"$ANSWERS"; } # every answer is searched for secrets at the end
 
-# The store: without --cert its "https" listener speaks plain HTTP on the wire but takes Basic
-# auth (WordPress behind a TLS proxy); the connector uses Basic for loopback http stores.
+# The store: its plain listener, where the connector signs with OAuth 1.0a (an http store URL).
 env MOCK_WOO_KEY="$WOO_KEY" MOCK_WOO_SECRET="$WOO_SECRET" MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
     python3 "$ENG_SOURCE_DIR/tests/mocks/woocommerce_mock.py" >"$T/mock.out" 2>"$T/mock.err" &
 bg_track $!
@@ -34,7 +33,7 @@ if ! wait_for 10000 test -s "$T/mock.out"; then
     fail "the WooCommerce mock starts" "$(cat "$T/mock.err")"
     finish
 fi
-read -r _ STORE_PORT <"$T/mock.out"
+read -r STORE_PORT _ <"$T/mock.out"
 M="http://127.0.0.1:$STORE_PORT"
 mock() { # METHOD PATH [JSON]
     curl -s --max-time 10 -X "$1" "$M/_mock/$2" -H 'Content-Type: application/json' ${3:+--data-binary "$3"}

@@ -91,7 +91,7 @@ case("the issue's fields, secrets and defaults", function()
     return table.concat(out, " ")
   end
   eq(shape(woo), "store_url:url:req consumer_key:string:req:secret "
-    .. "consumer_secret:string:req:secret webhook_secret:string:secret")
+    .. "consumer_secret:string:req:secret webhook_secret:string:secret auth:string")
   eq(shape(qbo), "client_id:string:req client_secret:string:req:secret realm_id:string:req "
     .. "access_token:string:secret refresh_token:string:secret access_token_expires_at:datetime "
     .. "refresh_token_expires_at:datetime environment:string")

@@ -4,7 +4,7 @@
 --
 -- usage: tallysync run tests/lua/woocommerce_connector.lua BASIC_BASE OAUTH_BASE KEY SECRET
 --   BASIC_BASE  the mock's https listener (Basic auth; ENGINE_HTTP_CA_FILE trusts its certificate),
---   OAUTH_BASE  its plain-HTTP one (OAuth 1.0a)
+--   OAUTH_BASE  its plain-HTTP one (OAuth 1.0a, the default auth for an http store URL)
 -- Ends with "N passed, M failed" (raises when M > 0).
 local http = require "engine.http"
 local json = require "engine.json"
@@ -40,9 +40,10 @@ local function ctx_basic(secret)
   return { credentials = { store_url = BASIC, consumer_key = KEY, consumer_secret = secret or SECRET },
            config = {} }
 end
+-- the plain-HTTP listener with the default auth (auto): OAuth 1.0a, loopback or not
 local function ctx_oauth(secret)
-  return { credentials = { store_url = PLAIN, consumer_key = KEY, consumer_secret = secret or SECRET },
-           config = { woocommerce_auth = "oauth1" } }
+  return { credentials = { store_url = PLAIN, consumer_key = KEY, consumer_secret = secret or SECRET,
+           auth = "auto" }, config = {} }
 end
 
 ctl("POST", "reset")
@@ -162,15 +163,14 @@ end)
 case("test(): basic ok, and wrong secret rejected", function()
   local ok, msg = woo.test(ctx_basic())
   assert(ok, msg)
+  assert(msg:find("(HTTP Basic over https)", 1, true), msg)
   local bad, bmsg = woo.test(ctx_basic("cs_wrong_secret_value"))
   eq(bad, false, "wrong secret")
   assert(bmsg:find("credentials rejected", 1, true), bmsg)
 end)
 
 case("oauth1: reads 3 pages over plain HTTP, verified by the mock", function()
-  eq(woo.auth_mode(ctx_oauth()), "oauth1", "mode")
-  eq(woo.auth_mode({ credentials = { store_url = "http://shop.example" } }), "oauth1", "plain http default")
-  eq(woo.auth_mode({ credentials = { store_url = "https://shop.example" } }), "basic", "https default")
+  eq(woo.auth_mode(ctx_oauth()), "oauth1", "a loopback http store signs")
   local all = assert(woo.read_all(ctx_oauth(), "orders", { since = "2026-03-01T00:00:00Z" }))
   eq(#all, 249, "orders")
   local reqs = ctl("GET", "state").requests
@@ -182,6 +182,32 @@ case("oauth1: test() works over plain HTTP", function()
   local ok, msg = woo.test(ctx_oauth())
   assert(ok, msg)
   assert(msg:find("connected to WooCommerce", 1, true), msg)
+  assert(msg:find("(OAuth 1.0a)", 1, true), msg)
+  local reqs = ctl("GET", "state").requests
+  eq(reqs[#reqs].auth, "oauth1", "the mock saw a signature")
+end)
+
+case("auth = basic on an https store: HTTP Basic over real TLS, accepted", function()
+  local c = ctx_basic()
+  c.credentials.auth = "basic"
+  local all = assert(woo.read_all(c, "customers", {}))
+  eq(#all, 1, "customers")
+  local reqs = ctl("GET", "state").requests
+  eq(reqs[#reqs].auth, "basic", "auth")
+end)
+
+-- auth = oauth1 on an https store: WordPress behind a TLS proxy believes https too, so the
+-- signature's base string must use https (real TLS here, the mock's second listener)
+case("oauth1 over https (auth = oauth1): signed with the https base URL, accepted", function()
+  local c = ctx_basic()
+  c.credentials.auth = "oauth1"
+  local all = assert(woo.read_all(c, "customers", {}))
+  eq(#all, 1, "customers")
+  local reqs = ctl("GET", "state").requests
+  eq(reqs[#reqs].auth, "oauth1", "auth")
+  local ok, msg = woo.test(c)
+  assert(ok, msg)
+  assert(msg:find("(OAuth 1.0a)", 1, true), msg)
 end)
 
 case("oauth1: a wrong secret is refused (signature), not retried", function()
@@ -211,12 +237,14 @@ case("oauth1: the mock refuses a reused nonce and a stale timestamp, as WooComme
   assert(stale.json.message:find("timestamp", 1, true), stale.body)
 end)
 
-case("plain HTTP refuses Basic, as WooCommerce does", function()
+case("auth = basic on the plain listener: refused by the connector, nothing sent", function()
   local ctx = ctx_oauth()
-  ctx.config.woocommerce_auth = "basic"
+  ctx.credentials.auth = "basic"
+  local before = hits()
   local recs, msg = woo.read_all(ctx, "customers", {})
   eq(recs, nil, "records")
-  eq(msg, "credentials rejected by WooCommerce (HTTP 401: woocommerce_rest_cannot_view)", "message")
+  assert(msg:find("auth basic needs an https store_url", 1, true), msg)
+  eq(hits() - before, 0, "requests")
 end)
 -- }====
 

@@ -10,9 +10,11 @@ The valid credentials come from the environment (never argv, so they stay out of
 
 Routes (GET):
     [/prefix]/wp-json/wc/v3/system_status
-        HTTP Basic consumer_key:consumer_secret -> 200 system status JSON; otherwise 401 with
-        WooCommerce's error body {"code": "woocommerce_rest_cannot_view", ...} and its
-        WWW-Authenticate challenge. A prefix starting with /slow sleeps MOCK_SLOW_MS (default
+        WooCommerce on plain HTTP (wc_auth.py): an OAuth 1.0a one-legged signature by
+        MOCK_WOO_KEY / MOCK_WOO_SECRET (base string on http://127.0.0.1:<port>/<path>) -> 200
+        system status JSON; a bad one -> 401 with WooCommerce's code and message; HTTP Basic is
+        ignored over plain HTTP, as WordPress does, so Basic or nothing -> 401
+        woocommerce_rest_cannot_view. A prefix starting with /slow sleeps MOCK_SLOW_MS (default
         20000) first; any other prefix is a store installed in a sub-folder.
     /v3/company/{realm}/companyinfo/{realm}?minorversion=75
         Bearer MOCK_QBO_TOKEN and the right realm -> 200 {"CompanyInfo": ...} with an intuit_tid
@@ -25,7 +27,6 @@ Routes (GET):
     /_mock/hits   JSON {route: count} of the requests above
 Anything else: 404 JSON. Request headers and credentials are never logged or echoed.
 """
-import base64
 import hmac
 import json
 import os
@@ -34,7 +35,13 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
+
+import wc_auth
+
+WOO_KEYS = wc_auth.Keys()
+if os.environ.get("MOCK_WOO_KEY"):
+    WOO_KEYS.add(os.environ["MOCK_WOO_KEY"], os.environ.get("MOCK_WOO_SECRET", ""))
 
 HITS = {}
 LOCK = threading.Lock()
@@ -74,7 +81,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, dict(HITS))
         marker = "/wp-json/wc/v3/system_status"
         if path.endswith(marker):
-            return self.woo(path[: -len(marker)])
+            return self.woo(path, path[: -len(marker)], parse_qsl(u.query, keep_blank_values=True))
         parts = path.strip("/").split("/")
         if len(parts) == 5 and parts[0] == "v3" and parts[1] == "company" and parts[3] == "companyinfo":
             return self.qbo(parts[2], parts[4], query)
@@ -83,24 +90,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(404, {"code": "rest_no_route", "message": "No route was found matching the URL and request method.", "data": {"status": 404}})
 
     # ---- WooCommerce ----
-    def woo(self, prefix):
+    def woo(self, path, prefix, query):
         hit("woocommerce")
         if prefix.startswith("/slow"):
             time.sleep(int(os.environ.get("MOCK_SLOW_MS", "20000")) / 1000.0)
-        auth = self.headers.get("Authorization", "")
-        ok = False
-        if auth.startswith("Basic "):
-            try:
-                user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
-                ok = same(user, os.environ.get("MOCK_WOO_KEY")) and same(password, os.environ.get("MOCK_WOO_SECRET"))
-            except (ValueError, UnicodeDecodeError):
-                ok = False
-        if not ok:
-            return self.send_json(
-                401,
-                {"code": "woocommerce_rest_cannot_view", "message": "Sorry, you cannot view this resource.", "data": {"status": 401}},
-                {"WWW-Authenticate": 'Basic realm="WooCommerce API. Use a consumer key in the username field and a consumer secret in the password field"'},
-            )
+        # a plain-HTTP listener: WordPress is not on HTTPS, so Basic is ignored (wc_auth.py)
+        home = "http://127.0.0.1:%d" % self.server.server_address[1]
+        key, err, _ = wc_auth.authenticate(WOO_KEYS, "GET", False, home, path, query, self.headers)
+        if err is None and key is None:
+            err = (401,) + wc_auth.CANNOT["list"]
+        if err:
+            return self.send_json(err[0], {"code": err[1], "message": err[2], "data": {"status": err[0]}})
         host = self.headers.get("Host", "127.0.0.1")
         self.send_json(200, {
             "environment": {"home_url": "http://%s%s" % (host, prefix), "site_url": "http://%s%s" % (host, prefix),

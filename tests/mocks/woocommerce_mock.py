@@ -1,30 +1,38 @@
 #!/usr/bin/env python3
 """A WooCommerce store (REST API wc/v3) on loopback, for the woocommerce connector's tests
-(Python 3 stdlib only). Two listeners share one store:
-  - a plain-HTTP one, where (as in WooCommerce when WordPress is not on HTTPS) only OAuth 1.0a
-    one-legged signatures are accepted, verified for real (HMAC-SHA1/HMAC-SHA256, RFC 5849
-    base string, +-15 min timestamp, nonce used once per key);
+(Python 3 stdlib only). Two listeners share one store, and authenticate as WooCommerce does
+(wc_auth.py, after class-wc-rest-authentication.php):
+  - a plain-HTTP one: WordPress is not on HTTPS, so Basic (header or query pair) is ignored and
+    such a request is unauthenticated (401 woocommerce_rest_cannot_view); only OAuth 1.0a
+    one-legged signatures (query or Authorization: OAuth header) authenticate;
   - an HTTPS one (TLS with --cert/--key; without them plain HTTP on the wire, behaving like
-    WordPress behind a TLS proxy that tells it the request is HTTPS): HTTP Basic (consumer key /
-    secret) is checked, and also the consumer_key / consumer_secret query pair; without either,
-    OAuth 1.0a as on the plain listener.
+    WordPress behind a TLS proxy that tells it the request is HTTPS): Basic (header, or the
+    consumer_key / consumer_secret query pair) first, then OAuth 1.0a signed with https.
+OAuth base strings use the home URL http(s)://127.0.0.1:<that listener's port>.
 Prints "<plain port> <https port>" on one line of stdout, then flushes.
 
-Keys come from the environment (never argv): MOCK_WOO_KEY, MOCK_WOO_SECRET.
+Keys come from the environment (never argv): MOCK_WOO_KEY, MOCK_WOO_SECRET, and
+MOCK_WOO_PERMISSIONS (read | write | read_write, default read_write).
 
 Store routes (prefix /wp-json/wc/v3):
-  GET  /orders /customers /products   per_page (1-100, default 10; else 400 rest_invalid_param),
-       page, status (comma list or any), include (comma list), modified_after / modified_before
-       (with dates_are_gmt=true they compare with date_modified_gmt; otherwise with
-       date_modified, the site's time, which this store keeps equal to GMT), orderby (date, id,
-       include, modified), order (asc|desc, default desc). Headers X-WP-Total, X-WP-TotalPages,
-       Link.
+  GET  /orders /customers /products   the documented query parameters are validated as WordPress
+       does (wc_params.py: per_page 1-100, default 10; page >= 1; order; orderby; status;
+       include; dates; booleans), every invalid one named in one 400 rest_invalid_param with
+       data.params; past the last page: 200 []. Filters: status (comma list or any), include,
+       modified_after / modified_before (with dates_are_gmt=true they compare with
+       date_modified_gmt; otherwise with date_modified, the site's time, which this store keeps
+       equal to GMT), orderby (date, id, include, modified), order (asc|desc, default desc).
+       Headers X-WP-Total, X-WP-TotalPages, Link.
   GET  /{orders|customers|products}/{id}, GET /system_status
   PUT  /products/{id}        JSON body, e.g. {"stock_quantity": 5}
   PUT  /orders/{id}          JSON body; meta_data entries are merged by key
   POST /orders/{id}/notes    JSON {"note": ...} -> 201 note
+       The types of the fields the engine writes (stock_quantity, manage_stock, meta_data,
+       note, customer_note) are checked first, as WordPress does: 400 rest_invalid_param, or
+       rest_missing_callback_param for a note without note.
   GET  /webhooks             per_page (1-100, default 10), page, status (all|active|paused|
-       disabled, default all), orderby (date|id), order; X-WP-Total, X-WP-TotalPages, Link.
+       disabled, default all), orderby (date|id|title), order, validated the same way;
+       X-WP-Total, X-WP-TotalPages, Link.
        A webhook never shows its secret (write-only, as in WooCommerce).
   GET  /webhooks/{id}
   POST /webhooks             {"name", "topic" (required), "delivery_url" (required, http(s)),
@@ -33,10 +41,15 @@ Store routes (prefix /wp-json/wc/v3):
   PUT  /webhooks/{id}        any of name, status, topic, delivery_url, secret; status "active"
                              resets the failure count
   DELETE /webhooks/{id}?force=true   (without force: 501 woocommerce_rest_trash_not_supported)
-Errors are WooCommerce's JSON {"code", "message", "data": {"status"}}; 401 on bad auth.
+Errors are WooCommerce's JSON {"code", "message", "data": {"status"}}. Authentication: 401 with
+WooCommerce's code and message (wc_auth.py); an unauthenticated request gets its route's refusal
+(woocommerce_rest_cannot_view / _edit / _create / _delete); a key without read (write) permission
+is refused on GET (POST/PUT/DELETE).
 
 Test control (no auth):
-  POST /_mock/reset                      fixtures only, counters and faults cleared
+  POST /_mock/reset                      fixtures only, counters, faults, extra keys and used
+                                         nonces cleared
+  POST /_mock/keys      {"consumer_key", "consumer_secret", "permissions"} adds a REST API key
   POST /_mock/seed      {"entity", "records": [...]} or
                         {"entity", "generate": N, "start_id", "start": "2026-01-01T00:00:00",
                          "step_s": 60, "statuses": [...]}
@@ -76,6 +89,9 @@ import time
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlsplit
+
+import wc_auth
+import wc_params
 
 FIXTURES = os.environ.get("MOCK_FIXTURES") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures", "woocommerce")
@@ -136,7 +152,9 @@ class Store:
         self.requests = []
         self.writes = []
         self.faults = []  # list of (kind, delay_ms)
-        self.nonces = {}
+        self.keys = wc_auth.Keys()  # the env's key, read_write unless MOCK_WOO_PERMISSIONS says
+        if KEY:
+            self.keys.add(KEY, SECRET, os.environ.get("MOCK_WOO_PERMISSIONS") or "read_write")
         self.next_note = 1000
         self.webhooks = {}
         self.next_webhook = 100
@@ -175,38 +193,12 @@ def pct(s):
     return quote(s, safe="-._~")
 
 
-def oauth_ok(method, base_url, params):
-    """(ok, code, message) for an OAuth 1.0a one-legged signature in params (query string)."""
-    need = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature",
-            "oauth_signature_method")
-    missing = [p for p in need if p not in dict(params)]
-    if missing:
-        return False, "woocommerce_rest_authentication_error", "Missing OAuth parameter %s" % missing[0]
-    d = dict(params)
-    if d["oauth_consumer_key"] != KEY or not KEY:
-        return False, "woocommerce_rest_authentication_error", "Consumer key is invalid."
-    method_ = d["oauth_signature_method"]
-    if method_ not in ("HMAC-SHA1", "HMAC-SHA256"):
-        return False, "woocommerce_rest_authentication_error", "Invalid signature method"
-    signed = sorted((pct(k), pct(v)) for k, v in params if k != "oauth_signature")
-    pstr = "&".join("%s=%s" % kv for kv in signed)
-    base = "&".join((method.upper(), pct(base_url), pct(pstr)))
-    algo = hashlib.sha1 if method_ == "HMAC-SHA1" else hashlib.sha256
-    want = base64.b64encode(hmac.new((pct(SECRET) + "&").encode(), base.encode(), algo).digest()).decode()
-    if not hmac.compare_digest(want.encode(), d["oauth_signature"].encode()):
-        return False, "woocommerce_rest_authentication_error", "Invalid signature - provided signature does not match."
-    try:
-        ts = int(d["oauth_timestamp"])
-    except ValueError:
-        ts = 0
-    if abs(time.time() - ts) > 15 * 60:
-        return False, "woocommerce_rest_authentication_error", "Invalid timestamp."
-    with LOCK:
-        used = STORE.nonces.setdefault(KEY, set())
-        if d["oauth_nonce"] in used:
-            return False, "woocommerce_rest_authentication_error", "Invalid nonce - nonce has already been used."
-        used.add(d["oauth_nonce"])
-    return True, None, None
+def route_kind(method, path):
+    """list | view | edit | create | delete: which permission check a route makes."""
+    if method == "GET":
+        parts = path[len(PREFIX):].strip("/").split("/")
+        return "view" if len(parts) >= 2 and parts[1].isdigit() and len(parts) == 2 else "list"
+    return {"PUT": "edit", "PATCH": "edit", "POST": "create", "DELETE": "delete"}.get(method, "view")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -318,9 +310,15 @@ class Handler(BaseHTTPRequestHandler):
             log["status"] = 404
             return
         ok, code, msg = self.authenticate(method, u.path, params, log)
+        # WordPress validates a route's parameters before its permission check: an
+        # unauthenticated request with a bad per_page gets the 400, not the 401
+        if not ok and code.startswith("woocommerce_rest_cannot_") and \
+                self.params_error(method, u.path[len(PREFIX):].strip("/"), dict(params)):
+            log["status"] = self._status
+            return
         if not ok:
-            self.error(401, code, msg, {"WWW-Authenticate": 'Basic realm="WooCommerce API. Use a consumer key in the username field and a consumer secret in the password field"'}
-                       if self.server.https else None)
+            self.error(401, code, msg, wc_auth.basic_challenge_header()
+                       if self.server.https and log["auth"] in ("basic", "query") else None)
             log["status"] = 401
             return
         if body is None:
@@ -329,33 +327,30 @@ class Handler(BaseHTTPRequestHandler):
             self.route(method, u.path[len(PREFIX):], dict(params), body)
         log["status"] = self._status
 
+    def params_error(self, method, collection, q):
+        """Answers WordPress' 400 rest_invalid_param for a collection GET with invalid query
+        parameters (wc_params.py) and returns True; False when they are valid."""
+        if method != "GET" or collection not in wc_params.SCHEMAS:
+            return False
+        bad = wc_params.validate(collection, q)
+        if bad is None:
+            return False
+        self.send_json(*bad)
+        return True
+
     def authenticate(self, method, path, params, log):
-        if self.server.https:
-            auth = self.headers.get("Authorization", "")
-            d = dict(params)
-            user = pw = None
-            if auth.startswith("Basic "):
-                try:
-                    user, _, pw = base64.b64decode(auth[6:]).decode().partition(":")
-                except (ValueError, UnicodeDecodeError):
-                    user = pw = None
-                log["auth"] = "basic"
-            elif "consumer_key" in d:
-                user, pw = d.get("consumer_key"), d.get("consumer_secret")
-                log["auth"] = "query"
-            if user is not None:
-                good = bool(KEY) and hmac.compare_digest(user.encode(), KEY.encode()) and \
-                    hmac.compare_digest((pw or "").encode(), SECRET.encode())
-                if good:
-                    return True, None, None
-                return False, "woocommerce_rest_authentication_error", "Consumer secret is invalid."
-        if any(k.startswith("oauth_") for k, _ in params):
-            log["auth"] = "oauth1"
-            host = self.headers.get("Host", "127.0.0.1")
-            scheme = "https" if self.server.https else "http"
-            return oauth_ok(method, "%s://%s%s" % (scheme, host, path), params)
-        log["auth"] = log["auth"] or "none"
-        return False, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources."
+        """(ok, code, message): wc_auth decides as WooCommerce does; an unauthenticated request
+        gets the route's own refusal (woocommerce_rest_cannot_view / _edit / _create / _delete)."""
+        scheme = "https" if self.server.https else "http"
+        home = "%s://127.0.0.1:%d" % (scheme, self.server.server_address[1])
+        key, err, how = wc_auth.authenticate(STORE.keys, method, self.server.https, home, path,
+                                             params, self.headers)
+        log["auth"] = how
+        if err:
+            return False, err[1], err[2]
+        if key is None:
+            return False, *wc_auth.CANNOT[route_kind(method, path)]
+        return True, None, None
 
     # ---- store ----
     def route(self, method, path, q, body):
@@ -376,6 +371,15 @@ class Handler(BaseHTTPRequestHandler):
                 rid = int(parts[1])
             except ValueError:
                 return self.error(404, "rest_no_route", "No route was found matching the URL and request method.")
+            # WordPress checks the body's types before the route runs (the record may not exist)
+            kind = {("PUT", 2): ent + ".edit", ("POST", 3): "notes.create"}.get((method, len(parts)))
+            if method == "POST" and parts[2:] == ["notes"] and "note" not in body:
+                return self.send_json(400, {"code": "rest_missing_callback_param",
+                                            "message": "Missing parameter(s): note",
+                                            "data": {"status": 400, "params": ["note"]}})
+            bad = wc_params.validate_body(kind, body) if kind else None
+            if bad:
+                return self.send_json(*bad)
             with LOCK:
                 rec = STORE.data[ent].get(rid)
             if rec is None:
@@ -409,6 +413,8 @@ class Handler(BaseHTTPRequestHandler):
                             found[0]["value"] = m.get("value")
                         else:
                             meta.append({"id": 9000 + len(meta), "key": m.get("key"), "value": m.get("value")})
+                elif k == "stock_quantity" and v is not None:
+                    rec[k] = int(float(v))  # WordPress sanitizes to the schema's integer
                 elif k != "id":
                     rec[k] = v
             now = gmt(datetime.utcnow())
@@ -418,50 +424,34 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, out)
 
     def list(self, ent, q):
-        def bad(param, why):
-            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): %s" % param,
-                                 "data": {"status": 400, "params": {param: why}}})
-        try:
-            per_page = int(q.get("per_page", "10"))
-            page = int(q.get("page", "1"))
-        except ValueError:
-            return bad("per_page", "per_page is not of type integer.")
-        if per_page < 1 or per_page > 100:
-            return bad("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)")
-        if page < 1:
-            return bad("page", "page must be greater than or equal to 1")
+        if self.params_error("GET", ent, q):
+            return
+        per_page, page = int(q.get("per_page", "10")), int(q.get("page", "1"))
         with LOCK:
             recs = [r for r in STORE.data[ent].values()]
         gmt_dates = q.get("dates_are_gmt") in ("true", "1")
         field = "date_modified_gmt" if gmt_dates else "date_modified"
         for p, cmp in (("modified_after", lambda a, b: a > b), ("modified_before", lambda a, b: a < b)):
             if p in q:
-                bound = q[p].rstrip("Z")[:19]
-                if not re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$", bound):
-                    return bad(p, "Invalid date.")
+                bound = q[p].rstrip("Z").replace(" ", "T")[:19]
                 recs = [r for r in recs if r.get(field) and cmp(r[field][:19], bound)]
         if "status" in q and q["status"] not in ("", "any") and ent != "customers":
             wanted = set(q["status"].split(","))
             recs = [r for r in recs if r.get("status") in wanted]
         include = None
         if q.get("include"):
-            try:
-                include = [int(x) for x in q["include"].split(",")]
-            except ValueError:
-                return bad("include", "include[0] is not of type integer.")
+            include = [int(x) for x in re.split(r"[\s,]+", q["include"]) if x]
             recs = [r for r in recs if r["id"] in include]
         orderby = q.get("orderby", "date")
         desc = q.get("order", "desc") != "asc"
         keys = {"id": lambda r: r["id"], "date": lambda r: (r.get("date_created_gmt") or "", r["id"]),
                 "modified": lambda r: (r.get("date_modified_gmt") or "", r["id"]),
                 "include": lambda r: include.index(r["id"]) if include else r["id"]}
-        if orderby not in keys:
-            return bad("orderby", "orderby is not one of date, id, include, title, slug, modified.")
-        recs.sort(key=keys[orderby], reverse=desc if orderby != "include" else False)
+        recs.sort(key=keys.get(orderby, keys["id"]),  # title and slug: not modelled, by id
+                  reverse=desc if orderby != "include" else False)
         total = len(recs)
         pages = (total + per_page - 1) // per_page
-        if page > max(pages, 1):
-            return bad("page", "The page number requested is larger than the number of pages available.")
+        # past the last page WooCommerce answers 200 [] with the totals (WC_REST_CRUD_Controller)
         chunk = recs[(page - 1) * per_page: page * per_page]
         chunk = [{k: v for k, v in r.items() if k != "_notes"} for r in chunk]
         links = []
@@ -555,30 +545,17 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, out)
 
     def webhook_list(self, q):
-        def bad(param, why):
-            self.send_json(400, {"code": "rest_invalid_param", "message": "Invalid parameter(s): %s" % param,
-                                 "data": {"status": 400, "params": {param: why}}})
-        try:
-            per_page = int(q.get("per_page", "10"))
-            page = int(q.get("page", "1"))
-        except ValueError:
-            return bad("per_page", "per_page is not of type integer.")
-        if per_page < 1 or per_page > 100:
-            return bad("per_page", "per_page must be between 1 (inclusive) and 100 (inclusive)")
+        if self.params_error("GET", "webhooks", q):
+            return
+        per_page, page = int(q.get("per_page", "10")), int(q.get("page", "1"))
         status = q.get("status", "all")
-        if status not in ("all",) + WEBHOOK_STATUSES:
-            return bad("status", "status is not one of all, active, paused, and disabled.")
         with LOCK:
             hooks = [w for w in STORE.webhooks.values() if status == "all" or w["status"] == status]
         orderby = q.get("orderby", "date")
-        if orderby not in ("date", "id"):
-            return bad("orderby", "orderby is not one of date, id, include, title, slug.")
         hooks.sort(key=(lambda w: w["id"]) if orderby == "id" else (lambda w: (w["date_created_gmt"], w["id"])),
                    reverse=q.get("order", "desc") != "asc")
         total = len(hooks)
         pages = (total + per_page - 1) // per_page
-        if page > max(pages, 1):
-            return bad("page", "The page number requested is larger than the number of pages available.")
         chunk = [webhook_public(w) for w in hooks[(page - 1) * per_page: page * per_page]]
         headers = {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)}
         host = self.headers.get("Host", "127.0.0.1")
@@ -664,6 +641,13 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(400, {"error": "kind"})
             with LOCK:
                 STORE.faults = [(kind, int(body.get("delay_ms", 3000)))] * int(body.get("count", 1))
+            return self.send_json(200, {"ok": True})
+        if path == "/_mock/keys" and method == "POST":  # another REST API key, as the admin makes one
+            try:
+                STORE.keys.add(str(body["consumer_key"]), str(body["consumer_secret"]),
+                               body.get("permissions", "read_write"))
+            except (KeyError, ValueError):
+                return self.send_json(400, {"error": "consumer_key, consumer_secret, permissions"})
             return self.send_json(200, {"ok": True})
         if path == "/_mock/webhook" and method == "POST":
             return self.send_json(200, self.fire(body))

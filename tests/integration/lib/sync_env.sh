@@ -25,9 +25,11 @@ sync_mocks() {
     wait_for 10000 test -s "$T/woo.out" || { fail "the WooCommerce mock starts" "$(cat "$T/woo.err")"; finish; }
     local plain tls
     read -r plain tls <"$T/woo.out"
-    # the second listener speaks plain HTTP with Basic auth (a store behind a TLS proxy)
+    # The connector talks to the plain listener, as to any http store: OAuth 1.0a. The second
+    # listener (plain HTTP on the wire, but WordPress behind a TLS proxy: Basic honoured) serves
+    # the tests' own control calls and curl -u reads.
     WOO="http://127.0.0.1:$tls"
-    WOO_STORE="$WOO"
+    WOO_STORE="http://127.0.0.1:$plain"
     python3 "$ENG_SOURCE_DIR/tests/mocks/quickbooks_mock.py" --per-minute 1000000 --concurrent 50 \
         >"$T/qbo.out" 2>"$T/qbo.err" &
     bg_track $!
