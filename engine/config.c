@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 
 #include "log.h"
-#include "operator_settings.h" /* the URL check stored settings get too */
 
 #ifndef ENG_SOURCE_DIR
 #define ENG_SOURCE_DIR "."
@@ -114,6 +113,40 @@ static int int_setting(const char *var, long long def, long long lo, long long h
     return 0;
 }
 
+/* A public base URL (WEBHOOK_PUBLIC_URL): http(s)://host[:port][/path], no query, fragment or
+ * user info; https unless the host is loopback (a store never delivers to plain HTTP on the
+ * internet: the signed payloads carry customers' data). Trailing '/' removed in place. */
+static int public_url_check(char *url, const char *var, struct eng_err *err)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        url[--n] = '\0';
+    int https = strncmp(url, "https://", 8) == 0;
+    if (!https && strncmp(url, "http://", 7) != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "%s must start with https:// (e.g. https://sync.example.com)", var);
+    const char *host = url + (https ? 8 : 7);
+    size_t hlen = strcspn(host, "/");
+    if (hlen == 0 || strpbrk(url, "?#@ \t") != NULL || n > 512)
+        return eng_err_set(err, ENG_EINVAL,
+                           "%s must be a base URL like https://sync.example.com (a host, an "
+                           "optional port and path; no query, fragment or user name)",
+                           var);
+    char name[256];
+    size_t nlen = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/");
+    snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), host);
+    for (char *p = name; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    int loopback = strcmp(name, "localhost") == 0 || strcmp(name, "[::1]") == 0 ||
+                   (strncmp(name, "127.", 4) == 0 && strspn(name, "0123456789.") == strlen(name));
+    if (!https && !loopback)
+        return eng_err_set(err, ENG_EINVAL,
+                           "%s must use https:// (plain http is allowed for loopback hosts only, "
+                           "not %s)",
+                           var, name);
+    return 0;
+}
+
 int eng_config_load(struct eng_config *cfg, struct eng_err *err)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -207,7 +240,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
                            "'-' or '.')");
 
     if (cfg->webhook_public_url != NULL &&
-        (rc = eng_operator_url_check(cfg->webhook_public_url, "WEBHOOK_PUBLIC_URL", err)) != 0)
+        (rc = public_url_check(cfg->webhook_public_url, "WEBHOOK_PUBLIC_URL", err)) != 0)
         return rc;
     if ((rc = int_setting("WEBHOOK_CHECK_INTERVAL_S", 3600, 0, 31LL * 86400, &x, err)) != 0)
         return rc;
@@ -247,4 +280,11 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->anonymous_tenant);
     free(cfg->webhook_public_url);
     memset(cfg, 0, sizeof *cfg);
+}
+
+/* The rule for every URL a secret may be sent to, also applied to the operator settings stored
+ * in the database (operator_settings.c). */
+int eng_config_url_check(char *url, const char *var, struct eng_err *err)
+{
+    return public_url_check(url, var, err);
 }

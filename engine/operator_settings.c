@@ -4,7 +4,6 @@
  */
 #include "operator_settings.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,33 +46,10 @@ static int unknown(const char *name, struct eng_err *err)
 
 int eng_operator_url_check(char *url, const char *var, struct eng_err *err)
 {
-    size_t n = strlen(url);
-    while (n > 0 && url[n - 1] == '/')
-        url[--n] = '\0';
-    int https = strncmp(url, "https://", 8) == 0;
-    if (!https && strncmp(url, "http://", 7) != 0)
-        return eng_err_set(err, ENG_EINVAL,
-                           "%s must start with https:// (e.g. https://sync.example.com)", var);
-    const char *host = url + (https ? 8 : 7);
-    size_t hlen = strcspn(host, "/");
-    if (hlen == 0 || strpbrk(url, "?#@ \t\r\n") != NULL || n > ENG_OPERATOR_MAX_VALUE)
-        return eng_err_set(err, ENG_EINVAL,
-                           "%s must be a URL like https://sync.example.com (a host, an "
-                           "optional port and path; no query, fragment or user name)",
-                           var);
-    char name[256];
-    size_t nlen = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/");
-    snprintf(name, sizeof name, "%.*s", (int)(nlen < sizeof name ? nlen : sizeof name - 1), host);
-    for (char *p = name; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    int loopback = strcmp(name, "localhost") == 0 || strcmp(name, "[::1]") == 0 ||
-                   (strncmp(name, "127.", 4) == 0 && strspn(name, "0123456789.") == strlen(name));
-    if (!https && !loopback)
-        return eng_err_set(err, ENG_EINVAL,
-                           "%s must use https:// (plain http is allowed for loopback hosts only, "
-                           "not %s)",
-                           var, name);
-    return 0;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            return eng_err_set(err, ENG_EINVAL, "%s must be a URL without control characters", var);
+    return eng_config_url_check(url, var, err);
 }
 
 /* The stored value of name into out[size] ("" when none); *at likewise when not NULL. */

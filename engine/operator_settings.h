@@ -34,9 +34,10 @@ extern const size_t eng_operator_ndefs;
 /* The definition named name, or NULL. */
 const struct eng_operator_def *eng_operator_find(const char *name);
 
-/* A URL a secret may be sent to: http(s)://host[:port][/path], no query, fragment, user info or
- * blank; https unless the host is loopback (localhost, 127.x.y.z, [::1]); at most 512 bytes.
- * Trailing '/' removed in place. ENG_EINVAL naming var otherwise. */
+/* A URL a secret may be sent to: config.c's rule for WEBHOOK_PUBLIC_URL (eng_config_url_check:
+ * http(s)://host[:port][/path], no query, fragment, user info or blank; https unless the host is
+ * loopback; at most 512 bytes; trailing '/' removed in place), and no control character.
+ * ENG_EINVAL naming var otherwise. */
 int eng_operator_url_check(char *url, const char *var, struct eng_err *err);
 
 /* Store value for name (checked as above; ENG_EINVAL naming the setting, or an unknown name).

@@ -43,6 +43,7 @@ static void test_url_check(void)
     CHECK(url_ok("https://a@example.com", NULL));
     CHECK(url_ok("https://example.com/?q=1", NULL));
     CHECK(url_ok("https://", NULL));
+    CHECK(url_ok("https://a.example/x\nEvil: 1", NULL)); /* a header's worth of control chars */
     char big[700];
     memset(big, 'a', sizeof big - 1);
     memcpy(big, "https://", 8);
