@@ -25,8 +25,6 @@ int eng_cli_rotate_key(int argc, char **argv); /* cli_keys.c */
 int eng_cli_token(int argc, char **argv);   /* cli_token.c */
 int eng_cli_sync(int argc, char **argv);    /* cli_sync.c */
 
-int eng_cli_operator(int argc, char **argv); /* cli_operator.c */
-
 /* Shared start-up: load the configuration (exit status 1 with a clear line on failure). */
 int eng_cli_config(struct eng_config *cfg, const char *cmd);
 /* Open the store named by cfg, apply pending migrations, then the operator settings stored there
@@ -37,5 +35,8 @@ int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet);
 void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts);
 /* 1 when argv has --help / -h. */
 int eng_cli_wants_help(int argc, char **argv);
+
+/* `tallysync operator` (cli_operator.c) */
+int eng_cli_operator(int argc, char **argv);
 
 #endif
