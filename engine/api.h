@@ -129,6 +129,10 @@ int eng_api_webhook_quickbooks(struct eng_api_ctx *c);  /* api_webhooks.c (both 
 int eng_api_webhook_events(struct eng_api_ctx *c);      /* api_webhooks.c */
 int eng_api_webhook_replay(struct eng_api_ctx *c);      /* api_webhooks.c */
 
+/* api_operator.c: the operator settings, administrator only */
+int eng_api_operator_get(struct eng_api_ctx *c);
+int eng_api_operator_put(struct eng_api_ctx *c);
+
 /* The OpenAPI document served at /api/openapi.json (generated from engine/openapi.json). */
 extern const char eng_openapi_json[];
 extern const size_t eng_openapi_json_len;

@@ -32,6 +32,8 @@ const struct eng_api_route eng_api_routes[] = {
     {"POST", "/api/sync/{entity}", 0, eng_api_sync_start},
     {"GET", "/api/settings/transformer_config", 0, eng_api_settings_get},
     {"PUT", "/api/settings/transformer_config", 0, eng_api_settings_put},
+    {"GET", "/api/operator/settings", 0, eng_api_operator_get},
+    {"PUT", "/api/operator/settings", 0, eng_api_operator_put},
     {"POST", "/api/webhooks/woocommerce", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,
      eng_api_webhook_woocommerce},
     {"POST", "/api/webhooks/quickbooks", ENG_ROUTE_PUBLIC | ENG_ROUTE_ANY_BODY,

@@ -14,6 +14,7 @@
 #include "connctx.h"
 #include "crypto.h"
 #include "log.h"
+#include "operator_settings.h"
 #include "store.h"
 #include "vault.h"
 
@@ -40,13 +41,14 @@ int eng_cli_config(struct eng_config *cfg, const char *cmd)
     return 0;
 }
 
-int eng_cli_migrate_store(const struct eng_config *cfg, const char *cmd, int quiet)
+int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet)
 {
     struct eng_err err = {0};
     struct eng_store *st = NULL;
     int applied = 0;
     if (eng_store_open(cfg->database_url, &st, &err) != 0 ||
-        eng_store_migrate(st, cfg->schema_dir, &applied, &err) != 0) {
+        eng_store_migrate(st, cfg->schema_dir, &applied, &err) != 0 ||
+        eng_operator_apply(st, cfg, &err) != 0) { /* every entry point: the same settings */
         fprintf(stderr, "tallysync %s: database: %s\n", cmd, err.msg);
         eng_store_close(st);
         return 1;

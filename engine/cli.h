@@ -27,11 +27,16 @@ int eng_cli_sync(int argc, char **argv);    /* cli_sync.c */
 
 /* Shared start-up: load the configuration (exit status 1 with a clear line on failure). */
 int eng_cli_config(struct eng_config *cfg, const char *cmd);
-/* Open the store named by cfg and apply pending migrations; 0 or prints why and returns 1. */
-int eng_cli_migrate_store(const struct eng_config *cfg, const char *cmd, int quiet);
+/* Open the store named by cfg, apply pending migrations, then the operator settings stored there
+ * (operator_settings.h: into cfg, where the environment sets nothing); 0 or prints why and
+ * returns 1. */
+int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet);
 /* VM options from the configuration (strings borrowed from cfg). */
 void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts);
 /* 1 when argv has --help / -h. */
 int eng_cli_wants_help(int argc, char **argv);
+
+/* `tallysync operator` (cli_operator.c) */
+int eng_cli_operator(int argc, char **argv);
 
 #endif

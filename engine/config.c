@@ -281,3 +281,10 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->webhook_public_url);
     memset(cfg, 0, sizeof *cfg);
 }
+
+/* The rule for every URL a secret may be sent to, also applied to the operator settings stored
+ * in the database (operator_settings.c). */
+int eng_config_url_check(char *url, const char *var, struct eng_err *err)
+{
+    return public_url_check(url, var, err);
+}

@@ -53,4 +53,9 @@ void eng_config_free(struct eng_config *cfg);
  * quotes. Sets variables not already set. Missing file is not an error. */
 int eng_config_load_dotenv(const char *path, struct eng_err *err);
 
+/* A URL a secret may be sent to (WEBHOOK_PUBLIC_URL's rule): http(s)://host[:port][/path], no
+ * query, fragment, user info or blank, at most 512 bytes; https unless the host is loopback.
+ * Trailing '/' removed in place. ENG_EINVAL naming var otherwise. */
+int eng_config_url_check(char *url, const char *var, struct eng_err *err);
+
 #endif

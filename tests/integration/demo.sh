@@ -1,45 +1,90 @@
 #!/usr/bin/env bash
 # tests/integration/demo.sh - the newcomer's sandbox (tools/start.sh --demo -> tools/demo.sh):
-# the mocks and the engine come up, the sandbox tenant's WooCommerce and QuickBooks connections
-# test green, and the seed's quick-start calls work without a token, as the seed wrote them.
+# the mocks and the engine come up, the sandbox tenant's WooCommerce, QuickBooks and Supabase
+# connections test green and its webhooks are registered and healthy, and the seed's quick-start
+# calls work without a token, as the seed wrote them. Also (issue 10, items 17-21): each start
+# is fresh (database and mocks agree), a second demo on the same folder is refused and leaves
+# the first untouched, the command line on the demo database reaches the mocks (operator
+# settings), /connect completes against the mock, the Supabase flow writes rows in the stand-in,
+# the banner's commands work as printed from another folder, and tools/start.sh refuses what it
+# does not know.
 source "$(dirname "$0")/lib/common.sh"
-require_tools python3 curl jq
+require_tools python3 curl jq flock
 
-demo_up() { grep -q "Try the seed's quick start" "$T/demo.out" 2>/dev/null || pid_gone "$DEMO_PID"; }
-
-DEMO_DIR="$T/demo" API_PORT=0 MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
-    "$ENG_SOURCE_DIR/tools/demo.sh" >"$T/demo.out" 2>"$T/demo.err" &
-DEMO_PID=$!
-bg_track "$DEMO_PID"
-wait_for 60000 demo_up
-check "the demo comes up and prints the seed's quick start" grep -q "Try the seed's quick start" "$T/demo.out" ||
-    { cat "$T/demo.err" "$T/demo/engine.log" 2>/dev/null | tail -n 20; finish; }
-BASE=$(grep -m1 -oE 'serving http://127\.0\.0\.1:[0-9]+' "$T/demo.out" | cut -d' ' -f2)
-
-echo "== the seed's calls, without a token"
-HTTP_AUTH=0 http GET /api/integrations
-assert_eq "GET /api/integrations answers the sandbox tenant" 200 "$CODE"
-assert_jq "WooCommerce is connected (its test passed against the mock store)" "$BODY" \
-    '.integrations[] | select(.platform == "woocommerce") | .status == "connected"'
-assert_jq "QuickBooks is connected (its test passed against the mock company)" "$BODY" \
-    '.integrations[] | select(.platform == "quickbooks") | .status == "connected"'
-assert_jq "no secret is shown" "$BODY" \
-    '[.integrations[].fields | to_entries[] | select(.key | test("secret|token")) | .value] | all(. == "********")'
-HTTP_AUTH=0 http GET /api/integrations/woocommerce/status
-assert_eq "the seed's status call: 200" 200 "$CODE"
-
-HTTP_AUTH=0 http POST /api/sync/orders -H "Content-Type: application/json" \
-    -d '{"mode": "full", "dryRun": false}'
-assert_eq "the seed's sync call is accepted: 202" 202 "$CODE"
-SYNC_ID=$(jq -r .syncId <<<"$BODY")
+N=0
+demo_up() { grep -q "Try the seed's quick start" "$T/demo.$N.out" 2>/dev/null || pid_gone "$DEMO_PID"; }
+# start_demo: start tools/demo.sh on $T/demo; sets DEMO_PID, BASE, QBO, WOO, SUPA.
+start_demo() {
+    N=$((N + 1))
+    DEMO_DIR="$T/demo" API_PORT=0 MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
+        "$ENG_SOURCE_DIR/tools/demo.sh" >"$T/demo.$N.out" 2>"$T/demo.$N.err" &
+    DEMO_PID=$!
+    bg_track "$DEMO_PID"
+    wait_for 60000 demo_up
+    check "demo #$N comes up and prints the seed's quick start" grep -q "Try the seed's quick start" "$T/demo.$N.out" ||
+        { cat "$T/demo.$N.err" "$T/demo/engine.log" 2>/dev/null | tail -n 20; finish; }
+    BASE=$(grep -m1 -oE 'serving http://127\.0\.0\.1:[0-9]+' "$T/demo.$N.out" | cut -d' ' -f2)
+    QBO=$(grep -m1 -oE 'see http://127\.0\.0\.1:[0-9]+' "$T/demo.$N.out" | cut -d' ' -f2)
+    WOO=$(grep -m1 -oE 'store  http://127\.0\.0\.1:[0-9]+' "$T/demo.$N.out" | awk '{print $2}')
+    SUPA=$(grep -m1 -oE 'PostgREST\) http://127\.0\.0\.1:[0-9]+' "$T/demo.$N.out" | awk '{print $2}')
+}
+engine_down() { HTTP_AUTH=0 http GET /health; [[ $CODE == 000 ]]; }
+mock_down() { ! curl -s --max-time 2 -o /dev/null "$QBO/_mock/state"; }
+stop_demo() {
+    kill -TERM "$DEMO_PID"
+    wait_for 15000 pid_gone "$DEMO_PID"
+    check "Ctrl-C (SIGTERM) stops demo #$N" pid_gone "$DEMO_PID"
+    wait_for 10000 engine_down
+    check "... and its engine with it" engine_down
+    wait_for 10000 mock_down
+    check "... and the mocks" mock_down
+}
+# quick_start: the seed's sync call; sets RUN (the finished run).
+quick_start() {
+    HTTP_AUTH=0 http POST /api/sync/orders -H "Content-Type: application/json" \
+        -d '{"mode": "full", "dryRun": false}'
+    assert_eq "the seed's sync call is accepted: 202" 202 "$CODE"
+    SYNC_ID=$(jq -r .syncId <<<"$BODY")
+    wait_for 120000 run_done
+    RUN=$BODY
+}
 run_done() {
     HTTP_AUTH=0 http GET "/api/sync/status/$SYNC_ID"
     jq -e '.state | IN("succeeded", "partial", "failed", "cancelled")' <<<"$BODY" >/dev/null
 }
-wait_for 120000 run_done
-RUN=$BODY
+
+echo "== tools/start.sh refuses what it does not know (and starts nothing)"
+out=$(timeout 20 "$ENG_SOURCE_DIR/tools/start.sh" --help 2>&1)
+assert_eq "start.sh --help exits 0" 0 "$?"
+assert_contains "... and prints the usage" "$out" "usage: tools/start.sh [--demo]"
+out=$(timeout 20 "$ENG_SOURCE_DIR/tools/start.sh" --dmeo 2>&1)
+assert_eq "start.sh --dmeo exits 2" 2 "$?"
+assert_contains "... naming the argument" "$out" "start: unknown argument '--dmeo' (did you mean --demo?)"
+assert_not_contains "... before setting anything up or building" "$out" "building"
+out=$(timeout 20 "$ENG_SOURCE_DIR/tools/start.sh" --demo extra 2>&1)
+assert_eq "start.sh --demo extra exits 2" 2 "$?"
+
+start_demo
+echo "== the seed's calls, without a token"
+HTTP_AUTH=0 http GET /api/integrations
+assert_eq "GET /api/integrations answers the sandbox tenant" 200 "$CODE"
+for p in woocommerce quickbooks supabase; do
+    assert_jq "$p is connected (its test passed against its mock)" "$BODY" \
+        ".integrations[] | select(.platform == \"$p\") | .status == \"connected\""
+done
+assert_jq "no secret is shown" "$BODY" \
+    '[.integrations[].fields | to_entries[] | select(.key | test("secret|token|key")) | .value] | all(. == "********")'
+HTTP_AUTH=0 http GET /api/integrations/woocommerce/status
+assert_eq "the seed's status call: 200" 200 "$CODE"
+assert_jq "WooCommerce's webhooks are registered with the mock and healthy" "$BODY" \
+    '.warnings == [] and .webhooks.ok == true and .webhooks.warnings == []
+     and (.webhooks.topics | length) == 7 and all(.webhooks.topics[]; .status == "active")'
+assert_eq "... the mock store holds the 7 webhooks, delivering to this engine" \
+    "7 $BASE/api/webhooks/woocommerce?tenant=sandbox" \
+    "$(curl -s "$WOO/_mock/webhooks" | jq -r '"\(length) \(.[0].delivery_url)"')"
+
+quick_start
 assert_jq "the run succeeds" "$RUN" '.state == "succeeded" and .counts.failed == 0'
-QBO=$(grep -m1 -oE 'see http://127\.0\.0\.1:[0-9]+' "$T/demo.out" | cut -d' ' -f2)
 STATE=$(curl -s "$QBO/_mock/state")
 assert_jq "it read the store's 22 orders (2 fixtures + 20 generated)" "$RUN" '.counts.read == 22'
 assert_eq "the mock QuickBooks holds one invoice per order" 22 "$(jq -r .counts.Invoice <<<"$STATE")"
@@ -50,14 +95,30 @@ HTTP_AUTH=0 http GET /api/sync/history
 assert_jq "the seed's history call lists it once it is finished" "$BODY" \
     "[.items[].syncId] | index(\"$SYNC_ID\") != null"
 
-echo "== a signed WooCommerce webhook syncs one new order"
-WOO=$(grep -m1 -oE 'store  http://127\.0\.0\.1:[0-9]+' "$T/demo.out" | awk '{print $2}')
+echo "== a second demo on the same folder is refused and touches nothing"
+SECRET_SUM=$(md5sum <"$T/demo/webhook_secret")
+LOG_LINES=$(wc -l <"$T/demo/engine.log")
+DB_SUM=$(md5sum <"$T/demo/demo.db")
+DEMO_DIR="$T/demo" API_PORT=0 MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
+    timeout 30 "$ENG_SOURCE_DIR/tools/demo.sh" >"$T/second.out" 2>"$T/second.err"
+assert_eq "the second demo exits 1" 1 "$?"
+assert_contains "... saying which pid holds the folder" "$(cat "$T/second.err")" \
+    "another demo is running on $T/demo (pid $DEMO_PID holds $T/demo/.lock)"
+assert_eq "the running demo's webhook secret is untouched" "$SECRET_SUM" "$(md5sum <"$T/demo/webhook_secret")"
+assert_ge "... its log is not truncated" "$(wc -l <"$T/demo/engine.log")" "$LOG_LINES"
+assert_eq "... nor its database" "$DB_SUM" "$(md5sum <"$T/demo/demo.db")"
+HTTP_AUTH=0 http GET /health
+assert_eq "... and it still serves" 200 "$CODE"
+
+echo "== the banner's commands work as printed, from another folder"
+# the webhook example: its lines, run by bash from / (the secret's path is absolute)
+awk '/# a signed WooCommerce delivery/{f=1; next} f && /^  curl .*webhooks\/events/{exit} f' \
+    "$T/demo.$N.out" >"$T/hook.sh"
+assert_eq "the webhook example is one command over two lines (a line break kept)" 3 "$(wc -l <"$T/hook.sh")"
 curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' -d '{"entity": "orders",
     "generate": 1, "start_id": 3001, "start": "2026-11-25T10:00:00", "statuses": ["processing"]}' >/dev/null
-HOOK=$(jq -n --arg url "$BASE/api/webhooks/woocommerce?tenant=sandbox" \
-    --arg secret "$(cat "$T/demo/webhook_secret")" \
-    '{url: $url, secret: $secret, topic: "order.created", id: 3001}')
-FIRED=$(curl -s -X POST "$WOO/_mock/webhook" -H 'Content-Type: application/json' -d "$HOOK")
+sed -i 's/"id": 2001/"id": 3001/; s/order.updated/order.created/' "$T/hook.sh"
+FIRED=$(cd / && bash "$T/hook.sh" 2>/dev/null)
 assert_jq "the engine acknowledges the signed delivery" "$FIRED" '.status == 200'
 event_done() {
     HTTP_AUTH=0 http GET /api/webhooks/events
@@ -69,13 +130,65 @@ assert_jq "the delivery is kept and marked processed once its job ran" "$BODY" \
 assert_eq "... and the new order is the 23rd invoice in the mock QuickBooks" 23 \
     "$(curl -s "$QBO/_mock/state" | jq -r .counts.Invoice)"
 
-kill -TERM "$DEMO_PID"
-wait_for 15000 pid_gone "$DEMO_PID"
-check "Ctrl-C (SIGTERM) stops the demo" pid_gone "$DEMO_PID"
-engine_down() { HTTP_AUTH=0 http GET /health; [[ $CODE == 000 ]]; }
-mock_down() { ! curl -s --max-time 2 -o /dev/null "$QBO/_mock/state"; }
-wait_for 10000 engine_down
-check "... and its engine with it" engine_down
-wait_for 10000 mock_down
-check "... and the mocks" mock_down
+echo "== the command line on the demo database reaches the mocks (operator settings)"
+CLI=$(grep -m1 -E '^  cd .* sync orders --mode full --tenant sandbox$' "$T/demo.$N.out")
+check "the banner prints the sync command" test -n "$CLI"
+# the customer of order 2001 moved: the run must update that invoice in the mock company
+ORDER=$(curl -s "$WOO/_mock/record/orders/2001" | jq -c '.shipping.address_1 = "1 New Street"')
+curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' \
+    -d "{\"entity\": \"orders\", \"records\": [$ORDER]}" >/dev/null
+SYNC_OUT=$(cd / && timeout 120 bash -c "$CLI" 2>"$T/cli-sync.err")
+assert_match "tallysync sync on the demo database succeeds, updating the moved order" \
+    "sync sync_[0-9a-f]+ succeeded: read 23, created 0, updated 1, unchanged 22" "$SYNC_OUT"
+assert_eq "... in the mock QuickBooks" "1 New Street" "$(curl -s "$QBO/_mock/state" |
+    jq -r '.entities.Invoice[] | select(.DocNumber == "2001") | .ShipAddr.Line1')"
+assert_not_contains "... and never Intuit" "$(cat "$T/cli-sync.err")" "intuit.com"
+assert_eq "the stored QUICKBOOKS_API_BASE is the mock's" "$QBO" \
+    "$(DATABASE_URL="sqlite:$T/demo/demo.db" "$TALLYSYNC_BIN" operator get QUICKBOOKS_API_BASE)"
+
+echo "== /connect goes to the mock company and completes"
+HTTP_AUTH=0 http GET /api/integrations/quickbooks/connect
+assert_jq "the consent URL is the mock's" "$BODY" ".authorizationUrl | startswith(\"$QBO/connect/oauth2?\")"
+LOC=$(curl -s -o /dev/null -w '%{redirect_url}' "$(jq -r .authorizationUrl <<<"$BODY")")
+assert_match "the mock approves and sends the browser to this engine's callback" \
+    "^$BASE/api/integrations/quickbooks/callback\?code=" "$LOC"
+assert_eq "the callback stores the new tokens" 200 "$(curl -s -o /dev/null -w '%{http_code}' "$LOC")"
+HTTP_AUTH=0 http POST /api/integrations/quickbooks/test -H 'Content-Type: application/json' -d '{}'
+assert_jq "... which the mock company accepts" "$BODY" '.ok == true'
+assert_eq "the callback cannot be replayed (the state and the code are single-use)" 400 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "$LOC")"
+CONSENT=$(HTTP_AUTH=0 http GET /api/integrations/quickbooks/connect; jq -r .authorizationUrl <<<"$BODY")
+assert_eq "the mock's consent page refuses another client_id, as Intuit's does" 400 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "${CONSENT/client_id=demo-client/client_id=other}")"
+assert_eq "... and a request without the accounting scope" 400 \
+    "$(curl -s -o /dev/null -w '%{http_code}' "${CONSENT/com.intuit.quickbooks.accounting/openid}")"
+
+echo "== the Supabase flow writes rows in the stand-in"
+HTTP_AUTH=0 http POST /api/sync/orders -H "Content-Type: application/json" \
+    -d '{"mode": "full", "flow": "woo_order_to_supabase_order"}'
+assert_eq "the Supabase sync is accepted: 202" 202 "$CODE"
+SYNC_ID=$(jq -r .syncId <<<"$BODY")
+wait_for 120000 run_done
+assert_jq "the Supabase run succeeds" "$BODY" '.state == "succeeded" and .counts.failed == 0 and .counts.read == 23'
+assert_eq "the stand-in holds one row per order" 23 \
+    "$(curl -s "$SUPA/_mock/rows?table=orders" | jq length)"
+
+stop_demo
+
+echo "== restarts are fresh: the database starts empty with the mocks"
+for _ in 1 2; do
+    start_demo
+    HTTP_AUTH=0 http GET /api/sync/history
+    assert_jq "demo #$N: no run from an earlier start" "$BODY" '.items == []'
+    HTTP_AUTH=0 http GET /api/webhooks/events
+    assert_jq "demo #$N: no webhook event from an earlier start" "$BODY" '.events == []'
+    assert_contains "demo #$N: the banner says so" "$(cat "$T/demo.$N.out")" \
+        "a fresh sandbox: the mocks and the database start empty on every start"
+    quick_start
+    assert_jq "demo #$N: the quick start creates every invoice again" "$RUN" \
+        '.state == "succeeded" and .counts.created == 22 and .counts.unchanged == 0'
+    assert_eq "demo #$N: ... and the mock QuickBooks holds them" 22 \
+        "$(curl -s "$QBO/_mock/state" | jq -r .counts.Invoice)"
+    stop_demo
+done
 finish

@@ -37,6 +37,11 @@ PostgREST behaviour (GET /rest/v1/ answers 200 with a minimal OpenAPI root):
     either a conflict is 23505. `return=representation` answers 201 with the rows written,
     otherwise 201 with no body.
 Request headers and keys are never logged or echoed.
+
+--tables-sql FILE declares, at start, the tables of FILE's CREATE TABLE statements in schema
+public (the demo gives mappings/supabase/woo.sql): one column per line, `name type [PRIMARY KEY]
+[NOT NULL] [DEFAULT literal]`; char(n)/varchar -> text, numeric(p, s) -> numeric; other lines
+(indexes, comments) are skipped. A type the mock does not know is an error naming it.
 """
 import decimal
 import json
@@ -365,7 +370,54 @@ class Handler(BaseHTTPRequestHandler):
         self.handle_any("POST")
 
 
+SQL_TYPES = {"bigint": "bigint", "integer": "integer", "int": "int", "numeric": "numeric",
+             "text": "text", "boolean": "boolean", "timestamptz": "timestamptz", "jsonb": "jsonb",
+             "char": "text", "varchar": "text"}
+
+
+def tables_from_sql(text):
+    """{name: declaration} from CREATE TABLE statements (see --tables-sql)."""
+    text = re.sub(r"--[^\n]*", "", text)
+    out = {}
+    for m in re.finditer(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)\s*\((.*?)\);", text, re.S | re.I):
+        cols, pk = {}, []
+        for line in m.group(2).split("\n"):
+            line = line.strip().rstrip(",")
+            c = re.match(r"(\w+)\s+(\w+)(?:\([\d\s,]*\))?(.*)$", line)
+            if not c:
+                continue
+            name, typ, rest = c.group(1), c.group(2).lower(), c.group(3)
+            if typ not in SQL_TYPES:
+                raise SystemExit("postgrest_mock: %s.%s: type %s is not known to the mock"
+                                 % (m.group(1), name, typ))
+            spec = {"type": SQL_TYPES[typ]}
+            if re.search(r"\bNOT NULL\b|\bPRIMARY KEY\b", rest, re.I):
+                spec["not_null"] = True
+            if re.search(r"\bPRIMARY KEY\b", rest, re.I):
+                pk.append(name)
+            d = re.search(r"\bDEFAULT\s+('(?:[^']|'')*'|\S+)", rest, re.I)
+            if d:
+                lit = d.group(1)
+                if lit.startswith("'"):
+                    lit = lit[1:-1].replace("''", "'")
+                    spec["default"] = json.loads(lit) if spec["type"] == "jsonb" else lit
+                elif lit.lower() in ("true", "false"):
+                    spec["default"] = lit.lower() == "true"
+                else:
+                    spec["default"] = json.loads(lit)
+            cols[name] = spec
+        out[m.group(1)] = {"columns": cols, "order": list(cols), "pk": pk, "unique": [],
+                           "rows": []}
+    return out
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--tables-sql":
+        with open(sys.argv[2]) as f:
+            for name, t in tables_from_sql(f.read()).items():
+                TABLES[("public", name)] = t
+    elif len(sys.argv) > 1:
+        raise SystemExit("usage: postgrest_mock.py [--tables-sql FILE]")
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
     print(srv.server_address[1], flush=True)

@@ -87,7 +87,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 ENTITIES = ["Customer", "Vendor", "Employee", "Item", "Invoice", "SalesReceipt", "Payment",
             "CreditMemo", "RefundReceipt", "Account"]
@@ -153,6 +153,9 @@ def now_iso():
 def fault(code, message, detail="", ftype="ValidationFault", element=""):
     return {"Fault": {"Error": [{"Message": message, "Detail": detail, "code": str(code),
                                  "element": element}], "type": ftype}, "time": now_iso()}
+
+
+CODES = {}  # authorization code -> (redirect_uri, expiry): GET /connect/oauth2 issues them
 
 
 def new_tokens(expires_in=3600, refresh_expires_in=None):
@@ -525,6 +528,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.control(method, u.path, raw)
         if u.path == "/oauth2/v1/tokens/bearer" and method == "POST":
             return self.token(raw)
+        if u.path == "/connect/oauth2" and method == "GET":
+            return self.authorize(q)
         m = re.match(r"^/v3/company/([^/]+)/(.+)$", u.path)
         if not m:
             return self.send(404, fault(404, "Not found", "no such route", "SystemFault"))
@@ -728,6 +733,33 @@ class Handler(BaseHTTPRequestHandler):
         return 200, {"BatchItemResponse": out, "time": now_iso()}
 
     # ---- token endpoint ----
+    def authorize(self, q):
+        """Intuit's consent page, approving at once (the demo's QUICKBOOKS_AUTH_URL): 302 to
+        redirect_uri?code&state&realmId with a single-use code for grant_type=authorization_code.
+        Wrong client_id or response_type, no accounting scope, no redirect_uri or state: 400."""
+        arg = lambda k: (q.get(k) or [""])[0]
+        if (arg("client_id") != ARGS.client_id or arg("response_type") != "code" or
+                "com.intuit.quickbooks.accounting" not in arg("scope").split() or
+                not re.match(r"^https?://", arg("redirect_uri")) or not arg("state")):
+            body = b"invalid authorization request (client_id, response_type, scope, " \
+                   b"redirect_uri or state)"
+            self.send_response(400)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return None
+        code = "mockCode_" + secrets.token_urlsafe(18)
+        with LOCK:
+            CODES[code] = (arg("redirect_uri"), time.time() + 600)
+        sep = "&" if "?" in arg("redirect_uri") else "?"
+        self.send_response(302)
+        self.send_header("Location", "%s%scode=%s&state=%s&realmId=%s" % (
+            arg("redirect_uri"), sep, code, quote(arg("state"), safe=""), ARGS.realm_id))
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return None
+
     def token(self, raw):
         with LOCK:
             S["token_calls"] += 1
@@ -743,6 +775,16 @@ class Handler(BaseHTTPRequestHandler):
         if not ok:
             return self.send(401, {"error": "invalid_client"})
         form = parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+        if (form.get("grant_type") or [""])[0] == "authorization_code":
+            with LOCK:  # a code issued by authorize(), once, for the same redirect_uri
+                redirect, until = CODES.pop((form.get("code") or [""])[0], ("", 0))
+            if until < time.time() or redirect != (form.get("redirect_uri") or [""])[0]:
+                return self.send(400, {"error_description": "Token invalid",
+                                       "error": "invalid_grant"})
+            at, nrt = new_tokens(ARGS.access_ttl)
+            return self.send(200, {"access_token": at, "refresh_token": nrt,
+                                   "token_type": "bearer", "expires_in": ARGS.access_ttl,
+                                   "x_refresh_token_expires_in": S["config"]["refresh_ttl"]})
         if (form.get("grant_type") or [""])[0] != "refresh_token":
             return self.send(400, {"error": "unsupported_grant_type"})
         rt = (form.get("refresh_token") or [""])[0]
