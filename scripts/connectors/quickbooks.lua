@@ -45,10 +45,10 @@
 --        on_tokens = function(tokens)?, refresh_begin = function(opts)?,
 --        refresh_end = function(opts)? }  (the engine's ctx: lib/credentials.lua build_context)
 -- Every request: minorversion=75, Accept: application/json, Bearer access token, a requestid,
--- the per-realm limits rate = { key = "quickbooks:<realm>", per_second = 500/60, burst = 10,
--- concurrent = 10 } (Intuit's published limits), engine.http's retries (429 honouring
--- Retry-After, 503, connection failures, and timeouts/resets: requests carry a requestid, so they
--- are retried as idempotent); a 500/502/504 answer is tried again up to 2 more times here.
+-- the per-realm limits (500 a minute, 10 at once; M.pace keeps every sliding minute within
+-- them), engine.http's retries (429 honouring Retry-After, 503, connection failures, and
+-- timeouts/resets: requests carry a requestid, so they are retried as idempotent); a
+-- 500/502/504 answer is tried again up to 2 more times here.
 -- Batches are also paced to the batch endpoint's own limit: rate key "quickbooks-batch:<realm>",
 -- 40 per minute.
 -- Tokens: refreshed with lib.quickbooks_oauth before a request when access_token_expires_at is
@@ -130,6 +130,19 @@ M.CONCURRENT = 10       -- per realm per app
 M.BATCH_PER_MINUTE = 40 -- the batch endpoint's own limit per realm (3.7)
 M.BATCH_CONCURRENT = 2  -- of the 10, at most this many are batches
 M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
+M.RATE_BURST = 10
+M.BATCH_BURST = 2
+M.PACE_WINDOW_S = 61 -- Intuit counts per minute; one second more absorbs arrival jitter
+
+-- pace(key, per_minute, burst, concurrent) -> engine.http rate option. A token bucket of size
+-- `burst` refilled at r per second lets through at most burst + r * W requests in any window of
+-- W seconds, so to stay within `per_minute` in every (sliding) minute the refill must be
+-- (per_minute - burst) / 60, not per_minute / 60: the latter overshoots by `burst` and the
+-- vendor answers 429 to the excess (seen as runs ending partial under load).
+function M.pace(key, per_minute, burst, concurrent)
+  return { key = key, per_second = (per_minute - burst) / M.PACE_WINDOW_S, burst = burst,
+    concurrent = concurrent }
+end
 
 local ERR_MT = { __tostring = function(e) return e.message end }
 
@@ -330,11 +343,11 @@ local function call(ctx, method, path, o)
     local used_token = c.access_token
     local rate
     if path == "batch" then -- paced to the batch endpoint's own limit
-      rate = { key = "quickbooks-batch:" .. c.realm_id, per_second = M.BATCH_PER_MINUTE / 60,
-        burst = 5, concurrent = M.BATCH_CONCURRENT }
+      rate = M.pace("quickbooks-batch:" .. c.realm_id, M.BATCH_PER_MINUTE, M.BATCH_BURST,
+        M.BATCH_CONCURRENT)
     else
-      rate = { key = "quickbooks:" .. c.realm_id, per_second = M.RATE_PER_MINUTE / 60,
-        burst = 10, concurrent = M.CONCURRENT - M.BATCH_CONCURRENT }
+      rate = M.pace("quickbooks:" .. c.realm_id, M.RATE_PER_MINUTE, M.RATE_BURST,
+        M.CONCURRENT - M.BATCH_CONCURRENT)
     end
     local resp, msg, code = http.request{
       method = method, url = url, query = q, json = o.json,
