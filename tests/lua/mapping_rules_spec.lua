@@ -298,29 +298,35 @@ test("describe names the record by its source entity and key", function()
   eq(mapping.describe(m, {}), "customer", "no key")
 end)
 
-test("explain: the document is the same as without explain, proxies never leak out", function()
-  local m = mk({ { to = "A.B", value = 1 } }, { map = function(_, _, out)
+test("explain: the same document; rules named; an unnamed mapping's writes are unknown, " ..
+  "never guessed", function()
+  local m = mk({ { to = "A.B", from = "items[2].id" } }, { map = function(r, _, out)
     out.Line = json.array({})
-    out.Line[1] = { X = 1 }
-    out.Line[#out.Line + 1] = { X = 2 }
+    out.Line[1] = { X = r.id }
     table.insert(out.Line, { X = 3 })
     out.A.C = #out.Line
-    return { Copy = out.Line, A = out.A }
   end })
   local config = assert(mapping.config(nil))
-  local plain = mapping.apply(m, { id = 1 }, mapping.context(config))
-  local doc, explained = mapping.apply(m, { id = 1 }, mapping.context(config), { explain = true })
+  local rec = { id = 1, items = { { id = 5 }, { id = 1 } } }
+  local plain = mapping.apply(m, rec, mapping.context(config))
+  local doc, fields = mapping.apply(m, rec, mapping.context(config), { explain = true })
   eq(json.encode(doc), json.encode(plain), "same document")
-  eq(json.encode(doc.Copy), '[{"X":1},{"X":2},{"X":3}]', "a proxy in a returned doc is unwrapped")
-  eq(doc.A.C, 3, "# through a traced table")
-  local where = {}
-  for _, e in ipairs(explained) do where[e.path] = e.where or e.rule end
-  eq(where["A.B"], "rules[1] (A.B <- value)", "rule write")
-  for _, p in ipairs({ "Line", "Line[1]", "Line[2]", "Line[3]", "A.C" }) do
-    -- Line[3] comes from table.insert (C): the line is its Lua caller's
-    assert(tostring(where[p]):match("tests/lua/mapping_rules_spec%.lua:%d+$"),
-      p .. " is named by this file's line, got " .. tostring(where[p]))
+  local by = {}
+  for _, f in ipairs(fields) do by[f.path] = f end
+  eq(by["$.A.B"].by, "rule", "rule write")
+  eq(by["$.A.B"].from, "$.items[1].id", "the input path read, as 0-based JSONPath")
+  eq(by["$.A.B"].input, 1, "the value read")
+  -- m was not loaded by name, so its map() runs untraced: X = 1 equals the input id, and
+  -- must not be attributed to it
+  for _, p in ipairs({ "$.Line[0].X", "$.Line[1].X", "$.A.C" }) do
+    eq(by[p].by, "unknown", p)
+    eq(by[p].same_as, nil, p .. ": no value guessing")
   end
+end)
+
+test("JSONPath: 0-based, quoted odd keys", function()
+  eq(mapping.jsonpath("line_items[1].taxes[2].id"), "$.line_items[0].taxes[1].id", "indices")
+  eq(mapping.jsonpath_step("$", "odd key", false), '$["odd key"]', "odd key")
 end)
 
 test("requires, match, total, disambiguate: called protected, results checked", function()
