@@ -422,9 +422,7 @@ M.jsonpath_step = step
 function M.jsonpath(path)
   local segs = parse_path(path)
   if not segs then return path end
-  local out = "$"
-  for _, s in ipairs(segs) do out = step(out, s, math.type(s) == "integer") end
-  return out
+  return rules.jsonpath(segs)
 end
 
 local function sorted_keys(t)

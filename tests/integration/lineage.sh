@@ -64,7 +64,7 @@ origin "BillAddr.City: address()'s put, called for City, from build" '$.BillAddr
 explain woo_order_to_qbo_invoice coupons-two-codes-taxed
 D=$(printf '%s' "$EX" | jq '.output.Line | map(.DetailType) | index("DiscountLineDetail")')
 origin "the discount line's Amount: discount_line, called from build" "\$.Line[$D].Amount" \
-    "$(at $QD 'Amount = M.number_of(who, "discount", amount, decimals),') < $(at $WS 'lines[#lines + 1] = doc.discount_line(who, discount, decimals, desc)') < (tail call)"
+    "$(at $QD '"the discount line'"'"'s Amount"') < $(at $WS 'lines[#lines + 1] = doc.discount_line(who, discount, decimals, desc)') < (tail call)"
 
 echo "== woo_order_to_qbo_sales_receipt"
 explain woo_order_to_qbo_sales_receipt prices-include-tax-211
@@ -85,7 +85,7 @@ origin "DocNumber: the refund's number overwrites the order's" '$.DocNumber' \
 origin "PrivateNote: the refund's note overwrites the order's" '$.PrivateNote' \
     "$(at $WR 'body.PrivateNote = doc.note(head)') < (tail call)"
 origin "a line's Amount: through woo.build, called by the refund" '$.Line[0].Amount' \
-    "$(at $QD 'Amount = M.number_of(who, spec.field .. ".Amount", spec.amount, spec.decimals),') < $EMIT < $(at $WS 'for _, r in ipairs(items) do emit(r) end') < $BUILD < (tail call)"
+    "$(at $QD 'Amount = M.number_of(who, M.path(spec.field)') < $EMIT < $(at $WS 'for _, r in ipairs(items) do emit(r) end') < $BUILD < (tail call)"
 
 echo "== woo_refund_to_qbo_refund_receipt: refunded lines"
 explain woo_refund_to_qbo_refund_receipt partial-refund-with-lines-and-extra
@@ -113,7 +113,7 @@ explain pos_order_to_qbo_sales_receipt a0007-eur
 S=mappings/pos_order_to_qbo_sales_receipt.lua
 assert_jq "the POS receipt has a sales line" "$EX" '.output.Line[0].DetailType == "SalesItemLineDetail"'
 origin "a line's Amount: qbo_doc's sales_line, called by the mapping" '$.Line[0].Amount' \
-    "$(at $QD 'Amount = M.number_of(who, spec.field .. ".Amount", spec.amount, spec.decimals),') < $S:$(grep -n 'doc.sales_line(' "$SRC/$S" | head -1 | cut -d: -f1)"
+    "$(at $QD 'Amount = M.number_of(who, M.path(spec.field)') < $S:$(grep -n 'doc.sales_line(' "$SRC/$S" | head -1 | cut -d: -f1)"
 origin "PrivateNote" '$.PrivateNote' "$(at $S 'out.PrivateNote = doc.note(head)')"
 
 echo "== woo_customer_to_supabase_customer"

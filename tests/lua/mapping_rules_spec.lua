@@ -248,7 +248,7 @@ test("wrong types in data are errors naming the transform, rule and record", fun
   local s = mk({ { to = "Ref", from = "x", "string" } })
   raises(function() run(s, { id = 5, x = { a = 1 } }) end, "string: expected text or an integer")
   local t = mk({ { to = "A.B", from = "x" }, { to = "A.B.C", from = "x" } })
-  raises(function() run(t, { id = 5, x = "v" }) end, "rules[2] (A.B.C <- x): order 5: to A.B.C")
+  raises(function() run(t, { id = 5, x = "v" }) end, "rules[2] (A.B.C <- x): order 5: cannot write $.A.B.C: $.A.B already holds a string")
 end)
 
 test("rules run first, then map completes or overrides (out, or a returned doc)", function()
@@ -322,6 +322,13 @@ test("explain: the same document; rules named; an unnamed mapping's writes are u
     eq(by[p].by, "unknown", p)
     eq(by[p].same_as, nil, p .. ": no value guessing")
   end
+end)
+
+test("a rule writing through a field that holds a value names both as JSONPath", function()
+  local m = mk({ { to = "Line", value = "x" }, { to = "Line[2].Amount", value = 1 } })
+  raises(function() run(m, { id = 1 }) end,
+    "rules[2] (Line[2].Amount <- value): order 1: cannot write $.Line[1].Amount: $.Line " ..
+    "already holds a string")
 end)
 
 test("JSONPath: 0-based, quoted odd keys", function()
