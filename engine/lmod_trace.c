@@ -83,7 +83,7 @@ static void trace_push_writer(lua_State *L)
     lua_createtable(L, stop ? 0 : 4, 0);
     int n = 0;
     for (int level = 1; !stop && n < TRACE_VIA_MAX; level++) {
-        int tail = ar.istailcall; /* of the frame below: its caller is gone */
+        int tail = (unsigned char)ar.istailcall; /* of the frame below: its caller is gone */
         if (tail) {
             lua_pushliteral(L, "(tail call)");
             lua_rawseti(L, -2, ++n);

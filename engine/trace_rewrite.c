@@ -240,13 +240,11 @@ static int tr_lex(struct tr *t, int *errline)
             while (p < len) {
                 char d = s[p];
                 char prev = s[p - 1];
-                if (tr_isname((unsigned char)d, 0) || d == '.')
-                    p++;
-                else if ((d == '+' || d == '-') &&
-                         (prev == 'e' || prev == 'E' || prev == 'p' || prev == 'P'))
-                    p++;
-                else
+                int exp_sign = (d == '+' || d == '-') &&
+                               (prev == 'e' || prev == 'E' || prev == 'p' || prev == 'P');
+                if (!tr_isname((unsigned char)d, 0) && d != '.' && !exp_sign)
                     break;
+                p++;
             }
             if (tr_push_tok(t, TK_NUM, NULL, sline, start, p) != 0)
                 return -2;
@@ -455,7 +453,7 @@ static int tr_scan(struct tr *t, int *errline)
                                call ? "(" ENG_TRACE_HOOK_CTOR "(" : ENG_TRACE_HOOK_CTOR "(");
             }
         } else if (tr_is(t, i, ")") || tr_is(t, i, "]") || tr_is(t, i, "}")) {
-            char want = k->op[0] == ')' ? '(' : k->op[0] == ']' ? '[' : '{';
+            char want = (char)(k->op[0] == ')' ? '(' : k->op[0] == ']' ? '[' : '{');
             if (top == NULL || top->kind != want) {
                 *errline = k->line;
                 return -1;
@@ -494,7 +492,7 @@ static int tr_scan(struct tr *t, int *errline)
         if (rc != 0)
             return -2;
     }
-    if (t->nfr > 0) {
+    if (t->nfr > 0 && t->fr != NULL) {
         *errline = t->tok[t->fr[t->nfr - 1].tok].line;
         return -1;
     }
