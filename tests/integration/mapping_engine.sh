@@ -126,7 +126,7 @@ assert_eq "the fixture's cases pass" 0 "$RC"
 assert_contains "both cases ran (one expected_error)" "$OUT" "2 passed, 0 failed"
 mkdir -p "$T/maps/tests/explained"
 cp "$FIXDIR/explained.lua" "$T/maps/"
-jq '.expected.Line[1].Qty = 3 | .expected.TotalAmt = 29.3' \
+jq '.expected.Line[1].Qty = 3 | .expected.TotalAmt = 29.3 | .expected["Odd key"] = 1' \
     "$FIXDIR/tests/explained/order-727.json" >"$T/maps/tests/explained/wrong.json"
 jq 'del(.refs)' "$FIXDIR/tests/explained/order-727.json" >"$T/maps/tests/explained/no-refs.json"
 jq '.input.total = "1.00"' "$FIXDIR/tests/explained/bad-money.json" >"$T/maps/tests/explained/no-error.json"
@@ -137,6 +137,8 @@ assert_contains "counts" "$OUT" "0 passed, 4 failed"
 assert_contains "diff: path, expected, got" "$OUT" \
     "$.Line[1].Qty"$'\n'"         expected: 3"$'\n'"         got:      1"
 assert_contains "diff: a money field" "$OUT" "expected: 29.3"
+assert_contains "diff: a key that is no identifier, quoted JSONPath" "$OUT" \
+    '$["Odd key"]'$'\n''         expected: 1'$'\n''         got:      (absent)'
 assert_contains "without refs the dry-run marker shows in the diff" "$OUT" \
     'got:      "{{customer  John.Doe@Example.com }}"'
 assert_contains "expected_error that does not happen fails" "$OUT" \
