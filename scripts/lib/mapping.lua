@@ -441,7 +441,20 @@ end
 --     rule, from, input                  (by rule: its label, the JSONPath it read, the value)
 --     line, via                          (by map: the writing line, its callers to the mapping)
 --     part_of }                          (the field came inside the table written at part_of)
-function M.lineage(doc, origins)
+-- map_where ("mappings/x.lua:12", where map() is defined) names the frames a tail call
+-- dropped: everything traced runs inside map(), so a chain cut by a tail call ends there.
+function M.lineage(doc, origins, map_where)
+  local tail = map_where and ("(tail call from map(), %s)"):format(map_where)
+  local tails = {}
+  local function via_of(v)
+    if not tail or v == nil or v[#v] ~= "(tail call)" then return v end
+    if tails[v] == nil then
+      local copy = table.move(v, 1, #v - 1, 1, {})
+      copy[#copy + 1] = tail
+      tails[v] = copy
+    end
+    return tails[v]
+  end
   local fields = {}
   local function leaf(path, v, o, at)
     local f = { path = path, value = v, by = "unknown" }
@@ -449,7 +462,7 @@ function M.lineage(doc, origins)
       f.by, f.rule = "rule", o.rule
       if o.from then f.from, f.input = M.jsonpath(o.from), o.input end
     elseif o then
-      f.by, f.line, f.via = "map", o.where, o.via
+      f.by, f.line, f.via = "map", o.where, via_of(o.via)
     end
     if o and at ~= path then f.part_of = at end
     fields[#fields + 1] = f
@@ -486,7 +499,7 @@ function M.explain(m, record, ctx)
   local ok, doc = pcall(run, tm, info_of(tm), record, ctx, origins)
   trace.finish()
   if not ok then error(doc, 0) end
-  return doc, M.lineage(doc, origins)
+  return doc, M.lineage(doc, origins, tm.map and trace.where(tm.map))
 end
 
 ---------------------------------------------------------------------------------------------------

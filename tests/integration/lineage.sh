@@ -45,31 +45,36 @@ chain() {
 # origin DESCRIPTION PATH EXPECTED-CHAIN
 origin() { assert_eq "$1: $2" "$3" "$(chain "$2")"; }
 
+# tail MAPPING STATEMENT: how a chain cut by a tail call ends: at map(), where it is defined
+tail() { printf '(tail call from map(), %s)' "$(at "mappings/$1.lua" "$2")"; }
+
 echo "== woo_order_to_qbo_invoice: the shipping line's Qty is not a line item's"
 explain woo_order_to_qbo_invoice order-727
+TAIL=$(tail woo_order_to_qbo_invoice 'map = function(order, ctx) return woo.build(NAME, order, ctx, "Invoice") end')
 EMIT=$(at $WS 'local line, note = doc.sales_line(who, { field = r.field, item_ref = r.item_ref,')
 DETAIL=$(at $QD 'local detail = { ItemRef = { value = spec.item_ref }, Qty = qty_json, UnitPrice = price }')
 assert_jq "order 727: Line[2] is the shipping line" "$EX" '.output.Line[2].Description == "Flat Rate"'
 origin "shipping Qty: sales_line's detail, emitted from the shipping loop" '$.Line[2].SalesItemLineDetail.Qty' \
-    "$DETAIL < $EMIT < $(at $WS 'for _, r in ipairs(others) do emit(r) end') < (tail call)"
+    "$DETAIL < $EMIT < $(at $WS 'for _, r in ipairs(others) do emit(r) end') < $TAIL"
 origin "a line item's Qty: the same writer, emitted from the items loop" '$.Line[0].SalesItemLineDetail.Qty' \
-    "$DETAIL < $EMIT < $(at $WS 'for _, r in ipairs(items) do emit(r) end') < (tail call)"
+    "$DETAIL < $EMIT < $(at $WS 'for _, r in ipairs(items) do emit(r) end') < $TAIL"
 origin "shipping ItemRef: same constructor" '$.Line[2].SalesItemLineDetail.ItemRef.value' \
-    "$DETAIL < $EMIT < $(at $WS 'for _, r in ipairs(others) do emit(r) end') < (tail call)"
+    "$DETAIL < $EMIT < $(at $WS 'for _, r in ipairs(others) do emit(r) end') < $TAIL"
 origin "DueDate: the assignment in build" '$.DueDate' \
-    "$(at $WS 'body.DueDate = doc.add_days(txn_date, doc.terms_days(who, config))') < (tail call)"
-origin "DocNumber: its constructor item" '$.DocNumber' "$(at $WS 'DocNumber = doc.doc_number(number),') < (tail call)"
+    "$(at $WS 'body.DueDate = doc.add_days(txn_date, doc.terms_days(who, config))') < $TAIL"
+origin "DocNumber: its constructor item" '$.DocNumber' "$(at $WS 'DocNumber = doc.doc_number(number),') < $TAIL"
 origin "BillAddr.City: address()'s put, called for City, from build" '$.BillAddr.City' \
-    "$(at $QD 'out[key] = M.uhead(s, max)') < $(at $QD 'put("City", a.city, 255)') < $(at $WS 'body.BillAddr = doc.address(order.billing)') < (tail call)"
+    "$(at $QD 'out[key] = M.uhead(s, max)') < $(at $QD 'put("City", a.city, 255)') < $(at $WS 'body.BillAddr = doc.address(order.billing)') < $TAIL"
 explain woo_order_to_qbo_invoice coupons-two-codes-taxed
 D=$(printf '%s' "$EX" | jq '.output.Line | map(.DetailType) | index("DiscountLineDetail")')
 origin "the discount line's Amount: discount_line, called from build" "\$.Line[$D].Amount" \
-    "$(at $QD '"the discount line'"'"'s Amount"') < $(at $WS 'lines[#lines + 1] = doc.discount_line(who, discount, decimals, desc)') < (tail call)"
+    "$(at $QD '"the discount line'"'"'s Amount"') < $(at $WS 'lines[#lines + 1] = doc.discount_line(who, discount, decimals, desc)') < $TAIL"
 
 echo "== woo_order_to_qbo_sales_receipt"
 explain woo_order_to_qbo_sales_receipt prices-include-tax-211
+TAIL=$(tail woo_order_to_qbo_sales_receipt 'map = function(order, ctx) return woo.build(NAME, order, ctx, "SalesReceipt") end')
 origin "PaymentRefNum: written only for a SalesReceipt" '$.PaymentRefNum' \
-    "$(at $WS 'if ref then body.PaymentRefNum = doc.uhead(ref, doc.REF_NUM_MAX) end') < (tail call)"
+    "$(at $WS 'if ref then body.PaymentRefNum = doc.uhead(ref, doc.REF_NUM_MAX) end') < $TAIL"
 
 echo "== woo_order_to_qbo_payment"
 explain woo_order_to_qbo_payment order-609-long-transaction-id
@@ -79,21 +84,23 @@ origin "PrivateNote: the mapping's own line" '$.PrivateNote' "$(at $P 'out.Priva
 
 echo "== woo_refund_to_qbo_credit_memo: a whole-order refund is the order's document, renumbered"
 explain woo_refund_to_qbo_credit_memo full-refund-unpaid-invoice
+TAIL=$(tail woo_refund_to_qbo_credit_memo 'map = function(')
 BUILD=$(at $WR 'body = woo.build(mapping, order, ctx, kind)')
 origin "DocNumber: the refund's number overwrites the order's" '$.DocNumber' \
-    "$(at $WR 'body.DocNumber = doc.doc_number(number .. "-R" .. refund_id)') < (tail call)"
+    "$(at $WR 'body.DocNumber = doc.doc_number(number .. "-R" .. refund_id)') < $TAIL"
 origin "PrivateNote: the refund's note overwrites the order's" '$.PrivateNote' \
-    "$(at $WR 'body.PrivateNote = doc.note(head)') < (tail call)"
+    "$(at $WR 'body.PrivateNote = doc.note(head)') < $TAIL"
 origin "a line's Amount: through woo.build, called by the refund" '$.Line[0].Amount' \
-    "$(at $QD 'Amount = M.number_of(who, M.path(spec.field)') < $EMIT < $(at $WS 'for _, r in ipairs(items) do emit(r) end') < $BUILD < (tail call)"
+    "$(at $QD 'Amount = M.number_of(who, M.path(spec.field)') < $EMIT < $(at $WS 'for _, r in ipairs(items) do emit(r) end') < $BUILD < $TAIL"
 
 echo "== woo_refund_to_qbo_refund_receipt: refunded lines"
 explain woo_refund_to_qbo_refund_receipt partial-refund-with-lines-and-extra
+TAIL=$(tail woo_refund_to_qbo_refund_receipt 'map = function(')
 ADD=$(at $WR 'local line, note = doc.sales_line(who, { field = field, item_ref = item_ref,')
 origin "a refunded line's Qty: the refund's add(), from its line-items loop" '$.Line[0].SalesItemLineDetail.Qty' \
-    "$DETAIL < $ADD < $(at $WR 'add(field, ctx.ref("item", key), doc.name_text(li.name), q,') < (tail call)"
+    "$DETAIL < $ADD < $(at $WR 'add(field, ctx.ref("item", key), doc.name_text(li.name), q,') < $TAIL"
 origin "DepositToAccountRef.value: its constructor" '$.DepositToAccountRef.value' \
-    "$(at $WR 'body.DepositToAccountRef = { value = text(config.refund_account_id)') < (tail call)"
+    "$(at $WR 'body.DepositToAccountRef = { value = text(config.refund_account_id)') < $TAIL"
 
 echo "== woo_customer_to_qbo_customer"
 explain woo_customer_to_qbo_customer customer-25
