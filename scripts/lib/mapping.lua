@@ -99,12 +99,12 @@ local function check_field(name, spec, v)
     for i, m in ipairs(v) do
       if kind_of(m) ~= "object" then
         return nil, ("transformer_config.custom_field_mappings[%d] must be an object, got %s")
-          :format(i, kind_of(m))
+          :format(i - 1, kind_of(m)) -- 0-based, as every path in a message
       end
       for _, f in ipairs({ "source_field", "target_field" }) do
         if type(m[f]) ~= "string" or m[f] == "" then
           return nil, ("transformer_config.custom_field_mappings[%d].%s must be a non-empty " ..
-            "string"):format(i, f)
+            "string"):format(i - 1, f)
         end
       end
     end

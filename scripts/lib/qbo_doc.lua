@@ -540,7 +540,7 @@ function M.custom_fields(who, rec, mappings)
   end
   local out, seen = {}, {}
   for i = 1, n do
-    local field = ("transformer_config.custom_field_mappings[%d]"):format(i)
+    local field = ("transformer_config.custom_field_mappings[%d]"):format(i - 1)
     local m = mappings[i]
     if type(m) ~= "table" then M.fail(who, field, "expected an object") end
     local source, target = M.text(m.source_field), M.text(m.target_field)

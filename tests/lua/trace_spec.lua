@@ -31,7 +31,7 @@ end)
 test("a session records where each field was written and the calls that led there", function()
   local tdoc = trace.require("lib.qbo_doc")
   local origins = trace.begin()
-  local a = tdoc.address({ address_1 = "1 Main", city = "X" }) -- @call
+  local a = tdoc.address({ address_1 = "1 Main", city = "X" })
   local line = tdoc.sales_line(tdoc.who("m", "order 1"), { field = "line_items[1]",
     item_ref = "7", qty = 2, amount = 1000, decimals = 2 })
   trace.finish()
