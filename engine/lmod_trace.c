@@ -67,9 +67,9 @@ void eng_trace_push_keymap(lua_State *L, int oi, int ti)
 }
 
 /* Push the file of the Lua function at level 1 (the writer) and the array of its callers'
- * "file:line", innermost first, up to the mapping's own frame. The chain ends early at a C
- * frame (the xpcall that runs map(), or a C function calling back into Lua) and after a tail
- * call, whose caller's frame Lua has already dropped: "(tail call)" says so. [-0, +2, m] */
+ * "file:line", innermost first, up to the mapping's own frame. The chain ends early, saying
+ * why, at a C frame ("(through a C function)": pcall, a callback) and after a tail call, whose
+ * caller's frame Lua has already dropped ("(tail call)"). [-0, +2, m] */
 void eng_trace_push_writer(lua_State *L)
 {
     lua_Debug ar;
@@ -90,8 +90,13 @@ void eng_trace_push_writer(lua_State *L)
             lua_rawseti(L, -2, ++n);
             break;
         }
-        if (!lua_getstack(L, level + 1, &ar) || !lua_getinfo(L, "Slt", &ar) || ar.currentline <= 0)
+        if (!lua_getstack(L, level + 1, &ar) || !lua_getinfo(L, "Slt", &ar))
             break;
+        if (ar.currentline <= 0) { /* pcall, a gsub or sort callback: its caller is beyond */
+            lua_pushliteral(L, "(through a C function)");
+            lua_rawseti(L, -2, ++n);
+            break;
+        }
         lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
         lua_rawseti(L, -2, ++n);
         stop = strncmp(ar.source, "@mappings/", 10) == 0;

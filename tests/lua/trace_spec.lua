@@ -39,6 +39,8 @@ test("a session records where each field was written and the calls that led ther
   assert(e.where:match("^scripts/lib/qbo_doc%.lua:%d+$"), "the writer: " .. e.where)
   assert(e.via[1]:match("^scripts/lib/qbo_doc%.lua:%d+$"), "put(), called by address()")
   assert(e.via[2]:match("trace_spec%.lua:%d+$"), "then this file: " .. tostring(e.via[2]))
+  eq(e.via[3], "(through a C function)", "spec.case's pcall ends the chain, saying so")
+  eq(#e.via, 3, "nothing beyond")
   assert(origins[a].City.via[1] ~= e.via[1], "each put() call has its own line")
   local d = origins[line.SalesItemLineDetail]
   eq(d.Qty.where, d.ItemRef.where, "one constructor line for the detail's items")
