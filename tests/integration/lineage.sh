@@ -143,6 +143,29 @@ SP=mappings/woo_product_to_supabase_product.lua
 origin "a category's slug" '$.categories[0].slug' "$(at $SP 'slug = rows.str(c.slug) })')"
 
 echo "== every case of every shipped mapping: same document, every field's origin, no guess"
+# check_all NAME MAPPING INPUT CONFIG: explain against the plain run (an array input gives an
+# array of explained records), and every field's origin exact
+check_all() {
+    run_bin "$T/plain" dry-run --mapping "$2" --input "$3" --config "$4"
+    run_bin "$T/all" dry-run --mapping "$2" --input "$3" --config "$4" --explain --json
+    if [[ $RC != 0 ]]; then
+        fail "$1: explain exits 0" "$ERR"
+        return
+    fi
+    local same bad
+    same=$(jq -n --slurpfile p "$T/plain.out" --slurpfile e "$T/all.out" '
+        (if ($e[0] | type) == "array" then [$e[0][] | .output] else [$e[] | .output] end) as $o
+        | if ($p[0] | type) == "array" then $p[0] == $o else [$p[0]] == $o end')
+    bad=$(jq -s -c '[.[] | if type == "array" then .[] else . end | .fields[]
+        | select(.by == "unknown" or has("same_as")
+            or (.by == "map" and ((.line | test("^(mappings|scripts)/[a-z_/]+\\.lua:[0-9]+$")) | not))
+            or ((.path | startswith("$")) | not)) | .path]' "$T/all.out")
+    if [[ "$same" == true && "$bad" == "[]" ]]; then
+        PASSED=$((PASSED + 1))
+    else
+        fail "$1: same document ($same), fields without an exact origin: $bad"
+    fi
+}
 for dir in "$MAPPINGS_DIR"/tests/*/; do
     m=$(basename "$dir")
     [[ -f "$MAPPINGS_DIR/$m.lua" ]] || continue
@@ -150,25 +173,13 @@ for dir in "$MAPPINGS_DIR"/tests/*/; do
         jq -e 'has("expected")' "$c" >/dev/null || continue
         jq '.input' "$c" >"$T/in.json"
         jq '.settings // {}' "$c" >"$T/cfg.json"
-        run_bin "$T/plain" dry-run --mapping "$m" --input "$T/in.json" --config "$T/cfg.json"
-        run_bin "$T/all" dry-run --mapping "$m" --input "$T/in.json" --config "$T/cfg.json" --explain --json
-        case_name="$m/$(basename "$c" .json)"
-        if [[ $RC != 0 ]]; then
-            fail "$case_name: explain exits 0" "$ERR"
-            continue
-        fi
-        # the explained output(s) against the plain run (an array input gives one object each)
-        same=$(jq -n --slurpfile p "$T/plain.out" --slurpfile e "$T/all.out" \
-            'if ($p[0] | type) == "array" then $p[0] == [$e[] | .output] else $p[0] == $e[0].output end')
-        bad=$(jq -s -c '[.[].fields[] | select(.by == "unknown" or has("same_as")
-            or (.by == "map" and ((.line | test("^(mappings|scripts)/[a-z_/]+\\.lua:[0-9]+$")) | not))
-            or ((.path | startswith("$")) | not)) | .path]' "$T/all.out")
-        if [[ "$same" == true && "$bad" == "[]" ]]; then
-            PASSED=$((PASSED + 1))
-        else
-            fail "$case_name: same document ($same), fields without an exact origin: $bad"
-        fi
+        check_all "$m/$(basename "$c" .json)" "$m" "$T/in.json" "$T/cfg.json"
     done
+done
+echo '{}' >"$T/none.json"
+for m in woo_order_to_qbo_invoice woo_order_to_supabase_order; do
+    check_all "$m/shared orders-list (an array input)" "$m" \
+        "$SHARED_DIR/fixtures/woocommerce/orders-list.json" "$T/none.json"
 done
 echo "ok   $PASSED checks so far (each case counted once)"
 
