@@ -521,7 +521,8 @@ int eng_trace_rewrite(const char *src, size_t len, char **out, size_t *outlen, i
     if (rc == 0)
         rc = tr_scan(&t, line);
     if (rc == 0) {
-        qsort(t.ins, t.nins, sizeof *t.ins, tr_ins_cmp);
+        if (t.nins > 0) /* qsort must not see NULL, even for 0 items */
+            qsort(t.ins, t.nins, sizeof *t.ins, tr_ins_cmp);
         struct eng_buf b;
         eng_buf_init(&b);
         size_t at = 0;

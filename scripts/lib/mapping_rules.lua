@@ -113,7 +113,7 @@ local function jsonpath(segs, n)
     elseif s:match("^[%a_][%w_]*$") then
       out = out .. "." .. s
     else
-      out = ("%s[%q]"):format(out, s)
+      out = ("%s[%s]"):format(out, json.encode(s))
     end
   end
   return out
