@@ -467,7 +467,10 @@ function M.lineage(doc, origins, map_where)
     if o and at ~= path then f.part_of = at end
     fields[#fields + 1] = f
   end
+  local onpath = {} -- a table inside itself would never end: say where instead
   local function walk(t, path, inherited, at)
+    if onpath[t] then error(("the mapping's output contains itself at %s"):format(path), 0) end
+    onpath[t] = true
     local keymap = origins[t]
     local arr = json.is_array(t)
     local keys
@@ -487,6 +490,7 @@ function M.lineage(doc, origins, map_where)
         leaf(p, v, o, oat)
       end
     end
+    onpath[t] = nil
   end
   if type(doc) == "table" then walk(doc, "$", nil, nil) end
   return fields

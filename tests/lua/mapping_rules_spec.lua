@@ -331,6 +331,14 @@ test("a rule writing through a field that holds a value names both as JSONPath",
     "already holds a string")
 end)
 
+test("explain of an output that contains itself: an error naming where, not a stack overflow",
+  function()
+  local m = mk({}, { map = function(_, _, out) out.A = { B = {} }; out.A.B.C = out.A end })
+  local config = assert(mapping.config(nil))
+  raises(function() mapping.apply(m, { id = 1 }, mapping.context(config), { explain = true }) end,
+    "the mapping's output contains itself at $.A.B.C")
+end)
+
 test("JSONPath: 0-based, quoted odd keys", function()
   eq(mapping.jsonpath("line_items[1].taxes[2].id"), "$.line_items[0].taxes[1].id", "indices")
   eq(mapping.jsonpath_step("$", "odd key", false), '$["odd key"]', "odd key")
