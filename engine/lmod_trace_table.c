@@ -188,6 +188,7 @@ void eng_trace_push_table_lib(lua_State *L)
         lua_pushcclosure(L, w->func, 1);
         lua_setfield(L, -2, w->name);
     }
+    eng_vm_make_readonly(L); /* shared by every traced module, like the sandbox's own */
     lua_replace(L, -3);
     lua_pop(L, 1);
 }

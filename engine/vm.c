@@ -300,6 +300,11 @@ char *eng_vm_module_source(lua_State *L, const char *name, char *logical, size_t
     return vm_read_source(vm_of(L), logical, len);
 }
 
+void eng_vm_make_readonly(lua_State *L)
+{
+    vm_make_readonly(L);
+}
+
 void eng_vm_push_base(lua_State *L)
 {
     lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key_base);

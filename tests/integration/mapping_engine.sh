@@ -98,6 +98,13 @@ assert_jq "explain does not change the document" "$OUT" \
 run_bin "$T/jsonalone" dry-run --mapping returned --input "$T/order.json" --json
 assert_eq "--json without --explain is a usage error" 2 "$RC"
 
+echo "== the traced copy is as sandboxed as the normal one"
+run_bin "$T/bt" dry-run --mapping broken_table --input "$T/order.json"
+run_bin "$T/bte" dry-run --mapping broken_table --input "$T/order.json" --explain
+assert_contains "plain: the shared table library is read-only" "$(cat "$T/bt.err")" \
+    "mappings/broken_table.lua:$(line_of broken_table write): order 727: attempt to modify a read-only table (key 'sort')"
+assert_eq "explain: the same refusal" "$(cat "$T/bt.err")" "$ERR"
+
 echo "== broken mappings name file, line and record"
 printf '%s\n' '{"id": 1, "billing": {}}' '{"id": 2}' '{"id": 5}' >"$T/three.ndjson"
 run_bin "$T/rt" dry-run --mapping broken_runtime --input "$T/three.ndjson"
