@@ -31,10 +31,11 @@ static void dryrun_usage(FILE *out)
             "the\ntenant's transformer_config (shipping_item_id, default_payment_terms_days,\n"
             "custom_field_mappings, tax_code_mappings, default_tax_code_id, paid_orders_as,\n"
             "create_missing_items).\n\n"
-            "--explain prints, for every output field, the rule (rules[i] and its source path)\n"
-            "or the map() source line (file:line) that produced it and the input value it read;\n"
-            "for map() fields, the input that holds the same value when there is one. With\n"
-            "--json: one JSON object per record {record, describe, output, fields[]}.\n\n"
+            "--explain prints, for every output field (0-based JSONPath: $.Line[0].Amount),\n"
+            "the rule (rules[i], the input path it read and the value) or the source line\n"
+            "that wrote it, with the calls that led there through the helper libraries;\n"
+            "never a guess by value. With --json: one JSON object per record {record,\n"
+            "describe, output, fields[]}.\n\n"
             "Nothing is written: no database, no remote system. Exit status 1 with one line per\n"
             "failing record on stderr when the input or the mapping fails.\n");
 }

@@ -2,17 +2,21 @@
  * lmod_trace.c - engine.trace: where a mapping's output fields and errors come from, for
  * `dry-run --explain` and for error messages that name the mapping's file and line. The sandbox
  * has no debug library; the few stack facts these need are read here, in C, with lua_getinfo.
- * Owns: nothing beyond the Lua values it creates (a traced output is plain Lua tables).
+ * Lineage: `dry-run --explain` runs a second copy of the mapping and of every script module it
+ * requires, loaded from source rewritten by trace_rewrite.c so that each table constructor and
+ * each field assignment reports itself (file:line, and the callers up to the mapping). The
+ * normal copies never see this: lineage costs nothing when explain is off. Nothing guesses.
+ * Owns: per state, the traced modules, the recording session and the hooks' tables.
  * Must not: hand scripts a way to read locals, upvalues or other frames' values (only "file:line"
- * text leaves this file), or change how a traced table's contents encode once unwrapped.
+ * text leaves this file), or change what a traced module computes.
  *
  * Lua API
- *   trace.new(root)    -> proxy, log   root: the real output table (may hold earlier fields).
- *        Writes through proxy (and through any table read back out of it, nested to any depth)
- *        land in the real tables and append { path, "file:line" } to log, where file:line is
- *        the innermost Lua function that made the write. Reads, #, pairs go to the real tables.
- *        Paths: name, a.b, Line[1].Amount (Lua indices), a["odd key"].
- *   trace.unwrap(v)    -> the real table behind a traced proxy; v itself otherwise.
+ *   trace.require(name) -> the traced copy of script module name (cached per state; what it
+ *        requires is traced too; engine.* modules are the normal ones).
+ *   trace.begin()      -> origins: from now on, origins[t][k] = { where = "file:line", via =
+ *        { caller "file:line", ... up to the mapping's frame } } for every field k a traced
+ *        module writes into table t (weak in t). trace.finish() stops it.
+ *   trace.rewrite(src) -> the rewritten text | nil, line (source it cannot follow), for tests.
  *   trace.where(f)     -> "file:line" where Lua function f is defined, or nil for a C function.
  *   trace.locate(msg)  -> msg, prefixed with "mappings/x.lua:N: " (the innermost mapping frame
  *        on the stack) unless it already starts with a mapping's position. Meant as an xpcall
@@ -21,246 +25,336 @@
  */
 #include "lmods.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <lauxlib.h>
 
-/* Fields of a session table (the one upvalue of every metamethod of a trace). */
-#define S_REAL  "real"  /* proxy -> real table */
-#define S_PATH  "path"  /* proxy -> path text ("" for the root) */
-#define S_CACHE "cache" /* real table -> its proxy */
-#define S_LOG   "log"   /* array of { path, where } */
-#define S_MT    "mt"    /* the proxies' metatable */
+#include "lmod_trace_int.h"
+#include "trace_rewrite.h"
+#include "vm.h"
 
-static int trace_is_ident(const char *s, size_t n)
-{
-    if (n == 0 || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') || s[0] == '_'))
-        return 0;
-    for (size_t i = 1; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-              (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-            return 0;
-    return 1;
-}
+/* Registry keys (addresses: unique). */
+static const char trace_key_session = 's';  /* the origins table of the explain running, or nil */
+static const char trace_key_loaded = 'l';   /* traced modules: name -> module (or a marker) */
+static const char trace_key_env = 'e';      /* what traced chunks' environments fall back to */
+static const char trace_key_store_mt = 'm'; /* metatable of __lineage_s's recording proxies */
 
-/* Push base path + the segment for key at index k. [-0, +1, m] */
-static void trace_push_path(lua_State *L, const char *base, int k)
-{
-    k = lua_absindex(L, k);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, base);
-    if (lua_type(L, k) == LUA_TSTRING) {
-        size_t n;
-        const char *s = lua_tolstring(L, k, &n);
-        if (trace_is_ident(s, n)) {
-            if (*base != '\0')
-                luaL_addchar(&b, '.');
-            luaL_addlstring(&b, s, n);
-        } else {
-            luaL_addstring(&b, "[\"");
-            luaL_addlstring(&b, s, n);
-            luaL_addstring(&b, "\"]");
-        }
-    } else if (lua_isinteger(L, k)) {
-        lua_pushfstring(L, "[%I]", (LUAI_UACINT)lua_tointeger(L, k));
-        luaL_addvalue(&b);
-    } else {
-        lua_pushfstring(L, "[(%s)]", luaL_typename(L, k));
-        luaL_addvalue(&b);
-    }
-    luaL_pushresult(&b);
-}
+#define TRACE_VIA_MAX 8 /* callers kept in an entry's `via` */
 
-/* Push "file:line" of the innermost Lua frame from level 1 up, or "?" when there is none.
- * [-0, +1, m] */
-static void trace_push_where(lua_State *L)
+/* Push the origins table of the running explain; 0 (and nothing pushed) when none. [-0,+0|1,-] */
+int eng_trace_push_session(lua_State *L)
 {
-    lua_Debug ar;
-    for (int level = 1; lua_getstack(L, level, &ar); level++) {
-        if (lua_getinfo(L, "Sl", &ar) && ar.currentline > 0) {
-            lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
-            return;
-        }
-    }
-    lua_pushliteral(L, "?");
-}
-
-/* Push sess[field][key at k]. [-0, +1, -] */
-static int trace_sess_get(lua_State *L, const char *field, int k)
-{
-    k = lua_absindex(L, k);
-    lua_getfield(L, lua_upvalueindex(1), field);
-    lua_pushvalue(L, k);
-    int t = lua_rawget(L, -2);
-    lua_remove(L, -2);
-    return t;
-}
-
-/* Push the proxy of real table at index r, whose path is path (created once per table).
- * Uses the session at upvalue 1. [-0, +1, m] */
-static void trace_push_proxy(lua_State *L, int r, const char *path)
-{
-    r = lua_absindex(L, r);
-    if (trace_sess_get(L, S_CACHE, r) == LUA_TTABLE)
-        return;
-    lua_pop(L, 1);
-    lua_newtable(L); /* proxy */
-    lua_getfield(L, lua_upvalueindex(1), S_MT);
-    lua_setmetatable(L, -2);
-    lua_getfield(L, lua_upvalueindex(1), S_REAL);
-    lua_pushvalue(L, -2);
-    lua_pushvalue(L, r);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-    lua_getfield(L, lua_upvalueindex(1), S_PATH);
-    lua_pushvalue(L, -2);
-    lua_pushstring(L, path);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-    lua_getfield(L, lua_upvalueindex(1), S_CACHE);
-    lua_pushvalue(L, r);
-    lua_pushvalue(L, -3);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-}
-
-/* __index(proxy, k) -> the real value; a table comes back as its own traced proxy. [-0,+1,m] */
-static int trace_index(lua_State *L)
-{
-    trace_sess_get(L, S_REAL, 1); /* real */
-    lua_pushvalue(L, 2);
-    if (lua_rawget(L, -2) != LUA_TTABLE)
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &trace_key_session) == LUA_TTABLE)
         return 1;
-    int stored_proxy = trace_sess_get(L, S_REAL, -1) != LUA_TNIL;
     lua_pop(L, 1);
-    if (stored_proxy) /* a proxy stored raw (rawset by the script): give it back */
-        return 1;
-    trace_sess_get(L, S_PATH, 1);
-    trace_push_path(L, lua_tostring(L, -1), 2);
-    trace_push_proxy(L, -3, lua_tostring(L, -1));
-    return 1;
-}
-
-/* __newindex(proxy, k, v): store v (a proxy is stored as its real table) and log the write.
- * [-0, +0, e] */
-static int trace_newindex(lua_State *L)
-{
-    lua_settop(L, 3);
-    if (lua_type(L, 3) == LUA_TTABLE && trace_sess_get(L, S_REAL, 3) == LUA_TTABLE)
-        lua_replace(L, 3);
-    else if (lua_type(L, 3) == LUA_TTABLE)
-        lua_pop(L, 1);
-    trace_sess_get(L, S_REAL, 1); /* 4: real */
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 3);
-    lua_rawset(L, 4);         /* raises for a nil or NaN key, like any table */
-    lua_createtable(L, 2, 0); /* 5: entry */
-    trace_sess_get(L, S_PATH, 1);
-    trace_push_path(L, lua_tostring(L, -1), 2);
-    lua_rawseti(L, 5, 1);
-    lua_pop(L, 1);
-    trace_push_where(L);
-    lua_rawseti(L, 5, 2);
-    lua_getfield(L, lua_upvalueindex(1), S_LOG);
-    lua_pushvalue(L, 5);
-    lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
     return 0;
 }
 
-/* __len(proxy) -> #real (raw). [-0, +1, -] */
-static int trace_len(lua_State *L)
+/* Push origins[t] (t at index ti), created when absent; origins at index oi. [-0, +1, m] */
+void eng_trace_push_keymap(lua_State *L, int oi, int ti)
 {
-    trace_sess_get(L, S_REAL, 1);
-    lua_pushinteger(L, (lua_Integer)lua_rawlen(L, -1));
-    return 1;
-}
-
-/* next over the real table, for __pairs. [-2, +2|1, e] */
-static int trace_next(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 2);
-    if (lua_next(L, 1))
-        return 2;
-    lua_pushnil(L);
-    return 1;
-}
-
-/* __pairs(proxy) -> next, real, nil. [-0, +3, -] */
-static int trace_pairs(lua_State *L)
-{
-    lua_pushcfunction(L, trace_next);
-    trace_sess_get(L, S_REAL, 1);
-    lua_pushnil(L);
-    return 3;
-}
-
-/* trace.new(root) -> proxy, log   [-0, +2, m] */
-static int trace_new(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 1);
-    lua_createtable(L, 0, 5); /* 2: session */
-    static const char *const maps[] = {S_REAL, S_PATH, S_CACHE};
-    for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++) {
-        lua_newtable(L);
-        lua_setfield(L, 2, maps[i]);
-    }
+    oi = lua_absindex(L, oi), ti = lua_absindex(L, ti);
+    lua_pushvalue(L, ti);
+    if (lua_rawget(L, oi) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
     lua_newtable(L);
-    lua_setfield(L, 2, S_LOG);
-
-    static const luaL_Reg meta[] = {{"__index", trace_index},
-                                    {"__newindex", trace_newindex},
-                                    {"__len", trace_len},
-                                    {"__pairs", trace_pairs},
-                                    {NULL, NULL}};
-    lua_createtable(L, 0, 6); /* 3: mt */
-    lua_pushvalue(L, 2);
-    luaL_setfuncs(L, meta, 1);
-    lua_pushliteral(L, "engine.trace.table");
-    lua_setfield(L, 3, "__name");
-    lua_pushliteral(L, "engine.trace.table");
-    lua_setfield(L, 3, "__metatable");
-    lua_setfield(L, 2, S_MT);
-
-    lua_newtable(L); /* 3: proxy of the root */
-    lua_getfield(L, 2, S_MT);
-    lua_setmetatable(L, 3);
-    lua_getfield(L, 2, S_REAL);
-    lua_pushvalue(L, 3);
-    lua_pushvalue(L, 1);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, S_PATH);
-    lua_pushvalue(L, 3);
-    lua_pushliteral(L, "");
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, S_CACHE);
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 3);
-    lua_rawset(L, -3);
-    lua_pop(L, 1);
-    lua_getfield(L, 2, S_LOG);
-    return 2;
+    lua_pushvalue(L, ti);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, oi);
 }
 
-/* trace.unwrap(v) -> real table | v   [-0, +1, -] */
-static int trace_unwrap(lua_State *L)
+/* Push the file of the Lua function at level 1 (the writer) and the array of its callers'
+ * "file:line", innermost first, up to the mapping's own frame. The chain ends early, saying
+ * why, at a C frame ("(through a C function)": pcall, a callback) and after a tail call, whose
+ * caller's frame Lua has already dropped ("(tail call)"). [-0, +2, m] */
+void eng_trace_push_writer(lua_State *L)
 {
-    luaL_checkany(L, 1);
-    lua_settop(L, 1);
-    if (lua_type(L, 1) == LUA_TTABLE && lua_getmetatable(L, 1)) {
-        if (lua_getfield(L, -1, "__index") == LUA_TFUNCTION &&
-            lua_tocfunction(L, -1) == trace_index && lua_getupvalue(L, -1, 1) != NULL) {
-            lua_getfield(L, -1, S_REAL);
-            lua_pushvalue(L, 1);
-            lua_rawget(L, -2);
-            return 1;
+    lua_Debug ar;
+    int stop = 0;
+    if (lua_getstack(L, 1, &ar) && lua_getinfo(L, "St", &ar)) {
+        lua_pushstring(L, ar.short_src);
+        stop = strncmp(ar.source, "@mappings/", 10) == 0;
+    } else {
+        lua_pushliteral(L, "?");
+        stop = 1;
+    }
+    lua_createtable(L, stop ? 0 : 4, 0);
+    int n = 0;
+    for (int level = 1; !stop && n < TRACE_VIA_MAX; level++) {
+        int tail = (unsigned char)ar.istailcall; /* of the frame below: its caller is gone */
+        if (tail) {
+            lua_pushliteral(L, "(tail call)");
+            lua_rawseti(L, -2, ++n);
+            break;
         }
+        if (!lua_getstack(L, level + 1, &ar) || !lua_getinfo(L, "Slt", &ar))
+            break;
+        if (ar.currentline <= 0) { /* pcall, a gsub or sort callback: its caller is beyond */
+            lua_pushliteral(L, "(through a C function)");
+            lua_rawseti(L, -2, ++n);
+            break;
+        }
+        lua_pushfstring(L, "%s:%d", ar.short_src, ar.currentline);
+        lua_rawseti(L, -2, ++n);
+        stop = strncmp(ar.source, "@mappings/", 10) == 0;
+    }
+}
+
+/* Push a new entry { where = file:line, via = via } (file, via at fi, vi). [-0, +1, m] */
+void eng_trace_push_entry(lua_State *L, int fi, int vi, lua_Integer line)
+{
+    fi = lua_absindex(L, fi), vi = lua_absindex(L, vi);
+    lua_createtable(L, 0, 2);
+    lua_pushfstring(L, "%s:%I", lua_tostring(L, fi), (LUAI_UACINT)line);
+    lua_setfield(L, -2, "where");
+    lua_pushvalue(L, vi);
+    lua_setfield(L, -2, "via");
+}
+
+/* __lineage_c(t, line, key1, line1, ...) -> t: t was just built by a constructor at `line`,
+ * the item with key k at line k. [-n, +1, m] */
+static int trace_hook_ctor(lua_State *L)
+{
+    int n = lua_gettop(L);
+    if (n < 2 || lua_type(L, 1) != LUA_TTABLE || !eng_trace_push_session(L)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    luaL_checkstack(L, 8, "lineage");
+    int origins = lua_gettop(L);
+    eng_trace_push_keymap(L, origins, 1);
+    int keymap = lua_gettop(L);
+    eng_trace_push_writer(L);
+    int file = keymap + 1, via = keymap + 2;
+    eng_trace_push_entry(L, file, via, lua_tointeger(L, 2));
+    int entry0 = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, 1) != 0) { /* every key: the constructor's line */
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_pushvalue(L, entry0);
+        lua_rawset(L, keymap);
+    }
+    for (int i = 3; i + 1 <= n; i += 2) { /* the items the rewrite could name: their own line */
+        lua_pushvalue(L, i);
+        if (lua_rawget(L, 1) == LUA_TNIL) {
+            lua_pop(L, 1);
+            continue;
+        }
+        lua_pop(L, 1);
+        lua_pushvalue(L, i);
+        eng_trace_push_entry(L, file, via, lua_tointeger(L, i + 1));
+        lua_rawset(L, keymap);
     }
     lua_settop(L, 1);
+    return 1;
+}
+
+/* proxy.__newindex(p, k, v): t[k] = v (t's own metamethods apply), then record the write.
+ * [-0, +0, e] */
+static int trace_store_newindex(lua_State *L)
+{
+    lua_settop(L, 3);
+    lua_getiuservalue(L, 1, 1); /* 4: t */
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 3);
+    lua_settable(L, 4);
+    if (!eng_trace_push_session(L)) /* 5: origins */
+        return 0;
+    eng_trace_push_keymap(L, 5, 4);
+    lua_pushvalue(L, 2);
+    lua_getiuservalue(L, 1, 2); /* the entry */
+    lua_rawset(L, -3);
+    return 0;
+}
+
+/* __lineage_s(t, line) -> t, or (while an explain runs) a proxy whose one write lands in t
+ * and is recorded as made at line of the calling file. [-2, +1, m] */
+static int trace_hook_store(lua_State *L)
+{
+    lua_settop(L, 2);
+    if (lua_type(L, 1) != LUA_TTABLE || !eng_trace_push_session(L)) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    lua_pop(L, 1);
+    lua_newuserdatauv(L, 0, 2); /* 3: proxy (a userdata: every key reaches __newindex) */
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, 3, 1);
+    eng_trace_push_writer(L); /* 4 file, 5 via */
+    eng_trace_push_entry(L, 4, 5, lua_tointeger(L, 2));
+    lua_setiuservalue(L, 3, 2);
+    lua_settop(L, 3);
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &trace_key_store_mt);
+    lua_setmetatable(L, 3);
+    return 1;
+}
+
+/* Push the table traced chunks' environments fall back to: require = trace.require, the two
+ * hooks, then the sandbox's base. Created once per state. [-0, +1, m] */
+static int trace_require(lua_State *L);
+static void trace_push_env_base(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &trace_key_env) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 3);
+    lua_pushcfunction(L, trace_require);
+    lua_setfield(L, -2, "require");
+    lua_pushcfunction(L, trace_hook_ctor);
+    lua_setfield(L, -2, ENG_TRACE_HOOK_CTOR);
+    lua_pushcfunction(L, trace_hook_store);
+    lua_setfield(L, -2, ENG_TRACE_HOOK_STORE);
+    eng_trace_push_table_lib(L);
+    lua_setfield(L, -2, "table");
+    lua_createtable(L, 0, 2);
+    eng_vm_push_base(L);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &trace_key_env);
+
+    lua_createtable(L, 0, 2); /* the proxies' metatable */
+    lua_pushcfunction(L, trace_store_newindex);
+    lua_setfield(L, -2, "__newindex");
+    lua_pushliteral(L, "engine.trace.store");
+    lua_setfield(L, -2, "__metatable");
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &trace_key_store_mt);
+}
+
+/* trace.require(name) -> module: like require, but a script module is loaded from its source
+ * rewritten for lineage (trace_rewrite.c), once per state, and what it requires is traced too.
+ * Engine modules are the normal ones. [-1, +1, e] */
+static int trace_require(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    lua_settop(L, 1);
+    if (strncmp(name, "engine.", 7) == 0) {
+        eng_vm_push_base(L);
+        lua_getfield(L, -1, "require");
+        lua_pushvalue(L, 1);
+        lua_call(L, 1, 1);
+        return 1;
+    }
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &trace_key_loaded) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_newtable(L);
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &trace_key_loaded);
+    } /* 2: loaded */
+    int t = lua_getfield(L, 2, name);
+    if (t == LUA_TLIGHTUSERDATA)
+        return luaL_error(L, "module '%s': circular require", name);
+    if (t != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    trace_push_env_base(L); /* 3 */
+    char logical[1024];
+    size_t len = 0;
+    char *src = eng_vm_module_source(L, name, logical, sizeof logical, &len);
+    if (src == NULL)
+        return luaL_error(L, "module '%s' not found (looked for %s)", name, logical);
+    char *text = NULL;
+    size_t tlen = 0;
+    int line = 0;
+    int rc = eng_trace_rewrite(src, len, &text, &tlen, &line);
+    free(src);
+    if (rc == -2)
+        return luaL_error(L, "%s: out of memory rewriting it for --explain", logical);
+    if (rc != 0)
+        return luaL_error(L,
+                          "%s:%d: --explain cannot follow this source (an unclosed string, "
+                          "comment or bracket?)",
+                          logical, line);
+    /* text is held: build the chunk name in a fixed buffer, then load without raising */
+    char chunk[1100];
+    snprintf(chunk, sizeof chunk, "@%s", logical);
+    int st = luaL_loadbufferx(L, text, tlen, chunk, "t");
+    free(text);
+    if (st != LUA_OK)
+        return lua_error(L);
+    lua_createtable(L, 0, 8); /* the module's own environment */
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, 3);
+    lua_setfield(L, -2, "__index");
+    lua_pushboolean(L, 0);
+    lua_setfield(L, -2, "__metatable");
+    lua_setmetatable(L, -2);
+    if (lua_setupvalue(L, -2, 1) == NULL)
+        lua_pop(L, 1);
+    lua_pushlightuserdata(L, (void *)&trace_key_loaded); /* loading marker */
+    lua_setfield(L, 2, name);
+    lua_pushvalue(L, 1);
+    lua_call(L, 1, 1);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 2, name);
+    return 1;
+}
+
+/* trace.begin() -> origins: start recording (origins[t][k] = { where, via } | a rule's entry,
+ * weak in t). [-0, +1, m] */
+static int trace_begin(lua_State *L)
+{
+    lua_newtable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &trace_key_session);
+    return 1;
+}
+
+/* trace.finish(): stop recording. [-0, +0, -] */
+static int trace_finish(lua_State *L)
+{
+    lua_pushnil(L);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, &trace_key_session);
+    return 0;
+}
+
+/* The box that owns a rewritten text while it is copied into Lua. */
+static int trace_box_close(lua_State *L)
+{
+    char **box = luaL_checkudata(L, 1, "engine.trace.text");
+    free(*box);
+    *box = NULL;
+    return 0;
+}
+
+/* trace.rewrite(text) -> text | nil, line: the source as traced modules run it (for tests).
+ * [-1, +1|2, m] */
+static int trace_rewrite_text(lua_State *L)
+{
+    size_t len;
+    const char *src = luaL_checklstring(L, 1, &len);
+    lua_settop(L, 1);
+    eng_lmod_handle_mt(L, "engine.trace.text", trace_box_close, "engine.trace.text");
+    char **box = lua_newuserdatauv(L, sizeof *box, 0); /* 2 */
+    *box = NULL;
+    luaL_setmetatable(L, "engine.trace.text");
+    size_t tlen = 0;
+    int line = 0;
+    int rc = eng_trace_rewrite(src, len, box, &tlen, &line);
+    if (rc == -2)
+        return luaL_error(L, "out of memory");
+    if (rc != 0) {
+        lua_pushnil(L);
+        lua_pushinteger(L, line);
+        return 2;
+    }
+    lua_pushlstring(L, *box, tlen); /* a raise here leaves the text to the box's __gc */
+    free(*box);
+    *box = NULL;
     return 1;
 }
 
@@ -316,8 +410,10 @@ static int trace_locate(lua_State *L)
 
 int luaopen_engine_trace(lua_State *L)
 {
-    static const luaL_Reg funcs[] = {{"new", trace_new},
-                                     {"unwrap", trace_unwrap},
+    static const luaL_Reg funcs[] = {{"require", trace_require},
+                                     {"begin", trace_begin},
+                                     {"finish", trace_finish},
+                                     {"rewrite", trace_rewrite_text},
                                      {"where", trace_where},
                                      {"locate", trace_locate},
                                      {NULL, NULL}};

@@ -215,8 +215,7 @@ static const struct {
     {"engine.crypto", luaopen_engine_crypto}, {"engine.db", luaopen_engine_db},
     {"engine.http", luaopen_engine_http},     {"engine.json", luaopen_engine_json},
     {"engine.log", luaopen_engine_log},       {"engine.money", luaopen_engine_money},
-    {"engine.queue", luaopen_engine_queue},
-    {"engine.trace", luaopen_engine_trace},
+    {"engine.queue", luaopen_engine_queue},   {"engine.trace", luaopen_engine_trace},
 };
 
 /* Read a script's source from the publisher or from disk. Returns malloc'd bytes or NULL. */
@@ -274,6 +273,43 @@ static int vm_name_ok(const char *name)
     return 1;
 }
 
+/* "lib.x" -> "scripts/lib/x.lua", "mappings.x" -> "mappings/x.lua" into logical; 0 or -1
+ * (a name that does not fit). */
+static int vm_logical(const char *name, char *logical, size_t size)
+{
+    const char *rest = name;
+    const char *root = "scripts/";
+    if (strncmp(name, "mappings.", 9) == 0)
+        root = "mappings/", rest = name + 9;
+    size_t n = (size_t)snprintf(logical, size, "%s%s.lua", root, rest);
+    if (n >= size) {
+        logical[0] = '\0';
+        return -1;
+    }
+    for (char *p = logical + strlen(root); p < logical + n - 4; p++)
+        if (*p == '.')
+            *p = '/';
+    return 0;
+}
+
+char *eng_vm_module_source(lua_State *L, const char *name, char *logical, size_t size, size_t *len)
+{
+    if (vm_logical(name, logical, size) != 0 || !vm_name_ok(name) ||
+        strncmp(name, "engine.", 7) == 0)
+        return NULL;
+    return vm_read_source(vm_of(L), logical, len);
+}
+
+void eng_vm_make_readonly(lua_State *L)
+{
+    vm_make_readonly(L);
+}
+
+void eng_vm_push_base(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key_base);
+}
+
 /* require(name) -> module. "engine.x" gives a read-only engine module; "mappings.x" loads
  * MAPPINGS_DIR/x.lua; any other dotted name loads SCRIPTS_DIR/a/b.lua. Raises when absent.
  * [-1, +1, e] */
@@ -315,24 +351,13 @@ static int vm_require(lua_State *L)
     lua_pop(L, 1);
 
     /* logical path: mappings/x.lua or scripts/a/b.lua */
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    const char *rest = name;
-    if (strncmp(name, "mappings.", 9) == 0) {
-        luaL_addstring(&b, "mappings/");
-        rest = name + 9;
-    } else {
-        luaL_addstring(&b, "scripts/");
-    }
-    for (const char *p = rest; *p; p++)
-        luaL_addchar(&b, *p == '.' ? '/' : *p);
-    luaL_addstring(&b, ".lua");
-    luaL_pushresult(&b); /* name loaded logical */
-    const char *logical = lua_tostring(L, -1);
+    char logical[1024];
+    if (vm_logical(name, logical, sizeof logical) != 0)
+        return luaL_error(L, "module '%s' not found: the name is too long", name);
+    lua_pushstring(L, logical);         /* name loaded logical */
     lua_pushfstring(L, "@%s", logical); /* name loaded logical chunkname */
-
     size_t len = 0;
-    char *src = vm_read_source(vm, logical, &len);
+    char *src = vm_read_source(vm, logical, &len); /* nothing below raises before the free */
     if (src == NULL)
         return luaL_error(L, "module '%s' not found (looked for %s)", name, logical);
     int st = luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t");

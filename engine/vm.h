@@ -67,5 +67,14 @@ const struct eng_vm_opts *eng_vm_opts_of(lua_State *L);
 long long eng_vm_remaining_ms(lua_State *L);
 const char *eng_vm_tenant_of(lua_State *L); /* may be NULL */
 const char *eng_vm_run_of(lua_State *L);    /* may be NULL */
+/* The source of script module `name` ("lib.x", "mappings.x"; never an engine module) as
+ * `require` would load it: malloc'd bytes the caller frees, or NULL when absent or the name is
+ * refused. logical receives its path ("scripts/lib/x.lua"). For engine.trace's lineage. */
+char *eng_vm_module_source(lua_State *L, const char *name, char *logical, size_t size, size_t *len);
+/* Replace the table on top with a read-only proxy of it, as the sandbox's shared tables are.
+ * [-1, +1, m] */
+void eng_vm_make_readonly(lua_State *L);
+/* Push the sandbox's base environment (what every script's globals fall back to). [-0, +1, -] */
+void eng_vm_push_base(lua_State *L);
 
 #endif

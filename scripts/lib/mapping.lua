@@ -99,12 +99,12 @@ local function check_field(name, spec, v)
     for i, m in ipairs(v) do
       if kind_of(m) ~= "object" then
         return nil, ("transformer_config.custom_field_mappings[%d] must be an object, got %s")
-          :format(i, kind_of(m))
+          :format(i - 1, kind_of(m)) -- 0-based, as every path in a message
       end
       for _, f in ipairs({ "source_field", "target_field" }) do
         if type(m[f]) ~= "string" or m[f] == "" then
           return nil, ("transformer_config.custom_field_mappings[%d].%s must be a non-empty " ..
-            "string"):format(i, f)
+            "string"):format(i - 1, f)
         end
       end
     end
@@ -251,6 +251,7 @@ function M.load(name)
   end
   local m = require("mappings." .. name)
   if INFO[m] == nil then M.validate(m, ("mappings/%s.lua"):format(name)) end
+  INFO[m].module = "mappings." .. name
   return m
 end
 
@@ -335,70 +336,174 @@ function M.context(config, opts)
   return ctx
 end
 
--- Deep merge of src into dst (objects only; arrays and scalars of src replace dst's).
-local function merge(dst, src)
+-- Deep merge of src into dst (objects only; arrays and scalars of src replace dst's). With
+-- origins (explain), each field keeps the origin it had in src.
+local function merge(dst, src, origins)
   for k, v in pairs(src) do
     local d = dst[k]
     if type(v) == "table" and type(d) == "table" and not json.is_array(v)
         and not json.is_array(d) then
-      merge(d, v)
+      merge(d, v, origins)
     else
       dst[k] = v
+      if origins then
+        local from = origins[src]
+        local to = origins[dst] or {}
+        origins[dst] = to
+        to[k] = from and from[k]
+      end
     end
   end
   return dst
 end
 
--- In explain mode map() may put a traced proxy (read back from `out`) inside a document it
--- returns: swap each for its real table, so the document encodes as it would without explain.
-local function unwrap_deep(t, seen)
-  if seen[t] then return end
-  seen[t] = true
-  for k, v in pairs(t) do
-    if type(v) == "table" then
-      local real = trace.unwrap(v)
-      if real ~= v then t[k] = real end
-      unwrap_deep(real, seen)
-    end
+-- run(m, info, record, ctx, origins) -> the document: rules, then map(). origins (explain
+-- only) receives each rule's write as origins[table][key] = { rule, from, input }.
+local function run(m, info, record, ctx, origins)
+  local out = json.object({})
+  local explained = rules.run(info.rules, record, ctx.config, out, info.file,
+    function() return M.describe(m, record) end, origins ~= nil)
+  for _, e in ipairs(explained or {}) do
+    local segs = parse_path(e.path)
+    local parent = get_path(out, table.move(segs, 1, #segs - 1, 1, {}))
+    local keymap = origins[parent] or {}
+    origins[parent] = keymap
+    keymap[segs[#segs]] = { rule = e.rule, from = e.from, input = e.input }
   end
+  if m.map == nil then return out end
+
+  local ok, res = xpcall(m.map, trace.locate, record, ctx, out)
+  if not ok then error(M.format_error(m, record, res), 0) end
+  if res == nil or res == out then return out end
+  if type(res) ~= "table" then
+    error(("%s: %s: map() returned %s, expected a table (the target document) or nothing")
+      :format(trace.where(m.map) or info.file, M.describe(m, record), type(res)), 0)
+  end
+  if next(out) == nil then return res end
+  return merge(out, res, origins)
 end
 
 -- apply(m, record, ctx [, opts]) -> output document (raises "file:line: record: cause").
--- opts.explain: also return the list of { path, by, where, rule, from, input } of every write.
+-- opts.explain: also return the document's lineage (M.lineage).
 function M.apply(m, record, ctx, opts)
-  local info = info_of(m)
-  local want = opts and opts.explain
-  local out = json.object({})
-  local explained = rules.run(info.rules, record, ctx.config, out, info.file,
-    function() return M.describe(m, record) end, want)
-  if m.map == nil then return out, explained end
+  if opts and opts.explain then return M.explain(m, record, ctx) end
+  return run(m, info_of(m), record, ctx, nil)
+end
 
-  local target, log = out, nil
-  if want then target, log = trace.new(out) end
-  local ok, res = xpcall(m.map, trace.locate, record, ctx, target)
-  if not ok then error(M.format_error(m, record, res), 0) end
-  res = trace.unwrap(res)
-  if want and type(res) == "table" and res ~= out then unwrap_deep(res, {}) end
-  local where = trace.where(m.map) or info.file
-  local doc = out
-  if res ~= nil and res ~= out then
-    if type(res) ~= "table" then
-      error(("%s: %s: map() returned %s, expected a table (the target document) or nothing")
-        :format(where, M.describe(m, record), type(res)), 0)
+---------------------------------------------------------------------------------------------------
+-- explain: where each output field comes from. A mapping loaded by name is run again as its
+-- traced copy (engine.trace: every constructor and field write of the mapping and of the
+-- libraries it requires reports its file:line); the document is the same, field for field.
+-- Nothing is ever attributed by comparing values.
+
+-- The traced copy of m (m itself when m was not loaded by name: its writes are then unknown).
+local function traced(m)
+  local info = info_of(m)
+  if info.module == nil then return m end
+  local tm = trace.require(info.module)
+  if INFO[tm] == nil then
+    M.validate(tm, info.file)
+    INFO[tm].module = info.module
+  end
+  return tm
+end
+
+-- One JSONPath step: $.a, $["odd key"], $.Line[0] (arrays count from 0).
+local function step(base, k, in_array)
+  if in_array then return ("%s[%d]"):format(base, k - 1) end
+  k = tostring(k)
+  if k:match("^[%a_][%w_]*$") then return base .. "." .. k end
+  return ("%s[%s]"):format(base, json.encode(k))
+end
+M.jsonpath_step = step
+
+-- jsonpath("line_items[1].total") -> "$.line_items[0].total": a rule's source path (Lua
+-- indices, as rules are written) as the one path convention of every output.
+function M.jsonpath(path)
+  local segs = parse_path(path)
+  if not segs then return path end
+  return rules.jsonpath(segs)
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b)
+    local ta, tb = type(a), type(b)
+    if ta ~= tb then return ta < tb end
+    return a < b
+  end)
+  return keys
+end
+
+-- lineage(doc, origins) -> list, in document order, of every leaf of doc:
+--   { path = "$.Line[0].Amount", value, by = "rule" | "map" | "unknown",
+--     rule, from, input                  (by rule: its label, the JSONPath it read, the value)
+--     line, via                          (by map: the writing line, its callers to the mapping)
+--     part_of }                          (the field came inside the table written at part_of)
+-- map_where ("mappings/x.lua:12", where map() is defined) names the frames a tail call
+-- dropped: everything traced runs inside map(), so a chain cut by a tail call ends there.
+function M.lineage(doc, origins, map_where)
+  local tail = map_where and ("(tail call from map(), %s)"):format(map_where)
+  local tails = {}
+  local function via_of(v)
+    if not tail or v == nil or v[#v] ~= "(tail call)" then return v end
+    if tails[v] == nil then
+      local copy = table.move(v, 1, #v - 1, 1, {})
+      copy[#copy + 1] = tail
+      tails[v] = copy
     end
-    if next(out) == nil then
-      doc = res
+    return tails[v]
+  end
+  local fields = {}
+  local function leaf(path, v, o, at)
+    local f = { path = path, value = v, by = "unknown" }
+    if o and o.rule then
+      f.by, f.rule = "rule", o.rule
+      if o.from then f.from, f.input = M.jsonpath(o.from), o.input end
+    elseif o then
+      f.by, f.line, f.via = "map", o.where, via_of(o.via)
+    end
+    if o and at ~= path then f.part_of = at end
+    fields[#fields + 1] = f
+  end
+  local onpath = {} -- a table inside itself would never end: say where instead
+  local function walk(t, path, inherited, at)
+    if onpath[t] then error(("the mapping's output contains itself at %s"):format(path), 0) end
+    onpath[t] = true
+    local keymap = origins[t]
+    local arr = json.is_array(t)
+    local keys
+    if arr then
+      keys = {}
+      for i = 1, #t do keys[i] = i end
     else
-      doc = merge(out, res)
+      keys = sorted_keys(t)
     end
-    if explained then explained.returned = { table = res, where = where } end
-  end
-  if explained then
-    for i, e in ipairs(log) do
-      explained[#explained + 1] = { path = e[1], where = e[2], seq = i }
+    for _, k in ipairs(keys) do
+      local v, p = t[k], step(path, k, arr)
+      local own = keymap and keymap[k]
+      local o, oat = own or inherited, own and p or at
+      if type(v) == "table" and next(v) ~= nil then
+        walk(v, p, o, oat)
+      else
+        leaf(p, v, o, oat)
+      end
     end
+    onpath[t] = nil
   end
-  return doc, explained
+  if type(doc) == "table" then walk(doc, "$", nil, nil) end
+  return fields
+end
+
+-- explain(m, record, ctx) -> document, lineage
+function M.explain(m, record, ctx)
+  local tm = traced(m)
+  local origins = trace.begin()
+  local ok, doc = pcall(run, tm, info_of(tm), record, ctx, origins)
+  trace.finish()
+  if not ok then error(doc, 0) end
+  return doc, M.lineage(doc, origins, tm.map and trace.where(tm.map))
 end
 
 ---------------------------------------------------------------------------------------------------

@@ -101,8 +101,27 @@ local function get_path(v, segs)
   return v
 end
 
+-- jsonpath(segs [, n]) -> "$.Line[0].Amount": the first n (all) segments of a parsed path in
+-- the one convention every message and explain output uses (0-based JSONPath; rules are
+-- written with Lua indices, Line[1]).
+local function jsonpath(segs, n)
+  local out = "$"
+  for i = 1, n or #segs do
+    local s = segs[i]
+    if math.type(s) == "integer" then
+      out = ("%s[%d]"):format(out, s - 1)
+    elseif s:match("^[%a_][%w_]*$") then
+      out = out .. "." .. s
+    else
+      out = ("%s[%s]"):format(out, json.encode(s))
+    end
+  end
+  return out
+end
+M.jsonpath = jsonpath
+
 -- Sets out[segs] = v, creating objects (and arrays for integer segments) on the way.
-local function set_path(out, segs, v, what)
+local function set_path(out, segs, v)
   local cur = out
   for i = 1, #segs - 1 do
     local nxt = cur[segs[i]]
@@ -110,7 +129,8 @@ local function set_path(out, segs, v, what)
       nxt = type(segs[i + 1]) == "number" and json.array({}) or {}
       cur[segs[i]] = nxt
     elseif type(nxt) ~= "table" then
-      error(("%s: the target already holds %s at segment %d"):format(what, type(nxt), i), 0)
+      error(("cannot write %s: %s already holds a %s"):format(jsonpath(segs), jsonpath(segs, i),
+        type(nxt)), 0)
     end
     cur = nxt
   end
@@ -580,7 +600,7 @@ function M.run(compiled, record, config, out, file, describe, want_explain)
       end
     end
     if v ~= nil then
-      local ok, err = pcall(set_path, out, rule.to_segs, v, "to " .. rule.to)
+      local ok, err = pcall(set_path, out, rule.to_segs, v)
       if not ok then
         error(("%s: %s: %s: %s"):format(file, rule.label, describe(), err), 0)
       end

@@ -31,14 +31,16 @@ local function diff(expected, got, path, out)
     end
     if ea then
       local n = math.max(#expected, #got)
-      for i = 1, n do diff(expected[i], got[i], ("%s[%d]"):format(path, i - 1), out) end
+      for i = 1, n do diff(expected[i], got[i], mapping.jsonpath_step(path, i, true), out) end
       return
     end
     local keys = {}
     for k in pairs(expected) do keys[#keys + 1] = k end
     for k in pairs(got) do if expected[k] == nil then keys[#keys + 1] = k end end
     table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    for _, k in ipairs(keys) do diff(expected[k], got[k], path .. "." .. tostring(k), out) end
+    for _, k in ipairs(keys) do
+      diff(expected[k], got[k], mapping.jsonpath_step(path, k, false), out)
+    end
     return
   end
   -- numbers compare by value and kind: 6 and 6.0 encode differently, and QuickBooks sees that

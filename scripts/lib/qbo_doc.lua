@@ -30,10 +30,20 @@ local EXACT_FLOAT_LIMIT = 1 << 53
 -- who(mapping, record_label) -> the table M.fail names.
 function M.who(mapping, record) return { mapping = mapping, record = record } end
 
+-- A source field's name in the one path convention of every message, 0-based JSONPath:
+-- "line_items[1].total" -> "$.line_items[0].total". Settings (transformer_config.x), prose
+-- (a label with a space) and a path already in JSONPath are kept.
+function M.path(field)
+  if field:find("^%$") or field:find("^transformer_config") or field:find(" ") then
+    return field
+  end
+  return "$." .. field:gsub("%[(%d+)%]", function(n) return ("[%d]"):format(tonumber(n) - 1) end)
+end
+
 function M.fail(who, field, fmt, ...)
   local msg = select("#", ...) > 0 and fmt:format(...) or fmt
   local head = ("%s: %s"):format(who.mapping, who.record)
-  if field then error(("%s: %s: %s"):format(head, field, msg), 0) end
+  if field then error(("%s: %s: %s"):format(head, M.path(field), msg), 0) end
   error(("%s: %s"):format(head, msg), 0)
 end
 
@@ -311,7 +321,7 @@ function M.unit_price(who, field, q, qscale, amount, decimals)
       :format(field, pscale, M.decimal_text(q, qscale), money.format(amount, decimals),
         money.format(price, pscale))
   end
-  return M.number_of(who, field .. ".UnitPrice", price, pscale), note
+  return M.number_of(who, M.path(field) .. "'s line UnitPrice", price, pscale), note
 end
 
 -- A SalesItemLineDetail line. spec: field, item_ref, description, qty (source quantity),
@@ -323,7 +333,7 @@ function M.sales_line(who, spec)
   if spec.tax_code then detail.TaxCodeRef = { value = spec.tax_code } end
   local line = {
     DetailType = "SalesItemLineDetail",
-    Amount = M.number_of(who, spec.field .. ".Amount", spec.amount, spec.decimals),
+    Amount = M.number_of(who, M.path(spec.field) .. "'s line Amount", spec.amount, spec.decimals),
     SalesItemLineDetail = detail,
   }
   if spec.description then line.Description = M.uhead(spec.description, M.DESCRIPTION_MAX) end
@@ -334,7 +344,7 @@ end
 function M.discount_line(who, amount, decimals, description)
   local line = {
     DetailType = "DiscountLineDetail",
-    Amount = M.number_of(who, "discount", amount, decimals),
+    Amount = M.number_of(who, "the discount line's Amount", amount, decimals),
     DiscountLineDetail = { PercentBased = false },
   }
   if description then line.Description = M.uhead(description, M.DESCRIPTION_MAX) end
@@ -530,7 +540,7 @@ function M.custom_fields(who, rec, mappings)
   end
   local out, seen = {}, {}
   for i = 1, n do
-    local field = ("transformer_config.custom_field_mappings[%d]"):format(i)
+    local field = ("transformer_config.custom_field_mappings[%d]"):format(i - 1)
     local m = mappings[i]
     if type(m) ~= "table" then M.fail(who, field, "expected an object") end
     local source, target = M.text(m.source_field), M.text(m.target_field)

@@ -183,7 +183,7 @@ function M.build(mapping, rec, ctx, kind)
     body = {
       CurrencyRef = { value = currency },
       Line = json.array(lines),
-      TxnTaxDetail = { TotalTax = doc.number_of(who, "tax", tax, decimals) },
+      TxnTaxDetail = { TotalTax = doc.number_of(who, "the document's TotalTax", tax, decimals) },
     }
     local ckey = woo.customer_key(order)
     if ckey then

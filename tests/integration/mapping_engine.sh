@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/integration/mapping_engine.sh: the mapping engine through the real binary, with the
 # test-only mappings of tests/lua/mappings_fixture/ (MAPPINGS_DIR points there):
-#   - `dry-run --explain` (text and --json) names, for every output field, the rule and the
-#     input it read, or the map() line that wrote it (lines found by their @markers, not numbers)
+#   - `dry-run --explain` (text and --json) names, for every output field (0-based JSONPath),
+#     the rule and the input it read, or the line that wrote it (lines found by their @markers,
+#     not numbers), through table.insert/sort/remove/move and merges; never a value guess
 #   - broken mappings (runtime error, error(msg, 0), wrong return type, syntax error, contract
 #     error) give one line naming file, line and record, in the CLI and over the API
 #   - `tallysync test` passes good cases, and a wrong case prints path/expected/got and exits 1
@@ -33,41 +34,76 @@ L_QTY=$(line_of explained qty)
 L_DOC=$(line_of explained docnumber)
 assert_jq "the output is the mapped document" "$OUT" \
     '.output.DocNumber == "WC-727" and .output.TotalAmt == 29.35 and .output.TxnDate == "2017-03-21"'
-assert_jq "TotalAmt: rule 2, read total = \"29.35\"" "$(field TotalAmt)" \
-    '.by == "rule" and (.rule | startswith("rules[2] (TotalAmt <- total)")) and .from == "total" and .input == "29.35"'
-assert_jq "TxnDate: rule 3 and the GMT input it read" "$(field TxnDate)" \
+assert_jq "TotalAmt: rule 2, read \$.total = \"29.35\"" "$(field '$.TotalAmt')" \
+    '.by == "rule" and (.rule | startswith("rules[2] (TotalAmt <- total)")) and .from == "$.total" and .input == "29.35"'
+assert_jq "TxnDate: rule 3 and the GMT input it read" "$(field '$.TxnDate')" \
     '.rule | startswith("rules[3]")'
-assert_jq "TxnDate read date_created_gmt" "$(field TxnDate)" '.input == "2017-03-22T03:10:00"'
-assert_jq "BillEmail.Address: rule 4 read the untrimmed input" "$(field BillEmail.Address)" \
+assert_jq "TxnDate read date_created_gmt" "$(field '$.TxnDate')" '.input == "2017-03-22T03:10:00"'
+assert_jq "BillEmail.Address: rule 4 read the untrimmed input" "$(field '$.BillEmail.Address')" \
     '.by == "rule" and .input == " John.Doe@Example.com " and .value == "john.doe@example.com"'
-assert_jq "CustomerRef.value: the map() line that wrote it (nested table)" "$(field CustomerRef.value)" \
+assert_jq "CustomerRef.value: the line that wrote it (a constructor)" "$(field '$.CustomerRef.value')" \
     ".by == \"map\" and .line == \"mappings/explained.lua:$L_CUST\""
-assert_jq "DocNumber: map() overrode the rule, at its line" "$(field DocNumber)" \
+assert_jq "DocNumber: map() overrode the rule, at its line" "$(field '$.DocNumber')" \
     ".by == \"map\" and .line == \"mappings/explained.lua:$L_DOC\""
-assert_jq "Line[2].Description: written as part of a table at its line" "$(field 'Line[2].Description')" \
-    ".line == \"mappings/explained.lua:$L_LINE\" and .same_as.path == \"line_items[2].name\""
-assert_jq "Line[1].Qty: a write through a nested traced table, at its own line" "$(field 'Line[1].Qty')" \
+assert_jq "Line[1].Description: written by a constructor at its line, no value guess" \
+    "$(field '$.Line[1].Description')" \
+    ".line == \"mappings/explained.lua:$L_LINE\" and (has(\"same_as\") | not)"
+assert_jq "Line[0].Qty: a write into a nested table, at its own line" "$(field '$.Line[0].Qty')" \
     ".line == \"mappings/explained.lua:$L_QTY\""
-assert_jq "every output leaf is explained, none unknown" "$OUT" \
-    '(.fields | length) == 9 and all(.fields[]; .by != "unknown")'
+assert_jq "every output leaf is explained, none unknown, paths are 0-based JSONPath" "$OUT" \
+    '(.fields | length) == 9 and all(.fields[]; .by != "unknown" and (.path | startswith("$.")))
+     and ([.fields[].path | select(test("\\[[0-9]+\\]"))] | sort) ==
+         ["$.Line[0].Description", "$.Line[0].Qty", "$.Line[1].Description", "$.Line[1].Qty"]'
+assert_jq "no field is attributed by comparing values" "$OUT" \
+    'all(.fields[]; (has("same_as") | not) and (.by == "rule" or (.line | type) == "string"))'
 
 echo "== dry-run --explain (text)"
 run_bin "$T/et" dry-run --mapping explained --input "$T/order.json" --explain
 assert_eq "explain exits 0" 0 "$RC"
 assert_contains "text names the record" "$OUT" "record 1 (id 727): order 727, 9 fields"
 assert_contains "text shows a rule and its input" "$OUT" \
-    '<- rule rules[2] (TotalAmt <- total), read total = "29.35"'
-assert_contains "text shows a map line" "$OUT" "DocNumber = \"WC-727\""$'\n'"      <- map() mappings/explained.lua:$L_DOC"
+    '<- rule rules[2] (TotalAmt <- total), read $.total = "29.35"'
+assert_contains "text shows the writing line" "$OUT" "\$.DocNumber = \"WC-727\""$'\n'"      <- mappings/explained.lua:$L_DOC"
+assert_not_contains "text has no value guess" "$OUT" "same value as input"
 
 echo "== explain of today's form (map returns the document)"
 run_bin "$T/er" dry-run --mapping returned --input "$T/order.json" --explain
-L_MAP=$(line_of returned map)
-assert_contains "a returned field names map() and where it is defined" "$OUT" \
-    "<- map() returned it (function at mappings/returned.lua:$L_MAP); same value as input number"
+L_RET=$(line_of returned return)
+assert_contains "a returned field names the constructor's line" "$OUT" \
+    "\$.DocNumber = \" 727 \""$'\n'"      <- mappings/returned.lua:$L_RET"
 run_bin "$T/erj" dry-run --mapping returned --input "$T/order.json" --explain --json
-assert_jq "returned fields are by map-return" "$OUT" '[.fields[].by] == ["map-return", "map-return"]'
+assert_jq "returned fields: written by map at the return" "$OUT" \
+    "[.fields[] | .by + \" \" + .line] == [\"map mappings/returned.lua:$L_RET\", \"map mappings/returned.lua:$L_RET\"]"
+
+echo "== explain follows table.insert/sort/remove/move, C-made tables and merges"
+run_bin "$T/el" dry-run --mapping lineage --input "$T/order.json" --explain --json
+assert_eq "explain of the lineage fixture exits 0" 0 "$RC"
+lf() { printf '%s' "$OUT" | jq -r --arg p "$1" '.fields[] | select(.path == $p) | .line + (if .part_of then " part_of " + .part_of else "" end)'; }
+assert_eq "an item built by a helper's constructor: its own line" \
+    "mappings/lineage.lua:$(line_of lineage ctor-qty)" "$(lf '$.Line[1].Qty')"
+assert_eq "sorted and shifted elements keep their writer (a)" \
+    "mappings/lineage.lua:$(line_of lineage tag-a)" "$(lf '$.Tags[0]')"
+assert_eq "sorted and shifted elements keep their writer (c)" \
+    "mappings/lineage.lua:$(line_of lineage tag-c)" "$(lf '$.Tags[1]')"
+assert_eq "table.move writes at its line" "mappings/lineage.lua:$(line_of lineage move)" "$(lf '$.Copy[0]')"
+assert_eq "a table made by C is written whole where it is attached" \
+    "mappings/lineage.lua:$(line_of lineage raw) part_of \$.Raw" "$(lf '$.Raw.a.b')"
+assert_eq "a returned document's field wins over the rule's, with its line" \
+    "mappings/lineage.lua:$(line_of lineage return)" "$(lf '$.Memo')"
+assert_jq "a rule's field the map left alone stays the rule's" "$OUT" \
+    '.fields[] | select(.path == "$.Kept") | .by == "rule" and .from == "$.total"'
+run_bin "$T/elp" dry-run --mapping lineage --input "$T/order.json"
+assert_jq "explain does not change the document" "$OUT" \
+    '.Tags == ["a", "c"] and .Copy == ["a"] and .Memo == "from map" and .Line[1].Name == "Ship Your Idea"'
 run_bin "$T/jsonalone" dry-run --mapping returned --input "$T/order.json" --json
 assert_eq "--json without --explain is a usage error" 2 "$RC"
+
+echo "== the traced copy is as sandboxed as the normal one"
+run_bin "$T/bt" dry-run --mapping broken_table --input "$T/order.json"
+run_bin "$T/bte" dry-run --mapping broken_table --input "$T/order.json" --explain
+assert_contains "plain: the shared table library is read-only" "$(cat "$T/bt.err")" \
+    "mappings/broken_table.lua:$(line_of broken_table write): order 727: attempt to modify a read-only table (key 'sort')"
+assert_eq "explain: the same refusal" "$(cat "$T/bt.err")" "$ERR"
 
 echo "== broken mappings name file, line and record"
 printf '%s\n' '{"id": 1, "billing": {}}' '{"id": 2}' '{"id": 5}' >"$T/three.ndjson"
@@ -97,7 +133,7 @@ assert_eq "the fixture's cases pass" 0 "$RC"
 assert_contains "both cases ran (one expected_error)" "$OUT" "2 passed, 0 failed"
 mkdir -p "$T/maps/tests/explained"
 cp "$FIXDIR/explained.lua" "$T/maps/"
-jq '.expected.Line[1].Qty = 3 | .expected.TotalAmt = 29.3' \
+jq '.expected.Line[1].Qty = 3 | .expected.TotalAmt = 29.3 | .expected["Odd key"] = 1' \
     "$FIXDIR/tests/explained/order-727.json" >"$T/maps/tests/explained/wrong.json"
 jq 'del(.refs)' "$FIXDIR/tests/explained/order-727.json" >"$T/maps/tests/explained/no-refs.json"
 jq '.input.total = "1.00"' "$FIXDIR/tests/explained/bad-money.json" >"$T/maps/tests/explained/no-error.json"
@@ -108,6 +144,8 @@ assert_contains "counts" "$OUT" "0 passed, 4 failed"
 assert_contains "diff: path, expected, got" "$OUT" \
     "$.Line[1].Qty"$'\n'"         expected: 3"$'\n'"         got:      1"
 assert_contains "diff: a money field" "$OUT" "expected: 29.3"
+assert_contains "diff: a key that is no identifier, quoted JSONPath" "$OUT" \
+    '$["Odd key"]'$'\n''         expected: 1'$'\n''         got:      (absent)'
 assert_contains "without refs the dry-run marker shows in the diff" "$OUT" \
     'got:      "{{customer  John.Doe@Example.com }}"'
 assert_contains "expected_error that does not happen fails" "$OUT" \
@@ -120,7 +158,7 @@ http POST '/api/mappings/explained/dry-run?explain=true' -H 'Content-Type: appli
     --data-binary @"$T/order.json"
 assert_eq "explain over the API answers 200" 200 "$CODE"
 assert_jq "API explain names the map() line" "$BODY" \
-    ".fields[] | select(.path == \"DocNumber\") | .line == \"mappings/explained.lua:$L_DOC\""
+    ".fields[] | select(.path == \"\$.DocNumber\") | .line == \"mappings/explained.lua:$L_DOC\""
 http POST '/api/mappings/explained/dry-run' -H 'Content-Type: application/json' \
     --data-binary @"$T/order.json"
 assert_jq "without explain the API answers the document" "$BODY" '.DocNumber == "WC-727" and (has("fields") | not)'

@@ -248,7 +248,7 @@ test("wrong types in data are errors naming the transform, rule and record", fun
   local s = mk({ { to = "Ref", from = "x", "string" } })
   raises(function() run(s, { id = 5, x = { a = 1 } }) end, "string: expected text or an integer")
   local t = mk({ { to = "A.B", from = "x" }, { to = "A.B.C", from = "x" } })
-  raises(function() run(t, { id = 5, x = "v" }) end, "rules[2] (A.B.C <- x): order 5: to A.B.C")
+  raises(function() run(t, { id = 5, x = "v" }) end, "rules[2] (A.B.C <- x): order 5: cannot write $.A.B.C: $.A.B already holds a string")
 end)
 
 test("rules run first, then map completes or overrides (out, or a returned doc)", function()
@@ -298,29 +298,50 @@ test("describe names the record by its source entity and key", function()
   eq(mapping.describe(m, {}), "customer", "no key")
 end)
 
-test("explain: the document is the same as without explain, proxies never leak out", function()
-  local m = mk({ { to = "A.B", value = 1 } }, { map = function(_, _, out)
+test("explain: the same document; rules named; an unnamed mapping's writes are unknown, " ..
+  "never guessed", function()
+  local m = mk({ { to = "A.B", from = "items[2].id" } }, { map = function(r, _, out)
     out.Line = json.array({})
-    out.Line[1] = { X = 1 }
-    out.Line[#out.Line + 1] = { X = 2 }
+    out.Line[1] = { X = r.id }
     table.insert(out.Line, { X = 3 })
     out.A.C = #out.Line
-    return { Copy = out.Line, A = out.A }
   end })
   local config = assert(mapping.config(nil))
-  local plain = mapping.apply(m, { id = 1 }, mapping.context(config))
-  local doc, explained = mapping.apply(m, { id = 1 }, mapping.context(config), { explain = true })
+  local rec = { id = 1, items = { { id = 5 }, { id = 1 } } }
+  local plain = mapping.apply(m, rec, mapping.context(config))
+  local doc, fields = mapping.apply(m, rec, mapping.context(config), { explain = true })
   eq(json.encode(doc), json.encode(plain), "same document")
-  eq(json.encode(doc.Copy), '[{"X":1},{"X":2},{"X":3}]', "a proxy in a returned doc is unwrapped")
-  eq(doc.A.C, 3, "# through a traced table")
-  local where = {}
-  for _, e in ipairs(explained) do where[e.path] = e.where or e.rule end
-  eq(where["A.B"], "rules[1] (A.B <- value)", "rule write")
-  for _, p in ipairs({ "Line", "Line[1]", "Line[2]", "Line[3]", "A.C" }) do
-    -- Line[3] comes from table.insert (C): the line is its Lua caller's
-    assert(tostring(where[p]):match("tests/lua/mapping_rules_spec%.lua:%d+$"),
-      p .. " is named by this file's line, got " .. tostring(where[p]))
+  local by = {}
+  for _, f in ipairs(fields) do by[f.path] = f end
+  eq(by["$.A.B"].by, "rule", "rule write")
+  eq(by["$.A.B"].from, "$.items[1].id", "the input path read, as 0-based JSONPath")
+  eq(by["$.A.B"].input, 1, "the value read")
+  -- m was not loaded by name, so its map() runs untraced: X = 1 equals the input id, and
+  -- must not be attributed to it
+  for _, p in ipairs({ "$.Line[0].X", "$.Line[1].X", "$.A.C" }) do
+    eq(by[p].by, "unknown", p)
+    eq(by[p].same_as, nil, p .. ": no value guessing")
   end
+end)
+
+test("a rule writing through a field that holds a value names both as JSONPath", function()
+  local m = mk({ { to = "Line", value = "x" }, { to = "Line[2].Amount", value = 1 } })
+  raises(function() run(m, { id = 1 }) end,
+    "rules[2] (Line[2].Amount <- value): order 1: cannot write $.Line[1].Amount: $.Line " ..
+    "already holds a string")
+end)
+
+test("explain of an output that contains itself: an error naming where, not a stack overflow",
+  function()
+  local m = mk({}, { map = function(_, _, out) out.A = { B = {} }; out.A.B.C = out.A end })
+  local config = assert(mapping.config(nil))
+  raises(function() mapping.apply(m, { id = 1 }, mapping.context(config), { explain = true }) end,
+    "the mapping's output contains itself at $.A.B.C")
+end)
+
+test("JSONPath: 0-based, quoted odd keys", function()
+  eq(mapping.jsonpath("line_items[1].taxes[2].id"), "$.line_items[0].taxes[1].id", "indices")
+  eq(mapping.jsonpath_step("$", "odd key", false), '$["odd key"]', "odd key")
 end)
 
 test("requires, match, total, disambiguate: called protected, results checked", function()
@@ -379,7 +400,7 @@ test("transformer_config: a malformed value names the field", function()
   bad('{"default_payment_terms_days":-1}', "must not be negative")
   bad('{"default_payment_terms_days":"30"}', "must be an integer, got string")
   bad('{"tax_code_mappings":{"75":5}}', 'transformer_config.tax_code_mappings["75"] must be a QuickBooks TaxCode id string')
-  bad('{"custom_field_mappings":[{"source_field":"x"}]}', "custom_field_mappings[1].target_field must be a non-empty string")
+  bad('{"custom_field_mappings":[{"source_field":"x"}]}', "custom_field_mappings[0].target_field must be a non-empty string")
   bad('{"shiping_item_id":"S"}', 'unknown setting "shiping_item_id"')
   bad('[1]', "must be a JSON object")
   bad('{"a":', "transformer_config: ")

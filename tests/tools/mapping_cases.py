@@ -138,7 +138,7 @@ settings = {"tax_code_mappings": {"5": "11", "CA-BC-GST+CA-BC-PST": "12"}, "defa
 write(INV, "several-tax-rates-gst-pst", {"input": o, "settings": settings})
 write(INV, "several-tax-rates-unmapped-combination", {"input": o, "settings": {
     "tax_code_mappings": {"5": "11", "6": "14"}},
-    "error": "line_items[1]: its tax rates 5+6 map to two TaxCodes (11 and 14)"})
+    "error": "$.line_items[0]: its tax rates 5+6 map to two TaxCodes (11 and 14)"})
 
 # -- zero-priced lines and free shipping; 10.00 over 3 needs a rounded UnitPrice
 lines = [line(1, "Free sample", 1, "0.00", "0.00"), line(2, "Bundle of three", 3, "10.00", "10.00"),
@@ -197,7 +197,7 @@ write(INV, "off-by-more-than-rounding", {"input": o, "error":
 
 # -- an amount with more decimals than the currency: refused naming the field
 o = order(5112, [line(1, "Widget", 1, "10.00", "10.001")], "10.00")
-write(INV, "amount-too-precise", {"input": o, "error": "line_items[1].total"})
+write(INV, "amount-too-precise", {"input": o, "error": "$.line_items[0].total"})
 
 # ------------------------------------------------------------------ SalesReceipt
 SR = "woo_order_to_qbo_sales_receipt"
@@ -283,7 +283,7 @@ write(IT, "variation-colon-long-name", {"input": p})
 write(IT, "from-order-line-no-price", {"input": {"name": "Woo Album #2", "tax_status": "none"}})
 write(IT, "settings-income-account", {"input": fixture("product.json"),
       "settings": {"shipping_item_id": "SHIPPING"}})
-write(IT, "nameless-refused", {"input": {"id": 5, "sku": "X"}, "error": "name: missing"})
+write(IT, "nameless-refused", {"input": {"id": 5, "sku": "X"}, "error": "$.name: missing"})
 
 # ------------------------------------------------------------------ POS
 POS = "pos_order_to_qbo_sales_receipt"

@@ -26,12 +26,22 @@ check() { # name, expected exit status, command...
 for f in order.json orders-list.json order-prices-include-tax.json; do
   check "dry-run $f" 0 vg dry-run --mapping woo_order_to_qbo_invoice --input "$SHARED_DIR/fixtures/woocommerce/$f"
 done
+# --explain: the traced copies of the mapping and its libraries, rewritten in C
+check "explain order.json" 0 vg dry-run --mapping woo_order_to_qbo_invoice --explain \
+  --input "$SHARED_DIR/fixtures/woocommerce/order.json"
+check "explain --json orders-list.json" 0 vg dry-run --mapping woo_order_to_qbo_invoice --explain \
+  --json --input "$SHARED_DIR/fixtures/woocommerce/orders-list.json"
 printf '{"id": 1,' >"$tmp/bad.json"
 check "malformed input" 1 vg dry-run --mapping woo_order_to_qbo_invoice --input "$tmp/bad.json"
 mkdir -p "$tmp/m"
 printf 'return { map = function(r) error("no total on order " .. r.id, 0) end }\n' >"$tmp/m/fails.lua"
 echo '{"id": 5}' >"$tmp/one.json"
 MAPPINGS_DIR="$tmp/m" check "failing mapping" 1 vg dry-run --mapping fails --input "$tmp/one.json"
+MAPPINGS_DIR="$tmp/m" check "failing mapping, explained" 1 vg dry-run --mapping fails --explain \
+  --input "$tmp/one.json"
+printf 'return { map = function(r) local t = { a = "open\n return t end }\n' >"$tmp/m/unclosed.lua"
+MAPPINGS_DIR="$tmp/m" check "syntax error, explained" 1 vg dry-run --mapping unclosed --explain \
+  --input "$tmp/one.json"
 printf 'while true do end\n' >"$tmp/loop.lua"
 SCRIPT_TIMEOUT_MS=300 check "budget exceeded" 1 vg run "$tmp/loop.lua"
 echo "$passed passed, $failed failed"

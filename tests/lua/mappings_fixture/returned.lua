@@ -5,6 +5,6 @@ return {
   target = { connector = "quickbooks", entity = "Invoice" },
   key = "id",
   map = function(order) -- @map
-    return { DocNumber = order.number, Note = "fixed" }
+    return { DocNumber = order.number, Note = "fixed" } -- @return
   end,
 }
