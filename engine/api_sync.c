@@ -126,12 +126,17 @@ static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *b
     }
     if (rc == ENG_STORE_ROW) {
         char msg[200];
+        const char *key = eng_store_column_text(s, 0, NULL);
+        int n = (int)strlen(key);
+        if (n > 40) /* cut on a character boundary */
+            for (n = 40; n > 0 && ((unsigned char)key[n] & 0xC0) == 0x80; n--)
+                ;
         snprintf(msg, sizeof msg,
-                 "filters.%.40s is not a filter this run understands (status: text or list, "
+                 "filters.%.*s is not a filter this run understands (status: text or list, "
                  "ids: list, per_page: 1-100, until: date-time)",
-                 eng_store_column_text(s, 0, NULL));
+                 n, key);
         eng_store_finalize(s);
-        return eng_api_error(c->resp, 400, "invalid_field", msg, "{\"field\":\"filters\"}"), -1;
+        return eng_api_error(c->resp, 422, "invalid_field", msg, "{\"field\":\"filters\"}"), -1;
     }
     eng_store_finalize(s);
     if (rc < 0)
@@ -149,10 +154,9 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return ENG_HTTP_DONE;
-    size_t blen;
-    const char *body = eng_http_body(c->req, &blen);
-    if (blen == 0)
-        body = "{}";
+    const char *body;
+    if (eng_api_body_object(c, 1, &body, NULL) != 0)
+        return ENG_HTTP_DONE;
     static const char sql[] =
         "SELECT json_valid(?1), json_type(?1), json_type(?1, '$.mode'), json_extract(?1, "
         "'$.mode'), json_type(?1, '$.dryRun'), json_type(?1, '$.filters'), json(json_extract(?1, "
@@ -178,9 +182,9 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     else if (!IS(1, "object"))
         bad = "the body must be a JSON object", field = "body";
     else if (COL(9) != NULL)
-        snprintf(extra, sizeof extra, "%.40s", COL(9)), field = extra,
-                                                        bad = "unknown field (mode, dryRun, "
-                                                              "filters and flow are accepted)";
+        snprintf(extra, sizeof extra, "%s", COL(9)), field = extra,
+                                                     bad = "unknown field (mode, dryRun, "
+                                                           "filters and flow are accepted)";
     else if (COL(2) != NULL && !(IS(2, "text") && (IS(3, "full") || IS(3, "incremental"))))
         bad = "mode must be \"full\" or \"incremental\"", field = "mode";
     else if (COL(4) != NULL && !IS(4, "true") && !IS(4, "false"))
@@ -212,12 +216,8 @@ int eng_api_sync_start(struct eng_api_ctx *c)
 #undef IS
 #undef COL
     eng_store_finalize(s);
-    if (bad != NULL) {
-        char msg[200], details[128];
-        snprintf(msg, sizeof msg, "%s: %s", field, bad);
-        snprintf(details, sizeof details, "{\"field\":\"%s\"}", field);
-        return eng_api_error(c->resp, 400, "invalid_field", msg, details);
-    }
+    if (bad != NULL)
+        return eng_api_field_error(c->resp, 422, field, bad);
     if (filters_ok(c, st, body) != 0)
         return ENG_HTTP_DONE;
     if (flow[0] == '\0') {
@@ -415,10 +415,9 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return ENG_HTTP_DONE;
-    size_t blen;
-    const char *body = eng_http_body(c->req, &blen);
-    if (blen == 0)
-        body = "{}";
+    const char *body;
+    if (eng_api_body_object(c, 1, &body, NULL) != 0)
+        return ENG_HTTP_DONE;
     /* {"ids": [failure ids]} | {"runId"} | {"entity"} | {"flow"} | {} = every failure */
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
@@ -438,20 +437,18 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
         valid = (int)eng_store_column_int64(s, 0);
         const char *k = eng_store_column_text(s, 1, NULL);
         if (k != NULL)
-            snprintf(bad, sizeof bad, "%.40s", k);
+            snprintf(bad, sizeof bad, "%s", k);
     }
     eng_store_finalize(s);
     if (rc < 0)
         return internal(c, &err);
     if (!valid)
-        return eng_api_error(c->resp, 400, "invalid_field", "body: must be a JSON object",
-                             "{\"field\":\"body\"}");
-    if (bad[0] != '\0') {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "%s: not accepted here (ids: a list of failure ids, runId, entity, flow)", bad);
-        return eng_api_error(c->resp, 400, "invalid_field", msg, NULL);
-    }
+        return eng_api_error(c->resp, 400, "malformed_json", "the body must be a JSON object",
+                             NULL);
+    if (bad[0] != '\0')
+        return eng_api_field_error(c->resp, 422, bad,
+                                   "not accepted here (ids: a list of failure ids, runId, entity, "
+                                   "flow)");
     /* one retry job per flow and entity, listing the source ids; in one transaction */
     static const char pick[] =
         "SELECT flow, source_entity, json_group_array(DISTINCT source_id), count(*) FROM "

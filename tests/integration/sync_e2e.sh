@@ -19,19 +19,19 @@ sync_credentials
 
 echo "== bad requests name the field"
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"mode": "sometimes"}'
-assert_eq "unknown mode: 400" 400 "$CODE"
+assert_eq "unknown mode: 422 (a well-formed body with a bad field)" 422 "$CODE"
 assert_jq "... names mode" "$BODY" '.error.details.field == "mode"'
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"mode": "full", "filters": {"colour": "red"}}'
-assert_jq "unknown filter: 400 naming filters.colour" "$BODY" '(.error.message | test("filters.colour"))'
+assert_jq "unknown filter: 422 naming filters.colour" "$BODY" '(.error.message | test("filters.colour"))'
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"dryRun": "yes"}'
-assert_jq "dryRun not a boolean: 400 naming it" "$BODY" '.error.details.field == "dryRun"'
+assert_jq "dryRun not a boolean: 422 naming it" "$BODY" '.error.details.field == "dryRun"'
 http POST /api/sync/invoices -H 'Content-Type: application/json' --data-binary '{"mode": "full"}'
 assert_eq "unknown entity: 404" 404 "$CODE"
 assert_jq "... names the entity" "$BODY" '.error.details.field == "entity"'
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"mode": "full", "flow": "nope"}'
 assert_jq "unknown flow: 404 naming flow" "$BODY" '.error.details.field == "flow"'
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"mode": "full", "extra": 1}'
-assert_jq "unknown body field: 400 naming it" "$BODY" '.error.message | test("extra")'
+assert_jq "unknown body field: 422 naming it" "$BODY" '.error.message | test("extra")'
 
 echo "== a full run of $N orders"
 # a vendor already uses buyer 3's name (DisplayName is unique across customers, vendors and

@@ -63,7 +63,7 @@ assert_jq "failures list each record with its cause, attempts and next retry" "$
 assert_jq "... and the mapping's refusal, not retryable, naming the file and the order once" "$BODY" \
     '[.items[] | select(.sourceId == "6100")][0] | .retryable == false and (.error | test("^mappings/woo_order_to_qbo_invoice\\.lua(:[0-9]+)?: order 6100: does not reconcile")) and (.error | test("6100.*6100") | not)'
 http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary '{"colour": 1}'
-assert_eq "retry with an unknown field: 400" 400 "$CODE"
+assert_eq "retry with an unknown field: 422" 422 "$CODE"
 http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary "{\"runId\": \"$SYNC_ID\"}"
 assert_eq "POST /api/sync/retry: 202" 202 "$CODE"
 assert_jq "... queues the 21 records" "$BODY" '.records == 21 and (.jobs | length) == 1'
