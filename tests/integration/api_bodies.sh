@@ -120,7 +120,8 @@ http POST /api/sync/schedules -H 'Content-Type: application/json' --data-binary 
 assert_eq "schedules, an infinite interval: 422" 422 "$CODE"
 assert_jq "... details.field is intervalSeconds" "$BODY" '.error.details.field == "intervalSeconds"'
 http POST /api/sync/orders -H 'Content-Type: application/json'
-assert_eq "sync start with no body still starts a run (the body is optional)" 202 "$CODE"
+assert_jq "sync start with no body passes the body check (the body is optional)" "$BODY" \
+    '.error.code == "missing_connection"'
 grep -q '"level":"error"' "$SERVE_LOG" && fail "no error was logged" "$(grep '"level":"error"' "$SERVE_LOG" | head -5)" || pass "no error was logged"
 
 serve_stop
