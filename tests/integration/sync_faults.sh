@@ -10,7 +10,8 @@ require_tools jq curl python3 sqlite3
 
 sync_mappings
 sync_mocks
-serve_start WORKERS=3 || finish
+WH_SECRET="whs-faults-$RANDOM$RANDOM"
+serve_start WORKERS=3 WOOCOMMERCE_WEBHOOK_SECRET="$WH_SECRET" || finish
 sync_credentials
 fault() { curl -s -X POST "$QBO/_mock/faults" -d "$1" >/dev/null; }
 bad_orders() {
@@ -189,6 +190,36 @@ assert_eq "... only that (outcomes recorded outside any run since the sweep's ti
     "$(sq "SELECT group_concat(source_id) FROM sync_records WHERE run_id IS NULL AND source_id >= '7700' AND source_id < '7800'")"
 assert_eq "both jobs are done, none dead" "done|done" \
     "$(sq "SELECT group_concat(status, '|') FROM (SELECT status FROM sync_queue WHERE kind = 'sweep' OR entity = 'Invoice' ORDER BY id)")"
+
+echo "== a signed WooCommerce delivery: its event shows what it did, and to which document"
+seed_orders 7900 1 13 7 2027-10-01T00:00:00
+deliver() { # DELIVERY_ID: a signed order.updated delivery for order 7900
+    local body='{"id":7900,"status":"processing"}'
+    http POST /api/webhooks/woocommerce -H 'Content-Type: application/json' \
+        -H "X-WC-Webhook-Source: $WOO_STORE/" -H 'X-WC-Webhook-Topic: order.updated' \
+        -H 'X-WC-Webhook-Resource: order' -H 'X-WC-Webhook-Event: updated' -H 'X-WC-Webhook-ID: 9' \
+        -H "X-WC-Webhook-Delivery-ID: $1" \
+        -H "X-WC-Webhook-Signature: $(printf '%s' "$body" | python3 "$ENG_SOURCE_DIR/tests/mocks/webhook_client.py" sign "$WH_SECRET")" \
+        --data-binary "$body"
+}
+event_of() { # DELIVERY_ID: the event's JSON once its job has settled it
+    http GET /api/webhooks/events
+    EVENT=$(jq -c --arg d "$1" '[.events[] | select(.eventId == $d)][0]' <<<"$BODY")
+    jq -e '.status == "processed" or .status == "failed"' <<<"$EVENT" >/dev/null
+}
+deliver wh-7900-a
+assert_eq "the delivery is accepted" 200 "$CODE"
+wait_for 60000 event_of wh-7900-a
+INV=$(qbo_state | jq -r '[.entities.Invoice[] | select(.DocNumber == "7900")][0].Id')
+assert_jq "the event shows its outcome (created) and the invoice it made" "$EVENT" \
+    ".status == \"processed\" and .outcome == \"created\" and .target == {\"system\": \"quickbooks\", \"entity\": \"Invoice\", \"id\": \"$INV\"}"
+deliver wh-7900-b
+wait_for 60000 event_of wh-7900-b
+assert_jq "the same order again: unchanged, the same invoice" "$EVENT" \
+    ".outcome == \"unchanged\" and .target.id == \"$INV\" and .result.flow == \"woo_order_to_qbo_invoice\""
+http GET /api/webhooks/events
+assert_jq "... and the first event still shows created" "$BODY" \
+    '[.events[] | select(.eventId == "wh-7900-a")][0].outcome == "created"'
 
 serve_stop
 assert_eq "serve stops cleanly" 0 "$STOP_RC"

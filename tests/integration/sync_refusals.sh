@@ -52,6 +52,7 @@ wait_run 60000
 assert_eq "the run fails" failed "$RUN_STATE"
 assert_jq "... its error names the cause" "$RUN" '.error | test("no credentials stored for quickbooks")'
 line=$(grep -F '"msg":"sync run finished"' "$SERVE_LOG" | grep -F "$SYNC_ID" | head -n 1)
+assert_ne "... a line says the run finished" "" "$line"
 assert_jq "... and so does its log line" "$line" \
     '.state == "failed" and (.error | test("no credentials stored for quickbooks"))'
 serve_stop

@@ -112,8 +112,16 @@ echo "== WooCommerce: refused deliveries store nothing and are counted"
 R0=$(rows)
 REF0=$(metric 'tallysync_webhook_refused_total{source="woocommerce"}')
 ORDER='{"id":4242,"status":"processing"}'
-woo "$ORDER" "wrong-$A_SECRET" https://shop-a.example.com/
+woo "$ORDER" "wrong-$A_SECRET" https://shop-a.example.com/ refused-wrong-secret
 assert_eq "wrong secret: 401" 401 "$CODE"
+line=$(grep -F '"msg":"webhook refused"' "$SERVE_LOG" | grep -F 'refused-wrong-secret' | head -n 1)
+assert_ne "... the refusal is logged" "" "$line"
+assert_jq "... logged with route, delivery id, source and reason" "$line" \
+    '.level == "warn" and .route == "/api/webhooks/woocommerce" and .delivery == "refused-wrong-secret"
+     and .source == "https://shop-a.example.com/" and (.reason | test("signature")) and (.peer | length > 0)'
+assert_not_contains "... never the secret" "$line" "$A_SECRET"
+assert_not_contains "... nor the body" "$line" "4242"
+assert_not_contains "... nor the signature" "$line" "$(sign "wrong-$A_SECRET" "$ORDER")"
 assert_jq "... with no detail of why" "$BODY" '.error.code == "unauthorized" and .error.details == null'
 WOO_401_BODY=$BODY
 woo "$ORDER" "$B_SECRET" https://shop-a.example.com/
@@ -230,6 +238,11 @@ R0=$(rows)
 REF0=$(metric 'tallysync_webhook_refused_total{source="quickbooks"}')
 qbo /api/webhooks/quickbooks "$CE4" "wrong-$QBO_VERIFIER"
 assert_eq "wrong verifier token: 401" 401 "$CODE"
+line=$(grep -F '"msg":"webhook refused"' "$SERVE_LOG" | grep -F '"route":"/api/webhooks/quickbooks"' | tail -n 1)
+assert_ne "... the refusal is logged" "" "$line"
+assert_jq "... logged with route, source and reason" "$line" \
+    '.source == "quickbooks" and (.reason | test("does not match QUICKBOOKS_WEBHOOK_SECRET"))'
+assert_not_contains "... never the verifier token" "$line" "$QBO_VERIFIER"
 HTTP_AUTH=0 http POST /api/webhooks/quickbooks/cloudevents -H 'Content-Type: application/json' --data-binary "$CE4"
 assert_eq "no intuit-signature: 401" 401 "$CODE"
 HTTP_AUTH=0 http POST /api/webhooks/quickbooks -H 'Content-Type: application/json' \
