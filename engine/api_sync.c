@@ -17,6 +17,21 @@
 #define SYNC_PAGE_DEFAULT 50
 #define SYNC_PAGE_MAX     500
 
+/* What became of a run's failures since it ended: each failed record of the run is resolved
+ * once the record goes through later (a retry, a webhook, another run). resolution: null (no
+ * failure, or a dry run: nothing to resolve), none, some or all; the run's state stays what the
+ * run itself did. */
+#define RUN_FAILURES                                                                               \
+    "(SELECT json_object('failed', n, 'resolved', r, 'open', n - r, 'resolution', CASE WHEN n = "  \
+    "0 OR d = 1 THEN NULL WHEN r = 0 THEN 'none' WHEN r < n THEN 'some' ELSE 'all' END, "          \
+    "'lastResolvedAt', last, 'summary', CASE WHEN n = 0 THEN NULL WHEN d = 1 THEN printf('%d "     \
+    "failed in this dry run (nothing was written)', n) WHEN r = 0 THEN printf('%d failed; none "   \
+    "resolved since', n) WHEN r < n THEN printf('%d failed; %d resolved since, %d still "          \
+    "failing', n, r, n - r) ELSE printf('%d failed; all %d resolved since, the last at %s', n, "   \
+    "n, last) END) FROM (SELECT count(*) AS n, count(resolved_at) AS r, max(resolved_at) AS "      \
+    "last, sync_runs.dry_run AS d FROM sync_records WHERE run_id = sync_runs.id AND outcome IN "   \
+    "('failed', 'conflict')))"
+
 /* The JSON of one run (columns of sync_runs). */
 #define RUN_JSON                                                                                   \
     "json_object('syncId', id, 'entity', entity, 'flow', flow, 'mode', mode, 'dryRun', "           \
@@ -25,6 +40,7 @@
     "'counts', json_object('total', records_total, 'read', records_read, 'created', "              \
     "records_created, 'updated', records_updated, 'unchanged', records_unchanged, 'skipped', "     \
     "records_skipped, 'failed', records_failed), 'progress', progress, 'createdAt', created_at, "  \
+    "'failures', json(" RUN_FAILURES "), "                                                         \
     "'startedAt', started_at, 'finishedAt', finished_at, 'updatedAt', updated_at, "                \
     "'cursorFrom', cursor_from, 'cursorTo', cursor_to, 'cancelRequested', json(CASE "              \
     "cancel_requested WHEN 1 THEN 'true' ELSE 'false' END), 'error', error, 'errorsSummary', "     \

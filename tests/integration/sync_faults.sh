@@ -76,6 +76,11 @@ wait_for 120000 only_mapping_left
 assert_jq "retry clears the transient failures; the mapping's stays" "$BODY" \
     '.total == 1 and .items[0].sourceId == "6100" and .items[0].attempts == 2'
 assert_eq "... and QuickBooks has one invoice per retried order" 0 "$(bad_orders 6000 20)"
+http GET "/api/sync/status/$SYNC_ID"
+assert_jq "the run still says what it did (partial, 21 failed) and what became of its failures" "$BODY" \
+    '.state == "partial" and .counts.failed == 21 and .failures.failed == 21 and .failures.resolved == 20
+     and .failures.open == 1 and .failures.resolution == "some" and (.failures.summary | test("20 resolved since, 1 still failing"))'
+RUN_PARTIAL=$SYNC_ID
 
 echo "== conflicts: an invoice edited in QuickBooks since the last sync"
 policy() {
@@ -220,6 +225,25 @@ assert_jq "the same order again: unchanged, the same invoice" "$EVENT" \
 http GET /api/webhooks/events
 assert_jq "... and the first event still shows created" "$BODY" \
     '[.events[] | select(.eventId == "wh-7900-a")][0].outcome == "created"'
+
+echo "== the refused order fixed at its source and retried: the partial run shows every failure resolved"
+python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" >"$T/fixed.json" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+o.update(id=6100, number="6100", date_modified_gmt="2026-02-03T00:00:00")
+print(json.dumps({"entity": "orders", "records": [o]}))
+PY
+curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' --data-binary @"$T/fixed.json" >/dev/null
+http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary "{\"runId\": \"$RUN_PARTIAL\"}"
+none_left() { http GET /api/sync/failures; jq -e '.total == 0' <<<"$BODY" >/dev/null; }
+wait_for 120000 none_left
+http GET "/api/sync/status/$RUN_PARTIAL"
+assert_jq "after the fix and a retry: partial, every failure resolved, and when" "$BODY" \
+    '.state == "partial" and .failures.resolution == "all" and .failures.open == 0 and .failures.resolved == 21
+     and (.failures.lastResolvedAt | test("^20")) and (.failures.summary | test("all 21 resolved since, the last at 20"))'
+http GET "/api/sync/history?state=partial&limit=500"
+assert_jq "... the history shows it too" "$BODY" \
+    "[.items[] | select(.syncId == \"$RUN_PARTIAL\")][0].failures.resolution == \"all\""
 
 serve_stop
 assert_eq "serve stops cleanly" 0 "$STOP_RC"
