@@ -125,6 +125,7 @@ int eng_api_sync_start(struct eng_api_ctx *c);           /* api_sync.c */
 int eng_api_sync_status_list(struct eng_api_ctx *c);     /* api_sync.c */
 int eng_api_sync_status(struct eng_api_ctx *c);          /* api_sync.c */
 int eng_api_sync_history(struct eng_api_ctx *c);         /* api_sync.c */
+int eng_api_sync_records(struct eng_api_ctx *c);         /* api_sync_records.c */
 int eng_api_sync_stop(struct eng_api_ctx *c);            /* api_sync.c */
 int eng_api_sync_failures(struct eng_api_ctx *c);        /* api_sync.c */
 int eng_api_sync_retry(struct eng_api_ctx *c);           /* api_sync.c */
