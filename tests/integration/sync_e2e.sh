@@ -138,6 +138,23 @@ assert_jq "the would-update shows the field difference" "$DIFF" '.BillAddr.to.Li
 OUT=$(sq "SELECT output FROM sync_records WHERE run_id = '$SYNC_ID' AND source_id = '9000'")
 assert_jq "the would-create shows the document with placeholders for new dependencies" "$OUT" \
     '.DocNumber == "9000" and (.CustomerRef.value | startswith("{{customer"))'
+http GET "/api/sync/status/$SYNC_ID/records?outcome=updated"
+assert_jq "GET .../records?outcome=updated: the would-update with its differences" "$BODY" \
+    '.total == 1 and .items[0].source.id == "5020" and .items[0].outcome == "updated" and .items[0].dryRun == true
+     and .items[0].differences.BillAddr.to.Line1 == "2 Dry Lane" and .items[0].target.entity == "Invoice"
+     and (.items[0].target.id | length > 0) and .items[0].document.BillAddr.Line1 == "2 Dry Lane"'
+http GET "/api/sync/status/$SYNC_ID/records?outcome=created,updated&limit=1"
+assert_jq "... several outcomes, paged" "$BODY" '.total == 2 and (.items | length) == 1 and .limit == 1'
+http GET "/api/sync/status/$SYNC_ID/records?limit=3&offset=2"
+assert_jq "... without a filter: every record of the run, paged" "$BODY" \
+    "(.total == $(jq .counts.read <<<"$RUN")) and (.items | length) == 3 and .offset == 2"
+http GET "/api/sync/status/$SYNC_ID/records?outcome=created"
+assert_jq "... the would-create with its document" "$BODY" \
+    '.total == 1 and .items[0].source.id == "9000" and .items[0].document.DocNumber == "9000" and .items[0].target.id == null'
+http GET "/api/sync/status/$SYNC_ID/records?outcome=sideways"
+assert_eq "... an unknown outcome: 400" 400 "$CODE"
+http GET "/api/sync/status/$SYNC_ID/records" -H 'X-Tenant-ID: other'
+assert_eq "... another tenant's run: 404" 404 "$CODE"
 
 echo "== status, history"
 http GET "/api/sync/status?limit=2"
