@@ -199,7 +199,7 @@ static int value(struct scan *s)
             if (s->p >= s->end)
                 return fail(s, stack[depth - 1] == '{' ? "the text ends inside an object"
                                                        : "the text ends inside an array");
-            char close = stack[depth - 1] == '{' ? '}' : ']';
+            unsigned char close = stack[depth - 1] == '{' ? '}' : ']';
             if (*s->p == close) {
                 s->p++, depth--;
                 continue;

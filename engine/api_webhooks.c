@@ -94,8 +94,12 @@ static struct {
 static void wh_clean(const char *v, char *out, size_t size)
 {
     size_t k = 0;
-    for (; v != NULL && v[k] != '\0' && k < size - 1; k++)
-        out[k] = v[k] >= 0x20 && v[k] < 0x7F ? v[k] : '?';
+    for (; v != NULL && v[k] != '\0' && k < size - 1; k++) {
+        char ch = v[k];
+        if (ch < 0x20 || ch >= 0x7F)
+            ch = '?';
+        out[k] = ch;
+    }
     out[k] = '\0';
 }
 

@@ -161,7 +161,9 @@ static void text_string(const char **p, struct eng_buf *out)
                 s += n;
                 continue;
             }
-            eng_buf_putc(out, e == 'n' || e == 't' || e == 'r' ? ' ' : e);
+            if (e == 'n' || e == 't' || e == 'r')
+                e = ' ';
+            eng_buf_putc(out, e);
             s += 2;
             continue;
         }
