@@ -423,19 +423,23 @@ int eng_api_webhook_events(struct eng_api_ctx *c)
     if (st == NULL)
         return ENG_HTTP_DONE;
     /* What the delivery did: the record its job wrote (outside any run) for the event's
-     * resource, first written after it arrived; an open failure the job updated counts too. */
+     * resource, first written after it arrived (or after its last replay); an open failure the
+     * job updated counts too. */
     static const char sql[] =
         "SELECT id, source, format, tenant_id, account_id, event_id, topic, resource, "
         "resource_id, event_time, status, received_at, replay_count, last_replayed_at, error, "
         "json_extract(x, '$.outcome'), json_extract(x, '$.target'), x FROM (SELECT e.*, (SELECT "
         "j FROM (SELECT json_object('outcome', r.outcome, 'flow', r.flow, 'target', "
         "json_object('system', r.target_system, 'entity', r.target_type, 'id', r.target_id), "
-        "'error', r.error, 'recordedAt', r.updated_at) AS j, r.created_at < e.received_at AS "
+        "'error', r.error, 'recordedAt', r.updated_at) AS j, r.created_at < "
+        "coalesce(e.last_replayed_at, "
+        "e.received_at) AS "
         "older, r.created_at AS c FROM sync_records r WHERE e.tenant_id IS NOT NULL AND "
         "r.tenant_id = e.tenant_id AND r.source_system = e.source AND r.source_entity = CASE "
         "e.resource WHEN 'order' THEN 'orders' WHEN 'customer' THEN 'customers' WHEN 'product' "
         "THEN 'products' ELSE e.resource END AND r.source_id = e.resource_id AND r.run_id IS "
-        "NULL AND r.dry_run = 0 AND r.updated_at >= e.received_at) ORDER BY older, c LIMIT 1) "
+        "NULL AND r.dry_run = 0 AND r.updated_at >= coalesce(e.last_replayed_at, e.received_at)) "
+        "ORDER BY older, c LIMIT 1) "
         "AS x "
         "FROM webhook_events e WHERE (tenant_id = ?1 OR (?2 AND tenant_id IS NULL)) AND "
         "(?3 IS NULL OR status = ?3) AND (?4 IS NULL OR source = ?4) AND (?5 = 0 OR id < ?5) "

@@ -225,6 +225,13 @@ assert_jq "the same order again: unchanged, the same invoice" "$EVENT" \
 http GET /api/webhooks/events
 assert_jq "... and the first event still shows created" "$BODY" \
     '[.events[] | select(.eventId == "wh-7900-a")][0].outcome == "created"'
+seed_orders 7900 1 13 7 2027-10-02T00:00:00 "4 Replay Road"
+EV_A=$(jq -r '[.events[] | select(.eventId == "wh-7900-a")][0].id' <<<"$BODY")
+http POST "/api/webhooks/events/$EV_A/replay"
+assert_eq "the first delivery replayed after the order changed" 200 "$CODE"
+wait_for 60000 event_of wh-7900-a
+assert_jq "... now shows what the replay did: updated, the same invoice" "$EVENT" \
+    ".outcome == \"updated\" and .target.id == \"$INV\" and .replayCount == 1"
 
 echo "== the refused order fixed at its source and retried: the partial run shows every failure resolved"
 python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" >"$T/fixed.json" <<'PY'
