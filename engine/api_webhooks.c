@@ -105,8 +105,8 @@ static void wh_clean(const char *v, char *out, size_t size)
 
 /* Log why a delivery was refused: route, delivery id, source, reason and the peer; never the
  * secret, the signature or the body. */
-static void wh_log_refusal(struct eng_api_ctx *c, const char *delivery_header, const char *source,
-                           const char *reason)
+static void wh_log_refusal(struct eng_api_ctx *c, const char *msg, const char *delivery_header,
+                           const char *source, const char *reason)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -147,7 +147,7 @@ static void wh_log_refusal(struct eng_api_ctx *c, const char *delivery_header, c
                         carried ? "notLoggedBefore" : NULL,
                         n,
                         NULL};
-    eng_log_kv(ENG_LOG_WARN, NULL, NULL, "webhook refused", kv);
+    eng_log_kv(ENG_LOG_WARN, NULL, NULL, msg, kv);
     if (limit_hit)
         eng_log_kv(ENG_LOG_WARN, NULL, NULL,
                    "webhook refusals: 20 logged this minute; the rest are counted, not logged "
@@ -160,7 +160,7 @@ static int wh_refuse(struct eng_api_ctx *c, _Atomic unsigned long long *counter,
 {
     if (counter != NULL)
         atomic_fetch_add(counter, 1);
-    wh_log_refusal(c, delivery_header, source, reason);
+    wh_log_refusal(c, "webhook refused", delivery_header, source, reason);
     /* one answer for every reason: no hint whether the signature, secret or tenant was wrong */
     return eng_api_error(c->resp, 401, "unauthorized", "the webhook could not be verified", NULL);
 }
@@ -177,8 +177,18 @@ static int wh_answer(struct eng_api_ctx *c, struct wh_req *w)
     struct eng_ingest_item *it = &w->item;
     if (it->rc != 0)
         return wh_unavailable(c, "the event could not be stored; retry");
-    if (w->malformed)
+    int woo = strcmp(c->route->pattern, "/api/webhooks/woocommerce") == 0;
+    const char *dh = woo ? "X-WC-Webhook-Delivery-ID" : "intuit-t-id";
+    const char *src = woo ? eng_http_header(c->req, "X-WC-Webhook-Source") : "quickbooks";
+    /* signed, so not forged, but kept out of the sync: say so (same bounded log) */
+    if (w->malformed) {
+        wh_log_refusal(c, "webhook rejected", dh, src, w->message);
         return eng_api_error(c->resp, 400, "malformed_payload", w->message, NULL);
+    }
+    if (it->stale > 0)
+        wh_log_refusal(c, "webhook rejected", dh, src,
+                       "older than WEBHOOK_REPLAY_WINDOW_SECONDS: kept as rejected (stale), not "
+                       "queued");
     eng_buf_printf(&c->resp->body,
                    "{\"received\":%d,\"stored\":%d,\"duplicates\":%d,\"jobs\":%d,"
                    "\"unrouted\":%d,\"ignored\":%d,\"rejected\":%d,\"stale\":%d}",

@@ -177,6 +177,9 @@ assert_eq "a signed body that is not JSON: 400" 400 "$CODE"
 assert_jq "... saying what is wrong" "$BODY" '.error.code == "malformed_payload" and (.error.message | contains("not valid JSON"))'
 assert_eq "... stored as rejected for audit" "rejected|shop-a" \
     "$(sql "SELECT status, tenant_id FROM webhook_events WHERE event_id = 'bad-1'")"
+line=$(grep -F '"msg":"webhook rejected"' "$SERVE_LOG" | grep -F '"delivery":"bad-1"' | head -n 1)
+assert_ne "... and logged" "" "$line"
+assert_jq "... with the reason, never the body" "$line" '(.reason | contains("not valid JSON")) and .route == "/api/webhooks/woocommerce"'
 woo '{"status":"x"}' "$A_SECRET" https://shop-a.example.com/ bad-2
 assert_eq "a signed order without an id: 400" 400 "$CODE"
 assert_jq "... naming the id" "$BODY" '.error.message | contains("\"id\"")'
@@ -197,6 +200,8 @@ assert_eq "signed with another app's verifier token: 401" 401 "$CODE"
 qbo /api/webhooks/quickbooks "$OLD_BODY" "$QBO_VERIFIER"
 assert_eq "a validly signed 2019 notification: 200 (Intuit must not hold later events back)" 200 "$CODE"
 assert_jq "... refused as stale: stored as rejected, no job" "$BODY" '.stale == 1 and .rejected == 1 and .jobs == 0'
+line=$(grep -F '"msg":"webhook rejected"' "$SERVE_LOG" | grep -F 'WEBHOOK_REPLAY_WINDOW_SECONDS' | head -n 1)
+assert_ne "... and logged as rejected (stale)" "" "$line"
 STALE_ID=$(sql "SELECT id FROM webhook_events WHERE source = 'quickbooks' AND status = 'rejected' AND error LIKE 'stale%'")
 assert_match "... kept with its time and the reason" '^[0-9]+$' "$STALE_ID"
 
