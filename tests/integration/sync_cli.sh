@@ -85,7 +85,7 @@ PY
 curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' --data-binary @"$T/fixed.json" >/dev/null
 seed_orders 5000 12 4 3 2026-03-01T00:00:00 "10 Terminal Road"
 timeout -k 5 60 python3 -c 'import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)' \
-    env LOG_FORMAT=auto "$TALLYSYNC_BIN" sync orders --mode full >"$T/tty.out" 2>&1
+    "$TALLYSYNC_BIN" sync orders --mode full >"$T/tty.out" 2>&1
 assert_eq "exit 0" 0 "$?"
 TTY=$(cat "$T/tty.out")
 assert_contains "a progress bar" "$TTY" $'\r['
