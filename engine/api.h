@@ -90,6 +90,15 @@ struct eng_store *eng_api_store(struct eng_api_ctx *c);
 int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size);
 /* 1 when s[0..n) is a tenant or platform id: 1-64 of [A-Za-z0-9_.-]. */
 int eng_api_id_ok(const char *s, size_t n);
+/* api_body.c: the request body as one JSON object (strict syntax, UTF-8, no NUL, depth <= 32).
+ * 0 with *body (the request's NUL-terminated text, or "{}" for an empty body when empty_ok), or
+ * -1 after answering 400 malformed_json naming what is wrong and at which byte. */
+int eng_api_body_object(struct eng_api_ctx *c, int empty_ok, const char **body, size_t *len);
+/* Answer status (422) invalid_field: message "field: msg", details {"field": field}; the field
+ * may come from the client (escaped, cut at 40 bytes). Returns ENG_HTTP_DONE. */
+int eng_api_field_error(struct eng_http_resp *resp, int status, const char *field, const char *msg);
+/* The syntax check alone: 0, or ENG_EINVAL with a sentence in msg. */
+int eng_api_json_check(const char *text, size_t len, int want_object, char *msg, size_t size);
 
 /* ---- handlers, by file ---- */
 int eng_api_health(struct eng_api_ctx *c);  /* api_system.c */
@@ -116,6 +125,7 @@ int eng_api_sync_start(struct eng_api_ctx *c);           /* api_sync.c */
 int eng_api_sync_status_list(struct eng_api_ctx *c);     /* api_sync.c */
 int eng_api_sync_status(struct eng_api_ctx *c);          /* api_sync.c */
 int eng_api_sync_history(struct eng_api_ctx *c);         /* api_sync.c */
+int eng_api_sync_records(struct eng_api_ctx *c);         /* api_sync_records.c */
 int eng_api_sync_stop(struct eng_api_ctx *c);            /* api_sync.c */
 int eng_api_sync_failures(struct eng_api_ctx *c);        /* api_sync.c */
 int eng_api_sync_retry(struct eng_api_ctx *c);           /* api_sync.c */

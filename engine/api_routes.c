@@ -22,6 +22,7 @@ const struct eng_api_route eng_api_routes[] = {
     {"GET", "/api/integrations/quickbooks/callback", ENG_ROUTE_PUBLIC, eng_api_qbo_callback},
     {"GET", "/api/sync/status", 0, eng_api_sync_status_list},
     {"GET", "/api/sync/status/{syncId}", 0, eng_api_sync_status},
+    {"GET", "/api/sync/status/{syncId}/records", 0, eng_api_sync_records},
     {"GET", "/api/sync/history", 0, eng_api_sync_history},
     {"GET", "/api/sync/failures", 0, eng_api_sync_failures},
     {"POST", "/api/sync/retry", 0, eng_api_sync_retry},

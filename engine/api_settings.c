@@ -255,6 +255,9 @@ static int settings_submit(struct eng_api_ctx *c, int put)
         if (len > SETTINGS_MAX_VALUE)
             return eng_api_error(c->resp, 413, "too_large",
                                  "a transformer_config is at most 256 KiB", NULL);
+        const char *body; /* the same syntax answer as every other route (api_body.c) */
+        if (eng_api_body_object(c, 0, &body, NULL) != 0)
+            return ENG_HTTP_DONE;
     }
     k = calloc(1, sizeof *k);
     if (k == NULL)

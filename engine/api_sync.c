@@ -1,6 +1,6 @@
 /*
- * api_sync.c - the sync routes: start a run (202 + syncId, the run goes to the queue), list and
- * show runs, history, stop, failures and retry. Every answer is built by SQLite's JSON functions
+ * api_sync.c - the sync routes: list and show runs, history, stop, failures and retry (starting
+ * a run is api_sync_start.c). Every answer is built by SQLite's JSON functions
  * from the stored rows, so the API shows exactly what is recorded; request bodies are checked
  * with the same functions (no Lua on a server thread). Local queries only: nothing here waits on
  * a remote system.
@@ -17,6 +17,21 @@
 #define SYNC_PAGE_DEFAULT 50
 #define SYNC_PAGE_MAX     500
 
+/* What became of a run's failures since it ended: each failed record of the run is resolved
+ * once the record goes through later (a retry, a webhook, another run). resolution: null (no
+ * failure, or a dry run: nothing to resolve), none, some or all; the run's state stays what the
+ * run itself did. */
+#define RUN_FAILURES                                                                               \
+    "(SELECT json_object('failed', n, 'resolved', r, 'open', n - r, 'resolution', CASE WHEN n = "  \
+    "0 OR d = 1 THEN NULL WHEN r = 0 THEN 'none' WHEN r < n THEN 'some' ELSE 'all' END, "          \
+    "'lastResolvedAt', last, 'summary', CASE WHEN n = 0 THEN NULL WHEN d = 1 THEN printf('%d "     \
+    "failed in this dry run (nothing was written)', n) WHEN r = 0 THEN printf('%d failed; none "   \
+    "resolved since', n) WHEN r < n THEN printf('%d failed; %d resolved since, %d still "          \
+    "failing', n, r, n - r) ELSE printf('%d failed; all %d resolved since, the last at %s', n, "   \
+    "n, last) END) FROM (SELECT count(*) AS n, count(resolved_at) AS r, max(resolved_at) AS "      \
+    "last, sync_runs.dry_run AS d FROM sync_records WHERE run_id = sync_runs.id AND outcome IN "   \
+    "('failed', 'conflict')))"
+
 /* The JSON of one run (columns of sync_runs). */
 #define RUN_JSON                                                                                   \
     "json_object('syncId', id, 'entity', entity, 'flow', flow, 'mode', mode, 'dryRun', "           \
@@ -25,6 +40,7 @@
     "'counts', json_object('total', records_total, 'read', records_read, 'created', "              \
     "records_created, 'updated', records_updated, 'unchanged', records_unchanged, 'skipped', "     \
     "records_skipped, 'failed', records_failed), 'progress', progress, 'createdAt', created_at, "  \
+    "'failures', json(" RUN_FAILURES "), "                                                         \
     "'startedAt', started_at, 'finishedAt', finished_at, 'updatedAt', updated_at, "                \
     "'cursorFrom', cursor_from, 'cursorTo', cursor_to, 'cancelRequested', json(CASE "              \
     "cancel_requested WHEN 1 THEN 'true' ELSE 'false' END), 'error', error, 'errorsSummary', "     \
@@ -105,171 +121,6 @@ static int json_answer(struct eng_api_ctx *c, const char *sql, const char *const
     }
     eng_store_finalize(s);
     return rc;
-}
-
-/* ---- POST /api/sync/{entity} ---- */
-
-static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *body)
-{
-    /* allowed filters and their JSON types */
-    static const char sql[] =
-        "SELECT key, type FROM json_each(json_extract(?, '$.filters')) WHERE NOT ("
-        "(key = 'status' AND type IN ('text', 'array')) OR (key = 'ids' AND type = 'array') OR "
-        "(key = 'per_page' AND type = 'integer' AND value BETWEEN 1 AND 100) OR "
-        "(key = 'until' AND type = 'text')) LIMIT 1";
-    struct eng_store_stmt *s = NULL;
-    struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        bind_s(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
-    if (rc == ENG_STORE_ROW) {
-        char msg[200];
-        snprintf(msg, sizeof msg,
-                 "filters.%.40s is not a filter this run understands (status: text or list, "
-                 "ids: list, per_page: 1-100, until: date-time)",
-                 eng_store_column_text(s, 0, NULL));
-        eng_store_finalize(s);
-        return eng_api_error(c->resp, 400, "invalid_field", msg, "{\"field\":\"filters\"}"), -1;
-    }
-    eng_store_finalize(s);
-    if (rc < 0)
-        return internal(c, &err), -1;
-    return 0;
-}
-
-int eng_api_sync_start(struct eng_api_ctx *c)
-{
-    char entity[72];
-    if (eng_api_param(c, 0, entity, sizeof entity) != 0 || !eng_api_id_ok(entity, strlen(entity)))
-        return eng_api_error(c->resp, 400, "invalid_field",
-                             "entity must be 1-64 letters, digits, '_', '-' or '.'",
-                             "{\"field\":\"entity\"}");
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return ENG_HTTP_DONE;
-    size_t blen;
-    const char *body = eng_http_body(c->req, &blen);
-    if (blen == 0)
-        body = "{}";
-    static const char sql[] =
-        "SELECT json_valid(?1), json_type(?1), json_type(?1, '$.mode'), json_extract(?1, "
-        "'$.mode'), json_type(?1, '$.dryRun'), json_type(?1, '$.filters'), json(json_extract(?1, "
-        "'$.filters')), json_type(?1, '$.flow'), json_extract(?1, '$.flow'), (SELECT key FROM "
-        "json_each(?1) WHERE key NOT IN ('mode', 'dryRun', 'filters', 'flow') LIMIT 1)";
-    struct eng_store_stmt *s = NULL;
-    struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        bind_s(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
-    if (rc != ENG_STORE_ROW) {
-        eng_store_finalize(s);
-        return internal(c, &err);
-    }
-#define COL(i)   eng_store_column_text(s, i, NULL)
-#define IS(i, v) (COL(i) != NULL && strcmp(COL(i), v) == 0)
-    const char *bad = NULL, *field = NULL;
-    char extra[64] = "";
-    if (eng_store_column_int64(s, 0) != 1)
-        bad = "the body is not valid JSON", field = "body";
-    else if (!IS(1, "object"))
-        bad = "the body must be a JSON object", field = "body";
-    else if (COL(9) != NULL)
-        snprintf(extra, sizeof extra, "%.40s", COL(9)), field = extra,
-                                                        bad = "unknown field (mode, dryRun, "
-                                                              "filters and flow are accepted)";
-    else if (COL(2) != NULL && !(IS(2, "text") && (IS(3, "full") || IS(3, "incremental"))))
-        bad = "mode must be \"full\" or \"incremental\"", field = "mode";
-    else if (COL(4) != NULL && !IS(4, "true") && !IS(4, "false"))
-        bad = "dryRun must be true or false", field = "dryRun";
-    else if (COL(5) != NULL && !IS(5, "object"))
-        bad = "filters must be a JSON object", field = "filters";
-    else if (COL(7) != NULL && !IS(7, "text"))
-        bad = "flow must be a mapping name", field = "flow";
-    char mode[16], flow[72] = "", filters[4096] = "{}";
-    snprintf(mode, sizeof mode, "%s", COL(2) != NULL ? COL(3) : "incremental");
-    int dry = IS(4, "true");
-    if (bad == NULL && COL(5) != NULL) {
-        if (strlen(COL(6)) >= sizeof filters)
-            bad = "filters is too large", field = "filters";
-        else
-            snprintf(filters, sizeof filters, "%s", COL(6));
-    }
-    if (bad == NULL && COL(7) != NULL) {
-        const char *f = COL(8);
-        int ok = strlen(f) > 0 && strlen(f) < 64;
-        for (const char *p = f; ok && *p; p++)
-            ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                 *p == '_' || *p == '-';
-        if (!ok)
-            bad = "flow must be a mapping name (letters, digits, _ and -)", field = "flow";
-        else
-            snprintf(flow, sizeof flow, "%s", f);
-    }
-#undef IS
-#undef COL
-    eng_store_finalize(s);
-    if (bad != NULL) {
-        char msg[200], details[128];
-        snprintf(msg, sizeof msg, "%s: %s", field, bad);
-        snprintf(details, sizeof details, "{\"field\":\"%s\"}", field);
-        return eng_api_error(c->resp, 400, "invalid_field", msg, details);
-    }
-    if (filters_ok(c, st, body) != 0)
-        return ENG_HTTP_DONE;
-    if (flow[0] == '\0') {
-        const char *f = eng_sync_default_flow(entity);
-        if (f == NULL) {
-            char msg[256];
-            snprintf(msg, sizeof msg,
-                     "entity: '%.64s' is not an entity with a default flow (orders, customers, "
-                     "products); name a mapping in 'flow'",
-                     entity);
-            return eng_api_error(c->resp, 404, "unknown_entity", msg, "{\"field\":\"entity\"}");
-        }
-        snprintf(flow, sizeof flow, "%s", f);
-    }
-    char logical[96];
-    snprintf(logical, sizeof logical, "mappings/%s.lua", flow);
-    size_t srclen;
-    char *src = eng_scripts_source(c->api->scripts, logical, &srclen);
-    if (src == NULL) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "flow: no mapping named '%s'", flow);
-        return eng_api_error(c->resp, 404, "unknown_flow", msg, "{\"field\":\"flow\"}");
-    }
-    free(src);
-
-    struct eng_sync_req r = {
-        .tenant = c->tenant,
-        .entity = entity,
-        .flow = flow,
-        .mode = mode,
-        .dry_run = dry,
-        .filters = filters,
-        .origin = "api",
-        .requested_by = c->admin ? "admin" : "token",
-    };
-    char id[ENG_SYNC_ID_SIZE], active[ENG_SYNC_ID_SIZE];
-    rc = eng_sync_create_run(st, &r, id, active, &err);
-    if (rc == ENG_EEXIST) {
-        char details[128];
-        snprintf(details, sizeof details, "{\"syncId\":\"%s\"}", active);
-        return eng_api_error(c->resp, 409, "already_running", err.msg, details);
-    }
-    if (rc != 0)
-        return internal(c, &err);
-    eng_orch_notify(c->api->orch);
-    c->resp->status = 202;
-    c->resp->content_type = "application/json";
-    eng_buf_printf(&c->resp->body,
-                   "{\"syncId\":\"%s\",\"state\":\"queued\",\"flow\":\"%s\",\"mode\":\"%s\","
-                   "\"dryRun\":%s}",
-                   id, flow, mode, dry ? "true" : "false");
-    return ENG_HTTP_DONE;
 }
 
 /* ---- GET status / history ---- */
@@ -415,10 +266,9 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return ENG_HTTP_DONE;
-    size_t blen;
-    const char *body = eng_http_body(c->req, &blen);
-    if (blen == 0)
-        body = "{}";
+    const char *body;
+    if (eng_api_body_object(c, 1, &body, NULL) != 0)
+        return ENG_HTTP_DONE;
     /* {"ids": [failure ids]} | {"runId"} | {"entity"} | {"flow"} | {} = every failure */
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
@@ -438,20 +288,18 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
         valid = (int)eng_store_column_int64(s, 0);
         const char *k = eng_store_column_text(s, 1, NULL);
         if (k != NULL)
-            snprintf(bad, sizeof bad, "%.40s", k);
+            snprintf(bad, sizeof bad, "%s", k);
     }
     eng_store_finalize(s);
     if (rc < 0)
         return internal(c, &err);
     if (!valid)
-        return eng_api_error(c->resp, 400, "invalid_field", "body: must be a JSON object",
-                             "{\"field\":\"body\"}");
-    if (bad[0] != '\0') {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "%s: not accepted here (ids: a list of failure ids, runId, entity, flow)", bad);
-        return eng_api_error(c->resp, 400, "invalid_field", msg, NULL);
-    }
+        return eng_api_error(c->resp, 400, "malformed_json", "the body must be a JSON object",
+                             NULL);
+    if (bad[0] != '\0')
+        return eng_api_field_error(c->resp, 422, bad,
+                                   "not accepted here (ids: a list of failure ids, runId, entity, "
+                                   "flow)");
     /* one retry job per flow and entity, listing the source ids; in one transaction */
     static const char pick[] =
         "SELECT flow, source_entity, json_group_array(DISTINCT source_id), count(*) FROM "

@@ -37,10 +37,7 @@ static int sched_internal(struct eng_api_ctx *c, const struct eng_err *err)
 
 static int sched_bad(struct eng_api_ctx *c, const char *field, const char *msg)
 {
-    char m[300], d[96];
-    snprintf(m, sizeof m, "%.40s: %.250s", field, msg);
-    snprintf(d, sizeof d, "{\"field\":\"%s\"}", field);
-    return eng_api_error(c->resp, 400, "invalid_field", m, d);
+    return eng_api_field_error(c->resp, 422, field, msg);
 }
 
 int eng_api_sync_schedule_create(struct eng_api_ctx *c)
@@ -48,10 +45,9 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return ENG_HTTP_DONE;
-    size_t blen;
-    const char *body = eng_http_body(c->req, &blen);
-    if (blen == 0)
-        body = "{}";
+    const char *body;
+    if (eng_api_body_object(c, 0, &body, NULL) != 0)
+        return ENG_HTTP_DONE;
     static const char sql[] =
         "SELECT json_valid(?1) AND json_type(?1) = 'object', (SELECT key FROM json_each(?1) "
         "WHERE key NOT IN ('entity', 'flow', 'mode', 'dryRun', 'filters', 'intervalSeconds', "
@@ -80,7 +76,7 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
     int dry = IS(8, "true"), enabled = !IS(15, "false"), valid = (int)eng_store_column_int64(s, 0);
     const char *bad_field = NULL, *bad = NULL;
     if (COL(1) != NULL)
-        snprintf(unknown, sizeof unknown, "%.40s", COL(1));
+        snprintf(unknown, sizeof unknown, "%s", COL(1));
     if (!valid)
         bad_field = "body", bad = "must be a JSON object";
     else if (unknown[0] != '\0')

@@ -4,9 +4,11 @@
  * /api/webhooks/events/{id}/replay). A receiver verifies the signature over the raw bytes in
  * constant time before parsing anything, parses in C, hands the events to the ingest writer and
  * suspends; it answers when the writer has committed (200 only after the commit).
- * Owns: one struct wh_req per webhook request (the request's state). Must not: run Lua, call a
- * remote system, say why a delivery was refused (401 has no detail), or log a body.
+ * Owns: one struct wh_req per webhook request (the request's state), and the refusal log's rate
+ * limit. Must not: run Lua, call a remote system, tell the sender why a delivery was refused (401
+ * has no detail; the log says why), or log a body, a signature or a secret.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,10 +76,91 @@ static char *wh_headers_json(struct eng_http_req *req, const char *const *names)
     return eng_buf_take(&b, NULL);
 }
 
-static int wh_refuse(struct eng_api_ctx *c, _Atomic unsigned long long *counter)
+/* Refusals are logged, but anyone can send forged deliveries by the thousand: at most
+ * WH_REFUSAL_BURST lines per WH_REFUSAL_WINDOW_S seconds, one line when the limit is reached,
+ * and the next window's first line counts what was left out (the metric counts them all).
+ * Bounded: three numbers under a mutex. */
+#define WH_REFUSAL_BURST    20
+#define WH_REFUSAL_WINDOW_S 60
+
+static pthread_mutex_t wh_refusal_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    long long window_start;
+    int logged;
+    unsigned long long suppressed;
+} wh_refusals;
+
+/* A header value fit for a log line: printable ASCII, at most size - 1 bytes; "" when absent. */
+static void wh_clean(const char *v, char *out, size_t size)
+{
+    size_t k = 0;
+    for (; v != NULL && v[k] != '\0' && k < size - 1; k++) {
+        char ch = v[k];
+        if (ch < 0x20 || ch >= 0x7F)
+            ch = '?';
+        out[k] = ch;
+    }
+    out[k] = '\0';
+}
+
+/* Log why a delivery was refused: route, delivery id, source, reason and the peer; never the
+ * secret, the signature or the body. */
+static void wh_log_refusal(struct eng_api_ctx *c, const char *msg, const char *delivery_header,
+                           const char *source, const char *reason)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned long long carried = 0;
+    int log = 0, limit_hit = 0;
+    pthread_mutex_lock(&wh_refusal_mu);
+    if (wh_refusals.window_start == 0 ||
+        (long long)ts.tv_sec - wh_refusals.window_start >= WH_REFUSAL_WINDOW_S) {
+        carried = wh_refusals.suppressed;
+        wh_refusals.window_start = (long long)ts.tv_sec;
+        wh_refusals.logged = 0;
+        wh_refusals.suppressed = 0;
+    }
+    if (wh_refusals.logged < WH_REFUSAL_BURST) {
+        log = 1;
+        limit_hit = ++wh_refusals.logged == WH_REFUSAL_BURST;
+    } else {
+        wh_refusals.suppressed++;
+    }
+    pthread_mutex_unlock(&wh_refusal_mu);
+    if (!log)
+        return;
+    char delivery[129], src[257], n[32];
+    wh_clean(delivery_header != NULL ? eng_http_header(c->req, delivery_header) : NULL, delivery,
+             sizeof delivery);
+    wh_clean(source, src, sizeof src);
+    snprintf(n, sizeof n, "%llu", carried);
+    const char *kv[] = {"route",
+                        c->route->pattern,
+                        "delivery",
+                        delivery,
+                        "source",
+                        src,
+                        "reason",
+                        reason,
+                        "peer",
+                        eng_http_peer(c->req) ? eng_http_peer(c->req) : "",
+                        carried ? "notLoggedBefore" : NULL,
+                        n,
+                        NULL};
+    eng_log_kv(ENG_LOG_WARN, NULL, NULL, msg, kv);
+    if (limit_hit)
+        eng_log_kv(ENG_LOG_WARN, NULL, NULL,
+                   "webhook refusals: 20 logged this minute; the rest are counted, not logged "
+                   "(metric tallysync_webhook_refused_total)",
+                   NULL);
+}
+
+static int wh_refuse(struct eng_api_ctx *c, _Atomic unsigned long long *counter,
+                     const char *delivery_header, const char *source, const char *reason)
 {
     if (counter != NULL)
         atomic_fetch_add(counter, 1);
+    wh_log_refusal(c, "webhook refused", delivery_header, source, reason);
     /* one answer for every reason: no hint whether the signature, secret or tenant was wrong */
     return eng_api_error(c->resp, 401, "unauthorized", "the webhook could not be verified", NULL);
 }
@@ -94,8 +177,18 @@ static int wh_answer(struct eng_api_ctx *c, struct wh_req *w)
     struct eng_ingest_item *it = &w->item;
     if (it->rc != 0)
         return wh_unavailable(c, "the event could not be stored; retry");
-    if (w->malformed)
+    int woo = strcmp(c->route->pattern, "/api/webhooks/woocommerce") == 0;
+    const char *dh = woo ? "X-WC-Webhook-Delivery-ID" : "intuit-t-id";
+    const char *src = woo ? eng_http_header(c->req, "X-WC-Webhook-Source") : "quickbooks";
+    /* signed, so not forged, but kept out of the sync: say so (same bounded log) */
+    if (w->malformed) {
+        wh_log_refusal(c, "webhook rejected", dh, src, w->message);
         return eng_api_error(c->resp, 400, "malformed_payload", w->message, NULL);
+    }
+    if (it->stale > 0)
+        wh_log_refusal(c, "webhook rejected", dh, src,
+                       "older than WEBHOOK_REPLAY_WINDOW_SECONDS: kept as rejected (stale), not "
+                       "queued");
     eng_buf_printf(&c->resp->body,
                    "{\"received\":%d,\"stored\":%d,\"duplicates\":%d,\"jobs\":%d,"
                    "\"unrouted\":%d,\"ignored\":%d,\"rejected\":%d,\"stale\":%d}",
@@ -150,7 +243,9 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
             eng_buf_puts(&c->resp->body, "{\"ok\":true,\"ping\":true}");
             return ENG_HTTP_DONE;
         }
-        return wh_refuse(c, &ctr->refused_woo);
+        return wh_refuse(c, &ctr->refused_woo, "X-WC-Webhook-Delivery-ID",
+                         eng_http_header(c->req, "X-WC-Webhook-Source"),
+                         "no X-WC-Webhook-Signature header, and not an activation ping");
     }
 
     char source[ENG_WH_ACCT_MAX + 1] = "";
@@ -169,7 +264,10 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
         eng_wh_woo_tenant(eng_ingest_secrets(ing), st, c->api->keys, source, hint,
                           c->api->cfg->woocommerce_webhook_secret, sig, body, len, tenant, &err);
     if (rc == ENG_EAUTH)
-        return wh_refuse(c, &ctr->refused_woo);
+        return wh_refuse(c, &ctr->refused_woo, "X-WC-Webhook-Delivery-ID",
+                         eng_http_header(c->req, "X-WC-Webhook-Source"),
+                         "the signature matches the webhook secret of no tenant this source "
+                         "may belong to");
     if (rc != 0) {
         eng_logf(ENG_LOG_ERROR, "webhook: cannot look up the WooCommerce tenant: %s", err.msg);
         return wh_unavailable(c, "the store is not reachable; retry shortly");
@@ -226,9 +324,15 @@ int eng_api_webhook_quickbooks(struct eng_api_ctx *c)
     const char *sig = eng_http_header(c->req, "intuit-signature");
     const char *secret = c->api->cfg->quickbooks_webhook_secret;
     /* One verifier token per app (QUICKBOOKS_WEBHOOK_SECRET): without it nothing verifies. */
-    if (sig == NULL || secret == NULL || *secret == '\0' ||
-        !eng_wh_signature_ok(sig, secret, strlen(secret), body, len))
-        return wh_refuse(c, &ctr->refused_qbo);
+    const char *why = NULL;
+    if (secret == NULL || *secret == '\0')
+        why = "QUICKBOOKS_WEBHOOK_SECRET is not set: nothing can be verified";
+    else if (sig == NULL || *sig == '\0')
+        why = "no intuit-signature header";
+    else if (!eng_wh_signature_ok(sig, secret, strlen(secret), body, len))
+        why = "the signature does not match QUICKBOOKS_WEBHOOK_SECRET";
+    if (why != NULL)
+        return wh_refuse(c, &ctr->refused_qbo, "intuit-t-id", "quickbooks", why);
 
     w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -328,12 +432,28 @@ int eng_api_webhook_events(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return ENG_HTTP_DONE;
+    /* What the delivery did: the record its job wrote (outside any run) for the event's
+     * resource, first written after it arrived (or after its last replay); an open failure the
+     * job updated counts too. */
     static const char sql[] =
         "SELECT id, source, format, tenant_id, account_id, event_id, topic, resource, "
-        "resource_id, event_time, status, received_at, replay_count, last_replayed_at, error "
-        "FROM webhook_events WHERE (tenant_id = ?1 OR (?2 AND tenant_id IS NULL)) AND "
+        "resource_id, event_time, status, received_at, replay_count, last_replayed_at, error, "
+        "json_extract(x, '$.outcome'), json_extract(x, '$.target'), x FROM (SELECT e.*, (SELECT "
+        "j FROM (SELECT json_object('outcome', r.outcome, 'flow', r.flow, 'target', "
+        "json_object('system', r.target_system, 'entity', r.target_type, 'id', r.target_id), "
+        "'error', r.error, 'recordedAt', r.updated_at) AS j, r.created_at < "
+        "coalesce(e.last_replayed_at, "
+        "e.received_at) AS "
+        "older, r.created_at AS c FROM sync_records r WHERE e.tenant_id IS NOT NULL AND "
+        "r.tenant_id = e.tenant_id AND r.source_system = e.source AND r.source_entity = CASE "
+        "e.resource WHEN 'order' THEN 'orders' WHEN 'customer' THEN 'customers' WHEN 'product' "
+        "THEN 'products' ELSE e.resource END AND r.source_id = e.resource_id AND r.run_id IS "
+        "NULL AND r.dry_run = 0 AND r.updated_at >= coalesce(e.last_replayed_at, e.received_at)) "
+        "ORDER BY older, c LIMIT 1) "
+        "AS x "
+        "FROM webhook_events e WHERE (tenant_id = ?1 OR (?2 AND tenant_id IS NULL)) AND "
         "(?3 IS NULL OR status = ?3) AND (?4 IS NULL OR source = ?4) AND (?5 = 0 OR id < ?5) "
-        "ORDER BY id DESC LIMIT ?6";
+        "ORDER BY id DESC LIMIT ?6) ORDER BY id DESC";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
     int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
@@ -373,6 +493,19 @@ int eng_api_webhook_events(struct eng_api_ctx *c)
             }
             eng_buf_printf(b, ",\"%s\":", keys[k]);
             wh_json_col(b, s, k);
+        }
+        /* outcome: created | updated | unchanged | skipped | failed | conflict, with the
+         * target document; null until the job wrote one (or when no flow reads the event) */
+        eng_buf_puts(b, ",\"outcome\":");
+        wh_json_col(b, s, 15);
+        for (int k = 16; k < 18; k++) { /* target, result: JSON objects or null */
+            size_t jn;
+            const char *j = eng_store_column_text(s, k, &jn);
+            eng_buf_puts(b, k == 16 ? ",\"target\":" : ",\"result\":");
+            if (eng_store_column_type(s, k) == ENG_STORE_NULL || j == NULL)
+                eng_buf_puts(b, "null");
+            else
+                eng_buf_append(b, j, jn);
         }
         eng_buf_putc(b, '}');
         n++;

@@ -38,6 +38,7 @@ int eng_cli_config(struct eng_config *cfg, const char *cmd)
         return 1;
     }
     eng_log_set_level(cfg->log_level);
+    eng_log_set_format(cfg->log_format);
     return 0;
 }
 

@@ -1,8 +1,11 @@
 /*
  * cli_sync.c - `tallysync sync ENTITY --mode full|incremental [--dry-run] [--tenant T]
  * [--flow F]`: queue one run like the API does and execute it in this process (a running
- * `serve` that takes it first is fine: then this command follows its progress). A progress bar
- * on a terminal, plain lines otherwise, a summary at the end.
+ * `serve` that takes it first is fine: then this command follows its progress). Refuses up
+ * front when the tenant lacks credentials for the flow's source or target. On a terminal a
+ * progress bar (log lines go above it) and the changes after it; otherwise progress lines and
+ * one line per change as it is recorded (a dry run's field differences under each); then a
+ * summary and each failed record with its reason.
  * Owns: its store connections, its VM and the progress thread (joined before returning).
  * Exit status: 0 succeeded, 1 partial / failed / cancelled or an error, 2 usage.
  */
@@ -16,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_sync_show.h"
 #include "log.h"
 #include "store.h"
 #include "sync.h"
@@ -29,8 +33,12 @@ static void sync_usage(FILE *out)
         "[--flow F]\n\n"
         "Runs one sync of ENTITY (orders, customers, products, or any entity with --flow)\n"
         "for tenant T (default: default), as POST /api/sync/{entity} would, in this process.\n"
-        "Shows a progress bar on a terminal and one line per change otherwise, then a\n"
-        "summary. --dry-run writes nothing to the target and changes no cursor.\n"
+        "On a terminal: a progress bar (log lines go above it), then the changes. Otherwise:\n"
+        "progress lines and one line per change as it happens (\"create orders 5001 ->\n"
+        "quickbooks Invoice 163\", \"failed orders 6100: <reason>\"). Then a summary and each\n"
+        "failed record with its reason. --dry-run writes nothing to the target and changes no\n"
+        "cursor; it prints what would change, with each field difference against the target.\n"
+        "Refused at once when tenant T has no credentials for the flow's source or target.\n"
         "Exit status: 0 when the run succeeded, 1 when it ended partial, failed or cancelled.\n");
 }
 
@@ -39,6 +47,7 @@ struct progress {
     int tty;
     atomic_int done;
     char state[16];
+    int64_t last; /* the last record printed (not on a terminal) */
 };
 
 /* Print the run's progress; returns 1 when the run is over. */
@@ -66,13 +75,13 @@ static int show(struct eng_store *st, struct progress *p, char *last, size_t las
                  (long long)eng_store_column_int64(s, 7), (long long)eng_store_column_int64(s, 8));
         over = strcmp(p->state, "queued") != 0 && strcmp(p->state, "running") != 0;
         if (p->tty) {
-            char bar[31];
+            char bar[31], status[320];
             int fill = (int)(pr * 30.0 + 0.5);
             for (int i = 0; i < 30; i++)
                 bar[i] = i < fill ? '#' : '.';
             bar[30] = '\0';
-            printf("\r[%s] %3d%% %s\033[K", bar, (int)(pr * 100.0 + 0.5), line);
-            fflush(stdout);
+            snprintf(status, sizeof status, "[%s] %3d%% %s", bar, (int)(pr * 100.0 + 0.5), line);
+            eng_log_status(stdout, status); /* log lines are written above it */
         } else if (strcmp(line, last) != 0) {
             printf("progress %d%% %s\n", (int)(pr * 100.0 + 0.5), line);
             fflush(stdout);
@@ -80,6 +89,8 @@ static int show(struct eng_store *st, struct progress *p, char *last, size_t las
         snprintf(last, lastsize, "%s", line);
     }
     eng_store_finalize(s);
+    if (!p->tty)
+        eng_cli_sync_print_changes(st, p->id, &p->last, 0, stdout);
     return over;
 }
 
@@ -98,7 +109,7 @@ static void *progress_main(void *arg)
     }
     show(st, p, last, sizeof last);
     if (p->tty)
-        printf("\n");
+        eng_log_status(stdout, NULL);
     eng_store_close(st);
     return NULL;
 }
@@ -119,26 +130,11 @@ static int64_t job_of(struct eng_store *st, const char *run_id)
     return id;
 }
 
-/* Execute the claimed job here; returns 0, or 1 after printing why. */
-static int execute_here(const struct eng_config *cfg, struct eng_store *st, struct eng_job *job,
-                        const char *owner)
+/* Execute the claimed job here with vm and keys; returns 0, or 1 after printing why. */
+static int execute_here(const struct eng_config *cfg, struct eng_store *st, struct eng_vm *vm,
+                        const struct eng_keyring *keys, struct eng_job *job, const char *owner)
 {
     struct eng_err err = {0};
-    struct eng_keyring *keys = NULL;
-    if (eng_keyring_from_env(&keys, &err) != 0) {
-        eng_queue_release(st, job->id, owner, 0, NULL);
-        fprintf(stderr, "tallysync sync: %s\n", err.msg);
-        return 1;
-    }
-    struct eng_vm_opts opts;
-    eng_cli_vm_opts(cfg, &opts);
-    struct eng_vm *vm = eng_vm_new(&opts, &err);
-    if (vm == NULL) {
-        eng_queue_release(st, job->id, owner, 0, NULL);
-        eng_keyring_free(keys);
-        fprintf(stderr, "tallysync sync: %s\n", err.msg);
-        return 1;
-    }
     struct eng_sync_env env = {.cfg = cfg, .keys = keys, .stopping = NULL};
     enum eng_sync_outcome out = eng_sync_execute(vm, st, &env, job, owner, &err);
     int status = 0;
@@ -149,6 +145,7 @@ static int execute_here(const struct eng_config *cfg, struct eng_store *st, stru
     case ENG_SYNC_RETRY:
     case ENG_SYNC_FATAL:
         eng_queue_fail(st, job->id, owner, err.msg, out == ENG_SYNC_RETRY, NULL, NULL);
+        eng_log_status(stdout, NULL);
         fprintf(stderr, "tallysync sync: %s%s\n", err.msg,
                 out == ENG_SYNC_RETRY ? " (the run stays queued: `tallysync serve` resumes it)"
                                       : "");
@@ -158,9 +155,31 @@ static int execute_here(const struct eng_config *cfg, struct eng_store *st, stru
         eng_queue_release(st, job->id, owner, 0, NULL);
         break;
     }
-    eng_vm_free(vm);
-    eng_keyring_free(keys);
     return status;
+}
+
+/* Refuse a run that could only fail: 0, or 1 after naming each missing connection. */
+static int check_connections(const struct eng_config *cfg, struct eng_store *st, struct eng_vm *vm,
+                             const struct eng_keyring *keys, const char *tenant, const char *flow)
+{
+    struct eng_sync_env env = {.cfg = cfg, .keys = keys};
+    struct eng_sync_missing miss[2];
+    int n = 0;
+    struct eng_err err = {0};
+    if (eng_sync_check_connections(vm, &env, st, tenant, flow, miss, &n, &err) != 0) {
+        fprintf(stderr, "tallysync sync: flow %s cannot start: %s\n", flow, err.msg);
+        return 1;
+    }
+    if (n == 0)
+        return 0;
+    fprintf(stderr, "tallysync sync: cannot start %s for tenant '%s':\n", flow, tenant);
+    for (int i = 0; i < n; i++)
+        fprintf(stderr, "  %s (%s): %s\n", miss[i].platform, miss[i].role,
+                strcmp(miss[i].reason, "no_credentials") == 0
+                    ? "no credentials stored (POST /api/integrations/{platform}/credentials)"
+                    : "the stored credentials cannot be opened with the configured "
+                      "INTEGRATION_ENCRYPTION_KEY");
+    return 1;
 }
 
 int eng_cli_sync(int argc, char **argv)
@@ -230,8 +249,22 @@ int eng_cli_sync(int argc, char **argv)
     }
     struct eng_err err = {0};
     struct eng_store *st = NULL;
-    if (eng_store_open(cfg.database_url, &st, &err) != 0) {
+    struct eng_keyring *keys = NULL;
+    struct eng_vm *vm = NULL;
+    struct eng_vm_opts opts;
+    eng_cli_vm_opts(&cfg, &opts);
+    if (eng_store_open(cfg.database_url, &st, &err) != 0 ||
+        eng_keyring_from_env(&keys, &err) != 0 || (vm = eng_vm_new(&opts, &err)) == NULL) {
         fprintf(stderr, "tallysync sync: %s\n", err.msg);
+        eng_keyring_free(keys);
+        eng_store_close(st);
+        eng_config_free(&cfg);
+        return 1;
+    }
+    if (check_connections(&cfg, st, vm, keys, tenant, f) != 0) {
+        eng_vm_free(vm);
+        eng_keyring_free(keys);
+        eng_store_close(st);
         eng_config_free(&cfg);
         return 1;
     }
@@ -246,6 +279,8 @@ int eng_cli_sync(int argc, char **argv)
     int rc = eng_sync_create_run(st, &r, id, active, &err);
     if (rc != 0) {
         fprintf(stderr, "tallysync sync: %s\n", err.msg);
+        eng_vm_free(vm);
+        eng_keyring_free(keys);
         eng_store_close(st);
         eng_config_free(&cfg);
         return 1;
@@ -262,7 +297,7 @@ int eng_cli_sync(int argc, char **argv)
     int status = 0;
     int64_t jid = job_of(st, id);
     if (jid > 0 && eng_queue_claim_id(st, jid, owner, ENG_SYNC_LEASE_MS, &job, &err) == 1) {
-        status = execute_here(&cfg, st, &job, owner);
+        status = execute_here(&cfg, st, vm, keys, &job, owner);
         eng_job_clear(&job);
     }
     /* else a running engine took it: follow its progress */
@@ -270,6 +305,11 @@ int eng_cli_sync(int argc, char **argv)
         if (status != 0)
             atomic_store(&p.done, 1);
         pthread_join(th, NULL);
+    }
+    if (p.tty) { /* the changes, now that the bar is gone (the first 100) */
+        long shown = eng_cli_sync_print_changes(st, id, &p.last, 100, stdout);
+        if (shown == 100)
+            printf("... more changes: GET /api/sync/status/%s/records\n", id);
     }
     /* summary */
     struct eng_store_stmt *s = NULL;
@@ -296,6 +336,9 @@ int eng_cli_sync(int argc, char **argv)
         }
         eng_store_finalize(s);
     }
+    eng_cli_sync_print_failures(st, id, 50, stdout);
+    eng_vm_free(vm);
+    eng_keyring_free(keys);
     eng_store_close(st);
     eng_config_free(&cfg);
     return status;

@@ -254,6 +254,16 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
             return eng_err_set(err, ENG_EINVAL, "LOG_LEVEL must be debug, info, warn or error");
         cfg->log_level = lvl;
     }
+    v = getenv("LOG_FORMAT");
+    cfg->log_format = ENG_LOG_FORMAT_AUTO;
+    if (v != NULL && *v != '\0') {
+        int f = eng_log_format_parse(v);
+        if (f < 0)
+            return eng_err_set(err, ENG_EINVAL,
+                               "LOG_FORMAT must be auto (text on a terminal, JSON otherwise), "
+                               "text or json");
+        cfg->log_format = f;
+    }
     return 0;
 }
 

@@ -23,6 +23,7 @@ struct eng_config {
     long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 200000000 */
     size_t script_memory_bytes;        /* SCRIPT_MEMORY_MB, default 64 */
     int log_level;                     /* LOG_LEVEL */
+    int log_format;                    /* LOG_FORMAT: enum eng_log_format */
     size_t max_body_bytes;             /* MAX_BODY_BYTES, default 1 MiB: larger bodies get 413 */
     long long connector_timeout_ms;    /* CONNECTOR_TIMEOUT_MS, default 30000: budget of a call that
                                         * waits on a remote system (test, read, write) */

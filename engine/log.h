@@ -1,5 +1,7 @@
 /*
- * log.h - structured logging: one JSON object per line on stderr.
+ * log.h - structured logging: one line per event on stderr, a JSON object (LOG_FORMAT=json) or a
+ * line for people (LOG_FORMAT=text: "time LEVEL msg key=value ..."); LOG_FORMAT=auto (the
+ * default) is text when stderr is a terminal and JSON otherwise.
  * Every line has time (UTC, ms), level and msg, then tenant and run when known, then fields.
  * A field whose key looks secret (eng_log_key_is_secret) is written as "[REDACTED]", always:
  * callers cannot opt out. Lines are written whole under a mutex, so threads never interleave.
@@ -8,6 +10,7 @@
 #define ENG_LOG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "buf.h"
 
@@ -18,6 +21,19 @@ enum eng_log_level eng_log_get_level(void);
 /* "debug"|"info"|"warn"|"error" -> level; returns -1 for anything else. */
 int eng_log_level_parse(const char *name);
 const char *eng_log_level_name(enum eng_log_level level);
+
+enum eng_log_format { ENG_LOG_FORMAT_AUTO = 0, ENG_LOG_FORMAT_JSON, ENG_LOG_FORMAT_TEXT };
+
+/* "auto"|"json"|"text" -> format; -1 for anything else. */
+int eng_log_format_parse(const char *name);
+void eng_log_set_format(enum eng_log_format format);
+/* 1 when lines are written as text now (auto resolved against stderr). */
+int eng_log_is_text(void);
+
+/* A status line (a progress bar) kept at the bottom of a terminal: written to out as
+ * "\r<line>\033[K" without a newline; every log line first clears it and then redraws it
+ * below, so the two never mix. NULL clears it and forgets it. Thread-safe. */
+void eng_log_status(FILE *out, const char *line);
 
 /* 1 when values under this key must never be written (secret, password, token, key, ...). */
 int eng_log_key_is_secret(const char *key, size_t len);

@@ -28,7 +28,7 @@ int eng_cli_serve(int argc, char **argv)
                "Starts the engine on API_HOST:API_PORT (default 127.0.0.1:8923) with the store at\n"
                "DATABASE_URL (default sqlite:./data/pos.db): applies pending migrations, loads\n"
                "SCRIPTS_DIR and MAPPINGS_DIR and reloads them on change, runs WORKERS worker\n"
-               "threads. Logs are JSON lines on stderr. Stops cleanly on SIGINT or SIGTERM.\n");
+               "threads. Logs go to stderr (LOG_FORMAT). Stops cleanly on SIGINT or SIGTERM.\n");
         return 0;
     }
     if (argc > 1) {

@@ -50,6 +50,21 @@ struct eng_sync_req {
 /* The default flow of a source entity ("orders" -> "woo_order_to_qbo_invoice"), or NULL. */
 const char *eng_sync_default_flow(const char *entity);
 
+/* A connector of a flow the tenant cannot use: no stored credentials ("no_credentials") or
+ * stored ones the configured keys cannot open ("cannot_decrypt"). */
+struct eng_sync_missing {
+    char platform[64];
+    char role[8];    /* "source" | "target" */
+    char reason[24]; /* "no_credentials" | "cannot_decrypt" */
+};
+
+/* sync_check.c, on a worker (vm, st its own): which of flow's connectors tenant lacks. 0 with
+ * *nmiss entries in miss (0..2), or a negative code with err (the flow does not load, the store
+ * failed). The same check the run's start makes. */
+int eng_sync_check_connections(struct eng_vm *vm, const struct eng_sync_env *env,
+                               struct eng_store *st, const char *tenant, const char *flow,
+                               struct eng_sync_missing miss[2], int *nmiss, struct eng_err *err);
+
 /* Insert the run (state queued) and its job in one transaction. id gets the new syncId.
  * ENG_EEXIST when the tenant already has a queued or running run of that flow: active gets its
  * id. ENG_EINVAL for an unknown entity without a flow. */

@@ -225,8 +225,11 @@ static int finish_run(struct run *r, const char *state, const char *reason, stru
     if (rc != 0)
         eng_store_exec(r->st, "ROLLBACK", NULL);
     else
-        eng_log_kv(ENG_LOG_INFO, r->tenant, r->id, "sync run finished",
-                   (const char *const[]){"flow", r->flow, "state", final, NULL});
+        /* a run that failed for a run-level cause says why on its line, as in its row */
+        eng_log_kv(reason != NULL ? ENG_LOG_WARN : ENG_LOG_INFO, r->tenant, r->id,
+                   "sync run finished",
+                   (const char *const[]){"flow", r->flow, "state", final, reason ? "error" : NULL,
+                                         reason, NULL});
     return rc;
 }
 

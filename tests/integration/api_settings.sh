@@ -37,7 +37,7 @@ assert_jq "the row holds only the keys given (defaults stay defaults)" "$stored"
 http GET /api/settings/transformer_config
 assert_jq "GET reads it back" "$BODY" '.value.shipping_item_id == "77" and .effective.create_missing_items == false'
 
-echo "== malformed values: 422 naming the field, nothing changes"
+echo "== malformed values: 422 naming the field (malformed text: 400), nothing changes"
 put_bad() { # DESCRIPTION BODY FIELD MESSAGE_PART
     http PUT /api/settings/transformer_config "${JSON[@]}" --data-binary "$2"
     assert_eq "$1: 422" 422 "$CODE"
@@ -52,8 +52,15 @@ put_bad "negative terms" '{"default_payment_terms_days": -5}' default_payment_te
 put_bad "a tax code that is not a string" '{"tax_code_mappings": {"75": 5}}' tax_code_mappings \
     "tax_code_mappings[\\\"75\\\"] must be a QuickBooks TaxCode id string"
 put_bad "an unknown setting" '{"shiping_item_id": "S"}' shiping_item_id 'unknown setting \"shiping_item_id\"'
-put_bad "not an object" '[1, 2]' "" "must be a JSON object"
-put_bad "malformed JSON" '{"shipping_item_id": ' "" "transformer_config: json:"
+# malformed text and a non-object are 400 malformed_json, as on every route (api_bodies.sh)
+http PUT /api/settings/transformer_config "${JSON[@]}" --data-binary '[1, 2]'
+assert_jq "not an object: 400 malformed_json" "$BODY" \
+    '.error.code == "malformed_json" and (.error.message | contains("must be a JSON object"))'
+assert_eq "... status 400" 400 "$CODE"
+http PUT /api/settings/transformer_config "${JSON[@]}" --data-binary '{"shipping_item_id": '
+assert_jq "malformed JSON: 400 malformed_json naming the byte" "$BODY" \
+    '.error.code == "malformed_json" and (.error.message | test("at byte 22"))'
+assert_eq "... status 400" 400 "$CODE"
 http PUT /api/settings/transformer_config "${JSON[@]}"
 assert_eq "an empty body is a 400" 400 "$CODE"
 http PUT /api/settings/transformer_config -H 'Content-Type: text/plain' --data-binary '{}'

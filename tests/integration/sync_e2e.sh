@@ -19,19 +19,19 @@ sync_credentials
 
 echo "== bad requests name the field"
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"mode": "sometimes"}'
-assert_eq "unknown mode: 400" 400 "$CODE"
+assert_eq "unknown mode: 422 (a well-formed body with a bad field)" 422 "$CODE"
 assert_jq "... names mode" "$BODY" '.error.details.field == "mode"'
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"mode": "full", "filters": {"colour": "red"}}'
-assert_jq "unknown filter: 400 naming filters.colour" "$BODY" '(.error.message | test("filters.colour"))'
+assert_jq "unknown filter: 422 naming filters.colour" "$BODY" '(.error.message | test("filters.colour"))'
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"dryRun": "yes"}'
-assert_jq "dryRun not a boolean: 400 naming it" "$BODY" '.error.details.field == "dryRun"'
+assert_jq "dryRun not a boolean: 422 naming it" "$BODY" '.error.details.field == "dryRun"'
 http POST /api/sync/invoices -H 'Content-Type: application/json' --data-binary '{"mode": "full"}'
 assert_eq "unknown entity: 404" 404 "$CODE"
 assert_jq "... names the entity" "$BODY" '.error.details.field == "entity"'
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"mode": "full", "flow": "nope"}'
 assert_jq "unknown flow: 404 naming flow" "$BODY" '.error.details.field == "flow"'
 http POST /api/sync/orders -H 'Content-Type: application/json' --data-binary '{"mode": "full", "extra": 1}'
-assert_jq "unknown body field: 400 naming it" "$BODY" '.error.message | test("extra")'
+assert_jq "unknown body field: 422 naming it" "$BODY" '.error.message | test("extra")'
 
 echo "== a full run of $N orders"
 # a vendor already uses buyer 3's name (DisplayName is unique across customers, vendors and
@@ -138,6 +138,23 @@ assert_jq "the would-update shows the field difference" "$DIFF" '.BillAddr.to.Li
 OUT=$(sq "SELECT output FROM sync_records WHERE run_id = '$SYNC_ID' AND source_id = '9000'")
 assert_jq "the would-create shows the document with placeholders for new dependencies" "$OUT" \
     '.DocNumber == "9000" and (.CustomerRef.value | startswith("{{customer"))'
+http GET "/api/sync/status/$SYNC_ID/records?outcome=updated"
+assert_jq "GET .../records?outcome=updated: the would-update with its differences" "$BODY" \
+    '.total == 1 and .items[0].source.id == "5020" and .items[0].outcome == "updated" and .items[0].dryRun == true
+     and .items[0].differences.BillAddr.to.Line1 == "2 Dry Lane" and .items[0].target.entity == "Invoice"
+     and (.items[0].target.id | length > 0) and .items[0].document.BillAddr.Line1 == "2 Dry Lane"'
+http GET "/api/sync/status/$SYNC_ID/records?outcome=created,updated&limit=1"
+assert_jq "... several outcomes, paged" "$BODY" '.total == 2 and (.items | length) == 1 and .limit == 1'
+http GET "/api/sync/status/$SYNC_ID/records?limit=3&offset=2"
+assert_jq "... without a filter: every record of the run, paged" "$BODY" \
+    "(.total == $(jq .counts.read <<<"$RUN")) and (.items | length) == 3 and .offset == 2"
+http GET "/api/sync/status/$SYNC_ID/records?outcome=created"
+assert_jq "... the would-create with its document" "$BODY" \
+    '.total == 1 and .items[0].source.id == "9000" and .items[0].document.DocNumber == "9000" and .items[0].target.id == null'
+http GET "/api/sync/status/$SYNC_ID/records?outcome=sideways"
+assert_eq "... an unknown outcome: 400" 400 "$CODE"
+http GET "/api/sync/status/$SYNC_ID/records" -H 'X-Tenant-ID: other'
+assert_eq "... another tenant's run: 404" 404 "$CODE"
 
 echo "== status, history"
 http GET "/api/sync/status?limit=2"

@@ -10,7 +10,8 @@ require_tools jq curl python3 sqlite3
 
 sync_mappings
 sync_mocks
-serve_start WORKERS=3 || finish
+WH_SECRET="whs-faults-$RANDOM$RANDOM"
+serve_start WORKERS=3 WOOCOMMERCE_WEBHOOK_SECRET="$WH_SECRET" || finish
 sync_credentials
 fault() { curl -s -X POST "$QBO/_mock/faults" -d "$1" >/dev/null; }
 bad_orders() {
@@ -63,7 +64,7 @@ assert_jq "failures list each record with its cause, attempts and next retry" "$
 assert_jq "... and the mapping's refusal, not retryable, naming the file and the order once" "$BODY" \
     '[.items[] | select(.sourceId == "6100")][0] | .retryable == false and (.error | test("^mappings/woo_order_to_qbo_invoice\\.lua(:[0-9]+)?: order 6100: does not reconcile")) and (.error | test("6100.*6100") | not)'
 http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary '{"colour": 1}'
-assert_eq "retry with an unknown field: 400" 400 "$CODE"
+assert_eq "retry with an unknown field: 422" 422 "$CODE"
 http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary "{\"runId\": \"$SYNC_ID\"}"
 assert_eq "POST /api/sync/retry: 202" 202 "$CODE"
 assert_jq "... queues the 21 records" "$BODY" '.records == 21 and (.jobs | length) == 1'
@@ -75,6 +76,11 @@ wait_for 120000 only_mapping_left
 assert_jq "retry clears the transient failures; the mapping's stays" "$BODY" \
     '.total == 1 and .items[0].sourceId == "6100" and .items[0].attempts == 2'
 assert_eq "... and QuickBooks has one invoice per retried order" 0 "$(bad_orders 6000 20)"
+http GET "/api/sync/status/$SYNC_ID"
+assert_jq "the run still says what it did (partial, 21 failed) and what became of its failures" "$BODY" \
+    '.state == "partial" and .counts.failed == 21 and .failures.failed == 21 and .failures.resolved == 20
+     and .failures.open == 1 and .failures.resolution == "some" and (.failures.summary | test("20 resolved since, 1 still failing"))'
+RUN_PARTIAL=$SYNC_ID
 
 echo "== conflicts: an invoice edited in QuickBooks since the last sync"
 policy() {
@@ -189,6 +195,62 @@ assert_eq "... only that (outcomes recorded outside any run since the sweep's ti
     "$(sq "SELECT group_concat(source_id) FROM sync_records WHERE run_id IS NULL AND source_id >= '7700' AND source_id < '7800'")"
 assert_eq "both jobs are done, none dead" "done|done" \
     "$(sq "SELECT group_concat(status, '|') FROM (SELECT status FROM sync_queue WHERE kind = 'sweep' OR entity = 'Invoice' ORDER BY id)")"
+
+echo "== a signed WooCommerce delivery: its event shows what it did, and to which document"
+seed_orders 7900 1 13 7 2027-10-01T00:00:00
+deliver() { # DELIVERY_ID: a signed order.updated delivery for order 7900
+    local body='{"id":7900,"status":"processing"}'
+    http POST /api/webhooks/woocommerce -H 'Content-Type: application/json' \
+        -H "X-WC-Webhook-Source: $WOO_STORE/" -H 'X-WC-Webhook-Topic: order.updated' \
+        -H 'X-WC-Webhook-Resource: order' -H 'X-WC-Webhook-Event: updated' -H 'X-WC-Webhook-ID: 9' \
+        -H "X-WC-Webhook-Delivery-ID: $1" \
+        -H "X-WC-Webhook-Signature: $(printf '%s' "$body" | python3 "$ENG_SOURCE_DIR/tests/mocks/webhook_client.py" sign "$WH_SECRET")" \
+        --data-binary "$body"
+}
+event_of() { # DELIVERY_ID: the event's JSON once its job has settled it
+    http GET /api/webhooks/events
+    EVENT=$(jq -c --arg d "$1" '[.events[] | select(.eventId == $d)][0]' <<<"$BODY")
+    jq -e '.status == "processed" or .status == "failed"' <<<"$EVENT" >/dev/null
+}
+deliver wh-7900-a
+assert_eq "the delivery is accepted" 200 "$CODE"
+wait_for 60000 event_of wh-7900-a
+INV=$(qbo_state | jq -r '[.entities.Invoice[] | select(.DocNumber == "7900")][0].Id')
+assert_jq "the event shows its outcome (created) and the invoice it made" "$EVENT" \
+    ".status == \"processed\" and .outcome == \"created\" and .target == {\"system\": \"quickbooks\", \"entity\": \"Invoice\", \"id\": \"$INV\"}"
+deliver wh-7900-b
+wait_for 60000 event_of wh-7900-b
+assert_jq "the same order again: unchanged, the same invoice" "$EVENT" \
+    ".outcome == \"unchanged\" and .target.id == \"$INV\" and .result.flow == \"woo_order_to_qbo_invoice\""
+http GET /api/webhooks/events
+assert_jq "... and the first event still shows created" "$BODY" \
+    '[.events[] | select(.eventId == "wh-7900-a")][0].outcome == "created"'
+seed_orders 7900 1 13 7 2027-10-02T00:00:00 "4 Replay Road"
+EV_A=$(jq -r '[.events[] | select(.eventId == "wh-7900-a")][0].id' <<<"$BODY")
+http POST "/api/webhooks/events/$EV_A/replay"
+assert_eq "the first delivery replayed after the order changed" 200 "$CODE"
+wait_for 60000 event_of wh-7900-a
+assert_jq "... now shows what the replay did: updated, the same invoice" "$EVENT" \
+    ".outcome == \"updated\" and .target.id == \"$INV\" and .replayCount == 1"
+
+echo "== the refused order fixed at its source and retried: the partial run shows every failure resolved"
+python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" >"$T/fixed.json" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+o.update(id=6100, number="6100", date_modified_gmt="2026-02-03T00:00:00")
+print(json.dumps({"entity": "orders", "records": [o]}))
+PY
+curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' --data-binary @"$T/fixed.json" >/dev/null
+http POST /api/sync/retry -H 'Content-Type: application/json' --data-binary "{\"runId\": \"$RUN_PARTIAL\"}"
+none_left() { http GET /api/sync/failures; jq -e '.total == 0' <<<"$BODY" >/dev/null; }
+wait_for 120000 none_left
+http GET "/api/sync/status/$RUN_PARTIAL"
+assert_jq "after the fix and a retry: partial, every failure resolved, and when" "$BODY" \
+    '.state == "partial" and .failures.resolution == "all" and .failures.open == 0 and .failures.resolved == 21
+     and (.failures.lastResolvedAt | test("^20")) and (.failures.summary | test("all 21 resolved since, the last at 20"))'
+http GET "/api/sync/history?state=partial&limit=500"
+assert_jq "... the history shows it too" "$BODY" \
+    "[.items[] | select(.syncId == \"$RUN_PARTIAL\")][0].failures.resolution == \"all\""
 
 serve_stop
 assert_eq "serve stops cleanly" 0 "$STOP_RC"

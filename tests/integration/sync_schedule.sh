@@ -13,15 +13,15 @@ seed_orders 5000 5 3 3 2026-01-01T00:00:00
 
 post() { http POST /api/sync/schedules -H 'Content-Type: application/json' --data-binary "$1"; }
 post '{"entity": "orders", "intervalSeconds": 60, "cron": "* * * * *"}'
-assert_jq "interval and cron together: 400" "$BODY" '.error.code == "invalid_field" and .error.details.field == "intervalSeconds"'
+assert_jq "interval and cron together: 422" "$BODY" '.error.code == "invalid_field" and .error.details.field == "intervalSeconds"'
 post '{"entity": "orders", "cron": "61 * * * *"}'
-assert_jq "a bad cron: 400 naming its minute field" "$BODY" '.error.details.field == "cron" and (.error.message | test("minute"))'
+assert_jq "a bad cron: 422 naming its minute field" "$BODY" '.error.details.field == "cron" and (.error.message | test("minute"))'
 post '{"entity": "orders", "intervalSeconds": 0}'
-assert_eq "interval 0: 400" 400 "$CODE"
+assert_eq "interval 0: 422" 422 "$CODE"
 post '{"entity": "orders"}'
-assert_jq "neither: 400" "$BODY" '.error.details.field == "intervalSeconds"'
+assert_jq "neither: 422" "$BODY" '.error.details.field == "intervalSeconds"'
 post '{"entity": "widgets", "intervalSeconds": 5}'
-assert_jq "an entity without a flow: 400 naming entity" "$BODY" '.error.details.field == "entity"'
+assert_jq "an entity without a flow: 422 naming entity" "$BODY" '.error.details.field == "entity"'
 post '{"entity": "orders", "cron": "@daily"}'
 assert_eq "a cron schedule: 201" 201 "$CODE"
 assert_jq "... due at the next midnight UTC" "$BODY" '.cron == "@daily" and (.nextRunAt | test("T00:00:00"))'

@@ -112,8 +112,16 @@ echo "== WooCommerce: refused deliveries store nothing and are counted"
 R0=$(rows)
 REF0=$(metric 'tallysync_webhook_refused_total{source="woocommerce"}')
 ORDER='{"id":4242,"status":"processing"}'
-woo "$ORDER" "wrong-$A_SECRET" https://shop-a.example.com/
+woo "$ORDER" "wrong-$A_SECRET" https://shop-a.example.com/ refused-wrong-secret
 assert_eq "wrong secret: 401" 401 "$CODE"
+line=$(grep -F '"msg":"webhook refused"' "$SERVE_LOG" | grep -F 'refused-wrong-secret' | head -n 1)
+assert_ne "... the refusal is logged" "" "$line"
+assert_jq "... logged with route, delivery id, source and reason" "$line" \
+    '.level == "warn" and .route == "/api/webhooks/woocommerce" and .delivery == "refused-wrong-secret"
+     and .source == "https://shop-a.example.com/" and (.reason | test("signature")) and (.peer | length > 0)'
+assert_not_contains "... never the secret" "$line" "$A_SECRET"
+assert_not_contains "... nor the body" "$line" "4242"
+assert_not_contains "... nor the signature" "$line" "$(sign "wrong-$A_SECRET" "$ORDER")"
 assert_jq "... with no detail of why" "$BODY" '.error.code == "unauthorized" and .error.details == null'
 WOO_401_BODY=$BODY
 woo "$ORDER" "$B_SECRET" https://shop-a.example.com/
@@ -169,6 +177,9 @@ assert_eq "a signed body that is not JSON: 400" 400 "$CODE"
 assert_jq "... saying what is wrong" "$BODY" '.error.code == "malformed_payload" and (.error.message | contains("not valid JSON"))'
 assert_eq "... stored as rejected for audit" "rejected|shop-a" \
     "$(sql "SELECT status, tenant_id FROM webhook_events WHERE event_id = 'bad-1'")"
+line=$(grep -F '"msg":"webhook rejected"' "$SERVE_LOG" | grep -F '"delivery":"bad-1"' | head -n 1)
+assert_ne "... and logged" "" "$line"
+assert_jq "... with the reason, never the body" "$line" '(.reason | contains("not valid JSON")) and .route == "/api/webhooks/woocommerce"'
 woo '{"status":"x"}' "$A_SECRET" https://shop-a.example.com/ bad-2
 assert_eq "a signed order without an id: 400" 400 "$CODE"
 assert_jq "... naming the id" "$BODY" '.error.message | contains("\"id\"")'
@@ -189,6 +200,8 @@ assert_eq "signed with another app's verifier token: 401" 401 "$CODE"
 qbo /api/webhooks/quickbooks "$OLD_BODY" "$QBO_VERIFIER"
 assert_eq "a validly signed 2019 notification: 200 (Intuit must not hold later events back)" 200 "$CODE"
 assert_jq "... refused as stale: stored as rejected, no job" "$BODY" '.stale == 1 and .rejected == 1 and .jobs == 0'
+line=$(grep -F '"msg":"webhook rejected"' "$SERVE_LOG" | grep -F 'WEBHOOK_REPLAY_WINDOW_SECONDS' | head -n 1)
+assert_ne "... and logged as rejected (stale)" "" "$line"
 STALE_ID=$(sql "SELECT id FROM webhook_events WHERE source = 'quickbooks' AND status = 'rejected' AND error LIKE 'stale%'")
 assert_match "... kept with its time and the reason" '^[0-9]+$' "$STALE_ID"
 
@@ -230,6 +243,11 @@ R0=$(rows)
 REF0=$(metric 'tallysync_webhook_refused_total{source="quickbooks"}')
 qbo /api/webhooks/quickbooks "$CE4" "wrong-$QBO_VERIFIER"
 assert_eq "wrong verifier token: 401" 401 "$CODE"
+line=$(grep -F '"msg":"webhook refused"' "$SERVE_LOG" | grep -F '"route":"/api/webhooks/quickbooks"' | tail -n 1)
+assert_ne "... the refusal is logged" "" "$line"
+assert_jq "... logged with route, source and reason" "$line" \
+    '.source == "quickbooks" and (.reason | test("does not match QUICKBOOKS_WEBHOOK_SECRET"))'
+assert_not_contains "... never the verifier token" "$line" "$QBO_VERIFIER"
 HTTP_AUTH=0 http POST /api/webhooks/quickbooks/cloudevents -H 'Content-Type: application/json' --data-binary "$CE4"
 assert_eq "no intuit-signature: 401" 401 "$CODE"
 HTTP_AUTH=0 http POST /api/webhooks/quickbooks -H 'Content-Type: application/json' \
