@@ -42,7 +42,10 @@ local M = {}
 
 -- The seed's transformer_config plus tallysync's two additions, with their defaults.
 local CONFIG_FIELDS = {
-  shipping_item_id = { type = "string", default = "SHIPPING" },
+  -- null = automatic: QuickBooks' SHIPPING_ITEM_ID when the company allows shipping, else the
+  -- item named "Shipping" (found, or created when create_missing_items allows); see
+  -- M.shipping_ref. A string is an Item id used as is.
+  shipping_item_id = { type = "string_or_null", default = function() return json.null end },
   default_payment_terms_days = { type = "integer", default = 30 },
   custom_field_mappings = { type = "array", default = function() return json.array({}) end },
   tax_code_mappings = { type = "object", default = function() return json.object({}) end },
@@ -307,15 +310,24 @@ end
 ---------------------------------------------------------------------------------------------------
 -- running
 
+-- The company facts a mapping may read (ctx.company), when no target company was read (a dry
+-- run from files, `tallysync test`): shipping through an item named "Shipping" works in every
+-- company, SHIPPING_ITEM_ID only in one that turned shipping on.
+M.ASSUMED_COMPANY = { allow_shipping = false,
+  assumed = "no QuickBooks company was read: assuming AllowShipping off (shipping lines post " ..
+    "to the item named \"Shipping\")" }
+
 -- context(config, opts) -> the ctx a mapping's functions receive.
 -- opts.tenant, opts.dry_run, opts.ref (function(entity, key) -> target id), opts.refs (a table
--- { entity = { key = id } } answered first; the rest falls to opts.ref or the dry-run marker).
+-- { entity = { key = id } } answered first; the rest falls to opts.ref or the dry-run marker),
+-- opts.company ({ allow_shipping = bool } from the target's preferences; else ASSUMED_COMPANY).
 function M.context(config, opts)
   opts = opts or {}
   local ctx = {
     config = config,
     tenant = opts.tenant or "default",
     dry_run = opts.dry_run and true or false,
+    company = opts.company or M.ASSUMED_COMPANY,
   }
   local fallback = opts.ref or function(entity, key)
     -- A dry run knows no target ids: show what would be resolved (or created) first.

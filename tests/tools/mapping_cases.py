@@ -282,7 +282,7 @@ p.update({"name": "Ship Your Idea &ndash; Color: Black, Size: XXL " + "extra " *
 write(IT, "variation-colon-long-name", {"input": p})
 write(IT, "from-order-line-no-price", {"input": {"name": "Woo Album #2", "tax_status": "none"}})
 write(IT, "settings-income-account", {"input": fixture("product.json"),
-      "settings": {"shipping_item_id": "SHIPPING"}})
+      "settings": {"shipping_item_id": "SHIPPING_ITEM_ID"}})
 write(IT, "nameless-refused", {"input": {"id": 5, "sku": "X"}, "error": "name: missing"})
 
 # ------------------------------------------------------------------ POS
