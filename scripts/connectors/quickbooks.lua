@@ -23,6 +23,10 @@
 --                                      caller from the source record; longer than 50 chars or
 --                                      with characters outside [A-Za-z0-9-_.:] -> sha256-hashed),
 --                                      else a hash of entity and body
+--   M.preferences(ctx)              -> the company's Preferences object (GET /preferences)
+--   M.company(ctx [, companyinfo])  -> { allow_shipping, allow_discount, country, name }: what
+--                                      the mappings see as ctx.company (lib/qbo_company.lua);
+--                                      read by test() and at the start of every run
 --   M.update(ctx, entity, body)     -> object; sparse update (body needs Id and SyncToken, only
 --                                      the given fields change); 5010 -> re-read and
 --                                      nil, { conflict = true, current = <fresh>, code = "5010" }
@@ -116,6 +120,7 @@ local json = require "engine.json"
 local crypto = require "engine.crypto"
 local oauth = require "lib.quickbooks_oauth"
 local qbo_fault = require "lib.qbo_fault"
+local qbo_company = require "lib.qbo_company"
 
 M.ENTITIES = { Customer = true, Item = true, Invoice = true, SalesReceipt = true, Payment = true,
   CreditMemo = true, RefundReceipt = true }
@@ -248,7 +253,9 @@ local function refresh(ctx, failed_token)
   return true
 end
 
--- test(ctx) -> true, message | false, message
+-- test(ctx) -> true, message | false, message. After CompanyInfo, reads the Preferences: when
+-- orders with shipping could not be posted under the tenant's transformer_config the message
+-- ends with "; warning shipping_item_missing: <why>" (the status lists it as a warning).
 function M.test(ctx)
   local c = ctx.credentials
   if c.access_token == nil and not can_refresh(c) then
@@ -300,7 +307,27 @@ function M.test(ctx)
     return false, ("quickbooks answered 200 without CompanyInfo%s"):format(suffix)
   end
   local name = type(info.CompanyName) == "string" and info.CompanyName or c.realm_id
-  return true, ("connected to QuickBooks company %s (%s)"):format(name, c.environment or "sandbox")
+  local msg = ("connected to QuickBooks company %s (%s)"):format(utf8.len(name) and
+    utf8.len(name) > 60 and name:sub(1, utf8.offset(name, 61) - 1) .. "..." or name,
+    c.environment or "sandbox")
+  -- what the company's settings mean for posting: a warning the status shows (vault.c reads
+  -- "; warning <code>: <text>" from the test message)
+  local company, cerr = M.company(ctx, info)
+  if not company then
+    return true, msg .. "; warning preferences_unreadable: the company's preferences could " ..
+      "not be read (" .. tostring(cerr) .. ")"
+  end
+  local config = qbo_company.tenant_config(ctx.tenant)
+  local item
+  if not company.allow_shipping and config.shipping_item_id == json.null
+      and config.create_missing_items == false then
+    local rows = M.query(ctx, "SELECT * FROM Item WHERE Name = " .. M.quote("Shipping"),
+      { max_pages = 1 })
+    item = rows and rows[1] or nil
+  end
+  local w = qbo_company.shipping_warning(company, config, item)
+  if w then msg = msg .. "; warning " .. w.code .. ": " .. w.message end
+  return true, msg
 end
 
 
@@ -560,6 +587,30 @@ function M.write(ctx, entity, records)
     end
   end
   return results
+end
+
+-- preferences(ctx) -> the company's Preferences object (GET /preferences) | nil, err
+function M.preferences(ctx)
+  local body, err = call(ctx, "GET", "preferences", { request_id = read_id() })
+  if not body then return nil, err end
+  if type(body.Preferences) ~= "table" then
+    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without Preferences" }
+  end
+  return body.Preferences
+end
+
+-- company(ctx [, info]) -> ctx.company for the mappings (lib/qbo_company.from): the
+-- Preferences and CompanyInfo (info, when the caller has read it) | nil, err
+function M.company(ctx, info)
+  local prefs, err = M.preferences(ctx)
+  if not prefs then return nil, err end
+  if info == nil then
+    local realm = http.urlencode(ctx.credentials.realm_id or "")
+    local body, ierr = call(ctx, "GET", "companyinfo/" .. realm, { request_id = read_id() })
+    if not body then return nil, ierr end
+    info = body.CompanyInfo
+  end
+  return qbo_company.from(prefs, info)
 end
 
 -- }=======================
