@@ -317,6 +317,14 @@ M.ASSUMED_COMPANY = { allow_shipping = false,
   assumed = "no QuickBooks company was read: assuming AllowShipping off (shipping lines post " ..
     "to the item named \"Shipping\")" }
 
+-- assumption_note(name) -> what mapping NAME assumes about its target without a company read
+-- (`tallysync dry-run` and `tallysync test` print it), or nil (a target with no such notion).
+function M.assumption_note(name)
+  local ok, m = pcall(M.load, name)
+  if not ok or type(m.target) ~= "table" or m.target.connector ~= "quickbooks" then return nil end
+  return M.ASSUMED_COMPANY.assumed
+end
+
 -- context(config, opts) -> the ctx a mapping's functions receive.
 -- opts.tenant, opts.dry_run, opts.ref (function(entity, key) -> target id), opts.refs (a table
 -- { entity = { key = id } } answered first; the rest falls to opts.ref or the dry-run marker),

@@ -248,7 +248,8 @@ local function doc_total(doc, currency)
     if type(l) == "table" and l.DetailType ~= "SubTotalLineDetail" and l.Amount ~= nil then
       local a = money.parse(l.Amount, dec, "half_even")
       if a == nil then return nil end
-      sum = money.add(sum, a)
+      -- a discount line's Amount is positive and comes off the total
+      sum = l.DetailType == "DiscountLineDetail" and money.sub(sum, a) or money.add(sum, a)
     end
   end
   local tax = type(doc.TxnTaxDetail) == "table" and doc.TxnTaxDetail.TotalTax

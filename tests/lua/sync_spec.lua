@@ -85,6 +85,15 @@ case("one create goes alone; several go in one batch, results matched in order",
   eq(page.items[1].doc, nil, "documents are dropped before C reads the page")
 end)
 
+case("a total from the document itself takes its discount line off", function()
+  local d = doc(4)
+  d.Line[1].Amount = 30
+  d.Line[2] = { Amount = 2, DetailType = "DiscountLineDetail" }
+  local page = sync.write(state(fake()), { items = { { action = "unchanged", source_id = "4",
+    doc = d, currency = "USD" } } })
+  eq(page.items[1].target_total, 2935, "30 - 2 + 1.35")
+end)
+
 case("6140 after a crash: our own document is adopted, never created twice", function()
   local t = fake{ create = function() return nil, { code = "6140", message = "Duplicate Document Number" } end,
     rows = { { Id = "55", SyncToken = "3", DocNumber = "727", PrivateNote = "WooCommerce order #727\nother" } } }

@@ -219,6 +219,28 @@ def check_item(body):
                       "IncomeAccountRef")
 
 
+def computed(ent, obj):
+    """The read-only totals QuickBooks computes on a sales document (3.4: TotalAmt, Balance):
+    sales lines - discount lines + TxnTaxDetail.TotalTax. Sets them on obj in place."""
+    if ent not in SALES_DOCS or not isinstance(obj.get("Line"), list):
+        return
+    total = Decimal(0)
+    for line in obj["Line"]:
+        if not isinstance(line, dict) or line.get("Amount") is None:
+            continue
+        kind = line.get("DetailType")
+        if kind == "SalesItemLineDetail":
+            total += Decimal(str(line["Amount"]))
+        elif kind == "DiscountLineDetail":
+            total -= Decimal(str(line["Amount"]))
+    tax = get(obj, "TxnTaxDetail.TotalTax")
+    if tax is not None:
+        total += Decimal(str(tax))
+    obj["TotalAmt"] = float(total)
+    if ent == "Invoice":
+        obj["Balance"] = float(total)
+
+
 def check(ent, body, entities, company):
     """Raise Refusal for the first rule body breaks. entities: {entity: {id: obj}} as the
     company holds them (before a batch); company: the mock's preferences and country."""

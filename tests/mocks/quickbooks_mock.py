@@ -466,6 +466,7 @@ def save(ent, body, snapshot=None, seed=False):
             new = {k: v for k, v in body.items() if k != "SyncToken"}
             new["MetaData"] = cur.get("MetaData")
         new["Id"] = oid
+        qbo_rules.computed(ent, new)
         new["SyncToken"] = str(int(cur["SyncToken"]) + 1)
         new["sparse"] = False
         new["domain"] = "QBO"
@@ -482,6 +483,8 @@ def save(ent, body, snapshot=None, seed=False):
         obj["Id"] = str(S["next_id"])
     obj["Id"] = str(obj["Id"])
     obj["SyncToken"] = str(obj.get("SyncToken", "0"))
+    if not seed:
+        qbo_rules.computed(ent, obj)
     obj.setdefault("domain", "QBO")
     obj["sparse"] = False
     if ent in NAME_SHARED:
