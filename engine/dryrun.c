@@ -268,8 +268,8 @@ static void dryrun_note(struct eng_vm *vm, const char *mapping)
     lua_State *L = eng_vm_state(vm);
     int top = lua_gettop(L);
     struct eng_err err = {0};
-    if (eng_vm_load(vm, "=dry-run", boot, sizeof boot - 1, &err) == 0) {
-        lua_pushstring(L, mapping);
+    if (eng_vm_load(vm, "=dry-run", boot, sizeof boot - 1, &err) == 0 &&
+        eng_vm_push_string(vm, mapping, strlen(mapping), &err) == 0) {
         if (eng_vm_pcall(vm, 1, 1, &err) == 0 && lua_type(L, -1) == LUA_TSTRING)
             fprintf(stderr, "tallysync dry-run: note: %s\n", lua_tostring(L, -1));
     }

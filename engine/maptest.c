@@ -149,9 +149,11 @@ static void maptest_note(struct eng_vm *vm, char **names, size_t n)
     int top = lua_gettop(L);
     for (size_t i = 0; i < n; i++) {
         struct eng_err err = {0};
-        if (eng_vm_load(vm, "=test", boot, sizeof boot - 1, &err) != 0)
+        if (eng_vm_load(vm, "=test", boot, sizeof boot - 1, &err) != 0 ||
+            eng_vm_push_string(vm, names[i], strlen(names[i]), &err) != 0) {
+            lua_settop(L, top);
             break;
-        lua_pushstring(L, names[i]);
+        }
         int ok = eng_vm_pcall(vm, 1, 1, &err) == 0 && lua_type(L, -1) == LUA_TSTRING;
         if (ok)
             fprintf(stderr, "note: cases without \"company\" assume: %s\n", lua_tostring(L, -1));

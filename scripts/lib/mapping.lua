@@ -321,7 +321,11 @@ M.ASSUMED_COMPANY = { allow_shipping = false,
 -- (`tallysync dry-run` and `tallysync test` print it), or nil (a target with no such notion).
 function M.assumption_note(name)
   local ok, m = pcall(M.load, name)
-  if not ok or type(m.target) ~= "table" or m.target.connector ~= "quickbooks" then return nil end
+  local sales = { Invoice = true, SalesReceipt = true, CreditMemo = true, RefundReceipt = true }
+  if not ok or type(m.target) ~= "table" or m.target.connector ~= "quickbooks"
+      or not sales[m.target.entity] then
+    return nil
+  end
   return M.ASSUMED_COMPANY.assumed
 end
 
