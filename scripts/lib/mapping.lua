@@ -315,11 +315,19 @@ end
 -- company, SHIPPING_ITEM_ID only in one that turned shipping on.
 M.ASSUMED_COMPANY = { allow_shipping = false,
   assumed = "no QuickBooks company was read: assuming AllowShipping off (shipping lines post " ..
-    "to the item named \"Shipping\")" }
+    "to the item named \"Shipping\") and a company outside the US (a taxed line with no " ..
+    "mapped tax code gets no TaxCodeRef, not TAX)" }
 
--- assumption_note(name) -> what mapping NAME assumes about its target without a company read
--- (`tallysync dry-run` and `tallysync test` print it), or nil (a target with no such notion).
-function M.assumption_note(name)
+-- assumption_note(name [, config_text]) -> what mapping NAME assumes about its target without a
+-- company read (`tallysync dry-run` and `tallysync test` print it), or nil: a target with no
+-- such notion, or settings that leave nothing to the company (shipping_item_id and
+-- default_tax_code_id both set).
+function M.assumption_note(name, config_text)
+  local config = config_text and M.config(config_text)
+  if config and config.shipping_item_id ~= json.null and config.default_tax_code_id ~= json.null
+  then
+    return nil
+  end
   local ok, m = pcall(M.load, name)
   local sales = { Invoice = true, SalesReceipt = true, CreditMemo = true, RefundReceipt = true }
   if not ok or type(m.target) ~= "table" or m.target.connector ~= "quickbooks"

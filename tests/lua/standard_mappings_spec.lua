@@ -230,6 +230,12 @@ test("shipping by default: AllowShipping on -> SHIPPING_ITEM_ID; an explicit id 
   -- without a company (dry run from files, tallysync test): the stated assumption
   eq(ctx.company.allow_shipping, false, "assumed off")
   assert(ctx.company.assumed:find("AllowShipping off", 1, true), "the assumption is stated")
+  eq(mapping.assumption_note("woo_order_to_qbo_invoice"), ctx.company.assumed, "tools say it")
+  eq(mapping.assumption_note("woo_order_to_qbo_invoice",
+    '{"shipping_item_id": "7", "default_tax_code_id": "TAX"}'), nil, "nothing left to assume")
+  assert(mapping.assumption_note("woo_order_to_qbo_invoice", '{"shipping_item_id": "7"}'),
+    "the tax default still depends on the company")
+  eq(mapping.assumption_note("woo_customer_to_qbo_customer"), nil, "not a sales document")
 end)
 
 test("shipping by default: refunds and POS sales require the same item", function()
