@@ -49,12 +49,12 @@
 --        on_tokens = function(tokens)?, refresh_begin = function(opts)?,
 --        refresh_end = function(opts)? }  (the engine's ctx: lib/credentials.lua build_context)
 -- Every request: minorversion=75, Accept: application/json, Bearer access token, a requestid,
--- the per-realm limits rate = { key = "quickbooks:<realm>", per_second = 500/60, burst = 10,
--- concurrent = 10 } (Intuit's published limits), engine.http's retries (429 honouring
+-- the per-realm limits (Intuit's published ones: 500 a minute, 10 at once; M.rate keeps burst +
+-- a minute's pace within them), engine.http's retries (429 honouring
 -- Retry-After, 503, connection failures, and timeouts/resets: requests carry a requestid, so they
 -- are retried as idempotent); a 500/502/504 answer is tried again up to 2 more times here.
 -- Batches are also paced to the batch endpoint's own limit: rate key "quickbooks-batch:<realm>",
--- 40 per minute.
+-- 40 per minute burst included.
 -- Tokens: refreshed with lib.quickbooks_oauth before a request when access_token_expires_at is
 -- within 5 minutes (needs_refresh), and once on a 401 (test() too). Intuit rotates the refresh
 -- token and wants one refresh per company at a time, so with the engine's ctx a refresh is:
@@ -134,6 +134,8 @@ M.RATE_PER_MINUTE = 500 -- per realm, batch requests included (external-apis.md 
 M.CONCURRENT = 10       -- per realm per app
 M.BATCH_PER_MINUTE = 40 -- the batch endpoint's own limit per realm (3.7)
 M.BATCH_CONCURRENT = 2  -- of the 10, at most this many are batches
+M.BURST = 10            -- requests a realm may send at once (then paced; see M.rate)
+M.BATCH_BURST = 5
 M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
 
 local ERR_MT = { __tostring = function(e) return e.message end }
@@ -333,6 +335,20 @@ end
 
 local RETRY_STATUS = { [500] = true, [502] = true, [504] = true }
 
+-- rate(realm, batch) -> engine.http's rate table for a request. A token bucket lets `burst`
+-- requests through at once and then `per_second`: burst + 60 x per_second per minute, which
+-- must stay within Intuit's per-minute limit (a bucket paced at the limit itself lets the
+-- burst more through, and the 41st batch of a busy minute is answered 429).
+function M.rate(realm, batch)
+  if batch then -- paced to the batch endpoint's own limit
+    return { key = "quickbooks-batch:" .. realm, burst = M.BATCH_BURST,
+      per_second = (M.BATCH_PER_MINUTE - M.BATCH_BURST) / 60, concurrent = M.BATCH_CONCURRENT }
+  end
+  return { key = "quickbooks:" .. realm, burst = M.BURST,
+    per_second = (M.RATE_PER_MINUTE - M.BURST) / 60,
+    concurrent = M.CONCURRENT - M.BATCH_CONCURRENT }
+end
+
 -- call(ctx, method, path, opts) -> decoded body, resp | nil, err
 -- opts: query (table), json (body), request_id. Fault (any status) -> error.
 local function call(ctx, method, path, o)
@@ -355,14 +371,7 @@ local function call(ctx, method, path, o)
     local q = { minorversion = M.MINOR_VERSION, requestid = o.request_id }
     for k, v in pairs(o.query or {}) do q[k] = v end
     local used_token = c.access_token
-    local rate
-    if path == "batch" then -- paced to the batch endpoint's own limit
-      rate = { key = "quickbooks-batch:" .. c.realm_id, per_second = M.BATCH_PER_MINUTE / 60,
-        burst = 5, concurrent = M.BATCH_CONCURRENT }
-    else
-      rate = { key = "quickbooks:" .. c.realm_id, per_second = M.RATE_PER_MINUTE / 60,
-        burst = 10, concurrent = M.CONCURRENT - M.BATCH_CONCURRENT }
-    end
+    local rate = M.rate(c.realm_id, path == "batch")
     local resp, msg, code = http.request{
       method = method, url = url, query = q, json = o.json,
       headers = { Authorization = "Bearer " .. used_token, Accept = "application/json" },

@@ -209,6 +209,15 @@ case("batch write: results matched by bId, one failing item", function()
   eq(stale[1].current.SyncToken, "2", "current in batch")
 end)
 
+case("pacing never lets more through in a minute than Intuit allows (burst included)", function()
+  for _, t in ipairs({ { qbo.rate("1", true), 40 }, { qbo.rate("1", false), 500 } }) do
+    local r, limit = t[1], t[2]
+    assert(r.burst + r.per_second * 60 <= limit, ("%s: burst %d + %.2f a second x 60 > %d")
+      :format(r.key, r.burst, r.per_second, limit))
+    assert(r.per_second > 0 and r.burst >= 1, r.key .. ": still sends")
+  end
+end)
+
 case("batch write: 35 records go in 2 batches of at most 30", function()
   local recs = {}
   for i = 1, 35 do

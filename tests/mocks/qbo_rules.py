@@ -241,9 +241,24 @@ def computed(ent, obj):
         obj["Balance"] = float(total)
 
 
+# Required on create (3.3, 3.4): an Invoice / CreditMemo / Payment is a customer's.
+REQUIRED = {"Invoice": ("CustomerRef",), "CreditMemo": ("CustomerRef",),
+            "Payment": ("CustomerRef", "TotalAmt")}
+
+
+def check_required(ent, body):
+    if body.get("sparse") is True:
+        return  # a sparse update sends only what changes
+    for f in REQUIRED.get(ent, ()):
+        if body.get(f) is None:
+            raise Refusal(2020, "Required param missing, need to supply the required value",
+                          "Required parameter %s is missing in the request" % f, f)
+
+
 def check(ent, body, entities, company):
     """Raise Refusal for the first rule body breaks. entities: {entity: {id: obj}} as the
     company holds them (before a batch); company: the mock's preferences and country."""
+    check_required(ent, body)
     check_lengths(ent, body)
     check_names(ent, body)
     check_emails(body)

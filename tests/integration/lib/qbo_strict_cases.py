@@ -171,6 +171,13 @@ def main():
         "Name": uniq("Svc"), "Type": "Service"}), code="2020")
     refused("IncomeAccountRef to nothing", *create("Item", {
         "Name": uniq("Svc"), "Type": "Service", "IncomeAccountRef": {"value": "4242"}}), code="2500")
+    # required fields
+    st, d = create("Invoice", {"Line": [line(item)]})
+    refused("an invoice without CustomerRef", st, d, code="2020")
+    refused("a payment without TotalAmt", *create("Payment", {"CustomerRef": {"value": cust["Id"]}}),
+            code="2020")
+    accepted("a payment with CustomerRef and TotalAmt", *create("Payment", {
+        "CustomerRef": {"value": cust["Id"]}, "TotalAmt": 5}))
     # lines
     refused("an invoice without lines", *inv(Line=[]), code="6000")
     refused("Amount != Qty x UnitPrice", *inv(Line=[line(item, qty=3, price=3.33, amount=10)]),
