@@ -261,6 +261,24 @@ static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, const 
     return rc == 0 ? 0 : 1;
 }
 
+/* Say on stderr what the mapping assumed about its target company: a dry run reads none
+ * (lib/mapping.lua assumption_note; nothing when the settings leave nothing to it). */
+static void dryrun_note(struct eng_vm *vm, const char *mapping, const char *config, size_t conflen)
+{
+    static const char boot[] = "return require('lib.mapping').assumption_note(...)";
+    lua_State *L = eng_vm_state(vm);
+    int top = lua_gettop(L);
+    struct eng_err err = {0};
+    if (eng_vm_load(vm, "=dry-run", boot, sizeof boot - 1, &err) == 0 &&
+        eng_vm_push_string(vm, mapping, strlen(mapping), &err) == 0 &&
+        (config == NULL || eng_vm_push_string(vm, config, conflen, &err) == 0)) {
+        if (eng_vm_pcall(vm, config != NULL ? 2 : 1, 1, &err) == 0 &&
+            lua_type(L, -1) == LUA_TSTRING)
+            fprintf(stderr, "tallysync dry-run: note: %s\n", lua_tostring(L, -1));
+    }
+    lua_settop(L, top);
+}
+
 int eng_cli_dry_run(int argc, char **argv)
 {
     if (eng_cli_wants_help(argc, argv)) {
@@ -318,6 +336,8 @@ int eng_cli_dry_run(int argc, char **argv)
         fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
     else
         status = dryrun_execute(vm, &a, input, inlen, config, conflen);
+    if (status == 0)
+        dryrun_note(vm, a.mapping, config, conflen);
     eng_vm_free(vm);
     free(input);
     free(config);

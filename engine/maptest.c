@@ -140,6 +140,29 @@ static void maptest_run_mapping(struct eng_vm *vm, int mod, const char *testdir,
     maptest_free_list(cases, n);
 }
 
+/* Say on stderr what cases without "company" assumed about the QuickBooks company (the first
+ * tested mapping that targets QuickBooks; lib/mapping.lua assumption_note). */
+static void maptest_note(struct eng_vm *vm, char **names, size_t n)
+{
+    static const char boot[] = "return require('lib.mapping').assumption_note(...)";
+    lua_State *L = eng_vm_state(vm);
+    int top = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+        struct eng_err err = {0};
+        if (eng_vm_load(vm, "=test", boot, sizeof boot - 1, &err) != 0 ||
+            eng_vm_push_string(vm, names[i], strlen(names[i]), &err) != 0) {
+            lua_settop(L, top);
+            break;
+        }
+        int ok = eng_vm_pcall(vm, 1, 1, &err) == 0 && lua_type(L, -1) == LUA_TSTRING;
+        if (ok)
+            fprintf(stderr, "note: cases without \"company\" assume: %s\n", lua_tostring(L, -1));
+        lua_settop(L, top);
+        if (ok)
+            break;
+    }
+}
+
 int eng_cli_test(int argc, char **argv)
 {
     if (eng_cli_wants_help(argc, argv)) {
@@ -192,6 +215,7 @@ int eng_cli_test(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             maptest_run_mapping(vm, mod, testdir, names[i], &c);
         printf("%d passed, %d failed\n", c.passed, c.failed);
+        maptest_note(vm, names, n);
         status = c.failed == 0 ? 0 : 1;
     }
     fflush(stdout);

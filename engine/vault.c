@@ -849,8 +849,43 @@ static void json_text_col(struct eng_buf *out, struct eng_store_stmt *s, int col
     }
 }
 
+/* The warning a passed connection test named: its message ends "...; warning CODE: text" when
+ * the connection works but something will fail anyway (QuickBooks: shipping_item_missing). The
+ * status lists it until the next test. Returns n + 1 when one was written (after a comma when
+ * n > 0), else n. */
+static int test_warning(struct eng_buf *out, struct eng_store_stmt *s, int n)
+{
+    static const char mark[] = "; warning ";
+    if (eng_store_column_type(s, 4) == ENG_STORE_NULL || eng_store_column_int64(s, 4) == 0 ||
+        eng_store_column_type(s, 5) != ENG_STORE_TEXT) {
+        return n;
+    }
+    size_t len = 0;
+    const char *m = eng_store_column_text(s, 5, &len);
+    const char *w = m != NULL ? strstr(m, mark) : NULL;
+    if (w == NULL) {
+        return n;
+    }
+    const char *code = w + sizeof mark - 1;
+    size_t clen = strspn(code, "abcdefghijklmnopqrstuvwxyz_");
+    if (clen == 0 || clen > 64 || code[clen] != ':' || code[clen + 1] != ' ') {
+        return n;
+    }
+    const char *text = code + clen + 2;
+    if (n > 0) {
+        eng_buf_putc(out, ',');
+    }
+    eng_buf_puts(out, "{\"code\":");
+    eng_buf_json_str(out, code, clen);
+    eng_buf_puts(out, ",\"message\":");
+    eng_buf_json_str(out, text, len - (size_t)(text - m));
+    eng_buf_putc(out, '}');
+    return n + 1;
+}
+
 /* The warnings of a status row (columns as status_row's), comma-separated JSON objects: a refused
- * refresh token, a refresh token past or near its expiry (the user must connect again). */
+ * refresh token, a refresh token past or near its expiry (the user must connect again), what the
+ * last passed test warned about. */
 static void status_warnings(struct eng_buf *out, struct eng_store_stmt *s)
 {
     const char *platform = eng_store_column_text(s, 0, NULL);
@@ -868,6 +903,7 @@ static void status_warnings(struct eng_buf *out, struct eng_store_stmt *s)
         eng_buf_putc(out, '}');
         n++;
     }
+    n = test_warning(out, s, n);
     const char *rt =
         eng_store_column_type(s, 9) == ENG_STORE_TEXT ? eng_store_column_text(s, 9, NULL) : NULL;
     if (rt == NULL || eng_store_column_type(s, 10) == ENG_STORE_NULL) {

@@ -9,7 +9,9 @@
 -- * Lines: one SalesItemLineDetail per item at total_minor + discount_minor (the price before
 --   its discount; UnitPrice = that / quantity, as the WooCommerce flows do), then one
 --   DiscountLineDetail for all item discounts plus the order discount, then shipping on
---   shipping_item_id. TotalTax = tax_minor; TaxCodeRef from tax_code_mappings[item tax_code],
+--   shipping_item_id, or by default (null) on QuickBooks' SHIPPING_ITEM_ID when the company's
+--   AllowShipping is on, else on the item named "Shipping" (required, created like the sale's
+--   items; lib/qbo_doc shipping_ref). TotalTax = tax_minor; TaxCodeRef from tax_code_mappings[item tax_code],
 --   else default_tax_code_id for an item that carries tax.
 -- * Invariant: lines - discount + tax == total_minor, exactly (the POS stores integers, there is
 --   no rounding to explain): otherwise an error stating both totals.
@@ -117,7 +119,7 @@ local function map(o, ctx)
   local shipping = doc.minor(who, "shipping_minor", o.shipping_minor, 0)
   if shipping ~= 0 then
     lines[#lines + 1] = doc.sales_line(who, { field = "shipping_minor",
-      item_ref = text(config.shipping_item_id) or "SHIPPING", description = "Shipping", qty = 1,
+      item_ref = doc.shipping_ref(ctx), description = "Shipping", qty = 1,
       amount = shipping, decimals = decimals })
     sum = money.add(sum, shipping)
   end
@@ -188,6 +190,9 @@ return {
           create = (ctx.config or {}).create_missing_items ~= false }
       end
     end
+    local ship = (math.type(o.shipping_minor) == "integer" and o.shipping_minor ~= 0)
+      and doc.shipping_requirement(ctx)
+    if ship and not seen[ship.key] then out[#out + 1] = ship end
     return out
   end,
   total = function(o)

@@ -13,7 +13,7 @@
 -- * Lines, in this order: one SalesItemLineDetail per line item, at its `subtotal` (the price
 --   before coupons, tax excluded); then ONE DiscountLineDetail (PercentBased false) for the
 --   coupons; then one line per fee (negative fees allowed) and per shipping line (ItemRef =
---   shipping_item_id). WooCommerce's line `total` is already after coupons, so the discount line
+--   shipping_item_id, see "Shipping" below). WooCommerce's line `total` is already after coupons, so the discount line
 --   is exactly sum(subtotal - total) over the line items: the coupons appear once, as the issue
 --   asks, and never twice. Coupon codes and amounts go in the discount line's Description; when
 --   coupon_lines[].discount disagree with the line items (WooCommerce rounds them separately),
@@ -56,7 +56,15 @@
 --   name (key "email:<lower-case address>" or "name:<DisplayName>", flow
 --   woo_customer_to_qbo_customer); items by SKU, then by name ("sku:<sku>" / "name:<name>",
 --   flow woo_product_to_qbo_item; created only when create_missing_items is not false). Fees
---   use the item named like the fee ("name:<fee name>"), shipping the configured shipping_item_id.
+--   use the item named like the fee ("name:<fee name>").
+-- * Shipping: an explicit shipping_item_id is used as is. By default (null) the company decides
+--   (ctx.company, read from its Preferences at the start of a run): with
+--   SalesFormsPrefs.AllowShipping on, QuickBooks' own "SHIPPING_ITEM_ID"; otherwise the item
+--   named "Shipping" ("name:Shipping", required like a fee's item, created when
+--   create_missing_items allows). Without a company (dry run from files, `tallysync test`) the
+--   mapping assumes AllowShipping off (lib/mapping ASSUMED_COMPANY).
+-- * Tax codes with default_tax_code_id null: a taxed line in a US company (ctx.company.country)
+--   takes QuickBooks' literal "TAX"; elsewhere an unmapped rate leaves the line without a code.
 -- * Paid orders as SalesReceipts: with paid_orders_as = "SalesReceipt", an order WooCommerce has
 --   been paid for (date_paid set, status not pending / on-hold / failed / cancelled) is the
 --   woo_order_to_qbo_sales_receipt flow's, same lines; `select` tells the orchestrator which

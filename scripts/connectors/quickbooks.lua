@@ -23,6 +23,10 @@
 --                                      caller from the source record; longer than 50 chars or
 --                                      with characters outside [A-Za-z0-9-_.:] -> sha256-hashed),
 --                                      else a hash of entity and body
+--   M.preferences(ctx)              -> the company's Preferences object (GET /preferences)
+--   M.company(ctx [, companyinfo])  -> { allow_shipping, allow_discount, country, name }: what
+--                                      the mappings see as ctx.company (lib/qbo_company.lua);
+--                                      read by test() and at the start of every run
 --   M.update(ctx, entity, body)     -> object; sparse update (body needs Id and SyncToken, only
 --                                      the given fields change); 5010 -> re-read and
 --                                      nil, { conflict = true, current = <fresh>, code = "5010" }
@@ -45,12 +49,12 @@
 --        on_tokens = function(tokens)?, refresh_begin = function(opts)?,
 --        refresh_end = function(opts)? }  (the engine's ctx: lib/credentials.lua build_context)
 -- Every request: minorversion=75, Accept: application/json, Bearer access token, a requestid,
--- the per-realm limits (500 a minute, 10 at once; M.pace keeps every sliding minute within
--- them), engine.http's retries (429 honouring Retry-After, 503, connection failures, and
--- timeouts/resets: requests carry a requestid, so they are retried as idempotent); a
--- 500/502/504 answer is tried again up to 2 more times here.
+-- the per-realm limits (Intuit's published ones: 500 a minute, 10 at once; M.rate keeps burst +
+-- a minute's pace within them), engine.http's retries (429 honouring
+-- Retry-After, 503, connection failures, and timeouts/resets: requests carry a requestid, so they
+-- are retried as idempotent); a 500/502/504 answer is tried again up to 2 more times here.
 -- Batches are also paced to the batch endpoint's own limit: rate key "quickbooks-batch:<realm>",
--- 40 per minute.
+-- 40 per minute burst included.
 -- Tokens: refreshed with lib.quickbooks_oauth before a request when access_token_expires_at is
 -- within 5 minutes (needs_refresh), and once on a 401 (test() too). Intuit rotates the refresh
 -- token and wants one refresh per company at a time, so with the engine's ctx a refresh is:
@@ -116,6 +120,7 @@ local json = require "engine.json"
 local crypto = require "engine.crypto"
 local oauth = require "lib.quickbooks_oauth"
 local qbo_fault = require "lib.qbo_fault"
+local qbo_company = require "lib.qbo_company"
 
 M.ENTITIES = { Customer = true, Item = true, Invoice = true, SalesReceipt = true, Payment = true,
   CreditMemo = true, RefundReceipt = true }
@@ -129,20 +134,10 @@ M.RATE_PER_MINUTE = 500 -- per realm, batch requests included (external-apis.md 
 M.CONCURRENT = 10       -- per realm per app
 M.BATCH_PER_MINUTE = 40 -- the batch endpoint's own limit per realm (3.7)
 M.BATCH_CONCURRENT = 2  -- of the 10, at most this many are batches
+M.BURST = 10            -- requests a realm may send at once (then paced; see M.rate)
+M.BATCH_BURST = 5
+M.PACE_WINDOW_S = 61 -- Intuit counts a minute; one second more absorbs arrival jitter
 M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
-M.RATE_BURST = 10
-M.BATCH_BURST = 2
-M.PACE_WINDOW_S = 61 -- Intuit counts per minute; one second more absorbs arrival jitter
-
--- pace(key, per_minute, burst, concurrent) -> engine.http rate option. A token bucket of size
--- `burst` refilled at r per second lets through at most burst + r * W requests in any window of
--- W seconds, so to stay within `per_minute` in every (sliding) minute the refill must be
--- (per_minute - burst) / 60, not per_minute / 60: the latter overshoots by `burst` and the
--- vendor answers 429 to the excess (seen as runs ending partial under load).
-function M.pace(key, per_minute, burst, concurrent)
-  return { key = key, per_second = (per_minute - burst) / M.PACE_WINDOW_S, burst = burst,
-    concurrent = concurrent }
-end
 
 local ERR_MT = { __tostring = function(e) return e.message end }
 
@@ -261,7 +256,9 @@ local function refresh(ctx, failed_token)
   return true
 end
 
--- test(ctx) -> true, message | false, message
+-- test(ctx) -> true, message | false, message. After CompanyInfo, reads the Preferences: when
+-- orders with shipping could not be posted under the tenant's transformer_config the message
+-- ends with "; warning shipping_item_missing: <why>" (the status lists it as a warning).
 function M.test(ctx)
   local c = ctx.credentials
   if c.access_token == nil and not can_refresh(c) then
@@ -313,11 +310,45 @@ function M.test(ctx)
     return false, ("quickbooks answered 200 without CompanyInfo%s"):format(suffix)
   end
   local name = type(info.CompanyName) == "string" and info.CompanyName or c.realm_id
-  return true, ("connected to QuickBooks company %s (%s)"):format(name, c.environment or "sandbox")
+  local msg = ("connected to QuickBooks company %s (%s)"):format(utf8.len(name) and
+    utf8.len(name) > 60 and name:sub(1, utf8.offset(name, 61) - 1) .. "..." or name,
+    c.environment or "sandbox")
+  -- what the company's settings mean for posting: a warning the status shows (vault.c reads
+  -- "; warning <code>: <text>" from the test message)
+  local company, cerr = M.company(ctx, info)
+  if not company then
+    return true, msg .. "; warning preferences_unreadable: the company's preferences could " ..
+      "not be read (" .. tostring(cerr) .. ")"
+  end
+  local config = qbo_company.tenant_config(ctx.tenant)
+  local item
+  if not company.allow_shipping and config.shipping_item_id == json.null
+      and config.create_missing_items == false then
+    local rows = M.query(ctx, "SELECT * FROM Item WHERE Name = " .. M.quote("Shipping"),
+      { max_pages = 1 })
+    item = rows and rows[1] or nil
+  end
+  local w = qbo_company.shipping_warning(company, config, item)
+  if w then msg = msg .. "; warning " .. w.code .. ": " .. w.message end
+  return true, msg
 end
 
 
 local RETRY_STATUS = { [500] = true, [502] = true, [504] = true }
+
+-- rate(realm, batch) -> engine.http's rate table for a request. A token bucket lets `burst`
+-- requests through at once and then `per_second`: burst + 60 x per_second per minute, which
+-- must stay within Intuit's per-minute limit (a bucket paced at the limit itself lets the
+-- burst more through, and the 41st batch of a busy minute is answered 429).
+function M.rate(realm, batch)
+  if batch then -- paced to the batch endpoint's own limit
+    return { key = "quickbooks-batch:" .. realm, burst = M.BATCH_BURST,
+      per_second = (M.BATCH_PER_MINUTE - M.BATCH_BURST) / M.PACE_WINDOW_S, concurrent = M.BATCH_CONCURRENT }
+  end
+  return { key = "quickbooks:" .. realm, burst = M.BURST,
+    per_second = (M.RATE_PER_MINUTE - M.BURST) / M.PACE_WINDOW_S,
+    concurrent = M.CONCURRENT - M.BATCH_CONCURRENT }
+end
 
 -- call(ctx, method, path, opts) -> decoded body, resp | nil, err
 -- opts: query (table), json (body), request_id. Fault (any status) -> error.
@@ -341,14 +372,7 @@ local function call(ctx, method, path, o)
     local q = { minorversion = M.MINOR_VERSION, requestid = o.request_id }
     for k, v in pairs(o.query or {}) do q[k] = v end
     local used_token = c.access_token
-    local rate
-    if path == "batch" then -- paced to the batch endpoint's own limit
-      rate = M.pace("quickbooks-batch:" .. c.realm_id, M.BATCH_PER_MINUTE, M.BATCH_BURST,
-        M.BATCH_CONCURRENT)
-    else
-      rate = M.pace("quickbooks:" .. c.realm_id, M.RATE_PER_MINUTE, M.RATE_BURST,
-        M.CONCURRENT - M.BATCH_CONCURRENT)
-    end
+    local rate = M.rate(c.realm_id, path == "batch")
     local resp, msg, code = http.request{
       method = method, url = url, query = q, json = o.json,
       headers = { Authorization = "Bearer " .. used_token, Accept = "application/json" },
@@ -573,6 +597,30 @@ function M.write(ctx, entity, records)
     end
   end
   return results
+end
+
+-- preferences(ctx) -> the company's Preferences object (GET /preferences) | nil, err
+function M.preferences(ctx)
+  local body, err = call(ctx, "GET", "preferences", { request_id = read_id() })
+  if not body then return nil, err end
+  if type(body.Preferences) ~= "table" then
+    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without Preferences" }
+  end
+  return body.Preferences
+end
+
+-- company(ctx [, info]) -> ctx.company for the mappings (lib/qbo_company.from): the
+-- Preferences and CompanyInfo (info, when the caller has read it) | nil, err
+function M.company(ctx, info)
+  local prefs, err = M.preferences(ctx)
+  if not prefs then return nil, err end
+  if info == nil then
+    local realm = http.urlencode(ctx.credentials.realm_id or "")
+    local body, ierr = call(ctx, "GET", "companyinfo/" .. realm, { request_id = read_id() })
+    if not body then return nil, ierr end
+    info = body.CompanyInfo
+  end
+  return qbo_company.from(prefs, info)
 end
 
 -- }=======================

@@ -42,7 +42,10 @@ local M = {}
 
 -- The seed's transformer_config plus tallysync's two additions, with their defaults.
 local CONFIG_FIELDS = {
-  shipping_item_id = { type = "string", default = "SHIPPING" },
+  -- null = automatic: QuickBooks' SHIPPING_ITEM_ID when the company allows shipping, else the
+  -- item named "Shipping" (found, or created when create_missing_items allows); see
+  -- M.shipping_ref. A string is an Item id used as is.
+  shipping_item_id = { type = "string_or_null", default = function() return json.null end },
   default_payment_terms_days = { type = "integer", default = 30 },
   custom_field_mappings = { type = "array", default = function() return json.array({}) end },
   tax_code_mappings = { type = "object", default = function() return json.object({}) end },
@@ -308,15 +311,44 @@ end
 ---------------------------------------------------------------------------------------------------
 -- running
 
+-- The company facts a mapping may read (ctx.company), when no target company was read (a dry
+-- run from files, `tallysync test`): shipping through an item named "Shipping" works in every
+-- company, SHIPPING_ITEM_ID only in one that turned shipping on.
+M.ASSUMED_COMPANY = { allow_shipping = false,
+  assumed = "no QuickBooks company was read: assuming AllowShipping off (shipping lines post " ..
+    "to the item named \"Shipping\") and a company outside the US (a taxed line with no " ..
+    "mapped tax code gets no TaxCodeRef, not TAX)" }
+
+-- assumption_note(name [, config_text]) -> what mapping NAME assumes about its target without a
+-- company read (`tallysync dry-run` and `tallysync test` print it), or nil: a target with no
+-- such notion, or settings that leave nothing to the company (shipping_item_id and
+-- default_tax_code_id both set).
+function M.assumption_note(name, config_text)
+  local config = config_text and M.config(config_text)
+  if config and config.shipping_item_id ~= json.null and config.default_tax_code_id ~= json.null
+  then
+    return nil
+  end
+  local ok, m = pcall(M.load, name)
+  local sales = { Invoice = true, SalesReceipt = true, CreditMemo = true, RefundReceipt = true }
+  if not ok or type(m.target) ~= "table" or m.target.connector ~= "quickbooks"
+      or not sales[m.target.entity] then
+    return nil
+  end
+  return M.ASSUMED_COMPANY.assumed
+end
+
 -- context(config, opts) -> the ctx a mapping's functions receive.
 -- opts.tenant, opts.dry_run, opts.ref (function(entity, key) -> target id), opts.refs (a table
--- { entity = { key = id } } answered first; the rest falls to opts.ref or the dry-run marker).
+-- { entity = { key = id } } answered first; the rest falls to opts.ref or the dry-run marker),
+-- opts.company ({ allow_shipping = bool } from the target's preferences; else ASSUMED_COMPANY).
 function M.context(config, opts)
   opts = opts or {}
   local ctx = {
     config = config,
     tenant = opts.tenant or "default",
     dry_run = opts.dry_run and true or false,
+    company = opts.company or M.ASSUMED_COMPANY,
   }
   local fallback = opts.ref or function(entity, key)
     -- A dry run knows no target ids: show what would be resolved (or created) first.

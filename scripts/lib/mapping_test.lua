@@ -3,6 +3,8 @@
 -- { "customer": { "john@example.com": "58" }, "item": { "sku:WOO-1": "12" } }; a reference not
 -- listed gets the dry-run marker "{{entity key}}"), and either `expected` (the output) or
 -- `expected_error` (a text the mapping's error must contain; `error` is the older name).
+-- Optional `company` (what the target company's preferences say, ctx.company:
+-- { "allow_shipping": true, "country": "US" }); without it, lib.mapping's ASSUMED_COMPANY.
 -- Optional `description`. Any other key is an error (a misspelt "expect" must not pass).
 -- run_case returns ok or a readable diff listing every differing path (path, expected, got),
 -- so an integrator sees at once which field moved.
@@ -51,7 +53,7 @@ local function diff(expected, got, path, out)
 end
 
 local CASE_KEYS = { input = true, settings = true, refs = true, expected = true,
-  expected_error = true, error = true, description = true }
+  expected_error = true, error = true, description = true, company = true }
 
 -- run_case(name, text) -> true | false, report
 function M.run_case(name, text)
@@ -62,7 +64,7 @@ function M.run_case(name, text)
   end
   for k in pairs(case) do
     if not CASE_KEYS[k] then
-      return false, ("unknown key %q in the case (input, settings, refs, expected, " ..
+      return false, ("unknown key %q in the case (input, settings, refs, company, expected, " ..
         "expected_error, description)"):format(tostring(k))
     end
   end
@@ -94,7 +96,21 @@ function M.run_case(name, text)
   if settings == json.null then settings = nil end
   local config, cerr = mapping.config(settings)
   if config == nil then return false, "settings: " .. cerr end
-  local ctx = mapping.context(config, { dry_run = true, refs = refs })
+  local company = case.company
+  if company == json.null then company = nil end
+  if company ~= nil then
+    if type(company) ~= "table" or json.is_array(company) and next(company) ~= nil then
+      return false, "\"company\" must be an object: { allow_shipping: bool, country: \"US\" }"
+    end
+    for k, v in pairs(company) do
+      if not (k == "allow_shipping" and type(v) == "boolean"
+          or k == "country" and type(v) == "string") then
+        return false, ("company.%s: expected allow_shipping (a boolean) or country (a string)")
+          :format(tostring(k))
+      end
+    end
+  end
+  local ctx = mapping.context(config, { dry_run = true, refs = refs, company = company })
   local ok, out = pcall(mapping.apply, m, case.input, ctx)
   if want_error ~= nil then
     if ok then

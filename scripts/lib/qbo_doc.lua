@@ -367,17 +367,50 @@ function M.spread(diff, amounts)
 end
 
 ---------------------------------------------------------------------------------------------------
+-- shipping
+
+-- QuickBooks' own shipping reference, valid only when the company's
+-- Preferences.SalesFormsPrefs.AllowShipping is true (external-apis.md 3.4).
+M.SHIPPING_ITEM_ID = "SHIPPING_ITEM_ID"
+M.SHIPPING_ITEM_NAME = "Shipping"
+M.SHIPPING_ITEM_KEY = "name:" .. M.SHIPPING_ITEM_NAME
+
+-- shipping_requirement(ctx) -> the requirement for the item shipping lines post to, or nil when
+-- none is needed: an explicit shipping_item_id is used as is, a company that allows shipping
+-- takes SHIPPING_ITEM_ID; otherwise the item named "Shipping", found or created (when
+-- create_missing_items allows) through the item flow, like a fee's item.
+function M.shipping_requirement(ctx)
+  local config = ctx.config or {}
+  if M.text(config.shipping_item_id) then return nil end
+  if (ctx.company or {}).allow_shipping == true then return nil end
+  return { entity = "item", key = M.SHIPPING_ITEM_KEY, flow = "woo_product_to_qbo_item",
+    record = json.object({ name = M.SHIPPING_ITEM_NAME }),
+    create = config.create_missing_items ~= false }
+end
+
+-- shipping_ref(ctx) -> the ItemRef value of a shipping line (see shipping_requirement).
+function M.shipping_ref(ctx)
+  local explicit = M.text((ctx.config or {}).shipping_item_id)
+  if explicit then return explicit end
+  if (ctx.company or {}).allow_shipping == true then return M.SHIPPING_ITEM_ID end
+  return ctx.ref("item", M.SHIPPING_ITEM_KEY)
+end
+
+---------------------------------------------------------------------------------------------------
 -- tax codes
 
 -- TaxCodeRef value for a line whose tax rates are `ids` (a list of rate id strings), or nil.
 -- tax_code_mappings keys: a rate id ("75"), a rate code ("US-CA-STATE TAX"), or for a line
 -- taxed by several rates the combination of ids or of codes joined with "+" in ascending order
 -- ("4+5", "CA-BC-GST+CA-BC-PST"): QuickBooks takes one code a line, a combined one for
--- GST+PST. Unmapped rates take default_tax_code_id; rates mapping to two codes raise.
-function M.tax_code(who, field, ids, rate_codes, config)
+-- GST+PST. Unmapped rates take default_tax_code_id; rates mapping to two codes raise. With
+-- default_tax_code_id null, a US company (company.country "US") takes QuickBooks' literal "TAX"
+-- (US line tax codes are TAX / NON; external-apis.md 3.4); elsewhere the line has no code.
+function M.tax_code(who, field, ids, rate_codes, config, company)
   if #ids == 0 then return nil end
   local mappings = M.object(config.tax_code_mappings)
   local default = M.text(config.default_tax_code_id)
+  if default == nil and (company or {}).country == "US" then default = "TAX" end
   local function mapped(key)
     local v = mappings[key]
     if M.is_null(v) then return nil end

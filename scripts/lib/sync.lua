@@ -248,7 +248,8 @@ local function doc_total(doc, currency)
     if type(l) == "table" and l.DetailType ~= "SubTotalLineDetail" and l.Amount ~= nil then
       local a = money.parse(l.Amount, dec, "half_even")
       if a == nil then return nil end
-      sum = money.add(sum, a)
+      -- a discount line's Amount is positive and comes off the total
+      sum = l.DetailType == "DiscountLineDetail" and money.sub(sum, a) or money.add(sum, a)
     end
   end
   local tax = type(doc.TxnTaxDetail) == "table" and doc.TxnTaxDetail.TotalTax
@@ -318,6 +319,33 @@ local function conflict_policy(tenant, flow, m)
   return p
 end
 
+-- The target company's facts for ctx.company (connector.company), read once per run (and at
+-- most every COMPANY_TTL seconds for jobs outside a run: webhooks, retries). nil when the
+-- target has no such notion (Supabase) or no context (a dry run without credentials).
+local COMPANY_TTL = 300
+local companies = {}
+
+local function company_of(st, spec)
+  local t = st.target
+  if type(t.company) ~= "function" or st.tctx == nil then return nil end
+  local key = tostring(spec.tenant) .. "\0" .. tostring(spec.run_id or "")
+  local hit = companies[key]
+  if hit and (spec.run_id or os.time() - hit.at < COMPANY_TTL) then return hit.company end
+  local company, err = t.company(st.tctx)
+  if not company then
+    raise(("reading the %s company's preferences: %s"):format(st.m.target.connector,
+      errtext(err)), type(err) == "table" and err.code or "target",
+      not (type(err) == "table" and err.retryable == false))
+  end
+  if next(companies, nil) ~= nil then
+    local n = 0
+    for _ in pairs(companies) do n = n + 1 end
+    if n >= 64 then companies = {} end -- bounded: runs end, their entries are not needed
+  end
+  companies[key] = { company = company, at = os.time() }
+  return company
+end
+
 function M.open(spec, sctx, tctx)
   local m = load_flow(spec.flow)
   if m.source.entity ~= spec.entity then
@@ -339,8 +367,11 @@ function M.open(spec, sctx, tctx)
     end
     return id
   end
-  st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref })
+  local company = company_of(st, spec)
+  st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
+    company = company })
   st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,
+    company = company,
     ref = function(entity, key)
       local id = st.deps[tostring(entity) .. "\0" .. tostring(key)]
       if id == nil and spec.dry_run then return ("{{%s %s}}"):format(entity, key) end

@@ -75,8 +75,10 @@ end
 function M.requires(mapping, rec, ctx)
   local _, order = M.who(mapping, rec)
   local out = {}
+  -- a refund without lines may be the whole order reversed (build maps the order's lines)
+  local whole = not has_lines(rec)
   for _, r in ipairs(woo.requires(mapping, order, ctx)) do
-    if r.entity == "customer" then out[#out + 1] = r end
+    if whole or r.entity == "customer" then out[#out + 1] = r end
   end
   local seen = {}
   for _, li in ipairs(type(rec.line_items) == "table" and rec.line_items or {}) do
@@ -88,6 +90,19 @@ function M.requires(mapping, rec, ctx)
         create = (ctx.config or {}).create_missing_items ~= false }
     end
   end
+  for _, fee in ipairs(type(rec.fee_lines) == "table" and rec.fee_lines or {}) do
+    local name = type(fee) == "table" and (doc.name_text(fee.name) or "Fee") or nil
+    local key = name and woo.fee_key(name)
+    if key and not seen[key] then
+      seen[key] = true
+      out[#out + 1] = { entity = "item", key = key, flow = "woo_product_to_qbo_item",
+        record = json.object({ name = name }),
+        create = (ctx.config or {}).create_missing_items ~= false }
+    end
+  end
+  local ship = type(rec.shipping_lines) == "table" and #rec.shipping_lines > 0
+    and doc.shipping_requirement(ctx)
+  if ship and not seen[ship.key] then out[#out + 1] = ship end
   out[#out + 1] = { entity = "item", key = M.REFUND_ITEM, flow = "woo_product_to_qbo_item",
     record = json.object({ name = "Refund", tax_status = "none" }) }
   return out
@@ -127,7 +142,7 @@ function M.build(mapping, rec, ctx, kind)
     end
     local lines, sum, tax = {}, 0, 0
     local function add(field, item_ref, description, qty, net, line_tax, taxes)
-      local code = doc.tax_code(who, field, rate_ids(taxes), rate_codes, config)
+      local code = doc.tax_code(who, field, rate_ids(taxes), rate_codes, config, ctx.company)
       local line, note = doc.sales_line(who, { field = field, item_ref = item_ref,
         description = description, qty = qty, amount = net, decimals = decimals,
         tax_code = code })
@@ -161,7 +176,7 @@ function M.build(mapping, rec, ctx, kind)
     end
     for i, sl in ipairs(doc.list(who, rec, "shipping_lines")) do
       local field = ("shipping_lines[%d]"):format(i)
-      add(field, text(config.shipping_item_id) or "SHIPPING",
+      add(field, doc.shipping_ref(ctx),
         doc.name_text(sl.method_title) or "Shipping", 1,
         positive(field .. ".total", sl.total), positive(field .. ".total_tax", sl.total_tax),
         sl.taxes)

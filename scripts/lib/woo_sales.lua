@@ -151,6 +151,8 @@ function M.requires(mapping, order, ctx)
           and #fee.taxes > 0) and "taxable" or "none" }), create = create ~= false }
     end
   end
+  local ship = #doc.list(who, order, "shipping_lines") > 0 and doc.shipping_requirement(ctx)
+  if ship and not seen[ship.key] then out[#out + 1] = ship end
   return out
 end
 
@@ -219,8 +221,9 @@ function M.build(mapping, order, ctx, kind)
       gross = doc.amount(who, field .. ".total", fee.total, decimals),
       taxes = rate_ids(fee.taxes) }
   end
-  local shipping_item = text(config.shipping_item_id) or "SHIPPING"
-  for i, sl in ipairs(doc.list(who, order, "shipping_lines")) do
+  local shipping_lines = doc.list(who, order, "shipping_lines")
+  local shipping_item = #shipping_lines > 0 and doc.shipping_ref(ctx) or nil
+  for i, sl in ipairs(shipping_lines) do
     local field = ("shipping_lines[%d]"):format(i)
     if type(sl) ~= "table" then doc.fail(who, field, "expected an object") end
     others[#others + 1] = { field = field, item_ref = shipping_item,
@@ -295,7 +298,7 @@ function M.build(mapping, order, ctx, kind)
   local lines = {}
   local taxed = 0
   local function emit(r)
-    local code = doc.tax_code(who, r.field, r.taxes, rate_codes, config)
+    local code = doc.tax_code(who, r.field, r.taxes, rate_codes, config, ctx.company)
     if #r.taxes > 0 then taxed = taxed + 1 end
     local line, note = doc.sales_line(who, { field = r.field, item_ref = r.item_ref,
       description = r.description, qty = r.qty, amount = r.gross, decimals = decimals,

@@ -17,7 +17,7 @@ http GET /api/settings/transformer_config
 assert_eq "GET answers 200" 200 "$CODE"
 assert_jq "value is null, effective holds the nine defaults" "$BODY" \
     '.key == "transformer_config" and .value == null and .updatedAt == null and
-     .effective == {"shipping_item_id": "SHIPPING", "default_payment_terms_days": 30,
+     .effective == {"shipping_item_id": null, "default_payment_terms_days": 30,
                     "custom_field_mappings": [], "tax_code_mappings": {},
                     "default_tax_code_id": null, "paid_orders_as": "Invoice",
                     "create_missing_items": true, "income_account_id": null,
@@ -70,7 +70,7 @@ assert_jq "after the refusals the stored value is unchanged" "$BODY" '.value.shi
 
 echo "== tenants are separate"
 http GET /api/settings/transformer_config -H 'X-Tenant-ID: shop2'
-assert_jq "another tenant still has the defaults" "$BODY" '.value == null and .effective.shipping_item_id == "SHIPPING"'
+assert_jq "another tenant still has the defaults" "$BODY" '.value == null and .effective.shipping_item_id == null'
 http PUT /api/settings/transformer_config -H 'X-Tenant-ID: shop2' "${JSON[@]}" --data-binary '{"default_payment_terms_days": 14}'
 assert_eq "PUT for shop2" 200 "$CODE"
 http GET /api/settings/transformer_config

@@ -209,9 +209,22 @@ case("batch write: results matched by bId, one failing item", function()
   eq(stale[1].current.SyncToken, "2", "current in batch")
 end)
 
+case("pacing never lets more through in a minute than Intuit allows (burst included)", function()
+  for _, t in ipairs({ { qbo.rate("1", true), 40 }, { qbo.rate("1", false), 500 } }) do
+    local r, limit = t[1], t[2]
+    assert(r.burst + r.per_second * 60 <= limit, ("%s: burst %d + %.2f a second x 60 > %d")
+      :format(r.key, r.burst, r.per_second, limit))
+    assert(r.per_second > 0 and r.burst >= 1, r.key .. ": still sends")
+  end
+end)
+
 case("batch write: 35 records go in 2 batches of at most 30", function()
   local recs = {}
-  for i = 1, 35 do recs[i] = { Name = ("Bulk Item %02d"):format(i), Type = "Service" } end
+  for i = 1, 35 do
+    -- a Service item needs its income account (QuickBooks: 2020 without one)
+    recs[i] = { Name = ("Bulk Item %02d"):format(i), Type = "Service",
+      IncomeAccountRef = { value = "79" } }
+  end
   local before = 0
   for _, r in ipairs(state().requests) do if r.path == "batch" then before = before + 1 end end
   local res = qbo.write(ctx, "Item", recs)
@@ -227,7 +240,8 @@ end)
 
 case("an item created in a batch cannot be referenced in the same batch", function()
   local res = qbo.write(ctx, "Invoice", {
-    { CustomerRef = { value = "424242" }, Line = json.array{} },
+    { CustomerRef = { value = "424242" },
+      Line = json.array{ { DetailType = "DescriptionOnly", Description = "a note" } } },
   })
   eq(res[1].ok, false, "fails")
   eq(res[1].code, "2500", "invalid reference")

@@ -2,7 +2,7 @@
 -- published per-minute limits in EVERY sliding minute (external-apis.md 3.7, 3.9). A token bucket
 -- starts full, so the worst case is `burst` requests at once, then one per refill; this spec
 -- replays that greedy sequence against the rate option the connector builds and counts the
--- requests of the busiest 60 s window. Failed before M.pace: per_minute / 60 with a full bucket
+-- requests of the busiest 60 s window. Failed before M.rate: per_minute / 60 with a full bucket
 -- let 45 batches through in a minute (40 allowed), which a strict QuickBooks answers with 429.
 local qbo = require "connectors.quickbooks"
 local spec = require "lib.spec"
@@ -32,9 +32,9 @@ local function busiest_minute(times)
 end
 
 for _, c in ipairs({
-  { "batch endpoint", qbo.pace("quickbooks-batch:1", qbo.BATCH_PER_MINUTE, qbo.BATCH_BURST, 2),
+  { "batch endpoint", qbo.rate("1", true),
     qbo.BATCH_PER_MINUTE },
-  { "realm", qbo.pace("quickbooks:1", qbo.RATE_PER_MINUTE, qbo.RATE_BURST, 8),
+  { "realm", qbo.rate("1", false),
     qbo.RATE_PER_MINUTE },
 }) do
   local name, rate, limit = c[1], c[2], c[3]

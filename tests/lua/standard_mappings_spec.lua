@@ -184,4 +184,76 @@ test("rounding spread: proportional, deterministic, sums to the difference", fun
   eq(doc.spread(1, { 0, 0 }), nil, "nothing to spread over")
 end)
 
+-- shipping with the defaults (shipping_item_id null): the company's AllowShipping decides
+local function shipped(over)
+  return order({ shipping_lines = { { method_title = "Flat rate", total = "4.00", taxes = {} } },
+    total = "39.50" })
+end
+
+local function ctx_with(over, company)
+  local cfg = {}
+  for k, v in pairs(config) do cfg[k] = v end
+  for k, v in pairs(over or {}) do cfg[k] = v end
+  return mapping.context(cfg, { dry_run = true, company = company })
+end
+
+local function shipping_ref(out)
+  local last = out.Line[#out.Line]
+  return last.SalesItemLineDetail.ItemRef.value
+end
+
+test("shipping by default: a company without AllowShipping gets the item named Shipping", function()
+  local m = load("woo_order_to_qbo_invoice")
+  local c = ctx_with(nil, { allow_shipping = false, country = "US" })
+  local req = m.requires(shipped(), c)
+  local ship = assert(find(req, "item", "name:Shipping"), "the shipping item is required")
+  eq(ship.flow, "woo_product_to_qbo_item", "created through the item flow, as fee items")
+  eq(ship.record.name, "Shipping", "named Shipping")
+  eq(ship.create, true, "created when missing (create_missing_items defaults to true)")
+  eq(shipping_ref(m.map(shipped(), c)), "{{item name:Shipping}}", "the line uses it")
+  -- create_missing_items false: found only, never created
+  ship = find(m.requires(shipped(), ctx_with({ create_missing_items = false },
+    { allow_shipping = false })), "item", "name:Shipping")
+  eq(ship.create, false, "not created")
+  -- no shipping line: nothing required
+  eq(find(m.requires(order(), c), "item", "name:Shipping"), nil, "no shipping, no item")
+end)
+
+test("shipping by default: AllowShipping on -> SHIPPING_ITEM_ID; an explicit id wins", function()
+  local m = load("woo_order_to_qbo_invoice")
+  local c = ctx_with(nil, { allow_shipping = true })
+  eq(find(m.requires(shipped(), c), "item", "name:Shipping"), nil, "no item needed")
+  eq(shipping_ref(m.map(shipped(), c)), "SHIPPING_ITEM_ID", "QuickBooks' own reference")
+  c = ctx_with({ shipping_item_id = "77" }, { allow_shipping = false })
+  eq(find(m.requires(shipped(), c), "item", "name:Shipping"), nil, "explicit: no item needed")
+  eq(shipping_ref(m.map(shipped(), c)), "77", "the explicit id")
+  -- without a company (dry run from files, tallysync test): the stated assumption
+  eq(ctx.company.allow_shipping, false, "assumed off")
+  assert(ctx.company.assumed:find("AllowShipping off", 1, true), "the assumption is stated")
+  eq(mapping.assumption_note("woo_order_to_qbo_invoice"), ctx.company.assumed, "tools say it")
+  eq(mapping.assumption_note("woo_order_to_qbo_invoice",
+    '{"shipping_item_id": "7", "default_tax_code_id": "TAX"}'), nil, "nothing left to assume")
+  assert(mapping.assumption_note("woo_order_to_qbo_invoice", '{"shipping_item_id": "7"}'),
+    "the tax default still depends on the company")
+  eq(mapping.assumption_note("woo_customer_to_qbo_customer"), nil, "not a sales document")
+end)
+
+test("shipping by default: refunds and POS sales require the same item", function()
+  local c = ctx_with(nil, { allow_shipping = false })
+  local refund = { id = 9, amount = "4.00", shipping_lines = { { total = "-4.00",
+    total_tax = "0.00", taxes = {} } }, order = shipped() }
+  local r = load("woo_refund_to_qbo_refund_receipt")
+  assert(find(r.requires(refund, c), "item", "name:Shipping"), "refund with a shipping line")
+  local whole = { id = 10, amount = "39.50", order = shipped() }
+  assert(find(r.requires(whole, c), "item", "name:Shipping"), "whole refund: the order's lines")
+  assert(find(r.requires(whole, c), "item", "sku:MUG"), "whole refund: the order's items")
+  local pos = load("pos_order_to_qbo_sales_receipt")
+  local sale = { id = "P1", status = "completed", currency = "USD", total_minor = 1500,
+    paid_minor = 1500, shipping_minor = 500, items = { { sku = "S", name = "Tee", quantity = 1,
+    total_minor = 1000 } }, ordered_at = "2026-03-01T10:00:00Z" }
+  assert(find(pos.requires(sale, c), "item", "name:Shipping"), "POS sale with shipping")
+  sale.shipping_minor = 0
+  eq(find(pos.requires(sale, c), "item", "name:Shipping"), nil, "POS sale without shipping")
+end)
+
 spec.finish("standard_mappings_spec")

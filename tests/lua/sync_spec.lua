@@ -85,6 +85,15 @@ case("one create goes alone; several go in one batch, results matched in order",
   eq(page.items[1].doc, nil, "documents are dropped before C reads the page")
 end)
 
+case("a total from the document itself takes its discount line off", function()
+  local d = doc(4)
+  d.Line[1].Amount = 30
+  d.Line[2] = { Amount = 2, DetailType = "DiscountLineDetail" }
+  local page = sync.write(state(fake()), { items = { { action = "unchanged", source_id = "4",
+    doc = d, currency = "USD" } } })
+  eq(page.items[1].target_total, 2935, "30 - 2 + 1.35")
+end)
+
 case("6140 after a crash: our own document is adopted, never created twice", function()
   local t = fake{ create = function() return nil, { code = "6140", message = "Duplicate Document Number" } end,
     rows = { { Id = "55", SyncToken = "3", DocNumber = "727", PrivateNote = "WooCommerce order #727\nother" } } }
@@ -178,6 +187,37 @@ case("job payloads: a webhook's record and a retry's list", function()
   local none, msg = sync.c_job('{"entity": "orders"}')
   eq(none, nil, "no id")
   assert(msg:find("no record", 1, true), msg)
+end)
+
+case("open reads the target company once per run and hands it to the mappings", function()
+  local qbo, woo = require "connectors.quickbooks", require "connectors.woocommerce"
+  local saved_company, saved_read = qbo.company, woo.read
+  local calls = 0
+  qbo.company = function()
+    calls = calls + 1
+    return { allow_shipping = true, country = "US" }
+  end
+  woo.read = function() return {} end
+  local ok, err = pcall(function()
+    local spec1 = { tenant = "spec", run_id = "run-company-1", flow = "woo_order_to_qbo_invoice",
+      entity = "orders", mode = "full" }
+    local st = sync.open(spec1, {}, {})
+    eq(st.ctx.company.allow_shipping, true, "ctx.company from the connector")
+    eq(st.dep_ctx.company.country, "US", "the dependencies' ctx too")
+    sync.open(spec1, {}, {})
+    eq(calls, 1, "read once for the run")
+    sync.open({ tenant = "spec", run_id = "run-company-2", flow = "woo_order_to_qbo_invoice",
+      entity = "orders", mode = "full" }, {}, {})
+    eq(calls, 2, "a new run reads it again")
+    qbo.company = function() return nil, { message = "HTTP 503", code = "http_503" } end
+    local ok2, e = pcall(sync.open, { tenant = "spec", run_id = "run-company-3",
+      flow = "woo_order_to_qbo_invoice", entity = "orders", mode = "full" }, {}, {})
+    eq(ok2, false, "an unreadable company fails the job")
+    assert(tostring(e.message):find("preferences: HTTP 503", 1, true), tostring(e.message))
+    eq(e.retryable, true, "retryable")
+  end)
+  qbo.company, woo.read = saved_company, saved_read
+  if not ok then error(err, 0) end
 end)
 
 spec.finish("sync_spec")

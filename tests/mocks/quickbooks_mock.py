@@ -5,6 +5,7 @@ Usage: quickbooks_mock.py [--client-id ID --client-secret SECRET] [--realm-id R]
                           [--per-minute 500] [--batch-per-minute 40] [--concurrent 10]
                           [--retry-after 1] [--access-ttl 3600] [--refresh-ttl 8726400]
                           [--refresh-grace 86400 | --strict-rotation]
+                          [--allow-shipping] [--country US]
 Listens on 127.0.0.1 on a free port and prints, one per line, then flushes:
     port=PORT
     ready
@@ -13,14 +14,26 @@ API (behaving like Intuit's, ../shared/reference/external-apis.md section 3):
     every /v3/company/{realm}/... call needs `Authorization: Bearer <token issued here>` (unknown or
         expired: 401 with the gateway's lower-case fault shape, code "3200", AuthenticationFailed,
         and WWW-Authenticate: Bearer realm="Intuit", error="invalid_token"), and minorversion=75
-        (stricter than Intuit, which treats a missing one as 75: it catches a connector that
-        forgets it; another value -> 400 Fault); an unknown realm -> 403 Fault 100.
+        (stricter than Intuit on purpose: Intuit treats a missing one, and 1-74, as 75 (3.2), so a
+        connector that forgets it would work today and change behaviour with Intuit's next
+        default; here a missing or other value -> 400 Fault 4001); an unknown realm -> 403
+        Fault 100.
     POST {entity}            create (no Id) or update (Id + SyncToken; "sparse": true merges the
                              given fields, a full update drops every omitted field). A stale
                              SyncToken -> 400 Fault 5010; an unknown Id -> 400 Fault 610; a
                              DisplayName used by another Customer/Vendor/Employee, or an Item Name
-                             in use -> 400 Fault 6240; CustomerRef / ItemRef to nothing -> 400
-                             Fault 2500. Answers {"<Entity>": {...}, "time": ...}.
+                             in use -> 400 Fault 6240. Every body is checked as Intuit does
+                             (qbo_rules.py): each reference (CustomerRef, ItemRef, *AccountRef,
+                             TaxCodeRef, ClassRef, SalesTermRef, ...) must exist (2500) and be
+                             active (610); ItemRef SHIPPING_ITEM_ID only with AllowShipping,
+                             GRATUITY_ITEM_ID only with AllowGratuity; TaxCodeRef TAX / NON only
+                             in a US company; lengths (DisplayName 500, Item Name / Sku 100,
+                             DocNumber 21, PrivateNote 4000, CustomerMemo 1000, address lines
+                             500, e-mail 100: 2050); ':' tab newline in names (2040); e-mail
+                             shape (2040); sales documents need >= 1 Line (6000), Amount = Qty x
+                             UnitPrice at the currency's decimals (6070), DiscountLineDetail
+                             with PercentBased and AllowDiscount on (2020 / 6000).
+                             Answers {"<Entity>": {...}, "time": ...}.
     GET  {entity}/{id}       read by id (610 when missing)
     GET  query?query=...     (or POST with Content-Type application/text) SELECT * | count(*) FROM E
                              [WHERE a op v AND ...] [ORDERBY f [ASC|DESC]] [STARTPOSITION n]
@@ -40,7 +53,9 @@ API (behaving like Intuit's, ../shared/reference/external-apis.md section 3):
                              --batch-per-minute (40) batch calls in that window (batches also
                              count in per_minute), or more than --concurrent at once for a realm
                              -> 429 with Retry-After: --retry-after and a Fault 3001.
-    GET  companyinfo/{realm} CompanyInfo (for test(ctx)).
+    GET  companyinfo/{realm} CompanyInfo (for test(ctx)), with Country.
+    GET  preferences         {"Preferences": {"SalesFormsPrefs": {"AllowShipping", "AllowDiscount",
+                             ...}, "TaxPrefs", "CurrencyPrefs", ...}} in Intuit's shape.
 Token endpoint: POST /oauth2/v1/tokens/bearer (form, Basic client auth), grant_type=refresh_token
     rotates: a new access and refresh token each time; the used refresh token keeps working for
     --refresh-grace seconds (Intuit: ~24 h; 0 with --strict-rotation or config refresh_grace_s 0:
@@ -49,7 +64,10 @@ Token endpoint: POST /oauth2/v1/tokens/bearer (form, Basic client auth), grant_t
     grace) or expired refresh token -> 400 invalid_grant. config token_delay_ms holds each grant
     that long first; a client that hung up meanwhile gets nothing issued (abandoned_grants).
 Test control (no auth):
-    POST /_mock/reset                      forget entities, requestids, faults, counters
+    POST /_mock/reset                      forget entities, requestids, faults, counters; the
+                                           company's preferences back to the command line's
+    POST /_mock/preferences {"AllowShipping": bool, "AllowDiscount": bool, "AllowGratuity": bool,
+                        "Country": "US"}   change the company's settings
     POST /_mock/tokens {"expires_in": s, "refresh_expires_in": s}   mint an access + refresh pair
     POST /_mock/expire {"access_token": t} make that access token expired
     POST /_mock/seed {"Customer": [...], ...}   add objects (Id/SyncToken/MetaData filled in
@@ -89,8 +107,11 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import qbo_rules
+
 ENTITIES = ["Customer", "Vendor", "Employee", "Item", "Invoice", "SalesReceipt", "Payment",
-            "CreditMemo", "RefundReceipt", "Account"]
+            "CreditMemo", "RefundReceipt", "Account", "TaxCode", "TaxRate", "Class", "Term",
+            "PaymentMethod", "Department"]
 
 # A new QuickBooks Online (US) company's default accounts that the mappings look up by name
 # (Intuit creates these with every company; ids as in a fresh sandbox company).
@@ -139,6 +160,11 @@ def reset():
                    "refresh_grace_s": 0 if ARGS.strict_rotation else ARGS.refresh_grace,
                    "refresh_ttl": ARGS.refresh_ttl, "token_delay_ms": 0},
     })
+    # the company's sales-form preferences and country (GET preferences, companyinfo); a new
+    # QuickBooks company has shipping off (Account and settings > Sales > Shipping)
+    S["company"] = {"SalesFormsPrefs": {"AllowShipping": ARGS.allow_shipping,
+                                        "AllowDiscount": True, "AllowGratuity": False},
+                    "Country": ARGS.country}
     S.setdefault("access", {})
     S.setdefault("refresh", {})
     for a in DEFAULT_ACCOUNTS:
@@ -396,21 +422,12 @@ def dup_fault():
                              "employee is already using this \nname. Please use a different name."))
 
 
-def check_refs(obj, snapshot):
-    refs = []
-    if isinstance(obj.get("CustomerRef"), dict):
-        refs.append(("Customer", obj["CustomerRef"].get("value")))
-    for line in obj.get("Line") or []:
-        d = line.get("SalesItemLineDetail") if isinstance(line, dict) else None
-        if isinstance(d, dict) and isinstance(d.get("ItemRef"), dict):
-            v = d["ItemRef"].get("value")
-            if v not in ("SHIPPING_ITEM_ID", "GRATUITY_ITEM_ID"):
-                refs.append(("Item", v))
-    for ent, v in refs:
-        if str(v) not in snapshot[ent]:
-            raise QError(400, fault(2500, "Invalid Reference Id",
-                                    "Invalid Reference Id : %s assigned is not valid" % ent,
-                                    element="%sRef" % ent))
+def check_rules(ent, body, snapshot):
+    """What Intuit refuses in a body (qbo_rules.py), as a 400 Fault."""
+    try:
+        qbo_rules.check(ent, body, snapshot, S["company"])
+    except qbo_rules.Refusal as r:
+        raise QError(400, fault(r.code, r.message, r.detail, element=r.element))
 
 
 def stamp(obj, create):
@@ -444,7 +461,7 @@ def save(ent, body, snapshot=None, seed=False):
                                     "was not saved."))
         if display_name_taken(ent, body, exclude_id=oid):
             raise dup_fault()
-        check_refs(body, snapshot or S["entities"])
+        check_rules(ent, body, snapshot or S["entities"])
         if body.get("sparse") is True:
             new = dict(cur)
             new.update({k: v for k, v in body.items() if k not in ("sparse", "SyncToken")})
@@ -452,6 +469,7 @@ def save(ent, body, snapshot=None, seed=False):
             new = {k: v for k, v in body.items() if k != "SyncToken"}
             new["MetaData"] = cur.get("MetaData")
         new["Id"] = oid
+        qbo_rules.computed(ent, new)
         new["SyncToken"] = str(int(cur["SyncToken"]) + 1)
         new["sparse"] = False
         new["domain"] = "QBO"
@@ -461,13 +479,15 @@ def save(ent, body, snapshot=None, seed=False):
     if display_name_taken(ent, body):
         raise dup_fault()
     if not seed:
-        check_refs(body, snapshot or S["entities"])
+        check_rules(ent, body, snapshot or S["entities"])
     obj = dict(body)
     if "Id" not in obj:
         S["next_id"] += 1
         obj["Id"] = str(S["next_id"])
     obj["Id"] = str(obj["Id"])
     obj["SyncToken"] = str(obj.get("SyncToken", "0"))
+    if not seed:
+        qbo_rules.computed(ent, obj)
     obj.setdefault("domain", "QBO")
     obj["sparse"] = False
     if ent in NAME_SHARED:
@@ -667,8 +687,11 @@ class Handler(BaseHTTPRequestHandler):
                 text = raw.decode("utf-8", "replace")
             return 200, run_query(text)
         if parts[0] == "companyinfo" and method == "GET":
-            return 200, {"CompanyInfo": {"CompanyName": "Mock Company", "Id": ARGS.realm_id},
+            return 200, {"CompanyInfo": {"CompanyName": "Mock Company", "Id": ARGS.realm_id,
+                                         "Country": S["company"]["Country"]},
                          "time": now_iso()}
+        if parts[0] == "preferences" and method == "GET" and len(parts) == 1:
+            return 200, {"Preferences": self.preferences(), "time": now_iso()}
         if parts[0] == "batch" and method == "POST":
             return self.batch(raw, rid)
         ent = BY_LOWER.get(parts[0].lower())
@@ -688,6 +711,25 @@ class Handler(BaseHTTPRequestHandler):
             return 200, {ent: save(ent, body), "time": now_iso()}
         return 400, fault(500, "Unsupported Operation", "unsupported method or path")
 
+    def preferences(self):
+        """The Preferences object in Intuit's shape (the parts a sales sync reads)."""
+        c = S["company"]
+        sales = dict(c["SalesFormsPrefs"])
+        sales.update({"AllowDeposit": True, "AllowEstimates": True, "AllowServiceDate": False,
+                      "CustomTxnNumbers": True, "ETransactionEnabledStatus": "NotApplicable",
+                      "DefaultTerms": {"value": "3"}, "UsingPriceLevels": False,
+                      "UsingProgressInvoicing": False, "AutoApplyCredit": True})
+        if not sales.get("AllowGratuity"):
+            sales.pop("AllowGratuity", None)  # absent unless turned on
+        return {"SalesFormsPrefs": sales,
+                "TaxPrefs": {"UsingSalesTax": True, "PartnerTaxEnabled": c["Country"] == "US"},
+                "CurrencyPrefs": {"MultiCurrencyEnabled": False,
+                                  "HomeCurrency": {"value": "USD" if c["Country"] == "US"
+                                                   else "EUR"}},
+                "Id": "1", "SyncToken": "0", "domain": "QBO", "sparse": False,
+                "MetaData": {"CreateTime": "2026-01-01T00:00:00-08:00",
+                             "LastUpdatedTime": "2026-01-01T00:00:00-08:00"}}
+
     def batch(self, raw, rid):
         try:
             doc = json.loads(raw.decode("utf-8"))
@@ -697,7 +739,7 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(items, list) or not items:
             return 400, fault(2020, "Required param missing", "BatchItemRequest")
         if len(items) > 30:
-            return 400, fault(1000, "Too many batch items",
+            return 400, fault(1040, "Batch size exceeds allowed limit",
                               "the batch has %d items; at most 30" % len(items))
         bids = [i.get("bId") for i in items if isinstance(i, dict)]
         if len(set(bids)) != len(items) or any(not isinstance(b, str) or not b for b in bids):
@@ -870,6 +912,16 @@ class Handler(BaseHTTPRequestHandler):
                                          {"event": threading.Event(), "waiting": 0})
             ev["event"].set()
             return self.send(200, {"ok": True})
+        if path == "/_mock/preferences":
+            # {"AllowShipping": bool, "AllowDiscount": bool, "AllowGratuity": bool,
+            #  "Country": "US"}: the company's settings from now on
+            with LOCK:
+                for k in ("AllowShipping", "AllowDiscount", "AllowGratuity"):
+                    if k in doc:
+                        S["company"]["SalesFormsPrefs"][k] = doc[k] is True
+                if isinstance(doc.get("Country"), str):
+                    S["company"]["Country"] = doc["Country"]
+                return self.send(200, {"ok": True, "company": S["company"]})
         if path == "/_mock/reset":
             with LOCK:
                 reset()
@@ -939,6 +991,9 @@ def main():
     p.add_argument("--refresh-grace", type=int, default=86400)
     p.add_argument("--refresh-ttl", type=int, default=8726400)
     p.add_argument("--batch-per-minute", type=int, default=40)
+    p.add_argument("--allow-shipping", action="store_true",
+                   help="the company's SalesFormsPrefs.AllowShipping (a new company: off)")
+    p.add_argument("--country", default="US")
     ARGS = p.parse_args()
     reset()
     srv = Server(("127.0.0.1", 0), Handler)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """tests/tools/mapping_cases.py: writes the INPUTS of the hand-designed mapping data tests
-(mappings/tests/<mapping>/<case>.json: input, settings, and "error" for refusals). The
+(mappings/tests/<mapping>/<case>.json: input, settings, company (the QuickBooks company's
+preferences, when a case needs AllowShipping on) and "error" for refusals). The
 "expected" outputs are then filled by tests/tools/regen_expected.py from the mapping and
 reviewed by hand in the diff; a case file that exists keeps its expected unless --force.
 Every amount below is written as WooCommerce would send it (strings, 2 decimals; JPY 0).
@@ -99,6 +100,7 @@ o = order(5101, lines, "75.47", "5.22", shipping=ship("5.00"),
                    {"id": 2, "code": "MINUS2", "discount": "2.25", "discount_tax": "0.18"}],
           tax_lines=[tax_line(1, "US-IL-STATE", "State tax", "5.22")])
 write(INV, "coupons-two-codes-taxed", {"input": o, "settings": {"tax_code_mappings": {"1": "TAX"}}})
+write(INV, "us-company-defaults", {"description": "Defaults only, a US company without AllowShipping: taxed lines take the literal TAX (default_tax_code_id null), untaxed lines no code, and shipping posts to the item named Shipping", "input": o, "company": {"allow_shipping": False, "country": "US"}})
 
 # -- coupon_lines that disagree with the line items by a cent (WooCommerce rounds them apart)
 lines = [line(1, "Socks", 3, "10.00", "6.67"), line(2, "Laces", 3, "10.00", "6.66")]
@@ -135,7 +137,7 @@ o = order(5105, lines, "185.65", "15.65", currency="CAD",
           tax_lines=[tax_line(5, "CA-BC-GST", "GST", "6.50", "0.75"),
                      tax_line(6, "CA-BC-PST", "PST", "8.40")])
 settings = {"tax_code_mappings": {"5": "11", "CA-BC-GST+CA-BC-PST": "12"}, "default_tax_code_id": "13"}
-write(INV, "several-tax-rates-gst-pst", {"input": o, "settings": settings})
+write(INV, "several-tax-rates-gst-pst", {"input": o, "company": {"allow_shipping": True}, "settings": settings})
 write(INV, "several-tax-rates-unmapped-combination", {"input": o, "settings": {
     "tax_code_mappings": {"5": "11", "6": "14"}},
     "error": "$.line_items[0]: its tax rates 5+6 map to two TaxCodes (11 and 14)"})
@@ -201,7 +203,7 @@ write(INV, "amount-too-precise", {"input": o, "error": "$.line_items[0].total"})
 
 # ------------------------------------------------------------------ SalesReceipt
 SR = "woo_order_to_qbo_sales_receipt"
-write(SR, "order-727-paid", {"input": fixture("order.json")})
+write(SR, "order-727-paid", {"input": fixture("order.json"), "company": {"allow_shipping": True}})
 write(SR, "prices-include-tax-211", {"input": fixture("order-prices-include-tax.json"),
       "settings": {"tax_code_mappings": {"2": "TAX"}}})
 lines = [line(1, "Walk-in item", 1, "3.50", "3.50")]
@@ -221,7 +223,7 @@ write(PAY, "unpaid-order-refused", {"input": order(5302, [line(1, "X", 1, "1.00"
 RR, CM = "woo_refund_to_qbo_refund_receipt", "woo_refund_to_qbo_credit_memo"
 o609 = fixture("order-fully-refunded.json")
 r = dict(o609["refunds"][0]); r["order"] = o609
-write(RR, "full-refund-609", {"input": r})
+write(RR, "full-refund-609", {"input": r, "company": {"allow_shipping": True}})
 o324 = fixture("order-partially-refunded.json")
 r = dict(o324["refunds"][0]); r["order"] = o324
 write(RR, "partial-refund-324-amount-only", {"input": r})
@@ -282,7 +284,7 @@ p.update({"name": "Ship Your Idea &ndash; Color: Black, Size: XXL " + "extra " *
 write(IT, "variation-colon-long-name", {"input": p})
 write(IT, "from-order-line-no-price", {"input": {"name": "Woo Album #2", "tax_status": "none"}})
 write(IT, "settings-income-account", {"input": fixture("product.json"),
-      "settings": {"shipping_item_id": "SHIPPING"}})
+      "settings": {"shipping_item_id": "SHIPPING_ITEM_ID"}})
 write(IT, "nameless-refused", {"input": {"id": 5, "sku": "X"}, "error": "$.name: missing"})
 
 # ------------------------------------------------------------------ POS
@@ -308,7 +310,7 @@ p2["items"][0].update({"quantity": 3, "unit_price_minor": 333, "discount_minor":
                        "total_minor": 900, "tax_minor": 171})
 p2["items"][1].update({"quantity": 1, "total_minor": 680, "tax_minor": 122})
 p2["subtotal_minor"] = 1580
-write(POS, "discounts-shipping-change", {"input": p2, "settings": {"default_tax_code_id": "5"}})
+write(POS, "discounts-shipping-change", {"input": p2, "company": {"allow_shipping": True}, "settings": {"default_tax_code_id": "5"}})
 p3 = {"id": "J1", "status": "completed", "currency": "JPY", "total_minor": 1650,
       "paid_minor": 1650, "tax_minor": 150, "ordered_at": "2026-03-02T01:00:00.000Z",
       "customer": {},

@@ -30,7 +30,9 @@ sync_mocks() {
     # the tests' own control calls and curl -u reads.
     WOO="http://127.0.0.1:$tls"
     WOO_STORE="http://127.0.0.1:$plain"
+    # the settings below name SHIPPING_ITEM_ID, which QuickBooks takes only with AllowShipping
     python3 "$ENG_SOURCE_DIR/tests/mocks/quickbooks_mock.py" --per-minute 1000000 --concurrent 50 \
+        --allow-shipping \
         >"$T/qbo.out" 2>"$T/qbo.err" &
     bg_track $!
     qbo_ready() { grep -q '^ready$' "$T/qbo.out"; }
