@@ -132,25 +132,16 @@ int eng_api_operator_put(struct eng_api_ctx *c)
     if (forbidden_unless_admin(c) != 0)
         return ENG_HTTP_DONE;
     size_t blen = 0;
-    const char *body = eng_http_body(c->req, &blen);
+    const char *body = NULL; /* the same syntax answer as every other route (api_body.c) */
+    if (eng_api_body_object(c, 0, &body, &blen) != 0)
+        return ENG_HTTP_DONE;
     if (blen > OPERATOR_MAX_BODY)
         return eng_api_error(c->resp, 413, "too_large", "the operator settings are at most 8 KiB",
                              NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return ENG_HTTP_DONE;
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int ok = 0;
-    if (blen > 0 &&
-        eng_store_prepare(st, "SELECT json_valid(?1) AND json_type(?1) = 'object'", -1,
-                          ENG_STORE_TRUSTED, &s, &err) == 0 &&
-        eng_store_bind_text(s, 1, body, blen) == 0 && eng_store_step(s, &err) == ENG_STORE_ROW)
-        ok = eng_store_column_int64(s, 0) == 1;
-    eng_store_finalize(s);
-    if (!ok)
-        return eng_api_error(c->resp, 400, "malformed_json",
-                             "send a JSON object of {\"NAME\": \"url\" or null}", NULL);
     if (put_pass(c, st, body, blen, 0) != 0)
         return ENG_HTTP_DONE;
     if (eng_store_exec(st, "BEGIN IMMEDIATE", &err) != 0) {

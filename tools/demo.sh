@@ -100,11 +100,6 @@ wait_line "$demo_dir/quickbooks.out" '^ready$' >/dev/null
 qbo="http://127.0.0.1:$qbo_port"
 tokens=$(curl -sf -X POST "$qbo/_mock/tokens" -H 'Content-Type: application/json' \
   -d '{"expires_in": 3600}') || die "the QuickBooks mock did not mint tokens"
-# Until the qbo part of issue 10 lands (shipping posts with the default settings), the company's
-# shipping item is made here and named in the sandbox's settings. Remove this block then.
-shipping=$(curl -sf -X POST "$qbo/_mock/seed" -H 'Content-Type: application/json' \
-  -d '{"Item": [{"Name": "Shipping", "Type": "Service", "IncomeAccountRef": {"value": "79"}}]}' |
-  sed -E 's/.*"Item": *\["([^"]+)".*/\1/') || die "the QuickBooks mock did not take the shipping item"
 
 # Supabase: a PostgREST stand-in holding the tables of mappings/supabase/woo.sql.
 MOCK_SUPABASE_KEY=$supa_key $py tests/mocks/postgrest_mock.py --tables-sql mappings/supabase/woo.sql \
@@ -146,7 +141,6 @@ refresh=$(printf '%s' "$tokens" | sed -E 's/.*"refresh_token": *"([^"]+)".*/\1/'
 call POST /api/integrations/quickbooks/credentials \
   "{\"client_id\": \"$qbo_client\", \"client_secret\": \"$qbo_secret\", \"realm_id\": \"$realm\",
     \"access_token\": \"$access\", \"refresh_token\": \"$refresh\", \"environment\": \"sandbox\"}"
-call PUT /api/settings/transformer_config "{\"shipping_item_id\": \"$shipping\"}" # (qbo: remove)
 call POST /api/integrations/supabase/credentials \
   "{\"url\": \"$supa\", \"service_role_key\": \"$supa_key\"}"
 for p in woocommerce quickbooks supabase; do
