@@ -13,6 +13,8 @@
 
 #include "connctx.h"
 #include "crypto.h"
+#include "httpc.h"
+#include "httpd.h"
 #include "log.h"
 #include "store.h"
 #include "vault.h"
@@ -72,10 +74,18 @@ void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts)
 int eng_cli_version(int argc, char **argv)
 {
     if (eng_cli_wants_help(argc, argv)) {
-        printf("usage: tallysync version\n\nPrints the engine's version and its Lua version.\n");
+        printf("usage: tallysync version\n\nPrints the engine's version, then each library it "
+               "runs on with the version\nloaded at run time (SQLite, libcurl and its TLS, "
+               "mbed TLS, libmicrohttpd, Lua).\n");
         return 0;
     }
-    printf("tallysync %s (%s)\n", ENG_VERSION, LUA_RELEASE);
+    /* run-time versions, not the headers': what a bug report needs is what was loaded */
+    char curl[128], mbed[48], mhd[48];
+    eng_httpc_lib_version(curl, sizeof curl);
+    eng_crypto_lib_version(mbed, sizeof mbed);
+    eng_httpd_lib_version(mhd, sizeof mhd);
+    printf("tallysync %s\n  %s\n  %s\n  %s\n  %s\n  %s\n", ENG_VERSION, eng_store_lib_version(),
+           curl, mbed, mhd, LUA_RELEASE);
     return 0;
 }
 

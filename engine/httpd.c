@@ -324,3 +324,8 @@ void eng_httpd_stop(struct eng_httpd *h)
     MHD_stop_daemon(h->d);
     free(h);
 }
+
+void eng_httpd_lib_version(char *buf, size_t size)
+{
+    snprintf(buf, size, "libmicrohttpd %s", MHD_get_version());
+}

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <lua.h>
 
@@ -172,6 +173,19 @@ int eng_cli_test(int argc, char **argv)
                 n++;
     } else {
         names = maptest_list(testdir, NULL, &n);
+    }
+
+    /* a name that is no mapping is the user's typo, not a failed test: say so and stop */
+    for (size_t i = 0; argc > 1 && i < n; i++) {
+        char path[4400];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s.lua", cfg.mappings_dir, names[i]);
+        if (strchr(names[i], '/') != NULL || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            fprintf(stderr, "tallysync test: no such mapping '%s' (no %s)\n", names[i], path);
+            maptest_free_list(names, n);
+            eng_config_free(&cfg);
+            return 2;
+        }
     }
 
     struct eng_vm_opts opts;

@@ -1043,3 +1043,17 @@ int eng_store_migrate(struct eng_store *st, const char *schema_dir, int *applied
         *applied = count;
     return rc;
 }
+
+static char store_version_text[48];
+
+static void store_version_init(void)
+{
+    snprintf(store_version_text, sizeof store_version_text, "SQLite %s", sqlite3_libversion());
+}
+
+const char *eng_store_lib_version(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, store_version_init);
+    return store_version_text;
+}

@@ -47,6 +47,8 @@ struct eng_store *eng_store_thread(const char *path_or_url, struct eng_err *err)
 
 /* The file path the connection was opened on (owned by st). */
 const char *eng_store_path(const struct eng_store *st);
+/* The SQLite library the process runs on, e.g. "SQLite 3.40.1" (static text). */
+const char *eng_store_lib_version(void);
 
 /* Apply schema_dir/NNNN_name.sql files in numeric order, each in its own BEGIN IMMEDIATE
  * transaction together with its row in schema_migrations(version, name, checksum, applied_at).
