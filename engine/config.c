@@ -7,11 +7,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -147,6 +150,60 @@ static int public_url_check(char *url, const char *var, struct eng_err *err)
     return 0;
 }
 
+/* API_HOST to the one numeric address the server binds: an address as it is, a name by
+ * getaddrinfo, its first IPv4 address, else its first IPv6 one (one listening socket; IPv4 first
+ * because "localhost" lists ::1 first on some systems while clients mostly dial 127.0.0.1). */
+static int resolve_host(const char *host, char **out, struct eng_err *err)
+{
+    unsigned char tmp[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1) {
+        *out = strdup(host);
+        return *out != NULL ? 0 : eng_err_set(err, ENG_ENOMEM, "out of memory");
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "API_HOST '%.200s' does not resolve (%s): use an address of this "
+                           "machine (e.g. 127.0.0.1) or a name that resolves to one",
+                           host, gai_strerror(rc));
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
+        if (a->ai_family == AF_INET)
+            pick = a;
+    for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
+        if (a->ai_family == AF_INET6)
+            pick = a;
+    char text[INET6_ADDRSTRLEN] = "";
+    if (pick != NULL) {
+        const void *addr =
+            pick->ai_family == AF_INET
+                ? (const void *)&((const struct sockaddr_in *)(void *)pick->ai_addr)->sin_addr
+                : (const void *)&((const struct sockaddr_in6 *)(void *)pick->ai_addr)->sin6_addr;
+        inet_ntop(pick->ai_family, addr, text, sizeof text);
+    }
+    freeaddrinfo(res);
+    if (text[0] == '\0')
+        return eng_err_set(err, ENG_EINVAL, "API_HOST '%.200s' has no IPv4 or IPv6 address", host);
+    *out = strdup(text);
+    return *out != NULL ? 0 : eng_err_set(err, ENG_ENOMEM, "out of memory");
+}
+
+/* 1 when a numeric address is loopback: 127.0.0.0/8, ::1 or ::ffff:127.x.y.z. */
+static int is_loopback(const char *addr)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, addr, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &v6) != 1)
+        return 0;
+    if (IN6_IS_ADDR_LOOPBACK(&v6))
+        return 1;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
 int eng_config_load(struct eng_config *cfg, struct eng_err *err)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -224,13 +281,15 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         return eng_err_set(err, ENG_EINVAL,
                            "API_TOKEN must be at least 16 characters (try `tallysync keygen`)");
 
-    /* Anonymous access is for the local demo: never on an address another machine can reach. */
-    if (cfg->anonymous_tenant != NULL && strcmp(cfg->api_host, "127.0.0.1") != 0 &&
-        strcmp(cfg->api_host, "::1") != 0 && strcmp(cfg->api_host, "localhost") != 0)
+    if ((rc = resolve_host(cfg->api_host, &cfg->api_bind, err)) != 0)
+        return rc;
+    /* Anonymous access is for the local demo: never on an address another machine can reach.
+     * Judged on the address bound, so a name is as good as the address it resolves to. */
+    if (cfg->anonymous_tenant != NULL && !is_loopback(cfg->api_bind))
         return eng_err_set(err, ENG_EINVAL,
                            "API_ANONYMOUS_TENANT is for a local demo: it needs API_HOST on "
-                           "loopback (127.0.0.1, ::1 or localhost), not %s",
-                           cfg->api_host);
+                           "loopback (127.0.0.1, ::1 or localhost), not %.200s (%s)",
+                           cfg->api_host, cfg->api_bind);
     if (cfg->anonymous_tenant != NULL &&
         (strlen(cfg->anonymous_tenant) > 64 ||
          strspn(cfg->anonymous_tenant, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -261,6 +320,7 @@ void eng_config_free(struct eng_config *cfg)
 {
     free(cfg->database_url);
     free(cfg->api_host);
+    free(cfg->api_bind);
     free(cfg->scripts_dir);
     free(cfg->mappings_dir);
     free(cfg->schema_dir);

@@ -12,7 +12,8 @@
 
 struct eng_config {
     char *database_url;                /* DATABASE_URL, default sqlite:./data/pos.db */
-    char *api_host;                    /* API_HOST, default 127.0.0.1 */
+    char *api_host;                    /* API_HOST, default 127.0.0.1: an address or a name */
+    char *api_bind;                    /* API_HOST resolved: the numeric address to bind */
     int api_port;                      /* API_PORT, default 8923 */
     char *scripts_dir;                 /* SCRIPTS_DIR */
     char *mappings_dir;                /* MAPPINGS_DIR */

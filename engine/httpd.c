@@ -276,7 +276,7 @@ int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out, s
         sin6->sin6_port = htons((uint16_t)opts->port);
         flags |= MHD_USE_IPv6;
     } else {
-        return eng_err_set(err, ENG_EINVAL, "API_HOST '%s' is not a numeric IP address",
+        return eng_err_set(err, ENG_EINVAL, "cannot listen on '%s': not a numeric IP address",
                            opts->host);
     }
 

@@ -95,7 +95,7 @@ int eng_cli_serve(int argc, char **argv)
         eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
         goto out;
     struct eng_httpd_opts hopts = {
-        .host = cfg.api_host,
+        .host = cfg.api_bind, /* API_HOST, resolved by the configuration */
         .port = cfg.api_port,
         .max_body = cfg.max_body_bytes,
         .threads = 2,
@@ -112,8 +112,9 @@ int eng_cli_serve(int argc, char **argv)
                                "create) can use the API");
     char port[16];
     snprintf(port, sizeof port, "%d", eng_httpd_port(httpd));
-    eng_log_kv(ENG_LOG_INFO, NULL, NULL, "listening",
-               (const char *const[]){"host", cfg.api_host, "port", port, NULL});
+    eng_log_kv(
+        ENG_LOG_INFO, NULL, NULL, "listening",
+        (const char *const[]){"host", cfg.api_host, "address", cfg.api_bind, "port", port, NULL});
     int sig = 0;
     sigdelset(&set, SIGPIPE);
     sigwait(&set, &sig);
