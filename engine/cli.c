@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,9 +54,20 @@ int eng_cli_migrate_store(const struct eng_config *cfg, const char *cmd, int qui
         eng_store_close(st);
         return 1;
     }
-    if (!quiet)
+    if (quiet == 0)
         printf("%s: %d migration%s applied\n", eng_store_path(st), applied,
                applied == 1 ? "" : "s");
+    char real[PATH_MAX];
+    if (quiet == 2)
+        eng_log_kv(ENG_LOG_INFO, NULL, NULL, "database",
+                   (const char *const[]){
+                       "path",
+                       realpath(eng_store_path(st), real) != NULL ? real : eng_store_path(st),
+                       NULL});
+    /* warned, not tightened: the operator may have opened it to a backup group on purpose */
+    char warning[PATH_MAX + 256];
+    if (eng_store_mode_warning(st, warning, sizeof warning))
+        eng_logf(ENG_LOG_WARN, "%s", warning);
     eng_store_close(st);
     return 0;
 }

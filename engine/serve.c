@@ -46,7 +46,7 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_config cfg;
     if (eng_cli_config(&cfg, "serve") != 0)
         return 1;
-    if (eng_cli_migrate_store(&cfg, "serve", 1) != 0) {
+    if (eng_cli_migrate_store(&cfg, "serve", 2) != 0) {
         eng_config_free(&cfg);
         return 1;
     }

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # tests/integration/startup.sh - what `tallysync serve` checks and says at start (issue 10):
-# API_HOST as a host name (item 10). Each check runs the real binary on a free port.
+# API_HOST as a host name (item 10); the database: no folder made for a typo, the default
+# ./data made, the path logged, files 0600 whatever the umask, a loose one warned (item 5).
+# Each check runs the real binary on a free port.
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -29,5 +31,46 @@ assert_not_contains "... before listening" "$ERR" '"msg":"listening"'
 API_HOST=0.0.0.0 API_ANONYMOUS_TENANT=demo API_PORT=0 run_bin "$T/anyhost" serve
 assert_eq "API_ANONYMOUS_TENANT on 0.0.0.0 is still refused" 1 "$RC"
 assert_contains "... saying it needs loopback" "$ERR" "needs API_HOST on loopback"
+
+echo "== the database"
+DATABASE_URL="sqlite:$T/nonexistent/dir/x.db" API_PORT=0 run_bin "$T/typo" serve
+assert_eq "a DATABASE_URL whose folder does not exist stops serve" 1 "$RC"
+assert_contains "... naming the folder" "$ERR" "the folder $T/nonexistent/dir does not exist"
+assert_contains "... and DATABASE_URL" "$ERR" "DATABASE_URL"
+check "... creating no folder" test ! -e "$T/nonexistent"
+DATABASE_URL="sqlite:$T/nonexistent/dir/x.db" run_bin "$T/typo-migrate" migrate
+assert_eq "migrate refuses it the same way" 1 "$RC"
+check "... creating no folder either" test ! -e "$T/nonexistent"
+
+# DATABASE_URL unset: the default ./data/pos.db, in a fresh working folder, under umask 000
+mkdir "$T/fresh"
+(cd "$T/fresh" && umask 000 && env -u DATABASE_URL API_PORT=0 "$TALLYSYNC_BIN" serve \
+    >"$T/fresh.out" 2>"$T/fresh.err") &
+fresh=$!
+bg_track "$fresh"
+fresh_up() { grep -qF '"msg":"listening"' "$T/fresh.err" || pid_gone "$fresh"; }
+wait_for 30000 fresh_up
+check "with DATABASE_URL unset serve creates ./data and starts" grep -qF '"msg":"listening"' "$T/fresh.err"
+dbline=$(grep -F '"msg":"database"' "$T/fresh.err" | head -n 1)
+assert_jq "it logs the database's absolute path once at start" "${dbline:-null}" \
+    ".path == \"$T/fresh/data/pos.db\""
+assert_eq "... in one line" 1 "$(grep -cF '"msg":"database"' "$T/fresh.err")"
+assert_eq "./data is private (0700) under umask 000" 700 "$(stat -c %a "$T/fresh/data")"
+for f in pos.db pos.db-wal pos.db-shm; do
+    assert_eq "$f is 0600 under umask 000" 600 "$(stat -c %a "$T/fresh/data/$f" 2>&1)"
+done
+assert_not_contains "no permission warning for files it made" "$(cat "$T/fresh.err")" "readable or writable by others"
+kill -TERM "$fresh" 2>/dev/null
+wait "$fresh" 2>/dev/null
+
+chmod 644 "$T/fresh/data/pos.db"
+(cd "$T/fresh" && env -u DATABASE_URL timeout -k 5 60 "$TALLYSYNC_BIN" migrate \
+    >"$T/loose.out" 2>"$T/loose.err")
+assert_eq "an existing 0644 database still opens" 0 "$?"
+ERR=$(cat "$T/loose.err")
+assert_contains "... with a warning naming the file and its mode" "$ERR" \
+    "$T/fresh/data/pos.db is readable or writable by others (mode 0644)"
+assert_contains "... and the fix" "$ERR" "chmod 600"
+assert_eq "... left as the operator set it" 644 "$(stat -c %a "$T/fresh/data/pos.db")"
 
 finish
