@@ -34,6 +34,94 @@ static char *trim(char *s)
     return s;
 }
 
+/* Every variable the engine reads (a getenv anywhere under engine/): a .env name that is not
+ * here is a typo or another program's setting, and is warned about. tests/unit/test_config.c
+ * checks this list against the sources, so a new setting cannot be forgotten here. */
+static const char *const known_vars[] = {
+    "API_ANONYMOUS_TENANT",
+    "API_HOST",
+    "API_PORT",
+    "API_TOKEN",
+    "CONNECTOR_TIMEOUT_MS",
+    "DATABASE_URL",
+    "ENGINE_HTTP_CA_FILE",
+    "INTEGRATION_ENCRYPTION_KEY",
+    "INTEGRATION_ENCRYPTION_KEY_PREVIOUS",
+    "LOG_LEVEL",
+    "MAPPINGS_DIR",
+    "MAX_BODY_BYTES",
+    "OAUTH_REDIRECT_URI",
+    "QUICKBOOKS_API_BASE",
+    "QUICKBOOKS_AUTH_URL",
+    "QUICKBOOKS_TOKEN_URL",
+    "QUICKBOOKS_WEBHOOK_SECRET",
+    "SCHEMA_DIR",
+    "SCRIPTS_DIR",
+    "SCRIPT_MAX_INSTRUCTIONS",
+    "SCRIPT_MEMORY_MB",
+    "SCRIPT_TIMEOUT_MS",
+    "SYNC_DISPATCHER",
+    "WEBHOOK_CHECK_INTERVAL_S",
+    "WEBHOOK_PUBLIC_URL",
+    "WEBHOOK_REPLAY_WINDOW_SECONDS",
+    "WEBHOOK_SYNC",
+    "WEB_DIR",
+    "WOOCOMMERCE_WEBHOOK_SECRET",
+};
+
+#define NAME_CMP_MAX 64 /* names compared for the suggestion; longer ones get none */
+
+/* Edit distance (insert, delete, substitute, swap two neighbours) of two names, both at most
+ * NAME_CMP_MAX long. Rows of the classic table, three kept. */
+static size_t name_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    size_t rows[3][NAME_CMP_MAX + 1];
+    size_t *pp = rows[0], *p = rows[1], *c = rows[2];
+    for (size_t j = 0; j <= m; j++)
+        p[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        c[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t d = p[j] + 1;
+            if (c[j - 1] + 1 < d)
+                d = c[j - 1] + 1;
+            if (p[j - 1] + cost < d)
+                d = p[j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < d)
+                d = pp[j - 2] + 1;
+            c[j] = d;
+        }
+        size_t *t = pp;
+        pp = p, p = c, c = t;
+    }
+    return p[m];
+}
+
+const char *eng_config_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof known_vars / sizeof known_vars[0]; i++)
+        if (strcmp(known_vars[i], name) == 0)
+            return known_vars[i];
+    return NULL;
+}
+
+const char *eng_config_nearest(const char *name)
+{
+    if (strlen(name) > NAME_CMP_MAX)
+        return NULL;
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < sizeof known_vars / sizeof known_vars[0]; i++) {
+        size_t d = name_distance(name, known_vars[i]);
+        if (d < best_d)
+            best = known_vars[i], best_d = d;
+    }
+    /* a suggestion only when it is plausibly the same word: at most 3 edits, under a third */
+    return best != NULL && best_d <= 3 && best_d * 3 < strlen(best) ? best : NULL;
+}
+
 int eng_config_load_dotenv(const char *path, struct eng_err *err)
 {
     FILE *f = fopen(path, "r");
@@ -75,6 +163,12 @@ int eng_config_load_dotenv(const char *path, struct eng_err *err)
         }
         if (rc != 0)
             break;
+        if (eng_config_known(key) == NULL) { /* the name only: the value may be a secret */
+            const char *near = eng_config_nearest(key);
+            eng_logf(ENG_LOG_WARN, "%s:%d: %.64s%s is not a setting of tallysync: ignored%s%s%s",
+                     path, lineno, key, strlen(key) > 64 ? "..." : "",
+                     near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+        }
         setenv(key, val, 0);
     }
     fclose(f);

@@ -54,4 +54,10 @@ void eng_config_free(struct eng_config *cfg);
  * quotes. Sets variables not already set. Missing file is not an error. */
 int eng_config_load_dotenv(const char *path, struct eng_err *err);
 
+/* The name when the engine reads a variable of that name, else NULL. */
+const char *eng_config_known(const char *name);
+/* The known variable nearest to name by edit distance when it is plausibly a typo of it (at
+ * most 3 edits and under a third of its length: API_PROT -> API_PORT), else NULL. */
+const char *eng_config_nearest(const char *name);
+
 #endif

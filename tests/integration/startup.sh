@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/integration/startup.sh - what `tallysync serve` checks and says at start (issue 10):
 # API_HOST as a host name (item 10); the database: no folder made for a typo, the default
-# ./data made, the path logged, files 0600 whatever the umask, a loose one warned (item 5).
+# ./data made, the path logged, files 0600 whatever the umask, a loose one warned (item 5);
+# a 401 without a token says where the token is, and a .env typo is warned about (item 12).
 # Each check runs the real binary on a free port.
 # Output: one line per check, then "N passed, M failed".
 
@@ -72,5 +73,34 @@ assert_contains "... with a warning naming the file and its mode" "$ERR" \
     "$T/fresh/data/pos.db is readable or writable by others (mode 0644)"
 assert_contains "... and the fix" "$ERR" "chmod 600"
 assert_eq "... left as the operator set it" 644 "$(stat -c %a "$T/fresh/data/pos.db")"
+
+echo "== where the token is, and .env typos"
+mkdir "$T/envdir"
+printf 'API_PROT=9999\nDATABSE_URL=sqlite:/elsewhere.db\nMY_OWN_TOOL_SETTING=s3cr3t-value\n' >"$T/envdir/.env"
+(cd "$T/envdir" && API_PORT=0 timeout -k 5 60 "$TALLYSYNC_BIN" serve >"$T/envdir.out" 2>"$T/envdir.err") &
+envpid=$!
+bg_track "$envpid"
+env_up() { grep -qF '"msg":"listening"' "$T/envdir.err" || pid_gone "$envpid"; }
+wait_for 30000 env_up
+SERVE_PORT=$(serve_listening_port "$T/envdir.err")
+BASE="http://127.0.0.1:$SERVE_PORT"
+log=$(cat "$T/envdir.err")
+assert_contains "an unknown .env variable is warned about, naming the nearest known one" "$log" \
+    ".env:1: API_PROT is not a setting of tallysync: ignored (did you mean API_PORT?)"
+assert_contains "... each one" "$log" ".env:2: DATABSE_URL is not a setting of tallysync: ignored (did you mean DATABASE_URL?)"
+assert_contains "a name like no setting is warned about without a wild guess" "$log" \
+    ".env:3: MY_OWN_TOOL_SETTING is not a setting of tallysync: ignored\""
+assert_not_contains "... and its value never reaches the log" "$log" "s3cr3t-value"
+HTTP_AUTH=0 http GET /api/integrations
+assert_eq "a request without a token answers 401" 401 "$CODE"
+assert_jq "... saying where the administrator's token is" "$BODY" \
+    '.error.code == "unauthorized" and (.error.message | test("API_TOKEN, in the engine.s .env when tools/start.sh started it"))'
+assert_jq "... and where tenant tokens come from" "$BODY" '.error.message | test("tallysync token create")'
+assert_not_contains "... revealing no token" "$BODY" "$API_TOKEN"
+HTTP_AUTH=0 http GET /api/integrations -H "Authorization: Bearer not-the-token-0123456789"
+assert_jq "a wrong token still gets the one uniform answer" "$BODY" \
+    '.error.message == "a valid bearer token is required"'
+kill -TERM "$envpid" 2>/dev/null
+wait "$envpid" 2>/dev/null
 
 finish
