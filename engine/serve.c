@@ -15,6 +15,7 @@
 #include "httpd.h"
 #include "ingest.h"
 #include "log.h"
+#include "store.h"
 #include "vault.h"
 #include "scripts.h"
 #include "sync.h"
@@ -60,6 +61,22 @@ int eng_cli_serve(int argc, char **argv)
         eng_config_free(&cfg);
         return 1;
     }
+    /* Keys that do not open what is stored: said once here, then by GET /ready (503) and
+     * every integration status. The engine still runs, degraded: webhooks keep being taken
+     * and the credentials can be stored again through the API. */
+    struct eng_store *kst = NULL;
+    char keymsg[1024];
+    if (eng_store_open(cfg.database_url, &kst, &err) != 0 ||
+        eng_vault_check_keys(kst, keys, keymsg, sizeof keymsg, &err) < 0)
+        eng_logf(ENG_LOG_WARN, "cannot check the encryption keys against the store: %s", err.msg);
+    else if (keymsg[0] != '\0')
+        eng_log_kv(ENG_LOG_ERROR, NULL, NULL,
+                   "the configured encryption keys do not open the stored credentials",
+                   (const char *const[]){"detail", keymsg, "current_key_id",
+                                         eng_keyring_current_id(keys), NULL});
+    eng_store_close(kst);
+    memset(&err, 0, sizeof err);
+
     struct eng_vm_opts vmopts;
     eng_cli_vm_opts(&cfg, &vmopts);
     struct eng_scripts *scripts = eng_scripts_new(&vmopts, &err);

@@ -2,7 +2,9 @@
 # tests/integration/startup.sh - what `tallysync serve` checks and says at start (issue 10):
 # API_HOST as a host name (item 10); the database: no folder made for a typo, the default
 # ./data made, the path logged, files 0600 whatever the umask, a loose one warned (item 5);
-# a 401 without a token says where the token is, and a .env typo is warned about (item 12).
+# a 401 without a token says where the token is, and a .env typo is warned about (item 12);
+# a wrong INTEGRATION_ENCRYPTION_KEY on a database with credentials is logged once at start,
+# makes GET /ready 503 and puts a warning in every status; the engine still runs (item 6).
 # Each check runs the real binary on a free port.
 # Output: one line per check, then "N passed, M failed".
 
@@ -102,5 +104,47 @@ assert_jq "a wrong token still gets the one uniform answer" "$BODY" \
     '.error.message == "a valid bearer token is required"'
 kill -TERM "$envpid" 2>/dev/null
 wait "$envpid" 2>/dev/null
+
+echo "== a wrong INTEGRATION_ENCRYPTION_KEY"
+export DATABASE_URL="sqlite:$T/keys.db"
+KEY_A=$INTEGRATION_ENCRYPTION_KEY
+KEY_B=$(head -c 32 /dev/urandom | base64)
+serve_start || finish
+http POST /api/integrations/woocommerce/credentials -H 'Content-Type: application/json' \
+    --data '{"store_url": "https://shop.example.com", "consumer_key": "ck_0123456789abcdef0123456789abcdef01234567", "consumer_secret": "cs_0123456789abcdef0123456789abcdef01234567"}'
+assert_match "credentials stored under key A" '^20[01]$' "$CODE"
+kid_a=$(printf '%s' "$BODY" | jq -r '.keyId // empty')
+http GET /ready
+assert_eq "/ready is 200 while the key opens them" 200 "$CODE"
+serve_stop
+
+serve_start INTEGRATION_ENCRYPTION_KEY="$KEY_B" || finish
+log=$(cat "$SERVE_LOG")
+assert_eq "a start with another key logs the problem once" 1 \
+    "$(grep -cF 'the configured encryption keys do not open the stored credentials' "$SERVE_LOG")"
+assert_contains "... naming the stored key id" "$log" "sealed under key id $kid_a"
+assert_not_contains "... never the key" "$log" "$KEY_A"
+assert_not_contains "... nor the new one" "$log" "$KEY_B"
+http GET /ready
+assert_eq "/ready answers 503" 503 "$CODE"
+assert_jq "... with the reason, naming the key id" "$BODY" \
+    ".status == \"not_ready\" and any(.reasons[]; startswith(\"keys: \") and contains(\"$kid_a\"))"
+http GET /api/integrations/woocommerce/status
+assert_jq "the woocommerce status carries a key_mismatch warning" "$BODY" \
+    "any(.warnings[]; .code == \"key_mismatch\" and (.message | contains(\"$kid_a\")))"
+http GET /api/integrations
+assert_jq "... and so does the list of integrations" "$BODY" \
+    'any(.integrations[]; .platform == "woocommerce" and any(.warnings[]; .code == "key_mismatch"))'
+http GET /health
+assert_eq "the engine still runs (degraded, not refused)" 200 "$CODE"
+serve_stop
+
+serve_start INTEGRATION_ENCRYPTION_KEY="$KEY_B" INTEGRATION_ENCRYPTION_KEY_PREVIOUS="$KEY_A" || finish
+http GET /ready
+assert_eq "with the old key as a previous one /ready is 200 again" 200 "$CODE"
+http GET /api/integrations/woocommerce/status
+assert_jq "... and the status has no warning" "$BODY" '.warnings == []'
+assert_not_contains "... and nothing was logged" "$(cat "$SERVE_LOG")" 'do not open the stored credentials'
+serve_stop
 
 finish
