@@ -98,9 +98,8 @@ int eng_maptest_case(struct eng_vm *vm, int mod, const char *name, const char *t
     const char *why = NULL;
     lua_getfield(L, mod, "run_case");
     lua_pushstring(L, name);
-    if (eng_vm_push_string(vm, text, len, &err) != 0) {
-        why = err.msg;
-    } else if (eng_vm_pcall_budget(vm, 2, 2, budget_ms, &err) != 0) {
+    if (eng_vm_push_string(vm, text, len, &err) != 0 ||
+        eng_vm_pcall_budget(vm, 2, 2, budget_ms, &err) != 0) {
         why = err.msg;
     } else {
         ok = lua_toboolean(L, -2);
