@@ -39,10 +39,11 @@ script_entry() { # LOGICAL_PATH: print its entry of GET /api/scripts (or nothing
     printf '%s' "$BODY" | jq -c --arg p "$1" '.scripts[] | select(.path == $p)' 2>/dev/null
 }
 
-entry_error_matches() { # LOGICAL_PATH REGEX
+entry_error_matches() { # LOGICAL_PATH REGEX (false when there is no entry at all)
     ENTRY=$(script_entry "$1")
-    printf '%s' "$ENTRY" | jq -e --arg re "$2" '.error != null and (.error | test($re))' \
-        >/dev/null 2>&1
+    [[ -n "$ENTRY" ]] &&
+        printf '%s' "$ENTRY" | jq -e --arg re "$2" '.error != null and (.error | test($re))' \
+            >/dev/null 2>&1
 }
 
 # holds_for MS COMMAND [ARGS...]: COMMAND succeeds every time it is polled during MS.
@@ -58,9 +59,9 @@ holds_for() {
     ((n > 0))
 }
 
-entry_error_null() { # LOGICAL_PATH
+entry_error_null() { # LOGICAL_PATH (false when there is no entry at all)
     ENTRY=$(script_entry "$1")
-    printf '%s' "$ENTRY" | jq -e '.error == null' >/dev/null 2>&1
+    [[ -n "$ENTRY" ]] && printf '%s' "$ENTRY" | jq -e '.error == null' >/dev/null 2>&1
 }
 
 write_v "$M/hot.lua" 1
@@ -235,6 +236,32 @@ if wait_for "$RELOAD_MS" v_is tested 7; then
     pass "fixed to pass its test, it is served within ${RELOAD_MS} ms (${WAITED_MS} ms)"
 else
     fail "fixed to pass its test, it is served within ${RELOAD_MS} ms" "last: $CODE $BODY"
+fi
+
+echo "== data tests run under the script budget"
+mkdir -p "$M/tests/spinner"
+printf '{"input": {"id": 1, "spin": true}, "expected": {"v": 1}}\n' >"$M/tests/spinner/spin.json"
+cat >"$M/spinner.lua" <<'LUA'
+return {
+  map = function(record)
+    while record.spin do end
+    return { v = 1 }
+  end,
+}
+LUA
+if wait_for 15000 entry_error_matches mappings/spinner.lua \
+    'spin[.]json fails: .*exceeded its (time )?budget'; then
+    pass "a mapping whose data test never ends is rejected by the script budget (${WAITED_MS} ms)"
+else
+    fail "a mapping whose data test never ends is rejected by the script budget" "entry: $ENTRY"
+fi
+assert_jq "... with no accepted version" "$ENTRY" '.active == false'
+# the scan that validates it is held for at most that budget; then the watcher goes on
+write_v "$M/hot_after.lua" 5
+if wait_for "$RELOAD_MS" v_is hot_after 5; then
+    pass "... and the watcher goes on: a new mapping is usable within ${RELOAD_MS} ms (${WAITED_MS} ms)"
+else
+    fail "... and the watcher goes on: a new mapping is usable within ${RELOAD_MS} ms" "last: $CODE $BODY"
 fi
 
 echo "== no restart"
