@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "check.h"
@@ -78,4 +79,53 @@ static void test_nearest(void)
     CHECK(eng_config_nearest(longname) == NULL);
 }
 
-CHECK_MAIN(CHECK_CASE(test_every_read_variable_is_known), CHECK_CASE(test_nearest))
+/* issue 10 item 10: API_HOST may be a name; loopback is judged on the address it binds. */
+static void test_api_host(void)
+{
+    char tmp[] = "/tmp/test_config.XXXXXX";
+    char cwd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(mkdtemp(tmp) != NULL);
+    REQUIRE(chdir(tmp) == 0); /* no .env of the caller's */
+    struct eng_config cfg;
+    struct eng_err err = {0};
+    static const struct {
+        const char *host, *anon, *bind; /* bind NULL: refused */
+    } cases[] = {
+        {"127.0.0.1", NULL, "127.0.0.1"},
+        {"localhost", NULL, "127.0.0.1"},
+        {"localhost", "demo", "127.0.0.1"},
+        {"::1", "demo", "::1"},
+        {"127.0.1.1", "demo", "127.0.1.1"},
+        {"0.0.0.0", NULL, "0.0.0.0"},
+        {"0.0.0.0", "demo", NULL},
+        {"::", "demo", NULL},
+        {"no-such-host.invalid", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("API_HOST", cases[i].host, 1);
+        if (cases[i].anon != NULL)
+            setenv("API_ANONYMOUS_TENANT", cases[i].anon, 1);
+        else
+            unsetenv("API_ANONYMOUS_TENANT");
+        int rc = eng_config_load(&cfg, &err);
+        if (cases[i].bind != NULL) {
+            CHECK_INT(rc, 0);
+            if (rc == 0)
+                CHECK_STR(cfg.api_bind, cases[i].bind);
+            else
+                fprintf(stderr, "API_HOST=%s: %s\n", cases[i].host, err.msg);
+        } else {
+            CHECK(rc != 0);
+            CHECK(strstr(err.msg, "API_") != NULL); /* names the variable */
+        }
+        eng_config_free(&cfg);
+    }
+    unsetenv("API_HOST");
+    unsetenv("API_ANONYMOUS_TENANT");
+    CHECK(chdir(cwd) == 0);
+    rmdir(tmp);
+}
+
+CHECK_MAIN(CHECK_CASE(test_every_read_variable_is_known), CHECK_CASE(test_nearest),
+           CHECK_CASE(test_api_host))
