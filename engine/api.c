@@ -114,6 +114,19 @@ static int api_unauthorized(struct eng_http_resp *resp)
     return eng_api_error(resp, 401, "unauthorized", "a valid bearer token is required", NULL);
 }
 
+/* No token sent at all: say where tokens are. The same text whatever the configuration (it
+ * tells nobody whether API_TOKEN is set, or where the engine runs). */
+static int api_token_missing(struct eng_http_resp *resp)
+{
+    eng_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"tallysync\"");
+    return eng_api_error(resp, 401, "unauthorized",
+                         "a bearer token is required (Authorization: Bearer TOKEN): the "
+                         "administrator's token is API_TOKEN, in the engine's .env when "
+                         "tools/start.sh started it; tenant tokens come from `tallysync token "
+                         "create`",
+                         NULL);
+}
+
 /* Record when a tenant token was last used, at most once a minute per token (so a busy client
  * costs one small write a minute, not one per request). A failure only costs the timestamp. */
 static void api_token_touch(struct eng_store *st, const char *hash_hex)
@@ -150,7 +163,7 @@ static int api_authenticate(struct eng_api_ctx *c)
         return 0;
     }
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-        return api_unauthorized(c->resp), -1;
+        return api_token_missing(c->resp), -1;
     const char *tok = h + 7;
     while (*tok == ' ')
         tok++;

@@ -154,7 +154,7 @@ static void integ_store(struct integ_task *k, struct eng_vm *vm, struct eng_stor
     int existed = integ_exists(st, k->tenant, k->platform);
     if (eng_vault_put(st, k->keys, k->tenant, k->platform, p.secret_json, p.secret_len,
                       p.public_json, p.account_id, &err) != 0 ||
-        eng_vault_status_json(st, k->tenant, k->platform, &k->body, &err) != 0) {
+        eng_vault_status_json_keys(st, k->keys, k->tenant, k->platform, &k->body, &err) != 0) {
         eng_cred_prepared_free(&p);
         eng_logf(ENG_LOG_ERROR, "api: cannot store credentials: %s", err.msg);
         if (err.code == ENG_EBUSY)
@@ -377,7 +377,7 @@ int eng_api_integration_status(struct eng_api_ctx *c)
         return ENG_HTTP_DONE;
     struct eng_err err = {0};
     struct eng_buf *b = &c->resp->body;
-    if (eng_vault_status_json(st, c->tenant, platform, b, &err) != 0)
+    if (eng_vault_status_json_keys(st, c->api->keys, c->tenant, platform, b, &err) != 0)
         return integ_store_error(c->resp, "read a credentials status", &err);
     /* woocommerce: the last webhook check, inside the status object (it ends with '}') */
     if (strcmp(platform, "woocommerce") == 0 && b->len > 0 && b->data[b->len - 1] == '}') {
@@ -471,7 +471,8 @@ int eng_api_integrations_list(struct eng_api_ctx *c)
     for (size_t i = 0; i < n && rc == 0; i++) {
         if (i > 0)
             eng_buf_putc(&c->resp->body, ',');
-        rc = eng_vault_status_json(st, c->tenant, names[i], &c->resp->body, &err);
+        rc =
+            eng_vault_status_json_keys(st, c->api->keys, c->tenant, names[i], &c->resp->body, &err);
     }
     eng_buf_puts(&c->resp->body, "]}");
     for (size_t i = 0; i < n; i++)

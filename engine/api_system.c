@@ -10,6 +10,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "store.h"
+#include "vault.h"
 
 static long long sys_now_ms(void)
 {
@@ -26,7 +27,8 @@ int eng_api_health(struct eng_api_ctx *c)
     return ENG_HTTP_DONE;
 }
 
-/* GET /ready: the store answers and every script has an accepted version. */
+/* GET /ready: the store answers, every script has an accepted version and the configured keys
+ * open the stored credentials. */
 int eng_api_ready(struct eng_api_ctx *c)
 {
     struct eng_buf reasons;
@@ -47,6 +49,16 @@ int eng_api_ready(struct eng_api_ctx *c)
         eng_buf_puts(&reasons, "\"scripts: a script failed to load (see GET /api/scripts)\"");
     }
     eng_buf_free(&list);
+    /* a wrong INTEGRATION_ENCRYPTION_KEY: the engine runs (webhooks are still taken, the
+     * credentials can be stored again) but nothing that needs them can work */
+    char keymsg[1024];
+    if (st != NULL && c->api->keys != NULL &&
+        eng_vault_check_keys(st, c->api->keys, keymsg, sizeof keymsg, &err) > 0) {
+        eng_buf_puts(&reasons, n++ ? "," : "");
+        char text[1100];
+        snprintf(text, sizeof text, "keys: %s", keymsg);
+        eng_buf_json_str(&reasons, text, strlen(text));
+    }
 
     eng_buf_reset(&c->resp->body);
     c->resp->content_type = "application/json";

@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,8 @@
 
 #include "connctx.h"
 #include "crypto.h"
+#include "httpc.h"
+#include "httpd.h"
 #include "log.h"
 #include "operator_settings.h"
 #include "store.h"
@@ -54,9 +57,20 @@ int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet)
         eng_store_close(st);
         return 1;
     }
-    if (!quiet)
+    if (quiet == 0)
         printf("%s: %d migration%s applied\n", eng_store_path(st), applied,
                applied == 1 ? "" : "s");
+    char real[PATH_MAX];
+    if (quiet == 2)
+        eng_log_kv(ENG_LOG_INFO, NULL, NULL, "database",
+                   (const char *const[]){
+                       "path",
+                       realpath(eng_store_path(st), real) != NULL ? real : eng_store_path(st),
+                       NULL});
+    /* warned, not tightened: the operator may have opened it to a backup group on purpose */
+    char warning[PATH_MAX + 256];
+    if (eng_store_mode_warning(st, warning, sizeof warning))
+        eng_logf(ENG_LOG_WARN, "%s", warning);
     eng_store_close(st);
     return 0;
 }
@@ -75,10 +89,18 @@ void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts)
 int eng_cli_version(int argc, char **argv)
 {
     if (eng_cli_wants_help(argc, argv)) {
-        printf("usage: tallysync version\n\nPrints the engine's version and its Lua version.\n");
+        printf("usage: tallysync version\n\nPrints the engine's version, then each library it "
+               "runs on with the version\nloaded at run time (SQLite, libcurl and its TLS, "
+               "mbed TLS, libmicrohttpd, Lua).\n");
         return 0;
     }
-    printf("tallysync %s (%s)\n", ENG_VERSION, LUA_RELEASE);
+    /* run-time versions, not the headers': what a bug report needs is what was loaded */
+    char curl[128], mbed[48], mhd[48];
+    eng_httpc_lib_version(curl, sizeof curl);
+    eng_crypto_lib_version(mbed, sizeof mbed);
+    eng_httpd_lib_version(mhd, sizeof mhd);
+    printf("tallysync %s\n  %s\n  %s\n  %s\n  %s\n  %s\n", ENG_VERSION, eng_store_lib_version(),
+           curl, mbed, mhd, LUA_RELEASE);
     return 0;
 }
 

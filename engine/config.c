@@ -7,14 +7,18 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include "log.h"
+#include "store.h"
 
 #ifndef ENG_SOURCE_DIR
 #define ENG_SOURCE_DIR "."
@@ -28,6 +32,95 @@ static char *trim(char *s)
     while (e > s && isspace((unsigned char)e[-1]))
         *--e = '\0';
     return s;
+}
+
+/* Every variable the engine reads (a getenv anywhere under engine/): a .env name that is not
+ * here is a typo or another program's setting, and is warned about. tests/unit/test_config.c
+ * checks this list against the sources, so a new setting cannot be forgotten here. */
+static const char *const known_vars[] = {
+    "API_ANONYMOUS_TENANT",
+    "API_HOST",
+    "API_PORT",
+    "API_TOKEN",
+    "CONNECTOR_TIMEOUT_MS",
+    "DATABASE_URL",
+    "ENGINE_HTTP_CA_FILE",
+    "INTEGRATION_ENCRYPTION_KEY",
+    "INTEGRATION_ENCRYPTION_KEY_PREVIOUS",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+    "MAPPINGS_DIR",
+    "MAX_BODY_BYTES",
+    "OAUTH_REDIRECT_URI",
+    "QUICKBOOKS_API_BASE",
+    "QUICKBOOKS_AUTH_URL",
+    "QUICKBOOKS_TOKEN_URL",
+    "QUICKBOOKS_WEBHOOK_SECRET",
+    "SCHEMA_DIR",
+    "SCRIPTS_DIR",
+    "SCRIPT_MAX_INSTRUCTIONS",
+    "SCRIPT_MEMORY_MB",
+    "SCRIPT_TIMEOUT_MS",
+    "SYNC_DISPATCHER",
+    "WEBHOOK_CHECK_INTERVAL_S",
+    "WEBHOOK_PUBLIC_URL",
+    "WEBHOOK_REPLAY_WINDOW_SECONDS",
+    "WEBHOOK_SYNC",
+    "WEB_DIR",
+    "WOOCOMMERCE_WEBHOOK_SECRET",
+};
+
+#define NAME_CMP_MAX 64 /* names compared for the suggestion; longer ones get none */
+
+/* Edit distance (insert, delete, substitute, swap two neighbours) of two names, both at most
+ * NAME_CMP_MAX long. Rows of the classic table, three kept. */
+static size_t name_distance(const char *a, const char *b)
+{
+    size_t n = strlen(a), m = strlen(b);
+    size_t rows[3][NAME_CMP_MAX + 1];
+    size_t *pp = rows[0], *p = rows[1], *c = rows[2];
+    for (size_t j = 0; j <= m; j++)
+        p[j] = j;
+    for (size_t i = 1; i <= n; i++) {
+        c[0] = i;
+        for (size_t j = 1; j <= m; j++) {
+            size_t cost = a[i - 1] != b[j - 1];
+            size_t d = p[j] + 1;
+            if (c[j - 1] + 1 < d)
+                d = c[j - 1] + 1;
+            if (p[j - 1] + cost < d)
+                d = p[j - 1] + cost;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < d)
+                d = pp[j - 2] + 1;
+            c[j] = d;
+        }
+        size_t *t = pp;
+        pp = p, p = c, c = t;
+    }
+    return p[m];
+}
+
+const char *eng_config_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof known_vars / sizeof known_vars[0]; i++)
+        if (strcmp(known_vars[i], name) == 0)
+            return known_vars[i];
+    return NULL;
+}
+
+const char *eng_config_nearest(const char *name)
+{
+    if (strlen(name) > NAME_CMP_MAX)
+        return NULL;
+    const char *best = NULL;
+    size_t best_d = (size_t)-1;
+    for (size_t i = 0; i < sizeof known_vars / sizeof known_vars[0]; i++) {
+        size_t d = name_distance(name, known_vars[i]);
+        if (d < best_d)
+            best = known_vars[i], best_d = d;
+    }
+    /* a suggestion only when it is plausibly the same word: at most 3 edits, under a third */
+    return best != NULL && best_d <= 3 && best_d * 3 < strlen(best) ? best : NULL;
 }
 
 int eng_config_load_dotenv(const char *path, struct eng_err *err)
@@ -71,6 +164,12 @@ int eng_config_load_dotenv(const char *path, struct eng_err *err)
         }
         if (rc != 0)
             break;
+        if (eng_config_known(key) == NULL) { /* the name only: the value may be a secret */
+            const char *near = eng_config_nearest(key);
+            eng_logf(ENG_LOG_WARN, "%s:%d: %.64s%s is not a setting of tallysync: ignored%s%s%s",
+                     path, lineno, key, strlen(key) > 64 ? "..." : "",
+                     near ? " (did you mean " : "", near ? near : "", near ? "?)" : "");
+        }
         setenv(key, val, 0);
     }
     fclose(f);
@@ -147,6 +246,60 @@ static int public_url_check(char *url, const char *var, struct eng_err *err)
     return 0;
 }
 
+/* API_HOST to the one numeric address the server binds: an address as it is, a name by
+ * getaddrinfo, its first IPv4 address, else its first IPv6 one (one listening socket; IPv4 first
+ * because "localhost" lists ::1 first on some systems while clients mostly dial 127.0.0.1). */
+static int resolve_host(const char *host, char **out, struct eng_err *err)
+{
+    unsigned char tmp[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, host, tmp) == 1 || inet_pton(AF_INET6, host, tmp) == 1) {
+        *out = strdup(host);
+        return *out != NULL ? 0 : eng_err_set(err, ENG_ENOMEM, "out of memory");
+    }
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "API_HOST '%.200s' does not resolve (%s): use an address of this "
+                           "machine (e.g. 127.0.0.1) or a name that resolves to one",
+                           host, gai_strerror(rc));
+    const struct addrinfo *pick = NULL;
+    for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
+        if (a->ai_family == AF_INET)
+            pick = a;
+    for (const struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
+        if (a->ai_family == AF_INET6)
+            pick = a;
+    char text[INET6_ADDRSTRLEN] = "";
+    if (pick != NULL) {
+        const void *addr =
+            pick->ai_family == AF_INET
+                ? (const void *)&((const struct sockaddr_in *)(void *)pick->ai_addr)->sin_addr
+                : (const void *)&((const struct sockaddr_in6 *)(void *)pick->ai_addr)->sin6_addr;
+        inet_ntop(pick->ai_family, addr, text, sizeof text);
+    }
+    freeaddrinfo(res);
+    if (text[0] == '\0')
+        return eng_err_set(err, ENG_EINVAL, "API_HOST '%.200s' has no IPv4 or IPv6 address", host);
+    *out = strdup(text);
+    return *out != NULL ? 0 : eng_err_set(err, ENG_ENOMEM, "out of memory");
+}
+
+/* 1 when a numeric address is loopback: 127.0.0.0/8, ::1 or ::ffff:127.x.y.z. */
+static int is_loopback(const char *addr)
+{
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton(AF_INET, addr, &v4) == 1)
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, addr, &v6) != 1)
+        return 0;
+    if (IN6_IS_ADDR_LOOPBACK(&v6))
+        return 1;
+    return IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127;
+}
+
 int eng_config_load(struct eng_config *cfg, struct eng_err *err)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -155,7 +308,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         return rc;
 
     const char *v = getenv("DATABASE_URL");
-    cfg->database_url = strdup(v && *v ? v : "sqlite:./data/pos.db");
+    cfg->database_url = strdup(v && *v ? v : ENG_STORE_DEFAULT_URL);
     v = getenv("API_HOST");
     cfg->api_host = strdup(v && *v ? v : "127.0.0.1");
     cfg->scripts_dir = dir_setting("SCRIPTS_DIR", "scripts");
@@ -224,13 +377,15 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         return eng_err_set(err, ENG_EINVAL,
                            "API_TOKEN must be at least 16 characters (try `tallysync keygen`)");
 
-    /* Anonymous access is for the local demo: never on an address another machine can reach. */
-    if (cfg->anonymous_tenant != NULL && strcmp(cfg->api_host, "127.0.0.1") != 0 &&
-        strcmp(cfg->api_host, "::1") != 0 && strcmp(cfg->api_host, "localhost") != 0)
+    if ((rc = resolve_host(cfg->api_host, &cfg->api_bind, err)) != 0)
+        return rc;
+    /* Anonymous access is for the local demo: never on an address another machine can reach.
+     * Judged on the address bound, so a name is as good as the address it resolves to. */
+    if (cfg->anonymous_tenant != NULL && !is_loopback(cfg->api_bind))
         return eng_err_set(err, ENG_EINVAL,
                            "API_ANONYMOUS_TENANT is for a local demo: it needs API_HOST on "
-                           "loopback (127.0.0.1, ::1 or localhost), not %s",
-                           cfg->api_host);
+                           "loopback (127.0.0.1, ::1 or localhost), not %.200s (%s)",
+                           cfg->api_host, cfg->api_bind);
     if (cfg->anonymous_tenant != NULL &&
         (strlen(cfg->anonymous_tenant) > 64 ||
          strspn(cfg->anonymous_tenant, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -271,6 +426,7 @@ void eng_config_free(struct eng_config *cfg)
 {
     free(cfg->database_url);
     free(cfg->api_host);
+    free(cfg->api_bind);
     free(cfg->scripts_dir);
     free(cfg->mappings_dir);
     free(cfg->schema_dir);

@@ -12,7 +12,8 @@
 
 struct eng_config {
     char *database_url;                /* DATABASE_URL, default sqlite:./data/pos.db */
-    char *api_host;                    /* API_HOST, default 127.0.0.1 */
+    char *api_host;                    /* API_HOST, default 127.0.0.1: an address or a name */
+    char *api_bind;                    /* API_HOST resolved: the numeric address to bind */
     int api_port;                      /* API_PORT, default 8923 */
     char *scripts_dir;                 /* SCRIPTS_DIR */
     char *mappings_dir;                /* MAPPINGS_DIR */
@@ -58,5 +59,10 @@ int eng_config_load_dotenv(const char *path, struct eng_err *err);
  * query, fragment, user info or blank, at most 512 bytes; https unless the host is loopback.
  * Trailing '/' removed in place. ENG_EINVAL naming var otherwise. */
 int eng_config_url_check(char *url, const char *var, struct eng_err *err);
+/* The name when the engine reads a variable of that name, else NULL. */
+const char *eng_config_known(const char *name);
+/* The known variable nearest to name by edit distance when it is plausibly a typo of it (at
+ * most 3 edits and under a third of its length: API_PROT -> API_PORT), else NULL. */
+const char *eng_config_nearest(const char *name);
 
 #endif

@@ -8,6 +8,7 @@
 #include "crypto.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/random.h>
@@ -16,6 +17,7 @@
 #include <mbedtls/md.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
+#include <mbedtls/version.h>
 
 /* mbedTLS reads from its pointers even for zero lengths in a few places; never give it NULL. */
 static const unsigned char empty_input[1];
@@ -395,4 +397,11 @@ int eng_crypto_open(const unsigned char key[ENG_CRYPTO_KEY_LEN], const void *aad
         *outlen = n;
     }
     return 0;
+}
+
+void eng_crypto_lib_version(char *buf, size_t size)
+{
+    char v[18]; /* mbedtls_version_get_string writes at most 9 bytes, _full at most 18 */
+    mbedtls_version_get_string(v);
+    snprintf(buf, size, "mbed TLS %s", v);
 }

@@ -42,6 +42,8 @@ int eng_crypto_equal(const void *a, size_t alen, const void *b, size_t blen);
 
 /* Overwrite len bytes at p with zeros in a way the compiler cannot drop. NULL/0 is fine. */
 void eng_crypto_wipe(void *p, size_t len);
+/* The mbed TLS the process runs on, e.g. "mbed TLS 2.28.3", into buf. */
+void eng_crypto_lib_version(char *buf, size_t size);
 
 /* ---- encodings (constant-time per character: safe for key material) ---- */
 

@@ -684,3 +684,10 @@ out:
 }
 
 /* }====================== */
+
+void eng_httpc_lib_version(char *buf, size_t size)
+{
+    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
+    snprintf(buf, size, "libcurl %s (%s)", v->version,
+             v->ssl_version != NULL ? v->ssl_version : "no TLS");
+}

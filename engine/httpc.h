@@ -102,6 +102,9 @@ const char *eng_httpc_fail_name(enum eng_httpc_fail f);
 
 /* Monotonic milliseconds, the clock of req->deadline. */
 long long eng_httpc_now_ms(void);
+/* The libcurl the process runs on with its TLS backend, e.g. "libcurl 7.88.1 (OpenSSL/3.0.11)",
+ * into buf. */
+void eng_httpc_lib_version(char *buf, size_t size);
 
 /* Retry-After (delta-seconds or HTTP-date, relative to now) in ms; -1 when unparseable. */
 long eng_httpc_parse_retry_after(const char *value, time_t now);

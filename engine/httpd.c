@@ -276,7 +276,7 @@ int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out, s
         sin6->sin6_port = htons((uint16_t)opts->port);
         flags |= MHD_USE_IPv6;
     } else {
-        return eng_err_set(err, ENG_EINVAL, "API_HOST '%s' is not a numeric IP address",
+        return eng_err_set(err, ENG_EINVAL, "cannot listen on '%s': not a numeric IP address",
                            opts->host);
     }
 
@@ -323,4 +323,9 @@ void eng_httpd_stop(struct eng_httpd *h)
     }
     MHD_stop_daemon(h->d);
     free(h);
+}
+
+void eng_httpd_lib_version(char *buf, size_t size)
+{
+    snprintf(buf, size, "libmicrohttpd %s", MHD_get_version());
 }

@@ -61,5 +61,7 @@ int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out, s
 int eng_httpd_port(const struct eng_httpd *h);
 /* Stop accepting and close. Requests still pending must have been resumed first. */
 void eng_httpd_stop(struct eng_httpd *h);
+/* The libmicrohttpd the process runs on, e.g. "libmicrohttpd 0.9.75", into buf. */
+void eng_httpd_lib_version(char *buf, size_t size);
 
 #endif

@@ -8,11 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <lua.h>
 
 #include "buf.h"
 #include "cli.h"
+#include "maptest.h"
 #include "vm.h"
 
 struct maptest_counts {
@@ -24,8 +26,7 @@ static int maptest_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted names in dir matching suffix (NULL: subdirectories). Caller frees each and the array. */
-static char **maptest_list(const char *dir, const char *suffix, size_t *n)
+char **eng_maptest_list(const char *dir, const char *suffix, size_t *n)
 {
     *n = 0;
     DIR *d = opendir(dir);
@@ -62,7 +63,7 @@ static char **maptest_list(const char *dir, const char *suffix, size_t *n)
     return names;
 }
 
-static void maptest_free_list(char **names, size_t n)
+void eng_maptest_free_list(char **names, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(names[i]);
@@ -80,11 +81,39 @@ static char *maptest_read(const char *path, size_t *len)
     return eng_buf_take(&b, len);
 }
 
+int eng_maptest_boot(struct eng_vm *vm, struct eng_err *err)
+{
+    static const char boot[] = "return require('lib.mapping_test')";
+    int rc = eng_vm_load(vm, "=test", boot, sizeof boot - 1, err);
+    return rc != 0 ? rc : eng_vm_pcall(vm, 0, 1, err);
+}
+
+int eng_maptest_case(struct eng_vm *vm, int mod, const char *name, const char *text, size_t len,
+                     long long budget_ms, char **report)
+{
+    lua_State *L = eng_vm_state(vm);
+    int top = lua_gettop(L);
+    struct eng_err err = {0};
+    int ok = 0;
+    const char *why = NULL;
+    lua_getfield(L, mod, "run_case");
+    lua_pushstring(L, name);
+    if (eng_vm_push_string(vm, text, len, &err) != 0 ||
+        eng_vm_pcall_budget(vm, 2, 2, budget_ms, &err) != 0) {
+        why = err.msg;
+    } else {
+        ok = lua_toboolean(L, -2);
+        why = lua_tostring(L, -1);
+    }
+    *report = ok ? NULL : strdup(why != NULL ? why : "(no report)");
+    lua_settop(L, top);
+    return ok;
+}
+
 /* Run every case of one mapping, each in a fresh protected call with its own budget. */
 static void maptest_run_mapping(struct eng_vm *vm, int mod, const char *testdir, const char *name,
                                 struct maptest_counts *c)
 {
-    lua_State *L = eng_vm_state(vm);
     char dir[4096];
     if (snprintf(dir, sizeof dir, "%s/%s", testdir, name) >= (int)sizeof dir) {
         printf("FAIL %s: path too long\n", name);
@@ -92,7 +121,7 @@ static void maptest_run_mapping(struct eng_vm *vm, int mod, const char *testdir,
         return;
     }
     size_t n = 0;
-    char **cases = maptest_list(dir, ".json", &n);
+    char **cases = eng_maptest_list(dir, ".json", &n);
     if (n == 0) {
         printf("FAIL %s: no test cases in %s\n", name, dir);
         c->failed++;
@@ -102,31 +131,15 @@ static void maptest_run_mapping(struct eng_vm *vm, int mod, const char *testdir,
         snprintf(path, sizeof path, "%s/%s", dir, cases[i]);
         size_t len = 0;
         char *text = maptest_read(path, &len);
-        struct eng_err err = {0};
-        int ok = 0;
-        const char *report = NULL;
-        if (text == NULL) {
-            report = "cannot read the file";
-        } else {
-            lua_getfield(L, mod, "run_case");
-            lua_pushstring(L, name);
-            if (eng_vm_push_string(vm, text, len, &err) != 0) {
-                lua_pop(L, 2);
-                report = err.msg;
-            } else if (eng_vm_pcall(vm, 2, 2, &err) != 0) {
-                report = err.msg;
-            } else {
-                ok = lua_toboolean(L, -2);
-                report = lua_tostring(L, -1);
-            }
-        }
+        char *report = NULL;
+        int ok = text != NULL && eng_maptest_case(vm, mod, name, text, len, 0, &report);
         if (ok) {
             printf("ok   %s/%s\n", name, cases[i]);
             c->passed++;
         } else {
             printf("FAIL %s/%s\n", name, cases[i]);
             /* indent the report under the case */
-            for (const char *p = report ? report : "(no report)"; *p;) {
+            for (const char *p = report ? report : "cannot read the file"; *p;) {
                 const char *nl = strchr(p, '\n');
                 int l = nl ? (int)(nl - p) : (int)strlen(p);
                 printf("     %.*s\n", l, p);
@@ -134,10 +147,10 @@ static void maptest_run_mapping(struct eng_vm *vm, int mod, const char *testdir,
             }
             c->failed++;
         }
-        lua_settop(L, mod);
+        free(report);
         free(text);
     }
-    maptest_free_list(cases, n);
+    eng_maptest_free_list(cases, n);
 }
 
 /* Say on stderr what cases without "company" assumed about the QuickBooks company (the first
@@ -194,7 +207,20 @@ int eng_cli_test(int argc, char **argv)
             if ((names[n] = strdup(argv[i])) != NULL)
                 n++;
     } else {
-        names = maptest_list(testdir, NULL, &n);
+        names = eng_maptest_list(testdir, NULL, &n);
+    }
+
+    /* a name that is no mapping is the user's typo, not a failed test: say so and stop */
+    for (size_t i = 0; argc > 1 && i < n; i++) {
+        char path[4400];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s.lua", cfg.mappings_dir, names[i]);
+        if (strchr(names[i], '/') != NULL || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            fprintf(stderr, "tallysync test: no such mapping '%s' (no %s)\n", names[i], path);
+            eng_maptest_free_list(names, n);
+            eng_config_free(&cfg);
+            return 2;
+        }
     }
 
     struct eng_vm_opts opts;
@@ -204,9 +230,7 @@ int eng_cli_test(int argc, char **argv)
     struct eng_vm *vm = eng_vm_new(&opts, &err);
     struct maptest_counts c = {0, 0};
     int status = 1;
-    static const char boot[] = "return require('lib.mapping_test')";
-    if (vm == NULL || eng_vm_load(vm, "=test", boot, sizeof boot - 1, &err) != 0 ||
-        eng_vm_pcall(vm, 0, 1, &err) != 0) {
+    if (vm == NULL || eng_maptest_boot(vm, &err) != 0) {
         fprintf(stderr, "tallysync test: %s\n", err.msg);
     } else if (n == 0) {
         fprintf(stderr, "tallysync test: no mapping tests found in %s\n", testdir);
@@ -219,7 +243,7 @@ int eng_cli_test(int argc, char **argv)
         status = c.failed == 0 ? 0 : 1;
     }
     fflush(stdout);
-    maptest_free_list(names, n);
+    eng_maptest_free_list(names, n);
     eng_vm_free(vm);
     eng_config_free(&cfg);
     return status;

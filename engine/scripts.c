@@ -25,6 +25,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "maptest.h"
 
 #define SCRIPTS_MAX_DEPTH 8
 #define SCRIPTS_MAX_SIZE  ((size_t)8 << 20)
@@ -41,6 +42,11 @@ struct script {
     char *error; /* the rejected version's error, or NULL */
     char error_at[32];
     char bad_sha[65]; /* sha of the rejected version (not revalidated until it changes) */
+    /* a mapping's data tests (MAPPINGS_DIR/tests/NAME/ *.json): a version is the file and its
+     * tests, so an edited test revalidates the mapping */
+    char tests_sha[65];     /* digest of the tests the published version passed ("" = none) */
+    char bad_tests_sha[65]; /* ... and of those the rejected version ran against */
+    char tests_stamp[65];   /* digest of the tests' names and stat at the last scan */
     /* what the file looked like at the last scan */
     struct timespec mtime;
     off_t size;
@@ -271,9 +277,154 @@ static int check_mapping(struct eng_vm *vm, const char *logical, struct eng_err 
     return rc;
 }
 
-/* Compile and run the candidate's top level in a scratch VM, then check its exports. */
+/* ---------- a mapping's data tests ---------- */
+
+/* The data tests of one mapping as read at one scan: file names, texts and their digest. */
+struct tests {
+    char **names;
+    char **texts;
+    size_t *lens;
+    size_t n;
+    char sha[65]; /* over every name and text, "" when there are none */
+};
+
+static void tests_free(struct tests *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->texts[i]);
+    eng_maptest_free_list(t->names, t->n);
+    free(t->texts);
+    free(t->lens);
+    memset(t, 0, sizeof *t);
+}
+
+/* NAME of "mappings/NAME.lua" (a mapping of the top folder) into buf, else NULL. */
+static const char *mapping_name(const char *logical, char *buf, size_t size)
+{
+    if (strncmp(logical, "mappings/", 9) != 0 || strchr(logical + 9, '/') != NULL)
+        return NULL;
+    size_t n = strlen(logical + 9);
+    if (n <= 4 || n - 4 >= size)
+        return NULL;
+    memcpy(buf, logical + 9, n - 4);
+    buf[n - 4] = '\0';
+    return buf;
+}
+
+/* Digest of the names, sizes, times and inodes of NAME's test files: cheap enough for every
+ * scan, and changes when any of them is written, added, removed or replaced. "" = none. */
+static void tests_stamp(struct eng_scripts *reg, const char *name, char out[65])
+{
+    out[0] = '\0';
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/%s", reg->dirs[1], name);
+    size_t n = 0;
+    char **names = eng_maptest_list(dir, ".json", &n);
+    struct eng_buf b;
+    eng_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        char path[4400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (stat(path, &st) == 0)
+            eng_buf_printf(&b, "%s/%lld/%lld.%ld/%llu\n", names[i], (long long)st.st_size,
+                           (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                           (unsigned long long)st.st_ino);
+    }
+    if (n > 0 && !b.oom)
+        sha_hex(b.data, b.len, out);
+    eng_buf_free(&b);
+    eng_maptest_free_list(names, n);
+}
+
+/* Read NAME's test files. 0, or ENG_ENOMEM / ENG_EIO (a file vanished: the next scan reads
+ * them again). */
+static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t)
+{
+    memset(t, 0, sizeof *t);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/%s", reg->dirs[1], name);
+    t->names = eng_maptest_list(dir, ".json", &t->n);
+    if (t->n == 0)
+        return 0;
+    t->texts = calloc(t->n, sizeof *t->texts);
+    t->lens = calloc(t->n, sizeof *t->lens);
+    struct eng_buf all;
+    eng_buf_init(&all);
+    int rc = t->texts == NULL || t->lens == NULL ? ENG_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < t->n; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, t->names[i]);
+        t->texts[i] = read_file(path, &t->lens[i]);
+        if (t->texts[i] == NULL) {
+            rc = ENG_EIO;
+            break;
+        }
+        eng_buf_puts(&all, t->names[i]);
+        eng_buf_putc(&all, '\0');
+        eng_buf_append(&all, t->texts[i], t->lens[i]);
+        eng_buf_putc(&all, '\0');
+    }
+    if (rc == 0 && all.oom)
+        rc = ENG_ENOMEM;
+    if (rc == 0)
+        sha_hex(all.data, all.len, t->sha);
+    eng_buf_free(&all);
+    if (rc != 0)
+        tests_free(t);
+    return rc;
+}
+
+/* Run the candidate mapping's data tests in its validation VM, all of them within one script
+ * budget (SCRIPT_TIMEOUT_MS). The first failing case is the error, with its report (path,
+ * expected, got) and how many others fail. */
+static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *name,
+                     const struct tests *t, struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(vm);
+    int top = lua_gettop(L);
+    int rc = eng_maptest_boot(vm, err);
+    if (rc != 0)
+        return rc;
+    int mod = lua_gettop(L);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long budget = reg->vmopts.budget_ms > 0 ? reg->vmopts.budget_ms : 2000;
+    size_t failed = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long left = budget - ((long long)(now.tv_sec - t0.tv_sec) * 1000 +
+                                   (now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0) {
+            if (failed == 0)
+                rc = eng_err_set(err, ENG_EBUDGET,
+                                 "the data tests of mappings/%s.lua (mappings/tests/%s/) take "
+                                 "longer than the script budget (%lld ms) together",
+                                 name, name, budget);
+            break;
+        }
+        char *report = NULL;
+        if (eng_maptest_case(vm, mod, name, t->texts[i], t->lens[i], left, &report))
+            continue;
+        if (failed++ == 0)
+            rc = eng_err_set(err, ENG_ESCRIPT, "data test mappings/tests/%s/%s fails: %s", name,
+                             t->names[i], report != NULL ? report : "out of memory");
+        free(report);
+    }
+    if (failed > 1) {
+        char first[sizeof err->msg];
+        snprintf(first, sizeof first, "%s", err->msg);
+        eng_err_set(err, ENG_ESCRIPT, "%s\n(and %zu more failing case%s)", first, failed - 1,
+                    failed == 2 ? "" : "s");
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
+/* Compile and run the candidate's top level in a scratch VM, then check its exports; a
+ * mapping (name != NULL) must then pass its data tests t. */
 static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                    struct eng_err *err)
+                    const char *name, const struct tests *t, struct eng_err *err)
 {
     struct candidate c = {reg, logical, src, len};
     struct eng_vm_opts opts = reg->vmopts;
@@ -295,6 +446,9 @@ static int validate(struct eng_scripts *reg, const char *logical, const char *sr
         else
             lua_pop(eng_vm_state(vm), 1);
     }
+    /* a mapping that compiles but fails its own data tests is rejected like a syntax error */
+    if (rc == 0 && name != NULL && t->n > 0)
+        rc = run_tests(reg, vm, name, t, err);
     eng_vm_free(vm);
     return rc;
 }
@@ -331,10 +485,16 @@ static void recount_errors_locked(struct eng_scripts *reg)
     atomic_store(&reg->errors, n);
 }
 
-/* Look at one file: re-read when its stat changed, validate when its bytes changed. */
+/* Look at one file: re-read when its stat (or its data tests') changed, validate when its
+ * bytes (or its tests') changed. */
 static void scan_file(struct eng_scripts *reg, const char *path, const char *logical,
                       const struct stat *st, int *changed)
 {
+    char namebuf[256], stamp[65] = "";
+    const char *name = mapping_name(logical, namebuf, sizeof namebuf);
+    if (name != NULL)
+        tests_stamp(reg, name, stamp);
+
     pthread_mutex_lock(&reg->mu);
     struct script *s = get_locked(reg, logical);
     if (s == NULL) {
@@ -343,7 +503,8 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     }
     s->seen = 1;
     int same = s->size == st->st_size && s->ino == st->st_ino &&
-               s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec;
+               s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+               strcmp(s->tests_stamp, stamp) == 0;
     pthread_mutex_unlock(&reg->mu);
     if (same)
         return;
@@ -352,16 +513,24 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     char *src = read_file(path, &len);
     if (src == NULL)
         return; /* vanished or unreadable between readdir and open: next scan decides */
+    struct tests t = {0};
+    if (name != NULL && tests_read(reg, name, &t) != 0) {
+        free(src);
+        return; /* a test file vanished meanwhile: next scan decides */
+    }
     char sha[65];
     sha_hex(src, len, sha);
 
     pthread_mutex_lock(&reg->mu);
     s = find_locked(reg, logical);
-    int known = s != NULL && ((s->src != NULL && strcmp(s->sha, sha) == 0) ||
-                              (s->error != NULL && strcmp(s->bad_sha, sha) == 0));
+    int published = s != NULL && s->src != NULL && strcmp(s->sha, sha) == 0;
+    int known = s != NULL && ((published && strcmp(s->tests_sha, t.sha) == 0) ||
+                              (s->error != NULL && strcmp(s->bad_sha, sha) == 0 &&
+                               strcmp(s->bad_tests_sha, t.sha) == 0));
     if (s != NULL) {
         s->size = st->st_size, s->ino = st->st_ino, s->mtime = st->st_mtim;
-        if (known && s->src != NULL && strcmp(s->sha, sha) == 0 && s->error != NULL) {
+        memcpy(s->tests_stamp, stamp, sizeof s->tests_stamp);
+        if (known && published && s->error != NULL) {
             /* reverted to the published version: the rejected one no longer matters */
             free(s->error);
             s->error = NULL;
@@ -370,26 +539,35 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     }
     pthread_mutex_unlock(&reg->mu);
     if (s == NULL || known) {
+        tests_free(&t);
         free(src);
         return;
     }
 
     struct eng_err err = {0};
-    int rc = validate(reg, logical, src, len, &err);
+    int rc = validate(reg, logical, src, len, name, &t, &err);
 
     pthread_mutex_lock(&reg->mu);
     s = find_locked(reg, logical);
     if (s == NULL) {
         pthread_mutex_unlock(&reg->mu);
+        tests_free(&t);
         free(src);
         return;
     }
-    if (rc == 0) {
+    published = s->src != NULL && strcmp(s->sha, sha) == 0;
+    if (rc == 0 && published) {
+        /* only its tests changed, and the published version passes them: nothing to swap */
+        free(s->error);
+        s->error = NULL;
+        memcpy(s->tests_sha, t.sha, sizeof s->tests_sha);
+    } else if (rc == 0) {
         free(s->src);
         free(s->error);
         s->error = NULL;
         s->src = src, s->len = len;
         memcpy(s->sha, sha, sizeof s->sha);
+        memcpy(s->tests_sha, t.sha, sizeof s->tests_sha);
         s->generation = atomic_fetch_add(&reg->generation, 1) + 1;
         now_iso(s->loaded_at, sizeof s->loaded_at);
         (*changed)++;
@@ -398,23 +576,23 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         free(s->error);
         s->error = strdup(err.msg);
         memcpy(s->bad_sha, sha, sizeof s->bad_sha);
+        memcpy(s->bad_tests_sha, t.sha, sizeof s->bad_tests_sha);
         now_iso(s->error_at, sizeof s->error_at);
     }
     recount_errors_locked(reg);
-    uint64_t gen = s->generation;
     int had_old = s->src != NULL;
     pthread_mutex_unlock(&reg->mu);
     free(src);
+    tests_free(&t);
 
-    if (rc == 0)
+    if (rc == 0 && !published)
         eng_log_kv(ENG_LOG_INFO, NULL, NULL, "script published",
                    (const char *const[]){"path", logical, "sha256", sha, NULL});
-    else
+    else if (rc != 0)
         eng_log_kv(ENG_LOG_WARN, NULL, NULL,
                    had_old ? "script rejected; previous version keeps serving"
                            : "script rejected; it has no accepted version",
                    (const char *const[]){"path", logical, "sha256", sha, "error", err.msg, NULL});
-    (void)gen;
 }
 
 static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const char *rel, int depth,

@@ -2,7 +2,9 @@
  * scripts.h - the script registry: the published version of every *.lua under SCRIPTS_DIR and
  * MAPPINGS_DIR, and the hot-reload watcher that keeps it current.
  * A changed file is compiled and its top level run in a scratch VM under budget, its exports are
- * checked, and only then is it published with a new generation. A version that fails is
+ * checked, a mapping must pass its data tests (MAPPINGS_DIR/tests/NAME/ *.json, all within one
+ * script budget; a test file edit revalidates it), and only then is it published with a new
+ * generation. A version that fails is
  * rejected: the previous one keeps serving and the error is kept for GET /api/scripts.
  * Workers never read the disk: they build their VMs from the published sources
  * (eng_scripts_source) and rebuild when eng_scripts_generation changes.

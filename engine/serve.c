@@ -15,6 +15,7 @@
 #include "httpd.h"
 #include "ingest.h"
 #include "log.h"
+#include "store.h"
 #include "vault.h"
 #include "scripts.h"
 #include "sync.h"
@@ -46,7 +47,7 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_config cfg;
     if (eng_cli_config(&cfg, "serve") != 0)
         return 1;
-    if (eng_cli_migrate_store(&cfg, "serve", 1) != 0) {
+    if (eng_cli_migrate_store(&cfg, "serve", 2) != 0) {
         eng_config_free(&cfg);
         return 1;
     }
@@ -60,6 +61,22 @@ int eng_cli_serve(int argc, char **argv)
         eng_config_free(&cfg);
         return 1;
     }
+    /* Keys that do not open what is stored: said once here, then by GET /ready (503) and
+     * every integration status. The engine still runs, degraded: webhooks keep being taken
+     * and the credentials can be stored again through the API. */
+    struct eng_store *kst = NULL;
+    char keymsg[1024];
+    if (eng_store_open(cfg.database_url, &kst, &err) != 0 ||
+        eng_vault_check_keys(kst, keys, keymsg, sizeof keymsg, &err) < 0)
+        eng_logf(ENG_LOG_WARN, "cannot check the encryption keys against the store: %s", err.msg);
+    else if (keymsg[0] != '\0')
+        eng_log_kv(ENG_LOG_ERROR, NULL, NULL,
+                   "the configured encryption keys do not open the stored credentials",
+                   (const char *const[]){"detail", keymsg, "current_key_id",
+                                         eng_keyring_current_id(keys), NULL});
+    eng_store_close(kst);
+    memset(&err, 0, sizeof err);
+
     struct eng_vm_opts vmopts;
     eng_cli_vm_opts(&cfg, &vmopts);
     struct eng_scripts *scripts = eng_scripts_new(&vmopts, &err);
@@ -95,7 +112,7 @@ int eng_cli_serve(int argc, char **argv)
         eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
         goto out;
     struct eng_httpd_opts hopts = {
-        .host = cfg.api_host,
+        .host = cfg.api_bind, /* API_HOST, resolved by the configuration */
         .port = cfg.api_port,
         .max_body = cfg.max_body_bytes,
         .threads = 2,
@@ -112,8 +129,9 @@ int eng_cli_serve(int argc, char **argv)
                                "create) can use the API");
     char port[16];
     snprintf(port, sizeof port, "%d", eng_httpd_port(httpd));
-    eng_log_kv(ENG_LOG_INFO, NULL, NULL, "listening",
-               (const char *const[]){"host", cfg.api_host, "port", port, NULL});
+    eng_log_kv(
+        ENG_LOG_INFO, NULL, NULL, "listening",
+        (const char *const[]){"host", cfg.api_host, "address", cfg.api_bind, "port", port, NULL});
     int sig = 0;
     sigdelset(&set, SIGPIPE);
     sigwait(&set, &sig);

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <pthread.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -94,31 +96,57 @@ int eng_store_parse_url(const char *url, char *path, size_t size, struct eng_err
     return 0;
 }
 
-/* mkdir -p of the directory part of path. */
-static int make_parent_dirs(const char *path, struct eng_err *err)
+/* The file's folder must exist (ENG_ENOTFOUND naming it), except the default's, made here.
+ * A missing file is created 0600 (fchmod: the umask cannot widen or narrow it); an existing
+ * one is left as it is (eng_store_mode_warning reports a loose one). */
+static int prepare_file(const char *url, const char *path, struct eng_err *err)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
-    size_t n;
-
-    if (slash == NULL || slash == path)
-        return 0;
-    n = (size_t)(slash - path);
+    size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
     if (n >= sizeof dir)
         return eng_err_set(err, ENG_EINVAL, "database path is too long");
-    memcpy(dir, path, n);
+    memcpy(dir, slash == NULL ? "." : path, n);
     dir[n] = '\0';
-    for (char *q = dir + 1;; q++) {
-        char c = *q;
-        if (c != '/' && c != '\0')
+    if (strcmp(url, ENG_STORE_DEFAULT_URL) == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return eng_err_set(err, ENG_EIO, "cannot create the database folder %s: %s", dir,
+                           strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return eng_err_set(err, ENG_ENOTFOUND,
+                           "cannot open the database %s: the folder %s does not exist (create "
+                           "it, or correct DATABASE_URL)",
+                           path, dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? 0
+                               : eng_err_set(err, ENG_EIO, "cannot create the database %s: %s",
+                                             path, strerror(errno));
+    int rc = fchmod(fd, 0600) != 0
+                 ? eng_err_set(err, ENG_EIO, "cannot make %s private: %s", path, strerror(errno))
+                 : 0;
+    close(fd);
+    return rc;
+}
+
+int eng_store_mode_warning(const struct eng_store *st, char *msg, size_t size)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    if (strcmp(st->path, ":memory:") == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char p[PATH_MAX + 8];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s%s", st->path, suffix[i]);
+        if (stat(p, &sb) != 0 || (sb.st_mode & 077) == 0)
             continue;
-        *q = '\0';
-        if (mkdir(dir, 0750) != 0 && errno != EEXIST)
-            return eng_err_set(err, ENG_EIO, "cannot create the database directory %s: %s", dir,
-                               strerror(errno));
-        *q = c;
-        if (c == '\0')
-            break;
+        char real[PATH_MAX];
+        const char *base = realpath(st->path, real) != NULL ? real : st->path;
+        snprintf(msg, size,
+                 "the database file %s%s is readable or writable by others (mode %04o) although "
+                 "it holds customers' addresses and sealed credentials: chmod 600 %s*",
+                 base, suffix[i], (unsigned)(sb.st_mode & 07777), base);
+        return 1;
     }
     return 0;
 }
@@ -296,7 +324,7 @@ int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_e
     if (rc != 0)
         return rc;
     memory = strcmp(path, ":memory:") == 0;
-    if (!memory && (rc = make_parent_dirs(path, err)) != 0)
+    if (!memory && (rc = prepare_file(path_or_url, path, err)) != 0)
         return rc;
     st = calloc(1, sizeof *st);
     if (st == NULL || (st->path = strdup(path)) == NULL) {
@@ -1042,4 +1070,18 @@ int eng_store_migrate(struct eng_store *st, const char *schema_dir, int *applied
     if (applied != NULL)
         *applied = count;
     return rc;
+}
+
+static char store_version_text[48];
+
+static void store_version_init(void)
+{
+    snprintf(store_version_text, sizeof store_version_text, "SQLite %s", sqlite3_libversion());
+}
+
+const char *eng_store_lib_version(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, store_version_init);
+    return store_version_text;
 }

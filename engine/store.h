@@ -28,13 +28,19 @@ int eng_store_parse_url(const char *url, char *path, size_t size, struct eng_err
 
 /* ---- connections ---- */
 
-/* Open (creating the file and its parent directory when missing) the database named by a path
- * or a DATABASE_URL (parsed with eng_store_parse_url). Every connection gets: WAL journal mode,
- * synchronous=NORMAL, foreign_keys=ON, a 5 s busy timeout, extended result codes, defensive
- * mode, no double-quoted string literals, and no extension loading (also the
- * default of Debian's SQLite: load_extension() is off unless a C caller enables it, which this
- * file never does). On success *out is owned by the caller (eng_store_close); on failure *out is
- * NULL and err says why. */
+/* DATABASE_URL's default. Its folder (./data) is the only one the engine creates: a configured
+ * path whose folder is missing is a typo to report, not a tree to make. */
+#define ENG_STORE_DEFAULT_URL "sqlite:./data/pos.db"
+
+/* Open the database named by a path or a DATABASE_URL (parsed with eng_store_parse_url). A
+ * missing file is created mode 0600 whatever the umask (SQLite gives its -wal and -shm the
+ * same mode): it holds customers' addresses and sealed credentials. A missing folder is
+ * ENG_ENOTFOUND naming it, except ENG_STORE_DEFAULT_URL's, made 0700. Every connection gets: WAL
+ * journal mode, synchronous=NORMAL, foreign_keys=ON, a 5 s busy timeout, extended result codes,
+ * defensive mode, no double-quoted string literals, and no extension loading (also the default of
+ * Debian's SQLite: load_extension() is off unless a C caller enables it, which this file never
+ * does). On success *out is owned by the caller (eng_store_close); on failure *out is NULL and err
+ * says why. */
 int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_err *err);
 /* Close st. NULL is fine. Statements still open keep the connection alive until they are
  * finalized (sqlite3_close_v2, made for garbage-collected hosts) but must not be stepped. */
@@ -47,6 +53,11 @@ struct eng_store *eng_store_thread(const char *path_or_url, struct eng_err *err)
 
 /* The file path the connection was opened on (owned by st). */
 const char *eng_store_path(const struct eng_store *st);
+/* When st's file, or its -wal or -shm, can be read or written by its group or by others:
+ * writes a sentence naming the file, its mode and the fix into msg and answers 1; else 0. */
+int eng_store_mode_warning(const struct eng_store *st, char *msg, size_t size);
+/* The SQLite library the process runs on, e.g. "SQLite 3.40.1" (static text). */
+const char *eng_store_lib_version(void);
 
 /* Apply schema_dir/NNNN_name.sql files in numeric order, each in its own BEGIN IMMEDIATE
  * transaction together with its row in schema_migrations(version, name, checksum, applied_at).

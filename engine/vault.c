@@ -886,14 +886,31 @@ static int test_warning(struct eng_buf *out, struct eng_store_stmt *s, int n)
 /* The warnings of a status row (columns as status_row's), comma-separated JSON objects: a refused
  * refresh token, a refresh token past or near its expiry (the user must connect again), what the
  * last passed test warned about. */
-static void status_warnings(struct eng_buf *out, struct eng_store_stmt *s)
+static void status_warnings(struct eng_buf *out, struct eng_store_stmt *s,
+                            const struct eng_keyring *kr)
 {
     const char *platform = eng_store_column_text(s, 0, NULL);
     const char *status = eng_store_column_text(s, 2, NULL);
     platform = platform != NULL ? platform : "";
     int n = 0;
     char msg[512];
+    const char *kid = eng_store_column_text(s, 1, NULL);
+    if (kr != NULL && kid != NULL && !eng_keyring_has(kr, kid)) {
+        snprintf(msg, sizeof msg,
+                 "the stored %.64s credentials are sealed under key id %.32s, which is neither "
+                 "INTEGRATION_ENCRYPTION_KEY (key id %s) nor one of "
+                 "INTEGRATION_ENCRYPTION_KEY_PREVIOUS: nothing can use them until the engine "
+                 "starts with that key, or they are stored again",
+                 platform, kid, eng_keyring_current_id(kr));
+        eng_buf_puts(out, "{\"code\":\"key_mismatch\",\"message\":");
+        eng_buf_json_str(out, msg, strlen(msg));
+        eng_buf_putc(out, '}');
+        n++;
+    }
     if (status != NULL && strcmp(status, "expired") == 0) {
+        if (n > 0) {
+            eng_buf_putc(out, ',');
+        }
         snprintf(msg, sizeof msg,
                  "%.64s refused the stored refresh token: connect again "
                  "(GET /api/integrations/%.64s/connect)",
@@ -939,7 +956,7 @@ static void status_warnings(struct eng_buf *out, struct eng_store_stmt *s)
 /* Columns: platform, key_id, status, last_test_at, last_test_ok, last_test_message, updated_at,
  * fields (canonical JSON object text), access token expiry, refresh token expiry (text or
  * NULL), days until the refresh token expires (NULL when unknown). */
-static void status_row(struct eng_buf *out, struct eng_store_stmt *s)
+static void status_row(struct eng_buf *out, struct eng_store_stmt *s, const struct eng_keyring *kr)
 {
     eng_buf_puts(out, "{\"platform\":");
     json_text_col(out, s, 0);
@@ -967,12 +984,19 @@ static void status_row(struct eng_buf *out, struct eng_store_stmt *s)
     eng_buf_puts(out, ",\"refreshTokenExpiresAt\":");
     json_text_col(out, s, 9);
     eng_buf_puts(out, ",\"warnings\":[");
-    status_warnings(out, s);
+    status_warnings(out, s, kr);
     eng_buf_puts(out, "]}");
 }
 
 int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *platform,
                           struct eng_buf *out, struct eng_err *err)
+{
+    return eng_vault_status_json_keys(st, NULL, tenant, platform, out, err);
+}
+
+int eng_vault_status_json_keys(struct eng_store *st, const struct eng_keyring *kr,
+                               const char *tenant, const char *platform, struct eng_buf *out,
+                               struct eng_err *err)
 {
     if (tenant == NULL || tenant[0] == '\0') {
         return eng_err_set(err, ENG_EINVAL, "a tenant id is required");
@@ -1018,7 +1042,7 @@ int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *
         if (rows++ > 0) {
             eng_buf_putc(out, ',');
         }
-        status_row(out, s);
+        status_row(out, s, kr);
     }
     eng_store_finalize(s);
     if (rc < 0) {

@@ -115,6 +115,20 @@ int eng_vault_set_status(struct eng_store *st, const char *tenant, const char *p
 int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *platform,
                           struct eng_buf *out, struct eng_err *err);
 
+/* eng_vault_status_json plus, when kr is not NULL, a warning on each row sealed under a key id
+ * that kr does not hold: {"code":"key_mismatch","message":...} naming the key ids only. */
+int eng_vault_status_json_keys(struct eng_store *st, const struct eng_keyring *kr,
+                               const char *tenant, const char *platform, struct eng_buf *out,
+                               struct eng_err *err);
+
+/* Does kr open what is stored? For each key id among the active rows (every tenant), the row
+ * with the smallest id is opened and wiped at once. 0 with msg "" when every key id opens; 1
+ * with msg (size bytes, truncated) naming per key id the rows, one example (platform, tenant),
+ * the id and why (not in kr, or in kr but the tag fails), then what to do - never a key. < 0
+ * with err on a store failure. (vault_check.c) */
+int eng_vault_check_keys(struct eng_store *st, const struct eng_keyring *kr, char *msg, size_t size,
+                         struct eng_err *err);
+
 /* ---- token rotation (OAuth connectors: one refresher per row, newest tokens win) ----
  * Every row has a token_version, bumped by each write of its sealed part (eng_vault_put,
  * eng_vault_put_tokens), and a refresh lease (owner id + expiry, schema/0005). A refresher takes

@@ -19,6 +19,18 @@ echo "== version, help, unknown commands"
 run_bin "$T/version" version
 assert_eq "version exits 0" 0 "$RC"
 assert_match "version prints 'tallysync X.Y.Z'" '^tallysync [0-9]+\.[0-9]+' "$OUT"
+# issue 10 item 16: each library with the version loaded at run time, one per line
+for lib in 'SQLite 3\.[0-9]+' 'libcurl [0-9]+\.[0-9.]+ \([A-Za-z]+' 'mbed TLS 2\.[0-9]+' \
+    'libmicrohttpd [0-9]+\.[0-9]+' 'Lua 5\.4\.[0-9]+'; do
+    assert_match "version names ${lib%% *} with its version" "^  $lib" "$OUT"
+done
+assert_eq "version prints the engine and five libraries" 6 "$(printf '%s\n' "$OUT" | wc -l)"
+
+run_bin "$T/test-nosuch" test nosuchmapping
+assert_eq "test nosuchmapping exits 2 (a usage error, not a failed case)" 2 "$RC"
+assert_contains "... saying there is no such mapping" "$ERR" "no such mapping 'nosuchmapping'"
+assert_contains "... naming the file it looked for" "$ERR" "nosuchmapping.lua"
+assert_not_contains "... without running a case" "$OUT" "passed"
 
 run_bin "$T/help" help
 assert_eq "help exits 0" 0 "$RC"

@@ -1,7 +1,8 @@
 /*
  * test_scripts.c - the script registry: a good version is published with a new generation, a
  * version that does not compile or has the wrong exports is rejected while the old one keeps
- * serving, deletions unpublish, and the watcher picks up an edit within a second.
+ * serving, a mapping that fails its data tests is rejected the same way (and a test edit
+ * revalidates it), deletions unpublish, and the watcher picks up an edit within a second.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,81 @@ static void test_publish_reject_swap_delete(void)
     cleanup(reg);
 }
 
+/* issue 10 item 7: a mapping must pass its data tests (MAPPINGS_DIR/tests/NAME/ *.json) to be
+ * published, and a test file edit revalidates it. */
+static void test_data_tests_gate_publication(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    char cmd[1200];
+    const char *src0 = getenv("ENG_SOURCE_DIR") ? getenv("ENG_SOURCE_DIR") : ".";
+    snprintf(cmd, sizeof cmd,
+             "cp '%s/scripts/lib/mapping_test.lua' '%s/lib/' && mkdir -p '%s/tests/m'", src0, sdir,
+             mdir);
+    REQUIRE(system(cmd) == 0);
+    char tdir[400];
+    snprintf(tdir, sizeof tdir, "%s/tests/m", mdir);
+    int changed = 0;
+
+    write_file(tdir, "a.json", "{\"input\": {\"id\": 1}, \"expected\": {\"v\": 1}}\n");
+    write_file(mdir, "m.lua", "return { map = function(r) return { v = 1 } end }\n");
+    eng_scripts_scan(reg, &changed);
+    char *st = status(reg);
+    CHECK(contains(st, "\"path\":\"mappings/m.lua\",\"kind\":\"mapping\",\"active\":true"));
+    CHECK_INT(eng_scripts_error_count(reg), 0);
+    free(st);
+    uint64_t g1 = eng_scripts_generation(reg);
+
+    /* compiles, keeps the contract, fails its data test: rejected, v1 keeps serving */
+    write_file(mdir, "m.lua", "return { map = function(r) return { v = 2 } end }\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    CHECK(eng_scripts_generation(reg) == g1);
+    CHECK_INT(eng_scripts_error_count(reg), 1);
+    char *src = published(reg, "mappings/m.lua");
+    CHECK(contains(src, "v = 1"));
+    free(src);
+    st = status(reg);
+    CHECK(contains(st, "data test mappings/tests/m/a.json fails: "));
+    CHECK(contains(st, "$.v")); /* the path of the differing field, with expected and got */
+    free(st);
+
+    /* the same rejected bytes are not run again at every scan */
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    CHECK_INT(eng_scripts_error_count(reg), 1);
+
+    /* editing the test revalidates: v2 passes it and is published */
+    write_file(tdir, "a.json", "{\"input\": {\"id\": 1}, \"expected\": {\"v\": 2}}\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 1);
+    CHECK_INT(eng_scripts_error_count(reg), 0);
+    src = published(reg, "mappings/m.lua");
+    CHECK(contains(src, "v = 2"));
+    free(src);
+    uint64_t g2 = eng_scripts_generation(reg);
+
+    /* a test file rewritten with the same bytes changes nothing */
+    write_file(tdir, "a.json", "{\"input\": {\"id\": 1}, \"expected\": {\"v\": 2}}\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    CHECK(eng_scripts_generation(reg) == g2);
+
+    /* a new case the published version fails is shown; that version keeps serving */
+    write_file(tdir, "b.json", "{\"input\": {\"id\": 2}, \"expected\": {\"v\": 3}}\n");
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    CHECK(eng_scripts_generation(reg) == g2);
+    CHECK_INT(eng_scripts_error_count(reg), 1);
+    st = status(reg);
+    CHECK(contains(st, "data test mappings/tests/m/b.json fails: "));
+    free(st);
+    src = published(reg, "mappings/m.lua");
+    CHECK(contains(src, "v = 2"));
+    free(src);
+    cleanup(reg);
+}
+
 static void test_connector_exports_checked(void)
 {
     struct eng_scripts *reg = new_registry();
@@ -186,7 +262,8 @@ static void test_connector_exports_checked(void)
                "} end }\n");
     int changed = 0;
     eng_scripts_scan(reg, &changed);
-    CHECK_INT(changed, 5); /* lib/util, the three lib.mapping files, the mapping; not the connector */
+    CHECK_INT(changed,
+              5); /* lib/util, the three lib.mapping files, the mapping; not the connector */
     char *st = status(reg);
     CHECK(contains(st, "field 'read' must be a function"));
     free(st);
@@ -230,5 +307,6 @@ static void test_watcher_reloads_within_a_second(void)
     cleanup(reg);
 }
 
-CHECK_MAIN(CHECK_CASE(test_publish_reject_swap_delete), CHECK_CASE(test_connector_exports_checked),
+CHECK_MAIN(CHECK_CASE(test_publish_reject_swap_delete),
+           CHECK_CASE(test_data_tests_gate_publication), CHECK_CASE(test_connector_exports_checked),
            CHECK_CASE(test_watcher_reloads_within_a_second))

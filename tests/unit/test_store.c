@@ -152,10 +152,44 @@ static void test_open_settings(void)
     struct eng_store *st = NULL;
     struct eng_err err = {0};
 
-    /* The parent directory (two levels) is created. */
+    /* A configured folder that does not exist is an error naming it, and is not created
+     * (issue 10 item 5: a DATABASE_URL typo made /nonexistent/dir/ and an empty database). */
     snprintf(url, sizeof url, "sqlite:%s/a/b/pos.db", dir);
+    CHECK_INT(eng_store_open(url, &st, &err), ENG_ENOTFOUND);
+    CHECK(st == NULL);
+    CHECK(strstr(err.msg, "/a/b does not exist") != NULL);
+    CHECK(strstr(err.msg, "DATABASE_URL") != NULL);
+    struct stat sb;
+    char path[512];
+    snprintf(path, sizeof path, "%s/a", dir);
+    CHECK(stat(path, &sb) != 0); /* nothing was made on the way */
+
+    /* A new file is 0600 whatever the umask, and so are its -wal and -shm. */
+    snprintf(path, sizeof path, "%s/a", dir);
+    REQUIRE(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof path, "%s/a/b", dir);
+    REQUIRE(mkdir(path, 0700) == 0);
+    mode_t old_mask = umask(0);
     REQUIRE(eng_store_open(url, &st, &err) == 0);
+    umask(old_mask);
     CHECK(strstr(eng_store_path(st), "/a/b/pos.db") != NULL);
+    CHECK(eng_store_exec(st, "CREATE TABLE t(x); INSERT INTO t VALUES (1);", &err) == 0);
+    static const char *const files[] = {"pos.db", "pos.db-wal", "pos.db-shm"};
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        snprintf(path, sizeof path, "%s/a/b/%s", dir, files[i]);
+        REQUIRE(stat(path, &sb) == 0);
+        CHECK_INT((int)(sb.st_mode & 0777), 0600);
+    }
+    char warning[1024] = "";
+    CHECK_INT(eng_store_mode_warning(st, warning, sizeof warning), 0);
+    /* An existing file opened to others is reported (not changed), naming the file and fix. */
+    snprintf(path, sizeof path, "%s/a/b/pos.db", dir);
+    REQUIRE(chmod(path, 0644) == 0);
+    CHECK_INT(eng_store_mode_warning(st, warning, sizeof warning), 1);
+    CHECK(strstr(warning, "pos.db is readable or writable by others (mode 0644)") != NULL);
+    CHECK(strstr(warning, "chmod 600") != NULL);
+    REQUIRE(stat(path, &sb) == 0);
+    CHECK_INT((int)(sb.st_mode & 0777), 0644);
     CHECK_STR(q_text(st, "PRAGMA journal_mode"), "wal");
     CHECK_INT(q_int(st, "PRAGMA foreign_keys"), 1);
     CHECK_INT(q_int(st, "PRAGMA synchronous"), 1); /* NORMAL */
@@ -164,11 +198,6 @@ static void test_open_settings(void)
     CHECK(strncmp(q_text(st, "SELECT \"nope\""), "ERR:", 4) == 0);
     eng_store_close(st);
     eng_store_close(NULL);
-
-    struct stat sb;
-    char path[512];
-    snprintf(path, sizeof path, "%s/a/b/pos.db", dir);
-    CHECK(stat(path, &sb) == 0);
 }
 
 static void test_migrate_real_schema(void)

@@ -587,6 +587,62 @@ static void test_unknown_key(void)
     scratch_done();
 }
 
+/* issue 10 item 6: a wrong INTEGRATION_ENCRYPTION_KEY is found before a run needs the rows. */
+static void test_check_keys(void)
+{
+    struct eng_store *st = fresh_store();
+    struct eng_keyring *ka = ring(KEY_A, NULL);
+    struct eng_keyring *kb = ring(KEY_B, NULL);
+    struct eng_keyring *kba = ring(KEY_B, KEY_A);
+    struct eng_err err = {0};
+    REQUIRE(ka != NULL && kb != NULL && kba != NULL);
+    char msg[1024];
+
+    CHECK_INT(eng_vault_check_keys(st, kb, msg, sizeof msg, &err), 0); /* nothing stored */
+    CHECK_STR(msg, "");
+    CHECK_INT(put(st, ka, "default", "woocommerce", SECRET_JSON), 0);
+    CHECK_INT(put(st, ka, "shop-2", "quickbooks", SECRET_JSON), 0);
+    CHECK_INT(eng_vault_check_keys(st, ka, msg, sizeof msg, &err), 0);
+    CHECK_INT(eng_vault_check_keys(st, kba, msg, sizeof msg, &err), 0); /* A as a previous key */
+
+    CHECK_INT(eng_vault_check_keys(st, kb, msg, sizeof msg, &err), 1);
+    char want[512];
+    snprintf(want, sizeof want,
+             "2 stored credentials are (e.g. woocommerce for tenant default) sealed under key id "
+             "%s, which is neither INTEGRATION_ENCRYPTION_KEY nor one of "
+             "INTEGRATION_ENCRYPTION_KEY_PREVIOUS",
+             eng_keyring_current_id(ka));
+    CHECK(strncmp(msg, want, strlen(want)) == 0);
+    CHECK(strstr(msg, "start with the key they were sealed with") != NULL);
+    CHECK(strstr(msg, KEY_A) == NULL && strstr(msg, KEY_B) == NULL && strstr(msg, SECRET) == NULL);
+
+    /* every status row says so too, naming key ids only */
+    struct eng_buf b;
+    eng_buf_init(&b);
+    CHECK_INT(eng_vault_status_json_keys(st, kb, "default", "woocommerce", &b, &err), 0);
+    CHECK(b.data != NULL && strstr(b.data, "\"code\":\"key_mismatch\"") != NULL);
+    CHECK(b.data != NULL && strstr(b.data, eng_keyring_current_id(ka)) != NULL);
+    CHECK(b.data != NULL && strstr(b.data, KEY_A) == NULL && strstr(b.data, KEY_B) == NULL);
+    eng_buf_reset(&b);
+    CHECK_INT(eng_vault_status_json_keys(st, kba, "default", "woocommerce", &b, &err), 0);
+    CHECK(b.data != NULL && strstr(b.data, "\"warnings\":[]") != NULL);
+    eng_buf_free(&b);
+
+    /* a key id that is configured but does not open its row (a damaged row) is named too */
+    REQUIRE(eng_store_exec(st,
+                           "UPDATE integration_credentials SET ciphertext = zeroblob(64)"
+                           " WHERE platform = 'woocommerce'",
+                           &err) == 0);
+    CHECK_INT(eng_vault_check_keys(st, ka, msg, sizeof msg, &err), 1);
+    CHECK(strstr(msg, "does not open them") != NULL);
+
+    eng_keyring_free(kba);
+    eng_keyring_free(ka);
+    eng_keyring_free(kb);
+    eng_store_close(st);
+    scratch_done();
+}
+
 static void test_delete_and_status_errors(void)
 {
     struct eng_store *st = fresh_store();
@@ -1015,6 +1071,6 @@ CHECK_MAIN(CHECK_CASE(test_keyring_missing_and_malformed),
            CHECK_CASE(test_keyring_ids_whitespace_previous), CHECK_CASE(test_put_get_roundtrip),
            CHECK_CASE(test_fresh_nonce), CHECK_CASE(test_file_bytes), CHECK_CASE(test_aad_binding),
            CHECK_CASE(test_documented_layout), CHECK_CASE(test_unknown_key),
-           CHECK_CASE(test_delete_and_status_errors), CHECK_CASE(test_status_json),
-           CHECK_CASE(test_rotate), CHECK_CASE(test_rotate_rolls_back),
-           CHECK_CASE(test_token_lease_and_cas))
+           CHECK_CASE(test_check_keys), CHECK_CASE(test_delete_and_status_errors),
+           CHECK_CASE(test_status_json), CHECK_CASE(test_rotate),
+           CHECK_CASE(test_rotate_rolls_back), CHECK_CASE(test_token_lease_and_cas))

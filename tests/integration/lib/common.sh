@@ -103,7 +103,9 @@ assert_not_contains() { # DESCRIPTION HAYSTACK NEEDLE
 }
 
 assert_match() { # DESCRIPTION EXTENDED_REGEX TEXT
-    if printf '%s\n' "$3" | grep -Eq -- "$2"; then pass "$1"; else fail "$1" "no match for /$2/" "in: $3"; fi
+    # a here-string, not a pipe: grep -q stops at the first match, and under pipefail the
+    # writer's SIGPIPE would turn that match into a failure
+    if grep -Eq -- "$2" <<<"$3"; then pass "$1"; else fail "$1" "no match for /$2/" "in: $3"; fi
 }
 
 assert_lt() { # DESCRIPTION VALUE LIMIT (integers)
@@ -114,9 +116,10 @@ assert_ge() { # DESCRIPTION VALUE LIMIT (integers)
     if [[ "$2" =~ ^-?[0-9]+$ ]] && (("$2" >= "$3")); then pass "$1"; else fail "$1" "$2 is not >= $3"; fi
 }
 
-# assert_jq DESCRIPTION JSON FILTER: passes when `jq -e FILTER` is true on JSON.
+# assert_jq DESCRIPTION JSON FILTER: passes when `jq -e FILTER` is true on JSON. Empty JSON
+# fails (jq 1.6 -e exits 0 on no input: an answer that never came would pass).
 assert_jq() {
-    if printf '%s' "$2" | jq -e "$3" >/dev/null 2>&1; then
+    if [[ -n "${2//[[:space:]]/}" ]] && printf '%s' "$2" | jq -e "$3" >/dev/null 2>&1; then
         pass "$1"
     else
         fail "$1" "jq -e '$3' is not true on:" "$2"
