@@ -126,6 +126,19 @@ local function first_accepted(rows, c)
   return nil
 end
 
+-- The target document a flow's `match` criteria find for doc (criteria in order; the first hit
+-- its accept() takes), or nil. Name-list entities (customers, items) are unique by name in
+-- QuickBooks: a record first seen by its own flow may already exist there, made by hand or as
+-- another flow's dependency under another key, and creating it again is refused (6240).
+local function match_existing(st, dm, doc, record, ctx)
+  if type(dm.match) ~= "function" then return nil end
+  for _, c in ipairs(dm.match(doc, record, ctx) or {}) do
+    local found = first_accepted(target_query(st, dm.target.entity, c.field, c.value), c)
+    if found then return found end
+  end
+  return nil
+end
+
 local resolve
 
 -- Resolve a record's requirements (recursively: an item flow may require an account first).
@@ -180,16 +193,12 @@ resolve = function(st, req, depth)
   local record = req.record or {}
   if type(dm.requires) == "function" then resolve_all(st, dm.requires(record, ctx), depth + 1) end
   local doc = dm.map(record, ctx)
-  if type(dm.match) == "function" then
-    for _, c in ipairs(dm.match(doc, record, ctx) or {}) do
-      local found = first_accepted(target_query(st, dm.target.entity, c.field, c.value), c)
-      if found then
-        local id = tostring(found.Id)
-        if not st.dry_run then idmap_put(st, dm, key, id, found.SyncToken, nil) end
-        st.deps[ck] = id
-        return id
-      end
-    end
+  local found = match_existing(st, dm, doc, record, ctx)
+  if found then
+    local id = tostring(found.Id)
+    if not st.dry_run then idmap_put(st, dm, key, id, found.SyncToken, nil) end
+    st.deps[ck] = id
+    return id
   end
   if st.dry_run then
     local ph = ("{{%s %s}}"):format(req.entity, key)
@@ -459,6 +468,15 @@ local function plan_one(st, rec)
           item.object = found
           return
         end
+      end
+      -- never seen by this flow: an existing target document its match finds is this
+      -- record's (updated to the source's content), not a name to create twice
+      local found = not (row and row.request_id) and match_existing(st, m, doc, rec, st.ctx)
+      if found then
+        item.action, item.target_id, item.sync_token = "update", tostring(found.Id),
+          found.SyncToken
+        item.matched = true
+        return
       end
       item.action = "create"
       item.request_id = M.request_id(st.tenant, st.flow, sid, item.hash)
