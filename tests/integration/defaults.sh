@@ -13,24 +13,24 @@
 #   SCHEMA_DIR                     tree's                           published, migrations applied)
 # WORKERS                        2                                here (/metrics tallysync_workers 2)
 # SCRIPT_MEMORY_MB               64                               here (48 MiB held, 72 MiB refused naming 64 MiB)
-# SCRIPT_TIMEOUT_MS              2000                             unit.test_config (a wall-clock budget: timing)
-# SCRIPT_MAX_INSTRUCTIONS        200000000                        unit.test_config (races SCRIPT_TIMEOUT_MS)
+# SCRIPT_TIMEOUT_MS              2000                             here (an endless loop stops, naming 2000 ms)
+# SCRIPT_MAX_INSTRUCTIONS        200000000                        here (an endless loop stops, naming 200000000)
 # MAX_BODY_BYTES                 1048576                          here (1 MiB is read, 1 MiB + 1 is 413)
 # CONNECTOR_TIMEOUT_MS           30000                            here (ctx.config.connector_timeout_ms)
 # LOG_LEVEL                      info                             here (info shown, debug not)
 # LOG_FORMAT                     auto                             here (JSON lines on a pipe, text on a terminal)
-# API_TOKEN                      unset                            startup.sh (401 hint), api_auth.sh
+# API_TOKEN                      unset                            here (warned at start; tenant tokens only)
 # API_ANONYMOUS_TENANT           unset                            here (no token: 401)
 # INTEGRATION_ENCRYPTION_KEY(_PREVIOUS) required (unset)          serve.sh (serve refuses to start without it)
-# ENGINE_HTTP_CA_FILE            unset (system CAs)               unit.test_config only (needs a public TLS host)
+# ENGINE_HTTP_CA_FILE            unset (system CAs)               http_module.sh run 1 (a self-signed host: "tls")
 # OAUTH_REDIRECT_URI             http://localhost:8923/api/integrations/quickbooks/callback   here (connect URL)
 # QUICKBOOKS_AUTH_URL            https://appcenter.intuit.com/connect/oauth2                  here (connect URL)
 # QUICKBOOKS_TOKEN_URL           https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer    here (ctx.config)
 # QUICKBOOKS_API_BASE            per credential environment       here (sandbox-quickbooks.api.intuit.com /
 #                                                                   quickbooks.api.intuit.com in ctx.config)
-# WOOCOMMERCE_/QUICKBOOKS_WEBHOOK_SECRET unset                    webhook_refusals.sh (unsigned deliveries refused)
+# WOOCOMMERCE_/QUICKBOOKS_WEBHOOK_SECRET unset                    here (signed deliveries refused: nothing to verify)
 # WEBHOOK_PUBLIC_URL             unset                            webhook_health.sh (registration needs it)
-# WEBHOOK_CHECK_INTERVAL_S       3600                             unit.test_config (an hour: timing)
+# WEBHOOK_CHECK_INTERVAL_S       3600                             here (checked 61 min ago: due; 58 min ago: not)
 # WEBHOOK_REPLAY_WINDOW_SECONDS  86400                            here (23 h old queued, 25 h old stale); webhooks.sh
 # WEBHOOK_SYNC                   full                             unit.test_config (power loss is not observable)
 # SYNC_DISPATCHER                on                               sync_e2e.sh, sync_defaults.sh (runs run)
@@ -98,6 +98,20 @@ http GET /metrics
 assert_match "WORKERS unset: /metrics tallysync_workers 2" '^tallysync_workers 2$' "$BODY"
 HTTP_AUTH=0 http GET /api/integrations
 assert_eq "API_ANONYMOUS_TENANT unset: no token is 401" 401 "$CODE"
+sign() { printf '%s' "$2" | python3 "$ENG_SOURCE_DIR/tests/mocks/webhook_client.py" sign "$1"; }
+EVT='{"eventNotifications": [{"realmId": "9130357766000001", "dataChangeEvent": {"entities": []}}]}'
+HTTP_AUTH=0 http POST /api/webhooks/quickbooks -H 'Content-Type: application/json' \
+    -H "intuit-signature: $(sign any-verifier "$EVT")" --data-binary "$EVT"
+assert_eq "QUICKBOOKS_WEBHOOK_SECRET unset: a QuickBooks notification is refused (401)" 401 "$CODE"
+assert_ne "... logged as not verifiable" "" "$(grep -F '"msg":"webhook refused"' "$SERVE_LOG" |
+    grep -F 'QUICKBOOKS_WEBHOOK_SECRET is not set')"
+ORDER='{"id": 7, "status": "processing"}'
+HTTP_AUTH=0 http POST /api/webhooks/woocommerce -H 'Content-Type: application/json' \
+    -H 'X-WC-Webhook-Source: https://shop.example.com/' -H 'X-WC-Webhook-Topic: order.updated' \
+    -H 'X-WC-Webhook-Delivery-ID: 1' -H "X-WC-Webhook-Signature: $(sign any-secret "$ORDER")" \
+    --data-binary "$ORDER"
+assert_eq "WOOCOMMERCE_WEBHOOK_SECRET unset, no tenant's secret: a signed order is refused (401)" \
+    401 "$CODE"
 
 echo "== MAX_BODY_BYTES unset: 1 MiB"
 body() { # N: a JSON body of exactly N bytes ({} and spaces)
@@ -153,7 +167,7 @@ assert_jq "... the token URL is Intuit's, the connector timeout 30000 ms" "$out"
     '.config.quickbooks_token_url == "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer"
      and .config.connector_timeout_ms == 30000'
 
-echo "== scripts and logs with SCRIPT_MEMORY_MB, LOG_LEVEL and LOG_FORMAT unset"
+echo "== scripts and logs with SCRIPT_MEMORY_MB, SCRIPT_MAX_INSTRUCTIONS, SCRIPT_TIMEOUT_MS, LOG_LEVEL and LOG_FORMAT unset"
 cat >"$W/mem.lua" <<'LUA'
 local mb = tonumber(...)
 local t, chunk = {}, string.rep("x", 1048576)
@@ -164,6 +178,14 @@ out=$(ts timeout -k 5 60 "$TALLYSYNC_BIN" run "$W/mem.lua" 48 2>&1)
 assert_eq "a script holds 48 MiB" "held 48 MiB" "$out"
 out=$(ts timeout -k 5 60 "$TALLYSYNC_BIN" run "$W/mem.lua" 72 2>&1)
 assert_contains "... not 72 MiB: the 64 MiB cap" "$out" "exceeded its memory limit of 64 MiB"
+printf 'local n = 0\nwhile true do n = n + 1 end\n' >"$W/spin.lua"
+# each budget observed with the other one out of its way, so which stops the loop is never a race
+out=$(ts SCRIPT_TIMEOUT_MS=3600000 timeout -k 5 120 "$TALLYSYNC_BIN" run "$W/spin.lua" 2>&1)
+assert_contains "SCRIPT_MAX_INSTRUCTIONS unset: an endless loop stops at 200000000 instructions" \
+    "$out" "script exceeded its budget of 200000000 instructions"
+out=$(ts SCRIPT_MAX_INSTRUCTIONS=100000000000 timeout -k 5 60 "$TALLYSYNC_BIN" run "$W/spin.lua" 2>&1)
+assert_contains "SCRIPT_TIMEOUT_MS unset: an endless loop stops at its 2000 ms budget" \
+    "$out" "script exceeded its time budget of 2000 ms"
 cat >"$W/log.lua" <<'LUA'
 local log = require "engine.log"
 log.debug("a debug line")
@@ -175,9 +197,21 @@ assert_not_contains "... and no debug line" "$err" "a debug line"
 tty=$(cd "$W" && script -qec "env ${CLEAN[*]} $TALLYSYNC_BIN run $W/log.lua" /dev/null | tr -d '\r')
 assert_match "on a terminal: text for people" '^[0-9T:.Z-]+ INFO +an info line k=v$' "$tty"
 
-echo "== WEBHOOK_REPLAY_WINDOW_SECONDS unset: 24 hours"
+echo "== API_TOKEN unset; WEBHOOK_CHECK_INTERVAL_S unset: an hour; WEBHOOK_REPLAY_WINDOW_SECONDS unset: 24 h"
 VERIFIER="dflt-verifier-$RANDOM$RANDOM"
-(cd "$W" && exec env "${CLEAN[@]}" API_PORT=0 SYNC_DISPATCHER=off QUICKBOOKS_WEBHOOK_SECRET="$VERIFIER" \
+DB="$W/data/pos.db"
+sq() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
+# Two stores last checked 58 min 20 s and 61 min 40 s ago: an hour's interval (the timer looks
+# every minute, so a check is due past 59 min) checks the second at the timer's first look (5 s
+# after start) and not the first. Their unreachable store (port 9) makes each check a quick,
+# recorded failure.
+for c in wh-fresh:3500 wh-due:3700; do
+    sq "INSERT INTO settings (tenant_id, key, value) VALUES ('${c%:*}', 'woocommerce_webhooks',
+        json_object('checkedAt', strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-${c#*:} seconds')))"
+done
+CHECKED0=$(sq "SELECT group_concat(tenant_id || '=' || json_extract(value, '\$.checkedAt'), ' ')
+    FROM settings WHERE key = 'woocommerce_webhooks' ORDER BY tenant_id")
+(cd "$W" && exec env "${CLEAN[@]}" -u API_TOKEN API_PORT=0 SYNC_DISPATCHER=off QUICKBOOKS_WEBHOOK_SECRET="$VERIFIER" \
     "$TALLYSYNC_BIN" serve >"$W/serve2.out" 2>"$W/serve2.err") &
 SERVE_PID=$!
 bg_track "$SERVE_PID"
@@ -186,6 +220,27 @@ wait_for 30000 _serve_up_or_dead
 SERVE_PORT=$(serve_listening_port "$SERVE_LOG")
 [[ -n "$SERVE_PORT" ]] || { fail "serve #2 starts" "$(cat "$SERVE_LOG")"; finish; }
 BASE="http://127.0.0.1:$SERVE_PORT" # read by common.sh's http
+assert_ne "API_TOKEN unset: the start-up log says only tenant tokens can use the API" "" \
+    "$(grep -F 'API_TOKEN is not set: only tenant tokens' "$SERVE_LOG")"
+http GET /api/integrations
+assert_eq "... and no administrator token is accepted (401)" 401 "$CODE"
+for tenant in wh-fresh wh-due; do # the fresh one first: stored before the due one is seen
+    tok=$(ts timeout -k 5 60 "$TALLYSYNC_BIN" token create --tenant "$tenant" 2>/dev/null | head -n 1)
+    HTTP_AUTH=0 http POST /api/integrations/woocommerce/credentials -H "Authorization: Bearer $tok" \
+        -H 'Content-Type: application/json' --data-binary '{"store_url": "http://127.0.0.1:9",
+        "consumer_key": "ck_dfltdflt", "consumer_secret": "cs_dfltdflt"}'
+    assert_eq "... a tenant token stores $tenant's WooCommerce credentials" 201 "$CODE"
+done
+checked_at() { sq "SELECT json_extract(value, '\$.checkedAt') FROM settings WHERE tenant_id = '$1'
+    AND key = 'woocommerce_webhooks'"; }
+# shellcheck disable=SC2317  # called through wait_for
+due_checked() { [[ " $CHECKED0 " != *" wh-due=$(checked_at wh-due) "* ]]; }
+if wait_for 40000 due_checked; then
+    pass "the store last checked 61 min 40 s ago is checked at the timer's first look"
+else
+    fail "the store last checked 61 min 40 s ago is checked within 40 s" "$CHECKED0" "$(checked_at wh-due)"
+fi
+assert_contains "... the one checked 58 min 20 s ago is not" "$CHECKED0" "wh-fresh=$(checked_at wh-fresh)"
 ago() { date -u -d "@$(($(date +%s) - $1))" +%Y-%m-%dT%H:%M:%S.000Z; }
 ce() { # ID ENTITY_ID AGE_S
     jq -nc --arg id "$1" --arg eid "$2" --arg t "$(ago "$3")" '[{specversion: "1.0", id: $id,
