@@ -404,6 +404,13 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         return rc;
     cfg->webhook_check_interval_s = x;
 
+    v = getenv("SYNC_DISPATCHER");
+    cfg->sync_dispatch = 1;
+    if (v != NULL && *v != '\0') {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) /* a typo must not run jobs */
+            return eng_err_set(err, ENG_EINVAL, "SYNC_DISPATCHER must be on or off");
+        cfg->sync_dispatch = strcmp(v, "on") == 0;
+    }
     v = getenv("LOG_LEVEL");
     cfg->log_level = ENG_LOG_INFO;
     if (v != NULL && *v != '\0') {

@@ -43,6 +43,7 @@ struct eng_config {
                                * reaches it (https unless loopback), no trailing '/'; NULL when
                                * unset (webhooks cannot be registered) */
     long long webhook_check_interval_s; /* WEBHOOK_CHECK_INTERVAL_S, default 3600; 0 = off */
+    int sync_dispatch; /* SYNC_DISPATCHER on (default) or off: serve queues jobs, runs none */
 };
 
 /* Load .env (if present in the working directory) into the environment without overriding,

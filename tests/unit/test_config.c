@@ -176,6 +176,7 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK(cfg.anonymous_tenant == NULL);
         CHECK(cfg.webhook_public_url == NULL);
         CHECK(cfg.webhook_check_interval_s == 3600);
+        CHECK_INT(cfg.sync_dispatch, 1);
         for (size_t i = 0; i < eng_operator_ndefs; i++) {
             const struct eng_operator_def *d = &eng_operator_defs[i];
             const char *got = *(char *const *)(const void *)((const char *)&cfg + d->cfg_off);
@@ -196,5 +197,37 @@ static void test_defaults_from_a_clean_environment(void)
     rmdir(tmp);
 }
 
+/* SYNC_DISPATCHER: on or off; anything else (a typo of off) is refused by name, never run. */
+static void test_sync_dispatcher(void)
+{
+    static const struct {
+        const char *v;
+        int ok, on;
+    } cases[] = {{"on", 1, 1}, {"off", 1, 0}, {"", 1, 1}, {"of", 0, 0}, {"OFF", 0, 0}, {"0", 0, 0}};
+    char tmp[] = "/tmp/test_config.XXXXXX";
+    char cwd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(mkdtemp(tmp) != NULL);
+    REQUIRE(chdir(tmp) == 0); /* no .env of the caller's */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("SYNC_DISPATCHER", cases[i].v, 1);
+        struct eng_config cfg;
+        struct eng_err err = {0};
+        int rc = eng_config_load(&cfg, &err);
+        if (cases[i].ok) {
+            CHECK_INT(rc, 0);
+            CHECK_INT(cfg.sync_dispatch, cases[i].on);
+        } else {
+            CHECK(rc != 0);
+            CHECK(strstr(err.msg, "SYNC_DISPATCHER must be on or off") != NULL);
+        }
+        eng_config_free(&cfg);
+    }
+    unsetenv("SYNC_DISPATCHER");
+    CHECK(chdir(cwd) == 0);
+    rmdir(tmp);
+}
+
 CHECK_MAIN(CHECK_CASE(test_every_read_variable_is_known), CHECK_CASE(test_nearest),
-           CHECK_CASE(test_api_host), CHECK_CASE(test_defaults_from_a_clean_environment))
+           CHECK_CASE(test_api_host), CHECK_CASE(test_defaults_from_a_clean_environment),
+           CHECK_CASE(test_sync_dispatcher))
