@@ -148,6 +148,7 @@ assert_jq "the consent page is Intuit's appcenter.intuit.com" "$Q" \
 assert_jq "... redirecting to http://localhost:8923/api/integrations/quickbooks/callback" "$Q" \
     '.redirect_uri == "http://localhost:8923/api/integrations/quickbooks/callback"'
 serve_stop
+assert_eq "serve #1 stops cleanly (exit 0: no sanitizer report)" 0 "$STOP_RC"
 
 echo "== the connector context with QUICKBOOKS_API_BASE, _TOKEN_URL, CONNECTOR_TIMEOUT_MS unset"
 cat >"$W/ctx.lua" <<'LUA'
@@ -262,5 +263,6 @@ assert_eq "... as their statuses say" "ev-old|rejected
 ev-young|queued" "$(sqlite3 -cmd '.timeout 5000' "$W/data/pos.db" \
     "SELECT event_id, status FROM webhook_events WHERE event_id LIKE 'ev-%' ORDER BY event_id")"
 serve_stop
+assert_eq "serve #2 stops cleanly" 0 "$STOP_RC"
 
 finish
