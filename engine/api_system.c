@@ -121,6 +121,8 @@ int eng_api_metrics(struct eng_api_ctx *c)
     eng_buf_printf(b,
                    "# HELP tallysync_uptime_seconds Seconds since the engine started.\n"
                    "# TYPE tallysync_uptime_seconds gauge\ntallysync_uptime_seconds %.3f\n"
+                   "# HELP tallysync_workers Worker threads (WORKERS).\n"
+                   "# TYPE tallysync_workers gauge\ntallysync_workers %d\n"
                    "# HELP tallysync_worker_tasks_queued Tasks waiting for a worker.\n"
                    "# TYPE tallysync_worker_tasks_queued gauge\ntallysync_worker_tasks_queued %d\n"
                    "# HELP tallysync_scripts_generation Script publications so far.\n"
@@ -129,7 +131,7 @@ int eng_api_metrics(struct eng_api_ctx *c)
                    "# HELP tallysync_script_errors Scripts whose latest version was rejected.\n"
                    "# TYPE tallysync_script_errors gauge\ntallysync_script_errors %d\n",
                    (double)(sys_now_ms() - api->started_ms) / 1000.0,
-                   eng_workers_queued(api->workers),
+                   eng_workers_count(api->workers), eng_workers_queued(api->workers),
                    (unsigned long long)eng_scripts_generation(api->scripts),
                    eng_scripts_error_count(api->scripts));
 

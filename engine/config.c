@@ -66,7 +66,6 @@ static const char *const known_vars[] = {
     "WEBHOOK_PUBLIC_URL",
     "WEBHOOK_REPLAY_WINDOW_SECONDS",
     "WEBHOOK_SYNC",
-    "WEB_DIR",
     "WOOCOMMERCE_WEBHOOK_SECRET",
 };
 
@@ -106,6 +105,11 @@ const char *eng_config_known(const char *name)
         if (strcmp(known_vars[i], name) == 0)
             return known_vars[i];
     return NULL;
+}
+
+const char *eng_config_known_at(size_t i)
+{
+    return i < sizeof known_vars / sizeof known_vars[0] ? known_vars[i] : NULL;
 }
 
 const char *eng_config_nearest(const char *name)
@@ -314,9 +318,8 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     cfg->scripts_dir = dir_setting("SCRIPTS_DIR", "scripts");
     cfg->mappings_dir = dir_setting("MAPPINGS_DIR", "mappings");
     cfg->schema_dir = dir_setting("SCHEMA_DIR", "schema");
-    cfg->web_dir = dir_setting("WEB_DIR", "web");
     if (!cfg->database_url || !cfg->api_host || !cfg->scripts_dir || !cfg->mappings_dir ||
-        !cfg->schema_dir || !cfg->web_dir)
+        !cfg->schema_dir)
         return eng_err_set(err, ENG_ENOMEM, "out of memory reading the configuration");
 
     long long x = 0;
@@ -401,6 +404,13 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         return rc;
     cfg->webhook_check_interval_s = x;
 
+    v = getenv("SYNC_DISPATCHER");
+    cfg->sync_dispatch = 1;
+    if (v != NULL && *v != '\0') {
+        if (strcmp(v, "on") != 0 && strcmp(v, "off") != 0) /* a typo must not run jobs */
+            return eng_err_set(err, ENG_EINVAL, "SYNC_DISPATCHER must be on or off");
+        cfg->sync_dispatch = strcmp(v, "on") == 0;
+    }
     v = getenv("LOG_LEVEL");
     cfg->log_level = ENG_LOG_INFO;
     if (v != NULL && *v != '\0') {
@@ -430,7 +440,6 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->scripts_dir);
     free(cfg->mappings_dir);
     free(cfg->schema_dir);
-    free(cfg->web_dir);
     char **secrets[] = {&cfg->api_token, &cfg->woocommerce_webhook_secret,
                         &cfg->quickbooks_webhook_secret};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)

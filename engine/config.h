@@ -18,7 +18,6 @@ struct eng_config {
     char *scripts_dir;                 /* SCRIPTS_DIR */
     char *mappings_dir;                /* MAPPINGS_DIR */
     char *schema_dir;                  /* SCHEMA_DIR */
-    char *web_dir;                     /* WEB_DIR */
     int workers;                       /* WORKERS, default 2 */
     long long script_timeout_ms;       /* SCRIPT_TIMEOUT_MS, default 2000 */
     long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 200000000 */
@@ -44,6 +43,7 @@ struct eng_config {
                                * reaches it (https unless loopback), no trailing '/'; NULL when
                                * unset (webhooks cannot be registered) */
     long long webhook_check_interval_s; /* WEBHOOK_CHECK_INTERVAL_S, default 3600; 0 = off */
+    int sync_dispatch; /* SYNC_DISPATCHER on (default) or off: serve queues jobs, runs none */
 };
 
 /* Load .env (if present in the working directory) into the environment without overriding,
@@ -61,6 +61,8 @@ int eng_config_load_dotenv(const char *path, struct eng_err *err);
 int eng_config_url_check(char *url, const char *var, struct eng_err *err);
 /* The name when the engine reads a variable of that name, else NULL. */
 const char *eng_config_known(const char *name);
+/* The i-th variable the engine reads, NULL past the last (tests clear them all). */
+const char *eng_config_known_at(size_t i);
 /* The known variable nearest to name by edit distance when it is plausibly a typo of it (at
  * most 3 edits and under a third of its length: API_PROT -> API_PORT), else NULL. */
 const char *eng_config_nearest(const char *name);

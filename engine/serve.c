@@ -100,8 +100,7 @@ int eng_cli_serve(int argc, char **argv)
      * workers, so webhooks, retries and API requests that need a worker still get one */
     struct eng_sync_env senv = {.cfg = &cfg, .keys = keys};
     /* SYNC_DISPATCHER=off: jobs are queued but not run (tests of the producers, maintenance) */
-    const char *dispatch = getenv("SYNC_DISPATCHER");
-    if (dispatch == NULL || strcmp(dispatch, "off") != 0) {
+    if (cfg.sync_dispatch) {
         orch = eng_orch_start(&senv, workers, cfg.workers, &err);
         if (orch == NULL)
             goto out;

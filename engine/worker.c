@@ -132,6 +132,11 @@ int eng_workers_queued(struct eng_workers *w)
     return n;
 }
 
+int eng_workers_count(const struct eng_workers *w)
+{
+    return w->n; /* written only by eng_workers_start, before the pointer is shared */
+}
+
 void eng_workers_stop(struct eng_workers *w)
 {
     if (w == NULL)

@@ -30,6 +30,8 @@ struct eng_workers *eng_workers_start(int n, const struct eng_vm_opts *vmopts,
 int eng_workers_submit(struct eng_workers *w, struct eng_task *t);
 /* Tasks waiting (for metrics and readiness). */
 int eng_workers_queued(struct eng_workers *w);
+/* Worker threads running (WORKERS; fixed once started): for metrics. */
+int eng_workers_count(const struct eng_workers *w);
 /* Stop: queued tasks run with vm == NULL (so their submitters hear back), then join. */
 void eng_workers_stop(struct eng_workers *w);
 

@@ -68,3 +68,11 @@ endif()
 # The mappings' data tests (mappings/tests/NAME/*.json) through `tallysync test`.
 add_test(NAME script.mapping_cases COMMAND tallysync test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(script.mapping_cases PROPERTIES LABELS script ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 120)
+
+# Tests that bind, or would bind on a regression, the default API_PORT 8923 (a start refused
+# only by its configuration; demo's tools/start.sh defaults): one at a time.
+foreach(t defaults demo api_auth webhook_health)
+  if(TEST integration.${t})
+    set_tests_properties(integration.${t} PROPERTIES RESOURCE_LOCK port8923)
+  endif()
+endforeach()

@@ -1,6 +1,7 @@
 /*
  * test_config.c - config.c: every variable the engine reads is known to the .env check, and the
- * nearest-name suggestion for a typo (issue 10 item 12).
+ * nearest-name suggestion for a typo (issue 10 item 12), and every default as loaded from an
+ * environment that sets nothing (the behaviour behind each is in tests/integration/defaults.sh).
  */
 #include <dirent.h>
 #include <stdlib.h>
@@ -10,6 +11,9 @@
 #include "buf.h"
 #include "check.h"
 #include "config.h"
+#include "ingest.h"
+#include "log.h"
+#include "operator_settings.h"
 
 /* Each NAME in `getenv("NAME"`, `_setting("NAME"` and (config.c's table) `{"NAME",` of every
  * engine/ file must be a known variable. Answers how many names were seen. */
@@ -127,5 +131,103 @@ static void test_api_host(void)
     rmdir(tmp);
 }
 
+/* Every setting unset, no ./.env, no ./scripts: each field holds the documented default (README
+ * "Configuration"), and the operator settings' built-in defaults are the same values. */
+static void test_defaults_from_a_clean_environment(void)
+{
+    char tmp[] = "/tmp/test_config.XXXXXX";
+    char cwd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(mkdtemp(tmp) != NULL);
+    REQUIRE(chdir(tmp) == 0);
+    size_t n = 0;
+    for (const char *v; (v = eng_config_known_at(n)) != NULL; n++)
+        unsetenv(v);
+    CHECK(n >= 29); /* the list was walked */
+    struct eng_config cfg;
+    struct eng_err err = {0};
+    int rc = eng_config_load(&cfg, &err);
+    CHECK_INT(rc, 0);
+    if (rc == 0) {
+        CHECK_STR(cfg.database_url, "sqlite:./data/pos.db");
+        CHECK_STR(cfg.api_host, "127.0.0.1");
+        CHECK_STR(cfg.api_bind, "127.0.0.1");
+        CHECK_INT(cfg.api_port, 8923);
+        CHECK_STR(cfg.scripts_dir, ENG_SOURCE_DIR "/scripts"); /* no ./scripts here */
+        CHECK_STR(cfg.mappings_dir, ENG_SOURCE_DIR "/mappings");
+        CHECK_STR(cfg.schema_dir, ENG_SOURCE_DIR "/schema");
+        CHECK_INT(cfg.workers, 2);
+        CHECK(cfg.script_timeout_ms == 2000);
+        CHECK(cfg.script_max_instructions == 200000000LL);
+        CHECK(cfg.script_memory_bytes == (size_t)64 << 20);
+        CHECK_INT(cfg.log_level, ENG_LOG_INFO);
+        CHECK_INT(cfg.log_format, ENG_LOG_FORMAT_AUTO);
+        CHECK(cfg.max_body_bytes == 1048576);
+        CHECK(cfg.connector_timeout_ms == 30000);
+        CHECK(cfg.api_token == NULL);
+        CHECK_STR(cfg.oauth_redirect_uri,
+                  "http://localhost:8923/api/integrations/quickbooks/callback");
+        CHECK(cfg.woocommerce_webhook_secret == NULL);
+        CHECK(cfg.quickbooks_webhook_secret == NULL);
+        CHECK_STR(cfg.quickbooks_token_url,
+                  "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer");
+        CHECK_STR(cfg.quickbooks_auth_url, "https://appcenter.intuit.com/connect/oauth2");
+        CHECK(cfg.quickbooks_api_base == NULL); /* per credential environment (connctx) */
+        CHECK(cfg.anonymous_tenant == NULL);
+        CHECK(cfg.webhook_public_url == NULL);
+        CHECK(cfg.webhook_check_interval_s == 3600);
+        CHECK_INT(cfg.sync_dispatch, 1);
+        for (size_t i = 0; i < eng_operator_ndefs; i++) {
+            const struct eng_operator_def *d = &eng_operator_defs[i];
+            const char *got = *(char *const *)(const void *)((const char *)&cfg + d->cfg_off);
+            if (d->def == NULL)
+                CHECK(got == NULL);
+            else
+                CHECK_STR(got, d->def); /* one default, whichever file a reader looks in */
+        }
+    } else {
+        fprintf(stderr, "defaults: %s\n", err.msg);
+    }
+    eng_config_free(&cfg);
+    struct eng_ingest_opts io = {0};
+    CHECK_INT(eng_ingest_env(&io, &err), 0);
+    CHECK(io.window_s == 86400); /* WEBHOOK_REPLAY_WINDOW_SECONDS */
+    CHECK_INT(io.sync_full, 1);  /* WEBHOOK_SYNC full */
+    CHECK(chdir(cwd) == 0);
+    rmdir(tmp);
+}
+
+/* SYNC_DISPATCHER: on or off; anything else (a typo of off) is refused by name, never run. */
+static void test_sync_dispatcher(void)
+{
+    static const struct {
+        const char *v;
+        int ok, on;
+    } cases[] = {{"on", 1, 1}, {"off", 1, 0}, {"", 1, 1}, {"of", 0, 0}, {"OFF", 0, 0}, {"0", 0, 0}};
+    char tmp[] = "/tmp/test_config.XXXXXX";
+    char cwd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(mkdtemp(tmp) != NULL);
+    REQUIRE(chdir(tmp) == 0); /* no .env of the caller's */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("SYNC_DISPATCHER", cases[i].v, 1);
+        struct eng_config cfg;
+        struct eng_err err = {0};
+        int rc = eng_config_load(&cfg, &err);
+        if (cases[i].ok) {
+            CHECK_INT(rc, 0);
+            CHECK_INT(cfg.sync_dispatch, cases[i].on);
+        } else {
+            CHECK(rc != 0);
+            CHECK(strstr(err.msg, "SYNC_DISPATCHER must be on or off") != NULL);
+        }
+        eng_config_free(&cfg);
+    }
+    unsetenv("SYNC_DISPATCHER");
+    CHECK(chdir(cwd) == 0);
+    rmdir(tmp);
+}
+
 CHECK_MAIN(CHECK_CASE(test_every_read_variable_is_known), CHECK_CASE(test_nearest),
-           CHECK_CASE(test_api_host))
+           CHECK_CASE(test_api_host), CHECK_CASE(test_defaults_from_a_clean_environment),
+           CHECK_CASE(test_sync_dispatcher))
