@@ -18,8 +18,10 @@
 --   refunds[] is not empty GET /orders/{id}/refunds (every page, per_page 100). A record is the
 --   refund object (id = the refund's id) with `order` = the order and date_modified_gmt = the
 --   order's (the cursor; see refunds_pages). A page of orders costs at most one refunds call
---   per refunded order and 100 refunds; info counts orders. opts.ids (refund ids) gives a
---   pager that fails (not retryable): a refund cannot be fetched without its order.
+--   per refunded order and 100 refunds; info counts orders. opts.ids (refund ids, a retry):
+--   WooCommerce cannot fetch a refund without its order, so every order is scanned (no
+--   window), a refunds call made only for an order whose refunds[] names a wanted id, and
+--   the read stops once all are found.
 --   opts: since (ISO-8601 GMT, e.g. "2026-01-01T00:00:00Z" -> modified_after, dates_are_gmt=true),
 --         until (-> modified_before), status (string or list; orders and products), ids (list of
 --         ids -> include), per_page (1..100, default 100), max_pages, orderby ("id" | "date" |
@@ -250,14 +252,32 @@ end
 -- racing the page) or earlier than the order's last change, and either would move the cursor
 -- off the orders' axis.
 local function refunds_pages(ctx, opts)
-  if opts.ids then -- a retry job names refund ids: a failure it can report, not a raise
-    local msg = "refunds cannot be read by refund id (WooCommerce serves a refund only through "
-      .. "its order): run the refunds flow again"
-    return function() return nil, msg, false end
+  -- refund ids (a retry job): every order, newest first, is scanned for its refunds[]
+  -- summary naming one; only such an order costs a refunds call; done once all are found
+  local wanted, left
+  if opts.ids then
+    wanted, left = {}, 0
+    for _, id in ipairs(opts.ids) do
+      local n = math.tointeger(tonumber(id))
+      if n and not wanted[n] then wanted[n], left = true, left + 1 end
+    end
+    if left == 0 then return function() return nil end end
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.ids, o.since, o["until"], o.orderby, o.order = nil, nil, nil, "id", "desc"
+    opts = o
   end
   local orders, failed = order_pages(ctx, "orders", opts), nil
+  local function names_wanted(order)
+    if not wanted then return true end
+    for _, s in ipairs(order.refunds) do
+      if type(s) == "table" and wanted[math.tointeger(s.id) or false] == true then return true end
+    end
+    return false
+  end
   return function()
     if failed then return nil, failed[1], failed[2] end
+    if wanted and left == 0 then return nil end
     local recs, info, retryable = orders()
     if recs == nil then
       if info ~= nil then failed = { info, retryable } end
@@ -266,14 +286,17 @@ local function refunds_pages(ctx, opts)
     local out = {}
     for _, order in ipairs(recs) do
       if type(order) == "table" and math.type(order.id) == "integer"
-          and type(order.refunds) == "table" and #order.refunds > 0 then
+          and type(order.refunds) == "table" and #order.refunds > 0 and names_wanted(order) then
         local list, msg, again = order_refunds(ctx, order, opts.timeout_ms)
         if list == nil then
           failed = { msg, again }
           return nil, msg, again
         end
         for _, r in ipairs(list) do
-          if type(r) == "table" then
+          local id = type(r) == "table" and math.tointeger(r.id) or nil
+          local take = type(r) == "table" and (not wanted or (id ~= nil and wanted[id] == true))
+          if take and wanted then wanted[id], left = false, left - 1 end
+          if take then
             r.order = order
             r.date_modified_gmt = order.date_modified_gmt
             out[#out + 1] = r

@@ -183,16 +183,26 @@ case("refunds: one record per refund with its order, refund lists paged, no call
   eq(reqs[#reqs].query.per_page, "100", "refunds per_page")
 end)
 
-case("refunds: the window filters orders (since), a refund by id is a failure, not a raise", function()
+case("refunds: the window filters orders (since); by refund id, only the orders naming one cost a refunds call", function()
   local before = #ctl("GET", "state").requests
   local recs = assert(woo.read_all(ctx_basic(), "refunds", { since = "2026-03-01T00:05:00Z" }))
   eq(#recs, 150, "only order 10010's refunds are in the window")
   local reqs = ctl("GET", "state").requests
   for _, id in ipairs(refund_calls(reqs, before)) do eq(id, 10010, "refund calls") end
-  local n, msg, retryable = woo.read(ctx_basic(), "refunds", { ids = { 726 } })()
-  eq(n, nil, "ids: no records")
-  assert(msg and msg:find("refund id", 1, true), msg)
-  eq(retryable, false, "not retryable")
+  before = #ctl("GET", "state").requests
+  local some = assert(woo.read_all(ctx_basic(), "refunds", { ids = { "726", 20005, 20150 },
+    since = "2026-03-01T00:05:00Z" }))
+  table.sort(some, function(a, b) return a.id < b.id end)
+  eq(#some, 3, "the wanted refunds, whatever the window")
+  eq(some[1].id, 726, "fixture refund")
+  eq(some[1].order.id, 723, "its order")
+  eq(some[3].id, 20150, "seeded refund")
+  reqs = ctl("GET", "state").requests
+  local calls = refund_calls(reqs, before)
+  table.sort(calls)
+  eq(table.concat(calls, ","), "723,10010,10010", "refund calls: the two orders naming a wanted id")
+  local none = assert(woo.read_all(ctx_basic(), "refunds", { ids = {} }))
+  eq(#none, 0, "an empty id list reads nothing")
 end)
 
 case("bad arguments raise", function()
