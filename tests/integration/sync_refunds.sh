@@ -99,6 +99,23 @@ assert_jq "... deposited from Undeposited Funds (refund_account_id null)" "$st" 
     '(.entities.Account[] | select(.Name == "Undeposited Funds") | .Id) as $u
      | [.entities.RefundReceipt[].DepositToAccountRef.value] | unique == [$u]'
 
+echo "== an incremental run takes a new refund: its order's date_modified moved"
+run refunds '{"mode": "incremental"}' # the first incremental run of the flow: sets its cursor
+curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' -d '{"entity": "refunds",
+    "order_id": 8103, "records": [{"id": 9103, "amount": "3.00", "line_items": [],
+    "date_created_gmt": "2026-01-01T02:00:00"}, {"id": 9104, "amount": "4.50", "line_items": [],
+    "date_created_gmt": "2026-01-01T02:00:00"}, {"id": 9200, "amount": "1.25", "line_items": [],
+    "date_created_gmt": "2026-06-01T00:00:00"}]}' >/dev/null
+run refunds '{"mode": "incremental"}'
+# read: 8103's three refunds, and 8105's one (modified at the cursor, 04:00: inside the 300 s
+# overlap window), not the whole store
+assert_jq "incremental: order 8103's new refund created, its others unchanged, nothing else but the overlap" "$RUN" \
+    '.state == "succeeded" and .counts.read == 4 and .counts.created == 1 and .counts.unchanged == 2
+     and .counts.skipped == 1 and .counts.failed == 0 and .cursorFrom == "2026-01-01T04:00:00Z"'
+st=$(qbo_state)
+assert_jq "... a RefundReceipt of 1.25 for it" "$st" \
+    "(.counts.RefundReceipt == $((RR + 1))) and ([.entities.RefundReceipt[] | select(.DocNumber == \"8103-R9200\") | .TotalAmt] == [1.25])"
+
 echo "== a second full run of each flow writes nothing"
 before=$(jq -c '.counts' <<<"$st")
 for flow in woo_refund_to_qbo_refund_receipt woo_refund_to_qbo_credit_memo; do

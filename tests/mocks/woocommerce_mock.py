@@ -58,7 +58,9 @@ Test control (no auth):
                                          nonces cleared
   POST /_mock/keys      {"consumer_key", "consumer_secret", "permissions"} adds a REST API key
   POST /_mock/seed      {"entity", "records": [...]} or {"entity": "refunds", "order_id",
-                        "records": [refund objects]} (the order's refunds[] summary is updated) or
+                        "records": [refund objects]} (the order's refunds[] summary is set
+                        and its date_modified moved to the newest refund's date_created_gmt
+                        when later, as a refund saves its order) or
                         {"entity", "generate": N, "start_id", "start": "2026-01-01T00:00:00",
                          "step_s": 60, "statuses": [...]}
   POST /_mock/fault     {"kind": "500"|"503"|"delay"|"drop"|"drop_after", "count": N,
@@ -665,6 +667,11 @@ class Handler(BaseHTTPRequestHandler):
             STORE.refunds[oid] = recs
             order["refunds"] = [{"id": r["id"], "reason": r.get("reason") or "",
                                  "total": "%.2f" % -float(r.get("amount") or 0)} for r in recs]
+            # a refund saves its order: WooCommerce moves the order's date_modified to the
+            # refund's time (the newest refund's date_created_gmt here, never backwards)
+            newest = max([str(r.get("date_created_gmt") or "")[:19] for r in recs] + [""])
+            if newest > str(order.get("date_modified_gmt") or ""):
+                order["date_modified"] = order["date_modified_gmt"] = newest
         return self.send_json(200, {"ok": True, "count": len(recs)})
 
     def control(self, method, path):
