@@ -1,5 +1,5 @@
 -- connectors/woocommerce.lua: WooCommerce REST API (wc/v3): credentials, test(ctx), read(ctx,
--- entity, opts) for orders / customers / products and write(ctx, entity, records) for what flows
+-- entity, opts) for orders / customers / products / refunds and write(ctx, entity, records) for what flows
 -- back (stock, order notes, order meta). Must not: put a credential into a message or a log line.
 --
 -- Authentication (credential field `auth`, public): "auto" (the default) sends HTTP Basic with the
