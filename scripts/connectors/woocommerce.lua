@@ -1,6 +1,7 @@
 -- connectors/woocommerce.lua: WooCommerce REST API (wc/v3): credentials, test(ctx), read(ctx,
--- entity, opts) for orders / customers / products / refunds and write(ctx, entity, records) for what flows
--- back (stock, order notes, order meta). Must not: put a credential into a message or a log line.
+-- entity, opts) for orders / customers / products / refunds and write(ctx, entity, records) for
+-- what flows back (stock, order notes, order meta). Must not: put a credential into a message or
+-- a log line.
 --
 -- Authentication (credential field `auth`, public): "auto" (the default) sends HTTP Basic with the
 -- consumer key and secret over https and OAuth 1.0a one-legged signatures (lib/oauth1.lua,
