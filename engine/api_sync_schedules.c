@@ -124,7 +124,7 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
     const char *f = flow[0] != '\0' ? flow : eng_sync_default_flow(entity);
     if (f == NULL)
         return sched_bad(c, "entity",
-                         "has no default flow (orders, customers, products): name "
+                         "has no default flow (orders, customers, products, refunds): name "
                          "one in 'flow'");
     char logical[96];
     snprintf(logical, sizeof logical, "mappings/%s.lua", f);

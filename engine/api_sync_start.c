@@ -276,7 +276,7 @@ int eng_api_sync_start(struct eng_api_ctx *c)
             char msg[256];
             snprintf(msg, sizeof msg,
                      "entity: '%.64s' is not an entity with a default flow (orders, customers, "
-                     "products); name a mapping in 'flow'",
+                     "products, refunds); name a mapping in 'flow'",
                      entity);
             return eng_api_error(c->resp, 404, "unknown_entity", msg, "{\"field\":\"entity\"}");
         }

@@ -31,7 +31,8 @@ static void sync_usage(FILE *out)
         out,
         "usage: tallysync sync ENTITY --mode full|incremental [--dry-run] [--tenant T] "
         "[--flow F]\n\n"
-        "Runs one sync of ENTITY (orders, customers, products, or any entity with --flow)\n"
+        "Runs one sync of ENTITY (orders, customers, products, refunds, or any entity with\n"
+        "--flow)\n"
         "for tenant T (default: default), as POST /api/sync/{entity} would, in this process.\n"
         "On a terminal: a progress bar (log lines go above it), then the changes. Otherwise:\n"
         "progress lines and one line per change as it happens (\"create orders 5001 ->\n"
@@ -226,7 +227,8 @@ int eng_cli_sync(int argc, char **argv)
     }
     if (flow == NULL && eng_sync_default_flow(entity) == NULL) {
         fprintf(stderr,
-                "tallysync sync: entity '%s' has no default flow (orders, customers, products): "
+                "tallysync sync: entity '%s' has no default flow (orders, customers, products, "
+                "refunds): "
                 "give --flow\n",
                 entity);
         return 2;

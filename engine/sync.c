@@ -16,6 +16,9 @@ static const struct {
     {"orders", "woo_order_to_qbo_invoice"},
     {"customers", "woo_customer_to_qbo_customer"},
     {"products", "woo_product_to_qbo_item"},
+    /* the refunds of paid orders; woo_refund_to_qbo_credit_memo (its `select` sibling) takes
+     * those of unpaid orders, run by naming it, as woo_order_to_qbo_sales_receipt is */
+    {"refunds", "woo_refund_to_qbo_refund_receipt"},
 };
 
 const char *eng_sync_default_flow(const char *entity)

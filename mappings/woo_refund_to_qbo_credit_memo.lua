@@ -19,7 +19,7 @@ return {
   target = { connector = "quickbooks", entity = "CreditMemo" },
   key = "id",
   select = function(rec) return refund.kind(rec) == "CreditMemo" end,
-  requires = function(rec, ctx) return refund.requires(NAME, rec, ctx) end,
+  requires = function(rec, ctx) return refund.requires(NAME, rec, ctx, "CreditMemo") end,
   total = function(rec) return refund.total(NAME, rec) end,
   map = function(rec, ctx) return refund.build(NAME, rec, ctx, "CreditMemo") end,
 }

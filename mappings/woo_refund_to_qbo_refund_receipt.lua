@@ -20,7 +20,7 @@ return {
   target = { connector = "quickbooks", entity = "RefundReceipt" },
   key = "id",
   select = function(rec) return refund.kind(rec) == "RefundReceipt" end,
-  requires = function(rec, ctx) return refund.requires(NAME, rec, ctx) end,
+  requires = function(rec, ctx) return refund.requires(NAME, rec, ctx, "RefundReceipt") end,
   total = function(rec) return refund.total(NAME, rec) end,
   map = function(rec, ctx) return refund.build(NAME, rec, ctx, "RefundReceipt") end,
 }

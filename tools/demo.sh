@@ -91,6 +91,12 @@ out=$(curl -s -w '\n%{http_code}' -X POST "$woo/_mock/seed" -H 'Content-Type: ap
   -d '{"entity": "orders", "generate": 20, "start_id": 2001, "start": "2026-11-01T09:00:00",
        "step_s": 86400, "statuses": ["completed", "processing"]}') || true
 ok_or_die "the WooCommerce mock's seed"
+# a refund on a paid order (a RefundReceipt); fixture order 723, unpaid, has two (CreditMemos)
+out=$(curl -s -w '\n%{http_code}' -X POST "$woo/_mock/seed" -H 'Content-Type: application/json' \
+  -d '{"entity": "refunds", "order_id": 2005, "records": [{"id": 2105, "amount": "5.00",
+       "reason": "Damaged in transit", "date_created": "2026-11-06T10:00:00",
+       "date_created_gmt": "2026-11-06T10:00:00", "refunded_payment": true, "line_items": []}]}') || true
+ok_or_die "the WooCommerce mock's refund seed"
 
 $py tests/mocks/quickbooks_mock.py --client-id "$qbo_client" --client-secret "$qbo_secret" \
   --realm-id "$realm" >"$demo_dir/quickbooks.out" 2>"$demo_dir/quickbooks.err" 9>&- &
@@ -153,7 +159,7 @@ call POST /api/integrations/woocommerce/webhooks/register '{}'
 cat <<EOF
 demo: tallysync is serving $api as tenant 'sandbox' (no token needed; loopback only)
 demo: a fresh sandbox: the mocks and the database start empty on every start
-demo: mock WooCommerce store  $woo/wp-json/wc/v3  (the fixture orders + 20 generated)
+demo: mock WooCommerce store  $woo/wp-json/wc/v3  (the fixture orders + 20 generated, 3 refunds)
 demo: mock QuickBooks company $qbo/v3/company/$realm  (see $qbo/_mock/state)
 demo: mock Supabase (PostgREST) $supa/rest/v1  (see $supa/_mock/rows?table=orders)
 demo: logs and database in $demo_dir/. Try the seed's quick start:
@@ -163,6 +169,11 @@ demo: logs and database in $demo_dir/. Try the seed's quick start:
   curl $api/api/sync/status
   curl $api/api/sync/history
   curl -s $qbo/_mock/state | jq '.counts'      # the invoices the run created
+
+  # the refunds: of paid orders as RefundReceipts (the default flow), of unpaid ones as CreditMemos
+  curl -X POST $api/api/sync/refunds -H "Content-Type: application/json" -d '{"mode": "full"}'
+  curl -X POST $api/api/sync/refunds -H "Content-Type: application/json" \\
+    -d '{"mode": "full", "flow": "woo_refund_to_qbo_credit_memo"}'
 
   # the same orders into Supabase
   curl -X POST $api/api/sync/orders -H "Content-Type: application/json" \\

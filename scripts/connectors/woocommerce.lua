@@ -1,6 +1,7 @@
 -- connectors/woocommerce.lua: WooCommerce REST API (wc/v3): credentials, test(ctx), read(ctx,
--- entity, opts) for orders / customers / products and write(ctx, entity, records) for what flows
--- back (stock, order notes, order meta). Must not: put a credential into a message or a log line.
+-- entity, opts) for orders / customers / products / refunds and write(ctx, entity, records) for
+-- what flows back (stock, order notes, order meta). Must not: put a credential into a message or
+-- a log line.
 --
 -- Authentication (credential field `auth`, public): "auto" (the default) sends HTTP Basic with the
 -- consumer key and secret over https and OAuth 1.0a one-legged signatures (lib/oauth1.lua,
@@ -12,7 +13,16 @@
 -- by every call here before any request is sent.
 --
 -- read(ctx, entity, opts) -> next_page
---   entity: "orders" | "customers" | "products"
+--   entity: "orders" | "customers" | "products" | "refunds"
+--   "refunds": WooCommerce has no store-wide refund list; the orders modified in the window are
+--   read (the same opts: a refund bumps its order's date_modified), and for each order whose
+--   refunds[] is not empty GET /orders/{id}/refunds (every page, per_page 100). A record is the
+--   refund object (id = the refund's id) with `order` = the order and date_modified_gmt = the
+--   order's (the cursor; see refunds_pages). A page of orders costs at most one refunds call
+--   per refunded order and 100 refunds; info counts orders. opts.ids (refund ids, a retry):
+--   WooCommerce cannot fetch a refund without its order, so every order is scanned (no
+--   window), a refunds call made only for an order whose refunds[] names a wanted id, and
+--   the read stops once all are found.
 --   opts: since (ISO-8601 GMT, e.g. "2026-01-01T00:00:00Z" -> modified_after, dates_are_gmt=true),
 --         until (-> modified_before), status (string or list; orders and products), ids (list of
 --         ids -> include), per_page (1..100, default 100), max_pages, orderby ("id" | "date" |
@@ -216,11 +226,100 @@ local function list_param(v)
   return tostring(v)
 end
 
+local order_pages
+
+-- every refund object of one order, oldest first -> list | nil, message, retryable
+local function order_refunds(ctx, order, timeout_ms)
+  local out, page, total_pages = {}, 0, 1
+  while page < total_pages do
+    page = page + 1
+    local resp, msg, retryable = request(ctx, "GET", ("/orders/%d/refunds"):format(order.id),
+      { per_page = M.PER_PAGE, page = page, orderby = "id", order = "asc" }, nil, timeout_ms)
+    if resp == nil then return nil, msg, retryable end
+    if type(resp.json) ~= "table" then
+      return nil, ("WooCommerce answered the refunds of order %d without a JSON list"):format(order.id), true
+    end
+    total_pages = tonumber(resp.headers["x-wp-totalpages"]) or page
+    if #resp.json == 0 then break end
+    for _, r in ipairs(resp.json) do out[#out + 1] = r end
+  end
+  return out
+end
+
+-- The refunds of the orders modified in the window, a page of orders at a time. The cursor
+-- (date_modified_gmt) is the order's, not the refund's date_created_gmt: the window filters
+-- orders by their date_modified, so only the order's value says how far the read got; a
+-- refund's creation date can be later than an order already passed (clock skew, an edit
+-- racing the page) or earlier than the order's last change, and either would move the cursor
+-- off the orders' axis.
+local function refunds_pages(ctx, opts)
+  -- refund ids (a retry job): every order, newest first, is scanned for its refunds[]
+  -- summary naming one; only such an order costs a refunds call; done once all are found
+  local wanted, left
+  if opts.ids then
+    wanted, left = {}, 0
+    for _, id in ipairs(opts.ids) do
+      local n = math.tointeger(tonumber(id))
+      if n and not wanted[n] then wanted[n], left = true, left + 1 end
+    end
+    if left == 0 then return function() return nil end end
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.ids, o.since, o["until"], o.orderby, o.order = nil, nil, nil, "id", "desc"
+    opts = o
+  end
+  local orders, failed = order_pages(ctx, "orders", opts), nil
+  local function names_wanted(order)
+    if not wanted then return true end
+    for _, s in ipairs(order.refunds) do
+      if type(s) == "table" and wanted[math.tointeger(s.id) or false] == true then return true end
+    end
+    return false
+  end
+  return function()
+    if failed then return nil, failed[1], failed[2] end
+    if wanted and left == 0 then return nil end
+    local recs, info, retryable = orders()
+    if recs == nil then
+      if info ~= nil then failed = { info, retryable } end
+      return nil, info, retryable
+    end
+    local out = {}
+    for _, order in ipairs(recs) do
+      if type(order) == "table" and math.type(order.id) == "integer"
+          and type(order.refunds) == "table" and #order.refunds > 0 and names_wanted(order) then
+        local list, msg, again = order_refunds(ctx, order, opts.timeout_ms)
+        if list == nil then
+          failed = { msg, again }
+          return nil, msg, again
+        end
+        for _, r in ipairs(list) do
+          local id = type(r) == "table" and math.tointeger(r.id) or nil
+          local take = type(r) == "table" and (not wanted or (id ~= nil and wanted[id] == true))
+          if take and wanted then wanted[id], left = false, left - 1 end
+          if take then
+            r.order = order
+            r.date_modified_gmt = order.date_modified_gmt
+            out[#out + 1] = r
+          end
+        end
+      end
+    end
+    return out, info
+  end
+end
+
 -- read(ctx, entity, opts) -> next_page (see the top of the file)
 function M.read(ctx, entity, opts)
+  if entity == "refunds" then return refunds_pages(ctx, opts or {}) end
   if not ENTITIES[entity] then
-    error(("woocommerce.read: unknown entity '%s' (orders, customers, products)"):format(tostring(entity)), 2)
+    error(("woocommerce.read: unknown entity '%s' (orders, customers, products, refunds)"):format(tostring(entity)), 2)
   end
+  return order_pages(ctx, entity, opts)
+end
+
+-- one entity's list, a page per call (see read at the top of the file)
+function order_pages(ctx, entity, opts)
   opts = opts or {}
   local per_page = opts.per_page or M.PER_PAGE
   if math.type(per_page) ~= "integer" or per_page < 1 or per_page > 100 then

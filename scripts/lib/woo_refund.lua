@@ -72,9 +72,18 @@ local function has_lines(rec)
   return false
 end
 
-function M.requires(mapping, rec, ctx)
+M.DEPOSIT_ACCOUNT = "name:Undeposited Funds"
+
+-- requires(mapping, rec, ctx, kind): the customer, the items of the lines, the Refund item and,
+-- for a RefundReceipt without refund_account_id, the account named Undeposited Funds (it must
+-- exist: matched, never created).
+function M.requires(mapping, rec, ctx, kind)
   local _, order = M.who(mapping, rec)
   local out = {}
+  if kind == "RefundReceipt" and not text((ctx.config or {}).refund_account_id) then
+    out[#out + 1] = { entity = "account", key = M.DEPOSIT_ACCOUNT,
+      match = { { field = "Name", value = "Undeposited Funds" } } }
+  end
   -- a refund without lines may be the whole order reversed (build maps the order's lines)
   local whole = not has_lines(rec)
   for _, r in ipairs(woo.requires(mapping, order, ctx)) do
@@ -223,7 +232,7 @@ function M.build(mapping, rec, ctx, kind)
   body.DueDate = nil
   if kind == "RefundReceipt" then
     body.DepositToAccountRef = { value = text(config.refund_account_id)
-      or ctx.ref("account", "name:Undeposited Funds") }
+      or ctx.ref("account", M.DEPOSIT_ACCOUNT) }
     local ref = text(order.transaction_id)
     if ref then body.PaymentRefNum = doc.uhead(ref, doc.REF_NUM_MAX) end
   end

@@ -95,6 +95,30 @@ HTTP_AUTH=0 http GET /api/sync/history
 assert_jq "the seed's history call lists it once it is finished" "$BODY" \
     "[.items[].syncId] | index(\"$SYNC_ID\") != null"
 
+echo "== the banner's refund runs: RefundReceipts and CreditMemos"
+# its lines, run by bash as printed: the default flow (paid orders' refunds), then credit memos
+awk '/# the refunds:/{f=1; next} f && /^$/{exit} f' "$T/demo.$N.out" >"$T/refunds.sh"
+assert_eq "the refund example is two commands over three lines" 3 "$(wc -l <"$T/refunds.sh")"
+IDS=$(cd / && bash "$T/refunds.sh" 2>/dev/null | jq -rs '[.[].syncId] | join(" ")')
+refunds_done() {
+    local id
+    for id in $IDS; do SYNC_ID=$id run_done || return 1; done
+}
+SYNC_ID=
+wait_for 120000 refunds_done
+read -r RR_ID CM_ID <<<"$IDS"
+HTTP_AUTH=0 http GET "/api/sync/status/$RR_ID"
+assert_jq "the refunds run (default flow): the paid order's refund posted, reconciled" "$BODY" \
+    '.state == "succeeded" and .flow == "woo_refund_to_qbo_refund_receipt" and .counts.created == 1
+     and .counts.failed == 0 and .reconciliation.reconciled == 1 and .reconciliation.mismatched == 0'
+HTTP_AUTH=0 http GET "/api/sync/status/$CM_ID"
+assert_jq "the credit memo run: the unpaid fixture order's 2 refunds posted, reconciled" "$BODY" \
+    '.state == "succeeded" and .counts.created == 2 and .counts.failed == 0
+     and .reconciliation.reconciled == 2 and .reconciliation.mismatched == 0'
+assert_jq "the mock QuickBooks holds 1 RefundReceipt (5.00) and 2 CreditMemos (10.00, 9.00)" \
+    "$(curl -s "$QBO/_mock/state")" \
+    '([.entities.RefundReceipt[].TotalAmt] == [5]) and ([.entities.CreditMemo[].TotalAmt] | sort == [9, 10])'
+
 echo "== a second demo on the same folder is refused and touches nothing"
 SECRET_SUM=$(md5sum <"$T/demo/webhook_secret")
 LOG_LINES=$(wc -l <"$T/demo/engine.log")

@@ -143,6 +143,68 @@ case("customers and products read", function()
   eq(#p, 6, "products")
 end)
 
+-- refunds: no store-wide list in WooCommerce; read through the orders of the window
+local function refund_calls(reqs, from)
+  local out = {}
+  for i = from + 1, #reqs do
+    local id = reqs[i].path:match("/orders/(%d+)/refunds$")
+    if id then out[#out + 1] = tonumber(id) end
+  end
+  return out
+end
+
+case("refunds: one record per refund with its order, refund lists paged, no call for an order without refunds", function()
+  local many = {}
+  for i = 1, 150 do
+    many[i] = { id = 20000 + i, date_created_gmt = "2026-03-01T00:10:00", amount = "1.00",
+                reason = "", line_items = {} }
+  end
+  ctl("POST", "seed", { entity = "refunds", order_id = 10010, records = many })
+  local before = #ctl("GET", "state").requests
+  local recs = assert(woo.read_all(ctx_basic(), "refunds", {}))
+  eq(#recs, 152, "refunds (723: 2, 10010: 150)")
+  local seen, of = {}, {}
+  for _, r in ipairs(recs) do
+    assert(not seen[r.id], "refund twice: " .. r.id)
+    seen[r.id] = true
+    assert(type(r.order) == "table", "record.order")
+    of[r.order.id] = (of[r.order.id] or 0) + 1
+    eq(r.date_modified_gmt, r.order.date_modified_gmt, "cursor field = the order's date_modified_gmt")
+    assert(tonumber(r.amount) > 0, "amount positive")
+  end
+  eq(of[723], 2, "fixture order 723's refunds")
+  eq(of[10010], 150, "seeded order's refunds")
+  assert(seen[726] and seen[724], "fixture refunds 726 and 724")
+  local reqs = ctl("GET", "state").requests
+  local calls = refund_calls(reqs, before)
+  eq(#reqs - before, 3 + 1 + 2, "requests: 3 order pages, 1 for 723, 2 pages for 10010")
+  eq(#calls, 3, "refund calls")
+  for _, id in ipairs(calls) do assert(id == 723 or id == 10010, "refunds asked of order " .. id) end
+  eq(reqs[#reqs].query.per_page, "100", "refunds per_page")
+end)
+
+case("refunds: the window filters orders (since); by refund id, only the orders naming one cost a refunds call", function()
+  local before = #ctl("GET", "state").requests
+  local recs = assert(woo.read_all(ctx_basic(), "refunds", { since = "2026-03-01T00:05:00Z" }))
+  eq(#recs, 150, "only order 10010's refunds are in the window")
+  local reqs = ctl("GET", "state").requests
+  for _, id in ipairs(refund_calls(reqs, before)) do eq(id, 10010, "refund calls") end
+  before = #ctl("GET", "state").requests
+  local some = assert(woo.read_all(ctx_basic(), "refunds", { ids = { "726", 20005, 20150 },
+    since = "2026-03-01T00:05:00Z" }))
+  table.sort(some, function(a, b) return a.id < b.id end)
+  eq(#some, 3, "the wanted refunds, whatever the window")
+  eq(some[1].id, 726, "fixture refund")
+  eq(some[1].order.id, 723, "its order")
+  eq(some[3].id, 20150, "seeded refund")
+  reqs = ctl("GET", "state").requests
+  local calls = refund_calls(reqs, before)
+  table.sort(calls)
+  eq(table.concat(calls, ","), "723,10010,10010", "refund calls: the two orders naming a wanted id")
+  local none = assert(woo.read_all(ctx_basic(), "refunds", { ids = {} }))
+  eq(#none, 0, "an empty id list reads nothing")
+end)
+
 case("bad arguments raise", function()
   assert(not pcall(woo.read, ctx_basic(), "coupons", {}), "entity")
   assert(not pcall(woo.read, ctx_basic(), "orders", { per_page = 101 }), "per_page 101")

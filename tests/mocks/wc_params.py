@@ -46,6 +46,10 @@ SCHEMAS = {
                                       "exclude", "include", "offset", "order")}
     | {"orderby": {"type": "string", "enum": ["date", "id", "title"]},
        "status": {"type": "string", "enum": WEBHOOK_STATUSES}},
+    # GET /orders/{id}/refunds (WC_REST_Order_Refunds_V2_Controller::get_collection_params)
+    "refunds": {k: BASE[k] for k in ("context", "page", "per_page", "search", "after", "before",
+                                     "exclude", "include", "offset", "order", "orderby", "parent",
+                                     "parent_exclude")} | {"dp": {"type": "integer"}},
 }
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|z|[+-]\d{2}(?::\d{2})?)?$")
@@ -86,7 +90,7 @@ def check_scalar(name, value, spec):
 
 def validate(collection, query):
     """None, or the (status, body) of WordPress' 400 for the invalid parameters of query (a dict
-    of decoded values) on a collection (orders, products, customers, webhooks)."""
+    of decoded values) on a collection (orders, products, customers, webhooks, refunds)."""
     schema = SCHEMAS[collection]
     params, details = {}, {}
     for name, spec in schema.items():

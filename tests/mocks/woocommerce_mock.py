@@ -26,6 +26,13 @@ Store routes (prefix /wp-json/wc/v3):
   GET  /{orders|customers|products}/{id}, GET /system_status
   PUT  /products/{id}        JSON body, e.g. {"stock_quantity": 5}
   PUT  /orders/{id}          JSON body; meta_data entries are merged by key
+  GET  /orders/{id}/refunds  the order's refunds (amount positive, line_items negative), newest
+       first (orderby date, order desc by default); per_page/page/order/orderby/include/dp
+       validated like a list (wc_params.py "refunds"), X-WP-Total, X-WP-TotalPages; an unknown
+       order: 404 woocommerce_rest_order_invalid_id. Fixture order 723 has refunds 726 and 724
+       (order-refunds-list.json); a seeded order whose refunds[] names a refund the store does
+       not hold gets one made from that summary (amount = -total, no lines, created at the
+       order's date_modified_gmt), as an "amount only" refund in WooCommerce's admin.
   POST /orders/{id}/notes    JSON {"note": ...} -> 201 note
        The types of the fields the engine writes (stock_quantity, manage_stock, meta_data,
        note, customer_note) are checked first, as WordPress does: 400 rest_invalid_param, or
@@ -50,7 +57,10 @@ Test control (no auth):
   POST /_mock/reset                      fixtures only, counters, faults, extra keys and used
                                          nonces cleared
   POST /_mock/keys      {"consumer_key", "consumer_secret", "permissions"} adds a REST API key
-  POST /_mock/seed      {"entity", "records": [...]} or
+  POST /_mock/seed      {"entity", "records": [...]} or {"entity": "refunds", "order_id",
+                        "records": [refund objects]} (the order's refunds[] summary is set
+                        and its date_modified moved to the newest refund's date_created_gmt
+                        when later, as a refund saves its order) or
                         {"entity", "generate": N, "start_id", "start": "2026-01-01T00:00:00",
                          "step_s": 60, "statuses": [...]}
   POST /_mock/fault     {"kind": "500"|"503"|"delay"|"drop"|"drop_after", "count": N,
@@ -147,6 +157,7 @@ class Store:
                           ("product.json", "products")):
             r = load(name)
             self.data[ent][r["id"]] = r
+        self.refunds = {723: load("order-refunds-list.json")}  # order id -> refund objects
         self.echoes = []
         self.hits = 0
         self.requests = []
@@ -186,6 +197,23 @@ def generate(entity, n, start_id, start, step_s, statuses):
             r["manage_stock"] = True
             r["stock_quantity"] = 10
         out.append(r)
+    return out
+
+
+def order_refunds(order):
+    """The refund objects of an order (a copy; call under LOCK): the stored ones, and one made
+    from each summary in refunds[] the store holds no object for."""
+    held = STORE.refunds.get(order["id"], [])
+    out = [json.loads(json.dumps(r)) for r in held]
+    ids = {r["id"] for r in held}
+    for s in order.get("refunds") or []:
+        if s.get("id") in ids:
+            continue
+        amount = "%.2f" % -float(s.get("total") or 0)
+        out.append({"id": s["id"], "date_created": order.get("date_modified_gmt"),
+                    "date_created_gmt": order.get("date_modified_gmt"), "amount": amount,
+                    "reason": s.get("reason") or "", "refunded_by": 1, "refunded_payment": False,
+                    "meta_data": [], "line_items": []})
     return out
 
 
@@ -388,6 +416,8 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(200, rec)
             if method == "PUT" and len(parts) == 2 and ent in ("orders", "products"):
                 return self.update(ent, rec, body)
+            if method == "GET" and ent == "orders" and parts[2:] == ["refunds"]:
+                return self.refund_list(rec, q)
             if method == "POST" and ent == "orders" and parts[2:] == ["notes"]:
                 note = body.get("note")
                 if not isinstance(note, str) or not note:
@@ -422,6 +452,23 @@ class Handler(BaseHTTPRequestHandler):
             STORE.writes.append({"kind": ent, "id": rec["id"], "body": body})
             out = json.loads(json.dumps({k: v for k, v in rec.items() if k != "_notes"}))
         self.send_json(200, out)
+
+    def refund_list(self, order, q):
+        if self.params_error("GET", "refunds", q):
+            return
+        per_page, page = int(q.get("per_page", "10")), int(q.get("page", "1"))
+        with LOCK:
+            recs = order_refunds(order)
+        if q.get("include"):
+            include = [int(x) for x in re.split(r"[\s,]+", q["include"]) if x]
+            recs = [r for r in recs if r["id"] in include]
+        key = (lambda r: r["id"]) if q.get("orderby") in ("id", "include") else \
+            (lambda r: (r.get("date_created_gmt") or "", r["id"]))
+        recs.sort(key=key, reverse=q.get("order", "desc") != "asc")
+        total = len(recs)
+        pages = (total + per_page - 1) // per_page
+        self.send_json(200, recs[(page - 1) * per_page: page * per_page],
+                       {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)})
 
     def list(self, ent, q):
         if self.params_error("GET", ent, q):
@@ -609,6 +656,24 @@ class Handler(BaseHTTPRequestHandler):
         return {"status": status, "signature": sig, "body": raw.decode()}
 
     # ---- control ----
+    def seed_refunds(self, body):
+        oid, recs = body.get("order_id"), body.get("records")
+        if not isinstance(recs, list) or not all(isinstance(r, dict) and "id" in r for r in recs):
+            return self.send_json(400, {"error": "records"})
+        with LOCK:
+            order = STORE.data["orders"].get(oid)
+            if order is None:
+                return self.send_json(404, {"error": "order_id"})
+            STORE.refunds[oid] = recs
+            order["refunds"] = [{"id": r["id"], "reason": r.get("reason") or "",
+                                 "total": "%.2f" % -float(r.get("amount") or 0)} for r in recs]
+            # a refund saves its order: WooCommerce moves the order's date_modified to the
+            # refund's time (the newest refund's date_created_gmt here, never backwards)
+            newest = max([str(r.get("date_created_gmt") or "")[:19] for r in recs] + [""])
+            if newest > str(order.get("date_modified_gmt") or ""):
+                order["date_modified"] = order["date_modified_gmt"] = newest
+        return self.send_json(200, {"ok": True, "count": len(recs)})
+
     def control(self, method, path):
         if path == "/_mock/echo" and method == "POST":
             n = int(self.headers.get("Content-Length") or 0)
@@ -626,6 +691,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json(200, {"ok": True})
         if path == "/_mock/seed" and method == "POST":
             ent = body.get("entity")
+            if ent == "refunds":
+                return self.seed_refunds(body)
             if ent not in ENTITIES:
                 return self.send_json(400, {"error": "entity"})
             recs = body.get("records") or generate(ent, int(body.get("generate", 0)), int(body.get("start_id", 5000)),
