@@ -132,12 +132,12 @@ int eng_api_sync_retry(struct eng_api_ctx *c);           /* api_sync.c */
 int eng_api_sync_schedule_create(struct eng_api_ctx *c); /* api_sync_schedules.c */
 int eng_api_sync_schedule_list(struct eng_api_ctx *c);   /* api_sync_schedules.c */
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c); /* api_sync_schedules.c */
-int eng_api_settings_get(struct eng_api_ctx *c);        /* api_settings.c */
-int eng_api_settings_put(struct eng_api_ctx *c);        /* api_settings.c */
-int eng_api_webhook_woocommerce(struct eng_api_ctx *c); /* api_webhooks.c */
-int eng_api_webhook_quickbooks(struct eng_api_ctx *c);  /* api_webhooks.c (both formats) */
-int eng_api_webhook_events(struct eng_api_ctx *c);      /* api_webhooks.c */
-int eng_api_webhook_replay(struct eng_api_ctx *c);      /* api_webhooks.c */
+int eng_api_settings_get(struct eng_api_ctx *c);         /* api_settings.c */
+int eng_api_settings_put(struct eng_api_ctx *c);         /* api_settings.c */
+int eng_api_webhook_woocommerce(struct eng_api_ctx *c);  /* api_webhooks.c */
+int eng_api_webhook_quickbooks(struct eng_api_ctx *c);   /* api_webhooks.c (both formats) */
+int eng_api_webhook_events(struct eng_api_ctx *c);       /* api_webhooks.c */
+int eng_api_webhook_replay(struct eng_api_ctx *c);       /* api_webhooks.c */
 
 /* api_operator.c: the operator settings, administrator only */
 int eng_api_operator_get(struct eng_api_ctx *c);
