@@ -44,6 +44,14 @@ int eng_api_error(struct eng_http_resp *resp, int status, const char *code, cons
     return ENG_HTTP_DONE;
 }
 
+int eng_api_store_failed(struct eng_http_resp *resp, const char *area, const struct eng_err *err)
+{
+    eng_logf(ENG_LOG_ERROR, "api: %s: %s", area, err->msg);
+    if (err->code == ENG_EBUSY)
+        return eng_api_error(resp, 503, "unavailable", "the store is busy; retry shortly", NULL);
+    return eng_api_error(resp, 500, "internal", "the store failed (see the log)", NULL);
+}
+
 struct eng_store *eng_api_store(struct eng_api_ctx *c)
 {
     struct eng_err err = {0};

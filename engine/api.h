@@ -83,6 +83,10 @@ int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *re
  * returns ENG_HTTP_DONE so handlers can `return eng_api_error(...)`. */
 int eng_api_error(struct eng_http_resp *resp, int status, const char *code, const char *message,
                   const char *details);
+/* A store failure answered the one way: logged as "api: <area>: <cause>", then 503 unavailable
+ * when the store was busy (retry), else 500 internal (the cause stays in the log). ENG_HTTP_DONE.
+ */
+int eng_api_store_failed(struct eng_http_resp *resp, const char *area, const struct eng_err *err);
 /* This thread's connection to the store (opened on first use, closed when the thread ends);
  * NULL after answering 503 into c->resp. */
 struct eng_store *eng_api_store(struct eng_api_ctx *c);

@@ -52,17 +52,9 @@
     "coalesce(json_extract(reconciliation, '$.notWrittenSourceMinor'), 0), 'mismatches', "         \
     "json(coalesce(json_extract(reconciliation, '$.mismatches'), '[]'))))"
 
-static int bind_s(struct eng_store_stmt *s, int i, const char *v)
-{
-    return v != NULL ? eng_store_bind_text(s, i, v, strlen(v)) : eng_store_bind_null(s, i);
-}
-
 static int internal(struct eng_api_ctx *c, const struct eng_err *err)
 {
-    eng_logf(ENG_LOG_ERROR, "api: sync: %s", err->msg);
-    if (err->code == ENG_EBUSY)
-        return eng_api_error(c->resp, 503, "unavailable", "the store is busy; retry shortly", NULL);
-    return eng_api_error(c->resp, 500, "internal", "the store failed (see the log)", NULL);
+    return eng_api_store_failed(c->resp, "sync", err);
 }
 
 /* Page parameters ?limit= (1..500) &offset= (>= 0). -1 after answering 400. */
@@ -103,7 +95,7 @@ static int json_answer(struct eng_api_ctx *c, const char *sql, const char *const
     if (rc != 0)
         return rc;
     for (int i = 0; i < nbinds; i++)
-        bind_s(s, i + 1, binds[i]);
+        eng_store_bind_str(s, i + 1, binds[i]);
     if (nlim) {
         eng_store_bind_int64(s, nbinds + 1, limit);
         eng_store_bind_int64(s, nbinds + 2, offset);
@@ -203,8 +195,8 @@ int eng_api_sync_stop(struct eng_api_ctx *c)
     int rc = eng_store_prepare(st, "SELECT state FROM sync_runs WHERE tenant_id = ? AND id = ?", -1,
                                ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0) {
-        bind_s(s, 1, c->tenant);
-        bind_s(s, 2, id);
+        eng_store_bind_str(s, 1, c->tenant);
+        eng_store_bind_str(s, 2, id);
         rc = eng_store_step(s, &err);
         if (rc == ENG_STORE_ROW)
             snprintf(state, sizeof state, "%s", eng_store_column_text(s, 0, NULL));
@@ -279,7 +271,7 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
         "type = 'text')) LIMIT 1)",
         -1, ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0) {
-        bind_s(s, 1, body);
+        eng_store_bind_str(s, 1, body);
         rc = eng_store_step(s, &err);
     }
     char bad[64] = "";
@@ -318,8 +310,8 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
     struct eng_buf ids;
     eng_buf_init(&ids);
     if (rc == 0) {
-        bind_s(s, 1, c->tenant);
-        bind_s(s, 2, body);
+        eng_store_bind_str(s, 1, c->tenant);
+        eng_store_bind_str(s, 2, body);
         while ((rc = eng_store_step(s, &err)) == ENG_STORE_ROW) {
             struct eng_buf payload;
             eng_buf_init(&payload);

@@ -116,11 +116,7 @@ int eng_api_sync_records(struct eng_api_ctx *c)
     }
     eng_store_finalize(s);
     if (rc < 0) {
-        eng_logf(ENG_LOG_ERROR, "api: sync records: %s", err.msg);
-        if (err.code == ENG_EBUSY)
-            return eng_api_error(c->resp, 503, "unavailable", "the store is busy; retry shortly",
-                                 NULL);
-        return eng_api_error(c->resp, 500, "internal", "the store failed (see the log)", NULL);
+        return eng_api_store_failed(c->resp, "sync records", &err);
     }
     if (!found)
         return eng_api_error(c->resp, 404, "not_found", "no such sync run", NULL);

@@ -20,19 +20,9 @@
     "'false' END), 'nextRunAt', next_run_at, 'lastRunAt', last_run_at, 'lastRunId', last_run_id, " \
     "'createdAt', created_at, 'updatedAt', updated_at)"
 
-static int bind_s(struct eng_store_stmt *s, int i, const char *v)
-{
-    return v != NULL ? eng_store_bind_text(s, i, v, strlen(v)) : eng_store_bind_null(s, i);
-}
-
 static int sched_internal(struct eng_api_ctx *c, const struct eng_err *err)
 {
-    eng_logf(ENG_LOG_ERROR, "api: schedules: %s", err->msg);
-    return eng_api_error(c->resp, err->code == ENG_EBUSY ? 503 : 500,
-                         err->code == ENG_EBUSY ? "unavailable" : "internal",
-                         err->code == ENG_EBUSY ? "the store is busy; retry shortly"
-                                                : "the store failed (see the log)",
-                         NULL);
+    return eng_api_store_failed(c->resp, "schedules", err);
 }
 
 static int sched_bad(struct eng_api_ctx *c, const char *field, const char *msg)
@@ -61,7 +51,7 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
     struct eng_err err = {0};
     int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0) {
-        bind_s(s, 1, body);
+        eng_store_bind_str(s, 1, body);
         rc = eng_store_step(s, &err);
     }
     if (rc != ENG_STORE_ROW) {
@@ -144,19 +134,19 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
                            "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING " SCHEDULE_JSON,
                            -1, ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0) {
-        bind_s(s, 1, c->tenant);
-        bind_s(s, 2, entity);
-        bind_s(s, 3, f);
-        bind_s(s, 4, mode);
+        eng_store_bind_str(s, 1, c->tenant);
+        eng_store_bind_str(s, 2, entity);
+        eng_store_bind_str(s, 3, f);
+        eng_store_bind_str(s, 4, mode);
         eng_store_bind_int64(s, 5, dry);
-        bind_s(s, 6, filters);
+        eng_store_bind_str(s, 6, filters);
         if (interval > 0)
             eng_store_bind_int64(s, 7, interval);
         else
             eng_store_bind_null(s, 7);
-        bind_s(s, 8, cron[0] ? cron : NULL);
+        eng_store_bind_str(s, 8, cron[0] ? cron : NULL);
         eng_store_bind_int64(s, 9, enabled);
-        bind_s(s, 10, next);
+        eng_store_bind_str(s, 10, next);
         rc = eng_store_step(s, &err);
         if (rc == ENG_STORE_ROW) {
             size_t len;
@@ -187,7 +177,7 @@ int eng_api_sync_schedule_list(struct eng_api_ctx *c)
                                "tenant_id = ?1 ORDER BY id)))",
                                -1, ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0) {
-        bind_s(s, 1, c->tenant);
+        eng_store_bind_str(s, 1, c->tenant);
         rc = eng_store_step(s, &err);
         if (rc == ENG_STORE_ROW) {
             size_t len;
@@ -217,7 +207,7 @@ int eng_api_sync_schedule_delete(struct eng_api_ctx *c)
     int rc = eng_store_prepare(st, "DELETE FROM schedules WHERE tenant_id = ? AND id = ?", -1,
                                ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0) {
-        bind_s(s, 1, c->tenant);
+        eng_store_bind_str(s, 1, c->tenant);
         eng_store_bind_int64(s, 2, v);
         rc = eng_store_step(s, &err);
     }

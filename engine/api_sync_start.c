@@ -28,17 +28,9 @@ struct start_task {
     int nmiss;
 };
 
-static int bind_s(struct eng_store_stmt *s, int i, const char *v)
-{
-    return v != NULL ? eng_store_bind_text(s, i, v, strlen(v)) : eng_store_bind_null(s, i);
-}
-
 static int internal(struct eng_api_ctx *c, const struct eng_err *err)
 {
-    eng_logf(ENG_LOG_ERROR, "api: sync: %s", err->msg);
-    if (err->code == ENG_EBUSY)
-        return eng_api_error(c->resp, 503, "unavailable", "the store is busy; retry shortly", NULL);
-    return eng_api_error(c->resp, 500, "internal", "the store failed (see the log)", NULL);
+    return eng_api_store_failed(c->resp, "sync", err);
 }
 
 /* ---- POST /api/sync/{entity} ---- */
@@ -55,7 +47,7 @@ static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *b
     struct eng_err err = {0};
     int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0) {
-        bind_s(s, 1, body);
+        eng_store_bind_str(s, 1, body);
         rc = eng_store_step(s, &err);
     }
     if (rc == ENG_STORE_ROW) {
@@ -216,7 +208,7 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     struct eng_err err = {0};
     int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0) {
-        bind_s(s, 1, body);
+        eng_store_bind_str(s, 1, body);
         rc = eng_store_step(s, &err);
     }
     if (rc != ENG_STORE_ROW) {

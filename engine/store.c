@@ -623,6 +623,11 @@ int eng_store_bind_text(struct eng_store_stmt *s, int idx, const char *v, size_t
                                        SQLITE_TRANSIENT, SQLITE_UTF8));
 }
 
+int eng_store_bind_str(struct eng_store_stmt *s, int idx, const char *v)
+{
+    return v != NULL ? eng_store_bind_text(s, idx, v, strlen(v)) : eng_store_bind_null(s, idx);
+}
+
 int eng_store_bind_blob(struct eng_store_stmt *s, int idx, const void *v, size_t len)
 {
     if (v == NULL || len == 0)

@@ -120,6 +120,8 @@ int eng_store_bind_null(struct eng_store_stmt *s, int idx);
 int eng_store_bind_int64(struct eng_store_stmt *s, int idx, int64_t v);
 int eng_store_bind_double(struct eng_store_stmt *s, int idx, double v);
 int eng_store_bind_text(struct eng_store_stmt *s, int idx, const char *v, size_t len);
+/* A NUL-terminated string, or SQL NULL when v is NULL ("" stays ""). */
+int eng_store_bind_str(struct eng_store_stmt *s, int idx, const char *v);
 int eng_store_bind_blob(struct eng_store_stmt *s, int idx, const void *v, size_t len);
 
 #define ENG_STORE_DONE 0 /* eng_store_step: no more rows */

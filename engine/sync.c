@@ -29,11 +29,6 @@ const char *eng_sync_default_flow(const char *entity)
     return NULL;
 }
 
-static int bind_s(struct eng_store_stmt *s, int i, const char *v)
-{
-    return v != NULL ? eng_store_bind_text(s, i, v, strlen(v)) : eng_store_bind_null(s, i);
-}
-
 /* The id of the tenant's queued or running run of flow into active ("" when none). */
 static int active_run(struct eng_store *st, const char *tenant, const char *flow,
                       char active[ENG_SYNC_ID_SIZE], struct eng_err *err)
@@ -46,8 +41,8 @@ static int active_run(struct eng_store *st, const char *tenant, const char *flow
                                -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
         return rc;
-    bind_s(s, 1, tenant);
-    bind_s(s, 2, flow);
+    eng_store_bind_str(s, 1, tenant);
+    eng_store_bind_str(s, 2, flow);
     rc = eng_store_step(s, err);
     if (rc == ENG_STORE_ROW)
         snprintf(active, ENG_SYNC_ID_SIZE, "%s", eng_store_column_text(s, 0, NULL));
@@ -81,15 +76,15 @@ int eng_sync_create_run(struct eng_store *st, const struct eng_sync_req *r,
                            "?, ?, ?, ?)",
                            -1, ENG_STORE_TRUSTED, &s, err);
     if (rc == 0) {
-        bind_s(s, 1, id);
-        bind_s(s, 2, r->tenant);
-        bind_s(s, 3, r->entity);
-        bind_s(s, 4, flow);
-        bind_s(s, 5, r->mode);
+        eng_store_bind_str(s, 1, id);
+        eng_store_bind_str(s, 2, r->tenant);
+        eng_store_bind_str(s, 3, r->entity);
+        eng_store_bind_str(s, 4, flow);
+        eng_store_bind_str(s, 5, r->mode);
         eng_store_bind_int64(s, 6, r->dry_run ? 1 : 0);
-        bind_s(s, 7, r->filters != NULL ? r->filters : "{}");
-        bind_s(s, 8, r->origin != NULL ? r->origin : "api");
-        bind_s(s, 9, r->requested_by);
+        eng_store_bind_str(s, 7, r->filters != NULL ? r->filters : "{}");
+        eng_store_bind_str(s, 8, r->origin != NULL ? r->origin : "api");
+        eng_store_bind_str(s, 9, r->requested_by);
         if (r->schedule_id > 0)
             eng_store_bind_int64(s, 10, r->schedule_id);
         else
@@ -139,8 +134,8 @@ int eng_sync_request_stop(struct eng_store *st, const char *tenant, const char *
         -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
         return rc;
-    bind_s(s, 1, tenant);
-    bind_s(s, 2, id);
+    eng_store_bind_str(s, 1, tenant);
+    eng_store_bind_str(s, 2, id);
     rc = eng_store_step(s, err);
     if (rc == ENG_STORE_ROW) {
         snprintf(state, 16, "%s", eng_store_column_text(s, 0, NULL));
