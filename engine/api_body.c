@@ -147,6 +147,22 @@ static int literal(struct scan *s, const char *word)
     return 0;
 }
 
+/* An object member's key and its ':' (at s->p, after whitespace). 0, or -1 after fail(). */
+static int member_key(struct scan *s)
+{
+    ws(s);
+    if (s->p >= s->end || *s->p != '"')
+        return fail(s, s->p >= s->end ? "the text ends inside an object"
+                                      : "an object key must be a string");
+    if (string(s) != 0)
+        return -1;
+    ws(s);
+    if (s->p >= s->end || *s->p != ':')
+        return fail(s, "a ':' is missing after an object key");
+    s->p++;
+    return 0;
+}
+
 /* One pass with an explicit stack of open containers ('{' or '['): linear, no recursion. */
 static int value(struct scan *s)
 {
@@ -168,17 +184,8 @@ static int value(struct scan *s)
                 s->p++, depth--;
             } else {
                 opened = 1;
-                if (c == '{') { /* the first key */
-                    if (s->p >= s->end || *s->p != '"')
-                        return fail(s, s->p >= s->end ? "the text ends inside an object"
-                                                      : "an object key must be a string");
-                    if (string(s) != 0)
-                        return -1;
-                    ws(s);
-                    if (s->p >= s->end || *s->p != ':')
-                        return fail(s, "a ':' is missing after an object key");
-                    s->p++;
-                }
+                if (c == '{' && member_key(s) != 0) /* the first key */
+                    return -1;
             }
         } else if (c == '"') {
             if (string(s) != 0)
@@ -207,18 +214,8 @@ static int value(struct scan *s)
             if (*s->p != ',')
                 return fail(s, "a ',' or a closing bracket is missing");
             s->p++;
-            if (stack[depth - 1] == '{') {
-                ws(s);
-                if (s->p >= s->end || *s->p != '"')
-                    return fail(s, s->p >= s->end ? "the text ends inside an object"
-                                                  : "an object key must be a string");
-                if (string(s) != 0)
-                    return -1;
-                ws(s);
-                if (s->p >= s->end || *s->p != ':')
-                    return fail(s, "a ':' is missing after an object key");
-                s->p++;
-            }
+            if (stack[depth - 1] == '{' && member_key(s) != 0)
+                return -1;
             break;
         }
     }
