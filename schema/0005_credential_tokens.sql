@@ -8,7 +8,7 @@
 --   refresh_lease_until  when the lease lapses (ISO-8601 UTC): a refresher that crashed blocks
 --                        the others only until then
 -- The lease is taken with one UPDATE ... WHERE the lease is free or lapsed, so two takers never
--- both win (engine/vault.c, eng_vault_lease_take).
+-- both win (engine/data/vault.c, eng_vault_lease_take).
 
 ALTER TABLE integration_credentials ADD COLUMN token_version INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE integration_credentials ADD COLUMN refresh_lease_owner TEXT;

@@ -3,7 +3,7 @@
 -- is the administrator's choice, kept in the store so that every entry point (serve, sync,
 -- run --ctx) reads the same values. Not tenant-owned: no tenant_id, and only the administrator
 -- (CLI `tallysync operator`, admin token on /api/operator/settings) writes them. Names and their
--- checks live in engine/operator_settings.c; values are URLs, never secrets.
+-- checks live in engine/data/operator_settings.c; values are URLs, never secrets.
 CREATE TABLE operator_settings (
     name        TEXT PRIMARY KEY NOT NULL CHECK (name GLOB '[A-Z]*' AND name NOT GLOB '*[^A-Z0-9_]*'),
     value       TEXT NOT NULL CHECK (value <> '' AND length(value) <= 512),

@@ -1,6 +1,6 @@
 -- lib/credentials.lua: a connector's declared credential fields, checked and split for the vault,
 -- the connector context (ctx) every part of the engine hands a connector, and the call of its
--- test(ctx). engine/credentials.c calls prepare_store and test_ctx on a worker; engine/connctx.c
+-- test(ctx). engine/flow/credentials.c calls prepare_store and test_ctx on a worker; engine/lua/connctx.c
 -- calls build_context; the OAuth flow reuses fields / split / merge.
 -- Must not: keep any value between calls (secrets travel only through arguments, results and
 -- the ctx of one call), or put a submitted value into a message: messages name fields, never
@@ -323,7 +323,7 @@ end
 -- build_context(platform, tenant, secret_json | nil, public_json | nil, vault,
 --               quickbooks_api_base | nil, quickbooks_token_url | nil, connector_timeout_ms)
 --   -> ctx | nil, message, "no_credentials"
--- Called by engine/connctx.c with the decrypted vault row (nil when the tenant has none) and
+-- Called by engine/lua/connctx.c with the decrypted vault row (nil when the tenant has none) and
 -- `vault`, C primitives bound to that row (load, lease, release, store, version). ctx:
 --   ctx.tenant, ctx.platform            strings
 --   ctx.credentials                     the declared fields, secret and public merged, defaults

@@ -1,6 +1,6 @@
 -- lib/quickbooks_oauth.lua: QuickBooks Online OAuth 2.0 token calls at Intuit's token endpoint
 -- (external-apis.md 3.1): exchange an authorization code (the connect flow's callback, driven by
--- engine/api_oauth.c on a worker) and refresh an access token (connectors, issue 4).
+-- engine/api/api_oauth.c on a worker) and refresh an access token (connectors, issue 4).
 -- Both answer a copy of the credentials with the new tokens merged in; storing that copy is the
 -- caller's job, and a refresh's new refresh_token must always be stored (the old one dies ~24 h
 -- later), and refreshes of one realm must be serialised by the caller (two refreshers racing
@@ -185,7 +185,7 @@ function M.needs_refresh(credentials, margin, now)
   return expires - (margin or 300) <= (now or os.time())
 end
 
--- For engine/api_oauth.c (the connect flow's callback, on a worker):
+-- For engine/api/api_oauth.c (the connect flow's callback, on a worker):
 -- callback(secret_json, public_json, code, realm_id, token_url, redirect_uri, timeout_ms)
 --   -> secret_json, public_json, account_id | nil, message, code
 -- The vault row's two parts (as lib/credentials.lua split them) are merged, the code exchanged,

@@ -1,4 +1,4 @@
--- lib/sync.lua: the per-record pipeline of a sync run, called from C (engine/sync_run.c) one
+-- lib/sync.lua: the per-record pipeline of a sync run, called from C (engine/flow/sync_run.c) one
 -- page at a time under a budget, so a run picks up a changed mapping or connector on its next
 -- job. C owns the queue, leases, run state and the per-page transaction; this file reads, maps,
 -- resolves dependencies, decides create / update / unchanged, and writes to the target.

@@ -1,5 +1,5 @@
 -- lib/webhook_health.lua - the Lua half of the WooCommerce webhook health check, called by
--- engine/webhook_health.c on a worker with a tenant's connector context (engine/connctx.h):
+-- engine/flow/webhook_health.c on a worker with a tenant's connector context (engine/lua/connctx.h):
 -- which of the engine's webhooks the store still has, and their (re-)registration.
 -- Must not: put a secret (the webhook secret, the REST keys) into a report or a message.
 --

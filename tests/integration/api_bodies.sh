@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/integration/api_bodies.sh - every route that takes a body (read from engine/openapi.json,
+# tests/integration/api_bodies.sh - every route that takes a body (read from engine/api/openapi.json,
 # so a new route is covered the day it is added) answers hostile bodies the same way: truncated
 # JSON, NUL bytes, invalid UTF-8, deep nesting, not-an-object, wrong types, huge numbers. Never a
 # 5xx; always the error envelope; malformed text is 400 malformed_json, a well-formed body with a
@@ -20,7 +20,7 @@ serve_start SYNC_DISPATCHER=off WOOCOMMERCE_WEBHOOK_SECRET="$WOO_SECRET" \
 # METHOD PATH for each operation with a requestBody, path parameters filled in
 mapfile -t ROUTES < <(jq -r '.paths | to_entries[] | .key as $p | .value | to_entries[]
     | select(.value | type == "object") | select(.value.requestBody) | "\(.key | ascii_upcase) \($p)"' \
-    "$ENG_SOURCE_DIR/engine/openapi.json" | sed -e 's/{entity}/orders/' -e 's/{platform}/woocommerce/' \
+    "$ENG_SOURCE_DIR/engine/api/openapi.json" | sed -e 's/{entity}/orders/' -e 's/{platform}/woocommerce/' \
     -e 's/{name}/woo_order_to_qbo_invoice/')
 assert_ge "openapi.json lists the routes that take a body" "${#ROUTES[@]}" 9
 

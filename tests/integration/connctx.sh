@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/integration/connctx.sh - the connector context the engine builds (engine/connctx.c +
+# tests/integration/connctx.sh - the connector context the engine builds (engine/lua/connctx.c +
 # scripts/lib/credentials.lua build_context), seen from Lua through `tallysync run --ctx`, and
 # the credential routes that use it: its shape for an OAuth connector (quickbooks), a connector
 # without credentials (pos), a missing row, a wrong key; ctx.on_tokens persisting rotated tokens

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/token_refresh.sh - QuickBooks token rotation through the engine's own
-# connector context (engine/connctx.c, lib/credentials.lua, connectors/quickbooks.lua) against
+# connector context (engine/lua/connctx.c, lib/credentials.lua, connectors/quickbooks.lua) against
 # tests/mocks/quickbooks_mock.py behaving like Intuit with strict rotation (a used refresh token
 # dies at once, so a second refresh with it would fail with invalid_grant):
 #   - two processes (`tallysync run --ctx quickbooks`, released together by a barrier in the mock)

@@ -1,5 +1,5 @@
 /*
- * test_connctx.c - unit tier for engine/connctx.c: eng_connctx_push against a real, migrated
+ * test_connctx.c - unit tier for engine/lua/connctx.c: eng_connctx_push against a real, migrated
  * SQLite file and the real scripts (lib/credentials.lua, connectors/) in a real VM. The
  * context's shape, its errors (nothing stored, unknown connector, wrong key) with the stack left
  * as found, and the token functions of two contexts of one company: the lease (one holder, the
@@ -9,11 +9,11 @@
  * Owns only its scratch folder.
  */
 #include "check.h"
-#include "connctx.h"
-#include "crypto.h"
-#include "store.h"
-#include "vault.h"
-#include "vm.h"
+#include "lua/connctx.h"
+#include "adapt/crypto.h"
+#include "adapt/store.h"
+#include "data/vault.h"
+#include "lua/vm.h"
 
 #include <ftw.h>
 #include <stdlib.h>

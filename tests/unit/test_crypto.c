@@ -1,11 +1,11 @@
 /*
- * test_crypto.c - unit tier for engine/crypto.c: published vectors (FIPS 180-2 SHA-256,
+ * test_crypto.c - unit tier for engine/adapt/crypto.c: published vectors (FIPS 180-2 SHA-256,
  * RFC 4231 HMAC-SHA256, the GCM spec's AES-256 cases 13-18, RFC 4648 base64), seal/open
  * tamper checks, and the WooCommerce / QuickBooks webhook signature vectors read from
  * $SHARED_DIR/fixtures (fallback ../shared). Owns only its own scratch memory.
  */
 #include "check.h"
-#include "crypto.h"
+#include "adapt/crypto.h"
 
 #include <stdlib.h>
 

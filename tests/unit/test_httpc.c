@@ -1,12 +1,12 @@
 /*
- * test_httpc.c - unit tests of engine/httpc.c without an upstream: Retry-After forms, backoff
+ * test_httpc.c - unit tests of engine/adapt/httpc.c without an upstream: Retry-After forms, backoff
  * bounds, the header/body callbacks (reset per response, trimming, caps), URL checks, the error
  * text's redaction, and the retry loop against a refused port under a deadline.
  * The request paths against a real server are in tests/integration/http_module.sh.
  */
 #include "check.h"
 
-#include "../../engine/httpc.c"
+#include "../../engine/adapt/httpc.c"
 
 static void test_retry_after_seconds(void)
 {

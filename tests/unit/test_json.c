@@ -1,5 +1,5 @@
 /*
- * test_json.c - unit tier for engine/json_dec.c, json_enc.c, lmod_json.c (the C API of json.h):
+ * test_json.c - unit tier for engine/lua/json_dec.c, json_enc.c, lmod_json.c (the C API of json.h):
  * stack contracts, the protected encoder, values scripts cannot build in the sandbox (threads,
  * foreign userdata), UTF-8 validation against a slow reference, every-allocation fault injection
  * (run under ASan: nothing may leak), the shared fixtures round-tripping, and a mutation fuzz loop.
@@ -7,8 +7,8 @@
  */
 #include "check.h"
 
-#include "json.h"
-#include "lmods.h"
+#include "lua/json.h"
+#include "lua/lmods.h"
 
 #include <dirent.h>
 #include <lauxlib.h>

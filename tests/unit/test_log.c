@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "log.h"
+#include "base/log.h"
 
 static int secret(const char *k)
 {

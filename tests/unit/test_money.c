@@ -1,11 +1,11 @@
 /*
- * test_money.c - unit tier for engine/money.c: parse (every rounding), format, checked arithmetic,
+ * test_money.c - unit tier for engine/base/money.c: parse (every rounding), format, checked arithmetic,
  * quantity products, allocation (known cases + a fixed-seed property loop against a slow
  * reference), ISO 4217 decimals. Includes money.c to reach its statics.
  */
 #include "check.h"
 
-#include "../../engine/money.c"
+#include "../../engine/base/money.c"
 
 #include <stdlib.h>
 

@@ -10,9 +10,9 @@
 #include <lauxlib.h>
 #include <lualib.h>
 
-#include "api.h"
+#include "api/api.h"
 #include "check.h"
-#include "json.h"
+#include "lua/json.h"
 
 static lua_State *doc_state(void)
 {

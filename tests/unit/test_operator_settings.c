@@ -1,12 +1,12 @@
 /*
- * test_operator_settings.c - unit tests of engine/operator_settings.c: the URL check a stored
+ * test_operator_settings.c - unit tests of engine/data/operator_settings.c: the URL check a stored
  * operator setting passes, the defaults it shows agree with config.c's, and the precedence
  * (environment, else store, else default) on a real SQLite file.
  */
 #include "check.h"
-#include "config.h"
-#include "operator_settings.h"
-#include "store.h"
+#include "base/config.h"
+#include "data/operator_settings.h"
+#include "adapt/store.h"
 
 #include <stdlib.h>
 #include <unistd.h>

@@ -1,5 +1,5 @@
 /*
- * test_queue.c - engine/queue.c against real, migrated SQLite files: enqueue with dedupe, lanes,
+ * test_queue.c - engine/data/queue.c against real, migrated SQLite files: enqueue with dedupe, lanes,
  * leases (extend, expire, take-over), backoff then dead, start-up recovery, and that two threads
  * and two processes claiming from one file never hold the same job.
  */
@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "queue.h"
-#include "store.h"
+#include "data/queue.h"
+#include "adapt/store.h"
 
 static char dbpath[128];
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "ratelimit.h"
+#include "base/ratelimit.h"
 
 static long long now_ms(void)
 {

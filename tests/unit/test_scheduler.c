@@ -1,12 +1,12 @@
 /*
- * test_scheduler.c - cron expressions of engine/scheduler.c: parsing (errors name the field) and
+ * test_scheduler.c - cron expressions of engine/flow/scheduler.c: parsing (errors name the field) and
  * the next matching minute, checked against dates worked out by hand (UTC).
  */
 #include <string.h>
 #include <time.h>
 
 #include "check.h"
-#include "sync.h"
+#include "flow/sync.h"
 
 /* Unix seconds of a UTC date. */
 static int64_t utc(int y, int mo, int d, int h, int mi)

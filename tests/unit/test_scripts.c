@@ -13,7 +13,7 @@
 #include <lua.h>
 
 #include "check.h"
-#include "scripts.h"
+#include "lua/scripts.h"
 
 static char root[256], sdir[300], mdir[300];
 

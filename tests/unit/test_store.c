@@ -1,11 +1,11 @@
 /*
- * test_store.c - unit tests of engine/store.c against real SQLite files under /tmp:
+ * test_store.c - unit tests of engine/adapt/store.c against real SQLite files under /tmp:
  * DATABASE_URL parsing, connection settings, the migration runner (order, idempotence, checksum,
  * gaps, concurrency), the script SQL fence, and the statement API round trip.
  */
 #include "check.h"
-#include "store.h"
-#include "vm.h"
+#include "adapt/store.h"
+#include "lua/vm.h"
 
 #include <ftw.h>
 #include <stdint.h>

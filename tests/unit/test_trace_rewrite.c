@@ -1,5 +1,5 @@
 /*
- * test_trace_rewrite.c - unit tier for engine/trace_rewrite.c: the exact text added around
+ * test_trace_rewrite.c - unit tier for engine/lua/trace_rewrite.c: the exact text added around
  * constructors and field assignments (call forms, multiple targets, computed keys, method-call
  * prefixes), what is left alone (strings, long strings, comments, locals, for headers), refusals
  * naming the line, and every shipped script and mapping: rewritten with the same line count,
@@ -7,7 +7,7 @@
  */
 #include "check.h"
 
-#include "../../engine/trace_rewrite.c"
+#include "../../engine/lua/trace_rewrite.c"
 
 #include <dirent.h>
 #include <lauxlib.h>

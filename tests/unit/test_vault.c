@@ -1,14 +1,14 @@
 /*
- * test_vault.c - unit tier for engine/vault.c against real, migrated SQLite files in mkdtemp
+ * test_vault.c - unit tier for engine/data/vault.c against real, migrated SQLite files in mkdtemp
  * folders: keyring parsing and key ids, put/get, fresh nonces, the raw file bytes, associated
  * data binding (tenant, platform, key id), unknown keys, delete, status JSON, and rotation
  * (success, idempotence, old/new keyrings, all-or-nothing rollback).
  * Owns only its scratch folders (removed at the end of each test).
  */
 #include "check.h"
-#include "crypto.h"
-#include "store.h"
-#include "vault.h"
+#include "adapt/crypto.h"
+#include "adapt/store.h"
+#include "data/vault.h"
 
 #include <ftw.h>
 #include <stdint.h>

@@ -10,7 +10,7 @@
 #include <lualib.h>
 
 #include "check.h"
-#include "vm.h"
+#include "lua/vm.h"
 
 static struct eng_vm *new_vm(long long budget_ms, long long instr, size_t mem)
 {

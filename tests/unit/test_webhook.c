@@ -1,14 +1,14 @@
 /*
- * test_webhook.c - unit tier for engine/webhook.c and engine/webhook_json.c: the published
+ * test_webhook.c - unit tier for engine/webhook/webhook.c and engine/webhook/webhook_json.c: the published
  * WooCommerce and QuickBooks signature vectors (read from $SHARED_DIR/fixtures with the parser
  * under test), tampering, the strict JSON reader, ISO-8601 times, URL normalisation, the ping,
  * and the parsers of the vendors' sample payloads into events and jobs.
  * Owns only its scratch memory.
  */
 #include "check.h"
-#include "buf.h"
-#include "webhook.h"
-#include "webhook_json.h"
+#include "base/buf.h"
+#include "webhook/webhook.h"
+#include "webhook/webhook_json.h"
 
 #include <stdlib.h>
 

@@ -1,0 +1,1092 @@
+/*
+ * store.c - the SQLite adapter: DATABASE_URL, connections, the migration runner and the statement
+ * API of store.h. The only file that includes sqlite3.h.
+ * Owns: sqlite3 / sqlite3_stmt handles and the authorizer that fences script SQL.
+ * Must not: share a connection between threads, call into Lua, or put bound values (which may be
+ * secrets) into error messages - messages carry SQLite's text and file names only.
+ */
+#include "adapt/store.h"
+
+#include "adapt/crypto.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#define MIGRATE_BUSY_TIMEOUT_MS 60000 /* a second migrator waits for the first one this long */
+
+struct eng_store {
+    sqlite3 *db;
+    char *path;
+    int prep_flags;     /* ENG_STORE_SCRIPT while a script statement is being compiled */
+    const char *denied; /* what the authorizer refused during that compile (static text) */
+    int last_fail;      /* enum eng_store_fail of the last failure */
+    int last_code;      /* SQLite extended result code of the last failure */
+};
+
+struct eng_store_stmt {
+    sqlite3_stmt *stmt;
+    struct eng_store *st;
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* DATABASE_URL                                                                                */
+
+/* Length of a URL scheme at the start of s ("sqlite" in "sqlite:..."), or 0 when s does not
+ * start with one. One-letter schemes are not schemes (a drive letter, say). */
+static size_t url_scheme_len(const char *s)
+{
+    size_t n = 0;
+
+    if (!isalpha((unsigned char)s[0]))
+        return 0;
+    while (isalnum((unsigned char)s[n]) || s[n] == '+' || s[n] == '-' || s[n] == '.')
+        n++;
+    return s[n] == ':' && n > 1 ? n : 0;
+}
+
+int eng_store_parse_url(const char *url, char *path, size_t size, struct eng_err *err)
+{
+    const char *p;
+    size_t n, scheme;
+
+    if (url == NULL || url[0] == '\0')
+        return eng_err_set(err, ENG_EINVAL,
+                           "DATABASE_URL is empty; expected a SQLite location such as "
+                           "sqlite:./data/pos.db");
+    scheme = url_scheme_len(url);
+    if (scheme == 0) {
+        p = url; /* a bare path, taken as it is */
+        n = strlen(p);
+    } else if ((scheme == 8 && strncasecmp(url, "postgres", 8) == 0) ||
+               (scheme == 10 && strncasecmp(url, "postgresql", 10) == 0)) {
+        return eng_err_set(err, ENG_EINVAL,
+                           "DATABASE_URL names a PostgreSQL database: PostgreSQL is not "
+                           "supported by this build yet; use a SQLite URL such as "
+                           "sqlite:./data/pos.db");
+    } else if (scheme == 6 && strncasecmp(url, "sqlite", 6) == 0) {
+        p = url + 7;
+        if (p[0] == '/' && p[1] == '/')
+            p += 2;           /* sqlite://rel/x.db, sqlite:///abs/x.db */
+        n = strcspn(p, "?#"); /* sqlx's "?mode=rwc" and friends */
+    } else {
+        return eng_err_set(err, ENG_EINVAL,
+                           "DATABASE_URL has the unsupported scheme \"%.*s:\"; expected "
+                           "sqlite:PATH or a bare file path",
+                           (int)(scheme > 32 ? 32 : scheme), url);
+    }
+    if (n == 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "DATABASE_URL names no file; expected e.g. sqlite:./data/pos.db");
+    if (n >= size)
+        return eng_err_set(err, ENG_EINVAL, "DATABASE_URL's path is too long (%zu bytes)", n);
+    memcpy(path, p, n);
+    path[n] = '\0';
+    return 0;
+}
+
+/* The file's folder must exist (ENG_ENOTFOUND naming it), except the default's, made here.
+ * A missing file is created 0600 (fchmod: the umask cannot widen or narrow it); an existing
+ * one is left as it is (eng_store_mode_warning reports a loose one). */
+static int prepare_file(const char *url, const char *path, struct eng_err *err)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash == NULL ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    if (n >= sizeof dir)
+        return eng_err_set(err, ENG_EINVAL, "database path is too long");
+    memcpy(dir, slash == NULL ? "." : path, n);
+    dir[n] = '\0';
+    if (strcmp(url, ENG_STORE_DEFAULT_URL) == 0 && mkdir(dir, 0700) != 0 && errno != EEXIST)
+        return eng_err_set(err, ENG_EIO, "cannot create the database folder %s: %s", dir,
+                           strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+        return eng_err_set(err, ENG_ENOTFOUND,
+                           "cannot open the database %s: the folder %s does not exist (create "
+                           "it, or correct DATABASE_URL)",
+                           path, dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? 0
+                               : eng_err_set(err, ENG_EIO, "cannot create the database %s: %s",
+                                             path, strerror(errno));
+    int rc = fchmod(fd, 0600) != 0
+                 ? eng_err_set(err, ENG_EIO, "cannot make %s private: %s", path, strerror(errno))
+                 : 0;
+    close(fd);
+    return rc;
+}
+
+int eng_store_mode_warning(const struct eng_store *st, char *msg, size_t size)
+{
+    static const char *const suffix[] = {"", "-wal", "-shm"};
+    if (strcmp(st->path, ":memory:") == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof suffix / sizeof suffix[0]; i++) {
+        char p[PATH_MAX + 8];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s%s", st->path, suffix[i]);
+        if (stat(p, &sb) != 0 || (sb.st_mode & 077) == 0)
+            continue;
+        char real[PATH_MAX];
+        const char *base = realpath(st->path, real) != NULL ? real : st->path;
+        snprintf(msg, size,
+                 "the database file %s%s is readable or writable by others (mode %04o) although "
+                 "it holds customers' addresses and sealed credentials: chmod 600 %s*",
+                 base, suffix[i], (unsigned)(sb.st_mode & 07777), base);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* errors                                                                                      */
+
+/* Record a SQLite failure on st and turn it into an ENG_E* code with SQLite's message. */
+static int store_fail(struct eng_store *st, int rc, const char *msg, struct eng_err *err)
+{
+    int code;
+
+    st->last_code = rc;
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        st->last_fail = ENG_STORE_FAIL_BUSY;
+        code = ENG_EBUSY;
+        break;
+    case SQLITE_CONSTRAINT:
+        st->last_fail = ENG_STORE_FAIL_CONSTRAINT;
+        code = ENG_EEXIST;
+        break;
+    case SQLITE_INTERRUPT:
+        st->last_fail = ENG_STORE_FAIL_INTERRUPT;
+        return eng_err_set(err, ENG_EBUDGET,
+                           "the database statement was interrupted: its time budget ran out");
+    case SQLITE_NOMEM:
+        st->last_fail = ENG_STORE_FAIL_NOMEM;
+        code = ENG_ENOMEM;
+        break;
+    case SQLITE_RANGE:
+    case SQLITE_MISUSE:
+    case SQLITE_TOOBIG:
+        st->last_fail = ENG_STORE_FAIL_ERROR;
+        code = ENG_EINVAL;
+        break;
+    default:
+        st->last_fail = ENG_STORE_FAIL_ERROR;
+        code = ENG_EIO;
+        break;
+    }
+    if (msg == NULL)
+        msg = sqlite3_errmsg(st->db);
+    return eng_err_set(err, code, "%s", msg);
+}
+
+/* A fresh failure of our own (not from SQLite). */
+static int store_fail_own(struct eng_store *st, int code)
+{
+    st->last_fail = ENG_STORE_FAIL_ERROR;
+    st->last_code = SQLITE_ERROR;
+    return code;
+}
+
+int eng_store_last_fail(const struct eng_store *st)
+{
+    return st->last_fail;
+}
+
+int eng_store_last_code(const struct eng_store *st)
+{
+    return st->last_code;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* connections                                                                                 */
+
+/* The fence around script SQL (ENG_STORE_SCRIPT). Runs while a statement compiles; engine C code
+ * (prep_flags == 0) is never refused. TEMP schema objects stay allowed: they live and die with
+ * the script's own connection. */
+static int store_authorize(void *ud, int action, const char *a, const char *b, const char *dbname,
+                           const char *trigger)
+{
+    struct eng_store *st = ud;
+    const char *what = NULL;
+
+    (void)a;
+    (void)dbname;
+    (void)trigger;
+    if (!(st->prep_flags & ENG_STORE_SCRIPT))
+        return SQLITE_OK;
+    switch (action) {
+    case SQLITE_ATTACH:
+        what = "ATTACH";
+        break;
+    case SQLITE_DETACH:
+        what = "DETACH";
+        break;
+    case SQLITE_PRAGMA:
+        what = "PRAGMA";
+        break;
+    case SQLITE_TRANSACTION:
+    case SQLITE_SAVEPOINT:
+        what = "transaction control (use db.tx)";
+        break;
+    case SQLITE_FUNCTION:
+        if (b != NULL && strcasecmp(b, "load_extension") == 0)
+            what = "load_extension()";
+        break;
+    case SQLITE_CREATE_INDEX:
+    case SQLITE_CREATE_TABLE:
+    case SQLITE_CREATE_TRIGGER:
+    case SQLITE_CREATE_VIEW:
+    case SQLITE_CREATE_VTABLE:
+    case SQLITE_DROP_INDEX:
+    case SQLITE_DROP_TABLE:
+    case SQLITE_DROP_TRIGGER:
+    case SQLITE_DROP_VIEW:
+    case SQLITE_DROP_VTABLE:
+    case SQLITE_ALTER_TABLE:
+        what = "a schema change (schema/*.sql migrations own the schema)";
+        break;
+    default:
+        break;
+    }
+    if (what == NULL)
+        return SQLITE_OK;
+    if (st->denied == NULL)
+        st->denied = what;
+    return SQLITE_DENY;
+}
+
+/* Run a PRAGMA that answers one text row and copy that answer into out. */
+static int pragma_text(struct eng_store *st, const char *sql, char *out, size_t size,
+                       struct eng_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+    out[0] = '\0';
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *t = sqlite3_column_text(s, 0);
+        snprintf(out, size, "%s", t != NULL ? (const char *)t : "");
+        rc = SQLITE_OK;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK) {
+        int code = store_fail(st, rc, NULL, err);
+        sqlite3_finalize(s);
+        return code;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Switch to WAL. On a fresh file two openers both hold SHARED and both want EXCLUSIVE; SQLite
+ * answers one of them BUSY at once instead of calling the busy handler (it would deadlock), so
+ * retry here for as long as the busy timeout would have waited. */
+static int set_wal(struct eng_store *st, char *mode, size_t size, struct eng_err *err)
+{
+    enum { STEP_MS = 10 };
+    int rc = 0;
+
+    for (int waited = 0; waited <= ENG_STORE_BUSY_TIMEOUT_MS; waited += STEP_MS) {
+        rc = pragma_text(st, "PRAGMA journal_mode=WAL", mode, size, err);
+        if (rc != ENG_EBUSY)
+            break;
+        sqlite3_sleep(STEP_MS);
+    }
+    return rc;
+}
+
+int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_err *err)
+{
+    char path[PATH_MAX], mode[32];
+    struct eng_store *st;
+    int rc, memory;
+
+    *out = NULL;
+    rc = eng_store_parse_url(path_or_url, path, sizeof path, err);
+    if (rc != 0)
+        return rc;
+    memory = strcmp(path, ":memory:") == 0;
+    if (!memory && (rc = prepare_file(path_or_url, path, err)) != 0)
+        return rc;
+    st = calloc(1, sizeof *st);
+    if (st == NULL || (st->path = strdup(path)) == NULL) {
+        free(st);
+        return eng_err_set(err, ENG_ENOMEM, "out of memory opening the database");
+    }
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                             SQLITE_OPEN_EXRESCODE,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        rc = eng_err_set(err, rc == SQLITE_NOMEM ? ENG_ENOMEM : ENG_EIO,
+                         "cannot open the database %s: %s", path,
+                         st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        eng_store_close(st);
+        return rc;
+    }
+    sqlite3_extended_result_codes(st->db, 1);
+    sqlite3_busy_timeout(st->db, ENG_STORE_BUSY_TIMEOUT_MS);
+    /* Hardening that costs nothing: no writable_schema games, "x" is an identifier and never a
+     * string, and no extensions. The schema stays trusted (SQLite's default): we write it
+     * ourselves, and Debian's 3.40 does not mark json_valid() innocuous, which CHECKs use. */
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_DQS_DML, 0, NULL);
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_DQS_DDL, 0, NULL);
+    sqlite3_db_config(st->db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, NULL);
+    sqlite3_set_authorizer(st->db, store_authorize, st);
+
+    rc = set_wal(st, mode, sizeof mode, err);
+    if (rc == 0 && strcasecmp(mode, memory ? "memory" : "wal") != 0)
+        rc = eng_err_set(err, ENG_EIO,
+                         "cannot put the database %s in WAL mode (journal mode stays \"%s\"); "
+                         "is it on a network file system?",
+                         path, mode);
+    if (rc == 0)
+        rc = eng_store_exec(st, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", err);
+    if (rc != 0) {
+        char msg[sizeof err->msg];
+        if (err != NULL) {
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            eng_err_set(err, rc, "cannot set up the database %s: %s", path, msg);
+        }
+        eng_store_close(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+void eng_store_close(struct eng_store *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_close_v2(st->db); /* NULL is a no-op */
+    free(st->path);
+    free(st);
+}
+
+/* ---- one connection per thread ---- */
+
+struct store_tls {
+    char *url;
+    struct eng_store *st;
+};
+
+static pthread_key_t store_tls_key;
+static pthread_once_t store_tls_once = PTHREAD_ONCE_INIT;
+
+static void store_tls_free(void *p)
+{
+    struct store_tls *t = p;
+    eng_store_close(t->st);
+    free(t->url);
+    free(t);
+}
+
+static void store_tls_init(void)
+{
+    pthread_key_create(&store_tls_key, store_tls_free);
+}
+
+struct eng_store *eng_store_thread(const char *path_or_url, struct eng_err *err)
+{
+    pthread_once(&store_tls_once, store_tls_init);
+    struct store_tls *t = pthread_getspecific(store_tls_key);
+    if (t != NULL && strcmp(t->url, path_or_url) == 0)
+        return t->st;
+    struct eng_store *st = NULL;
+    if (eng_store_open(path_or_url, &st, err) != 0)
+        return NULL;
+    struct store_tls *fresh = calloc(1, sizeof *fresh);
+    char *url = strdup(path_or_url);
+    if (fresh == NULL || url == NULL) {
+        free(fresh);
+        free(url);
+        eng_store_close(st);
+        eng_err_set(err, ENG_ENOMEM, "out of memory opening the store");
+        return NULL;
+    }
+    fresh->url = url;
+    fresh->st = st;
+    if (t != NULL)
+        store_tls_free(t);
+    pthread_setspecific(store_tls_key, fresh);
+    return st;
+}
+
+const char *eng_store_path(const struct eng_store *st)
+{
+    return st->path;
+}
+
+int eng_store_exec(struct eng_store *st, const char *sql, struct eng_err *err)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+    if (rc != SQLITE_OK) {
+        rc = store_fail(st, sqlite3_extended_errcode(st->db), msg, err);
+        sqlite3_free(msg);
+        return rc;
+    }
+    return 0;
+}
+
+int64_t eng_store_changes(struct eng_store *st)
+{
+    return sqlite3_changes64(st->db);
+}
+
+int64_t eng_store_last_insert_rowid(struct eng_store *st)
+{
+    return sqlite3_last_insert_rowid(st->db);
+}
+
+int eng_store_in_tx(struct eng_store *st)
+{
+    return !sqlite3_get_autocommit(st->db);
+}
+
+void eng_store_set_busy_timeout(struct eng_store *st, int ms)
+{
+    sqlite3_busy_timeout(st->db, ms < 0 ? 0 : ms);
+}
+
+void eng_store_set_progress(struct eng_store *st, int n_steps, int (*fn)(void *), void *ud)
+{
+    sqlite3_progress_handler(st->db, fn != NULL && n_steps > 0 ? n_steps : 0, fn, ud);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* statements                                                                                  */
+
+/* Skip blanks and SQL comments from p to end; returns where the next token starts. Also skips
+ * ';' when semis is set. An unterminated block comment runs to the end, as in SQLite. */
+static const char *skip_blank(const char *p, const char *end, int semis)
+{
+    while (p < end) {
+        if (isspace((unsigned char)*p) || (semis && *p == ';')) {
+            p++;
+        } else if (*p == '-' && p + 1 < end && p[1] == '-') {
+            while (p < end && *p != '\n')
+                p++;
+        } else if (*p == '/' && p + 1 < end && p[1] == '*') {
+            p += 2;
+            while (p + 1 < end && !(p[0] == '*' && p[1] == '/'))
+                p++;
+            p = p + 1 < end ? p + 2 : end;
+        } else {
+            break;
+        }
+    }
+    return p;
+}
+
+/* Does the statement at p start with the keyword kw (case-insensitive, whole word)? */
+static int starts_with_keyword(const char *p, const char *end, const char *kw)
+{
+    size_t n = strlen(kw);
+
+    p = skip_blank(p, end, 1);
+    if ((size_t)(end - p) < n || strncasecmp(p, kw, n) != 0)
+        return 0;
+    return p + n == end || !(isalnum((unsigned char)p[n]) || p[n] == '_');
+}
+
+int eng_store_prepare(struct eng_store *st, const char *sql, long len, int flags,
+                      struct eng_store_stmt **out, struct eng_err *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    const char *tail = NULL, *end;
+    struct eng_store_stmt *s;
+    size_t n = len < 0 ? strlen(sql) : (size_t)len;
+    int rc;
+
+    *out = NULL;
+    if (n > INT_MAX)
+        return eng_err_set(err, store_fail_own(st, ENG_EINVAL), "SQL text is too long");
+    end = sql + n;
+    /* VACUUM reaches no authorizer callback (and VACUUM INTO writes any file): refuse by name. */
+    if ((flags & ENG_STORE_SCRIPT) && starts_with_keyword(sql, end, "VACUUM"))
+        return eng_err_set(err, store_fail_own(st, ENG_EINVAL),
+                           "VACUUM is not allowed in script SQL");
+    st->prep_flags = flags;
+    st->denied = NULL;
+    rc = sqlite3_prepare_v3(st->db, sql, (int)n, 0, &stmt, &tail);
+    st->prep_flags = 0;
+    if (rc != SQLITE_OK) {
+        if (st->denied != NULL)
+            return eng_err_set(err, store_fail_own(st, ENG_EINVAL),
+                               "%s is not allowed in script SQL", st->denied);
+        return store_fail(st, rc, NULL, err);
+    }
+    if (stmt == NULL)
+        return eng_err_set(err, store_fail_own(st, ENG_EINVAL),
+                           "empty SQL: expected one statement");
+    if (tail != NULL && skip_blank(tail, end, 1) != end) {
+        sqlite3_finalize(stmt);
+        return eng_err_set(err, store_fail_own(st, ENG_EINVAL), "only one statement per call");
+    }
+    s = malloc(sizeof *s);
+    if (s == NULL) {
+        sqlite3_finalize(stmt);
+        return eng_err_set(err, store_fail_own(st, ENG_ENOMEM), "out of memory");
+    }
+    s->stmt = stmt;
+    s->st = st;
+    *out = s;
+    return 0;
+}
+
+void eng_store_finalize(struct eng_store_stmt *s)
+{
+    if (s == NULL)
+        return;
+    sqlite3_finalize(s->stmt);
+    free(s);
+}
+
+void eng_store_reset(struct eng_store_stmt *s)
+{
+    sqlite3_reset(s->stmt);
+}
+
+void eng_store_clear_bindings(struct eng_store_stmt *s)
+{
+    sqlite3_clear_bindings(s->stmt);
+}
+
+int eng_store_param_count(struct eng_store_stmt *s)
+{
+    return sqlite3_bind_parameter_count(s->stmt);
+}
+
+const char *eng_store_param_name(struct eng_store_stmt *s, int idx)
+{
+    return sqlite3_bind_parameter_name(s->stmt, idx);
+}
+
+int eng_store_param_index(struct eng_store_stmt *s, const char *name)
+{
+    return sqlite3_bind_parameter_index(s->stmt, name);
+}
+
+static int bind_rc(int rc)
+{
+    switch (rc) {
+    case SQLITE_OK:
+        return 0;
+    case SQLITE_NOMEM:
+        return ENG_ENOMEM;
+    default:
+        return ENG_EINVAL; /* SQLITE_RANGE, SQLITE_TOOBIG, SQLITE_MISUSE */
+    }
+}
+
+int eng_store_bind_null(struct eng_store_stmt *s, int idx)
+{
+    return bind_rc(sqlite3_bind_null(s->stmt, idx));
+}
+
+int eng_store_bind_int64(struct eng_store_stmt *s, int idx, int64_t v)
+{
+    return bind_rc(sqlite3_bind_int64(s->stmt, idx, v));
+}
+
+int eng_store_bind_double(struct eng_store_stmt *s, int idx, double v)
+{
+    return bind_rc(sqlite3_bind_double(s->stmt, idx, v));
+}
+
+int eng_store_bind_text(struct eng_store_stmt *s, int idx, const char *v, size_t len)
+{
+    /* A NULL pointer would bind SQL NULL: an empty string stays an empty string. */
+    return bind_rc(sqlite3_bind_text64(s->stmt, idx, v != NULL ? v : "", v != NULL ? len : 0,
+                                       SQLITE_TRANSIENT, SQLITE_UTF8));
+}
+
+int eng_store_bind_str(struct eng_store_stmt *s, int idx, const char *v)
+{
+    return v != NULL ? eng_store_bind_text(s, idx, v, strlen(v)) : eng_store_bind_null(s, idx);
+}
+
+int eng_store_bind_blob(struct eng_store_stmt *s, int idx, const void *v, size_t len)
+{
+    if (v == NULL || len == 0)
+        return bind_rc(sqlite3_bind_zeroblob(s->stmt, idx, 0));
+    return bind_rc(sqlite3_bind_blob64(s->stmt, idx, v, len, SQLITE_TRANSIENT));
+}
+
+int eng_store_step(struct eng_store_stmt *s, struct eng_err *err)
+{
+    int rc = sqlite3_step(s->stmt);
+
+    if (rc == SQLITE_ROW)
+        return ENG_STORE_ROW;
+    if (rc == SQLITE_DONE)
+        return ENG_STORE_DONE;
+    return store_fail(s->st, rc, NULL, err);
+}
+
+int eng_store_column_count(struct eng_store_stmt *s)
+{
+    return sqlite3_column_count(s->stmt);
+}
+
+const char *eng_store_column_name(struct eng_store_stmt *s, int col)
+{
+    return sqlite3_column_name(s->stmt, col);
+}
+
+int eng_store_column_type(struct eng_store_stmt *s, int col)
+{
+    return sqlite3_column_type(s->stmt, col);
+}
+
+int64_t eng_store_column_int64(struct eng_store_stmt *s, int col)
+{
+    return sqlite3_column_int64(s->stmt, col);
+}
+
+double eng_store_column_double(struct eng_store_stmt *s, int col)
+{
+    return sqlite3_column_double(s->stmt, col);
+}
+
+const char *eng_store_column_text(struct eng_store_stmt *s, int col, size_t *len)
+{
+    const unsigned char *t = sqlite3_column_text(s->stmt, col); /* before _bytes: see docs */
+
+    if (len != NULL)
+        *len = (size_t)sqlite3_column_bytes(s->stmt, col);
+    return (const char *)t;
+}
+
+char *eng_store_column_strdup(struct eng_store_stmt *s, int col)
+{
+    size_t n;
+    const char *v = eng_store_column_text(s, col, &n);
+    if (v == NULL || eng_store_column_type(s, col) == ENG_STORE_NULL)
+        return NULL;
+    char *p = malloc(n + 1);
+    if (p != NULL)
+        memcpy(p, v, n + 1);
+    return p;
+}
+
+const void *eng_store_column_blob(struct eng_store_stmt *s, int col, size_t *len)
+{
+    const void *b = sqlite3_column_blob(s->stmt, col);
+
+    if (len != NULL)
+        *len = (size_t)sqlite3_column_bytes(s->stmt, col);
+    return b;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* migrations                                                                                  */
+
+int eng_store_checksum(const void *data, size_t len, char *out, size_t size, struct eng_err *err)
+{
+    unsigned char digest[ENG_CRYPTO_SHA256_LEN];
+    int rc;
+
+    if (size < 2 * ENG_CRYPTO_SHA256_LEN + 1)
+        return eng_err_set(err, ENG_EINVAL, "checksum buffer too small");
+    rc = eng_crypto_sha256(data, len, digest, err);
+    if (rc == 0)
+        rc = eng_crypto_hex_encode(digest, sizeof digest, out, size, err);
+    return rc;
+}
+
+struct migration {
+    long version;
+    char *file; /* "0001_core.sql" */
+};
+
+static void migrations_free(struct migration *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(m[i].file);
+    free(m);
+}
+
+static int migration_cmp(const void *a, const void *b)
+{
+    const struct migration *x = a, *y = b;
+
+    if (x->version != y->version)
+        return x->version < y->version ? -1 : 1;
+    return strcmp(x->file, y->file);
+}
+
+/* "0007_webhooks.sql" -> 7; -1 when the name does not have the NNNN_name.sql shape. */
+static long migration_version(const char *name)
+{
+    const char *p = name;
+    long v = 0;
+    size_t n = strlen(name);
+
+    if (n < 6 || strcmp(name + n - 4, ".sql") != 0 || !isdigit((unsigned char)*p))
+        return -1;
+    while (isdigit((unsigned char)*p)) {
+        if (v > 99999999)
+            return -1;
+        v = v * 10 + (*p++ - '0');
+    }
+    if (*p++ != '_' || p >= name + n - 4)
+        return -1;
+    for (; p < name + n - 4; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return -1;
+    return v;
+}
+
+/* The sorted, checked list of migration files in dir. */
+static int list_migrations(const char *dir, struct migration **out, size_t *count,
+                           struct eng_err *err)
+{
+    DIR *d = opendir(dir);
+    struct migration *m = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    int rc = 0;
+
+    *out = NULL;
+    *count = 0;
+    if (d == NULL)
+        return eng_err_set(err, errno == ENOENT ? ENG_ENOTFOUND : ENG_EIO,
+                           "cannot read the schema directory %s: %s", dir, strerror(errno));
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        long v;
+        if (e->d_name[0] == '.' || len < 4 || strcmp(e->d_name + len - 4, ".sql") != 0)
+            continue;
+        v = migration_version(e->d_name);
+        if (v < 0) {
+            rc = eng_err_set(err, ENG_EINVAL,
+                             "schema file %s/%s is not named NNNN_name.sql (digits, '_', then "
+                             "letters, digits, '_' or '-')",
+                             dir, e->d_name);
+            break;
+        }
+        if (n == cap) {
+            struct migration *grown;
+            cap = cap ? cap * 2 : 16;
+            grown = realloc(m, cap * sizeof *m);
+            if (grown == NULL) {
+                rc = eng_err_set(err, ENG_ENOMEM, "out of memory listing %s", dir);
+                break;
+            }
+            m = grown;
+        }
+        m[n].version = v;
+        m[n].file = strdup(e->d_name);
+        if (m[n].file == NULL) {
+            rc = eng_err_set(err, ENG_ENOMEM, "out of memory listing %s", dir);
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == 0 && n > 0)
+        qsort(m, n, sizeof *m, migration_cmp);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i > 0 && m[i].version == m[i - 1].version)
+            rc = eng_err_set(err, ENG_EINVAL, "schema files %s and %s in %s have the same number",
+                             m[i - 1].file, m[i].file, dir);
+        else if (m[i].version != (long)i + 1)
+            rc = eng_err_set(err, ENG_EINVAL,
+                             "schema file %s in %s breaks the sequence: expected number %zu "
+                             "(migrations are numbered 1, 2, 3... without gaps)",
+                             m[i].file, dir, i + 1);
+    }
+    if (rc != 0) {
+        migrations_free(m, n);
+        return rc;
+    }
+    *out = m;
+    *count = n;
+    return 0;
+}
+
+static int read_file(const char *path, char **data, size_t *len, struct eng_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+
+    *data = NULL;
+    if (f == NULL)
+        return eng_err_set(err, ENG_EIO, "cannot read %s: %s", path, strerror(errno));
+    for (;;) {
+        size_t got;
+        if (cap - n < 4096) {
+            char *grown = realloc(buf, cap = cap * 2 + 8192);
+            if (grown == NULL) {
+                free(buf);
+                fclose(f);
+                return eng_err_set(err, ENG_ENOMEM, "out of memory reading %s", path);
+            }
+            buf = grown;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        return eng_err_set(err, ENG_EIO, "cannot read %s", path);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (strlen(buf) != n) {
+        free(buf);
+        return eng_err_set(err, ENG_EINVAL, "%s contains a NUL byte", path);
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* The recorded (name, checksum) of version v; 1 found, 0 absent, < 0 error. */
+static int applied_row(struct eng_store *st, long v, char *name, size_t nsize, char *sum,
+                       size_t ssize, struct eng_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db, "SELECT name, checksum FROM schema_migrations WHERE version = ?", -1, &s, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 1, v);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *a = sqlite3_column_text(s, 0), *b = sqlite3_column_text(s, 1);
+        snprintf(name, nsize, "%s", a != NULL ? (const char *)a : "");
+        snprintf(sum, ssize, "%s", b != NULL ? (const char *)b : "");
+        sqlite3_finalize(s);
+        return 1;
+    }
+    if (rc == SQLITE_DONE) {
+        sqlite3_finalize(s);
+        return 0;
+    }
+    rc = store_fail(st, sqlite3_extended_errcode(st->db), NULL, err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
+static int record_migration(struct eng_store *st, long v, const char *name, const char *sum,
+                            struct eng_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(
+        st->db, "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)", -1, &s,
+        NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int64(s, 1, v);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 2, name, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 3, sum, -1, SQLITE_TRANSIENT);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE) {
+        rc = store_fail(st, sqlite3_extended_errcode(st->db), NULL, err);
+        sqlite3_finalize(s);
+        return rc;
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+/* Compare an applied migration's record with the file on disk. */
+static int check_applied(const char *dir, const struct migration *m, const char *name,
+                         const char *rec_sum, const char *sum, struct eng_err *err)
+{
+    if (strcmp(name, m->file) != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "schema migration %ld was applied as %s but the file in %s is now %s; "
+                           "applied migrations must not be renamed",
+                           m->version, name, dir, m->file);
+    if (strcmp(rec_sum, sum) != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "schema migration %s/%s was changed after it was applied (recorded "
+                           "checksum %s, file now %s); add a new migration instead of editing "
+                           "an applied one",
+                           dir, m->file, rec_sum, sum);
+    return 0;
+}
+
+/* Apply (or check) one migration file. *done = 1 when this call applied it. */
+static int migrate_one(struct eng_store *st, const char *dir, const struct migration *m, int *done,
+                       struct eng_err *err)
+{
+    char path[PATH_MAX], name[256], rec_sum[80], sum[80];
+    char *sql = NULL;
+    size_t len = 0;
+    int rc, found;
+
+    *done = 0;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, m->file) >= sizeof path)
+        return eng_err_set(err, ENG_EINVAL, "schema path too long: %s/%s", dir, m->file);
+    rc = read_file(path, &sql, &len, err);
+    if (rc != 0)
+        return rc;
+    rc = eng_store_checksum(sql, len, sum, sizeof sum, err);
+    if (rc != 0) {
+        free(sql);
+        return rc;
+    }
+
+    /* Cheap path first, without the write lock: already applied? */
+    found = applied_row(st, m->version, name, sizeof name, rec_sum, sizeof rec_sum, err);
+    if (found > 0) {
+        free(sql);
+        return check_applied(dir, m, name, rec_sum, sum, err);
+    }
+    if (found < 0) {
+        free(sql);
+        return found;
+    }
+    /* Take the write lock, then look again: another process may have won the race. */
+    rc = eng_store_exec(st, "BEGIN IMMEDIATE", err);
+    if (rc != 0) {
+        free(sql);
+        return rc;
+    }
+    found = applied_row(st, m->version, name, sizeof name, rec_sum, sizeof rec_sum, err);
+    if (found > 0) {
+        rc = check_applied(dir, m, name, rec_sum, sum, err);
+    } else if (found == 0) {
+        rc = eng_store_exec(st, sql, err);
+        if (rc != 0) {
+            char msg[sizeof err->msg];
+            if (err != NULL) {
+                snprintf(msg, sizeof msg, "%s", err->msg);
+                eng_err_set(err, rc, "schema migration %s failed: %s", path, msg);
+            }
+        } else if (!eng_store_in_tx(st)) {
+            /* The file ended our transaction itself: what it did cannot be undone here. */
+            free(sql);
+            return eng_err_set(err, store_fail_own(st, ENG_EINVAL),
+                               "schema migration %s must not contain BEGIN, COMMIT or ROLLBACK "
+                               "(each file already runs in its own transaction)",
+                               path);
+        } else {
+            rc = record_migration(st, m->version, m->file, sum, err);
+            if (rc == 0)
+                *done = 1;
+        }
+    } else {
+        rc = found;
+    }
+    free(sql);
+    if (rc == 0)
+        rc = eng_store_exec(st, "COMMIT", err);
+    if (rc != 0) {
+        *done = 0;
+        if (eng_store_in_tx(st))
+            (void)eng_store_exec(st, "ROLLBACK", NULL);
+    }
+    return rc;
+}
+
+static int max_applied(struct eng_store *st, long *v, struct eng_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT coalesce(max(version), 0) FROM schema_migrations",
+                                -1, &s, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_ROW) {
+        rc = store_fail(st, sqlite3_extended_errcode(st->db), NULL, err);
+        sqlite3_finalize(s);
+        return rc;
+    }
+    *v = (long)sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return 0;
+}
+
+int eng_store_migrate(struct eng_store *st, const char *schema_dir, int *applied,
+                      struct eng_err *err)
+{
+    struct migration *m = NULL;
+    size_t n = 0;
+    long top = 0;
+    int rc, count = 0;
+
+    if (applied != NULL)
+        *applied = 0;
+    if (eng_store_in_tx(st))
+        return eng_err_set(err, store_fail_own(st, ENG_EINVAL),
+                           "cannot migrate inside an open transaction");
+    rc = list_migrations(schema_dir, &m, &n, err);
+    if (rc != 0)
+        return rc;
+    sqlite3_busy_timeout(st->db, MIGRATE_BUSY_TIMEOUT_MS);
+    rc = eng_store_exec(st,
+                        "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                        " version INTEGER PRIMARY KEY,"
+                        " name TEXT NOT NULL,"
+                        " checksum TEXT NOT NULL,"
+                        " applied_at TEXT NOT NULL"
+                        "  DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+                        err);
+    if (rc == 0)
+        rc = max_applied(st, &top, err);
+    if (rc == 0 && top > (long)n)
+        rc = eng_err_set(err, ENG_EINVAL,
+                         "the database %s is at schema version %ld but %s has only %zu "
+                         "migrations: is this an older tallysync than the one that last "
+                         "migrated it?",
+                         st->path, top, schema_dir, n);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        int done = 0;
+        rc = migrate_one(st, schema_dir, &m[i], &done, err);
+        count += done;
+    }
+    sqlite3_busy_timeout(st->db, ENG_STORE_BUSY_TIMEOUT_MS);
+    migrations_free(m, n);
+    if (applied != NULL)
+        *applied = count;
+    return rc;
+}
+
+static char store_version_text[48];
+
+static void store_version_init(void)
+{
+    snprintf(store_version_text, sizeof store_version_text, "SQLite %s", sqlite3_libversion());
+}
+
+const char *eng_store_lib_version(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, store_version_init);
+    return store_version_text;
+}

@@ -1,0 +1,330 @@
+/*
+ * api.c - routing, authentication, the request rules every route shares (body type, tenant),
+ * the error envelope, per-thread store connections and request counters.
+ * Owns: the counters and the thread-local store key. Handlers live in api_*.c.
+ */
+#include "api/api.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "adapt/crypto.h"
+#include "base/log.h"
+#include "adapt/store.h"
+
+int eng_api_init(struct eng_api *api, struct eng_err *err)
+{
+    api->requests = calloc((eng_api_nroutes + 1) * ENG_API_STATUS_CLASSES, sizeof *api->requests);
+    if (api->requests == NULL)
+        return eng_err_set(err, ENG_ENOMEM, "out of memory setting up the API");
+    return 0;
+}
+
+void eng_api_fini(struct eng_api *api)
+{
+    free((void *)api->requests);
+    api->requests = NULL;
+}
+
+int eng_api_error(struct eng_http_resp *resp, int status, const char *code, const char *message,
+                  const char *details)
+{
+    eng_buf_reset(&resp->body);
+    resp->status = status;
+    resp->content_type = "application/json";
+    eng_buf_puts(&resp->body, "{\"error\":{\"code\":");
+    eng_buf_json_str(&resp->body, code, strlen(code));
+    eng_buf_puts(&resp->body, ",\"message\":");
+    eng_buf_json_str(&resp->body, message, strlen(message));
+    eng_buf_printf(&resp->body, ",\"details\":%s}}", details != NULL ? details : "null");
+    return ENG_HTTP_DONE;
+}
+
+int eng_api_store_failed(struct eng_http_resp *resp, const char *area, const struct eng_err *err)
+{
+    eng_logf(ENG_LOG_ERROR, "api: %s: %s", area, err->msg);
+    if (err->code == ENG_EBUSY)
+        return eng_api_error(resp, 503, "unavailable", "the store is busy; retry shortly", NULL);
+    return eng_api_error(resp, 500, "internal", "the store failed (see the log)", NULL);
+}
+
+struct eng_store *eng_api_store(struct eng_api_ctx *c)
+{
+    struct eng_err err = {0};
+    struct eng_store *st = eng_store_thread(c->api->cfg->database_url, &err);
+    if (st == NULL) {
+        eng_logf(ENG_LOG_ERROR, "api: cannot open the store: %s", err.msg);
+        eng_api_error(c->resp, 503, "unavailable", "the store is not reachable; retry shortly",
+                      NULL);
+    }
+    return st;
+}
+
+int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size)
+{
+    if (i < 0 || i >= c->nparams || c->params[i].n >= size)
+        return -1;
+    memcpy(buf, c->params[i].s, c->params[i].n);
+    buf[c->params[i].n] = '\0';
+    return 0;
+}
+
+int eng_api_id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-' || ch == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- routing ---- */
+
+/* Match path against pattern; fills c->params for {name} segments. */
+static int api_match(const char *pattern, const char *path, struct eng_api_ctx *c)
+{
+    int np = 0;
+    const char *p = pattern, *s = path;
+    while (*p != '\0' && *s != '\0') {
+        if (*p == '{') {
+            const char *pe = strchr(p, '}');
+            const char *se = strchr(s, '/');
+            size_t n = se != NULL ? (size_t)(se - s) : strlen(s);
+            if (pe == NULL || n == 0 || np >= ENG_API_MAX_PARAMS)
+                return 0;
+            c->params[np].s = s, c->params[np].n = n;
+            np++;
+            p = pe + 1, s += n;
+        } else if (*p++ != *s++) {
+            return 0;
+        }
+    }
+    if (*p != '\0' || *s != '\0')
+        return 0;
+    c->nparams = np;
+    return 1;
+}
+
+/* ---- authentication ---- */
+
+static int api_unauthorized(struct eng_http_resp *resp)
+{
+    eng_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"tallysync\"");
+    /* one answer for every failure: no hint whether the token exists, expired or is malformed */
+    return eng_api_error(resp, 401, "unauthorized", "a valid bearer token is required", NULL);
+}
+
+/* No token sent at all: say where tokens are. The same text whatever the configuration (it
+ * tells nobody whether API_TOKEN is set, or where the engine runs). */
+static int api_token_missing(struct eng_http_resp *resp)
+{
+    eng_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"tallysync\"");
+    return eng_api_error(resp, 401, "unauthorized",
+                         "a bearer token is required (Authorization: Bearer TOKEN): the "
+                         "administrator's token is API_TOKEN, in the engine's .env when "
+                         "tools/start.sh started it; tenant tokens come from `tallysync token "
+                         "create`",
+                         NULL);
+}
+
+/* Record when a tenant token was last used, at most once a minute per token (so a busy client
+ * costs one small write a minute, not one per request). A failure only costs the timestamp. */
+static void api_token_touch(struct eng_store *st, const char *hash_hex)
+{
+    static const char sql[] =
+        "UPDATE api_tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
+        "WHERE token_hash = ? AND (last_used_at IS NULL OR last_used_at < "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds'))";
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 1, hash_hex, strlen(hash_hex));
+    if (rc == 0)
+        rc = eng_store_step(s, &err);
+    eng_store_finalize(s);
+    if (rc < 0)
+        eng_logf(ENG_LOG_WARN, "api: cannot record a token's last use: %s", err.msg);
+}
+
+/* Decide who is calling and for which tenant. 0 or an answer already in c->resp. */
+static int api_authenticate(struct eng_api_ctx *c)
+{
+    const char *h = eng_http_header(c->req, "Authorization");
+    const char *anon = c->api->cfg->anonymous_tenant;
+    if (h == NULL && anon != NULL) {
+        /* the local demo (config.c allows it on loopback only): a tenant, never the admin */
+        snprintf(c->tenant, sizeof c->tenant, "%s", anon);
+        const char *t = eng_http_header(c->req, "X-Tenant-ID");
+        if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
+            return eng_api_error(c->resp, 403, "forbidden",
+                                 "anonymous requests act for API_ANONYMOUS_TENANT only", NULL),
+                   -1;
+        return 0;
+    }
+    if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+        return api_token_missing(c->resp), -1;
+    const char *tok = h + 7;
+    while (*tok == ' ')
+        tok++;
+    size_t n = strlen(tok);
+    if (n == 0 || n > 512)
+        return api_unauthorized(c->resp), -1;
+
+    /* Compare digests in constant time: neither length nor content leaks through timing. */
+    unsigned char given[ENG_CRYPTO_SHA256_LEN];
+    eng_crypto_sha256(tok, n, given, NULL);
+    const char *admin = c->api->cfg->api_token;
+    if (admin != NULL) {
+        unsigned char want[ENG_CRYPTO_SHA256_LEN];
+        eng_crypto_sha256(admin, strlen(admin), want, NULL);
+        if (eng_crypto_equal(given, sizeof given, want, sizeof want)) {
+            c->admin = 1;
+            const char *t = eng_http_header(c->req, "X-Tenant-ID");
+            if (t == NULL || *t == '\0')
+                t = "default";
+            if (!eng_api_id_ok(t, strlen(t)))
+                return eng_api_error(c->resp, 400, "invalid_tenant",
+                                     "X-Tenant-ID must be 1-64 letters, digits, '_', '-' or '.'",
+                                     NULL),
+                       -1;
+            snprintf(c->tenant, sizeof c->tenant, "%s", t);
+            return 0;
+        }
+    }
+
+    char hex[2 * ENG_CRYPTO_SHA256_LEN + 1];
+    eng_crypto_hex_encode(given, sizeof given, hex, sizeof hex, NULL);
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return -1;
+    static const char sql[] = "SELECT tenant_id FROM api_tokens WHERE token_hash = ? AND "
+                              "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > "
+                              "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 1, hex, strlen(hex));
+    int found = 0;
+    if (rc == 0) {
+        rc = eng_store_step(s, &err);
+        if (rc == ENG_STORE_ROW) {
+            size_t len;
+            const char *t = eng_store_column_text(s, 0, &len);
+            if (t != NULL && len < sizeof c->tenant) {
+                memcpy(c->tenant, t, len);
+                c->tenant[len] = '\0';
+                found = 1;
+            }
+            rc = 0;
+        }
+    }
+    eng_store_finalize(s);
+    if (rc < 0) {
+        eng_logf(ENG_LOG_ERROR, "api: token lookup failed: %s", err.msg);
+        return eng_api_error(c->resp, 503, "unavailable", "cannot check the token; retry shortly",
+                             NULL),
+               -1;
+    }
+    if (!found)
+        return api_unauthorized(c->resp), -1;
+    api_token_touch(st, hex);
+    const char *t = eng_http_header(c->req, "X-Tenant-ID");
+    if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
+        return eng_api_error(c->resp, 403, "forbidden",
+                             "a tenant token acts for its own tenant only (drop X-Tenant-ID)",
+                             NULL),
+               -1;
+    return 0;
+}
+
+/* Bodies are JSON (or NDJSON where a route allows it): anything else is 415. */
+static int api_check_body_type(struct eng_api_ctx *c)
+{
+    size_t len;
+    eng_http_body(c->req, &len);
+    if (len == 0 || (c->route->flags & ENG_ROUTE_ANY_BODY))
+        return 0;
+    const char *ct = eng_http_header(c->req, "Content-Type");
+    if (ct != NULL) {
+        size_t n = strcspn(ct, ";");
+        while (n > 0 && ct[n - 1] == ' ')
+            n--;
+        if ((n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+            (n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0) ||
+            ((c->route->flags & ENG_ROUTE_NDJSON) && n == 20 &&
+             strncasecmp(ct, "application/x-ndjson", 20) == 0))
+            return 0;
+    }
+    eng_api_error(c->resp, 415, "unsupported_media_type",
+                  (c->route->flags & ENG_ROUTE_NDJSON)
+                      ? "send the body as application/json or application/x-ndjson"
+                      : "send the body as application/json",
+                  NULL);
+    return -1;
+}
+
+static void api_count(struct eng_api *api, size_t route, int status)
+{
+    int cls = status / 100 - 1;
+    if (cls < 0 || cls >= ENG_API_STATUS_CLASSES)
+        cls = ENG_API_STATUS_CLASSES - 1;
+    atomic_fetch_add(&api->requests[route * ENG_API_STATUS_CLASSES + (size_t)cls], 1);
+}
+
+int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *resp)
+{
+    struct eng_api *api = app;
+    struct eng_api_ctx c;
+    memset(&c, 0, sizeof c);
+    c.api = api, c.req = req, c.resp = resp;
+    const char *m = eng_http_method(req);
+    const char *path = eng_http_path(req);
+    int head = strcmp(m, "HEAD") == 0;
+
+    /* Find the route; remember which methods the path allows for a 405. */
+    char allow[64] = "";
+    size_t idx = eng_api_nroutes;
+    for (size_t i = 0; i < eng_api_nroutes; i++) {
+        if (!api_match(eng_api_routes[i].pattern, path, &c))
+            continue;
+        const char *rm = eng_api_routes[i].method;
+        if (strcmp(rm, m) == 0 || (head && strcmp(rm, "GET") == 0)) {
+            idx = i;
+            break;
+        }
+        size_t used = strlen(allow);
+        if (strstr(allow, rm) == NULL && used + strlen(rm) + 3 < sizeof allow)
+            snprintf(allow + used, sizeof allow - used, "%s%s", used > 0 ? ", " : "", rm);
+    }
+    int r = ENG_HTTP_DONE;
+    if (idx == eng_api_nroutes) {
+        if (allow[0] != '\0') {
+            eng_http_resp_header(resp, "Allow", allow);
+            eng_api_error(resp, 405, "method_not_allowed",
+                          "this route does not accept that method (see the Allow header)", NULL);
+        } else {
+            eng_api_error(resp, 404, "not_found", "no such route", NULL);
+        }
+    } else {
+        c.route = &eng_api_routes[idx];
+        api_match(c.route->pattern, path, &c); /* params of the chosen route */
+        snprintf(c.tenant, sizeof c.tenant, "default");
+        if ((c.route->flags & ENG_ROUTE_PUBLIC) || api_authenticate(&c) == 0) {
+            if (api_check_body_type(&c) == 0)
+                r = c.route->fn(&c);
+        }
+    }
+    if (r == ENG_HTTP_DONE)
+        api_count(api, idx, resp->status);
+    return r;
+}

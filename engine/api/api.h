@@ -1,0 +1,154 @@
+/*
+ * api.h - the engine's HTTP routes. One route table (api_routes.c), one router and auth layer
+ * (api.c), one file per area of handlers (api_system.c, api_mappings.c, api_integrations.c,
+ * api_oauth.c, api_settings.c). Handlers are C, parse and validate, and hand anything that runs a
+ * script or calls a remote system to the workers; they never block a server thread on a remote
+ * system. Must not: include microhttpd.h (httpd.c is the adapter) or touch a lua_State.
+ */
+#ifndef ENG_API_H
+#define ENG_API_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "base/config.h"
+#include "adapt/httpd.h"
+#include "lua/scripts.h"
+#include "flow/worker.h"
+
+struct eng_ingest;
+struct eng_keyring;
+struct eng_orch;
+struct eng_store;
+
+#define ENG_API_MAX_PARAMS     4
+#define ENG_API_STATUS_CLASSES 5 /* 1xx..5xx */
+
+struct eng_api {
+    const struct eng_config *cfg;
+    struct eng_scripts *scripts;
+    struct eng_workers *workers;
+    const struct eng_keyring *keys; /* NULL only in tests that need no vault */
+    struct eng_orch *orch;          /* the sync dispatcher (NULL in tests without one) */
+    long long started_ms;
+    struct eng_ingest *ingest; /* webhook ingest writer; NULL: webhook receivers answer 503 */
+    /* requests answered, per route (last slot: no route matched) and status class */
+    _Atomic unsigned long long *requests;
+};
+
+/* One request as the handlers see it. Rebuilt for each call of a handler (a handler that went
+ * to a worker is called again when the worker is done; eng_http_state says which call it is). */
+struct eng_api_ctx {
+    struct eng_api *api;
+    struct eng_http_req *req;
+    struct eng_http_resp *resp;
+    const struct eng_api_route *route;
+    char tenant[65]; /* the tenant this request acts for */
+    int admin;       /* authenticated with API_TOKEN */
+    struct {
+        const char *s;
+        size_t n;
+    } params[ENG_API_MAX_PARAMS]; /* {name} segments of the pattern, in order */
+    int nparams;
+};
+
+typedef int (*eng_api_fn)(struct eng_api_ctx *c); /* ENG_HTTP_DONE or ENG_HTTP_PENDING */
+
+enum {
+    ENG_ROUTE_PUBLIC = 1,   /* no bearer token */
+    ENG_ROUTE_NDJSON = 2,   /* also accepts application/x-ndjson bodies */
+    ENG_ROUTE_ANY_BODY = 4, /* no content-type rule (webhooks, form posts) */
+};
+
+struct eng_api_route {
+    const char *method;  /* "GET", "POST", "DELETE" */
+    const char *pattern; /* "/api/integrations/{platform}/credentials" */
+    unsigned flags;
+    eng_api_fn fn;
+};
+
+extern const struct eng_api_route eng_api_routes[];
+extern const size_t eng_api_nroutes;
+
+/* Set up / tear down the shared parts (request counters, per-thread store key). */
+int eng_api_init(struct eng_api *api, struct eng_err *err);
+void eng_api_fini(struct eng_api *api);
+
+/* The one eng_http_handler of the server; app is a struct eng_api. */
+int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *resp);
+
+/* ---- for handlers ---- */
+
+/* Fill resp with {"error":{"code","message","details"}}; details is JSON text or NULL. Always
+ * returns ENG_HTTP_DONE so handlers can `return eng_api_error(...)`. */
+int eng_api_error(struct eng_http_resp *resp, int status, const char *code, const char *message,
+                  const char *details);
+/* A store failure answered the one way: logged as "api: <area>: <cause>", then 503 unavailable
+ * when the store was busy (retry), else 500 internal (the cause stays in the log). ENG_HTTP_DONE.
+ */
+int eng_api_store_failed(struct eng_http_resp *resp, const char *area, const struct eng_err *err);
+/* This thread's connection to the store (opened on first use, closed when the thread ends);
+ * NULL after answering 503 into c->resp. */
+struct eng_store *eng_api_store(struct eng_api_ctx *c);
+/* Copy path parameter i into buf (NUL-terminated); 0, or -1 when it does not fit. */
+int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size);
+/* 1 when s[0..n) is a tenant or platform id: 1-64 of [A-Za-z0-9_.-]. */
+int eng_api_id_ok(const char *s, size_t n);
+/* api_body.c: the request body as one JSON object (strict syntax, UTF-8, no NUL, depth <= 32).
+ * 0 with *body (the request's NUL-terminated text, or "{}" for an empty body when empty_ok), or
+ * -1 after answering 400 malformed_json naming what is wrong and at which byte. */
+int eng_api_body_object(struct eng_api_ctx *c, int empty_ok, const char **body, size_t *len);
+/* Answer status (422) invalid_field: message "field: msg", details {"field": field}; the field
+ * may come from the client (escaped, cut at 40 bytes). Returns ENG_HTTP_DONE. */
+int eng_api_field_error(struct eng_http_resp *resp, int status, const char *field, const char *msg);
+/* The syntax check alone: 0, or ENG_EINVAL with a sentence in msg. */
+int eng_api_json_check(const char *text, size_t len, int want_object, char *msg, size_t size);
+
+/* ---- handlers, by file ---- */
+int eng_api_health(struct eng_api_ctx *c);  /* api_system.c */
+int eng_api_ready(struct eng_api_ctx *c);   /* api_system.c */
+int eng_api_metrics(struct eng_api_ctx *c); /* api_system.c */
+int eng_api_openapi(struct eng_api_ctx *c); /* api_system.c */
+int eng_api_scripts(struct eng_api_ctx *c); /* api_system.c */
+int eng_api_dry_run(struct eng_api_ctx *c); /* api_mappings.c */
+
+int eng_api_integrations_list(struct eng_api_ctx *c);  /* api_integrations.c */
+int eng_api_integration_status(struct eng_api_ctx *c); /* api_integrations.c */
+int eng_api_integration_store(struct eng_api_ctx *c);  /* api_integrations.c */
+int eng_api_integration_delete(struct eng_api_ctx *c); /* api_integrations.c */
+int eng_api_integration_test(struct eng_api_ctx *c);   /* api_integrations.c */
+
+/* api_integrations.c, with webhook_health.h */
+int eng_api_woo_webhooks_check(struct eng_api_ctx *c);
+int eng_api_woo_webhooks_register(struct eng_api_ctx *c);
+
+int eng_api_qbo_connect(struct eng_api_ctx *c);  /* api_oauth.c */
+int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */
+
+int eng_api_sync_start(struct eng_api_ctx *c);           /* api_sync.c */
+int eng_api_sync_status_list(struct eng_api_ctx *c);     /* api_sync.c */
+int eng_api_sync_status(struct eng_api_ctx *c);          /* api_sync.c */
+int eng_api_sync_history(struct eng_api_ctx *c);         /* api_sync.c */
+int eng_api_sync_records(struct eng_api_ctx *c);         /* api_sync_records.c */
+int eng_api_sync_stop(struct eng_api_ctx *c);            /* api_sync.c */
+int eng_api_sync_failures(struct eng_api_ctx *c);        /* api_sync.c */
+int eng_api_sync_retry(struct eng_api_ctx *c);           /* api_sync.c */
+int eng_api_sync_schedule_create(struct eng_api_ctx *c); /* api_sync_schedules.c */
+int eng_api_sync_schedule_list(struct eng_api_ctx *c);   /* api_sync_schedules.c */
+int eng_api_sync_schedule_delete(struct eng_api_ctx *c); /* api_sync_schedules.c */
+int eng_api_settings_get(struct eng_api_ctx *c);         /* api_settings.c */
+int eng_api_settings_put(struct eng_api_ctx *c);         /* api_settings.c */
+int eng_api_webhook_woocommerce(struct eng_api_ctx *c);  /* api_webhooks.c */
+int eng_api_webhook_quickbooks(struct eng_api_ctx *c);   /* api_webhooks.c (both formats) */
+int eng_api_webhook_events(struct eng_api_ctx *c);       /* api_webhooks.c */
+int eng_api_webhook_replay(struct eng_api_ctx *c);       /* api_webhooks.c */
+
+/* api_operator.c: the operator settings, administrator only */
+int eng_api_operator_get(struct eng_api_ctx *c);
+int eng_api_operator_put(struct eng_api_ctx *c);
+
+/* The OpenAPI document served at /api/openapi.json (generated from engine/api/openapi.json). */
+extern const char eng_openapi_json[];
+extern const size_t eng_openapi_json_len;
+
+#endif

@@ -1,0 +1,483 @@
+/*
+ * api_integrations.c - the credential routes: store, status, list, delete and test a connector's
+ * credentials in the vault (vault.h). Storing and testing run on a worker, because the field list
+ * and test(ctx) are Lua (credentials.h calls scripts/lib/credentials.lua, with a context built by
+ * connctx.h) and a test waits on a remote system; status, list and delete are one SQL statement
+ * each on the server thread. The WooCommerce webhook routes (check, register) run on a worker
+ * too (webhook_health.h), and the woocommerce status adds the last webhook check. This file
+ * never touches a lua_State.
+ * Owns: each task and the answer it carries. Must not: put a secret value into an answer, a log
+ * line or an error message; keep decrypted secrets past the call that needs them.
+ */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "flow/credentials.h"
+#include "base/log.h"
+#include "adapt/store.h"
+#include "data/vault.h"
+#include "flow/webhook_health.h"
+
+#define INTEG_MAX_PLATFORMS 128 /* connectors listed by GET /api/integrations */
+
+enum integ_op { INTEG_STORE, INTEG_TEST, INTEG_WH_CHECK, INTEG_WH_REGISTER };
+
+struct integ_task {
+    struct eng_task task; /* first: the worker hands us back this pointer */
+    struct eng_http_req *req;
+    const struct eng_config *cfg;
+    const struct eng_keyring *keys;
+    enum integ_op op;
+    char tenant[65];
+    char platform[72];
+    /* the answer, filled on the worker */
+    int status;          /* HTTP status */
+    char code[32];       /* error code when status >= 400 */
+    char message[512];   /* error message, or the test's message */
+    char field[96];      /* details.field of a 422, "" when none */
+    int ok;              /* test: the connector accepted the credentials */
+    struct eng_buf body; /* store: the status object (+ notes) */
+};
+
+/* ---- helpers shared by the handlers ---- */
+
+/* Copy the {platform} parameter into buf: 0 when it has a connector name's shape (1-64 of
+ * [A-Za-z0-9_-]; no '.', which require would read as a folder). */
+static int integ_platform(const struct eng_api_ctx *c, char *buf, size_t size)
+{
+    if (eng_api_param(c, 0, buf, size) != 0 || !eng_api_id_ok(buf, strlen(buf)) ||
+        strchr(buf, '.') != NULL)
+        return -1;
+    return 0;
+}
+
+/* 1 when scripts/connectors/<platform>.lua has a published version. */
+static int integ_published(struct eng_scripts *reg, const char *platform)
+{
+    char logical[128];
+    size_t len;
+    snprintf(logical, sizeof logical, "scripts/connectors/%s.lua", platform);
+    char *src = eng_scripts_source(reg, logical, &len);
+    free(src);
+    return src != NULL;
+}
+
+/* 404 naming the platform (its shape was checked, or it is not named at all). */
+static int integ_unknown(struct eng_api_ctx *c, const char *platform)
+{
+    char msg[224];
+    if (platform != NULL)
+        snprintf(msg, sizeof msg, "no connector named '%s' (scripts/connectors/%s.lua)", platform,
+                 platform);
+    else
+        snprintf(msg, sizeof msg, "no such connector");
+    return eng_api_error(c->resp, 404, "not_found", msg, NULL);
+}
+
+/* Resolve {platform} to a published connector, or answer 404. 0 when found. */
+static int integ_known(struct eng_api_ctx *c, char *platform, size_t size)
+{
+    if (integ_platform(c, platform, size) != 0)
+        return integ_unknown(c, NULL), -1;
+    if (!integ_published(c->api->scripts, platform))
+        return integ_unknown(c, platform), -1;
+    return 0;
+}
+
+/* Answer a store failure: 503 when the database is busy, else 500 (details in the log only). */
+static int integ_store_error(struct eng_http_resp *resp, const char *what, struct eng_err *err)
+{
+    /* vault and store messages name tenants, platforms and key ids, never values */
+    eng_logf(ENG_LOG_ERROR, "api: cannot %s: %s", what, err->msg);
+    if (err->code == ENG_EBUSY) {
+        eng_http_resp_header(resp, "Retry-After", "1");
+        return eng_api_error(resp, 503, "unavailable", "the store is busy; retry shortly", NULL);
+    }
+    return eng_api_error(resp, 500, "internal", "the credentials store failed (see the log)", NULL);
+}
+
+/* ---- the worker side ---- */
+
+static void integ_fail(struct integ_task *k, int status, const char *code, const char *message)
+{
+    k->status = status;
+    snprintf(k->code, sizeof k->code, "%s", code);
+    snprintf(k->message, sizeof k->message, "%s", message);
+}
+
+/* The script error's first line (no traceback), into the task's message with a prefix. */
+static void integ_script_fail(struct integ_task *k, const char *prefix, struct eng_err *err)
+{
+    size_t n = strcspn(err->msg, "\n");
+    eng_logf(ENG_LOG_ERROR, "api: %s credentials for %s: %.*s",
+             k->op == INTEG_STORE ? "storing" : "testing", k->platform, (int)n, err->msg);
+    k->status = 500;
+    snprintf(k->code, sizeof k->code, "script_error");
+    snprintf(k->message, sizeof k->message, "%s: %.*s", prefix, (int)(n < 400 ? n : 400), err->msg);
+}
+
+/* 1 when (tenant, platform) has an active row (store answers 200 for a replacement). */
+static int integ_exists(struct eng_store *st, const char *tenant, const char *platform)
+{
+    static const char sql[] = "SELECT 1 FROM integration_credentials WHERE tenant_id = ?1 AND "
+                              "platform = ?2 AND is_active = 1";
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int found = 0;
+    if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err) == 0 &&
+        eng_store_bind_text(s, 1, tenant, strlen(tenant)) == 0 &&
+        eng_store_bind_text(s, 2, platform, strlen(platform)) == 0)
+        found = eng_store_step(s, &err) == ENG_STORE_ROW;
+    eng_store_finalize(s);
+    return found;
+}
+
+/* POST .../credentials on the worker: validate and split in Lua, seal with the vault. */
+static void integ_store(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+{
+    struct eng_err err = {0};
+    size_t blen;
+    const char *body = eng_http_body(k->req, &blen);
+    struct eng_cred_prepared p;
+    if (eng_credentials_prepare(vm, k->platform, body, body != NULL ? blen : 0, &p, &err) != 0) {
+        integ_script_fail(k, "the credentials could not be checked", &err);
+        return;
+    }
+    if (!p.ok) {
+        integ_fail(k, p.status, p.code, p.message);
+        snprintf(k->field, sizeof k->field, "%s", p.field);
+        return;
+    }
+    int existed = integ_exists(st, k->tenant, k->platform);
+    if (eng_vault_put(st, k->keys, k->tenant, k->platform, p.secret_json, p.secret_len,
+                      p.public_json, p.account_id, &err) != 0 ||
+        eng_vault_status_json_keys(st, k->keys, k->tenant, k->platform, &k->body, &err) != 0) {
+        eng_cred_prepared_free(&p);
+        eng_logf(ENG_LOG_ERROR, "api: cannot store credentials: %s", err.msg);
+        if (err.code == ENG_EBUSY)
+            integ_fail(k, 503, "unavailable", "the store is busy; retry shortly");
+        else
+            integ_fail(k, 500, "internal", "the credentials store failed (see the log)");
+        return;
+    }
+    /* the status object ends with '}': add the notes (e.g. plain-HTTP store_url) inside it */
+    if (p.notes_json != NULL && k->body.len > 0 && k->body.data[k->body.len - 1] == '}') {
+        k->body.len--;
+        eng_buf_printf(&k->body, ",\"notes\":%s}", p.notes_json);
+    }
+    eng_cred_prepared_free(&p);
+    k->status = existed ? 200 : 201;
+}
+
+/* POST .../test on the worker: build the tenant's context (connctx.h), run connector.test(ctx)
+ * under the connector budget, record the outcome. */
+static void integ_test(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+{
+    struct eng_err err = {0};
+    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
+    int rc = eng_credentials_test(vm, &o, k->tenant, k->platform, k->cfg->connector_timeout_ms,
+                                  &k->ok, k->message, sizeof k->message, &err);
+    if (rc == ENG_ENOTFOUND) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "no credentials stored for %s", k->platform);
+        integ_fail(k, 404, "not_found", msg);
+        return;
+    }
+    if (rc == ENG_ESCRIPT) {
+        /* lib/credentials.lua catches the connector's own errors and scrubs them; what gets
+         * here is a failure of the library itself (its message holds no value) */
+        size_t n = strcspn(err.msg, "\n");
+        eng_logf(ENG_LOG_ERROR, "api: testing credentials for %s: %.*s", k->platform, (int)n,
+                 err.msg);
+        k->ok = 0;
+        snprintf(k->message, sizeof k->message,
+                 "the connection test failed inside the engine: %.*s", (int)(n < 400 ? n : 400),
+                 err.msg);
+    } else if (rc != 0) {
+        eng_logf(ENG_LOG_ERROR, "api: cannot read credentials: %s", err.msg);
+        integ_fail(k, err.code == ENG_EBUSY ? 503 : 500,
+                   err.code == ENG_EBUSY ? "unavailable" : "internal",
+                   err.code == ENG_EBUSY ? "the store is busy; retry shortly"
+                                         : "the credentials store failed (see the log)");
+        return;
+    }
+    rc = eng_vault_set_status(st, k->tenant, k->platform, k->ok, k->message, &err);
+    if (rc != 0 && rc != ENG_ENOTFOUND) /* (a connector without credentials has no row) */
+        eng_logf(ENG_LOG_WARN, "api: cannot record the test of %s: %s", k->platform, err.msg);
+    k->status = 200;
+}
+
+/* POST /api/integrations/woocommerce/webhooks/check on the worker (webhook_health.h). */
+static void integ_wh_check(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+{
+    struct eng_err err = {0};
+    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
+    int rc = eng_whh_check(vm, &o, k->tenant, &k->body, &err);
+    if (rc == ENG_ENOTFOUND) {
+        integ_fail(k, 404, "not_found", "no credentials stored for woocommerce");
+    } else if (rc != 0) {
+        eng_logf(ENG_LOG_ERROR, "api: cannot record a webhook check: %s", err.msg);
+        integ_fail(k, err.code == ENG_EBUSY ? 503 : 500,
+                   err.code == ENG_EBUSY ? "unavailable" : "internal",
+                   err.code == ENG_EBUSY ? "the store is busy; retry shortly"
+                                         : "the webhook check could not be recorded (see the log)");
+    } else {
+        k->status = 200;
+    }
+}
+
+/* POST /api/integrations/woocommerce/webhooks/register on the worker (webhook_health.h). */
+static void integ_wh_register(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+{
+    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
+    struct eng_whh_answer a = {0};
+    eng_buf_init(&a.body);
+    eng_whh_register(vm, &o, k->tenant, &a);
+    if (a.status >= 400) {
+        integ_fail(k, a.status, a.code, a.message);
+        snprintf(k->field, sizeof k->field, "%s", a.field);
+        eng_buf_free(&a.body);
+        return;
+    }
+    k->status = a.status;
+    eng_buf_free(&k->body);
+    k->body = a.body; /* moved */
+}
+
+static void integ_task_run(struct eng_task *t, struct eng_vm *vm)
+{
+    struct integ_task *k = (struct integ_task *)t;
+    if (vm == NULL) {
+        integ_fail(k, 503, "unavailable", "the engine is shutting down");
+        return;
+    }
+    struct eng_err err = {0};
+    struct eng_store *st = eng_store_thread(k->cfg->database_url, &err);
+    if (st == NULL) {
+        eng_logf(ENG_LOG_ERROR, "api: a worker cannot open the store: %s", err.msg);
+        integ_fail(k, 503, "unavailable", "the store is not reachable; retry shortly");
+        return;
+    }
+    eng_vm_set_context(vm, k->tenant, NULL);
+    if (k->op == INTEG_STORE)
+        integ_store(k, vm, st);
+    else if (k->op == INTEG_WH_CHECK)
+        integ_wh_check(k, vm, st);
+    else if (k->op == INTEG_WH_REGISTER)
+        integ_wh_register(k, vm, st);
+    else
+        integ_test(k, vm, st);
+    eng_vm_set_context(vm, NULL, NULL);
+}
+
+static void integ_task_done(struct eng_task *t)
+{
+    struct integ_task *k = (struct integ_task *)t;
+    eng_http_resume(k->req);
+}
+
+static void integ_task_free(void *p)
+{
+    struct integ_task *k = p;
+    eng_buf_free(&k->body);
+    free(k);
+}
+
+/* The resumed handler: copy the worker's answer into the response. */
+static int integ_finish(struct integ_task *k, struct eng_http_resp *resp)
+{
+    if (k->status >= 400) {
+        struct eng_buf details;
+        eng_buf_init(&details);
+        if (k->field[0] != '\0') {
+            eng_buf_puts(&details, "{\"field\":");
+            eng_buf_json_str(&details, k->field, strlen(k->field));
+            eng_buf_putc(&details, '}');
+        }
+        eng_api_error(resp, k->status, k->code, k->message,
+                      details.len > 0 && !details.oom ? details.data : NULL);
+        eng_buf_free(&details);
+        return ENG_HTTP_DONE;
+    }
+    resp->status = k->status;
+    if (k->op == INTEG_TEST) {
+        eng_buf_printf(&resp->body, "{\"ok\":%s,\"message\":", k->ok ? "true" : "false");
+        eng_buf_json_str(&resp->body, k->message, strlen(k->message));
+        eng_buf_putc(&resp->body, '}');
+    } else {
+        eng_buf_append(&resp->body, k->body.data != NULL ? k->body.data : "{}",
+                       k->body.data != NULL ? k->body.len : 2);
+    }
+    return ENG_HTTP_DONE;
+}
+
+/* Start op for {platform} on a worker, or finish it when resumed. */
+static int integ_submit(struct eng_api_ctx *c, enum integ_op op)
+{
+    struct integ_task *k = eng_http_state(c->req);
+    if (k != NULL) /* resumed: the worker is done */
+        return integ_finish(k, c->resp);
+
+    char platform[72];
+    if (op == INTEG_WH_CHECK || op == INTEG_WH_REGISTER) { /* routes named .../woocommerce/... */
+        snprintf(platform, sizeof platform, "woocommerce");
+        if (!integ_published(c->api->scripts, platform))
+            return integ_unknown(c, platform);
+    } else if (integ_known(c, platform, sizeof platform) != 0) {
+        return ENG_HTTP_DONE;
+    }
+    if (c->api->keys == NULL)
+        return eng_api_error(c->resp, 503, "unavailable", "the credential vault has no key", NULL);
+    k = calloc(1, sizeof *k);
+    if (k == NULL)
+        return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
+    k->task.run = integ_task_run;
+    k->task.done = integ_task_done;
+    k->req = c->req;
+    k->cfg = c->api->cfg;
+    k->keys = c->api->keys;
+    k->op = op;
+    snprintf(k->tenant, sizeof k->tenant, "%s", c->tenant);
+    snprintf(k->platform, sizeof k->platform, "%s", platform);
+    eng_buf_init(&k->body);
+    eng_http_set_state(c->req, k, integ_task_free);
+    if (eng_workers_submit(c->api->workers, &k->task) != 0) {
+        eng_http_resp_header(c->resp, "Retry-After", "1");
+        return eng_api_error(c->resp, 503, "busy", "the workers' queue is full; retry shortly",
+                             NULL);
+    }
+    return ENG_HTTP_PENDING;
+}
+
+/* ---- handlers ---- */
+
+/* POST /api/integrations/{platform}/credentials: 201 (new) or 200 (replaced) with the status. */
+int eng_api_integration_store(struct eng_api_ctx *c)
+{
+    return integ_submit(c, INTEG_STORE);
+}
+
+/* POST /api/integrations/{platform}/test: 200 {"ok", "message"} within CONNECTOR_TIMEOUT_MS. */
+int eng_api_integration_test(struct eng_api_ctx *c)
+{
+    return integ_submit(c, INTEG_TEST);
+}
+
+/* GET /api/integrations/{platform}/status */
+int eng_api_integration_status(struct eng_api_ctx *c)
+{
+    char platform[72];
+    if (integ_known(c, platform, sizeof platform) != 0)
+        return ENG_HTTP_DONE;
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return ENG_HTTP_DONE;
+    struct eng_err err = {0};
+    struct eng_buf *b = &c->resp->body;
+    if (eng_vault_status_json_keys(st, c->api->keys, c->tenant, platform, b, &err) != 0)
+        return integ_store_error(c->resp, "read a credentials status", &err);
+    /* woocommerce: the last webhook check, inside the status object (it ends with '}') */
+    if (strcmp(platform, "woocommerce") == 0 && b->len > 0 && b->data[b->len - 1] == '}') {
+        b->len--;
+        eng_buf_puts(b, ",\"webhooks\":");
+        if (eng_whh_status_json(st, c->tenant, b, &err) != 0) {
+            eng_buf_reset(b);
+            return integ_store_error(c->resp, "read the webhook check", &err);
+        }
+        eng_buf_putc(b, '}');
+    }
+    return ENG_HTTP_DONE;
+}
+
+/* POST /api/integrations/woocommerce/webhooks/check: 200 with the stored check. */
+int eng_api_woo_webhooks_check(struct eng_api_ctx *c)
+{
+    return integ_submit(c, INTEG_WH_CHECK);
+}
+
+/* POST /api/integrations/woocommerce/webhooks/register: 200 {"ok","registered","webhooks",
+ * "sweep"}; 422 naming WEBHOOK_PUBLIC_URL or webhook_secret; 404 without credentials; 502 when
+ * the store's webhooks cannot be listed. */
+int eng_api_woo_webhooks_register(struct eng_api_ctx *c)
+{
+    return integ_submit(c, INTEG_WH_REGISTER);
+}
+
+/* DELETE /api/integrations/{platform}/credentials: 204, or 404 when nothing is stored. A row of
+ * a connector that is no longer published can still be deleted (no orphaned secrets). */
+int eng_api_integration_delete(struct eng_api_ctx *c)
+{
+    char platform[72];
+    if (integ_platform(c, platform, sizeof platform) != 0)
+        return integ_unknown(c, NULL);
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return ENG_HTTP_DONE;
+    struct eng_err err = {0};
+    int rc = eng_vault_delete(st, c->tenant, platform, &err);
+    if (rc == ENG_ENOTFOUND) {
+        if (!integ_published(c->api->scripts, platform))
+            return integ_unknown(c, platform);
+        char msg[128];
+        snprintf(msg, sizeof msg, "no credentials stored for %s", platform);
+        return eng_api_error(c->resp, 404, "not_found", msg, NULL);
+    }
+    if (rc != 0)
+        return integ_store_error(c->resp, "delete credentials", &err);
+    c->resp->status = 204;
+    eng_buf_reset(&c->resp->body);
+    return ENG_HTTP_DONE;
+}
+
+static int integ_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* GET /api/integrations: the status of every published connector, by name. */
+int eng_api_integrations_list(struct eng_api_ctx *c)
+{
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return ENG_HTTP_DONE;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/connectors", c->api->cfg->scripts_dir);
+    char *names[INTEG_MAX_PLATFORMS];
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d != NULL && n < INTEG_MAX_PLATFORMS && (e = readdir(d)) != NULL;) {
+        size_t len = strlen(e->d_name);
+        if (len <= 4 || len - 4 > 64 || strcmp(e->d_name + len - 4, ".lua") != 0)
+            continue;
+        char name[72];
+        snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
+        if (!eng_api_id_ok(name, len - 4) || strchr(name, '.') != NULL ||
+            !integ_published(c->api->scripts, name))
+            continue;
+        names[n] = strdup(name);
+        if (names[n] != NULL)
+            n++;
+    }
+    if (d != NULL)
+        closedir(d);
+    qsort(names, n, sizeof names[0], integ_cmp);
+
+    struct eng_err err = {0};
+    int rc = 0;
+    eng_buf_puts(&c->resp->body, "{\"integrations\":[");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i > 0)
+            eng_buf_putc(&c->resp->body, ',');
+        rc =
+            eng_vault_status_json_keys(st, c->api->keys, c->tenant, names[i], &c->resp->body, &err);
+    }
+    eng_buf_puts(&c->resp->body, "]}");
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    if (rc != 0)
+        return integ_store_error(c->resp, "list credentials", &err);
+    return ENG_HTTP_DONE;
+}

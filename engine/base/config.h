@@ -1,0 +1,70 @@
+/*
+ * config.h - the engine's settings, read once at start-up from the environment and an optional
+ * ./.env file (real environment variables win over .env). Names follow the seed's reference.
+ * Owns: the strings in struct eng_config (freed by eng_config_free). Must not: log values.
+ */
+#ifndef ENG_CONFIG_H
+#define ENG_CONFIG_H
+
+#include <stddef.h>
+
+#include "base/err.h"
+
+struct eng_config {
+    char *database_url;                /* DATABASE_URL, default sqlite:./data/pos.db */
+    char *api_host;                    /* API_HOST, default 127.0.0.1: an address or a name */
+    char *api_bind;                    /* API_HOST resolved: the numeric address to bind */
+    int api_port;                      /* API_PORT, default 8923 */
+    char *scripts_dir;                 /* SCRIPTS_DIR */
+    char *mappings_dir;                /* MAPPINGS_DIR */
+    char *schema_dir;                  /* SCHEMA_DIR */
+    int workers;                       /* WORKERS, default 2 */
+    long long script_timeout_ms;       /* SCRIPT_TIMEOUT_MS, default 2000 */
+    long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 200000000 */
+    size_t script_memory_bytes;        /* SCRIPT_MEMORY_MB, default 64 */
+    int log_level;                     /* LOG_LEVEL */
+    int log_format;                    /* LOG_FORMAT: enum eng_log_format */
+    size_t max_body_bytes;             /* MAX_BODY_BYTES, default 1 MiB: larger bodies get 413 */
+    long long connector_timeout_ms;    /* CONNECTOR_TIMEOUT_MS, default 30000: budget of a call that
+                                        * waits on a remote system (test, read, write) */
+    /* Secrets and endpoints: held here, never logged. NULL when unset. */
+    char *api_token;                  /* API_TOKEN: the administrator's bearer token */
+    char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */
+    char *woocommerce_webhook_secret; /* WOOCOMMERCE_WEBHOOK_SECRET (default tenant) */
+    char *quickbooks_webhook_secret;  /* QUICKBOOKS_WEBHOOK_SECRET (verifier token) */
+    char *quickbooks_token_url;       /* QUICKBOOKS_TOKEN_URL, default Intuit's */
+    char *quickbooks_auth_url;        /* QUICKBOOKS_AUTH_URL, default Intuit's */
+    char *quickbooks_api_base;        /* QUICKBOOKS_API_BASE (scheme and host), default per env */
+    char *anonymous_tenant;           /* API_ANONYMOUS_TENANT (the demo's sandbox): requests with
+                                       * no Authorization act as this tenant; loopback hosts only */
+
+    /* WooCommerce webhook health (webhook_health.h) */
+    char *webhook_public_url; /* WEBHOOK_PUBLIC_URL: the engine's public base URL as the store
+                               * reaches it (https unless loopback), no trailing '/'; NULL when
+                               * unset (webhooks cannot be registered) */
+    long long webhook_check_interval_s; /* WEBHOOK_CHECK_INTERVAL_S, default 3600; 0 = off */
+    int sync_dispatch; /* SYNC_DISPATCHER on (default) or off: serve queues jobs, runs none */
+};
+
+/* Load .env (if present in the working directory) into the environment without overriding,
+ * then read every setting. Bad values are ENG_EINVAL naming the variable. */
+int eng_config_load(struct eng_config *cfg, struct eng_err *err);
+void eng_config_free(struct eng_config *cfg);
+
+/* Parse a .env file: KEY=VALUE lines, '#' comments, optional `export `, single or double
+ * quotes. Sets variables not already set. Missing file is not an error. */
+int eng_config_load_dotenv(const char *path, struct eng_err *err);
+
+/* A URL a secret may be sent to (WEBHOOK_PUBLIC_URL's rule): http(s)://host[:port][/path], no
+ * query, fragment, user info or blank, at most 512 bytes; https unless the host is loopback.
+ * Trailing '/' removed in place. ENG_EINVAL naming var otherwise. */
+int eng_config_url_check(char *url, const char *var, struct eng_err *err);
+/* The name when the engine reads a variable of that name, else NULL. */
+const char *eng_config_known(const char *name);
+/* The i-th variable the engine reads, NULL past the last (tests clear them all). */
+const char *eng_config_known_at(size_t i);
+/* The known variable nearest to name by edit distance when it is plausibly a typo of it (at
+ * most 3 edits and under a third of its length: API_PROT -> API_PORT), else NULL. */
+const char *eng_config_nearest(const char *name);
+
+#endif

@@ -1,0 +1,27 @@
+/*
+ * ratelimit.h - per-key request limits shared by every thread of the process: a token bucket
+ * (requests per second with a burst) and a cap on requests in flight. A key names what the
+ * remote side limits: "quickbooks:<realm>", "woocommerce:<store>". Waiting never runs past the
+ * caller's deadline. Thread-safe; owns a small table of keys that lives for the process.
+ */
+#ifndef ENG_RATELIMIT_H
+#define ENG_RATELIMIT_H
+
+#include "base/err.h"
+
+struct eng_ratelimit {
+    const char *key;    /* NULL or "" = no limit */
+    double per_second;  /* <= 0: no rate limit */
+    int burst;          /* bucket size (>= 1) */
+    int max_concurrent; /* <= 0: no concurrency cap */
+};
+
+/* Wait for a token and a concurrency slot. deadline_ms is a CLOCK_MONOTONIC time in ms (0 =
+ * none). 0 when acquired (call eng_ratelimit_release once the request is done), ENG_ETIMEOUT
+ * when the deadline would pass first, ENG_ENOMEM. */
+int eng_ratelimit_acquire(const struct eng_ratelimit *rl, long long deadline_ms,
+                          struct eng_err *err);
+/* Give back the concurrency slot taken by a successful acquire. */
+void eng_ratelimit_release(const struct eng_ratelimit *rl);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * cli.c - the small commands (version, keygen, migrate, run) and the start-up steps every
+ * command shares. Owns nothing beyond a command's own run.
+ */
+#include "cli/cli.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "lua/connctx.h"
+#include "adapt/crypto.h"
+#include "adapt/httpc.h"
+#include "adapt/httpd.h"
+#include "base/log.h"
+#include "data/operator_settings.h"
+#include "adapt/store.h"
+#include "data/vault.h"
+
+int eng_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            return 0;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int eng_cli_config(struct eng_config *cfg, const char *cmd)
+{
+    struct eng_err err = {0};
+    if (eng_config_load(cfg, &err) != 0) {
+        fprintf(stderr, "tallysync %s: configuration: %s\n", cmd, err.msg);
+        eng_config_free(cfg);
+        return 1;
+    }
+    eng_log_set_level(cfg->log_level);
+    eng_log_set_format(cfg->log_format);
+    return 0;
+}
+
+int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet)
+{
+    struct eng_err err = {0};
+    struct eng_store *st = NULL;
+    int applied = 0;
+    if (eng_store_open(cfg->database_url, &st, &err) != 0 ||
+        eng_store_migrate(st, cfg->schema_dir, &applied, &err) != 0 ||
+        eng_operator_apply(st, cfg, &err) != 0) { /* every entry point: the same settings */
+        fprintf(stderr, "tallysync %s: database: %s\n", cmd, err.msg);
+        eng_store_close(st);
+        return 1;
+    }
+    if (quiet == 0)
+        printf("%s: %d migration%s applied\n", eng_store_path(st), applied,
+               applied == 1 ? "" : "s");
+    char real[PATH_MAX];
+    if (quiet == 2)
+        eng_log_kv(ENG_LOG_INFO, NULL, NULL, "database",
+                   (const char *const[]){
+                       "path",
+                       realpath(eng_store_path(st), real) != NULL ? real : eng_store_path(st),
+                       NULL});
+    /* warned, not tightened: the operator may have opened it to a backup group on purpose */
+    char warning[PATH_MAX + 256];
+    if (eng_store_mode_warning(st, warning, sizeof warning))
+        eng_logf(ENG_LOG_WARN, "%s", warning);
+    eng_store_close(st);
+    return 0;
+}
+
+void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    opts->scripts_dir = cfg->scripts_dir;
+    opts->mappings_dir = cfg->mappings_dir;
+    opts->database_path = cfg->database_url;
+    opts->mem_limit = cfg->script_memory_bytes;
+    opts->budget_ms = cfg->script_timeout_ms;
+    opts->budget_instr = cfg->script_max_instructions;
+}
+
+int eng_cli_version(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync version\n\nPrints the engine's version, then each library it "
+               "runs on with the version\nloaded at run time (SQLite, libcurl and its TLS, "
+               "mbed TLS, libmicrohttpd, Lua).\n");
+        return 0;
+    }
+    /* run-time versions, not the headers': what a bug report needs is what was loaded */
+    char curl[128], mbed[48], mhd[48];
+    eng_httpc_lib_version(curl, sizeof curl);
+    eng_crypto_lib_version(mbed, sizeof mbed);
+    eng_httpd_lib_version(mhd, sizeof mhd);
+    printf("tallysync %s\n  %s\n  %s\n  %s\n  %s\n  %s\n", ENG_VERSION, eng_store_lib_version(),
+           curl, mbed, mhd, LUA_RELEASE);
+    return 0;
+}
+
+int eng_cli_keygen(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync keygen\n\nPrints a fresh random 32-byte key, base64-encoded, "
+               "for INTEGRATION_ENCRYPTION_KEY.\nKeep it secret; losing it loses the stored "
+               "credentials.\n");
+        return 0;
+    }
+    unsigned char key[ENG_CRYPTO_KEY_LEN];
+    char text[64];
+    struct eng_err err = {0};
+    int rc = eng_crypto_random(key, sizeof key, &err);
+    if (rc == 0)
+        rc = eng_crypto_base64_encode(key, sizeof key, text, sizeof text, NULL, &err);
+    eng_crypto_wipe(key, sizeof key);
+    if (rc != 0) {
+        fprintf(stderr, "tallysync keygen: %s\n", err.msg);
+        return 1;
+    }
+    printf("%s\n", text);
+    eng_crypto_wipe(text, sizeof text);
+    return 0;
+}
+
+int eng_cli_migrate(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync migrate\n\nApplies the numbered SQL files of SCHEMA_DIR that "
+               "DATABASE_URL has not seen yet,\nin order, and records them in "
+               "schema_migrations. Running it twice applies nothing twice.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "tallysync migrate: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    struct eng_config cfg;
+    if (eng_cli_config(&cfg, "migrate") != 0)
+        return 1;
+    int rc = eng_cli_migrate_store(&cfg, "migrate", 0);
+    eng_config_free(&cfg);
+    return rc;
+}
+
+/* `run --ctx PLATFORM [--tenant ID]`: push the tenant's connector context (connctx.h) as the
+ * chunk's first argument. *keys and *st are owned by the caller (freed after the VM). */
+static int run_push_ctx(struct eng_vm *vm, const struct eng_config *cfg, const char *platform,
+                        const char *tenant, struct eng_keyring **keys, struct eng_store **st,
+                        struct eng_err *err)
+{
+    int rc = eng_keyring_from_env(keys, err);
+    if (rc == 0)
+        rc = eng_store_open(cfg->database_url, st, err);
+    if (rc == 0) {
+        struct eng_connctx_opts o = {.cfg = cfg, .keys = *keys, .st = *st};
+        rc = eng_connctx_push(vm, &o, tenant, platform, err);
+    }
+    return rc;
+}
+
+int eng_cli_run(int argc, char **argv)
+{
+    const char *ctx_platform = NULL, *ctx_tenant = "default";
+    while (argc >= 3 && (strcmp(argv[1], "--ctx") == 0 || strcmp(argv[1], "--tenant") == 0)) {
+        if (strcmp(argv[1], "--ctx") == 0)
+            ctx_platform = argv[2];
+        else
+            ctx_tenant = argv[2];
+        argc -= 2;
+        argv += 2;
+    }
+    if (eng_cli_wants_help(argc, argv) || argc < 2) {
+        FILE *out = argc < 2 ? stderr : stdout;
+        fprintf(out, "usage: tallysync run [--ctx PLATFORM [--tenant ID]] FILE.lua [ARGS...]\n\n"
+                     "Runs FILE.lua in the script sandbox with the engine modules "
+                     "(require \"engine.json\",\n\"engine.http\", ...). ARGS reach the chunk as "
+                     "`...`. print() writes to stdout.\nThe call runs under SCRIPT_TIMEOUT_MS, "
+                     "SCRIPT_MAX_INSTRUCTIONS and SCRIPT_MEMORY_MB.\n--ctx passes the connector "
+                     "context the engine builds for PLATFORM and tenant ID (default\n\"default\"; "
+                     "credentials from the vault, needs INTEGRATION_ENCRYPTION_KEY) as the first "
+                     "argument.\nExit status: 0 when the "
+                     "script returns, 1 when it raises or runs out of budget.\n");
+        return argc < 2 ? 2 : 0;
+    }
+    struct eng_config cfg;
+    if (eng_cli_config(&cfg, "run") != 0)
+        return 1;
+    if (eng_cli_migrate_store(&cfg, "run", 1) != 0) {
+        eng_config_free(&cfg);
+        return 1;
+    }
+    struct eng_vm_opts opts;
+    eng_cli_vm_opts(&cfg, &opts);
+    opts.print_to_stdout = 1;
+
+    struct eng_err err = {0};
+    struct eng_keyring *keys = NULL;
+    struct eng_store *st = NULL;
+    struct eng_vm *vm = eng_vm_new(&opts, &err);
+    int status = 1;
+    if (vm == NULL || eng_vm_loadfile(vm, argv[1], &err) != 0) {
+        fprintf(stderr, "tallysync run: %s\n", err.msg);
+    } else {
+        lua_State *L = eng_vm_state(vm);
+        int nargs = argc - 2 + (ctx_platform != NULL);
+        if (!lua_checkstack(L, nargs + 16)) {
+            fprintf(stderr, "tallysync run: too many arguments\n");
+        } else if (ctx_platform != NULL &&
+                   run_push_ctx(vm, &cfg, ctx_platform, ctx_tenant, &keys, &st, &err) != 0) {
+            fprintf(stderr, "tallysync run: --ctx %s: %s\n", ctx_platform, err.msg);
+        } else {
+            for (int i = 2; i < argc; i++)
+                lua_pushstring(L, argv[i]);
+            if (eng_vm_pcall(vm, nargs, 0, &err) != 0)
+                fprintf(stderr, "tallysync run: %s\n", err.msg);
+            else
+                status = 0;
+        }
+    }
+    fflush(stdout);
+    eng_vm_free(vm);
+    eng_store_close(st);
+    eng_keyring_free(keys);
+    eng_config_free(&cfg);
+    return status;
+}

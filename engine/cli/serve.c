@@ -1,0 +1,155 @@
+/*
+ * serve.c - `tallysync serve`: migrate, load the scripts and watch them, start the workers and
+ * the HTTP server, then wait for SIGINT/SIGTERM and shut down in reverse order (workers before
+ * the server, so every suspended request is answered before the server closes).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api.h"
+#include "cli/cli.h"
+#include "adapt/httpd.h"
+#include "flow/ingest.h"
+#include "base/log.h"
+#include "adapt/store.h"
+#include "data/vault.h"
+#include "lua/scripts.h"
+#include "flow/sync.h"
+#include "flow/webhook_health.h"
+#include "flow/worker.h"
+
+int eng_cli_serve(int argc, char **argv)
+{
+    if (eng_cli_wants_help(argc, argv)) {
+        printf("usage: tallysync serve\n\n"
+               "Starts the engine on API_HOST:API_PORT (default 127.0.0.1:8923) with the store at\n"
+               "DATABASE_URL (default sqlite:./data/pos.db): applies pending migrations, loads\n"
+               "SCRIPTS_DIR and MAPPINGS_DIR and reloads them on change, runs WORKERS worker\n"
+               "threads. Logs go to stderr (LOG_FORMAT). Stops cleanly on SIGINT or SIGTERM.\n");
+        return 0;
+    }
+    if (argc > 1) {
+        fprintf(stderr, "tallysync serve: unexpected argument '%s'\n", argv[1]);
+        return 2;
+    }
+    /* Every thread started below inherits this mask; only sigwait() sees the signals. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct eng_config cfg;
+    if (eng_cli_config(&cfg, "serve") != 0)
+        return 1;
+    if (eng_cli_migrate_store(&cfg, "serve", 2) != 0) {
+        eng_config_free(&cfg);
+        return 1;
+    }
+
+    struct eng_err err = {0};
+    /* The vault's key is required: without it stored credentials could be neither read nor
+     * written, and a silent default key would be no protection at all. */
+    struct eng_keyring *keys = NULL;
+    if (eng_keyring_from_env(&keys, &err) != 0) {
+        fprintf(stderr, "tallysync serve: %s\n", err.msg);
+        eng_config_free(&cfg);
+        return 1;
+    }
+    /* Keys that do not open what is stored: said once here, then by GET /ready (503) and
+     * every integration status. The engine still runs, degraded: webhooks keep being taken
+     * and the credentials can be stored again through the API. */
+    struct eng_store *kst = NULL;
+    char keymsg[1024];
+    if (eng_store_open(cfg.database_url, &kst, &err) != 0 ||
+        eng_vault_check_keys(kst, keys, keymsg, sizeof keymsg, &err) < 0)
+        eng_logf(ENG_LOG_WARN, "cannot check the encryption keys against the store: %s", err.msg);
+    else if (keymsg[0] != '\0')
+        eng_log_kv(ENG_LOG_ERROR, NULL, NULL,
+                   "the configured encryption keys do not open the stored credentials",
+                   (const char *const[]){"detail", keymsg, "current_key_id",
+                                         eng_keyring_current_id(keys), NULL});
+    eng_store_close(kst);
+    memset(&err, 0, sizeof err);
+
+    struct eng_vm_opts vmopts;
+    eng_cli_vm_opts(&cfg, &vmopts);
+    struct eng_scripts *scripts = eng_scripts_new(&vmopts, &err);
+    struct eng_workers *workers = NULL;
+    struct eng_httpd *httpd = NULL;
+    struct eng_orch *orch = NULL;
+    struct eng_whh_timer *whh = NULL;
+    struct eng_api api = {.cfg = &cfg, .scripts = scripts, .keys = keys};
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    api.started_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    int status = 1;
+
+    if (scripts == NULL || eng_api_init(&api, &err) != 0 || eng_scripts_start(scripts, &err) != 0)
+        goto out;
+    workers = eng_workers_start(cfg.workers, &vmopts, scripts, &err);
+    if (workers == NULL)
+        goto out;
+    api.workers = workers;
+    /* the sync dispatcher: interrupted runs resume now; bulk runs hold at most WORKERS - 1
+     * workers, so webhooks, retries and API requests that need a worker still get one */
+    struct eng_sync_env senv = {.cfg = &cfg, .keys = keys};
+    /* SYNC_DISPATCHER=off: jobs are queued but not run (tests of the producers, maintenance) */
+    if (cfg.sync_dispatch) {
+        orch = eng_orch_start(&senv, workers, cfg.workers, &err);
+        if (orch == NULL)
+            goto out;
+    }
+    api.orch = orch;
+    struct eng_ingest_opts ingest_opts;
+    if (eng_ingest_env(&ingest_opts, &err) != 0 ||
+        eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
+        goto out;
+    struct eng_httpd_opts hopts = {
+        .host = cfg.api_bind, /* API_HOST, resolved by the configuration */
+        .port = cfg.api_port,
+        .max_body = cfg.max_body_bytes,
+        .threads = 2,
+        .handler = eng_api_handle,
+        .app = &api,
+    };
+    if (eng_httpd_start(&hopts, &httpd, &err) != 0)
+        goto out;
+    if (eng_whh_timer_start(&cfg, keys, workers, &whh, &err) != 0) /* WEBHOOK_CHECK_INTERVAL_S */
+        goto out;
+
+    if (cfg.api_token == NULL)
+        eng_logf(ENG_LOG_WARN, "API_TOKEN is not set: only tenant tokens (tallysync token "
+                               "create) can use the API");
+    char port[16];
+    snprintf(port, sizeof port, "%d", eng_httpd_port(httpd));
+    eng_log_kv(
+        ENG_LOG_INFO, NULL, NULL, "listening",
+        (const char *const[]){"host", cfg.api_host, "address", cfg.api_bind, "port", port, NULL});
+    int sig = 0;
+    sigdelset(&set, SIGPIPE);
+    sigwait(&set, &sig);
+    eng_log_kv(ENG_LOG_INFO, NULL, NULL, "stopping",
+               (const char *const[]){"signal", sig == SIGINT ? "SIGINT" : "SIGTERM", NULL});
+    status = 0;
+
+out:
+    if (status != 0)
+        fprintf(stderr, "tallysync serve: %s\n", err.msg);
+    eng_orch_stop(orch);     /* jobs give their work back before the workers stop */
+    eng_whh_timer_stop(whh); /* submits to the workers: stopped first */
+    eng_workers_stop(workers);
+    eng_whh_timer_free(whh);
+    eng_httpd_stop(httpd); /* the ingest writer still answers the webhooks it holds meanwhile */
+    eng_ingest_stop(api.ingest);
+    eng_scripts_free(scripts);
+    eng_api_fini(&api);
+    eng_keyring_free(keys);
+    eng_config_free(&cfg);
+    return status;
+}

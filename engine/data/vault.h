@@ -1,0 +1,181 @@
+/*
+ * vault.h - the encrypted credential vault: a keyring read from INTEGRATION_ENCRYPTION_KEY
+ * (+ _PREVIOUS), and the rows of integration_credentials sealed with AES-256-GCM under it.
+ * Owns: the keyring's single heap block (keys and ids, wiped on free) and the secret buffers it
+ * hands out (freed with eng_vault_free_secret, which wipes them). Must not: write a key or a
+ * secret value, even partially, into a struct eng_err, a log line or the database in clear.
+ *
+ * Row format (version 1): ciphertext = nonce(12) || AES-256-GCM(secret_json) || tag(16), sealed
+ * by eng_crypto_seal under the key named by the key_id column, with the associated data
+ *     "tallysync-cred-v1" NUL tenant_id NUL platform NUL key_id
+ * (tenant ids and platforms cannot contain NUL, so the layout is unambiguous): a row copied to
+ * another tenant or platform, or relabelled with another key id, does not decrypt.
+ * A key id is the first 16 lowercase hex digits of SHA-256("tallysync key id" NUL key): stable,
+ * and reveals nothing useful about the key.
+ */
+#ifndef ENG_VAULT_H
+#define ENG_VAULT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/err.h"
+#include "adapt/store.h"
+
+#define ENG_KEYRING_ID_LEN 16 /* hex digits of a key id (plus a NUL: char id[17]) */
+
+struct eng_keyring; /* the current key (encrypts and decrypts) + older keys (decrypt only) */
+
+/* ---- keyring ---- */
+
+/* Build a keyring from base64 text. current_b64: standard base64 of exactly 32 bytes,
+ * surrounding whitespace ignored. previous_csv (may be NULL or empty): comma-separated older
+ * keys, same format, empty items ignored, duplicates of an earlier key dropped. Errors are
+ * ENG_EINVAL and name INTEGRATION_ENCRYPTION_KEY / INTEGRATION_ENCRYPTION_KEY_PREVIOUS (entry N):
+ * "... is not set: generate one with `tallysync keygen`" (NULL or blank current key),
+ * "... must be base64 of 32 bytes (got N bytes)", "... is not valid base64"; ENG_ENOMEM.
+ * On success *out is owned by the caller (eng_keyring_free); on failure *out is NULL. */
+int eng_keyring_parse(const char *current_b64, const char *previous_csv, struct eng_keyring **out,
+                      struct eng_err *err);
+/* The same, with the names used in error messages given by the caller (e.g. the variable
+ * named by `rotate-key --new-key-env NAME`). previous_name may be NULL when previous_csv is. */
+int eng_keyring_parse_named(const char *current_name, const char *current_b64,
+                            const char *previous_name, const char *previous_csv,
+                            struct eng_keyring **out, struct eng_err *err);
+/* eng_keyring_parse(getenv("INTEGRATION_ENCRYPTION_KEY"),
+ *                   getenv("INTEGRATION_ENCRYPTION_KEY_PREVIOUS"), out, err). */
+int eng_keyring_from_env(struct eng_keyring **out, struct eng_err *err);
+/* Id of the current key: 16 lowercase hex digits, NUL-terminated, owned by kr. */
+const char *eng_keyring_current_id(const struct eng_keyring *kr);
+/* Number of keys (1 + distinct previous keys). */
+size_t eng_keyring_count(const struct eng_keyring *kr);
+/* 1 when kr holds a key with this id (current or previous). */
+int eng_keyring_has(const struct eng_keyring *kr, const char *key_id);
+/* Wipe every key and free kr. NULL is fine. */
+void eng_keyring_free(struct eng_keyring *kr);
+
+/* ---- rows of integration_credentials ---- */
+
+/* Upsert the (tenant, platform) row: ciphertext = seal of secret_json[0..len) under the current
+ * key (fresh random nonce), key_id, public_fields = public_json (a JSON object of non-secret
+ * values; NULL means "{}"), external_account_id (NULL clears it), is_active = 1,
+ * status = 'untested' with last_test_* cleared, updated_at = now; a replaced row's token_version
+ * is bumped and its refresh lease cleared (a refresh in flight then cannot overwrite it).
+ * ENG_EINVAL for an empty tenant or platform or public_json that is not a JSON object; store errors
+ * (ENG_EBUSY, ENG_EIO...). */
+int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                  const char *platform, const char *secret_json, size_t len,
+                  const char *public_json, const char *external_account_id, struct eng_err *err);
+
+/* Decrypt the active (tenant, platform) row. *secret_json (NUL-terminated, *len bytes without
+ * the NUL) is owned by the caller, who releases it with eng_vault_free_secret(*secret_json,
+ * *len). public_json (may be NULL) receives the public_fields text, owned by the caller (free).
+ * ENG_ENOTFOUND when there is no active row; ENG_EAUTH "stored credentials for <platform>
+ * cannot be decrypted with the configured keys (key id <id>)" when the row's key is not in kr or
+ * the tag does not verify. On failure the outputs are NULL / 0. */
+int eng_vault_get(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                  const char *platform, char **secret_json, size_t *len, char **public_json,
+                  struct eng_err *err);
+/* eng_vault_get that also answers the row's token_version (see "token rotation" below) in
+ * *version (may be NULL), read in the same statement as the ciphertext. */
+int eng_vault_get_versioned(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                            const char *platform, char **secret_json, size_t *len,
+                            char **public_json, int64_t *version, struct eng_err *err);
+/* Wipe len bytes (and the NUL after them) at p, then free it. NULL is fine. */
+void eng_vault_free_secret(char *p, size_t len);
+
+/* Delete the (tenant, platform) row, active or not. ENG_ENOTFOUND when there was none. */
+int eng_vault_delete(struct eng_store *st, const char *tenant, const char *platform,
+                     struct eng_err *err);
+
+/* Record a connection test of the active row: status 'connected' (ok != 0) or 'error',
+ * last_test_at = now, last_test_ok, last_test_message (may be NULL; the caller makes sure it
+ * carries no secret). ENG_ENOTFOUND when there is no active row. */
+int eng_vault_set_status(struct eng_store *st, const char *tenant, const char *platform, int ok,
+                         const char *message, struct eng_err *err);
+
+#define ENG_VAULT_REFRESH_WARN_DAYS 14 /* status warns this long before a refresh token dies */
+
+/* Append to out the status of one platform as a JSON object, or (platform == NULL) a JSON array
+ * of the tenant's active rows ordered by platform:
+ *   {"platform":"woocommerce","configured":true,"keyId":"0123456789abcdef",
+ *    "status":"untested","lastTestAt":null,"lastTestOk":null,"lastTestMessage":null,
+ *    "updatedAt":"2026-01-15T09:30:00.000Z","fields":{...public_fields...},
+ *    "accessTokenExpiresAt":null,"refreshTokenExpiresAt":null,"warnings":[]}
+ * accessTokenExpiresAt / refreshTokenExpiresAt are the public fields access_token_expires_at /
+ * refresh_token_expires_at of OAuth connectors (null otherwise). warnings lists
+ *   {"code":"refresh_token_expiring","message":...,"expiresAt":...} within
+ *     ENG_VAULT_REFRESH_WARN_DAYS days of refresh_token_expires_at,
+ *   {"code":"refresh_token_expired",...} after it,
+ *   {"code":"reconnect_required","message":...} when a refresh was refused (status 'expired').
+ * A platform without an active row gives configured false, keyId/status/lastTest* /updatedAt
+ * and the expiry times null, fields {} and warnings [] (not an error). Never includes the
+ * ciphertext. Needs no keyring. */
+int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *platform,
+                          struct eng_buf *out, struct eng_err *err);
+
+/* eng_vault_status_json plus, when kr is not NULL, a warning on each row sealed under a key id
+ * that kr does not hold: {"code":"key_mismatch","message":...} naming the key ids only. */
+int eng_vault_status_json_keys(struct eng_store *st, const struct eng_keyring *kr,
+                               const char *tenant, const char *platform, struct eng_buf *out,
+                               struct eng_err *err);
+
+/* Does kr open what is stored? For each key id among the active rows (every tenant), the row
+ * with the smallest id is opened and wiped at once. 0 with msg "" when every key id opens; 1
+ * with msg (size bytes, truncated) naming per key id the rows, one example (platform, tenant),
+ * the id and why (not in kr, or in kr but the tag fails), then what to do - never a key. < 0
+ * with err on a store failure. (vault_check.c) */
+int eng_vault_check_keys(struct eng_store *st, const struct eng_keyring *kr, char *msg, size_t size,
+                         struct eng_err *err);
+
+/* ---- token rotation (OAuth connectors: one refresher per row, newest tokens win) ----
+ * Every row has a token_version, bumped by each write of its sealed part (eng_vault_put,
+ * eng_vault_put_tokens), and a refresh lease (owner id + expiry, schema/0005). A refresher takes
+ * the lease for the version it holds, refreshes at the remote system, then stores the new tokens
+ * with eng_vault_put_tokens, which writes only over that same version (compare-and-swap) and
+ * frees the lease in the same UPDATE. A lease lapses by itself, so a crashed holder blocks the
+ * others only until then. Times are the database's clock (engines sharing it agree). */
+
+/* Take the lease of the active (tenant, platform) row for `owner` (1-64 chars, unique per
+ * holder) for lease_ms (clamped to 1 s .. 10 min), in one UPDATE, only when the row is still at
+ * `version` and the lease is free, lapsed or already owner's. Answers 1 when taken; 0 when not,
+ * with *current (may be NULL) = the row's version (== version: another holder has the lease;
+ * != version: newer tokens are stored, read them instead of refreshing). ENG_ENOTFOUND when
+ * there is no active row; store errors (ENG_EBUSY...). */
+int eng_vault_lease_take(struct eng_store *st, const char *tenant, const char *platform,
+                         const char *owner, int64_t version, long long lease_ms, int64_t *current,
+                         struct eng_err *err);
+
+/* Free owner's lease (nothing when another holds it or it lapsed). expired_message != NULL
+ * also records that the remote system refused the refresh token: status 'expired',
+ * last_test_ok 0, last_test_message = expired_message (the caller makes sure it carries no
+ * secret), so the status warns "reconnect_required". ENG_ENOTFOUND when there is no row. */
+int eng_vault_lease_release(struct eng_store *st, const char *tenant, const char *platform,
+                            const char *owner, const char *expired_message, struct eng_err *err);
+
+/* Store a refreshed secret: like eng_vault_put's seal of secret_json[0..len) with public_json
+ * and external_account_id, but only over the active row still at `expected` version, in one
+ * UPDATE that also bumps token_version (*new_version, may be NULL), frees owner's lease (owner
+ * may be NULL) and keeps the row's status. ENG_EEXIST "newer credentials ... are stored" when
+ * the row moved past `expected` (or is gone): nothing is written, the caller reads the stored
+ * ones instead. ENG_EINVAL for public_json that is not a JSON object; store errors. */
+int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                         const char *platform, int64_t expected, const char *owner,
+                         const char *secret_json, size_t len, const char *public_json,
+                         const char *external_account_id, int64_t *new_version,
+                         struct eng_err *err);
+
+/* ---- rotation ---- */
+
+/* Re-encrypt every row of integration_credentials (every tenant, active or not) under the key
+ * new_key_b64 (same format as INTEGRATION_ENCRYPTION_KEY), in one BEGIN IMMEDIATE transaction:
+ * each row is opened with the key its key_id names (from kr, or the new key itself, so rows
+ * already under the new key are simply re-sealed and a second run is harmless) and sealed again
+ * with a fresh nonce, the new key id in its associated data and key_id column. A row that cannot
+ * be opened rolls everything back: ENG_EAUTH naming its tenant, platform and key id.
+ * *rows (may be NULL) = rows re-encrypted; new_id (may be NULL) = the new key's id. */
+int eng_vault_rotate(struct eng_store *st, const struct eng_keyring *kr, const char *new_key_b64,
+                     int *rows, char new_id[ENG_KEYRING_ID_LEN + 1], struct eng_err *err);
+
+#endif

@@ -1,0 +1,300 @@
+/*
+ * orchestrator.c - the dispatcher: one thread that claims due jobs from the durable queue
+ * (engine/data/queue.h) and submits each to the worker pool, never more than `slots` at once, so HTTP
+ * threads never wait on a run. Each claim has its own lease owner, so a worker that lost its lease
+ * can tell. The worker applies the job's outcome (complete, back off, dead, give back).
+ * Owns: the thread, its store connection, the in-flight count. Must not: run Lua, or let a task
+ * outlive eng_orch_stop.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/log.h"
+#include "flow/sync.h"
+
+#define ORCH_IDLE_MS  500   /* poll when nothing is due (due times pass without a notify) */
+#define ORCH_SCHED_MS 1000  /* schedules are checked about once a second */
+#define ORCH_RETRY_MS 15000 /* failures due for an automatic retry, about every 15 s */
+
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Due schedules become runs, due failures become retry jobs (on the dispatcher's thread). */
+static void orch_housekeeping(struct eng_store *st, long long *last_sched, long long *last_retry)
+{
+    struct eng_err err = {0};
+    long long now = mono_ms();
+    if (now - *last_sched >= ORCH_SCHED_MS) {
+        *last_sched = now;
+        int started = 1;
+        for (int i = 0; i < 20 && started; i++)
+            if (eng_scheduler_tick(st, &started, &err) != 0) {
+                eng_logf(ENG_LOG_WARN, "sync: the schedules could not be checked: %s", err.msg);
+                break;
+            }
+    }
+    if (now - *last_retry >= ORCH_RETRY_MS) {
+        *last_retry = now;
+        int queued = 0;
+        if (eng_sync_retry_due(st, &queued, &err) != 0)
+            eng_logf(ENG_LOG_WARN, "sync: due retries could not be queued: %s", err.msg);
+    }
+}
+
+struct eng_orch {
+    struct eng_sync_env env;
+    atomic_int stopping;
+    struct eng_workers *w;
+    int slots, inflight;
+    int bulk_max, bulk_inflight; /* bulk runs never take every slot: records keep a lane */
+    int wake;
+    unsigned long long seq;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int started;
+};
+
+struct job_task {
+    struct eng_task task; /* first: the pool hands this pointer back */
+    struct eng_orch *o;
+    struct eng_job job;
+    char owner[64];
+    int bulk;
+};
+
+/* A job queued by a webhook delivery settles that delivery's audit row: processed when the job
+ * is done, failed when it is dead. A failure here costs the audit status only. */
+static void job_settle_event(struct eng_store *st, long long job_id, const char *status)
+{
+    static const char sql[] =
+        "UPDATE webhook_events SET status = ?2, processed_at = strftime('%Y-%m-%dT%H:%M:%fZ', "
+        "'now') WHERE id = (SELECT webhook_event_id FROM sync_queue WHERE id = ?1) "
+        "AND status IN ('received', 'queued')";
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
+    if (rc == 0)
+        rc = eng_store_bind_int64(s, 1, job_id);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 2, status, strlen(status));
+    if (rc == 0)
+        rc = eng_store_step(s, &err);
+    eng_store_finalize(s);
+    if (rc < 0)
+        eng_logf(ENG_LOG_WARN, "sync: cannot mark the webhook event of job %lld %s: %s", job_id,
+                 status, err.msg);
+}
+
+static void job_task_run(struct eng_task *t, struct eng_vm *vm)
+{
+    struct job_task *jt = (struct job_task *)t;
+    struct eng_orch *o = jt->o;
+    struct eng_err err = {0};
+    struct eng_store *st = eng_store_thread(o->env.cfg->database_url, &err);
+    if (st == NULL) {
+        eng_logf(ENG_LOG_ERROR, "sync: a worker cannot open the store: %s", err.msg);
+        return; /* the lease expires and the job is taken again */
+    }
+    enum eng_sync_outcome out = ENG_SYNC_GIVE_BACK;
+    if (vm != NULL && !atomic_load(&o->stopping))
+        out = eng_sync_execute(vm, st, &o->env, &jt->job, jt->owner, &err);
+    struct eng_err qerr = {0};
+    int rc = 0, dead = 0;
+    switch (out) {
+    case ENG_SYNC_DONE:
+        rc = eng_queue_complete(st, jt->job.id, jt->owner, &qerr);
+        break;
+    case ENG_SYNC_RETRY:
+    case ENG_SYNC_FATAL:
+        rc =
+            eng_queue_fail(st, jt->job.id, jt->owner, err.msg, out == ENG_SYNC_RETRY, &dead, &qerr);
+        eng_log_kv(dead ? ENG_LOG_ERROR : ENG_LOG_WARN, jt->job.tenant, jt->job.run_id,
+                   dead ? "sync job dead" : "sync job will be retried",
+                   (const char *const[]){"kind", jt->job.kind, "error", err.msg, NULL});
+        break;
+    case ENG_SYNC_GIVE_BACK:
+        rc = eng_queue_release(st, jt->job.id, jt->owner, 0, &qerr);
+        break;
+    case ENG_SYNC_LOST:
+        break;
+    }
+    if (rc != 0 && rc != ENG_ENOTFOUND)
+        eng_logf(ENG_LOG_ERROR, "sync: cannot record the end of job %lld: %s",
+                 (long long)jt->job.id, qerr.msg);
+    else if (rc == 0 && (out == ENG_SYNC_DONE || dead))
+        job_settle_event(st, (long long)jt->job.id, dead ? "failed" : "processed");
+}
+
+static void job_task_done(struct eng_task *t)
+{
+    struct job_task *jt = (struct job_task *)t;
+    struct eng_orch *o = jt->o;
+    int bulk = jt->bulk;
+    eng_job_clear(&jt->job);
+    free(jt);
+    pthread_mutex_lock(&o->mu);
+    o->inflight--;
+    o->bulk_inflight -= bulk;
+    o->wake = 1; /* a slot is free: claim again at once */
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+}
+
+static void orch_wait(struct eng_orch *o, long long ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&o->mu);
+    while (!o->wake && !atomic_load(&o->stopping)) {
+        if (pthread_cond_timedwait(&o->cv, &o->mu, &ts) != 0)
+            break;
+    }
+    o->wake = 0;
+    pthread_mutex_unlock(&o->mu);
+}
+
+static void *orch_main(void *arg)
+{
+    struct eng_orch *o = arg;
+    struct eng_err err = {0};
+    struct eng_store *st = NULL;
+    while (!atomic_load(&o->stopping) && st == NULL) {
+        if (eng_store_open(o->env.cfg->database_url, &st, &err) != 0) {
+            eng_logf(ENG_LOG_ERROR, "sync: the dispatcher cannot open the store: %s", err.msg);
+            orch_wait(o, 2000);
+        }
+    }
+    long long last_sched = 0, last_retry = mono_ms();
+    while (!atomic_load(&o->stopping)) {
+        if (st != NULL)
+            orch_housekeeping(st, &last_sched, &last_retry);
+        pthread_mutex_lock(&o->mu);
+        int full = o->inflight >= o->slots;
+        int min_priority = o->bulk_inflight >= o->bulk_max ? ENG_QUEUE_LANE_BULK + 1 : INT_MIN;
+        pthread_mutex_unlock(&o->mu);
+        if (full) {
+            orch_wait(o, ORCH_IDLE_MS);
+            continue;
+        }
+        struct job_task *jt = calloc(1, sizeof *jt);
+        if (jt == NULL) {
+            orch_wait(o, ORCH_IDLE_MS);
+            continue;
+        }
+        snprintf(jt->owner, sizeof jt->owner, "engine-%ld-%llu", (long)getpid(), ++o->seq);
+        int rc =
+            eng_queue_claim_min(st, jt->owner, ENG_SYNC_LEASE_MS, min_priority, &jt->job, &err);
+        if (rc <= 0) {
+            if (rc < 0)
+                eng_logf(ENG_LOG_WARN, "sync: claiming a job failed: %s", err.msg);
+            free(jt);
+            orch_wait(o, ORCH_IDLE_MS);
+            continue;
+        }
+        jt->o = o;
+        jt->bulk = jt->job.priority <= ENG_QUEUE_LANE_BULK;
+        jt->task.run = job_task_run;
+        jt->task.done = job_task_done;
+        pthread_mutex_lock(&o->mu);
+        o->inflight++;
+        o->bulk_inflight += jt->bulk;
+        pthread_mutex_unlock(&o->mu);
+        if (eng_workers_submit(o->w, &jt->task) != 0) {
+            int bulk = jt->bulk;
+            eng_queue_release(st, jt->job.id, jt->owner, 1000, NULL);
+            eng_job_clear(&jt->job);
+            free(jt);
+            pthread_mutex_lock(&o->mu);
+            o->inflight--;
+            o->bulk_inflight -= bulk;
+            pthread_mutex_unlock(&o->mu);
+            orch_wait(o, ORCH_IDLE_MS);
+        }
+    }
+    eng_store_close(st);
+    return NULL;
+}
+
+struct eng_orch *eng_orch_start(const struct eng_sync_env *env, struct eng_workers *w, int slots,
+                                struct eng_err *err)
+{
+    struct eng_store *st = NULL;
+    int jobs = 0;
+    if (eng_store_open(env->cfg->database_url, &st, err) != 0)
+        return NULL;
+    int rc = eng_sync_recover(st, &jobs, err);
+    eng_store_close(st);
+    if (rc != 0)
+        return NULL;
+    if (jobs > 0) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", jobs);
+        eng_log_kv(ENG_LOG_INFO, NULL, NULL, "sync jobs interrupted by a stop resume",
+                   (const char *const[]){"jobs", n, NULL});
+    }
+    struct eng_orch *o = calloc(1, sizeof *o);
+    if (o == NULL) {
+        eng_err_set(err, ENG_ENOMEM, "out of memory starting the dispatcher");
+        return NULL;
+    }
+    o->env = *env;
+    o->env.stopping = &o->stopping;
+    o->w = w;
+    o->slots = slots > 0 ? slots : 1;
+    o->bulk_max = o->slots > 1 ? o->slots - 1 : 1;
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->cv, NULL);
+    if (pthread_create(&o->th, NULL, orch_main, o) != 0) {
+        pthread_cond_destroy(&o->cv);
+        pthread_mutex_destroy(&o->mu);
+        free(o);
+        eng_err_set(err, ENG_EIO, "cannot start the dispatcher thread");
+        return NULL;
+    }
+    o->started = 1;
+    return o;
+}
+
+void eng_orch_notify(struct eng_orch *o)
+{
+    if (o == NULL)
+        return;
+    pthread_mutex_lock(&o->mu);
+    o->wake = 1;
+    pthread_cond_broadcast(&o->cv);
+    pthread_mutex_unlock(&o->mu);
+}
+
+void eng_orch_stop(struct eng_orch *o)
+{
+    if (o == NULL)
+        return;
+    atomic_store(&o->stopping, 1);
+    eng_orch_notify(o);
+    if (o->started)
+        pthread_join(o->th, NULL);
+    /* jobs in flight see `stopping` between pages and give their work back */
+    pthread_mutex_lock(&o->mu);
+    while (o->inflight > 0)
+        pthread_cond_wait(&o->cv, &o->mu);
+    pthread_mutex_unlock(&o->mu);
+    pthread_cond_destroy(&o->cv);
+    pthread_mutex_destroy(&o->mu);
+    free(o);
+}

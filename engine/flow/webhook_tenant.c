@@ -1,0 +1,269 @@
+/*
+ * webhook_tenant.c - which tenant a WooCommerce delivery belongs to, decided by whose webhook
+ * secret signs it. A tenant's secret is the optional webhook_secret field sealed in the vault;
+ * opening it costs an AES-GCM decryption, so opened secrets are cached in memory per tenant and
+ * keyed by the row's ciphertext: any change to the row (new credentials, rotation) re-seals it
+ * with a fresh nonce, so a stale entry can never match.
+ * Owns: the cache and its copies of secrets (wiped when replaced or freed). Must not: log,
+ * return or store a secret; hold the cache lock while hashing a body.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapt/crypto.h"
+#include "base/log.h"
+#include "adapt/store.h"
+#include "data/vault.h"
+#include "webhook/webhook.h"
+#include "webhook/webhook_json.h"
+
+#define WH_CACHE_SLOTS 256
+#define WH_SECRET_MAX  512
+#define WH_CANDIDATES  4
+
+struct wh_slot {
+    char tenant[ENG_WH_ID_MAX + 1];
+    unsigned char ct_digest[ENG_CRYPTO_SHA256_LEN]; /* SHA-256 of the row's ciphertext */
+    char *secret;                                   /* NULL: the row has no webhook_secret */
+    size_t len;
+    int used;
+};
+
+struct eng_wh_secrets {
+    pthread_mutex_t mu;
+    struct wh_slot slot[WH_CACHE_SLOTS];
+};
+
+struct eng_wh_secrets *eng_wh_secrets_new(void)
+{
+    struct eng_wh_secrets *c = calloc(1, sizeof *c);
+    if (c != NULL)
+        pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+static void wh_slot_clear(struct wh_slot *s)
+{
+    if (s->secret != NULL) {
+        eng_crypto_wipe(s->secret, s->len);
+        free(s->secret);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+void eng_wh_secrets_free(struct eng_wh_secrets *c)
+{
+    if (c == NULL)
+        return;
+    for (int i = 0; i < WH_CACHE_SLOTS; i++)
+        wh_slot_clear(&c->slot[i]);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static unsigned wh_hash(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % WH_CACHE_SLOTS;
+}
+
+/* Copy the cached secret of (tenant, digest) into out; 1 found (out_len = -1 stays when the row
+ * has none), 0 not cached. */
+static int wh_cache_get(struct eng_wh_secrets *c, const char *tenant, const unsigned char *dg,
+                        char *out, long *out_len)
+{
+    int found = 0;
+    pthread_mutex_lock(&c->mu);
+    struct wh_slot *s = &c->slot[wh_hash(tenant)];
+    if (s->used && strcmp(s->tenant, tenant) == 0 &&
+        memcmp(s->ct_digest, dg, sizeof s->ct_digest) == 0) {
+        found = 1;
+        *out_len = -1;
+        if (s->secret != NULL) {
+            memcpy(out, s->secret, s->len);
+            *out_len = (long)s->len;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    return found;
+}
+
+static void wh_cache_put(struct eng_wh_secrets *c, const char *tenant, const unsigned char *dg,
+                         const char *secret, long len)
+{
+    char *copy = NULL;
+    if (len >= 0) {
+        copy = malloc((size_t)len + 1);
+        if (copy == NULL)
+            return;
+        memcpy(copy, secret, (size_t)len);
+        copy[len] = '\0';
+    }
+    pthread_mutex_lock(&c->mu);
+    struct wh_slot *s = &c->slot[wh_hash(tenant)];
+    wh_slot_clear(s);
+    snprintf(s->tenant, sizeof s->tenant, "%.64s", tenant);
+    memcpy(s->ct_digest, dg, sizeof s->ct_digest);
+    s->secret = copy;
+    s->len = len >= 0 ? (size_t)len : 0;
+    s->used = 1;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The webhook_secret of tenant's stored WooCommerce credentials, into out[WH_SECRET_MAX]:
+ * its length, -1 when the row has none (or cannot be opened: logged), or a store error. */
+static long wh_tenant_secret(struct eng_wh_secrets *c, struct eng_store *st,
+                             const struct eng_keyring *keys, const char *tenant,
+                             const unsigned char *dg, char *out)
+{
+    long len = -1;
+    if (wh_cache_get(c, tenant, dg, out, &len))
+        return len;
+    char *secret = NULL, *pub = NULL;
+    size_t slen = 0;
+    struct eng_err err = {0};
+    int rc = keys != NULL
+                 ? eng_vault_get(st, keys, tenant, "woocommerce", &secret, &slen, &pub, &err)
+                 : ENG_ENOTFOUND;
+    free(pub);
+    if (rc == ENG_EAUTH) {
+        eng_log_kv(ENG_LOG_WARN, tenant, NULL, "webhook: cannot open the stored credentials",
+                   (const char *const[]){"platform", "woocommerce", "detail", err.msg, NULL});
+        return -1; /* not cached: a key fix must be picked up */
+    }
+    if (rc != 0)
+        return rc == ENG_ENOTFOUND ? -1 : rc;
+    struct eng_wjson doc;
+    char msg[64];
+    if (eng_wjson_parse(&doc, secret, slen, msg, sizeof msg) == 0) {
+        int t = eng_wjson_get(&doc, 0, "webhook_secret");
+        if (t >= 0 && eng_wjson_text(&doc, t, 0, out, WH_SECRET_MAX) == 0)
+            len = (long)eng_wh_wp_secret_decode(out, strlen(out));
+    }
+    eng_wjson_free(&doc);
+    eng_vault_free_secret(secret, slen);
+    wh_cache_put(c, tenant, dg, out, len);
+    return len;
+}
+
+struct wh_cand {
+    char tenant[ENG_WH_ID_MAX + 1];
+    unsigned char dg[ENG_CRYPTO_SHA256_LEN];
+    int has_row;
+};
+
+/* Append the rows of sql (?1 = arg) as candidates. Store errors are returned. */
+static int wh_candidates(struct eng_store *st, const char *sql, const char *arg,
+                         struct wh_cand *cand, int *n, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc == 0)
+        rc = eng_store_bind_text(s, 1, arg, strlen(arg));
+    while (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+        rc = 0;
+        size_t tl, cl;
+        const char *t = eng_store_column_text(s, 0, &tl);
+        const void *ct = eng_store_column_blob(s, 1, &cl);
+        if (t == NULL || tl > ENG_WH_ID_MAX || *n >= WH_CANDIDATES)
+            continue;
+        int dup = 0;
+        for (int i = 0; i < *n; i++)
+            dup |= strcmp(cand[i].tenant, t) == 0;
+        if (dup)
+            continue;
+        struct wh_cand *c = &cand[(*n)++];
+        memcpy(c->tenant, t, tl + 1);
+        eng_crypto_sha256(ct, cl, c->dg, NULL);
+        c->has_row = 1;
+    }
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+int eng_wh_woo_tenant(struct eng_wh_secrets *c, struct eng_store *st,
+                      const struct eng_keyring *keys, const char *source_norm,
+                      const char *hint_tenant, const char *default_secret, const char *signature,
+                      const char *body, size_t len, char tenant[ENG_WH_ID_MAX + 1],
+                      struct eng_err *err)
+{
+    struct wh_cand cand[WH_CANDIDATES + 2];
+    int n = 0, rc = 0;
+    memset(cand, 0, sizeof cand);
+    if (source_norm != NULL && *source_norm != '\0')
+        rc = wh_candidates(st,
+                           "SELECT tenant_id, ciphertext FROM integration_credentials WHERE "
+                           "platform = 'woocommerce' AND is_active = 1 AND "
+                           "external_account_id = ?1 ORDER BY tenant_id LIMIT 4",
+                           source_norm, cand, &n, err);
+    int by_url = n;
+    if (rc == 0 && hint_tenant != NULL && *hint_tenant != '\0') {
+        int before = n;
+        rc = wh_candidates(st,
+                           "SELECT tenant_id, ciphertext FROM integration_credentials WHERE "
+                           "platform = 'woocommerce' AND is_active = 1 AND tenant_id = ?1",
+                           hint_tenant, cand, &n, err);
+        if (rc == 0 && n == before && strcmp(hint_tenant, "default") == 0 && n < WH_CANDIDATES) {
+            snprintf(cand[n].tenant, sizeof cand[n].tenant, "default");
+            n++; /* the default tenant without stored credentials: its env secret */
+        }
+    }
+    if (rc == 0 && by_url == 0) {
+        int seen = 0;
+        for (int i = 0; i < n; i++)
+            seen |= strcmp(cand[i].tenant, "default") == 0;
+        if (!seen) {
+            rc = wh_candidates(st,
+                               "SELECT tenant_id, ciphertext FROM integration_credentials WHERE "
+                               "platform = 'woocommerce' AND is_active = 1 AND tenant_id = ?1",
+                               "default", cand, &n, err);
+            seen = 0;
+            for (int i = 0; i < n; i++)
+                seen |= strcmp(cand[i].tenant, "default") == 0;
+            if (rc == 0 && !seen) {
+                snprintf(cand[n].tenant, sizeof cand[n].tenant, "default");
+                n++;
+            }
+        }
+    }
+    if (rc != 0)
+        return rc;
+
+    char *secret = malloc(WH_SECRET_MAX);
+    if (secret == NULL)
+        return eng_err_set(err, ENG_ENOMEM, "out of memory checking a webhook");
+    int found = 0;
+    for (int i = 0; i < n && !found; i++) {
+        long sl = -1;
+        if (cand[i].has_row) {
+            sl = wh_tenant_secret(c, st, keys, cand[i].tenant, cand[i].dg, secret);
+            if (sl < -1) {
+                rc = (int)sl;
+                break;
+            }
+        }
+        if (sl < 0 && strcmp(cand[i].tenant, "default") == 0 && default_secret != NULL &&
+            *default_secret != '\0') {
+            sl = (long)strlen(default_secret);
+            if (sl >= WH_SECRET_MAX)
+                sl = -1;
+            else {
+                memcpy(secret, default_secret, (size_t)sl + 1);
+                sl = (long)eng_wh_wp_secret_decode(secret, (size_t)sl);
+            }
+        }
+        if (sl >= 0 && eng_wh_signature_ok(signature, secret, (size_t)sl, body, len)) {
+            found = 1;
+            memcpy(tenant, cand[i].tenant, strlen(cand[i].tenant) + 1);
+        }
+        eng_crypto_wipe(secret, WH_SECRET_MAX);
+    }
+    free(secret);
+    if (rc != 0)
+        return rc;
+    return found ? 0 : ENG_EAUTH;
+}

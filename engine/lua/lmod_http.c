@@ -1,0 +1,694 @@
+/*
+ * lmod_http.c - engine.http: outbound HTTP(S) for connector scripts, on eng_httpc (httpc.h).
+ * Owns: this VM's eng_httpc handle (a userdata anchored in the registry, freed by __gc at
+ * lua_close) and each call's response buffers (a userdata box, so a raise cannot leak them).
+ * Must not: raise for failures of the world (they return nil, message, code), put request
+ * headers into any message, hold C heap across a call that can raise, or offer a way to turn
+ * TLS verification off.
+ */
+#include "lua/lmods.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <lauxlib.h>
+
+#include "adapt/httpc.h"
+#include "lua/json.h"
+#include "lua/vm.h"
+
+#define HTTP_CLIENT_MT   "engine.http.client"
+#define HTTP_BOX_MT      "engine.http.response_buffer"
+#define HTTP_MAX_HEADERS 200
+#define HTTP_MAX_METHOD  16
+
+static const char http_key_client = 'c'; /* registry[&key] = this VM's client userdata */
+
+struct http_client {
+    struct eng_httpc *h; /* NULL until first use, and after __gc */
+};
+
+struct http_box {
+    struct eng_httpc_resp r;
+};
+
+/* One query pair, pointing into strings anchored in a private table on the stack. */
+struct http_pair {
+    const char *k, *v;
+    size_t kl, vl;
+    size_t order; /* keeps array values in their order under qsort */
+};
+
+/* {====================== userdata plumbing ====================== */
+
+/* [-1, +0, -] __gc and __close of the client. */
+static int http_client_close(lua_State *L)
+{
+    struct http_client *c = luaL_checkudata(L, 1, HTTP_CLIENT_MT);
+    eng_httpc_free(c->h);
+    c->h = NULL;
+    return 0;
+}
+
+/* [-1, +0, -] __gc and __close of a response box. */
+static int http_box_close(lua_State *L)
+{
+    struct http_box *b = luaL_checkudata(L, 1, HTTP_BOX_MT);
+    eng_httpc_resp_clear(&b->r);
+    return 0;
+}
+
+/* This VM's curl handle, created on first use. Pushes the client userdata that owns it.
+ * Returns NULL (err filled) when libcurl cannot give a handle. [-0, +1, m] */
+static struct eng_httpc *http_client(lua_State *L, struct eng_err *err)
+{
+    struct http_client *c;
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &http_key_client) == LUA_TUSERDATA) {
+        c = lua_touserdata(L, -1);
+        if (c->h != NULL)
+            return c->h;
+    } else {
+        lua_pop(L, 1);
+        eng_lmod_handle_mt(L, HTTP_CLIENT_MT, http_client_close, "engine.http internal");
+        c = lua_newuserdatauv(L, sizeof *c, 0);
+        c->h = NULL;
+        luaL_setmetatable(L, HTTP_CLIENT_MT); /* finalizable before it owns anything */
+        lua_pushvalue(L, -1);
+        lua_rawsetp(L, LUA_REGISTRYINDEX, &http_key_client);
+    }
+    c->h = eng_httpc_new(err); /* owned by the userdata from here on; nothing raises between */
+    return c->h;
+}
+
+/* }====================== */
+
+/* {====================== URL encoding ====================== */
+
+static int http_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static size_t http_enc_len(const char *s, size_t n)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += http_unreserved((unsigned char)s[i]) ? 1 : 3;
+    return len;
+}
+
+static char *http_enc(char *d, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (http_unreserved(c)) {
+            *d++ = (char)c;
+        } else {
+            *d++ = '%';
+            *d++ = hex[c >> 4];
+            *d++ = hex[c & 15];
+        }
+    }
+    return d;
+}
+
+/* http.urlencode(s) -> string
+ * Percent-encodes everything but RFC 3986 unreserved characters (space becomes %20).
+ * [-0, +1, m] */
+static int l_http_urlencode(lua_State *L)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 1, &n);
+    size_t len = http_enc_len(s, n);
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, len);
+    http_enc(p, s, n);
+    luaL_pushresultsize(&b, len);
+    return 1;
+}
+
+static int http_scalar(int type)
+{
+    return type == LUA_TSTRING || type == LUA_TNUMBER || type == LUA_TBOOLEAN;
+}
+
+/* Push the string form of the scalar at idx. [-0, +1, m] */
+static void http_push_scalar(lua_State *L, int idx)
+{
+    if (lua_type(L, idx) == LUA_TBOOLEAN) {
+        lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+    } else {
+        lua_pushvalue(L, idx);
+        lua_tostring(L, -1); /* a number becomes a string in the copy only */
+    }
+}
+
+static int http_pair_cmp(const void *a, const void *b)
+{
+    const struct http_pair *x = a, *y = b;
+    size_t n = x->kl < y->kl ? x->kl : y->kl;
+    int c = memcmp(x->k, y->k, n);
+    if (c != 0)
+        return c;
+    if (x->kl != y->kl)
+        return x->kl < y->kl ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Push the query string of table t ("a=1&b=x%20y", keys sorted bytewise, array values repeat
+ * the key). Bad shapes raise an argument error on argn. [-0, +1, v] */
+static void http_push_query(lua_State *L, int t, int argn)
+{
+    size_t n = 0;
+    t = lua_absindex(L, t);
+    lua_pushnil(L);
+    while (lua_next(L, t) != 0) { /* pass 1: validate and count, no conversions */
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_argerror(L, argn, "query keys must be strings");
+        if (lua_type(L, -1) == LUA_TTABLE) {
+            lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
+            for (lua_Integer i = 1; i <= len; i++) {
+                if (!http_scalar(lua_rawgeti(L, -1, i)))
+                    luaL_argerror(L, argn,
+                                  "query values must be strings, numbers, booleans "
+                                  "or arrays of those");
+                lua_pop(L, 1);
+            }
+            n += (size_t)len;
+        } else if (http_scalar(lua_type(L, -1))) {
+            n++;
+        } else {
+            luaL_argerror(L, argn,
+                          "query values must be strings, numbers, booleans or arrays of those");
+        }
+        lua_pop(L, 1);
+    }
+
+    /* pass 2: strings into a private anchor table, pointers into a userdata array */
+    lua_createtable(L, (int)(n < 1000000 ? 2 * n : 0), 0); /* anchor */
+    int a = lua_gettop(L);
+    struct http_pair *p = lua_newuserdatauv(L, (n > 0 ? n : 1) * sizeof *p, 0);
+    size_t k = 0;
+    lua_Integer slot = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t) != 0) {
+        int vt = lua_type(L, -1);
+        lua_Integer len = vt == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, -1) : 1;
+        for (lua_Integer i = 1; i <= len; i++) {
+            if (k >= n)
+                luaL_error(L, "query table changed while being encoded");
+            if (vt == LUA_TTABLE)
+                lua_rawgeti(L, -1, i);
+            else
+                lua_pushvalue(L, -1);
+            if (!http_scalar(lua_type(L, -1)))
+                luaL_error(L, "query table changed while being encoded");
+            http_push_scalar(L, -1);
+            p[k].v = lua_tolstring(L, -1, &p[k].vl);
+            lua_rawseti(L, a, ++slot); /* anchored: the pointer stays valid */
+            lua_pop(L, 1);
+            lua_pushvalue(L, -2);
+            p[k].k = lua_tolstring(L, -1, &p[k].kl); /* a string key: no conversion */
+            lua_rawseti(L, a, ++slot);
+            p[k].order = k;
+            k++;
+        }
+        lua_pop(L, 1);
+    }
+    qsort(p, k, sizeof *p, http_pair_cmp);
+
+    size_t len = 0;
+    for (size_t i = 0; i < k; i++)
+        len += (i > 0) + http_enc_len(p[i].k, p[i].kl) + 1 + http_enc_len(p[i].v, p[i].vl);
+    luaL_Buffer b;
+    char *d = luaL_buffinitsize(L, &b, len);
+    for (size_t i = 0; i < k; i++) {
+        if (i > 0)
+            *d++ = '&';
+        d = http_enc(d, p[i].k, p[i].kl);
+        *d++ = '=';
+        d = http_enc(d, p[i].v, p[i].vl);
+    }
+    luaL_pushresultsize(&b, len); /* anchor ud query */
+    lua_replace(L, a);
+    lua_pop(L, 1);
+}
+
+/* http.build_query(t) -> string
+ * {b="x y", a={1,2}} -> "a=1&a=2&b=x%20y" (keys sorted). Raises on keys that are not strings
+ * or values that are not scalars / arrays of scalars. [-0, +1, v] */
+static int l_http_build_query(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    http_push_query(L, 1, 1);
+    return 1;
+}
+
+/* }====================== */
+
+/* {====================== requests ====================== */
+
+static const char *const http_opt_names[] = {
+    "method",     "url",     "headers",          "body",         "json",      "query",
+    "timeout_ms", "retries", "follow_redirects", "retry_unsafe", "max_bytes", "rate",
+    NULL};
+
+static int http_is_tchar(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static int http_is_token(const char *s, size_t n)
+{
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!http_is_tchar((unsigned char)s[i]))
+            return 0;
+    return 1;
+}
+
+/* Integer field k of t within [lo, hi], or dflt when absent. [-0, +0, v] */
+static lua_Integer http_int_opt(lua_State *L, int t, const char *k, lua_Integer lo, lua_Integer hi,
+                                lua_Integer dflt, int argn)
+{
+    int isint = 0;
+    lua_Integer v = dflt;
+    int type = lua_getfield(L, t, k);
+    if (type != LUA_TNIL) {
+        v = type == LUA_TNUMBER ? lua_tointegerx(L, -1, &isint) : 0;
+        if (!isint || v < lo || v > hi)
+            luaL_argerror(L, argn,
+                          lua_pushfstring(L, "field '%s' must be an integer in %I..%I", k, lo, hi));
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Boolean field k of t, false when absent. [-0, +0, v] */
+static int http_bool_opt(lua_State *L, int t, const char *k, int argn)
+{
+    int type = lua_getfield(L, t, k);
+    if (type != LUA_TNIL && type != LUA_TBOOLEAN)
+        luaL_argerror(L, argn, lua_pushfstring(L, "field '%s' must be a boolean", k));
+    int v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+/* Raise unless url (at idx) is an absolute http(s) URL. [-0, +0, v] */
+static void http_check_url(lua_State *L, int idx, int argn)
+{
+    struct eng_err err = {0, ""};
+    if (eng_httpc_check_url(lua_tostring(L, idx), &err) != 0)
+        luaL_argerror(L, argn, lua_pushstring(L, err.msg));
+}
+
+/* Headers of table at h (absolute): validated names/values into a private anchor table and a
+ * userdata array of n (+1 for a JSON content type) entries. Sets out and count; has_ct tells
+ * whether a Content-Type was given. Pushes anchor and array. [-0, +2, v] */
+static void http_push_headers(lua_State *L, int h, int argn, struct eng_httpc_header **out,
+                              size_t *count, int *has_ct)
+{
+    size_t n = 0;
+    *has_ct = 0;
+    if (h != 0) {
+        lua_pushnil(L);
+        while (lua_next(L, h) != 0) { /* validate, no conversions */
+            size_t kl = 0, vl = 0;
+            const char *name = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+            if (name == NULL || !http_is_token(name, kl))
+                luaL_argerror(L, argn, "header names must be HTTP tokens (strings)");
+            int vt = lua_type(L, -1);
+            if (vt != LUA_TSTRING && vt != LUA_TNUMBER)
+                luaL_argerror(L, argn, "header values must be strings or numbers");
+            if (vt == LUA_TSTRING) {
+                const char *v = lua_tolstring(L, -1, &vl);
+                for (size_t i = 0; i < vl; i++)
+                    if (v[i] == '\r' || v[i] == '\n' || v[i] == '\0')
+                        luaL_argerror(L, argn, "header values must not contain CR, LF or NUL");
+            }
+            if (++n > HTTP_MAX_HEADERS)
+                luaL_argerror(L, argn, "too many headers");
+            lua_pop(L, 1);
+        }
+    }
+    lua_createtable(L, (int)(2 * n), 0);
+    int a = lua_gettop(L);
+    struct eng_httpc_header *arr = lua_newuserdatauv(L, (n + 1) * sizeof *arr, 0);
+    size_t k = 0;
+    if (h != 0) {
+        lua_pushnil(L);
+        while (lua_next(L, h) != 0) {
+            if (k >= n || lua_type(L, -2) != LUA_TSTRING ||
+                (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER))
+                luaL_error(L, "headers table changed while being read");
+            http_push_scalar(L, -1);
+            arr[k].value = lua_tostring(L, -1);
+            lua_rawseti(L, a, (lua_Integer)(2 * k + 1));
+            lua_pushvalue(L, -2);
+            arr[k].name = lua_tostring(L, -1);
+            lua_rawseti(L, a, (lua_Integer)(2 * k + 2));
+            if (strcasecmp(arr[k].name, "content-type") == 0)
+                *has_ct = 1;
+            k++;
+            lua_pop(L, 1);
+        }
+    }
+    *out = arr;
+    *count = k;
+}
+
+/* Push the response table for r (status, attempts, body, headers). [-0, +1, m] */
+static void http_push_response(lua_State *L, const struct eng_httpc_resp *r)
+{
+    lua_createtable(L, 0, 6);
+    lua_pushinteger(L, r->status);
+    lua_setfield(L, -2, "status");
+    lua_pushinteger(L, r->attempts);
+    lua_setfield(L, -2, "attempts");
+    lua_pushlstring(L, r->body != NULL ? r->body : "", r->body_len);
+    lua_setfield(L, -2, "body");
+
+    lua_createtable(L, 0, (int)(r->nhdr < 64 ? r->nhdr : 64));
+    size_t pos = 0;
+    const char *name, *value;
+    while (eng_httpc_resp_header_next(r, &pos, &name, &value)) {
+        if (lua_getfield(L, -1, name) == LUA_TSTRING) { /* repeated: join with ", " */
+            lua_pushfstring(L, "%s, %s", lua_tostring(L, -1), value);
+            lua_setfield(L, -3, name);
+        } else {
+            lua_pushstring(L, value);
+            lua_setfield(L, -3, name);
+        }
+        lua_pop(L, 1);
+    }
+    lua_setfield(L, -2, "headers");
+}
+
+/* Is this Content-Type JSON (application/json or any +json type)? */
+static int http_is_json_type(const char *ct)
+{
+    if (ct == NULL)
+        return 0;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+        n--;
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+        return 1;
+    return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+/* resp.json = the decoded body when the response says it is JSON. A body that does not decode
+ * sets resp.json_error instead (a failure of the world, not a raise). [-0, +0, m] */
+static void http_decode_json(lua_State *L, int resp, const struct eng_httpc_resp *r)
+{
+    if (r->body_len == 0 || !http_is_json_type(eng_httpc_resp_header(r, "content-type")))
+        return;
+    struct eng_err err = {0, ""};
+    if (eng_json_decode(L, r->body, r->body_len, &err) == 0) {
+        lua_setfield(L, resp, "json");
+    } else {
+        lua_pushstring(L, err.msg);
+        lua_setfield(L, resp, "json_error");
+    }
+}
+
+/* The request described by table t. Arguments are all checked before anything is acquired.
+ * Returns resp or nil, message, code. argn names t in argument errors. [-0, +(1|3), e] */
+static int http_do(lua_State *L, int t, int argn)
+{
+    struct eng_httpc_req req;
+    memset(&req, 0, sizeof req);
+    t = lua_absindex(L, t);
+    luaL_checktype(L, t, LUA_TTABLE);
+    luaL_checkstack(L, 24, "engine.http");
+
+    /* unknown fields are a caller's bug (timeout= instead of timeout_ms=) */
+    lua_pushnil(L);
+    while (lua_next(L, t) != 0) {
+        int known = 0;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            const char *k = lua_tostring(L, -2);
+            for (size_t i = 0; http_opt_names[i] != NULL && !known; i++)
+                known = strcmp(k, http_opt_names[i]) == 0;
+        }
+        if (!known) {
+            lua_pop(L, 1);
+            return luaL_argerror(
+                L, argn,
+                lua_pushfstring(L, "unknown request field '%s'", luaL_tolstring(L, -1, NULL)));
+        }
+        lua_pop(L, 1);
+    }
+
+    /* method: an upper-cased token */
+    char method[HTTP_MAX_METHOD + 1] = "GET";
+    int type = lua_getfield(L, t, "method");
+    if (type != LUA_TNIL) {
+        size_t n = 0;
+        const char *m = type == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
+        if (m == NULL || n > HTTP_MAX_METHOD || !http_is_token(m, n))
+            return luaL_argerror(L, argn, "field 'method' must be an HTTP method name");
+        for (size_t i = 0; i <= n; i++)
+            method[i] = m[i] >= 'a' && m[i] <= 'z' ? (char)(m[i] - 'a' + 'A') : m[i];
+    }
+    lua_pop(L, 1);
+
+    if (lua_getfield(L, t, "url") != LUA_TSTRING)
+        return luaL_argerror(L, argn, "field 'url' must be a string");
+    http_check_url(L, -1, argn);
+    int url_idx = lua_gettop(L);
+
+    type = lua_getfield(L, t, "headers");
+    if (type != LUA_TNIL && type != LUA_TTABLE)
+        return luaL_argerror(L, argn, "field 'headers' must be a table");
+    int hdr_idx = type == LUA_TTABLE ? lua_gettop(L) : 0;
+
+    int btype = lua_getfield(L, t, "body");
+    if (btype != LUA_TNIL && btype != LUA_TSTRING)
+        return luaL_argerror(L, argn, "field 'body' must be a string");
+    int body_idx = lua_gettop(L);
+    int jtype = lua_getfield(L, t, "json");
+    if (jtype != LUA_TNIL && jtype != LUA_TTABLE)
+        return luaL_argerror(L, argn, "field 'json' must be a table");
+    if (jtype != LUA_TNIL && btype != LUA_TNIL)
+        return luaL_argerror(L, argn, "give either 'body' or 'json', not both");
+    int json_idx = lua_gettop(L);
+
+    type = lua_getfield(L, t, "query");
+    if (type != LUA_TNIL && type != LUA_TTABLE)
+        return luaL_argerror(L, argn, "field 'query' must be a table");
+    int query_idx = type == LUA_TTABLE ? lua_gettop(L) : 0;
+
+    req.timeout_ms = (long)http_int_opt(L, t, "timeout_ms", 1, ENG_HTTPC_MAX_TIMEOUT_MS,
+                                        ENG_HTTPC_DEFAULT_TIMEOUT_MS, argn);
+    req.retries = (int)http_int_opt(L, t, "retries", 0, ENG_HTTPC_MAX_RETRIES, 0, argn);
+    req.max_body =
+        (size_t)http_int_opt(L, t, "max_bytes", 1, ENG_HTTPC_MAX_BODY, ENG_HTTPC_MAX_BODY, argn);
+    req.follow_redirects = http_bool_opt(L, t, "follow_redirects", argn);
+    req.retry_unsafe = http_bool_opt(L, t, "retry_unsafe", argn);
+
+    /* rate = {key = "quickbooks:<realm>", per_second = 8.3, burst = 10, concurrent = 10}:
+     * limits shared by every worker of the process for that key */
+    type = lua_getfield(L, t, "rate");
+    if (type != LUA_TNIL && type != LUA_TTABLE)
+        return luaL_argerror(L, argn, "field 'rate' must be a table");
+    if (type == LUA_TTABLE) {
+        int r = lua_gettop(L);
+        if (lua_getfield(L, r, "key") != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+            lua_rawlen(L, -1) > 200)
+            return luaL_argerror(L, argn, "rate.key must be a non-empty string (up to 200 bytes)");
+        req.limit.key = lua_tostring(L, -1); /* anchored: stays on the stack */
+        int isnum = 0;
+        lua_getfield(L, r, "per_second");
+        double ps = lua_isnil(L, -1) ? 0 : lua_tonumberx(L, -1, &isnum);
+        if (!lua_isnil(L, -1) && (!isnum || ps < 0 || ps > 100000))
+            return luaL_argerror(L, argn, "rate.per_second must be a number in 0..100000");
+        lua_pop(L, 1);
+        req.limit.per_second = ps;
+        req.limit.burst =
+            (int)http_int_opt(L, r, "burst", 1, 100000, ps > 1 ? (lua_Integer)ps : 1, argn);
+        req.limit.max_concurrent = (int)http_int_opt(L, r, "concurrent", 0, 10000, 0, argn);
+    }
+
+    /* everything below builds Lua values only; C resources come last */
+    int has_ct = 0;
+    struct eng_httpc_header *hdrs;
+    size_t nh;
+    http_push_headers(L, hdr_idx, argn, &hdrs, &nh, &has_ct); /* anchor, array */
+
+    if (jtype != LUA_TNIL) {
+        eng_json_encode_top(L, json_idx, 0); /* raises on a value JSON cannot hold */
+        lua_replace(L, body_idx);
+        if (!has_ct) {
+            hdrs[nh].name = "Content-Type";
+            hdrs[nh].value = "application/json";
+            nh++;
+        }
+    }
+    if (lua_type(L, body_idx) == LUA_TSTRING)
+        req.body = lua_tolstring(L, body_idx, &req.body_len);
+
+    if (query_idx != 0) { /* url + ('?' or '&') + query, before any '#fragment' */
+        size_t ul;
+        const char *u = lua_tolstring(L, url_idx, &ul);
+        size_t frag = strcspn(u, "#");
+        http_push_query(L, query_idx, argn);
+        if (lua_rawlen(L, -1) > 0) {
+            lua_pushlstring(L, u, frag);
+            lua_pushstring(L, memchr(u, '?', frag) != NULL ? "&" : "?");
+            lua_pushvalue(L, -3);
+            lua_pushstring(L, u + frag);
+            lua_concat(L, 4);
+            lua_replace(L, url_idx);
+        }
+        lua_pop(L, 1);
+    }
+    req.url = lua_tostring(L, url_idx);
+    req.method = method;
+    req.headers = hdrs;
+    req.nheaders = nh;
+
+    struct eng_err err = {0, ""};
+    struct eng_httpc *h = http_client(L, &err); /* pushes the client */
+    if (h == NULL) {
+        lua_pushnil(L);
+        lua_pushstring(L, err.msg);
+        lua_pushstring(L, eng_httpc_fail_name(ENG_HTTPC_HTTP));
+        return 3;
+    }
+    eng_lmod_handle_mt(L, HTTP_BOX_MT, http_box_close, "engine.http internal");
+    struct http_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    eng_httpc_resp_init(&box->r);
+    luaL_setmetatable(L, HTTP_BOX_MT);
+
+    long long left = eng_vm_remaining_ms(L);
+    req.deadline = left > 0 ? eng_httpc_now_ms() + left : 0;
+
+    /* blocks; runs no Lua; every C byte it allocates belongs to box or is freed inside */
+    int rc = eng_httpc_perform(h, &req, &box->r, &err);
+    if (rc != 0) {
+        enum eng_httpc_fail f = box->r.fail;
+        eng_httpc_resp_clear(&box->r);
+        lua_pushnil(L);
+        lua_pushfstring(L, "engine.http: %s", err.msg);
+        lua_pushstring(L, eng_httpc_fail_name(f == ENG_HTTPC_OK ? ENG_HTTPC_HTTP : f));
+        return 3;
+    }
+    http_push_response(L, &box->r);
+    int resp = lua_gettop(L);
+    http_decode_json(L, resp, &box->r);
+    eng_httpc_resp_clear(&box->r); /* give the body back now, not at the next GC */
+    lua_pushvalue(L, resp);
+    return 1;
+}
+
+/* http.request{method="GET", url=, headers={}, body=string | json=table, query={},
+ *              timeout_ms=30000, retries=0, retry_unsafe=false, follow_redirects=false,
+ *              max_bytes=32 MiB, rate={key=, per_second=, burst=, concurrent=}}
+ *   -> {status=int, headers={lower-case name = value}, body=string, json=value|nil,
+ *       json_error=string|nil, attempts=int}
+ *   | nil, message, code   code: "timeout" | "connect" | "tls" | "dns" | "too_large" | "http"
+ * rate: limits shared by every worker for one key (a QuickBooks realm, a store), taken per
+ * attempt; waiting for a slot counts against the budget, and a slot that cannot come in time is
+ * nil, "... rate limit ...", "timeout" at once.
+ * Any status is a response (scripts decide about 404). Bad arguments raise (unknown fields too).
+ * timeout_ms is per attempt; the whole call, retries and waits included, never outlives the
+ * script's budget. Retries (with 200 ms .. 10 s exponential backoff and jitter): 429 and 503
+ * always, honouring Retry-After (seconds or HTTP date; one over 120 s or past the budget ends the
+ * retries and returns that response); connection failures before anything was sent always;
+ * timeouts, resets, 502 and 504 only for GET/HEAD/PUT/DELETE/OPTIONS/TRACE or retry_unsafe.
+ * Redirects (at most 5, http/https only, never https -> http) keep custom headers; libcurl drops
+ * Authorization and Cookie when the host changes. TLS is always verified; ENGINE_HTTP_CA_FILE
+ * (read once per process) replaces the CA bundle. Proxies come from the usual *_proxy variables.
+ * [-1, +(1|3), e] */
+static int l_http_request(lua_State *L)
+{
+    return http_do(L, 1, 1);
+}
+
+/* Copy the options table at opts (may be none/nil) into a fresh request table, refusing the
+ * fields the convenience function sets itself. [-0, +1, v] */
+static void http_push_request(lua_State *L, int opts, const char *const *reserved)
+{
+    if (lua_isnoneornil(L, opts)) {
+        lua_newtable(L);
+        return;
+    }
+    luaL_checktype(L, opts, LUA_TTABLE);
+    for (size_t i = 0; reserved[i] != NULL; i++) {
+        if (lua_getfield(L, opts, reserved[i]) != LUA_TNIL)
+            luaL_argerror(L, opts,
+                          lua_pushfstring(L, "field '%s' is not allowed here", reserved[i]));
+        lua_pop(L, 1);
+    }
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, opts) != 0) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+}
+
+/* http.get(url [, opts]) -> resp | nil, message, code    (opts as http.request, no url/method)
+ * [-0, +(1|3), e] */
+static int l_http_get(lua_State *L)
+{
+    static const char *const reserved[] = {"url", "method", NULL};
+    luaL_checkstring(L, 1);
+    http_check_url(L, 1, 1);
+    http_push_request(L, 2, reserved);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "url");
+    lua_pushliteral(L, "GET");
+    lua_setfield(L, -2, "method");
+    return http_do(L, -1, 2);
+}
+
+/* http.post(url, body_or_table [, opts]) -> resp | nil, message, code
+ * A string is sent as is; a table is sent as JSON (Content-Type: application/json).
+ * [-0, +(1|3), e] */
+static int l_http_post(lua_State *L)
+{
+    static const char *const reserved[] = {"url", "method", "body", "json", NULL};
+    luaL_checkstring(L, 1);
+    int bt = lua_type(L, 2);
+    luaL_argexpected(L, bt == LUA_TSTRING || bt == LUA_TTABLE || bt == LUA_TNIL, 2,
+                     "string or table");
+    http_check_url(L, 1, 1);
+    http_push_request(L, 3, reserved);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "url");
+    lua_pushliteral(L, "POST");
+    lua_setfield(L, -2, "method");
+    if (bt != LUA_TNIL) {
+        lua_pushvalue(L, 2);
+        lua_setfield(L, -2, bt == LUA_TTABLE ? "json" : "body");
+    }
+    return http_do(L, -1, 3);
+}
+
+/* }====================== */
+
+/* [-0, +1, m] */
+int luaopen_engine_http(lua_State *L)
+{
+    static const luaL_Reg funcs[] = {
+        {"request", l_http_request},
+        {"get", l_http_get},
+        {"post", l_http_post},
+        {"urlencode", l_http_urlencode},
+        {"build_query", l_http_build_query},
+        {NULL, NULL},
+    };
+    eng_lmod_handle_mt(L, HTTP_CLIENT_MT, http_client_close, "engine.http internal");
+    eng_lmod_handle_mt(L, HTTP_BOX_MT, http_box_close, "engine.http internal");
+    luaL_newlib(L, funcs);
+    return 1;
+}

@@ -1,0 +1,751 @@
+/*
+ * scripts.c - script registry and hot reload (see scripts.h).
+ * Owns: the published sources, the last error of each file, the watcher thread and its inotify
+ * descriptor. Validation VMs are created and closed here, on the scanning thread, and never
+ * escape it. The mutex guards the table; it is never held while a script runs.
+ */
+#include "lua/scripts.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "adapt/crypto.h"
+#include "base/log.h"
+#include "flow/maptest.h"
+
+#define SCRIPTS_MAX_DEPTH 8
+#define SCRIPTS_MAX_SIZE  ((size_t)8 << 20)
+#define SCRIPTS_RESCAN_MS 1000 /* fallback rescan when no inotify event arrives */
+#define SCRIPTS_SETTLE_MS 30   /* let an editor finish writing before reading */
+
+struct script {
+    char *logical; /* "scripts/lib/x.lua" or "mappings/y.lua" */
+    char *src;     /* published source, NULL when none was ever accepted */
+    size_t len;
+    char sha[65]; /* sha256 of the published source */
+    uint64_t generation;
+    char loaded_at[32];
+    char *error; /* the rejected version's error, or NULL */
+    char error_at[32];
+    char bad_sha[65]; /* sha of the rejected version (not revalidated until it changes) */
+    /* a mapping's data tests (MAPPINGS_DIR/tests/NAME/ *.json): a version is the file and its
+     * tests, so an edited test revalidates the mapping */
+    char tests_sha[65];     /* digest of the tests the published version passed ("" = none) */
+    char bad_tests_sha[65]; /* ... and of those the rejected version ran against */
+    char tests_stamp[65];   /* digest of the tests' names and stat at the last scan */
+    /* what the file looked like at the last scan */
+    struct timespec mtime;
+    off_t size;
+    ino_t ino;
+    int seen; /* mark for the current scan */
+};
+
+struct eng_scripts {
+    pthread_mutex_t mu;      /* guards items */
+    pthread_mutex_t scan_mu; /* one scan at a time (watcher vs. explicit scans) */
+    struct script *items;
+    size_t n, cap;
+    _Atomic uint64_t generation;
+    _Atomic int errors;
+    struct eng_vm_opts vmopts;
+    char *dirs[2]; /* scripts, mappings */
+    pthread_t watcher;
+    int watching;
+    int stop_pipe[2];
+    int inotify_fd;
+};
+
+static const char *const scripts_prefix[2] = {"scripts/", "mappings/"};
+
+static void now_iso(char *out, size_t n)
+{
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static void sha_hex(const char *src, size_t len, char out[65])
+{
+    unsigned char d[ENG_CRYPTO_SHA256_LEN];
+    out[0] = '\0';
+    if (eng_crypto_sha256(src, len, d, NULL) == 0)
+        eng_crypto_hex_encode(d, sizeof d, out, 65, NULL);
+}
+
+struct eng_scripts *eng_scripts_new(const struct eng_vm_opts *vmopts, struct eng_err *err)
+{
+    struct eng_scripts *reg = calloc(1, sizeof *reg);
+    if (reg == NULL) {
+        eng_err_set(err, ENG_ENOMEM, "out of memory creating the script registry");
+        return NULL;
+    }
+    pthread_mutex_init(&reg->mu, NULL);
+    pthread_mutex_init(&reg->scan_mu, NULL);
+    reg->vmopts = *vmopts;
+    reg->vmopts.source = NULL;
+    reg->vmopts.source_ud = NULL;
+    reg->dirs[0] = strdup(vmopts->scripts_dir ? vmopts->scripts_dir : "scripts");
+    reg->dirs[1] = strdup(vmopts->mappings_dir ? vmopts->mappings_dir : "mappings");
+    reg->vmopts.scripts_dir = reg->dirs[0];
+    reg->vmopts.mappings_dir = reg->dirs[1];
+    reg->stop_pipe[0] = reg->stop_pipe[1] = -1;
+    reg->inotify_fd = -1;
+    if (reg->dirs[0] == NULL || reg->dirs[1] == NULL) {
+        eng_scripts_free(reg);
+        eng_err_set(err, ENG_ENOMEM, "out of memory creating the script registry");
+        return NULL;
+    }
+    return reg;
+}
+
+void eng_scripts_free(struct eng_scripts *reg)
+{
+    if (reg == NULL)
+        return;
+    if (reg->watching) {
+        char c = 'q';
+        if (write(reg->stop_pipe[1], &c, 1) < 0)
+            eng_logf(ENG_LOG_WARN, "scripts: cannot signal the watcher: %s", strerror(errno));
+        pthread_join(reg->watcher, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (reg->stop_pipe[i] >= 0)
+            close(reg->stop_pipe[i]);
+    if (reg->inotify_fd >= 0)
+        close(reg->inotify_fd);
+    for (size_t i = 0; i < reg->n; i++) {
+        free(reg->items[i].logical);
+        free(reg->items[i].src);
+        free(reg->items[i].error);
+    }
+    free(reg->items);
+    free(reg->dirs[0]);
+    free(reg->dirs[1]);
+    pthread_mutex_destroy(&reg->mu);
+    pthread_mutex_destroy(&reg->scan_mu);
+    free(reg);
+}
+
+uint64_t eng_scripts_generation(struct eng_scripts *reg)
+{
+    return atomic_load(&reg->generation);
+}
+
+int eng_scripts_error_count(struct eng_scripts *reg)
+{
+    return atomic_load(&reg->errors);
+}
+
+/* Caller holds mu. */
+static struct script *find_locked(struct eng_scripts *reg, const char *logical)
+{
+    for (size_t i = 0; i < reg->n; i++)
+        if (strcmp(reg->items[i].logical, logical) == 0)
+            return &reg->items[i];
+    return NULL;
+}
+
+char *eng_scripts_source(void *ud, const char *logical, size_t *len)
+{
+    struct eng_scripts *reg = ud;
+    char *copy = NULL;
+    pthread_mutex_lock(&reg->mu);
+    struct script *s = find_locked(reg, logical);
+    if (s != NULL && s->src != NULL) {
+        copy = malloc(s->len + 1);
+        if (copy != NULL) {
+            memcpy(copy, s->src, s->len);
+            copy[s->len] = '\0';
+            *len = s->len;
+        }
+    }
+    pthread_mutex_unlock(&reg->mu);
+    return copy;
+}
+
+/* ---------- validation ---------- */
+
+struct candidate {
+    struct eng_scripts *reg;
+    const char *logical;
+    const char *src;
+    size_t len;
+};
+
+static char *read_file(const char *path, size_t *len)
+{
+    struct eng_buf b;
+    eng_buf_init(&b);
+    if (eng_buf_read_file(&b, path, SCRIPTS_MAX_SIZE, NULL) != 0) {
+        eng_buf_free(&b);
+        return NULL;
+    }
+    return eng_buf_take(&b, len);
+}
+
+/* Source provider for a validation VM: the candidate, else what is published, else the disk
+ * (a file not scanned yet, e.g. a helper a new mapping requires). */
+static char *candidate_source(void *ud, const char *logical, size_t *len)
+{
+    struct candidate *c = ud;
+    if (strcmp(logical, c->logical) == 0) {
+        char *p = malloc(c->len + 1);
+        if (p != NULL) {
+            memcpy(p, c->src, c->len);
+            p[c->len] = '\0';
+            *len = c->len;
+        }
+        return p;
+    }
+    char *p = eng_scripts_source(c->reg, logical, len);
+    if (p != NULL)
+        return p;
+    for (int i = 0; i < 2; i++) {
+        size_t pl = strlen(scripts_prefix[i]);
+        if (strncmp(logical, scripts_prefix[i], pl) == 0) {
+            char path[4096];
+            snprintf(path, sizeof path, "%s/%s", c->reg->dirs[i], logical + pl);
+            return read_file(path, len);
+        }
+    }
+    return NULL;
+}
+
+/* Check what the chunk returned, by kind of file. Stack: result at top. [-0, +0, -] */
+static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
+{
+    int is_mapping = strncmp(logical, "mappings/", 9) == 0;
+    int is_connector = strncmp(logical, "scripts/connectors/", 19) == 0;
+    if (!is_mapping && !is_connector)
+        return 0;
+    if (!lua_istable(L, -1))
+        return eng_err_set(err, ENG_ESCRIPT, "%s must return a table, got %s", logical,
+                           luaL_typename(L, -1));
+    if (is_mapping)
+        return 0; /* the mapping contract is lib.mapping's: see check_mapping */
+    if (lua_getfield(L, -1, "name") != LUA_TSTRING) {
+        lua_pop(L, 1);
+        return eng_err_set(err, ENG_ESCRIPT, "%s: field 'name' must be a string", logical);
+    }
+    lua_pop(L, 1);
+    static const char *const fns[] = {"test", "read", "write", "on_webhook"};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        int t = lua_getfield(L, -1, fns[i]);
+        lua_pop(L, 1);
+        if (t != LUA_TNIL && t != LUA_TFUNCTION)
+            return eng_err_set(err, ENG_ESCRIPT, "%s: field '%s' must be a function", logical,
+                               fns[i]);
+    }
+    return 0;
+}
+
+/* A mapping's table (at the top, popped) against the contract, by lib.mapping.validate: the
+ * same check, with the same messages, as every run of the mapping. [-1, +0, -] */
+static int check_mapping(struct eng_vm *vm, const char *logical, struct eng_err *err)
+{
+    static const char check[] = "local m, file = ...; require('lib.mapping').validate(m, file)";
+    lua_State *L = eng_vm_state(vm);
+    int rc = eng_vm_load(vm, "=mapping contract", check, sizeof check - 1, err);
+    if (rc != 0) {
+        lua_pop(L, 1);
+        return rc;
+    }
+    lua_insert(L, -2);
+    lua_pushstring(L, logical);
+    rc = eng_vm_pcall(vm, 2, 0, err);
+    if (rc != 0) { /* one line: the contract's message, not the traceback */
+        char *tb = strstr(err->msg, "\nstack traceback:");
+        if (tb != NULL)
+            *tb = '\0';
+    }
+    return rc;
+}
+
+/* ---------- a mapping's data tests ---------- */
+
+/* The data tests of one mapping as read at one scan: file names, texts and their digest. */
+struct tests {
+    char **names;
+    char **texts;
+    size_t *lens;
+    size_t n;
+    char sha[65]; /* over every name and text, "" when there are none */
+};
+
+static void tests_free(struct tests *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        free(t->texts[i]);
+    eng_maptest_free_list(t->names, t->n);
+    free(t->texts);
+    free(t->lens);
+    memset(t, 0, sizeof *t);
+}
+
+/* NAME of "mappings/NAME.lua" (a mapping of the top folder) into buf, else NULL. */
+static const char *mapping_name(const char *logical, char *buf, size_t size)
+{
+    if (strncmp(logical, "mappings/", 9) != 0 || strchr(logical + 9, '/') != NULL)
+        return NULL;
+    size_t n = strlen(logical + 9);
+    if (n <= 4 || n - 4 >= size)
+        return NULL;
+    memcpy(buf, logical + 9, n - 4);
+    buf[n - 4] = '\0';
+    return buf;
+}
+
+/* Digest of the names, sizes, times and inodes of NAME's test files: cheap enough for every
+ * scan, and changes when any of them is written, added, removed or replaced. "" = none. */
+static void tests_stamp(struct eng_scripts *reg, const char *name, char out[65])
+{
+    out[0] = '\0';
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/%s", reg->dirs[1], name);
+    size_t n = 0;
+    char **names = eng_maptest_list(dir, ".json", &n);
+    struct eng_buf b;
+    eng_buf_init(&b);
+    for (size_t i = 0; i < n; i++) {
+        char path[4400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        if (stat(path, &st) == 0)
+            eng_buf_printf(&b, "%s/%lld/%lld.%ld/%llu\n", names[i], (long long)st.st_size,
+                           (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+                           (unsigned long long)st.st_ino);
+    }
+    if (n > 0 && !b.oom)
+        sha_hex(b.data, b.len, out);
+    eng_buf_free(&b);
+    eng_maptest_free_list(names, n);
+}
+
+/* Read NAME's test files. 0, or ENG_ENOMEM / ENG_EIO (a file vanished: the next scan reads
+ * them again). */
+static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t)
+{
+    memset(t, 0, sizeof *t);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/%s", reg->dirs[1], name);
+    t->names = eng_maptest_list(dir, ".json", &t->n);
+    if (t->n == 0)
+        return 0;
+    t->texts = calloc(t->n, sizeof *t->texts);
+    t->lens = calloc(t->n, sizeof *t->lens);
+    struct eng_buf all;
+    eng_buf_init(&all);
+    int rc = t->texts == NULL || t->lens == NULL ? ENG_ENOMEM : 0;
+    for (size_t i = 0; rc == 0 && i < t->n; i++) {
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", dir, t->names[i]);
+        t->texts[i] = read_file(path, &t->lens[i]);
+        if (t->texts[i] == NULL) {
+            rc = ENG_EIO;
+            break;
+        }
+        eng_buf_puts(&all, t->names[i]);
+        eng_buf_putc(&all, '\0');
+        eng_buf_append(&all, t->texts[i], t->lens[i]);
+        eng_buf_putc(&all, '\0');
+    }
+    if (rc == 0 && all.oom)
+        rc = ENG_ENOMEM;
+    if (rc == 0)
+        sha_hex(all.data, all.len, t->sha);
+    eng_buf_free(&all);
+    if (rc != 0)
+        tests_free(t);
+    return rc;
+}
+
+/* Run the candidate mapping's data tests in its validation VM, all of them within one script
+ * budget (SCRIPT_TIMEOUT_MS). The first failing case is the error, with its report (path,
+ * expected, got) and how many others fail. */
+static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *name,
+                     const struct tests *t, struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(vm);
+    int top = lua_gettop(L);
+    int rc = eng_maptest_boot(vm, err);
+    if (rc != 0)
+        return rc;
+    int mod = lua_gettop(L);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long long budget = reg->vmopts.budget_ms > 0 ? reg->vmopts.budget_ms : 2000;
+    size_t failed = 0;
+    for (size_t i = 0; i < t->n; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long left = budget - ((long long)(now.tv_sec - t0.tv_sec) * 1000 +
+                                   (now.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0) {
+            if (failed == 0)
+                rc = eng_err_set(err, ENG_EBUDGET,
+                                 "the data tests of mappings/%s.lua (mappings/tests/%s/) take "
+                                 "longer than the script budget (%lld ms) together",
+                                 name, name, budget);
+            break;
+        }
+        char *report = NULL;
+        if (eng_maptest_case(vm, mod, name, t->texts[i], t->lens[i], left, &report))
+            continue;
+        if (failed++ == 0)
+            rc = eng_err_set(err, ENG_ESCRIPT, "data test mappings/tests/%s/%s fails: %s", name,
+                             t->names[i], report != NULL ? report : "out of memory");
+        free(report);
+    }
+    if (failed > 1) {
+        char first[sizeof err->msg];
+        snprintf(first, sizeof first, "%s", err->msg);
+        eng_err_set(err, ENG_ESCRIPT, "%s\n(and %zu more failing case%s)", first, failed - 1,
+                    failed == 2 ? "" : "s");
+    }
+    lua_settop(L, top);
+    return rc;
+}
+
+/* Compile and run the candidate's top level in a scratch VM, then check its exports; a
+ * mapping (name != NULL) must then pass its data tests t. */
+static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
+                    const char *name, const struct tests *t, struct eng_err *err)
+{
+    struct candidate c = {reg, logical, src, len};
+    struct eng_vm_opts opts = reg->vmopts;
+    opts.source = candidate_source;
+    opts.source_ud = &c;
+    opts.database_path = NULL; /* top levels must not touch the store */
+    struct eng_vm *vm = eng_vm_new(&opts, err);
+    if (vm == NULL)
+        return err->code;
+    char chunkname[4200];
+    snprintf(chunkname, sizeof chunkname, "@%s", logical);
+    int rc = eng_vm_load(vm, chunkname, src, len, err);
+    if (rc == 0)
+        rc = eng_vm_pcall(vm, 0, 1, err);
+    if (rc == 0) {
+        rc = check_exports(eng_vm_state(vm), logical, err);
+        if (rc == 0 && strncmp(logical, "mappings/", 9) == 0)
+            rc = check_mapping(vm, logical, err); /* pops the result */
+        else
+            lua_pop(eng_vm_state(vm), 1);
+    }
+    /* a mapping that compiles but fails its own data tests is rejected like a syntax error */
+    if (rc == 0 && name != NULL && t->n > 0)
+        rc = run_tests(reg, vm, name, t, err);
+    eng_vm_free(vm);
+    return rc;
+}
+
+/* ---------- scanning ---------- */
+
+/* Caller holds mu. Returns the entry for logical, adding it when new (NULL on OOM). */
+static struct script *get_locked(struct eng_scripts *reg, const char *logical)
+{
+    struct script *s = find_locked(reg, logical);
+    if (s != NULL)
+        return s;
+    if (reg->n == reg->cap) {
+        size_t ncap = reg->cap ? reg->cap * 2 : 32;
+        struct script *p = realloc(reg->items, ncap * sizeof *p);
+        if (p == NULL)
+            return NULL;
+        reg->items = p, reg->cap = ncap;
+    }
+    s = &reg->items[reg->n];
+    memset(s, 0, sizeof *s);
+    s->logical = strdup(logical);
+    if (s->logical == NULL)
+        return NULL;
+    reg->n++;
+    return s;
+}
+
+static void recount_errors_locked(struct eng_scripts *reg)
+{
+    int n = 0;
+    for (size_t i = 0; i < reg->n; i++)
+        n += reg->items[i].error != NULL;
+    atomic_store(&reg->errors, n);
+}
+
+/* Look at one file: re-read when its stat (or its data tests') changed, validate when its
+ * bytes (or its tests') changed. */
+static void scan_file(struct eng_scripts *reg, const char *path, const char *logical,
+                      const struct stat *st, int *changed)
+{
+    char namebuf[256], stamp[65] = "";
+    const char *name = mapping_name(logical, namebuf, sizeof namebuf);
+    if (name != NULL)
+        tests_stamp(reg, name, stamp);
+
+    pthread_mutex_lock(&reg->mu);
+    struct script *s = get_locked(reg, logical);
+    if (s == NULL) {
+        pthread_mutex_unlock(&reg->mu);
+        return;
+    }
+    s->seen = 1;
+    int same = s->size == st->st_size && s->ino == st->st_ino &&
+               s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+               strcmp(s->tests_stamp, stamp) == 0;
+    pthread_mutex_unlock(&reg->mu);
+    if (same)
+        return;
+
+    size_t len = 0;
+    char *src = read_file(path, &len);
+    if (src == NULL)
+        return; /* vanished or unreadable between readdir and open: next scan decides */
+    struct tests t = {0};
+    if (name != NULL && tests_read(reg, name, &t) != 0) {
+        free(src);
+        return; /* a test file vanished meanwhile: next scan decides */
+    }
+    char sha[65];
+    sha_hex(src, len, sha);
+
+    pthread_mutex_lock(&reg->mu);
+    s = find_locked(reg, logical);
+    int published = s != NULL && s->src != NULL && strcmp(s->sha, sha) == 0;
+    int known = s != NULL && ((published && strcmp(s->tests_sha, t.sha) == 0) ||
+                              (s->error != NULL && strcmp(s->bad_sha, sha) == 0 &&
+                               strcmp(s->bad_tests_sha, t.sha) == 0));
+    if (s != NULL) {
+        s->size = st->st_size, s->ino = st->st_ino, s->mtime = st->st_mtim;
+        memcpy(s->tests_stamp, stamp, sizeof s->tests_stamp);
+        if (known && published && s->error != NULL) {
+            /* reverted to the published version: the rejected one no longer matters */
+            free(s->error);
+            s->error = NULL;
+            recount_errors_locked(reg);
+        }
+    }
+    pthread_mutex_unlock(&reg->mu);
+    if (s == NULL || known) {
+        tests_free(&t);
+        free(src);
+        return;
+    }
+
+    struct eng_err err = {0};
+    int rc = validate(reg, logical, src, len, name, &t, &err);
+
+    pthread_mutex_lock(&reg->mu);
+    s = find_locked(reg, logical);
+    if (s == NULL) {
+        pthread_mutex_unlock(&reg->mu);
+        tests_free(&t);
+        free(src);
+        return;
+    }
+    published = s->src != NULL && strcmp(s->sha, sha) == 0;
+    if (rc == 0 && published) {
+        /* only its tests changed, and the published version passes them: nothing to swap */
+        free(s->error);
+        s->error = NULL;
+        memcpy(s->tests_sha, t.sha, sizeof s->tests_sha);
+    } else if (rc == 0) {
+        free(s->src);
+        free(s->error);
+        s->error = NULL;
+        s->src = src, s->len = len;
+        memcpy(s->sha, sha, sizeof s->sha);
+        memcpy(s->tests_sha, t.sha, sizeof s->tests_sha);
+        s->generation = atomic_fetch_add(&reg->generation, 1) + 1;
+        now_iso(s->loaded_at, sizeof s->loaded_at);
+        (*changed)++;
+        src = NULL;
+    } else {
+        free(s->error);
+        s->error = strdup(err.msg);
+        memcpy(s->bad_sha, sha, sizeof s->bad_sha);
+        memcpy(s->bad_tests_sha, t.sha, sizeof s->bad_tests_sha);
+        now_iso(s->error_at, sizeof s->error_at);
+    }
+    recount_errors_locked(reg);
+    int had_old = s->src != NULL;
+    pthread_mutex_unlock(&reg->mu);
+    free(src);
+    tests_free(&t);
+
+    if (rc == 0 && !published)
+        eng_log_kv(ENG_LOG_INFO, NULL, NULL, "script published",
+                   (const char *const[]){"path", logical, "sha256", sha, NULL});
+    else if (rc != 0)
+        eng_log_kv(ENG_LOG_WARN, NULL, NULL,
+                   had_old ? "script rejected; previous version keeps serving"
+                           : "script rejected; it has no accepted version",
+                   (const char *const[]){"path", logical, "sha256", sha, "error", err.msg, NULL});
+}
+
+static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const char *rel, int depth,
+                     int *changed)
+{
+    if (depth > SCRIPTS_MAX_DEPTH)
+        return;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    if (reg->inotify_fd >= 0)
+        inotify_add_watch(reg->inotify_fd, dir,
+                          IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
+                              IN_MODIFY | IN_ATTRIB);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue; /* ., .., and editors' hidden swap files */
+        char path[4096], logical[4096];
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path ||
+            snprintf(logical, sizeof logical, "%s%s%s", scripts_prefix[root], rel, e->d_name) >=
+                (int)sizeof logical)
+            continue;
+        struct stat st;
+        if (stat(path, &st) != 0)
+            continue;
+        if (S_ISDIR(st.st_mode)) {
+            char sub[4096];
+            if (snprintf(sub, sizeof sub, "%s%s/", rel, e->d_name) < (int)sizeof sub)
+                scan_dir(reg, root, path, sub, depth + 1, changed);
+            continue;
+        }
+        size_t n = strlen(e->d_name);
+        if (!S_ISREG(st.st_mode) || n < 5 || strcmp(e->d_name + n - 4, ".lua") != 0)
+            continue;
+        scan_file(reg, path, logical, &st, changed);
+    }
+    closedir(d);
+}
+
+int eng_scripts_scan(struct eng_scripts *reg, int *changed)
+{
+    int count = 0;
+    pthread_mutex_lock(&reg->scan_mu);
+    pthread_mutex_lock(&reg->mu);
+    for (size_t i = 0; i < reg->n; i++)
+        reg->items[i].seen = 0;
+    pthread_mutex_unlock(&reg->mu);
+
+    /* Libraries first, so that mappings and connectors validate against them. */
+    char lib[4096];
+    snprintf(lib, sizeof lib, "%s/lib", reg->dirs[0]);
+    scan_dir(reg, 0, lib, "lib/", 1, &count);
+    scan_dir(reg, 0, reg->dirs[0], "", 0, &count);
+    scan_dir(reg, 1, reg->dirs[1], "", 0, &count);
+
+    /* Drop what disappeared (compacting the table in place). */
+    pthread_mutex_lock(&reg->mu);
+    size_t kept = 0;
+    for (size_t i = 0; i < reg->n; i++) {
+        struct script *s = &reg->items[i];
+        if (s->seen) {
+            if (kept != i)
+                reg->items[kept] = *s;
+            kept++;
+            continue;
+        }
+        eng_log_kv(ENG_LOG_INFO, NULL, NULL, "script removed",
+                   (const char *const[]){"path", s->logical, NULL});
+        if (s->src != NULL) {
+            atomic_fetch_add(&reg->generation, 1);
+            count++;
+        }
+        free(s->logical);
+        free(s->src);
+        free(s->error);
+    }
+    reg->n = kept;
+    recount_errors_locked(reg);
+    pthread_mutex_unlock(&reg->mu);
+    pthread_mutex_unlock(&reg->scan_mu);
+    if (changed != NULL)
+        *changed = count;
+    return 0;
+}
+
+/* ---------- watcher ---------- */
+
+static void *watch_main(void *arg)
+{
+    struct eng_scripts *reg = arg;
+    for (;;) {
+        struct pollfd fds[2] = {{reg->stop_pipe[0], POLLIN, 0}, {reg->inotify_fd, POLLIN, 0}};
+        int nfds = reg->inotify_fd >= 0 ? 2 : 1;
+        int r = poll(fds, (nfds_t)nfds, SCRIPTS_RESCAN_MS);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (fds[0].revents != 0)
+            break;
+        if (nfds == 2 && (fds[1].revents & POLLIN)) {
+            char events[8192];
+            struct timespec settle = {0, SCRIPTS_SETTLE_MS * 1000000L};
+            nanosleep(&settle, NULL);
+            while (read(reg->inotify_fd, events, sizeof events) > 0)
+                ; /* drain: one rescan covers every event */
+        }
+        eng_scripts_scan(reg, NULL);
+    }
+    return NULL;
+}
+
+int eng_scripts_start(struct eng_scripts *reg, struct eng_err *err)
+{
+    reg->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (reg->inotify_fd < 0)
+        eng_logf(ENG_LOG_WARN, "scripts: inotify unavailable (%s); polling every %d ms",
+                 strerror(errno), SCRIPTS_RESCAN_MS);
+    eng_scripts_scan(reg, NULL);
+    if (pipe2(reg->stop_pipe, O_CLOEXEC) != 0)
+        return eng_err_set(err, ENG_EIO, "cannot create the watcher's pipe: %s", strerror(errno));
+    if (pthread_create(&reg->watcher, NULL, watch_main, reg) != 0)
+        return eng_err_set(err, ENG_EIO, "cannot start the script watcher thread");
+    reg->watching = 1;
+    return 0;
+}
+
+void eng_scripts_status_json(struct eng_scripts *reg, struct eng_buf *out)
+{
+    pthread_mutex_lock(&reg->mu);
+    eng_buf_putc(out, '[');
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct script *s = &reg->items[i];
+        const char *kind = strncmp(s->logical, "mappings/", 9) == 0              ? "mapping"
+                           : strncmp(s->logical, "scripts/connectors/", 19) == 0 ? "connector"
+                                                                                 : "library";
+        if (i > 0)
+            eng_buf_putc(out, ',');
+        eng_buf_puts(out, "{\"path\":");
+        eng_buf_json_str(out, s->logical, strlen(s->logical));
+        eng_buf_printf(out, ",\"kind\":\"%s\",\"active\":%s", kind,
+                       s->src != NULL ? "true" : "false");
+        if (s->src != NULL)
+            eng_buf_printf(out, ",\"generation\":%llu,\"sha256\":\"%s\",\"loadedAt\":\"%s\"",
+                           (unsigned long long)s->generation, s->sha, s->loaded_at);
+        if (s->error != NULL) {
+            eng_buf_puts(out, ",\"error\":");
+            eng_buf_json_str(out, s->error, strlen(s->error));
+            eng_buf_printf(out, ",\"errorAt\":\"%s\"", s->error_at);
+        } else {
+            eng_buf_puts(out, ",\"error\":null");
+        }
+        eng_buf_putc(out, '}');
+    }
+    eng_buf_putc(out, ']');
+    pthread_mutex_unlock(&reg->mu);
+}
