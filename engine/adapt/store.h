@@ -120,6 +120,15 @@ int eng_store_bind_null(struct eng_store_stmt *s, int idx);
 int eng_store_bind_int64(struct eng_store_stmt *s, int idx, int64_t v);
 int eng_store_bind_double(struct eng_store_stmt *s, int idx, double v);
 int eng_store_bind_text(struct eng_store_stmt *s, int idx, const char *v, size_t len);
+/* The store's clock, in the one text form every timestamp column holds
+ * ("2026-12-07T03:04:05.678Z"): the only place SQL says what "now" is. */
+#define ENG_STORE_NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+/* now plus the integer number of seconds the SQL expression `secs` gives (negative: earlier) */
+#define ENG_STORE_NOW_PLUS_S(secs) \
+    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+d seconds', " secs "))"
+/* now plus the SQL expression `ms` milliseconds */
+#define ENG_STORE_NOW_PLUS_MS(ms) \
+    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', (" ms ") / 1000.0))"
 /* A NUL-terminated string, or SQL NULL when v is NULL ("" stays ""). */
 int eng_store_bind_str(struct eng_store_stmt *s, int idx, const char *v);
 int eng_store_bind_blob(struct eng_store_stmt *s, int idx, const void *v, size_t len);

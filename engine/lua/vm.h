@@ -58,6 +58,47 @@ int eng_vm_push_string(struct eng_vm *vm, const char *s, size_t len, struct eng_
 int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget_ms,
                         struct eng_err *err);
 
+/* ---- the one door into script code for C outside engine/lua ----
+ *
+ * eng_vm_call calls require(module)[fn](args...) under the VM's budget (budget_ms > 0 replaces
+ * the wall-clock part for this call) in ONE protected call: the arguments become Lua values
+ * inside it and the results are copied out to C before it returns, so a refused allocation is
+ * an error the caller sees, never a panic. `sig` is "ARGS>RESULTS", one letter per value:
+ *
+ *   arguments (read from the varargs in order)
+ *     s  const char *            a string; NULL is nil
+ *     S  const char *, size_t    a string of that length (may hold NULs); NULL is nil
+ *     i  long long               an integer
+ *     b  int                     a boolean (0 is false)
+ *     j  const char *            JSON text decoded into a Lua value (engine.json's rules); NULL is nil
+ *     J  const char *, size_t    the same with a length
+ *     r  int                     a value kept by an earlier 'r' result; ENG_VM_NOREF is nil
+ *     c  const struct eng_connctx_opts *, const char *tenant, const char *platform
+ *                                the connector context of that tenant (lua/connctx.h); its own
+ *                                errors (ENG_ENOTFOUND no credentials, ENG_EAUTH) are returned
+ *   results (pointers, written only on success)
+ *     s  char **                 a malloc'd copy of a string or number; NULL for nil/false
+ *     S  char **, size_t *       the same with its length
+ *     i  long long *             an integer (a float is truncated; nil/false is 0)
+ *     b  int *                   truthiness
+ *     j  char **                 the value as canonical JSON text (malloc'd); NULL for nil
+ *     r  int *                   a reference to the value, kept until eng_vm_unref
+ *
+ * A module without that function is ENG_ESCRIPT "module.fn is not a function". Errors are those
+ * of eng_vm_pcall. Example: eng_vm_call(vm, "lib.sync", "c_platforms", 0, err, "s>ss", flow,
+ * &src, &dst). */
+#define ENG_VM_NOREF 0
+struct eng_connctx_opts;
+int eng_vm_call(struct eng_vm *vm, const char *module, const char *fn, long long budget_ms,
+                struct eng_err *err, const char *sig, ...);
+/* Let go of a value an 'r' result kept. ENG_VM_NOREF is fine. */
+void eng_vm_unref(struct eng_vm *vm, int ref);
+/* Run the script file at path with the strings argv[0..argc) as its `...` (after the connector
+ * context of platform for tenant when ctx is not NULL), as `tallysync run` does. */
+int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connctx_opts *ctx,
+                    const char *tenant, const char *platform, int argc, char **argv,
+                    struct eng_err *err);
+
 /* Set tenant / run shown by engine.log (copied). NULL clears. */
 void eng_vm_set_context(struct eng_vm *vm, const char *tenant, const char *run);
 

@@ -4,7 +4,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <lauxlib.h>
 #include <lualib.h>
@@ -245,9 +247,89 @@ static void test_stack_balanced(void)
     eng_vm_free(vm);
 }
 
+/* eng_vm_call: C values in, C values out, every failure a code and nothing left on the stack. */
+static void test_call(void)
+{
+    char dir[] = "/tmp/test_vm_call.XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/lib", dir);
+    REQUIRE(mkdir(path, 0700) == 0);
+    snprintf(path, sizeof path, "%s/lib/t.lua", dir);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs("local M = {}\n"
+          "function M.echo(s, n, b, j) return s, n + 1, not b, j end\n"
+          "function M.keep(t) return t end\n"
+          "function M.count(t) return #t.items end\n"
+          "function M.boom() error('no such thing') end\n"
+          "function M.spin() while true do end end\n"
+          "function M.big() return string.rep('x', 1 << 20) end\n"
+          "return M\n",
+          f);
+    fclose(f);
+    struct eng_vm_opts o = {0};
+    o.scripts_dir = dir;
+    o.mappings_dir = dir;
+    o.budget_ms = 300;
+    struct eng_err err = {0};
+    struct eng_vm *vm = eng_vm_new(&o, &err);
+    REQUIRE(vm != NULL);
+    lua_State *L = eng_vm_state(vm);
+    int top = lua_gettop(L);
+
+    char *s = NULL, *j = NULL;
+    long long n = 0;
+    int b = -1;
+    CHECK(eng_vm_call(vm, "lib.t", "echo", 0, &err, "sibj>sibj", "a\"b", 41LL, 1,
+                      "{\"k\":[1,2.50,null]}", &s, &n, &b, &j) == 0);
+    CHECK_STR(s, "a\"b");
+    CHECK(n == 42);
+    CHECK(b == 0);
+    CHECK(j != NULL && strstr(j, "\"k\":[1,") != NULL);
+    free(s);
+    free(j);
+    CHECK(lua_gettop(L) == top);
+
+    /* a value kept across calls */
+    int ref = ENG_VM_NOREF;
+    CHECK(eng_vm_call(vm, "lib.t", "keep", 0, &err, "j>r", "{\"items\":[1,2,3]}", &ref) == 0);
+    CHECK(ref != ENG_VM_NOREF);
+    CHECK(eng_vm_call(vm, "lib.t", "count", 0, &err, "r>i", ref, &n) == 0);
+    CHECK(n == 3);
+    eng_vm_unref(vm, ref);
+
+    /* failures: a code, the script's message, no result handed out, a clean stack */
+    s = NULL;
+    CHECK(eng_vm_call(vm, "lib.t", "boom", 0, &err, ">s", &s) == ENG_ESCRIPT);
+    CHECK(strstr(err.msg, "no such thing") != NULL);
+    CHECK(s == NULL);
+    CHECK(eng_vm_call(vm, "lib.t", "nope", 0, &err, "") == ENG_ESCRIPT);
+    CHECK(strstr(err.msg, "lib.t.nope is not a function") != NULL);
+    CHECK(eng_vm_call(vm, "lib.missing", "x", 0, &err, "") == ENG_ESCRIPT);
+    CHECK(eng_vm_call(vm, "lib.t", "echo", 0, &err, "sibj>s", "x", 1LL, 0, "{bad", &s) ==
+          ENG_EINVAL);
+    CHECK(strstr(err.msg, "json") != NULL);
+    CHECK(eng_vm_call(vm, "lib.t", "spin", 100, &err, "") == ENG_EBUDGET);
+    CHECK(eng_vm_call(vm, "lib.t", "echo", 0, &err, "q") == ENG_EINVAL);
+    CHECK(lua_gettop(L) == top);
+
+    /* a result larger than one page comes out whole */
+    size_t len = 0;
+    CHECK(eng_vm_call(vm, "lib.t", "big", 0, &err, ">S", &s, &len) == 0);
+    CHECK(len == 1u << 20);
+    free(s);
+    CHECK(lua_gettop(L) == top);
+    eng_vm_free(vm);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lib", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 CHECK_MAIN(CHECK_CASE(test_forbidden_names_are_absent),
            CHECK_CASE(test_shared_tables_are_read_only), CHECK_CASE(test_binary_chunks_refused),
            CHECK_CASE(test_require_stays_in_script_folders),
            CHECK_CASE(test_errors_name_file_and_line), CHECK_CASE(test_time_budget),
            CHECK_CASE(test_instruction_budget), CHECK_CASE(test_memory_cap),
-           CHECK_CASE(test_stack_balanced))
+           CHECK_CASE(test_stack_balanced), CHECK_CASE(test_call))
