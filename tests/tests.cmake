@@ -1,5 +1,6 @@
 # Three tiers under ctest, by label:
-#   unit        tests/unit/test_*.c   C, one file per engine concern (may #include the .c under test)
+#   unit        tests/unit/LAYER/test_*.c   C, one file per engine concern, in the folder of its layer
+#               (may #include the .c under test)
 #   script      tests/lua/*_spec.lua  run by `tallysync run` in the real sandbox with the real modules
 #   integration tests/integration/*.sh drive the real binary over real HTTP / real files
 # Every test runs from the source root with a private TMPDIR-like scratch folder.
@@ -14,7 +15,7 @@ set(ENG_TEST_ENV
   "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 
-file(GLOB UNIT_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/unit/test_*.c)
+file(GLOB UNIT_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/unit/*/test_*.c)
 foreach(src ${UNIT_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_executable(${name} ${src})

@@ -1,6 +1,6 @@
 /*
  * api_routes.c - every route of the API, in one table. engine/api/openapi.json describes each one;
- * tests/unit/test_openapi.c fails when the two disagree.
+ * tests/unit/api/test_openapi.c fails when the two disagree.
  */
 #include "api/api.h"
 

@@ -35,7 +35,7 @@ static char *trim(char *s)
 }
 
 /* Every variable the engine reads (a getenv anywhere under engine/): a .env name that is not
- * here is a typo or another program's setting, and is warned about. tests/unit/test_config.c
+ * here is a typo or another program's setting, and is warned about. tests/unit/base/test_config.c
  * checks this list against the sources, so a new setting cannot be forgotten here. */
 static const char *const known_vars[] = {
     "API_ANONYMOUS_TENANT",

@@ -12,7 +12,7 @@
 
 #define CFG_STR(cfg, off) (*(char **)(void *)((char *)(cfg) + (off)))
 
-/* The defaults are config.c's (tests/unit/test_operator_settings.c checks they agree). */
+/* The defaults are config.c's (tests/unit/data/test_operator_settings.c checks they agree). */
 const struct eng_operator_def eng_operator_defs[] = {
     {"QUICKBOOKS_API_BASE", NULL, offsetof(struct eng_config, quickbooks_api_base)},
     {"QUICKBOOKS_TOKEN_URL", "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",

@@ -425,7 +425,7 @@ end)
 test("functions and other unencodables raise with the path", function()
   raises(function() json.encode(print) end, "json.encode: cannot encode a function at $")
   raises(function() json.encode({ cb = { function() end } }) end, "cannot encode a function at $.cb[1]")
-  -- (threads and foreign userdata: tests/unit/test_json.c; the sandbox has no coroutine library)
+  -- (threads and foreign userdata: tests/unit/lua/test_json.c; the sandbox has no coroutine library)
 end)
 
 test("pretty: two-space indent, sorted, empty containers inline", function()

@@ -6,7 +6,7 @@
  */
 #include "check.h"
 
-#include "../../engine/adapt/httpc.c"
+#include "../../../engine/adapt/httpc.c"
 
 static void test_retry_after_seconds(void)
 {

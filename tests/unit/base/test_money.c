@@ -5,7 +5,7 @@
  */
 #include "check.h"
 
-#include "../../engine/base/money.c"
+#include "../../../engine/base/money.c"
 
 #include <stdlib.h>
 

@@ -7,7 +7,7 @@
  */
 #include "check.h"
 
-#include "../../engine/lua/trace_rewrite.c"
+#include "../../../engine/lua/trace_rewrite.c"
 
 #include <dirent.h>
 #include <lauxlib.h>
