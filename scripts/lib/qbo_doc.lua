@@ -623,4 +623,15 @@ function M.doc_total(doc, decimals)
   return sum
 end
 
+-- reconciles(who, doc, decimals, expected, what, currency): the invariant every builder checks on
+-- what it will send: the document's total equals the source's (`what` names it: "order",
+-- "refund"), or the record fails with both amounts.
+function M.reconciles(who, doc, decimals, expected, what, currency)
+  local sent = M.doc_total(doc, decimals)
+  if sent ~= expected then
+    M.fail(who, nil, "does not reconcile after mapping: document %s %s, %s %s %s",
+      money.format(sent, decimals), currency, what, money.format(expected, decimals), currency)
+  end
+end
+
 return M

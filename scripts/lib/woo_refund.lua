@@ -243,11 +243,7 @@ function M.build(mapping, rec, ctx, kind)
   if old then head[#head + 1] = old end
   body.PrivateNote = doc.note(head)
 
-  local sent = doc.doc_total(body, decimals)
-  if sent ~= amount then
-    doc.fail(who, nil, "does not reconcile after mapping: document %s %s, refund %s %s",
-      fmt(sent), currency, fmt(amount), currency)
-  end
+  doc.reconciles(who, body, decimals, amount, "refund", currency)
   return body
 end
 

@@ -395,11 +395,7 @@ function M.build(mapping, order, ctx, kind)
   body.PrivateNote = doc.note(head)
 
   -- the invariant, checked on what will be sent
-  local sent = doc.doc_total(body, decimals)
-  if sent ~= total then
-    doc.fail(who, nil, "does not reconcile after mapping: document %s %s, order %s %s",
-      fmt(sent), currency, fmt(total), currency)
-  end
+  doc.reconciles(who, body, decimals, total, "order", currency)
   return body
 end
 
