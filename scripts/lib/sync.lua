@@ -705,6 +705,23 @@ local VIEW_FIELDS = { "source_id", "action", "request_id", "outcome", "target_id
   "hash", "source_updated_at", "error", "code", "retryable", "input", "output", "diff", "conflict",
   "currency", "source_total", "target_total" }
 
+-- s with every byte that is not valid UTF-8 replaced by U+FFFD: a remote system's error text
+-- may hold any bytes, and the view must always encode (a page already written to the target
+-- must reach the store).
+local function valid_utf8(s)
+  if utf8.len(s) then return s end
+  local out, i = {}, 1
+  while true do
+    local ok, bad = utf8.len(s, i)
+    if ok then
+      out[#out + 1] = s:sub(i)
+      return table.concat(out)
+    end
+    out[#out + 1] = s:sub(i, bad - 1) .. "\u{FFFD}"
+    i = bad + 1
+  end
+end
+
 -- The page as C reads it: { cancelled, total?, max_modified?, items = [ {VIEW_FIELDS} ] }.
 local function view(page)
   local items = json.array({})
@@ -713,7 +730,11 @@ local function view(page)
     for _, k in ipairs(VIEW_FIELDS) do
       local x = item[k]
       local t = type(x)
-      if t == "string" or t == "boolean" or math.type(x) == "integer" then v[k] = x end
+      if t == "string" then
+        v[k] = valid_utf8(x)
+      elseif t == "boolean" or math.type(x) == "integer" then
+        v[k] = x
+      end
     end
     items[i] = v
   end

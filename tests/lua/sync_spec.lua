@@ -177,6 +177,26 @@ case("a create another job has reserved is not sent: it fails retryably for a la
   eq(page.items[3].outcome, "created", "third sent")
 end)
 
+case("c_write answers the page C records: scalars only, valid UTF-8, floats and tables left out", function()
+  local t = fake{ write = function(r, i)
+      if i == 2 then return { ok = false, error = "HTTP 500: \xff\xfe broken", code = "10000", retryable = true } end
+      return { ok = true, id = "x" .. i }
+    end }
+  local page = { items = { create_item(1), create_item(2) }, total = 2.5, max_modified = "2026-01-01T00:00:00Z" }
+  local err, retry, v = sync.c_write(state(t), page, nil)
+  eq(err, nil, "no error")
+  local text = json.encode(v) -- what eng_vm_call's 'j' result does: it must not raise
+  local back = json.decode(text)
+  eq(back.total, nil, "a float total is not an integer count")
+  eq(back.max_modified, "2026-01-01T00:00:00Z", "cursor candidate")
+  eq(back.items[1].outcome, "created", "first")
+  eq(back.items[1].doc, nil, "no tables")
+  eq(back.items[1].source_total, 2935, "minor units")
+  eq(back.items[2].error, "HTTP 500: \u{FFFD}\u{FFFD} broken", "invalid bytes replaced")
+  eq(back.items[2].retryable, true, "retryable")
+  eq(back.cancelled, false, "not cancelled")
+end)
+
 case("job payloads: a webhook's record and a retry's list, as values", function()
   local json = require "engine.json"
   local err, retry, e, f, src, ids = sync.c_job(json.decode(
