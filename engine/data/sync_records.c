@@ -6,6 +6,7 @@
 #include "data/sync_records.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "adapt/crypto.h"
@@ -178,25 +179,146 @@ int eng_sync_records_resolve(struct eng_store *st, const char *tenant, const cha
     return rc < 0 ? rc : 0;
 }
 
-int eng_sync_records_each_done(struct eng_store *st, const char *run_id,
-                               int (*fn)(void *ud, const char *source_id), void *ud,
-                               struct eng_err *err)
+/* The WHERE clause of q: ?1 run, ?2 tenant, ?3 after id, ?4.. outcomes. */
+static int query_where(const struct eng_sync_records_query *q, char *buf, size_t size,
+                       struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st,
-                               "SELECT source_id FROM sync_records WHERE run_id = ? AND outcome "
-                               "<> 'pending'",
-                               -1, ENG_STORE_TRUSTED, &s, err);
+    if (q->run_id == NULL || q->noutcomes < 0 || q->noutcomes > ENG_SYNC_RECORDS_MAX_OUTCOMES ||
+        (q->noutcomes > 0 && q->outcomes == NULL))
+        return eng_err_set(err, ENG_EINVAL,
+                           "sync records: a query needs a run and at most %d "
+                           "outcomes",
+                           ENG_SYNC_RECORDS_MAX_OUTCOMES);
+    int n =
+        snprintf(buf, size, " WHERE run_id = ?1 AND (?2 IS NULL OR tenant_id = ?2) AND id > ?3%s",
+                 q->unresolved ? " AND resolved_at IS NULL" : "");
+    if (q->noutcomes > 0) {
+        n += snprintf(buf + n, size - (size_t)n, " AND outcome IN (");
+        for (int i = 0; i < q->noutcomes; i++)
+            n += snprintf(buf + n, size - (size_t)n, "%s?%d", i ? ", " : "", 4 + i);
+        n += snprintf(buf + n, size - (size_t)n, ")");
+    }
+    return 0;
+}
+
+static void query_bind(struct eng_store_stmt *s, const struct eng_sync_records_query *q)
+{
+    eng_store_bind_str(s, 1, q->run_id);
+    eng_store_bind_str(s, 2, q->tenant);
+    eng_store_bind_int64(s, 3, q->after_id);
+    for (int i = 0; i < q->noutcomes; i++)
+        eng_store_bind_str(s, 4 + i, q->outcomes[i]);
+}
+
+static const char *col(struct eng_store_stmt *s, int i)
+{
+    return eng_store_column_type(s, i) == ENG_STORE_NULL ? NULL : eng_store_column_text(s, i, NULL);
+}
+
+int eng_sync_records_each(struct eng_store *st, const struct eng_sync_records_query *q,
+                          int (*fn)(void *ud, const struct eng_sync_record_row *row), void *ud,
+                          struct eng_err *err)
+{
+    char where[320], sql[1024];
+    int rc = query_where(q, where, sizeof where, err);
     if (rc != 0)
         return rc;
-    eng_store_bind_str(s, 1, run_id);
+    snprintf(sql, sizeof sql,
+             "SELECT id, tenant_id, source_system, source_entity, source_id, target_system, "
+             "target_type, run_id, flow, target_id, outcome, dry_run, error, error_code, "
+             "retryable, input, output, diff, conflict, currency, source_total_minor, "
+             "target_total_minor, attempts, next_retry_at, resolved_at, created_at, updated_at "
+             "FROM sync_records%s ORDER BY id LIMIT ?%d OFFSET ?%d",
+             where, 4 + q->noutcomes, 5 + q->noutcomes);
+    struct eng_store_stmt *s = NULL;
+    rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    query_bind(s, q);
+    eng_store_bind_int64(s, 4 + q->noutcomes, q->limit > 0 ? q->limit : -1);
+    eng_store_bind_int64(s, 5 + q->noutcomes, q->offset > 0 ? q->offset : 0);
     while ((rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
-        const char *v = eng_store_column_text(s, 0, NULL);
-        if (v != NULL && fn(ud, v) != 0) {
+        struct eng_sync_record_row row = {0};
+        struct eng_sync_record *r = &row.rec;
+        row.id = eng_store_column_int64(s, 0);
+        r->tenant = col(s, 1);
+        r->source_system = col(s, 2);
+        r->source_entity = col(s, 3);
+        r->source_id = col(s, 4);
+        r->target_system = col(s, 5);
+        r->target_type = col(s, 6);
+        r->run_id = col(s, 7);
+        r->flow = col(s, 8);
+        r->target_id = col(s, 9);
+        r->outcome = col(s, 10);
+        r->dry_run = (int)eng_store_column_int64(s, 11);
+        r->error = col(s, 12);
+        r->code = col(s, 13);
+        r->retryable = eng_store_column_type(s, 14) == ENG_STORE_NULL
+                           ? -1
+                           : (int)eng_store_column_int64(s, 14);
+        r->input = col(s, 15);
+        r->output = col(s, 16);
+        r->diff = col(s, 17);
+        r->conflict = col(s, 18);
+        r->currency = col(s, 19);
+        r->has_source_total = eng_store_column_type(s, 20) != ENG_STORE_NULL;
+        r->source_total = eng_store_column_int64(s, 20);
+        r->has_target_total = eng_store_column_type(s, 21) != ENG_STORE_NULL;
+        r->target_total = eng_store_column_int64(s, 21);
+        row.attempts = eng_store_column_int64(s, 22);
+        row.next_retry_at = col(s, 23);
+        row.resolved_at = col(s, 24);
+        row.created_at = col(s, 25);
+        row.updated_at = col(s, 26);
+        if (fn(ud, &row) != 0) {
             rc = 0;
             break;
         }
     }
     eng_store_finalize(s);
     return rc < 0 ? rc : 0;
+}
+
+int eng_sync_records_count(struct eng_store *st, const struct eng_sync_records_query *q, int64_t *n,
+                           struct eng_err *err)
+{
+    char where[320], sql[512];
+    *n = 0;
+    int rc = query_where(q, where, sizeof where, err);
+    if (rc != 0)
+        return rc;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sync_records%s", where);
+    struct eng_store_stmt *s = NULL;
+    rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    query_bind(s, q);
+    rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW)
+        *n = eng_store_column_int64(s, 0);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+struct done_walk {
+    int (*fn)(void *ud, const char *source_id);
+    void *ud;
+};
+
+static int done_row(void *ud, const struct eng_sync_record_row *row)
+{
+    const struct done_walk *w = ud;
+    return row->rec.source_id != NULL ? w->fn(w->ud, row->rec.source_id) : 0;
+}
+
+int eng_sync_records_each_done(struct eng_store *st, const char *run_id,
+                               int (*fn)(void *ud, const char *source_id), void *ud,
+                               struct eng_err *err)
+{
+    static const char *const recorded[] = {"created", "updated", "unchanged",
+                                           "skipped", "failed",  "conflict"};
+    struct eng_sync_records_query q = {.run_id = run_id, .outcomes = recorded, .noutcomes = 6};
+    struct done_walk w = {fn, ud};
+    return eng_sync_records_each(st, &q, done_row, &w, err);
 }

@@ -49,6 +49,39 @@ int eng_sync_records_each_done(struct eng_store *st, const char *run_id,
                                int (*fn)(void *ud, const char *source_id), void *ud,
                                struct eng_err *err);
 
+/* ---- reading (for the API's and the CLI's listings: api/api_sync_records.c and
+ * cli/cli_sync_show.c may move their SELECTs here) ---- */
+
+/* A recorded row as read back. Strings belong to the store and live until the callback
+ * returns. */
+struct eng_sync_record_row {
+    int64_t id;
+    struct eng_sync_record rec; /* the fields as put */
+    long long attempts;
+    const char *next_retry_at, *resolved_at, *created_at, *updated_at; /* NULL when not set */
+};
+
+#define ENG_SYNC_RECORDS_MAX_OUTCOMES 7
+/* Which rows of a run: all the fields but run_id may be left 0/NULL. */
+struct eng_sync_records_query {
+    const char *run_id;          /* required */
+    const char *tenant;          /* NULL: any tenant (the local CLI) */
+    const char *const *outcomes; /* noutcomes of "created", "failed"...; NULL: every outcome */
+    int noutcomes;
+    int unresolved;     /* only failures not resolved since */
+    int64_t after_id;   /* only rows with a greater id (a follower's position) */
+    long limit, offset; /* limit <= 0: no limit */
+};
+
+/* Call fn for each row of q in id order until it returns non-zero. ENG_EINVAL for a query
+ * without run_id or with too many outcomes. */
+int eng_sync_records_each(struct eng_store *st, const struct eng_sync_records_query *q,
+                          int (*fn)(void *ud, const struct eng_sync_record_row *row), void *ud,
+                          struct eng_err *err);
+/* How many rows q matches, ignoring its limit and offset. */
+int eng_sync_records_count(struct eng_store *st, const struct eng_sync_records_query *q, int64_t *n,
+                           struct eng_err *err);
+
 /* The one retry backoff of a failed record, by its attempt count (1 for the first failure):
  * the job queue's (eng_queue_backoff_ms: doubling, capped at one hour, "full jitter" in [d/2,
  * d]) started ENG_SYNC_RECORDS_BACKOFF_SHIFT doublings in, so the first retry comes after 32-64 s.

@@ -181,6 +181,73 @@ static void test_resolve_and_done(void)
     eng_store_close(st);
 }
 
+struct seen {
+    char ids[64];
+    int n, stop_at;
+};
+
+static int seen_row(void *ud, const struct eng_sync_record_row *row)
+{
+    struct seen *v = ud;
+    strcat(v->ids, row->rec.source_id);
+    strcat(v->ids, row->rec.retryable == 1 ? "r" : row->rec.retryable == 0 ? "n" : "-");
+    strcat(v->ids, row->resolved_at != NULL ? "R;" : ";");
+    return ++v->n == v->stop_at;
+}
+
+/* The read side offered to the API and the CLI: filters, order, paging, count. */
+static void test_each_and_count(void)
+{
+    struct eng_store *st = fresh();
+    REQUIRE(st != NULL);
+    struct eng_err err = {0};
+    struct eng_sync_record rs[] = {
+        rec("sync_a", "1", "created", -1), rec("sync_a", "2", "failed", 1),
+        rec("sync_a", "3", "conflict", 0), rec("sync_a", "4", "failed", 0),
+        rec("sync_b", "5", "failed", 1)};
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++)
+        REQUIRE(eng_sync_records_put(st, &rs[i], &err) == 0);
+    REQUIRE(eng_sync_records_resolve(st, "t1", "f", "4", "sync_b", &err) == 0);
+    struct seen v = {0};
+    struct eng_sync_records_query q = {.run_id = "sync_a"};
+    CHECK_INT(eng_sync_records_each(st, &q, seen_row, &v, &err), 0);
+    CHECK_STR(v.ids, "1-;2r;3n;4nR;");
+    int64_t n = 0;
+    CHECK_INT(eng_sync_records_count(st, &q, &n, &err), 0);
+    CHECK_INT(n, 4);
+
+    static const char *const failures[] = {"failed", "conflict"};
+    struct eng_sync_records_query f = {
+        .run_id = "sync_a", .tenant = "t1", .outcomes = failures, .noutcomes = 2, .unresolved = 1};
+    memset(&v, 0, sizeof v);
+    CHECK_INT(eng_sync_records_each(st, &f, seen_row, &v, &err), 0);
+    CHECK_STR(v.ids, "2r;3n;");
+    f.limit = 1, f.offset = 1;
+    memset(&v, 0, sizeof v);
+    CHECK_INT(eng_sync_records_each(st, &f, seen_row, &v, &err), 0);
+    CHECK_STR(v.ids, "3n;");
+    CHECK_INT(eng_sync_records_count(st, &f, &n, &err), 0);
+    CHECK_INT(n, 2); /* limit and offset do not change the count */
+    f.tenant = "t2";
+    CHECK_INT(eng_sync_records_count(st, &f, &n, &err), 0);
+    CHECK_INT(n, 0);
+
+    /* a follower's position; the callback stops the walk */
+    struct eng_sync_records_query after = {.run_id = "sync_a", .after_id = 1};
+    memset(&v, 0, sizeof v);
+    v.stop_at = 1;
+    CHECK_INT(eng_sync_records_each(st, &after, seen_row, &v, &err), 0);
+    CHECK_STR(v.ids, "2r;");
+
+    struct eng_sync_records_query bad = {.outcomes = failures, .noutcomes = 2};
+    CHECK_INT(eng_sync_records_each(st, &bad, seen_row, &v, &err), ENG_EINVAL);
+    bad.run_id = "sync_a";
+    bad.noutcomes = 8;
+    CHECK_INT(eng_sync_records_count(st, &bad, &n, &err), ENG_EINVAL);
+    eng_store_close(st);
+}
+
 CHECK_MAIN(CHECK_CASE(test_backoff_is_the_queues_with_jitter), CHECK_CASE(test_put_and_next_retry),
            CHECK_CASE(test_a_batch_of_failures_spreads_out),
-           CHECK_CASE(test_fail_again_outside_a_run), CHECK_CASE(test_resolve_and_done))
+           CHECK_CASE(test_fail_again_outside_a_run), CHECK_CASE(test_resolve_and_done),
+           CHECK_CASE(test_each_and_count))
