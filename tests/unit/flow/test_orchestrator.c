@@ -3,12 +3,15 @@
  * real VMs reading scripts/ and a real, migrated SQLite file: a job runs once and its outcome
  * is applied (done, or dead when it can never succeed: not retried); jobs a dead process held
  * are recovered at start and run; a job handed to a worker when the engine stops gives its work
- * back without counting the attempt.
+ * back without counting the attempt; a run extends its lease before every page (test scripts in
+ * a scratch scripts folder: a source that reports the lease it sees, a target that keeps it).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "adapt/store.h"
@@ -233,6 +236,123 @@ static void test_stop_gives_the_job_back(void)
     eng_store_close(st);
 }
 
+static int write_file(const char *dir, const char *name, const char *text)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+/* A source of three slow pages, each record carrying the lease its job holds right then; a
+ * target whose document id is that lease; a flow between them. */
+static int test_scripts(char *scripts, char *mappings)
+{
+    char dir[] = "/tmp/test_orchestrator_scripts.XXXXXX", lib[512], cwd[256];
+    if (mkdtemp(dir) == NULL || getcwd(cwd, sizeof cwd) == NULL)
+        return -1;
+    snprintf(scripts, 256, "%s/scripts", dir);
+    snprintf(mappings, 256, "%s/mappings", dir);
+    char conn[300];
+    snprintf(conn, sizeof conn, "%s/connectors", scripts);
+    if (mkdir(scripts, 0700) != 0 || mkdir(mappings, 0700) != 0 || mkdir(conn, 0700) != 0)
+        return -1;
+    const char *src = env_or("SCRIPTS_DIR", "scripts");
+    snprintf(lib, sizeof lib, "%s%s%s/lib", src[0] == '/' ? "" : cwd, src[0] == '/' ? "" : "/",
+             src);
+    char link[300];
+    snprintf(link, sizeof link, "%s/lib", scripts);
+    if (symlink(lib, link) != 0 && errno != EEXIST)
+        return -1;
+    return write_file(conn, "t_src.lua",
+                      "local db = require 'engine.db'\n"
+                      "local M = { name = 't_src', credentials = {} }\n"
+                      "function M.read(ctx, entity, opts)\n"
+                      "  local n = 0\n"
+                      "  return function()\n"
+                      "    n = n + 1\n"
+                      "    if n > 3 then return nil end\n"
+                      "    local t0 = os.clock()\n"
+                      "    while os.clock() - t0 < 0.03 do end\n"
+                      "    local lease = db.value(\"SELECT lease_expires_at FROM sync_queue "
+                      "WHERE kind = 'run'\")\n"
+                      "    return { { id = n, lease = lease } }, { total = 3 }\n"
+                      "  end\n"
+                      "end\n"
+                      "return M\n") |
+           write_file(conn, "t_dst.lua",
+                      "local M = { name = 't_dst', credentials = {} }\n"
+                      "function M.create(ctx, entity, doc, rid) return { Id = doc.Lease } end\n"
+                      "function M.update(ctx, entity, body) return { Id = body.Id } end\n"
+                      "return M\n") |
+           write_file(mappings, "t_flow.lua",
+                      "return { name = 't_flow',\n"
+                      "  source = { connector = 't_src', entity = 'things' },\n"
+                      "  target = { connector = 't_dst', entity = 'Thing' },\n"
+                      "  map = function(rec) return { Name = 'thing ' .. rec.id, Lease = "
+                      "rec.lease } end }\n");
+}
+
+static void test_a_run_extends_its_lease(void)
+{
+    struct eng_store *st = fresh();
+    REQUIRE(st != NULL);
+    char scripts[256], mappings[256];
+    REQUIRE(test_scripts(scripts, mappings) == 0);
+    struct eng_vm_opts vo = {
+        .scripts_dir = scripts, .mappings_dir = mappings, .database_path = url};
+    struct eng_workers_scripts ws = {NULL, gen_of, NULL};
+    struct eng_err err = {0};
+    struct eng_workers *w = eng_workers_start(1, &vo, &ws, &err);
+    REQUIRE(w != NULL);
+    struct eng_sync_req req = {
+        .tenant = "t1", .entity = "things", .flow = "t_flow", .mode = "full", .origin = "test"};
+    char id[ENG_SYNC_ID_SIZE], active[ENG_SYNC_ID_SIZE];
+    REQUIRE(eng_sync_create_run(st, &req, id, active, &err) == 0);
+    struct eng_sync_env env = {.cfg = &cfg};
+    struct eng_orch *o = eng_orch_start(&env, w, 1, &err);
+    REQUIRE(o != NULL);
+    char state[32] = "";
+    for (int i = 0; i < 1000; i++) {
+        struct eng_store_stmt *s = NULL;
+        if (eng_store_prepare(st, "SELECT state FROM sync_runs WHERE id = ?", -1, ENG_STORE_TRUSTED,
+                              &s, NULL) == 0) {
+            eng_store_bind_str(s, 1, id);
+            if (eng_store_step(s, NULL) == ENG_STORE_ROW)
+                snprintf(state, sizeof state, "%s", eng_store_column_text(s, 0, NULL));
+            eng_store_finalize(s);
+        }
+        if (strcmp(state, "queued") != 0 && strcmp(state, "running") != 0)
+            break;
+        usleep(10000);
+    }
+    eng_orch_stop(o);
+    eng_workers_stop(w);
+    CHECK_STR(state, "succeeded");
+    /* three pages, each written with the lease its job held then: later every time */
+    struct eng_store_stmt *s = NULL;
+    char lease[3][40] = {"", "", ""};
+    int n = 0;
+    REQUIRE(eng_store_prepare(st,
+                              "SELECT target_id FROM sync_records WHERE run_id = ? ORDER BY "
+                              "CAST(source_id AS INTEGER)",
+                              -1, ENG_STORE_TRUSTED, &s, NULL) == 0);
+    eng_store_bind_str(s, 1, id);
+    while (n < 3 && eng_store_step(s, NULL) == ENG_STORE_ROW) {
+        const char *v = eng_store_column_text(s, 0, NULL);
+        snprintf(lease[n++], sizeof lease[0], "%s", v != NULL ? v : "");
+    }
+    eng_store_finalize(s);
+    CHECK_INT(n, 3);
+    CHECK(lease[0][0] != '\0');
+    CHECK(strcmp(lease[0], lease[1]) < 0);
+    CHECK(strcmp(lease[1], lease[2]) < 0);
+    eng_store_close(st);
+}
+
 CHECK_MAIN(CHECK_CASE(test_a_job_runs_once),
            CHECK_CASE(test_jobs_of_a_dead_process_resume_at_start),
-           CHECK_CASE(test_stop_gives_the_job_back))
+           CHECK_CASE(test_stop_gives_the_job_back), CHECK_CASE(test_a_run_extends_its_lease))
