@@ -61,9 +61,9 @@ struct eng_sync_page {
 int eng_sync_page_read(const char *json, struct eng_sync_page *page, struct eng_err *err);
 void eng_sync_page_free(struct eng_sync_page *page);
 
-/* Reserve the id map rows of the page's creates (action "create"), one transaction; appends the
- * 1-based indexes of the items another job holds to refused (a JSON array's elements, "3,7",
- * the caller adds the brackets). */
+/* Reserve the id map rows of the page's creates (action "create"), one transaction; appends to
+ * refused a JSON array of the 1-based indexes of the items another job holds ("[3,7]", "[]"),
+ * for lib.sync's c_write. */
 int eng_sync_reserve_creates(struct run *r, const struct eng_sync_item *items, int n,
                              const struct eng_sync_names *nm, struct eng_buf *refused,
                              struct eng_err *err);
