@@ -22,6 +22,12 @@
 #include "flow/webhook_health.h"
 #include "flow/worker.h"
 
+/* The workers' view of the registry's generation (flow/worker.h does not know the registry). */
+static uint64_t scripts_generation(void *reg)
+{
+    return eng_scripts_generation(reg);
+}
+
 int eng_cli_serve(int argc, char **argv)
 {
     if (eng_cli_wants_help(argc, argv)) {
@@ -92,7 +98,8 @@ int eng_cli_serve(int argc, char **argv)
 
     if (scripts == NULL || eng_api_init(&api, &err) != 0 || eng_scripts_start(scripts, &err) != 0)
         goto out;
-    workers = eng_workers_start(cfg.workers, &vmopts, scripts, &err);
+    struct eng_workers_scripts ws = {eng_scripts_source, scripts_generation, scripts};
+    workers = eng_workers_start(cfg.workers, &vmopts, &ws, &err);
     if (workers == NULL)
         goto out;
     api.workers = workers;

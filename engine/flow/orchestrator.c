@@ -1,10 +1,10 @@
 /*
  * orchestrator.c - the dispatcher: one thread that claims due jobs from the durable queue
- * (engine/data/queue.h) and submits each to the worker pool, never more than `slots` at once, so HTTP
- * threads never wait on a run. Each claim has its own lease owner, so a worker that lost its lease
- * can tell. The worker applies the job's outcome (complete, back off, dead, give back).
- * Owns: the thread, its store connection, the in-flight count. Must not: run Lua, or let a task
- * outlive eng_orch_stop.
+ * (engine/data/queue.h) and submits each to the worker pool, never more than `slots` at once, so
+ * HTTP threads never wait on a run. Each claim has its own lease owner, so a worker that lost its
+ * lease can tell. The worker applies the job's outcome (complete, back off, dead, give back). Owns:
+ * the thread, its store connection, the in-flight count. Must not: run Lua, or let a task outlive
+ * eng_orch_stop.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -76,17 +76,16 @@ struct job_task {
  * is done, failed when it is dead. A failure here costs the audit status only. */
 static void job_settle_event(struct eng_store *st, long long job_id, const char *status)
 {
-    static const char sql[] =
-        "UPDATE webhook_events SET status = ?2, processed_at = strftime('%Y-%m-%dT%H:%M:%fZ', "
-        "'now') WHERE id = (SELECT webhook_event_id FROM sync_queue WHERE id = ?1) "
-        "AND status IN ('received', 'queued')";
+    static const char sql[] = "UPDATE webhook_events SET status = ?2, processed_at = " ENG_STORE_NOW
+                              " WHERE id = (SELECT webhook_event_id FROM sync_queue WHERE id = ?1) "
+                              "AND status IN ('received', 'queued')";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
     int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
     if (rc == 0)
         rc = eng_store_bind_int64(s, 1, job_id);
     if (rc == 0)
-        rc = eng_store_bind_text(s, 2, status, strlen(status));
+        rc = eng_store_bind_str(s, 2, status);
     if (rc == 0)
         rc = eng_store_step(s, &err);
     eng_store_finalize(s);

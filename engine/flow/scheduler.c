@@ -176,8 +176,8 @@ int eng_scheduler_tick(struct eng_store *st, int *started, struct eng_err *err)
     int rc = eng_store_prepare(st,
                                "SELECT id, tenant_id, entity, flow, mode, dry_run, filters, "
                                "interval_seconds, cron FROM schedules WHERE enabled = 1 AND "
-                               "(next_run_at IS NULL OR next_run_at <= strftime('%Y-%m-%dT%H:%M:"
-                               "%fZ', 'now')) ORDER BY next_run_at LIMIT 1",
+                               "(next_run_at IS NULL OR next_run_at <= " ENG_STORE_NOW
+                               ") ORDER BY next_run_at LIMIT 1",
                                -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
         return rc;
@@ -219,11 +219,10 @@ int eng_scheduler_tick(struct eng_store *st, int *started, struct eng_err *err)
         const char *sql =
             nrc == 0 && rc == 0
                 ? "UPDATE schedules SET next_run_at = ?2, last_run_at = CASE WHEN ?3 IS NULL "
-                  "THEN last_run_at ELSE strftime('%Y-%m-%dT%H:%M:%fZ', 'now') END, last_run_id "
-                  "= coalesce(?3, last_run_id), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', "
-                  "'now') WHERE id = ?1"
-                : "UPDATE schedules SET enabled = 0, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', "
-                  "'now') WHERE id = ?1 AND ?2 IS NULL AND ?3 IS NULL";
+                  "THEN last_run_at ELSE " ENG_STORE_NOW " END, last_run_id = coalesce(?3, "
+                  "last_run_id), updated_at = " ENG_STORE_NOW " WHERE id = ?1"
+                : "UPDATE schedules SET enabled = 0, updated_at = " ENG_STORE_NOW
+                  " WHERE id = ?1 AND ?2 IS NULL AND ?3 IS NULL";
         if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, NULL) == 0) {
             eng_store_bind_int64(s, 1, id);
             if (nrc == 0 && rc == 0)

@@ -1,11 +1,13 @@
 /*
  * sync_int.h - what the files of a run's execution share (sync_run.c drives it, sync_page.c
  * persists each page). Internal to the engine's sync code: nothing else includes it.
+ * A page crosses from lib/sync.lua into C once, as plain C items (struct eng_sync_item), before
+ * any transaction opens: sync_page.c never reads a Lua value.
  */
 #ifndef ENG_SYNC_INT_H
 #define ENG_SYNC_INT_H
 
-#include <lua.h>
+#include <stdint.h>
 
 #include "base/buf.h"
 #include "flow/sync.h"
@@ -22,25 +24,52 @@ struct run {
     char since[40], cursor_from[40];
     int dry_run;
     char *filters; /* JSON text (owned) */
-    char *ids;     /* JSON array of source ids for record/retry jobs (owned), or NULL */
+    int ids_ref;   /* a record/retry job's source ids, a Lua list kept by reference, or
+                      ENG_VM_NOREF */
     int cancelled;
 };
 
-/* The flow's systems and types, read once from the Lua state after open. */
+/* The flow's systems and types (from lib.sync's c_open). */
 struct eng_sync_names {
     char ss[64], se[64], ts[64], tt[64];
 };
 
-/* Read ss/se/ts/tt from the state table at index state. [-0, +0, -] */
-void eng_sync_read_names(lua_State *L, int state, struct eng_sync_names *n);
-/* Reserve the id map rows of the page's creates (items table at index items, n of them);
- * appends the indexes another job holds to refused ("3,7"). One transaction. [-0, +0, -] */
-int eng_sync_reserve_creates(struct run *r, lua_State *L, int items, int n,
+/* One item of a page as lib/sync.lua's view gives it (every string malloc'd, NULL when the
+ * script did not say). Planned items carry action/request_id; written ones also outcome and the
+ * rest. */
+struct eng_sync_item {
+    char *source_id, *action, *request_id, *outcome, *target_id, *sync_token, *hash,
+        *source_updated_at, *error, *code, *input, *output, *diff, *conflict, *currency;
+    int retryable; /* 1, 0, or -1 when not said (stored as NULL) */
+    int has_source_total, has_target_total;
+    int64_t source_total, target_total; /* minor units */
+};
+
+struct eng_sync_page {
+    int cancelled; /* a stop was seen while planning: record what was planned, then stop */
+    int has_total;
+    int64_t total;      /* records the source says it holds, when has_total */
+    char *max_modified; /* the cursor candidate, or NULL */
+    struct eng_sync_item *items;
+    int n;
+};
+
+/* Read a page view (JSON text from lib.sync: {cancelled, total?, max_modified?, items: [...]})
+ * into page (zeroed first; free with eng_sync_page_free, also after a failure). Linear in the
+ * text. ENG_EINVAL when it is not that shape; ENG_ENOMEM. Uses webhook/webhook_json.h until the
+ * one C JSON reader lands. */
+int eng_sync_page_read(const char *json, struct eng_sync_page *page, struct eng_err *err);
+void eng_sync_page_free(struct eng_sync_page *page);
+
+/* Reserve the id map rows of the page's creates (action "create"), one transaction; appends to
+ * refused a JSON array of the 1-based indexes of the items another job holds ("[3,7]", "[]"),
+ * for lib.sync's c_write. */
+int eng_sync_reserve_creates(struct run *r, const struct eng_sync_item *items, int n,
                              const struct eng_sync_names *nm, struct eng_buf *refused,
                              struct eng_err *err);
-/* Record the written page (page table at index page, its items at items): sync_records, id map,
- * the run's counters and cursor candidate, in one transaction. [-0, +0, -] */
-int eng_sync_commit_page(struct run *r, lua_State *L, int page, int items, int n,
+/* Record the written page: sync_records, id map, the run's counters and cursor candidate, in one
+ * transaction. */
+int eng_sync_commit_page(struct run *r, const struct eng_sync_page *page,
                          const struct eng_sync_names *nm, struct eng_err *err);
 
 #endif

@@ -1,72 +1,160 @@
 /*
- * sync_page.c - one page of a run in the store: the exclusive id map reservations made before a
- * remote create, and the page's one transaction (sync_records, id_map, the run's counters and
- * cursor candidate), read from the items lib/sync.lua filled in.
- * Owns nothing past a call. Must not: call into Lua (it only reads the page's tables), or leave
- * a transaction open when it returns.
+ * sync_page.c - one page of a run in the store: reading lib/sync.lua's view of a page into C
+ * items, the exclusive id map reservations made before a remote create, and the page's one
+ * transaction (sync_records, id_map, the run's counters and cursor candidate).
+ * Owns: a struct eng_sync_page's strings (eng_sync_page_free). Must not: call into Lua or read a
+ * Lua value (the page arrives as C items, copied before any transaction opens), write SQL on
+ * id_map or sync_records (data/id_map.c and data/sync_records.c own those), or leave a
+ * transaction open when it returns.
  */
-#include <lua.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "data/id_map.h"
+#include "data/sync_records.h"
 #include "flow/sync_int.h"
+#include "webhook/webhook_json.h"
 
-#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+/* ---- the page view (JSON from lib.sync's c_next_page / c_write) ---- */
 
-static int bind_s(struct eng_store_stmt *s, int i, const char *v)
+/* A malloc'd copy of the string (or number, as written) at token i; NULL for null/absent.
+ * -1 for another type or no memory. */
+static int tok_strdup(const struct eng_wjson *d, int i, char **out)
 {
-    return v != NULL && *v != '\0' ? eng_store_bind_text(s, i, v, strlen(v))
-                                   : eng_store_bind_null(s, i);
-}
-
-/* Bind field k of the item table at idx: integers, booleans (0/1), strings, else NULL.
- * Keys are short literals already interned by the script's own tables. [-0, +0, -] */
-static void bind_item(lua_State *L, int idx, const char *k, struct eng_store_stmt *s, int param)
-{
-    int t = lua_getfield(L, idx, k);
-    if (t == LUA_TNUMBER && lua_isinteger(L, -1)) {
-        eng_store_bind_int64(s, param, (int64_t)lua_tointeger(L, -1));
-    } else if (t == LUA_TBOOLEAN) {
-        eng_store_bind_int64(s, param, lua_toboolean(L, -1));
-    } else if (t == LUA_TSTRING) {
-        size_t n;
-        const char *v = lua_tolstring(L, -1, &n);
-        eng_store_bind_text(s, param, v, n);
-    } else {
-        eng_store_bind_null(s, param);
+    *out = NULL;
+    if (i < 0 || d->tok[i].type == ENG_WJ_NULL)
+        return 0;
+    if (d->tok[i].type != ENG_WJ_STRING && d->tok[i].type != ENG_WJ_NUMBER)
+        return -1;
+    size_t size = d->tok[i].end - d->tok[i].start + 1; /* decoding never lengthens */
+    char *v = malloc(size);
+    if (v == NULL || eng_wjson_text(d, i, 1, v, size) != 0) {
+        free(v);
+        return -1;
     }
-    lua_pop(L, 1);
+    *out = v;
+    return 0;
 }
 
-static int item_is(lua_State *L, int idx, const char *k, const char *want)
+/* An integer (minor units) at token i: *has 0 for null/absent. -1 when it is not an integer. */
+static int tok_int(const struct eng_wjson *d, int i, int *has, int64_t *v)
 {
-    lua_getfield(L, idx, k);
-    const char *v = lua_tostring(L, -1);
-    int yes = v != NULL && strcmp(v, want) == 0;
-    lua_pop(L, 1);
-    return yes;
+    *has = 0;
+    if (i < 0 || d->tok[i].type == ENG_WJ_NULL)
+        return 0;
+    char buf[32], *end = NULL;
+    if (d->tok[i].type != ENG_WJ_NUMBER || eng_wjson_text(d, i, 1, buf, sizeof buf) != 0)
+        return -1;
+    long long n = strtoll(buf, &end, 10);
+    if (end == buf || *end != '\0')
+        return -1;
+    *has = 1;
+    *v = n;
+    return 0;
 }
 
-void eng_sync_read_names(lua_State *L, int state, struct eng_sync_names *n)
+/* true/false at token i: 1/0, -1 when null or absent, -2 for another type. */
+static int tok_bool(const struct eng_wjson *d, int i)
 {
-    static const char *const keys[] = {"ss", "se", "ts", "tt"};
-    char *dst[] = {n->ss, n->se, n->ts, n->tt};
-    for (int i = 0; i < 4; i++) {
-        lua_getfield(L, state, keys[i]);
-        const char *v = lua_tostring(L, -1);
-        snprintf(dst[i], 64, "%s", v != NULL ? v : "");
-        lua_pop(L, 1);
+    if (i < 0 || d->tok[i].type == ENG_WJ_NULL)
+        return -1;
+    if (d->tok[i].type != ENG_WJ_BOOL)
+        return -2;
+    return d->text[d->tok[i].start] == 't';
+}
+
+static int read_item(const struct eng_wjson *d, int obj, struct eng_sync_item *it)
+{
+    static const struct {
+        const char *key;
+        size_t off;
+    } strs[] = {
+#define F(f) {#f, offsetof(struct eng_sync_item, f)}
+        F(source_id), F(action),     F(request_id), F(outcome),
+        F(target_id), F(sync_token), F(hash),       F(source_updated_at),
+        F(error),     F(code),       F(input),      F(output),
+        F(diff),      F(conflict),   F(currency),
+#undef F
+    };
+    if (d->tok[obj].type != ENG_WJ_OBJECT)
+        return -1;
+    for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
+        if (tok_strdup(d, eng_wjson_get(d, obj, strs[i].key),
+                       (char **)((char *)it + strs[i].off)) != 0)
+            return -1;
+    it->retryable = tok_bool(d, eng_wjson_get(d, obj, "retryable"));
+    if (it->retryable == -2)
+        return -1;
+    if (tok_int(d, eng_wjson_get(d, obj, "source_total"), &it->has_source_total,
+                &it->source_total) != 0 ||
+        tok_int(d, eng_wjson_get(d, obj, "target_total"), &it->has_target_total,
+                &it->target_total) != 0)
+        return -1;
+    return 0;
+}
+
+int eng_sync_page_read(const char *json, struct eng_sync_page *page, struct eng_err *err)
+{
+    memset(page, 0, sizeof *page);
+    struct eng_wjson d = {0};
+    char msg[96];
+    int rc = eng_wjson_parse(&d, json, strlen(json), msg, sizeof msg);
+    if (rc != 0) {
+        eng_wjson_free(&d);
+        return rc == -2 ? eng_err_set(err, ENG_ENOMEM, "out of memory reading a page")
+                        : eng_err_set(err, ENG_EINVAL, "lib.sync's page view: %s", msg);
     }
+    rc = ENG_EINVAL;
+    int items = eng_wjson_get(&d, 0, "items");
+    if (items < 0 || d.tok[items].type != ENG_WJ_ARRAY)
+        goto out;
+    page->cancelled = tok_bool(&d, eng_wjson_get(&d, 0, "cancelled")) == 1;
+    if (tok_int(&d, eng_wjson_get(&d, 0, "total"), &page->has_total, &page->total) != 0 ||
+        tok_strdup(&d, eng_wjson_get(&d, 0, "max_modified"), &page->max_modified) != 0)
+        goto out;
+    if (d.tok[items].size > 0) {
+        page->items = calloc((size_t)d.tok[items].size, sizeof *page->items);
+        if (page->items == NULL) {
+            eng_wjson_free(&d);
+            return eng_err_set(err, ENG_ENOMEM, "out of memory reading a page");
+        }
+    }
+    for (int i = eng_wjson_first(&d, items); i >= 0 && page->n < d.tok[items].size;
+         i = d.tok[i].next) {
+        if (read_item(&d, i, &page->items[page->n++]) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    eng_wjson_free(&d);
+    if (rc != 0)
+        eng_err_set(err, rc, "lib.sync's page view is not {items: [{...}]} of scalars");
+    return rc;
 }
 
-static void bind_names(struct eng_store_stmt *s, const struct run *r,
-                       const struct eng_sync_names *n, int first)
+void eng_sync_page_free(struct eng_sync_page *page)
 {
-    bind_s(s, first, r->tenant);
-    bind_s(s, first + 1, n->ss);
-    bind_s(s, first + 2, n->se);
-    bind_s(s, first + 4, n->ts);
-    bind_s(s, first + 5, n->tt);
+    for (int i = 0; i < page->n; i++) {
+        struct eng_sync_item *it = &page->items[i];
+        char *strs[] = {it->source_id, it->action,     it->request_id, it->outcome,
+                        it->target_id, it->sync_token, it->hash,       it->source_updated_at,
+                        it->error,     it->code,       it->input,      it->output,
+                        it->diff,      it->conflict,   it->currency};
+        for (size_t j = 0; j < sizeof strs / sizeof strs[0]; j++)
+            free(strs[j]);
+    }
+    free(page->items);
+    free(page->max_modified);
+    memset(page, 0, sizeof *page);
+}
+
+/* ---- the store ---- */
+
+static void item_key(const struct run *r, const struct eng_sync_names *nm,
+                     const struct eng_sync_item *it, struct eng_id_map_key *k)
+{
+    *k = (struct eng_id_map_key){r->tenant, nm->ss, nm->se, it->source_id, nm->ts, nm->tt};
 }
 
 /* Who holds a reservation: the run, or the job for work outside a run. */
@@ -78,222 +166,145 @@ static void reservation_owner(const struct run *r, char *buf, size_t size)
         snprintf(buf, size, "job:%lld", (long long)r->job->id);
 }
 
+/* "" (no run) is NULL in the store */
+static const char *nullable(const char *s)
+{
+    return s != NULL && *s != '\0' ? s : NULL;
+}
+
+static int is(const char *v, const char *want)
+{
+    return v != NULL && strcmp(v, want) == 0;
+}
+
 /* Before any remote create: reserve the id map row of each create with its request id, in one
  * transaction, so a crash after the create is found on resume. A reservation is exclusive: a
  * row another job reserved less than a lease ago, or that got its target id since the plan
  * (a webhook job and a run racing on one record), is not taken, and the item's index goes to
- * `refused` ("3,7") so the writer leaves it for a retry instead of creating it twice. */
-int eng_sync_reserve_creates(struct run *r, lua_State *L, int items, int n,
+ * `refused` so the writer leaves it for a retry instead of creating it twice. */
+int eng_sync_reserve_creates(struct run *r, const struct eng_sync_item *items, int n,
                              const struct eng_sync_names *nm, struct eng_buf *refused,
                              struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
     char owner[ENG_SYNC_ID_SIZE + 24];
     reservation_owner(r, owner, sizeof owner);
     int rc = eng_store_exec(r->st, "BEGIN IMMEDIATE", err);
     if (rc != 0)
         return rc;
-    rc = eng_store_prepare(
-        r->st,
-        "INSERT INTO id_map (tenant_id, source_system, entity_type, source_id, target_system, "
-        "target_type, request_id, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON "
-        "CONFLICT (tenant_id, source_system, entity_type, source_id, target_system, target_type) "
-        "DO UPDATE SET request_id = excluded.request_id, last_run_id = excluded.last_run_id, "
-        "updated_at = " NOW " WHERE target_id IS NULL AND (last_run_id IS excluded.last_run_id "
-        "OR last_run_id IS NULL OR request_id IS NULL OR updated_at < "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf("
-        "'-%d seconds', ?9)))",
-        -1, ENG_STORE_TRUSTED, &s, err);
-    for (int i = 1; rc == 0 && i <= n; i++) {
-        lua_rawgeti(L, items, i);
-        int it = lua_gettop(L);
-        if (item_is(L, it, "action", "create")) {
-            eng_store_reset(s);
-            bind_names(s, r, nm, 1);
-            bind_item(L, it, "source_id", s, 4);
-            bind_item(L, it, "request_id", s, 7);
-            bind_s(s, 8, owner);
-            eng_store_bind_int64(s, 9, ENG_SYNC_LEASE_MS / 1000);
-            rc = eng_store_step(s, err);
-            if (rc >= 0 && eng_store_changes(r->st) == 0)
-                eng_buf_printf(refused, "%s%d", refused->len > 0 ? "," : "", i);
-            if (rc > 0)
-                rc = 0;
+    size_t mark = refused->len;
+    eng_buf_putc(refused, '[');
+    int first = 1;
+    for (int i = 0; rc == 0 && i < n; i++) {
+        if (!is(items[i].action, "create") || items[i].source_id == NULL)
+            continue;
+        struct eng_id_map_key k;
+        item_key(r, nm, &items[i], &k);
+        int taken = 0;
+        rc = eng_id_map_reserve(r->st, &k, items[i].request_id, owner, ENG_SYNC_LEASE_MS / 1000,
+                                &taken, err);
+        if (rc == 0 && !taken) {
+            eng_buf_printf(refused, "%s%d", first ? "" : ",", i + 1);
+            first = 0;
         }
-        lua_pop(L, 1);
     }
-    eng_store_finalize(s);
+    eng_buf_putc(refused, ']');
+    if (rc == 0 && refused->oom)
+        rc = eng_err_set(err, ENG_ENOMEM, "out of memory");
     if (rc == 0)
         rc = eng_store_exec(r->st, "COMMIT", err);
-    if (rc != 0)
+    if (rc != 0) {
         eng_store_exec(r->st, "ROLLBACK", NULL);
+        refused->len = mark;
+    }
     return rc;
 }
 
 static const char *const outcomes[] = {"created", "updated", "unchanged",
                                        "skipped", "failed",  "conflict"};
 
+/* Record one item (its outcome index k). */
+static int commit_item(struct run *r, const struct eng_sync_item *it, int k,
+                       const struct eng_sync_names *nm, const char *owner, struct eng_err *err)
+{
+    struct eng_id_map_key key;
+    item_key(r, nm, it, &key);
+    int rc = 0;
+    /* a create that failed is no longer in flight: its reservation stays (the next attempt
+     * looks for the document first, in case it was made) but no longer blocks other jobs */
+    if (!r->dry_run && k >= 3 && !is(it->code, "in_flight") &&
+        (rc = eng_id_map_release(r->st, &key, owner, err)) != 0)
+        return rc;
+    struct eng_sync_record rec = {
+        .tenant = r->tenant,
+        .source_system = nm->ss,
+        .source_entity = nm->se,
+        .source_id = it->source_id,
+        .target_system = nm->ts,
+        .target_type = nm->tt,
+        .run_id = nullable(r->id),
+        .flow = r->flow,
+        .target_id = it->target_id,
+        .outcome = outcomes[k],
+        .dry_run = r->dry_run,
+        .error = it->error,
+        .code = it->code,
+        .retryable = it->retryable,
+        .input = it->input,
+        .output = it->output,
+        .diff = it->diff,
+        .conflict = it->conflict,
+        .currency = it->currency,
+        .has_source_total = it->has_source_total,
+        .source_total = it->source_total,
+        .has_target_total = it->has_target_total,
+        .target_total = it->target_total,
+    };
+    /* outside a run (webhook record, retry), a record that fails again updates its open
+     * failure instead of adding a second one */
+    if (r->id[0] == '\0' && (k == 4 || k == 5)) {
+        int updated = 0;
+        rc = eng_sync_records_fail_again(r->st, &rec, &updated, err);
+        if (rc != 0 || updated)
+            return rc;
+    }
+    rc = eng_sync_records_put(r->st, &rec, err);
+    if (rc == 0 && !r->dry_run && (k == 0 || k == 1)) {
+        struct eng_id_map_put v = {.target_id = it->target_id,
+                                   .content_hash = it->hash,
+                                   .sync_token = it->sync_token,
+                                   .source_updated_at = it->source_updated_at,
+                                   .run_id = nullable(r->id)};
+        rc = eng_id_map_put(r->st, &key, &v, err);
+    }
+    /* a record that went through clears its earlier failures */
+    if (rc == 0 && !r->dry_run && k <= 3)
+        rc = eng_sync_records_resolve(r->st, r->tenant, r->flow, it->source_id, nullable(r->id),
+                                      err);
+    return rc;
+}
+
 /* Record every item's outcome, the id map and the run's counters: one transaction. */
-int eng_sync_commit_page(struct run *r, lua_State *L, int page, int items, int n,
+int eng_sync_commit_page(struct run *r, const struct eng_sync_page *page,
                          const struct eng_sync_names *nm, struct eng_err *err)
 {
     long long count[6] = {0};
-    struct eng_store_stmt *rec = NULL, *map = NULL, *res = NULL, *again = NULL, *rel = NULL,
-                          *s = NULL;
+    struct eng_store_stmt *s = NULL;
     char owner[ENG_SYNC_ID_SIZE + 24];
     reservation_owner(r, owner, sizeof owner);
     int rc = eng_store_exec(r->st, "BEGIN IMMEDIATE", err);
     if (rc != 0)
         return rc;
-    rc = eng_store_prepare(
-        r->st,
-        "INSERT INTO sync_records (tenant_id, source_system, source_entity, source_id, "
-        "target_system, target_type, run_id, flow, target_id, outcome, dry_run, error, "
-        "error_code, retryable, attempts, next_retry_at, input, output, diff, conflict, "
-        "currency, source_total_minor, target_total_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-        "?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, CASE WHEN ?10 = 'failed' AND ?14 = 1 THEN "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+60 seconds') END, ?15, ?16, ?17, ?18, ?19, "
-        "?20, ?21) ON CONFLICT (run_id, source_system, source_entity, source_id, target_system, "
-        "target_type) WHERE run_id IS NOT NULL DO UPDATE SET target_id = excluded.target_id, "
-        "outcome = excluded.outcome, error = excluded.error, error_code = excluded.error_code, "
-        "retryable = excluded.retryable, attempts = attempts + 1, next_retry_at = "
-        "excluded.next_retry_at, input = excluded.input, output = excluded.output, diff = "
-        "excluded.diff, conflict = excluded.conflict, currency = excluded.currency, "
-        "source_total_minor = excluded.source_total_minor, target_total_minor = "
-        "excluded.target_total_minor, updated_at = " NOW,
-        -1, ENG_STORE_TRUSTED, &rec, err);
-    if (rc == 0)
-        rc = eng_store_prepare(
-            r->st,
-            "INSERT INTO id_map (tenant_id, source_system, entity_type, source_id, "
-            "target_system, target_type, target_id, content_hash, sync_token, source_updated_at, "
-            "last_run_id, target_updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-            "?11, " NOW ") ON CONFLICT (tenant_id, source_system, entity_type, source_id, "
-            "target_system, target_type) DO UPDATE SET target_id = excluded.target_id, "
-            "content_hash = excluded.content_hash, sync_token = coalesce(excluded.sync_token, "
-            "sync_token), source_updated_at = excluded.source_updated_at, last_run_id = "
-            "excluded.last_run_id, target_updated_at = excluded.target_updated_at, updated_at "
-            "= " NOW,
-            -1, ENG_STORE_TRUSTED, &map, err);
-    /* a record that went through clears its earlier failures */
-    if (rc == 0)
-        rc = eng_store_prepare(r->st,
-                               "UPDATE sync_records SET resolved_at = " NOW ", updated_at = " NOW
-                               " WHERE tenant_id = ?1 AND flow = ?2 AND source_id = ?3 AND "
-                               "outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND "
-                               "dry_run = 0 AND (?4 IS NULL OR run_id IS NULL OR run_id <> ?4)",
-                               -1, ENG_STORE_TRUSTED, &res, err);
-    /* a create that failed is no longer in flight: its reservation stays (the next attempt
-     * looks for the document first, in case it was made) but no longer blocks other jobs */
-    if (rc == 0 && !r->dry_run)
-        rc = eng_store_prepare(r->st,
-                               "UPDATE id_map SET last_run_id = NULL WHERE tenant_id = ?1 AND "
-                               "source_system = ?2 AND entity_type = ?3 AND source_id = ?4 AND "
-                               "target_system = ?5 AND target_type = ?6 AND target_id IS NULL "
-                               "AND last_run_id = ?7",
-                               -1, ENG_STORE_TRUSTED, &rel, err);
-    /* outside a run (webhook record, retry), a record that fails again updates its open
-     * failure instead of adding a second one */
-    if (rc == 0 && r->id[0] == '\0')
-        rc = eng_store_prepare(
-            r->st,
-            "UPDATE sync_records SET attempts = attempts + 1, error = ?4, error_code = ?5, "
-            "retryable = ?6, outcome = ?7, next_retry_at = CASE WHEN ?6 = 1 THEN strftime("
-            "'%Y-%m-%dT%H:%M:%fZ', 'now', printf('+%d seconds', min(3600, 60 << min(attempts, "
-            "6)))) "
-            "END, updated_at = " NOW " WHERE id = (SELECT id FROM sync_records WHERE tenant_id = "
-            "?1 AND flow = ?2 AND source_id = ?3 AND outcome IN ('failed', 'conflict') AND "
-            "resolved_at IS NULL AND dry_run = 0 ORDER BY id DESC LIMIT 1)",
-            -1, ENG_STORE_TRUSTED, &again, err);
-    for (int i = 1; rc == 0 && i <= n; i++) {
-        lua_rawgeti(L, items, i);
-        int it = lua_gettop(L);
-        lua_getfield(L, it, "outcome");
-        const char *oc = lua_tostring(L, -1);
+    for (int i = 0; rc == 0 && i < page->n; i++) {
+        const struct eng_sync_item *it = &page->items[i];
         int k = -1;
-        for (int j = 0; oc != NULL && j < 6; j++)
-            if (strcmp(oc, outcomes[j]) == 0)
+        for (int j = 0; it->outcome != NULL && j < 6; j++)
+            if (strcmp(it->outcome, outcomes[j]) == 0)
                 k = j;
-        lua_pop(L, 1);
-        if (k < 0) { /* a planned item the writer never reached: not recorded */
-            lua_pop(L, 1);
+        if (k < 0) /* a planned item the writer never reached: not recorded */
             continue;
-        }
         count[k]++;
-        if (rel != NULL && k >= 3 && !item_is(L, it, "code", "in_flight")) {
-            eng_store_reset(rel);
-            bind_names(rel, r, nm, 1);
-            bind_item(L, it, "source_id", rel, 4);
-            bind_s(rel, 7, owner);
-            rc = eng_store_step(rel, err);
-            if (rc < 0) {
-                lua_pop(L, 1);
-                continue;
-            }
-        }
-        if (again != NULL && (k == 4 || k == 5)) {
-            eng_store_reset(again);
-            bind_s(again, 1, r->tenant);
-            bind_s(again, 2, r->flow);
-            bind_item(L, it, "source_id", again, 3);
-            bind_item(L, it, "error", again, 4);
-            bind_item(L, it, "code", again, 5);
-            bind_item(L, it, "retryable", again, 6);
-            eng_store_bind_text(again, 7, outcomes[k], strlen(outcomes[k]));
-            rc = eng_store_step(again, err);
-            if (rc < 0 || eng_store_changes(r->st) > 0) {
-                lua_pop(L, 1); /* updated (rc is 0: an UPDATE answers no row), or failed */
-                continue;
-            }
-        }
-        eng_store_reset(rec);
-        eng_store_clear_bindings(rec);
-        bind_names(rec, r, nm, 1);
-        bind_item(L, it, "source_id", rec, 4);
-        bind_s(rec, 7, r->id);
-        bind_s(rec, 8, r->flow);
-        bind_item(L, it, "target_id", rec, 9);
-        eng_store_bind_text(rec, 10, outcomes[k], strlen(outcomes[k]));
-        eng_store_bind_int64(rec, 11, r->dry_run);
-        bind_item(L, it, "error", rec, 12);
-        bind_item(L, it, "code", rec, 13);
-        bind_item(L, it, "retryable", rec, 14);
-        bind_item(L, it, "input", rec, 15);
-        bind_item(L, it, "output", rec, 16);
-        bind_item(L, it, "diff", rec, 17);
-        bind_item(L, it, "conflict", rec, 18);
-        bind_item(L, it, "currency", rec, 19);
-        bind_item(L, it, "source_total", rec, 20);
-        bind_item(L, it, "target_total", rec, 21);
-        rc = eng_store_step(rec, err);
-        if (rc >= 0 && !r->dry_run && (k == 0 || k == 1)) {
-            eng_store_reset(map);
-            bind_names(map, r, nm, 1);
-            bind_item(L, it, "source_id", map, 4);
-            bind_item(L, it, "target_id", map, 7);
-            bind_item(L, it, "hash", map, 8);
-            bind_item(L, it, "sync_token", map, 9);
-            bind_item(L, it, "source_updated_at", map, 10);
-            bind_s(map, 11, r->id);
-            rc = eng_store_step(map, err);
-        }
-        if (rc >= 0 && !r->dry_run && k <= 3) {
-            eng_store_reset(res);
-            bind_s(res, 1, r->tenant);
-            bind_s(res, 2, r->flow);
-            bind_item(L, it, "source_id", res, 3);
-            bind_s(res, 4, r->id);
-            rc = eng_store_step(res, err);
-        }
-        if (rc > 0)
-            rc = 0;
-        lua_pop(L, 1);
+        rc = commit_item(r, it, k, nm, owner, err);
     }
-    eng_store_finalize(rec);
-    eng_store_finalize(map);
-    eng_store_finalize(res);
-    eng_store_finalize(again);
-    eng_store_finalize(rel);
     if (rc == 0 && r->id[0] != '\0') {
         long long read = 0;
         for (int j = 0; j < 6; j++)
@@ -307,16 +318,19 @@ int eng_sync_commit_page(struct run *r, lua_State *L, int page, int items, int n
             "WHEN ?9 IS NOT NULL AND (cursor_to IS NULL OR ?9 > cursor_to) THEN ?9 ELSE cursor_to "
             "END, progress = CASE WHEN coalesce(?8, records_total) > 0 THEN min(0.99, "
             "(records_read + ?2) * 1.0 / coalesce(?8, records_total)) ELSE progress END, "
-            "updated_at = " NOW " WHERE id = ?1",
+            "updated_at = " ENG_STORE_NOW " WHERE id = ?1",
             -1, ENG_STORE_TRUSTED, &s, err);
         if (rc == 0) {
-            bind_s(s, 1, r->id);
+            eng_store_bind_str(s, 1, r->id);
             eng_store_bind_int64(s, 2, read);
             for (int j = 0; j < 4; j++)
                 eng_store_bind_int64(s, 3 + j, count[j]);
             eng_store_bind_int64(s, 7, count[4] + count[5]);
-            bind_item(L, page, "total", s, 8);
-            bind_item(L, page, "max_modified", s, 9);
+            if (page->has_total)
+                eng_store_bind_int64(s, 8, page->total);
+            else
+                eng_store_bind_null(s, 8);
+            eng_store_bind_str(s, 9, page->max_modified);
             rc = eng_store_step(s, err);
             eng_store_finalize(s);
             if (rc > 0)

@@ -6,23 +6,21 @@
  * Owns: nothing past a call. Must not: hold a transaction across a Lua call, or move the cursor
  * of a run that did not finish (cancelled, failed).
  */
-#include <lauxlib.h>
-#include <lua.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/buf.h"
-#include "lua/connctx.h"
 #include "base/log.h"
+#include "data/sync_records.h"
 #include "flow/sync_int.h"
+#include "lua/connctx.h"
 
-#define NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-
-static int bind_s(struct eng_store_stmt *s, int i, const char *v)
+/* A run's text fields hold "" for "none": the store and the scripts see NULL / nil. The one
+ * place that meaning is spelled out. */
+static const char *nullable(const char *s)
 {
-    return v != NULL && *v != '\0' ? eng_store_bind_text(s, i, v, strlen(v))
-                                   : eng_store_bind_null(s, i);
+    return s != NULL && *s != '\0' ? s : NULL;
 }
 
 static void copy_col(struct eng_store_stmt *s, int col, char *buf, size_t size)
@@ -30,6 +28,28 @@ static void copy_col(struct eng_store_stmt *s, int col, char *buf, size_t size)
     const char *v = eng_store_column_text(s, col, NULL);
     snprintf(buf, size, "%s",
              v != NULL && eng_store_column_type(s, col) != ENG_STORE_NULL ? v : "");
+}
+
+/* r->since = from minus the overlap window (ENG_SYNC_OVERLAP_S), to the second; "" when from is
+ * "" (a full read). */
+static int since_overlap(struct run *r, const char *from, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    r->since[0] = '\0';
+    if (from == NULL || from[0] == '\0')
+        return 0;
+    int rc = eng_store_prepare(r->st,
+                               "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?, printf('-%d seconds', ?))",
+                               -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_str(s, 1, from);
+    eng_store_bind_int64(s, 2, ENG_SYNC_OVERLAP_S);
+    rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW)
+        copy_col(s, 0, r->since, sizeof r->since);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- loading and starting ---- */
@@ -43,7 +63,7 @@ static int load_run(struct run *r, struct eng_err *err)
                                -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
         return rc;
-    bind_s(s, 1, r->id);
+    eng_store_bind_str(s, 1, r->id);
     rc = eng_store_step(s, err);
     if (rc == ENG_STORE_ROW) {
         copy_col(s, 0, r->tenant, sizeof r->tenant);
@@ -75,9 +95,9 @@ static int start_run(struct run *r, struct eng_err *err)
                                -1, ENG_STORE_TRUSTED, &s, err);
         if (rc != 0)
             return rc;
-        bind_s(s, 1, r->tenant);
-        bind_s(s, 2, r->entity);
-        bind_s(s, 3, r->flow);
+        eng_store_bind_str(s, 1, r->tenant);
+        eng_store_bind_str(s, 2, r->entity);
+        eng_store_bind_str(s, 3, r->flow);
         rc = eng_store_step(s, err);
         if (rc == ENG_STORE_ROW)
             copy_col(s, 0, r->cursor_from, sizeof r->cursor_from);
@@ -88,13 +108,14 @@ static int start_run(struct run *r, struct eng_err *err)
     if (strcmp(r->state, "queued") == 0) {
         rc = eng_store_prepare(r->st,
                                "UPDATE sync_runs SET state = 'running', started_at = coalesce("
-                               "started_at, " NOW "), cursor_from = ?2, updated_at = " NOW
+                               "started_at, " ENG_STORE_NOW
+                               "), cursor_from = ?2, updated_at = " ENG_STORE_NOW
                                " WHERE id = ?1 AND state = 'queued'",
                                -1, ENG_STORE_TRUSTED, &s, err);
         if (rc != 0)
             return rc;
-        bind_s(s, 1, r->id);
-        bind_s(s, 2, r->cursor_from);
+        eng_store_bind_str(s, 1, r->id);
+        eng_store_bind_str(s, 2, nullable(r->cursor_from));
         rc = eng_store_step(s, err);
         eng_store_finalize(s);
         if (rc < 0)
@@ -103,21 +124,8 @@ static int start_run(struct run *r, struct eng_err *err)
     }
     /* incremental: re-read an overlap window before the cursor; no cursor: a full read */
     r->since[0] = '\0';
-    if (strcmp(r->mode, "incremental") == 0 && r->cursor_from[0] != '\0') {
-        rc = eng_store_prepare(r->st,
-                               "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?, printf('-%d seconds', ?))",
-                               -1, ENG_STORE_TRUSTED, &s, err);
-        if (rc != 0)
-            return rc;
-        bind_s(s, 1, r->cursor_from);
-        eng_store_bind_int64(s, 2, ENG_SYNC_OVERLAP_S);
-        rc = eng_store_step(s, err);
-        if (rc == ENG_STORE_ROW)
-            copy_col(s, 0, r->since, sizeof r->since);
-        eng_store_finalize(s);
-        if (rc < 0)
-            return rc;
-    }
+    if (strcmp(r->mode, "incremental") == 0)
+        return since_overlap(r, r->cursor_from, err);
     return 0;
 }
 
@@ -131,7 +139,7 @@ static char *tenant_config(struct run *r)
                           "'transformer_config'",
                           -1, ENG_STORE_TRUSTED, &s, NULL) != 0)
         return NULL;
-    bind_s(s, 1, r->tenant);
+    eng_store_bind_str(s, 1, r->tenant);
     if (eng_store_step(s, NULL) == ENG_STORE_ROW)
         v = eng_store_column_strdup(s, 0);
     eng_store_finalize(s);
@@ -152,7 +160,8 @@ static int finish_run(struct run *r, const char *state, const char *reason, stru
     rc = eng_store_prepare(
         r->st,
         "UPDATE sync_runs SET state = coalesce(?2, CASE WHEN records_failed > 0 THEN 'partial' "
-        "ELSE 'succeeded' END), error = ?3, finished_at = " NOW ", updated_at = " NOW
+        "ELSE 'succeeded' END), error = ?3, finished_at = " ENG_STORE_NOW
+        ", updated_at = " ENG_STORE_NOW
         ", progress = CASE WHEN ?2 IS NULL THEN 1 ELSE progress END, "
         "source_total_minor = coalesce((SELECT sum(source_total_minor) FROM sync_records WHERE "
         "run_id = ?1), 0), target_total_minor = coalesce((SELECT sum(target_total_minor) FROM "
@@ -183,9 +192,9 @@ static int finish_run(struct run *r, const char *state, const char *reason, stru
     char final[16] = "", cursor_to[40] = "";
     int dry = 1;
     if (rc == 0) {
-        bind_s(s, 1, r->id);
-        bind_s(s, 2, state);
-        bind_s(s, 3, reason);
+        eng_store_bind_str(s, 1, r->id);
+        eng_store_bind_str(s, 2, nullable(state));
+        eng_store_bind_str(s, 3, nullable(reason));
         rc = eng_store_step(s, err);
         if (rc == ENG_STORE_ROW) {
             copy_col(s, 0, final, sizeof final);
@@ -206,14 +215,14 @@ static int finish_run(struct run *r, const char *state, const char *reason, stru
             "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant_id, entity_type, flow) DO UPDATE SET "
             "last_sync_at = CASE WHEN last_sync_at IS NULL OR excluded.last_sync_at > "
             "last_sync_at THEN excluded.last_sync_at ELSE last_sync_at END, last_run_id = "
-            "excluded.last_run_id, updated_at = " NOW,
+            "excluded.last_run_id, updated_at = " ENG_STORE_NOW,
             -1, ENG_STORE_TRUSTED, &s, err);
         if (rc == 0) {
-            bind_s(s, 1, r->tenant);
-            bind_s(s, 2, r->entity);
-            bind_s(s, 3, r->flow);
-            bind_s(s, 4, cursor_to);
-            bind_s(s, 5, r->id);
+            eng_store_bind_str(s, 1, r->tenant);
+            eng_store_bind_str(s, 2, r->entity);
+            eng_store_bind_str(s, 3, r->flow);
+            eng_store_bind_str(s, 4, cursor_to);
+            eng_store_bind_str(s, 5, r->id);
             rc = eng_store_step(s, err);
             eng_store_finalize(s);
             if (rc > 0)
@@ -233,40 +242,34 @@ static int finish_run(struct run *r, const char *state, const char *reason, stru
     return rc;
 }
 
-/* ---- Lua calls ---- */
+/* ---- calls into lib/sync.lua (through eng_vm_call only) ---- */
 
-/* Call mod[fn] with the nargs values on top; results or (nil, message, retryable) normalised:
- * 0 with nres values pushed, or a negative code with err filled (nothing pushed) and
- * *retryable set. [-nargs, +(nres|0), -] */
-static int sync_call(struct run *r, int mod, const char *fn, int nargs, int nres, int *retryable,
-                     struct eng_err *err)
+/* The connector budget of a page's calls (planning and writing wait on remote systems). */
+static long long page_budget(const struct run *r)
 {
-    lua_State *L = eng_vm_state(r->vm);
-    lua_getfield(L, mod, fn);
-    lua_insert(L, -nargs - 1);
-    int want = nres < 3 ? 3 : nres;
-    int rc = eng_vm_pcall_budget(r->vm, nargs, want, r->env->cfg->connector_timeout_ms * 4, err);
-    *retryable = 0;
-    if (rc != 0) {
-        /* budget and memory: the page may succeed on a later try */
-        *retryable = rc == ENG_EBUDGET || rc == ENG_ENOMEM;
-        return rc;
-    }
-    if (lua_isnil(L, -want)) {
-        const char *m = lua_tostring(L, -want + 1);
-        eng_err_set(err, ENG_ESCRIPT, "%s", m != NULL ? m : "the sync pipeline failed");
-        *retryable = lua_toboolean(L, -want + 2);
-        lua_pop(L, want);
-        return ENG_ESCRIPT;
-    }
-    lua_pop(L, want - nres);
-    return 0;
+    return r->env->cfg->connector_timeout_ms * 4;
 }
 
-static int push_ctx(struct run *r, const char *platform, struct eng_err *err)
+/* After a call of a lib.sync entry point (which answers err, retryable, results...): 0, or a
+ * negative code with err filled and *retryable set. rc is eng_vm_call's; msg (freed here) and
+ * retry are the entry point's failure form. The entry points catch their own errors, so
+ * ENG_ESCRIPT from the call itself means lib/sync.lua does not load: a fixed version is picked
+ * up later, like a budget or memory failure the page may not meet on a later try. */
+static int script_result(int rc, char *msg, int retry, int *retryable, struct eng_err *err)
 {
-    struct eng_connctx_opts o = {.cfg = r->env->cfg, .keys = r->env->keys, .st = r->st};
-    return eng_connctx_push(r->vm, &o, r->tenant, platform, err);
+    *retryable = 0;
+    if (rc != 0) {
+        free(msg);
+        *retryable = rc == ENG_EBUDGET || rc == ENG_ENOMEM || rc == ENG_ESCRIPT;
+        return rc;
+    }
+    if (msg != NULL) {
+        eng_err_set(err, ENG_ESCRIPT, "%s", msg);
+        free(msg);
+        *retryable = retry;
+        return ENG_ESCRIPT;
+    }
+    return 0;
 }
 
 static int stop_requested(struct run *r)
@@ -278,89 +281,143 @@ static int stop_requested(struct run *r)
     if (eng_store_prepare(r->st, "SELECT cancel_requested FROM sync_runs WHERE id = ?", -1,
                           ENG_STORE_TRUSTED, &s, NULL) != 0)
         return 0;
-    bind_s(s, 1, r->id);
+    eng_store_bind_str(s, 1, r->id);
     if (eng_store_step(s, NULL) == ENG_STORE_ROW)
         yes = (int)eng_store_column_int64(s, 0);
     eng_store_finalize(s);
     return yes;
 }
 
-/* The pages of a run (or of a record/retry job): Lua plans and writes, C persists. */
-static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
+static int add_done(void *ud, const char *source_id)
 {
-    lua_State *L = eng_vm_state(r->vm);
-    int top = lua_gettop(L);
-    int retry = 0, rc;
-    enum eng_sync_outcome out = ENG_SYNC_DONE;
-    static const char boot[] = "return require('lib.sync')";
-    char *config = tenant_config(r);
+    struct eng_buf *b = ud; /* "[" then the ids so far */
+    if (b->len > 1)
+        eng_buf_putc(b, ',');
+    eng_buf_json_str(b, source_id, strlen(source_id));
+    return b->oom;
+}
 
-    if (!lua_checkstack(L, 40)) {
-        free(config);
-        return eng_err_set(err, ENG_ENOMEM, "out of Lua stack"), ENG_SYNC_RETRY;
-    }
-    rc = eng_vm_load(r->vm, "=sync", boot, sizeof boot - 1, err);
-    if (rc == 0)
-        rc = eng_vm_pcall(r->vm, 0, 1, err);
-    if (rc != 0) {
-        free(config);
-        return ENG_SYNC_RETRY; /* a broken lib/sync.lua: a fixed version is picked up later */
-    }
-    int mod = lua_gettop(L);
-    lua_pushstring(L, r->flow);
-    rc = sync_call(r, mod, "c_platforms", 1, 2, &retry, err);
+/* The source ids the run already recorded, as a JSON array for c_open (a resumed run skips
+ * them); NULL (nil) outside a run. */
+static int done_ids(struct run *r, char **json, struct eng_err *err)
+{
+    *json = NULL;
+    if (r->id[0] == '\0')
+        return 0;
+    struct eng_buf b;
+    eng_buf_init(&b);
+    eng_buf_putc(&b, '[');
+    int rc = eng_sync_records_each_done(r->st, r->id, add_done, &b, err);
+    eng_buf_putc(&b, ']');
+    if (rc == 0 && (*json = eng_buf_take(&b, NULL)) == NULL)
+        rc = eng_err_set(err, ENG_ENOMEM, "out of memory");
+    eng_buf_free(&b);
+    return rc;
+}
+
+/* Open the run's pipeline: *st_ref gets lib.sync's state, nm the flow's systems. */
+static enum eng_sync_outcome open_run(struct run *r, int *st_ref, struct eng_sync_names *nm,
+                                      struct eng_err *err)
+{
+    char *msg = NULL, *src = NULL, *dst = NULL;
+    int retry = 0;
+    *st_ref = ENG_VM_NOREF;
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_platforms", page_budget(r), err, "s>sbss", r->flow,
+                         &msg, &retry, &src, &dst);
+    rc = script_result(rc, msg, retry, &retry, err);
+    if (rc == 0 && (src == NULL || dst == NULL))
+        rc = eng_err_set(err, ENG_ESCRIPT, "the flow names no connectors");
+    char *config = NULL, *done = NULL;
     if (rc == 0) {
-        char src[64], dst[64];
-        snprintf(src, sizeof src, "%s", lua_tostring(L, -2));
-        snprintf(dst, sizeof dst, "%s", lua_tostring(L, -1));
-        lua_pop(L, 2);
-        /* spec */
-        lua_createtable(L, 0, 12);
-        lua_pushstring(L, r->tenant);
-        lua_setfield(L, -2, "tenant");
-        if (r->id[0] != '\0') {
-            lua_pushstring(L, r->id);
-            lua_setfield(L, -2, "run_id");
-        }
-        lua_pushstring(L, r->flow);
-        lua_setfield(L, -2, "flow");
-        lua_pushstring(L, r->entity);
-        lua_setfield(L, -2, "entity");
-        lua_pushstring(L, r->mode);
-        lua_setfield(L, -2, "mode");
-        lua_pushboolean(L, r->dry_run);
-        lua_setfield(L, -2, "dry_run");
-        lua_pushstring(L, r->filters != NULL ? r->filters : "{}");
-        lua_setfield(L, -2, "filters");
-        if (r->since[0] != '\0') {
-            lua_pushstring(L, r->since);
-            lua_setfield(L, -2, "since");
-        }
-        if (config != NULL) {
-            lua_pushstring(L, config);
-            lua_setfield(L, -2, "config");
-        }
-        if (r->ids != NULL) {
-            lua_pushstring(L, r->ids);
-            lua_setfield(L, -2, "ids_json");
-        }
-        rc = push_ctx(r, src, err);
-        if (rc == 0 && (rc = push_ctx(r, dst, err)) != 0)
-            lua_pop(L, 1);
-        if (rc == 0)
-            rc = sync_call(r, mod, "c_open", 3, 1, &retry, err);
-        else
-            lua_pop(L, 1); /* spec */
+        config = tenant_config(r);
+        rc = done_ids(r, &done, err);
+        if (rc != 0)
+            retry = 1; /* the store: try again later */
+    }
+    if (rc == 0) {
+        struct eng_connctx_opts o = {.cfg = r->env->cfg, .keys = r->env->keys, .st = r->st};
+        char *names[4] = {NULL, NULL, NULL, NULL};
+        msg = NULL;
         /* credentials missing or unreadable: nobody can fix that by waiting */
+        rc = eng_vm_call(r->vm, "lib.sync", "c_open", page_budget(r), err, "sssssbjssrjcc>sbrssss",
+                         r->tenant, nullable(r->id), r->flow, r->entity, r->mode, r->dry_run,
+                         r->filters != NULL ? r->filters : "{}", nullable(r->since), config,
+                         r->ids_ref, done, &o, r->tenant, src, &o, r->tenant, dst, &msg, &retry,
+                         st_ref, &names[0], &names[1], &names[2], &names[3]);
+        rc = script_result(rc, msg, retry, &retry, err);
+        char *dsts[4] = {nm->ss, nm->se, nm->ts, nm->tt};
+        for (int i = 0; i < 4; i++) {
+            snprintf(dsts[i], 64, "%s", names[i] != NULL ? names[i] : "");
+            free(names[i]);
+        }
+        if (rc != 0) {
+            eng_vm_unref(r->vm, *st_ref);
+            *st_ref = ENG_VM_NOREF;
+        }
     }
     free(config);
-    if (rc != 0) {
-        lua_settop(L, top);
+    free(done);
+    free(src);
+    free(dst);
+    if (rc != 0)
         return retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
+    return ENG_SYNC_DONE;
+}
+
+/* Plan one page (c_next_page): *page_ref gets the page (ENG_VM_NOREF when the source is
+ * exhausted) and planned its items, copied into C. */
+static int next_page(struct run *r, int st_ref, int *page_ref, struct eng_sync_page *planned,
+                     int *retryable, struct eng_err *err)
+{
+    char *msg = NULL, *view = NULL;
+    int retry = 0, ref = ENG_VM_NOREF;
+    *page_ref = ENG_VM_NOREF;
+    memset(planned, 0, sizeof *planned);
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_next_page", page_budget(r), err, "r>sbrj", st_ref,
+                         &msg, &retry, &ref, &view);
+    rc = script_result(rc, msg, retry, retryable, err);
+    if (rc == 0 && view != NULL) {
+        rc = eng_sync_page_read(view, planned, err);
+        *retryable = rc == ENG_ENOMEM;
     }
-    int state = lua_gettop(L);
+    if (rc == 0 && view != NULL)
+        *page_ref = ref;
+    else
+        eng_vm_unref(r->vm, ref);
+    free(view);
+    return rc;
+}
+
+/* Write the planned page (c_write) with the refused creates; written gets its items. */
+static int write_page(struct run *r, int st_ref, int page_ref, const char *refused,
+                      struct eng_sync_page *written, int *retryable, struct eng_err *err)
+{
+    char *msg = NULL, *view = NULL;
+    int retry = 0;
+    memset(written, 0, sizeof *written);
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_write", page_budget(r), err, "rrj>sbj", st_ref,
+                         page_ref, refused, &msg, &retry, &view);
+    rc = script_result(rc, msg, retry, retryable, err);
+    if (rc == 0 && view == NULL)
+        rc = eng_err_set(err, ENG_ESCRIPT, "lib.sync's c_write answered no page");
+    if (rc == 0) {
+        rc = eng_sync_page_read(view, written, err);
+        *retryable = rc == ENG_ENOMEM;
+    }
+    free(view);
+    return rc;
+}
+
+/* The pages of a run (or of a record/retry job): Lua plans and writes, C persists. A page is
+ * copied into C items before any transaction opens; no Lua value is read inside one. */
+static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
+{
+    int st_ref = ENG_VM_NOREF, retry = 0, rc;
     struct eng_sync_names nm;
-    eng_sync_read_names(L, state, &nm);
+    memset(&nm, 0, sizeof nm);
+    enum eng_sync_outcome out = open_run(r, &st_ref, &nm, err);
+    if (out != ENG_SYNC_DONE)
+        return out;
 
     for (;;) {
         if (r->env->stopping != NULL && atomic_load(r->env->stopping)) {
@@ -376,48 +433,39 @@ static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
             out = ENG_SYNC_LOST;
             break;
         }
-        lua_pushvalue(L, state);
-        rc = sync_call(r, mod, "c_next_page", 1, 1, &retry, err);
+        int page_ref = ENG_VM_NOREF;
+        struct eng_sync_page planned, written;
+        rc = next_page(r, st_ref, &page_ref, &planned, &retry, err);
         if (rc != 0) {
+            eng_sync_page_free(&planned);
             out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
             break;
         }
-        if (!lua_istable(L, -1)) { /* false: the source is exhausted */
-            lua_pop(L, 1);
+        if (page_ref == ENG_VM_NOREF) /* the source is exhausted */
             break;
-        }
-        int page = lua_gettop(L);
-        lua_getfield(L, page, "items");
-        int items = lua_gettop(L);
-        int n = (int)lua_rawlen(L, items);
-        lua_getfield(L, page, "cancelled");
-        int cancelled = lua_toboolean(L, -1);
-        lua_pop(L, 1);
+        int cancelled = planned.cancelled;
         struct eng_buf refused;
         eng_buf_init(&refused);
-        if (!r->dry_run && n > 0 &&
-            eng_sync_reserve_creates(r, L, items, n, &nm, &refused, err) != 0) {
+        if (!r->dry_run && planned.n > 0)
+            rc = eng_sync_reserve_creates(r, planned.items, planned.n, &nm, &refused, err);
+        eng_sync_page_free(&planned);
+        if (rc != 0) {
             eng_buf_free(&refused);
+            eng_vm_unref(r->vm, page_ref);
             out = ENG_SYNC_RETRY;
             break;
         }
-        lua_pushvalue(L, state);
-        lua_pushvalue(L, page);
-        rc = eng_vm_push_string(r->vm, refused.data != NULL ? refused.data : "", refused.len, err);
+        rc = write_page(r, st_ref, page_ref, refused.len > 0 ? refused.data : NULL, &written,
+                        &retry, err);
         eng_buf_free(&refused);
+        eng_vm_unref(r->vm, page_ref);
         if (rc != 0) {
-            lua_pop(L, 2);
-            out = ENG_SYNC_RETRY;
-            break;
-        }
-        rc = sync_call(r, mod, "c_write", 3, 1, &retry, err);
-        if (rc != 0) {
+            eng_sync_page_free(&written);
             out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
             break;
         }
-        lua_pop(L, 1); /* the same page table, items filled in */
-        rc = eng_sync_commit_page(r, L, page, items, n, &nm, err);
-        lua_settop(L, state);
+        rc = eng_sync_commit_page(r, &written, &nm, err);
+        eng_sync_page_free(&written);
         if (rc != 0) {
             out = ENG_SYNC_RETRY;
             break;
@@ -427,7 +475,7 @@ static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
             break;
         }
     }
-    lua_settop(L, top);
+    eng_vm_unref(r->vm, st_ref);
     return out;
 }
 
@@ -466,10 +514,10 @@ static enum eng_sync_outcome execute_run(struct run *r, struct eng_err *err)
             struct eng_store_stmt *s = NULL;
             if (eng_store_prepare(r->st,
                                   "UPDATE sync_runs SET error = 'retrying after: ' || ?2, "
-                                  "updated_at = " NOW " WHERE id = ?1",
+                                  "updated_at = " ENG_STORE_NOW " WHERE id = ?1",
                                   -1, ENG_STORE_TRUSTED, &s, NULL) == 0) {
-                bind_s(s, 1, r->id);
-                bind_s(s, 2, err->msg);
+                eng_store_bind_str(s, 1, r->id);
+                eng_store_bind_str(s, 2, nullable(err->msg));
                 eng_store_step(s, NULL);
                 eng_store_finalize(s);
             }
@@ -484,54 +532,58 @@ static enum eng_sync_outcome execute_run(struct run *r, struct eng_err *err)
     }
 }
 
+/* Does flow read entity from source ("" = any)? lib.sync decides (c_flow_reads). 1, 0, or a
+ * negative code with err (the flow does not load). */
+static int flow_reads(struct run *r, const char *flow, const char *source, const char *entity,
+                      struct eng_err *err)
+{
+    char *msg = NULL;
+    int retry = 0, yes = 0;
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_flow_reads", 0, err, "sss>sbb", flow, source, entity,
+                         &msg, &retry, &yes);
+    rc = script_result(rc, msg, retry, &retry, err);
+    return rc != 0 ? rc : yes;
+}
+
 /* A single-record job (webhook) or a retry: the same pipeline over given source ids, without a
- * run row. payload: {"source", "entity", "id" | "ids": [...], "flow"?} */
+ * run row. payload: {"source", "entity", "id" | "ids": [...], "flow"?}, decoded once into a Lua
+ * value (lib.sync's c_job); its ids stay one (a reference) until c_open takes them. */
 static enum eng_sync_outcome execute_records(struct run *r, struct eng_err *err)
 {
-    lua_State *L = eng_vm_state(r->vm);
-    struct eng_err jerr = {0};
     snprintf(r->tenant, sizeof r->tenant, "%s", r->job->tenant);
     snprintf(r->mode, sizeof r->mode, "full");
     const char *payload = r->job->payload != NULL ? r->job->payload : "{}";
-    if (eng_vm_push_string(r->vm, payload, strlen(payload), err) != 0)
-        return ENG_SYNC_RETRY;
-    /* decode in Lua to keep C free of a JSON walker: lib.sync.c_job(payload) -> entity, flow,
-     * ids JSON */
-    static const char boot[] = "return require('lib.sync').c_job";
-    int rc = eng_vm_load(r->vm, "=sync-job", boot, sizeof boot - 1, &jerr);
-    if (rc == 0)
-        rc = eng_vm_pcall(r->vm, 0, 1, &jerr);
-    if (rc != 0) {
-        lua_pop(L, 1);
-        eng_err_set(err, jerr.code, "%s", jerr.msg);
-        return ENG_SYNC_RETRY;
+    char *msg = NULL, *entity = NULL, *flow = NULL, *source = NULL;
+    int retry = 0;
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_job", 0, err, "j>sbsssr", payload, &msg, &retry,
+                         &entity, &flow, &source, &r->ids_ref);
+    if (rc == 0 && msg != NULL) {
+        eng_err_set(err, ENG_EINVAL, "%s", msg);
+        rc = ENG_EINVAL;
     }
-    lua_insert(L, -2);
-    rc = eng_vm_pcall(r->vm, 1, 4, err);
-    if (rc != 0)
-        return ENG_SYNC_FATAL;
-    if (lua_isnil(L, -4)) {
-        const char *m = lua_tostring(L, -3);
-        eng_err_set(err, ENG_EINVAL, "%s", m != NULL ? m : "bad job payload");
-        lua_pop(L, 4);
-        return ENG_SYNC_FATAL;
+    free(msg);
+    if (rc == 0) {
+        snprintf(r->entity, sizeof r->entity, "%s", entity != NULL ? entity : "");
+        snprintf(r->flow, sizeof r->flow, "%s", flow != NULL ? flow : "");
     }
-    snprintf(r->entity, sizeof r->entity, "%s", lua_tostring(L, -4));
-    snprintf(r->flow, sizeof r->flow, "%s", lua_tostring(L, -3));
-    const char *ids = lua_tostring(L, -2);
-    r->ids = ids != NULL ? strdup(ids) : NULL;
-    char source[32];
-    snprintf(source, sizeof source, "%s", lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) : "");
-    lua_pop(L, 4);
+    char src[32];
+    snprintf(src, sizeof src, "%s", source != NULL ? source : "");
+    free(entity);
+    free(flow);
+    free(source);
+    if (rc != 0) /* a broken lib/sync.lua is fixed later; a bad payload never will be */
+        return rc == ENG_ESCRIPT ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
     if (r->flow[0] == '\0') {
-        /* the default flows read WooCommerce; an event of another source (a QuickBooks change)
-         * has no flow that reads it yet: nothing to do, not an error */
-        const char *f = (source[0] == '\0' || strcmp(source, "woocommerce") == 0)
-                            ? eng_sync_default_flow(r->entity)
-                            : NULL;
-        if (f == NULL) {
+        /* the entity's default flow, when it reads the event's source: an event of another
+         * source (a QuickBooks change) has no flow that reads it yet: nothing to do, not an
+         * error */
+        const char *f = eng_sync_default_flow(r->entity);
+        int reads = f != NULL ? flow_reads(r, f, src, r->entity, err) : 0;
+        if (reads < 0)
+            return ENG_SYNC_FATAL;
+        if (!reads) {
             eng_log_kv(ENG_LOG_INFO, r->tenant, NULL, "no flow reads this record; job done",
-                       (const char *const[]){"source", source, "entity", r->entity, NULL});
+                       (const char *const[]){"source", src, "entity", r->entity, NULL});
             return ENG_SYNC_DONE;
         }
         snprintf(r->flow, sizeof r->flow, "%s", f);
@@ -542,68 +594,53 @@ static enum eng_sync_outcome execute_records(struct run *r, struct eng_err *err)
     return out;
 }
 
-/* A webhook sweep after downtime ({"source", "reason", "since"}): every default flow reading
- * that source, incrementally from since minus the overlap window, outside any run. */
+/* A webhook sweep after downtime ({"source", "reason", "since"}): lib.sync's c_sweep names the
+ * entities; each one's default flow that reads the sweep's source runs incrementally from since
+ * minus the overlap window, outside any run. */
 static enum eng_sync_outcome execute_sweep(struct run *r, struct eng_err *err)
 {
-    lua_State *L = eng_vm_state(r->vm);
     snprintf(r->tenant, sizeof r->tenant, "%s", r->job->tenant);
     snprintf(r->mode, sizeof r->mode, "incremental");
-    static const char *const entities[] = {"orders", "customers", "products"};
-    char cand[512] = "";
-    for (size_t i = 0; i < sizeof entities / sizeof entities[0]; i++) {
-        size_t n = strlen(cand);
-        snprintf(cand + n, sizeof cand - n, "%s%s=%s", n ? "," : "", entities[i],
-                 eng_sync_default_flow(entities[i]));
-    }
-    static const char boot[] = "return require('lib.sync').c_sweep";
     const char *payload = r->job->payload != NULL ? r->job->payload : "{}";
-    int top = lua_gettop(L);
-    int rc = eng_vm_load(r->vm, "=sync-sweep", boot, sizeof boot - 1, err);
+    char *msg = NULL, *since = NULL, *source = NULL;
+    long long n = 0;
+    int retry = 0, list = ENG_VM_NOREF;
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_sweep", 0, err, "j>sbssir", payload, &msg, &retry,
+                         &since, &source, &n, &list);
+    if (rc == 0 && msg != NULL) {
+        eng_err_set(err, ENG_EINVAL, "%s", msg);
+        rc = ENG_EINVAL;
+    }
+    free(msg);
+    char src[64];
+    snprintf(src, sizeof src, "%s", source != NULL ? source : "");
+    free(source);
     if (rc == 0)
-        rc = eng_vm_pcall(r->vm, 0, 1, err);
-    if (rc != 0)
-        return ENG_SYNC_RETRY;
-    if (eng_vm_push_string(r->vm, payload, strlen(payload), err) != 0 ||
-        eng_vm_push_string(r->vm, cand, strlen(cand), err) != 0) {
-        lua_settop(L, top);
-        return ENG_SYNC_RETRY;
-    }
-    rc = eng_vm_pcall(r->vm, 2, 2, err);
-    if (rc != 0)
-        return ENG_SYNC_FATAL;
-    if (lua_isnil(L, -2)) {
-        eng_err_set(err, ENG_EINVAL, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "bad sweep");
-        lua_pop(L, 2);
-        return ENG_SYNC_FATAL;
-    }
-    char since[40], flows[512];
-    snprintf(since, sizeof since, "%s", lua_tostring(L, -2));
-    snprintf(flows, sizeof flows, "%s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "");
-    lua_pop(L, 2);
-    r->since[0] = '\0';
-    if (since[0] != '\0') {
-        struct eng_store_stmt *s = NULL;
-        if (eng_store_prepare(r->st,
-                              "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?, printf('-%d seconds', ?))",
-                              -1, ENG_STORE_TRUSTED, &s, err) != 0)
-            return ENG_SYNC_RETRY;
-        eng_store_bind_text(s, 1, since, strlen(since));
-        eng_store_bind_int64(s, 2, ENG_SYNC_OVERLAP_S);
-        if (eng_store_step(s, err) == ENG_STORE_ROW && eng_store_column_text(s, 0, NULL) != NULL)
-            snprintf(r->since, sizeof r->since, "%s", eng_store_column_text(s, 0, NULL));
-        eng_store_finalize(s);
+        rc = since_overlap(r, since, err) != 0 ? ENG_EIO : 0;
+    free(since);
+    if (rc != 0) {
+        eng_vm_unref(r->vm, list);
+        return rc == ENG_ESCRIPT || rc == ENG_EIO ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
     }
     enum eng_sync_outcome out = ENG_SYNC_DONE;
     eng_vm_set_context(r->vm, r->tenant, NULL);
-    for (char *save = NULL, *pair = strtok_r(flows, ",", &save); pair != NULL;
-         pair = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(pair, '=');
-        if (eq == NULL)
-            continue;
-        *eq = '\0';
-        snprintf(r->entity, sizeof r->entity, "%s", pair);
-        snprintf(r->flow, sizeof r->flow, "%s", eq + 1);
+    for (long long i = 1; i <= n && i <= 64; i++) {
+        char *entity = NULL;
+        msg = NULL;
+        rc = eng_vm_call(r->vm, "lib.sync", "c_pick", 0, err, "ri>sbs", list, i, &msg, &retry,
+                         &entity);
+        rc = script_result(rc, msg, retry, &retry, err);
+        if (rc != 0) {
+            out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
+            break;
+        }
+        snprintf(r->entity, sizeof r->entity, "%s", entity != NULL ? entity : "");
+        free(entity);
+        const char *f = eng_sync_default_flow(r->entity);
+        struct eng_err ignored = {0};
+        if (f == NULL || flow_reads(r, f, src, r->entity, &ignored) != 1)
+            continue; /* no default flow, or one that reads another source (or does not load) */
+        snprintf(r->flow, sizeof r->flow, "%s", f);
         enum eng_sync_outcome o = run_pages(r, err);
         if (o != ENG_SYNC_DONE) {
             out = o;
@@ -611,6 +648,7 @@ static enum eng_sync_outcome execute_sweep(struct run *r, struct eng_err *err)
         }
     }
     eng_vm_set_context(r->vm, NULL, NULL);
+    eng_vm_unref(r->vm, list);
     return out;
 }
 
@@ -620,6 +658,7 @@ enum eng_sync_outcome eng_sync_execute(struct eng_vm *vm, struct eng_store *st,
 {
     struct run r;
     memset(&r, 0, sizeof r);
+    r.ids_ref = ENG_VM_NOREF;
     r.env = env, r.st = st, r.vm = vm, r.job = job, r.owner = owner;
     enum eng_sync_outcome out;
     if (strcmp(job->kind, "run") == 0)
@@ -631,6 +670,6 @@ enum eng_sync_outcome eng_sync_execute(struct eng_vm *vm, struct eng_store *st,
     else
         out = (eng_err_set(err, ENG_EINVAL, "unknown job kind '%s'", job->kind), ENG_SYNC_FATAL);
     free(r.filters);
-    free(r.ids);
+    eng_vm_unref(vm, r.ids_ref);
     return out;
 }

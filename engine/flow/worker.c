@@ -21,7 +21,7 @@ struct eng_workers {
     int n;
     pthread_t *threads;
     struct eng_vm_opts vmopts;
-    struct eng_scripts *reg;
+    struct eng_workers_scripts scripts;
 };
 
 static struct eng_task *next_task(struct eng_workers *w)
@@ -53,7 +53,7 @@ static void *worker_main(void *arg)
         pthread_mutex_lock(&w->mu);
         stopping = w->stopping;
         pthread_mutex_unlock(&w->mu);
-        uint64_t now = eng_scripts_generation(w->reg);
+        uint64_t now = w->scripts.generation(w->scripts.ud);
         if (!stopping && (vm == NULL || now != gen)) {
             /* Between tasks: build the new VM first, close the old one only if that worked. */
             struct eng_err err = {0};
@@ -74,7 +74,8 @@ static void *worker_main(void *arg)
 }
 
 struct eng_workers *eng_workers_start(int n, const struct eng_vm_opts *vmopts,
-                                      struct eng_scripts *reg, struct eng_err *err)
+                                      const struct eng_workers_scripts *scripts,
+                                      struct eng_err *err)
 {
     struct eng_workers *w = calloc(1, sizeof *w);
     pthread_t *threads = calloc((size_t)n, sizeof *threads);
@@ -88,9 +89,9 @@ struct eng_workers *eng_workers_start(int n, const struct eng_vm_opts *vmopts,
     pthread_cond_init(&w->cv, NULL);
     w->threads = threads;
     w->vmopts = *vmopts;
-    w->vmopts.source = eng_scripts_source;
-    w->vmopts.source_ud = reg;
-    w->reg = reg;
+    w->scripts = *scripts;
+    w->vmopts.source = scripts->source;
+    w->vmopts.source_ud = scripts->ud;
     for (int i = 0; i < n; i++) {
         if (pthread_create(&w->threads[i], NULL, worker_main, w) != 0) {
             eng_err_set(err, ENG_EIO, "cannot start worker thread %d", i + 1);

@@ -8,8 +8,9 @@
 #ifndef ENG_WORKER_H
 #define ENG_WORKER_H
 
+#include <stdint.h>
+
 #include "base/err.h"
-#include "lua/scripts.h"
 #include "lua/vm.h"
 
 struct eng_task {
@@ -23,9 +24,19 @@ struct eng_task {
 
 struct eng_workers;
 
-/* Start n workers whose VMs use vmopts (copied) with sources from reg. */
+/* Where the workers' VMs get their scripts (the registry's published sources, lua/scripts.h,
+ * handed in by the caller so the pool does not depend on the registry): source(ud, ...) reads
+ * one, generation(ud) moves when they change; each worker then rebuilds its VM between tasks. */
+struct eng_workers_scripts {
+    eng_vm_source_fn source;
+    uint64_t (*generation)(void *ud);
+    void *ud;
+};
+
+/* Start n workers whose VMs use vmopts (copied) with sources from scripts (copied). */
 struct eng_workers *eng_workers_start(int n, const struct eng_vm_opts *vmopts,
-                                      struct eng_scripts *reg, struct eng_err *err);
+                                      const struct eng_workers_scripts *scripts,
+                                      struct eng_err *err);
 /* Queue t. ENG_EBUSY when the queue is full (the caller answers 503), ENG_EINVAL when stopping. */
 int eng_workers_submit(struct eng_workers *w, struct eng_task *t);
 /* Tasks waiting (for metrics and readiness). */

@@ -5,7 +5,7 @@
 --
 --   st = open(spec, source_ctx, target_ctx)   spec: tenant, run_id?, flow, entity, mode,
 --        dry_run, filters (table), since?, ids?, config (transformer_config JSON text or nil),
---        conflict_policy?
+--        done? (the source ids this run already recorded: a resumed run skips them)
 --   page = next_page(st) -> nil when the source is exhausted, else
 --        { n = #items, items = { item, ... }, max_modified = "...Z" | nil, total = n | nil,
 --          read = records read on this page }
@@ -29,6 +29,7 @@ local json = require "engine.json"
 local crypto = require "engine.crypto"
 local money = require "engine.money"
 local db = require "engine.db"
+local idmap = require "engine.idmap"
 local mapping = require "lib.mapping"
 
 local M = {}
@@ -69,24 +70,21 @@ end
 
 -- id map ---------------------------------------------------------------------------------------
 
+-- Through engine.idmap: data/id_map.c owns every statement on id_map.
 local function idmap_get(st, m, source_id)
-  local row, err = db.row("SELECT target_id, request_id, content_hash, sync_token FROM id_map " ..
-    "WHERE tenant_id = ? AND source_system = ? AND entity_type = ? AND source_id = ? AND " ..
-    "target_system = ? AND target_type = ?", st.tenant, m.source.connector, m.source.entity,
-    source_id, m.target.connector, m.target.entity)
+  local row, err = idmap.get(st.tenant, m.source.connector, m.source.entity, tostring(source_id),
+    m.target.connector, m.target.entity)
   if row == nil and err ~= nil then raise("id map: " .. err, "store", true) end
   return row
 end
 
+-- A dependency's row after it was found or created. hash nil (a document found by `match`, not
+-- written by us): the target's content is unknown, so no hash is kept.
 local function idmap_put(st, m, source_id, target_id, sync_token, hash)
-  local ok, err = db.exec("INSERT INTO id_map (tenant_id, source_system, entity_type, source_id, " ..
-    "target_system, target_type, target_id, sync_token, content_hash, last_run_id) " ..
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant_id, source_system, entity_type, " ..
-    "source_id, target_system, target_type) DO UPDATE SET target_id = excluded.target_id, " ..
-    "sync_token = coalesce(excluded.sync_token, sync_token), content_hash = coalesce(" ..
-    "excluded.content_hash, content_hash), updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
-    st.tenant, m.source.connector, m.source.entity, source_id, m.target.connector,
-    m.target.entity, target_id, sync_token, hash, st.run_id)
+  local ok, err = idmap.put(st.tenant, m.source.connector, m.source.entity, tostring(source_id),
+    m.target.connector, m.target.entity, { target_id = tostring(target_id),
+      sync_token = sync_token ~= nil and tostring(sync_token) or nil, content_hash = hash,
+      run_id = st.run_id })
   if not ok then raise("id map: " .. tostring(err), "store", true) end
 end
 
@@ -390,12 +388,7 @@ function M.open(spec, sctx, tctx)
       end
       return id
     end })
-  if spec.run_id then
-    local rows = db.query("SELECT source_id FROM sync_records WHERE run_id = ? AND outcome <> " ..
-      "'pending'", spec.run_id) or {}
-    for _, r in ipairs(rows) do st.done[r.source_id] = true end
-  end
-  if spec.ids_json then spec.ids = json.decode(spec.ids_json) end
+  for _, sid in ipairs(spec.done or {}) do st.done[sid] = true end
   local filters = spec.filters
   if type(filters) == "string" then filters = json.decode(filters) end
   spec.filters = filters
@@ -575,11 +568,12 @@ local function on_conflict(st, item, err)
   end
 end
 
--- write(st, page [, refused]): refused is "3,7", the items whose id map reservation another
--- job holds (C could not reserve them): they are not sent, and fail retryably ("in_flight").
+-- write(st, page [, refused]): refused lists the indexes of the items whose id map reservation
+-- another job holds (C could not reserve them): they are not sent, and fail retryably
+-- ("in_flight").
 function M.write(st, page, refused)
   local todo, skip = {}, {}
-  for i in tostring(refused or ""):gmatch("%d+") do skip[tonumber(i)] = true end
+  for _, i in ipairs(refused or {}) do skip[i] = true end
   for idx, item in ipairs(page.items) do
     local a = item.action
     if skip[idx] and a == "create" then
@@ -668,65 +662,140 @@ function M.write(st, page, refused)
 end
 
 -- entry points for C ------------------------------------------------------------------------------
--- Each answers its results, or nil, message, retryable: C never sees a table as an error.
+-- engine/flow/sync_run.c calls these through eng_vm_call (lua/vm.h), never anything else here.
+-- Each answers err, retryable, results...: err is nil on success, else a message (C then reads
+-- no other result), so C never sees a table as an error. Values C keeps between calls (the run's
+-- state, a page, a job's ids) stay Lua values held by reference; what C stores it reads from a
+-- page's view, a plain JSON object of scalars (see view below), copied before any transaction.
 
 local function guarded(fn)
   return function(...)
     local r = table.pack(pcall(fn, ...))
-    if r[1] then return table.unpack(r, 2, r.n) end
+    if r[1] then return nil, false, table.unpack(r, 2, r.n) end
     local e = r[2]
-    return nil, errtext(e), type(e) == "table" and e.retryable or false
+    return errtext(e), type(e) == "table" and e.retryable or false
   end
 end
 
--- platforms(flow) -> source connector, target connector (C builds their contexts)
+-- c_platforms(flow) -> err, retryable, source connector, target connector (C builds the contexts)
 M.c_platforms = guarded(function(flow)
   local m = load_flow(flow)
   return m.source.connector, m.target.connector
 end)
 
-M.c_open = guarded(function(spec, sctx, tctx)
+-- c_ctx_ok(ctx) -> true: C builds a connector context (its credentials are found and open)
+-- to check a tenant can run a flow, and lets it go at once.
+function M.c_ctx_ok(ctx) return ctx ~= nil end
+
+-- c_open(tenant, run_id | nil, flow, entity, mode, dry_run, filters (a value), since | nil,
+--        config (transformer_config JSON text) | nil, ids (a job's ids, a value) | nil,
+--        done (a list of source ids) | nil, sctx, tctx)
+--   -> err, retryable, st, source system, source entity, target system, target type
+M.c_open = guarded(function(tenant, run_id, flow, entity, mode, dry_run, filters, since, config,
+                            ids, done, sctx, tctx)
+  local spec = { tenant = tenant, run_id = run_id, flow = flow, entity = entity, mode = mode,
+    dry_run = dry_run, filters = filters, since = since, config = config, ids = ids, done = done }
   local st = M.open(spec, sctx, tctx)
-  st.ss, st.se = st.m.source.connector, st.m.source.entity
-  st.ts, st.tt = st.m.target.connector, st.m.target.entity
-  return st
+  return st, st.m.source.connector, st.m.source.entity, st.m.target.connector, st.m.target.entity
 end)
--- c_job(payload JSON) -> entity, flow ("" = the entity's default), ids JSON | nil, message
+
+-- The fields of an item C records (sync_records, id_map), all scalars: strings, integers (money
+-- in minor units), booleans; input/output/diff/conflict are JSON text.
+local VIEW_FIELDS = { "source_id", "action", "request_id", "outcome", "target_id", "sync_token",
+  "hash", "source_updated_at", "error", "code", "retryable", "input", "output", "diff", "conflict",
+  "currency", "source_total", "target_total" }
+
+-- s with every byte that is not valid UTF-8 replaced by U+FFFD: a remote system's error text
+-- may hold any bytes, and the view must always encode (a page already written to the target
+-- must reach the store).
+local function valid_utf8(s)
+  if utf8.len(s) then return s end
+  local out, i = {}, 1
+  while true do
+    local ok, bad = utf8.len(s, i)
+    if ok then
+      out[#out + 1] = s:sub(i)
+      return table.concat(out)
+    end
+    out[#out + 1] = s:sub(i, bad - 1) .. "\u{FFFD}"
+    i = bad + 1
+  end
+end
+
+-- The page as C reads it: { cancelled, total?, max_modified?, items = [ {VIEW_FIELDS} ] }.
+local function view(page)
+  local items = json.array({})
+  for i, item in ipairs(page.items) do
+    local v = json.object({})
+    for _, k in ipairs(VIEW_FIELDS) do
+      local x = item[k]
+      local t = type(x)
+      if t == "string" then
+        v[k] = valid_utf8(x)
+      elseif t == "boolean" or math.type(x) == "integer" then
+        v[k] = x
+      end
+    end
+    items[i] = v
+  end
+  return { cancelled = page.cancelled and true or false,
+    total = math.type(page.total) == "integer" and page.total or nil,
+    max_modified = type(page.max_modified) == "string" and page.max_modified or nil, items = items }
+end
+
+-- c_next_page(st) -> err, retryable, page | false (the source is exhausted), its view
+M.c_next_page = guarded(function(st)
+  local page = M.next_page(st)
+  if not page then return false end
+  return page, view(page)
+end)
+
+-- c_write(st, page, refused) -> err, retryable, the written page's view. refused: the indexes
+-- of the items whose id map reservation another job holds (a list).
+M.c_write = guarded(function(st, page, refused)
+  return view(M.write(st, page, refused))
+end)
+
+-- c_job(payload) -> err, retryable, entity, flow ("" = the entity's default), source ("" when
+-- not said), ids (a list of source id strings, kept by C for c_open).
 -- A webhook's {"source", "entity", "id", "event"} or a retry's {"entity", "flow", "ids": [...]}.
-function M.c_job(text)
-  local ok, p = pcall(json.decode, text)
-  if not ok or type(p) ~= "table" then return nil, "job payload is not a JSON object" end
-  if type(p.entity) ~= "string" or p.entity == "" then return nil, "job payload has no entity" end
-  local ids = {}
+M.c_job = guarded(function(p)
+  if type(p) ~= "table" then error("job payload is not a JSON object", 0) end
+  if type(p.entity) ~= "string" or p.entity == "" then error("job payload has no entity", 0) end
+  local ids = json.array({})
   if p.id ~= nil and p.id ~= json.null then ids[1] = tostring(p.id) end
   if type(p.ids) == "table" then
     for _, v in ipairs(p.ids) do ids[#ids + 1] = tostring(v) end
   end
-  if #ids == 0 then return nil, "job payload names no record (id or ids)" end
-  return p.entity, type(p.flow) == "string" and p.flow or "", json.encode(json.array(ids)),
-    type(p.source) == "string" and p.source or ""
-end
+  if #ids == 0 then error("job payload names no record (id or ids)", 0) end
+  return p.entity, type(p.flow) == "string" and p.flow or "",
+    type(p.source) == "string" and p.source or "", ids
+end)
 
--- c_sweep(payload JSON, candidates "orders=flow_a,customers=flow_b") -> since | "", and the
--- candidates (same form) whose mapping loads and reads from the sweep's source.
+-- What a sweep re-reads after downtime: the entities whose changes a webhook would have
+-- brought. Each is synced by its default flow when that flow reads the sweep's source.
+local SWEEP_ENTITIES = { "orders", "customers", "products" }
+
+-- c_sweep(payload) -> err, retryable, since | nil, source, the number of entities, their list.
 -- A webhook sweep ({"source", "reason", "since"}) re-reads what changed while the engine was
--- down: each such flow incrementally from since.
-function M.c_sweep(text, candidates)
-  local ok, p = pcall(json.decode, text)
-  if not ok or type(p) ~= "table" or type(p.source) ~= "string" then
-    return nil, "sweep payload has no source"
+-- down: each entity's default flow that reads from the sweep's source, incrementally from since.
+M.c_sweep = guarded(function(p)
+  if type(p) ~= "table" or type(p.source) ~= "string" then
+    error("sweep payload has no source", 0)
   end
-  local out = {}
-  for entity, flow in tostring(candidates):gmatch("([^=,]+)=([^,]+)") do
-    local lok, m = pcall(load_flow, flow)
-    if lok and m.source.connector == p.source and m.source.entity == entity then
-      out[#out + 1] = entity .. "=" .. flow
-    end
-  end
-  return type(p.since) == "string" and p.since or "", table.concat(out, ",")
-end
+  return type(p.since) == "string" and p.since or nil, p.source, #SWEEP_ENTITIES, SWEEP_ENTITIES
+end)
 
-M.c_next_page = guarded(function(st) return M.next_page(st) or false end)
-M.c_write = guarded(M.write)
+-- c_pick(list, i) -> err, retryable, list[i] (C walks a list it holds by reference)
+M.c_pick = guarded(function(list, i) return list[i] end)
+
+-- c_flow_reads(flow, source, entity) -> err, retryable, whether flow reads entity from source
+-- ("" = any source); err when the flow does not load. A record event or a sweep of one source
+-- is never synced by a flow that reads another (a QuickBooks change has no flow that reads it
+-- yet): that is this file's decision, not C's.
+M.c_flow_reads = guarded(function(flow, source, entity)
+  local m = load_flow(flow)
+  return (source == "" or m.source.connector == source) and m.source.entity == entity
+end)
 
 return M

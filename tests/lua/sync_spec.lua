@@ -168,7 +168,7 @@ end)
 
 case("a create another job has reserved is not sent: it fails retryably for a later retry", function()
   local t = fake()
-  local page = sync.write(state(t), { items = { create_item(1), create_item(2), create_item(3) } }, "2")
+  local page = sync.write(state(t), { items = { create_item(1), create_item(2), create_item(3) } }, { 2 })
   eq(t.calls.write, 1, "one batch for the others")
   eq(page.items[2].outcome, "failed", "refused one")
   eq(page.items[2].code, "in_flight", "code")
@@ -177,16 +177,56 @@ case("a create another job has reserved is not sent: it fails retryably for a la
   eq(page.items[3].outcome, "created", "third sent")
 end)
 
-case("job payloads: a webhook's record and a retry's list", function()
-  local e, f, ids = sync.c_job('{"source": "woocommerce", "entity": "orders", "id": 727, "event": "updated"}')
+case("c_write answers the page C records: scalars only, valid UTF-8, floats and tables left out", function()
+  local t = fake{ write = function(r, i)
+      if i == 2 then return { ok = false, error = "HTTP 500: \xff\xfe broken", code = "10000", retryable = true } end
+      return { ok = true, id = "x" .. i }
+    end }
+  local page = { items = { create_item(1), create_item(2) }, total = 2.5, max_modified = "2026-01-01T00:00:00Z" }
+  local err, retry, v = sync.c_write(state(t), page, nil)
+  eq(err, nil, "no error")
+  local text = json.encode(v) -- what eng_vm_call's 'j' result does: it must not raise
+  local back = json.decode(text)
+  eq(back.total, nil, "a float total is not an integer count")
+  eq(back.max_modified, "2026-01-01T00:00:00Z", "cursor candidate")
+  eq(back.items[1].outcome, "created", "first")
+  eq(back.items[1].doc, nil, "no tables")
+  eq(back.items[1].source_total, 2935, "minor units")
+  eq(back.items[2].error, "HTTP 500: \u{FFFD}\u{FFFD} broken", "invalid bytes replaced")
+  eq(back.items[2].retryable, true, "retryable")
+  eq(back.cancelled, false, "not cancelled")
+end)
+
+case("job payloads: a webhook's record and a retry's list, as values", function()
+  local json = require "engine.json"
+  local err, retry, e, f, src, ids = sync.c_job(json.decode(
+    '{"source": "woocommerce", "entity": "orders", "id": 727, "event": "updated"}'))
+  eq(err, nil, "no error")
   eq(e, "orders", "entity")
   eq(f, "", "default flow")
-  eq(ids, '["727"]', "ids")
-  e, f, ids = sync.c_job('{"entity": "orders", "flow": "x", "ids": ["1", "2"]}')
-  eq(ids, '["1","2"]', "retry ids")
-  local none, msg = sync.c_job('{"entity": "orders"}')
-  eq(none, nil, "no id")
+  eq(src, "woocommerce", "source")
+  eq(json.encode(ids), '["727"]', "ids")
+  err, retry, e, f, src, ids = sync.c_job(json.decode('{"entity": "orders", "flow": "x", "ids": ["1", "2"]}'))
+  eq(json.encode(ids), '["1","2"]', "retry ids")
+  eq(src, "", "no source")
+  local msg = sync.c_job(json.decode('{"entity": "orders"}'))
   assert(msg:find("no record", 1, true), msg)
+end)
+
+case("sweeps: lib.sync names the entities, and a flow syncs only the source it reads", function()
+  local json = require "engine.json"
+  local err, _, since, source, n, list = sync.c_sweep(json.decode(
+    '{"source": "woocommerce", "reason": "downtime", "since": "2026-01-01T00:00:00Z"}'))
+  eq(err, nil, "no error")
+  eq(since, "2026-01-01T00:00:00Z", "since")
+  eq(source, "woocommerce", "source")
+  eq(n, 3, "three entities")
+  eq(select(3, sync.c_pick(list, 1)), "orders", "orders first")
+  eq(select(3, sync.c_flow_reads("woo_order_to_qbo_invoice", "woocommerce", "orders")), true, "reads woo")
+  eq(select(3, sync.c_flow_reads("woo_order_to_qbo_invoice", "", "orders")), true, "any source")
+  eq(select(3, sync.c_flow_reads("woo_order_to_qbo_invoice", "quickbooks", "orders")), false, "not qbo")
+  assert(sync.c_flow_reads("no_such_flow", "", "orders"), "a flow that does not load is an error")
+  assert(sync.c_sweep(json.decode('{"reason": "x"}')):find("no source", 1, true), "no source")
 end)
 
 case("open reads the target company once per run and hands it to the mappings", function()

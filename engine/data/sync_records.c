@@ -1,0 +1,324 @@
+/*
+ * sync_records.c - what a sync did to each record (data/sync_records.h): the sync code's SQL
+ * statements on table sync_records, and the one backoff of a record's retries.
+ * Owns: nothing past a call. Must not: open or end a transaction.
+ */
+#include "data/sync_records.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adapt/crypto.h"
+#include "data/queue.h"
+
+long long eng_sync_records_backoff_ms(int attempts, double r)
+{
+    if (attempts < 1)
+        attempts = 1;
+    return eng_queue_backoff_ms(attempts + ENG_SYNC_RECORDS_BACKOFF_SHIFT, r);
+}
+
+/* A draw in [0, 1) from the system's random source (0.5 when it cannot be read). */
+static double jitter_draw(void)
+{
+    uint32_t v;
+    if (eng_crypto_random(&v, sizeof v, NULL) != 0)
+        return 0.5;
+    return (double)v / 4294967296.0;
+}
+
+static void bind_tri(struct eng_store_stmt *s, int i, int v)
+{
+    if (v < 0)
+        eng_store_bind_null(s, i);
+    else
+        eng_store_bind_int64(s, i, v != 0);
+}
+
+static void bind_opt_int(struct eng_store_stmt *s, int i, int has, int64_t v)
+{
+    if (has)
+        eng_store_bind_int64(s, i, v);
+    else
+        eng_store_bind_null(s, i);
+}
+
+/* The delay (ms) before the next retry of a failure at attempt `attempts`, bound at i; NULL when
+ * it is not a retryable failure. */
+static void bind_retry(struct eng_store_stmt *s, int i, const struct eng_sync_record *rec,
+                       int attempts)
+{
+    int failed = rec->outcome != NULL && strcmp(rec->outcome, "failed") == 0;
+    if (failed && rec->retryable == 1)
+        eng_store_bind_int64(s, i, eng_sync_records_backoff_ms(attempts, jitter_draw()));
+    else
+        eng_store_bind_null(s, i);
+}
+
+int eng_sync_records_put(struct eng_store *st, const struct eng_sync_record *rec,
+                         struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(
+        st,
+        "INSERT INTO sync_records (tenant_id, source_system, source_entity, source_id, "
+        "target_system, target_type, run_id, flow, target_id, outcome, dry_run, error, "
+        "error_code, retryable, attempts, next_retry_at, input, output, diff, conflict, "
+        "currency, source_total_minor, target_total_minor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+        "?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, CASE WHEN ?22 IS NOT NULL THEN " ENG_STORE_NOW_PLUS_MS(
+            "?22") " END, ?15, ?16, ?17, ?18, ?19, ?20, ?21) ON CONFLICT (run_id, source_system, "
+                   "source_entity, source_id, target_system, target_type) WHERE run_id IS NOT "
+                   "NULL DO UPDATE SET target_id = excluded.target_id, outcome = "
+                   "excluded.outcome, error = excluded.error, error_code = excluded.error_code, "
+                   "retryable = excluded.retryable, attempts = attempts + 1, next_retry_at = "
+                   "excluded.next_retry_at, input = excluded.input, output = excluded.output, "
+                   "diff = excluded.diff, conflict = excluded.conflict, currency = "
+                   "excluded.currency, source_total_minor = excluded.source_total_minor, "
+                   "target_total_minor = excluded.target_total_minor, updated_at = " ENG_STORE_NOW,
+        -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_str(s, 1, rec->tenant);
+    eng_store_bind_str(s, 2, rec->source_system);
+    eng_store_bind_str(s, 3, rec->source_entity);
+    eng_store_bind_str(s, 4, rec->source_id);
+    eng_store_bind_str(s, 5, rec->target_system);
+    eng_store_bind_str(s, 6, rec->target_type);
+    eng_store_bind_str(s, 7, rec->run_id);
+    eng_store_bind_str(s, 8, rec->flow);
+    eng_store_bind_str(s, 9, rec->target_id);
+    eng_store_bind_str(s, 10, rec->outcome);
+    eng_store_bind_int64(s, 11, rec->dry_run != 0);
+    eng_store_bind_str(s, 12, rec->error);
+    eng_store_bind_str(s, 13, rec->code);
+    bind_tri(s, 14, rec->retryable);
+    eng_store_bind_str(s, 15, rec->input);
+    eng_store_bind_str(s, 16, rec->output);
+    eng_store_bind_str(s, 17, rec->diff);
+    eng_store_bind_str(s, 18, rec->conflict);
+    eng_store_bind_str(s, 19, rec->currency);
+    bind_opt_int(s, 20, rec->has_source_total, rec->source_total);
+    bind_opt_int(s, 21, rec->has_target_total, rec->target_total);
+    bind_retry(s, 22, rec, 1); /* a run's row: its first failure (a resumed run's too) */
+    rc = eng_store_step(s, err);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+int eng_sync_records_fail_again(struct eng_store *st, const struct eng_sync_record *rec,
+                                int *updated, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    *updated = 0;
+    int rc = eng_store_prepare(st,
+                               "SELECT id, attempts FROM sync_records WHERE tenant_id = ?1 AND "
+                               "flow = ?2 AND source_id = ?3 AND outcome IN ('failed', "
+                               "'conflict') AND resolved_at IS NULL AND dry_run = 0 ORDER BY id "
+                               "DESC LIMIT 1",
+                               -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_str(s, 1, rec->tenant);
+    eng_store_bind_str(s, 2, rec->flow);
+    eng_store_bind_str(s, 3, rec->source_id);
+    rc = eng_store_step(s, err);
+    int64_t id = 0, attempts = 0;
+    if (rc == ENG_STORE_ROW) {
+        id = eng_store_column_int64(s, 0);
+        attempts = eng_store_column_int64(s, 1);
+    }
+    eng_store_finalize(s);
+    if (rc != ENG_STORE_ROW)
+        return rc < 0 ? rc : 0;
+    rc = eng_store_prepare(st,
+                           "UPDATE sync_records SET attempts = attempts + 1, error = ?2, "
+                           "error_code = ?3, retryable = ?4, outcome = ?5, next_retry_at = CASE "
+                           "WHEN ?6 IS NOT NULL THEN " ENG_STORE_NOW_PLUS_MS(
+                               "?6") " END, updated_at = " ENG_STORE_NOW " WHERE id = ?1",
+                           -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_int64(s, 1, id);
+    eng_store_bind_str(s, 2, rec->error);
+    eng_store_bind_str(s, 3, rec->code);
+    bind_tri(s, 4, rec->retryable);
+    eng_store_bind_str(s, 5, rec->outcome);
+    /* retryable, whatever the outcome (a conflict too), as the failure it updates */
+    if (rec->retryable == 1)
+        eng_store_bind_int64(s, 6, eng_sync_records_backoff_ms((int)attempts + 1, jitter_draw()));
+    else
+        eng_store_bind_null(s, 6);
+    rc = eng_store_step(s, err);
+    eng_store_finalize(s);
+    if (rc < 0)
+        return rc;
+    *updated = 1;
+    return 0;
+}
+
+int eng_sync_records_resolve(struct eng_store *st, const char *tenant, const char *flow,
+                             const char *source_id, const char *run_id, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(st,
+                               "UPDATE sync_records SET resolved_at = " ENG_STORE_NOW
+                               ", updated_at = " ENG_STORE_NOW
+                               " WHERE tenant_id = ?1 AND flow = ?2 AND source_id = ?3 AND "
+                               "outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND "
+                               "dry_run = 0 AND (?4 IS NULL OR run_id IS NULL OR run_id <> ?4)",
+                               -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_str(s, 1, tenant);
+    eng_store_bind_str(s, 2, flow);
+    eng_store_bind_str(s, 3, source_id);
+    eng_store_bind_str(s, 4, run_id);
+    rc = eng_store_step(s, err);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+/* The WHERE clause of q: ?1 run, ?2 tenant, ?3 after id, ?4.. outcomes. */
+static int query_where(const struct eng_sync_records_query *q, char *buf, size_t size,
+                       struct eng_err *err)
+{
+    if (q->run_id == NULL || q->noutcomes < 0 || q->noutcomes > ENG_SYNC_RECORDS_MAX_OUTCOMES ||
+        (q->noutcomes > 0 && q->outcomes == NULL))
+        return eng_err_set(err, ENG_EINVAL,
+                           "sync records: a query needs a run and at most %d "
+                           "outcomes",
+                           ENG_SYNC_RECORDS_MAX_OUTCOMES);
+    int n =
+        snprintf(buf, size, " WHERE run_id = ?1 AND (?2 IS NULL OR tenant_id = ?2) AND id > ?3%s",
+                 q->unresolved ? " AND resolved_at IS NULL" : "");
+    if (q->noutcomes > 0) {
+        n += snprintf(buf + n, size - (size_t)n, " AND outcome IN (");
+        for (int i = 0; i < q->noutcomes; i++)
+            n += snprintf(buf + n, size - (size_t)n, "%s?%d", i ? ", " : "", 4 + i);
+        n += snprintf(buf + n, size - (size_t)n, ")");
+    }
+    return 0;
+}
+
+static void query_bind(struct eng_store_stmt *s, const struct eng_sync_records_query *q)
+{
+    eng_store_bind_str(s, 1, q->run_id);
+    eng_store_bind_str(s, 2, q->tenant);
+    eng_store_bind_int64(s, 3, q->after_id);
+    for (int i = 0; i < q->noutcomes; i++)
+        eng_store_bind_str(s, 4 + i, q->outcomes[i]);
+}
+
+static const char *col(struct eng_store_stmt *s, int i)
+{
+    return eng_store_column_type(s, i) == ENG_STORE_NULL ? NULL : eng_store_column_text(s, i, NULL);
+}
+
+int eng_sync_records_each(struct eng_store *st, const struct eng_sync_records_query *q,
+                          int (*fn)(void *ud, const struct eng_sync_record_row *row), void *ud,
+                          struct eng_err *err)
+{
+    char where[320], sql[1024];
+    int rc = query_where(q, where, sizeof where, err);
+    if (rc != 0)
+        return rc;
+    snprintf(sql, sizeof sql,
+             "SELECT id, tenant_id, source_system, source_entity, source_id, target_system, "
+             "target_type, run_id, flow, target_id, outcome, dry_run, error, error_code, "
+             "retryable, input, output, diff, conflict, currency, source_total_minor, "
+             "target_total_minor, attempts, next_retry_at, resolved_at, created_at, updated_at "
+             "FROM sync_records%s ORDER BY id LIMIT ?%d OFFSET ?%d",
+             where, 4 + q->noutcomes, 5 + q->noutcomes);
+    struct eng_store_stmt *s = NULL;
+    rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    query_bind(s, q);
+    eng_store_bind_int64(s, 4 + q->noutcomes, q->limit > 0 ? q->limit : -1);
+    eng_store_bind_int64(s, 5 + q->noutcomes, q->offset > 0 ? q->offset : 0);
+    while ((rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+        struct eng_sync_record_row row = {0};
+        struct eng_sync_record *r = &row.rec;
+        row.id = eng_store_column_int64(s, 0);
+        r->tenant = col(s, 1);
+        r->source_system = col(s, 2);
+        r->source_entity = col(s, 3);
+        r->source_id = col(s, 4);
+        r->target_system = col(s, 5);
+        r->target_type = col(s, 6);
+        r->run_id = col(s, 7);
+        r->flow = col(s, 8);
+        r->target_id = col(s, 9);
+        r->outcome = col(s, 10);
+        r->dry_run = (int)eng_store_column_int64(s, 11);
+        r->error = col(s, 12);
+        r->code = col(s, 13);
+        r->retryable = eng_store_column_type(s, 14) == ENG_STORE_NULL
+                           ? -1
+                           : (int)eng_store_column_int64(s, 14);
+        r->input = col(s, 15);
+        r->output = col(s, 16);
+        r->diff = col(s, 17);
+        r->conflict = col(s, 18);
+        r->currency = col(s, 19);
+        r->has_source_total = eng_store_column_type(s, 20) != ENG_STORE_NULL;
+        r->source_total = eng_store_column_int64(s, 20);
+        r->has_target_total = eng_store_column_type(s, 21) != ENG_STORE_NULL;
+        r->target_total = eng_store_column_int64(s, 21);
+        row.attempts = eng_store_column_int64(s, 22);
+        row.next_retry_at = col(s, 23);
+        row.resolved_at = col(s, 24);
+        row.created_at = col(s, 25);
+        row.updated_at = col(s, 26);
+        if (fn(ud, &row) != 0) {
+            rc = 0;
+            break;
+        }
+    }
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+int eng_sync_records_count(struct eng_store *st, const struct eng_sync_records_query *q, int64_t *n,
+                           struct eng_err *err)
+{
+    char where[320], sql[512];
+    *n = 0;
+    int rc = query_where(q, where, sizeof where, err);
+    if (rc != 0)
+        return rc;
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM sync_records%s", where);
+    struct eng_store_stmt *s = NULL;
+    rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    if (rc != 0)
+        return rc;
+    query_bind(s, q);
+    rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW)
+        *n = eng_store_column_int64(s, 0);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+struct done_walk {
+    int (*fn)(void *ud, const char *source_id);
+    void *ud;
+};
+
+static int done_row(void *ud, const struct eng_sync_record_row *row)
+{
+    const struct done_walk *w = ud;
+    return row->rec.source_id != NULL ? w->fn(w->ud, row->rec.source_id) : 0;
+}
+
+int eng_sync_records_each_done(struct eng_store *st, const char *run_id,
+                               int (*fn)(void *ud, const char *source_id), void *ud,
+                               struct eng_err *err)
+{
+    static const char *const recorded[] = {"created", "updated", "unchanged",
+                                           "skipped", "failed",  "conflict"};
+    struct eng_sync_records_query q = {.run_id = run_id, .outcomes = recorded, .noutcomes = 6};
+    struct done_walk w = {fn, ud};
+    return eng_sync_records_each(st, &q, done_row, &w, err);
+}
