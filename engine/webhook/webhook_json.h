@@ -1,8 +1,9 @@
 /*
- * webhook_json.h - a strict, allocation-light JSON reader for webhook ingest, which runs no Lua
- * (engine/lua/json.h decodes into a lua_State and is for code that holds one). It validates RFC 8259
- * text (UTF-8 checked, depth capped) into a flat array of tokens that point into the caller's
- * bytes, plus a few getters; and it parses the ISO-8601 timestamps the senders use.
+ * webhook_json.h - random access to a JSON document for webhook ingest, which runs no Lua
+ * (engine/lua/json.h decodes into a lua_State and is for code that holds one). base/json_read
+ * (strict RFC 8259, UTF-8 checked, depth capped) reads the text into a flat array of tokens that
+ * point into the caller's bytes, plus a few getters; and it parses the ISO-8601 timestamps the
+ * senders use.
  * Owns: the token array of a struct eng_wjson (eng_wjson_free). Must not: copy or keep the text.
  */
 #ifndef ENG_WEBHOOK_JSON_H

@@ -1,7 +1,7 @@
 /*
  * test_json.c - unit tier for engine/lua/json_dec.c, json_enc.c, lmod_json.c (the C API of json.h):
  * stack contracts, the protected encoder, values scripts cannot build in the sandbox (threads,
- * foreign userdata), UTF-8 validation against a slow reference, every-allocation fault injection
+ * foreign userdata), every-allocation fault injection
  * (run under ASan: nothing may leak), the shared fixtures round-tripping, and a mutation fuzz loop.
  * The Lua-visible behaviour is pinned by tests/lua/json_spec.lua.
  */
@@ -204,62 +204,6 @@ static void test_null_marks_kinds(void)
     lua_close(L);
 }
 
-/* ---- UTF-8 validation against a slow reference ---- */
-
-static size_t utf8_reference(const unsigned char *p, size_t avail)
-{
-    unsigned long cp;
-    size_t n;
-    if (p[0] < 0x80)
-        return 1;
-    if ((p[0] & 0xE0) == 0xC0)
-        n = 2, cp = p[0] & 0x1F;
-    else if ((p[0] & 0xF0) == 0xE0)
-        n = 3, cp = p[0] & 0x0F;
-    else if ((p[0] & 0xF8) == 0xF0)
-        n = 4, cp = p[0] & 0x07;
-    else
-        return 0;
-    if (avail < n)
-        return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
-    }
-    static const unsigned long min[5] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < min[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
-}
-
-static void test_utf8_exhaustive(void)
-{
-    unsigned char b[4];
-    long mismatches = 0;
-    for (unsigned a = 0; a < 256; a++) {
-        b[0] = (unsigned char)a;
-        mismatches += eng_json_utf8_seq(b, 1) != utf8_reference(b, 1);
-        for (unsigned c = 0; c < 256; c++) {
-            b[1] = (unsigned char)c;
-            mismatches += eng_json_utf8_seq(b, 2) != utf8_reference(b, 2);
-            for (unsigned d = 0; d < 256; d++) {
-                b[2] = (unsigned char)d;
-                mismatches += eng_json_utf8_seq(b, 3) != utf8_reference(b, 3);
-                /* 4-byte forms: every lead and second byte, a few third/fourth bytes */
-                if (a >= 0xF0 && (d == 0x80 || d == 0xBF || d == 0x41)) {
-                    static const unsigned char last[] = {0x80, 0x9F, 0xBF, 0xC0, 0x00};
-                    for (size_t k = 0; k < sizeof last; k++) {
-                        b[3] = last[k];
-                        mismatches += eng_json_utf8_seq(b, 4) != utf8_reference(b, 4);
-                    }
-                }
-            }
-        }
-    }
-    CHECK_INT(mismatches, 0);
-}
-
 /* ---- fault injection: every allocation in decode + encode refused once ---- */
 
 static const char *fault_text;
@@ -449,6 +393,5 @@ static void test_mutation_fuzz(void)
 }
 
 CHECK_MAIN(CHECK_CASE(test_decode_stack_and_errors), CHECK_CASE(test_encode_top_and_protected),
-           CHECK_CASE(test_null_marks_kinds), CHECK_CASE(test_utf8_exhaustive),
-           CHECK_CASE(test_fault_injection), CHECK_CASE(test_fixtures_roundtrip),
-           CHECK_CASE(test_mutation_fuzz))
+           CHECK_CASE(test_null_marks_kinds), CHECK_CASE(test_fault_injection),
+           CHECK_CASE(test_fixtures_roundtrip), CHECK_CASE(test_mutation_fuzz))

@@ -1,9 +1,9 @@
 /*
- * test_webhook.c - unit tier for engine/webhook/webhook.c and engine/webhook/webhook_json.c: the published
- * WooCommerce and QuickBooks signature vectors (read from $SHARED_DIR/fixtures with the parser
- * under test), tampering, the strict JSON reader, ISO-8601 times, URL normalisation, the ping,
- * and the parsers of the vendors' sample payloads into events and jobs.
- * Owns only its scratch memory.
+ * test_webhook.c - unit tier for engine/webhook/webhook.c and engine/webhook/webhook_json.c: the
+ * published WooCommerce and QuickBooks signature vectors (read from $SHARED_DIR/fixtures with the
+ * parser under test), tampering, the strict JSON reader, ISO-8601 times, URL normalisation, the
+ * ping, and the parsers of the vendors' sample payloads into events and jobs. Owns only its scratch
+ * memory.
  */
 #include "check.h"
 #include "base/buf.h"
@@ -179,6 +179,11 @@ static void test_json(void)
     CHECK(!parses("tru"));
     CHECK(!parses("[[")); /* unterminated */
     CHECK(!parses("\"abc"));
+    /* A lone surrogate escape: this reader used to take it (decoding U+FFFD) while engine.json
+     * refused it, so a delivery was accepted that its job could never decode. Both read through
+     * base/json_read now and refuse it. */
+    CHECK(!parses("{\"id\":\"\\ud800\"}"));
+    CHECK(!parses("{\"id\":\"\\udc00x\"}"));
     struct eng_wjson d;
     char msg[128];
     const char *t = "{\"k\\u0065y\":\"v\\ud83d\\ude00\",\"n\":727,\"s\":\"a\\u0000b\"}";
@@ -192,6 +197,30 @@ static void test_json(void)
     CHECK(eng_wjson_text(&d, eng_wjson_get(&d, 0, "s"), 0, buf, sizeof buf) != 0); /* NUL */
     CHECK_INT(eng_wjson_get(&d, 0, "missing"), -1);
     CHECK(eng_wjson_text(&d, eng_wjson_get(&d, 0, "key"), 0, buf, 3) != 0); /* too small */
+    eng_wjson_free(&d);
+    /* escapes shrink: 12 bytes of text decode to "AB", which fits in 3 */
+    t = "[\"\\u0041\\u0042\", {\"a\": [1, {}], \"b\": null}, 5]";
+    REQUIRE(eng_wjson_parse(&d, t, strlen(t), msg, sizeof msg) == 0);
+    CHECK(eng_wjson_text(&d, 1, 0, buf, 3) == 0);
+    CHECK_STR(buf, "AB");
+    /* the token array: sizes, subtree ends, byte ranges */
+    CHECK_INT(d.ntok, 10);
+    CHECK_INT(d.tok[0].type, ENG_WJ_ARRAY);
+    CHECK_INT(d.tok[0].size, 3);
+    CHECK_INT(d.tok[0].next, 10);
+    CHECK_INT(d.tok[0].end, strlen(t));
+    CHECK_INT(d.tok[2].type, ENG_WJ_OBJECT);
+    CHECK_INT(d.tok[2].size, 2);
+    CHECK_INT(d.tok[2].next, 9);
+    CHECK_INT(d.tok[1].next, 2);
+    int a = eng_wjson_get(&d, 2, "a");
+    CHECK_INT(a, 4);
+    CHECK_INT(d.tok[a].size, 2);
+    CHECK_INT(d.tok[a].next, 7);
+    CHECK_INT(d.tok[eng_wjson_get(&d, 2, "b")].type, ENG_WJ_NULL);
+    CHECK_INT(d.tok[9].type, ENG_WJ_NUMBER);
+    CHECK(d.tok[9].end - d.tok[9].start == 1 && t[d.tok[9].start] == '5');
+    CHECK(d.tok[2].start == 17 && t[d.tok[2].end - 1] == '}');
     eng_wjson_free(&d);
     REQUIRE(eng_wjson_parse(&d, "[1, 2", 5, msg, sizeof msg) != 0);
     CHECK(strstr(msg, "at byte") != NULL);
