@@ -365,6 +365,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         {"QUICKBOOKS_API_BASE", NULL, offsetof(struct eng_config, quickbooks_api_base)},
         {"API_ANONYMOUS_TENANT", NULL, offsetof(struct eng_config, anonymous_tenant)},
         {"WEBHOOK_PUBLIC_URL", NULL, offsetof(struct eng_config, webhook_public_url)},
+        {"ENGINE_HTTP_CA_FILE", NULL, offsetof(struct eng_config, http_ca_file)},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         v = getenv(strs[i].var);
@@ -403,6 +404,17 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("WEBHOOK_CHECK_INTERVAL_S", 3600, 0, 31LL * 86400, &x, err)) != 0)
         return rc;
     cfg->webhook_check_interval_s = x;
+
+    if ((rc = int_setting("WEBHOOK_REPLAY_WINDOW_SECONDS", 86400, 0, 366LL * 86400, &x, err)) != 0)
+        return rc;
+    cfg->webhook_replay_window_s = x;
+    v = getenv("WEBHOOK_SYNC");
+    cfg->webhook_sync_full = 1;
+    if (v != NULL && *v != '\0') {
+        if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
+            return eng_err_set(err, ENG_EINVAL, "WEBHOOK_SYNC must be full or normal");
+        cfg->webhook_sync_full = strcmp(v, "full") == 0;
+    }
 
     v = getenv("SYNC_DISPATCHER");
     cfg->sync_dispatch = 1;
@@ -454,6 +466,7 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->quickbooks_api_base);
     free(cfg->anonymous_tenant);
     free(cfg->webhook_public_url);
+    free(cfg->http_ca_file);
     memset(cfg, 0, sizeof *cfg);
 }
 

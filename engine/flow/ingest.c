@@ -436,29 +436,6 @@ static int ing_queue_sweeps(struct eng_store *st, struct eng_err *err)
     return rc;
 }
 
-int eng_ingest_env(struct eng_ingest_opts *o, struct eng_err *err)
-{
-    o->window_s = 86400;
-    o->sync_full = 1;
-    const char *v = getenv("WEBHOOK_REPLAY_WINDOW_SECONDS");
-    if (v != NULL && *v != '\0') {
-        char *end = NULL;
-        long long n = strtoll(v, &end, 10);
-        if (end == v || *end != '\0' || n < 0 || n > 366LL * 86400)
-            return eng_err_set(err, ENG_EINVAL,
-                               "WEBHOOK_REPLAY_WINDOW_SECONDS must be a number of seconds from 0 "
-                               "(off) to 31622400");
-        o->window_s = n;
-    }
-    v = getenv("WEBHOOK_SYNC");
-    if (v != NULL && *v != '\0') {
-        if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
-            return eng_err_set(err, ENG_EINVAL, "WEBHOOK_SYNC must be full or normal");
-        o->sync_full = strcmp(v, "full") == 0;
-    }
-    return 0;
-}
-
 int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,
                      struct eng_ingest **out, struct eng_err *err)
 {
