@@ -29,7 +29,8 @@ struct eng_keyring;
 struct eng_wh_job {
     char entity[ENG_WH_ID_MAX + 1]; /* orders | customers | products; QuickBooks: Invoice... */
     char id[ENG_WH_ID_MAX + 1];     /* the record's id in the sender's system */
-    char op[33];                    /* WooCommerce event (updated) / QuickBooks operation */
+    char op[ENG_WH_ID_MAX * 2 + 2]; /* WooCommerce event (updated: as long as a topic can be) /
+                                     * QuickBooks operation */
 };
 
 enum eng_wh_status {

@@ -369,6 +369,16 @@ static void test_parse_woo(void)
     CHECK(eng_wh_parse_woo("t", &h, "[1]", 3, &ev) == ENG_EINVAL);
     CHECK_INT(ev.status, ENG_WH_REJECTED);
     CHECK(eng_wh_parse_woo("t", &h, "{\"id\":{}}", 9, &ev) == ENG_EINVAL);
+    /* the event part of a topic is kept whole however long the topic may be (it was cut to 32
+     * bytes, the size that broke the Release build's format-truncation check) */
+    static const char long_topic[] =
+        "order.a123456789b123456789c123456789d123456789e123456789f123456789g123456789h123456789";
+    h.topic = long_topic;
+    h.event = NULL;
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &ev) == 0);
+    REQUIRE(ev.njobs == 1);
+    CHECK_STR(ev.jobs[0].op, long_topic + 6);
+    free(ev.jobs);
     h.topic = "coupon.created";
     h.resource = "coupon";
     CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &ev) == 0);
