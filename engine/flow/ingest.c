@@ -55,7 +55,7 @@ static const char *const ingest_sql[S_COUNT] = {
                      "resource_id, body, status FROM webhook_events WHERE id = ?1 AND "
                      "(tenant_id = ?2 OR (?3 AND tenant_id IS NULL))",
     [S_REPLAY_SET] = "UPDATE webhook_events SET replay_count = replay_count + 1, "
-                     "last_replayed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), tenant_id = ?2, "
+                     "last_replayed_at = " ENG_STORE_NOW ", tenant_id = ?2, "
                      "status = 'queued', error = NULL WHERE id = ?1 RETURNING replay_count",
 };
 
@@ -82,12 +82,6 @@ static struct eng_store_stmt *ing_stmt(struct eng_ingest *ing, int which)
     eng_store_reset(s);
     eng_store_clear_bindings(s);
     return s;
-}
-
-static int ing_text(struct eng_store_stmt *s, int idx, const char *v)
-{
-    return v != NULL && *v != '\0' ? eng_store_bind_text(s, idx, v, strlen(v))
-                                   : eng_store_bind_null(s, idx);
 }
 
 /* Step a write to its end; 0 or a negative code. */
@@ -193,16 +187,17 @@ static int ing_apply_events(struct eng_ingest *ing, struct eng_ingest_item *it, 
             return rc;
         const char *status = ing_status_name(ev, tenant);
         struct eng_store_stmt *s = ing_stmt(ing, S_INS_EVENT);
-        const char *vals[] = {ev->source,     ev->format, tenant,          NULL,
+        const char *vals[] = {ev->source,     ev->format, tenant,          ev->account,
                               ev->event_id,   ev->topic,  ev->resource,    ev->resource_id,
                               ev->event_time, status,     it->headers_json};
+        /* "" is SQL NULL (no event id: no dedupe; no tenant: unrouted), except the account */
         for (int k = 0; k < 11 && rc == 0; k++)
-            rc = k == 3 ? eng_store_bind_text(s, 4, ev->account, strlen(ev->account))
-                        : ing_text(s, k + 1, vals[k]);
+            rc = eng_store_bind_str(
+                s, k + 1, k != 3 && vals[k] != NULL && vals[k][0] == '\0' ? NULL : vals[k]);
         if (rc == 0)
             rc = eng_store_bind_blob(s, 12, ev->body != NULL ? ev->body : "", ev->body_len);
         if (rc == 0)
-            rc = ing_text(s, 13, ev->error);
+            rc = eng_store_bind_str(s, 13, ev->error[0] != '\0' ? ev->error : NULL);
         if (rc == 0)
             rc = ing_done(s, err);
         eng_store_reset(s);
