@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "flow/webhook_tenant.h"
 #include "webhook/webhook.h"
 
 struct eng_ingest;
