@@ -7,6 +7,7 @@
  */
 #include "check.h"
 
+#include "base/buf.h"
 #include "lua/json.h"
 #include "lua/lmods.h"
 
@@ -111,6 +112,78 @@ static void test_decode_stack_and_errors(void)
     lua_pop(L, 1);
     CHECK_INT(lua_gettop(L), 1);
     CHECK_INT(lua_tointeger(L, 1), 42);
+    lua_close(L);
+}
+
+/* The decoder builds from base/json_read's tokens without C recursion: every array slot, member
+ * and nesting level lands where it belongs, at the depth limit and on large inputs. */
+static void test_decode_shapes(void)
+{
+    lua_State *L = new_state(NULL);
+    struct eng_err err = {0};
+    /* 100000 elements, each an object with an array: indices 1..n in order */
+    size_t n = 100000;
+    struct eng_buf b;
+    eng_buf_init(&b);
+    eng_buf_putc(&b, '[');
+    for (size_t i = 0; i < n; i++)
+        eng_buf_printf(&b, "%s{\"i\":%zu,\"a\":[%zu,\"x\"],\"e\":{}}", i ? "," : "", i + 1, i);
+    eng_buf_putc(&b, ']');
+    REQUIRE(!b.oom);
+    REQUIRE(eng_json_decode(L, b.data, b.len, &err) == 0);
+    CHECK_INT(lua_rawlen(L, -1), n);
+    long bad = 0;
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, -1, (lua_Integer)i);
+        lua_getfield(L, -1, "i");
+        bad += lua_tointeger(L, -1) != (lua_Integer)i;
+        lua_getfield(L, -2, "a");
+        bad += lua_rawlen(L, -1) != 2;
+        lua_rawgeti(L, -1, 1);
+        bad += lua_tointeger(L, -1) != (lua_Integer)i - 1;
+        lua_getfield(L, -4, "e");
+        bad += eng_json_kind_of(L, -1) != ENG_JSON_OBJECT;
+        lua_pop(L, 5);
+    }
+    CHECK_INT(bad, 0);
+    CHECK_INT(lua_gettop(L), 1);
+    lua_pop(L, 1);
+    eng_buf_free(&b);
+
+    /* exactly ENG_JSON_MAX_DEPTH levels, alternating arrays and objects, a value at the bottom */
+    eng_buf_init(&b);
+    for (int d = 0; d < ENG_JSON_MAX_DEPTH; d++)
+        eng_buf_puts(&b, d % 2 ? "{\"k\":" : "[");
+    eng_buf_puts(&b, "\"bottom\"");
+    for (int d = ENG_JSON_MAX_DEPTH - 1; d >= 0; d--)
+        eng_buf_puts(&b, d % 2 ? "}" : "]");
+    REQUIRE(!b.oom);
+    REQUIRE(eng_json_decode(L, b.data, b.len, &err) == 0);
+    for (int d = 0; d < ENG_JSON_MAX_DEPTH; d++) {
+        if (d % 2)
+            lua_getfield(L, -1, "k");
+        else
+            lua_rawgeti(L, -1, 1);
+    }
+    CHECK_STR(lua_tostring(L, -1), "bottom");
+    lua_settop(L, 0);
+    eng_buf_free(&b);
+
+    /* duplicate keys: the last wins; numbers: int64 edges, wider integers as exact text */
+    const char *nums = "{\"k\":1,\"k\":2,\"max\":9223372036854775807,\"min\":"
+                       "-9223372036854775808,\"wide\":9223372036854775808,\"f\":1.5e0}";
+    REQUIRE(eng_json_decode(L, nums, strlen(nums), &err) == 0);
+    lua_getfield(L, -1, "k");
+    CHECK_INT(lua_tointeger(L, -1), 2);
+    lua_getfield(L, -2, "max");
+    CHECK(lua_isinteger(L, -1) && lua_tointeger(L, -1) == LUA_MAXINTEGER);
+    lua_getfield(L, -3, "min");
+    CHECK(lua_isinteger(L, -1) && lua_tointeger(L, -1) == LUA_MININTEGER);
+    lua_getfield(L, -4, "wide");
+    CHECK(lua_type(L, -1) == LUA_TSTRING);
+    CHECK_STR(lua_tostring(L, -1), "9223372036854775808");
+    lua_getfield(L, -5, "f");
+    CHECK(!lua_isinteger(L, -1) && lua_tonumber(L, -1) == 1.5);
     lua_close(L);
 }
 
@@ -392,6 +465,7 @@ static void test_mutation_fuzz(void)
     free(orig);
 }
 
-CHECK_MAIN(CHECK_CASE(test_decode_stack_and_errors), CHECK_CASE(test_encode_top_and_protected),
-           CHECK_CASE(test_null_marks_kinds), CHECK_CASE(test_fault_injection),
-           CHECK_CASE(test_fixtures_roundtrip), CHECK_CASE(test_mutation_fuzz))
+CHECK_MAIN(CHECK_CASE(test_decode_stack_and_errors), CHECK_CASE(test_decode_shapes),
+           CHECK_CASE(test_encode_top_and_protected), CHECK_CASE(test_null_marks_kinds),
+           CHECK_CASE(test_fault_injection), CHECK_CASE(test_fixtures_roundtrip),
+           CHECK_CASE(test_mutation_fuzz))
