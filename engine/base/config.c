@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 
 #include "base/log.h"
-#include "adapt/store.h"
 
 #ifndef ENG_SOURCE_DIR
 #define ENG_SOURCE_DIR "."
@@ -312,7 +311,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         return rc;
 
     const char *v = getenv("DATABASE_URL");
-    cfg->database_url = strdup(v && *v ? v : ENG_STORE_DEFAULT_URL);
+    cfg->database_url = strdup(v && *v ? v : ENG_CONFIG_DEFAULT_DATABASE_URL);
     v = getenv("API_HOST");
     cfg->api_host = strdup(v && *v ? v : "127.0.0.1");
     cfg->scripts_dir = dir_setting("SCRIPTS_DIR", "scripts");

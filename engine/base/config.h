@@ -10,6 +10,10 @@
 
 #include "base/err.h"
 
+/* DATABASE_URL when unset. The store creates this one's directory: the same text as
+ * ENG_STORE_DEFAULT_URL (adapt/store.h; base/ may not include it), checked by test_config. */
+#define ENG_CONFIG_DEFAULT_DATABASE_URL "sqlite:./data/pos.db"
+
 struct eng_config {
     char *database_url;                /* DATABASE_URL, default sqlite:./data/pos.db */
     char *api_host;                    /* API_HOST, default 127.0.0.1: an address or a name */

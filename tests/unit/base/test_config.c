@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "check.h"
 #include "base/config.h"
+#include "adapt/store.h"
 #include "base/log.h"
 #include "data/operator_settings.h"
 
@@ -168,6 +169,7 @@ static void test_defaults_from_a_clean_environment(void)
     CHECK_INT(rc, 0);
     if (rc == 0) {
         CHECK_STR(cfg.database_url, "sqlite:./data/pos.db");
+        CHECK_STR(ENG_CONFIG_DEFAULT_DATABASE_URL, ENG_STORE_DEFAULT_URL); /* one default */
         CHECK_STR(cfg.api_host, "127.0.0.1");
         CHECK_STR(cfg.api_bind, "127.0.0.1");
         CHECK_INT(cfg.api_port, 8923);
