@@ -44,14 +44,21 @@ struct httpc_xfer {
 
 static pthread_once_t httpc_once = PTHREAD_ONCE_INIT;
 static CURLcode httpc_global_rc = CURLE_FAILED_INIT;
-static char *httpc_ca_file; /* ENGINE_HTTP_CA_FILE, read once; lives until exit */
+static char *httpc_ca_file; /* eng_httpc_setup's copy of ENGINE_HTTP_CA_FILE; lives until exit */
 
 static void httpc_global_init(void)
 {
     httpc_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    const char *ca = getenv("ENGINE_HTTP_CA_FILE");
-    if (ca != NULL && ca[0] != '\0')
-        httpc_ca_file = strdup(ca); /* NULL on OOM: the system bundle is used */
+}
+
+int eng_httpc_setup(const char *ca_file, struct eng_err *err)
+{
+    char *copy = NULL;
+    if (ca_file != NULL && ca_file[0] != '\0' && (copy = strdup(ca_file)) == NULL)
+        return eng_err_set(err, ENG_ENOMEM, "out of memory reading ENGINE_HTTP_CA_FILE");
+    free(httpc_ca_file);
+    httpc_ca_file = copy;
+    return 0;
 }
 
 static int httpc_global(struct eng_err *err)

@@ -72,6 +72,12 @@ struct eng_httpc_resp {
 
 struct eng_httpc;
 
+/* Process-wide settings from the configuration (config.h), set at start-up before any handle
+ * exists and before other threads run (cli.c's eng_cli_config): ca_file is the PEM bundle every
+ * handle trusts instead of the system's (ENGINE_HTTP_CA_FILE; NULL or "" = the system's). The
+ * string is copied. 0, or ENG_ENOMEM. */
+int eng_httpc_setup(const char *ca_file, struct eng_err *err);
+
 /* A new handle (runs libcurl's global init once per process). Returns NULL and fills err on
  * failure. The caller owns it and frees it with eng_httpc_free, on the thread that uses it. */
 struct eng_httpc *eng_httpc_new(struct eng_err *err);

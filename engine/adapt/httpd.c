@@ -248,6 +248,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return send_resp(conn, &resp);
 }
 
+/* libmicrohttpd's format and arguments, forwarded as they are (the attribute tells the
+ * compiler so: -Wformat-nonliteral under clang). */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];

@@ -18,7 +18,6 @@
 #include <sys/stat.h>
 
 #include "base/log.h"
-#include "adapt/store.h"
 
 #ifndef ENG_SOURCE_DIR
 #define ENG_SOURCE_DIR "."
@@ -312,7 +311,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         return rc;
 
     const char *v = getenv("DATABASE_URL");
-    cfg->database_url = strdup(v && *v ? v : ENG_STORE_DEFAULT_URL);
+    cfg->database_url = strdup(v && *v ? v : ENG_CONFIG_DEFAULT_DATABASE_URL);
     v = getenv("API_HOST");
     cfg->api_host = strdup(v && *v ? v : "127.0.0.1");
     cfg->scripts_dir = dir_setting("SCRIPTS_DIR", "scripts");
@@ -365,6 +364,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         {"QUICKBOOKS_API_BASE", NULL, offsetof(struct eng_config, quickbooks_api_base)},
         {"API_ANONYMOUS_TENANT", NULL, offsetof(struct eng_config, anonymous_tenant)},
         {"WEBHOOK_PUBLIC_URL", NULL, offsetof(struct eng_config, webhook_public_url)},
+        {"ENGINE_HTTP_CA_FILE", NULL, offsetof(struct eng_config, http_ca_file)},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         v = getenv(strs[i].var);
@@ -403,6 +403,17 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("WEBHOOK_CHECK_INTERVAL_S", 3600, 0, 31LL * 86400, &x, err)) != 0)
         return rc;
     cfg->webhook_check_interval_s = x;
+
+    if ((rc = int_setting("WEBHOOK_REPLAY_WINDOW_SECONDS", 86400, 0, 366LL * 86400, &x, err)) != 0)
+        return rc;
+    cfg->webhook_replay_window_s = x;
+    v = getenv("WEBHOOK_SYNC");
+    cfg->webhook_sync_full = 1;
+    if (v != NULL && *v != '\0') {
+        if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
+            return eng_err_set(err, ENG_EINVAL, "WEBHOOK_SYNC must be full or normal");
+        cfg->webhook_sync_full = strcmp(v, "full") == 0;
+    }
 
     v = getenv("SYNC_DISPATCHER");
     cfg->sync_dispatch = 1;
@@ -454,6 +465,7 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->quickbooks_api_base);
     free(cfg->anonymous_tenant);
     free(cfg->webhook_public_url);
+    free(cfg->http_ca_file);
     memset(cfg, 0, sizeof *cfg);
 }
 

@@ -10,6 +10,10 @@
 
 #include "base/err.h"
 
+/* DATABASE_URL when unset. The store creates this one's directory: the same text as
+ * ENG_STORE_DEFAULT_URL (adapt/store.h; base/ may not include it), checked by test_config. */
+#define ENG_CONFIG_DEFAULT_DATABASE_URL "sqlite:./data/pos.db"
+
 struct eng_config {
     char *database_url;                /* DATABASE_URL, default sqlite:./data/pos.db */
     char *api_host;                    /* API_HOST, default 127.0.0.1: an address or a name */
@@ -44,6 +48,16 @@ struct eng_config {
                                * unset (webhooks cannot be registered) */
     long long webhook_check_interval_s; /* WEBHOOK_CHECK_INTERVAL_S, default 3600; 0 = off */
     int sync_dispatch; /* SYNC_DISPATCHER on (default) or off: serve queues jobs, runs none */
+
+    /* Webhook ingest (ingest.h) */
+    long long webhook_replay_window_s; /* WEBHOOK_REPLAY_WINDOW_SECONDS, default 86400; 0 = off:
+                                        * events whose own time is older are kept as rejected */
+    int webhook_sync_full; /* WEBHOOK_SYNC full (default, 1: an acknowledged event survives power
+                            * loss) or normal (0: it survives a crash of the process) */
+
+    /* Outbound HTTP (httpc.h) */
+    char *http_ca_file; /* ENGINE_HTTP_CA_FILE: a PEM bundle outbound HTTPS trusts instead of the
+                         * system's (a test or private CA); NULL when unset */
 };
 
 /* Load .env (if present in the working directory) into the environment without overriding,

@@ -113,9 +113,9 @@ int eng_cli_serve(int argc, char **argv)
             goto out;
     }
     api.orch = orch;
-    struct eng_ingest_opts ingest_opts;
-    if (eng_ingest_env(&ingest_opts, &err) != 0 ||
-        eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
+    struct eng_ingest_opts ingest_opts = {.window_s = cfg.webhook_replay_window_s,
+                                          .sync_full = cfg.webhook_sync_full};
+    if (eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
         goto out;
     struct eng_httpd_opts hopts = {
         .host = cfg.api_bind, /* API_HOST, resolved by the configuration */

@@ -55,7 +55,7 @@ static const char *const ingest_sql[S_COUNT] = {
                      "resource_id, body, status FROM webhook_events WHERE id = ?1 AND "
                      "(tenant_id = ?2 OR (?3 AND tenant_id IS NULL))",
     [S_REPLAY_SET] = "UPDATE webhook_events SET replay_count = replay_count + 1, "
-                     "last_replayed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), tenant_id = ?2, "
+                     "last_replayed_at = " ENG_STORE_NOW ", tenant_id = ?2, "
                      "status = 'queued', error = NULL WHERE id = ?1 RETURNING replay_count",
 };
 
@@ -82,12 +82,6 @@ static struct eng_store_stmt *ing_stmt(struct eng_ingest *ing, int which)
     eng_store_reset(s);
     eng_store_clear_bindings(s);
     return s;
-}
-
-static int ing_text(struct eng_store_stmt *s, int idx, const char *v)
-{
-    return v != NULL && *v != '\0' ? eng_store_bind_text(s, idx, v, strlen(v))
-                                   : eng_store_bind_null(s, idx);
 }
 
 /* Step a write to its end; 0 or a negative code. */
@@ -193,16 +187,17 @@ static int ing_apply_events(struct eng_ingest *ing, struct eng_ingest_item *it, 
             return rc;
         const char *status = ing_status_name(ev, tenant);
         struct eng_store_stmt *s = ing_stmt(ing, S_INS_EVENT);
-        const char *vals[] = {ev->source,     ev->format, tenant,          NULL,
+        const char *vals[] = {ev->source,     ev->format, tenant,          ev->account,
                               ev->event_id,   ev->topic,  ev->resource,    ev->resource_id,
                               ev->event_time, status,     it->headers_json};
+        /* "" is SQL NULL (no event id: no dedupe; no tenant: unrouted), except the account */
         for (int k = 0; k < 11 && rc == 0; k++)
-            rc = k == 3 ? eng_store_bind_text(s, 4, ev->account, strlen(ev->account))
-                        : ing_text(s, k + 1, vals[k]);
+            rc = eng_store_bind_str(
+                s, k + 1, k != 3 && vals[k] != NULL && vals[k][0] == '\0' ? NULL : vals[k]);
         if (rc == 0)
             rc = eng_store_bind_blob(s, 12, ev->body != NULL ? ev->body : "", ev->body_len);
         if (rc == 0)
-            rc = ing_text(s, 13, ev->error);
+            rc = eng_store_bind_str(s, 13, ev->error[0] != '\0' ? ev->error : NULL);
         if (rc == 0)
             rc = ing_done(s, err);
         eng_store_reset(s);
@@ -434,29 +429,6 @@ static int ing_queue_sweeps(struct eng_store *st, struct eng_err *err)
         rc = ing_done(s, err);
     eng_store_finalize(s);
     return rc;
-}
-
-int eng_ingest_env(struct eng_ingest_opts *o, struct eng_err *err)
-{
-    o->window_s = 86400;
-    o->sync_full = 1;
-    const char *v = getenv("WEBHOOK_REPLAY_WINDOW_SECONDS");
-    if (v != NULL && *v != '\0') {
-        char *end = NULL;
-        long long n = strtoll(v, &end, 10);
-        if (end == v || *end != '\0' || n < 0 || n > 366LL * 86400)
-            return eng_err_set(err, ENG_EINVAL,
-                               "WEBHOOK_REPLAY_WINDOW_SECONDS must be a number of seconds from 0 "
-                               "(off) to 31622400");
-        o->window_s = n;
-    }
-    v = getenv("WEBHOOK_SYNC");
-    if (v != NULL && *v != '\0') {
-        if (strcmp(v, "full") != 0 && strcmp(v, "normal") != 0)
-            return eng_err_set(err, ENG_EINVAL, "WEBHOOK_SYNC must be full or normal");
-        o->sync_full = strcmp(v, "full") == 0;
-    }
-    return 0;
 }
 
 int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,

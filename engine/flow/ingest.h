@@ -16,6 +16,7 @@
 
 #include "base/buf.h"
 #include "base/err.h"
+#include "flow/webhook_tenant.h"
 #include "webhook/webhook.h"
 
 struct eng_ingest;
@@ -50,16 +51,14 @@ struct eng_ingest_counters {
         duplicates, rejected, stale, unrouted, overloaded, commit_failures;
 };
 
+/* From the configuration (config.h): serve fills it from WEBHOOK_REPLAY_WINDOW_SECONDS and
+ * WEBHOOK_SYNC. */
 struct eng_ingest_opts {
-    int64_t window_s; /* replay window in seconds (0 = off) */
-    int sync_full;    /* commit with synchronous=FULL (survives power loss), else NORMAL */
+    int64_t window_s; /* replay window in seconds: events whose own timestamp is older are kept
+                       * as 'rejected' with no job (0 = off) */
+    int sync_full;    /* commit with synchronous=FULL (survives power loss), else NORMAL (survives
+                       * a crash of the process, at a fraction of the fsyncs) */
 };
-
-/* Read WEBHOOK_REPLAY_WINDOW_SECONDS (events whose own timestamp is older are kept as
- * 'rejected' with no job; default 86400, 0 = off) and WEBHOOK_SYNC (full, the default: an
- * acknowledged event survives a power loss; normal: it survives a crash of the process, at a
- * fraction of the fsyncs). ENG_EINVAL naming the variable. */
-int eng_ingest_env(struct eng_ingest_opts *o, struct eng_err *err);
 /* Start the writer on its own connection to database_url. *out owned by the caller
  * (eng_ingest_stop). */
 int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,

@@ -7,6 +7,8 @@
  * Owns: the cache and its copies of secrets (wiped when replaced or freed). Must not: log,
  * return or store a secret; hold the cache lock while hashing a body.
  */
+#include "flow/webhook_tenant.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,14 +139,14 @@ static long wh_tenant_secret(struct eng_wh_secrets *c, struct eng_store *st,
     }
     if (rc != 0)
         return rc == ENG_ENOTFOUND ? -1 : rc;
-    struct eng_wjson doc;
+    struct eng_wh_json doc;
     char msg[64];
-    if (eng_wjson_parse(&doc, secret, slen, msg, sizeof msg) == 0) {
-        int t = eng_wjson_get(&doc, 0, "webhook_secret");
-        if (t >= 0 && eng_wjson_text(&doc, t, 0, out, WH_SECRET_MAX) == 0)
+    if (eng_wh_json_parse(&doc, secret, slen, msg, sizeof msg) == 0) {
+        int t = eng_wh_json_get(&doc, 0, "webhook_secret");
+        if (t >= 0 && eng_wh_json_text(&doc, t, 0, out, WH_SECRET_MAX) == 0)
             len = (long)eng_wh_wp_secret_decode(out, strlen(out));
     }
-    eng_wjson_free(&doc);
+    eng_wh_json_free(&doc);
     eng_vault_free_secret(secret, slen);
     wh_cache_put(c, tenant, dg, out, len);
     return len;

@@ -19,7 +19,7 @@
 
 #include "base/err.h"
 
-/* Containers nested deeper than this are refused by both directions. */
+/* Containers nested deeper than this are refused by both directions (<= ENG_JSON_READ_MAX_DEPTH). */
 #define ENG_JSON_MAX_DEPTH 256
 
 enum eng_json_kind {
@@ -63,8 +63,5 @@ void eng_json_push_state(lua_State *L);
 /* The json mark on the table at idx (ENG_JSON_NONE: no metatable, or not one of ours). Needs 2
  * free stack slots. [-0, +0, -] */
 enum eng_json_kind eng_json_mark_of(lua_State *L, int idx);
-/* Length of the valid UTF-8 sequence starting at p (avail bytes readable), or 0 if invalid
- * (overlong, surrogate, above U+10FFFF, truncated, stray continuation). */
-size_t eng_json_utf8_seq(const unsigned char *p, size_t avail);
 
 #endif

@@ -16,6 +16,8 @@
 
 #include <lauxlib.h>
 
+#include "base/json_read.h"
+
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
@@ -197,7 +199,7 @@ static void put_string(struct enc *e, const char *s, size_t len)
     while (p < end) {
         unsigned c = *p;
         if (c >= 0x80) {
-            size_t n = eng_json_utf8_seq(p, (size_t)(end - p));
+            size_t n = eng_json_read_utf8(p, (size_t)(end - p));
             if (n == 0)
                 fail(e, "invalid UTF-8 in string");
             p += n;

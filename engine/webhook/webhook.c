@@ -236,30 +236,30 @@ int eng_wh_parse_woo(const char *tenant, const struct eng_wh_woo_headers *h, con
     }
 
     char msg[160];
-    struct eng_wjson doc;
-    int rc = eng_wjson_parse(&doc, body, len, msg, sizeof msg);
+    struct eng_wh_json doc;
+    int rc = eng_wh_json_parse(&doc, body, len, msg, sizeof msg);
     if (rc == -2) {
-        eng_wjson_free(&doc);
+        eng_wh_json_free(&doc);
         return ENG_ENOMEM;
     }
-    if (rc != 0 || doc.tok[0].type != ENG_WJ_OBJECT) {
-        eng_wjson_free(&doc);
+    if (rc != 0 || doc.tok[0].type != ENG_WH_JSON_OBJECT) {
+        eng_wh_json_free(&doc);
         if (rc != 0)
             return wh_reject(ev, "the body is not valid JSON: %s", msg), ENG_EINVAL;
         return wh_reject(ev, "the body is not a JSON %s", "object"), ENG_EINVAL;
     }
     if (wh_woo_entity(ev->resource) != NULL || strcmp(ev->resource, "coupon") == 0) {
-        int id = eng_wjson_get(&doc, 0, "id");
-        if (eng_wjson_text(&doc, id, 1, ev->resource_id, sizeof ev->resource_id) != 0 ||
+        int id = eng_wh_json_get(&doc, 0, "id");
+        if (eng_wh_json_text(&doc, id, 1, ev->resource_id, sizeof ev->resource_id) != 0 ||
             !wh_id_ok(ev->resource_id, ENG_WH_ID_MAX)) {
-            eng_wjson_free(&doc);
+            eng_wh_json_free(&doc);
             ev->resource_id[0] = '\0';
             return wh_reject(ev, "the body has no usable \"%s\" (a number or a short string)",
                              "id"),
                    ENG_EINVAL;
         }
     }
-    eng_wjson_free(&doc);
+    eng_wh_json_free(&doc);
     return wh_woo_jobs(ev);
 }
 
@@ -324,28 +324,29 @@ static int wh_stale(struct eng_wh_event *ev, int64_t t, int64_t now, int64_t win
 }
 
 /* One CloudEvent (object token e) into ev. ENG_ENOMEM, else 0 (ev may be REJECTED). */
-static int wh_cloudevent(const struct eng_wjson *d, int e, int64_t now, int64_t window,
+static int wh_cloudevent(const struct eng_wh_json *d, int e, int64_t now, int64_t window,
                          struct eng_wh_event *ev)
 {
     ev->format = "qbo_cloudevents";
-    if (d->tok[e].type != ENG_WJ_OBJECT)
+    if (d->tok[e].type != ENG_WH_JSON_OBJECT)
         return wh_reject(ev, "a CloudEvent is not a JSON %s", "object"), 0;
     char buf[160];
-    int t = eng_wjson_get(d, e, "specversion");
-    if (t >= 0 && (eng_wjson_text(d, t, 0, buf, sizeof buf) != 0 || strcmp(buf, "1.0") != 0))
+    int t = eng_wh_json_get(d, e, "specversion");
+    if (t >= 0 && (eng_wh_json_text(d, t, 0, buf, sizeof buf) != 0 || strcmp(buf, "1.0") != 0))
         return wh_reject(ev, "unsupported CloudEvents %s (expected \"1.0\")", "specversion"), 0;
-    if (eng_wjson_text(d, eng_wjson_get(d, e, "id"), 0, ev->event_id, ENG_WH_EVID_MAX + 1) != 0 ||
+    if (eng_wh_json_text(d, eng_wh_json_get(d, e, "id"), 0, ev->event_id, ENG_WH_EVID_MAX + 1) !=
+            0 ||
         !wh_evid_ok(ev->event_id, ENG_WH_EVID_MAX)) {
         ev->event_id[0] = '\0';
         return wh_reject(ev, "a CloudEvent has no valid \"%s\"", "id"), 0;
     }
-    if (eng_wjson_text(d, eng_wjson_get(d, e, "intuitaccountid"), 1, ev->account,
-                       sizeof ev->account) != 0 ||
+    if (eng_wh_json_text(d, eng_wh_json_get(d, e, "intuitaccountid"), 1, ev->account,
+                         sizeof ev->account) != 0 ||
         !wh_digits_ok(ev->account, 32)) {
         ev->account[0] = '\0';
         return wh_reject(ev, "the CloudEvent has no valid \"%s\" (realm id)", "intuitaccountid"), 0;
     }
-    if (eng_wjson_text(d, eng_wjson_get(d, e, "type"), 0, ev->topic, sizeof ev->topic) != 0)
+    if (eng_wh_json_text(d, eng_wh_json_get(d, e, "type"), 0, ev->topic, sizeof ev->topic) != 0)
         return wh_reject(ev, "the CloudEvent has no \"%s\"", "type"), 0;
     /* qbo.<entity>.<verb>.v<N> */
     char ent[ENG_WH_ID_MAX + 1] = "", verb[33] = "";
@@ -367,17 +368,17 @@ static int wh_cloudevent(const struct eng_wjson *d, int e, int64_t now, int64_t 
                          "type"),
                0;
     wh_qbo_entity(ent, ev->resource, sizeof ev->resource);
-    if (eng_wjson_text(d, eng_wjson_get(d, e, "intuitentityid"), 1, ev->resource_id,
-                       sizeof ev->resource_id) != 0 ||
+    if (eng_wh_json_text(d, eng_wh_json_get(d, e, "intuitentityid"), 1, ev->resource_id,
+                         sizeof ev->resource_id) != 0 ||
         !wh_id_ok(ev->resource_id, ENG_WH_ID_MAX)) {
         ev->resource_id[0] = '\0';
         return wh_reject(ev, "the CloudEvent has no valid \"%s\"", "intuitentityid"), 0;
     }
-    t = eng_wjson_get(d, e, "time");
+    t = eng_wh_json_get(d, e, "time");
     if (t >= 0) {
         int64_t when;
-        if (eng_wjson_text(d, t, 0, ev->event_time, sizeof ev->event_time) != 0 ||
-            eng_wjson_time(ev->event_time, strlen(ev->event_time), &when) != 0) {
+        if (eng_wh_json_text(d, t, 0, ev->event_time, sizeof ev->event_time) != 0 ||
+            eng_wh_json_time(ev->event_time, strlen(ev->event_time), &when) != 0) {
             ev->event_time[0] = '\0';
             return wh_reject(ev, "the CloudEvent's \"%s\" is not an ISO-8601 date-time", "time"), 0;
         }
@@ -393,13 +394,13 @@ static int wh_cloudevent(const struct eng_wjson *d, int e, int64_t now, int64_t 
 }
 
 /* One classic eventNotifications element (object token e) into ev. */
-static int wh_classic(const struct eng_wjson *d, int e, int64_t now, int64_t window,
+static int wh_classic(const struct eng_wh_json *d, int e, int64_t now, int64_t window,
                       struct eng_wh_event *ev)
 {
     ev->format = "qbo_classic";
-    if (d->tok[e].type != ENG_WJ_OBJECT)
+    if (d->tok[e].type != ENG_WH_JSON_OBJECT)
         return wh_reject(ev, "an eventNotifications element is not a JSON %s", "object"), 0;
-    if (eng_wjson_text(d, eng_wjson_get(d, e, "realmId"), 1, ev->account, sizeof ev->account) !=
+    if (eng_wh_json_text(d, eng_wh_json_get(d, e, "realmId"), 1, ev->account, sizeof ev->account) !=
             0 ||
         !wh_digits_ok(ev->account, 32)) {
         ev->account[0] = '\0';
@@ -413,26 +414,26 @@ static int wh_classic(const struct eng_wjson *d, int e, int64_t now, int64_t win
     eng_crypto_hex_encode(dg, sizeof dg, hex, sizeof hex, NULL);
     snprintf(ev->event_id, sizeof ev->event_id, "sha256:%s", hex);
 
-    int ents = eng_wjson_get(d, eng_wjson_get(d, e, "dataChangeEvent"), "entities");
-    if (ents < 0 || d->tok[ents].type != ENG_WJ_ARRAY || d->tok[ents].size == 0)
+    int ents = eng_wh_json_get(d, eng_wh_json_get(d, e, "dataChangeEvent"), "entities");
+    if (ents < 0 || d->tok[ents].type != ENG_WH_JSON_ARRAY || d->tok[ents].size == 0)
         return wh_reject(ev, "a notification has no %s", "dataChangeEvent.entities"), 0;
     if (d->tok[ents].size > ENG_WH_MAX_JOBS)
         return wh_reject(ev, "a notification has more than %s entities", "200"), 0;
     int64_t newest = INT64_MIN;
-    for (int i = eng_wjson_first(d, ents); i >= 0 && i < d->tok[ents].next; i = d->tok[i].next) {
+    for (int i = eng_wh_json_first(d, ents); i >= 0 && i < d->tok[ents].next; i = d->tok[i].next) {
         char name[ENG_WH_ID_MAX + 1], id[ENG_WH_ID_MAX + 1], op[33], when[48];
-        if (eng_wjson_text(d, eng_wjson_get(d, i, "name"), 0, name, sizeof name) != 0 ||
+        if (eng_wh_json_text(d, eng_wh_json_get(d, i, "name"), 0, name, sizeof name) != 0 ||
             !wh_letters_ok(name) ||
-            eng_wjson_text(d, eng_wjson_get(d, i, "id"), 1, id, sizeof id) != 0 ||
+            eng_wh_json_text(d, eng_wh_json_get(d, i, "id"), 1, id, sizeof id) != 0 ||
             !wh_id_ok(id, ENG_WH_ID_MAX) ||
-            eng_wjson_text(d, eng_wjson_get(d, i, "operation"), 0, op, sizeof op) != 0 ||
+            eng_wh_json_text(d, eng_wh_json_get(d, i, "operation"), 0, op, sizeof op) != 0 ||
             !wh_letters_ok(op))
             return wh_reject(ev, "an entity lacks a valid %s", "name, id or operation"), 0;
-        int lt = eng_wjson_get(d, i, "lastUpdated");
+        int lt = eng_wh_json_get(d, i, "lastUpdated");
         if (lt >= 0) {
             int64_t t;
-            if (eng_wjson_text(d, lt, 0, when, sizeof when) != 0 ||
-                eng_wjson_time(when, strlen(when), &t) != 0)
+            if (eng_wh_json_text(d, lt, 0, when, sizeof when) != 0 ||
+                eng_wh_json_time(when, strlen(when), &t) != 0)
                 return wh_reject(ev, "an entity's \"%s\" is not an ISO-8601 date-time",
                                  "lastUpdated"),
                        0;
@@ -474,49 +475,49 @@ int eng_wh_parse_qbo(const char *body, size_t len, int64_t now, int64_t window,
     *out = NULL;
     *n = 0;
     char msg[160];
-    struct eng_wjson doc;
-    int rc = eng_wjson_parse(&doc, body, len, msg, sizeof msg);
+    struct eng_wh_json doc;
+    int rc = eng_wh_json_parse(&doc, body, len, msg, sizeof msg);
     if (rc != 0) {
-        eng_wjson_free(&doc);
+        eng_wh_json_free(&doc);
         if (rc == -2)
             return eng_err_set(err, ENG_ENOMEM, "out of memory reading the notification");
         return eng_err_set(err, ENG_EINVAL, "the body is not valid JSON: %s", msg);
     }
     int list = 0, classic = 0;
-    if (doc.tok[0].type == ENG_WJ_OBJECT) {
-        list = eng_wjson_get(&doc, 0, "eventNotifications");
+    if (doc.tok[0].type == ENG_WH_JSON_OBJECT) {
+        list = eng_wh_json_get(&doc, 0, "eventNotifications");
         classic = 1;
     }
-    if (list < 0 || doc.tok[list].type != ENG_WJ_ARRAY || doc.tok[list].size == 0) {
-        eng_wjson_free(&doc);
+    if (list < 0 || doc.tok[list].type != ENG_WH_JSON_ARRAY || doc.tok[list].size == 0) {
+        eng_wh_json_free(&doc);
         return eng_err_set(err, ENG_EINVAL,
                            "the body is neither {\"eventNotifications\":[...]} (classic) nor a "
                            "non-empty JSON array of CloudEvents");
     }
     int count = doc.tok[list].size;
     if (count > ENG_WH_MAX_EVENT) {
-        eng_wjson_free(&doc);
+        eng_wh_json_free(&doc);
         return eng_err_set(err, ENG_EINVAL, "more than %d events in one delivery",
                            ENG_WH_MAX_EVENT);
     }
     struct eng_wh_event *ev = calloc((size_t)count, sizeof *ev);
     if (ev == NULL) {
-        eng_wjson_free(&doc);
+        eng_wh_json_free(&doc);
         return eng_err_set(err, ENG_ENOMEM, "out of memory reading the notification");
     }
     int k = 0;
     rc = 0;
-    for (int i = eng_wjson_first(&doc, list); i >= 0 && i < doc.tok[list].next && rc == 0;
+    for (int i = eng_wh_json_first(&doc, list); i >= 0 && i < doc.tok[list].next && rc == 0;
          i = doc.tok[i].next, k++) {
         ev[k].source = "quickbooks";
         ev[k].body = body + doc.tok[i].start;
         ev[k].body_len = doc.tok[i].end - doc.tok[i].start;
-        if (doc.tok[i].type == ENG_WJ_STRING) /* include the quotes of a string element */
+        if (doc.tok[i].type == ENG_WH_JSON_STRING) /* include the quotes of a string element */
             ev[k].body--, ev[k].body_len += 2;
         rc = classic ? wh_classic(&doc, i, now, window, &ev[k])
                      : wh_cloudevent(&doc, i, now, window, &ev[k]);
     }
-    eng_wjson_free(&doc);
+    eng_wh_json_free(&doc);
     if (rc != 0) {
         eng_wh_events_free(ev, count);
         return eng_err_set(err, ENG_ENOMEM, "out of memory reading the notification");
@@ -537,16 +538,16 @@ int eng_wh_jobs_again(struct eng_wh_event *ev)
     if (!classic && (ev->format == NULL || strcmp(ev->format, "qbo_cloudevents") != 0))
         return ENG_EINVAL;
     char msg[160];
-    struct eng_wjson doc;
-    int rc = eng_wjson_parse(&doc, ev->body, ev->body_len, msg, sizeof msg);
+    struct eng_wh_json doc;
+    int rc = eng_wh_json_parse(&doc, ev->body, ev->body_len, msg, sizeof msg);
     if (rc != 0) {
-        eng_wjson_free(&doc);
+        eng_wh_json_free(&doc);
         return rc == -2 ? ENG_ENOMEM : ENG_EINVAL;
     }
     struct eng_wh_event tmp;
     memset(&tmp, 0, sizeof tmp);
     rc = classic ? wh_classic(&doc, 0, 0, 0, &tmp) : wh_cloudevent(&doc, 0, 0, 0, &tmp);
-    eng_wjson_free(&doc);
+    eng_wh_json_free(&doc);
     if (rc != 0 || tmp.status != ENG_WH_QUEUED) {
         free(tmp.jobs);
         return rc != 0 ? rc : ENG_EINVAL;

@@ -2,9 +2,10 @@
  * webhook.h - what a verified webhook delivery means: signature checks over the raw bytes, and
  * the pure parsers that turn a WooCommerce delivery or a QuickBooks notification (classic or
  * CloudEvents) into events (rows of webhook_events) and their jobs (rows of sync_queue).
- * webhook.c holds the parsers and checks; webhook_tenant.c finds a WooCommerce delivery's tenant
- * and secret. Owns: the job arrays of the events it fills (eng_wh_events_free).
- * Must not: run Lua, call a remote system, or keep a secret beyond the call that needs it.
+ * webhook.c holds the parsers and checks (flow/webhook_tenant.h finds a WooCommerce delivery's
+ * tenant and secret, which needs the store). Owns: the job arrays of the events it fills
+ * (eng_wh_events_free). Must not: run Lua, call a remote system, or keep a secret beyond the call
+ * that needs it.
  */
 #ifndef ENG_WEBHOOK_H
 #define ENG_WEBHOOK_H
@@ -13,9 +14,6 @@
 #include <stdint.h>
 
 #include "base/err.h"
-
-struct eng_store;
-struct eng_keyring;
 
 #define ENG_WH_ID_MAX    64  /* tenant ids, record ids, entity names */
 #define ENG_WH_EVID_MAX  128 /* delivery / event ids */
@@ -29,7 +27,8 @@ struct eng_keyring;
 struct eng_wh_job {
     char entity[ENG_WH_ID_MAX + 1]; /* orders | customers | products; QuickBooks: Invoice... */
     char id[ENG_WH_ID_MAX + 1];     /* the record's id in the sender's system */
-    char op[33];                    /* WooCommerce event (updated) / QuickBooks operation */
+    char op[ENG_WH_ID_MAX * 2 + 2]; /* WooCommerce event (updated: as long as a topic can be) /
+                                     * QuickBooks operation */
 };
 
 enum eng_wh_status {
@@ -111,23 +110,5 @@ void eng_wh_job_payload(const struct eng_wh_event *ev, const struct eng_wh_job *
 /* The job's dedupe key: "woocommerce:orders:727", "quickbooks:<realm>:Invoice:130". */
 void eng_wh_job_dedupe_key(const struct eng_wh_event *ev, const struct eng_wh_job *job, char *out,
                            size_t size);
-
-/* ---- WooCommerce tenant and secret (webhook_tenant.c) ---- */
-
-struct eng_wh_secrets; /* per-tenant webhook secrets, decrypted once and cached in memory */
-
-struct eng_wh_secrets *eng_wh_secrets_new(void);
-void eng_wh_secrets_free(struct eng_wh_secrets *c); /* wipes every cached secret */
-
-/* Find the tenant whose webhook secret signs body with signature: tenants whose stored store
- * URL is source (normalised), then the ?tenant= hint, then - when no stored store matched - the
- * default tenant with default_secret (WOOCOMMERCE_WEBHOOK_SECRET). 0 with tenant filled, or
- * ENG_EAUTH (no candidate verifies), or a store error. Never says why in err (401 answers carry
- * no detail) beyond what a log may hold. */
-int eng_wh_woo_tenant(struct eng_wh_secrets *c, struct eng_store *st,
-                      const struct eng_keyring *keys, const char *source_norm,
-                      const char *hint_tenant, const char *default_secret, const char *signature,
-                      const char *body, size_t len, char tenant[ENG_WH_ID_MAX + 1],
-                      struct eng_err *err);
 
 #endif

@@ -11,7 +11,7 @@
 #include "base/buf.h"
 #include "check.h"
 #include "base/config.h"
-#include "flow/ingest.h"
+#include "adapt/store.h"
 #include "base/log.h"
 #include "data/operator_settings.h"
 
@@ -169,6 +169,7 @@ static void test_defaults_from_a_clean_environment(void)
     CHECK_INT(rc, 0);
     if (rc == 0) {
         CHECK_STR(cfg.database_url, "sqlite:./data/pos.db");
+        CHECK_STR(ENG_CONFIG_DEFAULT_DATABASE_URL, ENG_STORE_DEFAULT_URL); /* one default */
         CHECK_STR(cfg.api_host, "127.0.0.1");
         CHECK_STR(cfg.api_bind, "127.0.0.1");
         CHECK_INT(cfg.api_port, 8923);
@@ -196,6 +197,9 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK(cfg.webhook_public_url == NULL);
         CHECK(cfg.webhook_check_interval_s == 3600);
         CHECK_INT(cfg.sync_dispatch, 1);
+        CHECK(cfg.webhook_replay_window_s == 86400); /* WEBHOOK_REPLAY_WINDOW_SECONDS */
+        CHECK_INT(cfg.webhook_sync_full, 1);         /* WEBHOOK_SYNC full */
+        CHECK(cfg.http_ca_file == NULL);             /* ENGINE_HTTP_CA_FILE: system CAs */
         for (size_t i = 0; i < eng_operator_ndefs; i++) {
             const struct eng_operator_def *d = &eng_operator_defs[i];
             const char *got = *(char *const *)(const void *)((const char *)&cfg + d->cfg_off);
@@ -208,10 +212,6 @@ static void test_defaults_from_a_clean_environment(void)
         fprintf(stderr, "defaults: %s\n", err.msg);
     }
     eng_config_free(&cfg);
-    struct eng_ingest_opts io = {0};
-    CHECK_INT(eng_ingest_env(&io, &err), 0);
-    CHECK(io.window_s == 86400); /* WEBHOOK_REPLAY_WINDOW_SECONDS */
-    CHECK_INT(io.sync_full, 1);  /* WEBHOOK_SYNC full */
     CHECK(chdir(cwd) == 0);
     rmdir(tmp);
 }
@@ -247,6 +247,59 @@ static void test_sync_dispatcher(void)
     rmdir(tmp);
 }
 
+/* WEBHOOK_REPLAY_WINDOW_SECONDS, WEBHOOK_SYNC and ENGINE_HTTP_CA_FILE are read here (no longer
+ * by ingest.c and httpc.c themselves): values, and bad ones refused by name. */
+static void test_webhook_and_http_settings(void)
+{
+    static const struct {
+        const char *window, *sync, *ca;
+        int ok;
+        long long window_s;
+        int full;
+    } cases[] = {
+        {"0", "normal", "/etc/ca.pem", 1, 0, 0}, {"3600", "full", "", 1, 3600, 1},
+        {"31622400", "", NULL, 1, 31622400, 1},  {"31622401", "full", NULL, 0, 0, 0},
+        {"-1", "full", NULL, 0, 0, 0},           {"1h", "full", NULL, 0, 0, 0},
+        {"60", "FULL", NULL, 0, 0, 0},           {"60", "off", NULL, 0, 0, 0},
+    };
+    char tmp[] = "/tmp/test_config.XXXXXX";
+    char cwd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(mkdtemp(tmp) != NULL);
+    REQUIRE(chdir(tmp) == 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("WEBHOOK_REPLAY_WINDOW_SECONDS", cases[i].window, 1);
+        setenv("WEBHOOK_SYNC", cases[i].sync, 1);
+        if (cases[i].ca != NULL)
+            setenv("ENGINE_HTTP_CA_FILE", cases[i].ca, 1);
+        else
+            unsetenv("ENGINE_HTTP_CA_FILE");
+        struct eng_config cfg;
+        struct eng_err err = {0};
+        int rc = eng_config_load(&cfg, &err);
+        if (cases[i].ok) {
+            CHECK_INT(rc, 0);
+            CHECK(cfg.webhook_replay_window_s == cases[i].window_s);
+            CHECK_INT(cfg.webhook_sync_full, cases[i].full);
+            if (cases[i].ca != NULL && cases[i].ca[0] != '\0')
+                CHECK_STR(cfg.http_ca_file, cases[i].ca);
+            else
+                CHECK(cfg.http_ca_file == NULL);
+        } else {
+            CHECK(rc != 0);
+            CHECK(strstr(err.msg, strstr(err.msg, "SYNC")
+                                      ? "WEBHOOK_SYNC must be full or normal"
+                                      : "WEBHOOK_REPLAY_WINDOW_SECONDS") != NULL);
+        }
+        eng_config_free(&cfg);
+    }
+    unsetenv("WEBHOOK_REPLAY_WINDOW_SECONDS");
+    unsetenv("WEBHOOK_SYNC");
+    unsetenv("ENGINE_HTTP_CA_FILE");
+    CHECK(chdir(cwd) == 0);
+    rmdir(tmp);
+}
+
 CHECK_MAIN(CHECK_CASE(test_every_read_variable_is_known), CHECK_CASE(test_nearest),
            CHECK_CASE(test_api_host), CHECK_CASE(test_defaults_from_a_clean_environment),
-           CHECK_CASE(test_sync_dispatcher))
+           CHECK_CASE(test_sync_dispatcher), CHECK_CASE(test_webhook_and_http_settings))
