@@ -524,17 +524,15 @@ static enum eng_sync_outcome execute_records(struct run *r, struct eng_err *err)
     snprintf(source, sizeof source, "%s", lua_tostring(L, -1) != NULL ? lua_tostring(L, -1) : "");
     lua_pop(L, 4);
     if (r->flow[0] == '\0') {
-        /* the default flows read WooCommerce; an event of another source (a QuickBooks change)
-         * has no flow that reads it yet: nothing to do, not an error */
-        const char *f = (source[0] == '\0' || strcmp(source, "woocommerce") == 0)
-                            ? eng_sync_default_flow(r->entity)
-                            : NULL;
-        if (f == NULL) {
+        /* the entity's default flow when it reads the record's source; an event of another
+         * source (a QuickBooks change) has no flow that reads it yet: nothing to do, not an
+         * error */
+        if (eng_sync_default_flow(r->env->policy, source[0] ? source : NULL, r->entity, r->flow,
+                                  sizeof r->flow) != 0) {
             eng_log_kv(ENG_LOG_INFO, r->tenant, NULL, "no flow reads this record; job done",
                        (const char *const[]){"source", source, "entity", r->entity, NULL});
             return ENG_SYNC_DONE;
         }
-        snprintf(r->flow, sizeof r->flow, "%s", f);
     }
     eng_vm_set_context(r->vm, r->tenant, NULL);
     enum eng_sync_outcome out = run_pages(r, err);
@@ -553,8 +551,9 @@ static enum eng_sync_outcome execute_sweep(struct run *r, struct eng_err *err)
     char cand[512] = "";
     for (size_t i = 0; i < sizeof entities / sizeof entities[0]; i++) {
         size_t n = strlen(cand);
-        snprintf(cand + n, sizeof cand - n, "%s%s=%s", n ? "," : "", entities[i],
-                 eng_sync_default_flow(entities[i]));
+        char f[72];
+        if (eng_sync_default_flow(r->env->policy, NULL, entities[i], f, sizeof f) == 0)
+            snprintf(cand + n, sizeof cand - n, "%s%s=%s", n ? "," : "", entities[i], f);
     }
     static const char boot[] = "return require('lib.sync').c_sweep";
     const char *payload = r->job->payload != NULL ? r->job->payload : "{}";

@@ -1,6 +1,7 @@
 /*
  * scripts.c - script registry and hot reload (see scripts.h).
- * Owns: the published sources, the last error of each file, the watcher thread and its inotify
+ * Owns: the published sources, the last error of each file, the declarations of each published
+ * version and the policy made of them (base/policy.h), the watcher thread and its inotify
  * descriptor. Validation VMs are created and closed here, on the scanning thread, and never
  * escape it. The mutex guards the table; it is never held while a script runs.
  */
@@ -25,12 +26,23 @@
 
 #include "adapt/crypto.h"
 #include "base/log.h"
+#include "base/policy.h"
 #include "flow/maptest.h"
 
 #define SCRIPTS_MAX_DEPTH 8
 #define SCRIPTS_MAX_SIZE  ((size_t)8 << 20)
 #define SCRIPTS_RESCAN_MS 1000 /* fallback rescan when no inotify event arrives */
 #define SCRIPTS_SETTLE_MS 30   /* let an editor finish writing before reading */
+#define SCRIPTS_DEFAULTS  8    /* entities one mapping may be the default flow of */
+
+/* What a version declares for C, read from its table (read_decl) and published with it. */
+struct decl {
+    char source[ENG_POLICY_NAME_MAX + 1]; /* mapping: source.connector; connector: its name */
+    int ndefault;                         /* mapping: the entities it is the default flow of */
+    char default_for[SCRIPTS_DEFAULTS][ENG_POLICY_NAME_MAX + 1];
+    int nroutes; /* connector: webhook_entities, resource -> entity */
+    char routes[ENG_POLICY_ROUTES_MAX][2][ENG_POLICY_NAME_MAX + 1];
+};
 
 struct script {
     char *logical; /* "scripts/lib/x.lua" or "mappings/y.lua" */
@@ -47,6 +59,11 @@ struct script {
     char tests_sha[65];     /* digest of the tests the published version passed ("" = none) */
     char bad_tests_sha[65]; /* ... and of those the rejected version ran against */
     char tests_stamp[65];   /* digest of the tests' names and stat at the last scan */
+    struct decl decl;       /* what the published version declares */
+    /* the rejected version clashed with another mapping's default_for: it is tried again when
+     * the published claims change (claims != reg->claims) */
+    int bad_conflict;
+    uint64_t bad_claims;
     /* what the file looked like at the last scan */
     struct timespec mtime;
     off_t size;
@@ -61,6 +78,8 @@ struct eng_scripts {
     size_t n, cap;
     _Atomic uint64_t generation;
     _Atomic int errors;
+    struct eng_policy *policy; /* what the published versions declare */
+    uint64_t claims;           /* bumped when the published default_for claims change (mu) */
     struct eng_vm_opts vmopts;
     char *dirs[2]; /* scripts, mappings */
     pthread_t watcher;
@@ -106,7 +125,8 @@ struct eng_scripts *eng_scripts_new(const struct eng_vm_opts *vmopts, struct eng
     reg->vmopts.mappings_dir = reg->dirs[1];
     reg->stop_pipe[0] = reg->stop_pipe[1] = -1;
     reg->inotify_fd = -1;
-    if (reg->dirs[0] == NULL || reg->dirs[1] == NULL) {
+    reg->policy = eng_policy_new();
+    if (reg->dirs[0] == NULL || reg->dirs[1] == NULL || reg->policy == NULL) {
         eng_scripts_free(reg);
         eng_err_set(err, ENG_ENOMEM, "out of memory creating the script registry");
         return NULL;
@@ -137,6 +157,7 @@ void eng_scripts_free(struct eng_scripts *reg)
     free(reg->items);
     free(reg->dirs[0]);
     free(reg->dirs[1]);
+    eng_policy_free(reg->policy);
     pthread_mutex_destroy(&reg->mu);
     pthread_mutex_destroy(&reg->scan_mu);
     free(reg);
@@ -150,6 +171,11 @@ uint64_t eng_scripts_generation(struct eng_scripts *reg)
 int eng_scripts_error_count(struct eng_scripts *reg)
 {
     return atomic_load(&reg->errors);
+}
+
+struct eng_policy *eng_scripts_policy(struct eng_scripts *reg)
+{
+    return reg->policy;
 }
 
 /* Caller holds mu. */
@@ -277,6 +303,187 @@ static int check_mapping(struct eng_vm *vm, const char *logical, struct eng_err 
     return rc;
 }
 
+/* ---------- what a version declares for C ---------- */
+
+/* NAME of "mappings/NAME.lua" (a mapping of the top folder) into buf, else NULL. */
+static const char *mapping_name(const char *logical, char *buf, size_t size)
+{
+    if (strncmp(logical, "mappings/", 9) != 0 || strchr(logical + 9, '/') != NULL)
+        return NULL;
+    size_t n = strlen(logical + 9);
+    if (n <= 4 || n - 4 >= size)
+        return NULL;
+    memcpy(buf, logical + 9, n - 4);
+    buf[n - 4] = '\0';
+    return buf;
+}
+
+struct decl_read {
+    struct decl *d;
+    const char *logical;
+    const char *name; /* NAME of mappings/NAME.lua, NULL for anything else */
+    int is_mapping;
+};
+
+/* s[0..n) is a name C can route by: 1-64 of letters, digits, '_' and '-'. */
+static int decl_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > ENG_POLICY_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Copy the string at idx into dst when it is a name; 0 when it is not. [-0, +0, -] */
+static int decl_copy(lua_State *L, int idx, char dst[ENG_POLICY_NAME_MAX + 1])
+{
+    size_t n = 0;
+    const char *v = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+    if (v == NULL || !decl_name_ok(v, n))
+        return 0;
+    memcpy(dst, v, n + 1);
+    return 1;
+}
+
+/* One entity of default_for, at the top. [-0, +0, e] */
+static void decl_add_default(lua_State *L, struct decl_read *r)
+{
+    struct decl *d = r->d;
+    if (d->ndefault == SCRIPTS_DEFAULTS)
+        luaL_error(L, "%s: field 'default_for' names more than %d entities", r->logical,
+                   SCRIPTS_DEFAULTS);
+    if (!decl_copy(L, -1, d->default_for[d->ndefault]))
+        luaL_error(L, "%s: field 'default_for' must name entities (1-%d letters, digits, _ or -)",
+                   r->logical, ENG_POLICY_NAME_MAX);
+    d->ndefault++;
+}
+
+/* Read what the table at 1 declares for C into the decl_read at 2 (light userdata): a
+ * mapping's source connector and default_for (their shape is lib.mapping's contract, checked
+ * first). Raw reads: no metamethod of the script runs. [-0, +0, e] */
+static int read_decl_protected(lua_State *L)
+{
+    struct decl_read *r = lua_touserdata(L, 2);
+    struct decl *d = r->d;
+    luaL_checkstack(L, 8, "reading a script's declarations");
+    if (!r->is_mapping)
+        return 0;
+    lua_pushliteral(L, "source");
+    if (lua_rawget(L, 1) == LUA_TTABLE) {
+        lua_pushliteral(L, "connector");
+        lua_rawget(L, -2);
+        decl_copy(L, -1, d->source);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    lua_pushliteral(L, "default_for");
+    int t = lua_rawget(L, 1);
+    if (t == LUA_TSTRING) {
+        decl_add_default(L, r);
+    } else if (t == LUA_TTABLE) {
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+            decl_add_default(L, r);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (d->ndefault > 0 && r->name == NULL)
+        luaL_error(L,
+                   "%s: field 'default_for': only a mapping directly in the mappings folder "
+                   "is a flow",
+                   r->logical);
+    return 0;
+}
+
+/* The declarations of the validated table on top into *d. [-0, +0, -] */
+static int read_decl(struct eng_vm *vm, const char *logical, const char *name, struct decl *d,
+                     struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(vm);
+    struct decl_read r = {d, logical, name, strncmp(logical, "mappings/", 9) == 0};
+    memset(d, 0, sizeof *d);
+    if (!lua_checkstack(L, 4))
+        return eng_err_set(err, ENG_ENOMEM, "Lua stack overflow");
+    lua_pushcfunction(L, read_decl_protected);
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, &r);
+    int rc = eng_vm_pcall(vm, 2, 0, err);
+    if (rc != 0) { /* one line: the message, not the traceback */
+        char *tb = strstr(err->msg, "\nstack traceback:");
+        if (tb != NULL)
+            *tb = '\0';
+    }
+    return rc;
+}
+
+/* Caller holds mu. A published mapping other than logical that is the default flow of one of
+ * d's entities: sets err naming both files and returns ENG_EEXIST; else 0. */
+static int claims_conflict_locked(struct eng_scripts *reg, const char *logical,
+                                  const struct decl *d, struct eng_err *err)
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct script *o = &reg->items[i];
+        if (o->src == NULL || strcmp(o->logical, logical) == 0)
+            continue;
+        for (int a = 0; a < d->ndefault; a++)
+            for (int b = 0; b < o->decl.ndefault; b++)
+                if (strcmp(d->default_for[a], o->decl.default_for[b]) == 0)
+                    return eng_err_set(err, ENG_EEXIST,
+                                       "%s: default_for '%s': %s is already the default flow of "
+                                       "'%s' (one default flow per entity: remove one of the two "
+                                       "declarations)",
+                                       logical, d->default_for[a], o->logical, d->default_for[a]);
+    }
+    return 0;
+}
+
+/* Caller holds mu. Publish the declarations of every published version to reg->policy. */
+static void policy_publish_locked(struct eng_scripts *reg)
+{
+    size_t nd = 0, nr = 0;
+    for (size_t i = 0; i < reg->n; i++)
+        if (reg->items[i].src != NULL) {
+            nd += (size_t)reg->items[i].decl.ndefault;
+            nr += (size_t)reg->items[i].decl.nroutes;
+        }
+    struct eng_policy_default *defs = nd ? calloc(nd, sizeof *defs) : NULL;
+    struct eng_policy_route_decl *routes = nr ? calloc(nr, sizeof *routes) : NULL;
+    char(*flows)[ENG_POLICY_NAME_MAX + 1] = nd ? calloc(nd, sizeof *flows) : NULL;
+    int rc = (nd && (defs == NULL || flows == NULL)) || (nr && routes == NULL) ? ENG_ENOMEM : 0;
+    size_t id = 0, ir = 0;
+    for (size_t i = 0; rc == 0 && i < reg->n; i++) {
+        const struct script *s = &reg->items[i];
+        if (s->src == NULL)
+            continue;
+        for (int k = 0; k < s->decl.ndefault; k++) {
+            if (mapping_name(s->logical, flows[id], sizeof flows[id]) == NULL)
+                continue;
+            defs[id].entity = s->decl.default_for[k];
+            defs[id].flow = flows[id];
+            defs[id].source = s->decl.source;
+            id++;
+        }
+        for (int k = 0; k < s->decl.nroutes; k++) {
+            routes[ir].source = s->decl.source;
+            routes[ir].resource = s->decl.routes[k][0];
+            routes[ir].entity = s->decl.routes[k][1];
+            ir++;
+        }
+    }
+    if (rc == 0)
+        rc = eng_policy_publish(reg->policy, defs, id, routes, ir);
+    if (rc != 0)
+        eng_logf(ENG_LOG_ERROR, "scripts: out of memory publishing the scripts' declarations; "
+                                "the previous default flows and webhook routes stay");
+    free(defs);
+    free(routes);
+    free(flows);
+}
+
 /* ---------- a mapping's data tests ---------- */
 
 /* The data tests of one mapping as read at one scan: file names, texts and their digest. */
@@ -296,19 +503,6 @@ static void tests_free(struct tests *t)
     free(t->texts);
     free(t->lens);
     memset(t, 0, sizeof *t);
-}
-
-/* NAME of "mappings/NAME.lua" (a mapping of the top folder) into buf, else NULL. */
-static const char *mapping_name(const char *logical, char *buf, size_t size)
-{
-    if (strncmp(logical, "mappings/", 9) != 0 || strchr(logical + 9, '/') != NULL)
-        return NULL;
-    size_t n = strlen(logical + 9);
-    if (n <= 4 || n - 4 >= size)
-        return NULL;
-    memcpy(buf, logical + 9, n - 4);
-    buf[n - 4] = '\0';
-    return buf;
 }
 
 /* Digest of the names, sizes, times and inodes of NAME's test files: cheap enough for every
@@ -421,10 +615,10 @@ static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *nam
     return rc;
 }
 
-/* Compile and run the candidate's top level in a scratch VM, then check its exports; a
- * mapping (name != NULL) must then pass its data tests t. */
+/* Compile and run the candidate's top level in a scratch VM, then check its exports and read
+ * its declarations into *d; a mapping (name != NULL) must then pass its data tests t. */
 static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                    const char *name, const struct tests *t, struct eng_err *err)
+                    const char *name, const struct tests *t, struct decl *d, struct eng_err *err)
 {
     struct candidate c = {reg, logical, src, len};
     struct eng_vm_opts opts = reg->vmopts;
@@ -440,11 +634,15 @@ static int validate(struct eng_scripts *reg, const char *logical, const char *sr
     if (rc == 0)
         rc = eng_vm_pcall(vm, 0, 1, err);
     if (rc == 0) {
-        rc = check_exports(eng_vm_state(vm), logical, err);
-        if (rc == 0 && strncmp(logical, "mappings/", 9) == 0)
-            rc = check_mapping(vm, logical, err); /* pops the result */
-        else
-            lua_pop(eng_vm_state(vm), 1);
+        lua_State *L = eng_vm_state(vm);
+        rc = check_exports(L, logical, err);
+        if (rc == 0 && strncmp(logical, "mappings/", 9) == 0) {
+            lua_pushvalue(L, -1);
+            rc = check_mapping(vm, logical, err); /* pops the copy */
+        }
+        if (rc == 0)
+            rc = read_decl(vm, logical, name, d, err);
+        lua_pop(L, 1);
     }
     /* a mapping that compiles but fails its own data tests is rejected like a syntax error */
     if (rc == 0 && name != NULL && t->n > 0)
@@ -504,7 +702,8 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     s->seen = 1;
     int same = s->size == st->st_size && s->ino == st->st_ino &&
                s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-               strcmp(s->tests_stamp, stamp) == 0;
+               strcmp(s->tests_stamp, stamp) == 0 &&
+               !(s->error != NULL && s->bad_conflict && s->bad_claims != reg->claims);
     pthread_mutex_unlock(&reg->mu);
     if (same)
         return;
@@ -526,7 +725,8 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     int published = s != NULL && s->src != NULL && strcmp(s->sha, sha) == 0;
     int known = s != NULL && ((published && strcmp(s->tests_sha, t.sha) == 0) ||
                               (s->error != NULL && strcmp(s->bad_sha, sha) == 0 &&
-                               strcmp(s->bad_tests_sha, t.sha) == 0));
+                               strcmp(s->bad_tests_sha, t.sha) == 0 &&
+                               (!s->bad_conflict || s->bad_claims == reg->claims)));
     if (s != NULL) {
         s->size = st->st_size, s->ino = st->st_ino, s->mtime = st->st_mtim;
         memcpy(s->tests_stamp, stamp, sizeof s->tests_stamp);
@@ -545,7 +745,9 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     }
 
     struct eng_err err = {0};
-    int rc = validate(reg, logical, src, len, name, &t, &err);
+    struct decl *d = calloc(1, sizeof *d);
+    int rc = d != NULL ? validate(reg, logical, src, len, name, &t, d, &err)
+                       : eng_err_set(&err, ENG_ENOMEM, "out of memory validating %s", logical);
 
     pthread_mutex_lock(&reg->mu);
     s = find_locked(reg, logical);
@@ -553,9 +755,15 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         pthread_mutex_unlock(&reg->mu);
         tests_free(&t);
         free(src);
+        free(d);
         return;
     }
     published = s->src != NULL && strcmp(s->sha, sha) == 0;
+    /* one default flow per entity: a version claiming another published mapping's entity is
+     * rejected (the one published first keeps it) */
+    int conflict = rc == 0 && !published && claims_conflict_locked(reg, logical, d, &err) != 0;
+    if (conflict)
+        rc = err.code;
     if (rc == 0 && published) {
         /* only its tests changed, and the published version passes them: nothing to swap */
         free(s->error);
@@ -568,6 +776,10 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         s->src = src, s->len = len;
         memcpy(s->sha, sha, sizeof s->sha);
         memcpy(s->tests_sha, t.sha, sizeof s->tests_sha);
+        if (s->decl.ndefault > 0 || d->ndefault > 0)
+            reg->claims++;
+        s->decl = *d;
+        policy_publish_locked(reg); /* the declarations go live with the version */
         s->generation = atomic_fetch_add(&reg->generation, 1) + 1;
         now_iso(s->loaded_at, sizeof s->loaded_at);
         (*changed)++;
@@ -577,12 +789,15 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         s->error = strdup(err.msg);
         memcpy(s->bad_sha, sha, sizeof s->bad_sha);
         memcpy(s->bad_tests_sha, t.sha, sizeof s->bad_tests_sha);
+        s->bad_conflict = conflict;
+        s->bad_claims = reg->claims;
         now_iso(s->error_at, sizeof s->error_at);
     }
     recount_errors_locked(reg);
     int had_old = s->src != NULL;
     pthread_mutex_unlock(&reg->mu);
     free(src);
+    free(d);
     tests_free(&t);
 
     if (rc == 0 && !published)
@@ -600,15 +815,18 @@ static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const c
 {
     if (depth > SCRIPTS_MAX_DEPTH)
         return;
-    DIR *d = opendir(dir);
-    if (d == NULL)
+    /* in name order: of two mappings claiming one default, the first published keeps it, the
+     * same one at every start */
+    struct dirent **list = NULL;
+    int nlist = scandir(dir, &list, NULL, alphasort);
+    if (nlist < 0)
         return;
     if (reg->inotify_fd >= 0)
         inotify_add_watch(reg->inotify_fd, dir,
                           IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
                               IN_MODIFY | IN_ATTRIB);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    for (int i = 0; i < nlist; i++) {
+        const struct dirent *e = list[i];
         if (e->d_name[0] == '.')
             continue; /* ., .., and editors' hidden swap files */
         char path[4096], logical[4096];
@@ -630,7 +848,9 @@ static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const c
             continue;
         scan_file(reg, path, logical, &st, changed);
     }
-    closedir(d);
+    for (int i = 0; i < nlist; i++)
+        free(list[i]);
+    free(list);
 }
 
 int eng_scripts_scan(struct eng_scripts *reg, int *changed)
@@ -652,6 +872,7 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
     /* Drop what disappeared (compacting the table in place). */
     pthread_mutex_lock(&reg->mu);
     size_t kept = 0;
+    int republish = 0;
     for (size_t i = 0; i < reg->n; i++) {
         struct script *s = &reg->items[i];
         if (s->seen) {
@@ -665,12 +886,17 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
         if (s->src != NULL) {
             atomic_fetch_add(&reg->generation, 1);
             count++;
+            republish = 1;
+            if (s->decl.ndefault > 0)
+                reg->claims++;
         }
         free(s->logical);
         free(s->src);
         free(s->error);
     }
     reg->n = kept;
+    if (republish)
+        policy_publish_locked(reg); /* what the removed versions declared goes with them */
     recount_errors_locked(reg);
     pthread_mutex_unlock(&reg->mu);
     pthread_mutex_unlock(&reg->scan_mu);
