@@ -110,8 +110,10 @@ int eng_cli_serve(int argc, char **argv)
     }
     api.orch = orch;
     struct eng_ingest_opts ingest_opts;
-    if (eng_ingest_env(&ingest_opts, &err) != 0 ||
-        eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
+    if (eng_ingest_env(&ingest_opts, &err) != 0)
+        goto out;
+    ingest_opts.policy = api.policy; /* replays route as the woocommerce connector declares */
+    if (eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
         goto out;
     struct eng_httpd_opts hopts = {
         .host = cfg.api_bind, /* API_HOST, resolved by the configuration */

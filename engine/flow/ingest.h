@@ -51,8 +51,9 @@ struct eng_ingest_counters {
 };
 
 struct eng_ingest_opts {
-    int64_t window_s; /* replay window in seconds (0 = off) */
-    int sync_full;    /* commit with synchronous=FULL (survives power loss), else NORMAL */
+    int64_t window_s;          /* replay window in seconds (0 = off) */
+    int sync_full;             /* commit with synchronous=FULL (survives power loss), else NORMAL */
+    struct eng_policy *policy; /* the scripts' webhook routes, for replays (NULL: none) */
 };
 
 /* Read WEBHOOK_REPLAY_WINDOW_SECONDS (events whose own timestamp is older are kept as

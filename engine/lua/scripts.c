@@ -270,7 +270,9 @@ static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
         return eng_err_set(err, ENG_ESCRIPT, "%s: field 'name' must be a string", logical);
     }
     lua_pop(L, 1);
-    static const char *const fns[] = {"test", "read", "write", "on_webhook"};
+    /* no on_webhook: webhook routing is the declared webhook_entities table, read once here
+     * and applied in C to every delivery (read_decl) */
+    static const char *const fns[] = {"test", "read", "write"};
     for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
         int t = lua_getfield(L, -1, fns[i]);
         lua_pop(L, 1);
@@ -278,6 +280,14 @@ static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
             return eng_err_set(err, ENG_ESCRIPT, "%s: field '%s' must be a function", logical,
                                fns[i]);
     }
+    int t = lua_getfield(L, -1, "on_webhook");
+    lua_pop(L, 1);
+    if (t != LUA_TNIL)
+        return eng_err_set(err, ENG_ESCRIPT,
+                           "%s: field 'on_webhook' is not part of the connector contract: declare "
+                           "webhook_entities = { resource = \"entity\", ... } (deliveries are "
+                           "routed in C, without running Lua)",
+                           logical);
     return 0;
 }
 
@@ -361,14 +371,55 @@ static void decl_add_default(lua_State *L, struct decl_read *r)
     d->ndefault++;
 }
 
+/* A connector's name and webhook_entities (resource -> entity names) from the table at 1.
+ * [-0, +0, e] */
+static void read_connector_decl(lua_State *L, struct decl_read *r)
+{
+    struct decl *d = r->d;
+    lua_pushliteral(L, "name");
+    lua_rawget(L, 1);
+    decl_copy(L, -1, d->source);
+    lua_pop(L, 1);
+    lua_pushliteral(L, "webhook_entities");
+    int t = lua_rawget(L, 1);
+    if (t != LUA_TNIL && t != LUA_TTABLE)
+        luaL_error(L, "%s: field 'webhook_entities' must be a table of resource = entity, got %s",
+                   r->logical, luaL_typename(L, -1));
+    if (t == LUA_TTABLE && d->source[0] == '\0')
+        luaL_error(L,
+                   "%s: a connector with webhook_entities needs a plain 'name' (letters, "
+                   "digits, _ and -)",
+                   r->logical);
+    if (t == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            if (d->nroutes == ENG_POLICY_ROUTES_MAX)
+                luaL_error(L, "%s: field 'webhook_entities' has more than %d resources", r->logical,
+                           ENG_POLICY_ROUTES_MAX);
+            if (lua_type(L, -2) != LUA_TSTRING || !decl_copy(L, -2, d->routes[d->nroutes][0]) ||
+                !decl_copy(L, -1, d->routes[d->nroutes][1]))
+                luaL_error(L,
+                           "%s: field 'webhook_entities' must map resource names to entity "
+                           "names (letters, digits, _ and -), e.g. { order = \"orders\" }",
+                           r->logical);
+            d->nroutes++;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
 /* Read what the table at 1 declares for C into the decl_read at 2 (light userdata): a
  * mapping's source connector and default_for (their shape is lib.mapping's contract, checked
- * first). Raw reads: no metamethod of the script runs. [-0, +0, e] */
+ * first), a connector's name and webhook_entities. Raw reads: no metamethod of the script
+ * runs. [-0, +0, e] */
 static int read_decl_protected(lua_State *L)
 {
     struct decl_read *r = lua_touserdata(L, 2);
     struct decl *d = r->d;
     luaL_checkstack(L, 8, "reading a script's declarations");
+    if (strncmp(r->logical, "scripts/connectors/", 19) == 0)
+        read_connector_decl(L, r);
     if (!r->is_mapping)
         return 0;
     lua_pushliteral(L, "source");

@@ -4,7 +4,8 @@
  * serving, a mapping that fails its data tests is rejected the same way (and a test edit
  * revalidates it), deletions unpublish, and the watcher picks up an edit within a second.
  * What a published version declares for C (a mapping's default_for) is published with it to the
- * registry's policy; a second mapping claiming an entity is rejected naming both files.
+ * registry's policy, as is a connector's webhook_entities; a second mapping claiming an entity
+ * is rejected naming both files.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,51 @@ static void test_default_flows_declared(void)
     cleanup(reg);
 }
 
+/* A connector's webhook_entities are published as its webhook routes; on_webhook is refused. */
+static void test_connector_webhook_routes(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    char cdir[400];
+    snprintf(cdir, sizeof cdir, "%s/connectors", sdir);
+    mkdir(cdir, 0755);
+    write_file(cdir, "shop.lua",
+               "return { name = 'shop', webhook_entities = { order = 'orders', item = 'products' "
+               "} }\n");
+    write_file(cdir, "hooky.lua", "return { name = 'hooky', on_webhook = function() end }\n");
+    write_file(cdir, "bad.lua", "return { name = 'bad', webhook_entities = { order = 7 } }\n");
+    eng_scripts_scan(reg, NULL);
+    struct eng_policy_routes r;
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "shop", &r);
+    CHECK_INT(r.n, 2);
+    CHECK_STR(eng_policy_route_entity(&r, "order"), "orders");
+    CHECK_STR(eng_policy_route_entity(&r, "item"), "products");
+    CHECK(eng_policy_route_entity(&r, "coupon") == NULL);
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "bad", &r);
+    CHECK_INT(r.n, 0);
+    char *st = status(reg);
+    CHECK(contains(st, "scripts/connectors/hooky.lua: field 'on_webhook' is not part of the "
+                       "connector contract"));
+    CHECK(contains(st, "scripts/connectors/bad.lua: field 'webhook_entities' must map resource "
+                       "names to entity names"));
+    free(st);
+
+    /* a new version's table replaces the old one; deletion removes it */
+    write_file(cdir, "shop.lua",
+               "return { name = 'shop', webhook_entities = { order = 'sales' } }\n");
+    eng_scripts_scan(reg, NULL);
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "shop", &r);
+    CHECK_INT(r.n, 1);
+    CHECK_STR(eng_policy_route_entity(&r, "order"), "sales");
+    char path[512];
+    snprintf(path, sizeof path, "%s/shop.lua", cdir);
+    unlink(path);
+    eng_scripts_scan(reg, NULL);
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "shop", &r);
+    CHECK_INT(r.n, 0);
+    cleanup(reg);
+}
+
 /* The shipped mappings declare today's defaults: what POST /api/sync/{entity} runs. */
 static void test_shipped_default_flows(void)
 {
@@ -366,6 +412,13 @@ static void test_shipped_default_flows(void)
     char known[200];
     eng_policy_default_entities(eng_scripts_policy(reg), known, sizeof known);
     CHECK_STR(known, "customers, orders, products, refunds");
+    /* and the woocommerce connector today's webhook routing */
+    struct eng_policy_routes r;
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "woocommerce", &r);
+    CHECK_INT(r.n, 3);
+    CHECK_STR(eng_policy_route_entity(&r, "order"), "orders");
+    CHECK_STR(eng_policy_route_entity(&r, "customer"), "customers");
+    CHECK_STR(eng_policy_route_entity(&r, "product"), "products");
     eng_scripts_free(reg);
 }
 
@@ -406,4 +459,5 @@ static void test_watcher_reloads_within_a_second(void)
 CHECK_MAIN(CHECK_CASE(test_publish_reject_swap_delete),
            CHECK_CASE(test_data_tests_gate_publication), CHECK_CASE(test_connector_exports_checked),
            CHECK_CASE(test_watcher_reloads_within_a_second),
-           CHECK_CASE(test_default_flows_declared), CHECK_CASE(test_shipped_default_flows))
+           CHECK_CASE(test_default_flows_declared), CHECK_CASE(test_connector_webhook_routes),
+           CHECK_CASE(test_shipped_default_flows))
