@@ -27,7 +27,8 @@
 #include "adapt/crypto.h"
 #include "base/log.h"
 #include "base/policy.h"
-#include "flow/maptest.h"
+#include "lua/vm.h"
+#include "base/dirlist.h"
 
 #define SCRIPTS_MAX_DEPTH 8
 #define SCRIPTS_MAX_SIZE  ((size_t)8 << 20)
@@ -550,7 +551,7 @@ static void tests_free(struct tests *t)
 {
     for (size_t i = 0; i < t->n; i++)
         free(t->texts[i]);
-    eng_maptest_free_list(t->names, t->n);
+    eng_dirlist_free(t->names, t->n);
     free(t->texts);
     free(t->lens);
     memset(t, 0, sizeof *t);
@@ -564,7 +565,7 @@ static void tests_stamp(struct eng_scripts *reg, const char *name, char out[65])
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/%s", reg->dirs[1], name);
     size_t n = 0;
-    char **names = eng_maptest_list(dir, ".json", &n);
+    char **names = eng_dirlist(dir, ".json", &n);
     struct eng_buf b;
     eng_buf_init(&b);
     for (size_t i = 0; i < n; i++) {
@@ -579,7 +580,7 @@ static void tests_stamp(struct eng_scripts *reg, const char *name, char out[65])
     if (n > 0 && !b.oom)
         sha_hex(b.data, b.len, out);
     eng_buf_free(&b);
-    eng_maptest_free_list(names, n);
+    eng_dirlist_free(names, n);
 }
 
 /* Read NAME's test files. 0, or ENG_ENOMEM / ENG_EIO (a file vanished: the next scan reads
@@ -589,7 +590,7 @@ static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t
     memset(t, 0, sizeof *t);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/%s", reg->dirs[1], name);
-    t->names = eng_maptest_list(dir, ".json", &t->n);
+    t->names = eng_dirlist(dir, ".json", &t->n);
     if (t->n == 0)
         return 0;
     t->texts = calloc(t->n, sizeof *t->texts);
@@ -626,12 +627,7 @@ static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t
 static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *name,
                      const struct tests *t, struct eng_err *err)
 {
-    lua_State *L = eng_vm_state(vm);
-    int top = lua_gettop(L);
-    int rc = eng_maptest_boot(vm, err);
-    if (rc != 0)
-        return rc;
-    int mod = lua_gettop(L);
+    int rc = 0;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long long budget = reg->vmopts.budget_ms > 0 ? reg->vmopts.budget_ms : 2000;
@@ -648,12 +644,20 @@ static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *nam
                                  name, name, budget);
             break;
         }
+        /* the driver `tallysync test` runs too (flow/maptest.c), one call per case */
         char *report = NULL;
-        if (eng_maptest_case(vm, mod, name, t->texts[i], t->lens[i], left, &report))
+        int ok = 0;
+        struct eng_err cerr = {0};
+        if (eng_vm_call(vm, "lib.mapping_test", "run_case", left, &cerr, "sS>bs", name, t->texts[i],
+                        t->lens[i], &ok, &report) != 0)
+            ok = 0, report = NULL;
+        else if (ok) {
+            free(report);
             continue;
+        }
         if (failed++ == 0)
             rc = eng_err_set(err, ENG_ESCRIPT, "data test mappings/tests/%s/%s fails: %s", name,
-                             t->names[i], report != NULL ? report : "out of memory");
+                             t->names[i], report != NULL ? report : cerr.msg);
         free(report);
     }
     if (failed > 1) {
@@ -662,7 +666,6 @@ static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *nam
         eng_err_set(err, ENG_ESCRIPT, "%s\n(and %zu more failing case%s)", first, failed - 1,
                     failed == 2 ? "" : "s");
     }
-    lua_settop(L, top);
     return rc;
 }
 
