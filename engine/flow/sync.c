@@ -116,9 +116,9 @@ int eng_sync_request_stop(struct eng_store *st, const char *tenant, const char *
     int rc = eng_store_prepare(
         st,
         "UPDATE sync_runs SET cancel_requested = 1, state = CASE state WHEN 'queued' THEN "
-        "'cancelled' ELSE state END, finished_at = CASE state WHEN 'queued' THEN "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE finished_at END, updated_at = "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE tenant_id = ? AND id = ? RETURNING state",
+        "'cancelled' ELSE state END, finished_at = CASE state WHEN 'queued' THEN " ENG_STORE_NOW
+        " ELSE finished_at END, updated_at = " ENG_STORE_NOW
+        " WHERE tenant_id = ? AND id = ? RETURNING state",
         -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
         return rc;
@@ -162,7 +162,7 @@ int eng_sync_retry_due(struct eng_store *st, int *queued, struct eng_err *err)
         "source_entity, 'flow', flow, 'ids', json_group_array(DISTINCT source_id)), 10, 8, "
         "'autoretry:' || flow || ':' || source_entity FROM sync_records WHERE outcome = 'failed' "
         "AND resolved_at IS NULL AND dry_run = 0 AND retryable = 1 AND attempts < 8 AND "
-        "next_retry_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') GROUP BY tenant_id, flow, "
+        "next_retry_at <= " ENG_STORE_NOW " GROUP BY tenant_id, flow, "
         "source_entity ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND "
         "status IN ('pending', 'running') DO NOTHING",
         -1, ENG_STORE_TRUSTED, &s, err);
