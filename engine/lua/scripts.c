@@ -254,41 +254,15 @@ static char *candidate_source(void *ud, const char *logical, size_t *len)
     return NULL;
 }
 
-/* Check what the chunk returned, by kind of file. Stack: result at top. [-0, +0, -] */
+/* A mapping or a connector must return a table (what is in it: check_mapping, read_decl).
+ * Stack: result at top. [-0, +0, -] */
 static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
 {
     int is_mapping = strncmp(logical, "mappings/", 9) == 0;
     int is_connector = strncmp(logical, "scripts/connectors/", 19) == 0;
-    if (!is_mapping && !is_connector)
-        return 0;
-    if (!lua_istable(L, -1))
+    if ((is_mapping || is_connector) && !lua_istable(L, -1))
         return eng_err_set(err, ENG_ESCRIPT, "%s must return a table, got %s", logical,
                            luaL_typename(L, -1));
-    if (is_mapping)
-        return 0; /* the mapping contract is lib.mapping's: see check_mapping */
-    if (lua_getfield(L, -1, "name") != LUA_TSTRING) {
-        lua_pop(L, 1);
-        return eng_err_set(err, ENG_ESCRIPT, "%s: field 'name' must be a string", logical);
-    }
-    lua_pop(L, 1);
-    /* no on_webhook: webhook routing is the declared webhook_entities table, read once here
-     * and applied in C to every delivery (read_decl) */
-    static const char *const fns[] = {"test", "read", "write"};
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        int t = lua_getfield(L, -1, fns[i]);
-        lua_pop(L, 1);
-        if (t != LUA_TNIL && t != LUA_TFUNCTION)
-            return eng_err_set(err, ENG_ESCRIPT, "%s: field '%s' must be a function", logical,
-                               fns[i]);
-    }
-    int t = lua_getfield(L, -1, "on_webhook");
-    lua_pop(L, 1);
-    if (t != LUA_TNIL)
-        return eng_err_set(err, ENG_ESCRIPT,
-                           "%s: field 'on_webhook' is not part of the connector contract: declare "
-                           "webhook_entities = { resource = \"entity\", ... } (deliveries are "
-                           "routed in C, without running Lua)",
-                           logical);
     return 0;
 }
 
@@ -372,17 +346,33 @@ static void decl_add_default(lua_State *L, struct decl_read *r)
     d->ndefault++;
 }
 
-/* A connector's name and webhook_entities (resource -> entity names) from the table at 1.
- * [-0, +0, e] */
+/* The connector contract on the table at 1: a string name, test/read/write functions when
+ * present, no on_webhook; its name and webhook_entities (resource -> entity names) into the
+ * decl. [-0, +0, e] */
 static void read_connector_decl(lua_State *L, struct decl_read *r)
 {
     struct decl *d = r->d;
-    lua_pushliteral(L, "name");
-    lua_rawget(L, 1);
+    if (lua_getfield(L, 1, "name") != LUA_TSTRING)
+        luaL_error(L, "%s: field 'name' must be a string", r->logical);
     decl_copy(L, -1, d->source);
     lua_pop(L, 1);
-    lua_pushliteral(L, "webhook_entities");
-    int t = lua_rawget(L, 1);
+    static const char *const fns[] = {"test", "read", "write"};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        int t = lua_getfield(L, 1, fns[i]);
+        lua_pop(L, 1);
+        if (t != LUA_TNIL && t != LUA_TFUNCTION)
+            luaL_error(L, "%s: field '%s' must be a function", r->logical, fns[i]);
+    }
+    /* no on_webhook: routing is the declared table below, read once here and applied in C to
+     * every delivery */
+    if (lua_getfield(L, 1, "on_webhook") != LUA_TNIL)
+        luaL_error(L,
+                   "%s: field 'on_webhook' is not part of the connector contract: declare "
+                   "webhook_entities = { resource = \"entity\", ... } (deliveries are routed in "
+                   "C, without running Lua)",
+                   r->logical);
+    lua_pop(L, 1);
+    int t = lua_getfield(L, 1, "webhook_entities");
     if (t != LUA_TNIL && t != LUA_TTABLE)
         luaL_error(L, "%s: field 'webhook_entities' must be a table of resource = entity, got %s",
                    r->logical, luaL_typename(L, -1));
@@ -412,8 +402,8 @@ static void read_connector_decl(lua_State *L, struct decl_read *r)
 
 /* Read what the table at 1 declares for C into the decl_read at 2 (light userdata): a
  * mapping's source connector and default_for (their shape is lib.mapping's contract, checked
- * first), a connector's name and webhook_entities. Raw reads: no metamethod of the script
- * runs. [-0, +0, e] */
+ * first), a connector's contract, name and webhook_entities. Protected: a metamethod of the
+ * script runs under its budget, an error is the version's error. [-0, +0, e] */
 static int read_decl_protected(lua_State *L)
 {
     struct decl_read *r = lua_touserdata(L, 2);
@@ -423,16 +413,13 @@ static int read_decl_protected(lua_State *L)
         read_connector_decl(L, r);
     if (!r->is_mapping)
         return 0;
-    lua_pushliteral(L, "source");
-    if (lua_rawget(L, 1) == LUA_TTABLE) {
-        lua_pushliteral(L, "connector");
-        lua_rawget(L, -2);
+    if (lua_getfield(L, 1, "source") == LUA_TTABLE) {
+        lua_getfield(L, -1, "connector");
         decl_copy(L, -1, d->source);
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
-    lua_pushliteral(L, "default_for");
-    int t = lua_rawget(L, 1);
+    int t = lua_getfield(L, 1, "default_for");
     if (t == LUA_TSTRING) {
         decl_add_default(L, r);
     } else if (t == LUA_TTABLE) {

@@ -357,6 +357,11 @@ static void test_connector_webhook_routes(void)
                "} }\n");
     write_file(cdir, "hooky.lua", "return { name = 'hooky', on_webhook = function() end }\n");
     write_file(cdir, "bad.lua", "return { name = 'bad', webhook_entities = { order = 7 } }\n");
+    /* a metamethod that raises while the contract is read is that version's error (it ran
+     * unprotected before: the engine aborted) */
+    write_file(cdir, "meta.lua",
+               "return setmetatable({ name = 'meta' }, { __index = function(_, k) error('no ' .. "
+               "k, 0) end })\n");
     eng_scripts_scan(reg, NULL);
     struct eng_policy_routes r;
     eng_policy_webhook_routes(eng_scripts_policy(reg), "shop", &r);
@@ -371,6 +376,8 @@ static void test_connector_webhook_routes(void)
                        "connector contract"));
     CHECK(contains(st, "scripts/connectors/bad.lua: field 'webhook_entities' must map resource "
                        "names to entity names"));
+    CHECK(contains(st, "\"path\":\"scripts/connectors/meta.lua\",\"kind\":\"connector\","
+                       "\"active\":false,\"error\":\"no test"));
     free(st);
 
     /* a new version's table replaces the old one; deletion removes it */
