@@ -36,7 +36,7 @@
 #define SCRIPTS_SETTLE_MS 30   /* let an editor finish writing before reading */
 #define SCRIPTS_DEFAULTS  8    /* entities one mapping may be the default flow of */
 
-/* What a version declares for C, read from its table (read_decl) and published with it. */
+/* What a version declares for C, read from its table (check_contract) and published with it. */
 struct decl {
     char source[ENG_POLICY_NAME_MAX + 1]; /* mapping: source.connector; connector: its name */
     int ndefault;                         /* mapping: the entities it is the default flow of */
@@ -254,7 +254,7 @@ static char *candidate_source(void *ud, const char *logical, size_t *len)
     return NULL;
 }
 
-/* A mapping or a connector must return a table (what is in it: check_mapping, read_decl).
+/* A mapping or a connector must return a table (what is in it: check_contract).
  * Stack: result at top. [-0, +0, -] */
 static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
 {
@@ -264,28 +264,6 @@ static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
         return eng_err_set(err, ENG_ESCRIPT, "%s must return a table, got %s", logical,
                            luaL_typename(L, -1));
     return 0;
-}
-
-/* A mapping's table (at the top, popped) against the contract, by lib.mapping.validate: the
- * same check, with the same messages, as every run of the mapping. [-1, +0, -] */
-static int check_mapping(struct eng_vm *vm, const char *logical, struct eng_err *err)
-{
-    static const char check[] = "local m, file = ...; require('lib.mapping').validate(m, file)";
-    lua_State *L = eng_vm_state(vm);
-    int rc = eng_vm_load(vm, "=mapping contract", check, sizeof check - 1, err);
-    if (rc != 0) {
-        lua_pop(L, 1);
-        return rc;
-    }
-    lua_insert(L, -2);
-    lua_pushstring(L, logical);
-    rc = eng_vm_pcall(vm, 2, 0, err);
-    if (rc != 0) { /* one line: the contract's message, not the traceback */
-        char *tb = strstr(err->msg, "\nstack traceback:");
-        if (tb != NULL)
-            *tb = '\0';
-    }
-    return rc;
 }
 
 /* ---------- what a version declares for C ---------- */
@@ -400,19 +378,29 @@ static void read_connector_decl(lua_State *L, struct decl_read *r)
     lua_pop(L, 1);
 }
 
-/* Read what the table at 1 declares for C into the decl_read at 2 (light userdata): a
- * mapping's source connector and default_for (their shape is lib.mapping's contract, checked
- * first), a connector's contract, name and webhook_entities. Protected: a metamethod of the
- * script runs under its budget, an error is the version's error. [-0, +0, e] */
-static int read_decl_protected(lua_State *L)
+/* Check the table at 1 against its contract and read what it declares for C into the
+ * decl_read at 2 (light userdata). A mapping: lib.mapping.validate (the same check, with the
+ * same messages, as every run of the mapping), then its source connector and default_for. A
+ * connector: read_connector_decl. Protected: a metamethod of the script runs under its budget,
+ * and an error (a refused allocation too) is the version's error. [-0, +0, e] */
+static int contract_protected(lua_State *L)
 {
     struct decl_read *r = lua_touserdata(L, 2);
     struct decl *d = r->d;
-    luaL_checkstack(L, 8, "reading a script's declarations");
+    luaL_checkstack(L, 8, "checking a script's contract");
     if (strncmp(r->logical, "scripts/connectors/", 19) == 0)
         read_connector_decl(L, r);
     if (!r->is_mapping)
         return 0;
+    eng_vm_push_base(L);
+    lua_getfield(L, -1, "require");
+    lua_pushliteral(L, "lib.mapping");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "validate");
+    lua_pushvalue(L, 1);
+    lua_pushstring(L, r->logical);
+    lua_call(L, 2, 0);
+    lua_pop(L, 2);
     if (lua_getfield(L, 1, "source") == LUA_TTABLE) {
         lua_getfield(L, -1, "connector");
         decl_copy(L, -1, d->source);
@@ -438,20 +426,21 @@ static int read_decl_protected(lua_State *L)
     return 0;
 }
 
-/* The declarations of the validated table on top into *d. [-0, +0, -] */
-static int read_decl(struct eng_vm *vm, const char *logical, const char *name, struct decl *d,
-                     struct eng_err *err)
+/* The table on top against its contract (contract_protected); its declarations into *d.
+ * [-0, +0, -] */
+static int check_contract(struct eng_vm *vm, const char *logical, const char *name, struct decl *d,
+                          struct eng_err *err)
 {
     lua_State *L = eng_vm_state(vm);
     struct decl_read r = {d, logical, name, strncmp(logical, "mappings/", 9) == 0};
     memset(d, 0, sizeof *d);
     if (!lua_checkstack(L, 4))
         return eng_err_set(err, ENG_ENOMEM, "Lua stack overflow");
-    lua_pushcfunction(L, read_decl_protected);
+    lua_pushcfunction(L, contract_protected);
     lua_pushvalue(L, -2);
     lua_pushlightuserdata(L, &r);
     int rc = eng_vm_pcall(vm, 2, 0, err);
-    if (rc != 0) { /* one line: the message, not the traceback */
+    if (rc != 0) { /* one line: the contract's message, not the traceback */
         char *tb = strstr(err->msg, "\nstack traceback:");
         if (tb != NULL)
             *tb = '\0';
@@ -677,12 +666,8 @@ static int validate(struct eng_scripts *reg, const char *logical, const char *sr
     if (rc == 0) {
         lua_State *L = eng_vm_state(vm);
         rc = check_exports(L, logical, err);
-        if (rc == 0 && strncmp(logical, "mappings/", 9) == 0) {
-            lua_pushvalue(L, -1);
-            rc = check_mapping(vm, logical, err); /* pops the copy */
-        }
         if (rc == 0)
-            rc = read_decl(vm, logical, name, d, err);
+            rc = check_contract(vm, logical, name, d, err);
         lua_pop(L, 1);
     }
     /* a mapping that compiles but fails its own data tests is rejected like a syntax error */
