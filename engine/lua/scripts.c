@@ -25,10 +25,10 @@
 #include <lua.h>
 
 #include "adapt/crypto.h"
+#include "base/dirlist.h"
 #include "base/log.h"
 #include "base/policy.h"
 #include "lua/vm.h"
-#include "base/dirlist.h"
 
 #define SCRIPTS_MAX_DEPTH 8
 #define SCRIPTS_MAX_SIZE  ((size_t)8 << 20)
