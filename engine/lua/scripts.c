@@ -423,6 +423,11 @@ static int contract_protected(lua_State *L)
                    "%s: field 'default_for': only a mapping directly in the mappings folder "
                    "is a flow",
                    r->logical);
+    if (d->ndefault > 0 && !decl_name_ok(r->name, strlen(r->name)))
+        luaL_error(L,
+                   "%s: field 'default_for': a default flow's file name must be 1-%d letters, "
+                   "digits, _ or - (then .lua)",
+                   r->logical, ENG_POLICY_NAME_MAX);
     return 0;
 }
 
