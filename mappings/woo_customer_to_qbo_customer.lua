@@ -102,6 +102,7 @@ end
 
 return {
   name = NAME,
+  default_for = "customers",
   source = { connector = "woocommerce", entity = "customers" },
   target = { connector = "quickbooks", entity = "Customer" },
   key = "id",

@@ -79,6 +79,7 @@ local NAME = "woo_order_to_qbo_invoice"
 
 return {
   name = NAME,
+  default_for = "orders",
   source = { connector = "woocommerce", entity = "orders" },
   target = { connector = "quickbooks", entity = "Invoice" },
   key = "id",

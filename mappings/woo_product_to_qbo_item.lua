@@ -97,6 +97,7 @@ end
 
 return {
   name = NAME,
+  default_for = "products",
   source = { connector = "woocommerce", entity = "products" },
   target = { connector = "quickbooks", entity = "Item" },
   key = "id",

@@ -16,6 +16,9 @@ local NAME = "woo_refund_to_qbo_refund_receipt"
 
 return {
   name = NAME,
+  -- the default for refunds is this one, for the refunds of paid orders; its `select` sibling
+  -- woo_refund_to_qbo_credit_memo takes those of unpaid orders, run by naming it
+  default_for = "refunds",
   source = { connector = "woocommerce", entity = "refunds" },
   target = { connector = "quickbooks", entity = "RefundReceipt" },
   key = "id",

@@ -27,6 +27,7 @@ struct eng_store;
 struct eng_api {
     const struct eng_config *cfg;
     struct eng_scripts *scripts;
+    struct eng_policy *policy; /* the scripts' declarations (eng_scripts_policy(scripts)) */
     struct eng_workers *workers;
     const struct eng_keyring *keys; /* NULL only in tests that need no vault */
     struct eng_orch *orch;          /* the sync dispatcher (NULL in tests without one) */

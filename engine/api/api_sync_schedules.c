@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "base/log.h"
 #include "adapt/store.h"
+#include "base/policy.h"
 #include "flow/sync.h"
 
 #define SCHEDULE_JSON                                                                              \
@@ -111,11 +112,14 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
     eng_store_finalize(s);
     if (bad != NULL)
         return sched_bad(c, bad_field, bad);
-    const char *f = flow[0] != '\0' ? flow : eng_sync_default_flow(entity);
-    if (f == NULL)
-        return sched_bad(c, "entity",
-                         "has no default flow (orders, customers, products, refunds): name "
-                         "one in 'flow'");
+    const char *f = flow;
+    if (flow[0] == '\0' &&
+        eng_sync_default_flow(c->api->policy, NULL, entity, flow, sizeof flow) != 0) {
+        char msg[300], known[200];
+        eng_policy_default_entities(c->api->policy, known, sizeof known);
+        snprintf(msg, sizeof msg, "has no default flow (%s): name one in 'flow'", known);
+        return sched_bad(c, "entity", msg);
+    }
     char logical[96];
     snprintf(logical, sizeof logical, "mappings/%s.lua", f);
     size_t n;

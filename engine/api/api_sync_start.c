@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "base/log.h"
 #include "adapt/store.h"
+#include "base/policy.h"
 #include "flow/sync.h"
 
 struct start_task {
@@ -262,17 +263,15 @@ int eng_api_sync_start(struct eng_api_ctx *c)
         return eng_api_field_error(c->resp, 422, field, bad);
     if (filters_ok(c, st, body) != 0)
         return ENG_HTTP_DONE;
-    if (flow[0] == '\0') {
-        const char *f = eng_sync_default_flow(entity);
-        if (f == NULL) {
-            char msg[256];
-            snprintf(msg, sizeof msg,
-                     "entity: '%.64s' is not an entity with a default flow (orders, customers, "
-                     "products, refunds); name a mapping in 'flow'",
-                     entity);
-            return eng_api_error(c->resp, 404, "unknown_entity", msg, "{\"field\":\"entity\"}");
-        }
-        snprintf(flow, sizeof flow, "%s", f);
+    if (flow[0] == '\0' &&
+        eng_sync_default_flow(c->api->policy, NULL, entity, flow, sizeof flow) != 0) {
+        char msg[400], known[200];
+        eng_policy_default_entities(c->api->policy, known, sizeof known);
+        snprintf(msg, sizeof msg,
+                 "entity: '%.64s' is not an entity with a default flow (%s); name a mapping in "
+                 "'flow'",
+                 entity, known);
+        return eng_api_error(c->resp, 404, "unknown_entity", msg, "{\"field\":\"entity\"}");
     }
     char logical[96];
     snprintf(logical, sizeof logical, "mappings/%s.lua", flow);

@@ -284,7 +284,9 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
         .delivery_id = eng_http_header(c->req, "X-WC-Webhook-Delivery-ID"),
         .webhook_id = eng_http_header(c->req, "X-WC-Webhook-ID"),
     };
-    rc = eng_wh_parse_woo(tenant, &h, body, len, &w->one);
+    struct eng_policy_routes routes; /* the woocommerce connector's webhook_entities */
+    eng_policy_webhook_routes(c->api->policy, "woocommerce", &routes);
+    rc = eng_wh_parse_woo(tenant, &h, body, len, &routes, &w->one);
     if (rc == ENG_ENOMEM) {
         wh_req_free(w);
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);

@@ -18,9 +18,9 @@ int eng_cli_version(int argc, char **argv);
 int eng_cli_keygen(int argc, char **argv);
 int eng_cli_migrate(int argc, char **argv);
 int eng_cli_run(int argc, char **argv);
-int eng_cli_dry_run(int argc, char **argv);    /* dryrun.c */
+int eng_cli_dry_run(int argc, char **argv);    /* cli_dry_run.c */
 int eng_cli_serve(int argc, char **argv);      /* serve.c */
-int eng_cli_test(int argc, char **argv);       /* maptest.c */
+int eng_cli_test(int argc, char **argv);       /* cli_test.c */
 int eng_cli_rotate_key(int argc, char **argv); /* cli_keys.c */
 int eng_cli_token(int argc, char **argv);      /* cli_token.c */
 int eng_cli_sync(int argc, char **argv);       /* cli_sync.c */

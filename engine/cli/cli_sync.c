@@ -24,6 +24,8 @@
 #include "adapt/store.h"
 #include "flow/sync.h"
 #include "data/vault.h"
+#include "base/policy.h"
+#include "lua/scripts.h"
 
 static void sync_usage(FILE *out)
 {
@@ -159,6 +161,34 @@ static int execute_here(const struct eng_config *cfg, struct eng_store *st, stru
     return status;
 }
 
+/* The default flow of entity as the scripts declare it (the registry's scan, as `serve` makes
+ * at start, its lines at WARN only): 0, or 2 after saying which entities have one. */
+static int default_flow(const struct eng_config *cfg, const char *entity, char *flow, size_t size)
+{
+    struct eng_vm_opts opts;
+    eng_cli_vm_opts(cfg, &opts);
+    struct eng_err err = {0};
+    struct eng_scripts *reg = eng_scripts_new(&opts, &err);
+    if (reg == NULL) {
+        fprintf(stderr, "tallysync sync: %s\n", err.msg);
+        return 1;
+    }
+    enum eng_log_level level = eng_log_get_level();
+    if (level < ENG_LOG_WARN)
+        eng_log_set_level(ENG_LOG_WARN);
+    eng_scripts_scan(reg, NULL);
+    eng_log_set_level(level);
+    int rc = eng_sync_default_flow(eng_scripts_policy(reg), NULL, entity, flow, size);
+    if (rc != 0) {
+        char known[200];
+        eng_policy_default_entities(eng_scripts_policy(reg), known, sizeof known);
+        fprintf(stderr, "tallysync sync: entity '%s' has no default flow (%s): give --flow\n",
+                entity, known);
+    }
+    eng_scripts_free(reg);
+    return rc == 0 ? 0 : 2;
+}
+
 /* Refuse a run that could only fail: 0, or 1 after naming each missing connection. */
 static int check_connections(const struct eng_config *cfg, struct eng_store *st, struct eng_vm *vm,
                              const struct eng_keyring *keys, const char *tenant, const char *flow)
@@ -225,23 +255,21 @@ int eng_cli_sync(int argc, char **argv)
         fprintf(stderr, "tallysync sync: --mode must be full or incremental, not '%s'\n", mode);
         return 2;
     }
-    if (flow == NULL && eng_sync_default_flow(entity) == NULL) {
-        fprintf(stderr,
-                "tallysync sync: entity '%s' has no default flow (orders, customers, products, "
-                "refunds): "
-                "give --flow\n",
-                entity);
-        return 2;
-    }
     signal(SIGPIPE, SIG_IGN);
     struct eng_config cfg;
     if (eng_cli_config(&cfg, "sync") != 0)
         return 1;
+    char fbuf[72];
+    int frc = flow == NULL ? default_flow(&cfg, entity, fbuf, sizeof fbuf) : 0;
+    if (frc != 0) {
+        eng_config_free(&cfg);
+        return frc;
+    }
+    const char *f = flow != NULL ? flow : fbuf;
     if (eng_cli_migrate_store(&cfg, "sync", 1) != 0) {
         eng_config_free(&cfg);
         return 1;
     }
-    const char *f = flow != NULL ? flow : eng_sync_default_flow(entity);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s.lua", cfg.mappings_dir, f);
     if (access(path, R_OK) != 0) {
@@ -272,7 +300,7 @@ int eng_cli_sync(int argc, char **argv)
     }
     struct eng_sync_req r = {.tenant = tenant,
                              .entity = entity,
-                             .flow = flow,
+                             .flow = f,
                              .mode = mode,
                              .dry_run = dry,
                              .origin = "cli",

@@ -90,7 +90,10 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_httpd *httpd = NULL;
     struct eng_orch *orch = NULL;
     struct eng_whh_timer *whh = NULL;
-    struct eng_api api = {.cfg = &cfg, .scripts = scripts, .keys = keys};
+    struct eng_api api = {.cfg = &cfg,
+                          .scripts = scripts,
+                          .keys = keys,
+                          .policy = scripts != NULL ? eng_scripts_policy(scripts) : NULL};
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     api.started_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -105,7 +108,7 @@ int eng_cli_serve(int argc, char **argv)
     api.workers = workers;
     /* the sync dispatcher: interrupted runs resume now; bulk runs hold at most WORKERS - 1
      * workers, so webhooks, retries and API requests that need a worker still get one */
-    struct eng_sync_env senv = {.cfg = &cfg, .keys = keys};
+    struct eng_sync_env senv = {.cfg = &cfg, .keys = keys, .policy = api.policy};
     /* SYNC_DISPATCHER=off: jobs are queued but not run (tests of the producers, maintenance) */
     if (cfg.sync_dispatch) {
         orch = eng_orch_start(&senv, workers, cfg.workers, &err);
@@ -114,7 +117,8 @@ int eng_cli_serve(int argc, char **argv)
     }
     api.orch = orch;
     struct eng_ingest_opts ingest_opts = {.window_s = cfg.webhook_replay_window_s,
-                                          .sync_full = cfg.webhook_sync_full};
+                                          .sync_full = cfg.webhook_sync_full,
+                                          .policy = api.policy};
     if (eng_ingest_start(cfg.database_url, &ingest_opts, &api.ingest, &err) != 0)
         goto out;
     struct eng_httpd_opts hopts = {

@@ -1,6 +1,8 @@
 /*
  * dryrun.h - run a mapping over input records without writing anything. Shared by the CLI's
- * `dry-run` and the API's POST /api/mappings/{name}/dry-run (run on a worker's VM).
+ * `dry-run` (cli/cli_dry_run.c) and the API's POST /api/mappings/{name}/dry-run (run on a
+ * worker's VM). The driver is scripts/lib/dryrun.lua, called through eng_vm_call.
+ * Owns: nothing past a call. Must not: write anywhere; hold Lua values past a call.
  */
 #ifndef ENG_DRYRUN_H
 #define ENG_DRYRUN_H
@@ -8,7 +10,8 @@
 #include <stddef.h>
 
 #include "base/buf.h"
-#include "lua/vm.h"
+
+struct eng_vm;
 
 enum { ENG_DRYRUN_SINGLE, ENG_DRYRUN_ARRAY, ENG_DRYRUN_NDJSON };
 
@@ -30,5 +33,11 @@ enum {
 int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
                        const char *source, const char *config, size_t conflen, struct eng_buf *out,
                        struct eng_buf *errors, int *format, unsigned flags);
+
+/* What the mapping assumed about its target company, which a dry run never reads
+ * (lib/mapping.lua assumption_note with the transformer_config text config, may be NULL): a
+ * malloc'd sentence the caller frees, or NULL when the settings leave nothing to assume (or the
+ * note cannot be had). */
+char *eng_dryrun_note(struct eng_vm *vm, const char *mapping, const char *config, size_t conflen);
 
 #endif

@@ -70,6 +70,7 @@ struct eng_ingest {
     struct eng_store *st;
     struct eng_store_stmt *s[S_COUNT];
     int64_t window;
+    struct eng_policy *policy; /* webhook routes for replays (eng_ingest_opts) */
     struct eng_wh_secrets *secrets;
     struct eng_ingest_counters ctr;
 };
@@ -276,7 +277,9 @@ static int ing_apply_replay(struct eng_ingest *ing, struct eng_ingest_item *it, 
     ev.body = body;
     ev.body_len = blen;
 
-    rc = eng_wh_jobs_again(&ev);
+    struct eng_policy_routes routes; /* as the woocommerce connector routes them now */
+    eng_policy_webhook_routes(ing->policy, "woocommerce", &routes);
+    rc = eng_wh_jobs_again(&ev, &routes);
     if (rc == ENG_ENOMEM) {
         free(body);
         return eng_err_set(err, ENG_ENOMEM, "out of memory replaying an event");
@@ -441,6 +444,7 @@ int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,
     pthread_mutex_init(&ing->mu, NULL);
     pthread_cond_init(&ing->cv, NULL);
     ing->window = o->window_s;
+    ing->policy = o->policy;
     ing->secrets = eng_wh_secrets_new();
     int rc =
         ing->secrets != NULL ? 0 : eng_err_set(err, ENG_ENOMEM, "out of memory starting ingest");

@@ -58,6 +58,7 @@ struct eng_ingest_opts {
                        * as 'rejected' with no job (0 = off) */
     int sync_full;    /* commit with synchronous=FULL (survives power loss), else NORMAL (survives
                        * a crash of the process, at a fraction of the fsyncs) */
+    struct eng_policy *policy; /* the scripts' webhook routes, for replays (NULL: none) */
 };
 /* Start the writer on its own connection to database_url. *out owned by the caller
  * (eng_ingest_stop). */

@@ -9,24 +9,12 @@
 #include <string.h>
 
 #include "adapt/crypto.h"
+#include "base/policy.h"
 
-static const struct {
-    const char *entity, *flow;
-} default_flows[] = {
-    {"orders", "woo_order_to_qbo_invoice"},
-    {"customers", "woo_customer_to_qbo_customer"},
-    {"products", "woo_product_to_qbo_item"},
-    /* the refunds of paid orders; woo_refund_to_qbo_credit_memo (its `select` sibling) takes
-     * those of unpaid orders, run by naming it, as woo_order_to_qbo_sales_receipt is */
-    {"refunds", "woo_refund_to_qbo_refund_receipt"},
-};
-
-const char *eng_sync_default_flow(const char *entity)
+int eng_sync_default_flow(struct eng_policy *policy, const char *source, const char *entity,
+                          char *flow, size_t size)
 {
-    for (size_t i = 0; i < sizeof default_flows / sizeof default_flows[0]; i++)
-        if (strcmp(default_flows[i].entity, entity) == 0)
-            return default_flows[i].flow;
-    return NULL;
+    return eng_policy_default_flow(policy, source, entity, flow, size);
 }
 
 /* The id of the tenant's queued or running run of flow into active ("" when none). */
@@ -54,10 +42,10 @@ int eng_sync_create_run(struct eng_store *st, const struct eng_sync_req *r,
                         char id[ENG_SYNC_ID_SIZE], char active[ENG_SYNC_ID_SIZE],
                         struct eng_err *err)
 {
-    const char *flow = r->flow != NULL ? r->flow : eng_sync_default_flow(r->entity);
+    const char *flow = r->flow; /* the callers resolve the default (eng_sync_default_flow) */
     active[0] = '\0';
-    if (flow == NULL)
-        return eng_err_set(err, ENG_EINVAL, "entity '%s' has no default flow: name one in 'flow'",
+    if (flow == NULL || *flow == '\0')
+        return eng_err_set(err, ENG_EINVAL, "entity '%s' has no flow: name one in 'flow'",
                            r->entity);
     unsigned char rnd[16];
     if (eng_crypto_random(rnd, sizeof rnd, err) != 0)
@@ -128,9 +116,9 @@ int eng_sync_request_stop(struct eng_store *st, const char *tenant, const char *
     int rc = eng_store_prepare(
         st,
         "UPDATE sync_runs SET cancel_requested = 1, state = CASE state WHEN 'queued' THEN "
-        "'cancelled' ELSE state END, finished_at = CASE state WHEN 'queued' THEN "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') ELSE finished_at END, updated_at = "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE tenant_id = ? AND id = ? RETURNING state",
+        "'cancelled' ELSE state END, finished_at = CASE state WHEN 'queued' THEN " ENG_STORE_NOW
+        " ELSE finished_at END, updated_at = " ENG_STORE_NOW
+        " WHERE tenant_id = ? AND id = ? RETURNING state",
         -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
         return rc;
@@ -174,7 +162,7 @@ int eng_sync_retry_due(struct eng_store *st, int *queued, struct eng_err *err)
         "source_entity, 'flow', flow, 'ids', json_group_array(DISTINCT source_id)), 10, 8, "
         "'autoretry:' || flow || ':' || source_entity FROM sync_records WHERE outcome = 'failed' "
         "AND resolved_at IS NULL AND dry_run = 0 AND retryable = 1 AND attempts < 8 AND "
-        "next_retry_at <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now') GROUP BY tenant_id, flow, "
+        "next_retry_at <= " ENG_STORE_NOW " GROUP BY tenant_id, flow, "
         "source_entity ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND "
         "status IN ('pending', 'running') DO NOTHING",
         -1, ENG_STORE_TRUSTED, &s, err);

@@ -21,6 +21,7 @@
 #include "flow/worker.h"
 
 struct eng_keyring;
+struct eng_policy;
 
 #define ENG_SYNC_ID_SIZE   40  /* "sync_" + 32 hex + NUL fits */
 #define ENG_SYNC_OVERLAP_S 300 /* incremental runs re-read this much before the cursor */
@@ -34,10 +35,11 @@ struct eng_keyring;
 struct eng_sync_env {
     const struct eng_config *cfg;
     const struct eng_keyring *keys;
-    atomic_int *stopping; /* set when the engine shuts down: runs give their job back */
+    atomic_int *stopping;      /* set when the engine shuts down: runs give their job back */
+    struct eng_policy *policy; /* the scripts' default flows (eng_scripts_policy); NULL: none */
 };
 
-/* A run request, validated by the caller except for flow (NULL = the entity's default). */
+/* A run request, validated by the caller, flow included (eng_sync_default_flow). */
 struct eng_sync_req {
     const char *tenant, *entity, *flow, *mode; /* mode: "full" | "incremental" */
     int dry_run;
@@ -47,8 +49,12 @@ struct eng_sync_req {
     int64_t schedule_id;      /* 0 = none */
 };
 
-/* The default flow of a source entity ("orders" -> "woo_order_to_qbo_invoice"), or NULL. */
-const char *eng_sync_default_flow(const char *entity);
+/* The default flow of a source entity ("orders" -> "woo_order_to_qbo_invoice") as the published
+ * mappings declare it (default_for), copied into flow[size]: 0, or ENG_ENOTFOUND when there is
+ * none (or, source not NULL, when it reads another connector), ENG_EINVAL when size is too
+ * small. policy is the script registry's (eng_scripts_policy); NULL has no default. */
+int eng_sync_default_flow(struct eng_policy *policy, const char *source, const char *entity,
+                          char *flow, size_t size);
 
 /* A connector of a flow the tenant cannot use: no stored credentials ("no_credentials") or
  * stored ones the configured keys cannot open ("cannot_decrypt"). */
@@ -67,7 +73,7 @@ int eng_sync_check_connections(struct eng_vm *vm, const struct eng_sync_env *env
 
 /* Insert the run (state queued) and its job in one transaction. id gets the new syncId.
  * ENG_EEXIST when the tenant already has a queued or running run of that flow: active gets its
- * id. ENG_EINVAL for an unknown entity without a flow. */
+ * id. ENG_EINVAL without a flow. */
 int eng_sync_create_run(struct eng_store *st, const struct eng_sync_req *r,
                         char id[ENG_SYNC_ID_SIZE], char active[ENG_SYNC_ID_SIZE],
                         struct eng_err *err);

@@ -532,19 +532,6 @@ static enum eng_sync_outcome execute_run(struct run *r, struct eng_err *err)
     }
 }
 
-/* Does flow read entity from source ("" = any)? lib.sync decides (c_flow_reads). 1, 0, or a
- * negative code with err (the flow does not load). */
-static int flow_reads(struct run *r, const char *flow, const char *source, const char *entity,
-                      struct eng_err *err)
-{
-    char *msg = NULL;
-    int retry = 0, yes = 0;
-    int rc = eng_vm_call(r->vm, "lib.sync", "c_flow_reads", 0, err, "sss>sbb", flow, source, entity,
-                         &msg, &retry, &yes);
-    rc = script_result(rc, msg, retry, &retry, err);
-    return rc != 0 ? rc : yes;
-}
-
 /* A single-record job (webhook) or a retry: the same pipeline over given source ids, without a
  * run row. payload: {"source", "entity", "id" | "ids": [...], "flow"?}, decoded once into a Lua
  * value (lib.sync's c_job); its ids stay one (a reference) until c_open takes them. */
@@ -574,19 +561,15 @@ static enum eng_sync_outcome execute_records(struct run *r, struct eng_err *err)
     if (rc != 0) /* a broken lib/sync.lua is fixed later; a bad payload never will be */
         return rc == ENG_ESCRIPT ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
     if (r->flow[0] == '\0') {
-        /* the entity's default flow, when it reads the event's source: an event of another
+        /* the entity's default flow when it reads the record's source; an event of another
          * source (a QuickBooks change) has no flow that reads it yet: nothing to do, not an
          * error */
-        const char *f = eng_sync_default_flow(r->entity);
-        int reads = f != NULL ? flow_reads(r, f, src, r->entity, err) : 0;
-        if (reads < 0)
-            return ENG_SYNC_FATAL;
-        if (!reads) {
+        if (eng_sync_default_flow(r->env->policy, src[0] ? src : NULL, r->entity, r->flow,
+                                  sizeof r->flow) != 0) {
             eng_log_kv(ENG_LOG_INFO, r->tenant, NULL, "no flow reads this record; job done",
                        (const char *const[]){"source", src, "entity", r->entity, NULL});
             return ENG_SYNC_DONE;
         }
-        snprintf(r->flow, sizeof r->flow, "%s", f);
     }
     eng_vm_set_context(r->vm, r->tenant, NULL);
     enum eng_sync_outcome out = run_pages(r, err);
@@ -636,11 +619,9 @@ static enum eng_sync_outcome execute_sweep(struct run *r, struct eng_err *err)
         }
         snprintf(r->entity, sizeof r->entity, "%s", entity != NULL ? entity : "");
         free(entity);
-        const char *f = eng_sync_default_flow(r->entity);
-        struct eng_err ignored = {0};
-        if (f == NULL || flow_reads(r, f, src, r->entity, &ignored) != 1)
-            continue; /* no default flow, or one that reads another source (or does not load) */
-        snprintf(r->flow, sizeof r->flow, "%s", f);
+        if (eng_sync_default_flow(r->env->policy, src[0] ? src : NULL, r->entity, r->flow,
+                                  sizeof r->flow) != 0)
+            continue; /* no default flow, or one that reads another source */
         enum eng_sync_outcome o = run_pages(r, err);
         if (o != ENG_SYNC_DONE) {
             out = o;

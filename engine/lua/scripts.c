@@ -1,6 +1,7 @@
 /*
  * scripts.c - script registry and hot reload (see scripts.h).
- * Owns: the published sources, the last error of each file, the watcher thread and its inotify
+ * Owns: the published sources, the last error of each file, the declarations of each published
+ * version and the policy made of them (base/policy.h), the watcher thread and its inotify
  * descriptor. Validation VMs are created and closed here, on the scanning thread, and never
  * escape it. The mutex guards the table; it is never held while a script runs.
  */
@@ -24,13 +25,25 @@
 #include <lua.h>
 
 #include "adapt/crypto.h"
+#include "base/dirlist.h"
 #include "base/log.h"
-#include "flow/maptest.h"
+#include "base/policy.h"
+#include "lua/vm.h"
 
 #define SCRIPTS_MAX_DEPTH 8
 #define SCRIPTS_MAX_SIZE  ((size_t)8 << 20)
 #define SCRIPTS_RESCAN_MS 1000 /* fallback rescan when no inotify event arrives */
 #define SCRIPTS_SETTLE_MS 30   /* let an editor finish writing before reading */
+#define SCRIPTS_DEFAULTS  8    /* entities one mapping may be the default flow of */
+
+/* What a version declares for C, read from its table (check_contract) and published with it. */
+struct decl {
+    char source[ENG_POLICY_NAME_MAX + 1]; /* mapping: source.connector; connector: its name */
+    int ndefault;                         /* mapping: the entities it is the default flow of */
+    char default_for[SCRIPTS_DEFAULTS][ENG_POLICY_NAME_MAX + 1];
+    int nroutes; /* connector: webhook_entities, resource -> entity */
+    char routes[ENG_POLICY_ROUTES_MAX][2][ENG_POLICY_NAME_MAX + 1];
+};
 
 struct script {
     char *logical; /* "scripts/lib/x.lua" or "mappings/y.lua" */
@@ -47,6 +60,11 @@ struct script {
     char tests_sha[65];     /* digest of the tests the published version passed ("" = none) */
     char bad_tests_sha[65]; /* ... and of those the rejected version ran against */
     char tests_stamp[65];   /* digest of the tests' names and stat at the last scan */
+    struct decl decl;       /* what the published version declares */
+    /* the rejected version clashed with another mapping's default_for: it is tried again when
+     * the published claims change (claims != reg->claims) */
+    int bad_conflict;
+    uint64_t bad_claims;
     /* what the file looked like at the last scan */
     struct timespec mtime;
     off_t size;
@@ -61,6 +79,8 @@ struct eng_scripts {
     size_t n, cap;
     _Atomic uint64_t generation;
     _Atomic int errors;
+    struct eng_policy *policy; /* what the published versions declare */
+    uint64_t claims;           /* bumped when the published default_for claims change (mu) */
     struct eng_vm_opts vmopts;
     char *dirs[2]; /* scripts, mappings */
     pthread_t watcher;
@@ -106,7 +126,8 @@ struct eng_scripts *eng_scripts_new(const struct eng_vm_opts *vmopts, struct eng
     reg->vmopts.mappings_dir = reg->dirs[1];
     reg->stop_pipe[0] = reg->stop_pipe[1] = -1;
     reg->inotify_fd = -1;
-    if (reg->dirs[0] == NULL || reg->dirs[1] == NULL) {
+    reg->policy = eng_policy_new();
+    if (reg->dirs[0] == NULL || reg->dirs[1] == NULL || reg->policy == NULL) {
         eng_scripts_free(reg);
         eng_err_set(err, ENG_ENOMEM, "out of memory creating the script registry");
         return NULL;
@@ -137,6 +158,7 @@ void eng_scripts_free(struct eng_scripts *reg)
     free(reg->items);
     free(reg->dirs[0]);
     free(reg->dirs[1]);
+    eng_policy_free(reg->policy);
     pthread_mutex_destroy(&reg->mu);
     pthread_mutex_destroy(&reg->scan_mu);
     free(reg);
@@ -150,6 +172,11 @@ uint64_t eng_scripts_generation(struct eng_scripts *reg)
 int eng_scripts_error_count(struct eng_scripts *reg)
 {
     return atomic_load(&reg->errors);
+}
+
+struct eng_policy *eng_scripts_policy(struct eng_scripts *reg)
+{
+    return reg->policy;
 }
 
 /* Caller holds mu. */
@@ -227,54 +254,267 @@ static char *candidate_source(void *ud, const char *logical, size_t *len)
     return NULL;
 }
 
-/* Check what the chunk returned, by kind of file. Stack: result at top. [-0, +0, -] */
+/* A mapping or a connector must return a table (what is in it: check_contract).
+ * Stack: result at top. [-0, +0, -] */
 static int check_exports(lua_State *L, const char *logical, struct eng_err *err)
 {
     int is_mapping = strncmp(logical, "mappings/", 9) == 0;
     int is_connector = strncmp(logical, "scripts/connectors/", 19) == 0;
-    if (!is_mapping && !is_connector)
-        return 0;
-    if (!lua_istable(L, -1))
+    if ((is_mapping || is_connector) && !lua_istable(L, -1))
         return eng_err_set(err, ENG_ESCRIPT, "%s must return a table, got %s", logical,
                            luaL_typename(L, -1));
-    if (is_mapping)
-        return 0; /* the mapping contract is lib.mapping's: see check_mapping */
-    if (lua_getfield(L, -1, "name") != LUA_TSTRING) {
-        lua_pop(L, 1);
-        return eng_err_set(err, ENG_ESCRIPT, "%s: field 'name' must be a string", logical);
-    }
-    lua_pop(L, 1);
-    static const char *const fns[] = {"test", "read", "write", "on_webhook"};
-    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
-        int t = lua_getfield(L, -1, fns[i]);
-        lua_pop(L, 1);
-        if (t != LUA_TNIL && t != LUA_TFUNCTION)
-            return eng_err_set(err, ENG_ESCRIPT, "%s: field '%s' must be a function", logical,
-                               fns[i]);
-    }
     return 0;
 }
 
-/* A mapping's table (at the top, popped) against the contract, by lib.mapping.validate: the
- * same check, with the same messages, as every run of the mapping. [-1, +0, -] */
-static int check_mapping(struct eng_vm *vm, const char *logical, struct eng_err *err)
+/* ---------- what a version declares for C ---------- */
+
+/* NAME of "mappings/NAME.lua" (a mapping of the top folder) into buf, else NULL. */
+static const char *mapping_name(const char *logical, char *buf, size_t size)
 {
-    static const char check[] = "local m, file = ...; require('lib.mapping').validate(m, file)";
-    lua_State *L = eng_vm_state(vm);
-    int rc = eng_vm_load(vm, "=mapping contract", check, sizeof check - 1, err);
-    if (rc != 0) {
+    if (strncmp(logical, "mappings/", 9) != 0 || strchr(logical + 9, '/') != NULL)
+        return NULL;
+    size_t n = strlen(logical + 9);
+    if (n <= 4 || n - 4 >= size)
+        return NULL;
+    memcpy(buf, logical + 9, n - 4);
+    buf[n - 4] = '\0';
+    return buf;
+}
+
+struct decl_read {
+    struct decl *d;
+    const char *logical;
+    const char *name; /* NAME of mappings/NAME.lua, NULL for anything else */
+    int is_mapping;
+};
+
+/* s[0..n) is a name C can route by: 1-64 of letters, digits, '_' and '-'. */
+static int decl_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > ENG_POLICY_NAME_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Copy the string at idx into dst when it is a name; 0 when it is not. [-0, +0, -] */
+static int decl_copy(lua_State *L, int idx, char dst[ENG_POLICY_NAME_MAX + 1])
+{
+    size_t n = 0;
+    const char *v = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &n) : NULL;
+    if (v == NULL || !decl_name_ok(v, n))
+        return 0;
+    memcpy(dst, v, n + 1);
+    return 1;
+}
+
+/* One entity of default_for, at the top. [-0, +0, e] */
+static void decl_add_default(lua_State *L, struct decl_read *r)
+{
+    struct decl *d = r->d;
+    if (d->ndefault == SCRIPTS_DEFAULTS)
+        luaL_error(L, "%s: field 'default_for' names more than %d entities", r->logical,
+                   SCRIPTS_DEFAULTS);
+    if (!decl_copy(L, -1, d->default_for[d->ndefault]))
+        luaL_error(L, "%s: field 'default_for' must name entities (1-%d letters, digits, _ or -)",
+                   r->logical, ENG_POLICY_NAME_MAX);
+    d->ndefault++;
+}
+
+/* The connector contract on the table at 1: a string name, test/read/write functions when
+ * present, no on_webhook; its name and webhook_entities (resource -> entity names) into the
+ * decl. [-0, +0, e] */
+static void read_connector_decl(lua_State *L, struct decl_read *r)
+{
+    struct decl *d = r->d;
+    if (lua_getfield(L, 1, "name") != LUA_TSTRING)
+        luaL_error(L, "%s: field 'name' must be a string", r->logical);
+    decl_copy(L, -1, d->source);
+    lua_pop(L, 1);
+    static const char *const fns[] = {"test", "read", "write"};
+    for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+        int t = lua_getfield(L, 1, fns[i]);
         lua_pop(L, 1);
-        return rc;
+        if (t != LUA_TNIL && t != LUA_TFUNCTION)
+            luaL_error(L, "%s: field '%s' must be a function", r->logical, fns[i]);
     }
-    lua_insert(L, -2);
-    lua_pushstring(L, logical);
-    rc = eng_vm_pcall(vm, 2, 0, err);
+    /* no on_webhook: routing is the declared table below, read once here and applied in C to
+     * every delivery */
+    if (lua_getfield(L, 1, "on_webhook") != LUA_TNIL)
+        luaL_error(L,
+                   "%s: field 'on_webhook' is not part of the connector contract: declare "
+                   "webhook_entities = { resource = \"entity\", ... } (deliveries are routed in "
+                   "C, without running Lua)",
+                   r->logical);
+    lua_pop(L, 1);
+    int t = lua_getfield(L, 1, "webhook_entities");
+    if (t != LUA_TNIL && t != LUA_TTABLE)
+        luaL_error(L, "%s: field 'webhook_entities' must be a table of resource = entity, got %s",
+                   r->logical, luaL_typename(L, -1));
+    if (t == LUA_TTABLE && d->source[0] == '\0')
+        luaL_error(L,
+                   "%s: a connector with webhook_entities needs a plain 'name' (letters, "
+                   "digits, _ and -)",
+                   r->logical);
+    if (t == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) != 0) {
+            if (d->nroutes == ENG_POLICY_ROUTES_MAX)
+                luaL_error(L, "%s: field 'webhook_entities' has more than %d resources", r->logical,
+                           ENG_POLICY_ROUTES_MAX);
+            if (lua_type(L, -2) != LUA_TSTRING || !decl_copy(L, -2, d->routes[d->nroutes][0]) ||
+                !decl_copy(L, -1, d->routes[d->nroutes][1]))
+                luaL_error(L,
+                           "%s: field 'webhook_entities' must map resource names to entity "
+                           "names (letters, digits, _ and -), e.g. { order = \"orders\" }",
+                           r->logical);
+            d->nroutes++;
+            lua_pop(L, 1);
+        }
+    }
+    lua_pop(L, 1);
+}
+
+/* Check the table at 1 against its contract and read what it declares for C into the
+ * decl_read at 2 (light userdata). A mapping: lib.mapping.validate (the same check, with the
+ * same messages, as every run of the mapping), then its source connector and default_for. A
+ * connector: read_connector_decl. Protected: a metamethod of the script runs under its budget,
+ * and an error (a refused allocation too) is the version's error. [-0, +0, e] */
+static int contract_protected(lua_State *L)
+{
+    struct decl_read *r = lua_touserdata(L, 2);
+    struct decl *d = r->d;
+    luaL_checkstack(L, 8, "checking a script's contract");
+    if (strncmp(r->logical, "scripts/connectors/", 19) == 0)
+        read_connector_decl(L, r);
+    if (!r->is_mapping)
+        return 0;
+    eng_vm_push_base(L);
+    lua_getfield(L, -1, "require");
+    lua_pushliteral(L, "lib.mapping");
+    lua_call(L, 1, 1);
+    lua_getfield(L, -1, "validate");
+    lua_pushvalue(L, 1);
+    lua_pushstring(L, r->logical);
+    lua_call(L, 2, 0);
+    lua_pop(L, 2);
+    if (lua_getfield(L, 1, "source") == LUA_TTABLE) {
+        lua_getfield(L, -1, "connector");
+        decl_copy(L, -1, d->source);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    int t = lua_getfield(L, 1, "default_for");
+    if (t == LUA_TSTRING) {
+        decl_add_default(L, r);
+    } else if (t == LUA_TTABLE) {
+        for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+            decl_add_default(L, r);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (d->ndefault > 0 && r->name == NULL)
+        luaL_error(L,
+                   "%s: field 'default_for': only a mapping directly in the mappings folder "
+                   "is a flow",
+                   r->logical);
+    if (d->ndefault > 0 && !decl_name_ok(r->name, strlen(r->name)))
+        luaL_error(L,
+                   "%s: field 'default_for': a default flow's file name must be 1-%d letters, "
+                   "digits, _ or - (then .lua)",
+                   r->logical, ENG_POLICY_NAME_MAX);
+    return 0;
+}
+
+/* The table on top against its contract (contract_protected); its declarations into *d.
+ * [-0, +0, -] */
+static int check_contract(struct eng_vm *vm, const char *logical, const char *name, struct decl *d,
+                          struct eng_err *err)
+{
+    lua_State *L = eng_vm_state(vm);
+    struct decl_read r = {d, logical, name, strncmp(logical, "mappings/", 9) == 0};
+    memset(d, 0, sizeof *d);
+    if (!lua_checkstack(L, 4))
+        return eng_err_set(err, ENG_ENOMEM, "Lua stack overflow");
+    lua_pushcfunction(L, contract_protected);
+    lua_pushvalue(L, -2);
+    lua_pushlightuserdata(L, &r);
+    int rc = eng_vm_pcall(vm, 2, 0, err);
     if (rc != 0) { /* one line: the contract's message, not the traceback */
         char *tb = strstr(err->msg, "\nstack traceback:");
         if (tb != NULL)
             *tb = '\0';
     }
     return rc;
+}
+
+/* Caller holds mu. A published mapping other than logical that is the default flow of one of
+ * d's entities: sets err naming both files and returns ENG_EEXIST; else 0. */
+static int claims_conflict_locked(struct eng_scripts *reg, const char *logical,
+                                  const struct decl *d, struct eng_err *err)
+{
+    for (size_t i = 0; i < reg->n; i++) {
+        const struct script *o = &reg->items[i];
+        if (o->src == NULL || strcmp(o->logical, logical) == 0)
+            continue;
+        for (int a = 0; a < d->ndefault; a++)
+            for (int b = 0; b < o->decl.ndefault; b++)
+                if (strcmp(d->default_for[a], o->decl.default_for[b]) == 0)
+                    return eng_err_set(err, ENG_EEXIST,
+                                       "%s: default_for '%s': %s is already the default flow of "
+                                       "'%s' (one default flow per entity: remove one of the two "
+                                       "declarations)",
+                                       logical, d->default_for[a], o->logical, d->default_for[a]);
+    }
+    return 0;
+}
+
+/* Caller holds mu. Publish the declarations of every published version to reg->policy. */
+static void policy_publish_locked(struct eng_scripts *reg)
+{
+    size_t nd = 0, nr = 0;
+    for (size_t i = 0; i < reg->n; i++)
+        if (reg->items[i].src != NULL) {
+            nd += (size_t)reg->items[i].decl.ndefault;
+            nr += (size_t)reg->items[i].decl.nroutes;
+        }
+    struct eng_policy_default *defs = nd ? calloc(nd, sizeof *defs) : NULL;
+    struct eng_policy_route_decl *routes = nr ? calloc(nr, sizeof *routes) : NULL;
+    char(*flows)[ENG_POLICY_NAME_MAX + 1] = nd ? calloc(nd, sizeof *flows) : NULL;
+    int rc = (nd && (defs == NULL || flows == NULL)) || (nr && routes == NULL) ? ENG_ENOMEM : 0;
+    size_t id = 0, ir = 0;
+    for (size_t i = 0; rc == 0 && i < reg->n; i++) {
+        const struct script *s = &reg->items[i];
+        if (s->src == NULL)
+            continue;
+        for (int k = 0; k < s->decl.ndefault; k++) {
+            if (mapping_name(s->logical, flows[id], sizeof flows[id]) == NULL)
+                continue;
+            defs[id].entity = s->decl.default_for[k];
+            defs[id].flow = flows[id];
+            defs[id].source = s->decl.source;
+            id++;
+        }
+        for (int k = 0; k < s->decl.nroutes; k++) {
+            routes[ir].source = s->decl.source;
+            routes[ir].resource = s->decl.routes[k][0];
+            routes[ir].entity = s->decl.routes[k][1];
+            ir++;
+        }
+    }
+    if (rc == 0)
+        rc = eng_policy_publish(reg->policy, defs, id, routes, ir);
+    if (rc != 0)
+        eng_logf(ENG_LOG_ERROR, "scripts: out of memory publishing the scripts' declarations; "
+                                "the previous default flows and webhook routes stay");
+    free(defs);
+    free(routes);
+    free(flows);
 }
 
 /* ---------- a mapping's data tests ---------- */
@@ -292,23 +532,10 @@ static void tests_free(struct tests *t)
 {
     for (size_t i = 0; i < t->n; i++)
         free(t->texts[i]);
-    eng_maptest_free_list(t->names, t->n);
+    eng_dirlist_free(t->names, t->n);
     free(t->texts);
     free(t->lens);
     memset(t, 0, sizeof *t);
-}
-
-/* NAME of "mappings/NAME.lua" (a mapping of the top folder) into buf, else NULL. */
-static const char *mapping_name(const char *logical, char *buf, size_t size)
-{
-    if (strncmp(logical, "mappings/", 9) != 0 || strchr(logical + 9, '/') != NULL)
-        return NULL;
-    size_t n = strlen(logical + 9);
-    if (n <= 4 || n - 4 >= size)
-        return NULL;
-    memcpy(buf, logical + 9, n - 4);
-    buf[n - 4] = '\0';
-    return buf;
 }
 
 /* Digest of the names, sizes, times and inodes of NAME's test files: cheap enough for every
@@ -319,7 +546,7 @@ static void tests_stamp(struct eng_scripts *reg, const char *name, char out[65])
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/%s", reg->dirs[1], name);
     size_t n = 0;
-    char **names = eng_maptest_list(dir, ".json", &n);
+    char **names = eng_dirlist(dir, ".json", &n);
     struct eng_buf b;
     eng_buf_init(&b);
     for (size_t i = 0; i < n; i++) {
@@ -334,7 +561,7 @@ static void tests_stamp(struct eng_scripts *reg, const char *name, char out[65])
     if (n > 0 && !b.oom)
         sha_hex(b.data, b.len, out);
     eng_buf_free(&b);
-    eng_maptest_free_list(names, n);
+    eng_dirlist_free(names, n);
 }
 
 /* Read NAME's test files. 0, or ENG_ENOMEM / ENG_EIO (a file vanished: the next scan reads
@@ -344,7 +571,7 @@ static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t
     memset(t, 0, sizeof *t);
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/tests/%s", reg->dirs[1], name);
-    t->names = eng_maptest_list(dir, ".json", &t->n);
+    t->names = eng_dirlist(dir, ".json", &t->n);
     if (t->n == 0)
         return 0;
     t->texts = calloc(t->n, sizeof *t->texts);
@@ -381,12 +608,7 @@ static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t
 static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *name,
                      const struct tests *t, struct eng_err *err)
 {
-    lua_State *L = eng_vm_state(vm);
-    int top = lua_gettop(L);
-    int rc = eng_maptest_boot(vm, err);
-    if (rc != 0)
-        return rc;
-    int mod = lua_gettop(L);
+    int rc = 0;
     struct timespec t0, now;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long long budget = reg->vmopts.budget_ms > 0 ? reg->vmopts.budget_ms : 2000;
@@ -403,12 +625,20 @@ static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *nam
                                  name, name, budget);
             break;
         }
+        /* the driver `tallysync test` runs too (flow/maptest.c), one call per case */
         char *report = NULL;
-        if (eng_maptest_case(vm, mod, name, t->texts[i], t->lens[i], left, &report))
+        int ok = 0;
+        struct eng_err cerr = {0};
+        if (eng_vm_call(vm, "lib.mapping_test", "run_case", left, &cerr, "sS>bs", name, t->texts[i],
+                        t->lens[i], &ok, &report) != 0)
+            ok = 0, report = NULL;
+        else if (ok) {
+            free(report);
             continue;
+        }
         if (failed++ == 0)
             rc = eng_err_set(err, ENG_ESCRIPT, "data test mappings/tests/%s/%s fails: %s", name,
-                             t->names[i], report != NULL ? report : "out of memory");
+                             t->names[i], report != NULL ? report : cerr.msg);
         free(report);
     }
     if (failed > 1) {
@@ -417,14 +647,13 @@ static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *nam
         eng_err_set(err, ENG_ESCRIPT, "%s\n(and %zu more failing case%s)", first, failed - 1,
                     failed == 2 ? "" : "s");
     }
-    lua_settop(L, top);
     return rc;
 }
 
-/* Compile and run the candidate's top level in a scratch VM, then check its exports; a
- * mapping (name != NULL) must then pass its data tests t. */
+/* Compile and run the candidate's top level in a scratch VM, then check its exports and read
+ * its declarations into *d; a mapping (name != NULL) must then pass its data tests t. */
 static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                    const char *name, const struct tests *t, struct eng_err *err)
+                    const char *name, const struct tests *t, struct decl *d, struct eng_err *err)
 {
     struct candidate c = {reg, logical, src, len};
     struct eng_vm_opts opts = reg->vmopts;
@@ -440,11 +669,11 @@ static int validate(struct eng_scripts *reg, const char *logical, const char *sr
     if (rc == 0)
         rc = eng_vm_pcall(vm, 0, 1, err);
     if (rc == 0) {
-        rc = check_exports(eng_vm_state(vm), logical, err);
-        if (rc == 0 && strncmp(logical, "mappings/", 9) == 0)
-            rc = check_mapping(vm, logical, err); /* pops the result */
-        else
-            lua_pop(eng_vm_state(vm), 1);
+        lua_State *L = eng_vm_state(vm);
+        rc = check_exports(L, logical, err);
+        if (rc == 0)
+            rc = check_contract(vm, logical, name, d, err);
+        lua_pop(L, 1);
     }
     /* a mapping that compiles but fails its own data tests is rejected like a syntax error */
     if (rc == 0 && name != NULL && t->n > 0)
@@ -504,7 +733,8 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     s->seen = 1;
     int same = s->size == st->st_size && s->ino == st->st_ino &&
                s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-               strcmp(s->tests_stamp, stamp) == 0;
+               strcmp(s->tests_stamp, stamp) == 0 &&
+               !(s->error != NULL && s->bad_conflict && s->bad_claims != reg->claims);
     pthread_mutex_unlock(&reg->mu);
     if (same)
         return;
@@ -526,7 +756,8 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     int published = s != NULL && s->src != NULL && strcmp(s->sha, sha) == 0;
     int known = s != NULL && ((published && strcmp(s->tests_sha, t.sha) == 0) ||
                               (s->error != NULL && strcmp(s->bad_sha, sha) == 0 &&
-                               strcmp(s->bad_tests_sha, t.sha) == 0));
+                               strcmp(s->bad_tests_sha, t.sha) == 0 &&
+                               (!s->bad_conflict || s->bad_claims == reg->claims)));
     if (s != NULL) {
         s->size = st->st_size, s->ino = st->st_ino, s->mtime = st->st_mtim;
         memcpy(s->tests_stamp, stamp, sizeof s->tests_stamp);
@@ -545,7 +776,9 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     }
 
     struct eng_err err = {0};
-    int rc = validate(reg, logical, src, len, name, &t, &err);
+    struct decl *d = calloc(1, sizeof *d);
+    int rc = d != NULL ? validate(reg, logical, src, len, name, &t, d, &err)
+                       : eng_err_set(&err, ENG_ENOMEM, "out of memory validating %s", logical);
 
     pthread_mutex_lock(&reg->mu);
     s = find_locked(reg, logical);
@@ -553,9 +786,15 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         pthread_mutex_unlock(&reg->mu);
         tests_free(&t);
         free(src);
+        free(d);
         return;
     }
     published = s->src != NULL && strcmp(s->sha, sha) == 0;
+    /* one default flow per entity: a version claiming another published mapping's entity is
+     * rejected (the one published first keeps it) */
+    int conflict = rc == 0 && !published && claims_conflict_locked(reg, logical, d, &err) != 0;
+    if (conflict)
+        rc = err.code;
     if (rc == 0 && published) {
         /* only its tests changed, and the published version passes them: nothing to swap */
         free(s->error);
@@ -568,6 +807,10 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         s->src = src, s->len = len;
         memcpy(s->sha, sha, sizeof s->sha);
         memcpy(s->tests_sha, t.sha, sizeof s->tests_sha);
+        if (s->decl.ndefault > 0 || d->ndefault > 0)
+            reg->claims++;
+        s->decl = *d;
+        policy_publish_locked(reg); /* the declarations go live with the version */
         s->generation = atomic_fetch_add(&reg->generation, 1) + 1;
         now_iso(s->loaded_at, sizeof s->loaded_at);
         (*changed)++;
@@ -577,12 +820,15 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         s->error = strdup(err.msg);
         memcpy(s->bad_sha, sha, sizeof s->bad_sha);
         memcpy(s->bad_tests_sha, t.sha, sizeof s->bad_tests_sha);
+        s->bad_conflict = conflict;
+        s->bad_claims = reg->claims;
         now_iso(s->error_at, sizeof s->error_at);
     }
     recount_errors_locked(reg);
     int had_old = s->src != NULL;
     pthread_mutex_unlock(&reg->mu);
     free(src);
+    free(d);
     tests_free(&t);
 
     if (rc == 0 && !published)
@@ -600,15 +846,18 @@ static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const c
 {
     if (depth > SCRIPTS_MAX_DEPTH)
         return;
-    DIR *d = opendir(dir);
-    if (d == NULL)
+    /* in name order: of two mappings claiming one default, the first published keeps it, the
+     * same one at every start */
+    struct dirent **list = NULL;
+    int nlist = scandir(dir, &list, NULL, alphasort);
+    if (nlist < 0)
         return;
     if (reg->inotify_fd >= 0)
         inotify_add_watch(reg->inotify_fd, dir,
                           IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE |
                               IN_MODIFY | IN_ATTRIB);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
+    for (int i = 0; i < nlist; i++) {
+        const struct dirent *e = list[i];
         if (e->d_name[0] == '.')
             continue; /* ., .., and editors' hidden swap files */
         char path[4096], logical[4096];
@@ -630,7 +879,9 @@ static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const c
             continue;
         scan_file(reg, path, logical, &st, changed);
     }
-    closedir(d);
+    for (int i = 0; i < nlist; i++)
+        free(list[i]);
+    free(list);
 }
 
 int eng_scripts_scan(struct eng_scripts *reg, int *changed)
@@ -652,6 +903,7 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
     /* Drop what disappeared (compacting the table in place). */
     pthread_mutex_lock(&reg->mu);
     size_t kept = 0;
+    int republish = 0;
     for (size_t i = 0; i < reg->n; i++) {
         struct script *s = &reg->items[i];
         if (s->seen) {
@@ -665,12 +917,17 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
         if (s->src != NULL) {
             atomic_fetch_add(&reg->generation, 1);
             count++;
+            republish = 1;
+            if (s->decl.ndefault > 0)
+                reg->claims++;
         }
         free(s->logical);
         free(s->src);
         free(s->error);
     }
     reg->n = kept;
+    if (republish)
+        policy_publish_locked(reg); /* what the removed versions declared goes with them */
     recount_errors_locked(reg);
     pthread_mutex_unlock(&reg->mu);
     pthread_mutex_unlock(&reg->scan_mu);

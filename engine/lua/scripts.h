@@ -7,7 +7,11 @@
  * generation. A version that fails is
  * rejected: the previous one keeps serving and the error is kept for GET /api/scripts.
  * Workers never read the disk: they build their VMs from the published sources
- * (eng_scripts_source) and rebuild when eng_scripts_generation changes.
+ * (eng_scripts_source) and rebuild when eng_scripts_generation changes. What the published
+ * versions declare for C (a mapping's default_for, a connector's webhook_entities) is published
+ * in the same step to the registry's eng_policy (base/policy.h), which C outside the Lua layer
+ * reads without running Lua. Two published mappings may not be the default for one entity: the
+ * later one is rejected, naming both files.
  * Thread-safe: every function may be called from any thread.
  */
 #ifndef ENG_SCRIPTS_H
@@ -18,9 +22,10 @@
 
 #include "base/buf.h"
 #include "base/err.h"
-#include "lua/vm.h"
 
 struct eng_scripts;
+struct eng_vm_opts;
+struct eng_policy;
 
 /* Create a registry over vm->scripts_dir and vm->mappings_dir, validating with VMs built from
  * vmopts (copied; source/source_ud are ignored). Does not scan yet. */
@@ -38,6 +43,10 @@ int eng_scripts_start(struct eng_scripts *reg, struct eng_err *err);
 uint64_t eng_scripts_generation(struct eng_scripts *reg);
 /* Number of files whose latest version was rejected. */
 int eng_scripts_error_count(struct eng_scripts *reg);
+
+/* The policy the published versions declare (default flows, webhook routes). Owned by the
+ * registry: valid until eng_scripts_free; its readers copy (base/policy.h). */
+struct eng_policy *eng_scripts_policy(struct eng_scripts *reg);
 
 /* eng_vm_source_fn over the published sources: ud is the registry; logical is
  * "scripts/lib/x.lua" or "mappings/y.lua". Returns a malloc'd copy or NULL. */

@@ -170,21 +170,11 @@ static struct eng_wh_job *wh_add_job(struct eng_wh_event *ev, const char *entity
 
 /* ---- WooCommerce ---- */
 
-static const char *wh_woo_entity(const char *resource)
+/* Fill the jobs of a WooCommerce event from resource, resource_id and topic; routes (the
+ * connector's webhook_entities) say which entity a resource syncs. */
+static int wh_woo_jobs(struct eng_wh_event *ev, const struct eng_policy_routes *routes)
 {
-    if (strcmp(resource, "order") == 0)
-        return "orders";
-    if (strcmp(resource, "customer") == 0)
-        return "customers";
-    if (strcmp(resource, "product") == 0)
-        return "products";
-    return NULL;
-}
-
-/* Fill the jobs of a WooCommerce event from resource, resource_id and topic. */
-static int wh_woo_jobs(struct eng_wh_event *ev)
-{
-    const char *entity = wh_woo_entity(ev->resource);
+    const char *entity = eng_policy_route_entity(routes, ev->resource);
     if (entity == NULL || ev->resource_id[0] == '\0') {
         ev->status = ENG_WH_IGNORED;
         snprintf(ev->error, sizeof ev->error, "no sync flow for %s webhooks",
@@ -199,7 +189,7 @@ static int wh_woo_jobs(struct eng_wh_event *ev)
 }
 
 int eng_wh_parse_woo(const char *tenant, const struct eng_wh_woo_headers *h, const char *body,
-                     size_t len, struct eng_wh_event *ev)
+                     size_t len, const struct eng_policy_routes *routes, struct eng_wh_event *ev)
 {
     memset(ev, 0, sizeof *ev);
     ev->source = "woocommerce";
@@ -248,7 +238,8 @@ int eng_wh_parse_woo(const char *tenant, const struct eng_wh_woo_headers *h, con
             return wh_reject(ev, "the body is not valid JSON: %s", msg), ENG_EINVAL;
         return wh_reject(ev, "the body is not a JSON %s", "object"), ENG_EINVAL;
     }
-    if (wh_woo_entity(ev->resource) != NULL || strcmp(ev->resource, "coupon") == 0) {
+    if (eng_policy_route_entity(routes, ev->resource) != NULL ||
+        strcmp(ev->resource, "coupon") == 0) {
         int id = eng_wh_json_get(&doc, 0, "id");
         if (eng_wh_json_text(&doc, id, 1, ev->resource_id, sizeof ev->resource_id) != 0 ||
             !wh_id_ok(ev->resource_id, ENG_WH_ID_MAX)) {
@@ -260,7 +251,7 @@ int eng_wh_parse_woo(const char *tenant, const struct eng_wh_woo_headers *h, con
         }
     }
     eng_wh_json_free(&doc);
-    return wh_woo_jobs(ev);
+    return wh_woo_jobs(ev, routes);
 }
 
 /* ---- QuickBooks ---- */
@@ -527,13 +518,13 @@ int eng_wh_parse_qbo(const char *body, size_t len, int64_t now, int64_t window,
     return 0;
 }
 
-int eng_wh_jobs_again(struct eng_wh_event *ev)
+int eng_wh_jobs_again(struct eng_wh_event *ev, const struct eng_policy_routes *routes)
 {
     free(ev->jobs);
     ev->jobs = NULL;
     ev->njobs = 0;
     if (ev->format != NULL && strcmp(ev->format, "woocommerce") == 0)
-        return wh_woo_jobs(ev);
+        return wh_woo_jobs(ev, routes);
     int classic = ev->format != NULL && strcmp(ev->format, "qbo_classic") == 0;
     if (!classic && (ev->format == NULL || strcmp(ev->format, "qbo_cloudevents") != 0))
         return ENG_EINVAL;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "base/err.h"
+#include "base/policy.h"
 
 #define ENG_WH_ID_MAX    64  /* tenant ids, record ids, entity names */
 #define ENG_WH_EVID_MAX  128 /* delivery / event ids */
@@ -83,11 +84,13 @@ struct eng_wh_woo_headers {
     const char *source, *topic, *resource, *event, *delivery_id, *webhook_id; /* may be NULL */
 };
 
-/* A verified WooCommerce delivery for tenant -> one event in *ev (jobs owned by ev). Returns 0
+/* A verified WooCommerce delivery for tenant -> one event in *ev (jobs owned by ev). routes is
+ * the woocommerce connector's webhook_entities as published (eng_policy_webhook_routes, copied
+ * by the caller; NULL = none): a resource it does not list is an IGNORED event. Returns 0
  * (queued or ignored) or ENG_EINVAL when the body or the headers are malformed: ev is then a
  * REJECTED event whose error says what was wrong. */
 int eng_wh_parse_woo(const char *tenant, const struct eng_wh_woo_headers *h, const char *body,
-                     size_t len, struct eng_wh_event *ev);
+                     size_t len, const struct eng_policy_routes *routes, struct eng_wh_event *ev);
 
 /* A verified QuickBooks body (classic {"eventNotifications":[...]} or a CloudEvents array) ->
  * events (*out, *n; free with eng_wh_events_free). Element-level problems become REJECTED
@@ -98,8 +101,9 @@ int eng_wh_parse_qbo(const char *body, size_t len, int64_t now, int64_t window,
                      struct eng_wh_event **out, int *n, struct eng_err *err);
 
 /* Jobs of a stored event again (replay): format and the stored columns/body as written by
- * ingest. 0 with ev->jobs/njobs filled (maybe 0 jobs), or ENG_EINVAL. */
-int eng_wh_jobs_again(struct eng_wh_event *ev);
+ * ingest; a WooCommerce event is routed by routes as eng_wh_parse_woo does. 0 with
+ * ev->jobs/njobs filled (maybe 0 jobs), or ENG_EINVAL. */
+int eng_wh_jobs_again(struct eng_wh_event *ev, const struct eng_policy_routes *routes);
 
 void eng_wh_events_free(struct eng_wh_event *ev, int n);
 

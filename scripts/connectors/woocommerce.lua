@@ -87,6 +87,11 @@ local oauth1 = require "lib.oauth1"
 local M = {
   name = "woocommerce",
   account_field = "store_url", -- webhook deliveries name their store (X-WC-Webhook-Source)
+  -- a delivery's resource (X-WC-Webhook-Resource, else the topic's first part) -> the entity
+  -- whose default flow syncs that record. The engine reads this table when the connector is
+  -- published and routes every delivery by it in C: no Lua runs per delivery. A resource not
+  -- listed (coupon, ...) is kept as an ignored event.
+  webhook_entities = { order = "orders", customer = "customers", product = "products" },
   credentials = {
     { name = "store_url", type = "url", required = true, schemes = { "https", "http" },
       http_note = "store_url uses plain HTTP: the connector signs each request with OAuth 1.0a "

@@ -1,20 +1,24 @@
--- lib/dryrun.lua: the Lua half of `tallysync dry-run`. C reads the files and prints; this
--- parses the input (one document, a JSON array, or NDJSON), runs the mapping on each record
--- and encodes what would be sent, or with --explain where each output field came from.
+-- lib/dryrun.lua: the driver of a dry run (`tallysync dry-run`, POST
+-- /api/mappings/{name}/dry-run). C (flow/dryrun.c) reads the files and prints, and calls these
+-- through eng_vm_call, one call per record so each record has its own budget: prepare, parse,
+-- then map_one or explain_one for i = 1..n, holding the state and the records as references.
+-- This parses the input (one document, a JSON array, or NDJSON), runs the mapping on each
+-- record and encodes what would be sent, or with --explain where each output field came from.
 -- Nothing here writes anywhere.
 local json = require "engine.json"
 local mapping = require "lib.mapping"
 
 local M = {}
 
--- parse(text, source) -> records, format ("single" | "array" | "ndjson"); raises a clear line.
+-- parse(text, source) -> records, format ("single" | "array" | "ndjson"), count; raises a
+-- clear line.
 function M.parse(text, source)
   local doc, err = json.decode(text)
   if doc ~= nil then
     if type(doc) == "table" and json.is_array(doc) then
-      return doc, "array"
+      return doc, "array", rawlen(doc)
     end
-    return { doc }, "single"
+    return { doc }, "single", 1
   end
   -- Not one document: NDJSON when every non-blank line is one.
   local records, n, lines = {}, 0, 0
@@ -34,7 +38,7 @@ function M.parse(text, source)
   end
   if n == 0 then error(("%s: no JSON record in the input"):format(source), 0) end
   if n == 1 then error(("%s: malformed JSON: %s"):format(source, tostring(err)), 0) end
-  return records, "ndjson"
+  return records, "ndjson", n
 end
 
 -- describe(record, i) -> "record 2 (id 727)" for error lines.
@@ -70,8 +74,10 @@ local function encode(value, record, i, pretty)
   return text
 end
 
--- map_one(state, record, i, pretty) -> encoded output; raises "record i (id x): cause".
-function M.map_one(state, record, i, pretty)
+-- map_one(state, records, i, pretty) -> the encoded output of records[i]; raises
+-- "record i (id x): cause".
+function M.map_one(state, records, i, pretty)
+  local record = records[i]
   local out = run(state, record, i)
   return encode(out, record, i, pretty)
 end
@@ -104,9 +110,10 @@ local function why(f)
   return text
 end
 
--- explain_one(state, record, i, as_json, pretty) -> text: for every output field (0-based
--- JSONPath), the rule or the source line that wrote it.
-function M.explain_one(state, record, i, as_json, pretty)
+-- explain_one(state, records, i, as_json, pretty) -> text: for every output field of
+-- records[i] (0-based JSONPath), the rule or the source line that wrote it.
+function M.explain_one(state, records, i, as_json, pretty)
+  local record = records[i]
   local doc, fields = run(state, record, i, { explain = true })
   local who = mapping.describe(state.mapping, record)
   if as_json then

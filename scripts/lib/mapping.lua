@@ -181,6 +181,10 @@ local CONTRACT = {
                        -- several flows read one source entity (Invoice vs SalesReceipt)
   rules = "table", map = "function",
   needs = "table", -- v1 (today's woo mapping): documentation only, superseded by `requires`
+  default_for = "entities", -- "orders" or { "orders", ... }: the source entities this mapping
+                            -- is the default flow of (POST /api/sync/{entity} without a flow,
+                            -- webhooks, sweeps); the script registry publishes it to C and
+                            -- refuses a second mapping claiming the same entity
 }
 
 -- Private facts about each loaded mapping (weak: a reloaded mapping drops its entry).
@@ -222,6 +226,27 @@ function M.validate(m, file)
       for _, kk in ipairs({ "connector", "entity" }) do
         if v[kk] == nil then contract_error(file, "field '%s.%s' is missing", k, kk) end
       end
+    elseif want == "entities" then
+      local list = type(v) == "table" and v or { v }
+      local seen = {}
+      if type(v) ~= "string" and type(v) ~= "table" then
+        contract_error(file, "field 'default_for' must be an entity name or a list of them, got %s",
+          type(v))
+      end
+      local n = 0
+      for kk, e in pairs(list) do
+        n = n + 1
+        if math.type(kk) ~= "integer" or kk < 1 or kk > #list then
+          contract_error(file, "field 'default_for' must be a list of entity names, not a map")
+        end
+        if type(e) ~= "string" or #e > 64 or not e:match("^[%a_][%w_%-]*$") then
+          contract_error(file, "field 'default_for' must name entities (letters, digits, _ and -), " ..
+            "got %s", type(e) == "string" and ("%q"):format(e) or type(e))
+        end
+        if seen[e] then contract_error(file, "field 'default_for' names '%s' twice", e) end
+        seen[e] = true
+      end
+      if n == 0 then contract_error(file, "field 'default_for' is an empty list") end
     elseif type(v) ~= want then
       contract_error(file, "field '%s' must be %s, got %s", k, article(want), type(v))
     end

@@ -772,30 +772,27 @@ M.c_job = guarded(function(p)
     type(p.source) == "string" and p.source or "", ids
 end)
 
--- What a sweep re-reads after downtime: the entities whose changes a webhook would have
--- brought. Each is synced by its default flow when that flow reads the sweep's source.
-local SWEEP_ENTITIES = { "orders", "customers", "products" }
-
 -- c_sweep(payload) -> err, retryable, since | nil, source, the number of entities, their list.
 -- A webhook sweep ({"source", "reason", "since"}) re-reads what changed while the engine was
--- down: each entity's default flow that reads from the sweep's source, incrementally from since.
+-- down: the entities whose changes the source's webhooks would have brought (the connector's
+-- webhook_entities), each by its default flow when that flow reads from the sweep's source
+-- (C asks the published policy), incrementally from since.
 M.c_sweep = guarded(function(p)
-  if type(p) ~= "table" or type(p.source) ~= "string" then
+  if type(p) ~= "table" or type(p.source) ~= "string" or not p.source:match("^[%w_]+$") then
     error("sweep payload has no source", 0)
   end
-  return type(p.since) == "string" and p.since or nil, p.source, #SWEEP_ENTITIES, SWEEP_ENTITIES
+  local ok, conn = pcall(require, "connectors." .. p.source)
+  local entities, seen = {}, {}
+  if ok and type(conn) == "table" and type(conn.webhook_entities) == "table" then
+    for _, e in pairs(conn.webhook_entities) do
+      if type(e) == "string" and not seen[e] then seen[e] = true; entities[#entities + 1] = e end
+    end
+  end
+  table.sort(entities)
+  return type(p.since) == "string" and p.since or nil, p.source, #entities, entities
 end)
 
 -- c_pick(list, i) -> err, retryable, list[i] (C walks a list it holds by reference)
 M.c_pick = guarded(function(list, i) return list[i] end)
-
--- c_flow_reads(flow, source, entity) -> err, retryable, whether flow reads entity from source
--- ("" = any source); err when the flow does not load. A record event or a sweep of one source
--- is never synced by a flow that reads another (a QuickBooks change has no flow that reads it
--- yet): that is this file's decision, not C's.
-M.c_flow_reads = guarded(function(flow, source, entity)
-  local m = load_flow(flow)
-  return (source == "" or m.source.connector == source) and m.source.entity == entity
-end)
 
 return M

@@ -213,19 +213,18 @@ case("job payloads: a webhook's record and a retry's list, as values", function(
   assert(msg:find("no record", 1, true), msg)
 end)
 
-case("sweeps: lib.sync names the entities, and a flow syncs only the source it reads", function()
+case("sweeps: lib.sync names the entities the source's webhooks bring", function()
   local json = require "engine.json"
   local err, _, since, source, n, list = sync.c_sweep(json.decode(
     '{"source": "woocommerce", "reason": "downtime", "since": "2026-01-01T00:00:00Z"}'))
   eq(err, nil, "no error")
   eq(since, "2026-01-01T00:00:00Z", "since")
   eq(source, "woocommerce", "source")
-  eq(n, 3, "three entities")
-  eq(select(3, sync.c_pick(list, 1)), "orders", "orders first")
-  eq(select(3, sync.c_flow_reads("woo_order_to_qbo_invoice", "woocommerce", "orders")), true, "reads woo")
-  eq(select(3, sync.c_flow_reads("woo_order_to_qbo_invoice", "", "orders")), true, "any source")
-  eq(select(3, sync.c_flow_reads("woo_order_to_qbo_invoice", "quickbooks", "orders")), false, "not qbo")
-  assert(sync.c_flow_reads("no_such_flow", "", "orders"), "a flow that does not load is an error")
+  eq(n, 3, "the three entities woocommerce's webhooks bring")
+  eq(select(3, sync.c_pick(list, 1)), "customers", "customers first (sorted: before the orders that name them)")
+  eq(select(3, sync.c_pick(list, 3)), "products", "products")
+  local _, _, _, _, none = sync.c_sweep(json.decode('{"source": "quickbooks"}'))
+  eq(none, 0, "a source whose connector declares no webhook entities sweeps nothing")
   assert(sync.c_sweep(json.decode('{"reason": "x"}')):find("no source", 1, true), "no source")
 end)
 

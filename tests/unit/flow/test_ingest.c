@@ -13,6 +13,7 @@
 #include "adapt/store.h"
 #include "check.h"
 #include "flow/ingest.h"
+#include "base/policy.h"
 #include "webhook/webhook.h"
 
 static char dbpath[128];
@@ -158,7 +159,8 @@ static struct eng_ingest_item woo(struct eng_ingest *ing, const char *tenant, co
                                    .delivery_id = delivery};
     struct eng_wh_event ev;
     struct eng_ingest_item it = {.kind = ENG_INGEST_EVENTS};
-    if (eng_wh_parse_woo(tenant, &h, body, strlen(body), &ev) != 0) {
+    static const struct eng_policy_routes routes = {1, {{"order", "orders"}}};
+    if (eng_wh_parse_woo(tenant, &h, body, strlen(body), &routes, &ev) != 0) {
         it.rc = -12345;
         return it;
     }

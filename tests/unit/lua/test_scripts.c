@@ -3,6 +3,9 @@
  * version that does not compile or has the wrong exports is rejected while the old one keeps
  * serving, a mapping that fails its data tests is rejected the same way (and a test edit
  * revalidates it), deletions unpublish, and the watcher picks up an edit within a second.
+ * What a published version declares for C (a mapping's default_for) is published with it to the
+ * registry's policy, as is a connector's webhook_entities; a second mapping claiming an entity
+ * is rejected naming both files.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,8 +15,10 @@
 
 #include <lua.h>
 
+#include "base/policy.h"
 #include "check.h"
 #include "lua/scripts.h"
+#include "lua/vm.h"
 
 static char root[256], sdir[300], mdir[300];
 
@@ -273,6 +278,157 @@ static void test_connector_exports_checked(void)
     cleanup(reg);
 }
 
+/* The default flow of entity the registry publishes, "" when none. */
+static const char *default_of(struct eng_scripts *reg, const char *source, const char *entity)
+{
+    static char flow[ENG_POLICY_NAME_MAX + 1];
+    if (eng_policy_default_flow(eng_scripts_policy(reg), source, entity, flow, sizeof flow) != 0)
+        flow[0] = '\0';
+    return flow;
+}
+
+#define MAP_DEFAULT(entity)                                                                        \
+    "return { default_for = " entity ", source = { connector = 'woocommerce', entity = 'orders' "  \
+    "}, map = function(r) return { v = 1 } end }\n"
+
+static void test_default_flows_declared(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    int changed = 0;
+    write_file(mdir, "a.lua", MAP_DEFAULT("'orders'"));
+    write_file(mdir, "b.lua", MAP_DEFAULT("{ 'orders', 'customers' }"));
+    write_file(mdir, "c.lua", MAP_DEFAULT("{ 'products', 'refunds' }"));
+    eng_scripts_scan(reg, &changed);
+    CHECK_STR(default_of(reg, NULL, "orders"), "a");
+    CHECK_STR(default_of(reg, "woocommerce", "orders"), "a");
+    CHECK_STR(default_of(reg, "quickbooks", "orders"), ""); /* it reads another connector */
+    CHECK_STR(default_of(reg, NULL, "products"), "c");
+    CHECK_STR(default_of(reg, NULL, "refunds"), "c");
+    /* b claims orders too: rejected, naming both files; none of its claims is published */
+    CHECK_STR(default_of(reg, NULL, "customers"), "");
+    CHECK_INT(eng_scripts_error_count(reg), 1);
+    char *st = status(reg);
+    CHECK(contains(st, "mappings/b.lua: default_for 'orders': mappings/a.lua is already the "
+                       "default flow of 'orders'"));
+    free(st);
+    char known[200];
+    eng_policy_default_entities(eng_scripts_policy(reg), known, sizeof known);
+    CHECK_STR(known, "orders, products, refunds");
+    char small[1]; /* "a" and its NUL do not fit */
+    CHECK_INT(eng_policy_default_flow(eng_scripts_policy(reg), NULL, "orders", small, sizeof small),
+              ENG_EINVAL);
+
+    /* a leaves the field: b is tried again and takes orders and customers */
+    write_file(mdir, "a.lua", MAP_DEFAULT("'a_only'"));
+    eng_scripts_scan(reg, &changed);
+    eng_scripts_scan(reg, &changed);
+    CHECK_STR(default_of(reg, NULL, "orders"), "b");
+    CHECK_STR(default_of(reg, NULL, "customers"), "b");
+    CHECK_STR(default_of(reg, NULL, "a_only"), "a");
+    CHECK_INT(eng_scripts_error_count(reg), 0);
+
+    /* a rejected version keeps the published declarations; deletion takes them away */
+    write_file(mdir, "c.lua", MAP_DEFAULT("{ 'products', 7 }"));
+    eng_scripts_scan(reg, &changed);
+    st = status(reg);
+    CHECK(contains(st, "mappings/c.lua: field 'default_for' must name entities"));
+    free(st);
+    CHECK_STR(default_of(reg, NULL, "products"), "c");
+    char path[512];
+    snprintf(path, sizeof path, "%s/c.lua", mdir);
+    unlink(path);
+    eng_scripts_scan(reg, &changed);
+    CHECK_STR(default_of(reg, NULL, "products"), "");
+    CHECK_STR(default_of(reg, NULL, "orders"), "b");
+    cleanup(reg);
+}
+
+/* A connector's webhook_entities are published as its webhook routes; on_webhook is refused. */
+static void test_connector_webhook_routes(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    char cdir[400];
+    snprintf(cdir, sizeof cdir, "%s/connectors", sdir);
+    mkdir(cdir, 0755);
+    write_file(cdir, "shop.lua",
+               "return { name = 'shop', webhook_entities = { order = 'orders', item = 'products' "
+               "} }\n");
+    write_file(cdir, "hooky.lua", "return { name = 'hooky', on_webhook = function() end }\n");
+    write_file(cdir, "bad.lua", "return { name = 'bad', webhook_entities = { order = 7 } }\n");
+    /* a metamethod that raises while the contract is read is that version's error (it ran
+     * unprotected before: the engine aborted) */
+    write_file(cdir, "meta.lua",
+               "return setmetatable({ name = 'meta' }, { __index = function(_, k) error('no ' .. "
+               "k, 0) end })\n");
+    eng_scripts_scan(reg, NULL);
+    struct eng_policy_routes r;
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "shop", &r);
+    CHECK_INT(r.n, 2);
+    CHECK_STR(eng_policy_route_entity(&r, "order"), "orders");
+    CHECK_STR(eng_policy_route_entity(&r, "item"), "products");
+    CHECK(eng_policy_route_entity(&r, "coupon") == NULL);
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "bad", &r);
+    CHECK_INT(r.n, 0);
+    char *st = status(reg);
+    CHECK(contains(st, "scripts/connectors/hooky.lua: field 'on_webhook' is not part of the "
+                       "connector contract"));
+    CHECK(contains(st, "scripts/connectors/bad.lua: field 'webhook_entities' must map resource "
+                       "names to entity names"));
+    CHECK(contains(st, "\"path\":\"scripts/connectors/meta.lua\",\"kind\":\"connector\","
+                       "\"active\":false,\"error\":\"no test"));
+    free(st);
+
+    /* a new version's table replaces the old one; deletion removes it */
+    write_file(cdir, "shop.lua",
+               "return { name = 'shop', webhook_entities = { order = 'sales' } }\n");
+    eng_scripts_scan(reg, NULL);
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "shop", &r);
+    CHECK_INT(r.n, 1);
+    CHECK_STR(eng_policy_route_entity(&r, "order"), "sales");
+    char path[512];
+    snprintf(path, sizeof path, "%s/shop.lua", cdir);
+    unlink(path);
+    eng_scripts_scan(reg, NULL);
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "shop", &r);
+    CHECK_INT(r.n, 0);
+    cleanup(reg);
+}
+
+/* The shipped mappings declare today's defaults: what POST /api/sync/{entity} runs. */
+static void test_shipped_default_flows(void)
+{
+    const char *src = getenv("ENG_SOURCE_DIR") ? getenv("ENG_SOURCE_DIR") : ".";
+    char s[600], m[600];
+    snprintf(s, sizeof s, "%s/scripts", src);
+    snprintf(m, sizeof m, "%s/mappings", src);
+    struct eng_vm_opts o = {0};
+    o.scripts_dir = s;
+    o.mappings_dir = m;
+    struct eng_err err = {0};
+    struct eng_scripts *reg = eng_scripts_new(&o, &err);
+    REQUIRE(reg != NULL);
+    eng_scripts_scan(reg, NULL);
+    CHECK_INT(eng_scripts_error_count(reg), 0);
+    CHECK_STR(default_of(reg, "woocommerce", "orders"), "woo_order_to_qbo_invoice");
+    CHECK_STR(default_of(reg, "woocommerce", "customers"), "woo_customer_to_qbo_customer");
+    CHECK_STR(default_of(reg, "woocommerce", "products"), "woo_product_to_qbo_item");
+    CHECK_STR(default_of(reg, "woocommerce", "refunds"), "woo_refund_to_qbo_refund_receipt");
+    CHECK_STR(default_of(reg, "quickbooks", "Invoice"), "");
+    char known[200];
+    eng_policy_default_entities(eng_scripts_policy(reg), known, sizeof known);
+    CHECK_STR(known, "customers, orders, products, refunds");
+    /* and the woocommerce connector today's webhook routing */
+    struct eng_policy_routes r;
+    eng_policy_webhook_routes(eng_scripts_policy(reg), "woocommerce", &r);
+    CHECK_INT(r.n, 3);
+    CHECK_STR(eng_policy_route_entity(&r, "order"), "orders");
+    CHECK_STR(eng_policy_route_entity(&r, "customer"), "customers");
+    CHECK_STR(eng_policy_route_entity(&r, "product"), "products");
+    eng_scripts_free(reg);
+}
+
 static long long now_ms(void)
 {
     struct timespec ts;
@@ -309,4 +465,6 @@ static void test_watcher_reloads_within_a_second(void)
 
 CHECK_MAIN(CHECK_CASE(test_publish_reject_swap_delete),
            CHECK_CASE(test_data_tests_gate_publication), CHECK_CASE(test_connector_exports_checked),
-           CHECK_CASE(test_watcher_reloads_within_a_second))
+           CHECK_CASE(test_watcher_reloads_within_a_second),
+           CHECK_CASE(test_default_flows_declared), CHECK_CASE(test_connector_webhook_routes),
+           CHECK_CASE(test_shipped_default_flows))

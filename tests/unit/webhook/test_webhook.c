@@ -282,7 +282,7 @@ static void test_parse_qbo_fixtures(void)
     again.format = "qbo_classic";
     again.body = ev[0].body;
     again.body_len = ev[0].body_len;
-    CHECK(eng_wh_jobs_again(&again) == 0);
+    CHECK(eng_wh_jobs_again(&again, NULL) == 0);
     CHECK_INT(again.njobs, 2);
     free(again.jobs);
     struct eng_buf p;
@@ -335,6 +335,10 @@ static void test_parse_qbo_fixtures(void)
     eng_wh_events_free(ev, n);
 }
 
+/* The woocommerce connector's webhook_entities, as the registry publishes them. */
+static const struct eng_policy_routes woo_routes = {
+    3, {{"order", "orders"}, {"customer", "customers"}, {"product", "products"}}};
+
 static void test_parse_woo(void)
 {
     size_t len;
@@ -346,7 +350,7 @@ static void test_parse_woo(void)
                                    .event = "updated",
                                    .delivery_id = "abc123"};
     struct eng_wh_event ev;
-    CHECK(eng_wh_parse_woo("default", &h, body, len, &ev) == 0);
+    CHECK(eng_wh_parse_woo("default", &h, body, len, &woo_routes, &ev) == 0);
     CHECK_INT(ev.status, ENG_WH_QUEUED);
     CHECK_STR(ev.resource_id, "727");
     CHECK_INT(ev.njobs, 1);
@@ -363,36 +367,69 @@ static void test_parse_woo(void)
 
     h.topic = "order.deleted";
     h.event = "deleted";
-    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &ev) == 0);
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &woo_routes, &ev) == 0);
     CHECK_STR(ev.jobs[0].op, "deleted");
     free(ev.jobs);
-    CHECK(eng_wh_parse_woo("t", &h, "[1]", 3, &ev) == ENG_EINVAL);
+    CHECK(eng_wh_parse_woo("t", &h, "[1]", 3, &woo_routes, &ev) == ENG_EINVAL);
     CHECK_INT(ev.status, ENG_WH_REJECTED);
-    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":{}}", 9, &ev) == ENG_EINVAL);
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":{}}", 9, &woo_routes, &ev) == ENG_EINVAL);
     /* the event part of a topic is kept whole however long the topic may be (it was cut to 32
      * bytes, the size that broke the Release build's format-truncation check) */
     static const char long_topic[] =
         "order.a123456789b123456789c123456789d123456789e123456789f123456789g123456789h123456789";
     h.topic = long_topic;
     h.event = NULL;
-    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &ev) == 0);
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &woo_routes, &ev) == 0);
     REQUIRE(ev.njobs == 1);
     CHECK_STR(ev.jobs[0].op, long_topic + 6);
     free(ev.jobs);
     h.topic = "coupon.created";
     h.resource = "coupon";
-    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &ev) == 0);
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &woo_routes, &ev) == 0);
     CHECK_INT(ev.status, ENG_WH_IGNORED);
     CHECK_INT(ev.njobs, 0);
     h.topic = NULL;
-    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &ev) == ENG_EINVAL);
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &woo_routes, &ev) == ENG_EINVAL);
     CHECK(strstr(ev.error, "X-WC-Webhook-Topic") != NULL);
     h.topic = "order.updated";
     h.delivery_id = "has space";
-    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &ev) == ENG_EINVAL);
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &woo_routes, &ev) == ENG_EINVAL);
+}
+
+/* The routing is the table the caller hands in (the connector's declaration), nothing in C. */
+static void test_woo_routing_is_declared(void)
+{
+    struct eng_wh_woo_headers h = {.topic = "order.updated", .resource = "order"};
+    struct eng_wh_event ev;
+    struct eng_policy_routes mine = {2, {{"order", "sales"}, {"coupon", "coupons"}}};
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, &mine, &ev) == 0);
+    CHECK_INT(ev.status, ENG_WH_QUEUED);
+    CHECK_STR(ev.jobs[0].entity, "sales");
+    free(ev.jobs);
+    h.topic = "coupon.created";
+    h.resource = "coupon";
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":9}", 8, &mine, &ev) == 0);
+    CHECK_INT(ev.status, ENG_WH_QUEUED);
+    CHECK_STR(ev.jobs[0].entity, "coupons");
+    CHECK_STR(ev.jobs[0].id, "9");
+    free(ev.jobs);
+    /* no table (no connector published): verified, kept, nothing to sync */
+    h.topic = "order.updated";
+    h.resource = "order";
+    CHECK(eng_wh_parse_woo("t", &h, "{\"id\":5}", 8, NULL, &ev) == 0);
+    CHECK_INT(ev.status, ENG_WH_IGNORED);
+    CHECK_INT(ev.njobs, 0);
+    /* a replay routes by the table it is given */
+    ev.format = "woocommerce";
+    snprintf(ev.resource_id, sizeof ev.resource_id, "5");
+    CHECK(eng_wh_jobs_again(&ev, &mine) == 0);
+    CHECK_INT(ev.njobs, 1);
+    CHECK_STR(ev.jobs[0].entity, "sales");
+    free(ev.jobs);
 }
 
 CHECK_MAIN(CHECK_CASE(test_woo_vectors), CHECK_CASE(test_qbo_vectors),
            CHECK_CASE(test_signature_header_forms), CHECK_CASE(test_small_checks),
            CHECK_CASE(test_json), CHECK_CASE(test_deep_json), CHECK_CASE(test_time),
-           CHECK_CASE(test_parse_qbo_fixtures), CHECK_CASE(test_parse_woo))
+           CHECK_CASE(test_parse_qbo_fixtures), CHECK_CASE(test_parse_woo),
+           CHECK_CASE(test_woo_routing_is_declared))
