@@ -100,14 +100,14 @@ static void test_enqueue_dedupe_and_lanes(void)
     CHECK_STR(job.kind, "record");
     CHECK_INT(job.attempts, 1);
     CHECK_STR(job.payload, "{}");
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     CHECK_INT(eng_queue_claim(st, "w1", 30000, &job, &err), 1);
     CHECK(job.id != run); /* t2's record job is in the record lane too */
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     CHECK_INT(eng_queue_claim(st, "w1", 30000, &job, &err), 1);
     CHECK_INT(job.id, run);
     CHECK(eng_queue_complete(st, job.id, "w1", &err) == 0);
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     CHECK_INT(eng_queue_claim(st, "w1", 30000, &job, &err), 0);
 
     /* once done, the key is free again */
@@ -131,15 +131,15 @@ static void test_claim_min_keeps_a_lane(void)
     int64_t rec = add(st, "record", ENG_QUEUE_LANE_RECORD, NULL);
     CHECK_INT(eng_queue_claim_min(st, "w", 60000, ENG_QUEUE_LANE_BULK + 1, &job, &err), 1);
     CHECK_INT(job.id, rec);
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     CHECK_INT(eng_queue_claim(st, "w", 60000, &job, &err), 1);
     CHECK_INT(job.id, run);
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     /* claiming a given job: only while it is pending */
     int64_t other = add(st, "run", 0, NULL);
     CHECK_INT(eng_queue_claim_id(st, other, "cli", 60000, &job, &err), 1);
     CHECK_INT(job.id, other);
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     CHECK_INT(eng_queue_claim_id(st, other, "w2", 60000, &job, &err), 0);
     eng_store_close(st);
 }
@@ -168,8 +168,8 @@ static void test_lease_expiry_and_holder_checks(void)
     CHECK_INT(eng_queue_complete(st, id, "w2", &err), 0);
     CHECK_STR(q_int(st, "SELECT status = 'done' FROM sync_queue WHERE id = ?", id) ? "done" : "?",
               "done");
-    eng_job_clear(&a);
-    eng_job_clear(&b);
+    eng_queue_job_clear(&a);
+    eng_queue_job_clear(&b);
     eng_store_close(st);
 }
 
@@ -195,7 +195,7 @@ static void test_backoff_then_dead(void)
         int dead = -1;
         CHECK_INT(eng_queue_fail(st, id, "w", "HTTP 503", 1, &dead, &err), 0);
         CHECK_INT(dead, attempt == 3);
-        eng_job_clear(&job);
+        eng_queue_job_clear(&job);
         /* backing off: not claimable now, due at least a second later */
         CHECK_INT(eng_queue_claim(st, "w", 60000, &job, &err), 0);
         if (attempt < 3) {
@@ -222,12 +222,12 @@ static void test_backoff_then_dead(void)
     int dead = 0;
     CHECK_INT(eng_queue_fail(st, id, "w", "400 bad", 0, &dead, &err), 0);
     CHECK_INT(dead, 1);
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     /* a job whose lease expires on its last attempt is dead, not retaken forever */
     struct eng_job_new k = {.tenant = "t1", .kind = "run", .max_attempts = 1};
     REQUIRE(eng_queue_enqueue(st, &k, &id, NULL, &err) == 0);
     REQUIRE(eng_queue_claim(st, "gone", 0, &job, &err) == 1);
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     CHECK_INT(eng_queue_claim(st, "w", 60000, &job, &err), 0);
     CHECK_INT(q_int(st, "SELECT status = 'dead' FROM sync_queue WHERE id = ?", id), 1);
     eng_store_close(st);
@@ -241,14 +241,14 @@ static void test_recover_and_release(void)
     int64_t id = add(st, "run", 0, NULL);
     struct eng_job job;
     REQUIRE(eng_queue_claim(st, "crashed", 3600000, &job, &err) == 1);
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     int n = -1;
     CHECK_INT(eng_queue_recover(st, &n, &err), 0);
     CHECK_INT(n, 1);
     REQUIRE(eng_queue_claim(st, "w", 60000, &job, &err) == 1);
     CHECK_INT(job.id, id);
     CHECK_INT(job.attempts, 1); /* the interrupted attempt is not counted */
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     CHECK_INT(eng_queue_release(st, id, "w", 3600000, &err), 0);
     CHECK_INT(eng_queue_claim(st, "w", 60000, &job, &err), 0); /* released for later */
     CHECK_INT(q_int(st, "SELECT attempts FROM sync_queue WHERE id = ?", id), 0);
@@ -287,7 +287,7 @@ static void claim_all(struct claimer *c)
         c->n++;
         if (eng_queue_complete(st, job.id, c->owner, &err) != 0)
             c->errors++;
-        eng_job_clear(&job);
+        eng_queue_job_clear(&job);
     }
     eng_store_close(st);
 }
