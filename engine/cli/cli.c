@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-
 #include "lua/connctx.h"
 #include "adapt/crypto.h"
 #include "adapt/httpc.h"
@@ -100,7 +97,7 @@ int eng_cli_version(int argc, char **argv)
     eng_crypto_lib_version(mbed, sizeof mbed);
     eng_httpd_lib_version(mhd, sizeof mhd);
     printf("tallysync %s\n  %s\n  %s\n  %s\n  %s\n  %s\n", ENG_VERSION, eng_store_lib_version(),
-           curl, mbed, mhd, LUA_RELEASE);
+           curl, mbed, mhd, eng_vm_lua_release());
     return 0;
 }
 
@@ -148,22 +145,6 @@ int eng_cli_migrate(int argc, char **argv)
     return rc;
 }
 
-/* `run --ctx PLATFORM [--tenant ID]`: push the tenant's connector context (connctx.h) as the
- * chunk's first argument. *keys and *st are owned by the caller (freed after the VM). */
-static int run_push_ctx(struct eng_vm *vm, const struct eng_config *cfg, const char *platform,
-                        const char *tenant, struct eng_keyring **keys, struct eng_store **st,
-                        struct eng_err *err)
-{
-    int rc = eng_keyring_from_env(keys, err);
-    if (rc == 0)
-        rc = eng_store_open(cfg->database_url, st, err);
-    if (rc == 0) {
-        struct eng_connctx_opts o = {.cfg = cfg, .keys = *keys, .st = *st};
-        rc = eng_connctx_push(vm, &o, tenant, platform, err);
-    }
-    return rc;
-}
-
 int eng_cli_run(int argc, char **argv)
 {
     const char *ctx_platform = NULL, *ctx_tenant = "default";
@@ -203,25 +184,24 @@ int eng_cli_run(int argc, char **argv)
     struct eng_keyring *keys = NULL;
     struct eng_store *st = NULL;
     struct eng_vm *vm = eng_vm_new(&opts, &err);
-    int status = 1;
-    if (vm == NULL || eng_vm_loadfile(vm, argv[1], &err) != 0) {
+    int status = 1, ctx_failed = 0;
+    struct eng_connctx_opts ctx = {.cfg = &cfg};
+    if (vm == NULL) {
         fprintf(stderr, "tallysync run: %s\n", err.msg);
+    } else if (ctx_platform != NULL && (eng_keyring_from_env(&keys, &err) != 0 ||
+                                        eng_store_open(cfg.database_url, &st, &err) != 0)) {
+        fprintf(stderr, "tallysync run: --ctx %s: %s\n", ctx_platform, err.msg);
     } else {
-        lua_State *L = eng_vm_state(vm);
-        int nargs = argc - 2 + (ctx_platform != NULL);
-        if (!lua_checkstack(L, nargs + 16)) {
-            fprintf(stderr, "tallysync run: too many arguments\n");
-        } else if (ctx_platform != NULL &&
-                   run_push_ctx(vm, &cfg, ctx_platform, ctx_tenant, &keys, &st, &err) != 0) {
+        /* the context's functions use keys and st while the script runs: freed after the VM */
+        ctx.keys = keys;
+        ctx.st = st;
+        if (eng_vm_run_file(vm, argv[1], ctx_platform != NULL ? &ctx : NULL, ctx_tenant,
+                            ctx_platform, argc - 2, argv + 2, &ctx_failed, &err) == 0)
+            status = 0;
+        else if (ctx_failed)
             fprintf(stderr, "tallysync run: --ctx %s: %s\n", ctx_platform, err.msg);
-        } else {
-            for (int i = 2; i < argc; i++)
-                lua_pushstring(L, argv[i]);
-            if (eng_vm_pcall(vm, nargs, 0, &err) != 0)
-                fprintf(stderr, "tallysync run: %s\n", err.msg);
-            else
-                status = 0;
-        }
+        else
+            fprintf(stderr, "tallysync run: %s\n", err.msg);
     }
     fflush(stdout);
     eng_vm_free(vm);

@@ -37,8 +37,8 @@ struct call {
     int nargs, nres;
     char *copies[CALL_MAX_SLOTS]; /* malloc'd results, freed unless the call succeeds */
     size_t copy_len[CALL_MAX_SLOTS];
-    int refs[CALL_MAX_SLOTS];     /* refs taken, released unless the call succeeds */
-    struct eng_err inner;         /* an argument's own error (connector context) */
+    int refs[CALL_MAX_SLOTS]; /* refs taken, released unless the call succeeds */
+    struct eng_err inner;     /* an argument's own error (connector context) */
     int inner_rc;
 };
 
@@ -54,7 +54,8 @@ static int call_read_sig(struct call *c, const char *sig, va_list ap, struct eng
         struct call_slot *sl;
         if (!in_results) {
             if (c->nargs == CALL_MAX_SLOTS)
-                return eng_err_set(err, ENG_EINVAL, "eng_vm_call: too many arguments in \"%s\"", sig);
+                return eng_err_set(err, ENG_EINVAL, "eng_vm_call: too many arguments in \"%s\"",
+                                   sig);
             sl = &c->args[c->nargs++];
         } else {
             if (c->nres == CALL_MAX_SLOTS)
@@ -348,8 +349,10 @@ static int run_file_protected(lua_State *L)
 
 int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connctx_opts *ctx,
                     const char *tenant, const char *platform, int argc, char **argv,
-                    struct eng_err *err)
+                    int *ctx_failed, struct eng_err *err)
 {
+    if (ctx_failed != NULL)
+        *ctx_failed = 0;
     lua_State *L = eng_vm_state(vm);
     if (!lua_checkstack(L, 4))
         return eng_err_set(err, ENG_ENOMEM, "Lua stack overflow");
@@ -365,6 +368,19 @@ int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connct
         if (err != NULL)
             *err = rf.inner;
         rc = rf.inner_rc;
+        if (ctx_failed != NULL)
+            *ctx_failed = 1;
     }
     return rc;
+}
+
+void eng_vm_collect(struct eng_vm *vm)
+{
+    if (vm != NULL)
+        lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
+}
+
+const char *eng_vm_lua_release(void)
+{
+    return LUA_RELEASE;
 }
