@@ -972,7 +972,7 @@ static int migrate_one(struct eng_store *st, const char *dir, const struct migra
         return found;
     }
     /* Take the write lock, then look again: another process may have won the race. */
-    rc = eng_store_exec(st, "BEGIN IMMEDIATE", err);
+    rc = eng_store_exec(st, ENG_STORE_BEGIN_WRITE, err);
     if (rc != 0) {
         free(sql);
         return rc;
@@ -1055,7 +1055,7 @@ int eng_store_migrate(struct eng_store *st, const char *schema_dir, int *applied
                         " name TEXT NOT NULL,"
                         " checksum TEXT NOT NULL,"
                         " applied_at TEXT NOT NULL"
-                        "  DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+                        "  DEFAULT (" ENG_STORE_NOW "))",
                         err);
     if (rc == 0)
         rc = max_applied(st, &top, err);

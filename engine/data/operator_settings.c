@@ -89,18 +89,20 @@ int eng_operator_set(struct eng_store *st, const char *name, const char *value, 
     if (rc != 0)
         return rc;
     struct eng_store_stmt *s = NULL;
+    /* clang-format off */
     rc = eng_store_prepare(st,
-                           "INSERT INTO operator_settings (name, value, updated_by) VALUES (?1, "
-                           "?2, ?3) ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-                           "updated_by = excluded.updated_by, updated_at = "
-                           "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                           "INSERT INTO operator_settings (name, value, updated_by)"
+                           " VALUES (?1, ?2, ?3)" ENG_STORE_UPSERT("name")
+                           " value = excluded.value, updated_by = excluded.updated_by,"
+                           " updated_at = " ENG_STORE_NOW,
                            -1, ENG_STORE_TRUSTED, &s, err);
+    /* clang-format on */
     if (rc == 0)
-        rc = eng_store_bind_text(s, 1, name, strlen(name));
+        rc = eng_store_bind_str(s, 1, name);
     if (rc == 0)
-        rc = eng_store_bind_text(s, 2, v, strlen(v));
+        rc = eng_store_bind_str(s, 2, v);
     if (rc == 0)
-        rc = eng_store_bind_text(s, 3, by, strlen(by));
+        rc = eng_store_bind_str(s, 3, by);
     if (rc == 0)
         rc = eng_store_step(s, err);
     eng_store_finalize(s);
