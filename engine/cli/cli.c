@@ -49,7 +49,8 @@ int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet)
     int applied = 0;
     if (eng_store_open(cfg->database_url, &st, &err) != 0 ||
         eng_store_migrate(st, cfg->schema_dir, &applied, &err) != 0 ||
-        eng_operator_apply(st, cfg, &err) != 0) { /* every entry point: the same settings */
+        eng_operator_settings_apply(st, cfg, &err) !=
+            0) { /* every entry point: the same settings */
         fprintf(stderr, "tallysync %s: database: %s\n", cmd, err.msg);
         eng_store_close(st);
         return 1;

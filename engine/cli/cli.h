@@ -18,12 +18,12 @@ int eng_cli_version(int argc, char **argv);
 int eng_cli_keygen(int argc, char **argv);
 int eng_cli_migrate(int argc, char **argv);
 int eng_cli_run(int argc, char **argv);
-int eng_cli_dry_run(int argc, char **argv);    /* dryrun.c */
-int eng_cli_serve(int argc, char **argv);      /* serve.c */
-int eng_cli_test(int argc, char **argv);       /* maptest.c */
-int eng_cli_rotate_key(int argc, char **argv); /* cli_keys.c */
-int eng_cli_token(int argc, char **argv);      /* cli_token.c */
-int eng_cli_sync(int argc, char **argv);       /* cli_sync.c */
+int eng_cli_dry_run(int argc, char **argv);     /* dryrun.c */
+int eng_cli_serve(int argc, char **argv);       /* serve.c */
+int eng_cli_test(int argc, char **argv);        /* maptest.c */
+int eng_cli_keys_rotate(int argc, char **argv); /* cli_keys.c */
+int eng_cli_token(int argc, char **argv);       /* cli_token.c */
+int eng_cli_sync(int argc, char **argv);        /* cli_sync.c */
 
 /* Shared start-up: load the configuration (exit status 1 with a clear line on failure). */
 int eng_cli_config(struct eng_config *cfg, const char *cmd);

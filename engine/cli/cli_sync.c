@@ -91,7 +91,7 @@ static int show(struct eng_store *st, struct progress *p, char *last, size_t las
     }
     eng_store_finalize(s);
     if (!p->tty)
-        eng_cli_sync_print_changes(st, p->id, &p->last, 0, stdout);
+        eng_cli_sync_show_changes(st, p->id, &p->last, 0, stdout);
     return over;
 }
 
@@ -293,7 +293,7 @@ int eng_cli_sync(int argc, char **argv)
         pthread_join(th, NULL);
     }
     if (p.tty) { /* the changes, now that the bar is gone (the first 100) */
-        long shown = eng_cli_sync_print_changes(st, id, &p.last, 100, stdout);
+        long shown = eng_cli_sync_show_changes(st, id, &p.last, 100, stdout);
         if (shown == 100)
             printf("... more changes: GET /api/sync/status/%s/records\n", id);
     }
@@ -322,7 +322,7 @@ int eng_cli_sync(int argc, char **argv)
         }
         eng_store_finalize(s);
     }
-    eng_cli_sync_print_failures(st, id, 50, stdout);
+    eng_cli_sync_show_failures(st, id, 50, stdout);
     eng_vm_free(vm);
     eng_keyring_free(keys);
     eng_store_close(st);

@@ -196,8 +196,8 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK(cfg.webhook_public_url == NULL);
         CHECK(cfg.webhook_check_interval_s == 3600);
         CHECK_INT(cfg.sync_dispatch, 1);
-        for (size_t i = 0; i < eng_operator_ndefs; i++) {
-            const struct eng_operator_def *d = &eng_operator_defs[i];
+        for (size_t i = 0; i < eng_operator_settings_ndefs; i++) {
+            const struct eng_operator_def *d = &eng_operator_settings_defs[i];
             const char *got = *(char *const *)(const void *)((const char *)&cfg + d->cfg_off);
             if (d->def == NULL)
                 CHECK(got == NULL);
