@@ -376,3 +376,59 @@ int64_t eng_queue_pending_of_run(struct eng_store *st, const char *run_id)
     eng_store_finalize(s);
     return id;
 }
+
+int eng_queue_sweep_merge(struct eng_store *st, const char *tenant, const char *source,
+                          const char *reason, const char *since, int64_t *id, char *since_out,
+                          size_t size, struct eng_err *err)
+{
+    *id = 0;
+    /* clang-format off */
+    static const char sql[] =
+        "INSERT INTO sync_queue (tenant_id, kind, payload, priority, dedupe_key) VALUES (?1,"
+        " 'sweep', json_object('source', ?2, 'reason', ?3, 'since', ?4), 5, 'sweep:' || ?2)"
+        " ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL"
+        " AND status IN ('pending', 'running') DO UPDATE SET payload = json_set(sync_queue.payload,"
+        " '$.since', CASE WHEN json_extract(sync_queue.payload, '$.since') IS NULL OR"
+        " json_extract(sync_queue.payload, '$.since') > ?4 THEN ?4 ELSE"
+        " json_extract(sync_queue.payload, '$.since') END), updated_at = " ENG_STORE_NOW
+        " WHERE sync_queue.status = 'pending'"
+        ENG_STORE_RETURNING("id, json_extract(payload, '$.since')");
+    /* clang-format on */
+    struct eng_store_stmt *s = NULL;
+    int rc = prep(st, sql, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_str(s, 1, tenant);
+    eng_store_bind_str(s, 2, source);
+    eng_store_bind_str(s, 3, reason);
+    eng_store_bind_str(s, 4, since);
+    rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW) {
+        const char *v = eng_store_column_text(s, 1, NULL);
+        *id = eng_store_column_int64(s, 0);
+        snprintf(since_out, size, "%s", v != NULL ? v : since);
+        rc = eng_store_step(s, err); /* finish the statement: DONE */
+        rc = rc < 0 ? rc : 1;
+    }
+    eng_store_finalize(s);
+    return rc;
+}
+
+int eng_queue_sweep_startup(struct eng_store *st, struct eng_err *err)
+{
+    /* clang-format off */
+    static const char sql[] =
+        "INSERT INTO sync_queue (tenant_id, kind, payload, priority, dedupe_key)"
+        " SELECT c.tenant_id, 'sweep', json_object('source', c.platform, 'reason', 'startup',"
+        " 'since', (SELECT max(e.received_at) FROM webhook_events e WHERE e.tenant_id ="
+        " c.tenant_id AND e.source = c.platform)), 5, 'sweep:' || c.platform"
+        " FROM integration_credentials c WHERE c.is_active = 1 AND c.platform IN ('woocommerce',"
+        " 'quickbooks') AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.tenant_id ="
+        " c.tenant_id AND e.source = c.platform)" DEDUPE_FREE;
+    /* clang-format on */
+    struct eng_store_stmt *s = NULL;
+    int rc = prep(st, sql, &s, err);
+    if (rc == 0)
+        rc = run_done(st, s, err);
+    return rc < 0 ? rc : 0;
+}

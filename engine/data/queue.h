@@ -91,6 +91,17 @@ int eng_queue_requeue_runs(struct eng_store *st, struct eng_err *err);
 /* One 'retry' job (priority 10, dedupe key "autoretry:FLOW:ENTITY") per tenant, flow and source
  * entity whose failed, retryable, unresolved sync_records are due; *queued = jobs added. */
 int eng_queue_retry_failed(struct eng_store *st, int *queued, struct eng_err *err);
+/* Queue a 'sweep' job for tenant (payload {"source","reason","since"}, priority 5, dedupe key
+ * "sweep:SOURCE"), or merge it into the pending one (whose since becomes the earlier of the two).
+ * 1 with *id and since_out (the job's since, size bytes) when queued or merged; 0 when one is
+ * running already (nothing queued); < 0. */
+int eng_queue_sweep_merge(struct eng_store *st, const char *tenant, const char *source,
+                          const char *reason, const char *since, int64_t *id, char *since_out,
+                          size_t size, struct eng_err *err);
+/* After downtime: one 'sweep' job (payload {"source", "reason":"startup", "since": the newest
+ * received_at}) per tenant and platform (woocommerce, quickbooks) with active credentials that
+ * was receiving webhooks, unless one is pending or running. */
+int eng_queue_sweep_startup(struct eng_store *st, struct eng_err *err);
 /* The newest pending job of run_id, or 0 (none, or a store failure). */
 int64_t eng_queue_pending_of_run(struct eng_store *st, const char *run_id);
 

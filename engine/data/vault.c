@@ -402,6 +402,57 @@ int eng_vault_set_status(struct eng_store *st, const char *tenant, const char *p
     return rc < 0 ? rc : 0;
 }
 
+int eng_vault_exists(struct eng_store *st, const char *tenant, const char *platform,
+                     struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = prepare_row(st,
+                         "SELECT 1 FROM integration_credentials"
+                         " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
+                         tenant, platform, &s, "read", err);
+    rc = step_row(st, s, rc, "read", platform, 0, err);
+    eng_store_finalize(s);
+    return rc;
+}
+
+int eng_vault_find(struct eng_store *st, const char *platform, int by, const char *value,
+                   struct eng_vault_ref *refs, int max, int *n, struct eng_err *err)
+{
+    static const char *const sql[] = {
+        [ENG_VAULT_BY_TENANT] = "SELECT tenant_id, ciphertext FROM integration_credentials"
+                                " WHERE platform = ?2 AND is_active = 1 AND tenant_id = ?1"
+                                " ORDER BY tenant_id LIMIT ?3",
+        [ENG_VAULT_BY_ACCOUNT] = "SELECT tenant_id, ciphertext FROM integration_credentials"
+                                 " WHERE platform = ?2 AND is_active = 1"
+                                 " AND external_account_id = ?1 ORDER BY tenant_id LIMIT ?3",
+        [ENG_VAULT_BY_ACCOUNT_NEWEST] =
+            "SELECT tenant_id, ciphertext FROM integration_credentials"
+            " WHERE platform = ?2 AND is_active = 1 AND external_account_id = ?1"
+            " ORDER BY updated_at DESC, tenant_id LIMIT ?3",
+    };
+    *n = 0;
+    if (by < ENG_VAULT_BY_TENANT || by > ENG_VAULT_BY_ACCOUNT_NEWEST || max < 0)
+        return eng_err_set(err, ENG_EINVAL, "eng_vault_find: bad arguments");
+    /* the names are checked with value as the "tenant": both must be non-empty */
+    struct eng_store_stmt *s = NULL;
+    int rc = prepare_row(st, sql[by], value, platform, &s, "read", err);
+    if (rc == 0)
+        rc = eng_store_bind_int64(s, 3, max);
+    while ((rc = step_row(st, s, rc, "read", platform, 0, err)) == ENG_STORE_ROW) {
+        size_t tl = 0, cl = 0;
+        const char *t = eng_store_column_text(s, 0, &tl);
+        const void *ct = eng_store_column_blob(s, 1, &cl);
+        rc = 0; /* step on */
+        if (t == NULL || tl > ENG_VAULT_TENANT_MAX || *n >= max)
+            continue;
+        memcpy(refs[*n].tenant, t, tl + 1);
+        eng_crypto_sha256(ct != NULL ? ct : "", cl, refs[*n].fingerprint, NULL);
+        ++*n;
+    }
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* token rotation                                                                              */
 

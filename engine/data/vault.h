@@ -59,6 +59,29 @@ void eng_vault_free_secret(char *p, size_t len);
 int eng_vault_delete(struct eng_store *st, const char *tenant, const char *platform,
                      struct eng_err *err);
 
+/* 1 when (tenant, platform) has an active row, 0 when not, < 0 on a store failure. */
+int eng_vault_exists(struct eng_store *st, const char *tenant, const char *platform,
+                     struct eng_err *err);
+
+/* An active row as code outside the vault may see it: whose it is, and a fingerprint of its
+ * sealed blob (SHA-256 of the ciphertext), which changes whenever the row is sealed again (new
+ * credentials, token refresh, rotation): a cache of what was opened from it is keyed by it. */
+#define ENG_VAULT_TENANT_MAX 64
+struct eng_vault_ref {
+    char tenant[ENG_VAULT_TENANT_MAX + 1];
+    unsigned char fingerprint[32];
+};
+enum {
+    ENG_VAULT_BY_TENANT = 0,        /* value is the tenant id */
+    ENG_VAULT_BY_ACCOUNT = 1,       /* value is the external account id; ordered by tenant id */
+    ENG_VAULT_BY_ACCOUNT_NEWEST = 2 /* the same, the most recently stored first */
+};
+/* The active rows of platform matched by value (see the enum), at most max, into refs[0..*n).
+ * Rows whose tenant id is longer than ENG_VAULT_TENANT_MAX are skipped. 0 or a store error;
+ * ENG_EINVAL for an empty platform or value. Needs no keyring. */
+int eng_vault_find(struct eng_store *st, const char *platform, int by, const char *value,
+                   struct eng_vault_ref *refs, int max, int *n, struct eng_err *err);
+
 /* Record a connection test of the active row: status 'connected' (ok != 0) or 'error',
  * last_test_at = now, last_test_ok, last_test_message (may be NULL; the caller makes sure it
  * carries no secret). ENG_ENOTFOUND when there is no active row. */
