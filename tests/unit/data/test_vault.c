@@ -579,8 +579,70 @@ static void test_token_lease_and_cas(void)
     scratch_done();
 }
 
+/* exists and find: who has a row, matched by tenant or account, and a fingerprint that follows
+ * every re-seal; never the ciphertext itself. */
+static void test_exists_and_find(void)
+{
+    struct eng_store *st = fresh_store();
+    struct eng_keyring *kr = ring(KEY_A, NULL);
+    struct eng_err err = {0};
+    REQUIRE(kr != NULL);
+    CHECK_INT(eng_vault_exists(st, "t1", "woocommerce", &err), 0);
+    CHECK_INT(put(st, kr, "t2", "woocommerce", SECRET_JSON), 0); /* account: the shop URL */
+    CHECK_INT(put(st, kr, "t1", "woocommerce", SECRET_JSON), 0);
+    CHECK_INT(eng_vault_exists(st, "t1", "woocommerce", &err), 1);
+    CHECK_INT(eng_vault_exists(st, "t1", "quickbooks", &err), 0);
+    CHECK_INT(eng_vault_exists(st, "", "woocommerce", &err), ENG_EINVAL);
+
+    struct eng_vault_ref refs[4];
+    int n = -1;
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_ACCOUNT,
+                             "https://shop.vault-test.example", refs, 4, &n, &err),
+              0);
+    REQUIRE(n == 2);
+    CHECK_STR(refs[0].tenant, "t1"); /* ordered by tenant */
+    CHECK_STR(refs[1].tenant, "t2");
+    unsigned char ct[4096], dg[32];
+    size_t len = ciphertext_of(st, "t1", "woocommerce", ct, sizeof ct);
+    REQUIRE(len > 0);
+    eng_crypto_sha256(ct, len, dg, NULL);
+    CHECK(memcmp(refs[0].fingerprint, dg, 32) == 0);
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_ACCOUNT,
+                             "https://shop.vault-test.example", refs, 1, &n, &err),
+              0);
+    CHECK_INT(n, 1);
+    /* the newest first: t2 stored again */
+    unsigned char before[32];
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_TENANT, "t2", refs, 4, &n, &err), 0);
+    REQUIRE(n == 1);
+    memcpy(before, refs[0].fingerprint, 32);
+    REQUIRE(eng_store_exec(st,
+                           "UPDATE integration_credentials SET updated_at = '2000-01-01T00:00:00Z'"
+                           " WHERE tenant_id = 't1'",
+                           &err) == 0);
+    CHECK_INT(put(st, kr, "t2", "woocommerce", SECRET_JSON), 0);
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_ACCOUNT_NEWEST,
+                             "https://shop.vault-test.example", refs, 4, &n, &err),
+              0);
+    REQUIRE(n == 2);
+    CHECK_STR(refs[0].tenant, "t2");
+    CHECK(memcmp(refs[0].fingerprint, before, 32) != 0); /* re-sealed: a new fingerprint */
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_TENANT, "nobody", refs, 4, &n, &err),
+              0);
+    CHECK_INT(n, 0);
+    /* an inactive row is not found */
+    REQUIRE(eng_store_exec(st, "UPDATE integration_credentials SET is_active = 0", &err) == 0);
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_TENANT, "t2", refs, 4, &n, &err), 0);
+    CHECK_INT(n, 0);
+    CHECK_INT(eng_vault_exists(st, "t2", "woocommerce", &err), 0);
+    eng_keyring_free(kr);
+    eng_store_close(st);
+    scratch_done();
+}
+
 CHECK_MAIN(CHECK_CASE(test_put_get_roundtrip), CHECK_CASE(test_fresh_nonce),
            CHECK_CASE(test_file_bytes), CHECK_CASE(test_aad_binding),
            CHECK_CASE(test_documented_layout), CHECK_CASE(test_unknown_key),
            CHECK_CASE(test_check_keys), CHECK_CASE(test_delete_and_status_errors),
-           CHECK_CASE(test_status_json), CHECK_CASE(test_token_lease_and_cas))
+           CHECK_CASE(test_status_json), CHECK_CASE(test_token_lease_and_cas),
+           CHECK_CASE(test_exists_and_find))
