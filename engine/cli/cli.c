@@ -18,6 +18,21 @@
 #include "adapt/store.h"
 #include "data/vault.h"
 
+static const char VERSION_USAGE[] =
+    "usage: tallysync version\n\nPrints the engine's version, then each library it "
+    "runs on with the version\nloaded at run time (SQLite, libcurl and its TLS, "
+    "mbed TLS, libmicrohttpd, Lua).\n";
+
+static const char KEYGEN_USAGE[] =
+    "usage: tallysync keygen\n\nPrints a fresh random 32-byte key, base64-encoded, "
+    "for INTEGRATION_ENCRYPTION_KEY.\nKeep it secret; losing it loses the stored "
+    "credentials.\n";
+
+static const char MIGRATE_USAGE[] =
+    "usage: tallysync migrate\n\nApplies the numbered SQL files of SCHEMA_DIR that "
+    "DATABASE_URL has not seen yet,\nin order, and records them in "
+    "schema_migrations. Running it twice applies nothing twice.\n";
+
 int eng_cli_wants_help(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -27,6 +42,14 @@ int eng_cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+int eng_cli_help(int argc, char **argv, const char *usage)
+{
+    if (!eng_cli_wants_help(argc, argv))
+        return 0;
+    fputs(usage, stdout);
+    return 1;
 }
 
 int eng_cli_config(struct eng_config *cfg, const char *cmd)
@@ -86,12 +109,8 @@ void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts)
 
 int eng_cli_version(int argc, char **argv)
 {
-    if (eng_cli_wants_help(argc, argv)) {
-        printf("usage: tallysync version\n\nPrints the engine's version, then each library it "
-               "runs on with the version\nloaded at run time (SQLite, libcurl and its TLS, "
-               "mbed TLS, libmicrohttpd, Lua).\n");
+    if (eng_cli_help(argc, argv, VERSION_USAGE))
         return 0;
-    }
     /* run-time versions, not the headers': what a bug report needs is what was loaded */
     char curl[128], mbed[48], mhd[48];
     eng_httpc_lib_version(curl, sizeof curl);
@@ -104,12 +123,8 @@ int eng_cli_version(int argc, char **argv)
 
 int eng_cli_keygen(int argc, char **argv)
 {
-    if (eng_cli_wants_help(argc, argv)) {
-        printf("usage: tallysync keygen\n\nPrints a fresh random 32-byte key, base64-encoded, "
-               "for INTEGRATION_ENCRYPTION_KEY.\nKeep it secret; losing it loses the stored "
-               "credentials.\n");
+    if (eng_cli_help(argc, argv, KEYGEN_USAGE))
         return 0;
-    }
     unsigned char key[ENG_CRYPTO_KEY_LEN];
     char text[64];
     struct eng_err err = {0};
@@ -128,12 +143,8 @@ int eng_cli_keygen(int argc, char **argv)
 
 int eng_cli_migrate(int argc, char **argv)
 {
-    if (eng_cli_wants_help(argc, argv)) {
-        printf("usage: tallysync migrate\n\nApplies the numbered SQL files of SCHEMA_DIR that "
-               "DATABASE_URL has not seen yet,\nin order, and records them in "
-               "schema_migrations. Running it twice applies nothing twice.\n");
+    if (eng_cli_help(argc, argv, MIGRATE_USAGE))
         return 0;
-    }
     if (argc > 1) {
         fprintf(stderr, "tallysync migrate: unexpected argument '%s'\n", argv[1]);
         return 2;

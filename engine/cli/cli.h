@@ -36,6 +36,8 @@ int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet);
 void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts);
 /* 1 when argv has --help / -h. */
 int eng_cli_wants_help(int argc, char **argv);
+/* When argv has --help / -h: usage to stdout, answers 1 (the command then returns 0); else 0. */
+int eng_cli_help(int argc, char **argv, const char *usage);
 
 /* `tallysync operator` (cli_operator.c) */
 int eng_cli_operator(int argc, char **argv);
