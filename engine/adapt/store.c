@@ -869,6 +869,14 @@ static int read_file(const char *path, char **data, size_t *len, struct eng_err 
     return 0;
 }
 
+/* A migration statement failed: fill err from the connection's last error, finalize s. */
+static int stmt_fail(struct eng_store *st, sqlite3_stmt *s, struct eng_err *err)
+{
+    int rc = store_fail(st, sqlite3_extended_errcode(st->db), NULL, err);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 /* The recorded (name, checksum) of version v; 1 found, 0 absent, < 0 error. */
 static int applied_row(struct eng_store *st, long v, char *name, size_t nsize, char *sum,
                        size_t ssize, struct eng_err *err)
@@ -892,9 +900,7 @@ static int applied_row(struct eng_store *st, long v, char *name, size_t nsize, c
         sqlite3_finalize(s);
         return 0;
     }
-    rc = store_fail(st, sqlite3_extended_errcode(st->db), NULL, err);
-    sqlite3_finalize(s);
-    return rc;
+    return stmt_fail(st, s, err);
 }
 
 static int record_migration(struct eng_store *st, long v, const char *name, const char *sum,
@@ -914,9 +920,7 @@ static int record_migration(struct eng_store *st, long v, const char *name, cons
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc != SQLITE_DONE) {
-        rc = store_fail(st, sqlite3_extended_errcode(st->db), NULL, err);
-        sqlite3_finalize(s);
-        return rc;
+        return stmt_fail(st, s, err);
     }
     sqlite3_finalize(s);
     return 0;
@@ -972,7 +976,7 @@ static int migrate_one(struct eng_store *st, const char *dir, const struct migra
         return found;
     }
     /* Take the write lock, then look again: another process may have won the race. */
-    rc = eng_store_exec(st, "BEGIN IMMEDIATE", err);
+    rc = eng_store_exec(st, ENG_STORE_BEGIN_WRITE, err);
     if (rc != 0) {
         free(sql);
         return rc;
@@ -1023,9 +1027,7 @@ static int max_applied(struct eng_store *st, long *v, struct eng_err *err)
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc != SQLITE_ROW) {
-        rc = store_fail(st, sqlite3_extended_errcode(st->db), NULL, err);
-        sqlite3_finalize(s);
-        return rc;
+        return stmt_fail(st, s, err);
     }
     *v = (long)sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
@@ -1055,7 +1057,7 @@ int eng_store_migrate(struct eng_store *st, const char *schema_dir, int *applied
                         " name TEXT NOT NULL,"
                         " checksum TEXT NOT NULL,"
                         " applied_at TEXT NOT NULL"
-                        "  DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))",
+                        "  DEFAULT (" ENG_STORE_NOW "))",
                         err);
     if (rc == 0)
         rc = max_applied(st, &top, err);

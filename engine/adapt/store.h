@@ -124,11 +124,24 @@ int eng_store_bind_text(struct eng_store_stmt *s, int idx, const char *v, size_t
  * ("2026-12-07T03:04:05.678Z"): the only place SQL says what "now" is. */
 #define ENG_STORE_NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 /* now plus the integer number of seconds the SQL expression `secs` gives (negative: earlier) */
-#define ENG_STORE_NOW_PLUS_S(secs) \
+#define ENG_STORE_NOW_PLUS_S(secs)                                                                 \
     "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+d seconds', " secs "))"
 /* now plus the SQL expression `ms` milliseconds */
-#define ENG_STORE_NOW_PLUS_MS(ms) \
+#define ENG_STORE_NOW_PLUS_MS(ms)                                                                  \
     "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', (" ms ") / 1000.0))"
+/* The dialect's forms the data layer writes through (a second dialect changes them here):
+ *   ENG_STORE_UPSERT("a, b")          after INSERT ... VALUES (...): on a conflict on (a, b),
+ *                                     update with the SET list that follows (excluded.col = new)
+ *   ENG_STORE_RETURNING("col, ...")   at the end of an INSERT/UPDATE: the changed rows' columns
+ *   ENG_STORE_IS_JSON_OBJECT("expr")  1 when the text expr is a JSON object, else 0
+ *   ENG_STORE_GREATEST("a", "b")      the larger of two values
+ *   ENG_STORE_BEGIN_WRITE             opens a transaction that holds the write lock at once */
+#define ENG_STORE_UPSERT(target)  " ON CONFLICT (" target ") DO UPDATE SET"
+#define ENG_STORE_RETURNING(cols) " RETURNING " cols
+#define ENG_STORE_IS_JSON_OBJECT(x)                                                                \
+    "CASE WHEN json_valid(" x ") THEN json_type(" x ") = 'object' ELSE 0 END"
+#define ENG_STORE_GREATEST(a, b) "max(" a ", " b ")"
+#define ENG_STORE_BEGIN_WRITE    "BEGIN IMMEDIATE"
 /* A NUL-terminated string, or SQL NULL when v is NULL ("" stays ""). */
 int eng_store_bind_str(struct eng_store_stmt *s, int idx, const char *v);
 int eng_store_bind_blob(struct eng_store_stmt *s, int idx, const void *v, size_t len);

@@ -122,17 +122,7 @@ static void integ_script_fail(struct integ_task *k, const char *prefix, struct e
 /* 1 when (tenant, platform) has an active row (store answers 200 for a replacement). */
 static int integ_exists(struct eng_store *st, const char *tenant, const char *platform)
 {
-    static const char sql[] = "SELECT 1 FROM integration_credentials WHERE tenant_id = ?1 AND "
-                              "platform = ?2 AND is_active = 1";
-    struct eng_store_stmt *s = NULL;
-    struct eng_err err = {0};
-    int found = 0;
-    if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err) == 0 &&
-        eng_store_bind_text(s, 1, tenant, strlen(tenant)) == 0 &&
-        eng_store_bind_text(s, 2, platform, strlen(platform)) == 0)
-        found = eng_store_step(s, &err) == ENG_STORE_ROW;
-    eng_store_finalize(s);
-    return found;
+    return eng_vault_exists(st, tenant, platform, NULL) == 1;
 }
 
 /* POST .../credentials on the worker: validate and split in Lua, seal with the vault. */

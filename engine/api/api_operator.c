@@ -32,7 +32,7 @@ static int answer(struct eng_api_ctx *c, struct eng_store *st)
     struct eng_err err = {0};
     struct eng_buf b;
     eng_buf_init(&b);
-    int rc = eng_operator_list_json(st, c->api->cfg, &b, &err);
+    int rc = eng_operator_settings_list_json(st, c->api->cfg, &b, &err);
     if (rc != 0 || b.oom) {
         eng_buf_free(&b);
         eng_logf(ENG_LOG_ERROR, "api: cannot read the operator settings: %s", err.msg);
@@ -86,7 +86,7 @@ static int put_pass(struct eng_api_ctx *c, struct eng_store *st, const char *bod
         char name[72];
         snprintf(name, sizeof name, "%.64s", key != NULL ? key : "");
         rc = 0;
-        if (eng_operator_find(name) == NULL) {
+        if (eng_operator_settings_find(name) == NULL) {
             eng_store_finalize(s);
             return refuse(c, 422, "invalid_setting",
                           "no operator setting of that name (GET /api/operator/settings lists "
@@ -107,15 +107,16 @@ static int put_pass(struct eng_api_ctx *c, struct eng_store *st, const char *bod
                 rc = eng_err_set(&err, ENG_EINVAL, "%s must be at most %d bytes", name,
                                  ENG_OPERATOR_MAX_VALUE);
             else
-                snprintf(v, sizeof v, "%s", val), rc = eng_operator_url_check(v, name, &err);
+                snprintf(v, sizeof v, "%s", val),
+                    rc = eng_operator_settings_url_check(v, name, &err);
             if (rc != 0) {
                 eng_store_finalize(s);
                 return refuse(c, 422, "invalid_setting", err.msg, name), -1;
             }
         }
         if (pass == 1)
-            rc = is_null ? eng_operator_unset(st, name, NULL, &err)
-                         : eng_operator_set(st, name, val, "api", &err);
+            rc = is_null ? eng_operator_settings_unset(st, name, NULL, &err)
+                         : eng_operator_settings_set(st, name, val, "api", &err);
     }
     eng_store_finalize(s);
     if (rc < 0) {

@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-
 #include "lua/connctx.h"
 #include "adapt/crypto.h"
 #include "adapt/httpc.h"
@@ -20,6 +17,21 @@
 #include "data/operator_settings.h"
 #include "adapt/store.h"
 #include "data/vault.h"
+
+static const char VERSION_USAGE[] =
+    "usage: tallysync version\n\nPrints the engine's version, then each library it "
+    "runs on with the version\nloaded at run time (SQLite, libcurl and its TLS, "
+    "mbed TLS, libmicrohttpd, Lua).\n";
+
+static const char KEYGEN_USAGE[] =
+    "usage: tallysync keygen\n\nPrints a fresh random 32-byte key, base64-encoded, "
+    "for INTEGRATION_ENCRYPTION_KEY.\nKeep it secret; losing it loses the stored "
+    "credentials.\n";
+
+static const char MIGRATE_USAGE[] =
+    "usage: tallysync migrate\n\nApplies the numbered SQL files of SCHEMA_DIR that "
+    "DATABASE_URL has not seen yet,\nin order, and records them in "
+    "schema_migrations. Running it twice applies nothing twice.\n";
 
 int eng_cli_wants_help(int argc, char **argv)
 {
@@ -30,6 +42,14 @@ int eng_cli_wants_help(int argc, char **argv)
             return 1;
     }
     return 0;
+}
+
+int eng_cli_help(int argc, char **argv, const char *usage)
+{
+    if (!eng_cli_wants_help(argc, argv))
+        return 0;
+    fputs(usage, stdout);
+    return 1;
 }
 
 int eng_cli_config(struct eng_config *cfg, const char *cmd)
@@ -52,7 +72,8 @@ int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet)
     int applied = 0;
     if (eng_store_open(cfg->database_url, &st, &err) != 0 ||
         eng_store_migrate(st, cfg->schema_dir, &applied, &err) != 0 ||
-        eng_operator_apply(st, cfg, &err) != 0) { /* every entry point: the same settings */
+        eng_operator_settings_apply(st, cfg, &err) !=
+            0) { /* every entry point: the same settings */
         fprintf(stderr, "tallysync %s: database: %s\n", cmd, err.msg);
         eng_store_close(st);
         return 1;
@@ -88,30 +109,22 @@ void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts)
 
 int eng_cli_version(int argc, char **argv)
 {
-    if (eng_cli_wants_help(argc, argv)) {
-        printf("usage: tallysync version\n\nPrints the engine's version, then each library it "
-               "runs on with the version\nloaded at run time (SQLite, libcurl and its TLS, "
-               "mbed TLS, libmicrohttpd, Lua).\n");
+    if (eng_cli_help(argc, argv, VERSION_USAGE))
         return 0;
-    }
     /* run-time versions, not the headers': what a bug report needs is what was loaded */
     char curl[128], mbed[48], mhd[48];
     eng_httpc_lib_version(curl, sizeof curl);
     eng_crypto_lib_version(mbed, sizeof mbed);
     eng_httpd_lib_version(mhd, sizeof mhd);
     printf("tallysync %s\n  %s\n  %s\n  %s\n  %s\n  %s\n", ENG_VERSION, eng_store_lib_version(),
-           curl, mbed, mhd, LUA_RELEASE);
+           curl, mbed, mhd, eng_vm_lua_release());
     return 0;
 }
 
 int eng_cli_keygen(int argc, char **argv)
 {
-    if (eng_cli_wants_help(argc, argv)) {
-        printf("usage: tallysync keygen\n\nPrints a fresh random 32-byte key, base64-encoded, "
-               "for INTEGRATION_ENCRYPTION_KEY.\nKeep it secret; losing it loses the stored "
-               "credentials.\n");
+    if (eng_cli_help(argc, argv, KEYGEN_USAGE))
         return 0;
-    }
     unsigned char key[ENG_CRYPTO_KEY_LEN];
     char text[64];
     struct eng_err err = {0};
@@ -130,12 +143,8 @@ int eng_cli_keygen(int argc, char **argv)
 
 int eng_cli_migrate(int argc, char **argv)
 {
-    if (eng_cli_wants_help(argc, argv)) {
-        printf("usage: tallysync migrate\n\nApplies the numbered SQL files of SCHEMA_DIR that "
-               "DATABASE_URL has not seen yet,\nin order, and records them in "
-               "schema_migrations. Running it twice applies nothing twice.\n");
+    if (eng_cli_help(argc, argv, MIGRATE_USAGE))
         return 0;
-    }
     if (argc > 1) {
         fprintf(stderr, "tallysync migrate: unexpected argument '%s'\n", argv[1]);
         return 2;
@@ -145,22 +154,6 @@ int eng_cli_migrate(int argc, char **argv)
         return 1;
     int rc = eng_cli_migrate_store(&cfg, "migrate", 0);
     eng_config_free(&cfg);
-    return rc;
-}
-
-/* `run --ctx PLATFORM [--tenant ID]`: push the tenant's connector context (connctx.h) as the
- * chunk's first argument. *keys and *st are owned by the caller (freed after the VM). */
-static int run_push_ctx(struct eng_vm *vm, const struct eng_config *cfg, const char *platform,
-                        const char *tenant, struct eng_keyring **keys, struct eng_store **st,
-                        struct eng_err *err)
-{
-    int rc = eng_keyring_from_env(keys, err);
-    if (rc == 0)
-        rc = eng_store_open(cfg->database_url, st, err);
-    if (rc == 0) {
-        struct eng_connctx_opts o = {.cfg = cfg, .keys = *keys, .st = *st};
-        rc = eng_connctx_push(vm, &o, tenant, platform, err);
-    }
     return rc;
 }
 
@@ -203,25 +196,24 @@ int eng_cli_run(int argc, char **argv)
     struct eng_keyring *keys = NULL;
     struct eng_store *st = NULL;
     struct eng_vm *vm = eng_vm_new(&opts, &err);
-    int status = 1;
-    if (vm == NULL || eng_vm_loadfile(vm, argv[1], &err) != 0) {
+    int status = 1, ctx_failed = 0;
+    struct eng_connctx_opts ctx = {.cfg = &cfg};
+    if (vm == NULL) {
         fprintf(stderr, "tallysync run: %s\n", err.msg);
+    } else if (ctx_platform != NULL && (eng_keyring_from_env(&keys, &err) != 0 ||
+                                        eng_store_open(cfg.database_url, &st, &err) != 0)) {
+        fprintf(stderr, "tallysync run: --ctx %s: %s\n", ctx_platform, err.msg);
     } else {
-        lua_State *L = eng_vm_state(vm);
-        int nargs = argc - 2 + (ctx_platform != NULL);
-        if (!lua_checkstack(L, nargs + 16)) {
-            fprintf(stderr, "tallysync run: too many arguments\n");
-        } else if (ctx_platform != NULL &&
-                   run_push_ctx(vm, &cfg, ctx_platform, ctx_tenant, &keys, &st, &err) != 0) {
+        /* the context's functions use keys and st while the script runs: freed after the VM */
+        ctx.keys = keys;
+        ctx.st = st;
+        if (eng_vm_run_file(vm, argv[1], ctx_platform != NULL ? &ctx : NULL, ctx_tenant,
+                            ctx_platform, argc - 2, argv + 2, &ctx_failed, &err) == 0)
+            status = 0;
+        else if (ctx_failed)
             fprintf(stderr, "tallysync run: --ctx %s: %s\n", ctx_platform, err.msg);
-        } else {
-            for (int i = 2; i < argc; i++)
-                lua_pushstring(L, argv[i]);
-            if (eng_vm_pcall(vm, nargs, 0, &err) != 0)
-                fprintf(stderr, "tallysync run: %s\n", err.msg);
-            else
-                status = 0;
-        }
+        else
+            fprintf(stderr, "tallysync run: %s\n", err.msg);
     }
     fflush(stdout);
     eng_vm_free(vm);

@@ -18,12 +18,12 @@ int eng_cli_version(int argc, char **argv);
 int eng_cli_keygen(int argc, char **argv);
 int eng_cli_migrate(int argc, char **argv);
 int eng_cli_run(int argc, char **argv);
-int eng_cli_dry_run(int argc, char **argv);    /* cli_dry_run.c */
-int eng_cli_serve(int argc, char **argv);      /* serve.c */
-int eng_cli_test(int argc, char **argv);       /* cli_test.c */
-int eng_cli_rotate_key(int argc, char **argv); /* cli_keys.c */
-int eng_cli_token(int argc, char **argv);      /* cli_token.c */
-int eng_cli_sync(int argc, char **argv);       /* cli_sync.c */
+int eng_cli_dry_run(int argc, char **argv);     /* cli_dry_run.c */
+int eng_cli_serve(int argc, char **argv);       /* serve.c */
+int eng_cli_test(int argc, char **argv);        /* cli_test.c */
+int eng_cli_keys_rotate(int argc, char **argv); /* cli_keys.c */
+int eng_cli_token(int argc, char **argv);       /* cli_token.c */
+int eng_cli_sync(int argc, char **argv);        /* cli_sync.c */
 
 /* Shared start-up: load the configuration (exit status 1 with a clear line on failure). */
 int eng_cli_config(struct eng_config *cfg, const char *cmd);
@@ -36,6 +36,8 @@ int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet);
 void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts);
 /* 1 when argv has --help / -h. */
 int eng_cli_wants_help(int argc, char **argv);
+/* When argv has --help / -h: usage to stdout, answers 1 (the command then returns 0); else 0. */
+int eng_cli_help(int argc, char **argv, const char *usage);
 
 /* `tallysync operator` (cli_operator.c) */
 int eng_cli_operator(int argc, char **argv);

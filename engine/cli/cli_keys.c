@@ -56,7 +56,7 @@ static int env_name_ok(const char *s)
     return 1;
 }
 
-int eng_cli_rotate_key(int argc, char **argv)
+int eng_cli_keys_rotate(int argc, char **argv)
 {
     if (eng_cli_wants_help(argc, argv)) {
         rotate_usage(stdout);

@@ -23,18 +23,19 @@ static void usage(FILE *out)
             "Per setting: the environment variable (or ./.env) wins when set, else the stored\n"
             "value, else the default. URLs must use https:// unless the host is loopback.\n"
             "A running engine reads them at its next start.\n\nsettings:\n");
-    for (size_t i = 0; i < eng_operator_ndefs; i++)
-        fprintf(out, "  %-22s default %s\n", eng_operator_defs[i].name,
-                eng_operator_defs[i].def != NULL ? eng_operator_defs[i].def : "(none)");
+    for (size_t i = 0; i < eng_operator_settings_ndefs; i++)
+        fprintf(out, "  %-22s default %s\n", eng_operator_settings_defs[i].name,
+                eng_operator_settings_defs[i].def != NULL ? eng_operator_settings_defs[i].def
+                                                          : "(none)");
 }
 
 /* NAME=VALUE (source) per setting, or the value of one (empty line when unset). */
 static int show(struct eng_store *st, struct eng_config *cfg, const char *only, struct eng_err *err)
 {
-    if (eng_operator_apply(st, cfg, err) != 0)
+    if (eng_operator_settings_apply(st, cfg, err) != 0)
         return 1;
-    for (size_t i = 0; i < eng_operator_ndefs; i++) {
-        const struct eng_operator_def *d = &eng_operator_defs[i];
+    for (size_t i = 0; i < eng_operator_settings_ndefs; i++) {
+        const struct eng_operator_def *d = &eng_operator_settings_defs[i];
         if (only != NULL && strcmp(only, d->name) != 0)
             continue;
         const char *v = *(char **)(void *)((char *)cfg + d->cfg_off);
@@ -70,7 +71,7 @@ int eng_cli_operator(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (want >= 3 && eng_operator_find(argv[2]) == NULL) {
+    if (want >= 3 && eng_operator_settings_find(argv[2]) == NULL) {
         fprintf(stderr,
                 "tallysync operator %s: no setting named '%s' (see tallysync operator "
                 "--help)\n",
@@ -89,9 +90,9 @@ int eng_cli_operator(int argc, char **argv)
     else if (strcmp(verb, "list") == 0 || strcmp(verb, "get") == 0)
         rc = show(st, &cfg, want == 3 ? argv[2] : NULL, &err);
     else if (strcmp(verb, "set") == 0)
-        rc = eng_operator_set(st, argv[2], argv[3], "cli", &err) != 0;
+        rc = eng_operator_settings_set(st, argv[2], argv[3], "cli", &err) != 0;
     else
-        rc = eng_operator_unset(st, argv[2], &removed, &err) != 0;
+        rc = eng_operator_settings_unset(st, argv[2], &removed, &err) != 0;
     if (rc != 0) {
         fprintf(stderr, "tallysync operator %s: %s\n", verb, err.msg);
     } else if (want >= 3 && strcmp(verb, "get") != 0) {

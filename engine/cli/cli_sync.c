@@ -93,7 +93,7 @@ static int show(struct eng_store *st, struct progress *p, char *last, size_t las
     }
     eng_store_finalize(s);
     if (!p->tty)
-        eng_cli_sync_print_changes(st, p->id, &p->last, 0, stdout);
+        eng_cli_sync_show_changes(st, p->id, &p->last, 0, stdout);
     return over;
 }
 
@@ -115,22 +115,6 @@ static void *progress_main(void *arg)
         eng_log_status(stdout, NULL);
     eng_store_close(st);
     return NULL;
-}
-
-static int64_t job_of(struct eng_store *st, const char *run_id)
-{
-    struct eng_store_stmt *s = NULL;
-    int64_t id = 0;
-    if (eng_store_prepare(st,
-                          "SELECT id FROM sync_queue WHERE run_id = ? AND status = 'pending' "
-                          "ORDER BY id DESC LIMIT 1",
-                          -1, ENG_STORE_TRUSTED, &s, NULL) != 0)
-        return 0;
-    eng_store_bind_text(s, 1, run_id, strlen(run_id));
-    if (eng_store_step(s, NULL) == ENG_STORE_ROW)
-        id = eng_store_column_int64(s, 0);
-    eng_store_finalize(s);
-    return id;
 }
 
 /* Execute the claimed job here with vm and keys; returns 0, or 1 after printing why. */
@@ -325,10 +309,10 @@ int eng_cli_sync(int argc, char **argv)
     snprintf(owner, sizeof owner, "cli-%ld", (long)getpid());
     struct eng_job job;
     int status = 0;
-    int64_t jid = job_of(st, id);
+    int64_t jid = eng_queue_pending_of_run(st, id);
     if (jid > 0 && eng_queue_claim_id(st, jid, owner, ENG_SYNC_LEASE_MS, &job, &err) == 1) {
         status = execute_here(&cfg, st, vm, keys, &job, owner);
-        eng_job_clear(&job);
+        eng_queue_job_clear(&job);
     }
     /* else a running engine took it: follow its progress */
     if (have_thread) {
@@ -337,7 +321,7 @@ int eng_cli_sync(int argc, char **argv)
         pthread_join(th, NULL);
     }
     if (p.tty) { /* the changes, now that the bar is gone (the first 100) */
-        long shown = eng_cli_sync_print_changes(st, id, &p.last, 100, stdout);
+        long shown = eng_cli_sync_show_changes(st, id, &p.last, 100, stdout);
         if (shown == 100)
             printf("... more changes: GET /api/sync/status/%s/records\n", id);
     }
@@ -366,7 +350,7 @@ int eng_cli_sync(int argc, char **argv)
         }
         eng_store_finalize(s);
     }
-    eng_cli_sync_print_failures(st, id, 50, stdout);
+    eng_cli_sync_show_failures(st, id, 50, stdout);
     eng_vm_free(vm);
     eng_keyring_free(keys);
     eng_store_close(st);

@@ -52,8 +52,8 @@ static void print_differences(struct eng_store *st, int64_t record, FILE *out)
     eng_store_finalize(s);
 }
 
-long eng_cli_sync_print_changes(struct eng_store *st, const char *run_id, int64_t *last, long max,
-                                FILE *out)
+long eng_cli_sync_show_changes(struct eng_store *st, const char *run_id, int64_t *last, long max,
+                               FILE *out)
 {
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
@@ -92,7 +92,7 @@ long eng_cli_sync_print_changes(struct eng_store *st, const char *run_id, int64_
     return rc < 0 ? rc : n;
 }
 
-long eng_cli_sync_print_failures(struct eng_store *st, const char *run_id, long max, FILE *out)
+long eng_cli_sync_show_failures(struct eng_store *st, const char *run_id, long max, FILE *out)
 {
     struct eng_store_stmt *s = NULL;
     if (eng_store_prepare(st,

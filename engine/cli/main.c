@@ -21,7 +21,7 @@ static const struct eng_cli_command commands[] = {
     {"serve", "start the engine: API, workers and script hot reload", eng_cli_serve},
     {"sync", "run one sync of an entity (full or incremental, or a dry run)", eng_cli_sync},
     {"operator", "show or change the operator settings (where secrets are sent)", eng_cli_operator},
-    {"rotate-key", "re-encrypt the stored credentials under a new key", eng_cli_rotate_key},
+    {"rotate-key", "re-encrypt the stored credentials under a new key", eng_cli_keys_rotate},
 };
 
 static void usage(FILE *out)

@@ -13,7 +13,7 @@
 #define CFG_STR(cfg, off) (*(char **)(void *)((char *)(cfg) + (off)))
 
 /* The defaults are config.c's (tests/unit/data/test_operator_settings.c checks they agree). */
-const struct eng_operator_def eng_operator_defs[] = {
+const struct eng_operator_def eng_operator_settings_defs[] = {
     {"QUICKBOOKS_API_BASE", NULL, offsetof(struct eng_config, quickbooks_api_base)},
     {"QUICKBOOKS_TOKEN_URL", "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
      offsetof(struct eng_config, quickbooks_token_url)},
@@ -23,13 +23,14 @@ const struct eng_operator_def eng_operator_defs[] = {
      offsetof(struct eng_config, oauth_redirect_uri)},
     {"WEBHOOK_PUBLIC_URL", NULL, offsetof(struct eng_config, webhook_public_url)},
 };
-const size_t eng_operator_ndefs = sizeof eng_operator_defs / sizeof eng_operator_defs[0];
+const size_t eng_operator_settings_ndefs =
+    sizeof eng_operator_settings_defs / sizeof eng_operator_settings_defs[0];
 
-const struct eng_operator_def *eng_operator_find(const char *name)
+const struct eng_operator_def *eng_operator_settings_find(const char *name)
 {
-    for (size_t i = 0; name != NULL && i < eng_operator_ndefs; i++)
-        if (strcmp(eng_operator_defs[i].name, name) == 0)
-            return &eng_operator_defs[i];
+    for (size_t i = 0; name != NULL && i < eng_operator_settings_ndefs; i++)
+        if (strcmp(eng_operator_settings_defs[i].name, name) == 0)
+            return &eng_operator_settings_defs[i];
     return NULL;
 }
 
@@ -37,14 +38,14 @@ static int unknown(const char *name, struct eng_err *err)
 {
     char known[256] = "";
     size_t n = 0;
-    for (size_t i = 0; i < eng_operator_ndefs && n < sizeof known; i++)
+    for (size_t i = 0; i < eng_operator_settings_ndefs && n < sizeof known; i++)
         n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", i ? ", " : "",
-                              eng_operator_defs[i].name);
+                              eng_operator_settings_defs[i].name);
     return eng_err_set(err, ENG_EINVAL, "no operator setting named '%.64s' (known: %s)", name,
                        known);
 }
 
-int eng_operator_url_check(char *url, const char *var, struct eng_err *err)
+int eng_operator_settings_url_check(char *url, const char *var, struct eng_err *err)
 {
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
         if (*p < 0x20 || *p == 0x7f)
@@ -75,41 +76,44 @@ static int stored_get(struct eng_store *st, const char *name, char *out, size_t 
     return rc < 0 ? rc : 0;
 }
 
-int eng_operator_set(struct eng_store *st, const char *name, const char *value, const char *by,
-                     struct eng_err *err)
+int eng_operator_settings_set(struct eng_store *st, const char *name, const char *value,
+                              const char *by, struct eng_err *err)
 {
-    if (eng_operator_find(name) == NULL)
+    if (eng_operator_settings_find(name) == NULL)
         return unknown(name, err);
     char v[ENG_OPERATOR_MAX_VALUE + 2];
     if (value == NULL || strlen(value) > ENG_OPERATOR_MAX_VALUE)
         return eng_err_set(err, ENG_EINVAL, "%s must be a URL of at most %d bytes", name,
                            ENG_OPERATOR_MAX_VALUE);
     snprintf(v, sizeof v, "%s", value);
-    int rc = eng_operator_url_check(v, name, err);
+    int rc = eng_operator_settings_url_check(v, name, err);
     if (rc != 0)
         return rc;
     struct eng_store_stmt *s = NULL;
+    /* clang-format off */
     rc = eng_store_prepare(st,
-                           "INSERT INTO operator_settings (name, value, updated_by) VALUES (?1, "
-                           "?2, ?3) ON CONFLICT (name) DO UPDATE SET value = excluded.value, "
-                           "updated_by = excluded.updated_by, updated_at = "
-                           "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+                           "INSERT INTO operator_settings (name, value, updated_by)"
+                           " VALUES (?1, ?2, ?3)" ENG_STORE_UPSERT("name")
+                           " value = excluded.value, updated_by = excluded.updated_by,"
+                           " updated_at = " ENG_STORE_NOW,
                            -1, ENG_STORE_TRUSTED, &s, err);
+    /* clang-format on */
     if (rc == 0)
-        rc = eng_store_bind_text(s, 1, name, strlen(name));
+        rc = eng_store_bind_str(s, 1, name);
     if (rc == 0)
-        rc = eng_store_bind_text(s, 2, v, strlen(v));
+        rc = eng_store_bind_str(s, 2, v);
     if (rc == 0)
-        rc = eng_store_bind_text(s, 3, by, strlen(by));
+        rc = eng_store_bind_str(s, 3, by);
     if (rc == 0)
         rc = eng_store_step(s, err);
     eng_store_finalize(s);
     return rc < 0 ? rc : 0;
 }
 
-int eng_operator_unset(struct eng_store *st, const char *name, int *removed, struct eng_err *err)
+int eng_operator_settings_unset(struct eng_store *st, const char *name, int *removed,
+                                struct eng_err *err)
 {
-    if (eng_operator_find(name) == NULL)
+    if (eng_operator_settings_find(name) == NULL)
         return unknown(name, err);
     struct eng_store_stmt *s = NULL;
     int rc = eng_store_prepare(st, "DELETE FROM operator_settings WHERE name = ?", -1,
@@ -130,10 +134,10 @@ static const char *env_of(const char *name)
     return v != NULL && *v != '\0' ? v : NULL;
 }
 
-int eng_operator_apply(struct eng_store *st, struct eng_config *cfg, struct eng_err *err)
+int eng_operator_settings_apply(struct eng_store *st, struct eng_config *cfg, struct eng_err *err)
 {
-    for (size_t i = 0; i < eng_operator_ndefs; i++) {
-        const struct eng_operator_def *d = &eng_operator_defs[i];
+    for (size_t i = 0; i < eng_operator_settings_ndefs; i++) {
+        const struct eng_operator_def *d = &eng_operator_settings_defs[i];
         char v[ENG_OPERATOR_MAX_VALUE + 2];
         int rc = stored_get(st, d->name, v, sizeof v, NULL, 0, err);
         if (rc != 0)
@@ -147,7 +151,7 @@ int eng_operator_apply(struct eng_store *st, struct eng_config *cfg, struct eng_
             continue;
         }
         struct eng_err why = {0};
-        if (eng_operator_url_check(v, d->name, &why) != 0)
+        if (eng_operator_settings_url_check(v, d->name, &why) != 0)
             return eng_err_set(err, ENG_EINVAL,
                                "the stored operator setting is refused: %s (fix it with "
                                "`tallysync operator set %s URL`)",
@@ -174,13 +178,13 @@ static void json_opt(struct eng_buf *b, const char *s)
         eng_buf_json_str(b, s, strlen(s));
 }
 
-int eng_operator_list_json(struct eng_store *st, const struct eng_config *cfg, struct eng_buf *out,
-                           struct eng_err *err)
+int eng_operator_settings_list_json(struct eng_store *st, const struct eng_config *cfg,
+                                    struct eng_buf *out, struct eng_err *err)
 {
     int restart = 0;
     eng_buf_puts(out, "{\"settings\":[");
-    for (size_t i = 0; i < eng_operator_ndefs; i++) {
-        const struct eng_operator_def *d = &eng_operator_defs[i];
+    for (size_t i = 0; i < eng_operator_settings_ndefs; i++) {
+        const struct eng_operator_def *d = &eng_operator_settings_defs[i];
         char v[ENG_OPERATOR_MAX_VALUE + 2], at[64];
         int rc = stored_get(st, d->name, v, sizeof v, at, sizeof at, err);
         if (rc != 0)

@@ -1,7 +1,8 @@
 /*
  * queue.c - the durable job queue (see queue.h). Every state change is one statement, so a
  * claim is atomic in SQLite (and maps to FOR UPDATE SKIP LOCKED on PostgreSQL later).
- * Time arithmetic is SQLite's own clock (strftime 'now'), the same clock every row default uses.
+ * Time arithmetic is the store's own clock (ENG_STORE_NOW*), the one every row default uses.
+ * The one owner of SQL on sync_queue. Owns nothing past a call. Must not: decide what a job does.
  */
 #include "data/queue.h"
 
@@ -11,17 +12,31 @@
 #include <string.h>
 #include <time.h>
 
-#define NOW          "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
-#define NOW_PLUS(p)  "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', " p " / 1000.0))"
 #define BACKOFF_BASE 2000LL
 #define BACKOFF_CAP  3600000LL
 
-static int bind_opt(struct eng_store_stmt *s, int idx, const char *v)
+/* the SQL pieces every state change shares */
+#define DEDUPE_FREE                                                                                \
+    " ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND status"                 \
+    " IN ('pending', 'running') DO NOTHING"
+#define LEASE_FREE " lease_owner = NULL, lease_expires_at = NULL,"
+#define HELD_BY    " WHERE id = ?1 AND lease_owner = ?2 AND status = 'running'"
+#define JOB_COLUMNS                                                                                \
+    ENG_STORE_RETURNING(                                                                           \
+        "id, tenant_id, kind, entity, flow, payload, priority, attempts, max_attempts, run_id")
+#define TAKE(lease)                                                                                \
+    "UPDATE sync_queue SET status = 'running', lease_owner = ?1,"                                  \
+    " lease_expires_at = " ENG_STORE_NOW_PLUS_MS(lease) ", attempts = attempts + 1,"               \
+                                                        " updated_at = " ENG_STORE_NOW
+
+/* Prepare sql; *s is NULL on failure. */
+static int prep(struct eng_store *st, const char *sql, struct eng_store_stmt **s,
+                struct eng_err *err)
 {
-    return v != NULL ? eng_store_bind_text(s, idx, v, strlen(v)) : eng_store_bind_null(s, idx);
+    return eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
 }
 
-/* Run a statement that returns no rows, after bind() ran; returns changes or a negative code. */
+/* Run a statement that returns no rows, after its binds; returns changes or a negative code. */
 static int run_done(struct eng_store *st, struct eng_store_stmt *s, struct eng_err *err)
 {
     int rc = eng_store_step(s, err);
@@ -38,24 +53,23 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
         return eng_err_set(err, ENG_EINVAL, "a job needs a tenant and a kind");
     if (deduped != NULL)
         *deduped = 0;
+    /* clang-format off */
     static const char sql[] =
-        "INSERT INTO sync_queue (tenant_id, kind, entity, flow, payload, dedupe_key, run_id, "
-        "priority, max_attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-        "?9, " NOW_PLUS(
-            "?10") ") ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND status "
-                   "IN ('pending', 'running') DO NOTHING";
+        "INSERT INTO sync_queue (tenant_id, kind, entity, flow, payload, dedupe_key, run_id,"
+        " priority, max_attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+        ENG_STORE_NOW_PLUS_MS("?10") ")" DEDUPE_FREE;
+    /* clang-format on */
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    int rc = prep(st, sql, &s, err);
     if (rc != 0)
         return rc;
-    const char *payload = j->payload != NULL ? j->payload : "{}";
-    bind_opt(s, 1, j->tenant);
-    bind_opt(s, 2, j->kind);
-    bind_opt(s, 3, j->entity);
-    bind_opt(s, 4, j->flow);
-    bind_opt(s, 5, payload);
-    bind_opt(s, 6, j->dedupe_key);
-    bind_opt(s, 7, j->run_id);
+    eng_store_bind_str(s, 1, j->tenant);
+    eng_store_bind_str(s, 2, j->kind);
+    eng_store_bind_str(s, 3, j->entity);
+    eng_store_bind_str(s, 4, j->flow);
+    eng_store_bind_str(s, 5, j->payload != NULL ? j->payload : "{}");
+    eng_store_bind_str(s, 6, j->dedupe_key);
+    eng_store_bind_str(s, 7, j->run_id);
     eng_store_bind_int64(s, 8, j->priority);
     eng_store_bind_int64(s, 9, j->max_attempts > 0 ? j->max_attempts : 8);
     eng_store_bind_int64(s, 10, j->delay_ms > 0 ? j->delay_ms : 0);
@@ -70,14 +84,14 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
     /* deduplicated: answer the job that holds the key */
     if (deduped != NULL)
         *deduped = 1;
-    rc = eng_store_prepare(st,
-                           "SELECT id FROM sync_queue WHERE tenant_id = ? AND dedupe_key = ? AND "
-                           "status IN ('pending', 'running')",
-                           -1, ENG_STORE_TRUSTED, &s, err);
+    rc = prep(st,
+              "SELECT id FROM sync_queue WHERE tenant_id = ?1 AND dedupe_key = ?2 AND"
+              " status IN ('pending', 'running')",
+              &s, err);
     if (rc != 0)
         return rc;
-    bind_opt(s, 1, j->tenant);
-    bind_opt(s, 2, j->dedupe_key);
+    eng_store_bind_str(s, 1, j->tenant);
+    eng_store_bind_str(s, 2, j->dedupe_key);
     rc = eng_store_step(s, err);
     if (rc == ENG_STORE_ROW && id != NULL)
         *id = eng_store_column_int64(s, 0);
@@ -85,7 +99,7 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
     return rc < 0 ? rc : 0;
 }
 
-void eng_job_clear(struct eng_job *j)
+void eng_queue_job_clear(struct eng_job *j)
 {
     free(j->tenant);
     free(j->kind);
@@ -96,9 +110,14 @@ void eng_job_clear(struct eng_job *j)
     memset(j, 0, sizeof *j);
 }
 
-/* Step a claiming UPDATE ... RETURNING (owner ?1, lease ?2 bound) into out. */
-static int claim_step(struct eng_store_stmt *s, struct eng_job *out, struct eng_err *err)
+/* Bind a claiming UPDATE ... RETURNING JOB_COLUMNS (?1 owner, ?2 lease, ?3 the id or the lowest
+ * priority), step it into out and finalize it: 1 claimed, 0 nothing, < 0. */
+static int claim_step(struct eng_store_stmt *s, const char *owner, long long lease_ms, int64_t arg3,
+                      struct eng_job *out, struct eng_err *err)
 {
+    eng_store_bind_str(s, 1, owner);
+    eng_store_bind_int64(s, 2, lease_ms);
+    eng_store_bind_int64(s, 3, arg3);
     int rc = eng_store_step(s, err);
     if (rc == ENG_STORE_ROW) {
         out->id = eng_store_column_int64(s, 0);
@@ -120,7 +139,7 @@ static int claim_step(struct eng_store_stmt *s, struct eng_job *out, struct eng_
     }
     eng_store_finalize(s);
     if (rc < 0) {
-        eng_job_clear(out);
+        eng_queue_job_clear(out);
         return rc;
     }
     return rc == ENG_STORE_ROW ? 1 : 0;
@@ -131,19 +150,8 @@ int eng_queue_claim_id(struct eng_store *st, int64_t id, const char *owner, long
 {
     memset(out, 0, sizeof *out);
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(
-        st,
-        "UPDATE sync_queue SET status = 'running', lease_owner = ?1, lease_expires_at = " NOW_PLUS(
-            "?2") ", attempts = attempts + 1, updated_at = " NOW " WHERE id = ?3 AND status = "
-                  "'pending' RETURNING id, tenant_id, kind, entity, flow, payload, priority, "
-                  "attempts, max_attempts, run_id",
-        -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    bind_opt(s, 1, owner);
-    eng_store_bind_int64(s, 2, lease_ms);
-    eng_store_bind_int64(s, 3, id);
-    return claim_step(s, out, err);
+    int rc = prep(st, TAKE("?2") " WHERE id = ?3 AND status = 'pending'" JOB_COLUMNS, &s, err);
+    return rc != 0 ? rc : claim_step(s, owner, lease_ms, id, out, err);
 }
 
 int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
@@ -158,74 +166,73 @@ int eng_queue_claim_min(struct eng_store *st, const char *owner, long long lease
     memset(out, 0, sizeof *out);
     /* A running job whose lease expired after its last allowed attempt is dead, not retaken. */
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(
-        st,
-        "UPDATE sync_queue SET status = 'dead', lease_owner = NULL, lease_expires_at = NULL, "
-        "finished_at = " NOW ", updated_at = " NOW ", last_error = coalesce(last_error, "
-        "'the worker holding it stopped answering (lease expired) on its last attempt') "
-        "WHERE status = 'running' AND lease_expires_at <= " NOW " AND attempts >= max_attempts",
-        -1, ENG_STORE_TRUSTED, &s, err);
+    /* clang-format off */
+    int rc = prep(st,
+                  "UPDATE sync_queue SET status = 'dead'," LEASE_FREE
+                  " finished_at = " ENG_STORE_NOW ", updated_at = " ENG_STORE_NOW ","
+                  " last_error = coalesce(last_error, 'the worker holding it stopped answering"
+                  " (lease expired) on its last attempt')"
+                  " WHERE status = 'running' AND lease_expires_at <= " ENG_STORE_NOW
+                  " AND attempts >= max_attempts",
+                  &s, err);
+    /* clang-format on */
     if (rc != 0 || (rc = run_done(st, s, err)) < 0)
         return rc;
 
+    /* clang-format off */
     static const char sql[] =
-        "UPDATE sync_queue SET status = 'running', lease_owner = ?1, lease_expires_at = " NOW_PLUS(
-            "?2") ", attempts = attempts + 1, updated_at = " NOW " WHERE id = (SELECT id FROM "
-                  "sync_queue WHERE priority >= ?3 AND ((status = 'pending' AND next_attempt_at "
-                  "<= " NOW ") OR (status = 'running' AND lease_expires_at <= " NOW
-                  " AND attempts < max_attempts)) ORDER BY priority DESC, next_attempt_at, id "
-                  "LIMIT 1) RETURNING id, tenant_id, kind, entity, flow, payload, priority, "
-                  "attempts, max_attempts, run_id";
-    rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    bind_opt(s, 1, owner);
-    eng_store_bind_int64(s, 2, lease_ms);
-    eng_store_bind_int64(s, 3, min_priority);
-    return claim_step(s, out, err);
+        TAKE("?2") " WHERE id = (SELECT id FROM sync_queue WHERE priority >= ?3"
+        " AND ((status = 'pending' AND next_attempt_at <= " ENG_STORE_NOW ")"
+        " OR (status = 'running' AND lease_expires_at <= " ENG_STORE_NOW
+        " AND attempts < max_attempts))"
+        " ORDER BY priority DESC, next_attempt_at, id LIMIT 1)" JOB_COLUMNS;
+    /* clang-format on */
+    rc = prep(st, sql, &s, err);
+    return rc != 0 ? rc : claim_step(s, owner, lease_ms, min_priority, out, err);
 }
 
-static int held(int changes, int64_t id, struct eng_err *err)
+static int not_held(int64_t id, struct eng_err *err)
 {
-    if (changes < 0)
-        return changes;
-    if (changes == 0)
-        return eng_err_set(err, ENG_ENOTFOUND,
-                           "job %lld is no longer held by this worker (its lease expired)",
-                           (long long)id);
-    return 0;
+    return eng_err_set(err, ENG_ENOTFOUND,
+                       "job %lld is no longer held by this worker (its lease expired)",
+                       (long long)id);
+}
+
+/* Run sql, an UPDATE of the job owner holds (HELD_BY: ?1 id, ?2 owner), with ?3 = text3 and
+ * ?4 = num4 when the statement has them. ENG_ENOTFOUND when owner does not hold the job. */
+static int held_update(struct eng_store *st, const char *sql, int64_t id, const char *owner,
+                       const char *text3, long long num4, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = prep(st, sql, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_int64(s, 1, id);
+    eng_store_bind_str(s, 2, owner);
+    int n = eng_store_param_count(s);
+    if (n >= 3)
+        eng_store_bind_str(s, 3, text3);
+    if (n >= 4)
+        eng_store_bind_int64(s, 4, num4);
+    rc = run_done(st, s, err);
+    return rc < 0 ? rc : rc == 0 ? not_held(id, err) : 0;
 }
 
 int eng_queue_extend(struct eng_store *st, int64_t id, const char *owner, long long lease_ms,
                      struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st,
-                               "UPDATE sync_queue SET lease_expires_at = " NOW_PLUS(
-                                   "?3") ", updated_at = " NOW " WHERE id = ?1 AND "
-                                         "lease_owner = ?2 AND status = 'running'",
-                               -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_int64(s, 1, id);
-    bind_opt(s, 2, owner);
-    eng_store_bind_int64(s, 3, lease_ms);
-    return held(run_done(st, s, err), id, err);
+    return held_update(st,
+                       "UPDATE sync_queue SET lease_expires_at = " ENG_STORE_NOW_PLUS_MS(
+                           "?4") ", updated_at = " ENG_STORE_NOW HELD_BY,
+                       id, owner, NULL, lease_ms, err);
 }
 
 int eng_queue_complete(struct eng_store *st, int64_t id, const char *owner, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st,
-                               "UPDATE sync_queue SET status = 'done', lease_owner = NULL, "
-                               "lease_expires_at = NULL, finished_at = " NOW ", updated_at = " NOW
-                               " WHERE id = ?1 AND lease_owner = ?2 AND status = 'running'",
-                               -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_int64(s, 1, id);
-    bind_opt(s, 2, owner);
-    return held(run_done(st, s, err), id, err);
+    return held_update(st,
+                       "UPDATE sync_queue SET status = 'done'," LEASE_FREE
+                       " finished_at = " ENG_STORE_NOW ", updated_at = " ENG_STORE_NOW HELD_BY,
+                       id, owner, NULL, 0, err);
 }
 
 long long eng_queue_backoff_ms(int attempts, double r)
@@ -259,14 +266,11 @@ int eng_queue_fail(struct eng_store *st, int64_t id, const char *owner, const ch
 {
     /* read attempts to size the backoff; only the holder may change the row */
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st,
-                               "SELECT attempts, max_attempts FROM sync_queue WHERE id = ? AND "
-                               "lease_owner = ? AND status = 'running'",
-                               -1, ENG_STORE_TRUSTED, &s, err);
+    int rc = prep(st, "SELECT attempts, max_attempts FROM sync_queue" HELD_BY, &s, err);
     if (rc != 0)
         return rc;
     eng_store_bind_int64(s, 1, id);
-    bind_opt(s, 2, owner);
+    eng_store_bind_str(s, 2, owner);
     rc = eng_store_step(s, err);
     int attempts = 0, max = 0;
     if (rc == ENG_STORE_ROW) {
@@ -277,70 +281,154 @@ int eng_queue_fail(struct eng_store *st, int64_t id, const char *owner, const ch
     if (rc < 0)
         return rc;
     if (rc == ENG_STORE_DONE)
-        return held(0, id, err);
+        return not_held(id, err);
     int is_dead = !retryable || attempts >= max;
     if (dead != NULL)
         *dead = is_dead;
+    const char *text = error != NULL ? error : "failed";
     if (is_dead)
-        rc = eng_store_prepare(st,
-                               "UPDATE sync_queue SET status = 'dead', last_error = ?3, "
-                               "lease_owner = NULL, lease_expires_at = NULL, finished_at = " NOW
-                               ", updated_at = " NOW " WHERE id = ?1 AND lease_owner = ?2 AND "
-                               "status = 'running'",
-                               -1, ENG_STORE_TRUSTED, &s, err);
-    else
-        rc = eng_store_prepare(
-            st,
-            "UPDATE sync_queue SET status = 'pending', last_error = ?3, "
-            "lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = " NOW_PLUS(
-                "?4") ", updated_at = " NOW " WHERE id = ?1 AND lease_owner = "
-                      "?2 AND status = 'running'",
-            -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_int64(s, 1, id);
-    bind_opt(s, 2, owner);
-    bind_opt(s, 3, error != NULL ? error : "failed");
-    if (!is_dead)
-        eng_store_bind_int64(s, 4, eng_queue_backoff_ms(attempts, jitter_draw()));
-    return held(run_done(st, s, err), id, err);
+        return held_update(st,
+                           "UPDATE sync_queue SET status = 'dead', last_error = ?3," LEASE_FREE
+                           " finished_at = " ENG_STORE_NOW ", updated_at = " ENG_STORE_NOW HELD_BY,
+                           id, owner, text, 0, err);
+    /* clang-format off */
+    return held_update(st,
+                       "UPDATE sync_queue SET status = 'pending', last_error = ?3," LEASE_FREE
+                       " next_attempt_at = " ENG_STORE_NOW_PLUS_MS("?4") ","
+                       " updated_at = " ENG_STORE_NOW HELD_BY,
+                       id, owner, text, eng_queue_backoff_ms(attempts, jitter_draw()), err);
+    /* clang-format on */
 }
+
+/* back to pending without counting the interrupted attempt, due after ?4 ms */
+#define GIVE_BACK                                                                                  \
+    "UPDATE sync_queue SET status = 'pending'," LEASE_FREE " attempts = " ENG_STORE_GREATEST(      \
+        "attempts - 1",                                                                            \
+        "0") ","                                                                                   \
+             " next_attempt_at = " ENG_STORE_NOW_PLUS_MS("?4") ", updated_at = " ENG_STORE_NOW
 
 int eng_queue_release(struct eng_store *st, int64_t id, const char *owner, long long delay_ms,
                       struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc =
-        eng_store_prepare(st,
-                          "UPDATE sync_queue SET status = 'pending', lease_owner = NULL, "
-                          "lease_expires_at = NULL, attempts = max(attempts - 1, 0), "
-                          "next_attempt_at = " NOW_PLUS(
-                              "?3") ", updated_at = " NOW
-                                    " WHERE id = ?1 AND lease_owner = ?2 AND status = 'running'",
-                          -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_int64(s, 1, id);
-    bind_opt(s, 2, owner);
-    eng_store_bind_int64(s, 3, delay_ms > 0 ? delay_ms : 0);
-    return held(run_done(st, s, err), id, err);
+    return held_update(st, GIVE_BACK HELD_BY, id, owner, NULL, delay_ms > 0 ? delay_ms : 0, err);
 }
 
 int eng_queue_recover(struct eng_store *st, int *n, struct eng_err *err)
 {
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st,
-                               "UPDATE sync_queue SET status = 'pending', lease_owner = NULL, "
-                               "lease_expires_at = NULL, attempts = max(attempts - 1, 0), "
-                               "next_attempt_at = " NOW ", updated_at = " NOW
-                               " WHERE status = 'running'",
-                               -1, ENG_STORE_TRUSTED, &s, err);
+    int rc = prep(st, GIVE_BACK " WHERE status = 'running'", &s, err);
     if (rc != 0)
         return rc;
+    eng_store_bind_int64(s, 4, 0); /* due now */
     rc = run_done(st, s, err);
     if (rc < 0)
         return rc;
     if (n != NULL)
         *n = rc;
     return 0;
+}
+
+int eng_queue_requeue_runs(struct eng_store *st, struct eng_err *err)
+{
+    return eng_store_exec(
+        st,
+        "INSERT INTO sync_queue (tenant_id, kind, entity, flow, run_id, priority, max_attempts)"
+        " SELECT r.tenant_id, 'run', r.entity, r.flow, r.id, 0, 50 FROM sync_runs r WHERE r.state"
+        " IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM sync_queue q WHERE q.run_id ="
+        " r.id AND q.status IN ('pending', 'running'))",
+        err);
+}
+
+int eng_queue_retry_failed(struct eng_store *st, int *queued, struct eng_err *err)
+{
+    *queued = 0;
+    /* clang-format off */
+    static const char sql[] =
+        "INSERT INTO sync_queue (tenant_id, kind, entity, flow, payload, priority, max_attempts,"
+        " dedupe_key) SELECT tenant_id, 'retry', source_entity, flow, json_object('entity',"
+        " source_entity, 'flow', flow, 'ids', json_group_array(DISTINCT source_id)), 10, 8,"
+        " 'autoretry:' || flow || ':' || source_entity FROM sync_records WHERE outcome = 'failed'"
+        " AND resolved_at IS NULL AND dry_run = 0 AND retryable = 1 AND attempts < 8 AND"
+        " next_retry_at <= " ENG_STORE_NOW " GROUP BY tenant_id, flow, source_entity" DEDUPE_FREE;
+    /* clang-format on */
+    struct eng_store_stmt *s = NULL;
+    int rc = prep(st, sql, &s, err);
+    if (rc == 0)
+        rc = run_done(st, s, err);
+    if (rc < 0)
+        return rc;
+    *queued = rc;
+    return 0;
+}
+
+int64_t eng_queue_pending_of_run(struct eng_store *st, const char *run_id)
+{
+    struct eng_store_stmt *s = NULL;
+    int64_t id = 0;
+    if (prep(st,
+             "SELECT id FROM sync_queue WHERE run_id = ?1 AND status = 'pending'"
+             " ORDER BY id DESC LIMIT 1",
+             &s, NULL) != 0)
+        return 0;
+    eng_store_bind_str(s, 1, run_id);
+    if (eng_store_step(s, NULL) == ENG_STORE_ROW)
+        id = eng_store_column_int64(s, 0);
+    eng_store_finalize(s);
+    return id;
+}
+
+int eng_queue_sweep_merge(struct eng_store *st, const char *tenant, const char *source,
+                          const char *reason, const char *since, int64_t *id, char *since_out,
+                          size_t size, struct eng_err *err)
+{
+    *id = 0;
+    /* clang-format off */
+    static const char sql[] =
+        "INSERT INTO sync_queue (tenant_id, kind, payload, priority, dedupe_key) VALUES (?1,"
+        " 'sweep', json_object('source', ?2, 'reason', ?3, 'since', ?4), 5, 'sweep:' || ?2)"
+        " ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL"
+        " AND status IN ('pending', 'running') DO UPDATE SET payload = json_set(sync_queue.payload,"
+        " '$.since', CASE WHEN json_extract(sync_queue.payload, '$.since') IS NULL OR"
+        " json_extract(sync_queue.payload, '$.since') > ?4 THEN ?4 ELSE"
+        " json_extract(sync_queue.payload, '$.since') END), updated_at = " ENG_STORE_NOW
+        " WHERE sync_queue.status = 'pending'"
+        ENG_STORE_RETURNING("id, json_extract(payload, '$.since')");
+    /* clang-format on */
+    struct eng_store_stmt *s = NULL;
+    int rc = prep(st, sql, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_str(s, 1, tenant);
+    eng_store_bind_str(s, 2, source);
+    eng_store_bind_str(s, 3, reason);
+    eng_store_bind_str(s, 4, since);
+    rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW) {
+        const char *v = eng_store_column_text(s, 1, NULL);
+        *id = eng_store_column_int64(s, 0);
+        snprintf(since_out, size, "%s", v != NULL ? v : since);
+        rc = eng_store_step(s, err); /* finish the statement: DONE */
+        rc = rc < 0 ? rc : 1;
+    }
+    eng_store_finalize(s);
+    return rc;
+}
+
+int eng_queue_sweep_startup(struct eng_store *st, struct eng_err *err)
+{
+    /* clang-format off */
+    static const char sql[] =
+        "INSERT INTO sync_queue (tenant_id, kind, payload, priority, dedupe_key)"
+        " SELECT c.tenant_id, 'sweep', json_object('source', c.platform, 'reason', 'startup',"
+        " 'since', (SELECT max(e.received_at) FROM webhook_events e WHERE e.tenant_id ="
+        " c.tenant_id AND e.source = c.platform)), 5, 'sweep:' || c.platform"
+        " FROM integration_credentials c WHERE c.is_active = 1 AND c.platform IN ('woocommerce',"
+        " 'quickbooks') AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.tenant_id ="
+        " c.tenant_id AND e.source = c.platform)" DEDUPE_FREE;
+    /* clang-format on */
+    struct eng_store_stmt *s = NULL;
+    int rc = prep(st, sql, &s, err);
+    if (rc == 0)
+        rc = run_done(st, s, err);
+    return rc < 0 ? rc : 0;
 }

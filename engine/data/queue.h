@@ -5,7 +5,7 @@
  * makes the job claimable again. Higher priority first: ENG_QUEUE_LANE_RECORD (webhooks,
  * retries) ahead of ENG_QUEUE_LANE_BULK (runs), then the oldest due job.
  * Owns: nothing past a call (the caller's store connection does the work; struct eng_job's
- * strings are owned by the job and freed by eng_job_clear). Must not: hold a transaction open
+ * strings are owned by the job and freed by eng_queue_job_clear). Must not: hold a transaction open
  * across calls, or decide anything about what a job does.
  */
 #ifndef ENG_QUEUE_H
@@ -45,7 +45,7 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
                       struct eng_err *err);
 
 /* Claim the next due job (pending and due, or running with an expired lease and attempts left)
- * for owner, leased for lease_ms. Returns 1 with *out filled (caller owns: eng_job_clear),
+ * for owner, leased for lease_ms. Returns 1 with *out filled (caller owns: eng_queue_job_clear),
  * 0 when nothing is due, or a negative code. */
 int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
                     struct eng_job *out, struct eng_err *err);
@@ -53,7 +53,7 @@ int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
  * slots are full still takes single-record jobs). */
 int eng_queue_claim_min(struct eng_store *st, const char *owner, long long lease_ms,
                         int min_priority, struct eng_job *out, struct eng_err *err);
-void eng_job_clear(struct eng_job *j);
+void eng_queue_job_clear(struct eng_job *j);
 /* Claim job id itself when it is pending (the CLI runs the job it just queued). 1 claimed,
  * 0 when another worker holds it or it is over. */
 int eng_queue_claim_id(struct eng_store *st, int64_t id, const char *owner, long long lease_ms,
@@ -84,5 +84,25 @@ int eng_queue_recover(struct eng_store *st, int *n, struct eng_err *err);
 /* Backoff before attempt (attempts + 1): base 2 s doubling, capped at 1 h, "full jitter" in
  * [d/2, d] with d the capped delay. r in [0, 1) is the random draw (tests pass fixed values). */
 long long eng_queue_backoff_ms(int attempts, double r);
+
+/* Start-up: a queued or running row of sync_runs whose job is gone (dead after too many
+ * attempts, or deleted) gets a fresh 'run' job, so every run ends by itself. */
+int eng_queue_requeue_runs(struct eng_store *st, struct eng_err *err);
+/* One 'retry' job (priority 10, dedupe key "autoretry:FLOW:ENTITY") per tenant, flow and source
+ * entity whose failed, retryable, unresolved sync_records are due; *queued = jobs added. */
+int eng_queue_retry_failed(struct eng_store *st, int *queued, struct eng_err *err);
+/* Queue a 'sweep' job for tenant (payload {"source","reason","since"}, priority 5, dedupe key
+ * "sweep:SOURCE"), or merge it into the pending one (whose since becomes the earlier of the two).
+ * 1 with *id and since_out (the job's since, size bytes) when queued or merged; 0 when one is
+ * running already (nothing queued); < 0. */
+int eng_queue_sweep_merge(struct eng_store *st, const char *tenant, const char *source,
+                          const char *reason, const char *since, int64_t *id, char *since_out,
+                          size_t size, struct eng_err *err);
+/* After downtime: one 'sweep' job (payload {"source", "reason":"startup", "since": the newest
+ * received_at}) per tenant and platform (woocommerce, quickbooks) with active credentials that
+ * was receiving webhooks, unless one is pending or running. */
+int eng_queue_sweep_startup(struct eng_store *st, struct eng_err *err);
+/* The newest pending job of run_id, or 0 (none, or a store failure). */
+int64_t eng_queue_pending_of_run(struct eng_store *st, const char *run_id);
 
 #endif

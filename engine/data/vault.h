@@ -1,17 +1,18 @@
 /*
- * vault.h - the encrypted credential vault: a keyring read from INTEGRATION_ENCRYPTION_KEY
- * (+ _PREVIOUS), and the rows of integration_credentials sealed with AES-256-GCM under it.
- * Owns: the keyring's single heap block (keys and ids, wiped on free) and the secret buffers it
- * hands out (freed with eng_vault_free_secret, which wipes them). Must not: write a key or a
- * secret value, even partially, into a struct eng_err, a log line or the database in clear.
+ * vault.h - the encrypted credential vault: the rows of integration_credentials sealed with
+ * AES-256-GCM under a keyring (keyring.h, read from INTEGRATION_ENCRYPTION_KEY (+ _PREVIOUS)).
+ * The one owner of every SQL statement on integration_credentials: vault.c (rows, leases),
+ * vault_rotate.c (rotation), vault_check.c (key check), the status below.
+ * Owns: the secret buffers it hands out (freed with eng_vault_free_secret, which wipes them).
+ * Must not: write a key or a secret value, even partially, into a struct eng_err, a log line or
+ * the database in clear.
  *
  * Row format (version 1): ciphertext = nonce(12) || AES-256-GCM(secret_json) || tag(16), sealed
  * by eng_crypto_seal under the key named by the key_id column, with the associated data
  *     "tallysync-cred-v1" NUL tenant_id NUL platform NUL key_id
  * (tenant ids and platforms cannot contain NUL, so the layout is unambiguous): a row copied to
  * another tenant or platform, or relabelled with another key id, does not decrypt.
- * A key id is the first 16 lowercase hex digits of SHA-256("tallysync key id" NUL key): stable,
- * and reveals nothing useful about the key.
+ * Key ids: keyring.h.
  */
 #ifndef ENG_VAULT_H
 #define ENG_VAULT_H
@@ -22,38 +23,7 @@
 #include "base/buf.h"
 #include "base/err.h"
 #include "adapt/store.h"
-
-#define ENG_KEYRING_ID_LEN 16 /* hex digits of a key id (plus a NUL: char id[17]) */
-
-struct eng_keyring; /* the current key (encrypts and decrypts) + older keys (decrypt only) */
-
-/* ---- keyring ---- */
-
-/* Build a keyring from base64 text. current_b64: standard base64 of exactly 32 bytes,
- * surrounding whitespace ignored. previous_csv (may be NULL or empty): comma-separated older
- * keys, same format, empty items ignored, duplicates of an earlier key dropped. Errors are
- * ENG_EINVAL and name INTEGRATION_ENCRYPTION_KEY / INTEGRATION_ENCRYPTION_KEY_PREVIOUS (entry N):
- * "... is not set: generate one with `tallysync keygen`" (NULL or blank current key),
- * "... must be base64 of 32 bytes (got N bytes)", "... is not valid base64"; ENG_ENOMEM.
- * On success *out is owned by the caller (eng_keyring_free); on failure *out is NULL. */
-int eng_keyring_parse(const char *current_b64, const char *previous_csv, struct eng_keyring **out,
-                      struct eng_err *err);
-/* The same, with the names used in error messages given by the caller (e.g. the variable
- * named by `rotate-key --new-key-env NAME`). previous_name may be NULL when previous_csv is. */
-int eng_keyring_parse_named(const char *current_name, const char *current_b64,
-                            const char *previous_name, const char *previous_csv,
-                            struct eng_keyring **out, struct eng_err *err);
-/* eng_keyring_parse(getenv("INTEGRATION_ENCRYPTION_KEY"),
- *                   getenv("INTEGRATION_ENCRYPTION_KEY_PREVIOUS"), out, err). */
-int eng_keyring_from_env(struct eng_keyring **out, struct eng_err *err);
-/* Id of the current key: 16 lowercase hex digits, NUL-terminated, owned by kr. */
-const char *eng_keyring_current_id(const struct eng_keyring *kr);
-/* Number of keys (1 + distinct previous keys). */
-size_t eng_keyring_count(const struct eng_keyring *kr);
-/* 1 when kr holds a key with this id (current or previous). */
-int eng_keyring_has(const struct eng_keyring *kr, const char *key_id);
-/* Wipe every key and free kr. NULL is fine. */
-void eng_keyring_free(struct eng_keyring *kr);
+#include "data/keyring.h"
 
 /* ---- rows of integration_credentials ---- */
 
@@ -88,6 +58,29 @@ void eng_vault_free_secret(char *p, size_t len);
 /* Delete the (tenant, platform) row, active or not. ENG_ENOTFOUND when there was none. */
 int eng_vault_delete(struct eng_store *st, const char *tenant, const char *platform,
                      struct eng_err *err);
+
+/* 1 when (tenant, platform) has an active row, 0 when not, < 0 on a store failure. */
+int eng_vault_exists(struct eng_store *st, const char *tenant, const char *platform,
+                     struct eng_err *err);
+
+/* An active row as code outside the vault may see it: whose it is, and a fingerprint of its
+ * sealed blob (SHA-256 of the ciphertext), which changes whenever the row is sealed again (new
+ * credentials, token refresh, rotation): a cache of what was opened from it is keyed by it. */
+#define ENG_VAULT_TENANT_MAX 64
+struct eng_vault_ref {
+    char tenant[ENG_VAULT_TENANT_MAX + 1];
+    unsigned char fingerprint[32];
+};
+enum {
+    ENG_VAULT_BY_TENANT = 0,        /* value is the tenant id */
+    ENG_VAULT_BY_ACCOUNT = 1,       /* value is the external account id; ordered by tenant id */
+    ENG_VAULT_BY_ACCOUNT_NEWEST = 2 /* the same, the most recently stored first */
+};
+/* The active rows of platform matched by value (see the enum), at most max, into refs[0..*n).
+ * Rows whose tenant id is longer than ENG_VAULT_TENANT_MAX are skipped. 0 or a store error;
+ * ENG_EINVAL for an empty platform or value. Needs no keyring. */
+int eng_vault_find(struct eng_store *st, const char *platform, int by, const char *value,
+                   struct eng_vault_ref *refs, int max, int *n, struct eng_err *err);
 
 /* Record a connection test of the active row: status 'connected' (ok != 0) or 'error',
  * last_test_at = now, last_test_ok, last_test_message (may be NULL; the caller makes sure it
@@ -166,7 +159,7 @@ int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, con
                          const char *external_account_id, int64_t *new_version,
                          struct eng_err *err);
 
-/* ---- rotation ---- */
+/* ---- rotation (vault_rotate.c) ---- */
 
 /* Re-encrypt every row of integration_credentials (every tenant, active or not) under the key
  * new_key_b64 (same format as INTEGRATION_ENCRYPTION_KEY), in one BEGIN IMMEDIATE transaction:

@@ -1,7 +1,7 @@
 /*
  * credentials.c - lib/credentials.lua's prepare_store and test_ctx, called from C on the worker
- * that owns the VM (credentials.h). Every entry into Lua is a protected call; the stack is left
- * as found and the VM collected afterwards, so strings that held secrets do not linger.
+ * that owns the VM (credentials.h), through eng_vm_call only (the context: its 'c' letter); the
+ * VM is collected afterwards, so strings that held secrets do not linger.
  * Owns: the copies it makes of prepare_store's results. Must not: log or return a value.
  */
 #include "flow/credentials.h"
@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <lua.h>
 
 #include "data/vault.h"
 
@@ -28,31 +26,6 @@ static void copy_message(char *dst, size_t size, const char *s, size_t n)
     dst[n] = '\0';
 }
 
-/* Push lib.credentials' function `fn`. [-0, +1 | 0, -] */
-static int lib_fn(struct eng_vm *vm, const char *fn, struct eng_err *err)
-{
-    char boot[96];
-    int n = snprintf(boot, sizeof boot, "return require('lib.credentials').%s", fn);
-    if (eng_vm_load(vm, "=credentials", boot, (size_t)n, err) != 0)
-        return err->code;
-    return eng_vm_pcall(vm, 0, 1, err);
-}
-
-static char *dup_or_null(lua_State *L, int idx, size_t *len)
-{
-    if (lua_type(L, idx) != LUA_TSTRING)
-        return NULL;
-    size_t n = 0;
-    const char *s = lua_tolstring(L, idx, &n);
-    char *d = malloc(n + 1);
-    if (d != NULL) {
-        memcpy(d, s, n + 1);
-        if (len != NULL)
-            *len = n;
-    }
-    return d;
-}
-
 void eng_cred_prepared_free(struct eng_cred_prepared *p)
 {
     eng_vault_free_secret(p->secret_json, p->secret_len);
@@ -67,54 +40,44 @@ int eng_credentials_prepare(struct eng_vm *vm, const char *platform, const char 
                             struct eng_cred_prepared *out, struct eng_err *err)
 {
     memset(out, 0, sizeof *out);
-    lua_State *L = eng_vm_state(vm);
-    if (!lua_checkstack(L, 12))
-        return eng_err_set(err, ENG_ENOMEM, "the worker is out of memory");
-    int top = lua_gettop(L);
-    int rc = lib_fn(vm, "prepare_store", err);
-    if (rc == 0)
-        rc = eng_vm_push_string(vm, platform, strlen(platform), err);
-    if (rc == 0)
-        rc = eng_vm_push_string(vm, body != NULL ? body : "", body != NULL ? len : 0, err);
-    if (rc == 0)
-        rc = eng_vm_pcall(vm, 2, 5, err);
-    if (rc != 0) {
-        lua_settop(L, top);
+    /* true, secret_json, public_json, account_id | nil, notes_json | nil
+     * | false, status, code, message, field | nil (the status arrives as its text) */
+    int ok = 0;
+    char *r2 = NULL, *r3 = NULL, *r4 = NULL, *r5 = NULL;
+    size_t r2len = 0, r4len = 0;
+    int rc = eng_vm_call(vm, "lib.credentials", "prepare_store", 0, err, "sS>bSsSs", platform,
+                         body != NULL ? body : "", body != NULL ? len : 0, &ok, &r2, &r2len, &r3,
+                         &r4, &r4len, &r5);
+    eng_vm_collect(vm); /* free the strings that held secrets now */
+    if (rc != 0)
         return rc;
-    }
-    int r = top + 1; /* ok, then four values */
-    if (!lua_toboolean(L, r)) {
-        /* false, status, code, message, field */
-        int status = (int)lua_tointeger(L, r + 1);
+    if (!ok) {
+        int status = r2 != NULL ? atoi(r2) : 0;
         out->status = status == 400 ? 400 : 422;
-        const char *code = lua_type(L, r + 2) == LUA_TSTRING ? lua_tostring(L, r + 2) : NULL;
         snprintf(out->code, sizeof out->code, "%s",
-                 code != NULL ? code : (status == 400 ? "malformed_json" : "invalid_field"));
-        size_t mlen = 0;
-        const char *msg = lua_type(L, r + 3) == LUA_TSTRING ? lua_tolstring(L, r + 3, &mlen) : NULL;
-        copy_message(out->message, sizeof out->message, msg != NULL ? msg : "invalid body",
-                     msg != NULL ? mlen : 12);
-        if (lua_type(L, r + 4) == LUA_TSTRING)
-            snprintf(out->field, sizeof out->field, "%s", lua_tostring(L, r + 4));
-    } else if (lua_type(L, r + 1) != LUA_TSTRING || lua_type(L, r + 2) != LUA_TSTRING) {
+                 r3 != NULL ? r3 : (status == 400 ? "malformed_json" : "invalid_field"));
+        copy_message(out->message, sizeof out->message, r4 != NULL ? r4 : "invalid body",
+                     r4 != NULL ? r4len : 12);
+        if (r5 != NULL)
+            snprintf(out->field, sizeof out->field, "%s", r5);
+        free(r2);
+        free(r3);
+        free(r4);
+        free(r5);
+    } else if (r2 == NULL || r3 == NULL) {
+        eng_vault_free_secret(r2, r2len);
+        free(r3);
+        free(r4);
+        free(r5);
         rc = eng_err_set(err, ENG_ESCRIPT, "lib/credentials.lua: prepare_store returned no JSON");
     } else {
-        /* true, secret_json, public_json, account_id | nil, notes_json | nil */
-        out->secret_json = dup_or_null(L, r + 1, &out->secret_len);
-        out->public_json = dup_or_null(L, r + 2, NULL);
-        out->account_id = dup_or_null(L, r + 3, NULL);
-        out->notes_json = dup_or_null(L, r + 4, NULL);
-        if (out->secret_json == NULL || out->public_json == NULL ||
-            (lua_type(L, r + 3) == LUA_TSTRING && out->account_id == NULL) ||
-            (lua_type(L, r + 4) == LUA_TSTRING && out->notes_json == NULL)) {
-            eng_cred_prepared_free(out);
-            rc = eng_err_set(err, ENG_ENOMEM, "out of memory copying the credentials");
-        } else {
-            out->ok = 1;
-        }
+        out->secret_json = r2;
+        out->secret_len = r2len;
+        out->public_json = r3;
+        out->account_id = r4;
+        out->notes_json = r5;
+        out->ok = 1;
     }
-    lua_settop(L, top);
-    lua_gc(L, LUA_GCCOLLECT); /* free the strings that held secrets now */
     return rc;
 }
 
@@ -125,28 +88,18 @@ int eng_credentials_test(struct eng_vm *vm, const struct eng_connctx_opts *o, co
     *ok = 0;
     if (size > 0)
         message[0] = '\0';
-    lua_State *L = eng_vm_state(vm);
-    if (!lua_checkstack(L, 12))
-        return eng_err_set(err, ENG_ENOMEM, "the worker is out of memory");
-    int top = lua_gettop(L);
-    int rc = lib_fn(vm, "test_ctx", err);
-    if (rc == 0)
-        rc = eng_vm_push_string(vm, platform, strlen(platform), err);
-    if (rc == 0)
-        rc = eng_connctx_push(vm, o, tenant, platform, err);
-    if (rc == ENG_EAUTH) {
+    char *m = NULL;
+    size_t mlen = 0;
+    int rc = eng_vm_call(vm, "lib.credentials", "test_ctx", budget_ms, err, "sc>bS", platform, o,
+                         tenant, platform, ok, &m, &mlen);
+    eng_vm_collect(vm); /* free the strings that held secrets now */
+    if (rc == 0) {
+        copy_message(message, size, m != NULL ? m : "", m != NULL ? mlen : 0);
+        free(m);
+    } else if (rc == ENG_EAUTH) {
         /* a key problem is a failed test, not a server error: the message names the key id */
         copy_message(message, size, err->msg, strlen(err->msg));
-        lua_settop(L, top);
-        return 0;
-    }
-    if (rc == 0)
-        rc = eng_vm_pcall_budget(vm, 2, 2, budget_ms, err);
-    if (rc == 0) {
-        size_t mlen = 0;
-        const char *m = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &mlen) : NULL;
-        *ok = lua_toboolean(L, -2);
-        copy_message(message, size, m != NULL ? m : "", mlen);
+        rc = 0;
     } else if (rc == ENG_EBUDGET) {
         /* "connectors/x.lua:9: script exceeded its time budget of N ms" (or instructions): the
          * VM's own words, a position and a limit, never a value */
@@ -159,7 +112,5 @@ int eng_credentials_test(struct eng_vm *vm, const struct eng_connctx_opts *o, co
         snprintf(message, size, "the connection test ran out of memory (SCRIPT_MEMORY_MB)");
         rc = 0;
     }
-    lua_settop(L, top);
-    lua_gc(L, LUA_GCCOLLECT); /* free the strings that held secrets now */
     return rc;
 }

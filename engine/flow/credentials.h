@@ -10,9 +10,8 @@
 
 #include <stddef.h>
 
-#include "lua/connctx.h"
 #include "base/err.h"
-#include "lua/vm.h"
+#include "lua/vm.h" /* eng_vm_call, struct eng_connctx_opts */
 
 /* A body checked and split for the vault. */
 struct eng_cred_prepared {
@@ -35,8 +34,8 @@ int eng_credentials_prepare(struct eng_vm *vm, const char *platform, const char 
                             struct eng_cred_prepared *out, struct eng_err *err);
 void eng_cred_prepared_free(struct eng_cred_prepared *p);
 
-/* Build the tenant's context (eng_connctx_push) and run the connector's test(ctx) under
- * budget_ms. 0 with *ok and message (a full sentence, UTF-8, no secret, cut to size) when the
+/* Build the tenant's context (the 'c' letter: lua/connctx.h) and run the connector's test(ctx)
+ * under budget_ms. 0 with *ok and message (a full sentence, UTF-8, no secret, cut to size) when the
  * test ran, including a test that ran out of budget or memory (ok 0, message says so);
  * ENG_ENOTFOUND (nothing stored), ENG_EAUTH (cannot decrypt: err names the key id), store errors
  * and ENG_ESCRIPT (lib/credentials.lua itself failed) otherwise, with err filled. */

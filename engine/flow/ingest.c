@@ -18,6 +18,7 @@
 
 #include "base/log.h"
 #include "adapt/store.h"
+#include "data/queue.h"
 
 #define INGEST_BATCH     256  /* items per transaction */
 #define INGEST_QUEUE_MAX 8192 /* items waiting; more -> 503 (the senders retry or we lose none) */
@@ -416,22 +417,7 @@ static void *ing_main(void *arg)
  * from since (minus its overlap). */
 static int ing_queue_sweeps(struct eng_store *st, struct eng_err *err)
 {
-    static const char sql[] =
-        "INSERT INTO sync_queue (tenant_id, kind, payload, priority, dedupe_key) "
-        "SELECT c.tenant_id, 'sweep', json_object('source', c.platform, 'reason', 'startup', "
-        "'since', (SELECT max(e.received_at) FROM webhook_events e WHERE e.tenant_id = "
-        "c.tenant_id AND e.source = c.platform)), 5, 'sweep:' || c.platform "
-        "FROM integration_credentials c WHERE c.is_active = 1 AND c.platform IN ('woocommerce', "
-        "'quickbooks') AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.tenant_id = "
-        "c.tenant_id AND e.source = c.platform) "
-        "ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND status IN "
-        "('pending', 'running') DO NOTHING";
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = ing_done(s, err);
-    eng_store_finalize(s);
-    return rc;
+    return eng_queue_sweep_startup(st, err);
 }
 
 int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,

@@ -139,7 +139,7 @@ static void job_task_done(struct eng_task *t)
     struct job_task *jt = (struct job_task *)t;
     struct eng_orch *o = jt->o;
     int bulk = jt->bulk;
-    eng_job_clear(&jt->job);
+    eng_queue_job_clear(&jt->job);
     free(jt);
     pthread_mutex_lock(&o->mu);
     o->inflight--;
@@ -217,7 +217,7 @@ static void *orch_main(void *arg)
         if (eng_workers_submit(o->w, &jt->task) != 0) {
             int bulk = jt->bulk;
             eng_queue_release(st, jt->job.id, jt->owner, 1000, NULL);
-            eng_job_clear(&jt->job);
+            eng_queue_job_clear(&jt->job);
             free(jt);
             pthread_mutex_lock(&o->mu);
             o->inflight--;

@@ -140,38 +140,10 @@ int eng_sync_recover(struct eng_store *st, int *jobs, struct eng_err *err)
     int rc = eng_queue_recover(st, jobs, err);
     if (rc != 0)
         return rc;
-    /* a queued or running run whose job is gone (dead after too many attempts, or deleted)
-     * gets a fresh one, so every run ends by itself */
-    return eng_store_exec(
-        st,
-        "INSERT INTO sync_queue (tenant_id, kind, entity, flow, run_id, priority, max_attempts) "
-        "SELECT r.tenant_id, 'run', r.entity, r.flow, r.id, 0, 50 FROM sync_runs r WHERE r.state "
-        "IN ('queued', 'running') AND NOT EXISTS (SELECT 1 FROM sync_queue q WHERE q.run_id = "
-        "r.id AND q.status IN ('pending', 'running'))",
-        err);
+    return eng_queue_requeue_runs(st, err);
 }
 
 int eng_sync_retry_due(struct eng_store *st, int *queued, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    *queued = 0;
-    int rc = eng_store_prepare(
-        st,
-        "INSERT INTO sync_queue (tenant_id, kind, entity, flow, payload, priority, max_attempts, "
-        "dedupe_key) SELECT tenant_id, 'retry', source_entity, flow, json_object('entity', "
-        "source_entity, 'flow', flow, 'ids', json_group_array(DISTINCT source_id)), 10, 8, "
-        "'autoretry:' || flow || ':' || source_entity FROM sync_records WHERE outcome = 'failed' "
-        "AND resolved_at IS NULL AND dry_run = 0 AND retryable = 1 AND attempts < 8 AND "
-        "next_retry_at <= " ENG_STORE_NOW " GROUP BY tenant_id, flow, "
-        "source_entity ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL AND "
-        "status IN ('pending', 'running') DO NOTHING",
-        -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    rc = eng_store_step(s, err);
-    eng_store_finalize(s);
-    if (rc < 0)
-        return rc;
-    *queued = (int)eng_store_changes(st);
-    return 0;
+    return eng_queue_retry_failed(st, queued, err);
 }

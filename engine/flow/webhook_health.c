@@ -17,6 +17,7 @@
 #include <lua.h>
 
 #include "base/log.h"
+#include "data/queue.h"
 
 #define WHH_TICK_MAX_S  60 /* the timer looks for due checks at least this often */
 #define WHH_FIRST_MAX_S 5  /* first look after start-up */
@@ -227,41 +228,21 @@ static int whh_since(struct eng_store *st, const char *tenant, const char *resul
 static int whh_queue_sweep(struct eng_store *st, const char *tenant, const char *since,
                            struct eng_buf *out, struct eng_err *err)
 {
-    static const char sql[] =
-        "INSERT INTO sync_queue (tenant_id, kind, payload, priority, dedupe_key) VALUES (?1, "
-        "'sweep', json_object('source', 'woocommerce', 'reason', 'reregistered', 'since', ?2), 5, "
-        "'sweep:woocommerce') ON CONFLICT (tenant_id, dedupe_key) WHERE dedupe_key IS NOT NULL "
-        "AND status IN ('pending', 'running') DO UPDATE SET payload = json_set(sync_queue.payload, "
-        "'$.since', CASE WHEN json_extract(sync_queue.payload, '$.since') IS NULL OR "
-        "json_extract(sync_queue.payload, '$.since') > ?2 THEN ?2 ELSE "
-        "json_extract(sync_queue.payload, '$.since') END), updated_at = "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', "
-        "'now') WHERE sync_queue.status = 'pending' "
-        "RETURNING id, json_extract(payload, '$.since')";
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 1, tenant, strlen(tenant));
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 2, since, strlen(since));
-    if (rc == 0) {
-        rc = eng_store_step(s, err);
-        if (rc == ENG_STORE_ROW) {
-            const char *v = eng_store_column_text(s, 1, NULL);
-            eng_buf_printf(out, "{\"queued\":true,\"id\":%lld,\"since\":",
-                           (long long)eng_store_column_int64(s, 0));
-            eng_buf_json_str(out, v != NULL ? v : since, strlen(v != NULL ? v : since));
-            eng_buf_puts(out, ",\"message\":\"a catch-up sweep is queued\"}");
-            rc = 0;
-        } else if (rc == ENG_STORE_DONE) {
-            eng_buf_puts(out, "{\"queued\":false,\"id\":null,\"since\":");
-            eng_buf_json_str(out, since, strlen(since));
-            eng_buf_puts(out, ",\"message\":\"a sweep is running already; it was not queued "
-                              "again\"}");
-            rc = 0;
-        }
+    int64_t id = 0;
+    char merged[64];
+    int rc = eng_queue_sweep_merge(st, tenant, "woocommerce", "reregistered", since, &id, merged,
+                                   sizeof merged, err);
+    if (rc == 1) {
+        eng_buf_printf(out, "{\"queued\":true,\"id\":%lld,\"since\":", (long long)id);
+        eng_buf_json_str(out, merged, strlen(merged));
+        eng_buf_puts(out, ",\"message\":\"a catch-up sweep is queued\"}");
+        rc = 0;
+    } else if (rc == 0) {
+        eng_buf_puts(out, "{\"queued\":false,\"id\":null,\"since\":");
+        eng_buf_json_str(out, since, strlen(since));
+        eng_buf_puts(out, ",\"message\":\"a sweep is running already; it was not queued "
+                          "again\"}");
     }
-    eng_store_finalize(s);
     return rc;
 }
 

@@ -158,33 +158,26 @@ struct wh_cand {
     int has_row;
 };
 
-/* Append the rows of sql (?1 = arg) as candidates. Store errors are returned. */
-static int wh_candidates(struct eng_store *st, const char *sql, const char *arg,
-                         struct wh_cand *cand, int *n, struct eng_err *err)
+/* Append woocommerce's active vault rows matched by value (ENG_VAULT_BY_*) as candidates, each
+ * tenant once. Store errors are returned. */
+static int wh_candidates(struct eng_store *st, int by, const char *value, struct wh_cand *cand,
+                         int *n, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 1, arg, strlen(arg));
-    while (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
-        rc = 0;
-        size_t tl, cl;
-        const char *t = eng_store_column_text(s, 0, &tl);
-        const void *ct = eng_store_column_blob(s, 1, &cl);
-        if (t == NULL || tl > ENG_WH_ID_MAX || *n >= WH_CANDIDATES)
-            continue;
+    struct eng_vault_ref refs[WH_CANDIDATES];
+    int got = 0;
+    int rc = eng_vault_find(st, "woocommerce", by, value, refs, WH_CANDIDATES, &got, err);
+    for (int r = 0; rc == 0 && r < got && *n < WH_CANDIDATES; r++) {
         int dup = 0;
         for (int i = 0; i < *n; i++)
-            dup |= strcmp(cand[i].tenant, t) == 0;
-        if (dup)
+            dup |= strcmp(cand[i].tenant, refs[r].tenant) == 0;
+        if (dup || strlen(refs[r].tenant) > ENG_WH_ID_MAX)
             continue;
         struct wh_cand *c = &cand[(*n)++];
-        memcpy(c->tenant, t, tl + 1);
-        eng_crypto_sha256(ct, cl, c->dg, NULL);
+        memcpy(c->tenant, refs[r].tenant, strlen(refs[r].tenant) + 1);
+        memcpy(c->dg, refs[r].fingerprint, sizeof c->dg);
         c->has_row = 1;
     }
-    eng_store_finalize(s);
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 int eng_wh_woo_tenant(struct eng_wh_secrets *c, struct eng_store *st,
@@ -197,18 +190,11 @@ int eng_wh_woo_tenant(struct eng_wh_secrets *c, struct eng_store *st,
     int n = 0, rc = 0;
     memset(cand, 0, sizeof cand);
     if (source_norm != NULL && *source_norm != '\0')
-        rc = wh_candidates(st,
-                           "SELECT tenant_id, ciphertext FROM integration_credentials WHERE "
-                           "platform = 'woocommerce' AND is_active = 1 AND "
-                           "external_account_id = ?1 ORDER BY tenant_id LIMIT 4",
-                           source_norm, cand, &n, err);
+        rc = wh_candidates(st, ENG_VAULT_BY_ACCOUNT, source_norm, cand, &n, err);
     int by_url = n;
     if (rc == 0 && hint_tenant != NULL && *hint_tenant != '\0') {
         int before = n;
-        rc = wh_candidates(st,
-                           "SELECT tenant_id, ciphertext FROM integration_credentials WHERE "
-                           "platform = 'woocommerce' AND is_active = 1 AND tenant_id = ?1",
-                           hint_tenant, cand, &n, err);
+        rc = wh_candidates(st, ENG_VAULT_BY_TENANT, hint_tenant, cand, &n, err);
         if (rc == 0 && n == before && strcmp(hint_tenant, "default") == 0 && n < WH_CANDIDATES) {
             snprintf(cand[n].tenant, sizeof cand[n].tenant, "default");
             n++; /* the default tenant without stored credentials: its env secret */
@@ -219,10 +205,7 @@ int eng_wh_woo_tenant(struct eng_wh_secrets *c, struct eng_store *st,
         for (int i = 0; i < n; i++)
             seen |= strcmp(cand[i].tenant, "default") == 0;
         if (!seen) {
-            rc = wh_candidates(st,
-                               "SELECT tenant_id, ciphertext FROM integration_credentials WHERE "
-                               "platform = 'woocommerce' AND is_active = 1 AND tenant_id = ?1",
-                               "default", cand, &n, err);
+            rc = wh_candidates(st, ENG_VAULT_BY_TENANT, "default", cand, &n, err);
             seen = 0;
             for (int i = 0; i < n; i++)
                 seen |= strcmp(cand[i].tenant, "default") == 0;

@@ -470,7 +470,7 @@ static int tx_sql(struct l_conn *c, const char *verb, int depth, struct eng_err 
 
     if (depth <= 1)
         snprintf(sql, sizeof sql, "%s", verb);
-    else if (strcmp(verb, "BEGIN IMMEDIATE") == 0)
+    else if (strcmp(verb, ENG_STORE_BEGIN_WRITE) == 0)
         snprintf(sql, sizeof sql, "SAVEPOINT engine_db_tx%d", depth);
     else if (strcmp(verb, "COMMIT") == 0)
         snprintf(sql, sizeof sql, "RELEASE engine_db_tx%d", depth);
@@ -497,7 +497,7 @@ static int db_tx(lua_State *L)
     depth = c->tx_depth + 1;
     if (depth == 1 && eng_store_in_tx(c->st))
         return luaL_error(L, "engine.db: a transaction is already open on this connection");
-    if (tx_sql(c, "BEGIN IMMEDIATE", depth, &err) != 0) {
+    if (tx_sql(c, ENG_STORE_BEGIN_WRITE, depth, &err) != 0) {
         conn_disarm(L, c);
         return push_fail(L, err.msg, fail_code(c->st));
     }

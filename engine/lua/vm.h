@@ -88,16 +88,32 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
  * of eng_vm_pcall. Example: eng_vm_call(vm, "lib.sync", "c_platforms", 0, err, "s>ss", flow,
  * &src, &dst). */
 #define ENG_VM_NOREF 0
-struct eng_connctx_opts;
+/* What the 'c' letter builds a connector context from (lua/connctx.h says how it is used):
+ * plain pointers, so a caller outside engine/lua fills it without any Lua header. */
+struct eng_config;
+struct eng_keyring;
+struct eng_store;
+struct eng_connctx_opts {
+    const struct eng_config *cfg;   /* connector settings (API bases, token URL, timeouts) */
+    const struct eng_keyring *keys; /* decrypts the vault rows */
+    struct eng_store *st;           /* the calling worker's own connection */
+};
 int eng_vm_call(struct eng_vm *vm, const char *module, const char *fn, long long budget_ms,
                 struct eng_err *err, const char *sig, ...);
 /* Let go of a value an 'r' result kept. ENG_VM_NOREF is fine. */
 void eng_vm_unref(struct eng_vm *vm, int ref);
 /* Run the script file at path with the strings argv[0..argc) as its `...` (after the connector
- * context of platform for tenant when ctx is not NULL), as `tallysync run` does. */
+ * context of platform for tenant when ctx is not NULL), as `tallysync run` does. On failure
+ * *ctx_failed (may be NULL) is 1 when the connector context could not be built (err is its own
+ * error), 0 when loading or running the script failed. */
 int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connctx_opts *ctx,
                     const char *tenant, const char *platform, int argc, char **argv,
-                    struct eng_err *err);
+                    int *ctx_failed, struct eng_err *err);
+/* Run a full garbage collection now: strings that held secrets (a connector context, a
+ * credential body) are freed at once instead of lingering until the next cycle. */
+void eng_vm_collect(struct eng_vm *vm);
+/* The Lua release the engine is built with, e.g. "Lua 5.4.6" (static text). */
+const char *eng_vm_lua_release(void);
 
 /* Set tenant / run shown by engine.log (copied). NULL clears. */
 void eng_vm_set_context(struct eng_vm *vm, const char *tenant, const char *run);

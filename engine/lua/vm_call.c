@@ -37,8 +37,8 @@ struct call {
     int nargs, nres;
     char *copies[CALL_MAX_SLOTS]; /* malloc'd results, freed unless the call succeeds */
     size_t copy_len[CALL_MAX_SLOTS];
-    int refs[CALL_MAX_SLOTS];     /* refs taken, released unless the call succeeds */
-    struct eng_err inner;         /* an argument's own error (connector context) */
+    int refs[CALL_MAX_SLOTS]; /* refs taken, released unless the call succeeds */
+    struct eng_err inner;     /* an argument's own error (connector context) */
     int inner_rc;
 };
 
@@ -54,7 +54,8 @@ static int call_read_sig(struct call *c, const char *sig, va_list ap, struct eng
         struct call_slot *sl;
         if (!in_results) {
             if (c->nargs == CALL_MAX_SLOTS)
-                return eng_err_set(err, ENG_EINVAL, "eng_vm_call: too many arguments in \"%s\"", sig);
+                return eng_err_set(err, ENG_EINVAL, "eng_vm_call: too many arguments in \"%s\"",
+                                   sig);
             sl = &c->args[c->nargs++];
         } else {
             if (c->nres == CALL_MAX_SLOTS)
@@ -325,12 +326,14 @@ struct run_file {
     int inner_rc;
 };
 
-/* The loaded chunk is below the userdata: push the context and the strings, call it. */
-static int run_file_protected(lua_State *L)
+/* Push the chunk's arguments: the connector context (when asked for), then the strings; they
+ * are the results. The chunk itself is then called by eng_vm_pcall, so its errors name the
+ * script's own file and line (a C function in between would be the "where" of a memory error). */
+static int run_file_args(lua_State *L)
 {
-    struct run_file *rf = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    luaL_checkstack(L, rf->argc + 8, "tallysync run: too many arguments");
+    struct run_file *rf = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    luaL_checkstack(L, rf->argc + 8, "too many arguments");
     int n = 0;
     if (rf->ctx != NULL) {
         int rc = eng_connctx_push(rf->vm, rf->ctx, rf->tenant, rf->platform, &rf->inner);
@@ -342,29 +345,46 @@ static int run_file_protected(lua_State *L)
     }
     for (int i = 0; i < rf->argc; i++, n++)
         lua_pushstring(L, rf->argv[i]);
-    lua_call(L, n, 0);
-    return 0;
+    return n;
 }
 
 int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connctx_opts *ctx,
                     const char *tenant, const char *platform, int argc, char **argv,
-                    struct eng_err *err)
+                    int *ctx_failed, struct eng_err *err)
 {
+    if (ctx_failed != NULL)
+        *ctx_failed = 0;
     lua_State *L = eng_vm_state(vm);
     if (!lua_checkstack(L, 4))
         return eng_err_set(err, ENG_ENOMEM, "Lua stack overflow");
     int rc = eng_vm_loadfile(vm, path, err); /* pushes the chunk */
     if (rc != 0)
         return rc;
+    int chunk = lua_gettop(L);
     struct run_file rf = {vm, ctx, tenant, platform, argc, argv, {0}, 0};
-    lua_pushcfunction(L, run_file_protected);
-    lua_insert(L, -2);
+    lua_pushcfunction(L, run_file_args);
     lua_pushlightuserdata(L, &rf);
-    rc = eng_vm_pcall(vm, 2, 0, err);
-    if (rc != 0 && rf.inner_rc != 0) {
+    rc = eng_vm_pcall(vm, 1, LUA_MULTRET, err);
+    if (rc == 0)
+        rc = eng_vm_pcall(vm, lua_gettop(L) - chunk, 0, err);
+    else if (rf.inner_rc != 0) {
         if (err != NULL)
             *err = rf.inner;
         rc = rf.inner_rc;
+        if (ctx_failed != NULL)
+            *ctx_failed = 1;
     }
+    lua_settop(L, chunk - 1);
     return rc;
+}
+
+void eng_vm_collect(struct eng_vm *vm)
+{
+    if (vm != NULL)
+        lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
+}
+
+const char *eng_vm_lua_release(void)
+{
+    return LUA_RELEASE;
 }

@@ -200,8 +200,8 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK(cfg.webhook_replay_window_s == 86400); /* WEBHOOK_REPLAY_WINDOW_SECONDS */
         CHECK_INT(cfg.webhook_sync_full, 1);         /* WEBHOOK_SYNC full */
         CHECK(cfg.http_ca_file == NULL);             /* ENGINE_HTTP_CA_FILE: system CAs */
-        for (size_t i = 0; i < eng_operator_ndefs; i++) {
-            const struct eng_operator_def *d = &eng_operator_defs[i];
+        for (size_t i = 0; i < eng_operator_settings_ndefs; i++) {
+            const struct eng_operator_def *d = &eng_operator_settings_defs[i];
             const char *got = *(char *const *)(const void *)((const char *)&cfg + d->cfg_off);
             if (d->def == NULL)
                 CHECK(got == NULL);

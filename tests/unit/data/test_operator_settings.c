@@ -26,7 +26,7 @@ static int url_ok(const char *in, const char *want)
     char buf[600];
     struct eng_err err = {0};
     snprintf(buf, sizeof buf, "%s", in);
-    int rc = eng_operator_url_check(buf, "X", &err);
+    int rc = eng_operator_settings_url_check(buf, "X", &err);
     return want == NULL ? rc == ENG_EINVAL && strstr(err.msg, "X must") != NULL
                         : rc == 0 && strcmp(buf, want) == 0;
 }
@@ -57,13 +57,13 @@ static void test_defaults_agree_with_config(void)
     struct eng_config cfg;
     struct eng_err err = {0};
     REQUIRE(eng_config_load(&cfg, &err) == 0);
-    for (size_t i = 0; i < eng_operator_ndefs; i++) {
-        const struct eng_operator_def *d = &eng_operator_defs[i];
+    for (size_t i = 0; i < eng_operator_settings_ndefs; i++) {
+        const struct eng_operator_def *d = &eng_operator_settings_defs[i];
         const char *v = *(char **)(void *)((char *)&cfg + d->cfg_off);
-        CHECK(eng_operator_find(d->name) == d);
+        CHECK(eng_operator_settings_find(d->name) == d);
         CHECK((v == NULL && d->def == NULL) || (v != NULL && d->def != NULL && !strcmp(v, d->def)));
     }
-    CHECK_INT(eng_operator_ndefs, sizeof NAMES / sizeof NAMES[0]);
+    CHECK_INT(eng_operator_settings_ndefs, sizeof NAMES / sizeof NAMES[0]);
     eng_config_free(&cfg);
 }
 
@@ -80,23 +80,28 @@ static void test_precedence(void)
     struct eng_config cfg;
     REQUIRE(eng_config_load(&cfg, &err) == 0);
 
-    CHECK_INT(eng_operator_set(st, "QUICKBOOKS_API_BASE", "http://evil.example", "cli", &err),
-              ENG_EINVAL);
-    CHECK_INT(eng_operator_set(st, "NOPE", "https://x.example", "cli", &err), ENG_EINVAL);
+    CHECK_INT(
+        eng_operator_settings_set(st, "QUICKBOOKS_API_BASE", "http://evil.example", "cli", &err),
+        ENG_EINVAL);
+    CHECK_INT(eng_operator_settings_set(st, "NOPE", "https://x.example", "cli", &err), ENG_EINVAL);
     CHECK(strstr(err.msg, "known: QUICKBOOKS_API_BASE") != NULL);
-    CHECK_INT(eng_operator_set(st, "QUICKBOOKS_API_BASE", "http://127.0.0.1:9/", "cli", &err), 0);
-    CHECK_INT(eng_operator_set(st, "QUICKBOOKS_TOKEN_URL", "https://t.example/x", "api", &err), 0);
+    CHECK_INT(
+        eng_operator_settings_set(st, "QUICKBOOKS_API_BASE", "http://127.0.0.1:9/", "cli", &err),
+        0);
+    CHECK_INT(
+        eng_operator_settings_set(st, "QUICKBOOKS_TOKEN_URL", "https://t.example/x", "api", &err),
+        0);
     setenv("QUICKBOOKS_TOKEN_URL", "https://env.example/x", 1);
     eng_config_free(&cfg);
     REQUIRE(eng_config_load(&cfg, &err) == 0);
-    CHECK_INT(eng_operator_apply(st, &cfg, &err), 0);
+    CHECK_INT(eng_operator_settings_apply(st, &cfg, &err), 0);
     CHECK_STR(cfg.quickbooks_api_base, "http://127.0.0.1:9");     /* the store */
     CHECK_STR(cfg.quickbooks_token_url, "https://env.example/x"); /* the environment wins */
     CHECK_STR(cfg.quickbooks_auth_url, "https://appcenter.intuit.com/connect/oauth2"); /* default */
     int removed = 0;
-    CHECK_INT(eng_operator_unset(st, "QUICKBOOKS_API_BASE", &removed, &err), 0);
+    CHECK_INT(eng_operator_settings_unset(st, "QUICKBOOKS_API_BASE", &removed, &err), 0);
     CHECK_INT(removed, 1);
-    CHECK_INT(eng_operator_unset(st, "QUICKBOOKS_API_BASE", &removed, &err), 0);
+    CHECK_INT(eng_operator_settings_unset(st, "QUICKBOOKS_API_BASE", &removed, &err), 0);
     CHECK_INT(removed, 0);
     unsetenv("QUICKBOOKS_TOKEN_URL");
     eng_config_free(&cfg);

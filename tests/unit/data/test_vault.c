@@ -1,331 +1,11 @@
 /*
  * test_vault.c - unit tier for engine/data/vault.c against real, migrated SQLite files in mkdtemp
- * folders: keyring parsing and key ids, put/get, fresh nonces, the raw file bytes, associated
- * data binding (tenant, platform, key id), unknown keys, delete, status JSON, and rotation
- * (success, idempotence, old/new keyrings, all-or-nothing rollback).
+ * folders: put/get, fresh nonces, the raw file bytes, associated data binding (tenant, platform,
+ * key id), unknown keys, delete, status JSON, the key check and token leases (compare-and-swap).
+ * The keyring: test_keyring.c; rotation: test_vault_rotate.c.
  * Owns only its scratch folders (removed at the end of each test).
  */
-#include "check.h"
-#include "adapt/crypto.h"
-#include "adapt/store.h"
-#include "data/vault.h"
-
-#include <ftw.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#define SECRET      "sk_live_VAULT_TEST_9f8e7d6c5b4a"
-#define SECRET_JSON "{\"consumer_key\":\"ck_0123456789\",\"consumer_secret\":\"" SECRET "\"}"
-#define PUBLIC_JSON "{\"store_url\":\"https://shop.vault-test.example\"}"
-
-/* ---- helpers ---- */
-
-static char tmproot[64];
-static char dbpath[128];
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void scratch_done(void)
-{
-    if (tmproot[0] != '\0') {
-        nftw(tmproot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        tmproot[0] = '\0';
-    }
-}
-
-/* A fresh scratch folder with a migrated database in it. */
-static struct eng_store *fresh_store(void)
-{
-    scratch_done();
-    snprintf(tmproot, sizeof tmproot, "/tmp/test_vault.XXXXXX");
-    if (mkdtemp(tmproot) == NULL) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    snprintf(dbpath, sizeof dbpath, "%s/vault.db", tmproot);
-    const char *schema = getenv("SCHEMA_DIR");
-    struct eng_store *st = NULL;
-    struct eng_err err = {0};
-    if (eng_store_open(dbpath, &st, &err) != 0 ||
-        eng_store_migrate(st, schema != NULL ? schema : "schema", NULL, &err) != 0) {
-        fprintf(stderr, "store: %s\n", err.msg);
-        exit(2);
-    }
-    return st;
-}
-
-/* base64 of n bytes all equal to fill (n <= 64), in a static buffer per slot. */
-static const char *key_b64(unsigned char fill, size_t n, int slot)
-{
-    static char text[4][128];
-    unsigned char raw[64];
-    memset(raw, fill, n);
-    if (eng_crypto_base64_encode(raw, n, text[slot], sizeof text[slot], NULL, NULL) != 0) {
-        return "(encode failed)";
-    }
-    return text[slot];
-}
-
-#define KEY_A key_b64(0xA1, 32, 0)
-#define KEY_B key_b64(0xB2, 32, 1)
-#define KEY_C key_b64(0xC3, 32, 2)
-
-static struct eng_keyring *ring(const char *cur, const char *prev)
-{
-    struct eng_keyring *kr = NULL;
-    struct eng_err err = {0};
-    if (eng_keyring_parse(cur, prev, &kr, &err) != 0) {
-        fprintf(stderr, "keyring: %s\n", err.msg);
-    }
-    return kr;
-}
-
-/* The key id computed independently: hex of SHA-256("tallysync key id\0" || key)[0..8). */
-static void expected_id(unsigned char fill, char out[17])
-{
-    unsigned char msg[17 + 32], digest[32];
-    memcpy(msg, "tallysync key id", 17);
-    memset(msg + 17, fill, 32);
-    eng_crypto_sha256(msg, sizeof msg, digest, NULL);
-    eng_crypto_hex_encode(digest, 8, out, 17, NULL);
-}
-
-static int put(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
-               const char *platform, const char *secret)
-{
-    struct eng_err err = {0};
-    int rc = eng_vault_put(st, kr, tenant, platform, secret, strlen(secret), PUBLIC_JSON,
-                           "https://shop.vault-test.example", &err);
-    if (rc != 0) {
-        fprintf(stderr, "put: %s\n", err.msg);
-    }
-    return rc;
-}
-
-/* get, returning the code; *msg gets the error text. On success the secret must equal want. */
-static int get_check(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
-                     const char *platform, const char *want, struct eng_err *err)
-{
-    char *secret = NULL, *pub = NULL;
-    size_t len = 0;
-    int rc = eng_vault_get(st, kr, tenant, platform, &secret, &len, &pub, err);
-    if (rc == 0) {
-        CHECK(want != NULL && len == strlen(want) && memcmp(secret, want, len) == 0);
-        CHECK_INT(secret[len], '\0');
-        CHECK_STR(pub, PUBLIC_JSON);
-    } else {
-        CHECK(secret == NULL && len == 0 && pub == NULL);
-    }
-    eng_vault_free_secret(secret, len);
-    free(pub);
-    return rc;
-}
-
-/* First text column of the first row of sql (a constant), copied into out. */
-static void query_text(struct eng_store *st, const char *sql, char *out, size_t cap)
-{
-    struct eng_store_stmt *s = NULL;
-    out[0] = '\0';
-    if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, NULL) == 0 &&
-        eng_store_step(s, NULL) == ENG_STORE_ROW) {
-        const char *v = eng_store_column_text(s, 0, NULL);
-        snprintf(out, cap, "%s", v != NULL ? v : "");
-    }
-    eng_store_finalize(s);
-}
-
-/* json_extract(json, path) as text through SQLite ("" when NULL). */
-static void json_at(struct eng_store *st, const char *json, const char *path, char *out, size_t cap)
-{
-    struct eng_store_stmt *s = NULL;
-    out[0] = '\0';
-    if (eng_store_prepare(st, "SELECT json_extract(?1, ?2)", -1, ENG_STORE_TRUSTED, &s, NULL) ==
-            0 &&
-        eng_store_bind_text(s, 1, json, strlen(json)) == 0 &&
-        eng_store_bind_text(s, 2, path, strlen(path)) == 0 &&
-        eng_store_step(s, NULL) == ENG_STORE_ROW) {
-        const char *v = eng_store_column_text(s, 0, NULL);
-        snprintf(out, cap, "%s", v != NULL ? v : "");
-    }
-    eng_store_finalize(s);
-}
-
-static int json_valid(struct eng_store *st, const char *json)
-{
-    struct eng_store_stmt *s = NULL;
-    int ok = 0;
-    if (eng_store_prepare(st, "SELECT json_valid(?1)", -1, ENG_STORE_TRUSTED, &s, NULL) == 0 &&
-        eng_store_bind_text(s, 1, json, strlen(json)) == 0 &&
-        eng_store_step(s, NULL) == ENG_STORE_ROW) {
-        ok = eng_store_column_int64(s, 0) == 1;
-    }
-    eng_store_finalize(s);
-    return ok;
-}
-
-/* The ciphertext of (tenant, platform) into buf; returns its length (0 when none). */
-static size_t ciphertext_of(struct eng_store *st, const char *tenant, const char *platform,
-                            unsigned char *buf, size_t cap)
-{
-    struct eng_store_stmt *s = NULL;
-    size_t n = 0;
-    if (eng_store_prepare(st,
-                          "SELECT ciphertext FROM integration_credentials"
-                          " WHERE tenant_id = ?1 AND platform = ?2",
-                          -1, ENG_STORE_TRUSTED, &s, NULL) == 0 &&
-        eng_store_bind_text(s, 1, tenant, strlen(tenant)) == 0 &&
-        eng_store_bind_text(s, 2, platform, strlen(platform)) == 0 &&
-        eng_store_step(s, NULL) == ENG_STORE_ROW) {
-        const void *b = eng_store_column_blob(s, 0, &n);
-        if (n > cap) {
-            n = cap;
-        }
-        memcpy(buf, b, n);
-    }
-    eng_store_finalize(s);
-    return n;
-}
-
-/* 1 when the file at path contains needle[0..n). A missing file contains nothing. */
-static int file_contains(const char *path, const void *needle, size_t n)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return 0;
-    }
-    size_t cap = 1 << 16, len = 0;
-    unsigned char *data = malloc(cap);
-    size_t got;
-    while (data != NULL && (got = fread(data + len, 1, cap - len, f)) > 0) {
-        len += got;
-        if (len == cap) {
-            unsigned char *grown = realloc(data, cap * 2);
-            if (grown == NULL) {
-                break;
-            }
-            data = grown;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    int found = data != NULL && memmem(data, len, needle, n) != NULL;
-    free(data);
-    return found;
-}
-
-static int db_files_contain(const char *needle)
-{
-    char wal[160];
-    snprintf(wal, sizeof wal, "%s-wal", dbpath);
-    return file_contains(dbpath, needle, strlen(needle)) ||
-           file_contains(wal, needle, strlen(needle));
-}
-
-/* ---- keyring ---- */
-
-static void test_keyring_missing_and_malformed(void)
-{
-    struct eng_keyring *kr = (struct eng_keyring *)1;
-    struct eng_err err = {0};
-
-    CHECK_INT(eng_keyring_parse(NULL, NULL, &kr, &err), ENG_EINVAL);
-    CHECK(kr == NULL);
-    CHECK(strstr(err.msg, "INTEGRATION_ENCRYPTION_KEY is not set") != NULL);
-    CHECK(strstr(err.msg, "tallysync keygen") != NULL);
-    CHECK_INT(eng_keyring_parse(" \t\n", NULL, &kr, &err), ENG_EINVAL);
-    CHECK(strstr(err.msg, "is not set") != NULL);
-
-    CHECK_INT(eng_keyring_parse("not base64 at all!", NULL, &kr, &err), ENG_EINVAL);
-    CHECK(strstr(err.msg, "INTEGRATION_ENCRYPTION_KEY is not valid base64") != NULL);
-    CHECK(strstr(err.msg, "not base64 at all") == NULL);
-    /* base64url of a 32-byte key is not the standard alphabet */
-    CHECK_INT(eng_keyring_parse("-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_-_8=", NULL, &kr, &err),
-              ENG_EINVAL);
-    CHECK(strstr(err.msg, "not valid base64") != NULL);
-
-    const char *k31 = key_b64(0x31, 31, 3);
-    CHECK_INT(eng_keyring_parse(k31, NULL, &kr, &err), ENG_EINVAL);
-    CHECK_STR(err.msg, "INTEGRATION_ENCRYPTION_KEY must be base64 of 32 bytes (got 31 bytes)");
-    const char *k33 = key_b64(0x33, 33, 3);
-    CHECK_INT(eng_keyring_parse(k33, NULL, &kr, &err), ENG_EINVAL);
-    CHECK_STR(err.msg, "INTEGRATION_ENCRYPTION_KEY must be base64 of 32 bytes (got 33 bytes)");
-    CHECK(strstr(err.msg, k33) == NULL);
-    CHECK(kr == NULL);
-
-    /* a bad previous entry is named by position, never shown */
-    char prev[256];
-    snprintf(prev, sizeof prev, "%s,%s", KEY_B, key_b64(0x31, 31, 3));
-    CHECK_INT(eng_keyring_parse(KEY_A, prev, &kr, &err), ENG_EINVAL);
-    CHECK_STR(err.msg,
-              "INTEGRATION_ENCRYPTION_KEY_PREVIOUS entry 2 must be base64 of 32 bytes (got 31 "
-              "bytes)");
-    CHECK(strstr(err.msg, KEY_A) == NULL && strstr(err.msg, KEY_B) == NULL);
-    CHECK(kr == NULL);
-
-    /* the named form, as rotate-key uses it */
-    CHECK_INT(eng_keyring_parse_named("NEW_KEY", NULL, NULL, NULL, &kr, &err), ENG_EINVAL);
-    CHECK(strstr(err.msg, "NEW_KEY is not set") != NULL);
-    CHECK_INT(eng_keyring_parse_named("NEW_KEY", "@@@@", NULL, NULL, &kr, &err), ENG_EINVAL);
-    CHECK(strstr(err.msg, "NEW_KEY is not valid base64") != NULL);
-}
-
-static void test_keyring_ids_whitespace_previous(void)
-{
-    char ida[17], idb[17], idc[17];
-    expected_id(0xA1, ida);
-    expected_id(0xB2, idb);
-    expected_id(0xC3, idc);
-
-    struct eng_keyring *kr = ring(KEY_A, NULL);
-    REQUIRE(kr != NULL);
-    CHECK_STR(eng_keyring_current_id(kr), ida);
-    CHECK_INT(strlen(eng_keyring_current_id(kr)), 16);
-    CHECK_INT(eng_keyring_count(kr), 1);
-    eng_keyring_free(kr);
-
-    char padded[256];
-    snprintf(padded, sizeof padded, " \t%s\r\n", KEY_A);
-    kr = ring(padded, "");
-    REQUIRE(kr != NULL);
-    CHECK_STR(eng_keyring_current_id(kr), ida);
-    eng_keyring_free(kr);
-
-    /* empty items skipped, whitespace trimmed, duplicates (also of the current key) dropped */
-    char prev[1024];
-    snprintf(prev, sizeof prev, " %s , ,%s,%s ,%s,", KEY_B, KEY_C, KEY_B, KEY_A);
-    kr = ring(KEY_A, prev);
-    REQUIRE(kr != NULL);
-    CHECK_INT(eng_keyring_count(kr), 3);
-    CHECK_STR(eng_keyring_current_id(kr), ida);
-    CHECK(eng_keyring_has(kr, ida) && eng_keyring_has(kr, idb) && eng_keyring_has(kr, idc));
-    CHECK(!eng_keyring_has(kr, "0000000000000000"));
-    eng_keyring_free(kr);
-    eng_keyring_free(NULL);
-
-    /* from the environment */
-    struct eng_err err = {0};
-    unsetenv("INTEGRATION_ENCRYPTION_KEY");
-    unsetenv("INTEGRATION_ENCRYPTION_KEY_PREVIOUS");
-    CHECK_INT(eng_keyring_from_env(&kr, &err), ENG_EINVAL);
-    CHECK(strstr(err.msg, "is not set") != NULL);
-    setenv("INTEGRATION_ENCRYPTION_KEY", padded, 1);
-    setenv("INTEGRATION_ENCRYPTION_KEY_PREVIOUS", KEY_B, 1);
-    CHECK_INT(eng_keyring_from_env(&kr, &err), 0);
-    REQUIRE(kr != NULL);
-    CHECK_STR(eng_keyring_current_id(kr), ida);
-    CHECK(eng_keyring_has(kr, idb));
-    eng_keyring_free(kr);
-    unsetenv("INTEGRATION_ENCRYPTION_KEY");
-    unsetenv("INTEGRATION_ENCRYPTION_KEY_PREVIOUS");
-}
+#include "vault_fixture.h"
 
 /* ---- rows ---- */
 
@@ -766,174 +446,6 @@ static void test_status_json(void)
     scratch_done();
 }
 
-/* ---- rotation ---- */
-
-/* A text snapshot of every row's id, tenant, platform, key id and ciphertext. */
-static void snapshot(struct eng_store *st, char *out, size_t cap)
-{
-    query_text(st,
-               "SELECT group_concat(id || ':' || tenant_id || ':' || platform || ':' || key_id"
-               " || ':' || hex(ciphertext), ';') FROM (SELECT * FROM integration_credentials"
-               " ORDER BY id)",
-               out, cap);
-}
-
-static void test_rotate(void)
-{
-    struct eng_store *st = fresh_store();
-    struct eng_keyring *ka = ring(KEY_A, NULL);
-    struct eng_err err = {0};
-    REQUIRE(ka != NULL);
-    char idb[17], new_id[17];
-    expected_id(0xB2, idb);
-
-    /* an empty vault rotates to nothing */
-    int rows = -1;
-    CHECK_INT(eng_vault_rotate(st, ka, KEY_B, &rows, new_id, &err), 0);
-    CHECK_INT(rows, 0);
-    CHECK_STR(new_id, idb);
-
-    CHECK_INT(put(st, ka, "t1", "woocommerce", SECRET_JSON), 0);
-    CHECK_INT(put(st, ka, "t2", "quickbooks", SECRET_JSON), 0);
-    CHECK_INT(put(st, ka, "t2", "supabase", SECRET_JSON), 0);
-    /* an inactive row is rotated too (it must stay readable if reactivated) */
-    CHECK_INT(eng_store_exec(st,
-                             "UPDATE integration_credentials SET is_active = 0"
-                             " WHERE platform = 'supabase'",
-                             &err),
-              0);
-    char before[8192], after[8192];
-    snapshot(st, before, sizeof before);
-
-    CHECK_INT(eng_vault_rotate(st, ka, KEY_B, &rows, new_id, &err), 0);
-    CHECK_INT(rows, 3);
-    CHECK_STR(new_id, idb);
-    CHECK(!eng_store_in_tx(st));
-    char v[64] = {0};
-    query_text(st, "SELECT group_concat(DISTINCT key_id) FROM integration_credentials", v,
-               sizeof v);
-    CHECK_STR(v, idb);
-    snapshot(st, after, sizeof after);
-    CHECK(strcmp(before, after) != 0);
-
-    /* old key only: nothing reads; new key only, or new + old: everything reads */
-    CHECK_INT(get_check(st, ka, "t1", "woocommerce", NULL, &err), ENG_EAUTH);
-    CHECK(strstr(err.msg, idb) != NULL);
-    struct eng_keyring *kb = ring(KEY_B, NULL);
-    struct eng_keyring *kba = ring(KEY_B, KEY_A);
-    REQUIRE(kb != NULL && kba != NULL);
-    CHECK_INT(get_check(st, kb, "t1", "woocommerce", SECRET_JSON, &err), 0);
-    CHECK_INT(get_check(st, kb, "t2", "quickbooks", SECRET_JSON, &err), 0);
-    CHECK_INT(get_check(st, kba, "t1", "woocommerce", SECRET_JSON, &err), 0);
-    CHECK_INT(get_check(st, kba, "t2", "quickbooks", SECRET_JSON, &err), 0);
-    CHECK_INT(eng_store_exec(st, "UPDATE integration_credentials SET is_active = 1", &err), 0);
-    CHECK_INT(get_check(st, kb, "t2", "supabase", SECRET_JSON, &err), 0);
-
-    /* a mixed vault (one row written by an engine still on A) reads with B + A */
-    CHECK_INT(put(st, ka, "t3", "woocommerce", SECRET_JSON), 0);
-    CHECK_INT(get_check(st, kba, "t3", "woocommerce", SECRET_JSON, &err), 0);
-
-    /* again, idempotent: rows already under B are re-sealed with fresh nonces, the A row moves;
-     * works whether the keyring holds B or only A (the new key itself opens B rows) */
-    snapshot(st, before, sizeof before);
-    CHECK_INT(eng_vault_rotate(st, ka, KEY_B, &rows, new_id, &err), 0);
-    CHECK_INT(rows, 4);
-    snapshot(st, after, sizeof after);
-    CHECK(strcmp(before, after) != 0);
-    CHECK_INT(eng_vault_rotate(st, kba, KEY_B, &rows, NULL, &err), 0);
-    CHECK_INT(rows, 4);
-    CHECK_INT(get_check(st, kb, "t3", "woocommerce", SECRET_JSON, &err), 0);
-    query_text(st, "SELECT group_concat(DISTINCT key_id) FROM integration_credentials", v,
-               sizeof v);
-    CHECK_STR(v, idb);
-
-    /* a malformed new key changes nothing */
-    snapshot(st, before, sizeof before);
-    CHECK_INT(eng_vault_rotate(st, kb, key_b64(0x31, 31, 3), &rows, NULL, &err), ENG_EINVAL);
-    CHECK(strstr(err.msg, "the new key must be base64 of 32 bytes (got 31 bytes)") != NULL);
-    snapshot(st, after, sizeof after);
-    CHECK_STR(after, before);
-
-    eng_keyring_free(kb);
-    eng_keyring_free(kba);
-    eng_keyring_free(ka);
-    eng_store_close(st);
-    scratch_done();
-}
-
-static void test_rotate_rolls_back(void)
-{
-    struct eng_store *st = fresh_store();
-    struct eng_keyring *ka = ring(KEY_A, NULL);
-    struct eng_keyring *kc = ring(KEY_C, NULL);
-    struct eng_err err = {0};
-    REQUIRE(ka != NULL && kc != NULL);
-
-    CHECK_INT(put(st, ka, "t1", "woocommerce", SECRET_JSON), 0);
-    CHECK_INT(put(st, kc, "t-foreign", "quickbooks", SECRET_JSON), 0); /* sealed with C */
-    CHECK_INT(put(st, ka, "t2", "woocommerce", SECRET_JSON), 0);
-    char before[8192], after[8192];
-    snapshot(st, before, sizeof before);
-
-    int rows = -1;
-    char new_id[17];
-    CHECK_INT(eng_vault_rotate(st, ka, KEY_B, &rows, new_id, &err), ENG_EAUTH);
-    CHECK_INT(rows, 0);
-    CHECK(strstr(err.msg, "t-foreign") != NULL);
-    CHECK(strstr(err.msg, "quickbooks") != NULL);
-    CHECK(strstr(err.msg, eng_keyring_current_id(kc)) != NULL);
-    CHECK(strstr(err.msg, "nothing was re-encrypted") != NULL);
-    CHECK(strstr(err.msg, SECRET) == NULL && strstr(err.msg, KEY_A) == NULL &&
-          strstr(err.msg, KEY_B) == NULL && strstr(err.msg, KEY_C) == NULL);
-    CHECK(!eng_store_in_tx(st));
-    snapshot(st, after, sizeof after);
-    CHECK_STR(after, before);
-    /* every row reads as before with its own key */
-    CHECK_INT(get_check(st, ka, "t1", "woocommerce", SECRET_JSON, &err), 0);
-    CHECK_INT(get_check(st, ka, "t2", "woocommerce", SECRET_JSON, &err), 0);
-    CHECK_INT(get_check(st, kc, "t-foreign", "quickbooks", SECRET_JSON, &err), 0);
-
-    /* a corrupted row also rolls back */
-    CHECK_INT(eng_vault_delete(st, "t-foreign", "quickbooks", &err), 0);
-    CHECK_INT(eng_store_exec(st,
-                             "UPDATE integration_credentials SET ciphertext = x'00'"
-                             " WHERE tenant_id = 't2'",
-                             &err),
-              0);
-    snapshot(st, before, sizeof before);
-    CHECK_INT(eng_vault_rotate(st, ka, KEY_B, &rows, NULL, &err), ENG_EAUTH);
-    CHECK(strstr(err.msg, "'t2'") != NULL);
-    snapshot(st, after, sizeof after);
-    CHECK_STR(after, before);
-
-    /* with the foreign key in the keyring it goes through */
-    CHECK_INT(eng_vault_delete(st, "t2", "woocommerce", &err), 0);
-    CHECK_INT(put(st, kc, "t-foreign", "quickbooks", SECRET_JSON), 0);
-    struct eng_keyring *kac = ring(KEY_A, KEY_C);
-    REQUIRE(kac != NULL);
-    CHECK_INT(eng_vault_rotate(st, kac, KEY_B, &rows, NULL, &err), 0);
-    CHECK_INT(rows, 2);
-
-    /* a held write lock: busy, nothing changed, no transaction left open */
-    struct eng_store *other = NULL;
-    REQUIRE(eng_store_open(dbpath, &other, &err) == 0);
-    REQUIRE(eng_store_exec(other, "BEGIN IMMEDIATE", &err) == 0);
-    eng_store_set_busy_timeout(st, 0);
-    snapshot(st, before, sizeof before);
-    CHECK_INT(eng_vault_rotate(st, kac, KEY_B, &rows, NULL, &err), ENG_EBUSY);
-    CHECK(!eng_store_in_tx(st));
-    eng_store_exec(other, "ROLLBACK", NULL);
-    eng_store_close(other);
-    snapshot(st, after, sizeof after);
-    CHECK_STR(after, before);
-
-    eng_keyring_free(kac);
-    eng_keyring_free(ka);
-    eng_keyring_free(kc);
-    eng_store_close(st);
-    scratch_done();
-}
-
 /* ---- token rotation: versions, the refresh lease, compare-and-swap ---- */
 
 #define TOK_V2  "{\"client_secret\":\"" SECRET "\",\"refresh_token\":\"rt-version-two\"}"
@@ -1067,10 +579,70 @@ static void test_token_lease_and_cas(void)
     scratch_done();
 }
 
-CHECK_MAIN(CHECK_CASE(test_keyring_missing_and_malformed),
-           CHECK_CASE(test_keyring_ids_whitespace_previous), CHECK_CASE(test_put_get_roundtrip),
-           CHECK_CASE(test_fresh_nonce), CHECK_CASE(test_file_bytes), CHECK_CASE(test_aad_binding),
+/* exists and find: who has a row, matched by tenant or account, and a fingerprint that follows
+ * every re-seal; never the ciphertext itself. */
+static void test_exists_and_find(void)
+{
+    struct eng_store *st = fresh_store();
+    struct eng_keyring *kr = ring(KEY_A, NULL);
+    struct eng_err err = {0};
+    REQUIRE(kr != NULL);
+    CHECK_INT(eng_vault_exists(st, "t1", "woocommerce", &err), 0);
+    CHECK_INT(put(st, kr, "t2", "woocommerce", SECRET_JSON), 0); /* account: the shop URL */
+    CHECK_INT(put(st, kr, "t1", "woocommerce", SECRET_JSON), 0);
+    CHECK_INT(eng_vault_exists(st, "t1", "woocommerce", &err), 1);
+    CHECK_INT(eng_vault_exists(st, "t1", "quickbooks", &err), 0);
+    CHECK_INT(eng_vault_exists(st, "", "woocommerce", &err), ENG_EINVAL);
+
+    struct eng_vault_ref refs[4];
+    int n = -1;
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_ACCOUNT,
+                             "https://shop.vault-test.example", refs, 4, &n, &err),
+              0);
+    REQUIRE(n == 2);
+    CHECK_STR(refs[0].tenant, "t1"); /* ordered by tenant */
+    CHECK_STR(refs[1].tenant, "t2");
+    unsigned char ct[4096], dg[32];
+    size_t len = ciphertext_of(st, "t1", "woocommerce", ct, sizeof ct);
+    REQUIRE(len > 0);
+    eng_crypto_sha256(ct, len, dg, NULL);
+    CHECK(memcmp(refs[0].fingerprint, dg, 32) == 0);
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_ACCOUNT,
+                             "https://shop.vault-test.example", refs, 1, &n, &err),
+              0);
+    CHECK_INT(n, 1);
+    /* the newest first: t2 stored again */
+    unsigned char before[32];
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_TENANT, "t2", refs, 4, &n, &err), 0);
+    REQUIRE(n == 1);
+    memcpy(before, refs[0].fingerprint, 32);
+    REQUIRE(eng_store_exec(st,
+                           "UPDATE integration_credentials SET updated_at = '2000-01-01T00:00:00Z'"
+                           " WHERE tenant_id = 't1'",
+                           &err) == 0);
+    CHECK_INT(put(st, kr, "t2", "woocommerce", SECRET_JSON), 0);
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_ACCOUNT_NEWEST,
+                             "https://shop.vault-test.example", refs, 4, &n, &err),
+              0);
+    REQUIRE(n == 2);
+    CHECK_STR(refs[0].tenant, "t2");
+    CHECK(memcmp(refs[0].fingerprint, before, 32) != 0); /* re-sealed: a new fingerprint */
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_TENANT, "nobody", refs, 4, &n, &err),
+              0);
+    CHECK_INT(n, 0);
+    /* an inactive row is not found */
+    REQUIRE(eng_store_exec(st, "UPDATE integration_credentials SET is_active = 0", &err) == 0);
+    CHECK_INT(eng_vault_find(st, "woocommerce", ENG_VAULT_BY_TENANT, "t2", refs, 4, &n, &err), 0);
+    CHECK_INT(n, 0);
+    CHECK_INT(eng_vault_exists(st, "t2", "woocommerce", &err), 0);
+    eng_keyring_free(kr);
+    eng_store_close(st);
+    scratch_done();
+}
+
+CHECK_MAIN(CHECK_CASE(test_put_get_roundtrip), CHECK_CASE(test_fresh_nonce),
+           CHECK_CASE(test_file_bytes), CHECK_CASE(test_aad_binding),
            CHECK_CASE(test_documented_layout), CHECK_CASE(test_unknown_key),
            CHECK_CASE(test_check_keys), CHECK_CASE(test_delete_and_status_errors),
-           CHECK_CASE(test_status_json), CHECK_CASE(test_rotate),
-           CHECK_CASE(test_rotate_rolls_back), CHECK_CASE(test_token_lease_and_cas))
+           CHECK_CASE(test_status_json), CHECK_CASE(test_token_lease_and_cas),
+           CHECK_CASE(test_exists_and_find))

@@ -151,7 +151,7 @@ static void test_jobs_of_a_dead_process_resume_at_start(void)
     struct eng_err err = {0};
     /* claimed by a process that then died: its lease would last ten minutes */
     REQUIRE(eng_queue_claim(st, "engine-gone-1", 600000, &job, &err) == 1);
-    eng_job_clear(&job);
+    eng_queue_job_clear(&job);
     CHECK_STR(status_of(st, id, NULL), "running");
     struct eng_workers *w = workers(1);
     REQUIRE(w != NULL);
