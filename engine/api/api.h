@@ -11,15 +11,17 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "base/config.h"
 #include "adapt/httpd.h"
-#include "lua/scripts.h"
-#include "flow/worker.h"
+#include "base/buf.h"
+#include "base/config.h"
 
 struct eng_ingest;
 struct eng_keyring;
 struct eng_orch;
+struct eng_scripts;
 struct eng_store;
+struct eng_vm; /* handed through to flow/ functions by jobs; api/ never looks inside */
+struct eng_workers;
 
 #define ENG_API_MAX_PARAMS     4
 #define ENG_API_STATUS_CLASSES 5 /* 1xx..5xx */
@@ -103,6 +105,62 @@ int eng_api_body_object(struct eng_api_ctx *c, int empty_ok, const char **body, 
 int eng_api_field_error(struct eng_http_resp *resp, int status, const char *field, const char *msg);
 /* The syntax check alone: 0, or ENG_EINVAL with a sentence in msg. */
 int eng_api_json_check(const char *text, size_t len, int want_object, char *msg, size_t size);
+
+/* ---- api_job.c: a route that finishes on a worker ----
+ * The handler starts a job (eng_api_job_start) and returns ENG_HTTP_PENDING; the job's run
+ * function fills the answer on a worker (it may call flow/ functions with the VM it is handed);
+ * then the server calls the handler again, which finds the job (eng_api_job_resumed) and
+ * answers with it (eng_api_job_finish, or its own rendering). The job is freed with the
+ * request. */
+struct eng_api_job;
+/* Runs on a worker. vm is that worker's VM (never NULL: a stopping pool answers 503 itself);
+ * st is the worker thread's store connection (NULL for ENG_API_JOB_NO_STORE jobs). */
+typedef void (*eng_api_job_fn)(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st);
+
+struct eng_api_job {
+    /* set by eng_api_job_start */
+    struct eng_http_req *req;
+    const struct eng_config *cfg;
+    const struct eng_keyring *keys; /* c->api->keys (may be NULL) */
+    char tenant[65];
+    void *arg; /* the route's own state; arg_free(arg) runs when the job is freed */
+    void (*arg_free)(void *arg);
+    /* the answer, filled on the worker */
+    int status;               /* HTTP status; >= 400 answers the error envelope */
+    char code[40];            /* error code when status >= 400 */
+    char message[512];        /* error message (never a secret) */
+    char field[96];           /* details {"field": field} of an error, "" when none */
+    struct eng_buf details;   /* details JSON text of an error (wins over field); empty: none */
+    struct eng_buf body;      /* the body when status < 400 (JSON: "{}" when empty) */
+    const char *content_type; /* of body; NULL: application/json */
+};
+
+enum {
+    ENG_API_JOB_NO_STORE = 1, /* run needs no store connection (st is NULL) */
+};
+
+struct eng_api_job_opts {
+    eng_api_job_fn run;
+    unsigned flags;
+    void *arg;
+    void (*arg_free)(void *arg);
+    /* 503 messages when the pool is stopping / the worker cannot open the store; NULL: "the
+     * engine is shutting down" / "the store is not reachable; retry shortly" */
+    const char *shutting_down;
+    const char *no_store;
+    const char *tenant; /* the tenant the job acts for; NULL: c->tenant */
+};
+
+/* Queue a job for this request. ENG_HTTP_PENDING, or ENG_HTTP_DONE after answering 503 busy
+ * (queue full, Retry-After: 1) or 500 out of memory; arg is then freed with the request (or at
+ * once when the job could not be allocated). */
+int eng_api_job_start(struct eng_api_ctx *c, const struct eng_api_job_opts *o);
+/* The job of a resumed request, or NULL on the first call of the handler. */
+struct eng_api_job *eng_api_job_resumed(struct eng_api_ctx *c);
+/* Answer with the job: the error envelope (details, or {"field"}) or status + body. DONE. */
+int eng_api_job_finish(struct eng_api_ctx *c, struct eng_api_job *j);
+/* On the worker: set the error answer (message cut at 500 bytes). */
+void eng_api_job_fail(struct eng_api_job *j, int status, const char *code, const char *message);
 
 /* ---- handlers, by file ---- */
 int eng_api_health(struct eng_api_ctx *c);  /* api_system.c */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "lua/scripts.h"
 #include "base/log.h"
 #include "adapt/store.h"
 #include "flow/sync.h"

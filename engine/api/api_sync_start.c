@@ -10,13 +10,13 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "lua/scripts.h"
 #include "base/log.h"
 #include "adapt/store.h"
 #include "flow/sync.h"
 
+/* A start's own state (eng_api_job.arg). */
 struct start_task {
-    struct eng_task task; /* first: the worker hands us back this pointer */
-    struct eng_http_req *req;
     struct eng_sync_env env;
     char tenant[65], entity[72], flow[72], mode[16];
     int dry;
@@ -70,33 +70,16 @@ static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *b
     return 0;
 }
 
-static void start_task_run(struct eng_task *t, struct eng_vm *vm)
+/* On the worker: can both connectors of the flow be reached with the stored credentials? */
+static void start_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
-    struct start_task *k = (struct start_task *)t;
+    struct start_task *k = j->arg;
     struct eng_err err = {0};
-    if (vm == NULL) {
-        k->rc = ENG_EBUSY;
-        snprintf(k->msg, sizeof k->msg, "the engine is shutting down");
-        return;
-    }
-    struct eng_store *st = eng_store_thread(k->env.cfg->database_url, &err);
-    if (st == NULL) {
-        k->rc = ENG_EBUSY;
-        snprintf(k->msg, sizeof k->msg, "the store is not reachable; retry shortly");
-        eng_logf(ENG_LOG_ERROR, "api: a worker cannot open the store: %s", err.msg);
-        return;
-    }
-    eng_vm_set_context(vm, k->tenant, NULL);
     k->rc =
         eng_sync_check_connections(vm, &k->env, st, k->tenant, k->flow, k->miss, &k->nmiss, &err);
-    eng_vm_set_context(vm, NULL, NULL);
     if (k->rc != 0)
         snprintf(k->msg, sizeof k->msg, "%s", err.msg);
-}
-
-static void start_task_done(struct eng_task *t)
-{
-    eng_http_resume(((struct start_task *)t)->req);
+    j->status = 200;
 }
 
 /* 422 missing_connection: details {"tenant", "missing": [{"platform", "role", "reason"}]}. */
@@ -136,11 +119,12 @@ static int start_missing(struct eng_api_ctx *c, const struct start_task *k)
 }
 
 /* Resumed after the worker's check: refuse, or queue the run. */
-static int start_finish(struct eng_api_ctx *c, struct start_task *k)
+static int start_finish(struct eng_api_ctx *c, struct eng_api_job *j)
 {
-    if (k->rc == ENG_EBUSY) {
+    struct start_task *k = j->arg;
+    if (j->status >= 400) { /* the pool is stopping, or the worker has no store */
         eng_http_resp_header(c->resp, "Retry-After", "1");
-        return eng_api_error(c->resp, 503, "unavailable", k->msg, NULL);
+        return eng_api_job_finish(c, j);
     }
     if (k->rc != 0) {
         /* the flow does not load (a rejected script, a broken connector): say which */
@@ -185,9 +169,9 @@ static int start_finish(struct eng_api_ctx *c, struct start_task *k)
 
 int eng_api_sync_start(struct eng_api_ctx *c)
 {
-    struct start_task *k = eng_http_state(c->req);
-    if (k != NULL) /* resumed: the worker is done */
-        return start_finish(c, k);
+    struct eng_api_job *j = eng_api_job_resumed(c);
+    if (j != NULL) /* resumed: the worker is done */
+        return start_finish(c, j);
     char entity[72];
     if (eng_api_param(c, 0, entity, sizeof entity) != 0 || !eng_api_id_ok(entity, strlen(entity)))
         return eng_api_error(c->resp, 400, "invalid_field",
@@ -285,12 +269,9 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     }
     free(src);
 
-    k = calloc(1, sizeof *k);
+    struct start_task *k = calloc(1, sizeof *k);
     if (k == NULL)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
-    k->task.run = start_task_run;
-    k->task.done = start_task_done;
-    k->req = c->req;
     k->env.cfg = c->api->cfg;
     k->env.keys = c->api->keys;
     snprintf(k->tenant, sizeof k->tenant, "%s", c->tenant);
@@ -299,11 +280,6 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     snprintf(k->mode, sizeof k->mode, "%s", mode);
     snprintf(k->filters, sizeof k->filters, "%s", filters);
     k->dry = dry;
-    eng_http_set_state(c->req, k, free);
-    if (eng_workers_submit(c->api->workers, &k->task) != 0) {
-        eng_http_resp_header(c->resp, "Retry-After", "1");
-        return eng_api_error(c->resp, 503, "busy", "the workers' queue is full; retry shortly",
-                             NULL);
-    }
-    return ENG_HTTP_PENDING;
+    const struct eng_api_job_opts o = {.run = start_job_run, .arg = k, .arg_free = free};
+    return eng_api_job_start(c, &o);
 }

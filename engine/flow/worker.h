@@ -9,8 +9,10 @@
 #define ENG_WORKER_H
 
 #include "base/err.h"
-#include "lua/scripts.h"
-#include "lua/vm.h"
+
+struct eng_scripts;
+struct eng_vm;
+struct eng_vm_opts;
 
 struct eng_task {
     /* Runs on a worker. vm is NULL when the pool is stopping or no VM could be built; the
@@ -18,6 +20,9 @@ struct eng_task {
     void (*run)(struct eng_task *t, struct eng_vm *vm);
     /* Called after run; the worker never touches t afterwards. */
     void (*done)(struct eng_task *t);
+    /* Optional: the tenant engine.log names while run runs (the worker sets the VM's context
+     * around run). NULL: none. Must stay valid until run returns. */
+    const char *tenant;
     struct eng_task *next; /* queue link, owned by the pool while queued */
 };
 

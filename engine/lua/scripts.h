@@ -18,9 +18,9 @@
 
 #include "base/buf.h"
 #include "base/err.h"
-#include "lua/vm.h"
 
 struct eng_scripts;
+struct eng_vm_opts;
 
 /* Create a registry over vm->scripts_dir and vm->mappings_dir, validating with VMs built from
  * vmopts (copied; source/source_ud are ignored). Does not scan yet. */

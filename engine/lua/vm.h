@@ -93,6 +93,9 @@ int eng_vm_call(struct eng_vm *vm, const char *module, const char *fn, long long
                 struct eng_err *err, const char *sig, ...);
 /* Let go of a value an 'r' result kept. ENG_VM_NOREF is fine. */
 void eng_vm_unref(struct eng_vm *vm, int ref);
+/* A full garbage collection now: after a call whose strings held secrets, so they do not
+ * linger in the VM's memory. NULL is fine. */
+void eng_vm_collect(struct eng_vm *vm);
 /* Run the script file at path with the strings argv[0..argc) as its `...` (after the connector
  * context of platform for tenant when ctx is not NULL), as `tallysync run` does. */
 int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connctx_opts *ctx,

@@ -315,6 +315,12 @@ void eng_vm_unref(struct eng_vm *vm, int ref)
         luaL_unref(eng_vm_state(vm), LUA_REGISTRYINDEX, ref);
 }
 
+void eng_vm_collect(struct eng_vm *vm)
+{
+    if (vm != NULL)
+        lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
+}
+
 struct run_file {
     struct eng_vm *vm;
     const struct eng_connctx_opts *ctx;

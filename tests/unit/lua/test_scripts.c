@@ -14,6 +14,7 @@
 
 #include "check.h"
 #include "lua/scripts.h"
+#include "lua/vm.h"
 
 static char root[256], sdir[300], mdir[300];
 
