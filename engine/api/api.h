@@ -162,6 +162,25 @@ int eng_api_job_finish(struct eng_api_ctx *c, struct eng_api_job *j);
 /* On the worker: set the error answer (message cut at 500 bytes). */
 void eng_api_job_fail(struct eng_api_job *j, int status, const char *code, const char *message);
 
+/* ---- api_credentials.c: the credentials status (data/vault_status.h) as JSON ----
+ *   {"platform":"woocommerce","configured":true,"keyId":"0123456789abcdef",
+ *    "status":"untested","lastTestAt":null,"lastTestOk":null,"lastTestMessage":null,
+ *    "updatedAt":"2026-01-15T09:30:00.000Z","fields":{...public_fields...},
+ *    "accessTokenExpiresAt":null,"refreshTokenExpiresAt":null,"warnings":[]}
+ * warnings: {"code":"key_mismatch","message"} (kr given and lacking the row's key id; names key
+ * ids only), {"code":"reconnect_required","message"} (a refused refresh), the last passed
+ * test's {"code","message"}, {"code":"refresh_token_expiring"|"refresh_token_expired",
+ * "message","expiresAt"} (within ENG_VAULT_REFRESH_WARN_DAYS days of the expiry, or after). */
+struct eng_vault_status;
+void eng_api_credentials_status_json(struct eng_buf *out, const struct eng_vault_status *s,
+                                     const struct eng_keyring *kr);
+/* Append the status of one platform (an object; configured false when nothing is stored), or
+ * with platform NULL a JSON array of the tenant's active rows by platform. 0, or < 0 with err
+ * and out as it was. kr may be NULL (no key_mismatch warnings). */
+int eng_api_credentials_status(struct eng_store *st, const struct eng_keyring *kr,
+                               const char *tenant, const char *platform, struct eng_buf *out,
+                               struct eng_err *err);
+
 /* ---- handlers, by file ---- */
 int eng_api_health(struct eng_api_ctx *c);  /* api_system.c */
 int eng_api_ready(struct eng_api_ctx *c);   /* api_system.c */

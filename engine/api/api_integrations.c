@@ -24,6 +24,11 @@
 
 #define INTEG_MAX_PLATFORMS 128 /* connectors listed by GET /api/integrations */
 
+/* The webhooks member of the woocommerce status before any check. */
+static const char integ_whh_never[] =
+    "{\"checkedAt\":null,\"ok\":null,\"deliveryUrl\":null,\"message\":\"not checked yet\","
+    "\"topics\":[],\"warnings\":[]}";
+
 enum integ_op { INTEG_STORE, INTEG_TEST, INTEG_WH_CHECK, INTEG_WH_REGISTER };
 
 /* A job's own state (eng_api_job.arg). */
@@ -150,7 +155,7 @@ static void integ_store(struct eng_api_job *j, struct eng_vm *vm, struct eng_sto
     int existed = integ_exists(st, j->tenant, a->platform);
     if (eng_vault_put(st, j->keys, j->tenant, a->platform, p.secret_json, p.secret_len,
                       p.public_json, p.account_id, &err) != 0 ||
-        eng_vault_status_json_keys(st, j->keys, j->tenant, a->platform, &j->body, &err) != 0) {
+        eng_api_credentials_status(st, j->keys, j->tenant, a->platform, &j->body, &err) != 0) {
         eng_cred_prepared_free(&p);
         integ_job_store_failed(j, "cannot store credentials",
                                "the credentials store failed (see the log)", &err);
@@ -171,11 +176,10 @@ static void integ_test(struct eng_api_job *j, struct eng_vm *vm, struct eng_stor
 {
     const struct integ_arg *a = j->arg;
     struct eng_err err = {0};
-    struct eng_connctx_opts o = {.cfg = j->cfg, .keys = j->keys, .st = st};
     int ok = 0;
     char message[512] = "";
-    int rc = eng_credentials_test(vm, &o, j->tenant, a->platform, j->cfg->connector_timeout_ms, &ok,
-                                  message, sizeof message, &err);
+    int rc = eng_credentials_test(vm, j->cfg, j->keys, st, j->tenant, a->platform,
+                                  j->cfg->connector_timeout_ms, &ok, message, sizeof message, &err);
     if (rc == ENG_ENOTFOUND) {
         char msg[128];
         snprintf(msg, sizeof msg, "no credentials stored for %s", a->platform);
@@ -205,12 +209,43 @@ static void integ_test(struct eng_api_job *j, struct eng_vm *vm, struct eng_stor
     j->status = 200;
 }
 
+/* A webhook check or register that failed, as an answer (webhook_health.h says where). */
+static void integ_whh_failed(struct eng_api_job *j, int rc, const struct eng_whh_failure *f)
+{
+    switch (f->stage) {
+    case ENG_WHH_CONFIG:
+        eng_api_job_fail(j, 422, "invalid_field", f->message);
+        snprintf(j->field, sizeof j->field, "%s", f->field);
+        break;
+    case ENG_WHH_CREDENTIALS:
+        if (rc == ENG_ENOTFOUND)
+            eng_api_job_fail(j, 404, "not_found", f->message);
+        else
+            eng_api_job_fail(j, 500, "internal", f->message);
+        break;
+    case ENG_WHH_SCRIPT:
+        if (rc == ENG_EBUDGET)
+            eng_api_job_fail(j, 504, "timeout", f->message);
+        else
+            eng_api_job_fail(j, 500, "script_error", f->message);
+        break;
+    case ENG_WHH_UPSTREAM:
+        eng_api_job_fail(j, 502, "upstream", f->message);
+        break;
+    default:
+        if (rc == ENG_EBUSY)
+            eng_api_job_fail(j, 503, "unavailable", f->message);
+        else
+            eng_api_job_fail(j, 500, "internal", f->message);
+        break;
+    }
+}
+
 /* POST /api/integrations/woocommerce/webhooks/check on the worker (webhook_health.h). */
 static void integ_wh_check(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
     struct eng_err err = {0};
-    struct eng_connctx_opts o = {.cfg = j->cfg, .keys = j->keys, .st = st};
-    int rc = eng_whh_check(vm, &o, j->tenant, &j->body, &err);
+    int rc = eng_whh_check(vm, j->cfg, j->keys, st, j->tenant, &j->body, &err);
     if (rc == ENG_ENOTFOUND)
         eng_api_job_fail(j, 404, "not_found", "no credentials stored for woocommerce");
     else if (rc != 0)
@@ -220,22 +255,32 @@ static void integ_wh_check(struct eng_api_job *j, struct eng_vm *vm, struct eng_
         j->status = 200;
 }
 
-/* POST /api/integrations/woocommerce/webhooks/register on the worker (webhook_health.h). */
+/* POST /api/integrations/woocommerce/webhooks/register on the worker (webhook_health.h):
+ * {"ok","registered","webhooks","sweep":{"queued","id","since","message"}}. */
 static void integ_wh_register(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
-    struct eng_connctx_opts o = {.cfg = j->cfg, .keys = j->keys, .st = st};
-    struct eng_whh_answer a = {0};
-    eng_buf_init(&a.body);
-    eng_whh_register(vm, &o, j->tenant, &a);
-    if (a.status >= 400) {
-        eng_api_job_fail(j, a.status, a.code, a.message);
-        snprintf(j->field, sizeof j->field, "%s", a.field);
-        eng_buf_free(&a.body);
+    struct eng_whh_registered r;
+    struct eng_whh_failure f;
+    int rc = eng_whh_register(vm, j->cfg, j->keys, st, j->tenant, &r, &f);
+    if (rc != 0) {
+        integ_whh_failed(j, rc, &f);
         return;
     }
-    j->status = a.status;
-    eng_buf_free(&j->body);
-    j->body = a.body; /* moved */
+    struct eng_buf *b = &j->body;
+    eng_buf_printf(b, "{\"ok\":%s,\"registered\":", r.ok ? "true" : "false");
+    eng_buf_append(b, r.added.data, r.added.len);
+    eng_buf_puts(b, ",\"webhooks\":");
+    eng_buf_append(b, r.check.data, r.check.len);
+    if (r.sweep_queued)
+        eng_buf_printf(b, ",\"sweep\":{\"queued\":true,\"id\":%lld,\"since\":", r.sweep_id);
+    else
+        eng_buf_puts(b, ",\"sweep\":{\"queued\":false,\"id\":null,\"since\":");
+    eng_buf_json_str(b, r.since, strlen(r.since));
+    eng_buf_puts(b, r.sweep_queued ? ",\"message\":\"a catch-up sweep is queued\"}}"
+                                   : ",\"message\":\"a sweep is running already; it was not "
+                                     "queued again\"}}");
+    eng_whh_registered_free(&r);
+    j->status = 200;
 }
 
 static void integ_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
@@ -302,16 +347,19 @@ int eng_api_integration_status(struct eng_api_ctx *c)
         return ENG_HTTP_DONE;
     struct eng_err err = {0};
     struct eng_buf *b = &c->resp->body;
-    if (eng_vault_status_json_keys(st, c->api->keys, c->tenant, platform, b, &err) != 0)
+    if (eng_api_credentials_status(st, c->api->keys, c->tenant, platform, b, &err) != 0)
         return integ_store_error(c->resp, "read a credentials status", &err);
     /* woocommerce: the last webhook check, inside the status object (it ends with '}') */
     if (strcmp(platform, "woocommerce") == 0 && b->len > 0 && b->data[b->len - 1] == '}') {
         b->len--;
         eng_buf_puts(b, ",\"webhooks\":");
-        if (eng_whh_status_json(st, c->tenant, b, &err) != 0) {
+        int rc = eng_whh_status(st, c->tenant, b, &err);
+        if (rc < 0) {
             eng_buf_reset(b);
             return integ_store_error(c->resp, "read the webhook check", &err);
         }
+        if (rc == 0) /* before the first check */
+            eng_buf_puts(b, integ_whh_never);
         eng_buf_putc(b, '}');
     }
     return ENG_HTTP_DONE;
@@ -397,7 +445,7 @@ int eng_api_integrations_list(struct eng_api_ctx *c)
         if (i > 0)
             eng_buf_putc(&c->resp->body, ',');
         rc =
-            eng_vault_status_json_keys(st, c->api->keys, c->tenant, names[i], &c->resp->body, &err);
+            eng_api_credentials_status(st, c->api->keys, c->tenant, names[i], &c->resp->body, &err);
     }
     eng_buf_puts(&c->resp->body, "]}");
     for (size_t i = 0; i < n; i++)

@@ -8,7 +8,7 @@
 #include <stddef.h>
 
 #include "base/buf.h"
-#include "lua/vm.h"
+struct eng_vm;
 
 enum { ENG_DRYRUN_SINGLE, ENG_DRYRUN_ARRAY, ENG_DRYRUN_NDJSON };
 
