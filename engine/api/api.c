@@ -15,6 +15,7 @@
 #include "adapt/crypto.h"
 #include "base/log.h"
 #include "adapt/store.h"
+#include "data/api_tokens.h"
 
 int eng_api_init(struct eng_api *api, struct eng_err *err)
 {
@@ -139,19 +140,8 @@ static int api_token_missing(struct eng_http_resp *resp)
  * costs one small write a minute, not one per request). A failure only costs the timestamp. */
 static void api_token_touch(struct eng_store *st, const char *hash_hex)
 {
-    static const char sql[] =
-        "UPDATE api_tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-        "WHERE token_hash = ? AND (last_used_at IS NULL OR last_used_at < "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds'))";
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 1, hash_hex, strlen(hash_hex));
-    if (rc == 0)
-        rc = eng_store_step(s, &err);
-    eng_store_finalize(s);
-    if (rc < 0)
+    if (eng_api_tokens_touch(st, hash_hex, &err) < 0)
         eng_logf(ENG_LOG_WARN, "api: cannot record a token's last use: %s", err.msg);
 }
 
@@ -206,30 +196,10 @@ static int api_authenticate(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return -1;
-    static const char sql[] = "SELECT tenant_id FROM api_tokens WHERE token_hash = ? AND "
-                              "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > "
-                              "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 1, hex, strlen(hex));
-    int found = 0;
-    if (rc == 0) {
-        rc = eng_store_step(s, &err);
-        if (rc == ENG_STORE_ROW) {
-            size_t len;
-            const char *t = eng_store_column_text(s, 0, &len);
-            if (t != NULL && len < sizeof c->tenant) {
-                memcpy(c->tenant, t, len);
-                c->tenant[len] = '\0';
-                found = 1;
-            }
-            rc = 0;
-        }
-    }
-    eng_store_finalize(s);
-    if (rc < 0) {
+    int found = eng_api_tokens_lookup(st, hex, c->tenant, sizeof c->tenant, &err);
+    if (found < 0) {
+        c->tenant[0] = '\0';
         eng_logf(ENG_LOG_ERROR, "api: token lookup failed: %s", err.msg);
         return eng_api_error(c->resp, 503, "unavailable", "cannot check the token; retry shortly",
                              NULL),

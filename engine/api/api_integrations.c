@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/vault.h"
+#include "data/vault_status.h"
 #include "flow/webhook_health.h"
 
 #define INTEG_MAX_PLATFORMS 128 /* connectors listed by GET /api/integrations */
@@ -122,16 +123,10 @@ static void integ_script_fail(struct eng_api_job *j, const char *prefix, struct 
 /* 1 when (tenant, platform) has an active row (store answers 200 for a replacement). */
 static int integ_exists(struct eng_store *st, const char *tenant, const char *platform)
 {
-    static const char sql[] = "SELECT 1 FROM integration_credentials WHERE tenant_id = ?1 AND "
-                              "platform = ?2 AND is_active = 1";
-    struct eng_store_stmt *s = NULL;
+    struct eng_vault_status vs;
     struct eng_err err = {0};
-    int found = 0;
-    if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err) == 0 &&
-        eng_store_bind_text(s, 1, tenant, strlen(tenant)) == 0 &&
-        eng_store_bind_text(s, 2, platform, strlen(platform)) == 0)
-        found = eng_store_step(s, &err) == ENG_STORE_ROW;
-    eng_store_finalize(s);
+    int found = eng_vault_status_get(st, NULL, tenant, platform, &vs, &err) == 0 && vs.configured;
+    eng_vault_status_free(&vs);
     return found;
 }
 
