@@ -65,6 +65,58 @@ struct eng_store *eng_api_store(struct eng_api_ctx *c)
     return st;
 }
 
+struct eng_store *eng_api_store_body(struct eng_api_ctx *c, int empty_ok, const char **body)
+{
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL || eng_api_body_object(c, empty_ok, body, NULL) != 0)
+        return NULL;
+    return st;
+}
+
+int eng_api_json_answer(struct eng_api_ctx *c, const char *sql, const char *const *binds,
+                        int nbinds, const long long *ints, int nints, struct eng_err *err)
+{
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return 1;
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    for (int i = 0; rc == 0 && i < nbinds; i++)
+        rc = eng_store_bind_str(s, i + 1, binds[i]);
+    for (int i = 0; rc == 0 && i < nints; i++)
+        rc = eng_store_bind_int64(s, nbinds + i + 1, ints[i]);
+    if (rc == 0)
+        rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW && eng_store_column_type(s, 0) != ENG_STORE_NULL) {
+        size_t n = 0;
+        const char *v = eng_store_column_text(s, 0, &n);
+        c->resp->status = 200;
+        c->resp->content_type = "application/json";
+        eng_buf_append(&c->resp->body, v, n);
+        rc = 0;
+    } else if (rc >= 0) {
+        rc = ENG_ENOTFOUND;
+    }
+    eng_store_finalize(s);
+    return rc;
+}
+
+int eng_api_json_query(struct eng_store *st, const char *sql, const char *text,
+                       struct eng_store_stmt **s, struct eng_err *err)
+{
+    *s = NULL;
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
+    if (rc == 0)
+        rc = eng_store_bind_str(*s, 1, text);
+    if (rc == 0)
+        rc = eng_store_step(*s, err);
+    if (rc < 0) {
+        eng_store_finalize(*s);
+        *s = NULL;
+    }
+    return rc;
+}
+
 int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size)
 {
     if (i < 0 || i >= c->nparams || c->params[i].n >= size)

@@ -1,9 +1,13 @@
 /*
  * api.h - the engine's HTTP routes. One route table (api_routes.c), one router and auth layer
  * (api.c), one file per area of handlers (api_system.c, api_mappings.c, api_integrations.c,
- * api_oauth.c, api_settings.c). Handlers are C, parse and validate, and hand anything that runs a
- * script or calls a remote system to the workers; they never block a server thread on a remote
- * system. Must not: include microhttpd.h (httpd.c is the adapter) or touch a lua_State.
+ * api_oauth.c, api_settings.c, ...). Handlers are C, parse and validate, and hand anything that
+ * runs a script or calls a remote system to the workers through one api_job (api_job.c), whose
+ * run function calls flow/ with C arguments and gets C results back; they never block a server
+ * thread on a remote system. Only api/ renders answers (JSON, statuses, route texts).
+ * Must not: include microhttpd.h (httpd.c is the adapter), lua.h or lua/vm.h (api/ never sees
+ * a lua_State or a VM's insides: struct eng_vm is only handed through), or write SQL on a table
+ * that has an owner in data/.
  */
 #ifndef ENG_API_H
 #define ENG_API_H
@@ -20,6 +24,7 @@ struct eng_keyring;
 struct eng_orch;
 struct eng_scripts;
 struct eng_store;
+struct eng_store_stmt;
 struct eng_vm; /* handed through to flow/ functions by jobs; api/ never looks inside */
 struct eng_workers;
 
@@ -92,6 +97,20 @@ int eng_api_store_failed(struct eng_http_resp *resp, const char *area, const str
 /* This thread's connection to the store (opened on first use, closed when the thread ends);
  * NULL after answering 503 into c->resp. */
 struct eng_store *eng_api_store(struct eng_api_ctx *c);
+/* Run sql (one row whose first column is JSON text) with texts binds[0..nbinds) (NULL binds
+ * NULL) then the integers ints[0..nints), and answer 200 with that text. 0; ENG_ENOTFOUND
+ * (no row, or a NULL column: nothing answered); 1 when the store is not reachable (503
+ * answered); other < 0 with err (nothing answered). */
+int eng_api_json_answer(struct eng_api_ctx *c, const char *sql, const char *const *binds,
+                        int nbinds, const long long *ints, int nints, struct eng_err *err);
+/* Inspect JSON text with SQLite's JSON functions: prepare sql, bind ?1 to text, step. Returns
+ * ENG_STORE_ROW (*s at the row) or ENG_STORE_DONE (*s finished): the caller finalizes *s; or
+ * < 0 with err (*s NULL). */
+int eng_api_json_query(struct eng_store *st, const char *sql, const char *text,
+                       struct eng_store_stmt **s, struct eng_err *err);
+/* eng_api_store, then eng_api_body_object: the store with *body set, or NULL after answering
+ * (503, or 400 malformed_json). */
+struct eng_store *eng_api_store_body(struct eng_api_ctx *c, int empty_ok, const char **body);
 /* Copy path parameter i into buf (NUL-terminated); 0, or -1 when it does not fit. */
 int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size);
 /* 1 when s[0..n) is a tenant or platform id: 1-64 of [A-Za-z0-9_.-]. */

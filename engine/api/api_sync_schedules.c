@@ -33,11 +33,9 @@ static int sched_bad(struct eng_api_ctx *c, const char *field, const char *msg)
 
 int eng_api_sync_schedule_create(struct eng_api_ctx *c)
 {
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return ENG_HTTP_DONE;
     const char *body;
-    if (eng_api_body_object(c, 0, &body, NULL) != 0)
+    struct eng_store *st = eng_api_store_body(c, 0, &body);
+    if (st == NULL)
         return ENG_HTTP_DONE;
     static const char sql[] =
         "SELECT json_valid(?1) AND json_type(?1) = 'object', (SELECT key FROM json_each(?1) "
@@ -50,11 +48,7 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
         "'$.cron'), json_type(?1, '$.enabled')";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
+    int rc = eng_api_json_query(st, sql, body, &s, &err);
     if (rc != ENG_STORE_ROW) {
         eng_store_finalize(s);
         return sched_internal(c, &err);
@@ -167,29 +161,12 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
 
 int eng_api_sync_schedule_list(struct eng_api_ctx *c)
 {
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return ENG_HTTP_DONE;
-    struct eng_store_stmt *s = NULL;
+    static const char sql[] = "SELECT json_object('items', (SELECT json_group_array(json(j)) "
+                              "FROM (SELECT " SCHEDULE_JSON " AS j FROM schedules WHERE "
+                              "tenant_id = ?1 ORDER BY id)))";
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st,
-                               "SELECT json_object('items', (SELECT json_group_array(json(j)) "
-                               "FROM (SELECT " SCHEDULE_JSON " AS j FROM schedules WHERE "
-                               "tenant_id = ?1 ORDER BY id)))",
-                               -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, c->tenant);
-        rc = eng_store_step(s, &err);
-        if (rc == ENG_STORE_ROW) {
-            size_t len;
-            const char *j = eng_store_column_text(s, 0, &len);
-            c->resp->status = 200;
-            c->resp->content_type = "application/json";
-            eng_buf_append(&c->resp->body, j, len);
-            rc = 0;
-        }
-    }
-    eng_store_finalize(s);
+    const char *b[] = {c->tenant};
+    int rc = eng_api_json_answer(c, sql, b, 1, NULL, 0, &err);
     return rc < 0 ? sched_internal(c, &err) : ENG_HTTP_DONE;
 }
 

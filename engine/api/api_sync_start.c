@@ -45,11 +45,7 @@ static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *b
         "(key = 'until' AND type = 'text')) LIMIT 1";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
+    int rc = eng_api_json_query(st, sql, body, &s, &err);
     if (rc == ENG_STORE_ROW) {
         char msg[200];
         const char *key = eng_store_column_text(s, 0, NULL);
@@ -177,11 +173,9 @@ int eng_api_sync_start(struct eng_api_ctx *c)
         return eng_api_error(c->resp, 400, "invalid_field",
                              "entity must be 1-64 letters, digits, '_', '-' or '.'",
                              "{\"field\":\"entity\"}");
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return ENG_HTTP_DONE;
     const char *body;
-    if (eng_api_body_object(c, 1, &body, NULL) != 0)
+    struct eng_store *st = eng_api_store_body(c, 1, &body);
+    if (st == NULL)
         return ENG_HTTP_DONE;
     static const char sql[] =
         "SELECT json_valid(?1), json_type(?1), json_type(?1, '$.mode'), json_extract(?1, "
@@ -190,11 +184,7 @@ int eng_api_sync_start(struct eng_api_ctx *c)
         "json_each(?1) WHERE key NOT IN ('mode', 'dryRun', 'filters', 'flow') LIMIT 1)";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
+    int rc = eng_api_json_query(st, sql, body, &s, &err);
     if (rc != ENG_STORE_ROW) {
         eng_store_finalize(s);
         return internal(c, &err);

@@ -32,6 +32,20 @@ int eng_tenant_settings_get(struct eng_store *st, const char *tenant, const char
     return rc;
 }
 
+/* Prepare sql and bind ?1 tenant, ?2 key, ?3 value[0..len). 0 (*s to finalize) or < 0. */
+static int ts_prepare(struct eng_store *st, const char *sql, const char *tenant, const char *key,
+                      const char *value, size_t len, struct eng_store_stmt **s, struct eng_err *err)
+{
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
+    if (rc == 0)
+        rc = eng_store_bind_str(*s, 1, tenant);
+    if (rc == 0)
+        rc = eng_store_bind_str(*s, 2, key);
+    if (rc == 0)
+        rc = eng_store_bind_text(*s, 3, value, len);
+    return rc;
+}
+
 int eng_tenant_settings_put(struct eng_store *st, const char *tenant, const char *key,
                             const char *value, size_t len, struct eng_err *err)
 {
@@ -39,13 +53,7 @@ int eng_tenant_settings_put(struct eng_store *st, const char *tenant, const char
                               "ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value, "
                               "updated_at = " ENG_STORE_NOW;
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, tenant);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, key);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 3, value, len);
+    int rc = ts_prepare(st, sql, tenant, key, value, len, &s, err);
     if (rc == 0)
         rc = eng_store_step(s, err);
     eng_store_finalize(s);
@@ -62,13 +70,7 @@ int eng_tenant_settings_put_stamped(struct eng_store *st, const char *tenant, co
         "ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value, updated_at = "
         "excluded.updated_at RETURNING value";
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, tenant);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, key);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 3, value, len);
+    int rc = ts_prepare(st, sql, tenant, key, value, len, &s, err);
     if (rc == 0)
         rc = eng_store_bind_str(s, 4, stamp);
     if (rc == 0) {
