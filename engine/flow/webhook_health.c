@@ -18,7 +18,6 @@
 #include "base/log.h"
 #include "data/tenant_settings.h"
 #include "flow/worker.h"
-#include "lua/connctx.h"
 #include "lua/vm.h"
 
 #define WHH_TICK_MAX_S  60 /* the timer looks for due checks at least this often */

@@ -16,11 +16,7 @@
 #include "data/vault.h"
 #include "lua/vm.h"
 
-struct eng_connctx_opts {
-    const struct eng_config *cfg;   /* connector settings (API bases, token URL, timeouts) */
-    const struct eng_keyring *keys; /* decrypts the vault rows */
-    struct eng_store *st;           /* the calling worker's own connection */
-};
+/* struct eng_connctx_opts (cfg, keys, st) is defined in lua/vm.h, with eng_vm_call's 'c'. */
 
 /* Push onto vm's stack the context of connector `platform` for `tenant` (built by
  * lib/credentials.lua's build_context; the Lua-visible shape is documented there):

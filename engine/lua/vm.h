@@ -88,7 +88,15 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
  * of eng_vm_pcall. Example: eng_vm_call(vm, "lib.sync", "c_platforms", 0, err, "s>ss", flow,
  * &src, &dst). */
 #define ENG_VM_NOREF 0
-struct eng_connctx_opts;
+/* What the 'c' letter builds a connector context from (lua/connctx.h pushes it). */
+struct eng_config;
+struct eng_keyring;
+struct eng_store;
+struct eng_connctx_opts {
+    const struct eng_config *cfg;   /* connector settings (API bases, token URL, timeouts) */
+    const struct eng_keyring *keys; /* decrypts the vault rows */
+    struct eng_store *st;           /* the calling worker's own connection */
+};
 int eng_vm_call(struct eng_vm *vm, const char *module, const char *fn, long long budget_ms,
                 struct eng_err *err, const char *sig, ...);
 /* Let go of a value an 'r' result kept. ENG_VM_NOREF is fine. */
