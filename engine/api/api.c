@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/api_tokens.h"
+#include "lua/scripts.h"
 
 int eng_api_init(struct eng_api *api, struct eng_err *err)
 {
@@ -115,6 +116,18 @@ int eng_api_json_query(struct eng_store *st, const char *sql, const char *text,
         *s = NULL;
     }
     return rc;
+}
+
+int eng_api_published(const struct eng_api_ctx *c, const char *folder, const char *name)
+{
+    char logical[160];
+    int n = snprintf(logical, sizeof logical, "%s/%s.lua", folder, name);
+    if (n < 0 || (size_t)n >= sizeof logical)
+        return 0;
+    size_t len;
+    char *src = eng_scripts_source(c->api->scripts, logical, &len);
+    free(src);
+    return src != NULL;
 }
 
 int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size)

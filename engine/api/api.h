@@ -111,6 +111,9 @@ int eng_api_json_query(struct eng_store *st, const char *sql, const char *text,
 /* eng_api_store, then eng_api_body_object: the store with *body set, or NULL after answering
  * (503, or 400 malformed_json). */
 struct eng_store *eng_api_store_body(struct eng_api_ctx *c, int empty_ok, const char **body);
+/* 1 when the script registry has a published version of "<folder>/<name>.lua" (folder
+ * "scripts/connectors" or "mappings"), else 0. name must already be a checked id. */
+int eng_api_published(const struct eng_api_ctx *c, const char *folder, const char *name);
 /* Copy path parameter i into buf (NUL-terminated); 0, or -1 when it does not fit. */
 int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size);
 /* 1 when s[0..n) is a tenant or platform id: 1-64 of [A-Za-z0-9_.-]. */

@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "lua/scripts.h"
 #include "flow/credentials.h"
 #include "base/log.h"
 #include "adapt/store.h"
@@ -50,17 +49,6 @@ static int integ_platform(const struct eng_api_ctx *c, char *buf, size_t size)
     return 0;
 }
 
-/* 1 when scripts/connectors/<platform>.lua has a published version. */
-static int integ_published(struct eng_scripts *reg, const char *platform)
-{
-    char logical[128];
-    size_t len;
-    snprintf(logical, sizeof logical, "scripts/connectors/%s.lua", platform);
-    char *src = eng_scripts_source(reg, logical, &len);
-    free(src);
-    return src != NULL;
-}
-
 /* 404 naming the platform (its shape was checked, or it is not named at all). */
 static int integ_unknown(struct eng_api_ctx *c, const char *platform)
 {
@@ -78,7 +66,7 @@ static int integ_known(struct eng_api_ctx *c, char *platform, size_t size)
 {
     if (integ_platform(c, platform, size) != 0)
         return integ_unknown(c, NULL), -1;
-    if (!integ_published(c->api->scripts, platform))
+    if (!eng_api_published(c, "scripts/connectors", platform))
         return integ_unknown(c, platform), -1;
     return 0;
 }
@@ -301,7 +289,7 @@ static int integ_submit(struct eng_api_ctx *c, enum integ_op op)
     char platform[72];
     if (op == INTEG_WH_CHECK || op == INTEG_WH_REGISTER) { /* routes named .../woocommerce/... */
         snprintf(platform, sizeof platform, "woocommerce");
-        if (!integ_published(c->api->scripts, platform))
+        if (!eng_api_published(c, "scripts/connectors", platform))
             return integ_unknown(c, platform);
     } else if (integ_known(c, platform, sizeof platform) != 0) {
         return ENG_HTTP_DONE;
@@ -387,7 +375,7 @@ int eng_api_integration_delete(struct eng_api_ctx *c)
     struct eng_err err = {0};
     int rc = eng_vault_delete(st, c->tenant, platform, &err);
     if (rc == ENG_ENOTFOUND) {
-        if (!integ_published(c->api->scripts, platform))
+        if (!eng_api_published(c, "scripts/connectors", platform))
             return integ_unknown(c, platform);
         char msg[128];
         snprintf(msg, sizeof msg, "no credentials stored for %s", platform);
@@ -423,7 +411,7 @@ int eng_api_integrations_list(struct eng_api_ctx *c)
         char name[72];
         snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
         if (!eng_api_id_ok(name, len - 4) || strchr(name, '.') != NULL ||
-            !integ_published(c->api->scripts, name))
+            !eng_api_published(c, "scripts/connectors", name))
             continue;
         names[n] = strdup(name);
         if (names[n] != NULL)

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "lua/scripts.h"
 #include "flow/dryrun.h"
 #include "data/tenant_settings.h"
 
@@ -72,24 +71,17 @@ int eng_api_dry_run(struct eng_api_ctx *c)
     if (j != NULL) /* resumed: the worker is done */
         return eng_api_job_finish(c, j);
 
-    char name[72], logical[96];
+    char name[72];
     int ok = eng_api_param(c, 0, name, sizeof name) == 0;
     for (const char *p = name; ok && *p; p++)
         ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
              *p == '_' || *p == '-';
-    size_t len;
-    char *src = NULL;
-    if (ok) {
-        snprintf(logical, sizeof logical, "mappings/%s.lua", name);
-        src = eng_scripts_source(c->api->scripts, logical, &len);
-    }
-    if (src == NULL) {
+    if (!ok || !eng_api_published(c, "mappings", name)) {
         char msg[128];
         snprintf(msg, sizeof msg, "no mapping named '%.*s'",
                  (int)(c->params[0].n < 64 ? c->params[0].n : 64), c->params[0].s);
         return eng_api_error(c->resp, 404, "not_found", msg, NULL);
     }
-    free(src);
 
     /* The tenant's transformer settings, read here (a local query) so the worker only maps. */
     struct eng_store *st = eng_api_store(c);

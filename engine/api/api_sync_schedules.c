@@ -9,7 +9,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "lua/scripts.h"
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/schedules.h"
@@ -157,14 +156,8 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
         return sched_bad(c, "entity",
                          "has no default flow (orders, customers, products, refunds): name "
                          "one in 'flow'");
-    char logical[96];
-    snprintf(logical, sizeof logical, "mappings/%s.lua", f);
-    size_t n;
-    char *src =
-        eng_api_id_ok(f, strlen(f)) ? eng_scripts_source(c->api->scripts, logical, &n) : NULL;
-    if (src == NULL)
+    if (!eng_api_id_ok(f, strlen(f)) || !eng_api_published(c, "mappings", f))
         return sched_bad(c, "flow", "no mapping by that name");
-    free(src);
     char next[40];
     if (eng_schedule_next(cron[0] ? cron : NULL, interval, next, sizeof next, &err) != 0)
         return sched_bad(c, "cron", err.msg);

@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "lua/scripts.h"
 #include "base/log.h"
 #include "adapt/store.h"
 #include "flow/sync.h"
@@ -248,16 +247,11 @@ int eng_api_sync_start(struct eng_api_ctx *c)
         }
         snprintf(flow, sizeof flow, "%s", f);
     }
-    char logical[96];
-    snprintf(logical, sizeof logical, "mappings/%s.lua", flow);
-    size_t srclen;
-    char *src = eng_scripts_source(c->api->scripts, logical, &srclen);
-    if (src == NULL) {
+    if (!eng_api_published(c, "mappings", flow)) {
         char msg[160];
         snprintf(msg, sizeof msg, "flow: no mapping named '%s'", flow);
         return eng_api_error(c->resp, 404, "unknown_flow", msg, "{\"field\":\"flow\"}");
     }
-    free(src);
 
     struct start_task *k = calloc(1, sizeof *k);
     if (k == NULL)
