@@ -118,6 +118,15 @@ int eng_api_json_query(struct eng_store *st, const char *sql, const char *text,
     return rc;
 }
 
+void eng_api_json_member(struct eng_buf *b, const char *key, const char *s)
+{
+    eng_buf_puts(b, key);
+    if (s == NULL)
+        eng_buf_puts(b, "null");
+    else
+        eng_buf_json_str(b, s, strlen(s));
+}
+
 int eng_api_published(const struct eng_api_ctx *c, const char *folder, const char *name)
 {
     char logical[160];

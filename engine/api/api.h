@@ -114,6 +114,9 @@ struct eng_store *eng_api_store_body(struct eng_api_ctx *c, int empty_ok, const 
 /* 1 when the script registry has a published version of "<folder>/<name>.lua" (folder
  * "scripts/connectors" or "mappings"), else 0. name must already be a checked id. */
 int eng_api_published(const struct eng_api_ctx *c, const char *folder, const char *name);
+/* Append key (the member's punctuation and name, e.g. ",\"keyId\":") then s as a JSON string,
+ * or null when s is NULL. */
+void eng_api_json_member(struct eng_buf *b, const char *key, const char *s);
 /* Copy path parameter i into buf (NUL-terminated); 0, or -1 when it does not fit. */
 int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size);
 /* 1 when s[0..n) is a tenant or platform id: 1-64 of [A-Za-z0-9_.-]. */

@@ -11,15 +11,6 @@
 #include "data/vault.h"
 #include "data/vault_status.h"
 
-/* s as a JSON string, or null. */
-static void cs_str(struct eng_buf *out, const char *s)
-{
-    if (s == NULL)
-        eng_buf_puts(out, "null");
-    else
-        eng_buf_json_str(out, s, strlen(s));
-}
-
 /* One warning object, after a comma when it is not the first. */
 static void cs_warning(struct eng_buf *out, int *n, const char *code, const char *msg,
                        const char *expires_at)
@@ -85,27 +76,19 @@ static void cs_warnings(struct eng_buf *out, const struct eng_vault_status *s,
 void eng_api_credentials_status_json(struct eng_buf *out, const struct eng_vault_status *s,
                                      const struct eng_keyring *kr)
 {
-    eng_buf_puts(out, "{\"platform\":");
-    cs_str(out, s->platform);
+    eng_api_json_member(out, "{\"platform\":", s->platform);
     eng_buf_puts(out, s->configured ? ",\"configured\":true" : ",\"configured\":false");
-    eng_buf_puts(out, ",\"keyId\":");
-    cs_str(out, s->key_id);
-    eng_buf_puts(out, ",\"status\":");
-    cs_str(out, s->status);
-    eng_buf_puts(out, ",\"lastTestAt\":");
-    cs_str(out, s->last_test_at);
+    eng_api_json_member(out, ",\"keyId\":", s->key_id);
+    eng_api_json_member(out, ",\"status\":", s->status);
+    eng_api_json_member(out, ",\"lastTestAt\":", s->last_test_at);
     eng_buf_puts(out, ",\"lastTestOk\":");
     eng_buf_puts(out, s->last_test_ok < 0 ? "null" : s->last_test_ok ? "true" : "false");
-    eng_buf_puts(out, ",\"lastTestMessage\":");
-    cs_str(out, s->last_test_message);
-    eng_buf_puts(out, ",\"updatedAt\":");
-    cs_str(out, s->updated_at);
+    eng_api_json_member(out, ",\"lastTestMessage\":", s->last_test_message);
+    eng_api_json_member(out, ",\"updatedAt\":", s->updated_at);
     eng_buf_puts(out, ",\"fields\":");
     eng_buf_puts(out, s->fields != NULL ? s->fields : "{}");
-    eng_buf_puts(out, ",\"accessTokenExpiresAt\":");
-    cs_str(out, s->access_expires_at);
-    eng_buf_puts(out, ",\"refreshTokenExpiresAt\":");
-    cs_str(out, s->refresh_expires_at);
+    eng_api_json_member(out, ",\"accessTokenExpiresAt\":", s->access_expires_at);
+    eng_api_json_member(out, ",\"refreshTokenExpiresAt\":", s->refresh_expires_at);
     eng_buf_puts(out, ",\"warnings\":[");
     cs_warnings(out, s, kr);
     eng_buf_puts(out, "]}");

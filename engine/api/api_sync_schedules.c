@@ -14,15 +14,6 @@
 #include "data/schedules.h"
 #include "flow/sync.h"
 
-/* A JSON string, or null. */
-static void sched_str(struct eng_buf *b, const char *v)
-{
-    if (v == NULL)
-        eng_buf_puts(b, "null");
-    else
-        eng_buf_json_str(b, v, strlen(v));
-}
-
 /* One schedule as the API shows it: {"id","entity","flow","mode","dryRun","filters",
  * "intervalSeconds","cron","enabled","nextRunAt","lastRunAt","lastRunId","createdAt",
  * "updatedAt"}, after a comma when *n > 0 (ud: struct sched_out). */
@@ -37,12 +28,10 @@ static void sched_json(void *ud, const struct eng_schedule *r)
     struct eng_buf *b = o->b;
     if (o->n++ > 0)
         eng_buf_putc(b, ',');
-    eng_buf_printf(b, "{\"id\":%lld,\"entity\":", r->id);
-    sched_str(b, r->entity);
-    eng_buf_puts(b, ",\"flow\":");
-    sched_str(b, r->flow);
-    eng_buf_puts(b, ",\"mode\":");
-    sched_str(b, r->mode);
+    eng_buf_printf(b, "{\"id\":%lld", r->id);
+    eng_api_json_member(b, ",\"entity\":", r->entity);
+    eng_api_json_member(b, ",\"flow\":", r->flow);
+    eng_api_json_member(b, ",\"mode\":", r->mode);
     eng_buf_puts(b,
                  r->dry_run ? ",\"dryRun\":true,\"filters\":" : ",\"dryRun\":false,\"filters\":");
     eng_buf_puts(b, r->filters != NULL ? r->filters : "null");
@@ -50,19 +39,13 @@ static void sched_json(void *ud, const struct eng_schedule *r)
         eng_buf_printf(b, ",\"intervalSeconds\":%lld", r->interval_s);
     else
         eng_buf_puts(b, ",\"intervalSeconds\":null");
-    eng_buf_puts(b, ",\"cron\":");
-    sched_str(b, r->cron);
-    eng_buf_puts(b, r->enabled ? ",\"enabled\":true,\"nextRunAt\":"
-                               : ",\"enabled\":false,\"nextRunAt\":");
-    sched_str(b, r->next_run_at);
-    eng_buf_puts(b, ",\"lastRunAt\":");
-    sched_str(b, r->last_run_at);
-    eng_buf_puts(b, ",\"lastRunId\":");
-    sched_str(b, r->last_run_id);
-    eng_buf_puts(b, ",\"createdAt\":");
-    sched_str(b, r->created_at);
-    eng_buf_puts(b, ",\"updatedAt\":");
-    sched_str(b, r->updated_at);
+    eng_api_json_member(b, ",\"cron\":", r->cron);
+    eng_buf_puts(b, r->enabled ? ",\"enabled\":true" : ",\"enabled\":false");
+    eng_api_json_member(b, ",\"nextRunAt\":", r->next_run_at);
+    eng_api_json_member(b, ",\"lastRunAt\":", r->last_run_at);
+    eng_api_json_member(b, ",\"lastRunId\":", r->last_run_id);
+    eng_api_json_member(b, ",\"createdAt\":", r->created_at);
+    eng_api_json_member(b, ",\"updatedAt\":", r->updated_at);
     eng_buf_putc(b, '}');
 }
 
