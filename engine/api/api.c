@@ -15,6 +15,8 @@
 #include "adapt/crypto.h"
 #include "base/log.h"
 #include "adapt/store.h"
+#include "data/api_tokens.h"
+#include "lua/scripts.h"
 
 int eng_api_init(struct eng_api *api, struct eng_err *err)
 {
@@ -62,6 +64,79 @@ struct eng_store *eng_api_store(struct eng_api_ctx *c)
                       NULL);
     }
     return st;
+}
+
+struct eng_store *eng_api_store_body(struct eng_api_ctx *c, int empty_ok, const char **body)
+{
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL || eng_api_body_object(c, empty_ok, body, NULL) != 0)
+        return NULL;
+    return st;
+}
+
+int eng_api_json_answer(struct eng_api_ctx *c, const char *sql, const char *const *binds,
+                        int nbinds, const long long *ints, int nints, struct eng_err *err)
+{
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return 1;
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
+    for (int i = 0; rc == 0 && i < nbinds; i++)
+        rc = eng_store_bind_str(s, i + 1, binds[i]);
+    for (int i = 0; rc == 0 && i < nints; i++)
+        rc = eng_store_bind_int64(s, nbinds + i + 1, ints[i]);
+    if (rc == 0)
+        rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW && eng_store_column_type(s, 0) != ENG_STORE_NULL) {
+        size_t n = 0;
+        const char *v = eng_store_column_text(s, 0, &n);
+        c->resp->status = 200;
+        c->resp->content_type = "application/json";
+        eng_buf_append(&c->resp->body, v, n);
+        rc = 0;
+    } else if (rc >= 0) {
+        rc = ENG_ENOTFOUND;
+    }
+    eng_store_finalize(s);
+    return rc;
+}
+
+int eng_api_json_query(struct eng_store *st, const char *sql, const char *text,
+                       struct eng_store_stmt **s, struct eng_err *err)
+{
+    *s = NULL;
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
+    if (rc == 0)
+        rc = eng_store_bind_str(*s, 1, text);
+    if (rc == 0)
+        rc = eng_store_step(*s, err);
+    if (rc < 0) {
+        eng_store_finalize(*s);
+        *s = NULL;
+    }
+    return rc;
+}
+
+void eng_api_json_member(struct eng_buf *b, const char *key, const char *s)
+{
+    eng_buf_puts(b, key);
+    if (s == NULL)
+        eng_buf_puts(b, "null");
+    else
+        eng_buf_json_str(b, s, strlen(s));
+}
+
+int eng_api_published(const struct eng_api_ctx *c, const char *folder, const char *name)
+{
+    char logical[160];
+    int n = snprintf(logical, sizeof logical, "%s/%s.lua", folder, name);
+    if (n < 0 || (size_t)n >= sizeof logical)
+        return 0;
+    size_t len;
+    char *src = eng_scripts_source(c->api->scripts, logical, &len);
+    free(src);
+    return src != NULL;
 }
 
 int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size)
@@ -139,19 +214,8 @@ static int api_token_missing(struct eng_http_resp *resp)
  * costs one small write a minute, not one per request). A failure only costs the timestamp. */
 static void api_token_touch(struct eng_store *st, const char *hash_hex)
 {
-    static const char sql[] =
-        "UPDATE api_tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-        "WHERE token_hash = ? AND (last_used_at IS NULL OR last_used_at < "
-        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-60 seconds'))";
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 1, hash_hex, strlen(hash_hex));
-    if (rc == 0)
-        rc = eng_store_step(s, &err);
-    eng_store_finalize(s);
-    if (rc < 0)
+    if (eng_api_tokens_touch(st, hash_hex, &err) < 0)
         eng_logf(ENG_LOG_WARN, "api: cannot record a token's last use: %s", err.msg);
 }
 
@@ -206,30 +270,10 @@ static int api_authenticate(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return -1;
-    static const char sql[] = "SELECT tenant_id FROM api_tokens WHERE token_hash = ? AND "
-                              "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > "
-                              "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))";
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 1, hex, strlen(hex));
-    int found = 0;
-    if (rc == 0) {
-        rc = eng_store_step(s, &err);
-        if (rc == ENG_STORE_ROW) {
-            size_t len;
-            const char *t = eng_store_column_text(s, 0, &len);
-            if (t != NULL && len < sizeof c->tenant) {
-                memcpy(c->tenant, t, len);
-                c->tenant[len] = '\0';
-                found = 1;
-            }
-            rc = 0;
-        }
-    }
-    eng_store_finalize(s);
-    if (rc < 0) {
+    int found = eng_api_tokens_lookup(st, hex, c->tenant, sizeof c->tenant, &err);
+    if (found < 0) {
+        c->tenant[0] = '\0';
         eng_logf(ENG_LOG_ERROR, "api: token lookup failed: %s", err.msg);
         return eng_api_error(c->resp, 503, "unavailable", "cannot check the token; retry shortly",
                              NULL),

@@ -1,9 +1,13 @@
 /*
  * api.h - the engine's HTTP routes. One route table (api_routes.c), one router and auth layer
  * (api.c), one file per area of handlers (api_system.c, api_mappings.c, api_integrations.c,
- * api_oauth.c, api_settings.c). Handlers are C, parse and validate, and hand anything that runs a
- * script or calls a remote system to the workers; they never block a server thread on a remote
- * system. Must not: include microhttpd.h (httpd.c is the adapter) or touch a lua_State.
+ * api_oauth.c, api_settings.c, ...). Handlers are C, parse and validate, and hand anything that
+ * runs a script or calls a remote system to the workers through one api_job (api_job.c), whose
+ * run function calls flow/ with C arguments and gets C results back; they never block a server
+ * thread on a remote system. Only api/ renders answers (JSON, statuses, route texts).
+ * Must not: include microhttpd.h (httpd.c is the adapter), lua.h or lua/vm.h (api/ never sees
+ * a lua_State or a VM's insides: struct eng_vm is only handed through), or write SQL on a table
+ * that has an owner in data/.
  */
 #ifndef ENG_API_H
 #define ENG_API_H
@@ -11,15 +15,18 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
-#include "base/config.h"
 #include "adapt/httpd.h"
-#include "lua/scripts.h"
-#include "flow/worker.h"
+#include "base/buf.h"
+#include "base/config.h"
 
 struct eng_ingest;
 struct eng_keyring;
 struct eng_orch;
+struct eng_scripts;
 struct eng_store;
+struct eng_store_stmt;
+struct eng_vm; /* handed through to flow/ functions by jobs; api/ never looks inside */
+struct eng_workers;
 
 #define ENG_API_MAX_PARAMS     4
 #define ENG_API_STATUS_CLASSES 5 /* 1xx..5xx */
@@ -91,6 +98,26 @@ int eng_api_store_failed(struct eng_http_resp *resp, const char *area, const str
 /* This thread's connection to the store (opened on first use, closed when the thread ends);
  * NULL after answering 503 into c->resp. */
 struct eng_store *eng_api_store(struct eng_api_ctx *c);
+/* Run sql (one row whose first column is JSON text) with texts binds[0..nbinds) (NULL binds
+ * NULL) then the integers ints[0..nints), and answer 200 with that text. 0; ENG_ENOTFOUND
+ * (no row, or a NULL column: nothing answered); 1 when the store is not reachable (503
+ * answered); other < 0 with err (nothing answered). */
+int eng_api_json_answer(struct eng_api_ctx *c, const char *sql, const char *const *binds,
+                        int nbinds, const long long *ints, int nints, struct eng_err *err);
+/* Inspect JSON text with SQLite's JSON functions: prepare sql, bind ?1 to text, step. Returns
+ * ENG_STORE_ROW (*s at the row) or ENG_STORE_DONE (*s finished): the caller finalizes *s; or
+ * < 0 with err (*s NULL). */
+int eng_api_json_query(struct eng_store *st, const char *sql, const char *text,
+                       struct eng_store_stmt **s, struct eng_err *err);
+/* eng_api_store, then eng_api_body_object: the store with *body set, or NULL after answering
+ * (503, or 400 malformed_json). */
+struct eng_store *eng_api_store_body(struct eng_api_ctx *c, int empty_ok, const char **body);
+/* 1 when the script registry has a published version of "<folder>/<name>.lua" (folder
+ * "scripts/connectors" or "mappings"), else 0. name must already be a checked id. */
+int eng_api_published(const struct eng_api_ctx *c, const char *folder, const char *name);
+/* Append key (the member's punctuation and name, e.g. ",\"keyId\":") then s as a JSON string,
+ * or null when s is NULL. */
+void eng_api_json_member(struct eng_buf *b, const char *key, const char *s);
 /* Copy path parameter i into buf (NUL-terminated); 0, or -1 when it does not fit. */
 int eng_api_param(const struct eng_api_ctx *c, int i, char *buf, size_t size);
 /* 1 when s[0..n) is a tenant or platform id: 1-64 of [A-Za-z0-9_.-]. */
@@ -104,6 +131,81 @@ int eng_api_body_object(struct eng_api_ctx *c, int empty_ok, const char **body, 
 int eng_api_field_error(struct eng_http_resp *resp, int status, const char *field, const char *msg);
 /* The syntax check alone: 0, or ENG_EINVAL with a sentence in msg. */
 int eng_api_json_check(const char *text, size_t len, int want_object, char *msg, size_t size);
+
+/* ---- api_job.c: a route that finishes on a worker ----
+ * The handler starts a job (eng_api_job_start) and returns ENG_HTTP_PENDING; the job's run
+ * function fills the answer on a worker (it may call flow/ functions with the VM it is handed);
+ * then the server calls the handler again, which finds the job (eng_api_job_resumed) and
+ * answers with it (eng_api_job_finish, or its own rendering). The job is freed with the
+ * request. */
+struct eng_api_job;
+/* Runs on a worker. vm is that worker's VM (never NULL: a stopping pool answers 503 itself);
+ * st is the worker thread's store connection (NULL for ENG_API_JOB_NO_STORE jobs). */
+typedef void (*eng_api_job_fn)(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st);
+
+struct eng_api_job {
+    /* set by eng_api_job_start */
+    struct eng_http_req *req;
+    const struct eng_config *cfg;
+    const struct eng_keyring *keys; /* c->api->keys (may be NULL) */
+    char tenant[65];
+    void *arg; /* the route's own state; arg_free(arg) runs when the job is freed */
+    void (*arg_free)(void *arg);
+    /* the answer, filled on the worker */
+    int status;               /* HTTP status; >= 400 answers the error envelope */
+    char code[40];            /* error code when status >= 400 */
+    char message[512];        /* error message (never a secret) */
+    char field[96];           /* details {"field": field} of an error, "" when none */
+    struct eng_buf details;   /* details JSON text of an error (wins over field); empty: none */
+    struct eng_buf body;      /* the body when status < 400 (JSON: "{}" when empty) */
+    const char *content_type; /* of body; NULL: application/json */
+};
+
+enum {
+    ENG_API_JOB_NO_STORE = 1, /* run needs no store connection (st is NULL) */
+};
+
+struct eng_api_job_opts {
+    eng_api_job_fn run;
+    unsigned flags;
+    void *arg;
+    void (*arg_free)(void *arg);
+    /* 503 messages when the pool is stopping / the worker cannot open the store; NULL: "the
+     * engine is shutting down" / "the store is not reachable; retry shortly" */
+    const char *shutting_down;
+    const char *no_store;
+    const char *tenant; /* the tenant the job acts for; NULL: c->tenant */
+};
+
+/* Queue a job for this request. ENG_HTTP_PENDING, or ENG_HTTP_DONE after answering 503 busy
+ * (queue full, Retry-After: 1) or 500 out of memory; arg is then freed with the request (or at
+ * once when the job could not be allocated). */
+int eng_api_job_start(struct eng_api_ctx *c, const struct eng_api_job_opts *o);
+/* The job of a resumed request, or NULL on the first call of the handler. */
+struct eng_api_job *eng_api_job_resumed(struct eng_api_ctx *c);
+/* Answer with the job: the error envelope (details, or {"field"}) or status + body. DONE. */
+int eng_api_job_finish(struct eng_api_ctx *c, struct eng_api_job *j);
+/* On the worker: set the error answer (message cut at 500 bytes). */
+void eng_api_job_fail(struct eng_api_job *j, int status, const char *code, const char *message);
+
+/* ---- api_credentials.c: the credentials status (data/vault_status.h) as JSON ----
+ *   {"platform":"woocommerce","configured":true,"keyId":"0123456789abcdef",
+ *    "status":"untested","lastTestAt":null,"lastTestOk":null,"lastTestMessage":null,
+ *    "updatedAt":"2026-01-15T09:30:00.000Z","fields":{...public_fields...},
+ *    "accessTokenExpiresAt":null,"refreshTokenExpiresAt":null,"warnings":[]}
+ * warnings: {"code":"key_mismatch","message"} (kr given and lacking the row's key id; names key
+ * ids only), {"code":"reconnect_required","message"} (a refused refresh), the last passed
+ * test's {"code","message"}, {"code":"refresh_token_expiring"|"refresh_token_expired",
+ * "message","expiresAt"} (within ENG_VAULT_REFRESH_WARN_DAYS days of the expiry, or after). */
+struct eng_vault_status;
+void eng_api_credentials_status_json(struct eng_buf *out, const struct eng_vault_status *s,
+                                     const struct eng_keyring *kr);
+/* Append the status of one platform (an object; configured false when nothing is stored), or
+ * with platform NULL a JSON array of the tenant's active rows by platform. 0, or < 0 with err
+ * and out as it was. kr may be NULL (no key_mismatch warnings). */
+int eng_api_credentials_status(struct eng_store *st, const struct eng_keyring *kr,
+                               const char *tenant, const char *platform, struct eng_buf *out,
+                               struct eng_err *err);
 
 /* ---- handlers, by file ---- */
 int eng_api_health(struct eng_api_ctx *c);  /* api_system.c */

@@ -19,27 +19,22 @@
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/vault.h"
+#include "data/vault_status.h"
 #include "flow/webhook_health.h"
 
 #define INTEG_MAX_PLATFORMS 128 /* connectors listed by GET /api/integrations */
 
+/* The webhooks member of the woocommerce status before any check. */
+static const char integ_whh_never[] =
+    "{\"checkedAt\":null,\"ok\":null,\"deliveryUrl\":null,\"message\":\"not checked yet\","
+    "\"topics\":[],\"warnings\":[]}";
+
 enum integ_op { INTEG_STORE, INTEG_TEST, INTEG_WH_CHECK, INTEG_WH_REGISTER };
 
-struct integ_task {
-    struct eng_task task; /* first: the worker hands us back this pointer */
-    struct eng_http_req *req;
-    const struct eng_config *cfg;
-    const struct eng_keyring *keys;
+/* A job's own state (eng_api_job.arg). */
+struct integ_arg {
     enum integ_op op;
-    char tenant[65];
     char platform[72];
-    /* the answer, filled on the worker */
-    int status;          /* HTTP status */
-    char code[32];       /* error code when status >= 400 */
-    char message[512];   /* error message, or the test's message */
-    char field[96];      /* details.field of a 422, "" when none */
-    int ok;              /* test: the connector accepted the credentials */
-    struct eng_buf body; /* store: the status object (+ notes) */
 };
 
 /* ---- helpers shared by the handlers ---- */
@@ -52,17 +47,6 @@ static int integ_platform(const struct eng_api_ctx *c, char *buf, size_t size)
         strchr(buf, '.') != NULL)
         return -1;
     return 0;
-}
-
-/* 1 when scripts/connectors/<platform>.lua has a published version. */
-static int integ_published(struct eng_scripts *reg, const char *platform)
-{
-    char logical[128];
-    size_t len;
-    snprintf(logical, sizeof logical, "scripts/connectors/%s.lua", platform);
-    char *src = eng_scripts_source(reg, logical, &len);
-    free(src);
-    return src != NULL;
 }
 
 /* 404 naming the platform (its shape was checked, or it is not named at all). */
@@ -82,7 +66,7 @@ static int integ_known(struct eng_api_ctx *c, char *platform, size_t size)
 {
     if (integ_platform(c, platform, size) != 0)
         return integ_unknown(c, NULL), -1;
-    if (!integ_published(c->api->scripts, platform))
+    if (!eng_api_published(c, "scripts/connectors", platform))
         return integ_unknown(c, platform), -1;
     return 0;
 }
@@ -101,22 +85,27 @@ static int integ_store_error(struct eng_http_resp *resp, const char *what, struc
 
 /* ---- the worker side ---- */
 
-static void integ_fail(struct integ_task *k, int status, const char *code, const char *message)
+/* The store failed under a worker: 503 when busy, else 500 with what (the cause is logged). */
+static void integ_job_store_failed(struct eng_api_job *j, const char *log_what, const char *message,
+                                   const struct eng_err *err)
 {
-    k->status = status;
-    snprintf(k->code, sizeof k->code, "%s", code);
-    snprintf(k->message, sizeof k->message, "%s", message);
+    eng_logf(ENG_LOG_ERROR, "api: %s: %s", log_what, err->msg);
+    if (err->code == ENG_EBUSY)
+        eng_api_job_fail(j, 503, "unavailable", "the store is busy; retry shortly");
+    else
+        eng_api_job_fail(j, 500, "internal", message);
 }
 
-/* The script error's first line (no traceback), into the task's message with a prefix. */
-static void integ_script_fail(struct integ_task *k, const char *prefix, struct eng_err *err)
+/* The script error's first line (no traceback), into the job's message with a prefix. */
+static void integ_script_fail(struct eng_api_job *j, const char *prefix, struct eng_err *err)
 {
+    const struct integ_arg *a = j->arg;
     size_t n = strcspn(err->msg, "\n");
     eng_logf(ENG_LOG_ERROR, "api: %s credentials for %s: %.*s",
-             k->op == INTEG_STORE ? "storing" : "testing", k->platform, (int)n, err->msg);
-    k->status = 500;
-    snprintf(k->code, sizeof k->code, "script_error");
-    snprintf(k->message, sizeof k->message, "%s: %.*s", prefix, (int)(n < 400 ? n : 400), err->msg);
+             a->op == INTEG_STORE ? "storing" : "testing", a->platform, (int)n, err->msg);
+    j->status = 500;
+    snprintf(j->code, sizeof j->code, "script_error");
+    snprintf(j->message, sizeof j->message, "%s: %.*s", prefix, (int)(n < 400 ? n : 400), err->msg);
 }
 
 /* 1 when (tenant, platform) has an active row (store answers 200 for a replacement). */
@@ -126,220 +115,190 @@ static int integ_exists(struct eng_store *st, const char *tenant, const char *pl
 }
 
 /* POST .../credentials on the worker: validate and split in Lua, seal with the vault. */
-static void integ_store(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+static void integ_store(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
+    const struct integ_arg *a = j->arg;
     struct eng_err err = {0};
     size_t blen;
-    const char *body = eng_http_body(k->req, &blen);
+    const char *body = eng_http_body(j->req, &blen);
     struct eng_cred_prepared p;
-    if (eng_credentials_prepare(vm, k->platform, body, body != NULL ? blen : 0, &p, &err) != 0) {
-        integ_script_fail(k, "the credentials could not be checked", &err);
+    if (eng_credentials_prepare(vm, a->platform, body, body != NULL ? blen : 0, &p, &err) != 0) {
+        integ_script_fail(j, "the credentials could not be checked", &err);
         return;
     }
     if (!p.ok) {
-        integ_fail(k, p.status, p.code, p.message);
-        snprintf(k->field, sizeof k->field, "%s", p.field);
+        eng_api_job_fail(j, p.status, p.code, p.message);
+        snprintf(j->field, sizeof j->field, "%s", p.field);
         return;
     }
-    int existed = integ_exists(st, k->tenant, k->platform);
-    if (eng_vault_put(st, k->keys, k->tenant, k->platform, p.secret_json, p.secret_len,
+    int existed = integ_exists(st, j->tenant, a->platform);
+    if (eng_vault_put(st, j->keys, j->tenant, a->platform, p.secret_json, p.secret_len,
                       p.public_json, p.account_id, &err) != 0 ||
-        eng_vault_status_json_keys(st, k->keys, k->tenant, k->platform, &k->body, &err) != 0) {
+        eng_api_credentials_status(st, j->keys, j->tenant, a->platform, &j->body, &err) != 0) {
         eng_cred_prepared_free(&p);
-        eng_logf(ENG_LOG_ERROR, "api: cannot store credentials: %s", err.msg);
-        if (err.code == ENG_EBUSY)
-            integ_fail(k, 503, "unavailable", "the store is busy; retry shortly");
-        else
-            integ_fail(k, 500, "internal", "the credentials store failed (see the log)");
+        integ_job_store_failed(j, "cannot store credentials",
+                               "the credentials store failed (see the log)", &err);
         return;
     }
     /* the status object ends with '}': add the notes (e.g. plain-HTTP store_url) inside it */
-    if (p.notes_json != NULL && k->body.len > 0 && k->body.data[k->body.len - 1] == '}') {
-        k->body.len--;
-        eng_buf_printf(&k->body, ",\"notes\":%s}", p.notes_json);
+    if (p.notes_json != NULL && j->body.len > 0 && j->body.data[j->body.len - 1] == '}') {
+        j->body.len--;
+        eng_buf_printf(&j->body, ",\"notes\":%s}", p.notes_json);
     }
     eng_cred_prepared_free(&p);
-    k->status = existed ? 200 : 201;
+    j->status = existed ? 200 : 201;
 }
 
 /* POST .../test on the worker: build the tenant's context (connctx.h), run connector.test(ctx)
- * under the connector budget, record the outcome. */
-static void integ_test(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+ * under the connector budget, record the outcome: 200 {"ok","message"}. */
+static void integ_test(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
+    const struct integ_arg *a = j->arg;
     struct eng_err err = {0};
-    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
-    int rc = eng_credentials_test(vm, &o, k->tenant, k->platform, k->cfg->connector_timeout_ms,
-                                  &k->ok, k->message, sizeof k->message, &err);
+    int ok = 0;
+    char message[512] = "";
+    int rc = eng_credentials_test(vm, j->cfg, j->keys, st, j->tenant, a->platform,
+                                  j->cfg->connector_timeout_ms, &ok, message, sizeof message, &err);
     if (rc == ENG_ENOTFOUND) {
         char msg[128];
-        snprintf(msg, sizeof msg, "no credentials stored for %s", k->platform);
-        integ_fail(k, 404, "not_found", msg);
+        snprintf(msg, sizeof msg, "no credentials stored for %s", a->platform);
+        eng_api_job_fail(j, 404, "not_found", msg);
         return;
     }
     if (rc == ENG_ESCRIPT) {
         /* lib/credentials.lua catches the connector's own errors and scrubs them; what gets
          * here is a failure of the library itself (its message holds no value) */
         size_t n = strcspn(err.msg, "\n");
-        eng_logf(ENG_LOG_ERROR, "api: testing credentials for %s: %.*s", k->platform, (int)n,
+        eng_logf(ENG_LOG_ERROR, "api: testing credentials for %s: %.*s", a->platform, (int)n,
                  err.msg);
-        k->ok = 0;
-        snprintf(k->message, sizeof k->message,
-                 "the connection test failed inside the engine: %.*s", (int)(n < 400 ? n : 400),
-                 err.msg);
+        ok = 0;
+        snprintf(message, sizeof message, "the connection test failed inside the engine: %.*s",
+                 (int)(n < 400 ? n : 400), err.msg);
     } else if (rc != 0) {
-        eng_logf(ENG_LOG_ERROR, "api: cannot read credentials: %s", err.msg);
-        integ_fail(k, err.code == ENG_EBUSY ? 503 : 500,
-                   err.code == ENG_EBUSY ? "unavailable" : "internal",
-                   err.code == ENG_EBUSY ? "the store is busy; retry shortly"
-                                         : "the credentials store failed (see the log)");
+        integ_job_store_failed(j, "cannot read credentials",
+                               "the credentials store failed (see the log)", &err);
         return;
     }
-    rc = eng_vault_set_status(st, k->tenant, k->platform, k->ok, k->message, &err);
+    rc = eng_vault_set_status(st, j->tenant, a->platform, ok, message, &err);
     if (rc != 0 && rc != ENG_ENOTFOUND) /* (a connector without credentials has no row) */
-        eng_logf(ENG_LOG_WARN, "api: cannot record the test of %s: %s", k->platform, err.msg);
-    k->status = 200;
+        eng_logf(ENG_LOG_WARN, "api: cannot record the test of %s: %s", a->platform, err.msg);
+    eng_buf_printf(&j->body, "{\"ok\":%s,\"message\":", ok ? "true" : "false");
+    eng_buf_json_str(&j->body, message, strlen(message));
+    eng_buf_putc(&j->body, '}');
+    j->status = 200;
+}
+
+/* A webhook check or register that failed, as an answer (webhook_health.h says where). */
+static void integ_whh_failed(struct eng_api_job *j, int rc, const struct eng_whh_failure *f)
+{
+    switch (f->stage) {
+    case ENG_WHH_CONFIG:
+        eng_api_job_fail(j, 422, "invalid_field", f->message);
+        snprintf(j->field, sizeof j->field, "%s", f->field);
+        break;
+    case ENG_WHH_CREDENTIALS:
+        if (rc == ENG_ENOTFOUND)
+            eng_api_job_fail(j, 404, "not_found", f->message);
+        else
+            eng_api_job_fail(j, 500, "internal", f->message);
+        break;
+    case ENG_WHH_SCRIPT:
+        if (rc == ENG_EBUDGET)
+            eng_api_job_fail(j, 504, "timeout", f->message);
+        else
+            eng_api_job_fail(j, 500, "script_error", f->message);
+        break;
+    case ENG_WHH_UPSTREAM:
+        eng_api_job_fail(j, 502, "upstream", f->message);
+        break;
+    default:
+        if (rc == ENG_EBUSY)
+            eng_api_job_fail(j, 503, "unavailable", f->message);
+        else
+            eng_api_job_fail(j, 500, "internal", f->message);
+        break;
+    }
 }
 
 /* POST /api/integrations/woocommerce/webhooks/check on the worker (webhook_health.h). */
-static void integ_wh_check(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
+static void integ_wh_check(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
     struct eng_err err = {0};
-    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
-    int rc = eng_whh_check(vm, &o, k->tenant, &k->body, &err);
-    if (rc == ENG_ENOTFOUND) {
-        integ_fail(k, 404, "not_found", "no credentials stored for woocommerce");
-    } else if (rc != 0) {
-        eng_logf(ENG_LOG_ERROR, "api: cannot record a webhook check: %s", err.msg);
-        integ_fail(k, err.code == ENG_EBUSY ? 503 : 500,
-                   err.code == ENG_EBUSY ? "unavailable" : "internal",
-                   err.code == ENG_EBUSY ? "the store is busy; retry shortly"
-                                         : "the webhook check could not be recorded (see the log)");
-    } else {
-        k->status = 200;
-    }
-}
-
-/* POST /api/integrations/woocommerce/webhooks/register on the worker (webhook_health.h). */
-static void integ_wh_register(struct integ_task *k, struct eng_vm *vm, struct eng_store *st)
-{
-    struct eng_connctx_opts o = {.cfg = k->cfg, .keys = k->keys, .st = st};
-    struct eng_whh_answer a = {0};
-    eng_buf_init(&a.body);
-    eng_whh_register(vm, &o, k->tenant, &a);
-    if (a.status >= 400) {
-        integ_fail(k, a.status, a.code, a.message);
-        snprintf(k->field, sizeof k->field, "%s", a.field);
-        eng_buf_free(&a.body);
-        return;
-    }
-    k->status = a.status;
-    eng_buf_free(&k->body);
-    k->body = a.body; /* moved */
-}
-
-static void integ_task_run(struct eng_task *t, struct eng_vm *vm)
-{
-    struct integ_task *k = (struct integ_task *)t;
-    if (vm == NULL) {
-        integ_fail(k, 503, "unavailable", "the engine is shutting down");
-        return;
-    }
-    struct eng_err err = {0};
-    struct eng_store *st = eng_store_thread(k->cfg->database_url, &err);
-    if (st == NULL) {
-        eng_logf(ENG_LOG_ERROR, "api: a worker cannot open the store: %s", err.msg);
-        integ_fail(k, 503, "unavailable", "the store is not reachable; retry shortly");
-        return;
-    }
-    eng_vm_set_context(vm, k->tenant, NULL);
-    if (k->op == INTEG_STORE)
-        integ_store(k, vm, st);
-    else if (k->op == INTEG_WH_CHECK)
-        integ_wh_check(k, vm, st);
-    else if (k->op == INTEG_WH_REGISTER)
-        integ_wh_register(k, vm, st);
+    int rc = eng_whh_check(vm, j->cfg, j->keys, st, j->tenant, &j->body, &err);
+    if (rc == ENG_ENOTFOUND)
+        eng_api_job_fail(j, 404, "not_found", "no credentials stored for woocommerce");
+    else if (rc != 0)
+        integ_job_store_failed(j, "cannot record a webhook check",
+                               "the webhook check could not be recorded (see the log)", &err);
     else
-        integ_test(k, vm, st);
-    eng_vm_set_context(vm, NULL, NULL);
+        j->status = 200;
 }
 
-static void integ_task_done(struct eng_task *t)
+/* POST /api/integrations/woocommerce/webhooks/register on the worker (webhook_health.h):
+ * {"ok","registered","webhooks","sweep":{"queued","id","since","message"}}. */
+static void integ_wh_register(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
-    struct integ_task *k = (struct integ_task *)t;
-    eng_http_resume(k->req);
-}
-
-static void integ_task_free(void *p)
-{
-    struct integ_task *k = p;
-    eng_buf_free(&k->body);
-    free(k);
-}
-
-/* The resumed handler: copy the worker's answer into the response. */
-static int integ_finish(struct integ_task *k, struct eng_http_resp *resp)
-{
-    if (k->status >= 400) {
-        struct eng_buf details;
-        eng_buf_init(&details);
-        if (k->field[0] != '\0') {
-            eng_buf_puts(&details, "{\"field\":");
-            eng_buf_json_str(&details, k->field, strlen(k->field));
-            eng_buf_putc(&details, '}');
-        }
-        eng_api_error(resp, k->status, k->code, k->message,
-                      details.len > 0 && !details.oom ? details.data : NULL);
-        eng_buf_free(&details);
-        return ENG_HTTP_DONE;
+    struct eng_whh_registered r;
+    struct eng_whh_failure f;
+    int rc = eng_whh_register(vm, j->cfg, j->keys, st, j->tenant, &r, &f);
+    if (rc != 0) {
+        integ_whh_failed(j, rc, &f);
+        return;
     }
-    resp->status = k->status;
-    if (k->op == INTEG_TEST) {
-        eng_buf_printf(&resp->body, "{\"ok\":%s,\"message\":", k->ok ? "true" : "false");
-        eng_buf_json_str(&resp->body, k->message, strlen(k->message));
-        eng_buf_putc(&resp->body, '}');
-    } else {
-        eng_buf_append(&resp->body, k->body.data != NULL ? k->body.data : "{}",
-                       k->body.data != NULL ? k->body.len : 2);
-    }
-    return ENG_HTTP_DONE;
+    struct eng_buf *b = &j->body;
+    eng_buf_printf(b, "{\"ok\":%s,\"registered\":", r.ok ? "true" : "false");
+    eng_buf_append(b, r.added.data, r.added.len);
+    eng_buf_puts(b, ",\"webhooks\":");
+    eng_buf_append(b, r.check.data, r.check.len);
+    if (r.sweep_queued)
+        eng_buf_printf(b, ",\"sweep\":{\"queued\":true,\"id\":%lld,\"since\":", r.sweep_id);
+    else
+        eng_buf_puts(b, ",\"sweep\":{\"queued\":false,\"id\":null,\"since\":");
+    eng_buf_json_str(b, r.since, strlen(r.since));
+    eng_buf_puts(b, r.sweep_queued ? ",\"message\":\"a catch-up sweep is queued\"}}"
+                                   : ",\"message\":\"a sweep is running already; it was not "
+                                     "queued again\"}}");
+    eng_whh_registered_free(&r);
+    j->status = 200;
+}
+
+static void integ_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
+{
+    const struct integ_arg *a = j->arg;
+    if (a->op == INTEG_STORE)
+        integ_store(j, vm, st);
+    else if (a->op == INTEG_WH_CHECK)
+        integ_wh_check(j, vm, st);
+    else if (a->op == INTEG_WH_REGISTER)
+        integ_wh_register(j, vm, st);
+    else
+        integ_test(j, vm, st);
 }
 
 /* Start op for {platform} on a worker, or finish it when resumed. */
 static int integ_submit(struct eng_api_ctx *c, enum integ_op op)
 {
-    struct integ_task *k = eng_http_state(c->req);
-    if (k != NULL) /* resumed: the worker is done */
-        return integ_finish(k, c->resp);
+    struct eng_api_job *j = eng_api_job_resumed(c);
+    if (j != NULL) /* resumed: the worker is done */
+        return eng_api_job_finish(c, j);
 
     char platform[72];
     if (op == INTEG_WH_CHECK || op == INTEG_WH_REGISTER) { /* routes named .../woocommerce/... */
         snprintf(platform, sizeof platform, "woocommerce");
-        if (!integ_published(c->api->scripts, platform))
+        if (!eng_api_published(c, "scripts/connectors", platform))
             return integ_unknown(c, platform);
     } else if (integ_known(c, platform, sizeof platform) != 0) {
         return ENG_HTTP_DONE;
     }
     if (c->api->keys == NULL)
         return eng_api_error(c->resp, 503, "unavailable", "the credential vault has no key", NULL);
-    k = calloc(1, sizeof *k);
-    if (k == NULL)
+    struct integ_arg *a = calloc(1, sizeof *a);
+    if (a == NULL)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
-    k->task.run = integ_task_run;
-    k->task.done = integ_task_done;
-    k->req = c->req;
-    k->cfg = c->api->cfg;
-    k->keys = c->api->keys;
-    k->op = op;
-    snprintf(k->tenant, sizeof k->tenant, "%s", c->tenant);
-    snprintf(k->platform, sizeof k->platform, "%s", platform);
-    eng_buf_init(&k->body);
-    eng_http_set_state(c->req, k, integ_task_free);
-    if (eng_workers_submit(c->api->workers, &k->task) != 0) {
-        eng_http_resp_header(c->resp, "Retry-After", "1");
-        return eng_api_error(c->resp, 503, "busy", "the workers' queue is full; retry shortly",
-                             NULL);
-    }
-    return ENG_HTTP_PENDING;
+    a->op = op;
+    snprintf(a->platform, sizeof a->platform, "%s", platform);
+    const struct eng_api_job_opts o = {.run = integ_job_run, .arg = a, .arg_free = free};
+    return eng_api_job_start(c, &o);
 }
 
 /* ---- handlers ---- */
@@ -367,16 +326,19 @@ int eng_api_integration_status(struct eng_api_ctx *c)
         return ENG_HTTP_DONE;
     struct eng_err err = {0};
     struct eng_buf *b = &c->resp->body;
-    if (eng_vault_status_json_keys(st, c->api->keys, c->tenant, platform, b, &err) != 0)
+    if (eng_api_credentials_status(st, c->api->keys, c->tenant, platform, b, &err) != 0)
         return integ_store_error(c->resp, "read a credentials status", &err);
     /* woocommerce: the last webhook check, inside the status object (it ends with '}') */
     if (strcmp(platform, "woocommerce") == 0 && b->len > 0 && b->data[b->len - 1] == '}') {
         b->len--;
         eng_buf_puts(b, ",\"webhooks\":");
-        if (eng_whh_status_json(st, c->tenant, b, &err) != 0) {
+        int rc = eng_whh_status(st, c->tenant, b, &err);
+        if (rc < 0) {
             eng_buf_reset(b);
             return integ_store_error(c->resp, "read the webhook check", &err);
         }
+        if (rc == 0) /* before the first check */
+            eng_buf_puts(b, integ_whh_never);
         eng_buf_putc(b, '}');
     }
     return ENG_HTTP_DONE;
@@ -409,7 +371,7 @@ int eng_api_integration_delete(struct eng_api_ctx *c)
     struct eng_err err = {0};
     int rc = eng_vault_delete(st, c->tenant, platform, &err);
     if (rc == ENG_ENOTFOUND) {
-        if (!integ_published(c->api->scripts, platform))
+        if (!eng_api_published(c, "scripts/connectors", platform))
             return integ_unknown(c, platform);
         char msg[128];
         snprintf(msg, sizeof msg, "no credentials stored for %s", platform);
@@ -445,7 +407,7 @@ int eng_api_integrations_list(struct eng_api_ctx *c)
         char name[72];
         snprintf(name, sizeof name, "%.*s", (int)(len - 4), e->d_name);
         if (!eng_api_id_ok(name, len - 4) || strchr(name, '.') != NULL ||
-            !integ_published(c->api->scripts, name))
+            !eng_api_published(c, "scripts/connectors", name))
             continue;
         names[n] = strdup(name);
         if (names[n] != NULL)
@@ -462,7 +424,7 @@ int eng_api_integrations_list(struct eng_api_ctx *c)
         if (i > 0)
             eng_buf_putc(&c->resp->body, ',');
         rc =
-            eng_vault_status_json_keys(st, c->api->keys, c->tenant, names[i], &c->resp->body, &err);
+            eng_api_credentials_status(st, c->api->keys, c->tenant, names[i], &c->resp->body, &err);
     }
     eng_buf_puts(&c->resp->body, "]}");
     for (size_t i = 0; i < n; i++)

@@ -81,38 +81,12 @@ static int page_params(struct eng_api_ctx *c, long *limit, long *offset)
     return 0;
 }
 
-/* Run a query whose single row holds one JSON text; append it to the body. 0, ENG_ENOTFOUND
- * (no row) or a store error. binds: up to 8 text parameters (NULL binds NULL) then limit/offset
- * when nlim. */
+/* eng_api_json_answer with texts, then limit and offset when nlim. */
 static int json_answer(struct eng_api_ctx *c, const char *sql, const char *const *binds, int nbinds,
                        long limit, long offset, int nlim, struct eng_err *err)
 {
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return 1;
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    for (int i = 0; i < nbinds; i++)
-        eng_store_bind_str(s, i + 1, binds[i]);
-    if (nlim) {
-        eng_store_bind_int64(s, nbinds + 1, limit);
-        eng_store_bind_int64(s, nbinds + 2, offset);
-    }
-    rc = eng_store_step(s, err);
-    if (rc == ENG_STORE_ROW) {
-        size_t n;
-        const char *v = eng_store_column_text(s, 0, &n);
-        c->resp->status = 200;
-        c->resp->content_type = "application/json";
-        eng_buf_append(&c->resp->body, v != NULL ? v : "null", v != NULL ? n : 4);
-        rc = 0;
-    } else if (rc == ENG_STORE_DONE) {
-        rc = ENG_ENOTFOUND;
-    }
-    eng_store_finalize(s);
-    return rc;
+    const long long page[] = {limit, offset};
+    return eng_api_json_answer(c, sql, binds, nbinds, page, nlim ? 2 : 0, err);
 }
 
 /* ---- GET status / history ---- */
@@ -255,25 +229,19 @@ int eng_api_sync_failures(struct eng_api_ctx *c)
 
 int eng_api_sync_retry(struct eng_api_ctx *c)
 {
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return ENG_HTTP_DONE;
     const char *body;
-    if (eng_api_body_object(c, 1, &body, NULL) != 0)
+    struct eng_store *st = eng_api_store_body(c, 1, &body);
+    if (st == NULL)
         return ENG_HTTP_DONE;
     /* {"ids": [failure ids]} | {"runId"} | {"entity"} | {"flow"} | {} = every failure */
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(
+    int rc = eng_api_json_query(
         st,
         "SELECT json_valid(?1) AND json_type(?1) = 'object', (SELECT key FROM json_each(?1) "
         "WHERE NOT ((key = 'ids' AND type = 'array') OR (key IN ('runId', 'entity', 'flow') AND "
         "type = 'text')) LIMIT 1)",
-        -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
+        body, &s, &err);
     char bad[64] = "";
     int valid = 0;
     if (rc == ENG_STORE_ROW) {

@@ -70,9 +70,6 @@ int eng_api_sync_records(struct eng_api_ctx *c)
     if (long_param(c, "limit", 1, RECORDS_PAGE_MAX, &limit) != 0 ||
         long_param(c, "offset", 0, 1L << 30, &offset) != 0 || outcome_ok(c, outcome) != 0)
         return ENG_HTTP_DONE;
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return ENG_HTTP_DONE;
 #define REC_WHERE                                                                                  \
     "run_id = ?2 AND tenant_id = ?1 AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || outcome "    \
     "|| ',') > 0)"
@@ -91,34 +88,13 @@ int eng_api_sync_records(struct eng_api_ctx *c)
         " ORDER BY id LIMIT ?4 OFFSET ?5)), 'total', (SELECT count(*) FROM sync_records "
         "WHERE " REC_WHERE "), 'limit', ?4, 'offset', ?5) END";
 #undef REC_WHERE
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_text(s, 1, c->tenant, strlen(c->tenant));
-        eng_store_bind_text(s, 2, id, strlen(id));
-        if (outcome != NULL)
-            eng_store_bind_text(s, 3, outcome, strlen(outcome));
-        else
-            eng_store_bind_null(s, 3);
-        eng_store_bind_int64(s, 4, limit);
-        eng_store_bind_int64(s, 5, offset);
-        rc = eng_store_step(s, &err);
-    }
-    int found = 0;
-    if (rc == ENG_STORE_ROW && eng_store_column_type(s, 0) != ENG_STORE_NULL) {
-        size_t n;
-        const char *v = eng_store_column_text(s, 0, &n);
-        c->resp->status = 200;
-        c->resp->content_type = "application/json";
-        eng_buf_append(&c->resp->body, v, n);
-        found = 1;
-    }
-    eng_store_finalize(s);
-    if (rc < 0) {
+    const char *b[] = {c->tenant, id, outcome};
+    const long long page[] = {limit, offset};
+    int rc = eng_api_json_answer(c, sql, b, 3, page, 2, &err);
+    if (rc < 0 && rc != ENG_ENOTFOUND)
         return eng_api_store_failed(c->resp, "sync records", &err);
-    }
-    if (!found)
+    if (rc == ENG_ENOTFOUND)
         return eng_api_error(c->resp, 404, "not_found", "no such sync run", NULL);
     return ENG_HTTP_DONE;
 }

@@ -1,8 +1,8 @@
 /*
  * api_sync_schedules.c - POST/GET/DELETE /api/sync/schedules: runs the engine starts by itself,
  * every intervalSeconds or on a cron expression (UTC). The dispatcher's scheduler tick
- * (scheduler.c) starts them. Bodies are checked with SQLite's JSON functions; answers are built
- * from the stored rows. Local queries only.
+ * (scheduler.c) starts them. Bodies are checked with SQLite's JSON functions; the rows are
+ * data/schedules.c's, and this file renders them. Local queries only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,14 +12,43 @@
 #include "base/log.h"
 #include "adapt/store.h"
 #include "base/policy.h"
+#include "data/schedules.h"
 #include "flow/sync.h"
 
-#define SCHEDULE_JSON                                                                              \
-    "json_object('id', id, 'entity', entity, 'flow', flow, 'mode', mode, 'dryRun', json(CASE "     \
-    "dry_run WHEN 1 THEN 'true' ELSE 'false' END), 'filters', json(filters), 'intervalSeconds', "  \
-    "interval_seconds, 'cron', cron, 'enabled', json(CASE enabled WHEN 1 THEN 'true' ELSE "        \
-    "'false' END), 'nextRunAt', next_run_at, 'lastRunAt', last_run_at, 'lastRunId', last_run_id, " \
-    "'createdAt', created_at, 'updatedAt', updated_at)"
+/* One schedule as the API shows it: {"id","entity","flow","mode","dryRun","filters",
+ * "intervalSeconds","cron","enabled","nextRunAt","lastRunAt","lastRunId","createdAt",
+ * "updatedAt"}, after a comma when *n > 0 (ud: struct sched_out). */
+struct sched_out {
+    struct eng_buf *b;
+    int n;
+};
+
+static void sched_json(void *ud, const struct eng_schedule *r)
+{
+    struct sched_out *o = ud;
+    struct eng_buf *b = o->b;
+    if (o->n++ > 0)
+        eng_buf_putc(b, ',');
+    eng_buf_printf(b, "{\"id\":%lld", r->id);
+    eng_api_json_member(b, ",\"entity\":", r->entity);
+    eng_api_json_member(b, ",\"flow\":", r->flow);
+    eng_api_json_member(b, ",\"mode\":", r->mode);
+    eng_buf_puts(b,
+                 r->dry_run ? ",\"dryRun\":true,\"filters\":" : ",\"dryRun\":false,\"filters\":");
+    eng_buf_puts(b, r->filters != NULL ? r->filters : "null");
+    if (r->interval_s > 0)
+        eng_buf_printf(b, ",\"intervalSeconds\":%lld", r->interval_s);
+    else
+        eng_buf_puts(b, ",\"intervalSeconds\":null");
+    eng_api_json_member(b, ",\"cron\":", r->cron);
+    eng_buf_puts(b, r->enabled ? ",\"enabled\":true" : ",\"enabled\":false");
+    eng_api_json_member(b, ",\"nextRunAt\":", r->next_run_at);
+    eng_api_json_member(b, ",\"lastRunAt\":", r->last_run_at);
+    eng_api_json_member(b, ",\"lastRunId\":", r->last_run_id);
+    eng_api_json_member(b, ",\"createdAt\":", r->created_at);
+    eng_api_json_member(b, ",\"updatedAt\":", r->updated_at);
+    eng_buf_putc(b, '}');
+}
 
 static int sched_internal(struct eng_api_ctx *c, const struct eng_err *err)
 {
@@ -33,11 +62,9 @@ static int sched_bad(struct eng_api_ctx *c, const char *field, const char *msg)
 
 int eng_api_sync_schedule_create(struct eng_api_ctx *c)
 {
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return ENG_HTTP_DONE;
     const char *body;
-    if (eng_api_body_object(c, 0, &body, NULL) != 0)
+    struct eng_store *st = eng_api_store_body(c, 0, &body);
+    if (st == NULL)
         return ENG_HTTP_DONE;
     static const char sql[] =
         "SELECT json_valid(?1) AND json_type(?1) = 'object', (SELECT key FROM json_each(?1) "
@@ -50,11 +77,7 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
         "'$.cron'), json_type(?1, '$.enabled')";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
+    int rc = eng_api_json_query(st, sql, body, &s, &err);
     if (rc != ENG_STORE_ROW) {
         eng_store_finalize(s);
         return sched_internal(c, &err);
@@ -120,47 +143,29 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
         snprintf(msg, sizeof msg, "has no default flow (%s): name one in 'flow'", known);
         return sched_bad(c, "entity", msg);
     }
-    char logical[96];
-    snprintf(logical, sizeof logical, "mappings/%s.lua", f);
-    size_t n;
-    char *src =
-        eng_api_id_ok(f, strlen(f)) ? eng_scripts_source(c->api->scripts, logical, &n) : NULL;
-    if (src == NULL)
+    if (!eng_api_id_ok(f, strlen(f)) || !eng_api_published(c, "mappings", f))
         return sched_bad(c, "flow", "no mapping by that name");
-    free(src);
     char next[40];
     if (eng_schedule_next(cron[0] ? cron : NULL, interval, next, sizeof next, &err) != 0)
         return sched_bad(c, "cron", err.msg);
 
-    rc = eng_store_prepare(st,
-                           "INSERT INTO schedules (tenant_id, entity, flow, mode, dry_run, "
-                           "filters, interval_seconds, cron, enabled, next_run_at) VALUES (?1, "
-                           "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING " SCHEDULE_JSON,
-                           -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, c->tenant);
-        eng_store_bind_str(s, 2, entity);
-        eng_store_bind_str(s, 3, f);
-        eng_store_bind_str(s, 4, mode);
-        eng_store_bind_int64(s, 5, dry);
-        eng_store_bind_str(s, 6, filters);
-        if (interval > 0)
-            eng_store_bind_int64(s, 7, interval);
-        else
-            eng_store_bind_null(s, 7);
-        eng_store_bind_str(s, 8, cron[0] ? cron : NULL);
-        eng_store_bind_int64(s, 9, enabled);
-        eng_store_bind_str(s, 10, next);
-        rc = eng_store_step(s, &err);
-        if (rc == ENG_STORE_ROW) {
-            size_t len;
-            const char *j = eng_store_column_text(s, 0, &len);
-            c->resp->status = 201;
-            c->resp->content_type = "application/json";
-            eng_buf_append(&c->resp->body, j, len);
-            rc = eng_store_step(s, &err);
-        }
-        eng_store_finalize(s);
+    const struct eng_schedule_new row = {
+        .tenant = c->tenant,
+        .entity = entity,
+        .flow = f,
+        .mode = mode,
+        .dry_run = dry,
+        .filters = filters,
+        .interval_s = interval > 0 ? interval : 0,
+        .cron = cron[0] ? cron : NULL,
+        .enabled = enabled,
+        .next_run_at = next,
+    };
+    struct sched_out o = {&c->resp->body, 0};
+    rc = eng_schedules_insert(st, &row, sched_json, &o, &err);
+    if (rc == 0 && o.n == 1) {
+        c->resp->status = 201;
+        c->resp->content_type = "application/json";
     }
     if (rc < 0)
         return sched_internal(c, &err);
@@ -173,27 +178,18 @@ int eng_api_sync_schedule_list(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return ENG_HTTP_DONE;
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st,
-                               "SELECT json_object('items', (SELECT json_group_array(json(j)) "
-                               "FROM (SELECT " SCHEDULE_JSON " AS j FROM schedules WHERE "
-                               "tenant_id = ?1 ORDER BY id)))",
-                               -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, c->tenant);
-        rc = eng_store_step(s, &err);
-        if (rc == ENG_STORE_ROW) {
-            size_t len;
-            const char *j = eng_store_column_text(s, 0, &len);
-            c->resp->status = 200;
-            c->resp->content_type = "application/json";
-            eng_buf_append(&c->resp->body, j, len);
-            rc = 0;
-        }
+    struct sched_out o = {&c->resp->body, 0};
+    eng_buf_puts(&c->resp->body, "{\"items\":[");
+    int rc = eng_schedules_list(st, c->tenant, sched_json, &o, &err);
+    eng_buf_puts(&c->resp->body, "]}");
+    if (rc < 0) {
+        eng_buf_reset(&c->resp->body);
+        return sched_internal(c, &err);
     }
-    eng_store_finalize(s);
-    return rc < 0 ? sched_internal(c, &err) : ENG_HTTP_DONE;
+    c->resp->status = 200;
+    c->resp->content_type = "application/json";
+    return ENG_HTTP_DONE;
 }
 
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c)
@@ -206,19 +202,11 @@ int eng_api_sync_schedule_delete(struct eng_api_ctx *c)
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
         return ENG_HTTP_DONE;
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, "DELETE FROM schedules WHERE tenant_id = ? AND id = ?", -1,
-                               ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, c->tenant);
-        eng_store_bind_int64(s, 2, v);
-        rc = eng_store_step(s, &err);
-    }
-    eng_store_finalize(s);
+    int rc = eng_schedules_delete(st, c->tenant, v, &err);
     if (rc < 0)
         return sched_internal(c, &err);
-    if (eng_store_changes(st) == 0)
+    if (rc == 0)
         return eng_api_error(c->resp, 404, "not_found", "no such schedule", NULL);
     c->resp->status = 204;
     return ENG_HTTP_DONE;

@@ -15,9 +15,8 @@
 #include "base/policy.h"
 #include "flow/sync.h"
 
+/* A start's own state (eng_api_job.arg). */
 struct start_task {
-    struct eng_task task; /* first: the worker hands us back this pointer */
-    struct eng_http_req *req;
     struct eng_sync_env env;
     char tenant[65], entity[72], flow[72], mode[16];
     int dry;
@@ -46,11 +45,7 @@ static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *b
         "(key = 'until' AND type = 'text')) LIMIT 1";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
+    int rc = eng_api_json_query(st, sql, body, &s, &err);
     if (rc == ENG_STORE_ROW) {
         char msg[200];
         const char *key = eng_store_column_text(s, 0, NULL);
@@ -71,33 +66,16 @@ static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *b
     return 0;
 }
 
-static void start_task_run(struct eng_task *t, struct eng_vm *vm)
+/* On the worker: can both connectors of the flow be reached with the stored credentials? */
+static void start_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
-    struct start_task *k = (struct start_task *)t;
+    struct start_task *k = j->arg;
     struct eng_err err = {0};
-    if (vm == NULL) {
-        k->rc = ENG_EBUSY;
-        snprintf(k->msg, sizeof k->msg, "the engine is shutting down");
-        return;
-    }
-    struct eng_store *st = eng_store_thread(k->env.cfg->database_url, &err);
-    if (st == NULL) {
-        k->rc = ENG_EBUSY;
-        snprintf(k->msg, sizeof k->msg, "the store is not reachable; retry shortly");
-        eng_logf(ENG_LOG_ERROR, "api: a worker cannot open the store: %s", err.msg);
-        return;
-    }
-    eng_vm_set_context(vm, k->tenant, NULL);
     k->rc =
         eng_sync_check_connections(vm, &k->env, st, k->tenant, k->flow, k->miss, &k->nmiss, &err);
-    eng_vm_set_context(vm, NULL, NULL);
     if (k->rc != 0)
         snprintf(k->msg, sizeof k->msg, "%s", err.msg);
-}
-
-static void start_task_done(struct eng_task *t)
-{
-    eng_http_resume(((struct start_task *)t)->req);
+    j->status = 200;
 }
 
 /* 422 missing_connection: details {"tenant", "missing": [{"platform", "role", "reason"}]}. */
@@ -137,11 +115,12 @@ static int start_missing(struct eng_api_ctx *c, const struct start_task *k)
 }
 
 /* Resumed after the worker's check: refuse, or queue the run. */
-static int start_finish(struct eng_api_ctx *c, struct start_task *k)
+static int start_finish(struct eng_api_ctx *c, struct eng_api_job *j)
 {
-    if (k->rc == ENG_EBUSY) {
+    struct start_task *k = j->arg;
+    if (j->status >= 400) { /* the pool is stopping, or the worker has no store */
         eng_http_resp_header(c->resp, "Retry-After", "1");
-        return eng_api_error(c->resp, 503, "unavailable", k->msg, NULL);
+        return eng_api_job_finish(c, j);
     }
     if (k->rc != 0) {
         /* the flow does not load (a rejected script, a broken connector): say which */
@@ -186,19 +165,17 @@ static int start_finish(struct eng_api_ctx *c, struct start_task *k)
 
 int eng_api_sync_start(struct eng_api_ctx *c)
 {
-    struct start_task *k = eng_http_state(c->req);
-    if (k != NULL) /* resumed: the worker is done */
-        return start_finish(c, k);
+    struct eng_api_job *j = eng_api_job_resumed(c);
+    if (j != NULL) /* resumed: the worker is done */
+        return start_finish(c, j);
     char entity[72];
     if (eng_api_param(c, 0, entity, sizeof entity) != 0 || !eng_api_id_ok(entity, strlen(entity)))
         return eng_api_error(c->resp, 400, "invalid_field",
                              "entity must be 1-64 letters, digits, '_', '-' or '.'",
                              "{\"field\":\"entity\"}");
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
-        return ENG_HTTP_DONE;
     const char *body;
-    if (eng_api_body_object(c, 1, &body, NULL) != 0)
+    struct eng_store *st = eng_api_store_body(c, 1, &body);
+    if (st == NULL)
         return ENG_HTTP_DONE;
     static const char sql[] =
         "SELECT json_valid(?1), json_type(?1), json_type(?1, '$.mode'), json_extract(?1, "
@@ -207,11 +184,7 @@ int eng_api_sync_start(struct eng_api_ctx *c)
         "json_each(?1) WHERE key NOT IN ('mode', 'dryRun', 'filters', 'flow') LIMIT 1)";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, &err);
-    if (rc == 0) {
-        eng_store_bind_str(s, 1, body);
-        rc = eng_store_step(s, &err);
-    }
+    int rc = eng_api_json_query(st, sql, body, &s, &err);
     if (rc != ENG_STORE_ROW) {
         eng_store_finalize(s);
         return internal(c, &err);
@@ -273,23 +246,15 @@ int eng_api_sync_start(struct eng_api_ctx *c)
                  entity, known);
         return eng_api_error(c->resp, 404, "unknown_entity", msg, "{\"field\":\"entity\"}");
     }
-    char logical[96];
-    snprintf(logical, sizeof logical, "mappings/%s.lua", flow);
-    size_t srclen;
-    char *src = eng_scripts_source(c->api->scripts, logical, &srclen);
-    if (src == NULL) {
+    if (!eng_api_published(c, "mappings", flow)) {
         char msg[160];
         snprintf(msg, sizeof msg, "flow: no mapping named '%s'", flow);
         return eng_api_error(c->resp, 404, "unknown_flow", msg, "{\"field\":\"flow\"}");
     }
-    free(src);
 
-    k = calloc(1, sizeof *k);
+    struct start_task *k = calloc(1, sizeof *k);
     if (k == NULL)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
-    k->task.run = start_task_run;
-    k->task.done = start_task_done;
-    k->req = c->req;
     k->env.cfg = c->api->cfg;
     k->env.keys = c->api->keys;
     snprintf(k->tenant, sizeof k->tenant, "%s", c->tenant);
@@ -298,11 +263,6 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     snprintf(k->mode, sizeof k->mode, "%s", mode);
     snprintf(k->filters, sizeof k->filters, "%s", filters);
     k->dry = dry;
-    eng_http_set_state(c->req, k, free);
-    if (eng_workers_submit(c->api->workers, &k->task) != 0) {
-        eng_http_resp_header(c->resp, "Retry-After", "1");
-        return eng_api_error(c->resp, 503, "busy", "the workers' queue is full; retry shortly",
-                             NULL);
-    }
-    return ENG_HTTP_PENDING;
+    const struct eng_api_job_opts o = {.run = start_job_run, .arg = k, .arg_free = free};
+    return eng_api_job_start(c, &o);
 }

@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "lua/scripts.h"
 #include "flow/ingest.h"
+#include "flow/worker.h"
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/vault.h"

@@ -213,6 +213,30 @@ static int wh_submit(struct eng_api_ctx *c, struct wh_req *w)
 
 /* ---- WooCommerce ---- */
 
+/* The start every receiver shares: a resumed request answers with its outcome; without the
+ * ingest writer 503. */
+struct wh_start {
+    struct eng_ingest *ing;
+    struct eng_ingest_counters *ctr;
+    const char *body;
+    size_t len;
+    int answered; /* the handler's return value when wh_begin returns 1 */
+};
+
+/* 0 with the writer, its counters and the body in b, else 1 (answered). */
+static int wh_begin(struct eng_api_ctx *c, struct wh_start *b)
+{
+    struct wh_req *w = eng_http_state(c->req);
+    if (w != NULL)
+        return b->answered = wh_answer(c, w), 1;
+    b->ing = c->api->ingest;
+    if (b->ing == NULL)
+        return b->answered = wh_unavailable(c, "webhook ingest is not running"), 1;
+    b->ctr = eng_ingest_counters(b->ing);
+    b->body = eng_http_body(c->req, &b->len);
+    return 0;
+}
+
 static const char *const wh_woo_headers[] = {"Content-Type",           "User-Agent",
                                              "X-WC-Webhook-Source",    "X-WC-Webhook-Topic",
                                              "X-WC-Webhook-Resource",  "X-WC-Webhook-Event",
@@ -221,15 +245,9 @@ static const char *const wh_woo_headers[] = {"Content-Type",           "User-Age
 
 int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
 {
-    struct wh_req *w = eng_http_state(c->req);
-    if (w != NULL)
-        return wh_answer(c, w);
-    struct eng_ingest *ing = c->api->ingest;
-    if (ing == NULL)
-        return wh_unavailable(c, "webhook ingest is not running");
-    struct eng_ingest_counters *ctr = eng_ingest_counters(ing);
-    size_t len;
-    const char *body = eng_http_body(c->req, &len);
+    struct wh_start b;
+    if (wh_begin(c, &b) != 0)
+        return b.answered;
     const char *sig = eng_http_header(c->req, "X-WC-Webhook-Signature");
 
     if (sig == NULL || *sig == '\0') {
@@ -238,12 +256,12 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
         int wc_headers = 0;
         for (int i = 2; wh_woo_headers[i] != NULL; i++)
             wc_headers |= eng_http_header(c->req, wh_woo_headers[i]) != NULL;
-        if (!wc_headers && eng_wh_is_woo_ping(body, len)) {
-            atomic_fetch_add(&ctr->pings, 1);
+        if (!wc_headers && eng_wh_is_woo_ping(b.body, b.len)) {
+            atomic_fetch_add(&b.ctr->pings, 1);
             eng_buf_puts(&c->resp->body, "{\"ok\":true,\"ping\":true}");
             return ENG_HTTP_DONE;
         }
-        return wh_refuse(c, &ctr->refused_woo, "X-WC-Webhook-Delivery-ID",
+        return wh_refuse(c, &b.ctr->refused_woo, "X-WC-Webhook-Delivery-ID",
                          eng_http_header(c->req, "X-WC-Webhook-Source"),
                          "no X-WC-Webhook-Signature header, and not an activation ping");
     }
@@ -260,11 +278,11 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
         return ENG_HTTP_DONE;
     char tenant[ENG_WH_ID_MAX + 1];
     struct eng_err err = {0};
-    int rc =
-        eng_wh_woo_tenant(eng_ingest_secrets(ing), st, c->api->keys, source, hint,
-                          c->api->cfg->woocommerce_webhook_secret, sig, body, len, tenant, &err);
+    int rc = eng_wh_woo_tenant(eng_ingest_secrets(b.ing), st, c->api->keys, source, hint,
+                               c->api->cfg->woocommerce_webhook_secret, sig, b.body, b.len, tenant,
+                               &err);
     if (rc == ENG_EAUTH)
-        return wh_refuse(c, &ctr->refused_woo, "X-WC-Webhook-Delivery-ID",
+        return wh_refuse(c, &b.ctr->refused_woo, "X-WC-Webhook-Delivery-ID",
                          eng_http_header(c->req, "X-WC-Webhook-Source"),
                          "the signature matches the webhook secret of no tenant this source "
                          "may belong to");
@@ -273,7 +291,7 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
         return wh_unavailable(c, "the store is not reachable; retry shortly");
     }
 
-    w = calloc(1, sizeof *w);
+    struct wh_req *w = calloc(1, sizeof *w);
     if (w == NULL)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
     struct eng_wh_woo_headers h = {
@@ -286,7 +304,7 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
     };
     struct eng_policy_routes routes; /* the woocommerce connector's webhook_entities */
     eng_policy_webhook_routes(c->api->policy, "woocommerce", &routes);
-    rc = eng_wh_parse_woo(tenant, &h, body, len, &routes, &w->one);
+    rc = eng_wh_parse_woo(tenant, &h, b.body, b.len, &routes, &w->one);
     if (rc == ENG_ENOMEM) {
         wh_req_free(w);
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
@@ -314,15 +332,9 @@ static const char *const wh_qbo_headers[] = {
 
 int eng_api_webhook_quickbooks(struct eng_api_ctx *c)
 {
-    struct wh_req *w = eng_http_state(c->req);
-    if (w != NULL)
-        return wh_answer(c, w);
-    struct eng_ingest *ing = c->api->ingest;
-    if (ing == NULL)
-        return wh_unavailable(c, "webhook ingest is not running");
-    struct eng_ingest_counters *ctr = eng_ingest_counters(ing);
-    size_t len;
-    const char *body = eng_http_body(c->req, &len);
+    struct wh_start b;
+    if (wh_begin(c, &b) != 0)
+        return b.answered;
     const char *sig = eng_http_header(c->req, "intuit-signature");
     const char *secret = c->api->cfg->quickbooks_webhook_secret;
     /* One verifier token per app (QUICKBOOKS_WEBHOOK_SECRET): without it nothing verifies. */
@@ -331,17 +343,17 @@ int eng_api_webhook_quickbooks(struct eng_api_ctx *c)
         why = "QUICKBOOKS_WEBHOOK_SECRET is not set: nothing can be verified";
     else if (sig == NULL || *sig == '\0')
         why = "no intuit-signature header";
-    else if (!eng_wh_signature_ok(sig, secret, strlen(secret), body, len))
+    else if (!eng_wh_signature_ok(sig, secret, strlen(secret), b.body, b.len))
         why = "the signature does not match QUICKBOOKS_WEBHOOK_SECRET";
     if (why != NULL)
-        return wh_refuse(c, &ctr->refused_qbo, "intuit-t-id", "quickbooks", why);
+        return wh_refuse(c, &b.ctr->refused_qbo, "intuit-t-id", "quickbooks", why);
 
-    w = calloc(1, sizeof *w);
+    struct wh_req *w = calloc(1, sizeof *w);
     if (w == NULL)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
     struct eng_err err = {0};
-    int rc = eng_wh_parse_qbo(body, len, (int64_t)time(NULL), eng_ingest_window(ing), &w->many,
-                              &w->nmany, &err);
+    int rc = eng_wh_parse_qbo(b.body, b.len, (int64_t)time(NULL), eng_ingest_window(b.ing),
+                              &w->many, &w->nmany, &err);
     if (rc == ENG_ENOMEM) {
         wh_req_free(w);
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
@@ -353,8 +365,8 @@ int eng_api_webhook_quickbooks(struct eng_api_ctx *c)
         snprintf(w->message, sizeof w->message, "%.200s", err.msg);
         w->one.source = "quickbooks";
         w->one.status = ENG_WH_REJECTED;
-        w->one.body = body;
-        w->one.body_len = len;
+        w->one.body = b.body;
+        w->one.body_len = b.len;
         snprintf(w->one.error, sizeof w->one.error, "%.150s", err.msg);
         w->item.events = &w->one;
         w->item.nevents = 1;

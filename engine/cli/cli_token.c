@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "adapt/crypto.h"
 #include "adapt/store.h"
+#include "data/api_tokens.h"
 
 static void token_usage(FILE *out)
 {
@@ -33,24 +34,6 @@ static int token_id_ok(const char *s)
     return 1;
 }
 
-/* Prepare, bind texts (NULL binds NULL), step once. Returns the step result or < 0. */
-static int token_exec(struct eng_store *st, const char *sql, const char *const *args, int nargs,
-                      struct eng_store_stmt **out, struct eng_err *err)
-{
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    for (int i = 0; rc == 0 && i < nargs; i++)
-        rc = args[i] != NULL ? eng_store_bind_text(s, i + 1, args[i], strlen(args[i]))
-                             : eng_store_bind_null(s, i + 1);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
-    if (out != NULL && rc >= 0)
-        *out = s;
-    else
-        eng_store_finalize(s);
-    return rc;
-}
-
 static int token_create(struct eng_store *st, const char *tenant, const char *name)
 {
     unsigned char raw[32], digest[ENG_CRYPTO_SHA256_LEN];
@@ -66,13 +49,9 @@ static int token_create(struct eng_store *st, const char *tenant, const char *na
     if (rc == 0)
         rc = eng_crypto_hex_encode(digest, sizeof digest, hex, sizeof hex, &err);
     snprintf(prefix, sizeof prefix, "%.10s", token);
-    if (rc == 0) {
-        const char *args[] = {tenant, name ? name : "", hex, prefix};
-        rc = token_exec(st,
-                        "INSERT INTO api_tokens (tenant_id, name, token_hash, token_prefix) "
-                        "VALUES (?, ?, ?, ?)",
-                        args, 4, NULL, &err);
-    }
+    long long id = 0;
+    if (rc == 0)
+        rc = eng_api_tokens_insert(st, tenant, name ? name : "", hex, prefix, &id, &err);
     if (rc < 0) {
         fprintf(stderr, "tallysync token create: %s\n", err.msg);
         eng_crypto_wipe(token, sizeof token);
@@ -81,34 +60,25 @@ static int token_create(struct eng_store *st, const char *tenant, const char *na
     printf("%s\n", token);
     fflush(stdout);
     fprintf(stderr, "token for tenant '%s' created (id %lld); it is shown only this once\n", tenant,
-            (long long)eng_store_last_insert_rowid(st));
+            id);
     eng_crypto_wipe(token, sizeof token);
     return 0;
+}
+
+static void token_row(void *ud, const struct eng_api_token *t)
+{
+    (void)ud;
+    printf("%-6lld %-20s %-20s %-12s %-26s %-26s %s\n", t->id, t->tenant ? t->tenant : "",
+           t->name ? t->name : "", t->prefix ? t->prefix : "", t->created_at ? t->created_at : "",
+           t->last_used_at ? t->last_used_at : "never", t->revoked_at ? t->revoked_at : "");
 }
 
 static int token_list(struct eng_store *st, const char *tenant)
 {
     struct eng_err err = {0};
-    struct eng_store_stmt *s = NULL;
-    const char *args[] = {tenant, tenant};
-    int rc = token_exec(st,
-                        "SELECT id, tenant_id, name, token_prefix, created_at, "
-                        "COALESCE(last_used_at, 'never'), COALESCE(revoked_at, '') "
-                        "FROM api_tokens WHERE ? IS NULL OR tenant_id = ? ORDER BY id",
-                        args, 2, &s, &err);
     printf("%-6s %-20s %-20s %-12s %-26s %-26s %s\n", "id", "tenant", "name", "prefix", "created",
            "last used", "revoked");
-    while (rc == ENG_STORE_ROW) {
-        const char *col[7];
-        for (int i = 1; i < 7; i++)
-            col[i] = eng_store_column_text(s, i, NULL);
-        printf("%-6lld %-20s %-20s %-12s %-26s %-26s %s\n", (long long)eng_store_column_int64(s, 0),
-               col[1] ? col[1] : "", col[2] ? col[2] : "", col[3] ? col[3] : "",
-               col[4] ? col[4] : "", col[5] ? col[5] : "", col[6] ? col[6] : "");
-        rc = eng_store_step(s, &err);
-    }
-    eng_store_finalize(s);
-    if (rc < 0) {
+    if (eng_api_tokens_list(st, tenant, token_row, NULL, &err) < 0) {
         fprintf(stderr, "tallysync token list: %s\n", err.msg);
         return 1;
     }
@@ -124,16 +94,12 @@ static int token_revoke(struct eng_store *st, const char *id)
         fprintf(stderr, "tallysync token revoke: '%s' is not a token id (see token list)\n", id);
         return 2;
     }
-    const char *args[] = {id};
-    int rc = token_exec(st,
-                        "UPDATE api_tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') "
-                        "WHERE id = CAST(? AS INTEGER) AND revoked_at IS NULL",
-                        args, 1, NULL, &err);
+    int rc = eng_api_tokens_revoke(st, n, &err);
     if (rc < 0) {
         fprintf(stderr, "tallysync token revoke: %s\n", err.msg);
         return 1;
     }
-    if (eng_store_changes(st) == 0) {
+    if (rc == 0) {
         fprintf(stderr, "tallysync token revoke: no active token with id %s\n", id);
         return 1;
     }

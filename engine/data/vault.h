@@ -88,31 +88,7 @@ int eng_vault_find(struct eng_store *st, const char *platform, int by, const cha
 int eng_vault_set_status(struct eng_store *st, const char *tenant, const char *platform, int ok,
                          const char *message, struct eng_err *err);
 
-#define ENG_VAULT_REFRESH_WARN_DAYS 14 /* status warns this long before a refresh token dies */
-
-/* Append to out the status of one platform as a JSON object, or (platform == NULL) a JSON array
- * of the tenant's active rows ordered by platform:
- *   {"platform":"woocommerce","configured":true,"keyId":"0123456789abcdef",
- *    "status":"untested","lastTestAt":null,"lastTestOk":null,"lastTestMessage":null,
- *    "updatedAt":"2026-01-15T09:30:00.000Z","fields":{...public_fields...},
- *    "accessTokenExpiresAt":null,"refreshTokenExpiresAt":null,"warnings":[]}
- * accessTokenExpiresAt / refreshTokenExpiresAt are the public fields access_token_expires_at /
- * refresh_token_expires_at of OAuth connectors (null otherwise). warnings lists
- *   {"code":"refresh_token_expiring","message":...,"expiresAt":...} within
- *     ENG_VAULT_REFRESH_WARN_DAYS days of refresh_token_expires_at,
- *   {"code":"refresh_token_expired",...} after it,
- *   {"code":"reconnect_required","message":...} when a refresh was refused (status 'expired').
- * A platform without an active row gives configured false, keyId/status/lastTest* /updatedAt
- * and the expiry times null, fields {} and warnings [] (not an error). Never includes the
- * ciphertext. Needs no keyring. */
-int eng_vault_status_json(struct eng_store *st, const char *tenant, const char *platform,
-                          struct eng_buf *out, struct eng_err *err);
-
-/* eng_vault_status_json plus, when kr is not NULL, a warning on each row sealed under a key id
- * that kr does not hold: {"code":"key_mismatch","message":...} naming the key ids only. */
-int eng_vault_status_json_keys(struct eng_store *st, const struct eng_keyring *kr,
-                               const char *tenant, const char *platform, struct eng_buf *out,
-                               struct eng_err *err);
+/* The status of stored credentials (no ciphertext, no key needed): data/vault_status.h. */
 
 /* Does kr open what is stored? For each key id among the active rows (every tenant), the row
  * with the smallest id is opened and wiped at once. 0 with msg "" when every key id opens; 1

@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "data/vault.h"
+#include "lua/connctx.h"
+#include "lua/vm.h"
 
 /* Copy a message, cut on a UTF-8 character boundary. */
 static void copy_message(char *dst, size_t size, const char *s, size_t n)
@@ -81,10 +83,12 @@ int eng_credentials_prepare(struct eng_vm *vm, const char *platform, const char 
     return rc;
 }
 
-int eng_credentials_test(struct eng_vm *vm, const struct eng_connctx_opts *o, const char *tenant,
+int eng_credentials_test(struct eng_vm *vm, const struct eng_config *cfg,
+                         const struct eng_keyring *keys, struct eng_store *st, const char *tenant,
                          const char *platform, long long budget_ms, int *ok, char *message,
                          size_t size, struct eng_err *err)
 {
+    const struct eng_connctx_opts ctx = {.cfg = cfg, .keys = keys, .st = st}, *o = &ctx;
     *ok = 0;
     if (size > 0)
         message[0] = '\0';

@@ -13,6 +13,10 @@
 #include "base/err.h"
 #include "lua/vm.h" /* eng_vm_call, struct eng_connctx_opts */
 
+struct eng_config;
+struct eng_keyring;
+struct eng_store;
+
 /* A body checked and split for the vault. */
 struct eng_cred_prepared {
     int ok;            /* 1: the parts below are set; 0: status/code/message/field say why not */
@@ -39,7 +43,8 @@ void eng_cred_prepared_free(struct eng_cred_prepared *p);
  * test ran, including a test that ran out of budget or memory (ok 0, message says so);
  * ENG_ENOTFOUND (nothing stored), ENG_EAUTH (cannot decrypt: err names the key id), store errors
  * and ENG_ESCRIPT (lib/credentials.lua itself failed) otherwise, with err filled. */
-int eng_credentials_test(struct eng_vm *vm, const struct eng_connctx_opts *o, const char *tenant,
+int eng_credentials_test(struct eng_vm *vm, const struct eng_config *cfg,
+                         const struct eng_keyring *keys, struct eng_store *st, const char *tenant,
                          const char *platform, long long budget_ms, int *ok, char *message,
                          size_t size, struct eng_err *err);
 

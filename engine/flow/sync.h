@@ -17,7 +17,7 @@
 #include "base/err.h"
 #include "data/queue.h"
 #include "adapt/store.h"
-#include "lua/vm.h"
+struct eng_vm;
 #include "flow/worker.h"
 
 struct eng_keyring;

@@ -13,13 +13,14 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "adapt/store.h"
 #include "base/buf.h"
 #include "base/config.h"
-#include "lua/connctx.h"
 #include "base/err.h"
-#include "adapt/store.h"
-#include "lua/vm.h"
-#include "flow/worker.h"
+
+struct eng_keyring;
+struct eng_vm;
+struct eng_workers;
 
 #define ENG_WHH_SETTING "woocommerce_webhooks" /* settings key of the last check's report */
 
@@ -28,23 +29,42 @@
  * fit. */
 int eng_whh_delivery_url(const struct eng_config *cfg, const char *tenant, char *out, size_t size);
 
-/* ---- on a worker (vm is that worker's; o->st its connection) ---- */
+/* Where a check or a register stopped, and why (never a secret). */
+enum eng_whh_stage {
+    ENG_WHH_CONFIG = 1,  /* ENG_EINVAL: field names what is missing (WEBHOOK_PUBLIC_URL, or the
+                          * stored credentials' webhook_secret) */
+    ENG_WHH_CREDENTIALS, /* ENG_ENOTFOUND (none stored), ENG_EAUTH (cannot be decrypted) */
+    ENG_WHH_SCRIPT,      /* lib/webhook_health.lua failed: ENG_EBUDGET, ENG_ESCRIPT, ENG_ENOMEM */
+    ENG_WHH_UPSTREAM,    /* ENG_EIO: the store's webhooks could not be listed */
+    ENG_WHH_STORE,       /* the engine's store failed: ENG_EBUSY (retry), other codes */
+};
+
+struct eng_whh_failure {
+    enum eng_whh_stage stage;
+    char field[64];
+    char message[480];
+};
+
+/* ---- on a worker (vm is that worker's; st its thread's connection; keys and cfg as the
+ * connector context needs them) ---- */
 
 /* Check tenant's webhooks now (the store's API, under CONNECTOR_TIMEOUT_MS) and store the
  * report with its time (checkedAt). A check that fails (store unreachable, credentials that
  * cannot be decrypted, budget) is stored too: ok false, warning webhook_check_failed.
- * 0 with the stored report (JSON, the shape of eng_whh_status_json's object) appended to out;
- * ENG_ENOTFOUND when the tenant has no WooCommerce credentials; store errors. */
-int eng_whh_check(struct eng_vm *vm, const struct eng_connctx_opts *o, const char *tenant,
-                  struct eng_buf *out, struct eng_err *err);
+ * 0 with the stored report (the JSON object eng_whh_status gives) appended to out;
+ * ENG_ENOTFOUND when the tenant has no WooCommerce credentials; store errors with err. */
+int eng_whh_check(struct eng_vm *vm, const struct eng_config *cfg, const struct eng_keyring *keys,
+                  struct eng_store *st, const char *tenant, struct eng_buf *out,
+                  struct eng_err *err);
 
-/* The outcome of eng_whh_register. */
-struct eng_whh_answer {
-    int status;          /* HTTP status of the answer */
-    char code[32];       /* error code when status >= 400 */
-    char message[512];   /* error message (no secret) */
-    char field[64];      /* details.field of a 422: "WEBHOOK_PUBLIC_URL" or "webhook_secret" */
-    struct eng_buf body; /* 200: {"ok","registered","webhooks","sweep"} */
+/* What a register did. */
+struct eng_whh_registered {
+    int ok;               /* the check that followed found every topic delivering here */
+    struct eng_buf added; /* JSON array of what was (re-)registered, as the library says */
+    struct eng_buf check; /* the stored check report (JSON object) */
+    int sweep_queued;     /* 1: a sweep job is queued (sweep_id); 0: one is running already */
+    long long sweep_id;
+    char since[64]; /* the sweep's since */
 };
 
 /* (Re-)register the engine's webhooks with the tenant's stored webhook_secret, store the check
@@ -52,17 +72,20 @@ struct eng_whh_answer {
  * "reregistered","since"}; merged into a pending sweep, keeping the earlier since). since is,
  * over the resources of the topics, the earliest of each resource's newest received event,
  * falling back to the previous check's time, then the credentials' updated_at.
- * Always fills a (status 200, 404, 422, 502, 503 or 500) and returns 0, except for bugs. */
-int eng_whh_register(struct eng_vm *vm, const struct eng_connctx_opts *o, const char *tenant,
-                     struct eng_whh_answer *a);
+ * 0 with out filled (free with eng_whh_registered_free), or a negative ENG_E* code with f
+ * saying where (eng_whh_stage) and why. */
+int eng_whh_register(struct eng_vm *vm, const struct eng_config *cfg,
+                     const struct eng_keyring *keys, struct eng_store *st, const char *tenant,
+                     struct eng_whh_registered *out, struct eng_whh_failure *f);
+void eng_whh_registered_free(struct eng_whh_registered *r);
 
 /* ---- anywhere ---- */
 
-/* Append the tenant's stored report as a JSON object: {"checkedAt","ok","deliveryUrl",
- * "message","topics":[{"topic","status","ids"}],"warnings":[{"code","topic"?,"message"}]};
- * before any check {"checkedAt":null,"ok":null,...,"topics":[],"warnings":[]}. */
-int eng_whh_status_json(struct eng_store *st, const char *tenant, struct eng_buf *out,
-                        struct eng_err *err);
+/* Append the tenant's stored report (a JSON object: {"checkedAt","ok","deliveryUrl",
+ * "message","topics":[{"topic","status","ids"}],"warnings":[{"code","topic"?,"message"}]})
+ * to out. 1 when there is one, 0 before any check (nothing appended), < 0 on a store error. */
+int eng_whh_status(struct eng_store *st, const char *tenant, struct eng_buf *out,
+                   struct eng_err *err);
 
 /* Submit a check task to w for each tenant with active WooCommerce credentials whose last check
  * is older than older_than_s seconds (never checked first, then the oldest), at most max of

@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "lua/scripts.h"
+#include "lua/vm.h"
 
 #define WORKERS_MAX_QUEUE 4096
 
@@ -66,7 +68,12 @@ static void *worker_main(void *arg)
                 eng_logf(ENG_LOG_ERROR, "worker: cannot build a VM: %s", err.msg);
             }
         }
-        t->run(t, stopping ? NULL : vm);
+        struct eng_vm *use = stopping ? NULL : vm;
+        if (use != NULL && t->tenant != NULL)
+            eng_vm_set_context(use, t->tenant, NULL);
+        t->run(t, use);
+        if (use != NULL && t->tenant != NULL)
+            eng_vm_set_context(use, NULL, NULL);
         t->done(t);
     }
     eng_vm_free(vm);

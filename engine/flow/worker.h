@@ -8,10 +8,14 @@
 #ifndef ENG_WORKER_H
 #define ENG_WORKER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
-#include "lua/vm.h"
+
+struct eng_scripts;
+struct eng_vm;
+struct eng_vm_opts;
 
 struct eng_task {
     /* Runs on a worker. vm is NULL when the pool is stopping or no VM could be built; the
@@ -19,6 +23,9 @@ struct eng_task {
     void (*run)(struct eng_task *t, struct eng_vm *vm);
     /* Called after run; the worker never touches t afterwards. */
     void (*done)(struct eng_task *t);
+    /* Optional: the tenant engine.log names while run runs (the worker sets the VM's context
+     * around run). NULL: none. Must stay valid until run returns. */
+    const char *tenant;
     struct eng_task *next; /* queue link, owned by the pool while queued */
 };
 
@@ -28,7 +35,7 @@ struct eng_workers;
  * handed in by the caller so the pool does not depend on the registry): source(ud, ...) reads
  * one, generation(ud) moves when they change; each worker then rebuilds its VM between tasks. */
 struct eng_workers_scripts {
-    eng_vm_source_fn source;
+    char *(*source)(void *ud, const char *relpath, size_t *len); /* an eng_vm_source_fn */
     uint64_t (*generation)(void *ud);
     void *ud;
 };

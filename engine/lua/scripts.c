@@ -6,6 +6,7 @@
  * escape it. The mutex guards the table; it is never held while a script runs.
  */
 #include "lua/scripts.h"
+#include "lua/vm.h"
 
 #include <dirent.h>
 #include <errno.h>

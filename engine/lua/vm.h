@@ -70,11 +70,10 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
  *     S  const char *, size_t    a string of that length (may hold NULs); NULL is nil
  *     i  long long               an integer
  *     b  int                     a boolean (0 is false)
- *     j  const char *            JSON text decoded into a Lua value (engine.json's rules); NULL is nil
- *     J  const char *, size_t    the same with a length
- *     r  int                     a value kept by an earlier 'r' result; ENG_VM_NOREF is nil
- *     c  const struct eng_connctx_opts *, const char *tenant, const char *platform
- *                                the connector context of that tenant (lua/connctx.h); its own
+ *     j  const char *            JSON text decoded into a Lua value (engine.json's rules); NULL is
+ * nil J  const char *, size_t    the same with a length r  int                     a value kept by
+ * an earlier 'r' result; ENG_VM_NOREF is nil c  const struct eng_connctx_opts *, const char
+ * *tenant, const char *platform the connector context of that tenant (lua/connctx.h); its own
  *                                errors (ENG_ENOTFOUND no credentials, ENG_EAUTH) are returned
  *   results (pointers, written only on success)
  *     s  char **                 a malloc'd copy of a string or number; NULL for nil/false

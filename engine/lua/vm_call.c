@@ -316,6 +316,12 @@ void eng_vm_unref(struct eng_vm *vm, int ref)
         luaL_unref(eng_vm_state(vm), LUA_REGISTRYINDEX, ref);
 }
 
+void eng_vm_collect(struct eng_vm *vm)
+{
+    if (vm != NULL)
+        lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
+}
+
 struct run_file {
     struct eng_vm *vm;
     const struct eng_connctx_opts *ctx;
@@ -376,12 +382,6 @@ int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connct
     }
     lua_settop(L, chunk - 1);
     return rc;
-}
-
-void eng_vm_collect(struct eng_vm *vm)
-{
-    if (vm != NULL)
-        lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
 }
 
 const char *eng_vm_lua_release(void)

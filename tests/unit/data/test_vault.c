@@ -7,6 +7,8 @@
  */
 #include "vault_fixture.h"
 
+#include "api/api.h" /* the status answer (eng_api_credentials_status) is rendered in api/ */
+
 /* ---- rows ---- */
 
 static void test_put_get_roundtrip(void)
@@ -299,12 +301,12 @@ static void test_check_keys(void)
     /* every status row says so too, naming key ids only */
     struct eng_buf b;
     eng_buf_init(&b);
-    CHECK_INT(eng_vault_status_json_keys(st, kb, "default", "woocommerce", &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, kb, "default", "woocommerce", &b, &err), 0);
     CHECK(b.data != NULL && strstr(b.data, "\"code\":\"key_mismatch\"") != NULL);
     CHECK(b.data != NULL && strstr(b.data, eng_keyring_current_id(ka)) != NULL);
     CHECK(b.data != NULL && strstr(b.data, KEY_A) == NULL && strstr(b.data, KEY_B) == NULL);
     eng_buf_reset(&b);
-    CHECK_INT(eng_vault_status_json_keys(st, kba, "default", "woocommerce", &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, kba, "default", "woocommerce", &b, &err), 0);
     CHECK(b.data != NULL && strstr(b.data, "\"warnings\":[]") != NULL);
     eng_buf_free(&b);
 
@@ -373,7 +375,7 @@ static void test_status_json(void)
     REQUIRE(bloblen > 0);
 
     /* one platform */
-    CHECK_INT(eng_vault_status_json(st, "default", "woocommerce", &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, NULL, "default", "woocommerce", &b, &err), 0);
     REQUIRE(b.data != NULL);
     CHECK(json_valid(st, b.data));
     json_at(st, b.data, "$.platform", v, sizeof v);
@@ -404,7 +406,7 @@ static void test_status_json(void)
     /* every platform of the tenant, ordered, appended after what the buffer held */
     eng_buf_reset(&b);
     eng_buf_puts(&b, "X");
-    CHECK_INT(eng_vault_status_json(st, "default", NULL, &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, NULL, "default", NULL, &b, &err), 0);
     REQUIRE(b.data != NULL && b.data[0] == 'X');
     CHECK(json_valid(st, b.data + 1));
     json_at(st, b.data + 1, "$[0].platform", v, sizeof v);
@@ -423,10 +425,10 @@ static void test_status_json(void)
 
     /* a tenant with nothing: [] ; a platform with nothing: configured false */
     eng_buf_reset(&b);
-    CHECK_INT(eng_vault_status_json(st, "nobody", NULL, &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, NULL, "nobody", NULL, &b, &err), 0);
     CHECK_STR(b.data, "[]");
     eng_buf_reset(&b);
-    CHECK_INT(eng_vault_status_json(st, "default", "supabase", &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, NULL, "default", "supabase", &b, &err), 0);
     REQUIRE(b.data != NULL);
     CHECK(json_valid(st, b.data));
     CHECK_STR(b.data, "{\"platform\":\"supabase\",\"configured\":false,\"keyId\":null,"
@@ -437,7 +439,7 @@ static void test_status_json(void)
     /* status needs no key, and a deleted row is unconfigured again */
     CHECK_INT(eng_vault_delete(st, "default", "woocommerce", &err), 0);
     eng_buf_reset(&b);
-    CHECK_INT(eng_vault_status_json(st, "default", "woocommerce", &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, NULL, "default", "woocommerce", &b, &err), 0);
     CHECK(b.data != NULL && strstr(b.data, "\"configured\":false") != NULL);
 
     eng_buf_free(&b);
@@ -554,7 +556,7 @@ static void test_token_lease_and_cas(void)
               0);
     struct eng_buf b;
     eng_buf_init(&b);
-    CHECK_INT(eng_vault_status_json(st, "default", "quickbooks", &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, NULL, "default", "quickbooks", &b, &err), 0);
     REQUIRE(b.data != NULL);
     CHECK(strstr(b.data, "\"status\":\"expired\"") != NULL);
     CHECK(strstr(b.data, "{\"code\":\"reconnect_required\"") != NULL);

@@ -17,6 +17,7 @@
 #include "adapt/store.h"
 #include "check.h"
 #include "data/queue.h"
+#include "lua/vm.h"
 #include "flow/sync.h"
 
 static char url[160];

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "lua/vm.h"
 #include "flow/worker.h"
 
 static atomic_ullong generation = 1;

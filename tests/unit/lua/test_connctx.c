@@ -11,6 +11,7 @@
 #include "check.h"
 #include "lua/connctx.h"
 #include "adapt/crypto.h"
+#include "api/api.h"
 #include "adapt/store.h"
 #include "data/vault.h"
 #include "lua/vm.h"
@@ -280,7 +281,7 @@ static void test_tokens_two_contexts(void)
     CHECK_STR(out, "true");
     struct eng_buf b;
     eng_buf_init(&b);
-    CHECK_INT(eng_vault_status_json(st, "default", "quickbooks", &b, &err), 0);
+    CHECK_INT(eng_api_credentials_status(st, NULL, "default", "quickbooks", &b, &err), 0);
     CHECK(b.data != NULL && strstr(b.data, "\"code\":\"reconnect_required\"") != NULL);
     CHECK(b.data != NULL &&
           strstr(b.data, "\"refreshTokenExpiresAt\":\"2030-04-01T00:00:00.000Z\"") != NULL);

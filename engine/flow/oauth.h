@@ -1,0 +1,54 @@
+/*
+ * oauth.h - the flow side of the QuickBooks OAuth connect routes (api_oauth.c): the client_id
+ * a connect link needs, and on a worker the code-for-tokens exchange of
+ * scripts/lib/quickbooks_oauth.lua with the stored credentials, whose tokens go to the vault.
+ * Must not: include a Lua header (scripts through eng_vm_call only); put a code, token or
+ * client secret into a result, a log line or an error.
+ */
+#ifndef ENG_OAUTH_H
+#define ENG_OAUTH_H
+
+#include <stddef.h>
+
+#include "adapt/store.h"
+#include "base/config.h"
+#include "base/err.h"
+
+struct eng_keyring;
+struct eng_vm;
+
+#define ENG_OAUTH_PLATFORM "quickbooks"
+
+/* The client_id of tenant's stored QuickBooks credentials (the secret part when the connector
+ * declares it secret, else the public part) into out, and client_secret must be set.
+ * 1 with out filled, 0 when either is missing (or no credentials), ENG_EAUTH when they cannot
+ * be decrypted (err names the key id), other < 0 on a store error. */
+int eng_oauth_client_id(struct eng_store *st, const struct eng_keyring *keys, const char *tenant,
+                        char *out, size_t size, struct eng_err *err);
+
+/* Where an exchange stopped (eng_oauth_exchange). */
+enum eng_oauth_stage {
+    ENG_OAUTH_CONNECTED = 0,
+    ENG_OAUTH_CREDENTIALS, /* reading the stored credentials: rc ENG_ENOTFOUND, ENG_EAUTH, ... */
+    ENG_OAUTH_ENGINE,      /* the library itself failed: rc ENG_EBUDGET or ENG_ESCRIPT, ... */
+    ENG_OAUTH_REFUSED,     /* the library refused: reason is its code ("no_client",
+                            * "bad_credentials", "timeout", ...) */
+    ENG_OAUTH_STORING,     /* the tokens could not be stored */
+};
+
+struct eng_oauth_result {
+    enum eng_oauth_stage stage;
+    char reason[40];   /* ENG_OAUTH_REFUSED: the library's code ("" when none) */
+    char message[512]; /* what went wrong, never a secret */
+};
+
+/* On a worker: exchange the authorization code for tenant (realm_id: the company) with the
+ * stored credentials, store the tokens in the vault (realm_id, or the library's account id,
+ * becomes the account id) and mark the credentials tested. 0 when connected; otherwise a
+ * negative ENG_E* code with r->stage and r->message saying where and why. */
+int eng_oauth_exchange(struct eng_vm *vm, const struct eng_config *cfg,
+                       const struct eng_keyring *keys, struct eng_store *st, const char *tenant,
+                       const char *realm_id, const char *code, size_t code_len,
+                       struct eng_oauth_result *r);
+
+#endif
