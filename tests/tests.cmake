@@ -11,7 +11,7 @@ set(ENG_TEST_ENV
   "SCRIPTS_DIR=${PROJECT_SOURCE_DIR}/scripts"
   "MAPPINGS_DIR=${PROJECT_SOURCE_DIR}/mappings"
   "SCHEMA_DIR=${PROJECT_SOURCE_DIR}/schema"
-  "SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared"
+  "FIXTURES_DIR=${PROJECT_SOURCE_DIR}/tests/fixtures"
   "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 
