@@ -4,7 +4,9 @@
 Owns: the rules below (one line per layer, the same lines as ARCHITECTURE.md) and their check by
 path. Reads every .c and .h under ENGINE_DIR (default: engine/ next to this tools/ folder), finds
 each #include outside comments and string literals, and prints one line per include that breaks a
-rule: "path:line: #include <x>: why [the folder's rule]". Exit 0 when clean, 1 on a violation,
+rule: "path:line: #include <x>: why [the folder's rule]"; outside engine/lua/ also one line per
+file that names Lua's C API (lua_*, luaL_*, luaopen_*) or eng_vm_state in code (a header such as
+vm.h may carry lua.h along; using it is what the rule forbids). Exit 0 when clean, 1 on a violation,
 2 on a usage error. Linear in the size of the tree.
 Must not: keep an allowlist of exceptions (a rule that does not fit is changed here and in
 ARCHITECTURE.md, for every file of the folder), or look outside ENGINE_DIR.
@@ -51,12 +53,17 @@ RULES = {
             {layer: "*" for layer in LAYERS}),
 }
 
+# Lua's C API, and the VM's raw state, by name: outside engine/lua/ a file that reaches them
+# through a header (vm.h includes lua.h) breaks the rule as much as one that includes lua.h.
+LUA_API = re.compile(r"\b(lua_[A-Za-z_]\w*|luaL_[A-Za-z_]\w*|luaopen_\w+|eng_vm_state)\b")
+
 INCLUDE = re.compile(r'[ \t]*#[ \t]*include[ \t]*([<"])([^>"\n]*)[>"]')
 
 
-def strip_comments(text):
+def strip_comments(text, blank_strings=False):
     """The text with comments blanked (newlines kept, so line numbers hold); string and char
-    literals are skipped whole, so "*/*" in a string opens no comment. One pass."""
+    literals are skipped whole, so "*/*" in a string opens no comment, and blanked too when
+    blank_strings (for the identifier scan). One pass."""
     out = []
     i, n = 0, len(text)
     while i < n:
@@ -76,7 +83,8 @@ def strip_comments(text):
             while j < n and text[j] != c and text[j] != "\n":
                 j += 2 if text[j] == "\\" else 1
             j = min(j + 1, n)
-            out.append(text[i:j])
+            out.append(c + " " * (j - i - 2) + text[j - 1] if blank_strings and j - i >= 2
+                       else text[i:j])
             i = j
         else:
             j = i
@@ -151,7 +159,18 @@ def check_tree(engine_dir, out):
         folder = parts[0]
         stem = os.path.splitext(parts[1])[0]
         with open(full, "rb") as f:
-            text = strip_comments(f.read().decode("latin-1"))
+            raw = f.read().decode("latin-1")
+        text = strip_comments(raw)
+        if folder != "lua":
+            uses = [(i, m.group(1)) for i, line in enumerate(
+                strip_comments(raw, blank_strings=True).split("\n"), 1)
+                for m in LUA_API.finditer(line)]
+            if uses:
+                more = " (and %d more)" % (len(uses) - 1) if len(uses) > 1 else ""
+                out.write("%s:%d: uses %s%s: Lua's C API and the VM's state belong to engine/lua/ "
+                          "only (call scripts through eng_vm_call) [rule %s]\n"
+                          % (shown, uses[0][0], uses[0][1], more, RULES[folder][0]))
+                bad += 1
         for lineno, line in enumerate(text.split("\n"), 1):
             m = INCLUDE.match(line)
             if m is None:
@@ -177,7 +196,8 @@ def main(argv):
         return 2
     bad = check_tree(engine_dir, sys.stdout)
     if bad:
-        print("check_layers: %d include(s) break the layer rules (ARCHITECTURE.md, Layers)" % bad)
+        print("check_layers: %d include(s) or use(s) break the layer rules (ARCHITECTURE.md, "
+              "Layers)" % bad)
         return 1
     print("check_layers: every include in %s keeps the layer rules" % os.path.relpath(engine_dir))
     return 0

@@ -114,13 +114,22 @@ violation "a spaced '# include' is still seen" \
     "engine/flow/sync.c:1: #include <lua.h>" "Lua headers" \
     flow/sync.c '  #  include <lua.h>'
 
+violation "flow/ using the Lua API through vm.h fails, once per file with the count" \
+    "engine/flow/sync.c:3: uses lua_State (and 2 more)" "call scripts through eng_vm_call" \
+    flow/sync.c '#include "lua/vm.h"' '/* lua_State in a comment is fine */' \
+    'static void f(lua_State *L) { lua_pushnil(L); }' 'int g(struct eng_vm *v) { return eng_vm_state(v) != 0; }' \
+    'static const char *s = "lua_call in a string is fine";'
+violation "api/ calling luaL_ fails" \
+    "engine/api/api.c:2: uses luaL_checkstack" "belong to engine/lua/ only" \
+    api/api.c '#include "api/api.h"' 'void f(void) { luaL_checkstack(0, 1, 0); }'
+
 # several violations: every one is listed, and the count says how many
 clean_tree
 put flow/sync.c '#include <lua.h>' '#include <lauxlib.h>'
 put api/api.c '#include "lua/vm.h"'
 run_check
 n=$(grep -c ': #include ' <<<"$out")
-if [[ $rc -eq 1 && $n -eq 3 && "$out" == *"3 include(s) break"* ]]; then
+if [[ $rc -eq 1 && $n -eq 3 && "$out" == *"3 include(s) or use(s) break"* ]]; then
     ok "three violations: three lines and the count"
 else
     bad "three violations: three lines and the count (rc=$rc, lines=$n): $out"
