@@ -8,5 +8,5 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$root/build-dev}" && pwd)
 bin=$build/tallysync
 export TALLYSYNC_BIN=$bin ENG_SOURCE_DIR=$root SCRIPTS_DIR=$root/scripts \
-    MAPPINGS_DIR=$root/mappings SCHEMA_DIR=$root/schema SHARED_DIR=$root/../shared
+    MAPPINGS_DIR=$root/mappings SCHEMA_DIR=$root/schema FIXTURES_DIR=$root/tests/fixtures
 SYNC_CRASH_ORDERS=1000 SYNC_CRASH_KILLS=20 exec bash "$root/tests/integration/sync_crash.sh"

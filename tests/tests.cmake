@@ -11,7 +11,7 @@ set(ENG_TEST_ENV
   "SCRIPTS_DIR=${PROJECT_SOURCE_DIR}/scripts"
   "MAPPINGS_DIR=${PROJECT_SOURCE_DIR}/mappings"
   "SCHEMA_DIR=${PROJECT_SOURCE_DIR}/schema"
-  "SHARED_DIR=${PROJECT_SOURCE_DIR}/../shared"
+  "FIXTURES_DIR=${PROJECT_SOURCE_DIR}/tests/fixtures"
   "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 
@@ -65,6 +65,12 @@ if(NOT ENG_SANITIZE)
   set_tests_properties(valgrind.dryrun PROPERTIES LABELS integration TIMEOUT 600
     ENVIRONMENT "${ENG_TEST_ENV};DATABASE_URL=sqlite:${CMAKE_BINARY_DIR}/valgrind.db")
 endif()
+
+# The layer check's own test: small trees with and without a violation (tools/check_layers.py;
+# the check of engine/ itself runs in tools/test.sh's first tier).
+add_test(NAME unit.check_layers COMMAND bash ${PROJECT_SOURCE_DIR}/tests/tools/check_layers_test.sh
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(unit.check_layers PROPERTIES LABELS unit ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 60)
 
 # The mappings' data tests (mappings/tests/NAME/*.json) through `tallysync test`.
 add_test(NAME script.mapping_cases COMMAND tallysync test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

@@ -9,13 +9,13 @@
 # too. Requests without a token act as the sandbox tenant (API_ANONYMOUS_TENANT, loopback only),
 # so the seed's quick-start curl calls work as written. Ctrl-C stops everything.
 # Environment: API_PORT (default 8923; 0 picks a free port), DEMO_DIR (default ./data/demo).
-# The mocks read the vendor fixtures in ../shared.
+# The mocks read the vendor fixtures in tests/fixtures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 bin=${TALLYSYNC_BIN:-build/tallysync}
 demo_dir=${DEMO_DIR:-data/demo}
-fixtures=${MOCK_FIXTURES:-../shared/fixtures/woocommerce}
+fixtures=${MOCK_FIXTURES:-tests/fixtures/woocommerce}
 py=/usr/bin/python3
 [[ -x $py ]] || py=python3
 

@@ -2,13 +2,13 @@
 # tools/setup.sh - install what tallysync needs from Debian's packages, and nothing else.
 # Idempotent and quiet when everything is already there; needs root (or sudo) only to install.
 #   tools/setup.sh          build and run dependencies
-#   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind)
+#   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind, clang)
 #   tools/setup.sh --bench  also the load generator and the yardstick of bench/ (wrk, nginx)
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
             libsqlite3-dev libmbedtls-dev libmicrohttpd-dev ca-certificates)
-test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps)
+test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps clang)
 bench_pkgs=(wrk nginx-light)
 
 want=("${build_pkgs[@]}")

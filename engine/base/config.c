@@ -66,6 +66,7 @@ static const char *const known_vars[] = {
     "WEBHOOK_REPLAY_WINDOW_SECONDS",
     "WEBHOOK_SYNC",
     "WOOCOMMERCE_WEBHOOK_SECRET",
+    "WORKERS",
 };
 
 #define NAME_CMP_MAX 64 /* names compared for the suggestion; longer ones get none */

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "data/vault.h"
-#include "lua/connctx.h"
 #include "lua/vm.h"
 
 /* Copy a message, cut on a UTF-8 character boundary. */

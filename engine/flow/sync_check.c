@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "flow/sync.h"
-#include "lua/connctx.h"
+#include "lua/vm.h"
 
 int eng_sync_check_connections(struct eng_vm *vm, const struct eng_sync_env *env,
                                struct eng_store *st, const char *tenant, const char *flow,

@@ -14,7 +14,7 @@
 #include "base/log.h"
 #include "data/sync_records.h"
 #include "flow/sync_int.h"
-#include "lua/connctx.h"
+#include "lua/vm.h"
 
 /* A run's text fields hold "" for "none": the store and the scripts see NULL / nil. The one
  * place that meaning is spelled out. */

@@ -14,7 +14,7 @@
 #include "base/err.h"
 #include "adapt/store.h"
 #include "data/vault.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 /* struct eng_connctx_opts (cfg, keys, st) is defined in lua/vm.h: the 'c' letter's argument. */
 

@@ -40,7 +40,7 @@
 
 #include "lua/json.h"
 #include "adapt/store.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #define CONN_MT           "engine.db.conn"
 #define STMT_MT           "engine.db.stmt"

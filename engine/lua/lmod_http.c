@@ -16,7 +16,7 @@
 
 #include "adapt/httpc.h"
 #include "lua/json.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #define HTTP_CLIENT_MT   "engine.http.client"
 #define HTTP_BOX_MT      "engine.http.response_buffer"

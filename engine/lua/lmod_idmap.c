@@ -20,7 +20,7 @@
 
 #include "adapt/store.h"
 #include "data/id_map.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 /* The six key strings at 1..6. [-0, +0, v] */
 static void check_key(lua_State *L, struct eng_id_map_key *k)

@@ -11,7 +11,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #define LOG_BUF_MT    "engine.log.buf"
 #define LOG_MAX_DEPTH 8

@@ -20,7 +20,7 @@
 #include "lua/json.h"
 #include "data/queue.h"
 #include "adapt/store.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 /* Optional string field k of the table at 1, or NULL. [-0, +0, e] */
 static const char *opt_field(lua_State *L, const char *k)

@@ -33,7 +33,7 @@
 
 #include "lua/lmod_trace_int.h"
 #include "lua/trace_rewrite.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 /* Registry keys (addresses: unique). */
 static const char trace_key_session = 's';  /* the origins table of the explain running, or nil */

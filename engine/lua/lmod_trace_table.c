@@ -7,7 +7,7 @@
 #include <lauxlib.h>
 
 #include "lua/lmod_trace_int.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 /* ---- table.insert / remove / move / sort as traced code sees them: the same functions (the
  * originals, upvalue 1), and the origins of the elements they write or shift follow them. */

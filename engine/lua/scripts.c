@@ -6,7 +6,7 @@
  * escape it. The mutex guards the table; it is never held while a script runs.
  */
 #include "lua/scripts.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -29,7 +29,7 @@
 #include "base/dirlist.h"
 #include "base/log.h"
 #include "base/policy.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #define SCRIPTS_MAX_DEPTH 8
 #define SCRIPTS_MAX_SIZE  ((size_t)8 << 20)

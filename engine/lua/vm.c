@@ -4,7 +4,7 @@
  * Owns: the lua_State and everything in its registry. Must not: run Lua outside lua_pcall, or
  * be used from a thread other than its creator's.
  */
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #include <assert.h>
 #include <errno.h>

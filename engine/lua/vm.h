@@ -1,5 +1,6 @@
 /*
- * vm.h - one sandboxed Lua 5.4 state, owned by one thread.
+ * vm.h - one sandboxed Lua 5.4 state, owned by one thread: what C outside engine/lua sees of it
+ * (create, free, eng_vm_call; no Lua header). engine/lua's own files use vm_int.h as well.
  * Owns: the lua_State, its capped allocator, its budget hook and its sandbox `require`.
  * Must not: be touched by any thread but its owner; let a Lua error escape into C code that
  * holds resources (every entry into Lua goes through eng_vm_pcall).
@@ -9,8 +10,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <lua.h>
 
 #include "base/err.h"
 
@@ -36,28 +35,6 @@ struct eng_vm;
 struct eng_vm *eng_vm_new(const struct eng_vm_opts *opts, struct eng_err *err);
 /* Close the state (runs every __gc) and free. NULL is fine. */
 void eng_vm_free(struct eng_vm *vm);
-lua_State *eng_vm_state(struct eng_vm *vm);
-
-/* Load a text chunk into its own sandbox environment; pushes the function. [-0, +1, -] */
-int eng_vm_load(struct eng_vm *vm, const char *chunkname, const char *src, size_t len,
-                struct eng_err *err);
-/* Load a file (read from disk) the same way. [-0, +1, -] */
-int eng_vm_loadfile(struct eng_vm *vm, const char *path, struct eng_err *err);
-
-/* Call the function below nargs arguments under the budget and memory cap.
- * [-(nargs+1), +nres, -]  On failure pushes nothing, returns ENG_ESCRIPT / ENG_EBUDGET /
- * ENG_ENOMEM and fills err with "file:line: message" (plus a short traceback). */
-int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err);
-
-/* Push a copy of s[0..len) without risking an unprotected memory error (large inputs).
- * [-0, +1, -] on success; pushes nothing and returns ENG_ENOMEM on failure. */
-int eng_vm_push_string(struct eng_vm *vm, const char *s, size_t len, struct eng_err *err);
-
-/* eng_vm_pcall with a wall-clock budget of its own (budget_ms > 0), e.g. a connector call that
- * waits on a remote system; 0 means the VM's default. Same stack effect and errors. */
-int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget_ms,
-                        struct eng_err *err);
-
 /* ---- the one door into script code for C outside engine/lua ----
  *
  * eng_vm_call calls require(module)[fn](args...) under the VM's budget (budget_ms > 0 replaces
@@ -116,21 +93,5 @@ const char *eng_vm_lua_release(void);
 
 /* Set tenant / run shown by engine.log (copied). NULL clears. */
 void eng_vm_set_context(struct eng_vm *vm, const char *tenant, const char *run);
-
-/* ---- for lmod_*.c: facts about the VM running this lua_State ---- */
-const struct eng_vm_opts *eng_vm_opts_of(lua_State *L);
-/* Milliseconds left in the current call's budget (>= 1), or -1 when no call is active. */
-long long eng_vm_remaining_ms(lua_State *L);
-const char *eng_vm_tenant_of(lua_State *L); /* may be NULL */
-const char *eng_vm_run_of(lua_State *L);    /* may be NULL */
-/* The source of script module `name` ("lib.x", "mappings.x"; never an engine module) as
- * `require` would load it: malloc'd bytes the caller frees, or NULL when absent or the name is
- * refused. logical receives its path ("scripts/lib/x.lua"). For engine.trace's lineage. */
-char *eng_vm_module_source(lua_State *L, const char *name, char *logical, size_t size, size_t *len);
-/* Replace the table on top with a read-only proxy of it, as the sandbox's shared tables are.
- * [-1, +1, m] */
-void eng_vm_make_readonly(lua_State *L);
-/* Push the sandbox's base environment (what every script's globals fall back to). [-0, +1, -] */
-void eng_vm_push_base(lua_State *L);
 
 #endif

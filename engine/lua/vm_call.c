@@ -6,7 +6,7 @@
  * Owns: the malloc'd copies of results until the call succeeds (then the caller owns them).
  * Must not: leave anything on the Lua stack; hand out a partial result on failure.
  */
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -5,15 +5,15 @@
 # JSON array, NDJSON, stdin, unknown mapping, malformed JSON, a failing record, and proof that
 # it writes no database file).
 # Environment (set by ctest): TALLYSYNC_BIN, ENG_SOURCE_DIR, SCRIPTS_DIR, MAPPINGS_DIR,
-# SCHEMA_DIR, SHARED_DIR. Output: one line per check, then "N passed, M failed".
+# SCHEMA_DIR, FIXTURES_DIR. Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 require_tools jq sqlite3 base64 curl
 
-FIX="$SHARED_DIR/fixtures/woocommerce"
+FIX="$FIXTURES_DIR/woocommerce"
 MAPPING=woo_order_to_qbo_invoice
 [[ -f "$FIX/order.json" && -f "$FIX/orders-list.json" ]] ||
-    { fail "fixtures at $FIX (set SHARED_DIR)"; finish; }
+    { fail "fixtures at $FIX (set FIXTURES_DIR)"; finish; }
 
 echo "== version, help, unknown commands"
 run_bin "$T/version" version

@@ -28,11 +28,11 @@ curl -s -o /dev/null -X POST "$MOCK/_mock/tables" -H 'Content-Type: application/
     "name":{"type":"text"},"salary":{"type":"numeric"}},"primary_key":["id"]}'
 BODY=$(curl -s -X POST "$MOCK/rest/v1/projects" -H "apikey: $SB_KEY" \
     -H "Authorization: Bearer $SB_KEY" -H 'Content-Type: application/json' \
-    --data-binary "@$SHARED_DIR/fixtures/supabase/upsert-on-conflict-request.json")
+    --data-binary "@$FIXTURES_DIR/supabase/upsert-on-conflict-request.json")
 assert_jq "a bulk insert with a NULL primary key fails whole with 23502 (fixture shape)" "$BODY" \
     '.code == "23502" and (.message | test("violates not-null constraint")) and has("details")
      and has("hint")'
-FIX=$(jq -c 'keys' "$SHARED_DIR/fixtures/supabase/error-not-null-violation.json")
+FIX=$(jq -c 'keys' "$FIXTURES_DIR/supabase/error-not-null-violation.json")
 assert_eq "... with the fixture's keys" "$FIX" "$(printf '%s' "$BODY" | jq -c 'keys')"
 ROWS=$(curl -s "$MOCK/_mock/rows?table=projects")
 assert_eq "... and nothing written" "[]" "$ROWS"

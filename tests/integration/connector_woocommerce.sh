@@ -22,7 +22,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=1
     -keyout "$T/key.pem" -out "$T/cert.pem" 2>"$T/openssl.err" ||
     { fail "a throwaway TLS certificate" "$(cat "$T/openssl.err")"; finish; }
 
-env MOCK_WOO_KEY="$WOO_KEY" MOCK_WOO_SECRET="$WOO_SECRET" MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
+env MOCK_WOO_KEY="$WOO_KEY" MOCK_WOO_SECRET="$WOO_SECRET" MOCK_FIXTURES="$FIXTURES_DIR/woocommerce" \
     python3 "$ENG_SOURCE_DIR/tests/mocks/woocommerce_mock.py" --cert "$T/cert.pem" --key "$T/key.pem" >"$T/mock.out" 2>"$T/mock.err" &
 bg_track $!
 if ! wait_for 10000 test -s "$T/mock.out"; then

@@ -16,7 +16,7 @@ demo_up() { grep -q "Try the seed's quick start" "$T/demo.$N.out" 2>/dev/null ||
 # start_demo: start tools/demo.sh on $T/demo; sets DEMO_PID, BASE, QBO, WOO, SUPA.
 start_demo() {
     N=$((N + 1))
-    DEMO_DIR="$T/demo" API_PORT=0 MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
+    DEMO_DIR="$T/demo" API_PORT=0 MOCK_FIXTURES="$FIXTURES_DIR/woocommerce" \
         "$ENG_SOURCE_DIR/tools/demo.sh" >"$T/demo.$N.out" 2>"$T/demo.$N.err" &
     DEMO_PID=$!
     bg_track "$DEMO_PID"
@@ -123,7 +123,7 @@ echo "== a second demo on the same folder is refused and touches nothing"
 SECRET_SUM=$(md5sum <"$T/demo/webhook_secret")
 LOG_LINES=$(wc -l <"$T/demo/engine.log")
 DB_SUM=$(md5sum <"$T/demo/demo.db")
-DEMO_DIR="$T/demo" API_PORT=0 MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
+DEMO_DIR="$T/demo" API_PORT=0 MOCK_FIXTURES="$FIXTURES_DIR/woocommerce" \
     timeout 30 "$ENG_SOURCE_DIR/tools/demo.sh" >"$T/second.out" 2>"$T/second.err"
 assert_eq "the second demo exits 1" 1 "$?"
 assert_contains "... saying which pid holds the folder" "$(cat "$T/second.err")" \

@@ -9,7 +9,7 @@
 # The hand-edited mocks named in fixtures/SOURCES.md, whose own totals do not add up, must be
 # refused by the mapping with a "does not reconcile" error, never mapped.
 #
-# Environment (set by ctest): TALLYSYNC_BIN, SHARED_DIR (the shared folder), ENG_SOURCE_DIR.
+# Environment (set by ctest): TALLYSYNC_BIN, FIXTURES_DIR (tests/fixtures), ENG_SOURCE_DIR.
 # Output: one line per check, then "N passed, M failed"; exit status 1 when M > 0.
 set -u
 
@@ -18,9 +18,9 @@ MAPPING=woo_order_to_qbo_invoice
 MOCKS=" order-ios-coupon-fee-tax.json order-currency-aed-non-ascii.json "
 
 ENG_SOURCE_DIR=${ENG_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-SHARED_DIR=${SHARED_DIR:-$ENG_SOURCE_DIR/../shared}
+FIXTURES_DIR=${FIXTURES_DIR:-$ENG_SOURCE_DIR/tests/fixtures}
 TALLYSYNC_BIN=${TALLYSYNC_BIN:-$ENG_SOURCE_DIR/build/tallysync}
-FIXTURES=$SHARED_DIR/fixtures/woocommerce
+FIXTURES=$FIXTURES_DIR/woocommerce
 
 passed=0
 failed=0
@@ -36,7 +36,7 @@ for tool in jq awk; do
     command -v "$tool" >/dev/null || { bad "$tool is not installed"; finish; }
 done
 [ -x "$TALLYSYNC_BIN" ] || { bad "TALLYSYNC_BIN=$TALLYSYNC_BIN is not an executable"; finish; }
-[ -d "$FIXTURES" ] || { bad "no fixtures at $FIXTURES (set SHARED_DIR)"; finish; }
+[ -d "$FIXTURES" ] || { bad "no fixtures at $FIXTURES (set FIXTURES_DIR)"; finish; }
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/dryrun_reconcile.XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT

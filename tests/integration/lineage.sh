@@ -179,7 +179,7 @@ done
 echo '{}' >"$T/none.json"
 for m in woo_order_to_qbo_invoice woo_order_to_supabase_order; do
     check_all "$m/shared orders-list (an array input)" "$m" \
-        "$SHARED_DIR/fixtures/woocommerce/orders-list.json" "$T/none.json"
+        "$FIXTURES_DIR/woocommerce/orders-list.json" "$T/none.json"
 done
 echo "ok   $PASSED checks so far (each case counted once)"
 

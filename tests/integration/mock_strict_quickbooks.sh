@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/mock_strict_quickbooks.sh - the QuickBooks mock refuses what Intuit refuses
-# (../shared/reference/external-apis.md section 3), rule by rule: references that do not exist
+# (tests/fixtures/reference/external-apis.md section 3), rule by rule: references that do not exist
 # (2500) or are inactive (610), SHIPPING_ITEM_ID / GRATUITY_ITEM_ID without the company's
 # preference, TAX / NON outside a US company, field lengths (2050), forbidden characters and
 # e-mail shape (2040), lines (6000, Amount = Qty x UnitPrice 6070, DiscountLineDetail),

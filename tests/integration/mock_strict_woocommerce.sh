@@ -14,7 +14,7 @@ require_tools python3
 rnd() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 28; }
 export MOCK_WOO_KEY="ck_$(rnd)" MOCK_WOO_SECRET="cs_$(rnd)"
 
-MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" python3 "$ENG_SOURCE_DIR/tests/mocks/woocommerce_mock.py" \
+MOCK_FIXTURES="$FIXTURES_DIR/woocommerce" python3 "$ENG_SOURCE_DIR/tests/mocks/woocommerce_mock.py" \
     >"$T/woo.out" 2>"$T/woo.err" &
 bg_track $!
 python3 "$ENG_SOURCE_DIR/tests/mocks/saas_mock.py" >"$T/saas.out" 2>"$T/saas.err" &

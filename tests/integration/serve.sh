@@ -9,7 +9,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 require_tools jq curl sha256sum
 
-FIX="$SHARED_DIR/fixtures/woocommerce"
+FIX="$FIXTURES_DIR/woocommerce"
 REAL=woo_order_to_qbo_invoice
 copy_script_dirs
 

@@ -61,7 +61,7 @@ assert_match "the would-update names the invoice" '^would update orders 5000 -> 
 assert_match "... with the difference under it" '^    BillAddr: \{.*"Line1":"969 Market".*\} -> \{.*"Line1":"9 Diff Street".*\}$' "$OUT"
 
 echo "== a failed record is named with its reason"
-python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" >"$T/bad.json" <<'PY'
+python3 - "$FIXTURES_DIR/woocommerce/order.json" >"$T/bad.json" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[1]))
 o.update(id=6100, number="6100", total="999.00", date_modified_gmt="2026-02-02T00:00:00")
@@ -76,7 +76,7 @@ assert_match "... and after the summary, each failed record with its reason" \
     "$(sed -n '/^1 failed record:$/,$p' "$T/bad.out")"
 
 echo "== on a terminal: a progress bar, log lines above it, never inside"
-python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" >"$T/fixed.json" <<'PY'
+python3 - "$FIXTURES_DIR/woocommerce/order.json" >"$T/fixed.json" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[1]))
 o.update(id=6100, number="6100", date_modified_gmt="2026-02-03T00:00:00")

@@ -20,7 +20,7 @@ require_tools jq curl python3 sqlite3
 GENERATED=${SYNC_DEFAULTS_GENERATED:-20}
 
 echo "== without a company, the tools say what they assumed"
-run_bin "$T/dry" dry-run --mapping woo_order_to_qbo_invoice --input "$SHARED_DIR/fixtures/woocommerce/order.json"
+run_bin "$T/dry" dry-run --mapping woo_order_to_qbo_invoice --input "$FIXTURES_DIR/woocommerce/order.json"
 assert_eq "dry-run of an order with shipping: exit 0" 0 "$RC"
 assert_jq "... the shipping line posts to the item named Shipping" "$OUT" \
     '[.Line[] | select(.Description == "Flat Rate") | .SalesItemLineDetail.ItemRef.value] == ["{{item name:Shipping}}"]'

@@ -43,7 +43,7 @@ assert_jq "... and the dropped connection (its request has no status)" "$ST" \
 echo "== faults that outlast the retries, and a record the mapping refuses"
 seed_orders 6000 20 13 7 2026-02-01T00:00:00
 # an order whose lines do not add up to its total: the mapping refuses it (not retryable)
-python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" >"$T/bad.json" <<'PY'
+python3 - "$FIXTURES_DIR/woocommerce/order.json" >"$T/bad.json" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[1]))
 o.update(id=6100, number="6100", total="999.00", date_modified_gmt="2026-02-02T00:00:00")
@@ -234,7 +234,7 @@ assert_jq "... now shows what the replay did: updated, the same invoice" "$EVENT
     ".outcome == \"updated\" and .target.id == \"$INV\" and .replayCount == 1"
 
 echo "== the refused order fixed at its source and retried: the partial run shows every failure resolved"
-python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" >"$T/fixed.json" <<'PY'
+python3 - "$FIXTURES_DIR/woocommerce/order.json" >"$T/fixed.json" <<'PY'
 import json, sys
 o = json.load(open(sys.argv[1]))
 o.update(id=6100, number="6100", date_modified_gmt="2026-02-03T00:00:00")

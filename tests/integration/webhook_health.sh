@@ -26,7 +26,7 @@ sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
 keep() { printf '%s\n' "$BODY" >>"$ANSWERS"; } # every answer is searched for secrets at the end
 
 # The store: its plain listener, where the connector signs with OAuth 1.0a (an http store URL).
-env MOCK_WOO_KEY="$WOO_KEY" MOCK_WOO_SECRET="$WOO_SECRET" MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
+env MOCK_WOO_KEY="$WOO_KEY" MOCK_WOO_SECRET="$WOO_SECRET" MOCK_FIXTURES="$FIXTURES_DIR/woocommerce" \
     python3 "$ENG_SOURCE_DIR/tests/mocks/woocommerce_mock.py" >"$T/mock.out" 2>"$T/mock.err" &
 bg_track $!
 if ! wait_for 10000 test -s "$T/mock.out"; then

@@ -13,7 +13,7 @@ source "$(dirname "$0")/lib/common.sh"
 require_tools curl jq python3 sqlite3
 
 CLIENT="$ENG_SOURCE_DIR/tests/mocks/webhook_client.py"
-FIX="$SHARED_DIR/fixtures"
+FIX="$FIXTURES_DIR"
 DB="$T/pos.db"
 WOO_DEFAULT_SECRET="tallysync-fixture-secret" # the secret of the fixture's published signature
 QBO_VERIFIER="00faeec4-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -1,7 +1,7 @@
 -- crypto_spec.lua - script tier for engine.crypto, run by `tallysync run` in the real sandbox.
 -- Plain asserts, no io: published vectors (FIPS 180-2, RFC 4231, RFC 4648), seal/open tamper
 -- checks, the two error channels (argument errors raise; world failures return nil, msg, code),
--- and webhook signature vectors copied from /work/shared/fixtures (cited below).
+-- and webhook signature vectors copied from tests/fixtures (cited below).
 -- Ends by printing "N passed, M failed" and raising when M > 0.
 
 local crypto = require "engine.crypto"
@@ -220,12 +220,12 @@ test("seal and open argument errors", function()
 end)
 
 test("webhook signature vectors", function()
-  -- /work/shared/fixtures/woocommerce/webhook-signature-vectors.json, "woocommerce-core-unit-test"
+  -- tests/fixtures/woocommerce/webhook-signature-vectors.json, "woocommerce-core-unit-test"
   -- (the sandbox has no io, so the values are copied here verbatim).
   local sig = crypto.base64_encode(crypto.hmac_sha256("", "secret"))
   eq(sig, "GBDo00G55h6IiV+6CxqivQPLbI//KzaOZm747971tPs=", "woocommerce")
   assert(crypto.equal(sig, "GBDo00G55h6IiV+6CxqivQPLbI//KzaOZm747971tPs="))
-  -- /work/shared/fixtures/quickbooks/webhook-signature-vectors.json, both vectors.
+  -- tests/fixtures/quickbooks/webhook-signature-vectors.json, both vectors.
   local qbo = {
     { "43c97e5c-99f9-4cb2-82ee-ce64ce90b751",
       '{"eventNotifications":[{"realmId":"4620816365020074550","dataChangeEvent":{"entities":'

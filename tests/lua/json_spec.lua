@@ -1,10 +1,10 @@
 -- json_spec.lua - script tier for engine.json, run by `tallysync run tests/lua/json_spec.lua` in the
 -- real sandbox (no io). Prints "N passed, 0 failed" and raises when any case fails.
--- Pins every row of ../shared/reference/lua-cjson-on-lua54.md (what Debian's lua-cjson 2.1.0 gets
+-- Pins every row of tests/fixtures/reference/lua-cjson-on-lua54.md (what Debian's lua-cjson 2.1.0 gets
 -- wrong under Lua 5.4) plus the choices engine.json documents: integers beyond int64 decode as exact
 -- digit strings, an unmarked empty table encodes as {}, an integral float encodes as "3.0",
 -- invalid UTF-8 is refused both ways, object keys sort bytewise, array paths are 1-based.
--- ORDER_JSON is ../shared/fixtures/woocommerce/order.json verbatim; ORDER_CANONICAL is its
+-- ORDER_JSON is tests/fixtures/woocommerce/order.json verbatim; ORDER_CANONICAL is its
 -- canonical form as produced independently by Python:
 --   json.dumps(o, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 

@@ -1,6 +1,6 @@
 -- money_spec.lua - script tier for engine.money, run by `tallysync run tests/lua/money_spec.lua`
 -- in the real sandbox (no io). Prints "N passed, 0 failed" and raises when any case fails.
--- The WooCommerce values below are copied from ../shared/fixtures/woocommerce/ (order.json,
+-- The WooCommerce values below are copied from tests/fixtures/woocommerce/ (order.json,
 -- order-partially-refunded.json, order-prices-include-tax.json): strings are money, floats are
 -- what the REST API really sends for line_items[].price.
 

@@ -1,5 +1,5 @@
 """tests/mocks/qbo_rules.py: what QuickBooks Online refuses in an entity body, for
-quickbooks_mock.py (../shared/reference/external-apis.md section 3). One function per rule; each
+quickbooks_mock.py (tests/fixtures/reference/external-apis.md section 3). One function per rule; each
 raises Refusal with Intuit's Fault code, message and element. The codes are Intuit's published
 ones where they exist: 2500 Invalid Reference Id, 610 Object Not Found (an inactive reference),
 2050 string length (Intuit: "String length is either shorter or longer than supported by

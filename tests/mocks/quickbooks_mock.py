@@ -10,7 +10,7 @@ Listens on 127.0.0.1 on a free port and prints, one per line, then flushes:
     port=PORT
     ready
 
-API (behaving like Intuit's, ../shared/reference/external-apis.md section 3):
+API (behaving like Intuit's, tests/fixtures/reference/external-apis.md section 3):
     every /v3/company/{realm}/... call needs `Authorization: Bearer <token issued here>` (unknown or
         expired: 401 with the gateway's lower-case fault shape, code "3200", AuthenticationFailed,
         and WWW-Authenticate: Bearer realm="Intuit", error="invalid_token"), and minorversion=75

@@ -104,7 +104,7 @@ import wc_auth
 import wc_params
 
 FIXTURES = os.environ.get("MOCK_FIXTURES") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "fixtures", "woocommerce")
+    os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "woocommerce")
 KEY = os.environ.get("MOCK_WOO_KEY", "")
 SECRET = os.environ.get("MOCK_WOO_SECRET", "")
 PREFIX = "/wp-json/wc/v3"

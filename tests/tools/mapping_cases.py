@@ -11,7 +11,7 @@ usage: python3 tests/tools/mapping_cases.py [--force]   (from the repository roo
 import copy, json, os, sys
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-FIX = os.environ.get("SHARED_DIR", os.path.join(ROOT, "..", "shared")) + "/fixtures/woocommerce"
+FIX = os.path.join(os.environ.get("FIXTURES_DIR") or os.path.join(ROOT, "tests", "fixtures"), "woocommerce")
 FORCE = "--force" in sys.argv
 
 

@@ -3,7 +3,7 @@
 # sanitizers (valgrind cannot run an ASan binary). Every WooCommerce order fixture goes through,
 # plus a failing record and malformed input (the error paths must not leak either).
 set -uo pipefail
-: "${TALLYSYNC_BIN:?}" "${SHARED_DIR:?}"
+: "${TALLYSYNC_BIN:?}" "${FIXTURES_DIR:?}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 passed=0 failed=0
@@ -24,13 +24,13 @@ check() { # name, expected exit status, command...
   fi
 }
 for f in order.json orders-list.json order-prices-include-tax.json; do
-  check "dry-run $f" 0 vg dry-run --mapping woo_order_to_qbo_invoice --input "$SHARED_DIR/fixtures/woocommerce/$f"
+  check "dry-run $f" 0 vg dry-run --mapping woo_order_to_qbo_invoice --input "$FIXTURES_DIR/woocommerce/$f"
 done
 # --explain: the traced copies of the mapping and its libraries, rewritten in C
 check "explain order.json" 0 vg dry-run --mapping woo_order_to_qbo_invoice --explain \
-  --input "$SHARED_DIR/fixtures/woocommerce/order.json"
+  --input "$FIXTURES_DIR/woocommerce/order.json"
 check "explain --json orders-list.json" 0 vg dry-run --mapping woo_order_to_qbo_invoice --explain \
-  --json --input "$SHARED_DIR/fixtures/woocommerce/orders-list.json"
+  --json --input "$FIXTURES_DIR/woocommerce/orders-list.json"
 printf '{"id": 1,' >"$tmp/bad.json"
 check "malformed input" 1 vg dry-run --mapping woo_order_to_qbo_invoice --input "$tmp/bad.json"
 mkdir -p "$tmp/m"

@@ -3,7 +3,7 @@
 # it lives under lib/ because ctest registers every tests/integration/*.sh at the top level).
 #
 # Gives: the environment with defaults (TALLYSYNC_BIN, ENG_SOURCE_DIR, SCRIPTS_DIR, MAPPINGS_DIR,
-# SCHEMA_DIR, SHARED_DIR), a private scratch folder $T (mktemp -d) that is also the working
+# SCHEMA_DIR, FIXTURES_DIR = tests/fixtures), a private scratch folder $T (mktemp -d) that is also the working
 # directory (so no ./.env or ./data of the caller leaks in), DATABASE_URL inside it, counters
 # with check/assert helpers and `finish` (prints "N passed, M failed", exits non-zero on a
 # failure), a monotonic-enough clock in ms, wait_for with a deadline, `serve_start`/`serve_stop`
@@ -20,8 +20,8 @@ TALLYSYNC_BIN=${TALLYSYNC_BIN:-$ENG_SOURCE_DIR/build/tallysync}
 SCRIPTS_DIR=${SCRIPTS_DIR:-$ENG_SOURCE_DIR/scripts}
 MAPPINGS_DIR=${MAPPINGS_DIR:-$ENG_SOURCE_DIR/mappings}
 SCHEMA_DIR=${SCHEMA_DIR:-$ENG_SOURCE_DIR/schema}
-SHARED_DIR=${SHARED_DIR:-$ENG_SOURCE_DIR/../shared}
-export TALLYSYNC_BIN ENG_SOURCE_DIR SCRIPTS_DIR MAPPINGS_DIR SCHEMA_DIR SHARED_DIR
+FIXTURES_DIR=${FIXTURES_DIR:-$ENG_SOURCE_DIR/tests/fixtures}
+export TALLYSYNC_BIN ENG_SOURCE_DIR SCRIPTS_DIR MAPPINGS_DIR SCHEMA_DIR FIXTURES_DIR
 # Settings of the caller's shell that would change what the tests observe.
 unset API_PORT API_HOST WORKERS LOG_LEVEL LOG_FORMAT SCRIPT_TIMEOUT_MS SCRIPT_MAX_INSTRUCTIONS \
     SCRIPT_MEMORY_MB ENGINE_HTTP_CA_FILE INTEGRATION_ENCRYPTION_KEY_PREVIOUS MAX_BODY_BYTES \

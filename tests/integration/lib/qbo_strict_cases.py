@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """tests/integration/lib/qbo_strict_cases.py MOCK_BASE ACCESS_TOKEN REALM: sends the QuickBooks
-mock what Intuit refuses, rule by rule (../shared/reference/external-apis.md section 3), and
+mock what Intuit refuses, rule by rule (tests/fixtures/reference/external-apis.md section 3), and
 checks the vendor's answer: HTTP status, Fault code and type. Each refusal has an accepted twin
 (the same request made valid), so a rule that refuses everything fails too.
 Prints "ok   name" / "FAIL name: detail" lines (mock_strict_quickbooks.sh counts them).

@@ -19,7 +19,7 @@ sync_mocks() {
     WOO_KEY="ck_$(rnd)"
     WOO_SECRET="cs_$(rnd)"
     env MOCK_WOO_KEY="$WOO_KEY" MOCK_WOO_SECRET="$WOO_SECRET" \
-        MOCK_FIXTURES="$SHARED_DIR/fixtures/woocommerce" \
+        MOCK_FIXTURES="$FIXTURES_DIR/woocommerce" \
         python3 "$ENG_SOURCE_DIR/tests/mocks/woocommerce_mock.py" >"$T/woo.out" 2>"$T/woo.err" &
     bg_track $!
     wait_for 10000 test -s "$T/woo.out" || { fail "the WooCommerce mock starts" "$(cat "$T/woo.err")"; finish; }
@@ -68,7 +68,7 @@ woo_total() {
 # seed_orders FIRST N CUSTOMERS SKUS [DATE] [TAG]: N orders with ids FIRST.., built from the
 # fixture order, customer id % CUSTOMERS, skus from a pool of SKUS, modified at DATE (+1 h each).
 seed_orders() {
-    python3 - "$SHARED_DIR/fixtures/woocommerce/order.json" "$@" >"$T/seed.json" <<'EOF'
+    python3 - "$FIXTURES_DIR/woocommerce/order.json" "$@" >"$T/seed.json" <<'EOF'
 import json, sys, datetime
 tmpl = json.load(open(sys.argv[1]))
 first, n, ncust, nsku = (int(x) for x in sys.argv[2:6])

@@ -2,7 +2,7 @@
  * test_crypto.c - unit tier for engine/adapt/crypto.c: published vectors (FIPS 180-2 SHA-256,
  * RFC 4231 HMAC-SHA256, the GCM spec's AES-256 cases 13-18, RFC 4648 base64), seal/open
  * tamper checks, and the WooCommerce / QuickBooks webhook signature vectors read from
- * $SHARED_DIR/fixtures (fallback ../shared). Owns only its own scratch memory.
+ * $FIXTURES_DIR (default tests/fixtures). Owns only its own scratch memory.
  */
 #include "check.h"
 #include "adapt/crypto.h"
@@ -52,10 +52,10 @@ static const char *tohex(const unsigned char *buf, size_t len)
     return text;
 }
 
-static const char *shared_dir(void)
+static const char *fixtures_dir(void)
 {
-    const char *d = getenv("SHARED_DIR");
-    return d != NULL && d[0] != '\0' ? d : "../shared";
+    const char *d = getenv("FIXTURES_DIR");
+    return d != NULL && d[0] != '\0' ? d : "tests/fixtures";
 }
 
 /* Read a whole file; malloc'd, NUL-terminated, caller frees. NULL when unreadable. */
@@ -724,11 +724,10 @@ static void test_random(void)
 static void test_webhook_woocommerce(void)
 {
     char path[4096], body_path[4096];
-    snprintf(path, sizeof path, "%s/fixtures/woocommerce/webhook-signature-vectors.json",
-             shared_dir());
+    snprintf(path, sizeof path, "%s/woocommerce/webhook-signature-vectors.json", fixtures_dir());
     char *json = read_file(path, NULL);
     if (json == NULL) {
-        fprintf(stderr, "cannot read %s (set SHARED_DIR)\n", path);
+        fprintf(stderr, "cannot read %s (set FIXTURES_DIR)\n", path);
     }
     REQUIRE(json != NULL);
     int verified = 0, unsigned_seen = 0;
@@ -741,8 +740,7 @@ static void test_webhook_woocommerce(void)
         char *body_file = json_string_member(v, end, "body_file", NULL);
         char *want_sha = json_string_member(v, end, "body_sha256_hex", NULL);
         if (body == NULL && body_file != NULL) {
-            snprintf(body_path, sizeof body_path, "%s/fixtures/woocommerce/%s", shared_dir(),
-                     body_file);
+            snprintf(body_path, sizeof body_path, "%s/woocommerce/%s", fixtures_dir(), body_file);
             body = read_file(body_path, &blen);
             CHECK(body != NULL);
         }
@@ -778,11 +776,10 @@ static void test_webhook_woocommerce(void)
 static void test_webhook_quickbooks(void)
 {
     char path[4096];
-    snprintf(path, sizeof path, "%s/fixtures/quickbooks/webhook-signature-vectors.json",
-             shared_dir());
+    snprintf(path, sizeof path, "%s/quickbooks/webhook-signature-vectors.json", fixtures_dir());
     char *json = read_file(path, NULL);
     if (json == NULL) {
-        fprintf(stderr, "cannot read %s (set SHARED_DIR)\n", path);
+        fprintf(stderr, "cannot read %s (set FIXTURES_DIR)\n", path);
     }
     REQUIRE(json != NULL);
     int verified = 0;

@@ -5,7 +5,7 @@
  */
 #include "check.h"
 #include "adapt/store.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #include <ftw.h>
 #include <stdint.h>

@@ -31,7 +31,8 @@ static int scan_file(const char *path)
         for (const char *p = strstr(b.data, marks[m]); p != NULL; p = strstr(p + 1, marks[m])) {
             const char *name = p + strlen(marks[m]);
             size_t n = strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
-            if (n < 3 || name[n] != '"' || strchr(name, '_') > name + n)
+            /* a name without '_' (WORKERS) counts too; in the table only NAME_LIKE strings */
+            if (n < 3 || name[n] != '"' || (m == 2 && strchr(name, '_') > name + n))
                 continue;
             if (m == 2 && (strstr(path, "/config.c") == NULL || name[n + 1] != ','))
                 continue;
@@ -300,6 +301,200 @@ static void test_webhook_and_http_settings(void)
     rmdir(tmp);
 }
 
+/* ---- the .env parser (eng_config_load_dotenv) ---- */
+
+/* Write text to dir/.env; the path is written to path. */
+static int write_dotenv(const char *dir, const char *text, char *path, size_t size)
+{
+    snprintf(path, size, "%s/.env", dir);
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return -1;
+    size_t n = strlen(text), w = fwrite(text, 1, n, f);
+    return fclose(f) == 0 && w == n ? 0 : -1;
+}
+
+/* Parse path with stderr (the log) captured into log (NUL-terminated, truncated to size). */
+static int dotenv_logged(const char *path, struct eng_err *err, char *log, size_t size)
+{
+    char cap[] = "/tmp/test_config_log.XXXXXX";
+    int fd = mkstemp(cap);
+    if (fd < 0)
+        return -100;
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    int rc = eng_config_load_dotenv(path, err);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    ssize_t got = pread(fd, log, size - 1, 0);
+    log[got > 0 ? (size_t)got : 0] = '\0';
+    close(fd);
+    unlink(cap);
+    return rc;
+}
+
+static const char *const dotenv_vars[] = {
+    "DATABASE_URL",       "API_HOST",       "API_PORT",           "WORKERS",           "API_TOKEN",
+    "OAUTH_REDIRECT_URI", "LOG_LEVEL",      "WEBHOOK_PUBLIC_URL", "SCRIPT_TIMEOUT_MS", "API_PROT",
+    "API_TOKNE",          "MAX_BODY_BYTES", "SCHEMA_DIR",         "MAPPINGS_DIR"};
+
+static void dotenv_clear(void)
+{
+    for (size_t i = 0; i < sizeof dotenv_vars / sizeof dotenv_vars[0]; i++)
+        unsetenv(dotenv_vars[i]);
+}
+
+static int env_is(const char *name, const char *want)
+{
+    const char *v = getenv(name);
+    if (v == NULL || strcmp(v, want) != 0) {
+        fprintf(stderr, "  %s = %s%s%s, expected \"%s\"\n", name, v ? "\"" : "", v ? v : "(unset)",
+                v ? "\"" : "", want);
+        return 0;
+    }
+    return 1;
+}
+
+/* Quoting, comments, `export`, spaces, CRLF, '=' inside a value: what a hand-written .env holds. */
+static void test_dotenv_syntax(void)
+{
+    char tmp[] = "/tmp/test_config.XXXXXX", path[4096], log[8192];
+    REQUIRE(mkdtemp(tmp) != NULL);
+    dotenv_clear();
+    REQUIRE(write_dotenv(tmp,
+                         "# a comment line\n"
+                         "\n"
+                         "   # an indented comment\n"
+                         "DATABASE_URL=sqlite:/var/db/a=b.db\n"        /* '=' in the value */
+                         "API_HOST = 0.0.0.0   \n"                     /* spaces around */
+                         "export API_PORT=9001\n"                      /* shell style */
+                         "WORKERS=4 # four workers\n"                  /* inline comment */
+                         "API_TOKEN=\"tok en # not a comment\"\n"      /* double quotes */
+                         "OAUTH_REDIRECT_URI='http://x/cb#frag'\n"     /* single quotes */
+                         "LOG_LEVEL=\"warn\"\r\n"                      /* CRLF, quoted */
+                         "WEBHOOK_PUBLIC_URL=https://shop.example\r\n" /* CRLF */
+                         "SCRIPT_TIMEOUT_MS=a#b\n"                     /* '#' without space */
+                         "MAX_BODY_BYTES=\"unterminated\n"             /* one quote: verbatim */
+                         "SCHEMA_DIR=\"\"\n"                           /* empty, quoted */
+                         "MAPPINGS_DIR=\n",                            /* empty */
+                         path, sizeof path) == 0);
+    struct eng_err err = {0};
+    int rc = dotenv_logged(path, &err, log, sizeof log);
+    CHECK_INT(rc, 0);
+    CHECK(env_is("DATABASE_URL", "sqlite:/var/db/a=b.db"));
+    CHECK(env_is("API_HOST", "0.0.0.0"));
+    CHECK(env_is("API_PORT", "9001"));
+    CHECK(env_is("WORKERS", "4"));
+    CHECK(env_is("API_TOKEN", "tok en # not a comment"));
+    CHECK(env_is("OAUTH_REDIRECT_URI", "http://x/cb#frag"));
+    CHECK(env_is("LOG_LEVEL", "warn"));
+    CHECK(env_is("WEBHOOK_PUBLIC_URL", "https://shop.example"));
+    CHECK(env_is("SCRIPT_TIMEOUT_MS", "a#b"));
+    CHECK(env_is("MAX_BODY_BYTES", "\"unterminated"));
+    CHECK(env_is("SCHEMA_DIR", ""));
+    CHECK(env_is("MAPPINGS_DIR", ""));
+    CHECK(strstr(log, "not a setting") == NULL); /* every name was known: no warning */
+    dotenv_clear();
+    unlink(path);
+    rmdir(tmp);
+}
+
+/* The real environment wins over .env; a missing .env is not an error. */
+static void test_dotenv_environment_wins(void)
+{
+    char tmp[] = "/tmp/test_config.XXXXXX", path[4096], cwd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(mkdtemp(tmp) != NULL);
+    dotenv_clear();
+    struct eng_err err = {0};
+    snprintf(path, sizeof path, "%s/.env", tmp);
+    CHECK_INT(eng_config_load_dotenv(path, &err), 0); /* no file yet */
+
+    REQUIRE(write_dotenv(tmp, "API_PORT=2222\nWORKERS=3\nexport API_HOST=127.0.0.2\n", path,
+                         sizeof path) == 0);
+    setenv("API_PORT", "1111", 1);
+    setenv("API_HOST", "", 1); /* set, even empty, is set: .env does not fill it */
+    CHECK_INT(eng_config_load_dotenv(path, &err), 0);
+    CHECK(env_is("API_PORT", "1111"));
+    CHECK(env_is("WORKERS", "3"));
+    CHECK(env_is("API_HOST", ""));
+
+    /* the same through eng_config_load, which reads ./.env */
+    dotenv_clear();
+    setenv("API_PORT", "1111", 1);
+    REQUIRE(chdir(tmp) == 0);
+    struct eng_config cfg;
+    int rc = eng_config_load(&cfg, &err);
+    CHECK(chdir(cwd) == 0);
+    CHECK_INT(rc, 0);
+    if (rc == 0) {
+        CHECK_INT(cfg.api_port, 1111); /* the environment's */
+        CHECK_INT(cfg.workers, 3);     /* .env's */
+        CHECK_STR(cfg.api_host, "127.0.0.2");
+        eng_config_free(&cfg);
+    } else {
+        fprintf(stderr, "  %s\n", err.msg);
+    }
+    dotenv_clear();
+    unlink(path);
+    rmdir(tmp);
+}
+
+/* An unknown name is warned with the nearest known one (never its value: it may be a secret);
+ * a line that is not KEY=VALUE or a name with other characters is refused naming file:line. */
+static void test_dotenv_unknown_and_invalid(void)
+{
+    char tmp[] = "/tmp/test_config.XXXXXX", path[4096], log[8192];
+    REQUIRE(mkdtemp(tmp) != NULL);
+    dotenv_clear();
+    REQUIRE(write_dotenv(tmp,
+                         "API_PROT=8080\n"
+                         "API_TOKNE=s3cret-value-never-logged\n"
+                         "PGPASSWORD=other-programs-secret\n",
+                         path, sizeof path) == 0);
+    struct eng_err err = {0};
+    CHECK_INT(dotenv_logged(path, &err, log, sizeof log), 0);
+    CHECK(strstr(log, "API_PROT is not a setting of tallysync") != NULL);
+    CHECK(strstr(log, "did you mean API_PORT?") != NULL);
+    CHECK(strstr(log, "API_TOKNE is not a setting") != NULL);
+    CHECK(strstr(log, "did you mean API_TOKEN?") != NULL);
+    CHECK(strstr(log, "PGPASSWORD is not a setting") != NULL);
+    CHECK(strstr(log, ":1: API_PROT") != NULL && strstr(log, ":3: PGPASSWORD") != NULL);
+    CHECK(strstr(log, "s3cret") == NULL); /* values never reach the log */
+    CHECK(strstr(log, "other-programs-secret") == NULL);
+    CHECK(strstr(log, "8080") == NULL);
+    CHECK(getenv("API_PORT") == NULL); /* a typo sets nothing it was not named */
+    if (strstr(log, "did you mean API_PORT?") == NULL)
+        fprintf(stderr, "  log was: %s\n", log);
+    unsetenv("PGPASSWORD");
+
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"API_PORT=1\nJUSTAWORD\n", ":2: expected KEY=VALUE"},
+        {"# c\n\nBAD-NAME=1\n", ":3: invalid variable name"},
+        {"API PORT=1\n", ":1: invalid variable name"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        dotenv_clear();
+        REQUIRE(write_dotenv(tmp, bad[i].text, path, sizeof path) == 0);
+        memset(&err, 0, sizeof err);
+        int rc = dotenv_logged(path, &err, log, sizeof log);
+        CHECK_INT(rc, ENG_EINVAL);
+        CHECK(strstr(err.msg, path) != NULL);
+        if (strstr(err.msg, bad[i].msg) == NULL)
+            fprintf(stderr, "  case %zu: %s\n", i, err.msg);
+        CHECK(strstr(err.msg, bad[i].msg) != NULL);
+    }
+    dotenv_clear();
+    unlink(path);
+    rmdir(tmp);
+}
+
 CHECK_MAIN(CHECK_CASE(test_every_read_variable_is_known), CHECK_CASE(test_nearest),
            CHECK_CASE(test_api_host), CHECK_CASE(test_defaults_from_a_clean_environment),
-           CHECK_CASE(test_sync_dispatcher), CHECK_CASE(test_webhook_and_http_settings))
+           CHECK_CASE(test_sync_dispatcher), CHECK_CASE(test_webhook_and_http_settings),
+           CHECK_CASE(test_dotenv_syntax), CHECK_CASE(test_dotenv_environment_wins),
+           CHECK_CASE(test_dotenv_unknown_and_invalid))

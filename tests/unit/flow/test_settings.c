@@ -5,7 +5,7 @@
  */
 #include "check.h"
 #include "flow/settings.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #include <string.h>
 

@@ -14,7 +14,7 @@
 #include "api/api.h"
 #include "adapt/store.h"
 #include "data/vault.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #include <ftw.h>
 #include <stdlib.h>

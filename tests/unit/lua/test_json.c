@@ -68,10 +68,10 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
-static const char *shared_dir(void)
+static const char *fixtures_dir(void)
 {
-    const char *d = getenv("SHARED_DIR");
-    return d != NULL ? d : "../shared";
+    const char *d = getenv("FIXTURES_DIR");
+    return d != NULL && d[0] != '\0' ? d : "tests/fixtures";
 }
 
 /* ---- stack contracts and error codes ---- */
@@ -296,7 +296,7 @@ static int fault_body(lua_State *L)
 static void test_fault_injection(void)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/fixtures/woocommerce/order.json", shared_dir());
+    snprintf(path, sizeof path, "%s/woocommerce/order.json", fixtures_dir());
     char *text = read_file(path, &fault_len);
     REQUIRE(text != NULL);
     fault_text = text;
@@ -370,7 +370,7 @@ static void test_fixtures_roundtrip(void)
     int files = 0;
     for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
         char dir[1024];
-        snprintf(dir, sizeof dir, "%s/fixtures/%s", shared_dir(), dirs[i]);
+        snprintf(dir, sizeof dir, "%s/%s", fixtures_dir(), dirs[i]);
         DIR *dp = opendir(dir);
         struct dirent *de;
         if (dp == NULL)
@@ -415,7 +415,7 @@ static void test_mutation_fuzz(void)
     static const char alphabet[] = "[]{}\",:\\/-+.eE0123456789 \ntrufalsnu\x01\x7f\xc3\xa9\xed\xff";
     char path[1024];
     size_t len = 0;
-    snprintf(path, sizeof path, "%s/fixtures/woocommerce/order-refund.json", shared_dir());
+    snprintf(path, sizeof path, "%s/woocommerce/order-refund.json", fixtures_dir());
     char *orig = read_file(path, &len);
     REQUIRE(orig != NULL && len > 0);
     char *buf = malloc(len + 16);

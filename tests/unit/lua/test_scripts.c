@@ -18,7 +18,7 @@
 #include "base/policy.h"
 #include "check.h"
 #include "lua/scripts.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 static char root[256], sdir[300], mdir[300];
 

@@ -12,7 +12,7 @@
 #include <lualib.h>
 
 #include "check.h"
-#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 static struct eng_vm *new_vm(long long budget_ms, long long instr, size_t mem)
 {

@@ -1,9 +1,9 @@
 /*
  * test_webhook.c - unit tier for engine/webhook/webhook.c and engine/webhook/webhook_json.c: the
- * published WooCommerce and QuickBooks signature vectors (read from $SHARED_DIR/fixtures with the
- * parser under test), tampering, the strict JSON reader, ISO-8601 times, URL normalisation, the
- * ping, and the parsers of the vendors' sample payloads into events and jobs. Owns only its scratch
- * memory.
+ * published WooCommerce and QuickBooks signature vectors (read from $FIXTURES_DIR with the parser
+ * under test), tampering, the strict JSON reader, ISO-8601 times, URL normalisation, the ping,
+ * and the parsers of the vendors' sample payloads into events and jobs.
+ * Owns only its scratch memory.
  */
 #include "check.h"
 #include "base/buf.h"
@@ -12,16 +12,16 @@
 
 #include <stdlib.h>
 
-static const char *shared_dir(void)
+static const char *fixtures_dir(void)
 {
-    const char *d = getenv("SHARED_DIR");
-    return d != NULL && d[0] != '\0' ? d : "../shared";
+    const char *d = getenv("FIXTURES_DIR");
+    return d != NULL && d[0] != '\0' ? d : "tests/fixtures";
 }
 
 static char *fixture(const char *rel, size_t *len)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/fixtures/%s", shared_dir(), rel);
+    snprintf(path, sizeof path, "%s/%s", fixtures_dir(), rel);
     struct eng_buf b;
     eng_buf_init(&b);
     if (eng_buf_read_file(&b, path, 0, NULL) != 0) {

@@ -1,0 +1,55 @@
+/*
+ * vm_int.h - the stack-level side of vm.h, for engine/lua only: the raw lua_State, loading a
+ * chunk, protected calls on the stack, and the facts lmod_*.c ask about the VM running them.
+ * Owns: nothing beyond vm.h. Must not: be included outside engine/lua (tools/check_layers.py);
+ * C elsewhere calls scripts through eng_vm_call.
+ */
+#ifndef ENG_VM_INT_H
+#define ENG_VM_INT_H
+
+#include <stddef.h>
+
+#include <lua.h>
+
+#include "base/err.h"
+#include "lua/vm.h"
+
+lua_State *eng_vm_state(struct eng_vm *vm);
+
+/* Load a text chunk into its own sandbox environment; pushes the function. [-0, +1, -] */
+int eng_vm_load(struct eng_vm *vm, const char *chunkname, const char *src, size_t len,
+                struct eng_err *err);
+/* Load a file (read from disk) the same way. [-0, +1, -] */
+int eng_vm_loadfile(struct eng_vm *vm, const char *path, struct eng_err *err);
+
+/* Call the function below nargs arguments under the budget and memory cap.
+ * [-(nargs+1), +nres, -]  On failure pushes nothing, returns ENG_ESCRIPT / ENG_EBUDGET /
+ * ENG_ENOMEM and fills err with "file:line: message" (plus a short traceback). */
+int eng_vm_pcall(struct eng_vm *vm, int nargs, int nres, struct eng_err *err);
+
+/* Push a copy of s[0..len) without risking an unprotected memory error (large inputs).
+ * [-0, +1, -] on success; pushes nothing and returns ENG_ENOMEM on failure. */
+int eng_vm_push_string(struct eng_vm *vm, const char *s, size_t len, struct eng_err *err);
+
+/* eng_vm_pcall with a wall-clock budget of its own (budget_ms > 0), e.g. a connector call that
+ * waits on a remote system; 0 means the VM's default. Same stack effect and errors. */
+int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget_ms,
+                        struct eng_err *err);
+
+/* ---- for lmod_*.c: facts about the VM running this lua_State ---- */
+const struct eng_vm_opts *eng_vm_opts_of(lua_State *L);
+/* Milliseconds left in the current call's budget (>= 1), or -1 when no call is active. */
+long long eng_vm_remaining_ms(lua_State *L);
+const char *eng_vm_tenant_of(lua_State *L); /* may be NULL */
+const char *eng_vm_run_of(lua_State *L);    /* may be NULL */
+/* The source of script module `name` ("lib.x", "mappings.x"; never an engine module) as
+ * `require` would load it: malloc'd bytes the caller frees, or NULL when absent or the name is
+ * refused. logical receives its path ("scripts/lib/x.lua"). For engine.trace's lineage. */
+char *eng_vm_module_source(lua_State *L, const char *name, char *logical, size_t size, size_t *len);
+/* Replace the table on top with a read-only proxy of it, as the sandbox's shared tables are.
+ * [-1, +1, m] */
+void eng_vm_make_readonly(lua_State *L);
+/* Push the sandbox's base environment (what every script's globals fall back to). [-0, +1, -] */
+void eng_vm_push_base(lua_State *L);
+
+#endif
