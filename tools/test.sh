@@ -22,7 +22,7 @@ jobs=${JOBS:-$(nproc)}
 # threads the sync_* tests kept here already run, and budget (its 10 s client limit is about a
 # script's speed, and TSan's allocator makes the memory-cap case slower than that on a busy
 # machine). All of them pass under TSan when run by hand: `ctest --test-dir build-tsan -R NAME`.
-TSAN_UNIT='test_(log|ratelimit|queue|scheduler|scripts|vm|httpc|store)'
+TSAN_UNIT='test_(log|ratelimit|queue|scheduler|scripts|vm|httpc|store|worker|orchestrator|ingest|policy)'
 TSAN_SKIP=' api_bodies sync_defaults sync_faults budget '
 tsan_tests() {
     local f name names=""
