@@ -247,6 +247,51 @@ static void test_stack_balanced(void)
     eng_vm_free(vm);
 }
 
+/* require (vm.c; engine.trace shares its two halves): a module is loaded once, a nil result
+ * becomes true, extra arguments are ignored, a module that requires itself is refused. */
+static void test_require_cache(void)
+{
+    char dir[] = "/tmp/test_vm_req.XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    char path[256];
+    snprintf(path, sizeof path, "%s/lib", dir);
+    REQUIRE(mkdir(path, 0700) == 0);
+    static const char *const mods[][2] = {{"once", "return {}\n"},
+                                          {"none", "local x = 1\n"},
+                                          {"loop", "return require('lib.loop')\n"}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/lib/%s.lua", dir, mods[i][0]);
+        FILE *f = fopen(path, "w");
+        REQUIRE(f != NULL);
+        fputs(mods[i][1], f);
+        fclose(f);
+    }
+    struct eng_vm_opts o = {0};
+    o.scripts_dir = dir;
+    o.mappings_dir = dir;
+    struct eng_err err = {0};
+    struct eng_vm *vm = eng_vm_new(&o, &err);
+    REQUIRE(vm != NULL);
+    lua_State *L = eng_vm_state(vm);
+    CHECK_INT(run(vm, "=once",
+                  "local a = require('lib.once'); local b = require('lib.once', 'extra')\n"
+                  "return type(a) == 'table' and rawequal(a, b) and require('lib.none') == true",
+                  &err),
+              0);
+    CHECK(lua_toboolean(L, -1));
+    lua_pop(L, 1);
+    CHECK_INT(run(vm, "=loop", "return require('lib.loop')", &err), ENG_ESCRIPT);
+    CHECK(strstr(err.msg, "module 'lib.loop': circular require") != NULL);
+    eng_vm_free(vm);
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/lib/%s.lua", dir, mods[i][0]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/lib", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 /* eng_vm_call: C values in, C values out, every failure a code and nothing left on the stack. */
 static void test_call(void)
 {
@@ -329,7 +374,7 @@ static void test_call(void)
 
 CHECK_MAIN(CHECK_CASE(test_forbidden_names_are_absent),
            CHECK_CASE(test_shared_tables_are_read_only), CHECK_CASE(test_binary_chunks_refused),
-           CHECK_CASE(test_require_stays_in_script_folders),
+           CHECK_CASE(test_require_stays_in_script_folders), CHECK_CASE(test_require_cache),
            CHECK_CASE(test_errors_name_file_and_line), CHECK_CASE(test_time_budget),
            CHECK_CASE(test_instruction_budget), CHECK_CASE(test_memory_cap),
            CHECK_CASE(test_stack_balanced), CHECK_CASE(test_call))
