@@ -247,25 +247,42 @@ static void test_stack_balanced(void)
     eng_vm_free(vm);
 }
 
+/* Write DIR/lib/NAME.lua (making DIR/lib when absent). */
+static void lib_write(const char *dir, const char *name, const char *src)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/lib", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/lib/%s.lua", dir, name);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs(src, f);
+    fclose(f);
+}
+
+/* Remove DIR/lib/NAME.lua for each name, then DIR/lib and DIR. */
+static void lib_remove(const char *dir, const char *const *names, size_t n)
+{
+    char path[256];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/lib/%s.lua", dir, names[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/lib", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 /* require (vm.c; engine.trace shares its two halves): a module is loaded once, a nil result
  * becomes true, extra arguments are ignored, a module that requires itself is refused. */
 static void test_require_cache(void)
 {
     char dir[] = "/tmp/test_vm_req.XXXXXX";
     REQUIRE(mkdtemp(dir) != NULL);
-    char path[256];
-    snprintf(path, sizeof path, "%s/lib", dir);
-    REQUIRE(mkdir(path, 0700) == 0);
-    static const char *const mods[][2] = {{"once", "return {}\n"},
-                                          {"none", "local x = 1\n"},
-                                          {"loop", "return require('lib.loop')\n"}};
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/lib/%s.lua", dir, mods[i][0]);
-        FILE *f = fopen(path, "w");
-        REQUIRE(f != NULL);
-        fputs(mods[i][1], f);
-        fclose(f);
-    }
+    static const char *const names[] = {"once", "none", "loop"};
+    lib_write(dir, "once", "return {}\n");
+    lib_write(dir, "none", "local x = 1\n");
+    lib_write(dir, "loop", "return require('lib.loop')\n");
     struct eng_vm_opts o = {0};
     o.scripts_dir = dir;
     o.mappings_dir = dir;
@@ -283,13 +300,7 @@ static void test_require_cache(void)
     CHECK_INT(run(vm, "=loop", "return require('lib.loop')", &err), ENG_ESCRIPT);
     CHECK(strstr(err.msg, "module 'lib.loop': circular require") != NULL);
     eng_vm_free(vm);
-    for (size_t i = 0; i < 3; i++) {
-        snprintf(path, sizeof path, "%s/lib/%s.lua", dir, mods[i][0]);
-        unlink(path);
-    }
-    snprintf(path, sizeof path, "%s/lib", dir);
-    rmdir(path);
-    rmdir(dir);
+    lib_remove(dir, names, 3);
 }
 
 /* eng_vm_call: C values in, C values out, every failure a code and nothing left on the stack. */
@@ -297,22 +308,15 @@ static void test_call(void)
 {
     char dir[] = "/tmp/test_vm_call.XXXXXX";
     REQUIRE(mkdtemp(dir) != NULL);
-    char path[256];
-    snprintf(path, sizeof path, "%s/lib", dir);
-    REQUIRE(mkdir(path, 0700) == 0);
-    snprintf(path, sizeof path, "%s/lib/t.lua", dir);
-    FILE *f = fopen(path, "w");
-    REQUIRE(f != NULL);
-    fputs("local M = {}\n"
-          "function M.echo(s, n, b, j) return s, n + 1, not b, j end\n"
-          "function M.keep(t) return t end\n"
-          "function M.count(t) return #t.items end\n"
-          "function M.boom() error('no such thing') end\n"
-          "function M.spin() while true do end end\n"
-          "function M.big() return string.rep('x', 1 << 20) end\n"
-          "return M\n",
-          f);
-    fclose(f);
+    lib_write(dir, "t",
+              "local M = {}\n"
+              "function M.echo(s, n, b, j) return s, n + 1, not b, j end\n"
+              "function M.keep(t) return t end\n"
+              "function M.count(t) return #t.items end\n"
+              "function M.boom() error('no such thing') end\n"
+              "function M.spin() while true do end end\n"
+              "function M.big() return string.rep('x', 1 << 20) end\n"
+              "return M\n");
     struct eng_vm_opts o = {0};
     o.scripts_dir = dir;
     o.mappings_dir = dir;
@@ -366,10 +370,8 @@ static void test_call(void)
     free(s);
     CHECK(lua_gettop(L) == top);
     eng_vm_free(vm);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/lib", dir);
-    rmdir(path);
-    rmdir(dir);
+    static const char *const names[] = {"t"};
+    lib_remove(dir, names, 1);
 }
 
 CHECK_MAIN(CHECK_CASE(test_forbidden_names_are_absent),
