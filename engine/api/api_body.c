@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "base/buf.h"
 #include "base/json_read.h"
 
 /* Request bodies are flat; deeper nesting is refused before anything walks it. */
@@ -59,12 +60,7 @@ int eng_api_body_object(struct eng_api_ctx *c, int empty_ok, const char **body, 
 int eng_api_field_error(struct eng_http_resp *resp, int status, const char *field, const char *msg)
 {
     /* a field named by the client (an unknown key) is cut at 40 bytes on a character boundary */
-    size_t n = strlen(field);
-    if (n > 40) {
-        n = 40;
-        while (n > 0 && ((unsigned char)field[n] & 0xC0) == 0x80)
-            n--;
-    }
+    size_t n = eng_buf_utf8_cut(field, strlen(field), 40);
     struct eng_buf m, d;
     eng_buf_init(&m);
     eng_buf_init(&d);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "base/buf.h"
 #include "base/log.h"
 #include "adapt/store.h"
 #include "base/policy.h"
@@ -49,10 +50,7 @@ static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *b
     if (rc == ENG_STORE_ROW) {
         char msg[200];
         const char *key = eng_store_column_text(s, 0, NULL);
-        int n = (int)strlen(key);
-        if (n > 40) /* cut on a character boundary */
-            for (n = 40; n > 0 && ((unsigned char)key[n] & 0xC0) == 0x80; n--)
-                ;
+        int n = (int)eng_buf_utf8_cut(key, strlen(key), 40);
         snprintf(msg, sizeof msg,
                  "filters.%.*s is not a filter this run understands (status: text or list, "
                  "ids: list, per_page: 1-100, until: date-time)",

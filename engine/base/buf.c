@@ -178,3 +178,13 @@ int eng_buf_read_file(struct eng_buf *b, const char *path, size_t max, struct en
         fclose(f);
     return rc;
 }
+
+size_t eng_buf_utf8_cut(const char *s, size_t len, size_t max)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}

@@ -17,6 +17,9 @@ struct eng_buf {
     int oom;
 };
 
+/* How many of the len bytes at s to show when at most max may be: len when it fits, else max
+ * stepped back so that no UTF-8 character is split. Reads s[max] at most. */
+size_t eng_buf_utf8_cut(const char *s, size_t len, size_t max);
 void eng_buf_init(struct eng_buf *b);
 void eng_buf_free(struct eng_buf *b);
 void eng_buf_reset(struct eng_buf *b); /* keep capacity, len = 0 */

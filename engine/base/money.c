@@ -321,12 +321,18 @@ int eng_money_format(int64_t minor, int decimals, char *buf, size_t n)
 
 /* ---- checked arithmetic ---- */
 
+/* The failure of a op b (the result does not fit): ENG_EINVAL with the one sentence for it. */
+static int overflows(struct eng_err *err, int64_t a, const char *op, int64_t b)
+{
+    return eng_err_set(err, ENG_EINVAL, "money: %lld %s %lld overflows 64-bit minor units",
+                       (long long)a, op, (long long)b);
+}
+
 int eng_money_add(int64_t a, int64_t b, int64_t *out, struct eng_err *err)
 {
     int64_t v;
     if (__builtin_add_overflow(a, b, &v))
-        return eng_err_set(err, ENG_EINVAL, "money: %lld + %lld overflows 64-bit minor units",
-                           (long long)a, (long long)b);
+        return overflows(err, a, "+", b);
     *out = v;
     return 0;
 }
@@ -335,8 +341,7 @@ int eng_money_sub(int64_t a, int64_t b, int64_t *out, struct eng_err *err)
 {
     int64_t v;
     if (__builtin_sub_overflow(a, b, &v))
-        return eng_err_set(err, ENG_EINVAL, "money: %lld - %lld overflows 64-bit minor units",
-                           (long long)a, (long long)b);
+        return overflows(err, a, "-", b);
     *out = v;
     return 0;
 }
@@ -354,8 +359,7 @@ int eng_money_mul_int(int64_t minor, int64_t qty, int64_t *out, struct eng_err *
 {
     int64_t v;
     if (__builtin_mul_overflow(minor, qty, &v))
-        return eng_err_set(err, ENG_EINVAL, "money: %lld x %lld overflows 64-bit minor units",
-                           (long long)minor, (long long)qty);
+        return overflows(err, minor, "x", qty);
     *out = v;
     return 0;
 }

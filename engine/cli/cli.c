@@ -44,6 +44,20 @@ int eng_cli_wants_help(int argc, char **argv)
     return 0;
 }
 
+int eng_cli_option_value(const char *cmd, int argc, char **argv, int *i, const char **slot)
+{
+    if (slot == NULL) {
+        fprintf(stderr, "tallysync %s: unknown argument '%s' (see --help)\n", cmd, argv[*i]);
+        return 2;
+    }
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "tallysync %s: %s needs a value\n", cmd, argv[*i]);
+        return 2;
+    }
+    *slot = argv[++*i];
+    return 0;
+}
+
 int eng_cli_help(int argc, char **argv, const char *usage)
 {
     if (!eng_cli_wants_help(argc, argv))

@@ -36,6 +36,10 @@ int eng_cli_migrate_store(struct eng_config *cfg, const char *cmd, int quiet);
 void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts);
 /* 1 when argv has --help / -h. */
 int eng_cli_wants_help(int argc, char **argv);
+/* Store the value of option argv[*i] in *slot (slot NULL: not an option the command knows) and
+ * step *i onto it: 0, or 2 (the exit status) after a line on stderr naming the command: "unknown
+ * argument '...' (see --help)" or "... needs a value". */
+int eng_cli_option_value(const char *cmd, int argc, char **argv, int *i, const char **slot);
 /* When argv has --help / -h: usage to stdout, answers 1 (the command then returns 0); else 0. */
 int eng_cli_help(int argc, char **argv, const char *usage);
 

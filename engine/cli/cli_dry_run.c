@@ -93,15 +93,8 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
             slot = &a->input;
         else if (strcmp(argv[i], "--config") == 0)
             slot = &a->config;
-        if (slot == NULL) {
-            fprintf(stderr, "tallysync dry-run: unknown argument '%s' (see --help)\n", argv[i]);
+        if (eng_cli_option_value("dry-run", argc, argv, &i, slot) != 0)
             return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "tallysync dry-run: %s needs a value\n", argv[i]);
-            return 2;
-        }
-        *slot = argv[++i];
     }
     if ((a->flags & ENG_DRYRUN_EXPLAIN_JSON) && !(a->flags & ENG_DRYRUN_EXPLAIN)) {
         fprintf(stderr, "tallysync dry-run: --json goes with --explain (the outputs are JSON "

@@ -221,15 +221,8 @@ int eng_cli_sync(int argc, char **argv)
             entity = argv[i];
             continue;
         }
-        if (slot == NULL) {
-            fprintf(stderr, "tallysync sync: unknown argument '%s' (see --help)\n", argv[i]);
+        if (eng_cli_option_value("sync", argc, argv, &i, slot) != 0)
             return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "tallysync sync: %s needs a value\n", argv[i]);
-            return 2;
-        }
-        *slot = argv[++i];
     }
     if (entity == NULL || mode == NULL) {
         fprintf(stderr, "tallysync sync: ENTITY and --mode are required (see --help)\n");

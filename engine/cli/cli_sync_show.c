@@ -9,6 +9,8 @@
 
 #include <string.h>
 
+#include "base/buf.h"
+
 #define SHOW_VALUE_MAX 200
 
 static const char *col(struct eng_store_stmt *s, int i)
@@ -25,9 +27,7 @@ static void put_value(FILE *out, const char *v)
         fputs(v, out);
         return;
     }
-    n = SHOW_VALUE_MAX;
-    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
-        n--;
+    n = eng_buf_utf8_cut(v, n, SHOW_VALUE_MAX);
     fprintf(out, "%.*s...", (int)n, v);
 }
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "data/vault.h"
 #include "lua/vm.h"
 
@@ -18,11 +19,7 @@ static void copy_message(char *dst, size_t size, const char *s, size_t n)
 {
     if (size == 0)
         return;
-    if (n >= size) {
-        n = size - 1;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    }
+    n = eng_buf_utf8_cut(s, n, size - 1);
     memcpy(dst, s, n);
     dst[n] = '\0';
 }

@@ -10,6 +10,7 @@
 
 #include "adapt/crypto.h"
 #include "base/policy.h"
+#include "flow/sync_int.h"
 
 int eng_sync_default_flow(struct eng_policy *policy, const char *source, const char *entity,
                           char *flow, size_t size)
@@ -77,10 +78,7 @@ int eng_sync_create_run(struct eng_store *st, const struct eng_sync_req *r,
             eng_store_bind_int64(s, 10, r->schedule_id);
         else
             eng_store_bind_null(s, 10);
-        rc = eng_store_step(s, err);
-        eng_store_finalize(s);
-        if (rc > 0)
-            rc = 0;
+        rc = eng_sync_step_once(s, err);
     }
     if (rc == ENG_EEXIST) {
         eng_store_exec(st, "ROLLBACK", NULL);
@@ -100,11 +98,7 @@ int eng_sync_create_run(struct eng_store *st, const struct eng_sync_req *r,
         };
         rc = eng_queue_enqueue(st, &j, NULL, NULL, err);
     }
-    if (rc == 0)
-        rc = eng_store_exec(st, "COMMIT", err);
-    if (rc != 0)
-        eng_store_exec(st, "ROLLBACK", NULL);
-    return rc;
+    return eng_sync_end_tx(st, rc, err);
 }
 
 int eng_sync_request_stop(struct eng_store *st, const char *tenant, const char *id, char state[16],

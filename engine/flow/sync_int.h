@@ -1,6 +1,7 @@
 /*
  * sync_int.h - what the files of a run's execution share (sync_run.c drives it, sync_page.c
- * persists each page). Internal to the engine's sync code: nothing else includes it.
+ * persists each page, sync.c creates runs). Internal to the engine's sync code: nothing else
+ * includes it.
  * A page crosses from lib/sync.lua into C once, as plain C items (struct eng_sync_item), before
  * any transaction opens: sync_page.c never reads a Lua value.
  */
@@ -71,5 +72,12 @@ int eng_sync_reserve_creates(struct run *r, const struct eng_sync_item *items, i
  * transaction. */
 int eng_sync_commit_page(struct run *r, const struct eng_sync_page *page,
                          const struct eng_sync_names *nm, struct eng_err *err);
+
+/* Step a statement that writes (a row it returns is not read) and finalize it: 0, or the
+ * negative code of the failure (in err). s is finalized either way. */
+int eng_sync_step_once(struct eng_store_stmt *s, struct eng_err *err);
+/* End the transaction open on st: COMMIT when rc is 0 (a failed COMMIT becomes the result),
+ * ROLLBACK when the result is not 0. Returns the result. */
+int eng_sync_end_tx(struct eng_store *st, int rc, struct eng_err *err);
 
 #endif

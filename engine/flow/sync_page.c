@@ -210,12 +210,9 @@ int eng_sync_reserve_creates(struct run *r, const struct eng_sync_item *items, i
     eng_buf_putc(refused, ']');
     if (rc == 0 && refused->oom)
         rc = eng_err_set(err, ENG_ENOMEM, "out of memory");
-    if (rc == 0)
-        rc = eng_store_exec(r->st, "COMMIT", err);
-    if (rc != 0) {
-        eng_store_exec(r->st, "ROLLBACK", NULL);
+    rc = eng_sync_end_tx(r->st, rc, err);
+    if (rc != 0)
         refused->len = mark;
-    }
     return rc;
 }
 
@@ -331,15 +328,8 @@ int eng_sync_commit_page(struct run *r, const struct eng_sync_page *page,
             else
                 eng_store_bind_null(s, 8);
             eng_store_bind_str(s, 9, page->max_modified);
-            rc = eng_store_step(s, err);
-            eng_store_finalize(s);
-            if (rc > 0)
-                rc = 0;
+            rc = eng_sync_step_once(s, err);
         }
     }
-    if (rc == 0)
-        rc = eng_store_exec(r->st, "COMMIT", err);
-    if (rc != 0)
-        eng_store_exec(r->st, "ROLLBACK", NULL);
-    return rc;
+    return eng_sync_end_tx(r->st, rc, err);
 }

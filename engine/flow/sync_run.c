@@ -30,6 +30,22 @@ static void copy_col(struct eng_store_stmt *s, int col, char *buf, size_t size)
              v != NULL && eng_store_column_type(s, col) != ENG_STORE_NULL ? v : "");
 }
 
+int eng_sync_step_once(struct eng_store_stmt *s, struct eng_err *err)
+{
+    int rc = eng_store_step(s, err);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+int eng_sync_end_tx(struct eng_store *st, int rc, struct eng_err *err)
+{
+    if (rc == 0)
+        rc = eng_store_exec(st, "COMMIT", err);
+    if (rc != 0)
+        eng_store_exec(st, "ROLLBACK", NULL);
+    return rc;
+}
+
 /* r->since = from minus the overlap window (ENG_SYNC_OVERLAP_S), to the second; "" when from is
  * "" (a full read). */
 static int since_overlap(struct run *r, const char *from, struct eng_err *err)
@@ -223,17 +239,11 @@ static int finish_run(struct run *r, const char *state, const char *reason, stru
             eng_store_bind_str(s, 3, r->flow);
             eng_store_bind_str(s, 4, cursor_to);
             eng_store_bind_str(s, 5, r->id);
-            rc = eng_store_step(s, err);
-            eng_store_finalize(s);
-            if (rc > 0)
-                rc = 0;
+            rc = eng_sync_step_once(s, err);
         }
     }
+    rc = eng_sync_end_tx(r->st, rc, err);
     if (rc == 0)
-        rc = eng_store_exec(r->st, "COMMIT", err);
-    if (rc != 0)
-        eng_store_exec(r->st, "ROLLBACK", NULL);
-    else
         /* a run that failed for a run-level cause says why on its line, as in its row */
         eng_log_kv(reason != NULL ? ENG_LOG_WARN : ENG_LOG_INFO, r->tenant, r->id,
                    "sync run finished",

@@ -612,28 +612,34 @@ static int l_http_request(lua_State *L)
     return http_do(L, 1, 1);
 }
 
-/* Copy the options table at opts (may be none/nil) into a fresh request table, refusing the
- * fields the convenience function sets itself. [-0, +1, v] */
-static void http_push_request(lua_State *L, int opts, const char *const *reserved)
+/* The request table of a convenience function: a copy of the options table at opts (may be
+ * none/nil; the fields the function sets itself are refused) with url = the argument at 1 and
+ * method. [-0, +1, v] */
+static void http_push_request(lua_State *L, int opts, const char *const *reserved,
+                              const char *method)
 {
     if (lua_isnoneornil(L, opts)) {
         lua_newtable(L);
-        return;
+    } else {
+        luaL_checktype(L, opts, LUA_TTABLE);
+        for (size_t i = 0; reserved[i] != NULL; i++) {
+            if (lua_getfield(L, opts, reserved[i]) != LUA_TNIL)
+                luaL_argerror(L, opts,
+                              lua_pushfstring(L, "field '%s' is not allowed here", reserved[i]));
+            lua_pop(L, 1);
+        }
+        lua_newtable(L);
+        lua_pushnil(L);
+        while (lua_next(L, opts) != 0) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_rawset(L, -4);
+        }
     }
-    luaL_checktype(L, opts, LUA_TTABLE);
-    for (size_t i = 0; reserved[i] != NULL; i++) {
-        if (lua_getfield(L, opts, reserved[i]) != LUA_TNIL)
-            luaL_argerror(L, opts,
-                          lua_pushfstring(L, "field '%s' is not allowed here", reserved[i]));
-        lua_pop(L, 1);
-    }
-    lua_newtable(L);
-    lua_pushnil(L);
-    while (lua_next(L, opts) != 0) {
-        lua_pushvalue(L, -2);
-        lua_insert(L, -2);
-        lua_rawset(L, -4);
-    }
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "url");
+    lua_pushstring(L, method);
+    lua_setfield(L, -2, "method");
 }
 
 /* http.get(url [, opts]) -> resp | nil, message, code    (opts as http.request, no url/method)
@@ -643,11 +649,7 @@ static int l_http_get(lua_State *L)
     static const char *const reserved[] = {"url", "method", NULL};
     luaL_checkstring(L, 1);
     http_check_url(L, 1, 1);
-    http_push_request(L, 2, reserved);
-    lua_pushvalue(L, 1);
-    lua_setfield(L, -2, "url");
-    lua_pushliteral(L, "GET");
-    lua_setfield(L, -2, "method");
+    http_push_request(L, 2, reserved, "GET");
     return http_do(L, -1, 2);
 }
 
@@ -662,11 +664,7 @@ static int l_http_post(lua_State *L)
     luaL_argexpected(L, bt == LUA_TSTRING || bt == LUA_TTABLE || bt == LUA_TNIL, 2,
                      "string or table");
     http_check_url(L, 1, 1);
-    http_push_request(L, 3, reserved);
-    lua_pushvalue(L, 1);
-    lua_setfield(L, -2, "url");
-    lua_pushliteral(L, "POST");
-    lua_setfield(L, -2, "method");
+    http_push_request(L, 3, reserved, "POST");
     if (bt != LUA_TNIL) {
         lua_pushvalue(L, 2);
         lua_setfield(L, -2, bt == LUA_TTABLE ? "json" : "body");

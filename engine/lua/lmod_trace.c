@@ -247,12 +247,8 @@ static int trace_require(lua_State *L)
         lua_pushvalue(L, -1);
         lua_rawsetp(L, LUA_REGISTRYINDEX, &trace_key_loaded);
     } /* 2: loaded */
-    int t = lua_getfield(L, 2, name);
-    if (t == LUA_TLIGHTUSERDATA)
-        return luaL_error(L, "module '%s': circular require", name);
-    if (t != LUA_TNIL)
+    if (eng_vm_require_cached(L, name))
         return 1;
-    lua_pop(L, 1);
     trace_push_env_base(L); /* 3 */
     char logical[1024];
     size_t len = 0;
@@ -287,16 +283,7 @@ static int trace_require(lua_State *L)
     lua_setmetatable(L, -2);
     if (lua_setupvalue(L, -2, 1) == NULL)
         lua_pop(L, 1);
-    lua_pushlightuserdata(L, (void *)&trace_key_loaded); /* loading marker */
-    lua_setfield(L, 2, name);
-    lua_pushvalue(L, 1);
-    lua_call(L, 1, 1);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushboolean(L, 1);
-    }
-    lua_pushvalue(L, -1);
-    lua_setfield(L, 2, name);
+    eng_vm_require_run(L, name);
     return 1;
 }
 

@@ -311,6 +311,33 @@ void eng_vm_push_base(lua_State *L)
     lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key_base);
 }
 
+static const char vm_key_loading = 'l'; /* a module's mark in a require cache while it loads */
+
+int eng_vm_require_cached(lua_State *L, const char *name)
+{
+    int t = lua_getfield(L, 2, name);
+    if (t == LUA_TLIGHTUSERDATA)
+        return luaL_error(L, "module '%s': circular require", name);
+    if (t != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+void eng_vm_require_run(lua_State *L, const char *name)
+{
+    lua_pushlightuserdata(L, (void *)&vm_key_loading);
+    lua_setfield(L, 2, name);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 1);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushboolean(L, 1);
+    }
+    lua_pushvalue(L, -1);
+    lua_setfield(L, 2, name);
+}
+
 /* require(name) -> module. "engine.x" gives a read-only engine module; "mappings.x" loads
  * MAPPINGS_DIR/x.lua; any other dotted name loads SCRIPTS_DIR/a/b.lua. Raises when absent.
  * [-1, +1, e] */
@@ -318,6 +345,7 @@ static int vm_require(lua_State *L)
 {
     struct eng_vm *vm = vm_of(L);
     const char *name = luaL_checkstring(L, 1);
+    lua_settop(L, 1); /* the cache below is index 2 whatever else the script passed */
 
     if (strncmp(name, "engine.", 7) == 0) {
         lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key_engmods);
@@ -344,12 +372,8 @@ static int vm_require(lua_State *L)
                           name);
 
     lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key_scripts); /* name loaded */
-    int t = lua_getfield(L, -1, name);
-    if (t == LUA_TLIGHTUSERDATA)
-        return luaL_error(L, "module '%s': circular require", name);
-    if (t != LUA_TNIL)
+    if (eng_vm_require_cached(L, name))
         return 1;
-    lua_pop(L, 1);
 
     /* logical path: mappings/x.lua or scripts/a/b.lua */
     char logical[1024];
@@ -365,17 +389,8 @@ static int vm_require(lua_State *L)
     free(src); /* nothing below can leak it */
     if (st != LUA_OK)
         return lua_error(L);
-    vm_setenv(L);                                      /* name loaded logical chunkname f */
-    lua_pushlightuserdata(L, (void *)&vm_key_scripts); /* loading marker */
-    lua_setfield(L, 2, name);
-    lua_pushstring(L, name);
-    lua_call(L, 1, 1); /* ... result */
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushboolean(L, 1);
-    }
-    lua_pushvalue(L, -1);
-    lua_setfield(L, 2, name);
+    vm_setenv(L);                /* name loaded logical chunkname f */
+    eng_vm_require_run(L, name); /* ... result */
     return 1;
 }
 

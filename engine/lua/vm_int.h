@@ -51,5 +51,13 @@ char *eng_vm_module_source(lua_State *L, const char *name, char *logical, size_t
 void eng_vm_make_readonly(lua_State *L);
 /* Push the sandbox's base environment (what every script's globals fall back to). [-0, +1, -] */
 void eng_vm_push_base(lua_State *L);
+/* The two halves of require, for vm.c's and engine.trace's (each keeps its own cache of modules,
+ * at stack index 2: name -> module, or a mark while the module loads).
+ * eng_vm_require_cached: push the cached module and return 1; 0 (nothing pushed) when absent;
+ * raises "module 'NAME': circular require" while it loads. [-0, +(0|1), e]
+ * eng_vm_require_run: call the module's chunk on top with name (marked loading meanwhile), keep
+ * its result (nil -> true) under name, leave it on top. [-1, +1, e] */
+int eng_vm_require_cached(lua_State *L, const char *name);
+void eng_vm_require_run(lua_State *L, const char *name);
 
 #endif

@@ -479,15 +479,20 @@ function M.read(ctx, entity, opts)
   return M.query(ctx, sql, opts)
 end
 
+-- answer_object(body, name) -> the object body[name] of a QuickBooks answer | nil, bad_response
+local function answer_object(body, name)
+  if type(body[name]) ~= "table" then
+    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without " .. name }
+  end
+  return body[name]
+end
+
 function M.get(ctx, entity, id)
   check_entity(entity)
   local body, err = call(ctx, "GET", entity:lower() .. "/" .. http.urlencode(tostring(id)),
     { request_id = read_id() })
   if not body then return nil, err end
-  if type(body[entity]) ~= "table" then
-    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without " .. entity }
-  end
-  return body[entity]
+  return answer_object(body, entity)
 end
 
 local function body_hash(prefix, entity, body)
@@ -499,10 +504,7 @@ function M.create(ctx, entity, body, request_id)
   local rid = request_id and M.request_id(tostring(request_id)) or body_hash("c-", entity, body)
   local resp, err = call(ctx, "POST", entity:lower(), { json = body, request_id = rid })
   if not resp then return nil, err end
-  if type(resp[entity]) ~= "table" then
-    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without " .. entity }
-  end
-  return resp[entity]
+  return answer_object(resp, entity)
 end
 
 local function conflict(ctx, entity, id, e)
@@ -529,10 +531,7 @@ function M.update(ctx, entity, body)
     if err.code == qbo_fault.STALE_OBJECT then return nil, conflict(ctx, entity, body.Id, err) end
     return nil, err
   end
-  if type(resp[entity]) ~= "table" then
-    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without " .. entity }
-  end
-  return resp[entity]
+  return answer_object(resp, entity)
 end
 
 function M.write(ctx, entity, records)
@@ -603,10 +602,7 @@ end
 function M.preferences(ctx)
   local body, err = call(ctx, "GET", "preferences", { request_id = read_id() })
   if not body then return nil, err end
-  if type(body.Preferences) ~= "table" then
-    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered without Preferences" }
-  end
-  return body.Preferences
+  return answer_object(body, "Preferences")
 end
 
 -- company(ctx [, info]) -> ctx.company for the mappings (lib/qbo_company.from): the

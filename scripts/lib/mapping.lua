@@ -59,13 +59,7 @@ local CONFIG_FIELDS = {
 }
 M.CONFIG_FIELDS = CONFIG_FIELDS
 
-local function kind_of(v)
-  if v == json.null then return "null" end
-  local t = type(v)
-  if t == "number" then return math.type(v) == "integer" and "integer" or "number" end
-  if t == "table" then return json.is_array(v) and "array" or "object" end
-  return t
-end
+local kind_of = rules.kind_of -- "null", "integer", "array", "object", or type(v)
 
 local function article(word)
   return (word:match("^[aeiou]") and "an " or "a ") .. word

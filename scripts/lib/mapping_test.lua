@@ -52,6 +52,17 @@ local function diff(expected, got, path, out)
   end
 end
 
+-- An object in a case (a table that is not a non-empty array: {} decodes as either).
+local function is_object(v)
+  return type(v) == "table" and not (json.is_array(v) and next(v) ~= nil)
+end
+
+-- A case's optional field: absent and null both mean not given.
+local function given(v)
+  if v == json.null then return nil end
+  return v
+end
+
 local CASE_KEYS = { input = true, settings = true, refs = true, expected = true,
   expected_error = true, error = true, description = true, company = true }
 
@@ -79,27 +90,24 @@ function M.run_case(name, text)
   if want_error ~= nil and type(want_error) ~= "string" then
     return false, "\"expected_error\" must be a string (a text the error contains)"
   end
-  local refs = case.refs
-  if refs == json.null then refs = nil end
+  local refs = given(case.refs)
   if refs ~= nil then
-    if type(refs) ~= "table" or json.is_array(refs) and next(refs) ~= nil then
+    if not is_object(refs) then
       return false, "\"refs\" must be an object: { entity: { key: target id } }"
     end
     for entity, ids in pairs(refs) do
-      if type(ids) ~= "table" or json.is_array(ids) and next(ids) ~= nil then
+      if not is_object(ids) then
         return false, ("refs.%s must be an object of key -> target id"):format(entity)
       end
     end
   end
   local m = mapping.load(name)
-  local settings = case.settings
-  if settings == json.null then settings = nil end
+  local settings = given(case.settings)
   local config, cerr = mapping.config(settings)
   if config == nil then return false, "settings: " .. cerr end
-  local company = case.company
-  if company == json.null then company = nil end
+  local company = given(case.company)
   if company ~= nil then
-    if type(company) ~= "table" or json.is_array(company) and next(company) ~= nil then
+    if not is_object(company) then
       return false, "\"company\" must be an object: { allow_shipping: bool, country: \"US\" }"
     end
     for k, v in pairs(company) do

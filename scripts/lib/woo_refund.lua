@@ -117,15 +117,6 @@ function M.requires(mapping, rec, ctx, kind)
   return out
 end
 
-local function rate_ids(taxes)
-  local ids = {}
-  for _, t in ipairs(type(taxes) == "table" and taxes or {}) do
-    local id = type(t) == "table" and text(t.id) or nil
-    if id then ids[#ids + 1] = id end
-  end
-  return ids
-end
-
 -- build(mapping, rec, ctx, kind) -> RefundReceipt | CreditMemo body.
 function M.build(mapping, rec, ctx, kind)
   local who, order, number, refund_id = M.who(mapping, rec)
@@ -151,7 +142,7 @@ function M.build(mapping, rec, ctx, kind)
     end
     local lines, sum, tax = {}, 0, 0
     local function add(field, item_ref, description, qty, net, line_tax, taxes)
-      local code = doc.tax_code(who, field, rate_ids(taxes), rate_codes, config, ctx.company)
+      local code = doc.tax_code(who, field, woo.rate_ids(taxes), rate_codes, config, ctx.company)
       local line, note = doc.sales_line(who, { field = field, item_ref = item_ref,
         description = description, qty = qty, amount = net, decimals = decimals,
         tax_code = code })

@@ -176,6 +176,7 @@ local function rate_ids(taxes)
   end
   return ids
 end
+M.rate_ids = rate_ids
 
 -- build(mapping, order, ctx, kind) -> the body of a QuickBooks Invoice | SalesReceipt |
 -- CreditMemo | RefundReceipt mirroring the whole order (see the invoice mapping's header).

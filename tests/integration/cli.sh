@@ -60,6 +60,13 @@ assert_eq "unknown command exits 2" 2 "$RC"
 assert_contains "unknown command is named on stderr" "$ERR" "no-such-command"
 run_bin "$T/none"
 assert_eq "no command at all exits 2" 2 "$RC"
+# the option parsing dry-run and sync share (eng_cli_option_value)
+run_bin "$T/opt-unknown" dry-run --bogus
+assert_eq "dry-run --bogus exits 2" 2 "$RC"
+assert_contains "... naming the argument" "$ERR" "tallysync dry-run: unknown argument '--bogus' (see --help)"
+run_bin "$T/opt-novalue" sync orders --mode
+assert_eq "sync --mode without a value exits 2" 2 "$RC"
+assert_contains "... naming the option" "$ERR" "tallysync sync: --mode needs a value"
 
 echo "== keygen"
 run_bin "$T/key1" keygen

@@ -267,6 +267,22 @@ static void test_setup(void)
     atexit(cleanup);
 }
 
-CHECK_MAIN(CHECK_CASE(test_setup), CHECK_CASE(test_growth), CHECK_CASE(test_printf),
-           CHECK_CASE(test_oom_latches), CHECK_CASE(test_nul_bytes), CHECK_CASE(test_json_str),
-           CHECK_CASE(test_read_file))
+/* eng_buf_utf8_cut: what fits is kept whole; a cut never splits a character. */
+static void test_utf8_cut(void)
+{
+    CHECK_INT((int)eng_buf_utf8_cut("abc", 3, 3), 3);
+    CHECK_INT((int)eng_buf_utf8_cut("abc", 3, 10), 3);
+    CHECK_INT((int)eng_buf_utf8_cut("abcd", 4, 2), 2);
+    /* "a" then U+00E9 (2 bytes) then U+20AC (3 bytes) */
+    const char *s = "a\xC3\xA9\xE2\x82\xAC";
+    CHECK_INT((int)eng_buf_utf8_cut(s, 6, 1), 1);
+    CHECK_INT((int)eng_buf_utf8_cut(s, 6, 2), 1); /* not half of the e-acute */
+    CHECK_INT((int)eng_buf_utf8_cut(s, 6, 3), 3);
+    CHECK_INT((int)eng_buf_utf8_cut(s, 6, 4), 3);
+    CHECK_INT((int)eng_buf_utf8_cut(s, 6, 5), 3); /* not two thirds of the euro sign */
+    CHECK_INT((int)eng_buf_utf8_cut(s, 6, 0), 0);
+}
+
+CHECK_MAIN(CHECK_CASE(test_setup), CHECK_CASE(test_utf8_cut), CHECK_CASE(test_growth),
+           CHECK_CASE(test_printf), CHECK_CASE(test_oom_latches), CHECK_CASE(test_nul_bytes),
+           CHECK_CASE(test_json_str), CHECK_CASE(test_read_file))

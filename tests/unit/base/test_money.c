@@ -1,7 +1,7 @@
 /*
- * test_money.c - unit tier for engine/base/money.c: parse (every rounding), format, checked arithmetic,
- * quantity products, allocation (known cases + a fixed-seed property loop against a slow
- * reference), ISO 4217 decimals. Includes money.c to reach its statics.
+ * test_money.c - unit tier for engine/base/money.c: parse (every rounding), format, checked
+ * arithmetic, quantity products, allocation (known cases + a fixed-seed property loop against a
+ * slow reference), ISO 4217 decimals. Includes money.c to reach its statics.
  */
 #include "check.h"
 
@@ -359,6 +359,7 @@ static void test_checked_arith(void)
     CHECK_INT(v, -INT64_MAX);
     CHECK_INT(eng_money_sub(-2, INT64_MAX, &v, &err), ENG_EINVAL);
     CHECK_INT(eng_money_sub(0, INT64_MIN, &v, &err), ENG_EINVAL);
+    CHECK_STR(err.msg, "money: 0 - -9223372036854775808 overflows 64-bit minor units");
     CHECK_INT(eng_money_sub(INT64_MIN, INT64_MIN, &v, &err), 0);
     CHECK_INT(v, 0);
     CHECK_INT(eng_money_neg(5, &v, &err), 0);
@@ -372,6 +373,7 @@ static void test_checked_arith(void)
     CHECK_INT(v, -3240);
     CHECK_INT(eng_money_mul_int(INT64_MAX / 2 + 1, 2, &v, &err), ENG_EINVAL);
     CHECK_INT(eng_money_mul_int(INT64_MIN, -1, &v, &err), ENG_EINVAL);
+    CHECK_STR(err.msg, "money: -9223372036854775808 x -1 overflows 64-bit minor units");
 }
 
 static void test_mul_qty(void)

@@ -247,27 +247,76 @@ static void test_stack_balanced(void)
     eng_vm_free(vm);
 }
 
+/* Write DIR/lib/NAME.lua (making DIR/lib when absent). */
+static void lib_write(const char *dir, const char *name, const char *src)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/lib", dir);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/lib/%s.lua", dir, name);
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs(src, f);
+    fclose(f);
+}
+
+/* Remove DIR/lib/NAME.lua for each name, then DIR/lib and DIR. */
+static void lib_remove(const char *dir, const char *const *names, size_t n)
+{
+    char path[256];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/lib/%s.lua", dir, names[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/lib", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
+/* require (vm.c; engine.trace shares its two halves): a module is loaded once, a nil result
+ * becomes true, extra arguments are ignored, a module that requires itself is refused. */
+static void test_require_cache(void)
+{
+    char dir[] = "/tmp/test_vm_req.XXXXXX";
+    REQUIRE(mkdtemp(dir) != NULL);
+    static const char *const names[] = {"once", "none", "loop"};
+    lib_write(dir, "once", "return {}\n");
+    lib_write(dir, "none", "local x = 1\n");
+    lib_write(dir, "loop", "return require('lib.loop')\n");
+    struct eng_vm_opts o = {0};
+    o.scripts_dir = dir;
+    o.mappings_dir = dir;
+    struct eng_err err = {0};
+    struct eng_vm *vm = eng_vm_new(&o, &err);
+    REQUIRE(vm != NULL);
+    lua_State *L = eng_vm_state(vm);
+    CHECK_INT(run(vm, "=once",
+                  "local a = require('lib.once'); local b = require('lib.once', 'extra')\n"
+                  "return type(a) == 'table' and rawequal(a, b) and require('lib.none') == true",
+                  &err),
+              0);
+    CHECK(lua_toboolean(L, -1));
+    lua_pop(L, 1);
+    CHECK_INT(run(vm, "=loop", "return require('lib.loop')", &err), ENG_ESCRIPT);
+    CHECK(strstr(err.msg, "module 'lib.loop': circular require") != NULL);
+    eng_vm_free(vm);
+    lib_remove(dir, names, 3);
+}
+
 /* eng_vm_call: C values in, C values out, every failure a code and nothing left on the stack. */
 static void test_call(void)
 {
     char dir[] = "/tmp/test_vm_call.XXXXXX";
     REQUIRE(mkdtemp(dir) != NULL);
-    char path[256];
-    snprintf(path, sizeof path, "%s/lib", dir);
-    REQUIRE(mkdir(path, 0700) == 0);
-    snprintf(path, sizeof path, "%s/lib/t.lua", dir);
-    FILE *f = fopen(path, "w");
-    REQUIRE(f != NULL);
-    fputs("local M = {}\n"
-          "function M.echo(s, n, b, j) return s, n + 1, not b, j end\n"
-          "function M.keep(t) return t end\n"
-          "function M.count(t) return #t.items end\n"
-          "function M.boom() error('no such thing') end\n"
-          "function M.spin() while true do end end\n"
-          "function M.big() return string.rep('x', 1 << 20) end\n"
-          "return M\n",
-          f);
-    fclose(f);
+    lib_write(dir, "t",
+              "local M = {}\n"
+              "function M.echo(s, n, b, j) return s, n + 1, not b, j end\n"
+              "function M.keep(t) return t end\n"
+              "function M.count(t) return #t.items end\n"
+              "function M.boom() error('no such thing') end\n"
+              "function M.spin() while true do end end\n"
+              "function M.big() return string.rep('x', 1 << 20) end\n"
+              "return M\n");
     struct eng_vm_opts o = {0};
     o.scripts_dir = dir;
     o.mappings_dir = dir;
@@ -321,15 +370,13 @@ static void test_call(void)
     free(s);
     CHECK(lua_gettop(L) == top);
     eng_vm_free(vm);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/lib", dir);
-    rmdir(path);
-    rmdir(dir);
+    static const char *const names[] = {"t"};
+    lib_remove(dir, names, 1);
 }
 
 CHECK_MAIN(CHECK_CASE(test_forbidden_names_are_absent),
            CHECK_CASE(test_shared_tables_are_read_only), CHECK_CASE(test_binary_chunks_refused),
-           CHECK_CASE(test_require_stays_in_script_folders),
+           CHECK_CASE(test_require_stays_in_script_folders), CHECK_CASE(test_require_cache),
            CHECK_CASE(test_errors_name_file_and_line), CHECK_CASE(test_time_budget),
            CHECK_CASE(test_instruction_budget), CHECK_CASE(test_memory_cap),
            CHECK_CASE(test_stack_balanced), CHECK_CASE(test_call))
