@@ -1,6 +1,6 @@
 /*
  * httpd.c - libmicrohttpd adapter (the only file that includes microhttpd.h).
- * Owns: the MHD daemon and one struct eng_http_req per request (freed by MHD's completion
+ * Owns: the MHD daemon and one struct eng_httpd_req per request (freed by MHD's completion
  * callback). Runs MHD's internal thread pool; handlers never block it: slow work is suspended
  * with MHD_suspend_connection and resumed from the worker that finished it.
  */
@@ -23,7 +23,7 @@
 
 #define HTTPD_DRAIN_MS 5000
 
-struct eng_http_req {
+struct eng_httpd_req {
     struct MHD_Connection *conn;
     const struct eng_httpd *h;
     char *method;
@@ -44,66 +44,66 @@ struct eng_httpd {
     int port;
 };
 
-void eng_http_resp_header(struct eng_http_resp *resp, const char *name, const char *value)
+void eng_httpd_resp_header(struct eng_httpd_resp *resp, const char *name, const char *value)
 {
-    if (resp->nheaders >= ENG_HTTP_MAX_HEADERS)
+    if (resp->nheaders >= ENG_HTTPD_MAX_HEADERS)
         return;
     resp->header_names[resp->nheaders] = name;
     snprintf(resp->header_values[resp->nheaders], sizeof resp->header_values[0], "%s", value);
     resp->nheaders++;
 }
 
-const char *eng_http_method(struct eng_http_req *req)
+const char *eng_httpd_method(struct eng_httpd_req *req)
 {
     return req->method;
 }
 
-const char *eng_http_path(struct eng_http_req *req)
+const char *eng_httpd_path(struct eng_httpd_req *req)
 {
     return req->path;
 }
 
-const char *eng_http_header(struct eng_http_req *req, const char *name)
+const char *eng_httpd_header(struct eng_httpd_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-const char *eng_http_query(struct eng_http_req *req, const char *name)
+const char *eng_httpd_query(struct eng_httpd_req *req, const char *name)
 {
     return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-const char *eng_http_body(struct eng_http_req *req, size_t *len)
+const char *eng_httpd_body(struct eng_httpd_req *req, size_t *len)
 {
     if (len != NULL)
         *len = req->body.len;
     return req->body.data != NULL ? req->body.data : "";
 }
 
-const char *eng_http_peer(struct eng_http_req *req)
+const char *eng_httpd_peer(struct eng_httpd_req *req)
 {
     return req->peer;
 }
 
-void *eng_http_state(struct eng_http_req *req)
+void *eng_httpd_state(struct eng_httpd_req *req)
 {
     return req->state;
 }
 
-void eng_http_set_state(struct eng_http_req *req, void *state, void (*free_fn)(void *))
+void eng_httpd_set_state(struct eng_httpd_req *req, void *state, void (*free_fn)(void *))
 {
     req->state = state;
     req->state_free = free_fn;
 }
 
-void eng_http_resume(struct eng_http_req *req)
+void eng_httpd_resume(struct eng_httpd_req *req)
 {
     /* The last touch of req by the caller's thread: MHD may finish the request right away. */
     atomic_store(&req->pending, 0);
     MHD_resume_connection(req->conn);
 }
 
-static void req_free(struct eng_http_req *req)
+static void req_free(struct eng_httpd_req *req)
 {
     if (req == NULL)
         return;
@@ -126,7 +126,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-static enum MHD_Result send_resp(struct MHD_Connection *conn, struct eng_http_resp *resp)
+static enum MHD_Result send_resp(struct MHD_Connection *conn, struct eng_httpd_resp *resp)
 {
     size_t len = 0;
     char *body = eng_buf_take(&resp->body, &len);
@@ -159,7 +159,7 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct eng_http_re
 static enum MHD_Result send_simple(struct MHD_Connection *conn, int status, const char *code,
                                    const char *message)
 {
-    struct eng_http_resp resp;
+    struct eng_httpd_resp resp;
     memset(&resp, 0, sizeof resp);
     eng_buf_init(&resp.body);
     resp.status = status;
@@ -174,7 +174,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   size_t *upload_size, void **con_cls)
 {
     struct eng_httpd *h = cls;
-    struct eng_http_req *req = *con_cls;
+    struct eng_httpd_req *req = *con_cls;
     (void)version;
 
     if (req == NULL) {
@@ -231,7 +231,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (atomic_load(&req->pending))
         return MHD_YES; /* spurious call while suspended */
 
-    struct eng_http_resp resp;
+    struct eng_httpd_resp resp;
     memset(&resp, 0, sizeof resp);
     eng_buf_init(&resp.body);
     resp.status = 200;
@@ -239,7 +239,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     atomic_store(&req->pending, 1);
     req->started = 1;
     int r = h->opts.handler(h->opts.app, req, &resp);
-    if (r == ENG_HTTP_PENDING) {
+    if (r == ENG_HTTPD_PENDING) {
         eng_buf_free(&resp.body);
         MHD_suspend_connection(conn);
         return MHD_YES;

@@ -32,7 +32,7 @@ void eng_api_fini(struct eng_api *api)
     api->requests = NULL;
 }
 
-int eng_api_error(struct eng_http_resp *resp, int status, const char *code, const char *message,
+int eng_api_error(struct eng_httpd_resp *resp, int status, const char *code, const char *message,
                   const char *details)
 {
     eng_buf_reset(&resp->body);
@@ -43,10 +43,10 @@ int eng_api_error(struct eng_http_resp *resp, int status, const char *code, cons
     eng_buf_puts(&resp->body, ",\"message\":");
     eng_buf_json_str(&resp->body, message, strlen(message));
     eng_buf_printf(&resp->body, ",\"details\":%s}}", details != NULL ? details : "null");
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
-int eng_api_store_failed(struct eng_http_resp *resp, const char *area, const struct eng_err *err)
+int eng_api_store_failed(struct eng_httpd_resp *resp, const char *area, const struct eng_err *err)
 {
     eng_logf(ENG_LOG_ERROR, "api: %s: %s", area, err->msg);
     if (err->code == ENG_EBUSY)
@@ -190,18 +190,18 @@ static int api_match(const char *pattern, const char *path, struct eng_api_ctx *
 
 /* ---- authentication ---- */
 
-static int api_unauthorized(struct eng_http_resp *resp)
+static int api_unauthorized(struct eng_httpd_resp *resp)
 {
-    eng_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"tallysync\"");
+    eng_httpd_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"tallysync\"");
     /* one answer for every failure: no hint whether the token exists, expired or is malformed */
     return eng_api_error(resp, 401, "unauthorized", "a valid bearer token is required", NULL);
 }
 
 /* No token sent at all: say where tokens are. The same text whatever the configuration (it
  * tells nobody whether API_TOKEN is set, or where the engine runs). */
-static int api_token_missing(struct eng_http_resp *resp)
+static int api_token_missing(struct eng_httpd_resp *resp)
 {
-    eng_http_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"tallysync\"");
+    eng_httpd_resp_header(resp, "WWW-Authenticate", "Bearer realm=\"tallysync\"");
     return eng_api_error(resp, 401, "unauthorized",
                          "a bearer token is required (Authorization: Bearer TOKEN): the "
                          "administrator's token is API_TOKEN, in the engine's .env when "
@@ -222,12 +222,12 @@ static void api_token_touch(struct eng_store *st, const char *hash_hex)
 /* Decide who is calling and for which tenant. 0 or an answer already in c->resp. */
 static int api_authenticate(struct eng_api_ctx *c)
 {
-    const char *h = eng_http_header(c->req, "Authorization");
+    const char *h = eng_httpd_header(c->req, "Authorization");
     const char *anon = c->api->cfg->anonymous_tenant;
     if (h == NULL && anon != NULL) {
         /* the local demo (config.c allows it on loopback only): a tenant, never the admin */
         snprintf(c->tenant, sizeof c->tenant, "%s", anon);
-        const char *t = eng_http_header(c->req, "X-Tenant-ID");
+        const char *t = eng_httpd_header(c->req, "X-Tenant-ID");
         if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
             return eng_api_error(c->resp, 403, "forbidden",
                                  "anonymous requests act for API_ANONYMOUS_TENANT only", NULL),
@@ -252,7 +252,7 @@ static int api_authenticate(struct eng_api_ctx *c)
         eng_crypto_sha256(admin, strlen(admin), want, NULL);
         if (eng_crypto_equal(given, sizeof given, want, sizeof want)) {
             c->admin = 1;
-            const char *t = eng_http_header(c->req, "X-Tenant-ID");
+            const char *t = eng_httpd_header(c->req, "X-Tenant-ID");
             if (t == NULL || *t == '\0')
                 t = "default";
             if (!eng_api_id_ok(t, strlen(t)))
@@ -282,7 +282,7 @@ static int api_authenticate(struct eng_api_ctx *c)
     if (!found)
         return api_unauthorized(c->resp), -1;
     api_token_touch(st, hex);
-    const char *t = eng_http_header(c->req, "X-Tenant-ID");
+    const char *t = eng_httpd_header(c->req, "X-Tenant-ID");
     if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
         return eng_api_error(c->resp, 403, "forbidden",
                              "a tenant token acts for its own tenant only (drop X-Tenant-ID)",
@@ -295,10 +295,10 @@ static int api_authenticate(struct eng_api_ctx *c)
 static int api_check_body_type(struct eng_api_ctx *c)
 {
     size_t len;
-    eng_http_body(c->req, &len);
+    eng_httpd_body(c->req, &len);
     if (len == 0 || (c->route->flags & ENG_ROUTE_ANY_BODY))
         return 0;
-    const char *ct = eng_http_header(c->req, "Content-Type");
+    const char *ct = eng_httpd_header(c->req, "Content-Type");
     if (ct != NULL) {
         size_t n = strcspn(ct, ";");
         while (n > 0 && ct[n - 1] == ' ')
@@ -325,14 +325,14 @@ static void api_count(struct eng_api *api, size_t route, int status)
     atomic_fetch_add(&api->requests[route * ENG_API_STATUS_CLASSES + (size_t)cls], 1);
 }
 
-int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *resp)
+int eng_api_handle(void *app, struct eng_httpd_req *req, struct eng_httpd_resp *resp)
 {
     struct eng_api *api = app;
     struct eng_api_ctx c;
     memset(&c, 0, sizeof c);
     c.api = api, c.req = req, c.resp = resp;
-    const char *m = eng_http_method(req);
-    const char *path = eng_http_path(req);
+    const char *m = eng_httpd_method(req);
+    const char *path = eng_httpd_path(req);
     int head = strcmp(m, "HEAD") == 0;
 
     /* Find the route; remember which methods the path allows for a 405. */
@@ -350,10 +350,10 @@ int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *re
         if (strstr(allow, rm) == NULL && used + strlen(rm) + 3 < sizeof allow)
             snprintf(allow + used, sizeof allow - used, "%s%s", used > 0 ? ", " : "", rm);
     }
-    int r = ENG_HTTP_DONE;
+    int r = ENG_HTTPD_DONE;
     if (idx == eng_api_nroutes) {
         if (allow[0] != '\0') {
-            eng_http_resp_header(resp, "Allow", allow);
+            eng_httpd_resp_header(resp, "Allow", allow);
             eng_api_error(resp, 405, "method_not_allowed",
                           "this route does not accept that method (see the Allow header)", NULL);
         } else {
@@ -368,7 +368,7 @@ int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *re
                 r = c.route->fn(&c);
         }
     }
-    if (r == ENG_HTTP_DONE)
+    if (r == ENG_HTTPD_DONE)
         api_count(api, idx, resp->status);
     return r;
 }

@@ -45,11 +45,11 @@ struct eng_api {
 };
 
 /* One request as the handlers see it. Rebuilt for each call of a handler (a handler that went
- * to a worker is called again when the worker is done; eng_http_state says which call it is). */
+ * to a worker is called again when the worker is done; eng_httpd_state says which call it is). */
 struct eng_api_ctx {
     struct eng_api *api;
-    struct eng_http_req *req;
-    struct eng_http_resp *resp;
+    struct eng_httpd_req *req;
+    struct eng_httpd_resp *resp;
     const struct eng_api_route *route;
     char tenant[65]; /* the tenant this request acts for */
     int admin;       /* authenticated with API_TOKEN */
@@ -60,7 +60,7 @@ struct eng_api_ctx {
     int nparams;
 };
 
-typedef int (*eng_api_fn)(struct eng_api_ctx *c); /* ENG_HTTP_DONE or ENG_HTTP_PENDING */
+typedef int (*eng_api_fn)(struct eng_api_ctx *c); /* ENG_HTTPD_DONE or ENG_HTTPD_PENDING */
 
 enum {
     ENG_ROUTE_PUBLIC = 1,   /* no bearer token */
@@ -82,19 +82,19 @@ extern const size_t eng_api_nroutes;
 int eng_api_init(struct eng_api *api, struct eng_err *err);
 void eng_api_fini(struct eng_api *api);
 
-/* The one eng_http_handler of the server; app is a struct eng_api. */
-int eng_api_handle(void *app, struct eng_http_req *req, struct eng_http_resp *resp);
+/* The one eng_httpd_handler of the server; app is a struct eng_api. */
+int eng_api_handle(void *app, struct eng_httpd_req *req, struct eng_httpd_resp *resp);
 
 /* ---- for handlers ---- */
 
 /* Fill resp with {"error":{"code","message","details"}}; details is JSON text or NULL. Always
- * returns ENG_HTTP_DONE so handlers can `return eng_api_error(...)`. */
-int eng_api_error(struct eng_http_resp *resp, int status, const char *code, const char *message,
+ * returns ENG_HTTPD_DONE so handlers can `return eng_api_error(...)`. */
+int eng_api_error(struct eng_httpd_resp *resp, int status, const char *code, const char *message,
                   const char *details);
 /* A store failure answered the one way: logged as "api: <area>: <cause>", then 503 unavailable
- * when the store was busy (retry), else 500 internal (the cause stays in the log). ENG_HTTP_DONE.
+ * when the store was busy (retry), else 500 internal (the cause stays in the log). ENG_HTTPD_DONE.
  */
-int eng_api_store_failed(struct eng_http_resp *resp, const char *area, const struct eng_err *err);
+int eng_api_store_failed(struct eng_httpd_resp *resp, const char *area, const struct eng_err *err);
 /* This thread's connection to the store (opened on first use, closed when the thread ends);
  * NULL after answering 503 into c->resp. */
 struct eng_store *eng_api_store(struct eng_api_ctx *c);
@@ -127,13 +127,14 @@ int eng_api_id_ok(const char *s, size_t n);
  * -1 after answering 400 malformed_json naming what is wrong and at which byte. */
 int eng_api_body_object(struct eng_api_ctx *c, int empty_ok, const char **body, size_t *len);
 /* Answer status (422) invalid_field: message "field: msg", details {"field": field}; the field
- * may come from the client (escaped, cut at 40 bytes). Returns ENG_HTTP_DONE. */
-int eng_api_field_error(struct eng_http_resp *resp, int status, const char *field, const char *msg);
+ * may come from the client (escaped, cut at 40 bytes). Returns ENG_HTTPD_DONE. */
+int eng_api_field_error(struct eng_httpd_resp *resp, int status, const char *field,
+                        const char *msg);
 /* The syntax check alone: 0, or ENG_EINVAL with a sentence in msg. */
 int eng_api_json_check(const char *text, size_t len, int want_object, char *msg, size_t size);
 
 /* ---- api_job.c: a route that finishes on a worker ----
- * The handler starts a job (eng_api_job_start) and returns ENG_HTTP_PENDING; the job's run
+ * The handler starts a job (eng_api_job_start) and returns ENG_HTTPD_PENDING; the job's run
  * function fills the answer on a worker (it may call flow/ functions with the VM it is handed);
  * then the server calls the handler again, which finds the job (eng_api_job_resumed) and
  * answers with it (eng_api_job_finish, or its own rendering). The job is freed with the
@@ -145,7 +146,7 @@ typedef void (*eng_api_job_fn)(struct eng_api_job *j, struct eng_vm *vm, struct 
 
 struct eng_api_job {
     /* set by eng_api_job_start */
-    struct eng_http_req *req;
+    struct eng_httpd_req *req;
     const struct eng_config *cfg;
     const struct eng_keyring *keys; /* c->api->keys (may be NULL) */
     char tenant[65];
@@ -177,7 +178,7 @@ struct eng_api_job_opts {
     const char *tenant; /* the tenant the job acts for; NULL: c->tenant */
 };
 
-/* Queue a job for this request. ENG_HTTP_PENDING, or ENG_HTTP_DONE after answering 503 busy
+/* Queue a job for this request. ENG_HTTPD_PENDING, or ENG_HTTPD_DONE after answering 503 busy
  * (queue full, Retry-After: 1) or 500 out of memory; arg is then freed with the request (or at
  * once when the job could not be allocated). */
 int eng_api_job_start(struct eng_api_ctx *c, const struct eng_api_job_opts *o);

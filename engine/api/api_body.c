@@ -37,7 +37,7 @@ int eng_api_json_check(const char *text, size_t len, int want_object, char *msg,
 int eng_api_body_object(struct eng_api_ctx *c, int empty_ok, const char **body, size_t *len)
 {
     size_t n = 0;
-    const char *b = eng_http_body(c->req, &n);
+    const char *b = eng_httpd_body(c->req, &n);
     size_t i = 0;
     while (b != NULL && i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
         i++;
@@ -57,7 +57,7 @@ int eng_api_body_object(struct eng_api_ctx *c, int empty_ok, const char **body, 
     return 0;
 }
 
-int eng_api_field_error(struct eng_http_resp *resp, int status, const char *field, const char *msg)
+int eng_api_field_error(struct eng_httpd_resp *resp, int status, const char *field, const char *msg)
 {
     /* a field named by the client (an unknown key) is cut at 40 bytes on a character boundary */
     size_t n = eng_buf_utf8_cut(field, strlen(field), 40);
@@ -74,5 +74,5 @@ int eng_api_field_error(struct eng_http_resp *resp, int status, const char *fiel
         eng_api_error(resp, status, "invalid_field", m.data, d.data);
     eng_buf_free(&m);
     eng_buf_free(&d);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }

@@ -72,12 +72,12 @@ static int integ_known(struct eng_api_ctx *c, char *platform, size_t size)
 }
 
 /* Answer a store failure: 503 when the database is busy, else 500 (details in the log only). */
-static int integ_store_error(struct eng_http_resp *resp, const char *what, struct eng_err *err)
+static int integ_store_error(struct eng_httpd_resp *resp, const char *what, struct eng_err *err)
 {
     /* vault and store messages name tenants, platforms and key ids, never values */
     eng_logf(ENG_LOG_ERROR, "api: cannot %s: %s", what, err->msg);
     if (err->code == ENG_EBUSY) {
-        eng_http_resp_header(resp, "Retry-After", "1");
+        eng_httpd_resp_header(resp, "Retry-After", "1");
         return eng_api_error(resp, 503, "unavailable", "the store is busy; retry shortly", NULL);
     }
     return eng_api_error(resp, 500, "internal", "the credentials store failed (see the log)", NULL);
@@ -120,8 +120,8 @@ static void integ_store(struct eng_api_job *j, struct eng_vm *vm, struct eng_sto
     const struct integ_arg *a = j->arg;
     struct eng_err err = {0};
     size_t blen;
-    const char *body = eng_http_body(j->req, &blen);
-    struct eng_cred_prepared p;
+    const char *body = eng_httpd_body(j->req, &blen);
+    struct eng_credentials_prepared p;
     if (eng_credentials_prepare(vm, a->platform, body, body != NULL ? blen : 0, &p, &err) != 0) {
         integ_script_fail(j, "the credentials could not be checked", &err);
         return;
@@ -135,7 +135,7 @@ static void integ_store(struct eng_api_job *j, struct eng_vm *vm, struct eng_sto
     if (eng_vault_put(st, j->keys, j->tenant, a->platform, p.secret_json, p.secret_len,
                       p.public_json, p.account_id, &err) != 0 ||
         eng_api_credentials_status(st, j->keys, j->tenant, a->platform, &j->body, &err) != 0) {
-        eng_cred_prepared_free(&p);
+        eng_credentials_prepared_free(&p);
         integ_job_store_failed(j, "cannot store credentials",
                                "the credentials store failed (see the log)", &err);
         return;
@@ -145,7 +145,7 @@ static void integ_store(struct eng_api_job *j, struct eng_vm *vm, struct eng_sto
         j->body.len--;
         eng_buf_printf(&j->body, ",\"notes\":%s}", p.notes_json);
     }
-    eng_cred_prepared_free(&p);
+    eng_credentials_prepared_free(&p);
     j->status = existed ? 200 : 201;
 }
 
@@ -189,26 +189,27 @@ static void integ_test(struct eng_api_job *j, struct eng_vm *vm, struct eng_stor
 }
 
 /* A webhook check or register that failed, as an answer (webhook_health.h says where). */
-static void integ_whh_failed(struct eng_api_job *j, int rc, const struct eng_whh_failure *f)
+static void integ_whh_failed(struct eng_api_job *j, int rc,
+                             const struct eng_webhook_health_failure *f)
 {
     switch (f->stage) {
-    case ENG_WHH_CONFIG:
+    case ENG_WEBHOOK_HEALTH_CONFIG:
         eng_api_job_fail(j, 422, "invalid_field", f->message);
         snprintf(j->field, sizeof j->field, "%s", f->field);
         break;
-    case ENG_WHH_CREDENTIALS:
+    case ENG_WEBHOOK_HEALTH_CREDENTIALS:
         if (rc == ENG_ENOTFOUND)
             eng_api_job_fail(j, 404, "not_found", f->message);
         else
             eng_api_job_fail(j, 500, "internal", f->message);
         break;
-    case ENG_WHH_SCRIPT:
+    case ENG_WEBHOOK_HEALTH_SCRIPT:
         if (rc == ENG_EBUDGET)
             eng_api_job_fail(j, 504, "timeout", f->message);
         else
             eng_api_job_fail(j, 500, "script_error", f->message);
         break;
-    case ENG_WHH_UPSTREAM:
+    case ENG_WEBHOOK_HEALTH_UPSTREAM:
         eng_api_job_fail(j, 502, "upstream", f->message);
         break;
     default:
@@ -224,7 +225,7 @@ static void integ_whh_failed(struct eng_api_job *j, int rc, const struct eng_whh
 static void integ_wh_check(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
     struct eng_err err = {0};
-    int rc = eng_whh_check(vm, j->cfg, j->keys, st, j->tenant, &j->body, &err);
+    int rc = eng_webhook_health_check(vm, j->cfg, j->keys, st, j->tenant, &j->body, &err);
     if (rc == ENG_ENOTFOUND)
         eng_api_job_fail(j, 404, "not_found", "no credentials stored for woocommerce");
     else if (rc != 0)
@@ -238,9 +239,9 @@ static void integ_wh_check(struct eng_api_job *j, struct eng_vm *vm, struct eng_
  * {"ok","registered","webhooks","sweep":{"queued","id","since","message"}}. */
 static void integ_wh_register(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
-    struct eng_whh_registered r;
-    struct eng_whh_failure f;
-    int rc = eng_whh_register(vm, j->cfg, j->keys, st, j->tenant, &r, &f);
+    struct eng_webhook_health_registered r;
+    struct eng_webhook_health_failure f;
+    int rc = eng_webhook_health_register(vm, j->cfg, j->keys, st, j->tenant, &r, &f);
     if (rc != 0) {
         integ_whh_failed(j, rc, &f);
         return;
@@ -258,7 +259,7 @@ static void integ_wh_register(struct eng_api_job *j, struct eng_vm *vm, struct e
     eng_buf_puts(b, r.sweep_queued ? ",\"message\":\"a catch-up sweep is queued\"}}"
                                    : ",\"message\":\"a sweep is running already; it was not "
                                      "queued again\"}}");
-    eng_whh_registered_free(&r);
+    eng_webhook_health_registered_free(&r);
     j->status = 200;
 }
 
@@ -288,7 +289,7 @@ static int integ_submit(struct eng_api_ctx *c, enum integ_op op)
         if (!eng_api_published(c, "scripts/connectors", platform))
             return integ_unknown(c, platform);
     } else if (integ_known(c, platform, sizeof platform) != 0) {
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     }
     if (c->api->keys == NULL)
         return eng_api_error(c->resp, 503, "unavailable", "the credential vault has no key", NULL);
@@ -320,10 +321,10 @@ int eng_api_integration_status(struct eng_api_ctx *c)
 {
     char platform[72];
     if (integ_known(c, platform, sizeof platform) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_err err = {0};
     struct eng_buf *b = &c->resp->body;
     if (eng_api_credentials_status(st, c->api->keys, c->tenant, platform, b, &err) != 0)
@@ -332,7 +333,7 @@ int eng_api_integration_status(struct eng_api_ctx *c)
     if (strcmp(platform, "woocommerce") == 0 && b->len > 0 && b->data[b->len - 1] == '}') {
         b->len--;
         eng_buf_puts(b, ",\"webhooks\":");
-        int rc = eng_whh_status(st, c->tenant, b, &err);
+        int rc = eng_webhook_health_status(st, c->tenant, b, &err);
         if (rc < 0) {
             eng_buf_reset(b);
             return integ_store_error(c->resp, "read the webhook check", &err);
@@ -341,7 +342,7 @@ int eng_api_integration_status(struct eng_api_ctx *c)
             eng_buf_puts(b, integ_whh_never);
         eng_buf_putc(b, '}');
     }
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* POST /api/integrations/woocommerce/webhooks/check: 200 with the stored check. */
@@ -367,7 +368,7 @@ int eng_api_integration_delete(struct eng_api_ctx *c)
         return integ_unknown(c, NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_err err = {0};
     int rc = eng_vault_delete(st, c->tenant, platform, &err);
     if (rc == ENG_ENOTFOUND) {
@@ -381,7 +382,7 @@ int eng_api_integration_delete(struct eng_api_ctx *c)
         return integ_store_error(c->resp, "delete credentials", &err);
     c->resp->status = 204;
     eng_buf_reset(&c->resp->body);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 static int integ_cmp(const void *a, const void *b)
@@ -394,7 +395,7 @@ int eng_api_integrations_list(struct eng_api_ctx *c)
 {
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/connectors", c->api->cfg->scripts_dir);
     char *names[INTEG_MAX_PLATFORMS];
@@ -431,5 +432,5 @@ int eng_api_integrations_list(struct eng_api_ctx *c)
         free(names[i]);
     if (rc != 0)
         return integ_store_error(c->resp, "list credentials", &err);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }

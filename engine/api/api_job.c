@@ -2,7 +2,7 @@
  * api_job.c - the one way a route finishes on a worker (api.h: eng_api_job_*): a job carries
  * the request, the tenant, the route's own state and the answer; a worker runs it with its VM
  * and its thread's store connection, the server resumes the request, and the handler answers.
- * Owns: each job, from eng_api_job_start until the request is freed (eng_http_set_state).
+ * Owns: each job, from eng_api_job_start until the request is freed (eng_httpd_set_state).
  * Must not: touch a VM itself (the run function hands it to flow/); answer a secret.
  */
 #include <stdio.h>
@@ -52,7 +52,7 @@ static void job_run(struct eng_task *t, struct eng_vm *vm)
 
 static void job_done(struct eng_task *t)
 {
-    eng_http_resume(((struct job *)t)->pub.req);
+    eng_httpd_resume(((struct job *)t)->pub.req);
 }
 
 static void job_free(void *p)
@@ -89,18 +89,18 @@ int eng_api_job_start(struct eng_api_ctx *c, const struct eng_api_job_opts *o)
     j->arg_free = o->arg_free;
     eng_buf_init(&j->details);
     eng_buf_init(&j->body);
-    eng_http_set_state(c->req, k, job_free);
+    eng_httpd_set_state(c->req, k, job_free);
     if (eng_workers_submit(c->api->workers, &k->task) != 0) {
-        eng_http_resp_header(c->resp, "Retry-After", "1");
+        eng_httpd_resp_header(c->resp, "Retry-After", "1");
         return eng_api_error(c->resp, 503, "busy", "the workers' queue is full; retry shortly",
                              NULL);
     }
-    return ENG_HTTP_PENDING;
+    return ENG_HTTPD_PENDING;
 }
 
 struct eng_api_job *eng_api_job_resumed(struct eng_api_ctx *c)
 {
-    struct job *k = eng_http_state(c->req);
+    struct job *k = eng_httpd_state(c->req);
     return k != NULL ? &k->pub : NULL;
 }
 
@@ -118,7 +118,7 @@ int eng_api_job_finish(struct eng_api_ctx *c, struct eng_api_job *j)
         eng_api_error(c->resp, j->status, j->code, j->message,
                       use->len > 0 && !use->oom ? use->data : NULL);
         eng_buf_free(&d);
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     }
     if (j->body.oom)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
@@ -129,5 +129,5 @@ int eng_api_job_finish(struct eng_api_ctx *c, struct eng_api_job *j)
         eng_buf_append(&c->resp->body, j->body.data, j->body.len);
     else if (j->content_type == NULL)
         eng_buf_puts(&c->resp->body, "{}");
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }

@@ -32,7 +32,7 @@ static void dryrun_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_
     (void)st;
     const struct dryrun_arg *d = j->arg;
     size_t len;
-    const char *body = eng_http_body(j->req, &len);
+    const char *body = eng_httpd_body(j->req, &len);
     struct eng_buf errors;
     eng_buf_init(&errors);
     int format = ENG_DRYRUN_SINGLE;
@@ -86,7 +86,7 @@ int eng_api_dry_run(struct eng_api_ctx *c)
     /* The tenant's transformer settings, read here (a local query) so the worker only maps. */
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_buf config;
     eng_buf_init(&config);
     struct eng_err err = {0};
@@ -102,7 +102,7 @@ int eng_api_dry_run(struct eng_api_ctx *c)
         eng_buf_free(&config);
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
     }
-    const char *explain = eng_http_query(c->req, "explain");
+    const char *explain = eng_httpd_query(c->req, "explain");
     if (explain != NULL && (strcmp(explain, "true") == 0 || strcmp(explain, "1") == 0))
         d->flags = ENG_DRYRUN_EXPLAIN | ENG_DRYRUN_EXPLAIN_JSON;
     snprintf(d->mapping, sizeof d->mapping, "%s", name);

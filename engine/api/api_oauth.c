@@ -83,7 +83,7 @@ int eng_api_qbo_connect(struct eng_api_ctx *c)
                              "the vault or the QuickBooks OAuth settings are not configured", NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     oauth_check_redirect_path(cfg->oauth_redirect_uri);
 
     /* client_id from the stored credentials (a local decrypt: fine on this thread) */
@@ -152,7 +152,7 @@ int eng_api_qbo_connect(struct eng_api_ctx *c)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
     eng_log_kv(ENG_LOG_INFO, c->tenant, NULL, "quickbooks oauth: connect started",
                (const char *const[]){"expires_at", expires, NULL});
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* ---- GET /api/integrations/quickbooks/callback: the worker half ---- */
@@ -254,8 +254,8 @@ int eng_api_qbo_callback(struct eng_api_ctx *c)
     if (j != NULL) /* resumed: the worker is done */
         return eng_api_job_finish(c, j);
     /* A HEAD (link checkers, prefetchers) must not burn the user's state. */
-    if (strcmp(eng_http_method(c->req), "GET") != 0) {
-        eng_http_resp_header(c->resp, "Allow", "GET");
+    if (strcmp(eng_httpd_method(c->req), "GET") != 0) {
+        eng_httpd_resp_header(c->resp, "Allow", "GET");
         return eng_api_error(c->resp, 405, "method_not_allowed", "the callback answers GET only",
                              NULL);
     }
@@ -265,10 +265,10 @@ int eng_api_qbo_callback(struct eng_api_ctx *c)
         return eng_api_error(c->resp, 503, "unavailable",
                              "the vault or the QuickBooks OAuth settings are not configured", NULL);
 
-    const char *state = eng_http_query(c->req, "state");
-    const char *error = eng_http_query(c->req, "error");
-    const char *code = eng_http_query(c->req, "code");
-    const char *realm = eng_http_query(c->req, "realmId");
+    const char *state = eng_httpd_query(c->req, "state");
+    const char *error = eng_httpd_query(c->req, "error");
+    const char *code = eng_httpd_query(c->req, "code");
+    const char *realm = eng_httpd_query(c->req, "realmId");
     size_t slen = state != NULL ? strlen(state) : 0;
     if (slen == 0 || slen > OAUTH_STATE_MAXLEN)
         return eng_api_error(c->resp, 400, "invalid_state",
@@ -287,7 +287,7 @@ int eng_api_qbo_callback(struct eng_api_ctx *c)
 
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_err err = {0};
     char hash[2 * ENG_CRYPTO_SHA256_LEN + 1], tenant[65];
     oauth_state_hash(state, hash);
@@ -336,7 +336,7 @@ int eng_api_qbo_callback(struct eng_api_ctx *c)
         .tenant = tenant, /* the state's (the callback is public: c->tenant is the default) */
     };
     rc = eng_api_job_start(c, &o);
-    if (rc != ENG_HTTP_PENDING) /* nothing was exchanged: the same link may be retried */
+    if (rc != ENG_HTTPD_PENDING) /* nothing was exchanged: the same link may be retried */
         eng_oauth_states_release(st, hash);
     return rc;
 }

@@ -43,16 +43,16 @@ static int answer(struct eng_api_ctx *c, struct eng_store *st)
     c->resp->content_type = "application/json";
     eng_buf_append(&c->resp->body, b.data, b.len);
     eng_buf_free(&b);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* GET /api/operator/settings */
 int eng_api_operator_get(struct eng_api_ctx *c)
 {
     if (forbidden_unless_admin(c) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_store *st = eng_api_store(c);
-    return st == NULL ? ENG_HTTP_DONE : answer(c, st);
+    return st == NULL ? ENG_HTTPD_DONE : answer(c, st);
 }
 
 static int refuse(struct eng_api_ctx *c, int status, const char *code, const char *msg,
@@ -131,27 +131,27 @@ static int put_pass(struct eng_api_ctx *c, struct eng_store *st, const char *bod
 int eng_api_operator_put(struct eng_api_ctx *c)
 {
     if (forbidden_unless_admin(c) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     size_t blen = 0;
     const char *body = NULL; /* the same syntax answer as every other route (api_body.c) */
     if (eng_api_body_object(c, 0, &body, &blen) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     if (blen > OPERATOR_MAX_BODY)
         return eng_api_error(c->resp, 413, "too_large", "the operator settings are at most 8 KiB",
                              NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_err err = {0};
     if (put_pass(c, st, body, blen, 0) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     if (eng_store_exec(st, "BEGIN IMMEDIATE", &err) != 0) {
         eng_logf(ENG_LOG_ERROR, "api: cannot store the operator settings: %s", err.msg);
         return eng_api_error(c->resp, 503, "unavailable", "the store is busy; retry shortly", NULL);
     }
     if (put_pass(c, st, body, blen, 1) != 0) {
         eng_store_exec(st, "ROLLBACK", NULL);
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     }
     if (eng_store_exec(st, "COMMIT", &err) != 0) {
         eng_store_exec(st, "ROLLBACK", NULL);

@@ -62,7 +62,7 @@ static void settings_job_run(struct eng_api_job *j, struct eng_vm *vm, struct en
     int rc;
     if (put) {
         size_t blen = 0;
-        const char *body = eng_http_body(j->req, &blen);
+        const char *body = eng_httpd_body(j->req, &blen);
         rc = eng_settings_check(vm, body, blen, &chk, &err);
         if (rc == 0) {
             if (eng_tenant_settings_put(st, j->tenant, SETTINGS_KEY, chk.stored, chk.stored_len,
@@ -110,7 +110,7 @@ static int settings_submit(struct eng_api_ctx *c, int put)
         return eng_api_job_finish(c, j);
     if (put) {
         size_t len = 0;
-        eng_http_body(c->req, &len);
+        eng_httpd_body(c->req, &len);
         if (len == 0)
             return eng_api_error(c->resp, 400, "malformed_json",
                                  "send the transformer_config as a JSON object", NULL);
@@ -119,7 +119,7 @@ static int settings_submit(struct eng_api_ctx *c, int put)
                                  "a transformer_config is at most 256 KiB", NULL);
         const char *body; /* the same syntax answer as every other route (api_body.c) */
         if (eng_api_body_object(c, 0, &body, NULL) != 0)
-            return ENG_HTTP_DONE;
+            return ENG_HTTPD_DONE;
     }
     static int settings_put_mark; /* arg: non-NULL marks a PUT (nothing to free) */
     const struct eng_api_job_opts o = {.run = settings_job_run,

@@ -60,8 +60,8 @@ static int internal(struct eng_api_ctx *c, const struct eng_err *err)
 /* Page parameters ?limit= (1..500) &offset= (>= 0). -1 after answering 400. */
 static int page_params(struct eng_api_ctx *c, long *limit, long *offset)
 {
-    const char *l = eng_http_query(c->req, "limit");
-    const char *o = eng_http_query(c->req, "offset");
+    const char *l = eng_httpd_query(c->req, "limit");
+    const char *o = eng_httpd_query(c->req, "offset");
     char *end;
     *limit = SYNC_PAGE_DEFAULT, *offset = 0;
     if (l != NULL) {
@@ -95,7 +95,7 @@ int eng_api_sync_status_list(struct eng_api_ctx *c)
 {
     long limit, offset;
     if (page_params(c, &limit, &offset) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     static const char sql[] =
         "SELECT json_object('items', (SELECT json_group_array(json(j)) FROM (SELECT " RUN_JSON
         " AS j FROM sync_runs WHERE tenant_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2 "
@@ -104,7 +104,7 @@ int eng_api_sync_status_list(struct eng_api_ctx *c)
     struct eng_err err = {0};
     const char *b[] = {c->tenant};
     int rc = json_answer(c, sql, b, 1, limit, offset, 1, &err);
-    return rc < 0 ? internal(c, &err) : ENG_HTTP_DONE;
+    return rc < 0 ? internal(c, &err) : ENG_HTTPD_DONE;
 }
 
 int eng_api_sync_status(struct eng_api_ctx *c)
@@ -118,15 +118,15 @@ int eng_api_sync_status(struct eng_api_ctx *c)
     int rc = json_answer(c, sql, b, 2, 0, 0, 0, &err);
     if (rc == ENG_ENOTFOUND)
         return eng_api_error(c->resp, 404, "not_found", "no such sync run", NULL);
-    return rc < 0 ? internal(c, &err) : ENG_HTTP_DONE;
+    return rc < 0 ? internal(c, &err) : ENG_HTTPD_DONE;
 }
 
 int eng_api_sync_history(struct eng_api_ctx *c)
 {
     long limit, offset;
     if (page_params(c, &limit, &offset) != 0)
-        return ENG_HTTP_DONE;
-    const char *state = eng_http_query(c->req, "state");
+        return ENG_HTTPD_DONE;
+    const char *state = eng_httpd_query(c->req, "state");
     if (state != NULL && strcmp(state, "succeeded") != 0 && strcmp(state, "partial") != 0 &&
         strcmp(state, "failed") != 0 && strcmp(state, "cancelled") != 0)
         return eng_api_error(c->resp, 400, "invalid_parameter",
@@ -144,14 +144,14 @@ int eng_api_sync_history(struct eng_api_ctx *c)
 #undef HIST_WHERE
     struct eng_err err = {0};
     const char *b[] = {c->tenant,
-                       eng_http_query(c->req, "entity"),
-                       eng_http_query(c->req, "flow"),
+                       eng_httpd_query(c->req, "entity"),
+                       eng_httpd_query(c->req, "flow"),
                        state,
-                       eng_http_query(c->req, "from"),
-                       eng_http_query(c->req, "to"),
-                       eng_http_query(c->req, "mode")};
+                       eng_httpd_query(c->req, "from"),
+                       eng_httpd_query(c->req, "to"),
+                       eng_httpd_query(c->req, "mode")};
     int rc = json_answer(c, sql, b, 7, limit, offset, 1, &err);
-    return rc < 0 ? internal(c, &err) : ENG_HTTP_DONE;
+    return rc < 0 ? internal(c, &err) : ENG_HTTPD_DONE;
 }
 
 /* ---- POST /api/sync/{syncId}/stop ---- */
@@ -163,7 +163,7 @@ int eng_api_sync_stop(struct eng_api_ctx *c)
         return eng_api_error(c->resp, 404, "not_found", "no such sync run", NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
     int rc = eng_store_prepare(st, "SELECT state FROM sync_runs WHERE tenant_id = ? AND id = ?", -1,
@@ -189,12 +189,12 @@ int eng_api_sync_stop(struct eng_api_ctx *c)
     rc = eng_sync_request_stop(st, c->tenant, id, state, &err);
     if (rc != 0)
         return internal(c, &err);
-    eng_orch_notify(c->api->orch);
+    eng_orchestrator_notify(c->api->orch);
     c->resp->status = 202;
     c->resp->content_type = "application/json";
     eng_buf_printf(&c->resp->body, "{\"syncId\":\"%s\",\"state\":\"%s\",\"cancelRequested\":true}",
                    id, state);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* ---- failures and retry ---- */
@@ -209,7 +209,7 @@ int eng_api_sync_failures(struct eng_api_ctx *c)
 {
     long limit, offset;
     if (page_params(c, &limit, &offset) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     static const char sql[] =
         "SELECT json_object('items', (SELECT json_group_array(json(j)) FROM (SELECT "
         "json_object('id', id, 'runId', run_id, 'flow', flow, 'entity', source_entity, "
@@ -221,10 +221,10 @@ int eng_api_sync_failures(struct eng_api_ctx *c)
         " ORDER BY id DESC LIMIT ?5 OFFSET ?6)), 'total', (SELECT count(*) FROM sync_records "
         "WHERE " FAIL_WHERE "), 'limit', ?5, 'offset', ?6)";
     struct eng_err err = {0};
-    const char *b[] = {c->tenant, eng_http_query(c->req, "entity"), eng_http_query(c->req, "flow"),
-                       eng_http_query(c->req, "runId")};
+    const char *b[] = {c->tenant, eng_httpd_query(c->req, "entity"),
+                       eng_httpd_query(c->req, "flow"), eng_httpd_query(c->req, "runId")};
     int rc = json_answer(c, sql, b, 4, limit, offset, 1, &err);
-    return rc < 0 ? internal(c, &err) : ENG_HTTP_DONE;
+    return rc < 0 ? internal(c, &err) : ENG_HTTPD_DONE;
 }
 
 int eng_api_sync_retry(struct eng_api_ctx *c)
@@ -232,7 +232,7 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
     const char *body;
     struct eng_store *st = eng_api_store_body(c, 1, &body);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     /* {"ids": [failure ids]} | {"runId"} | {"entity"} | {"flow"} | {} = every failure */
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
@@ -319,11 +319,11 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
         eng_buf_free(&ids);
         return internal(c, &err);
     }
-    eng_orch_notify(c->api->orch);
+    eng_orchestrator_notify(c->api->orch);
     c->resp->status = 202;
     c->resp->content_type = "application/json";
     eng_buf_printf(&c->resp->body, "{\"records\":%lld,\"jobs\":[%s]}", records,
                    ids.data != NULL ? ids.data : "");
     eng_buf_free(&ids);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }

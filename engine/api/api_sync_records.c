@@ -46,7 +46,7 @@ static int outcome_ok(struct eng_api_ctx *c, const char *v)
 
 static int long_param(struct eng_api_ctx *c, const char *name, long lo, long hi, long *out)
 {
-    const char *v = eng_http_query(c->req, name);
+    const char *v = eng_httpd_query(c->req, name);
     if (v == NULL)
         return 0;
     char *end;
@@ -66,10 +66,10 @@ int eng_api_sync_records(struct eng_api_ctx *c)
     if (eng_api_param(c, 0, id, sizeof id) != 0)
         return eng_api_error(c->resp, 404, "not_found", "no such sync run", NULL);
     long limit = RECORDS_PAGE_DEFAULT, offset = 0;
-    const char *outcome = eng_http_query(c->req, "outcome");
+    const char *outcome = eng_httpd_query(c->req, "outcome");
     if (long_param(c, "limit", 1, RECORDS_PAGE_MAX, &limit) != 0 ||
         long_param(c, "offset", 0, 1L << 30, &offset) != 0 || outcome_ok(c, outcome) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
 #define REC_WHERE                                                                                  \
     "run_id = ?2 AND tenant_id = ?1 AND (?3 IS NULL OR instr(',' || ?3 || ',', ',' || outcome "    \
     "|| ',') > 0)"
@@ -96,5 +96,5 @@ int eng_api_sync_records(struct eng_api_ctx *c)
         return eng_api_store_failed(c->resp, "sync records", &err);
     if (rc == ENG_ENOTFOUND)
         return eng_api_error(c->resp, 404, "not_found", "no such sync run", NULL);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }

@@ -65,7 +65,7 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
     const char *body;
     struct eng_store *st = eng_api_store_body(c, 0, &body);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     static const char sql[] =
         "SELECT json_valid(?1) AND json_type(?1) = 'object', (SELECT key FROM json_each(?1) "
         "WHERE key NOT IN ('entity', 'flow', 'mode', 'dryRun', 'filters', 'intervalSeconds', "
@@ -146,7 +146,7 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
     if (!eng_api_id_ok(f, strlen(f)) || !eng_api_published(c, "mappings", f))
         return sched_bad(c, "flow", "no mapping by that name");
     char next[40];
-    if (eng_schedule_next(cron[0] ? cron : NULL, interval, next, sizeof next, &err) != 0)
+    if (eng_scheduler_next(cron[0] ? cron : NULL, interval, next, sizeof next, &err) != 0)
         return sched_bad(c, "cron", err.msg);
 
     const struct eng_schedule_new row = {
@@ -169,15 +169,15 @@ int eng_api_sync_schedule_create(struct eng_api_ctx *c)
     }
     if (rc < 0)
         return sched_internal(c, &err);
-    eng_orch_notify(c->api->orch);
-    return ENG_HTTP_DONE;
+    eng_orchestrator_notify(c->api->orch);
+    return ENG_HTTPD_DONE;
 }
 
 int eng_api_sync_schedule_list(struct eng_api_ctx *c)
 {
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_err err = {0};
     struct sched_out o = {&c->resp->body, 0};
     eng_buf_puts(&c->resp->body, "{\"items\":[");
@@ -189,7 +189,7 @@ int eng_api_sync_schedule_list(struct eng_api_ctx *c)
     }
     c->resp->status = 200;
     c->resp->content_type = "application/json";
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c)
@@ -201,7 +201,7 @@ int eng_api_sync_schedule_delete(struct eng_api_ctx *c)
         return eng_api_error(c->resp, 404, "not_found", "no such schedule", NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_err err = {0};
     int rc = eng_schedules_delete(st, c->tenant, v, &err);
     if (rc < 0)
@@ -209,5 +209,5 @@ int eng_api_sync_schedule_delete(struct eng_api_ctx *c)
     if (rc == 0)
         return eng_api_error(c->resp, 404, "not_found", "no such schedule", NULL);
     c->resp->status = 204;
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }

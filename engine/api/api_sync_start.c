@@ -109,7 +109,7 @@ static int start_missing(struct eng_api_ctx *c, const struct start_task *k)
         eng_api_error(c->resp, 422, "missing_connection", msg.data, d.data);
     eng_buf_free(&msg);
     eng_buf_free(&d);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* Resumed after the worker's check: refuse, or queue the run. */
@@ -117,7 +117,7 @@ static int start_finish(struct eng_api_ctx *c, struct eng_api_job *j)
 {
     struct start_task *k = j->arg;
     if (j->status >= 400) { /* the pool is stopping, or the worker has no store */
-        eng_http_resp_header(c->resp, "Retry-After", "1");
+        eng_httpd_resp_header(c->resp, "Retry-After", "1");
         return eng_api_job_finish(c, j);
     }
     if (k->rc != 0) {
@@ -130,7 +130,7 @@ static int start_finish(struct eng_api_ctx *c, struct eng_api_job *j)
         return start_missing(c, k);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     struct eng_sync_req r = {
         .tenant = k->tenant,
         .entity = k->entity,
@@ -151,14 +151,14 @@ static int start_finish(struct eng_api_ctx *c, struct eng_api_job *j)
     }
     if (rc != 0)
         return internal(c, &err);
-    eng_orch_notify(c->api->orch);
+    eng_orchestrator_notify(c->api->orch);
     c->resp->status = 202;
     c->resp->content_type = "application/json";
     eng_buf_printf(&c->resp->body,
                    "{\"syncId\":\"%s\",\"state\":\"queued\",\"flow\":\"%s\",\"mode\":\"%s\","
                    "\"dryRun\":%s}",
                    id, k->flow, k->mode, k->dry ? "true" : "false");
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 int eng_api_sync_start(struct eng_api_ctx *c)
@@ -174,7 +174,7 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     const char *body;
     struct eng_store *st = eng_api_store_body(c, 1, &body);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     static const char sql[] =
         "SELECT json_valid(?1), json_type(?1), json_type(?1, '$.mode'), json_extract(?1, "
         "'$.mode'), json_type(?1, '$.dryRun'), json_type(?1, '$.filters'), json(json_extract(?1, "
@@ -233,7 +233,7 @@ int eng_api_sync_start(struct eng_api_ctx *c)
     if (bad != NULL)
         return eng_api_field_error(c->resp, 422, field, bad);
     if (filters_ok(c, st, body) != 0)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     if (flow[0] == '\0' &&
         eng_sync_default_flow(c->api->policy, NULL, entity, flow, sizeof flow) != 0) {
         char msg[400], known[200];

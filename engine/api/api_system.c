@@ -26,7 +26,7 @@ int eng_api_health(struct eng_api_ctx *c)
 {
     eng_buf_printf(&c->resp->body, "{\"status\":\"ok\",\"version\":\"%s\",\"uptimeMs\":%lld}",
                    ENG_VERSION, sys_now_ms() - c->api->started_ms);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* GET /ready: the store answers, every script has an accepted version and the configured keys
@@ -73,7 +73,7 @@ int eng_api_ready(struct eng_api_ctx *c)
                        reasons.data ? reasons.data : "");
     }
     eng_buf_free(&reasons);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* One labelled count per row of `SELECT label, COUNT(*) ... GROUP BY label`. */
@@ -102,7 +102,7 @@ int eng_api_metrics(struct eng_api_ctx *c)
     struct eng_api *api = c->api;
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE; /* 503 already answered */
+        return ENG_HTTPD_DONE; /* 503 already answered */
     c->resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
 
     eng_buf_puts(b, "# HELP tallysync_http_requests_total HTTP requests answered, by route and "
@@ -148,14 +148,14 @@ int eng_api_metrics(struct eng_api_ctx *c)
     sys_metric_group(st, b, "tallysync_webhook_events", "Webhook deliveries by status.", "status",
                      "SELECT status, COUNT(*) FROM webhook_events GROUP BY status ORDER BY status");
     eng_ingest_metrics(api->ingest, b);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* GET /api/openapi.json */
 int eng_api_openapi(struct eng_api_ctx *c)
 {
     eng_buf_append(&c->resp->body, eng_openapi_json, eng_openapi_json_len);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 /* GET /api/scripts: every script and mapping, its published version and its last error. */
@@ -166,5 +166,5 @@ int eng_api_scripts(struct eng_api_ctx *c)
                    (unsigned long long)eng_scripts_generation(reg), eng_scripts_error_count(reg));
     eng_scripts_status_json(reg, &c->resp->body);
     eng_buf_putc(&c->resp->body, '}');
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }

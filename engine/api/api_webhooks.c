@@ -22,20 +22,20 @@
 
 struct wh_req {
     struct eng_ingest_item item;
-    struct eng_http_req *req;
-    struct eng_wh_event one; /* WooCommerce, and a malformed QuickBooks body */
-    struct eng_wh_event *many;
+    struct eng_httpd_req *req;
+    struct eng_webhook_event one; /* WooCommerce, and a malformed QuickBooks body */
+    struct eng_webhook_event *many;
     int nmany;
     char *headers;
     int malformed;
-    char message[ENG_WH_ERR_MAX + 64];
+    char message[ENG_WEBHOOK_ERR_MAX + 64];
 };
 
 static void wh_req_free(void *p)
 {
     struct wh_req *w = p;
     free(w->one.jobs);
-    eng_wh_events_free(w->many, w->nmany);
+    eng_webhook_events_free(w->many, w->nmany);
     free(w->headers);
     free(w);
 }
@@ -43,18 +43,18 @@ static void wh_req_free(void *p)
 static void wh_item_done(struct eng_ingest_item *it)
 {
     struct wh_req *w = it->ud;
-    eng_http_resume(w->req);
+    eng_httpd_resume(w->req);
 }
 
 /* The headers that matter, as a JSON object (values reduced to printable ASCII). */
-static char *wh_headers_json(struct eng_http_req *req, const char *const *names)
+static char *wh_headers_json(struct eng_httpd_req *req, const char *const *names)
 {
     struct eng_buf b;
     eng_buf_init(&b);
     eng_buf_putc(&b, '{');
     int n = 0;
     for (; *names != NULL; names++) {
-        const char *v = eng_http_header(req, *names);
+        const char *v = eng_httpd_header(req, *names);
         if (v == NULL)
             continue;
         char clean[513];
@@ -130,7 +130,7 @@ static void wh_log_refusal(struct eng_api_ctx *c, const char *msg, const char *d
     if (!log)
         return;
     char delivery[129], src[257], n[32];
-    wh_clean(delivery_header != NULL ? eng_http_header(c->req, delivery_header) : NULL, delivery,
+    wh_clean(delivery_header != NULL ? eng_httpd_header(c->req, delivery_header) : NULL, delivery,
              sizeof delivery);
     wh_clean(source, src, sizeof src);
     snprintf(n, sizeof n, "%llu", carried);
@@ -143,7 +143,7 @@ static void wh_log_refusal(struct eng_api_ctx *c, const char *msg, const char *d
                         "reason",
                         reason,
                         "peer",
-                        eng_http_peer(c->req) ? eng_http_peer(c->req) : "",
+                        eng_httpd_peer(c->req) ? eng_httpd_peer(c->req) : "",
                         carried ? "notLoggedBefore" : NULL,
                         n,
                         NULL};
@@ -167,7 +167,7 @@ static int wh_refuse(struct eng_api_ctx *c, _Atomic unsigned long long *counter,
 
 static int wh_unavailable(struct eng_api_ctx *c, const char *message)
 {
-    eng_http_resp_header(c->resp, "Retry-After", "1");
+    eng_httpd_resp_header(c->resp, "Retry-After", "1");
     return eng_api_error(c->resp, 503, "unavailable", message, NULL);
 }
 
@@ -179,7 +179,7 @@ static int wh_answer(struct eng_api_ctx *c, struct wh_req *w)
         return wh_unavailable(c, "the event could not be stored; retry");
     int woo = strcmp(c->route->pattern, "/api/webhooks/woocommerce") == 0;
     const char *dh = woo ? "X-WC-Webhook-Delivery-ID" : "intuit-t-id";
-    const char *src = woo ? eng_http_header(c->req, "X-WC-Webhook-Source") : "quickbooks";
+    const char *src = woo ? eng_httpd_header(c->req, "X-WC-Webhook-Source") : "quickbooks";
     /* signed, so not forged, but kept out of the sync: say so (same bounded log) */
     if (w->malformed) {
         wh_log_refusal(c, "webhook rejected", dh, src, w->message);
@@ -194,7 +194,7 @@ static int wh_answer(struct eng_api_ctx *c, struct wh_req *w)
                    "\"unrouted\":%d,\"ignored\":%d,\"rejected\":%d,\"stale\":%d}",
                    it->nevents, it->stored, it->duplicates, it->jobs, it->unrouted, it->ignored,
                    it->rejected, it->stale);
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 static int wh_submit(struct eng_api_ctx *c, struct wh_req *w)
@@ -203,12 +203,12 @@ static int wh_submit(struct eng_api_ctx *c, struct wh_req *w)
     w->req = c->req;
     w->item.done = wh_item_done;
     w->item.ud = w;
-    eng_http_set_state(c->req, w, wh_req_free);
+    eng_httpd_set_state(c->req, w, wh_req_free);
     int rc = eng_ingest_submit(ing, &w->item);
     if (rc != 0)
         return wh_unavailable(c, rc == ENG_EBUSY ? "too many webhooks at once; retry shortly"
                                                  : "the engine is stopping; retry shortly");
-    return ENG_HTTP_PENDING;
+    return ENG_HTTPD_PENDING;
 }
 
 /* ---- WooCommerce ---- */
@@ -226,14 +226,14 @@ struct wh_start {
 /* 0 with the writer, its counters and the body in b, else 1 (answered). */
 static int wh_begin(struct eng_api_ctx *c, struct wh_start *b)
 {
-    struct wh_req *w = eng_http_state(c->req);
+    struct wh_req *w = eng_httpd_state(c->req);
     if (w != NULL)
         return b->answered = wh_answer(c, w), 1;
     b->ing = c->api->ingest;
     if (b->ing == NULL)
         return b->answered = wh_unavailable(c, "webhook ingest is not running"), 1;
     b->ctr = eng_ingest_counters(b->ing);
-    b->body = eng_http_body(c->req, &b->len);
+    b->body = eng_httpd_body(c->req, &b->len);
     return 0;
 }
 
@@ -248,42 +248,42 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
     struct wh_start b;
     if (wh_begin(c, &b) != 0)
         return b.answered;
-    const char *sig = eng_http_header(c->req, "X-WC-Webhook-Signature");
+    const char *sig = eng_httpd_header(c->req, "X-WC-Webhook-Signature");
 
     if (sig == NULL || *sig == '\0') {
         /* The activation ping: form-encoded webhook_id=N, no signature and no X-WC-Webhook-*
          * header at all. Anything but 200 marks the webhook failed; it carries nothing to do. */
         int wc_headers = 0;
         for (int i = 2; wh_woo_headers[i] != NULL; i++)
-            wc_headers |= eng_http_header(c->req, wh_woo_headers[i]) != NULL;
-        if (!wc_headers && eng_wh_is_woo_ping(b.body, b.len)) {
+            wc_headers |= eng_httpd_header(c->req, wh_woo_headers[i]) != NULL;
+        if (!wc_headers && eng_webhook_is_woo_ping(b.body, b.len)) {
             atomic_fetch_add(&b.ctr->pings, 1);
             eng_buf_puts(&c->resp->body, "{\"ok\":true,\"ping\":true}");
-            return ENG_HTTP_DONE;
+            return ENG_HTTPD_DONE;
         }
         return wh_refuse(c, &b.ctr->refused_woo, "X-WC-Webhook-Delivery-ID",
-                         eng_http_header(c->req, "X-WC-Webhook-Source"),
+                         eng_httpd_header(c->req, "X-WC-Webhook-Source"),
                          "no X-WC-Webhook-Signature header, and not an activation ping");
     }
 
-    char source[ENG_WH_ACCT_MAX + 1] = "";
-    const char *src = eng_http_header(c->req, "X-WC-Webhook-Source");
-    if (src != NULL && eng_wh_normalize_url(src, source, sizeof source) != 0)
+    char source[ENG_WEBHOOK_ACCT_MAX + 1] = "";
+    const char *src = eng_httpd_header(c->req, "X-WC-Webhook-Source");
+    if (src != NULL && eng_webhook_normalize_url(src, source, sizeof source) != 0)
         source[0] = '\0';
-    const char *hint = eng_http_query(c->req, "tenant");
+    const char *hint = eng_httpd_query(c->req, "tenant");
     if (hint != NULL && !eng_api_id_ok(hint, strlen(hint)))
         hint = NULL;
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
-    char tenant[ENG_WH_ID_MAX + 1];
+        return ENG_HTTPD_DONE;
+    char tenant[ENG_WEBHOOK_ID_MAX + 1];
     struct eng_err err = {0};
-    int rc = eng_wh_woo_tenant(eng_ingest_secrets(b.ing), st, c->api->keys, source, hint,
-                               c->api->cfg->woocommerce_webhook_secret, sig, b.body, b.len, tenant,
-                               &err);
+    int rc = eng_webhook_tenant_woo(eng_ingest_secrets(b.ing), st, c->api->keys, source, hint,
+                                    c->api->cfg->woocommerce_webhook_secret, sig, b.body, b.len,
+                                    tenant, &err);
     if (rc == ENG_EAUTH)
         return wh_refuse(c, &b.ctr->refused_woo, "X-WC-Webhook-Delivery-ID",
-                         eng_http_header(c->req, "X-WC-Webhook-Source"),
+                         eng_httpd_header(c->req, "X-WC-Webhook-Source"),
                          "the signature matches the webhook secret of no tenant this source "
                          "may belong to");
     if (rc != 0) {
@@ -294,17 +294,17 @@ int eng_api_webhook_woocommerce(struct eng_api_ctx *c)
     struct wh_req *w = calloc(1, sizeof *w);
     if (w == NULL)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
-    struct eng_wh_woo_headers h = {
+    struct eng_webhook_woo_headers h = {
         .source = source,
-        .topic = eng_http_header(c->req, "X-WC-Webhook-Topic"),
-        .resource = eng_http_header(c->req, "X-WC-Webhook-Resource"),
-        .event = eng_http_header(c->req, "X-WC-Webhook-Event"),
-        .delivery_id = eng_http_header(c->req, "X-WC-Webhook-Delivery-ID"),
-        .webhook_id = eng_http_header(c->req, "X-WC-Webhook-ID"),
+        .topic = eng_httpd_header(c->req, "X-WC-Webhook-Topic"),
+        .resource = eng_httpd_header(c->req, "X-WC-Webhook-Resource"),
+        .event = eng_httpd_header(c->req, "X-WC-Webhook-Event"),
+        .delivery_id = eng_httpd_header(c->req, "X-WC-Webhook-Delivery-ID"),
+        .webhook_id = eng_httpd_header(c->req, "X-WC-Webhook-ID"),
     };
     struct eng_policy_routes routes; /* the woocommerce connector's webhook_entities */
     eng_policy_webhook_routes(c->api->policy, "woocommerce", &routes);
-    rc = eng_wh_parse_woo(tenant, &h, b.body, b.len, &routes, &w->one);
+    rc = eng_webhook_parse_woo(tenant, &h, b.body, b.len, &routes, &w->one);
     if (rc == ENG_ENOMEM) {
         wh_req_free(w);
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
@@ -335,7 +335,7 @@ int eng_api_webhook_quickbooks(struct eng_api_ctx *c)
     struct wh_start b;
     if (wh_begin(c, &b) != 0)
         return b.answered;
-    const char *sig = eng_http_header(c->req, "intuit-signature");
+    const char *sig = eng_httpd_header(c->req, "intuit-signature");
     const char *secret = c->api->cfg->quickbooks_webhook_secret;
     /* One verifier token per app (QUICKBOOKS_WEBHOOK_SECRET): without it nothing verifies. */
     const char *why = NULL;
@@ -343,7 +343,7 @@ int eng_api_webhook_quickbooks(struct eng_api_ctx *c)
         why = "QUICKBOOKS_WEBHOOK_SECRET is not set: nothing can be verified";
     else if (sig == NULL || *sig == '\0')
         why = "no intuit-signature header";
-    else if (!eng_wh_signature_ok(sig, secret, strlen(secret), b.body, b.len))
+    else if (!eng_webhook_signature_ok(sig, secret, strlen(secret), b.body, b.len))
         why = "the signature does not match QUICKBOOKS_WEBHOOK_SECRET";
     if (why != NULL)
         return wh_refuse(c, &b.ctr->refused_qbo, "intuit-t-id", "quickbooks", why);
@@ -352,8 +352,8 @@ int eng_api_webhook_quickbooks(struct eng_api_ctx *c)
     if (w == NULL)
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
     struct eng_err err = {0};
-    int rc = eng_wh_parse_qbo(b.body, b.len, (int64_t)time(NULL), eng_ingest_window(b.ing),
-                              &w->many, &w->nmany, &err);
+    int rc = eng_webhook_parse_qbo(b.body, b.len, (int64_t)time(NULL), eng_ingest_window(b.ing),
+                                   &w->many, &w->nmany, &err);
     if (rc == ENG_ENOMEM) {
         wh_req_free(w);
         return eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
@@ -364,7 +364,7 @@ int eng_api_webhook_quickbooks(struct eng_api_ctx *c)
         w->malformed = 1;
         snprintf(w->message, sizeof w->message, "%.200s", err.msg);
         w->one.source = "quickbooks";
-        w->one.status = ENG_WH_REJECTED;
+        w->one.status = ENG_WEBHOOK_REJECTED;
         w->one.body = b.body;
         w->one.body_len = b.len;
         snprintf(w->one.error, sizeof w->one.error, "%.150s", err.msg);
@@ -424,10 +424,10 @@ static void wh_json_col(struct eng_buf *b, struct eng_store_stmt *s, int col)
 
 int eng_api_webhook_events(struct eng_api_ctx *c)
 {
-    const char *status = eng_http_query(c->req, "status");
-    const char *source = eng_http_query(c->req, "source");
-    const char *lim = eng_http_query(c->req, "limit");
-    const char *before = eng_http_query(c->req, "before");
+    const char *status = eng_httpd_query(c->req, "status");
+    const char *source = eng_httpd_query(c->req, "source");
+    const char *lim = eng_httpd_query(c->req, "limit");
+    const char *before = eng_httpd_query(c->req, "before");
     long long limit = 50, before_id = 0;
     if (status != NULL && !wh_in(status, wh_statuses))
         return eng_api_error(c->resp, 400, "invalid_parameter",
@@ -445,7 +445,7 @@ int eng_api_webhook_events(struct eng_api_ctx *c)
                              "before must be an event id (the previous page's next)", NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     /* What the delivery did: the record its job wrote (outside any run) for the event's
      * resource, first written after it arrived (or after its last replay); an open failure the
      * job updated counts too. */
@@ -533,12 +533,12 @@ int eng_api_webhook_events(struct eng_api_ctx *c)
         eng_buf_printf(b, "],\"next\":\"%lld\"}", last);
     else
         eng_buf_puts(b, "],\"next\":null}");
-    return ENG_HTTP_DONE;
+    return ENG_HTTPD_DONE;
 }
 
 int eng_api_webhook_replay(struct eng_api_ctx *c)
 {
-    struct wh_req *w = eng_http_state(c->req);
+    struct wh_req *w = eng_httpd_state(c->req);
     if (w != NULL) {
         struct eng_ingest_item *it = &w->item;
         if (it->rc == ENG_ENOTFOUND)
@@ -549,7 +549,7 @@ int eng_api_webhook_replay(struct eng_api_ctx *c)
             return wh_unavailable(c, "the replay could not be stored; retry");
         eng_buf_printf(&c->resp->body, "{\"id\":%lld,\"jobs\":%d,\"replayCount\":%lld}",
                        (long long)it->replay_id, it->jobs, (long long)it->replay_count);
-        return ENG_HTTP_DONE;
+        return ENG_HTTPD_DONE;
     }
     char idtext[24];
     long long id;

@@ -89,7 +89,7 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_workers *workers = NULL;
     struct eng_httpd *httpd = NULL;
     struct eng_orch *orch = NULL;
-    struct eng_whh_timer *whh = NULL;
+    struct eng_webhook_health_timer *whh = NULL;
     struct eng_api api = {.cfg = &cfg,
                           .scripts = scripts,
                           .keys = keys,
@@ -111,7 +111,7 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_sync_env senv = {.cfg = &cfg, .keys = keys, .policy = api.policy};
     /* SYNC_DISPATCHER=off: jobs are queued but not run (tests of the producers, maintenance) */
     if (cfg.sync_dispatch) {
-        orch = eng_orch_start(&senv, workers, cfg.workers, &err);
+        orch = eng_orchestrator_start(&senv, workers, cfg.workers, &err);
         if (orch == NULL)
             goto out;
     }
@@ -131,7 +131,8 @@ int eng_cli_serve(int argc, char **argv)
     };
     if (eng_httpd_start(&hopts, &httpd, &err) != 0)
         goto out;
-    if (eng_whh_timer_start(&cfg, keys, workers, &whh, &err) != 0) /* WEBHOOK_CHECK_INTERVAL_S */
+    if (eng_webhook_health_timer_start(&cfg, keys, workers, &whh, &err) !=
+        0) /* WEBHOOK_CHECK_INTERVAL_S */
         goto out;
 
     if (cfg.api_token == NULL)
@@ -152,10 +153,10 @@ int eng_cli_serve(int argc, char **argv)
 out:
     if (status != 0)
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
-    eng_orch_stop(orch);     /* jobs give their work back before the workers stop */
-    eng_whh_timer_stop(whh); /* submits to the workers: stopped first */
+    eng_orchestrator_stop(orch);        /* jobs give their work back before the workers stop */
+    eng_webhook_health_timer_stop(whh); /* submits to the workers: stopped first */
     eng_workers_stop(workers);
-    eng_whh_timer_free(whh);
+    eng_webhook_health_timer_free(whh);
     eng_httpd_stop(httpd); /* the ingest writer still answers the webhooks it holds meanwhile */
     eng_ingest_stop(api.ingest);
     eng_scripts_free(scripts);

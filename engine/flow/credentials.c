@@ -24,7 +24,7 @@ static void copy_message(char *dst, size_t size, const char *s, size_t n)
     dst[n] = '\0';
 }
 
-void eng_cred_prepared_free(struct eng_cred_prepared *p)
+void eng_credentials_prepared_free(struct eng_credentials_prepared *p)
 {
     eng_vault_free_secret(p->secret_json, p->secret_len);
     free(p->public_json);
@@ -35,7 +35,7 @@ void eng_cred_prepared_free(struct eng_cred_prepared *p)
 }
 
 int eng_credentials_prepare(struct eng_vm *vm, const char *platform, const char *body, size_t len,
-                            struct eng_cred_prepared *out, struct eng_err *err)
+                            struct eng_credentials_prepared *out, struct eng_err *err)
 {
     memset(out, 0, sizeof *out);
     /* true, secret_json, public_json, account_id | nil, notes_json | nil

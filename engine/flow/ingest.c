@@ -72,7 +72,7 @@ struct eng_ingest {
     struct eng_store_stmt *s[S_COUNT];
     int64_t window;
     struct eng_policy *policy; /* webhook routes for replays (eng_ingest_opts) */
-    struct eng_wh_secrets *secrets;
+    struct eng_webhook_tenant_secrets *secrets;
     struct eng_ingest_counters ctr;
 };
 
@@ -114,11 +114,11 @@ static int ing_realm_tenant(struct eng_ingest *ing, const char *realm, char *out
 }
 
 /* Queue one job unless a pending one covers the record. 1 queued, 0 covered, or an error. */
-static int ing_job(struct eng_ingest *ing, const char *tenant, const struct eng_wh_event *ev,
-                   const struct eng_wh_job *job, int64_t event_row, struct eng_err *err)
+static int ing_job(struct eng_ingest *ing, const char *tenant, const struct eng_webhook_event *ev,
+                   const struct eng_webhook_job *job, int64_t event_row, struct eng_err *err)
 {
-    char key[ENG_WH_ACCT_MAX + 3 * ENG_WH_ID_MAX + 32];
-    eng_wh_job_dedupe_key(ev, job, key, sizeof key);
+    char key[ENG_WEBHOOK_ACCT_MAX + 3 * ENG_WEBHOOK_ID_MAX + 32];
+    eng_webhook_job_dedupe_key(ev, job, key, sizeof key);
     struct eng_store_stmt *s = ing_stmt(ing, S_PENDING);
     int rc = eng_store_bind_text(s, 1, tenant, strlen(tenant));
     if (rc == 0)
@@ -131,7 +131,7 @@ static int ing_job(struct eng_ingest *ing, const char *tenant, const struct eng_
 
     struct eng_buf payload;
     eng_buf_init(&payload);
-    eng_wh_job_payload(ev, job, event_row, &payload);
+    eng_webhook_job_payload(ev, job, event_row, &payload);
     if (payload.oom) {
         eng_buf_free(&payload);
         return eng_err_set(err, ENG_ENOMEM, "out of memory queueing a webhook job");
@@ -149,7 +149,7 @@ static int ing_job(struct eng_ingest *ing, const char *tenant, const struct eng_
         if (rc == 0)
             rc = eng_store_bind_text(s, 3, payload.data, payload.len);
         if (rc == 0)
-            rc = eng_store_bind_int64(s, 4, ENG_WH_PRIORITY);
+            rc = eng_store_bind_int64(s, 4, ENG_WEBHOOK_PRIORITY);
         if (rc == 0)
             rc = eng_store_bind_text(s, 5, key, strlen(key));
         if (rc == 0)
@@ -166,11 +166,11 @@ static int ing_job(struct eng_ingest *ing, const char *tenant, const struct eng_
     return eng_store_changes(ing->st) > 0 ? 1 : 0;
 }
 
-static const char *ing_status_name(const struct eng_wh_event *ev, const char *tenant)
+static const char *ing_status_name(const struct eng_webhook_event *ev, const char *tenant)
 {
-    if (ev->status == ENG_WH_REJECTED)
+    if (ev->status == ENG_WEBHOOK_REJECTED)
         return "rejected";
-    if (ev->status == ENG_WH_IGNORED)
+    if (ev->status == ENG_WEBHOOK_IGNORED)
         return "ignored";
     return tenant[0] == '\0' ? "unrouted" : "queued";
 }
@@ -179,8 +179,8 @@ static const char *ing_status_name(const struct eng_wh_event *ev, const char *te
 static int ing_apply_events(struct eng_ingest *ing, struct eng_ingest_item *it, struct eng_err *err)
 {
     for (int i = 0; i < it->nevents; i++) {
-        struct eng_wh_event *ev = &it->events[i];
-        char tenant[ENG_WH_ID_MAX + 1];
+        struct eng_webhook_event *ev = &it->events[i];
+        char tenant[ENG_WEBHOOK_ID_MAX + 1];
         snprintf(tenant, sizeof tenant, "%s", ev->tenant);
         int rc = 0;
         if (tenant[0] == '\0' && strcmp(ev->source, "quickbooks") == 0 && ev->account[0] != '\0')
@@ -211,10 +211,10 @@ static int ing_apply_events(struct eng_ingest *ing, struct eng_ingest_item *it, 
         }
         int64_t row = eng_store_last_insert_rowid(ing->st);
         it->stored++;
-        if (ev->status == ENG_WH_REJECTED) {
+        if (ev->status == ENG_WEBHOOK_REJECTED) {
             it->rejected++;
             it->stale += ev->stale;
-        } else if (ev->status == ENG_WH_IGNORED) {
+        } else if (ev->status == ENG_WEBHOOK_IGNORED) {
             it->ignored++;
         } else if (tenant[0] == '\0') {
             it->unrouted++;
@@ -254,7 +254,7 @@ static int ing_apply_replay(struct eng_ingest *ing, struct eng_ingest_item *it, 
         eng_store_reset(s);
         return rc == ENG_STORE_DONE ? ENG_ENOTFOUND : rc;
     }
-    struct eng_wh_event ev;
+    struct eng_webhook_event ev;
     memset(&ev, 0, sizeof ev);
     char source[16], format[32], status[16];
     ing_col_copy(s, 0, source, sizeof source);
@@ -280,7 +280,7 @@ static int ing_apply_replay(struct eng_ingest *ing, struct eng_ingest_item *it, 
 
     struct eng_policy_routes routes; /* as the woocommerce connector routes them now */
     eng_policy_webhook_routes(ing->policy, "woocommerce", &routes);
-    rc = eng_wh_jobs_again(&ev, &routes);
+    rc = eng_webhook_jobs_again(&ev, &routes);
     if (rc == ENG_ENOMEM) {
         free(body);
         return eng_err_set(err, ENG_ENOMEM, "out of memory replaying an event");
@@ -431,7 +431,7 @@ int eng_ingest_start(const char *database_url, const struct eng_ingest_opts *o,
     pthread_cond_init(&ing->cv, NULL);
     ing->window = o->window_s;
     ing->policy = o->policy;
-    ing->secrets = eng_wh_secrets_new();
+    ing->secrets = eng_webhook_tenant_secrets_new();
     int rc =
         ing->secrets != NULL ? 0 : eng_err_set(err, ENG_ENOMEM, "out of memory starting ingest");
     if (rc == 0)
@@ -471,7 +471,7 @@ void eng_ingest_stop(struct eng_ingest *ing)
     for (int i = 0; i < S_COUNT; i++)
         eng_store_finalize(ing->s[i]);
     eng_store_close(ing->st);
-    eng_wh_secrets_free(ing->secrets);
+    eng_webhook_tenant_secrets_free(ing->secrets);
     pthread_cond_destroy(&ing->cv);
     pthread_mutex_destroy(&ing->mu);
     free(ing);
@@ -506,7 +506,7 @@ int64_t eng_ingest_window(const struct eng_ingest *ing)
     return ing->window;
 }
 
-struct eng_wh_secrets *eng_ingest_secrets(struct eng_ingest *ing)
+struct eng_webhook_tenant_secrets *eng_ingest_secrets(struct eng_ingest *ing)
 {
     return ing->secrets;
 }

@@ -29,12 +29,12 @@ enum eng_ingest_kind {
 struct eng_ingest_item {
     int kind;
     /* EVENTS: in */
-    struct eng_wh_event *events;
+    struct eng_webhook_event *events;
     int nevents;
     const char *headers_json; /* JSON object, stored with every event of the item */
     /* REPLAY: in */
     int64_t replay_id;
-    char replay_tenant[ENG_WH_ID_MAX + 1];
+    char replay_tenant[ENG_WEBHOOK_ID_MAX + 1];
     int replay_admin; /* may also replay events without a tenant (unrouted) */
     /* out (valid in done) */
     int rc; /* 0; ENG_EBUSY/ENG_EIO: nothing committed; REPLAY: ENG_ENOTFOUND, ENG_EINVAL */
@@ -72,7 +72,7 @@ void eng_ingest_stop(struct eng_ingest *ing);
 int eng_ingest_submit(struct eng_ingest *ing, struct eng_ingest_item *it);
 
 int64_t eng_ingest_window(const struct eng_ingest *ing);
-struct eng_wh_secrets *eng_ingest_secrets(struct eng_ingest *ing);
+struct eng_webhook_tenant_secrets *eng_ingest_secrets(struct eng_ingest *ing);
 struct eng_ingest_counters *eng_ingest_counters(struct eng_ingest *ing);
 /* Prometheus text of the counters (and the queue depth). NULL ing: nothing. */
 void eng_ingest_metrics(struct eng_ingest *ing, struct eng_buf *out);

@@ -4,7 +4,7 @@
  * HTTP threads never wait on a run. Each claim has its own lease owner, so a worker that lost its
  * lease can tell. The worker applies the job's outcome (complete, back off, dead, give back). Owns:
  * the thread, its store connection, the in-flight count. Must not: run Lua, or let a task outlive
- * eng_orch_stop.
+ * eng_orchestrator_stop.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -230,8 +230,8 @@ static void *orch_main(void *arg)
     return NULL;
 }
 
-struct eng_orch *eng_orch_start(const struct eng_sync_env *env, struct eng_workers *w, int slots,
-                                struct eng_err *err)
+struct eng_orch *eng_orchestrator_start(const struct eng_sync_env *env, struct eng_workers *w,
+                                        int slots, struct eng_err *err)
 {
     struct eng_store *st = NULL;
     int jobs = 0;
@@ -270,7 +270,7 @@ struct eng_orch *eng_orch_start(const struct eng_sync_env *env, struct eng_worke
     return o;
 }
 
-void eng_orch_notify(struct eng_orch *o)
+void eng_orchestrator_notify(struct eng_orch *o)
 {
     if (o == NULL)
         return;
@@ -280,12 +280,12 @@ void eng_orch_notify(struct eng_orch *o)
     pthread_mutex_unlock(&o->mu);
 }
 
-void eng_orch_stop(struct eng_orch *o)
+void eng_orchestrator_stop(struct eng_orch *o)
 {
     if (o == NULL)
         return;
     atomic_store(&o->stopping, 1);
-    eng_orch_notify(o);
+    eng_orchestrator_notify(o);
     if (o->started)
         pthread_join(o->th, NULL);
     /* jobs in flight see `stopping` between pages and give their work back */

@@ -71,7 +71,7 @@ bad:
                        cron_fields[f].name, (int)(n < 40 ? n : 40), s, lo, hi);
 }
 
-int eng_cron_parse(const char *expr, struct eng_cron *c, struct eng_err *err)
+int eng_scheduler_cron_parse(const char *expr, struct eng_cron *c, struct eng_err *err)
 {
     static const struct {
         const char *alias, *expr;
@@ -108,7 +108,7 @@ int eng_cron_parse(const char *expr, struct eng_cron *c, struct eng_err *err)
     return 0;
 }
 
-int64_t eng_cron_next(const struct eng_cron *c, int64_t after)
+int64_t eng_scheduler_cron_next(const struct eng_cron *c, int64_t after)
 {
     time_t t = (time_t)(after - (after % 60) + 60);
     for (int i = 0; i < 366 * 24 * 60 * 5; i++) { /* five years of minutes at most */
@@ -141,10 +141,10 @@ static int next_time(const char *cron, int64_t interval, char *buf, size_t size,
     int64_t next;
     if (cron != NULL) {
         struct eng_cron c;
-        int rc = eng_cron_parse(cron, &c, err);
+        int rc = eng_scheduler_cron_parse(cron, &c, err);
         if (rc != 0)
             return rc;
-        next = eng_cron_next(&c, (int64_t)now);
+        next = eng_scheduler_cron_next(&c, (int64_t)now);
         if (next < 0)
             return eng_err_set(err, ENG_EINVAL, "cron: '%s' never matches a date", cron);
     } else {
@@ -157,8 +157,8 @@ static int next_time(const char *cron, int64_t interval, char *buf, size_t size,
     return 0;
 }
 
-int eng_schedule_next(const char *cron, int64_t interval, char *buf, size_t size,
-                      struct eng_err *err)
+int eng_scheduler_next(const char *cron, int64_t interval, char *buf, size_t size,
+                       struct eng_err *err)
 {
     return next_time(cron, interval, buf, size, err);
 }

@@ -109,13 +109,13 @@ struct eng_cron { /* one bit per allowed value */
 };
 /* Parse a five-field cron expression (UTC; *, *\/n, a-b, a-b/n, lists; Sunday 0 or 7) or
  * @hourly/@daily/@weekly/@monthly. ENG_EINVAL naming the bad field. */
-int eng_cron_parse(const char *expr, struct eng_cron *out, struct eng_err *err);
+int eng_scheduler_cron_parse(const char *expr, struct eng_cron *out, struct eng_err *err);
 /* The first matching minute strictly after `after` (Unix seconds), or -1 within five years. */
-int64_t eng_cron_next(const struct eng_cron *c, int64_t after);
+int64_t eng_scheduler_cron_next(const struct eng_cron *c, int64_t after);
 /* The next run time of a schedule from now, ISO-8601 UTC (cron when not NULL, else now +
  * interval seconds). */
-int eng_schedule_next(const char *cron, int64_t interval, char *buf, size_t size,
-                      struct eng_err *err);
+int eng_scheduler_next(const char *cron, int64_t interval, char *buf, size_t size,
+                       struct eng_err *err);
 /* Start the most overdue due schedule's run (if any) and move it to its next time; *started
  * says whether a run was queued. Call repeatedly until it starts none. */
 int eng_scheduler_tick(struct eng_store *st, int *started, struct eng_err *err);
@@ -129,12 +129,12 @@ struct eng_orch;
 /* Recover, then start the thread that claims due jobs and submits them to w, at most slots at
  * a time, bulk runs at most slots - 1 of them (one lane stays free for single records and
  * retries; with one slot, runs and records share it). env is copied. */
-struct eng_orch *eng_orch_start(const struct eng_sync_env *env, struct eng_workers *w, int slots,
-                                struct eng_err *err);
+struct eng_orch *eng_orchestrator_start(const struct eng_sync_env *env, struct eng_workers *w,
+                                        int slots, struct eng_err *err);
 /* Wake the dispatcher (a job was just enqueued). NULL is fine. */
-void eng_orch_notify(struct eng_orch *o);
+void eng_orchestrator_notify(struct eng_orch *o);
 /* Stop claiming, wait for jobs in flight to give their work back, join. NULL is fine.
  * Must be called before eng_workers_stop. */
-void eng_orch_stop(struct eng_orch *o);
+void eng_orchestrator_stop(struct eng_orch *o);
 
 #endif

@@ -20,16 +20,16 @@
 
 /* A malloc'd copy of the string (or number, as written) at token i; NULL for null/absent.
  * -1 for another type or no memory. */
-static int tok_strdup(const struct eng_wh_json *d, int i, char **out)
+static int tok_strdup(const struct eng_webhook_json *d, int i, char **out)
 {
     *out = NULL;
-    if (i < 0 || d->tok[i].type == ENG_WH_JSON_NULL)
+    if (i < 0 || d->tok[i].type == ENG_WEBHOOK_JSON_NULL)
         return 0;
-    if (d->tok[i].type != ENG_WH_JSON_STRING && d->tok[i].type != ENG_WH_JSON_NUMBER)
+    if (d->tok[i].type != ENG_WEBHOOK_JSON_STRING && d->tok[i].type != ENG_WEBHOOK_JSON_NUMBER)
         return -1;
     size_t size = d->tok[i].end - d->tok[i].start + 1; /* decoding never lengthens */
     char *v = malloc(size);
-    if (v == NULL || eng_wh_json_text(d, i, 1, v, size) != 0) {
+    if (v == NULL || eng_webhook_json_text(d, i, 1, v, size) != 0) {
         free(v);
         return -1;
     }
@@ -38,13 +38,14 @@ static int tok_strdup(const struct eng_wh_json *d, int i, char **out)
 }
 
 /* An integer (minor units) at token i: *has 0 for null/absent. -1 when it is not an integer. */
-static int tok_int(const struct eng_wh_json *d, int i, int *has, int64_t *v)
+static int tok_int(const struct eng_webhook_json *d, int i, int *has, int64_t *v)
 {
     *has = 0;
-    if (i < 0 || d->tok[i].type == ENG_WH_JSON_NULL)
+    if (i < 0 || d->tok[i].type == ENG_WEBHOOK_JSON_NULL)
         return 0;
     char buf[32], *end = NULL;
-    if (d->tok[i].type != ENG_WH_JSON_NUMBER || eng_wh_json_text(d, i, 1, buf, sizeof buf) != 0)
+    if (d->tok[i].type != ENG_WEBHOOK_JSON_NUMBER ||
+        eng_webhook_json_text(d, i, 1, buf, sizeof buf) != 0)
         return -1;
     long long n = strtoll(buf, &end, 10);
     if (end == buf || *end != '\0')
@@ -55,16 +56,16 @@ static int tok_int(const struct eng_wh_json *d, int i, int *has, int64_t *v)
 }
 
 /* true/false at token i: 1/0, -1 when null or absent, -2 for another type. */
-static int tok_bool(const struct eng_wh_json *d, int i)
+static int tok_bool(const struct eng_webhook_json *d, int i)
 {
-    if (i < 0 || d->tok[i].type == ENG_WH_JSON_NULL)
+    if (i < 0 || d->tok[i].type == ENG_WEBHOOK_JSON_NULL)
         return -1;
-    if (d->tok[i].type != ENG_WH_JSON_BOOL)
+    if (d->tok[i].type != ENG_WEBHOOK_JSON_BOOL)
         return -2;
     return d->text[d->tok[i].start] == 't';
 }
 
-static int read_item(const struct eng_wh_json *d, int obj, struct eng_sync_item *it)
+static int read_item(const struct eng_webhook_json *d, int obj, struct eng_sync_item *it)
 {
     static const struct {
         const char *key;
@@ -77,18 +78,18 @@ static int read_item(const struct eng_wh_json *d, int obj, struct eng_sync_item 
         F(diff),      F(conflict),   F(currency),
 #undef F
     };
-    if (d->tok[obj].type != ENG_WH_JSON_OBJECT)
+    if (d->tok[obj].type != ENG_WEBHOOK_JSON_OBJECT)
         return -1;
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++)
-        if (tok_strdup(d, eng_wh_json_get(d, obj, strs[i].key),
+        if (tok_strdup(d, eng_webhook_json_get(d, obj, strs[i].key),
                        (char **)((char *)it + strs[i].off)) != 0)
             return -1;
-    it->retryable = tok_bool(d, eng_wh_json_get(d, obj, "retryable"));
+    it->retryable = tok_bool(d, eng_webhook_json_get(d, obj, "retryable"));
     if (it->retryable == -2)
         return -1;
-    if (tok_int(d, eng_wh_json_get(d, obj, "source_total"), &it->has_source_total,
+    if (tok_int(d, eng_webhook_json_get(d, obj, "source_total"), &it->has_source_total,
                 &it->source_total) != 0 ||
-        tok_int(d, eng_wh_json_get(d, obj, "target_total"), &it->has_target_total,
+        tok_int(d, eng_webhook_json_get(d, obj, "target_total"), &it->has_target_total,
                 &it->target_total) != 0)
         return -1;
     return 0;
@@ -97,37 +98,37 @@ static int read_item(const struct eng_wh_json *d, int obj, struct eng_sync_item 
 int eng_sync_page_read(const char *json, struct eng_sync_page *page, struct eng_err *err)
 {
     memset(page, 0, sizeof *page);
-    struct eng_wh_json d = {0};
+    struct eng_webhook_json d = {0};
     char msg[96];
-    int rc = eng_wh_json_parse(&d, json, strlen(json), msg, sizeof msg);
+    int rc = eng_webhook_json_parse(&d, json, strlen(json), msg, sizeof msg);
     if (rc != 0) {
-        eng_wh_json_free(&d);
+        eng_webhook_json_free(&d);
         return rc == -2 ? eng_err_set(err, ENG_ENOMEM, "out of memory reading a page")
                         : eng_err_set(err, ENG_EINVAL, "lib.sync's page view: %s", msg);
     }
     rc = ENG_EINVAL;
-    int items = eng_wh_json_get(&d, 0, "items");
-    if (items < 0 || d.tok[items].type != ENG_WH_JSON_ARRAY)
+    int items = eng_webhook_json_get(&d, 0, "items");
+    if (items < 0 || d.tok[items].type != ENG_WEBHOOK_JSON_ARRAY)
         goto out;
-    page->cancelled = tok_bool(&d, eng_wh_json_get(&d, 0, "cancelled")) == 1;
-    if (tok_int(&d, eng_wh_json_get(&d, 0, "total"), &page->has_total, &page->total) != 0 ||
-        tok_strdup(&d, eng_wh_json_get(&d, 0, "max_modified"), &page->max_modified) != 0)
+    page->cancelled = tok_bool(&d, eng_webhook_json_get(&d, 0, "cancelled")) == 1;
+    if (tok_int(&d, eng_webhook_json_get(&d, 0, "total"), &page->has_total, &page->total) != 0 ||
+        tok_strdup(&d, eng_webhook_json_get(&d, 0, "max_modified"), &page->max_modified) != 0)
         goto out;
     if (d.tok[items].size > 0) {
         page->items = calloc((size_t)d.tok[items].size, sizeof *page->items);
         if (page->items == NULL) {
-            eng_wh_json_free(&d);
+            eng_webhook_json_free(&d);
             return eng_err_set(err, ENG_ENOMEM, "out of memory reading a page");
         }
     }
-    for (int i = eng_wh_json_first(&d, items); i >= 0 && page->n < d.tok[items].size;
+    for (int i = eng_webhook_json_first(&d, items); i >= 0 && page->n < d.tok[items].size;
          i = d.tok[i].next) {
         if (read_item(&d, i, &page->items[page->n++]) != 0)
             goto out;
     }
     rc = 0;
 out:
-    eng_wh_json_free(&d);
+    eng_webhook_json_free(&d);
     if (rc != 0)
         eng_err_set(err, rc, "lib.sync's page view is not {items: [{...}]} of scalars");
     return rc;

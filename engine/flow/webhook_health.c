@@ -25,7 +25,8 @@
 #define WHH_FIRST_MAX_S 5  /* first look after start-up */
 #define WHH_PATH        "/api/webhooks/woocommerce"
 
-int eng_whh_delivery_url(const struct eng_config *cfg, const char *tenant, char *out, size_t size)
+int eng_webhook_health_delivery_url(const struct eng_config *cfg, const char *tenant, char *out,
+                                    size_t size)
 {
     if (cfg->webhook_public_url == NULL)
         return ENG_ENOTFOUND;
@@ -39,14 +40,14 @@ int eng_whh_delivery_url(const struct eng_config *cfg, const char *tenant, char 
 static int whh_store(struct eng_store *st, const char *tenant, const char *report, size_t len,
                      struct eng_buf *out, struct eng_err *err)
 {
-    return eng_tenant_settings_put_stamped(st, tenant, ENG_WHH_SETTING, report, len, "checkedAt",
-                                           out, err);
+    return eng_tenant_settings_put_stamped(st, tenant, ENG_WEBHOOK_HEALTH_SETTING, report, len,
+                                           "checkedAt", out, err);
 }
 
-int eng_whh_status(struct eng_store *st, const char *tenant, struct eng_buf *out,
-                   struct eng_err *err)
+int eng_webhook_health_status(struct eng_store *st, const char *tenant, struct eng_buf *out,
+                              struct eng_err *err)
 {
-    return eng_tenant_settings_get(st, tenant, ENG_WHH_SETTING, out, NULL, err);
+    return eng_tenant_settings_get(st, tenant, ENG_WEBHOOK_HEALTH_SETTING, out, NULL, err);
 }
 
 /* A failed check's report: ok false, one webhook_check_failed warning with message. */
@@ -101,12 +102,12 @@ static void whh_call_failure(int rc, const struct eng_err *err, long long budget
         snprintf(msg, size, "the webhook check failed: %.*s", (int)(n < 300 ? n : 300), err->msg);
 }
 
-int eng_whh_check(struct eng_vm *vm, const struct eng_config *cfg, const struct eng_keyring *keys,
-                  struct eng_store *st, const char *tenant, struct eng_buf *out,
-                  struct eng_err *err)
+int eng_webhook_health_check(struct eng_vm *vm, const struct eng_config *cfg,
+                             const struct eng_keyring *keys, struct eng_store *st,
+                             const char *tenant, struct eng_buf *out, struct eng_err *err)
 {
     char url[1024];
-    int have_url = eng_whh_delivery_url(cfg, tenant, url, sizeof url) == 0;
+    int have_url = eng_webhook_health_delivery_url(cfg, tenant, url, sizeof url) == 0;
     struct eng_err cerr = {0};
     char *res[3];
     int rc = whh_call(vm, cfg, keys, st, tenant, "check", have_url ? url : NULL, res, &cerr);
@@ -149,7 +150,7 @@ static int whh_since(struct eng_store *st, const char *tenant, const char *resul
         "SELECT coalesce(min(coalesce((SELECT max(e.received_at) FROM webhook_events e "
         "WHERE e.tenant_id = ?1 AND e.source = 'woocommerce' AND e.resource = r.res), "
         "(SELECT json_extract(value, '$.checkedAt') FROM settings WHERE tenant_id = ?1 AND key = "
-        "'" ENG_WHH_SETTING "'), (SELECT updated_at FROM integration_credentials WHERE "
+        "'" ENG_WEBHOOK_HEALTH_SETTING "'), (SELECT updated_at FROM integration_credentials WHERE "
         "tenant_id = ?1 AND platform = 'woocommerce' AND is_active = 1))), " ENG_STORE_NOW ") "
         "FROM (SELECT DISTINCT substr(json_extract(t.value, '$.topic'), 1, "
         "instr(json_extract(t.value, '$.topic'), '.') - 1) AS res "
@@ -175,8 +176,8 @@ static int whh_since(struct eng_store *st, const char *tenant, const char *resul
 }
 
 /* Queue the sweep (or merge it into a pending one): r->sweep_queued, sweep_id, since. */
-static int whh_queue_sweep(struct eng_store *st, const char *tenant, struct eng_whh_registered *r,
-                           struct eng_err *err)
+static int whh_queue_sweep(struct eng_store *st, const char *tenant,
+                           struct eng_webhook_health_registered *r, struct eng_err *err)
 {
     int64_t id = 0;
     char merged[64];
@@ -193,8 +194,8 @@ static int whh_queue_sweep(struct eng_store *st, const char *tenant, struct eng_
     return rc;
 }
 
-static int whh_fail(struct eng_whh_failure *f, int rc, enum eng_whh_stage stage, const char *field,
-                    const char *message)
+static int whh_fail(struct eng_webhook_health_failure *f, int rc,
+                    enum eng_webhook_health_stage stage, const char *field, const char *message)
 {
     f->stage = stage;
     snprintf(f->field, sizeof f->field, "%s", field != NULL ? field : "");
@@ -202,11 +203,12 @@ static int whh_fail(struct eng_whh_failure *f, int rc, enum eng_whh_stage stage,
     return rc;
 }
 
-static int whh_store_fail(struct eng_whh_failure *f, const char *what, struct eng_err *err)
+static int whh_store_fail(struct eng_webhook_health_failure *f, const char *what,
+                          struct eng_err *err)
 {
     eng_logf(ENG_LOG_ERROR, "webhooks: cannot %s: %s", what, err->msg);
     return whh_fail(f, err->code == ENG_EBUSY ? ENG_EBUSY : (err->code < 0 ? err->code : ENG_EIO),
-                    ENG_WHH_STORE, NULL,
+                    ENG_WEBHOOK_HEALTH_STORE, NULL,
                     err->code == ENG_EBUSY ? "the store is busy; retry shortly"
                                            : "the store failed (see the log)");
 }
@@ -214,7 +216,8 @@ static int whh_store_fail(struct eng_whh_failure *f, const char *what, struct en
 /* The store half of a register: since, then the check and the sweep in one transaction; the
  * result's ok and registered parts. */
 static int whh_register_commit(struct eng_store *st, const char *tenant, const char *result,
-                               size_t len, struct eng_whh_registered *r, struct eng_whh_failure *f)
+                               size_t len, struct eng_webhook_health_registered *r,
+                               struct eng_webhook_health_failure *f)
 {
     struct eng_err err = {0};
     int rc = whh_since(st, tenant, result, len, r->since, sizeof r->since, &err);
@@ -253,21 +256,22 @@ static int whh_register_commit(struct eng_store *st, const char *tenant, const c
     if (rc != 0)
         return whh_store_fail(f, "record the webhook registration", &err);
     if (r->added.oom || r->check.oom)
-        return whh_fail(f, ENG_ENOMEM, ENG_WHH_STORE, NULL, "out of memory");
+        return whh_fail(f, ENG_ENOMEM, ENG_WEBHOOK_HEALTH_STORE, NULL, "out of memory");
     return 0;
 }
 
-int eng_whh_register(struct eng_vm *vm, const struct eng_config *cfg,
-                     const struct eng_keyring *keys, struct eng_store *st, const char *tenant,
-                     struct eng_whh_registered *out, struct eng_whh_failure *f)
+int eng_webhook_health_register(struct eng_vm *vm, const struct eng_config *cfg,
+                                const struct eng_keyring *keys, struct eng_store *st,
+                                const char *tenant, struct eng_webhook_health_registered *out,
+                                struct eng_webhook_health_failure *f)
 {
     memset(out, 0, sizeof *out);
     memset(f, 0, sizeof *f);
     eng_buf_init(&out->added);
     eng_buf_init(&out->check);
     char url[1024];
-    if (eng_whh_delivery_url(cfg, tenant, url, sizeof url) != 0)
-        return whh_fail(f, ENG_EINVAL, ENG_WHH_CONFIG, "WEBHOOK_PUBLIC_URL",
+    if (eng_webhook_health_delivery_url(cfg, tenant, url, sizeof url) != 0)
+        return whh_fail(f, ENG_EINVAL, ENG_WEBHOOK_HEALTH_CONFIG, "WEBHOOK_PUBLIC_URL",
                         "WEBHOOK_PUBLIC_URL is not set: the engine does not know the public URL "
                         "the store must deliver webhooks to (e.g. https://sync.example.com)");
     struct eng_err err = {0};
@@ -275,19 +279,21 @@ int eng_whh_register(struct eng_vm *vm, const struct eng_config *cfg,
     int rc = whh_call(vm, cfg, keys, st, tenant, "register", url, res, &err);
     eng_vm_collect(vm); /* free the strings that held secrets now */
     if (rc == ENG_ENOTFOUND) {
-        rc = whh_fail(f, rc, ENG_WHH_CREDENTIALS, NULL, "no credentials stored for woocommerce");
+        rc = whh_fail(f, rc, ENG_WEBHOOK_HEALTH_CREDENTIALS, NULL,
+                      "no credentials stored for woocommerce");
     } else if (rc == ENG_EAUTH) {
-        rc = whh_fail(f, rc, ENG_WHH_CREDENTIALS, NULL, err.msg); /* names the key id only */
+        rc = whh_fail(f, rc, ENG_WEBHOOK_HEALTH_CREDENTIALS, NULL,
+                      err.msg); /* names the key id only */
     } else if (rc == ENG_EBUSY || rc == ENG_EIO) {
         rc = whh_store_fail(f, "read the credentials", &err);
     } else if (rc != 0) {
         char msg[480];
         whh_call_failure(rc, &err, cfg->connector_timeout_ms, msg, sizeof msg);
         eng_logf(ENG_LOG_ERROR, "webhook registration of tenant %s: %s", tenant, msg);
-        rc = whh_fail(f, rc, ENG_WHH_SCRIPT, NULL, msg);
+        rc = whh_fail(f, rc, ENG_WEBHOOK_HEALTH_SCRIPT, NULL, msg);
     } else if (res[0] == NULL && res[2] != NULL) {
         /* nil, nil, message: the store's webhooks could not be listed (scrubbed by the Lua) */
-        rc = whh_fail(f, ENG_EIO, ENG_WHH_UPSTREAM, NULL, res[2]);
+        rc = whh_fail(f, ENG_EIO, ENG_WEBHOOK_HEALTH_UPSTREAM, NULL, res[2]);
     } else if (res[0] == NULL) {
         const char *field = res[1] != NULL ? res[1] : "";
         char msg[160];
@@ -295,17 +301,17 @@ int eng_whh_register(struct eng_vm *vm, const struct eng_config *cfg,
                  "the stored woocommerce credentials have no %s: store it with the credentials "
                  "(the secret the store signs its webhooks with)",
                  field);
-        rc = whh_fail(f, ENG_EINVAL, ENG_WHH_CONFIG, field, msg);
+        rc = whh_fail(f, ENG_EINVAL, ENG_WEBHOOK_HEALTH_CONFIG, field, msg);
     } else {
         rc = whh_register_commit(st, tenant, res[0], strlen(res[0]), out, f);
     }
     whh_free3(res);
     if (rc != 0)
-        eng_whh_registered_free(out);
+        eng_webhook_health_registered_free(out);
     return rc;
 }
 
-void eng_whh_registered_free(struct eng_whh_registered *r)
+void eng_webhook_health_registered_free(struct eng_webhook_health_registered *r)
 {
     eng_buf_free(&r->added);
     eng_buf_free(&r->check);
@@ -334,7 +340,7 @@ static void whh_task_run(struct eng_task *t, struct eng_vm *vm)
     }
     struct eng_buf out;
     eng_buf_init(&out);
-    int rc = eng_whh_check(vm, k->cfg, k->keys, st, k->tenant, &out, &err);
+    int rc = eng_webhook_health_check(vm, k->cfg, k->keys, st, k->tenant, &out, &err);
     if (rc != 0 && rc != ENG_ENOTFOUND) /* (credentials deleted meanwhile: nothing to check) */
         eng_logf(ENG_LOG_ERROR, "webhook check of tenant %s: %s", k->tenant, err.msg);
     else if (rc == 0 && strstr(out.data != NULL ? out.data : "", "\"ok\":false") != NULL)
@@ -351,13 +357,14 @@ static void whh_task_done(struct eng_task *t)
     free(k);
 }
 
-int eng_whh_check_all(struct eng_workers *w, const struct eng_config *cfg,
-                      const struct eng_keyring *keys, struct eng_store *st, long long older_than_s,
-                      int max, atomic_int *inflight, struct eng_err *err)
+int eng_webhook_health_check_all(struct eng_workers *w, const struct eng_config *cfg,
+                                 const struct eng_keyring *keys, struct eng_store *st,
+                                 long long older_than_s, int max, atomic_int *inflight,
+                                 struct eng_err *err)
 {
     static const char sql[] =
         "SELECT c.tenant_id FROM integration_credentials c LEFT JOIN settings s ON "
-        "s.tenant_id = c.tenant_id AND s.key = '" ENG_WHH_SETTING "' WHERE c.platform = "
+        "s.tenant_id = c.tenant_id AND s.key = '" ENG_WEBHOOK_HEALTH_SETTING "' WHERE c.platform = "
         "'woocommerce' AND c.is_active = 1 AND (json_extract(s.value, '$.checkedAt') IS NULL OR "
         "json_extract(s.value, '$.checkedAt') <= " ENG_STORE_NOW_PLUS_S(
             "?1") ") "
@@ -400,7 +407,7 @@ int eng_whh_check_all(struct eng_workers *w, const struct eng_config *cfg,
     return rc < 0 ? rc : n;
 }
 
-struct eng_whh_timer {
+struct eng_webhook_health_timer {
     const struct eng_config *cfg;
     const struct eng_keyring *keys;
     struct eng_workers *workers;
@@ -413,7 +420,7 @@ struct eng_whh_timer {
 };
 
 /* Sleep up to s seconds or until stopped; 1 when stopped. */
-static int whh_sleep(struct eng_whh_timer *t, long long s)
+static int whh_sleep(struct eng_webhook_health_timer *t, long long s)
 {
     struct timespec at;
     clock_gettime(CLOCK_MONOTONIC, &at);
@@ -428,7 +435,7 @@ static int whh_sleep(struct eng_whh_timer *t, long long s)
 
 static void *whh_main(void *arg)
 {
-    struct eng_whh_timer *t = arg;
+    struct eng_webhook_health_timer *t = arg;
     long long interval = t->cfg->webhook_check_interval_s;
     long long tick = interval < WHH_TICK_MAX_S ? interval : WHH_TICK_MAX_S;
     struct eng_store *st = NULL;
@@ -445,7 +452,8 @@ static void *whh_main(void *arg)
             eng_logf(ENG_LOG_ERROR, "webhook checks: cannot open the store: %s", err.msg);
             continue;
         }
-        int n = eng_whh_check_all(t->workers, t->cfg, t->keys, st, older, max, &t->inflight, &err);
+        int n = eng_webhook_health_check_all(t->workers, t->cfg, t->keys, st, older, max,
+                                             &t->inflight, &err);
         if (n < 0)
             eng_logf(ENG_LOG_ERROR, "webhook checks: %s", err.msg);
     }
@@ -453,13 +461,14 @@ static void *whh_main(void *arg)
     return NULL;
 }
 
-int eng_whh_timer_start(const struct eng_config *cfg, const struct eng_keyring *keys,
-                        struct eng_workers *w, struct eng_whh_timer **out, struct eng_err *err)
+int eng_webhook_health_timer_start(const struct eng_config *cfg, const struct eng_keyring *keys,
+                                   struct eng_workers *w, struct eng_webhook_health_timer **out,
+                                   struct eng_err *err)
 {
     *out = NULL;
     if (cfg->webhook_check_interval_s <= 0)
         return 0;
-    struct eng_whh_timer *t = calloc(1, sizeof *t);
+    struct eng_webhook_health_timer *t = calloc(1, sizeof *t);
     if (t == NULL)
         return eng_err_set(err, ENG_ENOMEM, "out of memory starting the webhook checks");
     t->cfg = cfg;
@@ -473,7 +482,7 @@ int eng_whh_timer_start(const struct eng_config *cfg, const struct eng_keyring *
     pthread_cond_init(&t->cv, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&t->thread, NULL, whh_main, t) != 0) {
-        eng_whh_timer_free(t);
+        eng_webhook_health_timer_free(t);
         return eng_err_set(err, ENG_EIO, "cannot start the webhook check thread");
     }
     t->started = 1;
@@ -481,7 +490,7 @@ int eng_whh_timer_start(const struct eng_config *cfg, const struct eng_keyring *
     return 0;
 }
 
-void eng_whh_timer_stop(struct eng_whh_timer *t)
+void eng_webhook_health_timer_stop(struct eng_webhook_health_timer *t)
 {
     if (t == NULL || !t->started)
         return;
@@ -493,11 +502,11 @@ void eng_whh_timer_stop(struct eng_whh_timer *t)
     t->started = 0;
 }
 
-void eng_whh_timer_free(struct eng_whh_timer *t)
+void eng_webhook_health_timer_free(struct eng_webhook_health_timer *t)
 {
     if (t == NULL)
         return;
-    eng_whh_timer_stop(t);
+    eng_webhook_health_timer_stop(t);
     pthread_cond_destroy(&t->cv);
     pthread_mutex_destroy(&t->mu);
     free(t);

@@ -22,25 +22,29 @@ struct eng_keyring;
 struct eng_vm;
 struct eng_workers;
 
-#define ENG_WHH_SETTING "woocommerce_webhooks" /* settings key of the last check's report */
+#define ENG_WEBHOOK_HEALTH_SETTING                                                                 \
+    "woocommerce_webhooks" /* settings key of the last check's report */
 
 /* The delivery URL of tenant's webhooks: WEBHOOK_PUBLIC_URL + /api/webhooks/woocommerce?tenant=T
  * into out. 0, or ENG_ENOTFOUND when WEBHOOK_PUBLIC_URL is unset, ENG_EINVAL when it does not
  * fit. */
-int eng_whh_delivery_url(const struct eng_config *cfg, const char *tenant, char *out, size_t size);
+int eng_webhook_health_delivery_url(const struct eng_config *cfg, const char *tenant, char *out,
+                                    size_t size);
 
 /* Where a check or a register stopped, and why (never a secret). */
-enum eng_whh_stage {
-    ENG_WHH_CONFIG = 1,  /* ENG_EINVAL: field names what is missing (WEBHOOK_PUBLIC_URL, or the
-                          * stored credentials' webhook_secret) */
-    ENG_WHH_CREDENTIALS, /* ENG_ENOTFOUND (none stored), ENG_EAUTH (cannot be decrypted) */
-    ENG_WHH_SCRIPT,      /* lib/webhook_health.lua failed: ENG_EBUDGET, ENG_ESCRIPT, ENG_ENOMEM */
-    ENG_WHH_UPSTREAM,    /* ENG_EIO: the store's webhooks could not be listed */
-    ENG_WHH_STORE,       /* the engine's store failed: ENG_EBUSY (retry), other codes */
+enum eng_webhook_health_stage {
+    ENG_WEBHOOK_HEALTH_CONFIG = 1,  /* ENG_EINVAL: field names what is missing (WEBHOOK_PUBLIC_URL,
+                                     * or the  stored credentials' webhook_secret) */
+    ENG_WEBHOOK_HEALTH_CREDENTIALS, /* ENG_ENOTFOUND (none stored), ENG_EAUTH (cannot be decrypted)
+                                     */
+    ENG_WEBHOOK_HEALTH_SCRIPT,      /* lib/webhook_health.lua failed: ENG_EBUDGET, ENG_ESCRIPT,
+                                       ENG_ENOMEM */
+    ENG_WEBHOOK_HEALTH_UPSTREAM,    /* ENG_EIO: the store's webhooks could not be listed */
+    ENG_WEBHOOK_HEALTH_STORE,       /* the engine's store failed: ENG_EBUSY (retry), other codes */
 };
 
-struct eng_whh_failure {
-    enum eng_whh_stage stage;
+struct eng_webhook_health_failure {
+    enum eng_webhook_health_stage stage;
     char field[64];
     char message[480];
 };
@@ -51,14 +55,14 @@ struct eng_whh_failure {
 /* Check tenant's webhooks now (the store's API, under CONNECTOR_TIMEOUT_MS) and store the
  * report with its time (checkedAt). A check that fails (store unreachable, credentials that
  * cannot be decrypted, budget) is stored too: ok false, warning webhook_check_failed.
- * 0 with the stored report (the JSON object eng_whh_status gives) appended to out;
+ * 0 with the stored report (the JSON object eng_webhook_health_status gives) appended to out;
  * ENG_ENOTFOUND when the tenant has no WooCommerce credentials; store errors with err. */
-int eng_whh_check(struct eng_vm *vm, const struct eng_config *cfg, const struct eng_keyring *keys,
-                  struct eng_store *st, const char *tenant, struct eng_buf *out,
-                  struct eng_err *err);
+int eng_webhook_health_check(struct eng_vm *vm, const struct eng_config *cfg,
+                             const struct eng_keyring *keys, struct eng_store *st,
+                             const char *tenant, struct eng_buf *out, struct eng_err *err);
 
 /* What a register did. */
-struct eng_whh_registered {
+struct eng_webhook_health_registered {
     int ok;               /* the check that followed found every topic delivering here */
     struct eng_buf added; /* JSON array of what was (re-)registered, as the library says */
     struct eng_buf check; /* the stored check report (JSON object) */
@@ -72,39 +76,42 @@ struct eng_whh_registered {
  * "reregistered","since"}; merged into a pending sweep, keeping the earlier since). since is,
  * over the resources of the topics, the earliest of each resource's newest received event,
  * falling back to the previous check's time, then the credentials' updated_at.
- * 0 with out filled (free with eng_whh_registered_free), or a negative ENG_E* code with f
- * saying where (eng_whh_stage) and why. */
-int eng_whh_register(struct eng_vm *vm, const struct eng_config *cfg,
-                     const struct eng_keyring *keys, struct eng_store *st, const char *tenant,
-                     struct eng_whh_registered *out, struct eng_whh_failure *f);
-void eng_whh_registered_free(struct eng_whh_registered *r);
+ * 0 with out filled (free with eng_webhook_health_registered_free), or a negative ENG_E* code with
+ * f saying where (eng_webhook_health_stage) and why. */
+int eng_webhook_health_register(struct eng_vm *vm, const struct eng_config *cfg,
+                                const struct eng_keyring *keys, struct eng_store *st,
+                                const char *tenant, struct eng_webhook_health_registered *out,
+                                struct eng_webhook_health_failure *f);
+void eng_webhook_health_registered_free(struct eng_webhook_health_registered *r);
 
 /* ---- anywhere ---- */
 
 /* Append the tenant's stored report (a JSON object: {"checkedAt","ok","deliveryUrl",
  * "message","topics":[{"topic","status","ids"}],"warnings":[{"code","topic"?,"message"}]})
  * to out. 1 when there is one, 0 before any check (nothing appended), < 0 on a store error. */
-int eng_whh_status(struct eng_store *st, const char *tenant, struct eng_buf *out,
-                   struct eng_err *err);
+int eng_webhook_health_status(struct eng_store *st, const char *tenant, struct eng_buf *out,
+                              struct eng_err *err);
 
 /* Submit a check task to w for each tenant with active WooCommerce credentials whose last check
  * is older than older_than_s seconds (never checked first, then the oldest), at most max of
- * them. Each task runs eng_whh_check on a worker; *inflight (may be NULL) is incremented per
- * task submitted and decremented when it is done; cfg and keys must outlive the tasks. Returns
+ * them. Each task runs eng_webhook_health_check on a worker; *inflight (may be NULL) is incremented
+ * per task submitted and decremented when it is done; cfg and keys must outlive the tasks. Returns
  * the number submitted (>= 0) or a negative ENG_E* code with err filled. */
-int eng_whh_check_all(struct eng_workers *w, const struct eng_config *cfg,
-                      const struct eng_keyring *keys, struct eng_store *st, long long older_than_s,
-                      int max, atomic_int *inflight, struct eng_err *err);
+int eng_webhook_health_check_all(struct eng_workers *w, const struct eng_config *cfg,
+                                 const struct eng_keyring *keys, struct eng_store *st,
+                                 long long older_than_s, int max, atomic_int *inflight,
+                                 struct eng_err *err);
 
 /* The schedule: a thread that, every min(WEBHOOK_CHECK_INTERVAL_S, 60) s, submits the checks
- * that are due (eng_whh_check_all with WEBHOOK_CHECK_INTERVAL_S) once the previous round is
- * done. NULL with 0 returned when the interval is 0 (off). Stop it before the workers. */
-struct eng_whh_timer;
-int eng_whh_timer_start(const struct eng_config *cfg, const struct eng_keyring *keys,
-                        struct eng_workers *w, struct eng_whh_timer **out, struct eng_err *err);
+ * that are due (eng_webhook_health_check_all with WEBHOOK_CHECK_INTERVAL_S) once the previous round
+ * is done. NULL with 0 returned when the interval is 0 (off). Stop it before the workers. */
+struct eng_webhook_health_timer;
+int eng_webhook_health_timer_start(const struct eng_config *cfg, const struct eng_keyring *keys,
+                                   struct eng_workers *w, struct eng_webhook_health_timer **out,
+                                   struct eng_err *err);
 /* Stop the thread and join it (no new checks); call before eng_workers_stop. NULL is fine. */
-void eng_whh_timer_stop(struct eng_whh_timer *t);
+void eng_webhook_health_timer_stop(struct eng_webhook_health_timer *t);
 /* Free it once the workers are stopped (its tasks count themselves in it). NULL is fine. */
-void eng_whh_timer_free(struct eng_whh_timer *t);
+void eng_webhook_health_timer_free(struct eng_webhook_health_timer *t);
 
 #endif

@@ -26,21 +26,21 @@
 #define WH_CANDIDATES  4
 
 struct wh_slot {
-    char tenant[ENG_WH_ID_MAX + 1];
+    char tenant[ENG_WEBHOOK_ID_MAX + 1];
     unsigned char ct_digest[ENG_CRYPTO_SHA256_LEN]; /* SHA-256 of the row's ciphertext */
     char *secret;                                   /* NULL: the row has no webhook_secret */
     size_t len;
     int used;
 };
 
-struct eng_wh_secrets {
+struct eng_webhook_tenant_secrets {
     pthread_mutex_t mu;
     struct wh_slot slot[WH_CACHE_SLOTS];
 };
 
-struct eng_wh_secrets *eng_wh_secrets_new(void)
+struct eng_webhook_tenant_secrets *eng_webhook_tenant_secrets_new(void)
 {
-    struct eng_wh_secrets *c = calloc(1, sizeof *c);
+    struct eng_webhook_tenant_secrets *c = calloc(1, sizeof *c);
     if (c != NULL)
         pthread_mutex_init(&c->mu, NULL);
     return c;
@@ -55,7 +55,7 @@ static void wh_slot_clear(struct wh_slot *s)
     memset(s, 0, sizeof *s);
 }
 
-void eng_wh_secrets_free(struct eng_wh_secrets *c)
+void eng_webhook_tenant_secrets_free(struct eng_webhook_tenant_secrets *c)
 {
     if (c == NULL)
         return;
@@ -75,8 +75,8 @@ static unsigned wh_hash(const char *s)
 
 /* Copy the cached secret of (tenant, digest) into out; 1 found (out_len = -1 stays when the row
  * has none), 0 not cached. */
-static int wh_cache_get(struct eng_wh_secrets *c, const char *tenant, const unsigned char *dg,
-                        char *out, long *out_len)
+static int wh_cache_get(struct eng_webhook_tenant_secrets *c, const char *tenant,
+                        const unsigned char *dg, char *out, long *out_len)
 {
     int found = 0;
     pthread_mutex_lock(&c->mu);
@@ -94,8 +94,8 @@ static int wh_cache_get(struct eng_wh_secrets *c, const char *tenant, const unsi
     return found;
 }
 
-static void wh_cache_put(struct eng_wh_secrets *c, const char *tenant, const unsigned char *dg,
-                         const char *secret, long len)
+static void wh_cache_put(struct eng_webhook_tenant_secrets *c, const char *tenant,
+                         const unsigned char *dg, const char *secret, long len)
 {
     char *copy = NULL;
     if (len >= 0) {
@@ -118,7 +118,7 @@ static void wh_cache_put(struct eng_wh_secrets *c, const char *tenant, const uns
 
 /* The webhook_secret of tenant's stored WooCommerce credentials, into out[WH_SECRET_MAX]:
  * its length, -1 when the row has none (or cannot be opened: logged), or a store error. */
-static long wh_tenant_secret(struct eng_wh_secrets *c, struct eng_store *st,
+static long wh_tenant_secret(struct eng_webhook_tenant_secrets *c, struct eng_store *st,
                              const struct eng_keyring *keys, const char *tenant,
                              const unsigned char *dg, char *out)
 {
@@ -139,21 +139,21 @@ static long wh_tenant_secret(struct eng_wh_secrets *c, struct eng_store *st,
     }
     if (rc != 0)
         return rc == ENG_ENOTFOUND ? -1 : rc;
-    struct eng_wh_json doc;
+    struct eng_webhook_json doc;
     char msg[64];
-    if (eng_wh_json_parse(&doc, secret, slen, msg, sizeof msg) == 0) {
-        int t = eng_wh_json_get(&doc, 0, "webhook_secret");
-        if (t >= 0 && eng_wh_json_text(&doc, t, 0, out, WH_SECRET_MAX) == 0)
-            len = (long)eng_wh_wp_secret_decode(out, strlen(out));
+    if (eng_webhook_json_parse(&doc, secret, slen, msg, sizeof msg) == 0) {
+        int t = eng_webhook_json_get(&doc, 0, "webhook_secret");
+        if (t >= 0 && eng_webhook_json_text(&doc, t, 0, out, WH_SECRET_MAX) == 0)
+            len = (long)eng_webhook_wp_secret_decode(out, strlen(out));
     }
-    eng_wh_json_free(&doc);
+    eng_webhook_json_free(&doc);
     eng_vault_free_secret(secret, slen);
     wh_cache_put(c, tenant, dg, out, len);
     return len;
 }
 
 struct wh_cand {
-    char tenant[ENG_WH_ID_MAX + 1];
+    char tenant[ENG_WEBHOOK_ID_MAX + 1];
     unsigned char dg[ENG_CRYPTO_SHA256_LEN];
     int has_row;
 };
@@ -170,7 +170,7 @@ static int wh_candidates(struct eng_store *st, int by, const char *value, struct
         int dup = 0;
         for (int i = 0; i < *n; i++)
             dup |= strcmp(cand[i].tenant, refs[r].tenant) == 0;
-        if (dup || strlen(refs[r].tenant) > ENG_WH_ID_MAX)
+        if (dup || strlen(refs[r].tenant) > ENG_WEBHOOK_ID_MAX)
             continue;
         struct wh_cand *c = &cand[(*n)++];
         memcpy(c->tenant, refs[r].tenant, strlen(refs[r].tenant) + 1);
@@ -180,11 +180,11 @@ static int wh_candidates(struct eng_store *st, int by, const char *value, struct
     return rc;
 }
 
-int eng_wh_woo_tenant(struct eng_wh_secrets *c, struct eng_store *st,
-                      const struct eng_keyring *keys, const char *source_norm,
-                      const char *hint_tenant, const char *default_secret, const char *signature,
-                      const char *body, size_t len, char tenant[ENG_WH_ID_MAX + 1],
-                      struct eng_err *err)
+int eng_webhook_tenant_woo(struct eng_webhook_tenant_secrets *c, struct eng_store *st,
+                           const struct eng_keyring *keys, const char *source_norm,
+                           const char *hint_tenant, const char *default_secret,
+                           const char *signature, const char *body, size_t len,
+                           char tenant[ENG_WEBHOOK_ID_MAX + 1], struct eng_err *err)
 {
     struct wh_cand cand[WH_CANDIDATES + 2];
     int n = 0, rc = 0;
@@ -238,10 +238,10 @@ int eng_wh_woo_tenant(struct eng_wh_secrets *c, struct eng_store *st,
                 sl = -1;
             else {
                 memcpy(secret, default_secret, (size_t)sl + 1);
-                sl = (long)eng_wh_wp_secret_decode(secret, (size_t)sl);
+                sl = (long)eng_webhook_wp_secret_decode(secret, (size_t)sl);
             }
         }
-        if (sl >= 0 && eng_wh_signature_ok(signature, secret, (size_t)sl, body, len)) {
+        if (sl >= 0 && eng_webhook_signature_ok(signature, secret, (size_t)sl, body, len)) {
             found = 1;
             memcpy(tenant, cand[i].tenant, strlen(cand[i].tenant) + 1);
         }

@@ -1,8 +1,8 @@
 /*
  * webhook_json.c - the token array webhook ingest reads (built from base/json_read, the engine's
  * one JSON reader) and the ISO-8601 parser (no Lua).
- * Owns: the token array of each struct eng_wh_json. Must not: keep or modify the caller's text,
- * or parse JSON itself.
+ * Owns: the token array of each struct eng_webhook_json. Must not: keep or modify the caller's
+ * text, or parse JSON itself.
  */
 #include "webhook/webhook_json.h"
 
@@ -12,16 +12,16 @@
 
 #include "base/json_read.h"
 
-static int wj_new(struct eng_wh_json *d, int type, size_t start, size_t end)
+static int wj_new(struct eng_webhook_json *d, int type, size_t start, size_t end)
 {
     if (d->ntok == d->cap) {
         int cap = d->cap ? d->cap * 2 : 64;
-        struct eng_wh_json_tok *t = realloc(d->tok, (size_t)cap * sizeof *t);
+        struct eng_webhook_json_tok *t = realloc(d->tok, (size_t)cap * sizeof *t);
         if (t == NULL)
             return -1;
         d->tok = t, d->cap = cap;
     }
-    struct eng_wh_json_tok *t = &d->tok[d->ntok];
+    struct eng_webhook_json_tok *t = &d->tok[d->ntok];
     memset(t, 0, sizeof *t);
     t->type = (unsigned char)type;
     t->start = start;
@@ -30,8 +30,8 @@ static int wj_new(struct eng_wh_json *d, int type, size_t start, size_t end)
     return d->ntok++;
 }
 
-int eng_wh_json_parse(struct eng_wh_json *doc, const char *text, size_t len, char *msg,
-                      size_t msgsize)
+int eng_webhook_json_parse(struct eng_webhook_json *doc, const char *text, size_t len, char *msg,
+                           size_t msgsize)
 {
     memset(doc, 0, sizeof *doc);
     doc->text = text;
@@ -39,8 +39,8 @@ int eng_wh_json_parse(struct eng_wh_json *doc, const char *text, size_t len, cha
     if (msgsize > 0)
         msg[0] = '\0';
     struct eng_json_read r;
-    eng_json_read_init(&r, text, len, ENG_WH_JSON_MAX_DEPTH, 0);
-    int open[ENG_WH_JSON_MAX_DEPTH]; /* token index of each open container */
+    eng_json_read_init(&r, text, len, ENG_WEBHOOK_JSON_MAX_DEPTH, 0);
+    int open[ENG_WEBHOOK_JSON_MAX_DEPTH]; /* token index of each open container */
     for (;;) {
         int t = eng_json_read_next(&r), i;
         if (t == ENG_JSON_READ_EOF)
@@ -55,14 +55,14 @@ int eng_wh_json_parse(struct eng_wh_json *doc, const char *text, size_t len, cha
             doc->tok[i].next = doc->ntok;
         } else {
             static const unsigned char type[] = {
-                [ENG_JSON_READ_OBJECT] = ENG_WH_JSON_OBJECT,
-                [ENG_JSON_READ_ARRAY] = ENG_WH_JSON_ARRAY,
-                [ENG_JSON_READ_KEY] = ENG_WH_JSON_STRING,
-                [ENG_JSON_READ_STRING] = ENG_WH_JSON_STRING,
-                [ENG_JSON_READ_NUMBER] = ENG_WH_JSON_NUMBER,
-                [ENG_JSON_READ_TRUE] = ENG_WH_JSON_BOOL,
-                [ENG_JSON_READ_FALSE] = ENG_WH_JSON_BOOL,
-                [ENG_JSON_READ_NULL] = ENG_WH_JSON_NULL,
+                [ENG_JSON_READ_OBJECT] = ENG_WEBHOOK_JSON_OBJECT,
+                [ENG_JSON_READ_ARRAY] = ENG_WEBHOOK_JSON_ARRAY,
+                [ENG_JSON_READ_KEY] = ENG_WEBHOOK_JSON_STRING,
+                [ENG_JSON_READ_STRING] = ENG_WEBHOOK_JSON_STRING,
+                [ENG_JSON_READ_NUMBER] = ENG_WEBHOOK_JSON_NUMBER,
+                [ENG_JSON_READ_TRUE] = ENG_WEBHOOK_JSON_BOOL,
+                [ENG_JSON_READ_FALSE] = ENG_WEBHOOK_JSON_BOOL,
+                [ENG_JSON_READ_NULL] = ENG_WEBHOOK_JSON_NULL,
             };
             size_t start = r.tok_at, end = r.tok_at + r.tok_len;
             if (t == ENG_JSON_READ_KEY || t == ENG_JSON_READ_STRING) /* inside the quotes */
@@ -85,7 +85,7 @@ int eng_wh_json_parse(struct eng_wh_json *doc, const char *text, size_t len, cha
     }
 }
 
-void eng_wh_json_free(struct eng_wh_json *doc)
+void eng_webhook_json_free(struct eng_webhook_json *doc)
 {
     free(doc->tok);
     doc->tok = NULL;
@@ -93,7 +93,7 @@ void eng_wh_json_free(struct eng_wh_json *doc)
 }
 
 /* Decode string token t into out[size], NUL-terminated; -1 when it does not fit or holds a NUL. */
-static int wj_decode(const struct eng_wh_json *doc, int t, char *out, size_t size)
+static int wj_decode(const struct eng_webhook_json *doc, int t, char *out, size_t size)
 {
     const char *s = doc->text + doc->tok[t].start;
     size_t n = doc->tok[t].end - doc->tok[t].start;
@@ -106,14 +106,14 @@ static int wj_decode(const struct eng_wh_json *doc, int t, char *out, size_t siz
     return 0;
 }
 
-int eng_wh_json_get(const struct eng_wh_json *doc, int obj, const char *key)
+int eng_webhook_json_get(const struct eng_webhook_json *doc, int obj, const char *key)
 {
-    if (obj < 0 || obj >= doc->ntok || doc->tok[obj].type != ENG_WH_JSON_OBJECT)
+    if (obj < 0 || obj >= doc->ntok || doc->tok[obj].type != ENG_WEBHOOK_JSON_OBJECT)
         return -1;
     size_t klen = strlen(key);
     char buf[256];
-    for (int i = eng_wh_json_first(doc, obj); i >= 0 && i < doc->tok[obj].next;) {
-        const struct eng_wh_json_tok *k = &doc->tok[i];
+    for (int i = eng_webhook_json_first(doc, obj); i >= 0 && i < doc->tok[obj].next;) {
+        const struct eng_webhook_json_tok *k = &doc->tok[i];
         int v = k->next;
         int match;
         if (!k->escaped)
@@ -127,23 +127,24 @@ int eng_wh_json_get(const struct eng_wh_json *doc, int obj, const char *key)
     return -1;
 }
 
-int eng_wh_json_first(const struct eng_wh_json *doc, int tok)
+int eng_webhook_json_first(const struct eng_webhook_json *doc, int tok)
 {
     if (tok < 0 || tok >= doc->ntok || doc->tok[tok].size == 0 ||
-        (doc->tok[tok].type != ENG_WH_JSON_ARRAY && doc->tok[tok].type != ENG_WH_JSON_OBJECT))
+        (doc->tok[tok].type != ENG_WEBHOOK_JSON_ARRAY &&
+         doc->tok[tok].type != ENG_WEBHOOK_JSON_OBJECT))
         return -1;
     return tok + 1;
 }
 
-int eng_wh_json_text(const struct eng_wh_json *doc, int tok, int allow_number, char *out,
-                     size_t size)
+int eng_webhook_json_text(const struct eng_webhook_json *doc, int tok, int allow_number, char *out,
+                          size_t size)
 {
     if (tok < 0 || tok >= doc->ntok || size == 0)
         return -1;
-    const struct eng_wh_json_tok *t = &doc->tok[tok];
-    if (t->type == ENG_WH_JSON_STRING)
+    const struct eng_webhook_json_tok *t = &doc->tok[tok];
+    if (t->type == ENG_WEBHOOK_JSON_STRING)
         return wj_decode(doc, tok, out, size);
-    if (t->type == ENG_WH_JSON_NUMBER && allow_number) {
+    if (t->type == ENG_WEBHOOK_JSON_NUMBER && allow_number) {
         size_t n = t->end - t->start;
         if (n >= size)
             return -1;
@@ -179,7 +180,7 @@ static int64_t wj_days(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-int eng_wh_json_time(const char *s, size_t n, int64_t *epoch)
+int eng_webhook_json_time(const char *s, size_t n, int64_t *epoch)
 {
     size_t i = 0;
     int y, mo, d, h, mi, sec;

@@ -152,15 +152,15 @@ static struct eng_ingest_item woo(struct eng_ingest *ing, const char *tenant, co
 {
     char body[128];
     snprintf(body, sizeof body, "{\"id\":%s,\"status\":\"processing\"}", order_id);
-    struct eng_wh_woo_headers h = {.source = "https://shop.example",
-                                   .topic = "order.updated",
-                                   .resource = "order",
-                                   .event = "updated",
-                                   .delivery_id = delivery};
-    struct eng_wh_event ev;
+    struct eng_webhook_woo_headers h = {.source = "https://shop.example",
+                                        .topic = "order.updated",
+                                        .resource = "order",
+                                        .event = "updated",
+                                        .delivery_id = delivery};
+    struct eng_webhook_event ev;
     struct eng_ingest_item it = {.kind = ENG_INGEST_EVENTS};
     static const struct eng_policy_routes routes = {1, {{"order", "orders"}}};
-    if (eng_wh_parse_woo(tenant, &h, body, strlen(body), &routes, &ev) != 0) {
+    if (eng_webhook_parse_woo(tenant, &h, body, strlen(body), &routes, &ev) != 0) {
         it.rc = -12345;
         return it;
     }
@@ -182,10 +182,11 @@ static struct eng_ingest_item qbo(struct eng_ingest *ing, const char *id, const 
              "[{\"specversion\":\"1.0\",\"id\":\"%s\",\"type\":\"qbo.invoice.updated.v1\","
              "\"intuitentityid\":\"%s\",\"intuitaccountid\":\"%s\",\"time\":\"%s\"}]",
              id, entity_id, realm, time);
-    struct eng_wh_event *ev = NULL;
+    struct eng_webhook_event *ev = NULL;
     int n = 0;
     struct eng_ingest_item it = {.kind = ENG_INGEST_EVENTS};
-    if (eng_wh_parse_qbo(body, strlen(body), now, eng_ingest_window(ing), &ev, &n, NULL) != 0) {
+    if (eng_webhook_parse_qbo(body, strlen(body), now, eng_ingest_window(ing), &ev, &n, NULL) !=
+        0) {
         it.rc = -12345;
         return it;
     }
@@ -193,7 +194,7 @@ static struct eng_ingest_item qbo(struct eng_ingest *ing, const char *id, const 
     it.nevents = n;
     it.headers_json = "{}";
     run_item(ing, &it, NULL);
-    eng_wh_events_free(ev, n);
+    eng_webhook_events_free(ev, n);
     it.events = NULL;
     return it;
 }
@@ -348,15 +349,15 @@ static void test_replay_window(void)
     /* a malformed event has nothing to replay */
     const char *bad = "[{\"specversion\":\"1.0\",\"id\":\"e3\",\"type\":\"bogus\","
                       "\"intuitentityid\":\"3\",\"intuitaccountid\":\"4242\"}]";
-    struct eng_wh_event *ev = NULL;
+    struct eng_webhook_event *ev = NULL;
     int n = 0;
-    REQUIRE(eng_wh_parse_qbo(bad, strlen(bad), T2026, 3600, &ev, &n, NULL) == 0);
+    REQUIRE(eng_webhook_parse_qbo(bad, strlen(bad), T2026, 3600, &ev, &n, NULL) == 0);
     struct eng_ingest_item bi = {
         .kind = ENG_INGEST_EVENTS, .events = ev, .nevents = n, .headers_json = "{}"};
     CHECK_INT(run_item(ing, &bi, NULL), 0);
     CHECK_INT(bi.rejected, 1);
     CHECK_INT(bi.stale, 0);
-    eng_wh_events_free(ev, n);
+    eng_webhook_events_free(ev, n);
     it = replay(ing, q_int("SELECT id FROM webhook_events WHERE event_id = 'e3'", NULL), "t1", 0);
     CHECK_INT(it.rc, ENG_EINVAL);
     CHECK(strstr(it.error, "nothing to sync") != NULL);

@@ -126,13 +126,13 @@ static void test_a_job_runs_once(void)
     REQUIRE(rec > 0 && bogus > 0);
     struct eng_sync_env env = {.cfg = &cfg};
     struct eng_err err = {0};
-    struct eng_orch *o = eng_orch_start(&env, w, 2, &err);
+    struct eng_orch *o = eng_orchestrator_start(&env, w, 2, &err);
     REQUIRE(o != NULL);
-    eng_orch_notify(o);
+    eng_orchestrator_notify(o);
     wait_settled(st, rec);
     wait_settled(st, bogus);
     usleep(300000); /* long enough for a wrong second claim */
-    eng_orch_stop(o);
+    eng_orchestrator_stop(o);
     eng_workers_stop(w);
     long long attempts = 0;
     CHECK_STR(status_of(st, rec, &attempts), "done");
@@ -157,10 +157,10 @@ static void test_jobs_of_a_dead_process_resume_at_start(void)
     struct eng_workers *w = workers(1);
     REQUIRE(w != NULL);
     struct eng_sync_env env = {.cfg = &cfg};
-    struct eng_orch *o = eng_orch_start(&env, w, 1, &err);
+    struct eng_orch *o = eng_orchestrator_start(&env, w, 1, &err);
     REQUIRE(o != NULL);
     wait_settled(st, id);
-    eng_orch_stop(o);
+    eng_orchestrator_stop(o);
     eng_workers_stop(w);
     long long attempts = 0;
     CHECK_STR(status_of(st, id, &attempts), "done");
@@ -195,7 +195,7 @@ static void blocker_done(struct eng_task *t)
 
 static void *stopper(void *arg)
 {
-    eng_orch_stop(arg);
+    eng_orchestrator_stop(arg);
     return NULL;
 }
 
@@ -214,7 +214,7 @@ static void test_stop_gives_the_job_back(void)
     int64_t id = add(st, "record", "{\"entity\": \"nothing\", \"id\": 3}");
     struct eng_sync_env env = {.cfg = &cfg};
     struct eng_err err = {0};
-    struct eng_orch *o = eng_orch_start(&env, w, 2, &err);
+    struct eng_orch *o = eng_orchestrator_start(&env, w, 2, &err);
     REQUIRE(o != NULL);
     /* the dispatcher claims it and hands it to the pool, where it waits behind the blocker */
     for (int i = 0; i < 1000 && eng_workers_queued(w) != 1; i++)
@@ -314,7 +314,7 @@ static void test_a_run_extends_its_lease(void)
     char id[ENG_SYNC_ID_SIZE], active[ENG_SYNC_ID_SIZE];
     REQUIRE(eng_sync_create_run(st, &req, id, active, &err) == 0);
     struct eng_sync_env env = {.cfg = &cfg};
-    struct eng_orch *o = eng_orch_start(&env, w, 1, &err);
+    struct eng_orch *o = eng_orchestrator_start(&env, w, 1, &err);
     REQUIRE(o != NULL);
     char state[32] = "";
     for (int i = 0; i < 1000; i++) {
@@ -330,7 +330,7 @@ static void test_a_run_extends_its_lease(void)
             break;
         usleep(10000);
     }
-    eng_orch_stop(o);
+    eng_orchestrator_stop(o);
     eng_workers_stop(w);
     CHECK_STR(state, "succeeded");
     /* three pages, each written with the lease its job held then: later every time */

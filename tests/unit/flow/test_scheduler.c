@@ -1,6 +1,6 @@
 /*
- * test_scheduler.c - cron expressions of engine/flow/scheduler.c: parsing (errors name the field) and
- * the next matching minute, checked against dates worked out by hand (UTC).
+ * test_scheduler.c - cron expressions of engine/flow/scheduler.c: parsing (errors name the field)
+ * and the next matching minute, checked against dates worked out by hand (UTC).
  */
 #include <string.h>
 #include <time.h>
@@ -20,11 +20,11 @@ static int64_t next_of(const char *expr, int64_t after)
 {
     struct eng_cron c;
     struct eng_err err = {0};
-    if (eng_cron_parse(expr, &c, &err) != 0) {
+    if (eng_scheduler_cron_parse(expr, &c, &err) != 0) {
         fprintf(stderr, "parse %s: %s\n", expr, err.msg);
         return -2;
     }
-    return eng_cron_next(&c, after);
+    return eng_scheduler_cron_next(&c, after);
 }
 
 static void test_next(void)
@@ -51,23 +51,23 @@ static void test_parse_errors(void)
 {
     struct eng_cron c;
     struct eng_err err = {0};
-    CHECK_INT(eng_cron_parse("60 * * * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("60 * * * *", &c, &err), ENG_EINVAL);
     CHECK(strstr(err.msg, "minute") != NULL);
-    CHECK_INT(eng_cron_parse("* 24 * * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("* 24 * * *", &c, &err), ENG_EINVAL);
     CHECK(strstr(err.msg, "hour") != NULL);
-    CHECK_INT(eng_cron_parse("* * 0 * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("* * 0 * *", &c, &err), ENG_EINVAL);
     CHECK(strstr(err.msg, "day of month") != NULL);
-    CHECK_INT(eng_cron_parse("* * * 13 *", &c, &err), ENG_EINVAL);
-    CHECK_INT(eng_cron_parse("* * * * 8", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("* * * 13 *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("* * * * 8", &c, &err), ENG_EINVAL);
     CHECK(strstr(err.msg, "day of week") != NULL);
-    CHECK_INT(eng_cron_parse("* * * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("* * * *", &c, &err), ENG_EINVAL);
     CHECK(strstr(err.msg, "5 fields") != NULL);
-    CHECK_INT(eng_cron_parse("* * * * * *", &c, &err), ENG_EINVAL);
-    CHECK_INT(eng_cron_parse("*/0 * * * *", &c, &err), ENG_EINVAL);
-    CHECK_INT(eng_cron_parse("5-1 * * * *", &c, &err), ENG_EINVAL);
-    CHECK_INT(eng_cron_parse("1, * * * *", &c, &err), ENG_EINVAL);
-    CHECK_INT(eng_cron_parse("a * * * *", &c, &err), ENG_EINVAL);
-    CHECK_INT(eng_cron_parse("", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("* * * * * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("*/0 * * * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("5-1 * * * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("1, * * * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("a * * * *", &c, &err), ENG_EINVAL);
+    CHECK_INT(eng_scheduler_cron_parse("", &c, &err), ENG_EINVAL);
 }
 
 CHECK_MAIN(CHECK_CASE(test_next), CHECK_CASE(test_parse_errors))
