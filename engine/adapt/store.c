@@ -677,6 +677,11 @@ static int bind_fmt(struct eng_store_stmt *s, const char *fmt, va_list ap, struc
         case 'i':
             rc = eng_store_bind_int64(s, i, va_arg(ap, int64_t));
             break;
+        case 'I':
+            v = va_arg(ap, const int64_t *);
+            rc = v != NULL ? eng_store_bind_int64(s, i, *(const int64_t *)v)
+                           : eng_store_bind_null(s, i);
+            break;
         case 'd':
             rc = eng_store_bind_double(s, i, va_arg(ap, double));
             break;

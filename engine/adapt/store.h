@@ -170,6 +170,7 @@ enum eng_store_fail {
  *   t  const char *, size_t     text of that many bytes
  *   b  const void *, size_t     a blob
  *   i  int64_t                  an integer: cast (an int or a long long is not an int64_t here)
+ *   I  const int64_t *          an integer, or SQL NULL when NULL
  *   d  double
  *   n  (no argument)            SQL NULL
  * fmt must give every parameter the statement has (its highest ?N): a shorter or longer fmt, or

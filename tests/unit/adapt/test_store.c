@@ -690,9 +690,11 @@ static void test_run_and_row(void)
                       &err, "isbtidn", (int64_t)1, (const char *)NULL, blob, sizeof blob, "a\0b",
                       (size_t)3, INT64_MIN, 0.25),
         1);
-    /* letters: s NULL is SQL NULL, "" stays "" */
-    CHECK_INT(eng_store_run(st, "INSERT INTO v (k, s, t) VALUES (?1, ?2, ?3)", &err, "ist",
-                            (int64_t)2, "", "xyz", (size_t)2),
+    /* letters: s NULL is SQL NULL, "" stays ""; I NULL is SQL NULL, else the integer */
+    int64_t seven = 7;
+    CHECK_INT(eng_store_run(st, "INSERT INTO v (k, s, t, i, n) VALUES (?1, ?2, ?3, ?4, ?5)", &err,
+                            "istII", (int64_t)2, "", "xyz", (size_t)2, (const int64_t *)NULL,
+                            &seven),
               1);
     CHECK_INT(eng_store_row(st,
                             "SELECT s IS NULL, typeof(b), b, t, i, d, n IS NULL FROM v"
@@ -711,12 +713,15 @@ static void test_run_and_row(void)
     CHECK_INT(eng_store_column_int64(s, 6), 1);
     CHECK_INT(eng_store_step(s, &err), ENG_STORE_DONE);
     eng_store_finalize(s);
-    CHECK_INT(
-        eng_store_row(st, "SELECT s IS NULL, s, t FROM v WHERE k = ?1", &s, &err, "i", (int64_t)2),
-        ENG_STORE_ROW);
+    CHECK_INT(eng_store_row(st, "SELECT s IS NULL, s, t, i IS NULL, n FROM v WHERE k = ?1", &s,
+                            &err, "i", (int64_t)2),
+              ENG_STORE_ROW);
     CHECK_INT(eng_store_column_int64(s, 0), 0);
     CHECK_STR(eng_store_column_text(s, 1, NULL), "");
     CHECK_STR(eng_store_column_text(s, 2, NULL), "xy");
+    CHECK_INT(eng_store_column_int64(s, 3), 1);
+    CHECK_INT(eng_store_column_type(s, 4), ENG_STORE_INTEGER);
+    CHECK_INT(eng_store_column_int64(s, 4), 7);
     eng_store_finalize(s);
 
     /* no row: DONE and no statement left to finalize */
