@@ -777,6 +777,16 @@ const char *eng_store_column_text(struct eng_store_stmt *s, int col, size_t *len
     return (const char *)t;
 }
 
+int eng_store_column_copy(struct eng_store_stmt *s, int col, char *buf, size_t size)
+{
+    size_t n = 0;
+    const char *v = eng_store_column_text(s, col, &n);
+    if (v == NULL || n >= size)
+        return 0;
+    memcpy(buf, v, n + 1);
+    return 1;
+}
+
 char *eng_store_column_strdup(struct eng_store_stmt *s, int col)
 {
     size_t n;

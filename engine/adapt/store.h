@@ -206,6 +206,9 @@ int eng_store_column_type(struct eng_store_stmt *s, int col);
 int64_t eng_store_column_int64(struct eng_store_stmt *s, int col);
 double eng_store_column_double(struct eng_store_stmt *s, int col);
 const char *eng_store_column_text(struct eng_store_stmt *s, int col, size_t *len);
+/* Copy a text column into buf[size], NUL-terminated: 1 when it is not NULL and fits, else 0 with
+ * buf untouched. */
+int eng_store_column_copy(struct eng_store_stmt *s, int col, char *buf, size_t size);
 /* A malloc'd copy of a text column (caller frees); NULL for SQL NULL or out of memory. */
 char *eng_store_column_strdup(struct eng_store_stmt *s, int col);
 const void *eng_store_column_blob(struct eng_store_stmt *s, int col, size_t *len);

@@ -4,8 +4,6 @@
  */
 #include "data/api_tokens.h"
 
-#include <string.h>
-
 int eng_api_tokens_insert(struct eng_store *st, const char *tenant, const char *name,
                           const char *hash_hex, const char *prefix, long long *id,
                           struct eng_err *err)
@@ -26,13 +24,8 @@ int eng_api_tokens_lookup(struct eng_store *st, const char *hash_hex, char *tena
         "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > " ENG_STORE_NOW ")";
     struct eng_store_stmt *s = NULL;
     int rc = eng_store_row(st, sql, &s, err, "s", hash_hex);
-    if (rc == ENG_STORE_ROW) {
-        size_t len = 0;
-        const char *t = eng_store_column_text(s, 0, &len);
-        rc = t != NULL && len < size;
-        if (rc == 1)
-            memcpy(tenant, t, len + 1);
-    }
+    if (rc == ENG_STORE_ROW)
+        rc = eng_store_column_copy(s, 0, tenant, size);
     eng_store_finalize(s);
     return rc;
 }

@@ -5,7 +5,6 @@
 #include "data/oauth_states.h"
 
 #include <stdio.h>
-#include <string.h>
 
 int eng_oauth_states_insert(struct eng_store *st, const char *hash, const char *tenant,
                             const char *platform, long long ttl_s, char *expires, size_t size,
@@ -41,11 +40,7 @@ int eng_oauth_states_consume(struct eng_store *st, const char *hash, const char 
     struct eng_store_stmt *s = NULL;
     int rc = eng_store_row(st, sql, &s, err, "ss", hash, platform);
     if (rc == ENG_STORE_ROW) {
-        size_t n = 0;
-        const char *t = eng_store_column_text(s, 0, &n);
-        rc = t != NULL && n < size;
-        if (rc == 1)
-            memcpy(tenant, t, n + 1);
+        rc = eng_store_column_copy(s, 0, tenant, size);
         /* step to the end so the UPDATE is complete before the statement goes */
         if (eng_store_step(s, err) < 0)
             rc = ENG_EIO;

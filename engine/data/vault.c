@@ -172,16 +172,22 @@ static int is_json_object(struct eng_store *st, const char *text, struct eng_err
 /* ------------------------------------------------------------------------------------------ */
 /* rows                                                                                        */
 
+/* A row's sealed blob (malloc'd: the caller frees it; it holds no plaintext) and its key id. */
+struct sealed {
+    unsigned char *blob;
+    size_t len;
+    const char *kid;
+};
+
 /* What put and put_tokens share: check the names, sizes and *public_json (an object; NULL becomes
- * "{}"), and seal secret_json under kr's current key into *blob (the caller frees it: it holds no
- * plaintext) and its key id *kid. The statement then binds ?1-?6 as "ssbsss": tenant, platform,
- * the blob, its key id, the public fields and the external account id (NULL binds NULL). */
+ * "{}"), and seal secret_json under kr's current key into *w. The statement then binds ?1-?6 as
+ * "ssbsss": tenant, platform, the blob, its key id, the public fields and the external account id
+ * (NULL binds NULL). */
 static int seal_write(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
                       const char *platform, const char *secret_json, size_t len,
-                      const char **public_json, unsigned char **blob, size_t *bloblen,
-                      const char **kid, struct eng_err *err)
+                      const char **public_json, struct sealed *w, struct eng_err *err)
 {
-    *blob = NULL;
+    *w = (struct sealed){0};
     int rc = check_names(tenant, platform, err);
     if (rc != 0) {
         return rc;
@@ -202,20 +208,17 @@ static int seal_write(struct eng_store *st, const struct eng_keyring *kr, const 
                            "the public fields of the %.100s credentials must be a JSON object",
                            platform);
     }
-    *kid = eng_keyring_current_id(kr);
-    return eng_vault_seal_blob(eng_keyring_current_key(kr), *kid, tenant, platform, secret_json,
-                               len, blob, bloblen, err);
+    w->kid = eng_keyring_current_id(kr);
+    return eng_vault_seal_blob(eng_keyring_current_key(kr), w->kid, tenant, platform, secret_json,
+                               len, &w->blob, &w->len, err);
 }
 
 int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
                   const char *platform, const char *secret_json, size_t len,
                   const char *public_json, const char *external_account_id, struct eng_err *err)
 {
-    unsigned char *blob = NULL;
-    size_t bloblen = 0;
-    const char *kid = NULL;
-    int rc = seal_write(st, kr, tenant, platform, secret_json, len, &public_json, &blob, &bloblen,
-                        &kid, err);
+    struct sealed w;
+    int rc = seal_write(st, kr, tenant, platform, secret_json, len, &public_json, &w, err);
     if (rc != 0) {
         return rc;
     }
@@ -234,10 +237,10 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
                            " last_test_message = NULL, updated_at = excluded.updated_at,"
                            " token_version = token_version + 1, refresh_lease_owner = NULL,"
                            " refresh_lease_until = NULL",
-                           err, "ssbsss", tenant, platform, blob, bloblen, kid, public_json,
+                           err, "ssbsss", tenant, platform, w.blob, w.len, w.kid, public_json,
                            external_account_id);
     /* clang-format on */
-    free(blob);
+    free(w.blob);
     rc = checked(rc, "store", platform, 0, err);
     return rc < 0 ? rc : 0;
 }
@@ -500,11 +503,8 @@ int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, con
         *new_version = expected;
     }
     /* compare-and-swap on token_version: an older token set never overwrites a newer one */
-    unsigned char *blob = NULL;
-    size_t bloblen = 0;
-    const char *kid = NULL;
-    int rc = seal_write(st, kr, tenant, platform, secret_json, len, &public_json, &blob, &bloblen,
-                        &kid, err);
+    struct sealed w;
+    int rc = seal_write(st, kr, tenant, platform, secret_json, len, &public_json, &w, err);
     if (rc != 0) {
         return rc;
     }
@@ -519,10 +519,10 @@ int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, con
                            " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1"
                            " AND token_version = ?7"
                            ENG_STORE_RETURNING("token_version"),
-                           &s, err, "ssbsssis", tenant, platform, blob, bloblen, kid, public_json,
+                           &s, err, "ssbsssis", tenant, platform, w.blob, w.len, w.kid, public_json,
                            external_account_id, expected, owner);
     /* clang-format on */
-    free(blob);
+    free(w.blob);
     rc = checked(rc, "store", platform, 0, err);
     if (rc == ENG_STORE_ROW) {
         if (new_version != NULL) {

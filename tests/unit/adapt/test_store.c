@@ -722,6 +722,22 @@ static void test_run_and_row(void)
     CHECK_INT(eng_store_column_int64(s, 3), 1);
     CHECK_INT(eng_store_column_type(s, 4), ENG_STORE_INTEGER);
     CHECK_INT(eng_store_column_int64(s, 4), 7);
+    /* column_copy: a text that fits with its NUL; too long or NULL leaves buf as it was */
+    char buf[3] = "??";
+    CHECK_INT(eng_store_column_copy(s, 2, buf, sizeof buf), 1);
+    CHECK_STR(buf, "xy");
+    CHECK_INT(eng_store_column_copy(s, 2, buf, 2), 0);
+    CHECK_STR(buf, "xy");
+    buf[0] = '!';
+    CHECK_INT(eng_store_column_copy(s, 3, buf, sizeof buf), 1); /* integer 1 read as text */
+    CHECK_STR(buf, "1");
+    eng_store_finalize(s);
+
+    /* column_copy of SQL NULL: 0, buf untouched */
+    REQUIRE(eng_store_row(st, "SELECT NULL", &s, &err, "") == ENG_STORE_ROW);
+    char none[4] = "old";
+    CHECK_INT(eng_store_column_copy(s, 0, none, sizeof none), 0);
+    CHECK_STR(none, "old");
     eng_store_finalize(s);
 
     /* no row: DONE and no statement left to finalize */
