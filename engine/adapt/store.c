@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -646,6 +647,102 @@ int eng_store_step(struct eng_store_stmt *s, struct eng_err *err)
     return store_fail(s->st, rc, NULL, err);
 }
 
+/* Bind fmt's letters from ap to ?1.. of s (store.h: "one statement in one call"). */
+static int bind_fmt(struct eng_store_stmt *s, const char *fmt, va_list ap, struct eng_err *err)
+{
+    size_t n = strlen(fmt);
+    int want = eng_store_param_count(s);
+    if (n != (size_t)want)
+        return eng_err_set(err, store_fail_own(s->st, ENG_EINVAL),
+                           "the statement has %d parameters, the format binds %zu", want, n);
+    for (int i = 1; i <= want; i++) {
+        int rc;
+        const char *p;
+        const void *v;
+        size_t len;
+        switch (fmt[i - 1]) {
+        case 's':
+            rc = eng_store_bind_str(s, i, va_arg(ap, const char *));
+            break;
+        case 't':
+            p = va_arg(ap, const char *);
+            len = va_arg(ap, size_t);
+            rc = eng_store_bind_text(s, i, p, len);
+            break;
+        case 'b':
+            v = va_arg(ap, const void *);
+            len = va_arg(ap, size_t);
+            rc = eng_store_bind_blob(s, i, v, len);
+            break;
+        case 'i':
+            rc = eng_store_bind_int64(s, i, va_arg(ap, int64_t));
+            break;
+        case 'I':
+            v = va_arg(ap, const int64_t *);
+            rc = v != NULL ? eng_store_bind_int64(s, i, *(const int64_t *)v)
+                           : eng_store_bind_null(s, i);
+            break;
+        case 'd':
+            rc = eng_store_bind_double(s, i, va_arg(ap, double));
+            break;
+        case 'n':
+            rc = eng_store_bind_null(s, i);
+            break;
+        default:
+            return eng_err_set(err, store_fail_own(s->st, ENG_EINVAL),
+                               "bad parameter letter '%c' in a statement format", fmt[i - 1]);
+        }
+        if (rc != 0)
+            return eng_err_set(err, store_fail_own(s->st, rc), "cannot bind parameter %d: %s", i,
+                               eng_err_name(rc));
+    }
+    return 0;
+}
+
+/* Prepare trusted sql and bind fmt from ap. 0 with *out to finalize, or < 0 with *out NULL. */
+static int prepare_fmt(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
+                       struct eng_err *err, const char *fmt, va_list ap)
+{
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, out, err);
+    if (rc == 0 && (rc = bind_fmt(*out, fmt, ap, err)) != 0) {
+        eng_store_finalize(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int eng_store_run(struct eng_store *st, const char *sql, struct eng_err *err, const char *fmt, ...)
+{
+    struct eng_store_stmt *s = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = prepare_fmt(st, sql, &s, err, fmt, ap);
+    va_end(ap);
+    if (rc != 0)
+        return rc;
+    while ((rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+    }
+    int changes = sqlite3_stmt_readonly(s->stmt) ? 0 : sqlite3_changes(st->db);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : changes;
+}
+
+int eng_store_row(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
+                  struct eng_err *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = prepare_fmt(st, sql, out, err, fmt, ap);
+    va_end(ap);
+    if (rc == 0)
+        rc = eng_store_step(*out, err);
+    if (rc != ENG_STORE_ROW) {
+        eng_store_finalize(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 int eng_store_column_count(struct eng_store_stmt *s)
 {
     return sqlite3_column_count(s->stmt);
@@ -678,6 +775,16 @@ const char *eng_store_column_text(struct eng_store_stmt *s, int col, size_t *len
     if (len != NULL)
         *len = (size_t)sqlite3_column_bytes(s->stmt, col);
     return (const char *)t;
+}
+
+int eng_store_column_copy(struct eng_store_stmt *s, int col, char *buf, size_t size)
+{
+    size_t n = 0;
+    const char *v = eng_store_column_text(s, col, &n);
+    if (v == NULL || n >= size)
+        return 0;
+    memcpy(buf, v, n + 1);
+    return 1;
 }
 
 char *eng_store_column_strdup(struct eng_store_stmt *s, int col)

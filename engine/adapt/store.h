@@ -163,6 +163,28 @@ enum eng_store_fail {
     ENG_STORE_FAIL_INTERRUPT,  /* stopped by the progress callback */
     ENG_STORE_FAIL_NOMEM,
 };
+/* ---- one statement in one call ----
+ * The prepare / bind / step / finalize that every table owner writes. sql is trusted and holds
+ * one statement; fmt has one letter per parameter, in order from ?1, and the arguments follow err:
+ *   s  const char *             a NUL-terminated string, or SQL NULL when NULL
+ *   t  const char *, size_t     text of that many bytes
+ *   b  const void *, size_t     a blob
+ *   i  int64_t                  an integer: cast (an int or a long long is not an int64_t here)
+ *   I  const int64_t *          an integer, or SQL NULL when NULL
+ *   d  double
+ *   n  (no argument)            SQL NULL
+ * fmt must give every parameter the statement has (its highest ?N): a shorter or longer fmt, or
+ * another letter, is ENG_EINVAL before anything runs. */
+
+/* Run a statement to its end (RETURNING rows are stepped over) and finalize it. The number of
+ * rows it changed (>= 0; 0 for a SELECT), or a negative code with err filled. */
+int eng_store_run(struct eng_store *st, const char *sql, struct eng_err *err, const char *fmt, ...);
+/* Prepare, bind and step once. ENG_STORE_ROW: *out is at the first row (read its columns, step
+ * on for more, eng_store_finalize it); ENG_STORE_DONE: no row, *out is NULL; < 0: err filled,
+ * *out NULL. A RETURNING statement has made all its changes by the first row. */
+int eng_store_row(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
+                  struct eng_err *err, const char *fmt, ...);
+
 /* Class and extended SQLite result code of the last failure on st (prepare, step or exec). */
 int eng_store_last_fail(const struct eng_store *st);
 int eng_store_last_code(const struct eng_store *st);
@@ -184,6 +206,9 @@ int eng_store_column_type(struct eng_store_stmt *s, int col);
 int64_t eng_store_column_int64(struct eng_store_stmt *s, int col);
 double eng_store_column_double(struct eng_store_stmt *s, int col);
 const char *eng_store_column_text(struct eng_store_stmt *s, int col, size_t *len);
+/* Copy a text column into buf[size], NUL-terminated: 1 when it is not NULL and fits, else 0 with
+ * buf untouched. */
+int eng_store_column_copy(struct eng_store_stmt *s, int col, char *buf, size_t size);
 /* A malloc'd copy of a text column (caller frees); NULL for SQL NULL or out of memory. */
 char *eng_store_column_strdup(struct eng_store_stmt *s, int col);
 const void *eng_store_column_blob(struct eng_store_stmt *s, int col, size_t *len);

@@ -4,27 +4,13 @@
  */
 #include "data/api_tokens.h"
 
-#include <string.h>
-
 int eng_api_tokens_insert(struct eng_store *st, const char *tenant, const char *name,
                           const char *hash_hex, const char *prefix, long long *id,
                           struct eng_err *err)
 {
     static const char sql[] = "INSERT INTO api_tokens (tenant_id, name, token_hash, token_prefix) "
                               "VALUES (?1, ?2, ?3, ?4)";
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, tenant);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, name);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 3, hash_hex);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 4, prefix);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
-    eng_store_finalize(s);
+    int rc = eng_store_run(st, sql, err, "ssss", tenant, name, hash_hex, prefix);
     if (rc >= 0 && id != NULL)
         *id = (long long)eng_store_last_insert_rowid(st);
     return rc < 0 ? rc : 0;
@@ -37,19 +23,9 @@ int eng_api_tokens_lookup(struct eng_store *st, const char *hash_hex, char *tena
         "SELECT tenant_id FROM api_tokens WHERE token_hash = ?1 AND "
         "revoked_at IS NULL AND (expires_at IS NULL OR expires_at > " ENG_STORE_NOW ")";
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, hash_hex);
-    if (rc == 0) {
-        rc = eng_store_step(s, err);
-        if (rc == ENG_STORE_ROW) {
-            size_t len = 0;
-            const char *t = eng_store_column_text(s, 0, &len);
-            rc = t != NULL && len < size;
-            if (rc == 1)
-                memcpy(tenant, t, len + 1);
-        }
-    }
+    int rc = eng_store_row(st, sql, &s, err, "s", hash_hex);
+    if (rc == ENG_STORE_ROW)
+        rc = eng_store_column_copy(s, 0, tenant, size);
     eng_store_finalize(s);
     return rc;
 }
@@ -60,13 +36,7 @@ int eng_api_tokens_touch(struct eng_store *st, const char *hash_hex, struct eng_
         "UPDATE api_tokens SET last_used_at = " ENG_STORE_NOW
         " WHERE token_hash = ?1 AND (last_used_at IS NULL OR last_used_at < " ENG_STORE_NOW_PLUS_S(
             "-60") ")";
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, hash_hex);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
-    eng_store_finalize(s);
+    int rc = eng_store_run(st, sql, err, "s", hash_hex);
     return rc < 0 ? rc : 0;
 }
 
@@ -74,16 +44,8 @@ int eng_api_tokens_revoke(struct eng_store *st, long long id, struct eng_err *er
 {
     static const char sql[] =
         "UPDATE api_tokens SET revoked_at = " ENG_STORE_NOW " WHERE id = ?1 AND revoked_at IS NULL";
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_int64(s, 1, id);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
-    eng_store_finalize(s);
-    if (rc < 0)
-        return rc;
-    return eng_store_changes(st) > 0;
+    int rc = eng_store_run(st, sql, err, "i", (int64_t)id);
+    return rc < 0 ? rc : rc > 0;
 }
 
 int eng_api_tokens_list(struct eng_store *st, const char *tenant,
@@ -94,10 +56,8 @@ int eng_api_tokens_list(struct eng_store *st, const char *tenant,
         "SELECT id, tenant_id, name, token_prefix, created_at, last_used_at, revoked_at "
         "FROM api_tokens WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY id";
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, tenant);
-    while (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+    int rc = eng_store_row(st, sql, &s, err, "s", tenant);
+    for (; rc == ENG_STORE_ROW; rc = eng_store_step(s, err)) {
         struct eng_api_token t = {
             .id = (long long)eng_store_column_int64(s, 0),
             .tenant = eng_store_column_text(s, 1, NULL),
@@ -108,7 +68,6 @@ int eng_api_tokens_list(struct eng_store *st, const char *tenant,
             .revoked_at = eng_store_column_text(s, 6, NULL),
         };
         fn(ud, &t);
-        rc = 0;
     }
     eng_store_finalize(s);
     return rc < 0 ? rc : 0;

@@ -13,33 +13,11 @@
     "target_system = ?5 AND target_type = ?6"
 #define KEY_COLS "tenant_id, source_system, entity_type, source_id, target_system, target_type"
 
-static void bind_key(struct eng_store_stmt *s, const struct eng_id_map_key *k)
-{
-    eng_store_bind_str(s, 1, k->tenant);
-    eng_store_bind_str(s, 2, k->source_system);
-    eng_store_bind_str(s, 3, k->entity_type);
-    eng_store_bind_str(s, 4, k->source_id);
-    eng_store_bind_str(s, 5, k->target_system);
-    eng_store_bind_str(s, 6, k->target_type);
-}
-
-/* Prepare sql, bind the key as ?1..?6. */
-static int prepare_key(struct eng_store *st, const char *sql, const struct eng_id_map_key *k,
-                       struct eng_store_stmt **s, struct eng_err *err)
-{
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
-    if (rc == 0)
-        bind_key(*s, k);
-    return rc;
-}
-
-/* Step a statement that answers no row; finalize it. */
-static int run_done(struct eng_store_stmt *s, struct eng_err *err)
-{
-    int rc = eng_store_step(s, err);
-    eng_store_finalize(s);
-    return rc < 0 ? rc : 0;
-}
+/* The key as ?1..?6: its format letters and its arguments to eng_store_run / eng_store_row. */
+#define KEY_FMT "ssssss"
+#define KEY_ARGS(k)                                                                                \
+    (k)->tenant, (k)->source_system, (k)->entity_type, (k)->source_id, (k)->target_system,         \
+        (k)->target_type
 
 int eng_id_map_get(struct eng_store *st, const struct eng_id_map_key *k, struct eng_id_map_row *row,
                    int *found, struct eng_err *err)
@@ -47,13 +25,10 @@ int eng_id_map_get(struct eng_store *st, const struct eng_id_map_key *k, struct 
     struct eng_store_stmt *s = NULL;
     memset(row, 0, sizeof *row);
     *found = 0;
-    int rc = prepare_key(st,
-                         "SELECT target_id, request_id, content_hash, sync_token FROM id_map "
-                         "WHERE " KEY_WHERE,
-                         k, &s, err);
-    if (rc != 0)
-        return rc;
-    rc = eng_store_step(s, err);
+    int rc = eng_store_row(st,
+                           "SELECT target_id, request_id, content_hash, sync_token FROM id_map "
+                           "WHERE " KEY_WHERE,
+                           &s, err, KEY_FMT, KEY_ARGS(k));
     if (rc == ENG_STORE_ROW) {
         row->target_id = eng_store_column_strdup(s, 0);
         row->request_id = eng_store_column_strdup(s, 1);
@@ -80,8 +55,7 @@ void eng_id_map_row_free(struct eng_id_map_row *row)
 int eng_id_map_put(struct eng_store *st, const struct eng_id_map_key *k,
                    const struct eng_id_map_put *v, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = prepare_key(
+    int rc = eng_store_run(
         st,
         "INSERT INTO id_map (" KEY_COLS ", target_id, content_hash, sync_token, "
         "source_updated_at, last_run_id, target_updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
@@ -90,52 +64,35 @@ int eng_id_map_put(struct eng_store *st, const struct eng_id_map_key *k,
         "coalesce(excluded.sync_token, sync_token), source_updated_at = coalesce("
         "excluded.source_updated_at, source_updated_at), last_run_id = excluded.last_run_id, "
         "target_updated_at = excluded.target_updated_at, updated_at = " ENG_STORE_NOW,
-        k, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_str(s, 7, v->target_id);
-    eng_store_bind_str(s, 8, v->content_hash);
-    eng_store_bind_str(s, 9, v->sync_token);
-    eng_store_bind_str(s, 10, v->source_updated_at);
-    eng_store_bind_str(s, 11, v->run_id);
-    return run_done(s, err);
+        err, KEY_FMT "sssss", KEY_ARGS(k), v->target_id, v->content_hash, v->sync_token,
+        v->source_updated_at, v->run_id);
+    return rc < 0 ? rc : 0;
 }
 
 int eng_id_map_reserve(struct eng_store *st, const struct eng_id_map_key *k, const char *request_id,
                        const char *owner, long long lease_s, int *taken, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
     *taken = 0;
-    int rc = prepare_key(
+    int rc = eng_store_run(
         st,
         "INSERT INTO id_map (" KEY_COLS ", request_id, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, "
         "?6, ?7, ?8) ON CONFLICT (" KEY_COLS ") DO UPDATE SET request_id = excluded.request_id, "
         "last_run_id = excluded.last_run_id, updated_at = " ENG_STORE_NOW " WHERE target_id IS "
         "NULL AND (last_run_id IS excluded.last_run_id OR last_run_id IS NULL OR request_id IS "
         "NULL OR updated_at < " ENG_STORE_NOW_PLUS_S("-?9") ")",
-        k, &s, err);
-    if (rc != 0)
+        err, KEY_FMT "ssi", KEY_ARGS(k), request_id, owner, (int64_t)lease_s);
+    if (rc < 0)
         return rc;
-    eng_store_bind_str(s, 7, request_id);
-    eng_store_bind_str(s, 8, owner);
-    eng_store_bind_int64(s, 9, lease_s);
-    rc = eng_store_step(s, err);
-    if (rc >= 0)
-        *taken = eng_store_changes(st) > 0;
-    eng_store_finalize(s);
-    return rc < 0 ? rc : 0;
+    *taken = rc > 0;
+    return 0;
 }
 
 int eng_id_map_release(struct eng_store *st, const struct eng_id_map_key *k, const char *owner,
                        struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = prepare_key(st,
-                         "UPDATE id_map SET last_run_id = NULL WHERE " KEY_WHERE
-                         " AND target_id IS NULL AND last_run_id = ?7",
-                         k, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_str(s, 7, owner);
-    return run_done(s, err);
+    int rc = eng_store_run(st,
+                           "UPDATE id_map SET last_run_id = NULL WHERE " KEY_WHERE
+                           " AND target_id IS NULL AND last_run_id = ?7",
+                           err, KEY_FMT "s", KEY_ARGS(k), owner);
+    return rc < 0 ? rc : 0;
 }

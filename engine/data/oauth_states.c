@@ -5,7 +5,6 @@
 #include "data/oauth_states.h"
 
 #include <stdio.h>
-#include <string.h>
 
 int eng_oauth_states_insert(struct eng_store *st, const char *hash, const char *tenant,
                             const char *platform, long long ttl_s, char *expires, size_t size,
@@ -20,17 +19,7 @@ int eng_oauth_states_insert(struct eng_store *st, const char *hash, const char *
                                                                       "RETURNING expires_at";
     struct eng_store_stmt *s = NULL;
     if (rc == 0)
-        rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, hash);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, tenant);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 3, platform);
-    if (rc == 0)
-        rc = eng_store_bind_int64(s, 4, ttl_s);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
+        rc = eng_store_row(st, sql, &s, err, "sssi", hash, tenant, platform, (int64_t)ttl_s);
     if (rc == ENG_STORE_ROW) {
         const char *e = eng_store_column_text(s, 0, NULL);
         snprintf(expires, size, "%s", e != NULL ? e : "");
@@ -49,19 +38,9 @@ int eng_oauth_states_consume(struct eng_store *st, const char *hash, const char 
                               " WHERE state_hash = ?1 AND platform = ?2 AND used_at IS NULL AND "
                               "expires_at > " ENG_STORE_NOW " RETURNING tenant_id";
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, hash);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, platform);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
+    int rc = eng_store_row(st, sql, &s, err, "ss", hash, platform);
     if (rc == ENG_STORE_ROW) {
-        size_t n = 0;
-        const char *t = eng_store_column_text(s, 0, &n);
-        rc = t != NULL && n < size;
-        if (rc == 1)
-            memcpy(tenant, t, n + 1);
+        rc = eng_store_column_copy(s, 0, tenant, size);
         /* step to the end so the UPDATE is complete before the statement goes */
         if (eng_store_step(s, err) < 0)
             rc = ENG_EIO;
@@ -74,11 +53,7 @@ int eng_oauth_states_consume(struct eng_store *st, const char *hash, const char 
 
 void eng_oauth_states_release(struct eng_store *st, const char *hash)
 {
-    struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};
-    if (eng_store_prepare(st, "UPDATE oauth_states SET used_at = NULL WHERE state_hash = ?1", -1,
-                          ENG_STORE_TRUSTED, &s, &err) == 0 &&
-        eng_store_bind_str(s, 1, hash) == 0)
-        (void)eng_store_step(s, &err);
-    eng_store_finalize(s);
+    (void)eng_store_run(st, "UPDATE oauth_states SET used_at = NULL WHERE state_hash = ?1", &err,
+                        "s", hash);
 }

@@ -61,11 +61,9 @@ static int stored_get(struct eng_store *st, const char *name, char *out, size_t 
     out[0] = '\0';
     if (at != NULL)
         at[0] = '\0';
-    int rc = eng_store_prepare(st, "SELECT value, updated_at FROM operator_settings WHERE name = ?",
-                               -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 1, name, strlen(name));
-    if (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+    int rc = eng_store_row(st, "SELECT value, updated_at FROM operator_settings WHERE name = ?1",
+                           &s, err, "s", name);
+    if (rc == ENG_STORE_ROW) {
         const char *v = eng_store_column_text(s, 0, NULL);
         snprintf(out, size, "%s", v != NULL ? v : "");
         if (at != NULL)
@@ -89,24 +87,14 @@ int eng_operator_settings_set(struct eng_store *st, const char *name, const char
     int rc = eng_operator_settings_url_check(v, name, err);
     if (rc != 0)
         return rc;
-    struct eng_store_stmt *s = NULL;
     /* clang-format off */
-    rc = eng_store_prepare(st,
-                           "INSERT INTO operator_settings (name, value, updated_by)"
-                           " VALUES (?1, ?2, ?3)" ENG_STORE_UPSERT("name")
-                           " value = excluded.value, updated_by = excluded.updated_by,"
-                           " updated_at = " ENG_STORE_NOW,
-                           -1, ENG_STORE_TRUSTED, &s, err);
+    rc = eng_store_run(st,
+                       "INSERT INTO operator_settings (name, value, updated_by)"
+                       " VALUES (?1, ?2, ?3)" ENG_STORE_UPSERT("name")
+                       " value = excluded.value, updated_by = excluded.updated_by,"
+                       " updated_at = " ENG_STORE_NOW,
+                       err, "sss", name, v, by);
     /* clang-format on */
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, name);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, v);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 3, by);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
-    eng_store_finalize(s);
     return rc < 0 ? rc : 0;
 }
 
@@ -115,16 +103,9 @@ int eng_operator_settings_unset(struct eng_store *st, const char *name, int *rem
 {
     if (eng_operator_settings_find(name) == NULL)
         return unknown(name, err);
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, "DELETE FROM operator_settings WHERE name = ?", -1,
-                               ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_text(s, 1, name, strlen(name));
-    if (rc == 0)
-        rc = eng_store_step(s, err);
-    eng_store_finalize(s);
+    int rc = eng_store_run(st, "DELETE FROM operator_settings WHERE name = ?1", err, "s", name);
     if (rc >= 0 && removed != NULL)
-        *removed = eng_store_changes(st) > 0;
+        *removed = rc > 0;
     return rc < 0 ? rc : 0;
 }
 

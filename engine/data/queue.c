@@ -29,23 +29,6 @@
     " lease_expires_at = " ENG_STORE_NOW_PLUS_MS(lease) ", attempts = attempts + 1,"               \
                                                         " updated_at = " ENG_STORE_NOW
 
-/* Prepare sql; *s is NULL on failure. */
-static int prep(struct eng_store *st, const char *sql, struct eng_store_stmt **s,
-                struct eng_err *err)
-{
-    return eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
-}
-
-/* Run a statement that returns no rows, after its binds; returns changes or a negative code. */
-static int run_done(struct eng_store *st, struct eng_store_stmt *s, struct eng_err *err)
-{
-    int rc = eng_store_step(s, err);
-    eng_store_finalize(s);
-    if (rc < 0)
-        return rc;
-    return (int)eng_store_changes(st);
-}
-
 int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t *id, int *deduped,
                       struct eng_err *err)
 {
@@ -59,21 +42,11 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
         " priority, max_attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
         ENG_STORE_NOW_PLUS_MS("?10") ")" DEDUPE_FREE;
     /* clang-format on */
-    struct eng_store_stmt *s = NULL;
-    int rc = prep(st, sql, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_str(s, 1, j->tenant);
-    eng_store_bind_str(s, 2, j->kind);
-    eng_store_bind_str(s, 3, j->entity);
-    eng_store_bind_str(s, 4, j->flow);
-    eng_store_bind_str(s, 5, j->payload != NULL ? j->payload : "{}");
-    eng_store_bind_str(s, 6, j->dedupe_key);
-    eng_store_bind_str(s, 7, j->run_id);
-    eng_store_bind_int64(s, 8, j->priority);
-    eng_store_bind_int64(s, 9, j->max_attempts > 0 ? j->max_attempts : 8);
-    eng_store_bind_int64(s, 10, j->delay_ms > 0 ? j->delay_ms : 0);
-    rc = run_done(st, s, err);
+    int rc =
+        eng_store_run(st, sql, err, "sssssssiii", j->tenant, j->kind, j->entity, j->flow,
+                      j->payload != NULL ? j->payload : "{}", j->dedupe_key, j->run_id,
+                      (int64_t)j->priority, (int64_t)(j->max_attempts > 0 ? j->max_attempts : 8),
+                      (int64_t)(j->delay_ms > 0 ? j->delay_ms : 0));
     if (rc < 0)
         return rc;
     if (rc == 1) {
@@ -84,15 +57,11 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
     /* deduplicated: answer the job that holds the key */
     if (deduped != NULL)
         *deduped = 1;
-    rc = prep(st,
-              "SELECT id FROM sync_queue WHERE tenant_id = ?1 AND dedupe_key = ?2 AND"
-              " status IN ('pending', 'running')",
-              &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_str(s, 1, j->tenant);
-    eng_store_bind_str(s, 2, j->dedupe_key);
-    rc = eng_store_step(s, err);
+    struct eng_store_stmt *s = NULL;
+    rc = eng_store_row(st,
+                       "SELECT id FROM sync_queue WHERE tenant_id = ?1 AND dedupe_key = ?2 AND"
+                       " status IN ('pending', 'running')",
+                       &s, err, "ss", j->tenant, j->dedupe_key);
     if (rc == ENG_STORE_ROW && id != NULL)
         *id = eng_store_column_int64(s, 0);
     eng_store_finalize(s);
@@ -110,15 +79,13 @@ void eng_queue_job_clear(struct eng_job *j)
     memset(j, 0, sizeof *j);
 }
 
-/* Bind a claiming UPDATE ... RETURNING JOB_COLUMNS (?1 owner, ?2 lease, ?3 the id or the lowest
- * priority), step it into out and finalize it: 1 claimed, 0 nothing, < 0. */
-static int claim_step(struct eng_store_stmt *s, const char *owner, long long lease_ms, int64_t arg3,
-                      struct eng_job *out, struct eng_err *err)
+/* Run a claiming UPDATE ... RETURNING JOB_COLUMNS (?1 owner, ?2 lease, ?3 the id or the lowest
+ * priority), read its row into out and finalize it: 1 claimed, 0 nothing, < 0. */
+static int claim(struct eng_store *st, const char *sql, const char *owner, long long lease_ms,
+                 int64_t arg3, struct eng_job *out, struct eng_err *err)
 {
-    eng_store_bind_str(s, 1, owner);
-    eng_store_bind_int64(s, 2, lease_ms);
-    eng_store_bind_int64(s, 3, arg3);
-    int rc = eng_store_step(s, err);
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_row(st, sql, &s, err, "sii", owner, (int64_t)lease_ms, arg3);
     if (rc == ENG_STORE_ROW) {
         out->id = eng_store_column_int64(s, 0);
         out->tenant = eng_store_column_strdup(s, 1);
@@ -149,9 +116,8 @@ int eng_queue_claim_id(struct eng_store *st, int64_t id, const char *owner, long
                        struct eng_job *out, struct eng_err *err)
 {
     memset(out, 0, sizeof *out);
-    struct eng_store_stmt *s = NULL;
-    int rc = prep(st, TAKE("?2") " WHERE id = ?3 AND status = 'pending'" JOB_COLUMNS, &s, err);
-    return rc != 0 ? rc : claim_step(s, owner, lease_ms, id, out, err);
+    return claim(st, TAKE("?2") " WHERE id = ?3 AND status = 'pending'" JOB_COLUMNS, owner,
+                 lease_ms, id, out, err);
 }
 
 int eng_queue_claim(struct eng_store *st, const char *owner, long long lease_ms,
@@ -165,18 +131,17 @@ int eng_queue_claim_min(struct eng_store *st, const char *owner, long long lease
 {
     memset(out, 0, sizeof *out);
     /* A running job whose lease expired after its last allowed attempt is dead, not retaken. */
-    struct eng_store_stmt *s = NULL;
     /* clang-format off */
-    int rc = prep(st,
+    int rc = eng_store_run(st,
                   "UPDATE sync_queue SET status = 'dead'," LEASE_FREE
                   " finished_at = " ENG_STORE_NOW ", updated_at = " ENG_STORE_NOW ","
                   " last_error = coalesce(last_error, 'the worker holding it stopped answering"
                   " (lease expired) on its last attempt')"
                   " WHERE status = 'running' AND lease_expires_at <= " ENG_STORE_NOW
                   " AND attempts >= max_attempts",
-                  &s, err);
+                  err, "");
     /* clang-format on */
-    if (rc != 0 || (rc = run_done(st, s, err)) < 0)
+    if (rc < 0)
         return rc;
 
     /* clang-format off */
@@ -187,8 +152,7 @@ int eng_queue_claim_min(struct eng_store *st, const char *owner, long long lease
         " AND attempts < max_attempts))"
         " ORDER BY priority DESC, next_attempt_at, id LIMIT 1)" JOB_COLUMNS;
     /* clang-format on */
-    rc = prep(st, sql, &s, err);
-    return rc != 0 ? rc : claim_step(s, owner, lease_ms, min_priority, out, err);
+    return claim(st, sql, owner, lease_ms, min_priority, out, err);
 }
 
 static int not_held(int64_t id, struct eng_err *err)
@@ -199,22 +163,12 @@ static int not_held(int64_t id, struct eng_err *err)
 }
 
 /* Run sql, an UPDATE of the job owner holds (HELD_BY: ?1 id, ?2 owner), with ?3 = text3 and
- * ?4 = num4 when the statement has them. ENG_ENOTFOUND when owner does not hold the job. */
-static int held_update(struct eng_store *st, const char *sql, int64_t id, const char *owner,
-                       const char *text3, long long num4, struct eng_err *err)
+ * ?4 = num4 when fmt (a start of "issi", as long as the statement's parameters) says so.
+ * ENG_ENOTFOUND when owner does not hold the job. */
+static int held_update(struct eng_store *st, const char *sql, const char *fmt, int64_t id,
+                       const char *owner, const char *text3, long long num4, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = prep(st, sql, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_int64(s, 1, id);
-    eng_store_bind_str(s, 2, owner);
-    int n = eng_store_param_count(s);
-    if (n >= 3)
-        eng_store_bind_str(s, 3, text3);
-    if (n >= 4)
-        eng_store_bind_int64(s, 4, num4);
-    rc = run_done(st, s, err);
+    int rc = eng_store_run(st, sql, err, fmt, id, owner, text3, (int64_t)num4);
     return rc < 0 ? rc : rc == 0 ? not_held(id, err) : 0;
 }
 
@@ -224,7 +178,7 @@ int eng_queue_extend(struct eng_store *st, int64_t id, const char *owner, long l
     return held_update(st,
                        "UPDATE sync_queue SET lease_expires_at = " ENG_STORE_NOW_PLUS_MS(
                            "?4") ", updated_at = " ENG_STORE_NOW HELD_BY,
-                       id, owner, NULL, lease_ms, err);
+                       "issi", id, owner, NULL, lease_ms, err);
 }
 
 int eng_queue_complete(struct eng_store *st, int64_t id, const char *owner, struct eng_err *err)
@@ -232,7 +186,7 @@ int eng_queue_complete(struct eng_store *st, int64_t id, const char *owner, stru
     return held_update(st,
                        "UPDATE sync_queue SET status = 'done'," LEASE_FREE
                        " finished_at = " ENG_STORE_NOW ", updated_at = " ENG_STORE_NOW HELD_BY,
-                       id, owner, NULL, 0, err);
+                       "is", id, owner, NULL, 0, err);
 }
 
 long long eng_queue_backoff_ms(int attempts, double r)
@@ -266,12 +220,8 @@ int eng_queue_fail(struct eng_store *st, int64_t id, const char *owner, const ch
 {
     /* read attempts to size the backoff; only the holder may change the row */
     struct eng_store_stmt *s = NULL;
-    int rc = prep(st, "SELECT attempts, max_attempts FROM sync_queue" HELD_BY, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_int64(s, 1, id);
-    eng_store_bind_str(s, 2, owner);
-    rc = eng_store_step(s, err);
+    int rc = eng_store_row(st, "SELECT attempts, max_attempts FROM sync_queue" HELD_BY, &s, err,
+                           "is", id, owner);
     int attempts = 0, max = 0;
     if (rc == ENG_STORE_ROW) {
         attempts = (int)eng_store_column_int64(s, 0);
@@ -290,13 +240,13 @@ int eng_queue_fail(struct eng_store *st, int64_t id, const char *owner, const ch
         return held_update(st,
                            "UPDATE sync_queue SET status = 'dead', last_error = ?3," LEASE_FREE
                            " finished_at = " ENG_STORE_NOW ", updated_at = " ENG_STORE_NOW HELD_BY,
-                           id, owner, text, 0, err);
+                           "iss", id, owner, text, 0, err);
     /* clang-format off */
     return held_update(st,
                        "UPDATE sync_queue SET status = 'pending', last_error = ?3," LEASE_FREE
                        " next_attempt_at = " ENG_STORE_NOW_PLUS_MS("?4") ","
                        " updated_at = " ENG_STORE_NOW HELD_BY,
-                       id, owner, text, eng_queue_backoff_ms(attempts, jitter_draw()), err);
+                       "issi", id, owner, text, eng_queue_backoff_ms(attempts, jitter_draw()), err);
     /* clang-format on */
 }
 
@@ -310,17 +260,14 @@ int eng_queue_fail(struct eng_store *st, int64_t id, const char *owner, const ch
 int eng_queue_release(struct eng_store *st, int64_t id, const char *owner, long long delay_ms,
                       struct eng_err *err)
 {
-    return held_update(st, GIVE_BACK HELD_BY, id, owner, NULL, delay_ms > 0 ? delay_ms : 0, err);
+    return held_update(st, GIVE_BACK HELD_BY, "issi", id, owner, NULL, delay_ms > 0 ? delay_ms : 0,
+                       err);
 }
 
 int eng_queue_recover(struct eng_store *st, int *n, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = prep(st, GIVE_BACK " WHERE status = 'running'", &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_int64(s, 4, 0); /* due now */
-    rc = run_done(st, s, err);
+    /* ?4: due now */
+    int rc = eng_store_run(st, GIVE_BACK " WHERE status = 'running'", err, "nnni", (int64_t)0);
     if (rc < 0)
         return rc;
     if (n != NULL)
@@ -351,10 +298,7 @@ int eng_queue_retry_failed(struct eng_store *st, int *queued, struct eng_err *er
         " AND resolved_at IS NULL AND dry_run = 0 AND retryable = 1 AND attempts < 8 AND"
         " next_retry_at <= " ENG_STORE_NOW " GROUP BY tenant_id, flow, source_entity" DEDUPE_FREE;
     /* clang-format on */
-    struct eng_store_stmt *s = NULL;
-    int rc = prep(st, sql, &s, err);
-    if (rc == 0)
-        rc = run_done(st, s, err);
+    int rc = eng_store_run(st, sql, err, "");
     if (rc < 0)
         return rc;
     *queued = rc;
@@ -365,13 +309,10 @@ int64_t eng_queue_pending_of_run(struct eng_store *st, const char *run_id)
 {
     struct eng_store_stmt *s = NULL;
     int64_t id = 0;
-    if (prep(st,
-             "SELECT id FROM sync_queue WHERE run_id = ?1 AND status = 'pending'"
-             " ORDER BY id DESC LIMIT 1",
-             &s, NULL) != 0)
-        return 0;
-    eng_store_bind_str(s, 1, run_id);
-    if (eng_store_step(s, NULL) == ENG_STORE_ROW)
+    if (eng_store_row(st,
+                      "SELECT id FROM sync_queue WHERE run_id = ?1 AND status = 'pending'"
+                      " ORDER BY id DESC LIMIT 1",
+                      &s, NULL, "s", run_id) == ENG_STORE_ROW)
         id = eng_store_column_int64(s, 0);
     eng_store_finalize(s);
     return id;
@@ -395,14 +336,7 @@ int eng_queue_sweep_merge(struct eng_store *st, const char *tenant, const char *
         ENG_STORE_RETURNING("id, json_extract(payload, '$.since')");
     /* clang-format on */
     struct eng_store_stmt *s = NULL;
-    int rc = prep(st, sql, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_str(s, 1, tenant);
-    eng_store_bind_str(s, 2, source);
-    eng_store_bind_str(s, 3, reason);
-    eng_store_bind_str(s, 4, since);
-    rc = eng_store_step(s, err);
+    int rc = eng_store_row(st, sql, &s, err, "ssss", tenant, source, reason, since);
     if (rc == ENG_STORE_ROW) {
         const char *v = eng_store_column_text(s, 1, NULL);
         *id = eng_store_column_int64(s, 0);
@@ -426,9 +360,6 @@ int eng_queue_sweep_startup(struct eng_store *st, struct eng_err *err)
         " 'quickbooks') AND EXISTS (SELECT 1 FROM webhook_events e WHERE e.tenant_id ="
         " c.tenant_id AND e.source = c.platform)" DEDUPE_FREE;
     /* clang-format on */
-    struct eng_store_stmt *s = NULL;
-    int rc = prep(st, sql, &s, err);
-    if (rc == 0)
-        rc = run_done(st, s, err);
+    int rc = eng_store_run(st, sql, err, "");
     return rc < 0 ? rc : 0;
 }

@@ -8,11 +8,12 @@
     "id, entity, flow, mode, dry_run, json(filters), interval_seconds, cron, enabled, "            \
     "next_run_at, last_run_at, last_run_id, created_at, updated_at"
 
-/* Step through s, calling fn for each row. 0 or < 0. */
-static int sched_rows(struct eng_store_stmt *s, eng_schedule_fn fn, void *ud, struct eng_err *err)
+/* Call fn for each row of s, from the row eng_store_row answered (rc), and finalize s. 0 or
+ * < 0. */
+static int sched_rows(struct eng_store_stmt *s, int rc, eng_schedule_fn fn, void *ud,
+                      struct eng_err *err)
 {
-    int rc;
-    while ((rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+    for (; rc == ENG_STORE_ROW; rc = eng_store_step(s, err)) {
         struct eng_schedule r = {
             .id = (long long)eng_store_column_int64(s, 0),
             .entity = eng_store_column_text(s, 1, NULL),
@@ -33,6 +34,7 @@ static int sched_rows(struct eng_store_stmt *s, eng_schedule_fn fn, void *ud, st
         };
         fn(ud, &r);
     }
+    eng_store_finalize(s);
     return rc < 0 ? rc : 0;
 }
 
@@ -41,34 +43,13 @@ int eng_schedules_insert(struct eng_store *st, const struct eng_schedule_new *n,
 {
     static const char sql[] = "INSERT INTO schedules (tenant_id, entity, flow, mode, dry_run, "
                               "filters, interval_seconds, cron, enabled, next_run_at) VALUES (?1, "
-                              "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING " SCHEDULE_COLUMNS;
+                              "?2, ?3, ?4, ?5, ?6, CASE WHEN ?7 > 0 THEN ?7 END, ?8, ?9, ?10) "
+                              "RETURNING " SCHEDULE_COLUMNS;
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, n->tenant);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, n->entity);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 3, n->flow);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 4, n->mode);
-    if (rc == 0)
-        rc = eng_store_bind_int64(s, 5, n->dry_run);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 6, n->filters);
-    if (rc == 0)
-        rc = n->interval_s > 0 ? eng_store_bind_int64(s, 7, n->interval_s)
-                               : eng_store_bind_null(s, 7);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 8, n->cron);
-    if (rc == 0)
-        rc = eng_store_bind_int64(s, 9, n->enabled);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 10, n->next_run_at);
-    if (rc == 0)
-        rc = sched_rows(s, fn, ud, err);
-    eng_store_finalize(s);
-    return rc;
+    int rc = eng_store_row(st, sql, &s, err, "ssssisisis", n->tenant, n->entity, n->flow, n->mode,
+                           (int64_t)n->dry_run, n->filters, (int64_t)n->interval_s, n->cron,
+                           (int64_t)n->enabled, n->next_run_at);
+    return sched_rows(s, rc, fn, ud, err);
 }
 
 int eng_schedules_list(struct eng_store *st, const char *tenant, eng_schedule_fn fn, void *ud,
@@ -77,29 +58,14 @@ int eng_schedules_list(struct eng_store *st, const char *tenant, eng_schedule_fn
     static const char sql[] =
         "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE tenant_id = ?1 ORDER BY id";
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, tenant);
-    if (rc == 0)
-        rc = sched_rows(s, fn, ud, err);
-    eng_store_finalize(s);
-    return rc;
+    int rc = eng_store_row(st, sql, &s, err, "s", tenant);
+    return sched_rows(s, rc, fn, ud, err);
 }
 
 int eng_schedules_delete(struct eng_store *st, const char *tenant, long long id,
                          struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, "DELETE FROM schedules WHERE tenant_id = ?1 AND id = ?2", -1,
-                               ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, tenant);
-    if (rc == 0)
-        rc = eng_store_bind_int64(s, 2, id);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
-    eng_store_finalize(s);
-    if (rc < 0)
-        return rc;
-    return eng_store_changes(st) > 0;
+    int rc = eng_store_run(st, "DELETE FROM schedules WHERE tenant_id = ?1 AND id = ?2", err, "si",
+                           tenant, (int64_t)id);
+    return rc < 0 ? rc : rc > 0;
 }

@@ -28,39 +28,30 @@ static double jitter_draw(void)
     return (double)v / 4294967296.0;
 }
 
-static void bind_tri(struct eng_store_stmt *s, int i, int v)
+/* retryable as its column holds it: NULL when not said (v < 0), else 0 or 1 (kept in *v64). */
+static const int64_t *tri(int v, int64_t *v64)
 {
-    if (v < 0)
-        eng_store_bind_null(s, i);
-    else
-        eng_store_bind_int64(s, i, v != 0);
+    *v64 = v != 0;
+    return v < 0 ? NULL : v64;
 }
 
-static void bind_opt_int(struct eng_store_stmt *s, int i, int has, int64_t v)
-{
-    if (has)
-        eng_store_bind_int64(s, i, v);
-    else
-        eng_store_bind_null(s, i);
-}
-
-/* The delay (ms) before the next retry of a failure at attempt `attempts`, bound at i; NULL when
- * it is not a retryable failure. */
-static void bind_retry(struct eng_store_stmt *s, int i, const struct eng_sync_record *rec,
-                       int attempts)
+/* The delay (ms) before the next retry of a failure at attempt `attempts` (kept in *ms); NULL
+ * when it is not a retryable failure. */
+static const int64_t *retry_ms(const struct eng_sync_record *rec, int attempts, int64_t *ms)
 {
     int failed = rec->outcome != NULL && strcmp(rec->outcome, "failed") == 0;
-    if (failed && rec->retryable == 1)
-        eng_store_bind_int64(s, i, eng_sync_records_backoff_ms(attempts, jitter_draw()));
-    else
-        eng_store_bind_null(s, i);
+    if (!failed || rec->retryable != 1)
+        return NULL;
+    *ms = eng_sync_records_backoff_ms(attempts, jitter_draw());
+    return ms;
 }
 
 int eng_sync_records_put(struct eng_store *st, const struct eng_sync_record *rec,
                          struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(
+    int64_t retryable, retry;
+    /* clang-format off */
+    int rc = eng_store_run(
         st,
         "INSERT INTO sync_records (tenant_id, source_system, source_entity, source_id, "
         "target_system, target_type, run_id, flow, target_id, outcome, dry_run, error, "
@@ -76,33 +67,16 @@ int eng_sync_records_put(struct eng_store *st, const struct eng_sync_record *rec
                    "diff = excluded.diff, conflict = excluded.conflict, currency = "
                    "excluded.currency, source_total_minor = excluded.source_total_minor, "
                    "target_total_minor = excluded.target_total_minor, updated_at = " ENG_STORE_NOW,
-        -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_str(s, 1, rec->tenant);
-    eng_store_bind_str(s, 2, rec->source_system);
-    eng_store_bind_str(s, 3, rec->source_entity);
-    eng_store_bind_str(s, 4, rec->source_id);
-    eng_store_bind_str(s, 5, rec->target_system);
-    eng_store_bind_str(s, 6, rec->target_type);
-    eng_store_bind_str(s, 7, rec->run_id);
-    eng_store_bind_str(s, 8, rec->flow);
-    eng_store_bind_str(s, 9, rec->target_id);
-    eng_store_bind_str(s, 10, rec->outcome);
-    eng_store_bind_int64(s, 11, rec->dry_run != 0);
-    eng_store_bind_str(s, 12, rec->error);
-    eng_store_bind_str(s, 13, rec->code);
-    bind_tri(s, 14, rec->retryable);
-    eng_store_bind_str(s, 15, rec->input);
-    eng_store_bind_str(s, 16, rec->output);
-    eng_store_bind_str(s, 17, rec->diff);
-    eng_store_bind_str(s, 18, rec->conflict);
-    eng_store_bind_str(s, 19, rec->currency);
-    bind_opt_int(s, 20, rec->has_source_total, rec->source_total);
-    bind_opt_int(s, 21, rec->has_target_total, rec->target_total);
-    bind_retry(s, 22, rec, 1); /* a run's row: its first failure (a resumed run's too) */
-    rc = eng_store_step(s, err);
-    eng_store_finalize(s);
+        err, "ssssssssss" "iss" "I" "sssss" "III",
+        rec->tenant, rec->source_system, rec->source_entity, rec->source_id, rec->target_system,
+        rec->target_type, rec->run_id, rec->flow, rec->target_id, rec->outcome,
+        (int64_t)(rec->dry_run != 0), rec->error, rec->code,
+        tri(rec->retryable, &retryable),
+        rec->input, rec->output, rec->diff, rec->conflict, rec->currency,
+        rec->has_source_total ? &rec->source_total : NULL,
+        rec->has_target_total ? &rec->target_total : NULL,
+        retry_ms(rec, 1, &retry)); /* a run's row: its first failure (a resumed run's too) */
+    /* clang-format on */
     return rc < 0 ? rc : 0;
 }
 
@@ -111,18 +85,12 @@ int eng_sync_records_fail_again(struct eng_store *st, const struct eng_sync_reco
 {
     struct eng_store_stmt *s = NULL;
     *updated = 0;
-    int rc = eng_store_prepare(st,
-                               "SELECT id, attempts FROM sync_records WHERE tenant_id = ?1 AND "
-                               "flow = ?2 AND source_id = ?3 AND outcome IN ('failed', "
-                               "'conflict') AND resolved_at IS NULL AND dry_run = 0 ORDER BY id "
-                               "DESC LIMIT 1",
-                               -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_str(s, 1, rec->tenant);
-    eng_store_bind_str(s, 2, rec->flow);
-    eng_store_bind_str(s, 3, rec->source_id);
-    rc = eng_store_step(s, err);
+    int rc = eng_store_row(st,
+                           "SELECT id, attempts FROM sync_records WHERE tenant_id = ?1 AND "
+                           "flow = ?2 AND source_id = ?3 AND outcome IN ('failed', "
+                           "'conflict') AND resolved_at IS NULL AND dry_run = 0 ORDER BY id "
+                           "DESC LIMIT 1",
+                           &s, err, "sss", rec->tenant, rec->flow, rec->source_id);
     int64_t id = 0, attempts = 0;
     if (rc == ENG_STORE_ROW) {
         id = eng_store_column_int64(s, 0);
@@ -131,26 +99,17 @@ int eng_sync_records_fail_again(struct eng_store *st, const struct eng_sync_reco
     eng_store_finalize(s);
     if (rc != ENG_STORE_ROW)
         return rc < 0 ? rc : 0;
-    rc = eng_store_prepare(st,
-                           "UPDATE sync_records SET attempts = attempts + 1, error = ?2, "
-                           "error_code = ?3, retryable = ?4, outcome = ?5, next_retry_at = CASE "
-                           "WHEN ?6 IS NOT NULL THEN " ENG_STORE_NOW_PLUS_MS(
-                               "?6") " END, updated_at = " ENG_STORE_NOW " WHERE id = ?1",
-                           -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_int64(s, 1, id);
-    eng_store_bind_str(s, 2, rec->error);
-    eng_store_bind_str(s, 3, rec->code);
-    bind_tri(s, 4, rec->retryable);
-    eng_store_bind_str(s, 5, rec->outcome);
     /* retryable, whatever the outcome (a conflict too), as the failure it updates */
-    if (rec->retryable == 1)
-        eng_store_bind_int64(s, 6, eng_sync_records_backoff_ms((int)attempts + 1, jitter_draw()));
-    else
-        eng_store_bind_null(s, 6);
-    rc = eng_store_step(s, err);
-    eng_store_finalize(s);
+    int64_t retryable, retry = rec->retryable == 1
+                                   ? eng_sync_records_backoff_ms((int)attempts + 1, jitter_draw())
+                                   : 0;
+    rc = eng_store_run(st,
+                       "UPDATE sync_records SET attempts = attempts + 1, error = ?2, "
+                       "error_code = ?3, retryable = ?4, outcome = ?5, next_retry_at = CASE "
+                       "WHEN ?6 IS NOT NULL THEN " ENG_STORE_NOW_PLUS_MS(
+                           "?6") " END, updated_at = " ENG_STORE_NOW " WHERE id = ?1",
+                       err, "issIsI", id, rec->error, rec->code, tri(rec->retryable, &retryable),
+                       rec->outcome, rec->retryable == 1 ? &retry : NULL);
     if (rc < 0)
         return rc;
     *updated = 1;
@@ -160,22 +119,13 @@ int eng_sync_records_fail_again(struct eng_store *st, const struct eng_sync_reco
 int eng_sync_records_resolve(struct eng_store *st, const char *tenant, const char *flow,
                              const char *source_id, const char *run_id, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st,
-                               "UPDATE sync_records SET resolved_at = " ENG_STORE_NOW
-                               ", updated_at = " ENG_STORE_NOW
-                               " WHERE tenant_id = ?1 AND flow = ?2 AND source_id = ?3 AND "
-                               "outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND "
-                               "dry_run = 0 AND (?4 IS NULL OR run_id IS NULL OR run_id <> ?4)",
-                               -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
-    eng_store_bind_str(s, 1, tenant);
-    eng_store_bind_str(s, 2, flow);
-    eng_store_bind_str(s, 3, source_id);
-    eng_store_bind_str(s, 4, run_id);
-    rc = eng_store_step(s, err);
-    eng_store_finalize(s);
+    int rc = eng_store_run(st,
+                           "UPDATE sync_records SET resolved_at = " ENG_STORE_NOW
+                           ", updated_at = " ENG_STORE_NOW
+                           " WHERE tenant_id = ?1 AND flow = ?2 AND source_id = ?3 AND "
+                           "outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND "
+                           "dry_run = 0 AND (?4 IS NULL OR run_id IS NULL OR run_id <> ?4)",
+                           err, "ssss", tenant, flow, source_id, run_id);
     return rc < 0 ? rc : 0;
 }
 

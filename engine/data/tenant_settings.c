@@ -13,12 +13,8 @@ int eng_tenant_settings_get(struct eng_store *st, const char *tenant, const char
     static const char sql[] =
         "SELECT value, updated_at FROM settings WHERE tenant_id = ?1 AND key = ?2";
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, tenant);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, key);
-    if (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+    int rc = eng_store_row(st, sql, &s, err, "ss", tenant, key);
+    if (rc == ENG_STORE_ROW) {
         size_t n = 0, m = 0;
         const char *v = eng_store_column_text(s, 0, &n);
         const char *t = eng_store_column_text(s, 1, &m);
@@ -32,31 +28,13 @@ int eng_tenant_settings_get(struct eng_store *st, const char *tenant, const char
     return rc;
 }
 
-/* Prepare sql and bind ?1 tenant, ?2 key, ?3 value[0..len). 0 (*s to finalize) or < 0. */
-static int ts_prepare(struct eng_store *st, const char *sql, const char *tenant, const char *key,
-                      const char *value, size_t len, struct eng_store_stmt **s, struct eng_err *err)
-{
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(*s, 1, tenant);
-    if (rc == 0)
-        rc = eng_store_bind_str(*s, 2, key);
-    if (rc == 0)
-        rc = eng_store_bind_text(*s, 3, value, len);
-    return rc;
-}
-
 int eng_tenant_settings_put(struct eng_store *st, const char *tenant, const char *key,
                             const char *value, size_t len, struct eng_err *err)
 {
     static const char sql[] = "INSERT INTO settings (tenant_id, key, value) VALUES (?1, ?2, ?3) "
                               "ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value, "
                               "updated_at = " ENG_STORE_NOW;
-    struct eng_store_stmt *s = NULL;
-    int rc = ts_prepare(st, sql, tenant, key, value, len, &s, err);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
-    eng_store_finalize(s);
+    int rc = eng_store_run(st, sql, err, "sst", tenant, key, value, len);
     return rc < 0 ? rc : 0;
 }
 
@@ -70,20 +48,15 @@ int eng_tenant_settings_put_stamped(struct eng_store *st, const char *tenant, co
         "ON CONFLICT (tenant_id, key) DO UPDATE SET value = excluded.value, updated_at = "
         "excluded.updated_at RETURNING value";
     struct eng_store_stmt *s = NULL;
-    int rc = ts_prepare(st, sql, tenant, key, value, len, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 4, stamp);
-    if (rc == 0) {
-        rc = eng_store_step(s, err);
-        if (rc == ENG_STORE_ROW) {
-            size_t n = 0;
-            const char *v = eng_store_column_text(s, 0, &n);
-            if (v != NULL)
-                eng_buf_append(out, v, n);
-            rc = 0;
-        } else if (rc == ENG_STORE_DONE) {
-            rc = eng_err_set(err, ENG_EIO, "storing setting %s returned no row", key);
-        }
+    int rc = eng_store_row(st, sql, &s, err, "ssts", tenant, key, value, len, stamp);
+    if (rc == ENG_STORE_ROW) {
+        size_t n = 0;
+        const char *v = eng_store_column_text(s, 0, &n);
+        if (v != NULL)
+            eng_buf_append(out, v, n);
+        rc = 0;
+    } else if (rc == ENG_STORE_DONE) {
+        rc = eng_err_set(err, ENG_EIO, "storing setting %s returned no row", key);
     }
     eng_store_finalize(s);
     return rc;

@@ -138,55 +138,20 @@ static int store_err(struct eng_err *err, int rc, const char *what, const char *
     return rc;
 }
 
-static int prepare(struct eng_store *st, const char *sql, struct eng_store_stmt **s,
-                   const char *what, const char *platform, struct eng_err *err)
-{
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
-    return rc != 0 ? store_err(err, rc, what, platform) : 0;
-}
-
 static int not_stored(struct eng_err *err, const char *platform)
 {
     return eng_err_set(err, ENG_ENOTFOUND, "no credentials are stored for %.100s", platform);
 }
 
-/* Check the names, prepare sql and bind ?1 = tenant, ?2 = platform. On failure *s is NULL. */
-static int prepare_row(struct eng_store *st, const char *sql, const char *tenant,
-                       const char *platform, struct eng_store_stmt **s, const char *what,
-                       struct eng_err *err)
+/* rc, what eng_store_run or eng_store_row answered for a statement on platform's row: a failure
+ * says what was being done; must_change: a statement that changed no row is ENG_ENOTFOUND. */
+static int checked(int rc, const char *what, const char *platform, int must_change,
+                   struct eng_err *err)
 {
-    *s = NULL;
-    int rc = check_names(tenant, platform, err);
-    if (rc == 0) {
-        rc = prepare(st, sql, s, what, platform, err);
-    }
-    if (rc == 0) {
-        rc = eng_store_bind_text(*s, 1, tenant, strlen(tenant));
-    }
-    if (rc == 0) {
-        rc = eng_store_bind_text(*s, 2, platform, strlen(platform));
-    }
-    return rc;
-}
-
-/* Step s once, after its binds (rc: 0, or the first failure among them: prepare_row's or a
- * bind's; s may then be NULL). ENG_STORE_ROW, ENG_STORE_DONE, or < 0 with err saying what failed.
- * must_change: a statement that changed no row is ENG_ENOTFOUND. The caller finalizes s. */
-static int step_row(struct eng_store *st, struct eng_store_stmt *s, int rc, const char *what,
-                    const char *platform, int must_change, struct eng_err *err)
-{
-    if (rc != 0 && s == NULL) {
-        return rc; /* prepare_row failed and said why */
-    }
-    if (rc != 0) {
-        return eng_err_set(err, rc, "cannot %s credentials for %.100s: %s", what, platform,
-                           eng_err_name(rc));
-    }
-    rc = eng_store_step(s, err);
     if (rc < 0) {
         return store_err(err, rc, what, platform);
     }
-    if (must_change && eng_store_changes(st) == 0) {
+    if (must_change && rc == 0) {
         return not_stored(err, platform);
     }
     return rc;
@@ -196,18 +161,9 @@ static int step_row(struct eng_store *st, struct eng_store_stmt *s, int rc, cons
 static int is_json_object(struct eng_store *st, const char *text, struct eng_err *err)
 {
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, "SELECT " ENG_STORE_IS_JSON_OBJECT("?1"), -1, ENG_STORE_TRUSTED,
-                               &s, err);
-    if (rc == 0) {
-        rc = eng_store_bind_text(s, 1, text, strlen(text));
-    }
-    if (rc == 0) {
-        rc = eng_store_step(s, err);
-    }
+    int rc = eng_store_row(st, "SELECT " ENG_STORE_IS_JSON_OBJECT("?1"), &s, err, "s", text);
     if (rc == ENG_STORE_ROW) {
         rc = eng_store_column_int64(s, 0) != 0;
-    } else if (rc == ENG_STORE_DONE) {
-        rc = 0;
     }
     eng_store_finalize(s);
     return rc;
@@ -216,16 +172,22 @@ static int is_json_object(struct eng_store *st, const char *text, struct eng_err
 /* ------------------------------------------------------------------------------------------ */
 /* rows                                                                                        */
 
-/* What put and put_tokens share: check the names, sizes and public_json (an object, "{}" for
- * NULL), seal secret_json under kr's current key, prepare sql and bind ?1-?6: tenant, platform,
- * the sealed blob, its key id, the public fields and the external account id (NULL binds NULL).
- * On success the caller binds the rest, steps and finalizes *s. */
-static int prepare_write(struct eng_store *st, const struct eng_keyring *kr, const char *sql,
-                         const char *tenant, const char *platform, const char *secret_json,
-                         size_t len, const char *public_json, const char *account,
-                         struct eng_store_stmt **s, struct eng_err *err)
+/* A row's sealed blob (malloc'd: the caller frees it; it holds no plaintext) and its key id. */
+struct sealed {
+    unsigned char *blob;
+    size_t len;
+    const char *kid;
+};
+
+/* What put and put_tokens share: check the names, sizes and *public_json (an object; NULL becomes
+ * "{}"), and seal secret_json under kr's current key into *w. The statement then binds ?1-?6 as
+ * "ssbsss": tenant, platform, the blob, its key id, the public fields and the external account id
+ * (NULL binds NULL). */
+static int seal_write(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
+                      const char *platform, const char *secret_json, size_t len,
+                      const char **public_json, struct sealed *w, struct eng_err *err)
 {
-    *s = NULL;
+    *w = (struct sealed){0};
     int rc = check_names(tenant, platform, err);
     if (rc != 0) {
         return rc;
@@ -236,8 +198,8 @@ static int prepare_write(struct eng_store *st, const struct eng_keyring *kr, con
     if (len > SIZE_MAX - ENG_CRYPTO_SEAL_OVERHEAD) {
         return eng_err_set(err, ENG_EINVAL, "the credentials for %.100s are too large", platform);
     }
-    public_json = public_json != NULL ? public_json : "{}";
-    rc = is_json_object(st, public_json, err);
+    *public_json = *public_json != NULL ? *public_json : "{}";
+    rc = is_json_object(st, *public_json, err);
     if (rc < 0) {
         return store_err(err, rc, "store", platform);
     }
@@ -246,43 +208,22 @@ static int prepare_write(struct eng_store *st, const struct eng_keyring *kr, con
                            "the public fields of the %.100s credentials must be a JSON object",
                            platform);
     }
-    const char *kid = eng_keyring_current_id(kr);
-    unsigned char *blob = NULL;
-    size_t bloblen = 0;
-    rc = eng_vault_seal_blob(eng_keyring_current_key(kr), kid, tenant, platform, secret_json, len,
-                             &blob, &bloblen, err);
-    if (rc != 0) {
-        return rc;
-    }
-    rc = prepare_row(st, sql, tenant, platform, s, "store", err);
-    if (rc == 0) {
-        rc = eng_store_bind_blob(*s, 3, blob, bloblen);
-    }
-    if (rc == 0) {
-        rc = eng_store_bind_text(*s, 4, kid, strlen(kid));
-    }
-    if (rc == 0) {
-        rc = eng_store_bind_text(*s, 5, public_json, strlen(public_json));
-    }
-    if (rc == 0) {
-        rc = eng_store_bind_str(*s, 6, account);
-    }
-    free(blob); /* the store copied it; it holds no plaintext */
-    if (rc != 0 && *s != NULL) {
-        rc = step_row(st, *s, rc, "store", platform, 0, err); /* names the bind failure */
-        eng_store_finalize(*s);
-        *s = NULL;
-    }
-    return rc;
+    w->kid = eng_keyring_current_id(kr);
+    return eng_vault_seal_blob(eng_keyring_current_key(kr), w->kid, tenant, platform, secret_json,
+                               len, &w->blob, &w->len, err);
 }
 
 int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
                   const char *platform, const char *secret_json, size_t len,
                   const char *public_json, const char *external_account_id, struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
+    struct sealed w;
+    int rc = seal_write(st, kr, tenant, platform, secret_json, len, &public_json, &w, err);
+    if (rc != 0) {
+        return rc;
+    }
     /* clang-format off */
-    int rc = prepare_write(st, kr,
+    rc = eng_store_run(st,
                            "INSERT INTO integration_credentials (tenant_id, platform, ciphertext,"
                            " key_id, public_fields, external_account_id, is_active, status,"
                            " last_test_at, last_test_ok, last_test_message, updated_at)"
@@ -296,15 +237,12 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
                            " last_test_message = NULL, updated_at = excluded.updated_at,"
                            " token_version = token_version + 1, refresh_lease_owner = NULL,"
                            " refresh_lease_until = NULL",
-                           tenant, platform, secret_json, len, public_json, external_account_id,
-                           &s, err);
+                           err, "ssbsss", tenant, platform, w.blob, w.len, w.kid, public_json,
+                           external_account_id);
     /* clang-format on */
-    if (rc == 0) {
-        rc = step_row(st, s, 0, "store", platform, 0, err);
-        rc = rc < 0 ? rc : 0;
-    }
-    eng_store_finalize(s);
-    return rc;
+    free(w.blob);
+    rc = checked(rc, "store", platform, 0, err);
+    return rc < 0 ? rc : 0;
 }
 
 int eng_vault_get(struct eng_store *st, const struct eng_keyring *kr, const char *tenant,
@@ -328,12 +266,15 @@ int eng_vault_get_versioned(struct eng_store *st, const struct eng_keyring *kr, 
         *public_json = NULL;
     }
     struct eng_store_stmt *s = NULL;
-    int rc = prepare_row(st,
-                         "SELECT ciphertext, key_id, public_fields, token_version"
-                         " FROM integration_credentials"
-                         " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
-                         tenant, platform, &s, "read", err);
-    rc = step_row(st, s, rc, "read", platform, 0, err);
+    int rc = check_names(tenant, platform, err);
+    if (rc == 0) {
+        rc = checked(eng_store_row(st,
+                                   "SELECT ciphertext, key_id, public_fields, token_version"
+                                   " FROM integration_credentials"
+                                   " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
+                                   &s, err, "ss", tenant, platform),
+                     "read", platform, 0, err);
+    }
     if (rc == ENG_STORE_DONE) {
         rc = not_stored(err, platform);
     }
@@ -370,12 +311,14 @@ int eng_vault_get_versioned(struct eng_store *st, const struct eng_keyring *kr, 
 int eng_vault_delete(struct eng_store *st, const char *tenant, const char *platform,
                      struct eng_err *err)
 {
-    struct eng_store_stmt *s = NULL;
-    int rc = prepare_row(
-        st, "DELETE FROM integration_credentials WHERE tenant_id = ?1 AND platform = ?2", tenant,
-        platform, &s, "delete", err);
-    rc = step_row(st, s, rc, "delete", platform, 1, err);
-    eng_store_finalize(s);
+    int rc = check_names(tenant, platform, err);
+    if (rc == 0) {
+        rc = checked(eng_store_run(st,
+                                   "DELETE FROM integration_credentials"
+                                   " WHERE tenant_id = ?1 AND platform = ?2",
+                                   err, "ss", tenant, platform),
+                     "delete", platform, 1, err);
+    }
     return rc < 0 ? rc : 0;
 }
 
@@ -383,22 +326,17 @@ int eng_vault_set_status(struct eng_store *st, const char *tenant, const char *p
                          const char *message, struct eng_err *err)
 {
     static const char what[] = "update the status of";
-    struct eng_store_stmt *s = NULL;
-    int rc = prepare_row(st,
-                         "UPDATE integration_credentials SET"
-                         " status = CASE WHEN ?3 THEN 'connected' ELSE 'error' END,"
-                         " last_test_at = " ENG_STORE_NOW ", last_test_ok = ?3,"
-                         " last_test_message = ?4"
-                         " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
-                         tenant, platform, &s, what, err);
+    int rc = check_names(tenant, platform, err);
     if (rc == 0) {
-        rc = eng_store_bind_int64(s, 3, ok != 0);
+        rc = checked(eng_store_run(st,
+                                   "UPDATE integration_credentials SET"
+                                   " status = CASE WHEN ?3 THEN 'connected' ELSE 'error' END,"
+                                   " last_test_at = " ENG_STORE_NOW ", last_test_ok = ?3,"
+                                   " last_test_message = ?4"
+                                   " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
+                                   err, "ssis", tenant, platform, (int64_t)(ok != 0), message),
+                     what, platform, 1, err);
     }
-    if (rc == 0) {
-        rc = eng_store_bind_str(s, 4, message);
-    }
-    rc = step_row(st, s, rc, what, platform, 1, err);
-    eng_store_finalize(s);
     return rc < 0 ? rc : 0;
 }
 
@@ -406,11 +344,14 @@ int eng_vault_exists(struct eng_store *st, const char *tenant, const char *platf
                      struct eng_err *err)
 {
     struct eng_store_stmt *s = NULL;
-    int rc = prepare_row(st,
-                         "SELECT 1 FROM integration_credentials"
-                         " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
-                         tenant, platform, &s, "read", err);
-    rc = step_row(st, s, rc, "read", platform, 0, err);
+    int rc = check_names(tenant, platform, err);
+    if (rc == 0) {
+        rc = checked(eng_store_row(st,
+                                   "SELECT 1 FROM integration_credentials"
+                                   " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
+                                   &s, err, "ss", tenant, platform),
+                     "read", platform, 0, err);
+    }
     eng_store_finalize(s);
     return rc;
 }
@@ -435,14 +376,14 @@ int eng_vault_find(struct eng_store *st, const char *platform, int by, const cha
         return eng_err_set(err, ENG_EINVAL, "eng_vault_find: bad arguments");
     /* the names are checked with value as the "tenant": both must be non-empty */
     struct eng_store_stmt *s = NULL;
-    int rc = prepare_row(st, sql[by], value, platform, &s, "read", err);
-    if (rc == 0)
-        rc = eng_store_bind_int64(s, 3, max);
-    while ((rc = step_row(st, s, rc, "read", platform, 0, err)) == ENG_STORE_ROW) {
+    int rc = check_names(value, platform, err);
+    if (rc != 0)
+        return rc;
+    rc = eng_store_row(st, sql[by], &s, err, "ssi", value, platform, (int64_t)max);
+    for (; rc == ENG_STORE_ROW; rc = eng_store_step(s, err)) {
         size_t tl = 0, cl = 0;
         const char *t = eng_store_column_text(s, 0, &tl);
         const void *ct = eng_store_column_blob(s, 1, &cl);
-        rc = 0; /* step on */
         if (t == NULL || tl > ENG_VAULT_TENANT_MAX || *n >= max)
             continue;
         memcpy(refs[*n].tenant, t, tl + 1);
@@ -450,7 +391,7 @@ int eng_vault_find(struct eng_store *st, const char *platform, int by, const cha
         ++*n;
     }
     eng_store_finalize(s);
-    return rc < 0 ? rc : 0;
+    return rc < 0 ? store_err(err, rc, "read", platform) : 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -493,39 +434,29 @@ int eng_vault_lease_take(struct eng_store *st, const char *tenant, const char *p
     lease_ms = lease_ms > LEASE_MAX_MS ? LEASE_MAX_MS : lease_ms;
     /* One statement: two takers serialize on SQLite's write lock (or a row lock elsewhere), and
      * the second one sees the first one's lease. */
-    struct eng_store_stmt *s = NULL;
     /* clang-format off */
-    rc = prepare_row(st,
+    rc = eng_store_run(st,
                      "UPDATE integration_credentials SET refresh_lease_owner = ?3,"
                      " refresh_lease_until = " ENG_STORE_NOW_PLUS_MS("?5")
                      " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1"
                      " AND token_version = ?4 AND (refresh_lease_until IS NULL"
                      " OR refresh_lease_until <= " ENG_STORE_NOW " OR refresh_lease_owner = ?3)",
-                     tenant, platform, &s, "lease", err);
+                     err, "sssii", tenant, platform, owner, version, (int64_t)lease_ms);
     /* clang-format on */
-    if (rc == 0) {
-        rc = eng_store_bind_text(s, 3, owner, strlen(owner));
-    }
-    if (rc == 0) {
-        rc = eng_store_bind_int64(s, 4, version);
-    }
-    if (rc == 0) {
-        rc = eng_store_bind_int64(s, 5, lease_ms);
-    }
-    rc = step_row(st, s, rc, "lease", platform, 0, err);
-    eng_store_finalize(s);
+    rc = checked(rc, "lease", platform, 0, err);
     if (rc < 0) {
         return rc;
     }
-    if (eng_store_changes(st) == 1) {
+    if (rc == 1) {
         return 1;
     }
     /* not taken: the row's version tells a held lease from newer tokens */
-    rc = prepare_row(st,
-                     "SELECT token_version FROM integration_credentials"
-                     " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
-                     tenant, platform, &s, "read", err);
-    rc = step_row(st, s, rc, "read", platform, 0, err);
+    struct eng_store_stmt *s = NULL;
+    rc = checked(eng_store_row(st,
+                               "SELECT token_version FROM integration_credentials"
+                               " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
+                               &s, err, "ss", tenant, platform),
+                 "read", platform, 0, err);
     if (rc == ENG_STORE_ROW && current != NULL) {
         *current = eng_store_column_int64(s, 0);
     }
@@ -547,9 +478,8 @@ int eng_vault_lease_release(struct eng_store *st, const char *tenant, const char
     if (rc != 0) {
         return rc;
     }
-    struct eng_store_stmt *s = NULL;
     /* clang-format off */
-    rc = prepare_row(st,
+    rc = eng_store_run(st,
                      "UPDATE integration_credentials SET"
                      LEASE_FREED_BY("?3") ","
                      " status = CASE WHEN ?4 IS NULL THEN status ELSE 'expired' END,"
@@ -558,16 +488,9 @@ int eng_vault_lease_release(struct eng_store *st, const char *tenant, const char
                      " ELSE " ENG_STORE_NOW " END,"
                      " last_test_message = coalesce(?4, last_test_message)"
                      " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",
-                     tenant, platform, &s, what, err);
+                     err, "ssss", tenant, platform, owner, expired_message);
     /* clang-format on */
-    if (rc == 0) {
-        rc = eng_store_bind_text(s, 3, owner, strlen(owner));
-    }
-    if (rc == 0) {
-        rc = eng_store_bind_str(s, 4, expired_message);
-    }
-    rc = step_row(st, s, rc, what, platform, 1, err);
-    eng_store_finalize(s);
+    rc = checked(rc, what, platform, 1, err);
     return rc < 0 ? rc : 0;
 }
 
@@ -580,9 +503,14 @@ int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, con
         *new_version = expected;
     }
     /* compare-and-swap on token_version: an older token set never overwrites a newer one */
+    struct sealed w;
+    int rc = seal_write(st, kr, tenant, platform, secret_json, len, &public_json, &w, err);
+    if (rc != 0) {
+        return rc;
+    }
     struct eng_store_stmt *s = NULL;
     /* clang-format off */
-    int rc = prepare_write(st, kr,
+    rc = eng_store_row(st,
                            "UPDATE integration_credentials SET ciphertext = ?3, key_id = ?4,"
                            " public_fields = ?5, external_account_id = ?6,"
                            " token_version = token_version + 1,"
@@ -591,22 +519,17 @@ int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, con
                            " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1"
                            " AND token_version = ?7"
                            ENG_STORE_RETURNING("token_version"),
-                           tenant, platform, secret_json, len, public_json, external_account_id,
-                           &s, err);
+                           &s, err, "ssbsssis", tenant, platform, w.blob, w.len, w.kid, public_json,
+                           external_account_id, expected, owner);
     /* clang-format on */
-    if (rc != 0) {
-        return rc;
-    }
-    rc = eng_store_bind_int64(s, 7, expected);
-    if (rc == 0) {
-        rc = eng_store_bind_str(s, 8, owner);
-    }
-    rc = step_row(st, s, rc, "store", platform, 0, err);
+    free(w.blob);
+    rc = checked(rc, "store", platform, 0, err);
     if (rc == ENG_STORE_ROW) {
         if (new_version != NULL) {
             *new_version = eng_store_column_int64(s, 0);
         }
-        rc = step_row(st, s, 0, "store", platform, 0, err); /* finish the statement: DONE */
+        /* finish the statement: DONE */
+        rc = checked(eng_store_step(s, err), "store", platform, 0, err);
     } else if (rc == ENG_STORE_DONE) {
         rc = eng_err_set(err, ENG_EEXIST,
                          "newer credentials for %.100s are stored (version %lld was "

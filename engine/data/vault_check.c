@@ -15,16 +15,14 @@ int eng_vault_check_keys(struct eng_store *st, const struct eng_keyring *kr, cha
     msg[0] = '\0';
     struct eng_store_stmt *s = NULL;
     /* the row with the smallest id stands for its key id (a bare column of MIN() is its row's) */
-    int rc = eng_store_prepare(st,
-                               "SELECT key_id, tenant_id, platform, COUNT(*), MIN(id)"
-                               " FROM integration_credentials WHERE is_active = 1"
-                               " GROUP BY key_id ORDER BY key_id",
-                               -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc != 0)
-        return rc;
+    int rc = eng_store_row(st,
+                           "SELECT key_id, tenant_id, platform, COUNT(*), MIN(id)"
+                           " FROM integration_credentials WHERE is_active = 1"
+                           " GROUP BY key_id ORDER BY key_id",
+                           &s, err, "");
     size_t used = 0;
     int bad = 0;
-    while ((rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+    for (; rc == ENG_STORE_ROW; rc = eng_store_step(s, err)) {
         const char *kid = eng_store_column_text(s, 0, NULL);
         const char *tenant = eng_store_column_text(s, 1, NULL);
         const char *platform = eng_store_column_text(s, 2, NULL);

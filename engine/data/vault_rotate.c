@@ -96,9 +96,8 @@ static int list_ids(struct eng_store *st, int64_t **ids, size_t *n, struct eng_e
     size_t cap = 0;
     *ids = NULL;
     *n = 0;
-    int rc = eng_store_prepare(st, "SELECT id FROM integration_credentials ORDER BY id", -1,
-                               ENG_STORE_TRUSTED, &s, err);
-    while (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+    int rc = eng_store_row(st, "SELECT id FROM integration_credentials ORDER BY id", &s, err, "");
+    for (; rc == ENG_STORE_ROW; rc = eng_store_step(s, err)) {
         if (*n == cap) {
             size_t ncap = cap == 0 ? 64 : cap * 2;
             int64_t *grown = realloc(*ids, ncap * sizeof **ids);
@@ -110,7 +109,6 @@ static int list_ids(struct eng_store *st, int64_t **ids, size_t *n, struct eng_e
             cap = ncap;
         }
         (*ids)[(*n)++] = eng_store_column_int64(s, 0);
-        rc = 0;
     }
     eng_store_finalize(s);
     return rc < 0 ? rc : 0;

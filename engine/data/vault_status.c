@@ -109,14 +109,9 @@ static int vs_query(struct eng_store *st, const struct eng_keyring *kr, const ch
     if (platform != NULL && platform[0] == '\0')
         return eng_err_set(err, ENG_EINVAL, "a platform name is required");
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_prepare(st, status_sql, -1, ENG_STORE_TRUSTED, &s, err);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 1, tenant);
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, platform);
+    int rc = eng_store_row(st, status_sql, &s, err, "ss", tenant, platform);
     size_t cap = 0;
-    while (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
-        rc = 0;
+    for (; rc == ENG_STORE_ROW; rc = eng_store_step(s, err)) {
         if (*n == cap) {
             size_t ncap = cap ? 2 * cap : 4;
             struct eng_vault_status *m = realloc(*rows, ncap * sizeof *m);
@@ -129,8 +124,10 @@ static int vs_query(struct eng_store *st, const struct eng_keyring *kr, const ch
         }
         rc = vs_row(s, kr, &(*rows)[*n]);
         (*n)++;
-        if (rc != 0)
+        if (rc != 0) {
             eng_err_set(err, rc, "out of memory reading the credentials status");
+            break;
+        }
     }
     eng_store_finalize(s);
     if (rc < 0 && rc != ENG_ENOMEM && err != NULL) {

@@ -672,6 +672,119 @@ static void test_bind_round_trip(void)
     eng_store_close(st);
 }
 
+/* eng_store_run / eng_store_row: every letter binds what it says, the count of changed rows,
+ * RETURNING run to its end, a format that does not match the statement refused before it runs. */
+static void test_run_and_row(void)
+{
+    struct eng_store *st = open_db(scratch(), "x.db");
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    static const unsigned char blob[] = {0, 1, 0xff};
+    size_t len = 0;
+
+    REQUIRE(st != NULL);
+    REQUIRE(eng_store_exec(st, "CREATE TABLE v (k INTEGER PRIMARY KEY, s, t, b, i, d, n)", &err) ==
+            0);
+    CHECK_INT(
+        eng_store_run(st, "INSERT INTO v (k, s, b, t, i, d, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                      &err, "isbtidn", (int64_t)1, (const char *)NULL, blob, sizeof blob, "a\0b",
+                      (size_t)3, INT64_MIN, 0.25),
+        1);
+    /* letters: s NULL is SQL NULL, "" stays ""; I NULL is SQL NULL, else the integer */
+    int64_t seven = 7;
+    CHECK_INT(eng_store_run(st, "INSERT INTO v (k, s, t, i, n) VALUES (?1, ?2, ?3, ?4, ?5)", &err,
+                            "istII", (int64_t)2, "", "xyz", (size_t)2, (const int64_t *)NULL,
+                            &seven),
+              1);
+    CHECK_INT(eng_store_row(st,
+                            "SELECT s IS NULL, typeof(b), b, t, i, d, n IS NULL FROM v"
+                            " WHERE k = ?1",
+                            &s, &err, "i", (int64_t)1),
+              ENG_STORE_ROW);
+    REQUIRE(s != NULL);
+    CHECK_INT(eng_store_column_int64(s, 0), 1);
+    CHECK_STR(eng_store_column_text(s, 1, NULL), "blob");
+    const void *b = eng_store_column_blob(s, 2, &len);
+    CHECK(len == sizeof blob && memcmp(b, blob, sizeof blob) == 0);
+    (void)eng_store_column_text(s, 3, &len);
+    CHECK_INT(len, 3); /* text of a length: the NUL inside is kept */
+    CHECK(eng_store_column_int64(s, 4) == INT64_MIN);
+    CHECK(eng_store_column_double(s, 5) == 0.25);
+    CHECK_INT(eng_store_column_int64(s, 6), 1);
+    CHECK_INT(eng_store_step(s, &err), ENG_STORE_DONE);
+    eng_store_finalize(s);
+    CHECK_INT(eng_store_row(st, "SELECT s IS NULL, s, t, i IS NULL, n FROM v WHERE k = ?1", &s,
+                            &err, "i", (int64_t)2),
+              ENG_STORE_ROW);
+    CHECK_INT(eng_store_column_int64(s, 0), 0);
+    CHECK_STR(eng_store_column_text(s, 1, NULL), "");
+    CHECK_STR(eng_store_column_text(s, 2, NULL), "xy");
+    CHECK_INT(eng_store_column_int64(s, 3), 1);
+    CHECK_INT(eng_store_column_type(s, 4), ENG_STORE_INTEGER);
+    CHECK_INT(eng_store_column_int64(s, 4), 7);
+    /* column_copy: a text that fits with its NUL; too long or NULL leaves buf as it was */
+    char buf[3] = "??";
+    CHECK_INT(eng_store_column_copy(s, 2, buf, sizeof buf), 1);
+    CHECK_STR(buf, "xy");
+    CHECK_INT(eng_store_column_copy(s, 2, buf, 2), 0);
+    CHECK_STR(buf, "xy");
+    buf[0] = '!';
+    CHECK_INT(eng_store_column_copy(s, 3, buf, sizeof buf), 1); /* integer 1 read as text */
+    CHECK_STR(buf, "1");
+    eng_store_finalize(s);
+
+    /* column_copy of SQL NULL: 0, buf untouched */
+    REQUIRE(eng_store_row(st, "SELECT NULL", &s, &err, "") == ENG_STORE_ROW);
+    char none[4] = "old";
+    CHECK_INT(eng_store_column_copy(s, 0, none, sizeof none), 0);
+    CHECK_STR(none, "old");
+    eng_store_finalize(s);
+
+    /* no row: DONE and no statement left to finalize */
+    s = (struct eng_store_stmt *)&err; /* overwritten */
+    CHECK_INT(eng_store_row(st, "SELECT 1 FROM v WHERE k = ?1", &s, &err, "i", (int64_t)9),
+              ENG_STORE_DONE);
+    CHECK(s == NULL);
+    /* a read changes nothing, whatever the last write changed */
+    CHECK_INT(eng_store_run(st, "SELECT k FROM v WHERE k > ?1", &err, "i", (int64_t)0), 0);
+    /* changed rows, RETURNING stepped to the end (both rows updated), none */
+    CHECK_INT(eng_store_run(st, "UPDATE v SET i = ?1 RETURNING k", &err, "i", (int64_t)7), 2);
+    CHECK_INT(eng_store_run(st, "SELECT count(*) FROM v WHERE i = 7", &err, ""), 0);
+    REQUIRE(eng_store_row(st, "SELECT count(*) FROM v WHERE i = 7", &s, &err, "") == ENG_STORE_ROW);
+    CHECK_INT(eng_store_column_int64(s, 0), 2);
+    eng_store_finalize(s);
+    CHECK_INT(eng_store_run(st, "DELETE FROM v WHERE k = ?1", &err, "i", (int64_t)5), 0);
+    /* a RETURNING row read first: the change is made by then */
+    REQUIRE(eng_store_row(st, "UPDATE v SET d = ?1 WHERE k = 2 RETURNING d", &s, &err, "d", 1.5) ==
+            ENG_STORE_ROW);
+    CHECK(eng_store_column_double(s, 0) == 1.5);
+    eng_store_finalize(s);
+
+    /* the format must give every parameter, no more, with known letters */
+    err.msg[0] = '\0';
+    CHECK_INT(eng_store_run(st, "DELETE FROM v WHERE k = ?1 OR k = ?3", &err, "ii", (int64_t)1,
+                            (int64_t)2),
+              ENG_EINVAL);
+    CHECK(strstr(err.msg, "has 3 parameters, the format binds 2") != NULL);
+    CHECK_INT(eng_store_run(st, "DELETE FROM v WHERE k = ?1", &err, "ii", (int64_t)1, (int64_t)2),
+              ENG_EINVAL);
+    CHECK_INT(eng_store_run(st, "DELETE FROM v WHERE k = ?1", &err, "x", 1), ENG_EINVAL);
+    CHECK(strstr(err.msg, "letter 'x'") != NULL);
+    s = (struct eng_store_stmt *)&err;
+    CHECK_INT(eng_store_row(st, "SELECT ?1", &s, &err, ""), ENG_EINVAL);
+    CHECK(s == NULL);
+    CHECK(eng_store_row(st, "SELECT nope FROM v", &s, &err, "") < 0);
+    CHECK(s == NULL);
+    /* nothing was deleted by the refused calls */
+    CHECK_INT(eng_store_run(st, "DELETE FROM v", &err, ""), 2);
+    /* a failure's code and message are the step's */
+    REQUIRE(eng_store_exec(st, "CREATE TABLE u (k TEXT PRIMARY KEY)", &err) == 0);
+    CHECK_INT(eng_store_run(st, "INSERT INTO u VALUES (?1)", &err, "s", "x"), 1);
+    CHECK_INT(eng_store_run(st, "INSERT INTO u VALUES (?1)", &err, "s", "x"), ENG_EEXIST);
+    CHECK(strstr(err.msg, "UNIQUE constraint failed: u.k") != NULL);
+    eng_store_close(st);
+}
+
 static void test_failures(void)
 {
     const char *dir = scratch();
@@ -857,6 +970,6 @@ CHECK_MAIN(CHECK_CASE(test_parse_url), CHECK_CASE(test_open_settings),
            CHECK_CASE(test_migrate_rules), CHECK_CASE(test_migrate_concurrent),
            CHECK_CASE(test_open_concurrent), CHECK_CASE(test_one_statement),
            CHECK_CASE(test_script_fence), CHECK_CASE(test_bind_round_trip),
-           CHECK_CASE(test_failures), CHECK_CASE(test_progress_interrupt),
-           CHECK_CASE(test_checksum), CHECK_CASE(test_lua_budget_reaches_sqlite),
-           CHECK_CASE(test_cleanup))
+           CHECK_CASE(test_run_and_row), CHECK_CASE(test_failures),
+           CHECK_CASE(test_progress_interrupt), CHECK_CASE(test_checksum),
+           CHECK_CASE(test_lua_budget_reaches_sqlite), CHECK_CASE(test_cleanup))
