@@ -58,6 +58,12 @@ if(NOT ENG_SANITIZE)
     ENVIRONMENT "${ENG_TEST_ENV};SYNC_CRASH_KILLS=20" TIMEOUT 900)
 endif()
 
+# sync_defaults drives a dozen full runs against the strict mocks: 170-260 s on a loaded 2-core
+# machine, too close to the default 300 s.
+if(TEST integration.sync_defaults)
+  set_tests_properties(integration.sync_defaults PROPERTIES TIMEOUT 600)
+endif()
+
 # valgrind cannot run a sanitized binary: these run in the plain build only.
 if(NOT ENG_SANITIZE)
   add_test(NAME valgrind.dryrun COMMAND bash ${PROJECT_SOURCE_DIR}/tests/valgrind/dryrun.sh
