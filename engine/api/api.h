@@ -5,7 +5,7 @@
  * runs a script or calls a remote system to the workers through one api_job (api_job.c), whose
  * run function calls flow/ with C arguments and gets C results back; they never block a server
  * thread on a remote system. Only api/ renders answers (JSON, statuses, route texts).
- * Must not: include microhttpd.h (httpd.c is the adapter), lua.h or lua/vm.h (api/ never sees
+ * Must not: include libmicrohttpd (httpd.c is the adapter), a Lua header or the VM (api/ never sees
  * a lua_State or a VM's insides: struct eng_vm is only handed through), or write SQL on a table
  * that has an owner in data/.
  */
