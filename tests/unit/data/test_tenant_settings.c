@@ -11,36 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[64], path[128];
-
-static struct eng_store *fresh_store(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/test_tenant_settings.XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        exit(2);
-    snprintf(path, sizeof path, "%s/s.db", dir);
-    const char *schema = getenv("SCHEMA_DIR");
-    struct eng_store *st = NULL;
-    struct eng_err err = {0};
-    if (eng_store_open(path, &st, &err) != 0 ||
-        eng_store_migrate(st, schema != NULL ? schema : "schema", NULL, &err) != 0) {
-        fprintf(stderr, "store: %s\n", err.msg);
-        exit(2);
-    }
-    return st;
-}
-
-static void done(struct eng_store *st)
-{
-    char p[160];
-    eng_store_close(st);
-    unlink(path);
-    snprintf(p, sizeof p, "%s-wal", path);
-    unlink(p);
-    snprintf(p, sizeof p, "%s-shm", path);
-    unlink(p);
-    rmdir(dir);
-}
+#define STORE_FIXTURE_NAME "test_tenant_settings"
+#include "store_fixture.h"
 
 static void test_get_put(void)
 {

@@ -16,38 +16,8 @@
 
 #define SECRET_JSON "{\"consumer_secret\":\"sk_live_STATUS_TEST_1234\"}"
 
-static char dir[64];
-
-static struct eng_store *fresh_store(void)
-{
-    snprintf(dir, sizeof dir, "/tmp/test_vault_status.XXXXXX");
-    if (mkdtemp(dir) == NULL)
-        exit(2);
-    char path[128];
-    snprintf(path, sizeof path, "%s/v.db", dir);
-    const char *schema = getenv("SCHEMA_DIR");
-    struct eng_store *st = NULL;
-    struct eng_err err = {0};
-    if (eng_store_open(path, &st, &err) != 0 ||
-        eng_store_migrate(st, schema != NULL ? schema : "schema", NULL, &err) != 0) {
-        fprintf(stderr, "store: %s\n", err.msg);
-        exit(2);
-    }
-    return st;
-}
-
-static void done(struct eng_store *st)
-{
-    char path[128];
-    eng_store_close(st);
-    snprintf(path, sizeof path, "%s/v.db", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/v.db-wal", dir);
-    unlink(path);
-    snprintf(path, sizeof path, "%s/v.db-shm", dir);
-    unlink(path);
-    rmdir(dir);
-}
+#define STORE_FIXTURE_NAME "test_vault_status"
+#include "store_fixture.h"
 
 static struct eng_keyring *ring(unsigned char fill)
 {
