@@ -19,6 +19,7 @@
 -- * match: Sku first, then Name (accepted only when the existing item has no Sku or the same
 --   one). disambiguate on a duplicate name (6240): "Name (sku)" first, then "Name (n)".
 local doc = require "lib.qbo_doc"
+local trim = require("engine.text").trim -- linear; a "^%s*(.-)%s*$" pattern is quadratic
 
 local NAME = "woo_product_to_qbo_item"
 local NAME_MAX = 100
@@ -36,7 +37,7 @@ end
 local function strip_tags(s)
   s = s:gsub("<[^>]*>", " ")
   s = doc.decode_entities(s)
-  return (s:gsub("%s+", " "):match("^%s*(.-)%s*$"))
+  return trim((s:gsub("%s+", " ")))
 end
 
 local function map(p, ctx)

@@ -12,6 +12,7 @@ int luaopen_engine_crypto(lua_State *L); /* lmod_crypto.c */
 int luaopen_engine_db(lua_State *L);     /* lmod_db.c */
 int luaopen_engine_http(lua_State *L);   /* lmod_http.c */
 int luaopen_engine_idmap(lua_State *L);  /* lmod_idmap.c */
+int luaopen_engine_text(lua_State *L);   /* lmod_text.c */
 int luaopen_engine_json(lua_State *L);   /* lmod_json.c */
 int luaopen_engine_log(lua_State *L);    /* lmod_log.c */
 int luaopen_engine_money(lua_State *L);  /* lmod_money.c */

@@ -216,7 +216,7 @@ static const struct {
     {"engine.http", luaopen_engine_http},     {"engine.idmap", luaopen_engine_idmap},
     {"engine.json", luaopen_engine_json},     {"engine.log", luaopen_engine_log},
     {"engine.money", luaopen_engine_money},   {"engine.queue", luaopen_engine_queue},
-    {"engine.trace", luaopen_engine_trace},
+    {"engine.text", luaopen_engine_text},     {"engine.trace", luaopen_engine_trace},
 };
 
 /* Read a script's source from the publisher or from disk. Returns malloc'd bytes or NULL. */

@@ -48,6 +48,7 @@
 -- the file and the rule; data errors at run time name the file, the rule and the record:
 --   mappings/x.lua: rules[2] (TxnDate <- date_created): order 727: date: "yesterday" is not ...
 local json = require "engine.json"
+local trim = require("engine.text").trim -- linear; a "^%s*(.-)%s*$" pattern is quadratic
 local money = require "engine.money"
 
 local M = {}
@@ -206,7 +207,7 @@ end
 -- The date/datetime transform: parse ISO 8601, move to the output zone, format.
 local function convert_date(v, spec, tname)
   local s = need_string(v, tname)
-  local y, mo, d, rest = s:match("^%s*(%d%d%d%d)%-(%d%d)%-(%d%d)(.-)%s*$")
+  local y, mo, d, rest = trim(s):match("^(%d%d%d%d)%-(%d%d)%-(%d%d)(.*)$")
   if not y then
     error(("%s: %q is not an ISO 8601 date"):format(tname, s), 0)
   end
@@ -309,7 +310,7 @@ local TRANSFORMS = {}
 
 TRANSFORMS.trim = {
   run = function(v)
-    local s = need_string(v, "trim"):match("^%s*(.-)%s*$")
+    local s = trim(need_string(v, "trim"))
     if s == "" then return nil end
     return s
   end,

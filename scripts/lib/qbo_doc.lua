@@ -7,6 +7,7 @@
 -- Errors: every raise goes through M.fail(who, field, fmt, ...) with who = { mapping = "name",
 -- record = "order 727" }, giving "name: order 727: field: cause" (error level 0).
 local money = require "engine.money"
+local trim = require("engine.text").trim -- linear; a "^%s*(.-)%s*$" pattern is quadratic
 local json = require "engine.json"
 local crypto = require "engine.crypto"
 
@@ -54,7 +55,7 @@ function M.text(v)
   if M.is_null(v) then return nil end
   local t = type(v)
   if t == "string" then
-    local s = v:match("^%s*(.-)%s*$")
+    local s = trim(v)
     return s ~= "" and s or nil
   elseif t == "number" then
     local i = math.tointeger(v)
@@ -127,7 +128,7 @@ end
 -- single spaces, at most max characters. nil when nothing is left.
 function M.qbo_name(s, max)
   if not s then return nil end
-  s = s:gsub("[:\t\r\n]", " "):gsub("%s%s+", " "):match("^%s*(.-)%s*$")
+  s = trim((s:gsub("[:\t\r\n]", " "):gsub("%s%s+", " ")))
   if s == "" then return nil end
   return (M.uhead(s, max):gsub("%s+$", ""))
 end
@@ -265,7 +266,7 @@ function M.quantity(who, field, v)
       if tonumber(c) == v then s = c break end
     end
   elseif type(v) == "string" and v:match("%S") then
-    s = v:match("^%s*(.-)%s*$")
+    s = trim(v)
   else
     M.fail(who, field, "missing quantity")
   end

@@ -4,6 +4,7 @@
 -- items, taxes) as JSON columns with the same rules. Column types: mappings/supabase/woo.sql.
 -- Pure Lua. Must not: emit a Lua float anywhere in a row (connectors/supabase.lua refuses it).
 local money = require "engine.money"
+local trim = require("engine.text").trim -- linear; a "^%s*(.-)%s*$" pattern is quadratic
 local json = require "engine.json"
 local doc = require "lib.qbo_doc"
 
@@ -35,7 +36,7 @@ function M.decimal(who, field, v)
   if is_null(v) or v == "" then return null end
   local s
   if type(v) == "string" then
-    s = v:match("^%s*(.-)%s*$")
+    s = trim(v)
   elseif math.type(v) == "integer" then
     s = tostring(v)
   elseif math.type(v) == "float" then
