@@ -47,7 +47,7 @@ check "... creating no folder either" test ! -e "$T/nonexistent"
 
 # DATABASE_URL unset: the default ./data/pos.db, in a fresh working folder, under umask 000
 mkdir "$T/fresh"
-(cd "$T/fresh" && umask 000 && env -u DATABASE_URL API_PORT=0 "$TALLYSYNC_BIN" serve \
+(cd "$T/fresh" && umask 000 && exec env -u DATABASE_URL API_PORT=0 "$TALLYSYNC_BIN" serve \
     >"$T/fresh.out" 2>"$T/fresh.err") &
 fresh=$!
 bg_track "$fresh"
@@ -79,7 +79,7 @@ assert_eq "... left as the operator set it" 644 "$(stat -c %a "$T/fresh/data/pos
 echo "== where the token is, and .env typos"
 mkdir "$T/envdir"
 printf 'API_PROT=9999\nDATABSE_URL=sqlite:/elsewhere.db\nMY_OWN_TOOL_SETTING=s3cr3t-value\n' >"$T/envdir/.env"
-(cd "$T/envdir" && API_PORT=0 timeout -k 5 60 "$TALLYSYNC_BIN" serve >"$T/envdir.out" 2>"$T/envdir.err") &
+(cd "$T/envdir" && API_PORT=0 exec timeout -k 5 60 "$TALLYSYNC_BIN" serve >"$T/envdir.out" 2>"$T/envdir.err") &
 envpid=$!
 bg_track "$envpid"
 env_up() { grep -qF '"msg":"listening"' "$T/envdir.err" || pid_gone "$envpid"; }
