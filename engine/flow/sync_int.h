@@ -73,6 +73,12 @@ int eng_sync_reserve_creates(struct run *r, const struct eng_sync_item *items, i
 int eng_sync_commit_page(struct run *r, const struct eng_sync_page *page,
                          const struct eng_sync_names *nm, struct eng_err *err);
 
+/* "" means "none" in a run's fixed-size fields: NULL for eng_store_bind_str and eng_vm_call. */
+static inline const char *eng_sync_nullable(const char *s)
+{
+    return s != NULL && *s != '\0' ? s : NULL;
+}
+
 /* Step a statement that writes (a row it returns is not read) and finalize it: 0, or the
  * negative code of the failure (in err). s is finalized either way. */
 int eng_sync_step_once(struct eng_store_stmt *s, struct eng_err *err);

@@ -167,12 +167,6 @@ static void reservation_owner(const struct run *r, char *buf, size_t size)
         snprintf(buf, size, "job:%lld", (long long)r->job->id);
 }
 
-/* "" (no run) is NULL in the store */
-static const char *nullable(const char *s)
-{
-    return s != NULL && *s != '\0' ? s : NULL;
-}
-
 static int is(const char *v, const char *want)
 {
     return v != NULL && strcmp(v, want) == 0;
@@ -239,7 +233,7 @@ static int commit_item(struct run *r, const struct eng_sync_item *it, int k,
         .source_id = it->source_id,
         .target_system = nm->ts,
         .target_type = nm->tt,
-        .run_id = nullable(r->id),
+        .run_id = eng_sync_nullable(r->id),
         .flow = r->flow,
         .target_id = it->target_id,
         .outcome = outcomes[k],
@@ -271,13 +265,13 @@ static int commit_item(struct run *r, const struct eng_sync_item *it, int k,
                                    .content_hash = it->hash,
                                    .sync_token = it->sync_token,
                                    .source_updated_at = it->source_updated_at,
-                                   .run_id = nullable(r->id)};
+                                   .run_id = eng_sync_nullable(r->id)};
         rc = eng_id_map_put(r->st, &key, &v, err);
     }
     /* a record that went through clears its earlier failures */
     if (rc == 0 && !r->dry_run && k <= 3)
-        rc = eng_sync_records_resolve(r->st, r->tenant, r->flow, it->source_id, nullable(r->id),
-                                      err);
+        rc = eng_sync_records_resolve(r->st, r->tenant, r->flow, it->source_id,
+                                      eng_sync_nullable(r->id), err);
     return rc;
 }
 

@@ -18,11 +18,6 @@
 
 /* A run's text fields hold "" for "none": the store and the scripts see NULL / nil. The one
  * place that meaning is spelled out. */
-static const char *nullable(const char *s)
-{
-    return s != NULL && *s != '\0' ? s : NULL;
-}
-
 static void copy_col(struct eng_store_stmt *s, int col, char *buf, size_t size)
 {
     const char *v = eng_store_column_text(s, col, NULL);
@@ -131,7 +126,7 @@ static int start_run(struct run *r, struct eng_err *err)
         if (rc != 0)
             return rc;
         eng_store_bind_str(s, 1, r->id);
-        eng_store_bind_str(s, 2, nullable(r->cursor_from));
+        eng_store_bind_str(s, 2, eng_sync_nullable(r->cursor_from));
         rc = eng_store_step(s, err);
         eng_store_finalize(s);
         if (rc < 0)
@@ -209,8 +204,8 @@ static int finish_run(struct run *r, const char *state, const char *reason, stru
     int dry = 1;
     if (rc == 0) {
         eng_store_bind_str(s, 1, r->id);
-        eng_store_bind_str(s, 2, nullable(state));
-        eng_store_bind_str(s, 3, nullable(reason));
+        eng_store_bind_str(s, 2, eng_sync_nullable(state));
+        eng_store_bind_str(s, 3, eng_sync_nullable(reason));
         rc = eng_store_step(s, err);
         if (rc == ENG_STORE_ROW) {
             copy_col(s, 0, final, sizeof final);
@@ -350,10 +345,11 @@ static enum eng_sync_outcome open_run(struct run *r, int *st_ref, struct eng_syn
         msg = NULL;
         /* credentials missing or unreadable: nobody can fix that by waiting */
         rc = eng_vm_call(r->vm, "lib.sync", "c_open", page_budget(r), err, "sssssbjssrjcc>sbrssss",
-                         r->tenant, nullable(r->id), r->flow, r->entity, r->mode, r->dry_run,
-                         r->filters != NULL ? r->filters : "{}", nullable(r->since), config,
-                         r->ids_ref, done, &o, r->tenant, src, &o, r->tenant, dst, &msg, &retry,
-                         st_ref, &names[0], &names[1], &names[2], &names[3]);
+                         r->tenant, eng_sync_nullable(r->id), r->flow, r->entity, r->mode,
+                         r->dry_run, r->filters != NULL ? r->filters : "{}",
+                         eng_sync_nullable(r->since), config, r->ids_ref, done, &o, r->tenant, src,
+                         &o, r->tenant, dst, &msg, &retry, st_ref, &names[0], &names[1], &names[2],
+                         &names[3]);
         rc = script_result(rc, msg, retry, &retry, err);
         char *dsts[4] = {nm->ss, nm->se, nm->ts, nm->tt};
         for (int i = 0; i < 4; i++) {
@@ -527,7 +523,7 @@ static enum eng_sync_outcome execute_run(struct run *r, struct eng_err *err)
                                   "updated_at = " ENG_STORE_NOW " WHERE id = ?1",
                                   -1, ENG_STORE_TRUSTED, &s, NULL) == 0) {
                 eng_store_bind_str(s, 1, r->id);
-                eng_store_bind_str(s, 2, nullable(err->msg));
+                eng_store_bind_str(s, 2, eng_sync_nullable(err->msg));
                 eng_store_step(s, NULL);
                 eng_store_finalize(s);
             }
