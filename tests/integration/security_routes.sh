@@ -45,8 +45,8 @@ env MOCK_WOO_KEY="$A_WOO_KEY" MOCK_WOO_SECRET="$A_WOO_SECRET" MOCK_FIXTURES="$FI
 bg_track $!
 wait_for 10000 test -s "$T/woo.out" || { fail "the WooCommerce mock starts" "$(cat "$T/woo.err")"; finish; }
 read -r WOO_PLAIN WOO_TLS <"$T/woo.out"
-WOO="http://127.0.0.1:$WOO_TLS"
-WOO_KEY=$A_WOO_KEY WOO_SECRET=$A_WOO_SECRET
+# shellcheck disable=SC2034 # read by sync_env.sh's seed_orders and woo_total
+WOO="http://127.0.0.1:$WOO_TLS" WOO_KEY=$A_WOO_KEY WOO_SECRET=$A_WOO_SECRET
 python3 "$ENG_SOURCE_DIR/tests/mocks/quickbooks_mock.py" --per-minute 1000000 --concurrent 50 \
     --allow-shipping --client-secret "$QBO_CLIENT_SECRET" --realm-id "$A_REALM" \
     >"$T/qbo.out" 2>"$T/qbo.err" &
@@ -113,6 +113,17 @@ HTTP_AUTH=0 http POST "/api/webhooks/woocommerce?tenant=shop-a" "${JSON[@]}" \
 assert_eq "A's signed webhook delivery is accepted" 200 "$CODE"
 A_EVENT=$(sq "SELECT id FROM webhook_events WHERE tenant_id = 'shop-a' ORDER BY id DESC LIMIT 1")
 [[ -n "$A_RUN" && -n "$A_SCHED" && -n "$A_EVENT" ]] || { fail "tenant A's run, schedule and event exist"; finish; }
+
+# The leak checks look for these identifiers: tenant A's own answers must show them, or a
+# check that B never sees them could not fail.
+as_a GET "/api/sync/status/$A_RUN/records"
+assert_contains "A's run records name its order 7345001" "$BODY" "7345001"
+as_a GET /api/webhooks/events
+assert_contains "A's webhook events show its delivery id" "$BODY" "$A_DELIVERY"
+as_a GET /api/sync/history
+assert_contains "A's history shows its run" "$BODY" "$A_RUN"
+as_a GET /api/integrations/quickbooks/status
+assert_contains "A's QuickBooks status names its realm" "$BODY" "$A_REALM"
 
 echo "== seed: tenant B (its own credentials and schedule) and the canary row"
 as_b POST /api/integrations/woocommerce/credentials "${JSON[@]}" --data-binary "$(jq -nc \

@@ -279,7 +279,7 @@ def check_routes():
             result(st == 401, f"{m} {path} with {label}: 401", f"{st} {data[:300]!r}")
         st, data = C.request(m, p, {**hdr, **as_b, "X-Tenant-ID": CFG["tenant_a"]}, body)
         result(st == 403, f"{m} {path} with tenant B's token naming tenant A: 403", f"{st} {data[:300]!r}")
-        result(not has_a_ids(data), f"... and nothing of tenant A in the answer", has_a_ids(data))
+        result(not has_a_ids(data), "... and nothing of tenant A in the answer", has_a_ids(data))
 
     print("== tenant B's token (and the administrator acting for B) on tenant A's resources")
     for m, path, op, params, schema, pub, content in ops:
@@ -359,7 +359,7 @@ def check_routes():
                 ok = 400 <= st < 500  # webhooks refuse an unsigned body first: still a clean 4xx
             result(ok, f"{m} {path} with a body of {label}: {'413' if want else 'a clean 4xx'}",
                    f"{st} {data[:200]!r}")
-            result(alive(), f"... and the engine answers /health")
+            result(alive(), "... and the engine answers /health")
 
     print("== SQL injection in every parameter and every string body field")
     for m, path, op, params, schema, pub, content in ops:
@@ -395,7 +395,7 @@ def check_routes():
                         probe(f"body {f}={s}", m, fill(path), hdr, body_with([f], s))
             result(not worst, f"{m} {path} as {who}: SQL injection strings never give a 5xx or an SQL error",
                    "\n".join(worst))
-        result(alive(), f"... and the engine answers /health")
+        result(alive(), "... and the engine answers /health")
 
 
 def needles(secret):
