@@ -178,6 +178,8 @@ run_fault() {
     # a fresh filesystem, database and pair of mocks: the WAL and the free pages an earlier
     # scenario left would absorb the run's writes, and the fault would not bite
     mount_disk 64 || { fail "$name: a fresh filesystem" "$(cat "$T/mount.err")"; return 1; }
+    # sync_mocks waits for the files the mocks write their ports to: not an earlier pair's
+    rm -f "$T/woo.out" "$T/qbo.out"
     sync_mocks
     serve_start WORKERS=2 || return 1
     sync_credentials
