@@ -65,6 +65,9 @@ run_bin "$T/tok-b" token create --tenant shop-b --name b
 TOKEN_B=$(head -n 1 <<<"$OUT")
 [[ -n "$TOKEN_A" && -n "$TOKEN_B" ]] || { fail "tenant tokens are created" "$ERR"; finish; }
 
+# The engine works on copies of scripts/ and mappings/: the generated requests include every
+# write route the document lists, as the administrator, and must never reach the source tree.
+copy_script_dirs
 serve_start WORKERS=2 LOG_LEVEL=debug MAX_BODY_BYTES=65536 || finish
 # http as tenant A / B (their own tokens), keeping every answer body
 as_a() { HTTP_AUTH=0 http "$@" -H "Authorization: Bearer $TOKEN_A"; printf '%s\n' "$BODY" >>"$ANSWERS"; }
