@@ -422,7 +422,23 @@ def needles(secret):
     return out
 
 
+def found_in(data):
+    out = []
+    for i, secret in enumerate(CFG["secrets"]):
+        for kind, ns in needles(secret).items():
+            if any(n and n in data for n in ns):
+                out.append(f"canary #{i} ({secret[:10]}...) in {kind}")
+    return out
+
+
 def check_secrets():
+    # the search itself can fail: a canary hidden as HTTP Basic credentials is found
+    s0 = CFG["secrets"][0]
+    for label, blob in (("plain", b"x" + s0.encode() + b"y"),
+                        ("base64 after 'user:'", base64.b64encode(b"user:" + s0.encode())),
+                        ("base64 after 'ab:'", base64.b64encode(b"ab:" + s0.encode() + b":z")),
+                        ("url-safe base64", base64.urlsafe_b64encode(b"k" + s0.encode()))):
+        result(bool(found_in(blob)), f"the secret search finds a canary in {label}")
     locations = []
     for p in CFG["logs"]:
         locations.append(("the log " + os.path.basename(p), p))
@@ -437,11 +453,7 @@ def check_secrets():
         data = open(p, "rb").read()
         if not data and ".out" in label:
             continue  # serve's stdout is empty: nothing to leak
-        found = []
-        for i, secret in enumerate(CFG["secrets"]):
-            for kind, ns in needles(secret).items():
-                if any(n and n in data for n in ns):
-                    found.append(f"canary #{i} ({secret[:10]}...) in {kind}")
+        found = found_in(data)
         result(not found and len(data) > 0, f"no canary secret in {label} ({len(data)} bytes)", "\n".join(found) or "empty")
 
 
