@@ -82,6 +82,12 @@ set_tests_properties(unit.check_layers PROPERTIES LABELS unit ENVIRONMENT "${ENG
 add_test(NAME script.mapping_cases COMMAND tallysync test WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 set_tests_properties(script.mapping_cases PROPERTIES LABELS script ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 120)
 
+# The fault suite (a disk filled, a database made read-only, during a burst and a run, each with
+# a restart): about 75 s in the plain build, slower under the sanitizers.
+if(TEST integration.faults)
+  set_tests_properties(integration.faults PROPERTIES TIMEOUT 600)
+endif()
+
 # Tests that bind, or would bind on a regression, the default API_PORT 8923 (a start refused
 # only by its configuration; demo's tools/start.sh defaults): one at a time.
 foreach(t defaults demo api_auth webhook_health)
