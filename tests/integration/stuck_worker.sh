@@ -3,7 +3,8 @@
 # worker that does not come back is reported stuck by GET /ready and /metrics while the other
 # worker keeps serving; when its call returns it replaces its VM before its next task and serves
 # again; SIGTERM stops the engine even while a worker is stuck (after SHUTDOWN_GRACE_MS, naming
-# the abandoned worker), and the sync job it held is resumed by the next start, exactly once.
+# the abandoned worker) or the script watcher is wedged, and the sync job a stuck worker held is
+# resumed by the next start, exactly once.
 # The worker is made stuck for real, without a test hook in the engine: a mapping's map() calls
 # an HTTP server that accepts and does not answer until the test releases it (the call's budget,
 # SCRIPT_TIMEOUT_MS, and its timeout are set high); the sync job's source is the WooCommerce mock
@@ -193,6 +194,36 @@ check "the log says the process stopped without it" \
     grep -q '"msg":"stopped without the workers still busy after SHUTDOWN_GRACE_MS".*"abandoned":"1"' "$LOG1"
 curl -s "$HOLD/release/two" >/dev/null
 
+echo "== SIGTERM while the script watcher is wedged"
+# A mapping whose top level leaves a looping finalizer: validating it wedged the watcher thread
+# (issue 12, finding 2; part "budget" bounds finalizers). Whatever the watcher does, a stop ends:
+# serve joins it last, and past SHUTDOWN_GRACE_MS + 10 s the stop's guard ends the process.
+serve_start SHUTDOWN_GRACE_MS=2000 || finish
+cat >"$T/maps/wedge.lua" <<'EOF'
+setmetatable({}, { __gc = function() while true do end end })
+return { map = function(record) return { ok = true } end }
+EOF
+# the watcher took the file: a thread of serve (not the main one) has used 0.5 s of CPU, or
+# the mapping was handled (published or rejected) when finalizers are bounded
+watcher_took_it() {
+    local f
+    for f in /proc/"$SERVE_PID"/task/*/stat; do
+        [[ "$f" == "/proc/$SERVE_PID/task/$SERVE_PID/stat" ]] && continue
+        (($(awk '{ print $14 + $15 }' "$f" 2>/dev/null || echo 0) >= 50)) && return 0
+    done
+    grep -q 'wedge\.lua' "$SERVE_LOG"
+}
+check "the watcher takes the wedging mapping" wait_for 30000 watcher_took_it
+LOG3=$SERVE_LOG
+serve_stop 60000
+t_stop_wedged=$STOP_MS
+STOP_RC_WEDGED=$STOP_RC
+assert_ne "serve exits on SIGTERM with the watcher wedged (not killed)" 999 "$STOP_RC"
+check "a stop the guard ended says so (status 1), or the stop was clean (0)" \
+    bash -c '[[ $1 == 0 ]] || { [[ $1 == 1 ]] && grep -q "the stop did not finish within SHUTDOWN_GRACE_MS" "$2"; }' \
+    _ "$STOP_RC" "$LOG3"
+rm -f "$T/maps/wedge.lua"
+
 echo "== a sync job held by a stuck worker is resumed by the next start"
 export MAPPINGS_DIR=$SAVED_MAPPINGS_DIR
 sync_mocks
@@ -232,5 +263,6 @@ mkdir -p "$(dirname "$RESULTS")"
     echo "stuck_reported_ms $t_reported"
     echo "stuck_call_released_ms $t_back"
     echo "sigterm_to_exit_ms $t_stop"
+    echo "sigterm_to_exit_watcher_wedged_ms $t_stop_wedged (status $STOP_RC_WEDGED)"
 } >"$RESULTS"
 finish
