@@ -233,9 +233,16 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&w->mu);
         }
     }
-    eng_vm_free(vm);
+    if (vm != NULL) { /* closing runs the state's finalizers: under the heartbeat too */
+        pthread_mutex_lock(&w->mu);
+        me->tenant[0] = '\0';
+        slot_beat(me, "closing its VM", NULL);
+        pthread_mutex_unlock(&w->mu);
+        eng_vm_free(vm);
+    }
     tl_slot = NULL;
     pthread_mutex_lock(&w->mu);
+    me->beat_ms = 0;
     w->live--;
     pthread_cond_broadcast(&w->exit_cv);
     int last = w->abandoned && w->live == 0;
@@ -401,6 +408,15 @@ static void hand_back(struct eng_task *t)
     }
 }
 
+/* With w->mu held: 1 when a worker is busy (running, building or closing a VM). */
+static int pool_busy(const struct eng_workers *w)
+{
+    for (int i = 0; i < w->n; i++)
+        if (w->slots[i].beat_ms != 0)
+            return 1;
+    return 0;
+}
+
 int eng_workers_stop_within(struct eng_workers *w, long long grace_ms)
 {
     if (w == NULL)
@@ -420,11 +436,16 @@ int eng_workers_stop_within(struct eng_workers *w, long long grace_ms)
     w->stopping = 1;
     pthread_cond_broadcast(&w->cv);
     /* without the id copy the pool cannot be left behind: wait for ever then */
+    int expired = 0;
     while (w->live > 0) {
-        if (grace_ms < 0 || ids == NULL)
+        if (grace_ms < 0 || ids == NULL || (expired && !pool_busy(w)))
+            /* past the deadline, threads that are not busy are on their way out: wait */
             pthread_cond_wait(&w->exit_cv, &w->mu);
-        else if (pthread_cond_timedwait(&w->exit_cv, &w->mu, &at) == ETIMEDOUT)
-            break;
+        else if (expired || pthread_cond_timedwait(&w->exit_cv, &w->mu, &at) == ETIMEDOUT) {
+            expired = 1;
+            if (pool_busy(w))
+                break;
+        }
     }
     int left = w->live;
     if (left == 0) {
