@@ -229,7 +229,7 @@ static void *orch_main(void *arg)
         jt->task.run = job_task_run;
         jt->task.done = job_task_done;
         snprintf(jt->what, sizeof jt->what, "sync job %lld (%s%s%.40s)", (long long)jt->job.id,
-                 jt->job.kind, jt->job.entity != NULL ? " " : "",
+                 jt->job.kind != NULL ? jt->job.kind : "job", jt->job.entity != NULL ? " " : "",
                  jt->job.entity != NULL ? jt->job.entity : "");
         jt->task.what = jt->what;
         pthread_mutex_lock(&o->mu);
