@@ -20,6 +20,7 @@ struct job {
     eng_api_job_fn run;
     unsigned flags;
     const char *shutting_down, *no_store;
+    char what[96]; /* the route, for a stuck worker's report (flow/worker.h) */
 };
 
 void eng_api_job_fail(struct eng_api_job *j, int status, const char *code, const char *message)
@@ -76,6 +77,10 @@ int eng_api_job_start(struct eng_api_ctx *c, const struct eng_api_job_opts *o)
     k->task.run = job_run;
     k->task.done = job_done;
     k->task.tenant = k->pub.tenant;
+    if (c->route != NULL) {
+        snprintf(k->what, sizeof k->what, "%s %s", c->route->method, c->route->pattern);
+        k->task.what = k->what;
+    }
     k->run = o->run;
     k->flags = o->flags;
     k->shutting_down = o->shutting_down != NULL ? o->shutting_down : "the engine is shutting down";

@@ -29,8 +29,35 @@ int eng_api_health(struct eng_api_ctx *c)
     return ENG_HTTPD_DONE;
 }
 
-/* GET /ready: the store answers, every script has an accepted version and the configured keys
- * open the stored credentials. */
+/* The workers stuck now (flow/worker.h's watchdog) as /ready's reasons and its "stuck_workers"
+ * list: index, task, since when. No tenant: /ready is public. The number stuck. */
+static int sys_stuck_workers(struct eng_api *api, struct eng_buf *reasons, int *n,
+                             struct eng_buf *list)
+{
+    int stuck = 0;
+    int count = api->workers != NULL ? eng_workers_count(api->workers) : 0;
+    for (int i = 0; i < count; i++) {
+        struct eng_worker_state ws;
+        if (eng_workers_state(api->workers, i, &ws) != 0 || !ws.stuck)
+            continue;
+        char since[32], text[256];
+        time_t s = (time_t)(ws.since_ms / 1000);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        strftime(since, sizeof since, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        snprintf(text, sizeof text, "workers: worker %d is stuck in %s since %s (%lld ms)",
+                 ws.index, ws.what, since, ws.for_ms);
+        eng_buf_puts(reasons, (*n)++ ? "," : "");
+        eng_buf_json_str(reasons, text, strlen(text));
+        eng_buf_printf(list, "%s{\"worker\":%d,\"task\":", stuck++ ? "," : "", ws.index);
+        eng_buf_json_str(list, ws.what, strlen(ws.what));
+        eng_buf_printf(list, ",\"since\":\"%s\",\"for_ms\":%lld}", since, ws.for_ms);
+    }
+    return stuck;
+}
+
+/* GET /ready: the store answers, every script has an accepted version, the configured keys
+ * open the stored credentials and no worker is stuck. */
 int eng_api_ready(struct eng_api_ctx *c)
 {
     struct eng_buf reasons;
@@ -61,6 +88,9 @@ int eng_api_ready(struct eng_api_ctx *c)
         snprintf(text, sizeof text, "keys: %s", keymsg);
         eng_buf_json_str(&reasons, text, strlen(text));
     }
+    struct eng_buf stuck;
+    eng_buf_init(&stuck);
+    int nstuck = sys_stuck_workers(c->api, &reasons, &n, &stuck);
 
     eng_buf_reset(&c->resp->body);
     c->resp->content_type = "application/json";
@@ -69,9 +99,13 @@ int eng_api_ready(struct eng_api_ctx *c)
         eng_buf_puts(&c->resp->body, "{\"status\":\"ready\"}");
     } else {
         c->resp->status = 503;
-        eng_buf_printf(&c->resp->body, "{\"status\":\"not_ready\",\"reasons\":[%s]}",
+        eng_buf_printf(&c->resp->body, "{\"status\":\"not_ready\",\"reasons\":[%s]",
                        reasons.data ? reasons.data : "");
+        if (nstuck > 0)
+            eng_buf_printf(&c->resp->body, ",\"stuck_workers\":[%s]", stuck.data ? stuck.data : "");
+        eng_buf_putc(&c->resp->body, '}');
     }
+    eng_buf_free(&stuck);
     eng_buf_free(&reasons);
     return ENG_HTTPD_DONE;
 }
@@ -93,6 +127,43 @@ static void sys_metric_group(struct eng_store *st, struct eng_buf *b, const char
                        (long long)eng_store_column_int64(s, 1));
     }
     eng_store_finalize(s);
+}
+
+/* The watchdog's figures (flow/worker.h): workers stuck now, VMs replaced after a stuck task, and
+ * tasks finished per worker. */
+static void sys_metric_workers(struct eng_api *api, struct eng_buf *b)
+{
+    int count = api->workers != NULL ? eng_workers_count(api->workers) : 0;
+    int stuck = 0;
+    unsigned long long replaced = 0;
+    struct eng_buf per;
+    eng_buf_init(&per);
+    for (int i = 0; i < count; i++) {
+        struct eng_worker_state ws;
+        if (eng_workers_state(api->workers, i, &ws) != 0)
+            continue;
+        stuck += ws.stuck;
+        replaced += ws.vm_replacements;
+        eng_buf_printf(&per, "tallysync_worker_tasks_total{worker=\"%d\"} %llu\n", ws.index,
+                       ws.tasks);
+    }
+    eng_buf_printf(b,
+                   "# HELP tallysync_workers_stuck Workers busy for longer than WORKER_STUCK_MS "
+                   "since their last heartbeat.\n"
+                   "# TYPE tallysync_workers_stuck gauge\ntallysync_workers_stuck %d\n"
+                   "# HELP tallysync_worker_vm_replacements_total VMs a worker replaced after "
+                   "coming back from being stuck.\n"
+                   "# TYPE tallysync_worker_vm_replacements_total counter\n"
+                   "tallysync_worker_vm_replacements_total %llu\n"
+                   "# HELP tallysync_worker_stuck_threshold_seconds WORKER_STUCK_MS.\n"
+                   "# TYPE tallysync_worker_stuck_threshold_seconds gauge\n"
+                   "tallysync_worker_stuck_threshold_seconds %.3f\n"
+                   "# HELP tallysync_worker_tasks_total Tasks each worker finished.\n"
+                   "# TYPE tallysync_worker_tasks_total counter\n",
+                   stuck, replaced, (double)api->cfg->worker_stuck_ms / 1000.0);
+    if (per.len > 0 && !per.oom)
+        eng_buf_append(b, per.data, per.len);
+    eng_buf_free(&per);
 }
 
 /* GET /metrics: Prometheus text exposition format 0.0.4. */
@@ -136,6 +207,8 @@ int eng_api_metrics(struct eng_api_ctx *c)
                    eng_workers_count(api->workers), eng_workers_queued(api->workers),
                    (unsigned long long)eng_scripts_generation(api->scripts),
                    eng_scripts_error_count(api->scripts));
+
+    sys_metric_workers(api, b);
 
     sys_metric_group(st, b, "tallysync_sync_runs", "Sync runs by state.", "state",
                      "SELECT state, COUNT(*) FROM sync_runs GROUP BY state ORDER BY state");

@@ -60,6 +60,7 @@ static const char *const known_vars[] = {
     "SCRIPT_MAX_INSTRUCTIONS",
     "SCRIPT_MEMORY_MB",
     "SCRIPT_TIMEOUT_MS",
+    "SHUTDOWN_GRACE_MS",
     "SYNC_DISPATCHER",
     "WEBHOOK_CHECK_INTERVAL_S",
     "WEBHOOK_PUBLIC_URL",
@@ -67,6 +68,7 @@ static const char *const known_vars[] = {
     "WEBHOOK_SYNC",
     "WOOCOMMERCE_WEBHOOK_SECRET",
     "WORKERS",
+    "WORKER_STUCK_MS",
 };
 
 #define NAME_CMP_MAX 64 /* names compared for the suggestion; longer ones get none */
@@ -346,6 +348,13 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("CONNECTOR_TIMEOUT_MS", 30000, 100, 3600000, &x, err)) != 0)
         return rc;
     cfg->connector_timeout_ms = x;
+    /* the worker watchdog (flow/worker.h): far above a call's budget by default */
+    if ((rc = int_setting("WORKER_STUCK_MS", 600000, 100, 86400000, &x, err)) != 0)
+        return rc;
+    cfg->worker_stuck_ms = x;
+    if ((rc = int_setting("SHUTDOWN_GRACE_MS", 30000, 0, 3600000, &x, err)) != 0)
+        return rc;
+    cfg->shutdown_grace_ms = x;
 
     static const struct {
         const char *var;

@@ -31,6 +31,10 @@ struct eng_config {
     size_t max_body_bytes;             /* MAX_BODY_BYTES, default 1 MiB: larger bodies get 413 */
     long long connector_timeout_ms;    /* CONNECTOR_TIMEOUT_MS, default 30000: budget of a call that
                                         * waits on a remote system (test, read, write) */
+    long long worker_stuck_ms;         /* WORKER_STUCK_MS, default 600000: a worker busy this long
+                                        * since its last heartbeat is reported stuck (/ready) */
+    long long shutdown_grace_ms;       /* SHUTDOWN_GRACE_MS, default 30000: how long a stop waits
+                                        * for the workers before it abandons the stuck ones */
     /* Secrets and endpoints: held here, never logged. NULL when unset. */
     char *api_token;                  /* API_TOKEN: the administrator's bearer token */
     char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */

@@ -1,14 +1,19 @@
 /*
  * serve.c - `tallysync serve`: migrate, load the scripts and watch them, start the workers and
  * the HTTP server, then wait for SIGINT/SIGTERM and shut down in reverse order (workers before
- * the server, so every suspended request is answered before the server closes).
+ * the server, so every suspended request is answered before the server closes). The stop is
+ * bounded: workers still busy after SHUTDOWN_GRACE_MS are named in the log and abandoned, and the
+ * process exits at once (status 1); a guard thread ends any other wait SERVE_STOP_MARGIN_MS
+ * later, so no stuck thread (worker, script watcher) holds the process for ever.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "cli/cli.h"
@@ -21,6 +26,78 @@
 #include "flow/sync.h"
 #include "flow/webhook_health.h"
 #include "flow/worker.h"
+
+/* What a stop may take beyond SHUTDOWN_GRACE_MS (the server's drain, the ingest writer's last
+ * commit, joining the script watcher) before the guard ends the process. */
+#define SERVE_STOP_MARGIN_MS 10000
+
+static long long serve_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The stop's last resort: a thread that ends the process when the stop is not done by its
+ * deadline (the normal path says done() first and joins it). */
+struct stop_guard {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* CLOCK_MONOTONIC */
+    struct timespec at;
+    int done, started;
+};
+
+static void *stop_guard_main(void *arg)
+{
+    struct stop_guard *g = arg;
+    pthread_mutex_lock(&g->mu);
+    int rc = 0;
+    while (!g->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&g->cv, &g->mu, &g->at);
+    int done = g->done;
+    pthread_mutex_unlock(&g->mu);
+    if (!done) {
+        eng_logf(ENG_LOG_ERROR,
+                 "the stop did not finish within SHUTDOWN_GRACE_MS + %d ms: "
+                 "exiting without it",
+                 SERVE_STOP_MARGIN_MS);
+        fflush(NULL);
+        _exit(1);
+    }
+    return NULL;
+}
+
+static void stop_guard_start(struct stop_guard *g, long long ms)
+{
+    memset(g, 0, sizeof *g);
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&g->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    clock_gettime(CLOCK_MONOTONIC, &g->at);
+    g->at.tv_sec += (time_t)(ms / 1000);
+    g->at.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (g->at.tv_nsec >= 1000000000L) {
+        g->at.tv_sec++;
+        g->at.tv_nsec -= 1000000000L;
+    }
+    g->started = pthread_create(&g->th, NULL, stop_guard_main, g) == 0;
+}
+
+static void stop_guard_end(struct stop_guard *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->done = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+    if (g->started)
+        pthread_join(g->th, NULL);
+    pthread_cond_destroy(&g->cv);
+    pthread_mutex_destroy(&g->mu);
+}
 
 /* The workers' view of the registry's generation (flow/worker.h does not know the registry). */
 static uint64_t scripts_generation(void *reg)
@@ -105,6 +182,7 @@ int eng_cli_serve(int argc, char **argv)
     workers = eng_workers_start(cfg.workers, &vmopts, &ws, &err);
     if (workers == NULL)
         goto out;
+    eng_workers_set_stuck_ms(workers, cfg.worker_stuck_ms); /* WORKER_STUCK_MS */
     api.workers = workers;
     /* the sync dispatcher: interrupted runs resume now; bulk runs hold at most WORKERS - 1
      * workers, so webhooks, retries and API requests that need a worker still get one */
@@ -153,9 +231,27 @@ int eng_cli_serve(int argc, char **argv)
 out:
     if (status != 0)
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
-    eng_orchestrator_stop(orch);        /* jobs give their work back before the workers stop */
+    struct stop_guard guard;
+    stop_guard_start(&guard, cfg.shutdown_grace_ms + SERVE_STOP_MARGIN_MS);
+    long long deadline = serve_mono_ms() + cfg.shutdown_grace_ms; /* SHUTDOWN_GRACE_MS */
+    /* jobs give their work back before the workers stop */
+    eng_orchestrator_stop_within(orch, cfg.shutdown_grace_ms);
     eng_webhook_health_timer_stop(whh); /* submits to the workers: stopped first */
-    eng_workers_stop(workers);
+    long long left = deadline - serve_mono_ms();
+    int abandoned = eng_workers_stop_within(workers, left > 0 ? left : 0);
+    if (abandoned > 0) {
+        /* Each abandoned worker is named in the log (flow/worker.c). What they hold may still
+         * be in use: nothing is freed, the process ends here. A job in flight is given back by
+         * the next start's recovery (or taken by another engine when its lease expires); a
+         * webhook delivery not yet committed was not answered, so its sender retries it. */
+        char n[16];
+        snprintf(n, sizeof n, "%d", abandoned);
+        eng_log_kv(ENG_LOG_ERROR, NULL, NULL,
+                   "stopped without the workers still busy after SHUTDOWN_GRACE_MS",
+                   (const char *const[]){"abandoned", n, NULL});
+        fflush(NULL);
+        _exit(1);
+    }
     eng_webhook_health_timer_free(whh);
     eng_httpd_stop(httpd); /* the ingest writer still answers the webhooks it holds meanwhile */
     eng_ingest_stop(api.ingest);
@@ -163,5 +259,6 @@ out:
     eng_api_fini(&api);
     eng_keyring_free(keys);
     eng_config_free(&cfg);
+    stop_guard_end(&guard);
     return status;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/buf.h"
+#include "flow/worker.h"
 #include "lua/vm.h"
 
 /* One line per failure: keep the message (it names file:line), drop the traceback. */
@@ -93,9 +94,11 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
     int wrap = *format == ENG_DRYRUN_ARRAY && !text;
     if (wrap)
         eng_buf_puts(out, n > 0 ? "[\n" : "[]");
-    for (long long i = 1; i <= n; i++)
+    for (long long i = 1; i <= n; i++) {
+        eng_workers_beat(NULL); /* each record has its own budget: a heartbeat per record */
         if (dryrun_record(vm, state, records, i, flags, *format, wrap, out, errors) != 0)
             rc = ENG_ESCRIPT;
+    }
     if (wrap)
         eng_buf_puts(out, n > 0 ? "\n]\n" : "\n");
     eng_vm_unref(vm, records);

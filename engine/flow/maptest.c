@@ -13,6 +13,7 @@
 #include "base/buf.h"
 #include "base/dirlist.h"
 #include "flow/dryrun.h"
+#include "flow/worker.h"
 #include "lua/vm.h"
 
 int eng_maptest_case(struct eng_vm *vm, const char *name, const char *text, size_t len,
@@ -63,6 +64,7 @@ static void maptest_run_mapping(struct eng_vm *vm, const char *testdir, const ch
         c->failed++;
     }
     for (size_t i = 0; i < n; i++) {
+        eng_workers_beat(NULL); /* each case has its own budget: a heartbeat per case */
         char path[4400];
         snprintf(path, sizeof path, "%s/%s", dir, cases[i]);
         size_t len = 0;

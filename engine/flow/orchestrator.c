@@ -4,8 +4,10 @@
  * HTTP threads never wait on a run. Each claim has its own lease owner, so a worker that lost its
  * lease can tell. The worker applies the job's outcome (complete, back off, dead, give back). Owns:
  * the thread, its store connection, the in-flight count. Must not: run Lua, or let a task outlive
- * eng_orchestrator_stop.
+ * eng_orchestrator_stop (eng_orchestrator_stop_within leaves the dispatcher's memory to a task
+ * still stuck at its deadline, which frees it if it ever comes back).
  */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@
 
 #include "base/log.h"
 #include "flow/sync.h"
+#include "flow/worker.h"
 
 #define ORCH_IDLE_MS  500   /* poll when nothing is due (due times pass without a notify) */
 #define ORCH_SCHED_MS 1000  /* schedules are checked about once a second */
@@ -28,13 +31,16 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Due schedules become runs, due failures become retry jobs (on the dispatcher's thread). */
-static void orch_housekeeping(struct eng_store *st, long long *last_sched, long long *last_retry)
+/* Due schedules become runs, due failures become retry jobs (on the dispatcher's thread); a
+ * worker newly stuck is logged (the watchdog, flow/worker.h). */
+static void orch_housekeeping(struct eng_store *st, struct eng_workers *w, long long *last_sched,
+                              long long *last_retry)
 {
     struct eng_err err = {0};
     long long now = mono_ms();
     if (now - *last_sched >= ORCH_SCHED_MS) {
         *last_sched = now;
+        eng_workers_check(w);
         int started = 1;
         for (int i = 0; i < 20 && started; i++)
             if (eng_scheduler_tick(st, &started, &err) != 0) {
@@ -62,6 +68,7 @@ struct eng_orch {
     pthread_cond_t cv;
     pthread_t th;
     int started;
+    int abandoned; /* the stopper gave up waiting: the last job out frees o */
 };
 
 struct job_task {
@@ -69,6 +76,7 @@ struct job_task {
     struct eng_orch *o;
     struct eng_job job;
     char owner[64];
+    char what[96]; /* what the worker's heartbeat names */
     int bulk;
 };
 
@@ -134,6 +142,13 @@ static void job_task_run(struct eng_task *t, struct eng_vm *vm)
         job_settle_event(st, (long long)jt->job.id, dead ? "failed" : "processed");
 }
 
+static void orch_free(struct eng_orch *o)
+{
+    pthread_cond_destroy(&o->cv);
+    pthread_mutex_destroy(&o->mu);
+    free(o);
+}
+
 static void job_task_done(struct eng_task *t)
 {
     struct job_task *jt = (struct job_task *)t;
@@ -146,7 +161,10 @@ static void job_task_done(struct eng_task *t)
     o->bulk_inflight -= bulk;
     o->wake = 1; /* a slot is free: claim again at once */
     pthread_cond_broadcast(&o->cv);
+    int last = o->abandoned && o->inflight == 0;
     pthread_mutex_unlock(&o->mu);
+    if (last) /* the stopper is gone: this job was the dispatcher's last user */
+        orch_free(o);
 }
 
 static void orch_wait(struct eng_orch *o, long long ms)
@@ -182,7 +200,7 @@ static void *orch_main(void *arg)
     long long last_sched = 0, last_retry = mono_ms();
     while (!atomic_load(&o->stopping)) {
         if (st != NULL)
-            orch_housekeeping(st, &last_sched, &last_retry);
+            orch_housekeeping(st, o->w, &last_sched, &last_retry);
         pthread_mutex_lock(&o->mu);
         int full = o->inflight >= o->slots;
         int min_priority = o->bulk_inflight >= o->bulk_max ? ENG_QUEUE_LANE_BULK + 1 : INT_MIN;
@@ -210,6 +228,10 @@ static void *orch_main(void *arg)
         jt->bulk = jt->job.priority <= ENG_QUEUE_LANE_BULK;
         jt->task.run = job_task_run;
         jt->task.done = job_task_done;
+        snprintf(jt->what, sizeof jt->what, "sync job %lld (%s%s%.40s)", (long long)jt->job.id,
+                 jt->job.kind != NULL ? jt->job.kind : "job", jt->job.entity != NULL ? " " : "",
+                 jt->job.entity != NULL ? jt->job.entity : "");
+        jt->task.what = jt->what;
         pthread_mutex_lock(&o->mu);
         o->inflight++;
         o->bulk_inflight += jt->bulk;
@@ -280,20 +302,43 @@ void eng_orchestrator_notify(struct eng_orch *o)
     pthread_mutex_unlock(&o->mu);
 }
 
-void eng_orchestrator_stop(struct eng_orch *o)
+int eng_orchestrator_stop_within(struct eng_orch *o, long long grace_ms)
 {
     if (o == NULL)
-        return;
+        return 0;
     atomic_store(&o->stopping, 1);
     eng_orchestrator_notify(o);
     if (o->started)
         pthread_join(o->th, NULL);
-    /* jobs in flight see `stopping` between pages and give their work back */
+    /* jobs in flight see `stopping` between pages and give their work back; one stuck in a
+     * call is left to the worker watchdog (its job is recovered at the next start) */
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    if (grace_ms > 0) {
+        at.tv_sec += (time_t)(grace_ms / 1000);
+        at.tv_nsec += (long)(grace_ms % 1000) * 1000000L;
+        if (at.tv_nsec >= 1000000000L) {
+            at.tv_sec++;
+            at.tv_nsec -= 1000000000L;
+        }
+    }
     pthread_mutex_lock(&o->mu);
-    while (o->inflight > 0)
-        pthread_cond_wait(&o->cv, &o->mu);
+    while (o->inflight > 0) {
+        if (grace_ms < 0)
+            pthread_cond_wait(&o->cv, &o->mu);
+        else if (pthread_cond_timedwait(&o->cv, &o->mu, &at) == ETIMEDOUT)
+            break;
+    }
+    int left = o->inflight;
+    if (left > 0)
+        o->abandoned = 1;
     pthread_mutex_unlock(&o->mu);
-    pthread_cond_destroy(&o->cv);
-    pthread_mutex_destroy(&o->mu);
-    free(o);
+    if (left == 0)
+        orch_free(o);
+    return left;
+}
+
+void eng_orchestrator_stop(struct eng_orch *o)
+{
+    (void)eng_orchestrator_stop_within(o, -1);
 }

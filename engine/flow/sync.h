@@ -136,5 +136,10 @@ void eng_orchestrator_notify(struct eng_orch *o);
 /* Stop claiming, wait for jobs in flight to give their work back, join. NULL is fine.
  * Must be called before eng_workers_stop. */
 void eng_orchestrator_stop(struct eng_orch *o);
+/* The same, waiting at most grace_ms (< 0: for ever) for the jobs in flight: 0 when all gave
+ * their work back (o is freed), else how many are still running on a worker (o is left to them:
+ * the last one frees it; their jobs are taken again by the next start's recovery or when their
+ * lease expires). */
+int eng_orchestrator_stop_within(struct eng_orch *o, long long grace_ms);
 
 #endif

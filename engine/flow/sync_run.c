@@ -439,6 +439,7 @@ static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
             out = ENG_SYNC_LOST;
             break;
         }
+        eng_workers_beat(NULL); /* a run that keeps moving is not stuck (flow/worker.h) */
         int page_ref = ENG_VM_NOREF;
         struct eng_sync_page planned, written;
         rc = next_page(r, st_ref, &page_ref, &planned, &retry, err);

@@ -388,6 +388,7 @@ int eng_webhook_health_check_all(struct eng_workers *w, const struct eng_config 
         }
         k->task.run = whh_task_run;
         k->task.done = whh_task_done;
+        k->task.what = "webhook health check";
         k->task.tenant = k->tenant;
         k->cfg = cfg;
         k->keys = keys;

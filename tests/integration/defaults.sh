@@ -12,6 +12,8 @@
 # SCRIPTS_DIR/MAPPINGS_DIR/      ./scripts etc., else the source  here (no ./scripts: the source tree's are
 #   SCHEMA_DIR                     tree's                           published, migrations applied)
 # WORKERS                        2                                here (/metrics tallysync_workers 2)
+# WORKER_STUCK_MS                600000                           here (/metrics tallysync_worker_stuck_threshold_seconds 600)
+# SHUTDOWN_GRACE_MS              30000                            unit.test_config (stuck_worker.sh sets it low: a stop abandons a stuck worker)
 # SCRIPT_MEMORY_MB               64                               here (48 MiB held, 72 MiB refused naming 64 MiB)
 # SCRIPT_TIMEOUT_MS              2000                             here (an endless loop stops, naming 2000 ms)
 # SCRIPT_MAX_INSTRUCTIONS        200000000                        here (an endless loop stops, naming 200000000)
@@ -57,7 +59,8 @@ CLEAN=(-u DATABASE_URL -u SCRIPTS_DIR -u MAPPINGS_DIR -u SCHEMA_DIR -u API_ANONY
     -u ENGINE_HTTP_CA_FILE -u API_PORT -u API_HOST -u WORKERS -u LOG_LEVEL -u LOG_FORMAT
     -u SCRIPT_TIMEOUT_MS -u SCRIPT_MAX_INSTRUCTIONS -u SCRIPT_MEMORY_MB -u MAX_BODY_BYTES
     -u WOOCOMMERCE_WEBHOOK_SECRET -u QUICKBOOKS_WEBHOOK_SECRET -u QUICKBOOKS_TOKEN_URL
-    -u QUICKBOOKS_API_BASE -u INTEGRATION_ENCRYPTION_KEY_PREVIOUS)
+    -u QUICKBOOKS_API_BASE -u INTEGRATION_ENCRYPTION_KEY_PREVIOUS
+    -u WORKER_STUCK_MS -u SHUTDOWN_GRACE_MS)
 W="$T/fresh" # a working folder with no .env, data/, scripts/, mappings/ or schema/
 mkdir -p "$W"
 ts() { (cd "$W" && env "${CLEAN[@]}" "$@"); } # VAR=VALUE... COMMAND: in $W, clean environment
@@ -96,6 +99,8 @@ assert_ne "LOG_LEVEL unset (info): info lines are logged" "" \
     "$(grep -F '"level":"info"' "$SERVE_LOG" | head -n 1)"
 http GET /metrics
 assert_match "WORKERS unset: /metrics tallysync_workers 2" '^tallysync_workers 2$' "$BODY"
+assert_match "WORKER_STUCK_MS unset: /metrics tallysync_worker_stuck_threshold_seconds 600" \
+    '^tallysync_worker_stuck_threshold_seconds 600\.000$' "$BODY"
 HTTP_AUTH=0 http GET /api/integrations
 assert_eq "API_ANONYMOUS_TENANT unset: no token is 401" 401 "$CODE"
 sign() { printf '%s' "$2" | python3 "$ENG_SOURCE_DIR/tests/mocks/webhook_client.py" sign "$1"; }

@@ -2,7 +2,11 @@
  * test_worker.c - the worker pool (engine/flow/worker.c): every task runs exactly once and then
  * hears done() once; a worker keeps its VM between tasks and builds a fresh one when the
  * scripts' generation moves; on stop, tasks still queued run with vm == NULL (so their
- * submitters hear back) and a submit is refused.
+ * submitters hear back) and a submit is refused. The watchdog: a task busy past the stuck
+ * threshold is reported (index, what, since) while the other worker keeps serving; when it comes
+ * back its worker replaces the VM before the next task; a heartbeat restarts the clock; a stop
+ * with a grace abandons a stuck worker, hands queued tasks back, and the worker frees the pool
+ * if it ever comes back.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -42,6 +46,11 @@ struct t {
     atomic_int runs, dones, had_vm;
     long long counter;
     int block;
+    const char *beat_after; /* set: eng_workers_beat(beat_after) once released, then block on
+                             * the second gate */
+    pthread_mutex_t *mu2;
+    pthread_cond_t *cv2;
+    int *released2;
     pthread_mutex_t *mu;
     pthread_cond_t *cv;
     int *released;
@@ -59,6 +68,13 @@ static void t_run(struct eng_task *task, struct eng_vm *vm)
         while (!*t->released)
             pthread_cond_wait(t->cv, t->mu);
         pthread_mutex_unlock(t->mu);
+    }
+    if (t->beat_after != NULL) {
+        eng_workers_beat(t->beat_after);
+        pthread_mutex_lock(t->mu2);
+        while (!*t->released2)
+            pthread_cond_wait(t->cv2, t->mu2);
+        pthread_mutex_unlock(t->mu2);
     }
 }
 
@@ -186,6 +202,240 @@ static void test_stop_hands_queued_tasks_back(void)
     }
 }
 
+/* ---- the watchdog ---- */
+
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int released;
+};
+
+static void gate_init(struct gate *g)
+{
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->released = 0;
+}
+
+static void gate_open(struct gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->released = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void blocker(struct t *t, struct gate *g, const char *what)
+{
+    init(t);
+    t->block = 1, t->mu = &g->mu, t->cv = &g->cv, t->released = &g->released;
+    t->task.what = what;
+}
+
+/* The first worker whose state is stuck (polled up to 10 s); -1 when none became stuck. */
+static int wait_stuck(struct eng_workers *w, struct eng_worker_state *st)
+{
+    for (int i = 0; i < 10000; i++) {
+        for (int k = 0; k < eng_workers_count(w); k++)
+            if (eng_workers_state(w, k, st) == 0 && st->stuck)
+                return k;
+        usleep(1000);
+    }
+    return -1;
+}
+
+static void wait_idle(struct eng_workers *w, int k, struct eng_worker_state *st)
+{
+    for (int i = 0; i < 10000; i++) {
+        if (eng_workers_state(w, k, st) == 0 && !st->busy)
+            return;
+        usleep(1000);
+    }
+}
+
+static void test_stuck_worker_reported_while_the_other_serves(void)
+{
+    struct eng_workers *w = start(2);
+    REQUIRE(w != NULL);
+    eng_workers_set_stuck_ms(w, 50);
+    struct gate g;
+    gate_init(&g);
+    struct t busy;
+    blocker(&busy, &g, "sync job 7 (record orders)");
+    busy.task.tenant = "acme";
+    REQUIRE(eng_workers_submit(w, &busy.task) == 0);
+    struct eng_worker_state st;
+    int k = wait_stuck(w, &st);
+    REQUIRE(k >= 0);
+    CHECK_INT(st.index, k + 1);
+    CHECK_INT(st.busy, 1);
+    CHECK_STR(st.what, "sync job 7 (record orders)");
+    CHECK_STR(st.tenant, "acme");
+    CHECK(st.for_ms >= 50);
+    CHECK(st.since_ms > 1600000000000LL); /* a wall-clock time */
+    CHECK_INT(eng_workers_check(w), 1);
+    /* the other worker still serves tasks meanwhile */
+    static struct t others[20];
+    for (int i = 0; i < 20; i++) {
+        init(&others[i]);
+        REQUIRE(eng_workers_submit(w, &others[i].task) == 0);
+    }
+    wait_done(others, 20);
+    int served = 0;
+    for (int i = 0; i < 20; i++)
+        served += atomic_load(&others[i].dones) == 1 && atomic_load(&others[i].had_vm);
+    CHECK_INT(served, 20);
+    CHECK_INT(eng_workers_state(w, k, &st), 0);
+    CHECK_INT(st.stuck, 1); /* still stuck: it has not come back */
+    gate_open(&g);
+    wait_done(&busy, 1);
+    wait_idle(w, k, &st);
+    CHECK_INT(st.busy, 0);
+    CHECK_INT(st.stuck, 0);
+    CHECK_INT(st.vm_replacements, 1);
+    CHECK_INT(eng_workers_check(w), 0);
+    CHECK_INT(eng_workers_state(w, 2, &st), ENG_EINVAL);
+    eng_workers_stop(w);
+}
+
+static void test_vm_replaced_after_a_stuck_task(void)
+{
+    struct eng_workers *w = start(1);
+    REQUIRE(w != NULL);
+    eng_workers_set_stuck_ms(w, 50);
+    struct gate g;
+    gate_init(&g);
+    struct t first, busy, next;
+    init(&first);
+    REQUIRE(eng_workers_submit(w, &first.task) == 0);
+    wait_done(&first, 1);
+    blocker(&busy, &g, "dry run");
+    REQUIRE(eng_workers_submit(w, &busy.task) == 0);
+    struct eng_worker_state st;
+    REQUIRE(wait_stuck(w, &st) == 0);
+    gate_open(&g);
+    wait_done(&busy, 1);
+    init(&next);
+    REQUIRE(eng_workers_submit(w, &next.task) == 0);
+    wait_done(&next, 1);
+    CHECK_INT(first.counter, 1);
+    CHECK_INT(busy.counter, 2); /* the same VM until it got stuck */
+    CHECK_INT(next.counter, 1); /* a fresh VM after it came back: the old state is gone */
+    wait_idle(w, 0, &st);
+    CHECK_INT(st.vm_replacements, 1);
+    CHECK_INT(st.tasks, 3);
+    eng_workers_stop(w);
+}
+
+static void test_a_heartbeat_restarts_the_clock(void)
+{
+    struct eng_workers *w = start(1);
+    REQUIRE(w != NULL);
+    eng_workers_beat("not a worker thread: nothing happens");
+    eng_workers_set_stuck_ms(w, 50);
+    struct gate g, g2;
+    gate_init(&g);
+    gate_init(&g2);
+    struct t first, busy, next;
+    init(&first);
+    REQUIRE(eng_workers_submit(w, &first.task) == 0);
+    wait_done(&first, 1);
+    blocker(&busy, &g, "sync job 9 (run orders)");
+    busy.beat_after = "sync job 9 (run orders), page 2";
+    busy.mu2 = &g2.mu, busy.cv2 = &g2.cv, busy.released2 = &g2.released;
+    REQUIRE(eng_workers_submit(w, &busy.task) == 0);
+    struct eng_worker_state st;
+    REQUIRE(wait_stuck(w, &st) == 0);
+    CHECK_STR(st.what, "sync job 9 (run orders)");
+    long long since = st.since_ms;
+    usleep(20000);
+    gate_open(&g); /* its first step ends: it beats and starts the second */
+    for (int i = 0; i < 10000; i++) {
+        if (eng_workers_state(w, 0, &st) == 0 && strstr(st.what, "page 2") != NULL)
+            break;
+        usleep(1000);
+    }
+    CHECK_STR(st.what, "sync job 9 (run orders), page 2");
+    CHECK(st.since_ms > since); /* the clock restarted at the beat */
+    gate_open(&g2);
+    wait_done(&busy, 1);
+    init(&next);
+    REQUIRE(eng_workers_submit(w, &next.task) == 0);
+    wait_done(&next, 1);
+    CHECK_INT(busy.counter, 2);
+    CHECK_INT(next.counter, 1); /* its first step overran: the VM was replaced after the task */
+    wait_idle(w, 0, &st);
+    CHECK_INT(st.vm_replacements, 1);
+    eng_workers_stop(w);
+}
+
+static void test_a_quick_task_keeps_its_vm(void)
+{
+    struct eng_workers *w = start(1);
+    REQUIRE(w != NULL);
+    eng_workers_set_stuck_ms(w, 60000);
+    struct t ts[3];
+    for (int i = 0; i < 3; i++) {
+        init(&ts[i]);
+        REQUIRE(eng_workers_submit(w, &ts[i].task) == 0);
+        wait_done(&ts[i], 1);
+    }
+    CHECK_INT(ts[2].counter, 3);
+    struct eng_worker_state st;
+    wait_idle(w, 0, &st);
+    CHECK_INT(st.vm_replacements, 0);
+    CHECK_INT(st.tasks, 3);
+    CHECK_INT(st.stuck, 0);
+    eng_workers_stop(w);
+}
+
+static void test_stop_within_abandons_a_stuck_worker(void)
+{
+    struct eng_workers *w = start(1);
+    REQUIRE(w != NULL);
+    eng_workers_set_stuck_ms(w, 50);
+    struct gate g;
+    gate_init(&g);
+    struct t busy, queued[3];
+    blocker(&busy, &g, "stuck for good");
+    REQUIRE(eng_workers_submit(w, &busy.task) == 0);
+    while (atomic_load(&busy.runs) == 0)
+        usleep(1000);
+    for (int i = 0; i < 3; i++) {
+        init(&queued[i]);
+        REQUIRE(eng_workers_submit(w, &queued[i].task) == 0);
+    }
+    CHECK_INT(eng_workers_stop_within(w, 100), 1); /* w is left to the stuck thread */
+    for (int i = 0; i < 3; i++) {                  /* handed back to their submitters at once */
+        CHECK_INT(atomic_load(&queued[i].dones), 1);
+        CHECK_INT(atomic_load(&queued[i].had_vm), 0);
+    }
+    CHECK_INT(atomic_load(&busy.dones), 0);
+    gate_open(&g); /* it comes back: its task ends, the thread frees the pool (ASan: no leak) */
+    wait_done(&busy, 1);
+    CHECK_INT(atomic_load(&busy.dones), 1);
+}
+
+static void test_stop_within_in_time_frees_the_pool(void)
+{
+    struct eng_workers *w = start(2);
+    REQUIRE(w != NULL);
+    struct t ts[4];
+    for (int i = 0; i < 4; i++) {
+        init(&ts[i]);
+        REQUIRE(eng_workers_submit(w, &ts[i].task) == 0);
+    }
+    CHECK_INT(eng_workers_stop_within(w, 60000), 0);
+    for (int i = 0; i < 4; i++)
+        CHECK_INT(atomic_load(&ts[i].dones), 1);
+}
+
 CHECK_MAIN(CHECK_CASE(test_each_task_runs_once),
            CHECK_CASE(test_vm_kept_then_rebuilt_on_a_new_generation),
-           CHECK_CASE(test_stop_hands_queued_tasks_back))
+           CHECK_CASE(test_stop_hands_queued_tasks_back),
+           CHECK_CASE(test_stuck_worker_reported_while_the_other_serves),
+           CHECK_CASE(test_vm_replaced_after_a_stuck_task),
+           CHECK_CASE(test_a_heartbeat_restarts_the_clock),
+           CHECK_CASE(test_a_quick_task_keeps_its_vm),
+           CHECK_CASE(test_stop_within_abandons_a_stuck_worker),
+           CHECK_CASE(test_stop_within_in_time_frees_the_pool))
