@@ -34,6 +34,7 @@ enum eng_oauth_stage {
     ENG_OAUTH_REFUSED,     /* the library refused: reason is its code ("no_client",
                             * "bad_credentials", "timeout", ...) */
     ENG_OAUTH_STORING,     /* the tokens could not be stored */
+    ENG_OAUTH_REALM_OWNED, /* rc ENG_EEXIST: another tenant owns the realm (nothing stored) */
 };
 
 struct eng_oauth_result {
@@ -44,8 +45,11 @@ struct eng_oauth_result {
 
 /* On a worker: exchange the authorization code for tenant (realm_id: the company) with the
  * stored credentials, store the tokens in the vault (realm_id, or the library's account id,
- * becomes the account id) and mark the credentials tested. 0 when connected; otherwise a
- * negative ENG_E* code with r->stage and r->message saying where and why. */
+ * becomes the account id), make the realm the tenant's (data/realm_owners.h: the callback is
+ * Intuit's proof) and mark the credentials tested, in one transaction. A realm another tenant
+ * owns is refused (ENG_OAUTH_REALM_OWNED) before the code is exchanged and nothing is stored. 0
+ * when connected; otherwise a negative ENG_E* code with r->stage and r->message saying where and
+ * why. */
 int eng_oauth_exchange(struct eng_vm *vm, const struct eng_config *cfg,
                        const struct eng_keyring *keys, struct eng_store *st, const char *tenant,
                        const char *realm_id, const char *code, size_t code_len,
