@@ -196,3 +196,42 @@ int eng_oauth_exchange(struct eng_vm *vm, const struct eng_config *cfg,
                    (const char *const[]){"realm_id", realm_id, NULL});
     return rc;
 }
+
+void eng_oauth_realm_before_test(struct eng_store *st, const char *tenant, const char *platform,
+                                 struct eng_oauth_realm_proof *p)
+{
+    memset(p, 0, sizeof *p);
+    struct eng_err err = {0};
+    if (strcmp(platform, ENG_OAUTH_PLATFORM) == 0 &&
+        eng_realm_stored(st, platform, tenant, p->realm, sizeof p->realm, &p->version, &err) == 1)
+        p->have = 1;
+}
+
+void eng_oauth_realm_after_test(struct eng_store *st, const char *tenant,
+                                const struct eng_oauth_realm_proof *p, int ok, char *message,
+                                size_t size)
+{
+    if (!ok || !p->have)
+        return;
+    struct eng_err err = {0};
+    int rc = eng_realm_claim(st, ENG_OAUTH_PLATFORM, p->realm, tenant, ENG_REALM_BY_TEST,
+                             p->version, &err);
+    if (rc == 0)
+        return;
+    if (rc == ENG_EEXIST) {
+        size_t n = strlen(message);
+        snprintf(message + n, size - n,
+                 " (but QuickBooks company %.40s is already connected to another tenant of this "
+                 "engine: its webhooks are not routed here)",
+                 p->realm);
+        eng_log_kv(ENG_LOG_WARN, tenant, NULL,
+                   "quickbooks: a passed test cannot claim a realm another tenant owns",
+                   (const char *const[]){"realm_id", p->realm, NULL});
+    } else if (rc == ENG_ENOTFOUND) {
+        eng_log_kv(ENG_LOG_INFO, tenant, NULL,
+                   "quickbooks: the credentials changed during the test; the realm is not proven",
+                   (const char *const[]){"realm_id", p->realm, NULL});
+    } else {
+        eng_logf(ENG_LOG_ERROR, "quickbooks: cannot record the realm a test proved: %s", err.msg);
+    }
+}
