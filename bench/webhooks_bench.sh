@@ -31,7 +31,10 @@ RESULTS_FILE=${WH_RESULTS:-$ROOT/bench/results/webhooks.json}
 [[ -n "$BIN" ]] || for b in "$ROOT/build/tallysync" "$ROOT/build-dev/tallysync"; do
     [[ -x "$b" ]] && BIN=$b && break
 done
-for t in wrk nginx python3 sqlite3 jq; do
+YARDSTICK=${WH_YARDSTICK:-1} # 0: no nginx run (the suite runs the check alone)
+TOOLS="wrk python3 sqlite3 jq"
+[[ $YARDSTICK == 0 ]] || TOOLS+=" nginx"
+for t in $TOOLS; do
     command -v "$t" >/dev/null || { echo "bench: $t is missing (tools/setup.sh --bench)" >&2; exit 2; }
 done
 [[ -x "$BIN" ]] || { echo "bench: no tallysync binary (set TALLYSYNC_BIN)" >&2; exit 2; }
@@ -119,9 +122,11 @@ run_engine full "$TAG-full"
 run_engine normal "$TAG-normal"
 
 # ---- nginx returning 200, same client, same requests ----
-NPORT=$(free_port)
-mkdir -p "$T/nginx"
-cat >"$T/nginx/nginx.conf" <<NGX
+NGINX=""
+if [[ $YARDSTICK != 0 ]]; then
+    NPORT=$(free_port)
+    mkdir -p "$T/nginx"
+    cat >"$T/nginx/nginx.conf" <<NGX
 daemon off;
 worker_processes 2;
 pid $T/nginx/nginx.pid;
@@ -140,18 +145,19 @@ http {
     }
 }
 NGX
-nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" &
-PIDS+=($!)
-for _ in $(seq 100); do curl -sf -XPOST "http://127.0.0.1:$NPORT/" >/dev/null && break; sleep 0.1; done
-WH_FILE="$T/reqs.tsv" WH_THREADS=$THREADS wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --timeout 10s \
-    -s "$ROOT/bench/webhooks.lua" "http://127.0.0.1:$NPORT" >"$T/nginx.out"
-NGINX=$(grep '^{"requests"' "$T/nginx.out")
+    nginx -c "$T/nginx/nginx.conf" -p "$T/nginx" &
+    PIDS+=($!)
+    for _ in $(seq 100); do curl -sf -XPOST "http://127.0.0.1:$NPORT/" >/dev/null && break; sleep 0.1; done
+    WH_FILE="$T/reqs.tsv" WH_THREADS=$THREADS wrk -t"$THREADS" -c"$CONNS" -d"${SECS}s" --timeout 10s \
+        -s "$ROOT/bench/webhooks.lua" "http://127.0.0.1:$NPORT" >"$T/nginx.out"
+    NGINX=$(grep '^{"requests"' "$T/nginx.out")
+fi
 
 # ---- results ----
 mkdir -p "$(dirname "$RESULTS_FILE")"
 {
     printf '%s\n' "${RESULTS[@]}"
-    jq -c --arg when "$WHEN" --arg host "$HOST" --argjson conns "$CONNS" --argjson secs "$SECS" \
+    [[ -z $NGINX ]] || jq -c --arg when "$WHEN" --arg host "$HOST" --argjson conns "$CONNS" --argjson secs "$SECS" \
         '{target: "nginx return 200 (yardstick)", when: $when, host: $host, connections: $conns,
           seconds: $secs, rps: .rps, p50_ms: (.p50_us / 1000), p99_ms: (.p99_us / 1000),
           max_ms: (.max_us / 1000), statuses: .statuses, errors: .errors}' <<<"$NGINX"
