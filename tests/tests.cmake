@@ -49,6 +49,12 @@ if(ENG_SANITIZE AND TEST integration.corpus_reconcile)
     ENVIRONMENT "${ENG_TEST_ENV};CORPUS_COUNT=2000")
 endif()
 
+# The webhook exactness rounds under the sanitizers: 2 rounds (one per WEBHOOK_SYNC mode).
+if(ENG_SANITIZE AND TEST integration.webhook_exactness)
+  set_tests_properties(integration.webhook_exactness PROPERTIES
+    ENVIRONMENT "${ENG_TEST_ENV};WEBHOOK_EXACTNESS_ROUNDS=2")
+endif()
+
 # The orchestrator's Done-when figures at full size in the plain build (a 1,000-order full run;
 # twenty SIGKILLs during a run); under the sanitizers the same tests at their smaller defaults.
 if(NOT ENG_SANITIZE)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "data/realm_owners.h"
 #include "data/vault.h"
 #include "data/vault_status.h"
 
@@ -94,6 +95,21 @@ void eng_api_credentials_status_json(struct eng_buf *out, const struct eng_vault
     eng_buf_puts(out, "]}");
 }
 
+/* One status object, with realmVerified for QuickBooks: whether the tenant owns the company its
+ * credentials name (data/realm_owners.h), i.e. whether that company's webhooks reach it. */
+static void cs_status(struct eng_buf *out, struct eng_store *st, const char *tenant,
+                      const struct eng_vault_status *s, const struct eng_keyring *kr)
+{
+    size_t start = out->len;
+    eng_api_credentials_status_json(out, s, kr);
+    if (!s->configured || s->platform == NULL || strcmp(s->platform, "quickbooks") != 0 ||
+        out->oom || out->len <= start || out->data[out->len - 1] != '}')
+        return;
+    int v = eng_realm_verified(st, s->platform, tenant, NULL);
+    out->len--;
+    eng_buf_puts(out, v == 1 ? ",\"realmVerified\":true}" : ",\"realmVerified\":false}");
+}
+
 int eng_api_credentials_status(struct eng_store *st, const struct eng_keyring *kr,
                                const char *tenant, const char *platform, struct eng_buf *out,
                                struct eng_err *err)
@@ -104,7 +120,7 @@ int eng_api_credentials_status(struct eng_store *st, const struct eng_keyring *k
         struct eng_vault_status s;
         rc = eng_vault_status_get(st, kr, tenant, platform, &s, err);
         if (rc == 0)
-            eng_api_credentials_status_json(out, &s, kr);
+            cs_status(out, st, tenant, &s, kr);
         eng_vault_status_free(&s);
     } else {
         struct eng_vault_status *rows = NULL;
@@ -115,7 +131,7 @@ int eng_api_credentials_status(struct eng_store *st, const struct eng_keyring *k
             for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                     eng_buf_putc(out, ',');
-                eng_api_credentials_status_json(out, &rows[i], kr);
+                cs_status(out, st, tenant, &rows[i], kr);
             }
             eng_buf_putc(out, ']');
         }

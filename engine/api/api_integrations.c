@@ -16,6 +16,7 @@
 
 #include "api/api.h"
 #include "flow/credentials.h"
+#include "flow/oauth.h"
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/vault.h"
@@ -157,6 +158,8 @@ static void integ_test(struct eng_api_job *j, struct eng_vm *vm, struct eng_stor
     struct eng_err err = {0};
     int ok = 0;
     char message[512] = "";
+    struct eng_oauth_realm_proof proof; /* a pass proves the QuickBooks company (oauth.h) */
+    eng_oauth_realm_before_test(st, j->tenant, a->platform, &proof);
     int rc = eng_credentials_test(vm, j->cfg, j->keys, st, j->tenant, a->platform,
                                   j->cfg->connector_timeout_ms, &ok, message, sizeof message, &err);
     if (rc == ENG_ENOTFOUND) {
@@ -179,6 +182,7 @@ static void integ_test(struct eng_api_job *j, struct eng_vm *vm, struct eng_stor
                                "the credentials store failed (see the log)", &err);
         return;
     }
+    eng_oauth_realm_after_test(st, j->tenant, &proof, ok, message, sizeof message);
     rc = eng_vault_set_status(st, j->tenant, a->platform, ok, message, &err);
     if (rc != 0 && rc != ENG_ENOTFOUND) /* (a connector without credentials has no row) */
         eng_logf(ENG_LOG_WARN, "api: cannot record the test of %s: %s", a->platform, err.msg);

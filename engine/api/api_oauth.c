@@ -203,6 +203,9 @@ static void oauth_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_s
         else
             eng_api_job_fail(j, 500, "internal", r.message);
         break;
+    case ENG_OAUTH_REALM_OWNED: /* the message names the realm, never the other tenant */
+        eng_api_job_fail(j, 409, "realm_owned", r.message);
+        break;
     case ENG_OAUTH_REFUSED:
         if (strcmp(r.reason, "no_client") == 0)
             eng_api_job_fail(j, 409, "credentials_missing", r.message);

@@ -235,7 +235,8 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
                            " external_account_id = excluded.external_account_id, is_active = 1,"
                            " status = 'untested', last_test_at = NULL, last_test_ok = NULL,"
                            " last_test_message = NULL, updated_at = excluded.updated_at,"
-                           " token_version = token_version + 1, refresh_lease_owner = NULL,"
+                           " token_version = token_version + 1,"
+                           " store_version = store_version + 1, refresh_lease_owner = NULL,"
                            " refresh_lease_until = NULL",
                            err, "ssbsss", tenant, platform, w.blob, w.len, w.kid, public_json,
                            external_account_id);

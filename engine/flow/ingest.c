@@ -19,13 +19,13 @@
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/queue.h"
+#include "data/realm_owners.h"
 
 #define INGEST_BATCH     256  /* items per transaction */
 #define INGEST_QUEUE_MAX 8192 /* items waiting; more -> 503 (the senders retry or we lose none) */
 
 enum {
     S_INS_EVENT,
-    S_REALM,
     S_PENDING,
     S_INS_JOB,
     S_REPLAY_GET,
@@ -39,9 +39,6 @@ static const char *const ingest_sql[S_COUNT] = {
                     "body, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, "
                     "?13) ON CONFLICT (source, account_id, event_id) WHERE event_id IS NOT NULL "
                     "DO NOTHING",
-    [S_REALM] = "SELECT tenant_id FROM integration_credentials WHERE platform = 'quickbooks' AND "
-                "is_active = 1 AND external_account_id = ?1 ORDER BY updated_at DESC, tenant_id "
-                "LIMIT 1",
     /* a pending job for the record (key K, or K#n queued while K was running) covers it: it will
      * read the record's current state when it runs. [K, K || '$') holds exactly K and K#...
      * (record ids use no byte below '$'); the status terms let SQLite use the partial index. */
@@ -95,22 +92,13 @@ static int ing_done(struct eng_store_stmt *s, struct eng_err *err)
     return rc;
 }
 
-/* The tenant owning QuickBooks realm into out ("" when none). */
+/* The tenant owning QuickBooks realm into out ("" when none): its verified owner
+ * (data/realm_owners.h), never merely a tenant whose stored credentials name it. */
 static int ing_realm_tenant(struct eng_ingest *ing, const char *realm, char *out, size_t size,
                             struct eng_err *err)
 {
-    out[0] = '\0';
-    struct eng_store_stmt *s = ing_stmt(ing, S_REALM);
-    int rc = eng_store_bind_text(s, 1, realm, strlen(realm));
-    if (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
-        size_t n;
-        const char *t = eng_store_column_text(s, 0, &n);
-        if (t != NULL && n < size)
-            memcpy(out, t, n + 1);
-        rc = 0;
-    }
-    eng_store_reset(s);
-    return rc;
+    int rc = eng_realm_owner(ing->st, "quickbooks", realm, out, size, err);
+    return rc < 0 ? rc : 0;
 }
 
 /* Queue one job unless a pending one covers the record. 1 queued, 0 covered, or an error. */
@@ -299,7 +287,8 @@ static int ing_apply_replay(struct eng_ingest *ing, struct eng_ingest_item *it, 
         rc = ing_realm_tenant(ing, ev.account, ev.tenant, sizeof ev.tenant, err);
     if (rc == 0 && ev.tenant[0] == '\0') {
         snprintf(it->error, sizeof it->error,
-                 "no tenant has connected QuickBooks realm %.40s yet: connect it, then replay",
+                 "no tenant has proven QuickBooks realm %.40s yet: connect it (OAuth) or pass "
+                 "the connection test, then replay",
                  ev.account);
         rc = ENG_EINVAL;
     }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "data/realm_owners.h"
 #include "data/vault.h"
 #include "lua/vm.h"
 
@@ -70,6 +71,18 @@ static int oauth_fail(struct eng_oauth_result *r, int rc, enum eng_oauth_stage s
     return rc;
 }
 
+/* The refusal of a realm another tenant owns (its name is not the caller's to see). */
+static int oauth_realm_owned(struct eng_oauth_result *r, const char *realm)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg,
+             "QuickBooks company %.40s is already connected to another tenant of this engine; a "
+             "company belongs to one tenant only: disconnect it there first (DELETE "
+             "/api/integrations/quickbooks/credentials as that tenant)",
+             realm);
+    return oauth_fail(r, ENG_EEXIST, ENG_OAUTH_REALM_OWNED, "realm_owned", msg);
+}
+
 /* Call callback(secret_json, public_json, code, realm_id, token_url, redirect_uri,
  * timeout_ms) -> secret_json, public_json, account_id | nil, message, code; store on success. */
 static int oauth_call(struct eng_vm *vm, const struct eng_config *cfg,
@@ -101,14 +114,30 @@ static int oauth_call(struct eng_vm *vm, const struct eng_config *cfg,
                    (const char *const[]){"reason", msg, "code", k, NULL});
         rc = ENG_EAUTH;
     } else {
-        /* realm_id (the connector's account_field) becomes the external account id: webhooks
-         * find the tenant by it */
-        rc = eng_vault_put(st, keys, tenant, ENG_OAUTH_PLATFORM, nsecret, nlen, r2,
-                           r3 != NULL ? r3 : realm_id, &err);
+        /* realm_id (the connector's account_field) becomes the external account id, and the
+         * realm this callback proved becomes the tenant's, in one transaction: webhooks find the
+         * tenant by it, and a realm another tenant owns refuses the whole store */
+        const char *acct = r3 != NULL ? r3 : realm_id;
+        rc = eng_store_exec(st, ENG_STORE_BEGIN_WRITE, &err);
+        int in_tx = rc == 0;
+        if (rc == 0)
+            rc = eng_vault_put(st, keys, tenant, ENG_OAUTH_PLATFORM, nsecret, nlen, r2, acct, &err);
+        if (rc == 0)
+            rc =
+                eng_realm_claim(st, ENG_OAUTH_PLATFORM, acct, tenant, ENG_REALM_BY_OAUTH, -1, &err);
         if (rc == 0)
             rc = eng_vault_set_status(st, tenant, ENG_OAUTH_PLATFORM, 1,
                                       "authorized through the QuickBooks OAuth connect flow", &err);
-        if (rc != 0) {
+        if (rc == 0 && in_tx)
+            rc = eng_store_exec(st, "COMMIT", &err);
+        if (rc != 0 && in_tx && eng_store_in_tx(st))
+            eng_store_exec(st, "ROLLBACK", NULL);
+        if (rc == ENG_EEXIST) {
+            oauth_realm_owned(r, acct);
+            eng_log_kv(ENG_LOG_WARN, tenant, NULL,
+                       "quickbooks oauth: refused, the realm is another tenant's",
+                       (const char *const[]){"realm_id", acct, NULL});
+        } else if (rc != 0) {
             eng_logf(ENG_LOG_ERROR, "quickbooks oauth: cannot store the tokens: %s", err.msg);
             oauth_fail(r, rc, ENG_OAUTH_STORING, NULL,
                        "QuickBooks authorized the connection but the tokens could not be "
@@ -141,7 +170,23 @@ int eng_oauth_exchange(struct eng_vm *vm, const struct eng_config *cfg,
         oauth_fail(r, rc, ENG_OAUTH_CREDENTIALS, NULL,
                    "cannot read the stored credentials; connect again");
     } else {
-        rc = oauth_call(vm, cfg, keys, st, tenant, realm_id, code, code_len, secret, slen, pub, r);
+        /* a realm another tenant owns is refused before Intuit is asked (and again, atomically,
+         * when the tokens are stored) */
+        char owner[ENG_REALM_MAX + 1];
+        rc = eng_realm_owner(st, ENG_OAUTH_PLATFORM, realm_id, owner, sizeof owner, &err);
+        if (rc < 0) {
+            eng_logf(ENG_LOG_ERROR, "quickbooks oauth: cannot read the realm's owner: %s", err.msg);
+            oauth_fail(r, rc, ENG_OAUTH_STORING, NULL,
+                       "cannot check who owns the QuickBooks company; connect again");
+        } else if (rc == 1 && strcmp(owner, tenant) != 0) {
+            rc = oauth_realm_owned(r, realm_id);
+            eng_log_kv(ENG_LOG_WARN, tenant, NULL,
+                       "quickbooks oauth: refused, the realm is another tenant's",
+                       (const char *const[]){"realm_id", realm_id, NULL});
+        } else {
+            rc = oauth_call(vm, cfg, keys, st, tenant, realm_id, code, code_len, secret, slen, pub,
+                            r);
+        }
         eng_vm_collect(vm); /* free the strings that held secrets now */
     }
     eng_vault_free_secret(secret, slen);
@@ -150,4 +195,43 @@ int eng_oauth_exchange(struct eng_vm *vm, const struct eng_config *cfg,
         eng_log_kv(ENG_LOG_INFO, tenant, NULL, "quickbooks oauth: connected",
                    (const char *const[]){"realm_id", realm_id, NULL});
     return rc;
+}
+
+void eng_oauth_realm_before_test(struct eng_store *st, const char *tenant, const char *platform,
+                                 struct eng_oauth_realm_proof *p)
+{
+    memset(p, 0, sizeof *p);
+    struct eng_err err = {0};
+    if (strcmp(platform, ENG_OAUTH_PLATFORM) == 0 &&
+        eng_realm_stored(st, platform, tenant, p->realm, sizeof p->realm, &p->version, &err) == 1)
+        p->have = 1;
+}
+
+void eng_oauth_realm_after_test(struct eng_store *st, const char *tenant,
+                                const struct eng_oauth_realm_proof *p, int ok, char *message,
+                                size_t size)
+{
+    if (!ok || !p->have)
+        return;
+    struct eng_err err = {0};
+    int rc = eng_realm_claim(st, ENG_OAUTH_PLATFORM, p->realm, tenant, ENG_REALM_BY_TEST,
+                             p->version, &err);
+    if (rc == 0)
+        return;
+    if (rc == ENG_EEXIST) {
+        size_t n = strlen(message);
+        snprintf(message + n, size - n,
+                 " (but QuickBooks company %.40s is already connected to another tenant of this "
+                 "engine: its webhooks are not routed here)",
+                 p->realm);
+        eng_log_kv(ENG_LOG_WARN, tenant, NULL,
+                   "quickbooks: a passed test cannot claim a realm another tenant owns",
+                   (const char *const[]){"realm_id", p->realm, NULL});
+    } else if (rc == ENG_ENOTFOUND) {
+        eng_log_kv(ENG_LOG_INFO, tenant, NULL,
+                   "quickbooks: the credentials changed during the test; the realm is not proven",
+                   (const char *const[]){"realm_id", p->realm, NULL});
+    } else {
+        eng_logf(ENG_LOG_ERROR, "quickbooks: cannot record the realm a test proved: %s", err.msg);
+    }
 }

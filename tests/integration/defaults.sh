@@ -253,6 +253,9 @@ ce() { # ID ENTITY_ID AGE_S
         source: "intuit.test", type: "qbo.invoice.updated.v1", datacontenttype: "application/json",
         time: $t, intuitentityid: $eid, intuitaccountid: "9130357766000001", data: {}}]'
 }
+# the default tenant's typed realm routes only once proven (realm_ownership.sh); seeded here
+sq "INSERT INTO realm_owners (platform, realm_id, tenant_id, verified_by)
+    VALUES ('quickbooks', '9130357766000001', 'default', 'connection_test')"
 for c in young:23 old:25; do
     id=${c%:*} age=$((${c#*:} * 3600))
     b=$(ce "ev-$id" "$RANDOM" "$age")

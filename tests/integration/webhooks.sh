@@ -71,6 +71,13 @@ store_creds shop-b woocommerce "$(jq -nc --arg h "$B_SECRET" '{store_url: "https
     consumer_key: "ck_bbbbbbbb", consumer_secret: "cs_bbbbbbbb", webhook_secret: $h}')"
 store_creds shop-a quickbooks "$(jq -nc --arg r "$REALM_A" '{client_id: "cid", client_secret: "cs_qqqqqqqq",
     realm_id: $r}')"
+# A typed realm routes nothing until the tenant proves it (OAuth callback or a passed connection
+# test: realm_ownership.sh covers both); this test seeds the proof.
+prove() { # TENANT REALM
+    sql "INSERT INTO realm_owners (platform, realm_id, tenant_id, verified_by) VALUES
+         ('quickbooks', '$2', '$1', 'connection_test')"
+}
+prove shop-a "$REALM_A"
 
 echo "== WooCommerce: the ping"
 HTTP_AUTH=0 http POST /api/webhooks/woocommerce -H 'Content-Type: application/x-www-form-urlencoded' \
@@ -300,8 +307,9 @@ assert_eq "replay of the stale 2019 event without a tenant owning its realm: 409
 assert_jq "... naming the realm" "$BODY" '.error.message | contains("4620816365020074550")'
 CE2_ID=$(sql "SELECT id FROM webhook_events WHERE event_id = 'ce-2'")
 store_creds shop-b quickbooks "$(jq -nc --arg r "$REALM_FREE" '{client_id: "cid", client_secret: "cs_qqqqqqqq", realm_id: $r}')"
+prove shop-b "$REALM_FREE"
 http POST "/api/webhooks/events/$CE2_ID/replay" -H 'X-Tenant-ID: shop-b'
-assert_eq "replay of the unrouted event once its realm is connected: 200" 200 "$CODE"
+assert_eq "replay of the unrouted event once its realm is connected and proven: 200" 200 "$CODE"
 assert_jq "... queues its job and counts the replay" "$BODY" ".id == $CE2_ID and .jobs == 1 and .replayCount == 1"
 assert_eq "... the event now belongs to shop-b, queued" "shop-b|queued|1" \
     "$(sql "SELECT tenant_id, status, replay_count FROM webhook_events WHERE id = $CE2_ID")"

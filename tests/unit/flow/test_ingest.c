@@ -320,6 +320,9 @@ static void test_replay_window(void)
     CHECK(eng_ingest_window(ing) == 3600);
     exec("INSERT INTO integration_credentials (tenant_id, platform, ciphertext, key_id, "
          "external_account_id) VALUES ('t1', 'quickbooks', x'00', 'k', '4242')");
+    /* and proven (data/realm_owners.h): a typed realm alone routes nothing */
+    exec("INSERT INTO realm_owners (platform, realm_id, tenant_id, verified_by) VALUES "
+         "('quickbooks', '4242', 't1', 'connection_test')");
     /* inside the window: routed by realm and queued */
     struct eng_ingest_item it = qbo(ing, "e1", "4242", "1", "2026-01-01T00:00:00Z", T2026 + 3599);
     CHECK_INT(it.rc, 0);
@@ -389,6 +392,9 @@ static void test_unrouted_then_replay(void)
     /* connected: the replay routes it, queues its job and counts */
     exec("INSERT INTO integration_credentials (tenant_id, platform, ciphertext, key_id, "
          "external_account_id) VALUES ('t1', 'quickbooks', x'00', 'k', '4242')");
+    /* and proven (data/realm_owners.h): a typed realm alone routes nothing */
+    exec("INSERT INTO realm_owners (platform, realm_id, tenant_id, verified_by) VALUES "
+         "('quickbooks', '4242', 't1', 'connection_test')");
     it = replay(ing, id, "", 1);
     CHECK_INT(it.rc, 0);
     CHECK_INT(it.jobs, 1);
