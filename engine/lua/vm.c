@@ -677,6 +677,13 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
     int st = lua_pcall(L, nargs, nres, fidx);
     lua_remove(L, fidx);
     vm->depth--;
+    if (st == LUA_OK && vm->budget_hit) {
+        /* the script caught the budget error and returned at once (`return pcall(loop)`, a
+         * tail call, runs no instruction after it): the call still failed */
+        lua_settop(L, fidx - 1);
+        lua_pushstring(L, vm->budget_msg);
+        st = LUA_ERRRUN;
+    }
 
     int rc = 0;
     if (st != LUA_OK) {
