@@ -154,6 +154,12 @@ static void test_table_sort_c_comparator(void)
                   "__index = rawlen, __newindex = rawequal}) table.sort(t, rawequal)");
 }
 
+static void test_money_sum_lying_len(void)
+{
+    expect_budget("local t = setmetatable({}, {__len = function() return math.maxinteger end, "
+                  "__index = rawlen}) return require('engine.money').sum(t)");
+}
+
 static void test_find_backtracking(void)
 {
     expect_budget("return string.find(('a'):rep(1e5), '.-.-.-.-b')");
@@ -398,6 +404,7 @@ int main(int argc, char **argv)
         CHECK_CASE(test_table_insert_lying_len),
         CHECK_CASE(test_table_concat_c_index),
         CHECK_CASE(test_table_sort_c_comparator),
+        CHECK_CASE(test_money_sum_lying_len),
         CHECK_CASE(test_find_backtracking),
         CHECK_CASE(test_match_backtracking),
         CHECK_CASE(test_gmatch_backtracking),
