@@ -86,8 +86,12 @@ static int str_rep(lua_State *L)
         size_t totallen = (size_t)n * l + (size_t)(n - 1) * lsep;
         luaL_Buffer b;
         char *p = luaL_buffinitsize(L, &b, totallen);
-        while (n-- > 1) { /* first n-1 copies (followed by separator) */
-            eng_vm_charge(L, BYTES_COST(l + lsep));
+        int pending = 0;
+        while (n-- > 1) {            /* first n-1 copies (followed by separator) */
+            if (++pending == 1024) { /* engine: charge the copies, 1024 at a time */
+                eng_vm_charge(L, 1024 * BYTES_COST(l + lsep));
+                pending = 0;
+            }
             memcpy(p, s, l * sizeof(char));
             p += l;
             if (lsep > 0) { /* empty 'memcpy' is not that cheap */
@@ -113,11 +117,24 @@ typedef struct MatchState {
     lua_State *L;
     int matchdepth;      /* control for recursive depth (to avoid C stack overflow) */
     unsigned char level; /* total number of captures (finished or unfinished) */
+    long long steps;     /* engine: steps not yet charged to the budget */
     struct {
         const char *init;
         ptrdiff_t len;
     } capture[LUA_MAXCAPTURES];
 } MatchState;
+
+/* engine: charge n steps of the matcher to the budget, one call per 1024 steps; raises the
+ * budget error when it is spent. [-0, +0, v] */
+static inline void ms_charge(MatchState *ms, long long n)
+{
+    ms->steps += n;
+    if (ms->steps >= 1024) {
+        long long k = ms->steps;
+        ms->steps = 0;
+        eng_vm_charge(ms->L, k);
+    }
+}
 
 /* recursive function */
 static const char *match(MatchState *ms, const char *s, const char *p);
@@ -270,13 +287,13 @@ static const char *matchbalance(MatchState *ms, const char *s, const char *p)
         while (++s < ms->src_end) {
             if (*s == e) {
                 if (--cont == 0) {
-                    eng_vm_charge(ms->L, BYTES_COST(s - s0));
+                    ms_charge(ms, BYTES_COST(s - s0));
                     return s + 1;
                 }
             } else if (*s == b)
                 cont++;
         }
-        eng_vm_charge(ms->L, BYTES_COST(s - s0));
+        ms_charge(ms, BYTES_COST(s - s0));
     }
     return NULL; /* string ends out of balance */
 }
@@ -286,7 +303,7 @@ static const char *max_expand(MatchState *ms, const char *s, const char *p, cons
     ptrdiff_t i = 0; /* counts maximum expand for item */
     while (singlematch(ms, s + i, p, ep))
         i++;
-    eng_vm_charge(ms->L, 1 + i);
+    ms_charge(ms, 1 + i);
     /* keeps trying to match with the maximum repetitions */
     while (i >= 0) {
         const char *res = match(ms, (s + i), ep + 1);
@@ -339,7 +356,7 @@ static const char *match_capture(MatchState *ms, const char *s, int l)
     size_t len;
     l = check_capture(ms, l);
     len = ms->capture[l].len;
-    eng_vm_charge(ms->L, BYTES_COST(len));
+    ms_charge(ms, BYTES_COST(len));
     if ((size_t)(ms->src_end - s) >= len && memcmp(ms->capture[l].init, s, len) == 0)
         return s + len;
     else
@@ -350,9 +367,9 @@ static const char *match(MatchState *ms, const char *s, const char *p)
 {
     if (l_unlikely(ms->matchdepth-- == 0))
         luaL_error(ms->L, "pattern too complex");
-init:                        /* using goto's to optimize tail recursion */
-    eng_vm_charge(ms->L, 1); /* engine: every step of the matcher costs */
-    if (p != ms->p_end) {    /* end of pattern? */
+init:                     /* using goto's to optimize tail recursion */
+    ms_charge(ms, 1);     /* engine: every step of the matcher costs */
+    if (p != ms->p_end) { /* end of pattern? */
         switch (*p) {
         case '(': {              /* start capture */
             if (*(p + 1) == ')') /* position capture? */
@@ -552,6 +569,7 @@ static void prepstate(MatchState *ms, lua_State *L, const char *s, size_t ls, co
 {
     ms->L = L;
     ms->matchdepth = MAXCCALLS;
+    ms->steps = 0;
     ms->src_init = s;
     ms->src_end = s + ls;
     ms->p_end = p + lp;
