@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/integration/budget_escapes.sh - the escapes from the script budget of issue 12 (finding 2,
-# and finding 1's patterns over shop data) under `serve` with one worker, so the worker that ran
-# an escape is the one that must serve the next dry run:
+# and finding 1's patterns over shop data) under `serve` with one worker (SCRIPT_TIMEOUT_MS=1000),
+# so the worker that ran an escape is the one that must serve the next dry run:
 #   - a mapping whose map() runs one long C call on the record (a backtracking find, the
 #     quadratic trim pattern over a shopper's run of spaces, gsub, string.rep of nothing,
 #     table.move / remove / insert / concat / sort through C metamethods or a lying __len) or an
@@ -61,7 +61,7 @@ printf '{"id": 1, "name": "a%sb"}' "$spaces" >"$T/spaces.json"
 printf '{"id": 1, "name": "%s"}' "$letters" >"$T/letters.json"
 MAXINT=9223372036854775807
 
-serve_start WORKERS=1 SCRIPT_TIMEOUT_MS=500 || finish
+serve_start WORKERS=1 SCRIPT_TIMEOUT_MS=1000 || finish
 
 dry_run_http good '{"id": 7, "name": "  Ann  "}'
 assert_eq "good mapping answers 200 before the escapes" 200 "$CODE"
