@@ -261,6 +261,13 @@ static void test_gc_finalizer_after_failed_call(void)
                   &err),
               ENG_ESCRIPT);
     CHECK(strstr(err.msg, "the call fails") != NULL);
+    /* a __gc added to the metatable afterwards does not mark the table (Lua 5.4's rule) */
+    CHECK_INT(run(vm,
+                  "local mt = {} keep = setmetatable({}, mt) "
+                  "mt.__gc = function() while true do end end error('the call fails')",
+                  &err),
+              ENG_ESCRIPT);
+    CHECK(strstr(err.msg, "the call fails") != NULL);
     check_next_call_served(vm);
     eng_vm_free(vm);
 }
