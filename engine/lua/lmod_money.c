@@ -17,6 +17,7 @@
 #include <lauxlib.h>
 
 #include "lua/json.h"
+#include "lua/vm_int.h"
 #include "base/money.h"
 
 _Static_assert(sizeof(lua_Integer) == sizeof(int64_t), "engine.money needs 64-bit Lua integers");
@@ -222,6 +223,7 @@ static int money_sum(lua_State *L)
     lua_Integer n = check_list(L, 1, "sum", "integer minor units");
     int64_t acc = 0;
     for (lua_Integer i = 1; i <= n; i++) {
+        eng_vm_charge(L, 1); /* n is the list's __len: the script's word */
         lua_geti(L, 1, i);
         if (!lua_isinteger(L, -1))
             return money_raise(L, "sum",

@@ -59,6 +59,7 @@ static int trace_tinsert(lua_State *L)
     lua_Integer len = luaL_len(L, 1);
     lua_Integer pos = n >= 3 ? lua_tointeger(L, 2) : len;
     for (lua_Integer i = len; i > pos; i--) {
+        eng_vm_charge(L, 1);
         lua_rawgeti(L, km, i - 1);
         lua_rawseti(L, km, i);
     }
@@ -78,6 +79,7 @@ static int trace_tremove(lua_State *L)
     if (pos >= 1 && pos <= before && trace_push_km1(L)) {
         int km = lua_gettop(L);
         for (lua_Integer i = pos; i < before; i++) {
+            eng_vm_charge(L, 1);
             lua_rawgeti(L, km, i + 1);
             lua_rawseti(L, km, i);
         }
@@ -102,6 +104,7 @@ static int trace_tmove(lua_State *L)
         int km = lua_gettop(L);
         trace_push_caller_entry(L);
         for (lua_Integer i = 0; i <= e - f; i++) {
+            eng_vm_charge(L, 1);
             lua_pushvalue(L, -1);
             lua_rawseti(L, km, t + i);
         }
@@ -143,6 +146,7 @@ static int trace_tsort(lua_State *L)
     lua_Integer len = luaL_len(L, 1);
     lua_createtable(L, len > 0 && len < (1 << 24) ? (int)len : 0, 0); /* 5: pairs */
     for (lua_Integer i = 1; i <= len; i++) {
+        eng_vm_charge(L, 1); /* len is the table's __len: the script's word */
         lua_createtable(L, 2, 0);
         lua_geti(L, 1, i);
         lua_rawseti(L, -2, 1);
@@ -156,6 +160,7 @@ static int trace_tsort(lua_State *L)
     lua_pushcclosure(L, trace_sort_cmp, 1);
     lua_call(L, 2, 0);
     for (lua_Integer i = 1; i <= len; i++) {
+        eng_vm_charge(L, 1);
         lua_rawgeti(L, 5, i);
         lua_rawgeti(L, -1, 1);
         lua_seti(L, 1, i);

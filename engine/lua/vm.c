@@ -25,6 +25,7 @@
 #define VM_DEFAULT_BUDGET_MS    2000
 #define VM_DEFAULT_BUDGET_INSTR 200000000LL
 #define VM_HOOK_EVERY           10000 /* instructions between two budget checks */
+#define VM_CHARGE_EVERY         4096  /* units charged from C between two clock reads */
 #define VM_MAX_SOURCE           ((size_t)8 << 20)
 
 /* Registry keys (addresses are unique, no string collisions with scripts). */
@@ -42,12 +43,15 @@ struct eng_vm {
     long long deadline_ms;
     long long call_budget_ms; /* wall-clock budget of the current outer call */
     long long instr_left;
+    long long charge_pending; /* units eng_vm_charge took since it last read the clock */
     int budget_hit;
     char budget_msg[400]; /* the first budget error, with where the script was looping */
     char tenant[128];
     char run[128];
     pthread_t owner;
 };
+
+static void vm_hook(lua_State *L, lua_Debug *ar);
 
 static long long vm_now_ms(void)
 {
@@ -90,6 +94,34 @@ static int vm_panic(lua_State *L)
     abort();
 }
 
+/* The budget is spent: note it once (with where the script was: the innermost frame with a
+ * line, which is the interrupted function in a hook and the Lua caller of a C loop), then raise
+ * it. The hook is re-armed to fire on every instruction, so a script's own pcall cannot swallow
+ * the error and go on. [-0, +1, v] */
+static int vm_budget_raise(lua_State *L, struct eng_vm *vm)
+{
+    if (!vm->budget_hit) {
+        vm->budget_hit = vm->instr_left > 0 ? 1 : 2;
+        /* Said once: later re-raises happen wherever the unwinding script is, and would point
+         * at its pcall instead of its loop. */
+        lua_Debug where;
+        char at[300] = "";
+        for (int level = 0; level < 3 && at[0] == '\0' && lua_getstack(L, level, &where); level++)
+            if (lua_getinfo(L, "Sl", &where) && where.currentline > 0)
+                snprintf(at, sizeof at, "%s:%d: ", where.short_src, where.currentline);
+        if (vm->budget_hit == 1)
+            snprintf(vm->budget_msg, sizeof vm->budget_msg,
+                     "%sscript exceeded its time budget of %lld ms", at, vm->call_budget_ms);
+        else
+            snprintf(vm->budget_msg, sizeof vm->budget_msg,
+                     "%sscript exceeded its budget of %lld instructions", at,
+                     vm->opts.budget_instr);
+    }
+    lua_sethook(L, vm_hook, LUA_MASKCOUNT, 1);
+    lua_pushstring(L, vm->budget_msg);
+    return lua_error(L);
+}
+
 /* Count hook: checks wall time and instructions. Once the budget is spent it re-arms itself to
  * fire on every instruction, so a script's own pcall cannot swallow the error and go on. */
 static void vm_hook(lua_State *L, lua_Debug *ar)
@@ -100,28 +132,33 @@ static void vm_hook(lua_State *L, lua_Debug *ar)
         return;
     if (!vm->budget_hit) {
         vm->instr_left -= lua_gethookcount(L);
+        vm->charge_pending = 0;
         if (vm->instr_left > 0 && vm_now_ms() < vm->deadline_ms)
             return;
-        vm->budget_hit = vm->instr_left > 0 ? 1 : 2;
-        /* Say where the script was when the budget ran out (in a hook, level 0 is the
-         * interrupted function), once: later re-raises happen wherever the unwinding script
-         * is, and would point at its pcall instead of its loop. */
-        lua_Debug where;
-        char at[300] = "";
-        if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0)
-            snprintf(at, sizeof at, "%s:%d: ", where.short_src, where.currentline);
-        if (vm->budget_hit == 1)
-            snprintf(vm->budget_msg, sizeof vm->budget_msg,
-                     "%sscript exceeded its time budget of %lld ms", at, vm->call_budget_ms);
-        else
-            snprintf(vm->budget_msg, sizeof vm->budget_msg,
-                     "%sscript exceeded its budget of %lld instructions", at,
-                     vm->opts.budget_instr);
     }
-    /* Keep firing on every instruction so that no pcall of the script can go on. */
-    lua_sethook(L, vm_hook, LUA_MASKCOUNT, 1);
-    lua_pushstring(L, vm->budget_msg);
-    lua_error(L);
+    vm_budget_raise(L, vm);
+}
+
+void eng_vm_charge(lua_State *L, long long n)
+{
+    struct eng_vm *vm = vm_of(L);
+    if (vm->depth == 0)
+        return;
+    if (!vm->budget_hit) {
+        vm->instr_left -= n;
+        vm->charge_pending += n;
+        if (vm->instr_left > 0 && vm->charge_pending < VM_CHARGE_EVERY)
+            return;
+        vm->charge_pending = 0;
+        if (vm->instr_left > 0 && vm_now_ms() < vm->deadline_ms)
+            return;
+    }
+    vm_budget_raise(L, vm);
+}
+
+int eng_vm_budget_spent(lua_State *L)
+{
+    return vm_of(L)->budget_hit != 0;
 }
 
 /* ---------- sandbox library functions ---------- */
@@ -412,6 +449,7 @@ static int vm_init(lua_State *L)
         luaL_requiref(L, libs[i].name, libs[i].open, 0);
         lua_pop(L, 1);
     }
+    eng_vm_bounded_open(L); /* budget-honouring string, table, xpcall, setmetatable */
 
     lua_newtable(L); /* base */
     lua_pushglobaltable(L);
@@ -584,9 +622,16 @@ int eng_vm_loadfile(struct eng_vm *vm, const char *path, struct eng_err *err)
     return rc;
 }
 
-/* Message handler: keep the message (it already says file:line) and add a short traceback. */
+/* Message handler: keep the message (it already says file:line) and add a short traceback.
+ * Once the budget is spent it runs nothing of the script's (no __tostring): a handler raised
+ * from the hook runs with hooks off. */
 static int vm_msgh(lua_State *L)
 {
+    struct eng_vm *vm = vm_of(L);
+    if (vm->budget_hit) {
+        lua_pushstring(L, vm->budget_msg);
+        return 1;
+    }
     const char *msg = lua_tostring(L, 1);
     if (msg == NULL) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -621,6 +666,7 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
         vm->call_budget_ms = budget_ms > 0 ? budget_ms : vm->opts.budget_ms;
         vm->deadline_ms = vm_now_ms() + vm->call_budget_ms;
         vm->instr_left = vm->opts.budget_instr;
+        vm->charge_pending = 0;
         vm->budget_hit = 0;
         vm->mem_hit = 0;
         lua_sethook(L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
@@ -631,6 +677,13 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
     int st = lua_pcall(L, nargs, nres, fidx);
     lua_remove(L, fidx);
     vm->depth--;
+    if (st == LUA_OK && vm->budget_hit) {
+        /* the script caught the budget error and returned at once (`return pcall(loop)`, a
+         * tail call, runs no instruction after it): the call still failed */
+        lua_settop(L, fidx - 1);
+        lua_pushstring(L, vm->budget_msg);
+        st = LUA_ERRRUN;
+    }
 
     int rc = 0;
     if (st != LUA_OK) {

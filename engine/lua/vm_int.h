@@ -36,6 +36,19 @@ int eng_vm_push_string(struct eng_vm *vm, const char *s, size_t len, struct eng_
 int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget_ms,
                         struct eng_err *err);
 
+/* ---- the budget, for C loops over sizes a script chose (vm_bounded.c, lmod_*.c) ---- */
+/* Charge n units (about one VM instruction each) to the running call's budget; cheap enough for
+ * every iteration (the clock is read once per few thousand units). When the budget is spent,
+ * raises the error the count hook raises, and the hook keeps raising it, so the script's own
+ * pcall cannot go on. Outside eng_vm_pcall: nothing. [-0, +0, v] */
+void eng_vm_charge(lua_State *L, long long n);
+/* 1 once the running call's budget is spent (its error is being raised or unwound). */
+int eng_vm_budget_spent(lua_State *L);
+/* vm_bounded.c: replace string.rep / find / match / gmatch / gsub, table.insert / remove / move
+ * / concat / sort, xpcall and setmetatable in the opened libraries (before the sandbox copies
+ * them) with versions that honour the budget; setmetatable refuses __gc. [-0, +0, m] */
+void eng_vm_bounded_open(lua_State *L);
+
 /* ---- for lmod_*.c: facts about the VM running this lua_State ---- */
 const struct eng_vm_opts *eng_vm_opts_of(lua_State *L);
 /* Milliseconds left in the current call's budget (>= 1), or -1 when no call is active. */
