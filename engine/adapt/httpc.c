@@ -533,6 +533,10 @@ static CURLcode httpc_setup(struct eng_httpc *h, const struct eng_httpc_req *req
     HTTPC_SET(CURLOPT_WRITEDATA, (void *)x);
     HTTPC_SET(CURLOPT_HEADERFUNCTION, httpc_on_header);
     HTTPC_SET(CURLOPT_HEADERDATA, (void *)x);
+    /* No proxy from the environment (http_proxy, HTTPS_PROXY, ALL_PROXY): the address check
+     * above would judge the proxy, never the target, and the configuration is read by
+     * base/config.c only. */
+    HTTPC_SET(CURLOPT_PROXY, "");
     HTTPC_SET(CURLOPT_OPENSOCKETFUNCTION, httpc_open_socket);
     HTTPC_SET(CURLOPT_OPENSOCKETDATA, (void *)x);
 

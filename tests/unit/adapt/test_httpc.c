@@ -308,6 +308,36 @@ static void test_refused_loopback(void)
     eng_httpc_free(h);
 }
 
+/* A proxy named in the environment is not used: the connection goes to the target (whose
+ * address is the one checked), never to the proxy. */
+static void test_no_proxy_from_environment(void)
+{
+    struct eng_err err = {0, ""};
+    REQUIRE(eng_httpc_setup(NULL, "127.0.0.0/8", &err) == 0);
+    struct eng_httpc *h = eng_httpc_new(&err);
+    REQUIRE(h != NULL);
+    int pp = 0, pt = 0;
+    int proxy = listen_on("127.0.0.1", &pp), target = listen_on("127.0.0.2", &pt);
+    REQUIRE(proxy >= 0 && target >= 0);
+    char env[64], url[64];
+    snprintf(env, sizeof env, "http://127.0.0.1:%d", pp);
+    setenv("http_proxy", env, 1);
+    setenv("ALL_PROXY", env, 1);
+    snprintf(url, sizeof url, "http://127.0.0.2:%d/", pt);
+    struct eng_httpc_req req = {.url = url, .timeout_ms = 300};
+    struct eng_httpc_resp r;
+    eng_httpc_resp_init(&r);
+    (void)eng_httpc_perform(h, &req, &r, &err); /* nobody answers: a timeout */
+    unsetenv("http_proxy");
+    unsetenv("ALL_PROXY");
+    CHECK_INT(connections_seen(proxy), 0);
+    CHECK_INT(connections_seen(target), 1);
+    eng_httpc_resp_clear(&r);
+    close(proxy);
+    close(target);
+    eng_httpc_free(h);
+}
+
 static curl_socket_t no_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *sa)
 {
     (void)ud, (void)purpose, (void)sa;
@@ -437,8 +467,9 @@ static void test_refused_redirect(void)
 }
 
 CHECK_MAIN(CHECK_CASE(test_refused_loopback), CHECK_CASE(test_refused_private_before_connect),
-           CHECK_CASE(test_refused_redirect), CHECK_CASE(test_retry_after_seconds),
-           CHECK_CASE(test_retry_after_dates), CHECK_CASE(test_backoff_bounds),
-           CHECK_CASE(test_header_callback), CHECK_CASE(test_body_callback_cap),
-           CHECK_CASE(test_check_url), CHECK_CASE(test_safe_url), CHECK_CASE(test_names),
+           CHECK_CASE(test_refused_redirect), CHECK_CASE(test_no_proxy_from_environment),
+           CHECK_CASE(test_retry_after_seconds), CHECK_CASE(test_retry_after_dates),
+           CHECK_CASE(test_backoff_bounds), CHECK_CASE(test_header_callback),
+           CHECK_CASE(test_body_callback_cap), CHECK_CASE(test_check_url),
+           CHECK_CASE(test_safe_url), CHECK_CASE(test_names),
            CHECK_CASE(test_refused_retries_stop_at_deadline))
