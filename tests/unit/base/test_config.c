@@ -193,7 +193,12 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK_STR(cfg.quickbooks_token_url,
                   "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer");
         CHECK_STR(cfg.quickbooks_auth_url, "https://appcenter.intuit.com/connect/oauth2");
-        CHECK(cfg.quickbooks_api_base == NULL); /* per credential environment (connctx) */
+        CHECK(cfg.quickbooks_api_base == NULL);   /* per credential environment (connctx) */
+        CHECK(cfg.allow_private_targets == NULL); /* outbound: public addresses only */
+        CHECK(cfg.trusted_proxies == NULL);       /* nobody's X-Forwarded-For */
+        CHECK_INT(cfg.http_headers_timeout_s, 10);
+        CHECK_INT(cfg.http_body_timeout_s, 60);
+        CHECK_INT(cfg.http_connections_per_address, 32);
         CHECK(cfg.anonymous_tenant == NULL);
         CHECK(cfg.webhook_public_url == NULL);
         CHECK(cfg.webhook_check_interval_s == 3600);
