@@ -67,6 +67,7 @@ supabase_test() {
 for url in "http://127.0.0.1:$SERVE_PORT" "http://127.0.0.2:$OPEN" "http://127.0.0.2:1" \
     "http://localhost:$SERVE_PORT" "http://[::ffff:127.0.0.1]:$SERVE_PORT"; do
     supabase_test "$url"
+    assert_eq "$url: the test answers (200)" 200 "$TEST_CODE"
     assert_jq "$url: the test fails" "$TEST_BODY" '.ok == false'
     assert_contains "$url: refused, naming the rule" "$MSG" "refused: the target is a loopback address"
     assert_contains "$url: ... and the setting that allows it" "$MSG" "ALLOW_PRIVATE_TARGETS"
