@@ -12,6 +12,7 @@ set(ENG_TEST_ENV
   "MAPPINGS_DIR=${PROJECT_SOURCE_DIR}/mappings"
   "SCHEMA_DIR=${PROJECT_SOURCE_DIR}/schema"
   "FIXTURES_DIR=${PROJECT_SOURCE_DIR}/tests/fixtures"
+  "ALLOW_PRIVATE_TARGETS=1"  # every mock listens on loopback; production refuses it (ssrf.sh)
   "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 

@@ -129,6 +129,8 @@ for kv in "QUICKBOOKS_API_BASE=$qbo" "QUICKBOOKS_TOKEN_URL=$qbo/oauth2/v1/tokens
 done
 
 export API_ANONYMOUS_TENANT=sandbox API_HOST=127.0.0.1 API_PORT=$port
+# The mock shops listen on loopback, which outbound requests refuse unless the operator allows it.
+export ALLOW_PRIVATE_TARGETS=127.0.0.1
 "$bin" serve 2>"$demo_dir/engine.log" 9>&- &
 pids+=($!)
 wait_line "$demo_dir/engine.log" '"msg":"listening"' >/dev/null

@@ -14,9 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
+#include <netinet/in.h>
+
 #include <curl/curl.h>
+
+#include "base/netaddr.h"
 
 #if LIBCURL_VERSION_NUM < 0x075500
 #error "libcurl 7.85 or newer is needed (CURLOPT_PROTOCOLS_STR)"
@@ -38,6 +43,7 @@ struct httpc_xfer {
     size_t max_body;
     int too_large; /* 1 = body, 2 = headers */
     int oom;
+    const char *refused; /* the rule (eng_netaddr_special) that kept a connection from opening */
 };
 
 /* {====================== process-wide state ====================== */
@@ -45,20 +51,37 @@ struct httpc_xfer {
 static pthread_once_t httpc_once = PTHREAD_ONCE_INIT;
 static CURLcode httpc_global_rc = CURLE_FAILED_INIT;
 static char *httpc_ca_file; /* eng_httpc_setup's copy of ENGINE_HTTP_CA_FILE; lives until exit */
+/* ALLOW_PRIVATE_TARGETS: the special-purpose addresses (eng_netaddr_special) a connection may
+ * still open to; empty (the default) = none. Set before other threads run. */
+static struct eng_netaddr_list httpc_allowed;
 
 static void httpc_global_init(void)
 {
     httpc_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-int eng_httpc_setup(const char *ca_file, struct eng_err *err)
+int eng_httpc_setup(const char *ca_file, const char *allow_private, struct eng_err *err)
 {
     char *copy = NULL;
-    if (ca_file != NULL && ca_file[0] != '\0' && (copy = strdup(ca_file)) == NULL)
+    struct eng_netaddr_list allowed;
+    int rc = eng_netaddr_list_parse(allow_private, "ALLOW_PRIVATE_TARGETS", &allowed, err);
+    if (rc != 0)
+        return rc;
+    if (ca_file != NULL && ca_file[0] != '\0' && (copy = strdup(ca_file)) == NULL) {
+        eng_netaddr_list_free(&allowed);
         return eng_err_set(err, ENG_ENOMEM, "out of memory reading ENGINE_HTTP_CA_FILE");
+    }
     free(httpc_ca_file);
     httpc_ca_file = copy;
+    eng_netaddr_list_free(&httpc_allowed);
+    httpc_allowed = allowed;
     return 0;
+}
+
+const char *eng_httpc_target_refused(const struct eng_netaddr *a)
+{
+    const char *rule = eng_netaddr_special(a);
+    return rule != NULL && !eng_netaddr_list_has(&httpc_allowed, a) ? rule : NULL;
 }
 
 static int httpc_global(struct eng_err *err)
@@ -162,6 +185,8 @@ const char *eng_httpc_fail_name(enum eng_httpc_fail f)
         return "too_large";
     case ENG_HTTPC_HTTP:
         return "http";
+    case ENG_HTTPC_REFUSED:
+        return "refused";
     }
     return "http";
 }
@@ -395,6 +420,36 @@ static void httpc_sleep_ms(long ms)
 
 /* {====================== one request ====================== */
 
+/* Every connection curl opens (the first, each redirect's, each address it tries) passes here
+ * with the address it is about to connect to, after resolution: a special-purpose address the
+ * operator did not allow is refused before any packet is sent, so an open port and a closed one
+ * look the same. */
+static curl_socket_t httpc_open_socket(void *ud, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+    struct httpc_xfer *x = ud;
+    struct eng_netaddr a;
+    int known = 1;
+    if (sa->family == AF_INET && sa->addrlen >= sizeof(struct sockaddr_in))
+        eng_netaddr_from_v4(
+            (const unsigned char *)&((const struct sockaddr_in *)(void *)&sa->addr)->sin_addr, &a);
+    else if (sa->family == AF_INET6 && sa->addrlen >= sizeof(struct sockaddr_in6))
+        eng_netaddr_from_v6(
+            (const unsigned char *)&((const struct sockaddr_in6 *)(void *)&sa->addr)->sin6_addr,
+            &a);
+    else
+        known = 0;
+    if (purpose != CURLSOCKTYPE_IPCXN || !known) {
+        x->refused = "non-IP";
+        return CURL_SOCKET_BAD;
+    }
+    const char *rule = eng_httpc_target_refused(&a);
+    if (rule != NULL) {
+        x->refused = rule;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(sa->family, sa->socktype, sa->protocol);
+}
+
 /* Request headers as a curl list ("Name: value", "Name;" for empty). NULL on OOM. */
 static int httpc_headers(const struct eng_httpc_req *req, struct curl_slist **out)
 {
@@ -478,6 +533,12 @@ static CURLcode httpc_setup(struct eng_httpc *h, const struct eng_httpc_req *req
     HTTPC_SET(CURLOPT_WRITEDATA, (void *)x);
     HTTPC_SET(CURLOPT_HEADERFUNCTION, httpc_on_header);
     HTTPC_SET(CURLOPT_HEADERDATA, (void *)x);
+    /* No proxy from the environment (http_proxy, HTTPS_PROXY, ALL_PROXY): the address check
+     * above would judge the proxy, never the target, and the configuration is read by
+     * base/config.c only. */
+    HTTPC_SET(CURLOPT_PROXY, "");
+    HTTPC_SET(CURLOPT_OPENSOCKETFUNCTION, httpc_open_socket);
+    HTTPC_SET(CURLOPT_OPENSOCKETDATA, (void *)x);
 
     /* The method goes through the dedicated options where one exists: CUSTOMREQUEST would
      * survive a 303 redirect unchanged. */
@@ -604,6 +665,7 @@ int eng_httpc_perform(struct eng_httpc *h, const struct eng_httpc_req *req,
         if (resp->body != NULL)
             resp->body[0] = '\0';
         x.too_large = x.oom = 0;
+        x.refused = NULL;
         cc = httpc_setup(h, req, headers, &x, t);
         if (cc != CURLE_OK) {
             rc = eng_err_set(err, ENG_EIO, "%s %s: libcurl refused an option: %s", method, where,
@@ -638,6 +700,8 @@ int eng_httpc_perform(struct eng_httpc *h, const struct eng_httpc_req *req,
             }
         } else {
             resp->fail = httpc_classify(h->curl, cc, &x, &maybe_sent);
+            if (x.refused != NULL && cc == CURLE_COULDNT_CONNECT)
+                resp->fail = ENG_HTTPC_REFUSED; /* the operator's rule: no retry changes it */
             if (x.oom) {
                 rc = eng_err_set(err, ENG_ENOMEM, "%s %s: out of memory reading the response",
                                  method, where);
@@ -674,6 +738,14 @@ int eng_httpc_perform(struct eng_httpc *h, const struct eng_httpc_req *req,
         case ENG_HTTPC_TIMEOUT:
             rc = eng_err_set(err, ENG_ETIMEOUT, "%s %s: timed out after %ld ms%s%s", method, where,
                              t, capped ? " (the call's time budget)" : "", tries);
+            break;
+        case ENG_HTTPC_REFUSED:
+            /* the rule only: never the address a name resolved to, nor whether a port is open */
+            rc = eng_err_set(err, ENG_EIO,
+                             "%s %s: refused: the target is a %s address, and outbound requests "
+                             "go to public addresses only (the operator may allow others with "
+                             "ALLOW_PRIVATE_TARGETS)",
+                             method, where, x.refused);
             break;
         case ENG_HTTPC_TOO_LARGE:
             rc = eng_err_set(err, ENG_EIO, "%s %s: response %s larger than %zu bytes", method,

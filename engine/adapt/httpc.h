@@ -1,6 +1,7 @@
 /*
  * httpc.h - outbound HTTP(S) on libcurl for connectors: one easy handle per VM/thread,
- * timeouts capped by a deadline, retries with backoff, response size caps.
+ * timeouts capped by a deadline, retries with backoff, response size caps, and no connection
+ * to a loopback, private, link-local or metadata address unless the operator allows it.
  * Owns: libcurl's global init and each handle's connection/DNS cache. Only httpc.c includes
  * curl.h. Must not: touch Lua, let TLS verification be turned off, speak anything but
  * http/https, or put request headers (credentials) or query strings into any error text.
@@ -34,6 +35,9 @@ enum eng_httpc_fail {
     ENG_HTTPC_DNS,       /* "dns": host name did not resolve */
     ENG_HTTPC_TOO_LARGE, /* "too_large": body or headers over the cap */
     ENG_HTTPC_HTTP,      /* "http": anything else (malformed reply, too many redirects...) */
+    ENG_HTTPC_REFUSED,   /* "refused": the address (after resolution, on any redirect) is
+                          * loopback, private, link-local, metadata... and not allowed by
+                          * ALLOW_PRIVATE_TARGETS; never retried, never connected */
 };
 
 struct eng_httpc_header {
@@ -74,9 +78,16 @@ struct eng_httpc;
 
 /* Process-wide settings from the configuration (config.h), set at start-up before any handle
  * exists and before other threads run (cli.c's eng_cli_config): ca_file is the PEM bundle every
- * handle trusts instead of the system's (ENGINE_HTTP_CA_FILE; NULL or "" = the system's). The
- * string is copied. 0, or ENG_ENOMEM. */
-int eng_httpc_setup(const char *ca_file, struct eng_err *err);
+ * handle trusts instead of the system's (ENGINE_HTTP_CA_FILE; NULL or "" = the system's);
+ * allow_private is ALLOW_PRIVATE_TARGETS (netaddr.h's list: NULL or "" = no special-purpose
+ * address, "1" = all, or addresses and CIDR ranges). Strings are copied. 0, ENG_EINVAL naming
+ * the variable, or ENG_ENOMEM. Until it is called, every special-purpose address is refused. */
+int eng_httpc_setup(const char *ca_file, const char *allow_private, struct eng_err *err);
+
+/* The rule that refuses a connection to a (eng_netaddr_special's name), or NULL when it may
+ * open: a public address, or one ALLOW_PRIVATE_TARGETS allows. */
+struct eng_netaddr;
+const char *eng_httpc_target_refused(const struct eng_netaddr *a);
 
 /* A new handle (runs libcurl's global init once per process). Returns NULL and fills err on
  * failure. The caller owns it and frees it with eng_httpc_free, on the thread that uses it. */

@@ -37,6 +37,7 @@ static char *trim(char *s)
  * here is a typo or another program's setting, and is warned about. tests/unit/base/test_config.c
  * checks this list against the sources, so a new setting cannot be forgotten here. */
 static const char *const known_vars[] = {
+    "ALLOW_PRIVATE_TARGETS",
     "API_ANONYMOUS_TENANT",
     "API_HOST",
     "API_PORT",
@@ -44,6 +45,9 @@ static const char *const known_vars[] = {
     "CONNECTOR_TIMEOUT_MS",
     "DATABASE_URL",
     "ENGINE_HTTP_CA_FILE",
+    "HTTP_BODY_TIMEOUT_S",
+    "HTTP_CONNECTIONS_PER_ADDRESS",
+    "HTTP_HEADERS_TIMEOUT_S",
     "INTEGRATION_ENCRYPTION_KEY",
     "INTEGRATION_ENCRYPTION_KEY_PREVIOUS",
     "LOG_FORMAT",
@@ -62,6 +66,7 @@ static const char *const known_vars[] = {
     "SCRIPT_TIMEOUT_MS",
     "SHUTDOWN_GRACE_MS",
     "SYNC_DISPATCHER",
+    "TRUSTED_PROXIES",
     "WEBHOOK_CHECK_INTERVAL_S",
     "WEBHOOK_PUBLIC_URL",
     "WEBHOOK_REPLAY_WINDOW_SECONDS",
@@ -355,6 +360,15 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("SHUTDOWN_GRACE_MS", 30000, 0, 3600000, &x, err)) != 0)
         return rc;
     cfg->shutdown_grace_ms = x;
+    if ((rc = int_setting("HTTP_HEADERS_TIMEOUT_S", 10, 1, 3600, &x, err)) != 0)
+        return rc;
+    cfg->http_headers_timeout_s = (int)x;
+    if ((rc = int_setting("HTTP_BODY_TIMEOUT_S", 60, 1, 3600, &x, err)) != 0)
+        return rc;
+    cfg->http_body_timeout_s = (int)x;
+    if ((rc = int_setting("HTTP_CONNECTIONS_PER_ADDRESS", 32, 1, 100000, &x, err)) != 0)
+        return rc;
+    cfg->http_connections_per_address = (int)x;
 
     static const struct {
         const char *var;
@@ -375,6 +389,8 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
         {"API_ANONYMOUS_TENANT", NULL, offsetof(struct eng_config, anonymous_tenant)},
         {"WEBHOOK_PUBLIC_URL", NULL, offsetof(struct eng_config, webhook_public_url)},
         {"ENGINE_HTTP_CA_FILE", NULL, offsetof(struct eng_config, http_ca_file)},
+        {"ALLOW_PRIVATE_TARGETS", NULL, offsetof(struct eng_config, allow_private_targets)},
+        {"TRUSTED_PROXIES", NULL, offsetof(struct eng_config, trusted_proxies)},
     };
     for (size_t i = 0; i < sizeof strs / sizeof strs[0]; i++) {
         v = getenv(strs[i].var);
@@ -476,6 +492,8 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->anonymous_tenant);
     free(cfg->webhook_public_url);
     free(cfg->http_ca_file);
+    free(cfg->allow_private_targets);
+    free(cfg->trusted_proxies);
     memset(cfg, 0, sizeof *cfg);
 }
 

@@ -62,6 +62,19 @@ struct eng_config {
     /* Outbound HTTP (httpc.h) */
     char *http_ca_file; /* ENGINE_HTTP_CA_FILE: a PEM bundle outbound HTTPS trusts instead of the
                          * system's (a test or private CA); NULL when unset */
+    char *allow_private_targets; /* ALLOW_PRIVATE_TARGETS: loopback/private/link-local/metadata
+                                  * addresses outbound requests may reach ("1" = all, or a list of
+                                  * addresses and CIDR ranges); NULL = none (checked by httpc) */
+
+    /* Inbound HTTP (httpd.h) */
+    char *trusted_proxies;            /* TRUSTED_PROXIES: addresses/CIDR ranges whose
+                                       * X-Forwarded-For is believed; NULL = nobody's */
+    int http_headers_timeout_s;       /* HTTP_HEADERS_TIMEOUT_S, default 10: a request's headers
+                                       * arrive whole within this, however they trickle */
+    int http_body_timeout_s;          /* HTTP_BODY_TIMEOUT_S, default 60: then its body */
+    int http_connections_per_address; /* HTTP_CONNECTIONS_PER_ADDRESS, default 32: connections
+                                       * one address holds waiting for headers or in API
+                                       * requests (webhook deliveries not counted) */
 };
 
 /* Load .env (if present in the working directory) into the environment without overriding,

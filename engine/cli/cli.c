@@ -69,7 +69,8 @@ int eng_cli_help(int argc, char **argv, const char *usage)
 int eng_cli_config(struct eng_config *cfg, const char *cmd)
 {
     struct eng_err err = {0};
-    if (eng_config_load(cfg, &err) != 0 || eng_httpc_setup(cfg->http_ca_file, &err) != 0) {
+    if (eng_config_load(cfg, &err) != 0 ||
+        eng_httpc_setup(cfg->http_ca_file, cfg->allow_private_targets, &err) != 0) {
         fprintf(stderr, "tallysync %s: configuration: %s\n", cmd, err.msg);
         eng_config_free(cfg);
         return 1;

@@ -206,6 +206,11 @@ int eng_cli_serve(int argc, char **argv)
         .threads = 2,
         .handler = eng_api_handle,
         .app = &api,
+        .headers_timeout_s = cfg.http_headers_timeout_s,
+        .body_timeout_s = cfg.http_body_timeout_s,
+        .per_address = cfg.http_connections_per_address,
+        .unlimited_prefix = "/api/webhooks/", /* vendors deliver from few addresses */
+        .trusted_proxies = cfg.trusted_proxies,
     };
     if (eng_httpd_start(&hopts, &httpd, &err) != 0)
         goto out;

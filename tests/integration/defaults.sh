@@ -36,6 +36,11 @@
 # WEBHOOK_REPLAY_WINDOW_SECONDS  86400                            here (23 h old queued, 25 h old stale); webhooks.sh
 # WEBHOOK_SYNC                   full                             unit.test_config (power loss is not observable)
 # SYNC_DISPATCHER                on                               sync_e2e.sh, sync_defaults.sh (runs run)
+# ALLOW_PRIVATE_TARGETS          unset (none)                     ssrf.sh (loopback targets refused)
+# TRUSTED_PROXIES                unset (nobody's)                 slow_clients.sh (X-Forwarded-For ignored)
+# HTTP_HEADERS_TIMEOUT_S         10                               slow_clients.sh (trickled headers closed)
+# HTTP_BODY_TIMEOUT_S            60                               slow_clients.sh (set lower there; default unit.test_config)
+# HTTP_CONNECTIONS_PER_ADDRESS   32                               slow_clients.sh (the 33rd API request is 429)
 #
 # Port 8923 is this test's only fixed port: it runs in a network namespace of its own when the
 # system allows one (unshare -rn), else on the shared loopback under ctest's RESOURCE_LOCK
@@ -59,7 +64,8 @@ CLEAN=(-u DATABASE_URL -u SCRIPTS_DIR -u MAPPINGS_DIR -u SCHEMA_DIR -u API_ANONY
     -u ENGINE_HTTP_CA_FILE -u API_PORT -u API_HOST -u WORKERS -u LOG_LEVEL -u LOG_FORMAT
     -u SCRIPT_TIMEOUT_MS -u SCRIPT_MAX_INSTRUCTIONS -u SCRIPT_MEMORY_MB -u MAX_BODY_BYTES
     -u WOOCOMMERCE_WEBHOOK_SECRET -u QUICKBOOKS_WEBHOOK_SECRET -u QUICKBOOKS_TOKEN_URL
-    -u QUICKBOOKS_API_BASE -u INTEGRATION_ENCRYPTION_KEY_PREVIOUS
+    -u QUICKBOOKS_API_BASE -u INTEGRATION_ENCRYPTION_KEY_PREVIOUS -u ALLOW_PRIVATE_TARGETS
+    -u TRUSTED_PROXIES -u HTTP_HEADERS_TIMEOUT_S -u HTTP_BODY_TIMEOUT_S -u HTTP_CONNECTIONS_PER_ADDRESS
     -u WORKER_STUCK_MS -u SHUTDOWN_GRACE_MS)
 W="$T/fresh" # a working folder with no .env, data/, scripts/, mappings/ or schema/
 mkdir -p "$W"

@@ -29,6 +29,10 @@ unset API_PORT API_HOST WORKERS LOG_LEVEL LOG_FORMAT SCRIPT_TIMEOUT_MS SCRIPT_MA
 # Every test engine gets an administrator token and an encryption key of its own (test-only
 # values); `http` sends the token unless HTTP_AUTH=0.
 export API_TOKEN="test-admin-token-$$-$RANDOM$RANDOM"
+# Every mock listens on loopback, which outbound requests refuse by default (ssrf.sh tests that,
+# unsetting this); TRUSTED_PROXIES and the HTTP_* limits keep their defaults unless a test sets them.
+export ALLOW_PRIVATE_TARGETS=1
+unset TRUSTED_PROXIES HTTP_HEADERS_TIMEOUT_S HTTP_BODY_TIMEOUT_S HTTP_CONNECTIONS_PER_ADDRESS
 export INTEGRATION_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)"
 AUTH_HEADER="Authorization: Bearer $API_TOKEN"
 

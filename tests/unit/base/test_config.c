@@ -195,7 +195,12 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK_STR(cfg.quickbooks_token_url,
                   "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer");
         CHECK_STR(cfg.quickbooks_auth_url, "https://appcenter.intuit.com/connect/oauth2");
-        CHECK(cfg.quickbooks_api_base == NULL); /* per credential environment (connctx) */
+        CHECK(cfg.quickbooks_api_base == NULL);   /* per credential environment (connctx) */
+        CHECK(cfg.allow_private_targets == NULL); /* outbound: public addresses only */
+        CHECK(cfg.trusted_proxies == NULL);       /* nobody's X-Forwarded-For */
+        CHECK_INT(cfg.http_headers_timeout_s, 10);
+        CHECK_INT(cfg.http_body_timeout_s, 60);
+        CHECK_INT(cfg.http_connections_per_address, 32);
         CHECK(cfg.anonymous_tenant == NULL);
         CHECK(cfg.webhook_public_url == NULL);
         CHECK(cfg.webhook_check_interval_s == 3600);
@@ -252,6 +257,41 @@ static void test_sync_dispatcher(void)
 
 /* WEBHOOK_REPLAY_WINDOW_SECONDS, WEBHOOK_SYNC and ENGINE_HTTP_CA_FILE are read here (no longer
  * by ingest.c and httpc.c themselves): values, and bad ones refused by name. */
+/* The inbound HTTP limits: integers in range, a bad value names its variable. */
+static void test_http_limits(void)
+{
+    static const struct {
+        const char *var, *value;
+        int ok;
+    } cases[] = {
+        {"HTTP_HEADERS_TIMEOUT_S", "5", 1},       {"HTTP_HEADERS_TIMEOUT_S", "0", 0},
+        {"HTTP_HEADERS_TIMEOUT_S", "3601", 0},    {"HTTP_BODY_TIMEOUT_S", "3600", 1},
+        {"HTTP_BODY_TIMEOUT_S", "10s", 0},        {"HTTP_CONNECTIONS_PER_ADDRESS", "1", 1},
+        {"HTTP_CONNECTIONS_PER_ADDRESS", "0", 0}, {"HTTP_CONNECTIONS_PER_ADDRESS", "-3", 0},
+    };
+    char tmp[] = "/tmp/test_config.XXXXXX";
+    char cwd[4096];
+    REQUIRE(getcwd(cwd, sizeof cwd) != NULL);
+    REQUIRE(mkdtemp(tmp) != NULL);
+    REQUIRE(chdir(tmp) == 0);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv(cases[i].var, cases[i].value, 1);
+        struct eng_config cfg;
+        struct eng_err err = {0};
+        int rc = eng_config_load(&cfg, &err);
+        if (cases[i].ok) {
+            CHECK_INT(rc, 0);
+        } else {
+            CHECK_INT(rc, ENG_EINVAL);
+            CHECK(strstr(err.msg, cases[i].var) != NULL);
+        }
+        eng_config_free(&cfg);
+        unsetenv(cases[i].var);
+    }
+    CHECK(chdir(cwd) == 0);
+    rmdir(tmp);
+}
+
 static void test_webhook_and_http_settings(void)
 {
     static const struct {
@@ -498,5 +538,5 @@ static void test_dotenv_unknown_and_invalid(void)
 CHECK_MAIN(CHECK_CASE(test_every_read_variable_is_known), CHECK_CASE(test_nearest),
            CHECK_CASE(test_api_host), CHECK_CASE(test_defaults_from_a_clean_environment),
            CHECK_CASE(test_sync_dispatcher), CHECK_CASE(test_webhook_and_http_settings),
-           CHECK_CASE(test_dotenv_syntax), CHECK_CASE(test_dotenv_environment_wins),
-           CHECK_CASE(test_dotenv_unknown_and_invalid))
+           CHECK_CASE(test_http_limits), CHECK_CASE(test_dotenv_syntax),
+           CHECK_CASE(test_dotenv_environment_wins), CHECK_CASE(test_dotenv_unknown_and_invalid))
