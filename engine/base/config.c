@@ -43,6 +43,7 @@ static const char *const known_vars[] = {
     "API_TOKEN",
     "CONNECTOR_TIMEOUT_MS",
     "DATABASE_URL",
+    "DRY_RUN_MAX_RECORDS",
     "ENGINE_HTTP_CA_FILE",
     "INTEGRATION_ENCRYPTION_KEY",
     "INTEGRATION_ENCRYPTION_KEY_PREVIOUS",
@@ -346,6 +347,9 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("CONNECTOR_TIMEOUT_MS", 30000, 100, 3600000, &x, err)) != 0)
         return rc;
     cfg->connector_timeout_ms = x;
+    if ((rc = int_setting("DRY_RUN_MAX_RECORDS", 1000, 1, 1000000, &x, err)) != 0)
+        return rc;
+    cfg->dry_run_max_records = x;
 
     static const struct {
         const char *var;

@@ -31,6 +31,8 @@ struct eng_config {
     size_t max_body_bytes;             /* MAX_BODY_BYTES, default 1 MiB: larger bodies get 413 */
     long long connector_timeout_ms;    /* CONNECTOR_TIMEOUT_MS, default 30000: budget of a call that
                                         * waits on a remote system (test, read, write) */
+    long long dry_run_max_records;     /* DRY_RUN_MAX_RECORDS, default 1000: records one dry run
+                                        * (API or CLI) maps; more are refused */
     /* Secrets and endpoints: held here, never logged. NULL when unset. */
     char *api_token;                  /* API_TOKEN: the administrator's bearer token */
     char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */

@@ -205,6 +205,7 @@ int eng_cli_run(int argc, char **argv)
     struct eng_vm_opts opts;
     eng_cli_vm_opts(&cfg, &opts);
     opts.print_to_stdout = 1;
+    opts.db_all_tables = 1; /* the operator's own script: engine.db sees every table */
 
     struct eng_err err = {0};
     struct eng_keyring *keys = NULL;
