@@ -185,6 +185,7 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK_INT(cfg.log_format, ENG_LOG_FORMAT_AUTO);
         CHECK(cfg.max_body_bytes == 1048576);
         CHECK(cfg.connector_timeout_ms == 30000);
+        CHECK(cfg.dry_run_max_records == 1000);
         CHECK(cfg.api_token == NULL);
         CHECK_STR(cfg.oauth_redirect_uri,
                   "http://localhost:8923/api/integrations/quickbooks/callback");
