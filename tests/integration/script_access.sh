@@ -5,9 +5,10 @@
 #     another tenant is refused, and the token it tried to mint does not open the API; reading
 #     integration_credentials and calling fts3_tokenizer() are refused; the scripts' own tables
 #     (orders) stay readable and writable;
-#   - in a dry run through the API (a tenant token): no write at all: not to the security
-#     tables, not to the scripts' own orders, not to a TEMP table, not through engine.queue; the
-#     tables are unchanged afterwards, and the minted token does not work either.
+#   - in a dry sync run (`sync --dry-run`) and a dry run through the API (a tenant token): no
+#     write at all: not to the security tables, not to the scripts' own orders, not to a TEMP
+#     table, not through engine.queue; the tables are unchanged afterwards, and the minted token
+#     does not work either.
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -65,7 +66,7 @@ function M.probe(hash, tenant)
   try("orders_read", db.value, "SELECT count(*) FROM orders")
   try("orders_write", db.exec,
     "INSERT INTO orders (id, tenant_id, notes) VALUES (?, 'shop-a', 'written by a script')",
-    "script-order-" .. tenant)
+    "script-order-" .. require("engine.crypto").hex(require("engine.crypto").random_bytes(8)))
   try("temp", db.exec, "CREATE TEMP TABLE IF NOT EXISTS scratch (x)")
   try("queue", function()
     local q = require "engine.queue"
@@ -120,6 +121,18 @@ assert_jq "the scripts' own orders may be read" "$FOUND" '.orders_read == "ok 0"
 assert_jq "... and written outside a dry run" "$FOUND" '.orders_write | startswith("ok ")'
 assert_eq "no api_tokens row for tenant victim" 0 \
     "$(sq "SELECT count(*) FROM api_tokens WHERE tenant_id = 'victim'")"
+
+echo "== a dry sync run (--dry-run): the mapping writes nothing either"
+ORDERS_BEFORE=$(sq "SELECT count(*) FROM orders")
+run_bin "$T/sync-dry" sync things --mode full --flow t_flow --tenant shop-c --dry-run
+assert_eq "the dry sync run exits 0" 0 "$RC"
+FOUND_DRY=$(sq "SELECT output FROM sync_records WHERE flow = 't_flow' AND dry_run = 1" | jq -r '.Found')
+echo "     found: $FOUND_DRY"
+assert_jq "dry sync run: writing the scripts' own orders is refused" "$FOUND_DRY" \
+    '.orders_write | test("a dry run writes nothing")'
+assert_jq "dry sync run: engine.queue.enqueue is refused" "$FOUND_DRY" '.queue | test("a dry run writes nothing")'
+assert_jq "dry sync run: reading the scripts' own orders still works" "$FOUND_DRY" '.orders_read | startswith("ok ")'
+assert_eq "dry sync run: orders unchanged" "$ORDERS_BEFORE" "$(sq "SELECT count(*) FROM orders")"
 
 echo "== a dry run through the API: nothing written"
 serve_start WORKERS=1 || finish
