@@ -188,7 +188,7 @@ int eng_cli_run(int argc, char **argv)
                 "usage: tallysync run [--ctx PLATFORM [--tenant ID]] FILE.lua [ARGS...]\n\n"
                 "Runs FILE.lua in the script sandbox with the engine modules "
                 "(require \"engine.json\",\n\"engine.http\", ...). ARGS reach the chunk as "
-                "`...`. print() writes to stdout; engine.db reads and writes every table (the\n"
+                "`...`. print() writes to stdout.\nengine.db reads and writes every table (the "
                 "engine's own scripts see only theirs).\nThe call runs under SCRIPT_TIMEOUT_MS, "
                 "SCRIPT_MAX_INSTRUCTIONS and SCRIPT_MEMORY_MB.\n--ctx passes the connector "
                 "context the engine builds for PLATFORM and tenant ID (default\n\"default\"; "
