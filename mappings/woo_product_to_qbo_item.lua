@@ -34,9 +34,26 @@ local function who_of(p)
   return doc.who(NAME, "product " .. (id or doc.text(p.sku) or doc.text(p.name) or "?"))
 end
 
+-- HTML to text: each tag ("<" to the next ">") becomes a space. Plain finds, linear: the
+-- pattern "<[^>]*>" rescans to the end of the text from every "<" that has no ">" after it
+-- (quadratic on a description of "<<<<..."). The input is cut first: at most 16 times what
+-- QuickBooks keeps of a description, markup included.
+local DESCRIPTION_INPUT_MAX = 16 * 4000
 local function strip_tags(s)
-  s = s:gsub("<[^>]*>", " ")
-  s = doc.decode_entities(s)
+  s = doc.uhead(s, DESCRIPTION_INPUT_MAX)
+  local parts, i = {}, 1
+  while true do
+    local lt = s:find("<", i, true)
+    local gt = lt and s:find(">", lt + 1, true)
+    if not gt then
+      parts[#parts + 1] = s:sub(i)
+      break
+    end
+    parts[#parts + 1] = s:sub(i, lt - 1)
+    parts[#parts + 1] = " "
+    i = gt + 1
+  end
+  s = doc.decode_entities(table.concat(parts))
   return trim((s:gsub("%s+", " ")))
 end
 

@@ -31,9 +31,11 @@ struct eng_store {
     sqlite3 *db;
     char *path;
     int prep_flags;     /* ENG_STORE_SCRIPT while a script statement is being compiled */
-    const char *denied; /* what the authorizer refused during that compile (static text) */
-    int last_fail;      /* enum eng_store_fail of the last failure */
-    int last_code;      /* SQLite extended result code of the last failure */
+    const char *denied; /* what the authorizer refused during that compile (static text or
+                         * denied_buf) */
+    char denied_buf[160];
+    int last_fail; /* enum eng_store_fail of the last failure */
+    int last_code; /* SQLite extended result code of the last failure */
 };
 
 struct eng_store_stmt {
@@ -216,21 +218,217 @@ int eng_store_last_code(const struct eng_store *st)
 /* ------------------------------------------------------------------------------------------ */
 /* connections                                                                                 */
 
-/* The fence around script SQL (ENG_STORE_SCRIPT). Runs while a statement compiles; engine C code
- * (prep_flags == 0) is never refused. TEMP schema objects stay allowed: they live and die with
- * the script's own connection. */
+/* The SQL functions script SQL may call (engine.db). Everything else is refused at prepare time:
+ * load_extension(), fts3_tokenizer() (its one-argument form hands out a library pointer),
+ * sqlite_*() (build facts), and what builds a value far larger than its input in one step
+ * outside the script's memory cap (printf() / format() widths, replace(), zeroblob(),
+ * randomblob()). Sorted for bsearch; compared case-insensitively. */
+static const char *const script_functions[] = {
+    "->",
+    "->>",
+    "abs",
+    "avg",
+    "ceil",
+    "ceiling",
+    "changes",
+    "char",
+    "coalesce",
+    "concat",
+    "concat_ws",
+    "count",
+    "cume_dist",
+    "date",
+    "datetime",
+    "dense_rank",
+    "first_value",
+    "floor",
+    "glob",
+    "group_concat",
+    "hex",
+    "ifnull",
+    "iif",
+    "instr",
+    "json",
+    "json_array",
+    "json_array_length",
+    "json_extract",
+    "json_group_array",
+    "json_group_object",
+    "json_insert",
+    "json_object",
+    "json_patch",
+    "json_quote",
+    "json_remove",
+    "json_replace",
+    "json_set",
+    "json_type",
+    "json_valid",
+    "julianday",
+    "lag",
+    "last_insert_rowid",
+    "last_value",
+    "lead",
+    "length",
+    "like",
+    "likelihood",
+    "likely",
+    "lower",
+    "ltrim",
+    "max",
+    "min",
+    "mod",
+    "nth_value",
+    "ntile",
+    "nullif",
+    "octet_length",
+    "percent_rank",
+    "quote",
+    "rank",
+    "round",
+    "row_number",
+    "rtrim",
+    "sign",
+    "strftime",
+    "string_agg",
+    "substr",
+    "substring",
+    "sum",
+    "time",
+    "total",
+    "trim",
+    "trunc",
+    "typeof",
+    "unhex",
+    "unicode",
+    "unixepoch",
+    "unlikely",
+    "upper",
+};
+
+/* The engine tables script SQL may touch (TEMP tables are the script's own and always may be).
+ * The POS's orders are the pos connector's source and a script's to keep; settings and
+ * sync_runs are read by scripts/lib (transformer_config, sync_conflict_policy; a run's
+ * cancel_requested). Everything else (api_tokens, integration_credentials, oauth_states, the
+ * queue, the sync, id_map and webhook tables, operator_settings, sqlite_*, and the
+ * table-valued json_each / json_tree, whose first use writes the schema) is the engine's.
+ * Sorted for bsearch. */
+struct script_table {
+    const char *name;
+    int write;                  /* INSERT, UPDATE, DELETE allowed */
+    const char *const *columns; /* NULL: every column; else the readable ones, NULL-terminated */
+};
+static const char *const sync_runs_columns[] = {"cancel_requested", "id", "state", "tenant_id",
+                                                NULL};
+static const struct script_table script_tables[] = {
+    {"order_items", 1, NULL},
+    {"orders", 1, NULL},
+    {"settings", 0, NULL},
+    {"sync_runs", 0, sync_runs_columns},
+};
+
+static int cmp_name(const void *key, const void *elem)
+{
+    return strcasecmp(key, *(const char *const *)elem);
+}
+
+static int script_function_ok(const char *name)
+{
+    return name != NULL &&
+           bsearch(name, script_functions, sizeof script_functions / sizeof script_functions[0],
+                   sizeof script_functions[0], cmp_name) != NULL;
+}
+
+static const struct script_table *script_table_of(const char *name)
+{
+    if (name == NULL)
+        return NULL;
+    return bsearch(name, script_tables, sizeof script_tables / sizeof script_tables[0],
+                   sizeof script_tables[0], cmp_name);
+}
+
+/* May script SQL on db read column col ("" for none, as in count(*)) of table in dbname?
+ * SQLite gives no dbname for a common table expression (WITH: the statement's own rows) and for
+ * a read of no column (count(*)) of any table: then a name the main schema holds is judged as
+ * that table (a TEMP table shadowing an engine table's name is refused too). */
+static int script_read_ok(sqlite3 *db, int flags, const char *table, const char *col,
+                          const char *dbname)
+{
+    const struct script_table *t;
+
+    if (flags & ENG_STORE_ALL_TABLES)
+        return 1;
+    if (dbname == NULL &&
+        (table == NULL || sqlite3_table_column_metadata(db, "main", table, NULL, NULL, NULL, NULL,
+                                                        NULL, NULL) != SQLITE_OK))
+        return 1;
+    if (dbname != NULL && strcasecmp(dbname, "temp") == 0)
+        return 1;
+    t = script_table_of(table);
+    if (t == NULL)
+        return 0;
+    if (t->columns == NULL || col == NULL || col[0] == '\0')
+        return 1;
+    for (const char *const *c = t->columns; *c != NULL; c++)
+        if (strcasecmp(*c, col) == 0)
+            return 1;
+    return 0;
+}
+
+/* May script SQL insert into, update or delete from table in dbname? */
+static int script_write_ok(int flags, const char *table, const char *dbname)
+{
+    const struct script_table *t;
+
+    if (flags & ENG_STORE_READONLY)
+        return 0;
+    if (flags & ENG_STORE_ALL_TABLES)
+        return 1;
+    if (dbname != NULL && strcasecmp(dbname, "temp") == 0)
+        return 1;
+    t = script_table_of(table);
+    return t != NULL && t->write;
+}
+
+/* The fence around script SQL (ENG_STORE_SCRIPT; store.h lists what it refuses). Runs while a
+ * statement compiles, for the statement and for every trigger, view and CHECK it brings in;
+ * engine C code (prep_flags == 0) is never refused. Anything not named here is refused: a new
+ * kind of statement SQLite grows is closed until it is thought about. */
 static int store_authorize(void *ud, int action, const char *a, const char *b, const char *dbname,
                            const char *trigger)
 {
     struct eng_store *st = ud;
     const char *what = NULL;
+    int flags = st->prep_flags;
 
-    (void)a;
-    (void)dbname;
     (void)trigger;
-    if (!(st->prep_flags & ENG_STORE_SCRIPT))
+    if (!(flags & ENG_STORE_SCRIPT))
         return SQLITE_OK;
     switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_RECURSIVE:
+        break;
+    case SQLITE_READ:
+        if (!script_read_ok(st->db, flags, a, b, dbname))
+            what = "reading table";
+        break;
+    case SQLITE_INSERT:
+    case SQLITE_UPDATE:
+    case SQLITE_DELETE:
+        if (!script_write_ok(flags, a, dbname))
+            what = (flags & ENG_STORE_READONLY) ? "writing (a dry run writes nothing): table"
+                                                : "writing table";
+        break;
+    case SQLITE_FUNCTION:
+        if (!script_function_ok(b))
+            what = "an SQL function off the allow-list";
+        break;
+    case SQLITE_CREATE_TEMP_TABLE:
+    case SQLITE_CREATE_TEMP_INDEX:
+    case SQLITE_DROP_TEMP_TABLE:
+    case SQLITE_DROP_TEMP_INDEX:
+        if (flags & ENG_STORE_READONLY)
+            what = "writing (a dry run writes nothing)";
+        break;
     case SQLITE_ATTACH:
         what = "ATTACH";
         break;
@@ -244,30 +442,26 @@ static int store_authorize(void *ud, int action, const char *a, const char *b, c
     case SQLITE_SAVEPOINT:
         what = "transaction control (use db.tx)";
         break;
-    case SQLITE_FUNCTION:
-        if (b != NULL && strcasecmp(b, "load_extension") == 0)
-            what = "load_extension()";
-        break;
-    case SQLITE_CREATE_INDEX:
-    case SQLITE_CREATE_TABLE:
-    case SQLITE_CREATE_TRIGGER:
-    case SQLITE_CREATE_VIEW:
-    case SQLITE_CREATE_VTABLE:
-    case SQLITE_DROP_INDEX:
-    case SQLITE_DROP_TABLE:
-    case SQLITE_DROP_TRIGGER:
-    case SQLITE_DROP_VIEW:
-    case SQLITE_DROP_VTABLE:
-    case SQLITE_ALTER_TABLE:
+    default: /* schema changes outside TEMP tables, TEMP views and triggers, REINDEX, ANALYZE */
         what = "a schema change (schema/*.sql migrations own the schema)";
-        break;
-    default:
         break;
     }
     if (what == NULL)
         return SQLITE_OK;
-    if (st->denied == NULL)
-        st->denied = what;
+    if (st->denied == NULL) {
+        /* name the table or function (the script's own text, bounded) */
+        if (action == SQLITE_FUNCTION && b != NULL) {
+            snprintf(st->denied_buf, sizeof st->denied_buf, "%.64s()", b);
+            st->denied = st->denied_buf;
+        } else if ((action == SQLITE_READ || action == SQLITE_INSERT || action == SQLITE_UPDATE ||
+                    action == SQLITE_DELETE) &&
+                   a != NULL) {
+            snprintf(st->denied_buf, sizeof st->denied_buf, "%s %.64s", what, a);
+            st->denied = st->denied_buf;
+        } else {
+            st->denied = what;
+        }
+    }
     return SQLITE_DENY;
 }
 

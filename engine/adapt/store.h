@@ -93,9 +93,20 @@ void eng_store_set_progress(struct eng_store *st, int n_steps, int (*fn)(void *)
 enum eng_store_flags {
     ENG_STORE_TRUSTED = 0, /* engine C code: anything SQLite accepts */
     /* Script SQL (engine.db): ATTACH, DETACH, PRAGMA, VACUUM, transaction control (BEGIN,
-     * COMMIT, ROLLBACK, SAVEPOINT, RELEASE), schema changes outside TEMP, and load_extension()
-     * are refused with ENG_EINVAL at prepare time. */
+     * COMMIT, ROLLBACK, SAVEPOINT, RELEASE), schema changes other than TEMP tables and indexes,
+     * every SQL function not on store.c's allow-list (load_extension(), fts3_tokenizer(),
+     * printf() ... are not on it), and every table not on its allow-list are refused with
+     * ENG_EINVAL at prepare time. The tables: TEMP ones and the POS's orders / order_items
+     * (read and write), settings and sync_runs (id, tenant_id, state, cancel_requested) read
+     * only; api_tokens, integration_credentials, oauth_states, the queue, the sync and webhook
+     * tables and every other table are neither read nor written. */
     ENG_STORE_SCRIPT = 1,
+    /* With ENG_STORE_SCRIPT: no write at all (INSERT, UPDATE, DELETE, even of TEMP tables, and
+     * no TEMP table or index created or dropped): a dry run. */
+    ENG_STORE_READONLY = 2,
+    /* With ENG_STORE_SCRIPT: every table may be read and written (the DDL / PRAGMA / ATTACH
+     * fence and the function allow-list stay): `tallysync run`, the operator's own scripts. */
+    ENG_STORE_ALL_TABLES = 4,
 };
 
 /* Compile exactly one statement of sql[len] (len < 0: NUL-terminated). Text after the first

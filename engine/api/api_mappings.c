@@ -1,6 +1,8 @@
 /*
  * api_mappings.c - POST /api/mappings/{name}/dry-run: the mapping runs on a worker with the
- * hot-reloaded sources while the connection waits suspended (no server thread is held).
+ * hot-reloaded sources while the connection waits suspended (no server thread is held). The
+ * worker's VM writes nothing meanwhile (flow/dryrun.h); at most DRY_RUN_MAX_RECORDS records
+ * (413 too_many_records otherwise) and ENG_DRYRUN_MAX_ERRORS error lines per answer.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,9 +38,11 @@ static void dryrun_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_
     struct eng_buf errors;
     eng_buf_init(&errors);
     int format = ENG_DRYRUN_SINGLE;
+    struct eng_dryrun_limits lim = {.max_records =
+                                        j->cfg != NULL ? j->cfg->dry_run_max_records : 0};
     int rc = eng_dryrun_execute(vm, d->mapping, body, len, "request body",
                                 d->config.len > 0 ? d->config.data : NULL, d->config.len, &j->body,
-                                &errors, &format, d->flags);
+                                &errors, &format, d->flags, &lim);
     if (rc == 0) {
         j->status = 200;
         j->content_type = format == ENG_DRYRUN_NDJSON ? "application/x-ndjson" : "application/json";
@@ -58,7 +62,9 @@ static void dryrun_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_
         line = nl != NULL ? nl + 1 : NULL;
     }
     eng_buf_puts(&j->details, "]}");
-    if (rc == ENG_EINVAL)
+    if (lim.too_many)
+        eng_api_job_fail(j, 413, "too_many_records", first);
+    else if (rc == ENG_EINVAL)
         eng_api_job_fail(j, 400, "malformed_json", first);
     else
         eng_api_job_fail(j, 422, "mapping_failed", first[0] ? first : "the mapping failed");

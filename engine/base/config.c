@@ -44,6 +44,7 @@ static const char *const known_vars[] = {
     "API_TOKEN",
     "CONNECTOR_TIMEOUT_MS",
     "DATABASE_URL",
+    "DRY_RUN_MAX_RECORDS",
     "ENGINE_HTTP_CA_FILE",
     "HTTP_BODY_TIMEOUT_S",
     "HTTP_CONNECTIONS_PER_ADDRESS",
@@ -369,6 +370,9 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("HTTP_CONNECTIONS_PER_ADDRESS", 32, 1, 100000, &x, err)) != 0)
         return rc;
     cfg->http_connections_per_address = (int)x;
+    if ((rc = int_setting("DRY_RUN_MAX_RECORDS", 1000, 1, 1000000, &x, err)) != 0)
+        return rc;
+    cfg->dry_run_max_records = x;
 
     static const struct {
         const char *var;

@@ -35,6 +35,8 @@ struct eng_config {
                                         * since its last heartbeat is reported stuck (/ready) */
     long long shutdown_grace_ms;       /* SHUTDOWN_GRACE_MS, default 30000: how long a stop waits
                                         * for the workers before it abandons the stuck ones */
+    long long dry_run_max_records;     /* DRY_RUN_MAX_RECORDS, default 1000: records one dry run
+                                        * (API or CLI) maps; more are refused */
     /* Secrets and endpoints: held here, never logged. NULL when unset. */
     char *api_token;                  /* API_TOKEN: the administrator's bearer token */
     char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */

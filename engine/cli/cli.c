@@ -185,15 +185,17 @@ int eng_cli_run(int argc, char **argv)
     }
     if (eng_cli_wants_help(argc, argv) || argc < 2) {
         FILE *out = argc < 2 ? stderr : stdout;
-        fprintf(out, "usage: tallysync run [--ctx PLATFORM [--tenant ID]] FILE.lua [ARGS...]\n\n"
-                     "Runs FILE.lua in the script sandbox with the engine modules "
-                     "(require \"engine.json\",\n\"engine.http\", ...). ARGS reach the chunk as "
-                     "`...`. print() writes to stdout.\nThe call runs under SCRIPT_TIMEOUT_MS, "
-                     "SCRIPT_MAX_INSTRUCTIONS and SCRIPT_MEMORY_MB.\n--ctx passes the connector "
-                     "context the engine builds for PLATFORM and tenant ID (default\n\"default\"; "
-                     "credentials from the vault, needs INTEGRATION_ENCRYPTION_KEY) as the first "
-                     "argument.\nExit status: 0 when the "
-                     "script returns, 1 when it raises or runs out of budget.\n");
+        fprintf(out,
+                "usage: tallysync run [--ctx PLATFORM [--tenant ID]] FILE.lua [ARGS...]\n\n"
+                "Runs FILE.lua in the script sandbox with the engine modules "
+                "(require \"engine.json\",\n\"engine.http\", ...). ARGS reach the chunk as "
+                "`...`. print() writes to stdout.\nengine.db reads and writes every table (the "
+                "engine's own scripts see only theirs).\nThe call runs under SCRIPT_TIMEOUT_MS, "
+                "SCRIPT_MAX_INSTRUCTIONS and SCRIPT_MEMORY_MB.\n--ctx passes the connector "
+                "context the engine builds for PLATFORM and tenant ID (default\n\"default\"; "
+                "credentials from the vault, needs INTEGRATION_ENCRYPTION_KEY) as the first "
+                "argument.\nExit status: 0 when the "
+                "script returns, 1 when it raises or runs out of budget.\n");
         return argc < 2 ? 2 : 0;
     }
     struct eng_config cfg;
@@ -206,6 +208,7 @@ int eng_cli_run(int argc, char **argv)
     struct eng_vm_opts opts;
     eng_cli_vm_opts(&cfg, &opts);
     opts.print_to_stdout = 1;
+    opts.db_all_tables = 1; /* the operator's own script: engine.db sees every table */
 
     struct eng_err err = {0};
     struct eng_keyring *keys = NULL;

@@ -36,7 +36,9 @@ static void dryrun_usage(FILE *out)
             "never a guess by value. With --json: one JSON object per record {record,\n"
             "describe, output, fields[]}.\n\n"
             "Nothing is written: no database, no remote system. Exit status 1 with one line per\n"
-            "failing record on stderr when the input or the mapping fails.\n");
+            "failing record on stderr when the input or the mapping fails. At most\n"
+            "DRY_RUN_MAX_RECORDS records (default 1000; more are refused, nothing is mapped);\n"
+            "the run stops after 100 failing records and says so in a last line.\n");
 }
 
 /* Read a whole file ("-" = stdin) into a NUL-terminated heap block the caller frees. */
@@ -110,15 +112,16 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
 
 /* Print the outputs, or every error line (one per failing record) and nothing on stdout. */
 static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, const char *input,
-                          size_t inlen, const char *config, size_t conflen)
+                          size_t inlen, const char *config, size_t conflen, long long max_records)
 {
     struct eng_buf out, errors;
     int format;
+    struct eng_dryrun_limits lim = {.max_records = max_records};
     eng_buf_init(&out);
     eng_buf_init(&errors);
     int rc = eng_dryrun_execute(vm, a->mapping, input, inlen,
                                 strcmp(a->input, "-") == 0 ? "stdin" : a->input, config, conflen,
-                                &out, &errors, &format, a->flags);
+                                &out, &errors, &format, a->flags, &lim);
     if (rc == 0) {
         fwrite(out.data, 1, out.len, stdout);
         fflush(stdout);
@@ -204,7 +207,7 @@ int eng_cli_dry_run(int argc, char **argv)
     if (vm == NULL)
         fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
     else
-        status = dryrun_execute(vm, &a, input, inlen, config, conflen);
+        status = dryrun_execute(vm, &a, input, inlen, config, conflen, cfg.dry_run_max_records);
     if (status == 0)
         dryrun_note(vm, a.mapping, config, conflen);
     eng_vm_free(vm);

@@ -62,13 +62,17 @@ static int dryrun_record(struct eng_vm *vm, int state, int records, long long i,
     return 0;
 }
 
-int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
-                       const char *source, const char *config, size_t conflen, struct eng_buf *out,
-                       struct eng_buf *errors, int *format, unsigned flags)
+/* eng_dryrun_execute with the VM already read-only. */
+static int dryrun_run(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
+                      const char *source, const char *config, size_t conflen, struct eng_buf *out,
+                      struct eng_buf *errors, int *format, unsigned flags,
+                      struct eng_dryrun_limits *lim)
 {
     int text = (flags & ENG_DRYRUN_EXPLAIN) && !(flags & ENG_DRYRUN_EXPLAIN_JSON);
     struct eng_err err = {0};
     int state = ENG_VM_NOREF, records = ENG_VM_NOREF;
+    long long max =
+        lim != NULL && lim->max_records > 0 ? lim->max_records : ENG_DRYRUN_DEFAULT_MAX_RECORDS;
     *format = ENG_DRYRUN_SINGLE;
 
     if (eng_vm_call(vm, "lib.dryrun", "prepare", 0, &err, "sS>r", mapping, config,
@@ -78,8 +82,8 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
     }
     char *fmt = NULL;
     long long n = 0;
-    if (eng_vm_call(vm, "lib.dryrun", "parse", 0, &err, "Ss>rsi", input, inlen, source, &records,
-                    &fmt, &n) != 0) {
+    if (eng_vm_call(vm, "lib.dryrun", "parse", 0, &err, "Ssi>rsi", input, inlen, source, max,
+                    &records, &fmt, &n) != 0) {
         eng_buf_printf(errors, "%s\n", dryrun_msg(&err));
         eng_vm_unref(vm, state);
         return ENG_EINVAL;
@@ -89,15 +93,35 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
               : strcmp(fmt, "ndjson") == 0 ? ENG_DRYRUN_NDJSON
                                            : ENG_DRYRUN_SINGLE;
     free(fmt);
+    if (n > max) { /* nothing was kept past the limit: refuse the whole input */
+        if (lim != NULL)
+            lim->too_many = 1;
+        eng_buf_printf(errors,
+                       "%s: %lld records; a dry run maps at most %lld (DRY_RUN_MAX_RECORDS)\n",
+                       source, n, max);
+        eng_vm_unref(vm, records);
+        eng_vm_unref(vm, state);
+        return ENG_EINVAL;
+    }
 
     int rc = 0;
+    long long failed = 0;
     int wrap = *format == ENG_DRYRUN_ARRAY && !text;
     if (wrap)
         eng_buf_puts(out, n > 0 ? "[\n" : "[]");
     for (long long i = 1; i <= n; i++) {
         eng_workers_beat(NULL); /* each record has its own budget: a heartbeat per record */
-        if (dryrun_record(vm, state, records, i, flags, *format, wrap, out, errors) != 0)
-            rc = ENG_ESCRIPT;
+        if (dryrun_record(vm, state, records, i, flags, *format, wrap, out, errors) == 0)
+            continue;
+        rc = ENG_ESCRIPT;
+        if (++failed == ENG_DRYRUN_MAX_ERRORS && i < n) {
+            /* the answer is an error anyway: mapping the rest would only cost time */
+            eng_buf_printf(errors,
+                           "stopped after %d failing records: records %lld to %lld were not "
+                           "mapped\n",
+                           ENG_DRYRUN_MAX_ERRORS, i + 1, n);
+            break;
+        }
     }
     if (wrap)
         eng_buf_puts(out, n > 0 ? "\n]\n" : "\n");
@@ -108,12 +132,25 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
     return rc;
 }
 
+int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
+                       const char *source, const char *config, size_t conflen, struct eng_buf *out,
+                       struct eng_buf *errors, int *format, unsigned flags,
+                       struct eng_dryrun_limits *lim)
+{
+    int was = eng_vm_set_db_readonly(vm, 1);
+    int rc = dryrun_run(vm, mapping, input, inlen, source, config, conflen, out, errors, format,
+                        flags, lim);
+    eng_vm_set_db_readonly(vm, was);
+    return rc;
+}
+
 char *eng_dryrun_note(struct eng_vm *vm, const char *mapping, const char *config, size_t conflen)
 {
     char *note = NULL;
     struct eng_err err = {0};
-    if (eng_vm_call(vm, "lib.mapping", "assumption_note", 0, &err, "sS>s", mapping, config,
-                    config != NULL ? conflen : 0, &note) != 0)
-        return NULL;
-    return note;
+    int was = eng_vm_set_db_readonly(vm, 1);
+    int rc = eng_vm_call(vm, "lib.mapping", "assumption_note", 0, &err, "sS>s", mapping, config,
+                         config != NULL ? conflen : 0, &note);
+    eng_vm_set_db_readonly(vm, was);
+    return rc != 0 ? NULL : note;
 }

@@ -505,7 +505,10 @@ static enum eng_sync_outcome execute_run(struct run *r, struct eng_err *err)
     if (start_run(r, err) != 0)
         return ENG_SYNC_RETRY;
     eng_vm_set_context(r->vm, r->tenant, r->id);
+    int was_readonly =
+        eng_vm_set_db_readonly(r->vm, r->dry_run); /* a dry run's scripts write nothing */
     enum eng_sync_outcome out = run_pages(r, err);
+    eng_vm_set_db_readonly(r->vm, was_readonly);
     eng_vm_set_context(r->vm, NULL, NULL);
     switch (out) {
     case ENG_SYNC_DONE:

@@ -23,8 +23,12 @@
  * Raises (caller bugs): bad argument types, parameter mismatch, SQL that does not compile, more
  * than one statement ("engine.db: only one statement per call"), and statements scripts may not
  * run: ATTACH, DETACH, PRAGMA, VACUUM, BEGIN/COMMIT/ROLLBACK/SAVEPOINT (use db.tx), schema
- * changes outside TEMP. load_extension() is refused too and is never enabled (SQLite's C API
- * keeps it off unless a caller turns it on, and store.c never does).
+ * changes other than TEMP tables and indexes, SQL functions off store.c's allow-list
+ * (load_extension() and fts3_tokenizer() among them; extensions are never enabled either), and
+ * every table but the scripts' own (store.h ENG_STORE_SCRIPT: TEMP tables, orders and
+ * order_items; settings and sync_runs read only): "engine.db: reading table api_tokens is not
+ * allowed in script SQL". The VM option db_all_tables (`tallysync run`) lifts the table list.
+ * While the VM runs a dry run (eng_vm_set_db_readonly) every write is refused the same way.
  * Returns nil, message, code (failures of the world) with code "busy" (locked past the busy
  * timeout), "constraint" (UNIQUE, CHECK, NOT NULL, FOREIGN KEY), "timeout" (the script's time
  * budget ran out inside SQLite) or "error".
@@ -123,6 +127,20 @@ static struct l_conn *conn_get(lua_State *L, struct eng_err *err)
     c->tx_depth = 0;
     eng_store_set_progress(c->st, DB_PROGRESS_STEPS, conn_progress, c);
     return c;
+}
+
+/* What this state's SQL may touch (store.h): the script fence, all tables for the operator's
+ * `tallysync run`, no write at all while the VM runs a dry run. [-0, +0, -] */
+static int script_flags(lua_State *L)
+{
+    const struct eng_vm_opts *opts = eng_vm_opts_of(L);
+    int flags = ENG_STORE_SCRIPT;
+
+    if (opts != NULL && opts->db_all_tables)
+        flags |= ENG_STORE_ALL_TABLES;
+    if (eng_vm_db_readonly_of(L))
+        flags |= ENG_STORE_READONLY;
+    return flags;
 }
 
 /* Fit the connection to the budget of the call in progress. [-0, +0, -] */
@@ -373,7 +391,7 @@ static int db_run(lua_State *L, enum run_mode mode)
     if (c == NULL)
         return push_fail(L, err.msg, "error");
     conn_arm(L, c);
-    rc = eng_store_prepare(c->st, sql, (long)len, ENG_STORE_SCRIPT, &us->s, &err);
+    rc = eng_store_prepare(c->st, sql, (long)len, script_flags(L), &us->s, &err);
     if (rc != 0) {
         conn_disarm(L, c);
         if (eng_store_last_fail(c->st) == ENG_STORE_FAIL_BUSY ||
@@ -497,7 +515,9 @@ static int db_tx(lua_State *L)
     depth = c->tx_depth + 1;
     if (depth == 1 && eng_store_in_tx(c->st))
         return luaL_error(L, "engine.db: a transaction is already open on this connection");
-    if (tx_sql(c, ENG_STORE_BEGIN_WRITE, depth, &err) != 0) {
+    /* a dry run writes nothing: it never takes the write lock either */
+    if (tx_sql(c, eng_vm_db_readonly_of(L) && depth == 1 ? "BEGIN" : ENG_STORE_BEGIN_WRITE, depth,
+               &err) != 0) {
         conn_disarm(L, c);
         return push_fail(L, err.msg, fail_code(c->st));
     }

@@ -129,6 +129,10 @@ static int l_put(lua_State *L)
     v.content_hash = opt_field(L, 7, "content_hash");
     v.run_id = opt_field(L, 7, "run_id");
     struct eng_err err = {0};
+    if (eng_vm_db_readonly_of(L)) { /* a dry run writes nothing */
+        eng_err_set(&err, ENG_EINVAL, "engine.idmap.put: a dry run writes nothing");
+        return fail(L, &err);
+    }
     struct eng_store *st = thread_store(L, &err);
     if (st == NULL || eng_id_map_put(st, &k, &v, &err) != 0)
         return fail(L, &err);

@@ -90,6 +90,8 @@ static int q_enqueue(lua_State *L)
     struct eng_store *st = NULL;
     if (o == NULL || o->database_path == NULL || o->database_path[0] == '\0')
         eng_err_set(&err, ENG_EINVAL, "no database is configured (DATABASE_URL)");
+    else if (eng_vm_db_readonly_of(L))
+        eng_err_set(&err, ENG_EINVAL, "engine.queue.enqueue: a dry run writes nothing");
     else
         st = eng_store_thread(o->database_path, &err);
     int64_t id = 0;

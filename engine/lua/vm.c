@@ -48,6 +48,7 @@ struct eng_vm {
     char budget_msg[400]; /* the first budget error, with where the script was looping */
     char tenant[128];
     char run[128];
+    int db_readonly; /* eng_vm_set_db_readonly */
     pthread_t owner;
 };
 
@@ -749,6 +750,18 @@ void eng_vm_set_context(struct eng_vm *vm, const char *tenant, const char *run)
 {
     snprintf(vm->tenant, sizeof vm->tenant, "%s", tenant ? tenant : "");
     snprintf(vm->run, sizeof vm->run, "%s", run ? run : "");
+}
+
+int eng_vm_set_db_readonly(struct eng_vm *vm, int on)
+{
+    int was = vm->db_readonly;
+    vm->db_readonly = on != 0;
+    return was;
+}
+
+int eng_vm_db_readonly_of(lua_State *L)
+{
+    return vm_of(L)->db_readonly;
 }
 
 const struct eng_vm_opts *eng_vm_opts_of(lua_State *L)

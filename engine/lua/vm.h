@@ -21,11 +21,15 @@ struct eng_vm_opts {
     const char *scripts_dir;   /* root for require "connectors.x", "lib.y" */
     const char *mappings_dir;  /* root for require "mappings.x" */
     const char *database_path; /* the engine's SQLite file, for engine.db */
-    size_t mem_limit;          /* bytes the whole state may hold; 0 = default (64 MiB) */
-    long long budget_ms;       /* wall-clock budget per eng_vm_pcall; 0 = default (2000) */
-    long long budget_instr;    /* VM instructions per eng_vm_pcall; 0 = default (200M) */
-    int print_to_stdout;       /* `print` writes stdout (CLI `run`) instead of the log */
-    eng_vm_source_fn source;   /* optional: published sources (hot reload); NULL = disk */
+    /* engine.db may read and write every table (`tallysync run`: the operator's own scripts);
+     * 0 (workers, dry runs, every script the engine runs itself): only the tables store.h's
+     * ENG_STORE_SCRIPT names */
+    int db_all_tables;
+    size_t mem_limit;        /* bytes the whole state may hold; 0 = default (64 MiB) */
+    long long budget_ms;     /* wall-clock budget per eng_vm_pcall; 0 = default (2000) */
+    long long budget_instr;  /* VM instructions per eng_vm_pcall; 0 = default (200M) */
+    int print_to_stdout;     /* `print` writes stdout (CLI `run`) instead of the log */
+    eng_vm_source_fn source; /* optional: published sources (hot reload); NULL = disk */
     void *source_ud;
 };
 
@@ -93,5 +97,9 @@ const char *eng_vm_lua_release(void);
 
 /* Set tenant / run shown by engine.log (copied). NULL clears. */
 void eng_vm_set_context(struct eng_vm *vm, const char *tenant, const char *run);
+/* While on (non-zero), nothing the VM's scripts run writes the store: engine.db refuses every
+ * write (ENG_STORE_READONLY), engine.queue.enqueue and engine.idmap.put fail. For dry runs.
+ * Returns the previous setting, for the caller to put back. */
+int eng_vm_set_db_readonly(struct eng_vm *vm, int on);
 
 #endif

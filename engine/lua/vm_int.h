@@ -55,6 +55,8 @@ const struct eng_vm_opts *eng_vm_opts_of(lua_State *L);
 long long eng_vm_remaining_ms(lua_State *L);
 const char *eng_vm_tenant_of(lua_State *L); /* may be NULL */
 const char *eng_vm_run_of(lua_State *L);    /* may be NULL */
+/* 1 while eng_vm_set_db_readonly is on: engine modules must not write the store. */
+int eng_vm_db_readonly_of(lua_State *L);
 /* The source of script module `name` ("lib.x", "mappings.x"; never an engine module) as
  * `require` would load it: malloc'd bytes the caller frees, or NULL when absent or the name is
  * refused. logical receives its path ("scripts/lib/x.lua"). For engine.trace's lineage. */

@@ -10,13 +10,17 @@ local mapping = require "lib.mapping"
 
 local M = {}
 
--- parse(text, source) -> records, format ("single" | "array" | "ndjson"), count; raises a
--- clear line.
-function M.parse(text, source)
+-- parse(text, source, max) -> records, format ("single" | "array" | "ndjson"), count; raises a
+-- clear line. More than max records (max > 0): nil, format, count, and no NDJSON line past the
+-- limit is decoded (a dry run maps at most max records: flow/dryrun.c says so).
+function M.parse(text, source, max)
+  max = (max ~= nil and max > 0) and max or math.maxinteger
   local doc, err = json.decode(text)
   if doc ~= nil then
     if type(doc) == "table" and json.is_array(doc) then
-      return doc, "array", rawlen(doc)
+      local n = rawlen(doc)
+      if n > max then return nil, "array", n end
+      return doc, "array", n
     end
     return { doc }, "single", 1
   end
@@ -24,7 +28,9 @@ function M.parse(text, source)
   local records, n, lines = {}, 0, 0
   for line in (text .. "\n"):gmatch("([^\n]*)\n") do
     lines = lines + 1
-    if line:match("%S") then
+    if n >= max then
+      if line:find("%S") then n = n + 1 end -- only counted: the answer names the total
+    elseif line:find("%S") then
       local rec, lerr = json.decode(line)
       if rec == nil then
         if n == 0 and lines == 1 then
@@ -38,6 +44,7 @@ function M.parse(text, source)
   end
   if n == 0 then error(("%s: no JSON record in the input"):format(source), 0) end
   if n == 1 then error(("%s: malformed JSON: %s"):format(source, tostring(err)), 0) end
+  if n > max then return nil, "ndjson", n end
   return records, "ndjson", n
 end
 

@@ -118,7 +118,9 @@ function M.decode_entities(s)
   end))
 end
 
--- Trimmed, entity-decoded text, or nil.
+-- Trimmed, entity-decoded text, or nil. Not cut: a Supabase column keeps what the shop sent;
+-- QuickBooks fields are cut where they are set (qbo_name, uhead). Linear at any length: trim
+-- is C, and the entity pattern's one repetition (%w+) stops at the first non-word byte.
 function M.name_text(v)
   local s = M.text(v)
   return s and M.decode_entities(s) or nil
@@ -128,6 +130,9 @@ end
 -- single spaces, at most max characters. nil when nothing is left.
 function M.qbo_name(s, max)
   if not s then return nil end
+  -- one-class gsubs (linear at any length: a run of blanks collapses whole, so "Ann", 200,000
+  -- form feeds, "Lee" is "Ann Lee"), then the cut to QuickBooks' max before the one pattern
+  -- that backtracks ("%s+$": quadratic in a run of blanks, here at most max characters)
   s = trim((s:gsub("[:\t\r\n]", " "):gsub("%s%s+", " ")))
   if s == "" then return nil end
   return (M.uhead(s, max):gsub("%s+$", ""))

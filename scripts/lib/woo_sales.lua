@@ -59,8 +59,8 @@ function M.display_name(c)
   local b = object(c.billing)
   local first = doc.name_text(c.first_name) or doc.name_text(b.first_name)
   local last = doc.name_text(c.last_name) or doc.name_text(b.last_name)
-  local full = table.concat({ first, last }, " ")
-  if full == "" and (first or last) then full = first or last end
+  -- either may be absent (a first name of blanks only trims to nothing): {nil, last} is no list
+  local full = first and last and (first .. " " .. last) or first or last or ""
   local name = doc.qbo_name(full ~= "" and full or nil, 500)
     or doc.qbo_name(doc.name_text(c.display_name), 500)
     or doc.qbo_name(doc.name_text(b.company) or doc.name_text(c.company), 500)

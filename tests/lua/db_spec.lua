@@ -1,7 +1,8 @@
 -- db_spec.lua - engine.db in the real sandbox: `tallysync run tests/lua/db_spec.lua`.
 -- DATABASE_URL is migrated by `run` and persists between runs, so the spec only writes rows it
 -- deletes first (tenant "db-spec") and TEMP tables, which live as long as the connection.
--- Prints "N passed, 0 failed" and raises when any case fails.
+-- Prints "N passed, 0 failed" and raises when any case fails. `run` gives engine.db every table
+-- (db_all_tables): the table fence of the engine's own scripts is tested where they run.
 local db = require "engine.db"
 local json = require "engine.json"
 
@@ -251,6 +252,18 @@ case("a constraint inside tx can be handled", function()
   eq(res, 1, "update inside the same tx")
   eq(db.value("SELECT value FROM settings WHERE tenant_id = ? AND key = 'transformer_config'", T),
     '{"v":2}', "committed")
+end)
+
+-- `tallysync run` is the operator's own script: every table (workers' scripts see only theirs:
+-- tests/unit/adapt/test_store_authorize.c, tests/integration/script_access.sh), but still only
+-- the allowed SQL functions.
+case("the operator's run reads every table, with the allowed SQL functions only", function()
+  eq(math.type(db.value("SELECT count(*) FROM api_tokens")), "integer", "api_tokens readable")
+  raises("fts3_tokenizer() is not allowed", db.value, "SELECT hex(fts3_tokenizer('simple'))")
+  raises("printf() is not allowed", db.value, "SELECT printf('%.*c', 1000000000, 'x')")
+  raises("zeroblob() is not allowed", db.value, "SELECT length(zeroblob(1000000000))")
+  eq(db.value("SELECT json_extract(?, '$.a') || lower('X') || length('abc')", '{"a":"v"}'), "vx3",
+    "allowed functions work")
 end)
 
 spec.finish("db_spec")

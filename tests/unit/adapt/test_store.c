@@ -580,7 +580,7 @@ static void test_script_fence(void)
         CHECK(s == NULL);
         CHECK(strstr(err.msg, "not allowed in script SQL") != NULL);
     }
-    /* allowed for scripts */
+    /* allowed for scripts (t is no script's table: ENG_STORE_ALL_TABLES, as `tallysync run`) */
     static const char *const allowed[] = {
         "SELECT * FROM t",
         "INSERT INTO t (x) VALUES (1)",
@@ -589,7 +589,8 @@ static void test_script_fence(void)
         "WITH x AS (SELECT 1) SELECT * FROM x",
     };
     for (size_t i = 0; i < sizeof allowed / sizeof allowed[0]; i++) {
-        int rc = eng_store_prepare(st, allowed[i], -1, ENG_STORE_SCRIPT, &s, &err);
+        int rc = eng_store_prepare(st, allowed[i], -1, ENG_STORE_SCRIPT | ENG_STORE_ALL_TABLES, &s,
+                                   &err);
         if (rc != 0)
             fprintf(stderr, "refused: %s: %s\n", allowed[i], err.msg);
         CHECK_INT(rc, 0);
@@ -614,7 +615,7 @@ static void test_bind_round_trip(void)
     REQUIRE(eng_store_exec(st, "CREATE TABLE v (n, i, d, t, b, e, eb)", &err) == 0);
     REQUIRE(eng_store_prepare(st,
                               "INSERT INTO v VALUES (?, :i, @d, $t, ?5, :e, :eb) RETURNING rowid",
-                              -1, ENG_STORE_SCRIPT, &s, &err) == 0);
+                              -1, ENG_STORE_SCRIPT | ENG_STORE_ALL_TABLES, &s, &err) == 0);
     CHECK_INT(eng_store_param_count(s), 7);
     CHECK(eng_store_param_name(s, 1) == NULL);
     CHECK_STR(eng_store_param_name(s, 2), ":i");
@@ -645,7 +646,7 @@ static void test_bind_round_trip(void)
     eng_store_finalize(s);
 
     REQUIRE(eng_store_prepare(st, "SELECT n, i, d, t, b, e, eb FROM v ORDER BY rowid", -1,
-                              ENG_STORE_SCRIPT, &s, &err) == 0);
+                              ENG_STORE_SCRIPT | ENG_STORE_ALL_TABLES, &s, &err) == 0);
     CHECK_INT(eng_store_column_count(s), 7);
     CHECK_STR(eng_store_column_name(s, 3), "t");
     REQUIRE(eng_store_step(s, &err) == ENG_STORE_ROW);
@@ -796,7 +797,8 @@ static void test_failures(void)
     REQUIRE(eng_store_exec(a, "CREATE TABLE u (k TEXT PRIMARY KEY)", &err) == 0);
     REQUIRE(eng_store_exec(a, "INSERT INTO u VALUES ('x')", &err) == 0);
     /* constraint */
-    REQUIRE(eng_store_prepare(a, "INSERT INTO u VALUES (?)", -1, ENG_STORE_SCRIPT, &s, &err) == 0);
+    REQUIRE(eng_store_prepare(a, "INSERT INTO u VALUES (?)", -1,
+                              ENG_STORE_SCRIPT | ENG_STORE_ALL_TABLES, &s, &err) == 0);
     CHECK_INT(eng_store_bind_text(s, 1, "x", 1), 0);
     CHECK_INT(eng_store_step(s, &err), ENG_EEXIST);
     CHECK_INT(eng_store_last_fail(a), ENG_STORE_FAIL_CONSTRAINT);
@@ -840,7 +842,7 @@ static void test_progress_interrupt(void)
     REQUIRE(eng_store_prepare(st,
                               "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) "
                               "SELECT count(*) FROM c",
-                              -1, ENG_STORE_SCRIPT, &s, &err) == 0);
+                              -1, ENG_STORE_SCRIPT | ENG_STORE_ALL_TABLES, &s, &err) == 0);
     CHECK_INT(eng_store_step(s, &err), ENG_EBUDGET);
     CHECK_INT(eng_store_last_fail(st), ENG_STORE_FAIL_INTERRUPT);
     CHECK(progress_calls > 10);
@@ -878,6 +880,7 @@ static int run_lua(const char *dbpath, long long budget_ms, const char *src, str
     int rc;
 
     opts.database_path = dbpath;
+    opts.db_all_tables = 1; /* table w is no script's table */
     opts.budget_ms = budget_ms;
     vm = eng_vm_new(&opts, err);
     if (vm == NULL)
