@@ -40,6 +40,7 @@ static int log_reserved(const char *k, size_t n)
 static void log_table(lua_State *L, struct eng_buf *b, int idx, int depth)
 {
     idx = lua_absindex(L, idx);
+    eng_vm_frozen_open(L, idx); /* a module's frozen table: read its contents */
     if (depth >= LOG_MAX_DEPTH) {
         eng_buf_puts(b, "\"[nested too deep]\"");
         return;

@@ -181,8 +181,17 @@ local CONTRACT = {
                             -- refuses a second mapping claiming the same entity
 }
 
--- Private facts about each loaded mapping (weak: a reloaded mapping drops its entry).
-local INFO = setmetatable({}, { __mode = "k" })
+-- Private facts about each loaded mapping (weak: a reloaded mapping drops its entry), kept for
+-- the current task only: modules are shared by every task of a worker and frozen, and a task's
+-- globals (a fresh table per task, dropped after it) are where one task keeps what it computed.
+local function infos()
+  local t = _mapping_info
+  if t == nil then
+    t = setmetatable({}, { __mode = "k" })
+    _mapping_info = t
+  end
+  return t
+end
 
 local function contract_error(file, fmt, ...)
   error(("%s: " .. fmt):format(file, ...), 0)
@@ -253,15 +262,15 @@ function M.validate(m, file)
     contract_error(file, "has neither 'rules' nor 'map': nothing to map with")
   end
   local compiled = m.rules ~= nil and rules.compile(file, m.rules, CONFIG_FIELDS) or {}
-  INFO[m] = { file = file, rules = compiled, key_segs = m.key and parse_path(m.key) or { "id" } }
+  infos()[m] = { file = file, rules = compiled, key_segs = m.key and parse_path(m.key) or { "id" } }
   return m
 end
 
 local function info_of(m)
-  local info = INFO[m]
+  local info = infos()[m]
   if info == nil then
     M.validate(m, m and type(m.name) == "string" and m.name or "mapping")
-    info = INFO[m]
+    info = infos()[m]
   end
   return info
 end
@@ -272,8 +281,8 @@ function M.load(name)
     error(("mapping name %q is not a plain file name"):format(tostring(name)), 0)
   end
   local m = require("mappings." .. name)
-  if INFO[m] == nil then M.validate(m, ("mappings/%s.lua"):format(name)) end
-  INFO[m].module = "mappings." .. name
+  if infos()[m] == nil then M.validate(m, ("mappings/%s.lua"):format(name)) end
+  infos()[m].module = "mappings." .. name
   return m
 end
 
@@ -295,7 +304,7 @@ function M.describe(m, record)
   end
   local id
   if type(record) == "table" then
-    id = get_path(record, INFO[m] and INFO[m].key_segs or { "id" })
+    id = get_path(record, infos()[m] and infos()[m].key_segs or { "id" })
   end
   if id == nil or id == json.null or type(id) == "table" then return noun end
   return ("%s %s"):format(noun, tostring(id))
@@ -452,9 +461,9 @@ local function traced(m)
   local info = info_of(m)
   if info.module == nil then return m end
   local tm = trace.require(info.module)
-  if INFO[tm] == nil then
+  if infos()[tm] == nil then
     M.validate(tm, info.file)
-    INFO[tm].module = info.module
+    infos()[tm].module = info.module
   end
   return tm
 end
