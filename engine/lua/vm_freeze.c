@@ -28,6 +28,8 @@ static const char frz_key_hidden = 'h';  /* frozen metatable: [&frz_key_hidden] 
 static const char frz_key_envmark = 'e'; /* a module environment's metatable: [&..] = true */
 static const char frz_key_task = 't';    /* registry: the current task's globals, or nil */
 static const char frz_key_basemt = 'b';  /* registry: the sandbox base's metatable */
+static const char frz_key_upvals = 'u';  /* registry: { f1, n1, v1, f2, n2, v2, ... } */
+static const char frz_key_upseen = 's';  /* registry: upvalue id (light userdata) -> true */
 
 #define FRZ_MAX_DEPTH 200
 
@@ -154,6 +156,48 @@ static int frz_env_newindex(lua_State *L)
 }
 
 static int frz_deep(lua_State *L, int idx, int visited, int depth);
+
+/* Push the registry table at key, creating it. [-0, +1, m] */
+static void frz_registry_table(lua_State *L, const void *key)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, key) == LUA_TTABLE)
+        return;
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, key);
+}
+
+/* Keep upvalue n of the Lua function at f, whose value (frozen already) is at v, with that
+ * value: a shared function's variable (`local cache` a module assigns at run time) is put back
+ * after every task (eng_vm_task_end), so what one task assigns there never reaches the next.
+ * Each variable once, however many functions share it. [-0, +0, m] */
+static void frz_record_upvalue(lua_State *L, int f, int n, int v)
+{
+    frz_registry_table(L, &frz_key_upseen);
+    lua_pushlightuserdata(L, lua_upvalueid(L, f, n));
+    if (lua_rawget(L, -2) != LUA_TNIL) {
+        lua_pop(L, 2);
+        return;
+    }
+    lua_pop(L, 1);
+    lua_pushlightuserdata(L, lua_upvalueid(L, f, n));
+    lua_pushboolean(L, 1);
+    lua_rawset(L, -3);
+    lua_pop(L, 1);
+    frz_registry_table(L, &frz_key_upvals);
+    lua_Integer i = (lua_Integer)lua_rawlen(L, -1);
+    lua_pushvalue(L, f);
+    lua_rawseti(L, -2, i + 1);
+    lua_pushinteger(L, n);
+    lua_rawseti(L, -2, i + 2);
+    if (lua_isnil(L, v)) /* a hole would break the list's length */
+        lua_pushlightuserdata(L, (void *)&frz_key_upvals);
+    else
+        lua_pushvalue(L, v);
+    lua_rawseti(L, -2, i + 3);
+    lua_pop(L, 1);
+}
 
 /* Freeze the table at idx in place (contents checked already: not frozen, not protected).
  * [-0, +0, m] */
@@ -287,6 +331,8 @@ static int frz_deep(lua_State *L, int idx, int visited, int depth)
     if (t == LUA_TFUNCTION) {
         for (int n = 1; lua_getupvalue(L, idx, n) != NULL; n++) {
             int rc = frz_deep(L, lua_gettop(L), visited, depth + 1);
+            if (rc == 0)
+                frz_record_upvalue(L, idx, n, lua_gettop(L));
             lua_pop(L, 1);
             if (rc != 0)
                 return rc;
@@ -371,9 +417,42 @@ int eng_vm_task_begin(lua_State *L)
     return 1;
 }
 
+/* Put back every shared function's variables to their values when their module was frozen. */
+static void frz_restore_upvalues(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &frz_key_upvals) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    int t = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, t);
+    for (lua_Integer i = 1; i + 2 <= n; i += 3) {
+        lua_rawgeti(L, t, i);     /* f */
+        lua_rawgeti(L, t, i + 2); /* f v */
+        if (lua_touserdata(L, -1) == (void *)&frz_key_upvals) {
+            lua_pop(L, 1);
+            lua_pushnil(L);
+        }
+        lua_rawgeti(L, t, i + 1);
+        int up = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        if (lua_getupvalue(L, -2, up) == NULL) { /* cannot happen: recorded from this f */
+            lua_pop(L, 2);
+            continue;
+        }
+        int same = lua_rawequal(L, -1, -2); /* f v now */
+        lua_pop(L, 1);
+        if (!same)
+            lua_setupvalue(L, -2, up); /* pops v */
+        lua_settop(L, t);
+    }
+    lua_pop(L, 1);
+}
+
 void eng_vm_task_end(lua_State *L)
 {
-    lua_checkstack(L, 3);
+    lua_checkstack(L, 6);
+    frz_restore_upvalues(L);
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &frz_key_task);
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &frz_key_basemt) == LUA_TTABLE) {

@@ -266,11 +266,22 @@ function M.validate(m, file)
   return m
 end
 
+-- The facts of m for this task: computed again in each task (they are the same each time: m is
+-- frozen). A mapping loaded by name (M.load) is found again by its name, so its messages name
+-- its file and explain follows its traced copy in every task, not only in the one that loaded it.
 local function info_of(m)
   local info = infos()[m]
   if info == nil then
-    M.validate(m, m and type(m.name) == "string" and m.name or "mapping")
+    local name = type(m) == "table" and type(m.name) == "string" and m.name:match("^[%w_%-]+$")
+    local module = name and "mappings." .. name or nil
+    if module then
+      local ok, loaded = pcall(require, module)
+      if not ok or loaded ~= m then module = nil end
+    end
+    M.validate(m, module and ("mappings/%s.lua"):format(name)
+      or (type(m) == "table" and type(m.name) == "string" and m.name or "mapping"))
     info = infos()[m]
+    info.module = module
   end
   return info
 end

@@ -38,6 +38,9 @@ static const char MOD_A[] =
     "  return refused\n"
     "end\n"
     "function M.peek() return tostring(leaked_global) .. '|' .. #M.seen end\n"
+    "local stash\n"
+    "function M.keep(s) stash = s end\n"
+    "function M.recall() return tostring(stash) end\n"
     "return M\n";
 
 /* "tenant B's connection test": encodes its key:secret as the WooCommerce connector does. */
@@ -145,6 +148,20 @@ static void test_frozen_tables_read_as_before(void)
     eng_vm_free(vm);
 }
 
-CHECK_MAIN(CHECK_CASE(test_a_hook_never_reaches_the_next_task),
+static void test_a_module_variable_is_put_back_after_each_task(void)
+{
+    struct eng_vm *vm = new_vm();
+    REQUIRE(vm != NULL);
+    struct eng_err err = {0};
+    CHECK(eng_vm_call(vm, "lib.tenant_a", "keep", 0, &err, "s", "ck_a:cs_a") == 0);
+    char *got = NULL;
+    CHECK(eng_vm_call(vm, "lib.tenant_a", "recall", 0, &err, ">s", &got) == 0);
+    CHECK_STR(got, "nil"); /* tenant A's secret did not outlive its task */
+    free(got);
+    eng_vm_free(vm);
+}
+
+CHECK_MAIN(CHECK_CASE(test_a_module_variable_is_put_back_after_each_task),
+           CHECK_CASE(test_a_hook_never_reaches_the_next_task),
            CHECK_CASE(test_a_global_or_module_field_is_gone_next_task),
            CHECK_CASE(test_frozen_tables_read_as_before))
