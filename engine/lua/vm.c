@@ -213,7 +213,7 @@ static char *vm_read_source(struct eng_vm *vm, const char *logical, size_t *len)
 static void vm_setenv(lua_State *L)
 {
     lua_createtable(L, 0, 8);             /* f env */
-    eng_vm_push_env_metatable(L);         /* f env mt */
+    eng_vm_push_env_metatable(L, 0);      /* f env mt */
     lua_setmetatable(L, -2);              /* f env */
     if (lua_setupvalue(L, -2, 1) == NULL) /* main chunks have _ENV as upvalue 1 */
         lua_pop(L, 1);

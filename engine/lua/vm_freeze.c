@@ -30,6 +30,7 @@ static const char frz_key_task = 't';    /* registry: the current task's globals
 static const char frz_key_basemt = 'b';  /* registry: the sandbox base's metatable */
 static const char frz_key_upvals = 'u';  /* registry: { f1, n1, v1, f2, n2, v2, ... } */
 static const char frz_key_upseen = 's';  /* registry: upvalue id (light userdata) -> true */
+static const char frz_key_fields = 'f';  /* registry: { t1, k1, v1, ... } raw "__" fields */
 
 #define FRZ_MAX_DEPTH 200
 
@@ -256,36 +257,52 @@ static void frz_table(lua_State *L, int idx, int is_env)
     lua_setfield(L, mt, "__len");
     lua_pushcfunction(L, frz_pairs);
     lua_setfield(L, mt, "__pairs");
-    lua_pushboolean(L, 0);
+    if (!had_mt || lua_getfield(L, mt - 1, "__metatable") == LUA_TNIL) { /* keep its owner's */
+        if (had_mt)
+            lua_pop(L, 1);
+        lua_pushboolean(L, 0);
+    }
     lua_setfield(L, mt, "__metatable");
     lua_setmetatable(L, idx);
+    /* A metamethod is looked up raw: a table used as a metatable keeps its "__" fields in
+     * itself too. Those can be assigned (an existing field takes no metamethod), so each is
+     * put back after every task, like a shared function's variables. */
+    frz_registry_table(L, &frz_key_fields);
+    int fields = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, h) != 0) {
+        size_t kl = 0;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+        if (k != NULL && kl > 2 && k[0] == '_' && k[1] == '_') {
+            lua_pushvalue(L, -2);
+            lua_pushvalue(L, -2);
+            lua_rawset(L, idx);
+            lua_Integer i = (lua_Integer)lua_rawlen(L, fields);
+            lua_pushvalue(L, idx);
+            lua_rawseti(L, fields, i + 1);
+            lua_pushvalue(L, -2);
+            lua_rawseti(L, fields, i + 2);
+            lua_rawseti(L, fields, i + 3); /* pops the value */
+            continue;
+        }
+        lua_pop(L, 1);
+    }
     lua_settop(L, h - 1);
 }
 
 /* Whether the table at idx is to be frozen: 1 yes, 2 yes as a module environment, 0 no (frozen
- * already, or its metatable is protected by its owner: C's handles and marks, a frozen table).
- * A table that holds a __metatable field itself is a metatable its module protects: it keeps
- * its fields (a metamethod is looked up raw) but its values are frozen. -1 for that. */
+ * already). [-0, +0, -] */
 static int frz_kind(lua_State *L, int idx)
 {
-    if (lua_getmetatable(L, idx)) {
-        int env = lua_rawgetp(L, -1, &frz_key_envmark) == LUA_TBOOLEAN;
-        lua_pop(L, 1);
-        lua_pushliteral(L, "__metatable");
-        int prot = lua_rawget(L, -2) != LUA_TNIL;
-        lua_pop(L, 2);
-        if (env)
-            return 2;
-        if (prot)
-            return 0;
-    }
-    lua_pushliteral(L, "__metatable");
-    int meta = lua_rawget(L, idx) != LUA_TNIL;
-    lua_pop(L, 1);
-    return meta ? -1 : 1;
+    if (!lua_getmetatable(L, idx))
+        return 1;
+    int frozen = lua_rawgetp(L, -1, &frz_key_hidden) != LUA_TNIL;
+    int env = lua_rawgetp(L, -2, &frz_key_envmark) == LUA_TBOOLEAN;
+    lua_pop(L, 3);
+    return frozen ? 0 : env ? 2 : 1;
 }
 
-/* Freeze the values of the table at t (its contents table H or a protected metatable). */
+/* Freeze the values (and keys) of the contents table at t. */
 static int frz_values(lua_State *L, int t, int visited, int depth)
 {
     lua_pushnil(L);
@@ -342,8 +359,6 @@ static int frz_deep(lua_State *L, int idx, int visited, int depth)
     int kind = frz_kind(L, idx);
     if (kind == 0)
         return 0;
-    if (kind == -1)
-        return frz_values(L, idx, visited, depth);
     frz_table(L, idx, kind == 2);
     frz_push_hidden(L, idx);
     int rc = frz_values(L, lua_gettop(L), visited, depth);
@@ -362,10 +377,14 @@ void eng_vm_freeze(lua_State *L, int idx)
         luaL_error(L, "a shared table is nested more than %d levels deep", FRZ_MAX_DEPTH);
 }
 
-void eng_vm_push_env_metatable(lua_State *L)
+void eng_vm_push_env_metatable(lua_State *L, int fallback)
 {
+    fallback = fallback != 0 ? lua_absindex(L, fallback) : 0;
     lua_createtable(L, 0, 3);
-    eng_vm_push_base(L);
+    if (fallback != 0)
+        lua_pushvalue(L, fallback);
+    else
+        eng_vm_push_base(L);
     lua_setfield(L, -2, "__index");
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
@@ -449,10 +468,44 @@ static void frz_restore_upvalues(lua_State *L)
     lua_pop(L, 1);
 }
 
+/* Put back the raw "__" fields of frozen tables. */
+static void frz_restore_fields(lua_State *L)
+{
+    if (lua_rawgetp(L, LUA_REGISTRYINDEX, &frz_key_fields) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        return;
+    }
+    int t = lua_gettop(L);
+    lua_Integer n = (lua_Integer)lua_rawlen(L, t);
+    for (lua_Integer i = 1; i + 2 <= n; i += 3) {
+        lua_rawgeti(L, t, i);     /* table */
+        lua_rawgeti(L, t, i + 1); /* table key */
+        lua_pushvalue(L, -1);
+        lua_rawget(L, -3);        /* table key now */
+        lua_rawgeti(L, t, i + 2); /* table key now v */
+        if (!lua_rawequal(L, -1, -2)) {
+            lua_remove(L, -2);
+            lua_rawset(L, -3); /* an existing key: no allocation */
+        }
+        lua_settop(L, t);
+    }
+    lua_pop(L, 1);
+}
+
+/* Protected part of eng_vm_task_end. [-0, +0, m] */
+static int task_restore(lua_State *L)
+{
+    frz_restore_upvalues(L);
+    frz_restore_fields(L);
+    return 0;
+}
+
 void eng_vm_task_end(lua_State *L)
 {
-    lua_checkstack(L, 6);
-    frz_restore_upvalues(L);
+    lua_checkstack(L, 8);
+    lua_pushcfunction(L, task_restore);
+    if (lua_pcall(L, 0, 0, 0) != LUA_OK) /* a field put back that needed memory (never seen) */
+        lua_pop(L, 1);
     lua_pushnil(L);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &frz_key_task);
     if (lua_rawgetp(L, LUA_REGISTRYINDEX, &frz_key_basemt) == LUA_TTABLE) {

@@ -64,9 +64,10 @@ void eng_vm_freeze(lua_State *L, int idx);
 int eng_vm_frozen_open(lua_State *L, int idx);
 int eng_vm_push_frozen_contents(lua_State *L, int idx);
 int eng_vm_is_frozen(lua_State *L, int idx);
-/* The metatable of a script chunk's environment (misses read the sandbox base; frozen with its
- * module, it sends new globals to the task's table). [-0, +1, m] */
-void eng_vm_push_env_metatable(lua_State *L);
+/* The metatable of a script chunk's environment: misses read the table at index fallback (0: the
+ * sandbox base); frozen with its module, the environment sends new globals to the task's table.
+ * [-0, +1, m] */
+void eng_vm_push_env_metatable(lua_State *L, int fallback);
 /* Make the base table at idx read through frozen tables (next, rawget, rawlen) and read the
  * current task's globals last. For vm.c's sandbox set-up. [-0, +0, m] */
 void eng_vm_freeze_base(lua_State *L, int idx);

@@ -38,6 +38,15 @@ static const char MOD_A[] =
     "  return refused\n"
     "end\n"
     "function M.peek() return tostring(leaked_global) .. '|' .. #M.seen end\n"
+    "local json = require 'engine.json'\n"
+    "local EMPTY = json.array({})\n"
+    "local ERR = { __tostring = function(e) return 'E:' .. e.m end }\n"
+    "local hidden = setmetatable({}, { __metatable = 'mine' })\n"
+    "function M.err(m) return setmetatable({ m = m }, ERR) end\n"
+    "function M.hook_err() getmetatable(M.err('x')).__tostring = function() return 'hooked' end\n"
+    "  return tostring(M.err('y')) end\n"
+    "function M.objects() return json.encode(EMPTY) .. '|' .. tostring(M.err('z')) .. '|' ..\n"
+    "  tostring(pcall(function() hidden.x = 1 end)) end\n"
     "local stash\n"
     "function M.keep(s) stash = s end\n"
     "function M.recall() return tostring(stash) end\n"
@@ -161,7 +170,26 @@ static void test_a_module_variable_is_put_back_after_each_task(void)
     eng_vm_free(vm);
 }
 
-CHECK_MAIN(CHECK_CASE(test_a_module_variable_is_put_back_after_each_task),
+static void test_objects_of_a_module_work_and_stay_as_loaded(void)
+{
+    struct eng_vm *vm = new_vm();
+    REQUIRE(vm != NULL);
+    struct eng_err err = {0};
+    char *got = NULL;
+    CHECK(eng_vm_call(vm, "lib.tenant_a", "hook_err", 0, &err, ">s", &got) == 0);
+    CHECK_STR(got, "hooked"); /* a metatable's own field: assignable within the task... */
+    free(got);
+    got = NULL;
+    CHECK(eng_vm_call(vm, "lib.tenant_a", "objects", 0, &err, ">s", &got) == 0);
+    /* ...put back after it; a frozen JSON array keeps its mark; a table whose metatable is
+     * protected is frozen too */
+    CHECK_STR(got, "[]|E:z|false");
+    free(got);
+    eng_vm_free(vm);
+}
+
+CHECK_MAIN(CHECK_CASE(test_objects_of_a_module_work_and_stay_as_loaded),
+           CHECK_CASE(test_a_module_variable_is_put_back_after_each_task),
            CHECK_CASE(test_a_hook_never_reaches_the_next_task),
            CHECK_CASE(test_a_global_or_module_field_is_gone_next_task),
            CHECK_CASE(test_frozen_tables_read_as_before))
