@@ -184,6 +184,8 @@ local CONTRACT = {
 -- Private facts about each loaded mapping (weak: a reloaded mapping drops its entry), kept for
 -- the current task only: modules are shared by every task of a worker and frozen, and a task's
 -- globals (a fresh table per task, dropped after it) are where one task keeps what it computed.
+-- A caller that runs one mapping over many tasks (a dry run: one task per record) keeps the
+-- table in its own state and hands it back to each task (M.memo / M.use_memo).
 local function infos()
   local t = _mapping_info
   if t == nil then
@@ -191,6 +193,14 @@ local function infos()
     _mapping_info = t
   end
   return t
+end
+
+-- memo() -> this task's table of mapping facts; use_memo(t): this task uses t (from memo() in
+-- an earlier task of the same run) instead, so they are computed once per run.
+function M.memo() return infos() end
+function M.use_memo(t)
+  if type(t) ~= "table" then error("use_memo: a table from mapping.memo() expected", 2) end
+  _mapping_info = t
 end
 
 local function contract_error(file, fmt, ...)
