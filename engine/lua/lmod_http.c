@@ -170,6 +170,7 @@ static void http_push_query(lua_State *L, int t, int argn)
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_argerror(L, argn, "query keys must be strings");
         if (lua_type(L, -1) == LUA_TTABLE) {
+            eng_vm_frozen_open(L, -1);
             lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
             for (lua_Integer i = 1; i <= len; i++) {
                 if (!http_scalar(lua_rawgeti(L, -1, i)))
@@ -197,6 +198,8 @@ static void http_push_query(lua_State *L, int t, int argn)
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {
         int vt = lua_type(L, -1);
+        if (vt == LUA_TTABLE)
+            eng_vm_frozen_open(L, -1);
         lua_Integer len = vt == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, -1) : 1;
         for (lua_Integer i = 1; i <= len; i++) {
             if (k >= n)

@@ -155,6 +155,7 @@ static int l_encode(lua_State *L)
     luaL_checkany(L, 1);
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
+        eng_vm_frozen_open(L, 2); /* a module's frozen table: read its contents */
         lua_pushnil(L);
         while (lua_next(L, 2) != 0) {
             if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "pretty") != 0)

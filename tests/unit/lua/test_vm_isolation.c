@@ -16,7 +16,7 @@
 static const char MOD_A[] =
     "local crypto = require 'engine.crypto'\n"
 
-    "local M = { seen = {} }\n"
+    "local M = { seen = {}, CONST = { a = { 1, 2 }, b = 'x' }, OPTS = { pretty = true } }\n"
     "local function hook(s) seen_secret = s; return 'hooked' end\n"
     "function M.attack()\n"
     "  local tries = {\n"
@@ -144,6 +144,9 @@ static void test_frozen_tables_read_as_before(void)
         "assert(('x'):rep(3) == 'xxx' and string.format('%d', 7) == '7')\n"
         "local json = require 'engine.json'\n"
         "assert(json.encode(json.array({})) == '[]')\n"
+        "local a = require 'lib.tenant_a'\n"
+        "assert(json.encode(a.CONST) == '{\"a\":[1,2],\"b\":\"x\"}', json.encode(a.CONST))\n"
+        "assert(json.encode({ 1 }, a.OPTS):find('\\n'), 'frozen options are read')\n"
         "return 'ok'";
     struct eng_err err = {0};
     int rc = eng_vm_load(vm, "=frozen", src, sizeof src - 1, &err);
