@@ -13,9 +13,12 @@
  * by eng_vm_task_begin, dropped by eng_vm_task_end), which the sandbox base reads last, so a
  * global set in one task is gone in the next.
  *
- * Owns: the frozen tables' metatables and hidden tables, the task table slot in the registry.
- * Must not: hand a hidden table to Lua; freeze what C code writes raw (C closures' upvalues,
- * tables whose metatable says its owner protects them).
+ * A table used as a metatable keeps its "__" fields raw as well (metamethods are looked up raw);
+ * those, and the variables (upvalues) of shared Lua functions, are put back after every task.
+ *
+ * Owns: the frozen tables' metatables and hidden tables, the task table slot in the registry,
+ * the lists of what is put back after a task. Must not: hand a hidden table to Lua; walk into
+ * what C owns (C closures' upvalues, the sandbox base behind a module's environment).
  */
 #include "lua/vm_int.h"
 
@@ -200,7 +203,24 @@ static void frz_record_upvalue(lua_State *L, int f, int n, int v)
     lua_pop(L, 1);
 }
 
-/* Freeze the table at idx in place (contents checked already: not frozen, not protected).
+/* __index of a frozen table whose original metatable had an __index function: the contents
+ * first, then that function, called with the frozen table (never the hidden one). Upvalues: the
+ * contents, the function. [-0, +1, e] */
+static int frz_index_fn(lua_State *L)
+{
+    lua_settop(L, 2);
+    lua_pushvalue(L, 2);
+    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    lua_pushvalue(L, lua_upvalueindex(2));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_call(L, 2, 1);
+    return 1;
+}
+
+/* Freeze the table at idx in place (not frozen yet; its metatable, if any, frozen already).
  * [-0, +0, m] */
 static void frz_table(lua_State *L, int idx, int is_env)
 {
@@ -219,14 +239,17 @@ static void frz_table(lua_State *L, int idx, int is_env)
         lua_pushnil(L);
         lua_rawset(L, idx);
     }
-    int had_mt = lua_getmetatable(L, idx); /* the original metatable goes to H */
+    int had_mt = lua_getmetatable(L, idx); /* the original metatable (frozen already) */
     lua_createtable(L, 0, 8);              /* the frozen metatable */
     int mt = lua_gettop(L);
+    int index_fn = 0, has_fn = 0;
     if (had_mt) {
         /* keep what the original metatable defines for the table's own behaviour (__tostring,
          * __call, __eq, ...); reads and writes are ours */
         lua_pushnil(L);
         while (lua_next(L, mt - 1) != 0) {
+            if (lua_type(L, -1) == LUA_TFUNCTION)
+                has_fn = 1;
             if (lua_type(L, -2) == LUA_TSTRING) {
                 const char *k = lua_tostring(L, -2);
                 static const char *const ours[] = {"__index", "__newindex",  "__len",
@@ -235,6 +258,7 @@ static void frz_table(lua_State *L, int idx, int is_env)
                 int skip = 0;
                 for (size_t i = 0; i < sizeof ours / sizeof ours[0] && !skip; i++)
                     skip = strcmp(k, ours[i]) == 0;
+                index_fn |= strcmp(k, "__index") == 0 && lua_type(L, -1) == LUA_TFUNCTION;
                 if (!skip && k[0] == '_' && k[1] == '_') {
                     lua_pushvalue(L, -2);
                     lua_insert(L, -2);
@@ -244,12 +268,34 @@ static void frz_table(lua_State *L, int idx, int is_env)
             }
             lua_pop(L, 1);
         }
-        lua_pushvalue(L, mt - 1);
+        /* H reads through the original metatable (an __index table, a JSON mark's identity)
+         * only when no function of it could be handed H: otherwise through a copy of its
+         * tables, and an __index function is called with the frozen table (below). */
+        if (!has_fn) {
+            lua_pushvalue(L, mt - 1);
+        } else {
+            lua_createtable(L, 0, 1);
+            lua_pushnil(L);
+            while (lua_next(L, mt - 1) != 0) {
+                if (lua_type(L, -1) == LUA_TTABLE) {
+                    lua_pushvalue(L, -2);
+                    lua_insert(L, -2);
+                    lua_rawset(L, -4);
+                    continue;
+                }
+                lua_pop(L, 1);
+            }
+        }
         lua_setmetatable(L, h);
     }
     lua_pushvalue(L, h);
     lua_rawsetp(L, mt, &frz_key_hidden);
     lua_pushvalue(L, h);
+    if (index_fn) {
+        lua_pushliteral(L, "__index");
+        lua_rawget(L, mt - 1);
+        lua_pushcclosure(L, frz_index_fn, 2);
+    }
     lua_setfield(L, mt, "__index");
     lua_pushcfunction(L, is_env ? frz_env_newindex : frz_newindex);
     lua_setfield(L, mt, "__newindex");
@@ -257,9 +303,13 @@ static void frz_table(lua_State *L, int idx, int is_env)
     lua_setfield(L, mt, "__len");
     lua_pushcfunction(L, frz_pairs);
     lua_setfield(L, mt, "__pairs");
-    if (!had_mt || lua_getfield(L, mt - 1, "__metatable") == LUA_TNIL) { /* keep its owner's */
-        if (had_mt)
+    if (had_mt) { /* keep its owner's __metatable */
+        lua_pushliteral(L, "__metatable");
+        if (lua_rawget(L, mt - 1) == LUA_TNIL) {
             lua_pop(L, 1);
+            lua_pushboolean(L, 0);
+        }
+    } else {
         lua_pushboolean(L, 0);
     }
     lua_setfield(L, mt, "__metatable");
@@ -359,6 +409,14 @@ static int frz_deep(lua_State *L, int idx, int visited, int depth)
     int kind = frz_kind(L, idx);
     if (kind == 0)
         return 0;
+    /* the metatable first (a module's class table, a JSON mark), in place: it keeps its "__"
+     * fields raw. Not an environment's: it reads the sandbox base, which C owns. */
+    if (kind == 1 && lua_getmetatable(L, idx)) {
+        int rc = frz_deep(L, lua_gettop(L), visited, depth + 1);
+        lua_pop(L, 1);
+        if (rc != 0)
+            return rc;
+    }
     frz_table(L, idx, kind == 2);
     frz_push_hidden(L, idx);
     int rc = frz_values(L, lua_gettop(L), visited, depth);

@@ -47,6 +47,13 @@ static const char MOD_A[] =
     "  return tostring(M.err('y')) end\n"
     "function M.objects() return json.encode(EMPTY) .. '|' .. tostring(M.err('z')) .. '|' ..\n"
     "  tostring(pcall(function() hidden.x = 1 end)) end\n"
+    "local Base = { hello = function() return 'hi' end }\n"
+    "M.Derived = setmetatable({}, { __index = Base })\n"
+    "M.Self = setmetatable({ a = 1 }, { __index = function(t, k) return t end,\n"
+    "  __tostring = function(t) return 'self' end })\n"
+    "function M.classes() local s = M.Self.missing\n"
+    "  return M.Derived.hello() .. '|' .. tostring(s == M.Self) .. '|' .. tostring(M.Self) ..\n"
+    "    '|' .. tostring(pcall(function() s.a = 2 end)) .. '|' .. M.Self.a end\n"
     "local stash\n"
     "function M.keep(s) stash = s end\n"
     "function M.recall() return tostring(stash) end\n"
@@ -187,6 +194,12 @@ static void test_objects_of_a_module_work_and_stay_as_loaded(void)
     /* ...put back after it; a frozen JSON array keeps its mark; a table whose metatable is
      * protected is frozen too */
     CHECK_STR(got, "[]|E:z|false");
+    free(got);
+    got = NULL;
+    CHECK(eng_vm_call(vm, "lib.tenant_a", "classes", 0, &err, ">s", &got) == 0);
+    /* a class's __index table still answers; an __index function gets the frozen table, never
+     * its hidden contents, so what it hands out cannot be written */
+    CHECK_STR(got, "hi|true|self|false|1");
     free(got);
     eng_vm_free(vm);
 }
