@@ -320,7 +320,7 @@ int eng_vm_call(struct eng_vm *vm, const char *module, const char *fn, long long
     /* A connector context held the tenant's secrets: what the call did not keep by an 'r'
      * result is garbage now; free it now rather than at some later task's collection. */
     if (had_ctx && task == 1)
-        lua_gc(L, LUA_GCCOLLECT);
+        eng_vm_collect(vm); /* the one place a collection is started from outside a script */
     return rc;
 }
 
