@@ -7,6 +7,7 @@
  * buffer and the sorted keys are Lua userdata. (luaL_Buffer cannot be used here: its box must stay
  * at the top of the stack, and the recursion keeps the tables it walks there.)
  */
+#include "lua/vm_int.h"
 #include "lua/json.h"
 
 #include <math.h>
@@ -425,6 +426,7 @@ static void enc_table(struct enc *e, int idx)
         [SHAPE_INT_IN_OBJECT] = "integer key in a table marked as an object",
     };
     lua_State *L = e->L;
+    eng_vm_frozen_open(L, idx); /* a module's frozen table: encode its contents */
     const void *self = lua_topointer(L, idx);
     for (int i = 0; i < e->depth; i++)
         if (e->open[i] == self)

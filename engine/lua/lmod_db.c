@@ -237,6 +237,8 @@ static int bind_value(lua_State *L, struct eng_store_stmt *s, int p, int idx)
 static int check_params(lua_State *L, int first)
 {
     int top = lua_gettop(L);
+    if (top == first)
+        eng_vm_frozen_open(L, first); /* a module's frozen table: read its contents */
 
     if (top == first && lua_type(L, first) == LUA_TTABLE) {
         lua_pushnil(L);

@@ -164,11 +164,13 @@ static void http_push_query(lua_State *L, int t, int argn)
 {
     size_t n = 0;
     t = lua_absindex(L, t);
+    eng_vm_frozen_open(L, t); /* a module's frozen table: read its contents */
     lua_pushnil(L);
     while (lua_next(L, t) != 0) { /* pass 1: validate and count, no conversions */
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_argerror(L, argn, "query keys must be strings");
         if (lua_type(L, -1) == LUA_TTABLE) {
+            eng_vm_frozen_open(L, -1);
             lua_Integer len = (lua_Integer)lua_rawlen(L, -1);
             for (lua_Integer i = 1; i <= len; i++) {
                 if (!http_scalar(lua_rawgeti(L, -1, i)))
@@ -196,6 +198,8 @@ static void http_push_query(lua_State *L, int t, int argn)
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {
         int vt = lua_type(L, -1);
+        if (vt == LUA_TTABLE)
+            eng_vm_frozen_open(L, -1);
         lua_Integer len = vt == LUA_TTABLE ? (lua_Integer)lua_rawlen(L, -1) : 1;
         for (lua_Integer i = 1; i <= len; i++) {
             if (k >= n)
@@ -317,6 +321,7 @@ static void http_push_headers(lua_State *L, int h, int argn, struct eng_httpc_he
     size_t n = 0;
     *has_ct = 0;
     if (h != 0) {
+        eng_vm_frozen_open(L, h); /* a module's frozen table: read its contents */
         lua_pushnil(L);
         while (lua_next(L, h) != 0) { /* validate, no conversions */
             size_t kl = 0, vl = 0;
@@ -426,6 +431,7 @@ static int http_do(lua_State *L, int t, int argn)
     memset(&req, 0, sizeof req);
     t = lua_absindex(L, t);
     luaL_checktype(L, t, LUA_TTABLE);
+    eng_vm_frozen_open(L, t); /* a module's frozen table: read its contents */
     luaL_checkstack(L, 24, "engine.http");
 
     /* unknown fields are a caller's bug (timeout= instead of timeout_ms=) */
@@ -622,6 +628,7 @@ static void http_push_request(lua_State *L, int opts, const char *const *reserve
         lua_newtable(L);
     } else {
         luaL_checktype(L, opts, LUA_TTABLE);
+        eng_vm_frozen_open(L, opts); /* a module's frozen table: read its contents */
         for (size_t i = 0; reserved[i] != NULL; i++) {
             if (lua_getfield(L, opts, reserved[i]) != LUA_TNIL)
                 luaL_argerror(L, opts,

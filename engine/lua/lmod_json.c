@@ -19,6 +19,7 @@
  * every decoded table carries array_mt or object_mt; an unmarked empty table encodes as {};
  * strings must be valid UTF-8 both ways; duplicate keys on decode: the last one wins.
  */
+#include "lua/vm_int.h"
 #include "lua/json.h"
 #include "lua/lmods.h"
 
@@ -104,6 +105,9 @@ enum eng_json_kind eng_json_mark_of(lua_State *L, int idx)
 {
     enum eng_json_kind kind = ENG_JSON_NONE;
     idx = lua_absindex(L, idx);
+    int frozen = eng_vm_push_frozen_contents(L, idx); /* its contents carry the mark */
+    if (frozen)
+        idx = lua_gettop(L);
     if (lua_getmetatable(L, idx)) {
         lua_rawgetp(L, LUA_REGISTRYINDEX, REG_AMT);
         if (lua_rawequal(L, -1, -2)) {
@@ -116,6 +120,8 @@ enum eng_json_kind eng_json_mark_of(lua_State *L, int idx)
         }
         lua_pop(L, 2);
     }
+    if (frozen)
+        lua_pop(L, 1);
     return kind;
 }
 
@@ -149,6 +155,7 @@ static int l_encode(lua_State *L)
     luaL_checkany(L, 1);
     if (!lua_isnoneornil(L, 2)) {
         luaL_checktype(L, 2, LUA_TTABLE);
+        eng_vm_frozen_open(L, 2); /* a module's frozen table: read its contents */
         lua_pushnil(L);
         while (lua_next(L, 2) != 0) {
             if (lua_type(L, -2) != LUA_TSTRING || strcmp(lua_tostring(L, -2), "pretty") != 0)

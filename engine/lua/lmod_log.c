@@ -106,6 +106,7 @@ static size_t log_key_len(const char *k, size_t n, size_t limit)
 static void log_table(lua_State *L, struct log_line *w, int idx, int depth)
 {
     idx = lua_absindex(L, idx);
+    eng_vm_frozen_open(L, idx); /* a module's frozen table: read its contents */
     if (depth >= LOG_MAX_DEPTH) {
         if (log_str(w, "[nested too deep]", 17, log_room(w)) != 0) {
             eng_buf_puts(&w->b, "null");

@@ -274,12 +274,8 @@ static int trace_require(lua_State *L)
     free(text);
     if (st != LUA_OK)
         return lua_error(L);
-    lua_createtable(L, 0, 8); /* the module's own environment */
-    lua_createtable(L, 0, 2);
-    lua_pushvalue(L, 3);
-    lua_setfield(L, -2, "__index");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+    lua_createtable(L, 0, 8);        /* the module's own environment */
+    eng_vm_push_env_metatable(L, 3); /* frozen with the module, like require's */
     lua_setmetatable(L, -2);
     if (lua_setupvalue(L, -2, 1) == NULL)
         lua_pop(L, 1);

@@ -664,6 +664,7 @@ static int validate(struct eng_scripts *reg, const char *logical, const char *sr
     struct eng_vm *vm = eng_vm_new(&opts, err);
     if (vm == NULL)
         return err->code;
+    eng_vm_task_begin(eng_vm_state(vm)); /* the scratch VM is one task; it dies with it */
     char chunkname[4200];
     snprintf(chunkname, sizeof chunkname, "@%s", logical);
     int rc = eng_vm_load(vm, chunkname, src, len, err);

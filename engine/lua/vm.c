@@ -202,48 +202,10 @@ static int vm_collectgarbage(lua_State *L)
     return 1;
 }
 
-static int vm_readonly_newindex(lua_State *L)
-{
-    return luaL_error(L, "attempt to modify a read-only table (key '%s')",
-                      luaL_tolstring(L, 2, NULL));
-}
-
-/* next(t, k) for proxies' __pairs. [-2, +2|1, e] */
-static int vm_next(lua_State *L)
-{
-    luaL_checktype(L, 1, LUA_TTABLE);
-    lua_settop(L, 2);
-    if (lua_next(L, 1))
-        return 2;
-    lua_pushnil(L);
-    return 1;
-}
-
-/* __pairs of a read-only proxy: iterate the real table (upvalue 1). [-0, +3, -] */
-static int vm_readonly_pairs(lua_State *L)
-{
-    lua_pushcfunction(L, vm_next);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_pushnil(L);
-    return 3;
-}
-
-/* Replace the table at the top with a read-only proxy of it. [-1, +1, m] */
+/* Freeze the table at the top in place (vm_freeze.c): read-only for real, deeply. [-0, +0, m] */
 static void vm_make_readonly(lua_State *L)
 {
-    lua_newtable(L);          /* t proxy */
-    lua_createtable(L, 0, 4); /* t proxy mt */
-    lua_pushvalue(L, -3);     /* t proxy mt t */
-    lua_setfield(L, -2, "__index");
-    lua_pushcfunction(L, vm_readonly_newindex);
-    lua_setfield(L, -2, "__newindex");
-    lua_pushvalue(L, -3);
-    lua_pushcclosure(L, vm_readonly_pairs, 1);
-    lua_setfield(L, -2, "__pairs");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
-    lua_setmetatable(L, -2); /* t proxy */
-    lua_remove(L, -2);       /* proxy */
+    eng_vm_freeze(L, -1);
 }
 
 static const struct {
@@ -288,12 +250,8 @@ static char *vm_read_source(struct eng_vm *vm, const char *logical, size_t *len)
  * [-0, +0, m] */
 static void vm_setenv(lua_State *L)
 {
-    lua_createtable(L, 0, 8); /* f env */
-    lua_createtable(L, 0, 2); /* f env mt */
-    lua_rawgetp(L, LUA_REGISTRYINDEX, &vm_key_base);
-    lua_setfield(L, -2, "__index");
-    lua_pushboolean(L, 0);
-    lua_setfield(L, -2, "__metatable");
+    lua_createtable(L, 0, 8);             /* f env */
+    eng_vm_push_env_metatable(L, 0);      /* f env mt */
     lua_setmetatable(L, -2);              /* f env */
     if (lua_setupvalue(L, -2, 1) == NULL) /* main chunks have _ENV as upvalue 1 */
         lua_pop(L, 1);
@@ -372,6 +330,7 @@ void eng_vm_require_run(lua_State *L, const char *name)
         lua_pop(L, 1);
         lua_pushboolean(L, 1);
     }
+    eng_vm_freeze(L, -1); /* shared by every task that requires it: frozen, deeply */
     lua_pushvalue(L, -1);
     lua_setfield(L, 2, name);
 }
@@ -465,12 +424,14 @@ static int vm_init(lua_State *L)
     lua_getfield(L, -1, LUA_STRLIBNAME);
     lua_pushnil(L);
     lua_setfield(L, -2, "dump");
+    vm_make_readonly(L);
     lua_pushliteral(L, "");
     lua_getmetatable(L, -1);
     lua_pushboolean(L, 0);
     lua_setfield(L, -2, "__metatable");
+    eng_vm_push_frozen_contents(L, -3); /* ("").x reads the contents directly */
+    lua_setfield(L, -2, "__index");
     lua_pop(L, 2);
-    vm_make_readonly(L);
     lua_setfield(L, -3, "string"); /* base loaded */
 
     static const char *const libnames[] = {LUA_TABLIBNAME, LUA_MATHLIBNAME, LUA_UTF8LIBNAME};
@@ -504,6 +465,7 @@ static int vm_init(lua_State *L)
     lua_setfield(L, -2, "collectgarbage");
     lua_pushcfunction(L, vm_require);
     lua_setfield(L, -2, "require");
+    eng_vm_freeze_base(L, -1);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &vm_key_base);
 
     lua_newtable(L);

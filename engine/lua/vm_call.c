@@ -294,9 +294,16 @@ int eng_vm_call(struct eng_vm *vm, const char *module, const char *fn, long long
         free(c);
         return eng_err_set(err, ENG_ENOMEM, "Lua stack overflow");
     }
+    int task = eng_vm_task_begin(L); /* a fresh table for the globals this call sets */
+    if (task < 0) {
+        free(c);
+        return eng_err_set(err, ENG_ENOMEM, "out of memory");
+    }
     lua_pushcfunction(L, call_protected);
     lua_pushlightuserdata(L, c);
     rc = eng_vm_pcall_budget(vm, 1, 0, budget_ms, err);
+    if (task == 1)
+        eng_vm_task_end(L);
     if (rc != 0 && c->inner_rc != 0) { /* the argument's own error, not the wrapper's text */
         rc = c->inner_rc;
         if (err != NULL)
@@ -306,7 +313,14 @@ int eng_vm_call(struct eng_vm *vm, const char *module, const char *fn, long long
         call_deliver(c);
     else
         call_discard(c);
+    int had_ctx = 0;
+    for (int i = 0; i < c->nargs; i++)
+        had_ctx |= c->args[i].code == 'c';
     free(c);
+    /* A connector context held the tenant's secrets: what the call did not keep by an 'r'
+     * result is garbage now; free it now rather than at some later task's collection. */
+    if (had_ctx && task == 1)
+        eng_vm_collect(vm); /* the one place a collection is started from outside a script */
     return rc;
 }
 
@@ -368,6 +382,11 @@ int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connct
         return rc;
     int chunk = lua_gettop(L);
     struct run_file rf = {vm, ctx, tenant, platform, argc, argv, {0}, 0};
+    int task = eng_vm_task_begin(L);
+    if (task < 0) {
+        lua_settop(L, chunk - 1);
+        return eng_err_set(err, ENG_ENOMEM, "out of memory");
+    }
     lua_pushcfunction(L, run_file_args);
     lua_pushlightuserdata(L, &rf);
     rc = eng_vm_pcall(vm, 1, LUA_MULTRET, err);
@@ -381,6 +400,8 @@ int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connct
             *ctx_failed = 1;
     }
     lua_settop(L, chunk - 1);
+    if (task == 1)
+        eng_vm_task_end(L);
     return rc;
 }
 

@@ -61,9 +61,37 @@ int eng_vm_db_readonly_of(lua_State *L);
  * `require` would load it: malloc'd bytes the caller frees, or NULL when absent or the name is
  * refused. logical receives its path ("scripts/lib/x.lua"). For engine.trace's lineage. */
 char *eng_vm_module_source(lua_State *L, const char *name, char *logical, size_t size, size_t *len);
-/* Replace the table on top with a read-only proxy of it, as the sandbox's shared tables are.
- * [-1, +1, m] */
+/* Freeze the table on top in place, deeply, as the sandbox's shared tables are (vm_freeze.c).
+ * [-0, +0, m] */
 void eng_vm_make_readonly(lua_State *L);
+
+/* ---- vm_freeze.c: shared tables frozen for real, a fresh table of globals per task ----
+ * A frozen table is empty; its contents live in a hidden table only C reaches. C code that
+ * reads a table raw (lua_next, lua_rawget, lua_rawlen) opens it first with eng_vm_frozen_open.
+ *
+ * eng_vm_freeze: freeze the value at idx in place, deeply (nested tables, a Lua function's
+ * upvalue tables, a module's environment). Raises when nested too deeply. [-0, +0, e]
+ * eng_vm_frozen_open: when the value at idx is a frozen table, replace it in its slot by its
+ * contents (read-only by contract: never write to it) and return 1; else 0. [-0, +0, -]
+ * eng_vm_push_frozen_contents: push those contents and return 1; 0 (nothing pushed) otherwise.
+ * eng_vm_is_frozen: 1 when the value at idx is a frozen table. [-0, +0, -] */
+void eng_vm_freeze(lua_State *L, int idx);
+int eng_vm_frozen_open(lua_State *L, int idx);
+int eng_vm_push_frozen_contents(lua_State *L, int idx);
+int eng_vm_is_frozen(lua_State *L, int idx);
+/* The metatable of a script chunk's environment: misses read the table at index fallback (0: the
+ * sandbox base); frozen with its module, the environment sends new globals to the task's table.
+ * [-0, +1, m] */
+void eng_vm_push_env_metatable(lua_State *L, int fallback);
+/* Make the base table at idx read through frozen tables (next, rawget, rawlen) and read the
+ * current task's globals last. For vm.c's sandbox set-up. [-0, +0, m] */
+void eng_vm_freeze_base(lua_State *L, int idx);
+/* A task: eng_vm_task_begin makes a fresh table for the globals scripts set at run time and
+ * returns 1 (the caller ends the task with eng_vm_task_end), 0 when a task is running already
+ * (the call is part of it: do not end it), -1 out of memory. eng_vm_task_end drops the table.
+ * Never raise. */
+int eng_vm_task_begin(lua_State *L);
+void eng_vm_task_end(lua_State *L);
 /* Push the sandbox's base environment (what every script's globals fall back to). [-0, +1, -] */
 void eng_vm_push_base(lua_State *L);
 /* The two halves of require, for vm.c's and engine.trace's (each keeps its own cache of modules,

@@ -139,7 +139,8 @@ M.BATCH_BURST = 5
 M.PACE_WINDOW_S = 61 -- Intuit counts a minute; one second more absorbs arrival jitter
 M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
 
-local ERR_MT = { __tostring = function(e) return e.message end }
+-- Hidden (__metatable): the module's own; shared by every task, so nobody else may reach it.
+local ERR_MT = { __tostring = function(e) return e.message end, __metatable = "quickbooks.error" }
 
 local function mkerr(t)
   if t.retryable == nil then t.retryable = false end

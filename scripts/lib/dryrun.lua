@@ -61,10 +61,11 @@ function M.prepare(name, config_text)
   local m = mapping.load(name)
   local config, err = mapping.config(config_text)
   if config == nil then error("--config: " .. err, 0) end
-  return { mapping = m, ctx = mapping.context(config, { dry_run = true }) }
+  return { mapping = m, ctx = mapping.context(config, { dry_run = true }), memo = mapping.memo() }
 end
 
 local function run(state, record, i, opts)
+  mapping.use_memo(state.memo) -- the mapping's facts, computed once for the whole dry run
   local ok, out, explained = pcall(mapping.apply, state.mapping, record, state.ctx, opts)
   if not ok then
     error(("%s: %s"):format(M.describe(record, i), tostring(out)), 0)

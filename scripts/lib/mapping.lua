@@ -181,8 +181,27 @@ local CONTRACT = {
                             -- refuses a second mapping claiming the same entity
 }
 
--- Private facts about each loaded mapping (weak: a reloaded mapping drops its entry).
-local INFO = setmetatable({}, { __mode = "k" })
+-- Private facts about each loaded mapping (weak: a reloaded mapping drops its entry), kept for
+-- the current task only: modules are shared by every task of a worker and frozen, and a task's
+-- globals (a fresh table per task, dropped after it) are where one task keeps what it computed.
+-- A caller that runs one mapping over many tasks (a dry run: one task per record) keeps the
+-- table in its own state and hands it back to each task (M.memo / M.use_memo).
+local function infos()
+  local t = _mapping_info
+  if t == nil then
+    t = setmetatable({}, { __mode = "k" })
+    _mapping_info = t
+  end
+  return t
+end
+
+-- memo() -> this task's table of mapping facts; use_memo(t): this task uses t (from memo() in
+-- an earlier task of the same run) instead, so they are computed once per run.
+function M.memo() return infos() end
+function M.use_memo(t)
+  if type(t) ~= "table" then error("use_memo: a table from mapping.memo() expected", 2) end
+  _mapping_info = t
+end
 
 local function contract_error(file, fmt, ...)
   error(("%s: " .. fmt):format(file, ...), 0)
@@ -253,15 +272,26 @@ function M.validate(m, file)
     contract_error(file, "has neither 'rules' nor 'map': nothing to map with")
   end
   local compiled = m.rules ~= nil and rules.compile(file, m.rules, CONFIG_FIELDS) or {}
-  INFO[m] = { file = file, rules = compiled, key_segs = m.key and parse_path(m.key) or { "id" } }
+  infos()[m] = { file = file, rules = compiled, key_segs = m.key and parse_path(m.key) or { "id" } }
   return m
 end
 
+-- The facts of m for this task: computed again in each task (they are the same each time: m is
+-- frozen). A mapping loaded by name (M.load) is found again by its name, so its messages name
+-- its file and explain follows its traced copy in every task, not only in the one that loaded it.
 local function info_of(m)
-  local info = INFO[m]
+  local info = infos()[m]
   if info == nil then
-    M.validate(m, m and type(m.name) == "string" and m.name or "mapping")
-    info = INFO[m]
+    local name = type(m) == "table" and type(m.name) == "string" and m.name:match("^[%w_%-]+$")
+    local module = name and "mappings." .. name or nil
+    if module then
+      local ok, loaded = pcall(require, module)
+      if not ok or loaded ~= m then module = nil end
+    end
+    M.validate(m, module and ("mappings/%s.lua"):format(name)
+      or (type(m) == "table" and type(m.name) == "string" and m.name or "mapping"))
+    info = infos()[m]
+    info.module = module
   end
   return info
 end
@@ -272,8 +302,8 @@ function M.load(name)
     error(("mapping name %q is not a plain file name"):format(tostring(name)), 0)
   end
   local m = require("mappings." .. name)
-  if INFO[m] == nil then M.validate(m, ("mappings/%s.lua"):format(name)) end
-  INFO[m].module = "mappings." .. name
+  if infos()[m] == nil then M.validate(m, ("mappings/%s.lua"):format(name)) end
+  infos()[m].module = "mappings." .. name
   return m
 end
 
@@ -295,7 +325,7 @@ function M.describe(m, record)
   end
   local id
   if type(record) == "table" then
-    id = get_path(record, INFO[m] and INFO[m].key_segs or { "id" })
+    id = get_path(record, infos()[m] and infos()[m].key_segs or { "id" })
   end
   if id == nil or id == json.null or type(id) == "table" then return noun end
   return ("%s %s"):format(noun, tostring(id))
@@ -452,9 +482,9 @@ local function traced(m)
   local info = info_of(m)
   if info.module == nil then return m end
   local tm = trace.require(info.module)
-  if INFO[tm] == nil then
+  if infos()[tm] == nil then
     M.validate(tm, info.file)
-    INFO[tm].module = info.module
+    infos()[tm].module = info.module
   end
   return tm
 end

@@ -326,30 +326,19 @@ local function conflict_policy(tenant, flow, m)
   return p
 end
 
--- The target company's facts for ctx.company (connector.company), read once per run (and at
--- most every COMPANY_TTL seconds for jobs outside a run: webhooks, retries). nil when the
--- target has no such notion (Supabase) or no context (a dry run without credentials).
-local COMPANY_TTL = 300
-local companies = {}
-
-local function company_of(st, spec)
+-- The target company's facts for ctx.company (connector.company), read once per run: open is
+-- one task, and nothing of a task outlives it (a job outside a run, a webhook or a retry, reads
+-- them again). nil when the target has no such notion (Supabase) or no context (a dry run
+-- without credentials).
+local function company_of(st)
   local t = st.target
   if type(t.company) ~= "function" or st.tctx == nil then return nil end
-  local key = tostring(spec.tenant) .. "\0" .. tostring(spec.run_id or "")
-  local hit = companies[key]
-  if hit and (spec.run_id or os.time() - hit.at < COMPANY_TTL) then return hit.company end
   local company, err = t.company(st.tctx)
   if not company then
     raise(("reading the %s company's preferences: %s"):format(st.m.target.connector,
       errtext(err)), type(err) == "table" and err.code or "target",
       not (type(err) == "table" and err.retryable == false))
   end
-  if next(companies, nil) ~= nil then
-    local n = 0
-    for _ in pairs(companies) do n = n + 1 end
-    if n >= 64 then companies = {} end -- bounded: runs end, their entries are not needed
-  end
-  companies[key] = { company = company, at = os.time() }
   return company
 end
 
@@ -374,7 +363,7 @@ function M.open(spec, sctx, tctx)
     end
     return id
   end
-  local company = company_of(st, spec)
+  local company = company_of(st)
   st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
     company = company })
   st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,

@@ -52,6 +52,35 @@ case("globals a script sets stay in its own environment", function()
   assert(m.leaked_global == nil)
 end)
 
+case("pairs and next never hand out a shared table's real contents (issue 12, finding 3)", function()
+  local crypto = require "engine.crypto"
+  local real_b64 = crypto.base64_encode
+  local function hook() return "hooked" end
+  for _, t in ipairs { string, table, math, os, crypto } do
+    local f, state = pairs(t)
+    raises(function() state.x = hook end, "read%-only")
+    local k = f(state)
+    assert(k ~= nil, "pairs still lists the functions")
+    raises(function() state[k] = hook end, "read%-only")
+    raises(function() local k2 = next(t); t[k2] = hook end, "read%-only")
+  end
+  raises(function() local _, real = pairs(crypto); real.base64_encode = hook end, "read%-only")
+  raises(function() local _, real = pairs(string); real.format = hook end, "read%-only")
+  assert(crypto.base64_encode == real_b64 and crypto.base64_encode("k:s") == "azpz")
+  assert(string.format("%s", "f") == "f" and ("x"):rep(2) == "xx")
+  assert(rawget(string, "rep") == string.rep and rawlen(string) == 0)
+end)
+
+case("modules from require are frozen deeply, their own locals included", function()
+  local m = require "lib.mapping"
+  raises(function() m.load = nil end, "read%-only")
+  raises(function() m.QBO_LIMITS.Customer = {} end, "read%-only")
+  raises(function() table.insert(m.QBO_LIMITS, 1) end, "read%-only")
+  local qbo = require "connectors.quickbooks"
+  raises(function() qbo.write = function() end end, "read%-only")
+  assert(type(m.load) == "function" and type(qbo.write) == "function")
+end)
+
 case("collectgarbage only counts", function()
   assert(type(collectgarbage("count")) == "number")
   raises(function() collectgarbage("collect") end, "count")

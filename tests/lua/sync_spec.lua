@@ -228,35 +228,12 @@ case("sweeps: lib.sync names the entities the source's webhooks bring", function
   assert(sync.c_sweep(json.decode('{"reason": "x"}')):find("no source", 1, true), "no source")
 end)
 
-case("open reads the target company once per run and hands it to the mappings", function()
-  local qbo, woo = require "connectors.quickbooks", require "connectors.woocommerce"
-  local saved_company, saved_read = qbo.company, woo.read
-  local calls = 0
-  qbo.company = function()
-    calls = calls + 1
-    return { allow_shipping = true, country = "US" }
-  end
-  woo.read = function() return {} end
-  local ok, err = pcall(function()
-    local spec1 = { tenant = "spec", run_id = "run-company-1", flow = "woo_order_to_qbo_invoice",
-      entity = "orders", mode = "full" }
-    local st = sync.open(spec1, {}, {})
-    eq(st.ctx.company.allow_shipping, true, "ctx.company from the connector")
-    eq(st.dep_ctx.company.country, "US", "the dependencies' ctx too")
-    sync.open(spec1, {}, {})
-    eq(calls, 1, "read once for the run")
-    sync.open({ tenant = "spec", run_id = "run-company-2", flow = "woo_order_to_qbo_invoice",
-      entity = "orders", mode = "full" }, {}, {})
-    eq(calls, 2, "a new run reads it again")
-    qbo.company = function() return nil, { message = "HTTP 503", code = "http_503" } end
-    local ok2, e = pcall(sync.open, { tenant = "spec", run_id = "run-company-3",
-      flow = "woo_order_to_qbo_invoice", entity = "orders", mode = "full" }, {}, {})
-    eq(ok2, false, "an unreadable company fails the job")
-    assert(tostring(e.message):find("preferences: HTTP 503", 1, true), tostring(e.message))
-    eq(e.retryable, true, "retryable")
-  end)
-  qbo.company, woo.read = saved_company, saved_read
-  if not ok then error(err, 0) end
+case("connectors are shared by every task and frozen: nothing can patch them", function()
+  local qbo = require "connectors.quickbooks"
+  local ok, err = pcall(function() qbo.company = function() end end)
+  eq(ok, false, "assigning to a connector's field is refused")
+  assert(tostring(err):find("read%-only"), tostring(err))
+  eq(type(qbo.company), "function", "the connector's own company() is still there")
 end)
 
 spec.finish("sync_spec")
