@@ -8,14 +8,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static inline void check(int ok)
+static inline void check_failed(const char *what, const char *file, int line)
 {
-    if (!ok)
-        abort();
+    fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
+    abort();
 }
+
+#define check(ok) ((ok) ? (void)0 : check_failed(#ok, __FILE__, __LINE__))
 
 #endif
