@@ -4,16 +4,38 @@
  * name order. ctest runs it over tests/fuzz/corpus/<target>/ in the plain and ASan builds, so a
  * crash the fuzzer once found (its input kept in the corpus) stays fixed without clang.
  * Exit 0 when every input returned; a crash is the test's failure. No input at all is a
- * failure too (a corpus that vanished would otherwise pass silently).
+ * failure too (a corpus that vanished would otherwise pass silently). An input that runs longer
+ * than REPLAY_TIMEOUT_S (default 60) seconds fails at once, naming it (a hang: a budget dodged).
  */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fuzz.h"
+
+static const char *current; /* the input running, for the alarm */
+
+static void on_alarm(int sig)
+{
+    (void)sig;
+    static const char a[] = "replay: a hang: still running after REPLAY_TIMEOUT_S: ";
+    (void)!write(2, a, sizeof a - 1);
+    (void)!write(2, current, strlen(current));
+    (void)!write(2, "\n", 1);
+    _exit(1);
+}
+
+static unsigned timeout_s(void)
+{
+    const char *v = getenv("REPLAY_TIMEOUT_S");
+    long t = v != NULL ? strtol(v, NULL, 10) : 0;
+    return t > 0 ? (unsigned)t : 60;
+}
 
 static int run_file(const char *path)
 {
@@ -47,7 +69,10 @@ static int run_file(const char *path)
     }
     memcpy(exact, buf, n);
     free(buf);
+    current = path;
+    alarm(timeout_s());
     LLVMFuzzerTestOneInput(exact, n);
+    alarm(0);
     free(exact);
     return 0;
 }
@@ -60,6 +85,7 @@ static int cmp(const void *a, const void *b)
 int main(int argc, char **argv)
 {
     int files = 0, bad = 0;
+    signal(SIGALRM, on_alarm);
     for (int i = 1; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) != 0) {
