@@ -7,8 +7,8 @@ local doc = json.decode('{"a":[1,2.5,"x",null,{"b":true}]}')
 assert(json.encode(doc))
 local ok, err = pcall(error, { code = 1 })
 setmetatable({}, { __gc = function() end })
-local co = coroutine.wrap(function(a) local b = coroutine.yield(a + 1); return b * 2 end)
-co(1); co(2)
+
+
 for k, v in pairs(string) do local _ = k end
 print(s:sub(1, 10), money.parse and money.parse("29.35", 2))
 return s:gsub("%d+", function(d) return d .. d end)
