@@ -382,8 +382,9 @@ static int client_sent(const struct eng_httpd_req *req, const char *secret)
     size_t k = strlen(secret);
     if (strstr(req->path, secret) != NULL || memmem(req->body, req->body_len, secret, k) != NULL)
         return 1;
-    for (int i = 0; i < req->nh; i++)
-        if (strstr(req->hval[i], secret) != NULL || strstr(req->hname[i], secret) != NULL)
+    for (int i = 0; i < req->nh; i++) /* a token in Authorization is a credential, not data */
+        if ((strstr(req->hval[i], secret) != NULL && strcasecmp(req->hname[i], "Authorization")) ||
+            strstr(req->hname[i], secret) != NULL)
             return 1;
     for (int i = 0; i < req->nq; i++)
         if (strstr(req->qval[i], secret) != NULL || strstr(req->qname[i], secret) != NULL)
