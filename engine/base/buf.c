@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/json_read.h"
+
 void eng_buf_init(struct eng_buf *b)
 {
     memset(b, 0, sizeof *b);
@@ -119,6 +121,17 @@ void eng_buf_json_str(struct eng_buf *b, const char *s, size_t n)
                 u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0';
                 u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = '\0';
                 esc = u;
+            } else if (c >= 0x80) {
+                /* JSON text is UTF-8 (RFC 8259 8.1): a valid sequence is copied whole, any
+                 * other byte (text from outside: a path, a header) becomes U+FFFD */
+                size_t k = eng_json_read_utf8((const unsigned char *)s + i, n - i);
+                if (k == 0) {
+                    esc = "\\ufffd";
+                } else {
+                    run += k;
+                    i += k - 1;
+                    continue;
+                }
             }
         }
         if (esc != NULL) {

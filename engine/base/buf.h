@@ -27,7 +27,8 @@ void eng_buf_append(struct eng_buf *b, const void *p, size_t n);
 void eng_buf_puts(struct eng_buf *b, const char *s);
 void eng_buf_putc(struct eng_buf *b, char c);
 void eng_buf_printf(struct eng_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Append s (n bytes) as a JSON string literal with quotes, escaping per RFC 8259. */
+/* Append s (n bytes) as a JSON string literal with quotes, escaping per RFC 8259; a byte that
+ * is not part of valid UTF-8 becomes \ufffd, so the text is always valid JSON. */
 void eng_buf_json_str(struct eng_buf *b, const char *s, size_t n);
 /* Append the whole file at path ("-" = standard input) to b. Returns 0, ENG_ENOTFOUND,
  * ENG_EIO, ENG_ENOMEM, or ENG_EINVAL when it holds more than max bytes (0 = no limit); err

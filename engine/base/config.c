@@ -135,6 +135,8 @@ const char *eng_config_nearest(const char *name)
     return best != NULL && best_d <= 3 && best_d * 3 < strlen(best) ? best : NULL;
 }
 
+#define DOTENV_LINE_MAX 65536 /* bytes in one .env line, its newline included */
+
 int eng_config_load_dotenv(const char *path, struct eng_err *err)
 {
     FILE *f = fopen(path, "r");
@@ -142,10 +144,23 @@ int eng_config_load_dotenv(const char *path, struct eng_err *err)
         return errno == ENOENT
                    ? 0
                    : eng_err_set(err, ENG_EIO, "cannot read %s: %s", path, strerror(errno));
-    char line[8192];
+    /* A line is read whole (getline): a fixed buffer would cut a long value and parse its rest
+     * as a line of its own, which could set another variable. */
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t got;
     int lineno = 0, rc = 0;
-    while (fgets(line, sizeof line, f) != NULL) {
+    while ((got = getline(&line, &cap, f)) >= 0) {
         lineno++;
+        if (got > DOTENV_LINE_MAX) {
+            rc = eng_err_set(err, ENG_EINVAL, "%s:%d: line longer than %d bytes", path, lineno,
+                             DOTENV_LINE_MAX);
+            break;
+        }
+        if (memchr(line, '\0', (size_t)got) != NULL) { /* the rest would be silently dropped */
+            rc = eng_err_set(err, ENG_EINVAL, "%s:%d: a NUL byte", path, lineno);
+            break;
+        }
         char *s = trim(line);
         if (*s == '\0' || *s == '#')
             continue;
@@ -184,6 +199,7 @@ int eng_config_load_dotenv(const char *path, struct eng_err *err)
         }
         setenv(key, val, 0);
     }
+    free(line);
     fclose(f);
     return rc;
 }

@@ -179,6 +179,16 @@ static void test_json_str(void)
     eng_buf_reset(&b);
     eng_buf_json_str(&b, "abcdef", 3);
     CHECK_STR(b.data, "\"abc\"");
+    /* text from outside that is not UTF-8 (fuzz_api: a request path echoed in a 404) still
+     * makes valid JSON: each bad byte is \ufffd, valid sequences around it are kept, and a
+     * sequence cut by n is bad */
+    eng_buf_reset(&b);
+    const char *bad = "a\xff\xc0\xaf\xe2\x82\xac\xed\xa0\x80z\xe2\x82";
+    eng_buf_json_str(&b, bad, strlen(bad));
+    CHECK_STR(b.data, "\"a\\ufffd\\ufffd\\ufffd\xe2\x82\xac\\ufffd\\ufffd\\ufffdz\\ufffd\\ufffd\"");
+    eng_buf_reset(&b);
+    eng_buf_json_str(&b, "\xc3\xa9", 1);
+    CHECK_STR(b.data, "\"\\ufffd\"");
     eng_buf_free(&b);
 }
 

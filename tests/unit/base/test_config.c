@@ -400,6 +400,50 @@ static int env_is(const char *name, const char *want)
     return 1;
 }
 
+/* A long line is one line (fuzz_dotenv: an 8 KiB buffer cut it, and its rest, parsed as a line
+ * of its own, set another variable); a NUL byte or a line over 64 KiB is an error naming it. */
+static void test_dotenv_long_line(void)
+{
+    char tmp[] = "/tmp/test_config.XXXXXX", path[4096], log[8192];
+    REQUIRE(mkdtemp(tmp) != NULL);
+    dotenv_clear();
+    static char text[20000];
+    size_t n = (size_t)snprintf(text, sizeof text, "WORKERS=");
+    memset(text + n, 'x', 8191 - n); /* the old buffer's 8191 bytes end here */
+    snprintf(text + 8191, sizeof text - 8191, "API_TOKEN=evil\nAPI_PORT=1\n");
+    REQUIRE(write_dotenv(tmp, text, path, sizeof path) == 0);
+    struct eng_err err = {0};
+    CHECK_INT(dotenv_logged(path, &err, log, sizeof log), 0);
+    CHECK(getenv("API_TOKEN") == NULL);
+    const char *w = getenv("WORKERS");
+    CHECK(w != NULL && strlen(w) == 8183 + strlen("API_TOKEN=evil") &&
+          strcmp(w + 8183, "API_TOKEN=evil") == 0);
+    CHECK(env_is("API_PORT", "1"));
+    dotenv_clear();
+
+    FILE *f = fopen(path, "wb");
+    REQUIRE(f != NULL);
+    static const char nul[] = "API_PORT=1\n# c\nAPI_HOST=a\0b\n";
+    fwrite(nul, 1, sizeof nul - 1, f);
+    fclose(f);
+    CHECK_INT(dotenv_logged(path, &err, log, sizeof log), ENG_EINVAL);
+    CHECK(strstr(err.msg, ":3: a NUL byte") != NULL);
+
+    memset(text, 'y', sizeof text - 1);
+    text[sizeof text - 1] = '\0';
+    memcpy(text, "API_HOST=", 9);
+    f = fopen(path, "wb");
+    REQUIRE(f != NULL);
+    for (int i = 0; i < 4; i++) /* 80 KB on one line */
+        fwrite(text, 1, strlen(text), f);
+    fclose(f);
+    CHECK_INT(dotenv_logged(path, &err, log, sizeof log), ENG_EINVAL);
+    CHECK(strstr(err.msg, ":1: line longer than 65536 bytes") != NULL);
+    dotenv_clear();
+    unlink(path);
+    rmdir(tmp);
+}
+
 /* Quoting, comments, `export`, spaces, CRLF, '=' inside a value: what a hand-written .env holds. */
 static void test_dotenv_syntax(void)
 {
@@ -540,4 +584,5 @@ CHECK_MAIN(CHECK_CASE(test_every_read_variable_is_known), CHECK_CASE(test_neares
            CHECK_CASE(test_api_host), CHECK_CASE(test_defaults_from_a_clean_environment),
            CHECK_CASE(test_sync_dispatcher), CHECK_CASE(test_webhook_and_http_settings),
            CHECK_CASE(test_http_limits), CHECK_CASE(test_dotenv_syntax),
-           CHECK_CASE(test_dotenv_environment_wins), CHECK_CASE(test_dotenv_unknown_and_invalid))
+           CHECK_CASE(test_dotenv_environment_wins), CHECK_CASE(test_dotenv_unknown_and_invalid),
+           CHECK_CASE(test_dotenv_long_line))
