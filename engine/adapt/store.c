@@ -670,6 +670,12 @@ void eng_store_set_progress(struct eng_store *st, int n_steps, int (*fn)(void *)
     sqlite3_progress_handler(st->db, fn != NULL && n_steps > 0 ? n_steps : 0, fn, ud);
 }
 
+void eng_store_set_max_length(struct eng_store *st, long long bytes)
+{
+    if (bytes > 0)
+        sqlite3_limit(st->db, SQLITE_LIMIT_LENGTH, bytes < INT_MAX ? (int)bytes : INT_MAX);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* statements                                                                                  */
 

@@ -87,6 +87,10 @@ void eng_store_set_busy_timeout(struct eng_store *st, int ms);
  * that statement with ENG_EBUDGET ("interrupted"). fn must not touch a lua_State or st.
  * fn == NULL removes it. */
 void eng_store_set_progress(struct eng_store *st, int n_steps, int (*fn)(void *), void *ud);
+/* The longest string or blob one value on st may grow to (SQLite's LENGTH limit; longer is an
+ * error, "string or blob too big"). Scripts' connection: their memory cap, because SQLite builds
+ * such a value outside the Lua allocator. bytes <= 0 leaves SQLite's default. */
+void eng_store_set_max_length(struct eng_store *st, long long bytes);
 
 /* ---- statements ---- */
 

@@ -126,6 +126,8 @@ static struct l_conn *conn_get(lua_State *L, struct eng_err *err)
         return NULL;
     c->tx_depth = 0;
     eng_store_set_progress(c->st, DB_PROGRESS_STEPS, conn_progress, c);
+    /* a recursive CTE doubling a string would otherwise build up to 1 GB outside the cap */
+    eng_store_set_max_length(c->st, (long long)opts->mem_limit);
     return c;
 }
 

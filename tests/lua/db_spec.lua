@@ -266,4 +266,15 @@ case("the operator's run reads every table, with the allowed SQL functions only"
     "allowed functions work")
 end)
 
+-- SQLite builds a value outside the Lua allocator: one value is capped at the script's memory
+-- cap (64 MiB here), so a recursive CTE doubling a string stops at 128 MiB instead of ~1 GB.
+case("a value script SQL builds is capped at the script's memory", function()
+  local v, e = db.value("WITH RECURSIVE r(s, n) AS (SELECT 'x', 0 UNION ALL "
+    .. "SELECT s || s, n + 1 FROM r WHERE n < 27) SELECT length(s) FROM r WHERE n = 27")
+  eq(v, nil, "no 128 MiB value")
+  eq(tostring(e):find("too big", 1, true) ~= nil, true, "the error says so: " .. tostring(e))
+  eq(db.value("WITH RECURSIVE r(s, n) AS (SELECT 'x', 0 UNION ALL SELECT s || s, n + 1 FROM r "
+    .. "WHERE n < 20) SELECT length(s) FROM r WHERE n = 20"), 1048576, "1 MiB is fine")
+end)
+
 spec.finish("db_spec")
