@@ -13,6 +13,8 @@ set(ENG_TEST_ENV
   "SCHEMA_DIR=${PROJECT_SOURCE_DIR}/schema"
   "FIXTURES_DIR=${PROJECT_SOURCE_DIR}/tests/fixtures"
   "ALLOW_PRIVATE_TARGETS=1"  # every mock listens on loopback; production refuses it (ssrf.sh)
+  # tests that record elapsed times write them here; run by hand they update bench/results
+  "BENCH_RESULTS_DIR=${CMAKE_BINARY_DIR}/bench-results"
   "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
   "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1")
 

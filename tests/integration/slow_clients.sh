@@ -62,11 +62,12 @@ wait_for 60000 summary_in
 SUMMARY=$(tail -n 1 "$T/trickle.out")
 assert_jq "the server closed the trickling connections (the oldest for newer ones, then on the deadline)" \
     "$SUMMARY" '.closed_by_server >= .opened - 32'
-mkdir -p "$ENG_SOURCE_DIR/bench/results"
+RESULTS=${BENCH_RESULTS_DIR:-$ENG_SOURCE_DIR/bench/results}
+mkdir -p "$RESULTS"
 printf '%s slow_clients (%s): 1030 trickling connections; /health %d ms, signed webhook %d ms; %s\n' \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(basename "$(dirname "$TALLYSYNC_BIN")")" "$health_ms" \
     "$hook_ms" "$SUMMARY" \
-    >>"$ENG_SOURCE_DIR/bench/results/slow_clients.txt"
+    >>"$RESULTS/slow_clients.txt"
 serve_stop
 assert_eq "serve stops cleanly after the flood" 0 "$STOP_RC"
 

@@ -17,7 +17,8 @@ require_tools jq curl python3 sqlite3
 source "$ENG_SOURCE_DIR/tests/integration/lib/sync_env.sh"
 
 export ALLOW_PRIVATE_TARGETS=1 # the mocks are on loopback (issue 12, finding 7)
-RESULTS="$ENG_SOURCE_DIR/bench/results/stuck_worker.txt"
+RESULTS="${BENCH_RESULTS_DIR:-$ENG_SOURCE_DIR/bench/results}/stuck_worker.txt"
+mkdir -p "$(dirname "$RESULTS")"
 
 # ---- an upstream that holds each request until released ----
 cat >"$T/hold.py" <<'EOF'
