@@ -4,7 +4,9 @@
  * is applied (done, or dead when it can never succeed: not retried); jobs a dead process held
  * are recovered at start and run; a job handed to a worker when the engine stops gives its work
  * back without counting the attempt; a run extends its lease before every page (test scripts in
- * a scratch scripts folder: a source that reports the lease it sees, a target that keeps it).
+ * a scratch scripts folder: a source that reports the lease it sees, a target that keeps it);
+ * a job whose end the store refused (a trigger stands in for a full disk) is recorded once the
+ * store takes writes again, not after its ten-minute lease.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -355,6 +357,59 @@ static void test_a_run_extends_its_lease(void)
     eng_store_close(st);
 }
 
+static long long count_of(struct eng_store *st, const char *sql)
+{
+    struct eng_store_stmt *s = NULL;
+    long long n = -1;
+    if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, NULL) == 0 &&
+        eng_store_step(s, NULL) == ENG_STORE_ROW)
+        n = eng_store_column_int64(s, 0);
+    eng_store_finalize(s);
+    return n;
+}
+
+/* The store refuses the write of a job's end (as a full disk or a read-only file would: the
+ * trigger fails the UPDATE, and keeps a note that it was tried). Once the fault is gone, the end
+ * is recorded without waiting out the job's lease (ENG_SYNC_LEASE_MS) or a restart. */
+static void test_an_end_the_store_refused_is_recorded_later(void)
+{
+    struct eng_store *st = fresh();
+    REQUIRE(st != NULL);
+    struct eng_err err = {0};
+    REQUIRE(eng_store_exec(st,
+                           "CREATE TABLE t_fault_hits (n INTEGER);"
+                           "CREATE TRIGGER t_fault BEFORE UPDATE OF status ON sync_queue "
+                           "WHEN NEW.status <> 'running' BEGIN INSERT INTO t_fault_hits VALUES (1);"
+                           " SELECT RAISE(FAIL, 'database or disk is full'); END",
+                           &err) == 0);
+    int64_t done = add(st, "record", "{\"entity\": \"nothing\", \"id\": 4}");
+    int64_t bogus = add(st, "bogus", NULL); /* its end: dead */
+    REQUIRE(done > 0 && bogus > 0);
+    struct eng_workers *w = workers(2);
+    REQUIRE(w != NULL);
+    struct eng_sync_env env = {.cfg = &cfg};
+    struct eng_orch *o = eng_orchestrator_start(&env, w, 2, &err);
+    REQUIRE(o != NULL);
+    eng_orchestrator_notify(o);
+    for (int i = 0; i < 1000 && count_of(st, "SELECT count(*) FROM t_fault_hits") < 2; i++)
+        usleep(10000);
+    CHECK(count_of(st, "SELECT count(*) FROM t_fault_hits") >= 2); /* both ends were refused */
+    CHECK_STR(status_of(st, done, NULL), "running");
+    CHECK_STR(status_of(st, bogus, NULL), "running");
+    REQUIRE(eng_store_exec(st, "DROP TRIGGER t_fault", &err) == 0); /* the fault is gone */
+    wait_settled(st, done);
+    wait_settled(st, bogus);
+    eng_orchestrator_stop(o);
+    eng_workers_stop(w);
+    long long attempts = 0;
+    CHECK_STR(status_of(st, done, &attempts), "done");
+    CHECK_INT(attempts, 1); /* recorded, not run again */
+    CHECK_STR(status_of(st, bogus, &attempts), "dead");
+    CHECK_INT(attempts, 1);
+    eng_store_close(st);
+}
+
 CHECK_MAIN(CHECK_CASE(test_a_job_runs_once),
            CHECK_CASE(test_jobs_of_a_dead_process_resume_at_start),
-           CHECK_CASE(test_stop_gives_the_job_back), CHECK_CASE(test_a_run_extends_its_lease))
+           CHECK_CASE(test_stop_gives_the_job_back), CHECK_CASE(test_a_run_extends_its_lease),
+           CHECK_CASE(test_an_end_the_store_refused_is_recorded_later))
