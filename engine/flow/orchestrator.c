@@ -2,10 +2,13 @@
  * orchestrator.c - the dispatcher: one thread that claims due jobs from the durable queue
  * (engine/data/queue.h) and submits each to the worker pool, never more than `slots` at once, so
  * HTTP threads never wait on a run. Each claim has its own lease owner, so a worker that lost its
- * lease can tell. The worker applies the job's outcome (complete, back off, dead, give back). Owns:
- * the thread, its store connection, the in-flight count. Must not: run Lua, or let a task outlive
- * eng_orchestrator_stop (eng_orchestrator_stop_within leaves the dispatcher's memory to a task
- * still stuck at its deadline, which frees it if it ever comes back).
+ * lease can tell. The worker applies the job's outcome (complete, back off, dead, give back); an
+ * outcome the store refused (disk full, read-only) is kept, one per job, and written again from
+ * the dispatcher's tick, so a brief store fault never leaves a job to wait out its lease. Owns:
+ * the thread, its store connection, the in-flight count, the kept outcomes. Must not: run Lua,
+ * or let a task outlive eng_orchestrator_stop (eng_orchestrator_stop_within leaves the
+ * dispatcher's memory to a task still stuck at its deadline, which frees it if it ever comes
+ * back).
  */
 #include <errno.h>
 #include <limits.h>
@@ -175,6 +178,15 @@ static void job_keep_unrecorded(struct eng_orch *o, const struct job_end *e)
     struct job_end *copy = malloc(sizeof *copy);
     int kept = 0;
     pthread_mutex_lock(&o->mu);
+    /* a newer end of the same job (its lease expired and it ran again) replaces the older one */
+    for (struct job_end **pp = &o->unrecorded; *pp != NULL; pp = &(*pp)->next)
+        if ((*pp)->id == e->id) {
+            struct job_end *old = *pp;
+            *pp = old->next;
+            free(old);
+            o->n_unrecorded--;
+            break;
+        }
     if (copy != NULL && o->n_unrecorded < ORCH_UNRECORDED_MAX) {
         *copy = *e;
         copy->tries = 1;
