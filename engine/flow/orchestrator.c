@@ -244,8 +244,9 @@ static void job_task_run(struct eng_task *t, struct eng_vm *vm)
     }
 }
 
-/* On the dispatcher's thread: record the ends that are due again. Each store call happens
- * outside mu; the list is only ever shortened here (workers add at its head). */
+/* On the dispatcher's thread: record the ends that are due again. The due ones leave the list
+ * under mu (workers add to it meanwhile), each store call happens outside it, and an end the
+ * store still refuses goes back with a longer delay. */
 static void orch_record_unrecorded(struct eng_orch *o, struct eng_store *st, int all)
 {
     long long now = all ? LLONG_MAX : mono_ms();
