@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "base/log.h"
 #include "adapt/store.h"
@@ -23,6 +24,10 @@
 
 #define INGEST_BATCH     256  /* items per transaction */
 #define INGEST_QUEUE_MAX 8192 /* items waiting; more -> 503 (the senders retry or we lose none) */
+/* Store errors in the log (a full disk fails every batch of a burst): at most INGEST_LOG_BURST
+ * lines a minute, then one line saying the rest are only counted (the metrics). */
+#define INGEST_LOG_BURST    20
+#define INGEST_LOG_WINDOW_S 60
 
 enum {
     S_INS_EVENT,
@@ -71,6 +76,11 @@ struct eng_ingest {
     struct eng_policy *policy; /* webhook routes for replays (eng_ingest_opts) */
     struct eng_webhook_tenant_secrets *secrets;
     struct eng_ingest_counters ctr;
+    struct { /* the store-error log's rate limit (the writer thread's own) */
+        long long window_start;
+        int logged, recovery_logged;
+        unsigned long long unreported; /* counted, not logged, not yet said by a line */
+    } errlog;
 };
 
 /* ---- statements ---- */
@@ -323,6 +333,48 @@ static void ing_reset_counts(struct eng_ingest_item *it)
         0;
 }
 
+/* Log a store error of the writer, at most INGEST_LOG_BURST a minute; the rest are counted
+ * (metrics tallysync_webhook_commit_failures_total and _item_failures_total) and their number
+ * is said by the next line logged, or once commits succeed again. */
+static void ing_errlog_window(struct eng_ingest *ing)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    long long now = (long long)ts.tv_sec;
+    if (ing->errlog.window_start == 0 || now - ing->errlog.window_start >= INGEST_LOG_WINDOW_S) {
+        ing->errlog.window_start = now;
+        ing->errlog.logged = 0;
+        ing->errlog.recovery_logged = 0;
+    }
+}
+
+static void ing_log_store_error(struct eng_ingest *ing, int whole_batch, int n, const char *why)
+{
+    ing_errlog_window(ing);
+    if (ing->errlog.logged >= INGEST_LOG_BURST) {
+        ing->errlog.unreported++;
+        return;
+    }
+    char msg[1200];
+    if (whole_batch)
+        snprintf(msg, sizeof msg, "webhook ingest: a batch of %d could not be committed: %.1000s",
+                 n, why);
+    else
+        snprintf(msg, sizeof msg, "webhook ingest: an item of a batch of %d failed: %.1000s", n,
+                 why);
+    if (ing->errlog.unreported > 0)
+        eng_logf(ENG_LOG_ERROR, "%s (%llu like it not logged before)", msg, ing->errlog.unreported);
+    else
+        eng_logf(ENG_LOG_ERROR, "%s", msg);
+    ing->errlog.unreported = 0;
+    if (++ing->errlog.logged == INGEST_LOG_BURST)
+        eng_logf(ENG_LOG_ERROR,
+                 "webhook ingest: %d store errors logged this minute; the rest are counted, not "
+                 "logged (metrics tallysync_webhook_commit_failures_total, "
+                 "tallysync_webhook_item_failures_total)",
+                 INGEST_LOG_BURST);
+}
+
 static void ing_commit_batch(struct eng_ingest *ing, struct eng_ingest_item *batch, int n)
 {
     struct eng_err err = {0};
@@ -336,8 +388,10 @@ static void ing_commit_batch(struct eng_ingest *ing, struct eng_ingest_item *bat
                 it->rc = it->kind == ENG_INGEST_REPLAY ? ing_apply_replay(ing, it, &ierr)
                                                        : ing_apply_events(ing, it, &ierr);
             if (it->rc != 0) {
-                if (it->rc != ENG_ENOTFOUND && it->rc != ENG_EINVAL)
-                    eng_logf(ENG_LOG_ERROR, "webhook ingest: an item failed: %s", ierr.msg);
+                if (it->rc != ENG_ENOTFOUND && it->rc != ENG_EINVAL) {
+                    atomic_fetch_add(&ing->ctr.item_failures, 1);
+                    ing_log_store_error(ing, 0, n, ierr.msg);
+                }
                 eng_store_exec(ing->st, "ROLLBACK TO ingest_item", NULL);
                 ing_reset_counts(it);
             }
@@ -348,9 +402,19 @@ static void ing_commit_batch(struct eng_ingest *ing, struct eng_ingest_item *bat
             eng_store_exec(ing->st, "ROLLBACK", NULL);
     }
     if (rc != 0) {
-        eng_logf(ENG_LOG_ERROR, "webhook ingest: a batch of %d could not be committed: %s", n,
-                 err.msg);
         atomic_fetch_add(&ing->ctr.commit_failures, 1);
+        ing_log_store_error(ing, 1, n, err.msg);
+    } else if (ing->errlog.unreported > 0) {
+        ing_errlog_window(ing);
+        if (!ing->errlog.recovery_logged) { /* once a minute at most: a disk that fails every
+                                             * other commit writes no line each */
+            ing->errlog.recovery_logged = 1;
+            eng_logf(ENG_LOG_INFO,
+                     "webhook ingest: commits succeed again (%llu store errors were counted, not "
+                     "logged)",
+                     ing->errlog.unreported);
+            ing->errlog.unreported = 0;
+        }
     }
     atomic_fetch_add(&ing->ctr.batches, 1);
     atomic_fetch_add(&ing->ctr.batch_items, (unsigned long long)n);
@@ -532,6 +596,9 @@ void eng_ingest_metrics(struct eng_ingest *ing, struct eng_buf *b)
         "deliveries they carried.\n# TYPE tallysync_webhook_commits_total counter\n"
         "tallysync_webhook_commits_total %llu\ntallysync_webhook_commit_items_total %llu\n"
         "tallysync_webhook_commit_failures_total %llu\n"
+        "# HELP tallysync_webhook_item_failures_total Items of a batch the store refused (the "
+        "batch's others kept).\n# TYPE tallysync_webhook_item_failures_total counter\n"
+        "tallysync_webhook_item_failures_total %llu\n"
         "# HELP tallysync_webhook_overloaded_total Deliveries answered 503 (ingest queue full).\n"
         "# TYPE tallysync_webhook_overloaded_total counter\n"
         "tallysync_webhook_overloaded_total %llu\n"
@@ -540,6 +607,6 @@ void eng_ingest_metrics(struct eng_ingest *ing, struct eng_buf *b)
         atomic_load(&c->refused_woo), atomic_load(&c->refused_qbo), atomic_load(&c->pings),
         atomic_load(&c->events_stored), atomic_load(&c->duplicates), atomic_load(&c->rejected),
         atomic_load(&c->stale), atomic_load(&c->unrouted), atomic_load(&c->batches),
-        atomic_load(&c->batch_items), atomic_load(&c->commit_failures), atomic_load(&c->overloaded),
-        depth);
+        atomic_load(&c->batch_items), atomic_load(&c->commit_failures),
+        atomic_load(&c->item_failures), atomic_load(&c->overloaded), depth);
 }

@@ -48,7 +48,7 @@ struct eng_ingest_item {
 
 struct eng_ingest_counters {
     _Atomic unsigned long long refused_woo, refused_qbo, pings, batches, batch_items, events_stored,
-        duplicates, rejected, stale, unrouted, overloaded, commit_failures;
+        duplicates, rejected, stale, unrouted, overloaded, commit_failures, item_failures;
 };
 
 /* From the configuration (config.h): serve fills it from WEBHOOK_REPLAY_WINDOW_SECONDS and

@@ -2,10 +2,13 @@
  * orchestrator.c - the dispatcher: one thread that claims due jobs from the durable queue
  * (engine/data/queue.h) and submits each to the worker pool, never more than `slots` at once, so
  * HTTP threads never wait on a run. Each claim has its own lease owner, so a worker that lost its
- * lease can tell. The worker applies the job's outcome (complete, back off, dead, give back). Owns:
- * the thread, its store connection, the in-flight count. Must not: run Lua, or let a task outlive
- * eng_orchestrator_stop (eng_orchestrator_stop_within leaves the dispatcher's memory to a task
- * still stuck at its deadline, which frees it if it ever comes back).
+ * lease can tell. The worker applies the job's outcome (complete, back off, dead, give back); an
+ * outcome the store refused (disk full, read-only) is kept, one per job, and written again from
+ * the dispatcher's tick, so a brief store fault never leaves a job to wait out its lease. Owns:
+ * the thread, its store connection, the in-flight count, the kept outcomes. Must not: run Lua,
+ * or let a task outlive eng_orchestrator_stop (eng_orchestrator_stop_within leaves the
+ * dispatcher's memory to a task still stuck at its deadline, which frees it if it ever comes
+ * back).
  */
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +26,12 @@
 #define ORCH_IDLE_MS  500   /* poll when nothing is due (due times pass without a notify) */
 #define ORCH_SCHED_MS 1000  /* schedules are checked about once a second */
 #define ORCH_RETRY_MS 15000 /* failures due for an automatic retry, about every 15 s */
+/* A job's end that the store refused (disk full, read-only) is kept and recorded again from the
+ * dispatcher's tick: after 250 ms, doubling to 5 s, at most ORCH_UNRECORDED_MAX jobs (one entry
+ * per job). A job past that bound keeps its lease until it expires or the engine restarts. */
+#define ORCH_UNRECORDED_MAX      256
+#define ORCH_UNRECORDED_FIRST_MS 250
+#define ORCH_UNRECORDED_CAP_MS   5000
 
 static long long mono_ms(void)
 {
@@ -56,6 +65,19 @@ static void orch_housekeeping(struct eng_store *st, struct eng_workers *w, long 
     }
 }
 
+/* The end of a job, as the worker decided it: what job_record writes to the queue. */
+struct job_end {
+    struct job_end *next; /* the dispatcher's list of ends not yet recorded */
+    int64_t id;
+    char owner[64];
+    enum eng_sync_outcome out;
+    char error[512];
+    char run_id[ENG_SYNC_ID_SIZE]; /* "" when the job is not a run's */
+    int run_error_shown;           /* the run shows the error it is retrying after */
+    int tries;
+    long long due_ms, delay_ms;
+};
+
 struct eng_orch {
     struct eng_sync_env env;
     atomic_int stopping;
@@ -68,7 +90,9 @@ struct eng_orch {
     pthread_cond_t cv;
     pthread_t th;
     int started;
-    int abandoned; /* the stopper gave up waiting: the last job out frees o */
+    int abandoned;              /* the stopper gave up waiting: the last job out frees o */
+    struct job_end *unrecorded; /* under mu; at most ORCH_UNRECORDED_MAX */
+    int n_unrecorded;
 };
 
 struct job_task {
@@ -102,6 +126,87 @@ static void job_settle_event(struct eng_store *st, long long job_id, const char 
                  status, err.msg);
 }
 
+/* A run whose job backs off shows why on its status ("retrying after: ..."; the run's end
+ * replaces it). 0 when written (or the run is over), < 0 when the store refused it too. */
+static int job_show_run_error(struct eng_store *st, const struct job_end *e)
+{
+    static const char sql[] =
+        "UPDATE sync_runs SET error = 'retrying after: ' || ?2, updated_at = " ENG_STORE_NOW
+        " WHERE id = ?1 AND state IN ('queued', 'running')";
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, NULL);
+    if (rc == 0)
+        rc = eng_store_bind_str(s, 1, e->run_id);
+    if (rc == 0)
+        rc = eng_store_bind_str(s, 2, e->error);
+    if (rc == 0)
+        rc = eng_store_step(s, NULL);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+/* Write the end of a job to the queue. 0, ENG_ENOTFOUND (the lease is gone: another worker has
+ * the job, or the job was removed) or another negative code (the store refused the write). */
+static int job_record(struct eng_store *st, const struct job_end *e, int *dead,
+                      struct eng_err *qerr)
+{
+    *dead = 0;
+    switch (e->out) {
+    case ENG_SYNC_DONE:
+        return eng_queue_complete(st, e->id, e->owner, qerr);
+    case ENG_SYNC_RETRY:
+    case ENG_SYNC_FATAL:
+        return eng_queue_fail(st, e->id, e->owner, e->error, e->out == ENG_SYNC_RETRY, dead, qerr);
+    case ENG_SYNC_GIVE_BACK:
+        return eng_queue_release(st, e->id, e->owner, 0, qerr);
+    case ENG_SYNC_LOST:
+        break;
+    }
+    return 0;
+}
+
+/* After a job's end is recorded: its webhook delivery's audit row settles. */
+static void job_recorded(struct eng_store *st, const struct job_end *e, int dead)
+{
+    if (e->out == ENG_SYNC_DONE || dead)
+        job_settle_event(st, (long long)e->id, dead ? "failed" : "processed");
+}
+
+/* Keep an end the store refused for the dispatcher to record again; one entry per job. */
+static void job_keep_unrecorded(struct eng_orch *o, const struct job_end *e)
+{
+    struct job_end *copy = malloc(sizeof *copy);
+    int kept = 0;
+    pthread_mutex_lock(&o->mu);
+    /* a newer end of the same job (its lease expired and it ran again) replaces the older one */
+    for (struct job_end **pp = &o->unrecorded; *pp != NULL; pp = &(*pp)->next)
+        if ((*pp)->id == e->id) {
+            struct job_end *old = *pp;
+            *pp = old->next;
+            free(old);
+            o->n_unrecorded--;
+            break;
+        }
+    if (copy != NULL && o->n_unrecorded < ORCH_UNRECORDED_MAX) {
+        *copy = *e;
+        copy->tries = 1;
+        copy->delay_ms = ORCH_UNRECORDED_FIRST_MS;
+        copy->due_ms = mono_ms() + copy->delay_ms;
+        copy->next = o->unrecorded;
+        o->unrecorded = copy;
+        o->n_unrecorded++;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&o->mu);
+    if (!kept) {
+        free(copy);
+        eng_logf(ENG_LOG_ERROR,
+                 "sync: too many job ends wait for the store; job %lld keeps its lease until it "
+                 "expires or the engine restarts",
+                 (long long)e->id);
+    }
+}
+
 static void job_task_run(struct eng_task *t, struct eng_vm *vm)
 {
     struct job_task *jt = (struct job_task *)t;
@@ -112,38 +217,94 @@ static void job_task_run(struct eng_task *t, struct eng_vm *vm)
         eng_logf(ENG_LOG_ERROR, "sync: a worker cannot open the store: %s", err.msg);
         return; /* the lease expires and the job is taken again */
     }
-    enum eng_sync_outcome out = ENG_SYNC_GIVE_BACK;
+    struct job_end e = {.id = jt->job.id, .out = ENG_SYNC_GIVE_BACK};
+    snprintf(e.owner, sizeof e.owner, "%s", jt->owner);
     if (vm != NULL && !atomic_load(&o->stopping))
-        out = eng_sync_execute(vm, st, &o->env, &jt->job, jt->owner, &err);
+        e.out = eng_sync_execute(vm, st, &o->env, &jt->job, jt->owner, &err);
+    snprintf(e.error, sizeof e.error, "%.500s", err.msg);
+    if (jt->job.run_id != NULL && jt->job.kind != NULL && strcmp(jt->job.kind, "run") == 0)
+        snprintf(e.run_id, sizeof e.run_id, "%s", jt->job.run_id);
     struct eng_err qerr = {0};
-    int rc = 0, dead = 0;
-    switch (out) {
-    case ENG_SYNC_DONE:
-        rc = eng_queue_complete(st, jt->job.id, jt->owner, &qerr);
-        break;
-    case ENG_SYNC_RETRY:
-    case ENG_SYNC_FATAL:
-        rc =
-            eng_queue_fail(st, jt->job.id, jt->owner, err.msg, out == ENG_SYNC_RETRY, &dead, &qerr);
+    int dead = 0;
+    int rc = job_record(st, &e, &dead, &qerr);
+    if (e.out == ENG_SYNC_RETRY || e.out == ENG_SYNC_FATAL)
         eng_log_kv(dead ? ENG_LOG_ERROR : ENG_LOG_WARN, jt->job.tenant, jt->job.run_id,
                    dead ? "sync job dead" : "sync job will be retried",
                    (const char *const[]){"kind", jt->job.kind, "error", err.msg, NULL});
-        break;
-    case ENG_SYNC_GIVE_BACK:
-        rc = eng_queue_release(st, jt->job.id, jt->owner, 0, &qerr);
-        break;
-    case ENG_SYNC_LOST:
-        break;
-    }
-    if (rc != 0 && rc != ENG_ENOTFOUND)
-        eng_logf(ENG_LOG_ERROR, "sync: cannot record the end of job %lld: %s",
+    if (rc == 0) {
+        job_recorded(st, &e, dead);
+    } else if (rc != ENG_ENOTFOUND) {
+        /* the store refused the write (disk full, read-only): the dispatcher records it once
+         * the store takes writes again, rather than the job waiting out its lease */
+        eng_logf(ENG_LOG_ERROR,
+                 "sync: cannot record the end of job %lld yet: %s; tried again until the store "
+                 "can be written",
                  (long long)jt->job.id, qerr.msg);
-    else if (rc == 0 && (out == ENG_SYNC_DONE || dead))
-        job_settle_event(st, (long long)jt->job.id, dead ? "failed" : "processed");
+        job_keep_unrecorded(o, &e);
+    }
+}
+
+/* On the dispatcher's thread: record the ends that are due again. The due ones leave the list
+ * under mu (workers add to it meanwhile), each store call happens outside it, and an end the
+ * store still refuses goes back with a longer delay. */
+static void orch_record_unrecorded(struct eng_orch *o, struct eng_store *st, int all)
+{
+    long long now = all ? LLONG_MAX : mono_ms();
+    pthread_mutex_lock(&o->mu);
+    struct job_end *due = NULL, **pp = &o->unrecorded;
+    while (*pp != NULL) {
+        struct job_end *e = *pp;
+        if (e->due_ms <= now) {
+            *pp = e->next;
+            o->n_unrecorded--;
+            e->next = due;
+            due = e;
+        } else {
+            pp = &e->next;
+        }
+    }
+    pthread_mutex_unlock(&o->mu);
+    while (due != NULL) {
+        struct job_end *e = due;
+        due = e->next;
+        if (e->out == ENG_SYNC_RETRY && e->run_id[0] != '\0' && !e->run_error_shown)
+            e->run_error_shown = job_show_run_error(st, e) == 0;
+        struct eng_err qerr = {0};
+        int dead = 0;
+        int rc = job_record(st, e, &dead, &qerr);
+        if (rc == 0 || rc == ENG_ENOTFOUND) {
+            if (rc == 0) {
+                job_recorded(st, e, dead);
+                eng_logf(ENG_LOG_INFO, "sync: the end of job %lld is recorded (attempt %d)",
+                         (long long)e->id, e->tries + 1);
+            } else {
+                eng_logf(ENG_LOG_INFO,
+                         "sync: the end of job %lld is not recorded: its lease is gone (the job "
+                         "runs again)",
+                         (long long)e->id);
+            }
+            free(e);
+            continue;
+        }
+        e->tries++;
+        e->delay_ms =
+            e->delay_ms * 2 > ORCH_UNRECORDED_CAP_MS ? ORCH_UNRECORDED_CAP_MS : e->delay_ms * 2;
+        e->due_ms = mono_ms() + e->delay_ms;
+        pthread_mutex_lock(&o->mu);
+        e->next = o->unrecorded;
+        o->unrecorded = e;
+        o->n_unrecorded++;
+        pthread_mutex_unlock(&o->mu);
+    }
 }
 
 static void orch_free(struct eng_orch *o)
 {
+    while (o->unrecorded != NULL) { /* the next start recovers these jobs (eng_sync_recover) */
+        struct job_end *e = o->unrecorded;
+        o->unrecorded = e->next;
+        free(e);
+    }
     pthread_cond_destroy(&o->cv);
     pthread_mutex_destroy(&o->mu);
     free(o);
@@ -199,8 +360,10 @@ static void *orch_main(void *arg)
     }
     long long last_sched = 0, last_retry = mono_ms();
     while (!atomic_load(&o->stopping)) {
-        if (st != NULL)
+        if (st != NULL) {
+            orch_record_unrecorded(o, st, 0);
             orch_housekeeping(st, o->w, &last_sched, &last_retry);
+        }
         pthread_mutex_lock(&o->mu);
         int full = o->inflight >= o->slots;
         int min_priority = o->bulk_inflight >= o->bulk_max ? ENG_QUEUE_LANE_BULK + 1 : INT_MIN;
@@ -248,6 +411,8 @@ static void *orch_main(void *arg)
             orch_wait(o, ORCH_IDLE_MS);
         }
     }
+    if (st != NULL) /* a last try; what is left the next start recovers */
+        orch_record_unrecorded(o, st, 1);
     eng_store_close(st);
     return NULL;
 }

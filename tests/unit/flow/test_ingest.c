@@ -3,9 +3,12 @@
  * comes only after its rows are committed (another connection sees them), the webhook_events
  * row and the sync_queue job it makes, dedupe of deliveries and of jobs (pending covers, running
  * gets K#event), the replay window's stale events, unrouted QuickBooks events and their replay,
- * many submitters sharing group commits, and the start-up catch-up sweep.
+ * many submitters sharing group commits, the start-up catch-up sweep, and store errors in the
+ * log: at most 20 lines a minute, the rest counted.
  */
+#include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -494,6 +497,53 @@ static void test_startup_sweep(void)
               1);
 }
 
+/* A store that refuses every delivery (a trigger stands in for a full disk): each one fails, is
+ * counted, and the log (stderr, captured) gets at most 20 lines of it a minute plus one saying
+ * the rest are only counted, not one line per delivery. */
+static void test_store_errors_are_rate_limited_in_the_log(void)
+{
+    REQUIRE(fresh() == 0);
+    exec("CREATE TRIGGER t_full BEFORE INSERT ON webhook_events BEGIN SELECT "
+         "RAISE(ABORT, 'database or disk is full'); END");
+    struct eng_ingest *ing = start(0);
+    REQUIRE(ing != NULL);
+    char logpath[160];
+    snprintf(logpath, sizeof logpath, "%s.log", dbpath);
+    fflush(stderr);
+    int saved = dup(2), fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    REQUIRE(saved >= 0 && fd >= 0 && dup2(fd, 2) == 2);
+    int failed = 0;
+    for (int i = 0; i < 60; i++) {
+        char delivery[32];
+        snprintf(delivery, sizeof delivery, "full-%d", i);
+        failed += woo(ing, "t1", delivery, "1", NULL).rc != 0;
+    }
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    CHECK_INT(failed, 60);
+    CHECK_INT(q_int("SELECT count(*) FROM webhook_events", NULL), 0);
+    int lines = 0, note = 0;
+    FILE *f = fopen(logpath, "r");
+    REQUIRE(f != NULL);
+    char line[2048];
+    while (fgets(line, sizeof line, f) != NULL) {
+        lines += strstr(line, "webhook ingest: an item") != NULL;
+        note += strstr(line, "the rest are counted, not logged") != NULL;
+    }
+    fclose(f);
+    CHECK_INT(lines, 20);
+    CHECK_INT(note, 1);
+    struct eng_buf m;
+    eng_buf_init(&m);
+    eng_ingest_metrics(ing, &m);
+    CHECK(m.data != NULL && strstr(m.data, "tallysync_webhook_item_failures_total 60\n") != NULL);
+    eng_buf_free(&m);
+    eng_ingest_stop(ing);
+}
+
 CHECK_MAIN(CHECK_CASE(test_accept_and_queue), CHECK_CASE(test_dedupe),
            CHECK_CASE(test_replay_window), CHECK_CASE(test_unrouted_then_replay),
-           CHECK_CASE(test_many_submitters), CHECK_CASE(test_startup_sweep))
+           CHECK_CASE(test_many_submitters), CHECK_CASE(test_startup_sweep),
+           CHECK_CASE(test_store_errors_are_rate_limited_in_the_log))

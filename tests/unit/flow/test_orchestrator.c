@@ -4,7 +4,10 @@
  * is applied (done, or dead when it can never succeed: not retried); jobs a dead process held
  * are recovered at start and run; a job handed to a worker when the engine stops gives its work
  * back without counting the attempt; a run extends its lease before every page (test scripts in
- * a scratch scripts folder: a source that reports the lease it sees, a target that keeps it).
+ * a scratch scripts folder: a source that reports the lease it sees, a target that keeps it);
+ * a job whose end the store refused (a trigger stands in for a full disk) is recorded once the
+ * store takes writes again, not after its ten-minute lease, and a run backing off shows why as
+ * soon as its row can be written.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -355,6 +358,154 @@ static void test_a_run_extends_its_lease(void)
     eng_store_close(st);
 }
 
+static long long count_of(struct eng_store *st, const char *sql)
+{
+    struct eng_store_stmt *s = NULL;
+    long long n = -1;
+    if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, NULL) == 0 &&
+        eng_store_step(s, NULL) == ENG_STORE_ROW)
+        n = eng_store_column_int64(s, 0);
+    eng_store_finalize(s);
+    return n;
+}
+
+/* The store refuses the write of a job's end (as a full disk or a read-only file would: the
+ * trigger fails the UPDATE, and keeps a note that it was tried). Once the fault is gone, the end
+ * is recorded without waiting out the job's lease (ENG_SYNC_LEASE_MS) or a restart. */
+static void test_an_end_the_store_refused_is_recorded_later(void)
+{
+    struct eng_store *st = fresh();
+    REQUIRE(st != NULL);
+    struct eng_err err = {0};
+    REQUIRE(eng_store_exec(st,
+                           "CREATE TABLE t_fault_hits (n INTEGER);"
+                           "CREATE TRIGGER t_fault BEFORE UPDATE OF status ON sync_queue "
+                           "WHEN NEW.status <> 'running' BEGIN INSERT INTO t_fault_hits VALUES (1);"
+                           " SELECT RAISE(FAIL, 'database or disk is full'); END",
+                           &err) == 0);
+    int64_t done = add(st, "record", "{\"entity\": \"nothing\", \"id\": 4}");
+    int64_t bogus = add(st, "bogus", NULL); /* its end: dead */
+    REQUIRE(done > 0 && bogus > 0);
+    struct eng_workers *w = workers(2);
+    REQUIRE(w != NULL);
+    struct eng_sync_env env = {.cfg = &cfg};
+    struct eng_orch *o = eng_orchestrator_start(&env, w, 2, &err);
+    REQUIRE(o != NULL);
+    eng_orchestrator_notify(o);
+    for (int i = 0; i < 1000 && count_of(st, "SELECT count(*) FROM t_fault_hits") < 2; i++)
+        usleep(10000);
+    CHECK(count_of(st, "SELECT count(*) FROM t_fault_hits") >= 2); /* both ends were refused */
+    CHECK_STR(status_of(st, done, NULL), "running");
+    CHECK_STR(status_of(st, bogus, NULL), "running");
+    REQUIRE(eng_store_exec(st, "DROP TRIGGER t_fault", &err) == 0); /* the fault is gone */
+    wait_settled(st, done);
+    wait_settled(st, bogus);
+    eng_orchestrator_stop(o);
+    eng_workers_stop(w);
+    long long attempts = 0;
+    CHECK_STR(status_of(st, done, &attempts), "done");
+    CHECK_INT(attempts, 1); /* recorded, not run again */
+    CHECK_STR(status_of(st, bogus, &attempts), "dead");
+    CHECK_INT(attempts, 1);
+    eng_store_close(st);
+}
+
+static void text_of(struct eng_store *st, const char *sql, const char *p1, char *out, size_t size)
+{
+    struct eng_store_stmt *s = NULL;
+    snprintf(out, size, "(none)");
+    if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, NULL) == 0) {
+        eng_store_bind_str(s, 1, p1);
+        if (eng_store_step(s, NULL) == ENG_STORE_ROW) {
+            const char *v = eng_store_column_text(s, 0, NULL);
+            snprintf(out, size, "%s", v != NULL ? v : "(null)");
+        }
+    }
+    eng_store_finalize(s);
+}
+
+/* A run whose source is down backs off (RETRY) while the store refuses both the queue's write
+ * and the run's error: once the run's row can be written again it shows why ("retrying after:
+ * ..."), and once the queue can be written the job goes back to pending, both without waiting
+ * out the lease. */
+static void test_a_run_shows_the_error_once_it_can_be_written(void)
+{
+    struct eng_store *st = fresh();
+    REQUIRE(st != NULL);
+    char scripts[256], mappings[256], conn[300];
+    REQUIRE(test_scripts(scripts, mappings) == 0);
+    snprintf(conn, sizeof conn, "%s/connectors", scripts);
+    REQUIRE((write_file(conn, "t_down.lua",
+                        "local M = { name = 't_down', credentials = {} }\n"
+                        "function M.read(ctx, entity, opts)\n"
+                        "  return function() return nil, 'the source is down' end\n"
+                        "end\n"
+                        "return M\n") |
+             write_file(mappings, "t_down_flow.lua",
+                        "return { name = 't_down_flow',\n"
+                        "  source = { connector = 't_down', entity = 'things' },\n"
+                        "  target = { connector = 't_dst', entity = 'Thing' },\n"
+                        "  map = function(rec) return { Name = 'thing' } end }\n")) == 0);
+    struct eng_err err = {0};
+    REQUIRE(eng_store_exec(st,
+                           "CREATE TABLE t_fault (queue INTEGER, runs INTEGER);"
+                           "INSERT INTO t_fault VALUES (1, 1);"
+                           "CREATE TABLE t_fault_hits (n INTEGER);"
+                           "CREATE TRIGGER t_fault_q BEFORE UPDATE OF status ON sync_queue "
+                           "WHEN NEW.status <> 'running' AND (SELECT queue FROM t_fault) BEGIN "
+                           "INSERT INTO t_fault_hits VALUES (1);"
+                           " SELECT RAISE(FAIL, 'database or disk is full'); END;"
+                           "CREATE TRIGGER t_fault_r BEFORE UPDATE OF error ON sync_runs "
+                           "WHEN NEW.error IS NOT NULL AND (SELECT runs FROM t_fault) BEGIN"
+                           " SELECT RAISE(FAIL, 'database or disk is full'); END",
+                           &err) == 0);
+    struct eng_vm_opts vo = {
+        .scripts_dir = scripts, .mappings_dir = mappings, .database_path = url};
+    struct eng_workers_scripts ws = {NULL, gen_of, NULL};
+    struct eng_workers *w = eng_workers_start(1, &vo, &ws, &err);
+    REQUIRE(w != NULL);
+    struct eng_sync_req req = {.tenant = "t1",
+                               .entity = "things",
+                               .flow = "t_down_flow",
+                               .mode = "full",
+                               .origin = "test"};
+    char id[ENG_SYNC_ID_SIZE], active[ENG_SYNC_ID_SIZE], error[256];
+    REQUIRE(eng_sync_create_run(st, &req, id, active, &err) == 0);
+    int64_t job = eng_queue_pending_of_run(st, id);
+    REQUIRE(job > 0);
+    struct eng_sync_env env = {.cfg = &cfg};
+    struct eng_orch *o = eng_orchestrator_start(&env, w, 1, &err);
+    REQUIRE(o != NULL);
+    for (int i = 0; i < 1000 && count_of(st, "SELECT count(*) FROM t_fault_hits") < 1; i++)
+        usleep(10000);
+    CHECK(count_of(st, "SELECT count(*) FROM t_fault_hits") >= 1); /* the end was refused */
+    text_of(st, "SELECT coalesce(error, '(null)') FROM sync_runs WHERE id = ?1", id, error,
+            sizeof error);
+    CHECK_STR(error, "(null)");
+    /* the run's row can be written again, the queue cannot yet */
+    REQUIRE(eng_store_exec(st, "UPDATE t_fault SET runs = 0", &err) == 0);
+    for (int i = 0; i < 1000; i++) {
+        text_of(st, "SELECT coalesce(error, '(null)') FROM sync_runs WHERE id = ?1", id, error,
+                sizeof error);
+        if (strcmp(error, "(null)") != 0)
+            break;
+        usleep(10000);
+    }
+    CHECK(strncmp(error, "retrying after: ", 16) == 0 && strstr(error, "the source is down"));
+    CHECK_STR(status_of(st, job, NULL), "running");
+    REQUIRE(eng_store_exec(st, "UPDATE t_fault SET queue = 0", &err) == 0); /* the fault is gone */
+    for (int i = 0; i < 1000 && strcmp(status_of(st, job, NULL), "running") == 0; i++)
+        usleep(10000);
+    eng_orchestrator_stop(o);
+    eng_workers_stop(w);
+    long long attempts = 0;
+    CHECK_STR(status_of(st, job, &attempts), "pending"); /* backs off, to run again */
+    CHECK_INT(attempts, 1);
+    eng_store_close(st);
+}
+
 CHECK_MAIN(CHECK_CASE(test_a_job_runs_once),
            CHECK_CASE(test_jobs_of_a_dead_process_resume_at_start),
-           CHECK_CASE(test_stop_gives_the_job_back), CHECK_CASE(test_a_run_extends_its_lease))
+           CHECK_CASE(test_stop_gives_the_job_back), CHECK_CASE(test_a_run_extends_its_lease),
+           CHECK_CASE(test_an_end_the_store_refused_is_recorded_later),
+           CHECK_CASE(test_a_run_shows_the_error_once_it_can_be_written))
