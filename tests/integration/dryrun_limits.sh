@@ -27,17 +27,7 @@ TOKEN=$(printf '%s' "$OUT" | grep -oE 'ts_[A-Za-z0-9_-]{43}' | head -n 1)
 serve_start WORKERS=1 || finish
 
 # post FILE: POST the file as a dry run with the tenant token; sets CODE, BODY, MS, BYTES.
-post() {
-    local start
-    start=$(now_ms)
-    CODE=$(curl -s --max-time 60 -o "$T/answer" -w '%{http_code}' -X POST \
-        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/x-ndjson' \
-        --data-binary @"$1" "$BASE/api/mappings/$MAPPING/dry-run" 2>/dev/null)
-    [[ -n "$CODE" ]] || CODE=000
-    MS=$(($(now_ms) - start))
-    BYTES=$(cat "$T/answer" 2>/dev/null | wc -c)
-    BODY=$(head -c 100000 "$T/answer")
-}
+post() { DRY_RUN_AUTH="Authorization: Bearer $TOKEN" dry_run_file "$MAPPING" "$1" application/x-ndjson; }
 
 echo "== 524,000 records of 1 in 1 MB"
 post "$T/ones.ndjson"

@@ -39,16 +39,7 @@ run_bin "$T/tok" token create --tenant shop-a --name hostile
 TOKEN=$(printf '%s' "$OUT" | grep -oE 'ts_[A-Za-z0-9_-]{43}' | head -n 1)
 
 # dry MAPPING FILE: a tenant's dry run; sets CODE, BODY, MS.
-dry() {
-    local start
-    start=$(now_ms)
-    CODE=$(curl -s --max-time 60 -o "$T/answer" -w '%{http_code}' -X POST \
-        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        --data-binary @"$2" "$BASE/api/mappings/$1/dry-run" 2>/dev/null)
-    [[ -n "$CODE" ]] || CODE=000
-    MS=$(($(now_ms) - start))
-    BODY=$(head -c 20000 "$T/answer" 2>/dev/null)
-}
+dry() { DRY_RUN_AUTH="Authorization: Bearer $TOKEN" dry_run_file "$1" "$2"; }
 declare -A TIMES
 
 echo "== dry runs on one worker"

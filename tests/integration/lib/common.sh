@@ -282,6 +282,22 @@ dry_run_http() {
     http POST "/api/mappings/$1/dry-run" -H 'Content-Type: application/json' --data-binary "$2"
 }
 
+# dry_run_file MAPPING FILE [CONTENT_TYPE]: POST FILE as a dry run with $DRY_RUN_AUTH (default
+# $AUTH_HEADER), up to 60 s (tests of hostile input time how long it took); sets CODE (000 when no
+# answer came), MS (elapsed), BYTES (the answer's size) and BODY (its first 100,000 bytes).
+dry_run_file() {
+    local start
+    rm -f "$T/dry_run_answer" # no earlier answer is read as this one's
+    start=$(now_ms)
+    CODE=$(curl -s --max-time 60 -o "$T/dry_run_answer" -w '%{http_code}' -X POST \
+        -H "${DRY_RUN_AUTH:-$AUTH_HEADER}" -H "Content-Type: ${3:-application/json}" \
+        --data-binary @"$2" "$BASE/api/mappings/$1/dry-run" 2>/dev/null)
+    [[ -n "$CODE" ]] || CODE=000
+    MS=$(($(now_ms) - start))
+    BYTES=$(wc -c 2>/dev/null <"$T/dry_run_answer" || echo 0)
+    BODY=$(head -c 100000 "$T/dry_run_answer" 2>/dev/null)
+}
+
 # A copy of the script folders in $T, for tests that edit them; exports the new paths.
 copy_script_dirs() {
     mkdir -p "$T/scripts" "$T/mappings"
