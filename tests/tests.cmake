@@ -1,8 +1,9 @@
-# Three tiers under ctest, by label:
+# Four tiers under ctest, by label:
 #   unit        tests/unit/LAYER/test_*.c   C, one file per engine concern, in the folder of its layer
 #               (may #include the .c under test)
 #   script      tests/lua/*_spec.lua  run by `tallysync run` in the real sandbox with the real modules
 #   integration tests/integration/*.sh drive the real binary over real HTTP / real files
+#   browser     tests/browser/*.sh  the console in Debian's chromium (playwright-core), plain build only
 # Every test runs from the source root with a private TMPDIR-like scratch folder.
 
 set(ENG_TEST_ENV
@@ -44,6 +45,20 @@ foreach(t ${INTEGRATION_TESTS})
   add_test(NAME integration.${name} COMMAND bash ${t} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(integration.${name} PROPERTIES LABELS integration ENVIRONMENT "${ENG_TEST_ENV}" TIMEOUT 300)
 endforeach()
+
+# The console's browser tests (tests/browser/*.sh: the real engine serving web/dist, the mocks,
+# Debian's chromium driven by playwright-core) run in the plain build only: the sanitizer tiers
+# cover the C they reach through the API tests. Screenshots go to the build folder (by hand:
+# docs/screenshots, which the README links).
+if(NOT ENG_SANITIZE)
+  file(GLOB BROWSER_TESTS CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/browser/*.sh)
+  foreach(t ${BROWSER_TESTS})
+    get_filename_component(name ${t} NAME_WE)
+    add_test(NAME browser.${name} COMMAND bash ${t} WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(browser.${name} PROPERTIES LABELS browser TIMEOUT 600
+      ENVIRONMENT "${ENG_TEST_ENV};SCREENSHOTS_DIR=${CMAKE_BINARY_DIR}/screenshots")
+  endforeach()
+endif()
 
 # The 10,000-order reconciliation corpus runs whole in the plain build; under the sanitizers a
 # 2,000-order slice of the same seeded corpus checks the same code for memory errors.

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # tools/setup.sh - install what tallysync needs from Debian's packages, and nothing else.
 # Idempotent and quiet when everything is already there; needs root (or sudo) only to install.
-#   tools/setup.sh          build and run dependencies
-#   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind, clang)
+#   tools/setup.sh          build and run dependencies, then the web console's bundle (tools/build_web.sh:
+#                           npm ci from web/package-lock.json, esbuild into web/dist/)
+#   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind, clang,
+#                           chromium for the console's browser tests)
 #   tools/setup.sh --bench  also the load generator and the yardstick of bench/ (wrk, nginx)
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
-            libsqlite3-dev libmbedtls-dev libmicrohttpd-dev ca-certificates)
-test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps clang)
+            libsqlite3-dev libmbedtls-dev libmicrohttpd-dev ca-certificates nodejs)
+test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps clang chromium
+           fonts-dejavu-core)
 bench_pkgs=(wrk nginx-light)
 
 want=("${build_pkgs[@]}")
@@ -25,7 +28,13 @@ for p in "${want[@]}"; do
     missing+=("$p")
   fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+# Debian ships npm as its own package; NodeSource's nodejs carries it (and conflicts with it).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exec "$(dirname "$0")/build_web.sh"
+fi
 
 echo "setup: installing ${missing[*]}" >&2
 sudo=""
@@ -33,3 +42,5 @@ if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+exec "$(dirname "$0")/build_web.sh"
