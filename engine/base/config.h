@@ -22,6 +22,7 @@ struct eng_config {
     char *scripts_dir;                 /* SCRIPTS_DIR */
     char *mappings_dir;                /* MAPPINGS_DIR */
     char *schema_dir;                  /* SCHEMA_DIR */
+    char *web_dir;                     /* WEB_DIR: the console's built files (web/dist) */
     int workers;                       /* WORKERS, default 2 */
     long long script_timeout_ms;       /* SCRIPT_TIMEOUT_MS, default 2000 */
     long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 200000000 */
@@ -37,6 +38,8 @@ struct eng_config {
                                         * for the workers before it abandons the stuck ones */
     long long dry_run_max_records;     /* DRY_RUN_MAX_RECORDS, default 1000: records one dry run
                                         * (API or CLI) maps; more are refused */
+    long long session_ttl_s;           /* SESSION_TTL_S, default 43200 (12 h): how long a console
+                                        * login lasts (60 s .. 30 days) */
     /* Secrets and endpoints: held here, never logged. NULL when unset. */
     char *api_token;                  /* API_TOKEN: the administrator's bearer token */
     char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */
