@@ -1,4 +1,4 @@
--- 0009: records per hour (GET /api/sync/stats/hourly, the console's overview chart). The count
+-- 0011: records per hour (GET /api/sync/stats/hourly, the console's overview chart). The count
 -- reads one tenant's rows of the last N days by created_at; without this index it scans every
 -- row of sync_records (EXPLAIN QUERY PLAN: SCAN sync_records), with it a range of the index
 -- (SEARCH ... USING INDEX sync_records_tenant_created (tenant_id=? AND created_at>? AND
