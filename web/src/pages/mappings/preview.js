@@ -140,6 +140,6 @@ export function previewPanel(ctx) {
     pasteWrap,
     caseSettingsWrap,
     h('div', { class: 'row' }, button, status),
-    h('div', { class: 'preview-grid' }, out, note),
+    h('div', { class: 'preview-grid' }, note, out),
   );
 }
