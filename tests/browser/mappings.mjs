@@ -110,7 +110,7 @@ run(async (browser) => {
   check('publish is disabled while a test fails', await publish.isDisabled());
   const reason = await page.locator('[data-publish-reason]').innerText();
   check('... and the page says why', /refused while a test fails/.test(reason), reason);
-  await page.locator('[data-pane=impact]').scrollIntoViewIfNeeded();
+  await page.evaluate(() => document.getElementById('impact-h').scrollIntoView({ block: 'start' }));
   await screenshot(page, 'mappings');
 
   // ---- keyboard: Tab indents in the editor; Escape then Tab leaves it
@@ -137,7 +137,7 @@ run(async (browser) => {
   await checkImpact(phone);
   await phone.locator('[data-impact-item]').first().waitFor();
   check('390 px: the impact view does not scroll sideways', (await horizontalOverflow(phone)) === 0, `overflow ${await horizontalOverflow(phone)} px`);
-  await phone.locator('[data-pane=impact]').scrollIntoViewIfNeeded();
+  await phone.evaluate(() => document.querySelector('[data-pane=impact]').scrollIntoView({ block: 'start' }));
   await screenshot(phone, 'mappings');
   await phone.context().close();
 
@@ -146,8 +146,8 @@ run(async (browser) => {
   await login(tenant, process.env.TENANT_TOKEN);
   await openMapping(tenant, FLOW);
   await setEditor(tenant, edited);
-  await tenant.waitForSelector('#sample option[value="case:0"]', { state: 'attached' });
-  await tenant.selectOption('#sample', 'case:0');
+  await tenant.waitForSelector('#sample optgroup[label="Test cases"] option', { state: 'attached' });
+  await tenant.selectOption('#sample', { label: 'order-727' });
   await tenant.click('[data-action=preview]');
   await tenant.waitForSelector('[data-pane=preview] .jt-row, [data-pane=preview] .error');
   check('a tenant can preview the edit', (await tenant.locator('[data-pane=preview] .jt-row').count()) > 0);

@@ -51,32 +51,39 @@ function impactItem(it) {
   );
 }
 
-/** The impact answer as a summary and one entry per changed record. */
+/** The impact answer: {summary, details} (the changed records, then the tests' results). */
 export function impactView(r) {
   const rec = r.records || {};
   const items = rec.items || [];
   const t = r.tests || { passed: 0, failed: 0, results: [] };
-  return h(
+  const failing = (t.results || []).filter((c) => !c.ok).map((c) => c.case);
+  const summary = h(
+    'div',
+    { class: 'impact-summary' },
+    h('p', { class: 'big-line' }, h('strong', { 'data-impact-changed': '' }, String(rec.changed ?? 0)), ' of ', h('span', { 'data-impact-considered': '' }, String(rec.considered ?? 0)), ' recent documents would change'),
+    h(
+      'ul',
+      { class: 'facts' },
+      h('li', {}, pill(`${rec.nowFailing ?? 0} new failures`, rec.nowFailing ? 'bad' : 'ok'), ' records the published version maps and this text would refuse'),
+      h('li', {}, pill(`${rec.nowPassing ?? 0} fixed failures`, rec.nowPassing ? 'ok' : 'info'), ' records the published version refuses and this text maps'),
+      h('li', {}, pill(`${rec.unchanged ?? 0} unchanged`, 'info'), ' records with the very same document'),
+      h(
+        'li',
+        {},
+        pill(t.failed > 0 ? `${t.failed} of ${t.passed + t.failed} tests fail` : `${t.passed} tests pass`, t.failed > 0 ? 'bad' : 'ok'),
+        t.failed > 0 ? ` ${failing.slice(0, 3).join(', ')}${failing.length > 3 ? ', …' : ''} (details below)` : ' the mapping’s data tests on this text',
+      ),
+    ),
+    rec.considered === 0 ? h('p', { class: 'muted small' }, 'No real records yet for this tenant and flow: the comparison covers the ones a sync has read (their last source snapshots).') : null,
+  );
+  const details = h(
     'div',
     { class: 'stack' },
-    h(
-      'div',
-      { class: 'impact-summary' },
-      h('p', { class: 'big-line' }, h('strong', { 'data-impact-changed': '' }, String(rec.changed ?? 0)), ` of `, h('span', { 'data-impact-considered': '' }, String(rec.considered ?? 0)), ' recent documents would change'),
-      h(
-        'ul',
-        { class: 'facts' },
-        h('li', {}, pill(`${rec.nowFailing ?? 0} new failures`, rec.nowFailing ? 'bad' : 'ok'), ' records the published version maps and this text would refuse'),
-        h('li', {}, pill(`${rec.nowPassing ?? 0} fixed failures`, rec.nowPassing ? 'ok' : 'info'), ' records the published version refuses and this text maps'),
-        h('li', {}, pill(`${rec.unchanged ?? 0} unchanged`, 'info'), ' records with the very same document'),
-        h('li', {}, pill(t.failed > 0 ? `${t.failed} of ${t.passed + t.failed} tests fail` : `${t.passed} tests pass`, t.failed > 0 ? 'bad' : 'ok'), ' the mapping’s data tests on this text'),
-      ),
-      rec.considered === 0 ? h('p', { class: 'muted small' }, 'No real records yet for this tenant and flow: the comparison covers the ones a sync has read (their last source snapshots).') : null,
-    ),
-    t.failed > 0 ? h('details', { open: true }, h('summary', {}, 'Test results'), testsResult(t)) : h('details', {}, h('summary', {}, 'Test results'), testsResult(t)),
-    items.length ? h('h3', {}, 'Documents that would not stay the same') : null,
+    items.length ? h('h3', {}, `Documents that would not stay the same (${items.length})`) : null,
     h('ul', { class: 'impact-items' }, items.map(impactItem)),
+    h('details', { class: 'tests-details' }, h('summary', {}, `Test results: ${t.passed} passed, ${t.failed} failed`), testsResult(t)),
   );
+  return { summary, details };
 }
 
 /**
@@ -88,6 +95,7 @@ export function impactView(r) {
 export function impactPanel(ctx) {
   const limit = h('input', { id: 'impact-limit', type: 'number', min: '1', max: '1000', inputmode: 'numeric', placeholder: '200', 'data-field': 'limit', 'aria-describedby': 'impact-limit-help' });
   const out = h('div', { 'data-pane': 'impact', 'aria-live': 'polite' }, h('p', { class: 'muted' }, 'Before publishing, see what this text would change: it runs the tests and remaps the tenant’s recent real records with both versions.'));
+  const more = h('div', { 'data-pane': 'impact-details' });
   const pubMsg = h('div', { 'data-pane': 'publish' });
   const reason = h('p', { id: 'publish-reason', class: 'small', 'data-publish-reason': '' });
   let impactText = null; // the text the shown impact was computed for
@@ -113,12 +121,15 @@ export function impactPanel(ctx) {
     const body = { source: text };
     if (limit.value !== '') body.limit = Number(limit.value);
     mount(out, h('p', { class: 'muted', role: 'status' }, 'Comparing the two versions on the recent records…'));
+    mount(more);
     try {
       const r = await api('POST', `/api/mappings/${encodeURIComponent(ctx.name)}/impact`, body);
       impactText = text;
       ctx.onTests(text, r.tests || { passed: 0, failed: 0, results: [] });
       const rec = r.records || {};
-      mount(out, h('p', { class: 'sr-only', role: 'status' }, `${rec.changed ?? 0} of ${rec.considered ?? 0} recent documents would change`), impactView(r));
+      const v = impactView(r);
+      mount(out, h('p', { class: 'sr-only', role: 'status' }, `${rec.changed ?? 0} of ${rec.considered ?? 0} recent documents would change`), v.summary);
+      mount(more, v.details);
     } catch (err) {
       impactText = null;
       if (err.code === 'load_error') ctx.markErrors(engineErrors(err.details, ctx.path));
@@ -182,6 +193,7 @@ export function impactPanel(ctx) {
     h('div', { class: 'row publish-row' }, publishBtn),
     reason,
     pubMsg,
+    more,
   );
   return { el, update, forget: () => { impactText = null; mount(pubMsg); update(); } };
 }

@@ -32,7 +32,7 @@ export function testsResult(r) {
           pill(c.ok ? 'pass' : 'fail', c.ok ? 'ok' : 'bad'),
           ' ',
           h('span', { class: 'mono' }, c.case),
-          c.message ? h('p', { class: 'mono small' }, c.message) : null,
+          c.message && !(Array.isArray(c.diff) && c.diff.length) ? h('p', { class: 'mono small' }, c.message) : null,
           !c.ok && Array.isArray(c.diff) && c.diff.length
             ? diffTable(
                 c.diff.map((d) => ({ path: d.path, a: d.expected, b: d.actual })),

@@ -134,9 +134,33 @@ export function originNote(path, f, value) {
   ];
 }
 
+/** A string shown whole (quoted, line breaks kept), else the value as JSON. */
+function cellText(v) {
+  return typeof v === 'string' ? `"${v}"` : showValue(v);
+}
+
 /**
- * diffTable(rows, {left, right}) -> a two-column comparison: rows [{path, a, b}], the changed
- * value on each side highlighted. Values are shown exactly as the documents hold them.
+ * The two sides of a change with the part that differs marked: the common start and end stay
+ * plain, the middle is a <mark> (strings and numbers alike, as text).
+ */
+function markedPair(a, b) {
+  const x = cellText(a);
+  const y = cellText(b);
+  if (a === undefined || b === undefined || typeof a !== typeof b || (typeof a === 'object' && a !== null)) {
+    return [[h('mark', {}, x)], [h('mark', {}, y)]];
+  }
+  let p = 0;
+  while (p < x.length && p < y.length && x[p] === y[p]) p++;
+  let s = 0;
+  while (s < x.length - p && s < y.length - p && x[x.length - 1 - s] === y[y.length - 1 - s]) s++;
+  const side = (t) => [t.slice(0, p), t.length - s > p ? h('mark', {}, t.slice(p, t.length - s)) : null, t.slice(t.length - s)];
+  return [side(x), side(y)];
+}
+
+/**
+ * diffTable(rows, {left, right}) -> a two-column comparison: rows [{path, a, b}], the part that
+ * changed marked on each side. Values are shown exactly as the documents hold them (amounts as
+ * the JSON numbers sent). At a phone's width each row stacks (CSS: table.diff).
  */
 export function diffTable(rows, labels) {
   return h(
@@ -149,15 +173,16 @@ export function diffTable(rows, labels) {
       h(
         'tbody',
         {},
-        rows.map((r) =>
-          h(
+        rows.map((r) => {
+          const [l, rr] = markedPair(r.a, r.b);
+          return h(
             'tr',
             { 'data-diff-path': r.path },
             h('th', { scope: 'row', class: 'mono' }, r.path),
-            h('td', { class: 'mono diff-del', 'data-side': 'left' }, showValue(r.a)),
-            h('td', { class: 'mono diff-add', 'data-side': 'right' }, showValue(r.b)),
-          ),
-        ),
+            h('td', { class: 'mono diff-del', 'data-side': 'left', 'data-label': labels.left }, l),
+            h('td', { class: 'mono diff-add', 'data-side': 'right', 'data-label': labels.right }, rr),
+          );
+        }),
       ),
     ),
   );
