@@ -81,9 +81,9 @@ export function leafDiff(now, next, base = '$') {
   return rows;
 }
 
-function cell(text, kind) {
-  if (text === undefined) return h('td', { class: 'muted' }, '(absent)');
-  return h('td', { class: `mono ${kind}` }, text);
+function cell(text, kind, label) {
+  if (text === undefined) return h('td', { class: 'muted', 'data-label': label }, '(absent)');
+  return h('td', { class: `mono ${kind}`, 'data-label': label }, text);
 }
 
 /**
@@ -91,20 +91,22 @@ function cell(text, kind) {
  * route's {Field: {from, to}} (top-level fields); each is broken down to its differing leaves.
  */
 export function sideBySide(differences, opts = {}) {
+  const nowLabel = opts.nowLabel || 'Target holds now';
+  const nextLabel = opts.nextLabel || 'This run would write';
   const rows = [];
   for (const [field, d] of Object.entries(differences || {})) {
     for (const r of leafDiff(d?.from, d?.to, field)) rows.push(r);
   }
   const t = h(
     'table',
-    { class: 'diff', 'data-diff': '' },
+    { class: 'diff stack-sm', 'data-diff': '' },
     h('caption', { class: opts.captionClass || 'sr-only' }, opts.caption || 'Field differences'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, opts.nowLabel || 'Target holds now'), h('th', { scope: 'col' }, opts.nextLabel || 'This run would write'))),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, nowLabel), h('th', { scope: 'col' }, nextLabel))),
     h(
       'tbody',
       {},
       rows.length
-        ? rows.map((r) => h('tr', { 'data-diff-path': r.path }, h('th', { scope: 'row', class: 'mono' }, r.path), cell(r.now, 'diff-del'), cell(r.next, 'diff-add')))
+        ? rows.map((r) => h('tr', { 'data-diff-path': r.path }, h('th', { scope: 'row', class: 'mono' }, r.path), cell(r.now, 'diff-del', nowLabel), cell(r.next, 'diff-add', nextLabel)))
         : h('tr', {}, h('td', { colspan: 3, class: 'muted' }, 'No field differs.')),
     ),
   );

@@ -36,7 +36,7 @@ function countsBox(run) {
   return h(
     'ul',
     { class: 'counts', 'aria-label': 'Counts' },
-    cells.map(([k, v]) => h('li', { 'data-count': k.toLowerCase() }, h('span', { class: 'big' }, String(v ?? 0)), h('span', { class: 'muted small' }, run.dryRun && (k === 'Created' || k === 'Updated') ? `${k} (would be)` : k))),
+    cells.map(([k, v]) => h('li', { 'data-count': k.toLowerCase() }, h('span', { class: 'big' }, String(v ?? 0)), h('span', { class: 'muted small' }, run.dryRun && k === 'Created' ? 'Would create' : run.dryRun && k === 'Updated' ? 'Would update' : k))),
   );
 }
 
@@ -128,13 +128,15 @@ function recordDetail(rec) {
 
 function changedFields(rec) {
   if (!rec.differences) return null;
-  const n = Object.keys(rec.differences).length;
-  return n ? `${n} field${n === 1 ? '' : 's'}` : null;
+  const keys = Object.keys(rec.differences);
+  if (!keys.length) return null;
+  return keys.length <= 3 ? keys.join(', ') : `${keys.slice(0, 3).join(', ')} and ${keys.length - 3} more`;
 }
 
 function recordsTable(items, run) {
   const rows = [];
   for (const rec of items) {
+    const more = rec.error || rec.document || rec.conflict || (rec.differences && Object.keys(rec.differences).length);
     const detailId = `rec-${rec.id}`;
     const detailRow = h('tr', { id: detailId, class: 'record-detail', hidden: true }, h('td', { colspan: 6 }, recordDetail(rec)));
     const toggle = h(
@@ -162,24 +164,25 @@ function recordsTable(items, run) {
         h('td', { 'data-label': 'Outcome' }, pill(rec.outcome, outcomeKind(rec.outcome)), rec.resolvedAt ? [' ', pill('resolved', 'ok')] : null),
         h('td', { 'data-label': 'Target' }, h('span', { class: 'mono small' }, rec.target?.id ? `${rec.target.entity} ${rec.target.id}` : '—')),
         h('td', { 'data-label': 'Changes' }, changedFields(rec) || (rec.error ? h('span', { class: 'small' }, rec.code || 'error') : '—')),
-        h('td', { 'data-label': 'Total', class: 'num' }, rec.sourceTotalMinor != null ? fmtMoney(rec.sourceTotalMinor, rec.currency) : '—'),
-        h('td', {}, toggle),
+        h('td', { 'data-label': 'Source total', class: 'num' }, rec.sourceTotalMinor != null ? fmtMoney(rec.sourceTotalMinor, rec.currency) : '—'),
+        h('td', {}, more ? toggle : null),
       ),
-      detailRow,
+      more ? detailRow : null,
     );
   }
   const t = h(
     'table',
-    { class: 'records' },
+    { class: 'records stack-sm' },
     h('caption', { class: 'sr-only' }, `Records of the run ${run.syncId}`),
-    h('thead', {}, h('tr', {}, ['Record', 'Outcome', 'Target', 'Changes', 'Source total', ''].map((x) => h('th', { scope: 'col' }, x)))),
+    h('thead', {}, h('tr', {}, ['Record', 'Outcome', 'Target', 'Changes', 'Source total', ''].map((x) => h('th', { scope: 'col', class: x === 'Source total' ? 'num' : null }, x)))),
     h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: 6, class: 'muted' }, 'No record matches.'))),
   );
   return h('div', { class: 'table-wrap' }, t);
 }
 
 export async function renderDetail(root, id) {
-  const head = h('div', {});
+  const title = h('h1', {}, 'Run');
+  const head = h('div', { class: 'run-head' });
   const err = h('div', {});
   const countsEl = h('div', {});
   const reconEl = h('div', {});
@@ -206,7 +209,7 @@ export async function renderDetail(root, id) {
   mount(
     root,
     h('p', {}, h('a', { href: '#/runs' }, '← All runs')),
-    h('h1', {}, 'Run'),
+    title,
     err,
     head,
     h('div', { class: 'grid' }, h('section', { class: 'card', 'aria-labelledby': 'run-counts-h' }, h('h2', { id: 'run-counts-h', style: 'margin-top:0' }, 'Counts'), countsEl), h('section', { class: 'card', 'aria-labelledby': 'run-recon-h' }, h('h2', { id: 'run-recon-h', style: 'margin-top:0' }, 'Reconciliation'), reconEl), h('section', { class: 'card', 'aria-labelledby': 'run-fail-h' }, h('h2', { id: 'run-fail-h', style: 'margin-top:0' }, 'Failures'), failEl)),
@@ -298,6 +301,7 @@ export async function renderDetail(root, id) {
     const wasActive = lastKey !== '' && ACTIVE.has(JSON.parse(lastKey)[0]);
     lastKey = key;
     document.title = `Run ${run.entity} · ${run.state} · tallysync`;
+    title.textContent = `${run.dryRun ? 'Dry run' : 'Run'} of ${run.entity}`;
     renderHead();
     mount(countsEl, countsBox(run));
     mount(reconEl, reconciliationBox(run));

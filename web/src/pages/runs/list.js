@@ -140,7 +140,7 @@ function historyTable(items) {
       { label: 'Failed', class: 'num', cell: (r) => r.counts?.failed ?? 0 },
     ],
     items,
-    { caption: 'Finished runs, newest first', empty: 'No finished run matches these filters.', rowAttrs: (r) => ({ 'data-run-id': r.syncId }) },
+    { class: 'stack-sm', caption: 'Finished runs, newest first', empty: 'No finished run matches these filters.', rowAttrs: (r) => ({ 'data-run-id': r.syncId }) },
   );
 }
 
