@@ -21,14 +21,35 @@ function expiry(iso) {
   return h('span', { title: iso }, pill(word, kind));
 }
 
+const STATUS = {
+  connected: ['connected', 'ok'],
+  untested: ['not tested yet', 'info'],
+  error: ['connection failing', 'bad'],
+  expired: ['expired: reconnect', 'bad'],
+};
+const WEBHOOK = { ok: 'ok', failing: 'bad', unchecked: 'info' };
+
+function warningList(items, label) {
+  if (!items.length) return null;
+  return h(
+    'ul',
+    { class: 'warnings', 'aria-label': label },
+    items.map((w) =>
+      h('li', { 'data-warning': typeof w === 'object' && w ? w.code || '' : '' }, pill('warning', 'warn'), ' ', typeof w === 'string' ? w : [w.topic ? `${w.topic}: ` : '', w.message || w.code || '']),
+    ),
+  );
+}
+
 function connectionCard(c) {
   const name = PLATFORM_NAMES[c.platform] || c.platform;
   const wh = c.webhook;
-  const warnings = wh && Array.isArray(wh.warnings) ? wh.warnings : [];
+  const whWarnings = wh && Array.isArray(wh.warnings) ? wh.warnings : [];
+  const [word, kind] = STATUS[c.status] || (c.connected ? STATUS.connected : [c.status || 'not connected', 'bad']);
+  const err = c.lastError;
   return h(
     'section',
     { class: 'card stack', 'data-connection': c.platform, 'aria-label': name },
-    h('div', { class: 'row' }, h('h2', { style: 'margin:0' }, name), c.connected ? pill('connected', 'ok') : pill('not connected', 'bad')),
+    h('div', { class: 'row' }, h('h2', { style: 'margin:0' }, name), pill(word, kind)),
     c.account ? h('p', { class: 'muted small' }, `Account: ${c.account}`) : null,
     h(
       'dl',
@@ -37,18 +58,22 @@ function connectionCard(c) {
       h('dd', {}, expiry(c.tokenExpiresAt)),
       h('dt', {}, 'Refresh token'),
       h('dd', {}, expiry(c.refreshTokenExpiresAt)),
+      c.lastTestAt ? h('dt', {}, 'Last tested') : null,
+      c.lastTestAt ? h('dd', { title: c.lastTestAt }, fmtAgo(c.lastTestAt)) : null,
       wh ? h('dt', {}, 'Webhooks') : null,
-      wh ? h('dd', {}, pill(wh.status || 'unknown', wh.status === 'ok' || wh.status === 'healthy' ? 'ok' : warnings.length ? 'warn' : 'info')) : null,
+      wh ? h('dd', {}, pill(wh.status || 'unknown', WEBHOOK[wh.status] || 'info'), wh.checkedAt ? h('span', { class: 'muted small' }, ` checked ${fmtAgo(wh.checkedAt)}`) : null) : null,
     ),
-    warnings.length
+    warningList(Array.isArray(c.warnings) ? c.warnings : [], `${name} warnings`),
+    wh && wh.message && wh.status !== 'ok' ? h('p', { class: 'small' }, wh.message) : null,
+    warningList(whWarnings, `${name} webhook warnings`),
+    err
       ? h(
-          'ul',
-          { class: 'warnings', 'aria-label': `${name} webhook warnings` },
-          warnings.map((w) => h('li', {}, pill('warning', 'warn'), ' ', typeof w === 'string' ? w : w.message || JSON.stringify(w))),
+          'div',
+          { class: 'error' },
+          h('strong', {}, 'Last error'),
+          h('p', {}, typeof err === 'string' ? err : err.message || ''),
+          err.at ? h('p', { class: 'muted small' }, fmtTime(err.at)) : null,
         )
-      : null,
-    c.lastError
-      ? h('div', { class: 'error' }, h('strong', {}, 'Last error'), h('p', {}, typeof c.lastError === 'string' ? c.lastError : c.lastError.message || String(c.lastError)))
       : null,
     h('a', { href: '#/connections' }, `Manage ${name}`),
   );
@@ -69,10 +94,12 @@ function runningList(running) {
           h('a', { href: `#/runs/${encodeURIComponent(r.syncId)}` }, `${r.entity} · ${r.flow}`),
           pill(r.mode, 'info'),
           r.dryRun ? pill('dry run', 'warn') : null,
+          r.state === 'queued' ? pill('queued', 'info') : null,
+          r.cancelRequested ? pill('stopping', 'warn') : null,
           h('span', { class: 'mono', 'data-run-progress': '' }, progressText(r.processed, r.total)),
         ),
         progressBar(r.processed, r.total),
-        h('p', { class: 'muted small' }, `started ${fmtAgo(r.startedAt)}`),
+        h('p', { class: 'muted small' }, r.startedAt ? `started ${fmtAgo(r.startedAt)}` : `queued ${fmtAgo(r.createdAt)}`),
       ),
     ),
   );
@@ -210,7 +237,7 @@ export default {
       mount(
         queue,
         h('p', { class: 'big', 'data-queue-depth': String(q.depth ?? 0) }, String(q.depth ?? 0)),
-        h('p', { class: 'muted' }, `jobs waiting: ${q.priority ?? 0} in the priority lane (webhooks, retries), ${q.bulk ?? 0} bulk`),
+        h('p', { class: 'muted' }, `jobs waiting: ${q.priority ?? 0} in the priority lane (webhooks, retries), ${q.bulk ?? 0} bulk${q.running ? `; ${q.running} running` : ''}`),
       );
       const open = o.failures?.open ?? 0;
       mount(
