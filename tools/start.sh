@@ -6,7 +6,7 @@
 # `tools/start.sh --demo` starts the sandbox instead: mock WooCommerce, QuickBooks and Supabase
 # servers and the engine on ./data/demo with a tenant wired to them (tools/demo.sh says how).
 # In the foreground the engine's info lines are left out (warnings and errors are shown) after
-# one line saying where it listens, where the token is and how to stop it; set LOG_LEVEL (in the
+# one line giving the console's address, where the token is and how to stop it; set LOG_LEVEL (in the
 # environment or .env) to see every line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -94,9 +94,11 @@ show_log() {
     if [[ $line == '{'*'"msg":"listening"'* ]]; then
       host=$(sed -E 's/.*"host":"([^"]*)".*/\1/' <<<"$line")
       port=$(sed -E 's/.*"port":"?([0-9]+).*/\1/' <<<"$line")
+      # an address a browser can open: the wildcard listeners by their loopback
+      case $host in 0.0.0.0) host=127.0.0.1 ;; ::) host=::1 ;; esac
       [[ $host == *:* ]] && host="[$host]"
       ((verbose)) && printf '%s\n' "$line"
-      echo "start: tallysync is serving http://$host:$port (administrator token: $token_where); Ctrl-C stops it"
+      echo "start: the console is at http://$host:$port/ (sign in with the administrator token, $token_where; the API is under /api); Ctrl-C stops it"
     elif [[ $line == '{'*'"msg":"stopping"'* ]] && ((!verbose)); then
       echo "start: stopping"
     elif ((verbose)) || [[ $line != '{'*'"level":"info"'* && $line != '{'*'"level":"debug"'* ]]; then

@@ -150,7 +150,7 @@ static const struct cause mapping_causes[] = {
      "An amount in the record has more digits than the mapping can send exactly. Fix the "
      "record at its source, or change the mapping to round it (turn the record into a test "
      "case to try the fix), then retry."},
-    {"decimals",
+    {"decimal places",
      "An amount in the record has more decimals than its currency allows. Fix the record at its "
      "source, or change the mapping to round it (turn the record into a test case to try the "
      "fix), then retry."},

@@ -63,7 +63,7 @@ export function impactView(r) {
     h('p', { class: 'big-line' }, h('strong', { 'data-impact-changed': '' }, String(rec.changed ?? 0)), ' of ', h('span', { 'data-impact-considered': '' }, String(rec.considered ?? 0)), ' recent documents would change'),
     h(
       'ul',
-      { class: 'facts' },
+      { class: 'impact-facts' },
       h('li', {}, pill(`${rec.nowFailing ?? 0} new failures`, rec.nowFailing ? 'bad' : 'ok'), ' records the published version maps and this text would refuse'),
       h('li', {}, pill(`${rec.nowPassing ?? 0} fixed failures`, rec.nowPassing ? 'ok' : 'info'), ' records the published version refuses and this text maps'),
       h('li', {}, pill(`${rec.unchanged ?? 0} unchanged`, 'info'), ' records with the very same document'),

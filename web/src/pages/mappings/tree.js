@@ -160,7 +160,7 @@ function markedPair(a, b) {
 /**
  * diffTable(rows, {left, right}) -> a two-column comparison: rows [{path, a, b}], the part that
  * changed marked on each side. Values are shown exactly as the documents hold them (amounts as
- * the JSON numbers sent). At a phone's width each row stacks (CSS: table.diff).
+ * the JSON numbers sent). At a phone's width each row stacks (CSS: table.field-diff).
  */
 export function diffTable(rows, labels) {
   return h(
@@ -168,7 +168,7 @@ export function diffTable(rows, labels) {
     { class: 'table-wrap' },
     h(
       'table',
-      { class: 'diff' },
+      { class: 'field-diff' },
       h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Field'), h('th', { scope: 'col' }, labels.left), h('th', { scope: 'col' }, labels.right))),
       h(
         'tbody',
