@@ -457,9 +457,13 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct eng_httpd_r
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "application/json");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    for (int i = 0; i < resp->nheaders; i++)
+    int cache = 0; /* the handler's own Cache-Control replaces the default no-store */
+    for (int i = 0; i < resp->nheaders; i++) {
         MHD_add_response_header(r, resp->header_names[i], resp->header_values[i]);
+        cache |= strcasecmp(resp->header_names[i], MHD_HTTP_HEADER_CACHE_CONTROL) == 0;
+    }
+    if (!cache)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ret = MHD_queue_response(conn, (unsigned int)status, r);
     MHD_destroy_response(r);
     return ret;
@@ -590,6 +594,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return send_resp(conn, &resp);
 }
 
+static int httpd_hex(char ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    if (ch >= 'a' && ch <= 'f')
+        return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F')
+        return ch - 'A' + 10;
+    return -1;
+}
+
+/* libmicrohttpd's %XX decoding of the path and the query, except that %00 stays as it is: a
+ * decoded NUL would cut the text short wherever it is read as a C string (a path "/a.html%00.js"
+ * would reach the handler as "/a.html"); left as "%00" it is refused as any odd byte is. */
+static size_t on_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+    (void)cls, (void)conn;
+    char *w = s;
+    for (const char *r = s; *r != '\0';) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = httpd_hex(r[1])) >= 0 && (lo = httpd_hex(r[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi * 16 + lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
+}
+
 /* libmicrohttpd's format and arguments, forwarded as they are (the attribute tells the
  * compiler so: -Wformat-nonliteral under clang). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -670,7 +706,8 @@ int eng_httpd_start(const struct eng_httpd_opts *opts, struct eng_httpd **out, s
         (unsigned int)(opts->threads > 0 ? opts->threads : 2), MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, h, MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)HTTPD_MAX_CONNECTIONS, MHD_OPTION_END);
+        (unsigned int)HTTPD_MAX_CONNECTIONS, MHD_OPTION_UNESCAPE_CALLBACK, on_unescape, NULL,
+        MHD_OPTION_END);
     if (h->d == NULL) {
         httpd_free(h);
         return eng_err_set(err, ENG_EIO,

@@ -351,7 +351,17 @@ int eng_api_handle(void *app, struct eng_httpd_req *req, struct eng_httpd_resp *
             snprintf(allow + used, sizeof allow - used, "%s%s", used > 0 ? ", " : "", rm);
     }
     int r = ENG_HTTPD_DONE;
-    if (idx == eng_api_nroutes) {
+    int get = head || strcmp(m, "GET") == 0;
+    if (idx == eng_api_nroutes && allow[0] == '\0' && !eng_api_static_reserved(path)) {
+        /* the console's files: every other path is theirs, and only read */
+        if (get) {
+            r = eng_api_static(&c);
+        } else {
+            eng_httpd_resp_header(resp, "Allow", "GET, HEAD");
+            eng_api_error(resp, 405, "method_not_allowed",
+                          "the console's files are only read (GET, HEAD)", NULL);
+        }
+    } else if (idx == eng_api_nroutes) {
         if (allow[0] != '\0') {
             eng_httpd_resp_header(resp, "Allow", allow);
             eng_api_error(resp, 405, "method_not_allowed",

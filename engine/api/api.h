@@ -251,6 +251,12 @@ int eng_api_webhook_replay(struct eng_api_ctx *c);       /* api_webhooks.c */
 int eng_api_operator_get(struct eng_api_ctx *c);
 int eng_api_operator_put(struct eng_api_ctx *c);
 
+/* api_static.c: the console's files from WEB_DIR, for a GET or HEAD no route matched whose
+ * path is not reserved. eng_api_static_reserved: 1 for /api, /health, /ready, /metrics and
+ * anything below them (those answer the API's JSON 404 instead). */
+int eng_api_static_reserved(const char *path);
+int eng_api_static(struct eng_api_ctx *c);
+
 /* The OpenAPI document served at /api/openapi.json (generated from engine/api/openapi.json). */
 extern const char eng_openapi_json[];
 extern const size_t eng_openapi_json_len;

@@ -72,6 +72,7 @@ static const char *const known_vars[] = {
     "WEBHOOK_PUBLIC_URL",
     "WEBHOOK_REPLAY_WINDOW_SECONDS",
     "WEBHOOK_SYNC",
+    "WEB_DIR",
     "WOOCOMMERCE_WEBHOOK_SECRET",
     "WORKERS",
     "WORKER_STUCK_MS",
@@ -342,8 +343,9 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     cfg->scripts_dir = dir_setting("SCRIPTS_DIR", "scripts");
     cfg->mappings_dir = dir_setting("MAPPINGS_DIR", "mappings");
     cfg->schema_dir = dir_setting("SCHEMA_DIR", "schema");
+    cfg->web_dir = dir_setting("WEB_DIR", "web/dist");
     if (!cfg->database_url || !cfg->api_host || !cfg->scripts_dir || !cfg->mappings_dir ||
-        !cfg->schema_dir)
+        !cfg->schema_dir || !cfg->web_dir)
         return eng_err_set(err, ENG_ENOMEM, "out of memory reading the configuration");
 
     long long x = 0;
@@ -497,6 +499,7 @@ void eng_config_free(struct eng_config *cfg)
     free(cfg->scripts_dir);
     free(cfg->mappings_dir);
     free(cfg->schema_dir);
+    free(cfg->web_dir);
     char **secrets[] = {&cfg->api_token, &cfg->woocommerce_webhook_secret,
                         &cfg->quickbooks_webhook_secret};
     for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)

@@ -22,6 +22,7 @@ struct eng_config {
     char *scripts_dir;                 /* SCRIPTS_DIR */
     char *mappings_dir;                /* MAPPINGS_DIR */
     char *schema_dir;                  /* SCHEMA_DIR */
+    char *web_dir;                     /* WEB_DIR: the console's built files (web/dist) */
     int workers;                       /* WORKERS, default 2 */
     long long script_timeout_ms;       /* SCRIPT_TIMEOUT_MS, default 2000 */
     long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 200000000 */

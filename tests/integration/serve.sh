@@ -53,8 +53,8 @@ assert_jq "it lists every .lua file of both folders ($nlua)" "$scripts" \
     ".scripts | length == $nlua"
 
 echo "== errors and methods"
-http GET /no/such/route
-assert_eq "an unknown route answers 404" 404 "$CODE"
+http GET /api/no/such/route
+assert_eq "an unknown /api route answers 404" 404 "$CODE"
 assert_jq "the 404 is the error envelope {error:{code,message,details}}" "$BODY" "$ENVELOPE"
 assert_match "the 404 is served as JSON" '^application/json' "$(header Content-Type)"
 
