@@ -208,6 +208,12 @@ int eng_api_credentials_status(struct eng_store *st, const struct eng_keyring *k
                                const char *tenant, const char *platform, struct eng_buf *out,
                                struct eng_err *err);
 
+/* ---- api_causes.c: a failure's cause in words ----
+ * The sentence (static; what the code means and what to do) for a failed record's error code
+ * (sync_records.error_code) and, for code "mapping", its message's words. Never NULL: a code
+ * it does not know (or none) gets a generic sentence; it never quotes code or message. */
+const char *eng_api_cause(const char *code, const char *error);
+
 /* ---- handlers, by file ---- */
 int eng_api_health(struct eng_api_ctx *c);  /* api_system.c */
 int eng_api_ready(struct eng_api_ctx *c);   /* api_system.c */
@@ -230,23 +236,27 @@ int eng_api_woo_webhooks_register(struct eng_api_ctx *c);
 int eng_api_qbo_connect(struct eng_api_ctx *c);  /* api_oauth.c */
 int eng_api_qbo_callback(struct eng_api_ctx *c); /* api_oauth.c */
 
-int eng_api_sync_start(struct eng_api_ctx *c);           /* api_sync.c */
-int eng_api_sync_status_list(struct eng_api_ctx *c);     /* api_sync.c */
-int eng_api_sync_status(struct eng_api_ctx *c);          /* api_sync.c */
-int eng_api_sync_history(struct eng_api_ctx *c);         /* api_sync.c */
-int eng_api_sync_records(struct eng_api_ctx *c);         /* api_sync_records.c */
-int eng_api_sync_stop(struct eng_api_ctx *c);            /* api_sync.c */
-int eng_api_sync_failures(struct eng_api_ctx *c);        /* api_sync.c */
-int eng_api_sync_retry(struct eng_api_ctx *c);           /* api_sync.c */
-int eng_api_sync_schedule_create(struct eng_api_ctx *c); /* api_sync_schedules.c */
-int eng_api_sync_schedule_list(struct eng_api_ctx *c);   /* api_sync_schedules.c */
-int eng_api_sync_schedule_delete(struct eng_api_ctx *c); /* api_sync_schedules.c */
-int eng_api_settings_get(struct eng_api_ctx *c);         /* api_settings.c */
-int eng_api_settings_put(struct eng_api_ctx *c);         /* api_settings.c */
-int eng_api_webhook_woocommerce(struct eng_api_ctx *c);  /* api_webhooks.c */
-int eng_api_webhook_quickbooks(struct eng_api_ctx *c);   /* api_webhooks.c (both formats) */
-int eng_api_webhook_events(struct eng_api_ctx *c);       /* api_webhooks.c */
-int eng_api_webhook_replay(struct eng_api_ctx *c);       /* api_webhooks.c */
+int eng_api_sync_start(struct eng_api_ctx *c);             /* api_sync.c */
+int eng_api_sync_status_list(struct eng_api_ctx *c);       /* api_sync.c */
+int eng_api_sync_status(struct eng_api_ctx *c);            /* api_sync.c */
+int eng_api_sync_history(struct eng_api_ctx *c);           /* api_sync.c */
+int eng_api_sync_records(struct eng_api_ctx *c);           /* api_sync_records.c */
+int eng_api_sync_stop(struct eng_api_ctx *c);              /* api_sync.c */
+int eng_api_sync_failures(struct eng_api_ctx *c);          /* api_failures.c */
+int eng_api_sync_failure(struct eng_api_ctx *c);           /* api_failures.c */
+int eng_api_sync_failure_test_case(struct eng_api_ctx *c); /* api_failures.c */
+int eng_api_sync_hourly(struct eng_api_ctx *c);            /* api_overview.c */
+int eng_api_overview(struct eng_api_ctx *c);               /* api_overview.c */
+int eng_api_sync_retry(struct eng_api_ctx *c);             /* api_sync.c */
+int eng_api_sync_schedule_create(struct eng_api_ctx *c);   /* api_sync_schedules.c */
+int eng_api_sync_schedule_list(struct eng_api_ctx *c);     /* api_sync_schedules.c */
+int eng_api_sync_schedule_delete(struct eng_api_ctx *c);   /* api_sync_schedules.c */
+int eng_api_settings_get(struct eng_api_ctx *c);           /* api_settings.c */
+int eng_api_settings_put(struct eng_api_ctx *c);           /* api_settings.c */
+int eng_api_webhook_woocommerce(struct eng_api_ctx *c);    /* api_webhooks.c */
+int eng_api_webhook_quickbooks(struct eng_api_ctx *c);     /* api_webhooks.c (both formats) */
+int eng_api_webhook_events(struct eng_api_ctx *c);         /* api_webhooks.c */
+int eng_api_webhook_replay(struct eng_api_ctx *c);         /* api_webhooks.c */
 
 /* api_operator.c: the operator settings, administrator only */
 int eng_api_operator_get(struct eng_api_ctx *c);

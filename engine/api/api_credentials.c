@@ -80,6 +80,7 @@ void eng_api_credentials_status_json(struct eng_buf *out, const struct eng_vault
     eng_api_json_member(out, "{\"platform\":", s->platform);
     eng_buf_puts(out, s->configured ? ",\"configured\":true" : ",\"configured\":false");
     eng_api_json_member(out, ",\"keyId\":", s->key_id);
+    eng_api_json_member(out, ",\"account\":", s->account);
     eng_api_json_member(out, ",\"status\":", s->status);
     eng_api_json_member(out, ",\"lastTestAt\":", s->last_test_at);
     eng_buf_puts(out, ",\"lastTestOk\":");

@@ -1,6 +1,6 @@
 /*
- * api_sync.c - the sync routes: list and show runs, history, stop, failures and retry (starting
- * a run is api_sync_start.c). Every answer is built by SQLite's JSON functions
+ * api_sync.c - the sync routes: list and show runs, history, stop and retry (starting a run is
+ * api_sync_start.c; the failures, api_failures.c). Every answer is built by SQLite's JSON functions
  * from the stored rows, so the API shows exactly what is recorded; request bodies are checked
  * with the same functions (no Lua on a server thread). Local queries only: nothing here waits on
  * a remote system.
@@ -197,35 +197,7 @@ int eng_api_sync_stop(struct eng_api_ctx *c)
     return ENG_HTTPD_DONE;
 }
 
-/* ---- failures and retry ---- */
-
-#define FAIL_WHERE                                                                                 \
-    "tenant_id = ?1 AND outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND dry_run = "  \
-    "0 "                                                                                           \
-    "AND (?2 IS NULL OR source_entity = ?2) AND (?3 IS NULL OR flow = ?3) AND (?4 IS NULL OR "     \
-    "run_id = ?4)"
-
-int eng_api_sync_failures(struct eng_api_ctx *c)
-{
-    long limit, offset;
-    if (page_params(c, &limit, &offset) != 0)
-        return ENG_HTTPD_DONE;
-    static const char sql[] =
-        "SELECT json_object('items', (SELECT json_group_array(json(j)) FROM (SELECT "
-        "json_object('id', id, 'runId', run_id, 'flow', flow, 'entity', source_entity, "
-        "'sourceSystem', source_system, 'sourceId', source_id, 'targetSystem', target_system, "
-        "'targetType', target_type, 'outcome', outcome, 'error', error, 'code', error_code, "
-        "'retryable', json(CASE retryable WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE 'null' END), "
-        "'attempts', attempts, 'nextRetryAt', next_retry_at, 'conflict', json(conflict), "
-        "'createdAt', created_at, 'updatedAt', updated_at) AS j FROM sync_records WHERE " FAIL_WHERE
-        " ORDER BY id DESC LIMIT ?5 OFFSET ?6)), 'total', (SELECT count(*) FROM sync_records "
-        "WHERE " FAIL_WHERE "), 'limit', ?5, 'offset', ?6)";
-    struct eng_err err = {0};
-    const char *b[] = {c->tenant, eng_httpd_query(c->req, "entity"),
-                       eng_httpd_query(c->req, "flow"), eng_httpd_query(c->req, "runId")};
-    int rc = json_answer(c, sql, b, 4, limit, offset, 1, &err);
-    return rc < 0 ? internal(c, &err) : ENG_HTTPD_DONE;
-}
+/* ---- retry (the failures list and detail: api_failures.c) ---- */
 
 int eng_api_sync_retry(struct eng_api_ctx *c)
 {

@@ -363,3 +363,24 @@ int eng_queue_sweep_startup(struct eng_store *st, struct eng_err *err)
     int rc = eng_store_run(st, sql, err, "");
     return rc < 0 ? rc : 0;
 }
+
+int eng_queue_depth(struct eng_store *st, const char *tenant, struct eng_queue_depth *out,
+                    struct eng_err *err)
+{
+    memset(out, 0, sizeof *out);
+    struct eng_store_stmt *s = NULL;
+    /* on the index sync_queue_tenant (tenant_id, status) */
+    int rc = eng_store_row(st,
+                           "SELECT coalesce(sum(status = 'pending' AND priority >= ?2), 0), "
+                           "coalesce(sum(status = 'pending' AND priority < ?2), 0), "
+                           "coalesce(sum(status = 'running'), 0) FROM sync_queue WHERE tenant_id "
+                           "= ?1 AND status IN ('pending', 'running')",
+                           &s, err, "si", tenant, (int64_t)ENG_QUEUE_LANE_RECORD);
+    if (rc == ENG_STORE_ROW) {
+        out->priority = eng_store_column_int64(s, 0);
+        out->bulk = eng_store_column_int64(s, 1);
+        out->running = eng_store_column_int64(s, 2);
+    }
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}

@@ -102,6 +102,14 @@ int eng_queue_sweep_merge(struct eng_store *st, const char *tenant, const char *
  * received_at}) per tenant and platform (woocommerce, quickbooks) with active credentials that
  * was receiving webhooks, unless one is pending or running. */
 int eng_queue_sweep_startup(struct eng_store *st, struct eng_err *err);
+/* What tenant's jobs wait for and occupy (the console's overview): pending jobs in the record
+ * lane (priority >= ENG_QUEUE_LANE_RECORD: webhooks, retries) and the rest (runs, sweeps), and
+ * jobs running now. 0 or < 0 with err. */
+struct eng_queue_depth {
+    int64_t priority, bulk, running;
+};
+int eng_queue_depth(struct eng_store *st, const char *tenant, struct eng_queue_depth *out,
+                    struct eng_err *err);
 /* The newest pending job of run_id, or 0 (none, or a store failure). */
 int64_t eng_queue_pending_of_run(struct eng_store *st, const char *run_id);
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "adapt/crypto.h"
 #include "data/queue.h"
@@ -165,6 +166,68 @@ static const char *col(struct eng_store_stmt *s, int i)
     return eng_store_column_type(s, i) == ENG_STORE_NULL ? NULL : eng_store_column_text(s, i, NULL);
 }
 
+/* The columns read_row reads, in its order. */
+#define ROW_COLUMNS                                                                                \
+    "id, tenant_id, source_system, source_entity, source_id, target_system, target_type, run_id, " \
+    "flow, target_id, outcome, dry_run, error, error_code, retryable, input, output, diff, "       \
+    "conflict, currency, source_total_minor, target_total_minor, attempts, next_retry_at, "        \
+    "resolved_at, created_at, updated_at"
+
+/* The current row of a SELECT of ROW_COLUMNS into *row (pointers into the statement). */
+static void read_row(struct eng_store_stmt *s, struct eng_sync_record_row *row)
+{
+    memset(row, 0, sizeof *row);
+    struct eng_sync_record *r = &row->rec;
+    row->id = eng_store_column_int64(s, 0);
+    r->tenant = col(s, 1);
+    r->source_system = col(s, 2);
+    r->source_entity = col(s, 3);
+    r->source_id = col(s, 4);
+    r->target_system = col(s, 5);
+    r->target_type = col(s, 6);
+    r->run_id = col(s, 7);
+    r->flow = col(s, 8);
+    r->target_id = col(s, 9);
+    r->outcome = col(s, 10);
+    r->dry_run = (int)eng_store_column_int64(s, 11);
+    r->error = col(s, 12);
+    r->code = col(s, 13);
+    r->retryable =
+        eng_store_column_type(s, 14) == ENG_STORE_NULL ? -1 : (int)eng_store_column_int64(s, 14);
+    r->input = col(s, 15);
+    r->output = col(s, 16);
+    r->diff = col(s, 17);
+    r->conflict = col(s, 18);
+    r->currency = col(s, 19);
+    r->has_source_total = eng_store_column_type(s, 20) != ENG_STORE_NULL;
+    r->source_total = eng_store_column_int64(s, 20);
+    r->has_target_total = eng_store_column_type(s, 21) != ENG_STORE_NULL;
+    r->target_total = eng_store_column_int64(s, 21);
+    row->attempts = eng_store_column_int64(s, 22);
+    row->next_retry_at = col(s, 23);
+    row->resolved_at = col(s, 24);
+    row->created_at = col(s, 25);
+    row->updated_at = col(s, 26);
+}
+
+/* Step s to its end, calling fn per row until it returns non-zero; finalizes s. */
+static int each_row(struct eng_store_stmt *s,
+                    int (*fn)(void *ud, const struct eng_sync_record_row *row), void *ud,
+                    struct eng_err *err)
+{
+    int rc;
+    while ((rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+        struct eng_sync_record_row row;
+        read_row(s, &row);
+        if (fn(ud, &row) != 0) {
+            rc = 0;
+            break;
+        }
+    }
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
 int eng_sync_records_each(struct eng_store *st, const struct eng_sync_records_query *q,
                           int (*fn)(void *ud, const struct eng_sync_record_row *row), void *ud,
                           struct eng_err *err)
@@ -174,12 +237,8 @@ int eng_sync_records_each(struct eng_store *st, const struct eng_sync_records_qu
     if (rc != 0)
         return rc;
     snprintf(sql, sizeof sql,
-             "SELECT id, tenant_id, source_system, source_entity, source_id, target_system, "
-             "target_type, run_id, flow, target_id, outcome, dry_run, error, error_code, "
-             "retryable, input, output, diff, conflict, currency, source_total_minor, "
-             "target_total_minor, attempts, next_retry_at, resolved_at, created_at, updated_at "
-             "FROM sync_records%s ORDER BY id LIMIT ?%d OFFSET ?%d",
-             where, 4 + q->noutcomes, 5 + q->noutcomes);
+             "SELECT " ROW_COLUMNS " FROM sync_records%s ORDER BY id LIMIT ?%d OFFSET ?%d", where,
+             4 + q->noutcomes, 5 + q->noutcomes);
     struct eng_store_stmt *s = NULL;
     rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
@@ -187,47 +246,7 @@ int eng_sync_records_each(struct eng_store *st, const struct eng_sync_records_qu
     query_bind(s, q);
     eng_store_bind_int64(s, 4 + q->noutcomes, q->limit > 0 ? q->limit : -1);
     eng_store_bind_int64(s, 5 + q->noutcomes, q->offset > 0 ? q->offset : 0);
-    while ((rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
-        struct eng_sync_record_row row = {0};
-        struct eng_sync_record *r = &row.rec;
-        row.id = eng_store_column_int64(s, 0);
-        r->tenant = col(s, 1);
-        r->source_system = col(s, 2);
-        r->source_entity = col(s, 3);
-        r->source_id = col(s, 4);
-        r->target_system = col(s, 5);
-        r->target_type = col(s, 6);
-        r->run_id = col(s, 7);
-        r->flow = col(s, 8);
-        r->target_id = col(s, 9);
-        r->outcome = col(s, 10);
-        r->dry_run = (int)eng_store_column_int64(s, 11);
-        r->error = col(s, 12);
-        r->code = col(s, 13);
-        r->retryable = eng_store_column_type(s, 14) == ENG_STORE_NULL
-                           ? -1
-                           : (int)eng_store_column_int64(s, 14);
-        r->input = col(s, 15);
-        r->output = col(s, 16);
-        r->diff = col(s, 17);
-        r->conflict = col(s, 18);
-        r->currency = col(s, 19);
-        r->has_source_total = eng_store_column_type(s, 20) != ENG_STORE_NULL;
-        r->source_total = eng_store_column_int64(s, 20);
-        r->has_target_total = eng_store_column_type(s, 21) != ENG_STORE_NULL;
-        r->target_total = eng_store_column_int64(s, 21);
-        row.attempts = eng_store_column_int64(s, 22);
-        row.next_retry_at = col(s, 23);
-        row.resolved_at = col(s, 24);
-        row.created_at = col(s, 25);
-        row.updated_at = col(s, 26);
-        if (fn(ud, &row) != 0) {
-            rc = 0;
-            break;
-        }
-    }
-    eng_store_finalize(s);
-    return rc < 0 ? rc : 0;
+    return each_row(s, fn, ud, err);
 }
 
 int eng_sync_records_count(struct eng_store *st, const struct eng_sync_records_query *q, int64_t *n,
@@ -271,4 +290,127 @@ int eng_sync_records_each_done(struct eng_store *st, const char *run_id,
     struct eng_sync_records_query q = {.run_id = run_id, .outcomes = recorded, .noutcomes = 6};
     struct done_walk w = {fn, ud};
     return eng_sync_records_each(st, &q, done_row, &w, err);
+}
+
+/* ---- failures ---- */
+
+/* An open failure of ?1's tenant: failed or conflict, not resolved since, not a dry run's; then
+ * the filters ?2 entity, ?3 flow, ?4 run (NULL: any). The index sync_records_failures serves
+ * the tenant and the open rows. */
+#define FAILURES_WHERE                                                                             \
+    " WHERE tenant_id = ?1 AND outcome IN ('failed', 'conflict') AND resolved_at IS NULL AND "     \
+    "dry_run = 0 AND (?2 IS NULL OR source_entity = ?2) AND (?3 IS NULL OR flow = ?3) AND (?4 IS " \
+    "NULL OR run_id = ?4)"
+
+static int failures_prepare(struct eng_store *st, const char *sql,
+                            const struct eng_sync_failures_query *q, struct eng_store_stmt **s,
+                            struct eng_err *err)
+{
+    if (q->tenant == NULL)
+        return eng_err_set(err, ENG_EINVAL, "sync records: a failures query needs a tenant");
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_str(*s, 1, q->tenant);
+    eng_store_bind_str(*s, 2, q->entity);
+    eng_store_bind_str(*s, 3, q->flow);
+    eng_store_bind_str(*s, 4, q->run_id);
+    return 0;
+}
+
+int eng_sync_records_failures_each(struct eng_store *st, const struct eng_sync_failures_query *q,
+                                   int (*fn)(void *ud, const struct eng_sync_record_row *row),
+                                   void *ud, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = failures_prepare(st,
+                              "SELECT " ROW_COLUMNS " FROM sync_records" FAILURES_WHERE
+                              " ORDER BY id DESC LIMIT ?5 OFFSET ?6",
+                              q, &s, err);
+    if (rc != 0)
+        return rc;
+    eng_store_bind_int64(s, 5, q->limit > 0 ? q->limit : -1);
+    eng_store_bind_int64(s, 6, q->offset > 0 ? q->offset : 0);
+    return each_row(s, fn, ud, err);
+}
+
+int eng_sync_records_failures_count(struct eng_store *st, const struct eng_sync_failures_query *q,
+                                    int64_t *n, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    *n = 0;
+    int rc = failures_prepare(st, "SELECT count(*) FROM sync_records" FAILURES_WHERE, q, &s, err);
+    if (rc != 0)
+        return rc;
+    rc = eng_store_step(s, err);
+    if (rc == ENG_STORE_ROW)
+        *n = eng_store_column_int64(s, 0);
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
+}
+
+int eng_sync_records_failure_get(struct eng_store *st, const char *tenant, int64_t id,
+                                 int (*fn)(void *ud, const struct eng_sync_record_row *row),
+                                 void *ud, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_row(st,
+                           "SELECT " ROW_COLUMNS " FROM sync_records WHERE id = ?1 AND tenant_id "
+                           "= ?2 AND outcome IN ('failed', 'conflict')",
+                           &s, err, "is", id, tenant);
+    if (rc != ENG_STORE_ROW)
+        return rc < 0 ? rc : 0;
+    struct eng_sync_record_row row;
+    read_row(s, &row);
+    fn(ud, &row);
+    eng_store_finalize(s);
+    return 1;
+}
+
+/* ---- per hour ---- */
+
+int eng_sync_records_hourly(struct eng_store *st, const char *tenant, long long from_epoch,
+                            int nhours, struct eng_sync_hour *out, struct eng_err *err)
+{
+    if (nhours < 1 || nhours > ENG_SYNC_RECORDS_HOURLY_MAX || from_epoch < 0 ||
+        from_epoch % 3600 != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "sync records: per-hour counts need a whole hour and 1 to %d hours",
+                           ENG_SYNC_RECORDS_HOURLY_MAX);
+    memset(out, 0, (size_t)nhours * sizeof *out);
+    /* created_at is ISO-8601 UTC text ("2026-12-07T09:41:06.123Z"): the range compares as
+     * text, on the index (tenant_id, created_at); the hour is the text's first 13 bytes */
+    char from[32], to[32];
+    time_t a = (time_t)from_epoch, b = (time_t)(from_epoch + (long long)nhours * 3600);
+    struct tm tm;
+    strftime(from, sizeof from, "%Y-%m-%dT%H", gmtime_r(&a, &tm));
+    strftime(to, sizeof to, "%Y-%m-%dT%H", gmtime_r(&b, &tm));
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_row(st,
+                           "SELECT CAST(strftime('%s', substr(created_at, 1, 13) || ':00:00') AS "
+                           "INTEGER), outcome, count(*) FROM sync_records WHERE tenant_id = ?1 "
+                           "AND created_at >= ?2 AND created_at < ?3 AND dry_run = 0 GROUP BY "
+                           "substr(created_at, 1, 13), outcome",
+                           &s, err, "sss", tenant, from, to);
+    while (rc == ENG_STORE_ROW) {
+        long long h = (eng_store_column_int64(s, 0) - from_epoch) / 3600;
+        const char *outcome = eng_store_column_text(s, 1, NULL);
+        long long n = eng_store_column_int64(s, 2);
+        if (h >= 0 && h < nhours && outcome != NULL) {
+            struct eng_sync_hour *o = &out[h];
+            if (strcmp(outcome, "created") == 0)
+                o->created += n;
+            else if (strcmp(outcome, "updated") == 0)
+                o->updated += n;
+            else if (strcmp(outcome, "unchanged") == 0)
+                o->unchanged += n;
+            else if (strcmp(outcome, "skipped") == 0)
+                o->skipped += n;
+            else if (strcmp(outcome, "failed") == 0 || strcmp(outcome, "conflict") == 0)
+                o->failed += n;
+        }
+        rc = eng_store_step(s, err);
+    }
+    eng_store_finalize(s);
+    return rc < 0 ? rc : 0;
 }

@@ -82,6 +82,40 @@ int eng_sync_records_each(struct eng_store *st, const struct eng_sync_records_qu
 int eng_sync_records_count(struct eng_store *st, const struct eng_sync_records_query *q, int64_t *n,
                            struct eng_err *err);
 
+/* ---- open failures (api/api_failures.c: the list, one failure, the count) ---- */
+
+/* Which failures: open ones (failed or conflict, not resolved since, not a dry run's) of
+ * tenant (required); the other fields may be NULL / 0. */
+struct eng_sync_failures_query {
+    const char *tenant;
+    const char *entity, *flow, *run_id; /* NULL: any */
+    long limit, offset;                 /* limit <= 0: no limit */
+};
+/* Call fn for each failure of q, newest first, until it returns non-zero. */
+int eng_sync_records_failures_each(struct eng_store *st, const struct eng_sync_failures_query *q,
+                                   int (*fn)(void *ud, const struct eng_sync_record_row *row),
+                                   void *ud, struct eng_err *err);
+/* How many failures q matches, ignoring its limit and offset. */
+int eng_sync_records_failures_count(struct eng_store *st, const struct eng_sync_failures_query *q,
+                                    int64_t *n, struct eng_err *err);
+/* The failed or conflict row id of tenant (open or resolved, a dry run's too): 1 after calling
+ * fn with it, 0 when tenant has no such row (another tenant's id is not found), < 0. */
+int eng_sync_records_failure_get(struct eng_store *st, const char *tenant, int64_t id,
+                                 int (*fn)(void *ud, const struct eng_sync_record_row *row),
+                                 void *ud, struct eng_err *err);
+
+/* ---- records per hour (GET /api/sync/stats/hourly) ---- */
+
+#define ENG_SYNC_RECORDS_HOURLY_MAX (31 * 24)
+struct eng_sync_hour {
+    long long created, updated, unchanged, skipped, failed; /* failed: failed + conflict */
+};
+/* tenant's records (not dry runs') by outcome, per hour of created_at, for the nhours (1 ..
+ * ENG_SYNC_RECORDS_HOURLY_MAX) hours from from_epoch (a whole hour, Unix seconds): out[i]
+ * counts [from + i h, from + (i + 1) h), zero when nothing happened then. 0 or < 0 with err. */
+int eng_sync_records_hourly(struct eng_store *st, const char *tenant, long long from_epoch,
+                            int nhours, struct eng_sync_hour *out, struct eng_err *err);
+
 /* The one retry backoff of a failed record, by its attempt count (1 for the first failure):
  * the job queue's (eng_queue_backoff_ms: doubling, capped at one hour, "full jitter" in [d/2,
  * d]) started ENG_SYNC_RECORDS_BACKOFF_SHIFT doublings in, so the first retry comes after 32-64 s.

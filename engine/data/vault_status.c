@@ -13,13 +13,13 @@
 
 /* Columns: platform, key_id, status, last_test_at, last_test_ok, last_test_message, updated_at,
  * fields (canonical JSON object text), access token expiry, refresh token expiry (text or
- * NULL), days until the refresh token expires (NULL when unknown). */
+ * NULL), days until the refresh token expires (NULL when unknown), the account id. */
 static const char status_sql[] =
     "SELECT platform, key_id, status, last_test_at, last_test_ok,"
     " last_test_message, updated_at, fields,"
     " CASE WHEN json_type(fields, '$.access_token_expires_at') = 'text'"
     " THEN json_extract(fields, '$.access_token_expires_at') END,"
-    " rt, julianday(rt) - julianday(" ENG_STORE_NOW ")"
+    " rt, julianday(rt) - julianday(" ENG_STORE_NOW "), external_account_id"
     " FROM (SELECT *, CASE WHEN json_type(fields, '$.refresh_token_expires_at')"
     " = 'text' THEN json_extract(fields, '$.refresh_token_expires_at') END AS rt"
     " FROM (SELECT *, CASE WHEN json_valid(public_fields)"
@@ -93,6 +93,7 @@ static int vs_row(struct eng_store_stmt *s, const struct eng_keyring *kr,
         r->refresh_days_known = 1;
         r->refresh_days = eng_store_column_double(s, 10);
     }
+    r->account = vs_col(s, 11, &oom);
     r->key_unknown = kr != NULL && r->key_id != NULL && !eng_keyring_has(kr, r->key_id);
     vs_test_warning(r, &oom);
     return oom ? ENG_ENOMEM : 0;
@@ -194,6 +195,7 @@ void eng_vault_status_free(struct eng_vault_status *s)
     free(s->refresh_expires_at);
     free(s->test_warning_code);
     free(s->test_warning_text);
+    free(s->account);
     memset(s, 0, sizeof *s);
 }
 

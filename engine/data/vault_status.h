@@ -38,6 +38,7 @@ struct eng_vault_status {
     int key_unknown;          /* a keyring was given and does not hold key_id */
     char *test_warning_code;  /* a passed test's message "...; warning CODE: text" */
     char *test_warning_text;
+    char *account; /* external_account_id: the account the credentials name (store URL, realm) */
 };
 
 /* The status of one platform of tenant (configured 0, the rest NULL, when there is no active

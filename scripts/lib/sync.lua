@@ -416,7 +416,7 @@ local function plan_one(st, rec)
   local m = st.m
   local sid = source_id_of(m, rec)
   local item = { source_id = sid or "?", source_updated_at = iso_z(rec.date_modified_gmt
-    or rec.updated_at or rec.date_modified) }
+    or rec.updated_at or rec.date_modified), rec = rec }
   if sid == nil then
     item.action, item.error, item.code = "failed", "the record has no " .. tostring(m.key or "id"), "mapping"
     return item
@@ -645,7 +645,13 @@ function M.write(st, page, refused)
     if item.outcome ~= "failed" and item.output == nil and item.doc and st.dry_run then
       item.output = json.encode(item.doc)
     end
-    item.doc, item.object = nil, nil -- C reads scalars and JSON text only
+    -- a failure keeps its source record whatever refused it (the mapping, or the target), so
+    -- the console shows it and drafts a mapping test case from it
+    if (item.outcome == "failed" or item.outcome == "conflict") and item.input == nil
+      and item.rec ~= nil then
+      item.input = select(2, pcall(json.encode, item.rec))
+    end
+    item.doc, item.object, item.rec = nil, nil, nil -- C reads scalars and JSON text only
   end
   return page
 end

@@ -247,7 +247,118 @@ static void test_each_and_count(void)
     eng_store_close(st);
 }
 
+/* Open failures: newest first, only the tenant's open ones (no success, no resolved one, no dry
+ * run's), filters, paging and count; one failure by id for its tenant only. */
+static void test_failures(void)
+{
+    struct eng_store *st = fresh();
+    REQUIRE(st != NULL);
+    struct eng_err err = {0};
+    struct eng_sync_record rs[] = {
+        rec("sync_a", "1", "created", -1), rec("sync_a", "2", "failed", 1),
+        rec("sync_a", "3", "conflict", 0), rec("sync_a", "4", "failed", 0),
+        rec("sync_b", "5", "failed", 1),   rec("sync_b", "6", "failed", 1)};
+    rs[5].dry_run = 1;
+    rs[4].input = "{\"id\":5}";
+    rs[4].code = "6140";
+    for (size_t i = 0; i < sizeof rs / sizeof rs[0]; i++)
+        REQUIRE(eng_sync_records_put(st, &rs[i], &err) == 0);
+    struct eng_sync_record other = rec(NULL, "7", "failed", 1);
+    other.tenant = "t2";
+    REQUIRE(eng_sync_records_put(st, &other, &err) == 0);
+    REQUIRE(eng_sync_records_resolve(st, "t1", "f", "4", "sync_b", &err) == 0);
+
+    struct eng_sync_failures_query q = {.tenant = "t1"};
+    struct seen v = {0};
+    CHECK_INT(eng_sync_records_failures_each(st, &q, seen_row, &v, &err), 0);
+    CHECK_STR(v.ids, "5r;3n;2r;");
+    int64_t n = 0;
+    CHECK_INT(eng_sync_records_failures_count(st, &q, &n, &err), 0);
+    CHECK_INT(n, 3);
+    q.run_id = "sync_a", q.limit = 1, q.offset = 1;
+    memset(&v, 0, sizeof v);
+    CHECK_INT(eng_sync_records_failures_each(st, &q, seen_row, &v, &err), 0);
+    CHECK_STR(v.ids, "2r;");
+    CHECK_INT(eng_sync_records_failures_count(st, &q, &n, &err), 0);
+    CHECK_INT(n, 2);
+    q = (struct eng_sync_failures_query){.tenant = "t1", .flow = "g", .entity = "orders"};
+    CHECK_INT(eng_sync_records_failures_count(st, &q, &n, &err), 0);
+    CHECK_INT(n, 0);
+    q.tenant = NULL;
+    CHECK_INT(eng_sync_records_failures_count(st, &q, &n, &err), ENG_EINVAL);
+
+    /* one failure: the row of its tenant, whatever its state; not a success, not another's */
+    int64_t id5 = q_int(st, "SELECT id FROM sync_records WHERE source_id = '5'");
+    int64_t id1 = q_int(st, "SELECT id FROM sync_records WHERE source_id = '1'");
+    int64_t id4 = q_int(st, "SELECT id FROM sync_records WHERE source_id = '4'");
+    int64_t id7 = q_int(st, "SELECT id FROM sync_records WHERE source_id = '7'");
+    memset(&v, 0, sizeof v);
+    CHECK_INT(eng_sync_records_failure_get(st, "t1", id5, seen_row, &v, &err), 1);
+    CHECK_STR(v.ids, "5r;");
+    memset(&v, 0, sizeof v);
+    CHECK_INT(eng_sync_records_failure_get(st, "t1", id4, seen_row, &v, &err), 1);
+    CHECK_STR(v.ids, "4nR;");
+    CHECK_INT(eng_sync_records_failure_get(st, "t1", id1, seen_row, &v, &err), 0);
+    CHECK_INT(eng_sync_records_failure_get(st, "t1", id7, seen_row, &v, &err), 0);
+    CHECK_INT(eng_sync_records_failure_get(st, "t2", id5, seen_row, &v, &err), 0);
+    CHECK_INT(eng_sync_records_failure_get(st, "t2", id7, seen_row, &v, &err), 1);
+    eng_store_close(st);
+}
+
+/* Per hour: zero-filled, by outcome (conflicts count as failed), the tenant's own, no dry run's,
+ * only the hours asked for. */
+static void test_hourly(void)
+{
+    struct eng_store *st = fresh();
+    REQUIRE(st != NULL);
+    struct eng_err err = {0};
+    static const char *const rows[][3] = {
+        {"1", "created", "2026-12-07T08:59:59.999Z"},
+        {"2", "created", "2026-12-07T09:00:00.000Z"},
+        {"3", "created", "2026-12-07T09:30:00.000Z"},
+        {"4", "updated", "2026-12-07T09:59:59.999Z"},
+        {"5", "failed", "2026-12-07T11:00:00.000Z"},
+        {"6", "conflict", "2026-12-07T11:10:00.000Z"},
+        {"7", "unchanged", "2026-12-07T11:20:00.000Z"},
+        {"8", "skipped", "2026-12-07T11:20:00.000Z"},
+        {"9", "created", "2026-12-07T12:00:00.000Z"}, /* past the last hour asked for */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct eng_sync_record r = rec("sync_a", rows[i][0], rows[i][1], -1);
+        REQUIRE(eng_sync_records_put(st, &r, &err) == 0);
+        REQUIRE(eng_store_run(st, "UPDATE sync_records SET created_at = ?1 WHERE source_id = ?2",
+                              &err, "ss", rows[i][2], rows[i][0]) == 1);
+    }
+    struct eng_sync_record dry = rec("sync_b", "10", "created", -1), other = dry;
+    dry.dry_run = 1;
+    other.tenant = "t2", other.source_id = "11";
+    REQUIRE(eng_sync_records_put(st, &dry, &err) == 0);
+    REQUIRE(eng_sync_records_put(st, &other, &err) == 0);
+    REQUIRE(eng_store_run(st,
+                          "UPDATE sync_records SET created_at = '2026-12-07T09:15:00.000Z' WHERE "
+                          "source_id IN ('10', '11')",
+                          &err, "") == 2);
+    const long long from = 1796634000; /* 2026-12-07T09:00:00Z */
+    struct eng_sync_hour h[3];
+    CHECK_INT(eng_sync_records_hourly(st, "t1", from, 3, h, &err), 0);
+    CHECK_INT(h[0].created, 2);
+    CHECK_INT(h[0].updated, 1);
+    CHECK_INT(h[0].failed + h[0].unchanged + h[0].skipped, 0);
+    CHECK_INT(h[1].created + h[1].updated + h[1].unchanged + h[1].skipped + h[1].failed, 0);
+    CHECK_INT(h[2].failed, 2);
+    CHECK_INT(h[2].unchanged, 1);
+    CHECK_INT(h[2].skipped, 1);
+    CHECK_INT(h[2].created + h[2].updated, 0);
+    CHECK_INT(eng_sync_records_hourly(st, "t2", from, 3, h, &err), 0);
+    CHECK_INT(h[0].created, 1);
+    CHECK_INT(eng_sync_records_hourly(st, "t1", from + 1, 3, h, &err), ENG_EINVAL);
+    CHECK_INT(eng_sync_records_hourly(st, "t1", from, 0, h, &err), ENG_EINVAL);
+    CHECK_INT(eng_sync_records_hourly(st, "t1", from, ENG_SYNC_RECORDS_HOURLY_MAX + 1, h, &err),
+              ENG_EINVAL);
+    eng_store_close(st);
+}
+
 CHECK_MAIN(CHECK_CASE(test_backoff_is_the_queues_with_jitter), CHECK_CASE(test_put_and_next_retry),
            CHECK_CASE(test_a_batch_of_failures_spreads_out),
            CHECK_CASE(test_fail_again_outside_a_run), CHECK_CASE(test_resolve_and_done),
-           CHECK_CASE(test_each_and_count))
+           CHECK_CASE(test_each_and_count), CHECK_CASE(test_failures), CHECK_CASE(test_hourly))
