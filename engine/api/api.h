@@ -222,6 +222,32 @@ int eng_api_openapi(struct eng_api_ctx *c); /* api_system.c */
 int eng_api_scripts(struct eng_api_ctx *c); /* api_system.c */
 int eng_api_dry_run(struct eng_api_ctx *c); /* api_mappings.c */
 
+/* api_mappings_edit.c / api_mappings_impact.c: the console's mapping routes */
+int eng_api_mappings_list(struct eng_api_ctx *c);
+int eng_api_mapping_source_get(struct eng_api_ctx *c);
+int eng_api_mapping_source_put(struct eng_api_ctx *c);
+int eng_api_mapping_preview(struct eng_api_ctx *c);
+int eng_api_mapping_tests_list(struct eng_api_ctx *c);
+int eng_api_mapping_case_put(struct eng_api_ctx *c);
+int eng_api_mapping_tests_run(struct eng_api_ctx *c);
+int eng_api_mapping_records(struct eng_api_ctx *c);
+int eng_api_mapping_impact(struct eng_api_ctx *c);
+/* shared by those files: the {name} parameter as a checked id the registry knows (*info filled,
+ * info->error malloc'd), else 404 answered and -1; the administrator check (403 answered, -1);
+ * the body's "source" string (*text malloc'd, NULL when absent and not required; 413 beyond
+ * 256 KiB, 422 when not a string; -1 answered); the tenant's transformer_config on a worker
+ * (503 set on the job, -1); a job's 422 load_error with details {file, line, message}. */
+struct eng_scripts_info;
+struct eng_mapedit_loaderr;
+int eng_api_mapping_param(struct eng_api_ctx *c, char name[72], struct eng_scripts_info *info);
+int eng_api_mapping_admin(struct eng_api_ctx *c);
+int eng_api_mapping_source_field(struct eng_api_ctx *c, const char *body, int required, char **text,
+                                 size_t *len);
+struct eng_api_job;
+int eng_api_mapping_config(struct eng_api_job *j, struct eng_store *st, struct eng_buf *config);
+void eng_api_job_load_error(struct eng_api_job *j, const struct eng_mapedit_loaderr *le);
+void eng_api_loaderr_json(struct eng_buf *out, const struct eng_mapedit_loaderr *le);
+
 int eng_api_integrations_list(struct eng_api_ctx *c);  /* api_integrations.c */
 int eng_api_integration_status(struct eng_api_ctx *c); /* api_integrations.c */
 int eng_api_integration_store(struct eng_api_ctx *c);  /* api_integrations.c */

@@ -49,6 +49,7 @@ static const char *const known_vars[] = {
     "HTTP_BODY_TIMEOUT_S",
     "HTTP_CONNECTIONS_PER_ADDRESS",
     "HTTP_HEADERS_TIMEOUT_S",
+    "IMPACT_RECORDS",
     "INTEGRATION_ENCRYPTION_KEY",
     "INTEGRATION_ENCRYPTION_KEY_PREVIOUS",
     "LOG_FORMAT",
@@ -66,6 +67,7 @@ static const char *const known_vars[] = {
     "SCRIPT_MEMORY_MB",
     "SCRIPT_TIMEOUT_MS",
     "SHUTDOWN_GRACE_MS",
+    "SNAPSHOTS_KEEP",
     "SYNC_DISPATCHER",
     "TRUSTED_PROXIES",
     "WEBHOOK_CHECK_INTERVAL_S",
@@ -391,6 +393,12 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("DRY_RUN_MAX_RECORDS", 1000, 1, 1000000, &x, err)) != 0)
         return rc;
     cfg->dry_run_max_records = x;
+    if ((rc = int_setting("IMPACT_RECORDS", 200, 1, 1000, &x, err)) != 0)
+        return rc;
+    cfg->impact_records = x;
+    if ((rc = int_setting("SNAPSHOTS_KEEP", 1000, 1, 1000000, &x, err)) != 0)
+        return rc;
+    cfg->snapshots_keep = x;
 
     static const struct {
         const char *var;

@@ -38,6 +38,10 @@ struct eng_config {
                                         * for the workers before it abandons the stuck ones */
     long long dry_run_max_records;     /* DRY_RUN_MAX_RECORDS, default 1000: records one dry run
                                         * (API or CLI) maps; more are refused */
+    long long impact_records;          /* IMPACT_RECORDS, default 200 (1..1000): the snapshots an
+                                        * impact preview maps when the request names no limit */
+    long long snapshots_keep;          /* SNAPSHOTS_KEEP, default 1000: source snapshots kept per
+                                        * tenant and flow (record_snapshots) */
     /* Secrets and endpoints: held here, never logged. NULL when unset. */
     char *api_token;                  /* API_TOKEN: the administrator's bearer token */
     char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */

@@ -41,7 +41,9 @@ struct eng_sync_names {
 struct eng_sync_item {
     char *source_id, *action, *request_id, *outcome, *target_id, *sync_token, *hash,
         *source_updated_at, *error, *code, *input, *output, *diff, *conflict, *currency;
-    int retryable; /* 1, 0, or -1 when not said (stored as NULL) */
+    char *snapshot; /* the record as the source gave it (JSON), for record_snapshots; NULL when
+                     * the flow did not take it (no id, select) */
+    int retryable;  /* 1, 0, or -1 when not said (stored as NULL) */
     int has_source_total, has_target_total;
     int64_t source_total, target_total; /* minor units */
 };

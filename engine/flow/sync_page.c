@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "data/id_map.h"
+#include "data/record_snapshots.h"
 #include "data/sync_records.h"
 #include "flow/sync_int.h"
 #include "webhook/webhook_json.h"
@@ -75,7 +76,7 @@ static int read_item(const struct eng_webhook_json *d, int obj, struct eng_sync_
         F(source_id), F(action),     F(request_id), F(outcome),
         F(target_id), F(sync_token), F(hash),       F(source_updated_at),
         F(error),     F(code),       F(input),      F(output),
-        F(diff),      F(conflict),   F(currency),
+        F(diff),      F(conflict),   F(currency),   F(snapshot),
 #undef F
     };
     if (d->tok[obj].type != ENG_WEBHOOK_JSON_OBJECT)
@@ -141,7 +142,7 @@ void eng_sync_page_free(struct eng_sync_page *page)
         char *strs[] = {it->source_id, it->action,     it->request_id, it->outcome,
                         it->target_id, it->sync_token, it->hash,       it->source_updated_at,
                         it->error,     it->code,       it->input,      it->output,
-                        it->diff,      it->conflict,   it->currency};
+                        it->diff,      it->conflict,   it->currency,   it->snapshot};
         for (size_t j = 0; j < sizeof strs / sizeof strs[0]; j++)
             free(strs[j]);
     }
@@ -275,6 +276,36 @@ static int commit_item(struct run *r, const struct eng_sync_item *it, int k,
     return rc;
 }
 
+/* The source snapshot of every record of the page the flow took (the console's impact preview
+ * maps them again), then the tenant and flow's snapshots pruned to SNAPSHOTS_KEEP. Dry runs keep
+ * them too: they read the same real records. */
+static int put_snapshots(struct run *r, const struct eng_sync_page *page,
+                         const struct eng_sync_names *nm, struct eng_err *err)
+{
+    int rc = 0, any = 0;
+    for (int i = 0; rc == 0 && i < page->n; i++) {
+        const struct eng_sync_item *it = &page->items[i];
+        if (it->snapshot == NULL || it->source_id == NULL)
+            continue;
+        struct eng_record_snapshot s = {r->tenant,
+                                        r->flow,
+                                        nm->ss,
+                                        nm->se,
+                                        it->source_id,
+                                        it->snapshot,
+                                        it->source_updated_at,
+                                        eng_sync_nullable(r->id)};
+        rc = eng_record_snapshots_put(r->st, &s, err);
+        any = 1;
+    }
+    long long keep = r->env != NULL && r->env->cfg != NULL && r->env->cfg->snapshots_keep > 0
+                         ? r->env->cfg->snapshots_keep
+                         : ENG_RECORD_SNAPSHOTS_KEEP;
+    if (rc == 0 && any)
+        rc = eng_record_snapshots_prune(r->st, r->tenant, r->flow, keep, err);
+    return rc < 0 ? rc : 0;
+}
+
 /* Record every item's outcome, the id map and the run's counters: one transaction. */
 int eng_sync_commit_page(struct run *r, const struct eng_sync_page *page,
                          const struct eng_sync_names *nm, struct eng_err *err)
@@ -297,6 +328,8 @@ int eng_sync_commit_page(struct run *r, const struct eng_sync_page *page,
         count[k]++;
         rc = commit_item(r, it, k, nm, owner, err);
     }
+    if (rc == 0)
+        rc = put_snapshots(r, page, nm, err);
     if (rc == 0 && r->id[0] != '\0') {
         long long read = 0;
         for (int j = 0; j < 6; j++)

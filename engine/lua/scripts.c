@@ -684,6 +684,139 @@ static int validate(struct eng_scripts *reg, const char *logical, const char *sr
     return rc;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* ---------- a text checked and run without publishing it (the console's editor) ---------- */
+
+struct eng_scripts_cand {
+    struct candidate c; /* what the VM's require reads for c.logical */
+    char *logical, *src;
+    struct eng_vm *vm;
+};
+
+/* validate (tests t, or none) and the default_for claims, as scan_file checks them. */
+static int check_text(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
+                      const struct tests *t, struct eng_err *err)
+{
+    char namebuf[256];
+    const char *name = mapping_name(logical, namebuf, sizeof namebuf);
+    struct tests none = {0};
+    struct decl *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return eng_err_set(err, ENG_ENOMEM, "out of memory validating %s", logical);
+    int rc = validate(reg, logical, src, len, name, t != NULL ? t : &none, d, err);
+    if (rc == 0) {
+        pthread_mutex_lock(&reg->mu);
+        rc = claims_conflict_locked(reg, logical, d, err);
+        pthread_mutex_unlock(&reg->mu);
+    }
+    free(d);
+    return rc;
+}
+
+struct eng_scripts_cand *eng_scripts_cand_new(struct eng_scripts *reg, const char *logical,
+                                              const char *src, size_t len, struct eng_err *err)
+{
+    int rc = check_text(reg, logical, src, len, NULL, err);
+    if (rc != 0)
+        return NULL;
+    struct eng_scripts_cand *k = calloc(1, sizeof *k);
+    if (k != NULL) {
+        k->logical = strdup(logical);
+        k->src = malloc(len + 1);
+    }
+    if (k == NULL || k->logical == NULL || k->src == NULL) {
+        eng_scripts_cand_free(k);
+        eng_err_set(err, ENG_ENOMEM, "out of memory loading %s", logical);
+        return NULL;
+    }
+    memcpy(k->src, src, len);
+    k->src[len] = '\0';
+    k->c = (struct candidate){reg, k->logical, k->src, len};
+    struct eng_vm_opts opts = reg->vmopts;
+    opts.source = candidate_source;
+    opts.source_ud = &k->c;
+    opts.database_path = NULL; /* an unpublished text never reaches the store */
+    k->vm = eng_vm_new(&opts, err);
+    if (k->vm == NULL) {
+        eng_scripts_cand_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+struct eng_vm *eng_scripts_cand_vm(struct eng_scripts_cand *k)
+{
+    return k->vm;
+}
+
+void eng_scripts_cand_free(struct eng_scripts_cand *k)
+{
+    if (k == NULL)
+        return;
+    eng_vm_free(k->vm);
+    free(k->logical);
+    free(k->src);
+    free(k);
+}
+
+int eng_scripts_check(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
+                      struct eng_err *err)
+{
+    char namebuf[256];
+    const char *name = mapping_name(logical, namebuf, sizeof namebuf);
+    struct tests t = {0};
+    if (name != NULL && tests_read(reg, name, &t) != 0)
+        return eng_err_set(err, ENG_EIO, "cannot read the data tests of %s", logical);
+    int rc = check_text(reg, logical, src, len, &t, err);
+    tests_free(&t);
+    return rc;
+}
+
+int eng_scripts_info(struct eng_scripts *reg, const char *logical, struct eng_scripts_info *out)
+{
+    memset(out, 0, sizeof *out);
+    pthread_mutex_lock(&reg->mu);
+    const struct script *s = find_locked(reg, logical);
+    if (s != NULL) {
+        out->published = s->src != NULL;
+        if (s->src != NULL) {
+            memcpy(out->sha, s->sha, sizeof out->sha);
+            out->generation = s->generation;
+            memcpy(out->loaded_at, s->loaded_at, sizeof out->loaded_at);
+        }
+        if (s->error != NULL) {
+            out->error = strdup(s->error);
+            memcpy(out->error_at, s->error_at, sizeof out->error_at);
+        }
+    }
+    pthread_mutex_unlock(&reg->mu);
+    return s != NULL && (out->published || out->error != NULL);
+}
+
+char **eng_scripts_list(struct eng_scripts *reg, const char *prefix, size_t *n)
+{
+    *n = 0;
+    size_t pl = strlen(prefix);
+    pthread_mutex_lock(&reg->mu);
+    char **names = reg->n > 0 ? calloc(reg->n, sizeof *names) : NULL;
+    for (size_t i = 0; names != NULL && i < reg->n; i++) {
+        const struct script *s = &reg->items[i];
+        if (strncmp(s->logical, prefix, pl) != 0 || strchr(s->logical + pl, '/') != NULL ||
+            (s->src == NULL && s->error == NULL))
+            continue;
+        if ((names[*n] = strdup(s->logical)) != NULL)
+            (*n)++;
+    }
+    pthread_mutex_unlock(&reg->mu);
+    if (names != NULL && *n > 1)
+        qsort(names, *n, sizeof *names, cmp_str);
+    return names;
+}
+
 /* ---------- scanning ---------- */
 
 /* Caller holds mu. Returns the entry for logical, adding it when new (NULL on OOM). */

@@ -56,4 +56,42 @@ char *eng_scripts_source(void *ud, const char *logical, size_t *len);
  * rejected version's error (error, errorAt) when there is one. */
 void eng_scripts_status_json(struct eng_scripts *reg, struct eng_buf *out);
 
+/* ---- the console's editor: a text checked and run without being published ---- */
+
+/* What the registry holds for one file. error (malloc'd, the caller frees) is the rejected
+ * latest version's error, or NULL. */
+struct eng_scripts_info {
+    int published; /* a version is published: sha, generation, loaded_at are set */
+    char sha[65];
+    uint64_t generation;
+    char loaded_at[32];
+    char *error;
+    char error_at[32];
+};
+/* 1 when the registry knows logical (published, or rejected), with *out filled; else 0. */
+int eng_scripts_info(struct eng_scripts *reg, const char *logical, struct eng_scripts_info *out);
+/* The logical names directly under prefix ("mappings/": not in a subfolder) the registry knows,
+ * sorted; *n of them. Free with eng_dirlist_free(names, n) (base/dirlist.h). NULL when none. */
+char **eng_scripts_list(struct eng_scripts *reg, const char *prefix, size_t *n);
+
+/* The publication gate on text as the version of logical, without publishing anything: the
+ * same validation as a scan (compile and run the top level in a scratch VM under budget, the
+ * exports, the contract, a mapping's data tests read from disk within one script budget) and
+ * the default_for claims of the published mappings. 0, or the error (naming file:line). */
+int eng_scripts_check(struct eng_scripts *reg, const char *logical, const char *text, size_t len,
+                      struct eng_err *err);
+
+/* A candidate: text validated as the version of logical like eng_scripts_check but without the
+ * data tests, then a fresh VM (the registry's budget and memory cap, no store: engine.db has no
+ * database) whose require reads text for logical (chunk name "@logical", so errors and lineage
+ * name that file and line) and the published sources for everything else. Never published;
+ * the workers' VMs never see it. NULL with err (the load error) on failure. The caller owns it:
+ * its VM is used by the calling thread only, and freed with eng_scripts_cand_free. */
+struct eng_scripts_cand;
+struct eng_vm;
+struct eng_scripts_cand *eng_scripts_cand_new(struct eng_scripts *reg, const char *logical,
+                                              const char *text, size_t len, struct eng_err *err);
+struct eng_vm *eng_scripts_cand_vm(struct eng_scripts_cand *k);
+void eng_scripts_cand_free(struct eng_scripts_cand *k);
+
 #endif

@@ -431,6 +431,10 @@ local function plan_one(st, rec)
       return item
     end
   end
+  -- the record as read, kept by C as its source snapshot (record_snapshots: the console's
+  -- impact preview maps the last ones again)
+  local sok, snap = pcall(json.encode, rec)
+  if sok then item.snapshot = snap end
   local ok, err = pcall(function()
     -- through lib.mapping: results checked, errors naming the file, line and record
     for _, req in ipairs(mapping.requires(m, rec, st.ctx)) do resolve(st, req) end
@@ -698,7 +702,7 @@ end)
 -- in minor units), booleans; input/output/diff/conflict are JSON text.
 local VIEW_FIELDS = { "source_id", "action", "request_id", "outcome", "target_id", "sync_token",
   "hash", "source_updated_at", "error", "code", "retryable", "input", "output", "diff", "conflict",
-  "currency", "source_total", "target_total" }
+  "currency", "source_total", "target_total", "snapshot" }
 
 -- s with every byte that is not valid UTF-8 replaced by U+FFFD: a remote system's error text
 -- may hold any bytes, and the view must always encode (a page already written to the target

@@ -19,6 +19,8 @@
 # SCRIPT_MAX_INSTRUCTIONS        200000000                        here (an endless loop stops, naming 200000000)
 # MAX_BODY_BYTES                 1048576                          here (1 MiB is read, 1 MiB + 1 is 413)
 # DRY_RUN_MAX_RECORDS            1000                             dryrun_limits.sh (1,000 accepted, 524,000 refused naming 1000)
+# IMPACT_RECORDS                 200                              console_mapping_api.sh (an impact without a limit considers 200 of 230 snapshots)
+# SNAPSHOTS_KEEP                 1000                             unit.test_config (console_mapping_api.sh sets it low: pruned to the newest)
 # CONNECTOR_TIMEOUT_MS           30000                            here (ctx.config.connector_timeout_ms)
 # LOG_LEVEL                      info                             here (info shown, debug not)
 # LOG_FORMAT                     auto                             here (JSON lines on a pipe, text on a terminal)
@@ -67,7 +69,8 @@ CLEAN=(-u DATABASE_URL -u SCRIPTS_DIR -u MAPPINGS_DIR -u SCHEMA_DIR -u API_ANONY
     -u WOOCOMMERCE_WEBHOOK_SECRET -u QUICKBOOKS_WEBHOOK_SECRET -u QUICKBOOKS_TOKEN_URL
     -u QUICKBOOKS_API_BASE -u INTEGRATION_ENCRYPTION_KEY_PREVIOUS -u ALLOW_PRIVATE_TARGETS
     -u TRUSTED_PROXIES -u HTTP_HEADERS_TIMEOUT_S -u HTTP_BODY_TIMEOUT_S -u HTTP_CONNECTIONS_PER_ADDRESS
-    -u WORKER_STUCK_MS -u SHUTDOWN_GRACE_MS -u DRY_RUN_MAX_RECORDS)
+    -u WORKER_STUCK_MS -u SHUTDOWN_GRACE_MS -u DRY_RUN_MAX_RECORDS
+    -u IMPACT_RECORDS -u SNAPSHOTS_KEEP)
 W="$T/fresh" # a working folder with no .env, data/, scripts/, mappings/ or schema/
 mkdir -p "$W"
 ts() { (cd "$W" && env "${CLEAN[@]}" "$@"); } # VAR=VALUE... COMMAND: in $W, clean environment

@@ -188,6 +188,8 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK(cfg.worker_stuck_ms == 600000);  /* WORKER_STUCK_MS */
         CHECK(cfg.shutdown_grace_ms == 30000); /* SHUTDOWN_GRACE_MS */
         CHECK(cfg.dry_run_max_records == 1000);
+        CHECK(cfg.impact_records == 200);  /* IMPACT_RECORDS */
+        CHECK(cfg.snapshots_keep == 1000); /* SNAPSHOTS_KEEP */
         CHECK(cfg.api_token == NULL);
         CHECK_STR(cfg.oauth_redirect_uri,
                   "http://localhost:8923/api/integrations/quickbooks/callback");
