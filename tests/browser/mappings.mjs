@@ -70,13 +70,27 @@ run(async (browser) => {
   const banner = await page.locator('[data-load-error]').innerText();
   check('the page says the version does not load, naming file and line', /zz_broken\.lua:7\b/.test(banner), banner);
 
-  // ---- FLOW: an unsaved edit previewed on a real record
+  // ---- FLOW: a preview of a text that does not load marks the line the engine names
   await openMapping(page, FLOW);
   check('the editor holds the published text', (await editorText(page)) === published);
-  await setEditor(page, edited);
-  check('the page says the edit is unsaved', /Unsaved edits/.test(await page.locator('[data-draft]').innerText()));
+  const badLine = 'local broken = = 1';
+  const bad = published.replace('local NAME = ', `${badLine}\nlocal NAME = `);
+  const badN = bad.split('\n').indexOf(badLine) + 1;
+  await setEditor(page, bad);
   await page.waitForSelector('#sample option[value="rec:0"]', { state: 'attached' });
   await page.selectOption('#sample', 'rec:0');
+  await page.click('[data-action=preview]');
+  await page.waitForSelector(`[data-pane=preview] [data-action=goto-line][data-line="${badN}"]`);
+  check('a preview of a text that does not load says so', /does not load/.test(await page.locator('[data-pane=preview]').innerText()));
+  await page.click(`[data-pane=preview] [data-action=goto-line][data-line="${badN}"]`);
+  await page.waitForSelector('.cm-editor .cm-lintRange-error');
+  const badMarked = await page.evaluate(() => document.querySelector('.cm-lintRange-error').closest('.cm-line').textContent);
+  check(`... and marks line ${badN} in the editor (the button goes there)`, badMarked === badLine, badMarked);
+  check('... with the cursor on it', await page.evaluate(() => !!document.activeElement.closest('.cm-editor')));
+
+  // ---- FLOW: an unsaved edit previewed on a real record
+  await setEditor(page, edited);
+  check('the page says the edit is unsaved', /Unsaved edits/.test(await page.locator('[data-draft]').innerText()));
   await page.click('[data-action=preview]');
   const noteRow = page.locator('[data-pane=preview] [data-path="$.PrivateNote"]');
   await noteRow.waitFor();
@@ -159,4 +173,27 @@ run(async (browser) => {
   await checkNoSecrets(tenant, SECRETS, 'mappings (tenant)');
   if (jsErrors(tenant).length) fail('no script error on the tenant page', ...jsErrors(tenant));
   await tenant.context().close();
+
+  // ---- a version conflict: someone publishes OTHER while the page edits it
+  const other = process.env.OTHER;
+  const admin = await newPage(browser, DESKTOP);
+  await login(admin);
+  await openMapping(admin, other);
+  const base = await editorText(admin);
+  const auth = { Authorization: `Bearer ${process.env.ADMIN_TOKEN}`, 'Content-Type': 'application/json' };
+  const now = await (await fetch(`${process.env.ENGINE_URL}/api/mappings/${other}/source`, { headers: auth })).json();
+  const theirs = `${base}\n-- published elsewhere meanwhile\n`;
+  const put = await fetch(`${process.env.ENGINE_URL}/api/mappings/${other}/source`, { method: 'PUT', headers: auth, body: JSON.stringify({ source: theirs, baseVersion: now.version }) });
+  check(`someone else publishes ${other} meanwhile (API: 200)`, put.status === 200, await put.text());
+  await setEditor(admin, `${base}\n-- my edit\n`);
+  await checkImpact(admin);
+  const pub = admin.locator('[data-action=publish]');
+  check('a comment-only edit may be published (every test passes)', !(await pub.isDisabled()), await admin.locator('[data-publish-reason]').innerText());
+  await pub.click();
+  await admin.waitForSelector('[data-pane=publish] [data-action=reload]');
+  check('publishing over a newer version is refused readably', /Someone published this mapping after you opened it/.test(await admin.locator('[data-pane=publish]').innerText()));
+  await admin.click('[data-pane=publish] [data-action=reload]');
+  await admin.waitForFunction((t) => window.__tallysyncEditor.getText() === t, theirs);
+  check('... and "Load the published version" brings their text into the editor', (await editorText(admin)) === theirs);
+  await admin.context().close();
 });

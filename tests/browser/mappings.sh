@@ -14,6 +14,7 @@ require_tools jq curl python3 sqlite3
 browser_require
 
 FLOW=woo_order_to_qbo_invoice
+OTHER=woo_product_to_qbo_item # published by "someone else" while the page edits it
 copy_script_dirs
 # a mapping that does not load: a syntax error on line 7 (the file and line the page must show)
 cat >"$MAPPINGS_DIR/zz_broken.lua" <<'LUA'
@@ -60,7 +61,7 @@ run_bin "$T/tok" token create --tenant shop-b --name browser
 TENANT_TOKEN=$(printf '%s' "$OUT" | head -n 1)
 [[ -n "$TENANT_TOKEN" ]] || { fail "token create gives a tenant token" "$ERR"; finish; }
 
-browser_run "$ENG_SOURCE_DIR/tests/browser/mappings.mjs" FLOW="$FLOW" EXPECT_CHANGED="$MAPPED" \
+browser_run "$ENG_SOURCE_DIR/tests/browser/mappings.mjs" FLOW="$FLOW" OTHER="$OTHER" EXPECT_CHANGED="$MAPPED" \
     TENANT_TOKEN="$TENANT_TOKEN" MAPPINGS_DIR="$MAPPINGS_DIR" \
     SECRETS="$(printf '%s\n' "$WOO_SECRET" "$QBO_ACCESS_TOKEN" mock-secret "$TENANT_TOKEN")" \
     OUT="$T/edited.lua"
@@ -84,4 +85,6 @@ if [[ -s "$T/edited.lua" ]]; then
 else
     fail "the browser script saved the edited text it tried to publish"
 fi
+check "the version conflict left the other publisher's text on disk" grep -q 'published elsewhere meanwhile' "$MAPPINGS_DIR/$OTHER.lua"
+check "... and not the page's stale edit" bash -c "! grep -q -- '-- my edit' '$MAPPINGS_DIR/$OTHER.lua'"
 finish

@@ -9,7 +9,7 @@ import { createEditor } from './mappings/editor.js';
 import { previewPanel } from './mappings/preview.js';
 import { testsPanel } from './mappings/tests.js';
 import { impactPanel } from './mappings/impact.js';
-import { engineErrors, whereOf } from './mappings/common.js';
+import { engineErrors, whereOf, gotoButtons } from './mappings/common.js';
 
 // Unsaved edits survive leaving the page (a look at a failure, then back): name -> {text, base}.
 const drafts = new Map();
@@ -18,13 +18,14 @@ function statusPill(m) {
   return m.status === 'rejected' ? pill('rejected', 'bad') : pill(m.status || 'unknown', m.status === 'loaded' ? 'ok' : 'warn');
 }
 
-function loadError(e) {
+function loadError(e, goTo, path) {
   if (!e) return null;
   return h(
     'div',
     { class: 'error', role: 'alert', 'data-load-error': '' },
     h('strong', {}, 'This version does not load; the engine keeps using the last good one (if any)'),
     h('p', { class: 'mono' }, whereOf(e) ? `${whereOf(e)}: ` : '', e.message),
+    goTo ? gotoButtons(engineErrors(e, path), goTo) : null,
   );
 }
 
@@ -118,7 +119,7 @@ async function renderOne(root, name, app) {
         h('span', { class: 'mono small' }, st.path),
         h('span', { class: 'muted small', title: st.version }, `version ${String(st.version).slice(0, 12)}`),
       ),
-      loadError(src.error),
+      loadError(src.error, editor.goTo, st.path),
     );
   };
   const showDraft = () => {
@@ -155,6 +156,7 @@ async function renderOne(root, name, app) {
     getText: () => editor.getText(),
     setText: (s) => editor.setText(s),
     markErrors,
+    goTo: (n) => editor.goTo(n),
     cases,
     records,
     version: () => st.version,
@@ -190,7 +192,7 @@ async function renderOne(root, name, app) {
   showHeader();
   showDraft();
   markErrors(engineErrors(src.error, st.path));
-  window.__tallysyncEditor = { getText: editor.getText, setText: editor.setText, focus: editor.focus };
+  window.__tallysyncEditor = { getText: editor.getText, setText: editor.setText, focus: editor.focus, goTo: editor.goTo };
 
   const editorCard = h(
       'section',

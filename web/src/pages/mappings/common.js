@@ -1,5 +1,6 @@
 // pages/mappings/common.js - what the Mappings page's panels share: a test case's settings, and
 // the engine's error shapes turned into editor markers for this mapping's file.
+import { h } from '../../ui.js';
 
 /** The settings a test case carries (files say `settings`; the API contract says `config`). */
 export function caseConfig(c) {
@@ -57,4 +58,14 @@ export function whereOf(e) {
   if (!e) return '';
   if (e.file && e.line) return `${e.file}:${e.line}`;
   return e.file || '';
+}
+
+/** Buttons that move the editor to each line an error names in this file (none: null). */
+export function gotoButtons(errs, goTo) {
+  if (!errs || !errs.length || !goTo) return null;
+  return h(
+    'p',
+    { class: 'row' },
+    errs.map((e) => h('button', { type: 'button', class: 'ghost', 'data-action': 'goto-line', 'data-line': String(e.line), onclick: () => goTo(e.line) }, `Show line ${e.line} in the editor`)),
+  );
 }

@@ -67,6 +67,12 @@ export function createEditor(parent, text, opts = {}) {
       view.dispatch(setDiagnostics(view.state, diagnosticsFor(view.state, errs || [])));
     },
     focus: () => view.focus(),
+    /** Put the cursor at the start of line n (1-based), scrolled into view, and focus. */
+    goTo: (n) => {
+      const ln = view.state.doc.line(Math.min(Math.max(1, Number(n) || 1), view.state.doc.lines));
+      view.dispatch({ selection: { anchor: ln.from }, effects: EditorView.scrollIntoView(ln.from, { y: 'center' }) });
+      view.focus();
+    },
     destroy: () => view.destroy(),
   };
   return api;

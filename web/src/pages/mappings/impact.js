@@ -6,7 +6,7 @@ import { api } from '../../api.js';
 import { h, mount, errorBox, pill, fmtTime } from '../../ui.js';
 import { diffTable, jsonTree } from './tree.js';
 import { testsResult } from './tests.js';
-import { engineErrors } from './common.js';
+import { engineErrors, gotoButtons } from './common.js';
 
 const STATUS = {
   changed: ['changed', 'info'],
@@ -132,8 +132,9 @@ export function impactPanel(ctx) {
       mount(more, v.details);
     } catch (err) {
       impactText = null;
-      if (err.code === 'load_error') ctx.markErrors(engineErrors(err.details, ctx.path));
-      mount(out, errorBox(err, 'The impact check did not run'));
+      const errs = err.code === 'load_error' ? engineErrors(err.details, ctx.path) : [];
+      if (err.code === 'load_error') ctx.markErrors(errs);
+      mount(out, errorBox(err, 'The impact check did not run'), gotoButtons(errs, ctx.goTo));
     } finally {
       checkBtn.disabled = false;
       update();
@@ -166,8 +167,9 @@ export function impactPanel(ctx) {
         ctx.onTests(text, err.details);
         mount(pubMsg, errorBox(err, 'Not published: a test fails'), testsResult(err.details));
       } else {
-        if (err.code === 'load_error') ctx.markErrors(engineErrors(err.details, ctx.path));
-        mount(pubMsg, errorBox(err, 'Not published'));
+        const errs = err.code === 'load_error' ? engineErrors(err.details, ctx.path) : [];
+        if (err.code === 'load_error') ctx.markErrors(errs);
+        mount(pubMsg, errorBox(err, 'Not published'), gotoButtons(errs, ctx.goTo));
       }
     } finally {
       update();

@@ -5,7 +5,7 @@
 import { api } from '../../api.js';
 import { h, mount, errorBox, fmtTime } from '../../ui.js';
 import { jsonTree, originNote } from './tree.js';
-import { caseConfig, engineErrors } from './common.js';
+import { caseConfig, engineErrors, gotoButtons } from './common.js';
 
 /**
  * previewPanel(ctx) -> element. ctx: {name, path, getText(), markErrors([...]), cases(),
@@ -109,6 +109,7 @@ export function previewPanel(ctx) {
             h('strong', {}, `The mapping refuses ${s.label}`),
             h('p', { class: 'mono' }, r.error.message),
             r.error.line ? h('p', { class: 'muted small' }, `Line: ${r.error.line}`) : null,
+            gotoButtons(errs, ctx.goTo),
           ),
         );
       } else if (r.document === null || r.document === undefined) {
@@ -122,8 +123,9 @@ export function previewPanel(ctx) {
       }
       status.textContent = `Preview of ${s.label} done.`;
     } catch (err) {
-      if (err.code === 'load_error') ctx.markErrors(engineErrors(err.details, ctx.path));
-      mount(out, errorBox(err, 'The edited text does not load'));
+      const errs = err.code === 'load_error' ? engineErrors(err.details, ctx.path) : [];
+      if (err.code === 'load_error') ctx.markErrors(errs);
+      mount(out, errorBox(err, 'The edited text does not load'), gotoButtons(errs, ctx.goTo));
       status.textContent = '';
     } finally {
       button.disabled = false;

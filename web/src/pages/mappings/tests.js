@@ -3,7 +3,7 @@
 import { api } from '../../api.js';
 import { h, mount, errorBox, pill } from '../../ui.js';
 import { diffTable, showValue } from './tree.js';
-import { engineErrors } from './common.js';
+import { engineErrors, gotoButtons } from './common.js';
 
 /** The result of a tests run as a list: summary, then one entry per case (failures first). */
 export function testsResult(r) {
@@ -60,8 +60,9 @@ export function testsPanel(ctx) {
       mount(out, h('p', { class: 'sr-only', role: 'status' }, `${r.passed} passed, ${r.failed} failed`), testsResult(r));
       ctx.onResult(text, r);
     } catch (err) {
-      if (err.code === 'load_error') ctx.markErrors(engineErrors(err.details, ctx.path));
-      mount(out, errorBox(err, 'The tests did not run'));
+      const errs = err.code === 'load_error' ? engineErrors(err.details, ctx.path) : [];
+      if (err.code === 'load_error') ctx.markErrors(errs);
+      mount(out, errorBox(err, 'The tests did not run'), gotoButtons(errs, ctx.goTo));
     } finally {
       button.disabled = false;
     }
