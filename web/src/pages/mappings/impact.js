@@ -57,6 +57,14 @@ export function impactView(r) {
   const items = rec.items || [];
   const t = r.tests || { passed: 0, failed: 0, results: [] };
   const failing = (t.results || []).filter((c) => !c.ok).map((c) => c.case);
+  // which fields change, over all the documents ($.Line[3].Amount counted as $.Line[*].Amount)
+  const byField = new Map();
+  for (const it of items) {
+    const seen = new Set();
+    for (const d of it.diff || []) seen.add(String(d.path).replace(/\[\d+\]/g, '[*]'));
+    for (const p of seen) byField.set(p, (byField.get(p) || 0) + 1);
+  }
+  const fields = [...byField.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   const summary = h(
     'div',
     { class: 'impact-summary' },
@@ -74,6 +82,15 @@ export function impactView(r) {
         t.failed > 0 ? ` ${failing.slice(0, 3).join(', ')}${failing.length > 3 ? ', …' : ''} (details below)` : ' the mapping’s data tests on this text',
       ),
     ),
+    fields.length
+      ? h(
+          'p',
+          { class: 'small', 'data-impact-fields': '' },
+          'Fields that change: ',
+          fields.slice(0, 8).map(([p, n], i) => [i ? ', ' : '', h('code', {}, p), ` in ${n} ${n === 1 ? 'document' : 'documents'}`]),
+          fields.length > 8 ? `, and ${fields.length - 8} more` : '',
+        )
+      : null,
     rec.considered === 0 ? h('p', { class: 'muted small' }, 'No real records yet for this tenant and flow: the comparison covers the ones a sync has read (their last source snapshots).') : null,
   );
   const details = h(
