@@ -2,7 +2,7 @@
 // issue's main story in one browser session. Env: ENGINE_URL, ADMIN_TOKEN, FLOW, GUEST (the
 // guest order's id), GUEST_ORDER (the seeded order, {entity, records: [order]}), SECRETS, OUT.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { run, newPage, login, go, check, fail, checkNoSecrets, screenshot, DESKTOP, ENGINE_URL, ADMIN_TOKEN } from './lib/harness.mjs';
+import { run, newPage, login, go, check, fail, checkNoSecrets, DESKTOP, ENGINE_URL, ADMIN_TOKEN } from './lib/harness.mjs';
 
 const { FLOW, OUT } = process.env;
 const GUEST = String(process.env.GUEST);
@@ -159,7 +159,6 @@ run(async (browser) => {
   const item = page.locator(`[data-impact-item="${GUEST}"]`);
   check('the impact shows the failed order would now pass', (await item.getAttribute('data-status')) === 'now_passing');
   check('... and no other recent document would change', (await page.locator('[data-impact-changed]').innerText()) === '0');
-  await screenshot(page, 'story-impact');
   const publish = page.locator('[data-action=publish]');
   check('publish is offered: every test passes', !(await publish.isDisabled()), await page.locator('[data-publish-reason]').innerText());
 
