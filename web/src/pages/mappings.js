@@ -38,7 +38,8 @@ async function renderList(root) {
     mount(root, h('h1', {}, 'Mappings'), errorBox(err, 'Could not list the mappings'));
     return;
   }
-  const items = r.items || [];
+  // the ones that do not load first: they are what needs attention
+  const items = [...(r.items || [])].sort((a, b) => Number(b.status === 'rejected') - Number(a.status === 'rejected') || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const rejected = items.filter((m) => m.status === 'rejected').length;
   mount(
     root,
@@ -47,7 +48,7 @@ async function renderList(root) {
       'p',
       { class: 'muted' },
       `${items.length} mappings turn source records into target documents.`,
-      rejected ? ` ${rejected} ${rejected === 1 ? 'does' : 'do'} not load: see the error below.` : '',
+      rejected ? ` ${rejected} ${rejected === 1 ? 'does' : 'do'} not load: listed first, with the engine’s error.` : '',
       ' Open one to edit it, preview it on a real record and see what a change would do before it is published.',
     ),
     table(
@@ -63,7 +64,7 @@ async function renderList(root) {
         { label: 'Version', cell: (m) => h('code', { title: m.version || '' }, (m.version || '—').slice(0, 12)) },
       ],
       items,
-      { caption: 'Mappings and their load status', empty: 'No mappings (MAPPINGS_DIR is empty).', rowAttrs: (m) => ({ 'data-mapping': m.name, 'data-status': m.status }) },
+      { class: 'stack-sm', caption: 'Mappings and their load status', empty: 'No mappings (MAPPINGS_DIR is empty).', rowAttrs: (m) => ({ 'data-mapping': m.name, 'data-status': m.status }) },
     ),
   );
 }
