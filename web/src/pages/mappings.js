@@ -202,7 +202,7 @@ async function renderOne(root, name, app) {
       h(
         'p',
         { id: 'editor-help', class: 'muted small' },
-        'Lua, as the engine loads it. Keyboard: Tab indents inside the editor; press Escape, then Tab, to leave it. Error markers in the gutter show where the engine stopped (hover or move onto them to read the error).',
+        'Lua, as the engine loads it. Keyboard: Tab indents inside the editor; press Escape, then Tab, to leave it. Error markers in the gutter show where the engine stopped: hover them, or press Ctrl-Shift-M for the list of errors (F8 goes to the next one). Ctrl-F searches.',
       ),
       editorHost,
       draftNote,
