@@ -54,14 +54,14 @@ async function renderList(root) {
     table(
       [
         { label: 'Mapping', cell: (m) => h('a', { href: `#/mappings/${encodeURIComponent(m.name)}`, 'data-link': 'mapping' }, m.name) },
-        { label: 'From → to', cell: (m) => `${m.source?.connector ?? '?'} ${m.source?.entity ?? ''} → ${m.target?.connector ?? '?'} ${m.target?.entity ?? ''}` },
+        { label: 'From → to', cell: (m) => (m.source && m.target ? `${m.source.connector ?? '?'} ${m.source.entity ?? ''} → ${m.target.connector ?? '?'} ${m.target.entity ?? ''}` : '— (not loaded)') },
         {
           label: 'Status',
           cell: (m) => [statusPill(m), m.error ? h('p', { class: 'mono small', 'data-load-error': '' }, whereOf(m.error) ? `${whereOf(m.error)}: ` : '', m.error.message) : null],
         },
         { label: 'Default for', cell: (m) => m.defaultFor || '—' },
         { label: 'Tests', class: 'num', cell: (m) => String(m.tests ?? 0) },
-        { label: 'Version', cell: (m) => h('code', { title: m.version || '' }, (m.version || '—').slice(0, 12)) },
+        { label: 'Version', cell: (m) => h('code', { title: m.version || '', class: 'nowrap' }, (m.version || '—').slice(0, 8)) },
       ],
       items,
       { class: 'stack-sm', caption: 'Mappings and their load status', empty: 'No mappings (MAPPINGS_DIR is empty).', rowAttrs: (m) => ({ 'data-mapping': m.name, 'data-status': m.status }) },
