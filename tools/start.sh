@@ -7,7 +7,7 @@
 # servers and the engine on ./data/demo with a tenant wired to them (tools/demo.sh says how).
 # Either way the first line once the engine is up is the console's address.
 # In the foreground the engine's info lines are left out (warnings and errors are shown) after
-# one line saying where it listens, where the token is and how to stop it; set LOG_LEVEL (in the
+# one line giving the console's address, where the token is and how to stop it; set LOG_LEVEL (in the
 # environment or .env) to see every line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,6 +95,8 @@ show_log() {
     if [[ $line == '{'*'"msg":"listening"'* ]]; then
       host=$(sed -E 's/.*"host":"([^"]*)".*/\1/' <<<"$line")
       port=$(sed -E 's/.*"port":"?([0-9]+).*/\1/' <<<"$line")
+      # an address a browser can open: the wildcard listeners by their loopback
+      case $host in 0.0.0.0) host=127.0.0.1 ;; ::) host=::1 ;; esac
       [[ $host == *:* ]] && host="[$host]"
       ((verbose)) && printf '%s\n' "$line"
       echo "start: console http://$host:$port/ (log in with the administrator token: $token_where)"

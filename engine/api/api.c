@@ -591,7 +591,9 @@ int eng_api_handle(void *app, struct eng_httpd_req *req, struct eng_httpd_resp *
     if (idx == eng_api_nroutes && allow[0] == '\0' && !eng_api_static_reserved(path)) {
         /* the console's files: every other path is theirs, and only read */
         if (get) {
-            r = eng_api_static(&c);
+            /* not counted in /metrics: its route counters are the API's ("unmatched" is a
+             * miss in the API's paths, not a console file) */
+            return eng_api_static(&c);
         } else {
             eng_httpd_resp_header(resp, "Allow", "GET, HEAD");
             eng_api_error(resp, 405, "method_not_allowed",

@@ -256,6 +256,7 @@ int eng_api_integration_status(struct eng_api_ctx *c); /* api_integrations.c */
 int eng_api_integration_store(struct eng_api_ctx *c);  /* api_integrations.c */
 int eng_api_integration_delete(struct eng_api_ctx *c); /* api_integrations.c */
 int eng_api_integration_test(struct eng_api_ctx *c);   /* api_integrations.c */
+int eng_api_integration_fields(struct eng_api_ctx *c); /* api_integrations.c */
 
 /* api_integrations.c, with webhook_health.h */
 int eng_api_woo_webhooks_check(struct eng_api_ctx *c);

@@ -30,7 +30,7 @@ static const char integ_whh_never[] =
     "{\"checkedAt\":null,\"ok\":null,\"deliveryUrl\":null,\"message\":\"not checked yet\","
     "\"topics\":[],\"warnings\":[]}";
 
-enum integ_op { INTEG_STORE, INTEG_TEST, INTEG_WH_CHECK, INTEG_WH_REGISTER };
+enum integ_op { INTEG_STORE, INTEG_TEST, INTEG_WH_CHECK, INTEG_WH_REGISTER, INTEG_FIELDS };
 
 /* A job's own state (eng_api_job.arg). */
 struct integ_arg {
@@ -267,6 +267,28 @@ static void integ_wh_register(struct eng_api_job *j, struct eng_vm *vm, struct e
     j->status = 200;
 }
 
+/* GET .../fields on the worker: the connector's declared credential fields (no value). */
+static void integ_fields(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
+{
+    (void)st;
+    const struct integ_arg *a = j->arg;
+    struct eng_err err = {0};
+    char *json = NULL;
+    if (eng_credentials_describe(vm, a->platform, &json, &err) != 0) {
+        size_t n = strcspn(err.msg, "\n");
+        eng_logf(ENG_LOG_ERROR, "api: describing the credentials of %s: %.*s", a->platform, (int)n,
+                 err.msg);
+        j->status = 500;
+        snprintf(j->code, sizeof j->code, "script_error");
+        snprintf(j->message, sizeof j->message, "the connector's credential fields: %.*s",
+                 (int)(n < 400 ? n : 400), err.msg);
+        return;
+    }
+    eng_buf_puts(&j->body, json);
+    free(json);
+    j->status = 200;
+}
+
 static void integ_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
     const struct integ_arg *a = j->arg;
@@ -276,6 +298,8 @@ static void integ_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_s
         integ_wh_check(j, vm, st);
     else if (a->op == INTEG_WH_REGISTER)
         integ_wh_register(j, vm, st);
+    else if (a->op == INTEG_FIELDS)
+        integ_fields(j, vm, st);
     else
         integ_test(j, vm, st);
 }
@@ -295,7 +319,7 @@ static int integ_submit(struct eng_api_ctx *c, enum integ_op op)
     } else if (integ_known(c, platform, sizeof platform) != 0) {
         return ENG_HTTPD_DONE;
     }
-    if (c->api->keys == NULL)
+    if (c->api->keys == NULL && op != INTEG_FIELDS)
         return eng_api_error(c->resp, 503, "unavailable", "the credential vault has no key", NULL);
     struct integ_arg *a = calloc(1, sizeof *a);
     if (a == NULL)
@@ -318,6 +342,13 @@ int eng_api_integration_store(struct eng_api_ctx *c)
 int eng_api_integration_test(struct eng_api_ctx *c)
 {
     return integ_submit(c, INTEG_TEST);
+}
+
+/* GET /api/integrations/{platform}/fields: 200 {"platform","accountField","fields":[...]}, the
+ * connector's declared credential fields for a form (never a value). */
+int eng_api_integration_fields(struct eng_api_ctx *c)
+{
+    return integ_submit(c, INTEG_FIELDS);
 }
 
 /* GET /api/integrations/{platform}/status */

@@ -26,6 +26,7 @@ const struct eng_api_route eng_api_routes[] = {
     {"POST", "/api/mappings/{name}/impact", 0, eng_api_mapping_impact},
     {"GET", "/api/integrations", 0, eng_api_integrations_list},
     {"GET", "/api/integrations/{platform}/status", 0, eng_api_integration_status},
+    {"GET", "/api/integrations/{platform}/fields", 0, eng_api_integration_fields},
     {"POST", "/api/integrations/{platform}/credentials", 0, eng_api_integration_store},
     {"DELETE", "/api/integrations/{platform}/credentials", 0, eng_api_integration_delete},
     {"POST", "/api/integrations/{platform}/test", 0, eng_api_integration_test},

@@ -131,16 +131,20 @@ int eng_api_sync_history(struct eng_api_ctx *c)
         strcmp(state, "failed") != 0 && strcmp(state, "cancelled") != 0)
         return eng_api_error(c->resp, 400, "invalid_parameter",
                              "state must be succeeded, partial, failed or cancelled", NULL);
+    const char *dry = eng_httpd_query(c->req, "dryRun");
+    if (dry != NULL && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0)
+        return eng_api_error(c->resp, 400, "invalid_parameter", "dryRun must be true or false",
+                             NULL);
 #define HIST_WHERE                                                                                 \
     "tenant_id = ?1 AND state IN ('succeeded', 'partial', 'failed', 'cancelled') AND (?2 IS NULL " \
     "OR entity = ?2) AND (?3 IS NULL OR flow = ?3) AND (?4 IS NULL OR state = ?4) AND (?5 IS "     \
     "NULL OR finished_at >= ?5) AND (?6 IS NULL OR finished_at < ?6) AND (?7 IS NULL OR mode = "   \
-    "?7)"
+    "?7) AND (?8 IS NULL OR dry_run = (?8 = 'true'))"
     static const char sql[] =
         "SELECT json_object('items', (SELECT json_group_array(json(j)) FROM (SELECT " RUN_JSON
-        " AS j FROM sync_runs WHERE " HIST_WHERE " ORDER BY finished_at DESC, rowid DESC LIMIT ?8 "
-        "OFFSET ?9)), 'total', (SELECT count(*) FROM sync_runs WHERE " HIST_WHERE
-        "), 'limit', ?8, 'offset', ?9)";
+        " AS j FROM sync_runs WHERE " HIST_WHERE " ORDER BY finished_at DESC, rowid DESC LIMIT ?9 "
+        "OFFSET ?10)), 'total', (SELECT count(*) FROM sync_runs WHERE " HIST_WHERE
+        "), 'limit', ?9, 'offset', ?10)";
 #undef HIST_WHERE
     struct eng_err err = {0};
     const char *b[] = {c->tenant,
@@ -149,8 +153,9 @@ int eng_api_sync_history(struct eng_api_ctx *c)
                        state,
                        eng_httpd_query(c->req, "from"),
                        eng_httpd_query(c->req, "to"),
-                       eng_httpd_query(c->req, "mode")};
-    int rc = json_answer(c, sql, b, 7, limit, offset, 1, &err);
+                       eng_httpd_query(c->req, "mode"),
+                       dry};
+    int rc = json_answer(c, sql, b, 8, limit, offset, 1, &err);
     return rc < 0 ? internal(c, &err) : ENG_HTTPD_DONE;
 }
 

@@ -79,6 +79,16 @@ int eng_credentials_prepare(struct eng_vm *vm, const char *platform, const char 
     return rc;
 }
 
+int eng_credentials_describe(struct eng_vm *vm, const char *platform, char **json,
+                             struct eng_err *err)
+{
+    *json = NULL;
+    int rc = eng_vm_call(vm, "lib.credentials", "describe", 0, err, "s>j", platform, json);
+    if (rc == 0 && *json == NULL)
+        rc = eng_err_set(err, ENG_ESCRIPT, "lib/credentials.lua: describe returned nothing");
+    return rc;
+}
+
 int eng_credentials_test(struct eng_vm *vm, const struct eng_config *cfg,
                          const struct eng_keyring *keys, struct eng_store *st, const char *tenant,
                          const char *platform, long long budget_ms, int *ok, char *message,

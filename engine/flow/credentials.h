@@ -38,6 +38,11 @@ int eng_credentials_prepare(struct eng_vm *vm, const char *platform, const char 
                             struct eng_credentials_prepared *out, struct eng_err *err);
 void eng_credentials_prepared_free(struct eng_credentials_prepared *p);
 
+/* The declared credential fields of connector `platform` as JSON (lib/credentials.lua
+ * describe: names, types, rules, descriptions; never a value) into *json (malloc'd). 0, or
+ * ENG_ESCRIPT / ENG_EBUDGET / ENG_ENOMEM with err filled. */
+int eng_credentials_describe(struct eng_vm *vm, const char *platform, char **json,
+                             struct eng_err *err);
 /* Build the tenant's context (the 'c' letter: lua/connctx.h) and run the connector's test(ctx)
  * under budget_ms. 0 with *ok and message (a full sentence, UTF-8, no secret, cut to size) when the
  * test ran, including a test that ran out of budget or memory (ok 0, message says so);

@@ -523,6 +523,38 @@ function M.prepare_store(platform, body)
   return true, secret, public, account, #notes > 0 and json.encode(json.array(notes)) or nil
 end
 
+-- describe(platform) -> {platform, accountField, fields = [{name, type, required, secret, enum?,
+--   default?, description?, patternHint?, minLength, maxLength, schemes?}]}: the declared fields as
+-- a form needs them (GET /api/integrations/{platform}/fields). Declarations only, never a stored
+-- value; a secret field's default is left out.
+function M.describe(platform)
+  local connector = M.connector(platform)
+  local list = M.fields(connector)
+  local out = {}
+  for i, s in ipairs(list) do
+    local enum
+    if s.enum ~= nil then
+      enum = {}
+      for k, v in ipairs(s.enum) do enum[k] = v end
+      enum = json.array(enum)
+    end
+    local schemes
+    if s.type == "url" then
+      schemes = {}
+      for k, v in ipairs(s.schemes) do schemes[k] = v end
+      schemes = json.array(schemes)
+    end
+    local default = s.default
+    if s.secret or type(default) == "function" then default = nil end
+    out[i] = {
+      name = s.name, type = s.type, required = s.required, secret = s.secret, enum = enum,
+      default = default, description = s.description, patternHint = s.pattern_hint,
+      minLength = s.min_len, maxLength = s.max_len, schemes = schemes,
+    }
+  end
+  return { platform = platform, accountField = connector.account_field, fields = json.array(out) }
+end
+
 -- test_ctx(platform, ctx)
 --   -> ok (boolean), message (string: valid UTF-8, no secret value, at most MAX_MESSAGE bytes)
 -- A connector that raises reports ok = false with its error; budget and memory errors are not

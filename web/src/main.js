@@ -21,6 +21,7 @@ const app = {
   root: document.getElementById('app'),
   main: null,
   cleanup: null,
+  routeSeq: 0, // bumped on every route: a page that finishes loading late knows it is gone
   /** Go to a route: app.go('runs', id) -> #/runs/id */
   go(...parts) {
     location.hash = `#/${parts.map(encodeURIComponent).join('/')}`;
@@ -37,6 +38,7 @@ function applyTheme(theme) {
 }
 
 function loginView(reason) {
+  app.routeSeq++;
   if (app.cleanup) app.cleanup();
   app.cleanup = null;
   const input = h('input', {
@@ -181,6 +183,7 @@ function parseHash() {
 }
 
 function route() {
+  app.routeSeq++;
   if (!app.session || !app.main) return;
   const { id, params } = parseHash();
   const page = pages.find((p) => p.id === id) || null;
@@ -196,12 +199,18 @@ function route() {
   }
   document.title = `${page.title} · tallysync`;
   mount(app.main);
+  const seq = ++app.routeSeq;
   try {
     const c = page.render(app.main, params, app);
     if (c && typeof c.then === 'function') {
       c.then((fn) => {
-        if (typeof fn === 'function') app.cleanup = fn;
-      }).catch((err) => mount(app.main, errorBox(err)));
+        if (typeof fn !== 'function') return;
+        // the reader left (or the tenant changed) before the page was ready: stop it now
+        if (seq !== app.routeSeq) fn();
+        else app.cleanup = fn;
+      }).catch((err) => {
+        if (seq === app.routeSeq) mount(app.main, errorBox(err));
+      });
     } else if (typeof c === 'function') {
       app.cleanup = c;
     }

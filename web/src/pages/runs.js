@@ -1,10 +1,14 @@
-// pages/runs.js - the Runs page (placeholder of the scaffold; the page's owner replaces it).
-import { h, mount } from '../ui.js';
+// pages/runs.js - the Runs page: #/runs (start a run, the runs in progress, the history with
+// filters) and #/runs/ID (one run: live progress, stop, counts, reconciliation, failures and
+// each record's outcome, a dry run's differences side by side). The two views live in
+// pages/runs/list.js and pages/runs/detail.js.
+import { renderList } from './runs/list.js';
+import { renderDetail } from './runs/detail.js';
 
 export default {
   id: 'runs',
   title: 'Runs',
-  render(root) {
-    mount(root, h('h1', {}, 'Runs'));
+  render(root, params, app) {
+    return params[0] ? renderDetail(root, params[0], app) : renderList(root, app);
   },
 };
