@@ -29,7 +29,7 @@ export function platformSection(initial, app) {
   const head = h('div', { class: 'row platform-head' });
   const facts = h('div');
   const alertBox = h('div');
-  const status = h('div', { role: 'status', 'aria-live': 'polite', class: 'status-line' });
+  const status = h('div', { role: 'status', 'aria-live': 'polite', class: 'status-line', 'data-pane': 'status' });
   const formBox = h('div');
   const extra = h('div', { class: 'stack' });
   const el = h(
