@@ -106,6 +106,7 @@ run(async (browser) => {
   check('no secret in any input of the page', await page.$$eval('input', (xs, s) => xs.every((x) => !s.includes(x.value) || x.value === ''), secrets));
   await checkNoSecrets(page, secrets, 'connections (admin)');
   check('desktop: no horizontal scroll', (await horizontalOverflow(page)) === 0);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'connections');
 
   // a phone

@@ -82,6 +82,7 @@ run(async (browser) => {
   await page.locator(`tr[data-failure-id="${ids[0]}"] input[data-select]`).uncheck();
 
   // screenshots of the list
+  await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'failures');
 
   // retry one: only that record is retried
@@ -139,6 +140,7 @@ run(async (browser) => {
   check('... collapsible', !(await page.locator('details[data-block=input]').evaluate((d) => d.open)));
   const href = await page.locator('a[data-link=mapping]').getAttribute('href');
   check(`detail: links to the mapping that failed (${href})`, href === `#/mappings/${detail.flow}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'failure');
 
   // turn it into a test case, edit, save

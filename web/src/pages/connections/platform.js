@@ -139,9 +139,7 @@ export function platformSection(initial, app) {
       delBtn.remove();
       return;
     }
-    mount(
-      formBox,
-      credentialsForm(platform, spec, st, {
+    const form = credentialsForm(platform, spec, st, {
         onSaved: async (answer) => {
           st = answer;
           drawStatus();
@@ -149,8 +147,14 @@ export function platformSection(initial, app) {
           mount(status, `${titleOf(platform)} credentials saved. `, notes.length ? h('span', { class: 'warning' }, notes.join(' ')) : 'Test the connection to check them.');
           await drawForm();
         },
-        actions: [testBtn, delBtn],
-      }),
+    });
+    // stored: the form folds away (it replaces everything); the actions stay in view
+    mount(
+      formBox,
+      st.configured
+        ? h('details', { class: 'cred-details', 'data-pane': 'replace' }, h('summary', {}, 'Replace the credentials'), form)
+        : h('div', {}, h('h3', {}, 'Credentials'), form),
+      h('div', { class: 'row' }, testBtn, delBtn),
     );
     drawStatus();
   }
