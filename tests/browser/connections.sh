@@ -7,8 +7,8 @@
 # masked; test connection against the mock; the OAuth connect flow followed by the browser
 # through the mock and back to the engine's callback, the page then showing QuickBooks
 # connected with the tokens in the vault; WooCommerce webhook check and register against the
-# mock (the store then holds the webhooks); delete. Also GET /api/integrations/{platform}/fields
-# through the API (the route the form is built from): shape, no value, auth, unknown platform.
+# mock (the store then holds the webhooks); delete. (The fields route the forms are built from
+# is tested through the API in tests/integration/credential_fields.sh.)
 source "$(dirname "$0")/../integration/lib/common.sh"
 source "$(dirname "$0")/../integration/lib/sync_env.sh"
 source "$(dirname "$0")/lib/browser_env.sh"
@@ -40,30 +40,6 @@ browser_serve API_PORT="$PORT" OAUTH_REDIRECT_URI="$REDIRECT" \
     WEBHOOK_PUBLIC_URL="https://sync.example.com/" WEBHOOK_CHECK_INTERVAL_S=0 || finish
 [[ "$SERVE_PORT" == "$PORT" ]] || { fail "serve listens on the port chosen for the redirect" "$SERVE_PORT"; finish; }
 TENANT_TOKEN=$(tenant_token shop-b)
-
-echo "== GET /api/integrations/{platform}/fields"
-http GET /api/integrations/woocommerce/fields
-assert_eq "woocommerce: 200" 200 "$CODE"
-assert_jq "... the declared fields in order, with types, rules and descriptions" "$BODY" \
-    '.platform == "woocommerce" and ([.fields[].name] == ["store_url", "consumer_key", "consumer_secret", "webhook_secret", "auth"])
-     and (.fields[0] | .type == "url" and .required == true and .secret == false and .schemes == ["https", "http"])
-     and (.fields[1] | .secret == true and .required == true and (.description | length > 0))
-     and (.fields[4] | .enum == ["auto", "basic", "oauth1"] and .default == "auto")'
-assert_jq "... no secret field carries a default" "$BODY" 'all(.fields[] | select(.secret); has("default") | not)'
-http GET /api/integrations/quickbooks/fields
-assert_jq "quickbooks: realm_id is the account field, with its pattern hint" "$BODY" \
-    '.accountField == "realm_id" and (.fields[] | select(.name == "realm_id") | .patternHint | test("digits"))'
-http GET /api/integrations/pos/fields
-assert_jq "pos: no fields (it needs no credentials)" "$BODY" '.fields == []'
-http GET /api/integrations/nope/fields
-assert_eq "an unknown connector: 404" 404 "$CODE"
-assert_jq "... in the envelope" "$BODY" '.error.code == "not_found"'
-http GET /api/integrations/..%2Fetc/fields
-assert_eq "a name that is no connector name: 404" 404 "$CODE"
-HTTP_AUTH=0 http GET /api/integrations/woocommerce/fields
-assert_eq "without a token: 401" 401 "$CODE"
-HTTP_AUTH=0 http GET /api/integrations/woocommerce/fields -H "Authorization: Bearer $TENANT_TOKEN"
-assert_eq "a tenant token reads them too (declarations, no values): 200" 200 "$CODE"
 
 browser_run "$ENG_SOURCE_DIR/tests/browser/connections.mjs" TENANT_TOKEN="$TENANT_TOKEN" \
     WOO_STORE="$WOO_STORE" WOO_KEY="$WOO_KEY" WOO_SECRET="$WOO_SECRET" WH_SECRET="$WH_SECRET" \
