@@ -5,6 +5,7 @@
 # into ./.env (mode 600) and prints the token once. Ctrl-C stops it.
 # `tools/start.sh --demo` starts the sandbox instead: mock WooCommerce, QuickBooks and Supabase
 # servers and the engine on ./data/demo with a tenant wired to them (tools/demo.sh says how).
+# Either way the first line once the engine is up is the console's address.
 # In the foreground the engine's info lines are left out (warnings and errors are shown) after
 # one line saying where it listens, where the token is and how to stop it; set LOG_LEVEL (in the
 # environment or .env) to see every line.
@@ -96,7 +97,8 @@ show_log() {
       port=$(sed -E 's/.*"port":"?([0-9]+).*/\1/' <<<"$line")
       [[ $host == *:* ]] && host="[$host]"
       ((verbose)) && printf '%s\n' "$line"
-      echo "start: tallysync is serving http://$host:$port (administrator token: $token_where); Ctrl-C stops it"
+      echo "start: console http://$host:$port/ (log in with the administrator token: $token_where)"
+      echo "start: tallysync is serving http://$host:$port; Ctrl-C stops it"
     elif [[ $line == '{'*'"msg":"stopping"'* ]] && ((!verbose)); then
       echo "start: stopping"
     elif ((verbose)) || [[ $line != '{'*'"level":"info"'* && $line != '{'*'"level":"debug"'* ]]; then

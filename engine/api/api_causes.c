@@ -32,6 +32,9 @@ static const struct cause causes[] = {
     {"lookup",
      "Looking up an existing customer or item in the target failed, usually for a passing reason "
      "(network, rate limit). A retryable failure is retried by itself."},
+    {"source",
+     "Reading the source (the shop) failed; the message says why. Test its connection; the "
+     "record is retried once the source answers."},
     {"target",
      "The target company's preferences could not be read at the start of the run. Test the "
      "connection; the record is retried once the target answers."},
@@ -150,7 +153,7 @@ static const struct cause mapping_causes[] = {
      "An amount in the record has more digits than the mapping can send exactly. Fix the "
      "record at its source, or change the mapping to round it (turn the record into a test "
      "case to try the fix), then retry."},
-    {"decimals",
+    {"decimal places",
      "An amount in the record has more decimals than its currency allows. Fix the record at its "
      "source, or change the mapping to round it (turn the record into a test case to try the "
      "fix), then retry."},

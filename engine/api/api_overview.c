@@ -29,12 +29,13 @@ static int ov_internal(struct eng_api_ctx *c, const struct eng_err *err)
     return eng_api_store_failed(c->resp, "overview", err);
 }
 
-/* Run sql binding ?1 and ?2 (texts, NULL binds NULL); append its one JSON text column to out. */
-static int ov_json(struct eng_store *st, const char *sql, const char *a, const char *b,
-                   struct eng_buf *out, struct eng_err *err)
+/* Run sql binding ?1 (and ?2 when fmt is "ss"; texts, NULL binds NULL); append its one JSON
+ * text column to out. */
+static int ov_json(struct eng_store *st, const char *sql, const char *fmt, const char *a,
+                   const char *b, struct eng_buf *out, struct eng_err *err)
 {
     struct eng_store_stmt *s = NULL;
-    int rc = eng_store_row(st, sql, &s, err, "ss", a, b);
+    int rc = eng_store_row(st, sql, &s, err, fmt, a, b);
     if (rc == ENG_STORE_ROW) {
         size_t n = 0;
         const char *v = eng_store_column_text(s, 0, &n);
@@ -82,8 +83,8 @@ static int ov_connections(struct eng_api_ctx *c, struct eng_store *st, struct en
         "'$.lastTestMessage'), 'at', json_extract(value, '$.lastTestAt')) END))), '[]') FROM "
         "json_each(?1)";
     if (rc == 0)
-        rc = ov_json(st, sql, list.data != NULL ? list.data : "[]", have_hooks ? hooks.data : NULL,
-                     out, err);
+        rc = ov_json(st, sql, "ss", list.data != NULL ? list.data : "[]",
+                     have_hooks ? hooks.data : NULL, out, err);
     eng_buf_free(&list);
     eng_buf_free(&hooks);
     return rc;
@@ -112,7 +113,7 @@ static int ov_runs(struct eng_store *st, const char *tenant, struct eng_buf *out
         "FROM sync_runs l WHERE l.tenant_id = ?1 AND l.flow = r.flow AND l.dry_run = 0 AND "
         "l.state IN ('succeeded', 'partial') AND l.finished_at IS NOT NULL ORDER BY "
         "l.finished_at DESC, l.rowid DESC LIMIT 1) ORDER BY flow)))";
-    return ov_json(st, sql, tenant, NULL, out, err);
+    return ov_json(st, sql, "s", tenant, NULL, out, err);
 }
 
 /* GET /api/overview */
