@@ -138,6 +138,7 @@ run(async (browser) => {
   check("detail: the record's input, pretty JSON", JSON.stringify(input) === JSON.stringify(detail.input));
   await page.click('details[data-block=input] summary');
   check('... collapsible', !(await page.locator('details[data-block=input]').evaluate((d) => d.open)));
+  await page.click('details[data-block=input] summary');
   const href = await page.locator('a[data-link=mapping]').getAttribute('href');
   check(`detail: links to the mapping that failed (${href})`, href === `#/mappings/${detail.flow}`);
   await page.evaluate(() => window.scrollTo(0, 0));

@@ -118,9 +118,13 @@ export function renderDetail(root, id, app) {
         status,
         alertBox,
       ),
-      f.input !== undefined && f.input !== null
-        ? jsonBlock('The record’s input (as the source sent it)', f.input, { name: 'input', open: true })
-        : h('p', { class: 'muted' }, 'The record’s input was not kept.'),
+      h(
+        'section',
+        { class: 'card', 'aria-label': 'The record’s input' },
+        f.input !== undefined && f.input !== null
+          ? jsonBlock('The record’s input (as the source sent it)', f.input, { name: 'input', open: true })
+          : h('p', { class: 'muted' }, 'The record’s input was not kept.'),
+      ),
       draftBox,
     );
   }
