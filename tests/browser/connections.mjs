@@ -113,7 +113,8 @@ run(async (browser) => {
   const phone = await newPage(browser, PHONE);
   await login(phone);
   await go(phone, '#/connections');
-  await phone.waitForSelector(`${sec('quickbooks')} input[data-field=client_id]`);
+  await phone.waitForSelector(`${sec('quickbooks')} [data-action=qbo-connect]`);
+  await phone.waitForSelector(`${sec('woocommerce')} [data-pane=replace]`);
   await screenshot(phone, 'connections');
   check('390 px: no horizontal scroll', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
   await checkNoSecrets(phone, secrets, 'connections (phone)');

@@ -54,7 +54,7 @@ export function platformSection(initial, app) {
     const rows = [];
     const add = (k, v) => rows.push(h('dt', {}, k), h('dd', {}, v));
     if (st.configured) {
-      const acct = st.fields && (st.fields.realm_id || st.fields.store_url || st.fields.url);
+      const acct = st.account || (st.fields && (st.fields.realm_id || st.fields.store_url || st.fields.url));
       if (acct && acct !== '********') add('Account', h('span', { 'data-field': 'account' }, acct));
       add('Saved', h('span', { title: st.updatedAt || '' }, fmtTime(st.updatedAt)));
       add(
