@@ -66,6 +66,7 @@ static const char *const known_vars[] = {
     "SCRIPT_MAX_INSTRUCTIONS",
     "SCRIPT_MEMORY_MB",
     "SCRIPT_TIMEOUT_MS",
+    "SESSION_TTL_S",
     "SHUTDOWN_GRACE_MS",
     "SNAPSHOTS_KEEP",
     "SYNC_DISPATCHER",
@@ -399,6 +400,9 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("SNAPSHOTS_KEEP", 1000, 1, 1000000, &x, err)) != 0)
         return rc;
     cfg->snapshots_keep = x;
+    if ((rc = int_setting("SESSION_TTL_S", 43200, 60, 2592000, &x, err)) != 0)
+        return rc;
+    cfg->session_ttl_s = x;
 
     static const struct {
         const char *var;

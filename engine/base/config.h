@@ -42,6 +42,8 @@ struct eng_config {
                                         * impact preview maps when the request names no limit */
     long long snapshots_keep;          /* SNAPSHOTS_KEEP, default 1000: source snapshots kept per
                                         * tenant and flow (record_snapshots) */
+    long long session_ttl_s;           /* SESSION_TTL_S, default 43200 (12 h): how long a console
+                                        * login lasts (60 s .. 30 days) */
     /* Secrets and endpoints: held here, never logged. NULL when unset. */
     char *api_token;                  /* API_TOKEN: the administrator's bearer token */
     char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */
