@@ -83,11 +83,13 @@ run(async (browser) => {
   await page.click(`${q} [data-action=save-credentials]`);
   await page.waitForFunction((s) => /credentials saved/.test(document.querySelector(`${s} [data-pane=status]`)?.textContent || ''), q);
   check('QuickBooks credentials stored through the form', (await apiGet('/api/integrations/quickbooks/status')).configured === true);
-  const [popup] = await Promise.all([page.waitForEvent('popup'), page.click(`${q} [data-action=qbo-connect]`)]);
+  // every navigation of another window of this context (listened to before the click: the
+  // popup starts navigating at once)
   const visited = [];
-  popup.on('request', (r) => {
-    if (r.isNavigationRequest()) visited.push(r.url());
+  page.context().on('request', (r) => {
+    if (r.isNavigationRequest() && r.frame().page() !== page) visited.push(r.url());
   });
+  const [popup] = await Promise.all([page.waitForEvent('popup'), page.click(`${q} [data-action=qbo-connect]`)]);
   await page.waitForSelector(`${q} [data-qbo-connected]`, { timeout: 60000 }).then(
     () => check('OAuth: the page shows QuickBooks connected', true),
     (e) => fail('OAuth: the page shows QuickBooks connected', e, visited.join('\n')),
