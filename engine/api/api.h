@@ -280,6 +280,8 @@ int eng_api_sync_retry(struct eng_api_ctx *c);             /* api_sync.c */
 int eng_api_sync_schedule_create(struct eng_api_ctx *c);   /* api_sync_schedules.c */
 int eng_api_sync_schedule_list(struct eng_api_ctx *c);     /* api_sync_schedules.c */
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c);   /* api_sync_schedules.c */
+int eng_api_sync_schedule_pause(struct eng_api_ctx *c);    /* api_sync_schedules.c */
+int eng_api_sync_schedule_resume(struct eng_api_ctx *c);   /* api_sync_schedules.c */
 int eng_api_settings_get(struct eng_api_ctx *c);           /* api_settings.c */
 int eng_api_settings_put(struct eng_api_ctx *c);           /* api_settings.c */
 int eng_api_webhook_woocommerce(struct eng_api_ctx *c);    /* api_webhooks.c */
