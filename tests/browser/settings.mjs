@@ -1,7 +1,7 @@
 // tests/browser/settings.mjs - the Settings page (run by settings.sh): transformer_config's form
 // (defaults as the API fills them, the tenant's values, the API's message on a bad field, a good
 // save read back), schedules created (and refused) and deleted, a webhook event filtered and
-// replayed; screenshots, 390 px, no secret in the page.
+// replayed; schedules paused and resumed; screenshots, 390 px, no secret in the page.
 import { run, newPage, login, go, screenshot, horizontalOverflow, checkNoSecrets, check, DESKTOP, PHONE, ENGINE_URL, ADMIN_TOKEN } from './lib/harness.mjs';
 
 const E = process.env;
@@ -103,6 +103,17 @@ run(async (browser) => {
   await page.click('[data-action=filter-events]');
   await page.waitForFunction((id) => document.querySelector(`tr[data-event-id="${id}"] [data-field=replay-count]`)?.textContent === '1', E.EVENT);
   check('... and so does the list', true);
+
+  // pause and resume it
+  await page.click(`tr[data-schedule-id="${sched[0].id}"] [data-action=pause-schedule]`);
+  await page.waitForSelector(`tr[data-schedule-id="${sched[0].id}"] [data-action=resume-schedule]`);
+  check('paused from the page: the list says paused', /paused/.test(await page.locator(`tr[data-schedule-id="${sched[0].id}"]`).innerText()));
+  check('... and the API holds it paused', (await apiGet('/api/sync/schedules')).items[0]?.enabled === false);
+  await page.click(`tr[data-schedule-id="${sched[0].id}"] [data-action=resume-schedule]`);
+  await page.waitForSelector(`tr[data-schedule-id="${sched[0].id}"] [data-action=pause-schedule]`);
+  const resumed = (await apiGet('/api/sync/schedules')).items[0];
+  check('resumed from the page: the API holds it enabled, due about an hour from now', resumed?.enabled === true && Math.abs(Date.parse(resumed.nextRunAt) - Date.now() - 3600e3) < 120e3, JSON.stringify(resumed));
+  check('... and the focus stays on the schedule’s button', (await page.evaluate(() => document.activeElement?.dataset.action)) === 'pause-schedule');
 
   // delete the schedule
   await page.click('[data-action=delete-schedule]');

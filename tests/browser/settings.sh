@@ -2,8 +2,8 @@
 # tests/browser/settings.sh - the Settings page in headless chromium against the real engine and
 # the mocks: the transformer_config form shows every field's default (the same defaults the API
 # fills in) and the tenant's values; a bad value shows the API's own message on its field; a
-# good save is read back through the API and the page; a schedule created and deleted from the
-# page (and a refused one's message on its field); a real WooCommerce webhook event listed,
+# good save is read back through the API and the page; a schedule created, paused, resumed and
+# deleted from the page (and a refused one's message on its field); a real WooCommerce webhook event listed,
 # filtered and replayed from the page (the API then counts the replay). Screenshots at both sizes.
 source "$(dirname "$0")/../integration/lib/common.sh"
 source "$(dirname "$0")/../integration/lib/sync_env.sh"
