@@ -2,7 +2,7 @@
 // failures): what each row shows, Tab order, retry one / selected / all (checked through the
 // API), a failure's detail and its test case saved from the page, a tenant's view of the draft,
 // screenshots, no overflow at 390 px, no secret in the page.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { run, newPage, login, go, screenshot, horizontalOverflow, checkNoSecrets, check, fail, DESKTOP, PHONE, ENGINE_URL, ADMIN_TOKEN } from './lib/harness.mjs';
 
 const SECRETS = (process.env.SECRETS || '').split('\n').filter(Boolean);
@@ -165,6 +165,21 @@ run(async (browser) => {
   check('the API lists the saved case among the mapping tests', !!saved, JSON.stringify((tests.items || []).map((t) => t.case)));
   writeFileSync(process.env.OUT, JSON.stringify({ mapping: detail.flow, case: caseName, failure: fid }));
 
+  // the order fixed at its source, then retried from its page: it goes through
+  const seed = JSON.parse(readFileSync(process.env.BAD_ORDERS, 'utf8'));
+  const fixed = seed.records.find((o) => String(o.id) === String(detail.sourceId));
+  fixed.line_items[0].total = '6.00';
+  const seeded = await fetch(`${process.env.WOO}/_mock/seed`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ entity: 'orders', records: [fixed] }) });
+  check('the order is fixed at the store (the mock)', seeded.ok);
+  await page.click('[data-action=retry]');
+  await page.waitForSelector('[data-resolved]', { timeout: 60000 }).then(
+    () => check('retried from its page, the record goes through: the page says resolved', true),
+    (e) => fail('retried from its page, the record goes through: the page says resolved', e),
+  );
+  const after = await apiGet(`/api/sync/failures/${fid}`);
+  check('... and the API shows the failure resolved', !!after.resolvedAt, JSON.stringify(after).slice(0, 300));
+  check('... and no longer lists it as open', !(await apiGet('/api/sync/failures?limit=100')).items.some((f) => f.id === fid));
+
   check('desktop: no horizontal scroll', (await horizontalOverflow(page)) === 0);
   await checkNoSecrets(page, SECRETS, 'failures (admin)');
   // (the login page's first GET /api/session answers 401 before signing in: not an error)
@@ -188,7 +203,7 @@ run(async (browser) => {
   // a tenant token: sees its failure and the draft, and why it cannot save
   const tp = await newPage(browser, DESKTOP);
   await login(tp, process.env.TENANT_TOKEN);
-  await go(tp, `#/failures/${fid}`);
+  await go(tp, `#/failures/${ids[1]}`);
   await tp.waitForSelector('[data-action=test-case]');
   await tp.click('[data-action=test-case]');
   await tp.waitForSelector('textarea[data-field=expect]');

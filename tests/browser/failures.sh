@@ -48,7 +48,7 @@ assert_jq "the API holds the three refused orders as open failures" "$BODY" \
     '([.items[].sourceId | tostring] | sort) == ["7001", "7002", "7003"] and .total == 3'
 
 browser_run "$ENG_SOURCE_DIR/tests/browser/failures.mjs" TENANT_TOKEN="$TENANT_TOKEN" \
-    RUN_ID="$SYNC_ID" OUT="$T/failures.json" \
+    RUN_ID="$SYNC_ID" OUT="$T/failures.json" BAD_ORDERS="$T/bad.json" WOO="$WOO" \
     SECRETS="$(printf '%s\n' "$WOO_SECRET" "$WOO_KEY" "$QBO_ACCESS_TOKEN" mock-secret "$TENANT_TOKEN" "$API_TOKEN")"
 
 echo "== the test case saved from the page, run by tallysync test"
