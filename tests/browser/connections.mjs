@@ -119,6 +119,9 @@ run(async (browser) => {
   await phone.waitForSelector(`${sec('woocommerce')} [data-pane=replace]`);
   await screenshot(phone, 'connections');
   check('390 px: no horizontal scroll', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
+  await phone.click(`${sec('woocommerce')} [data-pane=replace] summary`);
+  await phone.waitForSelector(`${sec('woocommerce')} input[data-field=store_url]`);
+  check('390 px: nor with the replace form open', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
   await checkNoSecrets(phone, secrets, 'connections (phone)');
   await phone.context().close();
 

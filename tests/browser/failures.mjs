@@ -198,6 +198,9 @@ run(async (browser) => {
   await phone.waitForSelector('[data-action=test-case]');
   await screenshot(phone, 'failure');
   check('390 px: a failure does not scroll sideways', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
+  await phone.click('[data-action=test-case]');
+  await phone.waitForSelector('textarea[data-field=expect]');
+  check('390 px: nor with its draft test case open', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
   await phone.context().close();
 
   // a tenant token: sees its failure and the draft, and why it cannot save
