@@ -66,19 +66,31 @@ run(async (browser) => {
     check(`row ${f.id}: names its record`, (await row.innerText()).includes(String(f.sourceId)));
   }
 
+  // a row's input, on demand: pretty JSON, collapsible
+  const one = api.items[0];
+  const oneDetail = await apiGet(`/api/sync/failures/${one.id}`);
+  await page.click(`tr[data-failure-id="${one.id}"] [data-action=input]`);
+  await page.waitForSelector(`tr[data-input-for="${one.id}"] pre`);
+  const shownInput = await page.locator(`tr[data-input-for="${one.id}"] pre`).innerText();
+  check(`row ${one.id}: its input, as pretty JSON`, JSON.stringify(JSON.parse(shownInput)) === JSON.stringify(oneDetail.input) && shownInput.includes('\n  '));
+  check('... its button says it is expanded', (await page.getAttribute(`tr[data-failure-id="${one.id}"] [data-action=input]`, 'aria-expanded')) === 'true');
+  await page.click(`tr[data-failure-id="${one.id}"] [data-action=input]`);
+  await page.waitForFunction((id) => !document.querySelector(`tr[data-input-for="${id}"]`), one.id);
+  check('... and collapses again', true);
+
   // Tab order: filters, select-all, each row's checkbox then its controls, then the bulk actions
   await page.locator(`tr[data-failure-id="${ids[0]}"] input[data-select]`).check();
   await page.waitForSelector('[data-action=retry-selected]:not([disabled])');
   await page.focus('[data-filter=flow]');
   const order = [await focusName(page)];
   const expectOrder = ['filter:flow', 'filter:entity', 'filter:runId', 'filter', 'select-all'];
-  for (const id of ids) expectOrder.push(`select:${id}`, `open:${id}`, `retry:${id}`);
+  for (const id of ids) expectOrder.push(`select:${id}`, `open:${id}`, `input:${id}`, `retry:${id}`);
   expectOrder.push('retry-selected', 'retry-all');
   for (let i = 1; i < expectOrder.length; i++) {
     await page.keyboard.press('Tab');
     order.push(await focusName(page));
   }
-  check('Tab walks the filters, select-all, each row (checkbox, details, retry), then the bulk actions', JSON.stringify(order) === JSON.stringify(expectOrder), `got:      ${order.join(' ')}`, `expected: ${expectOrder.join(' ')}`);
+  check('Tab walks the filters, select-all, each row (checkbox, details, input, retry), then the bulk actions', JSON.stringify(order) === JSON.stringify(expectOrder), `got:      ${order.join(' ')}`, `expected: ${expectOrder.join(' ')}`);
   await page.locator(`tr[data-failure-id="${ids[0]}"] input[data-select]`).uncheck();
 
   // screenshots of the list
