@@ -206,7 +206,7 @@ run(async (browser) => {
   await phone.waitForSelector('tr[data-failure-id]');
   await screenshot(phone, 'failures');
   check('390 px: the list does not scroll sideways', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
-  await go(phone, `#/failures/${fid}`);
+  await go(phone, `#/failures/${ids[1]}`);
   await phone.waitForSelector('[data-action=test-case]');
   await screenshot(phone, 'failure');
   check('390 px: a failure does not scroll sideways', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));

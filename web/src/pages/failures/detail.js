@@ -110,7 +110,7 @@ export function renderDetail(root, id, app) {
       h('p', { class: 'crumbs' }, h('a', { href: '#/failures' }, '← Failures')),
       h('h1', {}, `Failure ${f.id}: ${f.entity || ''} ${f.sourceId ?? ''}`),
       f.resolvedAt
-        ? h('p', { class: 'notice ok-text', 'data-resolved': '' }, pill('resolved', 'ok'), ` The record went through ${fmtAgo(f.resolvedAt)} (${fmtTime(f.resolvedAt)}): nothing left to do.`)
+        ? h('p', { class: 'notice resolved', 'data-resolved': '' }, pill('resolved', 'ok'), ` The record went through ${fmtAgo(f.resolvedAt)} (${fmtTime(f.resolvedAt)}): nothing left to do.`)
         : null,
       h(
         'section',
