@@ -228,4 +228,15 @@ run(async (browser) => {
   check('tenant: the page says only the administrator can save, and why', /only the administrator/i.test(why), why);
   await checkNoSecrets(tp, SECRETS, 'failures (tenant)');
   await tp.context().close();
+
+  // another tenant's token: none of these failures, not even by id
+  const op = await newPage(browser, DESKTOP);
+  await login(op, process.env.OTHER_TOKEN);
+  await go(op, '#/failures');
+  await op.waitForFunction(() => /No open failures/.test(document.querySelector('main')?.textContent || ''));
+  check("another tenant's list: no open failures (none of default's rows)", (await op.locator('tr[data-failure-id]').count()) === 0);
+  await go(op, `#/failures/${ids[1]}`);
+  await op.waitForSelector('main [role=alert]');
+  check("... and default's failure by id: not found", /No such failure/.test(await op.locator('main [role=alert]').innerText()));
+  await op.context().close();
 });
