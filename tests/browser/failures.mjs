@@ -93,6 +93,20 @@ run(async (browser) => {
   check('Tab walks the filters, select-all, each row (checkbox, details, input, retry), then the bulk actions', JSON.stringify(order) === JSON.stringify(expectOrder), `got:      ${order.join(' ')}`, `expected: ${expectOrder.join(' ')}`);
   await page.locator(`tr[data-failure-id="${ids[0]}"] input[data-select]`).uncheck();
 
+  // the filters: the run's failures, then a flow with none
+  await page.fill('[data-filter=runId]', process.env.RUN_ID);
+  await page.click('[data-action=filter]');
+  await page.waitForFunction(() => /3 open failures/.test(document.querySelector('main')?.textContent || ''));
+  check('filtered by the run: its three failures', (await page.locator('tr[data-failure-id]').count()) === 3);
+  await page.fill('[data-filter=flow]', 'woo_product_to_qbo_item');
+  await page.click('[data-action=filter]');
+  await page.waitForFunction(() => /No open failures/.test(document.querySelector('main')?.textContent || ''));
+  check('filtered by a flow without failures: none', (await page.locator('tr[data-failure-id]').count()) === 0);
+  await page.fill('[data-filter=flow]', '');
+  await page.fill('[data-filter=runId]', '');
+  await page.click('[data-action=filter]');
+  await page.waitForFunction(() => document.querySelectorAll('tr[data-failure-id]').length === 3);
+
   // screenshots of the list
   await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'failures');
