@@ -123,6 +123,7 @@ export function renderDetail(root, id, app) {
         status,
         alertBox,
       ),
+      f.conflict ? h('section', { class: 'card', 'aria-label': 'The conflict' }, jsonBlock('The conflict (what the target holds that the record would overwrite)', f.conflict, { name: 'conflict', open: true })) : null,
       h(
         'section',
         { class: 'card', 'aria-label': 'The record’s input' },
