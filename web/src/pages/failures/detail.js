@@ -123,6 +123,9 @@ export function renderDetail(root, id, app) {
         status,
         alertBox,
       ),
+      f.output !== undefined && f.output !== null
+        ? h('section', { class: 'card', 'aria-label': 'The document the mapping made' }, jsonBlock('The document the mapping made (what the target refused)', f.output, { name: 'output' }))
+        : null,
       f.conflict ? h('section', { class: 'card', 'aria-label': 'The conflict' }, jsonBlock('The conflict (what the target holds that the record would overwrite)', f.conflict, { name: 'conflict', open: true })) : null,
       h(
         'section',
