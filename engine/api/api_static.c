@@ -155,9 +155,11 @@ static int static_open(int dirfd, const char *rel)
     }
 }
 
-/* Open the regular file rel for the answer: 0 with resp set to send it from the file, 1 when
- * it is absent or not a regular file, or -1 after answering an error. */
-static int static_file(struct eng_api_ctx *c, int dirfd, const char *rel)
+/* Open the regular file rel for the answer: 0 with resp set to send it from the file, 2 when
+ * the client's copy is current (If-None-Match: nothing to send), 1 when it is absent or not a
+ * regular file, or -1 after answering an error. etag gets the file's validator (size and
+ * modification time). */
+static int static_file(struct eng_api_ctx *c, int dirfd, const char *rel, char etag[64])
 {
     int fd = static_open(dirfd, rel);
     if (fd < 0)
@@ -173,6 +175,14 @@ static int static_file(struct eng_api_ctx *c, int dirfd, const char *rel)
                  ENG_API_STATIC_MAX_BYTES);
         eng_api_error(c->resp, 500, "internal", "the file is too large to serve", NULL);
         return -1;
+    }
+    snprintf(etag, 64, "\"%llx-%llx%09lx\"", (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+    const char *inm = eng_httpd_header(c->req, "If-None-Match");
+    if (inm != NULL && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0)) {
+        close(fd);
+        eng_buf_reset(&c->resp->body);
+        return 2;
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* it only kept a FIFO's open quick */
     /* sent from this descriptor as the client reads: never whole in memory, and a HEAD gets
@@ -217,6 +227,7 @@ int eng_api_static(struct eng_api_ctx *c)
     if (dirfd < 0)
         return static_not_built(c->resp);
     int r = 1;
+    char etag[64] = "";
     const char *type = NULL;
     int immutable = 0;
     if (rl > 0) {
@@ -226,7 +237,7 @@ int eng_api_static(struct eng_api_ctx *c)
             return static_not_found(c->resp); /* an extension not served */
         }
         if (type != NULL) {
-            r = static_file(c, dirfd, rel);
+            r = static_file(c, dirfd, rel, etag);
             immutable = strncmp(rel, "assets/", 7) == 0;
         }
     }
@@ -237,7 +248,7 @@ int eng_api_static(struct eng_api_ctx *c)
     if (r == 1) { /* "/", or an extension-less path: the console's own routes */
         type = "text/html; charset=utf-8";
         immutable = 0;
-        r = static_file(c, dirfd, "index.html");
+        r = static_file(c, dirfd, "index.html", etag);
         if (r == 1) {
             close(dirfd);
             return static_not_built(c->resp);
@@ -246,8 +257,9 @@ int eng_api_static(struct eng_api_ctx *c)
     close(dirfd);
     if (r < 0)
         return ENG_HTTPD_DONE;
-    c->resp->status = 200;
+    c->resp->status = r == 2 ? 304 : 200; /* 304: the client's copy is current */
     c->resp->content_type = type;
     static_headers(c->resp, immutable);
+    eng_httpd_resp_header(c->resp, "ETag", etag);
     return ENG_HTTPD_DONE;
 }

@@ -91,6 +91,25 @@ done
 fetch /missing.js
 assert_eq "a 404 is not cached (no-store)" no-store "$(header Cache-Control)"
 
+echo "== revalidation (ETag, If-None-Match)"
+fetch /index.html
+etag=$(header ETag)
+assert_match "a file has an ETag" '^"[0-9a-f]+-[0-9a-f]+"$' "$etag"
+fetch /index.html -H "If-None-Match: $etag"
+assert_eq "the same ETag back: 304" 304 "$CODE"
+check "... with no body" test ! -s "$T/got"
+assert_eq "... and the headers of a 200" "no-cache|$CSP|$etag" \
+    "$(header Cache-Control)|$(header Content-Security-Policy)|$(header ETag)"
+fetch /runs/r-1 -H "If-None-Match: \"x\", $etag"
+assert_eq "a console route answers the index's ETag too: 304" 304 "$CODE"
+fetch /index.html -H 'If-None-Match: "0-0"'
+assert_eq "another ETag: 200 with the file" 200 "$CODE"
+printf '<!doctype html><title>changed</title>\n' >"$WEB/index.html"
+fetch /index.html -H "If-None-Match: $etag"
+assert_eq "after the file changes, the old ETag: 200" 200 "$CODE"
+assert_contains "... with the new content" "$BODY" "changed"
+cp "$FIXTURES_DIR/web/index.html" "$WEB/index.html"
+
 echo "== / and the console's own routes answer index.html"
 for path in / /runs /runs/r-1 /mappings/woo_order_to_qbo_invoice/edit /runs/ "/failures?x=1" \
     /metricsx /healthz /apix; do

@@ -292,6 +292,25 @@ as "$COOKIE" PUT /api/settings/transformer_config "${JSON[@]}" --data-binary "$P
     -H 'X-Forwarded-Proto: https' -H 'X-Forwarded-Host: console.example' -H 'Origin: https://console.example'
 assert_eq "... nor X-Forwarded-Host (a forged origin: 403)" 403 "$CODE"
 
+serve_stop
+
+echo "== the demo's anonymous tenant"
+serve_start API_ANONYMOUS_TENANT=sandbox || finish
+http GET /api/session
+assert_jq "no cookie, no token: GET /api/session says anonymous, the demo's tenant" "$BODY" \
+    '.tenant == "sandbox" and .admin == false and .auth == "anonymous" and .expiresAt == null'
+http PUT /api/settings/transformer_config "${JSON[@]}" -H 'Origin: http://evil.example' \
+    --data-binary "$PUT_BODY"
+assert_eq "an anonymous PUT from another site's page (Origin): 403" 403 "$CODE"
+assert_jq "... origin_mismatch" "$BODY" '.error.code == "origin_mismatch"'
+http PUT /api/settings/transformer_config "${JSON[@]}" -H "Origin: $BASE" --data-binary "$PUT_BODY"
+assert_eq "... from the console's own page: 200" 200 "$CODE"
+http PUT /api/settings/transformer_config "${JSON[@]}" --data-binary "$PUT_BODY"
+assert_eq "... from a client that sends no Origin (curl): 200" 200 "$CODE"
+login "$TOKEN_A"
+as "$COOKIE" GET /api/session
+assert_jq "a session's cookie wins over the anonymous tenant" "$BODY" '.tenant == "shop-a" and .auth == "session"'
+
 echo "== login attempts are limited per address"
 limited=0
 for i in $(seq 1 40); do
