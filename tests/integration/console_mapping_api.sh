@@ -111,6 +111,8 @@ dry_run_http "$M" "$RECORD"
 assert_jq "the published version is untouched (the dry run maps with it)" "$BODY" \
     '.PrivateNote == "WooCommerce order #900001"'
 assert_eq "... and the file too" "$ORIG_SHA" "$(sha "$FILE")"
+http POST "/api/mappings/$M/preview" "${J[@]}" --data-binary '{"record": {}, "sauce": "x"}'
+assert_jq "an unknown member: 422 naming it" "$BODY" '.error.code == "invalid_field" and .error.details.field == "sauce"'
 http POST "/api/mappings/$M/preview" "${J[@]}" --data-binary '{"record": [1, 2]}'
 assert_jq "a record that is not an object: 422 naming record" "$BODY" \
     '.error.code == "invalid_field" and .error.details.field == "record"'
