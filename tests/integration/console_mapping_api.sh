@@ -130,6 +130,11 @@ http POST "/api/mappings/$M/preview" "${J[@]}" \
 assert_jq "an unsaved text gets no network: engine.http answers offline" "$BODY" \
     '.document.PrivateNote | startswith("offline: engine.http is off")'
 assert_eq "... and the WooCommerce mock saw no request" "$WOO_HITS" "$(woo_hits)"
+BYTES=$(edit_line90 '  map = function(order, ctx) local d = woo.build(NAME, order, ctx, "Invoice"); d.PrivateNote = "bad " .. string.char(255) .. " byte"; return d end,')
+http POST "/api/mappings/$M/preview" "${J[@]}" \
+    --data-binary "$(jq -nc --arg s "$BYTES" --argjson r "$RECORD" '{source: $s, record: $r}')"
+assert_jq "an output that is not UTF-8: 200, the document null and the error saying so" "$BODY" \
+    '.document == null and (.error.message | test("cannot be encoded"))'
 as_tenant "$TOKEN_D" POST "/api/mappings/$M/preview" "${J[@]}" \
     --data-binary "$(jq -nc --arg s "$GOOD" --argjson r "$RECORD" '{source: $s, record: $r}')"
 assert_jq "a tenant token may preview an unsaved text" "$BODY" '.document.PrivateNote == "edited 900001"'
