@@ -244,6 +244,9 @@ struct eng_scripts_info;
 struct eng_mapedit_loaderr;
 int eng_api_mapping_param(struct eng_api_ctx *c, char name[72], struct eng_scripts_info *info);
 int eng_api_mapping_admin(struct eng_api_ctx *c);
+/* Every member of the body object is one of known (NULL-terminated, at most 3): 0, else 422
+ * invalid_field naming the first other one answered and -1. */
+int eng_api_mapping_keys(struct eng_api_ctx *c, const char *body, const char *const *known);
 int eng_api_mapping_source_field(struct eng_api_ctx *c, const char *body, int required, char **text,
                                  size_t *len);
 struct eng_api_job;
@@ -280,6 +283,8 @@ int eng_api_sync_retry(struct eng_api_ctx *c);             /* api_sync.c */
 int eng_api_sync_schedule_create(struct eng_api_ctx *c);   /* api_sync_schedules.c */
 int eng_api_sync_schedule_list(struct eng_api_ctx *c);     /* api_sync_schedules.c */
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c);   /* api_sync_schedules.c */
+int eng_api_sync_schedule_pause(struct eng_api_ctx *c);    /* api_sync_schedules.c */
+int eng_api_sync_schedule_resume(struct eng_api_ctx *c);   /* api_sync_schedules.c */
 int eng_api_settings_get(struct eng_api_ctx *c);           /* api_settings.c */
 int eng_api_settings_put(struct eng_api_ctx *c);           /* api_settings.c */
 int eng_api_webhook_woocommerce(struct eng_api_ctx *c);    /* api_webhooks.c */

@@ -129,6 +129,38 @@ int eng_api_mapping_source_field(struct eng_api_ctx *c, const char *body, int re
     return 0;
 }
 
+int eng_api_mapping_keys(struct eng_api_ctx *c, const char *body, const char *const *known)
+{
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return -1;
+    struct eng_store_stmt *s = NULL;
+    struct eng_err err = {0};
+    int rc = eng_api_json_query(st, "SELECT key FROM json_each(?1)", body, &s, &err);
+    if (rc < 0)
+        return eng_api_store_failed(c->resp, "reading a request body", &err), -1;
+    while (rc == ENG_STORE_ROW) {
+        const char *k = eng_store_column_text(s, 0, NULL);
+        int ok = 0;
+        for (size_t i = 0; k != NULL && known[i] != NULL && !ok; i++)
+            ok = strcmp(k, known[i]) == 0;
+        if (!ok) {
+            char msg[160], field[48];
+            snprintf(field, sizeof field, "%s", k != NULL ? k : "");
+            snprintf(msg, sizeof msg, "unknown member (this body has %s%s%s%s%s)", known[0],
+                     known[1] ? ", " : "", known[1] ? known[1] : "",
+                     known[1] && known[2] ? ", " : "", known[1] && known[2] ? known[2] : "");
+            eng_store_finalize(s);
+            return eng_api_field_error(c->resp, 422, field, msg), -1;
+        }
+        rc = eng_store_step(s, &err);
+    }
+    eng_store_finalize(s);
+    if (rc < 0)
+        return eng_api_store_failed(c->resp, "reading a request body", &err), -1;
+    return 0;
+}
+
 /* The tenant's transformer_config into *config (empty: the defaults). 0, or the job's 503. */
 int eng_api_mapping_config(struct eng_api_job *j, struct eng_store *st, struct eng_buf *config)
 {
@@ -429,6 +461,9 @@ int eng_api_mapping_source_put(struct eng_api_ctx *c)
     const char *body = NULL;
     if (eng_api_store_body(c, 0, &body) == NULL)
         return ENG_HTTPD_DONE;
+    static const char *const keys[] = {"source", "baseVersion", NULL};
+    if (eng_api_mapping_keys(c, body, keys) != 0)
+        return ENG_HTTPD_DONE;
     struct edit_arg *a = edit_arg_new(c, name);
     if (a == NULL)
         return ENG_HTTPD_DONE;
@@ -512,7 +547,8 @@ int eng_api_mapping_preview(struct eng_api_ctx *c)
         return ENG_HTTPD_DONE;
     free(info.error);
     const char *body = NULL;
-    if (eng_api_store_body(c, 0, &body) == NULL)
+    static const char *const keys[] = {"source", "record", "config", NULL};
+    if (eng_api_store_body(c, 0, &body) == NULL || eng_api_mapping_keys(c, body, keys) != 0)
         return ENG_HTTPD_DONE;
     struct edit_arg *a = edit_arg_new(c, name);
     if (a == NULL)
@@ -678,7 +714,8 @@ int eng_api_mapping_tests_run(struct eng_api_ctx *c)
         return ENG_HTTPD_DONE;
     free(info.error);
     const char *body = NULL;
-    if (eng_api_store_body(c, 1, &body) == NULL)
+    static const char *const keys[] = {"source", NULL};
+    if (eng_api_store_body(c, 1, &body) == NULL || eng_api_mapping_keys(c, body, keys) != 0)
         return ENG_HTTPD_DONE;
     struct edit_arg *a = edit_arg_new(c, name);
     if (a == NULL)

@@ -169,7 +169,8 @@ int eng_api_mapping_impact(struct eng_api_ctx *c)
         return eng_api_error(c->resp, 409, "not_published",
                              "this mapping has no published version to compare with", NULL);
     const char *body = NULL;
-    if (eng_api_store_body(c, 0, &body) == NULL)
+    static const char *const keys[] = {"source", "limit", NULL};
+    if (eng_api_store_body(c, 0, &body) == NULL || eng_api_mapping_keys(c, body, keys) != 0)
         return ENG_HTTPD_DONE;
     struct impact_arg *a = calloc(1, sizeof *a);
     if (a == NULL)

@@ -47,6 +47,8 @@ const struct eng_api_route eng_api_routes[] = {
     {"GET", "/api/sync/schedules", 0, eng_api_sync_schedule_list},
     {"POST", "/api/sync/schedules", 0, eng_api_sync_schedule_create},
     {"DELETE", "/api/sync/schedules/{id}", 0, eng_api_sync_schedule_delete},
+    {"POST", "/api/sync/schedules/{id}/pause", 0, eng_api_sync_schedule_pause},
+    {"POST", "/api/sync/schedules/{id}/resume", 0, eng_api_sync_schedule_resume},
     {"POST", "/api/sync/{syncId}/stop", 0, eng_api_sync_stop},
     {"POST", "/api/sync/{entity}", 0, eng_api_sync_start},
     {"GET", "/api/settings/transformer_config", 0, eng_api_settings_get},

@@ -1,8 +1,8 @@
 /*
- * api_sync_schedules.c - POST/GET/DELETE /api/sync/schedules: runs the engine starts by itself,
- * every intervalSeconds or on a cron expression (UTC). The dispatcher's scheduler tick
- * (scheduler.c) starts them. Bodies are checked with SQLite's JSON functions; the rows are
- * data/schedules.c's, and this file renders them. Local queries only.
+ * api_sync_schedules.c - POST/GET/DELETE /api/sync/schedules and POST .../{id}/pause|resume: runs
+ * the engine starts by itself, every intervalSeconds or on a cron expression (UTC). The
+ * dispatcher's scheduler tick (scheduler.c) starts them. Bodies are checked with SQLite's JSON
+ * functions; the rows are data/schedules.c's, and this file renders them. Local queries only.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,6 +190,72 @@ int eng_api_sync_schedule_list(struct eng_api_ctx *c)
     c->resp->status = 200;
     c->resp->content_type = "application/json";
     return ENG_HTTPD_DONE;
+}
+
+/* When a schedule runs: copied out of its row (sched_when_fn). */
+struct sched_when {
+    int found;
+    long long interval_s;
+    char cron[128];
+};
+
+static void sched_when_fn(void *ud, const struct eng_schedule *r)
+{
+    struct sched_when *w = ud;
+    w->found = 1;
+    w->interval_s = r->interval_s;
+    snprintf(w->cron, sizeof w->cron, "%s", r->cron != NULL ? r->cron : "");
+}
+
+/* POST /api/sync/schedules/{id}/pause | resume: 200 with the schedule; a resumed one's next run
+ * is counted from now (not a backlog of the paused time); 404 for none of the tenant's. */
+static int sched_set_enabled(struct eng_api_ctx *c, int enabled)
+{
+    char id[24];
+    char *end = NULL;
+    long long v = eng_api_param(c, 0, id, sizeof id) == 0 ? strtoll(id, &end, 10) : 0;
+    if (end == NULL || *end != '\0' || v < 1)
+        return eng_api_error(c->resp, 404, "not_found", "no such schedule", NULL);
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return ENG_HTTPD_DONE;
+    struct eng_err err = {0};
+    struct sched_when w = {0};
+    if (eng_schedules_get(st, c->tenant, v, sched_when_fn, &w, &err) < 0)
+        return sched_internal(c, &err);
+    if (!w.found)
+        return eng_api_error(c->resp, 404, "not_found", "no such schedule", NULL);
+    char next[40];
+    const char *np = NULL;
+    if (enabled) {
+        if (eng_scheduler_next(w.cron[0] ? w.cron : NULL, w.interval_s, next, sizeof next, &err) !=
+            0)
+            return sched_bad(c, "cron", err.msg);
+        np = next;
+    }
+    struct sched_out o = {&c->resp->body, 0};
+    int rc = eng_schedules_set_enabled(st, c->tenant, v, enabled, np, sched_json, &o, &err);
+    if (rc < 0) {
+        eng_buf_reset(&c->resp->body);
+        return sched_internal(c, &err);
+    }
+    if (o.n == 0) /* deleted meanwhile */
+        return eng_api_error(c->resp, 404, "not_found", "no such schedule", NULL);
+    c->resp->status = 200;
+    c->resp->content_type = "application/json";
+    if (enabled)
+        eng_orchestrator_notify(c->api->orch);
+    return ENG_HTTPD_DONE;
+}
+
+int eng_api_sync_schedule_pause(struct eng_api_ctx *c)
+{
+    return sched_set_enabled(c, 0);
+}
+
+int eng_api_sync_schedule_resume(struct eng_api_ctx *c)
+{
+    return sched_set_enabled(c, 1);
 }
 
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c)

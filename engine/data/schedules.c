@@ -62,6 +62,29 @@ int eng_schedules_list(struct eng_store *st, const char *tenant, eng_schedule_fn
     return sched_rows(s, rc, fn, ud, err);
 }
 
+int eng_schedules_get(struct eng_store *st, const char *tenant, long long id, eng_schedule_fn fn,
+                      void *ud, struct eng_err *err)
+{
+    static const char sql[] =
+        "SELECT " SCHEDULE_COLUMNS " FROM schedules WHERE tenant_id = ?1 AND id = ?2";
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_row(st, sql, &s, err, "si", tenant, (int64_t)id);
+    return sched_rows(s, rc, fn, ud, err);
+}
+
+int eng_schedules_set_enabled(struct eng_store *st, const char *tenant, long long id, int enabled,
+                              const char *next_run_at, eng_schedule_fn fn, void *ud,
+                              struct eng_err *err)
+{
+    static const char sql[] =
+        "UPDATE schedules SET enabled = ?3, next_run_at = coalesce(?4, next_run_at), updated_at "
+        "= " ENG_STORE_NOW " WHERE tenant_id = ?1 AND id = ?2 RETURNING " SCHEDULE_COLUMNS;
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_row(st, sql, &s, err, "siis", tenant, (int64_t)id, (int64_t)(enabled != 0),
+                           next_run_at);
+    return sched_rows(s, rc, fn, ud, err);
+}
+
 int eng_schedules_delete(struct eng_store *st, const char *tenant, long long id,
                          struct eng_err *err)
 {

@@ -1,9 +1,9 @@
 /*
- * schedules.h - the schedules table as the API manages it: create, list and delete a tenant's
- * schedules (runs the engine starts by itself every interval_seconds or on a cron expression).
- * The dispatcher's tick (flow/scheduler.c) reads and advances them; its statements belong here
- * too (not moved yet).
- * Must not: render an answer (api/ does), or judge a cron expression (scheduler.c does).
+ * schedules.h - the schedules table as the API manages it: create, list, pause, resume and
+ * delete a tenant's schedules (runs the engine starts by itself every interval_seconds or on a cron
+ * expression). The dispatcher's tick (flow/scheduler.c) reads and advances them; its statements
+ * belong here too (not moved yet). Must not: render an answer (api/ does), or judge a cron
+ * expression (scheduler.c does).
  */
 #ifndef ENG_SCHEDULES_H
 #define ENG_SCHEDULES_H
@@ -44,6 +44,15 @@ int eng_schedules_insert(struct eng_store *st, const struct eng_schedule_new *n,
 int eng_schedules_list(struct eng_store *st, const char *tenant, eng_schedule_fn fn, void *ud,
                        struct eng_err *err);
 
+/* Call fn with schedule id of tenant, when there is one. 0 or < 0. */
+int eng_schedules_get(struct eng_store *st, const char *tenant, long long id, eng_schedule_fn fn,
+                      void *ud, struct eng_err *err);
+/* Pause (enabled 0) or resume (enabled 1) schedule id of tenant; next_run_at replaces the next
+ * run when not NULL (a resumed schedule starts counting from now). fn sees the updated row (not
+ * called when there is none). 0 or < 0. */
+int eng_schedules_set_enabled(struct eng_store *st, const char *tenant, long long id, int enabled,
+                              const char *next_run_at, eng_schedule_fn fn, void *ud,
+                              struct eng_err *err);
 /* Delete schedule id of tenant. 1 when deleted, 0 when there is none, < 0. */
 int eng_schedules_delete(struct eng_store *st, const char *tenant, long long id,
                          struct eng_err *err);

@@ -434,6 +434,14 @@ static int http_do(lua_State *L, int t, int argn)
     eng_vm_frozen_open(L, t); /* a module's frozen table: read its contents */
     luaL_checkstack(L, 24, "engine.http");
 
+    const struct eng_vm_opts *vo = eng_vm_opts_of(L);
+    if (vo != NULL && vo->no_network) { /* a text nobody published: no request leaves */
+        luaL_pushfail(L);
+        lua_pushliteral(L, "engine.http is off for a mapping text that is not published (the "
+                           "console's preview, tests and impact)");
+        lua_pushliteral(L, "offline");
+        return 3;
+    }
     /* unknown fields are a caller's bug (timeout= instead of timeout_ms=) */
     lua_pushnil(L);
     while (lua_next(L, t) != 0) {

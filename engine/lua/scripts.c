@@ -653,11 +653,13 @@ static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *nam
 
 /* Compile and run the candidate's top level in a scratch VM, then check its exports and read
  * its declarations into *d; a mapping (name != NULL) must then pass its data tests t. */
-static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                    const char *name, const struct tests *t, struct decl *d, struct eng_err *err)
+static int validate_opts(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
+                         const char *name, const struct tests *t, struct decl *d, int no_network,
+                         struct eng_err *err)
 {
     struct candidate c = {reg, logical, src, len};
     struct eng_vm_opts opts = reg->vmopts;
+    opts.no_network = no_network;
     opts.source = candidate_source;
     opts.source_ud = &c;
     opts.database_path = NULL; /* top levels must not touch the store */
@@ -684,6 +686,12 @@ static int validate(struct eng_scripts *reg, const char *logical, const char *sr
     return rc;
 }
 
+static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
+                    const char *name, const struct tests *t, struct decl *d, struct eng_err *err)
+{
+    return validate_opts(reg, logical, src, len, name, t, d, 0, err);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -699,7 +707,7 @@ struct eng_scripts_cand {
 
 /* validate (tests t, or none) and the default_for claims, as scan_file checks them. */
 static int check_text(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                      const struct tests *t, struct eng_err *err)
+                      const struct tests *t, int no_network, struct eng_err *err)
 {
     char namebuf[256];
     const char *name = mapping_name(logical, namebuf, sizeof namebuf);
@@ -707,7 +715,7 @@ static int check_text(struct eng_scripts *reg, const char *logical, const char *
     struct decl *d = calloc(1, sizeof *d);
     if (d == NULL)
         return eng_err_set(err, ENG_ENOMEM, "out of memory validating %s", logical);
-    int rc = validate(reg, logical, src, len, name, t != NULL ? t : &none, d, err);
+    int rc = validate_opts(reg, logical, src, len, name, t != NULL ? t : &none, d, no_network, err);
     if (rc == 0) {
         pthread_mutex_lock(&reg->mu);
         rc = claims_conflict_locked(reg, logical, d, err);
@@ -720,7 +728,7 @@ static int check_text(struct eng_scripts *reg, const char *logical, const char *
 struct eng_scripts_cand *eng_scripts_cand_new(struct eng_scripts *reg, const char *logical,
                                               const char *src, size_t len, struct eng_err *err)
 {
-    int rc = check_text(reg, logical, src, len, NULL, err);
+    int rc = check_text(reg, logical, src, len, NULL, 1, err);
     if (rc != 0)
         return NULL;
     struct eng_scripts_cand *k = calloc(1, sizeof *k);
@@ -740,6 +748,7 @@ struct eng_scripts_cand *eng_scripts_cand_new(struct eng_scripts *reg, const cha
     opts.source = candidate_source;
     opts.source_ud = &k->c;
     opts.database_path = NULL; /* an unpublished text never reaches the store */
+    opts.no_network = 1;       /* nor the network (a tenant may preview its own text) */
     k->vm = eng_vm_new(&opts, err);
     if (k->vm == NULL) {
         eng_scripts_cand_free(k);
@@ -771,7 +780,7 @@ int eng_scripts_check(struct eng_scripts *reg, const char *logical, const char *
     struct tests t = {0};
     if (name != NULL && tests_read(reg, name, &t) != 0)
         return eng_err_set(err, ENG_EIO, "cannot read the data tests of %s", logical);
-    int rc = check_text(reg, logical, src, len, &t, err);
+    int rc = check_text(reg, logical, src, len, &t, 0, err);
     tests_free(&t);
     return rc;
 }

@@ -29,6 +29,8 @@ struct eng_vm_opts {
     long long budget_ms;     /* wall-clock budget per eng_vm_pcall; 0 = default (2000) */
     long long budget_instr;  /* VM instructions per eng_vm_pcall; 0 = default (200M) */
     int print_to_stdout;     /* `print` writes stdout (CLI `run`) instead of the log */
+    int no_network;          /* engine.http answers nil, message, "offline" (an unpublished
+                              * mapping text run by the console's editor, lua/scripts.h) */
     eng_vm_source_fn source; /* optional: published sources (hot reload); NULL = disk */
     void *source_ud;
 };

@@ -18,10 +18,25 @@ local function null_if_nil(v)
   return v
 end
 
+-- s with every byte that is not valid UTF-8 replaced by U+FFFD (a message must always encode).
+local function valid_utf8(s)
+  if utf8.len(s) then return s end
+  local out, i = {}, 1
+  while true do
+    local ok, bad = utf8.len(s, i)
+    if ok then
+      out[#out + 1] = s:sub(i)
+      return table.concat(out)
+    end
+    out[#out + 1] = s:sub(i, bad - 1) .. "\u{FFFD}"
+    i = bad + 1
+  end
+end
+
 -- One line of an error, without the traceback.
 local function message_of(e)
   local text = type(e) == "string" and e or tostring(e)
-  return (text:gsub("\nstack traceback:.*$", ""))
+  return valid_utf8((text:gsub("\nstack traceback:.*$", "")))
 end
 
 -- The file and line an error names first ("mappings/x.lua:42: ..."), when it names one.
@@ -93,6 +108,10 @@ function M.preview(name, body_text, tenant_config_text, tenant)
     if f.part_of then e.partOf = f.part_of end
     out.fields[i] = e
   end
+  local eok, text = pcall(json.encode, out)
+  if eok then return "ok", text end
+  out = json.object({ document = json.null, fields = json.array({}),
+    error = error_object("the mapping's output cannot be encoded: " .. message_of(text)) })
   return "ok", json.encode(out)
 end
 

@@ -2,7 +2,7 @@
 // failures): what each row shows, Tab order, retry one / selected / all (checked through the
 // API), a failure's detail and its test case saved from the page, a tenant's view of the draft,
 // screenshots, no overflow at 390 px, no secret in the page.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { run, newPage, login, go, screenshot, horizontalOverflow, checkNoSecrets, check, fail, DESKTOP, PHONE, ENGINE_URL, ADMIN_TOKEN } from './lib/harness.mjs';
 
 const SECRETS = (process.env.SECRETS || '').split('\n').filter(Boolean);
@@ -66,22 +66,49 @@ run(async (browser) => {
     check(`row ${f.id}: names its record`, (await row.innerText()).includes(String(f.sourceId)));
   }
 
+  // a row's input, on demand: pretty JSON, collapsible
+  const one = api.items[0];
+  const oneDetail = await apiGet(`/api/sync/failures/${one.id}`);
+  await page.click(`tr[data-failure-id="${one.id}"] [data-action=input]`);
+  await page.waitForSelector(`tr[data-input-for="${one.id}"] pre`);
+  const shownInput = await page.locator(`tr[data-input-for="${one.id}"] pre`).innerText();
+  check(`row ${one.id}: its input, as pretty JSON`, JSON.stringify(JSON.parse(shownInput)) === JSON.stringify(oneDetail.input) && shownInput.includes('\n  '));
+  check('... its button says it is expanded', (await page.getAttribute(`tr[data-failure-id="${one.id}"] [data-action=input]`, 'aria-expanded')) === 'true');
+  await page.click(`tr[data-failure-id="${one.id}"] [data-action=input]`);
+  await page.waitForFunction((id) => !document.querySelector(`tr[data-input-for="${id}"]`), one.id);
+  check('... and collapses again', true);
+
   // Tab order: filters, select-all, each row's checkbox then its controls, then the bulk actions
   await page.locator(`tr[data-failure-id="${ids[0]}"] input[data-select]`).check();
   await page.waitForSelector('[data-action=retry-selected]:not([disabled])');
   await page.focus('[data-filter=flow]');
   const order = [await focusName(page)];
   const expectOrder = ['filter:flow', 'filter:entity', 'filter:runId', 'filter', 'select-all'];
-  for (const id of ids) expectOrder.push(`select:${id}`, `open:${id}`, `retry:${id}`);
+  for (const id of ids) expectOrder.push(`select:${id}`, `open:${id}`, `input:${id}`, `retry:${id}`);
   expectOrder.push('retry-selected', 'retry-all');
   for (let i = 1; i < expectOrder.length; i++) {
     await page.keyboard.press('Tab');
     order.push(await focusName(page));
   }
-  check('Tab walks the filters, select-all, each row (checkbox, details, retry), then the bulk actions', JSON.stringify(order) === JSON.stringify(expectOrder), `got:      ${order.join(' ')}`, `expected: ${expectOrder.join(' ')}`);
+  check('Tab walks the filters, select-all, each row (checkbox, details, input, retry), then the bulk actions', JSON.stringify(order) === JSON.stringify(expectOrder), `got:      ${order.join(' ')}`, `expected: ${expectOrder.join(' ')}`);
   await page.locator(`tr[data-failure-id="${ids[0]}"] input[data-select]`).uncheck();
 
+  // the filters: the run's failures, then a flow with none
+  await page.fill('[data-filter=runId]', process.env.RUN_ID);
+  await page.click('[data-action=filter]');
+  await page.waitForFunction(() => /3 open failures/.test(document.querySelector('main')?.textContent || ''));
+  check('filtered by the run: its three failures', (await page.locator('tr[data-failure-id]').count()) === 3);
+  await page.fill('[data-filter=flow]', 'woo_product_to_qbo_item');
+  await page.click('[data-action=filter]');
+  await page.waitForFunction(() => /No open failures/.test(document.querySelector('main')?.textContent || ''));
+  check('filtered by a flow without failures: none', (await page.locator('tr[data-failure-id]').count()) === 0);
+  await page.fill('[data-filter=flow]', '');
+  await page.fill('[data-filter=runId]', '');
+  await page.click('[data-action=filter]');
+  await page.waitForFunction(() => document.querySelectorAll('tr[data-failure-id]').length === 3);
+
   // screenshots of the list
+  await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'failures');
 
   // retry one: only that record is retried
@@ -137,8 +164,10 @@ run(async (browser) => {
   check("detail: the record's input, pretty JSON", JSON.stringify(input) === JSON.stringify(detail.input));
   await page.click('details[data-block=input] summary');
   check('... collapsible', !(await page.locator('details[data-block=input]').evaluate((d) => d.open)));
+  await page.click('details[data-block=input] summary');
   const href = await page.locator('a[data-link=mapping]').getAttribute('href');
   check(`detail: links to the mapping that failed (${href})`, href === `#/mappings/${detail.flow}`);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await screenshot(page, 'failure');
 
   // turn it into a test case, edit, save
@@ -162,6 +191,21 @@ run(async (browser) => {
   check('the API lists the saved case among the mapping tests', !!saved, JSON.stringify((tests.items || []).map((t) => t.case)));
   writeFileSync(process.env.OUT, JSON.stringify({ mapping: detail.flow, case: caseName, failure: fid }));
 
+  // the order fixed at its source, then retried from its page: it goes through
+  const seed = JSON.parse(readFileSync(process.env.BAD_ORDERS, 'utf8'));
+  const fixed = seed.records.find((o) => String(o.id) === String(detail.sourceId));
+  fixed.line_items[0].total = '6.00';
+  const seeded = await fetch(`${process.env.WOO}/_mock/seed`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ entity: 'orders', records: [fixed] }) });
+  check('the order is fixed at the store (the mock)', seeded.ok);
+  await page.click('[data-action=retry]');
+  await page.waitForSelector('[data-resolved]', { timeout: 60000 }).then(
+    () => check('retried from its page, the record goes through: the page says resolved', true),
+    (e) => fail('retried from its page, the record goes through: the page says resolved', e),
+  );
+  const after = await apiGet(`/api/sync/failures/${fid}`);
+  check('... and the API shows the failure resolved', !!after.resolvedAt, JSON.stringify(after).slice(0, 300));
+  check('... and no longer lists it as open', !(await apiGet('/api/sync/failures?limit=100')).items.some((f) => f.id === fid));
+
   check('desktop: no horizontal scroll', (await horizontalOverflow(page)) === 0);
   await checkNoSecrets(page, SECRETS, 'failures (admin)');
   // (the login page's first GET /api/session answers 401 before signing in: not an error)
@@ -176,16 +220,19 @@ run(async (browser) => {
   await phone.waitForSelector('tr[data-failure-id]');
   await screenshot(phone, 'failures');
   check('390 px: the list does not scroll sideways', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
-  await go(phone, `#/failures/${fid}`);
+  await go(phone, `#/failures/${ids[1]}`);
   await phone.waitForSelector('[data-action=test-case]');
   await screenshot(phone, 'failure');
   check('390 px: a failure does not scroll sideways', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
+  await phone.click('[data-action=test-case]');
+  await phone.waitForSelector('textarea[data-field=expect]');
+  check('390 px: nor with its draft test case open', (await horizontalOverflow(phone)) === 0, await horizontalOverflow(phone));
   await phone.context().close();
 
   // a tenant token: sees its failure and the draft, and why it cannot save
   const tp = await newPage(browser, DESKTOP);
   await login(tp, process.env.TENANT_TOKEN);
-  await go(tp, `#/failures/${fid}`);
+  await go(tp, `#/failures/${ids[1]}`);
   await tp.waitForSelector('[data-action=test-case]');
   await tp.click('[data-action=test-case]');
   await tp.waitForSelector('textarea[data-field=expect]');
@@ -195,4 +242,15 @@ run(async (browser) => {
   check('tenant: the page says only the administrator can save, and why', /only the administrator/i.test(why), why);
   await checkNoSecrets(tp, SECRETS, 'failures (tenant)');
   await tp.context().close();
+
+  // another tenant's token: none of these failures, not even by id
+  const op = await newPage(browser, DESKTOP);
+  await login(op, process.env.OTHER_TOKEN);
+  await go(op, '#/failures');
+  await op.waitForFunction(() => /No open failures/.test(document.querySelector('main')?.textContent || ''));
+  check("another tenant's list: no open failures (none of default's rows)", (await op.locator('tr[data-failure-id]').count()) === 0);
+  await go(op, `#/failures/${ids[1]}`);
+  await op.waitForSelector('main [role=alert]');
+  check("... and default's failure by id: not found", /No such failure/.test(await op.locator('main [role=alert]').innerText()));
+  await op.context().close();
 });

@@ -20,6 +20,7 @@ sync_mocks
 browser_serve || finish
 sync_credentials
 TENANT_TOKEN=$(tenant_token default)
+OTHER_TOKEN=$(tenant_token shop-b)
 
 # three good orders and three the mapping refuses: a line total with a third decimal
 seed_orders 5000 3 3 3 2026-01-01T00:00:00
@@ -47,8 +48,8 @@ http GET /api/sync/failures
 assert_jq "the API holds the three refused orders as open failures" "$BODY" \
     '([.items[].sourceId | tostring] | sort) == ["7001", "7002", "7003"] and .total == 3'
 
-browser_run "$ENG_SOURCE_DIR/tests/browser/failures.mjs" TENANT_TOKEN="$TENANT_TOKEN" \
-    RUN_ID="$SYNC_ID" OUT="$T/failures.json" \
+browser_run "$ENG_SOURCE_DIR/tests/browser/failures.mjs" TENANT_TOKEN="$TENANT_TOKEN" OTHER_TOKEN="$OTHER_TOKEN" \
+    RUN_ID="$SYNC_ID" OUT="$T/failures.json" BAD_ORDERS="$T/bad.json" WOO="$WOO" \
     SECRETS="$(printf '%s\n' "$WOO_SECRET" "$WOO_KEY" "$QBO_ACCESS_TOKEN" mock-secret "$TENANT_TOKEN" "$API_TOKEN")"
 
 echo "== the test case saved from the page, run by tallysync test"

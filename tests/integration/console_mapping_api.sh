@@ -111,6 +111,8 @@ dry_run_http "$M" "$RECORD"
 assert_jq "the published version is untouched (the dry run maps with it)" "$BODY" \
     '.PrivateNote == "WooCommerce order #900001"'
 assert_eq "... and the file too" "$ORIG_SHA" "$(sha "$FILE")"
+http POST "/api/mappings/$M/preview" "${J[@]}" --data-binary '{"record": {}, "sauce": "x"}'
+assert_jq "an unknown member: 422 naming it" "$BODY" '.error.code == "invalid_field" and .error.details.field == "sauce"'
 http POST "/api/mappings/$M/preview" "${J[@]}" --data-binary '{"record": [1, 2]}'
 assert_jq "a record that is not an object: 422 naming record" "$BODY" \
     '.error.code == "invalid_field" and .error.details.field == "record"'
@@ -118,6 +120,21 @@ http POST "/api/mappings/$M/preview" "${J[@]}" \
     --data-binary "$(jq -nc --argjson r "$RECORD" '{record: $r, config: {paid_orders_as: "Bill"}}')"
 assert_jq "settings the contract refuses: 422 naming config" "$BODY" \
     '.error.code == "invalid_field" and .error.details.field == "config" and (.error.message | test("paid_orders_as"))'
+# an unpublished text reaches no network, at its top level or in map(): the mock would log it
+NET=$(printf 'local http = require "engine.http"\nlocal _, _, top = http.get("%s/wp-json/wc/v3/orders")\nassert(top == "offline", "the top level reached the network")\n%s\n' \
+    "$WOO_STORE" "$(edit_line90 '  map = function(order, ctx) local d = woo.build(NAME, order, ctx, "Invoice"); local _, msg, code = http.get(ctx.config.shipping_item_id and "http://127.0.0.1:1/" or ""); d.PrivateNote = code .. ": " .. msg; return d end,')")
+woo_hits() { curl -s "$WOO/_mock/state" | jq .hits; }
+WOO_HITS=$(woo_hits)
+http POST "/api/mappings/$M/preview" "${J[@]}" \
+    --data-binary "$(jq -nc --arg s "$NET" --argjson r "$RECORD" '{source: $s, record: $r}')"
+assert_jq "an unsaved text gets no network: engine.http answers offline" "$BODY" \
+    '.document.PrivateNote | startswith("offline: engine.http is off")'
+assert_eq "... and the WooCommerce mock saw no request" "$WOO_HITS" "$(woo_hits)"
+BYTES=$(edit_line90 '  map = function(order, ctx) local d = woo.build(NAME, order, ctx, "Invoice"); d.PrivateNote = "bad " .. string.char(255) .. " byte"; return d end,')
+http POST "/api/mappings/$M/preview" "${J[@]}" \
+    --data-binary "$(jq -nc --arg s "$BYTES" --argjson r "$RECORD" '{source: $s, record: $r}')"
+assert_jq "an output that is not UTF-8: 200, the document null and the error saying so" "$BODY" \
+    '.document == null and (.error.message | test("cannot be encoded"))'
 as_tenant "$TOKEN_D" POST "/api/mappings/$M/preview" "${J[@]}" \
     --data-binary "$(jq -nc --arg s "$GOOD" --argjson r "$RECORD" '{source: $s, record: $r}')"
 assert_jq "a tenant token may preview an unsaved text" "$BODY" '.document.PrivateNote == "edited 900001"'

@@ -1,6 +1,7 @@
 /*
  * test_schedules.c - data/schedules.c: a schedule is stored and read back with its columns
- * (an interval or a cron, never both), listed per tenant by id, deleted once.
+ * (an interval or a cron, never both), listed per tenant by id, read one by id, paused and
+ * resumed (a new next run, or the old one kept) by its tenant only, deleted once.
  */
 #include "check.h"
 #include "adapt/store.h"
@@ -72,6 +73,32 @@ static void test_schedules(void)
     struct seen none = {0};
     CHECK_INT(eng_schedules_list(st, "t2", collect, &none, &err), 0);
     CHECK_INT(none.n, 0);
+    /* one by id, by its tenant only */
+    struct seen g = {0};
+    CHECK_INT(eng_schedules_get(st, "t1", b.id[0], collect, &g, &err), 0);
+    CHECK_INT(g.n, 1);
+    CHECK_STR(g.text[0], b.text[0]);
+    struct seen g2 = {0};
+    CHECK_INT(eng_schedules_get(st, "t2", b.id[0], collect, &g2, &err), 0);
+    CHECK_INT(g2.n, 0);
+    /* paused: enabled 0, the next run kept when none is given */
+    struct seen p = {0};
+    CHECK_INT(eng_schedules_set_enabled(st, "t1", a.id[0], 0, NULL, collect, &p, &err), 0);
+    CHECK_INT(p.n, 1);
+    CHECK_STR(p.text[0], "orders|f1|full|1|{\"per_page\":5}|-|0|2030-01-01T00:00:00.000Z|-");
+    /* resumed with a new next run */
+    struct seen r = {0};
+    CHECK_INT(eng_schedules_set_enabled(st, "t1", a.id[0], 1, "2031-02-03T04:05:06.000Z", collect,
+                                        &r, &err),
+              0);
+    CHECK_STR(r.text[0], "orders|f1|full|1|{\"per_page\":5}|-|1|2031-02-03T04:05:06.000Z|-");
+    /* another tenant's id: nothing changes, fn not called */
+    struct seen o = {0};
+    CHECK_INT(eng_schedules_set_enabled(st, "t2", a.id[0], 0, NULL, collect, &o, &err), 0);
+    CHECK_INT(o.n, 0);
+    struct seen still = {0};
+    CHECK_INT(eng_schedules_get(st, "t1", a.id[0], collect, &still, &err), 0);
+    CHECK_STR(still.text[0], r.text[0]);
     /* deleted once, and only by its tenant */
     CHECK_INT(eng_schedules_delete(st, "t2", a.id[0], &err), 0);
     CHECK_INT(eng_schedules_delete(st, "t1", a.id[0], &err), 1);

@@ -31,7 +31,9 @@ export default {
         return;
       }
       if (!alive) return;
-      const items = r?.integrations || [];
+      // the shop's two systems first, then the others by name
+      const rank = (p) => ['woocommerce', 'quickbooks'].indexOf(p) + 1 || 9;
+      const items = (r?.integrations || []).slice().sort((a, b) => rank(a.platform) - rank(b.platform) || a.platform.localeCompare(b.platform));
       if (items.length === 0) mount(list, h('p', { class: 'muted' }, 'No connector is published (scripts/connectors/).'));
       for (const st of items) {
         const s = platformSection(st, app);

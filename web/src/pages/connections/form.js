@@ -13,7 +13,7 @@ function isMask(v) {
   return typeof v === 'string' && /^\*+$/.test(v);
 }
 
-export function credentialsForm(platform, spec, st, { onSaved, actions = [] }) {
+export function credentialsForm(platform, spec, st, { onSaved }) {
   const stored = (st.configured && st.fields) || {};
   const controls = new Map(); // name -> {input, err, field}
   const alertBox = h('div');
@@ -115,9 +115,9 @@ export function credentialsForm(platform, spec, st, { onSaved, actions = [] }) {
     st.configured
       ? h('p', { class: 'muted small' }, 'Saving replaces everything stored for this connection: enter each secret again (a secret left empty is not kept).')
       : null,
-    rows,
+    h('div', { class: 'grid cred-grid' }, rows),
     alertBox,
-    h('div', { class: 'row' }, save, actions),
+    h('div', { class: 'row' }, save),
   );
   return form;
 }

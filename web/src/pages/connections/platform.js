@@ -29,7 +29,7 @@ export function platformSection(initial, app) {
   const head = h('div', { class: 'row platform-head' });
   const facts = h('div');
   const alertBox = h('div');
-  const status = h('div', { role: 'status', 'aria-live': 'polite', class: 'status-line' });
+  const status = h('div', { role: 'status', 'aria-live': 'polite', class: 'status-line', 'data-pane': 'status' });
   const formBox = h('div');
   const extra = h('div', { class: 'stack' });
   const el = h(
@@ -54,7 +54,7 @@ export function platformSection(initial, app) {
     const rows = [];
     const add = (k, v) => rows.push(h('dt', {}, k), h('dd', {}, v));
     if (st.configured) {
-      const acct = st.fields && (st.fields.realm_id || st.fields.store_url || st.fields.url);
+      const acct = st.account || (st.fields && (st.fields.realm_id || st.fields.store_url || st.fields.url));
       if (acct && acct !== '********') add('Account', h('span', { 'data-field': 'account' }, acct));
       add('Saved', h('span', { title: st.updatedAt || '' }, fmtTime(st.updatedAt)));
       add(
@@ -139,9 +139,7 @@ export function platformSection(initial, app) {
       delBtn.remove();
       return;
     }
-    mount(
-      formBox,
-      credentialsForm(platform, spec, st, {
+    const form = credentialsForm(platform, spec, st, {
         onSaved: async (answer) => {
           st = answer;
           drawStatus();
@@ -149,8 +147,14 @@ export function platformSection(initial, app) {
           mount(status, `${titleOf(platform)} credentials saved. `, notes.length ? h('span', { class: 'warning' }, notes.join(' ')) : 'Test the connection to check them.');
           await drawForm();
         },
-        actions: [testBtn, delBtn],
-      }),
+    });
+    // stored: the form folds away (it replaces everything); the actions stay in view
+    mount(
+      formBox,
+      st.configured
+        ? h('details', { class: 'cred-details', 'data-pane': 'replace' }, h('summary', {}, 'Replace the credentials'), form)
+        : h('div', {}, h('h3', {}, 'Credentials'), form),
+      h('div', { class: 'row' }, testBtn, delBtn),
     );
     drawStatus();
   }

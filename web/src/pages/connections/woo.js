@@ -24,7 +24,7 @@ export function wooWebhooks({ status: initial, refresh }) {
       h('p', { 'data-webhooks-ok': String(!!w.ok) }, w.ok ? pill('delivering', 'ok') : pill('not delivering', 'bad'), ' ', w.message || '', h('span', { class: 'muted small' }, ` (checked ${fmtAgo(w.checkedAt)})`)),
       w.deliveryUrl ? h('p', { class: 'small' }, 'Delivery URL: ', h('code', {}, w.deliveryUrl)) : null,
       (w.topics || []).length
-        ? table(
+        ? h('details', { open: !w.ok, class: 'json-block' }, h('summary', {}, `Each topic (${w.topics.length})`), table(
             [
               { label: 'Topic', cell: (t) => h('code', {}, t.topic) },
               { label: 'State', cell: (t) => topicPill(t.status) },
@@ -32,7 +32,7 @@ export function wooWebhooks({ status: initial, refresh }) {
             ],
             w.topics,
             { caption: 'Webhooks per topic', rowAttrs: (t) => ({ 'data-topic': t.topic, 'data-topic-status': t.status }) },
-          )
+          ))
         : null,
       (w.warnings || []).map((x) => h('p', { class: 'warning small' }, x.message)),
     );

@@ -28,6 +28,7 @@ function jsonBlock(title, value, opts = {}) {
 
 export function renderDetail(root, id, app) {
   let alive = true;
+  let watch = null; // after a retry: follow the failure until it went through or failed again
   const alertBox = h('div');
   const status = h('div', { role: 'status', 'aria-live': 'polite', class: 'status-line' });
   mount(root, h('h1', {}, `Failure ${id}`), h('p', { class: 'muted' }, 'Loading…'), alertBox);
@@ -86,6 +87,7 @@ export function renderDetail(root, id, app) {
           mount(alertBox);
           try {
             status.textContent = await retry({ ids: [f.id] });
+            follow(f);
           } catch (err) {
             mount(alertBox, errorBox(err, 'The retry was not queued'));
           }
@@ -107,6 +109,9 @@ export function renderDetail(root, id, app) {
       root,
       h('p', { class: 'crumbs' }, h('a', { href: '#/failures' }, '← Failures')),
       h('h1', {}, `Failure ${f.id}: ${f.entity || ''} ${f.sourceId ?? ''}`),
+      f.resolvedAt
+        ? h('p', { class: 'notice resolved', 'data-resolved': '' }, pill('resolved', 'ok'), ` The record went through ${fmtAgo(f.resolvedAt)} (${fmtTime(f.resolvedAt)}): nothing left to do.`)
+        : null,
       h(
         'section',
         { class: 'card stack', 'aria-labelledby': 'f-error' },
@@ -118,11 +123,45 @@ export function renderDetail(root, id, app) {
         status,
         alertBox,
       ),
-      f.input !== undefined && f.input !== null
-        ? jsonBlock('The record’s input (as the source sent it)', f.input, { name: 'input', open: true })
-        : h('p', { class: 'muted' }, 'The record’s input was not kept.'),
+      f.output !== undefined && f.output !== null
+        ? h('section', { class: 'card', 'aria-label': 'The document the mapping made' }, jsonBlock('The document the mapping made (what the target refused)', f.output, { name: 'output' }))
+        : null,
+      f.conflict ? h('section', { class: 'card', 'aria-label': 'The conflict' }, jsonBlock('The conflict (what the target holds that the record would overwrite)', f.conflict, { name: 'conflict', open: true })) : null,
+      h(
+        'section',
+        { class: 'card', 'aria-label': 'The record’s input' },
+        f.input !== undefined && f.input !== null
+          ? jsonBlock('The record’s input (as the source sent it)', f.input, { name: 'input', open: true })
+          : h('p', { class: 'muted' }, 'The record’s input was not kept.'),
+      ),
       draftBox,
     );
+  }
+
+  /** Poll the failure after a retry: redraw when it went through (resolvedAt) or failed again. */
+  function follow(f0) {
+    if (watch) clearInterval(watch);
+    const until = Date.now() + 120000;
+    watch = setInterval(async () => {
+      if (!alive || Date.now() > until) {
+        clearInterval(watch);
+        watch = null;
+        return;
+      }
+      try {
+        const f = await api('GET', `/api/sync/failures/${encodeURIComponent(id)}`);
+        if (!alive) return;
+        if (f.resolvedAt || f.attempts !== f0.attempts || f.updatedAt !== f0.updatedAt) {
+          clearInterval(watch);
+          watch = null;
+          draw(f);
+          const line = root.querySelector('[role=status]');
+          if (line) line.textContent = f.resolvedAt ? 'The retry went through.' : 'The retry failed again: see the error above.';
+        }
+      } catch {
+        /* the next tick tries again */
+      }
+    }, 1500);
   }
 
   async function openDraft(f, box, btn) {
@@ -283,5 +322,6 @@ export function renderDetail(root, id, app) {
   load();
   return () => {
     alive = false;
+    if (watch) clearInterval(watch);
   };
 }

@@ -1,7 +1,8 @@
 // pages/failures/list.js - #/failures: the tenant's open failures (GET /api/sync/failures), with
-// filters (flow, entity, run), a checkbox per row, and retry one / the selection / all that
-// match the filters (POST /api/sync/retry). Tab order: the filters, select-all, each row's
-// checkbox then its controls, then the bulk actions. Refreshes every few seconds.
+// filters (flow, entity, run), a checkbox per row, each row's input on demand (pretty JSON, from
+// GET /api/sync/failures/{id}), and retry one / the selection / all that match the filters (POST
+// /api/sync/retry). Tab order: the filters, select-all, each row's checkbox then its controls
+// (details, input, retry), then the bulk actions. Refreshes every few seconds.
 import { api, qs } from '../../api.js';
 import { h, mount, errorBox, fmtAgo, fmtTime, poll, pill } from '../../ui.js';
 import { retry, firstLine } from './common.js';
@@ -11,6 +12,7 @@ const PAGE = 100;
 export function renderList(root, app) {
   const filters = { flow: '', entity: '', runId: '' };
   const selected = new Set();
+  const inputs = new Map(); // failure id -> its input (or an Error) while its row is expanded
   let items = [];
   let total = 0;
 
@@ -142,6 +144,19 @@ export function renderList(root, app) {
           'button',
           {
             type: 'button',
+            'data-action': 'input',
+            'aria-expanded': String(inputs.has(f.id)),
+            'aria-controls': `input-${f.id}`,
+            'aria-label': `${inputs.has(f.id) ? 'Hide' : 'Show'} the input of failure ${f.id}`,
+            onclick: () => toggleInput(f.id),
+          },
+          'Input',
+        ),
+        ' ',
+        h(
+          'button',
+          {
+            type: 'button',
             'data-action': 'retry',
             'aria-label': `Retry failure ${f.id}`,
             onclick: () => doRetry({ ids: [f.id] }, 'one'),
@@ -150,6 +165,44 @@ export function renderList(root, app) {
         ),
       ),
     );
+  }
+
+  /** The row under a failure that shows its record's input (pretty JSON), when expanded. */
+  function inputRow(f) {
+    if (!inputs.has(f.id)) return null;
+    const v = inputs.get(f.id);
+    return h(
+      'tr',
+      { class: 'input-row', id: `input-${f.id}`, 'data-input-for': String(f.id) },
+      h(
+        'td',
+        { colspan: 7 },
+        v === undefined
+          ? h('p', { class: 'muted' }, 'Loading the input…')
+          : v instanceof Error
+            ? errorBox(v, 'Could not load the input')
+            : v === null
+              ? h('p', { class: 'muted' }, 'The record’s input was not kept.')
+              : h('pre', { class: 'mono', tabindex: '0', 'aria-label': `The input of failure ${f.id}` }, JSON.stringify(v, null, 2)),
+      ),
+    );
+  }
+
+  async function toggleInput(id) {
+    if (inputs.has(id)) {
+      inputs.delete(id);
+      redraw();
+      return;
+    }
+    inputs.set(id, undefined);
+    redraw();
+    try {
+      const d = await api('GET', `/api/sync/failures/${encodeURIComponent(id)}`);
+      if (inputs.has(id)) inputs.set(id, d.input ?? null);
+    } catch (err) {
+      if (inputs.has(id)) inputs.set(id, err);
+    }
+    redraw();
   }
 
   function drawBulk() {
@@ -166,7 +219,7 @@ export function renderList(root, app) {
     count.textContent = total === 0 ? 'No open failures.' : `${total} open failure${total === 1 ? '' : 's'}${total > items.length ? ` (showing the newest ${items.length})` : ''}.`;
     mount(
       tbody,
-      items.length === 0 ? h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'Nothing failed. Every record went through.')) : items.map(row),
+      items.length === 0 ? h('tr', {}, h('td', { colspan: 7, class: 'muted' }, 'Nothing failed. Every record went through.')) : items.map((f) => [row(f), inputRow(f)]),
     );
     drawBulk();
   }
@@ -181,11 +234,18 @@ export function renderList(root, app) {
     const now = JSON.stringify([total, items]);
     if (now === shown) return drawBulk();
     shown = now;
-    // keep the reader's place: the focused control of a row gets the focus back after a redraw
+    for (const id of [...inputs.keys()]) if (!ids.has(id)) inputs.delete(id);
+    redraw();
+  }
+
+  /** draw(), keeping the reader's place: the focused control of a row gets the focus back. */
+  function redraw() {
     const a = document.activeElement;
     const tr = a && tbody.contains(a) ? a.closest('tr[data-failure-id]') : null;
     const key = tr ? [tr.dataset.failureId, a.dataset.action ?? null, 'select' in a.dataset] : null;
+    const inRow = a && tbody.contains(a) ? a.closest('tr[data-input-for]')?.dataset.inputFor : null;
     draw();
+    if (inRow) tbody.querySelector(`tr[data-input-for="${CSS.escape(inRow)}"] pre`)?.focus();
     if (key) {
       const row2 = tbody.querySelector(`tr[data-failure-id="${CSS.escape(key[0])}"]`);
       const el = row2 && (key[2] ? row2.querySelector('[data-select]') : row2.querySelector(`[data-action="${key[1]}"]`));

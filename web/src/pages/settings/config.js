@@ -126,7 +126,7 @@ export function configSection() {
       controls.set(f.name, { ...ctl, err });
       return h(
         'div',
-        { class: 'field' },
+        { class: f.type === 'pairs' || f.type === 'list' ? 'field wide' : 'field' },
         h('label', { id: `${id}-label`, for: f.type === 'pairs' || f.type === 'list' ? null : id }, f.label, ' ', h('code', { class: 'muted small' }, f.name)),
         ctl.el,
         h('p', { id: `${id}-help`, class: 'muted small' }, f.help, ' ', h('span', { 'data-default-for': f.name }, `Default: ${showDefault(f)}.`)),
@@ -174,7 +174,7 @@ export function configSection() {
         },
       },
       r.error ? h('div', { class: 'error', role: 'alert' }, h('strong', {}, 'The stored settings are refused: '), r.error) : null,
-      fieldsEl,
+      h('div', { class: 'grid settings-grid' }, fieldsEl),
       unknown.length ? h('p', { class: 'muted small' }, `Kept as stored (not shown): ${unknown.join(', ')}.`) : null,
       h('div', { class: 'row' }, save, r.updatedAt ? h('span', { class: 'muted small' }, `Last saved ${fmtTime(r.updatedAt)}`) : h('span', { class: 'muted small' }, 'Never saved: every field is at its default.')),
     );

@@ -1,6 +1,6 @@
-// pages/settings/schedules.js - the sync schedules (GET/POST /api/sync/schedules, DELETE
-// /api/sync/schedules/{id}): runs the engine starts by itself every N seconds or on a cron
-// expression (UTC). The API has no pause: a schedule is created enabled or not, and deleted.
+// pages/settings/schedules.js - the sync schedules (GET/POST /api/sync/schedules, POST
+// .../{id}/pause and .../{id}/resume, DELETE .../{id}): runs the engine starts by itself every N
+// seconds or on a cron expression (UTC); pause, resume (the next run counted from then), delete.
 import { api } from '../../api.js';
 import { h, mount, errorBox, fmtTime, fmtAgo, pill, table } from '../../ui.js';
 
@@ -83,6 +83,19 @@ export function schedulesSection() {
     }
   }
 
+  async function toggle(s) {
+    mount(alertBox);
+    const what = s.enabled ? 'pause' : 'resume';
+    try {
+      const r = await api('POST', `/api/sync/schedules/${encodeURIComponent(s.id)}/${what}`, {});
+      status.textContent = r.enabled ? `Schedule ${r.id} resumed: next run ${fmtTime(r.nextRunAt)}.` : `Schedule ${r.id} paused: it starts no run until resumed.`;
+      await load();
+      listBox.querySelector(`tr[data-schedule-id="${CSS.escape(String(s.id))}"] [data-action=${r.enabled ? 'pause-schedule' : 'resume-schedule'}]`)?.focus();
+    } catch (err) {
+      mount(alertBox, errorBox(err, `The schedule was not ${what}d`));
+    }
+  }
+
   async function load() {
     const r = await api('GET', '/api/sync/schedules');
     const items = r?.items || [];
@@ -96,7 +109,18 @@ export function schedulesSection() {
           { label: 'State', cell: (s) => (s.enabled ? pill('enabled', 'ok') : pill('paused', 'warn')) },
           { label: 'Next run', cell: (s) => h('span', { title: s.nextRunAt || '' }, s.enabled ? fmtAgo(s.nextRunAt) : '—') },
           { label: 'Last run', cell: (s) => (s.lastRunId ? h('a', { href: `#/runs/${encodeURIComponent(s.lastRunId)}` }, fmtAgo(s.lastRunAt)) : '—') },
-          { label: 'Actions', cell: (s) => h('button', { type: 'button', class: 'danger', 'data-action': 'delete-schedule', 'aria-label': `Delete schedule ${s.id}`, onclick: () => del(s) }, 'Delete') },
+          {
+            label: 'Actions',
+            cell: (s) =>
+              h(
+                'div',
+                { class: 'row' },
+                s.enabled
+                  ? h('button', { type: 'button', 'data-action': 'pause-schedule', 'aria-label': `Pause schedule ${s.id}`, onclick: () => toggle(s) }, 'Pause')
+                  : h('button', { type: 'button', 'data-action': 'resume-schedule', 'aria-label': `Resume schedule ${s.id}`, onclick: () => toggle(s) }, 'Resume'),
+                h('button', { type: 'button', class: 'danger', 'data-action': 'delete-schedule', 'aria-label': `Delete schedule ${s.id}`, onclick: () => del(s) }, 'Delete'),
+              ),
+          },
         ],
         items,
         { caption: 'Schedules', empty: 'No schedule: runs start only when someone starts them.', rowAttrs: (s) => ({ 'data-schedule-id': String(s.id) }) },
@@ -108,7 +132,7 @@ export function schedulesSection() {
     'section',
     { id: 's-schedules', class: 'card stack', 'aria-labelledby': 's-schedules-h' },
     h('h2', { id: 's-schedules-h', tabindex: '-1' }, 'Schedules'),
-    h('p', { class: 'muted' }, 'Runs the engine starts by itself. The API has no pause yet: create a schedule disabled, or delete it.'),
+    h('p', { class: 'muted' }, 'Runs the engine starts by itself. A paused schedule starts nothing; resumed, its next run is counted from then (missed runs are not made up).'),
     listBox,
     h('h3', {}, 'New schedule'),
     form,
