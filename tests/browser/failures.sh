@@ -13,7 +13,6 @@ source "$(dirname "$0")/lib/browser_env.sh"
 source "$(dirname "$0")/lib/ops_env.sh"
 require_tools jq curl python3 sqlite3
 browser_require
-schema_dir_usable
 copy_script_dirs # the test case is written into $T/mappings/tests/...
 
 sync_mocks

@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib/browser_env.sh"
 source "$(dirname "$0")/lib/ops_env.sh"
 require_tools jq curl python3 sqlite3
 browser_require
-schema_dir_usable
 
 WH_SECRET="whs_$(rnd)"
 sync_mocks
