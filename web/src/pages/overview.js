@@ -29,14 +29,19 @@ const STATUS = {
 };
 const WEBHOOK = { ok: 'ok', failing: 'bad', unchecked: 'info' };
 
+const SHOWN_WARNINGS = 2; // more fold into "N more" (a store with no webhooks has seven)
+
 function warningList(items, label) {
   if (!items.length) return null;
+  const li = (w) =>
+    h('li', { 'data-warning': typeof w === 'object' && w ? w.code || '' : '' }, pill('warning', 'warn'), ' ', typeof w === 'string' ? w : w.message || w.code || '');
+  const list = h('ul', { class: 'warnings', 'aria-label': label }, items.slice(0, SHOWN_WARNINGS).map(li));
+  if (items.length <= SHOWN_WARNINGS) return list;
   return h(
-    'ul',
-    { class: 'warnings', 'aria-label': label },
-    items.map((w) =>
-      h('li', { 'data-warning': typeof w === 'object' && w ? w.code || '' : '' }, pill('warning', 'warn'), ' ', typeof w === 'string' ? w : [w.topic ? `${w.topic}: ` : '', w.message || w.code || '']),
-    ),
+    'div',
+    {},
+    list,
+    h('details', {}, h('summary', {}, `${items.length - SHOWN_WARNINGS} more`), h('ul', { class: 'warnings' }, items.slice(SHOWN_WARNINGS).map(li))),
   );
 }
 
@@ -163,6 +168,15 @@ function hourlyChart(box, stats) {
   const col = (v, d) => css.getPropertyValue(v).trim() || d;
   const data = [xs, hours.map((x) => x.created || 0), hours.map((x) => x.updated || 0), hours.map((x) => x.failed || 0)];
   const width = () => Math.max(200, plotBox.clientWidth || box.clientWidth || 300);
+  // an hour is a bar (most hours are empty: a line would draw spikes between them)
+  const bars = (label, color) => ({
+    label,
+    stroke: color,
+    fill: /^#[0-9a-f]{6}$/i.test(color) ? `${color}b0` : color,
+    width: 1,
+    paths: uPlot.paths.bars({ size: [0.9, 12] }),
+    points: { show: false },
+  });
   const axis = { stroke: col('--muted', '#666'), grid: { stroke: col('--line', '#ddd'), width: 1 }, ticks: { stroke: col('--line', '#ddd') } };
   const plot = new uPlot(
     {
@@ -171,12 +185,12 @@ function hourlyChart(box, stats) {
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
       axes: [axis, { ...axis, size: 44 }],
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: (u, min, max) => [min - 1800, max + 1800] } },
       series: [
         {},
-        { label: 'Created', stroke: col('--ok', 'green'), fill: 'transparent', width: 2, points: { show: false } },
-        { label: 'Updated', stroke: col('--info', 'blue'), width: 2, points: { show: false } },
-        { label: 'Failed', stroke: col('--bad', 'red'), width: 2, points: { show: false } },
+        bars('Created', col('--ok', '#1b7a3a')),
+        bars('Updated', col('--info', '#2a5db0')),
+        bars('Failed', col('--bad', '#b3261e')),
       ],
     },
     data,
