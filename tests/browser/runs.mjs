@@ -155,6 +155,9 @@ run(async (browser) => {
   check('... named by its field', addr && /^BillAddr/.test(addr.path), addr && addr.path);
   check('... and only what differs', diff.length > 0 && diff.every((d) => d.now !== d.next), JSON.stringify(diff.slice(0, 10)));
   await screenshot(page, 'run-dry-run');
+  const qbo = await (await fetch(`${QBO}/_mock/state`)).json();
+  const written = (qbo.entities?.Invoice || []).filter((inv) => JSON.stringify(inv).includes(TAG)).length;
+  check('... and QuickBooks still holds the old addresses (the dry run wrote nothing)', written === 0 && (qbo.entities?.Invoice || []).length > 0, `${written} invoices with the new address`);
 
   // ---- the history's filters
   await go(page, '#/runs');

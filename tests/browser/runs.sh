@@ -42,8 +42,6 @@ assert_eq "QuickBooks holds one invoice per order the run created" "$((INVOICES_
 http GET "/api/sync/status/$DRY"
 assert_jq "the dry run started from the page was a dry run that found the changed orders" "$BODY" \
     '.dryRun == true and .state == "succeeded" and .counts.updated == 5'
-assert_eq "... and QuickBooks still holds the old addresses (nothing written)" 0 \
-    "$(qbo_state | jq '[.entities.Invoice[]? | tostring | select(contains("5 Dry Run Lane"))] | length')"
 http GET "/api/sync/status/$STOPPED"
 assert_jq "the run stopped from the page ended cancelled, part done" "$BODY" \
     '.state == "cancelled" and .cancelRequested == true and .counts.read < .counts.total'
