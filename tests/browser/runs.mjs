@@ -154,6 +154,7 @@ run(async (browser) => {
   check('side by side: the address the target holds now and the one the run would write', addr && addr.now.includes('969 Market'), JSON.stringify(diff.slice(0, 10)));
   check('... named by its field', addr && /^BillAddr/.test(addr.path), addr && addr.path);
   check('... and only what differs', diff.length > 0 && diff.every((d) => d.now !== d.next), JSON.stringify(diff.slice(0, 10)));
+  await page.evaluate(() => document.getElementById('run-rec-h').scrollIntoView());
   await screenshot(page, 'run-dry-run');
   const qbo = await (await fetch(`${QBO}/_mock/state`)).json();
   const written = (qbo.entities?.Invoice || []).filter((inv) => JSON.stringify(inv).includes(TAG)).length;
@@ -192,6 +193,8 @@ run(async (browser) => {
   check('Overview: the chart is drawn (uPlot)', (await page.locator('.chart .uplot canvas').count()) === 1);
   const qd = await page.getAttribute('[data-queue-depth]', 'data-queue-depth');
   check(`Overview: the queue depth is shown (${qd})`, /^\d+$/.test(qd || ''));
+  // the picture for the README: once the run shows some progress
+  await page.waitForFunction((id) => !/^0 \//.test(document.querySelector(`li[data-run-id="${id}"] [data-run-progress]`)?.textContent || '0 /'), ids.stopped, { timeout: LONG });
   await screenshot(page, 'overview');
   await go(page, '#/runs');
   const stopBtn = `li[data-run-id="${ids.stopped}"] [data-action=stop-run]`;
@@ -229,6 +232,7 @@ run(async (browser) => {
       await pp.waitForSelector('[data-records-total="5"]');
       await pp.click('tr[data-record-id] [data-action=record-detail]');
       await pp.waitForSelector('table.diff');
+      await pp.evaluate(() => document.querySelector('tr[data-record-id]').scrollIntoView());
     }
     const over = await horizontalOverflow(pp);
     check(`390 px: ${name} does not scroll sideways`, over <= 0, `${over} px too wide`);
