@@ -95,6 +95,8 @@ run(async (browser) => {
   await page.evaluate(() => {
     window.__noReload = true;
   });
+  const invoices = async () => ((await (await fetch(`${QBO}/_mock/state`)).json()).entities?.Invoice || []).length;
+  const invoicesBefore = await invoices();
   ids.full = await startRun(page, { mode: 'full', dry: false });
   check('starting a full run from the page opens its detail', /^sync_[0-9a-f]+$/.test(ids.full), ids.full);
   // record every progress text the page shows, as it shows it
@@ -127,6 +129,7 @@ run(async (browser) => {
   const rows = await page.$$eval('tr[data-record-id]', (trs) => trs.map((tr) => tr.children[1].textContent));
   check(`... and lists them page by page (${rows.length} on the first)`, rows.length === Math.min(25, runJ.counts.read));
   check('... each with its outcome (created here)', rows.length > 0 && rows.every((t) => /created|unchanged/.test(t)), rows.slice(0, 5).join(', '));
+  check(`QuickBooks holds one new invoice per order the run created (${runJ.counts.created})`, (await invoices()) === invoicesBefore + runJ.counts.created && runJ.counts.created >= ORDERS);
   const created = await page.textContent('[data-count=created] .big');
   check(`... the created count is the engine's (${runJ.counts.created})`, created.trim() === String(runJ.counts.created), created);
   const src = (await page.textContent('[data-field=source-total]')).trim();

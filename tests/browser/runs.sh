@@ -22,7 +22,6 @@ sync_credentials
 seed_orders 5000 "$N" 23 11 2026-01-01T00:00:00
 curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 40}' >/dev/null
 
-INVOICES_BEFORE=$(qbo_state | jq '.counts.Invoice // 0')
 browser_run "$ENG_SOURCE_DIR/tests/browser/runs.mjs" ORDERS="$N" WOO="$WOO" QBO="$QBO" \
     ORDER_TEMPLATE="$FIXTURES_DIR/woocommerce/order.json" \
     SECRETS="$(printf '%s\n' "$WOO_SECRET" "$QBO_ACCESS_TOKEN" mock-secret)" \
@@ -36,9 +35,6 @@ STOPPED=$(jq -r .stopped "$T/runs.json")
 http GET "/api/sync/status/$FULL"
 assert_jq "the run started from the page was a real full run of the orders, and succeeded" "$BODY" \
     ".entity == \"orders\" and .mode == \"full\" and .dryRun == false and .state == \"succeeded\" and .counts.read >= $N"
-CREATED=$(jq .counts.created <<<"$BODY")
-assert_eq "QuickBooks holds one invoice per order the run created" "$((INVOICES_BEFORE + CREATED))" \
-    "$(qbo_state | jq '.counts.Invoice // 0')"
 http GET "/api/sync/status/$DRY"
 assert_jq "the dry run started from the page was a dry run that found the changed orders" "$BODY" \
     '.dryRun == true and .state == "succeeded" and .counts.updated == 5'
