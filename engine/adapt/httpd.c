@@ -72,6 +72,7 @@ struct eng_httpd_req {
     void *state;
     void (*state_free)(void *);
     char peer[64];
+    int via_proxy; /* the TCP peer is a trusted proxy: its X-Forwarded-* headers are believed */
 };
 
 struct eng_httpd {
@@ -393,6 +394,11 @@ const char *eng_httpd_peer(struct eng_httpd_req *req)
     return req->peer;
 }
 
+int eng_httpd_via_proxy(struct eng_httpd_req *req)
+{
+    return req->via_proxy;
+}
+
 void *eng_httpd_state(struct eng_httpd_req *req)
 {
     return req->state;
@@ -515,6 +521,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct httpd_scan sc = {0, NULL, NULL, 0};
         int nul = httpd_headers_hold_nul(conn, &sc);
         if (known) {
+            req->via_proxy = eng_netaddr_list_has(&h->trusted, &client);
             httpd_client(h, &sc, &client);
             eng_netaddr_format(&client, req->peer, sizeof req->peer);
         }

@@ -42,6 +42,9 @@ const char *eng_httpd_body(struct eng_httpd_req *req, size_t *len);        /* NU
 /* The client's IP address as text: the TCP peer, or, when that is a trusted proxy, the nearest
  * address in the last X-Forwarded-For header that is not one. */
 const char *eng_httpd_peer(struct eng_httpd_req *req);
+/* 1 when the TCP peer is one of trusted_proxies (so its X-Forwarded-Proto and X-Forwarded-Host
+ * may be believed), else 0. The server speaks plain HTTP itself: TLS ends at such a proxy. */
+int eng_httpd_via_proxy(struct eng_httpd_req *req);
 
 /* Per-request state of an application handler; free_fn runs when the request ends. */
 void *eng_httpd_state(struct eng_httpd_req *req);

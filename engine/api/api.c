@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/api_tokens.h"
+#include "data/console_sessions.h"
 #include "lua/scripts.h"
 
 int eng_api_init(struct eng_api *api, struct eng_err *err)
@@ -219,10 +220,283 @@ static void api_token_touch(struct eng_store *st, const char *hash_hex)
         eng_logf(ENG_LOG_WARN, "api: cannot record a token's last use: %s", err.msg);
 }
 
-/* Decide who is calling and for which tenant. 0 or an answer already in c->resp. */
+int eng_api_token_principal(struct eng_api_ctx *c, const char *tok, size_t n, int *admin,
+                            char tenant[65], char token_hash[65])
+{
+    *admin = 0;
+    tenant[0] = token_hash[0] = '\0';
+    if (n == 0 || n > 512)
+        return 0;
+    /* Compare digests in constant time: neither length nor content leaks through timing. */
+    unsigned char given[ENG_CRYPTO_SHA256_LEN];
+    eng_crypto_sha256(tok, n, given, NULL);
+    const char *adm = c->api->cfg->api_token;
+    if (adm != NULL) {
+        unsigned char want[ENG_CRYPTO_SHA256_LEN];
+        eng_crypto_sha256(adm, strlen(adm), want, NULL);
+        if (eng_crypto_equal(given, sizeof given, want, sizeof want)) {
+            *admin = 1;
+            snprintf(tenant, 65, "default");
+            return 1;
+        }
+    }
+    char hex[2 * ENG_CRYPTO_SHA256_LEN + 1];
+    eng_crypto_hex_encode(given, sizeof given, hex, sizeof hex, NULL);
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return -1;
+    struct eng_err err = {0};
+    int found = eng_api_tokens_lookup(st, hex, tenant, 65, &err);
+    if (found < 0) {
+        tenant[0] = '\0';
+        eng_logf(ENG_LOG_ERROR, "api: token lookup failed: %s", err.msg);
+        eng_api_error(c->resp, 503, "unavailable", "cannot check the token; retry shortly", NULL);
+        return -1;
+    }
+    if (!found)
+        return 0;
+    api_token_touch(st, hex);
+    snprintf(token_hash, 65, "%s", hex);
+    return 1;
+}
+
+void eng_api_admin_fingerprint(const struct eng_config *cfg, char fp[65])
+{
+    fp[0] = '\0';
+    if (cfg->api_token == NULL)
+        return;
+    /* domain-separated from the token's plain SHA-256: the two are never comparable */
+    static const char label[] = "tallysync console session: administrator\n";
+    size_t ll = sizeof label - 1, tl = strlen(cfg->api_token);
+    char *m = malloc(ll + tl);
+    if (m == NULL)
+        return;
+    memcpy(m, label, ll);
+    memcpy(m + ll, cfg->api_token, tl);
+    unsigned char d[ENG_CRYPTO_SHA256_LEN];
+    eng_crypto_sha256(m, ll + tl, d, NULL);
+    eng_crypto_wipe(m, ll + tl);
+    free(m);
+    eng_crypto_hex_encode(d, sizeof d, fp, 65, NULL);
+}
+
+int eng_api_session_cookie(struct eng_api_ctx *c, char value[44])
+{
+    static const char name[] = ENG_API_SESSION_COOKIE "=";
+    const size_t nl = sizeof name - 1;
+    value[0] = '\0';
+    const char *h = eng_httpd_header(c->req, "Cookie");
+    if (h == NULL)
+        return 0;
+    /* "a=b; tallysync_session=V; c=d": the first cookie of that name counts */
+    for (const char *p = h; *p != '\0';) {
+        while (*p == ' ' || *p == '\t' || *p == ';')
+            p++;
+        size_t len = strcspn(p, ";");
+        if (len >= nl - 1 && strncmp(p, name, nl - 1) == 0 && (len == nl - 1 || p[nl - 1] == '=')) {
+            const char *v = p + nl;
+            size_t vl = len > nl ? len - nl : 0;
+            while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
+                vl--;
+            if (vl != 43)
+                return -1;
+            for (size_t i = 0; i < vl; i++) {
+                char ch = v[i];
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == '-' || ch == '_'))
+                    return -1;
+            }
+            memcpy(value, v, 43);
+            value[43] = '\0';
+            return 1;
+        }
+        p += len;
+    }
+    return 0;
+}
+
+int eng_api_request_tls(struct eng_api_ctx *c)
+{
+    if (!eng_httpd_via_proxy(c->req))
+        return 0;
+    const char *p = eng_httpd_header(c->req, "X-Forwarded-Proto");
+    if (p == NULL)
+        return 0;
+    while (*p == ' ')
+        p++;
+    size_t n = strcspn(p, ", ");
+    return n == 5 && strncasecmp(p, "https", 5) == 0;
+}
+
+/* host[0..n) without the scheme's default port, into out. 0, or -1 when it does not fit or is
+ * empty. */
+static int api_origin_host(const char *host, size_t n, int tls, char *out, size_t size)
+{
+    while (n > 0 && (host[n - 1] == ' ' || host[n - 1] == '\t'))
+        n--;
+    while (n > 0 && (*host == ' ' || *host == '\t'))
+        host++, n--;
+    const char *def = tls ? ":443" : ":80";
+    size_t dl = strlen(def);
+    if (n > dl && strncmp(host + n - dl, def, dl) == 0)
+        n -= dl;
+    if (n == 0 || n >= size)
+        return -1;
+    memcpy(out, host, n);
+    out[n] = '\0';
+    return 0;
+}
+
+int eng_api_origin_ok(struct eng_api_ctx *c)
+{
+    const char *origin = eng_httpd_header(c->req, "Origin");
+    if (origin == NULL)
+        return 0;
+    int tls = eng_api_request_tls(c);
+    const char *host = NULL;
+    size_t hn = 0;
+    if (eng_httpd_via_proxy(c->req) &&
+        (host = eng_httpd_header(c->req, "X-Forwarded-Host")) != NULL)
+        hn = strcspn(host, ","); /* the first proxy's view: what the browser asked for */
+    else if ((host = eng_httpd_header(c->req, "Host")) != NULL)
+        hn = strlen(host);
+    if (host == NULL)
+        return 0;
+    char want[300], got[300];
+    if (api_origin_host(host, hn, tls, want, sizeof want) != 0)
+        return 0;
+    const char *scheme = tls ? "https://" : "http://";
+    size_t sl = strlen(scheme);
+    if (strncasecmp(origin, scheme, sl) != 0 ||
+        api_origin_host(origin + sl, strlen(origin + sl), tls, got, sizeof got) != 0)
+        return 0;
+    return strcasecmp(want, got) == 0;
+}
+
+int eng_api_origin_mismatch(struct eng_httpd_resp *resp)
+{
+    return eng_api_error(resp, 403, "origin_mismatch",
+                         "a request that changes something with the console's session must come "
+                         "from the console's own page (its Origin header is not this engine's "
+                         "address)",
+                         NULL);
+}
+
+/* The session is missing, ended or malformed: 401, and the browser drops the cookie. */
+static int api_session_ended(struct eng_api_ctx *c)
+{
+    char cookie[160];
+    snprintf(cookie, sizeof cookie,
+             ENG_API_SESSION_COOKIE "=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
+             eng_api_request_tls(c) ? "; Secure" : "");
+    eng_httpd_resp_header(c->resp, "Set-Cookie", cookie);
+    return eng_api_error(c->resp, 401, "unauthorized",
+                         "the console session has ended (logged out, expired, or its token was "
+                         "revoked): log in again",
+                         NULL);
+}
+
+static int api_state_changing(const char *m)
+{
+    return strcmp(m, "POST") == 0 || strcmp(m, "PUT") == 0 || strcmp(m, "PATCH") == 0 ||
+           strcmp(m, "DELETE") == 0;
+}
+
+/* The tenant a principal acts for: an administrator picks one with X-Tenant-ID ("default"
+ * without), anyone else acts for its own. 0 or an answer in c->resp. */
+static int api_pick_tenant(struct eng_api_ctx *c)
+{
+    const char *t = eng_httpd_header(c->req, "X-Tenant-ID");
+    if (c->admin) {
+        if (t == NULL || *t == '\0')
+            t = "default";
+        if (!eng_api_id_ok(t, strlen(t)))
+            return eng_api_error(c->resp, 400, "invalid_tenant",
+                                 "X-Tenant-ID must be 1-64 letters, digits, '_', '-' or '.'", NULL),
+                   -1;
+        snprintf(c->tenant, sizeof c->tenant, "%s", t);
+        return 0;
+    }
+    if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
+        return eng_api_error(c->resp, 403, "forbidden",
+                             c->session ? "a tenant's session acts for its own tenant only (drop "
+                                          "X-Tenant-ID)"
+                                        : "a tenant token acts for its own tenant only (drop "
+                                          "X-Tenant-ID)",
+                             NULL),
+               -1;
+    return 0;
+}
+
+/* Authenticate by the console's session cookie (value checked for form). 0 or an answer. */
+static int api_session_auth(struct eng_api_ctx *c, const char *value)
+{
+    /* A browser sends the cookie with any request to this site: one that changes something
+     * must come from the console's own page. */
+    if (api_state_changing(eng_httpd_method(c->req)) && !eng_api_origin_ok(c))
+        return eng_api_origin_mismatch(c->resp), -1;
+    unsigned char d[ENG_CRYPTO_SHA256_LEN];
+    eng_crypto_sha256(value, strlen(value), d, NULL);
+    char id[2 * ENG_CRYPTO_SHA256_LEN + 1];
+    eng_crypto_hex_encode(d, sizeof d, id, sizeof id, NULL);
+    struct eng_store *st = eng_api_store(c);
+    if (st == NULL)
+        return -1;
+    struct eng_err err = {0};
+    struct eng_console_session s;
+    int found = eng_console_sessions_lookup(st, id, &s, &err);
+    if (found < 0) {
+        eng_logf(ENG_LOG_ERROR, "api: session lookup failed: %s", err.msg);
+        return eng_api_error(c->resp, 503, "unavailable", "cannot check the session; retry shortly",
+                             NULL),
+               -1;
+    }
+    int ok = found;
+    if (ok && s.admin) {
+        /* made with API_TOKEN: it stands while API_TOKEN is the same */
+        char fp[65];
+        eng_api_admin_fingerprint(c->api->cfg, fp);
+        ok = fp[0] != '\0' && eng_crypto_equal(fp, strlen(fp), s.admin_fp, strlen(s.admin_fp));
+    } else if (ok) {
+        /* made with a tenant token: it stands while that token does */
+        char tenant[65];
+        int live = eng_api_tokens_lookup(st, s.token_hash, tenant, sizeof tenant, &err);
+        if (live < 0) {
+            eng_logf(ENG_LOG_ERROR, "api: token lookup failed: %s", err.msg);
+            return eng_api_error(c->resp, 503, "unavailable",
+                                 "cannot check the session; retry shortly", NULL),
+                   -1;
+        }
+        ok = live == 1 && strcmp(tenant, s.tenant) == 0;
+    }
+    if (!ok) {
+        if (found && eng_console_sessions_delete(st, id, &err) < 0)
+            eng_logf(ENG_LOG_WARN, "api: cannot delete an ended session: %s", err.msg);
+        return api_session_ended(c), -1;
+    }
+    if (eng_console_sessions_touch(st, id, &err) < 0)
+        eng_logf(ENG_LOG_WARN, "api: cannot record a session's last use: %s", err.msg);
+    c->session = 1;
+    c->admin = s.admin;
+    snprintf(c->tenant, sizeof c->tenant, "%s", s.tenant);
+    snprintf(c->session_id, sizeof c->session_id, "%s", id);
+    snprintf(c->session_expires, sizeof c->session_expires, "%s", s.expires_at);
+    return api_pick_tenant(c);
+}
+
+/* Decide who is calling and for which tenant: a bearer token (wins when both are sent), else
+ * the console's session cookie, else the demo's anonymous tenant. 0 or an answer in c->resp. */
 static int api_authenticate(struct eng_api_ctx *c)
 {
     const char *h = eng_httpd_header(c->req, "Authorization");
+    if (h == NULL) {
+        char value[44];
+        int ck = eng_api_session_cookie(c, value);
+        if (ck < 0)
+            return api_session_ended(c), -1;
+        if (ck > 0)
+            return api_session_auth(c, value);
+    }
     const char *anon = c->api->cfg->anonymous_tenant;
     if (h == NULL && anon != NULL) {
         /* the local demo (config.c allows it on loopback only): a tenant, never the admin */
@@ -239,56 +513,13 @@ static int api_authenticate(struct eng_api_ctx *c)
     const char *tok = h + 7;
     while (*tok == ' ')
         tok++;
-    size_t n = strlen(tok);
-    if (n == 0 || n > 512)
-        return api_unauthorized(c->resp), -1;
-
-    /* Compare digests in constant time: neither length nor content leaks through timing. */
-    unsigned char given[ENG_CRYPTO_SHA256_LEN];
-    eng_crypto_sha256(tok, n, given, NULL);
-    const char *admin = c->api->cfg->api_token;
-    if (admin != NULL) {
-        unsigned char want[ENG_CRYPTO_SHA256_LEN];
-        eng_crypto_sha256(admin, strlen(admin), want, NULL);
-        if (eng_crypto_equal(given, sizeof given, want, sizeof want)) {
-            c->admin = 1;
-            const char *t = eng_httpd_header(c->req, "X-Tenant-ID");
-            if (t == NULL || *t == '\0')
-                t = "default";
-            if (!eng_api_id_ok(t, strlen(t)))
-                return eng_api_error(c->resp, 400, "invalid_tenant",
-                                     "X-Tenant-ID must be 1-64 letters, digits, '_', '-' or '.'",
-                                     NULL),
-                       -1;
-            snprintf(c->tenant, sizeof c->tenant, "%s", t);
-            return 0;
-        }
-    }
-
-    char hex[2 * ENG_CRYPTO_SHA256_LEN + 1];
-    eng_crypto_hex_encode(given, sizeof given, hex, sizeof hex, NULL);
-    struct eng_store *st = eng_api_store(c);
-    if (st == NULL)
+    char token_hash[65];
+    int found = eng_api_token_principal(c, tok, strlen(tok), &c->admin, c->tenant, token_hash);
+    if (found < 0)
         return -1;
-    struct eng_err err = {0};
-    int found = eng_api_tokens_lookup(st, hex, c->tenant, sizeof c->tenant, &err);
-    if (found < 0) {
-        c->tenant[0] = '\0';
-        eng_logf(ENG_LOG_ERROR, "api: token lookup failed: %s", err.msg);
-        return eng_api_error(c->resp, 503, "unavailable", "cannot check the token; retry shortly",
-                             NULL),
-               -1;
-    }
     if (!found)
         return api_unauthorized(c->resp), -1;
-    api_token_touch(st, hex);
-    const char *t = eng_httpd_header(c->req, "X-Tenant-ID");
-    if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
-        return eng_api_error(c->resp, 403, "forbidden",
-                             "a tenant token acts for its own tenant only (drop X-Tenant-ID)",
-                             NULL),
-               -1;
-    return 0;
+    return api_pick_tenant(c);
 }
 
 /* Bodies are JSON (or NDJSON where a route allows it): anything else is 415. */

@@ -51,8 +51,11 @@ struct eng_api_ctx {
     struct eng_httpd_req *req;
     struct eng_httpd_resp *resp;
     const struct eng_api_route *route;
-    char tenant[65]; /* the tenant this request acts for */
-    int admin;       /* authenticated with API_TOKEN */
+    char tenant[65];     /* the tenant this request acts for */
+    int admin;           /* authenticated with API_TOKEN (or a session made with it) */
+    int session;         /* authenticated by the console's session cookie (not a bearer token) */
+    char session_id[65]; /* then: the hash of the cookie value (console_sessions.id_hash) */
+    char session_expires[32]; /* then: when the session ends */
     struct {
         const char *s;
         size_t n;
@@ -266,6 +269,32 @@ int eng_api_operator_put(struct eng_api_ctx *c);
  * anything below them (those answer the API's JSON 404 instead). */
 int eng_api_static_reserved(const char *path);
 int eng_api_static(struct eng_api_ctx *c);
+
+/* ---- api.c: who is calling (used by api_session.c) ---- */
+#define ENG_API_SESSION_COOKIE "tallysync_session"
+/* The principal of a bearer token's text tok[0..n): 1 with *admin, tenant ("default" for the
+ * administrator) and, for a tenant token, its hash (hex) in token_hash; 0 when the token is not
+ * a live one; -1 after answering 503 (the store). Records a tenant token's use. */
+int eng_api_token_principal(struct eng_api_ctx *c, const char *tok, size_t n, int *admin,
+                            char tenant[65], char token_hash[65]);
+/* The fingerprint of API_TOKEN an administrator's session keeps (hex), "" when it is unset. */
+void eng_api_admin_fingerprint(const struct eng_config *cfg, char fp[65]);
+/* The session cookie's value into value (43 base64url characters): 1 when the request has one
+ * of that form, 0 when it has none, -1 when it has one of another form. */
+int eng_api_session_cookie(struct eng_api_ctx *c, char value[44]);
+/* 1 when the request's Origin is the engine's own origin (scheme and host as the request
+ * reached it: Host, or X-Forwarded-Host/-Proto from a trusted proxy), else 0. */
+int eng_api_origin_ok(struct eng_api_ctx *c);
+/* 1 when the request reached the engine over TLS (through a trusted proxy that says so). */
+int eng_api_request_tls(struct eng_api_ctx *c);
+/* Answer 403 origin_mismatch. ENG_HTTPD_DONE. */
+int eng_api_origin_mismatch(struct eng_httpd_resp *resp);
+
+/* api_session.c: the console's login (public), whoami, logout; the tenants (admin only) */
+int eng_api_session_create(struct eng_api_ctx *c);
+int eng_api_session_get(struct eng_api_ctx *c);
+int eng_api_session_delete(struct eng_api_ctx *c);
+int eng_api_tenants(struct eng_api_ctx *c);
 
 /* The OpenAPI document served at /api/openapi.json (generated from engine/api/openapi.json). */
 extern const char eng_openapi_json[];

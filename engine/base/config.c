@@ -65,6 +65,7 @@ static const char *const known_vars[] = {
     "SCRIPT_MAX_INSTRUCTIONS",
     "SCRIPT_MEMORY_MB",
     "SCRIPT_TIMEOUT_MS",
+    "SESSION_TTL_S",
     "SHUTDOWN_GRACE_MS",
     "SYNC_DISPATCHER",
     "TRUSTED_PROXIES",
@@ -391,6 +392,9 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("DRY_RUN_MAX_RECORDS", 1000, 1, 1000000, &x, err)) != 0)
         return rc;
     cfg->dry_run_max_records = x;
+    if ((rc = int_setting("SESSION_TTL_S", 43200, 60, 2592000, &x, err)) != 0)
+        return rc;
+    cfg->session_ttl_s = x;
 
     static const struct {
         const char *var;

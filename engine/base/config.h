@@ -38,6 +38,8 @@ struct eng_config {
                                         * for the workers before it abandons the stuck ones */
     long long dry_run_max_records;     /* DRY_RUN_MAX_RECORDS, default 1000: records one dry run
                                         * (API or CLI) maps; more are refused */
+    long long session_ttl_s;           /* SESSION_TTL_S, default 43200 (12 h): how long a console
+                                        * login lasts (60 s .. 30 days) */
     /* Secrets and endpoints: held here, never logged. NULL when unset. */
     char *api_token;                  /* API_TOKEN: the administrator's bearer token */
     char *oauth_redirect_uri;         /* OAUTH_REDIRECT_URI */

@@ -116,6 +116,12 @@ const char *eng_httpd_peer(struct eng_httpd_req *req)
     return "127.0.0.1";
 }
 
+int eng_httpd_via_proxy(struct eng_httpd_req *req)
+{
+    (void)req;
+    return 0;
+}
+
 void *eng_httpd_state(struct eng_httpd_req *req)
 {
     return req->state;

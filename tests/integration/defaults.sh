@@ -11,6 +11,8 @@
 # DATABASE_URL                   sqlite:./data/pos.db             here (serve, run --ctx); startup.sh (0700/0600)
 # SCRIPTS_DIR/MAPPINGS_DIR/      ./scripts etc., else the source  here (no ./scripts: the source tree's are
 #   SCHEMA_DIR                     tree's                           published, migrations applied)
+# WEB_DIR                        ./web/dist, else the source      here (./web/dist/index.html answers GET /)
+#                                  tree's
 # WORKERS                        2                                here (/metrics tallysync_workers 2)
 # WORKER_STUCK_MS                600000                           here (/metrics tallysync_worker_stuck_threshold_seconds 600)
 # SHUTDOWN_GRACE_MS              30000                            unit.test_config (stuck_worker.sh sets it low: a stop abandons a stuck worker)
@@ -42,6 +44,7 @@
 # HTTP_HEADERS_TIMEOUT_S         10                               slow_clients.sh (trickled headers closed)
 # HTTP_BODY_TIMEOUT_S            60                               slow_clients.sh (set lower there; default unit.test_config)
 # HTTP_CONNECTIONS_PER_ADDRESS   32                               slow_clients.sh (the 33rd API request is 429)
+# SESSION_TTL_S                  43200                            console_session.sh (a login's Max-Age=43200, expiresAt 12 h on)
 #
 # Port 8923 is this test's only fixed port: it runs in a network namespace of its own when the
 # system allows one (unshare -rn), else on the shared loopback under ctest's RESOURCE_LOCK
@@ -67,9 +70,10 @@ CLEAN=(-u DATABASE_URL -u SCRIPTS_DIR -u MAPPINGS_DIR -u SCHEMA_DIR -u API_ANONY
     -u WOOCOMMERCE_WEBHOOK_SECRET -u QUICKBOOKS_WEBHOOK_SECRET -u QUICKBOOKS_TOKEN_URL
     -u QUICKBOOKS_API_BASE -u INTEGRATION_ENCRYPTION_KEY_PREVIOUS -u ALLOW_PRIVATE_TARGETS
     -u TRUSTED_PROXIES -u HTTP_HEADERS_TIMEOUT_S -u HTTP_BODY_TIMEOUT_S -u HTTP_CONNECTIONS_PER_ADDRESS
-    -u WORKER_STUCK_MS -u SHUTDOWN_GRACE_MS -u DRY_RUN_MAX_RECORDS)
+    -u WORKER_STUCK_MS -u SHUTDOWN_GRACE_MS -u DRY_RUN_MAX_RECORDS -u WEB_DIR -u SESSION_TTL_S)
 W="$T/fresh" # a working folder with no .env, data/, scripts/, mappings/ or schema/
-mkdir -p "$W"
+mkdir -p "$W/web/dist" # ... but a built console, to see WEB_DIR's default
+printf '<!doctype html><title>defaults-console</title>\n' >"$W/web/dist/index.html"
 ts() { (cd "$W" && env "${CLEAN[@]}" "$@"); } # VAR=VALUE... COMMAND: in $W, clean environment
 
 echo "== serve with every setting unset"
@@ -92,6 +96,9 @@ assert_eq "... and answers there" 200 "$CODE"
 assert_jq "DATABASE_URL unset: the database is ./data/pos.db of the working folder" \
     "$(grep -F '"msg":"database"' "$SERVE_LOG" | head -n 1)" ".path == \"$W/data/pos.db\""
 check "... which exists" test -s "$W/data/pos.db"
+http GET /
+assert_contains "WEB_DIR unset: GET / answers ./web/dist/index.html of the working folder" \
+    "$CODE $BODY" "200 <!doctype html><title>defaults-console</title>"
 assert_eq "SCHEMA_DIR unset (no ./schema): the source tree's migrations are applied" \
     "$(find "$ENG_SOURCE_DIR/schema" -maxdepth 1 -name '*.sql' | wc -l)" \
     "$(sqlite3 "$W/data/pos.db" 'SELECT COUNT(*) FROM schema_migrations' 2>&1)"

@@ -170,7 +170,8 @@ $(jq -n --arg base "$BASE" --arg admin "$API_TOKEN" --arg ta "$TOKEN_A" --arg tb
       db: $db, logs: [$log, $out], answers: $answers, canary_tenant: $canary_tenant,
       public: ["GET /health", "GET /ready", "GET /metrics", "GET /api/openapi.json",
                "GET /api/integrations/quickbooks/callback", "POST /api/webhooks/woocommerce",
-               "POST /api/webhooks/quickbooks", "POST /api/webhooks/quickbooks/cloudevents"]}')
+               "POST /api/webhooks/quickbooks", "POST /api/webhooks/quickbooks/cloudevents",
+               "POST /api/session"]}')
 EOF
 
 python3 "$ENG_SOURCE_DIR/tests/integration/lib/security_routes.py" "$T/security.json" routes >"$T/py.out" 2>"$T/py.err"

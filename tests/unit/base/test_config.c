@@ -177,6 +177,7 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK_STR(cfg.scripts_dir, ENG_SOURCE_DIR "/scripts"); /* no ./scripts here */
         CHECK_STR(cfg.mappings_dir, ENG_SOURCE_DIR "/mappings");
         CHECK_STR(cfg.schema_dir, ENG_SOURCE_DIR "/schema");
+        CHECK_STR(cfg.web_dir, ENG_SOURCE_DIR "/web/dist"); /* no ./web/dist here */
         CHECK_INT(cfg.workers, 2);
         CHECK(cfg.script_timeout_ms == 2000);
         CHECK(cfg.script_max_instructions == 200000000LL);
@@ -188,6 +189,7 @@ static void test_defaults_from_a_clean_environment(void)
         CHECK(cfg.worker_stuck_ms == 600000);  /* WORKER_STUCK_MS */
         CHECK(cfg.shutdown_grace_ms == 30000); /* SHUTDOWN_GRACE_MS */
         CHECK(cfg.dry_run_max_records == 1000);
+        CHECK(cfg.session_ttl_s == 43200); /* SESSION_TTL_S: 12 h */
         CHECK(cfg.api_token == NULL);
         CHECK_STR(cfg.oauth_redirect_uri,
                   "http://localhost:8923/api/integrations/quickbooks/callback");
