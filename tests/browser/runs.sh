@@ -5,9 +5,10 @@
 # QuickBooks hold; a dry run's per-record differences side by side (and nothing written); the
 # history's dry-run filter (page and API); a running run stopped from the page. Screenshots of
 # Overview, Runs and a run's detail at both sizes.
-source "$(dirname "$0")/../integration/lib/common.sh"
-source "$(dirname "$0")/../integration/lib/sync_env.sh"
-source "$(dirname "$0")/lib/browser_env.sh"
+HERE=$(cd "$(dirname "$0")" && pwd) # common.sh moves into the scratch folder
+source "$HERE/../integration/lib/common.sh"
+source "$HERE/../integration/lib/sync_env.sh"
+source "$HERE/lib/browser_env.sh"
 require_tools jq curl python3 sqlite3
 browser_require
 
