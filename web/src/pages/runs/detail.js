@@ -314,6 +314,11 @@ export async function renderDetail(root, id) {
   const onErr = (e) => mount(err, errorBox(e, e.status === 404 ? 'No such run' : 'Could not load the run'));
   try {
     await tick();
+    if (run.dryRun && !ACTIVE.has(run.state)) {
+      // a finished dry run is read for what it would change
+      rec.outcome = 'created,updated';
+      outcomeSel.value = rec.outcome;
+    }
     await loadRecords();
   } catch (e) {
     onErr(e);
