@@ -236,30 +236,34 @@ export default {
       status,
     );
 
-    let lastConns = '';
+    // each part is rebuilt only when its data changed (keeps focus and the reader's place)
+    const last = new Map();
+    const update = (box, data, build) => {
+      const key = JSON.stringify(data ?? null);
+      if (last.get(box) === key) return;
+      last.set(box, key);
+      build();
+    };
     const load = async () => {
       const o = await api('GET', '/api/overview');
-      mount(err);
-      // connection cards only change when their data does (keeps focus and the reader's place)
-      const cj = JSON.stringify(o.connections || []);
-      if (cj !== lastConns) {
-        lastConns = cj;
-        mount(conns, (o.connections || []).length ? o.connections.map(connectionCard) : h('p', { class: 'muted' }, 'No connection configured yet. ', h('a', { href: '#/connections' }, 'Connect a shop and QuickBooks')));
-      }
-      mount(running, runningList(o.running || []));
+      if (err.firstChild) mount(err);
+      update(conns, o.connections, () =>
+        mount(conns, (o.connections || []).length ? o.connections.map(connectionCard) : h('p', { class: 'muted' }, 'No connection configured yet. ', h('a', { href: '#/connections' }, 'Connect a shop and QuickBooks'))),
+      );
+      update(running, o.running, () => mount(running, runningList(o.running || [])));
       const q = o.queue || {};
-      mount(
+      update(queue, q, () => mount(
         queue,
         h('p', { class: 'big', 'data-queue-depth': String(q.depth ?? 0) }, String(q.depth ?? 0)),
         h('p', { class: 'muted' }, `jobs waiting: ${q.priority ?? 0} in the priority lane (webhooks, retries), ${q.bulk ?? 0} bulk${q.running ? `; ${q.running} running` : ''}`),
-      );
+      ));
       const open = o.failures?.open ?? 0;
-      mount(
+      update(failures, open, () => mount(
         failures,
         h('p', { class: 'big', 'data-failures-open': String(open) }, String(open)),
         h('p', {}, open ? h('a', { href: '#/failures' }, `See the ${open} open failure${open === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, 'Nothing is failing.')),
-      );
-      mount(recon, reconciliationTable(o.reconciliation || []));
+      ));
+      update(recon, o.reconciliation, () => mount(recon, reconciliationTable(o.reconciliation || [])));
       status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     };
     const onError = (e) => mount(err, errorBox(e, 'Could not load the overview'));
