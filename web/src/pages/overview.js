@@ -270,16 +270,26 @@ export default {
 
     let destroyChart = () => {};
     let gone = false;
+    let stats = null;
+    const draw = () => {
+      destroyChart();
+      destroyChart = hourlyChart(chart, stats);
+    };
     api('GET', '/api/sync/stats/hourly?days=7')
       .then((s) => {
-        if (!gone) destroyChart = hourlyChart(chart, s);
+        stats = s;
+        if (!gone) draw();
       })
       .catch((e) => !gone && mount(chart, errorBox(e, 'Could not load the hourly counts')));
+    // the chart's colours come from the theme: draw it again when the reader switches
+    const themeWatch = new MutationObserver(() => stats && !gone && draw());
+    themeWatch.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
     load().catch(onError);
     const stop = poll(load, POLL_MS, onError);
     return () => {
       gone = true;
       stop();
+      themeWatch.disconnect();
       destroyChart();
     };
   },

@@ -99,6 +99,9 @@ function failuresBox(run) {
 function recordDetail(rec) {
   const parts = [];
   if (rec.error) parts.push(h('div', { class: 'error' }, h('strong', {}, rec.code || 'Error'), h('p', {}, rec.error)));
+  if ((rec.outcome === 'failed' || rec.outcome === 'conflict') && !rec.dryRun && !rec.resolvedAt) {
+    parts.push(h('p', {}, h('a', { href: `#/failures/${encodeURIComponent(rec.id)}`, 'data-link': 'failure' }, 'Open the failure: its cause, retry it, or make it a mapping test case')));
+  }
   if (rec.differences && Object.keys(rec.differences).length) {
     parts.push(
       sideBySide(rec.differences, {
