@@ -22,7 +22,7 @@ async function post(url, body) {
 }
 
 /** The orders runs.sh's seed_orders makes (23 customers, 11 skus), optionally re-addressed. */
-async function seed(first, n, date, tag = '') {
+async function seed(first, n, date, tag = '', edit = null) {
   const t0 = Date.parse(`${date}Z`);
   const records = [];
   for (let i = 0; i < n; i++) {
@@ -42,6 +42,7 @@ async function seed(first, n, date, tag = '') {
       li.sku = `SKU-${(id + j) % 11}`;
       li.name = `Product ${li.sku}`;
     });
+    if (edit) edit(o);
     records.push(o);
   }
   await post(`${WOO}/_mock/seed`, { entity: 'orders', records });
@@ -162,6 +163,24 @@ run(async (browser) => {
   const qbo = await (await fetch(`${QBO}/_mock/state`)).json();
   const written = (qbo.entities?.Invoice || []).filter((inv) => JSON.stringify(inv).includes(TAG)).length;
   check('... and QuickBooks still holds the old addresses (the dry run wrote nothing)', written === 0 && (qbo.entities?.Invoice || []).length > 0, `${written} invoices with the new address`);
+
+  // ---- an incremental run with a record the mapping refuses: partial, its failure linked
+  await seed(5900, 1, '2026-03-01T00:00:00', '', (o) => {
+    o.line_items[0].total = 'abc';
+  });
+  ids.partial = await startRun(page, { mode: 'incremental', dry: false });
+  check('an incremental run with a refused order ends partial', (await finalState(page)) === 'partial');
+  const summary = await page.waitForSelector('[data-failures-summary]');
+  check('... its failures are summarised', /1 failed/.test(await summary.innerText()), await summary.innerText());
+  await page.selectOption('select[data-field=outcome]', 'failed');
+  await page.waitForSelector('[data-records-total="1"]');
+  await page.click('tr[data-source-id="5900"] [data-action=record-detail]');
+  const why = await page.waitForSelector('tr.record-detail:not([hidden]) .error');
+  check('... the failed record says why', /cannot parse "abc"/.test(await why.innerText()), await why.innerText());
+  const href = await page.getAttribute('tr.record-detail:not([hidden]) a[data-link=failure]', 'href');
+  const fid = decodeURIComponent((href || '').replace('#/failures/', ''));
+  const failure = await page.evaluate(async (id) => (await fetch(`/api/sync/failures/${id}`)).json(), fid);
+  check(`... and links to its failure (${href}), the one the engine holds for order 5900`, failure.sourceId === '5900' && failure.runId === ids.partial, JSON.stringify(failure).slice(0, 300));
 
   // ---- the history's filters
   await go(page, '#/runs');
