@@ -311,7 +311,13 @@ export async function renderDetail(root, id) {
     mount(failEl, failuresBox(run));
     // records: refreshed while active only on the first page (the reader's place stays), and
     // once more when the run ends
-    if (wasActive && !ACTIVE.has(run.state)) await loadRecords();
+    if (wasActive && !ACTIVE.has(run.state)) {
+      if (run.dryRun && rec.outcome === '' && rec.offset === 0) {
+        rec.outcome = 'created,updated'; // what the dry run would change, as when opened later
+        outcomeSel.value = rec.outcome;
+      }
+      await loadRecords();
+    }
     else if (ACTIVE.has(run.state) && rec.offset === 0 && !recBox.querySelector('[aria-expanded=true]')) await loadRecords();
   };
   const onErr = (e) => mount(err, errorBox(e, e.status === 404 ? 'No such run' : 'Could not load the run'));
