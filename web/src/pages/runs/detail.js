@@ -230,8 +230,11 @@ export async function renderDetail(root, id) {
   let run = null;
   let lastKey = '';
   const recErr = (e) => mount(recMsg, errorBox(e, 'Could not load the records'));
+  let recSeq = 0; // only the answer to the latest request is shown
   const loadRecords = async () => {
+    const n = ++recSeq;
     const r = await api('GET', `/api/sync/status/${encodeURIComponent(id)}/records${qs({ limit: PAGE, offset: rec.offset, outcome: rec.outcome })}`);
+    if (n !== recSeq) return;
     mount(recMsg);
     mount(recBox, recordsTable(r.items || [], run || { syncId: id }));
     const total = r.total ?? 0;
