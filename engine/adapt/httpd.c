@@ -353,6 +353,15 @@ static void httpd_client(const struct eng_httpd *h, const struct httpd_scan *sc,
 
 /* }====================== */
 
+void eng_httpd_resp_file(struct eng_httpd_resp *resp, int fd, unsigned long long size)
+{
+    if (resp->has_file)
+        close(resp->file_fd);
+    resp->has_file = 1;
+    resp->file_fd = fd;
+    resp->file_size = size;
+}
+
 void eng_httpd_resp_header(struct eng_httpd_resp *resp, const char *name, const char *value)
 {
     if (resp->nheaders >= ENG_HTTPD_MAX_HEADERS)
@@ -441,11 +450,25 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+static enum MHD_Result send_headers(struct MHD_Connection *conn, const struct eng_httpd_resp *resp,
+                                    struct MHD_Response *r, int status);
+
 static enum MHD_Result send_resp(struct MHD_Connection *conn, struct eng_httpd_resp *resp)
 {
     size_t len = 0;
-    char *body = eng_buf_take(&resp->body, &len);
     int status = resp->status;
+    struct MHD_Response *r = NULL;
+    if (resp->has_file) {
+        eng_buf_free(&resp->body);
+        resp->has_file = 0;
+        r = MHD_create_response_from_fd64((uint64_t)resp->file_size, resp->file_fd);
+        if (r == NULL) {
+            close(resp->file_fd);
+            return MHD_NO;
+        }
+        return send_headers(conn, resp, r, status);
+    }
+    char *body = eng_buf_take(&resp->body, &len);
     if (body == NULL) {
         static const char oom[] =
             "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"details\":null}}";
@@ -453,13 +476,20 @@ static enum MHD_Result send_resp(struct MHD_Connection *conn, struct eng_httpd_r
         len = body != NULL ? strlen(body) : 0;
         status = 500;
     }
-    struct MHD_Response *r = MHD_create_response_from_buffer(len, body != NULL ? body : (char *)"",
-                                                             body != NULL ? MHD_RESPMEM_MUST_FREE
-                                                                          : MHD_RESPMEM_PERSISTENT);
+    r = MHD_create_response_from_buffer(len, body != NULL ? body : (char *)"",
+                                        body != NULL ? MHD_RESPMEM_MUST_FREE
+                                                     : MHD_RESPMEM_PERSISTENT);
     if (r == NULL) {
         free(body);
         return MHD_NO;
     }
+    return send_headers(conn, resp, r, status);
+}
+
+/* Add the headers every answer carries and the handler's, queue r and release it. */
+static enum MHD_Result send_headers(struct MHD_Connection *conn, const struct eng_httpd_resp *resp,
+                                    struct MHD_Response *r, int status)
+{
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
                             resp->content_type ? resp->content_type : "application/json");
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
@@ -594,6 +624,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int r = h->opts.handler(h->opts.app, req, &resp);
     if (r == ENG_HTTPD_PENDING) {
         eng_buf_free(&resp.body);
+        if (resp.has_file) /* a handler that waits answers with a body when it finishes */
+            close(resp.file_fd);
         MHD_suspend_connection(conn);
         return MHD_YES;
     }

@@ -29,7 +29,16 @@ struct eng_httpd_resp {
     const char *header_names[ENG_HTTPD_MAX_HEADERS]; /* static names */
     char header_values[ENG_HTTPD_MAX_HEADERS][256];
     int nheaders;
+    /* eng_httpd_resp_file: the body is file_size bytes of file_fd instead of `body` */
+    int has_file;
+    int file_fd;
+    unsigned long long file_size;
 };
+
+/* Answer with the first size bytes of the open regular file fd instead of the body, sent from
+ * the file as the client reads (never whole in memory); the response owns fd from now on and
+ * closes it. A HEAD gets the headers (Content-Length: size) alone. */
+void eng_httpd_resp_file(struct eng_httpd_resp *resp, int fd, unsigned long long size);
 
 /* Add a response header (name must be a static string). Extra headers are dropped. */
 void eng_httpd_resp_header(struct eng_httpd_resp *resp, const char *name, const char *value);

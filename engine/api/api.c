@@ -499,7 +499,12 @@ static int api_authenticate(struct eng_api_ctx *c)
     }
     const char *anon = c->api->cfg->anonymous_tenant;
     if (h == NULL && anon != NULL) {
-        /* the local demo (config.c allows it on loopback only): a tenant, never the admin */
+        /* the local demo (config.c allows it on loopback only): a tenant, never the admin.
+         * Like a cookie it is ambient: a browser's request from another site's page (its Origin
+         * not this engine's) may not change anything. Clients that are not browsers send none. */
+        if (api_state_changing(eng_httpd_method(c->req)) &&
+            eng_httpd_header(c->req, "Origin") != NULL && !eng_api_origin_ok(c))
+            return eng_api_origin_mismatch(c->resp), -1;
         snprintf(c->tenant, sizeof c->tenant, "%s", anon);
         const char *t = eng_httpd_header(c->req, "X-Tenant-ID");
         if (t != NULL && *t != '\0' && strcmp(t, c->tenant) != 0)
@@ -586,7 +591,9 @@ int eng_api_handle(void *app, struct eng_httpd_req *req, struct eng_httpd_resp *
     if (idx == eng_api_nroutes && allow[0] == '\0' && !eng_api_static_reserved(path)) {
         /* the console's files: every other path is theirs, and only read */
         if (get) {
-            r = eng_api_static(&c);
+            /* not counted in /metrics: its route counters are the API's ("unmatched" is a
+             * miss in the API's paths, not a console file) */
+            return eng_api_static(&c);
         } else {
             eng_httpd_resp_header(resp, "Allow", "GET, HEAD");
             eng_api_error(resp, 405, "method_not_allowed",

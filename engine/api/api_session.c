@@ -21,8 +21,8 @@
 #include "data/console_sessions.h"
 
 #define ENG_API_LOGIN_SLOTS      256
-#define ENG_API_LOGIN_BURST      10  /* attempts at once from one address */
-#define ENG_API_LOGIN_PER_MINUTE 6.0 /* then this many a minute */
+#define ENG_API_LOGIN_BURST      20   /* attempts at once from one address */
+#define ENG_API_LOGIN_PER_MINUTE 10.0 /* then this many a minute */
 
 static uint64_t login_salt;
 static pthread_once_t login_once = PTHREAD_ONCE_INIT;

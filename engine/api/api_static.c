@@ -5,9 +5,10 @@
  * The path is walked one segment at a time from a descriptor of WEB_DIR with O_NOFOLLOW: a
  * segment that is empty is skipped; ".", "..", a hidden name ('.' first), a byte outside
  * [A-Za-z0-9._~@+,-] (so no '%', '\\' or NUL) or a symbolic link anywhere below WEB_DIR is
- * refused; the file is opened once and its type and size read from that descriptor (fstat), so
- * nothing is swapped between the check and the read. Only known extensions are served, each with
- * its content type; files over ENG_API_STATIC_MAX_BYTES are refused.
+ * refused; the file is opened once, its type and size read from that descriptor (fstat) and the
+ * answer sent from it (eng_httpd_resp_file: never whole in memory), so nothing is swapped between
+ * the check and the read. Only known extensions are served, each with its content type; files
+ * over ENG_API_STATIC_MAX_BYTES are refused.
  * Must not: serve anything outside WEB_DIR, or anything but regular files.
  */
 #include <errno.h>
@@ -154,9 +155,11 @@ static int static_open(int dirfd, const char *rel)
     }
 }
 
-/* Read the regular file rel into resp; 0, 1 when it is not a regular file or absent (errno
- * tells which), or -1 after answering an error. */
-static int static_read(struct eng_api_ctx *c, int dirfd, const char *rel, int head)
+/* Open the regular file rel for the answer: 0 with resp set to send it from the file, 2 when
+ * the client's copy is current (If-None-Match: nothing to send), 1 when it is absent or not a
+ * regular file, or -1 after answering an error. etag gets the file's validator (size and
+ * modification time). */
+static int static_file(struct eng_api_ctx *c, int dirfd, const char *rel, char etag[64])
 {
     int fd = static_open(dirfd, rel);
     if (fd < 0)
@@ -164,7 +167,6 @@ static int static_read(struct eng_api_ctx *c, int dirfd, const char *rel, int he
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         close(fd);
-        errno = EISDIR;
         return 1;
     }
     if (st.st_size < 0 || (unsigned long long)st.st_size > ENG_API_STATIC_MAX_BYTES) {
@@ -174,34 +176,25 @@ static int static_read(struct eng_api_ctx *c, int dirfd, const char *rel, int he
         eng_api_error(c->resp, 500, "internal", "the file is too large to serve", NULL);
         return -1;
     }
-    /* Blocking reads from now on (O_NONBLOCK only kept a FIFO from hanging the open). */
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    size_t want = (size_t)st.st_size, got = 0;
-    char chunk[16384];
-    while (got < want) {
-        size_t ask = want - got < sizeof chunk ? want - got : sizeof chunk;
-        ssize_t r = read(fd, chunk, ask);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break; /* shrank while read: serve what is there */
-        eng_buf_append(&c->resp->body, chunk, (size_t)r);
-        got += (size_t)r;
-    }
-    close(fd);
-    (void)head; /* libmicrohttpd sends a HEAD's headers (Content-Length too) without the body */
-    if (c->resp->body.oom) {
+    snprintf(etag, 64, "\"%llx-%llx%09lx\"", (unsigned long long)st.st_size,
+             (unsigned long long)st.st_mtim.tv_sec, (long)st.st_mtim.tv_nsec);
+    const char *inm = eng_httpd_header(c->req, "If-None-Match");
+    if (inm != NULL && (strstr(inm, etag) != NULL || strcmp(inm, "*") == 0)) {
+        close(fd);
         eng_buf_reset(&c->resp->body);
-        eng_api_error(c->resp, 500, "internal", "out of memory", NULL);
-        return -1;
+        return 2;
     }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK); /* it only kept a FIFO's open quick */
+    /* sent from this descriptor as the client reads: never whole in memory, and a HEAD gets
+     * its headers alone (libmicrohttpd) */
+    eng_buf_reset(&c->resp->body);
+    eng_httpd_resp_file(c->resp, fd, (unsigned long long)st.st_size);
     return 0;
 }
 
 int eng_api_static(struct eng_api_ctx *c)
 {
     const char *path = eng_httpd_path(c->req);
-    int head = strcmp(eng_httpd_method(c->req), "HEAD") == 0;
     size_t plen = strlen(path);
     if (path[0] != '/' || plen > ENG_API_STATIC_MAX_PATH)
         return static_not_found(c->resp);
@@ -234,6 +227,7 @@ int eng_api_static(struct eng_api_ctx *c)
     if (dirfd < 0)
         return static_not_built(c->resp);
     int r = 1;
+    char etag[64] = "";
     const char *type = NULL;
     int immutable = 0;
     if (rl > 0) {
@@ -243,7 +237,7 @@ int eng_api_static(struct eng_api_ctx *c)
             return static_not_found(c->resp); /* an extension not served */
         }
         if (type != NULL) {
-            r = static_read(c, dirfd, rel, head);
+            r = static_file(c, dirfd, rel, etag);
             immutable = strncmp(rel, "assets/", 7) == 0;
         }
     }
@@ -254,7 +248,7 @@ int eng_api_static(struct eng_api_ctx *c)
     if (r == 1) { /* "/", or an extension-less path: the console's own routes */
         type = "text/html; charset=utf-8";
         immutable = 0;
-        r = static_read(c, dirfd, "index.html", head);
+        r = static_file(c, dirfd, "index.html", etag);
         if (r == 1) {
             close(dirfd);
             return static_not_built(c->resp);
@@ -263,8 +257,9 @@ int eng_api_static(struct eng_api_ctx *c)
     close(dirfd);
     if (r < 0)
         return ENG_HTTPD_DONE;
-    c->resp->status = 200;
+    c->resp->status = r == 2 ? 304 : 200; /* 304: the client's copy is current */
     c->resp->content_type = type;
     static_headers(c->resp, immutable);
+    eng_httpd_resp_header(c->resp, "ETag", etag);
     return ENG_HTTPD_DONE;
 }

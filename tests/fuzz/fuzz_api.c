@@ -116,6 +116,15 @@ const char *eng_httpd_peer(struct eng_httpd_req *req)
     return "127.0.0.1";
 }
 
+void eng_httpd_resp_file(struct eng_httpd_resp *resp, int fd, unsigned long long size)
+{
+    if (resp->has_file)
+        close(resp->file_fd);
+    resp->has_file = 1;
+    resp->file_fd = fd;
+    resp->file_size = size;
+}
+
 int eng_httpd_via_proxy(struct eng_httpd_req *req)
 {
     (void)req;
@@ -434,6 +443,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             req.resumed--;
             pthread_mutex_unlock(&req.mu);
             eng_buf_free(&resp.body); /* each call of the handler gets a fresh answer */
+            if (resp.has_file)
+                close(resp.file_fd);
             memset(&resp, 0, sizeof resp);
             eng_buf_init(&resp.body);
             resp.status = 200;
@@ -462,6 +473,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check(!has_secret(resp.header_values[i], strlen(resp.header_values[i])));
     }
     eng_buf_free(&resp.body);
+    if (resp.has_file) /* as httpd.c: the response owns a file's descriptor */
+        close(resp.file_fd);
     req_free(&req);
     return 0;
 }
