@@ -7,7 +7,10 @@
 # before it touches anything. Where secrets go (the QuickBooks hosts, the public webhook URL) is
 # stored as operator settings in the demo database, so `tallysync sync` on it reaches the mocks
 # too. Requests without a token act as the sandbox tenant (API_ANONYMOUS_TENANT, loopback only),
-# so the seed's quick-start curl calls work as written. Ctrl-C stops everything.
+# so the seed's quick-start curl calls work as written. The first line printed once the engine
+# is up is the console's address; then a first orders run fills the console (runs, invoices in
+# the mock QuickBooks, one order that fails the way a mapping fix resolves) before the banner.
+# Ctrl-C stops everything.
 # Environment: API_PORT (default 8923; 0 picks a free port), DEMO_DIR (default ./data/demo).
 # The mocks read the vendor fixtures in tests/fixtures.
 set -euo pipefail
@@ -134,6 +137,8 @@ export ALLOW_PRIVATE_TARGETS=127.0.0.1
 "$bin" serve 2>"$demo_dir/engine.log" 9>&- &
 pids+=($!)
 wait_line "$demo_dir/engine.log" '"msg":"listening"' >/dev/null
+# the first thing said once the engine is up: where the console is
+echo "demo: console $api/  (the web console, as tenant 'sandbox'; it fills in as the sandbox is set up)"
 
 # call METHOD PATH [JSON]: as the sandbox tenant; dies with the engine's answer unless 2xx.
 call() {
@@ -158,10 +163,41 @@ done
 # the store delivers order, customer and product changes to this engine
 call POST /api/integrations/woocommerce/webhooks/register '{}'
 
+# Something to look at in the console: a first run of the orders into QuickBooks, in which one
+# order fails the way a mapping fix resolves. Order 2021 is like the others, but a plugin wrote
+# its first line's total with a third decimal, which the invoice mapping refuses (amounts are
+# exact); rounding it in the mapping (or at the store) lets it through on a retry.
+out=$(curl -s -w '\n%{http_code}' "$woo/_mock/record/orders/2001") || true
+ok_or_die "the WooCommerce mock's order 2001"
+bad=$(printf '%s' "${out%$'\n'*}" | $py -c '
+import json, sys
+o = json.load(sys.stdin)
+o["id"], o["number"] = 2021, "2021"
+for k in ("date_created", "date_created_gmt", "date_modified", "date_modified_gmt"):
+    if o.get(k):
+        o[k] = "2026-11-21" + o[k][10:]
+li = o["line_items"][0]
+li["total"] = li["total"] + "1"  # "12.00" -> "12.001"
+print(json.dumps({"entity": "orders", "records": [o]}))') || die "cannot build the failing order"
+out=$(curl -s -w '\n%{http_code}' -X POST "$woo/_mock/seed" -H 'Content-Type: application/json' \
+  -d "$bad") || true
+ok_or_die "the WooCommerce mock's seed of order 2021"
+call POST /api/sync/orders '{"mode": "full"}'
+first_run=$(printf '%s' "${out%$'\n'*}" | sed -E 's/.*"syncId":"([^"]+)".*/\1/')
+for _ in $(seq 1200); do
+  call GET "/api/sync/status/$first_run"
+  [[ $out =~ \"state\":\"(succeeded|partial|failed|cancelled)\" ]] && break
+  sleep 0.1
+done
+[[ ${BASH_REMATCH[1]:-} == partial ]] || die "the first orders run did not end as expected: ${out%$'\n'*}"
+created=$(printf '%s' "$out" | sed -nE 's/.*"counts":\{[^}]*"created":([0-9]+).*/\1/p')
+
 cat <<EOF
 demo: tallysync is serving $api as tenant 'sandbox' (no token needed; loopback only)
 demo: a fresh sandbox: the mocks and the database start empty on every start
-demo: mock WooCommerce store  $woo/wp-json/wc/v3  (the fixture orders + 20 generated, 3 refunds)
+demo: a first orders run is done: $created invoices in the mock QuickBooks, and order 2021 failed (its
+demo: line total has a third decimal): see the console's Overview, Runs and Failures pages
+demo: mock WooCommerce store  $woo/wp-json/wc/v3  (the fixture orders + 21 generated, 3 refunds)
 demo: mock QuickBooks company $qbo/v3/company/$realm  (see $qbo/_mock/state)
 demo: mock Supabase (PostgREST) $supa/rest/v1  (see $supa/_mock/rows?table=orders)
 demo: logs and database in $demo_dir/. Try the seed's quick start:

@@ -5,6 +5,7 @@
 # into ./.env (mode 600) and prints the token once. Ctrl-C stops it.
 # `tools/start.sh --demo` starts the sandbox instead: mock WooCommerce, QuickBooks and Supabase
 # servers and the engine on ./data/demo with a tenant wired to them (tools/demo.sh says how).
+# Either way the first line once the engine is up is the console's address.
 # In the foreground the engine's info lines are left out (warnings and errors are shown) after
 # one line giving the console's address, where the token is and how to stop it; set LOG_LEVEL (in the
 # environment or .env) to see every line.
@@ -98,7 +99,8 @@ show_log() {
       case $host in 0.0.0.0) host=127.0.0.1 ;; ::) host=::1 ;; esac
       [[ $host == *:* ]] && host="[$host]"
       ((verbose)) && printf '%s\n' "$line"
-      echo "start: the console is at http://$host:$port/ (sign in with the administrator token, $token_where; the API is under /api); Ctrl-C stops it"
+      echo "start: console http://$host:$port/ (log in with the administrator token: $token_where)"
+      echo "start: tallysync is serving http://$host:$port; Ctrl-C stops it"
     elif [[ $line == '{'*'"msg":"stopping"'* ]] && ((!verbose)); then
       echo "start: stopping"
     elif ((verbose)) || [[ $line != '{'*'"level":"info"'* && $line != '{'*'"level":"debug"'* ]]; then

@@ -32,6 +32,9 @@ static const struct cause causes[] = {
     {"lookup",
      "Looking up an existing customer or item in the target failed, usually for a passing reason "
      "(network, rate limit). A retryable failure is retried by itself."},
+    {"source",
+     "Reading the source (the shop) failed; the message says why. Test its connection; the "
+     "record is retried once the source answers."},
     {"target",
      "The target company's preferences could not be read at the start of the run. Test the "
      "connection; the record is retried once the target answers."},

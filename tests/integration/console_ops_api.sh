@@ -15,7 +15,8 @@ copy_script_dirs # the drafts are saved as test files into this copy of mappings
 sync_mocks
 run_bin "$T/tok-b" token create --tenant shop-b
 TOKEN_B=$(printf '%s' "$OUT" | head -n 1)
-serve_start WORKERS=2 || finish
+# no scheduled webhook check: the test makes the one it looks at
+serve_start WORKERS=2 WEBHOOK_CHECK_INTERVAL_S=0 || finish
 sync_credentials
 # order 5101's tax rate maps to a TaxCode the company does not have: QuickBooks refuses it (2500)
 SETTINGS='{"shipping_item_id": "SHIPPING_ITEM_ID", "income_account_id": "79", "tax_code_mappings": {"76": "999"}}'

@@ -419,6 +419,8 @@ static void test_status_json(void)
     CHECK_STR(v, "{\"realm_id\":\"9130\",\"environment\":\"sandbox\"}");
     json_at(st, b.data + 1, "$[0].status", v, sizeof v);
     CHECK_STR(v, "connected");
+    json_at(st, b.data + 1, "$[0].account", v, sizeof v); /* external_account_id, as stored */
+    CHECK_STR(v, "9130");
     CHECK(strstr(b.data, "\"lastTestOk\":true") != NULL);
     CHECK(strstr(b.data, SECRET) == NULL);
     CHECK(strstr(b.data, "supabase") == NULL); /* other tenant */
@@ -432,7 +434,7 @@ static void test_status_json(void)
     REQUIRE(b.data != NULL);
     CHECK(json_valid(st, b.data));
     CHECK_STR(b.data, "{\"platform\":\"supabase\",\"configured\":false,\"keyId\":null,"
-                      "\"status\":null,\"lastTestAt\":null,\"lastTestOk\":null,"
+                      "\"account\":null,\"status\":null,\"lastTestAt\":null,\"lastTestOk\":null,"
                       "\"lastTestMessage\":null,\"updatedAt\":null,\"fields\":{},"
                       "\"accessTokenExpiresAt\":null,\"refreshTokenExpiresAt\":null,"
                       "\"warnings\":[]}");
