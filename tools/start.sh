@@ -7,7 +7,7 @@
 # servers and the engine on ./data/demo with a tenant wired to them (tools/demo.sh says how).
 # Either way the first line once the engine is up is the console's address.
 # In the foreground the engine's info lines are left out (warnings and errors are shown) after
-# one line giving the console's address, where the token is and how to stop it; set LOG_LEVEL (in the
+# the console's address (with where the token is) and a line saying how to stop it; set LOG_LEVEL (in the
 # environment or .env) to see every line.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -6,9 +6,10 @@
 # token sees its own tenant's runs only, on Runs and on Overview, and has no tenant switcher; the
 # administrator switches tenant and sees that tenant's runs; at 390 px no page scrolls sideways
 # and the Tab key reaches the nav. Screenshots: the login page at both sizes.
-source "$(dirname "$0")/../integration/lib/common.sh"
-source "$(dirname "$0")/../integration/lib/sync_env.sh"
-source "$(dirname "$0")/lib/browser_env.sh"
+HERE=$(cd "$(dirname "$0")" && pwd) # common.sh moves into the scratch folder
+source "$HERE/../integration/lib/common.sh"
+source "$HERE/../integration/lib/sync_env.sh"
+source "$HERE/lib/browser_env.sh"
 require_tools jq curl python3 sqlite3
 browser_require
 

@@ -29,14 +29,19 @@ const STATUS = {
 };
 const WEBHOOK = { ok: 'ok', failing: 'bad', unchecked: 'info' };
 
+const SHOWN_WARNINGS = 2; // more fold into "N more" (a store with no webhooks has seven)
+
 function warningList(items, label) {
   if (!items.length) return null;
+  const li = (w) =>
+    h('li', { 'data-warning': typeof w === 'object' && w ? w.code || '' : '' }, pill('warning', 'warn'), ' ', typeof w === 'string' ? w : w.message || w.code || '');
+  const list = h('ul', { class: 'warnings', 'aria-label': label }, items.slice(0, SHOWN_WARNINGS).map(li));
+  if (items.length <= SHOWN_WARNINGS) return list;
   return h(
-    'ul',
-    { class: 'warnings', 'aria-label': label },
-    items.map((w) =>
-      h('li', { 'data-warning': typeof w === 'object' && w ? w.code || '' : '' }, pill('warning', 'warn'), ' ', typeof w === 'string' ? w : [w.topic ? `${w.topic}: ` : '', w.message || w.code || '']),
-    ),
+    'div',
+    {},
+    list,
+    h('details', {}, h('summary', {}, `${items.length - SHOWN_WARNINGS} more`), h('ul', { class: 'warnings' }, items.slice(SHOWN_WARNINGS).map(li))),
   );
 }
 
@@ -163,6 +168,15 @@ function hourlyChart(box, stats) {
   const col = (v, d) => css.getPropertyValue(v).trim() || d;
   const data = [xs, hours.map((x) => x.created || 0), hours.map((x) => x.updated || 0), hours.map((x) => x.failed || 0)];
   const width = () => Math.max(200, plotBox.clientWidth || box.clientWidth || 300);
+  // an hour is a bar (most hours are empty: a line would draw spikes between them)
+  const bars = (label, color) => ({
+    label,
+    stroke: color,
+    fill: /^#[0-9a-f]{6}$/i.test(color) ? `${color}b0` : color,
+    width: 1,
+    paths: uPlot.paths.bars({ size: [0.9, 12] }),
+    points: { show: false },
+  });
   const axis = { stroke: col('--muted', '#666'), grid: { stroke: col('--line', '#ddd'), width: 1 }, ticks: { stroke: col('--line', '#ddd') } };
   const plot = new uPlot(
     {
@@ -171,12 +185,12 @@ function hourlyChart(box, stats) {
       cursor: { drag: { x: false, y: false } },
       legend: { live: true },
       axes: [axis, { ...axis, size: 44 }],
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: (u, min, max) => [min - 1800, max + 1800] } },
       series: [
         {},
-        { label: 'Created', stroke: col('--ok', 'green'), fill: 'transparent', width: 2, points: { show: false } },
-        { label: 'Updated', stroke: col('--info', 'blue'), width: 2, points: { show: false } },
-        { label: 'Failed', stroke: col('--bad', 'red'), width: 2, points: { show: false } },
+        bars('Created', col('--ok', '#1b7a3a')),
+        bars('Updated', col('--info', '#2a5db0')),
+        bars('Failed', col('--bad', '#b3261e')),
       ],
     },
     data,
@@ -206,62 +220,76 @@ export default {
       root,
       h('h1', {}, 'Overview'),
       err,
-      h('h2', {}, 'Connections'),
-      conns,
       h(
         'div',
-        { class: 'grid', style: 'margin-top:1rem' },
+        { class: 'grid' },
         h('section', { class: 'card', 'aria-labelledby': 'ov-running' }, h('h2', { id: 'ov-running', style: 'margin-top:0' }, 'Running now'), running),
         h('section', { class: 'card', 'aria-labelledby': 'ov-queue' }, h('h2', { id: 'ov-queue', style: 'margin-top:0' }, 'Queue'), queue),
         h('section', { class: 'card', 'aria-labelledby': 'ov-failures' }, h('h2', { id: 'ov-failures', style: 'margin-top:0' }, 'Failures'), failures),
       ),
       h('h2', {}, 'Records synced per hour, last 7 days'),
       chart,
+      h('h2', {}, 'Connections'),
+      conns,
       h('h2', {}, 'Reconciliation'),
       recon,
       status,
     );
 
-    let lastConns = '';
+    // each part is rebuilt only when its data changed (keeps focus and the reader's place)
+    const last = new Map();
+    const update = (box, data, build) => {
+      const key = JSON.stringify(data ?? null);
+      if (last.get(box) === key) return;
+      last.set(box, key);
+      build();
+    };
     const load = async () => {
       const o = await api('GET', '/api/overview');
-      mount(err);
-      // connection cards only change when their data does (keeps focus and the reader's place)
-      const cj = JSON.stringify(o.connections || []);
-      if (cj !== lastConns) {
-        lastConns = cj;
-        mount(conns, (o.connections || []).length ? o.connections.map(connectionCard) : h('p', { class: 'muted' }, 'No connection configured yet. ', h('a', { href: '#/connections' }, 'Connect a shop and QuickBooks')));
-      }
-      mount(running, runningList(o.running || []));
+      if (err.firstChild) mount(err);
+      update(conns, o.connections, () =>
+        mount(conns, (o.connections || []).length ? o.connections.map(connectionCard) : h('p', { class: 'muted' }, 'No connection configured yet. ', h('a', { href: '#/connections' }, 'Connect a shop and QuickBooks'))),
+      );
+      update(running, o.running, () => mount(running, runningList(o.running || [])));
       const q = o.queue || {};
-      mount(
+      update(queue, q, () => mount(
         queue,
         h('p', { class: 'big', 'data-queue-depth': String(q.depth ?? 0) }, String(q.depth ?? 0)),
         h('p', { class: 'muted' }, `jobs waiting: ${q.priority ?? 0} in the priority lane (webhooks, retries), ${q.bulk ?? 0} bulk${q.running ? `; ${q.running} running` : ''}`),
-      );
+      ));
       const open = o.failures?.open ?? 0;
-      mount(
+      update(failures, open, () => mount(
         failures,
         h('p', { class: 'big', 'data-failures-open': String(open) }, String(open)),
         h('p', {}, open ? h('a', { href: '#/failures' }, `See the ${open} open failure${open === 1 ? '' : 's'}`) : h('span', { class: 'muted' }, 'Nothing is failing.')),
-      );
-      mount(recon, reconciliationTable(o.reconciliation || []));
+      ));
+      update(recon, o.reconciliation, () => mount(recon, reconciliationTable(o.reconciliation || [])));
       status.textContent = `Updated ${new Date().toLocaleTimeString()}`;
     };
     const onError = (e) => mount(err, errorBox(e, 'Could not load the overview'));
 
     let destroyChart = () => {};
     let gone = false;
+    let stats = null;
+    const draw = () => {
+      destroyChart();
+      destroyChart = hourlyChart(chart, stats);
+    };
     api('GET', '/api/sync/stats/hourly?days=7')
       .then((s) => {
-        if (!gone) destroyChart = hourlyChart(chart, s);
+        stats = s;
+        if (!gone) draw();
       })
       .catch((e) => !gone && mount(chart, errorBox(e, 'Could not load the hourly counts')));
+    // the chart's colours come from the theme: draw it again when the reader switches
+    const themeWatch = new MutationObserver(() => stats && !gone && draw());
+    themeWatch.observe(document.documentElement, { attributes: true, attributeFilter: ['data-theme'] });
     load().catch(onError);
     const stop = poll(load, POLL_MS, onError);
     return () => {
       gone = true;
       stop();
+      themeWatch.disconnect();
       destroyChart();
     };
   },

@@ -99,6 +99,9 @@ function failuresBox(run) {
 function recordDetail(rec) {
   const parts = [];
   if (rec.error) parts.push(h('div', { class: 'error' }, h('strong', {}, rec.code || 'Error'), h('p', {}, rec.error)));
+  if ((rec.outcome === 'failed' || rec.outcome === 'conflict') && !rec.dryRun && !rec.resolvedAt) {
+    parts.push(h('p', {}, h('a', { href: `#/failures/${encodeURIComponent(rec.id)}`, 'data-link': 'failure' }, 'Open the failure: its cause, retry it, or make it a mapping test case')));
+  }
   if (rec.differences && Object.keys(rec.differences).length) {
     parts.push(
       sideBySide(rec.differences, {
@@ -227,8 +230,11 @@ export async function renderDetail(root, id) {
   let run = null;
   let lastKey = '';
   const recErr = (e) => mount(recMsg, errorBox(e, 'Could not load the records'));
+  let recSeq = 0; // only the answer to the latest request is shown
   const loadRecords = async () => {
+    const n = ++recSeq;
     const r = await api('GET', `/api/sync/status/${encodeURIComponent(id)}/records${qs({ limit: PAGE, offset: rec.offset, outcome: rec.outcome })}`);
+    if (n !== recSeq) return;
     mount(recMsg);
     mount(recBox, recordsTable(r.items || [], run || { syncId: id }));
     const total = r.total ?? 0;
@@ -308,12 +314,23 @@ export async function renderDetail(root, id) {
     mount(failEl, failuresBox(run));
     // records: refreshed while active only on the first page (the reader's place stays), and
     // once more when the run ends
-    if (wasActive && !ACTIVE.has(run.state)) await loadRecords();
+    if (wasActive && !ACTIVE.has(run.state)) {
+      if (run.dryRun && rec.outcome === '' && rec.offset === 0) {
+        rec.outcome = 'created,updated'; // what the dry run would change, as when opened later
+        outcomeSel.value = rec.outcome;
+      }
+      await loadRecords();
+    }
     else if (ACTIVE.has(run.state) && rec.offset === 0 && !recBox.querySelector('[aria-expanded=true]')) await loadRecords();
   };
   const onErr = (e) => mount(err, errorBox(e, e.status === 404 ? 'No such run' : 'Could not load the run'));
   try {
     await tick();
+    if (run.dryRun && !ACTIVE.has(run.state)) {
+      // a finished dry run is read for what it would change
+      rec.outcome = 'created,updated';
+      outcomeSel.value = rec.outcome;
+    }
     await loadRecords();
   } catch (e) {
     onErr(e);

@@ -185,9 +185,12 @@ export async function renderList(root, app) {
     }
   };
   const showHistErr = (e) => mount(histMsg, errorBox(e, 'Could not load the history'));
+  let histSeq = 0; // a quicker later answer is not overwritten by an earlier slow one
   const loadHistory = async () => {
+    const n = ++histSeq;
     const q = { limit: PAGE, offset: filters.offset, entity: filters.entity, state: filters.state, flow: filters.flow, dryRun: filters.dryRun };
     const r = await api('GET', `/api/sync/history${qs(q)}`);
+    if (n !== histSeq) return;
     mount(histMsg);
     mount(histBox, historyTable(r.items || []));
     const total = r.total ?? 0;
@@ -200,7 +203,10 @@ export async function renderList(root, app) {
       h('button', { type: 'button', disabled: to >= total, onclick: () => { filters.offset += PAGE; loadHistory().catch(showHistErr); } }, 'Older'),
     );
   };
-  const activeErr = (e) => mount(activeBox, errorBox(e, 'Could not load the runs in progress'));
+  const activeErr = (e) => {
+    activeKey = 'error'; // the next answer draws the list again
+    mount(activeBox, errorBox(e, 'Could not load the runs in progress'));
+  };
   await Promise.all([loadActive().catch(activeErr), loadHistory().catch(showHistErr)]);
   return poll(loadActive, POLL_MS, activeErr);
 }
