@@ -4,9 +4,9 @@
  * DELETE /api/session logs out; GET /api/tenants lists every tenant for the administrator's
  * switcher. The cookie holds 32 random bytes (base64url); the store keeps their SHA-256 only
  * (data/console_sessions.c). api.c authenticates requests by the cookie.
- * Login attempts are limited per client address (base/ratelimit, keys bounded by hashing the
- * address into ENG_API_LOGIN_SLOTS slots, so many addresses cannot grow the limiter's table).
- * Must not: log or answer a token, a cookie value or a hash.
+ * Login attempts (a token checked) are limited per client address (base/ratelimit, keys bounded by
+ * hashing the address into ENG_API_LOGIN_SLOTS slots, so many addresses cannot grow the limiter's
+ * table). Must not: log or answer a token, a cookie value or a hash.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -92,8 +92,6 @@ static void cookie_hash(const char *value, char out[65])
 /* POST /api/session {"token": "..."} (public). */
 int eng_api_session_create(struct eng_api_ctx *c)
 {
-    if (login_allowed(c) != 0)
-        return ENG_HTTPD_DONE;
     /* A browser always sends Origin on a POST: a page of another site cannot log its visitor
      * in (as someone else) here. Clients that are not browsers send none. */
     if (eng_httpd_header(c->req, "Origin") != NULL && !eng_api_origin_ok(c))
@@ -126,6 +124,11 @@ int eng_api_session_create(struct eng_api_ctx *c)
     if (type == NULL || strcmp(type, "text") != 0 || tok == NULL || tn == 0) {
         eng_store_finalize(s);
         return eng_api_field_error(c->resp, 422, "token", "required: an API token (a string)");
+    }
+    /* an attempt is a token checked: a malformed body has been answered already */
+    if (login_allowed(c) != 0) {
+        eng_store_finalize(s);
+        return ENG_HTTPD_DONE;
     }
     char token_hash[65], tenant[65];
     int admin = 0;
