@@ -233,6 +233,13 @@ assert_jq "no limit: IMPACT_RECORDS (200) of the tenant's 230 snapshots" "$BODY"
 http POST "/api/mappings/$M/impact" "${J[@]}" -H 'X-Tenant-ID: bulk' --data-binary "$(jq -nc --arg s "$GOOD" '{source: $s, limit: 1000}')"
 assert_jq "limit 1000: all 230, none of them at or above 900000" "$BODY" \
     '.records.considered == 230 and .records.changed == 0'
+# a text that spends 1.5 s of CPU on each of these records (none of the data tests'): the job's
+# 20 s wall clock ends it, and the answer says what it had
+SLOW=$(edit_line90 '  map = function(order, ctx) if order.id >= 800000 and order.id < 900000 then local t = os.clock(); while os.clock() - t < 1.5 do end end; return woo.build(NAME, order, ctx, "Invoice") end,')
+http POST "/api/mappings/$M/impact" "${J[@]}" -H 'X-Tenant-ID: bulk' --max-time 60 \
+    --data-binary "$(jq -nc --arg s "$SLOW" '{source: $s, limit: 40}')"
+assert_jq "past the job's wall clock: 200 with what it had, truncated" "$BODY" \
+    '.records.truncated == true and .records.considered < 40 and .records.available == 40'
 http POST "/api/mappings/$M/impact" "${J[@]}" --data-binary "$(jq -nc --arg s "$GOOD" '{source: $s, limit: 1001}')"
 assert_jq "limit 1001: 422 naming limit" "$BODY" '.error.code == "invalid_field" and .error.details.field == "limit"'
 http GET "/api/mappings/$M/records?limit=0"
