@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/test.sh - the whole test suite, as CI runs it (.ci/run calls this). Tiers, in order:
 #   layers  tools/check_layers.py: which engine/ folder may include which headers
-#   plain   gcc RelWithDebInfo build, warnings are errors, every ctest tier (unit, script,
+#   plain   gcc RelWithDebInfo build, warnings are errors, every ctest tier (unit, script, browser,
 #           integration, valgrind)
 #   builds  compile only (no tests), warnings are errors: Release, Debug, RelWithDebInfo with gcc
 #           and with clang (gcc RelWithDebInfo is the plain tier's build)
