@@ -42,10 +42,7 @@ SQLI = [
 # Values at the edges of what a parameter parser takes (no SQL in them, the same expectations).
 ODD = ["", "-1", "0", "99999999999999999999", "1e3", "0x10", "\u00e9\u00e8", "\x00", "x" * 4000,
        "2026-13-45T99:99:99Z", "null", "[]", "{}", "%", "\\"]
-# SQLite words its syntax errors `near "X": syntax error` (caught by `near "`); a bare "syntax error"
-# is Lua's too ("x.lua:1: syntax error near <eof>"), the answer routes that take a mapping's text owe
-# (422 load_error naming file and line).
-SQL_ERRORS = ["sqlite", "unrecognized token", "no such table", "no such column",
+SQL_ERRORS = ["syntax error", "sqlite", "unrecognized token", "no such table", "no such column",
               "SQL logic error", "near \""]
 TRAVERSAL = [
     "..", "%2e%2e", "../../../../etc/passwd", "..%2f..%2f..%2f..%2fetc%2fpasswd",
