@@ -13,8 +13,9 @@
 #include "adapt/store.h"
 #include "base/err.h"
 
-#define ENG_CONSOLE_SESSIONS_PER_PRINCIPAL 20 /* a token's (or API_TOKEN's) newest sessions kept   \
-                                               */
+#define ENG_CONSOLE_SESSIONS_PER_PRINCIPAL                                                         \
+    20 /* a token's (or API_TOKEN's) newest sessions kept                                          \
+        */
 
 struct eng_console_session {
     char tenant[65];

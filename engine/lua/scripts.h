@@ -83,11 +83,11 @@ int eng_scripts_check(struct eng_scripts *reg, const char *logical, const char *
 
 /* A candidate: text validated as the version of logical like eng_scripts_check but without the
  * data tests, then a fresh VM (the registry's budget and memory cap, no store: engine.db has no
- * database; no network, in its validation too: engine.http answers nil, message, "offline") whose require reads text for
- * logical (chunk name "@logical", so errors and lineage name that file and line) and the published
- * sources for everything else. Never published; the workers' VMs never see it. NULL with err (the
- * load error) on failure. The caller owns it: its VM is used by the calling thread only, and freed
- * with eng_scripts_cand_free. */
+ * database; no network, in its validation too: engine.http answers nil, message, "offline") whose
+ * require reads text for logical (chunk name "@logical", so errors and lineage name that file and
+ * line) and the published sources for everything else. Never published; the workers' VMs never see
+ * it. NULL with err (the load error) on failure. The caller owns it: its VM is used by the calling
+ * thread only, and freed with eng_scripts_cand_free. */
 struct eng_scripts_cand;
 struct eng_vm;
 struct eng_scripts_cand *eng_scripts_cand_new(struct eng_scripts *reg, const char *logical,
