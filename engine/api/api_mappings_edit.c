@@ -205,6 +205,32 @@ static struct edit_arg *edit_arg_new(struct eng_api_ctx *c, const char *name)
     return a;
 }
 
+/* The request of a route that runs an optional unsaved text (preview, tests/run): the body's
+ * members checked against keys (empty_ok: no body at all is fine), its `source` taken; without
+ * one, the published version runs, so a mapping that has none is 409. The job's argument, or NULL
+ * once an answer is in c->resp. */
+static struct edit_arg *unsaved_text_arg(struct eng_api_ctx *c, const char *name, int published,
+                                         const char *const *keys, int empty_ok)
+{
+    const char *body = NULL;
+    if (eng_api_store_body(c, empty_ok, &body) == NULL || eng_api_mapping_keys(c, body, keys) != 0)
+        return NULL;
+    struct edit_arg *a = edit_arg_new(c, name);
+    if (a == NULL)
+        return NULL;
+    if (eng_api_mapping_source_field(c, body, 0, &a->text, &a->len) != 0) {
+        edit_arg_free(a);
+        return NULL;
+    }
+    if (a->text == NULL && !published) {
+        edit_arg_free(a);
+        eng_api_error(c->resp, 409, "not_published",
+                      "this mapping has no published version: send its text as source", NULL);
+        return NULL;
+    }
+    return a;
+}
+
 static int start(struct eng_api_ctx *c, eng_api_job_fn run, struct edit_arg *a, unsigned flags)
 {
     const struct eng_api_job_opts o = {
@@ -546,23 +572,10 @@ int eng_api_mapping_preview(struct eng_api_ctx *c)
     if (eng_api_mapping_param(c, name, &info) != 0)
         return ENG_HTTPD_DONE;
     free(info.error);
-    const char *body = NULL;
     static const char *const keys[] = {"source", "record", "config", NULL};
-    if (eng_api_store_body(c, 0, &body) == NULL || eng_api_mapping_keys(c, body, keys) != 0)
-        return ENG_HTTPD_DONE;
-    struct edit_arg *a = edit_arg_new(c, name);
+    struct edit_arg *a = unsaved_text_arg(c, name, info.published, keys, 0);
     if (a == NULL)
         return ENG_HTTPD_DONE;
-    if (eng_api_mapping_source_field(c, body, 0, &a->text, &a->len) != 0) {
-        edit_arg_free(a);
-        return ENG_HTTPD_DONE;
-    }
-    if (a->text == NULL && !info.published) {
-        edit_arg_free(a);
-        return eng_api_error(c->resp, 409, "not_published",
-                             "this mapping has no published version: send its text as source",
-                             NULL);
-    }
     return start(c, preview_run, a, 0);
 }
 
@@ -713,22 +726,9 @@ int eng_api_mapping_tests_run(struct eng_api_ctx *c)
     if (eng_api_mapping_param(c, name, &info) != 0)
         return ENG_HTTPD_DONE;
     free(info.error);
-    const char *body = NULL;
     static const char *const keys[] = {"source", NULL};
-    if (eng_api_store_body(c, 1, &body) == NULL || eng_api_mapping_keys(c, body, keys) != 0)
-        return ENG_HTTPD_DONE;
-    struct edit_arg *a = edit_arg_new(c, name);
+    struct edit_arg *a = unsaved_text_arg(c, name, info.published, keys, 1);
     if (a == NULL)
         return ENG_HTTPD_DONE;
-    if (eng_api_mapping_source_field(c, body, 0, &a->text, &a->len) != 0) {
-        edit_arg_free(a);
-        return ENG_HTTPD_DONE;
-    }
-    if (a->text == NULL && !info.published) {
-        edit_arg_free(a);
-        return eng_api_error(c->resp, 409, "not_published",
-                             "this mapping has no published version: send its text as source",
-                             NULL);
-    }
     return start(c, tests_run, a, ENG_API_JOB_NO_STORE);
 }

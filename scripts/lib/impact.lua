@@ -10,6 +10,7 @@ local json = require "engine.json"
 local mapping = require "lib.mapping"
 local mapping_test = require "lib.mapping_test"
 local jdiff = require "lib.json_diff"
+local valid_utf8 = require "lib.utf8_valid" -- a message must always encode
 
 local M = {}
 
@@ -18,20 +19,6 @@ local function null_if_nil(v)
   return v
 end
 
--- s with every byte that is not valid UTF-8 replaced by U+FFFD (a message must always encode).
-local function valid_utf8(s)
-  if utf8.len(s) then return s end
-  local out, i = {}, 1
-  while true do
-    local ok, bad = utf8.len(s, i)
-    if ok then
-      out[#out + 1] = s:sub(i)
-      return table.concat(out)
-    end
-    out[#out + 1] = s:sub(i, bad - 1) .. "\u{FFFD}"
-    i = bad + 1
-  end
-end
 
 -- One line of an error, without the traceback.
 local function message_of(e)

@@ -30,6 +30,7 @@ local crypto = require "engine.crypto"
 local money = require "engine.money"
 local db = require "engine.db"
 local idmap = require "engine.idmap"
+local valid_utf8 = require "lib.utf8_valid" -- a message must always encode
 local mapping = require "lib.mapping"
 
 local M = {}
@@ -703,23 +704,6 @@ end)
 local VIEW_FIELDS = { "source_id", "action", "request_id", "outcome", "target_id", "sync_token",
   "hash", "source_updated_at", "error", "code", "retryable", "input", "output", "diff", "conflict",
   "currency", "source_total", "target_total", "snapshot" }
-
--- s with every byte that is not valid UTF-8 replaced by U+FFFD: a remote system's error text
--- may hold any bytes, and the view must always encode (a page already written to the target
--- must reach the store).
-local function valid_utf8(s)
-  if utf8.len(s) then return s end
-  local out, i = {}, 1
-  while true do
-    local ok, bad = utf8.len(s, i)
-    if ok then
-      out[#out + 1] = s:sub(i)
-      return table.concat(out)
-    end
-    out[#out + 1] = s:sub(i, bad - 1) .. "\u{FFFD}"
-    i = bad + 1
-  end
-end
 
 -- The page as C reads it: { cancelled, total?, max_modified?, items = [ {VIEW_FIELDS} ] }.
 local function view(page)
