@@ -170,4 +170,46 @@ run(async (browser) => {
   }
   await checkNoSecrets(pp, SECRETS, 'phone, every page');
   await pp.context().close();
+  // ---- dark and light: the system's dark scheme is followed, every page's text stays readable
+  // (WCAG contrast >= 4.5 for body text and links against the page), and the theme button
+  // overrides the system both ways
+  const pd = await newPage(browser, DESKTOP, { colorScheme: 'dark' });
+  await login(pd);
+  const contrastOf = (p) =>
+    p.evaluate(() => {
+      const rgb = (c) => (c.match(/[\d.]+/g) || []).slice(0, 3).map(Number);
+      const lum = ([r, g, b]) => {
+        const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+      };
+      const ratio = (a, b) => {
+        const [x, y] = [lum(rgb(a)), lum(rgb(b))].sort((m, n) => n - m);
+        return (x + 0.05) / (y + 0.05);
+      };
+      const bg = getComputedStyle(document.body).backgroundColor;
+      const main = document.querySelector('main');
+      const link = document.querySelector('main a') || document.querySelector('nav a:not([aria-current])');
+      return {
+        bgLum: lum(rgb(bg)),
+        text: ratio(getComputedStyle(main).color, bg),
+        link: link ? ratio(getComputedStyle(link).color, bg) : 99,
+      };
+    });
+  for (const id of PAGES) {
+    await navTo(pd, id);
+    await settled(pd);
+    const c = await contrastOf(pd);
+    check(`dark scheme: ${id} has a dark page`, c.bgLum < 0.05, `background luminance ${c.bgLum}`);
+    check(`dark scheme: ${id}'s text is readable (contrast ${c.text.toFixed(1)})`, c.text >= 4.5);
+    check(`dark scheme: ${id}'s links are readable (contrast ${c.link.toFixed(1)})`, c.link >= 4.5);
+  }
+  await navTo(pd, 'overview');
+  await settled(pd);
+  await screenshot(pd, 'overview-dark');
+  const themeButton = pd.locator('button', { hasText: /^Theme:/ });
+  for (let i = 0; i < 3 && !/light/.test(await themeButton.textContent()); i++) await themeButton.click();
+  const cl = await contrastOf(pd);
+  check('the theme button picks light over the system\'s dark', cl.bgLum > 0.8, `luminance ${cl.bgLum}`);
+  check(`... and its text is readable (contrast ${cl.text.toFixed(1)})`, cl.text >= 4.5);
+  await pd.context().close();
 });
