@@ -207,14 +207,21 @@ static void sched_when_fn(void *ud, const struct eng_schedule *r)
     snprintf(w->cron, sizeof w->cron, "%s", r->cron != NULL ? r->cron : "");
 }
 
-/* POST /api/sync/schedules/{id}/pause | resume: 200 with the schedule; a resumed one's next run
- * is counted from now (not a backlog of the paused time); 404 for none of the tenant's. */
-static int sched_set_enabled(struct eng_api_ctx *c, int enabled)
+/* The {id} path parameter as a schedule id (a whole positive number), or 0. */
+static long long sched_id(const struct eng_api_ctx *c)
 {
     char id[24];
     char *end = NULL;
     long long v = eng_api_param(c, 0, id, sizeof id) == 0 ? strtoll(id, &end, 10) : 0;
-    if (end == NULL || *end != '\0' || v < 1)
+    return end != NULL && *end == '\0' && v > 0 ? v : 0;
+}
+
+/* POST /api/sync/schedules/{id}/pause | resume: 200 with the schedule; a resumed one's next run
+ * is counted from now (not a backlog of the paused time); 404 for none of the tenant's. */
+static int sched_set_enabled(struct eng_api_ctx *c, int enabled)
+{
+    long long v = sched_id(c);
+    if (v < 1)
         return eng_api_error(c->resp, 404, "not_found", "no such schedule", NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
@@ -260,10 +267,8 @@ int eng_api_sync_schedule_resume(struct eng_api_ctx *c)
 
 int eng_api_sync_schedule_delete(struct eng_api_ctx *c)
 {
-    char id[24];
-    char *end = NULL;
-    long long v = eng_api_param(c, 0, id, sizeof id) == 0 ? strtoll(id, &end, 10) : 0;
-    if (end == NULL || *end != '\0' || v < 1)
+    long long v = sched_id(c);
+    if (v < 1)
         return eng_api_error(c->resp, 404, "not_found", "no such schedule", NULL);
     struct eng_store *st = eng_api_store(c);
     if (st == NULL)
