@@ -29,7 +29,9 @@ Routes (behaving like Intuit's, external-apis.md 3.1):
                          mint a code without the authorize page: JSON {"code": C}; exchanging
                          it answers only after N ms (a slow token endpoint)
     GET  /mock/issued    JSON {"access_tokens": [...], "refresh_tokens": [...], "codes": [...],
-                         "token_calls": N} (for leak scans and call counts)
+                         "token_calls": N, "code_grants": N, "refresh_grants": N}
+                         (for leak scans and call counts; the grants count the tokens issued
+                         by each grant type)
 Requests, headers and bodies are never logged.
 """
 import argparse
@@ -49,6 +51,7 @@ STATE = {
     "refresh": {},  # refresh token -> {"expires": t, "superseded": t | None}
     "refresh_list": [],
     "token_calls": 0,
+    "grants": {"authorization_code": 0, "refresh_token": 0},
 }
 ARGS = None
 
@@ -103,6 +106,8 @@ class Handler(BaseHTTPRequestHandler):
                     "refresh_tokens": list(STATE["refresh_list"]),
                     "codes": list(STATE["codes"].keys()),
                     "token_calls": STATE["token_calls"],
+                    "code_grants": STATE["grants"]["authorization_code"],
+                    "refresh_grants": STATE["grants"]["refresh_token"],
                 })
         self.send_json(404, {"error": "not_found"})
 
@@ -167,7 +172,7 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(entry["delay_ms"] / 1000.0)
             if not ok:
                 return self.oauth_error(400, "invalid_grant", "Token invalid")
-            return self.issue()
+            return self.issue(grant)
         if grant == "refresh_token":
             rt = one(form, "refresh_token")
             with LOCK:
@@ -179,7 +184,7 @@ class Handler(BaseHTTPRequestHandler):
                     rec["superseded"] = now
             if not ok:
                 return self.oauth_error(400, "invalid_grant", "Token invalid")
-            return self.issue()
+            return self.issue(grant)
         return self.oauth_error(400, "unsupported_grant_type", "grant_type not supported")
 
     def basic_ok(self):
@@ -193,10 +198,11 @@ class Handler(BaseHTTPRequestHandler):
         want = ARGS.client_id + ":" + ARGS.client_secret
         return secrets.compare_digest(got.encode(), want.encode())
 
-    def issue(self):
+    def issue(self, grant):
         at = "mockAT_" + secrets.token_urlsafe(32)
         rt = "mockRT_" + secrets.token_urlsafe(24)
         with LOCK:
+            STATE["grants"][grant] += 1
             STATE["access"].append(at)
             STATE["refresh"][rt] = {"expires": time.time() + ARGS.refresh_ttl, "superseded": None}
             STATE["refresh_list"].append(rt)
