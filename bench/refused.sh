@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# bench/refused.sh - what a record the mapping refuses costs, against one it accepts. Not part of
+# the test suite (timing lives here).
+#
+#   bench/refused.sh [--quick]
+#
+# Orders from the fixed-seed corpus (bench_corpus); a refused one is the same order with its
+# total raised by 10 major units (1,000 for JPY), so the standard woo_order_to_qbo_invoice
+# refuses it: "does not reconcile ... refusing to emit a document that differs from the order".
+# Dry runs of 500, 1,000 and 2,000 refused orders and of 2,000 accepted ones (the same orders
+# untouched), five runs each, alternated. Time per record = wall clock / the records the run
+# handled (documents out + stderr lines naming a record): the dry run before issue 14 stops
+# after 100 failing records, so there the cost is of those 100 (detail says how many were
+# handled and whether it stopped). The wall clock of a one-order run just before each run (start-up,
+# loading the mapping) is taken off first. Figures (bench/results/refused.json): time per record of
+# each (ms, median of 5), refused over accepted at 2,000 (goal <= 1.25x: as fast as accepted),
+# per refused record at 2,000 over at 500 (goal <= 1.25x: linear). --quick: one run of 20, 40
+# and 80 refused and 80 accepted.
+#
+# Needs python3 and a tallysync binary (TALLYSYNC_BIN, default build-bench/tallysync, else
+# build/tallysync).
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+
+QUICK=0
+for a in "$@"; do
+    case $a in
+    --quick) QUICK=1 ;;
+    *) echo "usage: bench/refused.sh [--quick]" >&2; exit 2 ;;
+    esac
+done
+if ((QUICK)); then REFUSED=(20 40 80) ACCEPTED=80 RUNS=1; else REFUSED=(500 1000 2000) ACCEPTED=2000 RUNS=5; fi
+
+BIN=${TALLYSYNC_BIN:-}
+[[ -n $BIN ]] || for b in "$ROOT/build-bench/tallysync" "$ROOT/build/tallysync"; do
+    [[ -x $b ]] && BIN=$b && break
+done
+command -v python3 >/dev/null || { echo "bench: python3 is missing" >&2; exit 2; }
+[[ -x $BIN ]] || { echo "bench: no tallysync binary (set TALLYSYNC_BIN or run bench/run.sh)" >&2; exit 2; }
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/refused.XXXXXX")
+trap 'rm -rf "$W"' EXIT
+export SCRIPTS_DIR=${SCRIPTS_DIR:-$ROOT/scripts} SCHEMA_DIR=${SCHEMA_DIR:-$ROOT/schema}
+export MAPPINGS_DIR=${MAPPINGS_DIR:-$ROOT/mappings}
+export DRY_RUN_MAX_RECORDS=1000000 DATABASE_URL="sqlite:$W/bench.db"
+bench_init refused
+
+max=$ACCEPTED
+for n in "${REFUSED[@]}"; do ((n > max)) && max=$n; done
+bench_corpus "$max" "$W/orders.ndjson"
+conf="$BENCH_CACHE/config.json"
+head -n "$ACCEPTED" "$W/orders.ndjson" >"$W/accepted.ndjson"
+head -n 1 "$W/orders.ndjson" >"$W/start.ndjson"
+python3 - "$W/orders.ndjson" "$W/refused-all.ndjson" <<'EOF'
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as f, open(sys.argv[2], "w", encoding="utf-8") as g:
+    for line in f:
+        o = json.loads(line)
+        t = o["total"]
+        if "." in t:
+            ip, fp = t.split(".")
+            o["total"] = "%d.%s" % (int(ip) + 10, fp)
+        else:
+            o["total"] = str(int(t) + 1000)
+        g.write(json.dumps(o, ensure_ascii=False, separators=(",", ":")) + "\n")
+EOF
+for n in "${REFUSED[@]}"; do head -n "$n" "$W/refused-all.ndjson" >"$W/refused-$n.ndjson"; done
+
+# one run; prints "per_record_ms handled refused_lines stopped wall_ms cpu_s"; the per-record
+# time leaves out START_MS, the wall clock of a one-order run just before (start-up, loading)
+START_MS=0
+one() {
+    local in=$1
+    bench_run "$W/out" "$W/err" "$BIN" dry-run --mapping woo_order_to_qbo_invoice --input "$in" \
+        --config "$conf"
+    local out bad stopped
+    out=$(wc -l <"$W/out")
+    bad=$(grep -c 'record [0-9]' "$W/err" || true)
+    stopped=$(grep -qi 'stopped after' "$W/err" && echo true || echo false)
+    local handled=$((out + bad))
+    ((handled > 0)) || handled=1
+    awk -v ms="$BENCH_WALL_MS" -v h="$handled" -v b="$bad" -v s="$stopped" -v c="$BENCH_CPU_S" \
+        -v st="$START_MS" 'BEGIN { d = ms - st; if (d < 0) d = 0; printf "%.4f %d %d %s %d %s\n", d / h, h, b, s, ms, c }'
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+thousands() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+
+STARTS=""
+declare -A PER HANDLED BAD STOPPED WALL CPU
+for ((r = 1; r <= RUNS; r++)); do
+    for k in accepted "${REFUSED[@]}"; do
+        START_MS=0
+        read -r _ _ _ _ START_MS _ < <(one "$W/start.ndjson")
+        STARTS+="$START_MS "
+        echo "bench: refused records, $k, run $r of $RUNS" >&2
+        if [[ $k == accepted ]]; then in=$W/accepted.ndjson; else in=$W/refused-$k.ndjson; fi
+        read -r p h b s ms c < <(one "$in")
+        PER[$k]+="$p " HANDLED[$k]=$h BAD[$k]=$b STOPPED[$k]=$s WALL[$k]+="$ms " CPU[$k]+="$c "
+    done
+done
+
+detail() {
+    local k=$1 n=$2
+    # shellcheck disable=SC2086
+    printf '{"records": %d, "handled": %d, "refused_lines": %d, "stopped_early": %s, "wall_ms_median": %s, "cpu_s_median": %s, "start_ms_median": %s}' \
+        "$n" "${HANDLED[$k]}" "${BAD[$k]}" "${STOPPED[$k]}" "$(median ${WALL[$k]})" "$(median ${CPU[$k]})" "$start_med"
+}
+# shellcheck disable=SC2086
+start_med=$(median $STARTS)
+bench_figure "accepted records, $(thousands "$ACCEPTED") orders: time per record" ms "" "" \
+    "${PER[accepted]}" "$(detail accepted "$ACCEPTED")"
+for n in "${REFUSED[@]}"; do
+    bench_figure "refused records (totals off), $(thousands "$n") orders: time per record" ms \
+        "as fast as accepted, linear" "" "${PER[$n]}" "$(detail "$n" "$n")"
+done
+ratios() { # run by run: PER[$1] / PER[$2]
+    paste -d' ' <(tr ' ' '\n' <<<"${PER[$1]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${PER[$2]}" | sed '/^$/d') |
+        awk '{ printf "%.3f ", $1 / $2 }'
+}
+hi=${REFUSED[-1]} lo=${REFUSED[0]}
+bench_figure "refused over accepted, per record, $(thousands "$hi") vs $(thousands "$ACCEPTED") orders" x \
+    "<= 1.25x (as fast as accepted)" "<= 1.25" "$(ratios "$hi" accepted)"
+bench_figure "refused records: per record at $(thousands "$hi") over at $(thousands "$lo")" x \
+    "<= 1.25x (linear)" "<= 1.25" "$(ratios "$hi" "$lo")"
+bench_write
