@@ -102,6 +102,16 @@ if(NOT ENG_SANITIZE)
     ENVIRONMENT "${ENG_TEST_ENV};DATABASE_URL=sqlite:${CMAKE_BINARY_DIR}/valgrind.db")
 endif()
 
+# bench/run.sh --quick: every benchmark once at small N, each result in the contract's shape,
+# the report renders (tests/bench/run_quick.sh; no timing asserted). Plain build only: a
+# sanitizer's slowdown is not what the benches measure.
+if(NOT ENG_SANITIZE)
+  add_test(NAME integration.bench_quick COMMAND bash ${PROJECT_SOURCE_DIR}/tests/bench/run_quick.sh
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(integration.bench_quick PROPERTIES LABELS integration TIMEOUT 600
+    ENVIRONMENT "${ENG_TEST_ENV}")
+endif()
+
 # The layer check's own test: small trees with and without a violation (tools/check_layers.py;
 # the check of engine/ itself runs in tools/test.sh's first tier).
 add_test(NAME unit.check_layers COMMAND bash ${PROJECT_SOURCE_DIR}/tests/tools/check_layers_test.sh
