@@ -5,14 +5,15 @@
 #                           npm ci from web/package-lock.json, esbuild into web/dist/)
 #   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind, clang,
 #                           chromium for the console's browser tests)
-#   tools/setup.sh --bench  also the load generator and the yardstick of bench/ (wrk, nginx)
+#   tools/setup.sh --bench  also what bench/run.sh uses: the load generator and the yardstick of
+#                           ingest (wrk, nginx), the record path's Node.js peer (nodejs), GNU time
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
             libsqlite3-dev libmbedtls-dev libmicrohttpd-dev ca-certificates nodejs)
 test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps clang chromium
            fonts-dejavu-core)
-bench_pkgs=(wrk nginx-light)
+bench_pkgs=(wrk nginx-light nodejs time)
 
 want=("${build_pkgs[@]}")
 if [[ "${1:-}" == "--test" ]]; then
