@@ -25,6 +25,7 @@
 # and holds the whole input (256 MiB at most: 100,000 orders are ~420 MB, so that N fails there
 # and is reported as failed, with the engine's message in detail).
 set -euo pipefail
+{ # the whole script is read before it runs: editing it during a run cannot change the run
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
@@ -159,3 +160,5 @@ if ((${#SIZES[@]} > 1)); then
     done
 fi
 bench_write
+exit
+}

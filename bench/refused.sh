@@ -20,6 +20,7 @@
 # Needs python3 and a tallysync binary (TALLYSYNC_BIN, default build-bench/tallysync, else
 # build/tallysync).
 set -euo pipefail
+{ # the whole script is read before it runs: editing it during a run cannot change the run
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
@@ -125,3 +126,5 @@ bench_figure "refused over accepted, per record, $(thousands "$hi") vs $(thousan
 bench_figure "refused records: per record at $(thousands "$hi") over at $(thousands "$lo")" x \
     "<= 1.25x (linear)" "<= 1.25" "$(ratios "$hi" "$lo")"
 bench_write
+exit
+}

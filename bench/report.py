@@ -2,8 +2,10 @@
 """bench/report.py: every bench/results/*.json in the benchmarks' shape (bench/lib.sh) as one
 Markdown table, written to bench/results/README.md and printed.
 
-usage: report.py [--results DIR] [--out FILE]
+usage: report.py [--results DIR] [--out FILE] [--readme FILE]
   DIR defaults to BENCH_RESULTS_DIR, else bench/results beside this script; FILE to DIR/README.md.
+  --readme: also put the table into FILE (the project's README.md) between its lines
+  <!-- bench-table:begin --> and <!-- bench-table:end -->, replacing what was there.
 
 A result file is one JSON object {"bench", "machine", "date", "commit", "figures": [...]}; each
 figure {"figure", "value" (median of the runs), "unit", "goal", "met", "runs", "spread",
@@ -90,12 +92,30 @@ def render(docs):
     return "\n".join(out) + "\n"
 
 
+BEGIN, END = "<!-- bench-table:begin -->", "<!-- bench-table:end -->"
+
+
+def put_in_readme(path, table):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    i, j = text.find(BEGIN), text.find(END)
+    if i < 0 or j < i:
+        print("report: %s has no %s ... %s lines" % (path, BEGIN, END), file=sys.stderr)
+        return False
+    text = text[:i] + BEGIN + "\n" + table + END + text[j + len(END):]
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
+    return True
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", default=os.environ.get("BENCH_RESULTS_DIR") or
                     os.path.join(here, "results"))
     ap.add_argument("--out")
+    ap.add_argument("--readme")
     a = ap.parse_args()
     out = a.out or os.path.join(a.results, "README.md")
     docs, bad = [], 0
@@ -129,6 +149,8 @@ def main():
         f.write(text)
     os.replace(out + ".tmp", out)
     sys.stdout.write(table)
+    if a.readme and not put_in_readme(a.readme, table):
+        return 1
     return 1 if bad else 0
 
 

@@ -14,7 +14,8 @@
 #   backfill     bench/backfill_bench.sh the QuickBooks backfill against the limits
 # Each takes --quick and writes BENCH_RESULTS_DIR/NAME.json (bench/lib.sh's shape); a script not
 # in this checkout, or one that does not take --quick yet, is skipped and said so. Then
-# bench/report.py renders every result into BENCH_RESULTS_DIR/README.md and prints the table.
+# bench/report.py renders every result into BENCH_RESULTS_DIR/README.md and prints the table
+# (a full run into bench/results also puts it into README.md, section Benchmarks).
 # BENCH_RESULTS_DIR defaults to bench/results (the figures the README shows); with --quick (one
 # run at small N: a smoke check that every bench works, used by the suite) it defaults to a
 # scratch folder, so a smoke run leaves the checkout's figures alone. Exit status 1 when a bench
@@ -22,6 +23,7 @@
 # A full run takes 20-30 minutes on the 2-core machine; figures taken while other work runs are
 # noise in wall clock: run it on an otherwise idle machine and say so when it was not.
 set -euo pipefail
+{ # the whole script is read before it runs: editing it during a run cannot change the run
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 
 QUICK=0 ONLY=""
@@ -123,9 +125,13 @@ done
 echo >&2
 printf 'bench: %s\n' "${summary[@]}" >&2
 echo >&2
-if ! python3 "$ROOT/bench/report.py" --results "$BENCH_RESULTS_DIR"; then
+report=(python3 "$ROOT/bench/report.py" --results "$BENCH_RESULTS_DIR")
+# the figures the README shows: a full run into the checkout's bench/results updates its table
+if ((!QUICK)) && [[ $BENCH_RESULTS_DIR -ef $ROOT/bench/results ]]; then report+=(--readme "$ROOT/README.md"); fi
+if ! "${report[@]}"; then
     echo "bench: the report did not render" >&2
     rc=1
 fi
 echo "bench: table in $BENCH_RESULTS_DIR/README.md" >&2
 exit "$rc"
+}
