@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sourced: the globals it sets are read by the benches
 # bench/lib.sh - shell helpers every benchmark sources: the result file's fixed fields, one
 # timed run, and the figures in the shape bench/report.py reads (bench/README of the contract):
 #

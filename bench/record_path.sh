@@ -77,6 +77,9 @@ ops() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.1f", n * 1000 / (ms > 0 ? ms
 us() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.2f", ms * 1000 / n }'; }
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+med_or_null() { # ERROR VALUES...: null when the runs failed, else their median
+    if [[ -n $1 ]]; then echo null; else shift; median "$@"; fi
+}
 # a JSON object from key value pairs (values are numbers or already JSON)
 obj() {
     local s="" sep=""
@@ -86,7 +89,8 @@ obj() {
 thousands() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 jstr() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1] or None))' "$1"; }
 
-declare -A US_T US_S
+declare -A US_T US_S # read through declare -n below
+# shellcheck disable=SC2034
 for n in "${SIZES[@]}"; do
     in="$W/orders-$n.ndjson"
     bench_corpus "$n" "$in"
@@ -121,11 +125,11 @@ for n in "${SIZES[@]}"; do
     done
     US_T[$n]="${t_us[*]}" US_S[$n]="${s_us[*]}"
     label=$(thousands "$n")
-    td=$(obj per_record_us "$( [[ -n $t_err ]] && echo null || median "${t_us[@]}")" \
-        cpu_s_median "$( [[ -n $t_err ]] && echo null || median "${t_cpu[@]}")" orders "$n" \
+    td=$(obj per_record_us "$(med_or_null "$t_err" "${t_us[@]}")" \
+        cpu_s_median "$(med_or_null "$t_err" "${t_cpu[@]}")" orders "$n" \
         error "$(jstr "$t_err")")
-    sd=$(obj per_record_us "$( [[ -n $s_err ]] && echo null || median "${s_us[@]}")" \
-        cpu_s_median "$( [[ -n $s_err ]] && echo null || median "${s_cpu[@]}")" orders "$n" \
+    sd=$(obj per_record_us "$(med_or_null "$s_err" "${s_us[@]}")" \
+        cpu_s_median "$(med_or_null "$s_err" "${s_cpu[@]}")" orders "$n" \
         error "$(jstr "$s_err")")
     nd=$(obj cpu_s_median "$( ((${#n_cpu[@]})) && median "${n_cpu[@]}" || echo null)" orders "$n" \
         error "$(jstr "$n_err")")

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2016,SC2054  # jq filters and Markdown in single quotes; --only takes a comma list
 # tests/bench/run_quick.sh - `bench/run.sh --quick`: every benchmark script runs once at small N
 # with the binary under test, each writes its result in the shape bench/report.py reads (issue
 # 14's contract: bench, machine, date, commit, figures with value, unit, goal, met, runs, spread)
