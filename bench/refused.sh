@@ -73,19 +73,32 @@ with open(sys.argv[1], encoding="utf-8") as f, open(sys.argv[2], "w", encoding="
 EOF
 for n in "${REFUSED[@]}"; do head -n "$n" "$W/refused-all.ndjson" >"$W/refused-$n.ndjson"; done
 
-# one run; prints "per_record_ms handled refused_lines stopped wall_ms cpu_s"; the per-record
-# time leaves out START_MS, the wall clock of a one-order run just before (start-up, loading)
+# one run of IN (N orders, all accepted or all refused); prints "per_record_ms handled
+# refused_lines stopped wall_ms cpu_s"; the per-record time leaves out START_MS, the wall clock
+# of a one-order run just before (start-up, loading). per_record_ms is null when the run was not
+# what it should be (accepted: exit 0, N documents; refused: no document, every handled record
+# named on stderr, all N or the run says it stopped), the first error line in $W/why.
 START_MS=0
 one() {
-    local in=$1
+    local in=$1 n=$2 kind=$3
     bench_run "$W/out" "$W/err" "$BIN" dry-run --mapping woo_order_to_qbo_invoice --input "$in" \
         --config "$conf"
     local out bad stopped
     out=$(wc -l <"$W/out")
     bad=$(grep -c 'record [0-9]' "$W/err" || true)
     stopped=$(grep -qi 'stopped after' "$W/err" && echo true || echo false)
-    local handled=$((out + bad))
-    ((handled > 0)) || handled=1
+    local handled=$((out + bad)) ok=0
+    if [[ $kind == accepted ]]; then
+        [[ $BENCH_RC == 0 && $out == "$n" && $bad == 0 ]] && ok=1
+    else
+        [[ $out == 0 && $bad -ge 1 && ($bad == "$n" || $stopped == true) ]] && ok=1
+    fi
+    if ((!ok)); then
+        printf '%s run: exit %s, %s documents, %s records named: %s\n' "$kind" "$BENCH_RC" "$out" \
+            "$bad" "$(grep -v 'note:' "$W/err" | head -n1 | cut -c1-300)" >"$W/why"
+        echo "null $handled $bad $stopped $BENCH_WALL_MS $BENCH_CPU_S"
+        return
+    fi
     awk -v ms="$BENCH_WALL_MS" -v h="$handled" -v b="$bad" -v s="$stopped" -v c="$BENCH_CPU_S" \
         -v st="$START_MS" 'BEGIN { d = ms - st; if (d < 0) d = 0; printf "%.4f %d %d %s %d %s\n", d / h, h, b, s, ms, c }'
 }
@@ -93,15 +106,18 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 thousands() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 
 STARTS=""
-declare -A PER HANDLED BAD STOPPED WALL CPU
+declare -A WHY PER HANDLED BAD STOPPED WALL CPU
 for ((r = 1; r <= RUNS; r++)); do
     for k in accepted "${REFUSED[@]}"; do
         START_MS=0
-        read -r _ _ _ _ START_MS _ < <(one "$W/start.ndjson")
+        read -r _ _ _ _ START_MS _ < <(one "$W/start.ndjson" 1 accepted)
         STARTS+="$START_MS "
         echo "bench: refused records, $k, run $r of $RUNS" >&2
         if [[ $k == accepted ]]; then in=$W/accepted.ndjson; else in=$W/refused-$k.ndjson; fi
-        read -r p h b s ms c < <(one "$in")
+        if [[ $k == accepted ]]; then kind=accepted n=$ACCEPTED; else kind=refused n=$k; fi
+        rm -f "$W/why"
+        read -r p h b s ms c < <(one "$in" "$n" "$kind")
+        [[ -s $W/why && -z ${WHY[$k]:-} ]] && WHY[$k]=$(cat "$W/why")
         PER[$k]+="$p " HANDLED[$k]=$h BAD[$k]=$b STOPPED[$k]=$s WALL[$k]+="$ms " CPU[$k]+="$c "
     done
 done
@@ -109,8 +125,9 @@ done
 detail() {
     local k=$1 n=$2
     # shellcheck disable=SC2086
-    printf '{"records": %d, "handled": %d, "refused_lines": %d, "stopped_early": %s, "wall_ms_median": %s, "cpu_s_median": %s, "start_ms_median": %s}' \
-        "$n" "${HANDLED[$k]}" "${BAD[$k]}" "${STOPPED[$k]}" "$(median ${WALL[$k]})" "$(median ${CPU[$k]})" "$start_med"
+    printf '{"records": %d, "handled": %d, "refused_lines": %d, "stopped_early": %s, "wall_ms_median": %s, "cpu_s_median": %s, "start_ms_median": %s, "error": %s}' \
+        "$n" "${HANDLED[$k]}" "${BAD[$k]}" "${STOPPED[$k]}" "$(median ${WALL[$k]})" "$(median ${CPU[$k]})" "$start_med" \
+        "$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1] or None))' "${WHY[$k]:-}")"
 }
 # shellcheck disable=SC2086
 start_med=$(median $STARTS)
@@ -122,7 +139,7 @@ for n in "${REFUSED[@]}"; do
 done
 ratios() { # run by run: PER[$1] / PER[$2]
     paste -d' ' <(tr ' ' '\n' <<<"${PER[$1]}" | sed '/^$/d') <(tr ' ' '\n' <<<"${PER[$2]}" | sed '/^$/d') |
-        awk '{ printf "%.3f ", $1 / $2 }'
+        awk '{ if ($1 == "null" || $2 == "null" || $2 == 0) printf "null "; else printf "%.3f ", $1 / $2 }'
 }
 hi=${REFUSED[-1]} lo=${REFUSED[0]}
 bench_figure "refused over accepted, per record, $(thousands "$hi") vs $(thousands "$ACCEPTED") orders" x \
