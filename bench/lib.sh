@@ -36,7 +36,9 @@ bench_date() { date -u +%Y-%m-%dT%H:%M:%SZ; }
 bench_commit() {
     local h
     h=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null) || { echo unknown; return; }
-    if [[ -n $(git -C "$BENCH_ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+    # dirty: the tree measured differs from the commit; the benches' own output does not count
+    if [[ -n $(git -C "$BENCH_ROOT" status --porcelain --untracked-files=no -- . ':!bench/results' \
+        ':!README.md' 2>/dev/null) ]]; then
         h+=-dirty
     fi
     printf '%s\n' "$h"
