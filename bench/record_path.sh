@@ -13,7 +13,8 @@
 # standard), every output counted (one line per order, else the run counts as failed).
 # Figures (bench/results/record_path.json, bench/lib.sh's shape): orders/s from wall clock
 # (median of 5, spread) with the per-record time in microseconds and the CPU seconds in detail;
-# engine/Node as the median of the five same-run ratios (goals: trivial >= 2x, standard >= 1x);
+# engine/Node as the median of the five same-run ratios (goals: trivial >= 2x, standard >= 1x;
+# the same ratio by CPU seconds, steadier under load, in detail);
 # time per record at 100,000 over at 1,000 (flat: <= 1.25x); peak RSS of the standard dry run
 # at each N (goal <= 32 MB at 100,000, flat in N). --quick: one run at 200 orders (a smoke
 # check). Wall clock on a shared machine moves with everyone else's load: the ratios come from
@@ -80,6 +81,7 @@ one() {
 
 ops() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.1f", n * 1000 / (ms > 0 ? ms : 1) }'; }
 us() { awk -v n="$1" -v ms="$2" 'BEGIN { printf "%.2f", ms * 1000 / n }'; }
+cdiv() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / (b > 0 ? b : 0.01) }'; } # CPU s reads 0.00 below 10 ms
 div() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 med_or_null() { # ERROR VALUES...: null when the runs failed, else their median
@@ -100,7 +102,7 @@ for n in "${SIZES[@]}"; do
     in="$W/orders-$n.ndjson"
     bench_corpus "$n" "$in"
     conf="$BENCH_CACHE/config.json"
-    t_ops=() s_ops=() n_ops=() t_ratio=() s_ratio=() s_rss=() t_us=() s_us=() t_cpu=() s_cpu=() n_cpu=()
+    t_ops=() s_ops=() n_ops=() t_ratio=() s_ratio=() s_rss=() t_us=() s_us=() t_cpu=() s_cpu=() n_cpu=() t_cr=() s_cr=()
     t_err="" s_err="" n_err=""
     for ((r = 1; r <= RUNS; r++)); do
         echo "bench: record path, $n orders, run $r of $RUNS" >&2
@@ -120,12 +122,12 @@ for n in "${SIZES[@]}"; do
         if [[ $nw == null ]]; then n_ops+=(null) n_err=${res#null }; else n_ops+=("$(ops "$n" "$nw")") n_cpu+=("$nc"); fi
         if [[ -n $t_err ]]; then t_ops+=(null) t_ratio+=(null) t_us+=(null); else
             t_ops+=("$(ops "$n" "$tw")") t_us+=("$(us "$n" "$tw")") t_cpu+=("$tc")
-            if [[ $nw == null ]]; then t_ratio+=(null); else t_ratio+=("$(div "$nw" "$tw")"); fi
+            if [[ $nw == null ]]; then t_ratio+=(null); else t_ratio+=("$(div "$nw" "$tw")") t_cr+=("$(cdiv "$nc" "$tc")"); fi
         fi
         if [[ -n $s_err ]]; then s_ops+=(null) s_ratio+=(null) s_us+=(null) s_rss+=(null); else
             s_ops+=("$(ops "$n" "$sw")") s_us+=("$(us "$n" "$sw")") s_cpu+=("$sc")
             s_rss+=("$(awk -v k="$sr" 'BEGIN { printf "%.1f", k / 1024 }')")
-            if [[ $nw == null ]]; then s_ratio+=(null); else s_ratio+=("$(div "$nw" "$sw")"); fi
+            if [[ $nw == null ]]; then s_ratio+=(null); else s_ratio+=("$(div "$nw" "$sw")") s_cr+=("$(cdiv "$nc" "$sc")"); fi
         fi
     done
     US_T[$n]="${t_us[*]}" US_S[$n]="${s_us[*]}"
@@ -140,9 +142,11 @@ for n in "${SIZES[@]}"; do
         error "$(jstr "$n_err")")
     bench_figure "trivial mapping (simple_invoice), $label orders: engine" orders/s "" "" "${t_ops[*]}" "$td"
     bench_figure "Node peer (node-peer.js), $label orders" orders/s "" "" "${n_ops[*]}" "$nd"
-    bench_figure "trivial mapping, $label orders: engine / Node (same run)" x ">= 2x Node" ">= 2" "${t_ratio[*]}"
+    bench_figure "trivial mapping, $label orders: engine / Node (same run)" x ">= 2x Node" ">= 2" "${t_ratio[*]}" \
+        "$(obj by_cpu_seconds_median "$( ((${#t_cr[@]})) && median "${t_cr[@]}" || echo null)" by_cpu_seconds "[$(IFS=,; echo "${t_cr[*]}")]")"
     bench_figure "standard woo_order_to_qbo_invoice, $label orders: engine" orders/s "" "" "${s_ops[*]}" "$sd"
-    bench_figure "standard mapping, $label orders: engine / Node (same run)" x ">= 1x Node" ">= 1" "${s_ratio[*]}"
+    bench_figure "standard mapping, $label orders: engine / Node (same run)" x ">= 1x Node" ">= 1" "${s_ratio[*]}" \
+        "$(obj by_cpu_seconds_median "$( ((${#s_cr[@]})) && median "${s_cr[@]}" || echo null)" by_cpu_seconds "[$(IFS=,; echo "${s_cr[*]}")]")"
     if [[ $n == "${SIZES[-1]}" ]]; then
         bench_figure "peak RSS, standard dry run, $label orders" MB "<= 32 MB, flat in N" "<= 32" "${s_rss[*]}" "$sd"
     else
