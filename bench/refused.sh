@@ -75,7 +75,8 @@ for n in "${REFUSED[@]}"; do head -n "$n" "$W/refused-all.ndjson" >"$W/refused-$
 
 # one run of IN (N orders, all accepted or all refused); prints "per_record_ms handled
 # refused_lines stopped wall_ms cpu_s"; the per-record time leaves out START_MS, the wall clock
-# of a one-order run just before (start-up, loading). per_record_ms is null when the run was not
+# of a one-order run just before (start-up, loading; at least 1 ms is left: a --quick run is
+# within that run's noise). per_record_ms is null when the run was not
 # what it should be (accepted: exit 0, N documents; refused: no document, every handled record
 # named on stderr, all N or the run says it stopped), the first error line in $W/why.
 START_MS=0
@@ -100,7 +101,7 @@ one() {
         return
     fi
     awk -v ms="$BENCH_WALL_MS" -v h="$handled" -v b="$bad" -v s="$stopped" -v c="$BENCH_CPU_S" \
-        -v st="$START_MS" 'BEGIN { d = ms - st; if (d < 0) d = 0; printf "%.4f %d %d %s %d %s\n", d / h, h, b, s, ms, c }'
+        -v st="$START_MS" 'BEGIN { d = ms - st; if (d < 1) d = 1; printf "%.4f %d %d %s %d %s\n", d / h, h, b, s, ms, c }'
 }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 thousands() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
