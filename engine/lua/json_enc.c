@@ -268,18 +268,20 @@ static void put_string(struct enc *e, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
-    put_char(e, '"');
+    if (e->cap - e->n < len + 2) /* room for the common case: nothing to escape */
+        grow(e, len + 2);
+    e->b[e->n++] = '"';
     while (p < end) {
+        while (eng_json_plain_byte[*p] && ++p < end) /* the common run, one test a byte */
+            ;
+        if (p == end)
+            break;
         unsigned c = *p;
         if (c >= 0x80) {
             size_t n = eng_json_read_utf8(p, (size_t)(end - p));
             if (n == 0)
                 fail(e, "invalid UTF-8 in string");
             p += n;
-            continue;
-        }
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            p++;
             continue;
         }
         put(e, (const char *)run, (size_t)(p - run));
