@@ -118,6 +118,11 @@ static void test_decode_stack_and_errors(void)
 
 /* The decoder builds from base/json_read's tokens without C recursion: every array slot, member
  * and nesting level lands where it belongs, at the depth limit and on large inputs. */
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void test_decode_shapes(void)
 {
     lua_State *L = new_state(NULL);
@@ -168,6 +173,46 @@ static void test_decode_shapes(void)
     }
     CHECK_STR(lua_tostring(L, -1), "bottom");
     lua_settop(L, 0);
+    eng_buf_free(&b);
+
+    /* an object far past the decoder's pending entries (256 slots) and the encoder's stacked
+     * keys (48), a duplicate key after the first flush: the last one wins; encoded back in
+     * bytewise key order */
+    eng_buf_init(&b);
+    eng_buf_putc(&b, '{');
+    for (int i = 0; i < 1000; i++)
+        eng_buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+    eng_buf_puts(&b, ",\"k5\":\"again\"}");
+    REQUIRE(!b.oom);
+    REQUIRE(eng_json_decode(L, b.data, b.len, &err) == 0);
+    lua_getfield(L, -1, "k5");
+    CHECK_STR(lua_tostring(L, -1), "again");
+    lua_getfield(L, -2, "k999");
+    CHECK_INT(lua_tointeger(L, -1), 999);
+    lua_pop(L, 2);
+    REQUIRE(eng_json_encode(L, -1, 0, &err) == 0);
+    char names[1000][8];
+    const char *sorted[1000];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(names[i], sizeof names[i], "k%d", i);
+        sorted[i] = names[i];
+    }
+    qsort(sorted, 1000, sizeof sorted[0], cmp_cstr);
+    struct eng_buf want;
+    eng_buf_init(&want);
+    eng_buf_putc(&want, '{');
+    for (int i = 0; i < 1000; i++) {
+        if (strcmp(sorted[i], "k5") == 0)
+            eng_buf_printf(&want, "%s\"k5\":\"again\"", i ? "," : "");
+        else
+            eng_buf_printf(&want, "%s\"%s\":%s", i ? "," : "", sorted[i], sorted[i] + 1);
+    }
+    eng_buf_putc(&want, '}');
+    eng_buf_putc(&want, '\0');
+    REQUIRE(!want.oom);
+    CHECK_STR(lua_tostring(L, -1), want.data);
+    lua_settop(L, 0);
+    eng_buf_free(&want);
     eng_buf_free(&b);
 
     /* duplicate keys: the last wins; numbers: int64 edges, wider integers as exact text */
