@@ -10,6 +10,19 @@ local doc = require "lib.qbo_doc"
 local M = {}
 
 local text, is_null, object = doc.text, doc.is_null, doc.object
+local type, ipairs = type, ipairs
+local money_add, money_sub, money_parse = money.add, money.sub, money.parse
+local doc_amount, name_text = doc.amount, doc.name_text
+
+-- Minor units of an order amount at field .. suffix (the name built only for an error): the
+-- decimal text WooCommerce sends, parsed exactly; anything else goes to doc.amount's checks.
+local function amount_at(who, field, suffix, v, decimals)
+  if type(v) == "string" then
+    local m = money_parse(v, decimals, "exact")
+    if m then return m end
+  end
+  return doc_amount(who, field .. suffix, v, decimals)
+end
 
 -- The label errors use: "order <number>".
 function M.who(mapping, order)
@@ -200,17 +213,18 @@ function M.build(mapping, order, ctx, kind)
   for i, li in ipairs(doc.list(who, order, "line_items")) do
     local field = ("line_items[%d]"):format(i)
     if type(li) ~= "table" then doc.fail(who, field, "expected an object") end
-    local total = doc.amount(who, field .. ".total", li.total, decimals)
+    local total = amount_at(who, field, ".total", li.total, decimals)
     local gross = total
-    if not is_null(li.subtotal) and li.subtotal ~= "" then
-      local sub = doc.amount(who, field .. ".subtotal", li.subtotal, decimals)
+    local subtotal = li.subtotal
+    if not is_null(subtotal) and subtotal ~= "" then
+      local sub = amount_at(who, field, ".subtotal", subtotal, decimals)
       if sub >= total and total >= 0 then gross = sub end
     end
-    discount = money.add(discount, money.sub(gross, total))
+    if gross ~= total then discount = money_add(discount, money_sub(gross, total)) end
     local key = M.item_key(li)
     if not key then doc.fail(who, field, "no sku or name to find the QuickBooks item by") end
     items[#items + 1] = { field = field, item_ref = ctx.ref("item", key),
-      description = doc.name_text(li.name), qty = li.quantity, gross = gross,
+      description = name_text(li.name), qty = li.quantity, gross = gross,
       taxes = rate_ids(li.taxes) }
   end
   for i, fee in ipairs(doc.list(who, order, "fee_lines")) do
@@ -219,7 +233,7 @@ function M.build(mapping, order, ctx, kind)
     local name = doc.name_text(fee.name) or "Fee"
     others[#others + 1] = { field = field, item_ref = ctx.ref("item", M.fee_key(name)),
       description = name, qty = 1,
-      gross = doc.amount(who, field .. ".total", fee.total, decimals),
+      gross = amount_at(who, field, ".total", fee.total, decimals),
       taxes = rate_ids(fee.taxes) }
   end
   local shipping_lines = doc.list(who, order, "shipping_lines")
@@ -229,7 +243,7 @@ function M.build(mapping, order, ctx, kind)
     if type(sl) ~= "table" then doc.fail(who, field, "expected an object") end
     others[#others + 1] = { field = field, item_ref = shipping_item,
       description = doc.name_text(sl.method_title) or "Shipping", qty = 1,
-      gross = doc.amount(who, field .. ".total", sl.total, decimals),
+      gross = amount_at(who, field, ".total", sl.total, decimals),
       taxes = rate_ids(sl.taxes) }
   end
   if #items + #others == 0 then
@@ -258,7 +272,7 @@ function M.build(mapping, order, ctx, kind)
   for _, r in ipairs(items) do rows[#rows + 1] = r end
   for _, r in ipairs(others) do rows[#rows + 1] = r end
   local sum = 0
-  for _, r in ipairs(rows) do sum = money.add(sum, r.gross) end
+  for _, r in ipairs(rows) do sum = money_add(sum, r.gross) end
   local doc_total = money.add(money.sub(sum, discount), total_tax)
   local diff = money.sub(total, doc_total)
   if diff ~= 0 then
