@@ -14,7 +14,7 @@ local crypto = require "engine.crypto"
 -- The hot path (a sales line per order line) reads these as locals: a module's globals and the
 -- frozen modules' fields are each a metatable hop away.
 local type, tostring, tonumber, select, error = type, tostring, tonumber, select, error
-local mtype, tointeger = math.type, math.tointeger
+local mtype, tointeger, floor = math.type, math.tointeger, math.floor
 local find, gsub = string.find, string.gsub
 local ulen_raw = utf8.len
 local NULL = json.null
@@ -330,6 +330,9 @@ end
 -- currency's up to 5) for which Qty x UnitPrice rounds to Amount. Returns the JSON number and a
 -- note (nil when exact).
 function M.unit_price(who, field, q, qscale, amount, decimals)
+  if q == 1 and qscale == 0 then -- one of a thing: the price is the amount
+    return M.number_of(who, field, amount, decimals, "'s line UnitPrice"), nil
+  end
   if q == 0 then
     if amount ~= 0 then
       M.fail(who, field, "quantity is 0 but the amount is %s", money.format(amount, decimals))
@@ -370,21 +373,28 @@ end
 -- A SalesItemLineDetail line. spec: field, item_ref, description, qty (source quantity),
 -- amount (minor), decimals, tax_code (or nil). Returns line, note (or nil).
 function M.sales_line(who, spec)
-  local qty, q, qscale, qty_json = spec.qty
+  return M.sales_line_of(who, spec.field, spec.item_ref, spec.description, spec.qty, spec.amount,
+    spec.decimals, spec.tax_code)
+end
+
+-- sales_line_of(who, field, item_ref, description, qty, amount, decimals, tax_code): the same
+-- line from its parts, without a spec table (a builder's loop over order lines).
+function M.sales_line_of(who, field, item_ref, description, qty, amount, decimals, tax_code)
+  local q, qscale, qty_json
   if mtype(qty) == "integer" then
     q, qscale, qty_json = qty, 0, qty
   else
-    q, qscale, qty_json = M.quantity(who, spec.field .. ".quantity", qty)
+    q, qscale, qty_json = M.quantity(who, field .. ".quantity", qty)
   end
-  local price, note = M.unit_price(who, spec.field, q, qscale, spec.amount, spec.decimals)
-  local detail = { ItemRef = { value = spec.item_ref }, Qty = qty_json, UnitPrice = price }
-  if spec.tax_code then detail.TaxCodeRef = { value = spec.tax_code } end
+  local price, note = M.unit_price(who, field, q, qscale, amount, decimals)
+  local detail = { ItemRef = { value = item_ref }, Qty = qty_json, UnitPrice = price }
+  if tax_code then detail.TaxCodeRef = { value = tax_code } end
   local line = {
     DetailType = "SalesItemLineDetail",
-    Amount = M.number_of(who, spec.field, spec.amount, spec.decimals, "'s line Amount"),
+    Amount = M.number_of(who, field, amount, decimals, "'s line Amount"),
     SalesItemLineDetail = detail,
   }
-  if spec.description then line.Description = M.uhead(spec.description, M.DESCRIPTION_MAX) end
+  if description then line.Description = M.uhead(description, M.DESCRIPTION_MAX) end
   return line, note
 end
 
@@ -665,21 +675,34 @@ end
 
 -- doc_total(doc, decimals) -> minor units: sales lines - discount lines + TotalTax. Works on
 -- the JSON numbers this module wrote (exact decimals).
-function M.doc_total(doc, decimals)
-  local function minor(v)
-    local m = money.parse(v, decimals, "half_even")
-    return m or 0
+-- Minor units of a JSON number this module wrote, read back at `decimals` places (half even).
+-- A float within 10^15 minor units that some integer m divided by 10^decimals gives exactly is
+-- that m: the float's decimal lies within half an ulp of m / 10^decimals, far less than half a
+-- minor unit, so money.parse would round it to m too; anything else goes to money.parse.
+local function minor_of(v, decimals)
+  if mtype(v) == "float" then
+    local unit = pow10(decimals)
+    local m = tointeger(floor(v * unit + 0.5))
+    if m and m < 1000000000000000 and m > -1000000000000000 and decimals <= 15
+        and m / unit == v then
+      return m
+    end
   end
+  return money_parse(v, decimals, "half_even") or 0
+end
+
+function M.doc_total(doc, decimals)
   local sum = 0
   for _, line in ipairs(doc.Line or {}) do
-    if line.DetailType == "DiscountLineDetail" then
-      sum = sum - minor(line.Amount)
-    elseif line.DetailType ~= "SubTotalLineDetail" then
-      sum = sum + minor(line.Amount)
+    local kind = line.DetailType
+    if kind == "DiscountLineDetail" then
+      sum = sum - minor_of(line.Amount, decimals)
+    elseif kind ~= "SubTotalLineDetail" then
+      sum = sum + minor_of(line.Amount, decimals)
     end
   end
   local tax = doc.TxnTaxDetail and doc.TxnTaxDetail.TotalTax
-  if tax ~= nil then sum = sum + minor(tax) end
+  if tax ~= nil then sum = sum + minor_of(tax, decimals) end
   return sum
 end
 

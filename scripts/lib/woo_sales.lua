@@ -12,7 +12,7 @@ local M = {}
 local text, is_null, object = doc.text, doc.is_null, doc.object
 local type, ipairs = type, ipairs
 local money_add, money_sub, money_parse = money.add, money.sub, money.parse
-local doc_amount, name_text = doc.amount, doc.name_text
+local doc_amount, name_text, sales_line_of = doc.amount, doc.name_text, doc.sales_line_of
 
 -- Minor units of an order amount at field .. suffix (the name built only for an error): the
 -- decimal text WooCommerce sends, parsed exactly; anything else goes to doc.amount's checks.
@@ -312,12 +312,38 @@ function M.build(mapping, order, ctx, kind)
   -- lines: products, the discount, fees, shipping
   local lines = {}
   local taxed = 0
+  -- the TaxCodeRef of each set of rates, worked out at its first line (which an error names)
+  local code_of_rate, code_of_set = {}, {}
   local function emit(r)
-    local code = doc.tax_code(who, r.field, r.taxes, rate_codes, config, ctx.company)
-    if #r.taxes > 0 then taxed = taxed + 1 end
-    local line, note = doc.sales_line(who, { field = r.field, item_ref = r.item_ref,
-      description = r.description, qty = r.qty, amount = r.gross, decimals = decimals,
-      tax_code = code })
+    local taxes, code = r.taxes, nil
+    local n = #taxes
+    if n == 1 then
+      local id = taxes[1]
+      code = code_of_rate[id]
+      if code == nil then
+        code = doc.tax_code(who, r.field, taxes, rate_codes, config, ctx.company) or false
+        code_of_rate[id] = code
+      end
+    elseif n > 1 then
+      local set = table.concat(taxes, "\0")
+      local known = code_of_set[set]
+      if known and #known.ids == n then -- the same ids (one may hold a NUL: compare them)
+        for i = 1, n do
+          if known.ids[i] ~= taxes[i] then known = nil break end
+        end
+      else
+        known = nil
+      end
+      if known then
+        code = known.code
+      else
+        code = doc.tax_code(who, r.field, taxes, rate_codes, config, ctx.company) or false
+        code_of_set[set] = { ids = taxes, code = code }
+      end
+    end
+    if n > 0 then taxed = taxed + 1 end
+    local line, note = sales_line_of(who, r.field, r.item_ref, r.description, r.qty, r.gross,
+      decimals, code or nil)
     lines[#lines + 1] = line
     if note then notes[#notes + 1] = note end
   end
