@@ -224,7 +224,7 @@ end
 -- error names is `field`, or with `suffix` the JSONPath of field followed by suffix (built only
 -- when it fails: "$.line_items[0]'s line Amount").
 function M.number_of(who, field, minor, scale, suffix)
-  local unit = pow10(scale)
+  local unit = POW10[scale] or pow10(scale)
   if minor % unit == 0 then return minor // unit end
   -- minor / unit is the double nearest the decimal (both exact, one rounding). A decimal of at
   -- most 15 significant digits (DBL_DIG) reads back from that double's %.15g, the first form
@@ -330,8 +330,15 @@ end
 -- currency's up to 5) for which Qty x UnitPrice rounds to Amount. Returns the JSON number and a
 -- note (nil when exact).
 function M.unit_price(who, field, q, qscale, amount, decimals)
-  if q == 1 and qscale == 0 then -- one of a thing: the price is the amount
-    return M.number_of(who, field, amount, decimals, "'s line UnitPrice"), nil
+  if qscale == 0 and q > 0 then
+    -- whole units: the first try of the loop below (price at the currency's decimals), kept
+    -- when exact; anything else runs the loop from the start
+    if q == 1 then return M.number_of(who, field, amount, decimals, "'s line UnitPrice"), nil end
+    local price, r = amount // q, amount % q
+    if 2 * r > q or (2 * r == q and price % 2 ~= 0) then price = price + 1 end
+    if price * q == amount then
+      return M.number_of(who, field, price, decimals, "'s line UnitPrice"), nil
+    end
   end
   if q == 0 then
     if amount ~= 0 then
