@@ -24,6 +24,7 @@ local M = {}
 
 M.DOCNUMBER_MAX = 21
 M.DESCRIPTION_MAX = 4000
+local DESCRIPTION_MAX = M.DESCRIPTION_MAX
 M.PRIVATE_NOTE_MAX = 4000
 M.ADDR_LINE_MAX = 500
 M.POSTAL_CODE_MAX = 30
@@ -91,11 +92,12 @@ end
 local function ulen(s) return ulen_raw(s) or #s end
 M.ulen = ulen
 
-function M.uhead(s, n)
+local function uhead(s, n)
   if #s <= n or ulen(s) <= n then return s end
   if utf8.len(s) then return s:sub(1, utf8.offset(s, n + 1) - 1) end
   return s:sub(1, n)
 end
+M.uhead = uhead
 
 function M.utail(s, n)
   local len = M.ulen(s)
@@ -223,7 +225,7 @@ end
 -- nearest the decimal, which must encode as exactly that decimal, else an error. The field an
 -- error names is `field`, or with `suffix` the JSONPath of field followed by suffix (built only
 -- when it fails: "$.line_items[0]'s line Amount").
-function M.number_of(who, field, minor, scale, suffix)
+local function number_of(who, field, minor, scale, suffix)
   local unit = POW10[scale] or pow10(scale)
   if minor % unit == 0 then return minor // unit end
   -- minor / unit is the double nearest the decimal (both exact, one rounding). A decimal of at
@@ -247,6 +249,7 @@ function M.number_of(who, field, minor, scale, suffix)
   end
   return f
 end
+M.number_of = number_of
 
 ---------------------------------------------------------------------------------------------------
 -- money and quantities from source records
@@ -329,15 +332,15 @@ end
 -- UnitPrice for a line of `amount` minor units over Q/10^qscale: the fewest decimals (from the
 -- currency's up to 5) for which Qty x UnitPrice rounds to Amount. Returns the JSON number and a
 -- note (nil when exact).
-function M.unit_price(who, field, q, qscale, amount, decimals)
+local function unit_price(who, field, q, qscale, amount, decimals)
   if qscale == 0 and q > 0 then
     -- whole units: the first try of the loop below (price at the currency's decimals), kept
     -- when exact; anything else runs the loop from the start
-    if q == 1 then return M.number_of(who, field, amount, decimals, "'s line UnitPrice"), nil end
+    if q == 1 then return number_of(who, field, amount, decimals, "'s line UnitPrice"), nil end
     local price, r = amount // q, amount % q
     if 2 * r > q or (2 * r == q and price % 2 ~= 0) then price = price + 1 end
     if price * q == amount then
-      return M.number_of(who, field, price, decimals, "'s line UnitPrice"), nil
+      return number_of(who, field, price, decimals, "'s line UnitPrice"), nil
     end
   end
   if q == 0 then
@@ -374,8 +377,9 @@ function M.unit_price(who, field, q, qscale, amount, decimals)
       :format(field, pscale, M.decimal_text(q, qscale), money.format(amount, decimals),
         money.format(price, pscale))
   end
-  return M.number_of(who, field, price, pscale, "'s line UnitPrice"), note
+  return number_of(who, field, price, pscale, "'s line UnitPrice"), note
 end
+M.unit_price = unit_price
 
 -- A SalesItemLineDetail line. spec: field, item_ref, description, qty (source quantity),
 -- amount (minor), decimals, tax_code (or nil). Returns line, note (or nil).
@@ -387,21 +391,29 @@ end
 -- sales_line_of(who, field, item_ref, description, qty, amount, decimals, tax_code): the same
 -- line from its parts, without a spec table (a builder's loop over order lines).
 function M.sales_line_of(who, field, item_ref, description, qty, amount, decimals, tax_code)
-  local q, qscale, qty_json
-  if mtype(qty) == "integer" then
-    q, qscale, qty_json = qty, 0, qty
+  local price, note, amount_json
+  if qty == 1 and mtype(qty) == "integer" then -- one of a thing: the price is the amount
+    price = number_of(who, field, amount, decimals, "'s line UnitPrice")
+    amount_json = price
   else
-    q, qscale, qty_json = M.quantity(who, field .. ".quantity", qty)
+    local q, qscale, qty_json
+    if mtype(qty) == "integer" then
+      q, qscale, qty_json = qty, 0, qty
+    else
+      q, qscale, qty_json = M.quantity(who, field .. ".quantity", qty)
+    end
+    qty = qty_json
+    price, note = unit_price(who, field, q, qscale, amount, decimals)
+    amount_json = number_of(who, field, amount, decimals, "'s line Amount")
   end
-  local price, note = M.unit_price(who, field, q, qscale, amount, decimals)
-  local detail = { ItemRef = { value = item_ref }, Qty = qty_json, UnitPrice = price }
+  local detail = { ItemRef = { value = item_ref }, Qty = qty, UnitPrice = price }
   if tax_code then detail.TaxCodeRef = { value = tax_code } end
   local line = {
     DetailType = "SalesItemLineDetail",
-    Amount = M.number_of(who, field, amount, decimals, "'s line Amount"),
+    Amount = amount_json,
     SalesItemLineDetail = detail,
   }
-  if description then line.Description = M.uhead(description, M.DESCRIPTION_MAX) end
+  if description then line.Description = uhead(description, DESCRIPTION_MAX) end
   return line, note
 end
 
