@@ -384,8 +384,10 @@ M.unit_price = unit_price
 -- A SalesItemLineDetail line. spec: field, item_ref, description, qty (source quantity),
 -- amount (minor), decimals, tax_code (or nil). Returns line, note (or nil).
 function M.sales_line(who, spec)
-  return M.sales_line_of(who, spec.field, spec.item_ref, spec.description, spec.qty, spec.amount,
-    spec.decimals, spec.tax_code)
+  -- not a tail call: explain's chain keeps the caller
+  local line, note = M.sales_line_of(who, spec.field, spec.item_ref, spec.description, spec.qty,
+    spec.amount, spec.decimals, spec.tax_code)
+  return line, note
 end
 
 -- sales_line_of(who, field, item_ref, description, qty, amount, decimals, tax_code): the same

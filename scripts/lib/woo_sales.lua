@@ -12,7 +12,7 @@ local M = {}
 local text, is_null, object = doc.text, doc.is_null, doc.object
 local type, ipairs = type, ipairs
 local money_add, money_sub, money_parse = money.add, money.sub, money.parse
-local doc_amount, name_text, sales_line_of = doc.amount, doc.name_text, doc.sales_line_of
+local doc_amount, name_text = doc.amount, doc.name_text
 
 -- Minor units of an order amount at field .. suffix (the name built only for an error): the
 -- decimal text WooCommerce sends, parsed exactly; anything else goes to doc.amount's checks.
@@ -210,6 +210,24 @@ function M.build(mapping, order, ctx, kind)
   -- rows: { field, item_ref, description, qty, gross, taxes }; gross = Amount before coupons
   local items, others = {}, {}
   local discount = 0
+  -- rate id text by the id as sent (lines repeat the order's few rates)
+  local id_text = {}
+  local function ids_of(taxes)
+    local ids = {}
+    if type(taxes) ~= "table" then return ids end
+    for _, t in ipairs(taxes) do
+      if type(t) == "table" then
+        local raw = t.id
+        local id = raw ~= nil and id_text[raw]
+        if id == nil then
+          id = text(raw) or false
+          if raw ~= nil and raw == raw then id_text[raw] = id end
+        end
+        if id then ids[#ids + 1] = id end
+      end
+    end
+    return ids
+  end
   for i, li in ipairs(doc.list(who, order, "line_items")) do
     local field = ("line_items[%d]"):format(i)
     if type(li) ~= "table" then doc.fail(who, field, "expected an object") end
@@ -225,7 +243,7 @@ function M.build(mapping, order, ctx, kind)
     if not key then doc.fail(who, field, "no sku or name to find the QuickBooks item by") end
     items[#items + 1] = { field = field, item_ref = ctx.ref("item", key),
       description = name_text(li.name), qty = li.quantity, gross = gross,
-      taxes = rate_ids(li.taxes) }
+      taxes = ids_of(li.taxes) }
   end
   for i, fee in ipairs(doc.list(who, order, "fee_lines")) do
     local field = ("fee_lines[%d]"):format(i)
@@ -234,7 +252,7 @@ function M.build(mapping, order, ctx, kind)
     others[#others + 1] = { field = field, item_ref = ctx.ref("item", M.fee_key(name)),
       description = name, qty = 1,
       gross = amount_at(who, field, ".total", fee.total, decimals),
-      taxes = rate_ids(fee.taxes) }
+      taxes = ids_of(fee.taxes) }
   end
   local shipping_lines = doc.list(who, order, "shipping_lines")
   local shipping_item = #shipping_lines > 0 and doc.shipping_ref(ctx) or nil
@@ -244,7 +262,7 @@ function M.build(mapping, order, ctx, kind)
     others[#others + 1] = { field = field, item_ref = shipping_item,
       description = doc.name_text(sl.method_title) or "Shipping", qty = 1,
       gross = amount_at(who, field, ".total", sl.total, decimals),
-      taxes = rate_ids(sl.taxes) }
+      taxes = ids_of(sl.taxes) }
   end
   if #items + #others == 0 then
     doc.fail(who, "line_items", "the order has no line items, fees or shipping lines")
@@ -268,14 +286,15 @@ function M.build(mapping, order, ctx, kind)
   -- reconcile: lines - discount + tax == order total, to the minor unit
   local total = doc.amount(who, "total", order.total, decimals)
   local total_tax = doc.amount_or_zero(who, "total_tax", order.total_tax, decimals)
-  local rows = {}
-  for _, r in ipairs(items) do rows[#rows + 1] = r end
-  for _, r in ipairs(others) do rows[#rows + 1] = r end
   local sum = 0
-  for _, r in ipairs(rows) do sum = money_add(sum, r.gross) end
+  for _, r in ipairs(items) do sum = money_add(sum, r.gross) end
+  for _, r in ipairs(others) do sum = money_add(sum, r.gross) end
   local doc_total = money.add(money.sub(sum, discount), total_tax)
   local diff = money.sub(total, doc_total)
   if diff ~= 0 then
+    local rows = {}
+    for _, r in ipairs(items) do rows[#rows + 1] = r end
+    for _, r in ipairs(others) do rows[#rows + 1] = r end
     -- Each amount WooCommerce shows (every line, fee and shipping line, each tax line's
     -- tax_total and shipping_tax_total, and the total) is rounded to the currency's decimals
     -- from a finer internal value (prices entered with tax are split into net and tax at 4+
@@ -342,7 +361,7 @@ function M.build(mapping, order, ctx, kind)
       end
     end
     if n > 0 then taxed = taxed + 1 end
-    local line, note = sales_line_of(who, r.field, r.item_ref, r.description, r.qty, r.gross,
+    local line, note = doc.sales_line_of(who, r.field, r.item_ref, r.description, r.qty, r.gross,
       decimals, code or nil)
     lines[#lines + 1] = line
     if note then notes[#notes + 1] = note end
