@@ -401,6 +401,9 @@ function M.context(config, opts)
   }
   local fallback = opts.ref or function(entity, key)
     -- A dry run knows no target ids: show what would be resolved (or created) first.
+    if type(entity) == "string" and type(key) == "string" then
+      return "{{" .. entity .. " " .. key .. "}}"
+    end
     return ("{{%s %s}}"):format(tostring(entity), tostring(key))
   end
   local refs = opts.refs

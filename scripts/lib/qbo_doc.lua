@@ -11,10 +11,20 @@ local trim = require("engine.text").trim -- linear; a "^%s*(.-)%s*$" pattern is 
 local json = require "engine.json"
 local crypto = require "engine.crypto"
 
+-- The hot path (a sales line per order line) reads these as locals: a module's globals and the
+-- frozen modules' fields are each a metatable hop away.
+local type, tostring, tonumber, select, error = type, tostring, tonumber, select, error
+local mtype, tointeger, floor = math.type, math.tointeger, math.floor
+local find, gsub = string.find, string.gsub
+local ulen_raw = utf8.len
+local NULL = json.null
+local money_parse, money_format = money.parse, money.format
+
 local M = {}
 
 M.DOCNUMBER_MAX = 21
 M.DESCRIPTION_MAX = 4000
+local DESCRIPTION_MAX = M.DESCRIPTION_MAX
 M.PRIVATE_NOTE_MAX = 4000
 M.ADDR_LINE_MAX = 500
 M.POSTAL_CODE_MAX = 30
@@ -48,42 +58,46 @@ function M.fail(who, field, fmt, ...)
   error(("%s: %s"):format(head, msg), 0)
 end
 
-function M.is_null(v) return v == nil or v == json.null end
+local function is_null(v) return v == nil or v == NULL end
+M.is_null = is_null
 
 -- Text of a scalar (trimmed; integral numbers without ".0"); nil when absent, null or empty.
-function M.text(v)
-  if M.is_null(v) then return nil end
+local function text(v)
+  if v == nil or v == NULL then return nil end
   local t = type(v)
   if t == "string" then
     local s = trim(v)
     return s ~= "" and s or nil
   elseif t == "number" then
-    local i = math.tointeger(v)
+    local i = tointeger(v)
     return i and tostring(i) or nil
   elseif t == "boolean" then
     return tostring(v)
   end
   return nil
 end
+M.text = text
 
 function M.object(v) return type(v) == "table" and v or {} end
 
 -- A list field: absent/null -> {}, a table -> itself; anything else raises.
 function M.list(who, rec, field)
   local v = rec[field]
-  if M.is_null(v) then return {} end
+  if v == nil or v == NULL then return {} end
   if type(v) ~= "table" then M.fail(who, field, "expected a list, got %s", type(v)) end
   return v
 end
 
 -- Characters (UTF-8 code points; bytes when the text is not valid UTF-8).
-function M.ulen(s) return utf8.len(s) or #s end
+local function ulen(s) return ulen_raw(s) or #s end
+M.ulen = ulen
 
-function M.uhead(s, n)
-  if M.ulen(s) <= n then return s end
+local function uhead(s, n)
+  if #s <= n or ulen(s) <= n then return s end
   if utf8.len(s) then return s:sub(1, utf8.offset(s, n + 1) - 1) end
   return s:sub(1, n)
 end
+M.uhead = uhead
 
 function M.utail(s, n)
   local len = M.ulen(s)
@@ -101,7 +115,8 @@ local ENTITIES = {
 }
 
 function M.decode_entities(s)
-  return (s:gsub("&(#?[xX]?)(%w+);", function(kind, body)
+  if not find(s, "&", 1, true) then return s end
+  return (gsub(s, "&(#?[xX]?)(%w+);", function(kind, body)
     local cp
     if kind == "#" then
       cp = tonumber(body, 10)
@@ -122,7 +137,7 @@ end
 -- QuickBooks fields are cut where they are set (qbo_name, uhead). Linear at any length: trim
 -- is C, and the entity pattern's one repetition (%w+) stops at the first non-word byte.
 function M.name_text(v)
-  local s = M.text(v)
+  local s = text(v)
   return s and M.decode_entities(s) or nil
 end
 
@@ -151,11 +166,20 @@ end
 ---------------------------------------------------------------------------------------------------
 -- exact integer arithmetic
 
-function M.pow10(n)
+local POW10 = {}
+do
   local p = 1
+  for n = 0, 18 do POW10[n] = p p = p * 10 end
+end
+
+function M.pow10(n)
+  local p = POW10[n]
+  if p then return p end
+  p = 1
   for _ = 1, n do p = p * 10 end
   return p
 end
+local pow10 = M.pow10
 
 local function mul_checked(a, b)
   if a == 0 or b == 0 then return 0 end
@@ -198,10 +222,20 @@ local function plain_decimal(s)
 end
 
 -- The JSON number for minor units at `scale` places: an integer when whole, else the double
--- nearest the decimal, which must encode as exactly that decimal, else an error.
-function M.number_of(who, field, minor, scale)
-  local unit = M.pow10(scale)
+-- nearest the decimal, which must encode as exactly that decimal, else an error. The field an
+-- error names is `field`, or with `suffix` the JSONPath of field followed by suffix (built only
+-- when it fails: "$.line_items[0]'s line Amount").
+local function number_of(who, field, minor, scale, suffix)
+  local unit = POW10[scale] or pow10(scale)
   if minor % unit == 0 then return minor // unit end
+  -- minor / unit is the double nearest the decimal (both exact, one rounding). A decimal of at
+  -- most 15 significant digits (DBL_DIG) reads back from that double's %.15g, the first form
+  -- engine.json tries (lua/json_enc.c put_float): it encodes as exactly this decimal, so the
+  -- check below cannot fail and is skipped.
+  if minor < 1000000000000000 and minor > -1000000000000000 and scale <= 15 then
+    return minor / unit
+  end
+  if suffix then field = M.path(field) .. suffix end
   if minor > EXACT_FLOAT_LIMIT or minor < -EXACT_FLOAT_LIMIT then
     M.fail(who, field, "%s has too many digits to send as an exact JSON number",
       money.format(minor, scale))
@@ -215,6 +249,7 @@ function M.number_of(who, field, minor, scale)
   end
   return f
 end
+M.number_of = number_of
 
 ---------------------------------------------------------------------------------------------------
 -- money and quantities from source records
@@ -222,13 +257,18 @@ end
 -- Minor units of a money field (decimal text, an integer of whole units, or a float that is
 -- exactly such a decimal). Raises naming the field.
 function M.amount(who, field, v, decimals)
-  if M.is_null(v) or v == "" then M.fail(who, field, "missing amount") end
   local t = type(v)
-  if t == "string" or math.type(v) == "integer" then
-    local m, err = money.parse(v, decimals, "exact")
+  if t == "string" and v ~= "" then -- the usual case: decimal text
+    local m, err = money_parse(v, decimals, "exact")
     if m == nil then M.fail(who, field, "%s", err) end
     return m
-  elseif math.type(v) == "float" then
+  end
+  if v == nil or v == NULL or v == "" then M.fail(who, field, "missing amount") end
+  if mtype(v) == "integer" then
+    local m, err = money_parse(v, decimals, "exact")
+    if m == nil then M.fail(who, field, "%s", err) end
+    return m
+  elseif mtype(v) == "float" then
     local m, err = money.parse(v, decimals, "half_even")
     if m == nil then M.fail(who, field, "%s", err) end
     if m / M.pow10(decimals) ~= v then
@@ -240,7 +280,7 @@ function M.amount(who, field, v, decimals)
 end
 
 function M.amount_or_zero(who, field, v, decimals)
-  if M.is_null(v) or v == "" then return 0 end
+  if v == nil or v == NULL or v == "" then return 0 end
   return M.amount(who, field, v, decimals)
 end
 
@@ -292,7 +332,17 @@ end
 -- UnitPrice for a line of `amount` minor units over Q/10^qscale: the fewest decimals (from the
 -- currency's up to 5) for which Qty x UnitPrice rounds to Amount. Returns the JSON number and a
 -- note (nil when exact).
-function M.unit_price(who, field, q, qscale, amount, decimals)
+local function unit_price(who, field, q, qscale, amount, decimals)
+  if qscale == 0 and q > 0 then
+    -- whole units: the first try of the loop below (price at the currency's decimals), kept
+    -- when exact; anything else runs the loop from the start
+    if q == 1 then return number_of(who, field, amount, decimals, "'s line UnitPrice"), nil end
+    local price, r = amount // q, amount % q
+    if 2 * r > q or (2 * r == q and price % 2 ~= 0) then price = price + 1 end
+    if price * q == amount then
+      return number_of(who, field, price, decimals, "'s line UnitPrice"), nil
+    end
+  end
   if q == 0 then
     if amount ~= 0 then
       M.fail(who, field, "quantity is 0 but the amount is %s", money.format(amount, decimals))
@@ -304,7 +354,7 @@ function M.unit_price(who, field, q, qscale, amount, decimals)
   local price, pscale, fits
   for p = decimals, max_scale do
     local k = p - decimals + qscale
-    local scaled = mul_checked(nq, M.pow10(k))
+    local scaled = mul_checked(nq, pow10(k))
     if scaled == nil then break end
     price, pscale = div_half_even(scaled, dq), p
     local back = mul_checked(price, dq)
@@ -312,7 +362,7 @@ function M.unit_price(who, field, q, qscale, amount, decimals)
       local diff = back - scaled
       if diff < 0 then diff = -diff end
       if diff == 0 then fits = "exact" break end
-      if 2 * diff < M.pow10(k) then fits = "rounded" break end
+      if 2 * diff < pow10(k) then fits = "rounded" break end
     end
   end
   if price == nil then
@@ -327,22 +377,45 @@ function M.unit_price(who, field, q, qscale, amount, decimals)
       :format(field, pscale, M.decimal_text(q, qscale), money.format(amount, decimals),
         money.format(price, pscale))
   end
-  return M.number_of(who, M.path(field) .. "'s line UnitPrice", price, pscale), note
+  return number_of(who, field, price, pscale, "'s line UnitPrice"), note
 end
+M.unit_price = unit_price
 
 -- A SalesItemLineDetail line. spec: field, item_ref, description, qty (source quantity),
 -- amount (minor), decimals, tax_code (or nil). Returns line, note (or nil).
 function M.sales_line(who, spec)
-  local q, qscale, qty_json = M.quantity(who, spec.field .. ".quantity", spec.qty)
-  local price, note = M.unit_price(who, spec.field, q, qscale, spec.amount, spec.decimals)
-  local detail = { ItemRef = { value = spec.item_ref }, Qty = qty_json, UnitPrice = price }
-  if spec.tax_code then detail.TaxCodeRef = { value = spec.tax_code } end
+  -- not a tail call: explain's chain keeps the caller
+  local line, note = M.sales_line_of(who, spec.field, spec.item_ref, spec.description, spec.qty,
+    spec.amount, spec.decimals, spec.tax_code)
+  return line, note
+end
+
+-- sales_line_of(who, field, item_ref, description, qty, amount, decimals, tax_code): the same
+-- line from its parts, without a spec table (a builder's loop over order lines).
+function M.sales_line_of(who, field, item_ref, description, qty, amount, decimals, tax_code)
+  local price, note, amount_json
+  if qty == 1 and mtype(qty) == "integer" then -- one of a thing: the price is the amount
+    price = number_of(who, field, amount, decimals, "'s line UnitPrice")
+    amount_json = price
+  else
+    local q, qscale, qty_json
+    if mtype(qty) == "integer" then
+      q, qscale, qty_json = qty, 0, qty
+    else
+      q, qscale, qty_json = M.quantity(who, field .. ".quantity", qty)
+    end
+    qty = qty_json
+    price, note = unit_price(who, field, q, qscale, amount, decimals)
+    amount_json = number_of(who, field, amount, decimals, "'s line Amount")
+  end
+  local detail = { ItemRef = { value = item_ref }, Qty = qty, UnitPrice = price }
+  if tax_code then detail.TaxCodeRef = { value = tax_code } end
   local line = {
     DetailType = "SalesItemLineDetail",
-    Amount = M.number_of(who, M.path(spec.field) .. "'s line Amount", spec.amount, spec.decimals),
+    Amount = amount_json,
     SalesItemLineDetail = detail,
   }
-  if spec.description then line.Description = M.uhead(spec.description, M.DESCRIPTION_MAX) end
+  if description then line.Description = uhead(description, DESCRIPTION_MAX) end
   return line, note
 end
 
@@ -412,21 +485,33 @@ end
 -- GST+PST. Unmapped rates take default_tax_code_id; rates mapping to two codes raise. With
 -- default_tax_code_id null, a US company (company.country "US") takes QuickBooks' literal "TAX"
 -- (US line tax codes are TAX / NON; external-apis.md 3.4); elsewhere the line has no code.
-function M.tax_code(who, field, ids, rate_codes, config, company)
-  if #ids == 0 then return nil end
-  local mappings = M.object(config.tax_code_mappings)
-  local default = M.text(config.default_tax_code_id)
-  if default == nil and (company or {}).country == "US" then default = "TAX" end
-  local function mapped(key)
-    local v = mappings[key]
-    if M.is_null(v) then return nil end
-    local s = M.text(v)
-    if not s or type(v) ~= "string" then
-      M.fail(who, "transformer_config.tax_code_mappings",
-        "the entry %q must be a QuickBooks TaxCode id string", key)
-    end
-    return s
+local function mapped_code(who, mappings, key)
+  local v = mappings[key]
+  if v == nil or v == NULL then return nil end
+  local s = text(v)
+  if not s or type(v) ~= "string" then
+    M.fail(who, "transformer_config.tax_code_mappings",
+      "the entry %q must be a QuickBooks TaxCode id string", key)
   end
+  return s
+end
+
+function M.tax_code(who, field, ids, rate_codes, config, company)
+  local n = #ids
+  if n == 0 then return nil end
+  local mappings = config.tax_code_mappings
+  if type(mappings) ~= "table" then mappings = {} end
+  local default = text(config.default_tax_code_id)
+  if default == nil and (company or {}).country == "US" then default = "TAX" end
+  if n == 1 then -- one rate: its id, else its code, else the default
+    local id = ids[1]
+    local code = rate_codes[id]
+    local c = mapped_code(who, mappings, id) or (code and mapped_code(who, mappings, code))
+      or default
+    if c then return c, id end
+    return nil
+  end
+  local function mapped(key) return mapped_code(who, mappings, key) end
   local combo_ids, combo_codes
   if #ids > 1 then
     local sorted, codes = {}, {}
@@ -611,21 +696,34 @@ end
 
 -- doc_total(doc, decimals) -> minor units: sales lines - discount lines + TotalTax. Works on
 -- the JSON numbers this module wrote (exact decimals).
-function M.doc_total(doc, decimals)
-  local function minor(v)
-    local m = money.parse(v, decimals, "half_even")
-    return m or 0
+-- Minor units of a JSON number this module wrote, read back at `decimals` places (half even).
+-- A float within 10^15 minor units that some integer m divided by 10^decimals gives exactly is
+-- that m: the float's decimal lies within half an ulp of m / 10^decimals, far less than half a
+-- minor unit, so money.parse would round it to m too; anything else goes to money.parse.
+local function minor_of(v, decimals)
+  if mtype(v) == "float" then
+    local unit = pow10(decimals)
+    local m = tointeger(floor(v * unit + 0.5))
+    if m and m < 1000000000000000 and m > -1000000000000000 and decimals <= 15
+        and m / unit == v then
+      return m
+    end
   end
+  return money_parse(v, decimals, "half_even") or 0
+end
+
+function M.doc_total(doc, decimals)
   local sum = 0
   for _, line in ipairs(doc.Line or {}) do
-    if line.DetailType == "DiscountLineDetail" then
-      sum = sum - minor(line.Amount)
-    elseif line.DetailType ~= "SubTotalLineDetail" then
-      sum = sum + minor(line.Amount)
+    local kind = line.DetailType
+    if kind == "DiscountLineDetail" then
+      sum = sum - minor_of(line.Amount, decimals)
+    elseif kind ~= "SubTotalLineDetail" then
+      sum = sum + minor_of(line.Amount, decimals)
     end
   end
   local tax = doc.TxnTaxDetail and doc.TxnTaxDetail.TotalTax
-  if tax ~= nil then sum = sum + minor(tax) end
+  if tax ~= nil then sum = sum + minor_of(tax, decimals) end
   return sum
 end
 

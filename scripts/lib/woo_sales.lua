@@ -10,6 +10,19 @@ local doc = require "lib.qbo_doc"
 local M = {}
 
 local text, is_null, object = doc.text, doc.is_null, doc.object
+local type, ipairs = type, ipairs
+local money_add, money_sub, money_parse = money.add, money.sub, money.parse
+local doc_amount, name_text = doc.amount, doc.name_text
+
+-- Minor units of an order amount at field .. suffix (the name built only for an error): the
+-- decimal text WooCommerce sends, parsed exactly; anything else goes to doc.amount's checks.
+local function amount_at(who, field, suffix, v, decimals)
+  if type(v) == "string" then
+    local m = money_parse(v, decimals, "exact")
+    if m then return m end
+  end
+  return doc_amount(who, field .. suffix, v, decimals)
+end
 
 -- The label errors use: "order <number>".
 function M.who(mapping, order)
@@ -197,21 +210,40 @@ function M.build(mapping, order, ctx, kind)
   -- rows: { field, item_ref, description, qty, gross, taxes }; gross = Amount before coupons
   local items, others = {}, {}
   local discount = 0
+  -- rate id text by the id as sent (lines repeat the order's few rates)
+  local id_text = {}
+  local function ids_of(taxes)
+    local ids = {}
+    if type(taxes) ~= "table" then return ids end
+    for _, t in ipairs(taxes) do
+      if type(t) == "table" then
+        local raw = t.id
+        local id = raw ~= nil and id_text[raw]
+        if id == nil then
+          id = text(raw) or false
+          if raw ~= nil and raw == raw then id_text[raw] = id end
+        end
+        if id then ids[#ids + 1] = id end
+      end
+    end
+    return ids
+  end
   for i, li in ipairs(doc.list(who, order, "line_items")) do
     local field = ("line_items[%d]"):format(i)
     if type(li) ~= "table" then doc.fail(who, field, "expected an object") end
-    local total = doc.amount(who, field .. ".total", li.total, decimals)
+    local total = amount_at(who, field, ".total", li.total, decimals)
     local gross = total
-    if not is_null(li.subtotal) and li.subtotal ~= "" then
-      local sub = doc.amount(who, field .. ".subtotal", li.subtotal, decimals)
+    local subtotal = li.subtotal
+    if not is_null(subtotal) and subtotal ~= "" then
+      local sub = amount_at(who, field, ".subtotal", subtotal, decimals)
       if sub >= total and total >= 0 then gross = sub end
     end
-    discount = money.add(discount, money.sub(gross, total))
+    if gross ~= total then discount = money_add(discount, money_sub(gross, total)) end
     local key = M.item_key(li)
     if not key then doc.fail(who, field, "no sku or name to find the QuickBooks item by") end
     items[#items + 1] = { field = field, item_ref = ctx.ref("item", key),
-      description = doc.name_text(li.name), qty = li.quantity, gross = gross,
-      taxes = rate_ids(li.taxes) }
+      description = name_text(li.name), qty = li.quantity, gross = gross,
+      taxes = ids_of(li.taxes) }
   end
   for i, fee in ipairs(doc.list(who, order, "fee_lines")) do
     local field = ("fee_lines[%d]"):format(i)
@@ -219,8 +251,8 @@ function M.build(mapping, order, ctx, kind)
     local name = doc.name_text(fee.name) or "Fee"
     others[#others + 1] = { field = field, item_ref = ctx.ref("item", M.fee_key(name)),
       description = name, qty = 1,
-      gross = doc.amount(who, field .. ".total", fee.total, decimals),
-      taxes = rate_ids(fee.taxes) }
+      gross = amount_at(who, field, ".total", fee.total, decimals),
+      taxes = ids_of(fee.taxes) }
   end
   local shipping_lines = doc.list(who, order, "shipping_lines")
   local shipping_item = #shipping_lines > 0 and doc.shipping_ref(ctx) or nil
@@ -229,8 +261,8 @@ function M.build(mapping, order, ctx, kind)
     if type(sl) ~= "table" then doc.fail(who, field, "expected an object") end
     others[#others + 1] = { field = field, item_ref = shipping_item,
       description = doc.name_text(sl.method_title) or "Shipping", qty = 1,
-      gross = doc.amount(who, field .. ".total", sl.total, decimals),
-      taxes = rate_ids(sl.taxes) }
+      gross = amount_at(who, field, ".total", sl.total, decimals),
+      taxes = ids_of(sl.taxes) }
   end
   if #items + #others == 0 then
     doc.fail(who, "line_items", "the order has no line items, fees or shipping lines")
@@ -254,14 +286,15 @@ function M.build(mapping, order, ctx, kind)
   -- reconcile: lines - discount + tax == order total, to the minor unit
   local total = doc.amount(who, "total", order.total, decimals)
   local total_tax = doc.amount_or_zero(who, "total_tax", order.total_tax, decimals)
-  local rows = {}
-  for _, r in ipairs(items) do rows[#rows + 1] = r end
-  for _, r in ipairs(others) do rows[#rows + 1] = r end
   local sum = 0
-  for _, r in ipairs(rows) do sum = money.add(sum, r.gross) end
+  for _, r in ipairs(items) do sum = money_add(sum, r.gross) end
+  for _, r in ipairs(others) do sum = money_add(sum, r.gross) end
   local doc_total = money.add(money.sub(sum, discount), total_tax)
   local diff = money.sub(total, doc_total)
   if diff ~= 0 then
+    local rows = {}
+    for _, r in ipairs(items) do rows[#rows + 1] = r end
+    for _, r in ipairs(others) do rows[#rows + 1] = r end
     -- Each amount WooCommerce shows (every line, fee and shipping line, each tax line's
     -- tax_total and shipping_tax_total, and the total) is rounded to the currency's decimals
     -- from a finer internal value (prices entered with tax are split into net and tax at 4+
@@ -298,12 +331,38 @@ function M.build(mapping, order, ctx, kind)
   -- lines: products, the discount, fees, shipping
   local lines = {}
   local taxed = 0
+  -- the TaxCodeRef of each set of rates, worked out at its first line (which an error names)
+  local code_of_rate, code_of_set = {}, {}
   local function emit(r)
-    local code = doc.tax_code(who, r.field, r.taxes, rate_codes, config, ctx.company)
-    if #r.taxes > 0 then taxed = taxed + 1 end
-    local line, note = doc.sales_line(who, { field = r.field, item_ref = r.item_ref,
-      description = r.description, qty = r.qty, amount = r.gross, decimals = decimals,
-      tax_code = code })
+    local taxes, code = r.taxes, nil
+    local n = #taxes
+    if n == 1 then
+      local id = taxes[1]
+      code = code_of_rate[id]
+      if code == nil then
+        code = doc.tax_code(who, r.field, taxes, rate_codes, config, ctx.company) or false
+        code_of_rate[id] = code
+      end
+    elseif n > 1 then
+      local set = table.concat(taxes, "\0")
+      local known = code_of_set[set]
+      if known and #known.ids == n then -- the same ids (one may hold a NUL: compare them)
+        for i = 1, n do
+          if known.ids[i] ~= taxes[i] then known = nil break end
+        end
+      else
+        known = nil
+      end
+      if known then
+        code = known.code
+      else
+        code = doc.tax_code(who, r.field, taxes, rate_codes, config, ctx.company) or false
+        code_of_set[set] = { ids = taxes, code = code }
+      end
+    end
+    if n > 0 then taxed = taxed + 1 end
+    local line, note = doc.sales_line_of(who, r.field, r.item_ref, r.description, r.qty, r.gross,
+      decimals, code or nil)
     lines[#lines + 1] = line
     if note then notes[#notes + 1] = note end
   end

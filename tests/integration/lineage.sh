@@ -51,8 +51,11 @@ tail() { printf '(tail call from map(), %s)' "$(at "mappings/$1.lua" "$2")"; }
 echo "== woo_order_to_qbo_invoice: the shipping line's Qty is not a line item's"
 explain woo_order_to_qbo_invoice order-727
 TAIL=$(tail woo_order_to_qbo_invoice 'map = function(order, ctx) return woo.build(NAME, order, ctx, "Invoice") end')
-EMIT=$(at $WS 'local line, note = doc.sales_line(who, { field = r.field, item_ref = r.item_ref,')
-DETAIL=$(at $QD 'local detail = { ItemRef = { value = spec.item_ref }, Qty = qty_json, UnitPrice = price }')
+EMIT=$(at $WS 'local line, note = doc.sales_line_of(who, r.field, r.item_ref, r.description, r.qty, r.gross,')
+DETAIL=$(at $QD 'local detail = { ItemRef = { value = item_ref }, Qty = qty, UnitPrice = price }')
+AMOUNT=$(at $QD 'Amount = amount_json,')
+# doc.sales_line(who, spec), as mappings call it, builds the line through sales_line_of
+SPEC=$(at $QD 'local line, note = M.sales_line_of(who, spec.field, spec.item_ref, spec.description, spec.qty,')
 assert_jq "order 727: Line[2] is the shipping line" "$EX" '.output.Line[2].Description == "Flat Rate"'
 origin "shipping Qty: sales_line's detail, emitted from the shipping loop" '$.Line[2].SalesItemLineDetail.Qty' \
     "$DETAIL < $EMIT < $(at $WS 'for _, r in ipairs(others) do emit(r) end') < $TAIL"
@@ -91,14 +94,14 @@ origin "DocNumber: the refund's number overwrites the order's" '$.DocNumber' \
 origin "PrivateNote: the refund's note overwrites the order's" '$.PrivateNote' \
     "$(at $WR 'body.PrivateNote = doc.note(head)') < $TAIL"
 origin "a line's Amount: through woo.build, called by the refund" '$.Line[0].Amount' \
-    "$(at $QD 'Amount = M.number_of(who, M.path(spec.field)') < $EMIT < $(at $WS 'for _, r in ipairs(items) do emit(r) end') < $BUILD < $TAIL"
+    "$AMOUNT < $EMIT < $(at $WS 'for _, r in ipairs(items) do emit(r) end') < $BUILD < $TAIL"
 
 echo "== woo_refund_to_qbo_refund_receipt: refunded lines"
 explain woo_refund_to_qbo_refund_receipt partial-refund-with-lines-and-extra
 TAIL=$(tail woo_refund_to_qbo_refund_receipt 'map = function(')
 ADD=$(at $WR 'local line, note = doc.sales_line(who, { field = field, item_ref = item_ref,')
 origin "a refunded line's Qty: the refund's add(), from its line-items loop" '$.Line[0].SalesItemLineDetail.Qty' \
-    "$DETAIL < $ADD < $(at $WR 'add(field, ctx.ref("item", key), doc.name_text(li.name), q,') < $TAIL"
+    "$DETAIL < $SPEC < $ADD < $(at $WR 'add(field, ctx.ref("item", key), doc.name_text(li.name), q,') < $TAIL"
 origin "DepositToAccountRef.value: its constructor" '$.DepositToAccountRef.value' \
     "$(at $WR 'body.DepositToAccountRef = { value = text(config.refund_account_id)') < $TAIL"
 
@@ -120,7 +123,7 @@ explain pos_order_to_qbo_sales_receipt a0007-eur
 S=mappings/pos_order_to_qbo_sales_receipt.lua
 assert_jq "the POS receipt has a sales line" "$EX" '.output.Line[0].DetailType == "SalesItemLineDetail"'
 origin "a line's Amount: qbo_doc's sales_line, called by the mapping" '$.Line[0].Amount' \
-    "$(at $QD 'Amount = M.number_of(who, M.path(spec.field)') < $S:$(grep -n 'doc.sales_line(' "$SRC/$S" | head -1 | cut -d: -f1)"
+    "$AMOUNT < $SPEC < $S:$(grep -n 'doc.sales_line(' "$SRC/$S" | head -1 | cut -d: -f1)"
 origin "PrivateNote" '$.PrivateNote' "$(at $S 'out.PrivateNote = doc.note(head)')"
 
 echo "== woo_customer_to_supabase_customer"

@@ -256,4 +256,62 @@ test("shipping by default: refunds and POS sales require the same item", functio
   eq(find(pos.requires(sale, c), "item", "name:Shipping"), nil, "POS sale without shipping")
 end)
 
+-- qbo_doc's fast paths (issue 14) answer what the checked paths answer: number_of skips the
+-- encode check below 10^15 minor units, doc_total reads floats back without money.parse, and
+-- unit_price prices a whole quantity that divides the amount without its search loop.
+local money = require "engine.money"
+
+local function samples()
+  local list, x = {}, 12345
+  for _, m in ipairs({ 1, 5, 10, 99, 101, 12345, 999999999999999, 999999999999998,
+    100000000000001, 123456789012345, 900719925474099 }) do
+    list[#list + 1] = m
+    list[#list + 1] = -m
+  end
+  for _ = 1, 400 do -- a fixed LCG: every magnitude up to 10^15
+    x = (x * 6364136223846793005 + 1442695040888963407) & 0x7fffffffffffffff
+    list[#list + 1] = (x % 1000000000000000) // doc.pow10(x % 15)
+  end
+  return list
+end
+
+test("number_of below 10^15 encodes as exactly its decimal; doc_total reads it back", function()
+  local who = doc.who("spec", "order 1")
+  for _, m in ipairs(samples()) do
+    for scale = 0, 5 do
+      local n = doc.number_of(who, "f", m, scale)
+      if math.type(n) == "float" and math.abs(n) >= 0.0001 then
+        eq(money.parse(json.encode(n), scale, "exact"), m, ("%d at %d decimals"):format(m, scale))
+      end
+      local line = { DetailType = "SalesItemLineDetail", Amount = n }
+      eq(doc.doc_total({ Line = { line } }, scale), m, ("read back %d at %d"):format(m, scale))
+      eq(doc.doc_total({ Line = { line } }, scale), money.parse(n, scale, "half_even"),
+        ("as money.parse reads %d at %d"):format(m, scale))
+    end
+  end
+  local ok, err = pcall(doc.number_of, who, "line_items[2]", 9007199254740993, 2,
+    "'s line Amount")
+  eq(ok, false, "beyond 2^53 is refused")
+  assert(tostring(err):find("$.line_items[1]'s line Amount", 1, true), tostring(err))
+end)
+
+test("unit_price of a whole quantity: exact when it divides, else rounded with a note", function()
+  local who = doc.who("spec", "order 1")
+  for q = 1, 12 do
+    for amount = -30, 250, 7 do
+      local price, note = doc.unit_price(who, "line_items[1]", q, 0, amount, 2)
+      if amount % q == 0 then
+        eq(price, doc.number_of(who, "f", amount // q, 2), ("%d / %d"):format(amount, q))
+        eq(note, nil, ("%d / %d is exact"):format(amount, q))
+      else
+        assert(math.abs(price * q - amount / 100) <= 0.5 / 100 + 1e-9,
+          ("%d / %d: %s"):format(amount, q, tostring(price)))
+      end
+    end
+  end
+  local price, note = doc.unit_price(who, "line_items[1]", 3, 0, 1000, 2)
+  eq(price, 3.333, "10.00 / 3: the fewest decimals whose product rounds to the amount")
+  assert(note and note:find("rounded", 1, true), tostring(note))
+end)
+
 spec.finish("standard_mappings_spec")
