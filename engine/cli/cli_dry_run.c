@@ -129,9 +129,9 @@ static int dryrun_write(void *u, const char *s, size_t n)
     return ENG_EIO;
 }
 
-static void dryrun_error(void *u, const char *line, size_t n)
+static void dryrun_error(void *u, long long record, const char *line, size_t n)
 {
-    (void)u;
+    (void)u, (void)record;
     fprintf(stderr, "tallysync dry-run: %.*s\n", (int)n, line);
 }
 

@@ -317,6 +317,7 @@ struct run {
     long long max_errors;
     long long written, failed;
     int werr;
+    char fatal[200]; /* the one document of the input is not JSON */
 };
 
 /* One line per failure: keep the message (it names file:line), drop the traceback. */
@@ -331,9 +332,10 @@ static const char *dryrun_msg(struct eng_err *err)
     return err->msg;
 }
 
-static void run_error(struct run *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void run_error(struct run *r, long long record, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-static void run_error(struct run *r, const char *fmt, ...)
+static void run_error(struct run *r, long long record, const char *fmt, ...)
 {
     char line[sizeof((struct eng_err *)0)->msg + 128];
     va_list ap;
@@ -342,7 +344,7 @@ static void run_error(struct run *r, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    r->sink->error(r->sink->u, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+    r->sink->error(r->sink->u, record, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static void run_write(struct run *r, const char *s, size_t n)
@@ -363,10 +365,11 @@ static int run_record(void *u, const char *text, size_t len, long long i, long l
         refused = what;
     int failed = 0;
     if (refused != NULL) {
-        if (fmt == ENG_DRYRUN_SINGLE)
-            run_error(r, "%s: %s", r->source, refused);
-        else
-            run_error(r, "record %lld (%s line %lld): %s", i, r->source, line, refused);
+        if (fmt == ENG_DRYRUN_SINGLE) { /* the input is that one document: not JSON at all */
+            snprintf(r->fatal, sizeof r->fatal, "%s", refused);
+            return 1;
+        }
+        run_error(r, i, "record %lld (%s line %lld): %s", i, r->source, line, refused);
         failed = 1;
     } else {
         int text_explain = (r->flags & ENG_DRYRUN_EXPLAIN) && !(r->flags & ENG_DRYRUN_EXPLAIN_JSON);
@@ -382,9 +385,9 @@ static int run_record(void *u, const char *text, size_t len, long long i, long l
         if (rc != 0) {
             /* budget and memory errors come from the VM and do not name the record */
             if (strncmp(err.msg, "record ", 7) != 0)
-                run_error(r, "record %lld: %s", i, dryrun_msg(&err));
+                run_error(r, i, "record %lld: %s", i, dryrun_msg(&err));
             else
-                run_error(r, "%s", dryrun_msg(&err));
+                run_error(r, i, "%s", dryrun_msg(&err));
             failed = 1;
         } else {
             int wrap = fmt == ENG_DRYRUN_ARRAY && !text_explain;
@@ -402,10 +405,11 @@ static int run_record(void *u, const char *text, size_t len, long long i, long l
     if (failed && ++r->failed == r->max_errors && (r->total < 0 || i < r->total)) {
         /* the answer is an error anyway: mapping the rest would only cost time */
         if (r->total >= 0)
-            run_error(r, "stopped after %lld failing records: records %lld to %lld were not mapped",
+            run_error(r, 0,
+                      "stopped after %lld failing records: records %lld to %lld were not mapped",
                       r->max_errors, i + 1, r->total);
         else
-            run_error(r, "stopped after %lld failing records", r->max_errors);
+            run_error(r, 0, "stopped after %lld failing records", r->max_errors);
         return 1;
     }
     return r->werr != 0;
@@ -446,7 +450,7 @@ static int dryrun_run(struct eng_vm *vm, const char *mapping, FILE *in, const ch
         r.total = c.n;
         if (c.n > max) {
             lim->too_many = 1;
-            run_error(&r, "%s: %lld records; a dry run maps at most %lld (DRY_RUN_MAX_RECORDS)",
+            run_error(&r, 0, "%s: %lld records; a dry run maps at most %lld (DRY_RUN_MAX_RECORDS)",
                       source, c.n, max);
             return ENG_EINVAL;
         }
@@ -455,7 +459,7 @@ static int dryrun_run(struct eng_vm *vm, const char *mapping, FILE *in, const ch
     struct eng_err err = {0};
     if (eng_vm_call(vm, "lib.dryrun", "prepare", 0, &err, "sS>r", mapping, config,
                     config != NULL ? conflen : 0, &r.state) != 0) {
-        run_error(&r, "mapping %s: %s", mapping, dryrun_msg(&err));
+        run_error(&r, 0, "mapping %s: %s", mapping, dryrun_msg(&err));
         return ENG_ESCRIPT;
     }
     if (in != NULL && (s.chunk = malloc(SPLIT_CHUNK)) == NULL) {
@@ -477,10 +481,10 @@ static int dryrun_run(struct eng_vm *vm, const char *mapping, FILE *in, const ch
              !((flags & ENG_DRYRUN_EXPLAIN) && !(flags & ENG_DRYRUN_EXPLAIN_JSON)))
         run_write(&r, "[]\n", 3);
     if (s.ioerr) {
-        run_error(&r, "%s: read error", source);
+        run_error(&r, 0, "%s: read error", source);
         rc = ENG_EINVAL;
-    } else if (s.fatal[0] != '\0') {
-        run_error(&r, "%s: %s", source, s.fatal);
+    } else if (s.fatal[0] != '\0' || r.fatal[0] != '\0') {
+        run_error(&r, 0, "%s: %s", source, s.fatal[0] != '\0' ? s.fatal : r.fatal);
         rc = ENG_EINVAL;
     } else if (r.failed > 0) {
         rc = ENG_ESCRIPT;
@@ -512,7 +516,7 @@ int eng_dryrun_stream(struct eng_vm *vm, const char *mapping, FILE *in, const ch
 }
 
 struct bufs {
-    struct eng_buf *out, *errors;
+    struct eng_buf *out, *errors, *failed;
 };
 
 static int bufs_write(void *u, const char *s, size_t n)
@@ -522,16 +526,18 @@ static int bufs_write(void *u, const char *s, size_t n)
     return b->out->oom ? ENG_ENOMEM : 0;
 }
 
-static void bufs_error(void *u, const char *line, size_t n)
+static void bufs_error(void *u, long long record, const char *line, size_t n)
 {
     struct bufs *b = u;
+    if (record > 0 && b->failed != NULL)
+        eng_buf_printf(b->failed, "%s%lld", b->failed->len > 0 ? "," : "", record);
     eng_buf_append(b->errors, line, n);
     eng_buf_putc(b->errors, '\n');
 }
 
 int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
                        const char *source, const char *config, size_t conflen, struct eng_buf *out,
-                       struct eng_buf *errors, int *format, unsigned flags,
+                       struct eng_buf *errors, struct eng_buf *failed, int *format, unsigned flags,
                        struct eng_dryrun_limits *lim)
 {
     struct eng_dryrun_limits def = {0};
@@ -539,13 +545,13 @@ int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input
         lim = &def;
     if (lim->max_records <= 0)
         lim->max_records = ENG_DRYRUN_DEFAULT_MAX_RECORDS;
-    struct bufs b = {out, errors};
+    struct bufs b = {out, errors, failed};
     const struct eng_dryrun_sink sink = {bufs_write, bufs_error, &b};
     int was = eng_vm_set_db_readonly(vm, 1);
     int rc = dryrun_run(vm, mapping, NULL, input != NULL ? input : "", inlen, source, config,
                         conflen, &sink, format, flags, lim, ENG_DRYRUN_MAX_ERRORS);
     eng_vm_set_db_readonly(vm, was);
-    if (rc == ENG_EIO || out->oom || errors->oom)
+    if (rc == ENG_EIO || out->oom || errors->oom || (failed != NULL && failed->oom))
         rc = ENG_ENOMEM;
     return rc;
 }

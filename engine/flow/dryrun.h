@@ -45,10 +45,11 @@ enum {
 };
 
 /* Where a streamed dry run's results go, as each is made. write: a piece of the output (0, or
- * non-zero to stop the run: ENG_EIO); error: one error line, without its newline. */
+ * non-zero to stop the run: ENG_EIO); error: one error line, without its newline, about record
+ * number record (0: about the input or the run as a whole). */
 struct eng_dryrun_sink {
     int (*write)(void *u, const char *s, size_t n);
-    void (*error)(void *u, const char *line, size_t n);
+    void (*error)(void *u, long long record, const char *line, size_t n);
     void *u;
 };
 
@@ -64,9 +65,9 @@ struct eng_dryrun_sink {
  * per record); with ENG_DRYRUN_EXPLAIN_JSON, a JSON object per record ({record, describe,
  * output, fields}), laid out like the outputs. lim (may be NULL: no limit) bounds the run:
  * max_records > 0 needs a memory input (counted first, in C). Returns 0, ENG_EINVAL (input
- * unreadable or not JSON as a whole: an array not closed, text after the document; or too many
- * records), ENG_ESCRIPT (mapping failed to load or a record failed), ENG_EIO (sink->write
- * stopped it) or ENG_ENOMEM. Leaves the VM's stack as it found it. */
+ * unreadable or not JSON as a whole: one document that is malformed, an array not closed, text
+ * after the array; or too many records), ENG_ESCRIPT (mapping failed to load or a record failed),
+ * ENG_EIO (sink->write stopped it) or ENG_ENOMEM. Leaves the VM's stack as it found it. */
 int eng_dryrun_stream(struct eng_vm *vm, const char *mapping, FILE *in, const char *input,
                       size_t inlen, const char *source, const char *config, size_t conflen,
                       const struct eng_dryrun_sink *sink, int *format, unsigned flags,
@@ -74,10 +75,11 @@ int eng_dryrun_stream(struct eng_vm *vm, const char *mapping, FILE *in, const ch
 
 /* eng_dryrun_stream over input[0..inlen) with the API's bounds (max_records, counted before
  * anything is mapped, and ENG_DRYRUN_MAX_ERRORS), appending the outputs to out and the error
- * lines, each ending in '\n', to errors. */
+ * lines, each ending in '\n', to errors. failed (may be NULL) gets the numbers of the records
+ * that failed, as a JSON array's elements ("2,5"). */
 int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
                        const char *source, const char *config, size_t conflen, struct eng_buf *out,
-                       struct eng_buf *errors, int *format, unsigned flags,
+                       struct eng_buf *errors, struct eng_buf *failed, int *format, unsigned flags,
                        struct eng_dryrun_limits *lim);
 
 /* What the mapping assumed about its target company, which a dry run never reads
