@@ -42,8 +42,12 @@ static void dryrun_documents(struct eng_buf *to, const struct eng_buf *body, int
     }
     /* NDJSON: one compact document a line (a string's newline is escaped); single: one */
     eng_buf_putc(to, '[');
-    for (size_t i = 0; i < n; i++)
-        eng_buf_putc(to, p[i] == '\n' && format == ENG_DRYRUN_NDJSON ? ',' : p[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n' && format == ENG_DRYRUN_NDJSON)
+            eng_buf_putc(to, ',');
+        else
+            eng_buf_putc(to, p[i]);
+    }
     eng_buf_putc(to, ']');
 }
 

@@ -11,6 +11,7 @@
  */
 #include "flow/dryrun.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +72,7 @@ static int split_fill(struct split *s)
     size_t got = fread(s->chunk, 1, SPLIT_CHUNK, s->f);
     if (got == 0) {
         s->eof = 1;
-        s->ioerr = ferror(s->f);
+        s->ioerr = ferror(s->f) ? (errno != 0 ? errno : EIO) : 0;
         return 0;
     }
     s->c = s->chunk;
@@ -119,7 +120,7 @@ static void split_emit(struct split *s, long long line, const char *refused)
     p[len] = '\0';
     char big[96];
     if (refused == NULL && s->over) {
-        snprintf(big, sizeof big, "larger than %zu MiB (ENG_DRYRUN_MAX_RECORD_BYTES)",
+        snprintf(big, sizeof big, "larger than %zu MiB, the most one record may be",
                  ENG_DRYRUN_MAX_RECORD_BYTES >> 20);
         refused = big;
     }
@@ -177,7 +178,7 @@ static int split_check(const char *text, size_t len, char *what, size_t whatlen)
 }
 
 /* NDJSON, or one document on its first line: record per non-blank line. The first line is in
- * s->rec already (read by split_detect). */
+ * s->rec already (read by split_run). */
 static void split_lines(struct split *s, long long first_line)
 {
     /* one line alone is the single-document shape: look ahead (past blanks only) for a second
@@ -205,11 +206,12 @@ static void split_array(struct split *s)
     for (;;) {
         split_start(s);
         long long line = -1;
-        int depth = 0, in_str = 0, esc = 0, end = 0;
+        unsigned long long depth = 0; /* bytes, so it cannot overflow */
+        int in_str = 0, esc = 0, end = 0;
         while (!end && split_fill(s)) {
             const char *p = s->c + s->cpos, *q = p, *stop = s->c + s->clen;
             for (; q < stop; q++) {
-                char ch = *q;
+                unsigned char ch = (unsigned char)*q;
                 if (line < 0 && ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
                     line = s->line;
                 if (ch == '\n')
@@ -481,7 +483,7 @@ static int dryrun_run(struct eng_vm *vm, const char *mapping, FILE *in, const ch
              !((flags & ENG_DRYRUN_EXPLAIN) && !(flags & ENG_DRYRUN_EXPLAIN_JSON)))
         run_write(&r, "[]\n", 3);
     if (s.ioerr) {
-        run_error(&r, 0, "%s: read error", source);
+        run_error(&r, 0, "%s: cannot read: %s", source, strerror(s.ioerr));
         rc = ENG_EINVAL;
     } else if (s.fatal[0] != '\0' || r.fatal[0] != '\0') {
         run_error(&r, 0, "%s: %s", source, s.fatal[0] != '\0' ? s.fatal : r.fatal);
