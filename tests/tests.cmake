@@ -135,3 +135,14 @@ foreach(t defaults demo api_auth webhook_health)
     set_tests_properties(integration.${t} PROPERTIES RESOURCE_LOCK port8923)
   endif()
 endforeach()
+
+# The streaming dry run maps 42,000 orders with the standard mapping (~30 CPU s): room for a
+# loaded machine. Under the sanitizers: 2,000 records, peak RSS not compared (ASan's quarantine
+# and shadow memory are not the engine's).
+if(TEST integration.dryrun_stream)
+  set_tests_properties(integration.dryrun_stream PROPERTIES TIMEOUT 900)
+endif()
+if(ENG_SANITIZE AND TEST integration.dryrun_stream)
+  set_tests_properties(integration.dryrun_stream PROPERTIES
+    ENVIRONMENT "${ENG_TEST_ENV};DRYRUN_STREAM_COUNT=2000;DRYRUN_STREAM_RSS=0")
+endif()

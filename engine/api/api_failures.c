@@ -285,7 +285,7 @@ static void draft_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_s
     struct eng_dryrun_limits lim = {.max_records = 1};
     const char *conf = d->conf.len > 0 ? d->conf.data : NULL;
     int rc = eng_dryrun_execute(vm, d->mapping, d->input, strlen(d->input), "the failure's input",
-                                conf, d->conf.len, &out, &errors, &format, 0, &lim);
+                                conf, d->conf.len, &out, &errors, NULL, &format, 0, &lim);
     const char *line = errors.data != NULL ? errors.data : "";
     size_t ll = strcspn(line, "\n");
     int refused = rc == ENG_ESCRIPT && strncmp(line, "record 1", 8) == 0;

@@ -2,7 +2,9 @@
  * api_mappings.c - POST /api/mappings/{name}/dry-run: the mapping runs on a worker with the
  * hot-reloaded sources while the connection waits suspended (no server thread is held). The
  * worker's VM writes nothing meanwhile (flow/dryrun.h); at most DRY_RUN_MAX_RECORDS records
- * (413 too_many_records otherwise) and ENG_DRYRUN_MAX_ERRORS error lines per answer.
+ * (413 too_many_records otherwise, counted before anything is mapped) and ENG_DRYRUN_MAX_ERRORS
+ * error lines per answer. The body is split record by record (no whole-input Lua table) and
+ * each document is written into the answer as it is made.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,26 +29,53 @@ static void dryrun_arg_free(void *p)
     free(d);
 }
 
-/* On the worker: map the body; the answer is the output, or 400/422 with details.errors (one
- * entry per failing record, or the one reason the input failed). */
+/* The documents written so far (j->body, in the input's layout) as one JSON array's text. */
+static void dryrun_documents(struct eng_buf *to, const struct eng_buf *body, int format)
+{
+    const char *p = body->data != NULL ? body->data : "";
+    size_t n = body->len;
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == ' '))
+        n--;
+    if (format == ENG_DRYRUN_ARRAY && n > 0) { /* "[\n doc,\n doc\n]" already */
+        eng_buf_append(to, p, n);
+        return;
+    }
+    /* NDJSON: one compact document a line (a string's newline is escaped); single: one */
+    eng_buf_putc(to, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '\n' && format == ENG_DRYRUN_NDJSON)
+            eng_buf_putc(to, ',');
+        else
+            eng_buf_putc(to, p[i]);
+    }
+    eng_buf_putc(to, ']');
+}
+
+/* On the worker: map the body, each document into the answer as it is made. Every record
+ * mapped: 200 with the output. Some failed: 422 mapping_failed whose details hold errors (one
+ * line per failing record, at most ENG_DRYRUN_MAX_ERRORS and the line saying where it stopped),
+ * failed (their numbers) and documents (the others' outputs, in input order). The input as a
+ * whole unreadable: 400 malformed_json; too many records: 413 too_many_records. */
 static void dryrun_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
     (void)st;
     const struct dryrun_arg *d = j->arg;
     size_t len;
     const char *body = eng_httpd_body(j->req, &len);
-    struct eng_buf errors;
+    struct eng_buf errors, failed;
     eng_buf_init(&errors);
+    eng_buf_init(&failed);
     int format = ENG_DRYRUN_SINGLE;
     struct eng_dryrun_limits lim = {.max_records =
                                         j->cfg != NULL ? j->cfg->dry_run_max_records : 0};
     int rc = eng_dryrun_execute(vm, d->mapping, body, len, "request body",
                                 d->config.len > 0 ? d->config.data : NULL, d->config.len, &j->body,
-                                &errors, &format, d->flags, &lim);
+                                &errors, &failed, &format, d->flags, &lim);
     if (rc == 0) {
         j->status = 200;
         j->content_type = format == ENG_DRYRUN_NDJSON ? "application/x-ndjson" : "application/json";
         eng_buf_free(&errors);
+        eng_buf_free(&failed);
         return;
     }
     eng_buf_puts(&j->details, "{\"errors\":[");
@@ -61,7 +90,15 @@ static void dryrun_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_
         eng_buf_json_str(&j->details, line, ll);
         line = nl != NULL ? nl + 1 : NULL;
     }
-    eng_buf_puts(&j->details, "]}");
+    eng_buf_puts(&j->details, "]");
+    if (rc == ENG_ESCRIPT && lim.records > 0) { /* records failed, the others mapped */
+        eng_buf_puts(&j->details, ",\"failed\":[");
+        eng_buf_append(&j->details, failed.data != NULL ? failed.data : "", failed.len);
+        eng_buf_puts(&j->details, "],\"documents\":");
+        dryrun_documents(&j->details, &j->body, format);
+    }
+    eng_buf_puts(&j->details, "}");
+    eng_buf_reset(&j->body);
     if (lim.too_many)
         eng_api_job_fail(j, 413, "too_many_records", first);
     else if (rc == ENG_EINVAL)
@@ -69,6 +106,7 @@ static void dryrun_job_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_
     else
         eng_api_job_fail(j, 422, "mapping_failed", first[0] ? first : "the mapping failed");
     eng_buf_free(&errors);
+    eng_buf_free(&failed);
 }
 
 int eng_api_dry_run(struct eng_api_ctx *c)

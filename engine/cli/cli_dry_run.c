@@ -1,8 +1,9 @@
 /*
  * cli_dry_run.c - `tallysync dry-run`: feed records to a mapping and print what would be sent.
- * This half reads the files, checks the arguments and prints; flow/dryrun.c maps (through
- * scripts/lib/dryrun.lua, one call per record so each record has its own budget).
- * Owns: the input and config texts and its VM, freed before it returns. Must not: write
+ * This half opens the input, checks the arguments and prints; flow/dryrun.c reads the input as
+ * a stream and maps (through scripts/lib/dryrun.lua, one call per record so each record has its
+ * own budget), handing each output and error line here as it is made.
+ * Owns: the input stream, the config text and its VM, released before it returns. Must not: write
  * anything anywhere: no store is opened.
  */
 #include <errno.h>
@@ -16,7 +17,7 @@
 #include "flow/dryrun.h"
 #include "lua/vm.h"
 
-#define DRYRUN_MAX_INPUT ((size_t)256 << 20)
+#define DRYRUN_MAX_CONFIG ((size_t)16 << 20)
 
 static void dryrun_usage(FILE *out)
 {
@@ -35,19 +36,25 @@ static void dryrun_usage(FILE *out)
             "that wrote it, with the calls that led there through the helper libraries;\n"
             "never a guess by value. With --json: one JSON object per record {record,\n"
             "describe, output, fields[]}.\n\n"
-            "Nothing is written: no database, no remote system. Exit status 1 with one line per\n"
-            "failing record on stderr when the input or the mapping fails. At most\n"
-            "DRY_RUN_MAX_RECORDS records (default 1000; more are refused, nothing is mapped);\n"
-            "the run stops after 100 failing records and says so in a last line.\n");
+            "Nothing is written: no database, no remote system.\n\n"
+            "The input is read as a stream: one record and one output are held at a time,\n"
+            "so memory stays flat however many records there are (no record limit here:\n"
+            "DRY_RUN_MAX_RECORDS bounds the API's dry run only; one record is at most\n"
+            "16 MiB), and each document is written as it is made.\n"
+            "A record that fails (a malformed line or element, a mapping error, a total the\n"
+            "mapping refuses) prints one line on stderr naming it (record N, its id or its\n"
+            "line) and the others still come out: an array input gives the array without\n"
+            "the failed elements. Exit status 1 when the input, the mapping or any record\n"
+            "failed.\n");
 }
 
-/* Read a whole file ("-" = stdin) into a NUL-terminated heap block the caller frees. */
+/* Read a whole file (the --config file) into a NUL-terminated heap block the caller frees. */
 static char *dryrun_slurp(const char *path, size_t *len, char *why, size_t whylen)
 {
     struct eng_buf b;
     struct eng_err err = {0};
     eng_buf_init(&b);
-    if (eng_buf_read_file(&b, path, DRYRUN_MAX_INPUT, &err) != 0) {
+    if (eng_buf_read_file(&b, path, DRYRUN_MAX_CONFIG, &err) != 0) {
         snprintf(why, whylen, "%.*s", (int)(whylen - 1), err.msg);
         eng_buf_free(&b);
         return NULL;
@@ -110,35 +117,46 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
     return 0;
 }
 
-/* Print the outputs, or every error line (one per failing record) and nothing on stdout. */
-static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, const char *input,
-                          size_t inlen, const char *config, size_t conflen, long long max_records)
+struct dryrun_out {
+    int werr; /* errno of the first failed write to stdout */
+};
+
+static int dryrun_write(void *u, const char *s, size_t n)
 {
-    struct eng_buf out, errors;
+    struct dryrun_out *o = u;
+    if (fwrite(s, 1, n, stdout) == n)
+        return 0;
+    o->werr = errno != 0 ? errno : EIO;
+    return ENG_EIO;
+}
+
+static void dryrun_error(void *u, long long record, const char *line, size_t n)
+{
+    (void)u, (void)record;
+    fprintf(stderr, "tallysync dry-run: %.*s\n", (int)n, line);
+}
+
+/* Map the input as it is read: each output on stdout as it is made (buffered, flushed when
+ * the buffer fills and at the end), each failing record's line on stderr. 0 when every record
+ * mapped, 1 otherwise; *mapped gets how many did. */
+static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, FILE *in,
+                          const char *config, size_t conflen, long long *mapped)
+{
     int format;
-    struct eng_dryrun_limits lim = {.max_records = max_records};
-    eng_buf_init(&out);
-    eng_buf_init(&errors);
-    int rc = eng_dryrun_execute(vm, a->mapping, input, inlen,
-                                strcmp(a->input, "-") == 0 ? "stdin" : a->input, config, conflen,
-                                &out, &errors, &format, a->flags, &lim);
-    if (rc == 0) {
-        fwrite(out.data, 1, out.len, stdout);
-        fflush(stdout);
-    } else if (rc == ENG_ENOMEM && errors.len == 0) {
-        fprintf(stderr, "tallysync dry-run: out of memory building the output\n");
-    } else {
-        /* one line per failure, each prefixed with the command */
-        for (char *line = errors.data; line != NULL && *line != '\0';) {
-            char *nl = strchr(line, '\n');
-            size_t len = nl != NULL ? (size_t)(nl - line) : strlen(line);
-            fprintf(stderr, "tallysync dry-run: %.*s\n", (int)len, line);
-            line = nl != NULL ? nl + 1 : NULL;
-        }
-    }
-    eng_buf_free(&out);
-    eng_buf_free(&errors);
-    return rc == 0 ? 0 : 1;
+    struct eng_dryrun_limits lim = {0}; /* the CLI: no record limit, no failure stop */
+    struct dryrun_out o = {0};
+    const struct eng_dryrun_sink sink = {dryrun_write, dryrun_error, &o};
+    int rc = eng_dryrun_stream(vm, a->mapping, in, NULL, 0,
+                               strcmp(a->input, "-") == 0 ? "stdin" : a->input, config, conflen,
+                               &sink, &format, a->flags, &lim);
+    if (fflush(stdout) != 0 && o.werr == 0)
+        o.werr = errno != 0 ? errno : EIO;
+    if (o.werr != 0)
+        fprintf(stderr, "tallysync dry-run: writing the output: %s\n", strerror(o.werr));
+    else if (rc == ENG_ENOMEM)
+        fprintf(stderr, "tallysync dry-run: out of memory\n");
+    *mapped = lim.records - lim.failed;
+    return rc == 0 && o.werr == 0 ? 0 : 1;
 }
 
 /* Say on stderr what the mapping assumed about its target company: a dry run reads none
@@ -181,14 +199,17 @@ int eng_cli_dry_run(int argc, char **argv)
     }
 
     char why[sizeof((struct eng_err *)0)->msg];
-    size_t inlen = 0, conflen = 0;
-    char *input = dryrun_slurp(a.input, &inlen, why, sizeof why);
+    size_t conflen = 0;
     char *config = NULL;
-    if (input != NULL && a.config != NULL)
-        config = dryrun_slurp(a.config, &conflen, why, sizeof why);
-    if (input == NULL || (a.config != NULL && config == NULL)) {
+    if (a.config != NULL && (config = dryrun_slurp(a.config, &conflen, why, sizeof why)) == NULL) {
         fprintf(stderr, "tallysync dry-run: %s\n", why);
-        free(input);
+        eng_config_free(&cfg);
+        return 1;
+    }
+    FILE *in = strcmp(a.input, "-") == 0 ? stdin : fopen(a.input, "rb");
+    if (in == NULL) {
+        fprintf(stderr, "tallysync dry-run: cannot open %s: %s\n", a.input, strerror(errno));
+        free(config);
         eng_config_free(&cfg);
         return 1;
     }
@@ -196,22 +217,23 @@ int eng_cli_dry_run(int argc, char **argv)
     struct eng_vm_opts opts;
     eng_cli_vm_opts(&cfg, &opts);
     opts.database_path = NULL; /* a dry run writes nothing, not even a new database file */
-    /* The whole input is decoded in the script's state: let the cap grow with the input
-     * (decoded JSON takes several times its text), so a large batch is not refused. */
-    size_t want = inlen * 16 + ((size_t)32 << 20);
-    if (want > opts.mem_limit)
-        opts.mem_limit = want < ((size_t)8 << 30) ? want : ((size_t)8 << 30);
+    /* one record at a time: the script's memory cap (SCRIPT_MEMORY_MB) is the same whatever
+     * the input's size */
+    static char outbuf[(size_t)64 << 10];
+    setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
     struct eng_err err = {0};
     struct eng_vm *vm = eng_vm_new(&opts, &err);
     int status = 1;
+    long long mapped = 0;
     if (vm == NULL)
         fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
     else
-        status = dryrun_execute(vm, &a, input, inlen, config, conflen, cfg.dry_run_max_records);
-    if (status == 0)
+        status = dryrun_execute(vm, &a, in, config, conflen, &mapped);
+    if (vm != NULL && mapped > 0)
         dryrun_note(vm, a.mapping, config, conflen);
     eng_vm_free(vm);
-    free(input);
+    if (in != stdin)
+        fclose(in);
     free(config);
     eng_config_free(&cfg);
     return status;

@@ -10,6 +10,7 @@
 #define ENG_DRYRUN_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "base/buf.h"
 
@@ -17,38 +18,68 @@ struct eng_vm;
 
 enum { ENG_DRYRUN_SINGLE, ENG_DRYRUN_ARRAY, ENG_DRYRUN_NDJSON };
 
-/* The bounds of one dry run (the input's size is the caller's: MAX_BODY_BYTES, the CLI's file
- * cap). More records than max_records: nothing is mapped, ENG_EINVAL with the one line
- * "SOURCE: N records; a dry run maps at most M (DRY_RUN_MAX_RECORDS)" and *too_many set.
- * After ENG_DRYRUN_MAX_ERRORS failing records the run stops, and a last error line says so
- * and how many records were not mapped. */
+/* The input is split in C, never held whole: NDJSON line by line, a top-level array element by
+ * element, one document whole. Each record is at most ENG_DRYRUN_MAX_RECORD_BYTES (a larger one
+ * fails alone: its bytes are skipped, not kept). The API's bounds (eng_dryrun_execute): more
+ * records than max_records: nothing is mapped, ENG_EINVAL with the one line "SOURCE: N records;
+ * a dry run maps at most M (DRY_RUN_MAX_RECORDS)" and *too_many set; after
+ * ENG_DRYRUN_MAX_ERRORS failing records the run stops, and a last error line says so and how
+ * many records were not mapped. The CLI (eng_dryrun_stream with no limits) has neither bound:
+ * it holds one record and one output at a time, whatever the number of records. */
 #define ENG_DRYRUN_DEFAULT_MAX_RECORDS 1000
 #define ENG_DRYRUN_MAX_ERRORS          100
+#define ENG_DRYRUN_MAX_RECORD_BYTES    ((size_t)16 << 20)
 
 struct eng_dryrun_limits {
-    long long max_records; /* <= 0: ENG_DRYRUN_DEFAULT_MAX_RECORDS */
+    long long max_records; /* eng_dryrun_execute: <= 0 is ENG_DRYRUN_DEFAULT_MAX_RECORDS;
+                              eng_dryrun_stream: <= 0 is no limit */
     int too_many;          /* out: 1 when the input held more records than max_records */
+    long long records;     /* out: records seen (mapped or failed) */
+    long long failed;      /* out: records that failed */
 };
 
-/* flags of eng_dryrun_execute */
+/* flags of eng_dryrun_execute / eng_dryrun_stream */
 enum {
     ENG_DRYRUN_EXPLAIN = 1,      /* per record, where each output field came from */
     ENG_DRYRUN_EXPLAIN_JSON = 2, /* with ENG_DRYRUN_EXPLAIN: as JSON objects, not text */
 };
 
-/* Map every record of input (one JSON document, an array, or NDJSON) with mappings/<mapping>.
- * Appends the outputs to out (pretty JSON; a JSON array for an array input; one line per record
- * for NDJSON) and one line per failure to errors ("record 2 (id 727): cause"). source names the
- * input in messages. config is transformer_config JSON (may be NULL). *format gets the input's
- * shape. flags: ENG_DRYRUN_EXPLAIN gives, instead of each output, the text that says for every
- * field the rule or map() line that produced it and the input it read (one block per record);
- * with ENG_DRYRUN_EXPLAIN_JSON, a JSON object per record ({record, describe, output, fields}),
- * laid out like the outputs. lim (may be NULL: the defaults) bounds the run. Returns 0,
- * ENG_EINVAL (input unreadable, or too many records), ENG_ESCRIPT (mapping failed to load or a
- * record failed) or ENG_ENOMEM. Leaves the VM's stack as it found it. */
+/* Where a streamed dry run's results go, as each is made. write: a piece of the output (0, or
+ * non-zero to stop the run: ENG_EIO); error: one error line, without its newline, about record
+ * number record (0: about the input or the run as a whole). */
+struct eng_dryrun_sink {
+    int (*write)(void *u, const char *s, size_t n);
+    void (*error)(void *u, long long record, const char *line, size_t n);
+    void *u;
+};
+
+/* Map every record of the input (one JSON document, an array, or NDJSON) with
+ * mappings/<mapping>, reading it from in (a stream, read in chunks) or, when in is NULL, from
+ * input[0..inlen). Each output goes to sink->write as soon as it is made (pretty JSON; a JSON
+ * array for an array input, lacking the elements that failed; one line per record for NDJSON),
+ * and one line per failing record to sink->error ("record 2 (id 727): cause"; a malformed NDJSON
+ * line: "record 2 (SOURCE line 3): malformed JSON: ..."); the other records still come out.
+ * source names the input in messages. config is transformer_config JSON (may be NULL). *format
+ * gets the input's shape. flags: ENG_DRYRUN_EXPLAIN gives, instead of each output, the text that
+ * says for every field the rule or map() line that produced it and the input it read (one block
+ * per record); with ENG_DRYRUN_EXPLAIN_JSON, a JSON object per record ({record, describe,
+ * output, fields}), laid out like the outputs. lim (may be NULL: no limit) bounds the run:
+ * max_records > 0 needs a memory input (counted first, in C). Returns 0, ENG_EINVAL (input
+ * unreadable or not JSON as a whole: one document that is malformed, an array not closed, text
+ * after the array; or too many records), ENG_ESCRIPT (mapping failed to load or a record failed),
+ * ENG_EIO (sink->write stopped it) or ENG_ENOMEM. Leaves the VM's stack as it found it. */
+int eng_dryrun_stream(struct eng_vm *vm, const char *mapping, FILE *in, const char *input,
+                      size_t inlen, const char *source, const char *config, size_t conflen,
+                      const struct eng_dryrun_sink *sink, int *format, unsigned flags,
+                      struct eng_dryrun_limits *lim);
+
+/* eng_dryrun_stream over input[0..inlen) with the API's bounds (max_records, counted before
+ * anything is mapped, and ENG_DRYRUN_MAX_ERRORS), appending the outputs to out and the error
+ * lines, each ending in '\n', to errors. failed (may be NULL) gets the numbers of the records
+ * that failed, as a JSON array's elements ("2,5"). */
 int eng_dryrun_execute(struct eng_vm *vm, const char *mapping, const char *input, size_t inlen,
                        const char *source, const char *config, size_t conflen, struct eng_buf *out,
-                       struct eng_buf *errors, int *format, unsigned flags,
+                       struct eng_buf *errors, struct eng_buf *failed, int *format, unsigned flags,
                        struct eng_dryrun_limits *lim);
 
 /* What the mapping assumed about its target company, which a dry run never reads

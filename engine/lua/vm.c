@@ -675,10 +675,14 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
     }
     if (outer) {
         vm->deadline_ms = 0;
-        if (rc != 0) {
+        if (rc != 0)
             lua_sethook(L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
-            lua_gc(L, LUA_GCCOLLECT); /* give back what a runaway script grabbed */
-        }
+        /* Give back what a runaway script grabbed. Only a runaway: a full collection walks the
+         * whole heap, so one after every ordinary error (a record the mapping refuses) made a
+         * dry run's cost quadratic in its records (issue 14). Garbage an ordinary error leaves
+         * is the incremental collector's, and an allocation at the cap collects first. */
+        if (rc == ENG_EBUDGET || rc == ENG_ENOMEM)
+            lua_gc(L, LUA_GCCOLLECT);
     }
     return rc;
 }

@@ -1,51 +1,24 @@
 -- lib/dryrun.lua: the driver of a dry run (`tallysync dry-run`, POST
--- /api/mappings/{name}/dry-run). C (flow/dryrun.c) reads the files and prints, and calls these
--- through eng_vm_call, one call per record so each record has its own budget: prepare, parse,
--- then map_one or explain_one for i = 1..n, holding the state and the records as references.
--- This parses the input (one document, a JSON array, or NDJSON), runs the mapping on each
--- record and encodes what would be sent, or with --explain where each output field came from.
+-- /api/mappings/{name}/dry-run). C (flow/dryrun.c) reads the input as a stream, splits it into
+-- records (one document, the elements of a JSON array, NDJSON lines) and prints; it calls these
+-- through eng_vm_call, one call per record so each record has its own budget: prepare, then
+-- map_text or explain_text with each record's JSON text, holding only the state as a reference.
+-- Each call decodes its one record, runs the mapping and encodes what would be sent, or with
+-- --explain where each output field came from; nothing of a record outlives its call.
 -- Nothing here writes anywhere.
 local json = require "engine.json"
 local mapping = require "lib.mapping"
 
 local M = {}
 
--- parse(text, source, max) -> records, format ("single" | "array" | "ndjson"), count; raises a
--- clear line. More than max records (max > 0): nil, format, count, and no NDJSON line past the
--- limit is decoded (a dry run maps at most max records: flow/dryrun.c says so).
-function M.parse(text, source, max)
-  max = (max ~= nil and max > 0) and max or math.maxinteger
-  local doc, err = json.decode(text)
-  if doc ~= nil then
-    if type(doc) == "table" and json.is_array(doc) then
-      local n = rawlen(doc)
-      if n > max then return nil, "array", n end
-      return doc, "array", n
-    end
-    return { doc }, "single", 1
+-- decode(text, i) -> the record of text; raises "record i: malformed JSON: cause". C checked
+-- the text with base/json_read already: this fails only past the decoder's own limits.
+local function decode(text, i)
+  local record, err = json.decode(text)
+  if record == nil then
+    error(("record %d: malformed JSON: %s"):format(i, tostring(err)), 0)
   end
-  -- Not one document: NDJSON when every non-blank line is one.
-  local records, n, lines = {}, 0, 0
-  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
-    lines = lines + 1
-    if n >= max then
-      if line:find("%S") then n = n + 1 end -- only counted: the answer names the total
-    elseif line:find("%S") then
-      local rec, lerr = json.decode(line)
-      if rec == nil then
-        if n == 0 and lines == 1 then
-          error(("%s: malformed JSON: %s"):format(source, tostring(err)), 0)
-        end
-        error(("%s: line %d: malformed JSON: %s"):format(source, lines, tostring(lerr)), 0)
-      end
-      n = n + 1
-      records[n] = rec
-    end
-  end
-  if n == 0 then error(("%s: no JSON record in the input"):format(source), 0) end
-  if n == 1 then error(("%s: malformed JSON: %s"):format(source, tostring(err)), 0) end
-  if n > max then return nil, "ndjson", n end
-  return records, "ndjson", n
+  return record
 end
 
 -- describe(record, i) -> "record 2 (id 727)" for error lines.
@@ -82,10 +55,10 @@ local function encode(value, record, i, pretty)
   return text
 end
 
--- map_one(state, records, i, pretty) -> the encoded output of records[i]; raises
--- "record i (id x): cause".
-function M.map_one(state, records, i, pretty)
-  local record = records[i]
+-- map_text(state, text, i, pretty) -> the encoded output of record number i, whose JSON text
+-- is text; raises "record i (id x): cause".
+function M.map_text(state, text, i, pretty)
+  local record = decode(text, i)
   local out = run(state, record, i)
   return encode(out, record, i, pretty)
 end
@@ -118,10 +91,11 @@ local function why(f)
   return text
 end
 
--- explain_one(state, records, i, as_json, pretty) -> text: for every output field of
--- records[i] (0-based JSONPath), the rule or the source line that wrote it.
-function M.explain_one(state, records, i, as_json, pretty)
-  local record = records[i]
+-- explain_text(state, text, i, as_json, pretty) -> text: for every output field of record
+-- number i, whose JSON text is text (0-based JSONPath), the rule or the source line that wrote
+-- it.
+function M.explain_text(state, text, i, as_json, pretty)
+  local record = decode(text, i)
   local doc, fields = run(state, record, i, { explain = true })
   local who = mapping.describe(state.mapping, record)
   if as_json then
