@@ -99,8 +99,9 @@ struct eng_ingest {
         char realm[ENG_WEBHOOK_ACCT_MAX + 1];
         char tenant[ENG_WEBHOOK_ID_MAX + 1];
     } memo[INGEST_REALM_MEMO];
-    int nmemo; /* entries of memo valid in the current batch */
-    struct {   /* the store-error log's rate limit (the writer thread's own) */
+    int nmemo;                         /* entries of memo valid in the current batch */
+    struct eng_store_stmt *realm_stmt; /* eng_realm_owner_with's, on st */
+    struct { /* the store-error log's rate limit (the writer thread's own) */
         long long window_start;
         int logged, recovery_logged;
         unsigned long long unreported; /* counted, not logged, not yet said by a line */
@@ -136,7 +137,7 @@ static int ing_realm_tenant(struct eng_ingest *ing, const char *realm, char *out
             snprintf(out, size, "%s", ing->memo[i].tenant);
             return 0;
         }
-    int rc = eng_realm_owner(ing->st, "quickbooks", realm, out, size, err);
+    int rc = eng_realm_owner_with(ing->st, &ing->realm_stmt, "quickbooks", realm, out, size, err);
     if (rc < 0)
         return rc;
     if (ing->nmemo < INGEST_REALM_MEMO && strlen(realm) < sizeof ing->memo[0].realm &&
@@ -572,6 +573,7 @@ void eng_ingest_stop(struct eng_ingest *ing)
     }
     for (int i = 0; i < S_COUNT; i++)
         eng_store_finalize(ing->s[i]);
+    eng_store_finalize(ing->realm_stmt);
     eng_store_close(ing->st);
     eng_webhook_tenant_secrets_free(ing->secrets);
     pthread_cond_destroy(&ing->cv);
