@@ -12,18 +12,39 @@
     "EXISTS (SELECT 1 FROM integration_credentials c WHERE c.tenant_id = " o ".tenant_id AND "     \
     "c.platform = " o ".platform AND c.is_active = 1 AND c.external_account_id = " o ".realm_id)"
 
-int eng_realm_owner(struct eng_store *st, const char *platform, const char *realm, char *tenant,
-                    size_t size, struct eng_err *err)
+int eng_realm_owner_with(struct eng_store *st, struct eng_store_stmt **slot, const char *platform,
+                         const char *realm, char *tenant, size_t size, struct eng_err *err)
 {
     static const char sql[] = "SELECT o.tenant_id FROM realm_owners o WHERE o.platform = ?1 AND "
                               "o.realm_id = ?2 AND " REALM_LIVE("o");
     tenant[0] = '\0';
-    struct eng_store_stmt *s = NULL;
-    int rc = eng_store_row(st, sql, &s, err, "ss", platform, realm);
+    int rc = 0;
+    if (*slot == NULL)
+        rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, slot, err);
+    struct eng_store_stmt *s = *slot;
+    if (rc == 0) {
+        eng_store_reset(s);
+        eng_store_clear_bindings(s);
+        rc = eng_store_bind_str(s, 1, platform);
+    }
+    if (rc == 0)
+        rc = eng_store_bind_str(s, 2, realm);
+    if (rc == 0)
+        rc = eng_store_step(s, err);
     if (rc == ENG_STORE_ROW)
         rc = eng_store_column_copy(s, 0, tenant, size) == 1 ? 1 : 0;
     if (rc != 1)
         tenant[0] = '\0';
+    if (s != NULL)
+        eng_store_reset(s);
+    return rc;
+}
+
+int eng_realm_owner(struct eng_store *st, const char *platform, const char *realm, char *tenant,
+                    size_t size, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_realm_owner_with(st, &s, platform, realm, tenant, size, err);
     eng_store_finalize(s);
     return rc;
 }

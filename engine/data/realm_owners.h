@@ -29,6 +29,11 @@
  * claim is stale), < 0 on a store error. */
 int eng_realm_owner(struct eng_store *st, const char *platform, const char *realm, char *tenant,
                     size_t size, struct eng_err *err);
+/* The same with the statement kept in *slot (NULL: prepared here on st) for the next call on
+ * st; reset after each call; the caller finalizes it before closing st (the webhook writer's
+ * hot path, issue 14). */
+int eng_realm_owner_with(struct eng_store *st, struct eng_store_stmt **slot, const char *platform,
+                         const char *realm, char *tenant, size_t size, struct eng_err *err);
 
 /* The realm (external account id) tenant's active (platform) row names, into realm[size], and
  * that row's store_version (bumped by every full store, not by a token refresh) into *version

@@ -357,8 +357,9 @@ int eng_vault_exists(struct eng_store *st, const char *tenant, const char *platf
     return rc;
 }
 
-int eng_vault_find(struct eng_store *st, const char *platform, int by, const char *value,
-                   struct eng_vault_ref *refs, int max, int *n, struct eng_err *err)
+int eng_vault_find_with(struct eng_store *st, struct eng_store_stmt **slot, const char *platform,
+                        int by, const char *value, struct eng_vault_ref *refs, int max, int *n,
+                        struct eng_err *err)
 {
     static const char *const sql[] = {
         [ENG_VAULT_BY_TENANT] = "SELECT tenant_id, ciphertext FROM integration_credentials"
@@ -376,11 +377,23 @@ int eng_vault_find(struct eng_store *st, const char *platform, int by, const cha
     if (by < ENG_VAULT_BY_TENANT || by > ENG_VAULT_BY_ACCOUNT_NEWEST || max < 0)
         return eng_err_set(err, ENG_EINVAL, "eng_vault_find: bad arguments");
     /* the names are checked with value as the "tenant": both must be non-empty */
-    struct eng_store_stmt *s = NULL;
     int rc = check_names(value, platform, err);
     if (rc != 0)
         return rc;
-    rc = eng_store_row(st, sql[by], &s, err, "ssi", value, platform, (int64_t)max);
+    if (*slot == NULL)
+        rc = eng_store_prepare(st, sql[by], -1, ENG_STORE_TRUSTED, slot, err);
+    struct eng_store_stmt *s = *slot;
+    if (rc == 0) {
+        eng_store_reset(s);
+        eng_store_clear_bindings(s);
+        rc = eng_store_bind_str(s, 1, value);
+    }
+    if (rc == 0)
+        rc = eng_store_bind_str(s, 2, platform);
+    if (rc == 0)
+        rc = eng_store_bind_int64(s, 3, (int64_t)max);
+    if (rc == 0)
+        rc = eng_store_step(s, err);
     for (; rc == ENG_STORE_ROW; rc = eng_store_step(s, err)) {
         size_t tl = 0, cl = 0;
         const char *t = eng_store_column_text(s, 0, &tl);
@@ -391,8 +404,18 @@ int eng_vault_find(struct eng_store *st, const char *platform, int by, const cha
         eng_crypto_sha256(ct != NULL ? ct : "", cl, refs[*n].fingerprint, NULL);
         ++*n;
     }
-    eng_store_finalize(s);
+    if (s != NULL)
+        eng_store_reset(s); /* a kept statement must not hold its read transaction open */
     return rc < 0 ? store_err(err, rc, "read", platform) : 0;
+}
+
+int eng_vault_find(struct eng_store *st, const char *platform, int by, const char *value,
+                   struct eng_vault_ref *refs, int max, int *n, struct eng_err *err)
+{
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_vault_find_with(st, &s, platform, by, value, refs, max, n, err);
+    eng_store_finalize(s);
+    return rc;
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -81,6 +81,12 @@ enum {
  * ENG_EINVAL for an empty platform or value. Needs no keyring. */
 int eng_vault_find(struct eng_store *st, const char *platform, int by, const char *value,
                    struct eng_vault_ref *refs, int max, int *n, struct eng_err *err);
+/* The same with the statement kept in *slot (NULL: prepared here on st) for the next call with
+ * the same st and by; the caller finalizes it before closing st. Reset after each call (no read
+ * transaction is held between calls). For a hot path that must not parse SQL per request. */
+int eng_vault_find_with(struct eng_store *st, struct eng_store_stmt **slot, const char *platform,
+                        int by, const char *value, struct eng_vault_ref *refs, int max, int *n,
+                        struct eng_err *err);
 
 /* Record a connection test of the active row: status 'connected' (ok != 0) or 'error',
  * last_test_at = now, last_test_ok, last_test_message (may be NULL; the caller makes sure it

@@ -20,8 +20,10 @@ struct eng_webhook_tenant_secrets; /* per-tenant webhook secrets, decrypted once
                                       memory */
 
 /* A new, empty cache (NULL when out of memory); the caller frees it with
- * eng_webhook_tenant_secrets_free. */
-struct eng_webhook_tenant_secrets *eng_webhook_tenant_secrets_new(void);
+ * eng_webhook_tenant_secrets_free, after the last eng_webhook_tenant_woo returned. With a
+ * database_url the candidates are read on connections of its own, their statements prepared
+ * once (NULL: on the st each call passes). */
+struct eng_webhook_tenant_secrets *eng_webhook_tenant_secrets_new(const char *database_url);
 void eng_webhook_tenant_secrets_free(
     struct eng_webhook_tenant_secrets *c); /* wipes every cached secret; NULL is fine */
 

@@ -164,6 +164,28 @@ assert_eq "... routed to shop-b" "shop-b|orders|created" \
     "$(sql "SELECT q.tenant_id, q.entity, json_extract(q.payload, '\$.event') FROM sync_queue q
             JOIN webhook_events e ON e.id = q.webhook_event_id WHERE e.event_id = 'wb-1'")"
 
+echo "== WooCommerce: a changed webhook secret counts from the next delivery"
+# The candidates are read on connections of the webhook path's own with prepared statements
+# (issue 14); the row decides each delivery, so no cache may keep a replaced secret alive.
+B2_SECRET="rotated-$B_SECRET"
+reseal_b() { # SECRET
+    http POST /api/integrations/woocommerce/credentials -H "X-Tenant-ID: shop-b" \
+        -H 'Content-Type: application/json' --data-binary "$(jq -nc --arg h "$1" \
+        '{store_url: "https://shop-b.example.com/", consumer_key: "ck_bbbbbbbb",
+          consumer_secret: "cs_bbbbbbbb", webhook_secret: $h}')"
+}
+woo '{"id":9053}' "$B_SECRET" https://shop-b.example.com/ wb-r1
+assert_eq "shop-b's secret before the change: 200" 200 "$CODE"
+reseal_b "$B2_SECRET"
+assert_match "... the credentials replaced" '^20[01]$' "$CODE"
+woo '{"id":9053}' "$B_SECRET" https://shop-b.example.com/ wb-r2
+assert_eq "the replaced secret at once: 401" 401 "$CODE"
+woo '{"id":9053}' "$B2_SECRET" https://shop-b.example.com/ wb-r3
+assert_eq "the new secret at once: 200" 200 "$CODE"
+reseal_b "$B_SECRET"
+woo '{"id":9053}' "$B_SECRET" https://shop-b.example.com/ wb-r4
+assert_eq "changed back: the first secret again 200" 200 "$CODE"
+
 echo "== WooCommerce: duplicates and the same record twice"
 woo '{"id":53}' "$A_SECRET" https://shop-a.example.com/ dup-1
 assert_jq "first delivery: stored with a job" "$BODY" '.stored == 1 and .jobs == 1'

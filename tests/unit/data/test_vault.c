@@ -644,8 +644,60 @@ static void test_exists_and_find(void)
     scratch_done();
 }
 
-CHECK_MAIN(CHECK_CASE(test_put_get_roundtrip), CHECK_CASE(test_fresh_nonce),
-           CHECK_CASE(test_file_bytes), CHECK_CASE(test_aad_binding),
+/* find with a kept statement (the webhook path's, issue 14): the same answers as eng_vault_find,
+ * and between two calls it holds no read transaction, so another connection's change (a new
+ * row, a re-seal, a deactivation) shows in the very next call. */
+static void test_find_with_kept_statement(void)
+{
+    struct eng_store *st = fresh_store();
+    struct eng_keyring *kr = ring(KEY_A, NULL);
+    struct eng_err err = {0};
+    REQUIRE(kr != NULL);
+    struct eng_store *other = NULL;
+    REQUIRE(eng_store_open(eng_store_path(st), &other, &err) == 0);
+    struct eng_store_stmt *slot = NULL;
+    struct eng_vault_ref refs[4];
+    int n = -1;
+    CHECK_INT(eng_vault_find_with(other, &slot, "woocommerce", ENG_VAULT_BY_TENANT, "t1", refs, 4,
+                                  &n, &err),
+              0);
+    CHECK_INT(n, 0);
+    REQUIRE(slot != NULL); /* kept for the next call */
+    struct eng_store_stmt *kept = slot;
+    CHECK_INT(put(st, kr, "t1", "woocommerce", SECRET_JSON), 0);
+    CHECK_INT(eng_vault_find_with(other, &slot, "woocommerce", ENG_VAULT_BY_TENANT, "t1", refs, 4,
+                                  &n, &err),
+              0);
+    CHECK_INT(n, 1);
+    CHECK(slot == kept); /* the same statement, not prepared again */
+    unsigned char before[32];
+    memcpy(before, refs[0].fingerprint, 32);
+    CHECK_INT(put(st, kr, "t1", "woocommerce", SECRET_JSON), 0); /* re-sealed */
+    CHECK_INT(eng_vault_find_with(other, &slot, "woocommerce", ENG_VAULT_BY_TENANT, "t1", refs, 4,
+                                  &n, &err),
+              0);
+    REQUIRE(n == 1);
+    CHECK(memcmp(refs[0].fingerprint, before, 32) != 0);
+    /* the kept statement holds no snapshot: a full checkpoint is not blocked by it (busy = 0) */
+    eng_store_set_busy_timeout(st, 0);
+    struct eng_store_stmt *ck = NULL;
+    CHECK_INT(eng_store_row(st, "PRAGMA wal_checkpoint(TRUNCATE)", &ck, &err, ""), ENG_STORE_ROW);
+    CHECK_INT(eng_store_column_int64(ck, 0), 0);
+    eng_store_finalize(ck);
+    REQUIRE(eng_store_exec(st, "UPDATE integration_credentials SET is_active = 0", &err) == 0);
+    CHECK_INT(eng_vault_find_with(other, &slot, "woocommerce", ENG_VAULT_BY_TENANT, "t1", refs, 4,
+                                  &n, &err),
+              0);
+    CHECK_INT(n, 0);
+    eng_store_finalize(slot);
+    eng_store_close(other);
+    eng_keyring_free(kr);
+    eng_store_close(st);
+    scratch_done();
+}
+
+CHECK_MAIN(CHECK_CASE(test_put_get_roundtrip), CHECK_CASE(test_find_with_kept_statement),
+           CHECK_CASE(test_fresh_nonce), CHECK_CASE(test_file_bytes), CHECK_CASE(test_aad_binding),
            CHECK_CASE(test_documented_layout), CHECK_CASE(test_unknown_key),
            CHECK_CASE(test_check_keys), CHECK_CASE(test_delete_and_status_errors),
            CHECK_CASE(test_status_json), CHECK_CASE(test_token_lease_and_cas),
