@@ -8,7 +8,8 @@
 # Five runs (WH_RUNS) of: the engine with WEBHOOK_SYNC=full (default; WH_MODES="full normal"
 # adds normal), then nginx; each figure is the median of its runs, the ratio the median of the
 # runs' engine/nginx ratios. --quick: one run of 2 s over 4,000 deliveries, a smoke check.
-# Writes bench/results/ingest.json (WH_RESULTS; the shape of every bench/results/*.json: bench,
+# Writes bench/results/ingest.json (or WH_RESULTS, or BENCH_RESULTS_DIR/ingest.json when that
+# is set, as bench/run.sh --quick and ctest do; the shape of every bench/results/*.json: bench,
 # machine, date, commit, figures[] with value, unit, goal, met, runs, spread, detail) and prints
 # it; exits 1 if any run's correctness check failed.
 #
@@ -37,7 +38,7 @@ N=${WH_N:-$([[ $QUICK == 1 ]] && echo 4000 || echo 20000)}
 RUNS=${WH_RUNS:-$([[ $QUICK == 1 ]] && echo 1 || echo 5)}
 MODES=${WH_MODES:-full}
 BIN=${TALLYSYNC_BIN:-}
-RESULTS_FILE=${WH_RESULTS:-$ROOT/bench/results/ingest.json}
+RESULTS_FILE=${WH_RESULTS:-${BENCH_RESULTS_DIR:-$ROOT/bench/results}/ingest.json}
 [[ -n "$BIN" ]] || for b in "$ROOT/build/tallysync" "$ROOT/build-dev/tallysync"; do
     [[ -x "$b" ]] && BIN=$b && break
 done
