@@ -1142,7 +1142,7 @@ static int scan_cost_cmp(const void *a, const void *b)
 static void scan_validate_all(struct eng_scripts *reg, struct scan_list *l)
 {
     struct scan_pool p = {.reg = reg};
-    p.todo = calloc(l->n > 0 ? l->n : 1, sizeof *p.todo);
+    p.todo = calloc(l->n > 0 ? l->n : 1, sizeof(struct scan_job *));
     if (p.todo == NULL) {
         for (size_t i = 0; i < l->n; i++)
             if (l->jobs[i].todo)
@@ -1152,7 +1152,7 @@ static void scan_validate_all(struct eng_scripts *reg, struct scan_list *l)
     for (size_t i = 0; i < l->n; i++)
         if (l->jobs[i].todo)
             p.todo[p.n++] = &l->jobs[i];
-    qsort(p.todo, p.n, sizeof *p.todo, scan_cost_cmp);
+    qsort(p.todo, p.n, sizeof(struct scan_job *), scan_cost_cmp);
     atomic_init(&p.next, 0);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t want = cpus > 1 ? (size_t)cpus : 1;
