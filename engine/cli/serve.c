@@ -7,6 +7,7 @@
  * later, so no stuck thread (worker, script watcher) holds the process for ever.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -218,6 +219,9 @@ int eng_cli_serve(int argc, char **argv)
         0) /* WEBHOOK_CHECK_INTERVAL_S */
         goto out;
 
+    /* Start-up's garbage (the validation VMs, the migrations) goes back to the system: what
+     * the heap keeps free otherwise stays resident for the life of the process. */
+    malloc_trim(0);
     if (cfg.api_token == NULL)
         eng_logf(ENG_LOG_WARN, "API_TOKEN is not set: only tenant tokens (tallysync token "
                                "create) can use the API");
