@@ -62,7 +62,7 @@ struct script {
     char tests_sha[65];     /* digest of the tests the published version passed ("" = none) */
     char bad_tests_sha[65]; /* ... and of those the rejected version ran against */
     char tests_stamp[65];   /* digest of the tests' names and stat at the last scan */
-    struct decl decl;       /* what the published version declares */
+    struct decl *decl;      /* what the published version declares; NULL: nothing */
     /* the rejected version clashed with another mapping's default_for: it is tried again when
      * the published claims change (claims != reg->claims) */
     int bad_conflict;
@@ -92,6 +92,14 @@ struct eng_scripts {
 };
 
 static const char *const scripts_prefix[2] = {"scripts/", "mappings/"};
+
+/* Most files declare nothing: they share this instead of a 4.7 KB struct decl each. */
+static const struct decl decl_none;
+
+static const struct decl *decl_of(const struct script *s)
+{
+    return s->decl != NULL ? s->decl : &decl_none;
+}
 
 static void now_iso(char *out, size_t n)
 {
@@ -156,6 +164,7 @@ void eng_scripts_free(struct eng_scripts *reg)
         free(reg->items[i].logical);
         free(reg->items[i].src);
         free(reg->items[i].error);
+        free(reg->items[i].decl);
     }
     free(reg->items);
     free(reg->dirs[0]);
@@ -225,7 +234,10 @@ static char *read_file(const char *path, size_t *len)
         eng_buf_free(&b);
         return NULL;
     }
-    return eng_buf_take(&b, len);
+    char *p = eng_buf_take(&b, len);
+    /* published sources live as long as their version: no doubling slack kept with them */
+    char *fit = p != NULL ? realloc(p, *len + 1) : NULL;
+    return fit != NULL ? fit : p;
 }
 
 /* Source provider for a validation VM: the candidate, else what is published, else the disk
@@ -465,8 +477,8 @@ static int claims_conflict_locked(struct eng_scripts *reg, const char *logical,
         if (o->src == NULL || strcmp(o->logical, logical) == 0)
             continue;
         for (int a = 0; a < d->ndefault; a++)
-            for (int b = 0; b < o->decl.ndefault; b++)
-                if (strcmp(d->default_for[a], o->decl.default_for[b]) == 0)
+            for (int b = 0; b < decl_of(o)->ndefault; b++)
+                if (strcmp(d->default_for[a], decl_of(o)->default_for[b]) == 0)
                     return eng_err_set(err, ENG_EEXIST,
                                        "%s: default_for '%s': %s is already the default flow of "
                                        "'%s' (one default flow per entity: remove one of the two "
@@ -482,8 +494,8 @@ static void policy_publish_locked(struct eng_scripts *reg)
     size_t nd = 0, nr = 0;
     for (size_t i = 0; i < reg->n; i++)
         if (reg->items[i].src != NULL) {
-            nd += (size_t)reg->items[i].decl.ndefault;
-            nr += (size_t)reg->items[i].decl.nroutes;
+            nd += (size_t)decl_of(&reg->items[i])->ndefault;
+            nr += (size_t)decl_of(&reg->items[i])->nroutes;
         }
     struct eng_policy_default *defs = nd ? calloc(nd, sizeof *defs) : NULL;
     struct eng_policy_route_decl *routes = nr ? calloc(nr, sizeof *routes) : NULL;
@@ -494,18 +506,19 @@ static void policy_publish_locked(struct eng_scripts *reg)
         const struct script *s = &reg->items[i];
         if (s->src == NULL)
             continue;
-        for (int k = 0; k < s->decl.ndefault; k++) {
+        const struct decl *d = decl_of(s);
+        for (int k = 0; k < d->ndefault; k++) {
             if (mapping_name(s->logical, flows[id], sizeof flows[id]) == NULL)
                 continue;
-            defs[id].entity = s->decl.default_for[k];
+            defs[id].entity = d->default_for[k];
             defs[id].flow = flows[id];
-            defs[id].source = s->decl.source;
+            defs[id].source = d->source;
             id++;
         }
-        for (int k = 0; k < s->decl.nroutes; k++) {
-            routes[ir].source = s->decl.source;
-            routes[ir].resource = s->decl.routes[k][0];
-            routes[ir].entity = s->decl.routes[k][1];
+        for (int k = 0; k < d->nroutes; k++) {
+            routes[ir].source = d->source;
+            routes[ir].resource = d->routes[k][0];
+            routes[ir].entity = d->routes[k][1];
             ir++;
         }
     }
@@ -1025,9 +1038,14 @@ static void scan_commit(struct eng_scripts *reg, struct scan_job *j, int *change
         s->src = j->src, s->len = j->len;
         memcpy(s->sha, j->sha, sizeof s->sha);
         memcpy(s->tests_sha, j->t.sha, sizeof s->tests_sha);
-        if (s->decl.ndefault > 0 || d->ndefault > 0)
+        if (decl_of(s)->ndefault > 0 || d->ndefault > 0)
             reg->claims++;
-        s->decl = *d;
+        free(s->decl);
+        s->decl = NULL;
+        if (d->ndefault > 0 || d->nroutes > 0) { /* kept only when it declares something */
+            s->decl = d;
+            j->d = NULL;
+        }
         policy_publish_locked(reg); /* the declarations go live with the version */
         s->generation = atomic_fetch_add(&reg->generation, 1) + 1;
         now_iso(s->loaded_at, sizeof s->loaded_at);
@@ -1230,9 +1248,10 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
             atomic_fetch_add(&reg->generation, 1);
             count++;
             republish = 1;
-            if (s->decl.ndefault > 0)
+            if (decl_of(s)->ndefault > 0)
                 reg->claims++;
         }
+        free(s->decl);
         free(s->logical);
         free(s->src);
         free(s->error);
