@@ -1118,12 +1118,13 @@ static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const c
     free(list);
 }
 
-/* The first scan's validators: each takes the next prepared file until none is left. */
+/* The first scan's validators: each takes the next file, reads it and validates it, until
+ * none is left. */
 #define SCRIPTS_VALIDATORS_MAX 4
 
 struct scan_pool {
     struct eng_scripts *reg;
-    struct scan_job **todo; /* the files to validate, costliest first */
+    struct scan_job **jobs; /* costliest first */
     size_t n;
     atomic_size_t next;
 };
@@ -1132,45 +1133,52 @@ static void *scan_pool_main(void *arg)
 {
     struct scan_pool *p = arg;
     size_t i;
-    while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
-        scan_validate(p->reg, p->todo[i]);
+    while ((i = atomic_fetch_add(&p->next, 1)) < p->n) {
+        scan_prepare(p->reg, p->jobs[i]);
+        if (p->jobs[i]->todo)
+            scan_validate(p->reg, p->jobs[i]);
+    }
     return NULL;
 }
 
-/* What a file's validation costs, roughly: its data tests dominate (each runs the mapping). */
-static size_t scan_cost(const struct scan_job *j)
-{
-    size_t c = j->len;
-    for (size_t i = 0; i < j->t.n; i++)
-        c += 16384 + j->t.lens[i];
-    return c;
-}
-
+/* What a file's validation costs, roughly, before it is read: a mapping runs its data tests
+ * (each runs the mapping), so mappings first, then the larger files. */
 static int scan_cost_cmp(const void *a, const void *b)
 {
-    size_t ca = scan_cost(*(struct scan_job *const *)a);
-    size_t cb = scan_cost(*(struct scan_job *const *)b);
-    return ca < cb ? 1 : ca > cb ? -1 : 0;
+    const struct scan_job *ja = *(struct scan_job *const *)a;
+    const struct scan_job *jb = *(struct scan_job *const *)b;
+    char na[256], nb[256];
+    int ma = mapping_name(ja->logical, na, sizeof na) != NULL;
+    int mb = mapping_name(jb->logical, nb, sizeof nb) != NULL;
+    if (ma != mb)
+        return mb - ma;
+    return ja->st.st_size < jb->st.st_size ? 1 : ja->st.st_size > jb->st.st_size ? -1 : 0;
 }
 
-/* Validate the prepared files of the first scan on up to SCRIPTS_VALIDATORS_MAX threads (this
+/* Read and validate the files of the first scan on up to SCRIPTS_VALIDATORS_MAX threads (this
  * one included, one per online CPU). With nothing published yet, every validation VM reads the
  * files it requires from disk whatever the order, so the outcome is the one of a scan in
- * listing order; the commits then follow that order (the first default_for claim wins). */
-static void scan_validate_all(struct eng_scripts *reg, struct scan_list *l)
+ * listing order; the registry's entries are made in that order first, and the commits follow
+ * it (the first default_for claim wins). */
+static void scan_first(struct eng_scripts *reg, struct scan_list *l)
 {
-    struct scan_pool p = {.reg = reg};
-    p.todo = calloc(l->n > 0 ? l->n : 1, sizeof(struct scan_job *));
-    if (p.todo == NULL) {
-        for (size_t i = 0; i < l->n; i++)
+    pthread_mutex_lock(&reg->mu);
+    for (size_t i = 0; i < l->n; i++)
+        (void)get_locked(reg, l->jobs[i].logical); /* out of memory: scan_prepare says so */
+    pthread_mutex_unlock(&reg->mu);
+    struct scan_pool p = {.reg = reg, .n = l->n};
+    p.jobs = calloc(l->n > 0 ? l->n : 1, sizeof(struct scan_job *));
+    if (p.jobs == NULL) { /* out of memory: one file after the other, here */
+        for (size_t i = 0; i < l->n; i++) {
+            scan_prepare(reg, &l->jobs[i]);
             if (l->jobs[i].todo)
                 scan_validate(reg, &l->jobs[i]);
+        }
         return;
     }
-    for (size_t i = 0; i < l->n; i++)
-        if (l->jobs[i].todo)
-            p.todo[p.n++] = &l->jobs[i];
-    qsort(p.todo, p.n, sizeof(struct scan_job *), scan_cost_cmp);
+    for (size_t i = 0; i < p.n; i++)
+        p.jobs[i] = &l->jobs[i];
+    qsort(p.jobs, p.n, sizeof(struct scan_job *), scan_cost_cmp);
     atomic_init(&p.next, 0);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t want = cpus > 1 ? (size_t)cpus : 1;
@@ -1188,7 +1196,7 @@ static void scan_validate_all(struct eng_scripts *reg, struct scan_list *l)
     scan_pool_main(&p);
     for (size_t i = 0; i < started; i++)
         pthread_join(th[i], NULL);
-    free(p.todo);
+    free(p.jobs);
 }
 
 int eng_scripts_scan(struct eng_scripts *reg, int *changed)
@@ -1209,9 +1217,7 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
     scan_dir(reg, 0, reg->dirs[0], "", 0, &l);
     scan_dir(reg, 1, reg->dirs[1], "", 0, &l);
     if (first) {
-        for (size_t i = 0; i < l.n; i++)
-            scan_prepare(reg, &l.jobs[i]);
-        scan_validate_all(reg, &l);
+        scan_first(reg, &l);
         for (size_t i = 0; i < l.n; i++)
             if (l.jobs[i].todo)
                 scan_commit(reg, &l.jobs[i], &count);
