@@ -2,8 +2,9 @@
  * scripts.c - script registry and hot reload (see scripts.h).
  * Owns: the published sources, the last error of each file, the declarations of each published
  * version and the policy made of them (base/policy.h), the watcher thread and its inotify
- * descriptor. Validation VMs are created and closed here, on the scanning thread, and never
- * escape it. The mutex guards the table; it is never held while a script runs.
+ * descriptor. Validation VMs are created and closed here, on the scanning thread (the first
+ * scan's also on its short-lived helper threads, one VM per file), and never escape it. The mutex
+ * guards the table; it is never held while a script runs.
  */
 #include "lua/scripts.h"
 #include "lua/vm_int.h"
@@ -61,7 +62,7 @@ struct script {
     char tests_sha[65];     /* digest of the tests the published version passed ("" = none) */
     char bad_tests_sha[65]; /* ... and of those the rejected version ran against */
     char tests_stamp[65];   /* digest of the tests' names and stat at the last scan */
-    struct decl decl;       /* what the published version declares */
+    struct decl *decl;      /* what the published version declares; NULL: nothing */
     /* the rejected version clashed with another mapping's default_for: it is tried again when
      * the published claims change (claims != reg->claims) */
     int bad_conflict;
@@ -91,6 +92,14 @@ struct eng_scripts {
 };
 
 static const char *const scripts_prefix[2] = {"scripts/", "mappings/"};
+
+/* Most files declare nothing: they share this instead of a 4.7 KB struct decl each. */
+static const struct decl decl_none;
+
+static const struct decl *decl_of(const struct script *s)
+{
+    return s->decl != NULL ? s->decl : &decl_none;
+}
 
 static void now_iso(char *out, size_t n)
 {
@@ -155,6 +164,7 @@ void eng_scripts_free(struct eng_scripts *reg)
         free(reg->items[i].logical);
         free(reg->items[i].src);
         free(reg->items[i].error);
+        free(reg->items[i].decl);
     }
     free(reg->items);
     free(reg->dirs[0]);
@@ -224,7 +234,10 @@ static char *read_file(const char *path, size_t *len)
         eng_buf_free(&b);
         return NULL;
     }
-    return eng_buf_take(&b, len);
+    char *p = eng_buf_take(&b, len);
+    /* published sources live as long as their version: no doubling slack kept with them */
+    char *fit = p != NULL ? realloc(p, *len + 1) : NULL;
+    return fit != NULL ? fit : p;
 }
 
 /* Source provider for a validation VM: the candidate, else what is published, else the disk
@@ -464,8 +477,8 @@ static int claims_conflict_locked(struct eng_scripts *reg, const char *logical,
         if (o->src == NULL || strcmp(o->logical, logical) == 0)
             continue;
         for (int a = 0; a < d->ndefault; a++)
-            for (int b = 0; b < o->decl.ndefault; b++)
-                if (strcmp(d->default_for[a], o->decl.default_for[b]) == 0)
+            for (int b = 0; b < decl_of(o)->ndefault; b++)
+                if (strcmp(d->default_for[a], decl_of(o)->default_for[b]) == 0)
                     return eng_err_set(err, ENG_EEXIST,
                                        "%s: default_for '%s': %s is already the default flow of "
                                        "'%s' (one default flow per entity: remove one of the two "
@@ -481,8 +494,8 @@ static void policy_publish_locked(struct eng_scripts *reg)
     size_t nd = 0, nr = 0;
     for (size_t i = 0; i < reg->n; i++)
         if (reg->items[i].src != NULL) {
-            nd += (size_t)reg->items[i].decl.ndefault;
-            nr += (size_t)reg->items[i].decl.nroutes;
+            nd += (size_t)decl_of(&reg->items[i])->ndefault;
+            nr += (size_t)decl_of(&reg->items[i])->nroutes;
         }
     struct eng_policy_default *defs = nd ? calloc(nd, sizeof *defs) : NULL;
     struct eng_policy_route_decl *routes = nr ? calloc(nr, sizeof *routes) : NULL;
@@ -493,18 +506,19 @@ static void policy_publish_locked(struct eng_scripts *reg)
         const struct script *s = &reg->items[i];
         if (s->src == NULL)
             continue;
-        for (int k = 0; k < s->decl.ndefault; k++) {
+        const struct decl *d = decl_of(s);
+        for (int k = 0; k < d->ndefault; k++) {
             if (mapping_name(s->logical, flows[id], sizeof flows[id]) == NULL)
                 continue;
-            defs[id].entity = s->decl.default_for[k];
+            defs[id].entity = d->default_for[k];
             defs[id].flow = flows[id];
-            defs[id].source = s->decl.source;
+            defs[id].source = d->source;
             id++;
         }
-        for (int k = 0; k < s->decl.nroutes; k++) {
-            routes[ir].source = s->decl.source;
-            routes[ir].resource = s->decl.routes[k][0];
-            routes[ir].entity = s->decl.routes[k][1];
+        for (int k = 0; k < d->nroutes; k++) {
+            routes[ir].source = d->source;
+            routes[ir].resource = d->routes[k][0];
+            routes[ir].entity = d->routes[k][1];
             ir++;
         }
     }
@@ -858,23 +872,84 @@ static void recount_errors_locked(struct eng_scripts *reg)
     atomic_store(&reg->errors, n);
 }
 
-/* Look at one file: re-read when its stat (or its data tests') changed, validate when its
- * bytes (or its tests') changed. */
-static void scan_file(struct eng_scripts *reg, const char *path, const char *logical,
-                      const struct stat *st, int *changed)
+/* One file of a scan, from its listing to its commit. The phases are split so that the first
+ * scan (an empty registry: nothing published yet) can validate the files on several threads
+ * and still commit them one by one in listing order (see eng_scripts_scan). */
+struct scan_job {
+    char *path, *logical;
+    struct stat st;
+    char namebuf[256];
+    const char *name; /* the mapping's name, NULL for other files */
+    /* read by scan_prepare when the file must be validated (todo) */
+    int todo;
+    char *src;
+    size_t len;
+    char sha[65];
+    struct tests t;
+    /* the validation's outcome */
+    int rc;
+    struct decl *d;
+    struct eng_err err;
+};
+
+struct scan_list {
+    struct scan_job *jobs;
+    size_t n, cap;
+};
+
+static void scan_job_free(struct scan_job *j)
 {
-    char namebuf[256], stamp[65] = "";
-    const char *name = mapping_name(logical, namebuf, sizeof namebuf);
-    if (name != NULL)
-        tests_stamp(reg, name, stamp);
+    free(j->path);
+    free(j->logical);
+    free(j->src);
+    free(j->d);
+    tests_free(&j->t);
+}
+
+/* Listing order is kept; a file listed twice (lib/ is listed first on its own, then again
+ * under SCRIPTS_DIR) is looked at once. */
+static void scan_list_add(struct scan_list *l, const char *path, const char *logical,
+                          const struct stat *st)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->jobs[i].logical, logical) == 0)
+            return;
+    if (l->n == l->cap) {
+        size_t ncap = l->cap ? l->cap * 2 : 64;
+        struct scan_job *p = realloc(l->jobs, ncap * sizeof *p);
+        if (p == NULL)
+            return; /* out of memory: this file waits for the next scan */
+        l->jobs = p, l->cap = ncap;
+    }
+    struct scan_job *j = &l->jobs[l->n];
+    memset(j, 0, sizeof *j);
+    j->path = strdup(path);
+    j->logical = strdup(logical);
+    if (j->path == NULL || j->logical == NULL) {
+        scan_job_free(j);
+        return;
+    }
+    j->st = *st;
+    l->n++;
+}
+
+/* Look at one file: re-read when its stat (or its data tests') changed; j->todo when its bytes
+ * (or its tests') changed and it must be validated. */
+static void scan_prepare(struct eng_scripts *reg, struct scan_job *j)
+{
+    char stamp[65] = "";
+    j->name = mapping_name(j->logical, j->namebuf, sizeof j->namebuf);
+    if (j->name != NULL)
+        tests_stamp(reg, j->name, stamp);
 
     pthread_mutex_lock(&reg->mu);
-    struct script *s = get_locked(reg, logical);
+    struct script *s = get_locked(reg, j->logical);
     if (s == NULL) {
         pthread_mutex_unlock(&reg->mu);
         return;
     }
     s->seen = 1;
+    const struct stat *st = &j->st;
     int same = s->size == st->st_size && s->ino == st->st_ino &&
                s->mtime.tv_sec == st->st_mtim.tv_sec && s->mtime.tv_nsec == st->st_mtim.tv_nsec &&
                strcmp(s->tests_stamp, stamp) == 0 &&
@@ -884,11 +959,11 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         return;
 
     size_t len = 0;
-    char *src = read_file(path, &len);
+    char *src = read_file(j->path, &len);
     if (src == NULL)
         return; /* vanished or unreadable between readdir and open: next scan decides */
     struct tests t = {0};
-    if (name != NULL && tests_read(reg, name, &t) != 0) {
+    if (j->name != NULL && tests_read(reg, j->name, &t) != 0) {
         free(src);
         return; /* a test file vanished meanwhile: next scan decides */
     }
@@ -896,7 +971,7 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     sha_hex(src, len, sha);
 
     pthread_mutex_lock(&reg->mu);
-    s = find_locked(reg, logical);
+    s = find_locked(reg, j->logical);
     int published = s != NULL && s->src != NULL && strcmp(s->sha, sha) == 0;
     int known = s != NULL && ((published && strcmp(s->tests_sha, t.sha) == 0) ||
                               (s->error != NULL && strcmp(s->bad_sha, sha) == 0 &&
@@ -918,22 +993,34 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         free(src);
         return;
     }
+    j->todo = 1;
+    j->src = src, j->len = len, j->t = t;
+    memcpy(j->sha, sha, sizeof j->sha);
+}
 
-    struct eng_err err = {0};
-    struct decl *d = calloc(1, sizeof *d);
-    int rc = d != NULL ? validate(reg, logical, src, len, name, &t, d, &err)
-                       : eng_err_set(&err, ENG_ENOMEM, "out of memory validating %s", logical);
+/* Validate a prepared file (no lock held: its scratch VM lives and dies on this thread). */
+static void scan_validate(struct eng_scripts *reg, struct scan_job *j)
+{
+    j->d = calloc(1, sizeof *j->d);
+    j->rc = j->d != NULL
+                ? validate(reg, j->logical, j->src, j->len, j->name, &j->t, j->d, &j->err)
+                : eng_err_set(&j->err, ENG_ENOMEM, "out of memory validating %s", j->logical);
+}
 
+/* Publish a validated file, or record why it was rejected. */
+static void scan_commit(struct eng_scripts *reg, struct scan_job *j, int *changed)
+{
+    const char *logical = j->logical;
+    struct decl *d = j->d;
+    struct eng_err err = j->err;
+    int rc = j->rc;
     pthread_mutex_lock(&reg->mu);
-    s = find_locked(reg, logical);
+    struct script *s = find_locked(reg, logical);
     if (s == NULL) {
         pthread_mutex_unlock(&reg->mu);
-        tests_free(&t);
-        free(src);
-        free(d);
         return;
     }
-    published = s->src != NULL && strcmp(s->sha, sha) == 0;
+    int published = s->src != NULL && strcmp(s->sha, j->sha) == 0;
     /* one default flow per entity: a version claiming another published mapping's entity is
      * rejected (the one published first keeps it) */
     int conflict = rc == 0 && !published && claims_conflict_locked(reg, logical, d, &err) != 0;
@@ -943,27 +1030,32 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
         /* only its tests changed, and the published version passes them: nothing to swap */
         free(s->error);
         s->error = NULL;
-        memcpy(s->tests_sha, t.sha, sizeof s->tests_sha);
+        memcpy(s->tests_sha, j->t.sha, sizeof s->tests_sha);
     } else if (rc == 0) {
         free(s->src);
         free(s->error);
         s->error = NULL;
-        s->src = src, s->len = len;
-        memcpy(s->sha, sha, sizeof s->sha);
-        memcpy(s->tests_sha, t.sha, sizeof s->tests_sha);
-        if (s->decl.ndefault > 0 || d->ndefault > 0)
+        s->src = j->src, s->len = j->len;
+        memcpy(s->sha, j->sha, sizeof s->sha);
+        memcpy(s->tests_sha, j->t.sha, sizeof s->tests_sha);
+        if (decl_of(s)->ndefault > 0 || d->ndefault > 0)
             reg->claims++;
-        s->decl = *d;
+        free(s->decl);
+        s->decl = NULL;
+        if (d->ndefault > 0 || d->nroutes > 0) { /* kept only when it declares something */
+            s->decl = d;
+            j->d = NULL;
+        }
         policy_publish_locked(reg); /* the declarations go live with the version */
         s->generation = atomic_fetch_add(&reg->generation, 1) + 1;
         now_iso(s->loaded_at, sizeof s->loaded_at);
         (*changed)++;
-        src = NULL;
+        j->src = NULL;
     } else {
         free(s->error);
         s->error = strdup(err.msg);
-        memcpy(s->bad_sha, sha, sizeof s->bad_sha);
-        memcpy(s->bad_tests_sha, t.sha, sizeof s->bad_tests_sha);
+        memcpy(s->bad_sha, j->sha, sizeof s->bad_sha);
+        memcpy(s->bad_tests_sha, j->t.sha, sizeof s->bad_tests_sha);
         s->bad_conflict = conflict;
         s->bad_claims = reg->claims;
         now_iso(s->error_at, sizeof s->error_at);
@@ -971,22 +1063,20 @@ static void scan_file(struct eng_scripts *reg, const char *path, const char *log
     recount_errors_locked(reg);
     int had_old = s->src != NULL;
     pthread_mutex_unlock(&reg->mu);
-    free(src);
-    free(d);
-    tests_free(&t);
 
     if (rc == 0 && !published)
         eng_log_kv(ENG_LOG_INFO, NULL, NULL, "script published",
-                   (const char *const[]){"path", logical, "sha256", sha, NULL});
+                   (const char *const[]){"path", logical, "sha256", j->sha, NULL});
     else if (rc != 0)
-        eng_log_kv(ENG_LOG_WARN, NULL, NULL,
-                   had_old ? "script rejected; previous version keeps serving"
-                           : "script rejected; it has no accepted version",
-                   (const char *const[]){"path", logical, "sha256", sha, "error", err.msg, NULL});
+        eng_log_kv(
+            ENG_LOG_WARN, NULL, NULL,
+            had_old ? "script rejected; previous version keeps serving"
+                    : "script rejected; it has no accepted version",
+            (const char *const[]){"path", logical, "sha256", j->sha, "error", err.msg, NULL});
 }
 
 static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const char *rel, int depth,
-                     int *changed)
+                     struct scan_list *list_out)
 {
     if (depth > SCRIPTS_MAX_DEPTH)
         return;
@@ -1015,17 +1105,98 @@ static void scan_dir(struct eng_scripts *reg, int root, const char *dir, const c
         if (S_ISDIR(st.st_mode)) {
             char sub[4096];
             if (snprintf(sub, sizeof sub, "%s%s/", rel, e->d_name) < (int)sizeof sub)
-                scan_dir(reg, root, path, sub, depth + 1, changed);
+                scan_dir(reg, root, path, sub, depth + 1, list_out);
             continue;
         }
         size_t n = strlen(e->d_name);
         if (!S_ISREG(st.st_mode) || n < 5 || strcmp(e->d_name + n - 4, ".lua") != 0)
             continue;
-        scan_file(reg, path, logical, &st, changed);
+        scan_list_add(list_out, path, logical, &st);
     }
     for (int i = 0; i < nlist; i++)
         free(list[i]);
     free(list);
+}
+
+/* The first scan's validators: each takes the next file, reads it and validates it, until
+ * none is left. */
+#define SCRIPTS_VALIDATORS_MAX 4
+
+struct scan_pool {
+    struct eng_scripts *reg;
+    struct scan_job **jobs; /* costliest first */
+    size_t n;
+    atomic_size_t next;
+};
+
+static void *scan_pool_main(void *arg)
+{
+    struct scan_pool *p = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&p->next, 1)) < p->n) {
+        scan_prepare(p->reg, p->jobs[i]);
+        if (p->jobs[i]->todo)
+            scan_validate(p->reg, p->jobs[i]);
+    }
+    return NULL;
+}
+
+/* What a file's validation costs, roughly, before it is read: a mapping runs its data tests
+ * (each runs the mapping), so mappings first, then the larger files. */
+static int scan_cost_cmp(const void *a, const void *b)
+{
+    const struct scan_job *ja = *(struct scan_job *const *)a;
+    const struct scan_job *jb = *(struct scan_job *const *)b;
+    char na[256], nb[256];
+    int ma = mapping_name(ja->logical, na, sizeof na) != NULL;
+    int mb = mapping_name(jb->logical, nb, sizeof nb) != NULL;
+    if (ma != mb)
+        return mb - ma;
+    return ja->st.st_size < jb->st.st_size ? 1 : ja->st.st_size > jb->st.st_size ? -1 : 0;
+}
+
+/* Read and validate the files of the first scan on up to SCRIPTS_VALIDATORS_MAX threads (this
+ * one included, one per online CPU). With nothing published yet, every validation VM reads the
+ * files it requires from disk whatever the order, so the outcome is the one of a scan in
+ * listing order; the registry's entries are made in that order first, and the commits follow
+ * it (the first default_for claim wins). */
+static void scan_first(struct eng_scripts *reg, struct scan_list *l)
+{
+    pthread_mutex_lock(&reg->mu);
+    for (size_t i = 0; i < l->n; i++)
+        (void)get_locked(reg, l->jobs[i].logical); /* out of memory: scan_prepare says so */
+    pthread_mutex_unlock(&reg->mu);
+    struct scan_pool p = {.reg = reg, .n = l->n};
+    p.jobs = calloc(l->n > 0 ? l->n : 1, sizeof(struct scan_job *));
+    if (p.jobs == NULL) { /* out of memory: one file after the other, here */
+        for (size_t i = 0; i < l->n; i++) {
+            scan_prepare(reg, &l->jobs[i]);
+            if (l->jobs[i].todo)
+                scan_validate(reg, &l->jobs[i]);
+        }
+        return;
+    }
+    for (size_t i = 0; i < p.n; i++)
+        p.jobs[i] = &l->jobs[i];
+    qsort(p.jobs, p.n, sizeof(struct scan_job *), scan_cost_cmp);
+    atomic_init(&p.next, 0);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = cpus > 1 ? (size_t)cpus : 1;
+    if (want > SCRIPTS_VALIDATORS_MAX)
+        want = SCRIPTS_VALIDATORS_MAX;
+    if (want > p.n)
+        want = p.n > 0 ? p.n : 1;
+    pthread_t th[SCRIPTS_VALIDATORS_MAX];
+    size_t started = 0;
+    for (size_t i = 1; i < want; i++) {
+        if (pthread_create(&th[started], NULL, scan_pool_main, &p) != 0)
+            break; /* fewer helpers: this thread takes their share */
+        started++;
+    }
+    scan_pool_main(&p);
+    for (size_t i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    free(p.jobs);
 }
 
 int eng_scripts_scan(struct eng_scripts *reg, int *changed)
@@ -1033,16 +1204,37 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
     int count = 0;
     pthread_mutex_lock(&reg->scan_mu);
     pthread_mutex_lock(&reg->mu);
+    int first = reg->n == 0; /* nothing listed, so nothing published yet */
     for (size_t i = 0; i < reg->n; i++)
         reg->items[i].seen = 0;
     pthread_mutex_unlock(&reg->mu);
 
     /* Libraries first, so that mappings and connectors validate against them. */
+    struct scan_list l = {0};
     char lib[4096];
     snprintf(lib, sizeof lib, "%s/lib", reg->dirs[0]);
-    scan_dir(reg, 0, lib, "lib/", 1, &count);
-    scan_dir(reg, 0, reg->dirs[0], "", 0, &count);
-    scan_dir(reg, 1, reg->dirs[1], "", 0, &count);
+    scan_dir(reg, 0, lib, "lib/", 1, &l);
+    scan_dir(reg, 0, reg->dirs[0], "", 0, &l);
+    scan_dir(reg, 1, reg->dirs[1], "", 0, &l);
+    if (first) {
+        scan_first(reg, &l);
+        for (size_t i = 0; i < l.n; i++)
+            if (l.jobs[i].todo)
+                scan_commit(reg, &l.jobs[i], &count);
+    } else {
+        /* one file after the other: each validates against what the earlier ones published */
+        for (size_t i = 0; i < l.n; i++) {
+            struct scan_job *j = &l.jobs[i];
+            scan_prepare(reg, j);
+            if (!j->todo)
+                continue;
+            scan_validate(reg, j);
+            scan_commit(reg, j, &count);
+        }
+    }
+    for (size_t i = 0; i < l.n; i++)
+        scan_job_free(&l.jobs[i]);
+    free(l.jobs);
 
     /* Drop what disappeared (compacting the table in place). */
     pthread_mutex_lock(&reg->mu);
@@ -1062,9 +1254,10 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
             atomic_fetch_add(&reg->generation, 1);
             count++;
             republish = 1;
-            if (s->decl.ndefault > 0)
+            if (decl_of(s)->ndefault > 0)
                 reg->claims++;
         }
+        free(s->decl);
         free(s->logical);
         free(s->src);
         free(s->error);

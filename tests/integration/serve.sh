@@ -2,7 +2,8 @@
 # tests/integration/serve.sh - `tallysync serve` over real HTTP: /health, /ready, /api/scripts
 # (mapping and libraries with their sha256), the error envelope on unknown routes, 405 with
 # Allow, 413 over 1 MiB, a dry-run through the API, a second serve on a taken port, SIGTERM
-# (exit 0 within 5 s, also with a runaway request in flight) and a bad API_PORT. Serves copies
+# (exit 0 within 5 s, also with a runaway request in flight) and a bad API_PORT; an idle serve
+# has not loaded libcurl. Serves copies
 # of scripts/ and mappings/ so that nobody's concurrent edit changes the hashes under the test.
 # Output: one line per check, then "N passed, M failed".
 
@@ -31,6 +32,12 @@ assert_match "GET /health is served as JSON" '^application/json' "$(header Conte
 http GET /ready
 assert_eq "GET /ready answers 200" 200 "$CODE"
 assert_jq "GET /ready is JSON" "$BODY" 'type == "object"'
+# issue 14 (idle footprint): libcurl and its thirty-odd libraries are loaded by the first
+# outbound request (adapt/httpc_load.c; http_module.sh makes them), not by a start
+maps=$(cat "/proc/$pid/maps" 2>/dev/null)
+check "the running serve's memory map is readable" test -n "$maps"
+check "a started, idle serve has not loaded libcurl" \
+    bash -c '! grep -q "libcurl\.so" <<<"$1"' _ "$maps"
 
 echo "== /api/scripts"
 http GET /api/scripts

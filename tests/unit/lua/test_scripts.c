@@ -5,7 +5,8 @@
  * revalidates it), deletions unpublish, and the watcher picks up an edit within a second.
  * What a published version declares for C (a mapping's default_for) is published with it to the
  * registry's policy, as is a connector's webhook_entities; a second mapping claiming an entity
- * is rejected naming both files.
+ * is rejected naming both files. The first scan, validated on several threads, publishes what a
+ * scan in name order would.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -283,6 +284,53 @@ static void test_default_flows_declared(void)
     cleanup(reg);
 }
 
+/* The first scan validates on several threads (issue 14: start to ready), the costliest file
+ * first; what it publishes and rejects, and the order of the registry, are still those of a scan
+ * in name order. Here the first mapping is the slowest to validate (its top level loops), so the
+ * others finish before it: it must still be the one that keeps 'orders'. */
+static void test_first_scan_keeps_name_order(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    write_file(mdir, "m00.lua",
+               "local n = 0 for i = 1, 200000 do n = n + i end\n"
+               "-- the largest file: validated first, finished last\n"
+               "-- ...........................................................................\n"
+               "-- ...........................................................................\n"
+               "return { default_for = 'orders', source = { connector = 'woocommerce', "
+               "entity = 'orders' }, map = function(r) return { v = n } end }\n");
+    char name[32];
+    for (int i = 1; i <= 8; i++) {
+        snprintf(name, sizeof name, "m%02d.lua", i);
+        write_file(mdir, name, MAP_DEFAULT("'orders'"));
+    }
+    write_file(mdir, "m09.lua", "return { map = function(r) return { v = } end }\n");
+    int changed = 0;
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 4); /* lib/mapping.lua, mapping_rules.lua, civil_date.lua and m00.lua */
+    char *st = status(reg);
+    CHECK(!contains(st, "mappings/m00.lua:")); /* accepted (its loop is well inside 500 ms) */
+    CHECK_STR(default_of(reg, NULL, "orders"), "m00");
+    CHECK_INT(eng_scripts_error_count(reg), 9); /* m01..m08 (the claim) and m09 (syntax) */
+    CHECK(contains(st, "mappings/m05.lua: default_for 'orders': mappings/m00.lua is already the "
+                       "default flow of 'orders'"));
+    CHECK(contains(st, "mappings/m09.lua:1:"));
+    /* the registry lists the files in name order */
+    const char *prev = st;
+    for (int i = 0; i <= 9 && prev != NULL; i++) {
+        snprintf(name, sizeof name, "\"mappings/m%02d.lua\"", i);
+        const char *at = strstr(st, name);
+        CHECK(at != NULL && at >= prev);
+        prev = at;
+    }
+    free(st);
+    /* a second scan of the unchanged tree finds nothing to do */
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(changed, 0);
+    CHECK_INT(eng_scripts_error_count(reg), 9);
+    cleanup(reg);
+}
+
 /* A connector's webhook_entities are published as its webhook routes; on_webhook is refused. */
 static void test_connector_webhook_routes(void)
 {
@@ -405,5 +453,5 @@ static void test_watcher_reloads_within_a_second(void)
 CHECK_MAIN(CHECK_CASE(test_publish_reject_swap_delete),
            CHECK_CASE(test_data_tests_gate_publication), CHECK_CASE(test_connector_exports_checked),
            CHECK_CASE(test_watcher_reloads_within_a_second),
-           CHECK_CASE(test_default_flows_declared), CHECK_CASE(test_connector_webhook_routes),
-           CHECK_CASE(test_shipped_default_flows))
+           CHECK_CASE(test_default_flows_declared), CHECK_CASE(test_first_scan_keeps_name_order),
+           CHECK_CASE(test_connector_webhook_routes), CHECK_CASE(test_shipped_default_flows))
