@@ -13,9 +13,10 @@
 #   - idle RSS: VmRSS (/proc/PID/status) after ready + 2 s of idle (and its anonymous and file
 #     parts, the threads);
 # then stops it with SIGTERM. The figures are the median of the runs and their spread, written
-# to bench/results/footprint.json (FOOT_RESULTS; --quick writes only when FOOT_RESULTS is set,
-# and always prints). The machine is shared: a run's wall-clock figure is only as quiet as the
-# machine was; the CPU seconds to ready are recorded beside it.
+# to bench/results/footprint.json (FOOT_RESULTS, or BENCH_RESULTS_DIR/footprint.json when that is
+# set, as bench/run.sh --quick and ctest do; --quick writes only to those, and always prints).
+# The machine is shared: a run's wall-clock figure is only as quiet as the machine was; the CPU
+# seconds to ready are recorded beside it.
 # Needs python3 and a built tallysync (TALLYSYNC_BIN, default build/tallysync, else
 # build-dev/tallysync).
 set -euo pipefail
@@ -42,6 +43,7 @@ done
 [[ -x "$BIN" ]] || { echo "bench: no tallysync binary (set TALLYSYNC_BIN)" >&2; exit 2; }
 command -v python3 >/dev/null || { echo "bench: python3 is missing" >&2; exit 2; }
 RESULTS_FILE=${FOOT_RESULTS:-}
+[[ -n "$RESULTS_FILE" || -z ${BENCH_RESULTS_DIR:-} ]] || RESULTS_FILE=$BENCH_RESULTS_DIR/footprint.json
 [[ -n "$RESULTS_FILE" || $QUICK == 1 ]] || RESULTS_FILE=$ROOT/bench/results/footprint.json
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
