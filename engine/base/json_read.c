@@ -129,12 +129,28 @@ static long unicode_escape(const unsigned char *q, size_t avail, size_t *len)
     return 0x10000L + (((long)hi - 0xD800) << 10) + ((long)lo - 0xDC00);
 }
 
+/* Bytes a string holds as they are: printable ASCII but '"' and '\\'. */
+const unsigned char eng_json_plain_byte[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 /* The string whose opening quote is at r->p: check it, set tok/tok_len/escaped, step past it. */
 static int string(struct eng_json_read *r, int token)
 {
     const unsigned char *open = r->p, *q = r->p + 1;
     int escaped = 0;
     while (q < r->end) {
+        while (eng_json_plain_byte[*q] && ++q < r->end) /* the common run, one test a byte */
+            ;
+        if (q == r->end)
+            break;
         unsigned c = *q;
         if (c == '"') {
             r->tok = (const char *)open + 1;
@@ -173,8 +189,6 @@ static int string(struct eng_json_read *r, int token)
             q += len;
         } else if (c < 0x20) {
             return fail_at(r, q, "unescaped control character in string");
-        } else if (c < 0x80) {
-            q++;
         } else {
             size_t len = eng_json_read_utf8(q, (size_t)(r->end - q));
             if (len == 0)

@@ -58,6 +58,9 @@ struct eng_json_read {
     char what_buf[48];
 };
 
+/* 1 for a byte a JSON string holds as it is (printable ASCII but '"' and '\\'), else 0. */
+extern const unsigned char eng_json_plain_byte[256];
+
 /* Start reading text[0..len). max_depth is clamped to 1..ENG_JSON_READ_MAX_DEPTH. text may be
  * NULL when len is 0. */
 void eng_json_read_init(struct eng_json_read *r, const char *text, size_t len, int max_depth,

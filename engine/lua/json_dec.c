@@ -2,7 +2,8 @@
  * json_dec.c - JSON text -> Lua values for engine.json (eng_json_decode, see json.h).
  * Owns: the Lua side of decoding: it pulls tokens from base/json_read (the engine's one JSON
  * reader: syntax, UTF-8, depth, error texts) and builds marked tables, integers, floats, strings
- * and json.null on the Lua stack, iteratively (no C recursion).
+ * and json.null on the Lua stack, iteratively (no C recursion); each table is made at its final
+ * size (entries wait on the stack until their container closes).
  * Must not: raise on malformed text (it reports "json: <what> at byte N"), hold memory that a Lua
  * memory error could leak (every allocation is a Lua object), or call Lua code.
  * Why not cjson.decode: lua-cjson 2.1.0 mallocs a temporary buffer as large as the input and
@@ -81,6 +82,42 @@ static void push_string(lua_State *L, const struct eng_json_read *r)
     luaL_pushresultsize(&b, eng_json_read_unescape(r->tok, r->tok_len, o, r->tok_len));
 }
 
+/* A container's entries wait on the Lua stack above its slot (object: key, value, ...) until it
+ * closes, so its table is made once at its final size (no rehash while it fills). Past this
+ * many pending slots they are moved into the table early, so the stack stays bounded (depth x
+ * this) however long an array or object is. */
+#define DEC_PENDING_MAX 256
+
+/* Move the pending entries of the container whose slot is s into its table, making the table
+ * first (sized for them) if it is not made yet. Leaves the table on top. [-n, +0, m] */
+static void dec_flush(lua_State *L, int s, int is_object, lua_Integer *filled, int amt, int omt)
+{
+    int top = lua_gettop(L);
+    int n = top - s;
+    if (lua_isnil(L, s)) {
+        if (is_object)
+            lua_createtable(L, 0, n / 2);
+        else
+            lua_createtable(L, n, 0);
+        lua_pushvalue(L, is_object ? omt : amt);
+        lua_setmetatable(L, -2);
+        lua_replace(L, s);
+    }
+    if (is_object) {
+        for (int i = s + 1; i < top; i += 2) {
+            lua_pushvalue(L, i);
+            lua_pushvalue(L, i + 1);
+            lua_rawset(L, s); /* duplicate keys: the last one wins */
+        }
+    } else {
+        for (int i = s + 1; i <= top; i++) {
+            lua_pushvalue(L, i);
+            lua_rawseti(L, s, ++*filled);
+        }
+    }
+    lua_settop(L, s);
+}
+
 int eng_json_decode(lua_State *L, const char *text, size_t len, struct eng_err *err)
 {
     int base = lua_gettop(L);
@@ -88,11 +125,20 @@ int eng_json_decode(lua_State *L, const char *text, size_t len, struct eng_err *
     eng_json_push_state(L); /* base+1: json.null, base+2: array_mt, base+3: object_mt */
     struct eng_json_read r;
     eng_json_read_init(&r, text, len, ENG_JSON_MAX_DEPTH, 0);
-    /* per open container: the last array index used, or -1 for an object */
-    lua_Integer next[ENG_JSON_MAX_DEPTH + 1];
+    /* per open container: its stack slot (nil until its table is made), whether it is an
+     * object, and how many array elements its table holds */
+    int slot[ENG_JSON_MAX_DEPTH + 1];
+    unsigned char is_object[ENG_JSON_MAX_DEPTH + 1];
+    lua_Integer filled[ENG_JSON_MAX_DEPTH + 1];
+    int room = 0; /* stack slots known free */
     const char *what = NULL;
     for (;;) {
         int t = eng_json_read_next(&r);
+        if (room < 8) {
+            luaL_checkstack(L, 64, "json.decode nesting");
+            room = 64;
+        }
+        room--;
         switch (t) {
         case ENG_JSON_READ_EOF:
             lua_replace(L, base + 1);
@@ -103,17 +149,19 @@ int eng_json_decode(lua_State *L, const char *text, size_t len, struct eng_err *
             break;
         case ENG_JSON_READ_OBJECT:
         case ENG_JSON_READ_ARRAY:
-            luaL_checkstack(L, 4, "json.decode nesting");
-            lua_newtable(L);
-            lua_pushvalue(L, t == ENG_JSON_READ_OBJECT ? base + 3 : base + 2);
-            lua_setmetatable(L, -2);
-            next[r.depth] = t == ENG_JSON_READ_OBJECT ? -1 : 0;
-            continue; /* the table is stored when it closes */
+            lua_pushnil(L); /* the table, made when it closes (or fills up) */
+            slot[r.depth] = lua_gettop(L);
+            is_object[r.depth] = t == ENG_JSON_READ_OBJECT;
+            filled[r.depth] = 0;
+            continue;
         case ENG_JSON_READ_KEY:
             push_string(L, &r);
-            continue; /* stored with its value */
+            continue; /* a pending entry with its value */
         case ENG_JSON_READ_OBJECT_END:
         case ENG_JSON_READ_ARRAY_END:
+            room += lua_gettop(L) - slot[r.depth + 1];
+            dec_flush(L, slot[r.depth + 1], is_object[r.depth + 1], &filled[r.depth + 1], base + 2,
+                      base + 3);
             break;
         case ENG_JSON_READ_STRING:
             push_string(L, &r);
@@ -136,12 +184,10 @@ int eng_json_decode(lua_State *L, const char *text, size_t len, struct eng_err *
             lua_settop(L, base);
             return eng_err_set(err, ENG_EINVAL, "json: %s at byte %zu", what, r.at + 1);
         }
-        /* a value is complete (top of the stack): store it in its container */
-        if (r.depth == 0)
-            continue; /* the root: EOF or trailing text comes next */
-        if (next[r.depth] < 0)
-            lua_rawset(L, -3); /* duplicate keys: the last one wins */
-        else
-            lua_rawseti(L, -2, ++next[r.depth]);
+        /* a value is complete (top of the stack): it waits in its container's pending entries */
+        if (r.depth > 0 && lua_gettop(L) - slot[r.depth] >= DEC_PENDING_MAX) {
+            room += lua_gettop(L) - slot[r.depth];
+            dec_flush(L, slot[r.depth], is_object[r.depth], &filled[r.depth], base + 2, base + 3);
+        }
     }
 }

@@ -157,9 +157,77 @@ static int fail(const struct enc *e, const char *what)
 
 static void put_integer(struct enc *e, lua_Integer v)
 {
-    char num[32];
-    int len = snprintf(num, sizeof num, "%lld", (long long)v);
-    put(e, num, (size_t)len);
+    char num[24];
+    char *end = num + sizeof num, *q = end;
+    lua_Unsigned u = v < 0 ? 0u - (lua_Unsigned)v : (lua_Unsigned)v;
+    do {
+        *--q = (char)('0' + (int)(u % 10));
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        *--q = '-';
+    put(e, q, (size_t)(end - q));
+}
+
+/* The fast path of put_float: v = m / 10^k exactly as strtod would read it back, for the
+ * smallest k, m of at most 15 digits (significant ones), 1e-4 <= |v| < 1e15. That is what "%.15g"
+ * prints (v lies within half an ulp of m / 10^k, far inside half a step of the 15-digit grid; this
+ * range is %g's fixed notation), so the text is the same as the slow path's, byte for byte. Writes
+ * it to num and returns its length, or 0 when v is outside the fast path. */
+static int float_short(double v, char *num)
+{
+    static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    double a = v < 0 ? -v : v;
+    if (!(a >= 1e-4 && a < 1e15))
+        return 0;
+    for (int k = 0; k <= 15; k++) {
+        double scaled = a * p10[k];
+        if (scaled >= 9007199254740992.0) /* 2^53 */
+            return 0;
+        double m = nearbyint(scaled);
+        if (m >= 1e15) /* more than 15 significant digits */
+            return 0;
+        if (m / p10[k] != a)
+            continue;
+        unsigned long long mi = (unsigned long long)m;
+        char digits[24];
+        int nd = 0;
+        do {
+            digits[nd++] = (char)('0' + (int)(mi % 10));
+            mi /= 10;
+        } while (mi != 0);
+        int n = 0;
+        if (v < 0)
+            num[n++] = '-';
+        if (nd <= k) { /* 0.000ddd */
+            num[n++] = '0';
+            num[n++] = '.';
+            for (int z = 0; z < k - nd; z++)
+                num[n++] = '0';
+            while (nd > 0)
+                num[n++] = digits[--nd];
+            while (num[n - 1] == '0')
+                n--;
+            return n;
+        }
+        while (nd > k)
+            num[n++] = digits[--nd];
+        if (k == 0) {
+            num[n++] = '.';
+            num[n++] = '0';
+            return n;
+        }
+        num[n++] = '.';
+        while (nd > 0)
+            num[n++] = digits[--nd];
+        while (num[n - 1] == '0') /* not reached for the smallest k; as %g would */
+            n--;
+        if (num[n - 1] == '.')
+            num[n++] = '0';
+        return n;
+    }
+    return 0;
 }
 
 /* Shortest of %.15g/%.16g/%.17g that reads back to the same double (%.17g always does).
@@ -170,6 +238,10 @@ static void put_float(struct enc *e, double v)
     int len = 0;
     if (isnan(v) || isinf(v))
         fail(e, "cannot encode NaN/inf");
+    if ((len = float_short(v, num)) > 0) {
+        put(e, num, (size_t)len);
+        return;
+    }
     for (int prec = 15; prec <= 17; prec++) {
         len = snprintf(num, sizeof num, "%.*g", prec, v);
         if (prec == 17 || strtod(num, NULL) == v)
@@ -196,18 +268,20 @@ static void put_string(struct enc *e, const char *s, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s, *end = p + len, *run = p;
-    put_char(e, '"');
+    if (e->cap - e->n < len + 2) /* room for the common case: nothing to escape */
+        grow(e, len + 2);
+    e->b[e->n++] = '"';
     while (p < end) {
+        while (eng_json_plain_byte[*p] && ++p < end) /* the common run, one test a byte */
+            ;
+        if (p == end)
+            break;
         unsigned c = *p;
         if (c >= 0x80) {
             size_t n = eng_json_read_utf8(p, (size_t)(end - p));
             if (n == 0)
                 fail(e, "invalid UTF-8 in string");
             p += n;
-            continue;
-        }
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            p++;
             continue;
         }
         put(e, (const char *)run, (size_t)(p - run));
@@ -416,6 +490,79 @@ static void enc_object(struct enc *e, int idx, lua_Integer n, size_t keybytes)
     lua_pop(L, 1); /* the keys */
 }
 
+/* The shape of a table from one pass's counts (see table_shape). */
+static enum shape shape_of(enum eng_json_kind mark, lua_Integer nint, lua_Integer maxint,
+                           lua_Integer nstr, int below_one)
+{
+    int sparse = below_one || nint != maxint;
+    if (mark == ENG_JSON_ARRAY)
+        return nstr != 0 ? SHAPE_STR_IN_ARRAY : sparse ? SHAPE_SPARSE : SHAPE_ARRAY;
+    if (mark == ENG_JSON_OBJECT)
+        return nint != 0 ? SHAPE_INT_IN_OBJECT : SHAPE_OBJECT;
+    if (nint != 0 && nstr != 0)
+        return SHAPE_MIXED;
+    if (nint != 0)
+        return sparse ? SHAPE_SPARSE : SHAPE_ARRAY;
+    return SHAPE_OBJECT;
+}
+
+/* Objects with up to this many keys are encoded from one pass: the keys stay on the Lua stack
+ * (so their bytes stay valid by the API's rules), sorted in a C array; larger ones take the
+ * two-pass path of enc_object. */
+#define ENC_STACK_KEYS 48
+
+struct skey {
+    const char *s;
+    size_t len;
+    int slot; /* stack slot of the key */
+};
+
+/* Encode the object whose nk sorted-to-be keys are at stack slots first..first+nk-1. */
+static void enc_object_stacked(struct enc *e, int idx, int first, int nk)
+{
+    lua_State *L = e->L;
+    struct skey keys[ENC_STACK_KEYS];
+    for (int i = 0; i < nk; i++) {
+        keys[i].s = lua_tolstring(L, first + i, &keys[i].len);
+        keys[i].slot = first + i;
+        /* insertion sort, bytewise (= code point order) */
+        int j = i;
+        while (j > 0) {
+            const struct skey *x = &keys[j - 1];
+            size_t m = x->len < keys[i].len ? x->len : keys[i].len;
+            int c = m != 0 ? memcmp(x->s, keys[i].s, m) : 0;
+            if (c < 0 || (c == 0 && x->len <= keys[i].len))
+                break;
+            j--;
+        }
+        if (j != i) {
+            struct skey k = keys[i];
+            memmove(&keys[j + 1], &keys[j], (size_t)(i - j) * sizeof k);
+            keys[j] = k;
+        }
+    }
+    put_char(e, '{');
+    for (int i = 0; i < nk; i++) {
+        if (i > 0)
+            put_char(e, ',');
+        if (e->pretty)
+            put_newline(e, e->depth);
+        e->path[e->nseg++] = (struct seg){keys[i].s, keys[i].len, 0};
+        put_string(e, keys[i].s, keys[i].len);
+        put_char(e, ':');
+        if (e->pretty)
+            put_char(e, ' ');
+        lua_pushvalue(L, keys[i].slot);
+        lua_rawget(L, idx);
+        enc_value(e, lua_gettop(L));
+        lua_pop(L, 1);
+        e->nseg--;
+    }
+    if (e->pretty && nk > 0)
+        put_newline(e, e->depth - 1);
+    put_char(e, '}');
+}
+
 static void enc_table(struct enc *e, int idx)
 {
     static const char *const why[] = {
@@ -426,24 +573,61 @@ static void enc_table(struct enc *e, int idx)
         [SHAPE_INT_IN_OBJECT] = "integer key in a table marked as an object",
     };
     lua_State *L = e->L;
-    eng_vm_frozen_open(L, idx); /* a module's frozen table: encode its contents */
+    enum eng_json_kind mark = ENG_JSON_NONE;
+    if (lua_getmetatable(L, idx)) { /* a json mark, or maybe a module's frozen table */
+        if (lua_rawequal(L, -1, e->amt_idx))
+            mark = ENG_JSON_ARRAY;
+        else if (lua_rawequal(L, -1, e->omt_idx))
+            mark = ENG_JSON_OBJECT;
+        lua_pop(L, 1);
+        if (mark == ENG_JSON_NONE && eng_vm_frozen_open(L, idx)) /* encode its contents */
+            mark = mark_at(e, idx);
+    }
     const void *self = lua_topointer(L, idx);
     for (int i = 0; i < e->depth; i++)
         if (e->open[i] == self)
             fail(e, "cycle (a table contains itself)");
     if (e->depth >= ENG_JSON_MAX_DEPTH)
         fail(e, "nesting deeper than " STR(ENG_JSON_MAX_DEPTH));
-    luaL_checkstack(L, 8, "json.encode nesting");
-    lua_Integer count;
-    size_t keybytes;
-    enum shape shape = table_shape(L, idx, mark_at(e, idx), &count, &keybytes);
+    luaL_checkstack(L, ENC_STACK_KEYS + 8, "json.encode nesting");
+    /* One raw pass: the shape, and the first string keys kept on the stack. */
+    int top = lua_gettop(L);
+    lua_Integer nint = 0, maxint = 0, nstr = 0;
+    int below_one = 0;
+    size_t keybytes = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            nstr++;
+            keybytes += lua_rawlen(L, -1);
+            if (nstr <= ENC_STACK_KEYS)
+                lua_pushvalue(L, -1); /* the copy below stays; the top one iterates */
+        } else if (lua_isinteger(L, -1)) {
+            lua_Integer k = lua_tointeger(L, -1);
+            nint++;
+            if (k < 1)
+                below_one = 1;
+            else if (k > maxint)
+                maxint = k;
+        } else {
+            fail(e, why[SHAPE_BADKEY]);
+        }
+    }
+    enum shape shape = shape_of(mark, nint, maxint, nstr, below_one);
     if (shape != SHAPE_ARRAY && shape != SHAPE_OBJECT)
         fail(e, why[shape]);
     e->open[e->depth++] = self;
-    if (shape == SHAPE_ARRAY)
-        enc_array(e, idx, count);
-    else
-        enc_object(e, idx, count, keybytes);
+    if (shape == SHAPE_ARRAY) {
+        lua_settop(L, top);
+        enc_array(e, idx, nint);
+    } else if (nstr <= ENC_STACK_KEYS) {
+        enc_object_stacked(e, idx, top + 1, (int)nstr);
+        lua_settop(L, top);
+    } else {
+        lua_settop(L, top);
+        enc_object(e, idx, nstr, keybytes);
+    }
     e->depth--;
 }
 

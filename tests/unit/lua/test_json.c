@@ -12,6 +12,7 @@
 #include "lua/lmods.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <lauxlib.h>
 #include <lualib.h>
 #include <stdlib.h>
@@ -117,6 +118,11 @@ static void test_decode_stack_and_errors(void)
 
 /* The decoder builds from base/json_read's tokens without C recursion: every array slot, member
  * and nesting level lands where it belongs, at the depth limit and on large inputs. */
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void test_decode_shapes(void)
 {
     lua_State *L = new_state(NULL);
@@ -167,6 +173,46 @@ static void test_decode_shapes(void)
     }
     CHECK_STR(lua_tostring(L, -1), "bottom");
     lua_settop(L, 0);
+    eng_buf_free(&b);
+
+    /* an object far past the decoder's pending entries (256 slots) and the encoder's stacked
+     * keys (48), a duplicate key after the first flush: the last one wins; encoded back in
+     * bytewise key order */
+    eng_buf_init(&b);
+    eng_buf_putc(&b, '{');
+    for (int i = 0; i < 1000; i++)
+        eng_buf_printf(&b, "%s\"k%d\":%d", i ? "," : "", i, i);
+    eng_buf_puts(&b, ",\"k5\":\"again\"}");
+    REQUIRE(!b.oom);
+    REQUIRE(eng_json_decode(L, b.data, b.len, &err) == 0);
+    lua_getfield(L, -1, "k5");
+    CHECK_STR(lua_tostring(L, -1), "again");
+    lua_getfield(L, -2, "k999");
+    CHECK_INT(lua_tointeger(L, -1), 999);
+    lua_pop(L, 2);
+    REQUIRE(eng_json_encode(L, -1, 0, &err) == 0);
+    char names[1000][8];
+    const char *sorted[1000];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(names[i], sizeof names[i], "k%d", i);
+        sorted[i] = names[i];
+    }
+    qsort(sorted, 1000, sizeof sorted[0], cmp_cstr);
+    struct eng_buf want;
+    eng_buf_init(&want);
+    eng_buf_putc(&want, '{');
+    for (int i = 0; i < 1000; i++) {
+        if (strcmp(sorted[i], "k5") == 0)
+            eng_buf_printf(&want, "%s\"k5\":\"again\"", i ? "," : "");
+        else
+            eng_buf_printf(&want, "%s\"%s\":%s", i ? "," : "", sorted[i], sorted[i] + 1);
+    }
+    eng_buf_putc(&want, '}');
+    eng_buf_putc(&want, '\0');
+    REQUIRE(!want.oom);
+    CHECK_STR(lua_tostring(L, -1), want.data);
+    lua_settop(L, 0);
+    eng_buf_free(&want);
     eng_buf_free(&b);
 
     /* duplicate keys: the last wins; numbers: int64 edges, wider integers as exact text */
@@ -465,7 +511,64 @@ static void test_mutation_fuzz(void)
     free(orig);
 }
 
+/* The reference form of a float: the shortest of %.15g/%.16g/%.17g that reads back, ".0" on an
+ * integral one (json_enc.c's slow path; its fast path must give the same bytes). */
+static void float_reference(double v, char *out, size_t size)
+{
+    int len = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        len = snprintf(out, size, "%.*g", prec, v);
+        if (prec == 17 || strtod(out, NULL) == v)
+            break;
+    }
+    if (strpbrk(out, ".e") == NULL)
+        snprintf(out + len, size - (size_t)len, ".0");
+}
+
+static void test_encode_floats_canonical(void)
+{
+    lua_State *L = new_state(NULL);
+    struct eng_err err = {0};
+    unsigned long long x = 88172645463325252ull; /* xorshift64 */
+    int bad = 0;
+    static const double p10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e12, 1e15};
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double v;
+        switch (i % 4) {
+        case 0: /* money-like: m / 10^k */
+            v = (double)(long long)(x % 100000000000ull) / p10[(x >> 40) % 13];
+            break;
+        case 1: /* a few digits at any scale */
+            v = (double)(x % 100000) * pow(10, (int)((x >> 32) % 40) - 20);
+            break;
+        case 2: { /* any bits (finite) */
+            unsigned long long b = x;
+            memcpy(&v, &b, sizeof v);
+            if (isnan(v) || isinf(v))
+                v = 1.5;
+            break;
+        }
+        default: /* edges of the fast path */
+            v = nextafter(((x & 1) ? 1e15 : 1e-4), ((x & 2) ? 0 : 1e300)) *
+                ((x & 4) ? 1 : (double)((x >> 8) % 7 + 1));
+            break;
+        }
+        if (x & 8)
+            v = -v;
+        char want[64];
+        float_reference(v, want, sizeof want);
+        lua_pushnumber(L, v);
+        REQUIRE(eng_json_encode(L, -1, 0, &err) == 0);
+        if (strcmp(lua_tostring(L, -1), want) != 0 && bad++ < 5)
+            fprintf(stderr, "  %.17g: got %s, want %s\n", v, lua_tostring(L, -1), want);
+        lua_pop(L, 2);
+    }
+    CHECK_INT(bad, 0);
+    lua_close(L);
+}
+
 CHECK_MAIN(CHECK_CASE(test_decode_stack_and_errors), CHECK_CASE(test_decode_shapes),
            CHECK_CASE(test_encode_top_and_protected), CHECK_CASE(test_null_marks_kinds),
            CHECK_CASE(test_fault_injection), CHECK_CASE(test_fixtures_roundtrip),
-           CHECK_CASE(test_mutation_fuzz))
+           CHECK_CASE(test_mutation_fuzz), CHECK_CASE(test_encode_floats_canonical))
