@@ -443,6 +443,26 @@ static int okey_cmp(const void *a, const void *b)
 
 /* Keys are copied into one userdata (so the pointers sorted stay valid by the API's own rules),
  * sorted bytewise (= code point order), then each value is fetched raw. */
+/* Member i of the object at idx: `,` before all but the first, the key, `:` and the value the
+ * key (pushed by the caller, on top of the stack) reads raw; pops the key. */
+static void enc_member(struct enc *e, int idx, size_t i, const char *key, size_t len)
+{
+    lua_State *L = e->L;
+    if (i > 0)
+        put_char(e, ',');
+    if (e->pretty)
+        put_newline(e, e->depth);
+    e->path[e->nseg++] = (struct seg){key, len, 0};
+    put_string(e, key, len);
+    put_char(e, ':');
+    if (e->pretty)
+        put_char(e, ' ');
+    lua_rawget(L, idx);
+    enc_value(e, lua_gettop(L));
+    lua_pop(L, 1);
+    e->nseg--;
+}
+
 static void enc_object(struct enc *e, int idx, lua_Integer n, size_t keybytes)
 {
     lua_State *L = e->L;
@@ -469,20 +489,8 @@ static void enc_object(struct enc *e, int idx, lua_Integer n, size_t keybytes)
         qsort(keys, k, sizeof *keys, okey_cmp);
     put_char(e, '{');
     for (size_t i = 0; i < k; i++) {
-        if (i > 0)
-            put_char(e, ',');
-        if (e->pretty)
-            put_newline(e, e->depth);
-        e->path[e->nseg++] = (struct seg){keys[i].s, keys[i].len, 0};
-        put_string(e, keys[i].s, keys[i].len);
-        put_char(e, ':');
-        if (e->pretty)
-            put_char(e, ' ');
         lua_pushlstring(L, keys[i].s, keys[i].len);
-        lua_rawget(L, idx);
-        enc_value(e, lua_gettop(L));
-        lua_pop(L, 1);
-        e->nseg--;
+        enc_member(e, idx, i, keys[i].s, keys[i].len);
     }
     if (e->pretty && k > 0)
         put_newline(e, e->depth - 1);
@@ -543,20 +551,8 @@ static void enc_object_stacked(struct enc *e, int idx, int first, int nk)
     }
     put_char(e, '{');
     for (int i = 0; i < nk; i++) {
-        if (i > 0)
-            put_char(e, ',');
-        if (e->pretty)
-            put_newline(e, e->depth);
-        e->path[e->nseg++] = (struct seg){keys[i].s, keys[i].len, 0};
-        put_string(e, keys[i].s, keys[i].len);
-        put_char(e, ':');
-        if (e->pretty)
-            put_char(e, ' ');
         lua_pushvalue(L, keys[i].slot);
-        lua_rawget(L, idx);
-        enc_value(e, lua_gettop(L));
-        lua_pop(L, 1);
-        e->nseg--;
+        enc_member(e, idx, (size_t)i, keys[i].s, keys[i].len);
     }
     if (e->pretty && nk > 0)
         put_newline(e, e->depth - 1);
