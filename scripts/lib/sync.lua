@@ -389,6 +389,29 @@ function M.open(spec, sctx, tctx)
   local r1, r2, r3 = st.source.read(sctx, spec.entity, opts)
   if type(r1) == "function" then
     st.pages = r1
+  elseif type(r1) == "table" and type(r1.records) == "table" then
+    -- one page per call, the next asked for with the page's next_cursor (connectors/pos.lua):
+    -- read when the run wants it, so the run still holds one page at a time
+    local page, more = r1, nil
+    st.pages = function()
+      if page == nil and more ~= nil then
+        local p, perr, pcode = st.source.read(sctx, spec.entity, more)
+        more = nil
+        if type(p) ~= "table" or type(p.records) ~= "table" then
+          return nil, perr or "the source gave no page", pcode
+        end
+        page = p
+      end
+      if page == nil then return nil end
+      local cur = page
+      page = nil
+      if cur.has_more and cur.next_cursor ~= nil then
+        more = {}
+        for k, v in pairs(opts) do more[k] = v end
+        more.cursor = cur.next_cursor
+      end
+      return cur.records, {}
+    end
   elseif type(r1) == "table" then
     local given = false
     st.pages = function()
