@@ -350,9 +350,11 @@ enum shape {
 };
 
 /* One raw pass over the table at idx (absolute). *count: elements (array) or keys (object);
- * *keybytes: total length of the string keys. Needs 2 stack slots. [-0, +0, -] */
-static enum shape table_shape(lua_State *L, int idx, enum eng_json_kind mark, lua_Integer *count,
-                              size_t *keybytes)
+ * *keybytes: total length of the string keys. The first `keep` string keys are left on the
+ * stack above the caller's top, in traversal order (the caller pops them; on SHAPE_BADKEY the
+ * pass stops there). Needs keep + 2 stack slots. [-0, +(0..keep), -] */
+static enum shape table_shape(lua_State *L, int idx, enum eng_json_kind mark, int keep,
+                              lua_Integer *count, size_t *keybytes)
 {
     lua_Integer nint = 0, maxint = 0, nstr = 0;
     int below_one = 0;
@@ -364,6 +366,8 @@ static enum shape table_shape(lua_State *L, int idx, enum eng_json_kind mark, lu
         if (lua_type(L, -1) == LUA_TSTRING) {
             nstr++;
             *keybytes += lua_rawlen(L, -1);
+            if (nstr <= keep)
+                lua_pushvalue(L, -1); /* the copy below stays; the top one iterates */
         } else if (lua_isinteger(L, -1)) {
             lua_Integer k = lua_tointeger(L, -1);
             nint++;
@@ -396,7 +400,7 @@ enum eng_json_kind eng_json_kind_of(lua_State *L, int idx)
     if (lua_type(L, idx) != LUA_TTABLE || !lua_checkstack(L, 3))
         return ENG_JSON_NONE;
     idx = lua_absindex(L, idx);
-    switch (table_shape(L, idx, eng_json_mark_of(L, idx), &count, &keybytes)) {
+    switch (table_shape(L, idx, eng_json_mark_of(L, idx), 0, &count, &keybytes)) {
     case SHAPE_ARRAY:
         return ENG_JSON_ARRAY;
     case SHAPE_OBJECT:
@@ -498,22 +502,6 @@ static void enc_object(struct enc *e, int idx, lua_Integer n, size_t keybytes)
     lua_pop(L, 1); /* the keys */
 }
 
-/* The shape of a table from one pass's counts (see table_shape). */
-static enum shape shape_of(enum eng_json_kind mark, lua_Integer nint, lua_Integer maxint,
-                           lua_Integer nstr, int below_one)
-{
-    int sparse = below_one || nint != maxint;
-    if (mark == ENG_JSON_ARRAY)
-        return nstr != 0 ? SHAPE_STR_IN_ARRAY : sparse ? SHAPE_SPARSE : SHAPE_ARRAY;
-    if (mark == ENG_JSON_OBJECT)
-        return nint != 0 ? SHAPE_INT_IN_OBJECT : SHAPE_OBJECT;
-    if (nint != 0 && nstr != 0)
-        return SHAPE_MIXED;
-    if (nint != 0)
-        return sparse ? SHAPE_SPARSE : SHAPE_ARRAY;
-    return SHAPE_OBJECT;
-}
-
 /* Objects with up to this many keys are encoded from one pass: the keys stay on the Lua stack
  * (so their bytes stay valid by the API's rules), sorted in a C array; larger ones take the
  * two-pass path of enc_object. */
@@ -588,41 +576,21 @@ static void enc_table(struct enc *e, int idx)
     luaL_checkstack(L, ENC_STACK_KEYS + 8, "json.encode nesting");
     /* One raw pass: the shape, and the first string keys kept on the stack. */
     int top = lua_gettop(L);
-    lua_Integer nint = 0, maxint = 0, nstr = 0;
-    int below_one = 0;
+    lua_Integer n = 0;
     size_t keybytes = 0;
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        lua_pop(L, 1);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            nstr++;
-            keybytes += lua_rawlen(L, -1);
-            if (nstr <= ENC_STACK_KEYS)
-                lua_pushvalue(L, -1); /* the copy below stays; the top one iterates */
-        } else if (lua_isinteger(L, -1)) {
-            lua_Integer k = lua_tointeger(L, -1);
-            nint++;
-            if (k < 1)
-                below_one = 1;
-            else if (k > maxint)
-                maxint = k;
-        } else {
-            fail(e, why[SHAPE_BADKEY]);
-        }
-    }
-    enum shape shape = shape_of(mark, nint, maxint, nstr, below_one);
+    enum shape shape = table_shape(L, idx, mark, ENC_STACK_KEYS, &n, &keybytes);
     if (shape != SHAPE_ARRAY && shape != SHAPE_OBJECT)
         fail(e, why[shape]);
     e->open[e->depth++] = self;
     if (shape == SHAPE_ARRAY) {
         lua_settop(L, top);
-        enc_array(e, idx, nint);
-    } else if (nstr <= ENC_STACK_KEYS) {
-        enc_object_stacked(e, idx, top + 1, (int)nstr);
+        enc_array(e, idx, n);
+    } else if (n <= ENC_STACK_KEYS) {
+        enc_object_stacked(e, idx, top + 1, (int)n);
         lua_settop(L, top);
     } else {
         lua_settop(L, top);
-        enc_object(e, idx, nstr, keybytes);
+        enc_object(e, idx, n, keybytes);
     }
     e->depth--;
 }
