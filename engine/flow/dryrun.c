@@ -85,6 +85,12 @@ static unsigned long long split_at(const struct split *s)
     return s->off + s->cpos;
 }
 
+/* JSON's whitespace (RFC 8259): what separates records and surrounds them. */
+static int split_space(int ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
 static void split_keep(struct split *s, const char *p, size_t n)
 {
     if (s->over || n == 0)
@@ -112,10 +118,9 @@ static void split_emit(struct split *s, long long line, const char *refused)
     size_t len = p != none ? s->rec.len : 0;
     if (p == none && refused == NULL)
         refused = "out of memory";
-    while (len > 0 &&
-           (p[len - 1] == ' ' || p[len - 1] == '\t' || p[len - 1] == '\r' || p[len - 1] == '\n'))
+    while (len > 0 && split_space((unsigned char)p[len - 1]))
         len--;
-    while (len > 0 && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+    while (len > 0 && split_space((unsigned char)*p))
         p++, len--;
     p[len] = '\0';
     char big[96];
@@ -134,7 +139,7 @@ static int split_peek_nonblank(struct split *s)
 {
     while (split_fill(s)) {
         unsigned char ch = (unsigned char)s->c[s->cpos];
-        if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
+        if (!split_space(ch))
             return ch;
         if (ch == '\n')
             s->line++;
@@ -162,19 +167,18 @@ static void split_line(struct split *s)
     }
 }
 
-/* Is s->rec one complete JSON value? 1 yes, 0 no (why in what), -1 no because it ended early. */
-static int split_check(const char *text, size_t len, char *what, size_t whatlen)
+/* Is text one complete JSON value? 1 yes, 0 no, -1 no because it ended early; *r says why and
+ * where (r->what, r->at). */
+static int split_check(const char *text, size_t len, struct eng_json_read *r)
 {
-    struct eng_json_read r;
-    eng_json_read_init(&r, text, len, ENG_JSON_READ_MAX_DEPTH, 0);
+    eng_json_read_init(r, text, len, ENG_JSON_READ_MAX_DEPTH, 0);
     int t;
     do
-        t = eng_json_read_next(&r);
+        t = eng_json_read_next(r);
     while (t > 0);
     if (t == ENG_JSON_READ_EOF)
         return 1;
-    eng_json_read_error(&r, what, whatlen);
-    return r.at >= len ? -1 : 0;
+    return r->at >= len ? -1 : 0;
 }
 
 /* NDJSON, or one document on its first line: record per non-blank line. The first line is in
@@ -212,7 +216,7 @@ static void split_array(struct split *s)
             const char *p = s->c + s->cpos, *q = p, *stop = s->c + s->clen;
             for (; q < stop; q++) {
                 unsigned char ch = (unsigned char)*q;
-                if (line < 0 && ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
+                if (line < 0 && !split_space(ch))
                     line = s->line;
                 if (ch == '\n')
                     s->line++;
@@ -278,8 +282,8 @@ static void split_run(struct split *s)
     long long line = s->line;
     split_start(s);
     split_line(s);
-    char what[160];
-    if (s->over || split_check(s->rec.data, s->rec.len, what, sizeof what) != -1) {
+    struct eng_json_read r;
+    if (s->over || split_check(s->rec.data, s->rec.len, &r) != -1) {
         split_lines(s, line); /* a whole value (or a malformed line) on the first line */
         return;
     }
@@ -292,12 +296,8 @@ static void split_run(struct split *s)
     }
     if (s->ioerr)
         return;
-    if (!s->over && split_check(s->rec.data, s->rec.len, what, sizeof what) != 1) {
+    if (!s->over && split_check(s->rec.data, s->rec.len, &r) != 1) {
         /* not one document, and not NDJSON either: the input is malformed as a whole */
-        struct eng_json_read r;
-        eng_json_read_init(&r, s->rec.data, s->rec.len, ENG_JSON_READ_MAX_DEPTH, 0);
-        while (eng_json_read_next(&r) > 0)
-            ;
         snprintf(s->fatal, sizeof s->fatal, "malformed JSON: %s at byte %llu", r.what,
                  start + r.at + 1);
         return;
@@ -363,8 +363,11 @@ static int run_record(void *u, const char *text, size_t len, long long i, long l
     int fmt = *r->format;
     char what[176] = "malformed JSON: ";
     eng_workers_beat(NULL); /* each record has its own budget: a heartbeat per record */
-    if (refused == NULL && split_check(text, len, what + 16, sizeof what - 16) != 1)
+    struct eng_json_read jr;
+    if (refused == NULL && split_check(text, len, &jr) != 1) {
+        eng_json_read_error(&jr, what + 16, sizeof what - 16);
         refused = what;
+    }
     int failed = 0;
     if (refused != NULL) {
         if (fmt == ENG_DRYRUN_SINGLE) { /* the input is that one document: not JSON at all */
