@@ -943,6 +943,27 @@ int eng_store_row(struct eng_store *st, const char *sql, struct eng_store_stmt *
     return rc;
 }
 
+int eng_store_row_kept(struct eng_store *st, const char *sql, struct eng_store_stmt **slot,
+                       struct eng_err *err, const char *fmt, ...)
+{
+    int rc = 0;
+    if (*slot == NULL) {
+        rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, slot, err);
+    } else {
+        eng_store_reset(*slot);
+        eng_store_clear_bindings(*slot);
+    }
+    if (rc == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        rc = bind_fmt(*slot, fmt, ap, err);
+        va_end(ap);
+    }
+    if (rc == 0)
+        rc = eng_store_step(*slot, err);
+    return rc;
+}
+
 int eng_store_column_count(struct eng_store_stmt *s)
 {
     return sqlite3_column_count(s->stmt);

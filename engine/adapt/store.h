@@ -199,6 +199,13 @@ int eng_store_run(struct eng_store *st, const char *sql, struct eng_err *err, co
  * *out NULL. A RETURNING statement has made all its changes by the first row. */
 int eng_store_row(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
                   struct eng_err *err, const char *fmt, ...);
+/* eng_store_row with a statement the caller keeps for its next call with the same sql on st
+ * (a hot path that must not parse SQL each time): *slot NULL is prepared here, else reset and
+ * bound again. The result is eng_store_row's, but *slot stays the caller's whatever it is: it
+ * resets it when done with the rows (a kept statement must hold no read transaction between
+ * calls) and finalizes it before closing st. */
+int eng_store_row_kept(struct eng_store *st, const char *sql, struct eng_store_stmt **slot,
+                       struct eng_err *err, const char *fmt, ...);
 
 /* Class and extended SQLite result code of the last failure on st (prepare, step or exec). */
 int eng_store_last_fail(const struct eng_store *st);

@@ -18,19 +18,8 @@ int eng_realm_owner_with(struct eng_store *st, struct eng_store_stmt **slot, con
     static const char sql[] = "SELECT o.tenant_id FROM realm_owners o WHERE o.platform = ?1 AND "
                               "o.realm_id = ?2 AND " REALM_LIVE("o");
     tenant[0] = '\0';
-    int rc = 0;
-    if (*slot == NULL)
-        rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, slot, err);
+    int rc = eng_store_row_kept(st, sql, slot, err, "ss", platform, realm);
     struct eng_store_stmt *s = *slot;
-    if (rc == 0) {
-        eng_store_reset(s);
-        eng_store_clear_bindings(s);
-        rc = eng_store_bind_str(s, 1, platform);
-    }
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, realm);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
     if (rc == ENG_STORE_ROW)
         rc = eng_store_column_copy(s, 0, tenant, size) == 1 ? 1 : 0;
     if (rc != 1)

@@ -380,20 +380,8 @@ int eng_vault_find_with(struct eng_store *st, struct eng_store_stmt **slot, cons
     int rc = check_names(value, platform, err);
     if (rc != 0)
         return rc;
-    if (*slot == NULL)
-        rc = eng_store_prepare(st, sql[by], -1, ENG_STORE_TRUSTED, slot, err);
+    rc = eng_store_row_kept(st, sql[by], slot, err, "ssi", value, platform, (int64_t)max);
     struct eng_store_stmt *s = *slot;
-    if (rc == 0) {
-        eng_store_reset(s);
-        eng_store_clear_bindings(s);
-        rc = eng_store_bind_str(s, 1, value);
-    }
-    if (rc == 0)
-        rc = eng_store_bind_str(s, 2, platform);
-    if (rc == 0)
-        rc = eng_store_bind_int64(s, 3, (int64_t)max);
-    if (rc == 0)
-        rc = eng_store_step(s, err);
     for (; rc == ENG_STORE_ROW; rc = eng_store_step(s, err)) {
         size_t tl = 0, cl = 0;
         const char *t = eng_store_column_text(s, 0, &tl);
