@@ -86,7 +86,7 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         vm->mem_hit = 1;
         return NULL;
     }
-    void *p = realloc(ptr, nsize);
+    void *p = ptr != NULL ? realloc(ptr, nsize) : malloc(nsize); /* most are new blocks */
     if (p == NULL)
         return NULL;
     vm->mem_used = vm->mem_used - old + nsize;
@@ -130,7 +130,7 @@ static int vm_budget_raise(lua_State *L, struct eng_vm *vm)
 
 /* Count hook: checks wall time and (when counted) instructions. Set for every call when
  * instructions are counted; otherwise armed with a count of 1 by vm_watch.c's signal handler or
- * eng_vm_budget_arm once the deadline has passed, and removed again if it finds time left. Once
+ * eng_vm_budget_arm once the deadline has passed, and removed when the call ends. Once
  * the budget is spent it re-arms itself to fire on every instruction, so a script's own pcall
  * cannot swallow the error and go on. */
 static void vm_hook(lua_State *L, lua_Debug *ar)
@@ -147,8 +147,11 @@ static void vm_hook(lua_State *L, lua_Debug *ar)
             vm->instr_left -= lua_gethookcount(L);
         vm->charge_pending = 0;
         if (vm->instr_left > 0 && vm_now_ms() < vm->deadline_ms) {
-            if (!vm->hooked)
-                lua_sethook(L, NULL, 0, 0);
+            /* armed with time left (not by the watchdog, which arms past the deadline): check
+             * now and then, not at every instruction, until the call ends; removing the hook
+             * here could drop an arming signal taken meanwhile */
+            if (!vm->hooked && lua_gethookcount(L) == 1)
+                lua_sethook(L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
             return;
         }
     }
