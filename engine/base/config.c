@@ -361,8 +361,7 @@ int eng_config_load(struct eng_config *cfg, struct eng_err *err)
     if ((rc = int_setting("SCRIPT_TIMEOUT_MS", 2000, 10, 3600000, &x, err)) != 0)
         return rc;
     cfg->script_timeout_ms = x;
-    if ((rc = int_setting("SCRIPT_MAX_INSTRUCTIONS", 200000000LL, 1000, 100000000000LL, &x, err)) !=
-        0)
+    if ((rc = int_setting("SCRIPT_MAX_INSTRUCTIONS", 0, 0, 100000000000LL, &x, err)) != 0)
         return rc;
     cfg->script_max_instructions = x;
     if ((rc = int_setting("SCRIPT_MEMORY_MB", 64, 1, 4096, &x, err)) != 0)

@@ -25,7 +25,7 @@ struct eng_config {
     char *web_dir;                     /* WEB_DIR: the console's built files (web/dist) */
     int workers;                       /* WORKERS, default 2 */
     long long script_timeout_ms;       /* SCRIPT_TIMEOUT_MS, default 2000 */
-    long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 200000000 */
+    long long script_max_instructions; /* SCRIPT_MAX_INSTRUCTIONS, default 0 (not counted) */
     size_t script_memory_bytes;        /* SCRIPT_MEMORY_MB, default 64 */
     int log_level;                     /* LOG_LEVEL */
     int log_format;                    /* LOG_FORMAT: enum eng_log_format */

@@ -161,16 +161,13 @@ static void conn_arm(lua_State *L, struct l_conn *c)
 }
 
 /* After SQLite returns. When the call's deadline passed while SQLite ran (an interrupted query,
- * a busy wait cut to the budget), make the VM's own count hook fire on the very next instruction:
+ * a busy wait cut to the budget), make the VM's budget hook fire on the very next instruction:
  * it raises the budget error and vm.c classifies it as such, so a script cannot carry on past
  * its budget with a "timeout" result in hand. [-0, +0, -] */
 static void conn_disarm(lua_State *L, struct l_conn *c)
 {
-    if (c->deadline != 0 && now_ms() >= c->deadline) {
-        lua_Hook hook = lua_gethook(L);
-        if (hook != NULL)
-            lua_sethook(L, hook, lua_gethookmask(L) | LUA_MASKCOUNT, 1);
-    }
+    if (c->deadline != 0 && now_ms() >= c->deadline)
+        eng_vm_budget_arm(L);
     c->deadline = 0;
 }
 

@@ -1,6 +1,8 @@
 /*
  * vm.c - the sandboxed Lua state: capped allocator, budget hook, allow-listed environment and a
- * `require` that only reaches engine modules and files under the script folders.
+ * `require` that only reaches engine modules and files under the script folders. The budget
+ * costs nothing while it lasts: a call runs without a hook and vm_watch.c arms it when the
+ * deadline passes; only a counted instruction budget (budget_instr) keeps a count hook set.
  * Owns: the lua_State and everything in its registry. Must not: run Lua outside lua_pcall, or
  * be used from a thread other than its creator's.
  */
@@ -8,6 +10,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,12 +24,11 @@
 #include "lua/lmods.h"
 #include "base/log.h"
 
-#define VM_DEFAULT_MEM          ((size_t)64 << 20)
-#define VM_DEFAULT_BUDGET_MS    2000
-#define VM_DEFAULT_BUDGET_INSTR 200000000LL
-#define VM_HOOK_EVERY           10000 /* instructions between two budget checks */
-#define VM_CHARGE_EVERY         4096  /* units charged from C between two clock reads */
-#define VM_MAX_SOURCE           ((size_t)8 << 20)
+#define VM_DEFAULT_MEM       ((size_t)64 << 20)
+#define VM_DEFAULT_BUDGET_MS 2000
+#define VM_HOOK_EVERY        10000 /* instructions between two checks of a count hook */
+#define VM_CHARGE_EVERY      4096  /* units charged from C between two clock reads */
+#define VM_MAX_SOURCE        ((size_t)8 << 20)
 
 /* Registry keys (addresses are unique, no string collisions with scripts). */
 static const char vm_key_base = 'b';    /* the allow-listed base environment (__index target) */
@@ -42,7 +44,7 @@ struct eng_vm {
     int depth; /* nesting of eng_vm_pcall */
     long long deadline_ms;
     long long call_budget_ms; /* wall-clock budget of the current outer call */
-    long long instr_left;
+    long long instr_left;     /* LLONG_MAX when instructions are not counted */
     long long charge_pending; /* units eng_vm_charge took since it last read the clock */
     int budget_hit;
     char budget_msg[400]; /* the first budget error, with where the script was looping */
@@ -50,6 +52,9 @@ struct eng_vm {
     char run[128];
     int db_readonly; /* eng_vm_set_db_readonly */
     pthread_t owner;
+    int counted; /* budget_instr > 0: a count hook counts every call's instructions */
+    int hooked;  /* the count hook is set for every call: counted, or no watchdog could run */
+    struct eng_vm_watch watch; /* otherwise: the deadline, watched without a hook */
 };
 
 static void vm_hook(lua_State *L, lua_Debug *ar);
@@ -81,7 +86,7 @@ static void *vm_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
         vm->mem_hit = 1;
         return NULL;
     }
-    void *p = realloc(ptr, nsize);
+    void *p = ptr != NULL ? realloc(ptr, nsize) : malloc(nsize); /* most are new blocks */
     if (p == NULL)
         return NULL;
     vm->mem_used = vm->mem_used - old + nsize;
@@ -123,21 +128,41 @@ static int vm_budget_raise(lua_State *L, struct eng_vm *vm)
     return lua_error(L);
 }
 
-/* Count hook: checks wall time and instructions. Once the budget is spent it re-arms itself to
- * fire on every instruction, so a script's own pcall cannot swallow the error and go on. */
+/* Count hook: checks wall time and (when counted) instructions. Set for every call when
+ * instructions are counted; otherwise armed with a count of 1 by vm_watch.c's signal handler or
+ * eng_vm_budget_arm once the deadline has passed, and removed when the call ends. Once
+ * the budget is spent it re-arms itself to fire on every instruction, so a script's own pcall
+ * cannot swallow the error and go on. */
 static void vm_hook(lua_State *L, lua_Debug *ar)
 {
     struct eng_vm *vm = vm_of(L);
     (void)ar;
-    if (vm->depth == 0)
+    if (vm->depth == 0) {
+        if (!vm->hooked)
+            lua_sethook(L, NULL, 0, 0);
         return;
+    }
     if (!vm->budget_hit) {
-        vm->instr_left -= lua_gethookcount(L);
+        if (vm->counted)
+            vm->instr_left -= lua_gethookcount(L);
         vm->charge_pending = 0;
-        if (vm->instr_left > 0 && vm_now_ms() < vm->deadline_ms)
+        if (vm->instr_left > 0 && vm_now_ms() < vm->deadline_ms) {
+            /* armed with time left (not by the watchdog, which arms past the deadline): check
+             * now and then, not at every instruction, until the call ends; removing the hook
+             * here could drop an arming signal taken meanwhile */
+            if (!vm->hooked && lua_gethookcount(L) == 1)
+                lua_sethook(L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
             return;
+        }
     }
     vm_budget_raise(L, vm);
+}
+
+void eng_vm_budget_arm(lua_State *L)
+{
+    struct eng_vm *vm = vm_of(L);
+    if (vm->depth > 0 && (vm->budget_hit || vm_now_ms() >= vm->deadline_ms))
+        lua_sethook(L, vm_hook, LUA_MASKCOUNT, 1);
 }
 
 void eng_vm_charge(lua_State *L, long long n)
@@ -146,7 +171,8 @@ void eng_vm_charge(lua_State *L, long long n)
     if (vm->depth == 0)
         return;
     if (!vm->budget_hit) {
-        vm->instr_left -= n;
+        if (vm->counted)
+            vm->instr_left -= n;
         vm->charge_pending += n;
         if (vm->instr_left > 0 && vm->charge_pending < VM_CHARGE_EVERY)
             return;
@@ -492,8 +518,9 @@ struct eng_vm *eng_vm_new(const struct eng_vm_opts *opts, struct eng_err *err)
         vm->opts.mem_limit = VM_DEFAULT_MEM;
     if (vm->opts.budget_ms <= 0)
         vm->opts.budget_ms = VM_DEFAULT_BUDGET_MS;
-    if (vm->opts.budget_instr <= 0)
-        vm->opts.budget_instr = VM_DEFAULT_BUDGET_INSTR;
+    if (vm->opts.budget_instr < 0)
+        vm->opts.budget_instr = 0;
+    vm->counted = vm->opts.budget_instr > 0;
     vm->scripts_dir = vm_strdup(opts->scripts_dir);
     vm->mappings_dir = vm_strdup(opts->mappings_dir);
     vm->database_path = vm_strdup(opts->database_path);
@@ -510,8 +537,12 @@ struct eng_vm *eng_vm_new(const struct eng_vm_opts *opts, struct eng_err *err)
     }
     *(struct eng_vm **)lua_getextraspace(vm->L) = vm;
     lua_atpanic(vm->L, vm_panic);
-    /* The hook stays installed for the life of the state; it is inert outside eng_vm_pcall. */
-    lua_sethook(vm->L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
+    /* Counted: the hook stays installed for the life of the state, inert outside eng_vm_pcall.
+     * Otherwise the watchdog arms it when a deadline passes (and without one, the hook is
+     * what checks the clock, as when counted). */
+    vm->hooked = vm->counted || eng_vm_watch_add(&vm->watch, vm->L, vm_hook) != 0;
+    if (vm->hooked)
+        lua_sethook(vm->L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
     lua_pushcfunction(vm->L, vm_init);
     if (lua_pcall(vm->L, 0, 0, 0) != LUA_OK) {
         eng_err_set(err, ENG_ENOMEM, "cannot initialise the Lua sandbox: %s",
@@ -527,6 +558,7 @@ void eng_vm_free(struct eng_vm *vm)
     if (vm == NULL)
         return;
     assert(pthread_equal(vm->owner, pthread_self()));
+    eng_vm_watch_remove(&vm->watch); /* nothing when it was never added */
     if (vm->L != NULL)
         lua_close(vm->L);
     free(vm->scripts_dir);
@@ -628,11 +660,14 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
     if (outer) {
         vm->call_budget_ms = budget_ms > 0 ? budget_ms : vm->opts.budget_ms;
         vm->deadline_ms = vm_now_ms() + vm->call_budget_ms;
-        vm->instr_left = vm->opts.budget_instr;
+        vm->instr_left = vm->counted ? vm->opts.budget_instr : LLONG_MAX;
         vm->charge_pending = 0;
         vm->budget_hit = 0;
         vm->mem_hit = 0;
-        lua_sethook(L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
+        if (vm->hooked)
+            lua_sethook(L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
+        else
+            eng_vm_watch_begin(&vm->watch, vm->deadline_ms);
     }
     vm->depth++;
     lua_pushcfunction(L, vm_msgh);
@@ -674,9 +709,15 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
         lua_pop(L, 1);
     }
     if (outer) {
+        if (vm->hooked) {
+            if (rc != 0)
+                lua_sethook(L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
+        } else {
+            eng_vm_watch_end(&vm->watch); /* no signal arms the hook after this */
+            if (lua_gethookmask(L) != 0)
+                lua_sethook(L, NULL, 0, 0);
+        }
         vm->deadline_ms = 0;
-        if (rc != 0)
-            lua_sethook(L, vm_hook, LUA_MASKCOUNT, VM_HOOK_EVERY);
         /* Give back what a runaway script grabbed. Only a runaway: a full collection walks the
          * whole heap, so one after every ordinary error (a record the mapping refuses) made a
          * dry run's cost quadratic in its records (issue 14). Garbage an ordinary error leaves

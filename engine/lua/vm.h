@@ -2,6 +2,8 @@
  * vm.h - one sandboxed Lua 5.4 state, owned by one thread: what C outside engine/lua sees of it
  * (create, free, eng_vm_call; no Lua header). engine/lua's own files use vm_int.h as well.
  * Owns: the lua_State, its capped allocator, its budget hook and its sandbox `require`.
+ * The owner thread must leave SIGURG unblocked (SIGSYS under ThreadSanitizer): the budget's
+ * watchdog signals it when a call's deadline passes (eng_vm_new unblocks it on that thread).
  * Must not: be touched by any thread but its owner; let a Lua error escape into C code that
  * holds resources (every entry into Lua goes through eng_vm_pcall).
  */
@@ -27,7 +29,9 @@ struct eng_vm_opts {
     int db_all_tables;
     size_t mem_limit;        /* bytes the whole state may hold; 0 = default (64 MiB) */
     long long budget_ms;     /* wall-clock budget per eng_vm_pcall; 0 = default (2000) */
-    long long budget_instr;  /* VM instructions per eng_vm_pcall; 0 = default (200M) */
+    long long budget_instr;  /* VM instructions per eng_vm_pcall, counted by a count hook that
+                              * slows every call (~10-20 %); 0 = not counted: the wall-clock
+                              * budget alone, watched at no cost per instruction (vm_watch.c) */
     int print_to_stdout;     /* `print` writes stdout (CLI `run`) instead of the log */
     int no_network;          /* engine.http answers nil, message, "offline" (an unpublished
                               * mapping text run by the console's editor, lua/scripts.h) */

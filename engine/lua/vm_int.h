@@ -7,6 +7,8 @@
 #ifndef ENG_VM_INT_H
 #define ENG_VM_INT_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 #include <lua.h>
@@ -48,6 +50,37 @@ int eng_vm_budget_spent(lua_State *L);
  * / concat / sort, xpcall and setmetatable in the opened libraries (before the sandbox copies
  * them) with versions that honour the budget; setmetatable refuses __gc. [-0, +0, m] */
 void eng_vm_bounded_open(lua_State *L);
+
+/* Make the budget hook run at the next instruction: it raises the budget error when the running
+ * call's budget is spent (a C function that noticed the deadline passed while it waited, e.g.
+ * engine.db after SQLite returns), so the script cannot carry on past it. Outside a call, or
+ * with time left: nothing. [-0, +0, -] */
+void eng_vm_budget_arm(lua_State *L);
+
+/* ---- vm_watch.c: the budget's deadline without a hook (vm.c's use) ----
+ * While a call runs its VM has no hook; one watchdog thread sleeps until the earliest deadline
+ * of the calls in flight and signals the owner thread of a call past it, whose handler arms the
+ * budget hook with a count of 1. The owner fills nothing: eng_vm_watch_add does.
+ * eng_vm_watch_add (on the owner thread, which must leave the signal unblocked: it unblocks it):
+ * 0, or -1 when no watchdog can run (the caller then keeps a count hook). eng_vm_watch_remove:
+ * before w goes away (the last one joins the watchdog thread). eng_vm_watch_begin / _end
+ * bracket one outer call on the owner thread; no system call unless the watchdog must wake
+ * earlier than it planned (a shorter budget than the calls in flight, or the first call). */
+struct eng_vm_watch {
+    lua_State *L;
+    lua_Hook hook;
+    pthread_t owner;
+    _Atomic long long deadline_ms;     /* CLOCK_MONOTONIC; 0: no call running */
+    _Atomic unsigned long long gen;    /* calls begun */
+    struct eng_vm_watch *next;         /* the watchdog's, under its lock */
+    unsigned long long sent;           /* the watchdog's: the call it last signalled */
+    struct eng_vm_watch *running_prev; /* the owner's: the call this one runs inside */
+    int registered;
+};
+int eng_vm_watch_add(struct eng_vm_watch *w, lua_State *L, lua_Hook hook);
+void eng_vm_watch_remove(struct eng_vm_watch *w);
+void eng_vm_watch_begin(struct eng_vm_watch *w, long long deadline_ms);
+void eng_vm_watch_end(struct eng_vm_watch *w);
 
 /* ---- for lmod_*.c: facts about the VM running this lua_State ---- */
 const struct eng_vm_opts *eng_vm_opts_of(lua_State *L);

@@ -2,6 +2,8 @@
  * test_vm.c - the sandboxed VM: forbidden facilities are absent, budgets and the memory cap
  * stop runaway scripts with a clear error, and the state stays usable afterwards.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -214,6 +216,176 @@ static void test_instruction_budget(void)
     eng_vm_free(vm);
 }
 
+/* ---- the budget costs nothing until it is hit (vm_watch.c) ---- */
+
+/* f() -> the hook mask of the state running it (0: no hook). [-0, +1, -] */
+static int hook_mask(lua_State *L)
+{
+    lua_pushinteger(L, lua_gethookmask(L));
+    return 1;
+}
+
+/* Run "return (...)()" with hook_mask as its argument: the call's hook mask, or -1. */
+static long long mask_in_call(struct eng_vm *vm)
+{
+    struct eng_err err = {0};
+    static const char src[] = "return (...)()";
+    if (eng_vm_load(vm, "=mask", src, sizeof src - 1, &err) != 0)
+        return -1;
+    lua_State *L = eng_vm_state(vm);
+    lua_pushcfunction(L, hook_mask);
+    if (eng_vm_pcall(vm, 1, 1, &err) != 0)
+        return -1;
+    long long m = lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return m;
+}
+
+static void test_no_hook_while_the_budget_lasts(void)
+{
+    /* the time budget alone (SCRIPT_MAX_INSTRUCTIONS unset): a call runs with no hook, before
+     * and after a call that spent its budget */
+    struct eng_vm *vm = new_vm(300, 0, 0);
+    REQUIRE(vm != NULL);
+    CHECK_INT(mask_in_call(vm), 0);
+    struct eng_err err = {0};
+    CHECK_INT(run(vm, "@loop.lua", "while true do end", &err), ENG_EBUDGET);
+    CHECK_INT(mask_in_call(vm), 0);
+    CHECK_INT(lua_gethookmask(eng_vm_state(vm)), 0); /* nor between calls */
+    eng_vm_free(vm);
+    /* a counted budget keeps its count hook */
+    vm = new_vm(300, 1000000, 0);
+    REQUIRE(vm != NULL);
+    CHECK_INT(mask_in_call(vm), LUA_MASKCOUNT);
+    eng_vm_free(vm);
+}
+
+static void test_runaway_after_many_calls(void)
+{
+    /* thousands of calls move the deadline the watchdog sleeps towards; the runaway after them
+     * is still stopped, and so is each of several in a row with short calls between */
+    struct eng_vm *vm = new_vm(200, 0, 0);
+    REQUIRE(vm != NULL);
+    lua_State *L = eng_vm_state(vm);
+    struct eng_err err = {0};
+    int ok = 0;
+    for (int i = 0; i < 20000; i++)
+        if (run(vm, "=short", "return 1", &err) == 0) {
+            ok++;
+            lua_pop(L, 1);
+        }
+    CHECK_INT(ok, 20000);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(run(vm, "@loop.lua", "local n = 0\nwhile true do n = n + 1 end", &err),
+                  ENG_EBUDGET);
+        CHECK(strstr(err.msg, "loop.lua:2: script exceeded its time budget of 200 ms") != NULL);
+        CHECK_INT(run(vm, "=short", "return 2", &err), 0);
+        lua_pop(L, 1);
+    }
+    eng_vm_free(vm);
+}
+
+struct spin_job {
+    pthread_t th;
+    long long budget_ms;
+    const char *src; /* run with one argument, poll_stop */
+    int rc;
+    char msg[1100];
+    int short_calls_ok;
+};
+
+static atomic_int spin_stop;
+
+/* f() -> true once the test says stop. [-0, +1, -] */
+static int poll_stop(lua_State *L)
+{
+    lua_pushboolean(L, atomic_load(&spin_stop));
+    return 1;
+}
+
+/* A thread with its own VM: short calls, then src under budget_ms, then a short call. */
+static void *spin_thread(void *arg)
+{
+    struct spin_job *j = arg;
+    struct eng_vm *vm = new_vm(j->budget_ms, 0, 0);
+    if (vm == NULL) {
+        j->rc = -1;
+        return NULL;
+    }
+    lua_State *L = eng_vm_state(vm);
+    struct eng_err err = {0};
+    for (int i = 0; i < 50; i++)
+        if (run(vm, "=short", "return 1", &err) == 0) {
+            j->short_calls_ok++;
+            lua_pop(L, 1);
+        }
+    j->rc = eng_vm_load(vm, "@spin.lua", j->src, strlen(j->src), &err);
+    if (j->rc == 0) {
+        lua_pushcfunction(L, poll_stop);
+        j->rc = eng_vm_pcall(vm, 1, 0, &err);
+    }
+    snprintf(j->msg, sizeof j->msg, "%s", j->rc != 0 ? err.msg : "");
+    if (run(vm, "=short", "return 1", &err) == 0) {
+        j->short_calls_ok++;
+        lua_pop(L, 1);
+    }
+    eng_vm_free(vm);
+    return NULL;
+}
+
+static void test_runaways_on_several_threads(void)
+{
+    /* one watchdog for every VM: each thread's runaway is stopped on its own thread */
+    struct spin_job jobs[4];
+    atomic_store(&spin_stop, 0);
+    for (int i = 0; i < 4; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].budget_ms = 300 + 50 * i;
+        jobs[i].src = i % 2 ? "local n = 0\nwhile true do n = n + 1 end"
+                            : "local s = ('a'):rep(10000)\nwhile true do s:find('.-.-b') end";
+        REQUIRE(pthread_create(&jobs[i].th, NULL, spin_thread, &jobs[i]) == 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(jobs[i].th, NULL);
+        CHECK_INT(jobs[i].rc, ENG_EBUDGET);
+        CHECK(strstr(jobs[i].msg, "spin.lua:2: script exceeded its time budget") != NULL);
+        if (jobs[i].rc != ENG_EBUDGET || strstr(jobs[i].msg, "spin.lua:2:") == NULL)
+            fprintf(stderr, "  thread %d: %s\n", i, jobs[i].msg);
+        CHECK_INT(jobs[i].short_calls_ok, 51);
+    }
+}
+
+static void test_shorter_budget_wakes_the_watchdog(void)
+{
+    /* a call with a 60 s budget is in flight (the watchdog sleeps towards its deadline) when a
+     * call with 100 ms starts on another VM: that one is stopped at its own deadline, and the
+     * long one is not stopped at all (it ends when told to) */
+    struct spin_job long_job;
+    memset(&long_job, 0, sizeof long_job);
+    long_job.budget_ms = 60000;
+    long_job.src = "local stop = ...\nwhile not stop() do end";
+    atomic_store(&spin_stop, 0);
+    REQUIRE(pthread_create(&long_job.th, NULL, spin_thread, &long_job) == 0);
+    struct timespec ts = {0, 50 * 1000000L};
+    nanosleep(&ts, NULL);
+
+    struct eng_vm *vm = new_vm(60000, 0, 0);
+    if (vm != NULL) {
+        struct eng_err err = {0};
+        static const char src[] = "while true do end";
+        CHECK_INT(eng_vm_load(vm, "@short.lua", src, sizeof src - 1, &err), 0);
+        CHECK_INT(eng_vm_pcall_budget(vm, 0, 0, 100, &err), ENG_EBUDGET);
+        CHECK(strstr(err.msg, "short.lua:1: script exceeded its time budget of 100 ms") != NULL);
+        eng_vm_free(vm);
+    }
+    atomic_store(&spin_stop, 1);
+    pthread_join(long_job.th, NULL);
+    CHECK_INT(long_job.rc, 0);
+    if (long_job.rc != 0)
+        fprintf(stderr, "  long call: %s\n", long_job.msg);
+    CHECK(vm != NULL);
+}
+
 static void test_memory_cap(void)
 {
     struct eng_vm *vm = new_vm(10000, 0, 16u << 20);
@@ -381,4 +553,7 @@ CHECK_MAIN(CHECK_CASE(test_forbidden_names_are_absent),
            CHECK_CASE(test_require_stays_in_script_folders), CHECK_CASE(test_require_cache),
            CHECK_CASE(test_errors_name_file_and_line), CHECK_CASE(test_time_budget),
            CHECK_CASE(test_instruction_budget), CHECK_CASE(test_memory_cap),
-           CHECK_CASE(test_stack_balanced), CHECK_CASE(test_call))
+           CHECK_CASE(test_stack_balanced), CHECK_CASE(test_call),
+           CHECK_CASE(test_no_hook_while_the_budget_lasts),
+           CHECK_CASE(test_runaway_after_many_calls), CHECK_CASE(test_runaways_on_several_threads),
+           CHECK_CASE(test_shorter_budget_wakes_the_watchdog))
