@@ -7,6 +7,7 @@
  * guards the table; it is never held while a script runs.
  */
 #include "lua/scripts.h"
+#include "lua/chunks.h"
 #include "lua/vm_int.h"
 
 #include <dirent.h>
@@ -1203,6 +1204,8 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
 {
     int count = 0;
     pthread_mutex_lock(&reg->scan_mu);
+    /* each library a scan's validation VMs require is compiled once (lua/chunks.h) */
+    eng_chunks_open();
     pthread_mutex_lock(&reg->mu);
     int first = reg->n == 0; /* nothing listed, so nothing published yet */
     for (size_t i = 0; i < reg->n; i++)
@@ -1267,6 +1270,7 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
         policy_publish_locked(reg); /* what the removed versions declared goes with them */
     recount_errors_locked(reg);
     pthread_mutex_unlock(&reg->mu);
+    eng_chunks_close();
     pthread_mutex_unlock(&reg->scan_mu);
     if (changed != NULL)
         *changed = count;
