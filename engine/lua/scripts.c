@@ -731,29 +731,44 @@ static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *nam
     return rc;
 }
 
+/* A validation VM one thread of the first scan keeps from one file to the next (the libraries
+ * every file requires are then loaded and frozen once per thread, not once per file). */
+struct scan_vm {
+    struct eng_vm *vm; /* NULL: the next validation makes one */
+    struct candidate c;
+};
+
 /* Compile and run the candidate's top level in a scratch VM, then check its exports and read
- * its declarations into *d; a mapping (name != NULL) must then pass its data tests t. */
-static int validate_opts(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                         const char *name, const struct tests *t, struct decl *d, int no_network,
-                         struct eng_err *err)
+ * its declarations into *d; a mapping (name != NULL) must then pass its data tests t. keep:
+ * the scratch VM is keep's, kept for the next file when this one passes (each file runs as a
+ * task of its own, as a worker runs one request after another); a VM a failure went through is
+ * closed (a module whose top level failed stays marked as loading). NULL: a VM of its own. */
+static int validate_in(struct eng_scripts *reg, struct scan_vm *keep, const char *logical,
+                       const char *src, size_t len, const char *name, const struct tests *t,
+                       struct decl *d, int no_network, struct eng_err *err)
 {
-    struct candidate c = {reg, logical, src, len};
-    struct eng_vm_opts opts = reg->vmopts;
-    opts.no_network = no_network;
-    opts.source = candidate_source;
-    opts.source_ud = &c;
-    opts.database_path = NULL; /* top levels must not touch the store */
-    struct eng_vm *vm = eng_vm_new(&opts, err);
-    if (vm == NULL)
-        return err->code;
-    eng_vm_task_begin(eng_vm_state(vm)); /* the scratch VM is one task; it dies with it */
+    struct candidate own;
+    struct candidate *c = keep != NULL ? &keep->c : &own;
+    *c = (struct candidate){reg, logical, src, len};
+    struct eng_vm *vm = keep != NULL ? keep->vm : NULL;
+    if (vm == NULL) {
+        struct eng_vm_opts opts = reg->vmopts;
+        opts.no_network = no_network;
+        opts.source = candidate_source;
+        opts.source_ud = c;
+        opts.database_path = NULL; /* top levels must not touch the store */
+        vm = eng_vm_new(&opts, err);
+        if (vm == NULL)
+            return err->code;
+    }
+    lua_State *L = eng_vm_state(vm);
+    int task = eng_vm_task_begin(L); /* this file's globals go with its task */
     char chunkname[4200];
     snprintf(chunkname, sizeof chunkname, "@%s", logical);
     int rc = eng_vm_load(vm, chunkname, src, len, err);
     if (rc == 0)
         rc = eng_vm_pcall(vm, 0, 1, err);
     if (rc == 0) {
-        lua_State *L = eng_vm_state(vm);
         rc = check_exports(L, logical, err);
         if (rc == 0)
             rc = check_contract(vm, logical, name, d, err);
@@ -762,14 +777,23 @@ static int validate_opts(struct eng_scripts *reg, const char *logical, const cha
     /* a mapping that compiles but fails its own data tests is rejected like a syntax error */
     if (rc == 0 && name != NULL && t->n > 0)
         rc = run_tests(reg, vm, name, t, err);
+    if (task == 1)
+        eng_vm_task_end(L);
+    if (keep != NULL && rc == 0) {
+        keep->vm = vm;
+        return 0;
+    }
     eng_vm_free(vm);
+    if (keep != NULL)
+        keep->vm = NULL;
     return rc;
 }
 
-static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                    const char *name, const struct tests *t, struct decl *d, struct eng_err *err)
+static int validate_opts(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
+                         const char *name, const struct tests *t, struct decl *d, int no_network,
+                         struct eng_err *err)
 {
-    return validate_opts(reg, logical, src, len, name, t, d, 0, err);
+    return validate_in(reg, NULL, logical, src, len, name, t, d, no_network, err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1064,13 +1088,15 @@ static void scan_prepare(struct eng_scripts *reg, struct scan_job *j)
     memcpy(j->sha, sha, sizeof j->sha);
 }
 
-/* Validate a prepared file (no lock held: its scratch VM lives and dies on this thread). */
-static void scan_validate(struct eng_scripts *reg, struct scan_job *j)
+/* Validate a prepared file (no lock held: its scratch VM lives and dies on this thread; keep:
+ * see validate_in). */
+static void scan_validate(struct eng_scripts *reg, struct scan_job *j, struct scan_vm *keep)
 {
     j->d = calloc(1, sizeof *j->d);
-    j->rc = j->d != NULL
-                ? validate(reg, j->logical, j->src, j->len, j->name, &j->t, j->d, &j->err)
-                : eng_err_set(&j->err, ENG_ENOMEM, "out of memory validating %s", j->logical);
+    j->rc =
+        j->d != NULL
+            ? validate_in(reg, keep, j->logical, j->src, j->len, j->name, &j->t, j->d, 0, &j->err)
+            : eng_err_set(&j->err, ENG_ENOMEM, "out of memory validating %s", j->logical);
 }
 
 /* Publish a validated file, or record why it was rejected. */
@@ -1198,12 +1224,14 @@ struct scan_pool {
 static void *scan_pool_main(void *arg)
 {
     struct scan_pool *p = arg;
+    struct scan_vm keep = {0};
     size_t i;
     while ((i = atomic_fetch_add(&p->next, 1)) < p->n) {
         scan_prepare(p->reg, p->jobs[i]);
         if (p->jobs[i]->todo)
-            scan_validate(p->reg, p->jobs[i]);
+            scan_validate(p->reg, p->jobs[i], &keep);
     }
+    eng_vm_free(keep.vm);
     return NULL;
 }
 
@@ -1238,7 +1266,7 @@ static void scan_first(struct eng_scripts *reg, struct scan_list *l)
         for (size_t i = 0; i < l->n; i++) {
             scan_prepare(reg, &l->jobs[i]);
             if (l->jobs[i].todo)
-                scan_validate(reg, &l->jobs[i]);
+                scan_validate(reg, &l->jobs[i], NULL);
         }
         return;
     }
@@ -1296,7 +1324,7 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
             scan_prepare(reg, j);
             if (!j->todo)
                 continue;
-            scan_validate(reg, j);
+            scan_validate(reg, j, NULL);
             scan_commit(reg, j, &count);
         }
     }
