@@ -100,6 +100,32 @@ static void stop_guard_end(struct stop_guard *g)
     pthread_mutex_destroy(&g->mu);
 }
 
+/* The database's part of the start, on its own thread beside the first script scan. */
+struct db_start {
+    pthread_t th;
+    struct eng_config *cfg; /* read only here: migrate_store applies the operator settings */
+    struct eng_store *hold; /* out: the connection held through the start, or NULL */
+    int rc;                 /* out: 0, or 1 when the migrations failed (said on stderr) */
+};
+
+static void *db_start_main(void *arg)
+{
+    struct db_start *d = arg;
+    /* One connection held through the start: the connections that come and go meanwhile
+     * (migrations, the key check) are then never the last one, whose close checkpoints the
+     * WAL into the database and deletes it (two checkpoints and their fsyncs on every start).
+     * A failure to open is the migrations' to report. */
+    struct eng_err herr = {0};
+    /* a read maps the WAL index: from then on this connection counts as open to the others */
+    if (eng_store_open(d->cfg->database_url, &d->hold, &herr) == 0 &&
+        eng_store_exec(d->hold, "SELECT count(*) FROM sqlite_schema", &herr) != 0) {
+        eng_store_close(d->hold);
+        d->hold = NULL;
+    }
+    d->rc = eng_cli_migrate_store(d->cfg, "serve", 2) != 0;
+    return NULL;
+}
+
 /* The workers' view of the registry's generation (flow/worker.h does not know the registry). */
 static uint64_t scripts_generation(void *reg)
 {
@@ -131,30 +157,34 @@ int eng_cli_serve(int argc, char **argv)
     struct eng_config cfg;
     if (eng_cli_config(&cfg, "serve") != 0)
         return 1;
-    /* One connection held through the start: the connections that come and go meanwhile
-     * (migrations, the key check) are then never the last one, whose close checkpoints the
-     * WAL into the database and deletes it (two checkpoints and their fsyncs on every start).
-     * A failure to open is the migrations' to report. */
-    struct eng_store *hold = NULL;
-    struct eng_err herr = {0};
-    /* a read maps the WAL index: from then on this connection counts as open to the others */
-    if (eng_store_open(cfg.database_url, &hold, &herr) == 0 &&
-        eng_store_exec(hold, "SELECT count(*) FROM sqlite_schema", &herr) != 0) {
-        eng_store_close(hold);
-        hold = NULL;
-    }
-    if (eng_cli_migrate_store(&cfg, "serve", 2) != 0) {
+    /* The database's part of the start (opening it, the migrations: a new database's ~10
+     * fdatasyncs) runs beside the first script scan, which needs no database (validation VMs
+     * have none); both are done before anything that uses either starts. */
+    struct db_start dbs = {.cfg = &cfg};
+    int db_thread = pthread_create(&dbs.th, NULL, db_start_main, &dbs) == 0;
+    if (!db_thread)
+        db_start_main(&dbs);
+    struct eng_err err = {0}, serr = {0};
+    struct eng_vm_opts vmopts;
+    eng_cli_vm_opts(&cfg, &vmopts);
+    struct eng_scripts *scripts = eng_scripts_new(&vmopts, &serr);
+    /* the first scan: every script validated before the server listens */
+    int scan_rc = scripts != NULL ? eng_scripts_start(scripts, &serr) : serr.code;
+    if (db_thread)
+        pthread_join(dbs.th, NULL);
+    struct eng_store *hold = dbs.hold;
+    if (dbs.rc != 0) {
+        eng_scripts_free(scripts);
         eng_store_close(hold);
         eng_config_free(&cfg);
         return 1;
     }
-
-    struct eng_err err = {0};
     /* The vault's key is required: without it stored credentials could be neither read nor
      * written, and a silent default key would be no protection at all. */
     struct eng_keyring *keys = NULL;
     if (eng_keyring_from_env(&keys, &err) != 0) {
         fprintf(stderr, "tallysync serve: %s\n", err.msg);
+        eng_scripts_free(scripts);
         eng_store_close(hold);
         eng_config_free(&cfg);
         return 1;
@@ -176,9 +206,6 @@ int eng_cli_serve(int argc, char **argv)
         eng_store_close(kst);
     memset(&err, 0, sizeof err);
 
-    struct eng_vm_opts vmopts;
-    eng_cli_vm_opts(&cfg, &vmopts);
-    struct eng_scripts *scripts = eng_scripts_new(&vmopts, &err);
     struct eng_workers *workers = NULL;
     struct eng_httpd *httpd = NULL;
     struct eng_orch *orch = NULL;
@@ -192,7 +219,11 @@ int eng_cli_serve(int argc, char **argv)
     api.started_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     int status = 1;
 
-    if (scripts == NULL || eng_api_init(&api, &err) != 0 || eng_scripts_start(scripts, &err) != 0)
+    if (scripts == NULL || scan_rc != 0) {
+        err = serr;
+        goto out;
+    }
+    if (eng_api_init(&api, &err) != 0)
         goto out;
     struct eng_workers_scripts ws = {eng_scripts_source, scripts_generation, scripts};
     workers = eng_workers_start(cfg.workers, &vmopts, &ws, &err);

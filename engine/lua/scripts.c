@@ -7,6 +7,7 @@
  * guards the table; it is never held while a script runs.
  */
 #include "lua/scripts.h"
+#include "lua/chunks.h"
 #include "lua/vm_int.h"
 
 #include <dirent.h>
@@ -579,6 +580,76 @@ static void tests_stamp(struct eng_scripts *reg, const char *name, char out[65])
     eng_dirlist_free(names, n);
 }
 
+/* The digest of a mapping's data tests: only ever compared with another digest of this process
+ * (was this set of tests already run against this version?), never shown or stored, so not
+ * SHA-256, whose cost was a tenth of the first scan (issue 14): 128 bits over 8-byte words, each
+ * piece length-prefixed, seeded per process. */
+struct tests_digest {
+    uint64_t a, b;
+};
+
+static uint64_t digest_seed[2];
+static pthread_once_t digest_once = PTHREAD_ONCE_INIT;
+
+static void digest_seed_init(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    digest_seed[0] = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15u ^ (uint64_t)ts.tv_sec;
+    digest_seed[1] = (uint64_t)(uintptr_t)&ts * 0xC2B2AE3D27D4EB4Fu ^ (uint64_t)getpid();
+    (void)eng_crypto_random(digest_seed, sizeof digest_seed, NULL);
+}
+
+static uint64_t rotl64(uint64_t x, int r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+static void digest_word(struct tests_digest *d, uint64_t w)
+{
+    d->a = rotl64((d->a ^ w) * 0x9E3779B97F4A7C15u, 31) * 0xBF58476D1CE4E5B9u;
+    d->b = rotl64((d->b + w) * 0xC2B2AE3D27D4EB4Fu, 27) ^ d->a;
+}
+
+static void tests_digest_init(struct tests_digest *d)
+{
+    pthread_once(&digest_once, digest_seed_init);
+    d->a = digest_seed[0];
+    d->b = digest_seed[1];
+}
+
+static void tests_digest_add(struct tests_digest *d, const char *p, size_t n)
+{
+    digest_word(d, (uint64_t)n);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        digest_word(d, w);
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, n - i);
+        digest_word(d, w);
+    }
+}
+
+static uint64_t fmix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xFF51AFD7ED558CCDu;
+    x ^= x >> 33;
+    x *= 0xC4CEB9FE1A85EC53u;
+    x ^= x >> 33;
+    return x;
+}
+
+static void tests_digest_hex(const struct tests_digest *d, char out[65])
+{
+    uint64_t a = fmix64(d->a ^ rotl64(d->b, 17)), b = fmix64(d->b + a);
+    snprintf(out, 65, "%016llx%016llx", (unsigned long long)a, (unsigned long long)b);
+}
+
 /* Read NAME's test files. 0, or ENG_ENOMEM / ENG_EIO (a file vanished: the next scan reads
  * them again). */
 static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t)
@@ -591,8 +662,8 @@ static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t
         return 0;
     t->texts = calloc(t->n, sizeof *t->texts);
     t->lens = calloc(t->n, sizeof *t->lens);
-    struct eng_buf all;
-    eng_buf_init(&all);
+    struct tests_digest dg;
+    tests_digest_init(&dg);
     int rc = t->texts == NULL || t->lens == NULL ? ENG_ENOMEM : 0;
     for (size_t i = 0; rc == 0 && i < t->n; i++) {
         char path[4400];
@@ -602,16 +673,11 @@ static int tests_read(struct eng_scripts *reg, const char *name, struct tests *t
             rc = ENG_EIO;
             break;
         }
-        eng_buf_puts(&all, t->names[i]);
-        eng_buf_putc(&all, '\0');
-        eng_buf_append(&all, t->texts[i], t->lens[i]);
-        eng_buf_putc(&all, '\0');
+        tests_digest_add(&dg, t->names[i], strlen(t->names[i]));
+        tests_digest_add(&dg, t->texts[i], t->lens[i]);
     }
-    if (rc == 0 && all.oom)
-        rc = ENG_ENOMEM;
     if (rc == 0)
-        sha_hex(all.data, all.len, t->sha);
-    eng_buf_free(&all);
+        tests_digest_hex(&dg, t->sha);
     if (rc != 0)
         tests_free(t);
     return rc;
@@ -665,29 +731,44 @@ static int run_tests(struct eng_scripts *reg, struct eng_vm *vm, const char *nam
     return rc;
 }
 
+/* A validation VM one thread of the first scan keeps from one file to the next (the libraries
+ * every file requires are then loaded and frozen once per thread, not once per file). */
+struct scan_vm {
+    struct eng_vm *vm; /* NULL: the next validation makes one */
+    struct candidate c;
+};
+
 /* Compile and run the candidate's top level in a scratch VM, then check its exports and read
- * its declarations into *d; a mapping (name != NULL) must then pass its data tests t. */
-static int validate_opts(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                         const char *name, const struct tests *t, struct decl *d, int no_network,
-                         struct eng_err *err)
+ * its declarations into *d; a mapping (name != NULL) must then pass its data tests t. keep:
+ * the scratch VM is keep's, kept for the next file when this one passes (each file runs as a
+ * task of its own, as a worker runs one request after another); a VM a failure went through is
+ * closed (a module whose top level failed stays marked as loading). NULL: a VM of its own. */
+static int validate_in(struct eng_scripts *reg, struct scan_vm *keep, const char *logical,
+                       const char *src, size_t len, const char *name, const struct tests *t,
+                       struct decl *d, int no_network, struct eng_err *err)
 {
-    struct candidate c = {reg, logical, src, len};
-    struct eng_vm_opts opts = reg->vmopts;
-    opts.no_network = no_network;
-    opts.source = candidate_source;
-    opts.source_ud = &c;
-    opts.database_path = NULL; /* top levels must not touch the store */
-    struct eng_vm *vm = eng_vm_new(&opts, err);
-    if (vm == NULL)
-        return err->code;
-    eng_vm_task_begin(eng_vm_state(vm)); /* the scratch VM is one task; it dies with it */
+    struct candidate own;
+    struct candidate *c = keep != NULL ? &keep->c : &own;
+    *c = (struct candidate){reg, logical, src, len};
+    struct eng_vm *vm = keep != NULL ? keep->vm : NULL;
+    if (vm == NULL) {
+        struct eng_vm_opts opts = reg->vmopts;
+        opts.no_network = no_network;
+        opts.source = candidate_source;
+        opts.source_ud = c;
+        opts.database_path = NULL; /* top levels must not touch the store */
+        vm = eng_vm_new(&opts, err);
+        if (vm == NULL)
+            return err->code;
+    }
+    lua_State *L = eng_vm_state(vm);
+    int task = eng_vm_task_begin(L); /* this file's globals go with its task */
     char chunkname[4200];
     snprintf(chunkname, sizeof chunkname, "@%s", logical);
     int rc = eng_vm_load(vm, chunkname, src, len, err);
     if (rc == 0)
         rc = eng_vm_pcall(vm, 0, 1, err);
     if (rc == 0) {
-        lua_State *L = eng_vm_state(vm);
         rc = check_exports(L, logical, err);
         if (rc == 0)
             rc = check_contract(vm, logical, name, d, err);
@@ -696,14 +777,23 @@ static int validate_opts(struct eng_scripts *reg, const char *logical, const cha
     /* a mapping that compiles but fails its own data tests is rejected like a syntax error */
     if (rc == 0 && name != NULL && t->n > 0)
         rc = run_tests(reg, vm, name, t, err);
+    if (task == 1)
+        eng_vm_task_end(L);
+    if (keep != NULL && rc == 0) {
+        keep->vm = vm;
+        return 0;
+    }
     eng_vm_free(vm);
+    if (keep != NULL)
+        keep->vm = NULL;
     return rc;
 }
 
-static int validate(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
-                    const char *name, const struct tests *t, struct decl *d, struct eng_err *err)
+static int validate_opts(struct eng_scripts *reg, const char *logical, const char *src, size_t len,
+                         const char *name, const struct tests *t, struct decl *d, int no_network,
+                         struct eng_err *err)
 {
-    return validate_opts(reg, logical, src, len, name, t, d, 0, err);
+    return validate_in(reg, NULL, logical, src, len, name, t, d, no_network, err);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -998,13 +1088,15 @@ static void scan_prepare(struct eng_scripts *reg, struct scan_job *j)
     memcpy(j->sha, sha, sizeof j->sha);
 }
 
-/* Validate a prepared file (no lock held: its scratch VM lives and dies on this thread). */
-static void scan_validate(struct eng_scripts *reg, struct scan_job *j)
+/* Validate a prepared file (no lock held: its scratch VM lives and dies on this thread; keep:
+ * see validate_in). */
+static void scan_validate(struct eng_scripts *reg, struct scan_job *j, struct scan_vm *keep)
 {
     j->d = calloc(1, sizeof *j->d);
-    j->rc = j->d != NULL
-                ? validate(reg, j->logical, j->src, j->len, j->name, &j->t, j->d, &j->err)
-                : eng_err_set(&j->err, ENG_ENOMEM, "out of memory validating %s", j->logical);
+    j->rc =
+        j->d != NULL
+            ? validate_in(reg, keep, j->logical, j->src, j->len, j->name, &j->t, j->d, 0, &j->err)
+            : eng_err_set(&j->err, ENG_ENOMEM, "out of memory validating %s", j->logical);
 }
 
 /* Publish a validated file, or record why it was rejected. */
@@ -1132,12 +1224,14 @@ struct scan_pool {
 static void *scan_pool_main(void *arg)
 {
     struct scan_pool *p = arg;
+    struct scan_vm keep = {0};
     size_t i;
     while ((i = atomic_fetch_add(&p->next, 1)) < p->n) {
         scan_prepare(p->reg, p->jobs[i]);
         if (p->jobs[i]->todo)
-            scan_validate(p->reg, p->jobs[i]);
+            scan_validate(p->reg, p->jobs[i], &keep);
     }
+    eng_vm_free(keep.vm);
     return NULL;
 }
 
@@ -1172,7 +1266,7 @@ static void scan_first(struct eng_scripts *reg, struct scan_list *l)
         for (size_t i = 0; i < l->n; i++) {
             scan_prepare(reg, &l->jobs[i]);
             if (l->jobs[i].todo)
-                scan_validate(reg, &l->jobs[i]);
+                scan_validate(reg, &l->jobs[i], NULL);
         }
         return;
     }
@@ -1203,6 +1297,8 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
 {
     int count = 0;
     pthread_mutex_lock(&reg->scan_mu);
+    /* each library a scan's validation VMs require is compiled once (lua/chunks.h) */
+    eng_chunks_open();
     pthread_mutex_lock(&reg->mu);
     int first = reg->n == 0; /* nothing listed, so nothing published yet */
     for (size_t i = 0; i < reg->n; i++)
@@ -1228,7 +1324,7 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
             scan_prepare(reg, j);
             if (!j->todo)
                 continue;
-            scan_validate(reg, j);
+            scan_validate(reg, j, NULL);
             scan_commit(reg, j, &count);
         }
     }
@@ -1267,6 +1363,7 @@ int eng_scripts_scan(struct eng_scripts *reg, int *changed)
         policy_publish_locked(reg); /* what the removed versions declared goes with them */
     recount_errors_locked(reg);
     pthread_mutex_unlock(&reg->mu);
+    eng_chunks_close();
     pthread_mutex_unlock(&reg->scan_mu);
     if (changed != NULL)
         *changed = count;

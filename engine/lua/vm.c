@@ -21,6 +21,7 @@
 #include <lualib.h>
 
 #include "base/buf.h"
+#include "lua/chunks.h"
 #include "lua/lmods.h"
 #include "base/log.h"
 
@@ -408,8 +409,8 @@ static int vm_require(lua_State *L)
     char *src = vm_read_source(vm, logical, &len); /* nothing below raises before the free */
     if (src == NULL)
         return luaL_error(L, "module '%s' not found (looked for %s)", name, logical);
-    int st = luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t");
-    free(src); /* nothing below can leak it */
+    int st = eng_chunks_load(L, src, len, lua_tostring(L, -1)); /* lua/chunks.h */
+    free(src);                                                  /* nothing below can leak it */
     if (st != LUA_OK)
         return lua_error(L);
     vm_setenv(L);                /* name loaded logical chunkname f */
@@ -584,7 +585,7 @@ int eng_vm_load(struct eng_vm *vm, const char *chunkname, const char *src, size_
 {
     lua_State *L = vm->L;
     assert(pthread_equal(vm->owner, pthread_self()));
-    int st = luaL_loadbufferx(L, src, len, chunkname, "t");
+    int st = eng_chunks_load(L, src, len, chunkname); /* text only (lua/chunks.h) */
     if (st != LUA_OK) {
         const char *m = lua_tostring(L, -1);
         int code = st == LUA_ERRMEM ? ENG_ENOMEM : ENG_ESCRIPT;

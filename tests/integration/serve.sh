@@ -3,7 +3,7 @@
 # (mapping and libraries with their sha256), the error envelope on unknown routes, 405 with
 # Allow, 413 over 1 MiB, a dry-run through the API, a second serve on a taken port, SIGTERM
 # (exit 0 within 5 s, also with a runaway request in flight) and a bad API_PORT; an idle serve
-# has not loaded libcurl. Serves copies
+# has not loaded libcurl (nor GnuTLS with ENG_MHD_STATIC). Serves copies
 # of scripts/ and mappings/ so that nobody's concurrent edit changes the hashes under the test.
 # Output: one line per check, then "N passed, M failed".
 
@@ -38,6 +38,12 @@ maps=$(cat "/proc/$pid/maps" 2>/dev/null)
 check "the running serve's memory map is readable" test -n "$maps"
 check "a started, idle serve has not loaded libcurl" \
     bash -c '! grep -q "libcurl\.so" <<<"$1"' _ "$maps"
+# ... nor GnuTLS, which Debian's libmicrohttpd brings as a shared library: linked statically
+# (ENG_MHD_STATIC, on in a build whose CMake cache says so) the engine maps none of it
+if grep -q '^ENG_MHD_STATIC:BOOL=ON' "$(dirname "$TALLYSYNC_BIN")/CMakeCache.txt" 2>/dev/null; then
+    check "a serve with libmicrohttpd linked statically maps no GnuTLS" \
+        bash -c '! grep -qE "libgnutls|libmicrohttpd\.so" <<<"$1"' _ "$maps"
+fi
 
 echo "== /api/scripts"
 http GET /api/scripts

@@ -450,8 +450,59 @@ static void test_watcher_reloads_within_a_second(void)
     cleanup(reg);
 }
 
+/* The first scan's validators keep one VM per thread from file to file: what one file's top
+ * level leaves (a global) never reaches the next, and a library whose top level fails fails
+ * every file that requires it with its own error, not a "circular require". */
+static void test_first_scan_files_do_not_meet(void)
+{
+    struct eng_scripts *reg = new_registry();
+    REQUIRE(reg != NULL);
+    write_file(sdir, "lib/bad.lua", "error('bad library')\n");
+    /* a module's function that sets a global: it goes to the running task's table */
+    write_file(sdir, "lib/good.lua",
+               "local M = {}\n"
+               "function M.set(v) left_by = v end\n"
+               "function M.get() return left_by end\n"
+               "return M\n");
+    char name[32], text[400];
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof name, "s%02d.lua", i);
+        if (i % 3 == 0) /* fails: requires the broken library */
+            snprintf(text, sizeof text, "local b = require 'lib.bad'\nreturn {}\n");
+        else /* leaves globals behind, and checks that none was left for it */
+            snprintf(text, sizeof text,
+                     "local g = require 'lib.good'\n"
+                     "assert(leaked == nil and g.get() == nil,\n"
+                     "       'a global of another file: ' .. tostring(leaked or g.get()))\n"
+                     "leaked = %d\n"
+                     "g.set(%d)\n"
+                     "return {}\n",
+                     i, i);
+        write_file(sdir, name, text);
+    }
+    int changed = 0;
+    eng_scripts_scan(reg, &changed);
+    CHECK_INT(eng_scripts_error_count(reg), 5); /* lib/bad.lua and s00, s03, s06, s09 */
+    char *st = status(reg);
+    CHECK(!contains(st, "a global of another file"));
+    CHECK(!contains(st, "circular"));
+    for (int i = 0; i < 12; i++) {
+        char want[64];
+        snprintf(want, sizeof want, "\"path\":\"scripts/s%02d.lua\",", i);
+        const char *at = strstr(st, want);
+        REQUIRE(at != NULL);
+        const char *end = strchr(at + 1, '}');
+        int rejected =
+            end != NULL && strstr(at, "bad library") != NULL && strstr(at, "bad library") < end;
+        CHECK_INT(rejected, i % 3 == 0);
+    }
+    free(st);
+    cleanup(reg);
+}
+
 CHECK_MAIN(CHECK_CASE(test_publish_reject_swap_delete),
            CHECK_CASE(test_data_tests_gate_publication), CHECK_CASE(test_connector_exports_checked),
            CHECK_CASE(test_watcher_reloads_within_a_second),
            CHECK_CASE(test_default_flows_declared), CHECK_CASE(test_first_scan_keeps_name_order),
-           CHECK_CASE(test_connector_webhook_routes), CHECK_CASE(test_shipped_default_flows))
+           CHECK_CASE(test_connector_webhook_routes), CHECK_CASE(test_shipped_default_flows),
+           CHECK_CASE(test_first_scan_files_do_not_meet))
