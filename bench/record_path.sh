@@ -16,7 +16,12 @@
 # engine/Node as the median of the five same-run ratios (goals: trivial >= 2x, standard >= 1x;
 # the same ratio by CPU seconds, steadier under load, in detail);
 # time per record at 100,000 over at 1,000 (flat: <= 1.25x); peak RSS of the standard dry run
-# at each N (goal <= 32 MB at 100,000, flat in N). --quick: one run at 200 orders (a smoke
+# at each N (goal <= 32 MB at 100,000, flat in N).
+# The engine runs with its default --jobs (the CPUs it may use, at most 8: threads that each map
+# records on their own VM; RECORD_PATH_JOBS=N sets --jobs N), and Node's peer is single-threaded
+# JavaScript: so beside each wall-clock ratio a figure gives the same ratio by CPU seconds
+# (user + sys of each whole process: Node's CPU seconds over the engine's), the work each side
+# spends per order whatever the cores, and every engine figure names the jobs it ran with. --quick: one run at 200 orders (a smoke
 # check). Wall clock on a shared machine moves with everyone else's load: the ratios come from
 # runs seconds apart, and the CPU seconds are in detail.
 #
@@ -61,6 +66,14 @@ export DRY_RUN_MAX_RECORDS=1000000 DATABASE_URL="sqlite:$W/bench.db"
 # SCRIPT_MAX_INSTRUCTIONS=0: not counted, as by default (a count makes Lua stop at every instruction)
 export SCRIPT_TIMEOUT_MS=3600000 SCRIPT_MAX_INSTRUCTIONS=0 SCRIPT_MEMORY_MB=4096
 STD_MAPPINGS=${MAPPINGS_DIR:-$ROOT/mappings}
+# the jobs the engine maps with: its own default (cli/cli_dry_run.c: the CPUs this process may run
+# on, which nproc counts the same way, at most 8), or RECORD_PATH_JOBS
+if [[ -n ${RECORD_PATH_JOBS:-} ]]; then
+    JOBS=$RECORD_PATH_JOBS JOBS_ARG=(--jobs "$JOBS")
+else
+    JOBS=$(nproc) JOBS_ARG=()
+    ((JOBS <= 8)) || JOBS=8
+fi
 mkdir -p "$W/maps"
 cp "$ROOT/bench/peer/simple_invoice.lua" "$W/maps/"
 bench_init record_path
@@ -96,6 +109,9 @@ obj() {
     printf '{%s}' "$s"
 }
 thousands() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+cr_runs() { # ERROR RATIOS...: the CPU-seconds ratios as runs, one null when there are none
+    if [[ -n $1 || $# -lt 2 ]]; then echo null; else shift; echo "$*"; fi
+}
 jstr() { python3 -c 'import json,sys; print(json.dumps(sys.argv[1] or None))' "$1"; }
 
 declare -A US_T US_S # read through declare -n below
@@ -109,7 +125,8 @@ for n in "${SIZES[@]}"; do
     for ((r = 1; r <= RUNS; r++)); do
         echo "bench: record path, $n orders, run $r of $RUNS" >&2
         if [[ -z $t_err ]]; then
-            res=$(MAPPINGS_DIR="$W/maps" one "$n" "$BIN" dry-run --mapping simple_invoice --input "$in")
+            res=$(MAPPINGS_DIR="$W/maps" one "$n" "$BIN" dry-run --mapping simple_invoice --input "$in" \
+                ${JOBS_ARG[@]+"${JOBS_ARG[@]}"})
             read -r tw tc _ <<<"$res"
             [[ $tw != null ]] || t_err=${res#null }
         fi
@@ -117,7 +134,7 @@ for n in "${SIZES[@]}"; do
         read -r nw nc _ <<<"$res"
         if [[ -z $s_err ]]; then
             res=$(MAPPINGS_DIR="$STD_MAPPINGS" one "$n" "$BIN" dry-run --mapping woo_order_to_qbo_invoice \
-                --input "$in" --config "$conf")
+                --input "$in" --config "$conf" ${JOBS_ARG[@]+"${JOBS_ARG[@]}"})
             read -r sw sc sr <<<"$res"
             [[ $sw != null ]] || s_err=${res#null }
         fi
@@ -135,20 +152,25 @@ for n in "${SIZES[@]}"; do
     US_T[$n]="${t_us[*]}" US_S[$n]="${s_us[*]}"
     label=$(thousands "$n")
     td=$(obj per_record_us "$(med_or_null "$t_err" "${t_us[@]}")" \
-        cpu_s_median "$(med_or_null "$t_err" "${t_cpu[@]}")" orders "$n" \
+        cpu_s_median "$(med_or_null "$t_err" "${t_cpu[@]}")" orders "$n" jobs "$JOBS" \
         error "$(jstr "$t_err")")
     sd=$(obj per_record_us "$(med_or_null "$s_err" "${s_us[@]}")" \
-        cpu_s_median "$(med_or_null "$s_err" "${s_cpu[@]}")" orders "$n" \
+        cpu_s_median "$(med_or_null "$s_err" "${s_cpu[@]}")" orders "$n" jobs "$JOBS" \
         error "$(jstr "$s_err")")
     nd=$(obj cpu_s_median "$( ((${#n_cpu[@]})) && median "${n_cpu[@]}" || echo null)" orders "$n" \
         error "$(jstr "$n_err")")
-    bench_figure "trivial mapping (simple_invoice), $label orders: engine" orders/s "" "" "${t_ops[*]}" "$td"
+    jl="$JOBS job$( ((JOBS == 1)) || echo s)"
+    bench_figure "trivial mapping (simple_invoice), $label orders: engine, $jl" orders/s "" "" "${t_ops[*]}" "$td"
     bench_figure "Node peer (node-peer.js), $label orders" orders/s "" "" "${n_ops[*]}" "$nd"
-    bench_figure "trivial mapping, $label orders: engine / Node (same run)" x ">= 2x Node" ">= 2" "${t_ratio[*]}" \
-        "$(obj by_cpu_seconds_median "$( ((${#t_cr[@]})) && median "${t_cr[@]}" || echo null)" by_cpu_seconds "[$(IFS=,; echo "${t_cr[*]}")]")"
-    bench_figure "standard woo_order_to_qbo_invoice, $label orders: engine" orders/s "" "" "${s_ops[*]}" "$sd"
-    bench_figure "standard mapping, $label orders: engine / Node (same run)" x ">= 1x Node" ">= 1" "${s_ratio[*]}" \
-        "$(obj by_cpu_seconds_median "$( ((${#s_cr[@]})) && median "${s_cr[@]}" || echo null)" by_cpu_seconds "[$(IFS=,; echo "${s_cr[*]}")]")"
+    bench_figure "trivial mapping, $label orders: engine ($jl) / Node, wall clock (same run)" x ">= 2x Node" ">= 2" "${t_ratio[*]}" \
+        "$(obj jobs "$JOBS" by_cpu_seconds_median "$( ((${#t_cr[@]})) && median "${t_cr[@]}" || echo null)" by_cpu_seconds "[$(IFS=,; echo "${t_cr[*]}")]")"
+    bench_figure "trivial mapping, $label orders: engine / Node by CPU seconds (Node's over the engine's, same run)" x "" "" \
+        "$(cr_runs "$t_err" "${t_cr[@]}")" "$(obj jobs "$JOBS")"
+    bench_figure "standard woo_order_to_qbo_invoice, $label orders: engine, $jl" orders/s "" "" "${s_ops[*]}" "$sd"
+    bench_figure "standard mapping, $label orders: engine ($jl) / Node, wall clock (same run)" x ">= 1x Node" ">= 1" "${s_ratio[*]}" \
+        "$(obj jobs "$JOBS" by_cpu_seconds_median "$( ((${#s_cr[@]})) && median "${s_cr[@]}" || echo null)" by_cpu_seconds "[$(IFS=,; echo "${s_cr[*]}")]")"
+    bench_figure "standard mapping, $label orders: engine / Node by CPU seconds (Node's over the engine's, same run)" x "" "" \
+        "$(cr_runs "$s_err" "${s_cr[@]}")" "$(obj jobs "$JOBS")"
     if [[ $n == "${SIZES[-1]}" ]]; then
         bench_figure "peak RSS, standard dry run, $label orders" MB "<= 32 MB, flat in N" "<= 32" "${s_rss[*]}" "$sd"
     else

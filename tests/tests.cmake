@@ -146,3 +146,12 @@ if(ENG_SANITIZE AND TEST integration.dryrun_stream)
   set_tests_properties(integration.dryrun_stream PROPERTIES
     ENVIRONMENT "${ENG_TEST_ENV};DRYRUN_STREAM_COUNT=2000;DRYRUN_STREAM_RSS=0")
 endif()
+# The dry run on several threads (--jobs 4 against --jobs 1): ~12,000 standard orders mapped
+# natively; under the sanitizers (TSan is the tier that matters here) fewer, RSS not compared.
+if(TEST integration.dryrun_jobs)
+  set_tests_properties(integration.dryrun_jobs PROPERTIES TIMEOUT 900)
+endif()
+if(ENG_SANITIZE AND TEST integration.dryrun_jobs)
+  set_tests_properties(integration.dryrun_jobs PROPERTIES
+    ENVIRONMENT "${ENG_TEST_ENV};DRYRUN_JOBS_COUNT=300;DRYRUN_JOBS_BIG=2000;DRYRUN_JOBS_RSS=0")
+endif()

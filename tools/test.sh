@@ -32,11 +32,15 @@ jobs=${JOBS:-$(nproc)}
 # machine). All of them pass under TSan when run by hand: `ctest --test-dir build-tsan -R NAME`.
 TSAN_UNIT='test_(log|ratelimit|queue|scheduler|scripts|vm|httpc|store|worker|orchestrator|ingest|policy)'
 TSAN_SKIP=' api_bodies sync_defaults sync_faults budget '
+# ... and the integration tests of CLI commands that run threads without `serve`: dryrun_jobs
+# (`dry-run --jobs 4`).
+TSAN_ALSO=' dryrun_jobs '
 tsan_tests() {
     local f name names=""
     for f in tests/integration/*.sh; do
-        grep -qE 'serve_start|[" ]serve( |"|$)|tools/(demo|start)\.sh' "$f" || continue
         name=$(basename "$f" .sh)
+        grep -qE 'serve_start|[" ]serve( |"|$)|tools/(demo|start)\.sh' "$f" ||
+            [[ $TSAN_ALSO == *" $name "* ]] || continue
         [[ $TSAN_SKIP == *" $name "* ]] && continue
         names+="${names:+|}$name"
     done

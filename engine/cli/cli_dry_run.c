@@ -23,7 +23,7 @@ static void dryrun_usage(FILE *out)
 {
     fprintf(out,
             "usage: tallysync dry-run --mapping NAME --input FILE|- [--config FILE]\n"
-            "                         [--explain [--json]]\n\n"
+            "                         [--explain [--json]] [--jobs N]\n\n"
             "Loads MAPPINGS_DIR/NAME.lua, feeds it the JSON record in FILE (or stdin for -): one\n"
             "object, a JSON array of records, or NDJSON (one record per line), and prints what\n"
             "would be sent to the target: one document per record, in input order (a JSON array\n"
@@ -37,15 +37,21 @@ static void dryrun_usage(FILE *out)
             "never a guess by value. With --json: one JSON object per record {record,\n"
             "describe, output, fields[]}.\n\n"
             "Nothing is written: no database, no remote system.\n\n"
-            "The input is read as a stream: one record and one output are held at a time,\n"
-            "so memory stays flat however many records there are (no record limit here:\n"
-            "DRY_RUN_MAX_RECORDS bounds the API's dry run only; one record is at most\n"
-            "16 MiB), and each document is written as it is made.\n"
+            "The input is read as a stream: at most 16 records per job and their outputs\n"
+            "are held at a time, so memory stays flat however many records there are (no\n"
+            "record limit here: DRY_RUN_MAX_RECORDS bounds the API's dry run only; one\n"
+            "record is at most 16 MiB), and each document is written, in input order, as\n"
+            "soon as it and those before it are made.\n"
             "A record that fails (a malformed line or element, a mapping error, a total the\n"
             "mapping refuses) prints one line on stderr naming it (record N, its id or its\n"
             "line) and the others still come out: an array input gives the array without\n"
             "the failed elements. Exit status 1 when the input, the mapping or any record\n"
-            "failed.\n");
+            "failed.\n\n"
+            "--jobs N maps on N threads, each with its own copy of the mapping (default: the\n"
+            "CPUs this process may use, at most 8; 1 to 64): the output is the same, in the\n"
+            "same order, whatever N. Each thread has the script's memory cap\n"
+            "(SCRIPT_MEMORY_MB) and budget per record; a thread past the first starts only\n"
+            "once the input has more than 32 records per thread already started.\n");
 }
 
 /* Read a whole file (the --config file) into a NUL-terminated heap block the caller frees. */
@@ -81,11 +87,13 @@ struct dryrun_args {
     const char *input;
     const char *config;
     unsigned flags;
+    int jobs;
 };
 
 static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
 {
     memset(a, 0, sizeof *a);
+    const char *jobs = NULL;
     for (int i = 1; i < argc; i++) {
         const char **slot = NULL;
         if (strcmp(argv[i], "--explain") == 0) {
@@ -102,6 +110,8 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
             slot = &a->input;
         else if (strcmp(argv[i], "--config") == 0)
             slot = &a->config;
+        else if (strcmp(argv[i], "--jobs") == 0)
+            slot = &jobs;
         if (eng_cli_option_value("dry-run", argc, argv, &i, slot) != 0)
             return 2;
     }
@@ -109,6 +119,18 @@ static int dryrun_parse_args(int argc, char **argv, struct dryrun_args *a)
         fprintf(stderr, "tallysync dry-run: --json goes with --explain (the outputs are JSON "
                         "already)\n");
         return 2;
+    }
+    a->jobs = eng_dryrun_jobs_default();
+    if (jobs != NULL) {
+        char *end = NULL;
+        errno = 0;
+        long n = strtol(jobs, &end, 10);
+        if (errno != 0 || end == jobs || *end != '\0' || n < 1 || n > ENG_DRYRUN_MAX_JOBS) {
+            fprintf(stderr, "tallysync dry-run: --jobs takes a number from 1 to %d, not '%s'\n",
+                    ENG_DRYRUN_MAX_JOBS, jobs);
+            return 2;
+        }
+        a->jobs = (int)n;
     }
     if (a->mapping == NULL || a->input == NULL) {
         fprintf(stderr, "tallysync dry-run: --mapping and --input are required (see --help)\n");
@@ -137,18 +159,23 @@ static void dryrun_error(void *u, long long record, const char *line, size_t n)
 }
 
 /* Map the input as it is read: each output on stdout as it is made (buffered, flushed when
- * the buffer fills and at the end), each failing record's line on stderr. 0 when every record
- * mapped, 1 otherwise; *mapped gets how many did. */
-static int dryrun_execute(struct eng_vm *vm, const struct dryrun_args *a, FILE *in,
-                          const char *config, size_t conflen, long long *mapped)
+ * the buffer fills and at the end), each failing record's line on stderr; on vm, or with
+ * a->jobs > 1 (vm NULL) on that many threads with VMs made from opts, the note then in *note.
+ * 0 when every record mapped, 1 otherwise; *mapped gets how many did. */
+static int dryrun_execute(struct eng_vm *vm, const struct eng_vm_opts *opts,
+                          const struct dryrun_args *a, FILE *in, const char *config, size_t conflen,
+                          long long *mapped, char **note)
 {
     int format;
     struct eng_dryrun_limits lim = {0}; /* the CLI: no record limit, no failure stop */
     struct dryrun_out o = {0};
     const struct eng_dryrun_sink sink = {dryrun_write, dryrun_error, &o};
-    int rc = eng_dryrun_stream(vm, a->mapping, in, NULL, 0,
-                               strcmp(a->input, "-") == 0 ? "stdin" : a->input, config, conflen,
-                               &sink, &format, a->flags, &lim);
+    const char *source = strcmp(a->input, "-") == 0 ? "stdin" : a->input;
+    int rc = vm != NULL
+                 ? eng_dryrun_stream(vm, a->mapping, in, NULL, 0, source, config, conflen, &sink,
+                                     &format, a->flags, &lim)
+                 : eng_dryrun_parallel(opts, a->jobs, a->mapping, in, NULL, 0, source, config,
+                                       conflen, &sink, &format, a->flags, &lim, note);
     if (fflush(stdout) != 0 && o.werr == 0)
         o.werr = errno != 0 ? errno : EIO;
     if (o.werr != 0)
@@ -221,17 +248,25 @@ int eng_cli_dry_run(int argc, char **argv)
      * the input's size */
     static char outbuf[(size_t)64 << 10];
     setvbuf(stdout, outbuf, _IOFBF, sizeof outbuf);
-    struct eng_err err = {0};
-    struct eng_vm *vm = eng_vm_new(&opts, &err);
     int status = 1;
     long long mapped = 0;
-    if (vm == NULL)
-        fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
-    else
-        status = dryrun_execute(vm, &a, in, config, conflen, &mapped);
-    if (vm != NULL && mapped > 0)
-        dryrun_note(vm, a.mapping, config, conflen);
-    eng_vm_free(vm);
+    if (a.jobs > 1) { /* each worker thread makes its own VM */
+        char *note = NULL;
+        status = dryrun_execute(NULL, &opts, &a, in, config, conflen, &mapped, &note);
+        if (note != NULL)
+            fprintf(stderr, "tallysync dry-run: note: %s\n", note);
+        free(note);
+    } else {
+        struct eng_err err = {0};
+        struct eng_vm *vm = eng_vm_new(&opts, &err);
+        if (vm == NULL)
+            fprintf(stderr, "tallysync dry-run: %s\n", err.msg);
+        else
+            status = dryrun_execute(vm, &opts, &a, in, config, conflen, &mapped, NULL);
+        if (vm != NULL && mapped > 0)
+            dryrun_note(vm, a.mapping, config, conflen);
+        eng_vm_free(vm);
+    }
     if (in != stdin)
         fclose(in);
     free(config);

@@ -1,17 +1,23 @@
 /*
  * dryrun.c - run a mapping over input records without writing anything (see dryrun.h): the
  * API's POST /api/mappings/{name}/dry-run on a worker's VM, and `tallysync dry-run`
- * (cli/cli_dry_run.c). The input is split here, in C, as it is read (NDJSON line by line, a
- * top-level array element by element), each record checked with base/json_read; the driver is
- * scripts/lib/dryrun.lua, reached through eng_vm_call only: prepare, then one call per record
- * (map_text / explain_text: decode, map, encode) so each record has its own budget and nothing
- * but one record and its output is held.
- * Owns: the split's chunk and record buffers and the prepared state's reference, released
- * before it returns. Must not: touch the Lua stack; write anywhere.
+ * (cli/cli_dry_run.c), on one thread or on several (eng_dryrun_parallel). The input is split
+ * here, in C, as it is read (NDJSON line by line, a top-level array element by element); the
+ * driver is scripts/lib/dryrun.lua, reached through eng_vm_call only: prepare, then one call per
+ * record (map_text / explain_text: decode, map, encode) so each record has its own budget and
+ * nothing but the records in flight and their outputs is held. A record is read once: by the
+ * decoder, whose reader (base/json_read) is the check's; only a record that fails to decode is
+ * read again, for the check's error line.
+ * Owns: the split's chunk and record buffers, the prepared state's reference, and on several
+ * threads the ring of records in flight and the workers (each owns its VM), all released
+ * before it returns. Must not: touch the Lua stack; write anywhere; call the sink from any
+ * thread but the caller's.
  */
 #include "flow/dryrun.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,7 +312,9 @@ static void split_run(struct split *s)
 }
 
 /* ---------------------------------------------------------------------------------------------
- * The dry run. */
+ * One record: checked, mapped, written. The three steps stand apart so that the CLI's dry run on
+ * several threads (below) maps on its workers and checks and writes on the thread that splits;
+ * one thread (eng_dryrun_stream) runs them one after the other. */
 
 struct run {
     struct eng_vm *vm;
@@ -322,6 +330,15 @@ struct run {
     char fatal[200]; /* the one document of the input is not JSON */
 };
 
+/* What mapping one record gave: its output (malloc'd), or its one error line. */
+struct result {
+    int failed;
+    char *doc;
+    size_t dlen;
+    size_t n; /* failed: the length of line */
+    char line[sizeof((struct eng_err *)0)->msg + 128];
+};
+
 /* One line per failure: keep the message (it names file:line), drop the traceback. */
 static const char *dryrun_msg(struct eng_err *err)
 {
@@ -332,6 +349,21 @@ static const char *dryrun_msg(struct eng_err *err)
         if (*p == '\n')
             *p = ' ';
     return err->msg;
+}
+
+static void result_error(struct result *res, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void result_error(struct result *res, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(res->line, sizeof res->line, fmt, ap);
+    va_end(ap);
+    res->failed = 1;
+    if (n < 0)
+        res->line[0] = '\0', n = 0;
+    res->n = (size_t)n < sizeof res->line ? (size_t)n : sizeof res->line - 1;
 }
 
 static void run_error(struct run *r, long long record, const char *fmt, ...)
@@ -355,59 +387,90 @@ static void run_write(struct run *r, const char *s, size_t n)
         r->werr = r->sink->write(r->sink->u, s, n);
 }
 
-/* The split's callback: check, map (or explain) and write one record. */
-static int run_record(void *u, const char *text, size_t len, long long i, long long line,
-                      const char *refused)
+/* Before record i is mapped, on the thread that splits: the split's verdict (refused), and for
+ * the single-document shape the whole check (that document is the input: not JSON, the run
+ * fails as a whole). Other records are not checked here: the decoder reads them with the same
+ * reader (map_one). Returns 0 to map the record, else 1: res has its error line, or r->fatal is
+ * set (the run stops). */
+static int check_one(struct run *r, int fmt, const char *text, size_t len, long long i,
+                     long long line, const char *refused, struct result *res)
 {
-    struct run *r = u;
-    int fmt = *r->format;
     char what[176] = "malformed JSON: ";
-    eng_workers_beat(NULL); /* each record has its own budget: a heartbeat per record */
     struct eng_json_read jr;
-    if (refused == NULL && split_check(text, len, &jr) != 1) {
+    if (refused == NULL && fmt == ENG_DRYRUN_SINGLE && split_check(text, len, &jr) != 1) {
         eng_json_read_error(&jr, what + 16, sizeof what - 16);
         refused = what;
     }
-    int failed = 0;
-    if (refused != NULL) {
-        if (fmt == ENG_DRYRUN_SINGLE) { /* the input is that one document: not JSON at all */
-            snprintf(r->fatal, sizeof r->fatal, "%s", refused);
-            return 1;
-        }
-        run_error(r, i, "record %lld (%s line %lld): %s", i, r->source, line, refused);
-        failed = 1;
+    if (refused == NULL)
+        return 0;
+    if (fmt == ENG_DRYRUN_SINGLE) /* the input is that one document: not JSON at all */
+        snprintf(r->fatal, sizeof r->fatal, "%s", refused);
+    else
+        result_error(res, "record %lld (%s line %lld): %s", i, r->source, line, refused);
+    return 1;
+}
+
+/* Map (or explain) record number i, text[0..len) from line `line` of source, on vm with the
+ * prepared state; any thread, its own VM. The text was not checked: lib.dryrun's decode reads
+ * it with base/json_read, the reader the check would use (same depth limit, same rules), so it
+ * fails on every text the check refuses, and on those only the failing text is checked again,
+ * for the check's own error line ("record i (SOURCE line N): malformed JSON: <what> at byte B");
+ * each record is read once. */
+static void map_one(struct eng_vm *vm, int state, unsigned flags, int fmt, const char *source,
+                    const char *text, size_t len, long long i, long long line, struct result *res)
+{
+    int text_explain = (flags & ENG_DRYRUN_EXPLAIN) && !(flags & ENG_DRYRUN_EXPLAIN_JSON);
+    int pretty = fmt != ENG_DRYRUN_NDJSON;
+    struct eng_err err = {0};
+    char *doc = NULL;
+    size_t dlen = 0;
+    int rc = (flags & ENG_DRYRUN_EXPLAIN)
+                 ? eng_vm_call(vm, "lib.dryrun", "explain_text", 0, &err, "rSibb>S", state, text,
+                               len, i, !text_explain, pretty, &doc, &dlen)
+                 : eng_vm_call(vm, "lib.dryrun", "map_text", 0, &err, "rSib>S", state, text, len, i,
+                               pretty, &doc, &dlen);
+    if (rc == 0) {
+        res->doc = doc;
+        res->dlen = dlen;
+        return;
+    }
+    char undecoded[64];
+    int un = snprintf(undecoded, sizeof undecoded, "record %lld: malformed JSON: ", i);
+    struct eng_json_read jr;
+    if (un > 0 && strncmp(err.msg, undecoded, (size_t)un) == 0 &&
+        split_check(text, len, &jr) != 1) {
+        char what[160];
+        eng_json_read_error(&jr, what, sizeof what);
+        result_error(res, "record %lld (%s line %lld): malformed JSON: %s", i, source, line, what);
+    } else if (strncmp(err.msg, "record ", 7) != 0) {
+        /* budget and memory errors come from the VM and do not name the record */
+        result_error(res, "record %lld: %s", i, dryrun_msg(&err));
+    } else {
+        result_error(res, "%s", dryrun_msg(&err));
+    }
+}
+
+/* Write record i's result (its output, or its error line) and let go of it. Non-zero stops the
+ * run. */
+static int put_one(struct run *r, int fmt, long long i, struct result *res)
+{
+    if (res->failed) {
+        r->sink->error(r->sink->u, i, res->line, res->n);
     } else {
         int text_explain = (r->flags & ENG_DRYRUN_EXPLAIN) && !(r->flags & ENG_DRYRUN_EXPLAIN_JSON);
-        int pretty = fmt != ENG_DRYRUN_NDJSON;
-        struct eng_err err = {0};
-        char *doc = NULL;
-        size_t dlen = 0;
-        int rc = (r->flags & ENG_DRYRUN_EXPLAIN)
-                     ? eng_vm_call(r->vm, "lib.dryrun", "explain_text", 0, &err, "rSibb>S",
-                                   r->state, text, len, i, !text_explain, pretty, &doc, &dlen)
-                     : eng_vm_call(r->vm, "lib.dryrun", "map_text", 0, &err, "rSib>S", r->state,
-                                   text, len, i, pretty, &doc, &dlen);
-        if (rc != 0) {
-            /* budget and memory errors come from the VM and do not name the record */
-            if (strncmp(err.msg, "record ", 7) != 0)
-                run_error(r, i, "record %lld: %s", i, dryrun_msg(&err));
-            else
-                run_error(r, i, "%s", dryrun_msg(&err));
-            failed = 1;
-        } else {
-            int wrap = fmt == ENG_DRYRUN_ARRAY && !text_explain;
-            if (wrap)
-                run_write(r, r->written > 0 ? ",\n" : "[\n", 2);
-            else if (text_explain && r->written > 0)
-                run_write(r, "\n", 1);
-            run_write(r, doc != NULL ? doc : "", doc != NULL ? dlen : 0);
-            if (!wrap)
-                run_write(r, "\n", 1);
-            r->written++;
-        }
-        free(doc);
+        int wrap = fmt == ENG_DRYRUN_ARRAY && !text_explain;
+        if (wrap)
+            run_write(r, r->written > 0 ? ",\n" : "[\n", 2);
+        else if (text_explain && r->written > 0)
+            run_write(r, "\n", 1);
+        run_write(r, res->doc != NULL ? res->doc : "", res->doc != NULL ? res->dlen : 0);
+        if (!wrap)
+            run_write(r, "\n", 1);
+        r->written++;
     }
-    if (failed && ++r->failed == r->max_errors && (r->total < 0 || i < r->total)) {
+    free(res->doc);
+    res->doc = NULL;
+    if (res->failed && ++r->failed == r->max_errors && (r->total < 0 || i < r->total)) {
         /* the answer is an error anyway: mapping the rest would only cost time */
         if (r->total >= 0)
             run_error(r, 0,
@@ -420,11 +483,60 @@ static int run_record(void *u, const char *text, size_t len, long long i, long l
     return r->werr != 0;
 }
 
+/* The split's callback on one thread: check, map (or explain) and write one record. */
+static int run_record(void *u, const char *text, size_t len, long long i, long long line,
+                      const char *refused)
+{
+    struct run *r = u;
+    int fmt = *r->format;
+    struct result res;
+    res.failed = 0;
+    res.doc = NULL;
+    eng_workers_beat(NULL); /* each record has its own budget: a heartbeat per record */
+    if (check_one(r, fmt, text, len, i, line, refused, &res)) {
+        if (r->fatal[0] != '\0')
+            return 1;
+    } else {
+        map_one(r->vm, r->state, r->flags, fmt, r->source, text, len, i, line, &res);
+    }
+    return put_one(r, fmt, i, &res);
+}
+
 static int count_record(void *u, const char *text, size_t len, long long i, long long line,
                         const char *refused)
 {
     (void)u, (void)text, (void)len, (void)i, (void)line, (void)refused;
     return 0;
+}
+
+/* After the split: the array's end, the input's own error, the status. */
+static int run_end(struct run *r, const struct split *s, unsigned flags,
+                   struct eng_dryrun_limits *lim)
+{
+    int rc = 0;
+    int text_explain = (flags & ENG_DRYRUN_EXPLAIN) && !(flags & ENG_DRYRUN_EXPLAIN_JSON);
+    if (r->written > 0 && s->format == ENG_DRYRUN_ARRAY && !text_explain)
+        run_write(r, "\n]\n", 3);
+    else if (s->format == ENG_DRYRUN_ARRAY && s->fatal[0] == '\0' && !s->ioerr && !text_explain)
+        run_write(r, "[]\n", 3);
+    if (s->ioerr) {
+        run_error(r, 0, "%s: cannot read: %s", r->source, strerror(s->ioerr));
+        rc = ENG_EINVAL;
+    } else if (s->fatal[0] != '\0' || r->fatal[0] != '\0') {
+        run_error(r, 0, "%s: %s", r->source, s->fatal[0] != '\0' ? s->fatal : r->fatal);
+        rc = ENG_EINVAL;
+    } else if (r->failed > 0) {
+        rc = ENG_ESCRIPT;
+    }
+    if (r->werr != 0)
+        rc = ENG_EIO;
+    if (s->rec.oom)
+        rc = ENG_ENOMEM;
+    if (lim != NULL) {
+        lim->records = s->n;
+        lim->failed = r->failed;
+    }
+    return rc;
 }
 
 /* eng_dryrun_stream with the VM already read-only. */
@@ -445,7 +557,6 @@ static int dryrun_run(struct eng_vm *vm, const char *mapping, FILE *in, const ch
     eng_buf_init(&s.rec);
     *format = ENG_DRYRUN_SINGLE;
     long long max = lim != NULL ? lim->max_records : 0;
-    int rc = 0;
 
     if (max > 0 && in == NULL) { /* count first: over the limit, nothing is mapped */
         struct split c = {.mem = input, .memlen = inlen, .line = 1, .fn = count_record};
@@ -478,30 +589,7 @@ static int dryrun_run(struct eng_vm *vm, const char *mapping, FILE *in, const ch
     r.format = &s.format;
     split_run(&s);
     *format = s.format;
-
-    if (r.written > 0 && s.format == ENG_DRYRUN_ARRAY &&
-        !((flags & ENG_DRYRUN_EXPLAIN) && !(flags & ENG_DRYRUN_EXPLAIN_JSON)))
-        run_write(&r, "\n]\n", 3);
-    else if (s.format == ENG_DRYRUN_ARRAY && s.fatal[0] == '\0' && !s.ioerr &&
-             !((flags & ENG_DRYRUN_EXPLAIN) && !(flags & ENG_DRYRUN_EXPLAIN_JSON)))
-        run_write(&r, "[]\n", 3);
-    if (s.ioerr) {
-        run_error(&r, 0, "%s: cannot read: %s", source, strerror(s.ioerr));
-        rc = ENG_EINVAL;
-    } else if (s.fatal[0] != '\0' || r.fatal[0] != '\0') {
-        run_error(&r, 0, "%s: %s", source, s.fatal[0] != '\0' ? s.fatal : r.fatal);
-        rc = ENG_EINVAL;
-    } else if (r.failed > 0) {
-        rc = ENG_ESCRIPT;
-    }
-    if (r.werr != 0)
-        rc = ENG_EIO;
-    if (s.rec.oom)
-        rc = ENG_ENOMEM;
-    if (lim != NULL) {
-        lim->records = s.n;
-        lim->failed = r.failed;
-    }
+    int rc = run_end(&r, &s, flags, lim);
     free(s.chunk);
     eng_buf_free(&s.rec);
     eng_vm_unref(vm, r.state);
@@ -520,10 +608,340 @@ int eng_dryrun_stream(struct eng_vm *vm, const char *mapping, FILE *in, const ch
     return rc;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * The CLI's dry run on several threads (eng_dryrun_parallel). The calling thread splits the
+ * input, checks each record (check_one) and writes the results in input order (put_one); up to
+ * `jobs` workers, each with its own VM made and prepared on its own thread (their starts
+ * overlap), map the records (map_one). Between them a ring of PAR_SLOTS_PER_JOB slots per job,
+ * each holding one record, then its result, until it is written, and at most PAR_MAX_BYTES of
+ * record text (one record alone may be larger: it is let in when the ring is empty). When the
+ * ring is full the splitter waits for the writer: memory is bounded whatever the input's size,
+ * and a slow record holds the writer (the records after it wait, mapped, in their slots), not
+ * memory. Worker k > 0 starts once more than PAR_LAZY * k records were read, so a small input
+ * makes no VM it cannot use. */
+
+#define PAR_SLOTS_PER_JOB 16
+#define PAR_MAX_BYTES     (2 * ENG_DRYRUN_MAX_RECORD_BYTES)
+#define PAR_KEEP_BYTES    ((size_t)1 << 20) /* a slot's larger text buffer is freed after use */
+#define PAR_LAZY          32
+
+struct pslot {
+    struct eng_buf text;
+    long long i, line;
+    int fmt;
+    int done; /* res is made (a refused record: by the splitter) */
+    struct result res;
+};
+
+struct par;
+struct pworker {
+    struct par *p;
+    int k;
+};
+
+struct par {
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* workers wait: a record to map, the end of the input, the end */
+    pthread_cond_t done; /* the splitter waits: a result made, worker 0 ready */
+    struct pslot *slots;
+    unsigned long long nslots;
+    unsigned long long head, next, tail; /* the slot to fill next, to map next, to write next */
+    size_t bytes;                        /* record text in the ring */
+    int closing;                         /* no more records: a worker with nothing to map leaves */
+    int stop;                            /* the run stopped: map nothing more */
+    int finished;                        /* everything is written: worker 0 makes the note */
+    int ready;                           /* worker 0: 0 starting, 1 prepared, -1 failed */
+    int vm_failed;                       /* ready -1: its VM could not be made (else: prepare) */
+    int oom;
+    struct eng_err err;
+    int want_note;
+    char *note;
+    /* set before the first worker starts */
+    const struct eng_vm_opts *opts;
+    const char *mapping, *config, *source;
+    size_t conflen;
+    unsigned flags;
+    struct run *r;
+    /* the splitter's own */
+    int jobs, started;
+    pthread_t th[ENG_DRYRUN_MAX_JOBS];
+    struct pworker w[ENG_DRYRUN_MAX_JOBS];
+};
+
+static void *par_worker(void *arg)
+{
+    struct pworker *w = arg;
+    struct par *p = w->p;
+    struct eng_err err = {0};
+    int state = ENG_VM_NOREF;
+    struct eng_vm *vm = eng_vm_new(p->opts, &err);
+    int ok = vm != NULL;
+    if (ok) {
+        eng_vm_set_db_readonly(vm, 1);
+        ok = eng_vm_call(vm, "lib.dryrun", "prepare", 0, &err, "sS>r", p->mapping, p->config,
+                         p->config != NULL ? p->conflen : 0, &state) == 0;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (w->k == 0) {
+        p->ready = ok ? 1 : -1;
+        if (!ok) {
+            p->err = err;
+            p->vm_failed = vm == NULL;
+        }
+        pthread_cond_signal(&p->done);
+    }
+    /* a later worker that cannot start leaves the records to the others */
+    while (ok) {
+        while (p->next == p->head && !p->closing && !p->stop)
+            pthread_cond_wait(&p->work, &p->mu);
+        if (p->stop || p->next == p->head)
+            break;
+        struct pslot *sl = &p->slots[p->next++ % p->nslots];
+        pthread_mutex_unlock(&p->mu);
+        map_one(vm, state, p->flags, sl->fmt, p->source, sl->text.data, sl->text.len, sl->i,
+                sl->line, &sl->res);
+        pthread_mutex_lock(&p->mu);
+        sl->done = 1;
+        pthread_cond_signal(&p->done);
+    }
+    if (w->k == 0) {
+        while (!p->finished)
+            pthread_cond_wait(&p->work, &p->mu);
+        if (ok && p->want_note) {
+            pthread_mutex_unlock(&p->mu);
+            char *note = eng_dryrun_note(vm, p->mapping, p->config, p->conflen);
+            pthread_mutex_lock(&p->mu);
+            p->note = note;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (vm != NULL)
+        eng_vm_unref(vm, state);
+    eng_vm_free(vm);
+    return NULL;
+}
+
+/* Start worker number p->started: 0 or pthread_create's error. */
+static int par_start(struct par *p)
+{
+    int k = p->started;
+    p->w[k] = (struct pworker){p, k};
+    int rc = pthread_create(&p->th[k], NULL, par_worker, &p->w[k]);
+    if (rc == 0)
+        p->started++;
+    return rc;
+}
+
+/* With p->mu held: write the results at the ring's tail that are made, in order (letting go of
+ * the lock while writing). Non-zero: the run stops. */
+static int par_write(struct par *p)
+{
+    while (p->tail < p->head && p->slots[p->tail % p->nslots].done) {
+        struct pslot *sl = &p->slots[p->tail % p->nslots];
+        pthread_mutex_unlock(&p->mu);
+        int stop = put_one(p->r, sl->fmt, sl->i, &sl->res);
+        p->bytes -= sl->text.len;
+        if (sl->text.cap > PAR_KEEP_BYTES)
+            eng_buf_free(&sl->text);
+        else
+            eng_buf_reset(&sl->text);
+        pthread_mutex_lock(&p->mu);
+        sl->done = 0;
+        p->tail++;
+        if (stop)
+            return 1;
+    }
+    return 0;
+}
+
+/* The split's callback: wait for room in the ring (writing what is made meanwhile), then put
+ * the record in, refused already or for a worker to map. */
+static int par_record(void *u, const char *text, size_t len, long long i, long long line,
+                      const char *refused)
+{
+    struct par *p = u;
+    struct run *r = p->r;
+    int fmt = *r->format;
+    while (p->started < p->jobs && i > (long long)PAR_LAZY * p->started)
+        if (par_start(p) != 0)
+            p->jobs = p->started; /* no more threads: the ones there are map everything */
+    pthread_mutex_lock(&p->mu);
+    int stop = 0;
+    for (;;) {
+        if ((stop = par_write(p)) != 0)
+            break;
+        if (p->head - p->tail < p->nslots &&
+            (p->head == p->tail || p->bytes + len <= PAR_MAX_BYTES))
+            break;
+        pthread_cond_wait(&p->done, &p->mu);
+    }
+    if (stop) {
+        p->stop = 1;
+        pthread_mutex_unlock(&p->mu);
+        return 1;
+    }
+    /* the slot at head is no thread's but this one's until head moves past it */
+    struct pslot *sl = &p->slots[p->head % p->nslots];
+    pthread_mutex_unlock(&p->mu);
+    sl->i = i;
+    sl->line = line;
+    sl->fmt = fmt;
+    sl->res.failed = 0;
+    sl->res.doc = NULL;
+    int done = check_one(r, fmt, text, len, i, line, refused, &sl->res);
+    if (r->fatal[0] != '\0')
+        return 1;
+    if (!done) {
+        eng_buf_append(&sl->text, text, len);
+        if (sl->text.data == NULL)
+            eng_buf_putc(&sl->text, '\0'), sl->text.len = 0;
+        if (sl->text.oom) {
+            eng_buf_free(&sl->text);
+            pthread_mutex_lock(&p->mu);
+            p->oom = p->stop = 1;
+            pthread_mutex_unlock(&p->mu);
+            return 1;
+        }
+    }
+    pthread_mutex_lock(&p->mu);
+    sl->done = done;
+    p->bytes += sl->text.len;
+    p->head++;
+    if (!done)
+        pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+int eng_dryrun_jobs_default(void)
+{
+    cpu_set_t set;
+    int n = 1;
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = CPU_COUNT(&set);
+    if (n < 1)
+        n = 1;
+    return n > ENG_DRYRUN_DEFAULT_MAX_JOBS ? ENG_DRYRUN_DEFAULT_MAX_JOBS : n;
+}
+
+int eng_dryrun_parallel(const struct eng_vm_opts *opts, int jobs, const char *mapping, FILE *in,
+                        const char *input, size_t inlen, const char *source, const char *config,
+                        size_t conflen, const struct eng_dryrun_sink *sink, int *format,
+                        unsigned flags, struct eng_dryrun_limits *lim, char **note)
+{
+    if (note != NULL)
+        *note = NULL;
+    *format = ENG_DRYRUN_SINGLE;
+    if (jobs < 1)
+        jobs = 1;
+    if (jobs > ENG_DRYRUN_MAX_JOBS)
+        jobs = ENG_DRYRUN_MAX_JOBS;
+    struct run r = {.sink = sink,
+                    .source = source,
+                    .state = ENG_VM_NOREF,
+                    .flags = flags,
+                    .format = format,
+                    .total = -1};
+    struct split s = {.f = in, .mem = input, .memlen = inlen, .line = 1};
+    eng_buf_init(&s.rec);
+    struct par *p = calloc(1, sizeof *p);
+    if (p == NULL)
+        return ENG_ENOMEM;
+    p->nslots = (unsigned long long)PAR_SLOTS_PER_JOB * (unsigned long long)jobs;
+    p->slots = calloc(p->nslots, sizeof *p->slots);
+    if (p->slots == NULL || (in != NULL && (s.chunk = malloc(SPLIT_CHUNK)) == NULL)) {
+        free(p->slots);
+        free(p);
+        return ENG_ENOMEM;
+    }
+    for (unsigned long long k = 0; k < p->nslots; k++)
+        eng_buf_init(&p->slots[k].text);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->done, NULL);
+    p->opts = opts;
+    p->mapping = mapping;
+    p->config = config;
+    p->conflen = conflen;
+    p->source = source;
+    p->flags = flags;
+    p->r = &r;
+    p->jobs = jobs;
+
+    int rc = 0;
+    int terr = par_start(p);
+    if (terr != 0) {
+        run_error(&r, 0, "cannot start a thread: %s", strerror(terr));
+        rc = ENG_ENOMEM;
+        goto out;
+    }
+    /* nothing is read before worker 0 has its mapping ready: a mapping that does not load is
+     * the one error, as on one thread */
+    pthread_mutex_lock(&p->mu);
+    while (p->ready == 0)
+        pthread_cond_wait(&p->done, &p->mu);
+    pthread_mutex_unlock(&p->mu);
+    if (p->ready < 0) {
+        if (p->vm_failed)
+            run_error(&r, 0, "%s", p->err.msg);
+        else
+            run_error(&r, 0, "mapping %s: %s", mapping, dryrun_msg(&p->err));
+        rc = ENG_ESCRIPT;
+        goto out;
+    }
+
+    s.fn = par_record;
+    s.u = p;
+    s.format = ENG_DRYRUN_SINGLE;
+    r.format = &s.format;
+    split_run(&s);
+    *format = s.format;
+    pthread_mutex_lock(&p->mu);
+    p->closing = 1;
+    pthread_cond_broadcast(&p->work);
+    while (!p->stop && p->tail < p->head) {
+        if (par_write(p) != 0)
+            p->stop = 1;
+        else if (p->tail < p->head)
+            pthread_cond_wait(&p->done, &p->mu);
+    }
+    if (p->stop)
+        pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    rc = run_end(&r, &s, flags, lim);
+    if (p->oom)
+        rc = ENG_ENOMEM;
+
+out:
+    pthread_mutex_lock(&p->mu);
+    p->closing = p->finished = 1;
+    p->want_note = note != NULL && p->ready > 0 && s.n - r.failed > 0;
+    pthread_cond_broadcast(&p->work);
+    pthread_mutex_unlock(&p->mu);
+    for (int k = 0; k < p->started; k++)
+        pthread_join(p->th[k], NULL);
+    if (note != NULL)
+        *note = p->note;
+    for (unsigned long long k = 0; k < p->nslots; k++) {
+        free(p->slots[k].res.doc);
+        eng_buf_free(&p->slots[k].text);
+    }
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->work);
+    pthread_mutex_destroy(&p->mu);
+    free(p->slots);
+    free(p);
+    free(s.chunk);
+    eng_buf_free(&s.rec);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * The API's dry run: one thread (a server worker's VM), the bounds, the results in buffers. */
+
 struct bufs {
     struct eng_buf *out, *errors, *failed;
 };
-
 static int bufs_write(void *u, const char *s, size_t n)
 {
     struct bufs *b = u;

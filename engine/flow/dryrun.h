@@ -15,6 +15,7 @@
 #include "base/buf.h"
 
 struct eng_vm;
+struct eng_vm_opts;
 
 enum { ENG_DRYRUN_SINGLE, ENG_DRYRUN_ARRAY, ENG_DRYRUN_NDJSON };
 
@@ -72,6 +73,29 @@ int eng_dryrun_stream(struct eng_vm *vm, const char *mapping, FILE *in, const ch
                       size_t inlen, const char *source, const char *config, size_t conflen,
                       const struct eng_dryrun_sink *sink, int *format, unsigned flags,
                       struct eng_dryrun_limits *lim);
+
+/* The CLI's dry run on several threads: eng_dryrun_stream (no limits: lim->max_records is not
+ * read) with the records mapped on up to jobs (1..ENG_DRYRUN_MAX_JOBS) worker threads, each
+ * with its own VM made from opts on that thread (worker k > 0 only once the input has more
+ * than 32 * k records), while the calling thread splits the input and calls sink, in input
+ * order, with exactly what eng_dryrun_stream would give it: the same outputs, error lines and
+ * status. At most 16 records per job and their results are held at a time (and 32 MiB of
+ * record text, but for one larger record alone). Nothing is read before the first worker has
+ * prepared the mapping: a VM that cannot be made is reported as its own error line (the run
+ * fails, ENG_ESCRIPT), a mapping that does not load as on one thread. note (may be NULL) gets
+ * eng_dryrun_note's sentence (malloc'd, the caller frees; NULL: nothing to say) when at least
+ * one record mapped. Each worker's VM has the script budget and memory cap of opts: up to jobs
+ * times that memory in all. */
+#define ENG_DRYRUN_MAX_JOBS         64
+#define ENG_DRYRUN_DEFAULT_MAX_JOBS 8
+int eng_dryrun_parallel(const struct eng_vm_opts *opts, int jobs, const char *mapping, FILE *in,
+                        const char *input, size_t inlen, const char *source, const char *config,
+                        size_t conflen, const struct eng_dryrun_sink *sink, int *format,
+                        unsigned flags, struct eng_dryrun_limits *lim, char **note);
+
+/* The jobs a dry run uses by default: the CPUs this process may run on (sched_getaffinity), at
+ * most ENG_DRYRUN_DEFAULT_MAX_JOBS. */
+int eng_dryrun_jobs_default(void);
 
 /* eng_dryrun_stream over input[0..inlen) with the API's bounds (max_records, counted before
  * anything is mapped, and ENG_DRYRUN_MAX_ERRORS), appending the outputs to out and the error

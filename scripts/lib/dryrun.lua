@@ -11,8 +11,10 @@ local mapping = require "lib.mapping"
 
 local M = {}
 
--- decode(text, i) -> the record of text; raises "record i: malformed JSON: cause". C checked
--- the text with base/json_read already: this fails only past the decoder's own limits.
+-- decode(text, i) -> the record of text; raises "record i: malformed JSON: cause". C has not
+-- checked the text (but for one whole document): the decoder reads it with base/json_read, the
+-- check's reader, and C reads a text that fails here again for the check's error line (the
+-- record's input line, the reader's cause and byte), so this message must keep its prefix.
 local function decode(text, i)
   local record, err = json.decode(text)
   if record == nil then
