@@ -17,6 +17,9 @@
 --                                      fewer than opts.page_size (default 1000) rows
 --   M.read(ctx, entity, opts)       -> rows, { pages = n }   entity in M.ENTITIES; opts.since (ISO
 --                                      date-time) -> WHERE MetaData.LastUpdatedTime > since
+--   M.count(ctx, entity)            -> n (SELECT count(*))
+--   M.lookup(ctx, entity, field, values) -> rows whose field is one of values (IN queries of
+--                                      M.LOOKUP_CHUNK values; lib/sync.lua prefetches with it)
 --   M.get(ctx, entity, id)          -> object (610 Object Not Found is an error with code "610")
 --   M.create(ctx, entity, body [, request_id])
 --                                   -> object; requestid always sent: request_id (derived by the
@@ -128,6 +131,7 @@ M.MAX_BATCH = 30
 M.REQUESTID_MAX = 50       -- per request
 M.BATCH_REQUESTID_MAX = 36 -- on /batch (each bId then at most 10 chars)
 M.PAGE_SIZE = 1000
+M.LOOKUP_CHUNK = 40 -- values per `IN (...)` lookup query
 M.REFRESH_MARGIN = 300
 M.REFRESH_ROUNDS = 3 -- lease attempts when the tokens another worker stored are stale too
 M.RATE_PER_MINUTE = 500 -- per realm, batch requests included (external-apis.md 3.9)
@@ -468,6 +472,42 @@ function M.query(ctx, sql, opts)
     if opts.max_pages and pages >= opts.max_pages then break end
   end
   return out, { pages = pages }
+end
+
+-- count(ctx, entity) -> the number of entity rows (SELECT count(*)) | nil, err
+function M.count(ctx, entity)
+  check_entity(entity)
+  local body, err = call(ctx, "GET", "query", { query = { query = "SELECT count(*) FROM " .. entity },
+    request_id = read_id() })
+  if not body then return nil, err end
+  local qr = body.QueryResponse
+  local n = type(qr) == "table" and qr.totalCount or nil
+  if math.type(n) ~= "integer" then
+    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered count(*) without totalCount" }
+  end
+  return n
+end
+
+-- lookup(ctx, entity, field, values) -> rows | nil, err: the rows whose field equals one of
+-- values (QuickBooks compares names case-insensitively), as `WHERE field IN (...)` queries of
+-- M.LOOKUP_CHUNK values (a few thousand bytes of URL each), each paged like M.query.
+function M.lookup(ctx, entity, field, values)
+  check_entity(entity)
+  if type(field) ~= "string" or not field:match("^[%a][%w%.]*$") then
+    error(("quickbooks.lookup: bad field %q"):format(tostring(field)), 2)
+  end
+  local out = json.array()
+  for first = 1, #values, M.LOOKUP_CHUNK do
+    local lits = {}
+    for i = first, math.min(first + M.LOOKUP_CHUNK - 1, #values) do
+      lits[#lits + 1] = M.quote(values[i])
+    end
+    local rows, err = M.query(ctx, ("SELECT * FROM %s WHERE %s IN (%s)"):format(entity, field,
+      table.concat(lits, ", ")))
+    if not rows then return nil, err end
+    for _, r in ipairs(rows) do out[#out + 1] = r end
+  end
+  return out
 end
 
 function M.read(ctx, entity, opts)
