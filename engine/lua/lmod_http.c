@@ -305,6 +305,27 @@ static int http_bool_opt(lua_State *L, int t, const char *k, int argn)
 }
 
 /* Raise unless url (at idx) is an absolute http(s) URL. [-0, +0, v] */
+/* The limits of a rate table at r into *rl; pushes rate.key, which rl->key points into.
+ * [-0, +1, v] */
+static void http_rate_opt(lua_State *L, int r, struct eng_ratelimit *rl, int argn)
+{
+    if (lua_getfield(L, r, "key") != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+        lua_rawlen(L, -1) > 200)
+        luaL_argerror(L, argn, "rate.key must be a non-empty string (up to 200 bytes)");
+    rl->key = lua_tostring(L, -1); /* anchored: stays on the stack */
+    int isnum = 0;
+    lua_getfield(L, r, "per_second");
+    double ps = lua_isnil(L, -1) ? 0 : lua_tonumberx(L, -1, &isnum);
+    if (!lua_isnil(L, -1) && (!isnum || ps < 0 || ps > 100000))
+        luaL_argerror(L, argn, "rate.per_second must be a number in 0..100000");
+    lua_pop(L, 1);
+    rl->per_second = ps;
+    rl->burst = (int)http_int_opt(L, r, "burst", 1, 100000, ps > 1 ? (lua_Integer)ps : 1, argn);
+    rl->max_concurrent = (int)http_int_opt(L, r, "concurrent", 0, 10000, 0, argn);
+    rl->per_window = (int)http_int_opt(L, r, "per_window", 0, 100000, 0, argn);
+    rl->window_ms = (long)http_int_opt(L, r, "window_ms", 1, 3600000, 60000, argn);
+}
+
 static void http_check_url(lua_State *L, int idx, int argn)
 {
     struct eng_err err = {0, ""};
@@ -507,27 +528,24 @@ static int http_do(lua_State *L, int t, int argn)
     req.follow_redirects = http_bool_opt(L, t, "follow_redirects", argn);
     req.retry_unsafe = http_bool_opt(L, t, "retry_unsafe", argn);
 
-    /* rate = {key = "quickbooks:<realm>", per_second = 8.3, burst = 10, concurrent = 10}:
-     * limits shared by every worker of the process for that key */
+    /* rate = {key = "quickbooks:<realm>", per_second = 8.3, burst = 10, concurrent = 10,
+     * per_window = 500, window_ms = 61000, also = {key = ..., ...}}: limits shared by every
+     * worker of the process for that key (and also's, taken together) */
+    struct eng_ratelimit also;
+    memset(&also, 0, sizeof also);
     type = lua_getfield(L, t, "rate");
     if (type != LUA_TNIL && type != LUA_TTABLE)
         return luaL_argerror(L, argn, "field 'rate' must be a table");
     if (type == LUA_TTABLE) {
         int r = lua_gettop(L);
-        if (lua_getfield(L, r, "key") != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
-            lua_rawlen(L, -1) > 200)
-            return luaL_argerror(L, argn, "rate.key must be a non-empty string (up to 200 bytes)");
-        req.limit.key = lua_tostring(L, -1); /* anchored: stays on the stack */
-        int isnum = 0;
-        lua_getfield(L, r, "per_second");
-        double ps = lua_isnil(L, -1) ? 0 : lua_tonumberx(L, -1, &isnum);
-        if (!lua_isnil(L, -1) && (!isnum || ps < 0 || ps > 100000))
-            return luaL_argerror(L, argn, "rate.per_second must be a number in 0..100000");
-        lua_pop(L, 1);
-        req.limit.per_second = ps;
-        req.limit.burst =
-            (int)http_int_opt(L, r, "burst", 1, 100000, ps > 1 ? (lua_Integer)ps : 1, argn);
-        req.limit.max_concurrent = (int)http_int_opt(L, r, "concurrent", 0, 10000, 0, argn);
+        http_rate_opt(L, r, &req.limit, argn); /* pushes the key (anchored on the stack) */
+        type = lua_getfield(L, r, "also");
+        if (type != LUA_TNIL && type != LUA_TTABLE)
+            return luaL_argerror(L, argn, "rate.also must be a table");
+        if (type == LUA_TTABLE) {
+            http_rate_opt(L, lua_gettop(L), &also, argn);
+            req.limit.also = &also;
+        }
     }
 
     /* everything below builds Lua values only; C resources come last */
@@ -604,14 +622,16 @@ static int http_do(lua_State *L, int t, int argn)
 
 /* http.request{method="GET", url=, headers={}, body=string | json=table, query={},
  *              timeout_ms=30000, retries=0, retry_unsafe=false, follow_redirects=false,
- *              max_bytes=32 MiB, rate={key=, per_second=, burst=, concurrent=}}
+ *              max_bytes=32 MiB, rate={key=, per_second=, burst=, concurrent=, per_window=,
+ *              window_ms=60000, also={key=, ...}}}
  *   -> {status=int, headers={lower-case name = value}, body=string, json=value|nil,
  *       json_error=string|nil, attempts=int}
  *   | nil, message, code   code: "timeout" | "connect" | "tls" | "dns" | "too_large" | "http"
  * rate: limits shared by every worker for one key (a QuickBooks realm, a store), taken per
- * attempt; waiting for a slot counts against the budget, and a slot that cannot come in time is
- * nil, "... rate limit ...", "timeout" at once.
- * Any status is a response (scripts decide about 404). Bad arguments raise (unknown fields too).
+ * attempt (per_window: at most that many in any window_ms, a sliding log; also: a second key's
+ * limits taken together with the first, all or nothing); waiting for a slot counts against the
+ * budget, and a slot that cannot come in time is nil, "... rate limit ...", "timeout" at once. Any
+ * status is a response (scripts decide about 404). Bad arguments raise (unknown fields too).
  * timeout_ms is per attempt; the whole call, retries and waits included, never outlives the
  * script's budget. Retries (with 200 ms .. 10 s exponential backoff and jitter): 429 and 503
  * always, honouring Retry-After (seconds or HTTP date; one over 120 s or past the budget ends the

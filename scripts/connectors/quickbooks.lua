@@ -52,12 +52,12 @@
 --        on_tokens = function(tokens)?, refresh_begin = function(opts)?,
 --        refresh_end = function(opts)? }  (the engine's ctx: lib/credentials.lua build_context)
 -- Every request: minorversion=75, Accept: application/json, Bearer access token, a requestid,
--- the per-realm limits (Intuit's published ones: 500 a minute, 10 at once; M.rate keeps burst +
--- a minute's pace within them), engine.http's retries (429 honouring
+-- the per-realm limits (Intuit's published ones: 500 a minute, 10 at once; M.rate: a sliding
+-- window per minute, never over them), engine.http's retries (429 honouring
 -- Retry-After, 503, connection failures, and timeouts/resets: requests carry a requestid, so they
 -- are retried as idempotent); a 500/502/504 answer is tried again up to 2 more times here.
 -- Batches are also paced to the batch endpoint's own limit: rate key "quickbooks-batch:<realm>",
--- 40 per minute burst included.
+-- 40 in any minute, and count for the realm's 500 and 10 at once as well.
 -- Tokens: refreshed with lib.quickbooks_oauth before a request when access_token_expires_at is
 -- within 5 minutes (needs_refresh), and once on a 401 (test() too). Intuit rotates the refresh
 -- token and wants one refresh per company at a time, so with the engine's ctx a refresh is:
@@ -137,9 +137,6 @@ M.REFRESH_ROUNDS = 3 -- lease attempts when the tokens another worker stored are
 M.RATE_PER_MINUTE = 500 -- per realm, batch requests included (external-apis.md 3.9)
 M.CONCURRENT = 10       -- per realm per app
 M.BATCH_PER_MINUTE = 40 -- the batch endpoint's own limit per realm (3.7)
-M.BATCH_CONCURRENT = 2  -- of the 10, at most this many are batches
-M.BURST = 10            -- requests a realm may send at once (then paced; see M.rate)
-M.BATCH_BURST = 5
 M.PACE_WINDOW_S = 61 -- Intuit counts a minute; one second more absorbs arrival jitter
 M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
 
@@ -341,18 +338,19 @@ end
 
 local RETRY_STATUS = { [500] = true, [502] = true, [504] = true }
 
--- rate(realm, batch) -> engine.http's rate table for a request. A token bucket lets `burst`
--- requests through at once and then `per_second`: burst + 60 x per_second per minute, which
--- must stay within Intuit's per-minute limit (a bucket paced at the limit itself lets the
--- burst more through, and the 41st batch of a busy minute is answered 429).
+-- rate(realm, batch) -> engine.http's rate table for a request. Intuit counts its limits per
+-- minute; a sliding log (per_window in window_ms) grants a minute's whole allowance at once and
+-- then each slot again one window after its use, so no 60 s ever holds more than the limit and
+-- a backfill may use all of it (a token bucket either lets more through in a busy minute or
+-- holds back most of a quiet one). The window is M.PACE_WINDOW_S: a second more than Intuit's
+-- minute absorbs arrival jitter. A batch counts for the batch endpoint (40) and for the realm
+-- (500 and the 10 at once), taken together.
 function M.rate(realm, batch)
-  if batch then -- paced to the batch endpoint's own limit
-    return { key = "quickbooks-batch:" .. realm, burst = M.BATCH_BURST,
-      per_second = (M.BATCH_PER_MINUTE - M.BATCH_BURST) / M.PACE_WINDOW_S, concurrent = M.BATCH_CONCURRENT }
-  end
-  return { key = "quickbooks:" .. realm, burst = M.BURST,
-    per_second = (M.RATE_PER_MINUTE - M.BURST) / M.PACE_WINDOW_S,
-    concurrent = M.CONCURRENT - M.BATCH_CONCURRENT }
+  local r = { key = "quickbooks:" .. realm, per_window = M.RATE_PER_MINUTE,
+    window_ms = M.PACE_WINDOW_S * 1000, concurrent = M.CONCURRENT }
+  if not batch then return r end
+  return { key = "quickbooks-batch:" .. realm, per_window = M.BATCH_PER_MINUTE,
+    window_ms = M.PACE_WINDOW_S * 1000, also = r }
 end
 
 -- call(ctx, method, path, opts) -> decoded body, resp | nil, err
