@@ -45,7 +45,11 @@
 --                                      disambiguate the DisplayName and write again). Each batch
 --                                      has a requestid hashed from its records: sending the same
 --                                      records again answers the first result (no duplicates);
---                                      retry only the failed records (a new set, a new requestid)
+--                                      retry only the failed records (a new set, a new requestid).
+--                                      The batches go M.CONCURRENT at a time (engine.http
+--                                      request_all), within the realm's limits
+--   M.write_all(ctx, { {entity =, records =}, ... }) -> { results, ... }: several entities'
+--                                      batches at once (a page's customers and items)
 -- ctx: { credentials = (see below, updated in place after a refresh), config = {
 --          quickbooks_api_base (as test() resolves it), quickbooks_token_url?,
 --          quickbooks_timeout_ms? (per attempt, default 30000), quickbooks_retries? (default 4) },
@@ -353,6 +357,22 @@ function M.rate(realm, batch)
     window_ms = M.PACE_WINDOW_S * 1000, also = r }
 end
 
+-- The engine.http request table of one API call (see call).
+local function request_of(ctx, base, method, path, o)
+  local c = ctx.credentials
+  local q = { minorversion = M.MINOR_VERSION, requestid = o.request_id }
+  for k, v in pairs(o.query or {}) do q[k] = v end
+  return {
+    method = method, url = ("%s/v3/company/%s/%s"):format(base, http.urlencode(c.realm_id), path),
+    query = q, json = o.json,
+    headers = { Authorization = "Bearer " .. c.access_token, Accept = "application/json" },
+    timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000),
+    retries = cfg(ctx, "quickbooks_retries", 4),
+    retry_unsafe = o.request_id ~= nil, -- a repeated requestid answers the first response
+    rate = M.rate(c.realm_id, path == "batch"),
+  }
+end
+
 -- call(ctx, method, path, opts) -> decoded body, resp | nil, err
 -- opts: query (table), json (body), request_id. Fault (any status) -> error.
 local function call(ctx, method, path, o)
@@ -369,21 +389,10 @@ local function call(ctx, method, path, o)
     local ok, e = refresh(ctx) -- (without a way to refresh, a token near expiry is still tried)
     if not ok then return nil, e end
   end
-  local url = ("%s/v3/company/%s/%s"):format(base, http.urlencode(c.realm_id), path)
   local refreshed, server_tries = false, 0
   while true do
-    local q = { minorversion = M.MINOR_VERSION, requestid = o.request_id }
-    for k, v in pairs(o.query or {}) do q[k] = v end
     local used_token = c.access_token
-    local rate = M.rate(c.realm_id, path == "batch")
-    local resp, msg, code = http.request{
-      method = method, url = url, query = q, json = o.json,
-      headers = { Authorization = "Bearer " .. used_token, Accept = "application/json" },
-      timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000),
-      retries = cfg(ctx, "quickbooks_retries", 4),
-      retry_unsafe = o.request_id ~= nil, -- a repeated requestid answers the first response
-      rate = rate,
-    }
+    local resp, msg, code = http.request(request_of(ctx, base, method, path, o))
     if not resp then
       return nil, mkerr{ code = code or "connect", retryable = code ~= "too_large",
         message = ("cannot reach QuickBooks (%s): %s"):format(code or "error", msg or "?") }
@@ -427,6 +436,42 @@ local function call(ctx, method, path, o)
       return nil, mkerr(e)
     end
   end
+end
+
+-- call_many(ctx, calls) -> { {body, resp} | {nil, err}, ... }: calls = { {method =, path =,
+-- json =, request_id =}, ... }, each with a requestid, sent M.CONCURRENT at a time
+-- (engine.http.request_all; each still through the realm's limits, shared with every worker).
+-- A call that does not come back clean (a Fault, a 401 to refresh for, a 5xx, no answer) is
+-- made again through call, with the same requestid: what QuickBooks executed answers its first
+-- result, so nothing is written twice, and the error is call's.
+local function call_many(ctx, calls)
+  local out = {}
+  local c, base = ctx.credentials, api_base(ctx)
+  local many = #calls > 1 and type(http.request_all) == "function" and type(c) == "table"
+    and nonempty(c.realm_id) and base ~= nil
+  if many and stale_token(c) then many = false end -- call refreshes first
+  if not many then
+    for i, o in ipairs(calls) do out[i] = table.pack(call(ctx, o.method, o.path, o)) end
+    return out
+  end
+  for first = 1, #calls, 64 do
+    local reqs = {}
+    for i = first, math.min(first + 63, #calls) do
+      local o = calls[i]
+      reqs[#reqs + 1] = request_of(ctx, base, o.method, o.path, o)
+    end
+    local res = http.request_all(reqs, M.CONCURRENT)
+    for k, r in ipairs(res) do
+      local i = first + k - 1
+      if r.status == 200 and qbo_fault.from_response(r) == nil and type(r.json) == "table" then
+        out[i] = table.pack(r.json, r)
+      else
+        local o = calls[i]
+        out[i] = table.pack(call(ctx, o.method, o.path, o))
+      end
+    end
+  end
+  return out
 end
 
 -- A fresh requestid for a read (a repeated one would answer an old result).
@@ -573,42 +618,59 @@ function M.update(ctx, entity, body)
   return answer_object(resp, entity)
 end
 
-function M.write(ctx, entity, records)
-  check_entity(entity)
-  local results = {}
-  for first = 1, #records, M.MAX_BATCH do
-    local last = math.min(first + M.MAX_BATCH - 1, #records)
-    local items, rids, byb = json.array(), {}, {}
-    for i = first, last do
-      local r = records[i]
-      local body, rid = r, nil
-      if type(r.body) == "table" then body, rid = r.body, r.request_id end
-      local bid = "b" .. (i - first + 1)
-      local item = { bId = bid }
-      local b = json.object({})
-      for k, v in pairs(body) do b[k] = v end
-      if b.Id ~= nil then
-        item.operation = "update"
-        b.sparse = true
-      else
-        item.operation = "create"
+-- write_all(ctx, groups) -> { results, ... }: groups = { {entity =, records =}, ... }; each
+-- group's results as M.write answers them. Every batch of every group is sent at once, up to
+-- M.CONCURRENT in flight (call_many): customers and items needed by a page go together.
+function M.write_all(ctx, groups)
+  local batches, all = {}, {}
+  for g, grp in ipairs(groups) do
+    local entity, records = grp.entity, grp.records
+    check_entity(entity)
+    all[g] = {}
+    for first = 1, #records, M.MAX_BATCH do
+      local last = math.min(first + M.MAX_BATCH - 1, #records)
+      local items, rids, byb = json.array(), {}, {}
+      for i = first, last do
+        local r = records[i]
+        local body, rid = r, nil
+        if type(r.body) == "table" then body, rid = r.body, r.request_id end
+        local bid = "b" .. (i - first + 1)
+        local item = { bId = bid }
+        local b = json.object({})
+        for k, v in pairs(body) do b[k] = v end
+        if b.Id ~= nil then
+          item.operation = "update"
+          b.sparse = true
+        else
+          item.operation = "create"
+        end
+        item[entity] = b
+        items[#items + 1] = item
+        byb[bid] = i
+        rids[#rids + 1] = rid and tostring(rid) or (entity .. json.encode(b))
       end
-      item[entity] = b
-      items[#items + 1] = item
-      byb[bid] = i
-      rids[#rids + 1] = rid and tostring(rid) or (entity .. json.encode(b))
+      local brid = ("bt-" .. crypto.hex(crypto.sha256(table.concat(rids, "\0")))):sub(1,
+        M.BATCH_REQUESTID_MAX)
+      batches[#batches + 1] = { g = g, first = first, last = last, byb = byb,
+        call = { method = "POST", path = "batch", json = { BatchItemRequest = items },
+          request_id = brid } }
     end
-    local brid = ("bt-" .. crypto.hex(crypto.sha256(table.concat(rids, "\0")))):sub(1,
-      M.BATCH_REQUESTID_MAX)
-    local resp, err = call(ctx, "POST", "batch",
-      { json = { BatchItemRequest = items }, request_id = brid })
+  end
+  local calls = {}
+  for i, b in ipairs(batches) do calls[i] = b.call end
+  local answers = call_many(ctx, calls)
+  for n, bt in ipairs(batches) do
+    local grp, results = groups[bt.g], all[bt.g]
+    local entity, records = grp.entity, grp.records
+    local resp, err = answers[n][1], answers[n][2]
+    local first, last = bt.first, bt.last
     if not resp then
       for i = first, last do
         results[i] = { ok = false, error = err.message, code = err.code, retryable = err.retryable }
       end
     else
       for _, it in ipairs(type(resp.BatchItemResponse) == "table" and resp.BatchItemResponse or {}) do
-        local i = type(it) == "table" and byb[it.bId]
+        local i = type(it) == "table" and bt.byb[it.bId]
         if i then
           local f = qbo_fault.parse(it)
           if f then
@@ -634,7 +696,12 @@ function M.write(ctx, entity, records)
       end
     end
   end
-  return results
+  return all
+end
+
+function M.write(ctx, entity, records)
+  check_entity(entity)
+  return M.write_all(ctx, { { entity = entity, records = records } })[1]
 end
 
 -- preferences(ctx) -> the company's Preferences object (GET /preferences) | nil, err

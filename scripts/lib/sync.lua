@@ -405,14 +405,25 @@ local function create_pending(st)
       end
     end
     queue = later
-    for _, ent in ipairs(order) do
-      local list = by_entity[ent].list
+    local groups = {}
+    for g, ent in ipairs(order) do
       local recs = {}
-      for i, p in ipairs(list) do
+      for i, p in ipairs(by_entity[ent].list) do
         recs[i] = { body = p.doc,
           request_id = M.request_id(st.tenant, p.req.flow, p.key, p.hash .. ":" .. p.attempt) }
       end
-      local results = st.target.write(st.tctx, ent, recs) or {}
+      groups[g] = { entity = ent, records = recs }
+    end
+    -- every entity's batches at once where the target can (quickbooks.write_all)
+    local answers = {}
+    if type(st.target.write_all) == "function" then
+      answers = st.target.write_all(st.tctx, groups) or {}
+    else
+      for g, grp in ipairs(groups) do answers[g] = st.target.write(st.tctx, grp.entity, grp.records) end
+    end
+    for g, ent in ipairs(order) do
+      local list = by_entity[ent].list
+      local results = answers[g] or {}
       for i, p in ipairs(list) do
         local r = results[i] or { ok = false, error = "no result", retryable = true }
         local what = ("%s %s"):format(p.req.entity, p.key)
