@@ -219,6 +219,29 @@ case("pacing never lets more through in a minute than Intuit allows", function()
   assert(b.also and b.also.key == r.key, "a batch counts for the realm")
 end)
 
+case("engine.http.request_all: the requests are in flight together, answers in order", function()
+  -- two requests wait at a barrier that only the third opens: one at a time, the first would
+  -- wait out its timeout (released = false); together, all three come back released
+  local name = "ra-" .. tostring(os.time()) .. tostring(math.random(1 << 30))
+  local function wait() return { method = "POST", url = MOCK .. "/_mock/wait",
+    json = { name = name, timeout_s = 20 }, timeout_ms = 25000 } end
+  local res = http.request_all({ wait(), wait(),
+    { method = "POST", url = MOCK .. "/_mock/release", json = { name = name } } })
+  eq(#res, 3, "answers")
+  eq(res[1].json.released, true, "1 released")
+  eq(res[2].json.released, true, "2 released")
+  eq(res[3].json.ok, true, "3 is the release")
+  -- a request without an answer is { error, code } in its place; bad arguments raise first
+  local r2 = http.request_all({ { url = MOCK .. "/_mock/state" },
+    { url = "http://127.0.0.1:9/none", timeout_ms = 2000 } }, 2)
+  eq(r2[1].status, 200, "first answered")
+  eq(r2[2].status, nil, "second: no status")
+  eq(r2[2].code, "connect", "second: connect")
+  assert(type(r2[2].error) == "string", "second: a message")
+  assert(not pcall(http.request_all, { { url = MOCK, bogus = 1 } }), "unknown field raises")
+  assert(not pcall(http.request_all, {}, 11), "parallel over 10 raises")
+end)
+
 case("batch write: 35 records go in 2 batches of at most 30", function()
   local recs = {}
   for i = 1, 35 do
