@@ -52,7 +52,8 @@
 --                                      batches at once (a page's customers and items)
 -- ctx: { credentials = (see below, updated in place after a refresh), config = {
 --          quickbooks_api_base (as test() resolves it), quickbooks_token_url?,
---          quickbooks_timeout_ms? (per attempt, default 30000), quickbooks_retries? (default 4) },
+--          quickbooks_timeout_ms? (per attempt, default 30000), quickbooks_retries? (default 4),
+--          parallel_requests? (requests M.write_all keeps in flight, 1..10, default 10) },
 --        on_tokens = function(tokens)?, refresh_begin = function(opts)?,
 --        refresh_end = function(opts)? }  (the engine's ctx: lib/credentials.lua build_context)
 -- Every request: minorversion=75, Accept: application/json, Bearer access token, a requestid,
@@ -460,7 +461,8 @@ local function call_many(ctx, calls)
       local o = calls[i]
       reqs[#reqs + 1] = request_of(ctx, base, o.method, o.path, o)
     end
-    local res = http.request_all(reqs, M.CONCURRENT)
+    local par = cfg(ctx, "parallel_requests", M.CONCURRENT)
+    local res = http.request_all(reqs, math.max(1, math.min(par, M.CONCURRENT)))
     for k, r in ipairs(res) do
       local i = first + k - 1
       if r.status == 200 and qbo_fault.from_response(r) == nil and type(r.json) == "table" then

@@ -648,6 +648,14 @@ function M.open(spec, sctx, tctx)
     end
     return id
   end
+  -- settings key sync_parallel_requests (1..10): requests the target may have in flight for
+  -- this tenant's runs (default: all its limits allow; 1 = one at a time)
+  local par = db.value("SELECT value FROM settings WHERE tenant_id = ? AND key = " ..
+    "'sync_parallel_requests'", spec.tenant)
+  par = math.tointeger(tonumber(par))
+  if par and par >= 1 and par <= 10 and type(tctx) == "table" and type(tctx.config) == "table" then
+    tctx.config.parallel_requests = par
+  end
   local company = company_of(st)
   st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
     company = company })
