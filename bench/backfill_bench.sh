@@ -111,6 +111,8 @@ one_run() { # SHAPE PARALLEL -> appends one JSON line to $T/runs.ndjson
         --argjson tf "$throttled_failed" --arg cpu "$(tail -n 1 "$T/time")" '
         ([.entities.Invoice[] | select((.DocNumber | tonumber) >= 5000) | .DocNumber]) as $docs |
         {shape: $shape, parallel: $par, rc: $rc, wall_s: ($t1 - $t0),
+         first_request_s: (if .first_call > 0 then .first_call - $t0 else null end),
+         last_answer_s: (if .last_call > 0 then .last_call - $t0 else null end),
          cpu_s: ($cpu | split(" ") | map(tonumber) | add),
          requests: .calls, batches: .batch_calls, throttled: .throttled, max_inflight,
          busy_s, batch_busy_s, invoices: ($docs | length), lost: ($n - ($docs | unique | length)),
@@ -121,7 +123,7 @@ one_run() { # SHAPE PARALLEL -> appends one JSON line to $T/runs.ndjson
 }
 
 : >"$T/runs.ndjson"
-for shape in catalogue new_lines; do
+for shape in ${BF_SHAPES:-catalogue new_lines}; do
     seed_shape "$shape"
     for ((i = 0; i < RUNS; i++)); do one_run "$shape" 10; done
     for ((i = 0; i < CRUNS; i++)); do one_run "$shape" 1; done
