@@ -466,6 +466,13 @@ static void http_decode_json(lua_State *L, int resp, const struct eng_httpc_resp
 
 /* The request described by table t. Arguments are all checked before anything is acquired.
  * Returns resp or nil, message, code. argn names t in argument errors. [-0, +(1|3), e] */
+/* luaL_argerror for http_prepare (it raises; the NULL is never seen). */
+static struct http_job *http_argerror(lua_State *L, int argn, const char *msg)
+{
+    luaL_argerror(L, argn, msg);
+    return NULL;
+}
+
 /* Read the request table at t into a new job, pushed: its req points into strings and arrays
  * anchored in the job's user value. Bad arguments raise (argn names the argument). Builds Lua
  * values only; the job owns no C heap until it is performed. [-0, +1, v] */
@@ -500,7 +507,7 @@ static struct http_job *http_prepare(lua_State *L, int t, int argn)
         }
         if (!known) {
             lua_pop(L, 1);
-            (void)luaL_argerror(
+            return http_argerror(
                 L, argn,
                 lua_pushfstring(L, "unknown request field '%s'", luaL_tolstring(L, -1, NULL)));
         }
@@ -515,36 +522,36 @@ static struct http_job *http_prepare(lua_State *L, int t, int argn)
         size_t n = 0;
         const char *m = type == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
         if (m == NULL || n > HTTP_MAX_METHOD || !http_is_token(m, n))
-            (void)luaL_argerror(L, argn, "field 'method' must be an HTTP method name");
+            return http_argerror(L, argn, "field 'method' must be an HTTP method name");
         for (size_t i = 0; i <= n; i++)
             method[i] = m[i] >= 'a' && m[i] <= 'z' ? (char)(m[i] - 'a' + 'A') : m[i];
     }
     lua_pop(L, 1);
 
     if (lua_getfield(L, t, "url") != LUA_TSTRING)
-        (void)luaL_argerror(L, argn, "field 'url' must be a string");
+        return http_argerror(L, argn, "field 'url' must be a string");
     http_check_url(L, -1, argn);
     int url_idx = lua_gettop(L);
 
     type = lua_getfield(L, t, "headers");
     if (type != LUA_TNIL && type != LUA_TTABLE)
-        (void)luaL_argerror(L, argn, "field 'headers' must be a table");
+        return http_argerror(L, argn, "field 'headers' must be a table");
     int hdr_idx = type == LUA_TTABLE ? lua_gettop(L) : 0;
 
     int btype = lua_getfield(L, t, "body");
     if (btype != LUA_TNIL && btype != LUA_TSTRING)
-        (void)luaL_argerror(L, argn, "field 'body' must be a string");
+        return http_argerror(L, argn, "field 'body' must be a string");
     int body_idx = lua_gettop(L);
     int jtype = lua_getfield(L, t, "json");
     if (jtype != LUA_TNIL && jtype != LUA_TTABLE)
-        (void)luaL_argerror(L, argn, "field 'json' must be a table");
+        return http_argerror(L, argn, "field 'json' must be a table");
     if (jtype != LUA_TNIL && btype != LUA_TNIL)
-        (void)luaL_argerror(L, argn, "give either 'body' or 'json', not both");
+        return http_argerror(L, argn, "give either 'body' or 'json', not both");
     int json_idx = lua_gettop(L);
 
     type = lua_getfield(L, t, "query");
     if (type != LUA_TNIL && type != LUA_TTABLE)
-        (void)luaL_argerror(L, argn, "field 'query' must be a table");
+        return http_argerror(L, argn, "field 'query' must be a table");
     int query_idx = type == LUA_TTABLE ? lua_gettop(L) : 0;
 
     req.timeout_ms = (long)http_int_opt(L, t, "timeout_ms", 1, ENG_HTTPC_MAX_TIMEOUT_MS,
@@ -561,13 +568,13 @@ static struct http_job *http_prepare(lua_State *L, int t, int argn)
     struct eng_ratelimit *also = &job->also;
     type = lua_getfield(L, t, "rate");
     if (type != LUA_TNIL && type != LUA_TTABLE)
-        (void)luaL_argerror(L, argn, "field 'rate' must be a table");
+        return http_argerror(L, argn, "field 'rate' must be a table");
     if (type == LUA_TTABLE) {
         int r = lua_gettop(L);
         http_rate_opt(L, r, &req.limit, argn); /* pushes the key (anchored on the stack) */
         type = lua_getfield(L, r, "also");
         if (type != LUA_TNIL && type != LUA_TTABLE)
-            (void)luaL_argerror(L, argn, "rate.also must be a table");
+            return http_argerror(L, argn, "rate.also must be a table");
         if (type == LUA_TTABLE) {
             http_rate_opt(L, lua_gettop(L), also, argn);
             req.limit.also = also;
@@ -728,7 +735,7 @@ static int l_http_request_all(lua_State *L)
     all.n = n;
     atomic_init(&all.next, 0);
     int first = lua_gettop(L) + 1;
-    size_t cap = ENG_HTTPC_MAX_BODY / (size_t)parallel;
+    size_t cap = (size_t)(ENG_HTTPC_MAX_BODY / (unsigned)parallel);
     for (size_t i = 0; i < n; i++) {
         lua_rawgeti(L, 1, (lua_Integer)i + 1);
         int t = lua_gettop(L);
