@@ -507,7 +507,8 @@ local function prepare_page(st, recs)
       end
     end
   end
-  pcall(prefetch, st, wanted)
+  -- a job of a record or two (a webhook's) keeps the criteria's early exit: no prefetch
+  if #recs > 2 then pcall(prefetch, st, wanted) end
   for i in ipairs(recs) do
     for _, req in ipairs(per_rec[i] or {}) do pcall(resolve, st, req, 0, true) end
   end
