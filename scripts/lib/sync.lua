@@ -183,13 +183,16 @@ local function target_query(st, entity, field, value)
   local v = value
   if type(v) == "table" then v = v.Address or v.value end
   if v == nil then return nil end
-  local known = index_get(st, entity, field, v)
+  -- the index holds dependency entities only: the flow's own documents (a DocNumber looked up
+  -- after a crash or a 6140) are always asked of the target
+  local cached = entity ~= st.m.target.entity and st.index[entity] ~= nil
+  local known = cached and index_get(st, entity, field, v)
   if known then return known end
   local rows, err = q(st.tctx, ("SELECT * FROM %s WHERE %s = %s"):format(entity, field, quote(v)),
     { max_pages = 1 })
   if rows == nil then raise(("looking up %s by %s: %s"):format(entity, field, errtext(err)),
     type(err) == "table" and err.code or "lookup", type(err) == "table" and err.retryable) end
-  if #rows < 1000 then
+  if cached and #rows < 1000 then
     local e = index_of(st, entity)
     for _, r in ipairs(rows) do index_add(st, entity, r) end
     e.asked[field] = e.asked[field] or {}
