@@ -777,8 +777,9 @@ local function plan_one(st, rec)
   return item
 end
 
--- Records a sync page gathers from the source's pages (WooCommerce gives 100 a page): a page
--- of 300 orders lets its dependencies and documents go to QuickBooks in full batches of 30.
+-- Records a sync page gathers from the source's pages (WooCommerce gives 100 a page) when the
+-- target writes in batches: a page of 300 orders lets its dependencies and documents go to
+-- QuickBooks in full batches of 30.
 M.PAGE_RECORDS = 300
 
 -- The next source records: source pages until M.PAGE_RECORDS are gathered or the source is
@@ -808,7 +809,8 @@ local function gather(st)
     end
     if type(info) == "table" then total = info.total end
     if all == nil then all = recs else for _, r in ipairs(recs) do all[#all + 1] = r end end
-    if #all >= M.PAGE_RECORDS then break end
+    -- a target without batch writes takes the source's pages as they come
+    if #all >= M.PAGE_RECORDS or type(st.target.write) ~= "function" then break end
   end
   return all, total
 end
