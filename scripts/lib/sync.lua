@@ -678,6 +678,7 @@ function M.open(spec, sctx, tctx)
   local filters = spec.filters
   if type(filters) == "string" then filters = json.decode(filters) end
   spec.filters = filters
+  st.per_page = type(filters) == "table" and filters.per_page ~= nil
   local opts = { orderby = "id", order = "asc", since = spec.since, ids = spec.ids }
   if type(spec.filters) == "table" then
     for k, v in pairs(spec.filters) do if opts[k] == nil then opts[k] = v end end
@@ -809,8 +810,9 @@ local function gather(st)
     end
     if type(info) == "table" then total = info.total end
     if all == nil then all = recs else for _, r in ipairs(recs) do all[#all + 1] = r end end
-    -- a target without batch writes takes the source's pages as they come
-    if #all >= M.PAGE_RECORDS or type(st.target.write) ~= "function" then break end
+    -- a target without batch writes, or a run whose filters set per_page (its page size),
+    -- takes the source's pages as they come
+    if #all >= M.PAGE_RECORDS or type(st.target.write) ~= "function" or st.per_page then break end
   end
   return all, total
 end
