@@ -18,6 +18,8 @@ struct rl_entry {
     double tokens;
     long long refilled_ms;
     int inflight;
+    long long *log; /* the last log_cap acquire times (per_window), a ring from log_head */
+    int log_cap, log_head, log_n;
 };
 
 static pthread_mutex_t rl_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -65,7 +67,66 @@ static struct rl_entry *rl_find(const char *key, int burst)
     e->tokens = burst;
     e->refilled_ms = rl_now_ms();
     e->inflight = 0;
+    e->log = NULL;
+    e->log_cap = e->log_head = e->log_n = 0;
     return e;
+}
+
+/* Caller holds rl_mu. The entry's log sized for per_window (a changed size starts afresh).
+ * 0, or -1 on OOM. */
+static int rl_log_size(struct rl_entry *e, int per_window)
+{
+    if (per_window <= 0 || e->log_cap == per_window)
+        return 0;
+    long long *p = realloc(e->log, (size_t)per_window * sizeof *p);
+    if (p == NULL)
+        return -1;
+    e->log = p;
+    e->log_cap = per_window;
+    e->log_head = e->log_n = 0;
+    return 0;
+}
+
+/* Caller holds rl_mu. 0 when one more acquire fits every limit of rl at now; else the time
+ * (ms) it may fit at, or -1 when only a concurrency slot is missing (a release wakes us). */
+static long long rl_due(const struct eng_ratelimit *rl, struct rl_entry *e, long long now)
+{
+    long long due = 0;
+    int burst = rl->burst >= 1 ? rl->burst : 1;
+    if (rl->per_second > 0) {
+        e->tokens += (double)(now - e->refilled_ms) * rl->per_second / 1000.0;
+        if (e->tokens > burst)
+            e->tokens = burst;
+        if (e->tokens < 1.0)
+            due = now + (long long)((1.0 - e->tokens) * 1000.0 / rl->per_second) + 1;
+    }
+    e->refilled_ms = now;
+    if (rl->per_window > 0 && e->log_n >= e->log_cap) {
+        long window = rl->window_ms > 0 ? rl->window_ms : 60000;
+        long long free_at = e->log[e->log_head] + window;
+        if (free_at > now && free_at > due)
+            due = free_at;
+    }
+    if (due == 0 && rl->max_concurrent > 0 && e->inflight >= rl->max_concurrent)
+        return -1;
+    return due;
+}
+
+/* Caller holds rl_mu; rl_due(rl, e, now) was 0. */
+static void rl_take(const struct eng_ratelimit *rl, struct rl_entry *e, long long now)
+{
+    if (rl->per_second > 0)
+        e->tokens -= 1.0;
+    if (rl->per_window > 0) {
+        if (e->log_n < e->log_cap) {
+            e->log[(e->log_head + e->log_n) % e->log_cap] = now;
+            e->log_n++;
+        } else {
+            e->log[e->log_head] = now;
+            e->log_head = (e->log_head + 1) % e->log_cap;
+        }
+    }
+    e->inflight++;
 }
 
 int eng_ratelimit_acquire(const struct eng_ratelimit *rl, long long deadline_ms,
@@ -74,36 +135,45 @@ int eng_ratelimit_acquire(const struct eng_ratelimit *rl, long long deadline_ms,
     if (rl == NULL || rl->key == NULL || rl->key[0] == '\0')
         return 0;
     pthread_once(&rl_once, rl_init);
-    int burst = rl->burst >= 1 ? rl->burst : 1;
+    const struct eng_ratelimit *r2 =
+        rl->also != NULL && rl->also->key != NULL && rl->also->key[0] != '\0' ? rl->also : NULL;
     int rc = 0;
     pthread_mutex_lock(&rl_mu);
-    struct rl_entry *e = rl_find(rl->key, burst);
+    struct rl_entry *e = rl_find(rl->key, rl->burst >= 1 ? rl->burst : 1);
+    struct rl_entry *e2 = NULL;
+    if (e != NULL && rl_log_size(e, rl->per_window) != 0)
+        e = NULL;
+    if (e != NULL && r2 != NULL) {
+        /* rl_find may move the table: find the second, then the first again */
+        e2 = rl_find(r2->key, r2->burst >= 1 ? r2->burst : 1);
+        if (e2 == NULL || rl_log_size(e2, r2->per_window) != 0)
+            e = NULL;
+        else
+            e = rl_find(rl->key, 1);
+    }
     if (e == NULL) {
         pthread_mutex_unlock(&rl_mu);
         return eng_err_set(err, ENG_ENOMEM, "rate limiter: too many keys");
     }
     for (;;) {
         long long now = rl_now_ms();
-        if (rl->per_second > 0) {
-            e->tokens += (double)(now - e->refilled_ms) * rl->per_second / 1000.0;
-            if (e->tokens > burst)
-                e->tokens = burst;
-        }
-        e->refilled_ms = now;
-        int have_token = rl->per_second <= 0 || e->tokens >= 1.0;
-        int have_slot = rl->max_concurrent <= 0 || e->inflight < rl->max_concurrent;
-        if (have_token && have_slot) {
-            if (rl->per_second > 0)
-                e->tokens -= 1.0;
-            e->inflight++;
+        long long d1 = rl_due(rl, e, now);
+        long long d2 = e2 != NULL ? rl_due(r2, e2, now) : 0;
+        if (e2 == e)
+            d2 = d1; /* one key named twice: one limit */
+        if (d1 == 0 && d2 == 0) {
+            rl_take(rl, e, now);
+            if (e2 != NULL && e2 != e)
+                rl_take(r2, e2, now);
             break;
         }
-        /* Sleep until a token is due (or a slot is released), but not past the deadline. */
-        long long wake = now + 1000;
-        if (!have_token)
-            wake = now + (long long)((1.0 - e->tokens) * 1000.0 / rl->per_second) + 1;
+        /* Sleep until the later of the due times (a release wakes us for a slot), but not past
+         * the deadline. */
+        long long due = d1 > d2 ? d1 : d2;
+        int timed = due > 0;
+        long long wake = timed ? due : now + 1000;
         if (deadline_ms != 0 && wake > deadline_ms) {
-            if (now >= deadline_ms || !have_token) {
+            if (now >= deadline_ms || timed) {
                 rc = eng_err_set(err, ENG_ETIMEOUT,
                                  "rate limit of %s: no request slot before the call's deadline",
                                  rl->key);
@@ -122,18 +192,27 @@ int eng_ratelimit_acquire(const struct eng_ratelimit *rl, long long deadline_ms,
     return rc;
 }
 
-void eng_ratelimit_release(const struct eng_ratelimit *rl)
+/* Caller holds rl_mu. */
+static void rl_release_key(const char *key)
 {
-    if (rl == NULL || rl->key == NULL || rl->key[0] == '\0')
-        return;
-    pthread_mutex_lock(&rl_mu);
     for (size_t i = 0; i < rl_n; i++) {
-        if (strcmp(rl_table[i].key, rl->key) == 0) {
+        if (strcmp(rl_table[i].key, key) == 0) {
             if (rl_table[i].inflight > 0)
                 rl_table[i].inflight--;
             break;
         }
     }
+}
+
+void eng_ratelimit_release(const struct eng_ratelimit *rl)
+{
+    if (rl == NULL || rl->key == NULL || rl->key[0] == '\0')
+        return;
+    pthread_mutex_lock(&rl_mu);
+    rl_release_key(rl->key);
+    if (rl->also != NULL && rl->also->key != NULL && rl->also->key[0] != '\0' &&
+        strcmp(rl->also->key, rl->key) != 0)
+        rl_release_key(rl->also->key);
     pthread_cond_broadcast(&rl_cv);
     pthread_mutex_unlock(&rl_mu);
 }

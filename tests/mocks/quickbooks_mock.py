@@ -81,7 +81,9 @@ Test control (no auth):
                         that ran out mid-run). Also kind "401".
     POST /_mock/config {"per_minute": n, "concurrent": n, "retry_after": s, "slow_ms": m,
                         "batch_per_minute": n, "window_s": s, "refresh_grace_s": s,
-                        "refresh_ttl": s, "token_delay_ms": m}
+                        "refresh_ttl": s, "token_delay_ms": m, "reset_counters": true?}
+                        (the throttling windows start afresh; reset_counters zeroes calls,
+                        batch_calls, max_inflight, busy_s, batch_busy_s and throttled)
     POST /_mock/wait {"name": n, "timeout_s": 30}   block until /_mock/release names n: a barrier
                         a script under test can reach (answers {"released": bool})
     POST /_mock/release {"name": n}        open barrier n (now and for later waiters)
@@ -89,6 +91,10 @@ Test control (no auth):
     GET  /_mock/state  {"entities": {E: [...]}, "counts": {E: n}, "requests": [...last 500
                         {method, path, status, requestid}], "requestids": n, "token_calls": n,
                         "refresh_tokens": [...oldest first], "access_tokens": [...], "throttled": n,
+                        "calls": API calls admitted (past the limits), "batch_calls": n of them
+                        batches, "max_inflight": most admitted at once, "busy_s" / "batch_busy_s":
+                        seconds spent serving them (summed over calls), "first_call" /
+                        "last_call": epoch seconds (bench/backfill_bench.sh),
                         "refresh_grants": n (refresh grants answered 200), "invalid_grants": n,
                         "abandoned_grants": n}
 Requests, headers and bodies are never logged.
@@ -154,6 +160,8 @@ def reset():
         "refresh_grants": 0,
         "invalid_grants": 0,
         "abandoned_grants": 0,
+        "calls": 0, "batch_calls": 0, "max_inflight": 0, "busy_s": 0.0, "batch_busy_s": 0.0,
+        "first_call": 0, "last_call": 0,
         "config": {"per_minute": ARGS.per_minute, "concurrent": ARGS.concurrent,
                    "retry_after": ARGS.retry_after, "slow_ms": 0,
                    "batch_per_minute": ARGS.batch_per_minute, "window_s": 60,
@@ -639,6 +647,11 @@ class Handler(BaseHTTPRequestHandler):
             if is_batch:
                 S["batch_hits"].append(nowt)
             S["inflight"] += 1
+            S["calls"] += 1
+            S["batch_calls"] += 1 if is_batch else 0
+            S["max_inflight"] = max(S["max_inflight"], S["inflight"])
+            S["first_call"] = S["first_call"] or nowt
+        t_in = time.monotonic()
         try:
             if cfg.get("slow_ms"):
                 time.sleep(cfg["slow_ms"] / 1000.0)
@@ -657,6 +670,10 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             with LOCK:
                 S["inflight"] -= 1
+                S["busy_s"] += time.monotonic() - t_in
+                if is_batch:
+                    S["batch_busy_s"] += time.monotonic() - t_in
+                S["last_call"] = time.time()
 
     def throttle_body(self):
         return {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; "
@@ -888,6 +905,10 @@ class Handler(BaseHTTPRequestHandler):
                     "token_calls": S["token_calls"],
                     "throttled": S["throttled"],
                     "batch_throttled": S.get("batch_throttled", 0),
+                    "calls": S["calls"], "batch_calls": S["batch_calls"],
+                    "max_inflight": S["max_inflight"], "busy_s": S["busy_s"],
+                    "batch_busy_s": S["batch_busy_s"],
+                    "first_call": S["first_call"], "last_call": S["last_call"],
                     "refresh_grants": S["refresh_grants"],
                     "invalid_grants": S["invalid_grants"],
                     "abandoned_grants": S["abandoned_grants"],
@@ -963,6 +984,10 @@ class Handler(BaseHTTPRequestHandler):
                         S["config"][k] = int(doc[k])
                 S["hits"] = []
                 S["batch_hits"] = []
+                if doc.get("reset_counters"):
+                    S.update({"calls": 0, "batch_calls": 0, "max_inflight": 0, "busy_s": 0.0,
+                              "batch_busy_s": 0.0, "first_call": 0, "last_call": 0,
+                              "throttled": 0, "batch_throttled": 0})
             return self.send(200, {"ok": True, "config": S["config"]})
         return self.send(404, {"error": "not_found"})
 
