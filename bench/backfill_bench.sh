@@ -28,7 +28,8 @@
 # sent (each retried by engine.http after Retry-After; "unhandled" = a record failed for it),
 # documents lost (orders without an invoice) and doubled (DocNumber twice), most requests in
 # flight at once, and CPU seconds of the engine.
-# Results: bench/results/backfill.json (BF_RESULTS), contract.md's shape; value = the median.
+# Results: bench/results/backfill.json (BF_RESULTS, or BENCH_RESULTS_DIR/backfill.json when that
+# is set, as bench/run.sh --quick and ctest do), contract.md's shape; value = the median.
 set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 QUICK=0
@@ -37,7 +38,7 @@ N=${BF_ORDERS:-600}
 RUNS=${BF_RUNS:-5}
 CRUNS=${BF_CONTRAST_RUNS:-3}
 if [[ $QUICK == 1 ]]; then N=60 RUNS=1 CRUNS=1; fi
-RESULTS_FILE=${BF_RESULTS:-$ROOT/bench/results/backfill.json}
+RESULTS_FILE=${BF_RESULTS:-${BENCH_RESULTS_DIR:-$ROOT/bench/results}/backfill.json}
 export ENG_SOURCE_DIR=$ROOT
 # the test harness's helpers (scratch folder, serve_start, the mocks, credentials); its
 # counters are unused here
