@@ -465,13 +465,22 @@ local function create_pending(st)
   st.pending = {}
 end
 
+-- The batches a page may need, and a batch's size: the target's batches in one pacing window
+-- (quickbooks: BATCH_PER_MINUTE of MAX_BATCH each), or nil when it paces no batches.
+local function page_cap(st)
+  local t = st.target
+  local cap, size = math.tointeger(t.BATCH_PER_MINUTE), math.tointeger(t.MAX_BATCH)
+  if cap and size and cap > 0 and size > 0 then return cap, size end
+  return nil
+end
+
 -- Before a page's records are planned one by one: find what they require in the target with
 -- few requests (prefetch: the whole entity of a small company, else IN queries), then create
 -- what is missing in full batches (create_pending). Planning then finds every dependency in
 -- the run's cache. Best effort: whatever fails here is met again, per record, by plan_one
 -- (which names the record).
 local function prepare_page(st, recs)
-  if st.dry_run or type(st.target.write) ~= "function" then return end
+  if st.dry_run or type(st.target.write) ~= "function" then return #recs end
   local per_rec, wanted = {}, {}
   for i, rec in ipairs(recs) do
     local ok, reqs = pcall(mapping.requires, st.m, rec, st.ctx)
@@ -512,10 +521,33 @@ local function prepare_page(st, recs)
   end
   -- a job of a record or two (a webhook's) keeps the criteria's early exit: no prefetch
   if #recs > 2 then pcall(prefetch, st, wanted) end
+  -- the batches the records up to i need (their missing dependencies and their own documents)
+  -- stay within what the target takes in one pacing window (max_batches): the records past
+  -- that are left for the next page, so no page waits on pacing for longer than one window
+  local cap, size = page_cap(st)
+  local upto = #recs
   for i in ipairs(recs) do
+    local before = #st.pending_list
     for _, req in ipairs(per_rec[i] or {}) do pcall(resolve, st, req, 0, true) end
+    if cap and i > 1 then
+      local per, n = {}, math.ceil(i / size)
+      for _, p in ipairs(st.pending_list) do
+        local ent = p.dm.target.entity
+        per[ent] = (per[ent] or 0) + 1
+      end
+      for _, c in pairs(per) do n = n + math.ceil(c / size) end
+      if n > cap then -- record i's dependencies wait for the next page with it
+        for j = #st.pending_list, before + 1, -1 do
+          st.pending[st.pending_list[j].ck] = nil
+          st.pending_list[j] = nil
+        end
+        upto = i - 1
+        break
+      end
+    end
   end
   if #st.pending_list > 0 then create_pending(st) end
+  return upto
 end
 
 -- helpers ----------------------------------------------------------------------------------------
@@ -802,22 +834,32 @@ local function plan_one(st, rec)
 end
 
 -- Records a sync page gathers from the source's pages (WooCommerce gives 100 a page) when the
--- target writes in batches: a page of 300 orders lets its dependencies and documents go to
--- QuickBooks in full batches of 30.
+-- target writes in batches: a page of 300 orders lets its dependencies go to QuickBooks in full
+-- batches of 30, found and created together (prepare_page).
 M.PAGE_RECORDS = 300
+-- Writes (creates and updates) C is handed at a time from a gathered page, once its
+-- dependencies exist: each slice is written and recorded before the next is planned, so the
+-- run's progress moves (and what is done is recorded) every 90 documents, 3 full batches of 30
+-- in flight, not once per 300.
+M.SLICE_WRITES = 90
 
--- The next source records: source pages until M.PAGE_RECORDS are gathered or the source is
--- exhausted. A source failure after some records ends the gathering; it is raised by the next
--- call (the records read so far are planned and written first).
+-- The next source records: records a capped page left (st.carry), then source pages until
+-- M.PAGE_RECORDS are gathered or the source is exhausted. A source failure after some records
+-- ends the gathering; it is raised by the next call (the records read so far are planned and
+-- written first).
 local function gather(st)
-  if st.source_failed then
+  local all = st.carry
+  st.carry = nil
+  if st.source_failed and all == nil then
     local f = st.source_failed
     st.source_failed = nil
     raise(("reading %s: %s"):format(st.m.source.entity, errtext(f.info)), "source", f.retryable ~= false)
   end
-  if st.exhausted then return nil end
-  local all, total
-  while true do
+  while not st.exhausted and not st.source_failed do
+    -- a target without batch writes, or a run whose filters set per_page (its page size),
+    -- takes the source's pages as they come
+    if all ~= nil and (#all >= M.PAGE_RECORDS or type(st.target.write) ~= "function"
+      or st.per_page) then break end
     local recs, info, retryable = st.pages()
     if recs == nil then
       if info ~= nil then
@@ -831,24 +873,18 @@ local function gather(st)
       end
       break
     end
-    if type(info) == "table" then total = info.total end
+    if type(info) == "table" and info.total ~= nil then st.total = info.total end
     if all == nil then all = recs else for _, r in ipairs(recs) do all[#all + 1] = r end end
-    -- a target without batch writes, or a run whose filters set per_page (its page size),
-    -- takes the source's pages as they come
-    if #all >= M.PAGE_RECORDS or type(st.target.write) ~= "function" or st.per_page then break end
   end
-  return all, total
+  return all
 end
 
-function M.next_page(st)
-  local recs, total = gather(st)
-  if recs == nil then return nil end
-  st.page_no = st.page_no + 1
-  local page = { items = {}, read = #recs, page = st.page_no }
-  page.total = total
-  -- the records this flow will plan (as plan_one decides): their dependencies first, together
-  local mine = {}
-  for _, rec in ipairs(recs) do
+-- The records of a gathered page this flow plans (as plan_one decides): their dependencies
+-- are looked up and created together first. Returns how many of recs the page keeps: the
+-- others (past what one pacing window holds, see prepare_page) go back to st.carry.
+local function prepare_gathered(st, recs)
+  local mine, at = {}, {}
+  for i, rec in ipairs(recs) do
     local sid = source_id_of(st.m, rec)
     if sid ~= nil and not st.done[sid] then
       local take = true
@@ -856,19 +892,49 @@ function M.next_page(st)
         local sok, t = pcall(st.m.select, rec, st.ctx)
         take = not (sok and not t)
       end
-      if take then mine[#mine + 1] = rec end
+      if take then mine[#mine + 1] = rec; at[#mine] = i end
     end
   end
   st.dep_err = {} -- a dependency that failed on an earlier page is tried again
-  prepare_page(st, mine)
-  for _, rec in ipairs(recs) do
+  local upto = prepare_page(st, mine)
+  if upto < #mine then
+    local keep = at[upto + 1] - 1
+    local carry = {}
+    for i = keep + 1, #recs do carry[#carry + 1] = recs[i] end
+    for i = #recs, keep + 1, -1 do recs[i] = nil end
+    st.carry = carry
+  end
+  return #recs
+end
+
+-- next_page(st) -> the next page C writes and records (nil when the source is exhausted): the
+-- next slice of the gathered page (at most M.SLICE_WRITES creates and updates for a target
+-- that writes in batches), gathering and preparing the next page when this one is used up.
+function M.next_page(st)
+  if st.ready == nil or st.ready_at > #st.ready then
+    st.ready = nil
+    local recs = gather(st)
+    if recs == nil then return nil end
+    prepare_gathered(st, recs)
+    st.ready, st.ready_at = recs, 1
+  end
+  st.page_no = st.page_no + 1
+  local page = { items = {}, page = st.page_no, total = st.total }
+  local sliced = type(st.target.write) == "function" and not st.per_page
+  local writes, recs = 0, st.ready
+  while st.ready_at <= #recs and not (sliced and writes >= M.SLICE_WRITES) do
     if st.run_id and db.value("SELECT cancel_requested FROM sync_runs WHERE id = ?", st.run_id) == 1 then
       page.cancelled = true
+      st.ready_at = #recs + 1
       break
     end
+    local rec = recs[st.ready_at]
+    recs[st.ready_at] = false -- the page holds it now
+    st.ready_at = st.ready_at + 1
     local item = plan_one(st, rec)
     if item then
       page.items[#page.items + 1] = item
+      if item.action == "create" or item.action == "update" then writes = writes + 1 end
       local u = item.source_updated_at
       if u and item.action ~= "failed" and (page.max_modified == nil or u > page.max_modified) then
         page.max_modified = u

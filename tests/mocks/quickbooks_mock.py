@@ -80,6 +80,7 @@ Test control (no auth):
                         "expire" expires the access token presented (then 401, like a token
                         that ran out mid-run). Also kind "401".
     POST /_mock/config {"per_minute": n, "concurrent": n, "retry_after": s, "slow_ms": m,
+                        "item_ms": m (a batch also sleeps m ms per item, as a document each),
                         "batch_per_minute": n, "window_s": s, "refresh_grace_s": s,
                         "refresh_ttl": s, "token_delay_ms": m, "reset_counters": true?}
                         (the throttling windows start afresh; reset_counters zeroes calls,
@@ -111,6 +112,15 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def batch_items(raw):
+    """Items of a batch request body (0 when it is not one)."""
+    try:
+        items = json.loads(raw or b"{}").get("BatchItemRequest")
+    except (ValueError, AttributeError):
+        return 0
+    return len(items) if isinstance(items, list) else 0
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import qbo_rules
@@ -163,7 +173,7 @@ def reset():
         "calls": 0, "batch_calls": 0, "max_inflight": 0, "busy_s": 0.0, "batch_busy_s": 0.0,
         "first_call": 0, "last_call": 0,
         "config": {"per_minute": ARGS.per_minute, "concurrent": ARGS.concurrent,
-                   "retry_after": ARGS.retry_after, "slow_ms": 0,
+                   "retry_after": ARGS.retry_after, "slow_ms": 0, "item_ms": 0,
                    "batch_per_minute": ARGS.batch_per_minute, "window_s": 60,
                    "refresh_grace_s": 0 if ARGS.strict_rotation else ARGS.refresh_grace,
                    "refresh_ttl": ARGS.refresh_ttl, "token_delay_ms": 0},
@@ -655,6 +665,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if cfg.get("slow_ms"):
                 time.sleep(cfg["slow_ms"] / 1000.0)
+            if is_batch and cfg.get("item_ms"):
+                time.sleep(cfg["item_ms"] * batch_items(raw) / 1000.0)
             limit = 36 if rest == "batch" else 50
             if rid is not None and (len(rid) == 0 or len(rid) > limit):
                 return 400, fault(2050, "Invalid requestid",
@@ -978,7 +990,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"ok": True})
         if path == "/_mock/config":
             with LOCK:
-                for k in ("per_minute", "concurrent", "retry_after", "slow_ms", "batch_per_minute",
+                for k in ("per_minute", "concurrent", "retry_after", "slow_ms", "item_ms", "batch_per_minute",
                           "window_s", "refresh_grace_s", "refresh_ttl", "token_delay_ms"):
                     if k in doc:
                         S["config"][k] = int(doc[k])
