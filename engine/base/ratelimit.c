@@ -6,6 +6,7 @@
 #include "base/ratelimit.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +19,15 @@ struct rl_entry {
     double tokens;
     long long refilled_ms;
     int inflight;
-    long long *log; /* the last log_cap acquire times (per_window), a ring from log_head */
-    int log_cap, log_head, log_n;
+    /* per_window's slots: when each was last used (RL_FREE: never; RL_HELD: in flight, its
+     * time set when its answer came, eng_ratelimit_release_held). A slot is free again
+     * window_ms after its time; an acquire takes the one used longest ago. */
+    long long *log;
+    int log_cap;
 };
+
+#define RL_FREE LLONG_MIN
+#define RL_HELD LLONG_MAX
 
 static pthread_mutex_t rl_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t rl_cv;
@@ -68,7 +75,7 @@ static struct rl_entry *rl_find(const char *key, int burst)
     e->refilled_ms = rl_now_ms();
     e->inflight = 0;
     e->log = NULL;
-    e->log_cap = e->log_head = e->log_n = 0;
+    e->log_cap = 0;
     return e;
 }
 
@@ -83,12 +90,25 @@ static int rl_log_size(struct rl_entry *e, int per_window)
         return -1;
     e->log = p;
     e->log_cap = per_window;
-    e->log_head = e->log_n = 0;
+    for (int i = 0; i < per_window; i++)
+        p[i] = RL_FREE;
     return 0;
 }
 
+/* Caller holds rl_mu. The index of the window slot used longest ago (RL_HELD when every one is
+ * in flight). */
+static int rl_oldest(const struct rl_entry *e)
+{
+    int k = 0;
+    for (int i = 1; i < e->log_cap; i++)
+        if (e->log[i] < e->log[k])
+            k = i;
+    return k;
+}
+
 /* Caller holds rl_mu. 0 when one more acquire fits every limit of rl at now; else the time
- * (ms) it may fit at, or -1 when only a concurrency slot is missing (a release wakes us). */
+ * (ms) it may fit at, or -1 when only a concurrency slot or a window slot still in flight is
+ * missing (a release wakes us). */
 static long long rl_due(const struct eng_ratelimit *rl, struct rl_entry *e, long long now)
 {
     long long due = 0;
@@ -101,9 +121,12 @@ static long long rl_due(const struct eng_ratelimit *rl, struct rl_entry *e, long
             due = now + (long long)((1.0 - e->tokens) * 1000.0 / rl->per_second) + 1;
     }
     e->refilled_ms = now;
-    if (rl->per_window > 0 && e->log_n >= e->log_cap) {
+    if (rl->per_window > 0 && e->log_cap > 0) {
         long window = rl->window_ms > 0 ? rl->window_ms : 60000;
-        long long free_at = e->log[e->log_head] + window;
+        long long used = e->log[rl_oldest(e)];
+        if (used == RL_HELD)
+            return due > 0 ? due : -1;
+        long long free_at = used == RL_FREE ? 0 : used + window;
         if (free_at > now && free_at > due)
             due = free_at;
     }
@@ -112,26 +135,32 @@ static long long rl_due(const struct eng_ratelimit *rl, struct rl_entry *e, long
     return due;
 }
 
-/* Caller holds rl_mu; rl_due(rl, e, now) was 0. */
-static void rl_take(const struct eng_ratelimit *rl, struct rl_entry *e, long long now)
+/* Caller holds rl_mu; rl_due(rl, e, now) was 0. The window slot taken (-1: none), marked in
+ * flight when held, else used now. */
+static int rl_take(const struct eng_ratelimit *rl, struct rl_entry *e, long long now, int held)
 {
+    int k = -1;
     if (rl->per_second > 0)
         e->tokens -= 1.0;
-    if (rl->per_window > 0) {
-        if (e->log_n < e->log_cap) {
-            e->log[(e->log_head + e->log_n) % e->log_cap] = now;
-            e->log_n++;
-        } else {
-            e->log[e->log_head] = now;
-            e->log_head = (e->log_head + 1) % e->log_cap;
-        }
+    if (rl->per_window > 0 && e->log_cap > 0) {
+        k = rl_oldest(e);
+        e->log[k] = held ? RL_HELD : now;
     }
     e->inflight++;
+    return k;
 }
 
 int eng_ratelimit_acquire(const struct eng_ratelimit *rl, long long deadline_ms,
                           struct eng_err *err)
 {
+    return eng_ratelimit_acquire_held(rl, deadline_ms, NULL, err);
+}
+
+int eng_ratelimit_acquire_held(const struct eng_ratelimit *rl, long long deadline_ms,
+                               struct eng_ratelimit_hold *hold, struct eng_err *err)
+{
+    if (hold != NULL)
+        hold->slot = hold->also_slot = -1, hold->cap = hold->also_cap = 0;
     if (rl == NULL || rl->key == NULL || rl->key[0] == '\0')
         return 0;
     pthread_once(&rl_once, rl_init);
@@ -162,9 +191,11 @@ int eng_ratelimit_acquire(const struct eng_ratelimit *rl, long long deadline_ms,
         if (e2 == e)
             d2 = d1; /* one key named twice: one limit */
         if (d1 == 0 && d2 == 0) {
-            rl_take(rl, e, now);
-            if (e2 != NULL && e2 != e)
-                rl_take(r2, e2, now);
+            int k = rl_take(rl, e, now, hold != NULL);
+            int k2 = e2 != NULL && e2 != e ? rl_take(r2, e2, now, hold != NULL) : -1;
+            if (hold != NULL)
+                hold->slot = k, hold->cap = e->log_cap, hold->also_slot = k2,
+                hold->also_cap = k2 >= 0 ? e2->log_cap : 0;
             break;
         }
         /* Sleep until the later of the due times (a release wakes us for a slot), but not past
@@ -192,13 +223,17 @@ int eng_ratelimit_acquire(const struct eng_ratelimit *rl, long long deadline_ms,
     return rc;
 }
 
-/* Caller holds rl_mu. */
-static void rl_release_key(const char *key)
+/* Caller holds rl_mu. A held window slot (slot >= 0, of a log of cap slots) is used now. */
+static void rl_release_key(const char *key, int slot, int cap, long long now)
 {
     for (size_t i = 0; i < rl_n; i++) {
-        if (strcmp(rl_table[i].key, key) == 0) {
-            if (rl_table[i].inflight > 0)
-                rl_table[i].inflight--;
+        struct rl_entry *e = &rl_table[i];
+        if (strcmp(e->key, key) == 0) {
+            if (e->inflight > 0)
+                e->inflight--;
+            /* (a log resized meanwhile started afresh: its slots are not this one's) */
+            if (slot >= 0 && cap == e->log_cap && slot < e->log_cap && e->log[slot] == RL_HELD)
+                e->log[slot] = now;
             break;
         }
     }
@@ -206,13 +241,21 @@ static void rl_release_key(const char *key)
 
 void eng_ratelimit_release(const struct eng_ratelimit *rl)
 {
+    eng_ratelimit_release_held(rl, NULL);
+}
+
+void eng_ratelimit_release_held(const struct eng_ratelimit *rl,
+                                const struct eng_ratelimit_hold *hold)
+{
     if (rl == NULL || rl->key == NULL || rl->key[0] == '\0')
         return;
     pthread_mutex_lock(&rl_mu);
-    rl_release_key(rl->key);
+    long long now = rl_now_ms();
+    rl_release_key(rl->key, hold != NULL ? hold->slot : -1, hold != NULL ? hold->cap : 0, now);
     if (rl->also != NULL && rl->also->key != NULL && rl->also->key[0] != '\0' &&
         strcmp(rl->also->key, rl->key) != 0)
-        rl_release_key(rl->also->key);
+        rl_release_key(rl->also->key, hold != NULL ? hold->also_slot : -1,
+                       hold != NULL ? hold->also_cap : 0, now);
     pthread_cond_broadcast(&rl_cv);
     pthread_mutex_unlock(&rl_mu);
 }

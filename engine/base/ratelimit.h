@@ -31,5 +31,20 @@ int eng_ratelimit_acquire(const struct eng_ratelimit *rl, long long deadline_ms,
                           struct eng_err *err);
 /* Give back the concurrency slot taken by a successful acquire. */
 void eng_ratelimit_release(const struct eng_ratelimit *rl);
+/* The window slots a held acquire took (filled by eng_ratelimit_acquire_held). */
+struct eng_ratelimit_hold {
+    int slot, cap;           /* rl's window slot (-1: none) in a log of cap slots */
+    int also_slot, also_cap; /* also's */
+};
+/* As eng_ratelimit_acquire, but the window slots taken count from when the request is over
+ * (eng_ratelimit_release_held), not from now: the remote side saw the request somewhere in
+ * between, so a slot used again window_ms after its answer came is past the remote's window
+ * however long the request travelled, and a window of exactly the remote's length is safe. A
+ * slot in flight is never given to another acquire. */
+int eng_ratelimit_acquire_held(const struct eng_ratelimit *rl, long long deadline_ms,
+                               struct eng_ratelimit_hold *hold, struct eng_err *err);
+/* Give back what eng_ratelimit_acquire_held took; its window slots count from now. */
+void eng_ratelimit_release_held(const struct eng_ratelimit *rl,
+                                const struct eng_ratelimit_hold *hold);
 
 #endif

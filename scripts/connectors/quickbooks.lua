@@ -142,7 +142,7 @@ M.REFRESH_ROUNDS = 3 -- lease attempts when the tokens another worker stored are
 M.RATE_PER_MINUTE = 500 -- per realm, batch requests included (external-apis.md 3.9)
 M.CONCURRENT = 10       -- per realm per app
 M.BATCH_PER_MINUTE = 40 -- the batch endpoint's own limit per realm (3.7)
-M.PACE_WINDOW_S = 61 -- Intuit counts a minute; one second more absorbs arrival jitter
+M.PACE_WINDOW_S = 60 -- Intuit's minute, counted from each answer (engine.http, ratelimit.h)
 M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
 
 -- Hidden (__metatable): the module's own; shared by every task, so nobody else may reach it.
@@ -347,9 +347,10 @@ local RETRY_STATUS = { [500] = true, [502] = true, [504] = true }
 -- minute; a sliding log (per_window in window_ms) grants a minute's whole allowance at once and
 -- then each slot again one window after its use, so no 60 s ever holds more than the limit and
 -- a backfill may use all of it (a token bucket either lets more through in a busy minute or
--- holds back most of a quiet one). The window is M.PACE_WINDOW_S: a second more than Intuit's
--- minute absorbs arrival jitter. A batch counts for the batch endpoint (40) and for the realm
--- (500 and the 10 at once), taken together.
+-- holds back most of a quiet one). The window is M.PACE_WINDOW_S, Intuit's minute: engine.http
+-- counts a slot from when its answer came, after Intuit saw the request however long it
+-- travelled, so no margin for arrival jitter is needed. A batch counts for the batch endpoint
+-- (40) and for the realm (500 and the 10 at once), taken together.
 function M.rate(realm, batch)
   local r = { key = "quickbooks:" .. realm, per_window = M.RATE_PER_MINUTE,
     window_ms = M.PACE_WINDOW_S * 1000, concurrent = M.CONCURRENT }

@@ -210,7 +210,7 @@ case("batch write: results matched by bId, one failing item", function()
 end)
 
 case("pacing never lets more through in a minute than Intuit allows", function()
-  -- a sliding window of at most the limit in any 61 s (quickbooks_pace_spec replays it); a
+  -- a sliding window of at most the limit in any 60 s (quickbooks_pace_spec replays it); a
   -- batch takes the realm's limits too
   local b, r = qbo.rate("1", true), qbo.rate("1", false)
   assert(b.per_window == 40 and b.window_ms >= 60000, "batch: 40 in a window of 60 s or more")

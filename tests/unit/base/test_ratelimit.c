@@ -117,6 +117,31 @@ static void test_also_counts_both_keys(void)
     CHECK_INT(eng_ratelimit_acquire(&realm, now_ms() + 50, &err), ENG_ETIMEOUT);
 }
 
+/* A held slot counts from its release (the request's answer), not from its acquire: while it
+ * is in flight nobody gets it, and after the release it is free again window_ms later, so a
+ * request that travelled long never lets the next one land inside the remote's window. The
+ * same for also's key. */
+static void test_held_slot_counts_from_release(void)
+{
+    struct eng_ratelimit realm = {
+        .key = "test:hrealm", .burst = 1, .per_window = 1, .window_ms = 300};
+    struct eng_ratelimit rl = {
+        .key = "test:held", .burst = 1, .per_window = 2, .window_ms = 300, .also = &realm};
+    struct eng_err err = {0, ""};
+    struct eng_ratelimit_hold hold;
+    CHECK_INT(eng_ratelimit_acquire_held(&rl, now_ms() + 5000, &hold, &err), 0);
+    CHECK(hold.slot >= 0 && hold.also_slot >= 0);
+    /* in flight: the realm's one slot is nobody else's, even after its window would turn */
+    CHECK_INT(eng_ratelimit_acquire(&realm, now_ms() + 400, &err), ENG_ETIMEOUT);
+    eng_ratelimit_release_held(&rl, &hold);
+    long long released = now_ms();
+    /* answered just now: free again only a window after the answer */
+    CHECK_INT(eng_ratelimit_acquire(&realm, released + 100, &err), ENG_ETIMEOUT);
+    CHECK_INT(eng_ratelimit_acquire(&realm, released + 5000, &err), 0);
+    eng_ratelimit_release(&realm);
+    CHECK(now_ms() - released >= 300);
+}
+
 CHECK_MAIN(CHECK_CASE(test_burst_then_deadline), CHECK_CASE(test_no_key_means_no_limit),
            CHECK_CASE(test_concurrency_cap_holds), CHECK_CASE(test_window_all_at_once_then_waits),
-           CHECK_CASE(test_also_counts_both_keys))
+           CHECK_CASE(test_also_counts_both_keys), CHECK_CASE(test_held_slot_counts_from_release))
