@@ -15,19 +15,25 @@
 # engine's default concurrency, and BF_CONTRAST_RUNS times (3: a long run) with one request at a
 # time (tenant setting sync_parallel_requests = 1), for contrast.
 #
-# "What the limits allow" (T_min) for a run: the least wall time in which a client could make
-# the requests this run made without passing any limit, given the mock's own service time:
+# "What the limits allow" (T_min) for a run: the least wall time in which any client could make
+# the least requests this backfill needs without passing a limit, given the mock's own service
+# time (not the requests the run made, which would flatter a wasteful run):
 #   T_min = max( 60 s x floor((B - 1) / 40) + b,   (the B-th batch cannot start sooner)
-#                60 s x floor((R - 1) / 500) + r,  (nor the R-th request)
-#                S / 10 )                          (10 at once: the service time S shared)
-# R = requests the mock admitted, B = batch requests among them, S = the mock's summed service
-# time, b / r = its mean per batch / per request. Achieved = T_min / the run's wall time (the
-# whole `tallysync sync` process: WooCommerce reads, mapping, the store included). When no
-# per-minute limit binds (B <= 40, R <= 500) T_min is the mock's latency alone and the figure
-# measures the engine's own time against it. Also reported: requests, batches, 429s the mock
-# sent (each retried by engine.http after Retry-After; "unhandled" = a record failed for it),
-# documents lost (orders without an invoice) and doubled (DocNumber twice), most requests in
-# flight at once, and CPU seconds of the engine.
+#                60 s x floor((R - 1) / 500) + q,  (nor the R-th request)
+#                (B x b + 3 x q) / 10,             (10 at once: the service time shared)
+#                q + 2 x b )                       (a query, the dependencies, then invoices)
+# B = ceil(customers / 30) + ceil(items / 30) + ceil(invoices / 30): what the run had to create
+# (a fresh company), in full batches; R = B + 3: the company's preferences and one query each
+# for customers and items, the least a client that does not know the company can ask; b / q =
+# the mock's mean service time per batch / per other request in this run. Achieved = T_min /
+# the run's wall time (the whole `tallysync sync` process: WooCommerce reads, mapping, the store
+# included). When no per-minute limit binds (B <= 40, the 50-product shop's 29 batches) T_min
+# is the mock's latency alone (milliseconds: the mock answers at once) and the figure measures
+# the engine's own time against it, not the pacing. Also reported: requests and batches made
+# and the least needed, 429s the mock sent (each retried by engine.http after Retry-After;
+# "unhandled" = a record failed for it), documents lost (orders without an invoice) and doubled
+# (DocNumber twice), most requests in flight at once, and CPU seconds of the engine.
+# BF_STATE_DIR: a folder that keeps each run's mock state (its request log, with times).
 # Results: bench/results/backfill.json (BF_RESULTS, or BENCH_RESULTS_DIR/backfill.json when that
 # is set, as bench/run.sh --quick and ctest do), contract.md's shape; value = the median.
 set -uo pipefail
@@ -107,7 +113,10 @@ one_run() { # SHAPE PARALLEL -> appends one JSON line to $T/runs.ndjson
     failed=$(sq "SELECT count(*) FROM sync_records WHERE outcome IN ('failed', 'conflict')")
     local throttled_failed
     throttled_failed=$(sq "SELECT count(*) FROM sync_records WHERE outcome = 'failed' AND (error_code = 'throttled' OR error LIKE '%429%')")
-    curl -s "$QBO/_mock/state" | jq -c --arg shape "$shape" --argjson par "$par" --argjson n "$N" \
+    curl -s "$QBO/_mock/state" >"$T/state.json"
+    # BF_STATE_DIR: keep each run's mock state (its request log with times) for a closer look
+    [[ -z ${BF_STATE_DIR:-} ]] || cp "$T/state.json" "$BF_STATE_DIR/state.$shape.$par.$RUN_N.json"
+    jq -c --arg shape "$shape" --argjson par "$par" --argjson n "$N" \
         --argjson rc "$rc" --argjson t0 "$t0" --argjson t1 "$t1" --argjson failed "$failed" \
         --argjson tf "$throttled_failed" --arg cpu "$(tail -n 1 "$T/time")" '
         ([.entities.Invoice[] | select((.DocNumber | tonumber) >= 5000) | .DocNumber]) as $docs |
@@ -119,7 +128,7 @@ one_run() { # SHAPE PARALLEL -> appends one JSON line to $T/runs.ndjson
          busy_s, batch_busy_s, invoices: ($docs | length), lost: ($n - ($docs | unique | length)),
          doubled: (($docs | length) - ($docs | unique | length)), failed: $failed,
          unhandled_429: $tf, items: (.entities.Item | length),
-         customers: (.entities.Customer | length)}' >>"$T/runs.ndjson"
+         customers: (.entities.Customer | length)}' "$T/state.json" >>"$T/runs.ndjson"
     tail -n 1 "$T/runs.ndjson" >&2
 }
 
@@ -139,13 +148,24 @@ import json, sys, datetime, statistics
 runs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 out_file, machine, commit, n, quick = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6] == "1"
 
+def ceil30(n):
+    return (n + 29) // 30
+
 def t_min(r):
-    R, B, S = r["requests"], r["batches"], r["busy_s"]
-    b = r["batch_busy_s"] / B if B else 0.0
-    rr = S / R if R else 0.0
-    return max(60.0 * ((B - 1) // 40) + b if B else 0.0,
-               60.0 * ((R - 1) // 500) + rr if R else 0.0,
-               S / 10.0)
+    # the least requests this backfill needs, whatever a client does: every customer, item and
+    # invoice the run had to create, in full batches of 30 (B_min), and three reads (the
+    # company's preferences; one query each to learn which customers and items exist)
+    B = ceil30(r["customers"]) + ceil30(r["items"]) + ceil30(r["invoices"])
+    R = B + 3
+    # the mock's own service time per batch and per other request, as this run met it
+    b = r["batch_busy_s"] / r["batches"] if r["batches"] else 0.0
+    q = (r["busy_s"] - r["batch_busy_s"]) / (r["requests"] - r["batches"]) \
+        if r["requests"] > r["batches"] else 0.0
+    r["min_batches"], r["min_requests"] = B, R
+    return max(60.0 * ((B - 1) // 40) + b,        # the B-th batch cannot start sooner
+               60.0 * ((R - 1) // 500) + q,       # nor the R-th request
+               (B * b + 3 * q) / 10.0,            # 10 at once: the service time shared
+               q + 2 * b)                         # a query, the dependencies, then the invoices
 
 for r in runs:
     r["t_min_s"] = round(t_min(r), 3)
@@ -166,8 +186,8 @@ for shape in ("catalogue", "new_lines"):
                 and r["rc"] == 0 for r in fast + slow)
     ok_all = ok_all and clean
     detail = {k: med([r[k] for r in fast]) for k in
-              ("wall_s", "t_min_s", "cpu_s", "requests", "batches", "throttled", "max_inflight",
-               "items", "customers")}
+              ("wall_s", "t_min_s", "cpu_s", "requests", "batches", "min_requests", "min_batches",
+               "throttled", "max_inflight", "items", "customers")}
     detail.update(orders=n, lost=max(r["lost"] for r in fast), doubled=max(r["doubled"] for r in fast),
                   unhandled_429=max(r["unhandled_429"] for r in fast),
                   failed=max(r["failed"] for r in fast), runs_detail=fast)
@@ -190,10 +210,13 @@ for shape in ("catalogue", "new_lines"):
 doc = {"bench": "backfill", "machine": machine,
        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
        "commit": commit, "figures": figures,
-       "definition": "achieved = T_min / wall time; T_min = max(60 s x floor((B-1)/40) + mean batch "
-                     "service time, 60 s x floor((R-1)/500) + mean request service time, summed "
-                     "service time / 10) for the R requests (B batches) the run made; the mock at "
-                     "Intuit's published limits, real scale"}
+       "definition": "achieved = T_min / wall time (the whole tallysync sync process); T_min = "
+                     "max(60 s x floor((B-1)/40) + b, 60 s x floor((R-1)/500) + q, (B b + 3 q) / 10, "
+                     "q + 2 b) for the least requests the backfill needs, not those the run made: "
+                     "B = ceil(customers/30) + ceil(items/30) + ceil(invoices/30) batches (what had "
+                     "to be created, in full batches), R = B + 3 (the company's preferences, one "
+                     "query each for customers and items); b, q = the mock's mean service time per "
+                     "batch / per other request; the mock at Intuit's published limits, real scale"}
 json.dump(doc, open(out_file, "w"), indent=1)
 for f in figures:
     print("%-100s %8s %s  runs %s" % (f["figure"], f["value"], f["unit"], f["runs"]))

@@ -90,7 +90,8 @@ Test control (no auth):
     POST /_mock/release {"name": n}        open barrier n (now and for later waiters)
     GET  /_mock/waiting                    {name: requests waiting at it}
     GET  /_mock/state  {"entities": {E: [...]}, "counts": {E: n}, "requests": [...last 500
-                        {method, path, status, requestid}], "requestids": n, "token_calls": n,
+                        {method, path, status, requestid, t, done (epoch s), items (of a batch)}],
+                        "requestids": n, "token_calls": n,
                         "refresh_tokens": [...oldest first], "access_tokens": [...], "throttled": n,
                         "calls": API calls admitted (past the limits), "batch_calls": n of them
                         batches, "max_inflight": most admitted at once, "busy_s" / "batch_busy_s":
@@ -573,12 +574,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, fault(404, "Not found", "no such route", "SystemFault"))
         realm, rest = unquote(m.group(1)), m.group(2)
         rid = (q.get("requestid") or [None])[0]
-        entry = {"method": method, "path": rest, "requestid": rid, "status": None}
+        entry = {"method": method, "path": rest, "requestid": rid, "status": None,
+                 "t": time.time(), "items": batch_items(raw) if rest == "batch" else 0}
         with LOCK:
             S["requests"].append(entry)
             del S["requests"][:-500]
         status, obj, headers, after = self.api(method, realm, rest, q, raw, rid)
-        entry["status"] = status
+        entry["status"], entry["done"] = status, time.time()
         if after == "drop":
             return self.drop()
         self.send(status, obj, headers)
