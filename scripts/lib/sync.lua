@@ -525,18 +525,18 @@ local function prepare_page(st, recs)
   -- stay within what the target takes in one pacing window (max_batches): the records past
   -- that are left for the next page, so no page waits on pacing for longer than one window
   local cap, size = page_cap(st)
-  local upto = #recs
+  local upto, per = #recs, {} -- per[entity]: the dependencies of it queued so far
   for i in ipairs(recs) do
     local before = #st.pending_list
     for _, req in ipairs(per_rec[i] or {}) do pcall(resolve, st, req, 0, true) end
-    if cap and i > 1 then
-      local per, n = {}, math.ceil(i / size)
-      for _, p in ipairs(st.pending_list) do
-        local ent = p.dm.target.entity
+    if cap then
+      for j = before + 1, #st.pending_list do
+        local ent = st.pending_list[j].dm.target.entity
         per[ent] = (per[ent] or 0) + 1
       end
+      local n = math.ceil(i / size)
       for _, c in pairs(per) do n = n + math.ceil(c / size) end
-      if n > cap then -- record i's dependencies wait for the next page with it
+      if n > cap and i > 1 then -- record i's dependencies wait for the next page with it
         for j = #st.pending_list, before + 1, -1 do
           st.pending[st.pending_list[j].ck] = nil
           st.pending_list[j] = nil
