@@ -672,14 +672,16 @@ int eng_httpc_perform(struct eng_httpc *h, const struct eng_httpc_req *req,
                              curl_easy_strerror(cc));
             goto out;
         }
-        if (eng_ratelimit_acquire(&req->limit, req->deadline, err) != 0) {
+        struct eng_ratelimit_hold hold;
+        if (eng_ratelimit_acquire_held(&req->limit, req->deadline, &hold, err) != 0) {
             resp->fail = ENG_HTTPC_TIMEOUT;
             rc = ENG_ETIMEOUT;
             goto out;
         }
         resp->attempts++;
         cc = curl_easy_perform(h->curl);
-        eng_ratelimit_release(&req->limit);
+        /* the attempt's window slots count from its answer (ratelimit.h) */
+        eng_ratelimit_release_held(&req->limit, &hold);
 
         int retryable = 0, maybe_sent = 1;
         long wait = -1;

@@ -43,7 +43,8 @@ static int login_allowed(struct eng_api_ctx *c)
         hsh = (hsh ^ (unsigned char)*p) * 1099511628211ULL;
     char key[48];
     snprintf(key, sizeof key, "console-login:%u", (unsigned)(hsh % ENG_API_LOGIN_SLOTS));
-    struct eng_ratelimit rl = {key, ENG_API_LOGIN_PER_MINUTE / 60.0, ENG_API_LOGIN_BURST, 0};
+    struct eng_ratelimit rl = {
+        .key = key, .per_second = ENG_API_LOGIN_PER_MINUTE / 60.0, .burst = ENG_API_LOGIN_BURST};
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;

@@ -1,13 +1,16 @@
 /*
  * lmod_http.c - engine.http: outbound HTTP(S) for connector scripts, on eng_httpc (httpc.h).
- * Owns: this VM's eng_httpc handle (a userdata anchored in the registry, freed by __gc at
- * lua_close) and each call's response buffers (a userdata box, so a raise cannot leak them).
+ * Owns: this VM's eng_httpc handles (a userdata anchored in the registry, freed by __gc at
+ * lua_close: one, and up to HTTP_MAX_PARALLEL - 1 more for http.request_all) and each request's
+ * response buffers (a userdata job, so a raise cannot leak them).
  * Must not: raise for failures of the world (they return nil, message, code), put request
  * headers into any message, hold C heap across a call that can raise, or offer a way to turn
  * TLS verification off.
  */
 #include "lua/lmods.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -19,18 +22,31 @@
 #include "lua/vm_int.h"
 
 #define HTTP_CLIENT_MT   "engine.http.client"
-#define HTTP_BOX_MT      "engine.http.response_buffer"
 #define HTTP_MAX_HEADERS 200
 #define HTTP_MAX_METHOD  16
 
 static const char http_key_client = 'c'; /* registry[&key] = this VM's client userdata */
 
+#define HTTP_JOB_MT       "engine.http.job"
+#define HTTP_MAX_PARALLEL 10 /* http.request_all: requests in flight at once (QuickBooks: 10) */
+#define HTTP_MAX_BATCH    64 /* http.request_all: requests in one call */
+
 struct http_client {
-    struct eng_httpc *h; /* NULL until first use, and after __gc */
+    struct eng_httpc *h;                           /* NULL until first use, and after __gc */
+    struct eng_httpc *pool[HTTP_MAX_PARALLEL - 1]; /* request_all's other handles, on demand */
 };
 
-struct http_box {
+/* One prepared request (http_prepare) and its answer: a userdata whose user value anchors every
+ * string and array req points into; __gc clears the response. */
+struct http_job {
+    struct eng_httpc_req req;
+    struct eng_ratelimit also;
+    char method[HTTP_MAX_METHOD + 1];
     struct eng_httpc_resp r;
+    struct eng_httpc *h; /* borrowed from the client for one perform */
+    struct eng_err err;
+    int rc;
+    int offline; /* engine.http is off for this VM: nothing is sent */
 };
 
 /* One query pair, pointing into strings anchored in a private table on the stack. */
@@ -48,14 +64,18 @@ static int http_client_close(lua_State *L)
     struct http_client *c = luaL_checkudata(L, 1, HTTP_CLIENT_MT);
     eng_httpc_free(c->h);
     c->h = NULL;
+    for (size_t i = 0; i < HTTP_MAX_PARALLEL - 1; i++) {
+        eng_httpc_free(c->pool[i]);
+        c->pool[i] = NULL;
+    }
     return 0;
 }
 
-/* [-1, +0, -] __gc and __close of a response box. */
-static int http_box_close(lua_State *L)
+/* [-1, +0, -] __gc and __close of a job. */
+static int http_job_close(lua_State *L)
 {
-    struct http_box *b = luaL_checkudata(L, 1, HTTP_BOX_MT);
-    eng_httpc_resp_clear(&b->r);
+    struct http_job *j = luaL_checkudata(L, 1, HTTP_JOB_MT);
+    eng_httpc_resp_clear(&j->r);
     return 0;
 }
 
@@ -72,7 +92,7 @@ static struct eng_httpc *http_client(lua_State *L, struct eng_err *err)
         lua_pop(L, 1);
         eng_lmod_handle_mt(L, HTTP_CLIENT_MT, http_client_close, "engine.http internal");
         c = lua_newuserdatauv(L, sizeof *c, 0);
-        c->h = NULL;
+        memset(c, 0, sizeof *c);
         luaL_setmetatable(L, HTTP_CLIENT_MT); /* finalizable before it owns anything */
         lua_pushvalue(L, -1);
         lua_rawsetp(L, LUA_REGISTRYINDEX, &http_key_client);
@@ -305,6 +325,27 @@ static int http_bool_opt(lua_State *L, int t, const char *k, int argn)
 }
 
 /* Raise unless url (at idx) is an absolute http(s) URL. [-0, +0, v] */
+/* The limits of a rate table at r into *rl; pushes rate.key, which rl->key points into.
+ * [-0, +1, v] */
+static void http_rate_opt(lua_State *L, int r, struct eng_ratelimit *rl, int argn)
+{
+    if (lua_getfield(L, r, "key") != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+        lua_rawlen(L, -1) > 200)
+        luaL_argerror(L, argn, "rate.key must be a non-empty string (up to 200 bytes)");
+    rl->key = lua_tostring(L, -1); /* anchored: stays on the stack */
+    int isnum = 0;
+    lua_getfield(L, r, "per_second");
+    double ps = lua_isnil(L, -1) ? 0 : lua_tonumberx(L, -1, &isnum);
+    if (!lua_isnil(L, -1) && (!isnum || ps < 0 || ps > 100000))
+        luaL_argerror(L, argn, "rate.per_second must be a number in 0..100000");
+    lua_pop(L, 1);
+    rl->per_second = ps;
+    rl->burst = (int)http_int_opt(L, r, "burst", 1, 100000, ps > 1 ? (lua_Integer)ps : 1, argn);
+    rl->max_concurrent = (int)http_int_opt(L, r, "concurrent", 0, 10000, 0, argn);
+    rl->per_window = (int)http_int_opt(L, r, "per_window", 0, 100000, 0, argn);
+    rl->window_ms = (long)http_int_opt(L, r, "window_ms", 1, 3600000, 60000, argn);
+}
+
 static void http_check_url(lua_State *L, int idx, int argn)
 {
     struct eng_err err = {0, ""};
@@ -425,22 +466,35 @@ static void http_decode_json(lua_State *L, int resp, const struct eng_httpc_resp
 
 /* The request described by table t. Arguments are all checked before anything is acquired.
  * Returns resp or nil, message, code. argn names t in argument errors. [-0, +(1|3), e] */
-static int http_do(lua_State *L, int t, int argn)
+/* luaL_argerror for http_prepare (it raises; the NULL is never seen). */
+static struct http_job *http_argerror(lua_State *L, int argn, const char *msg)
 {
-    struct eng_httpc_req req;
-    memset(&req, 0, sizeof req);
+    luaL_argerror(L, argn, msg);
+    return NULL;
+}
+
+/* Read the request table at t into a new job, pushed: its req points into strings and arrays
+ * anchored in the job's user value. Bad arguments raise (argn names the argument). Builds Lua
+ * values only; the job owns no C heap until it is performed. [-0, +1, v] */
+static struct http_job *http_prepare(lua_State *L, int t, int argn)
+{
     t = lua_absindex(L, t);
     luaL_checktype(L, t, LUA_TTABLE);
     eng_vm_frozen_open(L, t); /* a module's frozen table: read its contents */
     luaL_checkstack(L, 24, "engine.http");
+    eng_lmod_handle_mt(L, HTTP_JOB_MT, http_job_close, "engine.http internal");
+    struct http_job *job = lua_newuserdatauv(L, sizeof *job, 1);
+    memset(job, 0, sizeof *job);
+    eng_httpc_resp_init(&job->r);
+    luaL_setmetatable(L, HTTP_JOB_MT);
+    int jidx = lua_gettop(L);
+    struct eng_httpc_req req;
+    memset(&req, 0, sizeof req);
 
     const struct eng_vm_opts *vo = eng_vm_opts_of(L);
     if (vo != NULL && vo->no_network) { /* a text nobody published: no request leaves */
-        luaL_pushfail(L);
-        lua_pushliteral(L, "engine.http is off for a mapping text that is not published (the "
-                           "console's preview, tests and impact)");
-        lua_pushliteral(L, "offline");
-        return 3;
+        job->offline = 1;
+        return job;
     }
     /* unknown fields are a caller's bug (timeout= instead of timeout_ms=) */
     lua_pushnil(L);
@@ -453,7 +507,7 @@ static int http_do(lua_State *L, int t, int argn)
         }
         if (!known) {
             lua_pop(L, 1);
-            return luaL_argerror(
+            return http_argerror(
                 L, argn,
                 lua_pushfstring(L, "unknown request field '%s'", luaL_tolstring(L, -1, NULL)));
         }
@@ -461,42 +515,43 @@ static int http_do(lua_State *L, int t, int argn)
     }
 
     /* method: an upper-cased token */
-    char method[HTTP_MAX_METHOD + 1] = "GET";
+    char *method = job->method;
+    memcpy(method, "GET", 4);
     int type = lua_getfield(L, t, "method");
     if (type != LUA_TNIL) {
         size_t n = 0;
         const char *m = type == LUA_TSTRING ? lua_tolstring(L, -1, &n) : NULL;
         if (m == NULL || n > HTTP_MAX_METHOD || !http_is_token(m, n))
-            return luaL_argerror(L, argn, "field 'method' must be an HTTP method name");
+            return http_argerror(L, argn, "field 'method' must be an HTTP method name");
         for (size_t i = 0; i <= n; i++)
             method[i] = m[i] >= 'a' && m[i] <= 'z' ? (char)(m[i] - 'a' + 'A') : m[i];
     }
     lua_pop(L, 1);
 
     if (lua_getfield(L, t, "url") != LUA_TSTRING)
-        return luaL_argerror(L, argn, "field 'url' must be a string");
+        return http_argerror(L, argn, "field 'url' must be a string");
     http_check_url(L, -1, argn);
     int url_idx = lua_gettop(L);
 
     type = lua_getfield(L, t, "headers");
     if (type != LUA_TNIL && type != LUA_TTABLE)
-        return luaL_argerror(L, argn, "field 'headers' must be a table");
+        return http_argerror(L, argn, "field 'headers' must be a table");
     int hdr_idx = type == LUA_TTABLE ? lua_gettop(L) : 0;
 
     int btype = lua_getfield(L, t, "body");
     if (btype != LUA_TNIL && btype != LUA_TSTRING)
-        return luaL_argerror(L, argn, "field 'body' must be a string");
+        return http_argerror(L, argn, "field 'body' must be a string");
     int body_idx = lua_gettop(L);
     int jtype = lua_getfield(L, t, "json");
     if (jtype != LUA_TNIL && jtype != LUA_TTABLE)
-        return luaL_argerror(L, argn, "field 'json' must be a table");
+        return http_argerror(L, argn, "field 'json' must be a table");
     if (jtype != LUA_TNIL && btype != LUA_TNIL)
-        return luaL_argerror(L, argn, "give either 'body' or 'json', not both");
+        return http_argerror(L, argn, "give either 'body' or 'json', not both");
     int json_idx = lua_gettop(L);
 
     type = lua_getfield(L, t, "query");
     if (type != LUA_TNIL && type != LUA_TTABLE)
-        return luaL_argerror(L, argn, "field 'query' must be a table");
+        return http_argerror(L, argn, "field 'query' must be a table");
     int query_idx = type == LUA_TTABLE ? lua_gettop(L) : 0;
 
     req.timeout_ms = (long)http_int_opt(L, t, "timeout_ms", 1, ENG_HTTPC_MAX_TIMEOUT_MS,
@@ -507,27 +562,23 @@ static int http_do(lua_State *L, int t, int argn)
     req.follow_redirects = http_bool_opt(L, t, "follow_redirects", argn);
     req.retry_unsafe = http_bool_opt(L, t, "retry_unsafe", argn);
 
-    /* rate = {key = "quickbooks:<realm>", per_second = 8.3, burst = 10, concurrent = 10}:
-     * limits shared by every worker of the process for that key */
+    /* rate = {key = "quickbooks:<realm>", per_second = 8.3, burst = 10, concurrent = 10,
+     * per_window = 500, window_ms = 61000, also = {key = ..., ...}}: limits shared by every
+     * worker of the process for that key (and also's, taken together) */
+    struct eng_ratelimit *also = &job->also;
     type = lua_getfield(L, t, "rate");
     if (type != LUA_TNIL && type != LUA_TTABLE)
-        return luaL_argerror(L, argn, "field 'rate' must be a table");
+        return http_argerror(L, argn, "field 'rate' must be a table");
     if (type == LUA_TTABLE) {
         int r = lua_gettop(L);
-        if (lua_getfield(L, r, "key") != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
-            lua_rawlen(L, -1) > 200)
-            return luaL_argerror(L, argn, "rate.key must be a non-empty string (up to 200 bytes)");
-        req.limit.key = lua_tostring(L, -1); /* anchored: stays on the stack */
-        int isnum = 0;
-        lua_getfield(L, r, "per_second");
-        double ps = lua_isnil(L, -1) ? 0 : lua_tonumberx(L, -1, &isnum);
-        if (!lua_isnil(L, -1) && (!isnum || ps < 0 || ps > 100000))
-            return luaL_argerror(L, argn, "rate.per_second must be a number in 0..100000");
-        lua_pop(L, 1);
-        req.limit.per_second = ps;
-        req.limit.burst =
-            (int)http_int_opt(L, r, "burst", 1, 100000, ps > 1 ? (lua_Integer)ps : 1, argn);
-        req.limit.max_concurrent = (int)http_int_opt(L, r, "concurrent", 0, 10000, 0, argn);
+        http_rate_opt(L, r, &req.limit, argn); /* pushes the key (anchored on the stack) */
+        type = lua_getfield(L, r, "also");
+        if (type != LUA_TNIL && type != LUA_TTABLE)
+            return http_argerror(L, argn, "rate.also must be a table");
+        if (type == LUA_TTABLE) {
+            http_rate_opt(L, lua_gettop(L), also, argn);
+            req.limit.also = also;
+        }
     }
 
     /* everything below builds Lua values only; C resources come last */
@@ -568,50 +619,198 @@ static int http_do(lua_State *L, int t, int argn)
     req.headers = hdrs;
     req.nheaders = nh;
 
-    struct eng_err err = {0, ""};
-    struct eng_httpc *h = http_client(L, &err); /* pushes the client */
-    if (h == NULL) {
-        lua_pushnil(L);
-        lua_pushstring(L, err.msg);
-        lua_pushstring(L, eng_httpc_fail_name(ENG_HTTPC_HTTP));
+    job->req = req;
+    /* anchor everything pushed above the job in its user value */
+    int top = lua_gettop(L);
+    lua_createtable(L, top - jidx, 0);
+    for (int i = jidx + 1; i <= top; i++) {
+        lua_pushvalue(L, i);
+        lua_rawseti(L, -2, i - jidx);
+    }
+    lua_setiuservalue(L, jidx, 1);
+    lua_settop(L, jidx);
+    return job;
+}
+
+/* The deadline of a request from the script's budget. */
+static long long http_deadline(lua_State *L)
+{
+    long long left = eng_vm_remaining_ms(L);
+    return left > 0 ? eng_httpc_now_ms() + left : 0;
+}
+
+/* The results of a performed job (or its failure), as http.request answers. [-0, +(1|3), m] */
+static int http_finish(lua_State *L, struct http_job *job)
+{
+    if (job->offline) {
+        luaL_pushfail(L);
+        lua_pushliteral(L, "engine.http is off for a mapping text that is not published (the "
+                           "console's preview, tests and impact)");
+        lua_pushliteral(L, "offline");
         return 3;
     }
-    eng_lmod_handle_mt(L, HTTP_BOX_MT, http_box_close, "engine.http internal");
-    struct http_box *box = lua_newuserdatauv(L, sizeof *box, 0);
-    eng_httpc_resp_init(&box->r);
-    luaL_setmetatable(L, HTTP_BOX_MT);
-
-    long long left = eng_vm_remaining_ms(L);
-    req.deadline = left > 0 ? eng_httpc_now_ms() + left : 0;
-
-    /* blocks; runs no Lua; every C byte it allocates belongs to box or is freed inside */
-    int rc = eng_httpc_perform(h, &req, &box->r, &err);
-    if (rc != 0) {
-        enum eng_httpc_fail f = box->r.fail;
-        eng_httpc_resp_clear(&box->r);
+    if (job->rc != 0) {
+        enum eng_httpc_fail f = job->r.fail;
+        eng_httpc_resp_clear(&job->r);
         lua_pushnil(L);
-        lua_pushfstring(L, "engine.http: %s", err.msg);
+        lua_pushfstring(L, "engine.http: %s", job->err.msg);
         lua_pushstring(L, eng_httpc_fail_name(f == ENG_HTTPC_OK ? ENG_HTTPC_HTTP : f));
         return 3;
     }
-    http_push_response(L, &box->r);
+    http_push_response(L, &job->r);
     int resp = lua_gettop(L);
-    http_decode_json(L, resp, &box->r);
-    eng_httpc_resp_clear(&box->r); /* give the body back now, not at the next GC */
+    http_decode_json(L, resp, &job->r);
+    eng_httpc_resp_clear(&job->r); /* give the body back now, not at the next GC */
     lua_pushvalue(L, resp);
     return 1;
 }
 
+static int http_do(lua_State *L, int t, int argn)
+{
+    struct http_job *job = http_prepare(L, t, argn);
+    if (!job->offline) {
+        struct eng_err err = {0, ""};
+        struct eng_httpc *h = http_client(L, &err); /* pushes the client */
+        if (h == NULL) {
+            lua_pushnil(L);
+            lua_pushstring(L, err.msg);
+            lua_pushstring(L, eng_httpc_fail_name(ENG_HTTPC_HTTP));
+            return 3;
+        }
+        job->req.deadline = http_deadline(L);
+        /* blocks; runs no Lua; every C byte it allocates belongs to the job or is freed inside */
+        job->rc = eng_httpc_perform(h, &job->req, &job->r, &job->err);
+    }
+    return http_finish(L, job);
+}
+
+/* {====================== http.request_all ====================== */
+
+struct http_all {
+    struct http_job *jobs[HTTP_MAX_BATCH];
+    size_t n;
+    atomic_size_t next;
+};
+
+struct http_worker {
+    struct http_all *all;
+    struct eng_httpc *h;
+    pthread_t t;
+};
+
+/* Take the next job until none is left; runs no Lua, touches only the jobs it takes. */
+static void *http_worker_run(void *arg)
+{
+    struct http_worker *w = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&w->all->next, 1);
+        if (i >= w->all->n)
+            break;
+        struct http_job *j = w->all->jobs[i];
+        if (!j->offline)
+            j->rc = eng_httpc_perform(w->h, &j->req, &j->r, &j->err);
+    }
+    return NULL;
+}
+
+/* http.request_all(list [, parallel]) -> results
+ * list: up to 64 request tables as http.request takes; at most `parallel` (1..10, default 10)
+ * of them in flight at once, each on its own connection, each through its own rate limits
+ * (which still bound the process as a whole). results[i] is list[i]'s response table, or
+ * {error = message, code = code} when it had none (http.request's nil, message, code). Each
+ * response body is capped at 32 MiB / parallel (or the request's smaller max_bytes): the call
+ * holds no more than one request may. Bad arguments raise before anything is sent.
+ * [-0, +1, e] */
+static int l_http_request_all(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    eng_vm_frozen_open(L, 1);
+    lua_Integer parallel = luaL_optinteger(L, 2, HTTP_MAX_PARALLEL);
+    luaL_argcheck(L, parallel >= 1 && parallel <= HTTP_MAX_PARALLEL, 2, "parallel must be 1..10");
+    size_t n = (size_t)lua_rawlen(L, 1);
+    luaL_argcheck(L, n <= HTTP_MAX_BATCH, 1, "at most 64 requests in one call");
+    luaL_checkstack(L, (int)n + 8, "engine.http");
+    struct http_all all;
+    memset(&all, 0, sizeof all);
+    all.n = n;
+    atomic_init(&all.next, 0);
+    int first = lua_gettop(L) + 1;
+    size_t cap = (size_t)(ENG_HTTPC_MAX_BODY / (unsigned)parallel);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        int t = lua_gettop(L);
+        struct http_job *j = http_prepare(L, t, 1); /* job above the request table */
+        lua_replace(L, t);
+        if (j->req.max_body == 0 || j->req.max_body > cap)
+            j->req.max_body = cap;
+        all.jobs[i] = j;
+    }
+    struct eng_err err = {0, ""};
+    struct eng_httpc *h0 = n > 0 ? http_client(L, &err) : NULL; /* pushes the client */
+    if (n > 0 && h0 == NULL)
+        return luaL_error(L, "engine.http: %s", err.msg);
+    struct http_client *c = lua_touserdata(L, -1);
+    long long deadline = http_deadline(L);
+    for (size_t i = 0; i < n; i++)
+        all.jobs[i]->req.deadline = deadline;
+
+    /* the other workers' handles (created on first need, kept by the client) */
+    struct http_worker w[HTTP_MAX_PARALLEL];
+    size_t nw = 0;
+    size_t want = (size_t)parallel < n ? (size_t)parallel : n;
+    for (size_t k = 1; k < want; k++) {
+        if (c->pool[k - 1] == NULL)
+            c->pool[k - 1] = eng_httpc_new(&err);
+        if (c->pool[k - 1] == NULL)
+            break;
+        w[nw].all = &all;
+        w[nw].h = c->pool[k - 1];
+        if (pthread_create(&w[nw].t, NULL, http_worker_run, &w[nw]) != 0)
+            break;
+        nw++;
+    }
+    /* this thread works too, then waits for the others; no Lua runs until they are done */
+    struct http_worker self = {&all, h0, pthread_self()};
+    if (n > 0)
+        http_worker_run(&self);
+    for (size_t k = 0; k < nw; k++)
+        pthread_join(w[k].t, NULL);
+
+    lua_createtable(L, (int)n, 0);
+    int out = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+        int top = lua_gettop(L);
+        int nr = http_finish(L, all.jobs[i]);
+        if (nr == 1) {
+            lua_rawseti(L, out, (lua_Integer)i + 1);
+        } else {
+            lua_createtable(L, 0, 2);
+            lua_pushvalue(L, top + 2);
+            lua_setfield(L, -2, "error");
+            lua_pushvalue(L, top + 3);
+            lua_setfield(L, -2, "code");
+            lua_rawseti(L, out, (lua_Integer)i + 1);
+        }
+        lua_settop(L, out);
+    }
+    (void)first;
+    return 1;
+}
+
+/* }====================== */
+
 /* http.request{method="GET", url=, headers={}, body=string | json=table, query={},
  *              timeout_ms=30000, retries=0, retry_unsafe=false, follow_redirects=false,
- *              max_bytes=32 MiB, rate={key=, per_second=, burst=, concurrent=}}
+ *              max_bytes=32 MiB, rate={key=, per_second=, burst=, concurrent=, per_window=,
+ *              window_ms=60000, also={key=, ...}}}
  *   -> {status=int, headers={lower-case name = value}, body=string, json=value|nil,
  *       json_error=string|nil, attempts=int}
  *   | nil, message, code   code: "timeout" | "connect" | "tls" | "dns" | "too_large" | "http"
  * rate: limits shared by every worker for one key (a QuickBooks realm, a store), taken per
- * attempt; waiting for a slot counts against the budget, and a slot that cannot come in time is
- * nil, "... rate limit ...", "timeout" at once.
- * Any status is a response (scripts decide about 404). Bad arguments raise (unknown fields too).
+ * attempt (per_window: at most that many in any window_ms, a sliding log; also: a second key's
+ * limits taken together with the first, all or nothing); waiting for a slot counts against the
+ * budget, and a slot that cannot come in time is nil, "... rate limit ...", "timeout" at once. Any
+ * status is a response (scripts decide about 404). Bad arguments raise (unknown fields too).
  * timeout_ms is per attempt; the whole call, retries and waits included, never outlives the
  * script's budget. Retries (with 200 ms .. 10 s exponential backoff and jitter): 429 and 503
  * always, honouring Retry-After (seconds or HTTP date; one over 120 s or past the budget ends the
@@ -694,6 +893,7 @@ int luaopen_engine_http(lua_State *L)
 {
     static const luaL_Reg funcs[] = {
         {"request", l_http_request},
+        {"request_all", l_http_request_all},
         {"get", l_http_get},
         {"post", l_http_post},
         {"urlencode", l_http_urlencode},
@@ -701,7 +901,7 @@ int luaopen_engine_http(lua_State *L)
         {NULL, NULL},
     };
     eng_lmod_handle_mt(L, HTTP_CLIENT_MT, http_client_close, "engine.http internal");
-    eng_lmod_handle_mt(L, HTTP_BOX_MT, http_box_close, "engine.http internal");
+    eng_lmod_handle_mt(L, HTTP_JOB_MT, http_job_close, "engine.http internal");
     luaL_newlib(L, funcs);
     return 1;
 }

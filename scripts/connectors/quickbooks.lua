@@ -17,6 +17,9 @@
 --                                      fewer than opts.page_size (default 1000) rows
 --   M.read(ctx, entity, opts)       -> rows, { pages = n }   entity in M.ENTITIES; opts.since (ISO
 --                                      date-time) -> WHERE MetaData.LastUpdatedTime > since
+--   M.count(ctx, entity)            -> n (SELECT count(*))
+--   M.lookup(ctx, entity, field, values) -> rows whose field is one of values (IN queries of
+--                                      M.LOOKUP_CHUNK values; lib/sync.lua prefetches with it)
 --   M.get(ctx, entity, id)          -> object (610 Object Not Found is an error with code "610")
 --   M.create(ctx, entity, body [, request_id])
 --                                   -> object; requestid always sent: request_id (derived by the
@@ -42,19 +45,24 @@
 --                                      disambiguate the DisplayName and write again). Each batch
 --                                      has a requestid hashed from its records: sending the same
 --                                      records again answers the first result (no duplicates);
---                                      retry only the failed records (a new set, a new requestid)
+--                                      retry only the failed records (a new set, a new requestid).
+--                                      The batches go M.CONCURRENT at a time (engine.http
+--                                      request_all), within the realm's limits
+--   M.write_all(ctx, { {entity =, records =}, ... }) -> { results, ... }: several entities'
+--                                      batches at once (a page's customers and items)
 -- ctx: { credentials = (see below, updated in place after a refresh), config = {
 --          quickbooks_api_base (as test() resolves it), quickbooks_token_url?,
---          quickbooks_timeout_ms? (per attempt, default 30000), quickbooks_retries? (default 4) },
+--          quickbooks_timeout_ms? (per attempt, default 30000), quickbooks_retries? (default 4),
+--          parallel_requests? (requests M.write_all keeps in flight, 1..10, default 10) },
 --        on_tokens = function(tokens)?, refresh_begin = function(opts)?,
 --        refresh_end = function(opts)? }  (the engine's ctx: lib/credentials.lua build_context)
 -- Every request: minorversion=75, Accept: application/json, Bearer access token, a requestid,
--- the per-realm limits (Intuit's published ones: 500 a minute, 10 at once; M.rate keeps burst +
--- a minute's pace within them), engine.http's retries (429 honouring
+-- the per-realm limits (Intuit's published ones: 500 a minute, 10 at once; M.rate: a sliding
+-- window per minute, never over them), engine.http's retries (429 honouring
 -- Retry-After, 503, connection failures, and timeouts/resets: requests carry a requestid, so they
 -- are retried as idempotent); a 500/502/504 answer is tried again up to 2 more times here.
 -- Batches are also paced to the batch endpoint's own limit: rate key "quickbooks-batch:<realm>",
--- 40 per minute burst included.
+-- 40 in any minute, and count for the realm's 500 and 10 at once as well.
 -- Tokens: refreshed with lib.quickbooks_oauth before a request when access_token_expires_at is
 -- within 5 minutes (needs_refresh), and once on a 401 (test() too). Intuit rotates the refresh
 -- token and wants one refresh per company at a time, so with the engine's ctx a refresh is:
@@ -128,15 +136,13 @@ M.MAX_BATCH = 30
 M.REQUESTID_MAX = 50       -- per request
 M.BATCH_REQUESTID_MAX = 36 -- on /batch (each bId then at most 10 chars)
 M.PAGE_SIZE = 1000
+M.LOOKUP_CHUNK = 40 -- values per `IN (...)` lookup query
 M.REFRESH_MARGIN = 300
 M.REFRESH_ROUNDS = 3 -- lease attempts when the tokens another worker stored are stale too
 M.RATE_PER_MINUTE = 500 -- per realm, batch requests included (external-apis.md 3.9)
 M.CONCURRENT = 10       -- per realm per app
 M.BATCH_PER_MINUTE = 40 -- the batch endpoint's own limit per realm (3.7)
-M.BATCH_CONCURRENT = 2  -- of the 10, at most this many are batches
-M.BURST = 10            -- requests a realm may send at once (then paced; see M.rate)
-M.BATCH_BURST = 5
-M.PACE_WINDOW_S = 61 -- Intuit counts a minute; one second more absorbs arrival jitter
+M.PACE_WINDOW_S = 60 -- Intuit's minute, counted from each answer (engine.http, ratelimit.h)
 M.SERVER_RETRIES = 2 -- extra tries on 500/502/504 (engine.http retries 429/503 itself)
 
 -- Hidden (__metatable): the module's own; shared by every task, so nobody else may reach it.
@@ -337,18 +343,36 @@ end
 
 local RETRY_STATUS = { [500] = true, [502] = true, [504] = true }
 
--- rate(realm, batch) -> engine.http's rate table for a request. A token bucket lets `burst`
--- requests through at once and then `per_second`: burst + 60 x per_second per minute, which
--- must stay within Intuit's per-minute limit (a bucket paced at the limit itself lets the
--- burst more through, and the 41st batch of a busy minute is answered 429).
+-- rate(realm, batch) -> engine.http's rate table for a request. Intuit counts its limits per
+-- minute; a sliding log (per_window in window_ms) grants a minute's whole allowance at once and
+-- then each slot again one window after its use, so no 60 s ever holds more than the limit and
+-- a backfill may use all of it (a token bucket either lets more through in a busy minute or
+-- holds back most of a quiet one). The window is M.PACE_WINDOW_S, Intuit's minute: engine.http
+-- counts a slot from when its answer came, after Intuit saw the request however long it
+-- travelled, so no margin for arrival jitter is needed. A batch counts for the batch endpoint
+-- (40) and for the realm (500 and the 10 at once), taken together.
 function M.rate(realm, batch)
-  if batch then -- paced to the batch endpoint's own limit
-    return { key = "quickbooks-batch:" .. realm, burst = M.BATCH_BURST,
-      per_second = (M.BATCH_PER_MINUTE - M.BATCH_BURST) / M.PACE_WINDOW_S, concurrent = M.BATCH_CONCURRENT }
-  end
-  return { key = "quickbooks:" .. realm, burst = M.BURST,
-    per_second = (M.RATE_PER_MINUTE - M.BURST) / M.PACE_WINDOW_S,
-    concurrent = M.CONCURRENT - M.BATCH_CONCURRENT }
+  local r = { key = "quickbooks:" .. realm, per_window = M.RATE_PER_MINUTE,
+    window_ms = M.PACE_WINDOW_S * 1000, concurrent = M.CONCURRENT }
+  if not batch then return r end
+  return { key = "quickbooks-batch:" .. realm, per_window = M.BATCH_PER_MINUTE,
+    window_ms = M.PACE_WINDOW_S * 1000, also = r }
+end
+
+-- The engine.http request table of one API call (see call).
+local function request_of(ctx, base, method, path, o)
+  local c = ctx.credentials
+  local q = { minorversion = M.MINOR_VERSION, requestid = o.request_id }
+  for k, v in pairs(o.query or {}) do q[k] = v end
+  return {
+    method = method, url = ("%s/v3/company/%s/%s"):format(base, http.urlencode(c.realm_id), path),
+    query = q, json = o.json,
+    headers = { Authorization = "Bearer " .. c.access_token, Accept = "application/json" },
+    timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000),
+    retries = cfg(ctx, "quickbooks_retries", 4),
+    retry_unsafe = o.request_id ~= nil, -- a repeated requestid answers the first response
+    rate = M.rate(c.realm_id, path == "batch"),
+  }
 end
 
 -- call(ctx, method, path, opts) -> decoded body, resp | nil, err
@@ -367,21 +391,10 @@ local function call(ctx, method, path, o)
     local ok, e = refresh(ctx) -- (without a way to refresh, a token near expiry is still tried)
     if not ok then return nil, e end
   end
-  local url = ("%s/v3/company/%s/%s"):format(base, http.urlencode(c.realm_id), path)
   local refreshed, server_tries = false, 0
   while true do
-    local q = { minorversion = M.MINOR_VERSION, requestid = o.request_id }
-    for k, v in pairs(o.query or {}) do q[k] = v end
     local used_token = c.access_token
-    local rate = M.rate(c.realm_id, path == "batch")
-    local resp, msg, code = http.request{
-      method = method, url = url, query = q, json = o.json,
-      headers = { Authorization = "Bearer " .. used_token, Accept = "application/json" },
-      timeout_ms = cfg(ctx, "quickbooks_timeout_ms", 30000),
-      retries = cfg(ctx, "quickbooks_retries", 4),
-      retry_unsafe = o.request_id ~= nil, -- a repeated requestid answers the first response
-      rate = rate,
-    }
+    local resp, msg, code = http.request(request_of(ctx, base, method, path, o))
     if not resp then
       return nil, mkerr{ code = code or "connect", retryable = code ~= "too_large",
         message = ("cannot reach QuickBooks (%s): %s"):format(code or "error", msg or "?") }
@@ -427,6 +440,43 @@ local function call(ctx, method, path, o)
   end
 end
 
+-- call_many(ctx, calls) -> { {body, resp} | {nil, err}, ... }: calls = { {method =, path =,
+-- json =, request_id =}, ... }, each with a requestid, sent M.CONCURRENT at a time
+-- (engine.http.request_all; each still through the realm's limits, shared with every worker).
+-- A call that does not come back clean (a Fault, a 401 to refresh for, a 5xx, no answer) is
+-- made again through call, with the same requestid: what QuickBooks executed answers its first
+-- result, so nothing is written twice, and the error is call's.
+local function call_many(ctx, calls)
+  local out = {}
+  local c, base = ctx.credentials, api_base(ctx)
+  local many = #calls > 1 and type(http.request_all) == "function" and type(c) == "table"
+    and nonempty(c.realm_id) and base ~= nil
+  if many and stale_token(c) then many = false end -- call refreshes first
+  if not many then
+    for i, o in ipairs(calls) do out[i] = table.pack(call(ctx, o.method, o.path, o)) end
+    return out
+  end
+  for first = 1, #calls, 64 do
+    local reqs = {}
+    for i = first, math.min(first + 63, #calls) do
+      local o = calls[i]
+      reqs[#reqs + 1] = request_of(ctx, base, o.method, o.path, o)
+    end
+    local par = cfg(ctx, "parallel_requests", M.CONCURRENT)
+    local res = http.request_all(reqs, math.max(1, math.min(par, M.CONCURRENT)))
+    for k, r in ipairs(res) do
+      local i = first + k - 1
+      if r.status == 200 and qbo_fault.from_response(r) == nil and type(r.json) == "table" then
+        out[i] = table.pack(r.json, r)
+      else
+        local o = calls[i]
+        out[i] = table.pack(call(ctx, o.method, o.path, o))
+      end
+    end
+  end
+  return out
+end
+
 -- A fresh requestid for a read (a repeated one would answer an old result).
 local function read_id()
   local b = crypto.random_bytes(12)
@@ -468,6 +518,42 @@ function M.query(ctx, sql, opts)
     if opts.max_pages and pages >= opts.max_pages then break end
   end
   return out, { pages = pages }
+end
+
+-- count(ctx, entity) -> the number of entity rows (SELECT count(*)) | nil, err
+function M.count(ctx, entity)
+  check_entity(entity)
+  local body, err = call(ctx, "GET", "query", { query = { query = "SELECT count(*) FROM " .. entity },
+    request_id = read_id() })
+  if not body then return nil, err end
+  local qr = body.QueryResponse
+  local n = type(qr) == "table" and qr.totalCount or nil
+  if math.type(n) ~= "integer" then
+    return nil, mkerr{ code = "bad_response", message = "QuickBooks answered count(*) without totalCount" }
+  end
+  return n
+end
+
+-- lookup(ctx, entity, field, values) -> rows | nil, err: the rows whose field equals one of
+-- values (QuickBooks compares names case-insensitively), as `WHERE field IN (...)` queries of
+-- M.LOOKUP_CHUNK values (a few thousand bytes of URL each), each paged like M.query.
+function M.lookup(ctx, entity, field, values)
+  check_entity(entity)
+  if type(field) ~= "string" or not field:match("^[%a][%w%.]*$") then
+    error(("quickbooks.lookup: bad field %q"):format(tostring(field)), 2)
+  end
+  local out = json.array()
+  for first = 1, #values, M.LOOKUP_CHUNK do
+    local lits = {}
+    for i = first, math.min(first + M.LOOKUP_CHUNK - 1, #values) do
+      lits[#lits + 1] = M.quote(values[i])
+    end
+    local rows, err = M.query(ctx, ("SELECT * FROM %s WHERE %s IN (%s)"):format(entity, field,
+      table.concat(lits, ", ")))
+    if not rows then return nil, err end
+    for _, r in ipairs(rows) do out[#out + 1] = r end
+  end
+  return out
 end
 
 function M.read(ctx, entity, opts)
@@ -535,42 +621,84 @@ function M.update(ctx, entity, body)
   return answer_object(resp, entity)
 end
 
-function M.write(ctx, entity, records)
-  check_entity(entity)
-  local results = {}
-  for first = 1, #records, M.MAX_BATCH do
-    local last = math.min(first + M.MAX_BATCH - 1, #records)
-    local items, rids, byb = json.array(), {}, {}
-    for i = first, last do
-      local r = records[i]
-      local body, rid = r, nil
-      if type(r.body) == "table" then body, rid = r.body, r.request_id end
-      local bid = "b" .. (i - first + 1)
-      local item = { bId = bid }
-      local b = json.object({})
-      for k, v in pairs(body) do b[k] = v end
-      if b.Id ~= nil then
-        item.operation = "update"
-        b.sparse = true
-      else
-        item.operation = "create"
+-- write_all(ctx, groups) -> { results, ... }: groups = { {entity =, records =}, ... }; each
+-- group's results as M.write answers them. Every batch of every group is sent at once, up to
+-- M.CONCURRENT in flight (call_many): customers and items needed by a page go together.
+function M.write_all(ctx, groups)
+  local batches, all = {}, {}
+  for g, grp in ipairs(groups) do
+    local entity, records = grp.entity, grp.records
+    check_entity(entity)
+    all[g] = {}
+    for first = 1, #records, M.MAX_BATCH do
+      local last = math.min(first + M.MAX_BATCH - 1, #records)
+      local items, rids, byb = json.array(), {}, {}
+      for i = first, last do
+        local r = records[i]
+        local body, rid = r, nil
+        if type(r.body) == "table" then body, rid = r.body, r.request_id end
+        local bid = "b" .. (i - first + 1)
+        local item = { bId = bid }
+        local b = json.object({})
+        for k, v in pairs(body) do b[k] = v end
+        if b.Id ~= nil then
+          item.operation = "update"
+          b.sparse = true
+        else
+          item.operation = "create"
+        end
+        item[entity] = b
+        items[#items + 1] = item
+        byb[bid] = i
+        rids[#rids + 1] = rid and tostring(rid) or (entity .. json.encode(b))
       end
-      item[entity] = b
-      items[#items + 1] = item
-      byb[bid] = i
-      rids[#rids + 1] = rid and tostring(rid) or (entity .. json.encode(b))
+      if first == last then
+        -- one record is a plain create / sparse update: it spends the realm's 500 a minute,
+        -- not one of the batch endpoint's 40 (a webhook's single order, a page's last one)
+        local r = records[first]
+        local b, rid = items[1][entity], type(r.body) == "table" and r.request_id or nil
+        rid = rid and M.request_id(tostring(rid))
+          or body_hash(b.Id ~= nil and "u-" or "c-", entity, b)
+        batches[#batches + 1] = { g = g, first = first, last = last, single = true,
+          call = { method = "POST", path = entity:lower(), json = b, request_id = rid } }
+      else
+        local brid = ("bt-" .. crypto.hex(crypto.sha256(table.concat(rids, "\0")))):sub(1,
+          M.BATCH_REQUESTID_MAX)
+        batches[#batches + 1] = { g = g, first = first, last = last, byb = byb,
+          call = { method = "POST", path = "batch", json = { BatchItemRequest = items },
+            request_id = brid } }
+      end
     end
-    local brid = ("bt-" .. crypto.hex(crypto.sha256(table.concat(rids, "\0")))):sub(1,
-      M.BATCH_REQUESTID_MAX)
-    local resp, err = call(ctx, "POST", "batch",
-      { json = { BatchItemRequest = items }, request_id = brid })
-    if not resp then
+  end
+  local calls = {}
+  for i, b in ipairs(batches) do calls[i] = b.call end
+  local answers = call_many(ctx, calls)
+  for n, bt in ipairs(batches) do
+    local grp, results = groups[bt.g], all[bt.g]
+    local entity, records = grp.entity, grp.records
+    local resp, err = answers[n][1], answers[n][2]
+    local first, last = bt.first, bt.last
+    if bt.single then
+      local obj = resp and resp[entity]
+      if type(obj) == "table" then
+        results[first] = { ok = true, id = obj.Id, sync_token = obj.SyncToken, object = obj }
+      else
+        err = err or mkerr{ code = "bad_response", message = "QuickBooks answered without " .. entity }
+        local res = { ok = false, error = err.message, code = err.code, retryable = err.retryable,
+          fault = err.fault }
+        if err.code == qbo_fault.STALE_OBJECT then
+          local body = records[first].body or records[first]
+          res.conflict, res.current = true, M.get(ctx, entity, body.Id)
+        end
+        results[first] = res
+      end
+    elseif not resp then
       for i = first, last do
         results[i] = { ok = false, error = err.message, code = err.code, retryable = err.retryable }
       end
     else
       for _, it in ipairs(type(resp.BatchItemResponse) == "table" and resp.BatchItemResponse or {}) do
-        local i = type(it) == "table" and byb[it.bId]
+        local i = type(it) == "table" and bt.byb[it.bId]
         if i then
           local f = qbo_fault.parse(it)
           if f then
@@ -596,7 +724,12 @@ function M.write(ctx, entity, records)
       end
     end
   end
-  return results
+  return all
+end
+
+function M.write(ctx, entity, records)
+  check_entity(entity)
+  return M.write_all(ctx, { { entity = entity, records = records } })[1]
 end
 
 -- preferences(ctx) -> the company's Preferences object (GET /preferences) | nil, err

@@ -95,17 +95,158 @@ local function quote(s)
   return "'" .. tostring(s):gsub("\\", "\\\\"):gsub("'", "\\'") .. "'"
 end
 
+-- The run's view of the target's name-list entities (customers, items): what lookups found,
+-- and, for a small company, the whole entity (one paginated SELECT). st.index[entity] =
+-- { full = bool, rows = {...}, ids = {[Id] = true}, by = {[field] = {[key] = {rows}}},
+--   asked = {[field] = {[key] = true}} }. Keys compare as QuickBooks does: case-insensitively,
+-- an object field by its Address / value. Only ASCII case is folded here, so a value with other
+-- bytes that finds nothing locally is asked of the target (never a false "absent").
+M.PRELOAD_MAX = 2000 -- rows of an entity read whole at the first page that needs many lookups
+M.PRELOAD_MIN = 30   -- distinct lookups on one page of an entity before the whole is read
+
+local function field_value(row, path)
+  local v = row
+  for seg in path:gmatch("[^%.]+") do
+    if type(v) ~= "table" then return nil end
+    v = v[seg]
+  end
+  if type(v) == "table" then v = v.Address or v.value end
+  if v == nil or v == json.null then return nil end
+  return v
+end
+
+local function norm(v)
+  if type(v) == "table" then v = v.Address or v.value end
+  if v == nil or v == json.null then return nil end
+  return tostring(v):lower()
+end
+
+local function index_of(st, entity)
+  local e = st.index[entity]
+  if not e then
+    e = { full = false, rows = {}, ids = {}, by = {}, asked = {} }
+    st.index[entity] = e
+  end
+  return e
+end
+
+local function index_field(e, field)
+  local by = e.by[field]
+  if by then return by end
+  by = {}
+  e.by[field] = by
+  for _, row in ipairs(e.rows) do
+    local k = norm(field_value(row, field))
+    if k then
+      local l = by[k]
+      if not l then l = {}; by[k] = l end
+      l[#l + 1] = row
+    end
+  end
+  return by
+end
+
+-- Add a target row the run learnt of (found or created) to its entity's index.
+local function index_add(st, entity, row)
+  if type(row) ~= "table" or row.Id == nil then return end
+  local e = index_of(st, entity)
+  local id = tostring(row.Id)
+  if e.ids[id] then return end
+  e.ids[id] = true
+  e.rows[#e.rows + 1] = row
+  for field, by in pairs(e.by) do
+    local k = norm(field_value(row, field))
+    if k then
+      local l = by[k]
+      if not l then l = {}; by[k] = l end
+      l[#l + 1] = row
+    end
+  end
+end
+
+-- The rows the index knows for entity.field = value, or nil when only the target can tell.
+local function index_get(st, entity, field, value)
+  local e = st.index[entity]
+  local k = norm(value)
+  if not e or k == nil then return nil end
+  local hits = index_field(e, field)[k]
+  if hits then return hits end
+  if (e.full and not k:find("[\128-\255]")) or (e.asked[field] and e.asked[field][k]) then
+    return {}
+  end
+  return nil
+end
+
 local function target_query(st, entity, field, value)
   local q = st.target.query
   if type(q) ~= "function" then return nil end
   local v = value
   if type(v) == "table" then v = v.Address or v.value end
   if v == nil then return nil end
+  -- the index holds dependency entities only: the flow's own documents (a DocNumber looked up
+  -- after a crash or a 6140) are always asked of the target
+  local cached = entity ~= st.m.target.entity and st.index[entity] ~= nil
+  local known = cached and index_get(st, entity, field, v)
+  if known then return known end
   local rows, err = q(st.tctx, ("SELECT * FROM %s WHERE %s = %s"):format(entity, field, quote(v)),
     { max_pages = 1 })
   if rows == nil then raise(("looking up %s by %s: %s"):format(entity, field, errtext(err)),
     type(err) == "table" and err.code or "lookup", type(err) == "table" and err.retryable) end
+  if cached and #rows < 1000 then
+    local e = index_of(st, entity)
+    for _, r in ipairs(rows) do index_add(st, entity, r) end
+    e.asked[field] = e.asked[field] or {}
+    e.asked[field][norm(v)] = true
+  end
   return rows
+end
+
+-- Fill the index before a page is planned: wanted[entity][field] = { value, ... } (distinct
+-- keys). An entity with many lookups on this page is read whole when the company holds at most
+-- M.PRELOAD_MAX of it (one count, then pages of 1000); otherwise the values go as IN queries.
+local function prefetch(st, wanted)
+  local t = st.target
+  if type(t.lookup) ~= "function" then return end
+  for entity, fields in pairs(wanted) do
+    local e = index_of(st, entity)
+    local n = 0
+    for _, vals in pairs(fields) do n = n + #vals end
+    if not e.full and not e.count_tried and n >= M.PRELOAD_MIN and type(t.count) == "function" then
+      e.count_tried = true
+      local c, err = t.count(st.tctx, entity)
+      if c == nil then raise(("counting %s: %s"):format(entity, errtext(err)),
+        type(err) == "table" and err.code or "lookup", type(err) == "table" and err.retryable) end
+      if c <= M.PRELOAD_MAX then
+        local rows, rerr = t.read(st.tctx, entity)
+        if rows == nil then raise(("reading %s: %s"):format(entity, errtext(rerr)),
+          type(rerr) == "table" and rerr.code or "lookup",
+          type(rerr) == "table" and rerr.retryable) end
+        for _, r in ipairs(rows) do index_add(st, entity, r) end
+        e.full = true
+      end
+    end
+    if not e.full then
+      for field, vals in pairs(fields) do
+        local ask, seen = {}, {}
+        e.asked[field] = e.asked[field] or {}
+        for _, v in ipairs(vals) do
+          local k = norm(v)
+          if k and not seen[k] and index_get(st, entity, field, v) == nil then
+            seen[k] = true
+            ask[#ask + 1] = v
+          end
+        end
+        if #ask > 0 then
+          local rows, err = t.lookup(st.tctx, entity, field, ask)
+          if rows == nil then raise(("looking up %s by %s: %s"):format(entity, field, errtext(err)),
+            type(err) == "table" and err.code or "lookup",
+            type(err) == "table" and err.retryable) end
+          for _, r in ipairs(rows) do index_add(st, entity, r) end
+          for k in pairs(seen) do e.asked[field][k] = true end
+        end
+      end
+    end
+  end
 end
 
 local function create_one(st, entity, doc, rid)
@@ -150,7 +291,9 @@ end
 -- map, the flow's `match` against the target (criteria in order, a hit only when its `accept`
 -- takes it), then a create through the flow (unless create = false), `disambiguate` on 6240.
 -- A requirement with `match` and no flow (an account) must already exist in the target.
-resolve = function(st, req, depth)
+-- defer (the page's preparation, see prepare_page): a dependency to create is queued in
+-- st.pending instead, and created with the page's others in batches (create_pending).
+resolve = function(st, req, depth, defer)
   depth = depth or 0
   if type(req) ~= "table" or req.entity == nil or req.key == nil then
     raise("requires() must return { entity =, key =, flow =, record = } entries", "mapping")
@@ -158,6 +301,9 @@ resolve = function(st, req, depth)
   local ck = tostring(req.entity) .. "\0" .. tostring(req.key)
   local hit = st.deps[ck]
   if hit then return hit end
+  local failed = st.dep_err[ck]
+  if failed then raise(failed.message, failed.code, failed.retryable) end
+  if defer and st.pending[ck] then return nil end
   local key = tostring(req.key)
   if not req.flow then
     if type(req.match) ~= "table" then
@@ -209,12 +355,18 @@ resolve = function(st, req, depth)
       req.entity, key, dm.target.connector), "missing_dependency")
   end
   local hash = hex_sha(json.encode(doc))
+  if defer then
+    st.pending[ck] = { ck = ck, req = req, dm = dm, key = key, doc = doc, hash = hash, attempt = 0 }
+    st.pending_list[#st.pending_list + 1] = st.pending[ck]
+    return nil
+  end
   for attempt = 0, 5 do
     local rid = M.request_id(st.tenant, req.flow, key, hash .. ":" .. attempt)
     local obj, err = create_one(st, dm.target.entity, doc, rid)
     if obj then
       local id = tostring(obj.Id)
       idmap_put(st, dm, key, id, obj.SyncToken, hash)
+      index_add(st, dm.target.entity, obj)
       st.deps[ck] = id
       st.dep_created = st.dep_created + 1
       return id
@@ -229,6 +381,173 @@ resolve = function(st, req, depth)
     end
   end
   raise(("%s %s: the name stays taken after 5 disambiguations"):format(req.entity, key), "6240")
+end
+
+-- Create the queued dependencies (st.pending) in batches: grouped by target entity, every
+-- batch filled to the connector's size (target.write), one name once per round (a namesake
+-- waits for the next round, so which one QuickBooks refuses as a duplicate is decided by the
+-- order of the records, as when they were created one by one); a 6240 is disambiguated and
+-- sent again, at most 5 times. Results go to the id map right away (a crash in between is
+-- healed by the flow's `match`, as for a single create); failures to st.dep_err, which the
+-- records needing them meet in resolve.
+local function create_pending(st)
+  local queue = st.pending_list
+  st.pending_list = {}
+  while #queue > 0 do
+    local by_entity, order, later = {}, {}, {}
+    for _, p in ipairs(queue) do
+      local ent = p.dm.target.entity
+      local g = by_entity[ent]
+      if not g then g = { names = {}, list = {} }; by_entity[ent] = g; order[#order + 1] = ent end
+      local name = norm(p.doc.DisplayName or p.doc.Name)
+      if name and g.names[name] then
+        later[#later + 1] = p
+      else
+        if name then g.names[name] = true end
+        g.list[#g.list + 1] = p
+      end
+    end
+    queue = later
+    local groups = {}
+    for g, ent in ipairs(order) do
+      local recs = {}
+      for i, p in ipairs(by_entity[ent].list) do
+        recs[i] = { body = p.doc,
+          request_id = M.request_id(st.tenant, p.req.flow, p.key, p.hash .. ":" .. p.attempt) }
+      end
+      groups[g] = { entity = ent, records = recs }
+    end
+    -- every entity's batches at once where the target can (quickbooks.write_all)
+    local answers = {}
+    if type(st.target.write_all) == "function" then
+      answers = st.target.write_all(st.tctx, groups) or {}
+    else
+      for g, grp in ipairs(groups) do answers[g] = st.target.write(st.tctx, grp.entity, grp.records) end
+    end
+    for g, ent in ipairs(order) do
+      local list = by_entity[ent].list
+      local results = answers[g] or {}
+      for i, p in ipairs(list) do
+        local r = results[i] or { ok = false, error = "no result", retryable = true }
+        local what = ("%s %s"):format(p.req.entity, p.key)
+        if r.ok then
+          local obj = r.object or { Id = r.id, SyncToken = r.sync_token }
+          local id = tostring(obj.Id)
+          local ok, err = pcall(idmap_put, st, p.dm, p.key, id, obj.SyncToken, p.hash)
+          if ok then
+            st.deps[p.ck] = id
+            st.dep_created = st.dep_created + 1
+            index_add(st, ent, obj)
+          else
+            st.dep_err[p.ck] = { message = what .. ": " .. errtext(err), code = "store",
+              retryable = true }
+          end
+        elseif r.code == "6240" and type(p.dm.disambiguate) == "function" and p.attempt < 5 then
+          p.attempt = p.attempt + 1
+          local ok, d = pcall(p.dm.disambiguate, p.doc, p.attempt)
+          if ok and type(d) == "table" then
+            p.doc = d
+            queue[#queue + 1] = p
+          else
+            st.dep_err[p.ck] = { message = what .. ": " .. errtext(d), code = "mapping" }
+          end
+        else
+          st.dep_err[p.ck] = { message = what .. ": " .. errtext(r.error or r),
+            code = r.code and tostring(r.code) or "dependency", retryable = r.retryable and true
+              or false }
+          if r.code == "6240" then
+            st.dep_err[p.ck].message = what .. ": the name stays taken after 5 disambiguations"
+          end
+        end
+      end
+    end
+  end
+  st.pending = {}
+end
+
+-- The batches a page may need, and a batch's size: the target's batches in one pacing window
+-- (quickbooks: BATCH_PER_MINUTE of MAX_BATCH each), or nil when it paces no batches.
+local function page_cap(st)
+  local t = st.target
+  local cap, size = math.tointeger(t.BATCH_PER_MINUTE), math.tointeger(t.MAX_BATCH)
+  if cap and size and cap > 0 and size > 0 then return cap, size end
+  return nil
+end
+
+-- Before a page's records are planned one by one: find what they require in the target with
+-- few requests (prefetch: the whole entity of a small company, else IN queries), then create
+-- what is missing in full batches (create_pending). Planning then finds every dependency in
+-- the run's cache. Best effort: whatever fails here is met again, per record, by plan_one
+-- (which names the record).
+local function prepare_page(st, recs)
+  if st.dry_run or type(st.target.write) ~= "function" then return #recs end
+  local per_rec, wanted = {}, {}
+  for i, rec in ipairs(recs) do
+    local ok, reqs = pcall(mapping.requires, st.m, rec, st.ctx)
+    if ok and type(reqs) == "table" then
+      per_rec[i] = reqs
+      for _, req in ipairs(reqs) do
+        pcall(function()
+          local ck = tostring(req.entity) .. "\0" .. tostring(req.key)
+          if not req.flow or st.deps[ck] or st.dep_err[ck] then return end
+          local dm = st.flows[req.flow]
+          if not dm then
+            dm = load_flow(req.flow)
+            st.flows[req.flow] = dm
+          end
+          if type(dm.match) ~= "function" then return end
+          local row = idmap_get(st, dm, tostring(req.key))
+          if row and row.target_id then
+            st.deps[ck] = row.target_id
+            return
+          end
+          local record = req.record or {}
+          if type(dm.requires) == "function" then resolve_all(st, dm.requires(record, st.dep_ctx), 1) end
+          local doc = dm.map(record, st.dep_ctx)
+          for _, c in ipairs(dm.match(doc, record, st.dep_ctx) or {}) do
+            local v = c.value
+            if type(v) == "table" then v = v.Address or v.value end
+            if v ~= nil and v ~= json.null and type(c.field) == "string" then
+              local ent = dm.target.entity
+              wanted[ent] = wanted[ent] or {}
+              wanted[ent][c.field] = wanted[ent][c.field] or {}
+              local l = wanted[ent][c.field]
+              l[#l + 1] = tostring(v)
+            end
+          end
+        end)
+      end
+    end
+  end
+  -- a job of a record or two (a webhook's) keeps the criteria's early exit: no prefetch
+  if #recs > 2 then pcall(prefetch, st, wanted) end
+  -- the batches the records up to i need (their missing dependencies and their own documents)
+  -- stay within what the target takes in one pacing window (max_batches): the records past
+  -- that are left for the next page, so no page waits on pacing for longer than one window
+  local cap, size = page_cap(st)
+  local upto, per = #recs, {} -- per[entity]: the dependencies of it queued so far
+  for i in ipairs(recs) do
+    local before = #st.pending_list
+    for _, req in ipairs(per_rec[i] or {}) do pcall(resolve, st, req, 0, true) end
+    if cap then
+      for j = before + 1, #st.pending_list do
+        local ent = st.pending_list[j].dm.target.entity
+        per[ent] = (per[ent] or 0) + 1
+      end
+      local n = math.ceil(i / size)
+      for _, c in pairs(per) do n = n + math.ceil(c / size) end
+      if n > cap and i > 1 then -- record i's dependencies wait for the next page with it
+        for j = #st.pending_list, before + 1, -1 do
+          st.pending[st.pending_list[j].ck] = nil
+          st.pending_list[j] = nil
+        end
+        upto = i - 1
+        break
+      end
+    end
+  end
+  if #st.pending_list > 0 then create_pending(st) end
+  return upto
 end
 
 -- helpers ----------------------------------------------------------------------------------------
@@ -354,6 +673,7 @@ function M.open(spec, sctx, tctx)
     tenant = spec.tenant, run_id = spec.run_id, flow = spec.flow, m = m, dry_run = spec.dry_run,
     source = connector(m.source.connector), target = connector(m.target.connector),
     sctx = sctx, tctx = tctx, deps = {}, flows = { [spec.flow] = m }, done = {}, dep_created = 0,
+    index = {}, pending = {}, pending_list = {}, dep_err = {},
     policy = conflict_policy(spec.tenant, spec.flow, m), page_no = 0,
   }
   local function ref(entity, key)
@@ -363,6 +683,14 @@ function M.open(spec, sctx, tctx)
         tostring(key)), 2)
     end
     return id
+  end
+  -- settings key sync_parallel_requests (1..10): requests the target may have in flight for
+  -- this tenant's runs (default: all its limits allow; 1 = one at a time)
+  local par = db.value("SELECT value FROM settings WHERE tenant_id = ? AND key = " ..
+    "'sync_parallel_requests'", spec.tenant)
+  par = math.tointeger(tonumber(par))
+  if par and par >= 1 and par <= 10 and type(tctx) == "table" and type(tctx.config) == "table" then
+    tctx.config.parallel_requests = par
   end
   local company = company_of(st)
   st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
@@ -382,6 +710,7 @@ function M.open(spec, sctx, tctx)
   local filters = spec.filters
   if type(filters) == "string" then filters = json.decode(filters) end
   spec.filters = filters
+  st.per_page = type(filters) == "table" and filters.per_page ~= nil
   local opts = { orderby = "id", order = "asc", since = spec.since, ids = spec.ids }
   if type(spec.filters) == "table" then
     for k, v in pairs(spec.filters) do if opts[k] == nil then opts[k] = v end end
@@ -504,24 +833,108 @@ local function plan_one(st, rec)
   return item
 end
 
-function M.next_page(st)
-  local recs, info, retryable = st.pages()
-  if recs == nil then
-    if info ~= nil then raise(("reading %s: %s"):format(st.m.source.entity, errtext(info)),
-      "source", retryable ~= false) end
-    return nil
+-- Records a sync page gathers from the source's pages (WooCommerce gives 100 a page) when the
+-- target writes in batches: a page of 300 orders lets its dependencies go to QuickBooks in full
+-- batches of 30, found and created together (prepare_page).
+M.PAGE_RECORDS = 300
+-- Writes (creates and updates) C is handed at a time from a gathered page, once its
+-- dependencies exist: each slice is written and recorded before the next is planned, so the
+-- run's progress moves (and what is done is recorded) every 90 documents, 3 full batches of 30
+-- in flight, not once per 300.
+M.SLICE_WRITES = 90
+
+-- The next source records: records a capped page left (st.carry), then source pages until
+-- M.PAGE_RECORDS are gathered or the source is exhausted. A source failure after some records
+-- ends the gathering; it is raised by the next call (the records read so far are planned and
+-- written first).
+local function gather(st)
+  local all = st.carry
+  st.carry = nil
+  if st.source_failed and all == nil then
+    local f = st.source_failed
+    st.source_failed = nil
+    raise(("reading %s: %s"):format(st.m.source.entity, errtext(f.info)), "source", f.retryable ~= false)
   end
-  st.page_no = st.page_no + 1
-  local page = { items = {}, read = #recs, page = st.page_no }
-  if type(info) == "table" then page.total = info.total end
-  for _, rec in ipairs(recs) do
-    if st.run_id and db.value("SELECT cancel_requested FROM sync_runs WHERE id = ?", st.run_id) == 1 then
-      page.cancelled = true
+  while not st.exhausted and not st.source_failed do
+    -- a target without batch writes, or a run whose filters set per_page (its page size),
+    -- takes the source's pages as they come
+    if all ~= nil and (#all >= M.PAGE_RECORDS or type(st.target.write) ~= "function"
+      or st.per_page) then break end
+    local recs, info, retryable = st.pages()
+    if recs == nil then
+      if info ~= nil then
+        if all == nil then
+          raise(("reading %s: %s"):format(st.m.source.entity, errtext(info)), "source",
+            retryable ~= false)
+        end
+        st.source_failed = { info = info, retryable = retryable }
+      else
+        st.exhausted = true
+      end
       break
     end
+    if type(info) == "table" and info.total ~= nil then st.total = info.total end
+    if all == nil then all = recs else for _, r in ipairs(recs) do all[#all + 1] = r end end
+  end
+  return all
+end
+
+-- The records of a gathered page this flow plans (as plan_one decides): their dependencies
+-- are looked up and created together first. Returns how many of recs the page keeps: the
+-- others (past what one pacing window holds, see prepare_page) go back to st.carry.
+local function prepare_gathered(st, recs)
+  local mine, at = {}, {}
+  for i, rec in ipairs(recs) do
+    local sid = source_id_of(st.m, rec)
+    if sid ~= nil and not st.done[sid] then
+      local take = true
+      if type(st.m.select) == "function" then
+        local sok, t = pcall(st.m.select, rec, st.ctx)
+        take = not (sok and not t)
+      end
+      if take then mine[#mine + 1] = rec; at[#mine] = i end
+    end
+  end
+  st.dep_err = {} -- a dependency that failed on an earlier page is tried again
+  local upto = prepare_page(st, mine)
+  if upto < #mine then
+    local keep = at[upto + 1] - 1
+    local carry = {}
+    for i = keep + 1, #recs do carry[#carry + 1] = recs[i] end
+    for i = #recs, keep + 1, -1 do recs[i] = nil end
+    st.carry = carry
+  end
+  return #recs
+end
+
+-- next_page(st) -> the next page C writes and records (nil when the source is exhausted): the
+-- next slice of the gathered page (at most M.SLICE_WRITES creates and updates for a target
+-- that writes in batches), gathering and preparing the next page when this one is used up.
+function M.next_page(st)
+  if st.ready == nil or st.ready_at > #st.ready then
+    st.ready = nil
+    local recs = gather(st)
+    if recs == nil then return nil end
+    prepare_gathered(st, recs)
+    st.ready, st.ready_at = recs, 1
+  end
+  st.page_no = st.page_no + 1
+  local page = { items = {}, page = st.page_no, total = st.total }
+  local sliced = type(st.target.write) == "function" and not st.per_page
+  local writes, recs = 0, st.ready
+  while st.ready_at <= #recs and not (sliced and writes >= M.SLICE_WRITES) do
+    if st.run_id and db.value("SELECT cancel_requested FROM sync_runs WHERE id = ?", st.run_id) == 1 then
+      page.cancelled = true
+      st.ready_at = #recs + 1
+      break
+    end
+    local rec = recs[st.ready_at]
+    recs[st.ready_at] = false -- the page holds it now
+    st.ready_at = st.ready_at + 1
     local item = plan_one(st, rec)
     if item then
       page.items[#page.items + 1] = item
+      if item.action == "create" or item.action == "update" then writes = writes + 1 end
       local u = item.source_updated_at
       if u and item.action ~= "failed" and (page.max_modified == nil or u > page.max_modified) then
         page.max_modified = u

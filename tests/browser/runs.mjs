@@ -198,9 +198,10 @@ run(async (browser) => {
   await page.selectOption('select[data-field=filter-dry-run]', '');
   await page.waitForSelector(`tr[data-run-id="${ids.dry}"]`);
 
-  // ---- stop a running run (QuickBooks slowed so it is still running when asked)
+  // ---- stop a running run (QuickBooks slowed, each document of a batch too, so it is still
+  // running when asked)
   await seed(5400, 200, '2026-04-01T00:00:00');
-  await post(`${QBO}/_mock/config`, { slow_ms: 300 });
+  await post(`${QBO}/_mock/config`, { slow_ms: 300, item_ms: 300 });
   ids.stopped = await startRun(page, { mode: 'full', dry: false });
   await page.waitForFunction(() => (document.querySelector('main [data-run-state]')?.textContent || '') === 'running', null, { timeout: LONG });
   // the Overview shows it running, with its progress
@@ -229,7 +230,7 @@ run(async (browser) => {
   );
   const histState = (await page.textContent(`tr[data-run-id="${ids.stopped}"] .pill`)).trim();
   check('... as cancelled', histState === 'cancelled', histState);
-  await post(`${QBO}/_mock/config`, { slow_ms: 0 });
+  await post(`${QBO}/_mock/config`, { slow_ms: 0, item_ms: 0 });
   await go(page, `#/runs/${ids.stopped}`);
   const sp = parseProgress(await page.textContent('main [data-run-progress]'));
   check(`... its detail shows it part done (${sp && `${sp.done} / ${sp.total}`})`, sp && sp.total && sp.done < sp.total);

@@ -18,10 +18,11 @@ sync_mocks
 browser_serve WORKERS=2 || finish
 sync_credentials
 
-# the orders the first run takes; QuickBooks answers a little slowly, so the run lasts long
-# enough for the page to show it moving (what is asserted is what the page shows, not a time)
+# the orders the first run takes; QuickBooks answers a little slowly (each document of a batch
+# too), so the run lasts long enough for the page to show it moving (what is asserted is what
+# the page shows, not a time)
 seed_orders 5000 "$N" 23 11 2026-01-01T00:00:00
-curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 40}' >/dev/null
+curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 40, "item_ms": 40}' >/dev/null
 
 browser_run "$ENG_SOURCE_DIR/tests/browser/runs.mjs" ORDERS="$N" WOO="$WOO" QBO="$QBO" \
     ORDER_TEMPLATE="$FIXTURES_DIR/woocommerce/order.json" \

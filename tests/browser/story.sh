@@ -49,9 +49,9 @@ for j, li in enumerate(o["line_items"]):
 print(json.dumps({"entity": "orders", "records": [o]}))
 PY
 curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' --data-binary @"$T/guest.json" >/dev/null
-# QuickBooks answers a little slowly, so the run lasts long enough for the page to show it moving
-# (what is asserted is what the page shows, not a time)
-curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 60}' >/dev/null
+# QuickBooks answers a little slowly (each document of a batch too), so the run lasts long enough
+# for the page to show it moving (what is asserted is what the page shows, not a time)
+curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 60, "item_ms": 60}' >/dev/null
 
 browser_run "$ENG_SOURCE_DIR/tests/browser/story.mjs" FLOW="$FLOW" GUEST="$GUEST" \
     GUEST_ORDER="$T/guest.json" SECRETS="$(printf '%s\n' "$WOO_SECRET" "$QBO_ACCESS_TOKEN" mock-secret)" \

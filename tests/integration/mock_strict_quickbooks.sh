@@ -5,7 +5,8 @@
 # preference, TAX / NON outside a US company, field lengths (2050), forbidden characters and
 # e-mail shape (2040), lines (6000, Amount = Qty x UnitPrice 6070, DiscountLineDetail),
 # SyncToken (5010), minorversion, the query language's limits (4000), batch limits (1040, 2050,
-# 429 3001). Each refusal has an accepted twin. The cases are in lib/qbo_strict_cases.py.
+# 429 3001), the realm's limits (the 501st request of a minute, batches counted, and the 11th
+# request at once: 429 3001). Each refusal has an accepted twin. The cases are in lib/qbo_strict_cases.py.
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"

@@ -80,15 +80,23 @@ Test control (no auth):
                         "expire" expires the access token presented (then 401, like a token
                         that ran out mid-run). Also kind "401".
     POST /_mock/config {"per_minute": n, "concurrent": n, "retry_after": s, "slow_ms": m,
+                        "item_ms": m (a batch also sleeps m ms per item, as a document each),
                         "batch_per_minute": n, "window_s": s, "refresh_grace_s": s,
-                        "refresh_ttl": s, "token_delay_ms": m}
+                        "refresh_ttl": s, "token_delay_ms": m, "reset_counters": true?}
+                        (the throttling windows start afresh; reset_counters zeroes calls,
+                        batch_calls, max_inflight, busy_s, batch_busy_s and throttled)
     POST /_mock/wait {"name": n, "timeout_s": 30}   block until /_mock/release names n: a barrier
                         a script under test can reach (answers {"released": bool})
     POST /_mock/release {"name": n}        open barrier n (now and for later waiters)
     GET  /_mock/waiting                    {name: requests waiting at it}
     GET  /_mock/state  {"entities": {E: [...]}, "counts": {E: n}, "requests": [...last 500
-                        {method, path, status, requestid}], "requestids": n, "token_calls": n,
+                        {method, path, status, requestid, t, done (epoch s), items (of a batch)}],
+                        "requestids": n, "token_calls": n,
                         "refresh_tokens": [...oldest first], "access_tokens": [...], "throttled": n,
+                        "calls": API calls admitted (past the limits), "batch_calls": n of them
+                        batches, "max_inflight": most admitted at once, "busy_s" / "batch_busy_s":
+                        seconds spent serving them (summed over calls), "first_call" /
+                        "last_call": epoch seconds (bench/backfill_bench.sh),
                         "refresh_grants": n (refresh grants answered 200), "invalid_grants": n,
                         "abandoned_grants": n}
 Requests, headers and bodies are never logged.
@@ -105,6 +113,15 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def batch_items(raw):
+    """Items of a batch request body (0 when it is not one)."""
+    try:
+        items = json.loads(raw or b"{}").get("BatchItemRequest")
+    except (ValueError, AttributeError):
+        return 0
+    return len(items) if isinstance(items, list) else 0
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 import qbo_rules
@@ -154,8 +171,10 @@ def reset():
         "refresh_grants": 0,
         "invalid_grants": 0,
         "abandoned_grants": 0,
+        "calls": 0, "batch_calls": 0, "max_inflight": 0, "busy_s": 0.0, "batch_busy_s": 0.0,
+        "first_call": 0, "last_call": 0,
         "config": {"per_minute": ARGS.per_minute, "concurrent": ARGS.concurrent,
-                   "retry_after": ARGS.retry_after, "slow_ms": 0,
+                   "retry_after": ARGS.retry_after, "slow_ms": 0, "item_ms": 0,
                    "batch_per_minute": ARGS.batch_per_minute, "window_s": 60,
                    "refresh_grace_s": 0 if ARGS.strict_rotation else ARGS.refresh_grace,
                    "refresh_ttl": ARGS.refresh_ttl, "token_delay_ms": 0},
@@ -555,12 +574,13 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(404, fault(404, "Not found", "no such route", "SystemFault"))
         realm, rest = unquote(m.group(1)), m.group(2)
         rid = (q.get("requestid") or [None])[0]
-        entry = {"method": method, "path": rest, "requestid": rid, "status": None}
+        entry = {"method": method, "path": rest, "requestid": rid, "status": None,
+                 "t": time.time(), "items": batch_items(raw) if rest == "batch" else 0}
         with LOCK:
             S["requests"].append(entry)
             del S["requests"][:-500]
         status, obj, headers, after = self.api(method, realm, rest, q, raw, rid)
-        entry["status"] = status
+        entry["status"], entry["done"] = status, time.time()
         if after == "drop":
             return self.drop()
         self.send(status, obj, headers)
@@ -639,9 +659,16 @@ class Handler(BaseHTTPRequestHandler):
             if is_batch:
                 S["batch_hits"].append(nowt)
             S["inflight"] += 1
+            S["calls"] += 1
+            S["batch_calls"] += 1 if is_batch else 0
+            S["max_inflight"] = max(S["max_inflight"], S["inflight"])
+            S["first_call"] = S["first_call"] or nowt
+        t_in = time.monotonic()
         try:
             if cfg.get("slow_ms"):
                 time.sleep(cfg["slow_ms"] / 1000.0)
+            if is_batch and cfg.get("item_ms"):
+                time.sleep(cfg["item_ms"] * batch_items(raw) / 1000.0)
             limit = 36 if rest == "batch" else 50
             if rid is not None and (len(rid) == 0 or len(rid) > limit):
                 return 400, fault(2050, "Invalid requestid",
@@ -657,6 +684,10 @@ class Handler(BaseHTTPRequestHandler):
         finally:
             with LOCK:
                 S["inflight"] -= 1
+                S["busy_s"] += time.monotonic() - t_in
+                if is_batch:
+                    S["batch_busy_s"] += time.monotonic() - t_in
+                S["last_call"] = time.time()
 
     def throttle_body(self):
         return {"Fault": {"Error": [{"Message": "message=ThrottleExceeded; errorCode=003001; "
@@ -888,6 +919,10 @@ class Handler(BaseHTTPRequestHandler):
                     "token_calls": S["token_calls"],
                     "throttled": S["throttled"],
                     "batch_throttled": S.get("batch_throttled", 0),
+                    "calls": S["calls"], "batch_calls": S["batch_calls"],
+                    "max_inflight": S["max_inflight"], "busy_s": S["busy_s"],
+                    "batch_busy_s": S["batch_busy_s"],
+                    "first_call": S["first_call"], "last_call": S["last_call"],
                     "refresh_grants": S["refresh_grants"],
                     "invalid_grants": S["invalid_grants"],
                     "abandoned_grants": S["abandoned_grants"],
@@ -957,12 +992,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, {"ok": True})
         if path == "/_mock/config":
             with LOCK:
-                for k in ("per_minute", "concurrent", "retry_after", "slow_ms", "batch_per_minute",
+                for k in ("per_minute", "concurrent", "retry_after", "slow_ms", "item_ms", "batch_per_minute",
                           "window_s", "refresh_grace_s", "refresh_ttl", "token_delay_ms"):
                     if k in doc:
                         S["config"][k] = int(doc[k])
                 S["hits"] = []
                 S["batch_hits"] = []
+                if doc.get("reset_counters"):
+                    S.update({"calls": 0, "batch_calls": 0, "max_inflight": 0, "busy_s": 0.0,
+                              "batch_busy_s": 0.0, "first_call": 0, "last_call": 0,
+                              "throttled": 0, "batch_throttled": 0})
             return self.send(200, {"ok": True, "config": S["config"]})
         return self.send(404, {"error": "not_found"})
 

@@ -233,6 +233,40 @@ def main():
     refused("the 41st batch within a minute", st, d, code="3001", want_status=429,
             ftype="SERVICE")
     record("... after 40 batches answered 200", statuses[:40] == [200] * 40, str(statuses))
+    # 500 requests a minute per realm, batches included (a fresh window: config clears it)
+    control("/_mock/config", {"per_minute": 500, "batch_per_minute": 40})
+    statuses = [call("POST", "batch", {"BatchItemRequest": [
+        {"bId": "q", "Query": "SELECT * FROM Item MAXRESULTS 1"}]})[0]]
+    for i in range(499):
+        statuses.append(call("GET", "companyinfo/" + REALM)[0])
+    st, d = call("GET", "companyinfo/" + REALM)
+    refused("the 501st request within a minute (a batch among the 500)", st, d, code="3001",
+            want_status=429, ftype="SERVICE")
+    record("... after 500 answered 200", statuses == [200] * 500,
+           str(sorted(set(statuses))))
+    # 10 requests at once per realm: 11 held open together (slow_ms keeps them in flight),
+    # exactly one is refused
+    control("/_mock/config", {"per_minute": 1000000, "slow_ms": 4000})
+    import threading
+    got = []
+    lock = threading.Lock()
+
+    def one():
+        r = call("GET", "companyinfo/" + REALM)
+        with lock:
+            got.append(r)
+    ts = [threading.Thread(target=one) for _ in range(11)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    control("/_mock/config", {"slow_ms": 0})
+    codes = sorted(r[0] for r in got)
+    record("11 requests at once: 10 answered, the 11th refused with 429", codes == [200] * 10 + [429],
+           str(codes))
+    over = [r for r in got if r[0] == 429] or [(0, {})]
+    refused("... the refusal is Fault 3001", *over[0], code="3001", want_status=429,
+            ftype="SERVICE")
     for name, ok, detail in RESULTS:
         print(("ok   %s" % name) if ok else ("FAIL %s: %s" % (name, detail)))
 
