@@ -10,7 +10,8 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
-            libsqlite3-dev libmbedtls-dev libmicrohttpd-dev ca-certificates nodejs)
+            libsqlite3-dev libmbedtls-dev libmicrohttpd-dev libmimalloc2.0 ca-certificates
+            nodejs)
 test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps clang chromium
            fonts-dejavu-core)
 bench_pkgs=(wrk nginx-light nodejs time)

@@ -120,6 +120,7 @@ void eng_cli_vm_opts(const struct eng_config *cfg, struct eng_vm_opts *opts)
     opts->mem_limit = cfg->script_memory_bytes;
     opts->budget_ms = cfg->script_timeout_ms;
     opts->budget_instr = cfg->script_max_instructions;
+    opts->fast_alloc = 1; /* a command's and serve's workers' states map many records */
 }
 
 int eng_cli_version(int argc, char **argv)

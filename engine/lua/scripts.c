@@ -757,6 +757,7 @@ static int validate_in(struct eng_scripts *reg, struct scan_vm *keep, const char
         opts.source = candidate_source;
         opts.source_ud = c;
         opts.database_path = NULL; /* top levels must not touch the store */
+        opts.fast_alloc = 0;       /* short-lived, on threads that end: malloc_trim frees it */
         vm = eng_vm_new(&opts, err);
         if (vm == NULL)
             return err->code;
@@ -853,6 +854,7 @@ struct eng_scripts_cand *eng_scripts_cand_new(struct eng_scripts *reg, const cha
     opts.source_ud = &k->c;
     opts.database_path = NULL; /* an unpublished text never reaches the store */
     opts.no_network = 1;       /* nor the network (a tenant may preview its own text) */
+    opts.fast_alloc = 0;       /* one preview: memory given back after it */
     k->vm = eng_vm_new(&opts, err);
     if (k->vm == NULL) {
         eng_scripts_cand_free(k);

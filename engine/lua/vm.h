@@ -27,14 +27,19 @@ struct eng_vm_opts {
      * 0 (workers, dry runs, every script the engine runs itself): only the tables store.h's
      * ENG_STORE_SCRIPT names */
     int db_all_tables;
-    size_t mem_limit;        /* bytes the whole state may hold; 0 = default (64 MiB) */
-    long long budget_ms;     /* wall-clock budget per eng_vm_pcall; 0 = default (2000) */
-    long long budget_instr;  /* VM instructions per eng_vm_pcall, counted by a count hook that
-                              * slows every call (~10-20 %); 0 = not counted: the wall-clock
-                              * budget alone, watched at no cost per instruction (vm_watch.c) */
-    int print_to_stdout;     /* `print` writes stdout (CLI `run`) instead of the log */
-    int no_network;          /* engine.http answers nil, message, "offline" (an unpublished
-                              * mapping text run by the console's editor, lua/scripts.h) */
+    size_t mem_limit;       /* bytes the whole state may hold; 0 = default (64 MiB) */
+    long long budget_ms;    /* wall-clock budget per eng_vm_pcall; 0 = default (2000) */
+    long long budget_instr; /* VM instructions per eng_vm_pcall, counted by a count hook that
+                             * slows every call (~10-20 %); 0 = not counted: the wall-clock
+                             * budget alone, watched at no cost per instruction (vm_watch.c) */
+    int print_to_stdout;    /* `print` writes stdout (CLI `run`) instead of the log */
+    int no_network;         /* engine.http answers nil, message, "offline" (an unpublished
+                             * mapping text run by the console's editor, lua/scripts.h) */
+    /* 1: Lua's blocks come from mimalloc when the build has it (ENG_MIMALLOC): a fifth faster on
+     * the record path, but it keeps the pages of a thread that ended; for states that map many
+     * records (workers, the CLI). 0: the C library's malloc, whose freed memory malloc_trim
+     * gives back (start-up's validation VMs, the console's previews) */
+    int fast_alloc;
     eng_vm_source_fn source; /* optional: published sources (hot reload); NULL = disk */
     void *source_ud;
 };

@@ -129,6 +129,19 @@ check_named "$T/arr.err" "array"
 assert_contains "a malformed element is named with its line" "$(cat "$T/arr.err")" \
     "mixed.json line "
 
+echo "== the record path's allocator"
+# Lua's blocks come from mimalloc (Debian's libmimalloc2.0, which tools/setup.sh installs) for
+# states that map many records: engine/lua/vm.c loads it with dlopen when the first is made, so
+# a dry run maps it (and an idle serve never does: serve.sh). Sanitizer builds keep their own.
+if ! grep -q '^ENG_SANITIZE:STRING=.\+' "$(dirname "$TALLYSYNC_BIN")/CMakeCache.txt" 2>/dev/null; then
+    head -n 1 "$T/mixed.ndjson" >"$T/good1.ndjson" # record 1 is a good one
+    LD_DEBUG=files "$TALLYSYNC_BIN" "${cd_args[@]}" --input "$T/good1.ndjson" >"$T/ld.out" 2>"$T/ld.err"
+    assert_contains "a dry run's states allocate with mimalloc (loaded, not linked)" \
+        "$(grep -E 'file=libmimalloc\.so\.2 .*dynamically loaded' "$T/ld.err" | head -n 1)" "libmimalloc"
+    assert_eq "... and the document is the same as ever" "$(jq -r .DocNumber "$T/ld.out")" \
+        "$(head -n 1 "$T/good.txt")"
+fi
+
 echo "== memory is flat in the number of records"
 peak "$T/small.out" "$T/small.err" "$TALLYSYNC_BIN" "${cd_args[@]}" --input "$T/small.ndjson"
 small_nd=$PEAK

@@ -38,6 +38,10 @@ maps=$(cat "/proc/$pid/maps" 2>/dev/null)
 check "the running serve's memory map is readable" test -n "$maps"
 check "a started, idle serve has not loaded libcurl" \
     bash -c '! grep -q "libcurl\.so" <<<"$1"' _ "$maps"
+# ... nor mimalloc, which only states that map records load (engine/lua/vm.c: dlopen on the
+# first; dryrun_stream.sh sees a dry run load it)
+check "a started, idle serve has not loaded mimalloc" \
+    bash -c '! grep -q "libmimalloc" <<<"$1"' _ "$maps"
 # ... nor GnuTLS, which Debian's libmicrohttpd brings as a shared library: linked statically
 # (ENG_MHD_STATIC, on in a build whose CMake cache says so) the engine maps none of it
 if grep -q '^ENG_MHD_STATIC:BOOL=ON' "$(dirname "$TALLYSYNC_BIN")/CMakeCache.txt" 2>/dev/null; then

@@ -386,11 +386,17 @@ static void test_shorter_budget_wakes_the_watchdog(void)
     CHECK(vm != NULL);
 }
 
-static void test_memory_cap(void)
+static void memory_cap_with(int fast_alloc)
 {
-    struct eng_vm *vm = new_vm(10000, 0, 16u << 20);
-    REQUIRE(vm != NULL);
+    struct eng_vm_opts o = {0};
+    o.scripts_dir = "scripts";
+    o.mappings_dir = "mappings";
+    o.budget_ms = 10000;
+    o.mem_limit = 16u << 20;
+    o.fast_alloc = fast_alloc;
     struct eng_err err = {0};
+    struct eng_vm *vm = eng_vm_new(&o, &err);
+    REQUIRE(vm != NULL);
     int rc =
         run(vm, "@grow.lua",
             "local t = {} local i = 0 while true do i = i + 1 t[i] = {i, tostring(i)} end", &err);
@@ -402,6 +408,14 @@ static void test_memory_cap(void)
     if (rc == 0)
         CHECK_INT(lua_tointeger(eng_vm_state(vm), -1), 1000);
     eng_vm_free(vm);
+}
+
+/* the cap holds whichever allocator the state's blocks come from (fast_alloc: mimalloc when
+ * the machine has it) */
+static void test_memory_cap(void)
+{
+    memory_cap_with(0);
+    memory_cap_with(1);
 }
 
 static void test_stack_balanced(void)
