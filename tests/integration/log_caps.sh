@@ -28,7 +28,9 @@ print("returned")
 EOF
 
 limit=()
-if ! ldd "$TALLYSYNC_BIN" 2>/dev/null | grep -q 'libasan\|libtsan'; then
+# a here-string, not a pipe: under pipefail, grep -q leaving at the first match can fail ldd
+# with SIGPIPE, and the sanitizer binary would then get the limit it cannot start under
+if ! grep -q 'libasan\|libtsan' <<<"$(ldd "$TALLYSYNC_BIN" 2>/dev/null)"; then
     limit=(prlimit --as=$((3 << 30)) --)
 fi
 timer=()
