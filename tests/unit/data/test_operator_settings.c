@@ -23,7 +23,7 @@ static void clear_env(void)
 
 static int url_ok(const char *in, const char *want)
 {
-    char buf[600];
+    char buf[1024]; /* room for the 699-byte URL below, whole */
     struct eng_err err = {0};
     snprintf(buf, sizeof buf, "%s", in);
     int rc = eng_operator_settings_url_check(buf, "X", &err);
