@@ -170,18 +170,6 @@ assert_contains "... one line naming the mapping" "$ERR" "tallysync dry-run: map
 assert_eq "... and nothing else" 1 "$(grep -c '' "$T/j4.err")"
 
 echo "== memory is flat with jobs"
-# peak OUT ERR ARGS...: the binary's peak RSS (KB) in PEAK and its status in RC.
-peak() {
-    local out=$1 err=$2
-    shift 2
-    PEAK=$(python3 -c '
-import resource, subprocess, sys
-with open(sys.argv[1], "wb") as o, open(sys.argv[2], "wb") as e:
-    rc = subprocess.call(sys.argv[3:], stdout=o, stderr=e)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)' "$out" "$err" "$@")
-    RC=${PEAK#* }
-    PEAK=${PEAK% *}
-}
 peak "$T/big-small.out" "$T/big-small.err" "$TALLYSYNC_BIN" dry-run --mapping jobs_probe \
     --input "$T/big-small.ndjson" --jobs 4
 small=$PEAK

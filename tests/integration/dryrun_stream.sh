@@ -73,18 +73,6 @@ head -n "$SMALL" "$T/mixed.ndjson" >"$T/small.ndjson"
 nbad=$(grep -c '' "$T/bad.txt")
 echo "     ($COUNT records, $nbad bad; $(wc -c <"$T/mixed.ndjson") bytes of NDJSON)"
 
-# peak KB OUT ERR ARGS...: run the binary, its peak RSS (KB) in PEAK and its status in RC.
-peak() {
-    local out=$1 err=$2
-    shift 2
-    PEAK=$(python3 -c '
-import resource, subprocess, sys
-with open(sys.argv[1], "wb") as o, open(sys.argv[2], "wb") as e:
-    rc = subprocess.call(sys.argv[3:], stdout=o, stderr=e)
-print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)' "$out" "$err" "$@")
-    RC=${PEAK#* }
-    PEAK=${PEAK% *}
-}
 
 # check_named ERR: every bad record named on stderr, nothing else failing.
 check_named() {

@@ -147,6 +147,20 @@ require_tools() {
     [[ -x "$TALLYSYNC_BIN" ]] || { fail "TALLYSYNC_BIN=$TALLYSYNC_BIN is not an executable"; finish; }
 }
 
+# peak OUT ERR COMMAND [ARGS...]: run COMMAND with stdout to OUT and stderr to ERR; its peak
+# RSS (KB, the kernel's own count for the child) in PEAK and its exit status in RC.
+peak() {
+    local out=$1 err=$2
+    shift 2
+    PEAK=$(python3 -c '
+import resource, subprocess, sys
+with open(sys.argv[1], "wb") as o, open(sys.argv[2], "wb") as e:
+    rc = subprocess.call(sys.argv[3:], stdout=o, stderr=e)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, rc)' "$out" "$err" "$@")
+    RC=${PEAK#* }
+    PEAK=${PEAK% *}
+}
+
 # ---- time and polling ----
 
 now_ms() {
