@@ -130,19 +130,22 @@ local function index_of(st, entity)
   return e
 end
 
+-- File row under its normalised value of field in by (one field's index: value -> rows).
+local function by_put(by, field, row)
+  local k = norm(field_value(row, field))
+  if k then
+    local l = by[k]
+    if not l then l = {}; by[k] = l end
+    l[#l + 1] = row
+  end
+end
+
 local function index_field(e, field)
   local by = e.by[field]
   if by then return by end
   by = {}
   e.by[field] = by
-  for _, row in ipairs(e.rows) do
-    local k = norm(field_value(row, field))
-    if k then
-      local l = by[k]
-      if not l then l = {}; by[k] = l end
-      l[#l + 1] = row
-    end
-  end
+  for _, row in ipairs(e.rows) do by_put(by, field, row) end
   return by
 end
 
@@ -154,14 +157,7 @@ local function index_add(st, entity, row)
   if e.ids[id] then return end
   e.ids[id] = true
   e.rows[#e.rows + 1] = row
-  for field, by in pairs(e.by) do
-    local k = norm(field_value(row, field))
-    if k then
-      local l = by[k]
-      if not l then l = {}; by[k] = l end
-      l[#l + 1] = row
-    end
-  end
+  for field, by in pairs(e.by) do by_put(by, field, row) end
 end
 
 -- The rows the index knows for entity.field = value, or nil when only the target can tell.
