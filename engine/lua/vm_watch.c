@@ -55,20 +55,13 @@ static _Atomic long long watch_next = LLONG_MAX;
  * another VM's call inside it); read by the handler. */
 static _Thread_local struct eng_vm_watch *volatile watch_running;
 
-static long long watch_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe */
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* On the VM's thread: arm the hook of every call here whose deadline has passed. A late signal
  * (its call ended, the next one has time left) finds nothing to do. */
 static void watch_on_signal(int sig)
 {
     (void)sig;
     int saved = errno;
-    long long now = watch_now_ms();
+    long long now = eng_vm_now_ms();
     for (struct eng_vm_watch *w = watch_running; w != NULL; w = w->running_prev) {
         long long d = atomic_load(&w->deadline_ms);
         if (d != 0 && now >= d)
@@ -147,7 +140,7 @@ static void *watch_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&watch_mu);
     while (!watch_stop) {
-        long long next = watch_scan(watch_now_ms());
+        long long next = watch_scan(eng_vm_now_ms());
         atomic_store(&watch_next, next);
         /* A call that set its deadline before the store above may have read the old
          * watch_next and not woken us: it is seen here. One that reads the new value wakes
