@@ -21,14 +21,35 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #define MIGRATE_BUSY_TIMEOUT_MS 60000 /* a second migrator waits for the first one this long */
 
+/* A trusted statement kept prepared for the next eng_store_run / eng_store_row of the same text on
+ * this connection: parsing and planning the same SQL again per call was a quarter of the job
+ * workers' CPU under webhook load (issue 14). busy while handed out; the least recently used
+ * idle one makes room. */
+#define STORE_CACHE 16
+struct store_cached {
+    sqlite3_stmt *stmt;
+    char *sql;
+    size_t len;
+    unsigned hash;
+    unsigned long long used_at;
+    int busy;
+    struct eng_store_stmt *handle; /* handed out while busy (&handle_mem) */
+};
+
 struct eng_store {
     sqlite3 *db;
+    struct store_cached cache[STORE_CACHE];
+    unsigned long long cache_tick;
+    int busy_ms;                 /* how long a locked database is waited for (store_busy) */
+    long long busy_since_ms;     /* when the current wait began */
+    unsigned long long busy_gen; /* store_commits.gen when this connection last looked */
     char *path;
     int prep_flags;     /* ENG_STORE_SCRIPT while a script statement is being compiled */
     const char *denied; /* what the authorizer refused during that compile (static text or
@@ -41,6 +62,7 @@ struct eng_store {
 struct eng_store_stmt {
     sqlite3_stmt *stmt;
     struct eng_store *st;
+    struct store_cached *cached; /* NULL: finalized for real */
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -508,6 +530,101 @@ static int set_wal(struct eng_store *st, char *mode, size_t size, struct eng_err
     return rc;
 }
 
+/* ---- waiting for the write lock ---- */
+
+/* Every commit of a connection of this process, counted and announced (store_wal_hook): a
+ * connection that found the database locked waits here for the next one instead of sleeping
+ * SQLite's fixed steps of 1, 2, 5, 10... ms. Those sleeps were what capped webhook ingest:
+ * the job workers' short write transactions held the lock for ~0.1 ms, and the ingest writer
+ * that met one slept a millisecond or more (issue 14; ingest doubled without them). A lock
+ * held by another process (the CLI) is not announced: its waiters look again every
+ * STORE_BUSY_POLL_MS. */
+#define STORE_BUSY_POLL_MS       1
+#define STORE_WAL_AUTOCHECKPOINT 1000 /* frames; SQLite's default, which our hook replaces */
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* on CLOCK_MONOTONIC */
+    unsigned long long gen;
+} store_commits = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static long long store_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* SQLite's busy handler: 1 to try again, 0 to give up (SQLITE_BUSY) after st->busy_ms. */
+static int store_busy(void *ud, int count)
+{
+    struct eng_store *st = ud;
+    long long now = store_now_ms();
+    pthread_mutex_lock(&store_commits.mu);
+    if (count == 0) { /* try again at once: the holder may have committed meanwhile */
+        st->busy_since_ms = now;
+        st->busy_gen = store_commits.gen;
+        pthread_mutex_unlock(&store_commits.mu);
+        return st->busy_ms > 0;
+    }
+    long long left = st->busy_since_ms + st->busy_ms - now;
+    if (left > 0 && store_commits.gen == st->busy_gen) {
+        long long wait_ms = left < STORE_BUSY_POLL_MS ? left : STORE_BUSY_POLL_MS;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)(wait_ms * 1000000);
+        until.tv_sec += until.tv_nsec / 1000000000;
+        until.tv_nsec %= 1000000000;
+        while (store_commits.gen == st->busy_gen &&
+               pthread_cond_timedwait(&store_commits.cv, &store_commits.mu, &until) == 0) {
+        }
+    }
+    st->busy_gen = store_commits.gen;
+    pthread_mutex_unlock(&store_commits.mu);
+    return left > 0;
+}
+
+/* SQLite calls this after each commit of the connection, with its write lock released: wake
+ * the waiters, then what the default hook did (a passive checkpoint past
+ * STORE_WAL_AUTOCHECKPOINT frames). */
+static int store_wal_hook(void *ud, sqlite3 *db, const char *name, int frames)
+{
+    (void)ud;
+    pthread_mutex_lock(&store_commits.mu);
+    store_commits.gen++;
+    pthread_cond_broadcast(&store_commits.cv);
+    pthread_mutex_unlock(&store_commits.mu);
+    if (frames >= STORE_WAL_AUTOCHECKPOINT)
+        (void)sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    return SQLITE_OK;
+}
+
+static void store_set_busy(struct eng_store *st, int ms)
+{
+    st->busy_ms = ms < 0 ? 0 : ms;
+    sqlite3_busy_handler(st->db, store_busy, st);
+}
+
+int eng_store_busy_timeout(const struct eng_store *st)
+{
+    return st->busy_ms;
+}
+
+/* Process-wide SQLite settings, before its first use. No memory statistics: with them on, every
+ * allocation of every connection takes one global mutex (a profile of webhook ingest: the
+ * HTTP threads and the ingest writer waited on each other there), and nothing reads them. */
+static pthread_once_t store_config_once = PTHREAD_ONCE_INIT;
+
+static void store_config(void)
+{
+    (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); /* SQLITE_MISUSE if already in use */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&store_commits.cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_err *err)
 {
     char path[PATH_MAX], mode[32];
@@ -526,6 +643,7 @@ int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_e
         free(st);
         return eng_err_set(err, ENG_ENOMEM, "out of memory opening the database");
     }
+    pthread_once(&store_config_once, store_config);
     rc = sqlite3_open_v2(path, &st->db,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
                              SQLITE_OPEN_EXRESCODE,
@@ -538,7 +656,8 @@ int eng_store_open(const char *path_or_url, struct eng_store **out, struct eng_e
         return rc;
     }
     sqlite3_extended_result_codes(st->db, 1);
-    sqlite3_busy_timeout(st->db, ENG_STORE_BUSY_TIMEOUT_MS);
+    store_set_busy(st, ENG_STORE_BUSY_TIMEOUT_MS);
+    sqlite3_wal_hook(st->db, store_wal_hook, NULL);
     /* Hardening that costs nothing: no writable_schema games, "x" is an identifier and never a
      * string, and no extensions. The schema stays trusted (SQLite's default): we write it
      * ourselves, and Debian's 3.40 does not mark json_valid() innocuous, which CHECKs use. */
@@ -573,6 +692,12 @@ void eng_store_close(struct eng_store *st)
 {
     if (st == NULL)
         return;
+    for (int i = 0; i < STORE_CACHE; i++) {
+        struct store_cached *c = &st->cache[i];
+        sqlite3_finalize(c->stmt); /* NULL is a no-op */
+        free(c->sql);
+        free(c->handle);
+    }
     sqlite3_close_v2(st->db); /* NULL is a no-op */
     free(st->path);
     free(st);
@@ -662,7 +787,7 @@ int eng_store_in_tx(struct eng_store *st)
 
 void eng_store_set_busy_timeout(struct eng_store *st, int ms)
 {
-    sqlite3_busy_timeout(st->db, ms < 0 ? 0 : ms);
+    store_set_busy(st, ms);
 }
 
 void eng_store_set_progress(struct eng_store *st, int n_steps, int (*fn)(void *), void *ud)
@@ -753,6 +878,7 @@ int eng_store_prepare(struct eng_store *st, const char *sql, long len, int flags
     }
     s->stmt = stmt;
     s->st = st;
+    s->cached = NULL;
     *out = s;
     return 0;
 }
@@ -761,8 +887,59 @@ void eng_store_finalize(struct eng_store_stmt *s)
 {
     if (s == NULL)
         return;
+    if (s->cached != NULL) { /* back to the cache, holding no transaction and no bound value */
+        sqlite3_reset(s->stmt);
+        sqlite3_clear_bindings(s->stmt);
+        s->cached->busy = 0;
+        return;
+    }
     sqlite3_finalize(s->stmt);
     free(s);
+}
+
+/* Trusted sql from the connection's cache, or prepared (and kept there when a slot is free or
+ * idle). 0 with *out for eng_store_finalize, or < 0. */
+static int prepare_cached(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
+                          struct eng_err *err)
+{
+    size_t n = strlen(sql);
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)sql[i]) * 16777619u;
+    struct store_cached *victim = NULL;
+    for (int i = 0; i < STORE_CACHE; i++) {
+        struct store_cached *c = &st->cache[i];
+        if (c->busy)
+            continue;
+        if (c->stmt != NULL && c->hash == h && c->len == n && memcmp(c->sql, sql, n) == 0) {
+            c->busy = 1;
+            c->used_at = ++st->cache_tick;
+            *out = c->handle;
+            return 0;
+        }
+        if (victim == NULL ||
+            (victim->stmt != NULL && (c->stmt == NULL || c->used_at < victim->used_at)))
+            victim = c;
+    }
+    int rc = eng_store_prepare(st, sql, (long)n, ENG_STORE_TRUSTED, out, err);
+    if (rc != 0 || victim == NULL)
+        return rc;
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return 0; /* served uncached */
+    memcpy(copy, sql, n + 1);
+    sqlite3_finalize(victim->stmt);
+    free(victim->sql);
+    free(victim->handle);
+    victim->stmt = (*out)->stmt;
+    victim->sql = copy;
+    victim->len = n;
+    victim->hash = h;
+    victim->used_at = ++st->cache_tick;
+    victim->busy = 1;
+    victim->handle = *out; /* the handle stays with the slot from now on */
+    (*out)->cached = victim;
+    return 0;
 }
 
 void eng_store_reset(struct eng_store_stmt *s)
@@ -903,7 +1080,7 @@ static int bind_fmt(struct eng_store_stmt *s, const char *fmt, va_list ap, struc
 static int prepare_fmt(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
                        struct eng_err *err, const char *fmt, va_list ap)
 {
-    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, out, err);
+    int rc = prepare_cached(st, sql, out, err);
     if (rc == 0 && (rc = bind_fmt(*out, fmt, ap, err)) != 0) {
         eng_store_finalize(*out);
         *out = NULL;
@@ -1378,7 +1555,7 @@ int eng_store_migrate(struct eng_store *st, const char *schema_dir, int *applied
     rc = list_migrations(schema_dir, &m, &n, err);
     if (rc != 0)
         return rc;
-    sqlite3_busy_timeout(st->db, MIGRATE_BUSY_TIMEOUT_MS);
+    store_set_busy(st, MIGRATE_BUSY_TIMEOUT_MS);
     rc = eng_store_exec(st,
                         "CREATE TABLE IF NOT EXISTS schema_migrations ("
                         " version INTEGER PRIMARY KEY,"
@@ -1400,7 +1577,7 @@ int eng_store_migrate(struct eng_store *st, const char *schema_dir, int *applied
         rc = migrate_one(st, schema_dir, &m[i], &done, err);
         count += done;
     }
-    sqlite3_busy_timeout(st->db, ENG_STORE_BUSY_TIMEOUT_MS);
+    store_set_busy(st, ENG_STORE_BUSY_TIMEOUT_MS);
     migrations_free(m, n);
     if (applied != NULL)
         *applied = count;

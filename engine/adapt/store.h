@@ -83,6 +83,8 @@ int eng_store_in_tx(struct eng_store *st);
 
 /* Busy timeout in milliseconds (0 = fail at once with ENG_EBUSY). */
 void eng_store_set_busy_timeout(struct eng_store *st, int ms);
+/* The connection's busy timeout in ms (ENG_STORE_BUSY_TIMEOUT_MS unless set). */
+int eng_store_busy_timeout(const struct eng_store *st);
 /* Call fn(ud) about every n_steps VM steps while a statement runs; a non-zero return aborts
  * that statement with ENG_EBUDGET ("interrupted"). fn must not touch a lua_State or st.
  * fn == NULL removes it. */

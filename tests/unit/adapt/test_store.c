@@ -8,6 +8,7 @@
 #include "lua/vm_int.h"
 
 #include <ftw.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -193,7 +194,7 @@ static void test_open_settings(void)
     CHECK_STR(q_text(st, "PRAGMA journal_mode"), "wal");
     CHECK_INT(q_int(st, "PRAGMA foreign_keys"), 1);
     CHECK_INT(q_int(st, "PRAGMA synchronous"), 1); /* NORMAL */
-    CHECK_INT(q_int(st, "PRAGMA busy_timeout"), ENG_STORE_BUSY_TIMEOUT_MS);
+    CHECK_INT(eng_store_busy_timeout(st), ENG_STORE_BUSY_TIMEOUT_MS);
     /* Double-quoted strings are identifiers, never strings. */
     CHECK(strncmp(q_text(st, "SELECT \"nope\""), "ERR:", 4) == 0);
     eng_store_close(st);
@@ -824,6 +825,109 @@ static void test_failures(void)
     eng_store_close(a);
 }
 
+/* eng_store_run / eng_store_row keep trusted statements per connection (store.c STORE_CACHE):
+ * the same text answers from its own statement, never another text's, never a value bound by
+ * an earlier call, and a statement still handed out is not handed out twice. */
+static void test_statement_cache(void)
+{
+    struct eng_store *st = open_db(scratch(), "x.db");
+    struct eng_store_stmt *s1 = NULL, *s2 = NULL;
+    struct eng_err err = {0};
+    char sql[96];
+
+    REQUIRE(st != NULL);
+    REQUIRE(eng_store_exec(st, "CREATE TABLE c (k INTEGER PRIMARY KEY, v TEXT)", &err) == 0);
+    for (int i = 1; i <= 40; i++) /* more texts than the cache holds: every one still right */
+        CHECK_INT(eng_store_run(st, "INSERT INTO c VALUES (?1, ?2)", &err, "is", (int64_t)i,
+                                i % 2 ? "odd" : "even"),
+                  1);
+    /* one buffer, different texts each time: the text decides, not where it lives */
+    for (int i = 1; i <= 40; i++) {
+        snprintf(sql, sizeof sql, "SELECT k * %d, v FROM c WHERE k = ?1", i);
+        CHECK_INT(eng_store_row(st, sql, &s1, &err, "i", (int64_t)i), ENG_STORE_ROW);
+        CHECK_INT((int)eng_store_column_int64(s1, 0), i * i);
+        eng_store_finalize(s1);
+        s1 = NULL;
+    }
+    /* the same text twice at once: two statements, each with its own row */
+    const char *q = "SELECT v FROM c WHERE k = ?1";
+    CHECK_INT(eng_store_row(st, q, &s1, &err, "i", (int64_t)1), ENG_STORE_ROW);
+    CHECK_INT(eng_store_row(st, q, &s2, &err, "i", (int64_t)2), ENG_STORE_ROW);
+    CHECK(s1 != s2);
+    CHECK_STR(eng_store_column_text(s1, 0, NULL), "odd");
+    CHECK_STR(eng_store_column_text(s2, 0, NULL), "even");
+    eng_store_finalize(s2);
+    eng_store_finalize(s1);
+    /* a statement given back holds no read transaction and no bound value */
+    CHECK_INT(eng_store_row(st, "SELECT count(*) FROM c WHERE v = ?1", &s1, &err, "s", "odd"),
+              ENG_STORE_ROW);
+    CHECK_INT((int)eng_store_column_int64(s1, 0), 20);
+    eng_store_finalize(s1);
+    CHECK_INT(eng_store_in_tx(st), 0);
+    CHECK_INT(eng_store_row(st, "SELECT count(*) FROM c WHERE v = ?1", &s1, &err, "s", NULL),
+              ENG_STORE_ROW);
+    CHECK_INT((int)eng_store_column_int64(s1, 0), 0);
+    eng_store_finalize(s1);
+    /* the schema changed under a kept statement: SQLite prepares it again */
+    REQUIRE(eng_store_exec(st, "ALTER TABLE c ADD COLUMN w INTEGER DEFAULT 5", &err) == 0);
+    REQUIRE(eng_store_exec(st, "CREATE INDEX c_v ON c (v)", &err) == 0);
+    CHECK_INT(eng_store_row(st, "SELECT count(*) FROM c WHERE v = ?1", &s1, &err, "s", "even"),
+              ENG_STORE_ROW);
+    CHECK_INT((int)eng_store_column_int64(s1, 0), 20);
+    eng_store_finalize(s1);
+    /* DROP TABLE works while its statements sit in the cache (reset, not running) */
+    CHECK_INT(eng_store_exec(st, "DROP TABLE c", &err), 0);
+    CHECK(eng_store_run(st, "INSERT INTO c VALUES (?1, ?2)", &err, "is", (int64_t)1, "x") < 0);
+    eng_store_close(st); /* the cache's statements go with it (valgrind, ASan) */
+}
+
+struct holder {
+    struct eng_store *st;
+    int hold_ms;
+};
+
+static void *hold_then_commit(void *arg)
+{
+    struct holder *h = arg;
+    struct eng_err err = {0};
+    usleep((useconds_t)h->hold_ms * 1000);
+    CHECK_INT(eng_store_exec(h->st, "INSERT INTO w VALUES (1); COMMIT", &err), 0);
+    return NULL;
+}
+
+/* A connection that finds the write lock taken by another of this process waits for its commit
+ * (store.c store_busy), then writes; with the lock held past its busy timeout it gives up. */
+static void test_busy_waits_for_commit(void)
+{
+    const char *dir = scratch();
+    struct eng_store *a = open_db(dir, "w.db"), *b = open_db(dir, "w.db");
+    struct eng_err err = {0};
+    pthread_t t;
+
+    REQUIRE(a != NULL && b != NULL);
+    REQUIRE(eng_store_exec(a, "CREATE TABLE w (k INTEGER)", &err) == 0);
+    CHECK_INT(eng_store_busy_timeout(b), ENG_STORE_BUSY_TIMEOUT_MS);
+    REQUIRE(eng_store_exec(a, "BEGIN IMMEDIATE", &err) == 0);
+    struct holder h = {a, 150};
+    REQUIRE(pthread_create(&t, NULL, hold_then_commit, &h) == 0);
+    CHECK_INT(eng_store_run(b, "INSERT INTO w VALUES (?1)", &err, "i", (int64_t)2), 1);
+    pthread_join(t, NULL);
+    CHECK_INT(eng_store_run(b, "SELECT 1 FROM w", &err, ""), 0);
+    struct eng_store_stmt *s = NULL;
+    CHECK_INT(eng_store_row(b, "SELECT group_concat(k) FROM w", &s, &err, ""), ENG_STORE_ROW);
+    CHECK_STR(eng_store_column_text(s, 0, NULL), "1,2"); /* after a's commit, not before */
+    eng_store_finalize(s);
+
+    REQUIRE(eng_store_exec(a, "BEGIN IMMEDIATE", &err) == 0);
+    eng_store_set_busy_timeout(b, 50);
+    CHECK_INT(eng_store_busy_timeout(b), 50);
+    CHECK_INT(eng_store_run(b, "INSERT INTO w VALUES (?1)", &err, "i", (int64_t)3), ENG_EBUSY);
+    CHECK_INT(eng_store_last_fail(b), ENG_STORE_FAIL_BUSY);
+    CHECK_INT(eng_store_exec(a, "ROLLBACK", &err), 0);
+    eng_store_close(b);
+    eng_store_close(a);
+}
+
 static int progress_calls;
 static int stop_after_10(void *ud)
 {
@@ -973,6 +1077,7 @@ CHECK_MAIN(CHECK_CASE(test_parse_url), CHECK_CASE(test_open_settings),
            CHECK_CASE(test_migrate_rules), CHECK_CASE(test_migrate_concurrent),
            CHECK_CASE(test_open_concurrent), CHECK_CASE(test_one_statement),
            CHECK_CASE(test_script_fence), CHECK_CASE(test_bind_round_trip),
-           CHECK_CASE(test_run_and_row), CHECK_CASE(test_failures),
+           CHECK_CASE(test_run_and_row), CHECK_CASE(test_statement_cache),
+           CHECK_CASE(test_busy_waits_for_commit), CHECK_CASE(test_failures),
            CHECK_CASE(test_progress_interrupt), CHECK_CASE(test_checksum),
            CHECK_CASE(test_lua_budget_reaches_sqlite), CHECK_CASE(test_cleanup))
