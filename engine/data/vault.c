@@ -8,6 +8,7 @@
  */
 #include "data/vault.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -143,6 +144,21 @@ static int not_stored(struct eng_err *err, const char *platform)
     return eng_err_set(err, ENG_ENOTFOUND, "no credentials are stored for %.100s", platform);
 }
 
+/* Changes after each write of this process to the rows' identity or seal (eng_vault_generation):
+ * bumped once the statement has returned, so the write is committed unless the caller wrapped it
+ * in a transaction of its own. */
+static _Atomic unsigned long long vault_gen;
+
+unsigned long long eng_vault_generation(void)
+{
+    return atomic_load_explicit(&vault_gen, memory_order_acquire);
+}
+
+void eng_vault_changed(void)
+{
+    atomic_fetch_add_explicit(&vault_gen, 1, memory_order_acq_rel);
+}
+
 /* rc, what eng_store_run or eng_store_row answered for a statement on platform's row: a failure
  * says what was being done; must_change: a statement that changed no row is ENG_ENOTFOUND. */
 static int checked(int rc, const char *what, const char *platform, int must_change,
@@ -241,6 +257,7 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
                            err, "ssbsss", tenant, platform, w.blob, w.len, w.kid, public_json,
                            external_account_id);
     /* clang-format on */
+    eng_vault_changed();
     free(w.blob);
     rc = checked(rc, "store", platform, 0, err);
     return rc < 0 ? rc : 0;
@@ -319,6 +336,7 @@ int eng_vault_delete(struct eng_store *st, const char *tenant, const char *platf
                                    " WHERE tenant_id = ?1 AND platform = ?2",
                                    err, "ss", tenant, platform),
                      "delete", platform, 1, err);
+        eng_vault_changed();
     }
     return rc < 0 ? rc : 0;
 }
@@ -534,6 +552,7 @@ int eng_vault_put_tokens(struct eng_store *st, const struct eng_keyring *kr, con
                            &s, err, "ssbsssis", tenant, platform, w.blob, w.len, w.kid, public_json,
                            external_account_id, expected, owner);
     /* clang-format on */
+    eng_vault_changed();
     free(w.blob);
     rc = checked(rc, "store", platform, 0, err);
     if (rc == ENG_STORE_ROW) {

@@ -81,6 +81,12 @@ enum {
  * ENG_EINVAL for an empty platform or value. Needs no keyring. */
 int eng_vault_find(struct eng_store *st, const char *platform, int by, const char *value,
                    struct eng_vault_ref *refs, int max, int *n, struct eng_err *err);
+/* A number that changes after every write this process makes to integration_credentials through
+ * this module (put, put_tokens, delete, key rotation), once the write has committed. A reader
+ * that takes it before eng_vault_find and finds it unchanged later knows that no write of this
+ * process has committed since; writes by other processes (the CLI, other nodes) do not change
+ * it, so a cache built on it also needs an age limit. */
+unsigned long long eng_vault_generation(void);
 /* The same with the statement kept in *slot (NULL: prepared here on st) for the next call with
  * the same st and by; the caller finalizes it before closing st. Reset after each call (no read
  * transaction is held between calls). For a hot path that must not parse SQL per request. */

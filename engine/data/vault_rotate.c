@@ -161,6 +161,7 @@ int eng_vault_rotate(struct eng_store *st, const struct eng_keyring *kr, const c
     if (rc == 0 && in_tx) {
         rc = eng_store_exec(st, "COMMIT", err);
     }
+    eng_vault_changed(); /* after the commit (or the rollback): either way, look again */
     if (rc != 0 && in_tx && eng_store_in_tx(st)) {
         eng_store_exec(st, "ROLLBACK", NULL);
     }

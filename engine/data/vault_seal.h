@@ -26,4 +26,8 @@ int eng_vault_open_blob(const unsigned char *key, const char *kid, const char *t
                         const char *platform, const void *blob, size_t bloblen, char **pt,
                         size_t *ptlen, struct eng_err *err);
 
+/* Say that this process wrote integration_credentials (eng_vault_generation): after the write
+ * returned, or after the COMMIT of a transaction the writer opened itself. */
+void eng_vault_changed(void);
+
 #endif

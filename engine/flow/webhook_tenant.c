@@ -4,11 +4,14 @@
  * opening it costs an AES-GCM decryption, so opened secrets are cached in memory per tenant and
  * keyed by the row's ciphertext: any change to the row (new credentials, rotation) re-seals it
  * with a fresh nonce, so a stale entry can never match.
- * The candidates' rows are read on every delivery (the row decides, so a change is seen at
- * once), on a small pool of connections of its own with the two lookups prepared once: parsing
- * them per request was a fifth of the engine's CPU under load (issue 14). A connection is taken
- * from the pool for one delivery and given back; more deliveries at once than the pool holds
- * read on the caller's connection as before.
+ * Which rows are candidates (tenant, fingerprint of the sealed row) is remembered per lookup for
+ * WH_FOUND_TTL_MS and until this process writes a credential (eng_vault_generation): reading
+ * them on every delivery was a quarter of the HTTP threads' time under load (issue 14). A change
+ * made through this engine is seen by the next delivery; one made by another process (the CLI,
+ * another node) within WH_FOUND_TTL_MS. When a lookup must read, it reads on a small pool of
+ * connections of its own with the two lookups prepared once (parsing them per request was a
+ * fifth of the engine's CPU); more deliveries at once than the pool holds read on the caller's
+ * connection.
  * Owns: the cache and its copies of secrets (wiped when replaced or freed), the pool's
  * connections and statements. Must not: log, return or store a secret; hold the cache lock
  * while hashing a body or reading the store.
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "adapt/crypto.h"
 #include "base/log.h"
@@ -30,7 +34,12 @@
 #define WH_CACHE_SLOTS 256
 #define WH_SECRET_MAX  512
 #define WH_CANDIDATES  4
-#define WH_LOOKUP_POOL 8 /* connections kept for the lookups (MHD's threads: 2 by default) */
+#define WH_LOOKUP_POOL 8   /* connections kept for the lookups (MHD's threads: 2 by default) */
+#define WH_FOUND_SLOTS 64  /* lookups remembered (a store URL or a tenant id each) */
+#define WH_FOUND_VALUE 255 /* longer lookup values are read every time */
+#define WH_FOUND_TTL_MS                                                                            \
+    1000 /* how stale a remembered lookup may be for another process's write                       \
+          */
 
 struct wh_slot {
     char tenant[ENG_WEBHOOK_ID_MAX + 1];
@@ -47,9 +56,19 @@ struct wh_lookup {
     struct wh_lookup *next; /* in the pool while not taken */
 };
 
+/* What one lookup (ENG_VAULT_BY_*, value) found, as of generation gen and time at_ms. */
+struct wh_found {
+    int used, by, n;
+    unsigned long long gen;
+    long long at_ms;
+    char value[WH_FOUND_VALUE + 1];
+    struct eng_vault_ref refs[WH_CANDIDATES];
+};
+
 struct eng_webhook_tenant_secrets {
     pthread_mutex_t mu;
     struct wh_slot slot[WH_CACHE_SLOTS];
+    struct wh_found found[WH_FOUND_SLOTS];
     char *database_url;     /* NULL: no pool, the caller's connection reads */
     struct wh_lookup *pool; /* idle connections */
     int nlookups;           /* opened, idle or taken (at most WH_LOOKUP_POOL) */
@@ -147,12 +166,17 @@ void eng_webhook_tenant_secrets_free(struct eng_webhook_tenant_secrets *c)
     free(c);
 }
 
-static unsigned wh_hash(const char *s)
+/* FNV-1a of s from h (2166136261u to start): where a tenant or a lookup is remembered */
+static unsigned wh_fnv(unsigned h, const char *s)
 {
-    unsigned h = 2166136261u;
     for (; *s; s++)
         h = (h ^ (unsigned char)*s) * 16777619u;
-    return h % WH_CACHE_SLOTS;
+    return h;
+}
+
+static unsigned wh_hash(const char *s)
+{
+    return wh_fnv(2166136261u, s) % WH_CACHE_SLOTS;
 }
 
 /* Copy the cached secret of (tenant, digest) into out; 1 found (out_len = -1 stays when the row
@@ -240,27 +264,88 @@ struct wh_cand {
     int has_row;
 };
 
+static long long wh_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct wh_found *wh_found_slot(struct eng_webhook_tenant_secrets *c, int by,
+                                      const char *value)
+{
+    return &c->found[wh_fnv(2166136261u ^ (unsigned)by, value) % WH_FOUND_SLOTS];
+}
+
+/* What lookup (by, value) found into refs/got when remembered and still current: 1, else 0. */
+static int wh_found_get(struct eng_webhook_tenant_secrets *c, int by, const char *value,
+                        unsigned long long gen, long long now, struct eng_vault_ref *refs, int *got)
+{
+    int hit = 0;
+    pthread_mutex_lock(&c->mu);
+    const struct wh_found *f = wh_found_slot(c, by, value);
+    if (f->used && f->by == by && f->gen == gen && now - f->at_ms < WH_FOUND_TTL_MS &&
+        now >= f->at_ms && strcmp(f->value, value) == 0) {
+        memcpy(refs, f->refs, sizeof f->refs[0] * (size_t)f->n);
+        *got = f->n;
+        hit = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return hit;
+}
+
+static void wh_found_put(struct eng_webhook_tenant_secrets *c, int by, const char *value,
+                         unsigned long long gen, long long at, const struct eng_vault_ref *refs,
+                         int got)
+{
+    if (strlen(value) > WH_FOUND_VALUE || got < 0 || got > WH_CANDIDATES)
+        return;
+    pthread_mutex_lock(&c->mu);
+    struct wh_found *f = wh_found_slot(c, by, value);
+    f->used = 1;
+    f->by = by;
+    f->n = got;
+    f->gen = gen;
+    f->at_ms = at;
+    memcpy(f->value, value, strlen(value) + 1);
+    memcpy(f->refs, refs, sizeof refs[0] * (size_t)got);
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* Append woocommerce's active vault rows matched by value (ENG_VAULT_BY_*) as candidates, each
- * tenant once. Store errors are returned. */
-static int wh_candidates(struct eng_store *st, struct wh_lookup *l, int by, const char *value,
+ * tenant once: remembered (see the header) or read, on *l (taken from the pool on the first
+ * read; NULL after: the caller's st). Store errors are returned. */
+static int wh_candidates(struct eng_webhook_tenant_secrets *c, struct eng_store *st,
+                         struct wh_lookup **l, int *taken, int by, const char *value,
                          struct wh_cand *cand, int *n, struct eng_err *err)
 {
     struct eng_vault_ref refs[WH_CANDIDATES];
-    int got = 0;
-    int rc = l != NULL
-                 ? eng_vault_find_with(l->st, &l->find[by], "woocommerce", by, value, refs,
+    int got = 0, rc = 0;
+    /* the generation before the read: a write committed during it makes the answer stale */
+    unsigned long long gen = eng_vault_generation();
+    long long now = wh_now_ms();
+    if (!wh_found_get(c, by, value, gen, now, refs, &got)) {
+        if (!*taken) {
+            *l = wh_lookup_take(c);
+            *taken = 1;
+        }
+        rc = *l != NULL
+                 ? eng_vault_find_with((*l)->st, &(*l)->find[by], "woocommerce", by, value, refs,
                                        WH_CANDIDATES, &got, err)
                  : eng_vault_find(st, "woocommerce", by, value, refs, WH_CANDIDATES, &got, err);
+        if (rc == 0)
+            wh_found_put(c, by, value, gen, now, refs, got);
+    }
     for (int r = 0; rc == 0 && r < got && *n < WH_CANDIDATES; r++) {
         int dup = 0;
         for (int i = 0; i < *n; i++)
             dup |= strcmp(cand[i].tenant, refs[r].tenant) == 0;
         if (dup || strlen(refs[r].tenant) > ENG_WEBHOOK_ID_MAX)
             continue;
-        struct wh_cand *c = &cand[(*n)++];
-        memcpy(c->tenant, refs[r].tenant, strlen(refs[r].tenant) + 1);
-        memcpy(c->dg, refs[r].fingerprint, sizeof c->dg);
-        c->has_row = 1;
+        struct wh_cand *k = &cand[(*n)++];
+        memcpy(k->tenant, refs[r].tenant, strlen(refs[r].tenant) + 1);
+        memcpy(k->dg, refs[r].fingerprint, sizeof k->dg);
+        k->has_row = 1;
     }
     return rc;
 }
@@ -274,13 +359,14 @@ int eng_webhook_tenant_woo(struct eng_webhook_tenant_secrets *c, struct eng_stor
     struct wh_cand cand[WH_CANDIDATES + 2];
     int n = 0, rc = 0;
     memset(cand, 0, sizeof cand);
-    struct wh_lookup *l = wh_lookup_take(c);
+    struct wh_lookup *l = NULL;
+    int taken = 0;
     if (source_norm != NULL && *source_norm != '\0')
-        rc = wh_candidates(st, l, ENG_VAULT_BY_ACCOUNT, source_norm, cand, &n, err);
+        rc = wh_candidates(c, st, &l, &taken, ENG_VAULT_BY_ACCOUNT, source_norm, cand, &n, err);
     int by_url = n;
     if (rc == 0 && hint_tenant != NULL && *hint_tenant != '\0') {
         int before = n;
-        rc = wh_candidates(st, l, ENG_VAULT_BY_TENANT, hint_tenant, cand, &n, err);
+        rc = wh_candidates(c, st, &l, &taken, ENG_VAULT_BY_TENANT, hint_tenant, cand, &n, err);
         if (rc == 0 && n == before && strcmp(hint_tenant, "default") == 0 && n < WH_CANDIDATES) {
             snprintf(cand[n].tenant, sizeof cand[n].tenant, "default");
             n++; /* the default tenant without stored credentials: its env secret */
@@ -291,7 +377,7 @@ int eng_webhook_tenant_woo(struct eng_webhook_tenant_secrets *c, struct eng_stor
         for (int i = 0; i < n; i++)
             seen |= strcmp(cand[i].tenant, "default") == 0;
         if (!seen) {
-            rc = wh_candidates(st, l, ENG_VAULT_BY_TENANT, "default", cand, &n, err);
+            rc = wh_candidates(c, st, &l, &taken, ENG_VAULT_BY_TENANT, "default", cand, &n, err);
             seen = 0;
             for (int i = 0; i < n; i++)
                 seen |= strcmp(cand[i].tenant, "default") == 0;

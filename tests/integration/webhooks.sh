@@ -165,8 +165,8 @@ assert_eq "... routed to shop-b" "shop-b|orders|created" \
             JOIN webhook_events e ON e.id = q.webhook_event_id WHERE e.event_id = 'wb-1'")"
 
 echo "== WooCommerce: a changed webhook secret counts from the next delivery"
-# The candidates are read on connections of the webhook path's own with prepared statements
-# (issue 14); the row decides each delivery, so no cache may keep a replaced secret alive.
+# Which rows are candidates is remembered (issue 14) until this engine writes a credential, so a
+# change through the engine counts from the very next delivery.
 B2_SECRET="rotated-$B_SECRET"
 reseal_b() { # SECRET
     http POST /api/integrations/woocommerce/credentials -H "X-Tenant-ID: shop-b" \
@@ -185,6 +185,19 @@ assert_eq "the new secret at once: 200" 200 "$CODE"
 reseal_b "$B_SECRET"
 woo '{"id":9053}' "$B_SECRET" https://shop-b.example.com/ wb-r4
 assert_eq "changed back: the first secret again 200" 200 "$CODE"
+
+echo "== WooCommerce: a change made by another process counts within a second"
+# Another process (the CLI, another engine on the same database) does not tell this one: what
+# is remembered is read again at most a second later (flow/webhook_tenant.c WH_FOUND_TTL_MS).
+woo '{"id":9054}' "$B_SECRET" https://shop-b.example.com/ wb-p1
+assert_eq "shop-b's secret before: 200" 200 "$CODE"
+sql "DELETE FROM integration_credentials WHERE tenant_id = 'shop-b' AND platform = 'woocommerce'"
+gone_b() { woo '{"id":9054}' "$B_SECRET" https://shop-b.example.com/ "wb-p$RANDOM$RANDOM"; [[ $CODE == 401 ]]; }
+wait_for 5000 gone_b && ok=1 || ok=0
+assert_eq "credentials deleted by another process: the secret refused soon after" 1 "$ok"
+reseal_b "$B_SECRET"
+woo '{"id":9054}' "$B_SECRET" https://shop-b.example.com/ wb-p2
+assert_eq "stored again through the engine: 200 at once" 200 "$CODE"
 
 echo "== WooCommerce: duplicates and the same record twice"
 woo '{"id":53}' "$A_SECRET" https://shop-a.example.com/ dup-1
