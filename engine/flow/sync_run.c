@@ -664,6 +664,6 @@ enum eng_sync_outcome eng_sync_execute(struct eng_vm *vm, struct eng_store *st,
     eng_vm_unref(vm, r.ids_ref);
     /* the job's state held its connector contexts (decrypted secrets): free them now, not at
      * the next collection cycle of a VM the next tenant's task runs on */
-    eng_vm_collect(vm);
+    eng_vm_collect_secrets(vm);
     return out;
 }

@@ -20,6 +20,8 @@
 #include <lua.h>
 
 #include "adapt/crypto.h"
+#include "lua/vm.h"
+#include "lua/vm_int.h"
 
 #define VAULT_MT            "engine.connctx.vault"
 #define BOX_MT              "engine.connctx.secret"
@@ -93,6 +95,7 @@ static int l_load(lua_State *L)
                                      &b->pub, &version, &err);
     if (rc != 0)
         return fail(L, store_code(rc), &err);
+    eng_vm_note_secrets(eng_vm_of(L));
     lua_pushlstring(L, b->secret, b->len); /* may raise: the box wipes at its collection */
     lua_pushstring(L, b->pub);
     box_close(b);
@@ -287,6 +290,8 @@ int eng_connctx_push(struct eng_vm *vm, const struct eng_connctx_opts *o, const 
                                  err);
     if (rc != 0 && rc != ENG_ENOTFOUND)
         return rc; /* EAUTH names the key id; store errors name no value */
+    if (secret != NULL)
+        eng_vm_note_secrets(vm);
     struct build_args a = {
         .o = o, .tenant = tenant, .platform = platform, .version = version, .owner = owner};
     const struct eng_config *cfg = o->cfg;

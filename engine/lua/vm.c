@@ -57,7 +57,20 @@ struct eng_vm {
     int counted; /* budget_instr > 0: a count hook counts every call's instructions */
     int hooked;  /* the count hook is set for every call: counted, or no watchdog could run */
     struct eng_vm_watch watch; /* otherwise: the deadline, watched without a hook */
+    int secrets_in;            /* eng_vm_note_secrets since the last eng_vm_collect */
 };
+
+void eng_vm_note_secrets(struct eng_vm *vm)
+{
+    vm->secrets_in = 1;
+}
+
+int eng_vm_take_secrets_note(struct eng_vm *vm)
+{
+    int was = vm->secrets_in;
+    vm->secrets_in = 0;
+    return was;
+}
 
 static void vm_hook(lua_State *L, lua_Debug *ar);
 
@@ -71,6 +84,11 @@ long long eng_vm_now_ms(void)
 static struct eng_vm *vm_of(lua_State *L)
 {
     return *(struct eng_vm **)lua_getextraspace(L);
+}
+
+struct eng_vm *eng_vm_of(lua_State *L)
+{
+    return vm_of(L);
 }
 
 /* The allocators refuse growth past the cap and always allow frees and shrinks. vm_alloc takes

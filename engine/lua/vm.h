@@ -103,6 +103,14 @@ int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connct
 /* Run a full garbage collection now: strings that held secrets (a connector context, a
  * credential body) are freed at once instead of lingering until the next cycle. */
 void eng_vm_collect(struct eng_vm *vm);
+/* The same, only when a connector context was given stored credentials since the last
+ * collection (eng_vm_note_secrets): a job that never opened a secret leaves none to free, and
+ * a full collection walks the whole heap (a fifth of a failed job's CPU). */
+void eng_vm_collect_secrets(struct eng_vm *vm);
+/* Say that secrets entered vm's Lua state (lua/connctx.c, when it hands over a vault row). */
+void eng_vm_note_secrets(struct eng_vm *vm);
+/* 1 when secrets were noted since the last call (or collection), and forget the note. */
+int eng_vm_take_secrets_note(struct eng_vm *vm);
 /* The Lua release the engine is built with, e.g. "Lua 5.4.6" (static text). */
 const char *eng_vm_lua_release(void);
 

@@ -332,7 +332,15 @@ void eng_vm_unref(struct eng_vm *vm, int ref)
 
 void eng_vm_collect(struct eng_vm *vm)
 {
-    if (vm != NULL)
+    if (vm != NULL) {
+        (void)eng_vm_take_secrets_note(vm);
+        lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
+    }
+}
+
+void eng_vm_collect_secrets(struct eng_vm *vm)
+{
+    if (vm != NULL && eng_vm_take_secrets_note(vm))
         lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
 }
 

@@ -17,6 +17,8 @@
 #include "lua/vm.h"
 
 lua_State *eng_vm_state(struct eng_vm *vm);
+/* The VM whose state L is (or a thread of). */
+struct eng_vm *eng_vm_of(lua_State *L);
 
 /* Load a text chunk into its own sandbox environment; pushes the function. [-0, +1, -] */
 int eng_vm_load(struct eng_vm *vm, const char *chunkname, const char *src, size_t len,
