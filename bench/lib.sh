@@ -18,6 +18,9 @@
 #                                   value null and met false
 #   bench_write                     writes $BENCH_RESULTS_DIR/NAME.json (default bench/results)
 #   bench_machine, bench_date, bench_commit   the fixed fields, for scripts that write their own
+#   bench_args NAME "$@"            takes --quick (sets QUICK=1) and nothing else (usage, exit 2)
+#   bench_bin TOOL...               sets BIN (TALLYSYNC_BIN, else build-bench/ or build/
+#                                   tallysync) and exits 2 naming TOOL or the binary if missing
 #
 # Where results go: BENCH_RESULTS_DIR (default ROOT/bench/results; bench/run.sh --quick points it
 # at a scratch folder so a smoke run leaves the checkout's figures alone). Timing never goes in a
@@ -42,6 +45,30 @@ bench_commit() {
         h+=-dirty
     fi
     printf '%s\n' "$h"
+}
+
+bench_args() {
+    local name=$1 a
+    shift
+    QUICK=0
+    for a in "$@"; do
+        case $a in
+        --quick) QUICK=1 ;;
+        *) echo "usage: bench/$name [--quick]" >&2; exit 2 ;;
+        esac
+    done
+}
+
+bench_bin() {
+    local b t
+    BIN=${TALLYSYNC_BIN:-}
+    [[ -n $BIN ]] || for b in "$BENCH_ROOT/build-bench/tallysync" "$BENCH_ROOT/build/tallysync"; do
+        [[ -x $b ]] && BIN=$b && break
+    done
+    for t in "$@"; do
+        command -v "$t" >/dev/null || { echo "bench: $t is missing (tools/setup.sh --bench)" >&2; exit 2; }
+    done
+    [[ -x $BIN ]] || { echo "bench: no tallysync binary (set TALLYSYNC_BIN or run bench/run.sh)" >&2; exit 2; }
 }
 
 bench_init() {

@@ -38,23 +38,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-QUICK=0
-for a in "$@"; do
-    case $a in
-    --quick) QUICK=1 ;;
-    *) echo "usage: bench/record_path.sh [--quick]" >&2; exit 2 ;;
-    esac
-done
+bench_args record_path.sh "$@"
 if ((QUICK)); then SIZES=(200) RUNS=1; else SIZES=(1000 10000 100000) RUNS=5; fi
-
-BIN=${TALLYSYNC_BIN:-}
-[[ -n $BIN ]] || for b in "$ROOT/build-bench/tallysync" "$ROOT/build/tallysync"; do
-    [[ -x $b ]] && BIN=$b && break
-done
-for t in node python3; do
-    command -v "$t" >/dev/null || { echo "bench: $t is missing (tools/setup.sh --bench)" >&2; exit 2; }
-done
-[[ -x $BIN ]] || { echo "bench: no tallysync binary (set TALLYSYNC_BIN or run bench/run.sh)" >&2; exit 2; }
+bench_bin node python3
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/record-path.XXXXXX")
 trap 'rm -rf "$W"' EXIT

@@ -25,21 +25,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
 
-QUICK=0
-for a in "$@"; do
-    case $a in
-    --quick) QUICK=1 ;;
-    *) echo "usage: bench/refused.sh [--quick]" >&2; exit 2 ;;
-    esac
-done
+bench_args refused.sh "$@"
 if ((QUICK)); then REFUSED=(20 40 80) ACCEPTED=80 RUNS=1; else REFUSED=(500 1000 2000) ACCEPTED=2000 RUNS=5; fi
-
-BIN=${TALLYSYNC_BIN:-}
-[[ -n $BIN ]] || for b in "$ROOT/build-bench/tallysync" "$ROOT/build/tallysync"; do
-    [[ -x $b ]] && BIN=$b && break
-done
-command -v python3 >/dev/null || { echo "bench: python3 is missing" >&2; exit 2; }
-[[ -x $BIN ]] || { echo "bench: no tallysync binary (set TALLYSYNC_BIN or run bench/run.sh)" >&2; exit 2; }
+bench_bin python3
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/refused.XXXXXX")
 trap 'rm -rf "$W"' EXIT
