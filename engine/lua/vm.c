@@ -65,11 +65,14 @@ void eng_vm_note_secrets(struct eng_vm *vm)
     vm->secrets_in = 1;
 }
 
-int eng_vm_take_secrets_note(struct eng_vm *vm)
+int eng_vm_secrets_noted(const struct eng_vm *vm)
 {
-    int was = vm->secrets_in;
+    return vm->secrets_in;
+}
+
+void eng_vm_forget_secrets_note(struct eng_vm *vm)
+{
     vm->secrets_in = 0;
-    return was;
 }
 
 static void vm_hook(lua_State *L, lua_Debug *ar);

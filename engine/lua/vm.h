@@ -104,13 +104,15 @@ int eng_vm_run_file(struct eng_vm *vm, const char *path, const struct eng_connct
  * credential body) are freed at once instead of lingering until the next cycle. */
 void eng_vm_collect(struct eng_vm *vm);
 /* The same, only when a connector context was given stored credentials since the last
- * collection (eng_vm_note_secrets): a job that never opened a secret leaves none to free, and
- * a full collection walks the whole heap (a fifth of a failed job's CPU). */
+ * collection (eng_vm_note_secrets), at the end of a task: a job that never opened a secret
+ * leaves none to free, and a full collection walks the whole heap (a fifth of a failed job's
+ * CPU). */
 void eng_vm_collect_secrets(struct eng_vm *vm);
 /* Say that secrets entered vm's Lua state (lua/connctx.c, when it hands over a vault row). */
 void eng_vm_note_secrets(struct eng_vm *vm);
-/* 1 when secrets were noted since the last call (or collection), and forget the note. */
-int eng_vm_take_secrets_note(struct eng_vm *vm);
+/* 1 when secrets were noted since the last eng_vm_collect / eng_vm_collect_secrets. */
+int eng_vm_secrets_noted(const struct eng_vm *vm);
+void eng_vm_forget_secrets_note(struct eng_vm *vm);
 /* The Lua release the engine is built with, e.g. "Lua 5.4.6" (static text). */
 const char *eng_vm_lua_release(void);
 

@@ -318,9 +318,10 @@ int eng_vm_call(struct eng_vm *vm, const char *module, const char *fn, long long
         had_ctx |= c->args[i].code == 'c';
     free(c);
     /* A connector context held the tenant's secrets: what the call did not keep by an 'r'
-     * result is garbage now; free it now rather than at some later task's collection. */
-    if (had_ctx && task == 1)
-        eng_vm_collect(vm); /* the one place a collection is started from outside a script */
+     * result is garbage now; free it now rather than at some later task's collection. The note
+     * stays: a context the call kept (a run's state) is collected at the end of its task. */
+    if (had_ctx && task == 1 && eng_vm_secrets_noted(vm))
+        lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
     return rc;
 }
 
@@ -333,15 +334,15 @@ void eng_vm_unref(struct eng_vm *vm, int ref)
 void eng_vm_collect(struct eng_vm *vm)
 {
     if (vm != NULL) {
-        (void)eng_vm_take_secrets_note(vm);
+        eng_vm_forget_secrets_note(vm);
         lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
     }
 }
 
 void eng_vm_collect_secrets(struct eng_vm *vm)
 {
-    if (vm != NULL && eng_vm_take_secrets_note(vm))
-        lua_gc(eng_vm_state(vm), LUA_GCCOLLECT);
+    if (vm != NULL && eng_vm_secrets_noted(vm))
+        eng_vm_collect(vm);
 }
 
 struct run_file {

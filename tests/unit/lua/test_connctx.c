@@ -304,6 +304,48 @@ static void test_tokens_two_contexts(void)
     eng_vm_free(vm);
 }
 
+/* A VM notes when stored credentials enter it (eng_vm_note_secrets): a context without any
+ * (nothing stored, a connector that declares none) leaves no note, so a job that never opened a
+ * secret skips the full collection; one with them is noted, and eng_vm_collect_secrets frees
+ * the context once nothing holds it. */
+static void test_secrets_noted(void)
+{
+    struct eng_vm *vm = new_vm();
+    lua_State *L = eng_vm_state(vm);
+    struct eng_err err = {0};
+    char out[256];
+    int top = lua_gettop(L);
+
+    /* lua_* directly: values built here are built inside no protected call, as in the other
+     * cases of this file (a test may; the engine may not) */
+    CHECK_INT(eng_vm_secrets_noted(vm), 0);
+    REQUIRE(push(vm, "pos", &err) == 0);
+    lua_settop(L, top);
+    CHECK_INT(push(vm, "quickbooks", &err), ENG_ENOTFOUND);
+    CHECK_INT(eng_vm_secrets_noted(vm), 0);
+
+    store_qbo();
+    REQUIRE(push(vm, "quickbooks", &err) == 0);
+    CHECK_INT(eng_vm_secrets_noted(vm), 1);
+    /* held only by a weak table: the collection takes it and forgets the note */
+    lua_createtable(L, 1, 0); /* weak, below the context */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    lua_insert(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, -3, 1);
+    CHECK_INT(run(vm, "return (...).credentials.client_secret", 1, 0, out, sizeof out), 0);
+    CHECK_STR(out, "qbo-secret-0123456789");
+    CHECK_INT(lua_gettop(L), top + 1);
+    eng_vm_collect_secrets(vm);
+    CHECK_INT(eng_vm_secrets_noted(vm), 0);
+    CHECK_INT(lua_rawgeti(L, -1, 1), LUA_TNIL);
+    lua_settop(L, top);
+    eng_vm_free(vm);
+}
+
 static void test_all(void)
 {
     setup();
@@ -311,6 +353,9 @@ static void test_all(void)
     teardown();
     setup();
     test_tokens_two_contexts();
+    teardown();
+    setup();
+    test_secrets_noted();
     teardown();
 }
 
