@@ -28,7 +28,7 @@
 
 #define MIGRATE_BUSY_TIMEOUT_MS 60000 /* a second migrator waits for the first one this long */
 
-/* A trusted statement kept prepared for the next eng_store_run / eng_store_row of the same text on
+/* A trusted statement kept prepared for the next eng_store_prepare (run, row) of the same text on
  * this connection: parsing and planning the same SQL again per call was a quarter of the job
  * workers' CPU under webhook load (issue 14). busy while handed out; the least recently used
  * idle one makes room. */
@@ -694,9 +694,13 @@ void eng_store_close(struct eng_store *st)
         return;
     for (int i = 0; i < STORE_CACHE; i++) {
         struct store_cached *c = &st->cache[i];
-        sqlite3_finalize(c->stmt); /* NULL is a no-op */
+        if (c->busy) { /* still out: its finalize, after the close, is a real one (below) */
+            c->handle->cached = NULL;
+        } else {
+            sqlite3_finalize(c->stmt); /* NULL is a no-op */
+            free(c->handle);
+        }
         free(c->sql);
-        free(c->handle);
     }
     sqlite3_close_v2(st->db); /* NULL is a no-op */
     free(st->path);
@@ -837,13 +841,29 @@ static int starts_with_keyword(const char *p, const char *end, const char *kw)
     return p + n == end || !(isalnum((unsigned char)p[n]) || p[n] == '_');
 }
 
+static int prepare_cached(struct eng_store *st, const char *sql, size_t n,
+                          struct eng_store_stmt **out, struct eng_err *err);
+static int prepare_now(struct eng_store *st, const char *sql, size_t n, int flags,
+                       struct eng_store_stmt **out, struct eng_err *err);
+
+/* A trusted statement comes from the connection's cache when its text was prepared before and
+ * is not out (STORE_CACHE); a script's is compiled under the authorizer every time. */
 int eng_store_prepare(struct eng_store *st, const char *sql, long len, int flags,
                       struct eng_store_stmt **out, struct eng_err *err)
+{
+    size_t n = len < 0 ? strlen(sql) : (size_t)len;
+    if (flags == ENG_STORE_TRUSTED)
+        return prepare_cached(st, sql, n, out, err);
+    return prepare_now(st, sql, n, flags, out, err);
+}
+
+/* Compile sql[0..n) for real (the authorizer sees it under flags). */
+static int prepare_now(struct eng_store *st, const char *sql, size_t n, int flags,
+                       struct eng_store_stmt **out, struct eng_err *err)
 {
     sqlite3_stmt *stmt = NULL;
     const char *tail = NULL, *end;
     struct eng_store_stmt *s;
-    size_t n = len < 0 ? strlen(sql) : (size_t)len;
     int rc;
 
     *out = NULL;
@@ -899,10 +919,9 @@ void eng_store_finalize(struct eng_store_stmt *s)
 
 /* Trusted sql from the connection's cache, or prepared (and kept there when a slot is free or
  * idle). 0 with *out for eng_store_finalize, or < 0. */
-static int prepare_cached(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
-                          struct eng_err *err)
+static int prepare_cached(struct eng_store *st, const char *sql, size_t n,
+                          struct eng_store_stmt **out, struct eng_err *err)
 {
-    size_t n = strlen(sql);
     unsigned h = 2166136261u;
     for (size_t i = 0; i < n; i++)
         h = (h ^ (unsigned char)sql[i]) * 16777619u;
@@ -921,13 +940,14 @@ static int prepare_cached(struct eng_store *st, const char *sql, struct eng_stor
             (victim->stmt != NULL && (c->stmt == NULL || c->used_at < victim->used_at)))
             victim = c;
     }
-    int rc = eng_store_prepare(st, sql, (long)n, ENG_STORE_TRUSTED, out, err);
+    int rc = prepare_now(st, sql, n, ENG_STORE_TRUSTED, out, err);
     if (rc != 0 || victim == NULL)
         return rc;
     char *copy = malloc(n + 1);
     if (copy == NULL)
         return 0; /* served uncached */
-    memcpy(copy, sql, n + 1);
+    memcpy(copy, sql, n);
+    copy[n] = '\0';
     sqlite3_finalize(victim->stmt);
     free(victim->sql);
     free(victim->handle);
@@ -1080,7 +1100,7 @@ static int bind_fmt(struct eng_store_stmt *s, const char *fmt, va_list ap, struc
 static int prepare_fmt(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
                        struct eng_err *err, const char *fmt, va_list ap)
 {
-    int rc = prepare_cached(st, sql, out, err);
+    int rc = eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, out, err);
     if (rc == 0 && (rc = bind_fmt(*out, fmt, ap, err)) != 0) {
         eng_store_finalize(*out);
         *out = NULL;

@@ -875,10 +875,22 @@ static void test_statement_cache(void)
               ENG_STORE_ROW);
     CHECK_INT((int)eng_store_column_int64(s1, 0), 20);
     eng_store_finalize(s1);
+    /* statements prepared directly are kept too, and a kept one still out is not shared */
+    REQUIRE(eng_store_prepare(st, "SELECT count(*) FROM c", -1, ENG_STORE_TRUSTED, &s1, &err) == 0);
+    REQUIRE(eng_store_prepare(st, "SELECT count(*) FROM c", -1, ENG_STORE_TRUSTED, &s2, &err) == 0);
+    CHECK(s1 != s2);
+    CHECK_INT(eng_store_step(s1, &err), ENG_STORE_ROW);
+    CHECK_INT(eng_store_step(s2, &err), ENG_STORE_ROW);
+    CHECK_INT((int)eng_store_column_int64(s2, 0), 40);
+    eng_store_finalize(s2);
+    eng_store_finalize(s1);
     /* DROP TABLE works while its statements sit in the cache (reset, not running) */
     CHECK_INT(eng_store_exec(st, "DROP TABLE c", &err), 0);
     CHECK(eng_store_run(st, "INSERT INTO c VALUES (?1, ?2)", &err, "is", (int64_t)1, "x") < 0);
+    /* a statement still out when the connection closes is finalized after it, for real */
+    CHECK_INT(eng_store_row(st, "SELECT 7", &s1, &err, ""), ENG_STORE_ROW);
     eng_store_close(st); /* the cache's statements go with it (valgrind, ASan) */
+    eng_store_finalize(s1);
 }
 
 struct holder {
