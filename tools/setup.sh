@@ -4,16 +4,17 @@
 #   tools/setup.sh          build and run dependencies, then the web console's bundle (tools/build_web.sh:
 #                           npm ci from web/package-lock.json, esbuild into web/dist/)
 #   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind, clang,
-#                           chromium for the console's browser tests)
+#                           chromium for the console's browser tests, postgresql: the server
+#                           tools/pg_server.sh starts for the PostgreSQL store's tests)
 #   tools/setup.sh --bench  also what bench/run.sh uses: the load generator and the yardstick of
 #                           ingest (wrk, nginx), the record path's Node.js peer (nodejs), GNU time
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
-            libsqlite3-dev libmbedtls-dev libmicrohttpd-dev libmimalloc2.0 ca-certificates
+            libsqlite3-dev libpq-dev libmbedtls-dev libmicrohttpd-dev libmimalloc2.0 ca-certificates
             nodejs)
 test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps clang chromium
-           fonts-dejavu-core)
+           fonts-dejavu-core postgresql)
 bench_pkgs=(wrk nginx-light nodejs time)
 
 want=("${build_pkgs[@]}")
