@@ -231,6 +231,11 @@ static void pg_set_busy_timeout(struct eng_store *base, int ms)
         (void)pg_exec(base, sql, NULL);
 }
 
+static void ignore_notice(void *ud, const char *msg)
+{
+    (void)ud, (void)msg;
+}
+
 static int pg_open(const char *url, const char *location, struct eng_store **out,
                    struct eng_err *err)
 {
@@ -261,6 +266,9 @@ static int pg_open(const char *url, const char *location, struct eng_store **out
         pg_close(&st->base);
         return rc;
     }
+    /* the server's notices ("table ... does not exist, skipping") are not errors: libpq's
+     * default prints them on stderr */
+    PQsetNoticeProcessor(st->conn, ignore_notice, NULL);
     pg_set_busy_timeout(&st->base, ENG_STORE_BUSY_TIMEOUT_MS);
     *out = &st->base;
     return 0;
