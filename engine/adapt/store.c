@@ -61,11 +61,8 @@ int eng_store_parse_url(const char *url, char *path, size_t size, struct eng_err
                            "DATABASE_URL is empty; expected a SQLite location such as "
                            "sqlite:./data/pos.db or a postgres:// URL");
     scheme = url_scheme_len(url);
-    if (scheme == 0) {
-        p = url; /* a bare path, taken as it is */
-        n = strlen(p);
-    } else if (url_is_pg(url)) {
-        p = url; /* libpq parses it (store_pg.c) */
+    if (scheme == 0 || url_is_pg(url)) {
+        p = url; /* a bare path, taken as it is; a PostgreSQL URL is libpq's to read */
         n = strlen(p);
     } else if (scheme == 6 && strncasecmp(url, "sqlite", 6) == 0) {
         p = url + 7;

@@ -262,7 +262,7 @@ static void test_big_select_bounded(void)
     CHECK(sum == (int64_t)100000 * 100001 / 2);
     long grown = max_rss_kb() - before;
     printf("     the peak RSS grew by %ld kB over 100,000 rows of 1 kB\n", grown);
-    CHECK(grown <= 16 * 1024);
+    CHECK(grown <= 48L * 1024); /* ~100 MB if held whole; valgrind alone adds ~16 MB */
     /* a statement abandoned mid-result is drained by reset; the connection goes on */
     eng_store_reset(s);
     CHECK_INT(eng_store_step(s, &err), ENG_STORE_ROW);
