@@ -79,6 +79,10 @@ extern const struct store_ops eng_store_sqlite_ops; /* store_sqlite.c */
 extern const struct store_ops eng_store_pg_ops;     /* store_pg.c (an error-only stub without
                                                      * libpq: ENG_HAVE_LIBPQ) */
 
+/* Load libpq (store_pg_load.c: dlopen of libpq.so.5 on the first PostgreSQL open, so that a
+ * process on SQLite never maps it): 0, or ENG_EIO with err saying why it cannot be used. */
+int eng_store_pg_load(struct eng_err *err);
+
 /* "SQLite 3.40.1" (static text) */
 const char *eng_store_sqlite_version(void);
 

@@ -4,7 +4,8 @@
  * all), exec, and the statement API: the engine's ?N and ? placeholders become $N outside string
  * literals, quoted identifiers and comments (one pass); values are bound as text (integers as
  * int8, doubles as float8) or, for blobs, as binary bytea; rows come one at a time (libpq's
- * single-row mode: a big SELECT never sits in memory whole). Errors map to the engine's codes by
+ * single-row mode: a big SELECT never sits in memory whole). libpq is loaded by the first open
+ * (store_pg_load.c). Errors map to the engine's codes by
  * SQLSTATE: any integrity violation (23xxx: unique, foreign key, not null, check) -> ENG_EEXIST
  * as on SQLite; lock not available, serialization failure, deadlock -> ENG_EBUSY; a lost
  * connection -> ENG_EIO.
@@ -241,11 +242,14 @@ static int pg_open(const char *url, const char *location, struct eng_store **out
 {
     (void)location;
     *out = NULL;
+    int rc = eng_store_pg_load(err);
+    if (rc != 0)
+        return rc;
     struct pg_store *st = calloc(1, sizeof *st);
     if (st == NULL)
         return eng_err_set(err, ENG_ENOMEM, "out of memory opening the database");
     st->base.ops = &eng_store_pg_ops;
-    int rc = describe_url(url, &st->path, &st->secret, err);
+    rc = describe_url(url, &st->path, &st->secret, err);
     if (rc != 0) {
         free(st);
         return rc;
