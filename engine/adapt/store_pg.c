@@ -52,7 +52,9 @@ struct pg_store {
     char *secret;           /* the URL's password (scrubbed from every message), or NULL */
     struct pg_stmt *active; /* the statement whose rows are being read, or NULL */
     int busy_ms;
-    int64_t changes; /* rows changed by the last INSERT / UPDATE / DELETE / MERGE */
+    int busy_stale;   /* the server's lock_timeout may not be busy_ms yet (sync_busy) */
+    int active_in_tx; /* a transaction was open when active started */
+    int64_t changes;  /* rows changed by the last INSERT / UPDATE / DELETE / MERGE */
     int last_fail;
     int last_code; /* the SQLSTATE packed 6 bits a character (0 when there is none) */
 };
@@ -219,17 +221,28 @@ static void pg_close(struct eng_store *base)
     free(st);
 }
 
-static int pg_exec(struct eng_store *base, const char *sql, struct eng_err *err);
+/* Put busy_ms into the server's lock_timeout when it may differ there: a SET made inside a
+ * transaction is undone by its ROLLBACK, so it is made again once the connection is idle. */
+static void sync_busy(struct pg_store *st)
+{
+    if (!st->busy_stale || st->active != NULL)
+        return;
+    char sql[64];
+    /* lock_timeout 0 means "wait for ever": a busy timeout of 0 (fail at once) waits 1 ms */
+    snprintf(sql, sizeof sql, "SET lock_timeout = %d", st->busy_ms > 0 ? st->busy_ms : 1);
+    int idle = PQtransactionStatus(st->conn) == PQTRANS_IDLE;
+    PGresult *res = PQexec(st->conn, sql);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK && idle)
+        st->busy_stale = 0;
+    PQclear(res);
+}
 
 static void pg_set_busy_timeout(struct eng_store *base, int ms)
 {
     struct pg_store *st = (struct pg_store *)base;
-    char sql[64];
     st->busy_ms = ms < 0 ? 0 : ms;
-    /* lock_timeout 0 means "wait forever": a busy timeout of 0 (fail at once) waits 1 ms */
-    snprintf(sql, sizeof sql, "SET lock_timeout = %d", st->busy_ms > 0 ? st->busy_ms : 1);
-    if (st->active == NULL)
-        (void)pg_exec(base, sql, NULL);
+    st->busy_stale = 1;
+    sync_busy(st); /* or before the next statement, when one is returning rows */
 }
 
 static void ignore_notice(void *ud, const char *msg)
@@ -328,6 +341,7 @@ static int pg_exec(struct eng_store *base, const char *sql, struct eng_err *err)
     int rc = pg_idle(st, NULL, err);
     if (rc != 0)
         return rc;
+    sync_busy(st);
     /* the simple query protocol: several statements in one string, no parameters */
     if (!PQsendQuery(st->conn, sql))
         return pg_fail(st, NULL, err);
@@ -359,8 +373,9 @@ static int64_t pg_last_insert_rowid(struct eng_store *base)
 static int pg_in_tx(struct eng_store *base)
 {
     PGTransactionStatusType t = PQtransactionStatus(((struct pg_store *)base)->conn);
+    /* while a statement returns rows the server says ACTIVE: what it was when that began */
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
-           (t == PQTRANS_ACTIVE && ((struct pg_store *)base)->active != NULL);
+           (t == PQTRANS_ACTIVE && ((struct pg_store *)base)->active_in_tx);
 }
 
 static int pg_busy_timeout(const struct eng_store *base)
@@ -720,6 +735,9 @@ static int start(struct pg_stmt *s, struct eng_err *err)
     int rc = pg_idle(st, s, err);
     if (rc != 0)
         return rc;
+    sync_busy(st);
+    PGTransactionStatusType before = PQtransactionStatus(st->conn);
+    st->active_in_tx = before == PQTRANS_INTRANS || before == PQTRANS_INERROR;
     if (s->nparams > FEW) {
         vals = malloc((size_t)s->nparams * sizeof *vals);
         lens = malloc((size_t)s->nparams * sizeof *lens);

@@ -36,6 +36,7 @@
     X(char *, PQerrorMessage, (const PGconn *conn), (conn), pq.why)                                \
     X(PQnoticeProcessor, PQsetNoticeProcessor, (PGconn * conn, PQnoticeProcessor proc, void *arg), \
       (conn, proc, arg), NULL)                                                                     \
+    X(PGresult *, PQexec, (PGconn * conn, const char *query), (conn, query), NULL)                 \
     X(int, PQsendQuery, (PGconn * conn, const char *query), (conn, query), 0)                      \
     X(int, PQsendQueryParams,                                                                      \
       (PGconn * conn, const char *command, int nParams, const Oid *paramTypes,                     \

@@ -327,11 +327,19 @@ static void test_lock_busy(void)
     /* 0: fail at once (not PostgreSQL's lock_timeout 0, which waits for ever) */
     eng_store_set_busy_timeout(b, 0);
     CHECK_INT(eng_store_run(b, "UPDATE t_lock SET n = n + 10 WHERE id = 1", &err, ""), ENG_EBUSY);
+    /* a timeout set inside a transaction outlives its ROLLBACK (PostgreSQL would undo the SET) */
+    REQUIRE(exec_ok(b, "BEGIN"));
+    eng_store_set_busy_timeout(b, 150);
+    CHECK(exec_ok(b, "ROLLBACK"));
+    struct eng_store_stmt *s = NULL;
+    REQUIRE(eng_store_row(b, "SELECT current_setting('lock_timeout')", &s, &err, "") ==
+            ENG_STORE_ROW);
+    CHECK_STR(eng_store_column_text(s, 0, NULL), "150ms");
+    eng_store_finalize(s);
     CHECK(exec_ok(a, "COMMIT"));
     CHECK_INT(eng_store_in_tx(a), 0);
     eng_store_set_busy_timeout(b, 1000);
     CHECK_INT(eng_store_run(b, "UPDATE t_lock SET n = n + 10 WHERE id = 1", &err, ""), 1);
-    struct eng_store_stmt *s = NULL;
     REQUIRE(eng_store_row(a, "SELECT n FROM t_lock WHERE id = 1", &s, &err, "") == ENG_STORE_ROW);
     CHECK_INT(eng_store_column_int64(s, 0), 11);
     eng_store_finalize(s);
@@ -365,6 +373,17 @@ static void test_transactions(void)
                           "") == ENG_STORE_ROW);
     CHECK_STR(eng_store_column_text(s, 0, NULL), "3");
     eng_store_finalize(s);
+    /* while a statement returns rows, in_tx says whether a transaction was open */
+    REQUIRE(eng_store_row(st, "SELECT g FROM generate_series(1, 3) g", &s, &err, "") ==
+            ENG_STORE_ROW);
+    CHECK_INT(eng_store_in_tx(st), 0);
+    eng_store_finalize(s);
+    REQUIRE(exec_ok(st, "BEGIN"));
+    REQUIRE(eng_store_row(st, "SELECT g FROM generate_series(1, 3) g", &s, &err, "") ==
+            ENG_STORE_ROW);
+    CHECK_INT(eng_store_in_tx(st), 1);
+    eng_store_finalize(s);
+    CHECK(exec_ok(st, "COMMIT"));
     eng_store_close(st);
 }
 
