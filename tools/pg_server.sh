@@ -69,6 +69,10 @@ if [[ $(id -u) -eq 0 ]]; then
     fi
 fi
 trap 'stop' ERR
+# interrupted mid-start: clean up, then die of the same signal, so that the caller (test.sh)
+# sees an interrupt and not a failure to go on from
+trap 'stop; trap - INT; kill -INT $$' INT
+trap 'stop; trap - TERM; kill -TERM $$' TERM
 
 port() { # a port nothing listens on now
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
