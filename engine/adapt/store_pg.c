@@ -410,6 +410,8 @@ static int op_fail_own(struct eng_store *base, int code)
 
 /* ---- statements ---- */
 
+#define DOLLAR_TAG_MAX 65 /* "$" + an identifier of at most 63 bytes + "$" */
+
 /* The end of the dollar-quoted string whose opening tag "$tag$" is at p[0..taglen), or end. */
 static const char *dollar_end(const char *p, size_t taglen, const char *end)
 {
@@ -419,10 +421,11 @@ static const char *dollar_end(const char *p, size_t taglen, const char *end)
     return end;
 }
 
-/* Translate sql[n] into out (room for 2n + 1: "?" grows to at most "$NNNNN"... see below):
+/* Translate sql[n] into out[outsize] (6n + 1 is enough: a "?" becomes at most "$32766"):
  * ?N -> $N, ? -> $(largest so far + 1), as SQLite numbers them; string literals ('...', E'...'
  * with backslash escapes, $tag$...$tag$), quoted identifiers ("...") and comments (--, nested
- * slash-star) are copied as they are. One pass (a dollar-quoted string is scanned for its tag).
+ * slash-star) are copied as they are. One pass: linear, a dollar-quoted string's end being
+ * looked for with its tag, of at most DOLLAR_TAG_MAX bytes (longer is ENG_EINVAL).
  * *nparams = the largest number; *tail = where text other than blanks, ';' and comments
  * follows the first statement (NULL when none does); *empty when there is no statement. */
 static int translate(const char *sql, size_t n, char *out, size_t outsize, int *nparams,
@@ -502,6 +505,8 @@ static int translate(const char *sql, size_t n, char *out, size_t outsize, int *
             while (q < end && (isalnum((unsigned char)*q) || *q == '_') &&
                    !isdigit((unsigned char)p[1]))
                 q++;
+            if (q < end && *q == '$' && q - p + 1 > DOLLAR_TAG_MAX)
+                return ENG_EINVAL;
             if (q < end && *q == '$') { /* $tag$ or $$: a dollar-quoted string */
                 const char *stop = dollar_end(p, (size_t)(q - p + 1), end);
                 while (p < stop)
@@ -572,7 +577,9 @@ static int pg_prepare(struct eng_store *base, const char *sql, long len, int fla
     else if (rc == 0 && tail != NULL)
         rc = eng_err_set(err, ENG_EINVAL, "only one statement per call");
     else if (rc != 0)
-        rc = eng_err_set(err, rc, "a statement parameter's number is out of range (1..32766)");
+        rc = eng_err_set(err, rc,
+                         "a statement parameter's number is out of range (1..32766), or a "
+                         "dollar-quote tag is longer than 63 bytes");
     if (rc == 0 && nparams > 0 && (s->params = calloc((size_t)nparams, sizeof *s->params)) == NULL)
         rc = eng_err_set(err, ENG_ENOMEM, "out of memory");
     if (rc != 0) {

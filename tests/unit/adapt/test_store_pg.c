@@ -137,6 +137,14 @@ static void test_placeholders(void)
     CHECK_INT(eng_store_prepare(st, "SELECT 1; -- done\n;", -1, 0, &s, &err), 0);
     eng_store_finalize(s);
     s = NULL;
+    CHECK_INT(eng_store_prepare(st, "SELECT ?0", -1, 0, &s, &err), ENG_EINVAL);
+    CHECK_INT(eng_store_prepare(st, "SELECT ?32767", -1, 0, &s, &err), ENG_EINVAL);
+    char tag[160];
+    snprintf(tag, sizeof tag, "SELECT $%s$ ? $%s$",
+             "t2345678901234567890123456789012345678901234567890123456789012345",
+             "t2345678901234567890123456789012345678901234567890123456789012345");
+    CHECK_INT(eng_store_prepare(st, tag, -1, 0, &s, &err), ENG_EINVAL);
+    CHECK(s == NULL);
     CHECK_INT(eng_store_prepare(st, "  -- nothing\n", -1, 0, &s, &err), ENG_EINVAL);
     CHECK(strstr(err.msg, "empty SQL") != NULL);
     CHECK(s == NULL);
