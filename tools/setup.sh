@@ -45,5 +45,16 @@ if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's postgresql makes and starts a "main" cluster (port 5432) when it is first installed;
+# the tests start their own server (tools/pg_server.sh), so a cluster this install started is
+# stopped again (its files stay: `pg_ctlcluster VERSION main start` starts it).
+if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_lsclusters >/dev/null; then
+  pg_lsclusters -h 2>/dev/null | while read -r version name _ status _; do
+    if [[ $name == main && $status == online* ]]; then
+      echo "setup: stopping the cluster $version/main the postgresql package started" >&2
+      $sudo pg_ctlcluster "$version" main stop || true
+    fi
+  done
+fi
 
 exec "$(dirname "$0")/build_web.sh"
