@@ -83,6 +83,14 @@ extern const struct store_ops eng_store_pg_ops;     /* store_pg.c (an error-only
  * process on SQLite never maps it): 0, or ENG_EIO with err saying why it cannot be used. */
 int eng_store_pg_load(struct eng_err *err);
 
+/* store_pg.c's placeholder translation: sql[n] into out[outsize] (6n + 1 is enough), ?N -> $N
+ * and ? -> $(largest so far + 1) outside string literals, quoted identifiers and comments; the
+ * largest number into *nparams; *tail = where a second statement starts (NULL when none does);
+ * *empty = 1 when there is no statement. 0, or ENG_EINVAL (a number outside 1..32766, a
+ * dollar-quote tag longer than 63 bytes, out too small). Linear in n. */
+int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize, int *nparams,
+                           const char **tail, int *empty);
+
 /* "SQLite 3.40.1" (static text) */
 const char *eng_store_sqlite_version(void);
 

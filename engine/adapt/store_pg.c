@@ -20,13 +20,152 @@
 #include "adapt/store.h"
 #include "adapt/store_backend.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- placeholders (no libpq needed: tests/fuzz/fuzz_pg_sql.c reaches this in every build) ---- */
+
+#define DOLLAR_TAG_MAX 65 /* "$" + an identifier of at most 63 bytes + "$" */
+
+/* The end of the dollar-quoted string whose opening tag "$tag$" is at p[0..taglen), or end. */
+static const char *dollar_end(const char *p, size_t taglen, const char *end)
+{
+    for (const char *q = p + taglen; q < end; q++)
+        if (*q == '$' && (size_t)(end - q) >= taglen && memcmp(q, p, taglen) == 0)
+            return q + taglen;
+    return end;
+}
+
+/* Translate sql[n] into out[outsize] (6n + 1 is enough: a "?" becomes at most "$32766"):
+ * ?N -> $N, ? -> $(largest so far + 1), as SQLite numbers them; string literals ('...', E'...'
+ * with backslash escapes, $tag$...$tag$), quoted identifiers ("...") and comments (--, nested
+ * slash-star) are copied as they are. One pass: linear, a dollar-quoted string's end being
+ * looked for with its tag, of at most DOLLAR_TAG_MAX bytes (longer is ENG_EINVAL).
+ * *nparams = the largest number; *tail = where text other than blanks, ';' and comments
+ * follows the first statement (NULL when none does); *empty when there is no statement. */
+int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize, int *nparams,
+                           const char **tail, int *empty)
+{
+    const char *p = sql, *end = sql + n;
+    size_t o = 0;
+    int top = 0, seen_stmt = 0, after_semi = 0;
+
+    *tail = NULL;
+#define PUT(c)                                                                                     \
+    do {                                                                                           \
+        if (o + 1 >= outsize)                                                                      \
+            return ENG_EINVAL;                                                                     \
+        out[o++] = (c);                                                                            \
+    } while (0)
+    while (p < end) {
+        char c = *p;
+        if (c == '-' && p + 1 < end && p[1] == '-') {
+            while (p < end && *p != '\n')
+                PUT(*p++);
+            continue;
+        }
+        if (c == '/' && p + 1 < end && p[1] == '*') {
+            int depth = 0;
+            do {
+                if (*p == '/' && p + 1 < end && p[1] == '*') {
+                    depth++;
+                    PUT(*p++);
+                } else if (*p == '*' && p + 1 < end && p[1] == '/') {
+                    depth--;
+                    PUT(*p++);
+                }
+                PUT(*p++);
+            } while (p < end && depth > 0);
+            continue;
+        }
+        if (isspace((unsigned char)c)) {
+            PUT(*p++);
+            continue;
+        }
+        if (c == ';') {
+            if (seen_stmt)
+                after_semi = 1;
+            PUT(*p++);
+            continue;
+        }
+        if (after_semi) {
+            *tail = p;
+            break;
+        }
+        seen_stmt = 1;
+        if (c == '\'' || c == '"') {
+            int escapes = c == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+                          (p - 1 == sql || !(isalnum((unsigned char)p[-2]) || p[-2] == '_'));
+            PUT(*p++);
+            while (p < end) {
+                if (escapes && *p == '\\' && p + 1 < end) {
+                    PUT(*p++);
+                    PUT(*p++);
+                    continue;
+                }
+                if (*p == c) {
+                    PUT(*p++);
+                    if (p < end && *p == c) { /* '' or "" */
+                        PUT(*p++);
+                        continue;
+                    }
+                    break;
+                }
+                PUT(*p++);
+            }
+            continue;
+        }
+        if (c == '$' && (p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+            const char *q = p + 1;
+            while (q < end && (isalnum((unsigned char)*q) || *q == '_') &&
+                   !isdigit((unsigned char)p[1]))
+                q++;
+            if (q < end && *q == '$' && q - p + 1 > DOLLAR_TAG_MAX)
+                return ENG_EINVAL;
+            if (q < end && *q == '$') { /* $tag$ or $$: a dollar-quoted string */
+                const char *stop = dollar_end(p, (size_t)(q - p + 1), end);
+                while (p < stop)
+                    PUT(*p++);
+                continue;
+            }
+        }
+        if (c == '?') {
+            long v = 0;
+            p++;
+            if (p < end && isdigit((unsigned char)*p)) {
+                while (p < end && isdigit((unsigned char)*p)) {
+                    v = v * 10 + (*p++ - '0');
+                    if (v > 32766)
+                        return ENG_EINVAL;
+                }
+                if (v == 0)
+                    return ENG_EINVAL;
+            } else {
+                v = top + 1;
+                if (v > 32766)
+                    return ENG_EINVAL;
+            }
+            if (v > top)
+                top = (int)v;
+            char num[16];
+            int len = snprintf(num, sizeof num, "$%ld", v);
+            for (int i = 0; i < len; i++)
+                PUT(num[i]);
+            continue;
+        }
+        PUT(*p++);
+    }
+#undef PUT
+    out[o] = '\0';
+    *nparams = top;
+    *empty = !seen_stmt;
+    return 0;
+}
+
 #ifdef ENG_HAVE_LIBPQ
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -410,143 +549,6 @@ static int op_fail_own(struct eng_store *base, int code)
 
 /* ---- statements ---- */
 
-#define DOLLAR_TAG_MAX 65 /* "$" + an identifier of at most 63 bytes + "$" */
-
-/* The end of the dollar-quoted string whose opening tag "$tag$" is at p[0..taglen), or end. */
-static const char *dollar_end(const char *p, size_t taglen, const char *end)
-{
-    for (const char *q = p + taglen; q < end; q++)
-        if (*q == '$' && (size_t)(end - q) >= taglen && memcmp(q, p, taglen) == 0)
-            return q + taglen;
-    return end;
-}
-
-/* Translate sql[n] into out[outsize] (6n + 1 is enough: a "?" becomes at most "$32766"):
- * ?N -> $N, ? -> $(largest so far + 1), as SQLite numbers them; string literals ('...', E'...'
- * with backslash escapes, $tag$...$tag$), quoted identifiers ("...") and comments (--, nested
- * slash-star) are copied as they are. One pass: linear, a dollar-quoted string's end being
- * looked for with its tag, of at most DOLLAR_TAG_MAX bytes (longer is ENG_EINVAL).
- * *nparams = the largest number; *tail = where text other than blanks, ';' and comments
- * follows the first statement (NULL when none does); *empty when there is no statement. */
-static int translate(const char *sql, size_t n, char *out, size_t outsize, int *nparams,
-                     const char **tail, int *empty)
-{
-    const char *p = sql, *end = sql + n;
-    size_t o = 0;
-    int top = 0, seen_stmt = 0, after_semi = 0;
-
-    *tail = NULL;
-#define PUT(c)                                                                                     \
-    do {                                                                                           \
-        if (o + 1 >= outsize)                                                                      \
-            return ENG_EINVAL;                                                                     \
-        out[o++] = (c);                                                                            \
-    } while (0)
-    while (p < end) {
-        char c = *p;
-        if (c == '-' && p + 1 < end && p[1] == '-') {
-            while (p < end && *p != '\n')
-                PUT(*p++);
-            continue;
-        }
-        if (c == '/' && p + 1 < end && p[1] == '*') {
-            int depth = 0;
-            do {
-                if (*p == '/' && p + 1 < end && p[1] == '*') {
-                    depth++;
-                    PUT(*p++);
-                } else if (*p == '*' && p + 1 < end && p[1] == '/') {
-                    depth--;
-                    PUT(*p++);
-                }
-                PUT(*p++);
-            } while (p < end && depth > 0);
-            continue;
-        }
-        if (isspace((unsigned char)c)) {
-            PUT(*p++);
-            continue;
-        }
-        if (c == ';') {
-            if (seen_stmt)
-                after_semi = 1;
-            PUT(*p++);
-            continue;
-        }
-        if (after_semi) {
-            *tail = p;
-            break;
-        }
-        seen_stmt = 1;
-        if (c == '\'' || c == '"') {
-            int escapes = c == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
-                          (p - 1 == sql || !(isalnum((unsigned char)p[-2]) || p[-2] == '_'));
-            PUT(*p++);
-            while (p < end) {
-                if (escapes && *p == '\\' && p + 1 < end) {
-                    PUT(*p++);
-                    PUT(*p++);
-                    continue;
-                }
-                if (*p == c) {
-                    PUT(*p++);
-                    if (p < end && *p == c) { /* '' or "" */
-                        PUT(*p++);
-                        continue;
-                    }
-                    break;
-                }
-                PUT(*p++);
-            }
-            continue;
-        }
-        if (c == '$' && (p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
-            const char *q = p + 1;
-            while (q < end && (isalnum((unsigned char)*q) || *q == '_') &&
-                   !isdigit((unsigned char)p[1]))
-                q++;
-            if (q < end && *q == '$' && q - p + 1 > DOLLAR_TAG_MAX)
-                return ENG_EINVAL;
-            if (q < end && *q == '$') { /* $tag$ or $$: a dollar-quoted string */
-                const char *stop = dollar_end(p, (size_t)(q - p + 1), end);
-                while (p < stop)
-                    PUT(*p++);
-                continue;
-            }
-        }
-        if (c == '?') {
-            long v = 0;
-            p++;
-            if (p < end && isdigit((unsigned char)*p)) {
-                while (p < end && isdigit((unsigned char)*p)) {
-                    v = v * 10 + (*p++ - '0');
-                    if (v > 32766)
-                        return ENG_EINVAL;
-                }
-                if (v == 0)
-                    return ENG_EINVAL;
-            } else {
-                v = top + 1;
-                if (v > 32766)
-                    return ENG_EINVAL;
-            }
-            if (v > top)
-                top = (int)v;
-            char num[16];
-            int len = snprintf(num, sizeof num, "$%ld", v);
-            for (int i = 0; i < len; i++)
-                PUT(num[i]);
-            continue;
-        }
-        PUT(*p++);
-    }
-#undef PUT
-    out[o] = '\0';
-    *nparams = top;
-    *empty = !seen_stmt;
-    return 0;
-}
-
 static int pg_prepare(struct eng_store *base, const char *sql, long len, int flags,
                       struct eng_store_stmt **out, struct eng_err *err)
 {
@@ -571,7 +573,7 @@ static int pg_prepare(struct eng_store *base, const char *sql, long len, int fla
         free(s);
         return eng_err_set(err, pg_fail_own(st, ENG_ENOMEM), "out of memory");
     }
-    int rc = translate(sql, n, text, room, &nparams, &tail, &empty);
+    int rc = eng_store_pg_translate(sql, n, text, room, &nparams, &tail, &empty);
     if (rc == 0 && empty)
         rc = eng_err_set(err, ENG_EINVAL, "empty SQL: expected one statement");
     else if (rc == 0 && tail != NULL)
