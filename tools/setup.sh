@@ -4,16 +4,17 @@
 #   tools/setup.sh          build and run dependencies, then the web console's bundle (tools/build_web.sh:
 #                           npm ci from web/package-lock.json, esbuild into web/dist/)
 #   tools/setup.sh --test   also what the test suite uses (curl, jq, python3, openssl, valgrind, clang,
-#                           chromium for the console's browser tests)
+#                           chromium for the console's browser tests, postgresql: the server
+#                           tools/pg_server.sh starts for the PostgreSQL store's tests)
 #   tools/setup.sh --bench  also what bench/run.sh uses: the load generator and the yardstick of
 #                           ingest (wrk, nginx), the record path's Node.js peer (nodejs), GNU time
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
-            libsqlite3-dev libmbedtls-dev libmicrohttpd-dev libmimalloc2.0 ca-certificates
+            libsqlite3-dev libpq-dev libmbedtls-dev libmicrohttpd-dev libmimalloc2.0 ca-certificates
             nodejs)
 test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps clang chromium
-           fonts-dejavu-core)
+           fonts-dejavu-core postgresql)
 bench_pkgs=(wrk nginx-light nodejs time)
 
 want=("${build_pkgs[@]}")
@@ -44,5 +45,16 @@ if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's postgresql makes and starts a "main" cluster (port 5432) when it is first installed;
+# the tests start their own server (tools/pg_server.sh), so a cluster this install started is
+# stopped again (its files stay: `pg_ctlcluster VERSION main start` starts it).
+if [[ " ${missing[*]} " == *" postgresql "* ]] && command -v pg_lsclusters >/dev/null; then
+  pg_lsclusters -h 2>/dev/null | while read -r version name _ status _; do
+    if [[ $name == main && $status == online* ]]; then
+      echo "setup: stopping the cluster $version/main the postgresql package started" >&2
+      $sudo pg_ctlcluster "$version" main stop || true
+    fi
+  done
+fi
 
 exec "$(dirname "$0")/build_web.sh"

@@ -2,7 +2,8 @@
 # tools/test.sh - the whole test suite, as CI runs it (.ci/run calls this). Tiers, in order:
 #   layers  tools/check_layers.py: which engine/ folder may include which headers
 #   plain   gcc RelWithDebInfo build, warnings are errors, every ctest tier (unit, script, browser,
-#           integration, valgrind)
+#           integration, valgrind), and the PostgreSQL store's tests (ENG_TEST_PG) against a private
+#           server tools/pg_server.sh starts for this tier and stops on every way out
 #   builds  compile only (no tests), warnings are errors: Release, Debug, RelWithDebInfo with gcc
 #           and with clang (gcc RelWithDebInfo is the plain tier's build)
 #   asan    AddressSanitizer + UndefinedBehaviorSanitizer build, every ctest tier again
@@ -57,10 +58,41 @@ tier_layers() {
     python3 tools/check_layers.py
 }
 
+# The plain tier's PostgreSQL server (tools/pg_server.sh): its folder while it runs, stopped by
+# pg_stop at the tier's end and by the trap below on any other way out (error, ^C, kill).
+pg_dir=""
+pg_stop() {
+    if [[ -n $pg_dir ]]; then
+        tools/pg_server.sh stop "$pg_dir"
+        pg_dir=""
+    fi
+}
+trap pg_stop EXIT
+trap 'pg_stop; exit 130' INT
+trap 'pg_stop; exit 143' TERM
+
+# The PostgreSQL tests are registered (ENG_TEST_PG) in this tier only, and fail when the server
+# is missing: a server that cannot start fails them rather than skipping them. The URL (with its
+# random password) goes to the tests through the environment, never to the output.
 tier_plain() {
-    configure build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENG_SANITIZE= -DENG_BUILD_TESTS=ON &&
+    local rc
+    # in /tmp, not TMPDIR: the server's user (nobody, when we are root) must reach the folder
+    pg_dir=$(mktemp -d /tmp/tallysync-pg.XXXXXX)
+    rmdir "$pg_dir"
+    if ! TALLYSYNC_TEST_PG_URL=$(tools/pg_server.sh start "$pg_dir"); then
+        echo "-- the PostgreSQL test server did not start: the PostgreSQL store's tests will fail"
+        TALLYSYNC_TEST_PG_URL=""
+        pg_dir=""
+    fi
+    export TALLYSYNC_TEST_PG_URL
+    configure build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DENG_SANITIZE= -DENG_BUILD_TESTS=ON \
+        -DENG_TEST_PG=ON &&
         cmake --build build-test -j"$jobs" &&
         ctest --test-dir build-test --output-on-failure -j"$jobs"
+    rc=$?
+    pg_stop
+    unset TALLYSYNC_TEST_PG_URL
+    return $rc
 }
 
 tier_builds() {

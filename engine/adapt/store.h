@@ -1,9 +1,13 @@
 /*
- * store.h - the engine's own SQLite store: DATABASE_URL parsing, connections, migrations and a
- * small statement API, so that no other file includes sqlite3.h (STYLE 1).
- * Owns: every sqlite3 and sqlite3_stmt handle. Must not: be shared between threads - one
- * struct eng_store per thread (SQLite's multi-thread mode: a connection and its statements are
- * used by one thread at a time); call back into Lua (the progress callback is plain C).
+ * store.h - the engine's own store: DATABASE_URL parsing, connections, migrations and a small
+ * statement API, so that no other file includes sqlite3.h or libpq-fe.h (STYLE 1). The back end
+ * is chosen by the URL at open: SQLite (store_sqlite.c, the embedded default) or PostgreSQL
+ * (store_pg.c, over libpq; in this build only the statement API: no migrations, no script SQL,
+ * and the engine's commands still refuse it - see eng_store_url_is_pg). Where this header says
+ * "SQLite", a PostgreSQL connection behaves as store_pg.c's header comment says.
+ * Owns: every sqlite3 / sqlite3_stmt and PGconn / PGresult handle. Must not: be shared between
+ * threads - one struct eng_store per thread (a connection and its statements are used by one
+ * thread at a time); call back into Lua (the progress callback is plain C).
  */
 #ifndef ENG_STORE_H
 #define ENG_STORE_H
@@ -20,11 +24,15 @@ struct eng_store_stmt; /* one prepared statement of that connection */
 
 /* ---- DATABASE_URL ---- */
 
-/* Turn DATABASE_URL into a file path: "sqlite:./data/pos.db", "sqlite://rel/path.db",
- * "sqlite:///abs/path.db", "sqlite::memory:" (":memory:") or a bare path. A "?query" suffix
- * (sqlx's "?mode=rwc") is dropped. "postgres://" / "postgresql://" -> ENG_EINVAL "PostgreSQL is
- * not supported by this build yet"; any other scheme -> ENG_EINVAL. Writes into path[size]. */
+/* Turn DATABASE_URL into what its back end opens: for SQLite a file path ("sqlite:./data/pos.db",
+ * "sqlite://rel/path.db", "sqlite:///abs/path.db", "sqlite::memory:" (":memory:") or a bare
+ * path; a "?query" suffix, sqlx's "?mode=rwc", is dropped); a "postgres://" / "postgresql://"
+ * URL is copied as it is (libpq reads it at open). Any other scheme -> ENG_EINVAL. Writes into
+ * path[size]. */
 int eng_store_parse_url(const char *url, char *path, size_t size, struct eng_err *err);
+/* 1 when url names a PostgreSQL database (postgres:// or postgresql://), else 0. The commands
+ * refuse such a URL until the PostgreSQL store is complete (issue 15). */
+int eng_store_url_is_pg(const char *url);
 
 /* ---- connections ---- */
 
@@ -51,7 +59,8 @@ void eng_store_close(struct eng_store *st);
  * never hand it to another thread. NULL with err filled when it cannot be opened. */
 struct eng_store *eng_store_thread(const char *path_or_url, struct eng_err *err);
 
-/* The file path the connection was opened on (owned by st). */
+/* The file path the connection was opened on (owned by st); PostgreSQL: the URL without its
+ * password ("postgres://user@host:port/db"). */
 const char *eng_store_path(const struct eng_store *st);
 /* When st's file, or its -wal or -shm, can be read or written by its group or by others:
  * writes a sentence naming the file, its mode and the fix into msg and answers 1; else 0. */

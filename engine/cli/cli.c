@@ -75,6 +75,18 @@ int eng_cli_config(struct eng_config *cfg, const char *cmd)
         eng_config_free(cfg);
         return 1;
     }
+    /* The store API speaks PostgreSQL (adapt/store_pg.c), the engine not yet: its schema
+     * migrations, SQL dialect, queue and script SQL are SQLite's (issue 15's later slices). */
+    if (eng_store_url_is_pg(cfg->database_url)) {
+        fprintf(stderr,
+                "tallysync %s: configuration: DATABASE_URL names a PostgreSQL database: the "
+                "PostgreSQL store is not complete in this build: its schema migrations, SQL "
+                "dialect, job queue and script SQL are SQLite's so far; use a SQLite URL such "
+                "as sqlite:./data/pos.db\n",
+                cmd);
+        eng_config_free(cfg);
+        return 1;
+    }
     eng_log_set_level(cfg->log_level);
     eng_log_set_format(cfg->log_format);
     return 0;

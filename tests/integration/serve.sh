@@ -38,6 +38,9 @@ maps=$(cat "/proc/$pid/maps" 2>/dev/null)
 check "the running serve's memory map is readable" test -n "$maps"
 check "a started, idle serve has not loaded libcurl" \
     bash -c '! grep -q "libcurl\.so" <<<"$1"' _ "$maps"
+# ... nor libpq, which only a PostgreSQL DATABASE_URL loads (adapt/store_pg_load.c)
+check "a started, idle serve on SQLite has not loaded libpq" \
+    bash -c '! grep -q "libpq\.so" <<<"$1"' _ "$maps"
 # ... nor mimalloc, which only states that map records load (engine/lua/vm.c: dlopen on the
 # first; dryrun_stream.sh sees a dry run load it)
 check "a started, idle serve has not loaded mimalloc" \

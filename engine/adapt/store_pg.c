@@ -1,0 +1,1031 @@
+/*
+ * store_pg.c - the PostgreSQL back end of store.h over libpq (store_backend.h's
+ * eng_store_pg_ops): open from a postgres:// or postgresql:// URL (libpq parses it, sslmode and
+ * all), exec, and the statement API: the engine's ?N and ? placeholders become $N outside string
+ * literals, quoted identifiers and comments (one pass); values are bound as text (integers as
+ * int8, doubles as float8) or, for blobs, as binary bytea; rows come one at a time (libpq's
+ * single-row mode: a big SELECT never sits in memory whole). libpq is loaded by the first open
+ * (store_pg_load.c). Errors map to the engine's codes by
+ * SQLSTATE: any integrity violation (23xxx: unique, foreign key, not null, check) -> ENG_EEXIST
+ * as on SQLite; lock not available, serialization failure, deadlock -> ENG_EBUSY; a lost
+ * connection -> ENG_EIO.
+ * Not yet (later slices of issue 15): migrations, script SQL (ENG_STORE_SCRIPT: its fence is
+ * SQLite's authorizer), named parameters, a statement cache, more than one statement returning
+ * rows at a time on one connection (a second one is refused until the first is reset), the
+ * progress callback and the value length limit (no-ops here).
+ * Owns: PGconn and PGresult handles, and the URL's password, which reaches no message: messages
+ * carry libpq's and the server's primary text, the host, port, database and user, never the
+ * password and never a bound value (a data error's text, which may quote one, is not used).
+ */
+#include "adapt/store.h"
+#include "adapt/store_backend.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- placeholders (no libpq needed: tests/fuzz/fuzz_pg_sql.c reaches this in every build) ---- */
+
+#define DOLLAR_TAG_MAX 65 /* "$" + an identifier of at most 63 bytes + "$" */
+
+/* The end of the dollar-quoted string whose opening tag "$tag$" is at p[0..taglen), or end. */
+static const char *dollar_end(const char *p, size_t taglen, const char *end)
+{
+    for (const char *q = p + taglen; q < end; q++)
+        if (*q == '$' && (size_t)(end - q) >= taglen && memcmp(q, p, taglen) == 0)
+            return q + taglen;
+    return end;
+}
+
+/* Translate sql[n] into out[outsize] (6n + 1 is enough: a "?" becomes at most "$32766"):
+ * ?N -> $N, ? -> $(largest so far + 1), as SQLite numbers them; string literals ('...', E'...'
+ * with backslash escapes, $tag$...$tag$), quoted identifiers ("...") and comments (--, nested
+ * slash-star) are copied as they are. One pass: linear, a dollar-quoted string's end being
+ * looked for with its tag, of at most DOLLAR_TAG_MAX bytes (longer is ENG_EINVAL).
+ * *nparams = the largest number; *tail = where text other than blanks, ';' and comments
+ * follows the first statement (NULL when none does); *empty when there is no statement. */
+int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize, int *nparams,
+                           const char **tail, int *empty)
+{
+    const char *p = sql, *end = sql + n;
+    size_t o = 0;
+    int top = 0, seen_stmt = 0, after_semi = 0;
+
+    *tail = NULL;
+#define PUT(c)                                                                                     \
+    do {                                                                                           \
+        if (o + 1 >= outsize)                                                                      \
+            return ENG_EINVAL;                                                                     \
+        out[o++] = (c);                                                                            \
+    } while (0)
+    while (p < end) {
+        char c = *p;
+        if (c == '-' && p + 1 < end && p[1] == '-') {
+            while (p < end && *p != '\n')
+                PUT(*p++);
+            continue;
+        }
+        if (c == '/' && p + 1 < end && p[1] == '*') {
+            int depth = 0;
+            do {
+                if (*p == '/' && p + 1 < end && p[1] == '*') {
+                    depth++;
+                    PUT(*p++);
+                } else if (*p == '*' && p + 1 < end && p[1] == '/') {
+                    depth--;
+                    PUT(*p++);
+                }
+                PUT(*p++);
+            } while (p < end && depth > 0);
+            continue;
+        }
+        if (isspace((unsigned char)c)) {
+            PUT(*p++);
+            continue;
+        }
+        if (c == ';') {
+            if (seen_stmt)
+                after_semi = 1;
+            PUT(*p++);
+            continue;
+        }
+        if (after_semi) {
+            *tail = p;
+            break;
+        }
+        seen_stmt = 1;
+        if (c == '\'' || c == '"') {
+            int escapes = c == '\'' && p > sql && (p[-1] == 'E' || p[-1] == 'e') &&
+                          (p - 1 == sql || !(isalnum((unsigned char)p[-2]) || p[-2] == '_'));
+            PUT(*p++);
+            while (p < end) {
+                if (escapes && *p == '\\' && p + 1 < end) {
+                    PUT(*p++);
+                    PUT(*p++);
+                    continue;
+                }
+                if (*p == c) {
+                    PUT(*p++);
+                    if (p < end && *p == c) { /* '' or "" */
+                        PUT(*p++);
+                        continue;
+                    }
+                    break;
+                }
+                PUT(*p++);
+            }
+            continue;
+        }
+        if (c == '$' && (p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_'))) {
+            const char *q = p + 1;
+            while (q < end && (isalnum((unsigned char)*q) || *q == '_') &&
+                   !isdigit((unsigned char)p[1]))
+                q++;
+            if (q < end && *q == '$' && q - p + 1 > DOLLAR_TAG_MAX)
+                return ENG_EINVAL;
+            if (q < end && *q == '$') { /* $tag$ or $$: a dollar-quoted string */
+                const char *stop = dollar_end(p, (size_t)(q - p + 1), end);
+                while (p < stop)
+                    PUT(*p++);
+                continue;
+            }
+        }
+        if (c == '?') {
+            long v = 0;
+            p++;
+            if (p < end && isdigit((unsigned char)*p)) {
+                while (p < end && isdigit((unsigned char)*p)) {
+                    v = v * 10 + (*p++ - '0');
+                    if (v > 32766)
+                        return ENG_EINVAL;
+                }
+                if (v == 0)
+                    return ENG_EINVAL;
+            } else {
+                v = top + 1;
+                if (v > 32766)
+                    return ENG_EINVAL;
+            }
+            if (v > top)
+                top = (int)v;
+            char num[16];
+            int len = snprintf(num, sizeof num, "$%ld", v);
+            for (int i = 0; i < len; i++)
+                PUT(num[i]);
+            continue;
+        }
+        PUT(*p++);
+    }
+#undef PUT
+    out[o] = '\0';
+    *nparams = top;
+    *empty = !seen_stmt;
+    return 0;
+}
+
+#ifdef ENG_HAVE_LIBPQ
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+
+#include <libpq-fe.h>
+
+/* type OIDs of pg_type (stable since PostgreSQL 7) */
+#define PG_BOOLOID   16
+#define PG_BYTEAOID  17
+#define PG_INT8OID   20
+#define PG_INT2OID   21
+#define PG_INT4OID   23
+#define PG_OIDOID    26
+#define PG_FLOAT4OID 700
+#define PG_FLOAT8OID 701
+
+struct pg_stmt;
+
+struct pg_store {
+    struct eng_store base; /* first: store.c's view */
+    PGconn *conn;
+    char *path;             /* the URL without its password: "postgres://user@host:port/db" */
+    char *secret;           /* the URL's password (scrubbed from every message), or NULL */
+    struct pg_stmt *active; /* the statement whose rows are being read, or NULL */
+    int busy_ms;
+    int busy_stale;   /* the server's lock_timeout may not be busy_ms yet (sync_busy) */
+    int active_in_tx; /* a transaction was open when active started */
+    int64_t changes;  /* rows changed by the last INSERT / UPDATE / DELETE / MERGE */
+    int last_fail;
+    int last_code; /* the SQLSTATE packed 6 bits a character (0 when there is none) */
+    int nstmts;    /* statements not finalized: a closed connection's struct waits for them */
+    int closed;
+};
+
+struct pg_param {
+    char *val; /* NULL: SQL NULL */
+    int len;
+    int binary;
+    unsigned type; /* an OID, 0 for the server to infer */
+};
+
+enum { PG_FRESH, PG_RUNNING, PG_DONE };
+
+struct pg_stmt {
+    struct eng_store_stmt base; /* first: store.c's view */
+    struct pg_store *st;
+    char *sql; /* with $N placeholders */
+    int nparams;
+    struct pg_param *params;
+    int state;
+    PGresult *row; /* the current row (single-row mode), or NULL */
+    int ncols;
+    unsigned char **blob; /* per column of the current row: its bytea decoded (malloc'd,
+                           * NUL-terminated), or NULL */
+    size_t *blob_len;
+    int blob_cols;
+    int64_t changes; /* what the statement changed, once done */
+};
+
+/* ---- messages ---- */
+
+/* Copy src into dst[size] with every occurrence of secret replaced by "***". */
+static void scrub(char *dst, size_t size, const char *src, const char *secret)
+{
+    size_t n = 0, sl = secret != NULL ? strlen(secret) : 0;
+    while (*src != '\0' && n + 1 < size) {
+        if (sl > 0 && strncmp(src, secret, sl) == 0) {
+            for (const char *r = "***"; *r != '\0' && n + 1 < size; r++)
+                dst[n++] = *r;
+            src += sl;
+        } else {
+            dst[n++] = *src++;
+        }
+    }
+    dst[n] = '\0';
+    while (n > 0 && (dst[n - 1] == '\n' || dst[n - 1] == ' '))
+        dst[--n] = '\0'; /* libpq's messages end in a newline */
+}
+
+static int pack_sqlstate(const char *s)
+{
+    int v = 0;
+    for (int i = 0; s != NULL && i < 5 && s[i] != '\0'; i++)
+        v = (v << 6) | (s[i] & 0x3f);
+    return v;
+}
+
+/* Record a failure with this class and code, message "what: text" (scrubbed). */
+static int pg_fail_msg(struct pg_store *st, int fail, int code, const char *sqlstate,
+                       const char *what, const char *text, struct eng_err *err)
+{
+    char clean[sizeof err->msg];
+    st->last_fail = fail;
+    st->last_code = pack_sqlstate(sqlstate);
+    scrub(clean, sizeof clean, text != NULL ? text : "", st->secret);
+    return eng_err_set(err, code, "%s%s%s", what, what[0] != '\0' ? ": " : "", clean);
+}
+
+/* A failed result (res may be NULL: a client-side failure, read from the connection). */
+static int pg_fail(struct pg_store *st, const PGresult *res, struct eng_err *err)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *primary = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    char what[160] = "";
+
+    if (PQstatus(st->conn) == CONNECTION_BAD || (state != NULL && strncmp(state, "08", 2) == 0)) {
+        snprintf(what, sizeof what, "the PostgreSQL connection to %s failed", st->path);
+        return pg_fail_msg(st, ENG_STORE_FAIL_ERROR, ENG_EIO, state, what,
+                           primary != NULL ? primary : PQerrorMessage(st->conn), err);
+    }
+    if (primary == NULL)
+        primary = res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(st->conn);
+    if (state == NULL)
+        return pg_fail_msg(st, ENG_STORE_FAIL_ERROR, ENG_EIO, NULL, "", primary, err);
+    if (strncmp(state, "23", 2) == 0)
+        return pg_fail_msg(st, ENG_STORE_FAIL_CONSTRAINT, ENG_EEXIST, state, "", primary, err);
+    if (strcmp(state, "55P03") == 0 || strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
+        return pg_fail_msg(st, ENG_STORE_FAIL_BUSY, ENG_EBUSY, state, "", primary, err);
+    if (strcmp(state, "57014") == 0) /* query_canceled: statement_timeout */
+        return pg_fail_msg(st, ENG_STORE_FAIL_INTERRUPT, ENG_EBUDGET, state,
+                           "the database statement was interrupted", primary, err);
+    if (strncmp(state, "53", 2) == 0)
+        return pg_fail_msg(st, ENG_STORE_FAIL_NOMEM, ENG_ENOMEM, state, "", primary, err);
+    if (strncmp(state, "22", 2) == 0) { /* its text may quote a bound value */
+        snprintf(what, sizeof what, "a value does not fit the statement (SQLSTATE %s)", state);
+        return pg_fail_msg(st, ENG_STORE_FAIL_ERROR, ENG_EINVAL, state, what, NULL, err);
+    }
+    return pg_fail_msg(st, ENG_STORE_FAIL_ERROR, ENG_EIO, state, "", primary, err);
+}
+
+static int pg_fail_own(struct pg_store *st, int code)
+{
+    st->last_fail = ENG_STORE_FAIL_ERROR;
+    st->last_code = 0;
+    return code;
+}
+
+/* ---- connections ---- */
+
+/* "postgres://user@host:port/db" from libpq's reading of url; the password into *secret. */
+static int describe_url(const char *url, char **path, char **secret, struct eng_err *err)
+{
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &perr);
+    const char *user = "", *host = "", *port = "", *db = "";
+    if (opts == NULL) {
+        /* libpq's message may quote the URL: keep only what says what is wrong, generally */
+        PQfreemem(perr);
+        return eng_err_set(err, ENG_EINVAL,
+                           "DATABASE_URL is not a PostgreSQL URL libpq can read (expected "
+                           "postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=...)");
+    }
+    *secret = NULL;
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++) {
+        if (o->val == NULL)
+            continue;
+        if (strcmp(o->keyword, "user") == 0)
+            user = o->val;
+        else if (strcmp(o->keyword, "host") == 0)
+            host = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            port = o->val;
+        else if (strcmp(o->keyword, "dbname") == 0)
+            db = o->val;
+        else if (strcmp(o->keyword, "password") == 0 && o->val[0] != '\0' &&
+                 (*secret = strdup(o->val)) == NULL)
+            break;
+    }
+    size_t n = strlen(user) + strlen(host) + strlen(port) + strlen(db) + 32;
+    *path = malloc(n);
+    if (*path != NULL)
+        snprintf(*path, n, "postgres://%s%s%s%s%s/%s", user, user[0] != '\0' ? "@" : "", host,
+                 port[0] != '\0' ? ":" : "", port, db);
+    PQconninfoFree(opts);
+    if (*path == NULL) {
+        free(*secret);
+        *secret = NULL;
+        return eng_err_set(err, ENG_ENOMEM, "out of memory opening the database");
+    }
+    return 0;
+}
+
+static void pg_close(struct eng_store *base)
+{
+    struct pg_store *st = (struct pg_store *)base;
+    if (st == NULL)
+        return;
+    PQfinish(st->conn); /* NULL is a no-op */
+    st->conn = NULL;
+    st->active = NULL; /* its rows went with the connection */
+    free(st->path);
+    st->path = NULL;
+    if (st->secret != NULL) {
+        memset(st->secret, 0, strlen(st->secret));
+        free(st->secret);
+        st->secret = NULL;
+    }
+    st->closed = 1;
+    if (st->nstmts == 0) /* else the last statement's finalize frees it (store.h) */
+        free(st);
+}
+
+/* Put busy_ms into the server's lock_timeout when it may differ there: a SET made inside a
+ * transaction is undone by its ROLLBACK, so it is made again once the connection is idle. */
+static void sync_busy(struct pg_store *st)
+{
+    if (!st->busy_stale || st->active != NULL)
+        return;
+    char sql[64];
+    /* lock_timeout 0 means "wait for ever": a busy timeout of 0 (fail at once) waits 1 ms */
+    snprintf(sql, sizeof sql, "SET lock_timeout = %d", st->busy_ms > 0 ? st->busy_ms : 1);
+    int idle = PQtransactionStatus(st->conn) == PQTRANS_IDLE;
+    PGresult *res = PQexec(st->conn, sql);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK && idle)
+        st->busy_stale = 0;
+    PQclear(res);
+}
+
+static void pg_set_busy_timeout(struct eng_store *base, int ms)
+{
+    struct pg_store *st = (struct pg_store *)base;
+    st->busy_ms = ms < 0 ? 0 : ms;
+    st->busy_stale = 1;
+    sync_busy(st); /* or before the next statement, when one is returning rows */
+}
+
+static void ignore_notice(void *ud, const char *msg)
+{
+    (void)ud, (void)msg;
+}
+
+static int pg_open(const char *url, const char *location, struct eng_store **out,
+                   struct eng_err *err)
+{
+    (void)location;
+    *out = NULL;
+    int rc = eng_store_pg_load(err);
+    if (rc != 0)
+        return rc;
+    struct pg_store *st = calloc(1, sizeof *st);
+    if (st == NULL)
+        return eng_err_set(err, ENG_ENOMEM, "out of memory opening the database");
+    st->base.ops = &eng_store_pg_ops;
+    rc = describe_url(url, &st->path, &st->secret, err);
+    if (rc != 0) {
+        free(st);
+        return rc;
+    }
+    /* expand_dbname: the URL is read whole; the keywords after it override what it says */
+    const char *const keys[] = {"dbname", "client_encoding", "application_name", NULL};
+    const char *const vals[] = {url, "UTF8", "tallysync", NULL};
+    st->conn = PQconnectdbParams(keys, vals, 1);
+    if (st->conn == NULL) {
+        pg_close(&st->base);
+        return eng_err_set(err, ENG_ENOMEM, "out of memory opening the database");
+    }
+    if (PQstatus(st->conn) != CONNECTION_OK) {
+        char what[160];
+        snprintf(what, sizeof what, "cannot open the PostgreSQL database %s", st->path);
+        rc = pg_fail_msg(st, ENG_STORE_FAIL_ERROR, ENG_EIO, NULL, what, PQerrorMessage(st->conn),
+                         err);
+        pg_close(&st->base);
+        return rc;
+    }
+    /* the server's notices ("table ... does not exist, skipping") are not errors: libpq's
+     * default prints them on stderr */
+    PQsetNoticeProcessor(st->conn, ignore_notice, NULL);
+    pg_set_busy_timeout(&st->base, ENG_STORE_BUSY_TIMEOUT_MS);
+    *out = &st->base;
+    return 0;
+}
+
+static const char *pg_path(const struct eng_store *base)
+{
+    return ((const struct pg_store *)base)->path;
+}
+
+static int pg_mode_warning(const struct eng_store *base, char *msg, size_t size)
+{
+    (void)base;
+    (void)msg;
+    (void)size;
+    return 0; /* no file of ours */
+}
+
+static int pg_migrate(struct eng_store *base, const char *schema_dir, int *applied,
+                      struct eng_err *err)
+{
+    (void)schema_dir;
+    if (applied != NULL)
+        *applied = 0;
+    return eng_err_set(err, pg_fail_own((struct pg_store *)base, ENG_EINVAL),
+                       "the PostgreSQL store is not complete in this build: schema migrations "
+                       "run on SQLite only");
+}
+
+/* The statement whose rows are being read holds the connection: nothing else may run. */
+static int pg_idle(struct pg_store *st, const struct pg_stmt *me, struct eng_err *err)
+{
+    if (st->active == NULL || st->active == me)
+        return 0;
+    return eng_err_set(err, pg_fail_own(st, ENG_EINVAL),
+                       "another statement of this PostgreSQL connection is still returning rows: "
+                       "step it to its end, reset or finalize it first");
+}
+
+/* "UPDATE 3" -> 3; SELECT and the rest change nothing. */
+static int64_t command_changes(const PGresult *res)
+{
+    const char *status = PQcmdStatus((PGresult *)res);
+    if (strncmp(status, "INSERT", 6) != 0 && strncmp(status, "UPDATE", 6) != 0 &&
+        strncmp(status, "DELETE", 6) != 0 && strncmp(status, "MERGE", 5) != 0)
+        return -1;
+    return strtoll(PQcmdTuples((PGresult *)res), NULL, 10);
+}
+
+static int pg_exec(struct eng_store *base, const char *sql, struct eng_err *err)
+{
+    struct pg_store *st = (struct pg_store *)base;
+    int rc = pg_idle(st, NULL, err);
+    if (rc != 0)
+        return rc;
+    sync_busy(st);
+    /* the simple query protocol: several statements in one string, no parameters */
+    if (!PQsendQuery(st->conn, sql))
+        return pg_fail(st, NULL, err);
+    PGresult *res;
+    while ((res = PQgetResult(st->conn)) != NULL) {
+        ExecStatusType t = PQresultStatus(res);
+        if (rc == 0 && t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK && t != PGRES_EMPTY_QUERY)
+            rc = pg_fail(st, res, err);
+        else if (rc == 0 && command_changes(res) >= 0)
+            st->changes = command_changes(res);
+        PQclear(res);
+    }
+    if (rc == 0 && PQstatus(st->conn) == CONNECTION_BAD)
+        rc = pg_fail(st, NULL, err);
+    return rc;
+}
+
+static int64_t pg_changes(struct eng_store *base)
+{
+    return ((struct pg_store *)base)->changes;
+}
+
+static int64_t pg_last_insert_rowid(struct eng_store *base)
+{
+    (void)base;
+    return 0; /* no rowid: INSERT ... RETURNING says which row */
+}
+
+static int pg_in_tx(struct eng_store *base)
+{
+    PGTransactionStatusType t = PQtransactionStatus(((struct pg_store *)base)->conn);
+    /* while a statement returns rows the server says ACTIVE: what it was when that began */
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
+           (t == PQTRANS_ACTIVE && ((struct pg_store *)base)->active_in_tx);
+}
+
+static int pg_busy_timeout(const struct eng_store *base)
+{
+    return ((const struct pg_store *)base)->busy_ms;
+}
+
+static void pg_set_progress(struct eng_store *base, int n_steps, int (*fn)(void *), void *ud)
+{
+    (void)base, (void)n_steps, (void)fn, (void)ud; /* script connections are SQLite's */
+}
+
+static void pg_set_max_length(struct eng_store *base, long long bytes)
+{
+    (void)base, (void)bytes;
+}
+
+static int pg_last_fail(const struct eng_store *base)
+{
+    return ((const struct pg_store *)base)->last_fail;
+}
+
+static int pg_last_code(const struct eng_store *base)
+{
+    return ((const struct pg_store *)base)->last_code;
+}
+
+static int op_fail_own(struct eng_store *base, int code)
+{
+    return pg_fail_own((struct pg_store *)base, code);
+}
+
+/* ---- statements ---- */
+
+static int pg_prepare(struct eng_store *base, const char *sql, long len, int flags,
+                      struct eng_store_stmt **out, struct eng_err *err)
+{
+    struct pg_store *st = (struct pg_store *)base;
+    size_t n = len < 0 ? strlen(sql) : (size_t)len;
+    const char *tail = NULL;
+    int nparams = 0, empty = 0;
+
+    *out = NULL;
+    if (flags & ENG_STORE_SCRIPT)
+        return eng_err_set(err, pg_fail_own(st, ENG_EINVAL),
+                           "the PostgreSQL store is not complete in this build: script SQL "
+                           "(engine.db) runs on SQLite only");
+    if (n > (size_t)1 << 28)
+        return eng_err_set(err, pg_fail_own(st, ENG_EINVAL), "SQL text is too long");
+    /* "?" becomes "$N": at most 5 more bytes per "?" (N <= 32766) */
+    size_t room = n * 6 + 1;
+    char *text = malloc(room);
+    struct pg_stmt *s = calloc(1, sizeof *s);
+    if (text == NULL || s == NULL) {
+        free(text);
+        free(s);
+        return eng_err_set(err, pg_fail_own(st, ENG_ENOMEM), "out of memory");
+    }
+    int rc = eng_store_pg_translate(sql, n, text, room, &nparams, &tail, &empty);
+    if (rc == 0 && empty)
+        rc = eng_err_set(err, ENG_EINVAL, "empty SQL: expected one statement");
+    else if (rc == 0 && tail != NULL)
+        rc = eng_err_set(err, ENG_EINVAL, "only one statement per call");
+    else if (rc != 0)
+        rc = eng_err_set(err, rc,
+                         "a statement parameter's number is out of range (1..32766), or a "
+                         "dollar-quote tag is longer than 63 bytes");
+    if (rc == 0 && nparams > 0 && (s->params = calloc((size_t)nparams, sizeof *s->params)) == NULL)
+        rc = eng_err_set(err, ENG_ENOMEM, "out of memory");
+    if (rc != 0) {
+        free(text);
+        free(s);
+        return pg_fail_own(st, rc);
+    }
+    s->base.st = &st->base;
+    s->base.ops = st->base.ops;
+    s->st = st;
+    st->nstmts++;
+    s->sql = text;
+    s->nparams = nparams;
+    s->state = PG_FRESH;
+    *out = &s->base;
+    return 0;
+}
+
+static void clear_row(struct pg_stmt *s)
+{
+    for (int i = 0; i < s->blob_cols; i++) {
+        free(s->blob[i]);
+        s->blob[i] = NULL;
+    }
+    PQclear(s->row);
+    s->row = NULL;
+}
+
+/* Read what is left of this statement's results (the rows nobody wants) and free the
+ * connection for the next statement. */
+static void drain(struct pg_stmt *s)
+{
+    clear_row(s);
+    if (s->st->active == s) {
+        PGresult *res;
+        while ((res = PQgetResult(s->st->conn)) != NULL)
+            PQclear(res);
+        s->st->active = NULL;
+    }
+}
+
+static void pg_reset(struct eng_store_stmt *base)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    drain(s);
+    s->state = PG_FRESH;
+}
+
+static void pg_clear_bindings(struct eng_store_stmt *base)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    for (int i = 0; i < s->nparams; i++) {
+        free(s->params[i].val);
+        memset(&s->params[i], 0, sizeof s->params[i]);
+    }
+}
+
+static void pg_finalize(struct eng_store_stmt *base)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    drain(s);
+    pg_clear_bindings(base);
+    free(s->params);
+    free(s->blob);
+    free(s->blob_len);
+    free(s->sql);
+    struct pg_store *st = s->st;
+    free(s);
+    if (--st->nstmts == 0 && st->closed)
+        free(st);
+}
+
+static int pg_prepare_cached(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
+                             struct eng_err *err)
+{
+    return pg_prepare(st, sql, -1, ENG_STORE_TRUSTED, out, err);
+}
+
+static int pg_param_count(struct eng_store_stmt *base)
+{
+    return ((struct pg_stmt *)base)->nparams;
+}
+
+static const char *pg_param_name(struct eng_store_stmt *base, int idx)
+{
+    (void)base, (void)idx;
+    return NULL; /* ?N and ? only */
+}
+
+static int pg_param_index(struct eng_store_stmt *base, const char *name)
+{
+    (void)base, (void)name;
+    return 0;
+}
+
+/* Bind len bytes of v (copied) to idx as text (binary: bytea) of type oid. */
+static int bind(struct pg_stmt *s, int idx, const void *v, size_t len, int binary, unsigned oid)
+{
+    if (idx < 1 || idx > s->nparams)
+        return ENG_EINVAL;
+    if (len > INT32_MAX - 1)
+        return ENG_EINVAL;
+    char *copy = NULL;
+    if (v != NULL) {
+        copy = malloc(len + 1);
+        if (copy == NULL)
+            return ENG_ENOMEM;
+        if (len > 0)
+            memcpy(copy, v, len);
+        copy[len] = '\0';
+    }
+    struct pg_param *p = &s->params[idx - 1];
+    free(p->val);
+    p->val = copy;
+    p->len = (int)len;
+    p->binary = binary;
+    p->type = oid;
+    return 0;
+}
+
+static int pg_bind_null(struct eng_store_stmt *base, int idx)
+{
+    return bind((struct pg_stmt *)base, idx, NULL, 0, 0, 0);
+}
+
+static int pg_bind_int64(struct eng_store_stmt *base, int idx, int64_t v)
+{
+    char num[32];
+    int n = snprintf(num, sizeof num, "%" PRId64, v);
+    return bind((struct pg_stmt *)base, idx, num, (size_t)n, 0, PG_INT8OID);
+}
+
+static int pg_bind_double(struct eng_store_stmt *base, int idx, double v)
+{
+    char num[40];
+    int n = isnan(v)   ? snprintf(num, sizeof num, "NaN")
+            : isinf(v) ? snprintf(num, sizeof num, "%sInfinity", v < 0 ? "-" : "")
+                       : snprintf(num, sizeof num, "%.17g", v);
+    return bind((struct pg_stmt *)base, idx, num, (size_t)n, 0, PG_FLOAT8OID);
+}
+
+static int pg_bind_text(struct eng_store_stmt *base, int idx, const char *v, size_t len)
+{
+    /* A NULL pointer is an empty string, as on SQLite; the server infers the type. */
+    return bind((struct pg_stmt *)base, idx, v != NULL ? v : "", v != NULL ? len : 0, 0, 0);
+}
+
+static int pg_bind_blob(struct eng_store_stmt *base, int idx, const void *v, size_t len)
+{
+    return bind((struct pg_stmt *)base, idx, v != NULL ? v : "", v != NULL ? len : 0, 1,
+                PG_BYTEAOID);
+}
+
+/* Send the statement with its bound values, rows to come one at a time. */
+static int start(struct pg_stmt *s, struct eng_err *err)
+{
+    struct pg_store *st = s->st;
+    enum { FEW = 16 };
+    const char *vals_few[FEW];
+    int lens_few[FEW], fmts_few[FEW];
+    unsigned types_few[FEW];
+    const char **vals = vals_few;
+    int *lens = lens_few, *fmts = fmts_few;
+    unsigned *types = types_few;
+    int rc = pg_idle(st, s, err);
+    if (rc != 0)
+        return rc;
+    sync_busy(st);
+    PGTransactionStatusType before = PQtransactionStatus(st->conn);
+    st->active_in_tx = before == PQTRANS_INTRANS || before == PQTRANS_INERROR;
+    if (s->nparams > FEW) {
+        vals = malloc((size_t)s->nparams * sizeof *vals);
+        lens = malloc((size_t)s->nparams * sizeof *lens);
+        fmts = malloc((size_t)s->nparams * sizeof *fmts);
+        types = malloc((size_t)s->nparams * sizeof *types);
+    }
+    if (vals == NULL || lens == NULL || fmts == NULL || types == NULL) {
+        rc = eng_err_set(err, pg_fail_own(st, ENG_ENOMEM), "out of memory");
+    } else {
+        for (int i = 0; i < s->nparams; i++) {
+            vals[i] = s->params[i].val;
+            lens[i] = s->params[i].len;
+            fmts[i] = s->params[i].binary;
+            types[i] = s->params[i].type;
+        }
+        if (!PQsendQueryParams(st->conn, s->sql, s->nparams, (const Oid *)types, vals, lens, fmts,
+                               0))
+            rc = pg_fail(st, NULL, err);
+        else if (!PQsetSingleRowMode(st->conn)) {
+            st->active = s;
+            drain(s);
+            rc = eng_err_set(err, pg_fail_own(st, ENG_EIO),
+                             "cannot read the PostgreSQL rows one at a time");
+        }
+    }
+    if (vals != vals_few) {
+        free(vals);
+        free(lens);
+        free(fmts);
+        free(types);
+    }
+    if (rc == 0) {
+        st->active = s;
+        s->state = PG_RUNNING;
+        s->changes = 0;
+    }
+    return rc;
+}
+
+static int pg_step(struct eng_store_stmt *base, struct eng_err *err)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    struct pg_store *st = s->st;
+    int rc;
+
+    clear_row(s);
+    if (s->state == PG_DONE)
+        return ENG_STORE_DONE;
+    if (s->state == PG_FRESH && (rc = start(s, err)) != 0) {
+        s->state = PG_DONE;
+        return rc;
+    }
+    PGresult *res = PQgetResult(st->conn);
+    if (res == NULL) { /* nothing more: the connection failed under us */
+        st->active = NULL;
+        s->state = PG_DONE;
+        return pg_fail(st, NULL, err);
+    }
+    ExecStatusType t = PQresultStatus(res);
+    if (t == PGRES_SINGLE_TUPLE) {
+        s->row = res;
+        s->ncols = PQnfields(res);
+        if (s->ncols > s->blob_cols) {
+            unsigned char **b = realloc(s->blob, (size_t)s->ncols * sizeof *b);
+            if (b != NULL)
+                s->blob = b;
+            size_t *bl = b != NULL ? realloc(s->blob_len, (size_t)s->ncols * sizeof *bl) : NULL;
+            if (bl != NULL)
+                s->blob_len = bl;
+            if (b == NULL || bl == NULL) {
+                drain(s);
+                s->state = PG_DONE;
+                return eng_err_set(err, pg_fail_own(st, ENG_ENOMEM), "out of memory");
+            }
+            for (int i = s->blob_cols; i < s->ncols; i++)
+                s->blob[i] = NULL;
+            s->blob_cols = s->ncols;
+        }
+        return ENG_STORE_ROW;
+    }
+    rc = ENG_STORE_DONE;
+    if (t == PGRES_TUPLES_OK || t == PGRES_COMMAND_OK || t == PGRES_EMPTY_QUERY) {
+        int64_t ch = command_changes(res);
+        s->changes = ch > 0 ? ch : 0;
+        if (ch >= 0)
+            st->changes = ch;
+    } else {
+        rc = pg_fail(st, res, err);
+    }
+    PQclear(res);
+    drain(s);
+    s->state = PG_DONE;
+    return rc;
+}
+
+static int64_t pg_stmt_changes(struct eng_store_stmt *base)
+{
+    return ((struct pg_stmt *)base)->changes;
+}
+
+static int pg_column_count(struct eng_store_stmt *base)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    return s->row != NULL ? s->ncols : 0;
+}
+
+static int in_row(const struct pg_stmt *s, int col)
+{
+    return s->row != NULL && col >= 0 && col < s->ncols;
+}
+
+static const char *pg_column_name(struct eng_store_stmt *base, int col)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    return in_row(s, col) ? PQfname(s->row, col) : NULL;
+}
+
+static int pg_column_type(struct eng_store_stmt *base, int col)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    if (!in_row(s, col) || PQgetisnull(s->row, 0, col))
+        return ENG_STORE_NULL;
+    switch (PQftype(s->row, col)) {
+    case PG_BOOLOID:
+    case PG_INT2OID:
+    case PG_INT4OID:
+    case PG_INT8OID:
+    case PG_OIDOID:
+        return ENG_STORE_INTEGER;
+    case PG_FLOAT4OID:
+    case PG_FLOAT8OID:
+        return ENG_STORE_FLOAT;
+    case PG_BYTEAOID:
+        return ENG_STORE_BLOB;
+    default: /* numeric stays text: no digit is lost */
+        return ENG_STORE_TEXT;
+    }
+}
+
+static int64_t pg_column_int64(struct eng_store_stmt *base, int col)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    if (!in_row(s, col) || PQgetisnull(s->row, 0, col))
+        return 0;
+    const char *v = PQgetvalue(s->row, 0, col);
+    if (PQftype(s->row, col) == PG_BOOLOID)
+        return v[0] == 't';
+    return strtoll(v, NULL, 10);
+}
+
+static double pg_column_double(struct eng_store_stmt *base, int col)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    if (!in_row(s, col) || PQgetisnull(s->row, 0, col))
+        return 0.0;
+    const char *v = PQgetvalue(s->row, 0, col);
+    if (PQftype(s->row, col) == PG_BOOLOID)
+        return v[0] == 't';
+    return strtod(v, NULL);
+}
+
+static const void *pg_column_blob(struct eng_store_stmt *base, int col, size_t *len)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    if (len != NULL)
+        *len = 0;
+    if (!in_row(s, col) || PQgetisnull(s->row, 0, col))
+        return NULL;
+    const char *v = PQgetvalue(s->row, 0, col);
+    if (PQftype(s->row, col) != PG_BYTEAOID) {
+        if (len != NULL)
+            *len = (size_t)PQgetlength(s->row, 0, col);
+        return v;
+    }
+    if (s->blob[col] == NULL) { /* the text form "\x..." decoded once per row, NUL-ended */
+        size_t n = 0;
+        unsigned char *raw = PQunescapeBytea((const unsigned char *)v, &n);
+        unsigned char *copy = raw != NULL ? malloc(n + 1) : NULL;
+        if (copy != NULL) {
+            memcpy(copy, raw, n);
+            copy[n] = '\0';
+        }
+        PQfreemem(raw);
+        if (copy == NULL)
+            return NULL;
+        s->blob[col] = copy;
+        s->blob_len[col] = n;
+    }
+    if (len != NULL)
+        *len = s->blob_len[col];
+    return s->blob[col];
+}
+
+static const char *pg_column_text(struct eng_store_stmt *base, int col, size_t *len)
+{
+    struct pg_stmt *s = (struct pg_stmt *)base;
+    if (len != NULL)
+        *len = 0;
+    if (!in_row(s, col) || PQgetisnull(s->row, 0, col))
+        return NULL;
+    if (PQftype(s->row, col) == PG_BYTEAOID) /* the bytes, as SQLite gives a blob's text */
+        return pg_column_blob(base, col, len);
+    if (len != NULL)
+        *len = (size_t)PQgetlength(s->row, 0, col);
+    return PQgetvalue(s->row, 0, col);
+}
+
+#else /* no libpq: every open is refused, saying why */
+
+static int pg_open(const char *url, const char *location, struct eng_store **out,
+                   struct eng_err *err)
+{
+    (void)url;
+    (void)location;
+    *out = NULL;
+    return eng_err_set(err, ENG_EINVAL,
+                       "DATABASE_URL names a PostgreSQL database but this build has no "
+                       "PostgreSQL support (it was built without libpq: apt install libpq-dev "
+                       "and build again)");
+}
+
+#endif
+
+#ifdef ENG_HAVE_LIBPQ
+const struct store_ops eng_store_pg_ops = {
+    .name = "PostgreSQL",
+    .open = pg_open,
+    .close = pg_close,
+    .path = pg_path,
+    .mode_warning = pg_mode_warning,
+    .migrate = pg_migrate,
+    .exec = pg_exec,
+    .changes = pg_changes,
+    .last_insert_rowid = pg_last_insert_rowid,
+    .in_tx = pg_in_tx,
+    .set_busy_timeout = pg_set_busy_timeout,
+    .busy_timeout = pg_busy_timeout,
+    .set_progress = pg_set_progress,
+    .set_max_length = pg_set_max_length,
+    .last_fail = pg_last_fail,
+    .last_code = pg_last_code,
+    .fail_own = op_fail_own,
+    .prepare = pg_prepare,
+    .prepare_cached = pg_prepare_cached,
+    .finalize = pg_finalize,
+    .reset = pg_reset,
+    .clear_bindings = pg_clear_bindings,
+    .param_count = pg_param_count,
+    .param_name = pg_param_name,
+    .param_index = pg_param_index,
+    .bind_null = pg_bind_null,
+    .bind_int64 = pg_bind_int64,
+    .bind_double = pg_bind_double,
+    .bind_text = pg_bind_text,
+    .bind_blob = pg_bind_blob,
+    .step = pg_step,
+    .stmt_changes = pg_stmt_changes,
+    .column_count = pg_column_count,
+    .column_name = pg_column_name,
+    .column_type = pg_column_type,
+    .column_int64 = pg_column_int64,
+    .column_double = pg_column_double,
+    .column_text = pg_column_text,
+    .column_blob = pg_column_blob,
+};
+#else
+/* open never succeeds, so no other operation is ever reached */
+const struct store_ops eng_store_pg_ops = {.name = "PostgreSQL", .open = pg_open};
+#endif

@@ -1,0 +1,1 @@
+INSERT INTO queue (tenant_id, kind, payload) VALUES (?1, ?2, ?3) ON CONFLICT (tenant_id, kind) DO UPDATE SET payload = excluded.payload RETURNING id
