@@ -61,7 +61,12 @@ jq '.id = 5000' "$ROOT/tests/fixtures/woocommerce/order.json" >"$T/fx/woocommerc
 TEMPLATE="$ROOT/tests/fixtures/woocommerce/order.json"
 FIXTURES_DIR="$T/fx"
 sync_mocks
-LIMITS='{"per_minute": 500, "batch_per_minute": 40, "concurrent": 10, "window_s": 60, "retry_after": 1, "slow_ms": 0, "reset_counters": true}'
+# The mock's service time (an assumption: Intuit publishes no latency; see the header):
+# BF_SLOW_MS per request (a read), plus BF_ITEM_MS per item of a batch (a batch's items are
+# executed one after another), so a full batch of 30 takes slow + 30 x item
+SLOW_MS=${BF_SLOW_MS:-200}
+ITEM_MS=${BF_ITEM_MS:-40}
+LIMITS='{"per_minute": 500, "batch_per_minute": 40, "concurrent": 10, "window_s": 60, "retry_after": 1, "slow_ms": '$SLOW_MS', "item_ms": '$ITEM_MS', "reset_counters": true}'
 
 seed_shape() { # SHAPE: N orders 5000.. in the WooCommerce mock
     python3 - "$TEMPLATE" "$N" "$1" >"$T/seed.json" <<'EOF'
@@ -116,6 +121,7 @@ one_run() { # SHAPE PARALLEL -> appends one JSON line to $T/runs.ndjson
     curl -s "$QBO/_mock/state" >"$T/state.json"
     # BF_STATE_DIR: keep each run's mock state (its request log with times) for a closer look
     [[ -z ${BF_STATE_DIR:-} ]] || cp "$T/state.json" "$BF_STATE_DIR/state.$shape.$par.$RUN_N.json"
+    [[ -z ${BF_STATE_DIR:-} ]] || cp "$T/sync.err" "$BF_STATE_DIR/sync.$shape.$par.$RUN_N.err"
     jq -c --arg shape "$shape" --argjson par "$par" --argjson n "$N" \
         --argjson rc "$rc" --argjson t0 "$t0" --argjson t1 "$t1" --argjson failed "$failed" \
         --argjson tf "$throttled_failed" --arg cpu "$(tail -n 1 "$T/time")" '
