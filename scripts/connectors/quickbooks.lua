@@ -599,6 +599,30 @@ function M.lookup(ctx, entity, field, values)
   return out
 end
 
+-- The first-page query of read_small for entity.
+local function first_page_call(entity)
+  check_entity(entity)
+  return { method = "GET", path = "query", request_id = read_id(), query = { query =
+    ("SELECT * FROM %s STARTPOSITION 1 MAXRESULTS %d"):format(entity, M.PAGE_SIZE) } }
+end
+
+-- read_small's answer for entity from its first page's answer (pages read on when it was full).
+local function small_rows(ctx, entity, body, max)
+  local rows = json.array()
+  for _, r in ipairs(rows_of(body.QueryResponse)) do rows[#rows + 1] = r end
+  local last = #rows
+  while last == M.PAGE_SIZE and #rows < max do
+    local b2, e2 = call(ctx, "GET", "query", { request_id = read_id(), query = { query =
+      ("SELECT * FROM %s STARTPOSITION %d MAXRESULTS %d"):format(entity, #rows + 1,
+        M.PAGE_SIZE) } })
+    if not b2 then return nil, e2 end
+    local more = rows_of(b2.QueryResponse)
+    for _, r in ipairs(more) do rows[#rows + 1] = r end
+    last = #more
+  end
+  return (#rows <= max and last < M.PAGE_SIZE) and rows or false
+end
+
 -- read_small(ctx, entities, max) -> { [entity] = rows | false } | nil, err: every row of each
 -- entity that holds at most max (a small company's customers and items, read whole before a
 -- backfill plans: lib/sync.lua's prefetch), false for one that holds more. The first pages of
@@ -607,32 +631,22 @@ end
 -- one.
 function M.read_small(ctx, entities, max)
   local calls = {}
-  for i, entity in ipairs(entities) do
-    check_entity(entity)
-    calls[i] = { method = "GET", path = "query", request_id = read_id(), query = { query =
-      ("SELECT * FROM %s STARTPOSITION 1 MAXRESULTS %d"):format(entity, M.PAGE_SIZE) } }
-  end
+  for i, entity in ipairs(entities) do calls[i] = first_page_call(entity) end
   local answers = call_many(ctx, calls)
   local out = {}
   for i, entity in ipairs(entities) do
     local body, err = answers[i][1], answers[i][2]
     if not body then return nil, err end
-    local rows = json.array()
-    for _, r in ipairs(rows_of(body.QueryResponse)) do rows[#rows + 1] = r end
-    local last = #rows
-    while last == M.PAGE_SIZE and #rows < max do
-      local b2, e2 = call(ctx, "GET", "query", { request_id = read_id(), query = { query =
-        ("SELECT * FROM %s STARTPOSITION %d MAXRESULTS %d"):format(entity, #rows + 1,
-          M.PAGE_SIZE) } })
-      if not b2 then return nil, e2 end
-      local more = rows_of(b2.QueryResponse)
-      for _, r in ipairs(more) do rows[#rows + 1] = r end
-      last = #more
-    end
-    out[entity] = (#rows <= max and last < M.PAGE_SIZE) and rows or false
+    local rows, rerr = small_rows(ctx, entity, body, max)
+    if rows == nil then return nil, rerr end
+    out[entity] = rows
   end
   return out
 end
+
+-- The name-list entities a sales document depends on: what a full backfill reads whole at its
+-- start, with the company (M.company's preload), when the company holds few of them.
+M.PRELOAD = { "Customer", "Item" }
 
 function M.read(ctx, entity, opts)
   check_entity(entity)
@@ -842,23 +856,37 @@ function M.preferences(ctx)
   return answer_object(body, "Preferences")
 end
 
--- company(ctx [, info]) -> ctx.company for the mappings (lib/qbo_company.from): the
--- Preferences and CompanyInfo (info, when the caller has read it) | nil, err
-function M.company(ctx, info)
+-- company(ctx [, info [, preload]]) -> ctx.company for the mappings (lib/qbo_company.from):
+-- the Preferences and CompanyInfo (info, when the caller has read it) | nil, err.
+-- preload = { entities = {...}, max = n } (without info): also read_small(ctx, entities, max),
+-- its first pages together with the company's reads; its answer is the second result.
+function M.company(ctx, info, preload)
   if info ~= nil then
     local prefs, err = M.preferences(ctx)
     if not prefs then return nil, err end
     return qbo_company.from(prefs, info)
   end
-  -- both reads at once (a run's start waits on them before it plans anything)
+  -- all at once (a run's start waits on them before it plans anything)
   local realm = http.urlencode(ctx.credentials.realm_id or "")
-  local a = call_many(ctx, { { method = "GET", path = "preferences", request_id = read_id() },
-    { method = "GET", path = "companyinfo/" .. realm, request_id = read_id() } })
+  local calls = { { method = "GET", path = "preferences", request_id = read_id() },
+    { method = "GET", path = "companyinfo/" .. realm, request_id = read_id() } }
+  local ents = preload and preload.entities or {}
+  for _, entity in ipairs(ents) do calls[#calls + 1] = first_page_call(entity) end
+  local a = call_many(ctx, calls)
   if not a[1][1] then return nil, a[1][2] end
   local prefs, err = answer_object(a[1][1], "Preferences")
   if not prefs then return nil, err end
   if not a[2][1] then return nil, a[2][2] end
-  return qbo_company.from(prefs, a[2][1].CompanyInfo)
+  local company = qbo_company.from(prefs, a[2][1].CompanyInfo)
+  if #ents == 0 then return company end
+  local got = {}
+  for i, entity in ipairs(ents) do
+    local body = a[2 + i][1]
+    -- a preload that fails is left to the first page's prefetch (it asks again)
+    local rows = body and small_rows(ctx, entity, body, preload.max) or nil
+    if rows ~= nil then got[entity] = rows end
+  end
+  return company, got
 end
 
 -- }=======================

@@ -670,14 +670,37 @@ end
 -- one task, and nothing of a task outlives it (a job outside a run, a webhook or a retry, reads
 -- them again). nil when the target has no such notion (Supabase) or no context (a dry run
 -- without credentials).
-local function company_of(st)
+-- preload (a full run's): also the target's PRELOAD entities (not the flow's own), read whole
+-- with the company's reads when the company holds at most M.PRELOAD_MAX of each, into the
+-- run's index, as the first page's prefetch would read them (see prefetch).
+local function company_of(st, preload)
   local t = st.target
   if type(t.company) ~= "function" or st.tctx == nil then return nil end
-  local company, err = t.company(st.tctx)
+  local ents = {}
+  if preload and type(t.PRELOAD) == "table" and type(t.lookup) == "function" then
+    for _, e in ipairs(t.PRELOAD) do
+      if e ~= st.m.target.entity then ents[#ents + 1] = e end
+    end
+  end
+  local company, err = t.company(st.tctx, nil,
+    #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil)
+  local got = company and err or nil -- with a company, the second answer is the preload's
   if not company then
     raise(("reading the %s company's preferences: %s"):format(st.m.target.connector,
       errtext(err)), type(err) == "table" and err.code or "target",
       not (type(err) == "table" and err.retryable == false))
+  end
+  for _, entity in ipairs(ents) do
+    local rows = nil -- rows, false (more than M.PRELOAD_MAX), nil (not read)
+    if type(got) == "table" then rows = got[entity] end
+    if rows ~= nil then
+      local e = index_of(st, entity)
+      e.count_tried = true
+      if rows then
+        for _, r in ipairs(rows) do index_add(st, entity, r) end
+        e.full = true
+      end
+    end
   end
   return company
 end
@@ -712,7 +735,8 @@ function M.open(spec, sctx, tctx)
   if par and par >= 1 and par <= 10 and type(tctx) == "table" and type(tctx.config) == "table" then
     tctx.config.parallel_requests = par
   end
-  local company = company_of(st)
+  local company = company_of(st, spec.mode == "full" and spec.run_id ~= nil
+    and not spec.dry_run)
   st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
     company = company })
   st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,
@@ -933,17 +957,30 @@ end
 -- nil, "drain": the next page's dependencies are to be created while pages are still in
 -- flight (send): C records those first (collect), then asks again, and the creates go then,
 -- so no page waits unrecorded behind a pacing window that creating them may meet.
+-- Gather and prepare the next page when the ready one is used up. -> false at the source's end
+local function advance(st)
+  if st.ready ~= nil and st.ready_at <= #st.ready then return true end
+  st.ready = nil
+  local recs = gather(st)
+  if recs == nil then return false end
+  prepare_gathered(st, recs)
+  st.ready, st.ready_at = recs, 1
+  return true
+end
+
 function M.next_page(st)
+  if st.ahead_err ~= nil then -- what send's look-ahead met, once what is in flight is recorded
+    if #st.inflight > 0 then return nil, "drain" end
+    local e = st.ahead_err
+    st.ahead_err = nil
+    error(e, 0)
+  end
   if st.creates_due then
     if #st.inflight > 0 then return nil, "drain" end
     st.creates_due = nil
     create_pending(st)
   elseif st.ready == nil or st.ready_at > #st.ready then
-    st.ready = nil
-    local recs = gather(st)
-    if recs == nil then return nil end
-    prepare_gathered(st, recs)
-    st.ready, st.ready_at = recs, 1
+    if not advance(st) then return nil end
     if st.creates_due then return nil, "drain" end
   end
   st.page_no = st.page_no + 1
@@ -1176,7 +1213,16 @@ function M.send(st, page, refused)
     write_remote(st, todo)
   end
   st.inflight[#st.inflight + 1] = page
-  return #st.inflight, st.sending < M.parallel(st)
+  local more = st.sending < M.parallel(st)
+  -- at the limit with the gathered page used up: the next one is gathered and prepared now,
+  -- while the batches are in flight, not after the first of them is answered (what it meets is
+  -- raised by the next next_page, after the pages in flight are recorded)
+  if not more and st.sending > 0 and not st.creates_due and st.ready ~= nil
+    and st.ready_at > #st.ready then
+    local ok, e = pcall(advance, st)
+    if not ok then st.ahead_err = e end
+  end
+  return #st.inflight, more
 end
 
 function M.collect(st)
