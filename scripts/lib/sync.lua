@@ -987,8 +987,12 @@ function M.next_page(st)
   local page = { items = {}, page = st.page_no, total = st.total }
   local sliced = type(st.target.write) == "function" and not st.per_page
   local writes, recs = 0, st.ready
+  local looked = 0
   while st.ready_at <= #recs and not (sliced and writes >= M.SLICE_WRITES) do
-    if st.run_id and db.value("SELECT cancel_requested FROM sync_runs WHERE id = ?", st.run_id) == 1 then
+    -- a stop is looked for every 10 records (a statement each time: not per record)
+    looked = looked + 1
+    if st.run_id and looked % 10 == 1
+      and db.value("SELECT cancel_requested FROM sync_runs WHERE id = ?", st.run_id) == 1 then
       page.cancelled = true
       st.ready_at = #recs + 1
       break
