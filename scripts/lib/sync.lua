@@ -1217,7 +1217,7 @@ function M.send(st, page, refused)
     write_remote(st, todo)
   end
   st.inflight[#st.inflight + 1] = page
-  local more = st.sending < M.parallel(st)
+  local more = M.may_send(st)
   -- at the limit with the gathered page used up: the next one is gathered and prepared now,
   -- while the batches are in flight, not after the first of them is answered (what it meets is
   -- raised by the next next_page, after the pages in flight are recorded)
@@ -1240,6 +1240,17 @@ function M.collect(st)
     batch_outcomes(st, todo, all and all[1] or {})
   end
   return write_done(st, page)
+end
+
+-- Whether C may send another page before it collects: fewer batch pages in flight than
+-- M.parallel, and none written already (a page written at once, a dry run's, one without
+-- batches, is collected first: pages never pile up unrecorded).
+function M.may_send(st)
+  if st.sending >= M.parallel(st) then return false end
+  for _, p in ipairs(st.inflight) do
+    if p.pending == nil then return false end
+  end
+  return true
 end
 
 -- Batch pages send keeps in flight: the tenant's sync_parallel_requests (tctx.config), else the
@@ -1341,7 +1352,7 @@ end)
 M.c_collect = guarded(function(st)
   local page = M.collect(st)
   if page == nil then return nil, true end
-  return view(page), st.sending < M.parallel(st)
+  return view(page), M.may_send(st)
 end)
 
 -- c_job(payload) -> err, retryable, entity, flow ("" = the entity's default), source ("" when
