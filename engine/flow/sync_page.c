@@ -17,7 +17,7 @@
 #include "flow/sync_int.h"
 #include "webhook/webhook_json.h"
 
-/* ---- the page view (JSON from lib.sync's c_next_page / c_write) ---- */
+/* ---- the page view (JSON from lib.sync's c_next_page / c_collect) ---- */
 
 /* A malloc'd copy of the string (or number, as written) at token i; NULL for null/absent.
  * -1 for another type or no memory. */

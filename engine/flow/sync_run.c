@@ -371,16 +371,18 @@ static enum eng_sync_outcome open_run(struct run *r, int *st_ref, struct eng_syn
 }
 
 /* Plan one page (c_next_page): *page_ref gets the page (ENG_VM_NOREF when the source is
- * exhausted) and planned its items, copied into C. */
+ * exhausted, or *drain: record every page in flight first, then ask again) and planned its
+ * items, copied into C. */
 static int next_page(struct run *r, int st_ref, int *page_ref, struct eng_sync_page *planned,
-                     int *retryable, struct eng_err *err)
+                     int *drain, int *retryable, struct eng_err *err)
 {
     char *msg = NULL, *view = NULL;
     int retry = 0, ref = ENG_VM_NOREF;
     *page_ref = ENG_VM_NOREF;
+    *drain = 0;
     memset(planned, 0, sizeof *planned);
-    int rc = eng_vm_call(r->vm, "lib.sync", "c_next_page", page_budget(r), err, "r>sbrj", st_ref,
-                         &msg, &retry, &ref, &view);
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_next_page", page_budget(r), err, "r>sbrjb", st_ref,
+                         &msg, &retry, &ref, &view, drain);
     rc = script_result(rc, msg, retry, retryable, err);
     if (rc == 0 && view != NULL) {
         rc = eng_sync_page_read(view, planned, err);
@@ -394,28 +396,50 @@ static int next_page(struct run *r, int st_ref, int *page_ref, struct eng_sync_p
     return rc;
 }
 
-/* Write the planned page (c_write) with the refused creates; written gets its items. */
-static int write_page(struct run *r, int st_ref, int page_ref, const char *refused,
-                      struct eng_sync_page *written, int *retryable, struct eng_err *err)
+/* Send the planned page (c_send) with the refused creates: lib.sync writes it now or leaves
+ * its batch in flight. *more: whether another page may be sent before one is collected. */
+static int send_page(struct run *r, int st_ref, int page_ref, const char *refused, int *more,
+                     int *retryable, struct eng_err *err)
+{
+    char *msg = NULL;
+    int retry = 0, m = 0;
+    long long n = 0;
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_send", page_budget(r), err, "rrj>sbib", st_ref,
+                         page_ref, refused, &msg, &retry, &n, &m);
+    rc = script_result(rc, msg, retry, retryable, err);
+    if (rc == 0)
+        *more = m;
+    return rc;
+}
+
+/* Collect the oldest page sent (c_collect), written: written gets its items; ENG_ENOTFOUND
+ * when none is in flight. *more as send_page's. */
+static int collect_page(struct run *r, int st_ref, struct eng_sync_page *written, int *more,
+                        int *retryable, struct eng_err *err)
 {
     char *msg = NULL, *view = NULL;
-    int retry = 0;
+    int retry = 0, m = 1;
     memset(written, 0, sizeof *written);
-    int rc = eng_vm_call(r->vm, "lib.sync", "c_write", page_budget(r), err, "rrj>sbj", st_ref,
-                         page_ref, refused, &msg, &retry, &view);
+    int rc = eng_vm_call(r->vm, "lib.sync", "c_collect", page_budget(r), err, "r>sbjb", st_ref,
+                         &msg, &retry, &view, &m);
     rc = script_result(rc, msg, retry, retryable, err);
     if (rc == 0 && view == NULL)
-        rc = eng_err_set(err, ENG_ESCRIPT, "lib.sync's c_write answered no page");
-    if (rc == 0) {
+        rc = ENG_ENOTFOUND;
+    else if (rc == 0) {
         rc = eng_sync_page_read(view, written, err);
         *retryable = rc == ENG_ENOMEM;
     }
+    if (rc == 0)
+        *more = m;
     free(view);
     return rc;
 }
 
 /* The pages of a run (or of a record/retry job): Lua plans and writes, C persists. A page is
- * copied into C items before any transaction opens; no Lua value is read inside one. */
+ * copied into C items before any transaction opens; no Lua value is read inside one. Pages
+ * are pipelined: while up to lib.sync's limit of pages have their batch in flight (send), the
+ * next is planned and its creates reserved; each is recorded as soon as it is collected, in
+ * the order they were sent. A stop or a cancel still records what is in flight first. */
 static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
 {
     int st_ref = ENG_VM_NOREF, retry = 0, rc;
@@ -425,14 +449,16 @@ static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
     if (out != ENG_SYNC_DONE)
         return out;
 
+    int inflight = 0, more = 1, ending = 0; /* ending: no page is planned any more */
+    int drain = 0; /* every page in flight is recorded before the next is planned */
     for (;;) {
-        if (r->env->stopping != NULL && atomic_load(r->env->stopping)) {
+        if (!ending && r->env->stopping != NULL && atomic_load(r->env->stopping)) {
             out = ENG_SYNC_GIVE_BACK;
-            break;
+            ending = 1;
         }
-        if (stop_requested(r)) {
+        if (!ending && stop_requested(r)) {
             r->cancelled = 1;
-            break;
+            ending = 1;
         }
         if (eng_queue_extend(r->st, r->job->id, r->owner, ENG_SYNC_LEASE_MS, err) ==
             ENG_ENOTFOUND) {
@@ -440,17 +466,49 @@ static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
             break;
         }
         eng_workers_beat(NULL); /* a run that keeps moving is not stuck (flow/worker.h) */
+        if (inflight == 0)
+            drain = 0;
+        if (inflight > 0 && (ending || !more || drain)) {
+            struct eng_sync_page written;
+            rc = collect_page(r, st_ref, &written, &more, &retry, err);
+            if (rc == ENG_ENOTFOUND) {
+                inflight = 0;
+                continue;
+            }
+            if (rc != 0) {
+                eng_sync_page_free(&written);
+                out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
+                break;
+            }
+            inflight--;
+            rc = eng_sync_commit_page(r, &written, &nm, err);
+            eng_sync_page_free(&written);
+            if (rc != 0) {
+                out = ENG_SYNC_RETRY;
+                break;
+            }
+            continue;
+        }
+        if (ending)
+            break;
         int page_ref = ENG_VM_NOREF;
-        struct eng_sync_page planned, written;
-        rc = next_page(r, st_ref, &page_ref, &planned, &retry, err);
+        struct eng_sync_page planned;
+        rc = next_page(r, st_ref, &page_ref, &planned, &drain, &retry, err);
         if (rc != 0) {
             eng_sync_page_free(&planned);
             out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
             break;
         }
-        if (page_ref == ENG_VM_NOREF) /* the source is exhausted */
-            break;
-        int cancelled = planned.cancelled;
+        if (page_ref == ENG_VM_NOREF && drain)
+            continue;
+        if (page_ref == ENG_VM_NOREF) { /* the source is exhausted: collect what is in flight */
+            ending = 1;
+            continue;
+        }
+        if (planned.cancelled) {
+            r->cancelled = 1;
+            ending = 1;
+        }
         struct eng_buf refused;
         eng_buf_init(&refused);
         if (!r->dry_run && planned.n > 0)
@@ -462,25 +520,15 @@ static enum eng_sync_outcome run_pages(struct run *r, struct eng_err *err)
             out = ENG_SYNC_RETRY;
             break;
         }
-        rc = write_page(r, st_ref, page_ref, refused.len > 0 ? refused.data : NULL, &written,
-                        &retry, err);
+        rc = send_page(r, st_ref, page_ref, refused.len > 0 ? refused.data : NULL, &more, &retry,
+                       err);
         eng_buf_free(&refused);
         eng_vm_unref(r->vm, page_ref);
         if (rc != 0) {
-            eng_sync_page_free(&written);
             out = retry ? ENG_SYNC_RETRY : ENG_SYNC_FATAL;
             break;
         }
-        rc = eng_sync_commit_page(r, &written, &nm, err);
-        eng_sync_page_free(&written);
-        if (rc != 0) {
-            out = ENG_SYNC_RETRY;
-            break;
-        }
-        if (cancelled) {
-            r->cancelled = 1;
-            break;
-        }
+        inflight++;
     }
     eng_vm_unref(r->vm, st_ref);
     return out;

@@ -31,9 +31,16 @@ static const char http_key_client = 'c'; /* registry[&key] = this VM's client us
 #define HTTP_MAX_PARALLEL 10 /* http.request_all: requests in flight at once (QuickBooks: 10) */
 #define HTTP_MAX_BATCH    64 /* http.request_all: requests in one call */
 
+#define HTTP_ASYNC_MT  "engine.http.async"
+#define HTTP_MAX_ASYNC 16 /* http.start: requests of this VM in flight at once, all handles */
+
 struct http_client {
     struct eng_httpc *h;                           /* NULL until first use, and after __gc */
     struct eng_httpc *pool[HTTP_MAX_PARALLEL - 1]; /* request_all's other handles, on demand */
+    struct eng_httpc *idle[HTTP_MAX_ASYNC];        /* http.start's handles between uses (their
+                                                    * connections stay open for the next) */
+    size_t nidle;
+    size_t async_out; /* handles http.start's groups hold (started, not yet given back) */
 };
 
 /* One prepared request (http_prepare) and its answer: a userdata whose user value anchors every
@@ -68,6 +75,9 @@ static int http_client_close(lua_State *L)
         eng_httpc_free(c->pool[i]);
         c->pool[i] = NULL;
     }
+    for (size_t i = 0; i < c->nidle; i++)
+        eng_httpc_free(c->idle[i]);
+    c->nidle = 0;
     return 0;
 }
 
@@ -797,6 +807,178 @@ static int l_http_request_all(lua_State *L)
     return 1;
 }
 
+/* {====================== http.start / http.wait ====================== */
+
+/* A group of requests in flight while the script goes on (http.start): its own threads and
+ * handles; the jobs are anchored in the userdata's user value. */
+struct http_async {
+    struct http_all all;
+    struct http_worker w[HTTP_MAX_PARALLEL];
+    struct eng_httpc *h[HTTP_MAX_PARALLEL]; /* owned until given back to the client */
+    size_t nh, nw;                          /* handles held, threads started */
+    struct http_client *c;                  /* the VM's client (finalized after this) */
+    int joined;
+};
+
+/* Wait for the group's threads; no Lua runs meanwhile. Idempotent. */
+static void http_async_join(struct http_async *a)
+{
+    for (size_t k = 0; k < a->nw; k++)
+        pthread_join(a->w[k].t, NULL);
+    a->nw = 0;
+    a->joined = 1;
+}
+
+/* Give the group's handles back to the client (kept for the next group, their connections
+ * open) or free them. */
+static void http_async_release(struct http_async *a, int keep)
+{
+    for (size_t k = 0; k < a->nh; k++) {
+        if (keep && a->c != NULL && a->c->nidle < HTTP_MAX_ASYNC)
+            a->c->idle[a->c->nidle++] = a->h[k];
+        else
+            eng_httpc_free(a->h[k]);
+        a->h[k] = NULL;
+    }
+    if (a->c != NULL)
+        a->c->async_out -= a->nh;
+    a->nh = 0;
+}
+
+/* [-1, +0, -] __gc and __close of a group: waits for what is in flight (each request ends by
+ * its deadline), then frees the handles. The client is finalized after every group (it is
+ * created first), so a->c is valid here. */
+static int http_async_close(lua_State *L)
+{
+    struct http_async *a = luaL_checkudata(L, 1, HTTP_ASYNC_MT);
+    http_async_join(a);
+    http_async_release(a, 0);
+    return 0;
+}
+
+/* http.start(list [, parallel]) -> handle
+ * Starts the requests of list (as http.request_all takes them: up to 64, at most `parallel`,
+ * 1..10, default 10, in flight at once, each through its own rate limits) in the background and
+ * returns at once; http.wait(handle) gives their results. The script goes on meanwhile (maps,
+ * stores); no Lua runs on the other threads. Each request keeps the deadline of the call that
+ * started it (the script's budget then); a VM has at most 16 requests of started groups in
+ * flight (a start past that raises: wait for one first). A handle dropped without a wait is
+ * waited for when it is collected. Bad arguments raise before anything is sent. [-0, +1, e] */
+static int l_http_start(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    eng_vm_frozen_open(L, 1);
+    lua_Integer parallel = luaL_optinteger(L, 2, HTTP_MAX_PARALLEL);
+    luaL_argcheck(L, parallel >= 1 && parallel <= HTTP_MAX_PARALLEL, 2, "parallel must be 1..10");
+    size_t n = (size_t)lua_rawlen(L, 1);
+    luaL_argcheck(L, n <= HTTP_MAX_BATCH, 1, "at most 64 requests in one call");
+    luaL_checkstack(L, 16, "engine.http");
+    struct eng_err err = {0, ""};
+    /* the client first: it must be finalized after every group */
+    if (http_client(L, &err) == NULL)
+        return luaL_error(L, "engine.http: %s", err.msg);
+    struct http_client *c = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    size_t want = (size_t)parallel < n ? (size_t)parallel : n;
+    if (c->async_out + want > HTTP_MAX_ASYNC)
+        return luaL_error(L,
+                          "engine.http: more than %d started requests in flight (http.wait "
+                          "for a group first)",
+                          HTTP_MAX_ASYNC);
+    eng_lmod_handle_mt(L, HTTP_ASYNC_MT, http_async_close, "engine.http internal");
+    struct http_async *a = lua_newuserdatauv(L, sizeof *a, 1);
+    memset(a, 0, sizeof *a);
+    a->joined = 1; /* nothing to wait for until threads start */
+    luaL_setmetatable(L, HTTP_ASYNC_MT);
+    int ud = lua_gettop(L);
+    lua_createtable(L, (int)n, 0); /* the jobs, anchored by the handle */
+    int anchor = lua_gettop(L);
+    size_t cap = (size_t)(ENG_HTTPC_MAX_BODY / HTTP_MAX_ASYNC);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        int t = lua_gettop(L);
+        struct http_job *j = http_prepare(L, t, 1); /* job above the request table */
+        lua_replace(L, t);
+        if (j->req.max_body == 0 || j->req.max_body > cap)
+            j->req.max_body = cap;
+        a->all.jobs[i] = j;
+        lua_rawseti(L, anchor, (lua_Integer)i + 1);
+    }
+    lua_setiuservalue(L, ud, 1);
+    a->all.n = n;
+    atomic_init(&a->all.next, 0);
+    a->c = c;
+    long long deadline = http_deadline(L);
+    for (size_t i = 0; i < n; i++)
+        a->all.jobs[i]->req.deadline = deadline;
+    /* nothing below raises: handles and threads belong to the userdata as they are made */
+    for (size_t k = 0; k < want; k++) {
+        struct eng_httpc *h = c->nidle > 0 ? c->idle[--c->nidle] : eng_httpc_new(&err);
+        if (h == NULL)
+            break;
+        a->h[a->nh++] = h;
+        c->async_out++;
+    }
+    for (size_t k = 0; k < a->nh; k++) {
+        a->w[a->nw].all = &a->all;
+        a->w[a->nw].h = a->h[k];
+        if (pthread_create(&a->w[a->nw].t, NULL, http_worker_run, &a->w[a->nw]) != 0)
+            break;
+        a->nw++;
+        a->joined = 0;
+    }
+    if (a->nw == 0) { /* no thread: this one does the work (the call then blocks) */
+        struct http_worker self = {&a->all, a->nh > 0 ? a->h[0] : NULL, pthread_self()};
+        if (self.h == NULL) {
+            http_async_release(a, 0);
+            return luaL_error(L, "engine.http: %s", err.msg);
+        }
+        http_worker_run(&self);
+    }
+    lua_settop(L, ud);
+    return 1;
+}
+
+/* http.wait(handle) -> results: waits for a started group and answers as http.request_all
+ * (results[i] for list[i]); a second wait raises. [-0, +1, e] */
+static int l_http_wait(lua_State *L)
+{
+    struct http_async *a = luaL_checkudata(L, 1, HTTP_ASYNC_MT);
+    if (a->all.n > 0 && a->all.jobs[0] == NULL)
+        return luaL_error(L, "engine.http: this group was already waited for");
+    http_async_join(a);
+    http_async_release(a, 1);
+    lua_getiuservalue(L, 1, 1);
+    int anchor = lua_gettop(L);
+    size_t n = a->all.n;
+    lua_createtable(L, (int)n, 0);
+    int out = lua_gettop(L);
+    for (size_t i = 0; i < n; i++) {
+        struct http_job *j = a->all.jobs[i];
+        a->all.jobs[i] = NULL;
+        lua_rawgeti(L, anchor, (lua_Integer)i + 1); /* keeps j alive below */
+        int top = lua_gettop(L);
+        int nr = http_finish(L, j);
+        if (nr == 1) {
+            lua_rawseti(L, out, (lua_Integer)i + 1);
+        } else {
+            lua_createtable(L, 0, 2);
+            lua_pushvalue(L, top + 2);
+            lua_setfield(L, -2, "error");
+            lua_pushvalue(L, top + 3);
+            lua_setfield(L, -2, "code");
+            lua_rawseti(L, out, (lua_Integer)i + 1);
+        }
+        lua_settop(L, out);
+    }
+    if (n == 0) /* an empty group: mark it used all the same */
+        a->all.n = 0;
+    lua_pushnil(L);
+    lua_setiuservalue(L, 1, 1); /* the jobs go with the next GC */
+    lua_settop(L, out);
+    return 1;
+}
+
 /* }====================== */
 
 /* http.request{method="GET", url=, headers={}, body=string | json=table, query={},
@@ -894,6 +1076,8 @@ int luaopen_engine_http(lua_State *L)
     static const luaL_Reg funcs[] = {
         {"request", l_http_request},
         {"request_all", l_http_request_all},
+        {"start", l_http_start},
+        {"wait", l_http_wait},
         {"get", l_http_get},
         {"post", l_http_post},
         {"urlencode", l_http_urlencode},
@@ -902,6 +1086,7 @@ int luaopen_engine_http(lua_State *L)
     };
     eng_lmod_handle_mt(L, HTTP_CLIENT_MT, http_client_close, "engine.http internal");
     eng_lmod_handle_mt(L, HTTP_JOB_MT, http_job_close, "engine.http internal");
+    eng_lmod_handle_mt(L, HTTP_ASYNC_MT, http_async_close, "engine.http internal");
     luaL_newlib(L, funcs);
     return 1;
 }

@@ -50,6 +50,9 @@
 --                                      request_all), within the realm's limits
 --   M.write_all(ctx, { {entity =, records =}, ... }) -> { results, ... }: several entities'
 --                                      batches at once (a page's customers and items)
+--   M.write_start(ctx, groups) -> pending; M.write_finish(ctx, pending) -> write_all's answer:
+--                                      the batches in flight (engine.http.start) while the
+--                                      caller goes on (lib/sync.lua keeps 10 pages in flight)
 -- ctx: { credentials = (see below, updated in place after a refresh), config = {
 --          quickbooks_api_base (as test() resolves it), quickbooks_token_url?,
 --          quickbooks_timeout_ms? (per attempt, default 30000), quickbooks_retries? (default 4),
@@ -391,7 +394,8 @@ local function call(ctx, method, path, o)
     local ok, e = refresh(ctx) -- (without a way to refresh, a token near expiry is still tried)
     if not ok then return nil, e end
   end
-  local refreshed, server_tries = false, 0
+  -- o.server_tries: 500/502/504 answers the call already met (a started request's)
+  local refreshed, server_tries = false, o.server_tries or 0
   while true do
     local used_token = c.access_token
     local resp, msg, code = http.request(request_of(ctx, base, method, path, o))
@@ -477,6 +481,45 @@ local function call_many(ctx, calls)
   return out
 end
 
+-- start_many(ctx, calls) -> a started group (engine.http.start: the calls in flight while the
+-- caller goes on), or nil when they cannot go in the background (no engine.http.start, a
+-- token to refresh first, more than 10 calls): finish_many then makes them as call_many does.
+local function start_many(ctx, calls)
+  local c, base = ctx.credentials, api_base(ctx)
+  if #calls < 1 or #calls > M.CONCURRENT or type(http.start) ~= "function"
+    or type(c) ~= "table" or not nonempty(c.realm_id) or base == nil or stale_token(c) then
+    return nil
+  end
+  local reqs = {}
+  for i, o in ipairs(calls) do reqs[i] = request_of(ctx, base, o.method, o.path, o) end
+  local par = cfg(ctx, "parallel_requests", M.CONCURRENT)
+  return http.start(reqs, math.max(1, math.min(par, M.CONCURRENT)))
+end
+
+-- finish_many(ctx, calls, started) -> call_many's answers for a group start_many began (nil:
+-- the calls are made now). A call that did not come back clean is made again through call,
+-- with the same requestid, as in call_many.
+local function finish_many(ctx, calls, started)
+  if started == nil then return call_many(ctx, calls) end
+  local out = {}
+  for i, r in ipairs(http.wait(started)) do
+    if r.status == 200 and qbo_fault.from_response(r) == nil and type(r.json) == "table" then
+      out[i] = table.pack(r.json, r)
+    else
+      -- a server error it met counts as call's first try: as many attempts as a call's
+      local o = calls[i]
+      if RETRY_STATUS[r.status] then
+        local o2 = {}
+        for k, v in pairs(o) do o2[k] = v end
+        o2.server_tries = 1
+        o = o2
+      end
+      out[i] = table.pack(call(ctx, o.method, o.path, o))
+    end
+  end
+  return out
+end
+
 -- A fresh requestid for a read (a repeated one would answer an old result).
 local function read_id()
   local b = crypto.random_bytes(12)
@@ -556,6 +599,55 @@ function M.lookup(ctx, entity, field, values)
   return out
 end
 
+-- The first-page query of read_small for entity.
+local function first_page_call(entity)
+  check_entity(entity)
+  return { method = "GET", path = "query", request_id = read_id(), query = { query =
+    ("SELECT * FROM %s STARTPOSITION 1 MAXRESULTS %d"):format(entity, M.PAGE_SIZE) } }
+end
+
+-- read_small's answer for entity from its first page's answer (pages read on when it was full).
+local function small_rows(ctx, entity, body, max)
+  local rows = json.array()
+  for _, r in ipairs(rows_of(body.QueryResponse)) do rows[#rows + 1] = r end
+  local last = #rows
+  while last == M.PAGE_SIZE and #rows < max do
+    local b2, e2 = call(ctx, "GET", "query", { request_id = read_id(), query = { query =
+      ("SELECT * FROM %s STARTPOSITION %d MAXRESULTS %d"):format(entity, #rows + 1,
+        M.PAGE_SIZE) } })
+    if not b2 then return nil, e2 end
+    local more = rows_of(b2.QueryResponse)
+    for _, r in ipairs(more) do rows[#rows + 1] = r end
+    last = #more
+  end
+  return (#rows <= max and last < M.PAGE_SIZE) and rows or false
+end
+
+-- read_small(ctx, entities, max) -> { [entity] = rows | false } | nil, err: every row of each
+-- entity that holds at most max (a small company's customers and items, read whole before a
+-- backfill plans: lib/sync.lua's prefetch), false for one that holds more. The first pages of
+-- all go at once (call_many); an entity whose page was full reads on, one page at a time, up to
+-- max. One request for a small entity (no count first), at most ceil(max / 1000) for a big
+-- one.
+function M.read_small(ctx, entities, max)
+  local calls = {}
+  for i, entity in ipairs(entities) do calls[i] = first_page_call(entity) end
+  local answers = call_many(ctx, calls)
+  local out = {}
+  for i, entity in ipairs(entities) do
+    local body, err = answers[i][1], answers[i][2]
+    if not body then return nil, err end
+    local rows, rerr = small_rows(ctx, entity, body, max)
+    if rows == nil then return nil, rerr end
+    out[entity] = rows
+  end
+  return out
+end
+
+-- The name-list entities a sales document depends on: what a full backfill reads whole at its
+-- start, with the company (M.company's preload), when the company holds few of them.
+M.PRELOAD = { "Customer", "Item" }
+
 function M.read(ctx, entity, opts)
   check_entity(entity)
   opts = opts or {}
@@ -621,15 +713,13 @@ function M.update(ctx, entity, body)
   return answer_object(resp, entity)
 end
 
--- write_all(ctx, groups) -> { results, ... }: groups = { {entity =, records =}, ... }; each
--- group's results as M.write answers them. Every batch of every group is sent at once, up to
--- M.CONCURRENT in flight (call_many): customers and items needed by a page go together.
-function M.write_all(ctx, groups)
-  local batches, all = {}, {}
+-- The batches of groups ({ {entity =, records =}, ... }: 30 records a batch, one record a plain
+-- create / sparse update) and the API calls that send them.
+local function plan_batches(groups)
+  local batches = {}
   for g, grp in ipairs(groups) do
     local entity, records = grp.entity, grp.records
     check_entity(entity)
-    all[g] = {}
     for first = 1, #records, M.MAX_BATCH do
       local last = math.min(first + M.MAX_BATCH - 1, #records)
       local items, rids, byb = json.array(), {}, {}
@@ -672,7 +762,13 @@ function M.write_all(ctx, groups)
   end
   local calls = {}
   for i, b in ipairs(batches) do calls[i] = b.call end
-  local answers = call_many(ctx, calls)
+  return batches, calls
+end
+
+-- The results of planned batches (plan_batches) from their answers (call_many's form).
+local function batch_results(ctx, groups, batches, answers)
+  local all = {}
+  for g in ipairs(groups) do all[g] = {} end
   for n, bt in ipairs(batches) do
     local grp, results = groups[bt.g], all[bt.g]
     local entity, records = grp.entity, grp.records
@@ -727,6 +823,27 @@ function M.write_all(ctx, groups)
   return all
 end
 
+-- write_all(ctx, groups) -> { results, ... }: groups = { {entity =, records =}, ... }; each
+-- group's results as M.write answers them. Every batch of every group is sent at once, up to
+-- M.CONCURRENT in flight (call_many): customers and items needed by a page go together.
+function M.write_all(ctx, groups)
+  local batches, calls = plan_batches(groups)
+  return batch_results(ctx, groups, batches, call_many(ctx, calls))
+end
+
+-- write_start(ctx, groups) -> pending: write_all's batches sent in the background (at most
+-- M.CONCURRENT of them; more are sent by write_finish), so the caller plans and stores while
+-- QuickBooks works. write_finish(ctx, pending) -> write_all's answer. A pending write that is
+-- never finished may still have been executed: the caller reserved what it creates first.
+function M.write_start(ctx, groups)
+  local batches, calls = plan_batches(groups)
+  return { groups = groups, batches = batches, calls = calls, started = start_many(ctx, calls) }
+end
+
+function M.write_finish(ctx, p)
+  return batch_results(ctx, p.groups, p.batches, finish_many(ctx, p.calls, p.started))
+end
+
 function M.write(ctx, entity, records)
   check_entity(entity)
   return M.write_all(ctx, { { entity = entity, records = records } })[1]
@@ -739,18 +856,37 @@ function M.preferences(ctx)
   return answer_object(body, "Preferences")
 end
 
--- company(ctx [, info]) -> ctx.company for the mappings (lib/qbo_company.from): the
--- Preferences and CompanyInfo (info, when the caller has read it) | nil, err
-function M.company(ctx, info)
-  local prefs, err = M.preferences(ctx)
-  if not prefs then return nil, err end
-  if info == nil then
-    local realm = http.urlencode(ctx.credentials.realm_id or "")
-    local body, ierr = call(ctx, "GET", "companyinfo/" .. realm, { request_id = read_id() })
-    if not body then return nil, ierr end
-    info = body.CompanyInfo
+-- company(ctx [, info [, preload]]) -> ctx.company for the mappings (lib/qbo_company.from):
+-- the Preferences and CompanyInfo (info, when the caller has read it) | nil, err.
+-- preload = { entities = {...}, max = n } (without info): also read_small(ctx, entities, max),
+-- its first pages together with the company's reads; its answer is the second result.
+function M.company(ctx, info, preload)
+  if info ~= nil then
+    local prefs, err = M.preferences(ctx)
+    if not prefs then return nil, err end
+    return qbo_company.from(prefs, info)
   end
-  return qbo_company.from(prefs, info)
+  -- all at once (a run's start waits on them before it plans anything)
+  local realm = http.urlencode(ctx.credentials.realm_id or "")
+  local calls = { { method = "GET", path = "preferences", request_id = read_id() },
+    { method = "GET", path = "companyinfo/" .. realm, request_id = read_id() } }
+  local ents = preload and preload.entities or {}
+  for _, entity in ipairs(ents) do calls[#calls + 1] = first_page_call(entity) end
+  local a = call_many(ctx, calls)
+  if not a[1][1] then return nil, a[1][2] end
+  local prefs, err = answer_object(a[1][1], "Preferences")
+  if not prefs then return nil, err end
+  if not a[2][1] then return nil, a[2][2] end
+  local company = qbo_company.from(prefs, a[2][1].CompanyInfo)
+  if #ents == 0 then return company end
+  local got = {}
+  for i, entity in ipairs(ents) do
+    local body = a[2 + i][1]
+    -- a preload that fails is left to the first page's prefetch (it asks again)
+    local rows = body and small_rows(ctx, entity, body, preload.max) or nil
+    if rows ~= nil then got[entity] = rows end
+  end
+  return company, got
 end
 
 -- }=======================

@@ -198,29 +198,51 @@ local function target_query(st, entity, field, value)
 end
 
 -- Fill the index before a page is planned: wanted[entity][field] = { value, ... } (distinct
--- keys). An entity with many lookups on this page is read whole when the company holds at most
--- M.PRELOAD_MAX of it (one count, then pages of 1000); otherwise the values go as IN queries.
+-- keys). The entities with many lookups on this page are read whole, all at once, when the
+-- company holds at most M.PRELOAD_MAX of each (target.read_small: one request for a small one;
+-- a target without it: one count, then pages of 1000); otherwise the values go as IN queries.
+local function lookup_failed(what, entity, err)
+  raise(("%s %s: %s"):format(what, entity, errtext(err)),
+    type(err) == "table" and err.code or "lookup", type(err) == "table" and err.retryable)
+end
+
 local function prefetch(st, wanted)
   local t = st.target
   if type(t.lookup) ~= "function" then return end
+  local whole = {}
   for entity, fields in pairs(wanted) do
     local e = index_of(st, entity)
     local n = 0
     for _, vals in pairs(fields) do n = n + #vals end
-    if not e.full and not e.count_tried and n >= M.PRELOAD_MIN and type(t.count) == "function" then
+    if not e.full and not e.count_tried and n >= M.PRELOAD_MIN then
       e.count_tried = true
-      local c, err = t.count(st.tctx, entity)
-      if c == nil then raise(("counting %s: %s"):format(entity, errtext(err)),
-        type(err) == "table" and err.code or "lookup", type(err) == "table" and err.retryable) end
-      if c <= M.PRELOAD_MAX then
-        local rows, rerr = t.read(st.tctx, entity)
-        if rows == nil then raise(("reading %s: %s"):format(entity, errtext(rerr)),
-          type(rerr) == "table" and rerr.code or "lookup",
-          type(rerr) == "table" and rerr.retryable) end
-        for _, r in ipairs(rows) do index_add(st, entity, r) end
-        e.full = true
+      whole[#whole + 1] = entity
+    end
+  end
+  table.sort(whole)
+  if #whole > 0 and type(t.read_small) == "function" then
+    local got, err = t.read_small(st.tctx, whole, M.PRELOAD_MAX)
+    if got == nil then lookup_failed("reading", table.concat(whole, ", "), err) end
+    for _, entity in ipairs(whole) do
+      if got[entity] then
+        for _, r in ipairs(got[entity]) do index_add(st, entity, r) end
+        index_of(st, entity).full = true
       end
     end
+  elseif #whole > 0 and type(t.count) == "function" then
+    for _, entity in ipairs(whole) do
+      local c, err = t.count(st.tctx, entity)
+      if c == nil then lookup_failed("counting", entity, err) end
+      if c <= M.PRELOAD_MAX then
+        local rows, rerr = t.read(st.tctx, entity)
+        if rows == nil then lookup_failed("reading", entity, rerr) end
+        for _, r in ipairs(rows) do index_add(st, entity, r) end
+        index_of(st, entity).full = true
+      end
+    end
+  end
+  for entity, fields in pairs(wanted) do
+    local e = index_of(st, entity)
     if not e.full then
       for field, vals in pairs(fields) do
         local ask, seen = {}, {}
@@ -234,9 +256,7 @@ local function prefetch(st, wanted)
         end
         if #ask > 0 then
           local rows, err = t.lookup(st.tctx, entity, field, ask)
-          if rows == nil then raise(("looking up %s by %s: %s"):format(entity, field, errtext(err)),
-            type(err) == "table" and err.code or "lookup",
-            type(err) == "table" and err.retryable) end
+          if rows == nil then lookup_failed("looking up " .. entity .. " by", field, err) end
           for _, r in ipairs(rows) do index_add(st, entity, r) end
           for k in pairs(seen) do e.asked[field][k] = true end
         end
@@ -542,7 +562,11 @@ local function prepare_page(st, recs)
       end
     end
   end
-  if #st.pending_list > 0 then create_pending(st) end
+  -- creating them may wait on the pacing window: with pages still in flight, C records those
+  -- first (next_page answers "drain") and the creates go at its next call
+  if #st.pending_list > 0 then
+    if #st.inflight > 0 then st.creates_due = true else create_pending(st) end
+  end
   return upto
 end
 
@@ -646,14 +670,37 @@ end
 -- one task, and nothing of a task outlives it (a job outside a run, a webhook or a retry, reads
 -- them again). nil when the target has no such notion (Supabase) or no context (a dry run
 -- without credentials).
-local function company_of(st)
+-- preload (a full run's): also the target's PRELOAD entities (not the flow's own), read whole
+-- with the company's reads when the company holds at most M.PRELOAD_MAX of each, into the
+-- run's index, as the first page's prefetch would read them (see prefetch).
+local function company_of(st, preload)
   local t = st.target
   if type(t.company) ~= "function" or st.tctx == nil then return nil end
-  local company, err = t.company(st.tctx)
+  local ents = {}
+  if preload and type(t.PRELOAD) == "table" and type(t.lookup) == "function" then
+    for _, e in ipairs(t.PRELOAD) do
+      if e ~= st.m.target.entity then ents[#ents + 1] = e end
+    end
+  end
+  local company, err = t.company(st.tctx, nil,
+    #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil)
+  local got = company and err or nil -- with a company, the second answer is the preload's
   if not company then
     raise(("reading the %s company's preferences: %s"):format(st.m.target.connector,
       errtext(err)), type(err) == "table" and err.code or "target",
       not (type(err) == "table" and err.retryable == false))
+  end
+  for _, entity in ipairs(ents) do
+    local rows = nil -- rows, false (more than M.PRELOAD_MAX), nil (not read)
+    if type(got) == "table" then rows = got[entity] end
+    if rows ~= nil then
+      local e = index_of(st, entity)
+      e.count_tried = true
+      if rows then
+        for _, r in ipairs(rows) do index_add(st, entity, r) end
+        e.full = true
+      end
+    end
   end
   return company
 end
@@ -669,7 +716,7 @@ function M.open(spec, sctx, tctx)
     tenant = spec.tenant, run_id = spec.run_id, flow = spec.flow, m = m, dry_run = spec.dry_run,
     source = connector(m.source.connector), target = connector(m.target.connector),
     sctx = sctx, tctx = tctx, deps = {}, flows = { [spec.flow] = m }, done = {}, dep_created = 0,
-    index = {}, pending = {}, pending_list = {}, dep_err = {},
+    index = {}, pending = {}, pending_list = {}, dep_err = {}, inflight = {}, sending = 0,
     policy = conflict_policy(spec.tenant, spec.flow, m), page_no = 0,
   }
   local function ref(entity, key)
@@ -688,7 +735,8 @@ function M.open(spec, sctx, tctx)
   if par and par >= 1 and par <= 10 and type(tctx) == "table" and type(tctx.config) == "table" then
     tctx.config.parallel_requests = par
   end
-  local company = company_of(st)
+  local company = company_of(st, spec.mode == "full" and spec.run_id ~= nil
+    and not spec.dry_run)
   st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
     company = company })
   st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,
@@ -834,10 +882,10 @@ end
 -- batches of 30, found and created together (prepare_page).
 M.PAGE_RECORDS = 300
 -- Writes (creates and updates) C is handed at a time from a gathered page, once its
--- dependencies exist: each slice is written and recorded before the next is planned, so the
--- run's progress moves (and what is done is recorded) every 90 documents, 3 full batches of 30
--- in flight, not once per 300.
-M.SLICE_WRITES = 90
+-- dependencies exist: one full batch. Each slice is recorded as soon as its batch is answered
+-- while the next ones are planned and in flight (send / collect: up to 10 batches at once), so
+-- the run's progress moves (and what is done is recorded) every 30 documents.
+M.SLICE_WRITES = 30
 
 -- The next source records: records a capped page left (st.carry), then source pages until
 -- M.PAGE_RECORDS are gathered or the source is exhausted. A source failure after some records
@@ -906,20 +954,45 @@ end
 -- next_page(st) -> the next page C writes and records (nil when the source is exhausted): the
 -- next slice of the gathered page (at most M.SLICE_WRITES creates and updates for a target
 -- that writes in batches), gathering and preparing the next page when this one is used up.
+-- nil, "drain": the next page's dependencies are to be created while pages are still in
+-- flight (send): C records those first (collect), then asks again, and the creates go then,
+-- so no page waits unrecorded behind a pacing window that creating them may meet.
+-- Gather and prepare the next page when the ready one is used up. -> false at the source's end
+local function advance(st)
+  if st.ready ~= nil and st.ready_at <= #st.ready then return true end
+  st.ready = nil
+  local recs = gather(st)
+  if recs == nil then return false end
+  prepare_gathered(st, recs)
+  st.ready, st.ready_at = recs, 1
+  return true
+end
+
 function M.next_page(st)
-  if st.ready == nil or st.ready_at > #st.ready then
-    st.ready = nil
-    local recs = gather(st)
-    if recs == nil then return nil end
-    prepare_gathered(st, recs)
-    st.ready, st.ready_at = recs, 1
+  if st.ahead_err ~= nil then -- what send's look-ahead met, once what is in flight is recorded
+    if #st.inflight > 0 then return nil, "drain" end
+    local e = st.ahead_err
+    st.ahead_err = nil
+    error(e, 0)
+  end
+  if st.creates_due then
+    if #st.inflight > 0 then return nil, "drain" end
+    st.creates_due = nil
+    create_pending(st)
+  elseif st.ready == nil or st.ready_at > #st.ready then
+    if not advance(st) then return nil end
+    if st.creates_due then return nil, "drain" end
   end
   st.page_no = st.page_no + 1
   local page = { items = {}, page = st.page_no, total = st.total }
   local sliced = type(st.target.write) == "function" and not st.per_page
   local writes, recs = 0, st.ready
+  local looked = 0
   while st.ready_at <= #recs and not (sliced and writes >= M.SLICE_WRITES) do
-    if st.run_id and db.value("SELECT cancel_requested FROM sync_runs WHERE id = ?", st.run_id) == 1 then
+    -- a stop is looked for every 10 records (a statement each time: not per record)
+    looked = looked + 1
+    if st.run_id and looked % 10 == 1
+      and db.value("SELECT cancel_requested FROM sync_runs WHERE id = ?", st.run_id) == 1 then
       page.cancelled = true
       st.ready_at = #recs + 1
       break
@@ -994,10 +1067,9 @@ local function on_conflict(st, item, err)
   end
 end
 
--- write(st, page [, refused]): refused lists the indexes of the items whose id map reservation
--- another job holds (C could not reserve them): they are not sent, and fail retryably
--- ("in_flight").
-function M.write(st, page, refused)
+-- The items of a page whose outcome needs no target (skipped, unchanged, failed, adopted,
+-- refused, a dry run's): given it here. Returns the items to write.
+local function write_local(st, page, refused)
   local todo, skip = {}, {}
   for _, i in ipairs(refused or {}) do skip[i] = true end
   for idx, item in ipairs(page.items) do
@@ -1027,6 +1099,44 @@ function M.write(st, page, refused)
       todo[#todo + 1] = item
     end
   end
+  return todo
+end
+
+-- Whether todo goes as batches (target.write): more than one, and not an upsert target.
+local function batched(st, todo)
+  return #todo > 1 and type(st.target.write) == "function"
+    and not (st.m.target.upsert or st.target.name == "supabase")
+end
+
+-- The batch records of todo (creates with their request ids, updates with Id + SyncToken).
+local function batch_records(todo)
+  local recs = {}
+  for i, item in ipairs(todo) do
+    recs[i] = item.action == "create" and { body = item.doc, request_id = item.request_id }
+      or { body = update_body(item) }
+  end
+  return recs
+end
+
+-- Each item of todo its outcome from the target's batch results.
+local function batch_outcomes(st, todo, results)
+  for i, item in ipairs(todo) do
+    local r = results[i] or { ok = false, error = "no result", retryable = true }
+    if r.ok then
+      set_ok(st, item, r.object or { Id = r.id, SyncToken = r.sync_token },
+        item.action == "create" and "created" or "updated")
+    elseif r.conflict then
+      on_conflict(st, item, r)
+    elseif r.code == "6140" and item.action == "create" then
+      on_duplicate(st, item, r)
+    else
+      set_fail(item, r)
+    end
+  end
+end
+
+-- Write todo to the target now (every form but a started batch write).
+local function write_remote(st, todo)
   local entity = st.m.target.entity
   if #todo > 0 and (st.m.target.upsert or st.target.name == "supabase") then
     -- an idempotent bulk upsert (Supabase): every row in one call, chunked by the connector;
@@ -1043,7 +1153,9 @@ function M.write(st, page, refused)
         set_fail(item, r)
       end
     end
-  elseif #todo == 1 or (#todo > 1 and type(st.target.write) ~= "function") then
+  elseif batched(st, todo) then
+    batch_outcomes(st, todo, st.target.write(st.tctx, entity, batch_records(todo)))
+  else
     for _, item in ipairs(todo) do
       local obj, err
       if item.action == "create" then
@@ -1057,27 +1169,11 @@ function M.write(st, page, refused)
         on_duplicate(st, item, err)
       else set_fail(item, err) end
     end
-  elseif #todo > 1 then
-    local recs = {}
-    for i, item in ipairs(todo) do
-      recs[i] = item.action == "create" and { body = item.doc, request_id = item.request_id }
-        or { body = update_body(item) }
-    end
-    local results = st.target.write(st.tctx, entity, recs)
-    for i, item in ipairs(todo) do
-      local r = results[i] or { ok = false, error = "no result", retryable = true }
-      if r.ok then
-        set_ok(st, item, r.object or { Id = r.id, SyncToken = r.sync_token },
-          item.action == "create" and "created" or "updated")
-      elseif r.conflict then
-        on_conflict(st, item, r)
-      elseif r.code == "6140" and item.action == "create" then
-        on_duplicate(st, item, r)
-      else
-        set_fail(item, r)
-      end
-    end
   end
+end
+
+-- The written page as C reads it: sources of failures kept, Lua-only values dropped.
+local function write_done(st, page)
   for _, item in ipairs(page.items) do
     if item.outcome ~= "failed" and item.output == nil and item.doc and st.dry_run then
       item.output = json.encode(item.doc)
@@ -1091,6 +1187,79 @@ function M.write(st, page, refused)
     item.doc, item.object, item.rec = nil, nil, nil -- C reads scalars and JSON text only
   end
   return page
+end
+
+-- write(st, page [, refused]): refused lists the indexes of the items whose id map reservation
+-- another job holds (C could not reserve them): they are not sent, and fail retryably
+-- ("in_flight").
+function M.write(st, page, refused)
+  write_remote(st, write_local(st, page, refused))
+  return write_done(st, page)
+end
+
+-- send(st, page [, refused]) -> pages in flight, whether another may be sent: write's first
+-- half. A page whose writes go as batches to a target that can send them in the background
+-- (target.write_start) is left in flight while the caller plans, reserves and records others;
+-- any other page is written now. collect(st) -> the oldest page sent, written (write's answer),
+-- or nil when none is in flight. Pages come back in the order they were sent. At most the
+-- target's parallel requests (sync_parallel_requests, else its CONCURRENT, else 1) batch pages
+-- are in flight: the target's own limits (engine.http's rate) stay the ceiling.
+function M.send(st, page, refused)
+  local todo = write_local(st, page, refused)
+  local t = st.target
+  if batched(st, todo) and type(t.write_start) == "function" and type(t.write_finish) == "function"
+    and #todo <= (math.tointeger(t.MAX_BATCH) or #todo) then
+    page.todo = todo
+    page.pending = t.write_start(st.tctx, { { entity = st.m.target.entity,
+      records = batch_records(todo) } })
+    st.sending = st.sending + 1
+  else
+    write_remote(st, todo)
+  end
+  st.inflight[#st.inflight + 1] = page
+  local more = M.may_send(st)
+  -- at the limit with the gathered page used up: the next one is gathered and prepared now,
+  -- while the batches are in flight, not after the first of them is answered (what it meets is
+  -- raised by the next next_page, after the pages in flight are recorded)
+  if not more and st.sending > 0 and not st.creates_due and st.ready ~= nil
+    and st.ready_at > #st.ready then
+    local ok, e = pcall(advance, st)
+    if not ok then st.ahead_err = e end
+  end
+  return #st.inflight, more
+end
+
+function M.collect(st)
+  local page = table.remove(st.inflight, 1)
+  if page == nil then return nil end
+  if page.pending then
+    st.sending = st.sending - 1
+    local p, todo = page.pending, page.todo
+    page.pending, page.todo = nil, nil
+    local all = st.target.write_finish(st.tctx, p)
+    batch_outcomes(st, todo, all and all[1] or {})
+  end
+  return write_done(st, page)
+end
+
+-- Whether C may send another page before it collects: fewer batch pages in flight than
+-- M.parallel, and none written already (a page written at once, a dry run's, one without
+-- batches, is collected first: pages never pile up unrecorded).
+function M.may_send(st)
+  if st.sending >= M.parallel(st) then return false end
+  for _, p in ipairs(st.inflight) do
+    if p.pending == nil then return false end
+  end
+  return true
+end
+
+-- Batch pages send keeps in flight: the tenant's sync_parallel_requests (tctx.config), else the
+-- target's CONCURRENT, else 1.
+function M.parallel(st)
+  local cfgp = type(st.tctx) == "table" and type(st.tctx.config) == "table"
+    and math.tointeger(st.tctx.config.parallel_requests) or nil
+  local n = cfgp or math.tointeger(st.target.CONCURRENT) or 1
+  return math.max(1, math.min(n, 10))
 end
 
 -- entry points for C ------------------------------------------------------------------------------
@@ -1158,17 +1327,32 @@ local function view(page)
     max_modified = type(page.max_modified) == "string" and page.max_modified or nil, items = items }
 end
 
--- c_next_page(st) -> err, retryable, page | false (the source is exhausted), its view
+-- c_next_page(st) -> err, retryable, page | false (the source is exhausted, or drain), its
+-- view, drain (true: collect every page in flight, then ask again)
 M.c_next_page = guarded(function(st)
-  local page = M.next_page(st)
-  if not page then return false end
-  return page, view(page)
+  local page, why = M.next_page(st)
+  if not page then return false, nil, why == "drain" end
+  return page, view(page), false
 end)
 
 -- c_write(st, page, refused) -> err, retryable, the written page's view. refused: the indexes
 -- of the items whose id map reservation another job holds (a list).
 M.c_write = guarded(function(st, page, refused)
   return view(M.write(st, page, refused))
+end)
+
+-- c_send(st, page, refused) -> err, retryable, pages in flight, whether C may send another
+-- before it collects (see send).
+M.c_send = guarded(function(st, page, refused)
+  return M.send(st, page, refused)
+end)
+
+-- c_collect(st) -> err, retryable, the oldest sent page's view once written | nil (none in
+-- flight), whether C may send another page before it collects again.
+M.c_collect = guarded(function(st)
+  local page = M.collect(st)
+  if page == nil then return nil, true end
+  return view(page), M.may_send(st)
 end)
 
 -- c_job(payload) -> err, retryable, entity, flow ("" = the entity's default), source ("" when

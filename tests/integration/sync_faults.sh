@@ -129,7 +129,11 @@ policy source_wins
 echo "== a webhook's single-record job overtakes a running backfill; stop"
 seed_orders 7000 60 13 7 2026-06-01T00:00:00
 seed_orders 7500 1 13 7 2026-06-05T00:00:00
-curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 200}' >/dev/null
+# each batch of 5 takes 5 s and 2 are in flight at once: the run's 13 pages to create last
+# half a minute, well past the record job (whose plain create is not slowed), and the stop
+# finds pages in flight (recorded before the run ends)
+curl -s -X POST "$QBO/_mock/config" -d '{"item_ms": 1000}' >/dev/null
+sq "INSERT INTO settings (tenant_id, key, value) VALUES ('default', 'sync_parallel_requests', '2')"
 CURSOR=$(sq "SELECT last_sync_at FROM sync_state")
 start_run '{"mode": "full", "filters": {"per_page": 5}}'
 RUN3=$SYNC_ID
@@ -158,7 +162,8 @@ TOTAL=$(woo_total)
 assert_jq "... with what it did recorded (some, not all)" "$RUN" \
     ".counts.read > 0 and .counts.read < $TOTAL and .finishedAt != null"
 assert_eq "... and the cursor did not move" "$CURSOR" "$(sq "SELECT last_sync_at FROM sync_state")"
-curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 0}' >/dev/null
+curl -s -X POST "$QBO/_mock/config" -d '{"item_ms": 0}' >/dev/null
+sq "DELETE FROM settings WHERE tenant_id = 'default' AND key = 'sync_parallel_requests'"
 
 echo "== a webhook job racing a run on the same new order never creates it twice"
 seed_orders 7600 2 13 7 2026-07-01T00:00:00

@@ -242,6 +242,47 @@ case("engine.http.request_all: the requests are in flight together, answers in o
   assert(not pcall(http.request_all, {}, 11), "parallel over 10 raises")
 end)
 
+case("engine.http.start: a group in flight while the script goes on, http.wait answers in order", function()
+  -- two requests wait at a barrier that a plain request made meanwhile opens: start returned at
+  -- once (else the release would never be sent and both would wait out their timeout)
+  local name = "st-" .. tostring(os.time()) .. tostring(math.random(1 << 30))
+  local function wait() return { method = "POST", url = MOCK .. "/_mock/wait",
+    json = { name = name, timeout_s = 20 }, timeout_ms = 25000 } end
+  local h = http.start({ wait(), wait() })
+  local rel = http.request{ method = "POST", url = MOCK .. "/_mock/release", json = { name = name } }
+  eq(rel.status, 200, "the release answered while the group was in flight")
+  local res = http.wait(h)
+  eq(#res, 2, "answers")
+  eq(res[1].json.released, true, "1 released")
+  eq(res[2].json.released, true, "2 released")
+  assert(not pcall(http.wait, h), "a second wait raises")
+  -- a request without an answer is { error, code } in its place; bad arguments raise first
+  local r2 = http.wait(http.start({ { url = "http://127.0.0.1:9/none", timeout_ms = 2000 } }))
+  eq(r2[1].code, "connect", "no answer: connect")
+  assert(not pcall(http.start, { { url = MOCK, bogus = 1 } }), "unknown field raises")
+  assert(not pcall(http.start, {}, 11), "parallel over 10 raises")
+  -- at most 16 requests of started groups in flight in a VM; their handles come back at wait
+  local function reads(n)
+    local l = {}
+    for i = 1, n do l[i] = { url = MOCK .. "/_mock/state" } end
+    return l
+  end
+  local a, b = http.start(reads(8), 8), http.start(reads(8), 8)
+  assert(not pcall(http.start, reads(1)), "a 17th in flight raises")
+  eq(#http.wait(a), 8, "first group")
+  eq(#http.wait(b), 8, "second group")
+  eq(http.wait(http.start(reads(1)))[1].status, 200, "after the waits a group starts again")
+end)
+
+case("write_start / write_finish: the batch in flight meanwhile, write's results", function()
+  local p = qbo.write_start(ctx, { { entity = "Customer", records = {
+    { DisplayName = "Started One" }, { DisplayName = "Started Two" } } } })
+  local res = qbo.write_finish(ctx, p)[1]
+  eq(#res, 2, "results")
+  eq(res[1].ok, true, "1 ok: " .. tostring(res[1].error))
+  eq(res[2].object.DisplayName, "Started Two", "2 matched by bId")
+end)
+
 case("batch write: 35 records go in 2 batches of at most 30", function()
   local recs = {}
   for i = 1, 35 do
