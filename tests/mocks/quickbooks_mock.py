@@ -1008,6 +1008,10 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default listen backlog is 5: a client opening its 10 allowed connections at
+    # once had the rest dropped (ListenOverflows) and retried by TCP 1 s later, a wait Intuit's
+    # front end never adds
+    request_queue_size = 128
 
     def handle_error(self, request, client_address):
         # a dropped connection (fault "drop") or a client that gave up (timeout tests) is normal
