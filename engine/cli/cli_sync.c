@@ -107,8 +107,12 @@ static void *progress_main(void *arg)
     while (!atomic_load(&p->done)) {
         if (show(st, p, last, sizeof last))
             break;
-        struct timespec ts = {0, 250 * 1000000L};
-        nanosleep(&ts, NULL);
+        /* a quarter second between looks, cut short when the run ends here (done): the
+         * command then exits at once, not up to 250 ms later */
+        for (int i = 0; i < 25 && !atomic_load(&p->done); i++) {
+            struct timespec ts = {0, 10 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
     }
     show(st, p, last, sizeof last);
     if (p->tty)
@@ -301,15 +305,16 @@ int eng_cli_sync(int argc, char **argv)
     char owner[64];
     snprintf(owner, sizeof owner, "cli-%ld", (long)getpid());
     struct eng_job job;
-    int status = 0;
+    int status = 0, here = 0;
     int64_t jid = eng_queue_pending_of_run(st, id);
     if (jid > 0 && eng_queue_claim_id(st, jid, owner, ENG_SYNC_LEASE_MS, &job, &err) == 1) {
         status = execute_here(&cfg, st, vm, keys, &job, owner);
+        here = 1;
         eng_queue_job_clear(&job);
     }
     /* else a running engine took it: follow its progress */
     if (have_thread) {
-        if (status != 0)
+        if (status != 0 || here) /* the run ended here (else: follow the engine's progress) */
             atomic_store(&p.done, 1);
         pthread_join(th, NULL);
     }
