@@ -154,7 +154,9 @@ done
 
 # ---- the result file (contract.md) ----
 MACHINE="$(nproc) cpu, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1), $(uname -r)"
-COMMIT="$(git -C "$ROOT" rev-parse --short HEAD)$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo -dirty)"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+COMMIT=$(bench_commit) # -dirty: the code differs, not the result files a bench run writes
 mkdir -p "$(dirname "$RESULTS_FILE")"
 python3 - "$T/runs.ndjson" "$RESULTS_FILE" "$MACHINE" "$COMMIT" "$N" "$QUICK" "$SLOW_MS" "$ITEM_MS" <<'EOF'
 import json, sys, datetime, statistics

@@ -47,8 +47,9 @@ RESULTS_FILE=${FOOT_RESULTS:-}
 [[ -n "$RESULTS_FILE" || -z ${BENCH_RESULTS_DIR:-} ]] || RESULTS_FILE=$BENCH_RESULTS_DIR/footprint.json
 [[ -n "$RESULTS_FILE" || $QUICK == 1 ]] || RESULTS_FILE=$ROOT/bench/results/footprint.json
 
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]] || COMMIT+=-dirty
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+COMMIT=$(bench_commit) # -dirty: the code differs, not the result files a bench run writes
 MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
 MACHINE="$(nproc) cpu, ${MODEL:-unknown cpu}, $(uname -sr)"
 

@@ -179,8 +179,9 @@ NGX
 DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 MODEL=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
 MACHINE="$(nproc) cpu, ${MODEL:-unknown cpu}, $(uname -r)"
-COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-[[ -z "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" ]] || COMMIT+="-dirty"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+COMMIT=$(bench_commit) # -dirty: the code differs, not the result files a bench run writes
 # engine and nginx alternate, run by run, so that each ratio compares the same minute's load
 for run in $(seq "$RUNS"); do
     for mode in $MODES; do
