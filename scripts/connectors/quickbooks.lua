@@ -394,8 +394,10 @@ local function call(ctx, method, path, o)
     local ok, e = refresh(ctx) -- (without a way to refresh, a token near expiry is still tried)
     if not ok then return nil, e end
   end
-  -- o.server_tries: 500/502/504 answers the call already met (a started request's)
-  local refreshed, server_tries = false, o.server_tries or 0
+  -- o.server_tries: 500/502/504 answers the call already met (a started request's);
+  -- o.refreshed: the tokens were renewed since this call's group was sent (again_of), so a 401
+  -- now is not one more refresh's to fix
+  local refreshed, server_tries = o.refreshed or false, o.server_tries or 0
   while true do
     local used_token = c.access_token
     local resp, msg, code = http.request(request_of(ctx, base, method, path, o))
@@ -444,6 +446,22 @@ local function call(ctx, method, path, o)
   end
 end
 
+-- again_of(ctx, o, r, sent_token) -> the options to make call o again through call after its
+-- grouped answer r (sent with sent_token): a server error it met counts as call's first try
+-- (as many attempts as a call's), and a 401 when the tokens changed since the group was sent
+-- (another call of the group refreshed them) is retried with the new ones without a refresh of
+-- its own: one refresh per group, never a second one with the first's new refresh token.
+local function again_of(ctx, o, r, sent_token)
+  local server = RETRY_STATUS[r.status]
+  local renewed = r.status == 401 and ctx.credentials.access_token ~= sent_token
+  if not server and not renewed then return o end
+  local o2 = {}
+  for k, v in pairs(o) do o2[k] = v end
+  if server then o2.server_tries = 1 end
+  if renewed then o2.refreshed = true end
+  return o2
+end
+
 -- call_many(ctx, calls) -> { {body, resp} | {nil, err}, ... }: calls = { {method =, path =,
 -- json =, request_id =}, ... }, each with a requestid, sent M.CONCURRENT at a time
 -- (engine.http.request_all; each still through the realm's limits, shared with every worker).
@@ -467,13 +485,14 @@ local function call_many(ctx, calls)
       reqs[#reqs + 1] = request_of(ctx, base, o.method, o.path, o)
     end
     local par = cfg(ctx, "parallel_requests", M.CONCURRENT)
+    local sent_token = c.access_token
     local res = http.request_all(reqs, math.max(1, math.min(par, M.CONCURRENT)))
     for k, r in ipairs(res) do
       local i = first + k - 1
       if r.status == 200 and qbo_fault.from_response(r) == nil and type(r.json) == "table" then
         out[i] = table.pack(r.json, r)
       else
-        local o = calls[i]
+        local o = again_of(ctx, calls[i], r, sent_token)
         out[i] = table.pack(call(ctx, o.method, o.path, o))
       end
     end
@@ -493,7 +512,8 @@ local function start_many(ctx, calls)
   local reqs = {}
   for i, o in ipairs(calls) do reqs[i] = request_of(ctx, base, o.method, o.path, o) end
   local par = cfg(ctx, "parallel_requests", M.CONCURRENT)
-  return http.start(reqs, math.max(1, math.min(par, M.CONCURRENT)))
+  return { handle = http.start(reqs, math.max(1, math.min(par, M.CONCURRENT))),
+    sent_token = c.access_token }
 end
 
 -- finish_many(ctx, calls, started) -> call_many's answers for a group start_many began (nil:
@@ -502,18 +522,11 @@ end
 local function finish_many(ctx, calls, started)
   if started == nil then return call_many(ctx, calls) end
   local out = {}
-  for i, r in ipairs(http.wait(started)) do
+  for i, r in ipairs(http.wait(started.handle)) do
     if r.status == 200 and qbo_fault.from_response(r) == nil and type(r.json) == "table" then
       out[i] = table.pack(r.json, r)
     else
-      -- a server error it met counts as call's first try: as many attempts as a call's
-      local o = calls[i]
-      if RETRY_STATUS[r.status] then
-        local o2 = {}
-        for k, v in pairs(o) do o2[k] = v end
-        o2.server_tries = 1
-        o = o2
-      end
+      local o = again_of(ctx, calls[i], r, started.sent_token)
       out[i] = table.pack(call(ctx, o.method, o.path, o))
     end
   end

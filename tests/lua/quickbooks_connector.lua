@@ -476,6 +476,22 @@ case("the access token dies during a paged read: refreshed once, the read goes o
   SECRETS[#SECRETS + 1] = ctx.credentials.refresh_token
 end)
 
+case("reads sent together, all refused (401) past a refresh: one refresh for the group", function()
+  -- the group's two reads, the first re-made read and its retry after the refresh, then the
+  -- second re-made read: five 401s. That read was refused too, but with the tokens already
+  -- renewed since the group was sent a second refresh (with the first one's new refresh
+  -- token) cannot help: it fails without one.
+  local n, calls = #stored, state().refresh_grants
+  fault("401", 5, { path = "query" })
+  local out, err = qbo.read_small(ctx, { "Customer", "Item" }, 50)
+  eq(out, nil, "the reads fail")
+  failed(out, err)
+  eq(state().refresh_grants, calls + 1, "one refresh for the group")
+  eq(#stored, n + 1, "on_tokens told once")
+  SECRETS[#SECRETS + 1] = ctx.credentials.access_token
+  SECRETS[#SECRETS + 1] = ctx.credentials.refresh_token
+end)
+
 case("rotation like Intuit: a used refresh token is refused once its grace is over", function()
   mock("POST", "/_mock/config", { refresh_grace_s = 0 })
   local c2, c3 = new_ctx(), nil
