@@ -23,6 +23,9 @@ sync_credentials
 # the page shows, not a time)
 seed_orders 5000 "$N" 23 11 2026-01-01T00:00:00
 curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 40, "item_ms": 40}' >/dev/null
+# and two batches at a time: with QuickBooks' ten, a few hundred orders are all in flight at once
+# and answered together, so the page would see only the start and the end
+sq "INSERT INTO settings (tenant_id, key, value) VALUES ('default', 'sync_parallel_requests', '2')"
 
 browser_run "$ENG_SOURCE_DIR/tests/browser/runs.mjs" ORDERS="$N" WOO="$WOO" QBO="$QBO" \
     ORDER_TEMPLATE="$FIXTURES_DIR/woocommerce/order.json" \

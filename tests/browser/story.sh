@@ -52,6 +52,9 @@ curl -s -X POST "$WOO/_mock/seed" -H 'Content-Type: application/json' --data-bin
 # QuickBooks answers a little slowly (each document of a batch too), so the run lasts long enough
 # for the page to show it moving (what is asserted is what the page shows, not a time)
 curl -s -X POST "$QBO/_mock/config" -d '{"slow_ms": 60, "item_ms": 60}' >/dev/null
+# and two batches at a time: with QuickBooks' ten, a few hundred orders are all in flight at once
+# and answered together, so the page would see only the start and the end
+sq "INSERT INTO settings (tenant_id, key, value) VALUES ('default', 'sync_parallel_requests', '2')"
 
 browser_run "$ENG_SOURCE_DIR/tests/browser/story.mjs" FLOW="$FLOW" GUEST="$GUEST" \
     GUEST_ORDER="$T/guest.json" SECRETS="$(printf '%s\n' "$WOO_SECRET" "$QBO_ACCESS_TOKEN" mock-secret)" \
