@@ -675,6 +675,24 @@ static int http_finish(lua_State *L, struct http_job *job)
     return 1;
 }
 
+/* Put job's results into the table at index out as its element i + 1: the answer table, or
+ * {error =, code =} for a failure (request_all's and wait's shape). [-0, +0, m] */
+static void http_finish_into(lua_State *L, int out, size_t i, struct http_job *job)
+{
+    int top = lua_gettop(L);
+    if (http_finish(L, job) == 1) {
+        lua_rawseti(L, out, (lua_Integer)i + 1);
+    } else {
+        lua_createtable(L, 0, 2);
+        lua_pushvalue(L, top + 2);
+        lua_setfield(L, -2, "error");
+        lua_pushvalue(L, top + 3);
+        lua_setfield(L, -2, "code");
+        lua_rawseti(L, out, (lua_Integer)i + 1);
+    }
+    lua_settop(L, top);
+}
+
 static int http_do(lua_State *L, int t, int argn)
 {
     struct http_job *job = http_prepare(L, t, argn);
@@ -788,21 +806,8 @@ static int l_http_request_all(lua_State *L)
 
     lua_createtable(L, (int)n, 0);
     int out = lua_gettop(L);
-    for (size_t i = 0; i < n; i++) {
-        int top = lua_gettop(L);
-        int nr = http_finish(L, all.jobs[i]);
-        if (nr == 1) {
-            lua_rawseti(L, out, (lua_Integer)i + 1);
-        } else {
-            lua_createtable(L, 0, 2);
-            lua_pushvalue(L, top + 2);
-            lua_setfield(L, -2, "error");
-            lua_pushvalue(L, top + 3);
-            lua_setfield(L, -2, "code");
-            lua_rawseti(L, out, (lua_Integer)i + 1);
-        }
-        lua_settop(L, out);
-    }
+    for (size_t i = 0; i < n; i++)
+        http_finish_into(L, out, i, all.jobs[i]);
     (void)first;
     return 1;
 }
@@ -957,18 +962,7 @@ static int l_http_wait(lua_State *L)
         struct http_job *j = a->all.jobs[i];
         a->all.jobs[i] = NULL;
         lua_rawgeti(L, anchor, (lua_Integer)i + 1); /* keeps j alive below */
-        int top = lua_gettop(L);
-        int nr = http_finish(L, j);
-        if (nr == 1) {
-            lua_rawseti(L, out, (lua_Integer)i + 1);
-        } else {
-            lua_createtable(L, 0, 2);
-            lua_pushvalue(L, top + 2);
-            lua_setfield(L, -2, "error");
-            lua_pushvalue(L, top + 3);
-            lua_setfield(L, -2, "code");
-            lua_rawseti(L, out, (lua_Integer)i + 1);
-        }
+        http_finish_into(L, out, i, j);
         lua_settop(L, out);
     }
     if (n == 0) /* an empty group: mark it used all the same */
