@@ -891,11 +891,11 @@ static int l_http_start(lua_State *L)
                           "for a group first)",
                           HTTP_MAX_ASYNC);
     eng_lmod_handle_mt(L, HTTP_ASYNC_MT, http_async_close, "engine.http internal");
-    struct http_async *a = lua_newuserdatauv(L, sizeof *a, 1);
-    memset(a, 0, sizeof *a);
-    a->joined = 1; /* nothing to wait for until threads start */
-    luaL_setmetatable(L, HTTP_ASYNC_MT);
-    int ud = lua_gettop(L);
+    /* The jobs before the group: Lua runs finalizers in the reverse order of their marking, so
+     * a group dropped together with its jobs is finalized first, and its __gc joins the threads
+     * before any job's __gc frees what they write (TSan: a dropped group's jobs were freed
+     * while a thread still wrote an answer into one). */
+    struct http_job *jobs[HTTP_MAX_BATCH];
     lua_createtable(L, (int)n, 0); /* the jobs, anchored by the handle */
     int anchor = lua_gettop(L);
     size_t cap = (size_t)(ENG_HTTPC_MAX_BODY / HTTP_MAX_ASYNC);
@@ -906,9 +906,17 @@ static int l_http_start(lua_State *L)
         lua_replace(L, t);
         if (j->req.max_body == 0 || j->req.max_body > cap)
             j->req.max_body = cap;
-        a->all.jobs[i] = j;
+        jobs[i] = j;
         lua_rawseti(L, anchor, (lua_Integer)i + 1);
     }
+    struct http_async *a = lua_newuserdatauv(L, sizeof *a, 1);
+    memset(a, 0, sizeof *a);
+    a->joined = 1; /* nothing to wait for until threads start */
+    luaL_setmetatable(L, HTTP_ASYNC_MT);
+    int ud = lua_gettop(L);
+    for (size_t i = 0; i < n; i++)
+        a->all.jobs[i] = jobs[i];
+    lua_pushvalue(L, anchor);
     lua_setiuservalue(L, ud, 1);
     a->all.n = n;
     atomic_init(&a->all.next, 0);
