@@ -823,6 +823,7 @@ struct http_async {
     size_t nh, nw;                          /* handles held, threads started */
     struct http_client *c;                  /* the VM's client (finalized after this) */
     int joined;
+    int waited; /* http.wait answered: a second wait raises */
 };
 
 /* Wait for the group's threads; no Lua runs meanwhile. Idempotent. */
@@ -867,8 +868,9 @@ static int http_async_close(lua_State *L)
  * returns at once; http.wait(handle) gives their results. The script goes on meanwhile (maps,
  * stores); no Lua runs on the other threads. Each request keeps the deadline of the call that
  * started it (the script's budget then); a VM has at most 16 requests of started groups in
- * flight (a start past that raises: wait for one first). A handle dropped without a wait is
- * waited for when it is collected. Bad arguments raise before anything is sent. [-0, +1, e] */
+ * flight (a start past that collects garbage once, then raises: wait for one first). A handle
+ * dropped without a wait is waited for when it is collected. Bad arguments raise before
+ * anything is sent. [-0, +1, e] */
 static int l_http_start(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
@@ -885,6 +887,10 @@ static int l_http_start(lua_State *L)
     struct http_client *c = lua_touserdata(L, -1);
     lua_pop(L, 1);
     size_t want = (size_t)parallel < n ? (size_t)parallel : n;
+    if (c->async_out + want > HTTP_MAX_ASYNC)
+        /* a group dropped without a wait gives its slots back when collected (the sandbox's
+         * collectgarbage cannot ask for that): collect once before refusing */
+        lua_gc(L, LUA_GCCOLLECT);
     if (c->async_out + want > HTTP_MAX_ASYNC)
         return luaL_error(L,
                           "engine.http: more than %d started requests in flight (http.wait "
@@ -940,7 +946,7 @@ static int l_http_start(lua_State *L)
         a->nw++;
         a->joined = 0;
     }
-    if (a->nw == 0) { /* no thread: this one does the work (the call then blocks) */
+    if (a->nw == 0 && n > 0) { /* no thread: this one does the work (the call then blocks) */
         struct http_worker self = {&a->all, a->nh > 0 ? a->h[0] : NULL, pthread_self()};
         if (self.h == NULL) {
             http_async_release(a, 0);
@@ -957,8 +963,9 @@ static int l_http_start(lua_State *L)
 static int l_http_wait(lua_State *L)
 {
     struct http_async *a = luaL_checkudata(L, 1, HTTP_ASYNC_MT);
-    if (a->all.n > 0 && a->all.jobs[0] == NULL)
+    if (a->waited)
         return luaL_error(L, "engine.http: this group was already waited for");
+    a->waited = 1;
     http_async_join(a);
     http_async_release(a, 1);
     lua_getiuservalue(L, 1, 1);
@@ -973,8 +980,6 @@ static int l_http_wait(lua_State *L)
         http_finish_into(L, out, i, j);
         lua_settop(L, out);
     }
-    if (n == 0) /* an empty group: mark it used all the same */
-        a->all.n = 0;
     lua_pushnil(L);
     lua_setiuservalue(L, 1, 1); /* the jobs go with the next GC */
     lua_settop(L, out);

@@ -369,6 +369,87 @@ test("redirects are followed only when asked", function()
     fails("http", http.get(H .. "/chain/6", {follow_redirects = true}))
 end)
 
+-- ===================== several requests at once =====================
+test("request_all: results in list order, failures as {error, code}", function()
+    local r = http.request_all({
+        {url = H .. "/echo/a"},
+        {url = H .. "/status/404"},
+        {url = "http://127.0.0.1:1/x"},
+        {url = H .. "/echo/d", method = "POST", json = {d = 4}},
+    }, 3)
+    eq(#r, 4, "results")
+    eq(r[1].json.path, "/echo/a", "first")
+    eq(r[2].status, 404, "a status is a response")
+    eq(r[3].code, "connect", "a failure's code")
+    assert(type(r[3].error) == "string" and r[3].error:find("127.0.0.1", 1, true), r[3].error)
+    eq(json.decode(r[4].json.body).d, 4, "fourth's body")
+    eq(#http.request_all({}), 0, "an empty list")
+    raises("at most 64", http.request_all, (function()
+        local t = {}
+        for i = 1, 65 do t[i] = {url = H} end
+        return t
+    end)())
+    raises("parallel", http.request_all, {{url = H}}, 11)
+end)
+
+test("start/wait: wait answers as request_all, in list order", function()
+    local g = http.start({
+        {url = H .. "/slow?ms=300&key=" .. run .. "sw"},
+        {url = H .. "/echo/b"},
+        {url = "http://127.0.0.1:1/x"},
+    })
+    local r = http.wait(g)
+    eq(#r, 3, "results")
+    eq(r[1].status, 200, "slow")
+    eq(r[2].json.path, "/echo/b", "echo")
+    eq(r[3].code, "connect", "refused")
+    raises("already waited", http.wait, g)
+    local empty = http.start({})
+    eq(#http.wait(empty), 0, "an empty group")
+    raises("already waited", http.wait, empty)
+end)
+
+test("start: at most 16 started requests in flight; a wait gives them back", function()
+    local function group(n)
+        local t = {}
+        for i = 1, n do t[i] = {url = H .. "/slow?ms=200"} end
+        return http.start(t)
+    end
+    local a, b = group(10), group(6)
+    raises("more than 16 started requests", group, 1)
+    http.wait(a)
+    local c = group(10)
+    http.wait(b)
+    http.wait(c)
+    raises("parallel must be 1..10", http.start, {{url = H}}, 0)
+    raises("at most 64", http.start, (function()
+        local t = {}
+        for i = 1, 65 do t[i] = {url = H} end
+        return t
+    end)())
+    raises("only http and https", http.start, {{url = "ftp://127.0.0.1/x"}})
+end)
+
+test("start: a group dropped without a wait gives its slots back when collected", function()
+    -- Started in a function of its own: a dead register of the running function would keep
+    -- the handle reachable (Lua marks a frame's whole register window). The sandbox's
+    -- collectgarbage cannot collect: the start past the cap does.
+    local function drop()
+        local t = {}
+        for i = 1, 16 do t[i] = {url = H .. "/slow?ms=200&key=" .. run .. "drop"} end
+        http.start(t)
+    end
+    drop()
+    local t = {}
+    for i = 1, 16 do t[i] = {url = H .. "/echo/again"} end
+    local g = http.start(t)
+    -- the dropped group's __gc joined its threads: each of its requests was answered
+    eq(assert(http.get(H .. "/count/" .. run .. "drop")).json.hits, 16, "dropped requests")
+    local r = http.wait(g)
+    eq(#r, 16, "results")
+    for i = 1, 16 do eq(r[i].status, 200, "again " .. i) end
+end)
+
 -- ===================== caller bugs raise =====================
 test("bad arguments raise", function()
     raises("only http and https", http.get, "ftp://127.0.0.1/x")
