@@ -8,7 +8,7 @@
 # Output: one line per check, then "N passed, M failed".
 # shellcheck source=tests/integration/lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
-require_tools
+require_tools python3
 [[ -x "$STORE_SQL_BIN" ]] || { fail "STORE_SQL_BIN=$STORE_SQL_BIN is not an executable"; finish; }
 
 echo "== rows as sqlite3 prints them"
@@ -75,6 +75,7 @@ time.sleep(1.5)
 db.execute("COMMIT")
 PY
 bg_track $!
+# shellcheck disable=SC2317  # called through wait_for
 locked() { grep -q locked "$T/lock.out"; }
 wait_for 10000 locked || fail "the lock holder starts" "$(cat "$T/lock.out")"
 start=$(now_ms)
