@@ -57,7 +57,7 @@ export ENG_SOURCE_DIR=$ROOT
 # counters are unused here
 source "$ROOT/tests/integration/lib/common.sh"
 source "$ROOT/tests/integration/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 [[ -x "$TALLYSYNC_BIN" ]] || { echo "bench: no tallysync binary (TALLYSYNC_BIN)" >&2; exit 2; }
 
 # WooCommerce's fixtures without their orders: the store holds exactly the bench's

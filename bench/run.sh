@@ -4,9 +4,10 @@
 #   bench/run.sh [--quick] [--only NAME,...]
 #
 # Installs nothing: it names what is missing and says to run `tools/setup.sh --bench` (wrk and
-# nginx-light, the yardstick of ingest; nodejs, the record path's peer; python3, jq, sqlite3).
+# nginx-light, the yardstick of ingest; nodejs, the record path's peer; python3, jq).
 # Builds the Release binary in build-bench/ (cmake -DCMAKE_BUILD_TYPE=Release; set TALLYSYNC_BIN
-# to measure a binary already built instead), then runs, in this order:
+# to measure a binary already built instead, with the tests' store_sql beside it), then runs, in
+# this order:
 #   record_path  bench/record_path.sh    engine vs the Node peer, trivial and standard mapping
 #   refused      bench/refused.sh        refused records vs accepted ones
 #   footprint    bench/footprint.sh      start of serve to /ready, idle RSS
@@ -43,9 +44,8 @@ NAMES=(record_path refused footprint ingest backfill)
 declare -A SCRIPT=([record_path]=record_path.sh [refused]=refused.sh [footprint]=footprint.sh
     [ingest]=webhooks_bench.sh [backfill]=backfill_bench.sh)
 declare -A NEEDS=([record_path]="node python3" [refused]="python3" [footprint]="python3"
-    [ingest]="wrk nginx python3 jq sqlite3" [backfill]="python3 sqlite3")
-declare -A PKG=([node]=nodejs [nginx]=nginx-light [wrk]=wrk [python3]=python3 [jq]=jq
-    [sqlite3]=sqlite3)
+    [ingest]="wrk nginx python3 jq" [backfill]="python3")
+declare -A PKG=([node]=nodejs [nginx]=nginx-light [wrk]=wrk [python3]=python3 [jq]=jq)
 SELECTED=()
 if [[ -n $ONLY ]]; then
     IFS=, read -ra want <<<"$ONLY"
@@ -74,7 +74,8 @@ fi
 if [[ -z ${TALLYSYNC_BIN:-} ]]; then
     echo "bench: building the Release binary in build-bench/" >&2
     cmake -S "$ROOT" -B "$ROOT/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    nice cmake --build "$ROOT/build-bench" -j2 --target tallysync >/dev/null
+    # store_sql: the benches read the store through it (tests/integration/lib/store.sh)
+    nice cmake --build "$ROOT/build-bench" -j2 --target tallysync store_sql >/dev/null
     TALLYSYNC_BIN=$ROOT/build-bench/tallysync
 fi
 [[ -x $TALLYSYNC_BIN ]] || { echo "bench: $TALLYSYNC_BIN is not an executable" >&2; exit 2; }

@@ -20,8 +20,9 @@
 # machine, date, commit, figures[] with value, unit, goal, met, runs, spread, detail) and prints
 # it; exits 1 if any run's correctness check failed.
 #
-# Needs wrk and nginx (Debian: `tools/setup.sh --bench`), python3, sqlite3, jq, and a built
-# tallysync (TALLYSYNC_BIN, default build/tallysync, else build-dev/tallysync).
+# Needs wrk and nginx (Debian: `tools/setup.sh --bench`), python3, jq, and a built tallysync
+# (TALLYSYNC_BIN, default build/tallysync, else build-dev/tallysync) with the tests' store_sql
+# beside it (STORE_SQL_BIN: the stored rows are read through the engine's store API).
 # Sends N pre-signed deliveries (bench/webhooks_gen.py: 3/4 WooCommerce orders, 1/4 QuickBooks
 # CloudEvents, every 10th forged) with wrk (bench/webhooks.lua), one connection per wrk thread so
 # that every answer is known by delivery id, then checks, at once and while the engine still
@@ -51,12 +52,16 @@ RESULTS_FILE=${WH_RESULTS:-${BENCH_RESULTS_DIR:-$ROOT/bench/results}/ingest.json
     [[ -x "$b" ]] && BIN=$b && break
 done
 YARDSTICK=${WH_YARDSTICK:-1} # 0: no nginx run (the suite runs the check alone)
-TOOLS="wrk python3 sqlite3 jq curl"
+TOOLS="wrk python3 jq curl"
 [[ $YARDSTICK == 0 ]] || TOOLS+=" nginx"
 for t in $TOOLS; do
     command -v "$t" >/dev/null || { echo "bench: $t is missing (tools/setup.sh --bench)" >&2; exit 2; }
 done
 [[ -x "$BIN" ]] || { echo "bench: no tallysync binary (set TALLYSYNC_BIN)" >&2; exit 2; }
+STORE_SQL_BIN=${STORE_SQL_BIN:-$(dirname "$BIN")/store_sql}
+[[ -x "$STORE_SQL_BIN" ]] || { echo "bench: no store_sql beside $BIN (set STORE_SQL_BIN)" >&2; exit 2; }
+# shellcheck source=tests/integration/lib/store.sh
+source "$ROOT/tests/integration/lib/store.sh" # sq_at
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/tallysync-bench.XXXXXX")
 PIDS=()
@@ -103,7 +108,7 @@ run_engine() {
     join -t$'\t' "$T/answers.sorted" "$T/forged.map" >"$T/answered.tsv" # id status forged
     awk -F'\t' '$2 == 200 && $3 == 0 { print $1 }' "$T/answered.tsv" | sort -u >"$T/valid.ids"
     awk -F'\t' '$3 == 1 { print $1 }' "$T/reqs.tsv" | sort -u >"$T/forged.ids"
-    stored() { sqlite3 -cmd '.timeout 10000' "$T/pos.db" "SELECT event_id FROM webhook_events WHERE event_id LIKE '$tag-%'" | sort; }
+    stored() { sq_at "sqlite:$T/pos.db" "SELECT event_id FROM webhook_events WHERE event_id LIKE '$tag-%'" | sort; }
     stored >"$T/stored.ids"
     local missing missing_after forged_stored forged_ok valid_refused dups bad sockerr ok stop_rc
     missing=$(comm -23 "$T/valid.ids" "$T/stored.ids" | wc -l)

@@ -6,8 +6,15 @@
 #   browser     tests/browser/*.sh  the console in Debian's chromium (playwright-core), plain build only
 # Every test runs from the source root with a private TMPDIR-like scratch folder.
 
+# The tests' one door to the store (tests/tools/store_sql.c): SQL through engine/adapt/store.h,
+# rows printed as `sqlite3 DB "SQL"` prints them; the shell tests call it through
+# tests/integration/lib/store.sh (sq, sq_at), never the sqlite3 command but for SQLite's own lines.
+add_executable(store_sql ${PROJECT_SOURCE_DIR}/tests/tools/store_sql.c)
+target_link_libraries(store_sql PRIVATE tallycore)
+
 set(ENG_TEST_ENV
   "TALLYSYNC_BIN=$<TARGET_FILE:tallysync>"
+  "STORE_SQL_BIN=$<TARGET_FILE:store_sql>"
   "ENG_SOURCE_DIR=${PROJECT_SOURCE_DIR}"
   "SCRIPTS_DIR=${PROJECT_SOURCE_DIR}/scripts"
   "MAPPINGS_DIR=${PROJECT_SOURCE_DIR}/mappings"

@@ -13,6 +13,8 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config liblua5.4-dev libcurl4-openssl-dev
             libsqlite3-dev libpq-dev libmbedtls-dev libmicrohttpd-dev libmimalloc2.0 ca-certificates
             nodejs)
+# sqlite3: only the tests' lines that check SQLite's file itself (journal mode, integrity_check, a
+# WAL checkpoint from another process); the rest read the store through tests/tools/store_sql.c
 test_pkgs=(curl jq python3 python3-cryptography openssl valgrind sqlite3 procps clang chromium
            fonts-dejavu-core postgresql)
 bench_pkgs=(wrk nginx-light nodejs time)

@@ -13,7 +13,7 @@ source "$(dirname "$0")/../integration/lib/common.sh"
 source "$(dirname "$0")/../integration/lib/sync_env.sh"
 source "$(dirname "$0")/lib/browser_env.sh"
 source "$(dirname "$0")/lib/ops_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 browser_require
 
 sync_mocks # the WooCommerce store (and QuickBooks' API, unused here)

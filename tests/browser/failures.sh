@@ -11,7 +11,7 @@ source "$(dirname "$0")/../integration/lib/common.sh"
 source "$(dirname "$0")/../integration/lib/sync_env.sh"
 source "$(dirname "$0")/lib/browser_env.sh"
 source "$(dirname "$0")/lib/ops_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 browser_require
 copy_script_dirs # the test case is written into $T/mappings/tests/...
 

@@ -9,7 +9,7 @@ source "$(dirname "$0")/../integration/lib/common.sh"
 source "$(dirname "$0")/../integration/lib/sync_env.sh"
 source "$(dirname "$0")/lib/browser_env.sh"
 source "$(dirname "$0")/lib/ops_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 browser_require
 
 WH_SECRET="whs_$(rnd)"

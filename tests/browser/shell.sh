@@ -10,7 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd) # common.sh moves into the scratch folder
 source "$HERE/../integration/lib/common.sh"
 source "$HERE/../integration/lib/sync_env.sh"
 source "$HERE/lib/browser_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 browser_require
 
 # two tenants with tokens of their own (shop-a, shop-b), each with its own run

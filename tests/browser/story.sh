@@ -18,7 +18,7 @@
 source "$(dirname "$0")/../integration/lib/common.sh"
 source "$(dirname "$0")/../integration/lib/sync_env.sh"
 source "$(dirname "$0")/lib/browser_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 browser_require
 
 FLOW=woo_order_to_qbo_invoice

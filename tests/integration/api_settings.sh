@@ -6,7 +6,7 @@
 # runs would refuse is shown with the reason.
 # shellcheck source=tests/integration/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
-require_tools jq curl sqlite3
+require_tools jq curl
 
 export MAPPINGS_DIR=$ENG_SOURCE_DIR/tests/lua/mappings_fixture
 serve_start WORKERS=1 || finish
@@ -31,7 +31,7 @@ assert_jq "PUT answers the stored keys and the effective settings" "$BODY" \
     '.value == {"shipping_item_id": "77", "tax_code_mappings": {"75": "TAX"}, "paid_orders_as": "SalesReceipt", "create_missing_items": false}
      and .effective.default_payment_terms_days == 30 and .effective.paid_orders_as == "SalesReceipt"
      and (.updatedAt | type) == "string"'
-stored=$(sqlite3 "$T/pos.db" "SELECT value FROM settings WHERE tenant_id = 'default' AND key = 'transformer_config'")
+stored=$(sq "SELECT value FROM settings WHERE tenant_id = 'default' AND key = 'transformer_config'")
 assert_jq "the row holds only the keys given (defaults stay defaults)" "$stored" \
     '(keys | sort) == ["create_missing_items", "paid_orders_as", "shipping_item_id", "tax_code_mappings"]'
 http GET /api/settings/transformer_config
@@ -94,7 +94,7 @@ assert_jq "the mapping's ctx.config is the stored setting with defaults" "$BODY"
     '. == {"ship": "77", "as": "SalesReceipt", "terms": 30}'
 
 echo "== a value stored by hand that runs refuse"
-sqlite3 "$T/pos.db" "UPDATE settings SET value = '{\"paid_orders_as\": \"Bill\"}' WHERE tenant_id = 'default' AND key = 'transformer_config'"
+sq "UPDATE settings SET value = '{\"paid_orders_as\": \"Bill\"}' WHERE tenant_id = 'default' AND key = 'transformer_config'"
 http GET /api/settings/transformer_config
 assert_eq "GET still answers 200" 200 "$CODE"
 assert_jq "it shows the value, no effective settings, and why" "$BODY" \

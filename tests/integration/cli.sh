@@ -93,9 +93,11 @@ DATABASE_URL="sqlite:$db" run_bin "$T/mig2" migrate
 assert_eq "second migrate exits 0" 0 "$RC"
 n2=$(printf '%s\n' "$OUT" | sed -nE 's/.*: ([0-9]+) migrations? applied.*/\1/p')
 assert_eq "second migrate applies 0 ($OUT)" 0 "${n2:-}"
+# SQLite's own word on the file, before anything else opens it (a SQLite-only line: the sqlite3
+# command, since the engine's store would set WAL mode itself on opening it)
 assert_eq "the database is in WAL mode" wal "$(sqlite3 "$db" 'PRAGMA journal_mode' 2>&1)"
 assert_eq "schema_migrations has N rows" "${n1:-}" \
-    "$(sqlite3 "$db" 'SELECT count(*) FROM schema_migrations' 2>&1)"
+    "$(sq_at "$db" 'SELECT count(*) FROM schema_migrations' 2>&1)"
 run_bin "$T/mig3" migrate extra-arg
 assert_ne "migrate with an unexpected argument fails" 0 "$RC"
 

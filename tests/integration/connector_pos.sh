@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # tests/integration/connector_pos.sh - connectors/pos.lua over the engine's own store: `tallysync
-# migrate`, then orders and order_items seeded with sqlite3 straight into DATABASE_URL's file
+# migrate`, then orders and order_items seeded straight into DATABASE_URL's store (sq)
 # (two tenants, inactive orders and items, timestamps shared by several orders so that the id
 # breaks ties), then tests/lua/pos_connector.lua through `tallysync run`: keyset pages across
 # more than one page, page_size, since, tenant and is_active filters, money as integers, an order
@@ -8,9 +8,8 @@
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-require_tools sqlite3
+require_tools
 
-DB="${DATABASE_URL#sqlite:}"
 run_bin "$T/migrate" migrate
 assert_eq "tallysync migrate: exit 0" 0 "$RC"
 [[ $RC == 0 ]] || { fail "migrate stderr" "$ERR"; finish; }
@@ -18,7 +17,7 @@ assert_eq "tallysync migrate: exit 0" 0 "$RC"
 # shop-a: A0001..A0250 active (3 orders per second of updated_at, inserted in descending id
 # order so that neither rowid nor insertion order gives the expected order), X0001..X0005 inactive; shop-b: B0001..B0010.
 # Items first touch updated_at (triggers); the final UPDATE sets the seeded timestamps.
-sqlite3 "$DB" <<'SQL' || fail "seeding with sqlite3"
+sq <<'SQL' || fail "seeding the orders"
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 250)
 INSERT INTO orders (id, tenant_id, order_number, status, currency, subtotal_minor, tax_minor,
                     total_minor, paid_minor, customer_name)
@@ -42,10 +41,10 @@ UPDATE orders SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', '2026-03-01 10:00:
 UPDATE orders SET updated_at = '2026-03-02T09:00:00.000Z' WHERE tenant_id = 'shop-b';
 SQL
 
-EXPECTED=$(sqlite3 "$DB" "SELECT group_concat(id, ',') FROM (SELECT id FROM orders
+EXPECTED=$(sq "SELECT group_concat(id, ',') FROM (SELECT id FROM orders
     WHERE tenant_id = 'shop-a' AND is_active = 1 ORDER BY updated_at, id)")
-SINCE=$(sqlite3 "$DB" "SELECT updated_at FROM orders WHERE id = 'A0200'")
-SINCE_COUNT=$(sqlite3 "$DB" "SELECT count(*) FROM orders WHERE tenant_id = 'shop-a'
+SINCE=$(sq "SELECT updated_at FROM orders WHERE id = 'A0200'")
+SINCE_COUNT=$(sq "SELECT count(*) FROM orders WHERE tenant_id = 'shop-a'
     AND is_active = 1 AND updated_at > '$SINCE'")
 assert_eq "seeded: 250 active orders for shop-a" 250 "$(tr ',' '\n' <<<"$EXPECTED" | wc -l)"
 assert_match "... ties on updated_at broken by id" '^A0001,A0002,A0003,A0004' "$EXPECTED"

@@ -14,7 +14,7 @@
 
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3 sha256sum
+require_tools jq curl python3 sha256sum
 
 # common.sh's assert_jq tests for an empty answer with a bash substitution, quadratic on the
 # 250 KB answers here (every case's expected document): the same check, linear

@@ -8,7 +8,7 @@
 # its overview and counts are its own).
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 FLOW=woo_order_to_qbo_invoice
 copy_script_dirs # the drafts are saved as test files into this copy of mappings/

@@ -11,11 +11,10 @@
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-require_tools jq curl sqlite3 sha256sum
+require_tools jq curl sha256sum
 
 ENVELOPE='(.error | type == "object") and (.error | has("code") and has("message") and has("details"))'
 JSON=(-H 'Content-Type: application/json')
-sq() { sqlite3 "$T/pos.db" "$1" 2>&1; }
 
 run_bin "$T/tok-a" token create --tenant shop-a
 TOKEN_A=$(printf '%s' "$OUT" | head -n 1)

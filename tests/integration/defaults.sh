@@ -104,7 +104,7 @@ assert_contains "WEB_DIR unset: GET / answers ./web/dist/index.html of the worki
     "$CODE $BODY" "200 <!doctype html><title>defaults-console</title>"
 assert_eq "SCHEMA_DIR unset (no ./schema): the source tree's migrations are applied" \
     "$(find "$ENG_SOURCE_DIR/schema" -maxdepth 1 -name '*.sql' | wc -l)" \
-    "$(sqlite3 "$W/data/pos.db" 'SELECT COUNT(*) FROM schema_migrations' 2>&1)"
+    "$(sq_at "$W/data/pos.db" 'SELECT COUNT(*) FROM schema_migrations' 2>&1)"
 assert_contains "SCRIPTS_DIR unset (no ./scripts): the source tree's scripts are published" \
     "$(grep -F '"msg":"script published"' "$SERVE_LOG")" "scripts/connectors/quickbooks.lua"
 http GET /api/scripts
@@ -228,7 +228,7 @@ assert_match "on a terminal: text for people" '^[0-9T:.Z-]+ INFO +an info line k
 echo "== API_TOKEN unset; WEBHOOK_CHECK_INTERVAL_S unset: an hour; WEBHOOK_REPLAY_WINDOW_SECONDS unset: 24 h"
 VERIFIER="dflt-verifier-$RANDOM$RANDOM"
 DB="$W/data/pos.db"
-sq() { sqlite3 -cmd '.timeout 5000' "$DB" "$@"; }
+sq() { sq_at "$DB" "$@"; } # this part's store: the default ./data/pos.db of $W
 # Two stores last checked 58 min 20 s and 61 min 40 s ago: an hour's interval (the timer looks
 # every minute, so a check is due past 59 min) checks the second at the timer's first look (5 s
 # after start) and not the first. Their unreachable store (port 9) makes each check a quick,
@@ -290,7 +290,7 @@ done
 assert_jq "... 23 hours old: queued" "${R[23]}" '.stored == 1 and .jobs == 1 and .stale == 0'
 assert_jq "... 25 hours old: kept as stale, no job" "${R[25]}" '.stored == 1 and .stale == 1 and .jobs == 0'
 assert_eq "... as their statuses say" "ev-old|rejected
-ev-young|queued" "$(sqlite3 -cmd '.timeout 5000' "$W/data/pos.db" \
+ev-young|queued" "$(sq \
     "SELECT event_id, status FROM webhook_events WHERE event_id LIKE 'ev-%' ORDER BY event_id")"
 serve_stop
 assert_eq "serve #2 stops cleanly" 0 "$STOP_RC"

@@ -76,7 +76,10 @@ if ! { command -v mkfs.ext4 >/dev/null && command -v chattr >/dev/null && mount_
 fi
 export DATABASE_URL="sqlite:$DISK/pos.db"
 DB="$DISK/pos.db"
-dbq() { sqlite3 -cmd ".timeout 20000" "$DB" "$@"; }
+# The store through the engine's API (sq: DATABASE_URL); the file's own integrity is SQLite's
+# check, run by the sqlite3 command on the file (a SQLite-only line: this suite is about the
+# file on its disk).
+integrity() { sqlite3 -cmd ".timeout 20000" "$DB" 'PRAGMA integrity_check'; }
 
 # ---- webhook bursts ----
 
@@ -157,13 +160,13 @@ burst_fault() {
 
     serve_stop 30000
     assert_eq "$name: SIGTERM stops the engine (exit 0)" 0 "$STOP_RC"
-    assert_eq "$name: PRAGMA integrity_check" ok "$(dbq 'PRAGMA integrity_check')"
+    assert_eq "$name: PRAGMA integrity_check" ok "$(integrity)"
     serve_start WORKERS=2 SYNC_DISPATCHER=off WOOCOMMERCE_WEBHOOK_SECRET="$WOO_HOOK" \
         QUICKBOOKS_WEBHOOK_SECRET="$QBO_HOOK" || return 1
     HTTP_AUTH=0 http GET /ready
     assert_eq "$name: the engine restarts cleanly on the same file (/ready 200)" 200 "$CODE"
     jq -r 'select(.status == 200) | .id' "$OUT" | sort >"$T/$name.acked"
-    dbq "SELECT event_id FROM webhook_events WHERE event_id LIKE '$name-%'" | sort >"$T/$name.stored"
+    sq "SELECT event_id FROM webhook_events WHERE event_id LIKE '$name-%'" | sort >"$T/$name.stored"
     assert_eq "$name: every delivery answered 200 is in webhook_events" 0 \
         "$(comm -23 "$T/$name.acked" "$T/$name.stored" | wc -l)"
     assert_eq "$name: ... exactly once" "$(wc -l <"$T/$name.stored")" "$(sort -u "$T/$name.stored" | wc -l)"
@@ -189,9 +192,7 @@ burst_fault() {
 
 # ---- sync runs ----
 
-sq() { dbq "$@"; } # sync_env's helpers read the store through sq
-
-run_records() { dbq "SELECT COUNT(*) FROM sync_records WHERE run_id = '$SYNC_ID'"; }
+run_records() { sq "SELECT COUNT(*) FROM sync_records WHERE run_id = '$SYNC_ID'"; }
 run_started() { (($(run_records) >= 5)); }
 store_error_logged() { grep -iqE 'disk is full|disk I/O error|readonly|read-only|not permitted' "$SERVE_LOG"; }
 
@@ -232,7 +233,7 @@ run_fault() {
         wait_for 60000 _run_over_now
     serve_stop 30000
     assert_eq "$name: SIGTERM stops the engine (exit 0)" 0 "$STOP_RC"
-    assert_eq "$name: PRAGMA integrity_check" ok "$(dbq 'PRAGMA integrity_check')"
+    assert_eq "$name: PRAGMA integrity_check" ok "$(integrity)"
     serve_start WORKERS=2 || return 1
     HTTP_AUTH=0 http GET /ready
     assert_eq "$name: the engine restarts cleanly on the same file (/ready 200)" 200 "$CODE"

@@ -16,7 +16,7 @@
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/lib/common.sh"
 source "$HERE/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 ORDER="$FIXTURES_DIR/woocommerce/order.json"
 PRODUCT="$FIXTURES_DIR/woocommerce/product.json"

@@ -8,7 +8,7 @@
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 ENVELOPE='(.error | type == "object") and (.error | has("code") and has("message") and has("details"))'
 CB=/api/integrations/quickbooks/callback
@@ -122,7 +122,7 @@ exp_s=$(date -u -d "$EXP1" +%s 2>/dev/null || echo 0)
 left=$((exp_s - $(date -u +%s)))
 check "it expires in about 10 minutes ($left s)" test "$left" -ge 590 -a "$left" -le 601
 if db_grep "$STATE1"; then fail "the plain state is in the database file"; else pass "the plain state is not in the database file"; fi
-row=$(sqlite3 "$DB" "SELECT tenant_id || '|' || platform || '|' || (used_at IS NULL) FROM oauth_states WHERE state_hash = '$(sha256hex "$STATE1")'")
+row=$(sq "SELECT tenant_id || '|' || platform || '|' || (used_at IS NULL) FROM oauth_states WHERE state_hash = '$(sha256hex "$STATE1")'")
 assert_eq "only its SHA-256 is stored, with tenant and platform, unused" "default|quickbooks|1" "$row"
 call GET /api/integrations/quickbooks/connect
 STATE_OTHER=$(printf '%s' "$BODY" | jq -r .state)
@@ -161,9 +161,9 @@ assert_eq "one token call was made" 1 "$(mock_calls)"
 ISSUED=$(curl -s "$MOCK/mock/issued")
 AT1=$(jq -r '.access_tokens[0]' <<<"$ISSUED")
 RT1=$(jq -r '.refresh_tokens[0]' <<<"$ISSUED")
-row=$(sqlite3 "$DB" "SELECT external_account_id || '|' || status || '|' || json_extract(public_fields, '\$.realm_id') FROM integration_credentials WHERE tenant_id = 'default' AND platform = 'quickbooks'")
+row=$(sq "SELECT external_account_id || '|' || status || '|' || json_extract(public_fields, '\$.realm_id') FROM integration_credentials WHERE tenant_id = 'default' AND platform = 'quickbooks'")
 assert_eq "the vault row: realm id as external account id, status connected, public realm_id" "$REALM1|connected|$REALM1" "$row"
-row=$(sqlite3 "$DB" "SELECT external_account_id FROM integration_credentials WHERE tenant_id = 'shop-b'")
+row=$(sq "SELECT external_account_id FROM integration_credentials WHERE tenant_id = 'shop-b'")
 assert_eq "shop-b's row is untouched" 2222 "$row"
 ((HAVE_STATUS_ROUTE)) || fail "GET /api/integrations/{platform}/status is routed"
 call GET /api/integrations/quickbooks/status
@@ -211,7 +211,7 @@ assert_eq "... and no second token call" 1 "$(mock_calls)"
 call GET /api/integrations/quickbooks/connect
 STATE2=$(printf '%s' "$BODY" | jq -r .state)
 LOC2=$(follow "$(printf '%s' "$BODY" | jq -r .authorizationUrl)")
-sqlite3 "$DB" "UPDATE oauth_states SET expires_at = '2000-01-01T00:00:00.000Z' WHERE state_hash = '$(sha256hex "$STATE2")'"
+sq "UPDATE oauth_states SET expires_at = '2000-01-01T00:00:00.000Z' WHERE state_hash = '$(sha256hex "$STATE2")'"
 callback_from "$LOC2"
 assert_eq "an expired state: 400" 400 "$CODE"
 assert_jq "... invalid_state" "$BODY" ".error.code == \"invalid_state\""
@@ -249,7 +249,7 @@ HTTP_AUTH=0 call GET /api/integrations/quickbooks/connect -H "Authorization: Bea
 assert_eq "a tenant token starts its own tenant's connect: 200" 200 "$CODE"
 STATE_B=$(printf '%s' "$BODY" | jq -r .state)
 URL_B=$(printf '%s' "$BODY" | jq -r .authorizationUrl)
-row=$(sqlite3 "$DB" "SELECT tenant_id FROM oauth_states WHERE state_hash = '$(sha256hex "$STATE_B")'")
+row=$(sq "SELECT tenant_id FROM oauth_states WHERE state_hash = '$(sha256hex "$STATE_B")'")
 assert_eq "... the state carries tenant shop-b" shop-b "$row"
 HTTP_AUTH=0 call GET /api/integrations/quickbooks/connect -H "Authorization: Bearer $TOKEN_B" \
     -H "X-Tenant-ID: default"
@@ -257,23 +257,23 @@ assert_eq "a tenant token cannot start another tenant's connect: 403" 403 "$CODE
 
 call GET /api/integrations/quickbooks/connect # tenant default
 URL_A=$(printf '%s' "$BODY" | jq -r .authorizationUrl)
-A_BEFORE=$(sqlite3 "$DB" "SELECT hex(ciphertext) FROM integration_credentials WHERE tenant_id = 'default'")
-B_BEFORE=$(sqlite3 "$DB" "SELECT hex(ciphertext) FROM integration_credentials WHERE tenant_id = 'shop-b'")
+A_BEFORE=$(sq "SELECT hex(ciphertext) FROM integration_credentials WHERE tenant_id = 'default'")
+B_BEFORE=$(sq "SELECT hex(ciphertext) FROM integration_credentials WHERE tenant_id = 'shop-b'")
 LOC_B=$(follow "$URL_B")
 # shop-b's state completes with shop-b's realm; the caller's headers name no tenant that counts
 LOC_B=${LOC_B/realmId=9130357766900456/realmId=4620816365000000}
 callback_from "$LOC_B" -H "Authorization: Bearer $API_TOKEN" -H "X-Tenant-ID: default"
 assert_eq "shop-b's state (even with the admin's token and X-Tenant-ID: default): 200" 200 "$CODE"
-row=$(sqlite3 "$DB" "SELECT tenant_id || '=' || external_account_id FROM integration_credentials ORDER BY tenant_id")
+row=$(sq "SELECT tenant_id || '=' || external_account_id FROM integration_credentials ORDER BY tenant_id")
 assert_eq "... updates shop-b only" "$(printf 'default=%s\nshop-b=4620816365000000' "$REALM1")" "$row"
-A_AFTER=$(sqlite3 "$DB" "SELECT hex(ciphertext) FROM integration_credentials WHERE tenant_id = 'default'")
+A_AFTER=$(sq "SELECT hex(ciphertext) FROM integration_credentials WHERE tenant_id = 'default'")
 assert_eq "... tenant default's ciphertext is unchanged" "$A_BEFORE" "$A_AFTER"
-B_AFTER=$(sqlite3 "$DB" "SELECT hex(ciphertext) FROM integration_credentials WHERE tenant_id = 'shop-b'")
+B_AFTER=$(sq "SELECT hex(ciphertext) FROM integration_credentials WHERE tenant_id = 'shop-b'")
 assert_ne "... shop-b's ciphertext changed" "$B_BEFORE" "$B_AFTER"
 LOC_A=$(follow "$URL_A")
 HTTP_AUTH=0 callback_from "$LOC_A" -H "Authorization: Bearer $TOKEN_B"
 assert_eq "tenant default's state with shop-b's token: 200" 200 "$CODE"
-row=$(sqlite3 "$DB" "SELECT group_concat(tenant_id || '=' || external_account_id, ',') FROM integration_credentials")
+row=$(sq "SELECT group_concat(tenant_id || '=' || external_account_id, ',') FROM integration_credentials")
 assert_eq "... updates tenant default only" "default=$REALM1,shop-b=4620816365000000" "$row"
 
 echo "== lib/quickbooks_oauth.lua at the Lua level (exchange, refresh)"

@@ -6,7 +6,7 @@
 # administrator's only (a tenant token gets 403) and checks every value before writing any.
 # shellcheck source=tests/integration/lib/common.sh
 . "$(dirname "$0")/lib/common.sh"
-require_tools jq curl sqlite3
+require_tools jq curl
 unset QUICKBOOKS_AUTH_URL OAUTH_REDIRECT_URI WEBHOOK_PUBLIC_URL
 JSON=(-H 'Content-Type: application/json')
 
@@ -27,7 +27,7 @@ assert_contains "... naming it" "$ERR" "no setting named 'QUICKBOOKS_API_BAS'"
 run_bin "$T/verb" operator sett QUICKBOOKS_API_BASE https://x.example
 assert_eq "an unknown action is a usage error" 2 "$RC"
 assert_eq "nothing was stored by the refused calls" 0 \
-    "$(sqlite3 "$T/pos.db" 'SELECT count(*) FROM operator_settings')"
+    "$(sq 'SELECT count(*) FROM operator_settings')"
 
 run_bin "$T/set" operator set QUICKBOOKS_API_BASE http://127.0.0.1:9/
 assert_eq "a loopback base is stored" 0 "$RC"
@@ -88,7 +88,7 @@ assert_eq "a number: 422" 422 "$CODE"
 http PUT /api/operator/settings "${JSON[@]}" -d '["x"'
 assert_jq "malformed JSON: 400 malformed_json" "$BODY" '.error.code == "malformed_json"'
 assert_eq "nothing of the refused PUTs was written" "" \
-    "$(sqlite3 "$T/pos.db" "SELECT value FROM operator_settings WHERE name = 'QUICKBOOKS_TOKEN_URL'")"
+    "$(sq "SELECT value FROM operator_settings WHERE name = 'QUICKBOOKS_TOKEN_URL'")"
 http PUT /api/operator/settings "${JSON[@]}" -d '{"QUICKBOOKS_TOKEN_URL": "https://t.example/token",
     "QUICKBOOKS_AUTH_URL": null}'
 assert_eq "a valid PUT: 200" 200 "$CODE"
@@ -106,7 +106,7 @@ assert_jq "after a restart the engine uses them" "$BODY" \
 serve_stop
 
 echo "== a value stored by hand that the check refuses stops the start, naming it"
-sqlite3 "$T/pos.db" "UPDATE operator_settings SET value = 'http://evil.example' WHERE name = 'QUICKBOOKS_API_BASE'"
+sq "UPDATE operator_settings SET value = 'http://evil.example' WHERE name = 'QUICKBOOKS_API_BASE'"
 run_bin "$T/handbad" operator get QUICKBOOKS_API_BASE
 assert_eq "the command refuses it" 1 "$RC"
 assert_contains "... saying which and how to fix it" "$ERR" \

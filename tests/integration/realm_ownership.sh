@@ -9,7 +9,7 @@
 # (companyinfo for the test) and tests/mocks/qbo_oauth_mock.py (authorize page, code exchange).
 # shellcheck source=tests/integration/lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
-require_tools curl jq python3 sqlite3
+require_tools curl jq python3
 
 CLIENT="$ENG_SOURCE_DIR/tests/mocks/webhook_client.py"
 CB=/api/integrations/quickbooks/callback
@@ -19,9 +19,7 @@ CLIENT_SECRET="realm-secret-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 VERIFIER="realm-verifier-$RANDOM$RANDOM"
 REALM_A=9130357766100001 # shop-a's company (the API mock serves it)
 REALM_C=9130357766300003 # shop-c's, connected through OAuth
-DB="$T/pos.db"
 
-sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
 sign() { printf '%s' "$2" | python3 "$CLIENT" sign "$1"; }
 now_iso() { date -u +%Y-%m-%dT%H:%M:%S.%NZ; }
 start_mock() { # NAME SCRIPT ARGS...: start a mock, set its URL in the variable NAME
@@ -59,9 +57,9 @@ webhook() {
     HTTP_AUTH=0 http POST /api/webhooks/quickbooks -H 'Content-Type: application/cloudevents+json' \
         -H "intuit-signature: $(sign "$VERIFIER" "$body")" --data-binary "$body"
 }
-routed() { sql "SELECT coalesce(tenant_id, '-') || '|' || status FROM webhook_events WHERE event_id = '$1'"; }
-jobs_of() { sql "SELECT count(*) FROM sync_queue q JOIN webhook_events e ON e.id = q.webhook_event_id WHERE e.event_id = '$1' AND q.tenant_id = '$2'"; }
-owner() { sql "SELECT tenant_id || '|' || verified_by FROM realm_owners WHERE realm_id = '$1'"; }
+routed() { sq "SELECT coalesce(tenant_id, '-') || '|' || status FROM webhook_events WHERE event_id = '$1'"; }
+jobs_of() { sq "SELECT count(*) FROM sync_queue q JOIN webhook_events e ON e.id = q.webhook_event_id WHERE e.event_id = '$1' AND q.tenant_id = '$2'"; }
+owner() { sq "SELECT tenant_id || '|' || verified_by FROM realm_owners WHERE realm_id = '$1'"; }
 # connect TENANT [REALM]: the OAuth connect flow as the browser plays it, ending at the callback
 # with REALM as the realmId Intuit names (default: the mock's)
 connect() {
@@ -99,7 +97,7 @@ assert_jq "... unproven" "$BODY" '.realmVerified == false'
 webhook ev-2 "$REALM_A"
 assert_eq "a signed webhook for the realm still goes to shop-a, not the newest row" "shop-a|queued" "$(routed ev-2)"
 assert_eq "... shop-b gets no job" 0 "$(jobs_of ev-2 shop-b)"
-assert_eq "... and no job anywhere for shop-b" 0 "$(sql "SELECT count(*) FROM sync_queue WHERE tenant_id = 'shop-b'")"
+assert_eq "... and no job anywhere for shop-b" 0 "$(sq "SELECT count(*) FROM sync_queue WHERE tenant_id = 'shop-b'")"
 conn_test shop-b
 assert_jq "shop-b's test fails (no token for the company)" "$BODY" '.ok == false'
 assert_eq "... the realm stays shop-a's" "shop-a|connection_test" "$(owner "$REALM_A")"
@@ -117,7 +115,7 @@ assert_eq "webhooks keep going to shop-a" "shop-a|queued" "$(routed ev-3)"
 
 echo "== the OAuth callback for a realm another tenant owns"
 CALLS0=$(token_calls)
-B_BEFORE=$(sql "SELECT hex(ciphertext) || store_version FROM integration_credentials WHERE tenant_id = 'shop-b'")
+B_BEFORE=$(sq "SELECT hex(ciphertext) || store_version FROM integration_credentials WHERE tenant_id = 'shop-b'")
 connect shop-b
 assert_eq "shop-b's callback naming shop-a's realm: 409" 409 "$CODE"
 assert_jq "... realm_owned, naming the company" "$BODY" \
@@ -125,7 +123,7 @@ assert_jq "... realm_owned, naming the company" "$BODY" \
 assert_not_contains "... and not the tenant that owns it" "$BODY" "shop-a"
 assert_eq "... the code was not exchanged" "$CALLS0" "$(token_calls)"
 assert_eq "... shop-b's stored credentials are untouched" "$B_BEFORE" \
-    "$(sql "SELECT hex(ciphertext) || store_version FROM integration_credentials WHERE tenant_id = 'shop-b'")"
+    "$(sq "SELECT hex(ciphertext) || store_version FROM integration_credentials WHERE tenant_id = 'shop-b'")"
 assert_eq "... the realm stays shop-a's" "shop-a|connection_test" "$(owner "$REALM_A")"
 
 echo "== the OAuth callback proves a free realm"
@@ -151,8 +149,8 @@ assert_eq "... the realm is shop-b's" "shop-b|oauth_callback" "$(owner "$REALM_A
 webhook ev-5 "$REALM_A"
 assert_eq "... and its webhooks go to shop-b" "shop-b|queued" "$(routed ev-5)"
 assert_eq "one owner per realm, one realm per tenant" \
-    "$(sql "SELECT count(DISTINCT realm_id) || '|' || count(DISTINCT tenant_id) FROM realm_owners")" \
-    "$(sql "SELECT count(*) || '|' || count(*) FROM realm_owners")"
+    "$(sq "SELECT count(DISTINCT realm_id) || '|' || count(DISTINCT tenant_id) FROM realm_owners")" \
+    "$(sq "SELECT count(*) || '|' || count(*) FROM realm_owners")"
 
 serve_stop
 assert_eq "serve stops cleanly" 0 "$STOP_RC"

@@ -10,7 +10,7 @@
 # Environment (set by ctest): TALLYSYNC_BIN, SCHEMA_DIR. Output: "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-require_tools sqlite3 base64 sha256sum
+require_tools base64 sha256sum
 unset INTEGRATION_ENCRYPTION_KEY INTEGRATION_ENCRYPTION_KEY_PREVIOUS NEW_KEY
 
 db="$T/pos.db"
@@ -33,7 +33,7 @@ no_key_in() {
 }
 
 snapshot() {
-    sqlite3 "$db" "SELECT group_concat(id || ':' || tenant_id || ':' || platform || ':' ||
+    sq "SELECT group_concat(id || ':' || tenant_id || ':' || platform || ':' ||
         key_id || ':' || hex(ciphertext), ';') FROM (SELECT * FROM integration_credentials
         ORDER BY id)"
 }
@@ -120,7 +120,7 @@ assert_contains "next steps: keep the old key in INTEGRATION_ENCRYPTION_KEY_PREV
     "keep the old key in INTEGRATION_ENCRYPTION_KEY_PREVIOUS until every running engine has"
 assert_contains "next steps name the old key by id" "$OUT" "(id $OLD_ID)"
 no_key_in "the rotation output shows no key" "$OUT$ERR"
-assert_eq "the store was migrated" 0 "$(sqlite3 "$db" 'SELECT count(*) FROM integration_credentials')"
+assert_eq "the store was migrated" 0 "$(sq 'SELECT count(*) FROM integration_credentials')"
 
 # Keys from ./.env (the working directory is $T); the real environment wins over .env.
 printf 'INTEGRATION_ENCRYPTION_KEY=%s\nNEW_KEY="%s"\n' "$OLD" "$NEW" >"$T/.env"
@@ -138,7 +138,7 @@ assert_contains "rotating to the current key: says it is already current" "$OUT"
     "INTEGRATION_ENCRYPTION_KEY already holds this key"
 
 echo "== rows that cannot be opened roll everything back"
-sqlite3 "$db" "INSERT INTO integration_credentials (tenant_id, platform, ciphertext, key_id)
+sq "INSERT INTO integration_credentials (tenant_id, platform, ciphertext, key_id)
     VALUES ('acme', 'woocommerce', randomblob(60), '$OLD_ID'),
            ('zeta', 'quickbooks', randomblob(60), '0123456789abcdef')"
 before=$(snapshot)
@@ -149,7 +149,7 @@ assert_contains "the failing row is named (platform and key id)" "$ERR" \
     "woocommerce cannot be decrypted with the configured keys (key id $OLD_ID)"
 assert_contains "the failure says nothing changed" "$ERR" "nothing was re-encrypted"
 assert_eq "the database is unchanged" "$before" "$(snapshot)"
-sqlite3 "$db" "DELETE FROM integration_credentials WHERE tenant_id = 'acme'"
+sq "DELETE FROM integration_credentials WHERE tenant_id = 'acme'"
 before=$(snapshot)
 NEW_KEY=$NEW INTEGRATION_ENCRYPTION_KEY=$OLD INTEGRATION_ENCRYPTION_KEY_PREVIOUS=$OTHER \
     run_bin "$T/f2" rotate-key --new-key-env NEW_KEY
@@ -157,7 +157,7 @@ assert_eq "a row under an unknown key id: exit 1" 1 "$RC"
 assert_contains "the unknown key id is named" "$ERR" "(key id 0123456789abcdef)"
 assert_eq "the database is unchanged (unknown key id)" "$before" "$(snapshot)"
 no_key_in "failures show no key" "$(cat "$T"/f[12].out "$T"/f[12].err)"
-sqlite3 "$db" "DELETE FROM integration_credentials"
+sq "DELETE FROM integration_credentials"
 
 echo "== rows sealed outside the engine, rotated, opened outside the engine"
 # Debian's python3-cryptography (installed by tools/setup.sh --test) is for /usr/bin/python3.
@@ -192,7 +192,7 @@ for row in "default woocommerce OLD" "t2 quickbooks OLD" "t3 supabase OTHER" "t4
     read -r tn pf kv <<<"$row"
     hex=$("$PY" "$T/gcm.py" seal "$kv" "$tn" "$pf" "$SECRET")
     kid=$(key_id "${!kv}")
-    sqlite3 "$db" "INSERT INTO integration_credentials (tenant_id, platform, ciphertext, key_id,
+    sq "INSERT INTO integration_credentials (tenant_id, platform, ciphertext, key_id,
         public_fields) VALUES ('$tn', '$pf', X'$hex', '$kid', '{\"store_url\":\"https://s\"}')"
 done
 NEW_KEY=$NEW INTEGRATION_ENCRYPTION_KEY=$OLD INTEGRATION_ENCRYPTION_KEY_PREVIOUS=$OTHER \
@@ -200,7 +200,7 @@ NEW_KEY=$NEW INTEGRATION_ENCRYPTION_KEY=$OLD INTEGRATION_ENCRYPTION_KEY_PREVIOUS
 assert_eq "rotation of 4 rows (under OLD, OTHER and already NEW): exit 0" 0 "$RC"
 assert_contains "rotation reports 4 rows" "$OUT" "re-encrypted 4 credential rows under key id $NEW_ID"
 assert_eq "every row now carries the new key id" "$NEW_ID" \
-    "$(sqlite3 "$db" 'SELECT group_concat(DISTINCT key_id) FROM integration_credentials')"
+    "$(sq 'SELECT group_concat(DISTINCT key_id) FROM integration_credentials')"
 opened=0 refused=0
 while IFS='|' read -r tn pf kid hex; do
     out=$("$PY" "$T/gcm.py" open NEW "$tn" "$pf" "$kid" "$hex") && [[ "$out" == "$SECRET" ]] &&
@@ -208,7 +208,7 @@ while IFS='|' read -r tn pf kid hex; do
     "$PY" "$T/gcm.py" open OLD "$tn" "$pf" "$kid" "$hex" >/dev/null 2>&1 || refused=$((refused + 1))
     "$PY" "$T/gcm.py" open NEW "other-tenant" "$pf" "$kid" "$hex" >/dev/null 2>&1 ||
         refused=$((refused + 1))
-done < <(sqlite3 "$db" 'SELECT tenant_id, platform, key_id, hex(ciphertext) FROM integration_credentials')
+done < <(sq 'SELECT tenant_id, platform, key_id, hex(ciphertext) FROM integration_credentials')
 assert_eq "Python opens every rotated row with the new key" 4 "$opened"
 assert_eq "neither the old key nor another tenant's AAD opens them" 8 "$refused"
 if grep -qaF 'cs_rotate_it_5e3f1a' "$db" "$db-wal" 2>/dev/null; then

@@ -8,7 +8,7 @@
 # shellcheck source=tests/integration/lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 sync_mocks
 serve_start WORKERS=2 || finish

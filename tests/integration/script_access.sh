@@ -12,9 +12,7 @@
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-require_tools jq curl sqlite3 sha256sum
-
-sq() { sqlite3 -cmd ".timeout 20000" "$T/pos.db" "$@"; }
+require_tools jq curl sha256sum
 
 # A token a script tries to mint for tenant "victim": only its hash would be stored.
 MINTED="ts_minted_$RANDOM$RANDOM$RANDOM"

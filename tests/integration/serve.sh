@@ -114,7 +114,7 @@ assert_eq "a malformed body answers 400" 400 "$CODE"
 assert_jq "the 400 is the error envelope" "$BODY" "$ENVELOPE"
 
 echo "== the tenant's transformer settings reach the API dry run"
-sqlite3 "$T/pos.db" "INSERT INTO settings (tenant_id, key, value) VALUES ('shop-s', 'transformer_config',
+sq "INSERT INTO settings (tenant_id, key, value) VALUES ('shop-s', 'transformer_config',
   '{\"shipping_item_id\": \"SHIP-S\", \"default_payment_terms_days\": 14}')"
 http POST "/api/mappings/$REAL/dry-run" -H "X-Tenant-ID: shop-s" -H 'Content-Type: application/json' \
     --data-binary "@$FIX/order.json"
@@ -124,7 +124,7 @@ assert_jq "shipping goes to shop-s's shipping item" "$BODY" \
 dry_run_http "$REAL" "$(cat "$FIX/order.json")"
 assert_jq "the default tenant still uses the default shipping item" "$BODY" \
     '[.Line[] | select(.SalesItemLineDetail.ItemRef.value == "SHIP-S")] | length == 0'
-sqlite3 "$T/pos.db" "INSERT INTO settings (tenant_id, key, value) VALUES ('shop-bad', 'transformer_config',
+sq "INSERT INTO settings (tenant_id, key, value) VALUES ('shop-bad', 'transformer_config',
   '{\"default_payment_terms_days\": \"thirty\"}')"
 http POST "/api/mappings/$REAL/dry-run" -H "X-Tenant-ID: shop-bad" -H 'Content-Type: application/json' \
     --data-binary "@$FIX/order.json"

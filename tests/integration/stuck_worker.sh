@@ -13,7 +13,7 @@
 # Output: one line per check, then "N passed, M failed".
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 source "$ENG_SOURCE_DIR/tests/integration/lib/sync_env.sh"
 
 export ALLOW_PRIVATE_TARGETS=1 # the mocks are on loopback (issue 12, finding 7)

@@ -5,7 +5,7 @@
 # every run made every invoice once, lost none, failed none and left no 429 unhandled. No timing
 # is asserted (the figures are the bench's).
 source "$(dirname "$0")/lib/common.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 OUTF="$T/backfill.json"
 BF_RESULTS="$OUTF" bash "$ENG_SOURCE_DIR/bench/backfill_bench.sh" --quick >"$T/bench.out" 2>"$T/bench.err"

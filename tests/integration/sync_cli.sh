@@ -6,7 +6,7 @@
 # that log lines never land inside.
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 sync_mappings
 sync_mocks

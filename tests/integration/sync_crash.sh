@@ -6,7 +6,7 @@
 # SYNC_CRASH_ORDERS / SYNC_CRASH_KILLS scale it (bench/sync_crash_1000x20.sh runs 1,000 x 20).
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 N=${SYNC_CRASH_ORDERS:-200}
 KILLS=${SYNC_CRASH_KILLS:-5}

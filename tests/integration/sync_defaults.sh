@@ -15,7 +15,7 @@
 
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 GENERATED=${SYNC_DEFAULTS_GENERATED:-20}
 

@@ -5,7 +5,7 @@
 # a dry run changes nothing in the mock or the store; the API's run shapes, 409, 4xx, history.
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 N=${SYNC_E2E_ORDERS:-120}
 CUSTOMERS=17

@@ -11,7 +11,7 @@
 # and the store saw.
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 # the store holds exactly the test's orders (the fixtures without their orders list)
 TEMPLATE="$FIXTURES_DIR/woocommerce/order.json"

@@ -12,7 +12,7 @@
 
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 sync_mocks
 seed_orders 8101 6 3 4

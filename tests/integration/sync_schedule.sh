@@ -3,7 +3,7 @@
 # engine starting a due run by itself (never before its time), delete.
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/sync_env.sh"
-require_tools jq curl python3 sqlite3
+require_tools jq curl python3
 
 sync_mappings
 sync_mocks

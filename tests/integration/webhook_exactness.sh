@@ -25,9 +25,11 @@ COUNT=${WEBHOOK_EXACTNESS_COUNT:-600}
 export LC_ALL=C
 
 stored() { # TAG: the event ids stored for the round's tag, sorted
-    sqlite3 -cmd '.timeout 10000' "$DB" "SELECT event_id FROM webhook_events WHERE event_id LIKE '$1-%'" | sort
+    sq "SELECT event_id FROM webhook_events WHERE event_id LIKE '$1-%'" | sort
 }
-checkpointer() { # checkpoint the WAL under the writer's feet until told to stop
+# checkpoint the WAL under the writer's feet until told to stop: another process's checkpoint
+# of SQLite's WAL file (a SQLite-only line, so the sqlite3 command)
+checkpointer() {
     while [[ ! -e "$T/stop.checkpoints" ]]; do
         sqlite3 -cmd '.timeout 2000' "$DB" 'PRAGMA wal_checkpoint(PASSIVE);' >/dev/null 2>&1
         sleep 0.05

@@ -12,9 +12,8 @@
 # without WEBHOOK_PUBLIC_URL (422 naming it); no secret in any answer or log line.
 # shellcheck source=tests/integration/lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
-require_tools curl jq python3 sqlite3
+require_tools curl jq python3
 
-DB="$T/pos.db"
 rnd() { head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24; }
 WOO_KEY="ck_$(rnd)"
 WOO_SECRET="cs_$(rnd)"
@@ -22,7 +21,6 @@ WH_SECRET="whs_$(rnd)"
 PUBLIC="https://sync.example.com"
 OURS="$PUBLIC/api/webhooks/woocommerce?tenant=default"
 ANSWERS="$T/answers.txt"
-sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
 keep() { printf '%s\n' "$BODY" >>"$ANSWERS"; } # every answer is searched for secrets at the end
 
 # The store: its plain listener, where the connector signs with OAuth 1.0a (an http store URL).
@@ -114,7 +112,7 @@ assert_eq "register without a stored webhook_secret: 422" 422 "$CODE"
 assert_jq "... naming the field" "$BODY" '.error.details.field == "webhook_secret"'
 assert_eq "... and changes nothing in the store" "$STATE0" \
     "$(mock GET webhooks | jq -c '[.[] | {id, status, secret, delivery_url}]')"
-assert_eq "... and queues nothing" 0 "$(sql "SELECT COUNT(*) FROM sync_queue")"
+assert_eq "... and queues nothing" 0 "$(sq "SELECT COUNT(*) FROM sync_queue")"
 
 http POST /api/integrations/woocommerce/credentials -H 'Content-Type: application/json' \
     --data-binary "$(creds "$WH_SECRET")"
@@ -122,7 +120,7 @@ keep
 assert_eq "credentials with a webhook_secret replace them" 200 "$CODE"
 # Events the engine received before the webhooks broke: orders until 2026-03-05, customers until
 # 2026-02-01, no product event. The sweep must reach back to the customers' last one.
-sql "INSERT INTO webhook_events (source, format, tenant_id, account_id, event_id, topic, resource, resource_id, status, signature_valid, received_at)
+sq "INSERT INTO webhook_events (source, format, tenant_id, account_id, event_id, topic, resource, resource_id, status, signature_valid, received_at)
      VALUES ('woocommerce', 'woocommerce', 'default', '$M', 'd1', 'order.updated', 'order', '727', 'queued', 1, '2026-03-05T10:00:00.000Z'),
             ('woocommerce', 'woocommerce', 'default', '$M', 'd2', 'customer.updated', 'customer', '25', 'queued', 1, '2026-02-01T08:30:00.000Z'),
             ('woocommerce', 'woocommerce', 'other', '$M', 'd3', 'customer.updated', 'customer', '26', 'queued', 1, '2025-01-01T00:00:00.000Z')"
@@ -157,15 +155,15 @@ assert_eq "three webhooks were created, none deleted" 3 \
     "$(jq -n --argjson a "$AFTER_IDS" --argjson b "$BEFORE_IDS" '($a - $b | length) * (if ($b - $a | length) == 0 then 1 else 0 end)')"
 assert_jq "the answer carries the fresh check: all active" "$REG" \
     '.webhooks.ok == true and .webhooks.warnings == [] and all(.webhooks.topics[]; .status == "active")'
-assert_eq "exactly one sweep job queued" 1 "$(sql "SELECT COUNT(*) FROM sync_queue WHERE tenant_id = 'default' AND kind = 'sweep'")"
-assert_eq "... and no other job" 1 "$(sql "SELECT COUNT(*) FROM sync_queue")"
-SWEEP=$(sql "SELECT payload FROM sync_queue WHERE kind = 'sweep'")
+assert_eq "exactly one sweep job queued" 1 "$(sq "SELECT COUNT(*) FROM sync_queue WHERE tenant_id = 'default' AND kind = 'sweep'")"
+assert_eq "... and no other job" 1 "$(sq "SELECT COUNT(*) FROM sync_queue")"
+SWEEP=$(sq "SELECT payload FROM sync_queue WHERE kind = 'sweep'")
 assert_jq "... payload {source, reason reregistered, since = the customers' last event}" "$SWEEP" \
     '.source == "woocommerce" and .reason == "reregistered" and .since == "2026-02-01T08:30:00.000Z"'
 assert_eq "... pending, priority 5, dedupe key sweep:woocommerce" "pending|5|sweep:woocommerce" \
-    "$(sql "SELECT status, priority, dedupe_key FROM sync_queue WHERE kind = 'sweep'")"
+    "$(sq "SELECT status, priority, dedupe_key FROM sync_queue WHERE kind = 'sweep'")"
 assert_jq "the answer names the queued sweep" "$REG" \
-    ".sweep.queued == true and .sweep.id == $(sql "SELECT id FROM sync_queue WHERE kind = 'sweep'") and .sweep.since == \"2026-02-01T08:30:00.000Z\""
+    ".sweep.queued == true and .sweep.id == $(sq "SELECT id FROM sync_queue WHERE kind = 'sweep'") and .sweep.since == \"2026-02-01T08:30:00.000Z\""
 http GET /api/integrations/woocommerce/status
 keep
 assert_jq "status: webhooks ok, no warning" "$BODY" '.webhooks.ok == true and .webhooks.warnings == []'
@@ -174,9 +172,9 @@ http POST /api/integrations/woocommerce/webhooks/register
 keep
 assert_jq "a second register updates all seven, creates none" "$BODY" \
     '.ok == true and ([.registered[] | select(.action == "updated")] | length == 7)'
-assert_eq "... and merges into the pending sweep (still one)" 1 "$(sql "SELECT COUNT(*) FROM sync_queue WHERE kind = 'sweep'")"
+assert_eq "... and merges into the pending sweep (still one)" 1 "$(sq "SELECT COUNT(*) FROM sync_queue WHERE kind = 'sweep'")"
 assert_eq "... whose since stays the earliest" "2026-02-01T08:30:00.000Z" \
-    "$(sql "SELECT json_extract(payload, '$.since') FROM sync_queue WHERE kind = 'sweep'")"
+    "$(sq "SELECT json_extract(payload, '$.since') FROM sync_queue WHERE kind = 'sweep'")"
 
 echo "== WooCommerce disables one again; a store that fails"
 mock POST "webhooks/$(hook_id product.updated "$OURS")/status" '{"status": "disabled"}' >/dev/null
@@ -211,7 +209,7 @@ echo "== the schedule: WEBHOOK_CHECK_INTERVAL_S=1, and no WEBHOOK_PUBLIC_URL"
 serve_start SYNC_DISPATCHER=off WEBHOOK_CHECK_INTERVAL_S=1 || finish
 checked_since() { # a check newer than LAST_CHECK is recorded, and the disabled topic is seen
     local v
-    v=$(sql "SELECT value FROM settings WHERE tenant_id = 'default' AND key = 'woocommerce_webhooks'")
+    v=$(sq "SELECT value FROM settings WHERE tenant_id = 'default' AND key = 'woocommerce_webhooks'")
     printf '%s' "$v" | jq -e --arg t "$LAST_CHECK" '.checkedAt > $t and .ok == false and
         ([.warnings[] | {code, topic}] == [{code: "webhook_disabled", topic: "order.updated"}])' >/dev/null 2>&1
 }
@@ -219,7 +217,7 @@ if wait_for 60000 checked_since; then
     pass "the timer checked by itself (within ${WAITED_MS} ms) and found the disabled webhook"
 else
     fail "the timer checks by itself within 60 s" \
-        "$(sql "SELECT value FROM settings WHERE key = 'woocommerce_webhooks'")"
+        "$(sq "SELECT value FROM settings WHERE key = 'woocommerce_webhooks'")"
 fi
 http GET /api/integrations/woocommerce/status
 keep
@@ -250,7 +248,7 @@ for s in "$WH_SECRET" "$WOO_KEY" "$WOO_SECRET"; do
 done
 assert_eq "no secret in any answer or log line" "" "$leak"
 assert_eq "... nor in the settings or the queue" "0|0" \
-    "$(sql "SELECT (SELECT COUNT(*) FROM settings WHERE instr(value, '$WH_SECRET') > 0),
+    "$(sq "SELECT (SELECT COUNT(*) FROM settings WHERE instr(value, '$WH_SECRET') > 0),
                    (SELECT COUNT(*) FROM sync_queue WHERE instr(payload, '$WH_SECRET') > 0)")"
 
 finish

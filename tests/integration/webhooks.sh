@@ -10,11 +10,10 @@
 # The SIGKILL test is tests/integration/webhooks_kill.sh.
 # shellcheck source=tests/integration/lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
-require_tools curl jq python3 sqlite3
+require_tools curl jq python3
 
 CLIENT="$ENG_SOURCE_DIR/tests/mocks/webhook_client.py"
 FIX="$FIXTURES_DIR"
-DB="$T/pos.db"
 WOO_DEFAULT_SECRET="tallysync-fixture-secret" # the secret of the fixture's published signature
 QBO_VERIFIER="00faeec4-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 A_SECRET="whs-a-$RANDOM$RANDOM"
@@ -23,8 +22,7 @@ REALM_A="9130357766001"
 REALM_FREE="9130357766999"
 
 sign() { printf '%s' "$2" | python3 "$CLIENT" sign "$1"; }
-sql() { sqlite3 -cmd '.timeout 5000' "$DB" "$1"; }
-rows() { sql "SELECT COUNT(*) FROM webhook_events"; }
+rows() { sq "SELECT COUNT(*) FROM webhook_events"; }
 metric() { # NAME_WITH_LABELS: its value in /metrics
     curl -s "$BASE/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
@@ -74,7 +72,7 @@ store_creds shop-a quickbooks "$(jq -nc --arg r "$REALM_A" '{client_id: "cid", c
 # A typed realm routes nothing until the tenant proves it (OAuth callback or a passed connection
 # test: realm_ownership.sh covers both); this test seeds the proof.
 prove() { # TENANT REALM
-    sql "INSERT INTO realm_owners (platform, realm_id, tenant_id, verified_by) VALUES
+    sq "INSERT INTO realm_owners (platform, realm_id, tenant_id, verified_by) VALUES
          ('quickbooks', '$2', '$1', 'connection_test')"
 }
 prove shop-a "$REALM_A"
@@ -104,16 +102,17 @@ HTTP_AUTH=0 http POST /api/webhooks/woocommerce -H 'Content-Type: application/js
     -H "X-WC-Webhook-Signature: $FIXSIG" --data-binary "@$FIXBODY"
 assert_eq "fixture delivery: 200" 200 "$CODE"
 assert_jq "... one event stored, one job" "$BODY" '.stored == 1 and .jobs == 1 and .duplicates == 0'
-sql "SELECT writefile('$T/stored.bin', body) FROM webhook_events WHERE event_id = 'fixture-1'" >/dev/null
+sq "SELECT hex(body) FROM webhook_events WHERE event_id = 'fixture-1'" |
+    python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.stdin.read()))' >"$T/stored.bin"
 assert_eq "... the raw bytes are stored as received" "$(sha256sum <"$FIXBODY" | cut -d' ' -f1)" \
     "$(sha256sum <"$T/stored.bin" | cut -d' ' -f1)"
 assert_eq "... row: default tenant, queued, store URL as the account, headers kept" \
     "default|queued|https://example.com|order.updated|order|727|order.updated" \
-    "$(sql "SELECT tenant_id, status, account_id, topic, resource, resource_id,
+    "$(sq "SELECT tenant_id, status, account_id, topic, resource, resource_id,
             json_extract(headers, '\$.X-WC-Webhook-Topic') FROM webhook_events WHERE event_id = 'fixture-1'")"
 assert_eq "... job: kind record, entity orders, priority above bulk runs, the documented payload" \
     'default|record|orders|10|woocommerce:orders:727|{"source":"woocommerce","entity":"orders","id":"727","event":"updated","webhookEventId":1}' \
-    "$(sql "SELECT tenant_id, kind, entity, priority, dedupe_key, payload FROM sync_queue")"
+    "$(sq "SELECT tenant_id, kind, entity, priority, dedupe_key, payload FROM sync_queue")"
 
 echo "== WooCommerce: refused deliveries store nothing and are counted"
 R0=$(rows)
@@ -157,11 +156,11 @@ assert_eq "... and each was counted" "$((REF0 + 6))" \
 echo "== WooCommerce: tenants found by store URL and ?tenant="
 woo '{"id":51}' "$A_SECRET" 'HTTPS://Shop-A.example.com//' wa-1
 assert_eq "shop-a's store URL (other case, trailing slashes) and secret: 200" 200 "$CODE"
-assert_eq "... routed to shop-a" "shop-a" "$(sql "SELECT tenant_id FROM webhook_events WHERE event_id = 'wa-1'")"
+assert_eq "... routed to shop-a" "shop-a" "$(sq "SELECT tenant_id FROM webhook_events WHERE event_id = 'wa-1'")"
 woo '{"id":52}' "$B_SECRET" https://staging.shop-b.example.com/ wb-1 order.created '?tenant=shop-b'
 assert_eq "an unstored store URL with ?tenant=shop-b and shop-b's secret: 200" 200 "$CODE"
 assert_eq "... routed to shop-b" "shop-b|orders|created" \
-    "$(sql "SELECT q.tenant_id, q.entity, json_extract(q.payload, '\$.event') FROM sync_queue q
+    "$(sq "SELECT q.tenant_id, q.entity, json_extract(q.payload, '\$.event') FROM sync_queue q
             JOIN webhook_events e ON e.id = q.webhook_event_id WHERE e.event_id = 'wb-1'")"
 
 echo "== WooCommerce: a changed webhook secret counts from the next delivery"
@@ -191,7 +190,7 @@ echo "== WooCommerce: a change made by another process counts within a second"
 # is remembered is read again at most a second later (flow/webhook_tenant.c WH_FOUND_TTL_MS).
 woo '{"id":9054}' "$B_SECRET" https://shop-b.example.com/ wb-p1
 assert_eq "shop-b's secret before: 200" 200 "$CODE"
-sql "DELETE FROM integration_credentials WHERE tenant_id = 'shop-b' AND platform = 'woocommerce'"
+sq "DELETE FROM integration_credentials WHERE tenant_id = 'shop-b' AND platform = 'woocommerce'"
 gone_b() { woo '{"id":9054}' "$B_SECRET" https://shop-b.example.com/ "wb-p$RANDOM$RANDOM"; [[ $CODE == 401 ]]; }
 wait_for 5000 gone_b && ok=1 || ok=0
 assert_eq "credentials deleted by another process: the secret refused soon after" 1 "$ok"
@@ -205,11 +204,11 @@ assert_jq "first delivery: stored with a job" "$BODY" '.stored == 1 and .jobs ==
 woo '{"id":53}' "$A_SECRET" https://shop-a.example.com/ dup-1
 assert_eq "the same delivery id again: 200" 200 "$CODE"
 assert_jq "... acknowledged as a duplicate, not queued again" "$BODY" '.stored == 0 and .duplicates == 1 and .jobs == 0'
-assert_eq "... one row" 1 "$(sql "SELECT COUNT(*) FROM webhook_events WHERE event_id = 'dup-1'")"
+assert_eq "... one row" 1 "$(sq "SELECT COUNT(*) FROM webhook_events WHERE event_id = 'dup-1'")"
 woo '{"id":53}' "$A_SECRET" https://shop-a.example.com/ dup-2
 assert_jq "another delivery for the same order: stored, no second pending job" "$BODY" '.stored == 1 and .jobs == 0'
 assert_eq "... one pending job for shop-a order 53" 1 \
-    "$(sql "SELECT COUNT(*) FROM sync_queue WHERE tenant_id = 'shop-a' AND dedupe_key = 'woocommerce:orders:53'")"
+    "$(sq "SELECT COUNT(*) FROM sync_queue WHERE tenant_id = 'shop-a' AND dedupe_key = 'woocommerce:orders:53'")"
 woo '{"id":53}' "$B_SECRET" https://shop-b.example.com/ dup-1
 assert_jq "the same delivery id from another store is another delivery" "$BODY" '.stored == 1 and .jobs == 1'
 
@@ -218,7 +217,7 @@ woo 'not json' "$A_SECRET" https://shop-a.example.com/ bad-1
 assert_eq "a signed body that is not JSON: 400" 400 "$CODE"
 assert_jq "... saying what is wrong" "$BODY" '.error.code == "malformed_payload" and (.error.message | contains("not valid JSON"))'
 assert_eq "... stored as rejected for audit" "rejected|shop-a" \
-    "$(sql "SELECT status, tenant_id FROM webhook_events WHERE event_id = 'bad-1'")"
+    "$(sq "SELECT status, tenant_id FROM webhook_events WHERE event_id = 'bad-1'")"
 line=$(grep -F '"msg":"webhook rejected"' "$SERVE_LOG" | grep -F '"delivery":"bad-1"' | head -n 1)
 assert_ne "... and logged" "" "$line"
 assert_jq "... with the reason, never the body" "$line" '(.reason | contains("not valid JSON")) and .route == "/api/webhooks/woocommerce"'
@@ -244,7 +243,7 @@ assert_eq "a validly signed 2019 notification: 200 (Intuit must not hold later e
 assert_jq "... refused as stale: stored as rejected, no job" "$BODY" '.stale == 1 and .rejected == 1 and .jobs == 0'
 line=$(grep -F '"msg":"webhook rejected"' "$SERVE_LOG" | grep -F 'WEBHOOK_REPLAY_WINDOW_SECONDS' | head -n 1)
 assert_ne "... and logged as rejected (stale)" "" "$line"
-STALE_ID=$(sql "SELECT id FROM webhook_events WHERE source = 'quickbooks' AND status = 'rejected' AND error LIKE 'stale%'")
+STALE_ID=$(sq "SELECT id FROM webhook_events WHERE source = 'quickbooks' AND status = 'rejected' AND error LIKE 'stale%'")
 assert_match "... kept with its time and the reason" '^[0-9]+$' "$STALE_ID"
 
 echo "== QuickBooks: classic format, fresh"
@@ -257,7 +256,7 @@ assert_jq "... one event, a job per entity" "$BODY" '.stored == 1 and .jobs == 2
 assert_eq "... the jobs carry entity, id, operation and realm" \
     "shop-a|Customer|1|Create|$REALM_A
 shop-a|Invoice|130|Update|$REALM_A" \
-    "$(sql "SELECT tenant_id, entity, json_extract(payload, '\$.id'), json_extract(payload, '\$.operation'),
+    "$(sq "SELECT tenant_id, entity, json_extract(payload, '\$.id'), json_extract(payload, '\$.operation'),
             json_extract(payload, '\$.realmId') FROM sync_queue WHERE json_extract(payload, '\$.source') = 'quickbooks'
             ORDER BY entity")"
 qbo /api/webhooks/quickbooks/cloudevents "$CLASSIC" "$QBO_VERIFIER"
@@ -272,13 +271,13 @@ assert_jq "... one routed (already pending: no second job), one unrouted realm, 
     '.received == 3 and .stored == 3 and .jobs == 0 and .unrouted == 1 and .stale == 1'
 assert_eq "... statuses per event id" "ce-1|queued|shop-a
 ce-2|unrouted|
-ce-3|rejected|shop-a" "$(sql "SELECT event_id, status, tenant_id FROM webhook_events WHERE event_id LIKE 'ce-%' ORDER BY event_id")"
+ce-3|rejected|shop-a" "$(sq "SELECT event_id, status, tenant_id FROM webhook_events WHERE event_id LIKE 'ce-%' ORDER BY event_id")"
 CE4=$(jq -nc --argjson a "$(cloudevent ce-4 "$REALM_A" 131 "" qbo.payment.created.v1)" '[$a | del(.time)]')
 qbo /api/webhooks/quickbooks "$CE4" "$QBO_VERIFIER" application/cloudevents+json
 assert_jq "CloudEvents on the classic route: a Payment Create job" "$BODY" '.stored == 1 and .jobs == 1'
 assert_eq "... as the documented payload" \
-    "{\"source\":\"quickbooks\",\"entity\":\"Payment\",\"id\":\"131\",\"operation\":\"Create\",\"realmId\":\"$REALM_A\",\"webhookEventId\":$(sql "SELECT id FROM webhook_events WHERE event_id = 'ce-4'")}" \
-    "$(sql "SELECT payload FROM sync_queue WHERE entity = 'Payment'")"
+    "{\"source\":\"quickbooks\",\"entity\":\"Payment\",\"id\":\"131\",\"operation\":\"Create\",\"realmId\":\"$REALM_A\",\"webhookEventId\":$(sq "SELECT id FROM webhook_events WHERE event_id = 'ce-4'")}" \
+    "$(sq "SELECT payload FROM sync_queue WHERE entity = 'Payment'")"
 qbo /api/webhooks/quickbooks "$CE4" "$QBO_VERIFIER"
 assert_jq "the same event id again: acknowledged, not queued twice" "$BODY" '.duplicates == 1 and .jobs == 0'
 R0=$(rows)
@@ -301,7 +300,7 @@ qbo /api/webhooks/quickbooks '{"foo":[1,2]}' "$QBO_VERIFIER"
 assert_eq "a signed body in neither format: 400" 400 "$CODE"
 assert_jq "... saying so" "$BODY" '.error.code == "malformed_payload" and (.error.message | contains("eventNotifications"))'
 assert_eq "... stored as rejected (no tenant: no realm)" 1 \
-    "$(sql "SELECT COUNT(*) FROM webhook_events WHERE source = 'quickbooks' AND status = 'rejected' AND tenant_id IS NULL AND format IS NULL")"
+    "$(sq "SELECT COUNT(*) FROM webhook_events WHERE source = 'quickbooks' AND status = 'rejected' AND tenant_id IS NULL AND format IS NULL")"
 
 echo "== body limit"
 BIG=$(head -c 70000 /dev/zero | tr '\0' 'a')
@@ -340,22 +339,22 @@ echo "== replay"
 http POST "/api/webhooks/events/$STALE_ID/replay"
 assert_eq "replay of the stale 2019 event without a tenant owning its realm: 409" 409 "$CODE"
 assert_jq "... naming the realm" "$BODY" '.error.message | contains("4620816365020074550")'
-CE2_ID=$(sql "SELECT id FROM webhook_events WHERE event_id = 'ce-2'")
+CE2_ID=$(sq "SELECT id FROM webhook_events WHERE event_id = 'ce-2'")
 store_creds shop-b quickbooks "$(jq -nc --arg r "$REALM_FREE" '{client_id: "cid", client_secret: "cs_qqqqqqqq", realm_id: $r}')"
 prove shop-b "$REALM_FREE"
 http POST "/api/webhooks/events/$CE2_ID/replay" -H 'X-Tenant-ID: shop-b'
 assert_eq "replay of the unrouted event once its realm is connected and proven: 200" 200 "$CODE"
 assert_jq "... queues its job and counts the replay" "$BODY" ".id == $CE2_ID and .jobs == 1 and .replayCount == 1"
 assert_eq "... the event now belongs to shop-b, queued" "shop-b|queued|1" \
-    "$(sql "SELECT tenant_id, status, replay_count FROM webhook_events WHERE id = $CE2_ID")"
+    "$(sq "SELECT tenant_id, status, replay_count FROM webhook_events WHERE id = $CE2_ID")"
 http POST "/api/webhooks/events/$CE2_ID/replay" -H 'X-Tenant-ID: shop-b'
 assert_jq "replaying again: counted, but the record is already pending" "$BODY" '.jobs == 0 and .replayCount == 2'
-CE3_ID=$(sql "SELECT id FROM webhook_events WHERE event_id = 'ce-3'")
+CE3_ID=$(sq "SELECT id FROM webhook_events WHERE event_id = 'ce-3'")
 http POST "/api/webhooks/events/$CE3_ID/replay" -H 'X-Tenant-ID: shop-a'
 assert_jq "an operator may replay a stale event: its job is queued" "$BODY" '.jobs == 1 and .replayCount == 1'
 http POST "/api/webhooks/events/$CE3_ID/replay" -H 'X-Tenant-ID: shop-b'
 assert_eq "another tenant's event: 404" 404 "$CODE"
-BAD_ID=$(sql "SELECT id FROM webhook_events WHERE event_id = 'bad-1'")
+BAD_ID=$(sq "SELECT id FROM webhook_events WHERE event_id = 'bad-1'")
 http POST "/api/webhooks/events/$BAD_ID/replay" -H 'X-Tenant-ID: shop-a'
 assert_eq "a malformed event has nothing to replay: 409" 409 "$CODE"
 http POST /api/webhooks/events/999999/replay
@@ -369,7 +368,7 @@ assert_eq "no 5xx and no failed connection" 0 "$(jq -s '[.[] | select(.status >=
 assert_eq "every forged one refused (401)" 0 "$(jq -s '[.[] | select(.forged and .status != 401)] | length' "$T/burst.jsonl")"
 assert_eq "every valid one accepted (200)" 0 "$(jq -s '[.[] | select((.forged | not) and .status != 200)] | length' "$T/burst.jsonl")"
 jq -r 'select(.forged | not) | .id' "$T/burst.jsonl" | sort >"$T/valid.ids"
-sql "SELECT event_id FROM webhook_events WHERE event_id LIKE 'burst-%'" | sort >"$T/stored.ids"
+sq "SELECT event_id FROM webhook_events WHERE event_id LIKE 'burst-%'" | sort >"$T/stored.ids"
 assert_eq "every valid delivery is stored exactly once, no forged one" "$(cat "$T/valid.ids")" "$(cat "$T/stored.ids")"
 assert_eq "... (no duplicate row)" "$(wc -l <"$T/valid.ids")" "$(sort -u "$T/stored.ids" | wc -l)"
 
@@ -377,20 +376,20 @@ serve_stop
 assert_eq "serve stops cleanly (exit 0)" 0 "$STOP_RC"
 
 echo "== after downtime: a catch-up sweep per tenant and platform that was receiving webhooks"
-assert_eq "no sweep while the engine ran" 0 "$(sql "SELECT COUNT(*) FROM sync_queue WHERE kind = 'sweep'")"
+assert_eq "no sweep while the engine ran" 0 "$(sq "SELECT COUNT(*) FROM sync_queue WHERE kind = 'sweep'")"
 serve_start SYNC_DISPATCHER=off WOOCOMMERCE_WEBHOOK_SECRET="$WOO_DEFAULT_SECRET" QUICKBOOKS_WEBHOOK_SECRET="$QBO_VERIFIER" || finish
 assert_eq "the restarted engine queued one sweep per (tenant, platform) with webhooks, since the newest" \
     "shop-a|quickbooks|startup|1
 shop-a|woocommerce|startup|1
 shop-b|quickbooks|startup|1
 shop-b|woocommerce|startup|1" \
-    "$(sql "SELECT q.tenant_id, json_extract(q.payload, '\$.source'), json_extract(q.payload, '\$.reason'),
+    "$(sq "SELECT q.tenant_id, json_extract(q.payload, '\$.source'), json_extract(q.payload, '\$.reason'),
             json_extract(q.payload, '\$.since') = (SELECT max(received_at) FROM webhook_events e
               WHERE e.tenant_id = q.tenant_id AND e.source = json_extract(q.payload, '\$.source'))
             FROM sync_queue q WHERE kind = 'sweep' ORDER BY 1, 2")"
 serve_stop
 serve_start SYNC_DISPATCHER=off WOOCOMMERCE_WEBHOOK_SECRET="$WOO_DEFAULT_SECRET" QUICKBOOKS_WEBHOOK_SECRET="$QBO_VERIFIER" || finish
-assert_eq "... and not again while they are pending" 4 "$(sql "SELECT COUNT(*) FROM sync_queue WHERE kind = 'sweep'")"
+assert_eq "... and not again while they are pending" 4 "$(sq "SELECT COUNT(*) FROM sync_queue WHERE kind = 'sweep'")"
 serve_stop
 assert_eq "serve stops cleanly again" 0 "$STOP_RC"
 finish

@@ -6,10 +6,9 @@
 # webhook_events (exactly once) when the engine comes back, and no forged one may be.
 # shellcheck source=tests/integration/lib/common.sh
 source "$(dirname "$0")/lib/common.sh"
-require_tools curl jq python3 sqlite3
+require_tools curl jq python3
 
 CLIENT="$ENG_SOURCE_DIR/tests/mocks/webhook_client.py"
-DB="$T/pos.db"
 WOO="kill-woo-secret-$RANDOM$RANDOM"
 QBO="kill-qbo-verifier-$RANDOM$RANDOM"
 OUT="$T/kill.jsonl"
@@ -42,7 +41,7 @@ assert_eq "forged deliveries were refused" 0 \
 # The engine comes back on the same file (WAL recovery) and the rows are there.
 serve_start WOOCOMMERCE_WEBHOOK_SECRET="$WOO" QUICKBOOKS_WEBHOOK_SECRET="$QBO" || finish
 jq -r 'select(.status == 200) | .id' "$OUT" | sort >"$T/acked.ids"
-sqlite3 -cmd '.timeout 5000' "$DB" "SELECT event_id FROM webhook_events WHERE event_id LIKE 'kill-%'" |
+sq "SELECT event_id FROM webhook_events WHERE event_id LIKE 'kill-%'" |
     sort >"$T/stored.ids"
 MISSING=$(comm -23 "$T/acked.ids" "$T/stored.ids" | wc -l)
 assert_eq "every delivery answered 200 is stored after SIGKILL" 0 "$MISSING"
@@ -51,7 +50,7 @@ jq -r 'select(.forged) | .id' "$OUT" | sort >"$T/forged.ids"
 assert_eq "no forged delivery is stored" 0 "$(comm -12 "$T/forged.ids" "$T/stored.ids" | wc -l)"
 UNACKED=$(comm -13 "$T/acked.ids" "$T/stored.ids" | wc -l)
 echo "   stored but never acknowledged (committed, answer lost in the kill): $UNACKED"
-assert_eq "each stored WooCommerce delivery has its job" 0 "$(sqlite3 "$DB" "SELECT COUNT(*) FROM webhook_events e
+assert_eq "each stored WooCommerce delivery has its job" 0 "$(sq "SELECT COUNT(*) FROM webhook_events e
     WHERE e.source = 'woocommerce' AND e.event_id LIKE 'kill-%' AND NOT EXISTS (
       SELECT 1 FROM sync_queue q WHERE q.webhook_event_id = e.id)")"
 serve_stop

@@ -1,5 +1,5 @@
 -- pos_connector.lua - connectors/pos.lua read() and test() over the engine's own store.
--- Not a *_spec (it needs the rows tests/integration/connector_pos.sh seeds with sqlite3).
+-- Not a *_spec (it needs the rows tests/integration/connector_pos.sh seeds with sq).
 --
 -- usage: tallysync run tests/lua/pos_connector.lua EXPECTED_IDS SINCE SINCE_COUNT
 --   EXPECTED_IDS  shop-a's active order ids in (updated_at, id) order, comma-separated

@@ -7,7 +7,8 @@
 # directory (so no ./.env or ./data of the caller leaks in), DATABASE_URL inside it, counters
 # with check/assert helpers and `finish` (prints "N passed, M failed", exits non-zero on a
 # failure), a monotonic-enough clock in ms, wait_for with a deadline, `serve_start`/`serve_stop`
-# on a free port (API_PORT=0, port read from the "listening" log line) and an `http` helper.
+# on a free port (API_PORT=0, port read from the "listening" log line), an `http` helper, and
+# `sq` / `sq_at`: SQL on the store through the engine's store API (lib/store.sh).
 # Everything a test starts in the background goes through bg_track, and the EXIT trap kills
 # exactly those pids (never by name) and removes $T.
 # Must not: sleep blindly where it can poll, or touch anything outside $T.
@@ -50,6 +51,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/tallysync-it.XXXXXX") || {
     exit 1
 }
 export DATABASE_URL="sqlite:$T/pos.db"
+# sq / sq_at: SQL on the store through the engine's store API (lib/store.sh)
+# shellcheck source=tests/integration/lib/store.sh
+source "$ENG_SOURCE_DIR/tests/integration/lib/store.sh"
 
 ts_cleanup() {
     local pid

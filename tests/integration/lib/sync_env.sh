@@ -4,9 +4,7 @@
 # orders and wait for runs. The flows are the real mappings of mappings/.
 # Must not: touch anything outside $T.
 
-# sq SQL: the engine's store from the test, waiting for the engine's write locks (sqlite3's own
-# default is to fail at once with "database is locked", which would read as an empty answer).
-sq() { sqlite3 -cmd ".timeout 20000" "$T/pos.db" "$@"; }
+# The helpers below read and write the engine's store with common.sh's sq (lib/store.sh).
 
 rnd() { head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9'; }
 
