@@ -399,6 +399,36 @@ resolve = function(st, req, depth, defer)
   raise(("%s %s: the name stays taken after 5 disambiguations"):format(req.entity, key), "6240")
 end
 
+-- The batches a page may need, and a batch's size: the target's batches in one pacing window
+-- (quickbooks: BATCH_PER_MINUTE of MAX_BATCH each), or nil when it paces no batches.
+local function page_cap(st)
+  local t = st.target
+  local cap, size = math.tointeger(t.BATCH_PER_MINUTE), math.tointeger(t.MAX_BATCH)
+  if cap and size and cap > 0 and size > 0 then return cap, size end
+  return nil
+end
+
+-- How many batches a round of dependencies may be spread over (quickbooks.write_all's
+-- spread: smaller, even batches on every connection the run uses, which finish together): only
+-- when the whole run's batches (the dependencies so far, these spread, one full batch of
+-- writes per M.SLICE_WRITES source records) fit in one pacing window of the batch endpoint.
+-- Past that, an extra batch costs the window's share of waiting (QuickBooks: 60 s / 40), far
+-- more than the connection time it saves. nil: full batches.
+local function dep_spread(st, groups)
+  local cap, size = page_cap(st)
+  if not cap or math.type(st.total) ~= "integer" then return nil end
+  local deps = 0
+  for _, g in ipairs(groups) do deps = deps + (#g.records + size - 1) // size end
+  local par = M.parallel(st)
+  local writes = (st.total + M.SLICE_WRITES - 1) // M.SLICE_WRITES
+  if deps >= par or st.dep_batches + par + writes > cap then
+    st.dep_batches = st.dep_batches + deps
+    return nil
+  end
+  st.dep_batches = st.dep_batches + par
+  return par
+end
+
 -- Create the queued dependencies (st.pending) in batches: grouped by target entity, every
 -- batch filled to the connector's size (target.write), one name once per round (a namesake
 -- waits for the next round, so which one QuickBooks refuses as a duplicate is decided by the
@@ -436,7 +466,7 @@ local function create_pending(st)
     -- every entity's batches at once where the target can (quickbooks.write_all)
     local answers = {}
     if type(st.target.write_all) == "function" then
-      answers = st.target.write_all(st.tctx, groups) or {}
+      answers = st.target.write_all(st.tctx, groups, dep_spread(st, groups)) or {}
     else
       for g, grp in ipairs(groups) do answers[g] = st.target.write(st.tctx, grp.entity, grp.records) end
     end
@@ -479,15 +509,6 @@ local function create_pending(st)
     end
   end
   st.pending = {}
-end
-
--- The batches a page may need, and a batch's size: the target's batches in one pacing window
--- (quickbooks: BATCH_PER_MINUTE of MAX_BATCH each), or nil when it paces no batches.
-local function page_cap(st)
-  local t = st.target
-  local cap, size = math.tointeger(t.BATCH_PER_MINUTE), math.tointeger(t.MAX_BATCH)
-  if cap and size and cap > 0 and size > 0 then return cap, size end
-  return nil
 end
 
 -- Before a page's records are planned one by one: find what they require in the target with
@@ -717,6 +738,7 @@ function M.open(spec, sctx, tctx)
     source = connector(m.source.connector), target = connector(m.target.connector),
     sctx = sctx, tctx = tctx, deps = {}, flows = { [spec.flow] = m }, done = {}, dep_created = 0,
     index = {}, pending = {}, pending_list = {}, dep_err = {}, inflight = {}, sending = 0,
+    dep_batches = 0,
     policy = conflict_policy(spec.tenant, spec.flow, m), page_no = 0,
   }
   local function ref(entity, key)
