@@ -48,8 +48,10 @@
 --                                      retry only the failed records (a new set, a new requestid).
 --                                      The batches go M.CONCURRENT at a time (engine.http
 --                                      request_all), within the realm's limits
---   M.write_all(ctx, { {entity =, records =}, ... }) -> { results, ... }: several entities'
---                                      batches at once (a page's customers and items)
+--   M.write_all(ctx, { {entity =, records =}, ... } [, spread]) -> { results, ... }: several
+--                                      entities' batches at once (a page's customers and
+--                                      items); spread: up to that many even batches when full
+--                                      ones would be fewer (idle connections)
 --   M.write_start(ctx, groups) -> pending; M.write_finish(ctx, pending) -> write_all's answer:
 --                                      the batches in flight (engine.http.start) while the
 --                                      caller goes on (lib/sync.lua keeps 10 pages in flight)
