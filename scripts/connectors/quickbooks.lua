@@ -743,6 +743,7 @@ local function batch_counts(groups, spread)
     total, n = total + counts[g], n + k
   end
   local want = math.min(math.tointeger(spread) or 0, M.CONCURRENT, n)
+  counts.even = total < want -- spread: every group's batches even, not full ones and a rest
   while total < want do -- the next batch to the group whose batches are the largest
     local best, size = nil, 1
     for g, grp in ipairs(groups) do
@@ -764,7 +765,7 @@ local function plan_batches(groups, spread)
     -- counts[g] batches: full ones (the last one the rest), or, spread, even ones (the first
     -- #records % counts[g] of them one record larger)
     local nb = counts[g]
-    local even = nb > (#records + M.MAX_BATCH - 1) // M.MAX_BATCH
+    local even = counts.even
     local small = nb > 0 and #records // nb or 0
     local big = nb > 0 and #records % nb or 0
     local first = 1
@@ -908,6 +909,37 @@ function M.preferences(ctx)
   return answer_object(body, "Preferences")
 end
 
+-- The reads of M.company without info: the Preferences, the CompanyInfo, and the first page of
+-- each preloaded entity.
+local function company_calls(ctx, preload)
+  local realm = http.urlencode(ctx.credentials.realm_id or "")
+  local calls = { { method = "GET", path = "preferences", request_id = read_id() },
+    { method = "GET", path = "companyinfo/" .. realm, request_id = read_id() } }
+  for _, entity in ipairs(preload and preload.entities or {}) do
+    calls[#calls + 1] = first_page_call(entity)
+  end
+  return calls
+end
+
+-- M.company's answer from company_calls' answers (call_many's form).
+local function company_answer(ctx, preload, a)
+  if not a[1][1] then return nil, a[1][2] end
+  local prefs, err = answer_object(a[1][1], "Preferences")
+  if not prefs then return nil, err end
+  if not a[2][1] then return nil, a[2][2] end
+  local company = qbo_company.from(prefs, a[2][1].CompanyInfo)
+  local ents = preload and preload.entities or {}
+  if #ents == 0 then return company end
+  local got = {}
+  for i, entity in ipairs(ents) do
+    local body = a[2 + i][1]
+    -- a preload that fails is left to the first page's prefetch (it asks again)
+    local rows = body and small_rows(ctx, entity, body, preload.max) or nil
+    if rows ~= nil then got[entity] = rows end
+  end
+  return company, got
+end
+
 -- company(ctx [, info [, preload]]) -> ctx.company for the mappings (lib/qbo_company.from):
 -- the Preferences and CompanyInfo (info, when the caller has read it) | nil, err.
 -- preload = { entities = {...}, max = n } (without info): also read_small(ctx, entities, max),
@@ -919,26 +951,19 @@ function M.company(ctx, info, preload)
     return qbo_company.from(prefs, info)
   end
   -- all at once (a run's start waits on them before it plans anything)
-  local realm = http.urlencode(ctx.credentials.realm_id or "")
-  local calls = { { method = "GET", path = "preferences", request_id = read_id() },
-    { method = "GET", path = "companyinfo/" .. realm, request_id = read_id() } }
-  local ents = preload and preload.entities or {}
-  for _, entity in ipairs(ents) do calls[#calls + 1] = first_page_call(entity) end
-  local a = call_many(ctx, calls)
-  if not a[1][1] then return nil, a[1][2] end
-  local prefs, err = answer_object(a[1][1], "Preferences")
-  if not prefs then return nil, err end
-  if not a[2][1] then return nil, a[2][2] end
-  local company = qbo_company.from(prefs, a[2][1].CompanyInfo)
-  if #ents == 0 then return company end
-  local got = {}
-  for i, entity in ipairs(ents) do
-    local body = a[2 + i][1]
-    -- a preload that fails is left to the first page's prefetch (it asks again)
-    local rows = body and small_rows(ctx, entity, body, preload.max) or nil
-    if rows ~= nil then got[entity] = rows end
-  end
-  return company, got
+  return company_answer(ctx, preload, call_many(ctx, company_calls(ctx, preload)))
+end
+
+-- company_start(ctx [, preload]) -> pending: M.company's reads (without info) in flight
+-- (engine.http.start) while the caller reads its source; company_finish(ctx, pending) ->
+-- M.company's answers.
+function M.company_start(ctx, preload)
+  local calls = company_calls(ctx, preload)
+  return { calls = calls, preload = preload, started = start_many(ctx, calls) }
+end
+
+function M.company_finish(ctx, p)
+  return company_answer(ctx, p.preload, finish_many(ctx, p.calls, p.started))
 end
 
 -- }=======================
