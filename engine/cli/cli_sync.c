@@ -164,6 +164,7 @@ static int default_flow(const struct eng_config *cfg, const char *entity, char *
     enum eng_log_level level = eng_log_get_level();
     if (level < ENG_LOG_WARN)
         eng_log_set_level(ENG_LOG_WARN);
+    eng_scripts_declarations_only(reg); /* the run loads and checks its own scripts */
     eng_scripts_scan(reg, NULL);
     eng_log_set_level(level);
     int rc = eng_sync_default_flow(eng_scripts_policy(reg), NULL, entity, flow, size);

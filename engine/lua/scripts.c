@@ -83,6 +83,7 @@ struct eng_scripts {
     _Atomic uint64_t generation;
     _Atomic int errors;
     struct eng_policy *policy; /* what the published versions declare */
+    int declarations_only;     /* eng_scripts_declarations_only: no mapping data tests */
     uint64_t claims;           /* bumped when the published default_for claims change (mu) */
     struct eng_vm_opts vmopts;
     char *dirs[2]; /* scripts, mappings */
@@ -174,6 +175,11 @@ void eng_scripts_free(struct eng_scripts *reg)
     pthread_mutex_destroy(&reg->mu);
     pthread_mutex_destroy(&reg->scan_mu);
     free(reg);
+}
+
+void eng_scripts_declarations_only(struct eng_scripts *reg)
+{
+    reg->declarations_only = 1;
 }
 
 uint64_t eng_scripts_generation(struct eng_scripts *reg)
@@ -776,7 +782,7 @@ static int validate_in(struct eng_scripts *reg, struct scan_vm *keep, const char
         lua_pop(L, 1);
     }
     /* a mapping that compiles but fails its own data tests is rejected like a syntax error */
-    if (rc == 0 && name != NULL && t->n > 0)
+    if (rc == 0 && name != NULL && t->n > 0 && !reg->declarations_only)
         rc = run_tests(reg, vm, name, t, err);
     if (task == 1)
         eng_vm_task_end(L);

@@ -33,6 +33,10 @@ struct eng_scripts *eng_scripts_new(const struct eng_vm_opts *vmopts, struct eng
 /* Stop the watcher (if started) and free everything. NULL is fine. */
 void eng_scripts_free(struct eng_scripts *reg);
 
+/* Before the first scan: publish what compiles and declares well without running mappings'
+ * data tests (a command that only reads the declarations, e.g. the default flow of an entity:
+ * the run it starts loads its scripts itself, as with --flow). */
+void eng_scripts_declarations_only(struct eng_scripts *reg);
 /* Scan both folders now: publish new and changed files that validate, record errors for those
  * that do not, drop deleted ones. *changed (may be NULL) = number of publications/removals. */
 int eng_scripts_scan(struct eng_scripts *reg, int *changed);

@@ -399,6 +399,36 @@ resolve = function(st, req, depth, defer)
   raise(("%s %s: the name stays taken after 5 disambiguations"):format(req.entity, key), "6240")
 end
 
+-- The batches a page may need, and a batch's size: the target's batches in one pacing window
+-- (quickbooks: BATCH_PER_MINUTE of MAX_BATCH each), or nil when it paces no batches.
+local function page_cap(st)
+  local t = st.target
+  local cap, size = math.tointeger(t.BATCH_PER_MINUTE), math.tointeger(t.MAX_BATCH)
+  if cap and size and cap > 0 and size > 0 then return cap, size end
+  return nil
+end
+
+-- How many batches a round of dependencies may be spread over (quickbooks.write_all's
+-- spread: smaller, even batches on every connection the run uses, which finish together): only
+-- when the whole run's batches (the dependencies so far, these spread, one full batch of
+-- writes per M.SLICE_WRITES source records) fit in one pacing window of the batch endpoint.
+-- Past that, an extra batch costs the window's share of waiting (QuickBooks: 60 s / 40), far
+-- more than the connection time it saves. nil: full batches.
+local function dep_spread(st, groups)
+  local cap, size = page_cap(st)
+  if not cap or math.type(st.total) ~= "integer" then return nil end
+  local deps = 0
+  for _, g in ipairs(groups) do deps = deps + (#g.records + size - 1) // size end
+  local par = M.parallel(st)
+  local writes = (st.total + M.SLICE_WRITES - 1) // M.SLICE_WRITES
+  if deps >= par or st.dep_batches + par + writes > cap then
+    st.dep_batches = st.dep_batches + deps
+    return nil
+  end
+  st.dep_batches = st.dep_batches + par
+  return par
+end
+
 -- Create the queued dependencies (st.pending) in batches: grouped by target entity, every
 -- batch filled to the connector's size (target.write), one name once per round (a namesake
 -- waits for the next round, so which one QuickBooks refuses as a duplicate is decided by the
@@ -436,7 +466,7 @@ local function create_pending(st)
     -- every entity's batches at once where the target can (quickbooks.write_all)
     local answers = {}
     if type(st.target.write_all) == "function" then
-      answers = st.target.write_all(st.tctx, groups) or {}
+      answers = st.target.write_all(st.tctx, groups, dep_spread(st, groups)) or {}
     else
       for g, grp in ipairs(groups) do answers[g] = st.target.write(st.tctx, grp.entity, grp.records) end
     end
@@ -479,15 +509,6 @@ local function create_pending(st)
     end
   end
   st.pending = {}
-end
-
--- The batches a page may need, and a batch's size: the target's batches in one pacing window
--- (quickbooks: BATCH_PER_MINUTE of MAX_BATCH each), or nil when it paces no batches.
-local function page_cap(st)
-  local t = st.target
-  local cap, size = math.tointeger(t.BATCH_PER_MINUTE), math.tointeger(t.MAX_BATCH)
-  if cap and size and cap > 0 and size > 0 then return cap, size end
-  return nil
 end
 
 -- Before a page's records are planned one by one: find what they require in the target with
@@ -682,8 +703,15 @@ local function company_of(st, preload)
       if e ~= st.m.target.entity then ents[#ents + 1] = e end
     end
   end
-  local company, err = t.company(st.tctx, nil,
-    #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil)
+  local opts = #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil
+  local company, err
+  if st.company_pending ~= nil then
+    local p = st.company_pending
+    st.company_pending = nil
+    company, err = t.company_finish(st.tctx, p)
+  else
+    company, err = t.company(st.tctx, nil, opts)
+  end
   local got = company and err or nil -- with a company, the second answer is the preload's
   if not company then
     raise(("reading the %s company's preferences: %s"):format(st.m.target.connector,
@@ -705,6 +733,34 @@ local function company_of(st, preload)
   return company
 end
 
+-- The company's reads sent at open (company_start, when the target has it) and answered once
+-- the first source page is read: a run's first reads of both go together.
+local function company_begin(st, preload)
+  local t = st.target
+  st.company_preload = preload
+  if type(t.company) ~= "function" or st.tctx == nil or type(t.company_start) ~= "function"
+    or type(t.company_finish) ~= "function" then
+    return
+  end
+  local ents = {}
+  if preload and type(t.PRELOAD) == "table" and type(t.lookup) == "function" then
+    for _, e in ipairs(t.PRELOAD) do
+      if e ~= st.m.target.entity then ents[#ents + 1] = e end
+    end
+  end
+  st.company_pending = t.company_start(st.tctx,
+    #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil)
+end
+
+-- The mappings' contexts, with the company (company_of): made before the first record is
+-- planned. Raises what reading the company met.
+local function company_ready(st)
+  if st.ctx ~= nil then return end
+  local company = company_of(st, st.company_preload)
+  st.ctx = st.make_ctx(company)
+  st.dep_ctx = st.make_dep_ctx(company)
+end
+
 function M.open(spec, sctx, tctx)
   local m = load_flow(spec.flow)
   if m.source.entity ~= spec.entity then
@@ -717,6 +773,7 @@ function M.open(spec, sctx, tctx)
     source = connector(m.source.connector), target = connector(m.target.connector),
     sctx = sctx, tctx = tctx, deps = {}, flows = { [spec.flow] = m }, done = {}, dep_created = 0,
     index = {}, pending = {}, pending_list = {}, dep_err = {}, inflight = {}, sending = 0,
+    dep_batches = 0,
     policy = conflict_policy(spec.tenant, spec.flow, m), page_no = 0,
   }
   local function ref(entity, key)
@@ -735,21 +792,24 @@ function M.open(spec, sctx, tctx)
   if par and par >= 1 and par <= 10 and type(tctx) == "table" and type(tctx.config) == "table" then
     tctx.config.parallel_requests = par
   end
-  local company = company_of(st, spec.mode == "full" and spec.run_id ~= nil
-    and not spec.dry_run)
-  st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
-    company = company })
-  st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,
-    company = company,
-    ref = function(entity, key)
-      local id = st.deps[tostring(entity) .. "\0" .. tostring(key)]
-      if id == nil and spec.dry_run then return ("{{%s %s}}"):format(entity, key) end
-      if id == nil then
-        error(("ctx.ref(%q, %q): not among the dependency's requirements"):format(
-          tostring(entity), tostring(key)), 2)
-      end
-      return id
-    end })
+  st.make_ctx = function(company)
+    return mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
+      company = company })
+  end
+  st.make_dep_ctx = function(company)
+    return mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,
+      company = company,
+      ref = function(entity, key)
+        local id = st.deps[tostring(entity) .. "\0" .. tostring(key)]
+        if id == nil and spec.dry_run then return ("{{%s %s}}"):format(entity, key) end
+        if id == nil then
+          error(("ctx.ref(%q, %q): not among the dependency's requirements"):format(
+            tostring(entity), tostring(key)), 2)
+        end
+        return id
+      end })
+  end
+  company_begin(st, spec.mode == "full" and spec.run_id ~= nil and not spec.dry_run)
   for _, sid in ipairs(spec.done or {}) do st.done[sid] = true end
   local filters = spec.filters
   if type(filters) == "string" then filters = json.decode(filters) end
@@ -962,6 +1022,7 @@ local function advance(st)
   if st.ready ~= nil and st.ready_at <= #st.ready then return true end
   st.ready = nil
   local recs = gather(st)
+  company_ready(st) -- also at the source's end: a company that cannot be read fails the run
   if recs == nil then return false end
   prepare_gathered(st, recs)
   st.ready, st.ready_at = recs, 1

@@ -19,7 +19,13 @@ assert_jq "... both shapes, each run: 60 invoices, none lost or doubled, no fail
     "$(cat "$OUTF" 2>/dev/null || echo '{}')" \
     '[.figures[] | .detail.runs_detail // empty | .[]] as $r | ($r | length) == 4 and
      all($r[]; .invoices == 60 and .lost == 0 and .doubled == 0 and .failed == 0 and .unhandled_429 == 0 and .rc == 0)'
-assert_jq "... the batches were full where they could be: 60 invoices, 60 customers and 120 new items in 8 batches" \
+# one request at a time: full batches (2 of customers, 4 of items, 2 of invoices); the
+# default ten at once: the run fits one pacing window, so its customers and items (6 full
+# batches) are spread evenly over the 10 connections (quickbooks.write_all's spread)
+assert_jq "... one request at a time: 60 invoices, 60 customers and 120 new items in 8 full batches" \
     "$(cat "$OUTF" 2>/dev/null || echo '{}')" \
-    '[.figures[] | .detail.runs_detail // empty | .[] | select(.shape == "new_lines")] | all(.[]; .batches == 8)'
+    '[.figures[] | .detail.runs_detail // empty | .[] | select(.shape == "new_lines" and .parallel == 1)] | length == 1 and all(.[]; .batches == 8)'
+assert_jq "... ten at once: the dependencies spread over 10 batches, the invoices in 2 full ones" \
+    "$(cat "$OUTF" 2>/dev/null || echo '{}')" \
+    '[.figures[] | .detail.runs_detail // empty | .[] | select(.shape == "new_lines" and .parallel == 10)] | length == 1 and all(.[]; .batches == 12)'
 finish

@@ -28,9 +28,8 @@ bad_orders() {
 
 echo "== killed while QuickBooks executes a batch the engine never hears back about"
 seed_orders 5000 60 "$CUSTOMERS" "$SKUS" 2026-01-01T00:00:00
-# the page's customers (23) and items (11) go first, in one batch each: the third batch is the
-# first of invoices
-curl -s -X POST "$QBO/_mock/faults" -d '{"kind": "delay", "ms": 2500, "count": 1, "path": "batch", "skip": 2}' >/dev/null
+# the page's customers (23) and items (11) go first: the first batch of invoices is delayed
+curl -s -X POST "$QBO/_mock/faults" -d '{"kind": "delay", "ms": 2500, "count": 1, "path": "batch", "entity": "Invoice"}' >/dev/null
 start_run '{"mode": "full"}'
 assert_eq "the run is accepted" 202 "$CODE"
 RUN1=$SYNC_ID

@@ -303,6 +303,45 @@ case("batch write: 35 records go in 2 batches of at most 30", function()
   eq(after - before, 2, "batch calls")
 end)
 
+case("write_all with spread: what would fill fewer batches goes in that many even ones", function()
+  -- 40 customers and 7 items: full batches would be 2 + 1; spread 5 makes them 4 of 10 and
+  -- 1 of 7 (the largest batches split first); spread past the records is capped by them
+  local custs, items = {}, {}
+  for i = 1, 40 do custs[i] = { DisplayName = ("Spread Customer %02d"):format(i) } end
+  for i = 1, 7 do
+    items[i] = { Name = ("Spread Item %02d"):format(i), Type = "Service",
+      IncomeAccountRef = { value = "79" } }
+  end
+  local before = #state().requests
+  local res = qbo.write_all(ctx, { { entity = "Customer", records = custs },
+    { entity = "Item", records = items } }, 5)
+  for i = 1, 40 do eq(res[1][i].ok, true, "customer " .. i) end
+  for i = 1, 7 do eq(res[2][i].ok, true, "item " .. i) end
+  for i = 1, 40 do eq(res[1][i].object.DisplayName, custs[i].DisplayName, "customer " .. i .. " matched") end
+  local sizes = {}
+  local reqs = state().requests
+  for k = before + 1, #reqs do
+    if reqs[k].path == "batch" then sizes[#sizes + 1] = reqs[k].items end
+  end
+  table.sort(sizes)
+  eq(table.concat(sizes, ","), "7,10,10,10,10", "batch sizes")
+  -- without spread: full batches (30 + 10 customers, 3 items)
+  local c2, i2 = {}, {}
+  for i = 1, 40 do c2[i] = { DisplayName = ("Full Customer %02d"):format(i) } end
+  for i = 1, 3 do
+    i2[i] = { Name = ("Full Item %02d"):format(i), Type = "Service", IncomeAccountRef = { value = "79" } }
+  end
+  before = #state().requests
+  qbo.write_all(ctx, { { entity = "Customer", records = c2 }, { entity = "Item", records = i2 } })
+  sizes = {}
+  reqs = state().requests
+  for k = before + 1, #reqs do
+    if reqs[k].path == "batch" then sizes[#sizes + 1] = reqs[k].items end
+  end
+  table.sort(sizes)
+  eq(table.concat(sizes, ","), "3,10,30", "full batches")
+end)
+
 case("an item created in a batch cannot be referenced in the same batch", function()
   local res = qbo.write(ctx, "Invoice", {
     { CustomerRef = { value = "424242" },

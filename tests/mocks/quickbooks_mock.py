@@ -73,8 +73,9 @@ Test control (no auth):
     POST /_mock/seed {"Customer": [...], ...}   add objects (Id/SyncToken/MetaData filled in
                                            when absent); answers {"ids": {...}}
     POST /_mock/faults {"kind": "500"|"503"|"429"|"delay"|"drop"|"drop_after"|"401"|"fault200",
-                        "count": N, "ms": M, "path": substring?, "skip": K}   the next N API
-                        calls (whose path contains `path`, after K of them passed) get it: delay
+                        "count": N, "ms": M, "path": substring?, "entity": name?, "skip": K}
+                        the next N API calls (whose path contains `path`, that create or update
+                        an `entity` when one is named, after K of them passed) get it: delay
                         sleeps M ms then serves; drop closes without an answer; drop_after
                         executes then closes; fault200 answers HTTP 200 with a Fault body;
                         "expire" expires the access token presented (then 401, like a token
@@ -113,6 +114,18 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def touched_entities(rest, raw):
+    """The entities a call creates or updates: its batch items' ones, or its path's."""
+    try:
+        items = json.loads(raw or b"{}").get("BatchItemRequest")
+    except (ValueError, AttributeError):
+        items = None
+    if isinstance(items, list):
+        return {k for it in items if isinstance(it, dict) for k in it
+                if k not in ("bId", "operation", "optionsData")}
+    return {rest.split("/")[0].capitalize()}
 
 
 def batch_items(raw):
@@ -591,7 +604,8 @@ class Handler(BaseHTTPRequestHandler):
         fk = None
         with LOCK:
             for f in S["faults"]:
-                if f["count"] > 0 and f.get("path", "") in rest:
+                if f["count"] > 0 and f.get("path", "") in rest and \
+                        (not f.get("entity") or f["entity"] in touched_entities(rest, raw)):
                     if f.get("skip", 0) > 0:
                         f["skip"] -= 1
                         continue
@@ -988,6 +1002,7 @@ class Handler(BaseHTTPRequestHandler):
                     return self.send(200, {"ok": True})
                 S["faults"].append({"kind": str(doc.get("kind")), "count": int(doc.get("count", 1)),
                                     "ms": int(doc.get("ms", 1000)), "path": doc.get("path", ""),
+                                    "entity": str(doc.get("entity") or ""),
                                     "skip": int(doc.get("skip", 0))})
             return self.send(200, {"ok": True})
         if path == "/_mock/config":
