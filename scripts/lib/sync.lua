@@ -428,6 +428,7 @@ local function dep_spread(st, groups)
   st.dep_batches = st.dep_batches + par
   return par
 end
+M.dep_spread = dep_spread -- for its spec
 
 -- Create the queued dependencies (st.pending) in batches: grouped by target entity, every
 -- batch filled to the connector's size (target.write), one name once per round (a namesake

@@ -228,6 +228,37 @@ case("sweeps: lib.sync names the entities the source's webhooks bring", function
   assert(sync.c_sweep(json.decode('{"reason": "x"}')):find("no source", 1, true), "no source")
 end)
 
+case("dependencies spread over the connections only while the whole run fits one batch window", function()
+  local function st_of(total, par)
+    local t = { name = "quickbooks", BATCH_PER_MINUTE = 40, MAX_BATCH = 30, CONCURRENT = 10 }
+    local st = state(t)
+    st.total, st.dep_batches = total, 0
+    st.tctx = { config = { parallel_requests = par } }
+    return st
+  end
+  local function groups(nc, ni)
+    local c, i = {}, {}
+    for k = 1, nc do c[k] = {} end
+    for k = 1, ni do i[k] = {} end
+    return { { entity = "Customer", records = c }, { entity = "Item", records = i } }
+  end
+  -- 630 orders: 21 batches of invoices + 10 of dependencies fit 40: 9 full batches become 10
+  local st = st_of(630)
+  eq(sync.dep_spread(st, groups(200, 50)), 10, "a small run spreads")
+  eq(st.dep_batches, 10, "what it spent")
+  -- a second round of that run no longer fits (10 + 10 + 21 > 40): full batches
+  eq(sync.dep_spread(st, groups(20, 0)), nil, "the window is spent")
+  eq(st.dep_batches, 11, "counted as full batches")
+  -- 1,200 orders: 40 batches of invoices alone fill the window
+  eq(sync.dep_spread(st_of(1200), groups(200, 50)), nil, "a long run keeps full batches")
+  -- as many full batches as connections already: nothing to spread
+  eq(sync.dep_spread(st_of(60), groups(300, 0)), nil, "full batches on every connection")
+  -- one request at a time: nothing to spread over
+  eq(sync.dep_spread(st_of(60, 1), groups(40, 0)), nil, "one connection")
+  -- a source that does not say its total: full batches
+  eq(sync.dep_spread(st_of(nil), groups(40, 0)), nil, "unknown total")
+end)
+
 case("connectors are shared by every task and frozen: nothing can patch them", function()
   local qbo = require "connectors.quickbooks"
   local ok, err = pcall(function() qbo.company = function() end end)
