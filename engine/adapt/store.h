@@ -2,9 +2,11 @@
  * store.h - the engine's own store: DATABASE_URL parsing, connections, migrations and a small
  * statement API, so that no other file includes sqlite3.h or libpq-fe.h (STYLE 1). The back end
  * is chosen by the URL at open: SQLite (store_sqlite.c, the embedded default) or PostgreSQL
- * (store_pg.c, over libpq; in this build only the statement API: no migrations, no script SQL,
- * and the engine's commands still refuse it - see eng_store_url_is_pg). Where this header says
- * "SQLite", a PostgreSQL connection behaves as store_pg.c's header comment says.
+ * (store_pg.c, over libpq: migrations and the statement API, no script SQL yet, and the engine's
+ * commands still refuse it - see eng_store_url_is_pg). The engine's SQL is written once, in
+ * SQLite's dialect restricted to the common subset ARCHITECTURE.md lists; store_pg.c makes it
+ * PostgreSQL's. Where this header says "SQLite", a PostgreSQL connection behaves as store_pg.c's
+ * header comment says.
  * Owns: every sqlite3 / sqlite3_stmt and PGconn / PGresult handle. Must not: be shared between
  * threads - one struct eng_store per thread (a connection and its statements are used by one
  * thread at a time); call back into Lua (the progress callback is plain C).

@@ -94,16 +94,19 @@ int eng_store_pg_load(struct eng_err *err);
  * identifiers and comments. With ENG_PG_DIALECT, in the same pass, SQLite's dialect (the common
  * subset, ARCHITECTURE.md) becomes PostgreSQL's: the calls of its rename table (strftime,
  * julianday, json_extract, json_type, json_valid, json_set, json_each, json -> the ts_* twins
- * of schema/pg/compat.sql; json_object, json_group_array -> PostgreSQL's json_build_object,
- * json_agg, made compact; ifnull -> coalesce, instr -> strpos), the types (INTEGER -> BIGINT,
- * INTEGER PRIMARY KEY [AUTOINCREMENT] -> an identity column, REAL -> DOUBLE PRECISION, BLOB ->
- * BYTEA), SQLite's IS / IS NOT between two values -> IS [NOT] DISTINCT FROM, and BEGIN
+ * of schema/pg/compat.sql, hex, zeroblob, group_concat too; json_object, json_group_array ->
+ * PostgreSQL's json_build_object, json_agg, made compact; ifnull -> coalesce, instr -> strpos),
+ * the types (INTEGER -> BIGINT, INTEGER PRIMARY KEY [AUTOINCREMENT] -> an identity column, REAL
+ * -> DOUBLE PRECISION, BLOB -> BYTEA), x'..' blob literals -> '\x..'::bytea, a subquery in FROM
+ * without a name gets one (AS ts_subN), SQLite's IS / IS NOT between two values -> IS [NOT]
+ * DISTINCT FROM, and BEGIN
  * IMMEDIATE / EXCLUSIVE -> BEGIN plus the write lock (ENG_PG_WRITE_LOCK_SQL: written after it
  * with ENG_PG_MULTI, else res->write_lock for the caller to take). ENG_PG_MULTI: several
  * statements (exec) are translated whole, else res->tail = where a second one starts (NULL when
  * none does). res->empty = 1 when there is no statement. 0, or ENG_EINVAL (a number outside
- * 1..32766, a dollar-quote tag longer than 63 bytes, json_object / json_group_array nested
- * more than 32 deep, out too small). */
+ * 1..32766, a dollar-quote tag longer than 63 bytes, json_object / json_group_array calls or
+ * subqueries in FROM nested more than 32 deep, out too small). The scalar max(a, b) / min(a, b)
+ * keep their names: compat.sql defines two-argument functions beside the aggregates. */
 enum { ENG_PG_DIALECT = 1, ENG_PG_MULTI = 2 };
 struct eng_pg_xlate {
     int nparams;      /* the largest parameter number */

@@ -1,18 +1,25 @@
 /*
  * store_pg.c - the PostgreSQL back end of store.h over libpq (store_backend.h's
  * eng_store_pg_ops): open from a postgres:// or postgresql:// URL (libpq parses it, sslmode and
- * all), exec, and the statement API: the engine's ?N and ? placeholders become $N outside string
- * literals, quoted identifiers and comments (one pass); values are bound as text (integers as
- * int8, doubles as float8) or, for blobs, as binary bytea; rows come one at a time (libpq's
- * single-row mode: a big SELECT never sits in memory whole). libpq is loaded by the first open
- * (store_pg_load.c). Errors map to the engine's codes by
- * SQLSTATE: any integrity violation (23xxx: unique, foreign key, not null, check) -> ENG_EEXIST
- * as on SQLite; lock not available, serialization failure, deadlock -> ENG_EBUSY; a lost
- * connection -> ENG_EIO.
- * Not yet (later slices of issue 15): migrations, script SQL (ENG_STORE_SCRIPT: its fence is
- * SQLite's authorizer), named parameters, a statement cache, more than one statement returning
- * rows at a time on one connection (a second one is refused until the first is reset), the
- * progress callback and the value length limit (no-ops here).
+ * all), migrations, exec, and the statement API. The engine's SQL, written once in SQLite's
+ * dialect (the common subset, ARCHITECTURE.md), becomes PostgreSQL's as it is prepared, in one
+ * linear pass with the placeholders (eng_store_pg_translate: ?N and ? -> $N, the rename table to
+ * schema/pg/compat.sql's twins, the DDL types, IS, blob literals, names for subqueries, BEGIN
+ * IMMEDIATE -> BEGIN and the write lock); a SAVEPOINT outside a transaction begins one, as on
+ * SQLite. Trusted statements are cached per connection (PG_CACHE, prepared on the server at their
+ * first run). Values are bound typed as SQLite's are (text, int8, float8; blobs as binary bytea;
+ * a NULL of 's' or 'I' typed too); rows come one at a time (libpq's single-row mode: a big SELECT
+ * never sits in memory whole), and a statement run while another returns rows reads the other's
+ * rest into memory first. Booleans read as 1 / 0 and numerics as integers or floats, floats in
+ * SQLite's text form. libpq is loaded by the first open (store_pg_load.c). Errors map to the
+ * engine's codes by SQLSTATE: any integrity violation (23xxx: unique, foreign key, not null,
+ * check) -> ENG_EEXIST as on SQLite; lock not available, serialization failure, deadlock ->
+ * ENG_EBUSY; a lost connection -> ENG_EIO.
+ * Migrations: schema/pg/compat.sql first (every time, not recorded), then the numbered files
+ * translated (or schema/pg/'s file of the same name instead, as it is), each in one transaction
+ * under pg_advisory_xact_lock, recorded with the same checksums as on SQLite.
+ * Not yet (later slices of issue 15): script SQL (ENG_STORE_SCRIPT: its fence is SQLite's
+ * authorizer), named parameters, the progress callback and the value length limit (no-ops).
  * Owns: PGconn and PGresult handles, and the URL's password, which reaches no message: messages
  * carry libpq's and the server's primary text, the host, port, database and user, never the
  * password and never a bound value (a data error's text, which may quote one, is not used).
@@ -76,6 +83,19 @@ static int ident_char(char c)
     return isalnum((unsigned char)c) || c == '_';
 }
 
+/* 1 when the word after a subquery's ")" starts a clause: the subquery has no name. */
+static int clause_word(const char *w, size_t n)
+{
+    static const char *const words[] = {
+        "WHERE", "GROUP",  "ORDER",  "LIMIT",     "OFFSET", "UNION", "EXCEPT",  "INTERSECT",
+        "JOIN",  "LEFT",   "RIGHT",  "FULL",      "INNER",  "CROSS", "NATURAL", "ON",
+        "USING", "HAVING", "WINDOW", "RETURNING", "SET",    "FETCH", "FOR",     NULL};
+    for (int i = 0; words[i] != NULL; i++)
+        if (strlen(words[i]) == n && strncasecmp(w, words[i], n) == 0)
+            return 1;
+    return 0;
+}
+
 /* The word at p (letters, digits, '_') after blanks: its start and length (0: none). */
 static size_t next_word(const char *p, const char *end, const char **w)
 {
@@ -104,6 +124,8 @@ int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize,
     size_t o = 0;
     int top = 0, seen_stmt = 0, after_semi = 0, depth = 0, nwrap = 0;
     int wraps[WRAP_MAX];
+    int from_open = 0, nsub = 0, nalias = 0; /* FROM ( or JOIN ( just seen; subqueries open */
+    int subs[WRAP_MAX];
 
     memset(res, 0, sizeof *res);
 #define PUT(c)                                                                                     \
@@ -156,6 +178,8 @@ int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize,
             after_semi = 0;
         }
         seen_stmt = 1;
+        int was_from = from_open;
+        from_open = 0;
         if ((flags & ENG_PG_DIALECT) && (c == 'x' || c == 'X') && p + 1 < end && p[1] == '\'' &&
             (p == sql || !(ident_char(p[-1]) || p[-1] == '.' || p[-1] == '$'))) {
             /* SQLite's blob literal x'00ff' -> '\x00ff'::bytea (hex digits only, as SQLite) */
@@ -236,6 +260,11 @@ int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize,
             continue;
         }
         if (c == '(') {
+            if (was_from) { /* a subquery in FROM: PostgreSQL wants it named */
+                if (nsub == WRAP_MAX)
+                    return ENG_EINVAL;
+                subs[nsub++] = depth;
+            }
             depth++;
             PUT(*p++);
             continue;
@@ -246,6 +275,16 @@ int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize,
             if (nwrap > 0 && wraps[nwrap - 1] == depth) {
                 nwrap--;
                 PUT(')');
+            }
+            if (nsub > 0 && subs[nsub - 1] == depth) {
+                nsub--;
+                const char *w2;
+                size_t l2 = next_word(p, end, &w2);
+                if (l2 == 0 ? (w2 >= end || *w2 != '"') : clause_word(w2, l2)) {
+                    char alias[24];
+                    snprintf(alias, sizeof alias, " AS ts_sub%d", ++nalias % 100000);
+                    PUTS(alias);
+                }
             }
             continue;
         }
@@ -323,6 +362,7 @@ int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize,
                 PUTS("IS NOT DISTINCT FROM"); /* SQLite's IS between two values */
                 continue;
             }
+            from_open = word_is(w, wl, "FROM") || word_is(w, wl, "JOIN");
             while (w < p)
                 PUT(*w++);
             continue;
@@ -359,6 +399,21 @@ int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize,
 
 struct pg_stmt;
 
+/* The connection's cache of trusted statements, as store_sqlite.c keeps one: the last PG_CACHE
+ * texts prepared, each translated once and prepared on the server (a named statement) at its
+ * first run, so that a hot statement is neither translated nor parsed and planned again. */
+#define PG_CACHE 16
+struct pg_cached {
+    struct pg_stmt *handle; /* handed out while busy; kept with the slot */
+    char *sql;              /* the engine's text (the key) */
+    size_t len;
+    unsigned hash;
+    unsigned long long used_at;
+    int busy;
+    int prepared; /* the server holds it as name */
+    char name[24];
+};
+
 struct pg_store {
     struct eng_store base; /* first: store.c's view */
     PGconn *conn;
@@ -374,6 +429,9 @@ struct pg_store {
     int nstmts;        /* statements not finalized: a closed connection's struct waits for them */
     char outer_sp[64]; /* the savepoint that opened the transaction (SQLite's SAVEPOINT outside
                         * one begins one, and its RELEASE commits it), or "" */
+    struct pg_cached cache[PG_CACHE];
+    unsigned long long cache_tick;
+    unsigned next_name; /* server statement names: ts_1, ts_2... */
     int closed;
 };
 
@@ -406,6 +464,7 @@ struct pg_stmt {
     PGresult **spill;
     size_t nspill, spill_pos;
     int spilled;
+    struct pg_cached *cached; /* its slot in the cache, or NULL: finalized for real */
 };
 
 /* ---- messages ---- */
@@ -531,11 +590,22 @@ static int describe_url(const char *url, char **path, char **secret, struct eng_
     return 0;
 }
 
+static void free_stmt(struct pg_stmt *s);
+
 static void pg_close(struct eng_store *base)
 {
     struct pg_store *st = (struct pg_store *)base;
     if (st == NULL)
         return;
+    for (int i = 0; i < PG_CACHE; i++) {
+        struct pg_cached *c = &st->cache[i];
+        if (c->handle != NULL && c->busy)
+            c->handle->cached = NULL; /* still out: its finalize, after the close, is a real one */
+        else if (c->handle != NULL)
+            free_stmt(c->handle);
+        free(c->sql);
+        memset(c, 0, sizeof *c);
+    }
     PQfinish(st->conn); /* NULL is a no-op */
     st->conn = NULL;
     st->active = NULL; /* its rows went with the connection */
@@ -1159,6 +1229,19 @@ static void pg_finalize(struct eng_store_stmt *base)
     struct pg_stmt *s = (struct pg_stmt *)base;
     drain(s);
     pg_clear_bindings(base);
+    if (s->cached != NULL) { /* back to the cache, holding no row and no bound value */
+        s->state = PG_FRESH;
+        s->cached->busy = 0;
+        return;
+    }
+    free_stmt(s);
+}
+
+/* Free s for real (its connection freed with it when that was closed and s was its last). */
+static void free_stmt(struct pg_stmt *s)
+{
+    drain(s);
+    pg_clear_bindings(&s->base);
     free(s->params);
     free(s->blob);
     free(s->blob_len);
@@ -1169,10 +1252,71 @@ static void pg_finalize(struct eng_store_stmt *base)
         free(st);
 }
 
+/* Trusted sql from the connection's cache, or prepared (and kept there when a slot is free or
+ * idle: the least recently used one, whose server statement is deallocated). */
+static int prepare_cached(struct pg_store *st, const char *sql, size_t n,
+                          struct eng_store_stmt **out, struct eng_err *err)
+{
+    unsigned h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)sql[i]) * 16777619u;
+    struct pg_cached *victim = NULL;
+    for (int i = 0; i < PG_CACHE; i++) {
+        struct pg_cached *c = &st->cache[i];
+        if (c->busy)
+            continue;
+        if (c->handle != NULL && c->hash == h && c->len == n && memcmp(c->sql, sql, n) == 0) {
+            c->busy = 1;
+            c->used_at = ++st->cache_tick;
+            *out = &c->handle->base;
+            return 0;
+        }
+        if (victim == NULL ||
+            (victim->handle != NULL && (c->handle == NULL || c->used_at < victim->used_at)))
+            victim = c;
+    }
+    int rc = pg_prepare(&st->base, sql, (long)n, ENG_STORE_TRUSTED, out, err);
+    if (rc != 0 || victim == NULL)
+        return rc;
+    char *copy = malloc(n + 1);
+    if (copy == NULL)
+        return 0; /* served uncached */
+    memcpy(copy, sql, n);
+    copy[n] = '\0';
+    if (victim->handle != NULL) {
+        if (victim->prepared) { /* best effort: a name is never used twice anyway */
+            char dealloc[48];
+            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", victim->name);
+            (void)pg_exec(&st->base, dealloc, NULL);
+        }
+        free_stmt(victim->handle);
+    }
+    free(victim->sql);
+    memset(victim, 0, sizeof *victim);
+    victim->sql = copy;
+    victim->len = n;
+    victim->hash = h;
+    victim->used_at = ++st->cache_tick;
+    victim->busy = 1;
+    victim->handle = (struct pg_stmt *)*out;
+    victim->handle->cached = victim;
+    return 0;
+}
+
+/* A trusted statement comes from the cache when its text was prepared before and is not out. */
+static int op_prepare(struct eng_store *st, const char *sql, long len, int flags,
+                      struct eng_store_stmt **out, struct eng_err *err)
+{
+    if (flags == ENG_STORE_TRUSTED)
+        return prepare_cached((struct pg_store *)st, sql, len < 0 ? strlen(sql) : (size_t)len, out,
+                              err);
+    return pg_prepare(st, sql, len, flags, out, err);
+}
+
 static int pg_prepare_cached(struct eng_store *st, const char *sql, struct eng_store_stmt **out,
                              struct eng_err *err)
 {
-    return pg_prepare(st, sql, -1, ENG_STORE_TRUSTED, out, err);
+    return prepare_cached((struct pg_store *)st, sql, strlen(sql), out, err);
 }
 
 static int pg_param_count(struct eng_store_stmt *base)
@@ -1291,8 +1435,22 @@ static int start(struct pg_stmt *s, struct eng_err *err)
             fmts[i] = s->params[i].binary;
             types[i] = s->params[i].type;
         }
-        if (!PQsendQueryParams(st->conn, s->sql, s->nparams, (const Oid *)types, vals, lens, fmts,
-                               0))
+        struct pg_cached *c = s->cached;
+        if (c != NULL && !c->prepared) { /* a cached statement: parsed and planned once */
+            snprintf(c->name, sizeof c->name, "ts_%u", ++st->next_name);
+            PGresult *res = PQprepare(st->conn, c->name, s->sql, s->nparams, (const Oid *)types);
+            if (PQresultStatus(res) == PGRES_COMMAND_OK)
+                c->prepared = 1;
+            else
+                rc = pg_fail(st, res, err);
+            PQclear(res);
+        }
+        if (rc != 0)
+            ;
+        else if (!(c != NULL
+                       ? PQsendQueryPrepared(st->conn, c->name, s->nparams, vals, lens, fmts, 0)
+                       : PQsendQueryParams(st->conn, s->sql, s->nparams, (const Oid *)types, vals,
+                                           lens, fmts, 0)))
             rc = pg_fail(st, NULL, err);
         else if (!PQsetSingleRowMode(st->conn)) {
             st->active = s;
@@ -1570,7 +1728,7 @@ const struct store_ops eng_store_pg_ops = {
     .last_fail = pg_last_fail,
     .last_code = pg_last_code,
     .fail_own = op_fail_own,
-    .prepare = pg_prepare,
+    .prepare = op_prepare,
     .prepare_cached = pg_prepare_cached,
     .finalize = pg_finalize,
     .reset = pg_reset,

@@ -50,6 +50,14 @@
        int resultFormat),                                                                          \
       (conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat), \
       NULL)                                                                                        \
+    X(PGresult *, PQprepare,                                                                       \
+      (PGconn * conn, const char *stmtName, const char *query, int nParams,                        \
+       const Oid *paramTypes),                                                                     \
+      (conn, stmtName, query, nParams, paramTypes), NULL)                                          \
+    X(int, PQsendQueryPrepared,                                                                    \
+      (PGconn * conn, const char *stmtName, int nParams, const char *const *paramValues,           \
+       const int *paramLengths, const int *paramFormats, int resultFormat),                        \
+      (conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat), 0)         \
     X(int, PQsetSingleRowMode, (PGconn * conn), (conn), 0)                                         \
     X(PGresult *, PQgetResult, (PGconn * conn), (conn), NULL)                                      \
     X(ExecStatusType, PQresultStatus, (const PGresult *res), (res), PGRES_FATAL_ERROR)             \

@@ -49,9 +49,9 @@ static int since_overlap(struct run *r, const char *from, struct eng_err *err)
     r->since[0] = '\0';
     if (from == NULL || from[0] == '\0')
         return 0;
-    int rc = eng_store_prepare(r->st,
-                               "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?, printf('-%d seconds', ?))",
-                               -1, ENG_STORE_TRUSTED, &s, err);
+    int rc =
+        eng_store_prepare(r->st, "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?1, (-?2) || ' seconds')",
+                          -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
         return rc;
     eng_store_bind_str(s, 1, from);

@@ -225,6 +225,18 @@ static const struct dcase dcases[] = {
      {I(1), I(0)},
      0},
     {"SELECT coalesce(?1, ?2), coalesce(?3, 'five')", {N, T("b"), N}, 0},
+    /* subqueries in FROM without a name (PostgreSQL names them), nested, joined */
+    {"SELECT count(*), max(x) FROM (SELECT x FROM (SELECT 1 AS x UNION ALL SELECT 2) WHERE x > 0)",
+     {{0}},
+     0},
+    {"SELECT a.x, b.y FROM (SELECT 1 AS x) a JOIN (SELECT 1 AS y) AS b ON a.x = b.y JOIN (SELECT 1"
+     " AS z) ON 1 = 1",
+     {{0}},
+     0},
+    {"SELECT (SELECT json_group_array(v) FROM (SELECT value AS v FROM json_each(?1) ORDER BY"
+     " value)), 'ok'",
+     {T("[\"b\",\"a\"]")},
+     0},
 };
 
 /* ---- the two stores ---- */

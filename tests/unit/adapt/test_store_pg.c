@@ -433,6 +433,52 @@ static void test_transactions(void)
     eng_store_close(st);
 }
 
+/* The statement cache: a trusted text run again is the same server-side prepared statement (parsed
+ * and planned once); 16 are kept, the least recently used one deallocated to make room. */
+static void test_statement_cache(void)
+{
+    struct eng_store *st = open_pg();
+    REQUIRE(st != NULL);
+    struct eng_err err = {0};
+    REQUIRE(exec_ok(st, "DROP TABLE IF EXISTS t_cache; CREATE TABLE t_cache (k bigint, v text)"));
+    for (int i = 0; i < 3; i++)
+        CHECK_INT(eng_store_run(st, "INSERT INTO t_cache (k, v) VALUES (?1, ?2)", &err, "is",
+                                (int64_t)i, "x"),
+                  1);
+    struct eng_store_stmt *s = NULL;
+    REQUIRE(eng_store_row(st,
+                          "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE "
+                          "'INSERT INTO t_cache%'",
+                          &s, &err, "") == ENG_STORE_ROW);
+    CHECK_INT(eng_store_column_int64(s, 0), 1);
+    eng_store_finalize(s);
+    /* a cached statement still out is not handed out twice: the second is its own */
+    struct eng_store_stmt *a = NULL, *b = NULL;
+    REQUIRE(eng_store_prepare(st, "SELECT k FROM t_cache ORDER BY k", -1, 0, &a, &err) == 0);
+    REQUIRE(eng_store_prepare(st, "SELECT k FROM t_cache ORDER BY k", -1, 0, &b, &err) == 0);
+    CHECK(a != b);
+    CHECK_INT(eng_store_step(a, &err), ENG_STORE_ROW);
+    CHECK_INT(eng_store_step(b, &err), ENG_STORE_ROW); /* spills a */
+    CHECK_INT(eng_store_step(a, &err), ENG_STORE_ROW);
+    CHECK_INT(eng_store_column_int64(a, 0), 1);
+    eng_store_finalize(a);
+    eng_store_finalize(b);
+    for (int i = 0; i < 40; i++) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "SELECT %d FROM t_cache LIMIT 1", i);
+        CHECK_INT(eng_store_row(st, sql, &s, &err, ""), ENG_STORE_ROW);
+        eng_store_finalize(s);
+    }
+    REQUIRE(eng_store_row(st, "SELECT count(*) FROM pg_prepared_statements", &s, &err, "") ==
+            ENG_STORE_ROW);
+    CHECK(eng_store_column_int64(s, 0) <= 16);
+    eng_store_finalize(s);
+    /* a statement still out when the connection closes is finalized after it */
+    REQUIRE(eng_store_prepare(st, "SELECT k FROM t_cache", -1, 0, &a, &err) == 0);
+    eng_store_close(st);
+    eng_store_finalize(a);
+}
+
 /* SQLite's BEGIN IMMEDIATE: the write lock at once (ENG_PG_WRITE_LOCK_SQL), busy after the
  * busy timeout with no transaction left open, through exec and through a prepared statement; a
  * SAVEPOINT outside a transaction begins one, and its RELEASE commits it. */
@@ -716,6 +762,7 @@ int main(void)
         {"test_bind_round_trip", test_bind_round_trip},
         {"test_big_select_bounded", test_big_select_bounded},
         {"test_statement_inside_rows", test_statement_inside_rows},
+        {"test_statement_cache", test_statement_cache},
         {"test_begin_immediate_and_savepoint", test_begin_immediate_and_savepoint},
         {"test_migrate", test_migrate},
         {"test_migrate_concurrent", test_migrate_concurrent},
