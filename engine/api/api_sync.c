@@ -48,8 +48,9 @@
     "'sourceTotalMinor', source_total_minor, 'targetTotalMinor', target_total_minor, "             \
     "'differenceMinor', target_total_minor - source_total_minor, 'reconciled', "                   \
     "reconciled_count, 'mismatched', mismatch_count, 'notWritten', "                               \
-    "coalesce(json_extract(reconciliation, '$.notWritten'), 0), 'notWrittenSourceMinor', "         \
-    "coalesce(json_extract(reconciliation, '$.notWrittenSourceMinor'), 0), 'mismatches', "         \
+    "coalesce(CAST(json_extract(reconciliation, '$.notWritten') AS INTEGER), 0), "                 \
+    "'notWrittenSourceMinor', coalesce(CAST(json_extract(reconciliation, "                         \
+    "'$.notWrittenSourceMinor') AS INTEGER), 0), 'mismatches', "                                   \
     "json(coalesce(json_extract(reconciliation, '$.mismatches'), '[]'))))"
 
 static int internal(struct eng_api_ctx *c, const struct eng_err *err)
@@ -139,7 +140,7 @@ int eng_api_sync_history(struct eng_api_ctx *c)
     "tenant_id = ?1 AND state IN ('succeeded', 'partial', 'failed', 'cancelled') AND (?2 IS NULL " \
     "OR entity = ?2) AND (?3 IS NULL OR flow = ?3) AND (?4 IS NULL OR state = ?4) AND (?5 IS "     \
     "NULL OR finished_at >= ?5) AND (?6 IS NULL OR finished_at < ?6) AND (?7 IS NULL OR mode = "   \
-    "?7) AND (?8 IS NULL OR dry_run = (?8 = 'true'))"
+    "?7) AND (?8 IS NULL OR dry_run = CASE WHEN ?8 = 'true' THEN 1 ELSE 0 END)"
     static const char sql[] =
         "SELECT json_object('items', (SELECT json_group_array(json(j)) FROM (SELECT " RUN_JSON
         " AS j FROM sync_runs WHERE " HIST_WHERE " ORDER BY finished_at DESC, id DESC LIMIT ?9 "
@@ -245,7 +246,7 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
         "json_extract(?2, '$.runId')) AND (json_extract(?2, '$.entity') IS NULL OR source_entity "
         "= json_extract(?2, '$.entity')) AND (json_extract(?2, '$.flow') IS NULL OR flow = "
         "json_extract(?2, '$.flow')) AND (json_extract(?2, '$.ids') IS NULL OR id IN (SELECT "
-        "value FROM json_each(?2, '$.ids'))) GROUP BY flow, source_entity";
+        "CAST(value AS INTEGER) FROM json_each(?2, '$.ids'))) GROUP BY flow, source_entity";
     rc = eng_store_exec(st, "BEGIN IMMEDIATE", &err);
     if (rc != 0)
         return internal(c, &err);
