@@ -14,6 +14,8 @@
 #include "adapt/store_backend.h"
 
 #include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -176,6 +178,174 @@ int eng_store_migrate(struct eng_store *st, const char *schema_dir, int *applied
     return st->ops->migrate(st, schema_dir, applied, err);
 }
 
+/* ---- migration files (both back ends) ---- */
+
+void eng_store_migrations_free(struct eng_store_migration *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(m[i].file);
+    free(m);
+}
+
+static int migration_cmp(const void *a, const void *b)
+{
+    const struct eng_store_migration *x = a, *y = b;
+
+    if (x->version != y->version)
+        return x->version < y->version ? -1 : 1;
+    return strcmp(x->file, y->file);
+}
+
+/* "0007_webhooks.sql" -> 7; -1 when the name does not have the NNNN_name.sql shape. */
+static long migration_version(const char *name)
+{
+    const char *p = name;
+    long v = 0;
+    size_t n = strlen(name);
+
+    if (n < 6 || strcmp(name + n - 4, ".sql") != 0 || !isdigit((unsigned char)*p))
+        return -1;
+    while (isdigit((unsigned char)*p)) {
+        if (v > 99999999)
+            return -1;
+        v = v * 10 + (*p++ - '0');
+    }
+    if (*p++ != '_' || p >= name + n - 4)
+        return -1;
+    for (; p < name + n - 4; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return -1;
+    return v;
+}
+
+/* The sorted, checked list of migration files in dir. */
+int eng_store_migrations_list(const char *dir, struct eng_store_migration **out, size_t *count,
+                              struct eng_err *err)
+{
+    DIR *d = opendir(dir);
+    struct eng_store_migration *m = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    int rc = 0;
+
+    *out = NULL;
+    *count = 0;
+    if (d == NULL)
+        return eng_err_set(err, errno == ENOENT ? ENG_ENOTFOUND : ENG_EIO,
+                           "cannot read the schema directory %s: %s", dir, strerror(errno));
+    while (rc == 0 && (e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+        long v;
+        if (e->d_name[0] == '.' || len < 4 || strcmp(e->d_name + len - 4, ".sql") != 0)
+            continue;
+        v = migration_version(e->d_name);
+        if (v < 0) {
+            rc = eng_err_set(err, ENG_EINVAL,
+                             "schema file %s/%s is not named NNNN_name.sql (digits, '_', then "
+                             "letters, digits, '_' or '-')",
+                             dir, e->d_name);
+            break;
+        }
+        if (n == cap) {
+            struct eng_store_migration *grown;
+            cap = cap ? cap * 2 : 16;
+            grown = realloc(m, cap * sizeof *m);
+            if (grown == NULL) {
+                rc = eng_err_set(err, ENG_ENOMEM, "out of memory listing %s", dir);
+                break;
+            }
+            m = grown;
+        }
+        m[n].version = v;
+        m[n].file = strdup(e->d_name);
+        if (m[n].file == NULL) {
+            rc = eng_err_set(err, ENG_ENOMEM, "out of memory listing %s", dir);
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == 0 && n > 0)
+        qsort(m, n, sizeof *m, migration_cmp);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        if (i > 0 && m[i].version == m[i - 1].version)
+            rc = eng_err_set(err, ENG_EINVAL, "schema files %s and %s in %s have the same number",
+                             m[i - 1].file, m[i].file, dir);
+        else if (m[i].version != (long)i + 1)
+            rc = eng_err_set(err, ENG_EINVAL,
+                             "schema file %s in %s breaks the sequence: expected number %zu "
+                             "(migrations are numbered 1, 2, 3... without gaps)",
+                             m[i].file, dir, i + 1);
+    }
+    if (rc != 0) {
+        eng_store_migrations_free(m, n);
+        return rc;
+    }
+    *out = m;
+    *count = n;
+    return 0;
+}
+
+int eng_store_read_file(const char *path, char **data, size_t *len, struct eng_err *err)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t n = 0, cap = 0;
+
+    *data = NULL;
+    if (f == NULL)
+        return eng_err_set(err, ENG_EIO, "cannot read %s: %s", path, strerror(errno));
+    for (;;) {
+        size_t got;
+        if (cap - n < 4096) {
+            char *grown = realloc(buf, cap = cap * 2 + 8192);
+            if (grown == NULL) {
+                free(buf);
+                fclose(f);
+                return eng_err_set(err, ENG_ENOMEM, "out of memory reading %s", path);
+            }
+            buf = grown;
+        }
+        got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        return eng_err_set(err, ENG_EIO, "cannot read %s", path);
+    }
+    fclose(f);
+    buf[n] = '\0';
+    if (strlen(buf) != n) {
+        free(buf);
+        return eng_err_set(err, ENG_EINVAL, "%s contains a NUL byte", path);
+    }
+    *data = buf;
+    *len = n;
+    return 0;
+}
+
+/* Compare an applied migration's record with the file on disk. */
+int eng_store_migration_check(const char *dir, const struct eng_store_migration *m,
+                              const char *name, const char *rec_sum, const char *sum,
+                              struct eng_err *err)
+{
+    if (strcmp(name, m->file) != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "schema migration %ld was applied as %s but the file in %s is now %s; "
+                           "applied migrations must not be renamed",
+                           m->version, name, dir, m->file);
+    if (strcmp(rec_sum, sum) != 0)
+        return eng_err_set(err, ENG_EINVAL,
+                           "schema migration %s/%s was changed after it was applied (recorded "
+                           "checksum %s, file now %s); add a new migration instead of editing "
+                           "an applied one",
+                           dir, m->file, rec_sum, sum);
+    return 0;
+}
+
 int eng_store_checksum(const void *data, size_t len, char *out, size_t size, struct eng_err *err)
 {
     unsigned char digest[ENG_CRYPTO_SHA256_LEN];
@@ -304,9 +474,17 @@ int eng_store_bind_text(struct eng_store_stmt *s, int idx, const char *v, size_t
     return s->ops->bind_text(s, idx, v, len);
 }
 
+/* A NULL standing for a value of this type (store_backend.h, bind_null_typed). */
+static int bind_null_as(struct eng_store_stmt *s, int idx, int type)
+{
+    return s->ops->bind_null_typed != NULL ? s->ops->bind_null_typed(s, idx, type)
+                                           : eng_store_bind_null(s, idx);
+}
+
 int eng_store_bind_str(struct eng_store_stmt *s, int idx, const char *v)
 {
-    return v != NULL ? eng_store_bind_text(s, idx, v, strlen(v)) : eng_store_bind_null(s, idx);
+    return v != NULL ? eng_store_bind_text(s, idx, v, strlen(v))
+                     : bind_null_as(s, idx, ENG_STORE_TEXT);
 }
 
 int eng_store_bind_blob(struct eng_store_stmt *s, int idx, const void *v, size_t len)
@@ -352,7 +530,7 @@ static int bind_fmt(struct eng_store_stmt *s, const char *fmt, va_list ap, struc
         case 'I':
             v = va_arg(ap, const int64_t *);
             rc = v != NULL ? eng_store_bind_int64(s, i, *(const int64_t *)v)
-                           : eng_store_bind_null(s, i);
+                           : bind_null_as(s, i, ENG_STORE_INTEGER);
             break;
         case 'd':
             rc = eng_store_bind_double(s, i, va_arg(ap, double));

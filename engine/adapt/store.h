@@ -2,9 +2,11 @@
  * store.h - the engine's own store: DATABASE_URL parsing, connections, migrations and a small
  * statement API, so that no other file includes sqlite3.h or libpq-fe.h (STYLE 1). The back end
  * is chosen by the URL at open: SQLite (store_sqlite.c, the embedded default) or PostgreSQL
- * (store_pg.c, over libpq; in this build only the statement API: no migrations, no script SQL,
- * and the engine's commands still refuse it - see eng_store_url_is_pg). Where this header says
- * "SQLite", a PostgreSQL connection behaves as store_pg.c's header comment says.
+ * (store_pg.c, over libpq: migrations and the statement API, no script SQL yet, and the engine's
+ * commands still refuse it - see eng_store_url_is_pg). The engine's SQL is written once, in
+ * SQLite's dialect restricted to the common subset ARCHITECTURE.md lists; store_pg.c makes it
+ * PostgreSQL's. Where this header says "SQLite", a PostgreSQL connection behaves as store_pg.c's
+ * header comment says.
  * Owns: every sqlite3 / sqlite3_stmt and PGconn / PGresult handle. Must not: be shared between
  * threads - one struct eng_store per thread (a connection and its statements are used by one
  * thread at a time); call back into Lua (the progress callback is plain C).
@@ -147,25 +149,28 @@ int eng_store_bind_int64(struct eng_store_stmt *s, int idx, int64_t v);
 int eng_store_bind_double(struct eng_store_stmt *s, int idx, double v);
 int eng_store_bind_text(struct eng_store_stmt *s, int idx, const char *v, size_t len);
 /* The store's clock, in the one text form every timestamp column holds
- * ("2026-12-07T03:04:05.678Z"): the only place SQL says what "now" is. */
+ * ("2026-12-07T03:04:05.678Z"): the only place SQL says what "now" is. Common-subset SQL (on
+ * PostgreSQL strftime is schema/pg/compat.sql's ts_strftime, by store_pg.c's rename table). */
 #define ENG_STORE_NOW "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 /* now plus the integer number of seconds the SQL expression `secs` gives (negative: earlier) */
-#define ENG_STORE_NOW_PLUS_S(secs)                                                                 \
-    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+d seconds', " secs "))"
-/* now plus the SQL expression `ms` milliseconds */
+#define ENG_STORE_NOW_PLUS_S(secs) "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', (" secs ") || ' seconds')"
+/* now plus the SQL expression `ms` milliseconds (an integer) */
 #define ENG_STORE_NOW_PLUS_MS(ms)                                                                  \
-    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', printf('%+.3f seconds', (" ms ") / 1000.0))"
-/* The dialect's forms the data layer writes through (a second dialect changes them here):
+    "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ((" ms ") / 1000.0) || ' seconds')"
+/* The forms the data layer writes through, each valid SQL on both back ends:
  *   ENG_STORE_UPSERT("a, b")          after INSERT ... VALUES (...): on a conflict on (a, b),
  *                                     update with the SET list that follows (excluded.col = new)
  *   ENG_STORE_RETURNING("col, ...")   at the end of an INSERT/UPDATE: the changed rows' columns
  *   ENG_STORE_IS_JSON_OBJECT("expr")  1 when the text expr is a JSON object, else 0
- *   ENG_STORE_GREATEST("a", "b")      the larger of two values
- *   ENG_STORE_BEGIN_WRITE             opens a transaction that holds the write lock at once */
+ *   ENG_STORE_GREATEST("a", "b")      the larger of two values (the scalar max: compat.sql
+ *                                     defines its PostgreSQL twin)
+ *   ENG_STORE_BEGIN_WRITE             opens a transaction that holds the write lock at once
+ *                                     (store_pg.c: BEGIN and ENG_PG_WRITE_LOCK_SQL) */
 #define ENG_STORE_UPSERT(target)  " ON CONFLICT (" target ") DO UPDATE SET"
 #define ENG_STORE_RETURNING(cols) " RETURNING " cols
 #define ENG_STORE_IS_JSON_OBJECT(x)                                                                \
-    "CASE WHEN json_valid(" x ") THEN json_type(" x ") = 'object' ELSE 0 END"
+    "CASE WHEN json_valid(" x ") THEN CASE WHEN json_type(" x ") = 'object' THEN 1 ELSE 0 END "    \
+    "ELSE 0 END"
 #define ENG_STORE_GREATEST(a, b) "max(" a ", " b ")"
 #define ENG_STORE_BEGIN_WRITE    "BEGIN IMMEDIATE"
 /* A NUL-terminated string, or SQL NULL when v is NULL ("" stays ""). */

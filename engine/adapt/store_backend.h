@@ -61,6 +61,10 @@ struct store_ops {
     const char *(*param_name)(struct eng_store_stmt *s, int idx);
     int (*param_index)(struct eng_store_stmt *s, const char *name);
     int (*bind_null)(struct eng_store_stmt *s, int idx);
+    /* A NULL of the type a format letter says (ENG_STORE_TEXT: 's' and eng_store_bind_str;
+     * ENG_STORE_INTEGER: 'I'), for a back end whose parameters have types (PostgreSQL cannot
+     * infer one for "?1 IS NULL OR col = ?1"; 'n' stays untyped). NULL: bind_null. */
+    int (*bind_null_typed)(struct eng_store_stmt *s, int idx, int type);
     int (*bind_int64)(struct eng_store_stmt *s, int idx, int64_t v);
     int (*bind_double)(struct eng_store_stmt *s, int idx, double v);
     int (*bind_text)(struct eng_store_stmt *s, int idx, const char *v, size_t len);
@@ -85,13 +89,56 @@ extern const struct store_ops eng_store_pg_ops;     /* store_pg.c (an error-only
  * process on SQLite never maps it): 0, or ENG_EIO with err saying why it cannot be used. */
 int eng_store_pg_load(struct eng_err *err);
 
-/* store_pg.c's placeholder translation: sql[n] into out[outsize] (6n + 1 is enough), ?N -> $N
- * and ? -> $(largest so far + 1) outside string literals, quoted identifiers and comments; the
- * largest number into *nparams; *tail = where a second statement starts (NULL when none does);
- * *empty = 1 when there is no statement. 0, or ENG_EINVAL (a number outside 1..32766, a
- * dollar-quote tag longer than 63 bytes, out too small). Linear in n. */
-int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize, int *nparams,
-                           const char **tail, int *empty);
+/* store_pg.c's translation of the engine's SQL, one linear pass over sql[n] into out[outsize]
+ * (8n + 64 is enough): ?N -> $N and ? -> $(largest so far + 1) outside string literals, quoted
+ * identifiers and comments. With ENG_PG_DIALECT, in the same pass, SQLite's dialect (the common
+ * subset, ARCHITECTURE.md) becomes PostgreSQL's: the calls of its rename table (strftime,
+ * julianday, json_extract, json_type, json_valid, json_set, json_each, json -> the ts_* twins
+ * of schema/pg/compat.sql, hex, zeroblob, group_concat too; json_object, json_group_array ->
+ * PostgreSQL's json_build_object, json_agg, made compact; ifnull -> coalesce, instr -> strpos),
+ * the types (INTEGER -> BIGINT, INTEGER PRIMARY KEY [AUTOINCREMENT] -> an identity column, REAL
+ * -> DOUBLE PRECISION, BLOB -> BYTEA), x'..' blob literals -> '\x..'::bytea, a subquery in FROM
+ * without a name gets one (AS ts_subN), SQLite's IS / IS NOT between two values -> IS [NOT]
+ * DISTINCT FROM, and BEGIN
+ * IMMEDIATE / EXCLUSIVE -> BEGIN plus the write lock (ENG_PG_WRITE_LOCK_SQL: written after it
+ * with ENG_PG_MULTI, else res->write_lock for the caller to take). ENG_PG_MULTI: several
+ * statements (exec) are translated whole, else res->tail = where a second one starts (NULL when
+ * none does). res->empty = 1 when there is no statement. 0, or ENG_EINVAL (a number outside
+ * 1..32766, a dollar-quote tag longer than 63 bytes, json_object / json_group_array calls or
+ * subqueries in FROM nested more than 32 deep, out too small). The scalar max(a, b) / min(a, b)
+ * keep their names: compat.sql defines two-argument functions beside the aggregates. */
+enum { ENG_PG_DIALECT = 1, ENG_PG_MULTI = 2 };
+struct eng_pg_xlate {
+    int nparams;      /* the largest parameter number */
+    const char *tail; /* where a second statement starts, or NULL */
+    int empty;        /* no statement at all */
+    int write_lock;   /* a BEGIN that must take the write lock once it ran */
+};
+int eng_store_pg_translate(const char *sql, size_t n, char *out, size_t outsize, int flags,
+                           struct eng_pg_xlate *res);
+/* SQLite's BEGIN IMMEDIATE holds the database's one write lock at once: on PostgreSQL a
+ * transaction-scoped advisory lock per schema (the engine's tables), so BEGIN IMMEDIATE
+ * transactions run one at a time as on SQLite, waiting up to the busy timeout (lock_timeout:
+ * then ENG_EBUSY). */
+#define ENG_PG_WRITE_LOCK_SQL "SELECT pg_advisory_xact_lock(7, hashtext(current_schema()))"
+
+/* ---- migration files (store.c; the same for both back ends) ---- */
+struct eng_store_migration {
+    long version;
+    char *file; /* "0001_core.sql" */
+};
+/* The sorted, checked list of dir's NNNN_name.sql files: numbered 1, 2, 3... without gap or
+ * duplicate, else ENG_EINVAL naming the file. Freed with eng_store_migrations_free. */
+int eng_store_migrations_list(const char *dir, struct eng_store_migration **out, size_t *count,
+                              struct eng_err *err);
+void eng_store_migrations_free(struct eng_store_migration *m, size_t n);
+/* The whole file at path, NUL-terminated (a NUL inside is ENG_EINVAL); the caller frees. */
+int eng_store_read_file(const char *path, char **data, size_t *len, struct eng_err *err);
+/* An applied migration's record (name, checksum) against the file m in dir, whose checksum is
+ * sum: 0, or ENG_EINVAL naming what changed. */
+int eng_store_migration_check(const char *dir, const struct eng_store_migration *m,
+                              const char *name, const char *rec_sum, const char *sum,
+                              struct eng_err *err);
 
 /* "SQLite 3.40.1" (static text) */
 const char *eng_store_sqlite_version(void);

@@ -44,12 +44,27 @@
        int resultFormat),                                                                          \
       (conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat), \
       0)                                                                                           \
+    X(PGresult *, PQexecParams,                                                                    \
+      (PGconn * conn, const char *command, int nParams, const Oid *paramTypes,                     \
+       const char *const *paramValues, const int *paramLengths, const int *paramFormats,           \
+       int resultFormat),                                                                          \
+      (conn, command, nParams, paramTypes, paramValues, paramLengths, paramFormats, resultFormat), \
+      NULL)                                                                                        \
+    X(PGresult *, PQprepare,                                                                       \
+      (PGconn * conn, const char *stmtName, const char *query, int nParams,                        \
+       const Oid *paramTypes),                                                                     \
+      (conn, stmtName, query, nParams, paramTypes), NULL)                                          \
+    X(int, PQsendQueryPrepared,                                                                    \
+      (PGconn * conn, const char *stmtName, int nParams, const char *const *paramValues,           \
+       const int *paramLengths, const int *paramFormats, int resultFormat),                        \
+      (conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat), 0)         \
     X(int, PQsetSingleRowMode, (PGconn * conn), (conn), 0)                                         \
     X(PGresult *, PQgetResult, (PGconn * conn), (conn), NULL)                                      \
     X(ExecStatusType, PQresultStatus, (const PGresult *res), (res), PGRES_FATAL_ERROR)             \
     X(char *, PQresultErrorMessage, (const PGresult *res), (res), pq.why)                          \
     X(char *, PQresultErrorField, (const PGresult *res, int fieldcode), (res, fieldcode), NULL)    \
     X(int, PQnfields, (const PGresult *res), (res), 0)                                             \
+    X(int, PQntuples, (const PGresult *res), (res), 0)                                             \
     X(char *, PQfname, (const PGresult *res, int field_num), (res, field_num), NULL)               \
     X(Oid, PQftype, (const PGresult *res, int field_num), (res, field_num), 0)                     \
     X(char *, PQcmdStatus, (PGresult * res), (res), pq.empty)                                      \

@@ -13,7 +13,6 @@
 #include "adapt/crypto.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -974,158 +973,6 @@ static const void *sq_column_blob(struct sq_stmt *s, int col, size_t *len)
 /* ------------------------------------------------------------------------------------------ */
 /* migrations                                                                                  */
 
-struct migration {
-    long version;
-    char *file; /* "0001_core.sql" */
-};
-
-static void migrations_free(struct migration *m, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(m[i].file);
-    free(m);
-}
-
-static int migration_cmp(const void *a, const void *b)
-{
-    const struct migration *x = a, *y = b;
-
-    if (x->version != y->version)
-        return x->version < y->version ? -1 : 1;
-    return strcmp(x->file, y->file);
-}
-
-/* "0007_webhooks.sql" -> 7; -1 when the name does not have the NNNN_name.sql shape. */
-static long migration_version(const char *name)
-{
-    const char *p = name;
-    long v = 0;
-    size_t n = strlen(name);
-
-    if (n < 6 || strcmp(name + n - 4, ".sql") != 0 || !isdigit((unsigned char)*p))
-        return -1;
-    while (isdigit((unsigned char)*p)) {
-        if (v > 99999999)
-            return -1;
-        v = v * 10 + (*p++ - '0');
-    }
-    if (*p++ != '_' || p >= name + n - 4)
-        return -1;
-    for (; p < name + n - 4; p++)
-        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
-            return -1;
-    return v;
-}
-
-/* The sorted, checked list of migration files in dir. */
-static int list_migrations(const char *dir, struct migration **out, size_t *count,
-                           struct eng_err *err)
-{
-    DIR *d = opendir(dir);
-    struct migration *m = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    int rc = 0;
-
-    *out = NULL;
-    *count = 0;
-    if (d == NULL)
-        return eng_err_set(err, errno == ENOENT ? ENG_ENOTFOUND : ENG_EIO,
-                           "cannot read the schema directory %s: %s", dir, strerror(errno));
-    while (rc == 0 && (e = readdir(d)) != NULL) {
-        size_t len = strlen(e->d_name);
-        long v;
-        if (e->d_name[0] == '.' || len < 4 || strcmp(e->d_name + len - 4, ".sql") != 0)
-            continue;
-        v = migration_version(e->d_name);
-        if (v < 0) {
-            rc = eng_err_set(err, ENG_EINVAL,
-                             "schema file %s/%s is not named NNNN_name.sql (digits, '_', then "
-                             "letters, digits, '_' or '-')",
-                             dir, e->d_name);
-            break;
-        }
-        if (n == cap) {
-            struct migration *grown;
-            cap = cap ? cap * 2 : 16;
-            grown = realloc(m, cap * sizeof *m);
-            if (grown == NULL) {
-                rc = eng_err_set(err, ENG_ENOMEM, "out of memory listing %s", dir);
-                break;
-            }
-            m = grown;
-        }
-        m[n].version = v;
-        m[n].file = strdup(e->d_name);
-        if (m[n].file == NULL) {
-            rc = eng_err_set(err, ENG_ENOMEM, "out of memory listing %s", dir);
-            break;
-        }
-        n++;
-    }
-    closedir(d);
-    if (rc == 0 && n > 0)
-        qsort(m, n, sizeof *m, migration_cmp);
-    for (size_t i = 0; rc == 0 && i < n; i++) {
-        if (i > 0 && m[i].version == m[i - 1].version)
-            rc = eng_err_set(err, ENG_EINVAL, "schema files %s and %s in %s have the same number",
-                             m[i - 1].file, m[i].file, dir);
-        else if (m[i].version != (long)i + 1)
-            rc = eng_err_set(err, ENG_EINVAL,
-                             "schema file %s in %s breaks the sequence: expected number %zu "
-                             "(migrations are numbered 1, 2, 3... without gaps)",
-                             m[i].file, dir, i + 1);
-    }
-    if (rc != 0) {
-        migrations_free(m, n);
-        return rc;
-    }
-    *out = m;
-    *count = n;
-    return 0;
-}
-
-static int read_file(const char *path, char **data, size_t *len, struct eng_err *err)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-
-    *data = NULL;
-    if (f == NULL)
-        return eng_err_set(err, ENG_EIO, "cannot read %s: %s", path, strerror(errno));
-    for (;;) {
-        size_t got;
-        if (cap - n < 4096) {
-            char *grown = realloc(buf, cap = cap * 2 + 8192);
-            if (grown == NULL) {
-                free(buf);
-                fclose(f);
-                return eng_err_set(err, ENG_ENOMEM, "out of memory reading %s", path);
-            }
-            buf = grown;
-        }
-        got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0)
-            break;
-    }
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        return eng_err_set(err, ENG_EIO, "cannot read %s", path);
-    }
-    fclose(f);
-    buf[n] = '\0';
-    if (strlen(buf) != n) {
-        free(buf);
-        return eng_err_set(err, ENG_EINVAL, "%s contains a NUL byte", path);
-    }
-    *data = buf;
-    *len = n;
-    return 0;
-}
-
 /* A migration statement failed: fill err from the connection's last error, finalize s. */
 static int stmt_fail(struct sq_store *st, sqlite3_stmt *s, struct eng_err *err)
 {
@@ -1183,27 +1030,9 @@ static int record_migration(struct sq_store *st, long v, const char *name, const
     return 0;
 }
 
-/* Compare an applied migration's record with the file on disk. */
-static int check_applied(const char *dir, const struct migration *m, const char *name,
-                         const char *rec_sum, const char *sum, struct eng_err *err)
-{
-    if (strcmp(name, m->file) != 0)
-        return eng_err_set(err, ENG_EINVAL,
-                           "schema migration %ld was applied as %s but the file in %s is now %s; "
-                           "applied migrations must not be renamed",
-                           m->version, name, dir, m->file);
-    if (strcmp(rec_sum, sum) != 0)
-        return eng_err_set(err, ENG_EINVAL,
-                           "schema migration %s/%s was changed after it was applied (recorded "
-                           "checksum %s, file now %s); add a new migration instead of editing "
-                           "an applied one",
-                           dir, m->file, rec_sum, sum);
-    return 0;
-}
-
 /* Apply (or check) one migration file. *done = 1 when this call applied it. */
-static int migrate_one(struct sq_store *st, const char *dir, const struct migration *m, int *done,
-                       struct eng_err *err)
+static int migrate_one(struct sq_store *st, const char *dir, const struct eng_store_migration *m,
+                       int *done, struct eng_err *err)
 {
     char path[PATH_MAX], name[256], rec_sum[80], sum[80];
     char *sql = NULL;
@@ -1213,7 +1042,7 @@ static int migrate_one(struct sq_store *st, const char *dir, const struct migrat
     *done = 0;
     if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, m->file) >= sizeof path)
         return eng_err_set(err, ENG_EINVAL, "schema path too long: %s/%s", dir, m->file);
-    rc = read_file(path, &sql, &len, err);
+    rc = eng_store_read_file(path, &sql, &len, err);
     if (rc != 0)
         return rc;
     rc = eng_store_checksum(sql, len, sum, sizeof sum, err);
@@ -1226,7 +1055,7 @@ static int migrate_one(struct sq_store *st, const char *dir, const struct migrat
     found = applied_row(st, m->version, name, sizeof name, rec_sum, sizeof rec_sum, err);
     if (found > 0) {
         free(sql);
-        return check_applied(dir, m, name, rec_sum, sum, err);
+        return eng_store_migration_check(dir, m, name, rec_sum, sum, err);
     }
     if (found < 0) {
         free(sql);
@@ -1240,7 +1069,7 @@ static int migrate_one(struct sq_store *st, const char *dir, const struct migrat
     }
     found = applied_row(st, m->version, name, sizeof name, rec_sum, sizeof rec_sum, err);
     if (found > 0) {
-        rc = check_applied(dir, m, name, rec_sum, sum, err);
+        rc = eng_store_migration_check(dir, m, name, rec_sum, sum, err);
     } else if (found == 0) {
         rc = sq_exec(st, sql, err);
         if (rc != 0) {
@@ -1294,7 +1123,7 @@ static int max_applied(struct sq_store *st, long *v, struct eng_err *err)
 static int sq_migrate(struct sq_store *st, const char *schema_dir, int *applied,
                       struct eng_err *err)
 {
-    struct migration *m = NULL;
+    struct eng_store_migration *m = NULL;
     size_t n = 0;
     long top = 0;
     int rc, count = 0;
@@ -1304,7 +1133,7 @@ static int sq_migrate(struct sq_store *st, const char *schema_dir, int *applied,
     if (sq_in_tx(st))
         return eng_err_set(err, store_fail_own(st, ENG_EINVAL),
                            "cannot migrate inside an open transaction");
-    rc = list_migrations(schema_dir, &m, &n, err);
+    rc = eng_store_migrations_list(schema_dir, &m, &n, err);
     if (rc != 0)
         return rc;
     store_set_busy(st, MIGRATE_BUSY_TIMEOUT_MS);
@@ -1330,7 +1159,7 @@ static int sq_migrate(struct sq_store *st, const char *schema_dir, int *applied,
         count += done;
     }
     store_set_busy(st, ENG_STORE_BUSY_TIMEOUT_MS);
-    migrations_free(m, n);
+    eng_store_migrations_free(m, n);
     if (applied != NULL)
         *applied = count;
     return rc;

@@ -75,11 +75,13 @@ static int ov_connections(struct eng_api_ctx *c, struct eng_store *st, struct en
         "'warnings', json(coalesce(json_extract(value, '$.warnings'), '[]')), 'webhook', "
         "json(CASE WHEN json_extract(value, '$.platform') <> 'woocommerce' THEN NULL WHEN ?2 IS "
         "NULL THEN json_object('status', 'unchecked', 'checkedAt', NULL, 'message', 'not checked "
-        "yet', 'warnings', json('[]')) ELSE json_object('status', CASE json_extract(?2, '$.ok') "
+        "yet', 'warnings', json('[]')) ELSE json_object('status', CASE CAST(json_extract(?2, "
+        "'$.ok') AS INTEGER) "
         "WHEN 1 THEN 'ok' WHEN 0 THEN 'failing' ELSE 'unchecked' END, 'checkedAt', "
         "json_extract(?2, '$.checkedAt'), 'message', json_extract(?2, '$.message'), 'warnings', "
         "json(coalesce(json_extract(?2, '$.warnings'), '[]'))) END), 'lastError', json(CASE WHEN "
-        "json_extract(value, '$.lastTestOk') = 0 THEN json_object('message', json_extract(value, "
+        "CAST(json_extract(value, '$.lastTestOk') AS INTEGER) = 0 THEN json_object('message', "
+        "json_extract(value, "
         "'$.lastTestMessage'), 'at', json_extract(value, '$.lastTestAt')) END))), '[]') FROM "
         "json_each(?1)";
     if (rc == 0)
@@ -104,15 +106,16 @@ static int ov_runs(struct eng_store *st, const char *tenant, struct eng_buf *out
         "'progress', progress, 'createdAt', created_at, 'startedAt', started_at, "
         "'cancelRequested', json(CASE cancel_requested WHEN 1 THEN 'true' ELSE 'false' END)) AS "
         "j FROM sync_runs WHERE tenant_id = ?1 AND state IN ('queued', 'running') ORDER BY "
-        "created_at, rowid)), 'reconciliation', (SELECT coalesce(json_group_array(json(j)), "
+        "created_at, id) AS running_runs), 'reconciliation', (SELECT "
+        "coalesce(json_group_array(json(j)), "
         "'[]') FROM (SELECT json_object('flow', flow, 'entity', entity, 'syncId', id, 'state', "
         "state, 'finishedAt', finished_at, 'currency', currency, 'sourceTotalMinor', "
         "source_total_minor, 'targetTotalMinor', target_total_minor, 'differenceMinor', "
         "target_total_minor - source_total_minor, 'reconciled', reconciled_count, 'mismatched', "
-        "mismatch_count) AS j FROM sync_runs r WHERE tenant_id = ?1 AND rowid = (SELECT rowid "
+        "mismatch_count) AS j FROM sync_runs r WHERE tenant_id = ?1 AND id = (SELECT id "
         "FROM sync_runs l WHERE l.tenant_id = ?1 AND l.flow = r.flow AND l.dry_run = 0 AND "
         "l.state IN ('succeeded', 'partial') AND l.finished_at IS NOT NULL ORDER BY "
-        "l.finished_at DESC, l.rowid DESC LIMIT 1) ORDER BY flow)))";
+        "l.finished_at DESC, l.id DESC LIMIT 1) ORDER BY flow) AS last_runs))";
     return ov_json(st, sql, "s", tenant, NULL, out, err);
 }
 

@@ -24,11 +24,11 @@
 #define RUN_FAILURES                                                                               \
     "(SELECT json_object('failed', n, 'resolved', r, 'open', n - r, 'resolution', CASE WHEN n = "  \
     "0 OR d = 1 THEN NULL WHEN r = 0 THEN 'none' WHEN r < n THEN 'some' ELSE 'all' END, "          \
-    "'lastResolvedAt', last, 'summary', CASE WHEN n = 0 THEN NULL WHEN d = 1 THEN printf('%d "     \
-    "failed in this dry run (nothing was written)', n) WHEN r = 0 THEN printf('%d failed; none "   \
-    "resolved since', n) WHEN r < n THEN printf('%d failed; %d resolved since, %d still "          \
-    "failing', n, r, n - r) ELSE printf('%d failed; all %d resolved since, the last at %s', n, "   \
-    "n, last) END) FROM (SELECT count(*) AS n, count(resolved_at) AS r, max(resolved_at) AS "      \
+    "'lastResolvedAt', last, 'summary', CASE WHEN n = 0 THEN NULL WHEN d = 1 THEN n || ' failed "  \
+    "in this dry run (nothing was written)' WHEN r = 0 THEN n || ' failed; none resolved since' "  \
+    "WHEN r < n THEN n || ' failed; ' || r || ' resolved since, ' || (n - r) || ' still failing' " \
+    "ELSE n || ' failed; all ' || n || ' resolved since, the last at ' || last END) FROM (SELECT " \
+    "count(*) AS n, count(resolved_at) AS r, max(resolved_at) AS "                                 \
     "last, sync_runs.dry_run AS d FROM sync_records WHERE run_id = sync_runs.id AND outcome IN "   \
     "('failed', 'conflict')))"
 
@@ -48,8 +48,9 @@
     "'sourceTotalMinor', source_total_minor, 'targetTotalMinor', target_total_minor, "             \
     "'differenceMinor', target_total_minor - source_total_minor, 'reconciled', "                   \
     "reconciled_count, 'mismatched', mismatch_count, 'notWritten', "                               \
-    "coalesce(json_extract(reconciliation, '$.notWritten'), 0), 'notWrittenSourceMinor', "         \
-    "coalesce(json_extract(reconciliation, '$.notWrittenSourceMinor'), 0), 'mismatches', "         \
+    "coalesce(CAST(json_extract(reconciliation, '$.notWritten') AS INTEGER), 0), "                 \
+    "'notWrittenSourceMinor', coalesce(CAST(json_extract(reconciliation, "                         \
+    "'$.notWrittenSourceMinor') AS INTEGER), 0), 'mismatches', "                                   \
     "json(coalesce(json_extract(reconciliation, '$.mismatches'), '[]'))))"
 
 static int internal(struct eng_api_ctx *c, const struct eng_err *err)
@@ -98,7 +99,7 @@ int eng_api_sync_status_list(struct eng_api_ctx *c)
         return ENG_HTTPD_DONE;
     static const char sql[] =
         "SELECT json_object('items', (SELECT json_group_array(json(j)) FROM (SELECT " RUN_JSON
-        " AS j FROM sync_runs WHERE tenant_id = ?1 ORDER BY created_at DESC, rowid DESC LIMIT ?2 "
+        " AS j FROM sync_runs WHERE tenant_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2 "
         "OFFSET ?3)), 'total', (SELECT count(*) FROM sync_runs WHERE tenant_id = ?1), 'limit', "
         "?2, 'offset', ?3)";
     struct eng_err err = {0};
@@ -139,10 +140,10 @@ int eng_api_sync_history(struct eng_api_ctx *c)
     "tenant_id = ?1 AND state IN ('succeeded', 'partial', 'failed', 'cancelled') AND (?2 IS NULL " \
     "OR entity = ?2) AND (?3 IS NULL OR flow = ?3) AND (?4 IS NULL OR state = ?4) AND (?5 IS "     \
     "NULL OR finished_at >= ?5) AND (?6 IS NULL OR finished_at < ?6) AND (?7 IS NULL OR mode = "   \
-    "?7) AND (?8 IS NULL OR dry_run = (?8 = 'true'))"
+    "?7) AND (?8 IS NULL OR dry_run = CASE WHEN ?8 = 'true' THEN 1 ELSE 0 END)"
     static const char sql[] =
         "SELECT json_object('items', (SELECT json_group_array(json(j)) FROM (SELECT " RUN_JSON
-        " AS j FROM sync_runs WHERE " HIST_WHERE " ORDER BY finished_at DESC, rowid DESC LIMIT ?9 "
+        " AS j FROM sync_runs WHERE " HIST_WHERE " ORDER BY finished_at DESC, id DESC LIMIT ?9 "
         "OFFSET ?10)), 'total', (SELECT count(*) FROM sync_runs WHERE " HIST_WHERE
         "), 'limit', ?9, 'offset', ?10)";
 #undef HIST_WHERE
@@ -245,7 +246,7 @@ int eng_api_sync_retry(struct eng_api_ctx *c)
         "json_extract(?2, '$.runId')) AND (json_extract(?2, '$.entity') IS NULL OR source_entity "
         "= json_extract(?2, '$.entity')) AND (json_extract(?2, '$.flow') IS NULL OR flow = "
         "json_extract(?2, '$.flow')) AND (json_extract(?2, '$.ids') IS NULL OR id IN (SELECT "
-        "value FROM json_each(?2, '$.ids'))) GROUP BY flow, source_entity";
+        "CAST(value AS INTEGER) FROM json_each(?2, '$.ids'))) GROUP BY flow, source_entity";
     rc = eng_store_exec(st, "BEGIN IMMEDIATE", &err);
     if (rc != 0)
         return internal(c, &err);

@@ -42,7 +42,8 @@ static int filters_ok(struct eng_api_ctx *c, struct eng_store *st, const char *b
     static const char sql[] =
         "SELECT key, type FROM json_each(json_extract(?, '$.filters')) WHERE NOT ("
         "(key = 'status' AND type IN ('text', 'array')) OR (key = 'ids' AND type = 'array') OR "
-        "(key = 'per_page' AND type = 'integer' AND value BETWEEN 1 AND 100) OR "
+        "(key = 'per_page' AND type = 'integer' AND CASE WHEN type = 'integer' THEN CAST(value AS "
+        "INTEGER) END BETWEEN 1 AND 100) OR "
         "(key = 'until' AND type = 'text')) LIMIT 1";
     struct eng_store_stmt *s = NULL;
     struct eng_err err = {0};

@@ -465,7 +465,7 @@ int eng_api_webhook_events(struct eng_api_ctx *c)
         "NULL AND r.dry_run = 0 AND r.updated_at >= coalesce(e.last_replayed_at, e.received_at)) "
         "ORDER BY older, c LIMIT 1) "
         "AS x "
-        "FROM webhook_events e WHERE (tenant_id = ?1 OR (?2 AND tenant_id IS NULL)) AND "
+        "FROM webhook_events e WHERE (tenant_id = ?1 OR (?2 <> 0 AND tenant_id IS NULL)) AND "
         "(?3 IS NULL OR status = ?3) AND (?4 IS NULL OR source = ?4) AND (?5 = 0 OR id < ?5) "
         "ORDER BY id DESC LIMIT ?6) ORDER BY id DESC";
     struct eng_store_stmt *s = NULL;
@@ -476,9 +476,9 @@ int eng_api_webhook_events(struct eng_api_ctx *c)
     if (rc == 0)
         rc = eng_store_bind_int64(s, 2, c->admin);
     if (rc == 0)
-        rc = status ? eng_store_bind_text(s, 3, status, strlen(status)) : eng_store_bind_null(s, 3);
+        rc = eng_store_bind_str(s, 3, status); /* NULL: a NULL typed as text ("?3 IS NULL") */
     if (rc == 0)
-        rc = source ? eng_store_bind_text(s, 4, source, strlen(source)) : eng_store_bind_null(s, 4);
+        rc = eng_store_bind_str(s, 4, source);
     if (rc == 0)
         rc = eng_store_bind_int64(s, 5, before_id);
     if (rc == 0)

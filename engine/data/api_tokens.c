@@ -9,10 +9,15 @@ int eng_api_tokens_insert(struct eng_store *st, const char *tenant, const char *
                           struct eng_err *err)
 {
     static const char sql[] = "INSERT INTO api_tokens (tenant_id, name, token_hash, token_prefix) "
-                              "VALUES (?1, ?2, ?3, ?4)";
-    int rc = eng_store_run(st, sql, err, "ssss", tenant, name, hash_hex, prefix);
-    if (rc >= 0 && id != NULL)
-        *id = (long long)eng_store_last_insert_rowid(st);
+                              "VALUES (?1, ?2, ?3, ?4) RETURNING id";
+    struct eng_store_stmt *s = NULL;
+    int rc = eng_store_row(st, sql, &s, err, "ssss", tenant, name, hash_hex, prefix);
+    if (rc == ENG_STORE_ROW) {
+        if (id != NULL)
+            *id = (long long)eng_store_column_int64(s, 0);
+        rc = eng_store_step(s, err); /* finish the statement: DONE */
+    }
+    eng_store_finalize(s);
     return rc < 0 ? rc : 0;
 }
 

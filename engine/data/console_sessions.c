@@ -21,11 +21,12 @@ int eng_console_sessions_create(struct eng_store *st, const char *id_hash,
         "INSERT INTO console_sessions (id_hash, tenant_id, is_admin, token_hash, admin_fp, "
         "expires_at) VALUES (?1, ?2, ?3, ?4, ?5, " ENG_STORE_NOW_PLUS_S(
             "?6") ")" ENG_STORE_RETURNING("expires_at");
-    /* the principal's sessions beyond its newest few (a token cannot fill the table) */
+    /* the principal's sessions beyond its newest few (a token cannot fill the table); two made
+     * in one millisecond go by their (random) id; LIMIT: every row after the OFFSET */
     static const char cap[] =
         "DELETE FROM console_sessions WHERE id_hash IN (SELECT id_hash FROM console_sessions "
-        "WHERE token_hash IS ?1 AND admin_fp IS ?2 ORDER BY created_at DESC, rowid DESC "
-        "LIMIT -1 OFFSET ?3)";
+        "WHERE token_hash IS ?1 AND admin_fp IS ?2 ORDER BY created_at DESC, id_hash DESC "
+        "LIMIT 9223372036854775807 OFFSET ?3)";
     int rc = eng_console_sessions_prune(st, err);
     if (rc < 0)
         return rc;

@@ -61,8 +61,9 @@ int eng_id_map_put(struct eng_store *st, const struct eng_id_map_key *k,
         "source_updated_at, last_run_id, target_updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
         "?8, ?9, ?10, ?11, " ENG_STORE_NOW ") ON CONFLICT (" KEY_COLS ") DO UPDATE SET "
         "target_id = excluded.target_id, content_hash = excluded.content_hash, sync_token = "
-        "coalesce(excluded.sync_token, sync_token), source_updated_at = coalesce("
-        "excluded.source_updated_at, source_updated_at), last_run_id = excluded.last_run_id, "
+        "coalesce(excluded.sync_token, id_map.sync_token), source_updated_at = coalesce("
+        "excluded.source_updated_at, id_map.source_updated_at), last_run_id = "
+        "excluded.last_run_id, "
         "target_updated_at = excluded.target_updated_at, updated_at = " ENG_STORE_NOW,
         err, KEY_FMT "sssss", KEY_ARGS(k), v->target_id, v->content_hash, v->sync_token,
         v->source_updated_at, v->run_id);
@@ -77,9 +78,9 @@ int eng_id_map_reserve(struct eng_store *st, const struct eng_id_map_key *k, con
         st,
         "INSERT INTO id_map (" KEY_COLS ", request_id, last_run_id) VALUES (?1, ?2, ?3, ?4, ?5, "
         "?6, ?7, ?8) ON CONFLICT (" KEY_COLS ") DO UPDATE SET request_id = excluded.request_id, "
-        "last_run_id = excluded.last_run_id, updated_at = " ENG_STORE_NOW " WHERE target_id IS "
-        "NULL AND (last_run_id IS excluded.last_run_id OR last_run_id IS NULL OR request_id IS "
-        "NULL OR updated_at < " ENG_STORE_NOW_PLUS_S("-?9") ")",
+        "last_run_id = excluded.last_run_id, updated_at = " ENG_STORE_NOW " WHERE id_map.target_id "
+        "IS NULL AND (id_map.last_run_id IS excluded.last_run_id OR id_map.last_run_id IS NULL OR "
+        "id_map.request_id IS NULL OR id_map.updated_at < " ENG_STORE_NOW_PLUS_S("-?9") ")",
         err, KEY_FMT "ssi", KEY_ARGS(k), request_id, owner, (int64_t)lease_s);
     if (rc < 0)
         return rc;

@@ -40,20 +40,25 @@ int eng_queue_enqueue(struct eng_store *st, const struct eng_job_new *j, int64_t
     static const char sql[] =
         "INSERT INTO sync_queue (tenant_id, kind, entity, flow, payload, dedupe_key, run_id,"
         " priority, max_attempts, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-        ENG_STORE_NOW_PLUS_MS("?10") ")" DEDUPE_FREE;
+        ENG_STORE_NOW_PLUS_MS("?10") ")" DEDUPE_FREE " RETURNING id";
     /* clang-format on */
+    struct eng_store_stmt *ins = NULL;
     int rc =
-        eng_store_run(st, sql, err, "sssssssiii", j->tenant, j->kind, j->entity, j->flow,
+        eng_store_row(st, sql, &ins, err, "sssssssiii", j->tenant, j->kind, j->entity, j->flow,
                       j->payload != NULL ? j->payload : "{}", j->dedupe_key, j->run_id,
                       (int64_t)j->priority, (int64_t)(j->max_attempts > 0 ? j->max_attempts : 8),
                       (int64_t)(j->delay_ms > 0 ? j->delay_ms : 0));
+    int inserted = rc == ENG_STORE_ROW; /* no row: the key's job is there (DO NOTHING) */
+    if (inserted) {
+        if (id != NULL)
+            *id = eng_store_column_int64(ins, 0);
+        rc = eng_store_step(ins, err); /* finish the statement: DONE */
+    }
+    eng_store_finalize(ins);
     if (rc < 0)
         return rc;
-    if (rc == 1) {
-        if (id != NULL)
-            *id = eng_store_last_insert_rowid(st);
+    if (inserted)
         return 0;
-    }
     /* deduplicated: answer the job that holds the key */
     if (deduped != NULL)
         *deduped = 1;
@@ -153,13 +158,17 @@ int eng_queue_claim_min(struct eng_store *st, const char *owner, long long lease
         TAKE("?2") " WHERE id = (SELECT id FROM ("
         "SELECT * FROM (SELECT id, priority, next_attempt_at FROM sync_queue"
         " WHERE status = 'pending' AND priority >= ?3 AND next_attempt_at <= " ENG_STORE_NOW
-        " ORDER BY priority DESC, next_attempt_at, id LIMIT 1)"
+        " ORDER BY priority DESC, next_attempt_at, id LIMIT 1) AS due"
         " UNION ALL "
         "SELECT * FROM (SELECT id, priority, next_attempt_at FROM sync_queue"
         " WHERE status = 'running' AND lease_expires_at <= " ENG_STORE_NOW
         " AND attempts < max_attempts AND priority >= ?3"
-        " ORDER BY priority DESC, next_attempt_at, id LIMIT 1))"
-        " ORDER BY priority DESC, next_attempt_at, id LIMIT 1)" JOB_COLUMNS;
+        " ORDER BY priority DESC, next_attempt_at, id LIMIT 1) AS lapsed) AS first"
+        " ORDER BY priority DESC, next_attempt_at, id LIMIT 1)"
+        /* still claimable: on PostgreSQL a second claimer that waited for the first's row lock
+         * looks at the row again with these, not with the subquery (which it does not rerun) */
+        " AND (status = 'pending' OR (status = 'running' AND lease_expires_at <= " ENG_STORE_NOW
+        " AND attempts < max_attempts))" JOB_COLUMNS;
     /* clang-format on */
     return claim(st, sql, owner, lease_ms, min_priority, out, err);
 }
@@ -276,7 +285,9 @@ int eng_queue_release(struct eng_store *st, int64_t id, const char *owner, long 
 int eng_queue_recover(struct eng_store *st, int *n, struct eng_err *err)
 {
     /* ?4: due now */
-    int rc = eng_store_run(st, GIVE_BACK " WHERE status = 'running'", err, "nnni", (int64_t)0);
+    /* ?1-?3 are not in the statement: typed NULLs (PostgreSQL wants a type for each) */
+    int rc = eng_store_run(st, GIVE_BACK " WHERE status = 'running'", err, "sssi", NULL, NULL, NULL,
+                           (int64_t)0);
     if (rc < 0)
         return rc;
     if (n != NULL)
@@ -380,10 +391,10 @@ int eng_queue_depth(struct eng_store *st, const char *tenant, struct eng_queue_d
     struct eng_store_stmt *s = NULL;
     /* on the index sync_queue_tenant (tenant_id, status) */
     int rc = eng_store_row(st,
-                           "SELECT coalesce(sum(status = 'pending' AND priority >= ?2), 0), "
-                           "coalesce(sum(status = 'pending' AND priority < ?2), 0), "
-                           "coalesce(sum(status = 'running'), 0) FROM sync_queue WHERE tenant_id "
-                           "= ?1 AND status IN ('pending', 'running')",
+                           "SELECT count(CASE WHEN status = 'pending' AND priority >= ?2 THEN 1 "
+                           "END), count(CASE WHEN status = 'pending' AND priority < ?2 THEN 1 "
+                           "END), count(CASE WHEN status = 'running' THEN 1 END) FROM sync_queue "
+                           "WHERE tenant_id = ?1 AND status IN ('pending', 'running')",
                            &s, err, "si", tenant, (int64_t)ENG_QUEUE_LANE_RECORD);
     if (rc == ENG_STORE_ROW) {
         out->priority = eng_store_column_int64(s, 0);

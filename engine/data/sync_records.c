@@ -63,7 +63,7 @@ int eng_sync_records_put(struct eng_store *st, const struct eng_sync_record *rec
                    "source_entity, source_id, target_system, target_type) WHERE run_id IS NOT "
                    "NULL DO UPDATE SET target_id = excluded.target_id, outcome = "
                    "excluded.outcome, error = excluded.error, error_code = excluded.error_code, "
-                   "retryable = excluded.retryable, attempts = attempts + 1, next_retry_at = "
+                   "retryable = excluded.retryable, attempts = sync_records.attempts + 1, next_retry_at = "
                    "excluded.next_retry_at, input = excluded.input, output = excluded.output, "
                    "diff = excluded.diff, conflict = excluded.conflict, currency = "
                    "excluded.currency, source_total_minor = excluded.source_total_minor, "
@@ -244,7 +244,7 @@ int eng_sync_records_each(struct eng_store *st, const struct eng_sync_records_qu
     if (rc != 0)
         return rc;
     query_bind(s, q);
-    eng_store_bind_int64(s, 4 + q->noutcomes, q->limit > 0 ? q->limit : -1);
+    eng_store_bind_int64(s, 4 + q->noutcomes, q->limit > 0 ? q->limit : INT64_MAX); /* none */
     eng_store_bind_int64(s, 5 + q->noutcomes, q->offset > 0 ? q->offset : 0);
     return each_row(s, fn, ud, err);
 }
@@ -329,7 +329,7 @@ int eng_sync_records_failures_each(struct eng_store *st, const struct eng_sync_f
                               q, &s, err);
     if (rc != 0)
         return rc;
-    eng_store_bind_int64(s, 5, q->limit > 0 ? q->limit : -1);
+    eng_store_bind_int64(s, 5, q->limit > 0 ? q->limit : INT64_MAX); /* no limit */
     eng_store_bind_int64(s, 6, q->offset > 0 ? q->offset : 0);
     return each_row(s, fn, ud, err);
 }

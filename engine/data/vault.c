@@ -251,8 +251,9 @@ int eng_vault_put(struct eng_store *st, const struct eng_keyring *kr, const char
                            " external_account_id = excluded.external_account_id, is_active = 1,"
                            " status = 'untested', last_test_at = NULL, last_test_ok = NULL,"
                            " last_test_message = NULL, updated_at = excluded.updated_at,"
-                           " token_version = token_version + 1,"
-                           " store_version = store_version + 1, refresh_lease_owner = NULL,"
+                           " token_version = integration_credentials.token_version + 1,"
+                           " store_version = integration_credentials.store_version + 1,"
+                           " refresh_lease_owner = NULL,"
                            " refresh_lease_until = NULL",
                            err, "ssbsss", tenant, platform, w.blob, w.len, w.kid, public_json,
                            external_account_id);
@@ -349,7 +350,7 @@ int eng_vault_set_status(struct eng_store *st, const char *tenant, const char *p
     if (rc == 0) {
         rc = checked(eng_store_run(st,
                                    "UPDATE integration_credentials SET"
-                                   " status = CASE WHEN ?3 THEN 'connected' ELSE 'error' END,"
+                                   " status = CASE WHEN ?3 <> 0 THEN 'connected' ELSE 'error' END,"
                                    " last_test_at = " ENG_STORE_NOW ", last_test_ok = ?3,"
                                    " last_test_message = ?4"
                                    " WHERE tenant_id = ?1 AND platform = ?2 AND is_active = 1",

@@ -14,11 +14,12 @@ int eng_vault_check_keys(struct eng_store *st, const struct eng_keyring *kr, cha
 {
     msg[0] = '\0';
     struct eng_store_stmt *s = NULL;
-    /* the row with the smallest id stands for its key id (a bare column of MIN() is its row's) */
+    /* the row with the smallest id stands for its key id */
     int rc = eng_store_row(st,
-                           "SELECT key_id, tenant_id, platform, COUNT(*), MIN(id)"
-                           " FROM integration_credentials WHERE is_active = 1"
-                           " GROUP BY key_id ORDER BY key_id",
+                           "SELECT c.key_id, c.tenant_id, c.platform, g.n, g.first FROM"
+                           " (SELECT key_id, COUNT(*) AS n, MIN(id) AS first"
+                           " FROM integration_credentials WHERE is_active = 1 GROUP BY key_id) AS g"
+                           " JOIN integration_credentials c ON c.id = g.first ORDER BY c.key_id",
                            &s, err, "");
     size_t used = 0;
     int bad = 0;

@@ -23,10 +23,10 @@ static const char status_sql[] =
     " FROM (SELECT *, CASE WHEN json_type(fields, '$.refresh_token_expires_at')"
     " = 'text' THEN json_extract(fields, '$.refresh_token_expires_at') END AS rt"
     " FROM (SELECT *, CASE WHEN json_valid(public_fields)"
-    " AND json_type(public_fields) = 'object'"
-    " THEN json(public_fields) ELSE '{}' END AS fields"
+    " THEN CASE WHEN json_type(public_fields) = 'object'"
+    " THEN json(public_fields) ELSE '{}' END ELSE '{}' END AS fields"
     " FROM integration_credentials"
-    " WHERE tenant_id = ?1 AND is_active = 1 AND (?2 IS NULL OR platform = ?2)))"
+    " WHERE tenant_id = ?1 AND is_active = 1 AND (?2 IS NULL OR platform = ?2)) AS c) AS r"
     " ORDER BY platform";
 
 static char *vs_dup(const char *s, size_t n, int *oom)

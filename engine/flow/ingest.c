@@ -51,7 +51,7 @@ static const char *const ingest_sql[S_COUNT] = {
                     "topic, resource, resource_id, event_time, status, signature_valid, headers, "
                     "body, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, ?11, ?12, "
                     "?13) ON CONFLICT (source, account_id, event_id) WHERE event_id IS NOT NULL "
-                    "DO NOTHING",
+                    "DO NOTHING RETURNING id",
     /* a pending job for the record (key K, or K#n queued while K was running) covers it: it will
      * read the record's current state when it runs. [K, K || '$') holds exactly K and K#...
      * (record ids use no byte below '$'); the status terms let SQLite use the partial index. */
@@ -64,7 +64,7 @@ static const char *const ingest_sql[S_COUNT] = {
                   "status IN ('pending', 'running') DO NOTHING",
     [S_REPLAY_GET] = "SELECT source, format, tenant_id, account_id, topic, resource, "
                      "resource_id, body, status FROM webhook_events WHERE id = ?1 AND "
-                     "(tenant_id = ?2 OR (?3 AND tenant_id IS NULL))",
+                     "(tenant_id = ?2 OR (?3 <> 0 AND tenant_id IS NULL))",
     [S_REPLAY_SET] = "UPDATE webhook_events SET replay_count = replay_count + 1, "
                      "last_replayed_at = " ENG_STORE_NOW ", tenant_id = ?2, "
                      "status = 'queued', error = NULL WHERE id = ?1 RETURNING replay_count",
@@ -246,16 +246,19 @@ static int ing_apply_events(struct eng_ingest *ing, struct eng_ingest_item *it, 
             rc = eng_store_bind_blob(s, 12, ev->body != NULL ? ev->body : "", ev->body_len);
         if (rc == 0)
             rc = eng_store_bind_str(s, 13, ev->error[0] != '\0' ? ev->error : NULL);
-        if (rc == 0)
+        int64_t row = 0; /* the new row's id; none: a duplicate (DO NOTHING) */
+        if (rc == 0 && (rc = eng_store_step(s, err)) == ENG_STORE_ROW) {
+            row = eng_store_column_int64(s, 0);
             rc = ing_done(s, err);
+        }
         eng_store_reset(s);
-        if (rc != 0)
+        if (rc < 0)
             return rc;
-        if (eng_store_changes(ing->st) == 0) {
+        rc = 0;
+        if (row == 0) {
             it->duplicates++;
             continue;
         }
-        int64_t row = eng_store_last_insert_rowid(ing->st);
         it->stored++;
         if (ev->status == ENG_WEBHOOK_REJECTED) {
             it->rejected++;

@@ -225,14 +225,10 @@ int eng_scheduler_tick(struct eng_store *st, int *started, struct eng_err *err)
                   " WHERE id = ?1 AND ?2 IS NULL AND ?3 IS NULL";
         if (eng_store_prepare(st, sql, -1, ENG_STORE_TRUSTED, &s, NULL) == 0) {
             eng_store_bind_int64(s, 1, id);
-            if (nrc == 0 && rc == 0)
-                eng_store_bind_text(s, 2, next, strlen(next));
-            else
-                eng_store_bind_null(s, 2);
-            if (run_id[0] != '\0' && nrc == 0 && rc == 0)
-                eng_store_bind_text(s, 3, run_id, strlen(run_id));
-            else
-                eng_store_bind_null(s, 3);
+            /* a text or NULL (eng_store_bind_str: a NULL typed as text, which PostgreSQL needs
+             * for "?3 IS NULL") */
+            eng_store_bind_str(s, 2, nrc == 0 && rc == 0 ? next : NULL);
+            eng_store_bind_str(s, 3, run_id[0] != '\0' && nrc == 0 && rc == 0 ? run_id : NULL);
             eng_store_step(s, NULL);
             eng_store_finalize(s);
         }

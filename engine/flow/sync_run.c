@@ -49,9 +49,9 @@ static int since_overlap(struct run *r, const char *from, struct eng_err *err)
     r->since[0] = '\0';
     if (from == NULL || from[0] == '\0')
         return 0;
-    int rc = eng_store_prepare(r->st,
-                               "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?, printf('-%d seconds', ?))",
-                               -1, ENG_STORE_TRUSTED, &s, err);
+    int rc =
+        eng_store_prepare(r->st, "SELECT strftime('%Y-%m-%dT%H:%M:%SZ', ?1, (-?2) || ' seconds')",
+                          -1, ENG_STORE_TRUSTED, &s, err);
     if (rc != 0)
         return rc;
     eng_store_bind_str(s, 1, from);
@@ -224,8 +224,9 @@ static int finish_run(struct run *r, const char *state, const char *reason, stru
             r->st,
             "INSERT INTO sync_state (tenant_id, entity_type, flow, last_sync_at, last_run_id) "
             "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant_id, entity_type, flow) DO UPDATE SET "
-            "last_sync_at = CASE WHEN last_sync_at IS NULL OR excluded.last_sync_at > "
-            "last_sync_at THEN excluded.last_sync_at ELSE last_sync_at END, last_run_id = "
+            "last_sync_at = CASE WHEN sync_state.last_sync_at IS NULL OR excluded.last_sync_at > "
+            "sync_state.last_sync_at THEN excluded.last_sync_at ELSE sync_state.last_sync_at END, "
+            "last_run_id = "
             "excluded.last_run_id, updated_at = " ENG_STORE_NOW,
             -1, ENG_STORE_TRUSTED, &s, err);
         if (rc == 0) {

@@ -226,11 +226,12 @@ static int whh_register_commit(struct eng_store *st, const char *tenant, const c
     if (rc == 0) {
         /* the parts of the result: the Lua side encoded it as a JSON object */
         struct eng_store_stmt *s = NULL;
-        rc = eng_store_prepare(st,
-                               "SELECT json_extract(json(?1), '$.check'), CASE WHEN "
-                               "json_extract(json(?1), '$.ok') THEN 1 ELSE 0 END, "
-                               "json_extract(json(?1), '$.registered')",
-                               -1, ENG_STORE_TRUSTED, &s, &err);
+        rc = eng_store_prepare(
+            st,
+            "SELECT json_extract(json(?1), '$.check'), CASE WHEN "
+            "CAST(json_extract(json(?1), '$.ok') AS INTEGER) <> 0 THEN 1 ELSE 0 END, "
+            "json_extract(json(?1), '$.registered')",
+            -1, ENG_STORE_TRUSTED, &s, &err);
         if (rc == 0)
             rc = eng_store_bind_text(s, 1, result, len);
         if (rc == 0 && (rc = eng_store_step(s, &err)) == ENG_STORE_ROW) {

@@ -16,6 +16,9 @@
 #define STORE_FIXTURE_NAME "test_console_sessions"
 #include "store_fixture.h"
 
+/* "000...0d": 64 characters */
+#define Z64(d) "000000000000000000000000000000000000000000000000000000000000000" d
+
 static void text(struct eng_store *st, const char *sql, char *out, size_t size)
 {
     struct eng_store_stmt *s = NULL;
@@ -95,12 +98,12 @@ static void test_create_lookup_delete(void)
     /* a row that is both, or neither, is refused by the schema */
     CHECK(eng_store_exec(st,
                          "INSERT INTO console_sessions (id_hash, tenant_id, is_admin, token_hash, "
-                         "admin_fp, expires_at) VALUES (printf('%064d', 9), 't', 1, 'x', 'y', "
-                         "'2999-01-01T00:00:00.000Z')",
+                         "admin_fp, expires_at) VALUES ('" Z64("9") "', 't', 1, 'x', 'y', "
+                                                                    "'2999-01-01T00:00:00.000Z')",
                          &err) != 0);
     CHECK(eng_store_exec(st,
                          "INSERT INTO console_sessions (id_hash, tenant_id, is_admin, expires_at) "
-                         "VALUES (printf('%064d', 8), 't', 0, '2999-01-01T00:00:00.000Z')",
+                         "VALUES ('" Z64("8") "', 't', 0, '2999-01-01T00:00:00.000Z')",
                          &err) != 0);
 
     /* deleted: found no more; deleting again changes nothing */

@@ -10,28 +10,16 @@
 
 #include "adapt/store.h"
 #include "check.h"
+#define STORE_FIXTURE_NAME "test_id_map"
+#include "store_fixture.h"
 #include "data/id_map.h"
 
-static const char *schema_dir(void)
-{
-    const char *d = getenv("SCHEMA_DIR");
-    return d != NULL ? d : "schema";
-}
-
+/* A fresh migrated store (tests/unit/store_fixture.h: SQLite, or PostgreSQL with
+ * STORE_FIXTURE_PG=1); returns a connection to it. */
 static struct eng_store *fresh(void)
 {
-    char dir[] = "/tmp/test_id_map.XXXXXX", path[128];
-    if (mkdtemp(dir) == NULL)
-        return NULL;
-    snprintf(path, sizeof path, "%s/m.db", dir);
-    struct eng_store *st = NULL;
-    struct eng_err err = {0};
-    if (eng_store_open(path, &st, &err) != 0 || eng_store_migrate(st, schema_dir(), NULL, &err)) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        eng_store_close(st);
-        return NULL;
-    }
-    return st;
+    store_fixture_make();
+    return store_fixture_open(1);
 }
 
 static const struct eng_id_map_key K = {"t1",  "woocommerce", "orders",

@@ -4,6 +4,8 @@
  * (environment, else store, else default) on a real SQLite file.
  */
 #include "check.h"
+#define STORE_FIXTURE_NAME "test_operator"
+#include "store_fixture.h"
 #include "base/config.h"
 #include "data/operator_settings.h"
 #include "adapt/store.h"
@@ -69,13 +71,9 @@ static void test_defaults_agree_with_config(void)
 
 static void test_precedence(void)
 {
-    char dir[] = "/tmp/test_operator.XXXXXX", path[64];
-    REQUIRE(mkdtemp(dir) != NULL);
-    snprintf(path, sizeof path, "%s/x.db", dir);
-    struct eng_store *st = NULL;
+    store_fixture_make();
+    struct eng_store *st = store_fixture_open(1);
     struct eng_err err = {0};
-    REQUIRE(eng_store_open(path, &st, &err) == 0);
-    REQUIRE(eng_store_migrate(st, ENG_SOURCE_DIR "/schema", NULL, &err) == 0);
     clear_env();
     struct eng_config cfg;
     REQUIRE(eng_config_load(&cfg, &err) == 0);
@@ -105,14 +103,7 @@ static void test_precedence(void)
     CHECK_INT(removed, 0);
     unsetenv("QUICKBOOKS_TOKEN_URL");
     eng_config_free(&cfg);
-    eng_store_close(st);
-    unlink(path);
-    char wal[80];
-    snprintf(wal, sizeof wal, "%s-wal", path);
-    unlink(wal);
-    snprintf(wal, sizeof wal, "%s-shm", path);
-    unlink(wal);
-    rmdir(dir);
+    done(st);
 }
 
 CHECK_MAIN(CHECK_CASE(test_url_check), CHECK_CASE(test_defaults_agree_with_config),

@@ -11,32 +11,17 @@
 #include <unistd.h>
 
 #include "check.h"
+#define STORE_FIXTURE_NAME "test_queue"
+#include "store_fixture.h"
 #include "data/queue.h"
 #include "adapt/store.h"
 
-static char dbpath[128];
-
-static const char *schema_dir(void)
-{
-    const char *d = getenv("SCHEMA_DIR");
-    return d != NULL ? d : "schema";
-}
-
-/* A fresh migrated database; returns a connection to it. */
+/* A fresh migrated store (tests/unit/store_fixture.h: SQLite, or PostgreSQL with
+ * STORE_FIXTURE_PG=1); returns a connection to it. */
 static struct eng_store *fresh(void)
 {
-    char dir[] = "/tmp/test_queue.XXXXXX";
-    if (mkdtemp(dir) == NULL)
-        return NULL;
-    snprintf(dbpath, sizeof dbpath, "%s/q.db", dir);
-    struct eng_store *st = NULL;
-    struct eng_err err = {0};
-    if (eng_store_open(dbpath, &st, &err) != 0 || eng_store_migrate(st, schema_dir(), NULL, &err)) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        eng_store_close(st);
-        return NULL;
-    }
-    return st;
+    store_fixture_make();
+    return store_fixture_open(1);
 }
 
 static long long q_int(struct eng_store *st, const char *sql, int64_t id)
@@ -270,7 +255,7 @@ static void claim_all(struct claimer *c)
 {
     struct eng_store *st = NULL;
     struct eng_err err = {0};
-    if (eng_store_open(dbpath, &st, &err) != 0) {
+    if (eng_store_open(store_fixture_path, &st, &err) != 0) {
         c->errors++;
         return;
     }
@@ -433,7 +418,7 @@ static void test_requeue_runs_and_retries(void)
     q_text(st,
            "SELECT dedupe_key || ' ' || priority || ' ' || json_extract(payload, '$.entity') || ' '"
            " || (SELECT group_concat(value, ',') FROM (SELECT value FROM"
-           " json_each(json_extract(payload, '$.ids')) ORDER BY value))"
+           " json_each(json_extract(payload, '$.ids')) ORDER BY value) AS ids)"
            " FROM sync_queue WHERE kind = 'retry'",
            0, v, sizeof v);
     CHECK_STR(v, "autoretry:f1:orders 10 orders 3,7");

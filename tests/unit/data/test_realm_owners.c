@@ -20,12 +20,13 @@
 static void row(struct eng_store *st, const char *tenant, const char *realm)
 {
     struct eng_err err = {0};
-    int rc = eng_store_run(st,
-                           "INSERT INTO integration_credentials (tenant_id, platform, ciphertext, "
-                           "key_id, external_account_id) VALUES (?1, 'quickbooks', x'00', 'k', ?2) "
-                           "ON CONFLICT (tenant_id, platform) DO UPDATE SET external_account_id = "
-                           "excluded.external_account_id, store_version = store_version + 1",
-                           &err, "ss", tenant, realm);
+    int rc = eng_store_run(
+        st,
+        "INSERT INTO integration_credentials (tenant_id, platform, ciphertext, "
+        "key_id, external_account_id) VALUES (?1, 'quickbooks', x'00', 'k', ?2) "
+        "ON CONFLICT (tenant_id, platform) DO UPDATE SET external_account_id = "
+        "excluded.external_account_id, store_version = integration_credentials.store_version + 1",
+        &err, "ss", tenant, realm);
     REQUIRE(rc == 1);
 }
 

@@ -9,24 +9,18 @@
 
 #include "adapt/store.h"
 #include "check.h"
+#define STORE_FIXTURE_NAME "test_sync_records"
+#include "store_fixture.h"
 #include "data/sync_records.h"
 
-static const char *schema_dir(void)
-{
-    const char *d = getenv("SCHEMA_DIR");
-    return d != NULL ? d : "schema";
-}
-
+/* A fresh migrated store (tests/unit/store_fixture.h: SQLite, or PostgreSQL with
+ * STORE_FIXTURE_PG=1); returns a connection to it. */
 static struct eng_store *fresh(void)
 {
-    char dir[] = "/tmp/test_sync_records.XXXXXX", path[128];
-    if (mkdtemp(dir) == NULL)
-        return NULL;
-    snprintf(path, sizeof path, "%s/r.db", dir);
-    struct eng_store *st = NULL;
+    store_fixture_make();
+    struct eng_store *st = store_fixture_open(1);
     struct eng_err err = {0};
-    if (eng_store_open(path, &st, &err) != 0 || eng_store_migrate(st, schema_dir(), NULL, &err) ||
-        eng_store_exec(st,
+    if (eng_store_exec(st,
                        "INSERT INTO sync_runs (id, tenant_id, entity, flow, mode, state) VALUES "
                        "('sync_a', 't1', 'orders', 'f', 'full', 'succeeded'), ('sync_b', 't1', "
                        "'orders', 'f', 'full', 'running')",

@@ -11,7 +11,6 @@
 #include "adapt/store.h"
 #include "data/vault.h"
 
-#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -25,44 +24,17 @@
 
 /* ---- helpers ---- */
 
-static char tmproot[64];
-static char dbpath[128];
+#ifndef STORE_FIXTURE_NAME
+#define STORE_FIXTURE_NAME "test_vault"
+#endif
+#include "store_fixture.h"
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
+#define dbpath store_fixture_path
 
+/* Remove the scratch store (its connections closed). */
 static void scratch_done(void)
 {
-    if (tmproot[0] != '\0') {
-        nftw(tmproot, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-        tmproot[0] = '\0';
-    }
-}
-
-/* A fresh scratch folder with a migrated database in it. */
-static struct eng_store *fresh_store(void)
-{
-    scratch_done();
-    snprintf(tmproot, sizeof tmproot, "/tmp/test_vault.XXXXXX");
-    if (mkdtemp(tmproot) == NULL) {
-        perror("mkdtemp");
-        exit(2);
-    }
-    snprintf(dbpath, sizeof dbpath, "%s/vault.db", tmproot);
-    const char *schema = getenv("SCHEMA_DIR");
-    struct eng_store *st = NULL;
-    struct eng_err err = {0};
-    if (eng_store_open(dbpath, &st, &err) != 0 ||
-        eng_store_migrate(st, schema != NULL ? schema : "schema", NULL, &err) != 0) {
-        fprintf(stderr, "store: %s\n", err.msg);
-        exit(2);
-    }
-    return st;
+    store_fixture_drop();
 }
 
 /* base64 of n bytes all equal to fill (n <= 64), in a static buffer per slot. */
@@ -224,22 +196,22 @@ static int file_contains(const char *path, const void *needle, size_t n)
     return found;
 }
 
+/* SQLite only (the file and its WAL): callers skip it on PostgreSQL, saying so. */
 static int db_files_contain(const char *needle)
 {
-    char wal[160];
+    char wal[1100];
     snprintf(wal, sizeof wal, "%s-wal", dbpath);
     return file_contains(dbpath, needle, strlen(needle)) ||
            file_contains(wal, needle, strlen(needle));
 }
 
 /* A text snapshot of every row's id, tenant, platform, key id and ciphertext. */
-/* A text snapshot of every row's id, tenant, platform, key id and ciphertext. */
 static void snapshot(struct eng_store *st, char *out, size_t cap)
 {
     query_text(st,
                "SELECT group_concat(id || ':' || tenant_id || ':' || platform || ':' || key_id"
                " || ':' || hex(ciphertext), ';') FROM (SELECT * FROM integration_credentials"
-               " ORDER BY id)",
+               " ORDER BY id) AS c",
                out, cap);
 }
 
