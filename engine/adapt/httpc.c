@@ -21,6 +21,7 @@
 
 #include <curl/curl.h>
 
+#include "base/clock.h"
 #include "base/netaddr.h"
 
 #if LIBCURL_VERSION_NUM < 0x075500
@@ -91,13 +92,6 @@ static int httpc_global(struct eng_err *err)
         return eng_err_set(err, ENG_EIO, "libcurl global init failed: %s",
                            curl_easy_strerror(httpc_global_rc));
     return 0;
-}
-
-long long eng_httpc_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* }====================== */
@@ -646,7 +640,7 @@ int eng_httpc_perform(struct eng_httpc *h, const struct eng_httpc_req *req,
         t = timeout;
         capped = 0;
         if (req->deadline != 0) {
-            long long left = req->deadline - eng_httpc_now_ms();
+            long long left = req->deadline - eng_now_ms();
             if (left <= 0) {
                 resp->fail = ENG_HTTPC_TIMEOUT;
                 rc = eng_err_set(err, ENG_ETIMEOUT,
@@ -724,7 +718,7 @@ int eng_httpc_perform(struct eng_httpc *h, const struct eng_httpc_req *req,
             break;
         if (wait < 0)
             wait = httpc_backoff_ms(h, resp->attempts);
-        if (req->deadline != 0 && eng_httpc_now_ms() + wait >= req->deadline)
+        if (req->deadline != 0 && eng_now_ms() + wait >= req->deadline)
             break; /* never sleep past the caller's budget */
         httpc_sleep_ms(wait);
     }

@@ -54,7 +54,7 @@ struct eng_httpc_req {
     const char *body; /* NULL = no body */
     size_t body_len;
     long timeout_ms;            /* per attempt; <= 0 = ENG_HTTPC_DEFAULT_TIMEOUT_MS */
-    long long deadline;         /* eng_httpc_now_ms() value nothing may run past; 0 = none */
+    long long deadline;         /* eng_now_ms() value nothing may run past; 0 = none */
     int retries;                /* extra attempts, 0..ENG_HTTPC_MAX_RETRIES */
     int follow_redirects;       /* up to ENG_HTTPC_MAX_REDIRS, http/https only */
     int retry_unsafe;           /* retry non-idempotent methods on timeouts/resets/502/504 too */
@@ -117,8 +117,6 @@ const char *eng_httpc_resp_header(const struct eng_httpc_resp *r, const char *na
 /* "timeout", "connect", "tls", "dns", "too_large", "http"; "" for ENG_HTTPC_OK. Static. */
 const char *eng_httpc_fail_name(enum eng_httpc_fail f);
 
-/* Monotonic milliseconds, the clock of req->deadline. */
-long long eng_httpc_now_ms(void);
 /* The libcurl the process runs on with its TLS backend, e.g. "libcurl 7.88.1 (OpenSSL/3.0.11)",
  * into buf. */
 void eng_httpc_lib_version(char *buf, size_t size);

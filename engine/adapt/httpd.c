@@ -29,6 +29,7 @@
 
 #include <microhttpd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/netaddr.h"
 
@@ -89,13 +90,6 @@ struct eng_httpd {
     int reaper_running;
     pthread_t reaper;
 };
-
-static long long httpd_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int httpd_sockaddr(const struct sockaddr *sa, struct eng_netaddr *out)
 {
@@ -177,7 +171,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         memset(&c->addr, 0, sizeof c->addr);
     c->trusted = eng_netaddr_list_has(&h->trusted, &c->addr);
     c->phase = HTTPD_HEADERS;
-    c->since = httpd_now_ms();
+    c->since = eng_now_ms();
     *socket_context = c;
 
     pthread_mutex_lock(&h->mu);
@@ -219,7 +213,7 @@ static void *httpd_reaper(void *arg)
             ts.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&h->cv, &h->mu, &ts);
-        long long now = httpd_now_ms();
+        long long now = eng_now_ms();
         for (struct httpd_conn *c = h->head; c != NULL; c = c->next)
             if ((c->phase == HTTPD_HEADERS && now - c->since > hdr_ms) ||
                 (c->phase == HTTPD_BODY && now - c->since > body_ms))
@@ -243,7 +237,7 @@ static void httpd_set_phase(struct eng_httpd *h, struct httpd_conn *c, enum http
     pthread_mutex_lock(&h->mu);
     if (c->phase != HTTPD_CLOSING) {
         c->phase = phase;
-        c->since = httpd_now_ms();
+        c->since = eng_now_ms();
         if (phase == HTTPD_HEADERS)
             c->counted = 0;
     }

@@ -15,6 +15,7 @@
 
 #include "adapt/crypto.h"
 #include "api/api.h"
+#include "base/clock.h"
 #include "base/dirlist.h"
 #include "data/tenant_settings.h"
 #include "flow/mapedit.h"
@@ -416,8 +417,8 @@ static void publish_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_sto
     struct eng_buf tests;
     eng_buf_init(&tests);
     int failed = 0;
-    eng_mapedit_tests(r.vm, j->cfg->mappings_dir, a->name,
-                      eng_mapedit_now_ms() + ENG_MAPEDIT_WALL_MS, &tests, &failed, &err);
+    eng_mapedit_tests(r.vm, j->cfg->mappings_dir, a->name, eng_now_ms() + ENG_MAPEDIT_WALL_MS,
+                      &tests, &failed, &err);
     eng_mapedit_close(&r);
     if (failed > 0 || tests.oom) {
         eng_buf_reset(&j->details);
@@ -707,8 +708,8 @@ static void tests_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_store
         return;
     }
     int failed = 0;
-    rc = eng_mapedit_tests(r.vm, j->cfg->mappings_dir, a->name,
-                           eng_mapedit_now_ms() + ENG_MAPEDIT_WALL_MS, &j->body, &failed, &err);
+    rc = eng_mapedit_tests(r.vm, j->cfg->mappings_dir, a->name, eng_now_ms() + ENG_MAPEDIT_WALL_MS,
+                           &j->body, &failed, &err);
     eng_mapedit_close(&r);
     if (rc != 0)
         eng_api_job_fail(j, 500, "internal", "out of memory running the tests");

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "base/clock.h"
 #include "data/record_snapshots.h"
 #include "flow/mapedit.h"
 #include "lua/scripts.h"
@@ -108,7 +109,7 @@ static void impact_arg_free(void *p)
 static void impact_run(struct eng_api_job *j, struct eng_vm *vm, struct eng_store *st)
 {
     struct impact_arg *a = j->arg;
-    long long deadline = eng_mapedit_now_ms() + ENG_MAPEDIT_WALL_MS;
+    long long deadline = eng_now_ms() + ENG_MAPEDIT_WALL_MS;
     struct eng_buf config;
     eng_buf_init(&config);
     if (eng_api_mapping_config(j, st, &config) != 0) {

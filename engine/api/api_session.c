@@ -16,6 +16,7 @@
 
 #include "adapt/crypto.h"
 #include "api/api.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/ratelimit.h"
 #include "data/console_sessions.h"
@@ -45,9 +46,7 @@ static int login_allowed(struct eng_api_ctx *c)
     snprintf(key, sizeof key, "console-login:%u", (unsigned)(hsh % ENG_API_LOGIN_SLOTS));
     struct eng_ratelimit rl = {
         .key = key, .per_second = ENG_API_LOGIN_PER_MINUTE / 60.0, .burst = ENG_API_LOGIN_BURST};
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    long long now_ms = eng_now_ms();
     struct eng_err err = {0};
     /* a deadline of now: never waits, refuses when no attempt is left */
     if (eng_ratelimit_acquire(&rl, now_ms > 0 ? now_ms : 1, &err) == 0) {

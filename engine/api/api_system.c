@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "api/api.h"
+#include "base/clock.h"
 #include "lua/scripts.h"
 #include "flow/ingest.h"
 #include "flow/worker.h"
@@ -14,18 +15,11 @@
 #include "adapt/store.h"
 #include "data/vault.h"
 
-static long long sys_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* GET /health: the process answers. */
 int eng_api_health(struct eng_api_ctx *c)
 {
     eng_buf_printf(&c->resp->body, "{\"status\":\"ok\",\"version\":\"%s\",\"uptimeMs\":%lld}",
-                   ENG_VERSION, sys_now_ms() - c->api->started_ms);
+                   ENG_VERSION, eng_now_ms() - c->api->started_ms);
     return ENG_HTTPD_DONE;
 }
 
@@ -203,7 +197,7 @@ int eng_api_metrics(struct eng_api_ctx *c)
                    "tallysync_scripts_generation %llu\n"
                    "# HELP tallysync_script_errors Scripts whose latest version was rejected.\n"
                    "# TYPE tallysync_script_errors gauge\ntallysync_script_errors %d\n",
-                   (double)(sys_now_ms() - api->started_ms) / 1000.0,
+                   (double)(eng_now_ms() - api->started_ms) / 1000.0,
                    eng_workers_count(api->workers), eng_workers_queued(api->workers),
                    (unsigned long long)eng_scripts_generation(api->scripts),
                    eng_scripts_error_count(api->scripts));

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+
 #define RL_MAX_KEYS 4096
 
 struct rl_entry {
@@ -44,13 +46,6 @@ static void rl_init(void)
     pthread_condattr_destroy(&a);
 }
 
-static long long rl_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Caller holds rl_mu. */
 static struct rl_entry *rl_find(const char *key, int burst)
 {
@@ -72,7 +67,7 @@ static struct rl_entry *rl_find(const char *key, int burst)
     struct rl_entry *e = &rl_table[rl_n++];
     e->key = k;
     e->tokens = burst;
-    e->refilled_ms = rl_now_ms();
+    e->refilled_ms = eng_now_ms();
     e->inflight = 0;
     e->log = NULL;
     e->log_cap = 0;
@@ -185,7 +180,7 @@ int eng_ratelimit_acquire_held(const struct eng_ratelimit *rl, long long deadlin
         return eng_err_set(err, ENG_ENOMEM, "rate limiter: too many keys");
     }
     for (;;) {
-        long long now = rl_now_ms();
+        long long now = eng_now_ms();
         long long d1 = rl_due(rl, e, now);
         long long d2 = e2 != NULL ? rl_due(r2, e2, now) : 0;
         if (e2 == e)
@@ -250,7 +245,7 @@ void eng_ratelimit_release_held(const struct eng_ratelimit *rl,
     if (rl == NULL || rl->key == NULL || rl->key[0] == '\0')
         return;
     pthread_mutex_lock(&rl_mu);
-    long long now = rl_now_ms();
+    long long now = eng_now_ms();
     rl_release_key(rl->key, hold != NULL ? hold->slot : -1, hold != NULL ? hold->cap : 0, now);
     if (rl->also != NULL && rl->also->key != NULL && rl->also->key[0] != '\0' &&
         strcmp(rl->also->key, rl->key) != 0)

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "base/clock.h"
 #include "cli/cli.h"
 #include "adapt/httpd.h"
 #include "flow/ingest.h"
@@ -31,13 +32,6 @@
 /* What a stop may take beyond SHUTDOWN_GRACE_MS (the server's drain, the ingest writer's last
  * commit, joining the script watcher) before the guard ends the process. */
 #define SERVE_STOP_MARGIN_MS 10000
-
-static long long serve_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The stop's last resort: a thread that ends the process when the stop is not done by its
  * deadline (the normal path says done() first and joins it). */
@@ -214,9 +208,7 @@ int eng_cli_serve(int argc, char **argv)
                           .scripts = scripts,
                           .keys = keys,
                           .policy = scripts != NULL ? eng_scripts_policy(scripts) : NULL};
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    api.started_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    api.started_ms = eng_now_ms();
     int status = 1;
 
     if (scripts == NULL || scan_rc != 0) {
@@ -292,11 +284,11 @@ out:
     eng_store_close(hold);
     struct stop_guard guard;
     stop_guard_start(&guard, cfg.shutdown_grace_ms + SERVE_STOP_MARGIN_MS);
-    long long deadline = serve_mono_ms() + cfg.shutdown_grace_ms; /* SHUTDOWN_GRACE_MS */
+    long long deadline = eng_now_ms() + cfg.shutdown_grace_ms; /* SHUTDOWN_GRACE_MS */
     /* jobs give their work back before the workers stop */
     eng_orchestrator_stop_within(orch, cfg.shutdown_grace_ms);
     eng_webhook_health_timer_stop(whh); /* submits to the workers: stopped first */
-    long long left = deadline - serve_mono_ms();
+    long long left = deadline - eng_now_ms();
     int abandoned = eng_workers_stop_within(workers, left > 0 ? left : 0);
     if (abandoned > 0) {
         /* Each abandoned worker is named in the log (flow/worker.c). What they hold may still

@@ -13,18 +13,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/dirlist.h"
 #include "data/record_snapshots.h"
 #include "flow/worker.h"
 #include "lua/scripts.h"
 #include "lua/vm.h"
-
-long long eng_mapedit_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One line: the message without its traceback. */
 static void one_line(char *msg)
@@ -132,7 +126,7 @@ int eng_mapedit_tests(struct eng_vm *vm, const char *mappings_dir, const char *n
         snprintf(case_name, sizeof case_name, "%.*s", (int)(cl < 200 ? cl : 200), cases[i]);
         if (i > 0)
             eng_buf_putc(&results, ',');
-        if (deadline_ms > 0 && eng_mapedit_now_ms() > deadline_ms) {
+        if (deadline_ms > 0 && eng_now_ms() > deadline_ms) {
             eng_buf_puts(&results, "{\"case\":");
             eng_buf_json_str(&results, case_name, strlen(case_name));
             eng_buf_puts(&results, ",\"ok\":false,\"message\":\"not run: the time limit of the "
@@ -304,7 +298,7 @@ int eng_mapedit_impact(struct eng_vm *cur, struct eng_vm *prop, struct eng_store
     eng_buf_init(&items);
     for (size_t i = 0; i < s.n; i++) {
         eng_workers_beat(NULL); /* each record has its own budget: a heartbeat per record */
-        if ((o->deadline_ms > 0 && eng_mapedit_now_ms() > o->deadline_ms) ||
+        if ((o->deadline_ms > 0 && eng_now_ms() > o->deadline_ms) ||
             items.len > ENG_MAPEDIT_MAX_ANSWER) {
             truncated = 1;
             break;

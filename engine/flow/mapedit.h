@@ -96,9 +96,6 @@ void eng_mapedit_describe(struct eng_vm *vm, const char *name, struct eng_buf *o
 /* The shape lib.mapping_test reads, on a case's JSON: 0, or ENG_EINVAL with the reason. */
 int eng_mapedit_case_check(struct eng_vm *vm, const char *text, size_t len, struct eng_err *err);
 
-/* Monotonic milliseconds. */
-long long eng_mapedit_now_ms(void);
-
 /* ---- mapedit_file.c: the files ---- */
 
 /* Write text to dir/file atomically: a hidden temporary file in dir (the registry skips names

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "flow/sync.h"
 #include "flow/worker.h"
@@ -33,20 +34,13 @@
 #define ORCH_UNRECORDED_FIRST_MS 250
 #define ORCH_UNRECORDED_CAP_MS   5000
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Due schedules become runs, due failures become retry jobs (on the dispatcher's thread); a
  * worker newly stuck is logged (the watchdog, flow/worker.h). */
 static void orch_housekeeping(struct eng_store *st, struct eng_workers *w, long long *last_sched,
                               long long *last_retry)
 {
     struct eng_err err = {0};
-    long long now = mono_ms();
+    long long now = eng_now_ms();
     if (now - *last_sched >= ORCH_SCHED_MS) {
         *last_sched = now;
         eng_workers_check(w);
@@ -191,7 +185,7 @@ static void job_keep_unrecorded(struct eng_orch *o, const struct job_end *e)
         *copy = *e;
         copy->tries = 1;
         copy->delay_ms = ORCH_UNRECORDED_FIRST_MS;
-        copy->due_ms = mono_ms() + copy->delay_ms;
+        copy->due_ms = eng_now_ms() + copy->delay_ms;
         copy->next = o->unrecorded;
         o->unrecorded = copy;
         o->n_unrecorded++;
@@ -249,7 +243,7 @@ static void job_task_run(struct eng_task *t, struct eng_vm *vm)
  * store still refuses goes back with a longer delay. */
 static void orch_record_unrecorded(struct eng_orch *o, struct eng_store *st, int all)
 {
-    long long now = all ? LLONG_MAX : mono_ms();
+    long long now = all ? LLONG_MAX : eng_now_ms();
     pthread_mutex_lock(&o->mu);
     struct job_end *due = NULL, **pp = &o->unrecorded;
     while (*pp != NULL) {
@@ -289,7 +283,7 @@ static void orch_record_unrecorded(struct eng_orch *o, struct eng_store *st, int
         e->tries++;
         e->delay_ms =
             e->delay_ms * 2 > ORCH_UNRECORDED_CAP_MS ? ORCH_UNRECORDED_CAP_MS : e->delay_ms * 2;
-        e->due_ms = mono_ms() + e->delay_ms;
+        e->due_ms = eng_now_ms() + e->delay_ms;
         pthread_mutex_lock(&o->mu);
         e->next = o->unrecorded;
         o->unrecorded = e;
@@ -358,7 +352,7 @@ static void *orch_main(void *arg)
             orch_wait(o, 2000);
         }
     }
-    long long last_sched = 0, last_retry = mono_ms();
+    long long last_sched = 0, last_retry = eng_now_ms();
     while (!atomic_load(&o->stopping)) {
         if (st != NULL) {
             orch_record_unrecorded(o, st, 0);

@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "adapt/crypto.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "adapt/store.h"
 #include "data/vault.h"
@@ -264,13 +265,6 @@ struct wh_cand {
     int has_row;
 };
 
-static long long wh_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static struct wh_found *wh_found_slot(struct eng_webhook_tenant_secrets *c, int by,
                                       const char *value)
 {
@@ -323,7 +317,7 @@ static int wh_candidates(struct eng_webhook_tenant_secrets *c, struct eng_store 
     int got = 0, rc = 0;
     /* the generation before the read: a write committed during it makes the answer stale */
     unsigned long long gen = eng_vault_generation();
-    long long now = wh_now_ms();
+    long long now = eng_now_ms();
     if (!wh_found_get(c, by, value, gen, now, refs, &got)) {
         if (!*taken) {
             *l = wh_lookup_take(c);

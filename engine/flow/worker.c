@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "lua/scripts.h"
 #include "lua/vm.h"
@@ -54,13 +55,6 @@ struct eng_workers {
 /* The worker this thread is (NULL off the pool): eng_workers_beat's target. */
 static _Thread_local struct slot *tl_slot;
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static long long wall_ms(void)
 {
     struct timespec ts;
@@ -90,7 +84,7 @@ static void pool_free(struct eng_workers *w)
 /* With w->mu held: the heartbeat restarts now, running what. */
 static void slot_beat(struct slot *s, const char *what, const char *tenant)
 {
-    s->beat_ms = mono_ms();
+    s->beat_ms = eng_now_ms();
     s->beat_wall_ms = wall_ms();
     s->stuck_logged = 0;
     if (what != NULL)
@@ -105,7 +99,7 @@ static long long slot_overrun(struct eng_workers *w, struct slot *s)
 {
     if (s->beat_ms == 0)
         return 0;
-    long long took = mono_ms() - s->beat_ms;
+    long long took = eng_now_ms() - s->beat_ms;
     if (took < atomic_load(&w->stuck_ms))
         return 0;
     s->overran = 1;
@@ -353,7 +347,7 @@ static void slot_state(struct eng_workers *w, int i, struct eng_worker_state *ou
         return;
     out->busy = 1;
     out->since_ms = s->beat_wall_ms;
-    out->for_ms = mono_ms() - s->beat_ms;
+    out->for_ms = eng_now_ms() - s->beat_ms;
     out->stuck = out->for_ms >= atomic_load(&w->stuck_ms);
     memcpy(out->what, s->what, sizeof out->what);
     memcpy(out->tenant, s->tenant, sizeof out->tenant);

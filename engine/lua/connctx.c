@@ -20,6 +20,7 @@
 #include <lua.h>
 
 #include "adapt/crypto.h"
+#include "base/clock.h"
 #include "lua/vm.h"
 #include "lua/vm_int.h"
 
@@ -110,13 +111,6 @@ static void sleep_ms(long long ms)
     }
 }
 
-static long long mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* vault.lease([lease_ms [, wait_ms]]) -> "acquired" | "changed" | nil, message, code
  * Take the row's refresh lease for lease_ms (default 60 s) for the version the context holds.
  * "changed": newer credentials are stored (load them instead of refreshing). While another
@@ -132,7 +126,7 @@ static int l_lease(lua_State *L)
     long long budget = eng_vm_remaining_ms(L);
     if (budget > 0 && wait > budget - LEASE_BUDGET_MARGIN)
         wait = budget > LEASE_BUDGET_MARGIN ? budget - LEASE_BUDGET_MARGIN : 0;
-    long long deadline = mono_ms() + (long long)wait;
+    long long deadline = eng_now_ms() + (long long)wait;
     struct eng_err err = {0};
     for (;;) {
         int64_t current = h->version;
@@ -142,7 +136,7 @@ static int l_lease(lua_State *L)
             lua_pushliteral(L, "acquired");
             return 1;
         }
-        if (rc == ENG_EBUSY && mono_ms() < deadline) { /* the database is busy: like a lease */
+        if (rc == ENG_EBUSY && eng_now_ms() < deadline) { /* the database is busy: like a lease */
             sleep_ms(LEASE_POLL_MS);
             continue;
         }
@@ -152,7 +146,7 @@ static int l_lease(lua_State *L)
             lua_pushliteral(L, "changed");
             return 1;
         }
-        long long now = mono_ms();
+        long long now = eng_now_ms();
         if (now >= deadline) {
             eng_err_set(&err, ENG_ETIMEOUT,
                         "another worker is refreshing the %.64s tokens and did not finish within "

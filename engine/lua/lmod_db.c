@@ -42,6 +42,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
 #include "lua/json.h"
 #include "adapt/store.h"
 #include "lua/vm_int.h"
@@ -64,18 +65,11 @@ struct l_stmt {
 
 enum run_mode { RUN_EXEC, RUN_QUERY, RUN_ROW, RUN_VALUE };
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* SQLite's progress callback: plain C, never touches the lua_State. */
 static int conn_progress(void *ud)
 {
     const struct l_conn *c = ud;
-    return c->deadline != 0 && now_ms() >= c->deadline;
+    return c->deadline != 0 && eng_now_ms() >= c->deadline;
 }
 
 /* __gc and __close of the connection; idempotent. [-0, +0, -] */
@@ -155,7 +149,7 @@ static void conn_arm(lua_State *L, struct l_conn *c)
         eng_store_set_busy_timeout(c->st, ENG_STORE_BUSY_TIMEOUT_MS);
         return;
     }
-    c->deadline = now_ms() + left;
+    c->deadline = eng_now_ms() + left;
     eng_store_set_busy_timeout(c->st, left < ENG_STORE_BUSY_TIMEOUT_MS ? (int)left
                                                                        : ENG_STORE_BUSY_TIMEOUT_MS);
 }
@@ -166,7 +160,7 @@ static void conn_arm(lua_State *L, struct l_conn *c)
  * its budget with a "timeout" result in hand. [-0, +0, -] */
 static void conn_disarm(lua_State *L, struct l_conn *c)
 {
-    if (c->deadline != 0 && now_ms() >= c->deadline)
+    if (c->deadline != 0 && eng_now_ms() >= c->deadline)
         eng_vm_budget_arm(L);
     c->deadline = 0;
 }

@@ -18,6 +18,7 @@
 #include <lauxlib.h>
 
 #include "adapt/httpc.h"
+#include "base/clock.h"
 #include "lua/json.h"
 #include "lua/vm_int.h"
 
@@ -646,7 +647,7 @@ static struct http_job *http_prepare(lua_State *L, int t, int argn)
 static long long http_deadline(lua_State *L)
 {
     long long left = eng_vm_remaining_ms(L);
-    return left > 0 ? eng_httpc_now_ms() + left : 0;
+    return left > 0 ? eng_now_ms() + left : 0;
 }
 
 /* The results of a performed job (or its failure), as http.request answers. [-0, +(1|3), m] */

@@ -22,6 +22,7 @@
 #include <lualib.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "lua/chunks.h"
 #include "lua/lmods.h"
 #include "base/log.h"
@@ -76,13 +77,6 @@ void eng_vm_forget_secrets_note(struct eng_vm *vm)
 }
 
 static void vm_hook(lua_State *L, lua_Debug *ar);
-
-long long eng_vm_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts); /* async-signal-safe: vm_watch.c's handler calls it */
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct eng_vm *vm_of(lua_State *L)
 {
@@ -220,7 +214,7 @@ static void vm_hook(lua_State *L, lua_Debug *ar)
         if (vm->counted)
             vm->instr_left -= lua_gethookcount(L);
         vm->charge_pending = 0;
-        if (vm->instr_left > 0 && eng_vm_now_ms() < vm->deadline_ms) {
+        if (vm->instr_left > 0 && eng_now_ms() < vm->deadline_ms) {
             /* armed with time left (not by the watchdog, which arms past the deadline): check
              * now and then, not at every instruction, until the call ends; removing the hook
              * here could drop an arming signal taken meanwhile */
@@ -235,7 +229,7 @@ static void vm_hook(lua_State *L, lua_Debug *ar)
 void eng_vm_budget_arm(lua_State *L)
 {
     struct eng_vm *vm = vm_of(L);
-    if (vm->depth > 0 && (vm->budget_hit || eng_vm_now_ms() >= vm->deadline_ms))
+    if (vm->depth > 0 && (vm->budget_hit || eng_now_ms() >= vm->deadline_ms))
         lua_sethook(L, vm_hook, LUA_MASKCOUNT, 1);
 }
 
@@ -251,7 +245,7 @@ void eng_vm_charge(lua_State *L, long long n)
         if (vm->instr_left > 0 && vm->charge_pending < VM_CHARGE_EVERY)
             return;
         vm->charge_pending = 0;
-        if (vm->instr_left > 0 && eng_vm_now_ms() < vm->deadline_ms)
+        if (vm->instr_left > 0 && eng_now_ms() < vm->deadline_ms)
             return;
     }
     vm_budget_raise(L, vm);
@@ -733,7 +727,7 @@ int eng_vm_pcall_budget(struct eng_vm *vm, int nargs, int nres, long long budget
     int outer = vm->depth == 0;
     if (outer) {
         vm->call_budget_ms = budget_ms > 0 ? budget_ms : vm->opts.budget_ms;
-        vm->deadline_ms = eng_vm_now_ms() + vm->call_budget_ms;
+        vm->deadline_ms = eng_now_ms() + vm->call_budget_ms;
         vm->instr_left = vm->counted ? vm->opts.budget_instr : LLONG_MAX;
         vm->charge_pending = 0;
         vm->budget_hit = 0;
@@ -855,7 +849,7 @@ long long eng_vm_remaining_ms(lua_State *L)
     struct eng_vm *vm = vm_of(L);
     if (vm->depth == 0)
         return -1;
-    long long left = vm->deadline_ms - eng_vm_now_ms();
+    long long left = vm->deadline_ms - eng_now_ms();
     return left > 0 ? left : 1;
 }
 

@@ -59,10 +59,6 @@ void eng_vm_bounded_open(lua_State *L);
  * with time left: nothing. [-0, +0, -] */
 void eng_vm_budget_arm(lua_State *L);
 
-/* Milliseconds on CLOCK_MONOTONIC: the clock of every budget deadline (vm.c, and vm_watch.c's
- * signal handler: async-signal-safe). */
-long long eng_vm_now_ms(void);
-
 /* ---- vm_watch.c: the budget's deadline without a hook (vm.c's use) ----
  * While a call runs its VM has no hook; one watchdog thread sleeps until the earliest deadline
  * of the calls in flight and signals the owner thread of a call past it, whose handler arms the

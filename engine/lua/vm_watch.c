@@ -19,6 +19,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+
 /* SIGURG: ignored by default, passed on silently by debuggers, used by nothing in the engine
  * (Go's runtime preempts with it for the same reasons). ThreadSanitizer holds an asynchronous
  * signal back until the thread next calls into libc, which a pure Lua loop never does: under
@@ -61,7 +63,7 @@ static void watch_on_signal(int sig)
 {
     (void)sig;
     int saved = errno;
-    long long now = eng_vm_now_ms();
+    long long now = eng_now_ms();
     for (struct eng_vm_watch *w = watch_running; w != NULL; w = w->running_prev) {
         long long d = atomic_load(&w->deadline_ms);
         if (d != 0 && now >= d)
@@ -140,7 +142,7 @@ static void *watch_main(void *arg)
     (void)arg;
     pthread_mutex_lock(&watch_mu);
     while (!watch_stop) {
-        long long next = watch_scan(eng_vm_now_ms());
+        long long next = watch_scan(eng_now_ms());
         atomic_store(&watch_next, next);
         /* A call that set its deadline before the store above may have read the old
          * watch_next and not woken us: it is seen here. One that reads the new value wakes

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../../../engine/adapt/httpc.c"
+#include "base/clock.h"
 
 static void test_retry_after_seconds(void)
 {
@@ -194,10 +195,10 @@ static void test_refused_retries_stop_at_deadline(void)
     struct eng_httpc_resp r;
     eng_httpc_resp_init(&r);
 
-    long long t0 = eng_httpc_now_ms();
+    long long t0 = eng_now_ms();
     req.deadline = t0 + 700;
     int rc = eng_httpc_perform(h, &req, &r, &err);
-    long long took = eng_httpc_now_ms() - t0;
+    long long took = eng_now_ms() - t0;
     CHECK_INT(rc, ENG_EIO);
     CHECK_INT(r.fail, ENG_HTTPC_CONNECT);
     CHECK(r.attempts >= 2 && r.attempts <= 4); /* a refused POST was never sent: retried */
@@ -205,7 +206,7 @@ static void test_refused_retries_stop_at_deadline(void)
     CHECK(strstr(err.msg, "SECRET") == NULL);
     CHECK(strstr(err.msg, "POST http://127.0.0.1:1/path") != NULL);
 
-    req.deadline = eng_httpc_now_ms() - 1; /* nothing left: no attempt at all */
+    req.deadline = eng_now_ms() - 1; /* nothing left: no attempt at all */
     rc = eng_httpc_perform(h, &req, &r, &err);
     CHECK_INT(rc, ENG_ETIMEOUT);
     CHECK_INT(r.fail, ENG_HTTPC_TIMEOUT);
@@ -253,7 +254,7 @@ static struct eng_httpc_resp get(struct eng_httpc *h, const char *url, int follo
     struct eng_httpc_req req = {.url = url, .retries = 3, .follow_redirects = follow};
     struct eng_httpc_resp r;
     eng_httpc_resp_init(&r);
-    req.deadline = eng_httpc_now_ms() + 5000;
+    req.deadline = eng_now_ms() + 5000;
     *rc = eng_httpc_perform(h, &req, &r, err);
     return r;
 }
