@@ -11,6 +11,7 @@
 #include "adapt/store_backend.h"
 
 #include "adapt/crypto.h"
+#include "base/clock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -499,18 +500,11 @@ static struct {
     unsigned long long gen;
 } store_commits = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
-static long long store_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* SQLite's busy handler: 1 to try again, 0 to give up (SQLITE_BUSY) after st->busy_ms. */
 static int store_busy(void *ud, int count)
 {
     struct sq_store *st = ud;
-    long long now = store_now_ms();
+    long long now = eng_now_ms();
     pthread_mutex_lock(&store_commits.mu);
     if (count == 0) { /* try again at once: the holder may have committed meanwhile */
         st->busy_since_ms = now;
