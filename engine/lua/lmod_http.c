@@ -815,23 +815,90 @@ static int l_http_request_all(lua_State *L)
 
 /* {====================== http.start / http.wait ====================== */
 
+/* How a group's threads say they are done. Its threads are detached (a VM abandoned by a stuck
+ * call, then the process's exit, leaves nothing unjoined), so the group waits on this instead
+ * of joining: heap memory of its own, freed by the last of the group and its threads, because a
+ * thread still unlocks it after the group may have gone on and freed its userdata. */
+struct http_done {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int left; /* threads still working */
+    int refs; /* the group + its running threads */
+};
+
+/* A done with the group's reference, or NULL (out of memory or resources). */
+static struct http_done *http_done_new(void)
+{
+    struct http_done *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    if (pthread_mutex_init(&d->mu, NULL) != 0) {
+        free(d);
+        return NULL;
+    }
+    if (pthread_cond_init(&d->cv, NULL) != 0) {
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+        return NULL;
+    }
+    d->refs = 1;
+    return d;
+}
+
+/* Drop one reference to d (mu held): frees it after the last. */
+static void http_done_unref(struct http_done *d)
+{
+    int last = --d->refs == 0;
+    pthread_mutex_unlock(&d->mu);
+    if (last) {
+        pthread_cond_destroy(&d->cv);
+        pthread_mutex_destroy(&d->mu);
+        free(d);
+    }
+}
+
+/* A group's worker: http_worker_run, then done (it reads nothing of the group after that). */
+struct http_async_worker {
+    struct http_worker w;
+    struct http_done *done;
+};
+
+static void *http_async_run(void *arg)
+{
+    struct http_async_worker *aw = arg;
+    struct http_done *d = aw->done;
+    http_worker_run(&aw->w);
+    pthread_mutex_lock(&d->mu);
+    if (--d->left == 0)
+        pthread_cond_broadcast(&d->cv);
+    http_done_unref(d);
+    return NULL;
+}
+
 /* A group of requests in flight while the script goes on (http.start): its own threads and
  * handles; the jobs are anchored in the userdata's user value. */
 struct http_async {
     struct http_all all;
-    struct http_worker w[HTTP_MAX_PARALLEL];
+    struct http_async_worker w[HTTP_MAX_PARALLEL];
     struct eng_httpc *h[HTTP_MAX_PARALLEL]; /* owned until given back to the client */
     size_t nh, nw;                          /* handles held, threads started */
+    struct http_done *done;                 /* NULL when no thread was started */
     struct http_client *c;                  /* the VM's client (finalized after this) */
     int joined;
     int waited; /* http.wait answered: a second wait raises */
 };
 
-/* Wait for the group's threads; no Lua runs meanwhile. Idempotent. */
+/* Wait until the group's threads are done; no Lua runs meanwhile. Idempotent. */
 static void http_async_join(struct http_async *a)
 {
-    for (size_t k = 0; k < a->nw; k++)
-        pthread_join(a->w[k].t, NULL);
+    struct http_done *d = a->done;
+    if (d != NULL) {
+        pthread_mutex_lock(&d->mu);
+        while (d->left > 0)
+            pthread_cond_wait(&d->cv, &d->mu);
+        http_done_unref(d);
+        a->done = NULL;
+    }
     a->nw = 0;
     a->joined = 1;
 }
@@ -939,14 +1006,36 @@ static int l_http_start(lua_State *L)
         a->h[a->nh++] = h;
         c->async_out++;
     }
-    for (size_t k = 0; k < a->nh; k++) {
-        a->w[a->nw].all = &a->all;
-        a->w[a->nw].h = a->h[k];
-        if (pthread_create(&a->w[a->nw].t, NULL, http_worker_run, &a->w[a->nw]) != 0)
+    pthread_attr_t attr;
+    memset(&attr, 0, sizeof attr);
+    int detached = a->nh > 0 && pthread_attr_init(&attr) == 0;
+    if (detached && pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) != 0) {
+        pthread_attr_destroy(&attr);
+        detached = 0;
+    }
+    if (detached)
+        a->done = http_done_new();
+    for (size_t k = 0; a->done != NULL && k < a->nh; k++) {
+        struct http_async_worker *aw = &a->w[a->nw];
+        aw->w.all = &a->all;
+        aw->w.h = a->h[k];
+        aw->done = a->done;
+        pthread_mutex_lock(&a->done->mu); /* counted before it can end */
+        a->done->left++;
+        a->done->refs++;
+        pthread_mutex_unlock(&a->done->mu);
+        if (pthread_create(&aw->w.t, &attr, http_async_run, aw) != 0) {
+            pthread_mutex_lock(&a->done->mu);
+            a->done->left--;
+            a->done->refs--;
+            pthread_mutex_unlock(&a->done->mu);
             break;
+        }
         a->nw++;
         a->joined = 0;
     }
+    if (detached)
+        pthread_attr_destroy(&attr);
     if (a->nw == 0 && n > 0) { /* no thread: this one does the work (the call then blocks) */
         struct http_worker self = {&a->all, a->nh > 0 ? a->h[0] : NULL, pthread_self()};
         if (self.h == NULL) {

@@ -954,6 +954,18 @@ function M.company(ctx, info, preload)
   return company_answer(ctx, preload, call_many(ctx, company_calls(ctx, preload)))
 end
 
+-- company_start(ctx [, preload]) -> pending: M.company's reads (without info) in flight
+-- (engine.http.start) while the caller reads its source; company_finish(ctx, pending) ->
+-- M.company's answers.
+function M.company_start(ctx, preload)
+  local calls = company_calls(ctx, preload)
+  return { calls = calls, preload = preload, started = start_many(ctx, calls) }
+end
+
+function M.company_finish(ctx, p)
+  return company_answer(ctx, p.preload, finish_many(ctx, p.calls, p.started))
+end
+
 -- }=======================
 
 return M

@@ -704,8 +704,15 @@ local function company_of(st, preload)
       if e ~= st.m.target.entity then ents[#ents + 1] = e end
     end
   end
-  local company, err = t.company(st.tctx, nil,
-    #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil)
+  local opts = #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil
+  local company, err
+  if st.company_pending ~= nil then
+    local p = st.company_pending
+    st.company_pending = nil
+    company, err = t.company_finish(st.tctx, p)
+  else
+    company, err = t.company(st.tctx, nil, opts)
+  end
   local got = company and err or nil -- with a company, the second answer is the preload's
   if not company then
     raise(("reading the %s company's preferences: %s"):format(st.m.target.connector,
@@ -725,6 +732,34 @@ local function company_of(st, preload)
     end
   end
   return company
+end
+
+-- The company's reads sent at open (company_start, when the target has it) and answered once
+-- the first source page is read: a run's first reads of both go together.
+local function company_begin(st, preload)
+  local t = st.target
+  st.company_preload = preload
+  if type(t.company) ~= "function" or st.tctx == nil or type(t.company_start) ~= "function"
+    or type(t.company_finish) ~= "function" then
+    return
+  end
+  local ents = {}
+  if preload and type(t.PRELOAD) == "table" and type(t.lookup) == "function" then
+    for _, e in ipairs(t.PRELOAD) do
+      if e ~= st.m.target.entity then ents[#ents + 1] = e end
+    end
+  end
+  st.company_pending = t.company_start(st.tctx,
+    #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil)
+end
+
+-- The mappings' contexts, with the company (company_of): made before the first record is
+-- planned. Raises what reading the company met.
+local function company_ready(st)
+  if st.ctx ~= nil then return end
+  local company = company_of(st, st.company_preload)
+  st.ctx = st.make_ctx(company)
+  st.dep_ctx = st.make_dep_ctx(company)
 end
 
 function M.open(spec, sctx, tctx)
@@ -758,21 +793,24 @@ function M.open(spec, sctx, tctx)
   if par and par >= 1 and par <= 10 and type(tctx) == "table" and type(tctx.config) == "table" then
     tctx.config.parallel_requests = par
   end
-  local company = company_of(st, spec.mode == "full" and spec.run_id ~= nil
-    and not spec.dry_run)
-  st.ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
-    company = company })
-  st.dep_ctx = mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,
-    company = company,
-    ref = function(entity, key)
-      local id = st.deps[tostring(entity) .. "\0" .. tostring(key)]
-      if id == nil and spec.dry_run then return ("{{%s %s}}"):format(entity, key) end
-      if id == nil then
-        error(("ctx.ref(%q, %q): not among the dependency's requirements"):format(
-          tostring(entity), tostring(key)), 2)
-      end
-      return id
-    end })
+  st.make_ctx = function(company)
+    return mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run, ref = ref,
+      company = company })
+  end
+  st.make_dep_ctx = function(company)
+    return mapping.context(config, { tenant = spec.tenant, dry_run = spec.dry_run,
+      company = company,
+      ref = function(entity, key)
+        local id = st.deps[tostring(entity) .. "\0" .. tostring(key)]
+        if id == nil and spec.dry_run then return ("{{%s %s}}"):format(entity, key) end
+        if id == nil then
+          error(("ctx.ref(%q, %q): not among the dependency's requirements"):format(
+            tostring(entity), tostring(key)), 2)
+        end
+        return id
+      end })
+  end
+  company_begin(st, spec.mode == "full" and spec.run_id ~= nil and not spec.dry_run)
   for _, sid in ipairs(spec.done or {}) do st.done[sid] = true end
   local filters = spec.filters
   if type(filters) == "string" then filters = json.decode(filters) end
@@ -985,6 +1023,7 @@ local function advance(st)
   if st.ready ~= nil and st.ready_at <= #st.ready then return true end
   st.ready = nil
   local recs = gather(st)
+  company_ready(st) -- also at the source's end: a company that cannot be read fails the run
   if recs == nil then return false end
   prepare_gathered(st, recs)
   st.ready, st.ready_at = recs, 1
