@@ -743,7 +743,7 @@ local function batch_counts(groups, spread)
     total, n = total + counts[g], n + k
   end
   local want = math.min(math.tointeger(spread) or 0, M.CONCURRENT, n)
-  counts.even = total < want -- spread: every group's batches even, not full ones and a rest
+  local even = total < want -- spread: every group's batches even, not full ones and a rest
   while total < want do -- the next batch to the group whose batches are the largest
     local best, size = nil, 1
     for g, grp in ipairs(groups) do
@@ -753,19 +753,18 @@ local function batch_counts(groups, spread)
     if best == nil then break end
     counts[best], total = counts[best] + 1, total + 1
   end
-  return counts
+  return counts, even
 end
 
 local function plan_batches(groups, spread)
   local batches = {}
-  local counts = batch_counts(groups, spread)
+  local counts, even = batch_counts(groups, spread)
   for g, grp in ipairs(groups) do
     local entity, records = grp.entity, grp.records
     check_entity(entity)
     -- counts[g] batches: full ones (the last one the rest), or, spread, even ones (the first
     -- #records % counts[g] of them one record larger)
     local nb = counts[g]
-    local even = counts.even
     local small = nb > 0 and #records // nb or 0
     local big = nb > 0 and #records % nb or 0
     local first = 1

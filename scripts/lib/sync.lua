@@ -688,6 +688,19 @@ local function conflict_policy(tenant, flow, m)
   return p
 end
 
+-- The company read's preload option (connector.company's third argument) for a run that
+-- preloads: the target's PRELOAD entities other than the flow's own, or nil.
+local function preload_opts(st, preload)
+  local t = st.target
+  local ents = {}
+  if preload and type(t.PRELOAD) == "table" and type(t.lookup) == "function" then
+    for _, e in ipairs(t.PRELOAD) do
+      if e ~= st.m.target.entity then ents[#ents + 1] = e end
+    end
+  end
+  return #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil
+end
+
 -- The target company's facts for ctx.company (connector.company), read once per run: open is
 -- one task, and nothing of a task outlives it (a job outside a run, a webhook or a retry, reads
 -- them again). nil when the target has no such notion (Supabase) or no context (a dry run
@@ -698,13 +711,8 @@ end
 local function company_of(st, preload)
   local t = st.target
   if type(t.company) ~= "function" or st.tctx == nil then return nil end
-  local ents = {}
-  if preload and type(t.PRELOAD) == "table" and type(t.lookup) == "function" then
-    for _, e in ipairs(t.PRELOAD) do
-      if e ~= st.m.target.entity then ents[#ents + 1] = e end
-    end
-  end
-  local opts = #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil
+  local opts = preload_opts(st, preload)
+  local ents = opts and opts.entities or {}
   local company, err
   if st.company_pending ~= nil then
     local p = st.company_pending
@@ -743,14 +751,7 @@ local function company_begin(st, preload)
     or type(t.company_finish) ~= "function" then
     return
   end
-  local ents = {}
-  if preload and type(t.PRELOAD) == "table" and type(t.lookup) == "function" then
-    for _, e in ipairs(t.PRELOAD) do
-      if e ~= st.m.target.entity then ents[#ents + 1] = e end
-    end
-  end
-  st.company_pending = t.company_start(st.tctx,
-    #ents > 0 and { entities = ents, max = M.PRELOAD_MAX } or nil)
+  st.company_pending = t.company_start(st.tctx, preload_opts(st, preload))
 end
 
 -- The mappings' contexts, with the company (company_of): made before the first record is
